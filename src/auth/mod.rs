@@ -1,0 +1,195 @@
+//! Who may do what: roles, permissions and API tokens.
+
+pub mod token;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::tenants::TenantId;
+
+pub use token::{ApiToken, TokenId};
+
+/// A token's role. `admin` is install-wide; all others belong to exactly one tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Runs the install: creates tenants and tokens for any tenant.
+    Admin,
+    /// Manages one tenant: its tokens and configuration; reads its conversations.
+    TenantAdmin,
+    /// The data protection officer: reports, exports, data-subject requests.
+    Dpo,
+    /// Reads and writes conversations.
+    Agent,
+    /// A system that only delivers messages (webhook relays, integrations).
+    Ingest,
+}
+
+/// What a request wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    ManageTenants,
+    ManageTokens,
+    WriteMessages,
+    ReadContent,
+}
+
+impl Permission {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::ManageTenants => "manage tenants",
+            Self::ManageTokens => "manage tokens",
+            Self::WriteMessages => "write messages",
+            Self::ReadContent => "read contacts and messages",
+        }
+    }
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [Role::Admin, Role::TenantAdmin, Role::Dpo, Role::Agent, Role::Ingest];
+
+    pub fn allows(self, permission: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Admin => true,
+            Role::TenantAdmin => matches!(permission, ManageTokens | WriteMessages | ReadContent),
+            Role::Dpo => matches!(permission, ReadContent),
+            Role::Agent => matches!(permission, WriteMessages | ReadContent),
+            Role::Ingest => matches!(permission, WriteMessages),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::TenantAdmin => "tenant_admin",
+            Role::Dpo => "dpo",
+            Role::Agent => "agent",
+            Role::Ingest => "ingest",
+        }
+    }
+
+    /// Admin tokens are install-wide; every other role needs a tenant.
+    pub fn is_install_wide(self) -> bool {
+        self == Role::Admin
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| Error::invalid("role", "must be one of admin, tenant_admin, dpo, agent, ingest"))
+    }
+}
+
+/// Who is acting: a verified API token, the local command line, or Hafen itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Token {
+        id: TokenId,
+        role: Role,
+        tenant: Option<TenantId>,
+    },
+    /// An operator at the server's shell (`hafen token create`, `hafen init`).
+    Cli,
+    /// Scheduled work (retention runs and the like).
+    System,
+}
+
+impl Actor {
+    /// How the actor is written into the audit log: ids and roles, never secrets.
+    pub fn audit_label(&self) -> String {
+        match self {
+            Actor::Token { id, role, .. } => format!("token:{}/{}", id.as_str(), role),
+            Actor::Cli => "cli".into(),
+            Actor::System => "system".into(),
+        }
+    }
+
+    /// Checks that the actor may do `permission` within `tenant`. A token of another tenant
+    /// gets "not found", so it cannot even learn that the tenant exists.
+    pub fn authorize(&self, tenant: &TenantId, permission: Permission) -> Result<()> {
+        match self {
+            Actor::Cli | Actor::System => Ok(()),
+            Actor::Token { role, tenant: own, .. } => {
+                if let Some(own) = own {
+                    if own != tenant {
+                        return Err(Error::NotFound);
+                    }
+                }
+                self.authorize_install(permission).map_err(|e| match e {
+                    Error::Forbidden(_) => Error::Forbidden(format!(
+                        "a token with role '{role}' may not {}",
+                        permission.describe()
+                    )),
+                    other => other,
+                })
+            }
+        }
+    }
+
+    /// Checks an install-wide permission (no tenant involved).
+    pub fn authorize_install(&self, permission: Permission) -> Result<()> {
+        match self {
+            Actor::Cli | Actor::System => Ok(()),
+            Actor::Token { role, .. } if role.allows(permission) => Ok(()),
+            Actor::Token { role, .. } => Err(Error::Forbidden(format!(
+                "a token with role '{role}' may not {}",
+                permission.describe()
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(role: Role, tenant: Option<&TenantId>) -> Actor {
+        Actor::Token {
+            id: TokenId::generate(),
+            role,
+            tenant: tenant.cloned(),
+        }
+    }
+
+    #[test]
+    fn foreign_tenant_is_not_found_before_role_is_checked() {
+        let a = TenantId::generate();
+        let b = TenantId::generate();
+        let agent = token(Role::Agent, Some(&a));
+        assert!(agent.authorize(&a, Permission::ReadContent).is_ok());
+        assert!(matches!(agent.authorize(&b, Permission::ReadContent), Err(Error::NotFound)));
+        assert!(matches!(agent.authorize(&b, Permission::ManageTokens), Err(Error::NotFound)));
+        assert!(matches!(agent.authorize(&a, Permission::ManageTokens), Err(Error::Forbidden(_))));
+    }
+
+    #[test]
+    fn role_matrix() {
+        let t = TenantId::generate();
+        let ingest = token(Role::Ingest, Some(&t));
+        assert!(ingest.authorize(&t, Permission::WriteMessages).is_ok());
+        assert!(ingest.authorize(&t, Permission::ReadContent).is_err());
+        let dpo = token(Role::Dpo, Some(&t));
+        assert!(dpo.authorize(&t, Permission::ReadContent).is_ok());
+        assert!(dpo.authorize(&t, Permission::WriteMessages).is_err());
+        let admin = token(Role::Admin, None);
+        assert!(admin.authorize(&t, Permission::ManageTokens).is_ok());
+        assert!(admin.authorize_install(Permission::ManageTenants).is_ok());
+        assert!(token(Role::TenantAdmin, Some(&t)).authorize_install(Permission::ManageTenants).is_err());
+        assert_eq!("tenant_admin".parse::<Role>().unwrap(), Role::TenantAdmin);
+        assert!("root".parse::<Role>().is_err());
+    }
+}

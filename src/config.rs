@@ -1,0 +1,338 @@
+//! Configuration: every option declared once, with its type, default and meaning.
+//!
+//! Sources, later ones winning: built-in defaults → the TOML file (`--config`, `HAFEN_CONFIG`,
+//! or `<data_dir>/hafen.toml` when present) → `HAFEN_<OPTION>` environment variables.
+//! Secrets (the database URL, which may hold a password) also come from `HAFEN_<NAME>_FILE`
+//! or from systemd's `$CREDENTIALS_DIRECTORY/<name>`; they are never printed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::MasterKey;
+use crate::sensitive::Sensitive;
+use crate::store::{DatabaseUrl, SqliteSync, StoreOptions};
+
+pub const DEFAULT_DATA_DIR: &str = "hafen-data";
+pub const CONFIG_FILE_NAME: &str = "hafen.toml";
+pub const MASTER_KEY_FILE_NAME: &str = "master.key";
+pub const DATABASE_FILE_NAME: &str = "hafen.db";
+/// systemd credential names (`LoadCredential=master-key:/etc/hafen/master.key`).
+pub const CREDENTIAL_MASTER_KEY: &str = "master-key";
+pub const CREDENTIAL_DATABASE_URL: &str = "database-url";
+
+/// Options that the environment may set as `HAFEN_<NAME>`.
+const ENV_OPTIONS: &[&str] = &[
+    "data_dir",
+    "listen",
+    "database_url",
+    "master_key_file",
+    "recovery_recipients",
+    "tls_cert_file",
+    "tls_key_file",
+    "allow_plain_http_on_public_address",
+    "log_format",
+    "log_filter",
+    "max_body_bytes",
+    "sqlite_synchronous",
+    "db_pool_size",
+    "key_cache_size",
+    "workers",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable on a terminal, JSON otherwise (e.g. under systemd).
+    #[default]
+    Auto,
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory for the master key (unless given elsewhere) and the SQLite database. Mode 0700.
+    pub data_dir: PathBuf,
+    /// Address to listen on. Plain HTTP is allowed only on loopback.
+    pub listen: String,
+    /// `sqlite:///path/hafen.db` (default: `<data_dir>/hafen.db`) or `postgres://…`.
+    /// Secret: prefer `HAFEN_DATABASE_URL_FILE` or the `database-url` credential when it holds a password.
+    pub database_url: Option<Sensitive<String>>,
+    /// The age identity file. Default: the `master-key` systemd credential if present, else
+    /// `<data_dir>/master.key`. Refused if group or others can read it.
+    pub master_key_file: Option<PathBuf>,
+    /// Extra age recipients (`age1…`) every data key is also wrapped to: offline recovery keys.
+    pub recovery_recipients: Vec<String>,
+    /// PEM certificate chain and private key: enables HTTPS.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (e.g. behind a TLS-terminating proxy on the
+    /// same host). Logged loudly at every start.
+    pub allow_plain_http_on_public_address: bool,
+    pub log_format: LogFormat,
+    /// `RUST_LOG`-style filter, e.g. `info` or `hafen=debug,actix_web=info`. `RUST_LOG` wins.
+    pub log_filter: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// SQLite durability: `full` (survives power loss; default) or `normal`.
+    pub sqlite_synchronous: SqliteSync,
+    /// Connections in the read pool.
+    pub db_pool_size: u32,
+    /// Unwrapped data keys kept in memory (zeroized on eviction).
+    pub key_cache_size: usize,
+    /// HTTP worker threads (default: one per core).
+    pub workers: Option<usize>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            listen: "127.0.0.1:8080".into(),
+            database_url: None,
+            master_key_file: None,
+            recovery_recipients: Vec::new(),
+            tls_cert_file: None,
+            tls_key_file: None,
+            allow_plain_http_on_public_address: false,
+            log_format: LogFormat::Auto,
+            log_filter: "info".into(),
+            max_body_bytes: 4 * 1024 * 1024,
+            sqlite_synchronous: SqliteSync::Full,
+            db_pool_size: 8,
+            key_cache_size: 100_000,
+            workers: None,
+        }
+    }
+}
+
+/// Where the master key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterKeySource {
+    /// A file Hafen may create on first start (the default in the data dir, or `master_key_file`).
+    File(PathBuf),
+    /// A systemd credential: read-only, never created by Hafen.
+    Credential(PathBuf),
+}
+
+impl MasterKeySource {
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::File(p) | Self::Credential(p) => p,
+        }
+    }
+}
+
+impl Config {
+    /// Loads from defaults, the config file and the environment, then validates.
+    pub fn load(explicit_file: Option<&Path>) -> anyhow::Result<Self> {
+        let file = explicit_file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("HAFEN_CONFIG").map(PathBuf::from));
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match &file {
+            Some(path) => {
+                if !path.is_file() {
+                    bail!("the config file {} does not exist", path.display());
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None => {
+                // No explicit file: use <data_dir>/hafen.toml if `hafen init` wrote one.
+                let data_dir = std::env::var_os("HAFEN_DATA_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+                let candidate = data_dir.join(CONFIG_FILE_NAME);
+                if candidate.is_file() {
+                    figment = figment.merge(Toml::file(candidate));
+                }
+            }
+        }
+        figment = figment.merge(Env::prefixed("HAFEN_").only(ENV_OPTIONS));
+        let mut config: Config = figment.extract().context("invalid configuration")?;
+        if let Some(url) = read_secret("database_url", CREDENTIAL_DATABASE_URL)? {
+            config.database_url = Some(Sensitive::new(url));
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// A config for the given data dir with every other option at its default (tests, init).
+    pub fn for_data_dir(data_dir: &Path) -> Self {
+        Self {
+            data_dir: data_dir.to_path_buf(),
+            ..Self::default()
+        }
+    }
+
+    /// Checks everything that can be checked without touching the database.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let listen = self.listen_addr()?;
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(_), None) | (None, Some(_)) => {
+                bail!("TLS needs both tls_cert_file and tls_key_file")
+            }
+            (None, None) if !listen.ip().is_loopback() && !self.allow_plain_http_on_public_address => bail!(
+                "listen = {listen} is not a loopback address: configure tls_cert_file and tls_key_file, \
+                 or set allow_plain_http_on_public_address = true if a TLS proxy on this host terminates HTTPS"
+            ),
+            _ => {}
+        }
+        self.database()?;
+        self.recovery_recipients()?;
+        if self.max_body_bytes < 1024 {
+            bail!("max_body_bytes must be at least 1024");
+        }
+        if self.db_pool_size == 0 || self.key_cache_size == 0 {
+            bail!("db_pool_size and key_cache_size must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.listen
+            .parse()
+            .with_context(|| format!("listen = '{}' is not an address like 127.0.0.1:8080", self.listen))
+    }
+
+    pub fn database(&self) -> anyhow::Result<DatabaseUrl> {
+        match &self.database_url {
+            Some(url) => Ok(DatabaseUrl::parse(url.expose())?),
+            None => Ok(DatabaseUrl::sqlite(&self.data_dir.join(DATABASE_FILE_NAME))),
+        }
+    }
+
+    pub fn recovery_recipients(&self) -> anyhow::Result<Vec<age::x25519::Recipient>> {
+        self.recovery_recipients
+            .iter()
+            .map(|r| MasterKey::parse_recipient(r).map_err(anyhow::Error::from))
+            .collect()
+    }
+
+    pub fn master_key_source(&self) -> MasterKeySource {
+        if let Some(path) = &self.master_key_file {
+            return MasterKeySource::File(path.clone());
+        }
+        if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
+            let path = Path::new(&dir).join(CREDENTIAL_MASTER_KEY);
+            if path.is_file() {
+                return MasterKeySource::Credential(path);
+            }
+        }
+        MasterKeySource::File(self.data_dir.join(MASTER_KEY_FILE_NAME))
+    }
+
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            sqlite_sync: self.sqlite_synchronous,
+            pool_size: self.db_pool_size,
+            ..StoreOptions::default()
+        }
+    }
+
+    pub fn tls_enabled(&self) -> bool {
+        self.tls_cert_file.is_some()
+    }
+
+    /// The config file `hafen init` writes: the chosen values, every other option documented.
+    pub fn render_initial_file(&self) -> String {
+        format!(
+            r#"# Hafen configuration. Environment variables HAFEN_<OPTION> override these values.
+data_dir = {data_dir:?}
+listen = {listen:?}
+
+# database_url = "postgres://hafen@localhost/hafen"   # default: SQLite in data_dir
+#   Prefer HAFEN_DATABASE_URL_FILE or the systemd credential "database-url" when it holds a password.
+# master_key_file = "/etc/hafen/master.key"           # default: credential "master-key", else data_dir/master.key
+# recovery_recipients = ["age1..."]                   # offline keys that can also unwrap every data key
+# tls_cert_file = "/etc/hafen/tls/cert.pem"           # HTTPS; required for a non-loopback listen address
+# tls_key_file = "/etc/hafen/tls/key.pem"
+# allow_plain_http_on_public_address = false
+# log_format = "auto"                                 # auto | human | json
+# log_filter = "info"
+# max_body_bytes = 4194304
+# sqlite_synchronous = "full"                         # full (survives power loss) | normal
+# db_pool_size = 8
+# key_cache_size = 100000
+"#,
+            data_dir = self.data_dir.display().to_string(),
+            listen = self.listen,
+        )
+    }
+}
+
+/// A secret from `HAFEN_<NAME>`, `HAFEN_<NAME>_FILE` or `$CREDENTIALS_DIRECTORY/<credential>`.
+pub fn read_secret(name: &str, credential: &str) -> anyhow::Result<Option<String>> {
+    let var = format!("HAFEN_{}", name.to_uppercase());
+    if let Ok(value) = std::env::var(&var) {
+        return Ok(Some(value));
+    }
+    if let Some(path) = std::env::var_os(format!("{var}_FILE")) {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {var}_FILE ({})", Path::new(&path).display()))?;
+        return Ok(Some(text.trim().to_string()));
+    }
+    if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
+        let path = Path::new(&dir).join(credential);
+        if path.is_file() {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read the credential {}", path.display()))?;
+            return Ok(Some(text.trim().to_string()));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_loopback_only() {
+        let config = Config::default();
+        config.validate().unwrap();
+        assert!(config.database().unwrap().is_sqlite());
+    }
+
+    #[test]
+    fn public_address_needs_tls_or_explicit_override() {
+        let mut config = Config {
+            listen: "0.0.0.0:8443".into(),
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("not a loopback address"), "{err}");
+        config.allow_plain_http_on_public_address = true;
+        config.validate().unwrap();
+        config.allow_plain_http_on_public_address = false;
+        config.tls_cert_file = Some("c.pem".into());
+        assert!(config.validate().is_err(), "key missing");
+        config.tls_key_file = Some("k.pem".into());
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for bad in [
+            Config { listen: "localhost".into(), ..Config::default() },
+            Config { database_url: Some(Sensitive::new("mysql://x".into())), ..Config::default() },
+            Config { recovery_recipients: vec!["age1nope".into()], ..Config::default() },
+            Config { max_body_bytes: 10, ..Config::default() },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn initial_file_parses_back() {
+        let config = Config::for_data_dir(Path::new("/var/lib/hafen"));
+        let parsed: Config = toml::from_str(&config.render_initial_file()).unwrap();
+        assert_eq!(parsed.data_dir, PathBuf::from("/var/lib/hafen"));
+    }
+}

@@ -1,0 +1,169 @@
+//! Contacts: the data subjects behind a phone number, page-scoped id or chat id.
+//!
+//! A contact's address and name are sealed under the contact's own data key, whose only stored
+//! copy is age-wrapped in `contact_keys`. Deleting that row erases everything sealed for the
+//! contact (cryptographic erase). Lookup by address goes through a keyed hash per tenant.
+
+pub mod read;
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::crypto::keyring::OwnerKeys;
+use crate::crypto::FieldBinding;
+use crate::error::Result;
+use crate::store::schema::{contact_keys, contacts};
+use crate::store::{DbConn, StoreError};
+use crate::tenants::TenantId;
+
+pub const TABLE: &str = "contacts";
+
+/// Where a contact's sealed field lives (the AEAD binding).
+pub fn binding<'a>(tenant: &'a str, contact_id: &'a str, column: &'static str) -> FieldBinding<'a> {
+    FieldBinding {
+        tenant,
+        table: TABLE,
+        column,
+        row: contact_id,
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = contacts)]
+pub struct ContactRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub channel: String,
+    pub address_index: Vec<u8>,
+    pub address_sealed: Vec<u8>,
+    pub display_name_sealed: Option<Vec<u8>>,
+    pub first_seen_at: i64,
+    pub last_message_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = contact_keys)]
+pub struct ContactKeyRow {
+    pub contact_id: String,
+    pub tenant_id: String,
+    pub wrapped_key: Vec<u8>,
+    pub created_at: i64,
+}
+
+/// Contacts of `tenant` whose address index is one of `indexes`.
+pub fn find_by_address_indexes(
+    conn: &mut DbConn,
+    tenant: &TenantId,
+    indexes: Vec<Vec<u8>>,
+) -> Result<Vec<ContactRow>, StoreError> {
+    Ok(contacts::table
+        .filter(contacts::tenant_id.eq(tenant.as_str()))
+        .filter(contacts::address_index.eq_any(indexes))
+        .select(ContactRow::as_select())
+        .load(conn)?)
+}
+
+pub fn exists_with_address(
+    conn: &mut DbConn,
+    tenant: &str,
+    channel: &str,
+    address_index: &[u8],
+) -> Result<bool, StoreError> {
+    let found: Option<String> = contacts::table
+        .filter(contacts::tenant_id.eq(tenant))
+        .filter(contacts::channel.eq(channel))
+        .filter(contacts::address_index.eq(address_index))
+        .select(contacts::id)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
+pub fn find(conn: &mut DbConn, tenant: &TenantId, id: &str) -> Result<Option<ContactRow>, StoreError> {
+    Ok(contacts::table
+        .filter(contacts::tenant_id.eq(tenant.as_str()))
+        .filter(contacts::id.eq(id))
+        .select(ContactRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// One page of a tenant's contacts in creation order.
+pub fn page(conn: &mut DbConn, tenant: &TenantId, after: Option<&str>, limit: i64) -> Result<Vec<ContactRow>, StoreError> {
+    let mut query = contacts::table
+        .filter(contacts::tenant_id.eq(tenant.as_str()))
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(contacts::id.gt(after.to_string()));
+    }
+    Ok(query
+        .order(contacts::id.asc())
+        .limit(limit)
+        .select(ContactRow::as_select())
+        .load(conn)?)
+}
+
+/// The wrapped data keys of the given contacts (missing ones were erased).
+pub fn wrapped_keys(conn: &mut DbConn, ids: Vec<String>) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    Ok(contact_keys::table
+        .filter(contact_keys::contact_id.eq_any(ids))
+        .select((contact_keys::contact_id, contact_keys::wrapped_key))
+        .load(conn)?)
+}
+
+pub fn insert(conn: &mut DbConn, contact: &ContactRow, key: &ContactKeyRow) -> Result<(), StoreError> {
+    diesel::insert_into(contacts::table).values(contact).execute(conn)?;
+    diesel::insert_into(contact_keys::table).values(key).execute(conn)?;
+    Ok(())
+}
+
+/// Moves `last_message_at` forward (never back: messages may arrive out of order).
+pub fn touch_last_message(conn: &mut DbConn, id: &str, at: i64) -> Result<(), StoreError> {
+    diesel::update(contacts::table.filter(contacts::id.eq(id)).filter(contacts::last_message_at.lt(at)))
+        .set(contacts::last_message_at.eq(at))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A contact as the API shows it, decrypted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ContactView {
+    pub id: String,
+    pub channel: String,
+    /// Null when the contact's key was erased.
+    pub address: Option<String>,
+    pub display_name: Option<String>,
+    pub first_seen_at: chrono::DateTime<chrono::Utc>,
+    pub last_message_at: chrono::DateTime<chrono::Utc>,
+    /// True when the contact's data key was destroyed: its data can no longer be read.
+    pub erased: bool,
+}
+
+impl ContactView {
+    /// Opens the row's sealed fields with `keys` (None: the key was erased).
+    pub fn open(row: &ContactRow, keys: Option<&OwnerKeys>) -> Result<Self> {
+        let (address, display_name) = match keys {
+            None => (None, None),
+            Some(keys) => {
+                let address = keys
+                    .seal
+                    .open_string(&binding(&row.tenant_id, &row.id, "address"), &row.address_sealed)?;
+                let display_name = row
+                    .display_name_sealed
+                    .as_deref()
+                    .map(|s| keys.seal.open_string(&binding(&row.tenant_id, &row.id, "display_name"), s))
+                    .transpose()?;
+                (Some(address), display_name)
+            }
+        };
+        Ok(Self {
+            id: row.id.clone(),
+            channel: row.channel.clone(),
+            erased: keys.is_none(),
+            address,
+            display_name,
+            first_seen_at: crate::clock::from_micros(row.first_seen_at),
+            last_message_at: crate::clock::from_micros(row.last_message_at),
+        })
+    }
+}

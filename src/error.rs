@@ -1,0 +1,60 @@
+//! The domain's error: what went wrong in terms a user can act on. The HTTP layer maps each
+//! kind to a status and a problem+json body; the full cause chain of internal errors goes to
+//! the log only.
+
+use crate::crypto::CryptoError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Unknown object, or one the caller may not know exists (another tenant's).
+    #[error("not found")]
+    NotFound,
+    /// No credentials, or credentials that do not verify.
+    #[error("missing or invalid API token")]
+    Unauthenticated,
+    /// Authenticated, but the role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A field failed validation. `reason` never contains the value itself.
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("{0}")]
+    Conflict(String),
+    /// The server cannot take the request now (shutting down, overloaded).
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Rejected(inner) => inner,
+            StoreError::WriterGone => Self::Unavailable("the server is shutting down; retry".into()),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<CryptoError> for Error {
+    fn from(e: CryptoError) -> Self {
+        Self::Internal(e.into())
+    }
+}

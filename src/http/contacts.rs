@@ -1,0 +1,72 @@
+//! Contacts and their conversations.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::extract::{query, Caller};
+use super::problem::ApiError;
+use crate::contacts::ContactView;
+use crate::messages::read::MessageView;
+use crate::service::{Hafen, Page, PageRequest};
+use crate::tenants::TenantId;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Items per page, 1–500 (default 50).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub after: Option<String>,
+}
+
+impl PageQuery {
+    fn into_request(self) -> Result<PageRequest, ApiError> {
+        Ok(PageRequest::new(self.after, self.limit)?)
+    }
+}
+
+/// The tenant's contacts, decrypted, in the order they were first seen.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/contacts", tag = "contacts",
+    params(("tenant" = String, Path, description = "Tenant id"), PageQuery),
+    responses((status = 200, body = Page<ContactView>),
+        (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn list(hafen: web::Data<Hafen>, caller: Caller, path: web::Path<String>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    let page = query::<PageQuery>(&req)?.into_request()?;
+    Ok(HttpResponse::Ok().json(hafen.list_contacts(&caller.0, &tenant, page).await?))
+}
+
+/// One contact, decrypted.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/contacts/{id}", tag = "contacts",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
+    responses((status = 200, body = ContactView),
+        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn read(hafen: web::Data<Hafen>, caller: Caller, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    Ok(HttpResponse::Ok().json(hafen.read_contact(&caller.0, &tenant, &id).await?))
+}
+
+/// A contact's messages, decrypted, oldest first.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/contacts/{id}/messages", tag = "contacts",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id"), PageQuery),
+    responses((status = 200, body = Page<MessageView>),
+        (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn messages(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    let page = query::<PageQuery>(&req)?.into_request()?;
+    Ok(HttpResponse::Ok().json(hafen.read_contact_messages(&caller.0, &tenant, &id, page).await?))
+}

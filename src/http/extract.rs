@@ -1,0 +1,96 @@
+//! Request parsing done by hand where actix's extractors would answer in their own format or
+//! in the wrong order: authentication first, then the body, each failure as problem+json.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use super::problem::ApiError;
+use crate::auth::Actor;
+use crate::error::Error;
+use crate::service::Hafen;
+
+/// The authenticated caller. Extracted before anything else of the request is looked at.
+pub struct Caller(pub Actor);
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let hafen = req.app_data::<web::Data<Hafen>>().cloned();
+        let bearer = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| crate::sensitive::Sensitive::new(t.trim().to_string()));
+        Box::pin(async move {
+            let hafen = hafen.ok_or_else(|| Error::internal(anyhow::anyhow!("application state missing")))?;
+            let bearer = bearer.ok_or(Error::Unauthenticated)?;
+            Ok(Caller(hafen.authenticate(bearer.expose()).await?))
+        })
+    }
+}
+
+/// Limits for request bodies.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// Reads a JSON body: 415 unless it is JSON, 413 past the limit (checked against
+/// Content-Length before reading), 400 if it does not parse, 422 if it has the wrong shape.
+pub async fn json_body<T: DeserializeOwned>(req: &HttpRequest, payload: web::Payload) -> Result<T, ApiError> {
+    let value = json_value(req, payload).await?;
+    from_json_value(value)
+}
+
+/// Like [`json_body`] but stops at a generic JSON value (for bodies with several shapes).
+pub async fn json_value(req: &HttpRequest, mut payload: web::Payload) -> Result<serde_json::Value, ApiError> {
+    let limit = req.app_data::<BodyLimit>().map(|l| l.0).unwrap_or(1024 * 1024);
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| {
+            let m = m.trim().to_ascii_lowercase();
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+        .unwrap_or(false);
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::TooLarge { limit });
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::Malformed(format!("the body could not be read: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| ApiError::Malformed(format!("the body is not valid JSON: {e}")))
+}
+
+/// Converts a parsed JSON value into `T`; a mismatch is an invalid field (422).
+pub fn from_json_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(value).map_err(|e| Error::invalid("body", e.to_string()).into())
+}
+
+/// Parses the query string; a malformed one is a 400.
+pub fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| ApiError::Malformed(format!("invalid query string: {e}")))
+}

@@ -1,0 +1,94 @@
+//! Messages: ingest (one or a batch) and read one back.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use super::extract::{from_json_value, json_value, Caller};
+use super::problem::ApiError;
+use crate::error::Error;
+use crate::messages::ingest::IngestOutcome;
+use crate::messages::read::MessageView;
+use crate::messages::{MessageInput, NewMessage};
+use crate::service::Hafen;
+use crate::tenants::TenantId;
+
+/// A batch of messages, stored atomically: all or none.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageBatch {
+    pub messages: Vec<MessageInput>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BatchOutcome {
+    pub messages: Vec<IngestOutcome>,
+}
+
+/// Either one message or `{"messages": [...]}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the request shape for OpenAPI only
+pub enum IngestRequest {
+    One(MessageInput),
+    Batch(MessageBatch),
+}
+
+/// Store one message or a batch. Answers 201 once committed (200 when every message was
+/// already stored under its external_id).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/messages", tag = "messages",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body = IngestRequest,
+    responses(
+        (status = 201, description = "Stored (a single message answers with one IngestOutcome)", body = BatchOutcome),
+        (status = 200, description = "Every message was a duplicate", body = BatchOutcome),
+        (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
+        (status = 413, body = super::problem::Problem), (status = 415, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn ingest(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    let value = json_value(&req, body).await?;
+    let is_batch = value.get("messages").is_some();
+    let batch = if is_batch {
+        let batch: MessageBatch = from_json_value(value)?;
+        batch
+            .messages
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| NewMessage::parse(m, &format!("messages[{i}].")))
+            .collect::<Result<Vec<_>, Error>>()?
+    } else {
+        vec![NewMessage::parse(from_json_value(value)?, "")?]
+    };
+    let outcomes = hafen.ingest_messages(&caller.0, &tenant, batch).await?;
+    let mut response = if outcomes.iter().all(|o| o.duplicate) {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Created()
+    };
+    Ok(if is_batch {
+        response.json(BatchOutcome { messages: outcomes })
+    } else {
+        response.json(&outcomes[0])
+    })
+}
+
+/// One message, decrypted.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/messages/{id}", tag = "messages",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Message id")),
+    responses((status = 200, body = MessageView),
+        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn read(hafen: web::Data<Hafen>, caller: Caller, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    let message = hafen.read_message(&caller.0, &tenant, &id).await?;
+    Ok(HttpResponse::Ok().json(message))
+}

@@ -1,0 +1,143 @@
+//! The HTTP API (`/v1`), health and the OpenAPI document. Handlers parse, authorise through
+//! the [`extract::Caller`], call one domain function and map the result; no business rules here.
+
+pub mod contacts;
+pub mod extract;
+pub mod messages;
+pub mod problem;
+pub mod tenants;
+pub mod tls;
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{DefaultHeaders, Next};
+use actix_web::{web, HttpResponse};
+use utoipa::OpenApi;
+
+use crate::service::Hafen;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Hafen API", description = "On-premises, encrypted home for messenger data."),
+    paths(
+        health,
+        tenants::create_tenant,
+        tenants::create_token,
+        messages::ingest,
+        messages::read,
+        contacts::list,
+        contacts::read,
+        contacts::messages,
+    ),
+    components(schemas(problem::Problem)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "tenants", description = "Controllers and their API tokens"),
+        (name = "messages", description = "Storing and reading messages"),
+        (name = "contacts", description = "Data subjects and their conversations"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health))
+        .route("/v1/openapi.json", web::get().to(openapi))
+        .route("/v1/tenants", web::post().to(tenants::create_tenant))
+        .route("/v1/tenants/{tenant}/tokens", web::post().to(tenants::create_token))
+        .route("/v1/tenants/{tenant}/messages", web::post().to(messages::ingest))
+        .route("/v1/tenants/{tenant}/messages/{id}", web::get().to(messages::read))
+        .route("/v1/tenants/{tenant}/contacts", web::get().to(contacts::list))
+        .route("/v1/tenants/{tenant}/contacts/{id}", web::get().to(contacts::read))
+        .route("/v1/tenants/{tenant}/contacts/{id}/messages", web::get().to(contacts::messages));
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    status: &'static str,
+    database: &'static str,
+}
+
+/// Liveness and database reachability.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn health(hafen: web::Data<Hafen>) -> HttpResponse {
+    let db = hafen
+        .store()
+        .read(|conn| {
+            use diesel::connection::SimpleConnection;
+            conn.batch_execute("SELECT 1").map_err(Into::into)
+        })
+        .await;
+    match db {
+        Ok(()) => HttpResponse::Ok().json(Health { status: "ok", database: "ok" }),
+        Err(e) => {
+            tracing::error!(error = %crate::telemetry::chain(&e), "health check: database unreachable");
+            HttpResponse::ServiceUnavailable().json(Health {
+                status: "degraded",
+                database: "unreachable",
+            })
+        }
+    }
+}
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+/// Unknown routes get a problem document too.
+pub async fn not_found() -> HttpResponse {
+    problem::problem_response(StatusCode::NOT_FOUND, "not-found", "Not found", None)
+}
+
+/// Headers for every response: nothing is cached (responses carry personal data), nothing is
+/// sniffed or framed, no referrer leaks ids.
+pub fn security_headers(tls: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"))
+        .add(("Cache-Control", "no-store"));
+    if tls {
+        headers.add(("Strict-Transport-Security", "max-age=31536000"))
+    } else {
+        headers
+    }
+}
+
+/// One log line per request: method, path (never the query, which may carry tokens), status,
+/// duration. Paths contain only ids.
+pub async fn access_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+    let res = next.call(req).await?;
+    tracing::info!(
+        %method,
+        %path,
+        status = res.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    Ok(res)
+}

@@ -1,0 +1,103 @@
+//! Errors as `application/problem+json` (RFC 9457). The user sees a title and a detail that
+//! help them fix the request; the log gets the full cause chain for internal errors. 4xx
+//! details are not logged: they may quote the caller's input.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::telemetry;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URN naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// An error of the HTTP layer: a domain error, or a request that never reached the domain.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Domain(#[from] Error),
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    #[error("request body too large")]
+    TooLarge { limit: usize },
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, &'static str, Option<String>) {
+        match self {
+            ApiError::Malformed(detail) => (StatusCode::BAD_REQUEST, "malformed", "Malformed request", Some(detail.clone())),
+            ApiError::TooLarge { limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Request body too large",
+                Some(format!("the body must be at most {limit} bytes")),
+            ),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                Some("send the body as application/json".into()),
+            ),
+            ApiError::Domain(e) => match e {
+                Error::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found", None),
+                Error::Unauthenticated => (
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "Authentication required",
+                    Some("send a valid API token as 'Authorization: Bearer hfn_…'".into()),
+                ),
+                Error::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden", Some(d.clone())),
+                Error::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid field", Some(e.to_string())),
+                Error::Conflict(d) => (StatusCode::CONFLICT, "conflict", "Conflict", Some(d.clone())),
+                Error::Unavailable(d) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", Some(d.clone())),
+                Error::Internal(_) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    Some("the server could not complete the request; nothing was stored. The cause is in the server log.".into()),
+                ),
+            },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (status, slug, title, detail) = self.parts();
+        match self {
+            ApiError::Domain(Error::Internal(cause)) => {
+                tracing::error!(error = %telemetry::chain(cause.as_ref()), "request failed");
+            }
+            ApiError::Domain(Error::Unavailable(_)) => tracing::warn!(status = status.as_u16(), "request refused"),
+            _ => tracing::debug!(status = status.as_u16(), problem = slug, "request rejected"),
+        }
+        problem_response(status, slug, title, detail)
+    }
+}
+
+pub fn problem_response(status: StatusCode, slug: &str, title: &str, detail: Option<String>) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/problem+json")
+        .json(Problem {
+            kind: format!("urn:hafen:problem:{slug}"),
+            title: title.to_string(),
+            status: status.as_u16(),
+            detail,
+        })
+}

@@ -1,0 +1,25 @@
+//! Hafen: an on-premises, encrypted home for messenger data.
+//!
+//! See `docs/architecture.md` for the picture; each module's doc comment says what it owns.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod contacts;
+pub mod crypto;
+pub mod error;
+pub mod http;
+pub mod messages;
+pub mod sensitive;
+pub mod service;
+pub mod store;
+pub mod telemetry;
+pub mod tenants;
+
+pub use app::Application;
+pub use config::Config;
+pub use service::Hafen;

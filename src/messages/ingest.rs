@@ -1,0 +1,261 @@
+//! Storing messages: validate, find or create contacts, seal, then one write that commits the
+//! whole batch (or nothing) together with its audit entry.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{binding, MessageRow, NewMessage};
+use crate::audit::{self, AuditEvent};
+use crate::auth::{Actor, Permission};
+use crate::clock::to_micros;
+use crate::contacts::{self, ContactKeyRow, ContactRow};
+use crate::crypto::keyring::{KeyOwner, OwnerKeys};
+use crate::crypto::KeyRing;
+use crate::error::{Error, Result};
+use crate::service::Hafen;
+use crate::store::{DbConn, StoreError};
+use crate::tenants::TenantId;
+
+/// Most messages one request may carry.
+pub const MAX_BATCH: usize = 1000;
+/// A concurrent writer may create the same contact first; then the batch is prepared again.
+const ATTEMPTS: usize = 3;
+
+/// What happened to one submitted message.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct IngestOutcome {
+    pub id: String,
+    pub contact_id: String,
+    /// True when a message with the same `external_id` was already stored: this is its id.
+    pub duplicate: bool,
+}
+
+/// Everything one batch will write, sealed and ready.
+struct Prepared {
+    tenant: String,
+    new_contacts: Vec<(ContactRow, ContactKeyRow)>,
+    new_keys: Vec<(String, Arc<OwnerKeys>)>,
+    messages: Vec<MessageRow>,
+    /// Latest message time per contact, to move `last_message_at` forward.
+    latest: BTreeMap<String, i64>,
+}
+
+impl Hafen {
+    /// Stores a batch atomically. Messages whose external id is already stored are not stored
+    /// again; their outcome names the stored message.
+    pub async fn ingest_messages(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        batch: Vec<NewMessage>,
+    ) -> Result<Vec<IngestOutcome>> {
+        actor.authorize(tenant, Permission::WriteMessages)?;
+        if batch.is_empty() {
+            return Err(Error::invalid("messages", "must hold at least one message"));
+        }
+        if batch.len() > MAX_BATCH {
+            return Err(Error::invalid("messages", format!("must hold at most {MAX_BATCH} messages")));
+        }
+        let tenant_keys = self.tenant_keys(tenant).await?;
+        let batch = Arc::new(batch);
+        for attempt in 1..=ATTEMPTS {
+            let prepared = {
+                let (keys, tenant, tenant_keys, batch) =
+                    (self.keys.clone(), tenant.clone(), tenant_keys.clone(), batch.clone());
+                let now = self.clock.now();
+                self.store
+                    .read(move |conn| Ok(prepare(conn, &keys, &tenant, &tenant_keys, &batch, now)))
+                    .await??
+            };
+            let event = AuditEvent::new(actor, "messages.ingest").tenant(tenant);
+            let at = self.clock.now();
+            match self.store.write(move |conn| apply(conn, prepared, event, at)).await {
+                Ok((outcomes, new_keys)) => {
+                    for (id, keys) in new_keys {
+                        self.keys.remember(KeyOwner::Contact(id), keys);
+                    }
+                    return Ok(outcomes);
+                }
+                Err(e) if attempt < ATTEMPTS && (matches!(e, StoreError::Retry) || e.is_unique_violation()) => {
+                    tracing::debug!(attempt, "concurrent insert of the same contact or message; preparing again");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict("the messages conflicted with concurrent writes; retry".into()))
+    }
+}
+
+/// Finds or creates each distinct contact and seals every field. Runs on a blocking thread.
+fn prepare(
+    conn: &mut DbConn,
+    keyring: &KeyRing,
+    tenant: &TenantId,
+    tenant_keys: &OwnerKeys,
+    batch: &[NewMessage],
+    now: DateTime<Utc>,
+) -> Result<Prepared> {
+    let t = tenant.as_str();
+    let address_index = |m: &NewMessage| {
+        tenant_keys
+            .blind
+            .index(&[b"address", m.channel.as_str().as_bytes(), m.address.expose().as_bytes()])
+    };
+    let indexes: Vec<Vec<u8>> = batch.iter().map(address_index).collect();
+
+    // (channel, address index) -> (contact id, keys)
+    let mut resolved: HashMap<(String, Vec<u8>), (String, Arc<OwnerKeys>)> = HashMap::new();
+    let existing = contacts::find_by_address_indexes(conn, tenant, indexes.clone())?;
+    let existing_ids: Vec<String> = existing.iter().map(|c| c.id.clone()).collect();
+    let existing_keys = Hafen::contact_keys_blocking(keyring, conn, &existing_ids)?;
+    for row in existing {
+        if let Some(keys) = existing_keys.get(&row.id) {
+            resolved.insert((row.channel.clone(), row.address_index.clone()), (row.id.clone(), keys.clone()));
+        }
+        // A contact whose key was erased gets a new contact on its next message: the erased
+        // data stays unreadable, and new data is not sealed under a key that no longer exists.
+    }
+
+    let mut prepared = Prepared {
+        tenant: t.to_string(),
+        new_contacts: Vec::new(),
+        new_keys: Vec::new(),
+        messages: Vec::with_capacity(batch.len()),
+        latest: BTreeMap::new(),
+    };
+    let now_micros = to_micros(now);
+    for (message, index) in batch.iter().zip(indexes) {
+        let lookup = (message.channel.as_str().to_string(), index);
+        let (contact_id, keys) = match resolved.get(&lookup) {
+            Some(found) => found.clone(),
+            None => {
+                let created = new_contact(keyring, t, message, &lookup.1, now_micros)?;
+                let entry = (created.0.id.clone(), created.2.clone());
+                prepared.new_keys.push((created.0.id.clone(), created.2));
+                prepared.new_contacts.push((created.0, created.1));
+                resolved.insert(lookup, entry.clone());
+                entry
+            }
+        };
+        let row = seal_message(t, &contact_id, &keys, tenant_keys, message, now_micros)?;
+        let latest = prepared.latest.entry(contact_id).or_insert(row.occurred_at);
+        *latest = (*latest).max(row.occurred_at);
+        prepared.messages.push(row);
+    }
+    Ok(prepared)
+}
+
+fn new_contact(
+    keyring: &KeyRing,
+    tenant: &str,
+    message: &NewMessage,
+    address_index: &[u8],
+    now: i64,
+) -> Result<(ContactRow, ContactKeyRow, Arc<OwnerKeys>)> {
+    let id = uuid::Uuid::now_v7().hyphenated().to_string();
+    let key = keyring.generate()?;
+    let address_sealed = key
+        .keys
+        .seal
+        .seal_str(&contacts::binding(tenant, &id, "address"), message.address.expose())?;
+    let display_name_sealed = message
+        .display_name
+        .as_ref()
+        .map(|n| key.keys.seal.seal_str(&contacts::binding(tenant, &id, "display_name"), n.expose()))
+        .transpose()?;
+    let contact = ContactRow {
+        id: id.clone(),
+        tenant_id: tenant.to_string(),
+        channel: message.channel.as_str().to_string(),
+        address_index: address_index.to_vec(),
+        address_sealed,
+        display_name_sealed,
+        first_seen_at: now,
+        last_message_at: to_micros(message.occurred_at),
+    };
+    let key_row = ContactKeyRow {
+        contact_id: id,
+        tenant_id: tenant.to_string(),
+        wrapped_key: key.wrapped,
+        created_at: now,
+    };
+    Ok((contact, key_row, key.keys))
+}
+
+fn seal_message(
+    tenant: &str,
+    contact_id: &str,
+    keys: &OwnerKeys,
+    tenant_keys: &OwnerKeys,
+    message: &NewMessage,
+    now: i64,
+) -> Result<MessageRow> {
+    let id = uuid::Uuid::now_v7().hyphenated().to_string();
+    let seal = |column: &'static str, bytes: &[u8]| keys.seal.seal(&binding(tenant, &id, column), bytes);
+    let external_index = message.external_id.as_ref().map(|e| {
+        tenant_keys
+            .blind
+            .index(&[b"external_id", message.channel.as_str().as_bytes(), e.expose().as_bytes()])
+    });
+    Ok(MessageRow {
+        tenant_id: tenant.to_string(),
+        contact_id: contact_id.to_string(),
+        channel: message.channel.as_str().to_string(),
+        direction: message.direction.as_str().to_string(),
+        kind: message.kind.as_str().to_string(),
+        occurred_at: to_micros(message.occurred_at),
+        received_at: now,
+        external_index,
+        external_id_sealed: message.external_id.as_ref().map(|e| seal("external_id", e.expose().as_bytes())).transpose()?,
+        body_sealed: message.body.as_ref().map(|b| seal("body", b.expose().as_bytes())).transpose()?,
+        raw_sealed: message.raw.as_ref().map(|r| seal("raw", r.expose())).transpose()?,
+        id,
+    })
+}
+
+type Applied = (Vec<IngestOutcome>, Vec<(String, Arc<OwnerKeys>)>);
+
+/// The write: runs inside the writer's transaction (in its own savepoint).
+fn apply(conn: &mut DbConn, prepared: Prepared, event: AuditEvent, at: DateTime<Utc>) -> Result<Applied, StoreError> {
+    let t = prepared.tenant.as_str();
+    for (contact, key) in &prepared.new_contacts {
+        if contacts::exists_with_address(conn, t, &contact.channel, &contact.address_index)? {
+            return Err(StoreError::Retry);
+        }
+        contacts::insert(conn, contact, key)?;
+    }
+    let mut outcomes = Vec::with_capacity(prepared.messages.len());
+    let mut duplicates = 0usize;
+    for row in &prepared.messages {
+        if let Some(index) = &row.external_index {
+            if let Some((id, contact_id)) = super::find_by_external_index(conn, t, index)? {
+                duplicates += 1;
+                outcomes.push(IngestOutcome {
+                    id,
+                    contact_id,
+                    duplicate: true,
+                });
+                continue;
+            }
+        }
+        super::insert(conn, row)?;
+        outcomes.push(IngestOutcome {
+            id: row.id.clone(),
+            contact_id: row.contact_id.clone(),
+            duplicate: false,
+        });
+    }
+    for (contact_id, latest) in &prepared.latest {
+        contacts::touch_last_message(conn, contact_id, *latest)?;
+    }
+    let stored = outcomes.len() - duplicates;
+    audit::append(
+        conn,
+        at,
+        event.detail(format!("stored={stored} duplicates={duplicates}")),
+    )?;
+    Ok((outcomes, prepared.new_keys))
+}

@@ -1,0 +1,212 @@
+//! Reading messages back, decrypted. Every read that returns content is audited first: if the
+//! audit entry cannot be written, no content leaves.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::{binding, Direction, MessageKind, MessageRow};
+use crate::audit::AuditEvent;
+use crate::auth::{Actor, Permission};
+use crate::clock::from_micros;
+use crate::contacts;
+use crate::crypto::keyring::OwnerKeys;
+use crate::error::{Error, Result};
+use crate::service::{Hafen, Page, PageRequest};
+use crate::store::schema::messages;
+use crate::store::{DbConn, StoreError};
+use crate::tenants::TenantId;
+
+/// A message as the API shows it, decrypted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MessageView {
+    pub id: String,
+    pub contact_id: String,
+    pub channel: String,
+    pub direction: Direction,
+    pub kind: MessageKind,
+    pub occurred_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub body: Option<String>,
+    pub external_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub raw: Option<serde_json::Value>,
+    /// True when the contact's data key was destroyed: the content can no longer be read.
+    pub erased: bool,
+}
+
+impl MessageView {
+    fn open(row: MessageRow, keys: Option<&OwnerKeys>) -> Result<Self> {
+        let open = |column: &'static str, sealed: &Option<Vec<u8>>| -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
+            match (keys, sealed) {
+                (Some(keys), Some(sealed)) => Ok(Some(keys.seal.open(&binding(&row.tenant_id, &row.id, column), sealed)?)),
+                _ => Ok(None),
+            }
+        };
+        let text = |bytes: Option<zeroize::Zeroizing<Vec<u8>>>| -> Result<Option<String>> {
+            bytes
+                .map(|b| String::from_utf8(b.to_vec()).map_err(|_| Error::internal(anyhow::anyhow!("a sealed text field is not UTF-8"))))
+                .transpose()
+        };
+        let body = text(open("body", &row.body_sealed)?)?;
+        let external_id = text(open("external_id", &row.external_id_sealed)?)?;
+        let raw = open("raw", &row.raw_sealed)?
+            .map(|b| serde_json::from_slice(&b).map_err(Error::internal))
+            .transpose()?;
+        Ok(Self {
+            erased: keys.is_none(),
+            direction: Direction::from_stored(&row.direction),
+            kind: MessageKind::from_stored(&row.kind),
+            occurred_at: from_micros(row.occurred_at),
+            received_at: from_micros(row.received_at),
+            body,
+            external_id,
+            raw,
+            id: row.id,
+            contact_id: row.contact_id,
+            channel: row.channel,
+        })
+    }
+}
+
+/// Position in a contact's timeline: (occurred_at, id), encoded opaquely.
+fn encode_cursor(row: &MessageRow) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{}", row.occurred_at, row.id))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(i64, String)> {
+    let invalid = || Error::invalid("after", "is not a cursor returned by this API");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let (at, id) = text.split_once(':').ok_or_else(invalid)?;
+    Ok((at.parse().map_err(|_| invalid())?, id.to_string()))
+}
+
+fn load_message(conn: &mut DbConn, tenant: &TenantId, id: &str) -> Result<Option<MessageRow>, StoreError> {
+    Ok(messages::table
+        .filter(messages::tenant_id.eq(tenant.as_str()))
+        .filter(messages::id.eq(id))
+        .select(MessageRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn contact_page(
+    conn: &mut DbConn,
+    tenant: &TenantId,
+    contact_id: &str,
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> Result<Vec<MessageRow>, StoreError> {
+    let mut query = messages::table
+        .filter(messages::tenant_id.eq(tenant.as_str()))
+        .filter(messages::contact_id.eq(contact_id))
+        .into_boxed();
+    if let Some((at, id)) = after {
+        query = query.filter(
+            messages::occurred_at
+                .gt(at)
+                .or(messages::occurred_at.eq(at).and(messages::id.gt(id))),
+        );
+    }
+    Ok(query
+        .order((messages::occurred_at.asc(), messages::id.asc()))
+        .limit(limit)
+        .select(MessageRow::as_select())
+        .load(conn)?)
+}
+
+impl Hafen {
+    /// One message, decrypted.
+    pub async fn read_message(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<MessageView> {
+        actor.authorize(tenant, Permission::ReadContent)?;
+        let (keys, t, id_owned) = (self.keys.clone(), tenant.clone(), id.to_string());
+        let (row, contact_keys) = self
+            .store
+            .read(move |conn| {
+                let Some(row) = load_message(conn, &t, &id_owned)? else {
+                    return Ok(Err(Error::NotFound));
+                };
+                let keys = Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&row.contact_id));
+                Ok(keys.map(|k| (row, k)))
+            })
+            .await??;
+        self.record(AuditEvent::new(actor, "message.read").tenant(tenant).object("message", id))
+            .await?;
+        let keys = contact_keys.get(&row.contact_id).cloned();
+        MessageView::open(row, keys.as_deref())
+    }
+
+    /// A contact's messages in time order, decrypted, one page at a time.
+    pub async fn read_contact_messages(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        contact_id: &str,
+        page: PageRequest,
+    ) -> Result<Page<MessageView>> {
+        actor.authorize(tenant, Permission::ReadContent)?;
+        let after = page.after.as_deref().map(decode_cursor).transpose()?;
+        let limit = i64::from(page.limit);
+        let (keys, t, cid) = (self.keys.clone(), tenant.clone(), contact_id.to_string());
+        let (rows, contact_keys) = self
+            .store
+            .read(move |conn| {
+                if contacts::find(conn, &t, &cid)?.is_none() {
+                    return Ok(Err(Error::NotFound));
+                }
+                let rows = contact_page(conn, &t, &cid, after, limit + 1)?;
+                let keys = Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&cid));
+                Ok(keys.map(|k| (rows, k)))
+            })
+            .await??;
+        self.record(
+            AuditEvent::new(actor, "contact.messages.read")
+                .tenant(tenant)
+                .object("contact", contact_id)
+                .detail(format!("count={}", rows.len().min(page.limit as usize))),
+        )
+        .await?;
+        let keys = contact_keys.get(contact_id).cloned();
+        let mut rows = rows;
+        let next_cursor = if rows.len() > page.limit as usize {
+            rows.truncate(page.limit as usize);
+            rows.last().map(encode_cursor)
+        } else {
+            None
+        };
+        let items = rows
+            .into_iter()
+            .map(|row| MessageView::open(row, keys.as_deref()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip_and_garbage() {
+        let row = MessageRow {
+            id: "abc".into(),
+            tenant_id: String::new(),
+            contact_id: String::new(),
+            channel: String::new(),
+            direction: "in".into(),
+            kind: "text".into(),
+            occurred_at: 42,
+            received_at: 0,
+            external_index: None,
+            external_id_sealed: None,
+            body_sealed: None,
+            raw_sealed: None,
+        };
+        assert_eq!(decode_cursor(&encode_cursor(&row)).unwrap(), (42, "abc".to_string()));
+        assert!(decode_cursor("!!").is_err());
+        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("x:y")).is_err());
+    }
+}

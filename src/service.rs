@@ -1,0 +1,217 @@
+//! [`Hafen`]: the domain as one value — store, keys and clock — on which the domain modules
+//! define their operations (`messages::ingest`, `contacts::read`, …). HTTP handlers and CLI
+//! commands call these; neither holds business rules of its own.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::audit::{self, AuditEvent};
+use crate::auth::{self, Actor, ApiToken, Permission, Role};
+use crate::clock::SharedClock;
+use crate::contacts;
+use crate::crypto::keyring::{KeyOwner, OwnerKeys};
+use crate::crypto::KeyRing;
+use crate::error::{Error, Result};
+use crate::sensitive::Sensitive;
+use crate::store::Store;
+use crate::tenants::{self, NewTenantRow, TenantId, TenantName};
+
+#[derive(Clone)]
+pub struct Hafen {
+    pub(crate) store: Store,
+    pub(crate) keys: Arc<KeyRing>,
+    pub(crate) clock: SharedClock,
+}
+
+impl std::fmt::Debug for Hafen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hafen").field("store", &self.store).finish_non_exhaustive()
+    }
+}
+
+/// A created tenant, as the API returns it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TenantView {
+    pub id: String,
+    pub name: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A created token: the secret is in `token` and is never shown again.
+#[derive(Debug)]
+pub struct CreatedToken {
+    pub id: String,
+    pub role: Role,
+    pub tenant: Option<TenantId>,
+    pub token: Sensitive<String>,
+}
+
+impl Hafen {
+    pub fn new(store: Store, keys: Arc<KeyRing>, clock: SharedClock) -> Self {
+        Self { store, keys, clock }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// Writes one audit entry on its own (reads of decrypted content, failed checks).
+    pub async fn record(&self, event: AuditEvent) -> Result<()> {
+        let at = self.clock.now();
+        self.store.write(move |conn| audit::append(conn, at, event)).await?;
+        Ok(())
+    }
+
+    /// Resolves a bearer token to the actor it belongs to.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Actor> {
+        let presented = ApiToken::parse(bearer)?;
+        self.store
+            .read(move |conn| Ok(auth::token::verify(conn, &presented)))
+            .await?
+    }
+
+    pub async fn create_tenant(&self, actor: &Actor, name: TenantName) -> Result<TenantView> {
+        actor.authorize_install(Permission::ManageTenants)?;
+        let id = TenantId::generate();
+        let key = self.keys.generate()?;
+        let at = self.clock.now();
+        let row = NewTenantRow::new(&id, &name, key.wrapped, at);
+        let event = AuditEvent::new(actor, "tenant.create").tenant(&id).object("tenant", id.as_str());
+        self.store
+            .write(move |conn| {
+                tenants::insert(conn, &row)?;
+                audit::append(conn, at, event)
+            })
+            .await?;
+        self.keys.remember(KeyOwner::Tenant(id.as_str().to_string()), key.keys);
+        Ok(TenantView {
+            id: id.as_str().to_string(),
+            name: name.as_str().to_string(),
+            created_at: at,
+        })
+    }
+
+    /// Creates a token. Install-wide roles (admin) take no tenant; all others need one, and a
+    /// tenant admin can only create tokens of non-admin roles within its own tenant.
+    pub async fn create_token(&self, actor: &Actor, tenant: Option<&TenantId>, role: Role) -> Result<CreatedToken> {
+        match (tenant, role.is_install_wide()) {
+            (Some(t), false) => actor.authorize(t, Permission::ManageTokens)?,
+            (None, true) => actor.authorize_install(Permission::ManageTenants)?,
+            (Some(_), true) => {
+                return Err(Error::invalid(
+                    "role",
+                    "admin tokens are install-wide: create them with `hafen token create --role admin`",
+                ))
+            }
+            (None, false) => return Err(Error::invalid("tenant", "this role needs a tenant")),
+        }
+        if let Some(t) = tenant {
+            self.ensure_tenant(t).await?;
+        }
+        let token = ApiToken::generate();
+        let at = self.clock.now();
+        let tenant_owned = tenant.cloned();
+        let mut event = AuditEvent::new(actor, "token.create")
+            .object("token", token.id().as_str())
+            .detail(format!("role={role}"));
+        if let Some(t) = tenant {
+            event = event.tenant(t);
+        }
+        let (token, actor_owned) = (Arc::new(token), actor.clone());
+        let stored = token.clone();
+        self.store
+            .write(move |conn| {
+                auth::token::insert(conn, &stored, role, tenant_owned.as_ref(), &actor_owned, at)?;
+                audit::append(conn, at, event)
+            })
+            .await?;
+        Ok(CreatedToken {
+            id: token.id().as_str().to_string(),
+            role,
+            tenant: tenant.cloned(),
+            token: token.reveal(),
+        })
+    }
+
+    /// NotFound unless the tenant exists.
+    pub async fn ensure_tenant(&self, tenant: &TenantId) -> Result<()> {
+        self.tenant_keys(tenant).await.map(|_| ())
+    }
+
+    /// The tenant's keys (blind index, sealing); NotFound for an unknown tenant.
+    pub(crate) async fn tenant_keys(&self, tenant: &TenantId) -> Result<Arc<OwnerKeys>> {
+        let owner = KeyOwner::Tenant(tenant.as_str().to_string());
+        if let Some(keys) = self.keys.cached(&owner) {
+            return Ok(keys);
+        }
+        let id = tenant.clone();
+        let row = self
+            .store
+            .read(move |conn| tenants::find(conn, &id))
+            .await?
+            .ok_or(Error::NotFound)?;
+        Ok(self.keys.open(owner, &row.wrapped_key)?)
+    }
+
+    /// Keys of the given contacts, unwrapping what is not cached. A contact missing from the
+    /// result has had its key erased.
+    pub(crate) fn contact_keys_blocking(
+        keys: &KeyRing,
+        conn: &mut crate::store::DbConn,
+        ids: &[String],
+    ) -> Result<HashMap<String, Arc<OwnerKeys>>> {
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match keys.cached(&KeyOwner::Contact(id.clone())) {
+                Some(k) => {
+                    found.insert(id.clone(), k);
+                }
+                None => missing.push(id.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            for (id, wrapped) in contacts::wrapped_keys(conn, missing)? {
+                let k = keys.open(KeyOwner::Contact(id.clone()), &wrapped)?;
+                found.insert(id, k);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Checks the audit chain from the first entry to the last.
+    pub async fn verify_audit_chain(&self) -> Result<audit::ChainReport> {
+        Ok(self.store.read(audit::verify).await?)
+    }
+}
+
+/// Paging through a list: at most `limit` items after an opaque cursor.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+impl PageRequest {
+    pub const DEFAULT_LIMIT: u32 = 50;
+    pub const MAX_LIMIT: u32 = 500;
+
+    pub fn new(after: Option<String>, limit: Option<u32>) -> Result<Self> {
+        let limit = limit.unwrap_or(Self::DEFAULT_LIMIT);
+        if limit == 0 || limit > Self::MAX_LIMIT {
+            return Err(Error::invalid("limit", format!("must be between 1 and {}", Self::MAX_LIMIT)));
+        }
+        Ok(Self { after, limit })
+    }
+}
+
+/// One page of results; `next_cursor` fetches the next page, null at the end.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}

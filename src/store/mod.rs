@@ -1,0 +1,189 @@
+//! Storage: both backends behind one connection type, migrations, the group-commit writer and
+//! the pool for reads. Queries live with their domain (`tenants`, `messages`, …); the few
+//! backend-specific statements are collected in [`backend`].
+
+pub mod backend;
+pub mod conn;
+pub mod schema;
+pub mod writer;
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub use conn::{DatabaseUrl, DbConn, DbPool, SqliteSync};
+pub use writer::{GroupStats, Writer};
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database configuration: {0}")]
+    Config(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("database pool: {0}")]
+    Pool(String),
+    #[error("migrations failed: {0}")]
+    Migration(String),
+    #[error("the transaction could not be committed: {0}")]
+    Commit(String),
+    /// A concurrent writer created the same contact first; prepare the write again.
+    #[error("a concurrent write created the same object; retry")]
+    Retry,
+    #[error("the write was not committed: the database writer is not running")]
+    WriterGone,
+    #[error("encryption: {0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
+    /// A domain rule refused the write inside its transaction; nothing of it was kept.
+    #[error("{0}")]
+    Rejected(#[from] crate::error::Error),
+}
+
+impl StoreError {
+    /// True when a uniqueness constraint refused the write (a concurrent insert won the race).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            Self::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+}
+
+/// Runs every pending migration of the connection's backend; returns the versions applied.
+pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, StoreError> {
+    backend::with_migration_lock(conn, |conn| {
+        let applied = match conn {
+            DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+            DbConn::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        }
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(applied.into_iter().map(|v| v.to_string()).collect())
+    })
+}
+
+/// Reverts every migration (tests check that each `down.sql` works).
+pub fn revert_all_migrations(conn: &mut DbConn) -> Result<Vec<String>, StoreError> {
+    let reverted = match conn {
+        DbConn::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS),
+        DbConn::Postgres(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS),
+    }
+    .map_err(|e| StoreError::Migration(e.to_string()))?;
+    Ok(reverted.into_iter().map(|v| v.to_string()).collect())
+}
+
+/// Migrations not yet applied (for `doctor` and start-up checks).
+pub fn pending_migrations(conn: &mut DbConn) -> Result<usize, StoreError> {
+    let pending = match conn {
+        DbConn::Sqlite(c) => c.pending_migrations(SQLITE_MIGRATIONS).map(|p| p.len()),
+        DbConn::Postgres(c) => c.pending_migrations(POSTGRES_MIGRATIONS).map(|p| p.len()),
+    }
+    .map_err(|e| StoreError::Migration(e.to_string()))?;
+    Ok(pending)
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    pub sqlite_sync: SqliteSync,
+    pub pool_size: u32,
+    pub max_group: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            sqlite_sync: SqliteSync::Full,
+            pool_size: 8,
+            max_group: 256,
+        }
+    }
+}
+
+/// The database as the rest of Hafen sees it: reads from a pool, writes through the writer.
+#[derive(Clone)]
+pub struct Store {
+    url: DatabaseUrl,
+    pool: DbPool,
+    writer: Writer,
+    stats: Arc<Mutex<GroupStats>>,
+    writer_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("url", &self.url.redacted()).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Connects, migrates on the plain connection, then builds the pool and the writer.
+    pub fn open(url: &DatabaseUrl, options: StoreOptions) -> Result<Self, StoreError> {
+        let mut conn = url.connect(options.sqlite_sync)?;
+        let applied = run_migrations(&mut conn)?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = ?applied, "database migrated");
+        }
+        let pool = conn::build_pool(url, options.sqlite_sync, options.pool_size)?;
+        let stats = Arc::new(Mutex::new(GroupStats::default()));
+        let (writer, thread) = Writer::start(conn, options.max_group, stats.clone())?;
+        Ok(Self {
+            url: url.clone(),
+            pool,
+            writer,
+            stats,
+            writer_thread: Arc::new(Mutex::new(Some(thread))),
+        })
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// Runs a read on a pooled connection off the async executor.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| StoreError::Pool(e.to_string()))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Pool(format!("read task failed: {e}")))?
+    }
+
+    /// Runs a write in the next group commit; see [`writer`].
+    pub async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.writer.write(work).await
+    }
+
+    pub fn group_stats(&self) -> GroupStats {
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stops accepting writes and waits until every queued write is committed.
+    /// Only the last clone's call has an effect.
+    pub fn close(self) {
+        let thread = self.writer_thread.clone();
+        drop(self);
+        // Other clones still hold the writer open: the last one to close waits for it.
+        if Arc::strong_count(&thread) == 1 {
+            if let Some(handle) = thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
