@@ -15,6 +15,8 @@ use crate::sensitive::Sensitive;
 use crate::service::Hafen;
 
 pub struct Application {
+    addr: std::net::SocketAddr,
+    tls: bool,
     port: u16,
     server: Server,
     hafen: Hafen,
@@ -28,7 +30,8 @@ impl Application {
         let opened = bootstrap::open(config, clock, InitPolicy::IfMissing).await?;
         let hafen = opened.hafen;
         let addr = config.listen_addr()?;
-        let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+        let listener =
+            TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
         let port = listener.local_addr()?.port();
         let tls = match (&config.tls_cert_file, &config.tls_key_file) {
             (Some(cert), Some(key)) => Some(http::tls::server_config(cert, key)?),
@@ -64,14 +67,9 @@ impl Application {
             None => server.listen(listener)?,
         }
         .run();
-        tracing::info!(
-            %addr,
-            port,
-            tls = with_tls,
-            database = %hafen.store().url().redacted(),
-            "Hafen is listening"
-        );
         Ok(Self {
+            addr,
+            tls: with_tls,
             port,
             server,
             hafen,
@@ -98,10 +96,19 @@ impl Application {
 
     /// Serves until stopped (SIGINT/SIGTERM or the handle), then lets queued writes commit.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(
+            addr = %self.addr,
+            port = self.port,
+            tls = self.tls,
+            database = %self.hafen.store().url().redacted(),
+            "Hafen is listening"
+        );
         let result = self.server.await;
         let store = self.hafen.store().clone();
         drop(self.hafen);
-        tokio::task::spawn_blocking(move || store.close()).await.ok();
+        tokio::task::spawn_blocking(move || store.close())
+            .await
+            .ok();
         result
     }
 }

@@ -34,7 +34,11 @@ pub enum InitPolicy {
     Never,
 }
 
-pub async fn open(config: &Config, clock: SharedClock, policy: InitPolicy) -> anyhow::Result<Opened> {
+pub async fn open(
+    config: &Config,
+    clock: SharedClock,
+    policy: InitPolicy,
+) -> anyhow::Result<Opened> {
     ensure_data_dir(&config.data_dir, policy != InitPolicy::Never)?;
     let source = config.master_key_source();
     let key_exists = source.path().exists();
@@ -88,7 +92,10 @@ pub async fn open(config: &Config, clock: SharedClock, policy: InitPolicy) -> an
 pub fn ensure_data_dir(dir: &Path, create: bool) -> anyhow::Result<()> {
     if !dir.exists() {
         if !create {
-            bail!("the data directory {} does not exist: run `hafen init`", dir.display());
+            bail!(
+                "the data directory {} does not exist: run `hafen init`",
+                dir.display()
+            );
         }
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);

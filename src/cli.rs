@@ -16,7 +16,11 @@ use crate::store;
 use crate::tenants::TenantId;
 
 #[derive(Debug, Parser)]
-#[command(name = "hafen", version, about = "On-premises, encrypted home for messenger data")]
+#[command(
+    name = "hafen",
+    version,
+    about = "On-premises, encrypted home for messenger data"
+)]
 pub struct Cli {
     /// Config file (default: $HAFEN_CONFIG, else <data dir>/hafen.toml if present).
     #[arg(long, global = true, value_name = "FILE")]
@@ -79,7 +83,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let opened = bootstrap::open(&config, clock, InitPolicy::Require).await?;
             write_initial_config(&config)?;
-            let token = opened.admin_token.context("initialisation issued no admin token")?;
+            let token = opened
+                .admin_token
+                .context("initialisation issued no admin token")?;
             print_secret(token.expose())?;
             opened.hafen.store().clone().close();
             Ok(())
@@ -105,7 +111,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if applied.is_empty() {
                 println!("database is up to date");
             } else {
-                println!("applied {} migration(s): {}", applied.len(), applied.join(", "));
+                println!(
+                    "applied {} migration(s): {}",
+                    applied.len(),
+                    applied.join(", ")
+                );
             }
             Ok(())
         }
@@ -113,9 +123,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: TokenCommand::Create { tenant, role },
         } => {
             let config = load(cli.config.as_deref())?;
-            let role: Role = role.parse().map_err(|e: crate::error::Error| anyhow::anyhow!("{e}"))?;
+            let role: Role = role
+                .parse()
+                .map_err(|e: crate::error::Error| anyhow::anyhow!("{e}"))?;
             let tenant = tenant
-                .map(|t| TenantId::parse(&t).map_err(|_| anyhow::anyhow!("--tenant '{t}' is not a tenant id")))
+                .map(|t| {
+                    TenantId::parse(&t)
+                        .map_err(|_| anyhow::anyhow!("--tenant '{t}' is not a tenant id"))
+                })
                 .transpose()?;
             let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
             let created = opened
@@ -162,7 +177,8 @@ fn write_initial_config(config: &Config) -> anyhow::Result<()> {
     if config.data_dir.is_relative() {
         config.data_dir = std::fs::canonicalize(&config.data_dir)?;
     }
-    std::fs::write(&path, config.render_initial_file()).with_context(|| format!("cannot write {}", path.display()))
+    std::fs::write(&path, config.render_initial_file())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Prints a secret on stdout, alone on its line: the one place a token leaves the process.

@@ -196,9 +196,12 @@ impl Config {
     }
 
     pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.listen
-            .parse()
-            .with_context(|| format!("listen = '{}' is not an address like 127.0.0.1:8080", self.listen))
+        self.listen.parse().with_context(|| {
+            format!(
+                "listen = '{}' is not an address like 127.0.0.1:8080",
+                self.listen
+            )
+        })
     }
 
     pub fn database(&self) -> anyhow::Result<DatabaseUrl> {
@@ -320,10 +323,22 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         for bad in [
-            Config { listen: "localhost".into(), ..Config::default() },
-            Config { database_url: Some(Sensitive::new("mysql://x".into())), ..Config::default() },
-            Config { recovery_recipients: vec!["age1nope".into()], ..Config::default() },
-            Config { max_body_bytes: 10, ..Config::default() },
+            Config {
+                listen: "localhost".into(),
+                ..Config::default()
+            },
+            Config {
+                database_url: Some(Sensitive::new("mysql://x".into())),
+                ..Config::default()
+            },
+            Config {
+                recovery_recipients: vec!["age1nope".into()],
+                ..Config::default()
+            },
+            Config {
+                max_body_bytes: 10,
+                ..Config::default()
+            },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }

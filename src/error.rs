@@ -47,7 +47,9 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Rejected(inner) => inner,
-            StoreError::WriterGone => Self::Unavailable("the server is shutting down; retry".into()),
+            StoreError::WriterGone => {
+                Self::Unavailable("the server is shutting down; retry".into())
+            }
             other => Self::Internal(other.into()),
         }
     }

@@ -25,7 +25,9 @@ pub struct Hafen {
 
 impl std::fmt::Debug for Hafen {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hafen").field("store", &self.store).finish_non_exhaustive()
+        f.debug_struct("Hafen")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
     }
 }
 
@@ -62,7 +64,9 @@ impl Hafen {
     /// Writes one audit entry on its own (reads of decrypted content, failed checks).
     pub async fn record(&self, event: AuditEvent) -> Result<()> {
         let at = self.clock.now();
-        self.store.write(move |conn| audit::append(conn, at, event)).await?;
+        self.store
+            .write(move |conn| audit::append(conn, at, event))
+            .await?;
         Ok(())
     }
 
@@ -80,14 +84,17 @@ impl Hafen {
         let key = self.keys.generate()?;
         let at = self.clock.now();
         let row = NewTenantRow::new(&id, &name, key.wrapped, at);
-        let event = AuditEvent::new(actor, "tenant.create").tenant(&id).object("tenant", id.as_str());
+        let event = AuditEvent::new(actor, "tenant.create")
+            .tenant(&id)
+            .object("tenant", id.as_str());
         self.store
             .write(move |conn| {
                 tenants::insert(conn, &row)?;
                 audit::append(conn, at, event)
             })
             .await?;
-        self.keys.remember(KeyOwner::Tenant(id.as_str().to_string()), key.keys);
+        self.keys
+            .remember(KeyOwner::Tenant(id.as_str().to_string()), key.keys);
         Ok(TenantView {
             id: id.as_str().to_string(),
             name: name.as_str().to_string(),
@@ -97,16 +104,19 @@ impl Hafen {
 
     /// Creates a token. Install-wide roles (admin) take no tenant; all others need one, and a
     /// tenant admin can only create tokens of non-admin roles within its own tenant.
-    pub async fn create_token(&self, actor: &Actor, tenant: Option<&TenantId>, role: Role) -> Result<CreatedToken> {
+    pub async fn create_token(
+        &self,
+        actor: &Actor,
+        tenant: Option<&TenantId>,
+        role: Role,
+    ) -> Result<CreatedToken> {
         match (tenant, role.is_install_wide()) {
             (Some(t), false) => actor.authorize(t, Permission::ManageTokens)?,
             (None, true) => actor.authorize_install(Permission::ManageTenants)?,
-            (Some(_), true) => {
-                return Err(Error::invalid(
-                    "role",
-                    "admin tokens are install-wide: create them with `hafen token create --role admin`",
-                ))
-            }
+            (Some(_), true) => return Err(Error::invalid(
+                "role",
+                "admin tokens are install-wide: create them with `hafen token create --role admin`",
+            )),
             (None, false) => return Err(Error::invalid("tenant", "this role needs a tenant")),
         }
         if let Some(t) = tenant {
@@ -203,7 +213,10 @@ impl PageRequest {
     pub fn new(after: Option<String>, limit: Option<u32>) -> Result<Self> {
         let limit = limit.unwrap_or(Self::DEFAULT_LIMIT);
         if limit == 0 || limit > Self::MAX_LIMIT {
-            return Err(Error::invalid("limit", format!("must be between 1 and {}", Self::MAX_LIMIT)));
+            return Err(Error::invalid(
+                "limit",
+                format!("must be between 1 and {}", Self::MAX_LIMIT),
+            ));
         }
         Ok(Self { after, limit })
     }

@@ -50,7 +50,10 @@ impl TenantName {
             return Err(Error::invalid("name", "must be 1 to 200 characters"));
         }
         if s.chars().any(char::is_control) {
-            return Err(Error::invalid("name", "must not contain control characters"));
+            return Err(Error::invalid(
+                "name",
+                "must not contain control characters",
+            ));
         }
         Ok(Self(s.to_string()))
     }
@@ -79,7 +82,12 @@ pub struct NewTenantRow {
 }
 
 impl NewTenantRow {
-    pub fn new(id: &TenantId, name: &TenantName, wrapped_key: Vec<u8>, at: chrono::DateTime<chrono::Utc>) -> Self {
+    pub fn new(
+        id: &TenantId,
+        name: &TenantName,
+        wrapped_key: Vec<u8>,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
         Self {
             id: id.as_str().to_string(),
             name: name.as_str().to_string(),
@@ -90,7 +98,9 @@ impl NewTenantRow {
 }
 
 pub fn insert(conn: &mut DbConn, row: &NewTenantRow) -> Result<(), StoreError> {
-    diesel::insert_into(tenants::table).values(row).execute(conn)?;
+    diesel::insert_into(tenants::table)
+        .values(row)
+        .execute(conn)?;
     Ok(())
 }
 
@@ -120,6 +130,9 @@ mod tests {
         assert_eq!(TenantId::parse(id.as_str()).unwrap(), id);
         assert!(TenantName::parse("  ").is_err());
         assert!(TenantName::parse("Muster\u{7}GmbH").is_err());
-        assert_eq!(TenantName::parse(" Muster GmbH ").unwrap().as_str(), "Muster GmbH");
+        assert_eq!(
+            TenantName::parse(" Muster GmbH ").unwrap().as_str(),
+            "Muster GmbH"
+        );
     }
 }

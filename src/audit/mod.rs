@@ -127,7 +127,9 @@ pub fn append(conn: &mut DbConn, at: DateTime<Utc>, event: AuditEvent) -> Result
         hash: Vec::new(),
     };
     row.hash = row.compute_hash();
-    diesel::insert_into(audit_log::table).values(&row).execute(conn)?;
+    diesel::insert_into(audit_log::table)
+        .values(&row)
+        .execute(conn)?;
     Ok(seq)
 }
 
@@ -172,11 +174,17 @@ pub fn verify(conn: &mut DbConn) -> Result<ChainReport, StoreError> {
             .select(AuditRow::as_select())
             .load(conn)?;
         if rows.is_empty() {
-            return Ok(ChainReport { verified, broken: None });
+            return Ok(ChainReport {
+                verified,
+                broken: None,
+            });
         }
         for row in rows {
             let reason = if row.seq != expected_seq {
-                Some(format!("entry {expected_seq} is missing (next entry is {})", row.seq))
+                Some(format!(
+                    "entry {expected_seq} is missing (next entry is {})",
+                    row.seq
+                ))
             } else if row.prev_hash != prev_hash {
                 Some("its link to the previous entry does not match (an entry before it was removed, replaced or reordered)".to_string())
             } else if row.compute_hash() != row.hash {
@@ -201,7 +209,11 @@ pub fn verify(conn: &mut DbConn) -> Result<ChainReport, StoreError> {
 }
 
 /// The newest entries, newest first (for tests and the admin UI).
-pub fn recent(conn: &mut DbConn, tenant: Option<&TenantId>, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+pub fn recent(
+    conn: &mut DbConn,
+    tenant: Option<&TenantId>,
+    limit: i64,
+) -> Result<Vec<AuditRow>, StoreError> {
     let mut query = audit_log::table.into_boxed();
     if let Some(t) = tenant {
         query = query.filter(audit_log::tenant_id.eq(t.as_str().to_string()));

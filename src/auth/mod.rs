@@ -49,7 +49,13 @@ impl Permission {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Admin, Role::TenantAdmin, Role::Dpo, Role::Agent, Role::Ingest];
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::TenantAdmin,
+        Role::Dpo,
+        Role::Agent,
+        Role::Ingest,
+    ];
 
     pub fn allows(self, permission: Permission) -> bool {
         use Permission::*;
@@ -90,7 +96,12 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| Error::invalid("role", "must be one of admin, tenant_admin, dpo, agent, ingest"))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "role",
+                    "must be one of admin, tenant_admin, dpo, agent, ingest",
+                )
+            })
     }
 }
 
@@ -123,7 +134,9 @@ impl Actor {
     pub fn authorize(&self, tenant: &TenantId, permission: Permission) -> Result<()> {
         match self {
             Actor::Cli | Actor::System => Ok(()),
-            Actor::Token { role, tenant: own, .. } => {
+            Actor::Token {
+                role, tenant: own, ..
+            } => {
                 if let Some(own) = own {
                     if own != tenant {
                         return Err(Error::NotFound);
@@ -171,9 +184,18 @@ mod tests {
         let b = TenantId::generate();
         let agent = token(Role::Agent, Some(&a));
         assert!(agent.authorize(&a, Permission::ReadContent).is_ok());
-        assert!(matches!(agent.authorize(&b, Permission::ReadContent), Err(Error::NotFound)));
-        assert!(matches!(agent.authorize(&b, Permission::ManageTokens), Err(Error::NotFound)));
-        assert!(matches!(agent.authorize(&a, Permission::ManageTokens), Err(Error::Forbidden(_))));
+        assert!(matches!(
+            agent.authorize(&b, Permission::ReadContent),
+            Err(Error::NotFound)
+        ));
+        assert!(matches!(
+            agent.authorize(&b, Permission::ManageTokens),
+            Err(Error::NotFound)
+        ));
+        assert!(matches!(
+            agent.authorize(&a, Permission::ManageTokens),
+            Err(Error::Forbidden(_))
+        ));
     }
 
     #[test]
@@ -188,7 +210,9 @@ mod tests {
         let admin = token(Role::Admin, None);
         assert!(admin.authorize(&t, Permission::ManageTokens).is_ok());
         assert!(admin.authorize_install(Permission::ManageTenants).is_ok());
-        assert!(token(Role::TenantAdmin, Some(&t)).authorize_install(Permission::ManageTenants).is_err());
+        assert!(token(Role::TenantAdmin, Some(&t))
+            .authorize_install(Permission::ManageTenants)
+            .is_err());
         assert_eq!("tenant_admin".parse::<Role>().unwrap(), Role::TenantAdmin);
         assert!("root".parse::<Role>().is_err());
     }

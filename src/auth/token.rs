@@ -62,7 +62,10 @@ impl ApiToken {
         }
         let (id, secret) = rest.split_at(ID_BYTES * 2);
         let secret = secret.strip_prefix('_').ok_or(Error::Unauthenticated)?;
-        if !id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+        if !id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        {
             return Err(Error::Unauthenticated);
         }
         if URL_SAFE_NO_PAD.decode(secret).map(|s| s.len()) != Ok(SECRET_BYTES) {
@@ -141,12 +144,18 @@ pub fn verify(conn: &mut DbConn, presented: &ApiToken) -> Result<Actor> {
         .optional()
         .map_err(|e| Error::from(StoreError::from(e)))?;
     // Compare even when the row is missing, so timing says nothing about which ids exist.
-    let stored = row.as_ref().map(|r| r.secret_hash.clone()).unwrap_or_else(|| vec![0u8; 32]);
+    let stored = row
+        .as_ref()
+        .map(|r| r.secret_hash.clone())
+        .unwrap_or_else(|| vec![0u8; 32]);
     let matches: bool = stored.ct_eq(&presented.secret_hash()).into();
     match row {
         Some(row) if matches && row.revoked_at.is_none() => {
             let role: Role = row.role.parse().map_err(|_| {
-                Error::internal(anyhow::anyhow!("token {} has an unknown role in the database", row.id))
+                Error::internal(anyhow::anyhow!(
+                    "token {} has an unknown role in the database",
+                    row.id
+                ))
             })?;
             let tenant = row.tenant_id.as_deref().map(TenantId::parse).transpose()?;
             Ok(Actor::Token {
@@ -170,7 +179,13 @@ mod tests {
         let parsed = ApiToken::parse(text.expose()).unwrap();
         assert_eq!(parsed.id(), t.id());
         assert_eq!(parsed.secret_hash(), t.secret_hash());
-        for bad in ["", "hfn_", "Bearer x", &text.expose()[..text.expose().len() - 1], &text.expose().replace("hfn_", "hfx_")] {
+        for bad in [
+            "",
+            "hfn_",
+            "Bearer x",
+            &text.expose()[..text.expose().len() - 1],
+            &text.expose().replace("hfn_", "hfx_"),
+        ] {
             assert!(ApiToken::parse(bad).is_err(), "{bad}");
         }
         assert!(!format!("{t:?}").contains(&text.expose()[30..]));

@@ -4,6 +4,7 @@
 //! copy is age-wrapped in `contact_keys`. Deleting that row erases everything sealed for the
 //! contact (cryptographic erase). Lookup by address goes through a keyed hash per tenant.
 
+pub mod erase;
 pub mod read;
 
 use diesel::prelude::*;
@@ -79,7 +80,11 @@ pub fn exists_with_address(
     Ok(found.is_some())
 }
 
-pub fn find(conn: &mut DbConn, tenant: &TenantId, id: &str) -> Result<Option<ContactRow>, StoreError> {
+pub fn find(
+    conn: &mut DbConn,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<ContactRow>, StoreError> {
     Ok(contacts::table
         .filter(contacts::tenant_id.eq(tenant.as_str()))
         .filter(contacts::id.eq(id))
@@ -89,7 +94,12 @@ pub fn find(conn: &mut DbConn, tenant: &TenantId, id: &str) -> Result<Option<Con
 }
 
 /// One page of a tenant's contacts in creation order.
-pub fn page(conn: &mut DbConn, tenant: &TenantId, after: Option<&str>, limit: i64) -> Result<Vec<ContactRow>, StoreError> {
+pub fn page(
+    conn: &mut DbConn,
+    tenant: &TenantId,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ContactRow>, StoreError> {
     let mut query = contacts::table
         .filter(contacts::tenant_id.eq(tenant.as_str()))
         .into_boxed();
@@ -104,24 +114,39 @@ pub fn page(conn: &mut DbConn, tenant: &TenantId, after: Option<&str>, limit: i6
 }
 
 /// The wrapped data keys of the given contacts (missing ones were erased).
-pub fn wrapped_keys(conn: &mut DbConn, ids: Vec<String>) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+pub fn wrapped_keys(
+    conn: &mut DbConn,
+    ids: Vec<String>,
+) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
     Ok(contact_keys::table
         .filter(contact_keys::contact_id.eq_any(ids))
         .select((contact_keys::contact_id, contact_keys::wrapped_key))
         .load(conn)?)
 }
 
-pub fn insert(conn: &mut DbConn, contact: &ContactRow, key: &ContactKeyRow) -> Result<(), StoreError> {
-    diesel::insert_into(contacts::table).values(contact).execute(conn)?;
-    diesel::insert_into(contact_keys::table).values(key).execute(conn)?;
+pub fn insert(
+    conn: &mut DbConn,
+    contact: &ContactRow,
+    key: &ContactKeyRow,
+) -> Result<(), StoreError> {
+    diesel::insert_into(contacts::table)
+        .values(contact)
+        .execute(conn)?;
+    diesel::insert_into(contact_keys::table)
+        .values(key)
+        .execute(conn)?;
     Ok(())
 }
 
 /// Moves `last_message_at` forward (never back: messages may arrive out of order).
 pub fn touch_last_message(conn: &mut DbConn, id: &str, at: i64) -> Result<(), StoreError> {
-    diesel::update(contacts::table.filter(contacts::id.eq(id)).filter(contacts::last_message_at.lt(at)))
-        .set(contacts::last_message_at.eq(at))
-        .execute(conn)?;
+    diesel::update(
+        contacts::table
+            .filter(contacts::id.eq(id))
+            .filter(contacts::last_message_at.lt(at)),
+    )
+    .set(contacts::last_message_at.eq(at))
+    .execute(conn)?;
     Ok(())
 }
 
@@ -145,13 +170,17 @@ impl ContactView {
         let (address, display_name) = match keys {
             None => (None, None),
             Some(keys) => {
-                let address = keys
-                    .seal
-                    .open_string(&binding(&row.tenant_id, &row.id, "address"), &row.address_sealed)?;
+                let address = keys.seal.open_string(
+                    &binding(&row.tenant_id, &row.id, "address"),
+                    &row.address_sealed,
+                )?;
                 let display_name = row
                     .display_name_sealed
                     .as_deref()
-                    .map(|s| keys.seal.open_string(&binding(&row.tenant_id, &row.id, "display_name"), s))
+                    .map(|s| {
+                        keys.seal
+                            .open_string(&binding(&row.tenant_id, &row.id, "display_name"), s)
+                    })
                     .transpose()?;
                 (Some(address), display_name)
             }

@@ -9,7 +9,12 @@ use crate::tenants::TenantId;
 
 impl Hafen {
     /// A tenant's contacts in creation order, one page at a time.
-    pub async fn list_contacts(&self, actor: &Actor, tenant: &TenantId, page: PageRequest) -> Result<Page<ContactView>> {
+    pub async fn list_contacts(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        page: PageRequest,
+    ) -> Result<Page<ContactView>> {
         actor.authorize(tenant, Permission::ReadContent)?;
         self.ensure_tenant(tenant).await?;
         let after = page
@@ -48,7 +53,12 @@ impl Hafen {
     }
 
     /// One contact, decrypted.
-    pub async fn read_contact(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<ContactView> {
+    pub async fn read_contact(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<ContactView> {
         actor.authorize(tenant, Permission::ReadContent)?;
         let (keys, t, id_owned) = (self.keys.clone(), tenant.clone(), id.to_string());
         let (row, contact_keys) = self
@@ -57,11 +67,18 @@ impl Hafen {
                 let Some(row) = super::find(conn, &t, &id_owned)? else {
                     return Ok(Err(Error::NotFound));
                 };
-                Ok(Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&row.id)).map(|k| (row, k)))
+                Ok(
+                    Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&row.id))
+                        .map(|k| (row, k)),
+                )
             })
             .await??;
-        self.record(AuditEvent::new(actor, "contact.read").tenant(tenant).object(TABLE, id))
-            .await?;
+        self.record(
+            AuditEvent::new(actor, "contact.read")
+                .tenant(tenant)
+                .object(TABLE, id),
+        )
+        .await?;
         ContactView::open(&row, contact_keys.get(&row.id).map(|k| k.as_ref()))
     }
 }

@@ -122,9 +122,14 @@ mod tests {
             ring.remember(KeyOwner::Contact(i.to_string()), k.keys.clone());
             wrapped.push(k.wrapped);
         }
-        assert!(ring.cached(&KeyOwner::Contact("0".into())).is_none(), "oldest evicted");
+        assert!(
+            ring.cached(&KeyOwner::Contact("0".into())).is_none(),
+            "oldest evicted"
+        );
         assert!(ring.cached(&KeyOwner::Contact("2".into())).is_some());
-        let reopened = ring.open(KeyOwner::Contact("0".into()), &wrapped[0]).unwrap();
+        let reopened = ring
+            .open(KeyOwner::Contact("0".into()), &wrapped[0])
+            .unwrap();
         assert!(ring.cached(&KeyOwner::Contact("0".into())).is_some());
         let _ = reopened;
     }

@@ -108,16 +108,22 @@ mod tests {
     fn derived_keys_differ_by_purpose_and_owner() {
         let a = DataKey::generate();
         let b = DataKey::generate();
-        assert_ne!(a.sealing_key().0.as_ref(), b.sealing_key().0.as_ref());
-        assert_ne!(a.sealing_key().0.as_ref(), a.blind_index_key().0.as_ref());
+        assert_ne!(a.sealing_key().0[..], b.sealing_key().0[..]);
+        assert_ne!(a.sealing_key().0[..], a.blind_index_key().0[..]);
     }
 
     #[test]
     fn blind_index_is_deterministic_and_keyed() {
         let a = DataKey::generate().blind_index_key();
         let b = DataKey::generate().blind_index_key();
-        assert_eq!(a.index(&[b"whatsapp", b"4915"]), a.index(&[b"whatsapp", b"4915"]));
-        assert_ne!(a.index(&[b"whatsapp", b"4915"]), b.index(&[b"whatsapp", b"4915"]));
+        assert_eq!(
+            a.index(&[b"whatsapp", b"4915"]),
+            a.index(&[b"whatsapp", b"4915"])
+        );
+        assert_ne!(
+            a.index(&[b"whatsapp", b"4915"]),
+            b.index(&[b"whatsapp", b"4915"])
+        );
         assert_ne!(a.index(&[b"ab", b"c"]), a.index(&[b"a", b"bc"]));
     }
 }

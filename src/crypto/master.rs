@@ -46,14 +46,19 @@ impl MasterKey {
             .find(|l| !l.is_empty() && !l.starts_with('#'))
             .ok_or_else(|| CryptoError::MasterKey("the key file holds no age identity".into()))?;
         x25519::Identity::from_str(line).map_err(|_| {
-            CryptoError::MasterKey("the key file does not hold a valid age X25519 identity (AGE-SECRET-KEY-1…)".into())
+            CryptoError::MasterKey(
+                "the key file does not hold a valid age X25519 identity (AGE-SECRET-KEY-1…)".into(),
+            )
         })
     }
 
     /// Parses a recovery recipient (`age1…`).
     pub fn parse_recipient(text: &str) -> Result<x25519::Recipient, CryptoError> {
         x25519::Recipient::from_str(text.trim()).map_err(|_| {
-            CryptoError::MasterKey(format!("'{}' is not an age X25519 recipient (age1…)", text.trim()))
+            CryptoError::MasterKey(format!(
+                "'{}' is not an age X25519 recipient (age1…)",
+                text.trim()
+            ))
         })
     }
 
@@ -77,9 +82,9 @@ impl MasterKey {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let mut file = options
-            .open(path)
-            .map_err(|e| CryptoError::MasterKey(format!("cannot create {}: {e}", path.display())))?;
+        let mut file = options.open(path).map_err(|e| {
+            CryptoError::MasterKey(format!("cannot create {}: {e}", path.display()))
+        })?;
         let secret = identity.to_string();
         let contents = Zeroizing::new(format!(
             "# Hafen master key. Without it (or a recovery key) the data cannot be read.\n# public key: {}\n{}\n",
@@ -116,8 +121,8 @@ impl MasterKey {
 
     /// Unwraps a secret wrapped by [`MasterKey::wrap`].
     pub fn unwrap(&self, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        let decryptor =
-            age::Decryptor::new_buffered(wrapped).map_err(|e| CryptoError::Unwrap(e.to_string()))?;
+        let decryptor = age::Decryptor::new_buffered(wrapped)
+            .map_err(|e| CryptoError::Unwrap(e.to_string()))?;
         let mut reader = decryptor
             .decrypt(std::iter::once(&self.identity as &dyn age::Identity))
             .map_err(|e| CryptoError::Unwrap(e.to_string()))?;
@@ -159,12 +164,17 @@ mod tests {
         let recovery = x25519::Identity::generate();
         let key = MasterKey::new(x25519::Identity::generate(), &[recovery.to_public()]);
         let wrapped = key.wrap(b"0123456789abcdef0123456789abcdef").unwrap();
-        assert_eq!(&key.unwrap(&wrapped).unwrap()[..], b"0123456789abcdef0123456789abcdef");
+        assert_eq!(
+            &key.unwrap(&wrapped).unwrap()[..],
+            b"0123456789abcdef0123456789abcdef"
+        );
         // The offline recovery key alone opens it too.
         let recovered = MasterKey::new(recovery, &[]).unwrap(&wrapped).unwrap();
         assert_eq!(&recovered[..], b"0123456789abcdef0123456789abcdef");
         // A stranger cannot.
-        assert!(MasterKey::new(x25519::Identity::generate(), &[]).unwrap(&wrapped).is_err());
+        assert!(MasterKey::new(x25519::Identity::generate(), &[])
+            .unwrap(&wrapped)
+            .is_err());
     }
 
     #[cfg(unix)]
@@ -176,7 +186,10 @@ mod tests {
         MasterKey::generate_identity_file(&path).unwrap();
         assert!(MasterKey::load_identity_file(&path).is_ok());
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
-        let err = MasterKey::load_identity_file(&path).unwrap_err().to_string();
+        let err = MasterKey::load_identity_file(&path)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("chmod 600"), "{err}");
         // Never overwrites an existing key.
         assert!(MasterKey::generate_identity_file(&path).is_err());

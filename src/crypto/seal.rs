@@ -66,7 +66,11 @@ impl SealingKey {
     }
 
     /// Decrypts a field sealed by [`SealingKey::seal`] for the same binding.
-    pub fn open(&self, at: &FieldBinding<'_>, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    pub fn open(
+        &self,
+        at: &FieldBinding<'_>,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         if sealed.len() < 1 + NONCE_LEN + TAG_LEN || sealed[0] != VERSION {
             return Err(CryptoError::Format);
         }
@@ -116,7 +120,10 @@ mod tests {
     fn ciphertext_copied_to_another_row_or_column_fails() {
         let key = DataKey::generate().sealing_key();
         let sealed = key.seal_str(&at("r1"), "secret").unwrap();
-        assert!(matches!(key.open(&at("r2"), &sealed), Err(CryptoError::Open)));
+        assert!(matches!(
+            key.open(&at("r2"), &sealed),
+            Err(CryptoError::Open)
+        ));
         let other_column = FieldBinding {
             column: "raw",
             ..at("r1")
@@ -138,6 +145,9 @@ mod tests {
         let last = sealed.len() - 1;
         sealed[last] ^= 1;
         assert!(key.open(&at("r1"), &sealed).is_err());
-        assert!(matches!(key.open(&at("r1"), &[1, 2, 3]), Err(CryptoError::Format)));
+        assert!(matches!(
+            key.open(&at("r1"), &[1, 2, 3]),
+            Err(CryptoError::Format)
+        ));
     }
 }

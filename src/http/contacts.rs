@@ -32,7 +32,12 @@ impl PageQuery {
         (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
         (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem)),
     security(("bearer" = [])))]
-pub async fn list(hafen: web::Data<Hafen>, caller: Caller, path: web::Path<String>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let tenant = TenantId::parse(&path)?;
     let page = query::<PageQuery>(&req)?.into_request()?;
     Ok(HttpResponse::Ok().json(hafen.list_contacts(&caller.0, &tenant, page).await?))
@@ -45,7 +50,11 @@ pub async fn list(hafen: web::Data<Hafen>, caller: Caller, path: web::Path<Strin
         (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
         (status = 404, body = super::problem::Problem)),
     security(("bearer" = [])))]
-pub async fn read(hafen: web::Data<Hafen>, caller: Caller, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+pub async fn read(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
     Ok(HttpResponse::Ok().json(hafen.read_contact(&caller.0, &tenant, &id).await?))
@@ -68,5 +77,9 @@ pub async fn messages(
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
     let page = query::<PageQuery>(&req)?.into_request()?;
-    Ok(HttpResponse::Ok().json(hafen.read_contact_messages(&caller.0, &tenant, &id, page).await?))
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .read_contact_messages(&caller.0, &tenant, &id, page)
+            .await?,
+    ))
 }

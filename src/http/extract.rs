@@ -30,7 +30,8 @@ impl FromRequest for Caller {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(|t| crate::sensitive::Sensitive::new(t.trim().to_string()));
         Box::pin(async move {
-            let hafen = hafen.ok_or_else(|| Error::internal(anyhow::anyhow!("application state missing")))?;
+            let hafen = hafen
+                .ok_or_else(|| Error::internal(anyhow::anyhow!("application state missing")))?;
             let bearer = bearer.ok_or(Error::Unauthenticated)?;
             Ok(Caller(hafen.authenticate(bearer.expose()).await?))
         })
@@ -43,14 +44,23 @@ pub struct BodyLimit(pub usize);
 
 /// Reads a JSON body: 415 unless it is JSON, 413 past the limit (checked against
 /// Content-Length before reading), 400 if it does not parse, 422 if it has the wrong shape.
-pub async fn json_body<T: DeserializeOwned>(req: &HttpRequest, payload: web::Payload) -> Result<T, ApiError> {
+pub async fn json_body<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
     let value = json_value(req, payload).await?;
     from_json_value(value)
 }
 
 /// Like [`json_body`] but stops at a generic JSON value (for bodies with several shapes).
-pub async fn json_value(req: &HttpRequest, mut payload: web::Payload) -> Result<serde_json::Value, ApiError> {
-    let limit = req.app_data::<BodyLimit>().map(|l| l.0).unwrap_or(1024 * 1024);
+pub async fn json_value(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<serde_json::Value, ApiError> {
+    let limit = req
+        .app_data::<BodyLimit>()
+        .map(|l| l.0)
+        .unwrap_or(1024 * 1024);
     let is_json = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -74,13 +84,15 @@ pub async fn json_value(req: &HttpRequest, mut payload: web::Payload) -> Result<
     }
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::Malformed(format!("the body could not be read: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::Malformed(format!("the body could not be read: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::TooLarge { limit });
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body).map_err(|e| ApiError::Malformed(format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::Malformed(format!("the body is not valid JSON: {e}")))
 }
 
 /// Converts a parsed JSON value into `T`; a mismatch is an invalid field (422).

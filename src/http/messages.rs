@@ -86,7 +86,11 @@ pub async fn ingest(
         (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
         (status = 404, body = super::problem::Problem)),
     security(("bearer" = [])))]
-pub async fn read(hafen: web::Data<Hafen>, caller: Caller, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+pub async fn read(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
     let message = hafen.read_message(&caller.0, &tenant, &id).await?;

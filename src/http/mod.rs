@@ -60,12 +60,30 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health))
         .route("/v1/openapi.json", web::get().to(openapi))
         .route("/v1/tenants", web::post().to(tenants::create_tenant))
-        .route("/v1/tenants/{tenant}/tokens", web::post().to(tenants::create_token))
-        .route("/v1/tenants/{tenant}/messages", web::post().to(messages::ingest))
-        .route("/v1/tenants/{tenant}/messages/{id}", web::get().to(messages::read))
-        .route("/v1/tenants/{tenant}/contacts", web::get().to(contacts::list))
-        .route("/v1/tenants/{tenant}/contacts/{id}", web::get().to(contacts::read))
-        .route("/v1/tenants/{tenant}/contacts/{id}/messages", web::get().to(contacts::messages));
+        .route(
+            "/v1/tenants/{tenant}/tokens",
+            web::post().to(tenants::create_token),
+        )
+        .route(
+            "/v1/tenants/{tenant}/messages",
+            web::post().to(messages::ingest),
+        )
+        .route(
+            "/v1/tenants/{tenant}/messages/{id}",
+            web::get().to(messages::read),
+        )
+        .route(
+            "/v1/tenants/{tenant}/contacts",
+            web::get().to(contacts::list),
+        )
+        .route(
+            "/v1/tenants/{tenant}/contacts/{id}",
+            web::get().to(contacts::read),
+        )
+        .route(
+            "/v1/tenants/{tenant}/contacts/{id}/messages",
+            web::get().to(contacts::messages),
+        );
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -86,7 +104,10 @@ pub async fn health(hafen: web::Data<Hafen>) -> HttpResponse {
         })
         .await;
     match db {
-        Ok(()) => HttpResponse::Ok().json(Health { status: "ok", database: "ok" }),
+        Ok(()) => HttpResponse::Ok().json(Health {
+            status: "ok",
+            database: "ok",
+        }),
         Err(e) => {
             tracing::error!(error = %crate::telemetry::chain(&e), "health check: database unreachable");
             HttpResponse::ServiceUnavailable().json(Health {
@@ -113,7 +134,10 @@ pub fn security_headers(tls: bool) -> DefaultHeaders {
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "no-referrer"))
-        .add(("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"))
+        .add((
+            "Content-Security-Policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
         .add(("Cache-Control", "no-store"));
     if tls {
         headers.add(("Strict-Transport-Security", "max-age=31536000"))

@@ -84,14 +84,21 @@ impl ResponseError for ApiError {
             ApiError::Domain(Error::Internal(cause)) => {
                 tracing::error!(error = %telemetry::chain(cause.as_ref()), "request failed");
             }
-            ApiError::Domain(Error::Unavailable(_)) => tracing::warn!(status = status.as_u16(), "request refused"),
+            ApiError::Domain(Error::Unavailable(_)) => {
+                tracing::warn!(status = status.as_u16(), "request refused")
+            }
             _ => tracing::debug!(status = status.as_u16(), problem = slug, "request rejected"),
         }
         problem_response(status, slug, title, detail)
     }
 }
 
-pub fn problem_response(status: StatusCode, slug: &str, title: &str, detail: Option<String>) -> HttpResponse {
+pub fn problem_response(
+    status: StatusCode,
+    slug: &str,
+    title: &str,
+    detail: Option<String>,
+) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("application/problem+json")
         .json(Problem {

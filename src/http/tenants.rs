@@ -70,7 +70,9 @@ pub async fn create_token(
 ) -> Result<HttpResponse, ApiError> {
     let tenant = TenantId::parse(&path)?;
     let input: CreateToken = json_body(&req, body).await?;
-    let created = hafen.create_token(&caller.0, Some(&tenant), input.role).await?;
+    let created = hafen
+        .create_token(&caller.0, Some(&tenant), input.role)
+        .await?;
     Ok(HttpResponse::Created().json(TokenCreated {
         id: created.id,
         role: created.role,

@@ -7,9 +7,11 @@ use anyhow::{bail, Context};
 use rustls::ServerConfig;
 
 pub fn server_config(cert_file: &Path, key_file: &Path) -> anyhow::Result<ServerConfig> {
-    crate::crypto::master::check_private_file(key_file).map_err(|e| anyhow::anyhow!("TLS key: {e}"))?;
+    crate::crypto::master::check_private_file(key_file)
+        .map_err(|e| anyhow::anyhow!("TLS key: {e}"))?;
     let certs = rustls_pemfile::certs(&mut BufReader::new(
-        std::fs::File::open(cert_file).with_context(|| format!("cannot open {}", cert_file.display()))?,
+        std::fs::File::open(cert_file)
+            .with_context(|| format!("cannot open {}", cert_file.display()))?,
     ))
     .collect::<Result<Vec<_>, _>>()
     .with_context(|| format!("{} is not a PEM certificate chain", cert_file.display()))?;
@@ -17,7 +19,8 @@ pub fn server_config(cert_file: &Path, key_file: &Path) -> anyhow::Result<Server
         bail!("{} holds no certificate", cert_file.display());
     }
     let key = rustls_pemfile::private_key(&mut BufReader::new(
-        std::fs::File::open(key_file).with_context(|| format!("cannot open {}", key_file.display()))?,
+        std::fs::File::open(key_file)
+            .with_context(|| format!("cannot open {}", key_file.display()))?,
     ))
     .with_context(|| format!("{} is not a PEM private key", key_file.display()))?
     .with_context(|| format!("{} holds no private key", key_file.display()))?;

@@ -57,14 +57,21 @@ impl Hafen {
             return Err(Error::invalid("messages", "must hold at least one message"));
         }
         if batch.len() > MAX_BATCH {
-            return Err(Error::invalid("messages", format!("must hold at most {MAX_BATCH} messages")));
+            return Err(Error::invalid(
+                "messages",
+                format!("must hold at most {MAX_BATCH} messages"),
+            ));
         }
         let tenant_keys = self.tenant_keys(tenant).await?;
         let batch = Arc::new(batch);
         for attempt in 1..=ATTEMPTS {
             let prepared = {
-                let (keys, tenant, tenant_keys, batch) =
-                    (self.keys.clone(), tenant.clone(), tenant_keys.clone(), batch.clone());
+                let (keys, tenant, tenant_keys, batch) = (
+                    self.keys.clone(),
+                    tenant.clone(),
+                    tenant_keys.clone(),
+                    batch.clone(),
+                );
                 let now = self.clock.now();
                 self.store
                     .read(move |conn| Ok(prepare(conn, &keys, &tenant, &tenant_keys, &batch, now)))
@@ -72,20 +79,32 @@ impl Hafen {
             };
             let event = AuditEvent::new(actor, "messages.ingest").tenant(tenant);
             let at = self.clock.now();
-            match self.store.write(move |conn| apply(conn, prepared, event, at)).await {
+            match self
+                .store
+                .write(move |conn| apply(conn, prepared, event, at))
+                .await
+            {
                 Ok((outcomes, new_keys)) => {
                     for (id, keys) in new_keys {
                         self.keys.remember(KeyOwner::Contact(id), keys);
                     }
                     return Ok(outcomes);
                 }
-                Err(e) if attempt < ATTEMPTS && (matches!(e, StoreError::Retry) || e.is_unique_violation()) => {
-                    tracing::debug!(attempt, "concurrent insert of the same contact or message; preparing again");
+                Err(e)
+                    if attempt < ATTEMPTS
+                        && (matches!(e, StoreError::Retry) || e.is_unique_violation()) =>
+                {
+                    tracing::debug!(
+                        attempt,
+                        "concurrent insert of the same contact or message; preparing again"
+                    );
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(Error::Conflict("the messages conflicted with concurrent writes; retry".into()))
+        Err(Error::Conflict(
+            "the messages conflicted with concurrent writes; retry".into(),
+        ))
     }
 }
 
@@ -100,9 +119,11 @@ fn prepare(
 ) -> Result<Prepared> {
     let t = tenant.as_str();
     let address_index = |m: &NewMessage| {
-        tenant_keys
-            .blind
-            .index(&[b"address", m.channel.as_str().as_bytes(), m.address.expose().as_bytes()])
+        tenant_keys.blind.index(&[
+            b"address",
+            m.channel.as_str().as_bytes(),
+            m.address.expose().as_bytes(),
+        ])
     };
     let indexes: Vec<Vec<u8>> = batch.iter().map(address_index).collect();
 
@@ -112,11 +133,18 @@ fn prepare(
     let existing_ids: Vec<String> = existing.iter().map(|c| c.id.clone()).collect();
     let existing_keys = Hafen::contact_keys_blocking(keyring, conn, &existing_ids)?;
     for row in existing {
-        if let Some(keys) = existing_keys.get(&row.id) {
-            resolved.insert((row.channel.clone(), row.address_index.clone()), (row.id.clone(), keys.clone()));
-        }
-        // A contact whose key was erased gets a new contact on its next message: the erased
-        // data stays unreadable, and new data is not sealed under a key that no longer exists.
+        let keys = existing_keys.get(&row.id).ok_or_else(|| {
+            // Erasure replaces the address index together with the key, so this cannot
+            // happen unless the database was edited by hand.
+            Error::internal(anyhow::anyhow!(
+                "contact {} has an address index but no key",
+                row.id
+            ))
+        })?;
+        resolved.insert(
+            (row.channel.clone(), row.address_index.clone()),
+            (row.id.clone(), keys.clone()),
+        );
     }
 
     let mut prepared = Prepared {
@@ -157,14 +185,18 @@ fn new_contact(
 ) -> Result<(ContactRow, ContactKeyRow, Arc<OwnerKeys>)> {
     let id = uuid::Uuid::now_v7().hyphenated().to_string();
     let key = keyring.generate()?;
-    let address_sealed = key
-        .keys
-        .seal
-        .seal_str(&contacts::binding(tenant, &id, "address"), message.address.expose())?;
+    let address_sealed = key.keys.seal.seal_str(
+        &contacts::binding(tenant, &id, "address"),
+        message.address.expose(),
+    )?;
     let display_name_sealed = message
         .display_name
         .as_ref()
-        .map(|n| key.keys.seal.seal_str(&contacts::binding(tenant, &id, "display_name"), n.expose()))
+        .map(|n| {
+            key.keys
+                .seal
+                .seal_str(&contacts::binding(tenant, &id, "display_name"), n.expose())
+        })
         .transpose()?;
     let contact = ContactRow {
         id: id.clone(),
@@ -194,11 +226,14 @@ fn seal_message(
     now: i64,
 ) -> Result<MessageRow> {
     let id = uuid::Uuid::now_v7().hyphenated().to_string();
-    let seal = |column: &'static str, bytes: &[u8]| keys.seal.seal(&binding(tenant, &id, column), bytes);
+    let seal =
+        |column: &'static str, bytes: &[u8]| keys.seal.seal(&binding(tenant, &id, column), bytes);
     let external_index = message.external_id.as_ref().map(|e| {
-        tenant_keys
-            .blind
-            .index(&[b"external_id", message.channel.as_str().as_bytes(), e.expose().as_bytes()])
+        tenant_keys.blind.index(&[
+            b"external_id",
+            message.channel.as_str().as_bytes(),
+            e.expose().as_bytes(),
+        ])
     });
     Ok(MessageRow {
         tenant_id: tenant.to_string(),
@@ -209,9 +244,21 @@ fn seal_message(
         occurred_at: to_micros(message.occurred_at),
         received_at: now,
         external_index,
-        external_id_sealed: message.external_id.as_ref().map(|e| seal("external_id", e.expose().as_bytes())).transpose()?,
-        body_sealed: message.body.as_ref().map(|b| seal("body", b.expose().as_bytes())).transpose()?,
-        raw_sealed: message.raw.as_ref().map(|r| seal("raw", r.expose())).transpose()?,
+        external_id_sealed: message
+            .external_id
+            .as_ref()
+            .map(|e| seal("external_id", e.expose().as_bytes()))
+            .transpose()?,
+        body_sealed: message
+            .body
+            .as_ref()
+            .map(|b| seal("body", b.expose().as_bytes()))
+            .transpose()?,
+        raw_sealed: message
+            .raw
+            .as_ref()
+            .map(|r| seal("raw", r.expose()))
+            .transpose()?,
         id,
     })
 }
@@ -219,7 +266,12 @@ fn seal_message(
 type Applied = (Vec<IngestOutcome>, Vec<(String, Arc<OwnerKeys>)>);
 
 /// The write: runs inside the writer's transaction (in its own savepoint).
-fn apply(conn: &mut DbConn, prepared: Prepared, event: AuditEvent, at: DateTime<Utc>) -> Result<Applied, StoreError> {
+fn apply(
+    conn: &mut DbConn,
+    prepared: Prepared,
+    event: AuditEvent,
+    at: DateTime<Utc>,
+) -> Result<Applied, StoreError> {
     let t = prepared.tenant.as_str();
     for (contact, key) in &prepared.new_contacts {
         if contacts::exists_with_address(conn, t, &contact.channel, &contact.address_index)? {

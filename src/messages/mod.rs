@@ -56,6 +56,8 @@ pub fn find_by_external_index(
 }
 
 pub fn insert(conn: &mut DbConn, row: &MessageRow) -> Result<(), StoreError> {
-    diesel::insert_into(messages::table).values(row).execute(conn)?;
+    diesel::insert_into(messages::table)
+        .values(row)
+        .execute(conn)?;
     Ok(())
 }

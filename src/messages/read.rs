@@ -39,15 +39,24 @@ pub struct MessageView {
 
 impl MessageView {
     fn open(row: MessageRow, keys: Option<&OwnerKeys>) -> Result<Self> {
-        let open = |column: &'static str, sealed: &Option<Vec<u8>>| -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
+        let open = |column: &'static str,
+                    sealed: &Option<Vec<u8>>|
+         -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
             match (keys, sealed) {
-                (Some(keys), Some(sealed)) => Ok(Some(keys.seal.open(&binding(&row.tenant_id, &row.id, column), sealed)?)),
+                (Some(keys), Some(sealed)) => Ok(Some(
+                    keys.seal
+                        .open(&binding(&row.tenant_id, &row.id, column), sealed)?,
+                )),
                 _ => Ok(None),
             }
         };
         let text = |bytes: Option<zeroize::Zeroizing<Vec<u8>>>| -> Result<Option<String>> {
             bytes
-                .map(|b| String::from_utf8(b.to_vec()).map_err(|_| Error::internal(anyhow::anyhow!("a sealed text field is not UTF-8"))))
+                .map(|b| {
+                    String::from_utf8(b.to_vec()).map_err(|_| {
+                        Error::internal(anyhow::anyhow!("a sealed text field is not UTF-8"))
+                    })
+                })
                 .transpose()
         };
         let body = text(open("body", &row.body_sealed)?)?;
@@ -84,7 +93,11 @@ fn decode_cursor(cursor: &str) -> Result<(i64, String)> {
     Ok((at.parse().map_err(|_| invalid())?, id.to_string()))
 }
 
-fn load_message(conn: &mut DbConn, tenant: &TenantId, id: &str) -> Result<Option<MessageRow>, StoreError> {
+fn load_message(
+    conn: &mut DbConn,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<MessageRow>, StoreError> {
     Ok(messages::table
         .filter(messages::tenant_id.eq(tenant.as_str()))
         .filter(messages::id.eq(id))
@@ -120,7 +133,12 @@ fn contact_page(
 
 impl Hafen {
     /// One message, decrypted.
-    pub async fn read_message(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<MessageView> {
+    pub async fn read_message(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<MessageView> {
         actor.authorize(tenant, Permission::ReadContent)?;
         let (keys, t, id_owned) = (self.keys.clone(), tenant.clone(), id.to_string());
         let (row, contact_keys) = self
@@ -129,12 +147,20 @@ impl Hafen {
                 let Some(row) = load_message(conn, &t, &id_owned)? else {
                     return Ok(Err(Error::NotFound));
                 };
-                let keys = Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&row.contact_id));
+                let keys = Hafen::contact_keys_blocking(
+                    &keys,
+                    conn,
+                    std::slice::from_ref(&row.contact_id),
+                );
                 Ok(keys.map(|k| (row, k)))
             })
             .await??;
-        self.record(AuditEvent::new(actor, "message.read").tenant(tenant).object("message", id))
-            .await?;
+        self.record(
+            AuditEvent::new(actor, "message.read")
+                .tenant(tenant)
+                .object("message", id),
+        )
+        .await?;
         let keys = contact_keys.get(&row.contact_id).cloned();
         MessageView::open(row, keys.as_deref())
     }
@@ -205,7 +231,10 @@ mod tests {
             body_sealed: None,
             raw_sealed: None,
         };
-        assert_eq!(decode_cursor(&encode_cursor(&row)).unwrap(), (42, "abc".to_string()));
+        assert_eq!(
+            decode_cursor(&encode_cursor(&row)).unwrap(),
+            (42, "abc".to_string())
+        );
         assert!(decode_cursor("!!").is_err());
         assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("x:y")).is_err());
     }

@@ -23,7 +23,8 @@ impl ChannelName {
         let ok = !s.is_empty()
             && s.len() <= 32
             && s.starts_with(|c: char| c.is_ascii_lowercase())
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
         if !ok {
             return Err(Error::invalid(
                 field,
@@ -72,7 +73,10 @@ impl Address {
             return Ok(Self(Sensitive::new(digits)));
         }
         if s.is_empty() || s.chars().count() > 256 || s.chars().any(char::is_control) {
-            return Err(Error::invalid(field, "must be 1-256 characters without control characters"));
+            return Err(Error::invalid(
+                field,
+                "must be 1-256 characters without control characters",
+            ));
         }
         Ok(Self(Sensitive::new(s.to_string())))
     }
@@ -90,7 +94,10 @@ impl DisplayName {
     pub fn parse(field: &str, s: &str) -> Result<Self> {
         let s = s.trim();
         if s.is_empty() || s.chars().count() > 256 || s.chars().any(char::is_control) {
-            return Err(Error::invalid(field, "must be 1-256 characters without control characters"));
+            return Err(Error::invalid(
+                field,
+                "must be 1-256 characters without control characters",
+            ));
         }
         Ok(Self(Sensitive::new(s.to_string())))
     }
@@ -174,7 +181,8 @@ impl MessageKind {
     }
 
     pub fn from_stored(s: &str) -> Self {
-        serde_json::from_value(serde_json::Value::String(s.to_string())).unwrap_or(Self::Unsupported)
+        serde_json::from_value(serde_json::Value::String(s.to_string()))
+            .unwrap_or(Self::Unsupported)
     }
 }
 
@@ -231,7 +239,11 @@ impl NewMessage {
     /// Validates one input; `at` prefixes field names (e.g. `messages[3].`).
     pub fn parse(input: MessageInput, at: &str) -> Result<Self> {
         let channel = ChannelName::parse(&format!("{at}contact.channel"), &input.contact.channel)?;
-        let address = Address::parse(&format!("{at}contact.address"), &channel, &input.contact.address)?;
+        let address = Address::parse(
+            &format!("{at}contact.address"),
+            &channel,
+            &input.contact.address,
+        )?;
         let display_name = input
             .contact
             .display_name
@@ -247,7 +259,10 @@ impl NewMessage {
             })?
             .with_timezone(&Utc);
         if occurred_at.timestamp() < 0 {
-            return Err(Error::invalid(format!("{at}occurred_at"), "must not be before 1970"));
+            return Err(Error::invalid(
+                format!("{at}occurred_at"),
+                "must not be before 1970",
+            ));
         }
         if let Some(body) = &input.body {
             if body.len() > MAX_BODY_BYTES {
@@ -258,10 +273,15 @@ impl NewMessage {
             }
         }
         if let Some(id) = &input.external_id {
-            if id.trim().is_empty() || id.chars().count() > MAX_EXTERNAL_ID_CHARS || id.chars().any(char::is_control) {
+            if id.trim().is_empty()
+                || id.chars().count() > MAX_EXTERNAL_ID_CHARS
+                || id.chars().any(char::is_control)
+            {
                 return Err(Error::invalid(
                     format!("{at}external_id"),
-                    format!("must be 1-{MAX_EXTERNAL_ID_CHARS} characters without control characters"),
+                    format!(
+                        "must be 1-{MAX_EXTERNAL_ID_CHARS} characters without control characters"
+                    ),
                 ));
             }
         }
@@ -270,7 +290,10 @@ impl NewMessage {
             Some(value) => {
                 let bytes = serde_json::to_vec(&value).map_err(Error::internal)?;
                 if bytes.len() > MAX_RAW_BYTES {
-                    return Err(Error::invalid(format!("{at}raw"), format!("must be at most {MAX_RAW_BYTES} bytes")));
+                    return Err(Error::invalid(
+                        format!("{at}raw"),
+                        format!("must be at most {MAX_RAW_BYTES} bytes"),
+                    ));
                 }
                 Some(Sensitive::new(bytes))
             }
@@ -283,7 +306,9 @@ impl NewMessage {
             occurred_at,
             kind: input.kind,
             body: input.body.map(Sensitive::new),
-            external_id: input.external_id.map(|s| Sensitive::new(s.trim().to_string())),
+            external_id: input
+                .external_id
+                .map(|s| Sensitive::new(s.trim().to_string())),
             raw,
         })
     }
@@ -307,12 +332,16 @@ mod tests {
         assert!(Address::parse("a", &wa, "12ab").is_err());
         assert!(Address::parse("a", &wa, "+0151").is_err());
         let tg = ch("telegram");
-        assert_eq!(Address::parse("a", &tg, " -100123 ").unwrap().expose(), "-100123");
+        assert_eq!(
+            Address::parse("a", &tg, " -100123 ").unwrap().expose(),
+            "-100123"
+        );
     }
 
     #[test]
     fn errors_never_echo_the_value() {
-        let err = Address::parse("contact.address", &ch("whatsapp"), "+49-SECRET-MARKER").unwrap_err();
+        let err =
+            Address::parse("contact.address", &ch("whatsapp"), "+49-SECRET-MARKER").unwrap_err();
         assert!(!err.to_string().contains("SECRET"));
         assert!(ChannelName::parse("c", "WhatsApp").is_err());
         assert!(ChannelName::parse("c", "").is_err());
@@ -320,7 +349,13 @@ mod tests {
 
     #[test]
     fn unknown_stored_kind_reads_as_unsupported() {
-        assert_eq!(MessageKind::from_stored("quick_reply"), MessageKind::QuickReply);
-        assert_eq!(MessageKind::from_stored("hologram"), MessageKind::Unsupported);
+        assert_eq!(
+            MessageKind::from_stored("quick_reply"),
+            MessageKind::QuickReply
+        );
+        assert_eq!(
+            MessageKind::from_stored("hologram"),
+            MessageKind::Unsupported
+        );
     }
 }

@@ -19,7 +19,8 @@ pub fn with_migration_lock<T>(
         DbConn::Postgres(_) => {
             conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
             let result = work(conn);
-            let unlocked = conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+            let unlocked =
+                conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
             let value = result?;
             unlocked?;
             Ok(value)

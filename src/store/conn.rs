@@ -45,7 +45,8 @@ impl DatabaseUrl {
         if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() || path.contains(":memory:") || path.starts_with("file:") {
                 return Err(StoreError::Config(
-                    "a sqlite:// URL needs a file path, e.g. sqlite:///var/lib/hafen/hafen.db".into(),
+                    "a sqlite:// URL needs a file path, e.g. sqlite:///var/lib/hafen/hafen.db"
+                        .into(),
                 ));
             }
             return Ok(Self::Sqlite(PathBuf::from(path)));
@@ -138,7 +139,10 @@ fn create_private_file(path: &Path) -> Result<(), StoreError> {
     match options.open(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(StoreError::Config(format!("cannot create {}: {e}", path.display()))),
+        Err(e) => Err(StoreError::Config(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -187,11 +191,22 @@ mod tests {
 
     #[test]
     fn scheme_decides_backend_and_unknown_is_refused() {
-        assert!(matches!(DatabaseUrl::parse("sqlite:///tmp/x.db"), Ok(DatabaseUrl::Sqlite(p)) if p == Path::new("/tmp/x.db")));
-        assert!(matches!(DatabaseUrl::parse("postgres://u:pw@h/db"), Ok(DatabaseUrl::Postgres(_))));
-        assert!(matches!(DatabaseUrl::parse("postgresql://h/db"), Ok(DatabaseUrl::Postgres(_))));
+        assert!(
+            matches!(DatabaseUrl::parse("sqlite:///tmp/x.db"), Ok(DatabaseUrl::Sqlite(p)) if p == Path::new("/tmp/x.db"))
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://u:pw@h/db"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        assert!(matches!(
+            DatabaseUrl::parse("postgresql://h/db"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
         let err = DatabaseUrl::parse("mysql://h/db").unwrap_err().to_string();
-        assert!(err.contains("unsupported database URL scheme 'mysql'"), "{err}");
+        assert!(
+            err.contains("unsupported database URL scheme 'mysql'"),
+            "{err}"
+        );
         assert!(DatabaseUrl::parse("hafen.db").is_err());
         assert!(DatabaseUrl::parse("sqlite://:memory:").is_err());
     }

@@ -118,7 +118,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("url", &self.url.redacted()).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("url", &self.url.redacted())
+            .finish_non_exhaustive()
     }
 }
 

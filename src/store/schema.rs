@@ -78,4 +78,11 @@ diesel::table! {
 
 diesel::joinable!(contacts -> tenants (tenant_id));
 diesel::joinable!(messages -> contacts (contact_id));
-diesel::allow_tables_to_appear_in_same_query!(tenants, api_tokens, contacts, contact_keys, messages, audit_log);
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants,
+    api_tokens,
+    contacts,
+    contact_keys,
+    messages,
+    audit_log
+);

@@ -82,7 +82,10 @@ impl Writer {
                 let _ = reply.send(result);
             })
         });
-        self.jobs.send(job).await.map_err(|_| StoreError::WriterGone)?;
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
         answer.await.map_err(|_| StoreError::WriterGone)?
     }
 }

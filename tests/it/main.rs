@@ -1,1 +1,9 @@
+//! Hafen's integration tests: one binary, a real server per test, each backend on its own
+//! database. PostgreSQL variants need the server at 127.0.0.1:5432 (required when CI=true).
 
+mod support;
+
+mod api;
+mod cli;
+mod storage;
+mod tls;

@@ -1,0 +1,64 @@
+//! Cryptographic erase of one contact (NIST SP 800-88 "cryptographic erase"): destroying the
+//! contact's only wrapped key makes every field sealed under it unreadable, wherever copies of
+//! the ciphertext remain (backups included). The blind index, a keyed hash of the address, is
+//! replaced too: it is pseudonymous personal data and would still link new messages to the
+//! erased person.
+
+use diesel::prelude::*;
+use rand::RngCore;
+
+use crate::audit::{self, AuditEvent};
+use crate::auth::{Actor, Permission};
+use crate::crypto::keyring::KeyOwner;
+use crate::error::{Error, Result};
+use crate::service::Hafen;
+use crate::store::schema::{contact_keys, contacts};
+use crate::tenants::TenantId;
+
+impl Hafen {
+    /// Destroys the contact's key and address index. Its messages stay (as unreadable
+    /// ciphertext with clear metadata) until retention deletes them.
+    pub async fn crypto_erase_contact(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        contact_id: &str,
+    ) -> Result<()> {
+        actor.authorize(tenant, Permission::ManageTokens)?;
+        let (t, id) = (tenant.clone(), contact_id.to_string());
+        let at = self.clock.now();
+        let event = AuditEvent::new(actor, "contact.erase")
+            .tenant(tenant)
+            .object("contact", contact_id);
+        let mut tombstone = vec![0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut tombstone);
+        let erased = self
+            .store
+            .write(move |conn| {
+                let found = diesel::update(
+                    contacts::table
+                        .filter(contacts::tenant_id.eq(t.as_str()))
+                        .filter(contacts::id.eq(&id)),
+                )
+                .set((
+                    contacts::address_index.eq(tombstone),
+                    contacts::address_sealed.eq(Vec::<u8>::new()),
+                    contacts::display_name_sealed.eq(None::<Vec<u8>>),
+                ))
+                .execute(conn)?;
+                if found == 0 {
+                    return Ok(false);
+                }
+                diesel::delete(contact_keys::table.filter(contact_keys::contact_id.eq(&id)))
+                    .execute(conn)?;
+                audit::append(conn, at, event)?;
+                Ok(true)
+            })
+            .await?;
+        if !erased {
+            return Err(Error::NotFound);
+        }
+        self.keys.forget(&KeyOwner::Contact(contact_id.to_string()));
+        Ok(())
+    }
+}

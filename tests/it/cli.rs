@@ -1,0 +1,247 @@
+//! The `hafen` binary: init, token create, audit verify, refusals.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Output};
+
+fn hafen(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hafen"));
+    cmd.args(args)
+        .env_remove("HAFEN_CONFIG")
+        .env_remove("HAFEN_DATA_DIR")
+        .env_remove("HAFEN_DATABASE_URL")
+        .env("RUST_LOG", "info");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("hafen runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[test]
+fn init_prints_only_the_token_once_and_creates_a_private_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let out = hafen(&["init", "--data-dir", data_s], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "stdout holds the token and nothing else: {printed:?}"
+    );
+    assert!(
+        lines[0].starts_with("hfn_") && lines[0].len() > 60,
+        "{printed}"
+    );
+    assert!(!stderr(&out).contains(lines[0]), "the token is not logged");
+
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("master.key")), 0o600);
+    assert_eq!(mode(&data.join("hafen.db")), 0o600);
+    assert!(data.join("hafen.toml").is_file());
+
+    // Never again: a second init fails and prints nothing on stdout.
+    let again = hafen(&["init", "--data-dir", data_s], &[]);
+    assert!(!again.status.success());
+    assert_eq!(stdout(&again), "");
+    assert!(
+        stderr(&again).contains("already initialised"),
+        "{}",
+        stderr(&again)
+    );
+
+    // token create and audit verify work against the data dir (found via HAFEN_DATA_DIR).
+    let token = hafen(
+        &["token", "create", "--role", "admin"],
+        &[("HAFEN_DATA_DIR", data_s)],
+    );
+    assert!(token.status.success(), "{}", stderr(&token));
+    assert!(stdout(&token).trim().starts_with("hfn_"));
+    let missing_tenant = hafen(
+        &["token", "create", "--role", "agent"],
+        &[("HAFEN_DATA_DIR", data_s)],
+    );
+    assert!(!missing_tenant.status.success());
+    assert!(
+        stderr(&missing_tenant).contains("needs a tenant"),
+        "{}",
+        stderr(&missing_tenant)
+    );
+    let unknown_tenant = hafen(
+        &[
+            "token",
+            "create",
+            "--role",
+            "agent",
+            "--tenant",
+            &uuid::Uuid::now_v7().to_string(),
+        ],
+        &[("HAFEN_DATA_DIR", data_s)],
+    );
+    assert!(
+        stderr(&unknown_tenant).contains("no such tenant"),
+        "{}",
+        stderr(&unknown_tenant)
+    );
+    let verify = hafen(&["audit", "verify"], &[("HAFEN_DATA_DIR", data_s)]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    assert!(
+        stdout(&verify).contains("intact: 2 entries"),
+        "{}",
+        stdout(&verify)
+    );
+    let migrate = hafen(&["migrate"], &[("HAFEN_DATA_DIR", data_s)]);
+    assert!(migrate.status.success(), "{}", stderr(&migrate));
+    assert!(stdout(&migrate).contains("up to date"));
+
+    // Tampering is reported with exit code 1.
+    {
+        use diesel::prelude::*;
+        use hafen::store::schema::audit_log;
+        let mut conn = hafen::store::DatabaseUrl::parse(&format!(
+            "sqlite://{}",
+            data.join("hafen.db").display()
+        ))
+        .unwrap()
+        .connect(Default::default())
+        .unwrap();
+        diesel::update(audit_log::table.filter(audit_log::seq.eq(1)))
+            .set(audit_log::detail.eq("role=agent"))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    let verify = hafen(&["audit", "verify"], &[("HAFEN_DATA_DIR", data_s)]);
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(
+        stdout(&verify).contains("BROKEN at entry 1"),
+        "{}",
+        stdout(&verify)
+    );
+
+    // A key file others can read is refused with a clear message.
+    std::fs::set_permissions(
+        data.join("master.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let refused = hafen(&["audit", "verify"], &[("HAFEN_DATA_DIR", data_s)]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("chmod 600"),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+#[test]
+fn bad_configuration_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_s = dir.path().join("d");
+    let data_s = data_s.to_str().unwrap();
+    let out = hafen(
+        &["migrate"],
+        &[
+            ("HAFEN_DATA_DIR", data_s),
+            ("HAFEN_DATABASE_URL", "mysql://x/y"),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("unsupported database URL scheme 'mysql'"),
+        "{}",
+        stderr(&out)
+    );
+    let out = hafen(
+        &["serve"],
+        &[("HAFEN_DATA_DIR", data_s), ("HAFEN_LISTEN", "0.0.0.0:0")],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("not a loopback address"),
+        "{}",
+        stderr(&out)
+    );
+    let out = hafen(
+        &["token", "create", "--role", "admin"],
+        &[("HAFEN_DATA_DIR", data_s)],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("does not exist: run `hafen init`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !std::path::Path::new(data_s).exists(),
+        "nothing was created by a refused command"
+    );
+    // The database URL's password comes from a _FILE variable and never shows in errors.
+    let secret = dir.path().join("db-url");
+    std::fs::write(&secret, "postgres://hafen:TopSecretPw@127.0.0.1:1/nope\n").unwrap();
+    let out = hafen(
+        &["migrate"],
+        &[
+            ("HAFEN_DATA_DIR", data_s),
+            ("HAFEN_DATABASE_URL_FILE", secret.to_str().unwrap()),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("127.0.0.1:1/nope"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("TopSecretPw"), "{}", stderr(&out));
+}
+
+#[test]
+fn serve_initialises_on_first_start_and_prints_the_token_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hafen"))
+            .arg("serve")
+            .current_dir(dir.path())
+            .env_remove("HAFEN_CONFIG")
+            .env_remove("HAFEN_DATA_DIR")
+            .env("HAFEN_LISTEN", "127.0.0.1:0")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait for the "listening" log line by polling stderr.
+        use std::io::BufRead;
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let mut seen = String::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains("Hafen is listening") {
+                break;
+            }
+        }
+        child.kill().unwrap();
+        let out = child.wait_with_output().unwrap();
+        (String::from_utf8_lossy(&out.stdout).to_string(), seen)
+    };
+    let (first_out, first_log) = start();
+    assert!(
+        first_out.trim().starts_with("hfn_"),
+        "stdout: {first_out:?} log: {first_log}"
+    );
+    assert_eq!(first_out.lines().count(), 1);
+    assert!(dir.path().join("hafen-data/master.key").is_file());
+    let (second_out, second_log) = start();
+    assert_eq!(second_out, "", "the token is printed once only");
+    assert!(second_log.contains("Hafen is listening"), "{second_log}");
+}

@@ -1,0 +1,449 @@
+//! Storage: nothing personal in plaintext, audit chain tamper-evidence, restart, migrations,
+//! group commit, row binding of ciphertexts, crypto-erase.
+
+use diesel::prelude::*;
+use hafen::store::schema::{audit_log, contact_keys, messages};
+use serde_json::json;
+
+use crate::both_backends;
+use crate::support::{captured_logs, marker, phone_marker, text_message, Backend, TestApp};
+
+both_backends!(
+    nothing_personal_reaches_disk_or_logs,
+    audit_chain_reports_changed_removed_and_reordered_entries,
+    restart_with_the_same_data_dir_reads_everything,
+    migrations_go_up_down_and_up_again,
+    concurrent_writes_share_commits,
+    a_ciphertext_moved_to_another_row_does_not_open,
+    a_destroyed_contact_key_erases_the_contact,
+);
+
+/// Ingests markers as body, name, number, external id and raw payload, then scans the
+/// database files (SQLite main file and WAL) or a pg_dump, and the whole log, for them.
+async fn nothing_personal_reaches_disk_or_logs(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let agent = app.token(&tenant, "agent").await;
+    let body = marker("BODYMARKER");
+    let name = marker("NAMEMARKER");
+    let phone = phone_marker();
+    let phone_digits = phone.trim_start_matches('+').to_string();
+    let external = marker("EXTMARKER");
+    let raw = marker("RAWMARKER");
+    let psid = marker("PSIDMARKER");
+
+    let mut m = text_message("whatsapp", &phone, &body, Some(&external));
+    m["contact"]["display_name"] = json!(name);
+    m["raw"] = json!({ "note": raw });
+    let (status, stored) = app
+        .post(&format!("/v1/tenants/{tenant}/messages"), &agent, &m)
+        .await;
+    assert_eq!(status, 201, "{stored}");
+    let batch = json!({ "messages": [text_message("messenger", &psid, &body, None)] });
+    assert_eq!(
+        app.post(&format!("/v1/tenants/{tenant}/messages"), &agent, &batch)
+            .await
+            .0,
+        201
+    );
+    // Reads and a rejected request also go through the logging paths.
+    let id = stored["id"].as_str().unwrap();
+    let (status, read) = app
+        .get(&format!("/v1/tenants/{tenant}/messages/{id}"), &agent)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        read["body"],
+        json!(body),
+        "the marker is readable through the API"
+    );
+    let mut bad = text_message("whatsapp", &format!("{phone}x"), &body, None);
+    bad["contact"]["display_name"] = json!(name);
+    assert_eq!(
+        app.post(&format!("/v1/tenants/{tenant}/messages"), &agent, &bad)
+            .await
+            .0,
+        422
+    );
+
+    let admin_token = app.admin_token.clone();
+    let markers = [
+        body.as_str(),
+        name.as_str(),
+        phone_digits.as_str(),
+        external.as_str(),
+        raw.as_str(),
+        psid.as_str(),
+        agent.as_str(),
+        admin_token.as_str(),
+    ];
+    let on_disk = disk_image(&app);
+    assert!(
+        on_disk.len() > 10_000,
+        "the scan read the database ({} bytes)",
+        on_disk.len()
+    );
+    assert!(
+        contains(&on_disk, "Muster GmbH"),
+        "the scan sees plaintext where there is some"
+    );
+    for m in markers {
+        assert!(
+            !contains(&on_disk, m),
+            "{m} found in the database ({backend:?})"
+        );
+    }
+
+    let (config, db, dir, _, _) = app.stop().await;
+    if backend == Backend::Sqlite {
+        // After shutdown the WAL is checkpointed into the main file: scan that too.
+        let file = std::fs::read(config.data_dir.join("hafen.db")).unwrap();
+        for m in markers {
+            assert!(
+                !contains(&file, m),
+                "{m} found in the checkpointed database"
+            );
+        }
+    }
+    drop((db, dir));
+    let logs = captured_logs().lock().unwrap().clone();
+    assert!(contains(&logs, "\"path\""), "the log capture works");
+    for m in markers {
+        assert!(!contains(&logs, m), "{m} found in the log output");
+    }
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// The database as bytes: SQLite's files, or PostgreSQL's pg_dump.
+fn disk_image(app: &TestApp) -> Vec<u8> {
+    match app.backend {
+        Backend::Sqlite => {
+            let mut bytes = Vec::new();
+            for name in ["hafen.db", "hafen.db-wal"] {
+                if let Ok(b) = std::fs::read(app.data_dir().join(name)) {
+                    bytes.extend(b);
+                }
+            }
+            bytes
+        }
+        Backend::Postgres => {
+            let out = std::process::Command::new("pg_dump")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "--inserts",
+                    app.db.pg_name().unwrap(),
+                ])
+                .output()
+                .expect("pg_dump runs");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.stdout
+        }
+    }
+}
+
+async fn audit_chain_reports_changed_removed_and_reordered_entries(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let agent = app.token(&tenant, "agent").await;
+    for i in 0..3 {
+        let (status, _) = app
+            .post(
+                &format!("/v1/tenants/{tenant}/messages"),
+                &agent,
+                &text_message("whatsapp", "+4915111111111", &format!("m{i}"), None),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let intact = app.hafen.verify_audit_chain().await.unwrap();
+    assert!(intact.broken.is_none(), "{intact}");
+    let total = app.counts().audit;
+    assert_eq!(intact.verified as i64, total);
+    assert!(total >= 6);
+
+    let mut conn = app.db.connect();
+    // 1. Change an entry's contents.
+    let original: String = audit_log::table
+        .filter(audit_log::seq.eq(4))
+        .select(audit_log::action)
+        .first(&mut conn)
+        .unwrap();
+    diesel::update(audit_log::table.filter(audit_log::seq.eq(4)))
+        .set(audit_log::action.eq("nothing.happened"))
+        .execute(&mut conn)
+        .unwrap();
+    let report = app.hafen.verify_audit_chain().await.unwrap();
+    assert_eq!(report.broken.as_ref().map(|b| b.seq), Some(4), "{report}");
+    assert!(report.to_string().contains("changed"), "{report}");
+    assert_eq!(report.verified, 3);
+    diesel::update(audit_log::table.filter(audit_log::seq.eq(4)))
+        .set(audit_log::action.eq(original))
+        .execute(&mut conn)
+        .unwrap();
+    assert!(app
+        .hafen
+        .verify_audit_chain()
+        .await
+        .unwrap()
+        .broken
+        .is_none());
+
+    // 2. Swap two entries (reorder).
+    diesel::update(audit_log::table.filter(audit_log::seq.eq(2)))
+        .set(audit_log::seq.eq(-2))
+        .execute(&mut conn)
+        .unwrap();
+    diesel::update(audit_log::table.filter(audit_log::seq.eq(3)))
+        .set(audit_log::seq.eq(2))
+        .execute(&mut conn)
+        .unwrap();
+    diesel::update(audit_log::table.filter(audit_log::seq.eq(-2)))
+        .set(audit_log::seq.eq(3))
+        .execute(&mut conn)
+        .unwrap();
+    let report = app.hafen.verify_audit_chain().await.unwrap();
+    assert_eq!(report.broken.as_ref().map(|b| b.seq), Some(2), "{report}");
+
+    // 3. Remove an entry.
+    diesel::update(audit_log::table.filter(audit_log::seq.eq(2)))
+        .set(audit_log::seq.eq(-2))
+        .execute(&mut conn)
+        .unwrap();
+    diesel::update(audit_log::table.filter(audit_log::seq.eq(3)))
+        .set(audit_log::seq.eq(2))
+        .execute(&mut conn)
+        .unwrap();
+    diesel::update(audit_log::table.filter(audit_log::seq.eq(-2)))
+        .set(audit_log::seq.eq(3))
+        .execute(&mut conn)
+        .unwrap();
+    assert!(
+        app.hafen
+            .verify_audit_chain()
+            .await
+            .unwrap()
+            .broken
+            .is_none(),
+        "restored"
+    );
+    diesel::delete(audit_log::table.filter(audit_log::seq.eq(5)))
+        .execute(&mut conn)
+        .unwrap();
+    let report = app.hafen.verify_audit_chain().await.unwrap();
+    assert_eq!(report.broken.as_ref().map(|b| b.seq), Some(5), "{report}");
+    assert!(report.to_string().contains("missing"), "{report}");
+
+    // 4. Remove an entry and renumber the rest to hide the gap: the links give it away.
+    let rows: Vec<i64> = audit_log::table
+        .filter(audit_log::seq.gt(5))
+        .select(audit_log::seq)
+        .order(audit_log::seq.asc())
+        .load(&mut conn)
+        .unwrap();
+    for seq in rows {
+        diesel::update(audit_log::table.filter(audit_log::seq.eq(seq)))
+            .set(audit_log::seq.eq(seq - 1))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    let report = app.hafen.verify_audit_chain().await.unwrap();
+    assert_eq!(report.broken.as_ref().map(|b| b.seq), Some(5), "{report}");
+}
+
+async fn restart_with_the_same_data_dir_reads_everything(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let agent = app.token(&tenant, "agent").await;
+    let mut m = text_message("whatsapp", "+4915122222222", "vor dem Neustart", Some("r1"));
+    m["contact"]["display_name"] = json!("Max");
+    let (status, stored) = app
+        .post(&format!("/v1/tenants/{tenant}/messages"), &agent, &m)
+        .await;
+    assert_eq!(status, 201);
+    let id = stored["id"].as_str().unwrap().to_string();
+    let (config, db, dir, clock, admin) = app.stop().await;
+
+    let app = TestApp::spawn_with(backend, config, db, dir, clock, Some(admin)).await;
+    let (status, message) = app
+        .get(&format!("/v1/tenants/{tenant}/messages/{id}"), &agent)
+        .await;
+    assert_eq!(status, 200, "the old token still works: {message}");
+    assert_eq!(message["body"], json!("vor dem Neustart"));
+    // The contact is found again by its number after the restart (blind index is stable).
+    let (status, again) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/messages"),
+            &agent,
+            &text_message("whatsapp", "+49 151 22222222", "danach", None),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(again["contact_id"], stored["contact_id"]);
+    let (status, _) = app
+        .post(&format!("/v1/tenants/{tenant}/messages"), &agent, &m)
+        .await;
+    assert_eq!(status, 200, "duplicate detection survives the restart");
+    assert!(app
+        .hafen
+        .verify_audit_chain()
+        .await
+        .unwrap()
+        .broken
+        .is_none());
+}
+
+async fn migrations_go_up_down_and_up_again(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::support::TestDatabase::create(backend, dir.path());
+    let mut conn = db.connect();
+    let up = hafen::store::run_migrations(&mut conn).unwrap();
+    assert!(!up.is_empty());
+    assert_eq!(hafen::store::pending_migrations(&mut conn).unwrap(), 0);
+    let down = hafen::store::revert_all_migrations(&mut conn).unwrap();
+    assert_eq!(down.len(), up.len());
+    assert_eq!(
+        hafen::store::pending_migrations(&mut conn).unwrap(),
+        up.len()
+    );
+    let again = hafen::store::run_migrations(&mut conn).unwrap();
+    assert_eq!(again, up);
+    // The schema works after the round trip.
+    let n: i64 = messages::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(n, 0);
+}
+
+async fn concurrent_writes_share_commits(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let agent = app.token(&tenant, "agent").await;
+    let before = app.hafen.store().group_stats();
+    let mut tasks = Vec::new();
+    for i in 0..48 {
+        let client = app.client.clone();
+        let url = app.url(&format!("/v1/tenants/{tenant}/messages"));
+        let agent = agent.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = text_message(
+                "whatsapp",
+                &format!("+49151300{i:05}"),
+                "gleichzeitig",
+                Some(&format!("c{i}")),
+            );
+            client
+                .post(url)
+                .bearer_auth(agent)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 201);
+    }
+    let after = app.hafen.store().group_stats();
+    let jobs = after.jobs - before.jobs;
+    let groups = after.groups - before.groups;
+    assert!(jobs >= 48, "every write went through the writer ({jobs})");
+    assert!(
+        groups < jobs,
+        "concurrent writes were grouped into fewer commits ({groups} commits for {jobs} writes)"
+    );
+    assert_eq!(app.counts().messages, 48);
+}
+
+async fn a_ciphertext_moved_to_another_row_does_not_open(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let agent = app.token(&tenant, "agent").await;
+    let path = format!("/v1/tenants/{tenant}/messages");
+    let batch = json!({ "messages": [
+        text_message("whatsapp", "+4915133333333", "geheim A", None),
+        text_message("whatsapp", "+4915133333333", "harmlos B", None),
+    ]});
+    let (_, body) = app.post(&path, &agent, &batch).await;
+    let a = body["messages"][0]["id"].as_str().unwrap().to_string();
+    let b = body["messages"][1]["id"].as_str().unwrap().to_string();
+    let mut conn = app.db.connect();
+    let sealed_a: Option<Vec<u8>> = messages::table
+        .filter(messages::id.eq(&a))
+        .select(messages::body_sealed)
+        .first(&mut conn)
+        .unwrap();
+    diesel::update(messages::table.filter(messages::id.eq(&b)))
+        .set(messages::body_sealed.eq(sealed_a))
+        .execute(&mut conn)
+        .unwrap();
+    let (status, read) = app
+        .get(&format!("/v1/tenants/{tenant}/messages/{b}"), &agent)
+        .await;
+    assert_eq!(status, 500, "{read}");
+    assert!(!read.to_string().contains("geheim"), "{read}");
+    let (status, read) = app
+        .get(&format!("/v1/tenants/{tenant}/messages/{a}"), &agent)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(read["body"], json!("geheim A"));
+}
+
+async fn a_destroyed_contact_key_erases_the_contact(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let agent = app.token(&tenant, "agent").await;
+    let (_, stored) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/messages"),
+            &agent,
+            &text_message("whatsapp", "+4915144444444", "vergänglich", None),
+        )
+        .await;
+    let contact = stored["contact_id"].as_str().unwrap().to_string();
+    let id = stored["id"].as_str().unwrap().to_string();
+    let tenant_id = hafen::tenants::TenantId::parse(&tenant).unwrap();
+    app.hafen
+        .crypto_erase_contact(&hafen::auth::Actor::System, &tenant_id, &contact)
+        .await
+        .unwrap();
+    let mut conn = app.db.connect();
+    let keys: i64 = contact_keys::table
+        .filter(contact_keys::contact_id.eq(&contact))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(keys, 0, "the only copy of the key is gone");
+    let (status, message) = app
+        .get(&format!("/v1/tenants/{tenant}/messages/{id}"), &agent)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(message["erased"], json!(true));
+    assert_eq!(message["body"], json!(null));
+    let (_, c) = app
+        .get(&format!("/v1/tenants/{tenant}/contacts/{contact}"), &agent)
+        .await;
+    assert_eq!(c["erased"], json!(true));
+    assert_eq!(c["address"], json!(null));
+    // New messages from the same number start a new contact with a new key.
+    let (status, again) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/messages"),
+            &agent,
+            &text_message("whatsapp", "+4915144444444", "neu", None),
+        )
+        .await;
+    assert_eq!(status, 201, "{again}");
+    assert_ne!(again["contact_id"], json!(contact));
+}
