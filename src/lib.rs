@@ -2,6 +2,9 @@
 //!
 //! See `docs/architecture.md` for the picture; each module's doc comment says what it owns.
 
+// Library code reports errors; it never panics on input. Tests may unwrap.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod app;
 pub mod audit;
 pub mod auth;
