@@ -4,8 +4,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
 
 fn hafen(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hafen"));
-    cmd.args(args)
+    // A command that should fail but starts serving instead is ended, and then fails the test.
+    let mut cmd = Command::new("timeout");
+    cmd.arg("60").arg(env!("CARGO_BIN_EXE_hafen")).args(args)
         .env_remove("HAFEN_CONFIG")
         .env_remove("HAFEN_DATA_DIR")
         .env_remove("HAFEN_DATABASE_URL")
@@ -244,4 +245,41 @@ fn serve_initialises_on_first_start_and_prints_the_token_once() {
     let (second_out, second_log) = start();
     assert_eq!(second_out, "", "the token is printed once only");
     assert!(second_log.contains("Hafen is listening"), "{second_log}");
+}
+
+#[test]
+fn master_key_from_a_systemd_credential_and_postgres_from_a_url_file() {
+    if !crate::support::postgres_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let db = crate::support::TestDatabase::create(crate::support::Backend::Postgres, &data);
+    let url_file = dir.path().join("database-url");
+    std::fs::write(&url_file, format!("{}\n", db.url)).unwrap();
+    let url_env = [("HAFEN_DATA_DIR", data_s), ("HAFEN_DATABASE_URL_FILE", url_file.to_str().unwrap())];
+    let out = hafen(&["init"], &url_env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!data.join("hafen.db").exists(), "PostgreSQL was used, not SQLite");
+
+    // Move the key into a credentials directory, as systemd's LoadCredential= provides it.
+    let creds = dir.path().join("creds");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::rename(data.join("master.key"), creds.join("master-key")).unwrap();
+    let mut env = url_env.to_vec();
+    let creds_s = creds.to_str().unwrap().to_string();
+    env.push(("CREDENTIALS_DIRECTORY", &creds_s));
+    let out = hafen(&["token", "create", "--role", "admin"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let verify = hafen(&["audit", "verify"], &env);
+    assert!(stdout(&verify).contains("intact: 2 entries"), "{} {}", stdout(&verify), stderr(&verify));
+
+    // Without the credential the key is missing, and Hafen refuses to start over with a new one.
+    let mut serve_env = url_env.to_vec();
+    serve_env.push(("HAFEN_LISTEN", "127.0.0.1:0"));
+    let out = hafen(&["serve"], &serve_env);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("holds data but the master key"), "{}", stderr(&out));
+    assert!(!data.join("master.key").exists(), "no new key was generated");
 }
