@@ -279,31 +279,42 @@ fn apply(
         }
         contacts::insert(conn, contact, key)?;
     }
+    // De-duplicate by external id: against what is stored, and within the batch itself.
+    let wanted: Vec<Vec<u8>> = prepared.messages.iter().filter_map(|m| m.external_index.clone()).collect();
+    let mut known: HashMap<Vec<u8>, (String, String)> = super::find_by_external_indexes(conn, t, wanted)?
+        .into_iter()
+        .filter_map(|(index, id, contact)| index.map(|i| (i, (id, contact))))
+        .collect();
     let mut outcomes = Vec::with_capacity(prepared.messages.len());
-    let mut duplicates = 0usize;
-    for row in &prepared.messages {
+    let mut fresh = Vec::with_capacity(prepared.messages.len());
+    for row in prepared.messages {
         if let Some(index) = &row.external_index {
-            if let Some((id, contact_id)) = super::find_by_external_index(conn, t, index)? {
-                duplicates += 1;
+            if let Some((id, contact_id)) = known.get(index) {
                 outcomes.push(IngestOutcome {
-                    id,
-                    contact_id,
+                    id: id.clone(),
+                    contact_id: contact_id.clone(),
                     duplicate: true,
                 });
                 continue;
             }
+            known.insert(index.clone(), (row.id.clone(), row.contact_id.clone()));
         }
-        super::insert(conn, row)?;
         outcomes.push(IngestOutcome {
             id: row.id.clone(),
             contact_id: row.contact_id.clone(),
             duplicate: false,
         });
+        fresh.push(row);
     }
+    // SQLite allows 32766 bound parameters per statement; 12 columns × 1000 rows stays below.
+    for chunk in fresh.chunks(1000) {
+        super::insert_many(conn, chunk)?;
+    }
+    let duplicates = outcomes.len() - fresh.len();
     for (contact_id, latest) in &prepared.latest {
         contacts::touch_last_message(conn, contact_id, *latest)?;
     }
-    let stored = outcomes.len() - duplicates;
+    let stored = fresh.len();
     audit::append(
         conn,
         at,

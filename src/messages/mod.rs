@@ -41,23 +41,23 @@ pub struct MessageRow {
     pub raw_sealed: Option<Vec<u8>>,
 }
 
-/// The stored message with this external id index, as (message id, contact id).
-pub fn find_by_external_index(
+/// Stored messages whose external id index is one of `indexes`: (index, message id, contact id).
+pub fn find_by_external_indexes(
     conn: &mut DbConn,
     tenant: &str,
-    index: &[u8],
-) -> Result<Option<(String, String)>, StoreError> {
+    indexes: Vec<Vec<u8>>,
+) -> Result<Vec<(Option<Vec<u8>>, String, String)>, StoreError> {
+    if indexes.is_empty() {
+        return Ok(Vec::new());
+    }
     Ok(messages::table
         .filter(messages::tenant_id.eq(tenant))
-        .filter(messages::external_index.eq(index))
-        .select((messages::id, messages::contact_id))
-        .first(conn)
-        .optional()?)
+        .filter(messages::external_index.eq_any(indexes))
+        .select((messages::external_index, messages::id, messages::contact_id))
+        .load(conn)?)
 }
 
-pub fn insert(conn: &mut DbConn, row: &MessageRow) -> Result<(), StoreError> {
-    diesel::insert_into(messages::table)
-        .values(row)
-        .execute(conn)?;
-    Ok(())
+/// Inserts rows; see [`crate::store::backend::insert_messages`].
+pub fn insert_many(conn: &mut DbConn, rows: &[MessageRow]) -> Result<(), StoreError> {
+    crate::store::backend::insert_messages(conn, rows)
 }
