@@ -52,12 +52,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
     config.log_filter = "warn".into();
     hafen::telemetry::init(hafen::config::LogFormat::Human, "warn");
     let mut app = hafen::Application::build(&config, Arc::new(hafen::clock::SystemClock)).await?;
-    let admin = app.take_admin_token().map(|t| t.expose().clone()).unwrap_or_default();
+    let admin = app
+        .take_admin_token()
+        .map(|t| t.expose().clone())
+        .unwrap_or_default();
     let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let server = actix_web::rt::spawn(app.run_until_stopped());
 
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.clients).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients)
+        .build()?;
     let tenant: serde_json::Value = client
         .post(format!("{base}/v1/tenants"))
         .bearer_auth(&admin)
@@ -92,14 +97,26 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .map(|i| make(1_000_000 + i))
         .collect();
     for body in warm {
-        client.post(url.as_str()).bearer_auth(&admin).json(&body).send().await?.error_for_status()?;
+        client
+            .post(url.as_str())
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?;
     }
 
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.clients {
-        let (client, url, admin, next, make) = (client.clone(), url.clone(), admin.clone(), next.clone(), make.clone());
+        let (client, url, admin, next, make) = (
+            client.clone(),
+            url.clone(),
+            admin.clone(),
+            next.clone(),
+            make.clone(),
+        );
         let total = args.requests;
         tasks.push(actix_web::rt::spawn(async move {
             let mut latencies = Vec::new();
@@ -110,7 +127,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 }
                 let body = make(seq);
                 let t = Instant::now();
-                let r = client.post(url.as_str()).bearer_auth(&admin).json(&body).send().await;
+                let r = client
+                    .post(url.as_str())
+                    .bearer_auth(&admin)
+                    .json(&body)
+                    .send()
+                    .await;
                 match r {
                     Ok(r) if r.status().as_u16() == 201 => latencies.push(t.elapsed()),
                     Ok(r) => eprintln!("unexpected status {}", r.status()),
@@ -126,7 +148,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     latencies.sort();
-    let pct = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     let messages = latencies.len() * per_request;
     println!(
         "backend={} mode={} clients={} msgs/request={} requests={} messages={} elapsed={:.2}s => {:.0} msgs/s, {:.0} req/s, p50={:.2}ms p99={:.2}ms",

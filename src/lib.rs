@@ -3,12 +3,16 @@
 //! See `docs/architecture.md` for the picture; each module's doc comment says what it owns.
 
 // Library code reports errors; it never panics on input. Tests may unwrap.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod channels;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -17,6 +21,7 @@ pub mod crypto;
 pub mod error;
 pub mod http;
 pub mod messages;
+pub mod metrics;
 pub mod sensitive;
 pub mod service;
 pub mod store;

@@ -21,6 +21,7 @@ pub struct Hafen {
     pub(crate) store: Store,
     pub(crate) keys: Arc<KeyRing>,
     pub(crate) clock: SharedClock,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Hafen {
@@ -50,7 +51,16 @@ pub struct CreatedToken {
 
 impl Hafen {
     pub fn new(store: Store, keys: Arc<KeyRing>, clock: SharedClock) -> Self {
-        Self { store, keys, clock }
+        Self {
+            store,
+            keys,
+            clock,
+            metrics: Arc::new(crate::metrics::Metrics::default()),
+        }
+    }
+
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     pub fn store(&self) -> &Store {

@@ -33,7 +33,10 @@ pub enum Role {
 pub enum Permission {
     ManageTenants,
     ManageTokens,
+    ManageChannels,
     WriteMessages,
+    /// Send through a platform (outbound messages to contacts).
+    SendMessages,
     ReadContent,
 }
 
@@ -42,6 +45,8 @@ impl Permission {
         match self {
             Self::ManageTenants => "manage tenants",
             Self::ManageTokens => "manage tokens",
+            Self::ManageChannels => "manage channels",
+            Self::SendMessages => "send messages",
             Self::WriteMessages => "write messages",
             Self::ReadContent => "read contacts and messages",
         }
@@ -61,9 +66,9 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::TenantAdmin => matches!(permission, ManageTokens | WriteMessages | ReadContent),
+            Role::TenantAdmin => !matches!(permission, ManageTenants),
             Role::Dpo => matches!(permission, ReadContent),
-            Role::Agent => matches!(permission, WriteMessages | ReadContent),
+            Role::Agent => matches!(permission, WriteMessages | SendMessages | ReadContent),
             Role::Ingest => matches!(permission, WriteMessages),
         }
     }
@@ -113,6 +118,8 @@ pub enum Actor {
         role: Role,
         tenant: Option<TenantId>,
     },
+    /// A platform webhook whose signature verified: may only deliver messages to its tenant.
+    Channel { id: String, tenant: TenantId },
     /// An operator at the server's shell (`hafen token create`, `hafen init`).
     Cli,
     /// Scheduled work (retention runs and the like).
@@ -124,6 +131,7 @@ impl Actor {
     pub fn audit_label(&self) -> String {
         match self {
             Actor::Token { id, role, .. } => format!("token:{}/{}", id.as_str(), role),
+            Actor::Channel { id, .. } => format!("channel:{id}"),
             Actor::Cli => "cli".into(),
             Actor::System => "system".into(),
         }
@@ -134,6 +142,11 @@ impl Actor {
     pub fn authorize(&self, tenant: &TenantId, permission: Permission) -> Result<()> {
         match self {
             Actor::Cli | Actor::System => Ok(()),
+            Actor::Channel { tenant: own, .. } if own != tenant => Err(Error::NotFound),
+            Actor::Channel { .. } if permission == Permission::WriteMessages => Ok(()),
+            Actor::Channel { .. } => Err(Error::Forbidden(
+                "a webhook may only deliver messages".into(),
+            )),
             Actor::Token {
                 role, tenant: own, ..
             } => {
@@ -157,6 +170,9 @@ impl Actor {
     pub fn authorize_install(&self, permission: Permission) -> Result<()> {
         match self {
             Actor::Cli | Actor::System => Ok(()),
+            Actor::Channel { .. } => Err(Error::Forbidden(
+                "a webhook may only deliver messages".into(),
+            )),
             Actor::Token { role, .. } if role.allows(permission) => Ok(()),
             Actor::Token { role, .. } => Err(Error::Forbidden(format!(
                 "a token with role '{role}' may not {}",

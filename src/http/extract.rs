@@ -55,12 +55,8 @@ pub async fn json_body<T: DeserializeOwned>(
 /// Like [`json_body`] but stops at a generic JSON value (for bodies with several shapes).
 pub async fn json_value(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<serde_json::Value, ApiError> {
-    let limit = req
-        .app_data::<BodyLimit>()
-        .map(|l| l.0)
-        .unwrap_or(1024 * 1024);
     let is_json = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -74,6 +70,21 @@ pub async fn json_value(
     if !is_json {
         return Err(ApiError::UnsupportedMediaType);
     }
+    let body = raw_body(req, payload).await?;
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::Malformed(format!("the body is not valid JSON: {e}")))
+}
+
+/// Reads the raw body up to the configured limit: 413 past it (checked against
+/// Content-Length before reading, and while reading for chunked bodies).
+pub async fn raw_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<web::Bytes, ApiError> {
+    let limit = req
+        .app_data::<BodyLimit>()
+        .map(|l| l.0)
+        .unwrap_or(1024 * 1024);
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -91,8 +102,7 @@ pub async fn json_value(
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body)
-        .map_err(|e| ApiError::Malformed(format!("the body is not valid JSON: {e}")))
+    Ok(body.freeze())
 }
 
 /// Converts a parsed JSON value into `T`; a mismatch is an invalid field (422).

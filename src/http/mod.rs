@@ -1,8 +1,10 @@
 //! The HTTP API (`/v1`), health and the OpenAPI document. Handlers parse, authorise through
 //! the [`extract::Caller`], call one domain function and map the result; no business rules here.
 
+pub mod channels;
 pub mod contacts;
 pub mod extract;
+pub mod hooks;
 pub mod messages;
 pub mod problem;
 pub mod tenants;
@@ -31,6 +33,11 @@ use crate::service::Hafen;
         contacts::list,
         contacts::read,
         contacts::messages,
+        channels::create,
+        channels::list,
+        channels::read,
+        channels::update,
+        channels::delete,
     ),
     components(schemas(problem::Problem)),
     modifiers(&BearerAuth),
@@ -38,6 +45,7 @@ use crate::service::Hafen;
         (name = "tenants", description = "Controllers and their API tokens"),
         (name = "messages", description = "Storing and reading messages"),
         (name = "contacts", description = "Data subjects and their conversations"),
+        (name = "channels", description = "WhatsApp numbers, Facebook pages and Telegram bots"),
     )
 )]
 pub struct ApiDoc;
@@ -58,6 +66,7 @@ impl utoipa::Modify for BearerAuth {
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health))
+        .route("/metrics", web::get().to(metrics))
         .route("/v1/openapi.json", web::get().to(openapi))
         .route("/v1/tenants", web::post().to(tenants::create_tenant))
         .route(
@@ -83,6 +92,34 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/tenants/{tenant}/contacts/{id}/messages",
             web::get().to(contacts::messages),
+        )
+        .route(
+            "/v1/tenants/{tenant}/channels",
+            web::post().to(channels::create),
+        )
+        .route(
+            "/v1/tenants/{tenant}/channels",
+            web::get().to(channels::list),
+        )
+        .route(
+            "/v1/tenants/{tenant}/channels/{id}",
+            web::get().to(channels::read),
+        )
+        .route(
+            "/v1/tenants/{tenant}/channels/{id}",
+            web::patch().to(channels::update),
+        )
+        .route(
+            "/v1/tenants/{tenant}/channels/{id}",
+            web::delete().to(channels::delete),
+        )
+        .route(
+            "/hooks/{platform}/{channel}",
+            web::get().to(hooks::handshake),
+        )
+        .route(
+            "/hooks/{platform}/{channel}",
+            web::post().to(hooks::receive),
         );
 }
 
@@ -116,6 +153,14 @@ pub async fn health(hafen: web::Data<Hafen>) -> HttpResponse {
             })
         }
     }
+}
+
+/// Prometheus metrics. Counts only, no personal data; bind Hafen to loopback or filter
+/// `/metrics` at the proxy if it should not be public.
+async fn metrics(hafen: web::Data<Hafen>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(hafen.metrics().render())
 }
 
 async fn openapi() -> HttpResponse {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::status::{self, NewStatus, StatusRow};
 use super::{binding, MessageRow, NewMessage};
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
@@ -41,6 +42,7 @@ struct Prepared {
     messages: Vec<MessageRow>,
     /// Latest message time per contact, to move `last_message_at` forward.
     latest: BTreeMap<String, i64>,
+    statuses: Vec<StatusRow>,
 }
 
 impl Hafen {
@@ -52,10 +54,21 @@ impl Hafen {
         tenant: &TenantId,
         batch: Vec<NewMessage>,
     ) -> Result<Vec<IngestOutcome>> {
-        actor.authorize(tenant, Permission::WriteMessages)?;
         if batch.is_empty() {
             return Err(Error::invalid("messages", "must hold at least one message"));
         }
+        self.ingest(actor, tenant, batch, Vec::new()).await
+    }
+
+    /// Stores messages and delivery statuses in one transaction (a webhook delivery).
+    pub(crate) async fn ingest(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        batch: Vec<NewMessage>,
+        statuses: Vec<NewStatus>,
+    ) -> Result<Vec<IngestOutcome>> {
+        actor.authorize(tenant, Permission::WriteMessages)?;
         if batch.len() > MAX_BATCH {
             return Err(Error::invalid(
                 "messages",
@@ -66,15 +79,26 @@ impl Hafen {
         let batch = Arc::new(batch);
         for attempt in 1..=ATTEMPTS {
             let prepared = {
-                let (keys, tenant, tenant_keys, batch) = (
+                let (keys, tenant, tenant_keys, batch, statuses) = (
                     self.keys.clone(),
                     tenant.clone(),
                     tenant_keys.clone(),
                     batch.clone(),
+                    statuses.clone(),
                 );
                 let now = self.clock.now();
                 self.store
-                    .read(move |conn| Ok(prepare(conn, &keys, &tenant, &tenant_keys, &batch, now)))
+                    .read(move |conn| {
+                        Ok(prepare(
+                            conn,
+                            &keys,
+                            &tenant,
+                            &tenant_keys,
+                            &batch,
+                            &statuses,
+                            now,
+                        ))
+                    })
                     .await??
             };
             let event = AuditEvent::new(actor, "messages.ingest").tenant(tenant);
@@ -115,6 +139,7 @@ fn prepare(
     tenant: &TenantId,
     tenant_keys: &OwnerKeys,
     batch: &[NewMessage],
+    statuses: &[NewStatus],
     now: DateTime<Utc>,
 ) -> Result<Prepared> {
     let t = tenant.as_str();
@@ -153,8 +178,14 @@ fn prepare(
         new_keys: Vec::new(),
         messages: Vec::with_capacity(batch.len()),
         latest: BTreeMap::new(),
+        statuses: Vec::with_capacity(statuses.len()),
     };
     let now_micros = to_micros(now);
+    for status in statuses {
+        prepared
+            .statuses
+            .push(seal_status(t, tenant_keys, status, now_micros)?);
+    }
     for (message, index) in batch.iter().zip(indexes) {
         let lookup = (message.channel.as_str().to_string(), index);
         let (contact_id, keys) = match resolved.get(&lookup) {
@@ -228,13 +259,10 @@ fn seal_message(
     let id = uuid::Uuid::now_v7().hyphenated().to_string();
     let seal =
         |column: &'static str, bytes: &[u8]| keys.seal.seal(&binding(tenant, &id, column), bytes);
-    let external_index = message.external_id.as_ref().map(|e| {
-        tenant_keys.blind.index(&[
-            b"external_id",
-            message.channel.as_str().as_bytes(),
-            e.expose().as_bytes(),
-        ])
-    });
+    let external_index = message
+        .external_id
+        .as_ref()
+        .map(|e| external_index(tenant_keys, message.channel.as_str(), e.expose()));
     Ok(MessageRow {
         tenant_id: tenant.to_string(),
         contact_id: contact_id.to_string(),
@@ -259,6 +287,63 @@ fn seal_message(
             .as_ref()
             .map(|r| seal("raw", r.expose()))
             .transpose()?,
+        channel_id: message.channel_id.clone(),
+        delivery_status: None,
+        delivery_status_at: None,
+        idempotency_index: None,
+        id,
+    })
+}
+
+/// The index under which a platform message id is found again (de-duplication, statuses).
+pub(crate) fn external_index(tenant_keys: &OwnerKeys, channel: &str, external_id: &str) -> Vec<u8> {
+    tenant_keys
+        .blind
+        .index(&[b"external_id", channel.as_bytes(), external_id.as_bytes()])
+}
+
+/// Statuses are sealed under the tenant's key: their message (and contact) may not be known yet.
+fn seal_status(
+    tenant: &str,
+    tenant_keys: &OwnerKeys,
+    status: &NewStatus,
+    now: i64,
+) -> Result<StatusRow> {
+    let id = uuid::Uuid::now_v7().hyphenated().to_string();
+    let seal = |column: &'static str, bytes: &[u8]| {
+        tenant_keys
+            .seal
+            .seal(&status::binding(tenant, &id, column), bytes)
+    };
+    let errors_sealed = if status.errors.is_empty() {
+        None
+    } else {
+        Some(seal(
+            "errors",
+            &serde_json::to_vec(&status.errors).map_err(Error::internal)?,
+        )?)
+    };
+    let raw_sealed = match &status.raw {
+        Some(raw) => Some(seal(
+            "raw",
+            &serde_json::to_vec(raw).map_err(Error::internal)?,
+        )?),
+        None => None,
+    };
+    Ok(StatusRow {
+        tenant_id: tenant.to_string(),
+        channel: status.channel.as_str().to_string(),
+        external_index: external_index(
+            tenant_keys,
+            status.channel.as_str(),
+            status.external_id.expose(),
+        ),
+        message_id: None,
+        status: status.status.as_str().to_string(),
+        occurred_at: to_micros(status.occurred_at),
+        received_at: now,
+        errors_sealed,
+        raw_sealed,
         id,
     })
 }
@@ -280,11 +365,16 @@ fn apply(
         contacts::insert(conn, contact, key)?;
     }
     // De-duplicate by external id: against what is stored, and within the batch itself.
-    let wanted: Vec<Vec<u8>> = prepared.messages.iter().filter_map(|m| m.external_index.clone()).collect();
-    let mut known: HashMap<Vec<u8>, (String, String)> = super::find_by_external_indexes(conn, t, wanted)?
-        .into_iter()
-        .filter_map(|(index, id, contact)| index.map(|i| (i, (id, contact))))
+    let wanted: Vec<Vec<u8>> = prepared
+        .messages
+        .iter()
+        .filter_map(|m| m.external_index.clone())
         .collect();
+    let mut known: HashMap<Vec<u8>, (String, String)> =
+        super::find_by_external_indexes(conn, t, wanted)?
+            .into_iter()
+            .filter_map(|(index, id, contact)| index.map(|i| (i, (id, contact))))
+            .collect();
     let mut outcomes = Vec::with_capacity(prepared.messages.len());
     let mut fresh = Vec::with_capacity(prepared.messages.len());
     for row in prepared.messages {
@@ -311,6 +401,13 @@ fn apply(
         super::insert_many(conn, chunk)?;
     }
     let duplicates = outcomes.len() - fresh.len();
+    let fresh_indexes: Vec<(Vec<u8>, String)> = fresh
+        .iter()
+        .filter_map(|m| m.external_index.clone().map(|i| (i, m.id.clone())))
+        .collect();
+    status::attach_pending(conn, t, &fresh_indexes)?;
+    let status_count = prepared.statuses.len();
+    status::store(conn, t, prepared.statuses)?;
     for (contact_id, latest) in &prepared.latest {
         contacts::touch_last_message(conn, contact_id, *latest)?;
     }
@@ -318,7 +415,9 @@ fn apply(
     audit::append(
         conn,
         at,
-        event.detail(format!("stored={stored} duplicates={duplicates}")),
+        event.detail(format!(
+            "stored={stored} duplicates={duplicates} statuses={status_count}"
+        )),
     )?;
     Ok((outcomes, prepared.new_keys))
 }

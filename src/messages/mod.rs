@@ -2,6 +2,7 @@
 
 pub mod ingest;
 pub mod read;
+pub mod status;
 pub mod types;
 
 use diesel::prelude::*;
@@ -39,14 +40,21 @@ pub struct MessageRow {
     pub external_id_sealed: Option<Vec<u8>>,
     pub body_sealed: Option<Vec<u8>>,
     pub raw_sealed: Option<Vec<u8>>,
+    pub channel_id: Option<String>,
+    pub delivery_status: Option<String>,
+    pub delivery_status_at: Option<i64>,
+    pub idempotency_index: Option<Vec<u8>>,
 }
 
-/// Stored messages whose external id index is one of `indexes`: (index, message id, contact id).
+/// (external id index, message id, contact id) of a stored message.
+pub type ExternalMatch = (Option<Vec<u8>>, String, String);
+
+/// Stored messages whose external id index is one of `indexes`.
 pub fn find_by_external_indexes(
     conn: &mut DbConn,
     tenant: &str,
     indexes: Vec<Vec<u8>>,
-) -> Result<Vec<(Option<Vec<u8>>, String, String)>, StoreError> {
+) -> Result<Vec<ExternalMatch>, StoreError> {
     if indexes.is_empty() {
         return Ok(Vec::new());
     }

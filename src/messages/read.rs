@@ -35,6 +35,14 @@ pub struct MessageView {
     pub raw: Option<serde_json::Value>,
     /// True when the contact's data key was destroyed: the content can no longer be read.
     pub erased: bool,
+    /// The registered channel it came through or went out on.
+    pub channel_id: Option<String>,
+    /// Latest delivery status of an outbound message (queued, sent, delivered, read, failed).
+    pub delivery_status: Option<String>,
+    pub delivery_status_at: Option<DateTime<Utc>>,
+    /// Every status reported, oldest first (single-message reads only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_history: Option<Vec<super::status::StatusView>>,
 }
 
 impl MessageView {
@@ -73,6 +81,10 @@ impl MessageView {
             body,
             external_id,
             raw,
+            delivery_status_at: row.delivery_status_at.map(from_micros),
+            delivery_status: row.delivery_status,
+            channel_id: row.channel_id,
+            status_history: None,
             id: row.id,
             contact_id: row.contact_id,
             channel: row.channel,
@@ -141,18 +153,19 @@ impl Hafen {
     ) -> Result<MessageView> {
         actor.authorize(tenant, Permission::ReadContent)?;
         let (keys, t, id_owned) = (self.keys.clone(), tenant.clone(), id.to_string());
-        let (row, contact_keys) = self
+        let (row, contact_keys, history) = self
             .store
             .read(move |conn| {
                 let Some(row) = load_message(conn, &t, &id_owned)? else {
                     return Ok(Err(Error::NotFound));
                 };
+                let history = super::status::history(conn, t.as_str(), &row.id)?;
                 let keys = Hafen::contact_keys_blocking(
                     &keys,
                     conn,
                     std::slice::from_ref(&row.contact_id),
                 );
-                Ok(keys.map(|k| (row, k)))
+                Ok(keys.map(|k| (row, k, history)))
             })
             .await??;
         self.record(
@@ -162,7 +175,17 @@ impl Hafen {
         )
         .await?;
         let keys = contact_keys.get(&row.contact_id).cloned();
-        MessageView::open(row, keys.as_deref())
+        let mut view = MessageView::open(row, keys.as_deref())?;
+        if !history.is_empty() {
+            let tenant_keys = self.tenant_keys(tenant).await?;
+            view.status_history = Some(
+                history
+                    .iter()
+                    .map(|s| s.view(&tenant_keys))
+                    .collect::<Result<Vec<_>>>()?,
+            );
+        }
+        Ok(view)
     }
 
     /// A contact's messages in time order, decrypted, one page at a time.
@@ -230,6 +253,10 @@ mod tests {
             external_id_sealed: None,
             body_sealed: None,
             raw_sealed: None,
+            channel_id: None,
+            delivery_status: None,
+            delivery_status_at: None,
+            idempotency_index: None,
         };
         assert_eq!(
             decode_cursor(&encode_cursor(&row)).unwrap(),

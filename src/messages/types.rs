@@ -81,6 +81,24 @@ impl Address {
         Ok(Self(Sensitive::new(s.to_string())))
     }
 
+    /// An address as a platform delivers it: a phone number where it looks like one (so it
+    /// matches contacts created through the API), otherwise the platform's opaque id (e.g. a
+    /// WhatsApp `user_id` when `wa_id` is empty).
+    pub fn parse_platform_id(field: &str, channel: &ChannelName, s: &str) -> Result<Self> {
+        Self::parse(field, channel, s).or_else(|e| {
+            let s = s.trim();
+            if channel.uses_phone_numbers()
+                && !s.is_empty()
+                && s.len() <= 256
+                && !s.chars().any(char::is_control)
+            {
+                Ok(Self(Sensitive::new(format!("id:{s}"))))
+            } else {
+                Err(e)
+            }
+        })
+    }
+
     pub fn expose(&self) -> &str {
         self.0.expose()
     }
@@ -233,6 +251,8 @@ pub struct NewMessage {
     pub body: Option<Sensitive<String>>,
     pub external_id: Option<Sensitive<String>>,
     pub raw: Option<Sensitive<Vec<u8>>>,
+    /// The registered channel it came through (webhooks) or goes out on (sends).
+    pub channel_id: Option<String>,
 }
 
 impl NewMessage {
@@ -310,6 +330,7 @@ impl NewMessage {
                 .external_id
                 .map(|s| Sensitive::new(s.trim().to_string())),
             raw,
+            channel_id: None,
         })
     }
 }

@@ -43,7 +43,10 @@ pub fn lock_audit_chain(conn: &mut DbConn) -> Result<(), StoreError> {
 
 /// Inserts many messages. PostgreSQL takes one multi-row statement (a round trip per row would
 /// dominate); SQLite runs in-process, so a cached prepared statement per row costs about the same.
-pub fn insert_messages(conn: &mut DbConn, rows: &[crate::messages::MessageRow]) -> Result<(), StoreError> {
+pub fn insert_messages(
+    conn: &mut DbConn,
+    rows: &[crate::messages::MessageRow],
+) -> Result<(), StoreError> {
     use crate::store::schema::messages;
     use diesel::RunQueryDsl;
     if rows.is_empty() {
@@ -51,11 +54,15 @@ pub fn insert_messages(conn: &mut DbConn, rows: &[crate::messages::MessageRow]) 
     }
     match conn {
         DbConn::Postgres(c) => {
-            diesel::insert_into(messages::table).values(rows).execute(c)?;
+            diesel::insert_into(messages::table)
+                .values(rows)
+                .execute(c)?;
         }
         DbConn::Sqlite(c) => {
             for row in rows {
-                diesel::insert_into(messages::table).values(row).execute(c)?;
+                diesel::insert_into(messages::table)
+                    .values(row)
+                    .execute(c)?;
             }
         }
     }

@@ -172,6 +172,11 @@ impl Store {
         self.writer.write(work).await
     }
 
+    /// Writes queued behind the one being committed.
+    pub fn queued_writes(&self) -> usize {
+        self.writer.queued()
+    }
+
     pub fn group_stats(&self) -> GroupStats {
         *self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }

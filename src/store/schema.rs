@@ -58,6 +58,51 @@ diesel::table! {
         external_id_sealed -> Nullable<Binary>,
         body_sealed -> Nullable<Binary>,
         raw_sealed -> Nullable<Binary>,
+        channel_id -> Nullable<Text>,
+        delivery_status -> Nullable<Text>,
+        delivery_status_at -> Nullable<BigInt>,
+        idempotency_index -> Nullable<Binary>,
+    }
+}
+
+diesel::table! {
+    channels (id) {
+        id -> Text,
+        tenant_id -> Text,
+        platform -> Text,
+        name -> Text,
+        account_id -> Nullable<Text>,
+        enabled -> Bool,
+        secrets_sealed -> Binary,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    message_statuses (id) {
+        id -> Text,
+        tenant_id -> Text,
+        channel -> Text,
+        external_index -> Binary,
+        message_id -> Nullable<Text>,
+        status -> Text,
+        occurred_at -> BigInt,
+        received_at -> BigInt,
+        errors_sealed -> Nullable<Binary>,
+        raw_sealed -> Nullable<Binary>,
+    }
+}
+
+diesel::table! {
+    outbox (message_id) {
+        message_id -> Text,
+        tenant_id -> Text,
+        channel_id -> Text,
+        request_sealed -> Binary,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        last_error -> Nullable<Text>,
     }
 }
 

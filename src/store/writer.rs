@@ -51,15 +51,16 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    let n = group.len() as u64;
-                    run_group(&mut conn, &mut group);
-                    let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
-                    s.groups += 1;
-                    s.jobs += n;
+                    run_group(&mut conn, &mut group, &stats);
                 }
             })
             .map_err(|e| StoreError::Connect(format!("cannot start the writer thread: {e}")))?;
         Ok((Self { jobs: tx }, handle))
+    }
+
+    /// Writes waiting for the writer thread.
+    pub fn queued(&self) -> usize {
+        self.jobs.max_capacity() - self.jobs.capacity()
     }
 
     /// Runs `work` inside the next group's transaction and returns its result once the group
@@ -90,7 +91,8 @@ impl Writer {
     }
 }
 
-fn run_group(conn: &mut DbConn, group: &mut Vec<Job>) {
+fn run_group(conn: &mut DbConn, group: &mut Vec<Job>, stats: &std::sync::Mutex<GroupStats>) {
+    let n = group.len() as u64;
     let mut finishers: Vec<Finish> = Vec::with_capacity(group.len());
     let committed = conn.transaction::<(), StoreError, _>(|tx| {
         for job in group.drain(..) {
@@ -104,6 +106,11 @@ fn run_group(conn: &mut DbConn, group: &mut Vec<Job>) {
     }
     if let Err(e) = &committed {
         tracing::error!(error = %e, "group commit failed; {} writes rolled back", finishers.len());
+    }
+    {
+        let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
+        s.groups += 1;
+        s.jobs += n;
     }
     for finish in finishers {
         finish(committed.as_ref().map(|_| ()));

@@ -6,7 +6,9 @@ use std::process::{Command, Output};
 fn hafen(args: &[&str], envs: &[(&str, &str)]) -> Output {
     // A command that should fail but starts serving instead is ended, and then fails the test.
     let mut cmd = Command::new("timeout");
-    cmd.arg("60").arg(env!("CARGO_BIN_EXE_hafen")).args(args)
+    cmd.arg("60")
+        .arg(env!("CARGO_BIN_EXE_hafen"))
+        .args(args)
         .env_remove("HAFEN_CONFIG")
         .env_remove("HAFEN_DATA_DIR")
         .env_remove("HAFEN_DATABASE_URL")
@@ -258,10 +260,16 @@ fn master_key_from_a_systemd_credential_and_postgres_from_a_url_file() {
     let db = crate::support::TestDatabase::create(crate::support::Backend::Postgres, &data);
     let url_file = dir.path().join("database-url");
     std::fs::write(&url_file, format!("{}\n", db.url)).unwrap();
-    let url_env = [("HAFEN_DATA_DIR", data_s), ("HAFEN_DATABASE_URL_FILE", url_file.to_str().unwrap())];
+    let url_env = [
+        ("HAFEN_DATA_DIR", data_s),
+        ("HAFEN_DATABASE_URL_FILE", url_file.to_str().unwrap()),
+    ];
     let out = hafen(&["init"], &url_env);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(!data.join("hafen.db").exists(), "PostgreSQL was used, not SQLite");
+    assert!(
+        !data.join("hafen.db").exists(),
+        "PostgreSQL was used, not SQLite"
+    );
 
     // Move the key into a credentials directory, as systemd's LoadCredential= provides it.
     let creds = dir.path().join("creds");
@@ -273,13 +281,25 @@ fn master_key_from_a_systemd_credential_and_postgres_from_a_url_file() {
     let out = hafen(&["token", "create", "--role", "admin"], &env);
     assert!(out.status.success(), "{}", stderr(&out));
     let verify = hafen(&["audit", "verify"], &env);
-    assert!(stdout(&verify).contains("intact: 2 entries"), "{} {}", stdout(&verify), stderr(&verify));
+    assert!(
+        stdout(&verify).contains("intact: 2 entries"),
+        "{} {}",
+        stdout(&verify),
+        stderr(&verify)
+    );
 
     // Without the credential the key is missing, and Hafen refuses to start over with a new one.
     let mut serve_env = url_env.to_vec();
     serve_env.push(("HAFEN_LISTEN", "127.0.0.1:0"));
     let out = hafen(&["serve"], &serve_env);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("holds data but the master key"), "{}", stderr(&out));
-    assert!(!data.join("master.key").exists(), "no new key was generated");
+    assert!(
+        stderr(&out).contains("holds data but the master key"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !data.join("master.key").exists(),
+        "no new key was generated"
+    );
 }

@@ -4,6 +4,7 @@
 mod support;
 
 mod api;
+mod channels;
 mod cli;
 mod storage;
 mod tls;

@@ -113,14 +113,14 @@ async fn nothing_personal_reaches_disk_or_logs(backend: Backend) {
     }
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())
 }
 
 /// The database as bytes: SQLite's files, or PostgreSQL's pg_dump.
-fn disk_image(app: &TestApp) -> Vec<u8> {
+pub fn disk_image(app: &TestApp) -> Vec<u8> {
     match app.backend {
         Backend::Sqlite => {
             let mut bytes = Vec::new();
@@ -324,46 +324,78 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
     assert_eq!(n, 0);
 }
 
+/// While one commit is in progress, every write that arrives meanwhile joins the next one.
 async fn concurrent_writes_share_commits(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let tenant = app.create_tenant("Muster GmbH").await;
-    let agent = app.token(&tenant, "agent").await;
-    let before = app.hafen.store().group_stats();
-    let mut tasks = Vec::new();
-    for i in 0..48 {
-        let client = app.client.clone();
-        let url = app.url(&format!("/v1/tenants/{tenant}/messages"));
-        let agent = agent.clone();
-        tasks.push(tokio::spawn(async move {
-            let body = text_message(
-                "whatsapp",
-                &format!("+49151300{i:05}"),
-                "gleichzeitig",
-                Some(&format!("c{i}")),
-            );
-            client
-                .post(url)
-                .bearer_auth(agent)
-                .json(&body)
-                .send()
+    let tenant_id = hafen::tenants::TenantId::parse(&tenant).unwrap();
+    let store = app.hafen.store().clone();
+    let before = store.group_stats();
+
+    // Hold the writer busy until 40 writes are queued behind it.
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+    let blocker = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .write(move |_| {
+                    let _ = started_tx.send(());
+                    hold.recv_timeout(std::time::Duration::from_secs(30)).ok();
+                    Ok(())
+                })
                 .await
-                .unwrap()
-                .status()
-                .as_u16()
+        }
+    });
+    started.await.unwrap();
+    let mut writes = Vec::new();
+    for i in 0..40 {
+        let hafen = app.hafen.clone();
+        let tenant_id = tenant_id.clone();
+        writes.push(tokio::spawn(async move {
+            let m = hafen::messages::MessageInput {
+                contact: hafen::messages::types::ContactInput {
+                    channel: "whatsapp".into(),
+                    address: format!("+49151300{i:05}"),
+                    display_name: None,
+                },
+                direction: hafen::messages::Direction::In,
+                occurred_at: "2026-11-26T10:00:00Z".into(),
+                kind: hafen::messages::MessageKind::Text,
+                body: Some("gleichzeitig".into()),
+                external_id: Some(format!("c{i}")),
+                raw: None,
+            };
+            let m = hafen::messages::NewMessage::parse(m, "").unwrap();
+            hafen
+                .ingest_messages(&hafen::auth::Actor::System, &tenant_id, vec![m])
+                .await
         }));
     }
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), 201);
+    for _ in 0..2000 {
+        if store.queued_writes() >= 40 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let after = app.hafen.store().group_stats();
-    let jobs = after.jobs - before.jobs;
-    let groups = after.groups - before.groups;
-    assert!(jobs >= 48, "every write went through the writer ({jobs})");
-    assert!(
-        groups < jobs,
-        "concurrent writes were grouped into fewer commits ({groups} commits for {jobs} writes)"
+    assert_eq!(
+        store.queued_writes(),
+        40,
+        "the writes are waiting behind the busy writer"
     );
-    assert_eq!(app.counts().messages, 48);
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    for w in writes {
+        assert_eq!(w.await.unwrap().unwrap().len(), 1);
+    }
+    let after = store.group_stats();
+    assert_eq!(after.jobs - before.jobs, 41);
+    assert_eq!(
+        after.groups - before.groups,
+        2,
+        "40 queued writes shared one commit"
+    );
+    assert_eq!(app.counts().messages, 40);
 }
 
 async fn a_ciphertext_moved_to_another_row_does_not_open(backend: Backend) {

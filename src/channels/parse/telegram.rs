@@ -1,0 +1,625 @@
+//! Telegram Bot API webhooks: the body is one `Update` object (no `object` field; `update_id`
+//! is required). Times are unix seconds. The bot is the channel, so `account_id` is `None`.
+//!
+//! Updates turned into messages:
+//! - `message`, `channel_post`, `business_message` — a message in a chat;
+//! - `edited_message`, `edited_channel_post`, `edited_business_message` — an edit, stored as its
+//!   own message `"<chat id>:<message id>:edit:<edit_date>"` at `edit_date`;
+//! - `callback_query` — an inline keyboard button pressed: `Button` with the callback `data`;
+//! - `message_reaction` — a user changed their reaction to a message: `Reaction`.
+//!
+//! Every other update (`my_chat_member`, `chat_member`, `chat_join_request`, `inline_query`,
+//! `poll`, `poll_answer`, `pre_checkout_query`, `shipping_query`, `message_reaction_count`,
+//! boosts, business connection events, …) is bot or chat administration, not conversation
+//! content, and gives no events (`Ok(vec![])`): the webhook is answered, nothing is stored.
+
+use serde_json::Value;
+
+use super::{
+    array, at, content, id_text, join_present, json_object, location_body, text, text_owned,
+    unix_seconds,
+};
+use crate::channels::inbound::{InboundEvent, InboundMessage, MediaRef, ParseError};
+use crate::messages::MessageKind;
+
+const MESSAGE_UPDATES: [&str; 3] = ["message", "channel_post", "business_message"];
+const EDIT_UPDATES: [&str; 3] = [
+    "edited_message",
+    "edited_channel_post",
+    "edited_business_message",
+];
+
+/// Parses one Telegram `Update`.
+///
+/// # Errors
+/// [`ParseError::Malformed`] for a body that is not a JSON object, [`ParseError::MissingField`]
+/// without `update_id`. An update that cannot be stored (no chat, no time) gives `Ok(vec![])`.
+pub fn parse(body: &[u8]) -> Result<Vec<InboundEvent>, ParseError> {
+    let root = json_object(body)?;
+    if id_text(root.get("update_id")).is_none() {
+        return Err(ParseError::MissingField("update_id"));
+    }
+    let update = Value::Object(root);
+    let message = if let Some(m) = first_of(&update, &MESSAGE_UPDATES) {
+        chat_message(m, false, &update)
+    } else if let Some(m) = first_of(&update, &EDIT_UPDATES) {
+        chat_message(m, true, &update)
+    } else if let Some(q) = update.get("callback_query") {
+        callback_query(q, &update)
+    } else if let Some(r) = update.get("message_reaction") {
+        reaction(r, &update)
+    } else {
+        None
+    };
+    Ok(message.map(InboundEvent::Message).into_iter().collect())
+}
+
+fn first_of<'a>(update: &'a Value, keys: &[&str]) -> Option<&'a Value> {
+    keys.iter()
+        .find_map(|k| update.get(*k))
+        .filter(|v| v.is_object())
+}
+
+/// `"First Last"` of a User (or of a private Chat), falling back to the username.
+fn person_name(v: &Value) -> Option<String> {
+    join_present([text(v, &["first_name"]), text(v, &["last_name"])], " ")
+        .or_else(|| text_owned(v, &["username"]))
+}
+
+/// Private chats are named after the person, groups and channels by their title.
+fn display_name(msg: &Value) -> Option<String> {
+    let chat = msg.get("chat").unwrap_or(&Value::Null);
+    let from = msg.get("from").unwrap_or(&Value::Null);
+    match text(chat, &["type"]) {
+        Some("private") | None => person_name(from).or_else(|| person_name(chat)),
+        Some(_) => text_owned(chat, &["title"]).or_else(|| person_name(from)),
+    }
+}
+
+fn chat_message(msg: &Value, edited: bool, update: &Value) -> Option<InboundMessage> {
+    let chat_id = id_text(at(msg, &["chat", "id"]))?;
+    let message_id = id_text(msg.get("message_id"))?;
+    let (external_id, occurred_at) = if edited {
+        let edit_date = unix_seconds(msg.get("edit_date"))?;
+        let id = format!("{chat_id}:{message_id}:edit:{}", edit_date.timestamp());
+        (id, edit_date)
+    } else {
+        (
+            format!("{chat_id}:{message_id}"),
+            unix_seconds(msg.get("date"))?,
+        )
+    };
+    let (kind, body, media) = message_content(msg);
+    Some(InboundMessage {
+        account_id: None,
+        address: chat_id,
+        display_name: display_name(msg),
+        external_id,
+        occurred_at,
+        kind,
+        body,
+        media,
+        raw: update.clone(),
+    })
+}
+
+/// Kind, readable body and media of a Message, by the field that carries its content.
+fn message_content(msg: &Value) -> (MessageKind, Option<String>, Vec<MediaRef>) {
+    let caption = content(msg, &["caption"]);
+    let with_file = |kind: MessageKind, key: &str, body: Option<String>| {
+        let media = msg.get(key).and_then(file_ref).into_iter().collect();
+        (kind, body, media)
+    };
+    let has = |key: &str| msg.get(key).is_some_and(|v| !v.is_null());
+
+    if let Some(body) = content(msg, &["text"]) {
+        (MessageKind::Text, Some(body), vec![])
+    } else if has("photo") {
+        let largest = largest_photo(array(msg, &["photo"]));
+        (
+            MessageKind::Image,
+            caption,
+            largest.and_then(file_ref).into_iter().collect(),
+        )
+    } else if has("animation") {
+        // A GIF or silent video; Telegram also sets `document` for these, so check it first.
+        with_file(MessageKind::Video, "animation", caption)
+    } else if has("video") {
+        with_file(MessageKind::Video, "video", caption)
+    } else if has("video_note") {
+        with_file(MessageKind::Video, "video_note", caption)
+    } else if has("voice") {
+        with_file(MessageKind::Audio, "voice", caption)
+    } else if has("audio") {
+        with_file(MessageKind::Audio, "audio", caption)
+    } else if has("document") {
+        with_file(MessageKind::Document, "document", caption)
+    } else if has("sticker") {
+        let sticker = msg.get("sticker").unwrap_or(&Value::Null);
+        let media = file_ref(sticker).map(|mut m| {
+            m.mime_type = m
+                .mime_type
+                .or_else(|| Some(sticker_mime(sticker).to_string()));
+            m
+        });
+        (
+            MessageKind::Sticker,
+            content(sticker, &["emoji"]),
+            media.into_iter().collect(),
+        )
+    } else if has("venue") {
+        let venue = msg.get("venue").unwrap_or(&Value::Null);
+        let body = location_body(
+            at(venue, &["location", "latitude"]),
+            at(venue, &["location", "longitude"]),
+            text(venue, &["title"]),
+            text(venue, &["address"]),
+        );
+        (MessageKind::Location, body, vec![])
+    } else if has("location") {
+        let body = location_body(
+            at(msg, &["location", "latitude"]),
+            at(msg, &["location", "longitude"]),
+            None,
+            None,
+        );
+        (MessageKind::Location, body, vec![])
+    } else if has("contact") {
+        let contact = msg.get("contact").unwrap_or(&Value::Null);
+        let name = join_present(
+            [
+                text(contact, &["first_name"]),
+                text(contact, &["last_name"]),
+            ],
+            " ",
+        );
+        let body = join_present([name.as_deref(), text(contact, &["phone_number"])], " ");
+        (MessageKind::Contacts, body, vec![])
+    } else if let Some(body) = service_message(msg) {
+        (MessageKind::System, Some(body), vec![])
+    } else {
+        // poll, dice, game, invoice, story, giveaway, paid media, … (kept in raw).
+        (MessageKind::Unsupported, None, vec![])
+    }
+}
+
+/// The largest size of a photo: by `file_size`, then by pixels; Telegram lists sizes smallest
+/// first, and on a tie the later one wins.
+fn largest_photo(sizes: &[Value]) -> Option<&Value> {
+    sizes.iter().max_by_key(|s| {
+        let n = |k: &str| s.get(k).and_then(Value::as_u64).unwrap_or(0);
+        (n("file_size"), n("width").saturating_mul(n("height")))
+    })
+}
+
+fn file_ref(file: &Value) -> Option<MediaRef> {
+    Some(MediaRef {
+        media_id: text_owned(file, &["file_id"])?,
+        mime_type: text_owned(file, &["mime_type"]),
+        sha256: None,
+        filename: text_owned(file, &["file_name"]),
+    })
+}
+
+/// Telegram's sticker formats: static WEBP, animated TGS, video WEBM.
+fn sticker_mime(sticker: &Value) -> &'static str {
+    let flag = |k: &str| sticker.get(k).and_then(Value::as_bool) == Some(true);
+    if flag("is_animated") {
+        "application/x-tgsticker"
+    } else if flag("is_video") {
+        "video/webm"
+    } else {
+        "image/webp"
+    }
+}
+
+/// Service messages (members joining or leaving, title changes, …) as a readable line.
+fn service_message(msg: &Value) -> Option<String> {
+    let names = |key: &str| {
+        let names: Vec<String> = array(msg, &[key]).iter().filter_map(person_name).collect();
+        (!names.is_empty()).then(|| names.join(", "))
+    };
+    if let Some(joined) = names("new_chat_members") {
+        return Some(format!("{joined} joined the chat"));
+    }
+    if let Some(left) = msg.get("left_chat_member") {
+        let name = person_name(left).unwrap_or_else(|| "A member".to_string());
+        return Some(format!("{name} left the chat"));
+    }
+    if let Some(title) = text(msg, &["new_chat_title"]) {
+        return Some(format!("Chat title changed to {title}"));
+    }
+    let fixed = [
+        ("new_chat_photo", "Chat photo changed"),
+        ("delete_chat_photo", "Chat photo removed"),
+        ("group_chat_created", "Group created"),
+        ("supergroup_chat_created", "Supergroup created"),
+        ("channel_chat_created", "Channel created"),
+        ("pinned_message", "Message pinned"),
+        ("migrate_to_chat_id", "Group migrated to a supergroup"),
+        ("migrate_from_chat_id", "Supergroup migrated from a group"),
+        (
+            "message_auto_delete_timer_changed",
+            "Auto-delete timer changed",
+        ),
+    ];
+    fixed
+        .iter()
+        .find(|(key, _)| msg.get(*key).is_some_and(|v| !v.is_null()))
+        .map(|(_, line)| (*line).to_string())
+}
+
+/// An inline keyboard button was pressed. A `CallbackQuery` has no time of its own: the time of
+/// the message carrying the button is used (the press happened at or after it); a query without
+/// that message (inline mode) has no usable time and is skipped.
+fn callback_query(query: &Value, update: &Value) -> Option<InboundMessage> {
+    let id = text(query, &["id"])?;
+    let message = query.get("message").unwrap_or(&Value::Null);
+    let address =
+        id_text(at(message, &["chat", "id"])).or_else(|| id_text(at(query, &["from", "id"])))?;
+    let occurred_at = unix_seconds(message.get("date"))?;
+    let display_name = query.get("from").and_then(person_name);
+    Some(InboundMessage {
+        account_id: None,
+        address,
+        display_name,
+        external_id: format!("callback:{id}"),
+        occurred_at,
+        kind: MessageKind::Button,
+        body: content(query, &["data"]).or_else(|| content(query, &["game_short_name"])),
+        media: vec![],
+        raw: update.clone(),
+    })
+}
+
+/// A user changed their reaction to a message (needs `message_reaction` in `allowed_updates`):
+/// the new emoji, `None` when all reactions were removed.
+fn reaction(r: &Value, update: &Value) -> Option<InboundMessage> {
+    let chat_id = id_text(at(r, &["chat", "id"]))?;
+    let message_id = id_text(r.get("message_id"))?;
+    let occurred_at = unix_seconds(r.get("date"))?;
+    let actor = id_text(at(r, &["user", "id"]))
+        .or_else(|| id_text(at(r, &["actor_chat", "id"])))
+        .unwrap_or_default();
+    let emoji: String = array(r, &["new_reaction"])
+        .iter()
+        .filter_map(|t| match text(t, &["type"])? {
+            "emoji" => text_owned(t, &["emoji"]),
+            "paid" => Some("⭐".to_string()),
+            _ => None,
+        })
+        .collect();
+    let display_name = r
+        .get("user")
+        .and_then(person_name)
+        .or_else(|| text_owned(r, &["actor_chat", "title"]));
+    Some(InboundMessage {
+        account_id: None,
+        address: chat_id.clone(),
+        display_name,
+        external_id: format!(
+            "{chat_id}:{message_id}:reaction:{actor}:{}",
+            occurred_at.timestamp()
+        ),
+        occurred_at,
+        kind: MessageKind::Reaction,
+        body: (!emoji.is_empty()).then_some(emoji),
+        media: vec![],
+        raw: update.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::channels::parse::test_support::{assert_never_panics, fixture, one_message};
+
+    const CHAT: &str = "1111111";
+    const NAME: &str = "Test Firstname Test Lastname";
+    const DATE: i64 = 1_441_645_532;
+
+    fn at_secs(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap()
+    }
+
+    /// One message in the private test chat, sent at `DATE`.
+    fn one(name: &str, message_id: u32) -> InboundMessage {
+        let m = one_message(parse, name);
+        assert_eq!(m.account_id, None, "{name}");
+        assert_eq!(m.address, CHAT, "{name}");
+        assert_eq!(m.display_name.as_deref(), Some(NAME), "{name}");
+        assert_eq!(m.external_id, format!("{CHAT}:{message_id}"), "{name}");
+        assert_eq!(m.occurred_at, at_secs(DATE), "{name}");
+        assert!(m.raw["update_id"].is_u64(), "{name}");
+        m
+    }
+
+    fn file(id: &str, mime: Option<&str>, name: Option<&str>) -> MediaRef {
+        MediaRef {
+            media_id: id.into(),
+            mime_type: mime.map(Into::into),
+            sha256: None,
+            filename: name.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn shared_update_sample() {
+        let m = one("telegram_update.json", 1365);
+        assert_eq!(m.kind, MessageKind::Text);
+        assert_eq!(m.body.as_deref(), Some("/start"));
+        assert!(m.media.is_empty());
+        assert_eq!(m.raw["update_id"], 10000);
+        assert_eq!(m.raw["message"]["from"]["username"], "Testusername");
+    }
+
+    #[test]
+    fn photo_takes_the_largest_size() {
+        let m = one("telegram_photo.json", 1366);
+        assert_eq!(m.kind, MessageKind::Image);
+        assert_eq!(m.body.as_deref(), Some("Our new shop window"));
+        assert_eq!(m.media, vec![file("AgACAgIAAxkBAAIBZ2Large", None, None)]);
+    }
+
+    #[test]
+    fn photo_size_order_does_not_matter() {
+        let body = r#"{"update_id": 1, "message": {"message_id": 5, "date": 1441645532,
+            "chat": {"id": 1, "type": "private"}, "photo": [
+              {"file_id": "big", "width": 800, "height": 600},
+              {"file_id": "small", "width": 90, "height": 67}]}}"#;
+        let events = parse(body.as_bytes()).unwrap();
+        match &events[..] {
+            [InboundEvent::Message(m)] => assert_eq!(m.media[0].media_id, "big"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn document() {
+        let m = one("telegram_document.json", 1367);
+        assert_eq!(m.kind, MessageKind::Document);
+        assert_eq!(m.body.as_deref(), Some("Invoice attached"));
+        assert_eq!(
+            m.media,
+            vec![file(
+                "BQACAgIAAxkBAAIBaGDocument",
+                Some("application/pdf"),
+                Some("invoice-2024-118.pdf")
+            )]
+        );
+    }
+
+    #[test]
+    fn location_and_venue() {
+        let m = one("telegram_location.json", 1368);
+        assert_eq!(m.kind, MessageKind::Location);
+        assert_eq!(m.body.as_deref(), Some("52.520008,13.404954"));
+
+        let m = one("telegram_venue.json", 1369);
+        assert_eq!(m.kind, MessageKind::Location);
+        assert_eq!(
+            m.body.as_deref(),
+            Some("52.516275,13.377704 Brandenburger Tor, Pariser Platz, 10117 Berlin")
+        );
+    }
+
+    #[test]
+    fn contact() {
+        let m = one("telegram_contact.json", 1370);
+        assert_eq!(m.kind, MessageKind::Contacts);
+        assert_eq!(m.body.as_deref(), Some("Erika Mustermann +4915112345678"));
+    }
+
+    #[test]
+    fn sticker() {
+        let m = one("telegram_sticker.json", 1371);
+        assert_eq!(m.kind, MessageKind::Sticker);
+        assert_eq!(m.body.as_deref(), Some("😀"));
+        assert_eq!(
+            m.media,
+            vec![file(
+                "CAACAgIAAxkBAAIBbGSticker",
+                Some("application/x-tgsticker"),
+                None
+            )]
+        );
+    }
+
+    #[test]
+    fn voice_and_audio() {
+        let m = one("telegram_voice.json", 1372);
+        assert_eq!(m.kind, MessageKind::Audio);
+        assert_eq!(
+            m.media,
+            vec![file("AwACAgIAAxkBAAIBbWVoice", Some("audio/ogg"), None)]
+        );
+
+        let m = one("telegram_audio.json", 1373);
+        assert_eq!(m.kind, MessageKind::Audio);
+        assert_eq!(
+            m.media,
+            vec![file(
+                "CQACAgIAAxkBAAIBbmAudio",
+                Some("audio/mpeg"),
+                Some("jingle.mp3")
+            )]
+        );
+    }
+
+    #[test]
+    fn video_video_note_animation() {
+        let m = one("telegram_video.json", 1374);
+        assert_eq!(m.kind, MessageKind::Video);
+        assert_eq!(m.body.as_deref(), Some("Unboxing"));
+        assert_eq!(
+            m.media,
+            vec![file(
+                "BAACAgIAAxkBAAIBb2Video",
+                Some("video/mp4"),
+                Some("unboxing.mp4")
+            )]
+        );
+
+        let m = one("telegram_video_note.json", 1375);
+        assert_eq!(m.kind, MessageKind::Video);
+        assert_eq!(
+            m.media,
+            vec![file("DQACAgIAAxkBAAIBcGVideoNote", None, None)]
+        );
+
+        // Telegram sets `document` too for animations; it is still a video.
+        let m = one("telegram_animation.json", 1376);
+        assert_eq!(m.kind, MessageKind::Video);
+        assert_eq!(m.media.len(), 1);
+        assert_eq!(m.media[0].media_id, "CgACAgIAAxkBAAIBcWAnimation");
+    }
+
+    #[test]
+    fn edited_message() {
+        let m = one_message(parse, "telegram_edited.json");
+        assert_eq!(m.kind, MessageKind::Text);
+        assert_eq!(m.address, CHAT);
+        assert_eq!(m.external_id, format!("{CHAT}:1365:edit:1441645600"));
+        assert_eq!(m.occurred_at, at_secs(1_441_645_600));
+        assert_eq!(m.body.as_deref(), Some("/start again"));
+        assert_eq!(m.display_name.as_deref(), Some(NAME));
+    }
+
+    #[test]
+    fn edit_without_edit_date_is_skipped() {
+        let body = fixture("telegram_edited.json").replace("\"edit_date\"", "\"x\"");
+        assert_eq!(parse(body.as_bytes()), Ok(vec![]));
+    }
+
+    #[test]
+    fn callback_query() {
+        let m = one_message(parse, "telegram_callback.json");
+        assert_eq!(m.kind, MessageKind::Button);
+        assert_eq!(m.body.as_deref(), Some("newsletter:yes"));
+        assert_eq!(m.address, CHAT);
+        assert_eq!(m.external_id, "callback:4382bfdwdsb323b2d9");
+        // the time of the message that carried the button
+        assert_eq!(m.occurred_at, at_secs(1_441_645_700));
+        assert_eq!(m.display_name.as_deref(), Some(NAME));
+        assert_eq!(
+            m.raw["callback_query"]["chat_instance"],
+            "-4729338398232455"
+        );
+    }
+
+    #[test]
+    fn callback_query_without_message_is_skipped() {
+        let body = r#"{"update_id": 1, "callback_query": {"id": "9", "from": {"id": 5, "first_name": "A"},
+            "inline_message_id": "AAA", "chat_instance": "1", "data": "x"}}"#;
+        assert_eq!(parse(body.as_bytes()), Ok(vec![]));
+    }
+
+    #[test]
+    fn group_chat_uses_title_and_negative_id() {
+        let m = one_message(parse, "telegram_group.json");
+        assert_eq!(m.address, "-1001234567890");
+        assert_eq!(m.external_id, "-1001234567890:52");
+        assert_eq!(m.display_name.as_deref(), Some("Lucky Shrub Customers"));
+        assert_eq!(m.body.as_deref(), Some("Hello group"));
+    }
+
+    #[test]
+    fn new_members_are_system() {
+        let m = one_message(parse, "telegram_new_members.json");
+        assert_eq!(m.kind, MessageKind::System);
+        assert_eq!(m.body.as_deref(), Some("Erika Mustermann joined the chat"));
+    }
+
+    #[test]
+    fn channel_post() {
+        let m = one_message(parse, "telegram_channel_post.json");
+        assert_eq!(m.kind, MessageKind::Text);
+        assert_eq!(m.address, "-1009876543210");
+        assert_eq!(m.external_id, "-1009876543210:7");
+        assert_eq!(m.display_name.as_deref(), Some("Lucky Shrub News"));
+        assert_eq!(m.body.as_deref(), Some("Spring sale starts Monday"));
+    }
+
+    #[test]
+    fn poll_is_unsupported() {
+        let m = one("telegram_poll.json", 1381);
+        assert_eq!(m.kind, MessageKind::Unsupported);
+        assert_eq!(m.body, None);
+        assert_eq!(
+            m.raw["message"]["poll"]["question"],
+            "Best day for delivery?"
+        );
+    }
+
+    #[test]
+    fn message_reaction() {
+        let m = one_message(parse, "telegram_message_reaction.json");
+        assert_eq!(m.kind, MessageKind::Reaction);
+        assert_eq!(m.body.as_deref(), Some("👍"));
+        assert_eq!(m.address, CHAT);
+        assert_eq!(
+            m.external_id,
+            format!("{CHAT}:1365:reaction:{CHAT}:1441645900")
+        );
+        assert_eq!(m.occurred_at, at_secs(1_441_645_900));
+
+        let removed = fixture("telegram_message_reaction.json")
+            .replace(r#""new_reaction": ["#, r#""old_reaction2": ["#)
+            .replace(r#""old_reaction": []"#, r#""new_reaction": []"#);
+        let events = parse(removed.as_bytes()).unwrap();
+        match &events[..] {
+            [InboundEvent::Message(m)] => assert_eq!(m.body, None),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn administrative_updates_give_nothing() {
+        assert_eq!(
+            parse(fixture("telegram_my_chat_member.json").as_bytes()),
+            Ok(vec![])
+        );
+        assert_eq!(
+            parse(br#"{"update_id": 5, "poll_answer": {"poll_id": "1"}}"#),
+            Ok(vec![])
+        );
+        assert_eq!(parse(br#"{"update_id": 5}"#), Ok(vec![]));
+    }
+
+    #[test]
+    fn message_without_date_or_chat_is_skipped() {
+        let body = fixture("telegram_update.json").replace("\"date\"", "\"x\"");
+        assert_eq!(parse(body.as_bytes()), Ok(vec![]));
+        let body = r#"{"update_id": 1, "message": {"message_id": 1, "date": 1, "text": "hi"}}"#;
+        assert_eq!(parse(body.as_bytes()), Ok(vec![]));
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            parse(b"{\"update_id\": 1, \"message\""),
+            Err(ParseError::Malformed)
+        );
+        assert_eq!(parse(b"[{\"update_id\": 1}]"), Err(ParseError::Malformed));
+        assert_eq!(parse(b"42"), Err(ParseError::Malformed));
+        assert_eq!(
+            parse(br#"{"message": {"text": "hi"}}"#),
+            Err(ParseError::MissingField("update_id"))
+        );
+        assert_eq!(
+            parse(br#"{"update_id": null}"#),
+            Err(ParseError::MissingField("update_id"))
+        );
+        assert_eq!(
+            parse(fixture("whatsapp_text.json").as_bytes()),
+            Err(ParseError::MissingField("update_id"))
+        );
+    }
+
+    #[test]
+    fn never_panics() {
+        assert_never_panics(parse, "telegram_");
+    }
+}

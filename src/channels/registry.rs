@@ -1,0 +1,612 @@
+//! Channel registrations: which platform account routes to which tenant, and its secrets.
+//! Secrets are sealed under the tenant's key, never returned (only whether each is set) and
+//! never logged.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Deserializer, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::audit::{self, AuditEvent};
+use crate::auth::{Actor, Permission};
+use crate::clock::{from_micros, to_micros};
+use crate::crypto::FieldBinding;
+use crate::error::{Error, Result};
+use crate::service::Hafen;
+use crate::store::schema::channels;
+use crate::store::{DbConn, StoreError};
+use crate::tenants::TenantId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Whatsapp,
+    Messenger,
+    Telegram,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Whatsapp => "whatsapp",
+            Self::Messenger => "messenger",
+            Self::Telegram => "telegram",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "whatsapp" => Some(Self::Whatsapp),
+            "messenger" => Some(Self::Messenger),
+            "telegram" => Some(Self::Telegram),
+            _ => None,
+        }
+    }
+
+    /// Meta's platforms verify webhooks with a GET handshake and sign every POST.
+    pub fn is_meta(self) -> bool {
+        matches!(self, Self::Whatsapp | Self::Messenger)
+    }
+}
+
+/// A channel's secrets. Which ones a platform needs: WhatsApp and Messenger `app_secret` and
+/// `verify_token` (webhooks) and `access_token` (sending, media); Telegram `webhook_secret`
+/// (webhooks) and `bot_token` (sending, files).
+#[derive(Default, Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct ChannelSecrets {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+}
+
+impl std::fmt::Debug for ChannelSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChannelSecrets([redacted])")
+    }
+}
+
+/// Which secrets are set; what the API shows instead of the secrets.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+pub struct SecretsSet {
+    pub app_secret: bool,
+    pub verify_token: bool,
+    pub access_token: bool,
+    pub bot_token: bool,
+    pub webhook_secret: bool,
+}
+
+impl From<&ChannelSecrets> for SecretsSet {
+    fn from(s: &ChannelSecrets) -> Self {
+        Self {
+            app_secret: s.app_secret.is_some(),
+            verify_token: s.verify_token.is_some(),
+            access_token: s.access_token.is_some(),
+            bot_token: s.bot_token.is_some(),
+            webhook_secret: s.webhook_secret.is_some(),
+        }
+    }
+}
+
+/// Secrets in a create request.
+#[derive(Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsInput {
+    #[serde(default)]
+    pub app_secret: Option<String>,
+    #[serde(default)]
+    pub verify_token: Option<String>,
+    #[serde(default)]
+    pub access_token: Option<String>,
+    #[serde(default)]
+    pub bot_token: Option<String>,
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
+}
+
+/// Secrets in an update: absent = keep, `null` = remove, a value = replace.
+#[derive(Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsPatch {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub app_secret: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub verify_token: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub access_token: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub bot_token: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub webhook_secret: Option<Option<String>>,
+}
+
+/// Distinguishes a field set to `null` (Some(None)) from an absent one (None, via `default`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelInput {
+    pub platform: Platform,
+    /// A name for people, e.g. "WhatsApp Kundenservice".
+    pub name: String,
+    /// WhatsApp `phone_number_id`, Messenger page id, Telegram bot id (optional).
+    #[serde(default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub secrets: SecretsInput,
+}
+
+#[derive(Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub account_id: Option<Option<String>>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub secrets: Option<SecretsPatch>,
+}
+
+/// A channel as the API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ChannelView {
+    pub id: String,
+    pub platform: Platform,
+    pub name: String,
+    pub account_id: Option<String>,
+    pub enabled: bool,
+    /// Path of this channel's webhook; prefix it with Hafen's public HTTPS address.
+    pub webhook_path: String,
+    pub secrets: SecretsSet,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = channels)]
+pub struct ChannelRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub platform: String,
+    pub name: String,
+    pub account_id: Option<String>,
+    pub enabled: bool,
+    pub secrets_sealed: Vec<u8>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A channel with its secrets opened, for the webhook and send paths.
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub id: String,
+    pub tenant: TenantId,
+    pub platform: Platform,
+    pub account_id: Option<String>,
+    pub enabled: bool,
+    pub secrets: ChannelSecrets,
+}
+
+fn secrets_binding<'a>(tenant: &'a str, id: &'a str) -> FieldBinding<'a> {
+    FieldBinding {
+        tenant,
+        table: "channels",
+        column: "secrets",
+        row: id,
+    }
+}
+
+fn check_secret(field: &str, value: &str) -> Result<()> {
+    if value.is_empty() || value.len() > 4096 || value.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            format!("secrets.{field}"),
+            "must be 1-4096 characters without control characters",
+        ));
+    }
+    Ok(())
+}
+
+impl ChannelSecrets {
+    fn validate(&self) -> Result<()> {
+        for (field, value) in [
+            ("app_secret", &self.app_secret),
+            ("verify_token", &self.verify_token),
+            ("access_token", &self.access_token),
+            ("bot_token", &self.bot_token),
+            ("webhook_secret", &self.webhook_secret),
+        ] {
+            if let Some(v) = value {
+                check_secret(field, v)?;
+            }
+        }
+        if let Some(s) = &self.webhook_secret {
+            // Telegram's setWebhook accepts 1-256 characters of A-Z a-z 0-9 _ -.
+            if s.len() > 256
+                || !s
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return Err(Error::invalid(
+                    "secrets.webhook_secret",
+                    "must be 1-256 characters of A-Z, a-z, 0-9, '_' or '-'",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// What a platform needs before its webhook can be verified.
+    fn require_for(&self, platform: Platform) -> Result<()> {
+        let missing = |field: &str| {
+            Error::invalid(
+                format!("secrets.{field}"),
+                format!("is required for {}", platform.as_str()),
+            )
+        };
+        match platform {
+            Platform::Whatsapp | Platform::Messenger => {
+                if self.app_secret.is_none() {
+                    return Err(missing("app_secret"));
+                }
+                if self.verify_token.is_none() {
+                    return Err(missing("verify_token"));
+                }
+            }
+            Platform::Telegram => {
+                if self.webhook_secret.is_none() {
+                    return Err(missing("webhook_secret"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, patch: SecretsPatch) {
+        for (slot, change) in [
+            (&mut self.app_secret, patch.app_secret),
+            (&mut self.verify_token, patch.verify_token),
+            (&mut self.access_token, patch.access_token),
+            (&mut self.bot_token, patch.bot_token),
+            (&mut self.webhook_secret, patch.webhook_secret),
+        ] {
+            if let Some(change) = change {
+                *slot = change;
+            }
+        }
+    }
+}
+
+fn validate_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "name",
+            "must be 1-200 characters without control characters",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn validate_account(platform: Platform, account: Option<String>) -> Result<Option<String>> {
+    let account = account
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty());
+    match (&account, platform) {
+        (None, Platform::Whatsapp) => Err(Error::invalid(
+            "account_id",
+            "the WhatsApp phone_number_id is required",
+        )),
+        (None, Platform::Messenger) => Err(Error::invalid(
+            "account_id",
+            "the Facebook page id is required",
+        )),
+        (Some(a), _)
+            if a.len() > 64
+                || !a
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.') =>
+        {
+            Err(Error::invalid(
+                "account_id",
+                "must be a platform id of at most 64 letters, digits, '.', '_' or '-'",
+            ))
+        }
+        _ => Ok(account),
+    }
+}
+
+impl ChannelRow {
+    fn view(&self, secrets: &ChannelSecrets) -> ChannelView {
+        let platform = Platform::parse(&self.platform).unwrap_or(Platform::Whatsapp);
+        ChannelView {
+            webhook_path: format!("/hooks/{}/{}", platform.as_str(), self.id),
+            id: self.id.clone(),
+            platform,
+            name: self.name.clone(),
+            account_id: self.account_id.clone(),
+            enabled: self.enabled,
+            secrets: SecretsSet::from(secrets),
+            created_at: from_micros(self.created_at),
+            updated_at: from_micros(self.updated_at),
+        }
+    }
+}
+
+fn load(
+    conn: &mut DbConn,
+    tenant: Option<&TenantId>,
+    id: &str,
+) -> Result<Option<ChannelRow>, StoreError> {
+    let mut query = channels::table
+        .filter(channels::id.eq(id.to_string()))
+        .into_boxed();
+    if let Some(t) = tenant {
+        query = query.filter(channels::tenant_id.eq(t.as_str().to_string()));
+    }
+    Ok(query
+        .select(ChannelRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+impl Hafen {
+    fn open_secrets(
+        &self,
+        keys: &crate::crypto::keyring::OwnerKeys,
+        row: &ChannelRow,
+    ) -> Result<ChannelSecrets> {
+        let bytes = keys.seal.open(
+            &secrets_binding(&row.tenant_id, &row.id),
+            &row.secrets_sealed,
+        )?;
+        serde_json::from_slice(&bytes).map_err(Error::internal)
+    }
+
+    fn seal_secrets(
+        &self,
+        keys: &crate::crypto::keyring::OwnerKeys,
+        tenant: &str,
+        id: &str,
+        secrets: &ChannelSecrets,
+    ) -> Result<Vec<u8>> {
+        let json = zeroize::Zeroizing::new(serde_json::to_vec(secrets).map_err(Error::internal)?);
+        Ok(keys.seal.seal(&secrets_binding(tenant, id), &json)?)
+    }
+
+    pub async fn create_channel(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        input: ChannelInput,
+    ) -> Result<ChannelView> {
+        actor.authorize(tenant, Permission::ManageChannels)?;
+        let name = validate_name(&input.name)?;
+        let account_id = validate_account(input.platform, input.account_id)?;
+        let s = input.secrets;
+        let secrets = ChannelSecrets {
+            app_secret: s.app_secret,
+            verify_token: s.verify_token,
+            access_token: s.access_token,
+            bot_token: s.bot_token,
+            webhook_secret: s.webhook_secret,
+        };
+        secrets.validate()?;
+        secrets.require_for(input.platform)?;
+        let keys = self.tenant_keys(tenant).await?;
+        let id = uuid::Uuid::now_v7().hyphenated().to_string();
+        let now = to_micros(self.clock.now());
+        let row = ChannelRow {
+            secrets_sealed: self.seal_secrets(&keys, tenant.as_str(), &id, &secrets)?,
+            id: id.clone(),
+            tenant_id: tenant.as_str().to_string(),
+            platform: input.platform.as_str().to_string(),
+            name,
+            account_id,
+            enabled: input.enabled.unwrap_or(true),
+            created_at: now,
+            updated_at: now,
+        };
+        let view = row.view(&secrets);
+        let event = AuditEvent::new(actor, "channel.create")
+            .tenant(tenant)
+            .object("channel", &id)
+            .detail(format!("platform={}", input.platform.as_str()));
+        let at = self.clock.now();
+        self.store
+            .write(move |conn| {
+                diesel::insert_into(channels::table)
+                    .values(&row)
+                    .execute(conn)?;
+                audit::append(conn, at, event)
+            })
+            .await?;
+        Ok(view)
+    }
+
+    pub async fn list_channels(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+    ) -> Result<Vec<ChannelView>> {
+        actor.authorize(tenant, Permission::ManageChannels)?;
+        let keys = self.tenant_keys(tenant).await?;
+        let t = tenant.clone();
+        let rows: Vec<ChannelRow> = self
+            .store
+            .read(move |conn| {
+                Ok(channels::table
+                    .filter(channels::tenant_id.eq(t.as_str().to_string()))
+                    .order(channels::id.asc())
+                    .select(ChannelRow::as_select())
+                    .load(conn)?)
+            })
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.view(&self.open_secrets(&keys, r)?)))
+            .collect()
+    }
+
+    pub async fn read_channel(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<ChannelView> {
+        actor.authorize(tenant, Permission::ManageChannels)?;
+        let keys = self.tenant_keys(tenant).await?;
+        let (t, id) = (tenant.clone(), id.to_string());
+        let row = self
+            .store
+            .read(move |conn| load(conn, Some(&t), &id))
+            .await?
+            .ok_or(Error::NotFound)?;
+        Ok(row.view(&self.open_secrets(&keys, &row)?))
+    }
+
+    pub async fn update_channel(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        id: &str,
+        patch: ChannelPatch,
+    ) -> Result<ChannelView> {
+        actor.authorize(tenant, Permission::ManageChannels)?;
+        let keys = self.tenant_keys(tenant).await?;
+        let (t, id_owned) = (tenant.clone(), id.to_string());
+        let mut row = self
+            .store
+            .read(move |conn| load(conn, Some(&t), &id_owned))
+            .await?
+            .ok_or(Error::NotFound)?;
+        let platform = Platform::parse(&row.platform)
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("unknown platform stored")))?;
+        let mut secrets = self.open_secrets(&keys, &row)?;
+        let mut changed = Vec::new();
+        if let Some(name) = patch.name {
+            row.name = validate_name(&name)?;
+            changed.push("name");
+        }
+        if let Some(account) = patch.account_id {
+            row.account_id = validate_account(platform, account)?;
+            changed.push("account_id");
+        }
+        if let Some(enabled) = patch.enabled {
+            row.enabled = enabled;
+            changed.push(if enabled { "enabled" } else { "disabled" });
+        }
+        if let Some(p) = patch.secrets {
+            secrets.apply(p);
+            secrets.validate()?;
+            secrets.require_for(platform)?;
+            changed.push("secrets");
+        }
+        row.secrets_sealed = self.seal_secrets(&keys, tenant.as_str(), &row.id, &secrets)?;
+        row.updated_at = to_micros(self.clock.now());
+        let view = row.view(&secrets);
+        let event = AuditEvent::new(actor, "channel.update")
+            .tenant(tenant)
+            .object("channel", id)
+            .detail(format!("changed={}", changed.join(",")));
+        let at = self.clock.now();
+        self.store
+            .write(move |conn| {
+                diesel::update(channels::table.filter(channels::id.eq(row.id.clone())))
+                    .set(&row)
+                    .execute(conn)?;
+                audit::append(conn, at, event)
+            })
+            .await?;
+        Ok(view)
+    }
+
+    /// Removes a channel. Its messages stay (they belong to the contacts, under retention).
+    pub async fn delete_channel(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<()> {
+        actor.authorize(tenant, Permission::ManageChannels)?;
+        self.ensure_tenant(tenant).await?;
+        let (t, id_owned) = (tenant.clone(), id.to_string());
+        let event = AuditEvent::new(actor, "channel.delete")
+            .tenant(tenant)
+            .object("channel", id);
+        let at = self.clock.now();
+        let deleted = self
+            .store
+            .write(move |conn| {
+                let n = diesel::delete(
+                    channels::table
+                        .filter(channels::id.eq(id_owned))
+                        .filter(channels::tenant_id.eq(t.as_str().to_string())),
+                )
+                .execute(conn)?;
+                if n > 0 {
+                    audit::append(conn, at, event)?;
+                }
+                Ok(n)
+            })
+            .await?;
+        if deleted == 0 {
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    }
+
+    /// The channel a webhook names, with its secrets; NotFound unless it exists for `platform`.
+    pub async fn channel_for_webhook(&self, platform: Platform, id: &str) -> Result<Channel> {
+        if uuid::Uuid::try_parse(id).is_err() {
+            return Err(Error::NotFound);
+        }
+        let id_owned = id.to_string();
+        let row = self
+            .store
+            .read(move |conn| load(conn, None, &id_owned))
+            .await?
+            .filter(|r| r.platform == platform.as_str())
+            .ok_or(Error::NotFound)?;
+        self.open_channel(row).await
+    }
+
+    /// A tenant's channel by id, with its secrets (send path).
+    pub async fn channel(&self, tenant: &TenantId, id: &str) -> Result<Channel> {
+        let (t, id_owned) = (tenant.clone(), id.to_string());
+        let row = self
+            .store
+            .read(move |conn| load(conn, Some(&t), &id_owned))
+            .await?
+            .ok_or(Error::NotFound)?;
+        self.open_channel(row).await
+    }
+
+    async fn open_channel(&self, row: ChannelRow) -> Result<Channel> {
+        let tenant = TenantId::parse(&row.tenant_id)?;
+        let keys = self.tenant_keys(&tenant).await?;
+        let secrets = self.open_secrets(&keys, &row)?;
+        Ok(Channel {
+            platform: Platform::parse(&row.platform)
+                .ok_or_else(|| Error::internal(anyhow::anyhow!("unknown platform stored")))?,
+            id: row.id,
+            tenant,
+            account_id: row.account_id,
+            enabled: row.enabled,
+            secrets,
+        })
+    }
+}

@@ -1,0 +1,104 @@
+//! Channel registrations: create, list, read, update, delete.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::extract::{json_body, Caller};
+use super::problem::ApiError;
+use crate::channels::registry::{ChannelInput, ChannelPatch, ChannelView};
+use crate::service::Hafen;
+use crate::tenants::TenantId;
+
+/// Register a channel (WhatsApp number, Facebook page, Telegram bot). Secrets are stored
+/// encrypted and never returned.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/channels", tag = "channels",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body = ChannelInput,
+    responses((status = 201, body = ChannelView),
+        (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn create(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    let input: ChannelInput = json_body(&req, body).await?;
+    Ok(HttpResponse::Created().json(hafen.create_channel(&caller.0, &tenant, input).await?))
+}
+
+/// The tenant's channels.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/channels", tag = "channels",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    responses((status = 200, body = Vec<ChannelView>),
+        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    Ok(HttpResponse::Ok().json(hafen.list_channels(&caller.0, &tenant).await?))
+}
+
+/// One channel.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/channels/{id}", tag = "channels",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Channel id")),
+    responses((status = 200, body = ChannelView),
+        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn read(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    Ok(HttpResponse::Ok().json(hafen.read_channel(&caller.0, &tenant, &id).await?))
+}
+
+/// Change name, account id, enabled, or secrets (absent = keep, null = remove).
+#[utoipa::path(patch, path = "/v1/tenants/{tenant}/channels/{id}", tag = "channels",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Channel id")),
+    request_body = ChannelPatch,
+    responses((status = 200, body = ChannelView),
+        (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn update(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    let patch: ChannelPatch = json_body(&req, body).await?;
+    Ok(HttpResponse::Ok().json(hafen.update_channel(&caller.0, &tenant, &id, patch).await?))
+}
+
+/// Remove a channel; its messages stay.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/channels/{id}", tag = "channels",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Channel id")),
+    responses((status = 204),
+        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn delete(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    hafen.delete_channel(&caller.0, &tenant, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,129 @@
+//! Platform webhooks: `/hooks/{platform}/{channel_id}`. Authenticity is checked over the raw
+//! body before anything is parsed; a failed check stores nothing but one audit entry.
+
+use actix_web::http::header::ContentType;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::extract::raw_body;
+use super::problem::ApiError;
+use crate::audit::AuditEvent;
+use crate::auth::Actor;
+use crate::channels::inbound::ParseError;
+use crate::channels::parse;
+use crate::channels::verify::{meta_handshake, meta_signature_valid, telegram_secret_valid};
+use crate::channels::{Channel, Platform};
+use crate::error::Error;
+use crate::service::Hafen;
+
+fn platform(name: &str) -> Result<Platform, ApiError> {
+    Platform::parse(name).ok_or(ApiError::Domain(Error::NotFound))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Handshake {
+    #[serde(rename = "hub.mode")]
+    mode: Option<String>,
+    #[serde(rename = "hub.verify_token")]
+    verify_token: Option<String>,
+    #[serde(rename = "hub.challenge")]
+    challenge: Option<String>,
+}
+
+/// Meta's subscription handshake: echo `hub.challenge` when the verify token matches.
+pub async fn handshake(
+    hafen: web::Data<Hafen>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (platform_name, id) = path.into_inner();
+    let platform = platform(&platform_name)?;
+    if !platform.is_meta() {
+        return Err(Error::NotFound.into());
+    }
+    let channel = hafen.channel_for_webhook(platform, &id).await?;
+    let query: Handshake = super::extract::query(&req)?;
+    let expected = channel.secrets.verify_token.as_deref().unwrap_or_default();
+    match meta_handshake(
+        expected,
+        query.mode.as_deref(),
+        query.verify_token.as_deref(),
+        query.challenge.as_deref(),
+    ) {
+        Some(challenge) if channel.enabled && !expected.is_empty() => Ok(HttpResponse::Ok()
+            .content_type(ContentType::plaintext())
+            .body(challenge.to_string())),
+        _ => {
+            hafen
+                .metrics()
+                .webhook(platform.as_str(), "handshake_refused");
+            Err(Error::Forbidden("the verify token does not match this channel".into()).into())
+        }
+    }
+}
+
+/// A webhook delivery.
+pub async fn receive(
+    hafen: web::Data<Hafen>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (platform_name, id) = path.into_inner();
+    let platform = platform(&platform_name)?;
+    let channel = hafen.channel_for_webhook(platform, &id).await?;
+    let body = raw_body(&req, body).await?;
+    if !authentic(&channel, &req, &body) {
+        hafen.metrics().webhook(platform.as_str(), "bad_signature");
+        let actor = Actor::Channel {
+            id: channel.id.clone(),
+            tenant: channel.tenant.clone(),
+        };
+        hafen
+            .record(
+                AuditEvent::new(&actor, "webhook.rejected")
+                    .tenant(&channel.tenant)
+                    .object("channel", &channel.id)
+                    .detail("reason=signature"),
+            )
+            .await?;
+        tracing::warn!(channel = %channel.id, platform = platform.as_str(), "webhook rejected: signature missing or wrong");
+        return Err(Error::Unauthenticated.into());
+    }
+    if !channel.enabled {
+        hafen.metrics().webhook(platform.as_str(), "disabled");
+        return Err(Error::Forbidden("this channel is disabled".into()).into());
+    }
+    let events = match platform {
+        Platform::Whatsapp => parse::whatsapp::parse(&body),
+        Platform::Messenger => parse::messenger::parse(&body),
+        Platform::Telegram => parse::telegram::parse(&body),
+    }
+    .map_err(|e| {
+        hafen.metrics().webhook(platform.as_str(), "malformed");
+        match e {
+            ParseError::Malformed
+            | ParseError::WrongObject { .. }
+            | ParseError::MissingField(_) => ApiError::Malformed(e.to_string()),
+        }
+    })?;
+    let receipt = hafen.receive_webhook(&channel, events).await?;
+    hafen.metrics().webhook(platform.as_str(), "accepted");
+    Ok(HttpResponse::Ok().json(receipt))
+}
+
+fn authentic(channel: &Channel, req: &HttpRequest, body: &[u8]) -> bool {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    match channel.platform {
+        Platform::Whatsapp | Platform::Messenger => match channel.secrets.app_secret.as_deref() {
+            Some(secret) => meta_signature_valid(secret, header("x-hub-signature-256"), body),
+            None => false,
+        },
+        Platform::Telegram => match channel.secrets.webhook_secret.as_deref() {
+            Some(secret) => {
+                telegram_secret_valid(secret, header("x-telegram-bot-api-secret-token"))
+            }
+            None => false,
+        },
+    }
+}

@@ -1,0 +1,199 @@
+//! Delivery statuses (sent, delivered, read, failed) of outbound messages. Every status is kept
+//! as history; the message carries the latest. A status may arrive before its message is known
+//! (the platform answers the send call after the webhook fired): it is kept unmatched and
+//! attached when a message with that platform id appears.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::channels::inbound::{DeliveryStatus, PlatformError};
+use crate::clock::from_micros;
+use crate::crypto::FieldBinding;
+use crate::store::schema::{message_statuses, messages};
+use crate::store::{DbConn, StoreError};
+
+pub const TABLE: &str = "message_statuses";
+
+pub fn binding<'a>(tenant: &'a str, id: &'a str, column: &'static str) -> FieldBinding<'a> {
+    FieldBinding {
+        tenant,
+        table: TABLE,
+        column,
+        row: id,
+    }
+}
+
+/// A status to store, validated.
+#[derive(Debug, Clone)]
+pub struct NewStatus {
+    pub channel: super::types::ChannelName,
+    pub external_id: crate::sensitive::Sensitive<String>,
+    pub status: DeliveryStatus,
+    pub occurred_at: DateTime<Utc>,
+    pub errors: Vec<PlatformError>,
+    pub raw: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = message_statuses)]
+pub struct StatusRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub channel: String,
+    pub external_index: Vec<u8>,
+    pub message_id: Option<String>,
+    pub status: String,
+    pub occurred_at: i64,
+    pub received_at: i64,
+    pub errors_sealed: Option<Vec<u8>>,
+    pub raw_sealed: Option<Vec<u8>>,
+}
+
+/// Later time wins; within the same second the further state (sent < delivered < read < failed).
+fn rank(status: &str) -> u8 {
+    match DeliveryStatus::parse(status) {
+        Some(DeliveryStatus::Queued) | None => 0,
+        Some(DeliveryStatus::Sent) => 1,
+        Some(DeliveryStatus::Delivered) => 2,
+        Some(DeliveryStatus::Read) => 3,
+        Some(DeliveryStatus::Failed) => 4,
+    }
+}
+
+/// Moves the message's current status forward if `status` at `at` is newer.
+pub fn bump(conn: &mut DbConn, message_id: &str, status: &str, at: i64) -> Result<(), StoreError> {
+    let current: Option<(Option<String>, Option<i64>)> = messages::table
+        .filter(messages::id.eq(message_id))
+        .select((messages::delivery_status, messages::delivery_status_at))
+        .first(conn)
+        .optional()?;
+    let Some((current_status, current_at)) = current else {
+        return Ok(());
+    };
+    let newer = match (current_status.as_deref(), current_at) {
+        (Some(s), Some(t)) => (at, rank(status)) > (t, rank(s)),
+        _ => true,
+    };
+    if newer {
+        diesel::update(messages::table.filter(messages::id.eq(message_id)))
+            .set((
+                messages::delivery_status.eq(status),
+                messages::delivery_status_at.eq(at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Stores statuses, matching each to a stored message by platform id.
+pub fn store(conn: &mut DbConn, tenant: &str, mut rows: Vec<StatusRow>) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let indexes: Vec<Vec<u8>> = rows.iter().map(|r| r.external_index.clone()).collect();
+    let known: HashMap<Vec<u8>, String> = super::find_by_external_indexes(conn, tenant, indexes)?
+        .into_iter()
+        .filter_map(|(index, id, _)| index.map(|i| (i, id)))
+        .collect();
+    for row in &mut rows {
+        row.message_id = known.get(&row.external_index).cloned();
+    }
+    for row in &rows {
+        diesel::insert_into(message_statuses::table)
+            .values(row)
+            .execute(conn)?;
+    }
+    for row in &rows {
+        if let Some(message_id) = &row.message_id {
+            bump(conn, message_id, &row.status, row.occurred_at)?;
+        }
+    }
+    Ok(())
+}
+
+/// Attaches statuses that arrived before their message; `fresh` pairs platform-id indexes
+/// with the ids of messages just stored.
+pub fn attach_pending(
+    conn: &mut DbConn,
+    tenant: &str,
+    fresh: &[(Vec<u8>, String)],
+) -> Result<(), StoreError> {
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let indexes: Vec<Vec<u8>> = fresh.iter().map(|(i, _)| i.clone()).collect();
+    let pending: Vec<(String, Vec<u8>, String, i64)> = message_statuses::table
+        .filter(message_statuses::tenant_id.eq(tenant))
+        .filter(message_statuses::message_id.is_null())
+        .filter(message_statuses::external_index.eq_any(indexes))
+        .select((
+            message_statuses::id,
+            message_statuses::external_index,
+            message_statuses::status,
+            message_statuses::occurred_at,
+        ))
+        .load(conn)?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let by_index: HashMap<&Vec<u8>, &String> = fresh.iter().map(|(i, m)| (i, m)).collect();
+    for (status_id, index, status, at) in pending {
+        if let Some(message_id) = by_index.get(&index) {
+            diesel::update(message_statuses::table.filter(message_statuses::id.eq(&status_id)))
+                .set(message_statuses::message_id.eq(Some(message_id.to_string())))
+                .execute(conn)?;
+            bump(conn, message_id, &status, at)?;
+        }
+    }
+    Ok(())
+}
+
+/// A status as the API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StatusView {
+    pub status: String,
+    pub occurred_at: DateTime<Utc>,
+    pub errors: Vec<PlatformError>,
+}
+
+/// A message's status history, oldest first.
+pub fn history(
+    conn: &mut DbConn,
+    tenant: &str,
+    message_id: &str,
+) -> Result<Vec<StatusRow>, StoreError> {
+    Ok(message_statuses::table
+        .filter(message_statuses::tenant_id.eq(tenant))
+        .filter(message_statuses::message_id.eq(message_id))
+        .order((
+            message_statuses::occurred_at.asc(),
+            message_statuses::received_at.asc(),
+        ))
+        .select(StatusRow::as_select())
+        .load(conn)?)
+}
+
+impl StatusRow {
+    pub fn view(
+        &self,
+        keys: &crate::crypto::keyring::OwnerKeys,
+    ) -> crate::error::Result<StatusView> {
+        let errors = match &self.errors_sealed {
+            Some(sealed) => {
+                let bytes = keys
+                    .seal
+                    .open(&binding(&self.tenant_id, &self.id, "errors"), sealed)?;
+                serde_json::from_slice(&bytes).map_err(crate::error::Error::internal)?
+            }
+            None => Vec::new(),
+        };
+        Ok(StatusView {
+            status: self.status.clone(),
+            occurred_at: from_micros(self.occurred_at),
+            errors,
+        })
+    }
+}
