@@ -15,6 +15,7 @@ use crate::sensitive::Sensitive;
 use crate::service::Hafen;
 
 pub struct Application {
+    scheduler: Option<tokio_cron_scheduler::JobScheduler>,
     addr: std::net::SocketAddr,
     tls: bool,
     port: u16,
@@ -67,7 +68,14 @@ impl Application {
             None => server.listen(listener)?,
         }
         .run();
+        let scheduler = match config.retry_interval_secs {
+            0 => None,
+            secs => {
+                Some(crate::jobs::start(hafen.clone(), std::time::Duration::from_secs(secs)).await?)
+            }
+        };
         Ok(Self {
+            scheduler,
             addr,
             tls: with_tls,
             port,
@@ -104,6 +112,9 @@ impl Application {
             "Hafen is listening"
         );
         let result = self.server.await;
+        if let Some(mut scheduler) = self.scheduler {
+            let _ = scheduler.shutdown().await;
+        }
         let store = self.hafen.store().clone();
         drop(self.hafen);
         tokio::task::spawn_blocking(move || store.close())

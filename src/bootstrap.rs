@@ -73,7 +73,7 @@ pub async fn open(
     };
     let master = MasterKey::new(identity, &config.recovery_recipients()?);
     let keys = Arc::new(KeyRing::new(master, config.key_cache_size));
-    let hafen = Hafen::new(store, keys, clock);
+    let hafen = Hafen::new(store, keys, clock).with_platforms(config.platform_client());
 
     let admin_token = if fresh {
         let created = hafen

@@ -42,6 +42,11 @@ const ENV_OPTIONS: &[&str] = &[
     "db_pool_size",
     "key_cache_size",
     "workers",
+    "whatsapp_api_base",
+    "messenger_api_base",
+    "telegram_api_base",
+    "platform_timeout_secs",
+    "retry_interval_secs",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -88,6 +93,16 @@ pub struct Config {
     pub key_cache_size: usize,
     /// HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// Base URL of the WhatsApp Cloud API (Graph API with version).
+    pub whatsapp_api_base: String,
+    /// Base URL of the Messenger Send API (Graph API with version).
+    pub messenger_api_base: String,
+    /// Base URL of the Telegram Bot API.
+    pub telegram_api_base: String,
+    /// Timeout for one call to a platform API.
+    pub platform_timeout_secs: u64,
+    /// How often queued sends (and other retries) are looked at; 0 disables the scheduler.
+    pub retry_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -108,6 +123,11 @@ impl Default for Config {
             db_pool_size: 8,
             key_cache_size: 100_000,
             workers: None,
+            whatsapp_api_base: "https://graph.facebook.com/v21.0".into(),
+            messenger_api_base: "https://graph.facebook.com/v21.0".into(),
+            telegram_api_base: "https://api.telegram.org".into(),
+            platform_timeout_secs: 30,
+            retry_interval_secs: 15,
         }
     }
 }
@@ -189,6 +209,15 @@ impl Config {
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
         }
+        for (name, url) in [
+            ("whatsapp_api_base", &self.whatsapp_api_base),
+            ("messenger_api_base", &self.messenger_api_base),
+            ("telegram_api_base", &self.telegram_api_base),
+        ] {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                bail!("{name} must be an http(s) URL");
+            }
+        }
         if self.db_pool_size == 0 || self.key_cache_size == 0 {
             bail!("db_pool_size and key_cache_size must be at least 1");
         }
@@ -239,6 +268,19 @@ impl Config {
         }
     }
 
+    /// The platform API client this configuration describes.
+    pub fn platform_client(&self) -> crate::channels::platform::PlatformClient {
+        let trim = |s: &str| s.trim_end_matches('/').to_string();
+        crate::channels::platform::PlatformClient::new(
+            crate::channels::platform::Endpoints {
+                whatsapp: trim(&self.whatsapp_api_base),
+                messenger: trim(&self.messenger_api_base),
+                telegram: trim(&self.telegram_api_base),
+            },
+            std::time::Duration::from_secs(self.platform_timeout_secs.max(1)),
+        )
+    }
+
     pub fn tls_enabled(&self) -> bool {
         self.tls_cert_file.is_some()
     }
@@ -263,6 +305,11 @@ listen = {listen:?}
 # sqlite_synchronous = "full"                         # full (survives power loss) | normal
 # db_pool_size = 8
 # key_cache_size = 100000
+# whatsapp_api_base = "https://graph.facebook.com/v21.0"
+# messenger_api_base = "https://graph.facebook.com/v21.0"
+# telegram_api_base = "https://api.telegram.org"
+# platform_timeout_secs = 30
+# retry_interval_secs = 15                          # how often queued sends are retried
 "#,
             data_dir = self.data_dir.display().to_string(),
             listen = self.listen,

@@ -20,6 +20,7 @@ pub mod contacts;
 pub mod crypto;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod messages;
 pub mod metrics;
 pub mod sensitive;

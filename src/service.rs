@@ -22,6 +22,7 @@ pub struct Hafen {
     pub(crate) keys: Arc<KeyRing>,
     pub(crate) clock: SharedClock,
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    pub(crate) platforms: crate::channels::platform::PlatformClient,
 }
 
 impl std::fmt::Debug for Hafen {
@@ -56,7 +57,17 @@ impl Hafen {
             keys,
             clock,
             metrics: Arc::new(crate::metrics::Metrics::default()),
+            platforms: crate::channels::platform::PlatformClient::new(
+                Default::default(),
+                std::time::Duration::from_secs(30),
+            ),
         }
+    }
+
+    /// Uses these platform API endpoints (configuration; tests point them at a fake).
+    pub fn with_platforms(mut self, platforms: crate::channels::platform::PlatformClient) -> Self {
+        self.platforms = platforms;
+        self
     }
 
     pub fn metrics(&self) -> &crate::metrics::Metrics {

@@ -5,7 +5,10 @@
 
 pub mod inbound;
 pub mod parse;
+pub mod platform;
+pub mod policy;
 pub mod registry;
+pub mod send;
 pub mod verify;
 pub mod webhook;
 

@@ -83,3 +83,45 @@ pub async fn messages(
             .await?,
     ))
 }
+
+/// Send a message to the contact through its platform (text, WhatsApp template, or media by
+/// URL). 201 when the platform accepted it or refused it for good (see `status`), 202 when it
+/// is queued for a retry.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/contacts/{id}/messages/send", tag = "contacts",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key")),
+    request_body = crate::channels::send::SendRequest,
+    responses((status = 201, body = crate::channels::send::SendReceipt), (status = 202, body = crate::channels::send::SendReceipt),
+        (status = 200, description = "The idempotency key named an earlier request", body = crate::channels::send::SendReceipt),
+        (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
+        (status = 409, description = "Not allowed now (service window, disabled channel)", body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn send(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    let request: crate::channels::send::SendRequest = super::extract::json_body(&req, body).await?;
+    let header_key = req
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let receipt = hafen
+        .send_message(&caller.0, &tenant, &id, request, header_key)
+        .await?;
+    let mut response = if receipt.duplicate {
+        HttpResponse::Ok()
+    } else if receipt.status == "queued" {
+        HttpResponse::Accepted()
+    } else {
+        HttpResponse::Created()
+    };
+    Ok(response.json(receipt))
+}

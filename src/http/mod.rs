@@ -33,6 +33,7 @@ use crate::service::Hafen;
         contacts::list,
         contacts::read,
         contacts::messages,
+        contacts::send,
         channels::create,
         channels::list,
         channels::read,
@@ -92,6 +93,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/tenants/{tenant}/contacts/{id}/messages",
             web::get().to(contacts::messages),
+        )
+        .route(
+            "/v1/tenants/{tenant}/contacts/{id}/messages/send",
+            web::post().to(contacts::send),
         )
         .route(
             "/v1/tenants/{tenant}/channels",

@@ -303,7 +303,7 @@ pub(crate) fn external_index(tenant_keys: &OwnerKeys, channel: &str, external_id
 }
 
 /// Statuses are sealed under the tenant's key: their message (and contact) may not be known yet.
-fn seal_status(
+pub(crate) fn seal_status(
     tenant: &str,
     tenant_keys: &OwnerKeys,
     status: &NewStatus,

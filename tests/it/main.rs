@@ -6,5 +6,7 @@ mod support;
 mod api;
 mod channels;
 mod cli;
+mod fake_platform;
+mod send;
 mod storage;
 mod tls;

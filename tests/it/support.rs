@@ -170,6 +170,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_configured(backend, |_| {}).await
+    }
+
+    /// Spawns with a changed configuration (e.g. platform API base URLs of a fake).
+    pub async fn spawn_configured(backend: Backend, change: impl FnOnce(&mut Config)) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let data_dir = dir.path().join("data");
         let db = Arc::new(TestDatabase::create(backend, &data_dir));
@@ -178,6 +183,9 @@ impl TestApp {
         config.database_url = Some(hafen::sensitive::Sensitive::new(db.url.clone()));
         config.max_body_bytes = 64 * 1024;
         config.workers = Some(2);
+        // Tests drive scheduled work themselves, with the manual clock.
+        config.retry_interval_secs = 0;
+        change(&mut config);
         Self::spawn_with(backend, config, db, dir, test_clock(), None).await
     }
 

@@ -1,0 +1,397 @@
+//! The platforms' send APIs. Base URLs are configuration, so tests point them at a local fake
+//! that answers in the real formats. Error classification decides what is retried: rate limits,
+//! server errors and network failures are transient; everything else is final.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::inbound::PlatformError;
+use super::{Channel, Platform};
+
+/// Where the platform APIs live.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub whatsapp: String,
+    pub messenger: String,
+    pub telegram: String,
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        Self {
+            whatsapp: "https://graph.facebook.com/v21.0".into(),
+            messenger: "https://graph.facebook.com/v21.0".into(),
+            telegram: "https://api.telegram.org".into(),
+        }
+    }
+}
+
+/// What to send.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Outbound {
+    Text {
+        text: String,
+    },
+    /// WhatsApp message template (the only kind allowed outside the 24-hour window).
+    Template {
+        name: String,
+        language: String,
+        components: Option<Value>,
+    },
+    /// A file by public URL: image, video, audio or document.
+    Media {
+        kind: String,
+        url: String,
+        caption: Option<String>,
+    },
+}
+
+/// How a send attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendOutcome {
+    /// Accepted; the platform's message id (Telegram: `<chat id>:<message id>`).
+    Sent(String),
+    /// Refused for good (bad number, template not approved, blocked…).
+    Failed(PlatformError),
+    /// Try again later (rate limit, server error, network).
+    Retry(PlatformError, Option<Duration>),
+}
+
+#[derive(Debug, Clone)]
+pub struct PlatformClient {
+    http: reqwest::Client,
+    endpoints: Endpoints,
+}
+
+impl PlatformClient {
+    pub fn new(endpoints: Endpoints, timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("hafen/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Self { http, endpoints }
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// Sends `message` to `address` through `channel`.
+    pub async fn send(&self, channel: &Channel, address: &str, message: &Outbound) -> SendOutcome {
+        let request = match self.build(channel, address, message) {
+            Ok(r) => r,
+            Err(e) => return SendOutcome::Failed(e),
+        };
+        let response = match request.send().await {
+            Ok(r) => r,
+            // `without_url`: Telegram puts the bot token in the URL; it must not reach a log.
+            Err(e) => return SendOutcome::Retry(network_error(&e.without_url()), None),
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        match channel.platform {
+            Platform::Whatsapp | Platform::Messenger => {
+                graph_outcome(channel.platform, status, &body, retry_after)
+            }
+            Platform::Telegram => telegram_outcome(status, &body, address),
+        }
+    }
+
+    fn build(
+        &self,
+        channel: &Channel,
+        address: &str,
+        message: &Outbound,
+    ) -> Result<reqwest::RequestBuilder, PlatformError> {
+        let missing = |what: &str| PlatformError {
+            code: 0,
+            title: format!("the channel has no {what}"),
+            detail: Some(format!("set secrets.{what} on the channel")),
+        };
+        match channel.platform {
+            Platform::Whatsapp => {
+                let token = channel
+                    .secrets
+                    .access_token
+                    .as_deref()
+                    .ok_or_else(|| missing("access_token"))?;
+                let account = channel.account_id.as_deref().unwrap_or_default();
+                let to = address.strip_prefix("id:").unwrap_or(address);
+                let mut body = json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to});
+                match message {
+                    Outbound::Text { text } => {
+                        body["type"] = json!("text");
+                        body["text"] = json!({"body": text, "preview_url": false});
+                    }
+                    Outbound::Template {
+                        name,
+                        language,
+                        components,
+                    } => {
+                        body["type"] = json!("template");
+                        body["template"] = json!({"name": name, "language": {"code": language}});
+                        if let Some(c) = components {
+                            body["template"]["components"] = c.clone();
+                        }
+                    }
+                    Outbound::Media { kind, url, caption } => {
+                        body["type"] = json!(kind);
+                        body[kind.as_str()] = json!({"link": url});
+                        if let Some(c) = caption.as_ref().filter(|_| kind != "audio") {
+                            body[kind.as_str()]["caption"] = json!(c);
+                        }
+                    }
+                }
+                Ok(self
+                    .http
+                    .post(format!("{}/{account}/messages", self.endpoints.whatsapp))
+                    .bearer_auth(token)
+                    .json(&body))
+            }
+            Platform::Messenger => {
+                let token = channel
+                    .secrets
+                    .access_token
+                    .as_deref()
+                    .ok_or_else(|| missing("access_token"))?;
+                let content = match message {
+                    Outbound::Text { text } => json!({"text": text}),
+                    Outbound::Media { kind, url, .. } => {
+                        let kind = if kind == "document" {
+                            "file"
+                        } else {
+                            kind.as_str()
+                        };
+                        json!({"attachment": {"type": kind, "payload": {"url": url, "is_reusable": false}}})
+                    }
+                    Outbound::Template { .. } => {
+                        return Err(PlatformError {
+                            code: 0,
+                            title: "templates are a WhatsApp feature".into(),
+                            detail: None,
+                        })
+                    }
+                };
+                let body = json!({"recipient": {"id": address}, "messaging_type": "RESPONSE", "message": content});
+                Ok(self
+                    .http
+                    .post(format!("{}/me/messages", self.endpoints.messenger))
+                    .bearer_auth(token)
+                    .json(&body))
+            }
+            Platform::Telegram => {
+                let token = channel
+                    .secrets
+                    .bot_token
+                    .as_deref()
+                    .ok_or_else(|| missing("bot_token"))?;
+                let (method, body) = match message {
+                    Outbound::Text { text } => {
+                        ("sendMessage", json!({"chat_id": address, "text": text}))
+                    }
+                    Outbound::Media { kind, url, caption } => {
+                        let (method, field) = match kind.as_str() {
+                            "image" => ("sendPhoto", "photo"),
+                            "video" => ("sendVideo", "video"),
+                            "audio" => ("sendAudio", "audio"),
+                            _ => ("sendDocument", "document"),
+                        };
+                        let mut body = json!({"chat_id": address, field: url});
+                        if let Some(c) = caption {
+                            body["caption"] = json!(c);
+                        }
+                        (method, body)
+                    }
+                    Outbound::Template { .. } => {
+                        return Err(PlatformError {
+                            code: 0,
+                            title: "templates are a WhatsApp feature".into(),
+                            detail: None,
+                        })
+                    }
+                };
+                Ok(self
+                    .http
+                    .post(format!("{}/bot{token}/{method}", self.endpoints.telegram))
+                    .json(&body))
+            }
+        }
+    }
+}
+
+fn network_error(e: &reqwest::Error) -> PlatformError {
+    PlatformError {
+        code: 0,
+        title: if e.is_timeout() {
+            "the platform did not answer in time"
+        } else {
+            "the platform could not be reached"
+        }
+        .into(),
+        detail: Some(e.to_string()),
+    }
+}
+
+/// Graph API (WhatsApp, Messenger): `{"error": {"message", "type", "code", "error_subcode",
+/// "error_data": {"details"}}}` on failure.
+fn graph_outcome(
+    platform: Platform,
+    status: u16,
+    body: &Value,
+    retry_after: Option<Duration>,
+) -> SendOutcome {
+    if (200..300).contains(&status) {
+        let id = match platform {
+            Platform::Whatsapp => body.pointer("/messages/0/id"),
+            _ => body.get("message_id"),
+        }
+        .and_then(Value::as_str);
+        return match id {
+            Some(id) => SendOutcome::Sent(id.to_string()),
+            None => SendOutcome::Retry(
+                PlatformError {
+                    code: 0,
+                    title: "the platform answered without a message id".into(),
+                    detail: None,
+                },
+                None,
+            ),
+        };
+    }
+    let error = body.get("error");
+    let code = error
+        .and_then(|e| e.get("code"))
+        .and_then(Value::as_i64)
+        .unwrap_or(i64::from(status));
+    let platform_error = PlatformError {
+        code,
+        title: error
+            .and_then(|e| e.get("message"))
+            .and_then(Value::as_str)
+            .unwrap_or("the platform refused the message")
+            .to_string(),
+        detail: error
+            .and_then(|e| e.pointer("/error_data/details"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    };
+    // Graph's throttling and temporary codes: 1, 2 (service), 4, 17, 32, 613 (rate limits),
+    // 80007 (WhatsApp rate limit), 130429 (throughput), 131000 (unknown), 131056 (pair rate
+    // limit), 133004 (temporarily unavailable).
+    let transient_code = matches!(
+        code,
+        1 | 2 | 4 | 17 | 32 | 613 | 80007 | 130429 | 131000 | 131056 | 133004
+    );
+    if status == 429 || status >= 500 || transient_code {
+        SendOutcome::Retry(platform_error, retry_after)
+    } else {
+        SendOutcome::Failed(platform_error)
+    }
+}
+
+/// Bot API: `{"ok": true, "result": {...}}` or `{"ok": false, "error_code", "description",
+/// "parameters": {"retry_after"}}`.
+fn telegram_outcome(status: u16, body: &Value, chat: &str) -> SendOutcome {
+    if body.get("ok").and_then(Value::as_bool) == Some(true) {
+        return match body.pointer("/result/message_id").and_then(Value::as_i64) {
+            Some(id) => SendOutcome::Sent(format!("{chat}:{id}")),
+            None => SendOutcome::Retry(
+                PlatformError {
+                    code: 0,
+                    title: "Telegram answered without a message id".into(),
+                    detail: None,
+                },
+                None,
+            ),
+        };
+    }
+    let code = body
+        .get("error_code")
+        .and_then(Value::as_i64)
+        .unwrap_or(i64::from(status));
+    let error = PlatformError {
+        code,
+        title: body
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("Telegram refused the message")
+            .to_string(),
+        detail: None,
+    };
+    let retry_after = body
+        .pointer("/parameters/retry_after")
+        .and_then(Value::as_u64)
+        .map(Duration::from_secs);
+    if code == 429 || status >= 500 || status == 0 {
+        SendOutcome::Retry(error, retry_after)
+    } else {
+        SendOutcome::Failed(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graph_errors_are_classified() {
+        let rate = json!({"error": {"message": "(#130429) Rate limit hit", "type": "OAuthException", "code": 130429}});
+        assert!(matches!(
+            graph_outcome(Platform::Whatsapp, 400, &rate, None),
+            SendOutcome::Retry(..)
+        ));
+        let bad = json!({"error": {"message": "(#131026) Message undeliverable", "code": 131026, "error_data": {"details": "Receiver is incapable"}}});
+        match graph_outcome(Platform::Whatsapp, 400, &bad, None) {
+            SendOutcome::Failed(e) => {
+                assert_eq!(e.code, 131026);
+                assert_eq!(e.detail.as_deref(), Some("Receiver is incapable"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            graph_outcome(Platform::Messenger, 503, &Value::Null, None),
+            SendOutcome::Retry(..)
+        ));
+        let ok = json!({"messaging_product": "whatsapp", "messages": [{"id": "wamid.X"}]});
+        assert_eq!(
+            graph_outcome(Platform::Whatsapp, 200, &ok, None),
+            SendOutcome::Sent("wamid.X".into())
+        );
+        let ok = json!({"recipient_id": "1", "message_id": "m_1"});
+        assert_eq!(
+            graph_outcome(Platform::Messenger, 200, &ok, None),
+            SendOutcome::Sent("m_1".into())
+        );
+    }
+
+    #[test]
+    fn telegram_errors_are_classified() {
+        let ok = json!({"ok": true, "result": {"message_id": 77, "chat": {"id": 5}}});
+        assert_eq!(
+            telegram_outcome(200, &ok, "5"),
+            SendOutcome::Sent("5:77".into())
+        );
+        let limited = json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 3", "parameters": {"retry_after": 3}});
+        assert!(
+            matches!(telegram_outcome(429, &limited, "5"), SendOutcome::Retry(_, Some(d)) if d == Duration::from_secs(3))
+        );
+        let blocked = json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"});
+        assert!(matches!(
+            telegram_outcome(403, &blocked, "5"),
+            SendOutcome::Failed(_)
+        ));
+    }
+}

@@ -1,0 +1,766 @@
+//! Sending to a contact through its platform.
+//!
+//! The message is stored (sealed, status `queued`) together with an outbox entry before the
+//! platform is called, so nothing is lost if the call or the process fails. The outbox entry
+//! is leased while an attempt runs, so the retry job never sends the same message twice at
+//! once; an idempotency key makes a repeated API call return the first message instead of
+//! sending again. Transient failures are retried with exponential backoff by [`Hafen::run_due_sends`].
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::inbound::{DeliveryStatus, PlatformError};
+use super::platform::{Outbound, SendOutcome};
+use super::policy::{may_send, SendContext};
+use super::{Channel, Platform};
+use crate::audit::{self, AuditEvent};
+use crate::auth::{Actor, Permission};
+use crate::clock::{from_micros, to_micros};
+use crate::contacts::{self, ContactRow};
+use crate::crypto::keyring::OwnerKeys;
+use crate::error::{Error, Result};
+use crate::messages::ingest::external_index;
+use crate::messages::status::{self, NewStatus};
+use crate::messages::{binding, Direction, MessageKind, MessageRow};
+use crate::sensitive::Sensitive;
+use crate::service::Hafen;
+use crate::store::schema::{channels, messages, outbox};
+use crate::store::{DbConn, StoreError};
+use crate::tenants::TenantId;
+
+/// An attempt holds its outbox entry this long; a crashed attempt is retried after it.
+const LEASE: Duration = Duration::minutes(2);
+/// Attempts before a transiently failing message is given up as failed.
+pub const MAX_ATTEMPTS: i32 = 8;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// The channel to send through; default: the one the contact last wrote on.
+    #[serde(default)]
+    pub channel_id: Option<String>,
+    /// Repeating a request with the same key returns the first message instead of sending again.
+    /// The `Idempotency-Key` header works too.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub template: Option<TemplateInput>,
+    #[serde(default)]
+    pub media: Option<MediaInput>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateInput {
+    pub name: String,
+    /// e.g. `de` or `de_DE`.
+    pub language: String,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub components: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MediaInput {
+    /// image, video, audio or document.
+    pub kind: String,
+    /// A URL the platform can fetch.
+    pub url: String,
+    #[serde(default)]
+    pub caption: Option<String>,
+}
+
+/// The result of a send request.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SendReceipt {
+    pub message_id: String,
+    /// queued (will be retried), sent or failed.
+    pub status: String,
+    pub error: Option<PlatformError>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// True when the idempotency key named an earlier request: nothing was sent again.
+    pub duplicate: bool,
+}
+
+impl SendRequest {
+    fn validate(self) -> Result<(Outbound, Option<String>, Option<String>)> {
+        let chosen = [
+            self.text.is_some(),
+            self.template.is_some(),
+            self.media.is_some(),
+        ];
+        if chosen.iter().filter(|c| **c).count() != 1 {
+            return Err(Error::invalid(
+                "body",
+                "give exactly one of text, template, media",
+            ));
+        }
+        let outbound = if let Some(text) = self.text {
+            if text.trim().is_empty() || text.chars().count() > 4096 {
+                return Err(Error::invalid("text", "must be 1-4096 characters"));
+            }
+            Outbound::Text { text }
+        } else if let Some(t) = self.template {
+            let name_ok = !t.name.is_empty()
+                && t.name.len() <= 512
+                && t.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !name_ok {
+                return Err(Error::invalid(
+                    "template.name",
+                    "must be the template's name: a-z, 0-9 and '_'",
+                ));
+            }
+            let lang_ok = (2..=8).contains(&t.language.len())
+                && t.language
+                    .bytes()
+                    .all(|b| b.is_ascii_alphabetic() || b == b'_');
+            if !lang_ok {
+                return Err(Error::invalid(
+                    "template.language",
+                    "must be a language code like de or de_DE",
+                ));
+            }
+            Outbound::Template {
+                name: t.name,
+                language: t.language,
+                components: t.components,
+            }
+        } else if let Some(m) = self.media {
+            if !matches!(m.kind.as_str(), "image" | "video" | "audio" | "document") {
+                return Err(Error::invalid(
+                    "media.kind",
+                    "must be image, video, audio or document",
+                ));
+            }
+            if !(m.url.starts_with("https://") || m.url.starts_with("http://"))
+                || m.url.len() > 2048
+            {
+                return Err(Error::invalid(
+                    "media.url",
+                    "must be an http(s) URL of at most 2048 characters",
+                ));
+            }
+            if m.caption.as_ref().is_some_and(|c| c.chars().count() > 1024) {
+                return Err(Error::invalid(
+                    "media.caption",
+                    "must be at most 1024 characters",
+                ));
+            }
+            Outbound::Media {
+                kind: m.kind,
+                url: m.url,
+                caption: m.caption,
+            }
+        } else {
+            return Err(Error::invalid(
+                "body",
+                "give exactly one of text, template, media",
+            ));
+        };
+        if let Some(key) = &self.idempotency_key {
+            if key.is_empty() || key.len() > 255 || key.chars().any(char::is_control) {
+                return Err(Error::invalid(
+                    "idempotency_key",
+                    "must be 1-255 characters",
+                ));
+            }
+        }
+        Ok((outbound, self.channel_id, self.idempotency_key))
+    }
+}
+
+fn kind_of(message: &Outbound) -> MessageKind {
+    match message {
+        Outbound::Text { .. } => MessageKind::Text,
+        Outbound::Template { .. } => MessageKind::Template,
+        Outbound::Media { kind, .. } => match kind.as_str() {
+            "image" => MessageKind::Image,
+            "video" => MessageKind::Video,
+            "audio" => MessageKind::Audio,
+            _ => MessageKind::Document,
+        },
+    }
+}
+
+/// The readable part kept as the message body.
+fn body_of(message: &Outbound) -> Option<String> {
+    match message {
+        Outbound::Text { text } => Some(text.clone()),
+        Outbound::Template { name, language, .. } => {
+            Some(format!("[template {name} ({language})]"))
+        }
+        Outbound::Media { caption, .. } => caption.clone(),
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = outbox)]
+struct OutboxRow {
+    message_id: String,
+    tenant_id: String,
+    channel_id: String,
+    request_sealed: Vec<u8>,
+    attempts: i32,
+    next_attempt_at: i64,
+    last_error: Option<String>,
+}
+
+/// The contact's last inbound message: when, and through which channel.
+fn last_inbound(
+    conn: &mut DbConn,
+    tenant: &str,
+    contact: &str,
+) -> Result<Option<(i64, Option<String>)>, StoreError> {
+    Ok(messages::table
+        .filter(messages::tenant_id.eq(tenant))
+        .filter(messages::contact_id.eq(contact))
+        .filter(messages::direction.eq("in"))
+        .order(messages::occurred_at.desc())
+        .select((messages::occurred_at, messages::channel_id))
+        .first(conn)
+        .optional()?)
+}
+
+fn enabled_channels(
+    conn: &mut DbConn,
+    tenant: &str,
+    platform: &str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(channels::table
+        .filter(channels::tenant_id.eq(tenant))
+        .filter(channels::platform.eq(platform))
+        .filter(channels::enabled.eq(true))
+        .select(channels::id)
+        .load(conn)?)
+}
+
+struct Target {
+    contact: ContactRow,
+    keys: std::sync::Arc<OwnerKeys>,
+    last_inbound: Option<(i64, Option<String>)>,
+    enabled: Vec<String>,
+    existing: Option<(String, Option<String>)>,
+}
+
+impl Hafen {
+    /// Sends a message to a contact. See the module docs for the guarantees.
+    pub async fn send_message(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        contact_id: &str,
+        request: SendRequest,
+        header_key: Option<String>,
+    ) -> Result<SendReceipt> {
+        actor.authorize(tenant, Permission::SendMessages)?;
+        let request = SendRequest {
+            idempotency_key: request.idempotency_key.or(header_key),
+            ..request
+        };
+        let (outbound, channel_id, idempotency_key) = request.validate()?;
+        let tenant_keys = self.tenant_keys(tenant).await?;
+        let idempotency_index = idempotency_key
+            .as_ref()
+            .map(|k| tenant_keys.blind.index(&[b"idempotency", k.as_bytes()]));
+
+        let (keys, t, cid, idx) = (
+            self.keys.clone(),
+            tenant.clone(),
+            contact_id.to_string(),
+            idempotency_index.clone(),
+        );
+        let target = self
+            .store
+            .read(move |conn| {
+                let Some(contact) = contacts::find(conn, &t, &cid)? else {
+                    return Ok(Err(Error::NotFound));
+                };
+                let existing = match &idx {
+                    Some(i) => messages::table
+                        .filter(messages::tenant_id.eq(t.as_str()))
+                        .filter(messages::idempotency_index.eq(i))
+                        .select((messages::id, messages::delivery_status))
+                        .first(conn)
+                        .optional()?,
+                    None => None,
+                };
+                let found =
+                    Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&contact.id));
+                let last = last_inbound(conn, t.as_str(), &contact.id)?;
+                let enabled = enabled_channels(conn, t.as_str(), &contact.channel)?;
+                Ok(found.and_then(|mut k| {
+                    let keys = k
+                        .remove(&contact.id)
+                        .ok_or_else(|| Error::Conflict("this contact was erased".into()))?;
+                    Ok(Target {
+                        contact,
+                        keys,
+                        last_inbound: last,
+                        enabled,
+                        existing,
+                    })
+                }))
+            })
+            .await??;
+        if let Some((message_id, status)) = target.existing {
+            return Ok(SendReceipt {
+                message_id,
+                status: status.unwrap_or_else(|| "queued".into()),
+                error: None,
+                next_attempt_at: None,
+                duplicate: true,
+            });
+        }
+        let platform = Platform::parse(&target.contact.channel).ok_or_else(|| {
+            Error::invalid(
+                "contact",
+                "this contact's channel has no platform to send through",
+            )
+        })?;
+        let channel_id = match channel_id {
+            Some(id) => id,
+            None => target
+                .last_inbound
+                .as_ref()
+                .and_then(|(_, c)| c.clone())
+                .filter(|c| target.enabled.contains(c))
+                .or_else(|| (target.enabled.len() == 1).then(|| target.enabled[0].clone()))
+                .ok_or_else(|| Error::invalid("channel_id", "name the channel to send through"))?,
+        };
+        let channel = self
+            .channel(tenant, &channel_id)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound => Error::invalid("channel_id", "no such channel"),
+                other => other,
+            })?;
+        if channel.platform != platform {
+            return Err(Error::invalid(
+                "channel_id",
+                "the channel's platform differs from the contact's",
+            ));
+        }
+        if !channel.enabled {
+            return Err(Error::Conflict("the channel is disabled".into()));
+        }
+        let now = self.clock.now();
+        may_send(&SendContext {
+            platform,
+            message: &outbound,
+            last_inbound: target.last_inbound.as_ref().map(|(t, _)| from_micros(*t)),
+            now,
+        })
+        .map_err(Error::Conflict)?;
+
+        // Store message + outbox entry (leased for this attempt), then call the platform.
+        let message_id = uuid::Uuid::now_v7().hyphenated().to_string();
+        let t = tenant.as_str();
+        let seal = |column: &'static str, bytes: &[u8]| {
+            target
+                .keys
+                .seal
+                .seal(&binding(t, &message_id, column), bytes)
+        };
+        let request_json =
+            zeroize::Zeroizing::new(serde_json::to_vec(&outbound).map_err(Error::internal)?);
+        let row = MessageRow {
+            id: message_id.clone(),
+            tenant_id: t.to_string(),
+            contact_id: target.contact.id.clone(),
+            channel: platform.as_str().to_string(),
+            direction: Direction::Out.as_str().to_string(),
+            kind: kind_of(&outbound).as_str().to_string(),
+            occurred_at: to_micros(now),
+            received_at: to_micros(now),
+            external_index: None,
+            external_id_sealed: None,
+            body_sealed: body_of(&outbound)
+                .map(|b| seal("body", b.as_bytes()))
+                .transpose()?,
+            raw_sealed: None,
+            channel_id: Some(channel.id.clone()),
+            delivery_status: Some(DeliveryStatus::Queued.as_str().to_string()),
+            delivery_status_at: Some(to_micros(now)),
+            idempotency_index,
+        };
+        let entry = OutboxRow {
+            message_id: message_id.clone(),
+            tenant_id: t.to_string(),
+            channel_id: channel.id.clone(),
+            request_sealed: target
+                .keys
+                .seal
+                .seal(&outbox_binding(t, &message_id), &request_json)?,
+            attempts: 0,
+            next_attempt_at: to_micros(now + LEASE),
+            last_error: None,
+        };
+        let event = AuditEvent::new(actor, "message.send")
+            .tenant(tenant)
+            .object("message", &message_id)
+            .detail(format!("channel={} kind={}", channel.id, row.kind));
+        let stored = self
+            .store
+            .write(move |conn| {
+                crate::store::backend::insert_messages(conn, std::slice::from_ref(&row))?;
+                diesel::insert_into(outbox::table)
+                    .values(&entry)
+                    .execute(conn)?;
+                audit::append(conn, now, event)?;
+                Ok(())
+            })
+            .await;
+        match stored {
+            Ok(()) => {}
+            // The same idempotency key raced us: answer with the winner.
+            Err(e) if e.is_unique_violation() => {
+                return Err(Error::Conflict(
+                    "a request with this idempotency key is in progress; retry".into(),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let address = contacts::ContactView::open(&target.contact, Some(&target.keys))?
+            .address
+            .ok_or_else(|| Error::Conflict("this contact was erased".into()))?;
+        self.attempt(
+            &channel,
+            &message_id,
+            &Sensitive::new(address),
+            &outbound,
+            0,
+        )
+        .await
+    }
+
+    /// One delivery attempt and its bookkeeping.
+    async fn attempt(
+        &self,
+        channel: &Channel,
+        message_id: &str,
+        address: &Sensitive<String>,
+        outbound: &Outbound,
+        attempts_before: i32,
+    ) -> Result<SendReceipt> {
+        let outcome = self
+            .platforms
+            .send(channel, address.expose(), outbound)
+            .await;
+        let now = self.clock.now();
+        let tenant_keys = self.tenant_keys(&channel.tenant).await?;
+        let t = channel.tenant.as_str().to_string();
+        let id = message_id.to_string();
+        let platform = channel.platform;
+        let attempts = attempts_before + 1;
+        let (receipt, finish) = match outcome {
+            SendOutcome::Sent(platform_id) => {
+                self.metrics.send(platform.as_str(), "sent");
+                let index = external_index(&tenant_keys, platform.as_str(), &platform_id);
+                let contact_keys = self
+                    .message_contact_keys(&channel.tenant, message_id)
+                    .await?;
+                let sealed = contact_keys.seal.seal(
+                    &binding(&t, message_id, "external_id"),
+                    platform_id.as_bytes(),
+                )?;
+                let status = self.status_row(
+                    &t,
+                    &tenant_keys,
+                    platform,
+                    &platform_id,
+                    DeliveryStatus::Sent,
+                    now,
+                    Vec::new(),
+                )?;
+                (
+                    receipt(message_id, "sent", None, None),
+                    Finish::Sent {
+                        index,
+                        sealed,
+                        status,
+                    },
+                )
+            }
+            SendOutcome::Failed(error) => {
+                self.metrics.send(platform.as_str(), "failed");
+                let status = self.status_row(
+                    &t,
+                    &tenant_keys,
+                    platform,
+                    message_id,
+                    DeliveryStatus::Failed,
+                    now,
+                    vec![error.clone()],
+                )?;
+                (
+                    receipt(message_id, "failed", Some(error), None),
+                    Finish::Failed { status },
+                )
+            }
+            SendOutcome::Retry(error, _) if attempts >= MAX_ATTEMPTS => {
+                self.metrics.send(platform.as_str(), "failed");
+                let status = self.status_row(
+                    &t,
+                    &tenant_keys,
+                    platform,
+                    message_id,
+                    DeliveryStatus::Failed,
+                    now,
+                    vec![error.clone()],
+                )?;
+                (
+                    receipt(message_id, "failed", Some(error), None),
+                    Finish::Failed { status },
+                )
+            }
+            SendOutcome::Retry(error, after) => {
+                self.metrics.send(platform.as_str(), "retry");
+                let backoff = Duration::seconds(30 * 2i64.pow((attempts - 1).clamp(0, 7) as u32))
+                    .min(Duration::hours(1));
+                let wait = after
+                    .and_then(|d| Duration::from_std(d).ok())
+                    .map_or(backoff, |d| d.max(backoff));
+                let next = now + wait;
+                let last_error = format!(
+                    "code={} {}",
+                    error.code,
+                    if error.code == 0 {
+                        "network"
+                    } else {
+                        "platform"
+                    }
+                );
+                (
+                    receipt(message_id, "queued", Some(error), Some(next)),
+                    Finish::Retry {
+                        next: to_micros(next),
+                        last_error,
+                    },
+                )
+            }
+        };
+        self.store
+            .write(move |conn| {
+                match finish {
+                    Finish::Sent {
+                        index,
+                        sealed,
+                        status,
+                    } => {
+                        diesel::update(messages::table.filter(messages::id.eq(&id)))
+                            .set((
+                                messages::external_index.eq(Some(index.clone())),
+                                messages::external_id_sealed.eq(Some(sealed)),
+                            ))
+                            .execute(conn)?;
+                        diesel::delete(outbox::table.filter(outbox::message_id.eq(&id)))
+                            .execute(conn)?;
+                        crate::messages::status::store(conn, &t, vec![status])?;
+                        crate::messages::status::attach_pending(conn, &t, &[(index, id.clone())])?;
+                    }
+                    Finish::Failed { mut status } => {
+                        diesel::delete(outbox::table.filter(outbox::message_id.eq(&id)))
+                            .execute(conn)?;
+                        status.message_id = Some(id.clone());
+                        diesel::insert_into(crate::store::schema::message_statuses::table)
+                            .values(&status)
+                            .execute(conn)?;
+                        status::bump(conn, &id, "failed", status.occurred_at)?;
+                    }
+                    Finish::Retry { next, last_error } => {
+                        diesel::update(outbox::table.filter(outbox::message_id.eq(&id)))
+                            .set((
+                                outbox::attempts.eq(attempts),
+                                outbox::next_attempt_at.eq(next),
+                                outbox::last_error.eq(Some(last_error)),
+                            ))
+                            .execute(conn)?;
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(receipt)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn status_row(
+        &self,
+        tenant: &str,
+        tenant_keys: &OwnerKeys,
+        platform: Platform,
+        external_id: &str,
+        status: DeliveryStatus,
+        at: DateTime<Utc>,
+        errors: Vec<PlatformError>,
+    ) -> Result<status::StatusRow> {
+        let channel = crate::messages::types::ChannelName::parse("channel", platform.as_str())?;
+        crate::messages::ingest::seal_status(
+            tenant,
+            tenant_keys,
+            &NewStatus {
+                channel,
+                external_id: Sensitive::new(external_id.to_string()),
+                status,
+                occurred_at: at,
+                errors,
+                raw: None,
+            },
+            to_micros(at),
+        )
+    }
+
+    async fn message_contact_keys(
+        &self,
+        tenant: &TenantId,
+        message_id: &str,
+    ) -> Result<std::sync::Arc<OwnerKeys>> {
+        let (keys, t, id) = (self.keys.clone(), tenant.clone(), message_id.to_string());
+        self.store
+            .read(move |conn| {
+                let contact: Option<String> = messages::table
+                    .filter(messages::tenant_id.eq(t.as_str()))
+                    .filter(messages::id.eq(&id))
+                    .select(messages::contact_id)
+                    .first(conn)
+                    .optional()?;
+                let Some(contact) = contact else {
+                    return Ok(Err(Error::NotFound));
+                };
+                Ok(
+                    Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&contact))
+                        .and_then(|mut k| {
+                            k.remove(&contact)
+                                .ok_or_else(|| Error::Conflict("this contact was erased".into()))
+                        }),
+                )
+            })
+            .await?
+    }
+
+    /// Retries every send whose time has come; returns how many were attempted. Called by the
+    /// scheduler, and by tests with a manual clock.
+    pub async fn run_due_sends(&self) -> Result<usize> {
+        let now = to_micros(self.clock.now());
+        let due: Vec<OutboxRow> = self
+            .store
+            .read(move |conn| {
+                Ok(outbox::table
+                    .filter(outbox::next_attempt_at.le(now))
+                    .order(outbox::next_attempt_at.asc())
+                    .limit(100)
+                    .select(OutboxRow::as_select())
+                    .load(conn)?)
+            })
+            .await?;
+        let mut attempted = 0;
+        for entry in due {
+            // Claim: only the instance that moves the lease forward sends.
+            let (id, lease) = (
+                entry.message_id.clone(),
+                to_micros(self.clock.now() + LEASE),
+            );
+            let claimed = self
+                .store
+                .write(move |conn| {
+                    Ok(diesel::update(
+                        outbox::table
+                            .filter(outbox::message_id.eq(&id))
+                            .filter(outbox::next_attempt_at.le(now)),
+                    )
+                    .set(outbox::next_attempt_at.eq(lease))
+                    .execute(conn)?)
+                })
+                .await?;
+            if claimed == 0 {
+                continue;
+            }
+            if let Err(e) = self.retry_entry(&entry).await {
+                tracing::error!(message = %entry.message_id, error = %crate::telemetry::chain(&e), "retrying a send failed");
+            }
+            attempted += 1;
+        }
+        Ok(attempted)
+    }
+
+    async fn retry_entry(&self, entry: &OutboxRow) -> Result<SendReceipt> {
+        let tenant = TenantId::parse(&entry.tenant_id)?;
+        let channel = self.channel(&tenant, &entry.channel_id).await?;
+        let keys = self
+            .message_contact_keys(&tenant, &entry.message_id)
+            .await?;
+        let request = keys.seal.open(
+            &outbox_binding(tenant.as_str(), &entry.message_id),
+            &entry.request_sealed,
+        )?;
+        let outbound: Outbound = serde_json::from_slice(&request).map_err(Error::internal)?;
+        let (t, id) = (tenant.clone(), entry.message_id.clone());
+        let contact = self
+            .store
+            .read(move |conn| {
+                let contact_id: String = messages::table
+                    .filter(messages::id.eq(&id))
+                    .select(messages::contact_id)
+                    .first(conn)?;
+                contacts::find(conn, &t, &contact_id)
+            })
+            .await?
+            .ok_or(Error::NotFound)?;
+        let address = contacts::ContactView::open(&contact, Some(&keys))?
+            .address
+            .ok_or_else(|| Error::Conflict("this contact was erased".into()))?;
+        self.attempt(
+            &channel,
+            &entry.message_id,
+            &Sensitive::new(address),
+            &outbound,
+            entry.attempts,
+        )
+        .await
+    }
+}
+
+enum Finish {
+    Sent {
+        index: Vec<u8>,
+        sealed: Vec<u8>,
+        status: status::StatusRow,
+    },
+    Failed {
+        status: status::StatusRow,
+    },
+    Retry {
+        next: i64,
+        last_error: String,
+    },
+}
+
+fn receipt(
+    id: &str,
+    status: &str,
+    error: Option<PlatformError>,
+    next: Option<DateTime<Utc>>,
+) -> SendReceipt {
+    SendReceipt {
+        message_id: id.to_string(),
+        status: status.to_string(),
+        error,
+        next_attempt_at: next,
+        duplicate: false,
+    }
+}
+
+fn outbox_binding<'a>(tenant: &'a str, message_id: &'a str) -> crate::crypto::FieldBinding<'a> {
+    crate::crypto::FieldBinding {
+        tenant,
+        table: "outbox",
+        column: "request",
+        row: message_id,
+    }
+}

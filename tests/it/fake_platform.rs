@@ -1,0 +1,94 @@
+//! A local stand-in for the platforms' APIs: records every request and answers with scripted
+//! responses in the real formats (default: success).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: String,
+    pub authorization: Option<String>,
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct State {
+    requests: Vec<Recorded>,
+    script: VecDeque<(u16, Value)>,
+    counter: u64,
+}
+
+pub struct FakePlatform {
+    pub base: String,
+    state: Arc<Mutex<State>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+async fn answer(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<Arc<Mutex<State>>>,
+) -> HttpResponse {
+    let mut s = state.lock().unwrap();
+    let path = req.path().to_string();
+    s.requests.push(Recorded {
+        path: path.clone(),
+        authorization: req
+            .headers()
+            .get("authorization")
+            .map(|v| v.to_str().unwrap().to_string()),
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    });
+    s.counter += 1;
+    let n = s.counter;
+    let (status, body) = s.script.pop_front().unwrap_or_else(|| {
+        if path.contains("/bot") {
+            (200, json!({"ok": true, "result": {"message_id": 500 + n, "chat": {"id": 1}, "date": 1764151200}}))
+        } else if path.ends_with("/me/messages") {
+            (200, json!({"recipient_id": "psid", "message_id": format!("m_fake{n}")}))
+        } else {
+            (200, json!({"messaging_product": "whatsapp", "contacts": [{"input": "x", "wa_id": "x"}], "messages": [{"id": format!("wamid.FAKE{n}")}]}))
+        }
+    });
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(body)
+}
+
+impl FakePlatform {
+    pub async fn start() -> Self {
+        let state = Arc::new(Mutex::new(State::default()));
+        let data = web::Data::new(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .default_service(web::to(answer))
+        })
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            state,
+            handle,
+        }
+    }
+
+    /// The next answers, in order; after them the default success.
+    pub fn script(&self, answers: Vec<(u16, Value)>) {
+        self.state.lock().unwrap().script.extend(answers);
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
+    }
+}
