@@ -73,7 +73,9 @@ pub async fn open(
     };
     let master = MasterKey::new(identity, &config.recovery_recipients()?);
     let keys = Arc::new(KeyRing::new(master, config.key_cache_size));
-    let hafen = Hafen::new(store, keys, clock).with_platforms(config.platform_client());
+    let hafen = Hafen::new(store, keys, clock)
+        .with_platforms(config.platform_client(), config.max_media_bytes)
+        .with_download_on_arrival(config.retry_interval_secs > 0);
 
     let admin_token = if fresh {
         let created = hafen

@@ -47,6 +47,7 @@ const ENV_OPTIONS: &[&str] = &[
     "telegram_api_base",
     "platform_timeout_secs",
     "retry_interval_secs",
+    "max_media_bytes",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -103,6 +104,8 @@ pub struct Config {
     pub platform_timeout_secs: u64,
     /// How often queued sends (and other retries) are looked at; 0 disables the scheduler.
     pub retry_interval_secs: u64,
+    /// Largest media file downloaded from a platform, in bytes.
+    pub max_media_bytes: usize,
 }
 
 impl Default for Config {
@@ -128,6 +131,7 @@ impl Default for Config {
             telegram_api_base: "https://api.telegram.org".into(),
             platform_timeout_secs: 30,
             retry_interval_secs: 15,
+            max_media_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -309,7 +313,8 @@ listen = {listen:?}
 # messenger_api_base = "https://graph.facebook.com/v21.0"
 # telegram_api_base = "https://api.telegram.org"
 # platform_timeout_secs = 30
-# retry_interval_secs = 15                          # how often queued sends are retried
+# retry_interval_secs = 15                          # how often queued sends and downloads are retried
+# max_media_bytes = 67108864
 "#,
             data_dir = self.data_dir.display().to_string(),
             listen = self.listen,

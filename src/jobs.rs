@@ -6,7 +6,7 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::service::Hafen;
 
-/// Starts the scheduler: retries of queued sends every `interval`.
+/// Starts the scheduler: queued sends and pending media downloads every `interval`.
 pub async fn start(hafen: Hafen, interval: Duration) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await?;
     let job = Job::new_repeated_async(interval, move |_id, _scheduler| {

@@ -23,6 +23,11 @@ pub struct Hafen {
     pub(crate) clock: SharedClock,
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
     pub(crate) platforms: crate::channels::platform::PlatformClient,
+    /// Largest file downloaded from a platform.
+    pub(crate) max_media_bytes: usize,
+    /// Start media downloads as soon as a webhook delivered a file (off in tests that drive
+    /// downloads by hand).
+    pub(crate) download_on_arrival: bool,
 }
 
 impl std::fmt::Debug for Hafen {
@@ -61,12 +66,25 @@ impl Hafen {
                 Default::default(),
                 std::time::Duration::from_secs(30),
             ),
+            max_media_bytes: 64 * 1024 * 1024,
+            download_on_arrival: true,
         }
     }
 
     /// Uses these platform API endpoints (configuration; tests point them at a fake).
-    pub fn with_platforms(mut self, platforms: crate::channels::platform::PlatformClient) -> Self {
+    pub fn with_platforms(
+        mut self,
+        platforms: crate::channels::platform::PlatformClient,
+        max_media_bytes: usize,
+    ) -> Self {
         self.platforms = platforms;
+        self.max_media_bytes = max_media_bytes;
+        self
+    }
+
+    /// Whether webhooks start media downloads at once (the scheduler retries either way).
+    pub fn with_download_on_arrival(mut self, on: bool) -> Self {
+        self.download_on_arrival = on;
         self
     }
 

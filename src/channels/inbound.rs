@@ -42,7 +42,7 @@ pub struct InboundMessage {
 }
 
 /// A file referenced by a message; the webhook carries only its id.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MediaRef {
     /// WhatsApp media id, Telegram `file_id`; for Messenger the attachment URL (Messenger sends
     /// a direct URL instead of an id).

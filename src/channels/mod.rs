@@ -4,6 +4,7 @@
 //! - [`parse`]: one parser per platform, raw verified body → events.
 
 pub mod inbound;
+pub mod media;
 pub mod parse;
 pub mod platform;
 pub mod policy;

@@ -91,6 +91,7 @@ fn to_message(channel: &ChannelName, channel_id: &str, m: InboundMessage) -> Opt
         external_id: Some(Sensitive::new(m.external_id)).filter(|e| !e.expose().is_empty()),
         raw,
         channel_id: Some(channel_id.to_string()),
+        media: m.media,
     })
 }
 

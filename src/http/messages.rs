@@ -96,3 +96,27 @@ pub async fn read(
     let message = hafen.read_message(&caller.0, &tenant, &id).await?;
     Ok(HttpResponse::Ok().json(message))
 }
+
+/// The decrypted file of a message's attachment `n` (0-based).
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/messages/{id}/attachments/{n}", tag = "messages",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Message id"),
+        ("n" = i32, Path, description = "Attachment number, from 0")),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream"),
+        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem),
+        (status = 409, description = "Not downloaded (yet)", body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn attachment(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id, n) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    let n: i32 = n.parse().map_err(|_| Error::NotFound)?;
+    let (content, mime) = hafen.read_attachment(&caller.0, &tenant, &id, n).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(mime.unwrap_or_else(|| "application/octet-stream".into()))
+        .insert_header(("Content-Disposition", "attachment"))
+        .body(content))
+}

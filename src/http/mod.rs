@@ -30,6 +30,7 @@ use crate::service::Hafen;
         tenants::create_token,
         messages::ingest,
         messages::read,
+        messages::attachment,
         contacts::list,
         contacts::read,
         contacts::messages,
@@ -93,6 +94,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/tenants/{tenant}/contacts/{id}/messages",
             web::get().to(contacts::messages),
+        )
+        .route(
+            "/v1/tenants/{tenant}/messages/{id}/attachments/{n}",
+            web::get().to(messages::attachment),
         )
         .route(
             "/v1/tenants/{tenant}/contacts/{id}/messages/send",

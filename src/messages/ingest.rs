@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::attachments::AttachmentRow;
 use super::status::{self, NewStatus, StatusRow};
 use super::{binding, MessageRow, NewMessage};
 use crate::audit::{self, AuditEvent};
@@ -43,6 +44,7 @@ struct Prepared {
     /// Latest message time per contact, to move `last_message_at` forward.
     latest: BTreeMap<String, i64>,
     statuses: Vec<StatusRow>,
+    attachments: Vec<AttachmentRow>,
 }
 
 impl Hafen {
@@ -179,6 +181,7 @@ fn prepare(
         messages: Vec::with_capacity(batch.len()),
         latest: BTreeMap::new(),
         statuses: Vec::with_capacity(statuses.len()),
+        attachments: Vec::new(),
     };
     let now_micros = to_micros(now);
     for status in statuses {
@@ -202,6 +205,17 @@ fn prepare(
         let row = seal_message(t, &contact_id, &keys, tenant_keys, message, now_micros)?;
         let latest = prepared.latest.entry(contact_id).or_insert(row.occurred_at);
         *latest = (*latest).max(row.occurred_at);
+        for (n, media) in message.media.iter().enumerate() {
+            prepared.attachments.push(AttachmentRow::pending(
+                t,
+                &row.id,
+                n as i32,
+                message.channel_id.clone(),
+                media,
+                &keys,
+                now_micros,
+            )?);
+        }
         prepared.messages.push(row);
     }
     Ok(prepared)
@@ -406,6 +420,13 @@ fn apply(
         .filter_map(|m| m.external_index.clone().map(|i| (i, m.id.clone())))
         .collect();
     status::attach_pending(conn, t, &fresh_indexes)?;
+    let fresh_ids: std::collections::HashSet<&str> = fresh.iter().map(|m| m.id.as_str()).collect();
+    let attachments: Vec<AttachmentRow> = prepared
+        .attachments
+        .into_iter()
+        .filter(|a| fresh_ids.contains(a.message_id.as_str()))
+        .collect();
+    super::attachments::insert(conn, &attachments)?;
     let status_count = prepared.statuses.len();
     status::store(conn, t, prepared.statuses)?;
     for (contact_id, latest) in &prepared.latest {

@@ -1,5 +1,6 @@
 //! Messages: validated input, sealed storage, decrypted reads.
 
+pub mod attachments;
 pub mod ingest;
 pub mod read;
 pub mod status;

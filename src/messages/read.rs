@@ -43,6 +43,9 @@ pub struct MessageView {
     /// Every status reported, oldest first (single-message reads only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_history: Option<Vec<super::status::StatusView>>,
+    /// Files of the message (single-message reads only); content at `…/attachments/{n}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachments: Option<Vec<super::attachments::AttachmentView>>,
 }
 
 impl MessageView {
@@ -85,6 +88,7 @@ impl MessageView {
             delivery_status: row.delivery_status,
             channel_id: row.channel_id,
             status_history: None,
+            attachments: None,
             id: row.id,
             contact_id: row.contact_id,
             channel: row.channel,
@@ -153,19 +157,20 @@ impl Hafen {
     ) -> Result<MessageView> {
         actor.authorize(tenant, Permission::ReadContent)?;
         let (keys, t, id_owned) = (self.keys.clone(), tenant.clone(), id.to_string());
-        let (row, contact_keys, history) = self
+        let (row, contact_keys, history, attachments) = self
             .store
             .read(move |conn| {
                 let Some(row) = load_message(conn, &t, &id_owned)? else {
                     return Ok(Err(Error::NotFound));
                 };
                 let history = super::status::history(conn, t.as_str(), &row.id)?;
+                let attachments = super::attachments::list(conn, t.as_str(), &row.id)?;
                 let keys = Hafen::contact_keys_blocking(
                     &keys,
                     conn,
                     std::slice::from_ref(&row.contact_id),
                 );
-                Ok(keys.map(|k| (row, k, history)))
+                Ok(keys.map(|k| (row, k, history, attachments)))
             })
             .await??;
         self.record(
@@ -176,6 +181,9 @@ impl Hafen {
         .await?;
         let keys = contact_keys.get(&row.contact_id).cloned();
         let mut view = MessageView::open(row, keys.as_deref())?;
+        if !attachments.is_empty() {
+            view.attachments = Some(attachments);
+        }
         if !history.is_empty() {
             let tenant_keys = self.tenant_keys(tenant).await?;
             view.status_history = Some(
@@ -186,6 +194,61 @@ impl Hafen {
             );
         }
         Ok(view)
+    }
+
+    /// The decrypted content of a message's `n`th attachment and its MIME type.
+    pub async fn read_attachment(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        message_id: &str,
+        n: i32,
+    ) -> Result<(Vec<u8>, Option<String>)> {
+        actor.authorize(tenant, Permission::ReadContent)?;
+        let (keys, t, id) = (self.keys.clone(), tenant.clone(), message_id.to_string());
+        let (row, contact_keys) = self
+            .store
+            .read(move |conn| {
+                let Some(row) = super::attachments::find(conn, t.as_str(), &id, n)? else {
+                    return Ok(Err(Error::NotFound));
+                };
+                let contact: String = messages::table
+                    .filter(messages::id.eq(&id))
+                    .select(messages::contact_id)
+                    .first(conn)?;
+                let keys =
+                    Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&contact));
+                Ok(keys.map(|k| (row, k.into_values().next())))
+            })
+            .await??;
+        let Some(sealed) = row
+            .content_sealed
+            .as_ref()
+            .filter(|_| row.state == "stored")
+        else {
+            return Err(Error::Conflict(format!(
+                "the file is {} ({} download attempts{})",
+                row.state,
+                row.attempts,
+                row.last_error
+                    .as_deref()
+                    .map(|e| format!(", last error: {e}"))
+                    .unwrap_or_default()
+            )));
+        };
+        let keys = contact_keys.ok_or_else(|| Error::Conflict("this contact was erased".into()))?;
+        self.record(
+            AuditEvent::new(actor, "attachment.read")
+                .tenant(tenant)
+                .object("message", message_id)
+                .detail(format!("n={n}")),
+        )
+        .await?;
+        let content = keys.seal.open(
+            &super::attachments::binding(&row.tenant_id, &row.id, "content"),
+            sealed,
+        )?;
+        Ok((content.to_vec(), row.mime_type))
     }
 
     /// A contact's messages in time order, decrypted, one page at a time.

@@ -253,6 +253,8 @@ pub struct NewMessage {
     pub raw: Option<Sensitive<Vec<u8>>>,
     /// The registered channel it came through (webhooks) or goes out on (sends).
     pub channel_id: Option<String>,
+    /// Files to download through the platform (webhooks).
+    pub media: Vec<crate::channels::inbound::MediaRef>,
 }
 
 impl NewMessage {
@@ -331,6 +333,7 @@ impl NewMessage {
                 .map(|s| Sensitive::new(s.trim().to_string())),
             raw,
             channel_id: None,
+            media: Vec::new(),
         })
     }
 }

@@ -107,6 +107,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    attachments (id) {
+        id -> Text,
+        tenant_id -> Text,
+        message_id -> Text,
+        n -> Integer,
+        channel_id -> Nullable<Text>,
+        media_ref_sealed -> Binary,
+        mime_type -> Nullable<Text>,
+        expected_sha256 -> Nullable<Text>,
+        size -> Nullable<BigInt>,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        last_error -> Nullable<Text>,
+        content_sealed -> Nullable<Binary>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     audit_log (seq) {
         seq -> BigInt,
         at -> BigInt,
@@ -129,5 +149,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     contacts,
     contact_keys,
     messages,
-    audit_log
+    audit_log,
+    channels,
+    message_statuses,
+    outbox,
+    attachments
 );

@@ -19,6 +19,8 @@ struct State {
     requests: Vec<Recorded>,
     script: VecDeque<(u16, Value)>,
     counter: u64,
+    /// Fixed answers by path: a queue, the last one repeats.
+    routes: std::collections::HashMap<String, VecDeque<(u16, Vec<u8>, String)>>,
 }
 
 pub struct FakePlatform {
@@ -44,6 +46,16 @@ async fn answer(
     });
     s.counter += 1;
     let n = s.counter;
+    if let Some(queue) = s.routes.get_mut(&path) {
+        let (status, body, content_type) = if queue.len() > 1 {
+            queue.pop_front().unwrap()
+        } else {
+            queue[0].clone()
+        };
+        return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+            .content_type(content_type)
+            .body(body);
+    }
     let (status, body) = s.script.pop_front().unwrap_or_else(|| {
         if path.contains("/bot") {
             (200, json!({"ok": true, "result": {"message_id": 500 + n, "chat": {"id": 1}, "date": 1764151200}}))
@@ -82,6 +94,17 @@ impl FakePlatform {
     /// The next answers, in order; after them the default success.
     pub fn script(&self, answers: Vec<(u16, Value)>) {
         self.state.lock().unwrap().script.extend(answers);
+    }
+
+    /// Answers requests for `path` with these responses in turn (the last one repeats).
+    pub fn route(&self, path: &str, answers: Vec<(u16, Vec<u8>, &str)>) {
+        self.state.lock().unwrap().routes.insert(
+            path.to_string(),
+            answers
+                .into_iter()
+                .map(|(s, b, c)| (s, b, c.to_string()))
+                .collect(),
+        );
     }
 
     pub fn requests(&self) -> Vec<Recorded> {

@@ -7,6 +7,7 @@ mod api;
 mod channels;
 mod cli;
 mod fake_platform;
+mod media;
 mod send;
 mod storage;
 mod tls;

@@ -1,0 +1,156 @@
+//! Attachments: files a message references. The webhook carries only a media id; the row is
+//! stored `pending` with the message, and the download job ([`crate::channels::media`]) fetches
+//! the file, checks it and stores it sealed under the contact's key. Failed downloads are
+//! retried on a schedule and never dropped silently: after the last attempt the row stays,
+//! `failed`, with the reason.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::channels::inbound::MediaRef;
+use crate::clock::from_micros;
+use crate::crypto::keyring::OwnerKeys;
+use crate::crypto::FieldBinding;
+use crate::error::{Error, Result};
+use crate::store::schema::attachments;
+use crate::store::{DbConn, StoreError};
+
+pub const TABLE: &str = "attachments";
+
+pub fn binding<'a>(tenant: &'a str, id: &'a str, column: &'static str) -> FieldBinding<'a> {
+    FieldBinding {
+        tenant,
+        table: TABLE,
+        column,
+        row: id,
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = attachments)]
+pub struct AttachmentRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub message_id: String,
+    pub n: i32,
+    pub channel_id: Option<String>,
+    pub media_ref_sealed: Vec<u8>,
+    pub mime_type: Option<String>,
+    pub expected_sha256: Option<String>,
+    pub size: Option<i64>,
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub content_sealed: Option<Vec<u8>>,
+    pub created_at: i64,
+}
+
+impl AttachmentRow {
+    /// A pending download for the `n`th file of a message.
+    pub fn pending(
+        tenant: &str,
+        message_id: &str,
+        n: i32,
+        channel_id: Option<String>,
+        media: &MediaRef,
+        keys: &OwnerKeys,
+        now: i64,
+    ) -> Result<Self> {
+        let id = uuid::Uuid::now_v7().hyphenated().to_string();
+        let reference = serde_json::to_vec(media).map_err(Error::internal)?;
+        Ok(Self {
+            media_ref_sealed: keys
+                .seal
+                .seal(&binding(tenant, &id, "media_ref"), &reference)?,
+            id,
+            tenant_id: tenant.to_string(),
+            message_id: message_id.to_string(),
+            n,
+            channel_id,
+            mime_type: media.mime_type.clone().filter(|m| m.len() <= 255),
+            expected_sha256: media.sha256.clone().filter(|h| h.len() == 64),
+            size: None,
+            state: "pending".into(),
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            content_sealed: None,
+            created_at: now,
+        })
+    }
+}
+
+pub fn insert(conn: &mut DbConn, rows: &[AttachmentRow]) -> Result<(), StoreError> {
+    for row in rows {
+        diesel::insert_into(attachments::table)
+            .values(row)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// An attachment as a message view lists it (without content).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AttachmentView {
+    pub n: i32,
+    pub mime_type: Option<String>,
+    pub size: Option<i64>,
+    /// pending, stored or failed.
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// (n, mime type, size, state, attempts, next attempt) of one attachment.
+type AttachmentSummary = (i32, Option<String>, Option<i64>, String, i32, i64);
+
+/// The attachments of a message, without their content.
+pub fn list(
+    conn: &mut DbConn,
+    tenant: &str,
+    message_id: &str,
+) -> Result<Vec<AttachmentView>, StoreError> {
+    let rows: Vec<AttachmentSummary> = attachments::table
+        .filter(attachments::tenant_id.eq(tenant))
+        .filter(attachments::message_id.eq(message_id))
+        .order(attachments::n.asc())
+        .select((
+            attachments::n,
+            attachments::mime_type,
+            attachments::size,
+            attachments::state,
+            attachments::attempts,
+            attachments::next_attempt_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(n, mime_type, size, state, attempts, next)| AttachmentView {
+                next_attempt_at: (state == "pending").then(|| from_micros(next)),
+                n,
+                mime_type,
+                size,
+                state,
+                attempts,
+            },
+        )
+        .collect())
+}
+
+pub fn find(
+    conn: &mut DbConn,
+    tenant: &str,
+    message_id: &str,
+    n: i32,
+) -> Result<Option<AttachmentRow>, StoreError> {
+    Ok(attachments::table
+        .filter(attachments::tenant_id.eq(tenant))
+        .filter(attachments::message_id.eq(message_id))
+        .filter(attachments::n.eq(n))
+        .select(AttachmentRow::as_select())
+        .first(conn)
+        .optional()?)
+}
