@@ -19,6 +19,7 @@ pub mod config;
 pub mod contacts;
 pub mod crypto;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod jobs;
 pub mod messages;

@@ -458,6 +458,10 @@ impl Hafen {
         let id = message_id.to_string();
         let platform = channel.platform;
         let attempts = attempts_before + 1;
+        let receipt_platform_id = match &outcome {
+            SendOutcome::Sent(id) => Some(id.clone()),
+            _ => None,
+        };
         let (receipt, finish) = match outcome {
             SendOutcome::Sent(platform_id) => {
                 self.metrics.send(platform.as_str(), "sent");
@@ -545,8 +549,30 @@ impl Hafen {
                 )
             }
         };
+        let event = serde_json::json!({
+            "event": crate::events::EventKind::MessageStatus.as_str(),
+            "tenant_id": t,
+            "status": {
+                "platform_message_id": match &receipt.status[..] { "sent" => receipt_platform_id.clone(), _ => None },
+                "message_id": message_id,
+                "status": receipt.status,
+                "occurred_at": now,
+                "errors": receipt.error.iter().collect::<Vec<_>>(),
+            },
+        });
+        let queue_event = receipt.status != "queued";
+        let event_keys = tenant_keys.clone();
         self.store
             .write(move |conn| {
+                if queue_event {
+                    crate::events::enqueue(
+                        conn,
+                        &t,
+                        &event_keys,
+                        vec![(crate::events::EventKind::MessageStatus, event)],
+                        to_micros(now),
+                    )?;
+                }
                 match finish {
                     Finish::Sent {
                         index,

@@ -3,6 +3,7 @@
 
 pub mod channels;
 pub mod contacts;
+pub mod events;
 pub mod extract;
 pub mod hooks;
 pub mod messages;
@@ -40,6 +41,10 @@ use crate::service::Hafen;
         channels::read,
         channels::update,
         channels::delete,
+        events::create,
+        events::list,
+        events::delete,
+        events::deliveries,
     ),
     components(schemas(problem::Problem)),
     modifiers(&BearerAuth),
@@ -48,6 +53,7 @@ use crate::service::Hafen;
         (name = "messages", description = "Storing and reading messages"),
         (name = "contacts", description = "Data subjects and their conversations"),
         (name = "channels", description = "WhatsApp numbers, Facebook pages and Telegram bots"),
+        (name = "event-hooks", description = "Events for the company's own systems"),
     )
 )]
 pub struct ApiDoc;
@@ -94,6 +100,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/tenants/{tenant}/contacts/{id}/messages",
             web::get().to(contacts::messages),
+        )
+        .route(
+            "/v1/tenants/{tenant}/event-hooks",
+            web::post().to(events::create),
+        )
+        .route(
+            "/v1/tenants/{tenant}/event-hooks",
+            web::get().to(events::list),
+        )
+        .route(
+            "/v1/tenants/{tenant}/event-hooks/{id}",
+            web::delete().to(events::delete),
+        )
+        .route(
+            "/v1/tenants/{tenant}/event-hooks/{id}/deliveries",
+            web::get().to(events::deliveries),
         )
         .route(
             "/v1/tenants/{tenant}/messages/{id}/attachments/{n}",

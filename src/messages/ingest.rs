@@ -17,6 +17,7 @@ use crate::contacts::{self, ContactKeyRow, ContactRow};
 use crate::crypto::keyring::{KeyOwner, OwnerKeys};
 use crate::crypto::KeyRing;
 use crate::error::{Error, Result};
+use crate::events::EventKind;
 use crate::service::Hafen;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -45,6 +46,11 @@ struct Prepared {
     latest: BTreeMap<String, i64>,
     statuses: Vec<StatusRow>,
     attachments: Vec<AttachmentRow>,
+    tenant_keys: Arc<OwnerKeys>,
+    /// Event payloads for the tenant's event hooks: per inbound message, and per status
+    /// (in the order of `statuses`; the message id is filled in once matched).
+    message_events: Vec<(String, serde_json::Value)>,
+    status_events: Vec<serde_json::Value>,
 }
 
 impl Hafen {
@@ -182,12 +188,29 @@ fn prepare(
         latest: BTreeMap::new(),
         statuses: Vec::with_capacity(statuses.len()),
         attachments: Vec::new(),
+        tenant_keys: Arc::new(OwnerKeys {
+            seal: tenant_keys.seal.clone(),
+            blind: tenant_keys.blind.clone(),
+        }),
+        message_events: Vec::new(),
+        status_events: Vec::with_capacity(statuses.len()),
     };
     let now_micros = to_micros(now);
     for status in statuses {
         prepared
             .statuses
             .push(seal_status(t, tenant_keys, status, now_micros)?);
+        prepared.status_events.push(serde_json::json!({
+            "event": EventKind::MessageStatus.as_str(),
+            "tenant_id": t,
+            "status": {
+                "platform_message_id": status.external_id.expose(),
+                "message_id": null,
+                "status": status.status.as_str(),
+                "occurred_at": status.occurred_at,
+                "errors": status.errors,
+            },
+        }));
     }
     for (message, index) in batch.iter().zip(indexes) {
         let lookup = (message.channel.as_str().to_string(), index);
@@ -215,6 +238,11 @@ fn prepare(
                 &keys,
                 now_micros,
             )?);
+        }
+        if message.direction == super::Direction::In {
+            prepared
+                .message_events
+                .push((row.id.clone(), received_event(t, &row, message)));
         }
         prepared.messages.push(row);
     }
@@ -306,6 +334,32 @@ fn seal_message(
         delivery_status_at: None,
         idempotency_index: None,
         id,
+    })
+}
+
+/// The `message.received` event for the tenant's own systems.
+fn received_event(tenant: &str, row: &MessageRow, message: &NewMessage) -> serde_json::Value {
+    serde_json::json!({
+        "event": EventKind::MessageReceived.as_str(),
+        "tenant_id": tenant,
+        "message": {
+            "id": row.id,
+            "contact_id": row.contact_id,
+            "channel": row.channel,
+            "channel_id": row.channel_id,
+            "direction": row.direction,
+            "kind": row.kind,
+            "occurred_at": message.occurred_at,
+            "body": message.body.as_ref().map(|b| b.expose()),
+            "external_id": message.external_id.as_ref().map(|e| e.expose()),
+            "attachments": message.media.len(),
+        },
+        "contact": {
+            "id": row.contact_id,
+            "channel": row.channel,
+            "address": message.address.expose(),
+            "display_name": message.display_name.as_ref().map(|n| n.expose()),
+        },
     })
 }
 
@@ -428,7 +482,18 @@ fn apply(
         .collect();
     super::attachments::insert(conn, &attachments)?;
     let status_count = prepared.statuses.len();
-    status::store(conn, t, prepared.statuses)?;
+    let stored_statuses = status::store(conn, t, prepared.statuses)?;
+    let mut events: Vec<(EventKind, serde_json::Value)> = prepared
+        .message_events
+        .into_iter()
+        .filter(|(id, _)| fresh_ids.contains(id.as_str()))
+        .map(|(_, payload)| (EventKind::MessageReceived, payload))
+        .collect();
+    for (row, mut payload) in stored_statuses.iter().zip(prepared.status_events) {
+        payload["status"]["message_id"] = serde_json::json!(row.message_id);
+        events.push((EventKind::MessageStatus, payload));
+    }
+    crate::events::enqueue(conn, t, &prepared.tenant_keys, events, to_micros(at))?;
     for (contact_id, latest) in &prepared.latest {
         contacts::touch_last_message(conn, contact_id, *latest)?;
     }

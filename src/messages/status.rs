@@ -89,9 +89,13 @@ pub fn bump(conn: &mut DbConn, message_id: &str, status: &str, at: i64) -> Resul
 }
 
 /// Stores statuses, matching each to a stored message by platform id.
-pub fn store(conn: &mut DbConn, tenant: &str, mut rows: Vec<StatusRow>) -> Result<(), StoreError> {
+pub fn store(
+    conn: &mut DbConn,
+    tenant: &str,
+    mut rows: Vec<StatusRow>,
+) -> Result<Vec<StatusRow>, StoreError> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(rows);
     }
     let indexes: Vec<Vec<u8>> = rows.iter().map(|r| r.external_index.clone()).collect();
     let known: HashMap<Vec<u8>, String> = super::find_by_external_indexes(conn, tenant, indexes)?
@@ -111,7 +115,7 @@ pub fn store(conn: &mut DbConn, tenant: &str, mut rows: Vec<StatusRow>) -> Resul
             bump(conn, message_id, &row.status, row.occurred_at)?;
         }
     }
-    Ok(())
+    Ok(rows)
 }
 
 /// Attaches statuses that arrived before their message; `fresh` pairs platform-id indexes

@@ -127,6 +127,35 @@ diesel::table! {
 }
 
 diesel::table! {
+    event_hooks (id) {
+        id -> Text,
+        tenant_id -> Text,
+        url_sealed -> Binary,
+        secret_sealed -> Binary,
+        events -> Text,
+        enabled -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    event_deliveries (id) {
+        id -> Text,
+        tenant_id -> Text,
+        hook_id -> Text,
+        event -> Text,
+        payload_sealed -> Binary,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        delivered_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     audit_log (seq) {
         seq -> BigInt,
         at -> BigInt,
@@ -153,5 +182,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     channels,
     message_statuses,
     outbox,
-    attachments
+    attachments,
+    event_hooks,
+    event_deliveries
 );

@@ -11,7 +11,18 @@ use serde_json::{json, Value};
 pub struct Recorded {
     pub path: String,
     pub authorization: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub raw: Vec<u8>,
     pub body: Value,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 #[derive(Default)]
@@ -42,6 +53,12 @@ async fn answer(
             .headers()
             .get("authorization")
             .map(|v| v.to_str().unwrap().to_string()),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect(),
+        raw: body.to_vec(),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
     });
     s.counter += 1;

@@ -6,6 +6,7 @@ mod support;
 mod api;
 mod channels;
 mod cli;
+mod events;
 mod fake_platform;
 mod media;
 mod send;

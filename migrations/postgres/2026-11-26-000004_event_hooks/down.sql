@@ -1,0 +1,2 @@
+DROP TABLE event_deliveries;
+DROP TABLE event_hooks;

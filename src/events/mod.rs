@@ -1,0 +1,566 @@
+//! Outbound event webhooks: a tenant registers URLs of its own systems (CRM, UC platform) that
+//! receive new inbound messages and delivery-status changes as JSON. Events are queued in the
+//! same transaction as the change they report, so none is lost; delivery is retried with
+//! backoff, and every attempt is visible through the API. Each request is signed:
+//! `X-Hafen-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>` with
+//! `X-Hafen-Timestamp`, so the receiver can check origin and freshness.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::audit::{self, AuditEvent};
+use crate::auth::{Actor, Permission};
+use crate::clock::{from_micros, to_micros};
+use crate::crypto::keyring::OwnerKeys;
+use crate::crypto::FieldBinding;
+use crate::error::{Error, Result};
+use crate::service::Hafen;
+use crate::store::schema::{event_deliveries, event_hooks};
+use crate::store::{DbConn, StoreError};
+use crate::tenants::TenantId;
+
+/// Attempts before a delivery is given up (it stays listed as `failed`).
+pub const MAX_ATTEMPTS: i32 = 12;
+const LEASE: Duration = Duration::minutes(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum EventKind {
+    #[serde(rename = "message.received")]
+    MessageReceived,
+    #[serde(rename = "message.status")]
+    MessageStatus,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MessageReceived => "message.received",
+            Self::MessageStatus => "message.status",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "message.received" => Some(Self::MessageReceived),
+            "message.status" => Some(Self::MessageStatus),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HookInput {
+    /// HTTPS URL (plain HTTP only for localhost) that receives the events.
+    pub url: String,
+    /// Signing secret; generated when absent and returned once.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Default: all events.
+    #[serde(default)]
+    pub events: Option<Vec<EventKind>>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HookView {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<EventKind>,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    /// Only in the answer to the creation: the signing secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeliveryView {
+    pub id: String,
+    pub event: String,
+    /// pending, delivered or failed.
+    pub state: String,
+    pub attempts: i32,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = event_hooks)]
+struct HookRow {
+    id: String,
+    tenant_id: String,
+    url_sealed: Vec<u8>,
+    secret_sealed: Vec<u8>,
+    events: String,
+    enabled: bool,
+    created_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = event_deliveries)]
+struct DeliveryRow {
+    id: String,
+    tenant_id: String,
+    hook_id: String,
+    event: String,
+    payload_sealed: Vec<u8>,
+    state: String,
+    attempts: i32,
+    next_attempt_at: i64,
+    last_status: Option<i32>,
+    last_error: Option<String>,
+    created_at: i64,
+    delivered_at: Option<i64>,
+}
+
+fn binding<'a>(
+    tenant: &'a str,
+    table: &'static str,
+    column: &'static str,
+    row: &'a str,
+) -> FieldBinding<'a> {
+    FieldBinding {
+        tenant,
+        table,
+        column,
+        row,
+    }
+}
+
+fn validate_url(url: &str) -> Result<()> {
+    let local = ["http://localhost", "http://127.", "http://[::1]"]
+        .iter()
+        .any(|p| url.starts_with(p));
+    if !(url.starts_with("https://") || local)
+        || url.len() > 2048
+        || url.chars().any(char::is_control)
+    {
+        return Err(Error::invalid(
+            "url",
+            "must be an https:// URL (http:// only for localhost) of at most 2048 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Signs `body` as the receiver will check it.
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Queues one delivery per subscribed, enabled hook for each event. Runs inside the write
+/// transaction of the change the events report.
+pub fn enqueue(
+    conn: &mut DbConn,
+    tenant: &str,
+    keys: &OwnerKeys,
+    events: Vec<(EventKind, serde_json::Value)>,
+    now: i64,
+) -> Result<usize, StoreError> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let hooks: Vec<(String, String)> = event_hooks::table
+        .filter(event_hooks::tenant_id.eq(tenant))
+        .filter(event_hooks::enabled.eq(true))
+        .select((event_hooks::id, event_hooks::events))
+        .load(conn)?;
+    if hooks.is_empty() {
+        return Ok(0);
+    }
+    let mut queued = 0;
+    for (kind, mut payload) in events {
+        for (hook_id, subscribed) in &hooks {
+            if !subscribed.split(',').any(|e| e == kind.as_str()) {
+                continue;
+            }
+            let id = uuid::Uuid::now_v7().hyphenated().to_string();
+            payload["delivery_id"] = serde_json::json!(id);
+            let body = zeroize::Zeroizing::new(
+                serde_json::to_vec(&payload).map_err(|e| StoreError::Commit(e.to_string()))?,
+            );
+            let row = DeliveryRow {
+                payload_sealed: keys
+                    .seal
+                    .seal(&binding(tenant, "event_deliveries", "payload", &id), &body)?,
+                id,
+                tenant_id: tenant.to_string(),
+                hook_id: hook_id.clone(),
+                event: kind.as_str().to_string(),
+                state: "pending".into(),
+                attempts: 0,
+                next_attempt_at: now,
+                last_status: None,
+                last_error: None,
+                created_at: now,
+                delivered_at: None,
+            };
+            diesel::insert_into(event_deliveries::table)
+                .values(&row)
+                .execute(conn)?;
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+impl Hafen {
+    pub async fn create_event_hook(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        input: HookInput,
+    ) -> Result<HookView> {
+        actor.authorize(tenant, Permission::ManageChannels)?;
+        validate_url(&input.url)?;
+        let secret = match input.secret {
+            Some(s) if (16..=256).contains(&s.len()) && !s.chars().any(char::is_control) => s,
+            Some(_) => return Err(Error::invalid("secret", "must be 16-256 characters")),
+            None => {
+                let mut bytes = [0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut bytes);
+                URL_SAFE_NO_PAD.encode(bytes)
+            }
+        };
+        let mut events = input
+            .events
+            .unwrap_or_else(|| vec![EventKind::MessageReceived, EventKind::MessageStatus]);
+        events.dedup();
+        if events.is_empty() {
+            return Err(Error::invalid("events", "name at least one event"));
+        }
+        let keys = self.tenant_keys(tenant).await?;
+        let id = uuid::Uuid::now_v7().hyphenated().to_string();
+        let t = tenant.as_str();
+        let now = self.clock.now();
+        let row = HookRow {
+            url_sealed: keys
+                .seal
+                .seal(&binding(t, "event_hooks", "url", &id), input.url.as_bytes())?,
+            secret_sealed: keys
+                .seal
+                .seal(&binding(t, "event_hooks", "secret", &id), secret.as_bytes())?,
+            id: id.clone(),
+            tenant_id: t.to_string(),
+            events: events
+                .iter()
+                .map(|e| e.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            enabled: true,
+            created_at: to_micros(now),
+        };
+        let event = AuditEvent::new(actor, "event_hook.create")
+            .tenant(tenant)
+            .object("event_hook", &id);
+        self.store
+            .write(move |conn| {
+                diesel::insert_into(event_hooks::table)
+                    .values(&row)
+                    .execute(conn)?;
+                audit::append(conn, now, event)
+            })
+            .await?;
+        Ok(HookView {
+            id,
+            url: input.url,
+            events,
+            enabled: true,
+            created_at: now,
+            secret: Some(secret),
+        })
+    }
+
+    pub async fn list_event_hooks(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+    ) -> Result<Vec<HookView>> {
+        actor.authorize(tenant, Permission::ManageChannels)?;
+        let keys = self.tenant_keys(tenant).await?;
+        let t = tenant.clone();
+        let rows: Vec<HookRow> = self
+            .store
+            .read(move |conn| {
+                Ok(event_hooks::table
+                    .filter(event_hooks::tenant_id.eq(t.as_str()))
+                    .order(event_hooks::id.asc())
+                    .select(HookRow::as_select())
+                    .load(conn)?)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                let url = keys.seal.open_string(
+                    &binding(&r.tenant_id, "event_hooks", "url", &r.id),
+                    &r.url_sealed,
+                )?;
+                Ok(HookView {
+                    events: r.events.split(',').filter_map(EventKind::parse).collect(),
+                    id: r.id,
+                    url,
+                    enabled: r.enabled,
+                    created_at: from_micros(r.created_at),
+                    secret: None,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn delete_event_hook(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<()> {
+        actor.authorize(tenant, Permission::ManageChannels)?;
+        self.ensure_tenant(tenant).await?;
+        let (t, id_owned) = (tenant.clone(), id.to_string());
+        let at = self.clock.now();
+        let event = AuditEvent::new(actor, "event_hook.delete")
+            .tenant(tenant)
+            .object("event_hook", id);
+        let deleted = self
+            .store
+            .write(move |conn| {
+                diesel::delete(
+                    event_deliveries::table
+                        .filter(event_deliveries::hook_id.eq(&id_owned))
+                        .filter(event_deliveries::tenant_id.eq(t.as_str())),
+                )
+                .execute(conn)?;
+                let n = diesel::delete(
+                    event_hooks::table
+                        .filter(event_hooks::id.eq(&id_owned))
+                        .filter(event_hooks::tenant_id.eq(t.as_str())),
+                )
+                .execute(conn)?;
+                if n > 0 {
+                    audit::append(conn, at, event)?;
+                }
+                Ok(n)
+            })
+            .await?;
+        if deleted == 0 {
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    }
+
+    /// The newest delivery attempts of a hook (at most 200), newest first.
+    pub async fn list_event_deliveries(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        hook: &str,
+    ) -> Result<Vec<DeliveryView>> {
+        actor.authorize(tenant, Permission::ManageChannels)?;
+        let (t, h) = (tenant.clone(), hook.to_string());
+        let rows = self
+            .store
+            .read(move |conn| {
+                let exists: Option<String> = event_hooks::table
+                    .filter(event_hooks::id.eq(&h))
+                    .filter(event_hooks::tenant_id.eq(t.as_str()))
+                    .select(event_hooks::id)
+                    .first(conn)
+                    .optional()?;
+                if exists.is_none() {
+                    return Ok(None);
+                }
+                Ok(Some(
+                    event_deliveries::table
+                        .filter(event_deliveries::hook_id.eq(&h))
+                        .order(event_deliveries::id.desc())
+                        .limit(200)
+                        .select(DeliveryRow::as_select())
+                        .load(conn)?,
+                ))
+            })
+            .await?
+            .ok_or(Error::NotFound)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| DeliveryView {
+                next_attempt_at: (r.state == "pending").then(|| from_micros(r.next_attempt_at)),
+                id: r.id,
+                event: r.event,
+                state: r.state,
+                attempts: r.attempts,
+                last_status: r.last_status,
+                last_error: r.last_error,
+                created_at: from_micros(r.created_at),
+                delivered_at: r.delivered_at.map(from_micros),
+            })
+            .collect())
+    }
+
+    /// Delivers every queued event whose time has come; returns how many were attempted.
+    pub async fn run_due_event_deliveries(&self) -> Result<usize> {
+        let now = to_micros(self.clock.now());
+        let due: Vec<DeliveryRow> = self
+            .store
+            .read(move |conn| {
+                Ok(event_deliveries::table
+                    .filter(event_deliveries::state.eq("pending"))
+                    .filter(event_deliveries::next_attempt_at.le(now))
+                    .order(event_deliveries::next_attempt_at.asc())
+                    .limit(100)
+                    .select(DeliveryRow::as_select())
+                    .load(conn)?)
+            })
+            .await?;
+        let mut attempted = 0;
+        for row in due {
+            let (id, lease) = (row.id.clone(), to_micros(self.clock.now() + LEASE));
+            let claimed = self
+                .store
+                .write(move |conn| {
+                    Ok(diesel::update(
+                        event_deliveries::table
+                            .filter(event_deliveries::id.eq(&id))
+                            .filter(event_deliveries::next_attempt_at.le(now)),
+                    )
+                    .set(event_deliveries::next_attempt_at.eq(lease))
+                    .execute(conn)?)
+                })
+                .await?;
+            if claimed == 1 {
+                self.deliver_event(row).await?;
+                attempted += 1;
+            }
+        }
+        Ok(attempted)
+    }
+
+    async fn deliver_event(&self, row: DeliveryRow) -> Result<()> {
+        let tenant = TenantId::parse(&row.tenant_id)?;
+        let keys = self.tenant_keys(&tenant).await?;
+        let hook_id = row.hook_id.clone();
+        let hook: Option<HookRow> = self
+            .store
+            .read(move |conn| {
+                Ok(event_hooks::table
+                    .filter(event_hooks::id.eq(&hook_id))
+                    .select(HookRow::as_select())
+                    .first(conn)
+                    .optional()?)
+            })
+            .await?;
+        let t = row.tenant_id.as_str();
+        let outcome = match hook {
+            None => Err((None, "the hook was deleted".to_string(), false)),
+            Some(hook) => {
+                let url = keys.seal.open_string(
+                    &binding(t, "event_hooks", "url", &hook.id),
+                    &hook.url_sealed,
+                )?;
+                let secret = zeroize::Zeroizing::new(keys.seal.open_string(
+                    &binding(t, "event_hooks", "secret", &hook.id),
+                    &hook.secret_sealed,
+                )?);
+                let body = keys.seal.open(
+                    &binding(t, "event_deliveries", "payload", &row.id),
+                    &row.payload_sealed,
+                )?;
+                let timestamp = self.clock.now().timestamp();
+                let sent = self
+                    .platforms
+                    .http()
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("x-hafen-event", &row.event)
+                    .header("x-hafen-delivery", &row.id)
+                    .header("x-hafen-timestamp", timestamp.to_string())
+                    .header("x-hafen-signature", signature(&secret, timestamp, &body))
+                    .body(body.to_vec())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
+                    Ok(r) => Err((
+                        Some(r.status().as_u16()),
+                        format!("the receiver answered HTTP {}", r.status().as_u16()),
+                        true,
+                    )),
+                    Err(e) => Err((None, format!("network: {}", e.without_url()), true)),
+                }
+            }
+        };
+        let now = self.clock.now();
+        let attempts = row.attempts + 1;
+        let id = row.id.clone();
+        self.store
+            .write(move |conn| {
+                let target = event_deliveries::table.filter(event_deliveries::id.eq(&id));
+                match outcome {
+                    Ok(status) => {
+                        diesel::update(target)
+                            .set((
+                                event_deliveries::state.eq("delivered"),
+                                event_deliveries::attempts.eq(attempts),
+                                event_deliveries::last_status.eq(Some(i32::from(status))),
+                                event_deliveries::last_error.eq(None::<String>),
+                                event_deliveries::delivered_at.eq(Some(to_micros(now))),
+                            ))
+                            .execute(conn)?;
+                    }
+                    Err((status, error, retry)) => {
+                        let give_up = !retry || attempts >= MAX_ATTEMPTS;
+                        // 30 s, 1 min, 2 min … capped at 6 hours.
+                        let wait =
+                            Duration::seconds(30 * 2i64.pow((attempts - 1).clamp(0, 10) as u32))
+                                .min(Duration::hours(6));
+                        diesel::update(target)
+                            .set((
+                                event_deliveries::state.eq(if give_up {
+                                    "failed"
+                                } else {
+                                    "pending"
+                                }),
+                                event_deliveries::attempts.eq(attempts),
+                                event_deliveries::last_status.eq(status.map(i32::from)),
+                                event_deliveries::last_error.eq(Some(error)),
+                                event_deliveries::next_attempt_at.eq(to_micros(now + wait)),
+                            ))
+                            .execute(conn)?;
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_covers_timestamp_and_body() {
+        let a = signature("secret-secret-16", 1, b"{}");
+        assert!(a.starts_with("sha256="));
+        assert_ne!(a, signature("secret-secret-16", 2, b"{}"));
+        assert_ne!(a, signature("secret-secret-16", 1, b"{ }"));
+        assert_ne!(a, signature("other-secret-xx", 1, b"{}"));
+        assert!(validate_url("http://example.com/hook").is_err());
+        assert!(validate_url("https://crm.example.com/hook").is_ok());
+        assert!(validate_url("http://127.0.0.1:9000/hook").is_ok());
+    }
+}

@@ -1,0 +1,79 @@
+//! Outbound event webhooks of a tenant.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::extract::{json_body, Caller};
+use super::problem::ApiError;
+use crate::events::{DeliveryView, HookInput, HookView};
+use crate::service::Hafen;
+use crate::tenants::TenantId;
+
+/// Register a URL of the company's own systems for new messages and status changes.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/event-hooks", tag = "event-hooks",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body = HookInput,
+    responses((status = 201, description = "Created; `secret` is shown only now", body = HookView),
+        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem), (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn create(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    let input: HookInput = json_body(&req, body).await?;
+    Ok(HttpResponse::Created().json(hafen.create_event_hook(&caller.0, &tenant, input).await?))
+}
+
+/// The tenant's event hooks.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/event-hooks", tag = "event-hooks",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    responses((status = 200, body = Vec<HookView>),
+        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    Ok(HttpResponse::Ok().json(hafen.list_event_hooks(&caller.0, &tenant).await?))
+}
+
+/// Remove a hook and its delivery history.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/event-hooks/{id}", tag = "event-hooks",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Hook id")),
+    responses((status = 204), (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn delete(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    hafen.delete_event_hook(&caller.0, &tenant, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Delivery attempts of a hook, newest first.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/event-hooks/{id}/deliveries", tag = "event-hooks",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Hook id")),
+    responses((status = 200, body = Vec<DeliveryView>),
+        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn deliveries(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    Ok(HttpResponse::Ok().json(hafen.list_event_deliveries(&caller.0, &tenant, &id).await?))
+}
