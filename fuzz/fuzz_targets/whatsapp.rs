@@ -1,0 +1,7 @@
+#![no_main]
+//! The whatsapp webhook parser must never panic, whatever the (signed) body holds.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|body: &[u8]| {
+    let _ = hafen::channels::parse::whatsapp::parse(body);
+});
