@@ -75,7 +75,8 @@ pub async fn open(
     let keys = Arc::new(KeyRing::new(master, config.key_cache_size));
     let hafen = Hafen::new(store, keys, clock)
         .with_platforms(config.platform_client(), config.max_media_bytes)
-        .with_download_on_arrival(config.retry_interval_secs > 0);
+        .with_download_on_arrival(config.retry_interval_secs > 0)
+        .with_broadcast_rate(config.broadcast_rate_per_sec);
 
     let admin_token = if fresh {
         let created = hafen

@@ -51,6 +51,17 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Inspect the consent ledger.
+    Consent {
+        #[command(subcommand)]
+        command: ConsentCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Check the consent ledger's hash chain; exits 1 and names the first broken entry if any.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,6 +166,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             opened.hafen.store().clone().close();
             if report.broken.is_some() {
                 bail!("the audit log was tampered with");
+            }
+            Ok(())
+        }
+        Command::Consent {
+            command: ConsentCommand::Verify,
+        } => {
+            let config = load(cli.config.as_deref())?;
+            let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
+            let report = opened.hafen.verify_consent_ledger().await?;
+            println!("consent ledger: {report}");
+            opened.hafen.store().clone().close();
+            if report.broken.is_some() {
+                bail!("the consent ledger was tampered with");
             }
             Ok(())
         }

@@ -48,6 +48,7 @@ const ENV_OPTIONS: &[&str] = &[
     "platform_timeout_secs",
     "retry_interval_secs",
     "max_media_bytes",
+    "broadcast_rate_per_sec",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -106,6 +107,8 @@ pub struct Config {
     pub retry_interval_secs: u64,
     /// Largest media file downloaded from a platform, in bytes.
     pub max_media_bytes: usize,
+    /// Broadcast messages per second, under the platforms' rate limits (0: unpaced).
+    pub broadcast_rate_per_sec: u32,
 }
 
 impl Default for Config {
@@ -132,6 +135,7 @@ impl Default for Config {
             platform_timeout_secs: 30,
             retry_interval_secs: 15,
             max_media_bytes: 64 * 1024 * 1024,
+            broadcast_rate_per_sec: 20,
         }
     }
 }
@@ -315,6 +319,7 @@ listen = {listen:?}
 # platform_timeout_secs = 30
 # retry_interval_secs = 15                          # how often queued sends and downloads are retried
 # max_media_bytes = 67108864
+# broadcast_rate_per_sec = 20
 "#,
             data_dir = self.data_dir.display().to_string(),
             listen = self.listen,

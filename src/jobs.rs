@@ -23,6 +23,10 @@ pub async fn run_due_work(hafen: &Hafen) {
     report("retried queued sends", hafen.run_due_sends().await);
     report("delivered events", hafen.run_due_event_deliveries().await);
     report("downloaded media", hafen.run_due_downloads().await);
+    report(
+        "expired consent requests",
+        hafen.expire_consent_requests().await,
+    );
 }
 
 fn report(what: &str, result: crate::error::Result<usize>) {

@@ -16,6 +16,7 @@ pub mod channels;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod consent;
 pub mod contacts;
 pub mod crypto;
 pub mod error;

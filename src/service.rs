@@ -28,6 +28,8 @@ pub struct Hafen {
     /// Start media downloads as soon as a webhook delivered a file (off in tests that drive
     /// downloads by hand).
     pub(crate) download_on_arrival: bool,
+    /// Broadcast messages per second (0: unpaced).
+    pub(crate) broadcast_rate: u32,
 }
 
 impl std::fmt::Debug for Hafen {
@@ -68,6 +70,7 @@ impl Hafen {
             ),
             max_media_bytes: 64 * 1024 * 1024,
             download_on_arrival: true,
+            broadcast_rate: 20,
         }
     }
 
@@ -79,6 +82,12 @@ impl Hafen {
     ) -> Self {
         self.platforms = platforms;
         self.max_media_bytes = max_media_bytes;
+        self
+    }
+
+    /// Paces broadcasts to `per_second` messages (0: as fast as the platform answers).
+    pub fn with_broadcast_rate(mut self, per_second: u32) -> Self {
+        self.broadcast_rate = per_second;
         self
     }
 

@@ -20,10 +20,18 @@ pub struct SendContext<'a> {
     /// When the contact last wrote to the company on this platform, if ever.
     pub last_inbound: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
+    /// For a push under a consent purpose: whether the contact's consent is confirmed now.
+    /// None for a reply within the conversation.
+    pub consent: Option<bool>,
 }
 
 /// Allowed, or refused with a reason for the caller.
 pub fn may_send(ctx: &SendContext<'_>) -> Result<(), String> {
+    // Advertising by electronic message needs prior express consent (§ 7(2) Nr. 2 UWG),
+    // proven by double opt-in: no confirmed consent, no push — whoever asks.
+    if ctx.consent == Some(false) {
+        return Err("the contact has no confirmed consent for this purpose".into());
+    }
     let in_window = ctx
         .last_inbound
         .is_some_and(|t| ctx.now - t <= SERVICE_WINDOW);
@@ -60,6 +68,7 @@ mod tests {
             message,
             last_inbound: last,
             now,
+            consent: None,
         };
         let recent = Some(now - Duration::hours(23));
         let old = Some(now - Duration::hours(25));
@@ -70,5 +79,14 @@ mod tests {
         assert!(may_send(&ctx(Platform::Messenger, &text, old)).is_err());
         assert!(may_send(&ctx(Platform::Telegram, &text, old)).is_ok());
         assert!(may_send(&ctx(Platform::Telegram, &text, None)).is_err());
+        let push = |consent| SendContext {
+            consent: Some(consent),
+            ..ctx(Platform::Whatsapp, &template, recent)
+        };
+        assert!(may_send(&push(true)).is_ok());
+        assert!(
+            may_send(&push(false)).is_err(),
+            "no consent, no push, even with a template"
+        );
     }
 }

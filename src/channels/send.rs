@@ -50,6 +50,10 @@ pub struct SendRequest {
     pub template: Option<TemplateInput>,
     #[serde(default)]
     pub media: Option<MediaInput>,
+    /// Marks a push (advertising, newsletter) for this consent purpose: sent only when the
+    /// contact's consent for it is confirmed. Absent: a reply in the conversation.
+    #[serde(default)]
+    pub purpose_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -87,7 +91,7 @@ pub struct SendReceipt {
 }
 
 impl SendRequest {
-    fn validate(self) -> Result<(Outbound, Option<String>, Option<String>)> {
+    fn validate(self) -> Result<Validated> {
         let chosen = [
             self.text.is_some(),
             self.template.is_some(),
@@ -171,8 +175,20 @@ impl SendRequest {
                 ));
             }
         }
-        Ok((outbound, self.channel_id, self.idempotency_key))
+        Ok(Validated {
+            outbound,
+            channel_id: self.channel_id,
+            idempotency_key: self.idempotency_key,
+            purpose_id: self.purpose_id,
+        })
     }
+}
+
+struct Validated {
+    outbound: Outbound,
+    channel_id: Option<String>,
+    idempotency_key: Option<String>,
+    purpose_id: Option<String>,
 }
 
 fn kind_of(message: &Outbound) -> MessageKind {
@@ -246,6 +262,7 @@ struct Target {
     last_inbound: Option<(i64, Option<String>)>,
     enabled: Vec<String>,
     existing: Option<(String, Option<String>)>,
+    consent: Option<Option<crate::consent::ConsentState>>,
 }
 
 impl Hafen {
@@ -263,12 +280,18 @@ impl Hafen {
             idempotency_key: request.idempotency_key.or(header_key),
             ..request
         };
-        let (outbound, channel_id, idempotency_key) = request.validate()?;
+        let Validated {
+            outbound,
+            channel_id,
+            idempotency_key,
+            purpose_id,
+        } = request.validate()?;
         let tenant_keys = self.tenant_keys(tenant).await?;
         let idempotency_index = idempotency_key
             .as_ref()
             .map(|k| tenant_keys.blind.index(&[b"idempotency", k.as_bytes()]));
 
+        let purpose_owned = purpose_id.clone();
         let (keys, t, cid, idx) = (
             self.keys.clone(),
             tenant.clone(),
@@ -294,6 +317,10 @@ impl Hafen {
                     Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&contact.id));
                 let last = last_inbound(conn, t.as_str(), &contact.id)?;
                 let enabled = enabled_channels(conn, t.as_str(), &contact.channel)?;
+                let consent = match &purpose_owned {
+                    Some(p) => Some(Hafen::consent_state(conn, t.as_str(), &contact.id, p)?),
+                    None => None,
+                };
                 Ok(found.and_then(|mut k| {
                     let keys = k
                         .remove(&contact.id)
@@ -304,6 +331,7 @@ impl Hafen {
                         last_inbound: last,
                         enabled,
                         existing,
+                        consent,
                     })
                 }))
             })
@@ -355,6 +383,9 @@ impl Hafen {
             message: &outbound,
             last_inbound: target.last_inbound.as_ref().map(|(t, _)| from_micros(*t)),
             now,
+            consent: target
+                .consent
+                .map(|c| c == Some(crate::consent::ConsentState::Confirmed)),
         })
         .map_err(Error::Conflict)?;
 

@@ -11,7 +11,7 @@ use crate::auth::Actor;
 use crate::error::Result;
 use crate::messages::status::NewStatus;
 use crate::messages::types::{Address, ChannelName, DisplayName};
-use crate::messages::{Direction, NewMessage};
+use crate::messages::{Direction, MessageKind, NewMessage};
 use crate::sensitive::Sensitive;
 use crate::service::Hafen;
 
@@ -64,9 +64,31 @@ impl Hafen {
             id: channel.id.clone(),
             tenant: channel.tenant.clone(),
         };
+        // Texts that may be consent keywords (START, JA, STOP), in message order.
+        let keyword_texts: Vec<Option<String>> = messages
+            .iter()
+            .map(|m| match m.kind {
+                MessageKind::Text
+                | MessageKind::Button
+                | MessageKind::QuickReply
+                | MessageKind::Interactive => m.body.as_ref().map(|b| b.expose().clone()),
+                _ => None,
+            })
+            .collect();
         let outcomes = self
             .ingest(&actor, &channel.tenant, messages, statuses)
             .await?;
+        for (outcome, text) in outcomes.iter().zip(keyword_texts) {
+            if let (false, Some(text)) = (outcome.duplicate, text) {
+                if let Err(e) = self
+                    .handle_keywords(&channel.tenant, &outcome.contact_id, &outcome.id, &text)
+                    .await
+                {
+                    // The message is stored; a failed reply must not make the platform resend it.
+                    tracing::error!(error = %crate::telemetry::chain(&e), message = %outcome.id, "consent keyword handling failed");
+                }
+            }
+        }
         if self.download_on_arrival {
             // Deliver events and fetch files now rather than at the next scheduled run;
             // whatever fails is retried by the scheduler.

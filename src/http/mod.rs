@@ -2,6 +2,7 @@
 //! the [`extract::Caller`], call one domain function and map the result; no business rules here.
 
 pub mod channels;
+pub mod consent;
 pub mod contacts;
 pub mod events;
 pub mod extract;
@@ -42,6 +43,14 @@ use crate::service::Hafen;
         channels::update,
         channels::delete,
         events::create,
+        consent::create_purpose,
+        consent::list_purposes,
+        consent::add_texts,
+        consent::put_settings,
+        consent::act,
+        consent::list,
+        consent::start_broadcast,
+        consent::read_broadcast,
         events::list,
         events::delete,
         events::deliveries,
@@ -54,6 +63,7 @@ use crate::service::Hafen;
         (name = "contacts", description = "Data subjects and their conversations"),
         (name = "channels", description = "WhatsApp numbers, Facebook pages and Telegram bots"),
         (name = "event-hooks", description = "Events for the company's own systems"),
+        (name = "consent", description = "Double opt-in: purposes, texts, consents and their proof"),
     )
 )]
 pub struct ApiDoc;
@@ -74,6 +84,38 @@ impl utoipa::Modify for BearerAuth {
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health))
+        .route(
+            "/v1/tenants/{tenant}/consent-purposes",
+            web::post().to(consent::create_purpose),
+        )
+        .route(
+            "/v1/tenants/{tenant}/consent-purposes",
+            web::get().to(consent::list_purposes),
+        )
+        .route(
+            "/v1/tenants/{tenant}/consent-purposes/{id}/texts",
+            web::post().to(consent::add_texts),
+        )
+        .route(
+            "/v1/tenants/{tenant}/consent-settings",
+            web::put().to(consent::put_settings),
+        )
+        .route(
+            "/v1/tenants/{tenant}/broadcasts",
+            web::post().to(consent::start_broadcast),
+        )
+        .route(
+            "/v1/tenants/{tenant}/broadcasts/{id}",
+            web::get().to(consent::read_broadcast),
+        )
+        .route(
+            "/v1/tenants/{tenant}/contacts/{id}/consents",
+            web::post().to(consent::act),
+        )
+        .route(
+            "/v1/tenants/{tenant}/contacts/{id}/consents",
+            web::get().to(consent::list),
+        )
         .route("/metrics", web::get().to(metrics))
         .route("/v1/openapi.json", web::get().to(openapi))
         .route("/v1/tenants", web::post().to(tenants::create_tenant))

@@ -7,6 +7,7 @@ use super::{DbConn, StoreError};
 /// Arbitrary constants naming Hafen's advisory locks in PostgreSQL.
 const MIGRATION_LOCK: i64 = 0x4841_4645_4e01; // "HAFEN" 1
 const AUDIT_LOCK: i64 = 0x4841_4645_4e02;
+const CONSENT_LOCK: i64 = 0x4841_4645_4e03;
 
 /// Serialises migrations of several instances sharing one PostgreSQL database. SQLite has a
 /// single process writing, and its own file lock.
@@ -67,4 +68,15 @@ pub fn insert_messages(
         }
     }
     Ok(())
+}
+
+/// Inside a transaction: appends to the consent ledger in order across instances.
+pub fn lock_consent_ledger(conn: &mut DbConn) -> Result<(), StoreError> {
+    match conn {
+        DbConn::Sqlite(_) => Ok(()),
+        DbConn::Postgres(_) => {
+            conn.batch_execute(&format!("SELECT pg_advisory_xact_lock({CONSENT_LOCK})"))?;
+            Ok(())
+        }
+    }
 }

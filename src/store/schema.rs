@@ -156,6 +156,93 @@ diesel::table! {
 }
 
 diesel::table! {
+    consent_purposes (id) {
+        id -> Text,
+        tenant_id -> Text,
+        name -> Text,
+        confirm_template -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    consent_settings (tenant_id) {
+        tenant_id -> Text,
+        opt_in_keywords -> Text,
+        confirm_keywords -> Text,
+        opt_out_keywords -> Text,
+        request_ttl_secs -> BigInt,
+        default_purpose_id -> Nullable<Text>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    consent_texts (id) {
+        id -> Text,
+        tenant_id -> Text,
+        purpose_id -> Text,
+        version -> Integer,
+        language -> Text,
+        text -> Text,
+        text_hash -> Binary,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    consents (id) {
+        id -> Text,
+        tenant_id -> Text,
+        contact_id -> Text,
+        purpose_id -> Text,
+        state -> Text,
+        text_id -> Text,
+        requested_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        confirmed_at -> Nullable<BigInt>,
+        withdrawn_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    consent_ledger (seq) {
+        seq -> BigInt,
+        tenant_id -> Text,
+        consent_id -> Text,
+        contact_id -> Text,
+        purpose_id -> Text,
+        event -> Text,
+        at -> BigInt,
+        source -> Text,
+        text_id -> Text,
+        text_hash -> Binary,
+        message_id -> Nullable<Text>,
+        evidence_sealed -> Nullable<Binary>,
+        prev_hash -> Binary,
+        hash -> Binary,
+    }
+}
+
+diesel::table! {
+    broadcasts (id) {
+        id -> Text,
+        tenant_id -> Text,
+        purpose_id -> Text,
+        state -> Text,
+        targeted -> Integer,
+        sent -> Integer,
+        queued -> Integer,
+        skipped -> Integer,
+        failed -> Integer,
+        created_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     audit_log (seq) {
         seq -> BigInt,
         at -> BigInt,
@@ -184,5 +271,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     attachments,
     event_hooks,
-    event_deliveries
+    event_deliveries,
+    consent_purposes,
+    consent_texts,
+    consents,
+    consent_ledger,
+    consent_settings,
+    broadcasts
 );

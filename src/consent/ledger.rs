@@ -1,0 +1,180 @@
+//! The consent ledger: append-only and hash-chained, like the audit log, so every consent can
+//! be proven and every change to the proof is detectable. Each entry names the exact consent
+//! text (id and SHA-256) and, sealed under the contact's key, the evidence (IP address, user
+//! agent, page, keyword) of how it happened.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::audit::{ChainBreak, ChainReport};
+use crate::clock::to_micros;
+use crate::store::schema::consent_ledger;
+use crate::store::{backend, DbConn, StoreError};
+
+const GENESIS: [u8; 32] = [0u8; 32];
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = consent_ledger)]
+pub struct LedgerRow {
+    pub seq: i64,
+    pub tenant_id: String,
+    pub consent_id: String,
+    pub contact_id: String,
+    pub purpose_id: String,
+    pub event: String,
+    pub at: i64,
+    pub source: String,
+    pub text_id: String,
+    pub text_hash: Vec<u8>,
+    pub message_id: Option<String>,
+    pub evidence_sealed: Option<Vec<u8>>,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+/// What one ledger entry records.
+#[derive(Debug, Clone)]
+pub struct LedgerEvent {
+    pub tenant_id: String,
+    pub consent_id: String,
+    pub contact_id: String,
+    pub purpose_id: String,
+    pub event: &'static str,
+    pub at: DateTime<Utc>,
+    pub source: String,
+    pub text_id: String,
+    pub text_hash: Vec<u8>,
+    pub message_id: Option<String>,
+    pub evidence_sealed: Option<Vec<u8>>,
+}
+
+impl LedgerRow {
+    pub fn compute_hash(&self) -> Vec<u8> {
+        let mut h = Sha256::new();
+        h.update(b"hafen-consent-v1");
+        h.update(self.seq.to_be_bytes());
+        h.update(self.at.to_be_bytes());
+        let optional = [
+            self.message_id.as_deref().map(str::as_bytes),
+            self.evidence_sealed.as_deref(),
+        ];
+        for field in [
+            self.tenant_id.as_bytes(),
+            self.consent_id.as_bytes(),
+            self.contact_id.as_bytes(),
+            self.purpose_id.as_bytes(),
+            self.event.as_bytes(),
+            self.source.as_bytes(),
+            self.text_id.as_bytes(),
+            &self.text_hash,
+        ]
+        .into_iter()
+        .map(Some)
+        .chain(optional)
+        {
+            match field {
+                None => h.update([0u8]),
+                Some(bytes) => {
+                    h.update([1u8]);
+                    h.update((bytes.len() as u64).to_be_bytes());
+                    h.update(bytes);
+                }
+            }
+        }
+        h.update(&self.prev_hash);
+        h.finalize().to_vec()
+    }
+}
+
+/// Appends inside the transaction of the state change it records.
+pub fn append(conn: &mut DbConn, event: LedgerEvent) -> Result<i64, StoreError> {
+    backend::lock_consent_ledger(conn)?;
+    let last: Option<(i64, Vec<u8>)> = consent_ledger::table
+        .order(consent_ledger::seq.desc())
+        .select((consent_ledger::seq, consent_ledger::hash))
+        .first(conn)
+        .optional()?;
+    let (seq, prev_hash) = match last {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1, GENESIS.to_vec()),
+    };
+    let mut row = LedgerRow {
+        seq,
+        tenant_id: event.tenant_id,
+        consent_id: event.consent_id,
+        contact_id: event.contact_id,
+        purpose_id: event.purpose_id,
+        event: event.event.to_string(),
+        at: to_micros(event.at),
+        source: event.source,
+        text_id: event.text_id,
+        text_hash: event.text_hash,
+        message_id: event.message_id,
+        evidence_sealed: event.evidence_sealed,
+        prev_hash,
+        hash: Vec::new(),
+    };
+    row.hash = row.compute_hash();
+    diesel::insert_into(consent_ledger::table)
+        .values(&row)
+        .execute(conn)?;
+    Ok(seq)
+}
+
+/// Walks the whole ledger and reports the first entry that does not fit.
+pub fn verify(conn: &mut DbConn) -> Result<ChainReport, StoreError> {
+    const PAGE: i64 = 1000;
+    let mut expected = 1i64;
+    let mut prev = GENESIS.to_vec();
+    let mut verified = 0u64;
+    loop {
+        let rows: Vec<LedgerRow> = consent_ledger::table
+            .filter(consent_ledger::seq.ge(expected))
+            .order(consent_ledger::seq.asc())
+            .limit(PAGE)
+            .select(LedgerRow::as_select())
+            .load(conn)?;
+        if rows.is_empty() {
+            return Ok(ChainReport {
+                verified,
+                broken: None,
+            });
+        }
+        for row in rows {
+            let reason = if row.seq != expected {
+                Some(format!(
+                    "entry {expected} is missing (next entry is {})",
+                    row.seq
+                ))
+            } else if row.prev_hash != prev {
+                Some("its link to the previous entry does not match".to_string())
+            } else if row.compute_hash() != row.hash {
+                Some("its contents were changed after it was written".to_string())
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Ok(ChainReport {
+                    verified,
+                    broken: Some(ChainBreak {
+                        seq: expected.min(row.seq),
+                        reason,
+                    }),
+                });
+            }
+            prev = row.hash;
+            expected += 1;
+            verified += 1;
+        }
+    }
+}
+
+/// The entries of one consent, in order.
+pub fn history(conn: &mut DbConn, consent_id: &str) -> Result<Vec<LedgerRow>, StoreError> {
+    Ok(consent_ledger::table
+        .filter(consent_ledger::consent_id.eq(consent_id))
+        .order(consent_ledger::seq.asc())
+        .select(LedgerRow::as_select())
+        .load(conn)?)
+}

@@ -1,0 +1,221 @@
+//! Consent purposes, settings, and a contact's consents.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::extract::{json_body, Caller};
+use super::problem::ApiError;
+use crate::consent::flow::RequestOutcome;
+use crate::consent::{
+    ConsentTextsInput, ConsentView, Evidence, PurposeInput, PurposeView, SettingsInput, Source,
+};
+use crate::error::Error;
+use crate::service::Hafen;
+use crate::tenants::TenantId;
+
+/// Create a consent purpose (list) with its first consent text.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/consent-purposes", tag = "consent",
+    params(("tenant" = String, Path, description = "Tenant id")), request_body = PurposeInput,
+    responses((status = 201, body = PurposeView), (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn create_purpose(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    let input: PurposeInput = json_body(&req, body).await?;
+    Ok(HttpResponse::Created().json(hafen.create_purpose(&caller.0, &tenant, input).await?))
+}
+
+/// The tenant's consent purposes with every text version.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/consent-purposes", tag = "consent",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    responses((status = 200, body = Vec<PurposeView>), (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn list_purposes(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    Ok(HttpResponse::Ok().json(hafen.list_purposes(&caller.0, &tenant).await?))
+}
+
+/// A new version of a purpose's consent texts (earlier versions stay).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/consent-purposes/{id}/texts", tag = "consent",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Purpose id")),
+    request_body = ConsentTextsInput,
+    responses((status = 201, body = PurposeView), (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn add_texts(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    let input: ConsentTextsInput = json_body(&req, body).await?;
+    Ok(HttpResponse::Created().json(
+        hafen
+            .add_purpose_texts(&caller.0, &tenant, &id, input)
+            .await?,
+    ))
+}
+
+/// Keywords (opt-in, confirm, opt-out), request lifetime and the default purpose.
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/consent-settings", tag = "consent",
+    params(("tenant" = String, Path, description = "Tenant id")), request_body = SettingsInput,
+    responses((status = 204), (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn put_settings(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    let input: SettingsInput = json_body(&req, body).await?;
+    hafen
+        .put_consent_settings(&caller.0, &tenant, input)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentAction {
+    /// `request` (sends the confirmation request) or `withdraw`.
+    pub action: String,
+    /// Required for `request`; for `withdraw` absent means every purpose.
+    #[serde(default)]
+    pub purpose_id: Option<String>,
+    /// Language of the consent text to send (`de` default, `en`).
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Where the person agreed (for the record), e.g. "Hotline, Gespräch 2026-11-26".
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Start a double opt-in for a contact, or withdraw consent on their behalf.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/contacts/{id}/consents", tag = "consent",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
+    request_body = ConsentAction,
+    responses((status = 201, description = "Requested", body = RequestOutcome), (status = 200, description = "Withdrawn: the purposes changed", body = Vec<String>),
+        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem), (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn act(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    let input: ConsentAction = json_body(&req, body).await?;
+    if input.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
+        return Err(Error::invalid("note", "must be at most 500 characters").into());
+    }
+    match input.action.as_str() {
+        "request" => {
+            let purpose = input
+                .purpose_id
+                .ok_or_else(|| Error::invalid("purpose_id", "is required to request consent"))?;
+            let language = input.language.unwrap_or_else(|| "de".into());
+            if !matches!(language.as_str(), "de" | "en") {
+                return Err(Error::invalid("language", "must be de or en").into());
+            }
+            let evidence = Evidence {
+                note: input.note,
+                ..Evidence::default()
+            };
+            let outcome = hafen
+                .request_consent(
+                    &caller.0,
+                    &tenant,
+                    &id,
+                    &purpose,
+                    &language,
+                    Source::Api,
+                    evidence,
+                )
+                .await?;
+            Ok(HttpResponse::Created().json(outcome))
+        }
+        "withdraw" => {
+            let changed = hafen
+                .withdraw_consent(&caller.0, &tenant, &id, input.purpose_id.as_deref())
+                .await?;
+            Ok(HttpResponse::Ok().json(changed))
+        }
+        _ => Err(Error::invalid("action", "must be request or withdraw").into()),
+    }
+}
+
+/// The contact's consents, each with its full ledger history (the proof).
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/contacts/{id}/consents", tag = "consent",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
+    responses((status = 200, body = Vec<ConsentView>), (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    Ok(HttpResponse::Ok().json(hafen.contact_consents(&caller.0, &tenant, &id).await?))
+}
+
+/// Send one message to every contact with confirmed consent for a purpose (runs in the
+/// background; poll the returned broadcast for its counts).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/broadcasts", tag = "consent",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body = crate::consent::broadcast::BroadcastInput,
+    responses((status = 202, body = crate::consent::broadcast::BroadcastView), (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn start_broadcast(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    let input: crate::consent::broadcast::BroadcastInput = json_body(&req, body).await?;
+    Ok(HttpResponse::Accepted().json(hafen.start_broadcast(&caller.0, &tenant, input).await?))
+}
+
+/// A broadcast's progress and counts.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/broadcasts/{id}", tag = "consent",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Broadcast id")),
+    responses((status = 200, body = crate::consent::broadcast::BroadcastView), (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn read_broadcast(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    Ok(HttpResponse::Ok().json(hafen.read_broadcast(&caller.0, &tenant, &id).await?))
+}
