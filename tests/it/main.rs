@@ -6,6 +6,7 @@ mod support;
 mod api;
 mod channels;
 mod cli;
+mod consent;
 mod events;
 mod fake_platform;
 mod media;

@@ -1,0 +1,279 @@
+//! Double opt-in over the chat: START → consent text → JA → confirmed; broadcasts reach only
+//! confirmed contacts; STOP withdraws; unconfirmed requests expire; the ledger proves it all
+//! and detects tampering.
+
+use diesel::prelude::*;
+use serde_json::{json, Value};
+use sha2::Digest;
+
+use crate::both_backends;
+use crate::channels::{create_channel, post_hook, signed, WA_ACCOUNT};
+use crate::fake_platform::FakePlatform;
+use crate::support::{Backend, TestApp};
+
+both_backends!(keyword_double_opt_in_broadcasts_stop_expiry_and_proof);
+
+const TEXT_DE: &str = "Ja, ich möchte den Newsletter der Muster GmbH per WhatsApp erhalten (ca. 2 Nachrichten im Monat). Abmeldung jederzeit mit STOP.";
+
+fn text_webhook(app: &TestApp, from: &str, body: &str, n: u32) -> Vec<u8> {
+    serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"display_phone_number": "1", "phone_number_id": WA_ACCOUNT},
+        "contacts": [{"profile": {"name": "Kunde"}, "wa_id": from}],
+        "messages": [{"from": from, "id": format!("wamid.C{n}{from}"), "timestamp": app.hafen.clock().now().timestamp().to_string(),
+                      "type": "text", "text": {"body": body}}]}}]}]}))
+    .unwrap()
+}
+
+async fn contact_of(app: &TestApp, tenant: &str, token: &str, number: &str) -> String {
+    let (_, contacts) = app
+        .get(&format!("/v1/tenants/{tenant}/contacts?limit=500"), token)
+        .await;
+    contacts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == json!(number))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn sent_to(fake: &FakePlatform, number: &str) -> Vec<String> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.body["to"] == json!(number))
+        .map(|r| {
+            r.body["text"]["body"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+async fn finished_broadcast(app: &TestApp, tenant: &str, token: &str, id: &str) -> Value {
+    for _ in 0..400 {
+        let (_, b) = app
+            .get(&format!("/v1/tenants/{tenant}/broadcasts/{id}"), token)
+            .await;
+        if b["state"] == json!("finished") {
+            return b;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("broadcast did not finish");
+}
+
+async fn keyword_double_opt_in_broadcasts_stop_expiry_and_proof(backend: Backend) {
+    let fake = FakePlatform::start().await;
+    let base = fake.base.clone();
+    let app = TestApp::spawn_configured(backend, |c| {
+        c.whatsapp_api_base = base;
+        c.broadcast_rate_per_sec = 0;
+    })
+    .await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let channel = create_channel(
+        &app,
+        &tenant,
+        json!({"platform": "whatsapp", "name": "Service", "account_id": WA_ACCOUNT,
+               "secrets": {"app_secret": "wa-secret", "verify_token": "vt", "access_token": "EAAG"}}),
+    )
+    .await;
+    let hook = format!("/hooks/whatsapp/{}", channel["id"].as_str().unwrap());
+    let admin = app.token(&tenant, "tenant_admin").await;
+    let agent = app.token(&tenant, "agent").await;
+    let (status, purpose) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/consent-purposes"),
+            &admin,
+            &json!({"name": "Newsletter", "texts": {"de": TEXT_DE}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{purpose}");
+    let purpose_id = purpose["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        purpose["texts"][0]["sha256"],
+        json!(hex::encode(sha2::Sha256::digest(TEXT_DE.as_bytes())))
+    );
+
+    let say = |from: &'static str, body: &'static str, n: u32| {
+        let raw = text_webhook(&app, from, body, n);
+        let hook = hook.clone();
+        let app = &app;
+        async move {
+            let (status, receipt) =
+                post_hook(app, &hook, raw.clone(), &signed("wa-secret", &raw)).await;
+            assert_eq!(status, 200, "{receipt}");
+        }
+    };
+    let (a, b, c) = ("4915100000001", "4915100000002", "4915100000003");
+
+    // A: START → the consent text with the reply hint; JA → confirmed and thanked.
+    say(a, "START", 1).await;
+    let to_a = sent_to(&fake, a);
+    assert_eq!(to_a.len(), 1, "{to_a:?}");
+    assert!(
+        to_a[0].contains(TEXT_DE) && to_a[0].contains("JA"),
+        "{to_a:?}"
+    );
+    say(a, "ja", 2).await;
+    let to_a = sent_to(&fake, a);
+    assert!(to_a[1].contains("bestätigt"), "{to_a:?}");
+    // B: START, never confirms. C: just writes.
+    say(b, "Start", 3).await;
+    say(c, "Hallo, wann öffnen Sie?", 4).await;
+    assert!(
+        sent_to(&fake, c).is_empty(),
+        "no keyword, no automatic answer"
+    );
+    let contact_a = contact_of(&app, &tenant, &agent, a).await;
+    let contact_c = contact_of(&app, &tenant, &agent, c).await;
+
+    // A push to C without consent is refused by the send path itself.
+    let (status, problem) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/contacts/{contact_c}/messages/send"),
+            &agent,
+            &json!({"text": "Angebot!", "purpose_id": purpose_id}),
+        )
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("consent"));
+
+    // Broadcast: only A receives it.
+    let (status, started) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/broadcasts"),
+            &agent,
+            &json!({"purpose_id": purpose_id, "text": "Neu im Shop: Winterjacken"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let done = finished_broadcast(&app, &tenant, &agent, started["id"].as_str().unwrap()).await;
+    assert_eq!(
+        (
+            done["targeted"].clone(),
+            done["sent"].clone(),
+            done["skipped"].clone()
+        ),
+        (json!(2), json!(1), json!(1)),
+        "{done}"
+    );
+    assert!(sent_to(&fake, a)
+        .iter()
+        .any(|t| t == "Neu im Shop: Winterjacken"));
+    assert!(!sent_to(&fake, b).iter().any(|t| t.contains("Winterjacken")));
+    assert!(!sent_to(&fake, c).iter().any(|t| t.contains("Winterjacken")));
+
+    // STOP withdraws (accent- and case-insensitive) and is answered; the next broadcast skips A.
+    say(a, "Stopp!", 5).await;
+    assert!(sent_to(&fake, a).last().unwrap().contains("abgemeldet"));
+    let (_, again) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/broadcasts"),
+            &agent,
+            &json!({"purpose_id": purpose_id, "text": "Letzte Chance"}),
+        )
+        .await;
+    let done = finished_broadcast(&app, &tenant, &agent, again["id"].as_str().unwrap()).await;
+    assert_eq!(
+        (done["sent"].clone(), done["skipped"].clone()),
+        (json!(0), json!(2)),
+        "{done}"
+    );
+    assert!(!sent_to(&fake, a).iter().any(|t| t == "Letzte Chance"));
+
+    // The proof for A: every transition with source, keyword evidence and the text's hash.
+    let (status, consents) = app
+        .get(
+            &format!("/v1/tenants/{tenant}/contacts/{contact_a}/consents"),
+            &agent,
+        )
+        .await;
+    assert_eq!(status, 200, "{consents}");
+    let history = consents[0]["history"].as_array().unwrap();
+    let events: Vec<&str> = history
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["requested", "confirmed", "withdrawn"]);
+    assert_eq!(consents[0]["state"], json!("withdrawn"));
+    assert!(history.iter().all(|e| e["source"] == json!("keyword")));
+    let keywords: Vec<&str> = history
+        .iter()
+        .map(|e| e["evidence"]["keyword"].as_str().unwrap())
+        .collect();
+    assert_eq!(keywords, ["START", "JA", "STOPP"]);
+    assert!(history
+        .iter()
+        .all(|e| e["text_sha256"] == purpose["texts"][0]["sha256"]));
+    assert!(
+        history.iter().all(|e| e["message_id"].is_string()),
+        "the chat messages are referenced"
+    );
+    assert!(
+        consents[0]["last_used_at"].is_string(),
+        "the broadcast use is recorded"
+    );
+
+    // B's request expires after 48 hours.
+    app.clock.advance(chrono::Duration::hours(47));
+    assert_eq!(app.hafen.expire_consent_requests().await.unwrap(), 0);
+    app.clock.advance(chrono::Duration::hours(2));
+    assert_eq!(app.hafen.expire_consent_requests().await.unwrap(), 1);
+    let contact_b = contact_of(&app, &tenant, &agent, b).await;
+    let (_, consents) = app
+        .get(
+            &format!("/v1/tenants/{tenant}/contacts/{contact_b}/consents"),
+            &agent,
+        )
+        .await;
+    assert_eq!(consents[0]["state"], json!("expired"), "{consents}");
+    // A late JA does not confirm an expired request.
+    say(b, "JA", 6).await;
+    let (_, consents) = app
+        .get(
+            &format!("/v1/tenants/{tenant}/contacts/{contact_b}/consents"),
+            &agent,
+        )
+        .await;
+    assert_eq!(consents[0]["state"], json!("expired"));
+
+    // The ledger verifies, and any edit is detected.
+    let report = app.hafen.verify_consent_ledger().await.unwrap();
+    assert!(report.broken.is_none(), "{report}");
+    assert!(report.verified >= 5);
+    use hafen::store::schema::consent_ledger;
+    let mut conn = app.db.connect();
+    diesel::update(consent_ledger::table.filter(consent_ledger::seq.eq(2)))
+        .set(consent_ledger::source.eq("api"))
+        .execute(&mut conn)
+        .unwrap();
+    let report = app.hafen.verify_consent_ledger().await.unwrap();
+    assert_eq!(report.broken.map(|b| b.seq), Some(2));
+
+    // Roles: an ingest token cannot read proofs; another tenant sees nothing.
+    let ingest = app.token(&tenant, "ingest").await;
+    assert_eq!(
+        app.get(
+            &format!("/v1/tenants/{tenant}/contacts/{contact_a}/consents"),
+            &ingest
+        )
+        .await
+        .0,
+        403
+    );
+    let other = app.create_tenant("Andere GmbH").await;
+    assert_eq!(
+        app.get(
+            &format!("/v1/tenants/{other}/contacts/{contact_a}/consents"),
+            &app.admin_token
+        )
+        .await
+        .0,
+        404
+    );
+    fake.stop().await;
+}
