@@ -52,6 +52,7 @@ impl Application {
             App::new()
                 .app_data(data.clone())
                 .app_data(limit)
+                .app_data(http::widget::WidgetTransport { https: with_tls })
                 .wrap(http::security_headers(with_tls))
                 .wrap(Compress::default())
                 .wrap(from_fn(http::access_log))

@@ -30,6 +30,8 @@ pub struct Hafen {
     pub(crate) download_on_arrival: bool,
     /// Broadcast messages per second (0: unpaced).
     pub(crate) broadcast_rate: u32,
+    pub(crate) widget_rate: Arc<crate::consent::widget::RateLimiter>,
+    pub(crate) widget_limits: crate::consent::widget::WidgetLimits,
 }
 
 impl std::fmt::Debug for Hafen {
@@ -71,6 +73,8 @@ impl Hafen {
             max_media_bytes: 64 * 1024 * 1024,
             download_on_arrival: true,
             broadcast_rate: 20,
+            widget_rate: Arc::default(),
+            widget_limits: Default::default(),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod broadcast;
 pub mod flow;
 pub mod keywords;
 pub mod ledger;
+pub mod widget;
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -117,6 +118,60 @@ pub struct PurposeInput {
     /// last 24 hours (e.g. after a widget sign-up).
     #[serde(default)]
     pub confirm_template: Option<String>,
+    /// How the hosted sign-up widget looks.
+    #[serde(default)]
+    pub widget: Option<WidgetStyle>,
+}
+
+/// The sign-up widget's look; every field optional.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WidgetStyle {
+    pub title: Option<String>,
+    pub intro: Option<String>,
+    /// `#rrggbb`.
+    pub color: Option<String>,
+    /// Link to the privacy policy (https).
+    pub privacy_url: Option<String>,
+}
+
+impl WidgetStyle {
+    fn validate(&self) -> Result<()> {
+        for (field, value, max) in [
+            ("widget.title", &self.title, 200),
+            ("widget.intro", &self.intro, 2000),
+        ] {
+            if value.as_ref().is_some_and(|v| v.chars().count() > max) {
+                return Err(Error::invalid(
+                    field,
+                    format!("must be at most {max} characters"),
+                ));
+            }
+        }
+        if let Some(c) = &self.color {
+            if !(c.len() == 7
+                && c.starts_with('#')
+                && c[1..].bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                return Err(Error::invalid(
+                    "widget.color",
+                    "must be a colour like #005f73",
+                ));
+            }
+        }
+        if let Some(u) = &self.privacy_url {
+            if !u.starts_with("https://")
+                || u.len() > 2048
+                || u.chars().any(|c| c.is_control() || c == '"' || c == '<')
+            {
+                return Err(Error::invalid(
+                    "widget.privacy_url",
+                    "must be an https:// URL",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -135,6 +190,7 @@ pub struct PurposeView {
     pub id: String,
     pub name: String,
     pub confirm_template: Option<String>,
+    pub widget: Option<WidgetStyle>,
     /// Every version of the consent text, newest first.
     pub texts: Vec<ConsentTextView>,
     pub created_at: DateTime<Utc>,
@@ -291,11 +347,14 @@ fn load_texts(conn: &mut DbConn, tenant: &str, purpose: &str) -> Result<Vec<Text
         .load(conn)?)
 }
 
+/// (name, confirm template, created at, widget JSON) of a purpose.
+type PurposeRow = (String, Option<String>, i64, Option<String>);
+
 fn purpose_exists(
     conn: &mut DbConn,
     tenant: &str,
     purpose: &str,
-) -> Result<Option<(String, Option<String>, i64)>, StoreError> {
+) -> Result<Option<PurposeRow>, StoreError> {
     Ok(consent_purposes::table
         .filter(consent_purposes::tenant_id.eq(tenant))
         .filter(consent_purposes::id.eq(purpose))
@@ -303,6 +362,7 @@ fn purpose_exists(
             consent_purposes::name,
             consent_purposes::confirm_template,
             consent_purposes::created_at,
+            consent_purposes::widget,
         ))
         .first(conn)
         .optional()?)
@@ -361,6 +421,15 @@ impl Hafen {
                 ));
             }
         }
+        if let Some(w) = &input.widget {
+            w.validate()?;
+        }
+        let widget = input
+            .widget
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(Error::internal)?;
         let id = uuid::Uuid::now_v7().hyphenated().to_string();
         let now = self.clock.now();
         let texts = new_texts(tenant.as_str(), &id, 1, &input.texts, to_micros(now))?;
@@ -381,6 +450,7 @@ impl Hafen {
                         consent_purposes::tenant_id.eq(&t),
                         consent_purposes::name.eq(&name),
                         consent_purposes::confirm_template.eq(template),
+                        consent_purposes::widget.eq(widget),
                         consent_purposes::created_at.eq(to_micros(now)),
                     ))
                     .execute(conn)?;
@@ -436,7 +506,8 @@ impl Hafen {
         let (t, p) = (tenant.as_str().to_string(), purpose.to_string());
         self.store
             .read(move |conn| {
-                let Some((name, confirm_template, created_at)) = purpose_exists(conn, &t, &p)?
+                let Some((name, confirm_template, created_at, widget)) =
+                    purpose_exists(conn, &t, &p)?
                 else {
                     return Ok(Err(Error::NotFound));
                 };
@@ -445,6 +516,7 @@ impl Hafen {
                     id: p.clone(),
                     name,
                     confirm_template,
+                    widget: widget.and_then(|w| serde_json::from_str(&w).ok()),
                     texts: texts.iter().map(TextRow::view).collect(),
                     created_at: from_micros(created_at),
                 }))
@@ -623,7 +695,7 @@ impl Hafen {
         );
         self.store
             .write(move |conn| {
-                let Some((_, template, _)) = purpose_exists(conn, &t, &p)? else {
+                let Some((_, template, _, _)) = purpose_exists(conn, &t, &p)? else {
                     return Err(Error::NotFound.into());
                 };
                 let texts = load_texts(conn, &t, &p)?;

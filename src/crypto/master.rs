@@ -97,6 +97,21 @@ impl MasterKey {
         Ok(identity)
     }
 
+    /// A 32-byte key for `purpose`, derived from the identity's secret: the same on every
+    /// instance sharing the key, never stored (e.g. for signing widget CSRF tokens).
+    pub fn derive(&self, purpose: &str) -> zeroize::Zeroizing<[u8; 32]> {
+        use hkdf::Hkdf;
+        let secret = self.identity.to_string();
+        let hk = Hkdf::<sha2::Sha256>::new(
+            Some(b"hafen/v1/master-derived"),
+            secret.expose_secret().as_bytes(),
+        );
+        let mut out = zeroize::Zeroizing::new([0u8; 32]);
+        // 32 bytes is far below HKDF's output limit.
+        let _ = hk.expand(purpose.as_bytes(), out.as_mut());
+        out
+    }
+
     /// The public half, for the records and for `hafen doctor`.
     pub fn public_key(&self) -> String {
         self.identity.to_public().to_string()

@@ -11,6 +11,7 @@ pub mod messages;
 pub mod problem;
 pub mod tenants;
 pub mod tls;
+pub mod widget;
 
 use std::time::Instant;
 
@@ -84,6 +85,12 @@ impl utoipa::Modify for BearerAuth {
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health))
+        .route("/w/{tenant}/{purpose}", web::get().to(widget::show))
+        .route("/w/{tenant}/{purpose}", web::post().to(widget::submit))
+        .route(
+            "/w/{tenant}/{purpose}/embed.js",
+            web::get().to(widget::embed),
+        )
         .route(
             "/v1/tenants/{tenant}/consent-purposes",
             web::post().to(consent::create_purpose),

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::attachments::AttachmentRow;
 use super::status::{self, NewStatus, StatusRow};
+use super::types::{Address, ChannelName, DisplayName};
 use super::{binding, MessageRow, NewMessage};
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
@@ -151,14 +152,10 @@ fn prepare(
     now: DateTime<Utc>,
 ) -> Result<Prepared> {
     let t = tenant.as_str();
-    let address_index = |m: &NewMessage| {
-        tenant_keys.blind.index(&[
-            b"address",
-            m.channel.as_str().as_bytes(),
-            m.address.expose().as_bytes(),
-        ])
-    };
-    let indexes: Vec<Vec<u8>> = batch.iter().map(address_index).collect();
+    let indexes: Vec<Vec<u8>> = batch
+        .iter()
+        .map(|m| address_index(tenant_keys, &m.channel, &m.address))
+        .collect();
 
     // (channel, address index) -> (contact id, keys)
     let mut resolved: HashMap<(String, Vec<u8>), (String, Arc<OwnerKeys>)> = HashMap::new();
@@ -217,7 +214,13 @@ fn prepare(
         let (contact_id, keys) = match resolved.get(&lookup) {
             Some(found) => found.clone(),
             None => {
-                let created = new_contact(keyring, t, message, &lookup.1, now_micros)?;
+                let seed = ContactSeed {
+                    channel: &message.channel,
+                    address: &message.address,
+                    display_name: message.display_name.as_ref(),
+                    last_message_at: to_micros(message.occurred_at),
+                };
+                let created = new_contact(keyring, t, seed, &lookup.1, now_micros)?;
                 let entry = (created.0.id.clone(), created.2.clone());
                 prepared.new_keys.push((created.0.id.clone(), created.2));
                 prepared.new_contacts.push((created.0, created.1));
@@ -249,10 +252,18 @@ fn prepare(
     Ok(prepared)
 }
 
-fn new_contact(
+/// Who a new contact is: channel, address, optional name, and when they were last heard of.
+pub(crate) struct ContactSeed<'a> {
+    pub channel: &'a ChannelName,
+    pub address: &'a Address,
+    pub display_name: Option<&'a DisplayName>,
+    pub last_message_at: i64,
+}
+
+pub(crate) fn new_contact(
     keyring: &KeyRing,
     tenant: &str,
-    message: &NewMessage,
+    seed: ContactSeed<'_>,
     address_index: &[u8],
     now: i64,
 ) -> Result<(ContactRow, ContactKeyRow, Arc<OwnerKeys>)> {
@@ -260,11 +271,10 @@ fn new_contact(
     let key = keyring.generate()?;
     let address_sealed = key.keys.seal.seal_str(
         &contacts::binding(tenant, &id, "address"),
-        message.address.expose(),
+        seed.address.expose(),
     )?;
-    let display_name_sealed = message
+    let display_name_sealed = seed
         .display_name
-        .as_ref()
         .map(|n| {
             key.keys
                 .seal
@@ -274,12 +284,12 @@ fn new_contact(
     let contact = ContactRow {
         id: id.clone(),
         tenant_id: tenant.to_string(),
-        channel: message.channel.as_str().to_string(),
+        channel: seed.channel.as_str().to_string(),
         address_index: address_index.to_vec(),
         address_sealed,
         display_name_sealed,
         first_seen_at: now,
-        last_message_at: to_micros(message.occurred_at),
+        last_message_at: seed.last_message_at,
     };
     let key_row = ContactKeyRow {
         contact_id: id,
@@ -288,6 +298,79 @@ fn new_contact(
         created_at: now,
     };
     Ok((contact, key_row, key.keys))
+}
+
+/// The blind index under which a contact's address is found.
+pub(crate) fn address_index(
+    tenant_keys: &OwnerKeys,
+    channel: &ChannelName,
+    address: &Address,
+) -> Vec<u8> {
+    tenant_keys.blind.index(&[
+        b"address",
+        channel.as_str().as_bytes(),
+        address.expose().as_bytes(),
+    ])
+}
+
+impl Hafen {
+    /// The contact with this address, created (without messages) if it does not exist yet;
+    /// e.g. a person who signs up through the widget before ever writing.
+    pub(crate) async fn ensure_contact(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelName,
+        address: &Address,
+    ) -> Result<String> {
+        let tenant_keys = self.tenant_keys(tenant).await?;
+        let index = address_index(&tenant_keys, channel, address);
+        for _ in 0..ATTEMPTS {
+            let (t, i) = (tenant.clone(), index.clone());
+            let found = self
+                .store
+                .read(move |conn| contacts::find_by_address_indexes(conn, &t, vec![i]))
+                .await?
+                .into_iter()
+                .find(|c| c.channel == channel.as_str());
+            if let Some(contact) = found {
+                return Ok(contact.id);
+            }
+            let now = to_micros(self.clock.now());
+            let seed = ContactSeed {
+                channel,
+                address,
+                display_name: None,
+                last_message_at: now,
+            };
+            let (contact, key, keys) = new_contact(&self.keys, tenant.as_str(), seed, &index, now)?;
+            let id = contact.id.clone();
+            let written = self
+                .store
+                .write(move |conn| {
+                    if contacts::exists_with_address(
+                        conn,
+                        &contact.tenant_id,
+                        &contact.channel,
+                        &contact.address_index,
+                    )? {
+                        return Err(StoreError::Retry);
+                    }
+                    contacts::insert(conn, &contact, &key)
+                })
+                .await;
+            match written {
+                Ok(()) => {
+                    self.keys.remember(KeyOwner::Contact(id.clone()), keys);
+                    return Ok(id);
+                }
+                Err(e) if matches!(e, StoreError::Retry) || e.is_unique_violation() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict(
+            "the contact was being created concurrently; retry".into(),
+        ))
+    }
 }
 
 fn seal_message(

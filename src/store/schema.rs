@@ -161,6 +161,7 @@ diesel::table! {
         tenant_id -> Text,
         name -> Text,
         confirm_template -> Nullable<Text>,
+        widget -> Nullable<Text>,
         created_at -> BigInt,
     }
 }

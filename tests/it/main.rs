@@ -13,3 +13,4 @@ mod media;
 mod send;
 mod storage;
 mod tls;
+mod widget;

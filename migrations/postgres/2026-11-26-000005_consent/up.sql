@@ -5,6 +5,7 @@ CREATE TABLE consent_purposes (
     tenant_id TEXT NOT NULL REFERENCES tenants(id),
     name TEXT NOT NULL,
     confirm_template TEXT,
+    widget TEXT,
     created_at BIGINT NOT NULL
 );
 CREATE INDEX consent_purposes_tenant ON consent_purposes (tenant_id);
