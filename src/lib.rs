@@ -25,6 +25,7 @@ pub mod http;
 pub mod jobs;
 pub mod messages;
 pub mod metrics;
+pub mod records;
 pub mod sensitive;
 pub mod service;
 pub mod store;

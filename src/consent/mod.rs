@@ -7,6 +7,7 @@ pub mod broadcast;
 pub mod flow;
 pub mod keywords;
 pub mod ledger;
+pub mod proof;
 pub mod widget;
 
 use chrono::{DateTime, Duration, Utc};

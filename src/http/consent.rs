@@ -219,3 +219,42 @@ pub async fn read_broadcast(
     let tenant = TenantId::parse(&tenant)?;
     Ok(HttpResponse::Ok().json(hafen.read_broadcast(&caller.0, &tenant, &id).await?))
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ProofQuery {
+    /// `json` (default) or `pdf`.
+    pub format: Option<String>,
+}
+
+/// The consent proof for one contact and purpose, as JSON or printable PDF.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/contacts/{id}/consents/{purpose}/proof", tag = "consent",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id"),
+        ("purpose" = String, Path, description = "Purpose id"), ProofQuery),
+    responses((status = 200, body = crate::consent::proof::ConsentProof, description = "JSON, or application/pdf with format=pdf"),
+        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn proof(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id, purpose) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    let query: ProofQuery = super::extract::query(&req)?;
+    let proof = hafen
+        .consent_proof(&caller.0, &tenant, &id, &purpose)
+        .await?;
+    match query.format.as_deref() {
+        None | Some("json") => Ok(HttpResponse::Ok().json(proof)),
+        Some("pdf") => Ok(HttpResponse::Ok()
+            .content_type("application/pdf")
+            .insert_header((
+                "Content-Disposition",
+                format!("attachment; filename=\"einwilligung-{id}-{purpose}.pdf\""),
+            ))
+            .body(crate::consent::proof::render_pdf(&proof))),
+        Some(_) => Err(Error::invalid("format", "must be json or pdf").into()),
+    }
+}

@@ -51,6 +51,7 @@ use crate::service::Hafen;
         consent::act,
         consent::list,
         consent::start_broadcast,
+        consent::proof,
         consent::read_broadcast,
         events::list,
         events::delete,
@@ -85,6 +86,10 @@ impl utoipa::Modify for BearerAuth {
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health))
+        .route(
+            "/v1/tenants/{tenant}/contacts/{id}/consents/{purpose}/proof",
+            web::get().to(consent::proof),
+        )
         .route("/w/{tenant}/{purpose}", web::get().to(widget::show))
         .route("/w/{tenant}/{purpose}", web::post().to(widget::submit))
         .route(

@@ -218,6 +218,32 @@ async fn keyword_double_opt_in_broadcasts_stop_expiry_and_proof(backend: Backend
         "the broadcast use is recorded"
     );
 
+    // The printable proof: JSON and PDF.
+    let proof_path =
+        format!("/v1/tenants/{tenant}/contacts/{contact_a}/consents/{purpose_id}/proof");
+    let (status, proof) = app.get(&proof_path, &agent).await;
+    assert_eq!(status, 200, "{proof}");
+    assert_eq!(proof["texts"][0]["text"], json!(TEXT_DE));
+    assert_eq!(proof["events"].as_array().unwrap().len(), 3);
+    assert_eq!(proof["ledger_intact"], json!(true));
+    assert_eq!(proof["address"], json!(a));
+    let r = app
+        .client
+        .get(app.url(&format!("{proof_path}?format=pdf")))
+        .bearer_auth(&agent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers().get("content-type").unwrap(), "application/pdf");
+    let pdf = r.bytes().await.unwrap().to_vec();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let has = |needle: &[u8]| pdf.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"Nachweis der Einwilligung") && has(b"STOPP") && has(b"Muster GmbH"));
+    if let Ok(dir) = std::env::var("HAFEN_SAMPLE_DIR") {
+        std::fs::write(format!("{dir}/consent-proof-sample.pdf"), &pdf).unwrap();
+    }
+
     // B's request expires after 48 hours.
     app.clock.advance(chrono::Duration::hours(47));
     assert_eq!(app.hafen.expire_consent_requests().await.unwrap(), 0);
