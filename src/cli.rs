@@ -162,7 +162,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load(cli.config.as_deref())?;
             let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
             let report = opened.hafen.verify_audit_chain().await?;
-            println!("{report}");
+            println!("audit log: {report}");
             opened.hafen.store().clone().close();
             if report.broken.is_some() {
                 bail!("the audit log was tampered with");

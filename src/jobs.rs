@@ -18,7 +18,8 @@ pub async fn start(hafen: Hafen, interval: Duration) -> anyhow::Result<JobSchedu
     Ok(scheduler)
 }
 
-/// Everything that waits for its time: retries of sends, event deliveries, media downloads.
+/// Everything that waits for its time: retries of sends, event deliveries, media downloads,
+/// expiry of unconfirmed consent requests, scheduled broadcasts.
 pub async fn run_due_work(hafen: &Hafen) {
     report("retried queued sends", hafen.run_due_sends().await);
     report("delivered events", hafen.run_due_event_deliveries().await);
@@ -26,6 +27,10 @@ pub async fn run_due_work(hafen: &Hafen) {
     report(
         "expired consent requests",
         hafen.expire_consent_requests().await,
+    );
+    report(
+        "started scheduled broadcasts",
+        hafen.run_due_broadcasts().await,
     );
 }
 

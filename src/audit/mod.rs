@@ -150,10 +150,10 @@ pub struct ChainBreak {
 impl std::fmt::Display for ChainReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.broken {
-            None => write!(f, "audit chain intact: {} entries verified", self.verified),
+            None => write!(f, "chain intact: {} entries verified", self.verified),
             Some(b) => write!(
                 f,
-                "audit chain BROKEN at entry {}: {} ({} entries before it verified)",
+                "chain BROKEN at entry {}: {} ({} entries before it verified)",
                 b.seq, b.reason, self.verified
             ),
         }

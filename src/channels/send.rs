@@ -56,7 +56,7 @@ pub struct SendRequest {
     pub purpose_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateInput {
     pub name: String,
@@ -67,7 +67,7 @@ pub struct TemplateInput {
     pub components: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MediaInput {
     /// image, video, audio or document.

@@ -16,10 +16,13 @@ use crate::service::Hafen;
 use crate::store::schema::{broadcasts, consent_purposes, consents};
 use crate::tenants::TenantId;
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BroadcastInput {
     pub purpose_id: String,
+    /// When to send (RFC 3339); default now. Consent is checked at send time.
+    #[serde(default)]
+    pub scheduled_at: Option<String>,
     #[serde(default)]
     pub channel_id: Option<String>,
     #[serde(default)]
@@ -48,6 +51,10 @@ pub struct BroadcastRow {
     pub skipped: i32,
     pub failed: i32,
     #[serde(skip)]
+    pub request_sealed: Vec<u8>,
+    #[serde(skip)]
+    pub scheduled_at: i64,
+    #[serde(skip)]
     pub created_at: i64,
     #[serde(skip)]
     pub finished_at: Option<i64>,
@@ -57,6 +64,7 @@ pub struct BroadcastRow {
 pub struct BroadcastView {
     #[serde(flatten)]
     pub counts: BroadcastRow,
+    pub scheduled_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
 }
@@ -64,6 +72,7 @@ pub struct BroadcastView {
 impl From<BroadcastRow> for BroadcastView {
     fn from(row: BroadcastRow) -> Self {
         Self {
+            scheduled_at: from_micros(row.scheduled_at),
             created_at: from_micros(row.created_at),
             finished_at: row.finished_at.map(from_micros),
             counts: row,
@@ -92,51 +101,56 @@ impl Hafen {
                 "give exactly one of text, template, media",
             ));
         }
+        let now = self.clock.now();
+        let scheduled = match &input.scheduled_at {
+            Some(at) => DateTime::parse_from_rfc3339(at)
+                .map_err(|_| Error::invalid("scheduled_at", "must be an RFC 3339 time"))?
+                .with_timezone(&Utc),
+            None => now,
+        };
         let (t, p) = (tenant.as_str().to_string(), input.purpose_id.clone());
-        let targets: Vec<String> = self
+        let exists = self
             .store
             .read(move |conn| {
-                let exists: Option<String> = consent_purposes::table
+                Ok(consent_purposes::table
                     .filter(consent_purposes::tenant_id.eq(&t))
                     .filter(consent_purposes::id.eq(&p))
                     .select(consent_purposes::id)
-                    .first(conn)
-                    .optional()?;
-                if exists.is_none() {
-                    return Ok(None);
-                }
-                Ok(Some(
-                    consents::table
-                        .filter(consents::tenant_id.eq(&t))
-                        .filter(consents::purpose_id.eq(&p))
-                        .select(consents::contact_id)
-                        .load(conn)?,
-                ))
+                    .first::<String>(conn)
+                    .optional()?)
             })
-            .await?
-            .ok_or_else(|| Error::invalid("purpose_id", "no such consent purpose"))?;
+            .await?;
+        if exists.is_none() {
+            return Err(Error::invalid("purpose_id", "no such consent purpose"));
+        }
+        let keys = self.tenant_keys(tenant).await?;
         let id = uuid::Uuid::now_v7().hyphenated().to_string();
-        let now = self.clock.now();
+        let request = serde_json::to_vec(&input).map_err(Error::internal)?;
+        let due_now = scheduled <= now;
         let row = BroadcastRow {
+            request_sealed: keys
+                .seal
+                .seal(&request_binding(tenant.as_str(), &id), &request)?,
             id: id.clone(),
             tenant_id: tenant.as_str().to_string(),
             purpose_id: input.purpose_id.clone(),
-            state: "running".into(),
-            targeted: targets.len() as i32,
+            state: if due_now { "running" } else { "scheduled" }.into(),
+            targeted: 0,
             sent: 0,
             queued: 0,
             skipped: 0,
             failed: 0,
+            scheduled_at: to_micros(scheduled),
             created_at: to_micros(now),
             finished_at: None,
         };
-        let event = AuditEvent::new(actor, "broadcast.start")
+        let event = AuditEvent::new(actor, "broadcast.create")
             .tenant(tenant)
             .object("broadcast", &id)
             .detail(format!(
-                "purpose={} targeted={}",
+                "purpose={} scheduled={}",
                 input.purpose_id,
-                targets.len()
+                scheduled.to_rfc3339()
             ));
         let stored = row.clone();
         self.store
@@ -147,25 +161,77 @@ impl Hafen {
                         broadcasts::tenant_id.eq(&stored.tenant_id),
                         broadcasts::purpose_id.eq(&stored.purpose_id),
                         broadcasts::state.eq(&stored.state),
-                        broadcasts::targeted.eq(stored.targeted),
+                        broadcasts::targeted.eq(0),
                         broadcasts::sent.eq(0),
                         broadcasts::queued.eq(0),
                         broadcasts::skipped.eq(0),
                         broadcasts::failed.eq(0),
+                        broadcasts::request_sealed.eq(&stored.request_sealed),
+                        broadcasts::scheduled_at.eq(stored.scheduled_at),
                         broadcasts::created_at.eq(stored.created_at),
                     ))
                     .execute(conn)?;
                 audit::append(conn, now, event)
             })
             .await?;
+        if due_now {
+            self.spawn_broadcast(tenant.clone(), id, input);
+        }
+        Ok(row.into())
+    }
+
+    fn spawn_broadcast(&self, tenant: TenantId, id: String, input: BroadcastInput) {
         let hafen = self.clone();
-        let tenant = tenant.clone();
         tokio::spawn(async move {
-            if let Err(e) = hafen.run_broadcast(&tenant, &id, input, targets).await {
+            if let Err(e) = hafen.run_broadcast(&tenant, &id, input).await {
                 tracing::error!(broadcast = %id, error = %crate::telemetry::chain(&e), "broadcast failed");
             }
         });
-        Ok(row.into())
+    }
+
+    /// Starts every scheduled broadcast whose time has come; returns how many.
+    pub async fn run_due_broadcasts(&self) -> Result<usize> {
+        let now = to_micros(self.clock.now());
+        let due: Vec<BroadcastRow> = self
+            .store
+            .read(move |conn| {
+                Ok(broadcasts::table
+                    .filter(broadcasts::state.eq("scheduled"))
+                    .filter(broadcasts::scheduled_at.le(now))
+                    .select(BroadcastRow::as_select())
+                    .load(conn)?)
+            })
+            .await?;
+        let mut started = 0;
+        for row in due {
+            let id = row.id.clone();
+            let claimed = self
+                .store
+                .write(move |conn| {
+                    Ok(diesel::update(
+                        broadcasts::table
+                            .filter(broadcasts::id.eq(&id))
+                            .filter(broadcasts::state.eq("scheduled")),
+                    )
+                    .set(broadcasts::state.eq("running"))
+                    .execute(conn)?)
+                })
+                .await?;
+            if claimed == 0 {
+                continue;
+            }
+            let tenant = TenantId::parse(&row.tenant_id)?;
+            let keys = self.tenant_keys(&tenant).await?;
+            let request = keys.seal.open(
+                &request_binding(&row.tenant_id, &row.id),
+                &row.request_sealed,
+            )?;
+            let input: BroadcastInput =
+                serde_json::from_slice(&request).map_err(Error::internal)?;
+            self.run_broadcast(&tenant, &row.id, input).await?;
+            started += 1;
+        }
+        Ok(started)
     }
 
     async fn run_broadcast(
@@ -173,8 +239,20 @@ impl Hafen {
         tenant: &TenantId,
         id: &str,
         input: BroadcastInput,
-        targets: Vec<String>,
     ) -> Result<()> {
+        // Everyone with a consent record for the purpose; the send path decides who gets it.
+        let (t, p) = (tenant.as_str().to_string(), input.purpose_id.clone());
+        let targets: Vec<String> = self
+            .store
+            .read(move |conn| {
+                Ok(consents::table
+                    .filter(consents::tenant_id.eq(&t))
+                    .filter(consents::purpose_id.eq(&p))
+                    .select(consents::contact_id)
+                    .load(conn)?)
+            })
+            .await?;
+        let targeted = targets.len() as i32;
         let pause = match self.broadcast_rate {
             0 => None,
             rate => Some(std::time::Duration::from_secs_f64(1.0 / f64::from(rate))),
@@ -224,6 +302,7 @@ impl Hafen {
                 diesel::update(broadcasts::table.filter(broadcasts::id.eq(&id)))
                     .set((
                         broadcasts::state.eq("finished"),
+                        broadcasts::targeted.eq(targeted),
                         broadcasts::sent.eq(sent),
                         broadcasts::queued.eq(queued),
                         broadcasts::skipped.eq(skipped),
@@ -286,5 +365,14 @@ impl Hafen {
             })
             .await?;
         Ok(row.ok_or(Error::NotFound)?.into())
+    }
+}
+
+fn request_binding<'a>(tenant: &'a str, id: &'a str) -> crate::crypto::FieldBinding<'a> {
+    crate::crypto::FieldBinding {
+        tenant,
+        table: "broadcasts",
+        column: "request",
+        row: id,
     }
 }

@@ -238,6 +238,8 @@ diesel::table! {
         queued -> Integer,
         skipped -> Integer,
         failed -> Integer,
+        request_sealed -> Binary,
+        scheduled_at -> BigInt,
         created_at -> BigInt,
         finished_at -> Nullable<BigInt>,
     }

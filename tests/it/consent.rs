@@ -167,6 +167,24 @@ async fn keyword_double_opt_in_broadcasts_stop_expiry_and_proof(backend: Backend
     assert!(!sent_to(&fake, b).iter().any(|t| t.contains("Winterjacken")));
     assert!(!sent_to(&fake, c).iter().any(|t| t.contains("Winterjacken")));
 
+    // A scheduled broadcast waits for its time, then goes out (consent checked at send time).
+    let later = (app.hafen.clock().now() + chrono::Duration::hours(1)).to_rfc3339();
+    let (status, scheduled) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/broadcasts"),
+            &agent,
+            &json!({"purpose_id": purpose_id, "text": "Später", "scheduled_at": later}),
+        )
+        .await;
+    assert_eq!(status, 202, "{scheduled}");
+    assert_eq!(scheduled["state"], json!("scheduled"));
+    assert_eq!(app.hafen.run_due_broadcasts().await.unwrap(), 0);
+    app.clock.advance(chrono::Duration::minutes(61));
+    assert_eq!(app.hafen.run_due_broadcasts().await.unwrap(), 1);
+    let done = finished_broadcast(&app, &tenant, &agent, scheduled["id"].as_str().unwrap()).await;
+    assert_eq!(done["sent"], json!(1), "{done}");
+    assert!(sent_to(&fake, a).iter().any(|t| t == "Später"));
+
     // STOP withdraws (accent- and case-insensitive) and is answered; the next broadcast skips A.
     say(a, "Stopp!", 5).await;
     assert!(sent_to(&fake, a).last().unwrap().contains("abgemeldet"));
@@ -245,7 +263,7 @@ async fn keyword_double_opt_in_broadcasts_stop_expiry_and_proof(backend: Backend
     }
 
     // B's request expires after 48 hours.
-    app.clock.advance(chrono::Duration::hours(47));
+    app.clock.advance(chrono::Duration::hours(46));
     assert_eq!(app.hafen.expire_consent_requests().await.unwrap(), 0);
     app.clock.advance(chrono::Duration::hours(2));
     assert_eq!(app.hafen.expire_consent_requests().await.unwrap(), 1);

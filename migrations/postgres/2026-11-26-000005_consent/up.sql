@@ -80,7 +80,10 @@ CREATE TABLE broadcasts (
     queued INTEGER NOT NULL,
     skipped INTEGER NOT NULL,
     failed INTEGER NOT NULL,
+    request_sealed BYTEA NOT NULL,
+    scheduled_at BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     finished_at BIGINT
 );
 CREATE INDEX broadcasts_tenant ON broadcasts (tenant_id, id);
+CREATE INDEX broadcasts_due ON broadcasts (state, scheduled_at);
