@@ -102,6 +102,13 @@ fn init_prints_only_the_token_once_and_creates_a_private_data_dir() {
         "{}",
         stdout(&verify)
     );
+    let consent = hafen(&["consent", "verify"], &[("HAFEN_DATA_DIR", data_s)]);
+    assert!(consent.status.success(), "{}", stderr(&consent));
+    assert!(
+        stdout(&consent).contains("consent ledger: chain intact: 0 entries"),
+        "{}",
+        stdout(&consent)
+    );
     let migrate = hafen(&["migrate"], &[("HAFEN_DATA_DIR", data_s)]);
     assert!(migrate.status.success(), "{}", stderr(&migrate));
     assert!(stdout(&migrate).contains("up to date"));
