@@ -14,8 +14,6 @@ use crate::store::schema::audit_log;
 use crate::store::{backend, DbConn, StoreError};
 use crate::tenants::TenantId;
 
-const GENESIS: [u8; 32] = [0u8; 32];
-
 /// One thing worth recording.
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
@@ -112,7 +110,7 @@ pub fn append(conn: &mut DbConn, at: DateTime<Utc>, event: AuditEvent) -> Result
         .optional()?;
     let (seq, prev_hash) = match last {
         Some((seq, hash)) => (seq + 1, hash),
-        None => (1, GENESIS.to_vec()),
+        None => (1, GENESIS_HASH.to_vec()),
     };
     let mut row = AuditRow {
         seq,
@@ -160,19 +158,28 @@ impl std::fmt::Display for ChainReport {
     }
 }
 
-/// Walks the whole chain in order and reports the first entry that does not fit.
-pub fn verify(conn: &mut DbConn) -> Result<ChainReport, StoreError> {
-    const PAGE: i64 = 1000;
-    let mut expected_seq = 1i64;
-    let mut prev_hash = GENESIS.to_vec();
+/// An entry of a hash chain (the audit log, the consent ledger).
+pub trait Chained {
+    fn seq(&self) -> i64;
+    fn prev_hash(&self) -> &[u8];
+    fn hash(&self) -> &[u8];
+    /// The hash the entry should carry, recomputed from its fields.
+    fn recompute(&self) -> Vec<u8>;
+}
+
+/// The hash the first entry links to.
+pub const GENESIS_HASH: [u8; 32] = [0u8; 32];
+
+/// Walks a chain in order, `page(from_seq)` giving the next entries from `from_seq` on, and
+/// reports the first entry that is missing, re-linked or changed.
+pub fn verify_chain<R: Chained>(
+    mut page: impl FnMut(i64) -> Result<Vec<R>, StoreError>,
+) -> Result<ChainReport, StoreError> {
+    let mut expected = 1i64;
+    let mut prev = GENESIS_HASH.to_vec();
     let mut verified = 0u64;
     loop {
-        let rows: Vec<AuditRow> = audit_log::table
-            .filter(audit_log::seq.ge(expected_seq))
-            .order(audit_log::seq.asc())
-            .limit(PAGE)
-            .select(AuditRow::as_select())
-            .load(conn)?;
+        let rows = page(expected)?;
         if rows.is_empty() {
             return Ok(ChainReport {
                 verified,
@@ -180,14 +187,14 @@ pub fn verify(conn: &mut DbConn) -> Result<ChainReport, StoreError> {
             });
         }
         for row in rows {
-            let reason = if row.seq != expected_seq {
+            let reason = if row.seq() != expected {
                 Some(format!(
-                    "entry {expected_seq} is missing (next entry is {})",
-                    row.seq
+                    "entry {expected} is missing (next entry is {})",
+                    row.seq()
                 ))
-            } else if row.prev_hash != prev_hash {
+            } else if row.prev_hash() != prev.as_slice() {
                 Some("its link to the previous entry does not match (an entry before it was removed, replaced or reordered)".to_string())
-            } else if row.compute_hash() != row.hash {
+            } else if row.recompute() != row.hash() {
                 Some("its contents were changed after it was written".to_string())
             } else {
                 None
@@ -196,16 +203,46 @@ pub fn verify(conn: &mut DbConn) -> Result<ChainReport, StoreError> {
                 return Ok(ChainReport {
                     verified,
                     broken: Some(ChainBreak {
-                        seq: expected_seq.min(row.seq),
+                        seq: expected.min(row.seq()),
                         reason,
                     }),
                 });
             }
-            prev_hash = row.hash;
-            expected_seq += 1;
+            prev = row.hash().to_vec();
+            expected += 1;
             verified += 1;
         }
     }
+}
+
+/// Rows per page when walking a chain.
+pub const CHAIN_PAGE: i64 = 1000;
+
+impl Chained for AuditRow {
+    fn seq(&self) -> i64 {
+        self.seq
+    }
+    fn prev_hash(&self) -> &[u8] {
+        &self.prev_hash
+    }
+    fn hash(&self) -> &[u8] {
+        &self.hash
+    }
+    fn recompute(&self) -> Vec<u8> {
+        self.compute_hash()
+    }
+}
+
+/// Walks the whole audit chain in order and reports the first entry that does not fit.
+pub fn verify(conn: &mut DbConn) -> Result<ChainReport, StoreError> {
+    verify_chain(|from| {
+        Ok(audit_log::table
+            .filter(audit_log::seq.ge(from))
+            .order(audit_log::seq.asc())
+            .limit(CHAIN_PAGE)
+            .select(AuditRow::as_select())
+            .load(conn)?)
+    })
 }
 
 /// The newest entries, newest first (for tests and the admin UI).

@@ -7,12 +7,10 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::audit::{ChainBreak, ChainReport};
+use crate::audit::{verify_chain, ChainReport, Chained, CHAIN_PAGE, GENESIS_HASH};
 use crate::clock::to_micros;
 use crate::store::schema::consent_ledger;
 use crate::store::{backend, DbConn, StoreError};
-
-const GENESIS: [u8; 32] = [0u8; 32];
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = consent_ledger)]
@@ -97,7 +95,7 @@ pub fn append(conn: &mut DbConn, event: LedgerEvent) -> Result<i64, StoreError> 
         .optional()?;
     let (seq, prev_hash) = match last {
         Some((seq, hash)) => (seq + 1, hash),
-        None => (1, GENESIS.to_vec()),
+        None => (1, GENESIS_HASH.to_vec()),
     };
     let mut row = LedgerRow {
         seq,
@@ -122,52 +120,31 @@ pub fn append(conn: &mut DbConn, event: LedgerEvent) -> Result<i64, StoreError> 
     Ok(seq)
 }
 
+impl Chained for LedgerRow {
+    fn seq(&self) -> i64 {
+        self.seq
+    }
+    fn prev_hash(&self) -> &[u8] {
+        &self.prev_hash
+    }
+    fn hash(&self) -> &[u8] {
+        &self.hash
+    }
+    fn recompute(&self) -> Vec<u8> {
+        self.compute_hash()
+    }
+}
+
 /// Walks the whole ledger and reports the first entry that does not fit.
 pub fn verify(conn: &mut DbConn) -> Result<ChainReport, StoreError> {
-    const PAGE: i64 = 1000;
-    let mut expected = 1i64;
-    let mut prev = GENESIS.to_vec();
-    let mut verified = 0u64;
-    loop {
-        let rows: Vec<LedgerRow> = consent_ledger::table
-            .filter(consent_ledger::seq.ge(expected))
+    verify_chain(|from| {
+        Ok(consent_ledger::table
+            .filter(consent_ledger::seq.ge(from))
             .order(consent_ledger::seq.asc())
-            .limit(PAGE)
+            .limit(CHAIN_PAGE)
             .select(LedgerRow::as_select())
-            .load(conn)?;
-        if rows.is_empty() {
-            return Ok(ChainReport {
-                verified,
-                broken: None,
-            });
-        }
-        for row in rows {
-            let reason = if row.seq != expected {
-                Some(format!(
-                    "entry {expected} is missing (next entry is {})",
-                    row.seq
-                ))
-            } else if row.prev_hash != prev {
-                Some("its link to the previous entry does not match".to_string())
-            } else if row.compute_hash() != row.hash {
-                Some("its contents were changed after it was written".to_string())
-            } else {
-                None
-            };
-            if let Some(reason) = reason {
-                return Ok(ChainReport {
-                    verified,
-                    broken: Some(ChainBreak {
-                        seq: expected.min(row.seq),
-                        reason,
-                    }),
-                });
-            }
-            prev = row.hash;
-            expected += 1;
-            verified += 1;
-        }
-    }
+            .load(conn)?)
+    })
 }
 
 /// The entries of one consent, in order.
