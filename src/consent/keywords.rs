@@ -40,7 +40,11 @@ impl Keywords {
     /// The intent of a whole message, if it is one of the keywords (and nothing else).
     /// Opting out wins over everything: withdrawal must be as easy as consent.
     pub fn intent(&self, text: &str) -> Option<Intent> {
-        let word = normalize(text);
+        let mut word = normalize(text);
+        // Telegram deep links (t.me/<bot>?start=STOP) arrive as "/start STOP".
+        if let Some(payload) = word.strip_prefix("START ") {
+            word = payload.to_string();
+        }
         if word.is_empty() {
             return None;
         }
@@ -117,6 +121,17 @@ mod tests {
             "only a keyword on its own"
         );
         assert_eq!(k.intent(""), None);
+        assert_eq!(
+            k.intent("/start"),
+            Some(Intent::OptIn),
+            "Telegram's start button"
+        );
+        assert_eq!(
+            k.intent("/start ANMELDEN"),
+            Some(Intent::OptIn),
+            "Telegram deep link"
+        );
+        assert_eq!(k.intent("/start STOP"), Some(Intent::OptOut));
         assert_eq!(normalize("Straße"), "STRASSE");
         assert_eq!(Keywords::parse_list("Stop, Halt ,,"), vec!["STOP", "HALT"]);
     }
