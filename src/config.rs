@@ -226,6 +226,10 @@ impl Config {
                 bail!("{name} must be an http(s) URL");
             }
         }
+        // An attempt holds its send lease for 2 minutes; a longer call could overlap a retry.
+        if !(1..=60).contains(&self.platform_timeout_secs) {
+            bail!("platform_timeout_secs must be between 1 and 60");
+        }
         if self.db_pool_size == 0 || self.key_cache_size == 0 {
             bail!("db_pool_size and key_cache_size must be at least 1");
         }

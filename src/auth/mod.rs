@@ -37,6 +37,8 @@ pub enum Permission {
     WriteMessages,
     /// Send through a platform (outbound messages to contacts).
     SendMessages,
+    /// Withdraw consent on a person's behalf (data-subject requests, phone calls).
+    ManageConsent,
     ReadContent,
 }
 
@@ -47,6 +49,7 @@ impl Permission {
             Self::ManageTokens => "manage tokens",
             Self::ManageChannels => "manage channels",
             Self::SendMessages => "send messages",
+            Self::ManageConsent => "withdraw consent",
             Self::WriteMessages => "write messages",
             Self::ReadContent => "read contacts and messages",
         }
@@ -67,8 +70,11 @@ impl Role {
         match self {
             Role::Admin => true,
             Role::TenantAdmin => !matches!(permission, ManageTenants),
-            Role::Dpo => matches!(permission, ReadContent),
-            Role::Agent => matches!(permission, WriteMessages | SendMessages | ReadContent),
+            Role::Dpo => matches!(permission, ReadContent | ManageConsent),
+            Role::Agent => matches!(
+                permission,
+                WriteMessages | SendMessages | ReadContent | ManageConsent
+            ),
             Role::Ingest => matches!(permission, WriteMessages),
         }
     }

@@ -85,7 +85,17 @@ impl Hafen {
 
     async fn download(&self, row: AttachmentRow) -> Result<()> {
         let tenant = TenantId::parse(&row.tenant_id)?;
-        let keys = self.attachment_keys(&tenant, &row.message_id).await?;
+        let keys = match self.attachment_keys(&tenant, &row.message_id).await {
+            Ok(keys) => keys,
+            // An erased contact's file must not be fetched again: give up for good.
+            Err(Error::Conflict(reason)) => {
+                let attempts = row.attempts + 1;
+                return self
+                    .record_failure(&row, Failure::fatal(reason), attempts)
+                    .await;
+            }
+            Err(e) => return Err(e),
+        };
         let reference = keys.seal.open(
             &attachments::binding(&row.tenant_id, &row.id, "media_ref"),
             &row.media_ref_sealed,

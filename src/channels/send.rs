@@ -221,6 +221,8 @@ struct OutboxRow {
     message_id: String,
     tenant_id: String,
     channel_id: String,
+    /// Set for pushes: consent is checked again before every retry.
+    purpose_id: Option<String>,
     request_sealed: Vec<u8>,
     attempts: i32,
     next_attempt_at: i64,
@@ -289,7 +291,12 @@ impl Hafen {
         let tenant_keys = self.tenant_keys(tenant).await?;
         let idempotency_index = idempotency_key
             .as_ref()
-            .map(|k| tenant_keys.blind.index(&[b"idempotency", k.as_bytes()]));
+            // Bound to the contact: the same key for another contact is another request.
+            .map(|k| {
+                tenant_keys
+                    .blind
+                    .index(&[b"idempotency", contact_id.as_bytes(), k.as_bytes()])
+            });
 
         let purpose_owned = purpose_id.clone();
         let (keys, t, cid, idx) = (
@@ -424,6 +431,7 @@ impl Hafen {
             message_id: message_id.clone(),
             tenant_id: t.to_string(),
             channel_id: channel.id.clone(),
+            purpose_id: purpose_id.clone(),
             request_sealed: target
                 .keys
                 .seal
@@ -739,6 +747,12 @@ impl Hafen {
                 continue;
             }
             if let Err(e) = self.retry_entry(&entry).await {
+                // A retry that can never succeed (channel gone or disabled, consent withdrawn,
+                // contact erased) ends the message as failed instead of retrying forever.
+                if let Error::Conflict(reason) | Error::Invalid { reason, .. } = &e {
+                    self.give_up_send(&entry, reason).await?;
+                    continue;
+                }
                 tracing::error!(message = %entry.message_id, error = %crate::telemetry::chain(&e), "retrying a send failed");
             }
             attempted += 1;
@@ -748,7 +762,39 @@ impl Hafen {
 
     async fn retry_entry(&self, entry: &OutboxRow) -> Result<SendReceipt> {
         let tenant = TenantId::parse(&entry.tenant_id)?;
-        let channel = self.channel(&tenant, &entry.channel_id).await?;
+        let channel = self
+            .channel(&tenant, &entry.channel_id)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound => Error::Conflict("the channel was deleted".into()),
+                other => other,
+            })?;
+        if !channel.enabled {
+            return Err(Error::Conflict("the channel was disabled".into()));
+        }
+        // A push goes out only while consent is confirmed: STOP in the meantime cancels it.
+        if let Some(purpose) = &entry.purpose_id {
+            let (t, id, p) = (
+                tenant.as_str().to_string(),
+                entry.message_id.clone(),
+                purpose.clone(),
+            );
+            let state = self
+                .store
+                .read(move |conn| {
+                    let contact: String = messages::table
+                        .filter(messages::id.eq(&id))
+                        .select(messages::contact_id)
+                        .first(conn)?;
+                    Hafen::consent_state(conn, &t, &contact, &p)
+                })
+                .await?;
+            if state != Some(crate::consent::ConsentState::Confirmed) {
+                return Err(Error::Conflict(
+                    "the contact's consent is no longer confirmed".into(),
+                ));
+            }
+        }
         let keys = self
             .message_contact_keys(&tenant, &entry.message_id)
             .await?;
@@ -780,6 +826,47 @@ impl Hafen {
             entry.attempts,
         )
         .await
+    }
+}
+
+impl Hafen {
+    /// Ends a queued message as failed with `reason`.
+    async fn give_up_send(&self, entry: &OutboxRow, reason: &str) -> Result<()> {
+        let tenant = TenantId::parse(&entry.tenant_id)?;
+        let tenant_keys = self.tenant_keys(&tenant).await?;
+        let now = self.clock.now();
+        let error = PlatformError {
+            code: 0,
+            title: reason.to_string(),
+            detail: Some("not sent: Hafen cancelled the retry".into()),
+        };
+        let mut status = self.status_row(
+            tenant.as_str(),
+            &tenant_keys,
+            Platform::Whatsapp,
+            &entry.message_id,
+            DeliveryStatus::Failed,
+            now,
+            vec![error],
+        )?;
+        let id = entry.message_id.clone();
+        tracing::warn!(message = %id, %reason, "queued send cancelled");
+        self.store
+            .write(move |conn| {
+                let platform: String = messages::table
+                    .filter(messages::id.eq(&id))
+                    .select(messages::channel)
+                    .first(conn)?;
+                status.channel = platform;
+                status.message_id = Some(id.clone());
+                diesel::delete(outbox::table.filter(outbox::message_id.eq(&id))).execute(conn)?;
+                diesel::insert_into(crate::store::schema::message_statuses::table)
+                    .values(&status)
+                    .execute(conn)?;
+                status::bump(conn, &id, "failed", status.occurred_at)
+            })
+            .await?;
+        Ok(())
     }
 }
 

@@ -79,14 +79,17 @@ impl Hafen {
             .ingest(&actor, &channel.tenant, messages, statuses)
             .await?;
         for (outcome, text) in outcomes.iter().zip(keyword_texts) {
-            if let (false, Some(text)) = (outcome.duplicate, text) {
-                if let Err(e) = self
-                    .handle_keywords(&channel.tenant, &outcome.contact_id, &outcome.id, &text)
-                    .await
-                {
-                    // The message is stored; a failed reply must not make the platform resend it.
-                    tracing::error!(error = %crate::telemetry::chain(&e), message = %outcome.id, "consent keyword handling failed");
-                }
+            if let Some(text) = text {
+                // A failure here fails the delivery: the platform sends it again, and the
+                // redelivery (a duplicate) repeats the opt-out, so a STOP is never lost.
+                self.handle_keywords(
+                    &channel.tenant,
+                    &outcome.contact_id,
+                    &outcome.id,
+                    &text,
+                    outcome.duplicate,
+                )
+                .await?;
             }
         }
         if self.download_on_arrival {

@@ -40,7 +40,15 @@ impl Hafen {
         source: Source,
         evidence: Evidence,
     ) -> Result<RequestOutcome> {
-        actor.authorize(tenant, Permission::WriteMessages)?;
+        // Requesting sends a message: the same permission as sending.
+        actor.authorize(tenant, Permission::SendMessages)?;
+        self.record(
+            crate::audit::AuditEvent::new(actor, "consent.request")
+                .tenant(tenant)
+                .object("contact", contact_id)
+                .detail(format!("purpose={purpose} source={}", source.as_str())),
+        )
+        .await?;
         let (row, text, template) = self
             .record_request(
                 tenant, contact_id, purpose, language, source, evidence, None,
@@ -124,17 +132,25 @@ impl Hafen {
     }
 
     /// Acts on a keyword in a new inbound text message (START, JA, STOP…).
+    /// Acts on a keyword in an inbound text (START, JA, STOP…). `redelivered` marks a message
+    /// the platform sent again: only the opt-out is repeated then (it is idempotent), so a STOP
+    /// whose first handling failed is not lost. Errors recording a transition propagate (the
+    /// webhook then fails and the platform redelivers); a reply that cannot be sent is logged.
     pub(crate) async fn handle_keywords(
         &self,
         tenant: &TenantId,
         contact_id: &str,
         message_id: &str,
         text: &str,
+        redelivered: bool,
     ) -> Result<()> {
         let settings = self.consent_settings(tenant).await?;
         let Some(intent) = settings.keywords.intent(text) else {
             return Ok(());
         };
+        if redelivered && intent != Intent::OptOut {
+            return Ok(());
+        }
         let evidence = Evidence {
             keyword: Some(super::keywords::normalize(text)),
             ..Evidence::default()
@@ -142,27 +158,33 @@ impl Hafen {
         let message = Some(message_id.to_string());
         match intent {
             Intent::OptOut => {
-                self.transition(
-                    tenant,
-                    contact_id,
-                    None,
-                    &["requested", "confirmed"],
-                    ConsentState::Withdrawn,
-                    Source::Keyword,
-                    evidence,
-                    message,
-                )
-                .await?;
-                // Always answer: the person asked, whatever their state was.
-                self.send_system_text(tenant, contact_id, WITHDRAWN_DE)
-                    .await?;
-            }
-            Intent::Confirm => {
-                let confirmed = self
+                let withdrawn = self
                     .transition(
                         tenant,
                         contact_id,
                         None,
+                        &["requested", "confirmed"],
+                        ConsentState::Withdrawn,
+                        Source::Keyword,
+                        evidence,
+                        message,
+                    )
+                    .await?;
+                // Answer the person's request whatever their state was (once per message).
+                if !redelivered || !withdrawn.is_empty() {
+                    self.reply(tenant, contact_id, WITHDRAWN_DE).await;
+                }
+            }
+            Intent::Confirm => {
+                // Only the newest pending request is confirmed: a "Ja" answers the last question.
+                let Some(purpose) = self.latest_pending_purpose(tenant, contact_id).await? else {
+                    return Ok(());
+                };
+                let confirmed = self
+                    .transition(
+                        tenant,
+                        contact_id,
+                        Some(&purpose),
                         &["requested"],
                         ConsentState::Confirmed,
                         Source::Keyword,
@@ -171,8 +193,7 @@ impl Hafen {
                     )
                     .await?;
                 if !confirmed.is_empty() {
-                    self.send_system_text(tenant, contact_id, CONFIRMED_DE)
-                        .await?;
+                    self.reply(tenant, contact_id, CONFIRMED_DE).await;
                 }
             }
             Intent::OptIn => {
@@ -195,15 +216,52 @@ impl Hafen {
                     )
                     .await?;
                 if row.state == ConsentState::Confirmed.as_str() {
-                    self.send_system_text(tenant, contact_id, CONFIRMED_DE)
-                        .await?;
-                } else {
-                    self.send_confirmation_request(tenant, contact_id, &text, template, "de")
-                        .await?;
+                    self.reply(tenant, contact_id, CONFIRMED_DE).await;
+                } else if let Err(e) = self
+                    .send_confirmation_request(tenant, contact_id, &text, template, "de")
+                    .await
+                {
+                    tracing::warn!(error = %crate::telemetry::chain(&e), "the consent confirmation request could not be sent");
                 }
             }
         }
         Ok(())
+    }
+
+    /// Sends a text reply; failures are logged (the state change they report stands).
+    async fn reply(&self, tenant: &TenantId, contact_id: &str, text: &str) {
+        if let Err(e) = self.send_system_text(tenant, contact_id, text).await {
+            tracing::warn!(error = %crate::telemetry::chain(&e), "a consent reply could not be sent");
+        }
+    }
+
+    /// The purpose of the contact's most recent pending, unexpired request.
+    async fn latest_pending_purpose(
+        &self,
+        tenant: &TenantId,
+        contact_id: &str,
+    ) -> Result<Option<String>> {
+        use crate::store::schema::consents;
+        use diesel::prelude::*;
+        let (t, c, now) = (
+            tenant.as_str().to_string(),
+            contact_id.to_string(),
+            crate::clock::to_micros(self.clock.now()),
+        );
+        Ok(self
+            .store
+            .read(move |conn| {
+                Ok(consents::table
+                    .filter(consents::tenant_id.eq(&t))
+                    .filter(consents::contact_id.eq(&c))
+                    .filter(consents::state.eq("requested"))
+                    .filter(consents::expires_at.gt(now))
+                    .order(consents::requested_at.desc())
+                    .select(consents::purpose_id)
+                    .first(conn)
+                    .optional()?)
+            })
+            .await?)
     }
 
     /// The configured default purpose, else the tenant's only purpose.

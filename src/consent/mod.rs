@@ -369,6 +369,16 @@ fn purpose_exists(
         .optional()?)
 }
 
+/// The text shown now: the newest version, in `language` if it has one, else in German
+/// (the widget picks the same one, so the proof names exactly what was shown).
+fn current_text<'a>(texts: &'a [TextRow], language: &str) -> Option<&'a TextRow> {
+    let latest = texts.iter().map(|t| t.version).max()?;
+    let current = || texts.iter().filter(move |t| t.version == latest);
+    current()
+        .find(|t| t.language == language)
+        .or_else(|| current().find(|t| t.language == "de"))
+}
+
 fn new_texts(
     tenant: &str,
     purpose: &str,
@@ -700,14 +710,9 @@ impl Hafen {
                     return Err(Error::NotFound.into());
                 };
                 let texts = load_texts(conn, &t, &p)?;
-                let text = texts
-                    .iter()
-                    .find(|r| r.language == lang)
-                    .or_else(|| texts.iter().find(|r| r.language == "de"))
-                    .cloned()
-                    .ok_or_else(|| {
-                        StoreError::from(Error::internal(anyhow::anyhow!("purpose without text")))
-                    })?;
+                let text = current_text(&texts, &lang).cloned().ok_or_else(|| {
+                    StoreError::from(Error::internal(anyhow::anyhow!("purpose without text")))
+                })?;
                 let existing: Option<ConsentRow> = consents::table
                     .filter(consents::tenant_id.eq(&t))
                     .filter(consents::contact_id.eq(&c))
@@ -859,7 +864,7 @@ impl Hafen {
         contact_id: &str,
         purpose: Option<&str>,
     ) -> Result<Vec<String>> {
-        actor.authorize(tenant, Permission::WriteMessages)?;
+        actor.authorize(tenant, Permission::ManageConsent)?;
         let evidence = Evidence {
             note: Some(format!(
                 "withdrawn through the API by {}",

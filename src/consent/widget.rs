@@ -36,6 +36,10 @@ impl RateLimiter {
         let mut hits = self.hits.lock().unwrap_or_else(|e| e.into_inner());
         if hits.len() > 100_000 {
             hits.retain(|_, q| q.back().is_some_and(|t| now - *t < window));
+            // Still full (e.g. rotating addresses): forget everything rather than grow.
+            if hits.len() > 100_000 {
+                hits.clear();
+            }
         }
         let queue = hits.entry(key.to_string()).or_default();
         while queue.front().is_some_and(|t| now - *t >= window) {

@@ -137,17 +137,31 @@ fn binding<'a>(
 }
 
 fn validate_url(url: &str) -> Result<()> {
-    let local = ["http://localhost", "http://127.", "http://[::1]"]
-        .iter()
-        .any(|p| url.starts_with(p));
-    if !(url.starts_with("https://") || local)
-        || url.len() > 2048
-        || url.chars().any(char::is_control)
-    {
-        return Err(Error::invalid(
+    let invalid = || {
+        Error::invalid(
             "url",
             "must be an https:// URL (http:// only for localhost) of at most 2048 characters",
-        ));
+        )
+    };
+    if url.len() > 2048 {
+        return Err(invalid());
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|_| invalid())?;
+    // Plain HTTP only where nothing crosses a network; decided on the parsed host, so
+    // "http://localhost.example" or "http://localhost@example" do not pass.
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    let ok = match parsed.scheme() {
+        "https" => parsed.host().is_some(),
+        "http" => loopback,
+        _ => false,
+    };
+    if !ok || !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid());
     }
     Ok(())
 }
@@ -562,5 +576,9 @@ mod tests {
         assert!(validate_url("http://example.com/hook").is_err());
         assert!(validate_url("https://crm.example.com/hook").is_ok());
         assert!(validate_url("http://127.0.0.1:9000/hook").is_ok());
+        assert!(validate_url("http://localhost.evil.example/hook").is_err());
+        assert!(validate_url("http://127.evil.example/hook").is_err());
+        assert!(validate_url("http://localhost@evil.example/hook").is_err());
+        assert!(validate_url("https://user:pw@crm.example.com/hook").is_err());
     }
 }

@@ -241,7 +241,7 @@ pub async fn submit(
         csrf_form: form.csrf,
         csrf_cookie: req.cookie(COOKIE).map(|c| c.value().to_string()),
         language: lang.to_string(),
-        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        ip: client_ip(&req),
         user_agent: header("user-agent"),
         page: header("referer"),
         origin: header("origin"),
@@ -306,27 +306,37 @@ pub async fn submit(
     Ok(response)
 }
 
+/// The visitor's address: the peer, or — when the peer is a proxy on this host (the documented
+/// way to serve TLS in front of plain HTTP) — the address it forwards.
+fn client_ip(req: &HttpRequest) -> Option<String> {
+    let peer = req.peer_addr()?.ip();
+    if peer.is_loopback() {
+        let forwarded = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok());
+        if let Some(ip) = forwarded {
+            return Some(ip.to_string());
+        }
+    }
+    Some(peer.to_string())
+}
+
 /// `<script src=".../embed.js" async></script>` places the widget where the script stands.
-pub async fn embed(
-    path: web::Path<(String, String)>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+pub async fn embed(path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
     let (tenant, purpose) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
-    let info = req.connection_info();
-    let url = format!(
-        "{}://{}/w/{}/{}",
-        info.scheme(),
-        info.host(),
-        tenant.as_str(),
-        escape(&purpose)
-    );
+    // The page's address comes from the script's own URL in the browser, never from request
+    // headers a client (or a shared cache) could set.
+    let page = format!("/w/{}/{}", tenant.as_str(), escape(&purpose));
     let script = format!(
-        "(function(){{var s=document.currentScript;var f=document.createElement('iframe');f.src={url:?};\
-f.title='Anmeldung';f.style.cssText='width:100%;max-width:34rem;height:32rem;border:0';s.parentNode.insertBefore(f,s);}})();"
+        "(function(){{var s=document.currentScript;var f=document.createElement('iframe');\
+f.src=new URL({page:?},s.src).href;f.title='Anmeldung';f.style.cssText='width:100%;max-width:34rem;height:32rem;border:0';\
+s.parentNode.insertBefore(f,s);}})();"
     );
     Ok(HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
-        .insert_header(("Cache-Control", "public, max-age=300"))
         .body(script))
 }

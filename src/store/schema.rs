@@ -99,6 +99,7 @@ diesel::table! {
         message_id -> Text,
         tenant_id -> Text,
         channel_id -> Text,
+        purpose_id -> Nullable<Text>,
         request_sealed -> Binary,
         attempts -> Integer,
         next_attempt_at -> BigInt,

@@ -185,6 +185,52 @@ async fn keyword_double_opt_in_broadcasts_stop_expiry_and_proof(backend: Backend
     assert_eq!(done["sent"], json!(1), "{done}");
     assert!(sent_to(&fake, a).iter().any(|t| t == "Später"));
 
+    // A push queued by a rate limit is cancelled when the person withdraws before the retry.
+    fake.script(vec![(
+        429,
+        json!({"error": {"message": "(#130429) Rate limit hit", "code": 130429}}),
+    )]);
+    let (status, queued) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/contacts/{contact_a}/messages/send"),
+            &agent,
+            &json!({"text": "Nur für Abonnenten", "purpose_id": purpose_id}),
+        )
+        .await;
+    assert_eq!(status, 202, "{queued}");
+    say(a, "STOP", 50).await;
+    app.clock.advance(chrono::Duration::minutes(5));
+    app.hafen.run_due_sends().await.unwrap();
+    let tries = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.body["text"]["body"] == json!("Nur für Abonnenten"))
+        .count();
+    assert_eq!(
+        tries, 1,
+        "only the rate-limited first attempt reached the platform"
+    );
+    let (_, cancelled) = app
+        .get(
+            &format!(
+                "/v1/tenants/{tenant}/messages/{}",
+                queued["message_id"].as_str().unwrap()
+            ),
+            &agent,
+        )
+        .await;
+    assert_eq!(cancelled["delivery_status"], json!("failed"), "{cancelled}");
+    assert!(
+        cancelled["status_history"][0]["errors"][0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("consent"),
+        "{cancelled}"
+    );
+    // A confirms again (START, JA) for the rest of the story.
+    say(a, "START", 51).await;
+    say(a, "JA", 52).await;
+
     // STOP withdraws (accent- and case-insensitive) and is answered; the next broadcast skips A.
     say(a, "Stopp!", 5).await;
     assert!(sent_to(&fake, a).last().unwrap().contains("abgemeldet"));
@@ -216,14 +262,24 @@ async fn keyword_double_opt_in_broadcasts_stop_expiry_and_proof(backend: Backend
         .iter()
         .map(|e| e["event"].as_str().unwrap())
         .collect();
-    assert_eq!(events, ["requested", "confirmed", "withdrawn"]);
+    assert_eq!(
+        events,
+        [
+            "requested",
+            "confirmed",
+            "withdrawn",
+            "requested",
+            "confirmed",
+            "withdrawn"
+        ]
+    );
     assert_eq!(consents[0]["state"], json!("withdrawn"));
     assert!(history.iter().all(|e| e["source"] == json!("keyword")));
     let keywords: Vec<&str> = history
         .iter()
         .map(|e| e["evidence"]["keyword"].as_str().unwrap())
         .collect();
-    assert_eq!(keywords, ["START", "JA", "STOPP"]);
+    assert_eq!(keywords, ["START", "JA", "STOP", "START", "JA", "STOPP"]);
     assert!(history
         .iter()
         .all(|e| e["text_sha256"] == purpose["texts"][0]["sha256"]));
@@ -242,7 +298,7 @@ async fn keyword_double_opt_in_broadcasts_stop_expiry_and_proof(backend: Backend
     let (status, proof) = app.get(&proof_path, &agent).await;
     assert_eq!(status, 200, "{proof}");
     assert_eq!(proof["texts"][0]["text"], json!(TEXT_DE));
-    assert_eq!(proof["events"].as_array().unwrap().len(), 3);
+    assert_eq!(proof["events"].as_array().unwrap().len(), 6);
     assert_eq!(proof["ledger_intact"], json!(true));
     assert_eq!(proof["address"], json!(a));
     let r = app

@@ -37,6 +37,7 @@ CREATE TABLE outbox (
     message_id TEXT PRIMARY KEY NOT NULL REFERENCES messages(id),
     tenant_id TEXT NOT NULL REFERENCES tenants(id),
     channel_id TEXT NOT NULL,
+    purpose_id TEXT,
     request_sealed BYTEA NOT NULL,
     attempts INTEGER NOT NULL,
     next_attempt_at BIGINT NOT NULL,
