@@ -377,3 +377,87 @@ async fn keyword_double_opt_in_broadcasts_stop_expiry_and_proof(backend: Backend
     );
     fake.stop().await;
 }
+
+both_backends!(ja_confirms_only_the_newest_request);
+
+/// A "JA" answers the last question: with two pending requests, only the newer is confirmed.
+async fn ja_confirms_only_the_newest_request(backend: Backend) {
+    let fake = FakePlatform::start().await;
+    let base = fake.base.clone();
+    let app = TestApp::spawn_configured(backend, |c| c.whatsapp_api_base = base).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let channel = create_channel(
+        &app,
+        &tenant,
+        json!({"platform": "whatsapp", "name": "Service", "account_id": WA_ACCOUNT,
+               "secrets": {"app_secret": "wa-secret", "verify_token": "vt", "access_token": "EAAG"}}),
+    )
+    .await;
+    let hook = format!("/hooks/whatsapp/{}", channel["id"].as_str().unwrap());
+    let admin = app.token(&tenant, "tenant_admin").await;
+    let agent = app.token(&tenant, "agent").await;
+    let ingest = app.token(&tenant, "ingest").await;
+    let mut purposes = Vec::new();
+    for name in ["Newsletter", "Bestellinfos"] {
+        let (_, p) = app
+            .post(
+                &format!("/v1/tenants/{tenant}/consent-purposes"),
+                &admin,
+                &json!({"name": name, "texts": {"de": format!("Ja zu {name}")}}),
+            )
+            .await;
+        purposes.push(p["id"].as_str().unwrap().to_string());
+    }
+    let raw = text_webhook(&app, "4915100000009", "Hallo", 1);
+    post_hook(&app, &hook, raw.clone(), &signed("wa-secret", &raw)).await;
+    let contact = contact_of(&app, &tenant, &agent, "4915100000009").await;
+    let consents = format!("/v1/tenants/{tenant}/contacts/{contact}/consents");
+    // An ingest token may not start a request (it would send a message).
+    assert_eq!(
+        app.post(
+            &consents,
+            &ingest,
+            &json!({"action": "request", "purpose_id": purposes[0]})
+        )
+        .await
+        .0,
+        403
+    );
+    for p in &purposes {
+        let (status, outcome) = app
+            .post(
+                &consents,
+                &agent,
+                &json!({"action": "request", "purpose_id": p}),
+            )
+            .await;
+        assert_eq!(status, 201, "{outcome}");
+        assert_eq!(outcome["consent"]["state"], json!("requested"));
+        app.clock.advance(chrono::Duration::seconds(1));
+    }
+    let raw = text_webhook(&app, "4915100000009", "Ja", 2);
+    post_hook(&app, &hook, raw.clone(), &signed("wa-secret", &raw)).await;
+    let (_, list) = app.get(&consents, &agent).await;
+    let state = |p: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["purpose_id"] == json!(p))
+            .unwrap()["state"]
+            .clone()
+    };
+    assert_eq!(state(&purposes[1]), json!("confirmed"));
+    assert_eq!(
+        state(&purposes[0]),
+        json!("requested"),
+        "the older request stays pending"
+    );
+    // The DPO may withdraw on the person's behalf.
+    let dpo = app.token(&tenant, "dpo").await;
+    let (status, changed) = app
+        .post(&consents, &dpo, &json!({"action": "withdraw"}))
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed.as_array().unwrap().len(), 2);
+    fake.stop().await;
+}
