@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -25,6 +26,18 @@ pub struct Metrics {
     pub webhooks: Family<WebhookLabels, Counter>,
     /// Sends to platforms by outcome (sent, failed, retry).
     pub sends: Family<SendLabels, Counter>,
+    /// Items deleted by retention, by category.
+    pub retention_deleted: Family<CategoryLabels, Counter>,
+    /// Items due for deletion but not deleted at the end of the last run (held back by
+    /// errors), by category.
+    pub retention_overdue: Family<CategoryLabels, Gauge>,
+    /// Unix time of the last retention run that finished without errors.
+    pub retention_last_success: Gauge,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CategoryLabels {
+    pub category: String,
 }
 
 impl Default for Metrics {
@@ -42,10 +55,31 @@ impl Default for Metrics {
             "Messages sent to platforms by outcome",
             sends.clone(),
         );
+        let retention_deleted = Family::<CategoryLabels, Counter>::default();
+        registry.register(
+            "retention_deleted_items",
+            "Items deleted by retention, by category",
+            retention_deleted.clone(),
+        );
+        let retention_overdue = Family::<CategoryLabels, Gauge>::default();
+        registry.register(
+            "retention_overdue_items",
+            "Items due for deletion that the last run left in place, by category",
+            retention_overdue.clone(),
+        );
+        let retention_last_success = Gauge::default();
+        registry.register(
+            "retention_last_success_timestamp_seconds",
+            "Unix time of the last retention run without errors",
+            retention_last_success.clone(),
+        );
         Self {
             registry,
             webhooks,
             sends,
+            retention_deleted,
+            retention_overdue,
+            retention_last_success,
         }
     }
 }

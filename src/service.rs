@@ -32,6 +32,8 @@ pub struct Hafen {
     pub(crate) broadcast_rate: u32,
     pub(crate) widget_rate: Arc<crate::consent::widget::RateLimiter>,
     pub(crate) widget_limits: crate::consent::widget::WidgetLimits,
+    pub(crate) periods: Arc<crate::retention::keys::PeriodIndex>,
+    pub(crate) retention: crate::retention::RetentionSettings,
 }
 
 impl std::fmt::Debug for Hafen {
@@ -75,6 +77,8 @@ impl Hafen {
             broadcast_rate: 20,
             widget_rate: Arc::default(),
             widget_limits: Default::default(),
+            periods: Arc::default(),
+            retention: Default::default(),
         }
     }
 

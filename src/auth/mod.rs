@@ -40,6 +40,14 @@ pub enum Permission {
     /// Withdraw consent on a person's behalf (data-subject requests, phone calls).
     ManageConsent,
     ReadContent,
+    /// Write retention rules, approve them, run sweeps.
+    ManageRetention,
+    /// See retention rules, previews and deletion certificates.
+    ViewRetention,
+    /// Place and release legal holds; restrict and lift restriction (Art. 18).
+    ManageHolds,
+    /// Read restricted data, for the documented purpose (the DPO only).
+    ReadRestricted,
 }
 
 impl Permission {
@@ -52,6 +60,10 @@ impl Permission {
             Self::ManageConsent => "withdraw consent",
             Self::WriteMessages => "write messages",
             Self::ReadContent => "read contacts and messages",
+            Self::ManageRetention => "manage retention rules",
+            Self::ViewRetention => "view retention rules and certificates",
+            Self::ManageHolds => "manage legal holds and restrictions",
+            Self::ReadRestricted => "read restricted data",
         }
     }
 }
@@ -68,9 +80,13 @@ impl Role {
     pub fn allows(self, permission: Permission) -> bool {
         use Permission::*;
         match self {
-            Role::Admin => true,
-            Role::TenantAdmin => !matches!(permission, ManageTenants),
-            Role::Dpo => matches!(permission, ReadContent | ManageConsent),
+            // Restricted data is for the DPO alone (§ 35(3) BDSG, Art. 18 DSGVO).
+            Role::Admin => !matches!(permission, ReadRestricted),
+            Role::TenantAdmin => !matches!(permission, ManageTenants | ReadRestricted),
+            Role::Dpo => matches!(
+                permission,
+                ReadContent | ManageConsent | ViewRetention | ManageHolds | ReadRestricted
+            ),
             Role::Agent => matches!(
                 permission,
                 WriteMessages | SendMessages | ReadContent | ManageConsent

@@ -29,6 +29,8 @@ pub struct LedgerRow {
     pub evidence_sealed: Option<Vec<u8>>,
     pub prev_hash: Vec<u8>,
     pub hash: Vec<u8>,
+    /// Set when retention deleted the consent: the evidence is gone, the link stays.
+    pub redacted_at: Option<i64>,
 }
 
 /// What one ledger entry records.
@@ -112,6 +114,7 @@ pub fn append(conn: &mut DbConn, event: LedgerEvent) -> Result<i64, StoreError> 
         evidence_sealed: event.evidence_sealed,
         prev_hash,
         hash: Vec::new(),
+        redacted_at: None,
     };
     row.hash = row.compute_hash();
     diesel::insert_into(consent_ledger::table)
@@ -132,6 +135,9 @@ impl Chained for LedgerRow {
     }
     fn recompute(&self) -> Vec<u8> {
         self.compute_hash()
+    }
+    fn redacted(&self) -> bool {
+        self.redacted_at.is_some()
     }
 }
 

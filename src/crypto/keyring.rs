@@ -16,6 +16,8 @@ use super::{BlindIndexKey, CryptoError, DataKey, MasterKey, SealingKey};
 pub enum KeyOwner {
     Tenant(String),
     Contact(String),
+    /// A retention period key (tenant × scope × month).
+    Period(String),
 }
 
 /// The keys derived from one data key.
@@ -26,6 +28,14 @@ pub struct OwnerKeys {
 }
 
 impl OwnerKeys {
+    /// This owner's keys with sealing bound to a period key (see [`SealingKey::bound_to`]).
+    pub fn within_period(&self, period: &OwnerKeys) -> OwnerKeys {
+        OwnerKeys {
+            seal: self.seal.bound_to(&period.seal),
+            blind: self.blind.clone(),
+        }
+    }
+
     fn derive(key: &DataKey) -> Self {
         Self {
             seal: key.sealing_key(),

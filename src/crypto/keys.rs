@@ -54,6 +54,20 @@ impl DataKey {
     }
 }
 
+impl SealingKey {
+    /// A key that depends on this key and on `period`: destroying either makes what it sealed
+    /// unreadable. Messages are sealed under their contact's key bound to a period key, so
+    /// erasure (contact key) and retention (period key) each shred on their own.
+    pub fn bound_to(&self, period: &SealingKey) -> SealingKey {
+        let hk = Hkdf::<Sha256>::new(Some(period.0.as_ref()), self.0.as_ref());
+        let mut out = Zeroizing::new([0u8; KEY_LEN]);
+        if hk.expand(b"hafen/v1/seal+period", out.as_mut()).is_err() {
+            unreachable_expand();
+        }
+        SealingKey(out)
+    }
+}
+
 #[cold]
 fn unreachable_expand() {
     tracing::error!("HKDF expand rejected a 32-byte output; this cannot happen");
@@ -110,6 +124,18 @@ mod tests {
         let b = DataKey::generate();
         assert_ne!(a.sealing_key().0[..], b.sealing_key().0[..]);
         assert_ne!(a.sealing_key().0[..], a.blind_index_key().0[..]);
+    }
+
+    #[test]
+    fn bound_key_depends_on_both_keys() {
+        let contact = DataKey::generate().sealing_key();
+        let period = DataKey::generate().sealing_key();
+        let other = DataKey::generate().sealing_key();
+        let bound = contact.bound_to(&period);
+        assert_eq!(bound.0[..], contact.bound_to(&period).0[..]);
+        assert_ne!(bound.0[..], contact.0[..]);
+        assert_ne!(bound.0[..], contact.bound_to(&other).0[..]);
+        assert_ne!(bound.0[..], other.bound_to(&period).0[..]);
     }
 
     #[test]

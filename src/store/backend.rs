@@ -8,6 +8,8 @@ use super::{DbConn, StoreError};
 const MIGRATION_LOCK: i64 = 0x4841_4645_4e01; // "HAFEN" 1
 const AUDIT_LOCK: i64 = 0x4841_4645_4e02;
 const CONSENT_LOCK: i64 = 0x4841_4645_4e03;
+const RETENTION_LOCK: i64 = 0x4841_4645_4e04;
+const CERTIFICATE_LOCK: i64 = 0x4841_4645_4e05;
 
 /// Serialises migrations of several instances sharing one PostgreSQL database. SQLite has a
 /// single process writing, and its own file lock.
@@ -77,6 +79,71 @@ pub fn lock_consent_ledger(conn: &mut DbConn) -> Result<(), StoreError> {
         DbConn::Postgres(_) => {
             conn.batch_execute(&format!("SELECT pg_advisory_xact_lock({CONSENT_LOCK})"))?;
             Ok(())
+        }
+    }
+}
+
+/// Session-level: whether this connection got the retention sweep lock (PostgreSQL; released
+/// by [`release_retention_lock`] or when the connection closes, e.g. the process dies).
+/// SQLite has one process; its caller serialises sweeps in memory.
+pub fn try_retention_lock(conn: &mut DbConn) -> Result<bool, StoreError> {
+    use diesel::RunQueryDsl;
+    match conn {
+        DbConn::Sqlite(_) => Ok(true),
+        DbConn::Postgres(c) => {
+            let got: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                "pg_try_advisory_lock({RETENTION_LOCK})"
+            )))
+            .get_result(c)?;
+            Ok(got)
+        }
+    }
+}
+
+pub fn release_retention_lock(conn: &mut DbConn) -> Result<(), StoreError> {
+    match conn {
+        DbConn::Sqlite(_) => Ok(()),
+        DbConn::Postgres(_) => {
+            conn.batch_execute(&format!("SELECT pg_advisory_unlock({RETENTION_LOCK})"))?;
+            Ok(())
+        }
+    }
+}
+
+/// Inside a transaction: appends to the certificate chain in order across instances.
+pub fn lock_certificates(conn: &mut DbConn) -> Result<(), StoreError> {
+    match conn {
+        DbConn::Sqlite(_) => Ok(()),
+        DbConn::Postgres(_) => {
+            conn.batch_execute(&format!("SELECT pg_advisory_xact_lock({CERTIFICATE_LOCK})"))?;
+            Ok(())
+        }
+    }
+}
+
+/// Gives freed pages back to the file system, a few at a time so writers are not held up
+/// (SQLite with auto_vacuum=INCREMENTAL; PostgreSQL's autovacuum does this itself).
+/// Returns the pages still free.
+pub fn reclaim_space(conn: &mut DbConn, pages: u32) -> Result<i64, StoreError> {
+    use diesel::RunQueryDsl;
+    match conn {
+        DbConn::Postgres(_) => Ok(0),
+        DbConn::Sqlite(c) => {
+            #[derive(diesel::QueryableByName)]
+            struct Count {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            let mode: Count = diesel::sql_query("SELECT auto_vacuum AS n FROM pragma_auto_vacuum")
+                .get_result(c)?;
+            if mode.n != 2 {
+                return Ok(0);
+            }
+            c.batch_execute(&format!("PRAGMA incremental_vacuum({pages})"))?;
+            let free: Count =
+                diesel::sql_query("SELECT freelist_count AS n FROM pragma_freelist_count")
+                    .get_result(c)?;
+            Ok(free.n)
         }
     }
 }

@@ -109,8 +109,12 @@ fn configure_sqlite(conn: &mut SqliteConnection, sync: SqliteSync) -> Result<(),
         SqliteSync::Full => "FULL",
         SqliteSync::Normal => "NORMAL",
     };
+    // auto_vacuum only takes effect before the first table exists (a new database): it lets
+    // retention give freed pages back with incremental_vacuum while the server runs.
+    // secure_delete overwrites deleted content, so deleted ciphertext does not linger in
+    // free pages.
     conn.batch_execute(&format!(
-        "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+        "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA secure_delete = ON; PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
     ))?;
     Ok(())
 }
@@ -172,6 +176,7 @@ impl ManageConnection for Manager {
 }
 
 pub type DbPool = Pool<Manager>;
+pub type PooledConn = diesel::r2d2::PooledConnection<Manager>;
 
 pub fn build_pool(url: &DatabaseUrl, sync: SqliteSync, size: u32) -> Result<DbPool, StoreError> {
     Pool::builder()

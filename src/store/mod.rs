@@ -163,6 +163,12 @@ impl Store {
         .map_err(|e| StoreError::Pool(format!("read task failed: {e}")))?
     }
 
+    /// A pooled connection held by the caller, for session state that must outlive one read
+    /// (PostgreSQL advisory locks). Blocks: call from a blocking thread.
+    pub fn dedicated_blocking(&self) -> Result<conn::PooledConn, StoreError> {
+        self.pool.get().map_err(|e| StoreError::Pool(e.to_string()))
+    }
+
     /// Runs a write in the next group commit; see [`writer`].
     pub async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where

@@ -32,6 +32,9 @@ diesel::table! {
         display_name_sealed -> Nullable<Binary>,
         first_seen_at -> BigInt,
         last_message_at -> BigInt,
+        closed_at -> Nullable<BigInt>,
+        restricted_at -> Nullable<BigInt>,
+        restriction_sealed -> Nullable<Binary>,
     }
 }
 
@@ -62,6 +65,8 @@ diesel::table! {
         delivery_status -> Nullable<Text>,
         delivery_status_at -> Nullable<BigInt>,
         idempotency_index -> Nullable<Binary>,
+        period_key_id -> Nullable<Text>,
+        content_deleted_at -> Nullable<BigInt>,
     }
 }
 
@@ -91,6 +96,7 @@ diesel::table! {
         received_at -> BigInt,
         errors_sealed -> Nullable<Binary>,
         raw_sealed -> Nullable<Binary>,
+        period_key_id -> Nullable<Text>,
     }
 }
 
@@ -124,6 +130,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         content_sealed -> Nullable<Binary>,
         created_at -> BigInt,
+        period_key_id -> Nullable<Text>,
     }
 }
 
@@ -153,6 +160,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> BigInt,
         delivered_at -> Nullable<BigInt>,
+        period_key_id -> Nullable<Text>,
     }
 }
 
@@ -225,6 +233,7 @@ diesel::table! {
         evidence_sealed -> Nullable<Binary>,
         prev_hash -> Binary,
         hash -> Binary,
+        redacted_at -> Nullable<BigInt>,
     }
 }
 
@@ -261,6 +270,81 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    retention_previews (id) {
+        id -> Text,
+        tenant_id -> Text,
+        rules_hash -> Binary,
+        summary -> Text,
+        created_by -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    retention_rule_sets (id) {
+        id -> Text,
+        tenant_id -> Text,
+        version -> Integer,
+        rules -> Text,
+        rules_hash -> Binary,
+        state -> Text,
+        preview_id -> Text,
+        proposed_by -> Text,
+        proposed_at -> BigInt,
+        decided_by -> Nullable<Text>,
+        activated_at -> Nullable<BigInt>,
+        superseded_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    legal_holds (id) {
+        id -> Text,
+        tenant_id -> Text,
+        contact_id -> Nullable<Text>,
+        data_from -> Nullable<BigInt>,
+        data_until -> Nullable<BigInt>,
+        reason_sealed -> Binary,
+        created_by -> Text,
+        created_at -> BigInt,
+        hold_until -> Nullable<BigInt>,
+        released_at -> Nullable<BigInt>,
+        released_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    period_keys (id) {
+        id -> Text,
+        tenant_id -> Text,
+        scope -> Text,
+        period -> Text,
+        wrapped_key -> Nullable<Binary>,
+        created_at -> BigInt,
+        destroyed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    retention_certificates (id) {
+        id -> Text,
+        seq -> Nullable<BigInt>,
+        run_id -> Text,
+        tenant_id -> Text,
+        state -> Text,
+        rule_versions -> Text,
+        started_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+        counts -> Text,
+        ids_hash -> Binary,
+        keys_shredded -> Text,
+        errors -> Text,
+        prev_hash -> Nullable<Binary>,
+        hash -> Nullable<Binary>,
+    }
+}
+
 diesel::joinable!(contacts -> tenants (tenant_id));
 diesel::joinable!(messages -> contacts (contact_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -281,5 +365,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     consents,
     consent_ledger,
     consent_settings,
-    broadcasts
+    broadcasts,
+    retention_previews,
+    retention_rule_sets,
+    legal_holds,
+    period_keys,
+    retention_certificates
 );

@@ -1,0 +1,380 @@
+//! Period keys: the keystore side of crypto-shredding.
+//!
+//! Every message (its content, attachments, delivery statuses and event payloads) is sealed
+//! under its contact's key *bound to* a period key — one per tenant × scope (the channel) ×
+//! month of the item's time. A period key is destroyed once its month is over and no stored
+//! ciphertext refers to it any more, i.e. once retention has deleted everything under it.
+//! From then on, a restored copy of an older database (with the current keystore) holds
+//! only ciphertext that nothing can open: reads report it as shredded.
+//!
+//! The keys live in `period_keys` beside `contact_keys`: the keystore tables that backups
+//! write apart from the data (see docs/retention.md).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use diesel::dsl::exists;
+use diesel::prelude::*;
+
+use crate::clock::{from_micros, to_micros};
+use crate::crypto::keyring::{KeyOwner, OwnerKeys};
+use crate::crypto::KeyRing;
+use crate::error::{Error, Result};
+use crate::service::Hafen;
+use crate::store::schema::{
+    attachments, event_deliveries, message_statuses, messages, period_keys,
+};
+use crate::store::{DbConn, StoreError};
+use crate::tenants::TenantId;
+
+/// The scope of period keys for outbound event deliveries (not tied to a channel).
+pub const EVENTS_SCOPE: &str = "webhook_logs";
+/// Data may still arrive for a month after it ended (late webhooks, imports): its key
+/// outlives the month by this much before it may be destroyed.
+const GRACE_DAYS: i64 = 7;
+
+/// Which period key an item belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PeriodSlot {
+    pub scope: String,
+    /// `YYYY-MM`, UTC.
+    pub period: String,
+}
+
+impl PeriodSlot {
+    pub fn new(scope: &str, at_micros: i64) -> Self {
+        let at = from_micros(at_micros);
+        Self {
+            scope: scope.to_string(),
+            period: format!("{:04}-{:02}", at.year(), at.month()),
+        }
+    }
+}
+
+/// A live period key.
+#[derive(Debug, Clone)]
+pub struct PeriodKey {
+    pub id: String,
+    pub keys: Arc<OwnerKeys>,
+}
+
+/// Ids of live period keys by tenant and slot: saves the lookup on every ingest.
+#[derive(Debug, Default)]
+pub struct PeriodIndex(Mutex<HashMap<(String, PeriodSlot), String>>);
+
+impl PeriodIndex {
+    fn get(&self, tenant: &str, slot: &PeriodSlot) -> Option<String> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&(tenant.to_string(), slot.clone())).cloned()
+    }
+
+    fn put(&self, tenant: &str, slot: PeriodSlot, id: String) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // The map grows by one entry per tenant, channel and month; forget it all now and
+        // then rather than track ages.
+        if map.len() > 100_000 {
+            map.clear();
+        }
+        map.insert((tenant.to_string(), slot), id);
+    }
+
+    /// Forgets destroyed keys (or everything, when a write found one already destroyed).
+    pub fn forget(&self, ids: &[String]) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if ids.is_empty() {
+            map.clear();
+        } else {
+            map.retain(|_, id| !ids.contains(id));
+        }
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = period_keys)]
+struct PeriodKeyRow {
+    id: String,
+    tenant_id: String,
+    scope: String,
+    period: String,
+    wrapped_key: Option<Vec<u8>>,
+    created_at: i64,
+    destroyed_at: Option<i64>,
+}
+
+impl Hafen {
+    /// The live period keys for `slots`, creating the missing ones.
+    pub(crate) async fn period_keys(
+        &self,
+        tenant: &TenantId,
+        slots: BTreeSet<PeriodSlot>,
+    ) -> Result<HashMap<PeriodSlot, PeriodKey>> {
+        let t = tenant.as_str().to_string();
+        let mut found = HashMap::with_capacity(slots.len());
+        let mut missing = Vec::new();
+        for slot in slots {
+            let cached = self
+                .periods
+                .get(&t, &slot)
+                .and_then(|id| Some((id.clone(), self.keys.cached(&KeyOwner::Period(id))?)));
+            match cached {
+                Some((id, keys)) => {
+                    found.insert(slot, PeriodKey { id, keys });
+                }
+                None => missing.push(slot),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        // Twice: another instance may create the same key between our read and our insert.
+        for _ in 0..2 {
+            let (tenant_id, wanted) = (t.clone(), missing.clone());
+            let stored = self
+                .store
+                .read(move |conn| live_rows(conn, &tenant_id, &wanted))
+                .await?;
+            for row in stored {
+                let Some(wrapped) = row.wrapped_key else {
+                    continue;
+                };
+                let keys = self.keys.open(KeyOwner::Period(row.id.clone()), &wrapped)?;
+                let slot = PeriodSlot {
+                    scope: row.scope,
+                    period: row.period,
+                };
+                self.periods.put(&t, slot.clone(), row.id.clone());
+                found.insert(slot, PeriodKey { id: row.id, keys });
+            }
+            missing.retain(|slot| !found.contains_key(slot));
+            if missing.is_empty() {
+                return Ok(found);
+            }
+            let mut rows = Vec::with_capacity(missing.len());
+            let mut created = Vec::with_capacity(missing.len());
+            let now = to_micros(self.clock.now());
+            for slot in &missing {
+                let key = self.keys.generate()?;
+                let id = uuid::Uuid::now_v7().hyphenated().to_string();
+                rows.push(PeriodKeyRow {
+                    id: id.clone(),
+                    tenant_id: t.clone(),
+                    scope: slot.scope.clone(),
+                    period: slot.period.clone(),
+                    wrapped_key: Some(key.wrapped),
+                    created_at: now,
+                    destroyed_at: None,
+                });
+                created.push((slot.clone(), PeriodKey { id, keys: key.keys }));
+            }
+            let inserted = self
+                .store
+                .write(move |conn| {
+                    for row in &rows {
+                        diesel::insert_into(period_keys::table)
+                            .values(row)
+                            .execute(conn)?;
+                    }
+                    Ok(())
+                })
+                .await;
+            match inserted {
+                Ok(()) => {
+                    for (slot, key) in created {
+                        self.keys
+                            .remember(KeyOwner::Period(key.id.clone()), key.keys.clone());
+                        self.periods.put(&t, slot.clone(), key.id.clone());
+                        found.insert(slot, key);
+                    }
+                    return Ok(found);
+                }
+                Err(e) if e.is_unique_violation() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict(
+            "period keys conflicted with concurrent writes; retry".into(),
+        ))
+    }
+}
+
+fn live_rows(
+    conn: &mut DbConn,
+    tenant: &str,
+    slots: &[PeriodSlot],
+) -> Result<Vec<PeriodKeyRow>, StoreError> {
+    let periods: BTreeSet<&str> = slots.iter().map(|s| s.period.as_str()).collect();
+    let rows: Vec<PeriodKeyRow> = period_keys::table
+        .filter(period_keys::tenant_id.eq(tenant))
+        .filter(period_keys::destroyed_at.is_null())
+        .filter(period_keys::period.eq_any(periods))
+        .select(PeriodKeyRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| {
+            slots
+                .iter()
+                .any(|s| s.scope == r.scope && s.period == r.period)
+        })
+        .collect())
+}
+
+/// Inside the write that stores data sealed under `ids`: fails with `Retry` when one of them
+/// was destroyed since it was looked up, so the caller seals again under a fresh key.
+pub fn ensure_live(conn: &mut DbConn, ids: &BTreeSet<String>) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let live: i64 = period_keys::table
+        .filter(period_keys::id.eq_any(ids))
+        .filter(period_keys::destroyed_at.is_null())
+        .count()
+        .get_result(conn)?;
+    if live as usize == ids.len() {
+        Ok(())
+    } else {
+        Err(StoreError::Retry)
+    }
+}
+
+/// What opening a period key found.
+#[derive(Debug, Clone)]
+pub enum PeriodState {
+    Live(Arc<OwnerKeys>),
+    /// Destroyed by retention: whatever was sealed under it is gone for good.
+    Shredded,
+}
+
+/// Opens the given period keys; unknown ids count as shredded (a restored database may name
+/// keys this keystore never held, or no longer holds).
+pub fn open_blocking(
+    keyring: &KeyRing,
+    conn: &mut DbConn,
+    ids: &BTreeSet<String>,
+) -> Result<HashMap<String, PeriodState>, crate::error::Error> {
+    let mut states = HashMap::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    for id in ids {
+        match keyring.cached(&KeyOwner::Period(id.clone())) {
+            Some(keys) => {
+                states.insert(id.clone(), PeriodState::Live(keys));
+            }
+            None => missing.push(id.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        let rows: Vec<(String, Option<Vec<u8>>)> = period_keys::table
+            .filter(period_keys::id.eq_any(&missing))
+            .select((period_keys::id, period_keys::wrapped_key))
+            .load(conn)
+            .map_err(StoreError::from)?;
+        for (id, wrapped) in rows {
+            if let Some(wrapped) = wrapped {
+                let keys = keyring.open(KeyOwner::Period(id.clone()), &wrapped)?;
+                states.insert(id, PeriodState::Live(keys));
+            }
+        }
+        for id in missing {
+            states.entry(id).or_insert(PeriodState::Shredded);
+        }
+    }
+    Ok(states)
+}
+
+/// Inside a write: destroys every period key of `tenant` whose month ended more than the
+/// grace period ago and under which nothing is stored any more. Returns the destroyed ids.
+pub fn destroy_unused(
+    conn: &mut DbConn,
+    tenant: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, StoreError> {
+    let candidates: Vec<(String, String)> = period_keys::table
+        .filter(period_keys::tenant_id.eq(tenant))
+        .filter(period_keys::destroyed_at.is_null())
+        .select((period_keys::id, period_keys::period))
+        .order(period_keys::id)
+        .load(conn)?;
+    let mut destroyed = Vec::new();
+    for (id, period) in candidates {
+        if !month_closed(&period, now) || in_use(conn, &id)? {
+            continue;
+        }
+        let n = diesel::update(
+            period_keys::table
+                .filter(period_keys::id.eq(&id))
+                .filter(period_keys::destroyed_at.is_null()),
+        )
+        .set((
+            period_keys::wrapped_key.eq(None::<Vec<u8>>),
+            period_keys::destroyed_at.eq(Some(to_micros(now))),
+        ))
+        .execute(conn)?;
+        if n == 1 {
+            destroyed.push(id);
+        }
+    }
+    Ok(destroyed)
+}
+
+fn in_use(conn: &mut DbConn, id: &str) -> Result<bool, StoreError> {
+    let used = diesel::select(exists(
+        messages::table.filter(messages::period_key_id.eq(id)),
+    ))
+    .get_result::<bool>(conn)?
+        || diesel::select(exists(
+            attachments::table.filter(attachments::period_key_id.eq(id)),
+        ))
+        .get_result::<bool>(conn)?
+        || diesel::select(exists(
+            message_statuses::table.filter(message_statuses::period_key_id.eq(id)),
+        ))
+        .get_result::<bool>(conn)?
+        || diesel::select(exists(
+            event_deliveries::table.filter(event_deliveries::period_key_id.eq(id)),
+        ))
+        .get_result::<bool>(conn)?;
+    Ok(used)
+}
+
+/// Whether the month `YYYY-MM` ended more than the grace period before `now`.
+fn month_closed(period: &str, now: DateTime<Utc>) -> bool {
+    let parsed = period
+        .split_once('-')
+        .and_then(|(y, m)| Some((y.parse::<i32>().ok()?, m.parse::<u32>().ok()?)));
+    let Some((year, month)) = parsed else {
+        return false;
+    };
+    let (next_year, next_month) = if month >= 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
+    match Utc
+        .with_ymd_and_hms(next_year, next_month, 1, 0, 0, 0)
+        .single()
+    {
+        Some(end) => end + chrono::Duration::days(GRACE_DAYS) <= now,
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_utc_months() {
+        let at = to_micros("2026-01-31T23:30:00Z".parse().unwrap());
+        assert_eq!(PeriodSlot::new("whatsapp", at).period, "2026-01");
+    }
+
+    #[test]
+    fn a_month_closes_after_its_grace() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert!(!month_closed("2026-01", t("2026-02-07T23:59:59Z")));
+        assert!(month_closed("2026-01", t("2026-02-08T00:00:00Z")));
+        assert!(month_closed("2025-12", t("2026-01-08T00:00:00Z")));
+        assert!(!month_closed("garbage", t("2030-01-01T00:00:00Z")));
+    }
+}

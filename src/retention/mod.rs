@@ -1,0 +1,833 @@
+//! Retention and deletion (DIN 66398): versioned rule sets that take effect only after their
+//! dry-run was viewed, legal holds, sweeps in batches, crypto-shredding of period keys, and
+//! hash-chained deletion certificates. See docs/retention.md.
+
+pub mod certificates;
+pub mod holds;
+pub mod keys;
+pub mod rules;
+pub mod run;
+pub mod select;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::audit::{self, AuditEvent, ChainReport};
+use crate::auth::{Actor, Permission};
+use crate::clock::{from_micros, to_micros};
+use crate::error::{Error, Result};
+use crate::service::Hafen;
+use crate::store::schema::{retention_previews, retention_rule_sets, tenants};
+use crate::store::{backend, DbConn, StoreError};
+use crate::tenants::TenantId;
+
+use certificates::{CertificateProgress, CertificateView};
+use rules::{Category, RuleInput, RuleSet};
+use run::Forecast;
+
+/// Install-wide retention settings (config `retention.*`).
+#[derive(Debug, Clone)]
+pub struct RetentionSettings {
+    /// Items deleted per transaction.
+    pub batch: i64,
+    /// A rule set needs a second admin's approval before it applies.
+    pub require_approval: bool,
+    /// How long a preview id may be cited by an activation.
+    pub preview_valid_for: Duration,
+    /// Serialises sweeps within this process (PostgreSQL adds an advisory lock across
+    /// instances).
+    pub(crate) local_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            batch: 10_000,
+            require_approval: false,
+            preview_valid_for: Duration::hours(24),
+            local_lock: Arc::default(),
+        }
+    }
+}
+
+/// Rule set states.
+const PENDING: &str = "pending_approval";
+const ACTIVE: &str = "active";
+const SUPERSEDED: &str = "superseded";
+const REJECTED: &str = "rejected";
+
+/// What a dry-run found: due now, and due within the next 30 days.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PreviewReport {
+    /// Cite this id to activate exactly these rules.
+    pub preview_id: String,
+    pub at: DateTime<Utc>,
+    /// The rules as they would apply: the proposal completed by the install's defaults.
+    pub effective_rules: Vec<RuleInput>,
+    /// Due at once.
+    pub now: Forecast,
+    /// Not due yet, but within 30 days.
+    pub next_30_days: Forecast,
+}
+
+/// One version of a tenant's rule set.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RuleSetVersion {
+    pub version: i32,
+    /// `pending_approval`, `active`, `superseded`, `rejected`.
+    pub state: String,
+    pub rules: Vec<RuleInput>,
+    pub preview_id: String,
+    pub proposed_by: String,
+    pub proposed_at: DateTime<Utc>,
+    pub decided_by: Option<String>,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub superseded_at: Option<DateTime<Utc>>,
+}
+
+/// The rules in force for a tenant.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RulesView {
+    /// The active version; null while the install's defaults apply.
+    pub active: Option<RuleSetVersion>,
+    pub pending: Vec<RuleSetVersion>,
+    /// What the next sweep applies: the active rules completed by the defaults.
+    pub effective: Vec<RuleInput>,
+    pub defaults: Vec<RuleInput>,
+}
+
+/// What one sweep did (or, dry, would do) per tenant.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RunReport {
+    pub run_id: String,
+    pub dry_run: bool,
+    /// False when another instance was sweeping: nothing was done.
+    pub ran: bool,
+    pub tenants: Vec<TenantRun>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TenantRun {
+    pub tenant_id: String,
+    /// The certificate, for a real run.
+    pub certificate: Option<CertificateView>,
+    /// What is due, for a dry run.
+    pub forecast: Option<Forecast>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = retention_rule_sets)]
+struct RuleSetRow {
+    id: String,
+    tenant_id: String,
+    version: i32,
+    rules: String,
+    rules_hash: Vec<u8>,
+    state: String,
+    preview_id: String,
+    proposed_by: String,
+    proposed_at: i64,
+    decided_by: Option<String>,
+    activated_at: Option<i64>,
+    superseded_at: Option<i64>,
+}
+
+impl RuleSetRow {
+    fn view(&self) -> RuleSetVersion {
+        RuleSetVersion {
+            version: self.version,
+            state: self.state.clone(),
+            rules: serde_json::from_str(&self.rules).unwrap_or_default(),
+            preview_id: self.preview_id.clone(),
+            proposed_by: self.proposed_by.clone(),
+            proposed_at: from_micros(self.proposed_at),
+            decided_by: self.decided_by.clone(),
+            activated_at: self.activated_at.map(from_micros),
+            superseded_at: self.superseded_at.map(from_micros),
+        }
+    }
+
+    fn rule_set(&self) -> Result<RuleSet, StoreError> {
+        let inputs: Vec<RuleInput> = serde_json::from_str(&self.rules).map_err(|e| {
+            StoreError::Rejected(Error::internal(anyhow::anyhow!(
+                "stored retention rules: {e}"
+            )))
+        })?;
+        RuleSet::parse(&inputs).map_err(|e| {
+            StoreError::Rejected(Error::internal(anyhow::anyhow!(
+                "stored retention rules: {e}"
+            )))
+        })
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = retention_previews)]
+struct PreviewRow {
+    id: String,
+    tenant_id: String,
+    rules_hash: Vec<u8>,
+    summary: String,
+    created_by: String,
+    created_at: i64,
+}
+
+fn active_row(conn: &mut DbConn, tenant: &str) -> Result<Option<RuleSetRow>, StoreError> {
+    Ok(retention_rule_sets::table
+        .filter(retention_rule_sets::tenant_id.eq(tenant))
+        .filter(retention_rule_sets::state.eq(ACTIVE))
+        .select(RuleSetRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The rules a sweep applies to `tenant` now, and the version they come from (0: defaults).
+fn rules_in_force(conn: &mut DbConn, tenant: &str) -> Result<(RuleSet, i32), StoreError> {
+    match active_row(conn, tenant)? {
+        Some(row) => Ok((row.rule_set()?.effective(), row.version)),
+        None => Ok((rules::defaults(), 0)),
+    }
+}
+
+/// Makes `row` the active version, superseding the previous one.
+fn activate(conn: &mut DbConn, row: &RuleSetRow, by: &str, at: i64) -> Result<(), StoreError> {
+    diesel::update(
+        retention_rule_sets::table
+            .filter(retention_rule_sets::tenant_id.eq(&row.tenant_id))
+            .filter(retention_rule_sets::state.eq(ACTIVE)),
+    )
+    .set((
+        retention_rule_sets::state.eq(SUPERSEDED),
+        retention_rule_sets::superseded_at.eq(Some(at)),
+    ))
+    .execute(conn)?;
+    diesel::update(retention_rule_sets::table.filter(retention_rule_sets::id.eq(&row.id)))
+        .set((
+            retention_rule_sets::state.eq(ACTIVE),
+            retention_rule_sets::decided_by.eq(Some(by)),
+            retention_rule_sets::activated_at.eq(Some(at)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+impl Hafen {
+    pub fn with_retention(mut self, settings: RetentionSettings) -> Self {
+        self.retention = settings;
+        self
+    }
+
+    /// Dry-run of a proposed rule set: what it would delete now and within 30 days. The
+    /// answer's preview id is what an activation must cite.
+    pub async fn preview_retention(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        proposal: Vec<RuleInput>,
+    ) -> Result<PreviewReport> {
+        actor.authorize(tenant, Permission::ViewRetention)?;
+        let set = RuleSet::parse(&proposal)?;
+        self.ensure_tenant(tenant).await?;
+        let now = self.clock.now();
+        let effective = set.effective();
+        let (t, rules) = (tenant.as_str().to_string(), effective.clone());
+        let (due_now, due_soon) = self
+            .store
+            .read(move |conn| {
+                let due_now = run::forecast(conn, &t, &rules, now, None)?;
+                let soon = run::forecast(conn, &t, &rules, now + Duration::days(30), Some(now))?;
+                Ok((due_now, soon))
+            })
+            .await?;
+        let report = PreviewReport {
+            preview_id: uuid::Uuid::now_v7().hyphenated().to_string(),
+            at: now,
+            effective_rules: effective.inputs(),
+            now: due_now,
+            next_30_days: due_soon,
+        };
+        let row = PreviewRow {
+            id: report.preview_id.clone(),
+            tenant_id: tenant.as_str().to_string(),
+            rules_hash: set.hash(),
+            summary: serde_json::to_string(&report.now).unwrap_or_default(),
+            created_by: actor.audit_label(),
+            created_at: to_micros(now),
+        };
+        let event = AuditEvent::new(actor, "retention.preview")
+            .tenant(tenant)
+            .object("retention_preview", &report.preview_id)
+            .detail(format!(
+                "due now {}, within 30 days {}",
+                report.now.total, report.next_30_days.total
+            ));
+        self.store
+            .write(move |conn| {
+                diesel::insert_into(retention_previews::table)
+                    .values(&row)
+                    .execute(conn)?;
+                audit::append(conn, now, event)
+            })
+            .await?;
+        Ok(report)
+    }
+
+    /// Records a new version of the tenant's rules, citing the preview of exactly these
+    /// rules. It applies at once, or after a second admin approves (config).
+    pub async fn propose_retention(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        proposal: Vec<RuleInput>,
+        preview_id: &str,
+    ) -> Result<RuleSetVersion> {
+        actor.authorize(tenant, Permission::ManageRetention)?;
+        let set = RuleSet::parse(&proposal)?;
+        self.ensure_tenant(tenant).await?;
+        let now = self.clock.now();
+        let oldest_preview = to_micros(now - self.retention.preview_valid_for);
+        let require_approval = self.retention.require_approval;
+        let (t, preview, by) = (
+            tenant.as_str().to_string(),
+            preview_id.to_string(),
+            actor.audit_label(),
+        );
+        let hash = set.hash();
+        let rules_json = set.canonical_json();
+        let tenant_id = tenant.clone();
+        let actor_owned = actor.clone();
+        let row = self
+            .store
+            .write(move |conn| {
+                let found: Option<PreviewRow> = retention_previews::table
+                    .filter(retention_previews::tenant_id.eq(&t))
+                    .filter(retention_previews::id.eq(&preview))
+                    .select(PreviewRow::as_select())
+                    .first(conn)
+                    .optional()?;
+                let reject = |m: &str| Err(StoreError::Rejected(Error::invalid("preview_id", m)));
+                let Some(found) = found else {
+                    return reject("names no preview of this tenant: run the preview first");
+                };
+                if found.rules_hash != hash {
+                    return reject("belongs to other rules: preview exactly these rules first");
+                }
+                if found.created_at < oldest_preview {
+                    return reject("has expired: preview the rules again");
+                }
+                let last: Option<i32> = retention_rule_sets::table
+                    .filter(retention_rule_sets::tenant_id.eq(&t))
+                    .select(diesel::dsl::max(retention_rule_sets::version))
+                    .first(conn)?;
+                let previous = active_row(conn, &t)?.map(|r| r.version).unwrap_or(0);
+                let row = RuleSetRow {
+                    id: uuid::Uuid::now_v7().hyphenated().to_string(),
+                    tenant_id: t.clone(),
+                    version: last.unwrap_or(0) + 1,
+                    rules: rules_json,
+                    rules_hash: hash,
+                    state: PENDING.into(),
+                    preview_id: preview,
+                    proposed_by: by.clone(),
+                    proposed_at: to_micros(now),
+                    decided_by: None,
+                    activated_at: None,
+                    superseded_at: None,
+                };
+                diesel::insert_into(retention_rule_sets::table)
+                    .values(&row)
+                    .execute(conn)?;
+                let action = if require_approval {
+                    "retention.rules.propose"
+                } else {
+                    activate(conn, &row, &by, to_micros(now))?;
+                    "retention.rules.activate"
+                };
+                audit::append(
+                    conn,
+                    now,
+                    AuditEvent::new(&actor_owned, action)
+                        .tenant(&tenant_id)
+                        .object("retention_rules", row.version.to_string())
+                        .detail(format!(
+                            "version {previous} -> {}, preview {}",
+                            row.version, row.preview_id
+                        )),
+                )?;
+                Ok(row)
+            })
+            .await?;
+        self.rule_version(tenant, row.version).await
+    }
+
+    /// A second admin approves (or rejects) a pending version; the proposer cannot.
+    pub async fn decide_retention(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        version: i32,
+        approve: bool,
+    ) -> Result<RuleSetVersion> {
+        actor.authorize(tenant, Permission::ManageRetention)?;
+        let now = self.clock.now();
+        let (t, by, actor_owned, tenant_id) = (
+            tenant.as_str().to_string(),
+            actor.audit_label(),
+            actor.clone(),
+            tenant.clone(),
+        );
+        self.store
+            .write(move |conn| {
+                let row: RuleSetRow = retention_rule_sets::table
+                    .filter(retention_rule_sets::tenant_id.eq(&t))
+                    .filter(retention_rule_sets::version.eq(version))
+                    .select(RuleSetRow::as_select())
+                    .first(conn)
+                    .optional()?
+                    .ok_or(StoreError::Rejected(Error::NotFound))?;
+                if row.state != PENDING {
+                    return Err(StoreError::Rejected(Error::Conflict(format!(
+                        "version {version} is {}, not pending approval",
+                        row.state
+                    ))));
+                }
+                if row.proposed_by == by {
+                    return Err(StoreError::Rejected(Error::Forbidden(
+                        "a second admin must approve: the proposer cannot decide".into(),
+                    )));
+                }
+                let action = if approve {
+                    activate(conn, &row, &by, to_micros(now))?;
+                    "retention.rules.approve"
+                } else {
+                    diesel::update(
+                        retention_rule_sets::table.filter(retention_rule_sets::id.eq(&row.id)),
+                    )
+                    .set((
+                        retention_rule_sets::state.eq(REJECTED),
+                        retention_rule_sets::decided_by.eq(Some(&by)),
+                    ))
+                    .execute(conn)?;
+                    "retention.rules.reject"
+                };
+                audit::append(
+                    conn,
+                    now,
+                    AuditEvent::new(&actor_owned, action)
+                        .tenant(&tenant_id)
+                        .object("retention_rules", version.to_string()),
+                )
+            })
+            .await?;
+        self.rule_version(tenant, version).await
+    }
+
+    async fn rule_version(&self, tenant: &TenantId, version: i32) -> Result<RuleSetVersion> {
+        let t = tenant.as_str().to_string();
+        let row: Option<RuleSetRow> = self
+            .store
+            .read(move |conn| {
+                Ok(retention_rule_sets::table
+                    .filter(retention_rule_sets::tenant_id.eq(&t))
+                    .filter(retention_rule_sets::version.eq(version))
+                    .select(RuleSetRow::as_select())
+                    .first(conn)
+                    .optional()?)
+            })
+            .await?;
+        row.map(|r| r.view()).ok_or(Error::NotFound)
+    }
+
+    pub async fn retention_rules(&self, actor: &Actor, tenant: &TenantId) -> Result<RulesView> {
+        actor.authorize(tenant, Permission::ViewRetention)?;
+        self.ensure_tenant(tenant).await?;
+        let t = tenant.as_str().to_string();
+        let rows: Vec<RuleSetRow> = self
+            .store
+            .read(move |conn| {
+                Ok(retention_rule_sets::table
+                    .filter(retention_rule_sets::tenant_id.eq(&t))
+                    .filter(retention_rule_sets::state.eq_any([ACTIVE, PENDING]))
+                    .order(retention_rule_sets::version)
+                    .select(RuleSetRow::as_select())
+                    .load(conn)?)
+            })
+            .await?;
+        let active = rows.iter().find(|r| r.state == ACTIVE);
+        let effective = match active {
+            Some(row) => row.rule_set()?.effective(),
+            None => rules::defaults(),
+        };
+        Ok(RulesView {
+            active: active.map(RuleSetRow::view),
+            pending: rows
+                .iter()
+                .filter(|r| r.state == PENDING)
+                .map(RuleSetRow::view)
+                .collect(),
+            effective: effective.inputs(),
+            defaults: rules::defaults().inputs(),
+        })
+    }
+
+    /// Every version, newest first: who changed what, when.
+    pub async fn retention_versions(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+    ) -> Result<Vec<RuleSetVersion>> {
+        actor.authorize(tenant, Permission::ViewRetention)?;
+        self.ensure_tenant(tenant).await?;
+        let t = tenant.as_str().to_string();
+        let rows: Vec<RuleSetRow> = self
+            .store
+            .read(move |conn| {
+                Ok(retention_rule_sets::table
+                    .filter(retention_rule_sets::tenant_id.eq(&t))
+                    .order(retention_rule_sets::version.desc())
+                    .select(RuleSetRow::as_select())
+                    .load(conn)?)
+            })
+            .await?;
+        Ok(rows.iter().map(RuleSetRow::view).collect())
+    }
+
+    /// Runs retention for one tenant or all. A dry run lists what is due and changes
+    /// nothing. A real run takes the sweep lock; when another instance holds it, nothing is
+    /// done and `ran` is false.
+    pub async fn run_retention(
+        &self,
+        actor: &Actor,
+        tenant: Option<&TenantId>,
+        dry_run: bool,
+    ) -> Result<RunReport> {
+        match tenant {
+            Some(t) => actor.authorize(t, Permission::ManageRetention)?,
+            None => actor.authorize_install(Permission::ManageTenants)?,
+        }
+        let tenant_ids: Vec<String> = match tenant {
+            Some(t) => {
+                self.ensure_tenant(t).await?;
+                vec![t.as_str().to_string()]
+            }
+            None => {
+                self.store
+                    .read(|conn| {
+                        Ok(tenants::table
+                            .select(tenants::id)
+                            .order(tenants::id)
+                            .load(conn)?)
+                    })
+                    .await?
+            }
+        };
+        let run_id = uuid::Uuid::now_v7().hyphenated().to_string();
+        let now = self.clock.now();
+        if dry_run {
+            let mut report = RunReport {
+                run_id,
+                dry_run,
+                ran: true,
+                tenants: Vec::new(),
+            };
+            for t in tenant_ids {
+                let id = t.clone();
+                let forecast = self
+                    .store
+                    .read(move |conn| {
+                        let (set, _) = rules_in_force(conn, &id)?;
+                        run::forecast(conn, &id, &set, now, None)
+                    })
+                    .await?;
+                report.tenants.push(TenantRun {
+                    tenant_id: t,
+                    certificate: None,
+                    forecast: Some(forecast),
+                });
+            }
+            return Ok(report);
+        }
+        let Some(lock) = self.sweep_lock().await? else {
+            tracing::info!("another instance is running retention; skipped");
+            return Ok(RunReport {
+                run_id,
+                dry_run,
+                ran: false,
+                tenants: Vec::new(),
+            });
+        };
+        let result = self.sweep(actor, &run_id, tenant_ids, now).await;
+        lock.release().await;
+        let tenants = result?;
+        Ok(RunReport {
+            run_id,
+            dry_run,
+            ran: true,
+            tenants,
+        })
+    }
+
+    async fn sweep(
+        &self,
+        actor: &Actor,
+        run_id: &str,
+        tenant_ids: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TenantRun>> {
+        let closed = self
+            .store
+            .write(move |conn| certificates::close_interrupted(conn, now))
+            .await?;
+        if closed > 0 {
+            tracing::warn!(
+                runs = closed,
+                "closed the certificates of interrupted retention runs"
+            );
+        }
+        let mut runs = Vec::with_capacity(tenant_ids.len());
+        let mut all_ok = true;
+        for tenant in tenant_ids {
+            let certificate = self.sweep_tenant(actor, run_id, &tenant, now).await?;
+            all_ok &= certificate.errors.is_empty();
+            runs.push(TenantRun {
+                tenant_id: tenant,
+                certificate: Some(certificate),
+                forecast: None,
+            });
+        }
+        if all_ok {
+            self.metrics
+                .retention_last_success
+                .set(self.clock.now().timestamp());
+        }
+        self.reclaim_space().await;
+        Ok(runs)
+    }
+
+    async fn sweep_tenant(
+        &self,
+        actor: &Actor,
+        run_id: &str,
+        tenant: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CertificateView> {
+        let t = tenant.to_string();
+        let (set, version) = self
+            .store
+            .read(move |conn| rules_in_force(conn, &t))
+            .await?;
+        let versions = serde_json::json!({ "tenant_rules": version }).to_string();
+        let mut progress = CertificateProgress::new(run_id, tenant, versions, now);
+        let started = progress.clone();
+        self.store
+            .write(move |conn| certificates::start(conn, &started))
+            .await?;
+        let holds_now = holds::ActiveHolds::default();
+        let batch = self.retention.batch.max(1);
+        let mut overdue: BTreeMap<Category, u64> = BTreeMap::new();
+        for (category, selection) in run::selections(tenant, &set, &holds_now, now, None) {
+            loop {
+                let (sel, p) = (selection.clone(), progress.clone());
+                let outcome = self
+                    .store
+                    .write(move |conn| {
+                        let mut p = p;
+                        let n = run::delete_batch(conn, category, &sel, batch, now, &mut p)?;
+                        Ok((n, p))
+                    })
+                    .await;
+                match outcome {
+                    Ok((0, _)) => break,
+                    Ok((n, p)) => {
+                        progress = p;
+                        self.metrics
+                            .retention_deleted
+                            .get_or_create(&crate::metrics::CategoryLabels {
+                                category: category.as_str().into(),
+                            })
+                            .inc_by(n);
+                    }
+                    Err(e) => {
+                        let e = Error::from(e);
+                        tracing::error!(
+                            error = %crate::telemetry::chain(&e),
+                            category = category.as_str(),
+                            "retention batch failed; the next run continues"
+                        );
+                        progress.errors.push(format!("{}: {e}", category.as_str()));
+                        *overdue.entry(category).or_default() += 1;
+                        break;
+                    }
+                }
+            }
+        }
+        for category in Category::ALL {
+            self.metrics
+                .retention_overdue
+                .get_or_create(&crate::metrics::CategoryLabels {
+                    category: category.as_str().into(),
+                })
+                .set(overdue.get(&category).copied().unwrap_or(0) as i64);
+        }
+        let t = tenant.to_string();
+        let destroyed = self
+            .store
+            .write(move |conn| keys::destroy_unused(conn, &t, now))
+            .await;
+        match destroyed {
+            Ok(ids) => {
+                for id in &ids {
+                    self.keys
+                        .forget(&crate::crypto::keyring::KeyOwner::Period(id.clone()));
+                    progress.keys_shredded.push(format!("period:{id}"));
+                }
+                self.periods.forget(&ids);
+            }
+            Err(e) => progress
+                .errors
+                .push(format!("period keys: {}", Error::from(e))),
+        }
+        for key in &progress.keys_shredded {
+            if let Some(contact) = key.strip_prefix("contact:") {
+                self.keys.forget(&crate::crypto::keyring::KeyOwner::Contact(
+                    contact.to_string(),
+                ));
+            }
+        }
+        let state = if progress.errors.is_empty() {
+            certificates::COMPLETED
+        } else {
+            certificates::FAILED
+        };
+        let finished_at = self.clock.now();
+        let counts = progress
+            .counts
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(c, n)| format!("{c}={n}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let tenant_id = TenantId::parse(tenant)?;
+        let event = AuditEvent::new(actor, "retention.run")
+            .tenant(&tenant_id)
+            .object("retention_certificate", &progress.id)
+            .detail(format!(
+                "{state}; {counts}; keys shredded {}",
+                progress.keys_shredded.len()
+            ));
+        let row = self
+            .store
+            .write(move |conn| {
+                let row =
+                    certificates::finish(conn, &progress.id, state, finished_at, Some(&progress))?;
+                audit::append(conn, finished_at, event)?;
+                Ok(row)
+            })
+            .await?;
+        Ok(row.into())
+    }
+
+    /// Gives freed pages back (SQLite), in small steps between other writes.
+    async fn reclaim_space(&self) {
+        for _ in 0..10_000 {
+            match self
+                .store
+                .write(|conn| backend::reclaim_space(conn, 2_000))
+                .await
+            {
+                Ok(0) => return,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not reclaim free space after retention");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The tenant's deletion certificates, oldest first.
+    pub async fn retention_certificates(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+    ) -> Result<(Vec<CertificateView>, ChainReport)> {
+        actor.authorize(tenant, Permission::ViewRetention)?;
+        self.ensure_tenant(tenant).await?;
+        let t = tenant.as_str().to_string();
+        let (list, report) = self
+            .store
+            .read(move |conn| Ok((certificates::list(conn, &t)?, certificates::verify(conn)?)))
+            .await?;
+        self.record(
+            AuditEvent::new(actor, "retention.certificates.export")
+                .tenant(tenant)
+                .detail(format!("{} certificates", list.len())),
+        )
+        .await?;
+        Ok((list, report))
+    }
+
+    pub async fn verify_retention_certificates(&self) -> Result<ChainReport> {
+        Ok(self.store.read(certificates::verify).await?)
+    }
+
+    async fn sweep_lock(&self) -> Result<Option<SweepLock>> {
+        let local = match self.retention.local_lock.clone().try_lock_owned() {
+            Ok(guard) => guard,
+            Err(_) => return Ok(None),
+        };
+        let store = self.store.clone();
+        let conn = tokio::task::spawn_blocking(move || {
+            let mut conn = store.dedicated_blocking()?;
+            let got = backend::try_retention_lock(&mut conn)?;
+            Ok::<_, StoreError>(got.then_some(conn))
+        })
+        .await
+        .map_err(Error::internal)??;
+        Ok(conn.map(|conn| SweepLock {
+            _local: local,
+            conn: Some(conn),
+        }))
+    }
+}
+
+/// The right to sweep: this process's mutex and, on PostgreSQL, the advisory lock held by a
+/// dedicated connection.
+pub struct SweepLock {
+    _local: tokio::sync::OwnedMutexGuard<()>,
+    conn: Option<crate::store::conn::PooledConn>,
+}
+
+impl SweepLock {
+    pub async fn release(mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            let released =
+                tokio::task::spawn_blocking(move || backend::release_retention_lock(&mut conn))
+                    .await;
+            if !matches!(released, Ok(Ok(()))) {
+                tracing::warn!("could not release the retention lock; it goes with the connection");
+            }
+        }
+    }
+}
+
+impl Drop for SweepLock {
+    fn drop(&mut self) {
+        // Not released explicitly (a panic or cancellation): release here rather than return
+        // a locked connection to the pool.
+        if let Some(mut conn) = self.conn.take() {
+            let _ = backend::release_retention_lock(&mut conn);
+        }
+    }
+}
+
+impl Hafen {
+    /// Takes the sweep lock as a sweep would (tests: a second instance must then skip).
+    pub async fn hold_sweep_lock(&self) -> Result<Option<SweepLock>> {
+        self.sweep_lock().await
+    }
+}

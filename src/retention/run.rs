@@ -1,0 +1,321 @@
+//! Dry-runs and sweeps.
+//!
+//! A sweep takes one category after another; within a category it deletes in batches, each
+//! batch one write transaction that selects the due items afresh (with the holds in force at
+//! that moment), deletes them, and moves the run's certificate forward. Ingest keeps going
+//! between batches. A crash loses at most the batch in flight, which rolls back whole: a
+//! message is never left half-deleted. The next run finishes the work.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::certificates::{self, CertificateProgress};
+use super::holds::{self, ActiveHolds};
+use super::keys;
+use super::rules::{Category, RuleSet};
+use super::select::{attachments_of, Item, Selection};
+use crate::clock::{from_micros, to_micros};
+use crate::store::schema::{
+    attachments, consent_ledger, consents, contact_keys, contacts, event_deliveries,
+    message_statuses, messages,
+};
+use crate::store::{DbConn, StoreError};
+
+/// Rows a preview reads per query.
+const PREVIEW_PAGE: i64 = 5_000;
+
+/// The selections of one rule set for one tenant at `now`: per category, channel rules first.
+pub fn selections(
+    tenant: &str,
+    set: &RuleSet,
+    holds: &ActiveHolds,
+    now: DateTime<Utc>,
+    since: Option<DateTime<Utc>>,
+) -> Vec<(Category, Selection)> {
+    let mut out = Vec::new();
+    for category in Category::ALL {
+        let rules = set.for_category(category);
+        let own_channels: Vec<String> = rules
+            .iter()
+            .filter_map(|r| r.channel.as_ref().map(|c| c.as_str().to_string()))
+            .collect();
+        for rule in rules {
+            let Some(cutoff) = rule.cutoff(now) else {
+                continue; // "keep"
+            };
+            let not_before = since.and_then(|s| rule.cutoff(s)).map(|c| c.before);
+            out.push((
+                category,
+                Selection {
+                    tenant: tenant.to_string(),
+                    rule: rule.clone(),
+                    other_channels: if rule.channel.is_none() {
+                        own_channels.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    before: cutoff.before,
+                    not_before,
+                    holds: holds.clone(),
+                },
+            ));
+        }
+    }
+    out
+}
+
+/// What a rule set would delete, per category.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Forecast {
+    pub categories: Vec<CategoryForecast>,
+    /// Distinct contacts with at least one item in the forecast.
+    pub contacts_affected: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct CategoryForecast {
+    pub category: &'static str,
+    pub count: u64,
+    pub by_channel: BTreeMap<String, u64>,
+    /// By month of the item's own time (`YYYY-MM`).
+    pub by_month: BTreeMap<String, u64>,
+    pub contacts_affected: u64,
+    pub oldest: Option<DateTime<Utc>>,
+    pub newest: Option<DateTime<Utc>>,
+}
+
+impl CategoryForecast {
+    fn new(category: Category) -> Self {
+        Self {
+            category: category.as_str(),
+            count: 0,
+            by_channel: BTreeMap::new(),
+            by_month: BTreeMap::new(),
+            contacts_affected: 0,
+            oldest: None,
+            newest: None,
+        }
+    }
+
+    fn add(&mut self, item: &Item, contacts: &mut BTreeSet<String>) {
+        self.count += 1;
+        let channel = item.channel.clone().unwrap_or_else(|| "-".into());
+        *self.by_channel.entry(channel).or_default() += 1;
+        let slot = keys::PeriodSlot::new("", item.at);
+        *self.by_month.entry(slot.period).or_default() += 1;
+        if let Some(c) = &item.contact_id {
+            contacts.insert(c.clone());
+        }
+        let at = from_micros(item.at);
+        self.oldest = Some(self.oldest.map_or(at, |o| o.min(at)));
+        self.newest = Some(self.newest.map_or(at, |n| n.max(at)));
+    }
+}
+
+/// Lists, without changing anything, what `set` makes due at `now` (or, with `since`, what
+/// becomes due between `since` and `now`).
+pub fn forecast(
+    conn: &mut DbConn,
+    tenant: &str,
+    set: &RuleSet,
+    now: DateTime<Utc>,
+    since: Option<DateTime<Utc>>,
+) -> Result<Forecast, StoreError> {
+    let holds = holds::active(conn, tenant, to_micros(since.unwrap_or(now)))?;
+    let mut per_category: BTreeMap<Category, (CategoryForecast, BTreeSet<String>)> =
+        BTreeMap::new();
+    let mut everyone = BTreeSet::new();
+    for (category, selection) in selections(tenant, set, &holds, now, since) {
+        let (entry, contacts) = per_category
+            .entry(category)
+            .or_insert_with(|| (CategoryForecast::new(category), BTreeSet::new()));
+        let mut after: Option<String> = None;
+        loop {
+            let page = selection.page(conn, after.as_deref(), PREVIEW_PAGE)?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = Some(last.id.clone());
+            if category == Category::Attachments {
+                let ids: Vec<String> = page.iter().map(|i| i.id.clone()).collect();
+                let by_message: BTreeMap<&str, &Item> =
+                    page.iter().map(|i| (i.id.as_str(), i)).collect();
+                for (_, message) in attachments_of(conn, tenant, &ids)? {
+                    if let Some(item) = by_message.get(message.as_str()) {
+                        entry.add(item, contacts);
+                    }
+                }
+            } else {
+                for item in &page {
+                    entry.add(item, contacts);
+                }
+            }
+            if (page.len() as i64) < PREVIEW_PAGE {
+                break;
+            }
+        }
+    }
+    let mut forecast = Forecast::default();
+    for category in Category::ALL {
+        let (mut entry, contacts) = per_category
+            .remove(&category)
+            .unwrap_or_else(|| (CategoryForecast::new(category), BTreeSet::new()));
+        entry.contacts_affected = contacts.len() as u64;
+        forecast.total += entry.count;
+        everyone.extend(contacts);
+        forecast.categories.push(entry);
+    }
+    forecast.contacts_affected = everyone.len() as u64;
+    Ok(forecast)
+}
+
+/// One batch of a sweep, inside the writer's transaction: select what is due now (holds
+/// re-read), delete it, and record the progress. Returns the number of items deleted.
+pub fn delete_batch(
+    conn: &mut DbConn,
+    category: Category,
+    selection: &Selection,
+    limit: i64,
+    now: DateTime<Utc>,
+    progress: &mut CertificateProgress,
+) -> Result<u64, StoreError> {
+    let mut selection = selection.clone();
+    selection.holds = holds::active(conn, &selection.tenant, to_micros(now))?;
+    let items = selection.page(conn, None, limit)?;
+    if items.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+    let t = selection.tenant.as_str();
+    let deleted_ids: Vec<String> = match category {
+        Category::MessageContent => {
+            diesel::update(
+                messages::table
+                    .filter(messages::tenant_id.eq(t))
+                    .filter(messages::id.eq_any(&ids)),
+            )
+            .set((
+                messages::body_sealed.eq(None::<Vec<u8>>),
+                messages::raw_sealed.eq(None::<Vec<u8>>),
+                messages::external_id_sealed.eq(None::<Vec<u8>>),
+                messages::period_key_id.eq(None::<String>),
+                messages::content_deleted_at.eq(Some(to_micros(now))),
+            ))
+            .execute(conn)?;
+            ids
+        }
+        Category::Attachments => {
+            let gone: Vec<String> = attachments_of(conn, t, &ids)?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            diesel::delete(
+                attachments::table
+                    .filter(attachments::tenant_id.eq(t))
+                    .filter(attachments::id.eq_any(&gone)),
+            )
+            .execute(conn)?;
+            gone
+        }
+        Category::MessageMetadata => {
+            diesel::delete(
+                attachments::table
+                    .filter(attachments::tenant_id.eq(t))
+                    .filter(attachments::message_id.eq_any(&ids)),
+            )
+            .execute(conn)?;
+            let as_nullable: Vec<Option<String>> = ids.iter().cloned().map(Some).collect();
+            diesel::delete(
+                message_statuses::table
+                    .filter(message_statuses::tenant_id.eq(t))
+                    .filter(message_statuses::message_id.eq_any(as_nullable)),
+            )
+            .execute(conn)?;
+            diesel::delete(
+                messages::table
+                    .filter(messages::tenant_id.eq(t))
+                    .filter(messages::id.eq_any(&ids)),
+            )
+            .execute(conn)?;
+            ids
+        }
+        Category::DeliveryStatuses => {
+            diesel::delete(
+                message_statuses::table
+                    .filter(message_statuses::tenant_id.eq(t))
+                    .filter(message_statuses::id.eq_any(&ids)),
+            )
+            .execute(conn)?;
+            ids
+        }
+        Category::WebhookLogs => {
+            diesel::delete(
+                event_deliveries::table
+                    .filter(event_deliveries::tenant_id.eq(t))
+                    .filter(event_deliveries::id.eq_any(&ids)),
+            )
+            .execute(conn)?;
+            ids
+        }
+        Category::ConsentRequests | Category::ConsentProofs => {
+            // The ledger keeps each entry's place and hash, so the chain still verifies;
+            // the sealed evidence goes.
+            diesel::update(
+                consent_ledger::table
+                    .filter(consent_ledger::tenant_id.eq(t))
+                    .filter(consent_ledger::consent_id.eq_any(&ids)),
+            )
+            .set((
+                consent_ledger::evidence_sealed.eq(None::<Vec<u8>>),
+                consent_ledger::redacted_at.eq(Some(to_micros(now))),
+            ))
+            .execute(conn)?;
+            diesel::delete(
+                consents::table
+                    .filter(consents::tenant_id.eq(t))
+                    .filter(consents::id.eq_any(&ids)),
+            )
+            .execute(conn)?;
+            ids
+        }
+        Category::Contacts => {
+            diesel::delete(
+                contact_keys::table
+                    .filter(contact_keys::tenant_id.eq(t))
+                    .filter(contact_keys::contact_id.eq_any(&ids)),
+            )
+            .execute(conn)?;
+            diesel::delete(
+                contacts::table
+                    .filter(contacts::tenant_id.eq(t))
+                    .filter(contacts::id.eq_any(&ids)),
+            )
+            .execute(conn)?;
+            for id in &ids {
+                progress.keys_shredded.push(format!("contact:{id}"));
+            }
+            ids
+        }
+    };
+    progress.record(category, &deleted_ids);
+    certificates::save_progress(conn, progress)?;
+    Ok(deleted_ids.len() as u64)
+}
+
+/// Folds deleted ids into the running hash of the certificate: per batch,
+/// SHA-256(previous ‖ category ‖ each id, length-prefixed).
+pub fn fold_ids(previous: &[u8], category: Category, ids: &[String]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(previous);
+    h.update(category.as_str().as_bytes());
+    for id in ids {
+        h.update((id.len() as u64).to_be_bytes());
+        h.update(id.as_bytes());
+    }
+    h.finalize().to_vec()
+}
