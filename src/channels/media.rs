@@ -85,7 +85,10 @@ impl Hafen {
 
     async fn download(&self, row: AttachmentRow) -> Result<()> {
         let tenant = TenantId::parse(&row.tenant_id)?;
-        let keys = match self.attachment_keys(&tenant, &row.message_id).await {
+        let keys = match self
+            .attachment_keys(&tenant, &row.message_id, row.period_key_id.as_deref())
+            .await
+        {
             Ok(keys) => keys,
             // An erased contact's file must not be fetched again: give up for good.
             Err(Error::Conflict(reason)) => {
@@ -183,8 +186,10 @@ impl Hafen {
         &self,
         tenant: &TenantId,
         message_id: &str,
+        period: Option<&str>,
     ) -> Result<std::sync::Arc<crate::crypto::keyring::OwnerKeys>> {
         let (keys, t, id) = (self.keys.clone(), tenant.clone(), message_id.to_string());
+        let period = period.map(str::to_string);
         self.store
             .read(move |conn| {
                 let contact: String = messages::table
@@ -192,11 +197,23 @@ impl Hafen {
                     .filter(messages::id.eq(&id))
                     .select(messages::contact_id)
                     .first(conn)?;
+                let base = match Hafen::contact_keys_blocking(
+                    &keys,
+                    conn,
+                    std::slice::from_ref(&contact),
+                ) {
+                    Ok(mut k) => k.remove(&contact),
+                    Err(e) => return Ok(Err(e)),
+                };
+                let Some(base) = base else {
+                    return Ok(Err(Error::Conflict("this contact was erased".into())));
+                };
                 Ok(
-                    Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&contact))
-                        .and_then(|mut k| {
-                            k.remove(&contact)
-                                .ok_or_else(|| Error::Conflict("this contact was erased".into()))
+                    crate::retention::keys::bound_blocking(&keys, conn, &base, period.as_deref())
+                        .and_then(|bound| {
+                            bound.map_err(|_| {
+                                Error::Conflict("the message was shredded by retention".into())
+                            })
                         }),
                 )
             })

@@ -399,9 +399,12 @@ impl Hafen {
         // Store message + outbox entry (leased for this attempt), then call the platform.
         let message_id = uuid::Uuid::now_v7().hyphenated().to_string();
         let t = tenant.as_str();
+        let period = self
+            .period_key(tenant, platform.as_str(), to_micros(now))
+            .await?;
+        let message_keys = target.keys.within_period(&period.keys);
         let seal = |column: &'static str, bytes: &[u8]| {
-            target
-                .keys
+            message_keys
                 .seal
                 .seal(&binding(t, &message_id, column), bytes)
         };
@@ -426,14 +429,15 @@ impl Hafen {
             delivery_status: Some(DeliveryStatus::Queued.as_str().to_string()),
             delivery_status_at: Some(to_micros(now)),
             idempotency_index,
+            period_key_id: Some(period.id.clone()),
+            content_deleted_at: None,
         };
         let entry = OutboxRow {
             message_id: message_id.clone(),
             tenant_id: t.to_string(),
             channel_id: channel.id.clone(),
             purpose_id: purpose_id.clone(),
-            request_sealed: target
-                .keys
+            request_sealed: message_keys
                 .seal
                 .seal(&outbox_binding(t, &message_id), &request_json)?,
             attempts: 0,
@@ -496,6 +500,17 @@ impl Hafen {
         let t = channel.tenant.as_str().to_string();
         let id = message_id.to_string();
         let platform = channel.platform;
+        let status_period = self
+            .period_key(&channel.tenant, platform.as_str(), to_micros(now))
+            .await?;
+        let status_period = (status_period.id.as_str(), status_period.keys.as_ref());
+        let (event_period, event_keys) = self
+            .tenant_period_keys(
+                &channel.tenant,
+                crate::retention::keys::EVENTS_SCOPE,
+                to_micros(now),
+            )
+            .await?;
         let attempts = attempts_before + 1;
         let receipt_platform_id = match &outcome {
             SendOutcome::Sent(id) => Some(id.clone()),
@@ -505,16 +520,15 @@ impl Hafen {
             SendOutcome::Sent(platform_id) => {
                 self.metrics.send(platform.as_str(), "sent");
                 let index = external_index(&tenant_keys, platform.as_str(), &platform_id);
-                let contact_keys = self
-                    .message_contact_keys(&channel.tenant, message_id)
-                    .await?;
-                let sealed = contact_keys.seal.seal(
+                let message_keys = self.message_keys(&channel.tenant, message_id).await?;
+                let sealed = message_keys.seal.seal(
                     &binding(&t, message_id, "external_id"),
                     platform_id.as_bytes(),
                 )?;
                 let status = self.status_row(
                     &t,
                     &tenant_keys,
+                    status_period,
                     platform,
                     &platform_id,
                     DeliveryStatus::Sent,
@@ -535,6 +549,7 @@ impl Hafen {
                 let status = self.status_row(
                     &t,
                     &tenant_keys,
+                    status_period,
                     platform,
                     message_id,
                     DeliveryStatus::Failed,
@@ -551,6 +566,7 @@ impl Hafen {
                 let status = self.status_row(
                     &t,
                     &tenant_keys,
+                    status_period,
                     platform,
                     message_id,
                     DeliveryStatus::Failed,
@@ -600,14 +616,13 @@ impl Hafen {
             },
         });
         let queue_event = receipt.status != "queued";
-        let event_keys = tenant_keys.clone();
         self.store
             .write(move |conn| {
                 if queue_event {
                     crate::events::enqueue(
                         conn,
                         &t,
-                        &event_keys,
+                        (&event_period, &event_keys),
                         vec![(crate::events::EventKind::MessageStatus, event)],
                         to_micros(now),
                     )?;
@@ -659,6 +674,7 @@ impl Hafen {
         &self,
         tenant: &str,
         tenant_keys: &OwnerKeys,
+        period: (&str, &OwnerKeys),
         platform: Platform,
         external_id: &str,
         status: DeliveryStatus,
@@ -669,6 +685,7 @@ impl Hafen {
         crate::messages::ingest::seal_status(
             tenant,
             tenant_keys,
+            (period.0, period.1),
             &NewStatus {
                 channel,
                 external_id: Sensitive::new(external_id.to_string()),
@@ -679,6 +696,38 @@ impl Hafen {
             },
             to_micros(at),
         )
+    }
+
+    /// The keys a message's content is sealed under: its contact's key bound to its period key.
+    pub(crate) async fn message_keys(
+        &self,
+        tenant: &TenantId,
+        message_id: &str,
+    ) -> Result<std::sync::Arc<OwnerKeys>> {
+        let contact_keys = self.message_contact_keys(tenant, message_id).await?;
+        let (keys, t, id) = (self.keys.clone(), tenant.clone(), message_id.to_string());
+        self.store
+            .read(move |conn| {
+                let period: Option<String> = messages::table
+                    .filter(messages::tenant_id.eq(t.as_str()))
+                    .filter(messages::id.eq(&id))
+                    .select(messages::period_key_id)
+                    .first(conn)?;
+                Ok(crate::retention::keys::bound_blocking(
+                    &keys,
+                    conn,
+                    &contact_keys,
+                    period.as_deref(),
+                )
+                .and_then(|bound| {
+                    bound.map_err(|_| {
+                        Error::Conflict(
+                            "this message's content was deleted by retention".into(),
+                        )
+                    })
+                }))
+            })
+            .await?
     }
 
     async fn message_contact_keys(
@@ -798,7 +847,11 @@ impl Hafen {
         let keys = self
             .message_contact_keys(&tenant, &entry.message_id)
             .await?;
-        let request = keys.seal.open(
+        let request = self
+            .message_keys(&tenant, &entry.message_id)
+            .await?
+            .seal
+            .open(
             &outbox_binding(tenant.as_str(), &entry.message_id),
             &entry.request_sealed,
         )?;
@@ -835,6 +888,9 @@ impl Hafen {
         let tenant = TenantId::parse(&entry.tenant_id)?;
         let tenant_keys = self.tenant_keys(&tenant).await?;
         let now = self.clock.now();
+        let period = self
+            .period_key(&tenant, Platform::Whatsapp.as_str(), to_micros(now))
+            .await?;
         let error = PlatformError {
             code: 0,
             title: reason.to_string(),
@@ -843,6 +899,7 @@ impl Hafen {
         let mut status = self.status_row(
             tenant.as_str(),
             &tenant_keys,
+            (&period.id, &period.keys),
             Platform::Whatsapp,
             &entry.message_id,
             DeliveryStatus::Failed,

@@ -120,6 +120,8 @@ struct DeliveryRow {
     last_error: Option<String>,
     created_at: i64,
     delivered_at: Option<i64>,
+    /// The payload is sealed under the tenant key bound to this period key.
+    period_key_id: Option<String>,
 }
 
 fn binding<'a>(
@@ -182,7 +184,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
 pub fn enqueue(
     conn: &mut DbConn,
     tenant: &str,
-    keys: &OwnerKeys,
+    (period_key_id, keys): (&str, &OwnerKeys),
     events: Vec<(EventKind, serde_json::Value)>,
     now: i64,
 ) -> Result<usize, StoreError> {
@@ -223,6 +225,7 @@ pub fn enqueue(
                 last_error: None,
                 created_at: now,
                 delivered_at: None,
+                period_key_id: Some(period_key_id.to_string()),
             };
             diesel::insert_into(event_deliveries::table)
                 .values(&row)
@@ -234,6 +237,31 @@ pub fn enqueue(
 }
 
 impl Hafen {
+    /// The keys of a delivery's payload: the tenant key bound to its period key.
+    async fn delivery_keys(
+        &self,
+        tenant_keys: &std::sync::Arc<OwnerKeys>,
+        period: Option<&str>,
+    ) -> Result<std::sync::Arc<OwnerKeys>> {
+        let (keyring, base, period) = (
+            self.keys.clone(),
+            tenant_keys.clone(),
+            period.map(str::to_string),
+        );
+        self.store
+            .read(move |conn| {
+                Ok(
+                    crate::retention::keys::bound_blocking(&keyring, conn, &base, period.as_deref())
+                        .and_then(|bound| {
+                            bound.map_err(|_| {
+                                Error::Conflict("the event was shredded by retention".into())
+                            })
+                        }),
+                )
+            })
+            .await?
+    }
+
     pub async fn create_event_hook(
         &self,
         actor: &Actor,
@@ -488,10 +516,14 @@ impl Hafen {
                     &binding(t, "event_hooks", "secret", &hook.id),
                     &hook.secret_sealed,
                 )?);
-                let body = keys.seal.open(
-                    &binding(t, "event_deliveries", "payload", &row.id),
-                    &row.payload_sealed,
-                )?;
+                let body = self
+                    .delivery_keys(&keys, row.period_key_id.as_deref())
+                    .await?
+                    .seal
+                    .open(
+                        &binding(t, "event_deliveries", "payload", &row.id),
+                        &row.payload_sealed,
+                    )?;
                 let timestamp = self.clock.now().timestamp();
                 let sent = self
                     .platforms

@@ -45,6 +45,8 @@ pub struct AttachmentRow {
     pub last_error: Option<String>,
     pub content_sealed: Option<Vec<u8>>,
     pub created_at: i64,
+    /// Sealed under the message's keys: contact key bound to this period key.
+    pub period_key_id: Option<String>,
 }
 
 impl AttachmentRow {
@@ -55,7 +57,7 @@ impl AttachmentRow {
         n: i32,
         channel_id: Option<String>,
         media: &MediaRef,
-        keys: &OwnerKeys,
+        (period_key_id, keys): (&str, &OwnerKeys),
         now: i64,
     ) -> Result<Self> {
         let id = uuid::Uuid::now_v7().hyphenated().to_string();
@@ -78,6 +80,7 @@ impl AttachmentRow {
             last_error: None,
             content_sealed: None,
             created_at: now,
+            period_key_id: Some(period_key_id.to_string()),
         })
     }
 }

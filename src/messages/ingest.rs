@@ -1,7 +1,7 @@
 //! Storing messages: validate, find or create contacts, seal, then one write that commits the
 //! whole batch (or nothing) together with its audit entry.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -19,6 +19,7 @@ use crate::crypto::keyring::{KeyOwner, OwnerKeys};
 use crate::crypto::KeyRing;
 use crate::error::{Error, Result};
 use crate::events::EventKind;
+use crate::retention::keys::{PeriodKey, PeriodSlot};
 use crate::service::Hafen;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -47,7 +48,10 @@ struct Prepared {
     latest: BTreeMap<String, i64>,
     statuses: Vec<StatusRow>,
     attachments: Vec<AttachmentRow>,
-    tenant_keys: Arc<OwnerKeys>,
+    /// Tenant keys bound to this month's event period key, and that key's id.
+    event_keys: (String, Arc<OwnerKeys>),
+    /// Every period key the rows are sealed under: must still be live at commit.
+    period_ids: BTreeSet<String>,
     /// Event payloads for the tenant's event hooks: per inbound message, and per status
     /// (in the order of `statuses`; the message id is filled in once matched).
     message_events: Vec<(String, serde_json::Value)>,
@@ -87,6 +91,24 @@ impl Hafen {
         let tenant_keys = self.tenant_keys(tenant).await?;
         let batch = Arc::new(batch);
         for attempt in 1..=ATTEMPTS {
+            let now = self.clock.now();
+            let now_micros = to_micros(now);
+            let mut slots: BTreeSet<PeriodSlot> = batch
+                .iter()
+                .map(|m| PeriodSlot::new(m.channel.as_str(), to_micros(m.occurred_at)))
+                .collect();
+            slots.extend(
+                statuses
+                    .iter()
+                    .map(|s| PeriodSlot::new(s.channel.as_str(), now_micros)),
+            );
+            let event_slot = PeriodSlot::new(crate::retention::keys::EVENTS_SCOPE, now_micros);
+            slots.insert(event_slot.clone());
+            let periods = self.period_keys(tenant, slots).await?;
+            let event_keys = periods
+                .get(&event_slot)
+                .map(|p| (p.id.clone(), Arc::new(tenant_keys.within_period(&p.keys))))
+                .ok_or_else(|| Error::internal(anyhow::anyhow!("no event period key")))?;
             let prepared = {
                 let (keys, tenant, tenant_keys, batch, statuses) = (
                     self.keys.clone(),
@@ -95,18 +117,14 @@ impl Hafen {
                     batch.clone(),
                     statuses.clone(),
                 );
-                let now = self.clock.now();
+                let context = Context {
+                    tenant_keys,
+                    periods,
+                    event_keys,
+                };
                 self.store
                     .read(move |conn| {
-                        Ok(prepare(
-                            conn,
-                            &keys,
-                            &tenant,
-                            &tenant_keys,
-                            &batch,
-                            &statuses,
-                            now,
-                        ))
+                        Ok(prepare(conn, &keys, &tenant, &context, &batch, &statuses, now))
                     })
                     .await??
             };
@@ -127,6 +145,8 @@ impl Hafen {
                     if attempt < ATTEMPTS
                         && (matches!(e, StoreError::Retry) || e.is_unique_violation()) =>
                 {
+                    // A period key may have been destroyed meanwhile: look them up afresh.
+                    self.periods.forget(&[]);
                     tracing::debug!(
                         attempt,
                         "concurrent insert of the same contact or message; preparing again"
@@ -141,17 +161,33 @@ impl Hafen {
     }
 }
 
+/// The keys a batch is sealed with.
+struct Context {
+    tenant_keys: Arc<OwnerKeys>,
+    periods: HashMap<PeriodSlot, PeriodKey>,
+    event_keys: (String, Arc<OwnerKeys>),
+}
+
+impl Context {
+    fn period(&self, scope: &str, at: i64) -> Result<&PeriodKey> {
+        self.periods
+            .get(&PeriodSlot::new(scope, at))
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("no period key for {scope}")))
+    }
+}
+
 /// Finds or creates each distinct contact and seals every field. Runs on a blocking thread.
 fn prepare(
     conn: &mut DbConn,
     keyring: &KeyRing,
     tenant: &TenantId,
-    tenant_keys: &OwnerKeys,
+    context: &Context,
     batch: &[NewMessage],
     statuses: &[NewStatus],
     now: DateTime<Utc>,
 ) -> Result<Prepared> {
     let t = tenant.as_str();
+    let tenant_keys = context.tenant_keys.as_ref();
     let indexes: Vec<Vec<u8>> = batch
         .iter()
         .map(|m| address_index(tenant_keys, &m.channel, &m.address))
@@ -185,18 +221,22 @@ fn prepare(
         latest: BTreeMap::new(),
         statuses: Vec::with_capacity(statuses.len()),
         attachments: Vec::new(),
-        tenant_keys: Arc::new(OwnerKeys {
-            seal: tenant_keys.seal.clone(),
-            blind: tenant_keys.blind.clone(),
-        }),
+        event_keys: context.event_keys.clone(),
+        period_ids: BTreeSet::from([context.event_keys.0.clone()]),
         message_events: Vec::new(),
         status_events: Vec::with_capacity(statuses.len()),
     };
     let now_micros = to_micros(now);
     for status in statuses {
-        prepared
-            .statuses
-            .push(seal_status(t, tenant_keys, status, now_micros)?);
+        let period = context.period(status.channel.as_str(), now_micros)?;
+        prepared.period_ids.insert(period.id.clone());
+        prepared.statuses.push(seal_status(
+            t,
+            tenant_keys,
+            (&period.id, &period.keys),
+            status,
+            now_micros,
+        )?);
         prepared.status_events.push(serde_json::json!({
             "event": EventKind::MessageStatus.as_str(),
             "tenant_id": t,
@@ -228,7 +268,11 @@ fn prepare(
                 entry
             }
         };
-        let row = seal_message(t, &contact_id, &keys, tenant_keys, message, now_micros)?;
+        let period = context.period(message.channel.as_str(), to_micros(message.occurred_at))?;
+        prepared.period_ids.insert(period.id.clone());
+        let keys = keys.within_period(&period.keys);
+        let mut row = seal_message(t, &contact_id, &keys, tenant_keys, message, now_micros)?;
+        row.period_key_id = Some(period.id.clone());
         let latest = prepared.latest.entry(contact_id).or_insert(row.occurred_at);
         *latest = (*latest).max(row.occurred_at);
         for (n, media) in message.media.iter().enumerate() {
@@ -238,7 +282,7 @@ fn prepare(
                 n as i32,
                 message.channel_id.clone(),
                 media,
-                &keys,
+                (&period.id, &keys),
                 now_micros,
             )?);
         }
@@ -416,6 +460,8 @@ fn seal_message(
         delivery_status: None,
         delivery_status_at: None,
         idempotency_index: None,
+        period_key_id: None,
+        content_deleted_at: None,
         id,
     })
 }
@@ -453,16 +499,19 @@ pub(crate) fn external_index(tenant_keys: &OwnerKeys, channel: &str, external_id
         .index(&[b"external_id", channel.as_bytes(), external_id.as_bytes()])
 }
 
-/// Statuses are sealed under the tenant's key: their message (and contact) may not be known yet.
+/// Statuses are sealed under the tenant's key (their message and contact may not be known
+/// yet) bound to a period key; the blind index uses the tenant key alone.
 pub(crate) fn seal_status(
     tenant: &str,
     tenant_keys: &OwnerKeys,
+    period: (&str, &OwnerKeys),
     status: &NewStatus,
     now: i64,
 ) -> Result<StatusRow> {
     let id = uuid::Uuid::now_v7().hyphenated().to_string();
+    let sealing = tenant_keys.within_period(period.1);
     let seal = |column: &'static str, bytes: &[u8]| {
-        tenant_keys
+        sealing
             .seal
             .seal(&status::binding(tenant, &id, column), bytes)
     };
@@ -495,6 +544,7 @@ pub(crate) fn seal_status(
         received_at: now,
         errors_sealed,
         raw_sealed,
+        period_key_id: Some(period.0.to_string()),
         id,
     })
 }
@@ -509,6 +559,7 @@ fn apply(
     at: DateTime<Utc>,
 ) -> Result<Applied, StoreError> {
     let t = prepared.tenant.as_str();
+    crate::retention::keys::ensure_live(conn, &prepared.period_ids)?;
     for (contact, key) in &prepared.new_contacts {
         if contacts::exists_with_address(conn, t, &contact.channel, &contact.address_index)? {
             return Err(StoreError::Retry);
@@ -576,7 +627,8 @@ fn apply(
         payload["status"]["message_id"] = serde_json::json!(row.message_id);
         events.push((EventKind::MessageStatus, payload));
     }
-    crate::events::enqueue(conn, t, &prepared.tenant_keys, events, to_micros(at))?;
+    let (event_period, event_keys) = &prepared.event_keys;
+    crate::events::enqueue(conn, t, (event_period, event_keys), events, to_micros(at))?;
     for (contact_id, latest) in &prepared.latest {
         contacts::touch_last_message(conn, contact_id, *latest)?;
     }

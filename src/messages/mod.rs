@@ -45,6 +45,10 @@ pub struct MessageRow {
     pub delivery_status: Option<String>,
     pub delivery_status_at: Option<i64>,
     pub idempotency_index: Option<Vec<u8>>,
+    /// The period key the content is sealed under (with the contact's key); see
+    /// `retention::keys`. None for content deleted by retention.
+    pub period_key_id: Option<String>,
+    pub content_deleted_at: Option<i64>,
 }
 
 /// (external id index, message id, contact id) of a stored message.

@@ -14,6 +14,7 @@ use crate::clock::from_micros;
 use crate::contacts;
 use crate::crypto::keyring::OwnerKeys;
 use crate::error::{Error, Result};
+use crate::retention::keys::{self, PeriodState};
 use crate::service::{Hafen, Page, PageRequest};
 use crate::store::schema::messages;
 use crate::store::{DbConn, StoreError};
@@ -35,6 +36,11 @@ pub struct MessageView {
     pub raw: Option<serde_json::Value>,
     /// True when the contact's data key was destroyed: the content can no longer be read.
     pub erased: bool,
+    /// True when retention destroyed the period key the content was sealed under (e.g. this
+    /// row came back from an old backup): the content can never be read again.
+    pub shredded: bool,
+    /// When retention deleted the content (the row stays until its own period ends).
+    pub content_deleted_at: Option<DateTime<Utc>>,
     /// The registered channel it came through or went out on.
     pub channel_id: Option<String>,
     /// Latest delivery status of an outbound message (queued, sent, delivered, read, failed).
@@ -49,7 +55,22 @@ pub struct MessageView {
 }
 
 impl MessageView {
-    fn open(row: MessageRow, keys: Option<&OwnerKeys>) -> Result<Self> {
+    fn open(row: MessageRow, keys: Option<&OwnerKeys>, periods: &PeriodStates) -> Result<Self> {
+        let (bound, shredded) = match (&row.period_key_id, keys) {
+            (Some(period), Some(keys)) => match periods.get(period) {
+                Some(PeriodState::Live(p)) => (Some(keys.within_period(p)), false),
+                _ => (None, true),
+            },
+            (None, Some(keys)) => (
+                Some(OwnerKeys {
+                    seal: keys.seal.clone(),
+                    blind: keys.blind.clone(),
+                }),
+                false,
+            ),
+            (_, None) => (None, false),
+        };
+        let keys = bound.as_ref();
         let open = |column: &'static str,
                     sealed: &Option<Vec<u8>>|
          -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
@@ -76,7 +97,9 @@ impl MessageView {
             .map(|b| serde_json::from_slice(&b).map_err(Error::internal))
             .transpose()?;
         Ok(Self {
-            erased: keys.is_none(),
+            erased: keys.is_none() && !shredded,
+            shredded,
+            content_deleted_at: row.content_deleted_at.map(from_micros),
             direction: Direction::from_stored(&row.direction),
             kind: MessageKind::from_stored(&row.kind),
             occurred_at: from_micros(row.occurred_at),
@@ -95,6 +118,8 @@ impl MessageView {
         })
     }
 }
+
+type PeriodStates = std::collections::HashMap<String, PeriodState>;
 
 /// Position in a contact's timeline: (occurred_at, id), encoded opaquely.
 fn encode_cursor(row: &MessageRow) -> String {
@@ -157,7 +182,7 @@ impl Hafen {
     ) -> Result<MessageView> {
         actor.authorize(tenant, Permission::ReadContent)?;
         let (keys, t, id_owned) = (self.keys.clone(), tenant.clone(), id.to_string());
-        let (row, contact_keys, history, attachments) = self
+        let (row, contact_keys, history, attachments, periods) = self
             .store
             .read(move |conn| {
                 let Some(row) = load_message(conn, &t, &id_owned)? else {
@@ -165,12 +190,22 @@ impl Hafen {
                 };
                 let history = super::status::history(conn, t.as_str(), &row.id)?;
                 let attachments = super::attachments::list(conn, t.as_str(), &row.id)?;
+                let period_ids = row
+                    .period_key_id
+                    .iter()
+                    .chain(history.iter().filter_map(|s| s.period_key_id.as_ref()))
+                    .cloned()
+                    .collect();
+                let periods = match keys::open_blocking(&keys, conn, &period_ids) {
+                    Ok(p) => p,
+                    Err(e) => return Ok(Err(e)),
+                };
                 let keys = Hafen::contact_keys_blocking(
                     &keys,
                     conn,
                     std::slice::from_ref(&row.contact_id),
                 );
-                Ok(keys.map(|k| (row, k, history, attachments)))
+                Ok(keys.map(|k| (row, k, history, attachments, periods)))
             })
             .await??;
         self.record(
@@ -180,7 +215,7 @@ impl Hafen {
         )
         .await?;
         let keys = contact_keys.get(&row.contact_id).cloned();
-        let mut view = MessageView::open(row, keys.as_deref())?;
+        let mut view = MessageView::open(row, keys.as_deref(), &periods)?;
         if !attachments.is_empty() {
             view.attachments = Some(attachments);
         }
@@ -189,7 +224,13 @@ impl Hafen {
             view.status_history = Some(
                 history
                     .iter()
-                    .map(|s| s.view(&tenant_keys))
+                    .map(|s| match &s.period_key_id {
+                        None => s.view(&tenant_keys),
+                        Some(p) => match periods.get(p) {
+                            Some(PeriodState::Live(pk)) => s.view(&tenant_keys.within_period(pk)),
+                            _ => Ok(s.shredded_view()),
+                        },
+                    })
                     .collect::<Result<Vec<_>>>()?,
             );
         }
@@ -216,9 +257,27 @@ impl Hafen {
                     .filter(messages::id.eq(&id))
                     .select(messages::contact_id)
                     .first(conn)?;
-                let keys =
+                let found =
                     Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&contact));
-                Ok(keys.map(|k| (row, k.into_values().next())))
+                let contact_keys = match found {
+                    Ok(mut k) => k.remove(&contact),
+                    Err(e) => return Ok(Err(e)),
+                };
+                let bound = match contact_keys {
+                    None => None,
+                    Some(base) => {
+                        match keys::bound_blocking(&keys, conn, &base, row.period_key_id.as_deref()) {
+                            Ok(Ok(k)) => Some(k),
+                            Ok(Err(_)) => {
+                                return Ok(Err(Error::Conflict(
+                                    "this file was shredded by retention".into(),
+                                )))
+                            }
+                            Err(e) => return Ok(Err(e)),
+                        }
+                    }
+                };
+                Ok(Ok((row, bound)))
             })
             .await??;
         let Some(sealed) = row
@@ -263,15 +322,23 @@ impl Hafen {
         let after = page.after.as_deref().map(decode_cursor).transpose()?;
         let limit = i64::from(page.limit);
         let (keys, t, cid) = (self.keys.clone(), tenant.clone(), contact_id.to_string());
-        let (rows, contact_keys) = self
+        let (rows, contact_keys, periods) = self
             .store
             .read(move |conn| {
                 if contacts::find(conn, &t, &cid)?.is_none() {
                     return Ok(Err(Error::NotFound));
                 }
                 let rows = contact_page(conn, &t, &cid, after, limit + 1)?;
+                let period_ids = rows
+                    .iter()
+                    .filter_map(|r| r.period_key_id.clone())
+                    .collect();
+                let periods = match keys::open_blocking(&keys, conn, &period_ids) {
+                    Ok(p) => p,
+                    Err(e) => return Ok(Err(e)),
+                };
                 let keys = Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&cid));
-                Ok(keys.map(|k| (rows, k)))
+                Ok(keys.map(|k| (rows, k, periods)))
             })
             .await??;
         self.record(
@@ -291,7 +358,7 @@ impl Hafen {
         };
         let items = rows
             .into_iter()
-            .map(|row| MessageView::open(row, keys.as_deref()))
+            .map(|row| MessageView::open(row, keys.as_deref(), &periods))
             .collect::<Result<Vec<_>>>()?;
         Ok(Page { items, next_cursor })
     }
@@ -320,6 +387,8 @@ mod tests {
             delivery_status: None,
             delivery_status_at: None,
             idempotency_index: None,
+            period_key_id: None,
+            content_deleted_at: None,
         };
         assert_eq!(
             decode_cursor(&encode_cursor(&row)).unwrap(),

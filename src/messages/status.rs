@@ -50,6 +50,7 @@ pub struct StatusRow {
     pub received_at: i64,
     pub errors_sealed: Option<Vec<u8>>,
     pub raw_sealed: Option<Vec<u8>>,
+    pub period_key_id: Option<String>,
 }
 
 /// Later time wins; within the same second the further state (sent < delivered < read < failed).
@@ -181,6 +182,15 @@ pub fn history(
 }
 
 impl StatusRow {
+    /// A status whose period key was destroyed: what is stored in the clear, no errors.
+    pub fn shredded_view(&self) -> StatusView {
+        StatusView {
+            status: self.status.clone(),
+            occurred_at: from_micros(self.occurred_at),
+            errors: Vec::new(),
+        }
+    }
+
     pub fn view(
         &self,
         keys: &crate::crypto::keyring::OwnerKeys,

@@ -61,7 +61,12 @@ pub struct PeriodKey {
 
 /// Ids of live period keys by tenant and slot: saves the lookup on every ingest.
 #[derive(Debug, Default)]
-pub struct PeriodIndex(Mutex<HashMap<(String, PeriodSlot), String>>);
+pub struct PeriodIndex(
+    Mutex<HashMap<(String, PeriodSlot), String>>,
+    /// One creation at a time: a burst of first messages in a new month creates each key
+    /// once instead of racing on the unique index.
+    tokio::sync::Mutex<()>,
+);
 
 impl PeriodIndex {
     fn get(&self, tenant: &str, slot: &PeriodSlot) -> Option<String> {
@@ -127,6 +132,7 @@ impl Hafen {
         if missing.is_empty() {
             return Ok(found);
         }
+        let _creating = self.periods.1.lock().await;
         // Twice: another instance may create the same key between our read and our insert.
         for _ in 0..2 {
             let (tenant_id, wanted) = (t.clone(), missing.clone());
@@ -237,6 +243,63 @@ pub fn ensure_live(conn: &mut DbConn, ids: &BTreeSet<String>) -> Result<(), Stor
         Err(StoreError::Retry)
     }
 }
+
+impl Hafen {
+    /// The live period key of `scope` for the month of `at`.
+    pub(crate) async fn period_key(
+        &self,
+        tenant: &TenantId,
+        scope: &str,
+        at: i64,
+    ) -> Result<PeriodKey> {
+        let slot = PeriodSlot::new(scope, at);
+        self.period_keys(tenant, BTreeSet::from([slot.clone()]))
+            .await?
+            .remove(&slot)
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("period key not created")))
+    }
+
+    /// The tenant's keys bound to the live period key of `scope` for the month of `at`, and
+    /// that key's id (statuses, event payloads).
+    pub(crate) async fn tenant_period_keys(
+        &self,
+        tenant: &TenantId,
+        scope: &str,
+        at: i64,
+    ) -> Result<(String, Arc<OwnerKeys>)> {
+        let tenant_keys = self.tenant_keys(tenant).await?;
+        let slot = PeriodSlot::new(scope, at);
+        let mut keys = self
+            .period_keys(tenant, BTreeSet::from([slot.clone()]))
+            .await?;
+        let period = keys
+            .remove(&slot)
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("period key not created")))?;
+        Ok((period.id, Arc::new(tenant_keys.within_period(&period.keys))))
+    }
+}
+
+/// `base` bound to the period key `period` (None: data sealed before period keys existed,
+/// under `base` alone). Err(Shredded) when that period key was destroyed.
+pub fn bound_blocking(
+    keyring: &KeyRing,
+    conn: &mut DbConn,
+    base: &Arc<OwnerKeys>,
+    period: Option<&str>,
+) -> Result<Result<Arc<OwnerKeys>, Shredded>> {
+    let Some(id) = period else {
+        return Ok(Ok(base.clone()));
+    };
+    let states = open_blocking(keyring, conn, &BTreeSet::from([id.to_string()]))?;
+    Ok(match states.get(id) {
+        Some(PeriodState::Live(keys)) => Ok(Arc::new(base.within_period(keys))),
+        _ => Err(Shredded),
+    })
+}
+
+/// The data's period key was destroyed by retention: it can never be read again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shredded;
 
 /// What opening a period key found.
 #[derive(Debug, Clone)]
