@@ -71,9 +71,14 @@ impl Application {
         .run();
         let scheduler = match config.retry_interval_secs {
             0 => None,
-            secs => {
-                Some(crate::jobs::start(hafen.clone(), std::time::Duration::from_secs(secs)).await?)
-            }
+            secs => Some(
+                crate::jobs::start(
+                    hafen.clone(),
+                    std::time::Duration::from_secs(secs),
+                    Some(config.retention_schedule.trim()).filter(|s| !s.is_empty()),
+                )
+                .await?,
+            ),
         };
         Ok(Self {
             scheduler,

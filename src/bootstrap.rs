@@ -76,7 +76,8 @@ pub async fn open(
     let hafen = Hafen::new(store, keys, clock)
         .with_platforms(config.platform_client(), config.max_media_bytes)
         .with_download_on_arrival(config.retry_interval_secs > 0)
-        .with_broadcast_rate(config.broadcast_rate_per_sec);
+        .with_broadcast_rate(config.broadcast_rate_per_sec)
+        .with_retention(config.retention_settings());
 
     let admin_token = if fresh {
         let created = hafen

@@ -49,6 +49,9 @@ const ENV_OPTIONS: &[&str] = &[
     "retry_interval_secs",
     "max_media_bytes",
     "broadcast_rate_per_sec",
+    "retention_schedule",
+    "retention_batch_size",
+    "retention_require_approval",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -109,6 +112,13 @@ pub struct Config {
     pub max_media_bytes: usize,
     /// Broadcast messages per second, under the platforms' rate limits (0: unpaced).
     pub broadcast_rate_per_sec: u32,
+    /// When retention sweeps run: a cron expression with seconds (`sec min hour day month
+    /// weekday`), in UTC. Default: every night at 02:30. Empty: only `hafen retention run`.
+    pub retention_schedule: String,
+    /// Items deleted per transaction (small enough that ingest keeps going during a sweep).
+    pub retention_batch_size: u32,
+    /// A new retention rule set needs a second admin's approval before it applies.
+    pub retention_require_approval: bool,
 }
 
 impl Default for Config {
@@ -136,6 +146,9 @@ impl Default for Config {
             retry_interval_secs: 15,
             max_media_bytes: 64 * 1024 * 1024,
             broadcast_rate_per_sec: 20,
+            retention_schedule: "0 30 2 * * *".into(),
+            retention_batch_size: 10_000,
+            retention_require_approval: false,
         }
     }
 }
@@ -214,6 +227,16 @@ impl Config {
         }
         self.database()?;
         self.recovery_recipients()?;
+        if !(100..=100_000).contains(&self.retention_batch_size) {
+            bail!("retention_batch_size must be between 100 and 100000");
+        }
+        if !self.retention_schedule.trim().is_empty()
+            && self.retention_schedule.split_whitespace().count() != 6
+        {
+            bail!(
+                "retention_schedule must be a cron expression with six fields (sec min hour day month weekday), e.g. \"0 30 2 * * *\""
+            );
+        }
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
         }
@@ -281,6 +304,14 @@ impl Config {
     }
 
     /// The platform API client this configuration describes.
+    pub fn retention_settings(&self) -> crate::retention::RetentionSettings {
+        crate::retention::RetentionSettings {
+            batch: i64::from(self.retention_batch_size),
+            require_approval: self.retention_require_approval,
+            ..Default::default()
+        }
+    }
+
     pub fn platform_client(&self) -> crate::channels::platform::PlatformClient {
         let trim = |s: &str| s.trim_end_matches('/').to_string();
         crate::channels::platform::PlatformClient::new(

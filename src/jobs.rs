@@ -6,14 +6,28 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::service::Hafen;
 
-/// Starts the scheduler: queued sends, event deliveries and media downloads every `interval`.
-pub async fn start(hafen: Hafen, interval: Duration) -> anyhow::Result<JobScheduler> {
+/// Starts the scheduler: queued sends, event deliveries and media downloads every `interval`;
+/// retention sweeps on the `retention` cron schedule (UTC).
+pub async fn start(
+    hafen: Hafen,
+    interval: Duration,
+    retention: Option<&str>,
+) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await?;
+    let due = hafen.clone();
     let job = Job::new_repeated_async(interval, move |_id, _scheduler| {
-        let hafen = hafen.clone();
+        let hafen = due.clone();
         Box::pin(async move { run_due_work(&hafen).await })
     })?;
     scheduler.add(job).await?;
+    if let Some(cron) = retention {
+        let sweep = Job::new_async(cron, move |_id, _scheduler| {
+            let hafen = hafen.clone();
+            Box::pin(async move { run_retention(&hafen).await })
+        })
+        .map_err(|e| anyhow::anyhow!("retention_schedule '{cron}' is not a valid cron expression: {e}"))?;
+        scheduler.add(sweep).await?;
+    }
     scheduler.start().await?;
     Ok(scheduler)
 }
@@ -40,6 +54,30 @@ fn report(what: &str, result: crate::error::Result<usize>) {
         Ok(n) => tracing::info!(attempted = n, "{what}"),
         Err(e) => {
             tracing::error!(error = %crate::telemetry::chain(&e), "scheduled work failed: {what}")
+        }
+    }
+}
+
+/// A scheduled retention sweep over every tenant; another instance may be running it.
+pub async fn run_retention(hafen: &Hafen) {
+    match hafen
+        .run_retention(&crate::auth::Actor::System, None, false)
+        .await
+    {
+        Ok(report) if !report.ran => {
+            tracing::info!("retention skipped: another instance is sweeping")
+        }
+        Ok(report) => {
+            let deleted: u64 = report
+                .tenants
+                .iter()
+                .filter_map(|t| t.certificate.as_ref())
+                .flat_map(|c| c.counts.values())
+                .sum();
+            tracing::info!(run = %report.run_id, deleted, "retention run finished");
+        }
+        Err(e) => {
+            tracing::error!(error = %crate::telemetry::chain(&e), "retention run failed; the next run resumes")
         }
     }
 }

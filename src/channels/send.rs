@@ -29,6 +29,10 @@ use crate::store::schema::{channels, messages, outbox};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
 
+/// Why nothing goes to a restricted contact.
+const RESTRICTED: &str =
+    "processing of this contact's data is restricted (Art. 18 GDPR): nothing is sent";
+
 /// An attempt holds its outbox entry this long; a crashed attempt is retried after it.
 const LEASE: Duration = Duration::minutes(2);
 /// Attempts before a transiently failing message is given up as failed.
@@ -351,6 +355,9 @@ impl Hafen {
                 next_attempt_at: None,
                 duplicate: true,
             });
+        }
+        if target.contact.restricted_at.is_some() {
+            return Err(Error::Conflict(RESTRICTED.into()));
         }
         let platform = Platform::parse(&target.contact.channel).ok_or_else(|| {
             Error::invalid(
@@ -868,6 +875,9 @@ impl Hafen {
             })
             .await?
             .ok_or(Error::NotFound)?;
+        if contact.restricted_at.is_some() {
+            return Err(Error::Conflict(RESTRICTED.into()));
+        }
         let address = contacts::ContactView::open(&contact, Some(&keys))?
             .address
             .ok_or_else(|| Error::Conflict("this contact was erased".into()))?;

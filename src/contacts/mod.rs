@@ -6,6 +6,7 @@
 
 pub mod erase;
 pub mod read;
+pub mod restrict;
 
 use diesel::prelude::*;
 use serde::Serialize;
@@ -40,6 +41,10 @@ pub struct ContactRow {
     pub display_name_sealed: Option<Vec<u8>>,
     pub first_seen_at: i64,
     pub last_message_at: i64,
+    /// End of the business relationship (a retention start point).
+    pub closed_at: Option<i64>,
+    /// Art. 18 restriction: kept, but not readable through normal reads.
+    pub restricted_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -162,11 +167,28 @@ pub struct ContactView {
     pub last_message_at: chrono::DateTime<chrono::Utc>,
     /// True when the contact's data key was destroyed: its data can no longer be read.
     pub erased: bool,
+    /// True while processing is restricted (Art. 18 GDPR, § 35(3) BDSG): address, name and
+    /// messages are kept but shown only to the DPO's restricted export.
+    pub restricted: bool,
+    /// When the business relationship ended (set by `…/close`).
+    pub relationship_ended_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl ContactView {
     /// Opens the row's sealed fields with `keys` (None: the key was erased).
+    /// A restricted contact's fields stay sealed here; see [`ContactView::open_restricted`].
     pub fn open(row: &ContactRow, keys: Option<&OwnerKeys>) -> Result<Self> {
+        if row.restricted_at.is_some() {
+            let mut view = Self::open_restricted(row, None)?;
+            view.erased = keys.is_none();
+            return Ok(view);
+        }
+        Self::open_restricted(row, keys)
+    }
+
+    /// Opens the fields even of a restricted contact (the DPO's audited export; sending
+    /// checks restriction itself).
+    pub fn open_restricted(row: &ContactRow, keys: Option<&OwnerKeys>) -> Result<Self> {
         let (address, display_name) = match keys {
             None => (None, None),
             Some(keys) => {
@@ -189,6 +211,8 @@ impl ContactView {
             id: row.id.clone(),
             channel: row.channel.clone(),
             erased: keys.is_none(),
+            restricted: row.restricted_at.is_some(),
+            relationship_ended_at: row.closed_at.map(crate::clock::from_micros),
             address,
             display_name,
             first_seen_at: crate::clock::from_micros(row.first_seen_at),

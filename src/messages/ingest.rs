@@ -334,6 +334,8 @@ pub(crate) fn new_contact(
         display_name_sealed,
         first_seen_at: now,
         last_message_at: seed.last_message_at,
+        closed_at: None,
+        restricted_at: None,
     };
     let key_row = ContactKeyRow {
         contact_id: id,

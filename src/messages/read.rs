@@ -14,6 +14,7 @@ use crate::clock::from_micros;
 use crate::contacts;
 use crate::crypto::keyring::OwnerKeys;
 use crate::error::{Error, Result};
+use crate::contacts::restrict::{refuse_if_restricted, RestrictedGround};
 use crate::retention::keys::{self, PeriodState};
 use crate::service::{Hafen, Page, PageRequest};
 use crate::store::schema::messages;
@@ -119,6 +120,15 @@ impl MessageView {
     }
 }
 
+/// A restricted contact's data, read by the DPO.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RestrictedExport {
+    /// The Art. 18(2) ground named for this read.
+    pub ground: RestrictedGround,
+    pub contact: contacts::ContactView,
+    pub messages: Page<MessageView>,
+}
+
 type PeriodStates = std::collections::HashMap<String, PeriodState>;
 
 /// Position in a contact's timeline: (occurred_at, id), encoded opaquely.
@@ -188,6 +198,9 @@ impl Hafen {
                 let Some(row) = load_message(conn, &t, &id_owned)? else {
                     return Ok(Err(Error::NotFound));
                 };
+                if let Err(e) = refuse_if_restricted(conn, t.as_str(), &row.contact_id)? {
+                    return Ok(Err(e));
+                }
                 let history = super::status::history(conn, t.as_str(), &row.id)?;
                 let attachments = super::attachments::list(conn, t.as_str(), &row.id)?;
                 let period_ids = row
@@ -257,6 +270,9 @@ impl Hafen {
                     .filter(messages::id.eq(&id))
                     .select(messages::contact_id)
                     .first(conn)?;
+                if let Err(e) = refuse_if_restricted(conn, t.as_str(), &contact)? {
+                    return Ok(Err(e));
+                }
                 let found =
                     Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&contact));
                 let contact_keys = match found {
@@ -319,6 +335,61 @@ impl Hafen {
         page: PageRequest,
     ) -> Result<Page<MessageView>> {
         actor.authorize(tenant, Permission::ReadContent)?;
+        let event = AuditEvent::new(actor, "contact.messages.read")
+            .tenant(tenant)
+            .object("contact", contact_id);
+        self.contact_messages(tenant, contact_id, page, event, true)
+            .await
+    }
+
+    /// The DPO's read of a restricted contact: contact and messages, for one of the grounds
+    /// Art. 18(2) allows, audited with that ground.
+    pub async fn read_restricted_contact(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        contact_id: &str,
+        ground: RestrictedGround,
+        page: PageRequest,
+    ) -> Result<RestrictedExport> {
+        actor.authorize(tenant, Permission::ReadRestricted)?;
+        let (keys, t, cid) = (self.keys.clone(), tenant.clone(), contact_id.to_string());
+        let (row, contact_keys) = self
+            .store
+            .read(move |conn| {
+                let Some(row) = contacts::find(conn, &t, &cid)? else {
+                    return Ok(Err(Error::NotFound));
+                };
+                Ok(Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&cid))
+                    .map(|k| (row, k)))
+            })
+            .await??;
+        let event = AuditEvent::new(actor, "contact.restricted.read")
+            .tenant(tenant)
+            .object("contact", contact_id)
+            .detail(format!("ground={}", ground.as_str()));
+        let messages = self
+            .contact_messages(tenant, contact_id, page, event, false)
+            .await?;
+        let contact = contacts::ContactView::open_restricted(
+            &row,
+            contact_keys.get(contact_id).map(|k| k.as_ref()),
+        )?;
+        Ok(RestrictedExport {
+            ground,
+            contact,
+            messages,
+        })
+    }
+
+    async fn contact_messages(
+        &self,
+        tenant: &TenantId,
+        contact_id: &str,
+        page: PageRequest,
+        event: AuditEvent,
+        refuse_restricted: bool,
+    ) -> Result<Page<MessageView>> {
         let after = page.after.as_deref().map(decode_cursor).transpose()?;
         let limit = i64::from(page.limit);
         let (keys, t, cid) = (self.keys.clone(), tenant.clone(), contact_id.to_string());
@@ -327,6 +398,11 @@ impl Hafen {
             .read(move |conn| {
                 if contacts::find(conn, &t, &cid)?.is_none() {
                     return Ok(Err(Error::NotFound));
+                }
+                if refuse_restricted {
+                    if let Err(e) = refuse_if_restricted(conn, t.as_str(), &cid)? {
+                        return Ok(Err(e));
+                    }
                 }
                 let rows = contact_page(conn, &t, &cid, after, limit + 1)?;
                 let period_ids = rows
@@ -341,13 +417,12 @@ impl Hafen {
                 Ok(keys.map(|k| (rows, k, periods)))
             })
             .await??;
-        self.record(
-            AuditEvent::new(actor, "contact.messages.read")
-                .tenant(tenant)
-                .object("contact", contact_id)
-                .detail(format!("count={}", rows.len().min(page.limit as usize))),
-        )
-        .await?;
+        let count = format!("count={}", rows.len().min(page.limit as usize));
+        let event = match event.detail.clone() {
+            Some(d) => event.detail(format!("{d} {count}")),
+            None => event.detail(count),
+        };
+        self.record(event).await?;
         let keys = contact_keys.get(contact_id).cloned();
         let mut rows = rows;
         let next_cursor = if rows.len() > page.limit as usize {
