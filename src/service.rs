@@ -203,6 +203,17 @@ impl Hafen {
         })
     }
 
+    /// The tenant's (company) name, for documents.
+    pub async fn tenant_name(&self, tenant: &TenantId) -> Result<String> {
+        let id = tenant.clone();
+        let row = self
+            .store
+            .read(move |conn| tenants::find(conn, &id))
+            .await?
+            .ok_or(Error::NotFound)?;
+        Ok(row.name)
+    }
+
     /// NotFound unless the tenant exists.
     pub async fn ensure_tenant(&self, tenant: &TenantId) -> Result<()> {
         self.tenant_keys(tenant).await.map(|_| ())

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod hooks;
 pub mod messages;
 pub mod problem;
+pub mod retention;
 pub mod tenants;
 pub mod tls;
 pub mod widget;
@@ -56,6 +57,22 @@ use crate::service::Hafen;
         events::list,
         events::delete,
         events::deliveries,
+        retention::preview,
+        retention::rules,
+        retention::put_rules,
+        retention::versions,
+        retention::approve,
+        retention::reject,
+        retention::run_tenant,
+        retention::run_all,
+        retention::certificates,
+        retention::place_hold,
+        retention::list_holds,
+        retention::release_hold,
+        retention::restrict,
+        retention::lift_restriction,
+        retention::read_restricted,
+        retention::relationship,
     ),
     components(schemas(problem::Problem)),
     modifiers(&BearerAuth),
@@ -66,6 +83,7 @@ use crate::service::Hafen;
         (name = "channels", description = "WhatsApp numbers, Facebook pages and Telegram bots"),
         (name = "event-hooks", description = "Events for the company's own systems"),
         (name = "consent", description = "Double opt-in: purposes, texts, consents and their proof"),
+        (name = "retention", description = "Deletion rules, dry-runs, legal holds, sweeps and deletion certificates"),
     )
 )]
 pub struct ApiDoc;
@@ -86,6 +104,67 @@ impl utoipa::Modify for BearerAuth {
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health))
+        .route(
+            "/v1/tenants/{tenant}/retention/preview",
+            web::post().to(retention::preview),
+        )
+        .route(
+            "/v1/tenants/{tenant}/retention/rules",
+            web::get().to(retention::rules),
+        )
+        .route(
+            "/v1/tenants/{tenant}/retention/rules",
+            web::put().to(retention::put_rules),
+        )
+        .route(
+            "/v1/tenants/{tenant}/retention/rules/versions",
+            web::get().to(retention::versions),
+        )
+        .route(
+            "/v1/tenants/{tenant}/retention/rules/versions/{version}/approve",
+            web::post().to(retention::approve),
+        )
+        .route(
+            "/v1/tenants/{tenant}/retention/rules/versions/{version}/reject",
+            web::post().to(retention::reject),
+        )
+        .route(
+            "/v1/tenants/{tenant}/retention/runs",
+            web::post().to(retention::run_tenant),
+        )
+        .route("/v1/retention/runs", web::post().to(retention::run_all))
+        .route(
+            "/v1/tenants/{tenant}/retention/certificates",
+            web::get().to(retention::certificates),
+        )
+        .route(
+            "/v1/tenants/{tenant}/legal-holds",
+            web::post().to(retention::place_hold),
+        )
+        .route(
+            "/v1/tenants/{tenant}/legal-holds",
+            web::get().to(retention::list_holds),
+        )
+        .route(
+            "/v1/tenants/{tenant}/legal-holds/{id}/release",
+            web::post().to(retention::release_hold),
+        )
+        .route(
+            "/v1/tenants/{tenant}/contacts/{id}/restriction",
+            web::post().to(retention::restrict),
+        )
+        .route(
+            "/v1/tenants/{tenant}/contacts/{id}/restriction",
+            web::delete().to(retention::lift_restriction),
+        )
+        .route(
+            "/v1/tenants/{tenant}/contacts/{id}/restricted",
+            web::get().to(retention::read_restricted),
+        )
+        .route(
+            "/v1/tenants/{tenant}/contacts/{id}/relationship",
+            web::put().to(retention::relationship),
+        )
         .route(
             "/v1/tenants/{tenant}/contacts/{id}/consents/{purpose}/proof",
             web::get().to(consent::proof),

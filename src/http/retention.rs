@@ -1,0 +1,416 @@
+//! Retention rules with their dry-run, legal holds, sweeps, deletion certificates; and the
+//! contact-level restriction (Art. 18) and relationship end.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::extract::{json_body, query, Caller};
+use super::problem::{ApiError, Problem};
+use crate::contacts::restrict::RestrictedGround;
+use crate::contacts::ContactView;
+use crate::error::Error;
+use crate::messages::read::RestrictedExport;
+use crate::retention::certificates::{self, CertificateView};
+use crate::retention::holds::{HoldInput, HoldView};
+use crate::retention::rules::RuleInput;
+use crate::retention::{PreviewReport, RuleSetVersion, RulesView, RunReport};
+use crate::service::{Hafen, PageRequest};
+use crate::tenants::TenantId;
+
+/// A proposed rule set.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RulesInput {
+    pub rules: Vec<RuleInput>,
+}
+
+/// A rule set to activate, citing the preview of exactly these rules.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateInput {
+    pub rules: Vec<RuleInput>,
+    pub preview_id: String,
+}
+
+/// Dry-run: what these rules would delete now and within 30 days. Changes nothing but
+/// records the preview, whose id the activation must cite.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/retention/preview", tag = "retention",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body = RulesInput,
+    responses((status = 200, body = PreviewReport), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn preview(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    let input: RulesInput = json_body(&req, body).await?;
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .preview_retention(&caller.0, &tenant, input.rules)
+            .await?,
+    ))
+}
+
+/// The rules in force (active version completed by the install's defaults) and pending ones.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/retention/rules", tag = "retention",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    responses((status = 200, body = RulesView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn rules(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    Ok(HttpResponse::Ok().json(hafen.retention_rules(&caller.0, &tenant).await?))
+}
+
+/// A new version of the rules. Active at once, or `pending_approval` when the install
+/// requires a second admin.
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/retention/rules", tag = "retention",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body = ActivateInput,
+    responses((status = 201, body = RuleSetVersion), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn put_rules(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    let input: ActivateInput = json_body(&req, body).await?;
+    Ok(HttpResponse::Created().json(
+        hafen
+            .propose_retention(&caller.0, &tenant, input.rules, &input.preview_id)
+            .await?,
+    ))
+}
+
+/// Every version of the rules, newest first: who changed what, and when.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/retention/rules/versions", tag = "retention",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    responses((status = 200, body = Vec<RuleSetVersion>), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn versions(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    Ok(HttpResponse::Ok().json(hafen.retention_versions(&caller.0, &tenant).await?))
+}
+
+fn version(s: &str) -> Result<i32, ApiError> {
+    s.parse::<i32>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| Error::NotFound.into())
+}
+
+/// A second admin approves a pending version; it becomes active.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/retention/rules/versions/{version}/approve", tag = "retention",
+    params(("tenant" = String, Path, description = "Tenant id"), ("version" = i32, Path, description = "Version")),
+    responses((status = 200, body = RuleSetVersion), (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "The proposer cannot approve"),
+        (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn approve(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, v) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .decide_retention(&caller.0, &tenant, version(&v)?, true)
+            .await?,
+    ))
+}
+
+/// A second admin rejects a pending version.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/retention/rules/versions/{version}/reject", tag = "retention",
+    params(("tenant" = String, Path, description = "Tenant id"), ("version" = i32, Path, description = "Version")),
+    responses((status = 200, body = RuleSetVersion), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn reject(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, v) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .decide_retention(&caller.0, &tenant, version(&v)?, false)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RunQuery {
+    /// List what is due without deleting anything.
+    pub dry_run: Option<bool>,
+}
+
+/// Runs retention for this tenant now (or lists what is due, with `dry_run=true`).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/retention/runs", tag = "retention",
+    params(("tenant" = String, Path, description = "Tenant id"), RunQuery),
+    responses((status = 200, body = RunReport), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn run_tenant(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    let q: RunQuery = query(&req)?;
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .run_retention(&caller.0, Some(&tenant), q.dry_run.unwrap_or(false))
+            .await?,
+    ))
+}
+
+/// Runs retention for every tenant (admin).
+#[utoipa::path(post, path = "/v1/retention/runs", tag = "retention", params(RunQuery),
+    responses((status = 200, body = RunReport), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn run_all(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let q: RunQuery = query(&req)?;
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .run_retention(&caller.0, None, q.dry_run.unwrap_or(false))
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct FormatQuery {
+    /// `json` (default), `csv` or `pdf`.
+    pub format: Option<String>,
+}
+
+/// The tenant's deletion certificates, oldest first, with the chain's verification.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/retention/certificates", tag = "retention",
+    params(("tenant" = String, Path, description = "Tenant id"), FormatQuery),
+    responses((status = 200, body = Vec<CertificateView>, description = "JSON; text/csv or application/pdf by format"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn certificates(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    let q: FormatQuery = query(&req)?;
+    if !matches!(q.format.as_deref(), None | Some("json" | "csv" | "pdf")) {
+        return Err(Error::invalid("format", "must be json, csv or pdf").into());
+    }
+    let (list, chain) = hafen.retention_certificates(&caller.0, &tenant).await?;
+    let file = |ext: &str| {
+        (
+            "Content-Disposition",
+            format!("attachment; filename=\"loeschprotokoll-{}.{ext}\"", tenant.as_str()),
+        )
+    };
+    Ok(match q.format.as_deref() {
+        Some("csv") => HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header(file("csv"))
+            .body(certificates::to_csv(&list)),
+        Some("pdf") => {
+            let name = hafen.tenant_name(&tenant).await?;
+            HttpResponse::Ok()
+                .content_type("application/pdf")
+                .insert_header(file("pdf"))
+                .body(certificates::to_pdf(&name, &list, chain.broken.is_none()))
+        }
+        _ => HttpResponse::Ok()
+            .insert_header(("X-Hafen-Chain-Intact", chain.broken.is_none().to_string()))
+            .json(list),
+    })
+}
+
+/// Place a legal hold: on the whole tenant, one contact, or a range of data time.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/legal-holds", tag = "retention",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body = HoldInput,
+    responses((status = 201, body = HoldView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn place_hold(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    let input: HoldInput = json_body(&req, body).await?;
+    Ok(HttpResponse::Created().json(hafen.place_hold(&caller.0, &tenant, input).await?))
+}
+
+/// The tenant's legal holds, newest first.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/legal-holds", tag = "retention",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    responses((status = 200, body = Vec<HoldView>), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_holds(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    Ok(HttpResponse::Ok().json(hafen.list_holds(&caller.0, &tenant).await?))
+}
+
+/// Release a hold: its data becomes eligible for deletion again.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/legal-holds/{id}/release", tag = "retention",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Hold id")),
+    responses((status = 200, body = HoldView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn release_hold(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    Ok(HttpResponse::Ok().json(hafen.release_hold(&caller.0, &tenant, &id).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictInput {
+    /// Why processing is restricted (sealed; shown to the tenant's admins and DPO).
+    pub reason: String,
+}
+
+/// Restrict processing of a contact's data (Art. 18 GDPR, § 35(3) BDSG).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/contacts/{id}/restriction", tag = "contacts",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
+    request_body = RestrictInput,
+    responses((status = 200, body = ContactView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn restrict(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    let input: RestrictInput = json_body(&req, body).await?;
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .restrict_contact(&caller.0, &tenant, &id, &input.reason)
+            .await?,
+    ))
+}
+
+/// Lift the restriction.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/contacts/{id}/restriction", tag = "contacts",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
+    responses((status = 200, body = ContactView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn lift_restriction(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    Ok(HttpResponse::Ok().json(hafen.lift_restriction(&caller.0, &tenant, &id).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictedQuery {
+    /// The Art. 18(2) ground: consent, legal_claims, protection_of_others, public_interest,
+    /// data_subject_request.
+    pub ground: String,
+    pub limit: Option<u32>,
+    pub after: Option<String>,
+}
+
+/// The DPO's read of a restricted contact, naming the ground; audited.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/contacts/{id}/restricted", tag = "contacts",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id"), RestrictedQuery),
+    responses((status = 200, body = RestrictedExport), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn read_restricted(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    let q: RestrictedQuery = query(&req)?;
+    let ground = RestrictedGround::parse(&q.ground)?;
+    let page = PageRequest::new(q.after, q.limit)?;
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .read_restricted_contact(&caller.0, &tenant, &id, ground, page)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RelationshipInput {
+    /// When the business relationship ended; null: it continues (again).
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// Record the end of the business relationship (the `relationship_end` start point).
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/contacts/{id}/relationship", tag = "contacts",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
+    request_body = RelationshipInput,
+    responses((status = 200, body = ContactView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn relationship(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    let input: RelationshipInput = json_body(&req, body).await?;
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .set_relationship_end(&caller.0, &tenant, &id, input.ended_at)
+            .await?,
+    ))
+}
