@@ -56,6 +56,27 @@ pub enum Command {
         #[command(subcommand)]
         command: ConsentCommand,
     },
+    /// Run retention now, or list what it would delete.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Delete what the rules make due (or, with --dry-run, list it). Prints the report as
+    /// JSON. When another instance is sweeping, does nothing and says so.
+    Run {
+        /// List what is due; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only this tenant (default: all).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Check the deletion certificates' hash chain; exits 1 naming the first broken entry.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +187,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             opened.hafen.store().clone().close();
             if report.broken.is_some() {
                 bail!("the audit log was tampered with");
+            }
+            Ok(())
+        }
+        Command::Retention {
+            command: RetentionCommand::Run { dry_run, tenant },
+        } => {
+            let config = load(cli.config.as_deref())?;
+            let tenant = tenant
+                .as_deref()
+                .map(crate::tenants::TenantId::parse)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--tenant: {e}"))?;
+            let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
+            let result = opened
+                .hafen
+                .run_retention(&crate::auth::Actor::Cli, tenant.as_ref(), dry_run)
+                .await;
+            opened.hafen.store().clone().close();
+            let report = result.map_err(|e| match e {
+                crate::error::Error::NotFound => anyhow::anyhow!("no such tenant"),
+                other => anyhow::Error::new(other).context("retention run failed"),
+            })?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !report.ran {
+                eprintln!("another instance is running retention; nothing was done");
+            }
+            Ok(())
+        }
+        Command::Retention {
+            command: RetentionCommand::Verify,
+        } => {
+            let config = load(cli.config.as_deref())?;
+            let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
+            let report = opened.hafen.verify_retention_certificates().await?;
+            println!("deletion certificates: {report}");
+            opened.hafen.store().clone().close();
+            if report.broken.is_some() {
+                bail!("the deletion certificates were tampered with");
             }
             Ok(())
         }

@@ -25,7 +25,9 @@ pub async fn start(
             let hafen = hafen.clone();
             Box::pin(async move { run_retention(&hafen).await })
         })
-        .map_err(|e| anyhow::anyhow!("retention_schedule '{cron}' is not a valid cron expression: {e}"))?;
+        .map_err(|e| {
+            anyhow::anyhow!("retention_schedule '{cron}' is not a valid cron expression: {e}")
+        })?;
         scheduler.add(sweep).await?;
     }
     scheduler.start().await?;

@@ -197,14 +197,12 @@ impl Hafen {
                     .filter(messages::id.eq(&id))
                     .select(messages::contact_id)
                     .first(conn)?;
-                let base = match Hafen::contact_keys_blocking(
-                    &keys,
-                    conn,
-                    std::slice::from_ref(&contact),
-                ) {
-                    Ok(mut k) => k.remove(&contact),
-                    Err(e) => return Ok(Err(e)),
-                };
+                let base =
+                    match Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&contact))
+                    {
+                        Ok(mut k) => k.remove(&contact),
+                        Err(e) => return Ok(Err(e)),
+                    };
                 let Some(base) = base else {
                     return Ok(Err(Error::Conflict("this contact was erased".into())));
                 };

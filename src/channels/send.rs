@@ -728,9 +728,7 @@ impl Hafen {
                 )
                 .and_then(|bound| {
                     bound.map_err(|_| {
-                        Error::Conflict(
-                            "this message's content was deleted by retention".into(),
-                        )
+                        Error::Conflict("this message's content was deleted by retention".into())
                     })
                 }))
             })
@@ -859,9 +857,9 @@ impl Hafen {
             .await?
             .seal
             .open(
-            &outbox_binding(tenant.as_str(), &entry.message_id),
-            &entry.request_sealed,
-        )?;
+                &outbox_binding(tenant.as_str(), &entry.message_id),
+                &entry.request_sealed,
+            )?;
         let outbound: Outbound = serde_json::from_slice(&request).map_err(Error::internal)?;
         let (t, id) = (tenant.clone(), entry.message_id.clone());
         let contact = self

@@ -251,12 +251,17 @@ impl Hafen {
         self.store
             .read(move |conn| {
                 Ok(
-                    crate::retention::keys::bound_blocking(&keyring, conn, &base, period.as_deref())
-                        .and_then(|bound| {
-                            bound.map_err(|_| {
-                                Error::Conflict("the event was shredded by retention".into())
-                            })
-                        }),
+                    crate::retention::keys::bound_blocking(
+                        &keyring,
+                        conn,
+                        &base,
+                        period.as_deref(),
+                    )
+                    .and_then(|bound| {
+                        bound.map_err(|_| {
+                            Error::Conflict("the event was shredded by retention".into())
+                        })
+                    }),
                 )
             })
             .await?

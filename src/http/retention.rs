@@ -232,7 +232,10 @@ pub async fn certificates(
     let file = |ext: &str| {
         (
             "Content-Disposition",
-            format!("attachment; filename=\"loeschprotokoll-{}.{ext}\"", tenant.as_str()),
+            format!(
+                "attachment; filename=\"loeschprotokoll-{}.{ext}\"",
+                tenant.as_str()
+            ),
         )
     };
     Ok(match q.format.as_deref() {

@@ -124,7 +124,9 @@ impl Hafen {
                 };
                 self.store
                     .read(move |conn| {
-                        Ok(prepare(conn, &keys, &tenant, &context, &batch, &statuses, now))
+                        Ok(prepare(
+                            conn, &keys, &tenant, &context, &batch, &statuses, now,
+                        ))
                     })
                     .await??
             };

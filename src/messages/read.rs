@@ -12,9 +12,9 @@ use crate::audit::AuditEvent;
 use crate::auth::{Actor, Permission};
 use crate::clock::from_micros;
 use crate::contacts;
+use crate::contacts::restrict::{refuse_if_restricted, RestrictedGround};
 use crate::crypto::keyring::OwnerKeys;
 use crate::error::{Error, Result};
-use crate::contacts::restrict::{refuse_if_restricted, RestrictedGround};
 use crate::retention::keys::{self, PeriodState};
 use crate::service::{Hafen, Page, PageRequest};
 use crate::store::schema::messages;
@@ -282,7 +282,8 @@ impl Hafen {
                 let bound = match contact_keys {
                     None => None,
                     Some(base) => {
-                        match keys::bound_blocking(&keys, conn, &base, row.period_key_id.as_deref()) {
+                        match keys::bound_blocking(&keys, conn, &base, row.period_key_id.as_deref())
+                        {
                             Ok(Ok(k)) => Some(k),
                             Ok(Err(_)) => {
                                 return Ok(Err(Error::Conflict(
@@ -360,8 +361,10 @@ impl Hafen {
                 let Some(row) = contacts::find(conn, &t, &cid)? else {
                     return Ok(Err(Error::NotFound));
                 };
-                Ok(Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&cid))
-                    .map(|k| (row, k)))
+                Ok(
+                    Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&cid))
+                        .map(|k| (row, k)),
+                )
             })
             .await??;
         let event = AuditEvent::new(actor, "contact.restricted.read")

@@ -333,7 +333,11 @@ async fn concurrent_writes_share_commits(backend: Backend) {
     // The month's period keys exist once the first message of the month is in.
     let warm = json!({ "messages": [text_message("whatsapp", "+4915130099999", "warm", None)] });
     let (status, _) = app
-        .post(&format!("/v1/tenants/{tenant}/messages"), &app.admin_token, &warm)
+        .post(
+            &format!("/v1/tenants/{tenant}/messages"),
+            &app.admin_token,
+            &warm,
+        )
         .await;
     assert_eq!(status, 201);
     let before = store.group_stats();

@@ -285,6 +285,48 @@ impl TestApp {
         read(r).await
     }
 
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .client
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        read(r).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        read(r).await
+    }
+
+    /// GET returning the raw bytes and content type (CSV, PDF).
+    pub async fn get_bytes(&self, path: &str, token: &str) -> (u16, String, Vec<u8>) {
+        let r = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let kind = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        (status, kind, r.bytes().await.unwrap().to_vec())
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
         let r = self
             .client

@@ -1,0 +1,1263 @@
+//! Retention: rules take effect only after their dry-run, every start point deletes on time
+//! (with the injected clock), holds block deletion, restriction hides data, the preview
+//! matches the run exactly, shredded data stays unreadable after a restore, certificates
+//! chain, and only one instance sweeps at a time.
+
+use diesel::prelude::*;
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::support::{text_message, Backend, TestApp};
+
+both_backends!(
+    rules_take_effect_only_after_their_preview_and_keep_every_version,
+    a_second_admin_must_approve_when_configured,
+    every_start_point_deletes_on_time,
+    end_of_calendar_year_consent_withdrawal_and_unused_contacts,
+    holds_block_deletion_until_released,
+    restriction_hides_data_from_normal_reads,
+    the_preview_lists_exactly_what_the_run_deletes,
+    shredded_data_stays_unreadable_after_restoring_old_rows,
+    certificates_chain_export_and_reveal_tampering,
+    bad_retention_input_is_refused_and_changes_nothing,
+);
+
+fn rule(category: &str, channel: Option<&str>, start: &str, period: &str) -> Value {
+    let mut r = json!({
+        "category": category, "start": start, "period": period,
+        "legal_basis": "Test", "deletion_class": "LK 1",
+    });
+    if let Some(c) = channel {
+        r["channel"] = json!(c);
+    }
+    r
+}
+
+/// Every category kept unless a test names it: the defaults would otherwise delete old data.
+fn keep_all_but(named: &[Value]) -> Vec<Value> {
+    let mut rules: Vec<Value> = named.to_vec();
+    for category in [
+        "contacts",
+        "message_content",
+        "attachments",
+        "message_metadata",
+        "delivery_statuses",
+        "webhook_logs",
+        "consent_requests",
+        "consent_proofs",
+    ] {
+        let covered = named
+            .iter()
+            .any(|r| r["category"] == json!(category) && r.get("channel").is_none());
+        if !covered {
+            let start = if category == "consent_proofs" {
+                "consent_withdrawal"
+            } else {
+                "collection"
+            };
+            rules.push(rule(category, None, start, "keep"));
+        }
+    }
+    rules
+}
+
+/// Stores one message at `at`; returns (message id, contact id).
+async fn message_at(
+    app: &TestApp,
+    tenant: &str,
+    channel: &str,
+    address: &str,
+    at: &str,
+) -> (String, String) {
+    let mut m = text_message(channel, address, "Rechnung anbei", None);
+    m["occurred_at"] = json!(at);
+    let (status, body) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/messages"),
+            &app.admin_token,
+            &m,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    (
+        body["id"].as_str().unwrap().to_string(),
+        body["contact_id"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Previews and activates `rules` as `token`; returns the version.
+async fn activate(app: &TestApp, tenant: &str, token: &str, rules: &[Value]) -> Value {
+    let (status, preview) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/retention/preview"),
+            token,
+            &json!({ "rules": rules }),
+        )
+        .await;
+    assert_eq!(status, 200, "{preview}");
+    let (status, version) = app
+        .put(
+            &format!("/v1/tenants/{tenant}/retention/rules"),
+            token,
+            &json!({ "rules": rules, "preview_id": preview["preview_id"] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{version}");
+    version
+}
+
+/// Runs retention for the tenant now; returns the certificate.
+async fn run(app: &TestApp, tenant: &str) -> Value {
+    let (status, report) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/retention/runs"),
+            &app.admin_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["ran"], json!(true));
+    report["tenants"][0]["certificate"].clone()
+}
+
+async fn message_status(app: &TestApp, tenant: &str, id: &str) -> u16 {
+    app.get(
+        &format!("/v1/tenants/{tenant}/messages/{id}"),
+        &app.admin_token,
+    )
+    .await
+    .0
+}
+
+fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    s.parse().unwrap()
+}
+
+async fn rules_take_effect_only_after_their_preview_and_keep_every_version(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let admin = app.token(&tenant, "tenant_admin").await;
+    let base = format!("/v1/tenants/{tenant}/retention");
+    let a = keep_all_but(&[rule("message_metadata", None, "collection", "P1Y")]);
+    let b = keep_all_but(&[rule("message_metadata", None, "collection", "P2Y")]);
+
+    // No preview, or the preview of other rules: refused, nothing recorded.
+    let (status, problem) = app
+        .put(
+            &format!("{base}/rules"),
+            &admin,
+            &json!({"rules": a, "preview_id": "0190a0a0-0000-7000-8000-000000000000"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("preview"),
+        "{problem}"
+    );
+    let (_, preview_b) = app
+        .post(&format!("{base}/preview"), &admin, &json!({"rules": b}))
+        .await;
+    let (status, _) = app
+        .put(
+            &format!("{base}/rules"),
+            &admin,
+            &json!({"rules": a, "preview_id": preview_b["preview_id"]}),
+        )
+        .await;
+    assert_eq!(status, 422, "a preview of other rules does not count");
+    let (_, versions) = app.get(&format!("{base}/rules/versions"), &admin).await;
+    assert_eq!(versions, json!([]));
+    let (_, in_force) = app.get(&format!("{base}/rules"), &admin).await;
+    assert_eq!(in_force["active"], Value::Null, "the defaults apply");
+    assert_eq!(in_force["effective"], in_force["defaults"]);
+
+    // A preview expires.
+    let (_, stale) = app
+        .post(&format!("{base}/preview"), &admin, &json!({"rules": a}))
+        .await;
+    app.clock.advance(chrono::Duration::hours(25));
+    let (status, _) = app
+        .put(
+            &format!("{base}/rules"),
+            &admin,
+            &json!({"rules": a, "preview_id": stale["preview_id"]}),
+        )
+        .await;
+    assert_eq!(status, 422, "an old preview must be viewed again");
+
+    let v1 = activate(&app, &tenant, &admin, &a).await;
+    assert_eq!(
+        (v1["version"].clone(), v1["state"].clone()),
+        (json!(1), json!("active"))
+    );
+    let v2 = activate(&app, &tenant, &admin, &b).await;
+    assert_eq!(v2["version"], json!(2));
+    let (_, versions) = app.get(&format!("{base}/rules/versions"), &admin).await;
+    let states: Vec<(i64, &str)> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["version"].as_i64().unwrap(), v["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states, vec![(2, "active"), (1, "superseded")]);
+    assert!(versions[0]["proposed_by"]
+        .as_str()
+        .unwrap()
+        .contains("tenant_admin"));
+    assert!(versions[1]["superseded_at"].is_string());
+    let (_, in_force) = app.get(&format!("{base}/rules"), &admin).await;
+    assert_eq!(in_force["active"]["version"], json!(2));
+    let metadata = in_force["effective"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["category"] == json!("message_metadata"))
+        .unwrap()
+        .clone();
+    assert_eq!(metadata["period"], json!("P2Y"));
+
+    // Roles: the DPO may look and preview but not change; agents neither; other tenants 404.
+    let dpo = app.token(&tenant, "dpo").await;
+    let agent = app.token(&tenant, "agent").await;
+    assert_eq!(
+        app.post(&format!("{base}/preview"), &dpo, &json!({"rules": a}))
+            .await
+            .0,
+        200
+    );
+    let (_, p) = app
+        .post(&format!("{base}/preview"), &dpo, &json!({"rules": a}))
+        .await;
+    assert_eq!(
+        app.put(
+            &format!("{base}/rules"),
+            &dpo,
+            &json!({"rules": a, "preview_id": p["preview_id"]})
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        app.post(&format!("{base}/preview"), &agent, &json!({"rules": a}))
+            .await
+            .0,
+        403
+    );
+    let other = app.create_tenant("Andere GmbH").await;
+    let foreign = app.token(&other, "tenant_admin").await;
+    assert_eq!(app.get(&format!("{base}/rules"), &foreign).await.0, 404);
+    // The change is in the audit log.
+    let mut conn = app.db.connect();
+    use hafen::store::schema::audit_log;
+    let actions: Vec<String> = audit_log::table
+        .filter(audit_log::action.like("retention.rules.%"))
+        .select(audit_log::action)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(
+        actions,
+        vec!["retention.rules.activate", "retention.rules.activate"]
+    );
+}
+
+async fn a_second_admin_must_approve_when_configured(backend: Backend) {
+    let app = TestApp::spawn_configured(backend, |c| c.retention_require_approval = true).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let first = app.token(&tenant, "tenant_admin").await;
+    let second = app.token(&tenant, "tenant_admin").await;
+    let rules = keep_all_but(&[rule("delivery_statuses", None, "collection", "P30D")]);
+    let proposed = activate(&app, &tenant, &first, &rules).await;
+    assert_eq!(proposed["state"], json!("pending_approval"));
+    let base = format!("/v1/tenants/{tenant}/retention/rules");
+    let (_, in_force) = app.get(&base, &first).await;
+    assert_eq!(
+        in_force["active"],
+        Value::Null,
+        "pending rules do not apply"
+    );
+    assert_eq!(in_force["pending"][0]["version"], json!(1));
+    let (status, problem) = app
+        .post(&format!("{base}/versions/1/approve"), &first, &json!({}))
+        .await;
+    assert_eq!(status, 403, "{problem}");
+    let (status, approved) = app
+        .post(&format!("{base}/versions/1/approve"), &second, &json!({}))
+        .await;
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(approved["state"], json!("active"));
+    assert!(approved["decided_by"].as_str().is_some());
+    assert_eq!(
+        app.post(&format!("{base}/versions/1/approve"), &second, &json!({}))
+            .await
+            .0,
+        409,
+        "decided once"
+    );
+    // A rejected proposal never applies.
+    let other = keep_all_but(&[rule("delivery_statuses", None, "collection", "P10D")]);
+    activate(&app, &tenant, &first, &other).await;
+    let (_, rejected) = app
+        .post(&format!("{base}/versions/2/reject"), &second, &json!({}))
+        .await;
+    assert_eq!(rejected["state"], json!("rejected"));
+    let (_, in_force) = app.get(&base, &first).await;
+    assert_eq!(in_force["active"]["version"], json!(1));
+}
+
+async fn every_start_point_deletes_on_time(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let rules = keep_all_but(&[
+        rule("message_metadata", Some("whatsapp"), "collection", "P1Y"),
+        rule(
+            "message_metadata",
+            Some("telegram"),
+            "conversation_end",
+            "P30D",
+        ),
+        rule(
+            "message_metadata",
+            Some("messenger"),
+            "relationship_end",
+            "P90D",
+        ),
+        rule("message_metadata", None, "collection", "keep"),
+    ]);
+    activate(&app, &tenant, &app.admin_token, &rules).await;
+    // Collection: one year after the message.
+    let (wa_old, _) = message_at(
+        &app,
+        &tenant,
+        "whatsapp",
+        "+4915100000001",
+        "2025-11-01T10:00:00Z",
+    )
+    .await;
+    let (wa_new, _) = message_at(
+        &app,
+        &tenant,
+        "whatsapp",
+        "+4915100000001",
+        "2026-01-01T10:00:00Z",
+    )
+    .await;
+    // End of conversation: 30 days after the contact's last message on the channel.
+    let (tg_ended_1, _) = message_at(
+        &app,
+        &tenant,
+        "telegram",
+        "100000001",
+        "2026-09-01T10:00:00Z",
+    )
+    .await;
+    let (tg_ended_2, _) = message_at(
+        &app,
+        &tenant,
+        "telegram",
+        "100000001",
+        "2026-10-01T10:00:00Z",
+    )
+    .await;
+    let (tg_going, _) = message_at(
+        &app,
+        &tenant,
+        "telegram",
+        "100000002",
+        "2026-09-01T10:00:00Z",
+    )
+    .await;
+    message_at(
+        &app,
+        &tenant,
+        "telegram",
+        "100000002",
+        "2026-11-20T10:00:00Z",
+    )
+    .await;
+    // End of relationship: 90 days after the contact was closed; an open one stays.
+    let (fb_closed, closed_contact) = message_at(
+        &app,
+        &tenant,
+        "messenger",
+        "200000001",
+        "2026-01-01T10:00:00Z",
+    )
+    .await;
+    let (fb_open, _) = message_at(
+        &app,
+        &tenant,
+        "messenger",
+        "200000002",
+        "2026-01-01T10:00:00Z",
+    )
+    .await;
+    // Another channel follows the tenant-wide rule: keep.
+    let (other, _) = message_at(
+        &app,
+        &tenant,
+        "sms",
+        "+4915100000003",
+        "2010-01-01T10:00:00Z",
+    )
+    .await;
+    let (status, contact) = app
+        .put(
+            &format!("/v1/tenants/{tenant}/contacts/{closed_contact}/relationship"),
+            &app.admin_token,
+            &json!({"ended_at": "2026-06-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{contact}");
+    assert_eq!(
+        contact["relationship_ended_at"],
+        json!("2026-06-01T00:00:00Z")
+    );
+
+    let certificate = run(&app, &tenant).await;
+    assert_eq!(certificate["state"], json!("completed"), "{certificate}");
+    assert_eq!(
+        certificate["counts"]["message_metadata"],
+        json!(4),
+        "{certificate}"
+    );
+    for gone in [&wa_old, &tg_ended_1, &tg_ended_2, &fb_closed] {
+        assert_eq!(
+            message_status(&app, &tenant, gone).await,
+            404,
+            "{gone} deleted"
+        );
+    }
+    for kept in [&wa_new, &tg_going, &fb_open, &other] {
+        assert_eq!(
+            message_status(&app, &tenant, kept).await,
+            200,
+            "{kept} kept"
+        );
+    }
+    // The Telegram chat goes on: its old messages stay with it. A year after the first run
+    // the rest of WhatsApp is due.
+    app.clock.set(at("2026-12-20T10:00:00Z"));
+    message_at(
+        &app,
+        &tenant,
+        "telegram",
+        "100000002",
+        "2026-12-20T10:00:00Z",
+    )
+    .await;
+    app.clock.set(at("2027-01-02T00:00:00Z"));
+    let certificate = run(&app, &tenant).await;
+    assert_eq!(
+        certificate["counts"]["message_metadata"],
+        json!(1),
+        "{certificate}"
+    );
+    assert_eq!(message_status(&app, &tenant, &wa_new).await, 404);
+    assert_eq!(message_status(&app, &tenant, &tg_going).await, 200);
+}
+
+async fn end_of_calendar_year_consent_withdrawal_and_unused_contacts(backend: Backend) {
+    use hafen::store::schema::{consent_ledger, consent_texts, consents, contacts};
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let mut content = rule("message_content", None, "collection", "P6Y");
+    content["end_of_year"] = json!(true);
+    let rules = keep_all_but(&[
+        content,
+        rule("consent_proofs", None, "consent_withdrawal", "P3Y"),
+        rule("consent_requests", None, "collection", "PT48H"),
+        rule("contacts", None, "conversation_end", "P1Y"),
+    ]);
+    activate(&app, &tenant, &app.admin_token, &rules).await;
+    // HGB: six years from the end of 2019 end on 1 January 2026: due now. 2020's is not.
+    let (due, _) = message_at(
+        &app,
+        &tenant,
+        "whatsapp",
+        "+4915100000011",
+        "2019-03-15T10:00:00Z",
+    )
+    .await;
+    let (kept, _) = message_at(
+        &app,
+        &tenant,
+        "whatsapp",
+        "+4915100000011",
+        "2020-01-01T00:00:00Z",
+    )
+    .await;
+
+    // Consents: a proof withdrawn 4 years ago (due), one withdrawn last year (kept), a request
+    // never confirmed 3 days ago (due), one from an hour ago (kept).
+    let (_, purpose) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/consent-purposes"),
+            &app.admin_token,
+            &json!({"name": "Newsletter", "texts": {"de": "Ja zum Newsletter"}}),
+        )
+        .await;
+    let purpose = purpose["id"].as_str().unwrap().to_string();
+    let mut conn = app.db.connect();
+    let text_id: String = consent_texts::table
+        .select(consent_texts::id)
+        .first(&mut conn)
+        .unwrap();
+    let micros = |s: &str| hafen::clock::to_micros(at(s));
+    let mut consent_ids = Vec::new();
+    for (i, (state, requested, withdrawn)) in [
+        (
+            "withdrawn",
+            "2021-01-10T00:00:00Z",
+            Some("2022-06-01T00:00:00Z"),
+        ),
+        (
+            "withdrawn",
+            "2024-01-10T00:00:00Z",
+            Some("2025-06-01T00:00:00Z"),
+        ),
+        ("requested", "2026-11-23T12:00:00Z", None),
+        ("requested", "2026-11-26T11:00:00Z", None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (_, contact) = message_at(
+            &app,
+            &tenant,
+            "telegram",
+            &format!("30000000{i}"),
+            "2026-11-01T00:00:00Z",
+        )
+        .await;
+        let row = hafen::consent::ConsentRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: tenant.clone(),
+            contact_id: contact.clone(),
+            purpose_id: purpose.clone(),
+            state: state.into(),
+            text_id: text_id.clone(),
+            requested_at: micros(requested),
+            expires_at: None,
+            confirmed_at: withdrawn.map(|_| micros(requested) + 1),
+            withdrawn_at: withdrawn.map(micros),
+            last_used_at: None,
+            updated_at: micros(requested),
+        };
+        diesel::insert_into(consents::table)
+            .values(&row)
+            .execute(&mut conn)
+            .unwrap();
+        hafen::consent::ledger::append(
+            &mut conn,
+            hafen::consent::ledger::LedgerEvent {
+                tenant_id: tenant.clone(),
+                consent_id: row.id.clone(),
+                contact_id: contact,
+                purpose_id: purpose.clone(),
+                event: "requested",
+                at: at(requested),
+                source: "api".into(),
+                text_id: text_id.clone(),
+                text_hash: vec![1; 32],
+                message_id: None,
+                evidence_sealed: Some(vec![9; 40]),
+            },
+        )
+        .unwrap();
+        consent_ids.push(row.id);
+    }
+    // A contact nobody refers to any more, silent for two years: due. (Its message went.)
+    let (old_message, lonely) = message_at(
+        &app,
+        &tenant,
+        "messenger",
+        "400000001",
+        "2024-06-01T00:00:00Z",
+    )
+    .await;
+    {
+        use hafen::store::schema::messages;
+        diesel::delete(messages::table.filter(messages::id.eq(&old_message)))
+            .execute(&mut conn)
+            .unwrap();
+    }
+
+    let certificate = run(&app, &tenant).await;
+    let counts = &certificate["counts"];
+    assert_eq!(counts["message_content"], json!(1), "{certificate}");
+    assert_eq!(counts["consent_proofs"], json!(1), "{certificate}");
+    assert_eq!(counts["consent_requests"], json!(1), "{certificate}");
+    assert_eq!(counts["contacts"], json!(1), "{certificate}");
+    assert!(certificate["keys_shredded"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(format!("contact:{lonely}"))));
+
+    let (_, gone) = app
+        .get(
+            &format!("/v1/tenants/{tenant}/messages/{due}"),
+            &app.admin_token,
+        )
+        .await;
+    assert_eq!(gone["body"], Value::Null, "content deleted");
+    assert!(gone["content_deleted_at"].is_string(), "{gone}");
+    assert_eq!(
+        gone["occurred_at"],
+        json!("2019-03-15T10:00:00Z"),
+        "metadata kept"
+    );
+    let (_, still) = app
+        .get(
+            &format!("/v1/tenants/{tenant}/messages/{kept}"),
+            &app.admin_token,
+        )
+        .await;
+    assert_eq!(still["body"], json!("Rechnung anbei"));
+    let left: Vec<String> = consents::table
+        .select(consents::id)
+        .order(consents::requested_at)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(left, vec![consent_ids[1].clone(), consent_ids[3].clone()]);
+    let redacted: Vec<(String, Option<Vec<u8>>)> = consent_ledger::table
+        .filter(consent_ledger::redacted_at.is_not_null())
+        .select((consent_ledger::consent_id, consent_ledger::evidence_sealed))
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(redacted.len(), 2);
+    assert!(redacted.iter().all(|(_, e)| e.is_none()), "evidence gone");
+    let report = app.hafen.verify_consent_ledger().await.unwrap();
+    assert!(
+        report.broken.is_none(),
+        "the ledger still verifies: {report}"
+    );
+    let n: i64 = contacts::table
+        .filter(contacts::id.eq(&lonely))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(n, 0);
+    // On 1 January 2027 the 2020 message is due too.
+    app.clock.set(at("2027-01-01T00:00:00Z"));
+    let certificate = run(&app, &tenant).await;
+    assert_eq!(
+        certificate["counts"]["message_content"],
+        json!(1),
+        "{certificate}"
+    );
+}
+
+async fn holds_block_deletion_until_released(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let dpo = app.token(&tenant, "dpo").await;
+    activate(
+        &app,
+        &tenant,
+        &app.admin_token,
+        &keep_all_but(&[rule("message_metadata", None, "collection", "P1Y")]),
+    )
+    .await;
+    let (a, held_contact) = message_at(
+        &app,
+        &tenant,
+        "whatsapp",
+        "+4915100000021",
+        "2020-01-01T00:00:00Z",
+    )
+    .await;
+    let (b, _) = message_at(
+        &app,
+        &tenant,
+        "whatsapp",
+        "+4915100000022",
+        "2021-03-01T00:00:00Z",
+    )
+    .await;
+    let (c, _) = message_at(
+        &app,
+        &tenant,
+        "whatsapp",
+        "+4915100000023",
+        "2022-01-01T00:00:00Z",
+    )
+    .await;
+    let holds = format!("/v1/tenants/{tenant}/legal-holds");
+    let (status, contact_hold) = app
+        .post(
+            &holds,
+            &dpo,
+            &json!({"contact_id": held_contact, "reason": "Klage Az. 1 O 23/26"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{contact_hold}");
+    assert_eq!(contact_hold["scope"], json!("contact"));
+    let (status, range_hold) = app
+        .post(
+            &holds,
+            &dpo,
+            &json!({"data_from": "2021-01-01T00:00:00Z", "data_until": "2021-12-31T00:00:00Z", "reason": "Betriebsprüfung 2021"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{range_hold}");
+    // A whole-tenant hold stops everything.
+    let (_, tenant_hold) = app
+        .post(
+            &holds,
+            &app.admin_token,
+            &json!({"reason": "Datenpanne: Beweissicherung"}),
+        )
+        .await;
+    let certificate = run(&app, &tenant).await;
+    assert_eq!(certificate["counts"]["message_metadata"], json!(0));
+    let (status, released) = app
+        .post(
+            &format!("{holds}/{}/release", tenant_hold["id"].as_str().unwrap()),
+            &dpo,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{released}");
+    assert_eq!(released["active"], json!(false));
+    let certificate = run(&app, &tenant).await;
+    assert_eq!(
+        certificate["counts"]["message_metadata"],
+        json!(1),
+        "only the unheld one"
+    );
+    assert_eq!(message_status(&app, &tenant, &c).await, 404);
+    assert_eq!(message_status(&app, &tenant, &a).await, 200);
+    assert_eq!(message_status(&app, &tenant, &b).await, 200);
+    // Releasing makes the data eligible again; a hold with an end lapses by itself.
+    app.post(
+        &format!("{holds}/{}/release", contact_hold["id"].as_str().unwrap()),
+        &dpo,
+        &json!({}),
+    )
+    .await;
+    let certificate = run(&app, &tenant).await;
+    assert_eq!(certificate["counts"]["message_metadata"], json!(1));
+    assert_eq!(message_status(&app, &tenant, &a).await, 404);
+    assert_eq!(message_status(&app, &tenant, &b).await, 200);
+    let (_, list) = app.get(&holds, &dpo).await;
+    let reasons: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.contains(&"Betriebsprüfung 2021"),
+        "reasons come back decrypted"
+    );
+    assert_eq!(
+        app.post(
+            &format!("{holds}/{}/release", contact_hold["id"].as_str().unwrap()),
+            &dpo,
+            &json!({})
+        )
+        .await
+        .0,
+        409
+    );
+    let agent = app.token(&tenant, "agent").await;
+    assert_eq!(
+        app.post(&holds, &agent, &json!({"reason": "x"})).await.0,
+        403
+    );
+}
+
+async fn restriction_hides_data_from_normal_reads(backend: Backend) {
+    use hafen::store::schema::audit_log;
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let agent = app.token(&tenant, "agent").await;
+    let dpo = app.token(&tenant, "dpo").await;
+    let (message, contact) = message_at(
+        &app,
+        &tenant,
+        "whatsapp",
+        "+4915100000031",
+        "2026-11-20T10:00:00Z",
+    )
+    .await;
+    let restriction = format!("/v1/tenants/{tenant}/contacts/{contact}/restriction");
+    assert_eq!(
+        app.post(&restriction, &agent, &json!({"reason": "Widerspruch"}))
+            .await
+            .0,
+        403
+    );
+    let (status, view) = app
+        .post(
+            &restriction,
+            &dpo,
+            &json!({"reason": "§ 35 Abs. 3 BDSG: Aufbewahrungspflicht"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["restricted"], json!(true));
+    // Normal reads: refused or blanked, for everyone including admins and the DPO.
+    for token in [&agent, &app.admin_token, &dpo] {
+        assert_eq!(message_status_as(&app, &tenant, &message, token).await, 403);
+        let (status, _) = app
+            .get(
+                &format!("/v1/tenants/{tenant}/contacts/{contact}/messages"),
+                token,
+            )
+            .await;
+        assert_eq!(status, 403);
+        let (_, c) = app
+            .get(&format!("/v1/tenants/{tenant}/contacts/{contact}"), token)
+            .await;
+        assert_eq!(
+            (c["restricted"].clone(), c["address"].clone()),
+            (json!(true), Value::Null)
+        );
+    }
+    // The DPO's restricted export, naming an Art. 18(2) ground: readable and audited.
+    let export = format!("/v1/tenants/{tenant}/contacts/{contact}/restricted");
+    assert_eq!(
+        app.get(&format!("{export}?ground=curiosity"), &dpo).await.0,
+        422
+    );
+    assert_eq!(
+        app.get(&format!("{export}?ground=legal_claims"), &agent)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        app.get(&format!("{export}?ground=legal_claims"), &app.admin_token)
+            .await
+            .0,
+        403
+    );
+    let (status, data) = app
+        .get(&format!("{export}?ground=legal_claims"), &dpo)
+        .await;
+    assert_eq!(status, 200, "{data}");
+    assert_eq!(data["contact"]["address"], json!("4915100000031"));
+    assert_eq!(
+        data["messages"]["items"][0]["body"],
+        json!("Rechnung anbei")
+    );
+    let mut conn = app.db.connect();
+    let detail: Option<String> = audit_log::table
+        .filter(audit_log::action.eq("contact.restricted.read"))
+        .select(audit_log::detail)
+        .first(&mut conn)
+        .unwrap();
+    assert!(detail.unwrap().contains("ground=legal_claims"));
+    // Lifted: normal again.
+    assert_eq!(app.delete(&restriction, &dpo).await.0, 200);
+    assert_eq!(
+        message_status_as(&app, &tenant, &message, &agent).await,
+        200
+    );
+}
+
+async fn message_status_as(app: &TestApp, tenant: &str, id: &str, token: &str) -> u16 {
+    app.get(&format!("/v1/tenants/{tenant}/messages/{id}"), token)
+        .await
+        .0
+}
+
+async fn the_preview_lists_exactly_what_the_run_deletes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    for (i, day) in [
+        "2024-01-05",
+        "2024-02-07",
+        "2024-02-09",
+        "2025-11-01",
+        "2026-11-25",
+    ]
+    .iter()
+    .enumerate()
+    {
+        message_at(
+            &app,
+            &tenant,
+            "whatsapp",
+            &format!("+49151000004{i}"),
+            &format!("{day}T08:00:00Z"),
+        )
+        .await;
+        message_at(
+            &app,
+            &tenant,
+            "telegram",
+            &format!("50000000{i}"),
+            &format!("{day}T09:00:00Z"),
+        )
+        .await;
+    }
+    let rules = keep_all_but(&[
+        rule("message_content", None, "collection", "P400D"),
+        rule("message_metadata", Some("telegram"), "collection", "P2Y"),
+    ]);
+    let (_, preview) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/retention/preview"),
+            &app.admin_token,
+            &json!({"rules": rules}),
+        )
+        .await;
+    let content = &preview["now"]["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["category"] == json!("message_content"))
+        .unwrap()
+        .clone();
+    assert_eq!(content["count"], json!(6), "{preview}");
+    assert_eq!(content["by_channel"], json!({"telegram": 3, "whatsapp": 3}));
+    assert_eq!(content["by_month"], json!({"2024-01": 2, "2024-02": 4}));
+    assert_eq!(content["contacts_affected"], json!(6));
+    assert_eq!(content["oldest"], json!("2024-01-05T08:00:00Z"));
+    assert_eq!(content["newest"], json!("2024-02-09T09:00:00Z"));
+    let soon = preview["next_30_days"]["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["category"] == json!("message_content"))
+        .unwrap()
+        .clone();
+    // 400 days after 1 November 2025 is 6 December 2026: within the next 30 days.
+    assert_eq!(soon["count"], json!(2), "{preview}");
+    assert_eq!(soon["by_month"], json!({"2025-11": 2}));
+    let metadata = preview["now"]["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["category"] == json!("message_metadata"))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        metadata["count"],
+        json!(3),
+        "telegram of early 2024 is over two years old"
+    );
+    assert_eq!(metadata["by_month"], json!({"2024-01": 1, "2024-02": 2}));
+    let soon_meta = preview["next_30_days"]["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["category"] == json!("message_metadata"))
+        .unwrap()
+        .clone();
+    assert_eq!(soon_meta["count"], json!(0));
+    // Nothing was deleted by looking.
+    assert_eq!(app.counts().messages, 10);
+    let (status, _) = app
+        .put(
+            &format!("/v1/tenants/{tenant}/retention/rules"),
+            &app.admin_token,
+            &json!({"rules": rules, "preview_id": preview["preview_id"]}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let certificate = run(&app, &tenant).await;
+    for category in preview["now"]["categories"].as_array().unwrap() {
+        let name = category["category"].as_str().unwrap();
+        assert_eq!(
+            certificate["counts"][name], category["count"],
+            "{name}: {certificate}"
+        );
+    }
+    // The CLI's dry run says the same as the API's: nothing more is due now.
+    let (_, dry) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/retention/runs?dry_run=true"),
+            &app.admin_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(dry["dry_run"], json!(true));
+    assert_eq!(dry["tenants"][0]["forecast"]["total"], json!(0), "{dry}");
+}
+
+async fn shredded_data_stays_unreadable_after_restoring_old_rows(backend: Backend) {
+    use hafen::store::schema::{messages, period_keys};
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    activate(
+        &app,
+        &tenant,
+        &app.admin_token,
+        &keep_all_but(&[rule("message_metadata", None, "collection", "P1Y")]),
+    )
+    .await;
+    let (old, _) = message_at(
+        &app,
+        &tenant,
+        "whatsapp",
+        "+4915100000051",
+        "2024-03-01T10:00:00Z",
+    )
+    .await;
+    let (recent, _) = message_at(
+        &app,
+        &tenant,
+        "whatsapp",
+        "+4915100000051",
+        "2026-11-01T10:00:00Z",
+    )
+    .await;
+    // The "backup": the message rows as they are now (the data, without the keystore).
+    let mut conn = app.db.connect();
+    let backup: Vec<hafen::messages::MessageRow> = messages::table
+        .select(hafen::messages::MessageRow::as_select())
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(backup.len(), 2);
+    let certificate = run(&app, &tenant).await;
+    assert_eq!(certificate["counts"]["message_metadata"], json!(1));
+    let shredded: Vec<&str> = certificate["keys_shredded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k.as_str().and_then(|k| k.strip_prefix("period:")))
+        .collect();
+    assert_eq!(
+        shredded.len(),
+        1,
+        "March 2024's period key went: {certificate}"
+    );
+    let destroyed: Option<Vec<u8>> = period_keys::table
+        .filter(period_keys::id.eq(shredded[0]))
+        .select(period_keys::wrapped_key)
+        .first(&mut conn)
+        .unwrap();
+    assert!(destroyed.is_none(), "the wrapped key itself is gone");
+    // Restore the old data rows next to the current keystore.
+    for row in backup.into_iter().filter(|r| r.id == old) {
+        diesel::insert_into(messages::table)
+            .values(&row)
+            .execute(&mut conn)
+            .unwrap();
+    }
+    let (status, view) = app
+        .get(
+            &format!("/v1/tenants/{tenant}/messages/{old}"),
+            &app.admin_token,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(view["shredded"], json!(true), "{view}");
+    assert_eq!(view["body"], Value::Null);
+    assert_eq!(view["erased"], json!(false));
+    // The recent message, same contact, is unaffected.
+    let (_, view) = app
+        .get(
+            &format!("/v1/tenants/{tenant}/messages/{recent}"),
+            &app.admin_token,
+        )
+        .await;
+    assert_eq!(view["body"], json!("Rechnung anbei"));
+    assert_eq!(view["shredded"], json!(false));
+}
+
+async fn certificates_chain_export_and_reveal_tampering(backend: Backend) {
+    use hafen::store::schema::retention_certificates;
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let dpo = app.token(&tenant, "dpo").await;
+    activate(
+        &app,
+        &tenant,
+        &app.admin_token,
+        &keep_all_but(&[rule("message_metadata", None, "collection", "P1Y")]),
+    )
+    .await;
+    message_at(
+        &app,
+        &tenant,
+        "whatsapp",
+        "+4915100000061",
+        "2024-03-01T10:00:00Z",
+    )
+    .await;
+    let first = run(&app, &tenant).await;
+    let second = run(&app, &tenant).await;
+    assert_eq!(first["counts"]["message_metadata"], json!(1));
+    assert_eq!(second["counts"]["message_metadata"], json!(0));
+    assert_eq!(second["prev_hash"], first["hash"], "chained");
+    assert_eq!(first["rule_versions"], json!({"tenant_rules": 1}));
+    assert_ne!(first["deleted_ids_sha256"], second["deleted_ids_sha256"]);
+    let base = format!("/v1/tenants/{tenant}/retention/certificates");
+    let (status, list) = app.get(&base, &dpo).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let (status, kind, csv) = app.get_bytes(&format!("{base}?format=csv"), &dpo).await;
+    assert_eq!((status, kind.as_str()), (200, "text/csv; charset=utf-8"));
+    let csv = String::from_utf8(csv).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.lines().next().unwrap().contains("message_metadata"));
+    let (status, kind, pdf) = app.get_bytes(&format!("{base}?format=pdf"), &dpo).await;
+    assert_eq!((status, kind.as_str()), (200, "application/pdf"));
+    assert!(pdf.starts_with(b"%PDF"));
+    assert_eq!(app.get(&format!("{base}?format=xml"), &dpo).await.0, 422);
+    let agent = app.token(&tenant, "agent").await;
+    assert_eq!(app.get(&base, &agent).await.0, 403);
+    assert!(app
+        .hafen
+        .verify_retention_certificates()
+        .await
+        .unwrap()
+        .broken
+        .is_none());
+    // Someone lowers a count after the fact: the chain says so.
+    let mut conn = app.db.connect();
+    diesel::update(retention_certificates::table.filter(retention_certificates::seq.eq(1)))
+        .set(retention_certificates::counts.eq("{\"message_metadata\":0}"))
+        .execute(&mut conn)
+        .unwrap();
+    let report = app.hafen.verify_retention_certificates().await.unwrap();
+    assert_eq!(report.broken.unwrap().seq, 1);
+    let r = app
+        .client
+        .get(app.url(&base))
+        .bearer_auth(&dpo)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-hafen-chain-intact"], "false");
+}
+
+async fn bad_retention_input_is_refused_and_changes_nothing(backend: Backend) {
+    use hafen::store::schema::{legal_holds, retention_previews};
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let preview = format!("/v1/tenants/{tenant}/retention/preview");
+    let forever = json!({"category": "message_content", "start": "collection", "legal_basis": "x", "period": ""});
+    for (body, field) in [
+        (json!({"rules": [forever]}), "rules[0].period"),
+        (
+            json!({"rules": [rule("message_content", None, "collection", "6 years")]}),
+            "rules[0].period",
+        ),
+        (
+            json!({"rules": [rule("audit_log", None, "collection", "P10Y")]}),
+            "rules[0].category",
+        ),
+        (
+            json!({"rules": [rule("consent_proofs", None, "collection", "P1Y")]}),
+            "rules[0].start",
+        ),
+        (
+            json!({"rules": [rule("webhook_logs", Some("whatsapp"), "collection", "P1Y")]}),
+            "rules[0].channel",
+        ),
+        (
+            json!({"rules": [rule("contacts", None, "collection", "P1Y"), rule("contacts", None, "collection", "P2Y")]}),
+            "rules[1]",
+        ),
+    ] {
+        let (status, problem) = app.post(&preview, &app.admin_token, &body).await;
+        assert_eq!(status, 422, "{body}: {problem}");
+        assert!(problem.to_string().contains(field), "{field}: {problem}");
+    }
+    let (status, _) = app
+        .post(&preview, &app.admin_token, &json!({"rules": "all"}))
+        .await;
+    assert!(status == 400 || status == 422);
+    let holds = format!("/v1/tenants/{tenant}/legal-holds");
+    for body in [
+        json!({"reason": ""}),
+        json!({"reason": "x", "contact_id": "nobody"}),
+        json!({"reason": "x", "data_from": "2026-01-02T00:00:00Z", "data_until": "2026-01-01T00:00:00Z"}),
+        json!({"reason": "x", "until": "2020-01-01T00:00:00Z"}),
+        json!({"reason": "x", "unknown": 1}),
+    ] {
+        let (status, problem) = app.post(&holds, &app.admin_token, &body).await;
+        assert!(
+            matches!(status, 400 | 404 | 422),
+            "{body}: {status} {problem}"
+        );
+    }
+    let mut conn = app.db.connect();
+    let previews: i64 = retention_previews::table
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    let held: i64 = legal_holds::table.count().get_result(&mut conn).unwrap();
+    assert_eq!((previews, held), (0, 0), "nothing stored");
+    assert_eq!(
+        app.post(
+            &format!("/v1/tenants/{tenant}/retention/runs"),
+            "hfn_bad_token",
+            &json!({})
+        )
+        .await
+        .0,
+        401
+    );
+}
+
+/// Two instances on one PostgreSQL database: while one sweeps, the other does nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_one_instance_sweeps_at_a_time() {
+    if !crate::support::postgres_available() {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    message_at(
+        &app,
+        &tenant,
+        "whatsapp",
+        "+4915100000071",
+        "2010-03-01T10:00:00Z",
+    )
+    .await;
+    let other_instance = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hafen"))
+            .args(args)
+            .env_remove("HAFEN_CONFIG")
+            .env("HAFEN_DATA_DIR", app.data_dir())
+            .env("HAFEN_DATABASE_URL", &app.db.url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    // This instance holds the sweep lock: the other process skips, deleting nothing.
+    let lock = app
+        .hafen
+        .hold_sweep_lock()
+        .await
+        .unwrap()
+        .expect("lock free");
+    let out = other_instance(&["retention", "run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ran"], json!(false), "{report}");
+    assert_eq!(app.counts().messages, 1);
+    // This instance's own API also waits its turn.
+    let (_, mine) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/retention/runs"),
+            &app.admin_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(mine["ran"], json!(false));
+    lock.release().await;
+    // Released: the other process sweeps (defaults: 2010 is long past six years).
+    let out = other_instance(&["retention", "run"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ran"], json!(true), "{report}");
+    assert_eq!(app.counts().messages, 0);
+    let out = other_instance(&["retention", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
