@@ -578,7 +578,7 @@ mod tests {
         assert!(err.to_string().contains("keep"), "{err}");
         let set = RuleSet::parse(&[input("message_content", "collection", "keep")]).unwrap();
         assert_eq!(set.rules[0].retain, Retain::Keep);
-        assert_eq!(set.rules[0].cutoff(Utc::now()), None);
+        assert_eq!(set.rules[0].cutoff(at("2026-01-01T00:00:00Z")), None);
     }
 
     #[test]
