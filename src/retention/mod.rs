@@ -632,6 +632,7 @@ impl Hafen {
         for (category, selection) in run::selections(tenant, &set, &holds_now, now, None) {
             loop {
                 let (sel, p) = (selection.clone(), progress.clone());
+                let batch_started = std::time::Instant::now();
                 let outcome = self
                     .store
                     .write(move |conn| {
@@ -643,6 +644,12 @@ impl Hafen {
                 match outcome {
                     Ok((0, _)) => break,
                     Ok((n, p)) => {
+                        tracing::debug!(
+                            category = category.as_str(),
+                            deleted = n,
+                            ms = batch_started.elapsed().as_millis() as u64,
+                            "retention batch committed"
+                        );
                         progress = p;
                         self.metrics
                             .retention_deleted
@@ -733,13 +740,20 @@ impl Hafen {
 
     /// Gives freed pages back (SQLite), in small steps between other writes.
     async fn reclaim_space(&self) {
+        let started = std::time::Instant::now();
         for _ in 0..10_000 {
             match self
                 .store
-                .write(|conn| backend::reclaim_space(conn, 2_000))
+                .write(|conn| backend::reclaim_space(conn, 256))
                 .await
             {
-                Ok(0) => return,
+                Ok(0) => {
+                    tracing::debug!(
+                        ms = started.elapsed().as_millis() as u64,
+                        "free pages reclaimed"
+                    );
+                    return;
+                }
                 Ok(_) => continue,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not reclaim free space after retention");

@@ -61,6 +61,7 @@ pub fn selections(
                     before: cutoff.before,
                     not_before,
                     holds: holds.clone(),
+                    ordered: true,
                 },
             ));
         }
@@ -185,6 +186,7 @@ pub fn delete_batch(
     progress: &mut CertificateProgress,
 ) -> Result<u64, StoreError> {
     let mut selection = selection.clone();
+    selection.ordered = false;
     selection.holds = holds::active(conn, &selection.tenant, to_micros(now))?;
     let items = selection.page(conn, None, limit)?;
     if items.is_empty() {

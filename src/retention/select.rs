@@ -36,6 +36,9 @@ pub struct Selection {
     pub before: i64,
     pub not_before: Option<i64>,
     pub holds: ActiveHolds,
+    /// Pages in id order (the dry-run pages by id). A sweep takes any due rows: without the
+    /// sort, a page of a million due rows costs a LIMIT, not a sort.
+    pub ordered: bool,
 }
 
 impl Selection {
@@ -144,16 +147,19 @@ impl Selection {
         if let Some(after) = after {
             q = q.filter(messages::id.gt(after.to_string()));
         }
-        let rows: Vec<(String, String, i64, String)> = q
-            .order(messages::id)
-            .limit(limit)
-            .select((
-                messages::id,
-                messages::channel,
-                messages::occurred_at,
-                messages::contact_id,
-            ))
-            .load(conn)?;
+        let rows: Vec<(String, String, i64, String)> = if self.ordered {
+            q.order(messages::id)
+        } else {
+            q
+        }
+        .limit(limit)
+        .select((
+            messages::id,
+            messages::channel,
+            messages::occurred_at,
+            messages::contact_id,
+        ))
+        .load(conn)?;
         Ok(rows
             .into_iter()
             .map(|(id, channel, at, contact)| Item {
@@ -235,11 +241,14 @@ impl Selection {
         if let Some(after) = after {
             q = q.filter(contacts::id.gt(after.to_string()));
         }
-        let rows: Vec<(String, String, i64)> = q
-            .order(contacts::id)
-            .limit(limit)
-            .select((contacts::id, contacts::channel, contacts::last_message_at))
-            .load(conn)?;
+        let rows: Vec<(String, String, i64)> = if self.ordered {
+            q.order(contacts::id)
+        } else {
+            q
+        }
+        .limit(limit)
+        .select((contacts::id, contacts::channel, contacts::last_message_at))
+        .load(conn)?;
         Ok(rows
             .into_iter()
             .map(|(id, channel, at)| Item {
@@ -295,15 +304,18 @@ impl Selection {
         if let Some(after) = after {
             q = q.filter(message_statuses::id.gt(after.to_string()));
         }
-        let rows: Vec<(String, String, i64)> = q
-            .order(message_statuses::id)
-            .limit(limit)
-            .select((
-                message_statuses::id,
-                message_statuses::channel,
-                message_statuses::received_at,
-            ))
-            .load(conn)?;
+        let rows: Vec<(String, String, i64)> = if self.ordered {
+            q.order(message_statuses::id)
+        } else {
+            q
+        }
+        .limit(limit)
+        .select((
+            message_statuses::id,
+            message_statuses::channel,
+            message_statuses::received_at,
+        ))
+        .load(conn)?;
         Ok(rows
             .into_iter()
             .map(|(id, channel, at)| Item {
@@ -342,11 +354,14 @@ impl Selection {
         if let Some(after) = after {
             q = q.filter(event_deliveries::id.gt(after.to_string()));
         }
-        let rows: Vec<(String, i64)> = q
-            .order(event_deliveries::id)
-            .limit(limit)
-            .select((event_deliveries::id, at))
-            .load(conn)?;
+        let rows: Vec<(String, i64)> = if self.ordered {
+            q.order(event_deliveries::id)
+        } else {
+            q
+        }
+        .limit(limit)
+        .select((event_deliveries::id, at))
+        .load(conn)?;
         Ok(rows
             .into_iter()
             .map(|(id, at)| Item {
@@ -399,11 +414,14 @@ impl Selection {
         if let Some(after) = after {
             q = q.filter(consents::id.gt(after.to_string()));
         }
-        let rows: Vec<(String, i64, String)> = q
-            .order(consents::id)
-            .limit(limit)
-            .select((consents::id, consents::requested_at, consents::contact_id))
-            .load(conn)?;
+        let rows: Vec<(String, i64, String)> = if self.ordered {
+            q.order(consents::id)
+        } else {
+            q
+        }
+        .limit(limit)
+        .select((consents::id, consents::requested_at, consents::contact_id))
+        .load(conn)?;
         Ok(rows
             .into_iter()
             .map(|(id, at, contact)| Item {
