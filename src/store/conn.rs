@@ -114,7 +114,7 @@ fn configure_sqlite(conn: &mut SqliteConnection, sync: SqliteSync) -> Result<(),
     // secure_delete overwrites deleted content, so deleted ciphertext does not linger in
     // free pages.
     conn.batch_execute(&format!(
-        "PRAGMA busy_timeout = 10000; PRAGMA auto_vacuum = INCREMENTAL; PRAGMA secure_delete = OFF; PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+        "PRAGMA busy_timeout = 10000; PRAGMA auto_vacuum = INCREMENTAL; PRAGMA secure_delete = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
     ))?;
     Ok(())
 }

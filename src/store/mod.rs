@@ -178,6 +178,28 @@ impl Store {
         self.writer.write(work).await
     }
 
+    /// A long write that should not hold up the group-commit writer (retention batches). On
+    /// PostgreSQL it runs in its own transaction on a pooled connection, beside the writer (row
+    /// locks keep them apart); SQLite has one writer, so there it queues like any write.
+    pub async fn write_apart<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+    {
+        match self.url {
+            DatabaseUrl::Sqlite(_) => self.write(work).await,
+            DatabaseUrl::Postgres(_) => {
+                let pool = self.pool.clone();
+                tokio::task::spawn_blocking(move || {
+                    let mut conn = pool.get().map_err(|e| StoreError::Pool(e.to_string()))?;
+                    diesel::Connection::transaction(&mut *conn, work)
+                })
+                .await
+                .map_err(|e| StoreError::Pool(format!("write task failed: {e}")))?
+            }
+        }
+    }
+
     /// Writes queued behind the one being committed.
     pub fn queued_writes(&self) -> usize {
         self.writer.queued()

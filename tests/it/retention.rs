@@ -684,11 +684,12 @@ async fn holds_block_deletion_until_released(backend: Backend) {
     )
     .await;
     let holds = format!("/v1/tenants/{tenant}/legal-holds");
+    let reason_marker = crate::support::marker("Klage");
     let (status, contact_hold) = app
         .post(
             &holds,
             &dpo,
-            &json!({"contact_id": held_contact, "reason": "Klage Az. 1 O 23/26"}),
+            &json!({"contact_id": held_contact, "reason": reason_marker}),
         )
         .await;
     assert_eq!(status, 201, "{contact_hold}");
@@ -750,6 +751,12 @@ async fn holds_block_deletion_until_released(backend: Backend) {
     assert!(
         reasons.contains(&"Betriebsprüfung 2021"),
         "reasons come back decrypted"
+    );
+    assert!(reasons.contains(&reason_marker.as_str()));
+    let image = crate::storage::disk_image(&app);
+    assert!(
+        !crate::storage::contains(&image, &reason_marker),
+        "hold reasons are sealed on disk"
     );
     assert_eq!(
         app.post(
@@ -1081,20 +1088,61 @@ async fn certificates_chain_export_and_reveal_tampering(backend: Backend) {
     )
     .await;
     let first = run(&app, &tenant).await;
+    // A run that died mid-way left its certificate "running": the next run closes it as
+    // interrupted, in the chain, before it starts.
+    {
+        let mut conn = app.db.connect();
+        diesel::insert_into(retention_certificates::table)
+            .values((
+                retention_certificates::id.eq("crashed-run"),
+                retention_certificates::run_id.eq("crashed"),
+                retention_certificates::tenant_id.eq(&tenant),
+                retention_certificates::state.eq("running"),
+                retention_certificates::rule_versions.eq("{}"),
+                retention_certificates::started_at.eq(1_i64),
+                retention_certificates::counts.eq("{\"message_metadata\":0}"),
+                retention_certificates::ids_hash.eq(vec![0u8; 32]),
+                retention_certificates::keys_shredded.eq("[]"),
+                retention_certificates::errors.eq("[]"),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+    }
     let second = run(&app, &tenant).await;
     assert_eq!(first["counts"]["message_metadata"], json!(1));
     assert_eq!(second["counts"]["message_metadata"], json!(0));
-    assert_eq!(second["prev_hash"], first["hash"], "chained");
+    assert_eq!(second["seq"], json!(3), "the interrupted run took seq 2");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("hafen_retention_deleted_items_total{category=\"message_metadata\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("hafen_retention_last_success_timestamp_seconds"));
     assert_eq!(first["rule_versions"], json!({"tenant_rules": 1}));
     assert_ne!(first["deleted_ids_sha256"], second["deleted_ids_sha256"]);
     let base = format!("/v1/tenants/{tenant}/retention/certificates");
     let (status, list) = app.get(&base, &dpo).await;
     assert_eq!(status, 200, "{list}");
-    assert_eq!(list.as_array().unwrap().len(), 2);
+    let states: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, vec!["interrupted", "completed", "completed"]);
     let (status, kind, csv) = app.get_bytes(&format!("{base}?format=csv"), &dpo).await;
     assert_eq!((status, kind.as_str()), (200, "text/csv; charset=utf-8"));
     let csv = String::from_utf8(csv).unwrap();
-    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert_eq!(csv.lines().count(), 4, "{csv}");
     assert!(csv.lines().next().unwrap().contains("message_metadata"));
     let (status, kind, pdf) = app.get_bytes(&format!("{base}?format=pdf"), &dpo).await;
     assert_eq!((status, kind.as_str()), (200, "application/pdf"));
