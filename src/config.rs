@@ -52,6 +52,7 @@ const ENV_OPTIONS: &[&str] = &[
     "retention_schedule",
     "retention_batch_size",
     "retention_require_approval",
+    "audit_retention_years",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -119,6 +120,9 @@ pub struct Config {
     pub retention_batch_size: u32,
     /// A new retention rule set needs a second admin's approval before it applies.
     pub retention_require_approval: bool,
+    /// Years the audit log keeps an entry after the end of its year (0: for ever). Pruned by
+    /// the scheduled (install-wide) retention run, with an anchor so the chain still verifies.
+    pub audit_retention_years: u32,
 }
 
 impl Default for Config {
@@ -149,6 +153,7 @@ impl Default for Config {
             retention_schedule: "0 30 2 * * *".into(),
             retention_batch_size: 10_000,
             retention_require_approval: false,
+            audit_retention_years: 10,
         }
     }
 }
@@ -308,6 +313,7 @@ impl Config {
         crate::retention::RetentionSettings {
             batch: i64::from(self.retention_batch_size),
             require_approval: self.retention_require_approval,
+            audit_years: self.audit_retention_years,
             ..Default::default()
         }
     }

@@ -178,10 +178,19 @@ pub const GENESIS_HASH: [u8; 32] = [0u8; 32];
 /// Walks a chain in order, `page(from_seq)` giving the next entries from `from_seq` on, and
 /// reports the first entry that is missing, re-linked or changed.
 pub fn verify_chain<R: Chained>(
+    page: impl FnMut(i64) -> Result<Vec<R>, StoreError>,
+) -> Result<ChainReport, StoreError> {
+    verify_chain_from(1, GENESIS_HASH.to_vec(), page)
+}
+
+/// Walks a chain from entry `first`, whose link must be `prev` (a pruned chain's anchor).
+pub fn verify_chain_from<R: Chained>(
+    first: i64,
+    prev: Vec<u8>,
     mut page: impl FnMut(i64) -> Result<Vec<R>, StoreError>,
 ) -> Result<ChainReport, StoreError> {
-    let mut expected = 1i64;
-    let mut prev = GENESIS_HASH.to_vec();
+    let mut expected = first;
+    let mut prev = prev;
     let mut verified = 0u64;
     loop {
         let rows = page(expected)?;
@@ -238,9 +247,47 @@ impl Chained for AuditRow {
     }
 }
 
-/// Walks the whole audit chain in order and reports the first entry that does not fit.
+/// The action of the entry that records a pruning of the chain's oldest entries; its detail
+/// names the last pruned entry and its hash, the anchor the remaining chain starts from.
+pub const PRUNE_ACTION: &str = "audit.prune";
+
+fn prune_detail(through: i64, hash: &[u8]) -> String {
+    format!("through_seq={through} anchor={}", hex::encode(hash))
+}
+
+/// Walks the audit chain in order and reports the first entry that does not fit. A chain whose
+/// oldest entries were pruned by retention starts from the anchor its prune entry names;
+/// missing oldest entries without such a record are reported as missing.
 pub fn verify(conn: &mut DbConn) -> Result<ChainReport, StoreError> {
-    verify_chain(|from| {
+    let first: Option<(i64, Vec<u8>)> = audit_log::table
+        .order(audit_log::seq.asc())
+        .select((audit_log::seq, audit_log::prev_hash))
+        .first(conn)
+        .optional()?;
+    let (start, anchor) = match first {
+        Some((seq, prev)) if seq > 1 => {
+            let recorded: i64 = audit_log::table
+                .filter(audit_log::action.eq(PRUNE_ACTION))
+                .filter(audit_log::detail.eq(prune_detail(seq - 1, &prev)))
+                .count()
+                .get_result(conn)?;
+            if recorded == 0 {
+                return Ok(ChainReport {
+                    verified: 0,
+                    broken: Some(ChainBreak {
+                        seq: 1,
+                        reason: format!(
+                            "entries 1 to {} are missing and no prune entry accounts for them",
+                            seq - 1
+                        ),
+                    }),
+                });
+            }
+            (seq, prev)
+        }
+        _ => (1, GENESIS_HASH.to_vec()),
+    };
+    verify_chain_from(start, anchor, |from| {
         Ok(audit_log::table
             .filter(audit_log::seq.ge(from))
             .order(audit_log::seq.asc())
@@ -265,4 +312,43 @@ pub fn recent(
         .limit(limit)
         .select(AuditRow::as_select())
         .load(conn)?)
+}
+
+/// Deletes the chain's oldest entries, all older than `before`, in batches, and appends a
+/// prune entry naming the anchor (the hash of the last deleted entry) so the rest still
+/// verifies. Returns how many entries went. Runs inside one write per call: call repeatedly
+/// until it returns 0.
+pub fn prune_batch(
+    conn: &mut DbConn,
+    before: i64,
+    limit: i64,
+    at: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    backend::lock_audit_chain(conn)?;
+    // Only a prefix may go: up to the first entry that must stay.
+    let keep_from: Option<i64> = audit_log::table
+        .filter(audit_log::at.ge(before))
+        .select(diesel::dsl::min(audit_log::seq))
+        .first(conn)?;
+    let Some(keep_from) = keep_from else {
+        return Ok(0); // everything is old: keep at least the newest entries
+    };
+    let ids: Vec<(i64, Vec<u8>)> = audit_log::table
+        .filter(audit_log::seq.lt(keep_from))
+        .filter(audit_log::action.ne(PRUNE_ACTION))
+        .order(audit_log::seq.asc())
+        .limit(limit)
+        .select((audit_log::seq, audit_log::hash))
+        .load(conn)?;
+    let Some((through, hash)) = ids.last().cloned() else {
+        return Ok(0);
+    };
+    // Earlier prune entries inside the pruned prefix go with it.
+    let n = diesel::delete(audit_log::table.filter(audit_log::seq.le(through))).execute(conn)?;
+    append(
+        conn,
+        at,
+        AuditEvent::new(&Actor::System, PRUNE_ACTION).detail(prune_detail(through, &hash)),
+    )?;
+    Ok(n as i64)
 }

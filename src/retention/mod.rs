@@ -38,6 +38,9 @@ pub struct RetentionSettings {
     pub require_approval: bool,
     /// How long a preview id may be cited by an activation.
     pub preview_valid_for: Duration,
+    /// Audit entries are kept this many years after the end of their year (0: for ever);
+    /// pruned by install-wide runs.
+    pub audit_years: u32,
     /// Serialises sweeps within this process (PostgreSQL adds an advisory lock across
     /// instances).
     pub(crate) local_lock: Arc<tokio::sync::Mutex<()>>,
@@ -49,6 +52,7 @@ impl Default for RetentionSettings {
             batch: 10_000,
             require_approval: false,
             preview_valid_for: Duration::hours(24),
+            audit_years: 10,
             local_lock: Arc::default(),
         }
     }
@@ -108,6 +112,8 @@ pub struct RunReport {
     /// False when another instance was sweeping: nothing was done.
     pub ran: bool,
     pub tenants: Vec<TenantRun>,
+    /// Oldest audit entries removed (install-wide runs only; see `audit_retention_years`).
+    pub audit_entries_pruned: u64,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -533,6 +539,7 @@ impl Hafen {
                 dry_run,
                 ran: true,
                 tenants: Vec::new(),
+                audit_entries_pruned: 0,
             };
             for t in tenant_ids {
                 let id = t.clone();
@@ -558,9 +565,14 @@ impl Hafen {
                 dry_run,
                 ran: false,
                 tenants: Vec::new(),
+                audit_entries_pruned: 0,
             });
         };
         let result = self.sweep(actor, &run_id, tenant_ids, now).await;
+        let pruned = match (&result, tenant) {
+            (Ok(_), None) => self.prune_audit_log(now).await,
+            _ => Ok(0),
+        };
         lock.release().await;
         let tenants = result?;
         Ok(RunReport {
@@ -568,6 +580,7 @@ impl Hafen {
             dry_run,
             ran: true,
             tenants,
+            audit_entries_pruned: pruned?,
         })
     }
 
@@ -748,6 +761,39 @@ impl Hafen {
             })
             .await?;
         Ok(row.into())
+    }
+
+    /// Removes audit entries older than `audit_years` after the end of their year, oldest
+    /// first, leaving an anchor so the rest of the chain still verifies.
+    async fn prune_audit_log(&self, now: DateTime<Utc>) -> Result<u64> {
+        if self.retention.audit_years == 0 {
+            return Ok(0);
+        }
+        let rule = rules::Rule {
+            category: Category::MessageMetadata,
+            channel: None,
+            start: rules::StartPoint::Collection,
+            end_of_year: true,
+            retain: rules::Retain::For(rules::Period::years(self.retention.audit_years)),
+            legal_basis: String::new(),
+            deletion_class: None,
+        };
+        let Some(cutoff) = rule.cutoff(now) else {
+            return Ok(0);
+        };
+        let batch = self.retention.batch.max(1);
+        let mut total = 0u64;
+        loop {
+            let at = self.clock.now();
+            let n = self
+                .store
+                .write(move |conn| audit::prune_batch(conn, cutoff.before, batch, at))
+                .await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n as u64;
+        }
     }
 
     /// Gives freed pages back (SQLite), in small steps between other writes.

@@ -72,7 +72,7 @@ impl Category {
         if s == "audit_log" {
             return Err(Error::invalid(
                 field,
-                "the audit log is kept for the life of the install (it holds ids and counts, no personal content; see docs/retention.md), not by tenant rules",
+                "the audit log is one chain for the whole install: its period is the config option audit_retention_years, not a tenant rule",
             ));
         }
         Self::ALL
@@ -589,7 +589,7 @@ mod tests {
         scoped.channel = Some("whatsapp".into());
         assert!(RuleSet::parse(&[scoped]).is_err());
         let err = RuleSet::parse(&[input("audit_log", "collection", "P10Y")]).unwrap_err();
-        assert!(err.to_string().contains("life of the install"), "{err}");
+        assert!(err.to_string().contains("audit_retention_years"), "{err}");
         let twice = [
             input("attachments", "collection", "P1Y"),
             input("attachments", "collection", "P2Y"),

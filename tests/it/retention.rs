@@ -20,6 +20,7 @@ both_backends!(
     shredded_data_stays_unreadable_after_restoring_old_rows,
     certificates_chain_export_and_reveal_tampering,
     bad_retention_input_is_refused_and_changes_nothing,
+    old_audit_entries_are_pruned_and_the_chain_still_verifies,
 );
 
 fn rule(category: &str, channel: Option<&str>, start: &str, period: &str) -> Value {
@@ -1307,5 +1308,60 @@ async fn only_one_instance_sweeps_at_a_time() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+async fn old_audit_entries_are_pruned_and_the_chain_still_verifies(backend: Backend) {
+    use hafen::store::schema::audit_log;
+    let app = TestApp::spawn_configured(backend, |c| c.audit_retention_years = 1).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    message_at(
+        &app,
+        &tenant,
+        "whatsapp",
+        "+4915100000081",
+        "2026-11-20T10:00:00Z",
+    )
+    .await;
+    let before = app.counts().audit;
+    assert!(before >= 3);
+    // 2026's entries are kept through 2027; in 2028 they go.
+    app.clock.set(at("2027-12-31T12:00:00Z"));
+    let (_, report) = app
+        .post("/v1/retention/runs", &app.admin_token, &json!({}))
+        .await;
+    assert_eq!(report["audit_entries_pruned"], json!(0), "{report}");
+    app.clock.set(at("2028-01-02T00:00:00Z"));
+    let (status, report) = app
+        .post("/v1/retention/runs", &app.admin_token, &json!({}))
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let pruned = report["audit_entries_pruned"].as_i64().unwrap();
+    assert!(pruned >= before, "{report}");
+    let chain = app.hafen.verify_audit_chain().await.unwrap();
+    assert!(chain.broken.is_none(), "{chain}");
+    // A tenant's run does not prune the install's log.
+    let (_, report) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/retention/runs"),
+            &app.admin_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(report["audit_entries_pruned"], json!(0));
+    // Removing the oldest remaining entry without a prune record is caught.
+    let mut conn = app.db.connect();
+    let first: i64 = audit_log::table
+        .select(diesel::dsl::min(audit_log::seq))
+        .first::<Option<i64>>(&mut conn)
+        .unwrap()
+        .unwrap();
+    diesel::delete(audit_log::table.filter(audit_log::seq.eq(first)))
+        .execute(&mut conn)
+        .unwrap();
+    let chain = app.hafen.verify_audit_chain().await.unwrap();
+    assert!(
+        chain.broken.is_some(),
+        "a silently removed prefix is reported"
     );
 }
