@@ -111,29 +111,20 @@ impl Hafen {
             .seal
             .seal_str(&binding(tenant.as_str(), id, "restriction"), reason)?;
         let now = self.clock.now();
-        let (t, cid) = (tenant.as_str().to_string(), id.to_string());
-        let event = AuditEvent::new(actor, "contact.restrict")
-            .tenant(tenant)
-            .object(TABLE, id);
-        self.store
-            .write(move |conn| {
-                let n = diesel::update(
-                    contacts::table
-                        .filter(contacts::tenant_id.eq(&t))
-                        .filter(contacts::id.eq(&cid)),
-                )
-                .set((
-                    contacts::restricted_at.eq(Some(to_micros(now))),
-                    contacts::restriction_sealed.eq(Some(sealed)),
-                ))
-                .execute(conn)?;
-                if n == 0 {
-                    return Err(StoreError::Rejected(Error::NotFound));
-                }
-                audit::append(conn, now, event)
-            })
-            .await?;
-        self.contact_summary(tenant, id).await
+        let event = AuditEvent::new(actor, "contact.restrict");
+        self.update_contact(tenant, id, event, move |conn, t, cid| {
+            Ok(diesel::update(
+                contacts::table
+                    .filter(contacts::tenant_id.eq(t))
+                    .filter(contacts::id.eq(cid)),
+            )
+            .set((
+                contacts::restricted_at.eq(Some(to_micros(now))),
+                contacts::restriction_sealed.eq(Some(sealed)),
+            ))
+            .execute(conn)?)
+        })
+        .await
     }
 
     pub async fn lift_restriction(
@@ -143,30 +134,20 @@ impl Hafen {
         id: &str,
     ) -> Result<ContactView> {
         actor.authorize(tenant, Permission::ManageHolds)?;
-        let now = self.clock.now();
-        let (t, cid) = (tenant.as_str().to_string(), id.to_string());
-        let event = AuditEvent::new(actor, "contact.restriction.lift")
-            .tenant(tenant)
-            .object(TABLE, id);
-        self.store
-            .write(move |conn| {
-                let n = diesel::update(
-                    contacts::table
-                        .filter(contacts::tenant_id.eq(&t))
-                        .filter(contacts::id.eq(&cid)),
-                )
-                .set((
-                    contacts::restricted_at.eq(None::<i64>),
-                    contacts::restriction_sealed.eq(None::<Vec<u8>>),
-                ))
-                .execute(conn)?;
-                if n == 0 {
-                    return Err(StoreError::Rejected(Error::NotFound));
-                }
-                audit::append(conn, now, event)
-            })
-            .await?;
-        self.contact_summary(tenant, id).await
+        let event = AuditEvent::new(actor, "contact.restriction.lift");
+        self.update_contact(tenant, id, event, |conn, t, cid| {
+            Ok(diesel::update(
+                contacts::table
+                    .filter(contacts::tenant_id.eq(t))
+                    .filter(contacts::id.eq(cid)),
+            )
+            .set((
+                contacts::restricted_at.eq(None::<i64>),
+                contacts::restriction_sealed.eq(None::<Vec<u8>>),
+            ))
+            .execute(conn)?)
+        })
+        .await
     }
 
     /// Marks the end (or, with None, the resumption) of the business relationship: the start
@@ -183,27 +164,39 @@ impl Hafen {
         if ended_at.is_some_and(|at| at > now) {
             return Err(Error::invalid("ended_at", "must not be in the future"));
         }
+        let action = if ended_at.is_some() {
+            "contact.close"
+        } else {
+            "contact.reopen"
+        };
+        let event = AuditEvent::new(actor, action);
+        self.update_contact(tenant, id, event, move |conn, t, cid| {
+            Ok(diesel::update(
+                contacts::table
+                    .filter(contacts::tenant_id.eq(t))
+                    .filter(contacts::id.eq(cid)),
+            )
+            .set(contacts::closed_at.eq(ended_at.map(to_micros)))
+            .execute(conn)?)
+        })
+        .await
+    }
+
+    /// Runs `update` on one contact with its audit entry in one write; NotFound when the
+    /// update touched no row. Answers with the contact as it is now.
+    async fn update_contact(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        event: AuditEvent,
+        update: impl FnOnce(&mut DbConn, &str, &str) -> Result<usize, StoreError> + Send + 'static,
+    ) -> Result<ContactView> {
+        let now = self.clock.now();
         let (t, cid) = (tenant.as_str().to_string(), id.to_string());
-        let event = AuditEvent::new(
-            actor,
-            if ended_at.is_some() {
-                "contact.close"
-            } else {
-                "contact.reopen"
-            },
-        )
-        .tenant(tenant)
-        .object(TABLE, id);
+        let event = event.tenant(tenant).object(TABLE, id);
         self.store
             .write(move |conn| {
-                let n = diesel::update(
-                    contacts::table
-                        .filter(contacts::tenant_id.eq(&t))
-                        .filter(contacts::id.eq(&cid)),
-                )
-                .set(contacts::closed_at.eq(ended_at.map(to_micros)))
-                .execute(conn)?;
-                if n == 0 {
+                if update(conn, &t, &cid)? == 0 {
                     return Err(StoreError::Rejected(Error::NotFound));
                 }
                 audit::append(conn, now, event)
