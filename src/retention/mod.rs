@@ -603,14 +603,26 @@ impl Hafen {
         }
         let mut runs = Vec::with_capacity(tenant_ids.len());
         let mut all_ok = true;
+        let mut overdue: BTreeMap<Category, u64> = BTreeMap::new();
         for tenant in tenant_ids {
-            let certificate = self.sweep_tenant(actor, run_id, &tenant, now).await?;
+            let (certificate, left) = self.sweep_tenant(actor, run_id, &tenant, now).await?;
+            for (category, n) in left {
+                *overdue.entry(category).or_default() += n;
+            }
             all_ok &= certificate.errors.is_empty();
             runs.push(TenantRun {
                 tenant_id: tenant,
                 certificate: Some(certificate),
                 forecast: None,
             });
+        }
+        for category in Category::ALL {
+            self.metrics
+                .retention_overdue
+                .get_or_create(&crate::metrics::CategoryLabels {
+                    category: category.as_str().into(),
+                })
+                .set(overdue.get(&category).copied().unwrap_or(0) as i64);
         }
         if all_ok {
             self.metrics
@@ -629,7 +641,7 @@ impl Hafen {
         run_id: &str,
         tenant: &str,
         now: DateTime<Utc>,
-    ) -> Result<CertificateView> {
+    ) -> Result<(CertificateView, BTreeMap<Category, u64>)> {
         let t = tenant.to_string();
         let (set, version) = self
             .store
@@ -691,19 +703,17 @@ impl Hafen {
                             "retention batch failed; the next run continues"
                         );
                         progress.errors.push(format!("{}: {e}", category.as_str()));
-                        *overdue.entry(category).or_default() += 1;
+                        // What this rule leaves due (counted up to one batch).
+                        let left = self
+                            .store
+                            .read(move |conn| Ok(selection.page(conn, None, batch)?.len()))
+                            .await
+                            .unwrap_or(0);
+                        *overdue.entry(category).or_default() += left as u64;
                         break;
                     }
                 }
             }
-        }
-        for category in Category::ALL {
-            self.metrics
-                .retention_overdue
-                .get_or_create(&crate::metrics::CategoryLabels {
-                    category: category.as_str().into(),
-                })
-                .set(overdue.get(&category).copied().unwrap_or(0) as i64);
         }
         let t = tenant.to_string();
         let destroyed = self
@@ -760,7 +770,7 @@ impl Hafen {
                 Ok(row)
             })
             .await?;
-        Ok(row.into())
+        Ok((row.into(), overdue))
     }
 
     /// Removes audit entries older than `audit_years` after the end of their year, oldest

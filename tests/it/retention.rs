@@ -1128,6 +1128,10 @@ async fn certificates_chain_export_and_reveal_tampering(backend: Backend) {
         "{metrics}"
     );
     assert!(metrics.contains("hafen_retention_last_success_timestamp_seconds"));
+    assert!(
+        metrics.contains("hafen_retention_overdue_items{category=\"message_metadata\"} 0"),
+        "a clean run leaves nothing overdue: {metrics}"
+    );
     assert_eq!(first["rule_versions"], json!({"tenant_rules": 1}));
     assert_ne!(first["deleted_ids_sha256"], second["deleted_ids_sha256"]);
     let base = format!("/v1/tenants/{tenant}/retention/certificates");
