@@ -525,9 +525,9 @@ pub fn defaults() -> RuleSet {
             rule(
                 ConsentProofs,
                 ConsentWithdrawal,
-                true,
-                Period::years(3),
-                "Art. 7(1) DSGVO, § 195 BGB: Nachweis der Einwilligung bis zur Verjährung (3 Jahre ab Jahresende)",
+                false,
+                Period::years(5),
+                "Art. 7(1) DSGVO, § 7a UWG (entsprechend): Nachweis der Einwilligung 5 Jahre nach Widerruf",
             ),
         ],
     }
