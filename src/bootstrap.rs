@@ -77,7 +77,8 @@ pub async fn open(
         .with_platforms(config.platform_client(), config.max_media_bytes)
         .with_download_on_arrival(config.retry_interval_secs > 0)
         .with_broadcast_rate(config.broadcast_rate_per_sec)
-        .with_retention(config.retention_settings());
+        .with_retention(config.retention_settings())
+        .with_posture(config.posture(database.is_sqlite())?);
 
     let admin_token = if fresh {
         let created = hafen

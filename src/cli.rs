@@ -1,4 +1,5 @@
-//! The command line: `hafen init | serve | migrate | token create | audit verify`.
+//! The command line: `hafen init | serve | migrate | token create | audit verify | retention |
+//! report | register`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -61,6 +62,51 @@ pub enum Command {
         #[command(subcommand)]
         command: RetentionCommand,
     },
+    /// Write a GDPR report: processor-record (install-wide), or per tenant controller-record,
+    /// toms, subprocessors, deletion-concept, deletion-report, consent-statistics.
+    Report {
+        /// The report kind.
+        kind: String,
+        /// The tenant (every kind but processor-record).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// json, csv, xlsx or pdf.
+        #[arg(long, default_value = "pdf")]
+        format: String,
+        /// de or en.
+        #[arg(long, default_value = "de")]
+        lang: String,
+        /// Where to write it ("-": standard output).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Show or change the GDPR register (every change is kept as a new version).
+    Register {
+        #[command(subcommand)]
+        command: RegisterCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegisterCommand {
+    /// Print the current version of a section as JSON.
+    Show {
+        /// processor, measures (install-wide); controller, activities, subprocessors (--tenant).
+        section: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Every version, newest first.
+        #[arg(long)]
+        history: bool,
+    },
+    /// Store a new version of a section from a JSON file ("-": standard input).
+    Set {
+        section: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,7 +135,8 @@ pub enum ConsentCommand {
 pub enum TokenCommand {
     /// Create a token and print it (shown only this once).
     Create {
-        /// Tenant id (required for every role except admin).
+        /// Tenant id (required for every role except admin; a dpo without one is the
+        /// processor's DPO, install-wide).
         #[arg(long)]
         tenant: Option<String>,
         /// admin, tenant_admin, dpo, agent or ingest.
@@ -228,6 +275,82 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Report {
+            kind,
+            tenant,
+            format,
+            lang,
+            out,
+        } => {
+            let kind: crate::records::report::Kind = kind.parse()?;
+            let format: crate::records::report::Format = format.parse()?;
+            let lang = crate::records::Lang::parse(&lang)?;
+            let tenant = parse_tenant(tenant.as_deref())?;
+            let config = load(cli.config.as_deref())?;
+            let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
+            let result = opened
+                .hafen
+                .report(&Actor::Cli, kind, tenant.as_ref(), lang, format)
+                .await;
+            opened.hafen.store().clone().close();
+            let (report, bytes) = result.map_err(user_error)?;
+            write_out(&out, &bytes)?;
+            eprintln!(
+                "{}: register version {}, content SHA-256 {}",
+                report.title, report.register_version, report.content_sha256
+            );
+            Ok(())
+        }
+        Command::Register { command } => {
+            let config = load(cli.config.as_deref())?;
+            let (section, tenant) = match &command {
+                RegisterCommand::Show {
+                    section, tenant, ..
+                }
+                | RegisterCommand::Set {
+                    section, tenant, ..
+                } => (section.clone(), tenant.clone()),
+            };
+            let section: crate::records::register::Section = section.parse()?;
+            let scope = match parse_tenant(tenant.as_deref())? {
+                Some(t) => crate::records::register::Scope::Tenant(t),
+                None => crate::records::register::Scope::Processor,
+            };
+            let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
+            let hafen = &opened.hafen;
+            let result = match command {
+                RegisterCommand::Show { history: true, .. } => hafen
+                    .register_history(&Actor::Cli, &scope, section)
+                    .await
+                    .and_then(|h| serde_json::to_value(h).map_err(crate::error::Error::internal)),
+                RegisterCommand::Show { .. } => hafen
+                    .register_entry(&Actor::Cli, &scope, section)
+                    .await
+                    .and_then(|e| serde_json::to_value(e).map_err(crate::error::Error::internal)),
+                RegisterCommand::Set { file, .. } => {
+                    let text = if file.as_os_str() == "-" {
+                        std::io::read_to_string(std::io::stdin())?
+                    } else {
+                        std::fs::read_to_string(&file)
+                            .with_context(|| format!("cannot read {}", file.display()))?
+                    };
+                    let value: serde_json::Value =
+                        serde_json::from_str(&text).context("the file is not JSON")?;
+                    hafen
+                        .put_register(&Actor::Cli, &scope, section, value)
+                        .await
+                        .and_then(|e| {
+                            serde_json::to_value(e).map_err(crate::error::Error::internal)
+                        })
+                }
+            };
+            opened.hafen.store().clone().close();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&result.map_err(user_error)?)?
+            );
+            Ok(())
+        }
         Command::Consent {
             command: ConsentCommand::Verify,
         } => {
@@ -242,6 +365,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn parse_tenant(tenant: Option<&str>) -> anyhow::Result<Option<TenantId>> {
+    tenant
+        .map(TenantId::parse)
+        .transpose()
+        .map_err(|_| anyhow::anyhow!("--tenant: not a tenant id"))
+}
+
+/// A domain error as the operator should read it.
+fn user_error(e: crate::error::Error) -> anyhow::Error {
+    match e {
+        crate::error::Error::NotFound => {
+            anyhow::anyhow!("not found (no such tenant, or nothing entered yet)")
+        }
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// Writes `bytes` to `out` (0600, as it may name people), or to standard output for "-".
+fn write_out(out: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if out.as_os_str() == "-" {
+        std::io::stdout().write_all(bytes)?;
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(out)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
 }
 
 fn load(file: Option<&std::path::Path>) -> anyhow::Result<Config> {

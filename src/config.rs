@@ -309,6 +309,18 @@ impl Config {
     }
 
     /// The platform API client this configuration describes.
+    /// What the configuration switches on, as the TOM annex reports it.
+    pub fn posture(&self, sqlite: bool) -> anyhow::Result<crate::records::live::Posture> {
+        Ok(crate::records::live::Posture {
+            tls: self.tls_cert_file.is_some() && self.tls_key_file.is_some(),
+            recovery_recipients: self.recovery_recipients()?.len(),
+            backend: if sqlite { "sqlite" } else { "postgresql" },
+            sqlite_full_sync: self.sqlite_synchronous == crate::store::SqliteSync::Full,
+            retention_schedule: self.retention_schedule.clone(),
+            storage_country: None,
+        })
+    }
+
     pub fn retention_settings(&self) -> crate::retention::RetentionSettings {
         crate::retention::RetentionSettings {
             batch: i64::from(self.retention_batch_size),

@@ -34,6 +34,8 @@ pub struct Hafen {
     pub(crate) widget_limits: crate::consent::widget::WidgetLimits,
     pub(crate) periods: Arc<crate::retention::keys::PeriodIndex>,
     pub(crate) retention: crate::retention::RetentionSettings,
+    /// What the configuration switches on, for the TOM annex.
+    pub(crate) posture: Arc<crate::records::live::Posture>,
 }
 
 impl std::fmt::Debug for Hafen {
@@ -79,7 +81,14 @@ impl Hafen {
             widget_limits: Default::default(),
             periods: Arc::default(),
             retention: Default::default(),
+            posture: Arc::default(),
         }
+    }
+
+    /// Facts about the configuration the records report (TLS, recovery keys, backend, …).
+    pub fn with_posture(mut self, posture: crate::records::live::Posture) -> Self {
+        self.posture = Arc::new(posture);
+        self
     }
 
     /// Uses these platform API endpoints (configuration; tests point them at a fake).
@@ -173,6 +182,10 @@ impl Hafen {
                 "role",
                 "admin tokens are install-wide: create them with `hafen token create --role admin`",
             )),
+            // The processor's DPO: install-wide, created by an admin.
+            (None, false) if role == Role::Dpo => {
+                actor.authorize_install(Permission::ManageTenants)?
+            }
             (None, false) => return Err(Error::invalid("tenant", "this role needs a tenant")),
         }
         if let Some(t) = tenant {

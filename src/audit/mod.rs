@@ -145,6 +145,12 @@ pub struct ChainBreak {
     pub reason: String,
 }
 
+impl ChainReport {
+    pub fn intact(&self) -> bool {
+        self.broken.is_none()
+    }
+}
+
 impl std::fmt::Display for ChainReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.broken {

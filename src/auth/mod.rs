@@ -20,7 +20,9 @@ pub enum Role {
     Admin,
     /// Manages one tenant: its tokens and configuration; reads its conversations.
     TenantAdmin,
-    /// The data protection officer: reports, exports, data-subject requests.
+    /// The data protection officer: reports, exports, data-subject requests. A DPO token of a
+    /// tenant is the controller's DPO; one without a tenant is the processor's (the install
+    /// operator's) DPO, who keeps the processor record and helps every controller.
     Dpo,
     /// Reads and writes conversations.
     Agent,
@@ -48,6 +50,13 @@ pub enum Permission {
     ManageHolds,
     /// Read restricted data, for the documented purpose (the DPO only).
     ReadRestricted,
+    /// Keep the GDPR register: processor and controller details, AVV, activities,
+    /// sub-processors, organisational measures.
+    ManageRecords,
+    /// Export the GDPR reports (Art. 30 records, AVV annexes, deletion and consent reports).
+    ExportRecords,
+    /// Register and answer data-subject requests (access, portability, erasure, restriction).
+    HandleRequests,
 }
 
 impl Permission {
@@ -64,6 +73,9 @@ impl Permission {
             Self::ViewRetention => "view retention rules and certificates",
             Self::ManageHolds => "manage legal holds and restrictions",
             Self::ReadRestricted => "read restricted data",
+            Self::ManageRecords => "edit the GDPR register",
+            Self::ExportRecords => "export GDPR reports",
+            Self::HandleRequests => "handle data-subject requests",
         }
     }
 }
@@ -85,7 +97,14 @@ impl Role {
             Role::TenantAdmin => !matches!(permission, ManageTenants | ReadRestricted),
             Role::Dpo => matches!(
                 permission,
-                ReadContent | ManageConsent | ViewRetention | ManageHolds | ReadRestricted
+                ReadContent
+                    | ManageConsent
+                    | ViewRetention
+                    | ManageHolds
+                    | ReadRestricted
+                    | ManageRecords
+                    | ExportRecords
+                    | HandleRequests
             ),
             Role::Agent => matches!(
                 permission,
@@ -186,6 +205,21 @@ impl Actor {
                 })
             }
         }
+    }
+
+    /// Checks a permission over the processor's own records (the install as a whole): only
+    /// the command line and tokens without a tenant (admin, the processor's DPO) qualify.
+    pub fn authorize_processor(&self, permission: Permission) -> Result<()> {
+        if let Actor::Token {
+            tenant: Some(_), ..
+        } = self
+        {
+            return Err(Error::Forbidden(
+                "a tenant's token cannot act on the processor's records; use an install-wide token"
+                    .into(),
+            ));
+        }
+        self.authorize_install(permission)
     }
 
     /// Checks an install-wide permission (no tenant involved).

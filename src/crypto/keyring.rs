@@ -18,6 +18,8 @@ pub enum KeyOwner {
     Contact(String),
     /// A retention period key (tenant × scope × month).
     Period(String),
+    /// A register entry's key (GDPR records).
+    Record(String),
 }
 
 /// The keys derived from one data key.

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod hooks;
 pub mod messages;
 pub mod problem;
+pub mod records;
 pub mod retention;
 pub mod tenants;
 pub mod tls;
@@ -73,6 +74,14 @@ use crate::service::Hafen;
         retention::lift_restriction,
         retention::read_restricted,
         retention::relationship,
+        records::get_install,
+        records::put_install,
+        records::history_install,
+        records::get_tenant,
+        records::put_tenant,
+        records::history_tenant,
+        records::install_report,
+        records::tenant_report,
     ),
     components(schemas(problem::Problem)),
     modifiers(&BearerAuth),
@@ -83,6 +92,7 @@ use crate::service::Hafen;
         (name = "channels", description = "WhatsApp numbers, Facebook pages and Telegram bots"),
         (name = "event-hooks", description = "Events for the company's own systems"),
         (name = "consent", description = "Double opt-in: purposes, texts, consents and their proof"),
+        (name = "records", description = "The GDPR register and reports: Art. 30 records, AVV annexes, deletion and consent reports"),
         (name = "retention", description = "Deletion rules, dry-runs, legal holds, sweeps and deletion certificates"),
     )
 )]
@@ -104,6 +114,35 @@ impl utoipa::Modify for BearerAuth {
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health))
+        .route(
+            "/v1/register/{section}",
+            web::get().to(records::get_install),
+        )
+        .route(
+            "/v1/register/{section}",
+            web::put().to(records::put_install),
+        )
+        .route(
+            "/v1/register/{section}/versions",
+            web::get().to(records::history_install),
+        )
+        .route(
+            "/v1/tenants/{tenant}/register/{section}",
+            web::get().to(records::get_tenant),
+        )
+        .route(
+            "/v1/tenants/{tenant}/register/{section}",
+            web::put().to(records::put_tenant),
+        )
+        .route(
+            "/v1/tenants/{tenant}/register/{section}/versions",
+            web::get().to(records::history_tenant),
+        )
+        .route("/v1/reports/{kind}", web::get().to(records::install_report))
+        .route(
+            "/v1/tenants/{tenant}/reports/{kind}",
+            web::get().to(records::tenant_report),
+        )
         .route(
             "/v1/tenants/{tenant}/retention/preview",
             web::post().to(retention::preview),

@@ -1,4 +1,40 @@
-//! Documents for people: consent proofs now; the Art. 30 records and AVV annexes build on the
-//! same renderers.
+//! Documents for people: the GDPR register a DPO keeps (`register`), what Hafen knows about
+//! its own processing (`live`), the reports built from both (`kinds`, rendered by `report` as
+//! JSON, CSV, XLSX and PDF), and the PDF renderer the consent proofs use too.
 
+pub mod kinds;
+pub mod live;
 pub mod pdf;
+pub mod register;
+pub mod report;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The language of a report: German by default (the reports are read in Germany).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    De,
+    En,
+}
+
+impl Lang {
+    /// The text in this language.
+    pub fn pick(self, de: &str, en: &str) -> String {
+        match self {
+            Lang::De => de.to_string(),
+            Lang::En => en.to_string(),
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "de" => Ok(Lang::De),
+            "en" => Ok(Lang::En),
+            _ => Err(Error::invalid("lang", "must be de or en")),
+        }
+    }
+}

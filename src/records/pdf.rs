@@ -113,8 +113,19 @@ fn wrap(text: &str, max: usize) -> Vec<String> {
     lines
 }
 
-/// Renders the blocks; `footer` goes on every page with the page number.
+/// Renders the blocks; `footer` goes on every page with the page number (German labels).
 pub fn render(title: &str, blocks: &[Block], footer: &str) -> Vec<u8> {
+    render_in(title, blocks, footer, "Seite", "von")
+}
+
+/// Renders the blocks with the page label in another language ("Page", "of").
+pub fn render_in(
+    title: &str,
+    blocks: &[Block],
+    footer: &str,
+    page_word: &str,
+    of: &str,
+) -> Vec<u8> {
     // Lay out lines first: (style, text, indent).
     let mut laid: Vec<(Style, String)> = Vec::new();
     for block in blocks {
@@ -196,7 +207,7 @@ pub fn render(title: &str, blocks: &[Block], footer: &str) -> Vec<u8> {
         content.set_font(REGULAR, 7.5);
         content.next_line(MARGIN, MARGIN - 10.0);
         content.show(Str(&win_ansi(&format!(
-            "{footer} — Seite {} von {total}",
+            "{footer} — {page_word} {} {of} {total}",
             i + 1
         ))));
         content.end_text();

@@ -192,11 +192,22 @@ fn active_row(conn: &mut DbConn, tenant: &str) -> Result<Option<RuleSetRow>, Sto
 }
 
 /// The rules a sweep applies to `tenant` now, and the version they come from (0: defaults).
-fn rules_in_force(conn: &mut DbConn, tenant: &str) -> Result<(RuleSet, i32), StoreError> {
+pub(crate) fn rules_in_force(
+    conn: &mut DbConn,
+    tenant: &str,
+) -> Result<(RuleSet, i32), StoreError> {
     match active_row(conn, tenant)? {
         Some(row) => Ok((row.rule_set()?.effective(), row.version)),
         None => Ok((rules::defaults(), 0)),
     }
+}
+
+/// The categories `tenant`'s own active rules name (the rest follow the install's defaults).
+pub(crate) fn own_categories(conn: &mut DbConn, tenant: &str) -> Result<Vec<Category>, StoreError> {
+    Ok(match active_row(conn, tenant)? {
+        Some(row) => row.rule_set()?.rules.iter().map(|r| r.category).collect(),
+        None => Vec::new(),
+    })
 }
 
 /// Makes `row` the active version, superseding the previous one.
@@ -787,6 +798,7 @@ impl Hafen {
             retain: rules::Retain::For(rules::Period::years(self.retention.audit_years)),
             legal_basis: String::new(),
             deletion_class: None,
+            statutory: false,
         };
         let Some(cutoff) = rule.cutoff(now) else {
             return Ok(0);

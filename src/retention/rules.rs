@@ -291,6 +291,14 @@ pub struct RuleInput {
     /// The deletion class (Löschklasse) label of the deletion concept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_class: Option<String>,
+    /// The period is a legal obligation to keep (e.g. § 257 HGB): an erasure request then
+    /// restricts the data instead of deleting it (§ 35(3) BDSG) until the period ends.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub statutory: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A validated rule.
@@ -303,6 +311,8 @@ pub struct Rule {
     pub retain: Retain,
     pub legal_basis: String,
     pub deletion_class: Option<String>,
+    /// A legal obligation to keep (see [`RuleInput::statutory`]).
+    pub statutory: bool,
 }
 
 /// Where a rule's period ends at `now`: items whose start time is before `before` are due.
@@ -370,6 +380,7 @@ impl Rule {
             retain,
             legal_basis,
             deletion_class,
+            statutory: input.statutory,
         })
     }
 
@@ -403,6 +414,7 @@ impl Rule {
             },
             legal_basis: self.legal_basis.clone(),
             deletion_class: self.deletion_class.clone(),
+            statutory: self.statutory,
         }
     }
 }
@@ -484,6 +496,8 @@ impl RuleSet {
 pub fn defaults() -> RuleSet {
     let hgb =
         "§ 257 HGB, § 147 AO: Handels- und Geschäftsbriefe, 6 Jahre ab Ende des Kalenderjahres";
+    // Commercial and tax law (HGB/AO) and the duty to prove consent are obligations to
+    // keep: erasure requests restrict that data instead of deleting it.
     let rule = |category, start, end_of_year, period, basis: &str| Rule {
         category,
         channel: None,
@@ -492,6 +506,7 @@ pub fn defaults() -> RuleSet {
         retain: Retain::For(period),
         legal_basis: basis.to_string(),
         deletion_class: None,
+        statutory: basis.starts_with('§') || category == ConsentProofs,
     };
     use Category::*;
     use StartPoint::*;
@@ -550,6 +565,7 @@ mod tests {
             period: period.into(),
             legal_basis: "test".into(),
             deletion_class: None,
+            statutory: false,
         }
     }
 

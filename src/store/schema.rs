@@ -345,6 +345,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    register_entries (id) {
+        id -> Text,
+        version -> BigInt,
+        tenant_id -> Nullable<Text>,
+        section -> Text,
+        wrapped_key -> Binary,
+        document_sealed -> Binary,
+        document_sha256 -> Binary,
+        created_by -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    subject_requests (id) {
+        id -> Text,
+        tenant_id -> Text,
+        contact_id -> Text,
+        kind -> Text,
+        received_on -> Text,
+        due_on -> Text,
+        extended_due_on -> Nullable<Text>,
+        extension_sealed -> Nullable<Binary>,
+        status -> Text,
+        outcome -> Nullable<Text>,
+        certificate_id -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> BigInt,
+        handled_by -> Nullable<Text>,
+        completed_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(contacts -> tenants (tenant_id));
 diesel::joinable!(messages -> contacts (contact_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -370,5 +404,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     retention_rule_sets,
     legal_holds,
     period_keys,
-    retention_certificates
+    retention_certificates,
+    register_entries,
+    subject_requests
 );

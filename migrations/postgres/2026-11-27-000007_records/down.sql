@@ -1,0 +1,2 @@
+DROP TABLE subject_requests;
+DROP TABLE register_entries;

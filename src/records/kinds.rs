@@ -1,0 +1,1151 @@
+//! Builds each kind of report from the register (what people entered) and the live state
+//! (what Hafen runs). A field a person has not entered yet is shown as such, never left out:
+//! a DPO sees at a glance what the record still lacks.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+
+use super::live::{self, ActivityRecord, InstallFacts, LiveMeasure, TenantFacts};
+use super::register::{
+    Control, Document, EntryView, Measure, Party, Scope, Section as Part, SubProcessor,
+};
+use super::report::{Format, Kind, Report, Section, Table};
+use super::Lang;
+use crate::audit::AuditEvent;
+use crate::auth::{Actor, Permission};
+use crate::clock::to_micros;
+use crate::error::{Error, Result};
+use crate::retention::certificates::{self, CertificateView};
+use crate::retention::rules::Category;
+use crate::service::Hafen;
+use crate::store::schema::consents;
+use crate::tenants::TenantId;
+
+/// Everything one report is built from, loaded once.
+struct Inputs {
+    lang: Lang,
+    now: DateTime<Utc>,
+    install: InstallFacts,
+    processor: Option<Party>,
+    measures: Vec<Measure>,
+}
+
+struct TenantInputs {
+    facts: TenantFacts,
+    controller: Option<super::register::Controller>,
+    activities: Vec<super::register::Activity>,
+    subprocessors: Vec<SubProcessorRecord>,
+    subprocessor_history: Vec<EntryView>,
+}
+
+/// A sub-processor as the annex lists it.
+#[derive(Debug, Clone)]
+pub struct SubProcessorRecord {
+    pub entry: SubProcessor,
+    /// Pre-filled from a platform in use, not yet confirmed in the register.
+    pub pre_filled: bool,
+    /// Since when the register lists it without interruption (the date the controller was
+    /// told, from which its right to object runs).
+    pub listed_since: Option<DateTime<Utc>>,
+}
+
+fn missing(lang: Lang) -> String {
+    lang.pick("— nicht erfasst —", "— not entered —")
+}
+
+fn or_missing(value: Option<&str>, lang: Lang) -> String {
+    match value {
+        Some(v) if !v.is_empty() => v.to_string(),
+        _ => missing(lang),
+    }
+}
+
+fn join(items: &[String]) -> String {
+    items.join("; ")
+}
+
+fn control_label(c: Control, lang: Lang) -> String {
+    match c {
+        Control::Encryption => lang.pick(
+            "Pseudonymisierung und Verschlüsselung (Art. 32 Abs. 1 lit. a)",
+            "Pseudonymisation and encryption (Art. 32(1)(a))",
+        ),
+        Control::PhysicalAccess => lang.pick("Zutrittskontrolle", "Physical access control"),
+        Control::SystemAccess => lang.pick("Zugangskontrolle", "System access control"),
+        Control::DataAccess => lang.pick("Zugriffskontrolle", "Data access control"),
+        Control::Transfer => lang.pick("Weitergabekontrolle", "Transfer control"),
+        Control::Input => lang.pick("Eingabekontrolle", "Input control"),
+        Control::Instructions => lang.pick("Auftragskontrolle", "Instruction control"),
+        Control::Availability => lang.pick("Verfügbarkeitskontrolle", "Availability control"),
+        Control::Separation => lang.pick("Trennungsgebot", "Separation control"),
+        Control::Recovery => lang.pick(
+            "Wiederherstellbarkeit (Art. 32 Abs. 1 lit. c)",
+            "Restoring availability (Art. 32(1)(c))",
+        ),
+        Control::Evaluation => lang.pick(
+            "Regelmäßige Überprüfung (Art. 32 Abs. 1 lit. d)",
+            "Regular testing and evaluation (Art. 32(1)(d))",
+        ),
+        Control::Erasure => lang.pick(
+            "Löschung und Speicherbegrenzung (Art. 5 Abs. 1 lit. e, Art. 17)",
+            "Erasure and storage limitation (Art. 5(1)(e), Art. 17)",
+        ),
+    }
+}
+
+fn party_fields(mut s: Section, party: Option<&Party>, lang: Lang) -> Section {
+    s = s
+        .field(
+            "name",
+            lang.pick("Name", "Name"),
+            or_missing(party.map(|p| p.name.as_str()), lang),
+        )
+        .field(
+            "address",
+            lang.pick("Anschrift", "Address"),
+            or_missing(party.map(|p| p.address.as_str()), lang),
+        )
+        .field(
+            "contact",
+            lang.pick("Kontaktdaten", "Contact details"),
+            or_missing(party.map(|p| p.contact.as_str()), lang),
+        );
+    s
+}
+
+fn dpo_fields(s: Section, party: Option<&Party>, lang: Lang) -> Section {
+    s.field(
+        "dpo_name",
+        lang.pick("Datenschutzbeauftragter", "Data protection officer"),
+        or_missing(party.and_then(|p| p.dpo_name.as_deref()), lang),
+    )
+    .field(
+        "dpo_contact",
+        lang.pick("Kontakt des Datenschutzbeauftragten", "DPO contact details"),
+        or_missing(party.and_then(|p| p.dpo_contact.as_deref()), lang),
+    )
+}
+
+fn representative_field(s: Section, party: Option<&Party>, lang: Lang) -> Section {
+    s.field(
+        "representative",
+        lang.pick("Vertreter (Art. 27 DSGVO)", "Representative (Art. 27 GDPR)"),
+        match party.and_then(|p| p.representative.as_deref()) {
+            Some(r) => r.to_string(),
+            None if party.is_some() => lang.pick(
+                "keiner (Niederlassung in der Union)",
+                "none (established in the Union)",
+            ),
+            None => missing(lang),
+        },
+    )
+}
+
+fn measures_table(live: &[LiveMeasure], manual: &[Measure], lang: Lang) -> Table {
+    let mut t = Table::new(
+        "measures",
+        lang.pick(
+            "Technische und organisatorische Maßnahmen",
+            "Technical and organisational measures",
+        ),
+        vec![
+            ("control", lang.pick("Kontrollziel", "Control")),
+            ("measure", lang.pick("Maßnahme", "Measure")),
+            ("source", lang.pick("Quelle", "Source")),
+            ("id", lang.pick("Kennung", "Id")),
+        ],
+    );
+    for c in Control::ALL {
+        for m in live.iter().filter(|m| m.control == c) {
+            t.row(vec![
+                control_label(c, lang),
+                m.text.clone(),
+                lang.pick(
+                    "technisch, aus der laufenden Konfiguration",
+                    "technical, from the running configuration",
+                ),
+                m.id.to_string(),
+            ]);
+        }
+        for m in manual.iter().filter(|m| m.control == c) {
+            t.row(vec![
+                control_label(c, lang),
+                m.text.clone(),
+                lang.pick(
+                    "organisatorisch, erfasst im Register",
+                    "organisational, from the register",
+                ),
+                String::new(),
+            ]);
+        }
+    }
+    t
+}
+
+fn uncovered_controls(live: &[LiveMeasure], manual: &[Measure], lang: Lang) -> Option<String> {
+    let covered: BTreeSet<Control> = live
+        .iter()
+        .map(|m| m.control)
+        .chain(manual.iter().map(|m| m.control))
+        .collect();
+    let gaps: Vec<String> = Control::ALL
+        .into_iter()
+        .filter(|c| !covered.contains(c))
+        .map(|c| control_label(c, lang))
+        .collect();
+    (!gaps.is_empty()).then(|| {
+        lang.pick(
+            &format!("Noch keine Maßnahme erfasst für: {}.", gaps.join(", ")),
+            &format!("No measure entered yet for: {}.", gaps.join(", ")),
+        )
+    })
+}
+
+fn activities_table(activities: &[ActivityRecord], lang: Lang) -> Table {
+    let mut t = Table::new(
+        "activities",
+        lang.pick("Verarbeitungstätigkeiten", "Processing activities"),
+        vec![
+            ("name", lang.pick("Bezeichnung", "Name")),
+            (
+                "purposes",
+                lang.pick("Zwecke der Verarbeitung", "Purposes of the processing"),
+            ),
+            ("legal_basis", lang.pick("Rechtsgrundlage", "Legal basis")),
+            (
+                "data_subject_categories",
+                lang.pick(
+                    "Kategorien betroffener Personen",
+                    "Categories of data subjects",
+                ),
+            ),
+            (
+                "data_categories",
+                lang.pick(
+                    "Kategorien personenbezogener Daten",
+                    "Categories of personal data",
+                ),
+            ),
+            (
+                "recipients",
+                lang.pick("Kategorien von Empfängern", "Categories of recipients"),
+            ),
+            (
+                "erasure",
+                lang.pick("Fristen für die Löschung", "Time limits for erasure"),
+            ),
+            ("source", lang.pick("Quelle", "Source")),
+        ],
+    );
+    for a in activities {
+        let source = match (a.generated, a.completed_by_hand) {
+            (true, false) => lang.pick("aus der Konfiguration", "from the configuration"),
+            (true, true) => lang.pick(
+                "aus der Konfiguration, ergänzt im Register",
+                "from the configuration, completed in the register",
+            ),
+            _ => lang.pick("im Register erfasst", "entered in the register"),
+        };
+        let or = |v: &[String]| {
+            if v.is_empty() {
+                missing(lang)
+            } else {
+                join(v)
+            }
+        };
+        t.row(vec![
+            a.name.clone(),
+            or(&a.purposes),
+            if a.legal_basis.is_empty() {
+                missing(lang)
+            } else {
+                a.legal_basis.clone()
+            },
+            or(&a.data_subject_categories),
+            or(&a.data_categories),
+            or(&a.recipients),
+            or(&a.erasure),
+            source,
+        ]);
+    }
+    t
+}
+
+fn transfers_table(rows: &[(String, &SubProcessorRecord)], lang: Lang) -> Table {
+    let mut t = Table::new(
+        "transfers",
+        lang.pick(
+            "Übermittlungen in Drittländer und geeignete Garantien",
+            "Transfers to third countries and safeguards",
+        ),
+        vec![
+            ("controller", lang.pick("Verantwortlicher", "Controller")),
+            ("recipient", lang.pick("Empfänger", "Recipient")),
+            ("countries", lang.pick("Drittländer", "Third countries")),
+            ("safeguards", lang.pick("Geeignete Garantien", "Safeguards")),
+        ],
+    );
+    for (controller, s) in rows {
+        if s.entry.third_countries.is_empty() {
+            continue;
+        }
+        t.row(vec![
+            controller.clone(),
+            s.entry.name.clone(),
+            s.entry.third_countries.join(", "),
+            or_missing(s.entry.transfer_mechanism.as_deref(), lang),
+        ]);
+    }
+    t
+}
+
+fn date(d: Option<DateTime<Utc>>) -> String {
+    d.map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+fn subprocessors_table(list: &[SubProcessorRecord], lang: Lang) -> Table {
+    let mut t = Table::new(
+        "subprocessors",
+        lang.pick("Unterauftragsverarbeiter", "Sub-processors"),
+        vec![
+            ("name", lang.pick("Name", "Name")),
+            ("address", lang.pick("Anschrift", "Address")),
+            ("country", lang.pick("Land", "Country")),
+            ("service", lang.pick("Leistung", "Service")),
+            (
+                "data_categories",
+                lang.pick("Datenkategorien", "Data categories"),
+            ),
+            (
+                "third_countries",
+                lang.pick("Drittländer", "Third countries"),
+            ),
+            (
+                "transfer_mechanism",
+                lang.pick("Übermittlungsgrundlage", "Transfer mechanism"),
+            ),
+            ("authorised_on", lang.pick("Genehmigt am", "Authorised on")),
+            ("listed_since", lang.pick("Gelistet seit", "Listed since")),
+            ("status", lang.pick("Status", "Status")),
+        ],
+    );
+    for s in list {
+        t.row(vec![
+            s.entry.name.clone(),
+            s.entry.address.clone(),
+            s.entry.country.clone(),
+            s.entry.service.clone(),
+            join(&s.entry.data_categories),
+            if s.entry.third_countries.is_empty() {
+                lang.pick("keine", "none")
+            } else {
+                s.entry.third_countries.join(", ")
+            },
+            s.entry
+                .transfer_mechanism
+                .clone()
+                .unwrap_or_else(|| lang.pick("nicht erforderlich (EU/EWR)", "not needed (EU/EEA)")),
+            s.entry
+                .authorised_on
+                .map(|d: NaiveDate| d.to_string())
+                .unwrap_or_else(|| missing(lang)),
+            date(s.listed_since),
+            if s.pre_filled {
+                lang.pick(
+                    "vorausgefüllt aus genutzter Plattform – im Register zu bestätigen",
+                    "pre-filled from a platform in use – to be confirmed in the register",
+                )
+            } else {
+                lang.pick("im Register erfasst", "entered in the register")
+            },
+        ]);
+    }
+    t
+}
+
+/// What changed between consecutive versions of the sub-processor list (oldest first).
+fn subprocessor_changes(history: &[EntryView], lang: Lang) -> Table {
+    let mut t = Table::new(
+        "changes",
+        lang.pick(
+            "Änderungen der Liste (Einspruchsrecht des Verantwortlichen, Art. 28 Abs. 2 Satz 2)",
+            "Changes to the list (the controller's right to object, Art. 28(2))",
+        ),
+        vec![
+            ("version", lang.pick("Registerversion", "Register version")),
+            ("date", lang.pick("Datum", "Date")),
+            ("by", lang.pick("Geändert von", "Changed by")),
+            ("change", lang.pick("Änderung", "Change")),
+        ],
+    );
+    let mut previous: BTreeMap<String, SubProcessor> = BTreeMap::new();
+    for v in history.iter().rev() {
+        let Some(Document::Subprocessors(list)) = &v.parsed else {
+            continue;
+        };
+        let now: BTreeMap<String, SubProcessor> =
+            list.iter().map(|s| (s.key.clone(), s.clone())).collect();
+        let mut changes = Vec::new();
+        for (k, s) in &now {
+            match previous.get(k) {
+                None => changes.push(lang.pick(
+                    &format!("hinzugefügt: {}", s.name),
+                    &format!("added: {}", s.name),
+                )),
+                Some(old) if old != s => changes.push(lang.pick(
+                    &format!("geändert: {}", s.name),
+                    &format!("changed: {}", s.name),
+                )),
+                _ => {}
+            }
+        }
+        for (k, s) in &previous {
+            if !now.contains_key(k) {
+                changes.push(lang.pick(
+                    &format!("entfernt: {}", s.name),
+                    &format!("removed: {}", s.name),
+                ));
+            }
+        }
+        t.row(vec![
+            v.version.to_string(),
+            v.created_at.to_rfc3339(),
+            v.created_by.clone(),
+            if changes.is_empty() {
+                lang.pick("keine inhaltliche Änderung", "no change in content")
+            } else {
+                changes.join("; ")
+            },
+        ]);
+        previous = now;
+    }
+    t
+}
+
+/// The effective list: the register's entries, plus pre-filled ones for platforms in use that
+/// the register does not list yet.
+fn effective_subprocessors(
+    facts: &TenantFacts,
+    history: &[EntryView],
+    lang: Lang,
+) -> Vec<SubProcessorRecord> {
+    let current: Vec<SubProcessor> = match history.first().and_then(|v| v.parsed.as_ref()) {
+        Some(Document::Subprocessors(list)) => list.clone(),
+        _ => Vec::new(),
+    };
+    let listed_since = |key: &str| -> Option<DateTime<Utc>> {
+        let mut since = None;
+        for v in history {
+            match &v.parsed {
+                Some(Document::Subprocessors(list)) if list.iter().any(|s| s.key == key) => {
+                    since = Some(v.created_at)
+                }
+                _ => break,
+            }
+        }
+        since
+    };
+    let mut out: Vec<SubProcessorRecord> = current
+        .iter()
+        .map(|s| SubProcessorRecord {
+            listed_since: listed_since(&s.key),
+            entry: s.clone(),
+            pre_filled: false,
+        })
+        .collect();
+    for p in facts.platforms() {
+        let pre = live::platform_subprocessor(p, lang);
+        if !out.iter().any(|s| s.entry.key == pre.key) {
+            out.push(SubProcessorRecord {
+                entry: pre,
+                pre_filled: true,
+                listed_since: None,
+            });
+        }
+    }
+    out
+}
+
+impl Hafen {
+    /// Builds a report. Install-wide kinds need an install-wide actor; the rest a tenant.
+    /// Every export is audited with its content hash.
+    pub async fn report(
+        &self,
+        actor: &Actor,
+        kind: Kind,
+        tenant: Option<&TenantId>,
+        lang: Lang,
+        format: Format,
+    ) -> Result<(Report, Vec<u8>)> {
+        let report = match (kind.is_install_wide(), tenant) {
+            (true, _) => {
+                actor.authorize_processor(Permission::ExportRecords)?;
+                self.processor_record(lang).await?
+            }
+            (false, Some(t)) => {
+                actor.authorize(t, Permission::ExportRecords)?;
+                self.ensure_tenant(t).await?;
+                self.tenant_report(kind, t, lang).await?
+            }
+            (false, None) => {
+                return Err(Error::invalid("tenant", "this report is made per tenant"))
+            }
+        };
+        let bytes = report.render(format)?;
+        let mut event = AuditEvent::new(actor, "report.export")
+            .object("report", kind.as_str())
+            .detail(format!(
+                "format={} lang={} register_version={} sha256={}",
+                format.as_str(),
+                match lang {
+                    Lang::De => "de",
+                    Lang::En => "en",
+                },
+                report.register_version,
+                report.content_sha256
+            ));
+        if let Some(t) = tenant.filter(|_| !kind.is_install_wide()) {
+            event = event.tenant(t);
+        }
+        self.record(event).await?;
+        Ok((report, bytes))
+    }
+
+    async fn inputs(&self, lang: Lang) -> Result<Inputs> {
+        let install = self.store.read(live::install_facts).await?;
+        let processor = match self
+            .register_entry_internal(&Scope::Processor, Part::Processor)
+            .await?
+        {
+            Some(EntryView {
+                parsed: Some(Document::Processor(p)),
+                ..
+            }) => Some(p),
+            _ => None,
+        };
+        let measures = match self
+            .register_entry_internal(&Scope::Processor, Part::Measures)
+            .await?
+        {
+            Some(EntryView {
+                parsed: Some(Document::Measures(m)),
+                ..
+            }) => m,
+            _ => Vec::new(),
+        };
+        Ok(Inputs {
+            lang,
+            now: self.clock.now(),
+            install,
+            processor,
+            measures,
+        })
+    }
+
+    async fn tenant_inputs(&self, tenant: &str, inputs: &Inputs) -> Result<TenantInputs> {
+        let (t, now) = (tenant.to_string(), to_micros(inputs.now));
+        let facts = self
+            .store
+            .read(move |conn| live::tenant_facts(conn, &t, now))
+            .await?
+            .ok_or(Error::NotFound)?;
+        let scope = Scope::Tenant(TenantId::parse(tenant)?);
+        let controller = match self
+            .register_entry_internal(&scope, Part::Controller)
+            .await?
+        {
+            Some(EntryView {
+                parsed: Some(Document::Controller(c)),
+                ..
+            }) => Some(c),
+            _ => None,
+        };
+        let activities = match self
+            .register_entry_internal(&scope, Part::Activities)
+            .await?
+        {
+            Some(EntryView {
+                parsed: Some(Document::Activities(a)),
+                ..
+            }) => a,
+            _ => Vec::new(),
+        };
+        let subprocessor_history = self
+            .register_history_internal(&scope, Part::Subprocessors)
+            .await?;
+        let subprocessors = effective_subprocessors(&facts, &subprocessor_history, inputs.lang);
+        Ok(TenantInputs {
+            facts,
+            controller,
+            activities,
+            subprocessors,
+            subprocessor_history,
+        })
+    }
+
+    async fn processor_record(&self, lang: Lang) -> Result<Report> {
+        let inputs = self.inputs(lang).await?;
+        let p = inputs.processor.as_ref();
+        let mut sections = vec![
+            party_fields(
+                Section::new(
+                    "processor",
+                    lang.pick("Angaben zum Auftragsverarbeiter", "The processor"),
+                ),
+                p,
+                lang,
+            ),
+            representative_field(
+                Section::new("representative", lang.pick("Vertreter", "Representative")),
+                p,
+                lang,
+            ),
+            dpo_fields(
+                Section::new(
+                    "dpo",
+                    lang.pick("Datenschutzbeauftragter", "Data protection officer"),
+                ),
+                p,
+                lang,
+            ),
+        ];
+        let mut transfers: Vec<(String, SubProcessorRecord)> = Vec::new();
+        for (id, name) in inputs.install.tenants.clone() {
+            let ti = self.tenant_inputs(&id, &inputs).await?;
+            let c = ti.controller.as_ref().map(|c| &c.party);
+            let mut s = Section::new(
+                &format!("controller:{id}"),
+                lang.pick(
+                    &format!("Verantwortlicher (Auftraggeber): {name}"),
+                    &format!("Controller: {name}"),
+                ),
+            )
+            .field("tenant_id", lang.pick("Mandant", "Tenant"), id.clone());
+            s = party_fields(s, c, lang);
+            s = representative_field(s, c, lang);
+            s = dpo_fields(s, c, lang);
+            s = s.field(
+                "avv_date",
+                lang.pick("AV-Vertrag vom", "AVV dated"),
+                ti.controller
+                    .as_ref()
+                    .map(|c| c.avv.date.to_string())
+                    .unwrap_or_else(|| missing(lang)),
+            );
+            let activities = live::activities(&ti.facts, &ti.activities, lang);
+            let mut categories = Table::new(
+                "categories",
+                lang.pick(
+                    "Kategorien von Verarbeitungen, die im Auftrag des Verantwortlichen durchgeführt werden",
+                    "Categories of processing carried out on behalf of the controller",
+                ),
+                vec![
+                    ("category", lang.pick("Kategorie", "Category")),
+                    ("nature", lang.pick("Art der Verarbeitung", "Nature of the processing")),
+                ],
+            );
+            for a in &activities {
+                categories.row(vec![
+                    a.name.clone(),
+                    lang.pick(
+                        "Empfang, Speicherung (verschlüsselt), Versand, Auskunft und Löschung von Nachrichten",
+                        "Receiving, storing (encrypted), sending, disclosing on request and erasing messages",
+                    ),
+                ]);
+            }
+            if activities.is_empty() {
+                s = s.note(lang.pick(
+                    "Noch keine Verarbeitung eingerichtet (kein Kanal, kein Einwilligungszweck).",
+                    "No processing set up yet (no channel, no consent purpose).",
+                ));
+            }
+            sections.push(s.table(categories));
+            for sp in ti.subprocessors {
+                transfers.push((name.clone(), sp));
+            }
+        }
+        let rows: Vec<(String, &SubProcessorRecord)> =
+            transfers.iter().map(|(c, s)| (c.clone(), s)).collect();
+        let transfer_table = transfers_table(&rows, lang);
+        let mut transfer_section = Section::new(
+            "transfers",
+            lang.pick(
+                "Übermittlungen in Drittländer und geeignete Garantien",
+                "Transfers to third countries and safeguards",
+            ),
+        );
+        if transfer_table.rows.is_empty() {
+            transfer_section = transfer_section.note(lang.pick(
+                "Keine Übermittlungen in Drittländer.",
+                "No transfers to third countries.",
+            ));
+        }
+        sections.push(transfer_section.table(transfer_table));
+        let live =
+            live::technical_measures(&self.posture, &self.retention, &inputs.install, None, lang);
+        let mut toms = Section::new(
+            "toms",
+            lang.pick(
+                "Allgemeine Beschreibung der technischen und organisatorischen Maßnahmen (Art. 32 Abs. 1)",
+                "General description of the technical and organisational measures (Art. 32(1))",
+            ),
+        )
+        .table(measures_table(&live, &inputs.measures, lang))
+        .note(lang.pick(
+            "Mandantenbezogene Maßnahmen (Webhook-Prüfung, Löschregeln, Einwilligungen) stehen in der TOM-Anlage des jeweiligen Mandanten.",
+            "Per-tenant measures (webhook verification, deletion rules, consents) are in each tenant's TOM annex.",
+        ));
+        if let Some(gaps) = uncovered_controls(&live, &inputs.measures, lang) {
+            toms = toms.note(gaps);
+        }
+        sections.push(toms);
+        let version = self.register_version(&Scope::Processor).await?;
+        let version = version.max(self.register_version_all().await?);
+        Ok(Report::new(
+            Kind::ProcessorRecord,
+            lang,
+            inputs.now,
+            version,
+            None,
+            sections,
+        ))
+    }
+
+    async fn register_version_all(&self) -> Result<i64> {
+        use crate::store::schema::register_entries;
+        Ok(self
+            .store
+            .read(|conn| {
+                let v: Option<i64> = register_entries::table
+                    .select(diesel::dsl::max(register_entries::version))
+                    .first(conn)?;
+                Ok(v.unwrap_or(0))
+            })
+            .await?)
+    }
+
+    async fn tenant_report(&self, kind: Kind, tenant: &TenantId, lang: Lang) -> Result<Report> {
+        let inputs = self.inputs(lang).await?;
+        let ti = self.tenant_inputs(tenant.as_str(), &inputs).await?;
+        let sections = match kind {
+            Kind::ControllerRecord => self.controller_sections(&inputs, &ti),
+            Kind::Toms => self.tom_sections(&inputs, &ti),
+            Kind::Subprocessors => subprocessor_sections(&ti, lang),
+            Kind::DeletionConcept => self.deletion_concept_sections(&ti, lang).await?,
+            Kind::DeletionReport => self.deletion_report_sections(tenant, lang).await?,
+            Kind::ConsentStatistics => self.consent_statistics_sections(&ti, lang).await?,
+            Kind::ProcessorRecord => return Err(Error::invalid("kind", "is install-wide")),
+        };
+        let version = self
+            .register_version(&Scope::Tenant(tenant.clone()))
+            .await?;
+        Ok(Report::new(
+            kind,
+            lang,
+            inputs.now,
+            version,
+            Some(tenant.as_str().to_string()),
+            sections,
+        ))
+    }
+
+    fn controller_sections(&self, inputs: &Inputs, ti: &TenantInputs) -> Vec<Section> {
+        let lang = inputs.lang;
+        let c = ti.controller.as_ref().map(|c| &c.party);
+        let mut controller =
+            Section::new("controller", lang.pick("Verantwortlicher", "Controller")).field(
+                "tenant",
+                lang.pick("Mandant", "Tenant"),
+                ti.facts.name.clone(),
+            );
+        controller = party_fields(controller, c, lang);
+        controller = representative_field(controller, c, lang);
+        let dpo = dpo_fields(
+            Section::new(
+                "dpo",
+                lang.pick("Datenschutzbeauftragter", "Data protection officer"),
+            ),
+            c,
+            lang,
+        );
+        let processor = party_fields(
+            Section::new(
+                "processor",
+                lang.pick(
+                    "Auftragsverarbeiter (Betreiber von Hafen)",
+                    "Processor (operator of Hafen)",
+                ),
+            ),
+            inputs.processor.as_ref(),
+            lang,
+        );
+        let activities = live::activities(&ti.facts, &ti.activities, lang);
+        let mut act = Section::new(
+            "activities",
+            lang.pick("Verarbeitungstätigkeiten", "Processing activities"),
+        )
+        .table(activities_table(&activities, lang));
+        if activities.is_empty() {
+            act = act.note(lang.pick(
+                "Noch keine Verarbeitung eingerichtet.",
+                "No processing set up yet.",
+            ));
+        }
+        let rows: Vec<(String, &SubProcessorRecord)> = ti
+            .subprocessors
+            .iter()
+            .map(|s| (ti.facts.name.clone(), s))
+            .collect();
+        let transfers_t = transfers_table(&rows, lang);
+        let mut transfers = Section::new(
+            "transfers",
+            lang.pick(
+                "Übermittlungen in Drittländer und geeignete Garantien",
+                "Transfers to third countries and safeguards",
+            ),
+        );
+        if transfers_t.rows.is_empty() {
+            transfers = transfers.note(lang.pick(
+                "Keine Übermittlungen in Drittländer.",
+                "No transfers to third countries.",
+            ));
+        }
+        let live = live::technical_measures(
+            &self.posture,
+            &self.retention,
+            &inputs.install,
+            Some(&ti.facts),
+            lang,
+        );
+        let toms = Section::new(
+            "toms",
+            lang.pick(
+                "Allgemeine Beschreibung der technischen und organisatorischen Maßnahmen (Art. 32 Abs. 1)",
+                "General description of the technical and organisational measures (Art. 32(1))",
+            ),
+        )
+        .table(measures_table(&live, &inputs.measures, lang));
+        vec![
+            controller,
+            dpo,
+            processor,
+            act,
+            transfers.table(transfers_t),
+            toms,
+        ]
+    }
+
+    fn tom_sections(&self, inputs: &Inputs, ti: &TenantInputs) -> Vec<Section> {
+        let lang = inputs.lang;
+        let live = live::technical_measures(
+            &self.posture,
+            &self.retention,
+            &inputs.install,
+            Some(&ti.facts),
+            lang,
+        );
+        let mut s = Section::new(
+            "toms",
+            lang.pick(
+                "Technische und organisatorische Maßnahmen",
+                "Technical and organisational measures",
+            ),
+        )
+        .field("controller", lang.pick("Verantwortlicher", "Controller"), ti.facts.name.clone())
+        .table(measures_table(&live, &inputs.measures, lang))
+        .note(lang.pick(
+            "Technische Maßnahmen werden bei jeder Erstellung aus der laufenden Konfiguration ermittelt; eine abgeschaltete Maßnahme erscheint nicht.",
+            "Technical measures are read from the running configuration each time; a measure that is switched off does not appear.",
+        ));
+        if let Some(gaps) = uncovered_controls(&live, &inputs.measures, lang) {
+            s = s.note(gaps);
+        }
+        vec![s]
+    }
+
+    async fn deletion_concept_sections(
+        &self,
+        ti: &TenantInputs,
+        lang: Lang,
+    ) -> Result<Vec<Section>> {
+        let t = ti.facts.id.clone();
+        let own = self
+            .store
+            .read(move |conn| crate::retention::own_categories(conn, &t))
+            .await?;
+        let mut rules = Table::new(
+            "rules",
+            lang.pick("Löschregeln", "Deletion rules"),
+            vec![
+                ("category", lang.pick("Datenart", "Data category")),
+                ("channel", lang.pick("Kanal", "Channel")),
+                (
+                    "rule",
+                    lang.pick(
+                        "Regellöschfrist und Startpunkt",
+                        "Standard period and start point",
+                    ),
+                ),
+                ("legal_basis", lang.pick("Rechtsgrundlage", "Legal basis")),
+                ("deletion_class", lang.pick("Löschklasse", "Deletion class")),
+                (
+                    "statutory",
+                    lang.pick("Gesetzliche Aufbewahrungspflicht", "Statutory retention"),
+                ),
+                ("source", lang.pick("Quelle", "Source")),
+            ],
+        );
+        let yes_no = |b: bool| {
+            if b {
+                lang.pick("ja", "yes")
+            } else {
+                lang.pick("nein", "no")
+            }
+        };
+        for r in &ti.facts.rules.rules {
+            rules.row(vec![
+                live::category_label(r.category, lang),
+                r.channel
+                    .as_ref()
+                    .map(|c| c.as_str().to_string())
+                    .unwrap_or_else(|| lang.pick("alle", "all")),
+                live::describe_rule(r, lang),
+                r.legal_basis.clone(),
+                r.deletion_class.clone().unwrap_or_default(),
+                yes_no(r.statutory),
+                if own.contains(&r.category) {
+                    lang.pick(
+                        &format!(
+                            "Regelwerk des Mandanten, Version {}",
+                            ti.facts.rules_version
+                        ),
+                        &format!("tenant's rules, version {}", ti.facts.rules_version),
+                    )
+                } else {
+                    lang.pick("Standard der Installation", "install default")
+                },
+            ]);
+        }
+        let s = Section::new(
+            "concept",
+            lang.pick("Lösch- und Aufbewahrungskonzept", "Retention and deletion concept"),
+        )
+        .field("controller", lang.pick("Verantwortlicher", "Controller"), ti.facts.name.clone())
+        .field(
+            "rules_version",
+            lang.pick("Version der Löschregeln", "Deletion rules version"),
+            ti.facts.rules_version.to_string(),
+        )
+        .field(
+            "schedule",
+            lang.pick("Zeitplan der Löschläufe (cron)", "Deletion run schedule (cron)"),
+            or_missing(Some(self.posture.retention_schedule.as_str()), lang),
+        )
+        .field(
+            "approval",
+            lang.pick("Freigabe durch zweite Person", "Approval by a second person"),
+            yes_no(self.retention.require_approval),
+        )
+        .field(
+            "active_holds",
+            lang.pick("Aktive Aufbewahrungssperren (Legal Holds)", "Active legal holds"),
+            ti.facts.active_holds.to_string(),
+        )
+        .field(
+            "restricted_contacts",
+            lang.pick("Eingeschränkte Kontakte (Art. 18)", "Restricted contacts (Art. 18)"),
+            ti.facts.restricted_contacts.to_string(),
+        )
+        .table(rules)
+        .note(lang.pick(
+            "Löschung durch Entfernen der Datensätze und Vernichtung der Schlüssel (Crypto-Shredding nach NIST SP 800-88); Daten mit gesetzlicher Aufbewahrungspflicht werden auf Löschverlangen eingeschränkt statt gelöscht (§ 35 Abs. 3 BDSG).",
+            "Deletion removes the records and destroys their keys (crypto-shredding, NIST SP 800-88); data under a statutory retention duty is restricted instead of erased on request (§ 35(3) BDSG).",
+        ));
+        Ok(vec![s])
+    }
+
+    async fn deletion_report_sections(
+        &self,
+        tenant: &TenantId,
+        lang: Lang,
+    ) -> Result<Vec<Section>> {
+        let t = tenant.as_str().to_string();
+        let (list, chain): (Vec<CertificateView>, _) = self
+            .store
+            .read(move |conn| Ok((certificates::list(conn, &t)?, certificates::verify(conn)?)))
+            .await?;
+        let mut table = Table::new(
+            "certificates",
+            lang.pick("Löschprotokolle", "Deletion certificates"),
+            vec![
+                ("seq", lang.pick("Nr.", "No.")),
+                ("run", lang.pick("Lauf", "Run")),
+                ("state", lang.pick("Status", "State")),
+                ("started_at", lang.pick("Beginn", "Started")),
+                ("finished_at", lang.pick("Ende", "Finished")),
+                ("deleted", lang.pick("Gelöscht", "Deleted")),
+                (
+                    "keys_shredded",
+                    lang.pick("Vernichtete Schlüssel", "Keys destroyed"),
+                ),
+                ("hash", lang.pick("Hash", "Hash")),
+            ],
+        );
+        let mut totals: BTreeMap<String, u64> = BTreeMap::new();
+        for c in &list {
+            for (k, v) in &c.counts {
+                *totals.entry(k.clone()).or_default() += v;
+            }
+            let deleted: Vec<String> = c
+                .counts
+                .iter()
+                .filter(|(_, v)| **v > 0)
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            table.row(vec![
+                c.seq.map(|s| s.to_string()).unwrap_or_default(),
+                c.run_id.clone(),
+                c.state.clone(),
+                c.started_at.to_rfc3339(),
+                c.finished_at.map(|f| f.to_rfc3339()).unwrap_or_default(),
+                deleted.join(", "),
+                c.keys_shredded.len().to_string(),
+                c.hash.clone().unwrap_or_default(),
+            ]);
+        }
+        let mut s = Section::new("deletions", lang.pick("Löschungen", "Deletions"))
+            .field(
+                "certificates",
+                lang.pick("Anzahl Löschprotokolle", "Number of certificates"),
+                list.len().to_string(),
+            )
+            .field(
+                "chain_intact",
+                lang.pick(
+                    "Hashkette der Protokolle unversehrt",
+                    "Certificate chain intact",
+                ),
+                if chain.intact() {
+                    lang.pick("ja", "yes")
+                } else {
+                    lang.pick(
+                        "NEIN – Protokolle verändert oder entfernt",
+                        "NO – certificates changed or removed",
+                    )
+                },
+            );
+        for c in Category::ALL {
+            s = s.field(
+                &format!("total_{}", c.as_str()),
+                lang.pick(
+                    &format!("Summe gelöscht: {}", live::category_label(c, lang)),
+                    &format!("Total deleted: {}", live::category_label(c, lang)),
+                ),
+                totals.get(c.as_str()).copied().unwrap_or(0).to_string(),
+            );
+        }
+        Ok(vec![s.table(table)])
+    }
+
+    async fn consent_statistics_sections(
+        &self,
+        ti: &TenantInputs,
+        lang: Lang,
+    ) -> Result<Vec<Section>> {
+        let t = ti.facts.id.clone();
+        let rows: Vec<(String, String)> = self
+            .store
+            .read(move |conn| {
+                Ok(consents::table
+                    .filter(consents::tenant_id.eq(&t))
+                    .select((consents::purpose_id, consents::state))
+                    .load(conn)?)
+            })
+            .await?;
+        let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for (p, s) in rows {
+            *counts.entry((p, s)).or_default() += 1;
+        }
+        let states = ["requested", "confirmed", "withdrawn", "expired"];
+        let mut table = Table::new(
+            "purposes",
+            lang.pick("Einwilligungen je Zweck", "Consents per purpose"),
+            vec![
+                ("purpose", lang.pick("Zweck", "Purpose")),
+                (
+                    "requested",
+                    lang.pick("Angefragt (offen)", "Requested (pending)"),
+                ),
+                ("confirmed", lang.pick("Bestätigt", "Confirmed")),
+                ("withdrawn", lang.pick("Widerrufen", "Withdrawn")),
+                ("expired", lang.pick("Abgelaufen", "Expired")),
+                (
+                    "confirmation_rate",
+                    lang.pick("Bestätigungsquote", "Confirmation rate"),
+                ),
+            ],
+        );
+        for (id, name) in &ti.facts.purposes {
+            let n = |s: &str| {
+                counts
+                    .get(&(id.clone(), s.to_string()))
+                    .copied()
+                    .unwrap_or(0)
+            };
+            let total: u64 = states.iter().map(|s| n(s)).sum();
+            let ever_confirmed = n("confirmed") + n("withdrawn");
+            let rate = if total == 0 {
+                "–".to_string()
+            } else {
+                format!("{:.1} %", 100.0 * ever_confirmed as f64 / total as f64)
+            };
+            table.row(vec![
+                name.clone(),
+                n("requested").to_string(),
+                n("confirmed").to_string(),
+                n("withdrawn").to_string(),
+                n("expired").to_string(),
+                rate,
+            ]);
+        }
+        Ok(vec![Section::new(
+            "consent",
+            lang.pick("Einwilligungen", "Consents"),
+        )
+        .field("controller", lang.pick("Verantwortlicher", "Controller"), ti.facts.name.clone())
+        .field(
+            "purposes",
+            lang.pick("Zwecke", "Purposes"),
+            ti.facts.purposes.len().to_string(),
+        )
+        .table(table)
+        .note(lang.pick(
+            "Bestätigungsquote: Anteil der Anfragen, die bestätigt wurden (auch wenn später widerrufen).",
+            "Confirmation rate: share of requests that were confirmed (even if withdrawn later).",
+        ))])
+    }
+}
+
+fn subprocessor_sections(ti: &TenantInputs, lang: Lang) -> Vec<Section> {
+    let mut s = Section::new(
+        "subprocessors",
+        lang.pick("Unterauftragsverarbeiter", "Sub-processors"),
+    )
+    .field(
+        "controller",
+        lang.pick("Verantwortlicher", "Controller"),
+        ti.facts.name.clone(),
+    )
+    .table(subprocessors_table(&ti.subprocessors, lang))
+    .table(subprocessor_changes(&ti.subprocessor_history, lang));
+    if ti.subprocessors.iter().any(|s| s.pre_filled) {
+        s = s.note(lang.pick(
+            "Vorausgefüllte Einträge stammen aus den genutzten Plattformen; sie gelten erst als genehmigt, wenn sie im Register mit Genehmigungsdatum erfasst sind.",
+            "Pre-filled entries come from the platforms in use; they count as authorised only once entered in the register with the date of authorisation.",
+        ));
+    }
+    vec![s]
+}

@@ -1,0 +1,775 @@
+//! What Hafen knows about its own processing, read from the running install: the channels,
+//! consent purposes and retention rules of a tenant, and the technical measures that are
+//! actually switched on. Reports are built from this, so they cannot claim a measure that is
+//! not active or miss a channel that is.
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+
+use super::register::{Activity, Control, SubProcessor};
+use super::Lang;
+use crate::channels::registry::Platform;
+use crate::retention::rules::{Category, Retain, Rule, RuleSet, StartPoint};
+use crate::store::schema::{
+    api_tokens, channels, consent_purposes, contacts, event_hooks, tenants,
+};
+use crate::store::{DbConn, StoreError};
+
+/// Install facts from the configuration that the TOM annex reports (set at start-up).
+#[derive(Debug, Clone)]
+pub struct Posture {
+    /// The API listener serves TLS.
+    pub tls: bool,
+    /// Recovery recipients every key is also wrapped to.
+    pub recovery_recipients: usize,
+    /// `sqlite` or `postgresql`.
+    pub backend: &'static str,
+    /// SQLite commits with synchronous=FULL (durable across power loss).
+    pub sqlite_full_sync: bool,
+    /// When retention runs (cron).
+    pub retention_schedule: String,
+    /// Where the data is stored, as configured (e.g. "DE").
+    pub storage_country: Option<String>,
+}
+
+impl Default for Posture {
+    fn default() -> Self {
+        Self {
+            tls: false,
+            recovery_recipients: 0,
+            backend: "sqlite",
+            sqlite_full_sync: true,
+            retention_schedule: String::new(),
+            storage_country: None,
+        }
+    }
+}
+
+/// A channel as the records show it.
+#[derive(Debug, Clone)]
+pub struct ChannelFact {
+    pub id: String,
+    pub platform: Platform,
+    pub name: String,
+    pub enabled: bool,
+}
+
+/// What one tenant's records are generated from.
+#[derive(Debug, Clone)]
+pub struct TenantFacts {
+    pub id: String,
+    pub name: String,
+    pub channels: Vec<ChannelFact>,
+    /// Consent purposes: (id, name).
+    pub purposes: Vec<(String, String)>,
+    pub rules: RuleSet,
+    /// 0: the install's defaults.
+    pub rules_version: i32,
+    pub active_holds: i64,
+    pub event_hooks: i64,
+    pub contacts: i64,
+    pub restricted_contacts: i64,
+}
+
+impl TenantFacts {
+    pub fn platforms(&self) -> Vec<Platform> {
+        let mut p: Vec<Platform> = self
+            .channels
+            .iter()
+            .filter(|c| c.enabled)
+            .map(|c| c.platform)
+            .collect();
+        p.sort_by_key(|p| p.as_str());
+        p.dedup();
+        p
+    }
+}
+
+/// Install-wide facts.
+#[derive(Debug, Clone, Default)]
+pub struct InstallFacts {
+    pub tenants: Vec<(String, String)>,
+    /// Active API tokens by role.
+    pub tokens: BTreeMap<String, i64>,
+}
+
+pub fn install_facts(conn: &mut DbConn) -> Result<InstallFacts, StoreError> {
+    let tenants: Vec<(String, String)> = tenants::table
+        .order(tenants::id.asc())
+        .select((tenants::id, tenants::name))
+        .load(conn)?;
+    let roles: Vec<String> = api_tokens::table
+        .filter(api_tokens::revoked_at.is_null())
+        .select(api_tokens::role)
+        .load(conn)?;
+    let mut tokens = BTreeMap::new();
+    for r in roles {
+        *tokens.entry(r).or_insert(0) += 1;
+    }
+    Ok(InstallFacts { tenants, tokens })
+}
+
+pub fn tenant_facts(
+    conn: &mut DbConn,
+    tenant: &str,
+    now: i64,
+) -> Result<Option<TenantFacts>, StoreError> {
+    let Some(name) = tenants::table
+        .filter(tenants::id.eq(tenant))
+        .select(tenants::name)
+        .first::<String>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let rows: Vec<(String, String, String, bool)> = channels::table
+        .filter(channels::tenant_id.eq(tenant))
+        .order(channels::created_at.asc())
+        .select((
+            channels::id,
+            channels::platform,
+            channels::name,
+            channels::enabled,
+        ))
+        .load(conn)?;
+    let channels = rows
+        .into_iter()
+        .filter_map(|(id, platform, name, enabled)| {
+            Platform::parse(&platform).map(|platform| ChannelFact {
+                id,
+                platform,
+                name,
+                enabled,
+            })
+        })
+        .collect();
+    let purposes = consent_purposes::table
+        .filter(consent_purposes::tenant_id.eq(tenant))
+        .order(consent_purposes::created_at.asc())
+        .select((consent_purposes::id, consent_purposes::name))
+        .load(conn)?;
+    let (rules, rules_version) = crate::retention::rules_in_force(conn, tenant)?;
+    let holds = crate::retention::holds::active(conn, tenant, now)?;
+    let active_holds =
+        (holds.contacts.len() + holds.ranges.len() + usize::from(holds.whole_tenant)) as i64;
+    let event_hooks = event_hooks::table
+        .filter(event_hooks::tenant_id.eq(tenant))
+        .count()
+        .get_result(conn)?;
+    let contacts_total = contacts::table
+        .filter(contacts::tenant_id.eq(tenant))
+        .count()
+        .get_result(conn)?;
+    let restricted_contacts = contacts::table
+        .filter(contacts::tenant_id.eq(tenant))
+        .filter(contacts::restricted_at.is_not_null())
+        .count()
+        .get_result(conn)?;
+    Ok(Some(TenantFacts {
+        id: tenant.to_string(),
+        name,
+        channels,
+        purposes,
+        rules,
+        rules_version,
+        active_holds,
+        event_hooks,
+        contacts: contacts_total,
+        restricted_contacts,
+    }))
+}
+
+fn platform_label(p: Platform) -> &'static str {
+    match p {
+        Platform::Whatsapp => "WhatsApp",
+        Platform::Messenger => "Facebook Messenger",
+        Platform::Telegram => "Telegram",
+    }
+}
+
+/// The sub-processor a platform brings, pre-filled for the controller to check and authorise.
+pub fn platform_subprocessor(p: Platform, lang: Lang) -> SubProcessor {
+    match p {
+        Platform::Whatsapp | Platform::Messenger => SubProcessor {
+            key: "meta".into(),
+            name: "Meta Platforms Ireland Ltd.".into(),
+            address: "Merrion Road, Dublin 4, D04 X2K5, Irland / Ireland".into(),
+            country: "IE".into(),
+            service: lang.pick(
+                "Zustellung von Nachrichten über die WhatsApp Business Platform (Cloud API) und die Messenger-Plattform",
+                "Message delivery through the WhatsApp Business Platform (Cloud API) and the Messenger Platform",
+            ),
+            data_categories: vec![
+                lang.pick("Telefonnummer bzw. seitenbezogene Kennung", "Phone number or page-scoped id"),
+                lang.pick("Profilname", "Profile name"),
+                lang.pick("Nachrichteninhalte und Dateien", "Message contents and files"),
+                lang.pick("Zeitpunkte und Zustellstatus", "Times and delivery status"),
+            ],
+            third_countries: vec!["US".into()],
+            transfer_mechanism: Some(lang.pick(
+                "Weiterübermittlung an Meta Platforms, Inc. (USA): Angemessenheitsbeschluss zum EU-US Data Privacy Framework (Art. 45 DSGVO), ergänzend Standardvertragsklauseln (Durchführungsbeschluss (EU) 2021/914)",
+                "Onward transfer to Meta Platforms, Inc. (USA): adequacy decision on the EU-US Data Privacy Framework (Art. 45 GDPR), with standard contractual clauses (Implementing Decision (EU) 2021/914)",
+            )),
+            authorised_on: None,
+        },
+        Platform::Telegram => SubProcessor {
+            key: "telegram".into(),
+            name: "Telegram Messenger Inc.".into(),
+            address: lang.pick(
+                "Britische Jungferninseln (aktuelle Anschrift laut Datenschutzerklärung von Telegram prüfen)",
+                "British Virgin Islands (check the current address in Telegram's privacy policy)",
+            ),
+            country: "VG".into(),
+            service: lang.pick(
+                "Zustellung von Nachrichten über die Telegram Bot API",
+                "Message delivery through the Telegram Bot API",
+            ),
+            data_categories: vec![
+                lang.pick("Chat-Kennung und Benutzername", "Chat id and user name"),
+                lang.pick("Profilname", "Profile name"),
+                lang.pick("Nachrichteninhalte und Dateien", "Message contents and files"),
+            ],
+            third_countries: vec!["VG".into(), "AE".into()],
+            transfer_mechanism: Some(lang.pick(
+                "Kein Angemessenheitsbeschluss: Standardvertragsklauseln (Art. 46 Abs. 2 lit. c DSGVO) mit Transfer Impact Assessment — vom Verantwortlichen zu prüfen",
+                "No adequacy decision: standard contractual clauses (Art. 46(2)(c) GDPR) with a transfer impact assessment — to be checked by the controller",
+            )),
+            authorised_on: None,
+        },
+    }
+}
+
+/// Describes a rule for people: "6 Jahre ab Ende des Jahres der Erhebung (§ 257 HGB …)".
+pub fn describe_rule(rule: &Rule, lang: Lang) -> String {
+    let period = match rule.retain {
+        Retain::Keep => return lang.pick("unbefristet aufbewahrt", "kept without limit"),
+        Retain::For(p) => {
+            let mut parts = Vec::new();
+            let unit = |n: u32, de1: &str, den: &str, en1: &str, enn: &str| {
+                if n == 1 {
+                    format!("1 {}", lang.pick(de1, en1))
+                } else {
+                    format!("{n} {}", lang.pick(den, enn))
+                }
+            };
+            if p.years > 0 {
+                parts.push(unit(p.years, "Jahr", "Jahre", "year", "years"));
+            }
+            if p.months > 0 {
+                parts.push(unit(p.months, "Monat", "Monate", "month", "months"));
+            }
+            if p.days > 0 {
+                parts.push(unit(p.days, "Tag", "Tage", "day", "days"));
+            }
+            if p.hours > 0 {
+                parts.push(unit(p.hours, "Stunde", "Stunden", "hour", "hours"));
+            }
+            parts.join(" ")
+        }
+    };
+    let start = start_label(rule.start, lang);
+    let start = if rule.end_of_year {
+        lang.pick(
+            &format!("ab Ende des Kalenderjahres {start}"),
+            &format!("from the end of the calendar year {start}"),
+        )
+    } else {
+        lang.pick(&format!("ab {start}"), &format!("from {start}"))
+    };
+    format!("{period} {start} ({})", rule.legal_basis)
+}
+
+fn start_label(s: StartPoint, lang: Lang) -> String {
+    match s {
+        StartPoint::Collection => lang.pick("der Erhebung", "collection"),
+        StartPoint::ConversationEnd => lang.pick("der letzten Nachricht", "the last message"),
+        StartPoint::RelationshipEnd => lang.pick(
+            "dem Ende der Geschäftsbeziehung",
+            "the end of the relationship",
+        ),
+        StartPoint::ConsentWithdrawal => lang.pick("dem Widerruf", "withdrawal"),
+    }
+}
+
+pub fn category_label(c: Category, lang: Lang) -> String {
+    match c {
+        Category::Contacts => lang.pick("Kontakte (Adresse, Name)", "Contacts (address, name)"),
+        Category::MessageContent => lang.pick("Nachrichteninhalte", "Message contents"),
+        Category::Attachments => lang.pick("Dateien", "Files"),
+        Category::MessageMetadata => lang.pick("Nachrichten-Metadaten", "Message metadata"),
+        Category::DeliveryStatuses => lang.pick("Zustellstatus", "Delivery statuses"),
+        Category::WebhookLogs => lang.pick("Webhook-Protokolle", "Webhook logs"),
+        Category::ConsentRequests => lang.pick(
+            "Unbestätigte Einwilligungsanfragen",
+            "Unconfirmed consent requests",
+        ),
+        Category::ConsentProofs => lang.pick("Einwilligungsnachweise", "Consent proofs"),
+    }
+}
+
+/// The rules in force for `categories`, channel rules for `channel` included, described.
+pub fn erasure_periods(
+    rules: &RuleSet,
+    categories: &[Category],
+    channel: Option<&str>,
+    lang: Lang,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in categories {
+        for rule in rules.for_category(*c) {
+            let applies = match (&rule.channel, channel) {
+                (None, _) => true,
+                (Some(rc), Some(ch)) => rc.as_str() == ch,
+                (Some(_), None) => true,
+            };
+            if applies {
+                let scope = rule
+                    .channel
+                    .as_ref()
+                    .map(|c| format!(" [{}]", c.as_str()))
+                    .unwrap_or_default();
+                out.push(format!(
+                    "{}{scope}: {}",
+                    category_label(*c, lang),
+                    describe_rule(rule, lang)
+                ));
+            }
+        }
+    }
+    out
+}
+
+const MESSAGE_CATEGORIES: [Category; 5] = [
+    Category::Contacts,
+    Category::MessageContent,
+    Category::Attachments,
+    Category::MessageMetadata,
+    Category::DeliveryStatuses,
+];
+
+/// A processing activity with everything the Art. 30(1) record lists.
+#[derive(Debug, Clone)]
+pub struct ActivityRecord {
+    pub key: String,
+    pub name: String,
+    pub purposes: Vec<String>,
+    pub legal_basis: String,
+    pub data_subject_categories: Vec<String>,
+    pub data_categories: Vec<String>,
+    pub recipients: Vec<String>,
+    pub erasure: Vec<String>,
+    /// Generated from the live configuration (true) or entered by hand (false).
+    pub generated: bool,
+    /// A generated activity whose fields a person completed.
+    pub completed_by_hand: bool,
+}
+
+/// The activities Hafen sees (one per channel, one per consent purpose), completed and
+/// extended by the hand-entered ones (same key: the given fields win).
+pub fn activities(facts: &TenantFacts, manual: &[Activity], lang: Lang) -> Vec<ActivityRecord> {
+    let mut out = Vec::new();
+    for ch in &facts.channels {
+        let platform = platform_label(ch.platform);
+        let mut recipients = vec![platform_subprocessor(ch.platform, lang).name];
+        if facts.event_hooks > 0 {
+            recipients.push(lang.pick(
+                "Systeme des Verantwortlichen (Event-Webhooks)",
+                "The controller's systems (event webhooks)",
+            ));
+        }
+        out.push(ActivityRecord {
+            key: format!("channel:{}", ch.id),
+            name: lang.pick(
+                &format!("{platform}-Kommunikation – {}", ch.name),
+                &format!("{platform} communication – {}", ch.name),
+            ),
+            purposes: vec![
+                lang.pick(
+                    &format!("Kommunikation mit Kunden und Beschäftigten über {platform} (Anfragen, Kundenservice, Chatbots)"),
+                    &format!("Communication with customers and staff over {platform} (requests, customer service, chatbots)"),
+                ),
+            ],
+            legal_basis: lang.pick(
+                "Art. 6 Abs. 1 lit. b DSGVO (Vertrag, vorvertragliche Anfrage); Art. 6 Abs. 1 lit. f DSGVO (Beantwortung von Anfragen)",
+                "Art. 6(1)(b) GDPR (contract, pre-contractual requests); Art. 6(1)(f) GDPR (answering requests)",
+            ),
+            data_subject_categories: vec![
+                lang.pick(
+                    &format!("Kunden und Interessenten, die über {platform} schreiben"),
+                    &format!("Customers and prospects writing over {platform}"),
+                ),
+                lang.pick("Beschäftigte des Verantwortlichen", "The controller's staff"),
+            ],
+            data_categories: vec![
+                lang.pick("Telefonnummer bzw. Plattform-Kennung", "Phone number or platform id"),
+                lang.pick("Profilname", "Profile name"),
+                lang.pick("Nachrichteninhalte und Dateien", "Message contents and files"),
+                lang.pick("Zeitpunkte und Zustellstatus", "Times and delivery statuses"),
+            ],
+            recipients,
+            erasure: erasure_periods(
+                &facts.rules,
+                &MESSAGE_CATEGORIES,
+                Some(ch.platform.as_str()),
+                lang,
+            ),
+            generated: true,
+            completed_by_hand: false,
+        });
+    }
+    let platforms = facts.platforms();
+    for (id, name) in &facts.purposes {
+        out.push(ActivityRecord {
+            key: format!("consent:{id}"),
+            name: lang.pick(
+                &format!("Nachrichten mit Einwilligung (Double-Opt-in) – {name}"),
+                &format!("Messages with consent (double opt-in) – {name}"),
+            ),
+            purposes: vec![lang.pick(
+                &format!("Versand von Nachrichten zum Zweck „{name}“ an Personen, die eingewilligt haben"),
+                &format!("Sending messages for the purpose \"{name}\" to people who consented"),
+            )],
+            legal_basis: lang.pick(
+                "Art. 6 Abs. 1 lit. a DSGVO, § 7 Abs. 2 Nr. 2 UWG (ausdrückliche Einwilligung, Double-Opt-in)",
+                "Art. 6(1)(a) GDPR, § 7(2) no. 2 UWG (express consent, double opt-in)",
+            ),
+            data_subject_categories: vec![lang.pick(
+                "Empfänger, die eingewilligt haben oder um Einwilligung gebeten wurden",
+                "Recipients who consented or were asked to",
+            )],
+            data_categories: vec![
+                lang.pick("Telefonnummer bzw. Plattform-Kennung", "Phone number or platform id"),
+                lang.pick(
+                    "Einwilligungsnachweis: Zeitpunkte, Text und Version, Quelle; IP-Adresse und User-Agent bei Web-Anmeldung",
+                    "Consent proof: times, text and version, source; IP address and user agent for web sign-ups",
+                ),
+            ],
+            recipients: platforms
+                .iter()
+                .map(|p| platform_subprocessor(*p, lang).name)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+            erasure: erasure_periods(
+                &facts.rules,
+                &[Category::ConsentRequests, Category::ConsentProofs],
+                None,
+                lang,
+            ),
+            generated: true,
+            completed_by_hand: false,
+        });
+    }
+    for m in manual {
+        match out.iter_mut().find(|a| a.key == m.key) {
+            Some(a) => {
+                a.completed_by_hand = true;
+                if let Some(v) = &m.name {
+                    a.name = v.clone();
+                }
+                if let Some(v) = &m.purposes {
+                    a.purposes = v.clone();
+                }
+                if let Some(v) = &m.legal_basis {
+                    a.legal_basis = v.clone();
+                }
+                if let Some(v) = &m.data_subject_categories {
+                    a.data_subject_categories = v.clone();
+                }
+                if let Some(v) = &m.data_categories {
+                    a.data_categories = v.clone();
+                }
+                if let Some(v) = &m.recipients {
+                    a.recipients = v.clone();
+                }
+            }
+            None => out.push(ActivityRecord {
+                key: m.key.clone(),
+                name: m.name.clone().unwrap_or_else(|| m.key.clone()),
+                purposes: m.purposes.clone().unwrap_or_default(),
+                legal_basis: m.legal_basis.clone().unwrap_or_default(),
+                data_subject_categories: m.data_subject_categories.clone().unwrap_or_default(),
+                data_categories: m.data_categories.clone().unwrap_or_default(),
+                recipients: m.recipients.clone().unwrap_or_default(),
+                erasure: Vec::new(),
+                generated: false,
+                completed_by_hand: true,
+            }),
+        }
+    }
+    out
+}
+
+/// A technical measure Hafen has switched on, described as configured.
+#[derive(Debug, Clone)]
+pub struct LiveMeasure {
+    /// Stable id (e.g. `tls_listener`), so a reader can tell measures apart across versions.
+    pub id: &'static str,
+    pub control: Control,
+    pub text: String,
+}
+
+/// Every technical measure that is active now. A measure that is switched off is absent:
+/// the annex never claims what is not running.
+pub fn technical_measures(
+    posture: &Posture,
+    retention: &crate::retention::RetentionSettings,
+    install: &InstallFacts,
+    tenant: Option<&TenantFacts>,
+    lang: Lang,
+) -> Vec<LiveMeasure> {
+    let mut m = Vec::new();
+    let mut push = |id, control, text: String| m.push(LiveMeasure { id, control, text });
+    let recovery = if posture.recovery_recipients > 0 {
+        lang.pick(
+            &format!(
+                " und an {} getrennt verwahrte Wiederherstellungsschlüssel",
+                posture.recovery_recipients
+            ),
+            &format!(
+                " and to {} separately kept recovery keys",
+                posture.recovery_recipients
+            ),
+        )
+    } else {
+        String::new()
+    };
+    push(
+        "encryption_at_rest",
+        Control::Encryption,
+        lang.pick(
+            &format!("Nachrichteninhalte, Rohdaten der Plattformen, Dateien sowie Adressen und Namen der Kontakte werden mit XChaCha20-Poly1305 verschlüsselt gespeichert, unter einem eigenen Schlüssel je Kontakt (gebunden an einen Periodenschlüssel je Mandant, Kanal und Monat); jeder Datenschlüssel ist mit age (X25519) an den Hauptschlüssel{recovery} gebunden."),
+            &format!("Message contents, raw platform payloads, files and contacts' addresses and names are stored encrypted with XChaCha20-Poly1305 under a key of their own per contact (bound to a period key per tenant, channel and month); every data key is wrapped with age (X25519) to the master key{recovery}."),
+        ),
+    );
+    push(
+        "pseudonymised_lookup",
+        Control::Encryption,
+        lang.pick(
+            "Telefonnummern und Plattform-Kennungen sind nur über einen Blindindex (HMAC-SHA-256 mit mandanteneigenem Schlüssel) auffindbar; im Klartext liegen sie nicht vor.",
+            "Phone numbers and platform ids can only be looked up through a blind index (HMAC-SHA-256 under a per-tenant key); they are not stored in clear.",
+        ),
+    );
+    if posture.tls {
+        push(
+            "tls_listener",
+            Control::Transfer,
+            lang.pick(
+                "Die API und die Webhook-Endpunkte sind nur über TLS 1.2 oder 1.3 (rustls, moderne Cipher-Suites) erreichbar.",
+                "The API and the webhook endpoints are served over TLS 1.2 or 1.3 only (rustls, modern cipher suites).",
+            ),
+        );
+    }
+    let platforms = match tenant {
+        Some(t) => t.platforms(),
+        None => Vec::new(),
+    };
+    if !platforms.is_empty() {
+        let mut checks = Vec::new();
+        if platforms.iter().any(|p| p.is_meta()) {
+            checks.push(lang.pick(
+                "WhatsApp/Messenger: HMAC-SHA-256-Signatur (X-Hub-Signature-256) mit dem App-Secret",
+                "WhatsApp/Messenger: HMAC-SHA-256 signature (X-Hub-Signature-256) with the app secret",
+            ));
+        }
+        if platforms.contains(&Platform::Telegram) {
+            checks.push(lang.pick(
+                "Telegram: geheimes Token (X-Telegram-Bot-Api-Secret-Token)",
+                "Telegram: secret token (X-Telegram-Bot-Api-Secret-Token)",
+            ));
+        }
+        push(
+            "webhook_signatures",
+            Control::Transfer,
+            lang.pick(
+                &format!("Eingehende Webhooks werden vor jeder Verarbeitung in konstanter Zeit geprüft und andernfalls verworfen und protokolliert — {}.", checks.join("; ")),
+                &format!("Incoming webhooks are verified in constant time before any processing, and rejected and logged otherwise — {}.", checks.join("; ")),
+            ),
+        );
+    }
+    let tokens: i64 = install.tokens.values().sum();
+    push(
+        "api_tokens",
+        Control::SystemAccess,
+        lang.pick(
+            &format!("Zugang zur API nur mit einem persönlichen Token (Bearer); gespeichert ist nur dessen SHA-256-Hash, der Vergleich erfolgt in konstanter Zeit; {tokens} aktive Tokens."),
+            &format!("API access only with a personal bearer token; only its SHA-256 hash is stored and compared in constant time; {tokens} active tokens."),
+        ),
+    );
+    push(
+        "roles",
+        Control::DataAccess,
+        lang.pick(
+            "Rollenmodell (admin, tenant_admin, dpo, agent, ingest): Inhalte lesen nur berechtigte Rollen; eingeschränkte Daten (Art. 18 DSGVO) liest nur der Datenschutzbeauftragte unter Angabe eines Grundes nach Art. 18 Abs. 2.",
+            "Role model (admin, tenant_admin, dpo, agent, ingest): only entitled roles read contents; restricted data (Art. 18 GDPR) is read by the DPO alone, naming an Art. 18(2) ground.",
+        ),
+    );
+    let audit_years = if retention.audit_years == 0 {
+        lang.pick("unbefristet", "without limit")
+    } else {
+        lang.pick(
+            &format!("{} Jahre", retention.audit_years),
+            &format!("{} years", retention.audit_years),
+        )
+    };
+    push(
+        "audit_chain",
+        Control::Input,
+        lang.pick(
+            &format!("Jeder Lesezugriff auf personenbezogene Daten und jede Änderung wird in derselben Transaktion in ein manipulationssicheres Protokoll (SHA-256-Hashkette, prüfbar mit `hafen audit verify`) geschrieben; Aufbewahrung {audit_years}."),
+            &format!("Every read of personal data and every change is written, in the same transaction, to a tamper-evident log (SHA-256 hash chain, checked by `hafen audit verify`); kept for {audit_years}."),
+        ),
+    );
+    if let Some(t) = tenant {
+        if !t.purposes.is_empty() {
+            push(
+                "consent_ledger",
+                Control::Input,
+                lang.pick(
+                    &format!("Einwilligungen (Double-Opt-in) für {} Zwecke werden in einem hashverketteten Nachweisregister mit Text und Version geführt; Werbenachrichten ohne bestätigte Einwilligung werden abgelehnt.", t.purposes.len()),
+                    &format!("Consents (double opt-in) for {} purposes are kept in a hash-chained ledger with the text and its version; promotional messages without confirmed consent are refused.", t.purposes.len()),
+                ),
+            );
+        }
+    }
+    if retention.require_approval {
+        push(
+            "four_eyes_retention",
+            Control::Instructions,
+            lang.pick(
+                "Änderungen der Löschregeln werden erst wirksam, wenn eine zweite berechtigte Person sie nach Ansicht des Probelaufs freigibt (Vier-Augen-Prinzip).",
+                "Changes to the deletion rules take effect only once a second authorised person approves them after seeing the dry run (four-eyes principle).",
+            ),
+        );
+    }
+    push(
+        "tenant_separation",
+        Control::Separation,
+        lang.pick(
+            &format!("Mandantentrennung: jeder Mandant hat eigene Daten- und Indexschlüssel, jede Abfrage ist auf einen Mandanten beschränkt, Tokens gelten für genau einen Mandanten; {} Mandanten in dieser Installation.", install.tenants.len()),
+            &format!("Tenant separation: every tenant has its own data and index keys, every query is scoped to one tenant, tokens belong to exactly one tenant; {} tenants on this install.", install.tenants.len()),
+        ),
+    );
+    match (posture.backend, posture.sqlite_full_sync) {
+        ("sqlite", true) => push(
+            "durable_commit",
+            Control::Availability,
+            lang.pick(
+                "Eingänge werden erst bestätigt, wenn sie dauerhaft geschrieben sind (SQLite, WAL, synchronous=FULL).",
+                "Submissions are acknowledged only once durably written (SQLite, WAL, synchronous=FULL).",
+            ),
+        ),
+        ("postgresql", _) => push(
+            "durable_commit",
+            Control::Availability,
+            lang.pick(
+                "Eingänge werden erst nach dem COMMIT in PostgreSQL bestätigt.",
+                "Submissions are acknowledged only after their COMMIT in PostgreSQL.",
+            ),
+        ),
+        _ => {}
+    }
+    if posture.recovery_recipients > 0 {
+        push(
+            "key_recovery",
+            Control::Recovery,
+            lang.pick(
+                &format!("Alle Schlüssel sind zusätzlich an {} getrennt verwahrte Wiederherstellungsschlüssel (age) gebunden, so dass Daten nach Verlust des Hauptschlüssels wiederhergestellt werden können.", posture.recovery_recipients),
+                &format!("Every key is also wrapped to {} separately kept recovery keys (age), so data can be restored after the loss of the master key.", posture.recovery_recipients),
+            ),
+        );
+    }
+    if let Some(t) = tenant {
+        let version = if t.rules_version == 0 {
+            lang.pick(
+                "die Standardregeln der Installation",
+                "the install's default rules",
+            )
+        } else {
+            lang.pick(
+                &format!("Version {} der Löschregeln", t.rules_version),
+                &format!("version {} of the deletion rules", t.rules_version),
+            )
+        };
+        let schedule = if posture.retention_schedule.is_empty() {
+            String::new()
+        } else {
+            lang.pick(
+                &format!(" nach dem Zeitplan „{}“ (cron)", posture.retention_schedule),
+                &format!(" on the schedule \"{}\" (cron)", posture.retention_schedule),
+            )
+        };
+        push(
+            "retention_enforced",
+            Control::Erasure,
+            lang.pick(
+                &format!("Löschfristen werden automatisch durchgesetzt{schedule}: in Kraft ist {version} ({} Regeln); jeder Löschlauf hinterlässt ein hashverkettetes Löschprotokoll; Schlüssel abgelaufener Monate werden vernichtet (Crypto-Shredding, auch in Sicherungen wirksam).", t.rules.rules.len()),
+                &format!("Deletion periods are enforced automatically{schedule}: {version} is in force ({} rules); every run leaves a hash-chained deletion certificate; keys of expired months are destroyed (crypto-shredding, effective in backups too).", t.rules.rules.len()),
+            ),
+        );
+    }
+    if posture.backend == "sqlite" {
+        push(
+            "secure_delete",
+            Control::Erasure,
+            lang.pick(
+                "Gelöschte Datensätze werden in der Datenbankdatei überschrieben (SQLite secure_delete), freier Platz wird zurückgegeben.",
+                "Deleted records are overwritten in the database file (SQLite secure_delete) and free space is given back.",
+            ),
+        );
+    }
+    if let Some(country) = &posture.storage_country {
+        push(
+            "storage_location",
+            Control::Transfer,
+            lang.pick(
+                &format!("Speicherort der Daten laut Konfiguration: {country}; Hafen läuft auf eigener Hardware des Auftragsverarbeiters."),
+                &format!("Storage location as configured: {country}; Hafen runs on the processor's own hardware."),
+            ),
+        );
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retention::RetentionSettings;
+
+    #[test]
+    fn measures_follow_the_configuration() {
+        let install = InstallFacts::default();
+        let ids = |posture: &Posture, settings: &RetentionSettings| -> Vec<&'static str> {
+            technical_measures(posture, settings, &install, None, Lang::De)
+                .into_iter()
+                .map(|m| m.id)
+                .collect()
+        };
+        let plain = Posture::default();
+        let settings = RetentionSettings::default();
+        let off = ids(&plain, &settings);
+        assert!(!off.contains(&"tls_listener"));
+        assert!(!off.contains(&"four_eyes_retention"));
+        assert!(!off.contains(&"key_recovery"));
+        assert!(off.contains(&"encryption_at_rest"));
+        let on_posture = Posture {
+            tls: true,
+            recovery_recipients: 2,
+            ..Posture::default()
+        };
+        let on_settings = RetentionSettings {
+            require_approval: true,
+            ..RetentionSettings::default()
+        };
+        let on = ids(&on_posture, &on_settings);
+        for id in ["tls_listener", "four_eyes_retention", "key_recovery"] {
+            assert!(on.contains(&id), "{id} missing from {on:?}");
+        }
+        let pg = Posture {
+            backend: "postgresql",
+            ..Posture::default()
+        };
+        assert!(!ids(&pg, &settings).contains(&"secure_delete"));
+    }
+}
