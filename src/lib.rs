@@ -26,6 +26,7 @@ pub mod jobs;
 pub mod messages;
 pub mod metrics;
 pub mod records;
+pub mod requests;
 pub mod retention;
 pub mod sensitive;
 pub mod service;

@@ -33,6 +33,8 @@ pub struct Metrics {
     pub retention_overdue: Family<CategoryLabels, Gauge>,
     /// Unix time of the last retention run that finished without errors.
     pub retention_last_success: Gauge,
+    /// Data-subject requests open past their deadline (counted at each scrape).
+    pub dsr_overdue: Gauge,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -73,8 +75,15 @@ impl Default for Metrics {
             "Unix time of the last retention run without errors",
             retention_last_success.clone(),
         );
+        let dsr_overdue = Gauge::default();
+        registry.register(
+            "dsr_overdue_requests",
+            "Data-subject requests open past their deadline (Art. 12(3) GDPR)",
+            dsr_overdue.clone(),
+        );
         Self {
             registry,
+            dsr_overdue,
             webhooks,
             sends,
             retention_deleted,

@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod messages;
 pub mod problem;
 pub mod records;
+pub mod requests;
 pub mod retention;
 pub mod tenants;
 pub mod tls;
@@ -82,6 +83,15 @@ use crate::service::Hafen;
         records::history_tenant,
         records::install_report,
         records::tenant_report,
+        requests::create,
+        requests::list,
+        requests::read,
+        requests::extend,
+        requests::reject,
+        requests::export,
+        requests::erase,
+        requests::restrict,
+        requests::lookup,
     ),
     components(schemas(problem::Problem)),
     modifiers(&BearerAuth),
@@ -93,6 +103,7 @@ use crate::service::Hafen;
         (name = "event-hooks", description = "Events for the company's own systems"),
         (name = "consent", description = "Double opt-in: purposes, texts, consents and their proof"),
         (name = "records", description = "The GDPR register and reports: Art. 30 records, AVV annexes, deletion and consent reports"),
+        (name = "requests", description = "Data-subject requests: access, portability, erasure, restriction, with deadlines"),
         (name = "retention", description = "Deletion rules, dry-runs, legal holds, sweeps and deletion certificates"),
     )
 )]
@@ -139,6 +150,42 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(records::history_tenant),
         )
         .route("/v1/reports/{kind}", web::get().to(records::install_report))
+        .route(
+            "/v1/tenants/{tenant}/requests",
+            web::post().to(requests::create),
+        )
+        .route(
+            "/v1/tenants/{tenant}/requests",
+            web::get().to(requests::list),
+        )
+        .route(
+            "/v1/tenants/{tenant}/requests/{id}",
+            web::get().to(requests::read),
+        )
+        .route(
+            "/v1/tenants/{tenant}/requests/{id}/extend",
+            web::post().to(requests::extend),
+        )
+        .route(
+            "/v1/tenants/{tenant}/requests/{id}/reject",
+            web::post().to(requests::reject),
+        )
+        .route(
+            "/v1/tenants/{tenant}/requests/{id}/export",
+            web::post().to(requests::export),
+        )
+        .route(
+            "/v1/tenants/{tenant}/requests/{id}/erase",
+            web::post().to(requests::erase),
+        )
+        .route(
+            "/v1/tenants/{tenant}/requests/{id}/restrict",
+            web::post().to(requests::restrict),
+        )
+        .route(
+            "/v1/tenants/{tenant}/contacts/lookup",
+            web::post().to(requests::lookup),
+        )
         .route(
             "/v1/tenants/{tenant}/reports/{kind}",
             web::get().to(records::tenant_report),
@@ -362,6 +409,10 @@ pub async fn health(hafen: web::Data<Hafen>) -> HttpResponse {
 /// Prometheus metrics. Counts only, no personal data; bind Hafen to loopback or filter
 /// `/metrics` at the proxy if it should not be public.
 async fn metrics(hafen: web::Data<Hafen>) -> HttpResponse {
+    // Counted now rather than kept: a request becomes overdue by the passing of a day.
+    if let Err(e) = hafen.refresh_request_metrics().await {
+        tracing::warn!(error = ?e, "cannot count overdue data-subject requests");
+    }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(hafen.metrics().render())

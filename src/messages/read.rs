@@ -339,7 +339,7 @@ impl Hafen {
         let event = AuditEvent::new(actor, "contact.messages.read")
             .tenant(tenant)
             .object("contact", contact_id);
-        self.contact_messages(tenant, contact_id, page, event, true)
+        self.contact_messages(tenant, contact_id, page, Some(event), true)
             .await
     }
 
@@ -372,7 +372,7 @@ impl Hafen {
             .object("contact", contact_id)
             .detail(format!("ground={}", ground.as_str()));
         let messages = self
-            .contact_messages(tenant, contact_id, page, event, false)
+            .contact_messages(tenant, contact_id, page, Some(event), false)
             .await?;
         let contact = contacts::ContactView::open_restricted(
             &row,
@@ -385,12 +385,14 @@ impl Hafen {
         })
     }
 
-    async fn contact_messages(
+    /// A page of a contact's messages, opened. `event` is recorded before any content leaves;
+    /// None only for callers that audit the whole operation themselves (the DSR export).
+    pub(crate) async fn contact_messages(
         &self,
         tenant: &TenantId,
         contact_id: &str,
         page: PageRequest,
-        event: AuditEvent,
+        event: Option<AuditEvent>,
         refuse_restricted: bool,
     ) -> Result<Page<MessageView>> {
         let after = page.after.as_deref().map(decode_cursor).transpose()?;
@@ -420,12 +422,14 @@ impl Hafen {
                 Ok(keys.map(|k| (rows, k, periods)))
             })
             .await??;
-        let count = format!("count={}", rows.len().min(page.limit as usize));
-        let event = match event.detail.clone() {
-            Some(d) => event.detail(format!("{d} {count}")),
-            None => event.detail(count),
-        };
-        self.record(event).await?;
+        if let Some(event) = event {
+            let count = format!("count={}", rows.len().min(page.limit as usize));
+            let event = match event.detail.clone() {
+                Some(d) => event.detail(format!("{d} {count}")),
+                None => event.detail(count),
+            };
+            self.record(event).await?;
+        }
         let keys = contact_keys.get(contact_id).cloned();
         let mut rows = rows;
         let next_cursor = if rows.len() > page.limit as usize {

@@ -1,0 +1,254 @@
+//! Data-subject requests: the register, the access/portability export, erasure and
+//! restriction; and the DPO's contact lookup by address.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::extract::{json_body, query, Caller};
+use super::problem::{ApiError, Problem};
+use crate::contacts::ContactView;
+use crate::requests::access::ExportOptions;
+use crate::requests::erase::ErasureOutcome;
+use crate::requests::{NewRequest, RejectGround, RequestView};
+use crate::service::Hafen;
+use crate::tenants::TenantId;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendInput {
+    /// Why more time is needed; the data subject must be told (Art. 12(3)).
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectInput {
+    pub ground: RejectGround,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LookupInput {
+    /// whatsapp, messenger or telegram.
+    pub channel: String,
+    /// Phone number (any common notation), page-scoped id or chat id.
+    pub address: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only open requests past their deadline.
+    pub overdue: Option<bool>,
+}
+
+type Ids = web::Path<(String, String)>;
+
+/// Register a request (access, portability, erasure, restriction). The deadline is one month
+/// from `received_on`.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/requests", tag = "requests",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body = NewRequest,
+    responses((status = 201, body = RequestView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    let input: NewRequest = json_body(&req, body).await?;
+    Ok(HttpResponse::Created().json(hafen.create_request(&caller.0, &tenant, input).await?))
+}
+
+/// The tenant's requests, newest first (`?overdue=true`: open ones past their deadline).
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/requests", tag = "requests",
+    params(("tenant" = String, Path, description = "Tenant id"), ListQuery),
+    responses((status = 200, body = Vec<RequestView>), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    let q: ListQuery = query(&req)?;
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .list_requests(&caller.0, &tenant, q.overdue.unwrap_or(false))
+            .await?,
+    ))
+}
+
+/// One request.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/requests/{id}", tag = "requests",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id")),
+    responses((status = 200, body = RequestView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn read(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: Ids,
+) -> Result<HttpResponse, ApiError> {
+    let (t, id) = path.into_inner();
+    let tenant = TenantId::parse(&t)?;
+    Ok(HttpResponse::Ok().json(hafen.read_request(&caller.0, &tenant, &id).await?))
+}
+
+/// Extend the deadline by two months (within the first month, with a reason).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/requests/{id}/extend", tag = "requests",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id")),
+    request_body = ExtendInput,
+    responses((status = 200, body = RequestView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn extend(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: Ids,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (t, id) = path.into_inner();
+    let tenant = TenantId::parse(&t)?;
+    let input: ExtendInput = json_body(&req, body).await?;
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .extend_request(&caller.0, &tenant, &id, &input.reason)
+            .await?,
+    ))
+}
+
+/// Close a request without acting on it, naming the ground.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/requests/{id}/reject", tag = "requests",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id")),
+    request_body = RejectInput,
+    responses((status = 200, body = RequestView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn reject(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: Ids,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (t, id) = path.into_inner();
+    let tenant = TenantId::parse(&t)?;
+    let input: RejectInput = json_body(&req, body).await?;
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .reject_request(&caller.0, &tenant, &id, input.ground)
+            .await?,
+    ))
+}
+
+/// The access (Art. 15) or portability (Art. 20) export: a ZIP (`application/zip`), or
+/// age-encrypted (`application/octet-stream`) when a recipient or passphrase is given.
+/// The body is optional.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/requests/{id}/export", tag = "requests",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id")),
+    request_body = ExportOptions,
+    responses((status = 200, description = "ZIP, or age-encrypted ZIP"), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn export(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: Ids,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (t, id) = path.into_inner();
+    let tenant = TenantId::parse(&t)?;
+    let empty = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() == b"0")
+        || (!req.headers().contains_key(header::CONTENT_LENGTH)
+            && !req.headers().contains_key(header::TRANSFER_ENCODING));
+    let options: ExportOptions = if empty {
+        ExportOptions::default()
+    } else {
+        json_body(&req, body).await?
+    };
+    let export = hafen
+        .export_request(&caller.0, &tenant, &id, options)
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type(if export.encrypted {
+            "application/octet-stream"
+        } else {
+            "application/zip"
+        })
+        .insert_header(("X-Hafen-Content-SHA256", export.sha256.clone()))
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{}\"", export.file_name),
+        ))
+        .body(export.bytes))
+}
+
+/// Erase the contact, or restrict it where a legal hold or statutory duty keeps data.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/requests/{id}/erase", tag = "requests",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id")),
+    responses((status = 200, body = ErasureOutcome), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn erase(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: Ids,
+) -> Result<HttpResponse, ApiError> {
+    let (t, id) = path.into_inner();
+    let tenant = TenantId::parse(&t)?;
+    Ok(HttpResponse::Ok().json(hafen.erase_request(&caller.0, &tenant, &id).await?))
+}
+
+/// Answer a restriction request: the contact is restricted (Art. 18).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/requests/{id}/restrict", tag = "requests",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id")),
+    responses((status = 200, body = RequestView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn restrict(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: Ids,
+) -> Result<HttpResponse, ApiError> {
+    let (t, id) = path.into_inner();
+    let tenant = TenantId::parse(&t)?;
+    Ok(HttpResponse::Ok().json(hafen.answer_restriction(&caller.0, &tenant, &id).await?))
+}
+
+/// Find a contact by channel and address (blind index; audited).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/contacts/lookup", tag = "requests",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body = LookupInput,
+    responses((status = 200, body = ContactView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn lookup(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    let input: LookupInput = json_body(&req, body).await?;
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .lookup_contact(&caller.0, &tenant, &input.channel, &input.address)
+            .await?,
+    ))
+}

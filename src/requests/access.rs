@@ -1,0 +1,770 @@
+//! The access (Art. 15) and portability (Art. 20) export of one contact: a ZIP with
+//! `data.json` (machine-readable, schema `hafen.subject-export.v1`), `auskunft.pdf` (for
+//! people) and the files, optionally age-encrypted to a recipient or a passphrase.
+//!
+//! Other people's data is left out: platform payloads (`raw`, which may carry the business
+//! account's and other participants' details) and internal ids are not exported; outbound
+//! messages are included with their text only, never who on the company's side wrote them.
+//! Portability is narrower still: what the subject provided (their own messages and files,
+//! their contact data and consent statements).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Kind, RequestRow, COMPLETED, OPEN};
+use crate::audit::AuditEvent;
+use crate::auth::{Actor, Permission};
+use crate::consent::ConsentView;
+use crate::contacts::{self, ContactView};
+use crate::error::{Error, Result};
+use crate::messages::attachments::{self, AttachmentRow};
+use crate::messages::read::MessageView;
+use crate::messages::{Direction, MessageKind};
+use crate::records::live;
+use crate::records::pdf::{self, Block};
+use crate::records::register::{Document, Scope, Section as Part};
+use crate::records::Lang;
+use crate::retention::keys;
+use crate::service::{Hafen, PageRequest};
+use crate::store::schema::{attachments as attachment_table, consent_texts};
+use crate::tenants::TenantId;
+
+/// How to protect the export.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportOptions {
+    /// Encrypt to this age recipient (`age1…`), e.g. the subject's own key.
+    #[serde(default)]
+    pub recipient: Option<String>,
+    /// Encrypt with this passphrase (age scrypt; at least 12 characters), told to the subject
+    /// on another channel.
+    #[serde(default)]
+    pub passphrase: Option<String>,
+    /// Language of the PDF and of the Art. 15 information (default de).
+    #[serde(default)]
+    pub lang: Option<Lang>,
+}
+
+/// A finished export.
+pub struct Export {
+    pub bytes: Vec<u8>,
+    pub encrypted: bool,
+    pub sha256: String,
+    pub file_name: String,
+}
+
+#[derive(Debug, Serialize)]
+struct ExportedMessage {
+    id: String,
+    channel: String,
+    direction: Direction,
+    kind: MessageKind,
+    occurred_at: DateTime<Utc>,
+    body: Option<String>,
+    /// Unreadable: erased or shredded.
+    unreadable: bool,
+    delivery_status: Option<String>,
+    files: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ExportedConsentEvent {
+    event: String,
+    at: DateTime<Utc>,
+    source: String,
+    text_version: Option<i32>,
+    text: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ExportedConsent {
+    purpose: String,
+    state: String,
+    requested_at: DateTime<Utc>,
+    confirmed_at: Option<DateTime<Utc>>,
+    withdrawn_at: Option<DateTime<Utc>>,
+    history: Vec<ExportedConsentEvent>,
+}
+
+/// The Art. 15(1) and (2) information.
+#[derive(Debug, Serialize)]
+struct Information {
+    controller: String,
+    controller_contact: Option<String>,
+    dpo: Option<String>,
+    purposes: Vec<String>,
+    legal_bases: Vec<String>,
+    data_categories: Vec<String>,
+    recipients: Vec<String>,
+    third_country_transfers: Vec<String>,
+    storage_periods: Vec<String>,
+    rights: Vec<String>,
+    complaint: String,
+    source: String,
+}
+
+#[derive(Debug, Serialize)]
+struct SubjectExport {
+    schema: &'static str,
+    kind: Kind,
+    request_id: String,
+    generated_at: DateTime<Utc>,
+    contact: ContactView,
+    messages: Vec<ExportedMessage>,
+    consents: Vec<ExportedConsent>,
+    information: Information,
+}
+
+const PAGE: u32 = 500;
+
+impl Hafen {
+    /// Builds the export of an access or portability request and closes the request (a
+    /// later call exports again, e.g. when a download was lost).
+    pub async fn export_request(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        id: &str,
+        options: ExportOptions,
+    ) -> Result<Export> {
+        actor.authorize(tenant, Permission::HandleRequests)?;
+        let encryptor = encryption(&options)?;
+        let lang = options.lang.unwrap_or_default();
+        let row = self.request_row(tenant, id).await?;
+        let kind = Kind::from_stored(&row.kind);
+        if !matches!(kind, Kind::Access | Kind::Portability) {
+            return Err(Error::Conflict(format!(
+                "this is a request for {}; only access and portability requests are exported",
+                row.kind
+            )));
+        }
+        if row.status != OPEN && row.status != COMPLETED {
+            return Err(Error::Conflict(format!("this request is {}", row.status)));
+        }
+        let export = self.subject_export(actor, tenant, &row, kind, lang).await?;
+        let (data, files) = export;
+        let pdf = render_pdf(&data, lang);
+        let json = serde_json::to_vec_pretty(&data).map_err(Error::internal)?;
+        let zip = zip_export(&json, &pdf, &files, lang)?;
+        let (bytes, encrypted) = match encryptor {
+            None => (zip, false),
+            Some(e) => (encrypt(e, &zip)?, true),
+        };
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let outcome = serde_json::json!({
+            "exported_at": self.clock.now(),
+            "sha256": sha256,
+            "messages": data.messages.len(),
+            "files": files.len(),
+            "encrypted": encrypted,
+        });
+        let event = AuditEvent::new(actor, "dsr.export")
+            .tenant(tenant)
+            .object("subject_request", id)
+            .detail(format!(
+                "kind={} messages={} files={} encrypted={encrypted} sha256={sha256}",
+                row.kind,
+                data.messages.len(),
+                files.len()
+            ));
+        if row.status == OPEN {
+            let at = self.clock.now();
+            let (rid, by) = (id.to_string(), actor.audit_label());
+            self.store
+                .write(move |conn| {
+                    super::complete(
+                        conn,
+                        &rid,
+                        COMPLETED,
+                        &outcome,
+                        None,
+                        &by,
+                        crate::clock::to_micros(at),
+                    )?;
+                    crate::audit::append(conn, at, event)
+                })
+                .await?;
+        } else {
+            self.record(event).await?;
+        }
+        let file_name = format!(
+            "auskunft-{}.zip{}",
+            &row.contact_id,
+            if encrypted { ".age" } else { "" }
+        );
+        Ok(Export {
+            bytes,
+            encrypted,
+            sha256,
+            file_name,
+        })
+    }
+
+    async fn subject_export(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        row: &RequestRow,
+        kind: Kind,
+        lang: Lang,
+    ) -> Result<(SubjectExport, Vec<(String, Vec<u8>)>)> {
+        let contact_id = row.contact_id.clone();
+        let (t, cid) = (tenant.clone(), contact_id.clone());
+        let contact_row = self
+            .store
+            .read(move |conn| contacts::find(conn, &t, &cid))
+            .await?
+            .ok_or_else(|| Error::Conflict("the contact no longer exists (erased)".into()))?;
+        let contact_keys = self.contact_keys_for(tenant, &contact_id).await.ok();
+        let contact = ContactView::open_restricted(&contact_row, contact_keys.as_deref())?;
+
+        // Messages, page by page; the export is audited once, as a whole.
+        let mut messages_out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .contact_messages(
+                    tenant,
+                    &contact_id,
+                    PageRequest {
+                        after: after.clone(),
+                        limit: PAGE,
+                    },
+                    None,
+                    false,
+                )
+                .await?;
+            messages_out.extend(
+                page.items
+                    .into_iter()
+                    .filter(|m| kind == Kind::Access || m.direction == Direction::In),
+            );
+            match page.next_cursor {
+                Some(c) => after = Some(c),
+                None => break,
+            }
+        }
+        let files = self
+            .subject_files(tenant, &contact_id, &messages_out)
+            .await?;
+        let mut file_names: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (name, _) in &files {
+            if let Some((message, _)) = name
+                .strip_prefix("dateien/")
+                .and_then(|n| n.split_once('-'))
+            {
+                file_names
+                    .entry(message.to_string())
+                    .or_default()
+                    .push(name.clone());
+            }
+        }
+        let messages = messages_out
+            .into_iter()
+            .map(|m: MessageView| ExportedMessage {
+                files: file_names.remove(&m.id).unwrap_or_default(),
+                unreadable: m.erased || m.shredded,
+                id: m.id,
+                channel: m.channel,
+                direction: m.direction,
+                kind: m.kind,
+                occurred_at: m.occurred_at,
+                body: m.body,
+                delivery_status: m.delivery_status,
+            })
+            .collect();
+        let consents = self
+            .exported_consents(actor, tenant, &contact_id)
+            .await
+            .unwrap_or_default();
+        let information = self.art15_information(tenant, lang).await?;
+        Ok((
+            SubjectExport {
+                schema: "hafen.subject-export.v1",
+                kind,
+                request_id: row.id.clone(),
+                generated_at: self.clock.now(),
+                contact,
+                messages,
+                consents,
+                information,
+            },
+            files,
+        ))
+    }
+
+    /// The contact's stored files, decrypted: ("dateien/<message>-<n>.<ext>", bytes).
+    async fn subject_files(
+        &self,
+        tenant: &TenantId,
+        contact_id: &str,
+        messages: &[MessageView],
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Ok(base) = self.contact_keys_for(tenant, contact_id).await else {
+            return Ok(Vec::new());
+        };
+        let (ring, t) = (self.keys.clone(), tenant.as_str().to_string());
+        self.store
+            .read(move |conn| {
+                let mut out = Vec::new();
+                for chunk in ids.chunks(500) {
+                    let rows: Vec<AttachmentRow> = attachment_table::table
+                        .filter(attachment_table::tenant_id.eq(&t))
+                        .filter(attachment_table::message_id.eq_any(chunk))
+                        .filter(attachment_table::state.eq("stored"))
+                        .order((attachment_table::message_id, attachment_table::n))
+                        .select(AttachmentRow::as_select())
+                        .load(conn)?;
+                    for a in rows {
+                        let Some(sealed) = &a.content_sealed else {
+                            continue;
+                        };
+                        let keys = match keys::bound_blocking(
+                            &ring,
+                            conn,
+                            &base,
+                            a.period_key_id.as_deref(),
+                        ) {
+                            Ok(Ok(k)) => k,
+                            Ok(Err(_)) => continue,
+                            Err(e) => return Ok(Err(e)),
+                        };
+                        let content = match keys.seal.open(
+                            &attachments::binding(&a.tenant_id, &a.id, "content"),
+                            sealed,
+                        ) {
+                            Ok(c) => c,
+                            Err(e) => return Ok(Err(e.into())),
+                        };
+                        let ext = extension(a.mime_type.as_deref());
+                        out.push((
+                            format!("dateien/{}-{}.{ext}", a.message_id, a.n),
+                            content.to_vec(),
+                        ));
+                    }
+                }
+                Ok(Ok(out))
+            })
+            .await?
+    }
+
+    async fn exported_consents(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        contact_id: &str,
+    ) -> Result<Vec<ExportedConsent>> {
+        let consents: Vec<ConsentView> = self.contact_consents(actor, tenant, contact_id).await?;
+        let purposes: BTreeMap<String, String> = self
+            .store
+            .read({
+                let t = tenant.as_str().to_string();
+                move |conn| {
+                    use crate::store::schema::consent_purposes as p;
+                    Ok(p::table
+                        .filter(p::tenant_id.eq(&t))
+                        .select((p::id, p::name))
+                        .load::<(String, String)>(conn)?
+                        .into_iter()
+                        .collect())
+                }
+            })
+            .await?;
+        let text_ids: Vec<String> = consents
+            .iter()
+            .flat_map(|c| c.history.iter().flatten().map(|e| e.text_id.clone()))
+            .collect();
+        let t = tenant.as_str().to_string();
+        let texts: BTreeMap<String, (i32, String)> = self
+            .store
+            .read(move |conn| {
+                Ok(consent_texts::table
+                    .filter(consent_texts::tenant_id.eq(&t))
+                    .filter(consent_texts::id.eq_any(&text_ids))
+                    .select((
+                        consent_texts::id,
+                        consent_texts::version,
+                        consent_texts::text,
+                    ))
+                    .load::<(String, i32, String)>(conn)?
+                    .into_iter()
+                    .map(|(id, v, text)| (id, (v, text)))
+                    .collect())
+            })
+            .await?;
+        Ok(consents
+            .into_iter()
+            .map(|c| ExportedConsent {
+                purpose: purposes
+                    .get(&c.purpose_id)
+                    .cloned()
+                    .unwrap_or_else(|| c.purpose_id.clone()),
+                state: serde_json::to_value(c.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                requested_at: c.requested_at,
+                confirmed_at: c.confirmed_at,
+                withdrawn_at: c.withdrawn_at,
+                history: c
+                    .history
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|e| {
+                        let text = texts.get(&e.text_id);
+                        ExportedConsentEvent {
+                            event: e.event,
+                            at: e.at,
+                            source: e.source,
+                            text_version: text.map(|t| t.0),
+                            text: text.map(|t| t.1.clone()),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// What Art. 15(1)(a)-(h) and (2) require, from the register and the live configuration.
+    async fn art15_information(&self, tenant: &TenantId, lang: Lang) -> Result<Information> {
+        let now = crate::clock::to_micros(self.clock.now());
+        let t = tenant.as_str().to_string();
+        let facts = self
+            .store
+            .read(move |conn| live::tenant_facts(conn, &t, now))
+            .await?
+            .ok_or(Error::NotFound)?;
+        let scope = Scope::Tenant(tenant.clone());
+        let controller = match self
+            .register_entry_internal(&scope, Part::Controller)
+            .await?
+        {
+            Some(e) => match e.parsed {
+                Some(Document::Controller(c)) => Some(c),
+                _ => None,
+            },
+            None => None,
+        };
+        let manual = match self
+            .register_entry_internal(&scope, Part::Activities)
+            .await?
+        {
+            Some(e) => match e.parsed {
+                Some(Document::Activities(a)) => a,
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        let activities = live::activities(&facts, &manual, lang);
+        let uniq = |v: Vec<String>| -> Vec<String> {
+            let mut v = v;
+            v.sort();
+            v.dedup();
+            v
+        };
+        let third = facts
+            .platforms()
+            .into_iter()
+            .map(|p| live::platform_subprocessor(p, lang))
+            .filter(|s| !s.third_countries.is_empty())
+            .map(|s| {
+                format!(
+                    "{} ({}): {}",
+                    s.name,
+                    s.third_countries.join(", "),
+                    s.transfer_mechanism.unwrap_or_default()
+                )
+            })
+            .collect();
+        Ok(Information {
+            controller: controller
+                .as_ref()
+                .map(|c| format!("{}, {}", c.party.name, c.party.address))
+                .unwrap_or_else(|| facts.name.clone()),
+            controller_contact: controller.as_ref().map(|c| c.party.contact.clone()),
+            dpo: controller.as_ref().and_then(|c| {
+                c.party.dpo_name.as_ref().map(|n| {
+                    format!(
+                        "{n}{}",
+                        c.party
+                            .dpo_contact
+                            .as_ref()
+                            .map(|x| format!(", {x}"))
+                            .unwrap_or_default()
+                    )
+                })
+            }),
+            purposes: uniq(activities.iter().flat_map(|a| a.purposes.clone()).collect()),
+            legal_bases: uniq(activities.iter().map(|a| a.legal_basis.clone()).collect()),
+            data_categories: uniq(
+                activities
+                    .iter()
+                    .flat_map(|a| a.data_categories.clone())
+                    .collect(),
+            ),
+            recipients: uniq(activities.iter().flat_map(|a| a.recipients.clone()).collect()),
+            third_country_transfers: third,
+            storage_periods: crate::retention::rules::Category::ALL
+                .iter()
+                .flat_map(|c| live::erasure_periods(&facts.rules, &[*c], None, lang))
+                .collect(),
+            rights: vec![
+                lang.pick("Auskunft (Art. 15 DSGVO)", "Access (Art. 15 GDPR)"),
+                lang.pick("Berichtigung (Art. 16 DSGVO)", "Rectification (Art. 16 GDPR)"),
+                lang.pick("Löschung (Art. 17 DSGVO)", "Erasure (Art. 17 GDPR)"),
+                lang.pick(
+                    "Einschränkung der Verarbeitung (Art. 18 DSGVO)",
+                    "Restriction of processing (Art. 18 GDPR)",
+                ),
+                lang.pick("Datenübertragbarkeit (Art. 20 DSGVO)", "Data portability (Art. 20 GDPR)"),
+                lang.pick("Widerspruch (Art. 21 DSGVO)", "Objection (Art. 21 GDPR)"),
+                lang.pick(
+                    "Widerruf einer Einwilligung mit Wirkung für die Zukunft (Art. 7 Abs. 3 DSGVO), z. B. mit der Nachricht STOP",
+                    "Withdrawal of consent for the future (Art. 7(3) GDPR), e.g. by sending STOP",
+                ),
+            ],
+            complaint: lang.pick(
+                "Sie haben das Recht, sich bei einer Datenschutz-Aufsichtsbehörde zu beschweren (Art. 77 DSGVO).",
+                "You have the right to lodge a complaint with a supervisory authority (Art. 77 GDPR).",
+            ),
+            source: lang.pick(
+                "Die Daten stammen von Ihnen selbst: aus Ihren Nachrichten über den Messenger und, bei Anmeldungen über ein Webformular, aus Ihren Angaben dort.",
+                "The data comes from you: from your messages over the messenger and, for sign-ups through a web form, from what you entered there.",
+            ),
+        })
+    }
+}
+
+fn extension(mime: Option<&str>) -> &'static str {
+    match mime.unwrap_or("") {
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "image/webp" => "webp",
+        "image/gif" => "gif",
+        "application/pdf" => "pdf",
+        "audio/ogg" => "ogg",
+        "audio/mpeg" => "mp3",
+        "video/mp4" => "mp4",
+        "text/plain" => "txt",
+        _ => "bin",
+    }
+}
+
+enum Encryption {
+    Recipient(age::x25519::Recipient),
+    Passphrase(age::secrecy::SecretString),
+}
+
+fn encryption(options: &ExportOptions) -> Result<Option<Encryption>> {
+    match (&options.recipient, &options.passphrase) {
+        (Some(_), Some(_)) => Err(Error::invalid(
+            "passphrase",
+            "give a recipient or a passphrase, not both",
+        )),
+        (Some(r), None) => r
+            .trim()
+            .parse::<age::x25519::Recipient>()
+            .map(|r| Some(Encryption::Recipient(r)))
+            .map_err(|_| Error::invalid("recipient", "is not an age X25519 recipient (age1…)")),
+        (None, Some(p)) if p.chars().count() < 12 => Err(Error::invalid(
+            "passphrase",
+            "must be at least 12 characters",
+        )),
+        (None, Some(p)) => Ok(Some(Encryption::Passphrase(p.clone().into()))),
+        (None, None) => Ok(None),
+    }
+}
+
+fn encrypt(how: Encryption, plain: &[u8]) -> Result<Vec<u8>> {
+    let fail = |e: String| Error::internal(anyhow::anyhow!("encrypting the export: {e}"));
+    let encryptor = match how {
+        Encryption::Recipient(r) => {
+            age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient))
+                .map_err(|e| fail(e.to_string()))?
+        }
+        Encryption::Passphrase(p) => age::Encryptor::with_user_passphrase(p),
+    };
+    let mut out = Vec::with_capacity(plain.len() + 1024);
+    let mut writer = encryptor
+        .wrap_output(&mut out)
+        .map_err(|e| fail(e.to_string()))?;
+    writer
+        .write_all(plain)
+        .and_then(|()| writer.finish().map(|_| ()))
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(out)
+}
+
+fn zip_export(json: &[u8], pdf: &[u8], files: &[(String, Vec<u8>)], lang: Lang) -> Result<Vec<u8>> {
+    let fail = |e: zip::result::ZipError| Error::internal(anyhow::anyhow!("writing the ZIP: {e}"));
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .unix_permissions(0o600);
+    let readme = lang.pick(
+        "Auskunft nach Art. 15 DSGVO\n\ndata.json   alle Daten maschinenlesbar (Schema hafen.subject-export.v1)\nauskunft.pdf  dieselben Daten zum Lesen und Ausdrucken\ndateien/    Ihre Dateien (Bilder, Dokumente, Sprachnachrichten)\n",
+        "Access under Art. 15 GDPR\n\ndata.json   all data, machine-readable (schema hafen.subject-export.v1)\nauskunft.pdf  the same data to read and print\ndateien/    your files (images, documents, voice messages)\n",
+    );
+    let mut add = |name: &str, bytes: &[u8]| -> Result<()> {
+        zip.start_file(name, options).map_err(fail)?;
+        zip.write_all(bytes).map_err(Error::internal)
+    };
+    add("LIESMICH.txt", readme.as_bytes())?;
+    add("data.json", json)?;
+    add("auskunft.pdf", pdf)?;
+    for (name, bytes) in files {
+        add(name, bytes)?;
+    }
+    Ok(zip.finish().map_err(fail)?.into_inner())
+}
+
+fn render_pdf(data: &SubjectExport, lang: Lang) -> Vec<u8> {
+    let title = match data.kind {
+        Kind::Portability => lang.pick(
+            "Datenkopie (Art. 20 DSGVO)",
+            "Copy of your data (Art. 20 GDPR)",
+        ),
+        _ => lang.pick("Auskunft (Art. 15 DSGVO)", "Access (Art. 15 GDPR)"),
+    };
+    let i = &data.information;
+    let mut b = vec![
+        Block::Title(title.clone()),
+        Block::Field(
+            lang.pick("Verantwortlicher", "Controller"),
+            i.controller.clone(),
+        ),
+        Block::Field(
+            lang.pick("Erstellt am", "Generated at"),
+            data.generated_at.to_rfc3339(),
+        ),
+        Block::Field(lang.pick("Antrag", "Request"), data.request_id.clone()),
+        Block::Space,
+        Block::Heading(lang.pick("Ihre Kontaktdaten", "Your contact details")),
+        Block::Field(lang.pick("Kanal", "Channel"), data.contact.channel.clone()),
+        Block::Field(
+            lang.pick("Adresse", "Address"),
+            data.contact.address.clone().unwrap_or_default(),
+        ),
+        Block::Field(
+            lang.pick("Name", "Name"),
+            data.contact.display_name.clone().unwrap_or_default(),
+        ),
+        Block::Space,
+        Block::Heading(lang.pick(
+            "Informationen nach Art. 15 Abs. 1 und 2 DSGVO",
+            "Information under Art. 15(1) and (2) GDPR",
+        )),
+    ];
+    let list = |label: String, items: &[String], b: &mut Vec<Block>| {
+        b.push(Block::Field(label, String::new()));
+        for item in items {
+            b.push(Block::Paragraph(format!("• {item}")));
+        }
+    };
+    list(lang.pick("Zwecke", "Purposes"), &i.purposes, &mut b);
+    list(
+        lang.pick("Rechtsgrundlagen", "Legal bases"),
+        &i.legal_bases,
+        &mut b,
+    );
+    list(
+        lang.pick("Datenkategorien", "Categories of data"),
+        &i.data_categories,
+        &mut b,
+    );
+    list(lang.pick("Empfänger", "Recipients"), &i.recipients, &mut b);
+    list(
+        lang.pick(
+            "Übermittlungen in Drittländer",
+            "Transfers to third countries",
+        ),
+        &i.third_country_transfers,
+        &mut b,
+    );
+    list(
+        lang.pick("Speicherdauer", "Storage periods"),
+        &i.storage_periods,
+        &mut b,
+    );
+    list(lang.pick("Ihre Rechte", "Your rights"), &i.rights, &mut b);
+    b.push(Block::Paragraph(i.complaint.clone()));
+    b.push(Block::Field(
+        lang.pick("Herkunft der Daten", "Source of the data"),
+        i.source.clone(),
+    ));
+    if let Some(dpo) = &i.dpo {
+        b.push(Block::Field(
+            lang.pick("Datenschutzbeauftragter", "Data protection officer"),
+            dpo.clone(),
+        ));
+    }
+    b.push(Block::Space);
+    b.push(Block::Heading(lang.pick("Einwilligungen", "Consents")));
+    if data.consents.is_empty() {
+        b.push(Block::Paragraph(lang.pick("Keine.", "None.")));
+    }
+    for c in &data.consents {
+        b.push(Block::Field(c.purpose.clone(), c.state.clone()));
+        for e in &c.history {
+            b.push(Block::Paragraph(format!(
+                "{} — {} ({}){}",
+                e.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                e.event,
+                e.source,
+                e.text
+                    .as_ref()
+                    .map(|t| format!(": „{t}“"))
+                    .unwrap_or_default()
+            )));
+        }
+    }
+    b.push(Block::Space);
+    b.push(Block::Heading(lang.pick(
+        &format!("Nachrichten ({})", data.messages.len()),
+        &format!("Messages ({})", data.messages.len()),
+    )));
+    for m in &data.messages {
+        let who = match m.direction {
+            Direction::In => lang.pick("Sie", "You"),
+            Direction::Out => lang.pick("Unternehmen", "Company"),
+        };
+        let body = if m.unreadable {
+            lang.pick("(gelöscht)", "(erased)")
+        } else {
+            m.body.clone().unwrap_or_else(|| {
+                if m.files.is_empty() {
+                    String::new()
+                } else {
+                    format!("[{}]", m.files.join(", "))
+                }
+            })
+        };
+        b.push(Block::Paragraph(format!(
+            "{} · {} · {who}: {body}",
+            m.occurred_at.format("%Y-%m-%d %H:%M"),
+            m.channel
+        )));
+    }
+    pdf::render_in(
+        &title,
+        &b,
+        &format!("Hafen · {title}"),
+        match lang {
+            Lang::De => "Seite",
+            Lang::En => "Page",
+        },
+        match lang {
+            Lang::De => "von",
+            Lang::En => "of",
+        },
+    )
+}

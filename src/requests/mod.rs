@@ -1,0 +1,658 @@
+//! Data-subject requests (Art. 12, 15, 17, 18, 20 GDPR): a register of what was asked, when
+//! it is due, and how it was answered. Answering is `access` (the export), `erase` (erasure,
+//! or restriction where the law requires keeping the data) and restriction; each answer closes
+//! its request and is audited.
+//!
+//! Deadlines follow Art. 12(3) with the month arithmetic of Regulation 1182/71: one month from
+//! receipt ends on the same day of the next month, or on that month's last day when it has no
+//! such day (received 31 January → due 28/29 February). The deadline is not moved past
+//! weekends or holidays: the stricter reading. An extension by two further months needs a
+//! reason and must be made before the first month ends.
+
+pub mod access;
+pub mod erase;
+
+use chrono::{DateTime, Months, NaiveDate, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, AuditEvent};
+use crate::auth::{Actor, Permission};
+use crate::clock::{from_micros, to_micros};
+use crate::contacts::{self, ContactView};
+use crate::crypto::FieldBinding;
+use crate::error::{Error, Result};
+use crate::messages::types::{Address, ChannelName};
+use crate::service::Hafen;
+use crate::store::schema::subject_requests;
+use crate::store::{DbConn, StoreError};
+use crate::tenants::TenantId;
+
+const MAX_REASON: usize = 2000;
+
+/// What the data subject asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Art. 15: a copy of the data and the information about its processing.
+    Access,
+    /// Art. 20: what the subject provided, machine-readable.
+    Portability,
+    /// Art. 17.
+    Erasure,
+    /// Art. 18.
+    Restriction,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Access => "access",
+            Kind::Portability => "portability",
+            Kind::Erasure => "erasure",
+            Kind::Restriction => "restriction",
+        }
+    }
+
+    fn from_stored(s: &str) -> Self {
+        match s {
+            "portability" => Kind::Portability,
+            "erasure" => Kind::Erasure,
+            "restriction" => Kind::Restriction,
+            _ => Kind::Access,
+        }
+    }
+}
+
+/// Why a request is closed without acting on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectGround {
+    /// The requester's identity could not be confirmed (Art. 12(6)).
+    IdentityNotVerified,
+    /// Manifestly unfounded (Art. 12(5)).
+    ManifestlyUnfounded,
+    /// Excessive, in particular repetitive (Art. 12(5)).
+    Excessive,
+    /// Withdrawn by the data subject.
+    WithdrawnBySubject,
+}
+
+pub const OPEN: &str = "open";
+pub const COMPLETED: &str = "completed";
+pub const REJECTED: &str = "rejected";
+
+/// One month after `received` (Art. 12(3)).
+pub fn due_date(received: NaiveDate) -> Option<NaiveDate> {
+    received.checked_add_months(Months::new(1))
+}
+
+/// Three months after `received`: the deadline once extended (Art. 12(3) sentence 2).
+pub fn extended_due_date(received: NaiveDate) -> Option<NaiveDate> {
+    received.checked_add_months(Months::new(3))
+}
+
+/// A request to register.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequest {
+    pub kind: Kind,
+    pub contact_id: String,
+    /// When the request reached the controller (default: today, UTC).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub received_on: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = subject_requests)]
+pub struct RequestRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub contact_id: String,
+    pub kind: String,
+    pub received_on: String,
+    pub due_on: String,
+    pub extended_due_on: Option<String>,
+    pub extension_sealed: Option<Vec<u8>>,
+    pub status: String,
+    pub outcome: Option<String>,
+    pub certificate_id: Option<String>,
+    pub created_by: String,
+    pub created_at: i64,
+    pub handled_by: Option<String>,
+    pub completed_at: Option<i64>,
+}
+
+impl RequestRow {
+    /// The deadline in force (extended or not).
+    pub fn deadline(&self) -> &str {
+        self.extended_due_on.as_deref().unwrap_or(&self.due_on)
+    }
+
+    /// Open past the end of its deadline's day (dates compare as ISO text).
+    pub fn overdue_on(&self, today: NaiveDate) -> bool {
+        self.status == OPEN && today.to_string().as_str() > self.deadline()
+    }
+
+    fn view(&self, today: NaiveDate, extension_reason: Option<String>) -> RequestView {
+        RequestView {
+            id: self.id.clone(),
+            kind: Kind::from_stored(&self.kind),
+            contact_id: self.contact_id.clone(),
+            received_on: self.received_on.clone(),
+            due_on: self.due_on.clone(),
+            extended_due_on: self.extended_due_on.clone(),
+            extension_reason,
+            status: self.status.clone(),
+            overdue: self.overdue_on(today),
+            outcome: self
+                .outcome
+                .as_deref()
+                .and_then(|o| serde_json::from_str(o).ok()),
+            certificate_id: self.certificate_id.clone(),
+            created_by: self.created_by.clone(),
+            created_at: from_micros(self.created_at),
+            handled_by: self.handled_by.clone(),
+            completed_at: self.completed_at.map(from_micros),
+        }
+    }
+}
+
+/// A request as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RequestView {
+    pub id: String,
+    pub kind: Kind,
+    pub contact_id: String,
+    /// Dates are ISO 8601 (YYYY-MM-DD).
+    pub received_on: String,
+    pub due_on: String,
+    pub extended_due_on: Option<String>,
+    pub extension_reason: Option<String>,
+    /// open, completed or rejected.
+    pub status: String,
+    /// Open past its deadline.
+    pub overdue: bool,
+    #[schema(value_type = Option<Object>)]
+    pub outcome: Option<serde_json::Value>,
+    /// The erasure certificate, for erasure requests.
+    pub certificate_id: Option<String>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub handled_by: Option<String>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+fn binding<'a>(tenant: &'a str, id: &'a str) -> FieldBinding<'a> {
+    FieldBinding {
+        tenant,
+        table: "subject_requests",
+        column: "extension",
+        row: id,
+    }
+}
+
+fn reason(text: &str) -> Result<String> {
+    let t = text.trim();
+    if t.is_empty() || t.chars().count() > MAX_REASON {
+        return Err(Error::invalid(
+            "reason",
+            format!("must say why (1 to {MAX_REASON} characters)"),
+        ));
+    }
+    Ok(t.to_string())
+}
+
+pub fn find(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Option<RequestRow>, StoreError> {
+    Ok(subject_requests::table
+        .filter(subject_requests::tenant_id.eq(tenant))
+        .filter(subject_requests::id.eq(id))
+        .select(RequestRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Marks a request answered (inside the answer's own transaction).
+pub fn complete(
+    conn: &mut DbConn,
+    id: &str,
+    status: &str,
+    outcome: &serde_json::Value,
+    certificate: Option<&str>,
+    by: &str,
+    at: i64,
+) -> Result<(), StoreError> {
+    diesel::update(subject_requests::table.filter(subject_requests::id.eq(id)))
+        .set((
+            subject_requests::status.eq(status),
+            subject_requests::outcome.eq(Some(outcome.to_string())),
+            subject_requests::certificate_id.eq(certificate),
+            subject_requests::handled_by.eq(Some(by)),
+            subject_requests::completed_at.eq(Some(at)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Open requests past their deadline on `today`, over all tenants (for /metrics).
+pub fn count_overdue(conn: &mut DbConn, today: NaiveDate) -> Result<i64, StoreError> {
+    let today = today.to_string();
+    let rows: Vec<(String, Option<String>)> = subject_requests::table
+        .filter(subject_requests::status.eq(OPEN))
+        .filter(subject_requests::due_on.lt(&today))
+        .select((subject_requests::due_on, subject_requests::extended_due_on))
+        .load(conn)?;
+    Ok(rows
+        .iter()
+        .filter(|(due, extended)| extended.as_deref().unwrap_or(due) < today.as_str())
+        .count() as i64)
+}
+
+impl Hafen {
+    fn today(&self) -> NaiveDate {
+        self.clock.now().date_naive()
+    }
+
+    /// Sets the overdue-requests gauge from the register.
+    pub async fn refresh_request_metrics(&self) -> Result<()> {
+        let today = self.today();
+        let n = self
+            .store
+            .read(move |conn| count_overdue(conn, today))
+            .await?;
+        self.metrics.dsr_overdue.set(n);
+        Ok(())
+    }
+
+    /// Registers a request; the deadline runs from `received_on`.
+    pub async fn create_request(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        input: NewRequest,
+    ) -> Result<RequestView> {
+        actor.authorize(tenant, Permission::HandleRequests)?;
+        let today = self.today();
+        let received = input.received_on.unwrap_or(today);
+        if received > today {
+            return Err(Error::invalid("received_on", "must not be in the future"));
+        }
+        if today.signed_duration_since(received).num_days() > 366 {
+            return Err(Error::invalid(
+                "received_on",
+                "is more than a year ago; register requests when they arrive",
+            ));
+        }
+        let due =
+            due_date(received).ok_or_else(|| Error::invalid("received_on", "is out of range"))?;
+        let at = self.clock.now();
+        let row = RequestRow {
+            id: uuid::Uuid::now_v7().hyphenated().to_string(),
+            tenant_id: tenant.as_str().to_string(),
+            contact_id: input.contact_id.clone(),
+            kind: input.kind.as_str().into(),
+            received_on: received.to_string(),
+            due_on: due.to_string(),
+            extended_due_on: None,
+            extension_sealed: None,
+            status: OPEN.into(),
+            outcome: None,
+            certificate_id: None,
+            created_by: actor.audit_label(),
+            created_at: to_micros(at),
+            handled_by: None,
+            completed_at: None,
+        };
+        let event = AuditEvent::new(actor, "dsr.create")
+            .tenant(tenant)
+            .object("subject_request", &row.id)
+            .detail(format!("kind={} contact={}", row.kind, row.contact_id));
+        let stored = row.clone();
+        let t = tenant.clone();
+        self.store
+            .write(move |conn| {
+                if contacts::find(conn, &t, &stored.contact_id)?.is_none() {
+                    return Err(StoreError::Rejected(Error::invalid(
+                        "contact_id",
+                        "is not a contact of this tenant",
+                    )));
+                }
+                diesel::insert_into(subject_requests::table)
+                    .values(&stored)
+                    .execute(conn)?;
+                audit::append(conn, at, event)
+            })
+            .await?;
+        Ok(row.view(today, None))
+    }
+
+    /// The tenant's requests, newest first; only open ones past their deadline with `overdue`.
+    pub async fn list_requests(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        overdue_only: bool,
+    ) -> Result<Vec<RequestView>> {
+        actor.authorize(tenant, Permission::HandleRequests)?;
+        self.ensure_tenant(tenant).await?;
+        let t = tenant.as_str().to_string();
+        let rows: Vec<RequestRow> = self
+            .store
+            .read(move |conn| {
+                Ok(subject_requests::table
+                    .filter(subject_requests::tenant_id.eq(&t))
+                    .order(subject_requests::created_at.desc())
+                    .limit(10_000)
+                    .select(RequestRow::as_select())
+                    .load(conn)?)
+            })
+            .await?;
+        let today = self.today();
+        let keys = self.tenant_keys(tenant).await?;
+        rows.iter()
+            .filter(|r| !overdue_only || r.overdue_on(today))
+            .map(|r| {
+                let reason = r
+                    .extension_sealed
+                    .as_deref()
+                    .map(|s| keys.seal.open_string(&binding(&r.tenant_id, &r.id), s))
+                    .transpose()?;
+                Ok(r.view(today, reason))
+            })
+            .collect()
+    }
+
+    /// One request.
+    pub async fn read_request(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<RequestView> {
+        actor.authorize(tenant, Permission::HandleRequests)?;
+        let row = self.request_row(tenant, id).await?;
+        let keys = self.tenant_keys(tenant).await?;
+        let reason = row
+            .extension_sealed
+            .as_deref()
+            .map(|s| keys.seal.open_string(&binding(&row.tenant_id, &row.id), s))
+            .transpose()?;
+        Ok(row.view(self.today(), reason))
+    }
+
+    pub(crate) async fn request_row(&self, tenant: &TenantId, id: &str) -> Result<RequestRow> {
+        let (t, id) = (tenant.as_str().to_string(), id.to_string());
+        self.store
+            .read(move |conn| find(conn, &t, &id))
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// An open request of `kind` (or one of `kinds`), or a clear refusal.
+    pub(crate) async fn open_request(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        kinds: &[Kind],
+    ) -> Result<RequestRow> {
+        let row = self.request_row(tenant, id).await?;
+        if row.status != OPEN {
+            return Err(Error::Conflict(format!(
+                "this request is already {}",
+                row.status
+            )));
+        }
+        if !kinds.contains(&Kind::from_stored(&row.kind)) {
+            return Err(Error::Conflict(format!(
+                "this is a request for {}; it cannot be answered this way",
+                row.kind
+            )));
+        }
+        Ok(row)
+    }
+
+    /// Extends the deadline by two months, with the reason the subject must be told
+    /// (Art. 12(3)); only within the first month.
+    pub async fn extend_request(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        id: &str,
+        why: &str,
+    ) -> Result<RequestView> {
+        actor.authorize(tenant, Permission::HandleRequests)?;
+        let why = reason(why)?;
+        let row = self
+            .open_request(
+                tenant,
+                id,
+                &[
+                    Kind::Access,
+                    Kind::Portability,
+                    Kind::Erasure,
+                    Kind::Restriction,
+                ],
+            )
+            .await?;
+        if row.extended_due_on.is_some() {
+            return Err(Error::Conflict("this request was already extended".into()));
+        }
+        let today = self.today();
+        if today.to_string() > row.due_on {
+            return Err(Error::Conflict(
+                "the first month is over: an extension had to be made and explained before it ended"
+                    .into(),
+            ));
+        }
+        let received: NaiveDate = row
+            .received_on
+            .parse()
+            .map_err(|e| Error::internal(anyhow::anyhow!("stored date: {e}")))?;
+        let extended = extended_due_date(received)
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("date out of range")))?
+            .to_string();
+        let keys = self.tenant_keys(tenant).await?;
+        let sealed = keys.seal.seal_str(&binding(tenant.as_str(), id), &why)?;
+        let at = self.clock.now();
+        let event = AuditEvent::new(actor, "dsr.extend")
+            .tenant(tenant)
+            .object("subject_request", id)
+            .detail(format!("due={extended}"));
+        let (rid, ext) = (id.to_string(), extended.clone());
+        self.store
+            .write(move |conn| {
+                let n = diesel::update(
+                    subject_requests::table
+                        .filter(subject_requests::id.eq(&rid))
+                        .filter(subject_requests::status.eq(OPEN))
+                        .filter(subject_requests::extended_due_on.is_null()),
+                )
+                .set((
+                    subject_requests::extended_due_on.eq(Some(ext)),
+                    subject_requests::extension_sealed.eq(Some(sealed)),
+                ))
+                .execute(conn)?;
+                if n == 0 {
+                    return Err(StoreError::Rejected(Error::Conflict(
+                        "this request changed meanwhile; reload it".into(),
+                    )));
+                }
+                audit::append(conn, at, event)
+            })
+            .await?;
+        self.read_request(actor, tenant, id).await
+    }
+
+    /// Closes a request without acting on it, naming the ground (kept as the outcome; no
+    /// free text, so nothing personal ends up in it).
+    pub async fn reject_request(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        id: &str,
+        ground: RejectGround,
+    ) -> Result<RequestView> {
+        actor.authorize(tenant, Permission::HandleRequests)?;
+        self.open_request(
+            tenant,
+            id,
+            &[
+                Kind::Access,
+                Kind::Portability,
+                Kind::Erasure,
+                Kind::Restriction,
+            ],
+        )
+        .await?;
+        let outcome = serde_json::json!({ "rejected": ground });
+        self.close_request(actor, tenant, id, REJECTED, outcome, "dsr.reject")
+            .await?;
+        self.read_request(actor, tenant, id).await
+    }
+
+    /// Answers a restriction request: the contact is restricted (Art. 18).
+    pub async fn answer_restriction(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<RequestView> {
+        actor.authorize(tenant, Permission::HandleRequests)?;
+        let row = self.open_request(tenant, id, &[Kind::Restriction]).await?;
+        self.restrict_contact(
+            actor,
+            tenant,
+            &row.contact_id,
+            &format!("Art. 18 DSGVO: Antrag {id}"),
+        )
+        .await?;
+        let outcome = serde_json::json!({ "restricted": true });
+        self.close_request(actor, tenant, id, COMPLETED, outcome, "dsr.restrict")
+            .await?;
+        self.read_request(actor, tenant, id).await
+    }
+
+    pub(crate) async fn close_request(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        id: &str,
+        status: &'static str,
+        outcome: serde_json::Value,
+        action: &'static str,
+    ) -> Result<()> {
+        let at = self.clock.now();
+        let event = AuditEvent::new(actor, action)
+            .tenant(tenant)
+            .object("subject_request", id);
+        let (rid, by) = (id.to_string(), actor.audit_label());
+        self.store
+            .write(move |conn| {
+                complete(conn, &rid, status, &outcome, None, &by, to_micros(at))?;
+                audit::append(conn, at, event)
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Finds a contact by channel and address through the blind index (the DPO's lookup for
+    /// a request by phone number); audited.
+    pub async fn lookup_contact(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        channel: &str,
+        address: &str,
+    ) -> Result<ContactView> {
+        actor.authorize(tenant, Permission::HandleRequests)?;
+        let channel = ChannelName::parse("channel", channel)?;
+        let address = Address::parse("address", &channel, address)?;
+        let keys = self.tenant_keys(tenant).await?;
+        let index = crate::messages::ingest::address_index(&keys, &channel, &address);
+        let (t, ch) = (tenant.as_str().to_string(), channel.as_str().to_string());
+        let found: Option<String> = self
+            .store
+            .read(move |conn| {
+                use crate::store::schema::contacts as c;
+                Ok(c::table
+                    .filter(c::tenant_id.eq(&t))
+                    .filter(c::channel.eq(&ch))
+                    .filter(c::address_index.eq(&index))
+                    .select(c::id)
+                    .first(conn)
+                    .optional()?)
+            })
+            .await?;
+        let outcome = if found.is_some() { "found" } else { "none" };
+        self.record(
+            AuditEvent::new(actor, "contact.lookup")
+                .tenant(tenant)
+                .detail(format!("channel={} result={outcome}", channel.as_str())),
+        )
+        .await?;
+        let id = found.ok_or(Error::NotFound)?;
+        // The summary only: restricted contacts stay sealed here too.
+        let (t, cid) = (tenant.clone(), id.clone());
+        let row = self
+            .store
+            .read(move |conn| contacts::find(conn, &t, &cid))
+            .await?
+            .ok_or(Error::NotFound)?;
+        let keys = self.contact_keys_for(tenant, &id).await.ok();
+        ContactView::open(&row, keys.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn deadlines_across_month_ends() {
+        assert_eq!(due_date(d("2026-01-31")), Some(d("2026-02-28")));
+        assert_eq!(due_date(d("2028-01-31")), Some(d("2028-02-29")));
+        assert_eq!(due_date(d("2026-01-15")), Some(d("2026-02-15")));
+        assert_eq!(due_date(d("2026-12-31")), Some(d("2027-01-31")));
+        assert_eq!(due_date(d("2026-03-31")), Some(d("2026-04-30")));
+        assert_eq!(extended_due_date(d("2026-01-31")), Some(d("2026-04-30")));
+        assert_eq!(extended_due_date(d("2026-11-30")), Some(d("2027-02-28")));
+    }
+
+    #[test]
+    fn overdue_only_after_the_deadline_day() {
+        let row = RequestRow {
+            id: "r".into(),
+            tenant_id: "t".into(),
+            contact_id: "c".into(),
+            kind: "access".into(),
+            received_on: "2026-01-31".into(),
+            due_on: "2026-02-28".into(),
+            extended_due_on: None,
+            extension_sealed: None,
+            status: OPEN.into(),
+            outcome: None,
+            certificate_id: None,
+            created_by: "x".into(),
+            created_at: 0,
+            handled_by: None,
+            completed_at: None,
+        };
+        assert!(!row.overdue_on(d("2026-02-28")));
+        assert!(row.overdue_on(d("2026-03-01")));
+        let extended = RequestRow {
+            extended_due_on: Some("2026-04-30".into()),
+            ..row.clone()
+        };
+        assert!(!extended.overdue_on(d("2026-03-01")));
+        let done = RequestRow {
+            status: COMPLETED.into(),
+            ..row
+        };
+        assert!(!done.overdue_on(d("2027-01-01")));
+    }
+}
