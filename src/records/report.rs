@@ -6,7 +6,8 @@
 //! `{schema, kind, lang, title, generated_at, register_version, tenant_id, sections: [{key,
 //! title, fields: [{key, label, value}], tables: [{key, title, columns: [{key, label}], rows:
 //! [[…]]}], notes: […]}], content_sha256}`. `content_sha256` is the SHA-256 of the compact
-//! JSON of the report with `content_sha256` set to "" (docs/dpo-guide.md shows how to check).
+//! JSON of the report, keys sorted, with `content_sha256` set to "" (docs/dpo-guide.md shows
+//! how to check).
 
 use std::str::FromStr;
 
@@ -142,13 +143,16 @@ impl Report {
         report
     }
 
-    /// SHA-256 over the compact JSON with an empty `content_sha256`.
+    /// SHA-256 over the compact JSON, keys sorted, with an empty `content_sha256`: a form
+    /// anyone can reproduce (`jq -cjS '.content_sha256=""' | sha256sum`).
     pub fn compute_hash(&self) -> String {
         let mut copy = self.clone();
         copy.content_sha256 = String::new();
-        hex::encode(Sha256::digest(
-            serde_json::to_vec(&copy).unwrap_or_default(),
-        ))
+        // serde_json's Value keeps object keys sorted.
+        let canonical = serde_json::to_value(&copy)
+            .and_then(|v| serde_json::to_vec(&v))
+            .unwrap_or_default();
+        hex::encode(Sha256::digest(canonical))
     }
 
     fn meta(&self) -> Vec<(String, String)> {
@@ -195,10 +199,12 @@ impl Report {
             line(["report", "", "", &label, &value]);
         }
         for s in &self.sections {
+            line([&s.key, "", "title", "", &s.title]);
             for f in &s.fields {
                 line([&s.key, "", &f.key, &f.label, &f.value]);
             }
             for t in &s.tables {
+                line([&s.key, &t.key, "title", "", &t.title]);
                 for (i, row) in t.rows.iter().enumerate() {
                     let item = format!("{}[{}]", t.key, i + 1);
                     for (c, v) in t.columns.iter().zip(row) {

@@ -10,6 +10,7 @@ mod consent;
 mod events;
 mod fake_platform;
 mod media;
+mod records;
 mod retention;
 mod send;
 mod storage;

@@ -1,0 +1,1089 @@
+//! GDPR records and data-subject requests: the Art. 30(2) export holds every required field
+//! for every tenant in all formats and both languages; TOM entries follow the live state;
+//! register changes are versioned; access exports contain the subject's data and nothing of
+//! others; erasure destroys or restricts by the rules; deadlines count months correctly.
+
+use std::io::Read;
+
+use hafen::auth::{Actor, Role};
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::storage::{contains, disk_image};
+use crate::support::{marker, phone_marker, text_message, Backend, TestApp};
+
+both_backends!(
+    processor_record_has_every_art_30_2_field_in_every_format_and_language,
+    tom_entries_follow_what_is_switched_on,
+    register_changes_are_versioned_and_subprocessor_changes_dated,
+    access_export_contains_the_subjects_data_and_nothing_else,
+    erasure_restricts_under_a_statutory_duty_and_erases_without_one,
+    request_deadlines_count_months_and_overdue_requests_are_counted,
+    bad_register_and_report_input_is_refused_and_changes_nothing,
+);
+
+/// A token of the processor's DPO (install-wide).
+async fn install_dpo(app: &TestApp) -> String {
+    app.hafen
+        .create_token(&Actor::Cli, None, Role::Dpo)
+        .await
+        .unwrap()
+        .token
+        .expose()
+        .clone()
+}
+
+fn processor() -> Value {
+    json!({
+        "name": "Hafen Betrieb GmbH",
+        "address": "Am Sandtorkai 1, 20457 Hamburg",
+        "contact": "betrieb@hafen.example, +49 40 000000",
+        "dpo_name": "Dr. Erika Datenschutz",
+        "dpo_contact": "dsb@hafen.example",
+    })
+}
+
+fn controller(name: &str) -> Value {
+    json!({
+        "party": {
+            "name": name,
+            "address": "Musterstraße 1, 10115 Berlin",
+            "contact": "info@kunde.example",
+            "dpo_name": format!("DSB von {name}"),
+            "dpo_contact": "dsb@kunde.example",
+            "representative": "keiner",
+        },
+        "avv": {
+            "date": "2026-01-15",
+            "subject_matter": "Betrieb der Messenger-Kommunikation",
+            "duration": "unbefristet, kündbar mit 3 Monaten",
+            "nature_and_purpose": "Speicherung und Versand von Nachrichten",
+            "data_types": ["Telefonnummern", "Nachrichteninhalte"],
+            "data_subject_categories": ["Kunden", "Interessenten"],
+            "instruction_channel": "schriftlich per E-Mail",
+        }
+    })
+}
+
+/// Text of a PDF: pdftotext where installed (required under CI), else the raw content
+/// streams (Hafen's PDFs are uncompressed, WinAnsi-encoded).
+fn pdf_text(pdf: &[u8]) -> String {
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    match std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+    {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "pdftotext cannot open the file: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+        Err(_) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "pdftotext (poppler-utils) is required under CI"
+            );
+            pdf.iter().map(|&b| char::from(b)).collect::<String>()
+        }
+    }
+}
+
+/// Every cell of every sheet of an XLSX file, read with calamine.
+fn xlsx_text(bytes: &[u8]) -> String {
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec()))
+            .expect("the XLSX opens");
+    let mut out = String::new();
+    for name in book.sheet_names() {
+        let range = book.worksheet_range(&name).expect("the sheet reads");
+        for row in range.rows() {
+            for cell in row {
+                out.push_str(&cell.to_string());
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// A PDF line may wrap long values; compare with the whitespace squeezed out.
+fn squeeze(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+async fn two_tenants_with_records(app: &TestApp, dpo: &str) -> (String, String) {
+    let (status, _) = app.put("/v1/register/processor", dpo, &processor()).await;
+    assert_eq!(status, 201);
+    let a = app.create_tenant("Alpha Handel GmbH").await;
+    let b = app.create_tenant("Beta Service AG").await;
+    for (t, name) in [(&a, "Alpha Handel GmbH"), (&b, "Beta Service AG")] {
+        let (status, body) = app
+            .put(
+                &format!("/v1/tenants/{t}/register/controller"),
+                dpo,
+                &controller(name),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    crate::channels::whatsapp_channel(app, &a, "secret-a").await;
+    crate::channels::create_channel(
+        app,
+        &b,
+        json!({"platform": "telegram", "name": "Support-Bot", "account_id": "4242",
+               "secrets": {"webhook_secret": "tg-secret-1234567890", "bot_token": "123:abc"}}),
+    )
+    .await;
+    (a, b)
+}
+
+async fn processor_record_has_every_art_30_2_field_in_every_format_and_language(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let dpo = install_dpo(&app).await;
+    two_tenants_with_records(&app, &dpo).await;
+
+    // JSON: the structure names every field Art. 30(2) asks for.
+    let (status, kind, bytes) = app
+        .get_bytes("/v1/reports/processor-record?format=json&lang=de", &dpo)
+        .await;
+    assert_eq!(status, 200);
+    assert!(kind.starts_with("application/json"));
+    let report: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(report["schema"], "hafen.report.v1");
+    assert!(report["register_version"].as_i64().unwrap() >= 3);
+    assert!(report["generated_at"].is_string());
+    let field = |section: &str, key: &str| -> String {
+        report["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["key"] == section)
+            .unwrap_or_else(|| panic!("section {section} missing"))["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["key"] == key)
+            .unwrap_or_else(|| panic!("{section}.{key} missing"))["value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // (a) processor, its representative and DPO; each controller with its DPO.
+    assert_eq!(field("processor", "name"), "Hafen Betrieb GmbH");
+    assert!(field("processor", "contact").contains("betrieb@hafen.example"));
+    assert!(!field("representative", "representative").is_empty());
+    assert_eq!(field("dpo", "dpo_name"), "Dr. Erika Datenschutz");
+    let controllers: Vec<&Value> = report["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["key"].as_str().unwrap().starts_with("controller:"))
+        .collect();
+    assert_eq!(controllers.len(), 2);
+    for c in &controllers {
+        let keys: Vec<&str> = c["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["key"].as_str().unwrap())
+            .collect();
+        for k in [
+            "name",
+            "address",
+            "contact",
+            "representative",
+            "dpo_name",
+            "dpo_contact",
+        ] {
+            assert!(keys.contains(&k), "{k} missing from {c}");
+        }
+        // (b) the categories of processing for this controller.
+        assert!(
+            !c["tables"][0]["rows"].as_array().unwrap().is_empty(),
+            "{c}"
+        );
+    }
+    // (c) third-country transfers with their safeguards: Meta (US) and Telegram.
+    let transfers = report["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "transfers")
+        .unwrap();
+    let rows = transfers["tables"][0]["rows"].as_array().unwrap();
+    assert!(rows
+        .iter()
+        .any(|r| r[1] == "Meta Platforms Ireland Ltd." && r[2] == "US"));
+    assert!(rows.iter().any(|r| r[1] == "Telegram Messenger Inc."));
+    // (d) the TOMs, generated from what runs.
+    let toms = report["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "toms")
+        .unwrap();
+    assert!(toms["tables"][0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r[3] == "encryption_at_rest"));
+
+    // The hash covers the content and is the same in every format.
+    let mut copy = report.clone();
+    copy["content_sha256"] = json!("");
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        serde_json::to_vec(&copy).unwrap(),
+    ));
+    assert_eq!(report["content_sha256"], json!(hash));
+
+    // Every format in both languages opens and shows the same required fields.
+    for lang in ["de", "en"] {
+        let heading = if lang == "de" {
+            "Angaben zum Auftragsverarbeiter"
+        } else {
+            "The processor"
+        };
+        let transfers_heading = if lang == "de" {
+            "Übermittlungen in Drittländer"
+        } else {
+            "Transfers to third countries"
+        };
+        for format in ["json", "csv", "xlsx", "pdf"] {
+            let (status, _, bytes) = app
+                .get_bytes(
+                    &format!("/v1/reports/processor-record?format={format}&lang={lang}"),
+                    &dpo,
+                )
+                .await;
+            assert_eq!(status, 200, "{format} {lang}");
+            let text = match format {
+                "xlsx" => xlsx_text(&bytes),
+                "pdf" => pdf_text(&bytes),
+                _ => String::from_utf8(bytes).unwrap(),
+            };
+            let flat = squeeze(&text);
+            for needle in [
+                heading,
+                transfers_heading,
+                "Hafen Betrieb GmbH",
+                "Dr. Erika Datenschutz",
+                "Alpha Handel GmbH",
+                "Beta Service AG",
+                "DSB von Alpha Handel GmbH",
+                "DSB von Beta Service AG",
+                "Meta Platforms Ireland Ltd.",
+                "Telegram Messenger Inc.",
+                "XChaCha20-Poly1305",
+            ] {
+                assert!(
+                    flat.contains(&squeeze(needle)),
+                    "{needle} missing from the {format} ({lang}) report"
+                );
+            }
+            if format != "json" {
+                let sha = report["content_sha256"].as_str().unwrap();
+                // The English report has another hash; both carry theirs.
+                assert!(
+                    lang == "en" || flat.contains(&sha[..16]),
+                    "{format} lacks the content hash"
+                );
+            }
+        }
+    }
+
+    // A tenant's token cannot export the processor's record; each export was audited.
+    let tenant_dpo = app.token(&controllers_tenant(&report), "dpo").await;
+    let (status, _) = app.get("/v1/reports/processor-record", &tenant_dpo).await;
+    assert_eq!(status, 403);
+    let logged = app.counts().audit;
+    let (status, _, _) = app
+        .get_bytes("/v1/reports/processor-record?format=pdf", &dpo)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(app.counts().audit, logged + 1, "the export is audited");
+}
+
+fn controllers_tenant(report: &Value) -> String {
+    report["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|s| s["key"].as_str().unwrap().strip_prefix("controller:"))
+        .unwrap()
+        .to_string()
+}
+
+fn measure_ids(report: &Value) -> Vec<String> {
+    report["sections"][0]["tables"][0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[3].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn tom_entries_follow_what_is_switched_on(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let dpo = app.token(&tenant, "dpo").await;
+    let toms = format!("/v1/tenants/{tenant}/reports/toms");
+    let (status, report) = app.get(&toms, &dpo).await;
+    assert_eq!(status, 200, "{report}");
+    let ids = measure_ids(&report);
+    assert!(ids.contains(&"encryption_at_rest".to_string()));
+    assert!(!ids.contains(&"webhook_signatures".to_string()), "{ids:?}");
+    assert!(!ids.contains(&"four_eyes_retention".to_string()));
+    assert!(
+        !ids.contains(&"tls_listener".to_string()),
+        "no TLS configured"
+    );
+
+    // A channel switches webhook verification on; disabling it takes the claim away.
+    let channel = crate::channels::whatsapp_channel(&app, &tenant, "s3cret").await;
+    let (_, report) = app.get(&toms, &dpo).await;
+    assert!(measure_ids(&report).contains(&"webhook_signatures".to_string()));
+    let r = app
+        .client
+        .patch(app.url(&format!("/v1/tenants/{tenant}/channels/{channel}")))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let (_, report) = app.get(&toms, &dpo).await;
+    assert!(
+        !measure_ids(&report).contains(&"webhook_signatures".to_string()),
+        "a disabled channel's verification is not claimed"
+    );
+
+    // Organisational measures come from the register; an uncovered control is named.
+    let (_, report) = app.get(&toms, &dpo).await;
+    let notes = report["sections"][0]["notes"].to_string();
+    assert!(notes.contains("Zutrittskontrolle"), "{notes}");
+    let admin = install_dpo(&app).await;
+    let (status, _) = app
+        .put(
+            "/v1/register/measures",
+            &admin,
+            &json!([{"control": "physical_access", "text": "Serverraum mit Chipkartenzugang"}]),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, report) = app.get(&toms, &dpo).await;
+    assert!(report
+        .to_string()
+        .contains("Serverraum mit Chipkartenzugang"));
+    assert!(!report["sections"][0]["notes"]
+        .to_string()
+        .contains("Zutrittskontrolle"));
+    drop(app);
+
+    // The four-eyes rule appears only where the configuration requires approval.
+    let app = TestApp::spawn_configured(backend, |c| c.retention_require_approval = true).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let dpo = app.token(&tenant, "dpo").await;
+    let (_, report) = app
+        .get(&format!("/v1/tenants/{tenant}/reports/toms"), &dpo)
+        .await;
+    assert!(measure_ids(&report).contains(&"four_eyes_retention".to_string()));
+}
+
+async fn register_changes_are_versioned_and_subprocessor_changes_dated(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let dpo = app.token(&tenant, "dpo").await;
+    crate::channels::whatsapp_channel(&app, &tenant, "s3cret").await;
+    let base = format!("/v1/tenants/{tenant}/register/subprocessors");
+    let report_path = format!("/v1/tenants/{tenant}/reports/subprocessors");
+
+    // Before anything is entered: Meta is pre-filled from the platform in use.
+    let (_, report) = app.get(&report_path, &dpo).await;
+    let rows = report["sections"][0]["tables"][0]["rows"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][0], "Meta Platforms Ireland Ltd.");
+    assert!(rows[0][9].as_str().unwrap().contains("vorausgefüllt"));
+
+    let meta = json!({"key": "meta", "name": "Meta Platforms Ireland Ltd.", "address": "Merrion Road, Dublin 4",
+        "country": "IE", "service": "WhatsApp Cloud API", "data_categories": ["Nachrichten"],
+        "third_countries": ["US"], "transfer_mechanism": "EU-US Data Privacy Framework", "authorised_on": "2026-02-01"});
+    let backup = json!({"key": "backup", "name": "Sicher Backup GmbH", "address": "Frankfurt am Main",
+        "country": "DE", "service": "Verschlüsselte Sicherungen", "data_categories": ["Sicherungen (verschlüsselt)"]});
+    let (status, v1) = app.put(&base, &dpo, &json!([meta])).await;
+    assert_eq!(status, 201, "{v1}");
+    // The same document again: no new version.
+    let (status, same) = app.put(&base, &dpo, &json!([meta])).await;
+    assert_eq!(status, 200);
+    assert_eq!(same["version"], v1["version"]);
+    app.clock.advance(chrono::Duration::days(10));
+    let (status, v2) = app.put(&base, &dpo, &json!([meta, backup])).await;
+    assert_eq!(status, 201);
+    assert!(v2["version"].as_i64() > v1["version"].as_i64());
+
+    let (status, versions) = app.get(&format!("{base}/versions"), &dpo).await;
+    assert_eq!(status, 200);
+    let versions = versions.as_array().unwrap();
+    assert_eq!(versions.len(), 2, "every change keeps the previous version");
+    assert_eq!(versions[1]["document"].as_array().unwrap().len(), 1);
+    assert_eq!(versions[0]["document"].as_array().unwrap().len(), 2);
+
+    let (_, report) = app.get(&report_path, &dpo).await;
+    assert_eq!(report["register_version"], v2["version"]);
+    let rows = report["sections"][0]["tables"][0]["rows"]
+        .as_array()
+        .unwrap();
+    let backup_row = rows.iter().find(|r| r[0] == "Sicher Backup GmbH").unwrap();
+    assert_eq!(
+        backup_row[8], "2026-12-06",
+        "listed since the day it was added"
+    );
+    let meta_row = rows
+        .iter()
+        .find(|r| r[0] == "Meta Platforms Ireland Ltd.")
+        .unwrap();
+    assert_eq!(meta_row[8], "2026-11-26");
+    assert_eq!(meta_row[7], "2026-02-01");
+    let changes = report["sections"][0]["tables"][1]["rows"]
+        .as_array()
+        .unwrap();
+    assert_eq!(changes.len(), 2);
+    assert!(changes[1][3]
+        .as_str()
+        .unwrap()
+        .contains("hinzugefügt: Sicher Backup GmbH"));
+
+    // Register contents name people: they are sealed on disk.
+    let dpo_name = marker("DPONAME");
+    let mut c = controller("Muster GmbH");
+    c["party"]["dpo_name"] = json!(dpo_name);
+    let (status, _) = app
+        .put(
+            &format!("/v1/tenants/{tenant}/register/controller"),
+            &dpo,
+            &c,
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, back) = app
+        .get(&format!("/v1/tenants/{tenant}/register/controller"), &dpo)
+        .await;
+    assert_eq!(back["document"]["party"]["dpo_name"], json!(dpo_name));
+    assert!(
+        !contains(&disk_image(&app), &dpo_name),
+        "the DPO's name is on disk in clear"
+    );
+}
+
+/// Stores a message; returns its id.
+async fn store(app: &TestApp, tenant: &str, m: Value) -> String {
+    let (status, body) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/messages"),
+            &app.admin_token,
+            &m,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().unwrap().to_string()
+}
+
+async fn create_request(app: &TestApp, tenant: &str, token: &str, body: Value) -> Value {
+    let (status, r) = app
+        .post(&format!("/v1/tenants/{tenant}/requests"), token, &body)
+        .await;
+    assert_eq!(status, 201, "{r}");
+    r
+}
+
+fn unzip(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("a ZIP");
+    let mut out = std::collections::BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        let mut content = Vec::new();
+        f.read_to_end(&mut content).unwrap();
+        out.insert(f.name().to_string(), content);
+    }
+    out
+}
+
+async fn export(
+    app: &TestApp,
+    tenant: &str,
+    token: &str,
+    id: &str,
+    body: Option<Value>,
+) -> (u16, Vec<u8>) {
+    let mut req = app
+        .client
+        .post(app.url(&format!("/v1/tenants/{tenant}/requests/{id}/export")))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+}
+
+async fn access_export_contains_the_subjects_data_and_nothing_else(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let dpo = app.token(&tenant, "dpo").await;
+    let phone = phone_marker();
+    let mine = marker("MINE");
+    let reply = marker("REPLY");
+    let other = marker("OTHERPERSON");
+    let raw = marker("RAWPAYLOAD");
+    let mut m = text_message("whatsapp", &phone, &mine, None);
+    m["contact"]["display_name"] = json!("Erika Muster");
+    m["raw"] = json!({"business_account": raw});
+    store(&app, &tenant, m).await;
+    let mut out = text_message("whatsapp", &phone, &reply, None);
+    out["direction"] = json!("out");
+    out["occurred_at"] = json!("2026-11-26T10:05:00Z");
+    store(&app, &tenant, out).await;
+    store(
+        &app,
+        &tenant,
+        text_message("whatsapp", "+4915199999999", &other, None),
+    )
+    .await;
+
+    // The DPO finds the contact by its number (blind index), audited.
+    let audit_before = app.counts().audit;
+    let (status, found) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/contacts/lookup"),
+            &dpo,
+            &json!({"channel": "whatsapp", "address": phone}),
+        )
+        .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(app.counts().audit, audit_before + 1);
+    let contact = found["id"].as_str().unwrap().to_string();
+    let (status, _) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/contacts/lookup"),
+            &dpo,
+            &json!({"channel": "whatsapp", "address": "+4915100000001"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    let request = create_request(
+        &app,
+        &tenant,
+        &dpo,
+        json!({"kind": "access", "contact_id": contact}),
+    )
+    .await;
+    let id = request["id"].as_str().unwrap();
+    let (status, zip) = export(&app, &tenant, &dpo, id, None).await;
+    assert_eq!(status, 200);
+    let files = unzip(&zip);
+    for name in ["data.json", "auskunft.pdf", "LIESMICH.txt"] {
+        assert!(
+            files.contains_key(name),
+            "{name} missing: {:?}",
+            files.keys()
+        );
+    }
+    let data: Value = serde_json::from_slice(&files["data.json"]).unwrap();
+    assert_eq!(data["schema"], "hafen.subject-export.v1");
+    assert_eq!(
+        data["contact"]["address"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches('+'),
+        phone.trim_start_matches('+')
+    );
+    assert_eq!(data["contact"]["display_name"], "Erika Muster");
+    let bodies: Vec<&str> = data["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, vec![mine.as_str(), reply.as_str()]);
+    let text = String::from_utf8_lossy(&files["data.json"]).into_owned();
+    assert!(!text.contains(&other), "another person's message leaked");
+    assert!(!text.contains(&raw), "platform payloads are not exported");
+    for key in [
+        "purposes",
+        "recipients",
+        "storage_periods",
+        "rights",
+        "complaint",
+        "source",
+    ] {
+        assert!(!data["information"][key].is_null(), "Art. 15 {key} missing");
+    }
+    let pdf = squeeze(&pdf_text(&files["auskunft.pdf"]));
+    assert!(pdf.contains(&squeeze(&mine)) && pdf.contains("ErikaMuster"));
+    let (_, done) = app
+        .get(&format!("/v1/tenants/{tenant}/requests/{id}"), &dpo)
+        .await;
+    assert_eq!(done["status"], "completed");
+
+    // Portability: what the subject provided, and encrypted to the subject's age key.
+    let identity = age::x25519::Identity::generate();
+    let request = create_request(
+        &app,
+        &tenant,
+        &dpo,
+        json!({"kind": "portability", "contact_id": contact}),
+    )
+    .await;
+    let id = request["id"].as_str().unwrap();
+    let (status, sealed) = export(
+        &app,
+        &tenant,
+        &dpo,
+        id,
+        Some(json!({"recipient": identity.to_public().to_string()})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        unzip_fails(&sealed),
+        "the encrypted export is not a plain ZIP"
+    );
+    let decryptor = age::Decryptor::new(&sealed[..]).unwrap();
+    let mut plain = Vec::new();
+    decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .unwrap()
+        .read_to_end(&mut plain)
+        .unwrap();
+    let data: Value = serde_json::from_slice(&unzip(&plain)["data.json"]).unwrap();
+    let bodies: Vec<&str> = data["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        vec![mine.as_str()],
+        "portability: the subject's own messages"
+    );
+
+    // A bad recipient is refused and the request stays open.
+    let request = create_request(
+        &app,
+        &tenant,
+        &dpo,
+        json!({"kind": "access", "contact_id": contact}),
+    )
+    .await;
+    let id = request["id"].as_str().unwrap();
+    let (status, _) = export(
+        &app,
+        &tenant,
+        &dpo,
+        id,
+        Some(json!({"recipient": "age1nope"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (_, still) = app
+        .get(&format!("/v1/tenants/{tenant}/requests/{id}"), &dpo)
+        .await;
+    assert_eq!(still["status"], "open");
+    // An agent may not handle requests; another tenant's DPO does not see them.
+    let agent = app.token(&tenant, "agent").await;
+    assert_eq!(export(&app, &tenant, &agent, id, None).await.0, 403);
+    let other_tenant = app.create_tenant("Andere GmbH").await;
+    let foreign = app.token(&other_tenant, "dpo").await;
+    assert_eq!(export(&app, &tenant, &foreign, id, None).await.0, 404);
+}
+
+fn unzip_fails(bytes: &[u8]) -> bool {
+    zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).is_err()
+}
+
+async fn erasure_restricts_under_a_statutory_duty_and_erases_without_one(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let dpo = app.token(&tenant, "dpo").await;
+    let kept_body = marker("KEPT");
+    let m1 = store(
+        &app,
+        &tenant,
+        text_message("whatsapp", "+4915111110001", &kept_body, None),
+    )
+    .await;
+    let contact = app
+        .get(
+            &format!("/v1/tenants/{tenant}/messages/{m1}"),
+            &app.admin_token,
+        )
+        .await
+        .1["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The install's defaults keep messages for 6 years (§ 257 HGB): restrict, not erase.
+    let r = create_request(
+        &app,
+        &tenant,
+        &dpo,
+        json!({"kind": "erasure", "contact_id": contact}),
+    )
+    .await;
+    let (status, outcome) = app
+        .post(
+            &format!(
+                "/v1/tenants/{tenant}/requests/{}/erase",
+                r["id"].as_str().unwrap()
+            ),
+            &dpo,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{outcome}");
+    assert_eq!(outcome["erased"], false);
+    assert_eq!(outcome["restricted"], true);
+    let kept = outcome["kept"].as_array().unwrap();
+    let content = kept
+        .iter()
+        .find(|k| k["category"] == "message_content")
+        .unwrap();
+    assert!(content["reason"].as_str().unwrap().contains("257 HGB"));
+    assert_eq!(content["until"], "2033-01-01T00:00:00Z");
+    assert_eq!(
+        app.get(
+            &format!("/v1/tenants/{tenant}/messages/{m1}"),
+            &app.admin_token
+        )
+        .await
+        .0,
+        403,
+        "restricted data is no longer readable normally"
+    );
+    let (status, certs) = app
+        .get(
+            &format!("/v1/tenants/{tenant}/retention/certificates"),
+            &dpo,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let cert = certs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == outcome["certificate_id"])
+        .expect("the erasure has a certificate");
+    assert_eq!(cert["state"], "restricted");
+
+    // Without a statutory rule the same request destroys the contact.
+    let loose: Vec<Value> = [
+        ("contacts", "conversation_end"),
+        ("message_content", "collection"),
+        ("attachments", "collection"),
+        ("message_metadata", "collection"),
+        ("delivery_statuses", "collection"),
+        ("webhook_logs", "collection"),
+        ("consent_requests", "collection"),
+        ("consent_proofs", "consent_withdrawal"),
+    ]
+    .iter()
+    .map(|(c, s)| json!({"category": c, "start": s, "period": "P10Y", "legal_basis": "Vertrag", "statutory": false}))
+    .collect();
+    let admin = app.token(&tenant, "tenant_admin").await;
+    let (_, preview) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/retention/preview"),
+            &admin,
+            &json!({"rules": loose}),
+        )
+        .await;
+    let (status, _) = app
+        .put(
+            &format!("/v1/tenants/{tenant}/retention/rules"),
+            &admin,
+            &json!({"rules": loose, "preview_id": preview["preview_id"]}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let gone_body = marker("GONE");
+    let m2 = store(
+        &app,
+        &tenant,
+        text_message("whatsapp", "+4915111110002", &gone_body, None),
+    )
+    .await;
+    let contact2 = app
+        .get(
+            &format!("/v1/tenants/{tenant}/messages/{m2}"),
+            &app.admin_token,
+        )
+        .await
+        .1["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = create_request(
+        &app,
+        &tenant,
+        &dpo,
+        json!({"kind": "erasure", "contact_id": contact2}),
+    )
+    .await;
+    let rid = r["id"].as_str().unwrap();
+    let (status, outcome) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/requests/{rid}/erase"),
+            &dpo,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{outcome}");
+    assert_eq!(outcome["erased"], true);
+    assert!(outcome["kept"].as_array().unwrap().is_empty());
+    assert_eq!(outcome["deleted"]["message_metadata"], 1);
+    assert_eq!(
+        app.get(
+            &format!("/v1/tenants/{tenant}/messages/{m2}"),
+            &app.admin_token
+        )
+        .await
+        .0,
+        404
+    );
+    let (_, c) = app
+        .get(
+            &format!("/v1/tenants/{tenant}/contacts/{contact2}"),
+            &app.admin_token,
+        )
+        .await;
+    assert_eq!(c["erased"], true);
+    assert!(c["address"].is_null());
+    // Answered once: a second erase is a conflict.
+    let (status, _) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/requests/{rid}/erase"),
+            &dpo,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 409);
+    let chain = app.hafen.verify_retention_certificates().await.unwrap();
+    assert!(chain.broken.is_none() && chain.verified >= 2, "{chain}");
+    assert!(app
+        .hafen
+        .verify_audit_chain()
+        .await
+        .unwrap()
+        .broken
+        .is_none());
+    let disk = disk_image(&app);
+    assert!(!contains(&disk, &gone_body));
+    // The deletion report lists both outcomes.
+    let (status, report) = app
+        .get(
+            &format!("/v1/tenants/{tenant}/reports/deletion-report?lang=en"),
+            &dpo,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        report["sections"][0]["tables"][0]["rows"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+async fn request_deadlines_count_months_and_overdue_requests_are_counted(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let dpo = app.token(&tenant, "dpo").await;
+    store(
+        &app,
+        &tenant,
+        text_message("whatsapp", "+4915111110003", "Hallo", None),
+    )
+    .await;
+    let contact = app
+        .get(&format!("/v1/tenants/{tenant}/contacts"), &dpo)
+        .await
+        .1["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.clock.set("2027-01-31T09:00:00Z".parse().unwrap());
+    let late = create_request(
+        &app,
+        &tenant,
+        &dpo,
+        json!({"kind": "access", "contact_id": contact}),
+    )
+    .await;
+    assert_eq!(late["received_on"], "2027-01-31");
+    assert_eq!(
+        late["due_on"], "2027-02-28",
+        "one month from 31 January ends on 28 February"
+    );
+    let extended = create_request(
+        &app,
+        &tenant,
+        &dpo,
+        json!({"kind": "erasure", "contact_id": contact}),
+    )
+    .await;
+    let (status, e) = app
+        .post(
+            &format!(
+                "/v1/tenants/{tenant}/requests/{}/extend",
+                extended["id"].as_str().unwrap()
+            ),
+            &dpo,
+            &json!({"reason": "Umfangreiche Prüfung der Aufbewahrungspflichten"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{e}");
+    assert_eq!(e["extended_due_on"], "2027-04-30");
+    assert_eq!(
+        e["extension_reason"],
+        "Umfangreiche Prüfung der Aufbewahrungspflichten"
+    );
+
+    // On the due day nothing is overdue; the day after, the unextended one is.
+    app.clock.set("2027-02-28T23:00:00Z".parse().unwrap());
+    let (_, overdue) = app
+        .get(&format!("/v1/tenants/{tenant}/requests?overdue=true"), &dpo)
+        .await;
+    assert!(overdue.as_array().unwrap().is_empty());
+    app.clock.set("2027-03-01T08:00:00Z".parse().unwrap());
+    let (_, overdue) = app
+        .get(&format!("/v1/tenants/{tenant}/requests?overdue=true"), &dpo)
+        .await;
+    let overdue = overdue.as_array().unwrap();
+    assert_eq!(overdue.len(), 1);
+    assert_eq!(overdue[0]["id"], late["id"]);
+    let (_, _, metrics) = app.get_bytes("/metrics", &app.admin_token).await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(
+        metrics.contains("hafen_dsr_overdue_requests 1"),
+        "{metrics}"
+    );
+    // Past the first month an extension is refused.
+    let (status, problem) = app
+        .post(
+            &format!(
+                "/v1/tenants/{tenant}/requests/{}/extend",
+                late["id"].as_str().unwrap()
+            ),
+            &dpo,
+            &json!({"reason": "zu spät"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    // A request received in the future, or for an unknown contact, is refused.
+    let (status, _) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/requests"),
+            &dpo,
+            &json!({"kind": "access", "contact_id": contact, "received_on": "2027-03-02"}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (status, _) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/requests"),
+            &dpo,
+            &json!({"kind": "access", "contact_id": "nope"}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (_, all) = app
+        .get(&format!("/v1/tenants/{tenant}/requests"), &dpo)
+        .await;
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        2,
+        "refused requests were not stored"
+    );
+}
+
+async fn bad_register_and_report_input_is_refused_and_changes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let dpo = app.token(&tenant, "dpo").await;
+    let agent = app.token(&tenant, "agent").await;
+    let base = format!("/v1/tenants/{tenant}/register");
+    let audit = app.counts().audit;
+    for (path, token, body, expected) in [
+        (
+            format!("{base}/controller"),
+            &dpo,
+            json!({"party": {"name": ""}}),
+            422,
+        ),
+        (format!("{base}/controller"), &agent, controller("X"), 403),
+        (format!("{base}/processor"), &dpo, processor(), 422),
+        (format!("{base}/nonsense"), &dpo, json!({}), 422),
+        ("/v1/register/processor".to_string(), &dpo, processor(), 403),
+        (
+            format!("{base}/subprocessors"),
+            &dpo,
+            json!([{"key": "x", "name": "X", "address": "Y", "country": "Deutschland", "service": "S", "data_categories": ["D"]}]),
+            422,
+        ),
+    ] {
+        let (status, problem) = app.put(&path, token, &body).await;
+        assert_eq!(status, expected, "{path}: {problem}");
+        assert!(
+            problem["title"].is_string(),
+            "a problem document: {problem}"
+        );
+    }
+    let other = app.create_tenant("Andere GmbH").await;
+    let foreign = app.token(&other, "dpo").await;
+    let (status, _) = app
+        .put(&format!("{base}/controller"), &foreign, &controller("X"))
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        app.counts().audit,
+        audit + 2,
+        "only the two create calls were audited"
+    );
+    let (_, versions) = app.get(&format!("{base}/controller/versions"), &dpo).await;
+    assert_eq!(versions, json!([]), "nothing was stored");
+
+    for (path, expected) in [
+        (format!("/v1/tenants/{tenant}/reports/nonsense"), 422),
+        (
+            format!("/v1/tenants/{tenant}/reports/toms?format=docx"),
+            422,
+        ),
+        (format!("/v1/tenants/{tenant}/reports/toms?lang=fr"), 422),
+        (
+            format!("/v1/tenants/{tenant}/reports/processor-record"),
+            422,
+        ),
+        ("/v1/reports/toms".to_string(), 422),
+    ] {
+        let (status, problem) = app.get(&path, &dpo).await;
+        assert_eq!(status, expected, "{path}: {problem}");
+    }
+    let (status, _) = app
+        .get(&format!("/v1/tenants/{tenant}/reports/toms"), &agent)
+        .await;
+    assert_eq!(status, 403);
+}
