@@ -161,7 +161,7 @@ impl Report {
             (l.pick("Bericht", "Report"), self.title.clone()),
             (
                 l.pick("Erstellt am", "Generated at"),
-                self.generated_at.to_rfc3339(),
+                self.generated_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
             ),
             (
                 l.pick("Registerversion", "Register version"),
@@ -328,7 +328,7 @@ impl Report {
         }
         let footer = format!(
             "Hafen · {} · {} · SHA-256 {}",
-            self.title,
+            self.kind,
             self.generated_at.format("%Y-%m-%d %H:%M UTC"),
             &self.content_sha256[..16.min(self.content_sha256.len())]
         );

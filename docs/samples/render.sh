@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Renders the sample reports in docs/samples/ from made-up test data, with the real binary:
+# starts a server on a scratch data dir, fills the register, and exports the reports through
+# the CLI; the first page of each PDF becomes a PNG (pdftoppm, from poppler-utils).
+#   bash docs/samples/render.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=docs/samples
+cargo build --quiet --bin hafen
+bin=target/debug/hafen
+dir=$(mktemp -d)
+trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$dir"' EXIT
+export HAFEN_DATA_DIR="$dir/data" HAFEN_LISTEN=127.0.0.1:18089 HAFEN_LOG_FILTER=warn
+token=$($bin init --data-dir "$dir/data" | grep -o 'hfn_[A-Za-z0-9_-]*' | head -n 1)
+$bin serve >"$dir/serve.log" 2>&1 &
+server=$!
+for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18089/healthz >/dev/null && break; sleep 0.1; done
+api() { curl -sf -X "$1" "http://127.0.0.1:18089$2" -H "Authorization: Bearer $token" -H 'content-type: application/json' ${3:+-d "$3"}; }
+
+api PUT /v1/register/processor '{"name":"Hafen Betrieb GmbH","address":"Am Sandtorkai 1, 20457 Hamburg","contact":"betrieb@hafen.example, +49 40 0000000","dpo_name":"Dr. Erika Beispiel","dpo_contact":"dsb@hafen.example"}' >/dev/null
+api PUT /v1/register/measures '[{"control":"physical_access","text":"Server in einem abgeschlossenen Raum mit Chipkartenzugang und Zutrittsprotokoll"},{"control":"evaluation","text":"Jährliche Überprüfung der Maßnahmen durch den Datenschutzbeauftragten"}]' >/dev/null
+tenant=$(api POST /v1/tenants '{"name":"Muster Handel GmbH"}' | sed 's/.*"id":"\([^"]*\)".*/\1/')
+api PUT "/v1/tenants/$tenant/register/controller" '{"party":{"name":"Muster Handel GmbH","address":"Musterstraße 1, 10115 Berlin","contact":"datenschutz@muster.example","dpo_name":"Max Beispiel","dpo_contact":"dsb@muster.example"},"avv":{"date":"2026-01-15","subject_matter":"Betrieb der Messenger-Kommunikation mit Kunden","duration":"unbefristet, kündbar mit drei Monaten zum Quartalsende","nature_and_purpose":"Empfang, verschlüsselte Speicherung, Versand und Löschung von Nachrichten","data_types":["Telefonnummern","Profilnamen","Nachrichteninhalte"],"data_subject_categories":["Kunden","Interessenten"],"instruction_channel":"schriftlich per E-Mail an betrieb@hafen.example"}}' >/dev/null
+api POST "/v1/tenants/$tenant/channels" '{"platform":"whatsapp","name":"Kundenservice","account_id":"1234567890","secrets":{"app_secret":"sample-secret","verify_token":"sample-verify","access_token":"EAAG-sample"}}' >/dev/null
+api POST "/v1/tenants/$tenant/consent-purposes" '{"name":"Newsletter","texts":{"de":"Ja, ich möchte den Newsletter per WhatsApp erhalten. Abmeldung jederzeit mit STOP."}}' >/dev/null
+
+for kind in controller-record toms subprocessors deletion-concept; do
+  $bin report "$kind" --tenant "$tenant" --format pdf --lang de --out "$out/$kind.pdf" 2>/dev/null
+done
+$bin report processor-record --format pdf --lang de --out "$out/processor-record.pdf" 2>/dev/null
+$bin report processor-record --format xlsx --lang en --out "$out/processor-record-en.xlsx" 2>/dev/null
+for f in processor-record controller-record toms; do
+  pdftoppm -png -r 70 -f 1 -l 1 -singlefile "$out/$f.pdf" "$out/$f"
+done
+echo "written: $(ls "$out" | tr '\n' ' ')"
