@@ -161,7 +161,9 @@ impl Report {
             (l.pick("Bericht", "Report"), self.title.clone()),
             (
                 l.pick("Erstellt am", "Generated at"),
-                self.generated_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                self.generated_at
+                    .format("%Y-%m-%d %H:%M:%S UTC")
+                    .to_string(),
             ),
             (
                 l.pick("Registerversion", "Register version"),

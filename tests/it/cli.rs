@@ -310,3 +310,69 @@ fn master_key_from_a_systemd_credential_and_postgres_from_a_url_file() {
         "no new key was generated"
     );
 }
+
+#[test]
+fn register_and_report_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    assert!(hafen(&["init", "--data-dir", data_s], &[]).status.success());
+    let env = [("HAFEN_DATA_DIR", data_s)];
+    let doc = dir.path().join("processor.json");
+    std::fs::write(
+        &doc,
+        r#"{"name":"Hafen Betrieb GmbH","address":"Am Sandtorkai 1, 20457 Hamburg","contact":"betrieb@hafen.example"}"#,
+    )
+    .unwrap();
+    let set = hafen(
+        &[
+            "register",
+            "set",
+            "processor",
+            "--file",
+            doc.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert!(set.status.success(), "{}", stderr(&set));
+    assert!(stdout(&set).contains("\"version\": 1"), "{}", stdout(&set));
+    let show = hafen(&["register", "show", "processor", "--history"], &env);
+    assert!(stdout(&show).contains("Hafen Betrieb GmbH"));
+
+    let out = dir.path().join("vvt.pdf");
+    let report = hafen(
+        &[
+            "report",
+            "processor-record",
+            "--format",
+            "pdf",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert!(report.status.success(), "{}", stderr(&report));
+    assert!(
+        stderr(&report).contains("register version 1"),
+        "{}",
+        stderr(&report)
+    );
+    let pdf = std::fs::read(&out).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "reports name people: the file is private"
+    );
+
+    // Wrong kind, a tenant report without a tenant, a section in the wrong scope: refused.
+    for (args, says) in [
+        (vec!["report", "nonsense", "--out", "-"], "kind"),
+        (vec!["report", "toms", "--out", "-"], "per tenant"),
+        (vec!["register", "show", "controller"], "per tenant"),
+    ] {
+        let o = hafen(&args, &env);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+    }
+}
