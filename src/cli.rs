@@ -80,6 +80,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Check the install: configuration, key file, data dir, disk space, database and
+    /// migrations, TLS certificate, clock. Exit code 1 when a check fails.
+    Doctor,
     /// Show or change the GDPR register (every change is kept as a new version).
     Register {
         #[command(subcommand)]
@@ -299,6 +302,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "{}: register version {}, content SHA-256 {}",
                 report.title, report.register_version, report.content_sha256
             );
+            Ok(())
+        }
+        Command::Doctor => {
+            let config = match Config::load(cli.config.as_deref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    println!("FAIL  {:<14} {e:#}", "config");
+                    bail!("the configuration is invalid");
+                }
+            };
+            let checks = crate::doctor::run(&config, clock.now());
+            for c in &checks {
+                println!("{c}");
+            }
+            let failed = checks
+                .iter()
+                .filter(|c| c.outcome == crate::doctor::Outcome::Fail)
+                .count();
+            if failed > 0 {
+                bail!("{failed} check(s) failed");
+            }
             Ok(())
         }
         Command::Register { command } => {

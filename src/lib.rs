@@ -19,6 +19,7 @@ pub mod config;
 pub mod consent;
 pub mod contacts;
 pub mod crypto;
+pub mod doctor;
 pub mod error;
 pub mod events;
 pub mod http;

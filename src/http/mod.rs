@@ -32,6 +32,7 @@ use crate::service::Hafen;
     info(title = "Hafen API", description = "On-premises, encrypted home for messenger data."),
     paths(
         health,
+        ready,
         tenants::create_tenant,
         tenants::create_token,
         messages::ingest,
@@ -125,6 +126,7 @@ impl utoipa::Modify for BearerAuth {
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health))
+        .route("/readyz", web::get().to(ready))
         .route(
             "/v1/register/{section}",
             web::get().to(records::get_install),
@@ -378,29 +380,52 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct Health {
     status: &'static str,
     database: &'static str,
+    /// Migrations this binary has that the database has not (readiness only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending_migrations: Option<usize>,
 }
 
-/// Liveness and database reachability.
+/// Liveness: the process answers. Says nothing about the database, so a database outage does
+/// not get the process restarted (that is what /readyz is for).
 #[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, body = Health)))]
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok",
+        database: "not checked",
+        pending_migrations: None,
+    })
+}
+
+/// Readiness: the database answers and its schema is this binary's.
+#[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
-pub async fn health(hafen: web::Data<Hafen>) -> HttpResponse {
+pub async fn ready(hafen: web::Data<Hafen>) -> HttpResponse {
     let db = hafen
         .store()
         .read(|conn| {
             use diesel::connection::SimpleConnection;
-            conn.batch_execute("SELECT 1").map_err(Into::into)
+            conn.batch_execute("SELECT 1")?;
+            crate::store::pending_migrations(conn)
         })
         .await;
     match db {
-        Ok(()) => HttpResponse::Ok().json(Health {
-            status: "ok",
+        Ok(0) => HttpResponse::Ok().json(Health {
+            status: "ready",
             database: "ok",
+            pending_migrations: Some(0),
+        }),
+        Ok(n) => HttpResponse::ServiceUnavailable().json(Health {
+            status: "not ready",
+            database: "migrations pending: run `hafen migrate`",
+            pending_migrations: Some(n),
         }),
         Err(e) => {
-            tracing::error!(error = %crate::telemetry::chain(&e), "health check: database unreachable");
+            tracing::error!(error = %crate::telemetry::chain(&e), "readiness check: database unreachable");
             HttpResponse::ServiceUnavailable().json(Health {
-                status: "degraded",
+                status: "not ready",
                 database: "unreachable",
+                pending_migrations: None,
             })
         }
     }

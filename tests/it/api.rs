@@ -547,3 +547,24 @@ async fn openapi_document_lists_the_api() {
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+#[tokio::test]
+async fn readiness_reports_the_database_and_its_schema() {
+    let app = crate::support::TestApp::spawn(crate::support::Backend::Sqlite).await;
+    let (status, body) = app.get("/readyz", "").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["pending_migrations"], 0);
+    // Roll the newest migration back: the binary's schema is ahead, so not ready.
+    let mut conn = app.db.connect();
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute(
+        "DELETE FROM __diesel_schema_migrations WHERE version = (SELECT MAX(version) FROM __diesel_schema_migrations)",
+    )
+    .unwrap();
+    let (status, body) = app.get("/readyz", "").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["pending_migrations"], 1);
+    let (status, _) = app.get("/healthz", "").await;
+    assert_eq!(status, 200, "liveness does not depend on the schema");
+}

@@ -376,3 +376,46 @@ fn register_and_report_from_the_command_line() {
         assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn doctor_passes_a_good_install_and_names_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    assert!(hafen(&["init", "--data-dir", data_s], &[]).status.success());
+    let env = [("HAFEN_DATA_DIR", data_s)];
+    let ok = hafen(&["doctor"], &env);
+    assert!(ok.status.success(), "{}{}", stdout(&ok), stderr(&ok));
+    for name in [
+        "config",
+        "master key",
+        "data dir",
+        "storage",
+        "disk space",
+        "database",
+        "tls",
+        "clock",
+    ] {
+        assert!(
+            stdout(&ok)
+                .lines()
+                .any(|l| l.starts_with("PASS") && l.contains(name)),
+            "{name}: {}",
+            stdout(&ok)
+        );
+    }
+    std::fs::set_permissions(
+        data.join("master.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let bad = hafen(&["doctor"], &env);
+    assert!(!bad.status.success());
+    assert!(
+        stdout(&bad)
+            .lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("master key") && l.contains("chmod 600")),
+        "{}",
+        stdout(&bad)
+    );
+}
