@@ -76,6 +76,7 @@ impl Application {
                     hafen.clone(),
                     std::time::Duration::from_secs(secs),
                     Some(config.retention_schedule.trim()).filter(|s| !s.is_empty()),
+                    Some(config.clone()).filter(|c| !c.backup_schedule.trim().is_empty()),
                 )
                 .await?,
             ),

@@ -80,6 +80,23 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Make a consistent online backup: the data and the keystore as separate files, the
+    /// keystore age-encrypted to the recovery recipients (or the master key).
+    Backup {
+        /// A new (or empty) directory for the backup.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Restore a backup into an empty database (stop the server first).
+    Restore {
+        /// The backup directory.
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// The age identity that opens the keystore (default: the master key), e.g. the
+        /// offline recovery key.
+        #[arg(long, value_name = "FILE")]
+        identity: Option<PathBuf>,
+    },
     /// Check the install: configuration, key file, data dir, disk space, database and
     /// migrations, TLS certificate, clock. Exit code 1 when a check fails.
     Doctor,
@@ -304,6 +321,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Backup { out } => {
+            let config = load(cli.config.as_deref())?;
+            let bar = progress_bar();
+            let m = crate::backup::backup(&config, &out, clock.now(), &|step| step_to(&bar, step))?;
+            bar.finish_and_clear();
+            println!(
+                "backup written to {}: {} ({}), keystore {} with {} contact keys and {} period keys",
+                out.display(),
+                m.data_file,
+                m.data_sha256,
+                m.keystore_file,
+                m.contact_keys,
+                m.period_keys
+            );
+            Ok(())
+        }
+        Command::Restore { from, identity } => {
+            let config = load(cli.config.as_deref())?;
+            let bar = progress_bar();
+            let m = crate::backup::restore(&config, &from, identity.as_deref(), &|step| {
+                step_to(&bar, step)
+            })?;
+            bar.finish_and_clear();
+            println!(
+                "restored the backup of {} (schema {}, {} contact keys); start the server and run `hafen doctor`",
+                m.created_at, m.schema_version, m.contact_keys
+            );
+            Ok(())
+        }
         Command::Doctor => {
             let config = match Config::load(cli.config.as_deref()) {
                 Ok(c) => c,
@@ -388,6 +434,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// A spinner on a terminal; plain lines otherwise (logs, CI).
+fn progress_bar() -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+fn step_to(bar: &indicatif::ProgressBar, step: &str) {
+    if bar.is_hidden() {
+        eprintln!("{step}");
+    } else {
+        bar.set_message(step.to_string());
     }
 }
 

@@ -53,6 +53,11 @@ const ENV_OPTIONS: &[&str] = &[
     "retention_batch_size",
     "retention_require_approval",
     "audit_retention_years",
+    "backup_schedule",
+    "backup_dir",
+    "backup_keep",
+    "storage_country",
+    "storage_site",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -123,6 +128,17 @@ pub struct Config {
     /// Years the audit log keeps an entry after the end of its year (0: for ever). Pruned by
     /// the scheduled (install-wide) retention run, with an anchor so the chain still verifies.
     pub audit_retention_years: u32,
+    /// When the server makes a backup itself: cron with seconds, UTC. Empty: never (use
+    /// `hafen backup` from a timer or the backup system).
+    pub backup_schedule: String,
+    /// Where scheduled backups go, one directory per run (named by its UTC time).
+    pub backup_dir: Option<PathBuf>,
+    /// Scheduled backups kept; older ones are removed after each run.
+    pub backup_keep: usize,
+    /// Where the data is stored (ISO 3166-1 alpha-2, e.g. "DE"), for the TOM annex.
+    pub storage_country: Option<String>,
+    /// The site (data centre, building), for the TOM annex.
+    pub storage_site: Option<String>,
 }
 
 impl Default for Config {
@@ -154,6 +170,11 @@ impl Default for Config {
             retention_batch_size: 10_000,
             retention_require_approval: false,
             audit_retention_years: 10,
+            backup_schedule: String::new(),
+            backup_dir: None,
+            backup_keep: 7,
+            storage_country: None,
+            storage_site: None,
         }
     }
 }
@@ -242,6 +263,22 @@ impl Config {
                 "retention_schedule must be a cron expression with six fields (sec min hour day month weekday), e.g. \"0 30 2 * * *\""
             );
         }
+        if !self.backup_schedule.trim().is_empty() {
+            if self.backup_schedule.split_whitespace().count() != 6 {
+                bail!("backup_schedule must be a cron expression with six fields (sec min hour day month weekday), e.g. \"0 0 3 * * *\"");
+            }
+            if self.backup_dir.is_none() {
+                bail!("backup_schedule needs backup_dir (where the backups go)");
+            }
+            if self.backup_keep == 0 {
+                bail!("backup_keep must be at least 1");
+            }
+        }
+        if let Some(c) = &self.storage_country {
+            if c.len() != 2 || !c.chars().all(|c| c.is_ascii_uppercase()) {
+                bail!("storage_country must be an ISO 3166-1 alpha-2 code such as \"DE\"");
+            }
+        }
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
         }
@@ -317,7 +354,12 @@ impl Config {
             backend: if sqlite { "sqlite" } else { "postgresql" },
             sqlite_full_sync: self.sqlite_synchronous == crate::store::SqliteSync::Full,
             retention_schedule: self.retention_schedule.clone(),
-            storage_country: None,
+            storage_country: match (&self.storage_country, &self.storage_site) {
+                (Some(c), Some(s)) => Some(format!("{c} ({s})")),
+                (Some(c), None) => Some(c.clone()),
+                (None, Some(s)) => Some(s.clone()),
+                (None, None) => None,
+            },
         })
     }
 
@@ -373,6 +415,15 @@ listen = {listen:?}
 # retry_interval_secs = 15                          # how often queued sends and downloads are retried
 # max_media_bytes = 67108864
 # broadcast_rate_per_sec = 20
+# retention_schedule = "0 30 2 * * *"              # cron with seconds, UTC; "" = only `hafen retention run`
+# retention_batch_size = 10000
+# retention_require_approval = false                # a second admin approves deletion rules
+# audit_retention_years = 10
+# backup_schedule = ""                               # e.g. "0 0 3 * * *" (needs backup_dir)
+# backup_dir = "/var/backups/hafen"
+# backup_keep = 7
+# storage_country = "DE"                             # shown in the TOM annex
+# storage_site = "Rechenzentrum Hamburg"
 "#,
             data_dir = self.data_dir.display().to_string(),
             listen = self.listen,

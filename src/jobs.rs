@@ -12,8 +12,10 @@ pub async fn start(
     hafen: Hafen,
     interval: Duration,
     retention: Option<&str>,
+    backups: Option<crate::config::Config>,
 ) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await?;
+    let clock = hafen.clock().clone();
     let due = hafen.clone();
     let job = Job::new_repeated_async(interval, move |_id, _scheduler| {
         let hafen = due.clone();
@@ -29,6 +31,17 @@ pub async fn start(
             anyhow::anyhow!("retention_schedule '{cron}' is not a valid cron expression: {e}")
         })?;
         scheduler.add(sweep).await?;
+    }
+    if let Some(config) = backups {
+        let cron = config.backup_schedule.trim().to_string();
+        let job = Job::new_async(cron.as_str(), move |_id, _scheduler| {
+            let (config, clock) = (config.clone(), clock.clone());
+            Box::pin(async move { run_backup(config, clock).await })
+        })
+        .map_err(|e| {
+            anyhow::anyhow!("backup_schedule '{cron}' is not a valid cron expression: {e}")
+        })?;
+        scheduler.add(job).await?;
     }
     scheduler.start().await?;
     Ok(scheduler)
@@ -48,6 +61,27 @@ pub async fn run_due_work(hafen: &Hafen) {
         "started scheduled broadcasts",
         hafen.run_due_broadcasts().await,
     );
+}
+
+/// A scheduled backup into `backup_dir/<UTC time>`, then pruning to `backup_keep`.
+async fn run_backup(config: crate::config::Config, clock: crate::clock::SharedClock) {
+    let result = tokio::task::spawn_blocking(move || -> anyhow::Result<(String, usize)> {
+        let root = config
+            .backup_dir
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("backup_dir is not set"))?;
+        let now = clock.now();
+        let dir = root.join(now.format("%Y%m%dT%H%M%SZ").to_string());
+        crate::backup::backup(&config, &dir, now, &|step| tracing::debug!(step, "backup"))?;
+        let removed = crate::backup::prune(&root, config.backup_keep)?;
+        Ok((dir.display().to_string(), removed))
+    })
+    .await;
+    match result {
+        Ok(Ok((dir, removed))) => tracing::info!(%dir, removed, "scheduled backup written"),
+        Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "scheduled backup failed"),
+        Err(e) => tracing::error!(error = %e, "scheduled backup panicked"),
+    }
 }
 
 fn report(what: &str, result: crate::error::Result<usize>) {

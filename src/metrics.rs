@@ -35,6 +35,8 @@ pub struct Metrics {
     pub retention_last_success: Gauge,
     /// Data-subject requests open past their deadline (counted at each scrape).
     pub dsr_overdue: Gauge,
+    /// Unix time the newest backup finished (0: none yet); counted at each scrape.
+    pub last_backup: Gauge,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -81,9 +83,16 @@ impl Default for Metrics {
             "Data-subject requests open past their deadline (Art. 12(3) GDPR)",
             dsr_overdue.clone(),
         );
+        let last_backup = Gauge::default();
+        registry.register(
+            "last_backup_timestamp_seconds",
+            "Unix time the newest backup finished (0: none yet)",
+            last_backup.clone(),
+        );
         Self {
             registry,
             dsr_overdue,
+            last_backup,
             webhooks,
             sends,
             retention_deleted,

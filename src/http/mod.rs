@@ -438,6 +438,15 @@ async fn metrics(hafen: web::Data<Hafen>) -> HttpResponse {
     if let Err(e) = hafen.refresh_request_metrics().await {
         tracing::warn!(error = ?e, "cannot count overdue data-subject requests");
     }
+    match hafen.store().read(crate::backup::last_backup).await {
+        Ok(at) => {
+            hafen
+                .metrics()
+                .last_backup
+                .set(at.map(|t| t.timestamp()).unwrap_or(0));
+        }
+        Err(e) => tracing::warn!(error = ?e, "cannot read the last backup time"),
+    }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(hafen.metrics().render())

@@ -92,6 +92,8 @@ pub struct InstallFacts {
     pub tenants: Vec<(String, String)>,
     /// Active API tokens by role.
     pub tokens: BTreeMap<String, i64>,
+    /// When the newest backup finished.
+    pub last_backup: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub fn install_facts(conn: &mut DbConn) -> Result<InstallFacts, StoreError> {
@@ -107,7 +109,12 @@ pub fn install_facts(conn: &mut DbConn) -> Result<InstallFacts, StoreError> {
     for r in roles {
         *tokens.entry(r).or_insert(0) += 1;
     }
-    Ok(InstallFacts { tenants, tokens })
+    let last_backup = crate::backup::last_backup(conn)?;
+    Ok(InstallFacts {
+        tenants,
+        tokens,
+        last_backup,
+    })
 }
 
 pub fn tenant_facts(
@@ -669,6 +676,17 @@ pub fn technical_measures(
             ),
         ),
         _ => {}
+    }
+    if let Some(at) = install.last_backup {
+        let at = at.format("%Y-%m-%d %H:%M UTC");
+        push(
+            "backups",
+            Control::Availability,
+            lang.pick(
+                &format!("Konsistente Online-Sicherungen (`hafen backup`), Daten und Schlüsselspeicher getrennt, der Schlüsselspeicher mit age verschlüsselt; letzte Sicherung: {at}."),
+                &format!("Consistent online backups (`hafen backup`), data and keystore apart, the keystore age-encrypted; last backup: {at}."),
+            ),
+        );
     }
     if posture.recovery_recipients > 0 {
         push(

@@ -379,6 +379,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    backups (id) {
+        id -> Text,
+        finished_at -> BigInt,
+        location -> Text,
+        data_sha256 -> Text,
+        keystore_sha256 -> Text,
+    }
+}
+
 diesel::joinable!(contacts -> tenants (tenant_id));
 diesel::joinable!(messages -> contacts (contact_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -406,5 +416,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     period_keys,
     retention_certificates,
     register_entries,
-    subject_requests
+    subject_requests,
+    backups
 );

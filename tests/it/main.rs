@@ -10,6 +10,7 @@ mod consent;
 mod events;
 mod fake_platform;
 mod media;
+mod ops;
 mod records;
 mod retention;
 mod send;

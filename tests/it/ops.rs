@@ -1,0 +1,140 @@
+//! Operations: an online backup keeps data and keystore apart, restores into an empty
+//! database with every message readable, and refuses damaged backups and non-empty targets.
+
+use std::sync::Arc;
+
+use diesel::prelude::*;
+use serde_json::Value;
+
+use hafen::clock::Clock as _;
+
+use crate::both_backends;
+use crate::storage::contains;
+use crate::support::{marker, text_message, Backend, TestApp, TestDatabase};
+
+both_backends!(backup_keeps_the_keystore_apart_and_restores_everything);
+
+async fn backup_keeps_the_keystore_apart_and_restores_everything(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let body = marker("BACKEDUP");
+    let (status, stored) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/messages"),
+            &app.admin_token,
+            &text_message("whatsapp", "+4915122223333", &body, None),
+        )
+        .await;
+    assert_eq!(status, 201, "{stored}");
+    let message = stored["id"].as_str().unwrap().to_string();
+
+    // Online: the server keeps running while the backup is taken.
+    let out = app.dir.path().join("backup-1");
+    let steps = std::sync::Mutex::new(Vec::new());
+    let manifest = hafen::backup::backup(&app.config, &out, app.clock.now(), &|s| {
+        steps.lock().unwrap().push(s.to_string())
+    })
+    .expect("backup");
+    assert!(steps.lock().unwrap().len() >= 3, "progress is reported");
+    assert_eq!(manifest.contact_keys, 1);
+    assert!(manifest.period_keys >= 1);
+    let keystore = std::fs::read(out.join("keystore.age")).unwrap();
+    assert!(
+        keystore.starts_with(b"age-encryption.org/v1"),
+        "the keystore is age-encrypted"
+    );
+    let data = std::fs::read(out.join(&manifest.data_file)).unwrap();
+    assert!(
+        !contains(&data, &body),
+        "message bodies stay sealed in the backup"
+    );
+    if backend == Backend::Sqlite {
+        // Opened as a copy: opening sets pragmas, which would change the backed-up file.
+        let scratch = app.dir.path().join("inspect.db");
+        std::fs::copy(out.join(&manifest.data_file), &scratch).unwrap();
+        let mut copy = hafen::store::DatabaseUrl::sqlite(&scratch)
+            .connect(Default::default())
+            .unwrap();
+        let keys: i64 = hafen::store::schema::contact_keys::table
+            .count()
+            .get_result(&mut copy)
+            .unwrap();
+        assert_eq!(keys, 0, "the data file holds no keystore");
+    }
+    // The backup is noted for /metrics.
+    let (_, _, metrics) = app.get_bytes("/metrics", &app.admin_token).await;
+    assert!(
+        String::from_utf8(metrics)
+            .unwrap()
+            .contains("hafen_last_backup_timestamp_seconds 1"),
+        "the last backup's time is exported"
+    );
+    let (config, _db, dir, clock, _) = app.stop().await;
+
+    // A damaged backup is refused before anything is touched.
+    let damaged = dir.path().join("backup-damaged");
+    std::fs::create_dir(&damaged).unwrap();
+    for f in ["manifest.json", "keystore.age", manifest.data_file.as_str()] {
+        std::fs::copy(out.join(f), damaged.join(f)).unwrap();
+    }
+    let mut bytes = std::fs::read(damaged.join(&manifest.data_file)).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(damaged.join(&manifest.data_file), bytes).unwrap();
+    let err = hafen::backup::verify(&damaged).unwrap_err();
+    assert!(err.to_string().contains("checksum"), "{err}");
+
+    // Restore into a fresh, empty database with the same master key.
+    let target_dir = Arc::new(tempfile::tempdir().unwrap());
+    let data_dir = target_dir.path().join("data");
+    std::fs::create_dir(&data_dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::copy(
+        config.data_dir.join("master.key"),
+        data_dir.join("master.key"),
+    )
+    .unwrap();
+    let target_db = Arc::new(TestDatabase::create(backend, &data_dir));
+    let mut target = config.clone();
+    target.data_dir = data_dir.clone();
+    target.database_url = Some(hafen::sensitive::Sensitive::new(target_db.url.clone()));
+    hafen::backup::restore(&target, &out, None, &|_| {}).expect("restore");
+    // Not twice: the target is no longer empty.
+    let again = hafen::backup::restore(&target, &out, None, &|_| {}).unwrap_err();
+    assert!(again.to_string().contains("empty"), "{again}");
+
+    let restored = TestApp::spawn_with(
+        backend,
+        target,
+        target_db,
+        target_dir,
+        clock,
+        Some(String::new()),
+    )
+    .await;
+    let admin = restored
+        .hafen
+        .create_token(&hafen::auth::Actor::Cli, None, hafen::auth::Role::Admin)
+        .await
+        .unwrap()
+        .token
+        .expose()
+        .clone();
+    let (status, read): (u16, Value) = restored
+        .get(&format!("/v1/tenants/{tenant}/messages/{message}"), &admin)
+        .await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(
+        read["body"],
+        serde_json::json!(body),
+        "the restored message decrypts"
+    );
+    assert!(restored
+        .hafen
+        .verify_audit_chain()
+        .await
+        .unwrap()
+        .broken
+        .is_none());
+}
