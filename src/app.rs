@@ -22,6 +22,8 @@ pub struct Application {
     server: Server,
     hafen: Hafen,
     admin_token: Option<Sensitive<String>>,
+    /// The TLS certificate, reloaded on SIGHUP.
+    certificates: Option<std::sync::Arc<http::tls::CertificateSource>>,
 }
 
 impl Application {
@@ -34,9 +36,12 @@ impl Application {
         let listener =
             TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
         let port = listener.local_addr()?.port();
-        let tls = match (&config.tls_cert_file, &config.tls_key_file) {
-            (Some(cert), Some(key)) => Some(http::tls::server_config(cert, key)?),
-            _ => None,
+        let (tls, certificates) = match (&config.tls_cert_file, &config.tls_key_file) {
+            (Some(cert), Some(key)) => {
+                let (tls, source) = http::tls::server_config(cert, key)?;
+                (Some(tls), Some(source))
+            }
+            _ => (None, None),
         };
         if tls.is_none() && !addr.ip().is_loopback() {
             tracing::warn!(
@@ -89,6 +94,7 @@ impl Application {
             server,
             hafen,
             admin_token: opened.admin_token,
+            certificates,
         })
     }
 
@@ -118,7 +124,12 @@ impl Application {
             database = %self.hafen.store().url().redacted(),
             "Hafen is listening"
         );
+        let supervision = tokio::spawn(supervise(self.hafen.clone(), self.certificates.clone()));
+        // systemd (Type=notify): ready once bound and serving.
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         let result = self.server.await;
+        supervision.abort();
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         if let Some(mut scheduler) = self.scheduler {
             let _ = scheduler.shutdown().await;
         }
@@ -128,5 +139,48 @@ impl Application {
             .await
             .ok();
         result
+    }
+}
+
+/// While serving: reloads the TLS certificate on SIGHUP and, under a systemd watchdog, pings
+/// it as long as the database answers (a wedged store gets the service restarted).
+async fn supervise(
+    hafen: Hafen,
+    certificates: Option<std::sync::Arc<http::tls::CertificateSource>>,
+) {
+    let interval = sd_notify::watchdog_enabled().map(|d| d / 2);
+    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP: reload is off");
+            None
+        }
+    };
+    let mut tick = tokio::time::interval(interval.unwrap_or(std::time::Duration::from_secs(3600)));
+    loop {
+        tokio::select! {
+            _ = tick.tick(), if interval.is_some() => {
+                let alive = hafen
+                    .store()
+                    .read(|conn| {
+                        use diesel::connection::SimpleConnection;
+                        conn.batch_execute("SELECT 1").map_err(Into::into)
+                    })
+                    .await;
+                match alive {
+                    Ok(()) => { let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]); }
+                    Err(e) => tracing::error!(error = %crate::telemetry::chain(&e), "watchdog: the database does not answer"),
+                }
+            }
+            Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
+                match &certificates {
+                    Some(c) => match c.reload() {
+                        Ok(()) => tracing::info!("reload: TLS certificate re-read"),
+                        Err(e) => tracing::error!(error = format!("{e:#}"), "reload: the new TLS certificate was refused; the old one stays in use"),
+                    },
+                    None => tracing::info!("reload: no TLS certificate configured; other settings take effect on restart"),
+                }
+            }
+        }
     }
 }

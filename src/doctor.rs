@@ -294,7 +294,7 @@ fn tls(config: &Config, now: DateTime<Utc>) -> Vec<Check> {
             },
         )];
     };
-    if let Err(e) = crate::http::tls::server_config(cert, key) {
+    if let Err(e) = crate::http::tls::server_config(cert, key).map(|_| ()) {
         return vec![check("tls", Outcome::Fail, format!("{e:#}"))];
     }
     vec![certificate_expiry(cert, now)]

@@ -80,6 +80,76 @@ async fn serves_https_with_the_configured_certificate() {
         .send()
         .await;
     assert!(plain.map(|r| !r.status().is_success()).unwrap_or(true));
+
+    // A real client: TLS 1.3 and 1.2 are accepted, TLS 1.1 is refused by the server (the
+    // client is told to allow it, so the refusal is the server's).
+    let addr = format!("127.0.0.1:{port}");
+    let s_client = |args: &[&str]| {
+        Command::new("openssl")
+            .args(["s_client", "-connect", &addr, "-servername", "localhost"])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("openssl runs")
+    };
+    let v13 = s_client(&["-tls1_3"]);
+    assert!(
+        v13.status.success(),
+        "{}",
+        String::from_utf8_lossy(&v13.stderr)
+    );
+    assert!(String::from_utf8_lossy(&v13.stdout).contains("TLSv1.3"));
+    assert!(s_client(&["-tls1_2"]).status.success());
+    let v11 = s_client(&["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]);
+    assert!(!v11.status.success(), "TLS 1.1 must be refused");
+
+    // Renewal: new files, SIGHUP, and the next handshake shows the new certificate.
+    let renewed = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=renewed.example",
+        ])
+        .arg("-keyout")
+        .arg(dir.path().join("key2.pem"))
+        .arg("-out")
+        .arg(dir.path().join("cert2.pem"))
+        .output()
+        .unwrap();
+    assert!(renewed.status.success());
+    std::fs::set_permissions(
+        dir.path().join("key2.pem"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::rename(dir.path().join("key2.pem"), &key).unwrap();
+    std::fs::rename(dir.path().join("cert2.pem"), &cert).unwrap();
+    let pid = std::process::id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen = String::from_utf8_lossy(&s_client(&["-tls1_3"]).stdout).into_owned();
+        if seen.contains("renewed.example") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        seen.contains("renewed.example"),
+        "the renewed certificate is served: {seen}"
+    );
     handle.stop(true).await;
     server.await.unwrap().unwrap();
     drop(db);
