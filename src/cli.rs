@@ -80,6 +80,11 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Master key handling.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// Make a consistent online backup: the data and the keystore as separate files, the
     /// keystore age-encrypted to the recovery recipients (or the master key).
     Backup {
@@ -104,6 +109,15 @@ pub enum Command {
     Register {
         #[command(subcommand)]
         command: RegisterCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Write a new master key (age X25519 identity, mode 0600); refuses to overwrite a file.
+    Generate {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
 }
 
@@ -319,6 +333,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "{}: register version {}, content SHA-256 {}",
                 report.title, report.register_version, report.content_sha256
             );
+            Ok(())
+        }
+        Command::Key {
+            command: KeyCommand::Generate { out },
+        } => {
+            if out.exists() {
+                bail!(
+                    "{} exists: a master key is never overwritten",
+                    out.display()
+                );
+            }
+            let identity = crate::crypto::MasterKey::generate_identity_file(&out)?;
+            println!("{}", identity.to_public());
             Ok(())
         }
         Command::Backup { out } => {

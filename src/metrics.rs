@@ -4,6 +4,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -37,6 +38,28 @@ pub struct Metrics {
     pub dsr_overdue: Gauge,
     /// Unix time the newest backup finished (0: none yet); counted at each scrape.
     pub last_backup: Gauge,
+    /// HTTP requests by method, route pattern (never ids) and status.
+    pub requests: Family<RequestLabels, Counter>,
+    /// HTTP request latency by method and route pattern.
+    pub request_seconds: Family<RouteLabels, Histogram, fn() -> Histogram>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub method: String,
+    pub route: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms … ~8 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 15))
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -89,10 +112,27 @@ impl Default for Metrics {
             "Unix time the newest backup finished (0: none yet)",
             last_backup.clone(),
         );
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            requests.clone(),
+        );
+        let request_seconds =
+            Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by method and route",
+            request_seconds.clone(),
+        );
         Self {
             registry,
             dsr_overdue,
             last_backup,
+            requests,
+            request_seconds,
             webhooks,
             sends,
             retention_deleted,

@@ -489,7 +489,26 @@ pub async fn access_log(
     let started = Instant::now();
     let method = req.method().to_string();
     let path = req.path().to_string();
+    // The route's pattern, not the path: ids never become label values.
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let hafen = req.app_data::<web::Data<Hafen>>().cloned();
     let res = next.call(req).await?;
+    if let Some(hafen) = hafen {
+        let m = hafen.metrics();
+        m.requests
+            .get_or_create(&crate::metrics::RequestLabels {
+                method: method.clone(),
+                route: route.clone(),
+                status: res.status().as_u16(),
+            })
+            .inc();
+        m.request_seconds
+            .get_or_create(&crate::metrics::RouteLabels {
+                method: method.clone(),
+                route,
+            })
+            .observe(started.elapsed().as_secs_f64());
+    }
     tracing::info!(
         %method,
         %path,

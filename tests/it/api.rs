@@ -567,4 +567,14 @@ async fn readiness_reports_the_database_and_its_schema() {
     assert_eq!(body["pending_migrations"], 1);
     let (status, _) = app.get("/healthz", "").await;
     assert_eq!(status, 200, "liveness does not depend on the schema");
+    // Requests are counted by route pattern and status, and timed.
+    let (_, _, metrics) = app.get_bytes("/metrics", &app.admin_token).await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(
+        metrics
+            .contains(r#"hafen_http_requests_total{method="GET",route="/readyz",status="503"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics
+        .contains(r#"hafen_http_request_duration_seconds_count{method="GET",route="/readyz"} 2"#));
 }

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Builds the .deb and proves it: contents and control fields, lintian, the unit's exposure
+# score, then installs it on this machine (as root), checks what postinst created, runs the
+# packaged server as the `hafen` user the way the unit would (there is no systemd PID 1 here:
+# the unit's environment, and the master key where LoadCredential= would put it), waits for
+# /readyz, stores a message, backs up, restores into an empty data dir, reinstalls (upgrade
+# keeps data and key), and purges. Run by .ci/run; needs root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fail() { echo "test-deb: FAIL: $*" >&2; exit 1; }
+step() { echo "test-deb: $*"; }
+[ "$(id -u)" = 0 ] || fail "run as root: the test installs and purges the package"
+
+command -v cargo-deb >/dev/null 2>&1 || cargo install cargo-deb --locked --quiet
+need=()
+command -v lintian >/dev/null 2>&1 || need+=(lintian)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# CI packages the debug build it already has (HAFEN_DEB_PROFILE=dev): the packaging is what is
+# under test, and a release build would double CI's time. `bash packaging/test-deb.sh` alone
+# packages the release build, as shipped.
+profile=${HAFEN_DEB_PROFILE:-release}
+step "building the package ($profile profile)"
+deb=$(cargo deb --locked --profile "$profile" 2>/dev/null | tail -n 1)
+[ -f "$deb" ] || fail "cargo deb produced no package"
+step "$deb: $(du -h "$deb" | cut -f1)"
+
+step "contents and control fields"
+contents=$(dpkg-deb -c "$deb")
+for path in ./usr/bin/hafen ./etc/hafen/hafen.toml ./usr/lib/sysusers.d/hafen.conf \
+            ./usr/lib/tmpfiles.d/hafen.conf ./usr/share/doc/hafen/README.md \
+            ./usr/share/doc/hafen/operations.md ./usr/share/doc/hafen/dpo-guide.md \
+            ./usr/share/doc/hafen/SECURITY.md hafen.service; do
+  grep -q -- "$path" <<<"$contents" || fail "$path is not in the package"
+done
+grep -q -- '-rw-r----- .*./etc/hafen/hafen.toml' <<<"$contents" || fail "hafen.toml is not 0640"
+for field in Package Version Architecture Maintainer Depends Section Priority Description; do
+  [ -n "$(dpkg-deb -f "$deb" "$field")" ] || fail "control field $field is empty"
+done
+dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/hafen/hafen.toml \
+  || fail "hafen.toml is not a conffile"
+
+step "lintian"
+lintian_out=$(lintian --info "$deb" 2>&1 || true)
+echo "$lintian_out"
+if grep -E '^(E|W): ' <<<"$lintian_out" >/dev/null; then
+  fail "lintian reports errors or warnings (documented exceptions go to packaging/lintian-overrides)"
+fi
+
+step "systemd unit exposure"
+systemd-analyze security --offline=true systemd/hafen.service | tail -n 1
+systemd-analyze security --offline=true --threshold=15 systemd/hafen.service >/dev/null \
+  || fail "the unit's exposure is above 1.5"
+
+step "installing"
+dpkg --purge hafen >/dev/null 2>&1 || true
+rm -rf /etc/hafen /var/lib/hafen
+dpkg -i "$deb"
+getent passwd hafen >/dev/null || fail "postinst did not create the user hafen"
+mode() { stat -c '%a %U:%G' "$1"; }
+[ "$(mode /var/lib/hafen)" = "700 hafen:hafen" ] || fail "/var/lib/hafen is $(mode /var/lib/hafen)"
+[ "$(mode /etc/hafen)" = "750 root:hafen" ] || fail "/etc/hafen is $(mode /etc/hafen)"
+[ "$(mode /etc/hafen/hafen.toml)" = "640 root:hafen" ] || fail "hafen.toml is $(mode /etc/hafen/hafen.toml)"
+[ "$(mode /etc/hafen/master.key)" = "600 root:root" ] || fail "master.key is $(mode /etc/hafen/master.key)"
+[ -s /var/lib/hafen/initial-admin-token ] || fail "no initial admin token"
+[ "$(mode /var/lib/hafen/initial-admin-token)" = "600 hafen:hafen" ] || fail "the token file is not private"
+key_sum=$(sha256sum /etc/hafen/master.key)
+
+# What the unit's LoadCredential= does: a private copy of the key for the service user.
+cred=$(mktemp -d)
+install -m 0600 -o hafen -g hafen /etc/hafen/master.key "$cred/master-key"
+chown hafen:hafen "$cred"; chmod 0700 "$cred"
+port=18187
+as_unit() {
+  runuser -u hafen -- env HAFEN_CONFIG=/etc/hafen/hafen.toml HAFEN_DATA_DIR=/var/lib/hafen \
+    CREDENTIALS_DIRECTORY="$cred" HAFEN_LISTEN="127.0.0.1:$port" HAFEN_LOG_FORMAT=json "$@"
+}
+server=
+start() {
+  as_unit /usr/bin/hafen serve >"$cred/serve.log" 2>&1 &
+  server=$!
+  for _ in $(seq 1 200); do
+    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
+    kill -0 "$server" 2>/dev/null || { cat "$cred/serve.log"; fail "the server exited"; }
+    sleep 0.1
+  done
+  cat "$cred/serve.log"; fail "/readyz did not answer"
+}
+stop() { kill -TERM "$server"; wait "$server" || true; }
+trap 'kill "${server:-0}" 2>/dev/null || true' EXIT
+
+step "serving as user hafen with the packaged configuration"
+as_unit /usr/bin/hafen doctor || fail "hafen doctor fails on a fresh install"
+start
+token=$(cat /var/lib/hafen/initial-admin-token)
+api() { curl -sf -X "$1" "http://127.0.0.1:$port$2" -H "Authorization: Bearer $token" \
+          -H 'content-type: application/json' ${3:+-d "$3"}; }
+tenant=$(api POST /v1/tenants '{"name":"Paket GmbH"}' | sed 's/.*"id":"\([^"]*\)".*/\1/')
+msg=$(api POST "/v1/tenants/$tenant/messages" '{"contact":{"channel":"whatsapp","address":"+4915100000042"},"direction":"in","occurred_at":"2026-11-26T10:00:00Z","kind":"text","body":"Paketinhalt"}' \
+      | sed 's/.*"id":"\([^"]*\)".*/\1/')
+[ -n "$msg" ] || fail "no message stored"
+
+step "backup (online) and restore"
+as_unit /usr/bin/hafen backup --out /var/lib/hafen/backup-test
+stop
+mkdir -p /var/lib/hafen/replaced && mv /var/lib/hafen/hafen.db* /var/lib/hafen/replaced/
+as_unit /usr/bin/hafen restore --from /var/lib/hafen/backup-test
+start
+api GET "/v1/tenants/$tenant/messages/$msg" | grep -q '"body":"Paketinhalt"' || fail "the restored message does not read back"
+stop
+
+step "upgrade (reinstall) keeps data, configuration and key"
+dpkg -i "$deb" >/dev/null
+[ "$(sha256sum /etc/hafen/master.key)" = "$key_sum" ] || fail "the master key changed on upgrade"
+[ -e /var/lib/hafen/hafen.db ] || fail "the database is gone after the upgrade"
+start
+api GET "/v1/tenants/$tenant/messages/$msg" | grep -q Paketinhalt || fail "data unreadable after the upgrade"
+stop
+
+step "purge"
+dpkg --purge hafen
+[ ! -e /etc/hafen ] || fail "/etc/hafen survived the purge"
+[ ! -e /var/lib/hafen ] || fail "/var/lib/hafen survived the purge"
+rm -rf "$cred"
+step "passed"
