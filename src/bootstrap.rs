@@ -71,7 +71,8 @@ pub async fn open(
             path.display()
         ),
     };
-    let master = MasterKey::new(identity, &config.recovery_recipients()?);
+    let master = MasterKey::new(identity, &config.recovery_recipients()?)
+        .with_previous(previous_master_keys(config)?);
     let keys = Arc::new(KeyRing::new(master, config.key_cache_size));
     let hafen = Hafen::new(store, keys, clock)
         .with_platforms(config.platform_client(), config.max_media_bytes)
@@ -138,4 +139,28 @@ async fn has_tokens(store: &Store) -> anyhow::Result<bool> {
         .read(|conn| Ok(api_tokens::table.count().get_result(conn)?))
         .await?;
     Ok(count > 0)
+}
+
+/// The master keys being rotated out.
+pub fn previous_master_keys(config: &Config) -> anyhow::Result<Vec<age::x25519::Identity>> {
+    config
+        .previous_master_key_files
+        .iter()
+        .map(|p| {
+            MasterKey::load_identity_file(p)
+                .with_context(|| format!("previous_master_key_files: {}", p.display()))
+        })
+        .collect()
+}
+
+/// The master key as configured (with recovery recipients and previous keys), for commands
+/// that work on the keystore without starting the server.
+pub fn load_master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    let path = match config.master_key_source() {
+        MasterKeySource::File(p) | MasterKeySource::Credential(p) => p,
+    };
+    let identity = MasterKey::load_identity_file(&path)
+        .with_context(|| format!("cannot load the master key {}", path.display()))?;
+    Ok(MasterKey::new(identity, &config.recovery_recipients()?)
+        .with_previous(previous_master_keys(config)?))
 }

@@ -119,6 +119,9 @@ pub enum KeyCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Re-wrap every data key to the current master key and recovery recipients, while the
+    /// server runs; resumable (see docs/operations.md, "Rotating the master key").
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -346,6 +349,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let identity = crate::crypto::MasterKey::generate_identity_file(&out)?;
             println!("{}", identity.to_public());
+            Ok(())
+        }
+        Command::Key {
+            command: KeyCommand::Rotate,
+        } => {
+            let config = load(cli.config.as_deref())?;
+            let master = bootstrap::load_master_key(&config)?;
+            let mut conn = config.database()?.connect(config.sqlite_synchronous)?;
+            let bar = progress_bar();
+            let report = crate::rotation::rotate(&mut conn, &master, &|table, seen| {
+                step_to(&bar, &format!("{table}: {seen} keys checked"))
+            })?;
+            bar.finish_and_clear();
+            println!(
+                "{} keys checked, {} re-wrapped to the current master key, {} changed meanwhile and left alone",
+                report.seen, report.rewrapped, report.skipped
+            );
+            if config.previous_master_key_files.is_empty() {
+                println!("no previous master key is configured: nothing depends on an old key");
+            } else {
+                println!("every key opens with the current master key: remove previous_master_key_files and the old key file, then restart");
+            }
             Ok(())
         }
         Command::Backup { out } => {

@@ -32,6 +32,7 @@ const ENV_OPTIONS: &[&str] = &[
     "database_url",
     "master_key_file",
     "recovery_recipients",
+    "previous_master_key_files",
     "tls_cert_file",
     "tls_key_file",
     "allow_plain_http_on_public_address",
@@ -86,6 +87,8 @@ pub struct Config {
     /// Extra age recipients (`age1…`) every data key is also wrapped to: offline recovery keys.
     pub recovery_recipients: Vec<String>,
     /// PEM certificate chain and private key: enables HTTPS.
+    /// Master keys being rotated out (docs/operations.md): they still unwrap, never wrap.
+    pub previous_master_key_files: Vec<PathBuf>,
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
     /// Serve plain HTTP on a non-loopback address (e.g. behind a TLS-terminating proxy on the
@@ -149,6 +152,7 @@ impl Default for Config {
             database_url: None,
             master_key_file: None,
             recovery_recipients: Vec::new(),
+            previous_master_key_files: Vec::new(),
             tls_cert_file: None,
             tls_key_file: None,
             allow_plain_http_on_public_address: false,
@@ -399,6 +403,7 @@ listen = {listen:?}
 #   Prefer HAFEN_DATABASE_URL_FILE or the systemd credential "database-url" when it holds a password.
 # master_key_file = "/etc/hafen/master.key"           # default: credential "master-key", else data_dir/master.key
 # recovery_recipients = ["age1..."]                   # offline keys that can also unwrap every data key
+# previous_master_key_files = []                      # during a key rotation: the old key(s)
 # tls_cert_file = "/etc/hafen/tls/cert.pem"           # HTTPS; required for a non-loopback listen address
 # tls_key_file = "/etc/hafen/tls/key.pem"
 # allow_plain_http_on_public_address = false

@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod records;
 pub mod requests;
 pub mod retention;
+pub mod rotation;
 pub mod sensitive;
 pub mod service;
 pub mod store;

@@ -38,6 +38,11 @@ pub struct Metrics {
     pub dsr_overdue: Gauge,
     /// Unix time the newest backup finished (0: none yet); counted at each scrape.
     pub last_backup: Gauge,
+    /// Messages stored (API and webhooks; duplicates not counted): its rate is the ingest rate.
+    pub ingested: Counter,
+    /// Data-key cache lookups that found the key unwrapped / had to unwrap it (set at scrape).
+    pub key_cache_hits: Gauge,
+    pub key_cache_misses: Gauge,
     /// HTTP requests by method, route pattern (never ids) and status.
     pub requests: Family<RequestLabels, Counter>,
     /// HTTP request latency by method and route pattern.
@@ -127,8 +132,29 @@ impl Default for Metrics {
             "HTTP request latency by method and route",
             request_seconds.clone(),
         );
+        let ingested = Counter::default();
+        registry.register(
+            "messages_ingested",
+            "Messages stored (API and webhooks, without duplicates)",
+            ingested.clone(),
+        );
+        let key_cache_hits = Gauge::default();
+        registry.register(
+            "key_cache_hits",
+            "Data-key lookups served from the unwrapped-key cache since start",
+            key_cache_hits.clone(),
+        );
+        let key_cache_misses = Gauge::default();
+        registry.register(
+            "key_cache_misses",
+            "Data-key lookups that had to unwrap (age) since start",
+            key_cache_misses.clone(),
+        );
         Self {
             registry,
+            ingested,
+            key_cache_hits,
+            key_cache_misses,
             dsr_overdue,
             last_backup,
             requests,

@@ -49,6 +49,8 @@ impl OwnerKeys {
 pub struct KeyRing {
     master: MasterKey,
     cache: Mutex<LruCache<KeyOwner, Arc<OwnerKeys>>>,
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -69,7 +71,15 @@ impl KeyRing {
         Self {
             master,
             cache: Mutex::new(LruCache::new(capacity)),
+            hits: Default::default(),
+            misses: Default::default(),
         }
+    }
+
+    /// (hits, misses) of [`KeyRing::cached`] since start.
+    pub fn stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.hits.load(Relaxed), self.misses.load(Relaxed))
     }
 
     pub fn master(&self) -> &MasterKey {
@@ -100,7 +110,13 @@ impl KeyRing {
 
     /// The cached keys of `owner`, if any.
     pub fn cached(&self, owner: &KeyOwner) -> Option<Arc<OwnerKeys>> {
-        self.cache().get(owner).cloned()
+        use std::sync::atomic::Ordering::Relaxed;
+        let found = self.cache().get(owner).cloned();
+        match found {
+            Some(_) => self.hits.fetch_add(1, Relaxed),
+            None => self.misses.fetch_add(1, Relaxed),
+        };
+        found
     }
 
     /// The keys of `owner`, unwrapping `wrapped` on a cache miss.

@@ -17,6 +17,8 @@ use super::CryptoError;
 pub struct MasterKey {
     identity: x25519::Identity,
     recipients: Vec<x25519::Recipient>,
+    /// Master keys being rotated out: they still unwrap, never wrap.
+    previous: Vec<x25519::Identity>,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -35,7 +37,26 @@ impl MasterKey {
         Self {
             identity,
             recipients,
+            previous: Vec::new(),
         }
+    }
+
+    /// Also unwraps with these older master keys (during a key rotation).
+    pub fn with_previous(mut self, previous: Vec<x25519::Identity>) -> Self {
+        self.previous = previous;
+        self
+    }
+
+    /// The recipients every new wrap goes to: this master key and the recovery recipients.
+    pub fn recipients(&self) -> &[x25519::Recipient] {
+        &self.recipients
+    }
+
+    /// Whether `wrapped` is wrapped to exactly the current recipients: this key opens it and
+    /// it has one stanza per recipient (X25519 stanzas do not name their recipient).
+    pub fn is_current(&self, wrapped: &[u8]) -> bool {
+        let stanzas = stanza_count(wrapped);
+        stanzas == self.recipients.len() && self.unwrap_with(wrapped, false).is_ok()
     }
 
     /// Parses identity file text: comment lines (`# ...`) and blank lines are ignored.
@@ -136,10 +157,22 @@ impl MasterKey {
 
     /// Unwraps a secret wrapped by [`MasterKey::wrap`].
     pub fn unwrap(&self, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        self.unwrap_with(wrapped, true)
+    }
+
+    fn unwrap_with(
+        &self,
+        wrapped: &[u8],
+        with_previous: bool,
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let decryptor = age::Decryptor::new_buffered(wrapped)
             .map_err(|e| CryptoError::Unwrap(e.to_string()))?;
+        let previous = self.previous.iter().filter(|_| with_previous);
+        let identities = std::iter::once(&self.identity)
+            .chain(previous)
+            .map(|i| i as &dyn age::Identity);
         let mut reader = decryptor
-            .decrypt(std::iter::once(&self.identity as &dyn age::Identity))
+            .decrypt(identities)
             .map_err(|e| CryptoError::Unwrap(e.to_string()))?;
         let mut out = Zeroizing::new(Vec::with_capacity(32));
         reader
@@ -147,6 +180,19 @@ impl MasterKey {
             .map_err(|e| CryptoError::Unwrap(e.to_string()))?;
         Ok(out)
     }
+}
+
+/// The number of X25519 recipient stanzas in an age file's header.
+fn stanza_count(wrapped: &[u8]) -> usize {
+    let header_end = wrapped
+        .windows(5)
+        .position(|w| w == b"\n--- ")
+        .unwrap_or(wrapped.len());
+    wrapped[..header_end]
+        .split(|b| *b == b'\n')
+        // age adds random "grease" stanzas; only X25519 ones are recipients.
+        .filter(|line| line.starts_with(b"-> X25519 "))
+        .count()
 }
 
 /// Refuses key files that anyone but the owner can read or write.
@@ -190,6 +236,27 @@ mod tests {
         assert!(MasterKey::new(x25519::Identity::generate(), &[])
             .unwrap(&wrapped)
             .is_err());
+    }
+
+    #[test]
+    fn previous_keys_unwrap_and_current_means_exactly_the_current_recipients() {
+        let old = x25519::Identity::generate();
+        let recovery = x25519::Identity::generate();
+        let before = MasterKey::new(old.clone(), &[recovery.to_public()]);
+        let wrapped = before.wrap(b"secret").unwrap();
+        assert!(before.is_current(&wrapped));
+        let new = x25519::Identity::generate();
+        let during = MasterKey::new(new, &[recovery.to_public()]);
+        assert!(
+            during.unwrap(&wrapped).is_err(),
+            "the old key is not known yet"
+        );
+        let during = during.with_previous(vec![old]);
+        assert_eq!(&during.unwrap(&wrapped).unwrap()[..], b"secret");
+        assert!(!during.is_current(&wrapped), "still wrapped to the old key");
+        let rewrapped = during.wrap(b"secret").unwrap();
+        assert!(during.is_current(&rewrapped));
+        assert_eq!(stanza_count(&rewrapped), 2);
     }
 
     #[cfg(unix)]

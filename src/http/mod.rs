@@ -438,6 +438,9 @@ async fn metrics(hafen: web::Data<Hafen>) -> HttpResponse {
     if let Err(e) = hafen.refresh_request_metrics().await {
         tracing::warn!(error = ?e, "cannot count overdue data-subject requests");
     }
+    let (hits, misses) = hafen.keys.stats();
+    hafen.metrics().key_cache_hits.set(hits as i64);
+    hafen.metrics().key_cache_misses.set(misses as i64);
     match hafen.store().read(crate::backup::last_backup).await {
         Ok(at) => {
             hafen

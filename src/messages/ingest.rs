@@ -141,6 +141,8 @@ impl Hafen {
                     for (id, keys) in new_keys {
                         self.keys.remember(KeyOwner::Contact(id), keys);
                     }
+                    let fresh = outcomes.iter().filter(|o| !o.duplicate).count();
+                    self.metrics.ingested.inc_by(fresh as u64);
                     return Ok(outcomes);
                 }
                 Err(e)

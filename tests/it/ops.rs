@@ -12,7 +12,10 @@ use crate::both_backends;
 use crate::storage::contains;
 use crate::support::{marker, text_message, Backend, TestApp, TestDatabase};
 
-both_backends!(backup_keeps_the_keystore_apart_and_restores_everything);
+both_backends!(
+    backup_keeps_the_keystore_apart_and_restores_everything,
+    key_rotation_rewraps_every_key_online_and_the_old_key_goes,
+);
 
 async fn backup_keeps_the_keystore_apart_and_restores_everything(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -137,4 +140,88 @@ async fn backup_keeps_the_keystore_apart_and_restores_everything(backend: Backen
         .unwrap()
         .broken
         .is_none());
+}
+
+async fn key_rotation_rewraps_every_key_online_and_the_old_key_goes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let body = marker("ROTATED");
+    let (_, stored) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/messages"),
+            &app.admin_token,
+            &text_message("whatsapp", "+4915144445555", &body, None),
+        )
+        .await;
+    let message = stored["id"].as_str().unwrap().to_string();
+    let (status, _) = app
+        .put(
+            "/v1/register/processor",
+            &app.admin_token,
+            &serde_json::json!({"name": "Betrieb GmbH", "address": "Hamburg", "contact": "x@example.de"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (config, db, dir, clock, admin) = app.stop().await;
+
+    // Step 1: the new key becomes the master key; the old one is listed as previous.
+    let old_key = config.data_dir.join("master.key");
+    let new_key = dir.path().join("new.key");
+    hafen::crypto::MasterKey::generate_identity_file(&new_key).unwrap();
+    let mut during = config.clone();
+    during.master_key_file = Some(new_key.clone());
+    during.previous_master_key_files = vec![old_key.clone()];
+    let app = TestApp::spawn_with(
+        backend,
+        during.clone(),
+        db.clone(),
+        dir.clone(),
+        clock.clone(),
+        Some(admin.clone()),
+    )
+    .await;
+
+    // Step 2, online: the server serves while every key is re-wrapped.
+    let master = hafen::bootstrap::load_master_key(&during).unwrap();
+    let mut conn = db.connect();
+    let report = hafen::rotation::rotate(&mut conn, &master, &|_, _| {}).unwrap();
+    assert!(
+        report.rewrapped >= 4,
+        "tenant, contact, period and register keys: {report:?}"
+    );
+    let (status, read) = app
+        .get(&format!("/v1/tenants/{tenant}/messages/{message}"), &admin)
+        .await;
+    assert_eq!(
+        (status, read["body"].clone()),
+        (200, serde_json::json!(body))
+    );
+    // Resumable: a second run finds nothing left.
+    let again = hafen::rotation::rotate(&mut conn, &master, &|_, _| {}).unwrap();
+    assert_eq!(again.rewrapped, 0);
+    drop(conn);
+    let (_, db, dir, clock, admin) = app.stop().await;
+
+    // Step 3: without the old key everything still opens.
+    let mut after = during.clone();
+    after.previous_master_key_files.clear();
+    let app = TestApp::spawn_with(backend, after, db, dir, clock, Some(admin.clone())).await;
+    let (status, read) = app
+        .get(&format!("/v1/tenants/{tenant}/messages/{message}"), &admin)
+        .await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["body"], serde_json::json!(body));
+    let (status, entry) = app.get("/v1/register/processor", &admin).await;
+    assert_eq!(status, 200, "{entry}");
+    // And the old key alone no longer opens anything.
+    let old_only = hafen::crypto::MasterKey::new(
+        hafen::crypto::MasterKey::load_identity_file(&old_key).unwrap(),
+        &[],
+    );
+    let mut conn = app.db.connect();
+    let wrapped: Vec<u8> = hafen::store::schema::contact_keys::table
+        .select(hafen::store::schema::contact_keys::wrapped_key)
+        .first(&mut conn)
+        .unwrap();
+    assert!(old_only.unwrap(&wrapped).is_err());
 }

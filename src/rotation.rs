@@ -1,0 +1,128 @@
+//! Master key rotation: every wrapped data key (tenants, contacts, periods, register entries)
+//! is unwrapped with the old master key and wrapped again to the new one and the recovery
+//! recipients. It runs while the server serves (docs/operations.md has the steps):
+//!
+//! 1. `hafen key generate --out new.key`; make it the master key and list the old one in
+//!    `previous_master_key_files`; restart (new keys are wrapped to the new master, old ones
+//!    still open);
+//! 2. `hafen key rotate`: re-wraps, in batches, every key that is not wrapped to exactly the
+//!    current recipients. Each row is swapped only if it did not change meanwhile, so a key
+//!    retention destroys during the run stays destroyed. Interrupted, it simply runs again;
+//! 3. when it reports nothing left, drop `previous_master_key_files` and the old key.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Binary, Text};
+
+use crate::crypto::MasterKey;
+use crate::store::DbConn;
+
+/// The tables that hold wrapped keys: (table, key column, id column).
+const WRAPPED: [(&str, &str, &str); 4] = [
+    ("tenants", "wrapped_key", "id"),
+    ("contact_keys", "wrapped_key", "contact_id"),
+    ("period_keys", "wrapped_key", "id"),
+    ("register_entries", "wrapped_key", "id"),
+];
+
+const BATCH: i64 = 500;
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Binary)]
+    wrapped: Vec<u8>,
+}
+
+/// What a rotation pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RotationReport {
+    /// Keys looked at.
+    pub seen: u64,
+    /// Keys wrapped again to the current recipients.
+    pub rewrapped: u64,
+    /// Keys that changed meanwhile (destroyed or rewrapped by someone else): left alone.
+    pub skipped: u64,
+}
+
+fn page(
+    conn: &mut DbConn,
+    table: &str,
+    column: &str,
+    id: &str,
+    after: &str,
+) -> anyhow::Result<Vec<Row>> {
+    let placeholder = match conn {
+        DbConn::Postgres(_) => "$1",
+        DbConn::Sqlite(_) => "?",
+    };
+    let sql = format!(
+        "SELECT {id} AS id, {column} AS wrapped FROM {table} \
+         WHERE {id} > {placeholder} AND {column} IS NOT NULL ORDER BY {id} LIMIT {BATCH}"
+    );
+    Ok(diesel::sql_query(sql).bind::<Text, _>(after).load(conn)?)
+}
+
+fn swap(
+    conn: &mut DbConn,
+    (table, column, id): (&str, &str, &str),
+    row: &str,
+    old: &[u8],
+    new: &[u8],
+) -> anyhow::Result<bool> {
+    let (a, b, c) = match conn {
+        DbConn::Postgres(_) => ("$1", "$2", "$3"),
+        DbConn::Sqlite(_) => ("?", "?", "?"),
+    };
+    let sql = format!("UPDATE {table} SET {column} = {a} WHERE {id} = {b} AND {column} = {c}");
+    let n = diesel::sql_query(sql)
+        .bind::<Binary, _>(new)
+        .bind::<Text, _>(row)
+        .bind::<Binary, _>(old)
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Re-wraps every key not wrapped to exactly `master`'s current recipients. `progress` hears
+/// (table, keys seen so far) after each batch.
+pub fn rotate(
+    conn: &mut DbConn,
+    master: &MasterKey,
+    progress: &dyn Fn(&str, u64),
+) -> anyhow::Result<RotationReport> {
+    let mut report = RotationReport::default();
+    for spec in WRAPPED {
+        let (table, column, id) = spec;
+        let mut after = String::new();
+        loop {
+            let rows = page(conn, table, column, id, &after)?;
+            let Some(last) = rows.last().map(|r| r.id.clone()) else {
+                break;
+            };
+            conn.transaction::<_, anyhow::Error, _>(|conn| {
+                for row in &rows {
+                    report.seen += 1;
+                    if row.wrapped.is_empty() || master.is_current(&row.wrapped) {
+                        continue;
+                    }
+                    let secret = master.unwrap(&row.wrapped).map_err(|e| {
+                        anyhow::anyhow!(
+                            "{table} {}: no configured key opens it ({e}); is the old key in previous_master_key_files?",
+                            row.id
+                        )
+                    })?;
+                    let rewrapped = master.wrap(&secret)?;
+                    if swap(conn, spec, &row.id, &row.wrapped, &rewrapped)? {
+                        report.rewrapped += 1;
+                    } else {
+                        report.skipped += 1;
+                    }
+                }
+                Ok(())
+            })?;
+            progress(table, report.seen);
+            after = last;
+        }
+    }
+    Ok(report)
+}
