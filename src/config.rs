@@ -59,6 +59,7 @@ const ENV_OPTIONS: &[&str] = &[
     "backup_keep",
     "storage_country",
     "storage_site",
+    "outbound_allow",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -142,6 +143,9 @@ pub struct Config {
     pub storage_country: Option<String>,
     /// The site (data centre, building), for the TOM annex.
     pub storage_site: Option<String>,
+    /// Hosts Hafen may connect to besides the platform APIs and their file hosts: a name, or
+    /// `.domain` for a domain and its subdomains (e.g. a proxy for media downloads).
+    pub outbound_allow: Vec<String>,
 }
 
 impl Default for Config {
@@ -179,6 +183,7 @@ impl Default for Config {
             backup_keep: 7,
             storage_country: None,
             storage_site: None,
+            outbound_allow: Vec::new(),
         }
     }
 }
@@ -378,13 +383,14 @@ impl Config {
 
     pub fn platform_client(&self) -> crate::channels::platform::PlatformClient {
         let trim = |s: &str| s.trim_end_matches('/').to_string();
-        crate::channels::platform::PlatformClient::new(
+        crate::channels::platform::PlatformClient::with_policy(
             crate::channels::platform::Endpoints {
                 whatsapp: trim(&self.whatsapp_api_base),
                 messenger: trim(&self.messenger_api_base),
                 telegram: trim(&self.telegram_api_base),
             },
             std::time::Duration::from_secs(self.platform_timeout_secs.max(1)),
+            &self.outbound_allow,
         )
     }
 
@@ -429,6 +435,7 @@ listen = {listen:?}
 # backup_keep = 7
 # storage_country = "DE"                             # shown in the TOM annex
 # storage_site = "Rechenzentrum Hamburg"
+# outbound_allow = []                                # more hosts Hafen may connect to (".domain" for subdomains)
 "#,
             data_dir = self.data_dir.display().to_string(),
             listen = self.listen,

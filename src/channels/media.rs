@@ -224,7 +224,6 @@ impl Hafen {
         channel: &Channel,
         media: &MediaRef,
     ) -> std::result::Result<(Vec<u8>, Option<String>), Failure> {
-        let http = self.platforms.http();
         let base = self.platforms.endpoints();
         let limit = self.max_media_bytes;
         match channel.platform {
@@ -235,7 +234,9 @@ impl Hafen {
                     .as_deref()
                     .ok_or_else(|| Failure::fatal("the channel has no access_token"))?;
                 let meta: serde_json::Value = json_or_failure(
-                    http.get(format!("{}/{}", base.whatsapp, media.media_id))
+                    self.platforms
+                        .get(&format!("{}/{}", base.whatsapp, media.media_id))
+                        .map_err(refused)?
                         .bearer_auth(token)
                         .send()
                         .await,
@@ -249,8 +250,16 @@ impl Hafen {
                     .get("mime_type")
                     .and_then(|m| m.as_str())
                     .map(str::to_string);
-                let bytes =
-                    body_limited(http.get(url).bearer_auth(token).send().await, limit).await?;
+                let bytes = body_limited(
+                    self.platforms
+                        .get(url)
+                        .map_err(refused)?
+                        .bearer_auth(token)
+                        .send()
+                        .await,
+                    limit,
+                )
+                .await?;
                 Ok((bytes, mime))
             }
             Platform::Telegram => {
@@ -260,7 +269,9 @@ impl Hafen {
                     .as_deref()
                     .ok_or_else(|| Failure::fatal("the channel has no bot_token"))?;
                 let file: serde_json::Value = json_or_failure(
-                    http.get(format!("{}/bot{token}/getFile", base.telegram))
+                    self.platforms
+                        .get(&format!("{}/bot{token}/getFile", base.telegram))
+                        .map_err(refused)?
                         .query(&[("file_id", media.media_id.as_str())])
                         .send()
                         .await,
@@ -271,7 +282,9 @@ impl Hafen {
                     .and_then(|p| p.as_str())
                     .ok_or_else(|| Failure::retry("getFile gave no file_path"))?;
                 let bytes = body_limited(
-                    http.get(format!("{}/file/bot{token}/{path}", base.telegram))
+                    self.platforms
+                        .get(&format!("{}/file/bot{token}/{path}", base.telegram))
+                        .map_err(refused)?
                         .send()
                         .await,
                     limit,
@@ -284,11 +297,30 @@ impl Hafen {
                 {
                     return Err(Failure::fatal("the attachment has no URL"));
                 }
-                let bytes = body_limited(http.get(&media.media_id).send().await, limit).await?;
+                let bytes = body_limited(
+                    self.platforms
+                        .get(&media.media_id)
+                        .map_err(refused)?
+                        .send()
+                        .await,
+                    limit,
+                )
+                .await?;
                 Ok((bytes, None))
             }
         }
     }
+}
+
+fn refused(r: crate::channels::platform::Refused) -> Failure {
+    Failure::fatal(format!(
+        "the file is on {}, which is not on the outbound allow-list (outbound_allow)",
+        if r.host.is_empty() {
+            "an invalid URL"
+        } else {
+            r.host.as_str()
+        }
+    ))
 }
 
 fn classify(status: reqwest::StatusCode) -> Failure {

@@ -595,6 +595,14 @@ pub fn technical_measures(
             ),
         );
     }
+    push(
+        "outbound_allow_list",
+        Control::Transfer,
+        lang.pick(
+            "Ausgehende Verbindungen nur zu den konfigurierten Plattform-APIs, deren Datei-Servern und freigegebenen Hosts (Allow-List im HTTP-Client, auch für Weiterleitungen); alles andere wird abgelehnt und protokolliert. Dazu kommen die Event-Webhooks, die ein Mandant selbst einträgt.",
+            "Outbound connections only to the configured platform APIs, their file servers and allowed hosts (allow-list in the HTTP client, redirects included); everything else is refused and logged. Plus the event webhooks a tenant registers itself.",
+        ),
+    );
     let tokens: i64 = install.tokens.values().sum();
     push(
         "api_tokens",
