@@ -433,7 +433,33 @@ pub async fn ready(hafen: web::Data<Hafen>) -> HttpResponse {
 
 /// Prometheus metrics. Counts only, no personal data; bind Hafen to loopback or filter
 /// `/metrics` at the proxy if it should not be public.
-async fn metrics(hafen: web::Data<Hafen>) -> HttpResponse {
+async fn metrics(hafen: web::Data<Hafen>, req: actix_web::HttpRequest) -> HttpResponse {
+    // Counts only, but they tell about the business: loopback (a local Prometheus or agent)
+    // or an admin token.
+    let loopback = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
+    if !loopback {
+        let bearer = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let admin = match bearer {
+            Some(t) => hafen.authenticate(t.trim()).await.is_ok_and(|actor| {
+                actor
+                    .authorize_install(crate::auth::Permission::ManageTenants)
+                    .is_ok()
+            }),
+            None => false,
+        };
+        if !admin {
+            return problem::problem_response(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Unauthenticated",
+                Some("/metrics answers on loopback, or to an admin token".into()),
+            );
+        }
+    }
     // Counted now rather than kept: a request becomes overdue by the passing of a day.
     if let Err(e) = hafen.refresh_request_metrics().await {
         tracing::warn!(error = ?e, "cannot count overdue data-subject requests");
