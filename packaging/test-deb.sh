@@ -75,13 +75,17 @@ cred=$(mktemp -d)
 install -m 0600 -o hafen -g hafen /etc/hafen/master.key "$cred/master-key"
 chown hafen:hafen "$cred"; chmod 0700 "$cred"
 port=18187
-as_unit() {
-  runuser -u hafen -- env HAFEN_CONFIG=/etc/hafen/hafen.toml HAFEN_DATA_DIR=/var/lib/hafen \
-    CREDENTIALS_DIRECTORY="$cred" HAFEN_LISTEN="127.0.0.1:$port" HAFEN_LOG_FORMAT=json "$@"
-}
+# setpriv execs (no parent left behind), so $! below is the server itself.
+unit_env=(env HAFEN_CONFIG=/etc/hafen/hafen.toml HAFEN_DATA_DIR=/var/lib/hafen
+          CREDENTIALS_DIRECTORY="$cred" HAFEN_LISTEN="127.0.0.1:$port" HAFEN_LOG_FORMAT=json)
+as_unit() { setpriv --reuid=hafen --regid=hafen --init-groups "${unit_env[@]}" "$@"; }
 server=
 start() {
-  as_unit /usr/bin/hafen serve >"$cred/serve.log" 2>&1 &
+  if curl -s "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+    fail "port $port is already taken by another server"
+  fi
+  setpriv --reuid=hafen --regid=hafen --init-groups "${unit_env[@]}" /usr/bin/hafen serve \
+    >"$cred/serve.log" 2>&1 &
   server=$!
   for _ in $(seq 1 200); do
     curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
@@ -90,7 +94,15 @@ start() {
   done
   cat "$cred/serve.log"; fail "/readyz did not answer"
 }
-stop() { kill -TERM "$server"; wait "$server" || true; }
+stop() {
+  kill -TERM "$server"
+  wait "$server" || true
+  for _ in $(seq 1 50); do
+    curl -s "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 || return 0
+    sleep 0.1
+  done
+  fail "the server did not stop"
+}
 trap 'kill "${server:-0}" 2>/dev/null || true' EXIT
 
 step "serving as user hafen with the packaged configuration"
