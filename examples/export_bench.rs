@@ -1,0 +1,128 @@
+//! Subject access export benchmark: a release-built Hafen in this process; one contact with
+//! `--messages` messages (1 KiB) among `--others` messages of other contacts, then the time of
+//! `POST …/requests/{id}/export` (decrypt, ZIP, PDF) over HTTP on loopback.
+//!
+//! ```sh
+//! cargo run --release --example export_bench -- --messages 10000 --others 100000
+//! ```
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Parser;
+use serde_json::{json, Value};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Messages of the contact that asks for its data.
+    #[arg(long, default_value_t = 10_000)]
+    messages: usize,
+    /// Messages of other contacts stored beside them.
+    #[arg(long, default_value_t = 100_000)]
+    others: usize,
+    #[arg(long, default_value_t = 1024)]
+    body_bytes: usize,
+    /// Database URL (default: SQLite in a temporary data dir).
+    #[arg(long)]
+    database: Option<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    actix_web::rt::System::new().block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut config = hafen::Config::for_data_dir(&dir.path().join("data"));
+    config.listen = "127.0.0.1:0".into();
+    config.database_url = args.database.clone().map(hafen::sensitive::Sensitive::new);
+    config.log_filter = "warn".into();
+    hafen::telemetry::init(hafen::config::LogFormat::Human, "warn");
+    let mut app = hafen::Application::build(&config, Arc::new(hafen::clock::SystemClock)).await?;
+    let admin = app
+        .take_admin_token()
+        .map(|t| t.expose().clone())
+        .unwrap_or_default();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let server = actix_web::rt::spawn(app.run_until_stopped());
+    let client = reqwest::Client::new();
+    let post = |path: String, body: Value| {
+        let (client, admin, base) = (client.clone(), admin.clone(), base.clone());
+        async move {
+            client
+                .post(format!("{base}{path}"))
+                .bearer_auth(&admin)
+                .json(&body)
+                .send()
+                .await?
+                .error_for_status()?
+                .json::<Value>()
+                .await
+        }
+    };
+    let tenant = post("/v1/tenants".into(), json!({"name": "Bench GmbH"})).await?;
+    let tenant = tenant["id"].as_str().unwrap_or_default().to_string();
+    let body = "x".repeat(args.body_bytes);
+    let seeded = Instant::now();
+    let total = args.messages + args.others;
+    let mut contact = String::new();
+    for start in (0..total).step_by(100) {
+        let batch: Vec<Value> = (start..(start + 100).min(total))
+            .map(|i| {
+                let address = if i < args.messages {
+                    "+4915100000001".to_string()
+                } else {
+                    format!("+49152{:08}", i % 1000)
+                };
+                json!({"contact": {"channel": "whatsapp", "address": address},
+                       "direction": if i % 2 == 0 { "in" } else { "out" },
+                       "occurred_at": "2026-11-26T10:00:00Z", "kind": "text", "body": body})
+            })
+            .collect();
+        let stored = post(
+            format!("/v1/tenants/{tenant}/messages"),
+            json!({"messages": batch}),
+        )
+        .await?;
+        if contact.is_empty() {
+            contact = stored["messages"][0]["contact_id"]
+                .as_str()
+                .or_else(|| stored["contact_id"].as_str())
+                .unwrap_or_default()
+                .to_string();
+        }
+    }
+    eprintln!(
+        "seeded {total} messages in {:.1} s",
+        seeded.elapsed().as_secs_f64()
+    );
+    let request = post(
+        format!("/v1/tenants/{tenant}/requests"),
+        json!({"kind": "access", "contact_id": contact}),
+    )
+    .await?;
+    let id = request["id"].as_str().unwrap_or_default();
+    let started = Instant::now();
+    let zip = client
+        .post(format!("{base}/v1/tenants/{tenant}/requests/{id}/export"))
+        .bearer_auth(&admin)
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
+    let elapsed = started.elapsed();
+    println!(
+        "backend={} export of {} messages among {} in {:.3} s ({} KiB ZIP)",
+        if args.database.is_some() { "postgres" } else { "sqlite" },
+        args.messages,
+        total,
+        elapsed.as_secs_f64(),
+        zip.len() / 1024
+    );
+    handle.stop(true).await;
+    let _ = server.await;
+    Ok(())
+}
