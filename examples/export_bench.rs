@@ -116,7 +116,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     println!(
         "backend={} export of {} messages among {} in {:.3} s ({} KiB ZIP)",
-        if args.database.is_some() { "postgres" } else { "sqlite" },
+        if args.database.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        },
         args.messages,
         total,
         elapsed.as_secs_f64(),
