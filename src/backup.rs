@@ -279,7 +279,8 @@ pub fn backup(
                 .arg("--no-owner")
                 .arg("--file")
                 .arg(&data)
-                .arg(format!("--dbname={}", pg.expose()))
+                .args(pg_connection(pg.expose())?)
+                .envs(pg_password(pg.expose()))
                 .status()
                 .context("cannot run pg_dump (install postgresql-client)")?;
             conn.batch_execute("COMMIT")?;
@@ -324,6 +325,28 @@ pub fn backup(
     }
     record(config, &manifest, out, now)?;
     Ok(manifest)
+}
+
+/// `--dbname=<url without password>`: command lines are visible to every user of the host, so
+/// the password goes through the environment ([`pg_password`]).
+fn pg_connection(url: &str) -> anyhow::Result<[String; 1]> {
+    let mut parsed = url::Url::parse(url).context("the database URL is not a URL")?;
+    let _ = parsed.set_password(None);
+    Ok([format!("--dbname={parsed}")])
+}
+
+fn pg_password(url: &str) -> Option<(&'static str, String)> {
+    let parsed = url::Url::parse(url).ok()?;
+    let password = parsed.password()?;
+    let decoded = percent_decode(password);
+    Some(("PGPASSWORD", decoded))
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("p={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 fn file_name(p: &Path) -> String {
@@ -431,7 +454,8 @@ pub fn restore(
             let status = std::process::Command::new("pg_restore")
                 .arg("--no-owner")
                 .arg("--exit-on-error")
-                .arg(format!("--dbname={}", pg.expose()))
+                .args(pg_connection(pg.expose())?)
+                .envs(pg_password(pg.expose()))
                 .arg(from.join(&m.data_file))
                 .status()
                 .context("cannot run pg_restore (install postgresql-client)")?;
@@ -510,6 +534,23 @@ mod tests {
             root.path().join("stray").exists(),
             "only backups are removed"
         );
+    }
+
+    #[test]
+    fn the_postgres_password_stays_off_the_command_line() {
+        let url = "postgres://hafen:s%40cret+x@db.intern:5432/hafen";
+        let args = pg_connection(url).unwrap();
+        assert!(!args[0].contains("cret"), "{}", args[0]);
+        assert!(
+            args[0].contains("hafen@db.intern:5432/hafen"),
+            "{}",
+            args[0]
+        );
+        assert_eq!(
+            pg_password(url),
+            Some(("PGPASSWORD", "s@cret+x".to_string()))
+        );
+        assert_eq!(pg_password("postgres://postgres@127.0.0.1/x"), None);
     }
 
     #[test]

@@ -461,7 +461,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     hafen
                         .put_register(&Actor::Cli, &scope, section, value)
                         .await
-                        .and_then(|e| {
+                        .and_then(|(e, _)| {
                             serde_json::to_value(e).map_err(crate::error::Error::internal)
                         })
                 }

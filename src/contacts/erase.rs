@@ -15,6 +15,35 @@ use crate::service::Hafen;
 use crate::store::schema::{contact_keys, contacts};
 use crate::tenants::TenantId;
 
+/// Destroys the contact's key and empties its row, which stays as a tombstone (ledger entries
+/// and requests name its id); a random index replaces the blind index, so new messages from the
+/// address start a new contact. Returns how many contacts matched (0 or 1).
+pub(crate) fn tombstone(
+    conn: &mut crate::store::DbConn,
+    tenant: &str,
+    contact: &str,
+) -> std::result::Result<usize, crate::store::StoreError> {
+    let mut index = vec![0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut index);
+    let found = diesel::update(
+        contacts::table
+            .filter(contacts::tenant_id.eq(tenant))
+            .filter(contacts::id.eq(contact)),
+    )
+    .set((
+        contacts::address_index.eq(index),
+        contacts::address_sealed.eq(Vec::<u8>::new()),
+        contacts::display_name_sealed.eq(None::<Vec<u8>>),
+        contacts::restriction_sealed.eq(None::<Vec<u8>>),
+    ))
+    .execute(conn)?;
+    if found > 0 {
+        diesel::delete(contact_keys::table.filter(contact_keys::contact_id.eq(contact)))
+            .execute(conn)?;
+    }
+    Ok(found)
+}
+
 impl Hafen {
     /// Destroys the contact's key and address index. Its messages stay (as unreadable
     /// ciphertext with clear metadata) until retention deletes them.
@@ -30,27 +59,12 @@ impl Hafen {
         let event = AuditEvent::new(actor, "contact.erase")
             .tenant(tenant)
             .object("contact", contact_id);
-        let mut tombstone = vec![0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut tombstone);
         let erased = self
             .store
             .write(move |conn| {
-                let found = diesel::update(
-                    contacts::table
-                        .filter(contacts::tenant_id.eq(t.as_str()))
-                        .filter(contacts::id.eq(&id)),
-                )
-                .set((
-                    contacts::address_index.eq(tombstone),
-                    contacts::address_sealed.eq(Vec::<u8>::new()),
-                    contacts::display_name_sealed.eq(None::<Vec<u8>>),
-                ))
-                .execute(conn)?;
-                if found == 0 {
+                if tombstone(conn, t.as_str(), &id)? == 0 {
                     return Ok(false);
                 }
-                diesel::delete(contact_keys::table.filter(contact_keys::contact_id.eq(&id)))
-                    .execute(conn)?;
                 audit::append(conn, at, event)?;
                 Ok(true)
             })

@@ -159,17 +159,13 @@ async fn put(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let value = json_value(req, body).await?;
-    let before = hafen
-        .register_entry(&caller.0, &scope, section)
-        .await?
-        .map(|e| e.version);
-    let entry = hafen
+    let (entry, created) = hafen
         .put_register(&caller.0, &scope, section, value)
         .await?;
-    Ok(if before == Some(entry.version) {
-        HttpResponse::Ok().json(entry)
-    } else {
+    Ok(if created {
         HttpResponse::Created().json(entry)
+    } else {
+        HttpResponse::Ok().json(entry)
     })
 }
 

@@ -702,8 +702,8 @@ impl Hafen {
             toms = toms.note(gaps);
         }
         sections.push(toms);
-        let version = self.register_version(&Scope::Processor).await?;
-        let version = version.max(self.register_version_all().await?);
+        // The processor's record reads every tenant's entries: the newest of all.
+        let version = self.register_version_all().await?;
         Ok(Report::new(
             Kind::ProcessorRecord,
             lang,

@@ -678,14 +678,15 @@ impl Hafen {
         })
     }
 
-    /// Stores a new version of a section. An unchanged document creates no version.
+    /// Stores a new version of a section; true when one was created (an unchanged document
+    /// creates none and answers the current version).
     pub async fn put_register(
         &self,
         actor: &Actor,
         scope: &Scope,
         section: Section,
         value: serde_json::Value,
-    ) -> Result<EntryView> {
+    ) -> Result<(EntryView, bool)> {
         self.authorize_register(actor, scope, Permission::ManageRecords)?;
         section.check_scope(scope)?;
         if let Scope::Tenant(t) = scope {
@@ -696,7 +697,7 @@ impl Hafen {
         let sha = Sha256::digest(&json).to_vec();
         if let Some(current) = self.register_entry_internal(scope, section).await? {
             if hex::encode(&sha) == current.document_sha256 {
-                return Ok(current);
+                return Ok((current, false));
             }
         }
         let id = uuid::Uuid::now_v7().hyphenated().to_string();
@@ -740,7 +741,7 @@ impl Hafen {
             .await?;
         self.keys.remember(KeyOwner::Record(id), key.keys);
         row.version = version;
-        Ok(EntryView {
+        let entry = EntryView {
             section,
             version,
             created_by: row.created_by,
@@ -748,7 +749,8 @@ impl Hafen {
             document_sha256: hex::encode(&row.document_sha256),
             document: serde_json::from_slice(&json).map_err(Error::internal)?,
             parsed: Some(document),
-        })
+        };
+        Ok((entry, true))
     }
 
     /// The current version of a section, if one was entered.

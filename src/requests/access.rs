@@ -278,10 +278,7 @@ impl Hafen {
                 delivery_status: m.delivery_status,
             })
             .collect();
-        let consents = self
-            .exported_consents(actor, tenant, &contact_id)
-            .await
-            .unwrap_or_default();
+        let consents = self.exported_consents(actor, tenant, &contact_id).await?;
         let information = self.art15_information(tenant, lang).await?;
         Ok((
             SubjectExport {

@@ -7,7 +7,6 @@
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use diesel::prelude::*;
-use rand::RngCore;
 use serde::Serialize;
 
 use super::{Kind, COMPLETED};
@@ -22,8 +21,7 @@ use crate::retention::holds;
 use crate::retention::rules::{Category, Retain, Rule, StartPoint};
 use crate::service::Hafen;
 use crate::store::schema::{
-    attachments, consent_ledger, consents, contact_keys, contacts, message_statuses, messages,
-    outbox,
+    attachments, consent_ledger, consents, message_statuses, messages, outbox,
 };
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -267,24 +265,7 @@ fn erase_all(
         .execute(conn)?;
     diesel::delete(consents::table.filter(consents::id.eq_any(&consent_ids))).execute(conn)?;
     progress.record(Category::ConsentProofs, &consent_ids);
-    // The contact row stays as an empty tombstone (ledger entries and requests name its id);
-    // a random index replaces the blind index so new messages from the number start afresh.
-    let mut tombstone = vec![0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut tombstone);
-    diesel::delete(contact_keys::table.filter(contact_keys::contact_id.eq(contact)))
-        .execute(conn)?;
-    diesel::update(
-        contacts::table
-            .filter(contacts::tenant_id.eq(tenant))
-            .filter(contacts::id.eq(contact)),
-    )
-    .set((
-        contacts::address_index.eq(tombstone),
-        contacts::address_sealed.eq(Vec::<u8>::new()),
-        contacts::display_name_sealed.eq(None::<Vec<u8>>),
-        contacts::restriction_sealed.eq(None::<Vec<u8>>),
-    ))
-    .execute(conn)?;
+    crate::contacts::erase::tombstone(conn, tenant, contact)?;
     progress.record(Category::Contacts, &[contact.to_string()]);
     progress.keys_shredded.push(format!("contact:{contact}"));
     Ok(())
@@ -369,8 +350,7 @@ impl Hafen {
         if restricted {
             // No more advertising to someone who asked to be erased (Art. 21(3)).
             self.withdraw_consent(&Actor::System, tenant, &contact, None)
-                .await
-                .ok();
+                .await?;
         }
         let mut progress = CertificateProgress::new(
             &format!("erasure:{id}"),
