@@ -126,6 +126,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         elapsed.as_secs_f64(),
         zip.len() / 1024
     );
+    println!(
+        "BENCH {}",
+        json!({
+            "bench": "export",
+            "backend": if args.database.is_some() { "postgres" } else { "sqlite" },
+            "messages": args.messages, "stored": total, "seconds": elapsed.as_secs_f64(),
+        })
+    );
     handle.stop(true).await;
     let _ = server.await;
     Ok(())

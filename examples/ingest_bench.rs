@@ -3,10 +3,13 @@
 //! ```sh
 //! cargo run --release --example ingest_bench -- --mode batch  --clients 8 --requests 200
 //! cargo run --release --example ingest_bench -- --mode single --clients 16 --requests 4000
+//! cargo run --release --example ingest_bench -- --mode webhook --clients 64 --requests 20000
 //! cargo run --release --example ingest_bench -- --database postgres://postgres@127.0.0.1/bench
 //! ```
 //! Bodies are 1 KiB, spread over 1000 contacts; every message has a unique external id.
-//! Prints messages/s and request latency percentiles. See docs/benchmarks.md.
+//! `webhook` posts one signed WhatsApp Cloud API delivery per request to `/hooks/whatsapp/{id}`.
+//! Prints messages/s and request latency percentiles, and a `BENCH {json}` line for
+//! `examples/bench.rs`. See docs/benchmarks.md.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +19,8 @@ use serde_json::json;
 
 #[derive(Debug, Parser)]
 struct Args {
-    /// `single` (one message per request) or `batch` (`--batch` messages per request).
+    /// `single` (one message per request), `batch` (`--batch` messages per request) or
+    /// `webhook` (one signed WhatsApp delivery per request).
     #[arg(long, default_value = "batch")]
     mode: String,
     #[arg(long, default_value_t = 100)]
@@ -36,6 +40,12 @@ struct Args {
     /// SQLite durability: full or normal.
     #[arg(long, default_value = "full")]
     sqlite_synchronous: String,
+    /// Post to this running Hafen (e.g. `http://127.0.0.1:8080`) instead of one started here;
+    /// needs `--token` (an admin token).
+    #[arg(long, requires = "token")]
+    server: Option<String>,
+    #[arg(long)]
+    token: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,6 +54,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    if let (Some(base), Some(token)) = (&args.server, &args.token) {
+        return load(&args, base.trim_end_matches('/'), token).await;
+    }
     let dir = tempfile::tempdir()?;
     let mut config = hafen::Config::for_data_dir(&dir.path().join("data"));
     config.listen = "127.0.0.1:0".into();
@@ -59,6 +72,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let server = actix_web::rt::spawn(app.run_until_stopped());
+    let result = load(&args, &base, &admin).await;
+    handle.stop(true).await;
+    let _ = server.await;
+    result
+}
+
+/// Creates a tenant (and a channel for webhooks), warms the contacts up, then measures.
+async fn load(args: &Args, base: &str, admin: &str) -> anyhow::Result<()> {
+    let admin = admin.to_string();
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients)
@@ -72,14 +94,34 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .json()
         .await?;
     let tenant = tenant["id"].as_str().unwrap_or_default().to_string();
-    let url = Arc::new(format!("{base}/v1/tenants/{tenant}/messages"));
-    let per_request = if args.mode == "single" { 1 } else { args.batch };
+    let webhook = args.mode == "webhook";
+    let url = if webhook {
+        let channel: serde_json::Value = client
+            .post(format!("{base}/v1/tenants/{tenant}/channels"))
+            .bearer_auth(&admin)
+            .json(&json!({"platform": "whatsapp", "name": "Bench", "account_id": WA_ACCOUNT,
+                "secrets": {"app_secret": APP_SECRET, "verify_token": "v", "access_token": "EAAG-bench"}}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let id = channel["id"].as_str().unwrap_or_default();
+        Arc::new(format!("{base}/hooks/whatsapp/{id}"))
+    } else {
+        Arc::new(format!("{base}/v1/tenants/{tenant}/messages"))
+    };
+    let per_request = if args.mode == "batch" { args.batch } else { 1 };
     let body = "x".repeat(args.body_bytes);
+    let contacts = args.contacts;
 
     let make = move |seq: usize| {
+        if webhook {
+            return whatsapp_delivery(seq, seq % contacts, &body);
+        }
         let one = |i: usize| {
             json!({
-                "contact": {"channel": "whatsapp", "address": format!("+49151{:08}", i % args.contacts)},
+                "contact": {"channel": "whatsapp", "address": format!("+49151{:08}", i % contacts)},
                 "direction": "in", "occurred_at": "2026-11-26T10:00:00Z", "kind": "text",
                 "body": body, "external_id": format!("bench.{i}")
             })
@@ -91,31 +133,44 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     let make = Arc::new(make);
+    // Webhooks authenticate by signature, the API by token.
+    let send = move |client: &reqwest::Client, url: &str, admin: &str, body: &serde_json::Value| {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        let request = client.post(url).header("content-type", "application/json");
+        let request = if webhook {
+            request.header(
+                "x-hub-signature-256",
+                hafen::channels::verify::meta_signature(APP_SECRET, &bytes),
+            )
+        } else {
+            request.bearer_auth(admin)
+        };
+        request.body(bytes).send()
+    };
+    let ok_status = if webhook { 200 } else { 201 };
 
     // Warm-up: creates the contacts' keys (one age wrap each) outside the measured window.
     let warm: Vec<_> = (0..args.contacts.div_ceil(per_request).max(1))
         .map(|i| make(1_000_000 + i))
         .collect();
-    for body in warm {
-        client
-            .post(url.as_str())
-            .bearer_auth(&admin)
-            .json(&body)
-            .send()
-            .await?
-            .error_for_status()?;
+    for chunk in warm.chunks(args.clients.max(1)) {
+        let sent = chunk.iter().map(|body| send(&client, &url, &admin, body));
+        for response in futures_util::future::join_all(sent).await {
+            response?.error_for_status()?;
+        }
     }
 
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.clients {
-        let (client, url, admin, next, make) = (
+        let (client, url, admin, next, make, send) = (
             client.clone(),
             url.clone(),
             admin.clone(),
             next.clone(),
             make.clone(),
+            send,
         );
         let total = args.requests;
         tasks.push(actix_web::rt::spawn(async move {
@@ -127,14 +182,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 }
                 let body = make(seq);
                 let t = Instant::now();
-                let r = client
-                    .post(url.as_str())
-                    .bearer_auth(&admin)
-                    .json(&body)
-                    .send()
-                    .await;
+                let r = send(&client, &url, &admin, &body).await;
                 match r {
-                    Ok(r) if r.status().as_u16() == 201 => latencies.push(t.elapsed()),
+                    Ok(r) if r.status().as_u16() == ok_status => latencies.push(t.elapsed()),
                     Ok(r) => eprintln!("unexpected status {}", r.status()),
                     Err(e) => eprintln!("request failed: {e}"),
                 }
@@ -155,9 +205,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .unwrap_or_default()
     };
     let messages = latencies.len() * per_request;
+    let backend = match (&args.server, &args.database) {
+        (Some(_), _) => "external",
+        (None, Some(_)) => "postgres",
+        (None, None) => "sqlite",
+    };
+    println!(
+        "BENCH {}",
+        json!({
+            "bench": "ingest", "backend": backend, "mode": args.mode, "clients": args.clients,
+            "messages": messages, "failed": args.requests - latencies.len(),
+            "msgs_per_s": messages as f64 / elapsed.as_secs_f64(),
+            "p50_ms": pct(0.50).as_secs_f64() * 1000.0, "p99_ms": pct(0.99).as_secs_f64() * 1000.0,
+        })
+    );
     println!(
         "backend={} mode={} clients={} msgs/request={} requests={} messages={} elapsed={:.2}s => {:.0} msgs/s, {:.0} req/s, p50={:.2}ms p99={:.2}ms",
-        if args.database.is_some() { "postgres" } else { "sqlite" },
+        backend,
         args.mode,
         args.clients,
         per_request,
@@ -169,7 +233,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
         pct(0.50).as_secs_f64() * 1000.0,
         pct(0.99).as_secs_f64() * 1000.0,
     );
-    handle.stop(true).await;
-    let _ = server.await;
     Ok(())
+}
+
+const APP_SECRET: &str = "bench-app-secret";
+const WA_ACCOUNT: &str = "106540352242922";
+
+/// One WhatsApp Cloud API delivery carrying one text message, as Meta sends it.
+fn whatsapp_delivery(seq: usize, contact: usize, body: &str) -> serde_json::Value {
+    let wa_id = format!("49151{contact:08}");
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": WA_ACCOUNT},
+            "contacts": [{"profile": {"name": "Bench Kontakt"}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, "id": format!("wamid.bench.{seq}"),
+                "timestamp": "1764151200", "type": "text", "text": {"body": body}}]
+        }}]}]
+    })
 }

@@ -1,7 +1,7 @@
 //! The yardsticks Hafen's ingest is measured against (docs/benchmarks.md):
 //!
 //! - `sqlite`: the limit — raw inserts of Hafen's message row shape (1 KiB body, 32-byte
-//!   blind index, the same indexes) into SQLite with Hafen's pragmas, `--batch` rows per
+//!   blind index, the same six B-trees: primary key and Hafen's five indexes) into SQLite with Hafen's pragmas, `--batch` rows per
 //!   transaction, one prepared statement per row;
 //! - `postgres`: the same rows into PostgreSQL as multi-row INSERTs;
 //! - `pgcrypto`: the do-it-yourself peer — PostgreSQL with the body encrypted by
@@ -53,6 +53,8 @@ diesel::table! {
         received_at -> BigInt,
         external_index -> Binary,
         body_sealed -> Binary,
+        period_key_id -> Text,
+        idempotency_index -> Nullable<Binary>,
     }
 }
 
@@ -66,11 +68,19 @@ const SCHEMA: &str = "CREATE TABLE bench_messages (
     occurred_at BIGINT NOT NULL,
     received_at BIGINT NOT NULL,
     external_index BLOB,
-    body_sealed BLOB
+    body_sealed BLOB,
+    period_key_id TEXT,
+    idempotency_index BLOB
 );
-CREATE INDEX bench_contact_time ON bench_messages (contact_id, occurred_at);
+-- Hafen's indexes on messages (migrations/*/…foundation, …channels, …retention).
+CREATE UNIQUE INDEX bench_external ON bench_messages (tenant_id, external_index);
+CREATE INDEX bench_contact_time ON bench_messages (tenant_id, contact_id, occurred_at, id);
 CREATE INDEX bench_tenant_time ON bench_messages (tenant_id, occurred_at);
-CREATE UNIQUE INDEX bench_external ON bench_messages (tenant_id, external_index);";
+CREATE UNIQUE INDEX bench_idempotency ON bench_messages (tenant_id, idempotency_index);
+CREATE INDEX bench_period_key ON bench_messages (period_key_id);";
+
+/// Rows of one month share their period key.
+const PERIOD_KEY: &str = "0195f2a4-7c1e-7b3a-9d2e-period-2026-11";
 
 struct Row {
     id: String,
@@ -117,6 +127,11 @@ fn main() -> anyhow::Result<()> {
         seconds,
         args.rows as f64 / seconds
     );
+    println!(
+        "BENCH {}",
+        serde_json::json!({"bench": "limit", "target": args.target, "rows": args.rows,
+            "batch": args.batch, "rows_per_s": args.rows as f64 / seconds})
+    );
     Ok(())
 }
 
@@ -127,8 +142,10 @@ fn sqlite(args: &Args, data: &[Row]) -> anyhow::Result<f64> {
     // Hafen's pragmas (store::conn).
     conn.batch_execute(&format!(
         "PRAGMA busy_timeout = 10000; PRAGMA auto_vacuum = INCREMENTAL; PRAGMA secure_delete = ON; \
-         PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
-        args.sqlite_synchronous.to_uppercase()
+         PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; \
+         PRAGMA cache_size = -{};",
+        args.sqlite_synchronous.to_uppercase(),
+        hafen::store::backend::SQLITE_WRITER_CACHE_KIB
     ))?;
     conn.batch_execute(SCHEMA)?;
     let started = Instant::now();
@@ -149,6 +166,7 @@ fn sqlite(args: &Args, data: &[Row]) -> anyhow::Result<f64> {
                         m::received_at.eq(r.at),
                         m::external_index.eq(&r.index),
                         m::body_sealed.eq(&r.body),
+                        m::period_key_id.eq(PERIOD_KEY),
                     ))
                     .execute(conn)?;
             }
@@ -187,7 +205,7 @@ fn postgres(args: &Args, data: &[Row], pgcrypto: bool) -> anyhow::Result<f64> {
                     sql.push(',');
                 }
                 sql.push_str(&format!(
-                    "(${}, 'tenant', ${}, 'whatsapp', 'in', 'text', ${}, ${}, ${}, {})",
+                    "(${}, 'tenant', ${}, 'whatsapp', 'in', 'text', ${}, ${}, ${}, {}, '{PERIOD_KEY}', NULL)",
                     p + 1,
                     p + 2,
                     p + 3,

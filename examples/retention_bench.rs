@@ -254,6 +254,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
         latencies.last().map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0),
         failures,
     );
+    println!(
+        "BENCH {}",
+        serde_json::json!({
+            "bench": "sweep",
+            "backend": if args.database.is_some() { "postgres" } else { "sqlite" },
+            "expired": SEED + copies, "deleted": deleted,
+            "deleted_per_s": deleted as f64 / sweep.as_secs_f64(),
+            "ingest_msgs_per_s": (latencies.len() * BATCH) as f64 / ingest_window.as_secs_f64(),
+            "ingest_p50_ms": pct(0.50), "ingest_p99_ms": pct(0.99), "failures": failures,
+        })
+    );
     handle.stop(true).await;
     let _ = server.await;
     Ok(())

@@ -1,5 +1,7 @@
 //! Scheduled work, each a small named function on [`Hafen`]; this module only says when.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_cron_scheduler::{Job, JobScheduler};
@@ -19,7 +21,7 @@ pub async fn start(
     let due = hafen.clone();
     let job = Job::new_repeated_async(interval, move |_id, _scheduler| {
         let hafen = due.clone();
-        Box::pin(async move { run_due_work(&hafen).await })
+        Box::pin(async move { hafen.due_work.clone().run(&hafen).await })
     })?;
     scheduler.add(job).await?;
     if let Some(cron) = retention {
@@ -61,6 +63,45 @@ pub async fn run_due_work(hafen: &Hafen) {
         "started scheduled broadcasts",
         hafen.run_due_broadcasts().await,
     );
+}
+
+/// The due work of one process, run at most once at a time. A kick during a run asks for one
+/// more run after it, however many kicks arrive: 64 concurrent webhook deliveries with files or
+/// subscribed events cause two runs, not 64 runs racing for the same rows.
+#[derive(Debug, Default)]
+pub struct DueWork {
+    running: AtomicBool,
+    pending: AtomicBool,
+}
+
+impl DueWork {
+    /// Asks for a run soon, in the background.
+    pub fn kick(self: &Arc<Self>, hafen: &Hafen) {
+        let (this, hafen) = (self.clone(), hafen.clone());
+        this.pending.store(true, Ordering::SeqCst);
+        if this.running.load(Ordering::SeqCst) {
+            return;
+        }
+        tokio::spawn(async move { this.run(&hafen).await });
+    }
+
+    /// Runs now unless a run is going (which then runs once more).
+    pub async fn run(self: Arc<Self>, hafen: &Hafen) {
+        self.pending.store(true, Ordering::SeqCst);
+        loop {
+            if self.running.swap(true, Ordering::SeqCst) {
+                return; // the running loop sees `pending`
+            }
+            while self.pending.swap(false, Ordering::SeqCst) {
+                run_due_work(hafen).await;
+            }
+            self.running.store(false, Ordering::SeqCst);
+            // A kick between the last check and the release found `running` still set.
+            if !self.pending.load(Ordering::SeqCst) {
+                return;
+            }
+        }
+    }
 }
 
 /// A scheduled backup into `backup_dir/<UTC time>`, then pruning to `backup_keep`.

@@ -36,6 +36,8 @@ pub struct Hafen {
     pub(crate) retention: crate::retention::RetentionSettings,
     /// What the configuration switches on, for the TOM annex.
     pub(crate) posture: Arc<crate::records::live::Posture>,
+    /// Event deliveries and media downloads, run soon after a write queued some.
+    pub(crate) due_work: Arc<crate::jobs::DueWork>,
 }
 
 impl std::fmt::Debug for Hafen {
@@ -82,6 +84,7 @@ impl Hafen {
             periods: Arc::default(),
             retention: Default::default(),
             posture: Arc::default(),
+            due_work: Arc::default(),
         }
     }
 

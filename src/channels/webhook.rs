@@ -92,12 +92,6 @@ impl Hafen {
                 .await?;
             }
         }
-        if self.download_on_arrival {
-            // Deliver events and fetch files now rather than at the next scheduled run;
-            // whatever fails is retried by the scheduler.
-            let hafen = self.clone();
-            tokio::spawn(async move { crate::jobs::run_due_work(&hafen).await });
-        }
         receipt.duplicates = outcomes.iter().filter(|o| o.duplicate).count();
         receipt.messages = outcomes.len() - receipt.duplicates;
         Ok(receipt)

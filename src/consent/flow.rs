@@ -144,6 +144,9 @@ impl Hafen {
         text: &str,
         redelivered: bool,
     ) -> Result<()> {
+        if !super::keywords::may_be_keyword(text) {
+            return Ok(());
+        }
         let settings = self.consent_settings(tenant).await?;
         let Some(intent) = settings.keywords.intent(text) else {
             return Ok(());

@@ -28,6 +28,17 @@ impl Default for Keywords {
     }
 }
 
+/// Longest keyword a tenant may configure, in characters.
+pub const MAX_KEYWORD_CHARS: usize = 40;
+
+/// Whether a text is short enough to be a keyword at all. Keywords are single words; a text
+/// of more than 256 characters (padding and punctuation around a 40-character keyword
+/// included) is a conversation, and is not matched, so the tenant's keyword lists need not be
+/// read for every ordinary message.
+pub fn may_be_keyword(text: &str) -> bool {
+    text.trim().chars().take(257).count() <= 256
+}
+
 impl Keywords {
     /// Parses a comma-separated list as stored per tenant.
     pub fn parse_list(s: &str) -> Vec<String> {
@@ -134,5 +145,18 @@ mod tests {
         assert_eq!(k.intent("/start STOP"), Some(Intent::OptOut));
         assert_eq!(normalize("Straße"), "STRASSE");
         assert_eq!(Keywords::parse_list("Stop, Halt ,,"), vec!["STOP", "HALT"]);
+    }
+
+    #[test]
+    fn only_short_texts_may_be_keywords() {
+        assert!(may_be_keyword("STOP"));
+        let padded = format!("  {}STOP{}  ", " ".repeat(10), "!".repeat(200));
+        assert!(
+            may_be_keyword(&padded),
+            "padding and punctuation within 256"
+        );
+        assert!(may_be_keyword(&"ü".repeat(256)), "characters, not bytes");
+        assert!(!may_be_keyword(&"x".repeat(257)));
+        assert!(!may_be_keyword(&format!("STOP {}", "bitte ".repeat(60))));
     }
 }

@@ -615,6 +615,26 @@ impl Hafen {
                 "withdrawal must stay possible: name at least one keyword",
             ));
         }
+        let too_long = [
+            ("opt_in_keywords", &input.opt_in_keywords),
+            ("confirm_keywords", &input.confirm_keywords),
+            ("opt_out_keywords", &input.opt_out_keywords),
+        ]
+        .into_iter()
+        .find(|(_, words)| {
+            words
+                .iter()
+                .any(|w| w.trim().chars().count() > keywords::MAX_KEYWORD_CHARS)
+        });
+        if let Some((field, _)) = too_long {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "keywords are single words of at most {} characters",
+                    keywords::MAX_KEYWORD_CHARS
+                ),
+            ));
+        }
         if !(1..=24 * 30).contains(&input.request_ttl_hours) {
             return Err(Error::invalid(
                 "request_ttl_hours",

@@ -57,14 +57,20 @@ pub struct ContactKeyRow {
 }
 
 /// Contacts of `tenant` whose address index is one of `indexes`.
+/// A channel's contacts by blind address index. The channel is part of the lookup so that the
+/// unique (tenant, channel, address index) index serves it entirely: without it, PostgreSQL
+/// compared every address index of the tenant against the whole list, per batch.
 pub fn find_by_address_indexes(
     conn: &mut DbConn,
     tenant: &TenantId,
+    channel: &str,
     indexes: Vec<Vec<u8>>,
 ) -> Result<Vec<ContactRow>, StoreError> {
     Ok(contacts::table
         .filter(contacts::tenant_id.eq(tenant.as_str()))
+        .filter(contacts::channel.eq(channel))
         .filter(contacts::address_index.eq_any(indexes))
+        .filter(crate::store::backend::plan_with_actual_values())
         .select(ContactRow::as_select())
         .load(conn)?)
 }

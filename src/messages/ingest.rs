@@ -137,9 +137,14 @@ impl Hafen {
                 .write(move |conn| apply(conn, prepared, event, at))
                 .await
             {
-                Ok((outcomes, new_keys)) => {
+                Ok((outcomes, new_keys, queued_work)) => {
                     for (id, keys) in new_keys {
                         self.keys.remember(KeyOwner::Contact(id), keys);
+                    }
+                    if queued_work && self.download_on_arrival {
+                        // Deliver events and fetch files now rather than at the next scheduled
+                        // run; whatever fails is retried by the scheduler.
+                        self.due_work.kick(self);
                     }
                     let fresh = outcomes.iter().filter(|o| !o.duplicate).count();
                     self.metrics.ingested.inc_by(fresh as u64);
@@ -199,7 +204,23 @@ fn prepare(
 
     // (channel, address index) -> (contact id, keys)
     let mut resolved: HashMap<(String, Vec<u8>), (String, Arc<OwnerKeys>)> = HashMap::new();
-    let existing = contacts::find_by_address_indexes(conn, tenant, indexes.clone())?;
+    let mut wanted: BTreeMap<&str, BTreeSet<&Vec<u8>>> = BTreeMap::new();
+    for (message, index) in batch.iter().zip(&indexes) {
+        wanted
+            .entry(message.channel.as_str())
+            .or_default()
+            .insert(index);
+    }
+    let mut existing = Vec::new();
+    for (channel, channel_indexes) in wanted {
+        let channel_indexes = channel_indexes.into_iter().cloned().collect();
+        existing.extend(contacts::find_by_address_indexes(
+            conn,
+            tenant,
+            channel,
+            channel_indexes,
+        )?);
+    }
     let existing_ids: Vec<String> = existing.iter().map(|c| c.id.clone()).collect();
     let existing_keys = Hafen::contact_keys_blocking(keyring, conn, &existing_ids)?;
     for row in existing {
@@ -376,12 +397,13 @@ impl Hafen {
         let index = address_index(&tenant_keys, channel, address);
         for _ in 0..ATTEMPTS {
             let (t, i) = (tenant.clone(), index.clone());
+            let c = channel.as_str().to_string();
             let found = self
                 .store
-                .read(move |conn| contacts::find_by_address_indexes(conn, &t, vec![i]))
+                .read(move |conn| contacts::find_by_address_indexes(conn, &t, &c, vec![i]))
                 .await?
                 .into_iter()
-                .find(|c| c.channel == channel.as_str());
+                .next();
             if let Some(contact) = found {
                 return Ok(contact.id);
             }
@@ -555,7 +577,8 @@ pub(crate) fn seal_status(
     })
 }
 
-type Applied = (Vec<IngestOutcome>, Vec<(String, Arc<OwnerKeys>)>);
+/// Outcomes, the new contacts' keys, and whether event deliveries or downloads were queued.
+type Applied = (Vec<IngestOutcome>, Vec<(String, Arc<OwnerKeys>)>, bool);
 
 /// The write: runs inside the writer's transaction (in its own savepoint).
 fn apply(
@@ -621,6 +644,7 @@ fn apply(
         .filter(|a| fresh_ids.contains(a.message_id.as_str()))
         .collect();
     super::attachments::insert(conn, &attachments)?;
+    let mut queued_work = !attachments.is_empty();
     let status_count = prepared.statuses.len();
     let stored_statuses = status::store(conn, t, prepared.statuses)?;
     let mut events: Vec<(EventKind, serde_json::Value)> = prepared
@@ -634,10 +658,9 @@ fn apply(
         events.push((EventKind::MessageStatus, payload));
     }
     let (event_period, event_keys) = &prepared.event_keys;
-    crate::events::enqueue(conn, t, (event_period, event_keys), events, to_micros(at))?;
-    for (contact_id, latest) in &prepared.latest {
-        contacts::touch_last_message(conn, contact_id, *latest)?;
-    }
+    queued_work |=
+        crate::events::enqueue(conn, t, (event_period, event_keys), events, to_micros(at))? > 0;
+    crate::store::backend::touch_last_messages(conn, &prepared.latest)?;
     let stored = fresh.len();
     audit::append(
         conn,
@@ -646,5 +669,5 @@ fn apply(
             "stored={stored} duplicates={duplicates} statuses={status_count}"
         )),
     )?;
-    Ok((outcomes, prepared.new_keys))
+    Ok((outcomes, prepared.new_keys, queued_work))
 }

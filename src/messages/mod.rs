@@ -63,11 +63,18 @@ pub fn find_by_external_indexes(
     if indexes.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(messages::table
+    let query = messages::table
         .filter(messages::tenant_id.eq(tenant))
-        .filter(messages::external_index.eq_any(indexes))
-        .select((messages::external_index, messages::id, messages::contact_id))
-        .load(conn)?)
+        .select((messages::external_index, messages::id, messages::contact_id));
+    // One id (every webhook delivery) takes a statement SQLite can keep prepared; a list's
+    // statement text depends on its length and is parsed anew each time.
+    Ok(match <[Vec<u8>; 1]>::try_from(indexes) {
+        Ok([one]) => query.filter(messages::external_index.eq(one)).load(conn)?,
+        Err(many) => query
+            .filter(messages::external_index.eq_any(many))
+            .filter(crate::store::backend::plan_with_actual_values())
+            .load(conn)?,
+    })
 }
 
 /// Inserts rows; see [`crate::store::backend::insert_messages`].

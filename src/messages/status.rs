@@ -134,6 +134,7 @@ pub fn attach_pending(
         .filter(message_statuses::tenant_id.eq(tenant))
         .filter(message_statuses::message_id.is_null())
         .filter(message_statuses::external_index.eq_any(indexes))
+        .filter(crate::store::backend::plan_with_actual_values())
         .select((
             message_statuses::id,
             message_statuses::external_index,

@@ -232,11 +232,18 @@ pub fn ensure_live(conn: &mut DbConn, ids: &BTreeSet<String>) -> Result<(), Stor
     if ids.is_empty() {
         return Ok(());
     }
-    let live: i64 = period_keys::table
-        .filter(period_keys::id.eq_any(ids))
-        .filter(period_keys::destroyed_at.is_null())
-        .count()
-        .get_result(conn)?;
+    let live_keys = period_keys::table.filter(period_keys::destroyed_at.is_null());
+    // Most writes name one period key: a statement SQLite keeps prepared.
+    let live: i64 = match ids.first() {
+        Some(only) if ids.len() == 1 => live_keys
+            .filter(period_keys::id.eq(only))
+            .count()
+            .get_result(conn)?,
+        _ => live_keys
+            .filter(period_keys::id.eq_any(ids))
+            .count()
+            .get_result(conn)?,
+    };
     if live as usize == ids.len() {
         Ok(())
     } else {

@@ -133,6 +133,7 @@ impl Store {
             tracing::info!(migrations = ?applied, "database migrated");
         }
         let pool = conn::build_pool(url, options.sqlite_sync, options.pool_size)?;
+        backend::widen_writer_cache(&mut conn)?;
         let stats = Arc::new(Mutex::new(GroupStats::default()));
         let (writer, thread) = Writer::start(conn, options.max_group, stats.clone())?;
         Ok(Self {

@@ -378,6 +378,83 @@ async fn keyword_double_opt_in_broadcasts_stop_expiry_and_proof(backend: Backend
     fake.stop().await;
 }
 
+both_backends!(tenant_keywords_within_limits_withdraw);
+
+/// A tenant's own opt-out word works; a keyword longer than 40 characters is refused and
+/// changes nothing; a text longer than 256 characters is a conversation, never a keyword.
+async fn tenant_keywords_within_limits_withdraw(backend: Backend) {
+    let fake = FakePlatform::start().await;
+    let base = fake.base.clone();
+    let app = TestApp::spawn_configured(backend, |c| c.whatsapp_api_base = base).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let channel = create_channel(
+        &app,
+        &tenant,
+        json!({"platform": "whatsapp", "name": "Service", "account_id": WA_ACCOUNT,
+               "secrets": {"app_secret": "wa-secret", "verify_token": "vt", "access_token": "EAAG"}}),
+    )
+    .await;
+    let hook = format!("/hooks/whatsapp/{}", channel["id"].as_str().unwrap());
+    let admin = app.token(&tenant, "tenant_admin").await;
+    let agent = app.token(&tenant, "agent").await;
+    let settings = format!("/v1/tenants/{tenant}/consent-settings");
+    let with_opt_out = |words: Vec<String>| {
+        json!({"opt_in_keywords": ["START"], "confirm_keywords": ["JA"],
+               "opt_out_keywords": words, "request_ttl_hours": 48})
+    };
+    let (status, problem) = app
+        .put(&settings, &admin, &with_opt_out(vec!["X".repeat(41)]))
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem.to_string().contains("opt_out_keywords"),
+        "{problem}"
+    );
+    let (status, problem) = app
+        .put(&settings, &admin, &with_opt_out(vec!["Halt".into()]))
+        .await;
+    assert_eq!(status, 204, "{problem}");
+
+    let (_, purpose) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/consent-purposes"),
+            &admin,
+            &json!({"name": "Newsletter", "texts": {"de": TEXT_DE}}),
+        )
+        .await;
+    let number = "4915100000010";
+    let raw = text_webhook(&app, number, "Hallo", 1);
+    post_hook(&app, &hook, raw.clone(), &signed("wa-secret", &raw)).await;
+    let contact = contact_of(&app, &tenant, &agent, number).await;
+    let consents = format!("/v1/tenants/{tenant}/contacts/{contact}/consents");
+    let (status, outcome) = app
+        .post(
+            &consents,
+            &agent,
+            &json!({"action": "request", "purpose_id": purpose["id"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{outcome}");
+    let state = |list: &Value| list[0]["state"].clone();
+    for (n, (text, expected)) in [
+        ("Ja", "confirmed"),
+        ("STOP", "confirmed"), // the default word was replaced by the tenant's own
+        (&*format!("Halt{}", "!".repeat(300)), "confirmed"), // over 256 characters
+        ("Halt!", "withdrawn"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let raw = text_webhook(&app, number, text, n as u32 + 2);
+        let (status, receipt) =
+            post_hook(&app, &hook, raw.clone(), &signed("wa-secret", &raw)).await;
+        assert_eq!(status, 200, "{receipt}");
+        let (_, list) = app.get(&consents, &agent).await;
+        assert_eq!(state(&list), json!(expected), "after {:.10}", text);
+    }
+    fake.stop().await;
+}
+
 both_backends!(ja_confirms_only_the_newest_request);
 
 /// A "JA" answers the last question: with two pending requests, only the newer is confirmed.
