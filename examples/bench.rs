@@ -298,9 +298,9 @@ impl Backend {
             Self::Postgres => {
                 let name = format!("hafen_bench_{}_{scenario}", std::process::id());
                 let mut admin = diesel::PgConnection::establish(&format!("{server}/postgres"))?;
-                admin.batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-                ))?;
+                // One statement per call: DROP and CREATE DATABASE refuse a transaction block.
+                admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))?;
+                admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
                 Ok(ScratchDb(Some((server.to_string(), name))))
             }
         }
@@ -339,10 +339,16 @@ fn with_db(args: &[&str], db: &ScratchDb) -> Vec<String> {
 
 /// Runs one benchmark binary (its human output goes to stderr) and returns its `BENCH` line.
 fn run<S: AsRef<std::ffi::OsStr>>(binary: &Path, args: &[S]) -> anyhow::Result<Value> {
-    let shown: Vec<String> = args
+    let mut shown: Vec<String> = args
         .iter()
         .map(|a| a.as_ref().to_string_lossy().into_owned())
         .collect();
+    // The admin token of the throwaway install stays out of the log all the same.
+    if let Some(i) = shown.iter().position(|a| a == "--token") {
+        if let Some(token) = shown.get_mut(i + 1) {
+            *token = "…".into();
+        }
+    }
     eprintln!("\n== {} {}", binary.display(), shown.join(" "));
     let output = Command::new(binary)
         .args(args)

@@ -19,6 +19,7 @@ use super::keys;
 use super::rules::{Category, RuleSet};
 use super::select::{attachments_of, Item, Selection};
 use crate::clock::{from_micros, to_micros};
+use crate::store::backend::plan_with_actual_values;
 use crate::store::schema::{
     attachments, consent_ledger, consents, contact_keys, contacts, event_deliveries,
     message_statuses, messages,
@@ -208,7 +209,8 @@ pub fn delete_batch(
             diesel::update(
                 messages::table
                     .filter(messages::tenant_id.eq(t))
-                    .filter(messages::id.eq_any(&ids)),
+                    .filter(messages::id.eq_any(&ids))
+                    .filter(plan_with_actual_values()),
             )
             .set((
                 messages::body_sealed.eq(None::<Vec<u8>>),
@@ -228,7 +230,8 @@ pub fn delete_batch(
             diesel::delete(
                 attachments::table
                     .filter(attachments::tenant_id.eq(t))
-                    .filter(attachments::id.eq_any(&gone)),
+                    .filter(attachments::id.eq_any(&gone))
+                    .filter(plan_with_actual_values()),
             )
             .execute(conn)?;
             gone
@@ -237,20 +240,23 @@ pub fn delete_batch(
             diesel::delete(
                 attachments::table
                     .filter(attachments::tenant_id.eq(t))
-                    .filter(attachments::message_id.eq_any(&ids)),
+                    .filter(attachments::message_id.eq_any(&ids))
+                    .filter(plan_with_actual_values()),
             )
             .execute(conn)?;
             let as_nullable: Vec<Option<String>> = ids.iter().cloned().map(Some).collect();
             diesel::delete(
                 message_statuses::table
                     .filter(message_statuses::tenant_id.eq(t))
-                    .filter(message_statuses::message_id.eq_any(as_nullable)),
+                    .filter(message_statuses::message_id.eq_any(as_nullable))
+                    .filter(plan_with_actual_values()),
             )
             .execute(conn)?;
             diesel::delete(
                 messages::table
                     .filter(messages::tenant_id.eq(t))
-                    .filter(messages::id.eq_any(&ids)),
+                    .filter(messages::id.eq_any(&ids))
+                    .filter(plan_with_actual_values()),
             )
             .execute(conn)?;
             ids
@@ -259,7 +265,8 @@ pub fn delete_batch(
             diesel::delete(
                 message_statuses::table
                     .filter(message_statuses::tenant_id.eq(t))
-                    .filter(message_statuses::id.eq_any(&ids)),
+                    .filter(message_statuses::id.eq_any(&ids))
+                    .filter(plan_with_actual_values()),
             )
             .execute(conn)?;
             ids
@@ -268,7 +275,8 @@ pub fn delete_batch(
             diesel::delete(
                 event_deliveries::table
                     .filter(event_deliveries::tenant_id.eq(t))
-                    .filter(event_deliveries::id.eq_any(&ids)),
+                    .filter(event_deliveries::id.eq_any(&ids))
+                    .filter(plan_with_actual_values()),
             )
             .execute(conn)?;
             ids
@@ -279,7 +287,8 @@ pub fn delete_batch(
             diesel::update(
                 consent_ledger::table
                     .filter(consent_ledger::tenant_id.eq(t))
-                    .filter(consent_ledger::consent_id.eq_any(&ids)),
+                    .filter(consent_ledger::consent_id.eq_any(&ids))
+                    .filter(plan_with_actual_values()),
             )
             .set((
                 consent_ledger::evidence_sealed.eq(None::<Vec<u8>>),
@@ -289,7 +298,8 @@ pub fn delete_batch(
             diesel::delete(
                 consents::table
                     .filter(consents::tenant_id.eq(t))
-                    .filter(consents::id.eq_any(&ids)),
+                    .filter(consents::id.eq_any(&ids))
+                    .filter(plan_with_actual_values()),
             )
             .execute(conn)?;
             ids
@@ -298,13 +308,15 @@ pub fn delete_batch(
             diesel::delete(
                 contact_keys::table
                     .filter(contact_keys::tenant_id.eq(t))
-                    .filter(contact_keys::contact_id.eq_any(&ids)),
+                    .filter(contact_keys::contact_id.eq_any(&ids))
+                    .filter(plan_with_actual_values()),
             )
             .execute(conn)?;
             diesel::delete(
                 contacts::table
                     .filter(contacts::tenant_id.eq(t))
-                    .filter(contacts::id.eq_any(&ids)),
+                    .filter(contacts::id.eq_any(&ids))
+                    .filter(plan_with_actual_values()),
             )
             .execute(conn)?;
             for id in &ids {

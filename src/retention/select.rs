@@ -443,6 +443,7 @@ pub fn attachments_of(
     Ok(attachments::table
         .filter(attachments::tenant_id.eq(tenant))
         .filter(attachments::message_id.eq_any(message_ids))
+        .filter(crate::store::backend::plan_with_actual_values())
         .order(attachments::id)
         .select((attachments::id, attachments::message_id))
         .load(conn)?)
