@@ -319,6 +319,7 @@ impl Hafen {
                     Some(i) => messages::table
                         .filter(messages::tenant_id.eq(t.as_str()))
                         .filter(messages::idempotency_index.eq(i))
+                        .filter(crate::store::backend::plan_with_actual_values())
                         .select((messages::id, messages::delivery_status))
                         .first(conn)
                         .optional()?,

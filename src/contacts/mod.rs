@@ -85,6 +85,7 @@ pub fn exists_with_address(
         .filter(contacts::tenant_id.eq(tenant))
         .filter(contacts::channel.eq(channel))
         .filter(contacts::address_index.eq(address_index))
+        .filter(crate::store::backend::plan_with_actual_values())
         .select(contacts::id)
         .first(conn)
         .optional()?;

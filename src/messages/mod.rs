@@ -63,16 +63,17 @@ pub fn find_by_external_indexes(
     if indexes.is_empty() {
         return Ok(Vec::new());
     }
+    // Planned per execution even for one index: a cached generic plan on PostgreSQL, made
+    // while the table was nearly empty, scanned the tenant's messages for every webhook
+    // delivery (3.4 ms each at 20 000 messages, growing).
     let query = messages::table
         .filter(messages::tenant_id.eq(tenant))
+        .filter(crate::store::backend::plan_with_actual_values())
         .select((messages::external_index, messages::id, messages::contact_id));
-    // One id (every webhook delivery) takes a statement SQLite can keep prepared; a list's
-    // statement text depends on its length and is parsed anew each time.
     Ok(match <[Vec<u8>; 1]>::try_from(indexes) {
         Ok([one]) => query.filter(messages::external_index.eq(one)).load(conn)?,
         Err(many) => query
             .filter(messages::external_index.eq_any(many))
-            .filter(crate::store::backend::plan_with_actual_values())
             .load(conn)?,
     })
 }

@@ -579,6 +579,7 @@ impl Hafen {
                     .filter(c::tenant_id.eq(&t))
                     .filter(c::channel.eq(&ch))
                     .filter(c::address_index.eq(&index))
+                    .filter(crate::store::backend::plan_with_actual_values())
                     .select(c::id)
                     .first(conn)
                     .optional()?)
