@@ -55,16 +55,17 @@ pub async fn ingest(
     let tenant = TenantId::parse(&path)?;
     let value = json_value(&req, body).await?;
     let is_batch = value.get("messages").is_some();
+    let now = hafen.clock().now();
     let batch = if is_batch {
         let batch: MessageBatch = from_json_value(value)?;
         batch
             .messages
             .into_iter()
             .enumerate()
-            .map(|(i, m)| NewMessage::parse(m, &format!("messages[{i}].")))
+            .map(|(i, m)| NewMessage::parse(m, &format!("messages[{i}]."), now))
             .collect::<Result<Vec<_>, Error>>()?
     } else {
-        vec![NewMessage::parse(from_json_value(value)?, "")?]
+        vec![NewMessage::parse(from_json_value(value)?, "", now)?]
     };
     let outcomes = hafen.ingest_messages(&caller.0, &tenant, batch).await?;
     let mut response = if outcomes.iter().all(|o| o.duplicate) {

@@ -509,6 +509,17 @@ pub fn security_headers(tls: bool) -> DefaultHeaders {
     }
 }
 
+/// Whether a raw path carries a percent-encoded control character (NUL, newline, DEL, …).
+fn has_encoded_control(path: &str) -> bool {
+    path.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && std::str::from_utf8(&w[1..])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .is_some_and(|b| b < 0x20 || b == 0x7f)
+    })
+}
+
 /// One log line per request: method, path (never the query, which may carry tokens), status,
 /// duration. Paths contain only ids.
 pub async fn access_log(
@@ -519,6 +530,14 @@ pub async fn access_log(
     let method = req.method().to_string();
     let path = req.path().to_string();
     // The route's pattern, not the path: ids never become label values.
+    if has_encoded_control(&path) {
+        // An id never holds one; PostgreSQL refuses NUL in text outright (a 500 before).
+        tracing::warn!(%method, status = 400, "request refused: control character in the path");
+        return Err(problem::ApiError::Malformed(
+            "the path contains a control character (%00-%1F or %7F)".into(),
+        )
+        .into());
+    }
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let hafen = req.app_data::<web::Data<Hafen>>().cloned();
     let res = next.call(req).await?;
@@ -546,4 +565,26 @@ pub async fn access_log(
         "request"
     );
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_encoded_control;
+
+    #[test]
+    fn encoded_control_characters_in_paths_are_found() {
+        for bad in ["/v1/x/%00", "/v1/%0a/y", "/v1/%0D", "/a%1f", "/a%7F"] {
+            assert!(has_encoded_control(bad), "{bad}");
+        }
+        for fine in [
+            "/v1/tenants/abc",
+            "/v1/%20",
+            "/v1/%2F..%2F",
+            "/v1/%C3%BC",
+            "/v1/%",
+            "/v1/%0",
+        ] {
+            assert!(!has_encoded_control(fine), "{fine}");
+        }
+    }
 }

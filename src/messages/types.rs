@@ -257,9 +257,15 @@ pub struct NewMessage {
     pub media: Vec<crate::channels::inbound::MediaRef>,
 }
 
+/// How far ahead of the server's clock a message may be dated (clocks of other systems drift).
+/// A message dated years ahead by mistake would outlive every retention rule that counts from
+/// collection, so it is refused rather than stored.
+pub const MAX_AHEAD_HOURS: i64 = 24;
+
 impl NewMessage {
-    /// Validates one input; `at` prefixes field names (e.g. `messages[3].`).
-    pub fn parse(input: MessageInput, at: &str) -> Result<Self> {
+    /// Validates one input; `at` prefixes field names (e.g. `messages[3].`). `now` is the
+    /// server's time: a message may be dated at most [`MAX_AHEAD_HOURS`] ahead of it.
+    pub fn parse(input: MessageInput, at: &str, now: DateTime<Utc>) -> Result<Self> {
         let channel = ChannelName::parse(&format!("{at}contact.channel"), &input.contact.channel)?;
         let address = Address::parse(
             &format!("{at}contact.address"),
@@ -284,6 +290,14 @@ impl NewMessage {
             return Err(Error::invalid(
                 format!("{at}occurred_at"),
                 "must not be before 1970",
+            ));
+        }
+        if occurred_at > now + chrono::Duration::hours(MAX_AHEAD_HOURS) {
+            return Err(Error::invalid(
+                format!("{at}occurred_at"),
+                format!(
+                    "must not be more than {MAX_AHEAD_HOURS} hours ahead of the server's clock"
+                ),
             ));
         }
         if let Some(body) = &input.body {

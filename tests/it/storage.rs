@@ -376,7 +376,7 @@ async fn concurrent_writes_share_commits(backend: Backend) {
                 external_id: Some(format!("c{i}")),
                 raw: None,
             };
-            let m = hafen::messages::NewMessage::parse(m, "").unwrap();
+            let m = hafen::messages::NewMessage::parse(m, "", hafen.clock().now()).unwrap();
             hafen
                 .ingest_messages(&hafen::auth::Actor::System, &tenant_id, vec![m])
                 .await
