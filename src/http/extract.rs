@@ -23,6 +23,7 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let hafen = req.app_data::<web::Data<Hafen>>().cloned();
+        let path_tenant = req.match_info().get("tenant").map(str::to_string);
         let bearer = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -33,7 +34,22 @@ impl FromRequest for Caller {
             let hafen = hafen
                 .ok_or_else(|| Error::internal(anyhow::anyhow!("application state missing")))?;
             let bearer = bearer.ok_or(Error::Unauthenticated)?;
-            Ok(Caller(hafen.authenticate(bearer.expose()).await?))
+            let actor = hafen.authenticate(bearer.expose()).await?;
+            // A token bound to one tenant learns nothing about another: every route under
+            // /v1/tenants/{tenant} answers 404 before its body is even read (the handlers
+            // check again, with the permission).
+            if let (
+                Some(path_tenant),
+                Actor::Token {
+                    tenant: Some(own), ..
+                },
+            ) = (path_tenant.as_deref(), &actor)
+            {
+                if own.as_str() != path_tenant {
+                    return Err(Error::NotFound.into());
+                }
+            }
+            Ok(Caller(actor))
         })
     }
 }

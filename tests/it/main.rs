@@ -10,6 +10,7 @@ mod cli;
 mod consent;
 mod events;
 mod fake_platform;
+mod isolation;
 mod media;
 mod ops;
 mod records;
