@@ -51,7 +51,8 @@ impl Application {
             );
         }
         let data = web::Data::new(hafen.clone());
-        let limit = BodyLimit(config.max_body_bytes);
+        let patience = std::time::Duration::from_secs(config.client_timeout_secs);
+        let limit = BodyLimit(config.max_body_bytes, patience);
         let with_tls = tls.is_some();
         let server = HttpServer::new(move || {
             App::new()
@@ -64,7 +65,12 @@ impl Application {
                 .configure(http::routes)
                 .default_service(web::to(http::not_found))
         })
-        .shutdown_timeout(30);
+        .shutdown_timeout(30)
+        // Slow and idle clients: a deadline for the request head, idle keep-alive closed, and a
+        // cap on open connections per worker (the body's deadline is in `raw_body`).
+        .client_request_timeout(patience)
+        .keep_alive(std::time::Duration::from_secs(config.keep_alive_secs))
+        .max_connections(config.max_connections);
         let server = match config.workers {
             Some(n) => server.workers(n.max(1)),
             None => server,

@@ -39,6 +39,9 @@ const ENV_OPTIONS: &[&str] = &[
     "log_format",
     "log_filter",
     "max_body_bytes",
+    "client_timeout_secs",
+    "keep_alive_secs",
+    "max_connections",
     "sqlite_synchronous",
     "db_pool_size",
     "key_cache_size",
@@ -100,6 +103,12 @@ pub struct Config {
     pub log_filter: String,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Time a client has to send a request's head, and again its body (slow clients get 408).
+    pub client_timeout_secs: u64,
+    /// Idle time before a kept-alive connection is closed.
+    pub keep_alive_secs: u64,
+    /// Open connections per worker; more wait in the listen backlog.
+    pub max_connections: usize,
     /// SQLite durability: `full` (survives power loss; default) or `normal`.
     pub sqlite_synchronous: SqliteSync,
     /// Connections in the read pool.
@@ -163,6 +172,9 @@ impl Default for Config {
             log_format: LogFormat::Auto,
             log_filter: "info".into(),
             max_body_bytes: 4 * 1024 * 1024,
+            client_timeout_secs: 10,
+            keep_alive_secs: 5,
+            max_connections: 10_000,
             sqlite_synchronous: SqliteSync::Full,
             db_pool_size: 8,
             key_cache_size: 100_000,
@@ -291,6 +303,15 @@ impl Config {
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
         }
+        if !(1..=300).contains(&self.client_timeout_secs) {
+            bail!("client_timeout_secs must be between 1 and 300");
+        }
+        if self.keep_alive_secs > 300 {
+            bail!("keep_alive_secs must be at most 300");
+        }
+        if !(16..=1_000_000).contains(&self.max_connections) {
+            bail!("max_connections must be between 16 and 1000000");
+        }
         for (name, url) in [
             ("whatsapp_api_base", &self.whatsapp_api_base),
             ("messenger_api_base", &self.messenger_api_base),
@@ -416,6 +437,9 @@ listen = {listen:?}
 # log_format = "auto"                                 # auto | human | json
 # log_filter = "info"
 # max_body_bytes = 4194304
+# client_timeout_secs = 10                            # head, and again body; then 408
+# keep_alive_secs = 5
+# max_connections = 10000                             # per worker
 # sqlite_synchronous = "full"                         # full (survives power loss) | normal
 # db_pool_size = 8
 # key_cache_size = 100000

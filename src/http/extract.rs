@@ -54,9 +54,9 @@ impl FromRequest for Caller {
     }
 }
 
-/// Limits for request bodies.
+/// Limits for request bodies: size in bytes, and the time the whole body may take to arrive.
 #[derive(Debug, Clone, Copy)]
-pub struct BodyLimit(pub usize);
+pub struct BodyLimit(pub usize, pub std::time::Duration);
 
 /// Reads a JSON body: 415 unless it is JSON, 413 past the limit (checked against
 /// Content-Length before reading), 400 if it does not parse, 422 if it has the wrong shape.
@@ -97,10 +97,10 @@ pub async fn raw_body(
     req: &HttpRequest,
     mut payload: web::Payload,
 ) -> Result<web::Bytes, ApiError> {
-    let limit = req
+    let (limit, patience) = req
         .app_data::<BodyLimit>()
-        .map(|l| l.0)
-        .unwrap_or(1024 * 1024);
+        .map(|l| (l.0, l.1))
+        .unwrap_or((1024 * 1024, std::time::Duration::from_secs(10)));
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -109,16 +109,24 @@ pub async fn raw_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::TooLarge { limit });
     }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::Malformed(format!("the body could not be read: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::TooLarge { limit });
+    let read = async move {
+        let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk
+                .map_err(|e| ApiError::Malformed(format!("the body could not be read: {e}")))?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
+        Ok(body.freeze())
+    };
+    // A client trickling its body (slow POST) would otherwise hold the connection for ever.
+    tokio::time::timeout(patience, read)
+        .await
+        .map_err(|_| ApiError::BodyTimeout {
+            secs: patience.as_secs(),
+        })?
 }
 
 /// Converts a parsed JSON value into `T`; a mismatch is an invalid field (422).

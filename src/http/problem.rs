@@ -32,6 +32,8 @@ pub enum ApiError {
     TooLarge { limit: usize },
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    #[error("request body not received in time")]
+    BodyTimeout { secs: u64 },
 }
 
 impl ApiError {
@@ -43,6 +45,12 @@ impl ApiError {
                 "too-large",
                 "Request body too large",
                 Some(format!("the body must be at most {limit} bytes")),
+            ),
+            ApiError::BodyTimeout { secs } => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "Request timeout",
+                Some(format!("the body did not arrive within {secs} seconds")),
             ),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -7,6 +7,7 @@ mod api;
 mod bad_input;
 mod channels;
 mod cli;
+mod clients;
 mod consent;
 mod events;
 mod fake_platform;
