@@ -378,11 +378,9 @@ async fn keyword_double_opt_in_broadcasts_stop_expiry_and_proof(backend: Backend
     fake.stop().await;
 }
 
-both_backends!(tenant_keywords_within_limits_withdraw);
-
-/// A tenant's own opt-out word works; a keyword longer than 40 characters is refused and
-/// changes nothing; a text longer than 256 characters is a conversation, never a keyword.
-async fn tenant_keywords_within_limits_withdraw(backend: Backend) {
+/// A server whose WhatsApp API is a fake, with one tenant and its WhatsApp channel (app secret
+/// `wa-secret`): the fake, the server, the tenant and the channel's webhook path.
+async fn whatsapp_tenant(backend: Backend) -> (FakePlatform, TestApp, String, String) {
     let fake = FakePlatform::start().await;
     let base = fake.base.clone();
     let app = TestApp::spawn_configured(backend, |c| c.whatsapp_api_base = base).await;
@@ -395,6 +393,15 @@ async fn tenant_keywords_within_limits_withdraw(backend: Backend) {
     )
     .await;
     let hook = format!("/hooks/whatsapp/{}", channel["id"].as_str().unwrap());
+    (fake, app, tenant, hook)
+}
+
+both_backends!(tenant_keywords_within_limits_withdraw);
+
+/// A tenant's own opt-out word works; a keyword longer than 40 characters is refused and
+/// changes nothing; a text longer than 256 characters is a conversation, never a keyword.
+async fn tenant_keywords_within_limits_withdraw(backend: Backend) {
+    let (fake, app, tenant, hook) = whatsapp_tenant(backend).await;
     let admin = app.token(&tenant, "tenant_admin").await;
     let agent = app.token(&tenant, "agent").await;
     let settings = format!("/v1/tenants/{tenant}/consent-settings");
@@ -459,18 +466,7 @@ both_backends!(ja_confirms_only_the_newest_request);
 
 /// A "JA" answers the last question: with two pending requests, only the newer is confirmed.
 async fn ja_confirms_only_the_newest_request(backend: Backend) {
-    let fake = FakePlatform::start().await;
-    let base = fake.base.clone();
-    let app = TestApp::spawn_configured(backend, |c| c.whatsapp_api_base = base).await;
-    let tenant = app.create_tenant("Muster GmbH").await;
-    let channel = create_channel(
-        &app,
-        &tenant,
-        json!({"platform": "whatsapp", "name": "Service", "account_id": WA_ACCOUNT,
-               "secrets": {"app_secret": "wa-secret", "verify_token": "vt", "access_token": "EAAG"}}),
-    )
-    .await;
-    let hook = format!("/hooks/whatsapp/{}", channel["id"].as_str().unwrap());
+    let (fake, app, tenant, hook) = whatsapp_tenant(backend).await;
     let admin = app.token(&tenant, "tenant_admin").await;
     let agent = app.token(&tenant, "agent").await;
     let ingest = app.token(&tenant, "ingest").await;
