@@ -77,11 +77,11 @@ pub struct DueWork {
 impl DueWork {
     /// Asks for a run soon, in the background.
     pub fn kick(self: &Arc<Self>, hafen: &Hafen) {
-        let (this, hafen) = (self.clone(), hafen.clone());
-        this.pending.store(true, Ordering::SeqCst);
-        if this.running.load(Ordering::SeqCst) {
+        self.pending.store(true, Ordering::SeqCst);
+        if self.running.load(Ordering::SeqCst) {
             return;
         }
+        let (this, hafen) = (self.clone(), hafen.clone());
         tokio::spawn(async move { this.run(&hafen).await });
     }
 

@@ -529,7 +529,6 @@ pub async fn access_log(
     let started = Instant::now();
     let method = req.method().to_string();
     let path = req.path().to_string();
-    // The route's pattern, not the path: ids never become label values.
     if has_encoded_control(&path) {
         // An id never holds one; PostgreSQL refuses NUL in text outright (a 500 before).
         tracing::warn!(%method, status = 400, "request refused: control character in the path");
@@ -538,6 +537,7 @@ pub async fn access_log(
         )
         .into());
     }
+    // The route's pattern, not the path: ids never become label values.
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let hafen = req.app_data::<web::Data<Hafen>>().cloned();
     let res = next.call(req).await?;
