@@ -99,20 +99,25 @@ pub fn rotate(
             let Some(last) = rows.last().map(|r| r.id.clone()) else {
                 break;
             };
+            // The age work happens before the transaction, so the write lock is held only for
+            // the swaps and the server's writes wait milliseconds, not the whole batch.
+            let mut swaps = Vec::with_capacity(rows.len());
+            for row in &rows {
+                report.seen += 1;
+                if row.wrapped.is_empty() || master.is_current(&row.wrapped) {
+                    continue;
+                }
+                let secret = master.unwrap(&row.wrapped).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{table} {}: no configured key opens it ({e}); is the old key in previous_master_key_files?",
+                        row.id
+                    )
+                })?;
+                swaps.push((row, master.wrap(&secret)?));
+            }
             conn.transaction::<_, anyhow::Error, _>(|conn| {
-                for row in &rows {
-                    report.seen += 1;
-                    if row.wrapped.is_empty() || master.is_current(&row.wrapped) {
-                        continue;
-                    }
-                    let secret = master.unwrap(&row.wrapped).map_err(|e| {
-                        anyhow::anyhow!(
-                            "{table} {}: no configured key opens it ({e}); is the old key in previous_master_key_files?",
-                            row.id
-                        )
-                    })?;
-                    let rewrapped = master.wrap(&secret)?;
-                    if swap(conn, spec, &row.id, &row.wrapped, &rewrapped)? {
+                for (row, rewrapped) in &swaps {
+                    if swap(conn, spec, &row.id, &row.wrapped, rewrapped)? {
                         report.rewrapped += 1;
                     } else {
                         report.skipped += 1;

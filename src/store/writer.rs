@@ -8,6 +8,7 @@
 
 use std::thread::JoinHandle;
 
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::Connection;
 use tokio::sync::{mpsc, oneshot};
 
@@ -94,11 +95,10 @@ impl Writer {
 fn run_group(conn: &mut DbConn, group: &mut Vec<Job>, stats: &std::sync::Mutex<GroupStats>) {
     let n = group.len() as u64;
     let mut finishers: Vec<Finish> = Vec::with_capacity(group.len());
-    let committed = conn.transaction::<(), StoreError, _>(|tx| {
+    let committed = group_transaction(conn, |tx| {
         for job in group.drain(..) {
             finishers.push(job(tx));
         }
-        Ok(())
     });
     // A failed BEGIN leaves jobs unrun: they learn the failure too.
     for job in group.drain(..) {
@@ -115,6 +115,25 @@ fn run_group(conn: &mut DbConn, group: &mut Vec<Job>, stats: &std::sync::Mutex<G
     for finish in finishers {
         finish(committed.as_ref().map(|_| ()));
     }
+}
+
+/// Runs `body` in one transaction. On SQLite it begins IMMEDIATE, taking the write lock up
+/// front and waiting out `busy_timeout` while another process writes (`hafen key rotate`, a
+/// CLI retention run). A deferred BEGIN reads first; when another process commits meanwhile,
+/// SQLite cannot upgrade the stale read to a write and fails at once with "database is
+/// locked" -- the 500s the crash-kill test found during online key rotation.
+fn group_transaction(conn: &mut DbConn, body: impl FnOnce(&mut DbConn)) -> Result<(), StoreError> {
+    type Manager = <DbConn as Connection>::TransactionManager;
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Postgres(_) => Manager::begin_transaction(conn)?,
+    }
+    body(conn);
+    Manager::commit_transaction(conn).map_err(|e| {
+        // As diesel's `transaction` does: a failed COMMIT may leave the transaction open.
+        let _ = Manager::rollback_transaction(conn);
+        StoreError::from(e)
+    })
 }
 
 fn job_not_run(_job: Job) -> Finish {

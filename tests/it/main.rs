@@ -9,6 +9,7 @@ mod channels;
 mod cli;
 mod clients;
 mod consent;
+mod crash;
 mod events;
 mod fake_platform;
 mod isolation;
