@@ -53,11 +53,14 @@ impl Application {
         let data = web::Data::new(hafen.clone());
         let patience = std::time::Duration::from_secs(config.client_timeout_secs);
         let limit = BodyLimit(config.max_body_bytes, patience);
+        let webhook_rate =
+            web::Data::new(http::limits::IpRateLimit::new(config.webhook_rate_per_ip));
         let with_tls = tls.is_some();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(limit)
+                .app_data(webhook_rate.clone())
                 .app_data(http::widget::WidgetTransport { https: with_tls })
                 .wrap(http::security_headers(with_tls))
                 .wrap(Compress::default())

@@ -53,6 +53,7 @@ const ENV_OPTIONS: &[&str] = &[
     "retry_interval_secs",
     "max_media_bytes",
     "broadcast_rate_per_sec",
+    "webhook_rate_per_ip",
     "retention_schedule",
     "retention_batch_size",
     "retention_require_approval",
@@ -131,6 +132,9 @@ pub struct Config {
     pub max_media_bytes: usize,
     /// Broadcast messages per second, under the platforms' rate limits (0: unpaced).
     pub broadcast_rate_per_sec: u32,
+    /// Webhook requests per second from one client address (a burst of the same size);
+    /// beyond it 429. 0: no limit.
+    pub webhook_rate_per_ip: u32,
     /// When retention sweeps run: a cron expression with seconds (`sec min hour day month
     /// weekday`), in UTC. Default: every night at 02:30. Empty: only `hafen retention run`.
     pub retention_schedule: String,
@@ -186,6 +190,7 @@ impl Default for Config {
             retry_interval_secs: 15,
             max_media_bytes: 64 * 1024 * 1024,
             broadcast_rate_per_sec: 20,
+            webhook_rate_per_ip: 1000,
             retention_schedule: "0 30 2 * * *".into(),
             retention_batch_size: 10_000,
             retention_require_approval: false,
@@ -247,6 +252,17 @@ impl Config {
         if let Some(url) = read_secret("database_url", CREDENTIAL_DATABASE_URL)? {
             config.database_url = Some(Sensitive::new(url));
         }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// A config file's text alone (defaults for the rest; no environment, no secret files),
+    /// validated: what `load` makes of a file. The config fuzz target's entry point.
+    pub fn from_toml_str(text: &str) -> anyhow::Result<Self> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .context("invalid configuration")?;
         config.validate()?;
         Ok(config)
     }
@@ -450,6 +466,7 @@ listen = {listen:?}
 # retry_interval_secs = 15                          # how often queued sends and downloads are retried
 # max_media_bytes = 67108864
 # broadcast_rate_per_sec = 20
+# webhook_rate_per_ip = 1000
 # retention_schedule = "0 30 2 * * *"              # cron with seconds, UTC; "" = only `hafen retention run`
 # retention_batch_size = 10000
 # retention_require_approval = false                # a second admin approves deletion rules
@@ -498,6 +515,24 @@ mod tests {
         let config = Config::default();
         config.validate().unwrap();
         assert!(config.database().unwrap().is_sqlite());
+    }
+
+    #[test]
+    fn a_config_text_is_parsed_and_validated() {
+        let shipped = include_str!("../packaging/hafen.toml");
+        let config = Config::from_toml_str(shipped).unwrap();
+        // Every option is listed commented out, at its default.
+        assert_eq!(config.listen, Config::default().listen);
+        let wrong = Config::from_toml_str("retention_batch_size = 5").unwrap_err();
+        assert!(
+            format!("{wrong:#}").contains("retention_batch_size"),
+            "{wrong:#}"
+        );
+        let not_toml = Config::from_toml_str("listen = [").unwrap_err();
+        assert!(
+            format!("{not_toml:#}").contains("invalid configuration"),
+            "{not_toml:#}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::extract::raw_body;
+use super::limits::{client_ip, IpRateLimit};
 use super::problem::ApiError;
 use crate::audit::AuditEvent;
 use crate::auth::Actor;
@@ -30,14 +31,33 @@ pub struct Handshake {
     challenge: Option<String>,
 }
 
+/// Checked before a body is read or a channel looked up, so a flood costs as little as
+/// possible (and guessing verify tokens is slow).
+fn within_rate(
+    hafen: &Hafen,
+    rate: &IpRateLimit,
+    req: &HttpRequest,
+    platform: Platform,
+) -> Result<(), ApiError> {
+    match client_ip(req) {
+        Some(ip) if !rate.allow(ip, hafen.clock().now()) => {
+            hafen.metrics().webhook(platform.as_str(), "rate_limited");
+            Err(ApiError::RateLimited)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Meta's subscription handshake: echo `hub.challenge` when the verify token matches.
 pub async fn handshake(
     hafen: web::Data<Hafen>,
+    rate: web::Data<IpRateLimit>,
     path: web::Path<(String, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (platform_name, id) = path.into_inner();
     let platform = platform(&platform_name)?;
+    within_rate(&hafen, &rate, &req, platform)?;
     if !platform.is_meta() {
         return Err(Error::NotFound.into());
     }
@@ -65,12 +85,14 @@ pub async fn handshake(
 /// A webhook delivery.
 pub async fn receive(
     hafen: web::Data<Hafen>,
+    rate: web::Data<IpRateLimit>,
     path: web::Path<(String, String)>,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (platform_name, id) = path.into_inner();
     let platform = platform(&platform_name)?;
+    within_rate(&hafen, &rate, &req, platform)?;
     let channel = hafen.channel_for_webhook(platform, &id).await?;
     let body = raw_body(&req, body).await?;
     if !authentic(&channel, &req, &body) {

@@ -7,6 +7,7 @@ pub mod contacts;
 pub mod events;
 pub mod extract;
 pub mod hooks;
+pub mod limits;
 pub mod messages;
 pub mod problem;
 pub mod records;

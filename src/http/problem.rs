@@ -34,6 +34,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("request body not received in time")]
     BodyTimeout { secs: u64 },
+    #[error("too many requests from this address")]
+    RateLimited,
 }
 
 impl ApiError {
@@ -51,6 +53,12 @@ impl ApiError {
                 "request-timeout",
                 "Request timeout",
                 Some(format!("the body did not arrive within {secs} seconds")),
+            ),
+            ApiError::RateLimited => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                Some("this address sends more webhook requests than webhook_rate_per_ip allows; retry after a second".into()),
             ),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -97,7 +105,14 @@ impl ResponseError for ApiError {
             }
             _ => tracing::debug!(status = status.as_u16(), problem = slug, "request rejected"),
         }
-        problem_response(status, slug, title, detail)
+        let mut response = problem_response(status, slug, title, detail);
+        if matches!(self, ApiError::RateLimited) {
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 

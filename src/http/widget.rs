@@ -241,7 +241,7 @@ pub async fn submit(
         csrf_form: form.csrf,
         csrf_cookie: req.cookie(COOKIE).map(|c| c.value().to_string()),
         language: lang.to_string(),
-        ip: client_ip(&req),
+        ip: super::limits::client_ip(&req).map(|ip| ip.to_string()),
         user_agent: header("user-agent"),
         page: header("referer"),
         origin: header("origin"),
@@ -304,24 +304,6 @@ pub async fn submit(
         .add_cookie(&csrf_cookie(&token, transport))
         .map_err(|e| Error::internal(anyhow::anyhow!("{e}")))?;
     Ok(response)
-}
-
-/// The visitor's address: the peer, or — when the peer is a proxy on this host (the documented
-/// way to serve TLS in front of plain HTTP) — the address it forwards.
-fn client_ip(req: &HttpRequest) -> Option<String> {
-    let peer = req.peer_addr()?.ip();
-    if peer.is_loopback() {
-        let forwarded = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok());
-        if let Some(ip) = forwarded {
-            return Some(ip.to_string());
-        }
-    }
-    Some(peer.to_string())
 }
 
 /// `<script src=".../embed.js" async></script>` places the widget where the script stands.

@@ -42,6 +42,34 @@ pub struct HoldInput {
     pub until: Option<DateTime<Utc>>,
 }
 
+impl HoldInput {
+    /// Checks the hold before anything is read or stored; returns the trimmed reason.
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<&str> {
+        let reason = self.reason.trim();
+        if reason.is_empty() || reason.len() > MAX_REASON {
+            return Err(Error::invalid(
+                "reason",
+                format!("must say why (1 to {MAX_REASON} characters)"),
+            ));
+        }
+        if self.contact_id.is_some() && (self.data_from.is_some() || self.data_until.is_some()) {
+            return Err(Error::invalid(
+                "contact_id",
+                "a hold covers a contact or a time range, not both; place two holds",
+            ));
+        }
+        if let (Some(from), Some(until)) = (self.data_from, self.data_until) {
+            if from >= until {
+                return Err(Error::invalid("data_until", "must be after data_from"));
+            }
+        }
+        if self.until.is_some_and(|u| u <= now) {
+            return Err(Error::invalid("until", "must be in the future"));
+        }
+        Ok(reason)
+    }
+}
+
 /// A hold as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HoldView {
@@ -129,28 +157,8 @@ impl Hafen {
         input: HoldInput,
     ) -> Result<HoldView> {
         actor.authorize(tenant, Permission::ManageHolds)?;
-        let reason = input.reason.trim();
-        if reason.is_empty() || reason.len() > MAX_REASON {
-            return Err(Error::invalid(
-                "reason",
-                format!("must say why (1 to {MAX_REASON} characters)"),
-            ));
-        }
-        if input.contact_id.is_some() && (input.data_from.is_some() || input.data_until.is_some()) {
-            return Err(Error::invalid(
-                "contact_id",
-                "a hold covers a contact or a time range, not both; place two holds",
-            ));
-        }
-        if let (Some(from), Some(until)) = (input.data_from, input.data_until) {
-            if from >= until {
-                return Err(Error::invalid("data_until", "must be after data_from"));
-            }
-        }
         let now = self.clock.now();
-        if input.until.is_some_and(|u| u <= now) {
-            return Err(Error::invalid("until", "must be in the future"));
-        }
+        let reason = input.validate(now)?;
         let tenant_keys = self.tenant_keys(tenant).await?;
         let id = uuid::Uuid::now_v7().hyphenated().to_string();
         let t = tenant.as_str().to_string();

@@ -82,3 +82,100 @@ async fn slow_and_idle_clients_cannot_hold_the_server() {
     // Only the one real tenant was created; the slow POST stored nothing.
     assert_eq!(app.counts().tenants, before.tenants + 1);
 }
+
+crate::both_backends!(a_webhook_flood_from_one_address_is_refused_and_others_are_served);
+
+/// Per-address limit on the webhook endpoints: beyond the burst, 429 with `Retry-After`,
+/// before the signature is checked or anything stored (forgeries included, which would
+/// otherwise each write an audit entry); other addresses are unaffected; the bucket refills
+/// with (injected) time.
+async fn a_webhook_flood_from_one_address_is_refused_and_others_are_served(backend: Backend) {
+    use crate::channels::{fixture, signed, whatsapp_channel};
+    let app = TestApp::spawn_configured(backend, |c| c.webhook_rate_per_ip = 20).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let channel = whatsapp_channel(&app, &tenant, "flood-secret").await;
+    let url = app.url(&format!("/hooks/whatsapp/{channel}"));
+    let template = String::from_utf8(fixture("whatsapp_text.json")).unwrap();
+    let post = |from: &'static str, n: usize, sign: bool| {
+        let body = template
+            .replace(
+                "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=",
+                &format!("wamid.flood.{from}.{n}"),
+            )
+            .into_bytes();
+        let mut request = app
+            .client
+            .post(&url)
+            .header("content-type", "application/json")
+            // The test client is on loopback, so the server takes the forwarded address.
+            .header("x-forwarded-for", from);
+        if sign {
+            for (k, v) in signed("flood-secret", &body) {
+                request = request.header(k, v);
+            }
+        }
+        request.body(body).send()
+    };
+    let before = app.counts();
+
+    // 50 forged deliveries from one address: 20 reach the signature check (401, audited),
+    // the other 30 are refused before it.
+    let mut statuses = Vec::new();
+    for n in 0..50 {
+        statuses.push(
+            post("198.51.100.7", n, false)
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        20,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        30,
+        "{statuses:?}"
+    );
+    let after_forgeries = app.counts();
+    assert_eq!(
+        after_forgeries.audit - before.audit,
+        20,
+        "refused floods write no audit entries"
+    );
+
+    // The same address, now signed: still refused until time passes; the answer explains.
+    let refused = post("198.51.100.7", 100, true).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:hafen:problem:rate-limited");
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("webhook_rate_per_ip"));
+    assert_eq!(app.counts().messages, before.messages, "nothing stored");
+
+    // Another address is served meanwhile.
+    let other = post("198.51.100.8", 0, true).await.unwrap();
+    assert_eq!(other.status(), 200);
+    assert_eq!(app.counts().messages, before.messages + 1);
+
+    // One second later the first address has 20 requests again.
+    app.clock.advance(chrono::Duration::seconds(1));
+    let mut accepted = 0;
+    for n in 200..225 {
+        if post("198.51.100.7", n, true).await.unwrap().status() == 200 {
+            accepted += 1;
+        }
+    }
+    assert_eq!(accepted, 20);
+    assert_eq!(app.counts().messages, before.messages + 21);
+}

@@ -114,7 +114,7 @@ impl Node {
             "data_dir = {data:?}\nlisten = \"127.0.0.1:{port}\"\ndatabase_url = {url:?}\n\
              master_key_file = {key:?}\nprevious_master_key_files = [{previous}]\n\
              log_filter = \"warn\"\nworkers = 2\nretention_schedule = \"\"\n\
-             retention_batch_size = 100\nretry_interval_secs = 0\n",
+             retention_batch_size = 100\nretry_interval_secs = 0\nwebhook_rate_per_ip = 0\n",
             data = data.display().to_string(),
             port = self.port,
             url = self.db.url,

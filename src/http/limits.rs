@@ -1,0 +1,132 @@
+//! Flood protection for the unauthenticated entry points: per-address token buckets. The
+//! webhook endpoints verify a signature over every body, which costs CPU and a database read
+//! before a forgery is refused; a single address flooding them gets 429s while everyone else
+//! is served. In memory (a restart forgives) and bounded in size.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use actix_web::HttpRequest;
+use chrono::{DateTime, Utc};
+
+/// Addresses tracked before idle ones are forgotten.
+const MAX_TRACKED: usize = 100_000;
+
+/// Requests per second per client address, with a burst of one second's worth.
+#[derive(Debug)]
+pub struct IpRateLimit {
+    per_sec: f64,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: DateTime<Utc>,
+}
+
+impl IpRateLimit {
+    /// `per_sec == 0` turns the limit off.
+    pub fn new(per_sec: u32) -> Self {
+        Self {
+            per_sec: f64::from(per_sec),
+            buckets: Mutex::default(),
+        }
+    }
+
+    /// Takes one request from `ip`'s bucket; false when it is empty.
+    pub fn allow(&self, ip: IpAddr, now: DateTime<Utc>) -> bool {
+        if self.per_sec <= 0.0 {
+            return true;
+        }
+        let burst = self.per_sec;
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() >= MAX_TRACKED {
+            // A full bucket is the same as no entry: drop those.
+            let per_sec = self.per_sec;
+            buckets.retain(|_, b| refill(b, now, per_sec, burst) < burst);
+            if buckets.len() >= MAX_TRACKED {
+                buckets.clear();
+            }
+        }
+        let bucket = buckets.entry(ip).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
+        bucket.tokens = refill(bucket, now, self.per_sec, burst);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+fn refill(bucket: &Bucket, now: DateTime<Utc>, per_sec: f64, burst: f64) -> f64 {
+    let elapsed = (now - bucket.at)
+        .num_microseconds()
+        .unwrap_or(i64::MAX)
+        .max(0) as f64
+        / 1e6;
+    (bucket.tokens + elapsed * per_sec).min(burst)
+}
+
+/// The client's address: the peer, or, when the peer is a proxy on this host (the documented
+/// way to put TLS in front of plain HTTP), the first address it forwards.
+pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if peer.is_loopback() {
+        let forwarded = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok());
+        if let Some(ip) = forwarded {
+            return Some(ip);
+        }
+    }
+    Some(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(1_800_000_000_000 + ms).unwrap()
+    }
+
+    #[test]
+    fn a_burst_then_the_rate_per_address() {
+        let limit = IpRateLimit::new(10);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        assert_eq!((0..20).filter(|_| limit.allow(a, at(0))).count(), 10);
+        assert!(limit.allow(b, at(0)), "another address is not affected");
+        assert!(!limit.allow(a, at(50)), "half a token is not enough");
+        assert!(limit.allow(a, at(100)), "one token back after 1/10 s");
+        assert!(!limit.allow(a, at(100)));
+        assert_eq!(
+            (0..20).filter(|_| limit.allow(a, at(60_000))).count(),
+            10,
+            "refills up to the burst, not beyond"
+        );
+    }
+
+    #[test]
+    fn zero_is_off_and_the_table_stays_bounded() {
+        let off = IpRateLimit::new(0);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!((0..1000).all(|_| off.allow(a, at(0))));
+        let limit = IpRateLimit::new(1);
+        for i in 0..(MAX_TRACKED as u32 + 10) {
+            limit.allow(IpAddr::from(i.to_be_bytes()), at(0));
+        }
+        assert!(limit.buckets.lock().unwrap().len() <= MAX_TRACKED);
+    }
+}
