@@ -50,6 +50,12 @@ impl From<StoreError> for Error {
             StoreError::WriterGone => {
                 Self::Unavailable("the server is shutting down; retry".into())
             }
+            full if full.is_disk_full() => {
+                tracing::error!(error = %crate::telemetry::chain(&full), "disk full: a write was refused, nothing of it stored");
+                Self::Unavailable(
+                    "the disk holding Hafen's data is full, so nothing was stored; retry once the operator has freed space".into(),
+                )
+            }
             other => Self::Internal(other.into()),
         }
     }

@@ -45,6 +45,18 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when the file system holding the data (SQLite's directory, a PostgreSQL
+    /// tablespace) is full. The database refused the statement and rolled it back; writes
+    /// work again once there is space. Neither backend gives a portable code through diesel,
+    /// so this reads their fixed messages: SQLite's SQLITE_FULL text and the OS's ENOSPC text
+    /// PostgreSQL passes on ("could not extend file …: No space left on device").
+    pub fn is_disk_full(&self) -> bool {
+        let text = self.to_string();
+        ["database or disk is full", "No space left on device"]
+            .iter()
+            .any(|m| text.contains(m))
+    }
+
     /// True when a uniqueness constraint refused the write (a concurrent insert won the race).
     pub fn is_unique_violation(&self) -> bool {
         matches!(

@@ -10,6 +10,7 @@ mod cli;
 mod clients;
 mod consent;
 mod crash;
+mod disk;
 mod events;
 mod fake_platform;
 mod isolation;
