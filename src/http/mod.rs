@@ -96,7 +96,7 @@ use crate::service::Hafen;
         requests::lookup,
     ),
     components(schemas(problem::Problem)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemResponses),
     tags(
         (name = "tenants", description = "Controllers and their API tokens"),
         (name = "messages", description = "Storing and reading messages"),
@@ -121,6 +121,87 @@ impl utoipa::Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Every error is a problem document (RFC 9457, `application/problem+json`), and any
+/// operation can meet the generic ones (a malformed request, a body too large or too slow, a
+/// full disk). The document says so here, once, rather than in each handler's annotation;
+/// schemathesis checks every answer against it (tests/schema/run.sh).
+struct ProblemResponses;
+
+impl utoipa::Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::Operation;
+        use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+        let problem = || Content::new(Some(Ref::from_schema_name("Problem")));
+        let generic = |op: &Operation| {
+            let mut statuses = vec![
+                ("400", "Malformed request: path, query or body"),
+                (
+                    "503",
+                    "Unavailable: shutting down, or the disk is full; nothing was stored",
+                ),
+            ];
+            if op.security.is_some() {
+                statuses.push(("401", "Missing or invalid API token"));
+            }
+            if op.request_body.is_some() {
+                statuses.extend([
+                    ("408", "The body did not arrive in time"),
+                    ("413", "The body is too large"),
+                    ("415", "The body is not JSON"),
+                    ("422", "A field is invalid"),
+                ]);
+            }
+            if op
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query))
+            {
+                statuses.push(("422", "A query parameter is invalid"));
+            }
+            statuses
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                for (status, description) in generic(op) {
+                    op.responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| {
+                            RefOr::T(
+                                ResponseBuilder::new()
+                                    .description(description)
+                                    .content("application/problem+json", problem())
+                                    .build(),
+                            )
+                        });
+                }
+                for response in op.responses.responses.values_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    let is_problem = response.content.get("application/json").is_some_and(|c| {
+                        matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem"))
+                    });
+                    if is_problem {
+                        response.content.shift_remove("application/json");
+                        response
+                            .content
+                            .insert("application/problem+json".into(), problem());
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -34,6 +34,7 @@ fn entry_response(entry: Option<EntryView>) -> Result<HttpResponse, ApiError> {
 #[utoipa::path(get, path = "/v1/register/{section}", tag = "records",
     params(("section" = String, Path, description = "processor or measures")),
     responses((status = 200, body = EntryView), (status = 401, body = Problem),
+        (status = 422, body = Problem, description = "not a section"),
         (status = 403, body = Problem), (status = 404, body = Problem, description = "nothing entered yet")),
     security(("bearer" = [])))]
 pub async fn get_install(
@@ -72,6 +73,7 @@ pub async fn put_install(
 #[utoipa::path(get, path = "/v1/register/{section}/versions", tag = "records",
     params(("section" = String, Path, description = "processor or measures")),
     responses((status = 200, body = Vec<EntryView>), (status = 401, body = Problem),
+        (status = 422, body = Problem, description = "not a section"),
         (status = 403, body = Problem)),
     security(("bearer" = [])))]
 pub async fn history_install(
@@ -92,6 +94,7 @@ pub async fn history_install(
     params(("tenant" = String, Path, description = "Tenant id"),
         ("section" = String, Path, description = "controller, activities or subprocessors")),
     responses((status = 200, body = EntryView), (status = 401, body = Problem),
+        (status = 422, body = Problem, description = "not a section"),
         (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn get_tenant(
@@ -134,6 +137,7 @@ pub async fn put_tenant(
     params(("tenant" = String, Path, description = "Tenant id"),
         ("section" = String, Path, description = "controller, activities or subprocessors")),
     responses((status = 200, body = Vec<EntryView>), (status = 401, body = Problem),
+        (status = 422, body = Problem, description = "not a section"),
         (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn history_tenant(
