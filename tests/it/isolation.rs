@@ -1,6 +1,8 @@
 //! The tenant-isolation matrix (issue 9), generated from the route table: every operation of
 //! `/v1/openapi.json` whose path names a tenant, called by every tenant role of tenant A
-//! against tenant B (which holds a contact, a message and a data-subject request). A new
+//! against tenant B (which holds a contact, a message and a data-subject request): only 403/404,
+//! no id of B in any answer. The same operations without a token: 401 each. And every role of
+//! A on A's own objects: a status the document lists for the operation, never a 5xx. A new
 //! endpoint is in the matrix as soon as it is documented; the test also fails if the document
 //! lists fewer tenant operations than it did when the test was written.
 
@@ -69,18 +71,7 @@ async fn no_tenant_role_reaches_another_tenant(backend: Backend) {
             // B's real ids where the path takes one: a lookup must fail on the tenant, not on
             // an unknown id.
             let path = fill(template, &b, &b_message, &b_contact, &b_request);
-            let request = match *method {
-                "get" => app.client.get(app.url(&path)),
-                "post" => app.client.post(app.url(&path)),
-                "put" => app.client.put(app.url(&path)),
-                "patch" => app.client.patch(app.url(&path)),
-                _ => app.client.delete(app.url(&path)),
-            }
-            .bearer_auth(&token)
-            .header("content-type", "application/json")
-            .body("{}");
-            let response = request.send().await.unwrap();
-            let (status, body) = crate::support::read(response).await;
+            let (status, body) = call(&app, method, &path, Some(&token)).await;
             calls += 1;
             assert!(
                 status == 403 || status == 404,
@@ -99,12 +90,80 @@ async fn no_tenant_role_reaches_another_tenant(backend: Backend) {
     }
     assert!(calls >= 4 * KNOWN_TENANT_OPERATIONS);
 
+    // No tenant at all: without a token every documented operation that needs one is a 401
+    // problem, whatever tenant its path names.
+    for (method, template) in &operations {
+        let path = fill(template, &b, &b_message, &b_contact, &b_request);
+        let (status, body) = call(&app, method, &path, None).await;
+        assert_eq!(
+            status,
+            401,
+            "no token: {} {path}: {body}",
+            method.to_uppercase()
+        );
+        assert_eq!(body["type"], json!("urn:hafen:problem:unauthenticated"));
+    }
+
+    // Own tenant: every role of A on A's own objects gets an answer the document lists for
+    // that operation (allowed or 403, never a 5xx, never an undocumented status).
+    let a_agent = app.token(&a, "agent").await;
+    let (status, stored) = app
+        .post(
+            &format!("/v1/tenants/{a}/messages"),
+            &a_agent,
+            &text_message("whatsapp", "+4915100000043", "für Alpha", Some("a-1")),
+        )
+        .await;
+    assert_eq!(status, 201, "{stored}");
+    let a_message = stored["id"].as_str().unwrap().to_string();
+    let a_contact = stored["contact_id"].as_str().unwrap().to_string();
+    let mut own = 0;
+    for role in ["tenant_admin", "agent", "ingest", "dpo"] {
+        let token = app.token(&a, role).await;
+        for (method, template) in &operations {
+            let path = fill(template, &a, &a_message, &a_contact, &b_request);
+            let (status, body) = call(&app, method, &path, Some(&token)).await;
+            let documented = &doc["paths"][template.as_str()][*method]["responses"];
+            assert!(
+                status < 500 && documented.get(status.to_string()).is_some(),
+                "{role} of A on A: {} {path} answered {status}, documented {:?}: {body}",
+                method.to_uppercase(),
+                documented.as_object().map(|o| o.keys().collect::<Vec<_>>())
+            );
+            own += 1;
+        }
+    }
+    assert!(own >= 4 * KNOWN_TENANT_OPERATIONS);
+
     // And B's data is untouched: its message still reads back for B.
     let (status, read) = app
         .get(&format!("/v1/tenants/{b}/messages/{b_message}"), &b_agent)
         .await;
     assert_eq!(status, 200, "{read}");
     assert_eq!(read["body"], json!("nur für Beta"));
+}
+
+/// One call with an empty JSON object as body (the handlers must refuse or accept it cleanly).
+async fn call(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let request = match method {
+        "get" => app.client.get(app.url(path)),
+        "post" => app.client.post(app.url(path)),
+        "put" => app.client.put(app.url(path)),
+        "patch" => app.client.patch(app.url(path)),
+        _ => app.client.delete(app.url(path)),
+    }
+    .header("content-type", "application/json")
+    .body("{}");
+    let request = match token {
+        Some(t) => request.bearer_auth(t),
+        None => request,
+    };
+    crate::support::read(request.send().await.unwrap()).await
 }
 
 /// Puts B's ids into a path template; parameters without a known object get a fresh UUID.
