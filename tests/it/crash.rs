@@ -580,28 +580,25 @@ async fn killed_at_random_it_loses_nothing_acknowledged(backend: Backend) {
 
 /// A tenant, its admin token and a WhatsApp channel for the webhooks.
 async fn setup(client: &reqwest::Client, node: &Node, admin: &str) -> Target {
-    let tenant: Value = client
-        .post(format!("{}/v1/tenants", node.base))
-        .bearer_auth(admin)
-        .json(&json!({"name": "Crash GmbH"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = |path: String, body: Value| async move {
+        let response = client
+            .post(format!("{}{path}", node.base))
+            .bearer_auth(admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{path}");
+        response.json::<Value>().await.unwrap()
+    };
+    let tenant = created("/v1/tenants".into(), json!({"name": "Crash GmbH"})).await;
     let tenant = tenant["id"].as_str().unwrap().to_string();
-    let channel: Value = client
-        .post(format!("{}/v1/tenants/{tenant}/channels", node.base))
-        .bearer_auth(admin)
-        .json(&json!({"platform": "whatsapp", "name": "Crash", "account_id": WA_ACCOUNT,
-            "secrets": {"app_secret": APP_SECRET, "verify_token": "v", "access_token": "EAAG-crash"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let channel = created(
+        format!("/v1/tenants/{tenant}/channels"),
+        json!({"platform": "whatsapp", "name": "Crash", "account_id": WA_ACCOUNT,
+            "secrets": {"app_secret": APP_SECRET, "verify_token": "v", "access_token": "EAAG-crash"}}),
+    )
+    .await;
     let hook = format!(
         "{}/hooks/whatsapp/{}",
         node.base,
