@@ -3,7 +3,7 @@
 # scratch copy of its committed corpus, so the tree stays clean. Fails on the first crash,
 # panic, hang (-timeout) or runaway memory; the input that did it lands in fuzz/artifacts/.
 #
-#   fuzz/run.sh                  # CI: every target, 60 s each
+#   fuzz/run.sh                  # every target, 60 s each (CI: 45 s, FUZZ_BUILD="--dev -s none")
 #   fuzz/run.sh 3600 whatsapp    # long: one target for an hour
 set -euo pipefail
 cd "$(dirname "$0")"
