@@ -40,21 +40,19 @@ impl IpRateLimit {
         if self.per_sec <= 0.0 {
             return true;
         }
-        let burst = self.per_sec;
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_TRACKED {
             // A full bucket is the same as no entry: drop those.
-            let per_sec = self.per_sec;
-            buckets.retain(|_, b| refill(b, now, per_sec, burst) < burst);
+            buckets.retain(|_, b| self.refilled(b, now) < self.per_sec);
             if buckets.len() >= MAX_TRACKED {
                 buckets.clear();
             }
         }
         let bucket = buckets.entry(ip).or_insert(Bucket {
-            tokens: burst,
+            tokens: self.per_sec,
             at: now,
         });
-        bucket.tokens = refill(bucket, now, self.per_sec, burst);
+        bucket.tokens = self.refilled(bucket, now);
         bucket.at = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
@@ -63,15 +61,16 @@ impl IpRateLimit {
             false
         }
     }
-}
 
-fn refill(bucket: &Bucket, now: DateTime<Utc>, per_sec: f64, burst: f64) -> f64 {
-    let elapsed = (now - bucket.at)
-        .num_microseconds()
-        .unwrap_or(i64::MAX)
-        .max(0) as f64
-        / 1e6;
-    (bucket.tokens + elapsed * per_sec).min(burst)
+    /// The bucket's tokens at `now`: refilled at `per_sec`, up to the burst (also `per_sec`).
+    fn refilled(&self, bucket: &Bucket, now: DateTime<Utc>) -> f64 {
+        let elapsed = (now - bucket.at)
+            .num_microseconds()
+            .unwrap_or(i64::MAX)
+            .max(0) as f64
+            / 1e6;
+        (bucket.tokens + elapsed * self.per_sec).min(self.per_sec)
+    }
 }
 
 /// The client's address: the peer, or, when the peer is a proxy on this host (the documented
