@@ -55,12 +55,15 @@ impl Application {
         let limit = BodyLimit(config.max_body_bytes, patience);
         let webhook_rate =
             web::Data::new(http::limits::IpRateLimit::new(config.webhook_rate_per_ip));
+        // Sign-in attempts per address and second; lockout per name is in `ui::users`.
+        let sign_in_rate = web::Data::new(http::ui::SignInRate(http::limits::IpRateLimit::new(5)));
         let with_tls = tls.is_some();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(limit)
                 .app_data(webhook_rate.clone())
+                .app_data(sign_in_rate.clone())
                 .app_data(http::widget::WidgetTransport { https: with_tls })
                 .wrap(http::security_headers(with_tls))
                 .wrap(Compress::default())

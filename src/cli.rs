@@ -47,6 +47,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage the people who sign in to the web interface (/ui/).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Inspect the audit log.
     Audit {
         #[command(subcommand)]
@@ -183,6 +188,28 @@ pub enum TokenCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from standard input (first line), never from an
+    /// argument, so it stays out of the shell history and the process list.
+    Add {
+        /// Login name: an e-mail address or a short name.
+        #[arg(long)]
+        login: String,
+        /// admin, tenant_admin, dpo or agent.
+        #[arg(long)]
+        role: String,
+        /// Tenant id (every role except admin; a dpo without one is the processor's DPO).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Turn on the TOTP second factor; prints the otpauth:// URI for an authenticator app.
+    Totp {
+        #[arg(long)]
+        login: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Check the hash chain; exits 1 and names the first broken entry if any.
     Verify,
@@ -234,6 +261,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             Ok(())
+        }
+        Command::User { command } => {
+            let config = load(cli.config.as_deref())?;
+            let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
+            let result = match command {
+                UserCommand::Add {
+                    login,
+                    role,
+                    tenant,
+                } => {
+                    let login = crate::ui::LoginName::parse(&login).map_err(user_error)?;
+                    let role: Role = role.parse().map_err(user_error)?;
+                    let tenant = parse_tenant(tenant.as_deref())?;
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    let password =
+                        crate::ui::NewPassword::parse(line.trim_end_matches(['\r', '\n']))
+                            .map_err(user_error)?;
+                    opened
+                        .hafen
+                        .create_user(&Actor::Cli, &login, password, role, tenant.as_ref())
+                        .await
+                        .map(|user| println!("created user {} ({})", user.id, user.role))
+                        .map_err(user_error)
+                }
+                UserCommand::Totp { login } => {
+                    let login = crate::ui::LoginName::parse(&login).map_err(user_error)?;
+                    opened
+                        .hafen
+                        .enable_totp(&Actor::Cli, &login)
+                        .await
+                        .map_err(user_error)
+                        .and_then(|uri| print_secret(uri.expose()))
+                }
+            };
+            opened.hafen.store().clone().close();
+            result
         }
         Command::Token {
             command: TokenCommand::Create { tenant, role },

@@ -36,6 +36,7 @@ pub mod service;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
+pub mod ui;
 
 pub use app::Application;
 pub use config::Config;

@@ -1,4 +1,4 @@
-//! Master key rotation: every wrapped data key (tenants, contacts, periods, register entries)
+//! Master key rotation: every wrapped data key (tenants, contacts, periods, register entries, the web interface's install key)
 //! is unwrapped with the old master key and wrapped again to the new one and the recovery
 //! recipients. It runs while the server serves (docs/operations.md has the steps):
 //!
@@ -17,11 +17,12 @@ use crate::crypto::MasterKey;
 use crate::store::DbConn;
 
 /// The tables that hold wrapped keys: (table, key column, id column).
-const WRAPPED: [(&str, &str, &str); 4] = [
+const WRAPPED: [(&str, &str, &str); 5] = [
     ("tenants", "wrapped_key", "id"),
     ("contact_keys", "wrapped_key", "contact_id"),
     ("period_keys", "wrapped_key", "id"),
     ("register_entries", "wrapped_key", "id"),
+    ("ui_keys", "wrapped_key", "id"),
 ];
 
 const BATCH: i64 = 500;

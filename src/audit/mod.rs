@@ -358,3 +358,29 @@ pub fn prune_batch(
     )?;
     Ok(n as i64)
 }
+
+impl crate::service::Hafen {
+    /// The newest audit entries an actor may read: all for install-wide admins and the
+    /// processor's DPO, the tenant's own for a tenant's admin or DPO (the web interface's
+    /// viewer).
+    pub async fn audit_entries(
+        &self,
+        actor: &Actor,
+        tenant: Option<&TenantId>,
+        limit: i64,
+    ) -> crate::error::Result<Vec<AuditRow>> {
+        use crate::auth::Permission;
+        let scope = match (actor.person().and_then(|(_, own)| own.cloned()), tenant) {
+            (Some(own), _) => Some(own),
+            (None, t) => t.cloned(),
+        };
+        match &scope {
+            Some(t) => actor.authorize(t, Permission::ExportRecords)?,
+            None => actor.authorize_processor(Permission::ExportRecords)?,
+        }
+        Ok(self
+            .store
+            .read(move |conn| recent(conn, scope.as_ref(), limit))
+            .await?)
+    }
+}

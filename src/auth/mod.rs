@@ -151,11 +151,18 @@ impl FromStr for Role {
     }
 }
 
-/// Who is acting: a verified API token, the local command line, or Hafen itself.
+/// Who is acting: a verified API token, a person signed in to the web interface, the local
+/// command line, or Hafen itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     Token {
         id: TokenId,
+        role: Role,
+        tenant: Option<TenantId>,
+    },
+    /// A person signed in to the web interface: the same roles and tenant binding as a token.
+    User {
+        id: String,
         role: Role,
         tenant: Option<TenantId>,
     },
@@ -172,6 +179,7 @@ impl Actor {
     pub fn audit_label(&self) -> String {
         match self {
             Actor::Token { id, role, .. } => format!("token:{}/{}", id.as_str(), role),
+            Actor::User { id, role, .. } => format!("user:{id}/{role}"),
             Actor::Channel { id, .. } => format!("channel:{id}"),
             Actor::Cli => "cli".into(),
             Actor::System => "system".into(),
@@ -188,32 +196,29 @@ impl Actor {
             Actor::Channel { .. } => Err(Error::Forbidden(
                 "a webhook may only deliver messages".into(),
             )),
-            Actor::Token {
-                role, tenant: own, ..
-            } => {
-                if let Some(own) = own {
-                    if own != tenant {
-                        return Err(Error::NotFound);
-                    }
+            Actor::Token { tenant: own, .. } | Actor::User { tenant: own, .. } => {
+                if own.as_ref().is_some_and(|own| own != tenant) {
+                    return Err(Error::NotFound);
                 }
-                self.authorize_install(permission).map_err(|e| match e {
-                    Error::Forbidden(_) => Error::Forbidden(format!(
-                        "a token with role '{role}' may not {}",
-                        permission.describe()
-                    )),
-                    other => other,
-                })
+                self.authorize_install(permission)
             }
+        }
+    }
+
+    /// The role and tenant binding of a token or a signed-in person.
+    pub fn person(&self) -> Option<(Role, Option<&TenantId>)> {
+        match self {
+            Actor::Token { role, tenant, .. } | Actor::User { role, tenant, .. } => {
+                Some((*role, tenant.as_ref()))
+            }
+            Actor::Channel { .. } | Actor::Cli | Actor::System => None,
         }
     }
 
     /// Checks a permission over the processor's own records (the install as a whole): only
     /// the command line and tokens without a tenant (admin, the processor's DPO) qualify.
     pub fn authorize_processor(&self, permission: Permission) -> Result<()> {
-        if let Actor::Token {
-            tenant: Some(_), ..
-        } = self
-        {
+        if let Some((_, Some(_))) = self.person() {
             return Err(Error::Forbidden(
                 "a tenant's token cannot act on the processor's records; use an install-wide token"
                     .into(),
@@ -229,9 +234,11 @@ impl Actor {
             Actor::Channel { .. } => Err(Error::Forbidden(
                 "a webhook may only deliver messages".into(),
             )),
-            Actor::Token { role, .. } if role.allows(permission) => Ok(()),
-            Actor::Token { role, .. } => Err(Error::Forbidden(format!(
-                "a token with role '{role}' may not {}",
+            Actor::Token { role, .. } | Actor::User { role, .. } if role.allows(permission) => {
+                Ok(())
+            }
+            Actor::Token { role, .. } | Actor::User { role, .. } => Err(Error::Forbidden(format!(
+                "the role '{role}' may not {}",
                 permission.describe()
             ))),
         }

@@ -353,6 +353,78 @@ impl PlatformClient {
     }
 }
 
+impl PlatformClient {
+    /// Asks the platform who these credentials belong to (WhatsApp: the phone number;
+    /// Messenger: the page; Telegram: `getMe`), to test a channel before traffic depends on
+    /// it. Returns the platform's name for the account, or why it failed.
+    pub async fn check(&self, channel: &Channel) -> Result<String, PlatformError> {
+        let missing = |what: &str| PlatformError {
+            code: 0,
+            title: format!("the channel has no {what}"),
+            detail: Some(format!("set secrets.{what} on the channel")),
+        };
+        let request = match channel.platform {
+            Platform::Whatsapp => {
+                let token = channel
+                    .secrets
+                    .access_token
+                    .as_deref()
+                    .ok_or_else(|| missing("access_token"))?;
+                let account = channel
+                    .account_id
+                    .as_deref()
+                    .ok_or_else(|| missing("account_id"))?;
+                self.http
+                    .get(format!(
+                        "{}/{account}?fields=display_phone_number,verified_name",
+                        self.endpoints.whatsapp
+                    ))
+                    .bearer_auth(token)
+            }
+            Platform::Messenger => {
+                let token = channel
+                    .secrets
+                    .access_token
+                    .as_deref()
+                    .ok_or_else(|| missing("access_token"))?;
+                self.http
+                    .get(format!("{}/me?fields=name", self.endpoints.messenger))
+                    .bearer_auth(token)
+            }
+            Platform::Telegram => {
+                let token = channel
+                    .secrets
+                    .bot_token
+                    .as_deref()
+                    .ok_or_else(|| missing("bot_token"))?;
+                self.http
+                    .get(format!("{}/bot{token}/getMe", self.endpoints.telegram))
+            }
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| network_error(&e.without_url()))?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let name = ["/verified_name", "/name", "/result/username"]
+            .iter()
+            .find_map(|p| body.pointer(p).and_then(Value::as_str));
+        match name {
+            Some(name) if (200..300).contains(&status) => Ok(name.to_string()),
+            _ => Err(PlatformError {
+                code: i64::from(status),
+                title: format!("the platform answered {status}"),
+                detail: body
+                    .pointer("/error/message")
+                    .or_else(|| body.pointer("/description"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            }),
+        }
+    }
+}
+
 fn network_error(e: &reqwest::Error) -> PlatformError {
     PlatformError {
         code: 0,

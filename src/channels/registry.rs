@@ -595,6 +595,19 @@ impl Hafen {
         self.open_channel(row).await
     }
 
+    /// Tests a channel's credentials against the platform (`PlatformClient::check`):
+    /// `Ok` with the account's name there, or the platform's refusal as a conflict.
+    pub async fn test_channel(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<String> {
+        actor.authorize(tenant, Permission::ManageChannels)?;
+        let channel = self.channel(tenant, id).await?;
+        self.platforms.check(&channel).await.map_err(|e| {
+            Error::Conflict(match e.detail {
+                Some(d) => format!("{}: {d}", e.title),
+                None => e.title,
+            })
+        })
+    }
+
     async fn open_channel(&self, row: ChannelRow) -> Result<Channel> {
         let tenant = TenantId::parse(&row.tenant_id)?;
         let keys = self.tenant_keys(&tenant).await?;

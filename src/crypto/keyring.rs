@@ -20,6 +20,8 @@ pub enum KeyOwner {
     Period(String),
     /// A register entry's key (GDPR records).
     Record(String),
+    /// An install-wide key (e.g. the one sealing web interface login names).
+    Install(String),
 }
 
 /// The keys derived from one data key.

@@ -15,6 +15,7 @@ pub mod requests;
 pub mod retention;
 pub mod tenants;
 pub mod tls;
+pub mod ui;
 pub mod widget;
 
 use std::time::Instant;
@@ -207,6 +208,7 @@ impl utoipa::Modify for ProblemResponses {
 
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    ui::routes(cfg);
     cfg.route("/healthz", web::get().to(health))
         .route("/readyz", web::get().to(ready))
         .route(

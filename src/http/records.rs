@@ -180,7 +180,7 @@ fn report_params(req: &HttpRequest) -> Result<(Format, Lang), ApiError> {
     Ok((format, lang))
 }
 
-fn report_response(report: &Report, format: Format, bytes: Vec<u8>) -> HttpResponse {
+pub(crate) fn report_response(report: &Report, format: Format, bytes: Vec<u8>) -> HttpResponse {
     let scope = report.tenant_id.as_deref().unwrap_or("install");
     let name = format!(
         "{}-{}-{}.{}",

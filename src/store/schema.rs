@@ -389,7 +389,42 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ui_keys (id) {
+        id -> Text,
+        wrapped_key -> Binary,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    ui_users (id) {
+        id -> Text,
+        login_index -> Binary,
+        login_sealed -> Binary,
+        password_hash -> Text,
+        role -> Text,
+        tenant_id -> Nullable<Text>,
+        totp_sealed -> Nullable<Binary>,
+        failed_attempts -> Integer,
+        locked_until -> Nullable<BigInt>,
+        created_at -> BigInt,
+        created_by -> Text,
+        disabled_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    ui_sessions (id_hash) {
+        id_hash -> Binary,
+        user_id -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+    }
+}
+
 diesel::joinable!(contacts -> tenants (tenant_id));
+diesel::joinable!(ui_sessions -> ui_users (user_id));
 diesel::joinable!(messages -> contacts (contact_id));
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
@@ -417,5 +452,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     retention_certificates,
     register_entries,
     subject_requests,
-    backups
+    backups,
+    ui_keys,
+    ui_users,
+    ui_sessions
 );

@@ -1,0 +1,129 @@
+//! Posted forms: same origin, url-encoded, within the body limit, and carrying the session's
+//! CSRF token. Anything else is refused before a domain operation runs.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest};
+
+use super::UiError;
+use crate::error::Error;
+use crate::http::extract::raw_body;
+use crate::ui::text::Lang;
+use crate::ui::Session;
+
+/// The fields of a posted form, in order (names may repeat).
+#[derive(Debug, Default)]
+pub struct Form(Vec<(String, String)>);
+
+impl Form {
+    /// Reads a form posted by a signed-in person: origin, type and CSRF token checked.
+    pub async fn read(
+        req: &HttpRequest,
+        payload: web::Payload,
+        hafen: &crate::service::Hafen,
+        session: &Session,
+        lang: Lang,
+    ) -> Result<Self, UiError> {
+        let form = Self::read_unchecked(req, payload, lang).await?;
+        if !hafen.csrf_valid(session, form.get("csrf")) {
+            return Err(UiError::Form(
+                "the form's security token is missing or stale; reload the page and try again",
+                lang,
+            ));
+        }
+        Ok(form)
+    }
+
+    /// Reads a form with the origin check only (the sign-in form checks its own token).
+    pub async fn read_unchecked(
+        req: &HttpRequest,
+        payload: web::Payload,
+        lang: Lang,
+    ) -> Result<Self, UiError> {
+        if !same_origin(req) {
+            return Err(UiError::Form("the form was not sent from this site", lang));
+        }
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Err(UiError::Form(
+                "expected a form (application/x-www-form-urlencoded)",
+                lang,
+            ));
+        }
+        let body = raw_body(req, payload).await.map_err(|e| {
+            tracing::debug!(error = %e, "form body refused");
+            UiError::Domain(
+                Error::invalid("form", "the form could not be read (too large or too slow)"),
+                lang,
+            )
+        })?;
+        Ok(Self(
+            url::form_urlencoded::parse(&body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        ))
+    }
+
+    /// The first value of a field, trimmed; empty when absent.
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .unwrap_or("")
+    }
+
+    /// A field exactly as sent (passwords are not trimmed).
+    pub fn untrimmed(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    /// The value of a field, or None when absent or blank.
+    pub fn opt(&self, name: &str) -> Option<String> {
+        Some(self.get(name))
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    }
+
+    /// Whether a checkbox was ticked.
+    pub fn checked(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+
+    /// Every value of a repeated field.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .collect()
+    }
+}
+
+/// A state-changing request must come from a page of this site: `Sec-Fetch-Site:
+/// same-origin`, or an `Origin` whose host is this request's host. Requests with neither (not
+/// a browser) are refused too.
+pub fn same_origin(req: &HttpRequest) -> bool {
+    if let Some(site) = req.headers().get("sec-fetch-site") {
+        return site.as_bytes() == b"same-origin";
+    }
+    let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let host = req.connection_info().host().to_string();
+    url::Url::parse(origin).is_ok_and(|o| {
+        let port = o.port().map(|p| format!(":{p}")).unwrap_or_default();
+        o.host_str().is_some_and(|h| format!("{h}{port}") == host)
+    })
+}

@@ -1,0 +1,425 @@
+//! The web interface under `/ui/`: server-rendered pages (maud), one module per area, each
+//! calling the same domain operations as the API as a signed-in [`Actor::User`]. Everything
+//! ships in the binary; the pages pass `default-src 'none'` with only same-origin scripts and
+//! styles. Security rules (docs/ui.md): session cookie HttpOnly, SameSite=Strict, Path=/ui,
+//! Secure under TLS; every form carries the session's CSRF token and must come from this
+//! origin; sign-in is audited and locks after repeated failures.
+
+mod admin;
+mod form;
+mod pages;
+mod records;
+mod sign_in;
+mod tenant;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+use maud::{html, Markup, DOCTYPE};
+
+pub use form::Form;
+pub use sign_in::SignInRate;
+
+use crate::auth::Actor;
+use crate::error::Error;
+use crate::service::Hafen;
+use crate::tenants::TenantId;
+use crate::ui::text::{Lang, Text};
+use crate::ui::Session;
+
+pub const SESSION_COOKIE: &str = "hafen_session";
+const LANG_COOKIE: &str = "hafen_lang";
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const CSS: &str = include_str!("static/ui.css");
+const JS: &str = include_str!("static/ui.js");
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ui", web::get().to(home))
+        .route("/ui/", web::get().to(home))
+        .route("/ui/static/ui.css", web::get().to(css))
+        .route("/ui/static/ui.js", web::get().to(js))
+        .route("/ui/lang/{lang}", web::get().to(switch_language));
+    sign_in::routes(cfg);
+    pages::routes(cfg);
+    admin::routes(cfg);
+    tenant::routes(cfg);
+    records::routes(cfg);
+}
+
+async fn home(req: HttpRequest) -> HttpResponse {
+    let to = if req.cookie(SESSION_COOKIE).is_some() {
+        "/ui/dashboard"
+    } else {
+        "/ui/sign-in"
+    };
+    see_other(to)
+}
+
+async fn css() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(CSS)
+}
+
+async fn js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(JS)
+}
+
+/// Switches the interface language (a cookie, so it works before sign-in too) and goes back
+/// to the page it came from (only a local path, never another site).
+async fn switch_language(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    let lang = Lang::parse(&path).unwrap_or_default();
+    let back = req
+        .query_string()
+        .strip_prefix("back=")
+        .and_then(|b| {
+            url::form_urlencoded::parse(format!("b={b}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+        })
+        .filter(|b| b.starts_with("/ui/") && !b.starts_with("//") && !b.contains('\\'))
+        .unwrap_or_else(|| "/ui/".into());
+    let mut cookie = Cookie::new(LANG_COOKIE, if lang == Lang::En { "en" } else { "de" });
+    cookie.set_path("/ui");
+    cookie.set_same_site(SameSite::Lax);
+    cookie.set_max_age(actix_web::cookie::time::Duration::days(365));
+    let mut response = see_other(&back);
+    let _ = response.add_cookie(&cookie);
+    response
+}
+
+pub fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+/// The language of a request: the cookie, else the browser's preference, else German.
+pub fn lang_of(req: &HttpRequest) -> Lang {
+    if let Some(c) = req.cookie(LANG_COOKIE) {
+        return Lang::parse(c.value()).unwrap_or_default();
+    }
+    let prefers_english = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("en"));
+    if prefers_english {
+        Lang::En
+    } else {
+        Lang::De
+    }
+}
+
+/// Whether cookies get `Secure`: under TLS, or behind the documented local TLS proxy.
+pub fn secure_transport(req: &HttpRequest) -> bool {
+    let tls = req
+        .app_data::<super::widget::WidgetTransport>()
+        .is_some_and(|t| t.https);
+    let proxied = req.peer_addr().is_some_and(|p| p.ip().is_loopback())
+        && req
+            .headers()
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes() == b"https");
+    tls || proxied
+}
+
+/// A person signed in, with the language and the tenants they can see.
+pub struct SignedIn {
+    pub session: Session,
+    pub lang: Lang,
+    pub tenants: Vec<(TenantId, String)>,
+    pub path: String,
+}
+
+impl SignedIn {
+    pub fn actor(&self) -> &Actor {
+        &self.session.actor
+    }
+
+    pub fn t(&self, text: Text) -> &'static str {
+        text.get(self.lang)
+    }
+
+    /// The tenant of a `/ui/t/{tenant}/…` page. A tenant the person cannot see is "not
+    /// found", as in the API.
+    pub fn tenant(&self, id: &str) -> Result<(TenantId, String), UiError> {
+        self.tenants
+            .iter()
+            .find(|(t, _)| t.as_str() == id)
+            .cloned()
+            .ok_or(UiError::Domain(Error::NotFound, self.lang))
+    }
+}
+
+impl FromRequest for SignedIn {
+    type Error = UiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, UiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let hafen = req.app_data::<web::Data<Hafen>>().cloned();
+        let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+        let lang = lang_of(req);
+        let path = req.path().to_string();
+        Box::pin(async move {
+            let hafen = hafen.ok_or(UiError::SignIn)?;
+            let cookie = cookie.ok_or(UiError::SignIn)?;
+            let session = hafen
+                .session(&cookie)
+                .await
+                .map_err(|e| UiError::Domain(e, lang))?
+                .ok_or(UiError::SignIn)?;
+            let tenants = hafen
+                .visible_tenants(&session.actor)
+                .await
+                .map_err(|e| UiError::Domain(e, lang))?;
+            Ok(SignedIn {
+                session,
+                lang,
+                tenants,
+                path,
+            })
+        })
+    }
+}
+
+/// What a page can fail with: no session (to the sign-in page), a domain error (a page that
+/// says what went wrong, with the API's status), or a refused form.
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    #[error("sign-in required")]
+    SignIn,
+    #[error("{0}")]
+    Domain(Error, Lang),
+    #[error("form refused: {0}")]
+    Form(&'static str, Lang),
+}
+
+impl UiError {
+    pub fn domain(lang: Lang) -> impl Fn(Error) -> UiError {
+        move |e| UiError::Domain(e, lang)
+    }
+}
+
+impl ResponseError for UiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            UiError::SignIn => StatusCode::SEE_OTHER,
+            UiError::Form(..) => StatusCode::FORBIDDEN,
+            UiError::Domain(e, _) => super::problem::ApiError::Domain(clone_error(e)).status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (lang, message) = match self {
+            UiError::SignIn => return see_other("/ui/sign-in"),
+            UiError::Form(why, lang) => {
+                tracing::info!(reason = why, "web interface form refused");
+                (*lang, (*why).to_string())
+            }
+            UiError::Domain(e, lang) => {
+                match e {
+                    Error::Internal(cause) => tracing::error!(
+                        error = %crate::telemetry::chain(cause.as_ref()),
+                        "web interface request failed"
+                    ),
+                    other => tracing::debug!(error = %other, "web interface request refused"),
+                }
+                let message = match e {
+                    Error::NotFound => Text::NotFound.get(*lang).to_string(),
+                    Error::Internal(_) => "The server could not complete the request; nothing was stored. The cause is in the server log.".into(),
+                    other => other.to_string(),
+                };
+                (*lang, message)
+            }
+        };
+        let title = Text::Error.get(lang);
+        page(
+            self.status_code(),
+            bare(
+                lang,
+                title,
+                html! {
+                    h1 { (title) }
+                    p.error role="alert" { (message) }
+                    p { a href="/ui/" data-back { (Text::Back.get(lang)) } }
+                },
+            ),
+        )
+    }
+}
+
+/// `Error` holds an `anyhow::Error`, which does not clone; the status only needs the kind.
+fn clone_error(e: &Error) -> Error {
+    match e {
+        Error::NotFound => Error::NotFound,
+        Error::Unauthenticated => Error::Unauthenticated,
+        Error::Forbidden(s) => Error::Forbidden(s.clone()),
+        Error::Invalid { field, reason } => Error::invalid(field.clone(), reason.clone()),
+        Error::Conflict(s) => Error::Conflict(s.clone()),
+        Error::Unavailable(s) => Error::Unavailable(s.clone()),
+        Error::Internal(_) => Error::internal(anyhow::anyhow!("internal")),
+    }
+}
+
+/// An HTML response with the interface's CSP.
+pub fn page(status: StatusCode, body: Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Content-Security-Policy", CSP))
+        .body(body.into_string())
+}
+
+fn head(title: &str) -> Markup {
+    html! {
+        meta charset="utf-8";
+        meta name="viewport" content="width=device-width, initial-scale=1";
+        title { (title) " · Hafen" }
+        link rel="stylesheet" href="/ui/static/ui.css";
+        script src="/ui/static/ui.js" defer {}
+    }
+}
+
+fn language_switch(lang: Lang, back: &str) -> Markup {
+    let back: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
+    html! {
+        nav.lang aria-label=(Text::Language.get(lang)) {
+            @for l in [Lang::De, Lang::En] {
+                @if l == lang {
+                    span aria-current="true" { (Text::lang_name(l)) }
+                } @else {
+                    a href={ "/ui/lang/" (if l == Lang::En { "en" } else { "de" }) "?back=" (back) } lang=(if l == Lang::En { "en" } else { "de" }) { (Text::lang_name(l)) }
+                }
+            }
+        }
+    }
+}
+
+/// A page without navigation (sign-in, errors).
+pub fn bare(lang: Lang, title: &str, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(if lang == Lang::En { "en" } else { "de" }) {
+            head { (head(title)) }
+            body.bare {
+                main #main { (content) }
+            }
+        }
+    }
+}
+
+/// Where a page sits in the navigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    Dashboard,
+    Tenants,
+    Channels,
+    Retention,
+    Holds,
+    Consent,
+    Contacts,
+    Requests,
+    Certificates,
+    Reports,
+    Audit,
+    Users,
+}
+
+/// A page of the signed-in interface: skip link, navigation, language switch, sign-out.
+pub fn layout(
+    who: &SignedIn,
+    area: Area,
+    tenant: Option<&TenantId>,
+    title: &str,
+    content: Markup,
+) -> HttpResponse {
+    let lang = who.lang;
+    let t = |x: Text| x.get(lang);
+    let current = tenant.or(who.tenants.first().map(|(t, _)| t));
+    let link = |a: Area, href: String, label: Text| {
+        html! {
+            li { a href=(href) aria-current=[(a == area).then_some("page")] { (t(label)) } }
+        }
+    };
+    let (role, _) = who
+        .actor()
+        .person()
+        .unwrap_or((crate::auth::Role::Agent, None));
+    let body = html! {
+        (DOCTYPE)
+        html lang=(if lang == Lang::En { "en" } else { "de" }) {
+            head { (head(title)) }
+            body {
+                a.skip href="#main" { (t(Text::SkipToContent)) }
+                header {
+                    a.brand href="/ui/dashboard" { "Hafen" }
+                    (language_switch(lang, &who.path))
+                    form.signout method="post" action="/ui/sign-out" {
+                        input type="hidden" name="csrf" value=(who.session.csrf);
+                        span.who { (t(Text::SignedInAs)) " " (role.as_str()) }
+                        button type="submit" { (t(Text::SignOut)) }
+                    }
+                }
+                nav.main aria-label="Hafen" {
+                    ul {
+                        (link(Area::Dashboard, "/ui/dashboard".into(), Text::Dashboard))
+                        (link(Area::Tenants, "/ui/tenants".into(), Text::Tenants))
+                        @if let Some(tid) = current {
+                            @let base = format!("/ui/t/{}", tid.as_str());
+                            (link(Area::Channels, format!("{base}/channels"), Text::Channels))
+                            (link(Area::Retention, format!("{base}/retention"), Text::Retention))
+                            (link(Area::Holds, format!("{base}/holds"), Text::Holds))
+                            (link(Area::Consent, format!("{base}/consent"), Text::Consent))
+                            (link(Area::Contacts, format!("{base}/contacts"), Text::Contacts))
+                            (link(Area::Requests, format!("{base}/requests"), Text::Requests))
+                            (link(Area::Certificates, format!("{base}/certificates"), Text::Certificates))
+                        }
+                        (link(Area::Reports, "/ui/reports".into(), Text::Reports))
+                        (link(Area::Audit, "/ui/audit".into(), Text::Audit))
+                        (link(Area::Users, "/ui/users".into(), Text::Users))
+                    }
+                    @if who.tenants.len() > 1 {
+                        @if let Some(tid) = current {
+                            form.tenant-pick method="get" action="/ui/tenant" {
+                                label for="tenant-pick" { (t(Text::Tenant)) }
+                                select #tenant-pick name="id" data-autosubmit {
+                                    @for (id, name) in &who.tenants {
+                                        option value=(id.as_str()) selected[id == tid] { (name) }
+                                    }
+                                }
+                                input type="hidden" name="area" value=(area_slug(area));
+                                noscript { button type="submit" { (t(Text::Open)) } }
+                            }
+                        }
+                    }
+                }
+                main #main { (content) }
+            }
+        }
+    };
+    page(StatusCode::OK, body)
+}
+
+pub fn area_slug(area: Area) -> &'static str {
+    match area {
+        Area::Channels => "channels",
+        Area::Retention => "retention",
+        Area::Holds => "holds",
+        Area::Consent => "consent",
+        Area::Contacts => "contacts",
+        Area::Requests => "requests",
+        Area::Certificates => "certificates",
+        _ => "channels",
+    }
+}
+
+/// A date and time for people (UTC, as the audit log keeps it).
+pub fn when(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}

@@ -1,0 +1,174 @@
+//! Reports (choose kind, tenant, format, language; download) and the audit log viewer with
+//! chain verification.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use maud::html;
+
+use super::{layout, when, Area, SignedIn, UiError};
+use crate::clock::from_micros;
+use crate::error::Error;
+use crate::records::report::{Format, Kind};
+use crate::records::Lang;
+use crate::service::Hafen;
+use crate::ui::text::Text;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ui/reports", web::get().to(reports))
+        .route("/ui/reports/download", web::get().to(download))
+        .route("/ui/audit", web::get().to(audit));
+}
+
+fn query(req: &HttpRequest) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn get<'a>(q: &'a [(String, String)], name: &str) -> &'a str {
+    q.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+async fn reports(who: SignedIn) -> Result<HttpResponse, UiError> {
+    let t = |x: Text| who.t(x);
+    let install_wide = matches!(who.actor().person(), Some((_, None)));
+    let content = html! {
+        h1 { (t(Text::Reports)) }
+        form method="get" action="/ui/reports/download" {
+            label for="r-kind" { (t(Text::Report)) }
+            select #r-kind name="kind" {
+                @for k in Kind::ALL {
+                    @if install_wide || !k.is_install_wide() {
+                        option value=(k.as_str()) { (k.title(who.lang)) }
+                    }
+                }
+            }
+            label for="r-tenant" { (t(Text::Tenant)) }
+            select #r-tenant name="tenant" {
+                @if install_wide { option value="" { (t(Text::InstallWide)) } }
+                @for (id, name) in &who.tenants { option value=(id.as_str()) { (name) } }
+            }
+            label for="r-format" { (t(Text::Format)) }
+            select #r-format name="format" {
+                option value="pdf" { "PDF" } option value="xlsx" { "XLSX" } option value="csv" { "CSV" } option value="json" { "JSON" }
+            }
+            label for="r-lang" { (t(Text::Language)) }
+            select #r-lang name="lang" {
+                option value="de" selected[who.lang == Lang::De] { "Deutsch" }
+                option value="en" selected[who.lang == Lang::En] { "English" }
+            }
+            button type="submit" { (t(Text::Download)) }
+        }
+    };
+    Ok(layout(&who, Area::Reports, None, t(Text::Reports), content))
+}
+
+/// A report as a file. A GET (it changes nothing but the audit log, and the session cookie
+/// is SameSite=Strict, so another site cannot make the browser fetch it signed in).
+async fn download(
+    req: HttpRequest,
+    hafen: web::Data<Hafen>,
+    who: SignedIn,
+) -> Result<HttpResponse, UiError> {
+    let q = query(&req);
+    let e = UiError::domain(who.lang);
+    let kind: Kind = get(&q, "kind").parse().map_err(&e)?;
+    let format: Format = get(&q, "format").parse().map_err(&e)?;
+    let lang = Lang::parse(get(&q, "lang")).map_err(&e)?;
+    let tenant = match get(&q, "tenant") {
+        "" => None,
+        id => Some(who.tenant(id)?.0),
+    };
+    let tenant = match (kind.is_install_wide(), tenant) {
+        (true, _) => None,
+        (false, Some(t)) => Some(t),
+        (false, None) => {
+            return Err(e(Error::invalid(
+                "tenant",
+                "this report is about one tenant: choose it",
+            )))
+        }
+    };
+    let (report, bytes) = hafen
+        .report(who.actor(), kind, tenant.as_ref(), lang, format)
+        .await
+        .map_err(&e)?;
+    Ok(crate::http::records::report_response(
+        &report, format, bytes,
+    ))
+}
+
+async fn audit(
+    req: HttpRequest,
+    hafen: web::Data<Hafen>,
+    who: SignedIn,
+) -> Result<HttpResponse, UiError> {
+    let q = query(&req);
+    let e = UiError::domain(who.lang);
+    let tenant = match get(&q, "tenant") {
+        "" => None,
+        id => Some(who.tenant(id)?.0),
+    };
+    let entries = hafen
+        .audit_entries(who.actor(), tenant.as_ref(), 200)
+        .await
+        .map_err(&e)?;
+    let verify = get(&q, "verify") == "1";
+    let chain = if verify {
+        who.actor()
+            .authorize_processor(crate::auth::Permission::ExportRecords)
+            .map_err(&e)?;
+        Some(hafen.verify_audit_chain().await.map_err(&e)?)
+    } else {
+        None
+    };
+    let t = |x: Text| who.t(x);
+    let install_wide = matches!(who.actor().person(), Some((_, None)));
+    let name_of = |id: &Option<String>| {
+        id.as_deref()
+            .and_then(|id| who.tenants.iter().find(|(t, _)| t.as_str() == id))
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default()
+    };
+    let content = html! {
+        h1 { (t(Text::Audit)) }
+        @if install_wide {
+            form.inline method="get" action="/ui/audit" {
+                label for="a-tenant" { (t(Text::Tenant)) }
+                select #a-tenant name="tenant" {
+                    option value="" { "*" }
+                    @for (id, name) in &who.tenants { option value=(id.as_str()) selected[tenant.as_ref() == Some(id)] { (name) } }
+                }
+                button type="submit" { (t(Text::Open)) }
+            }
+            form.inline method="get" action="/ui/audit" {
+                input type="hidden" name="verify" value="1";
+                button type="submit" { (t(Text::VerifyChain)) }
+            }
+        }
+        @if let Some(report) = &chain {
+            p #chain role="status" {
+                @if report.intact() { span.ok { "✓ " (t(Text::ChainIntact)) " (" (report.verified) " " (t(Text::Entries)) ")" } }
+                @else { strong.warn { "✗ " (t(Text::ChainBroken)) @if let Some(b) = &report.broken { " #" (b.seq) ": " (b.reason) } } }
+            }
+        }
+        table {
+            thead { tr { th { "#" } th { (t(Text::Time)) } th { (t(Text::Tenant)) } th { (t(Text::Actor)) } th { (t(Text::Action)) } th { (t(Text::Object)) } } }
+            tbody {
+                @for a in &entries {
+                    tr {
+                        td { (a.seq) }
+                        td { (when(from_micros(a.at))) }
+                        td { (name_of(&a.tenant_id)) }
+                        td { code { (a.actor) } }
+                        td { (a.action) }
+                        td { @if let (Some(k), Some(id)) = (&a.object_type, &a.object_id) { (k) " " code { (id) } } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout(&who, Area::Audit, None, t(Text::Audit), content))
+}

@@ -1,0 +1,158 @@
+//! Sign-in and sign-out. The sign-in form has no session yet, so it carries a double-submit
+//! token (a random value in a cookie and in the form, which another site can neither read nor
+//! set); every attempt is audited and five failures lock the name (see `ui::users`).
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use maud::html;
+use rand::RngCore;
+use subtle::ConstantTimeEq;
+
+use super::{
+    bare, lang_of, page, secure_transport, see_other, Form, SignedIn, UiError, SESSION_COOKIE,
+};
+use crate::http::limits::{client_ip, IpRateLimit};
+use crate::sensitive::Sensitive;
+use crate::service::Hafen;
+use crate::ui::text::{Lang, Text};
+
+const SIGN_IN_COOKIE: &str = "hafen_signin";
+
+/// Sign-in attempts per second and address, before names are even looked at.
+pub struct SignInRate(pub IpRateLimit);
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ui/sign-in", web::get().to(form))
+        .route("/ui/sign-in", web::post().to(submit))
+        .route("/ui/sign-out", web::post().to(sign_out));
+}
+
+fn cookie<'a>(req: &HttpRequest, name: &'a str, value: String, path: &'a str) -> Cookie<'a> {
+    let mut c = Cookie::new(name, value);
+    c.set_http_only(true);
+    c.set_same_site(SameSite::Strict);
+    c.set_path(path);
+    c.set_secure(secure_transport(req));
+    c
+}
+
+fn render(
+    req: &HttpRequest,
+    lang: Lang,
+    status: StatusCode,
+    message: Option<Text>,
+) -> HttpResponse {
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let token = URL_SAFE_NO_PAD.encode(raw);
+    let t = |x: Text| x.get(lang);
+    let body = bare(
+        lang,
+        t(Text::SignIn),
+        html! {
+            div.signin {
+                p.brand { "Hafen" }
+                (super::language_switch(lang, "/ui/sign-in"))
+                h1 { (t(Text::SignIn)) }
+                @if let Some(m) = message {
+                    p.error role="alert" { (t(m)) }
+                }
+                form method="post" action="/ui/sign-in" {
+                    input type="hidden" name="token" value=(token);
+                    label for="login" { (t(Text::Login)) }
+                    input #login type="text" name="login" autocomplete="username" required autofocus;
+                    label for="password" { (t(Text::Password)) }
+                    input #password type="password" name="password" autocomplete="current-password" required;
+                    label for="code" { (t(Text::TotpCode)) }
+                    input #code type="text" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}";
+                    button type="submit" { (t(Text::SignIn)) }
+                }
+            }
+        },
+    );
+    let mut response = page(status, body);
+    let _ = response.add_cookie(&cookie(req, SIGN_IN_COOKIE, token, "/ui/sign-in"));
+    response
+}
+
+async fn form(req: HttpRequest) -> HttpResponse {
+    render(&req, lang_of(&req), StatusCode::OK, None)
+}
+
+async fn submit(
+    req: HttpRequest,
+    body: web::Payload,
+    hafen: web::Data<Hafen>,
+    rate: web::Data<SignInRate>,
+) -> Result<HttpResponse, UiError> {
+    let lang = lang_of(&req);
+    if let Some(ip) = client_ip(&req) {
+        if !rate.0.allow(ip, hafen.clock().now()) {
+            return Ok(render(
+                &req,
+                lang,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(Text::SignInFailed),
+            ));
+        }
+    }
+    let form = Form::read_unchecked(&req, body, lang).await?;
+    let cookie_token = req.cookie(SIGN_IN_COOKIE).map(|c| c.value().to_string());
+    let token_ok = cookie_token.is_some_and(|c| {
+        !c.is_empty() && bool::from(c.as_bytes().ct_eq(form.get("token").as_bytes()))
+    });
+    if !token_ok {
+        return Ok(render(
+            &req,
+            lang,
+            StatusCode::FORBIDDEN,
+            Some(Text::SignInExpired),
+        ));
+    }
+    let password = Sensitive::new(form.untrimmed("password").to_string());
+    let code = form.opt("code");
+    match hafen
+        .check_sign_in(form.get("login"), password, code.as_deref())
+        .await
+    {
+        Ok(user) => {
+            let id = hafen
+                .start_session(&user)
+                .await
+                .map_err(UiError::domain(lang))?;
+            let mut response = see_other("/ui/dashboard");
+            let _ = response.add_cookie(&cookie(&req, SESSION_COOKIE, id.expose().clone(), "/ui"));
+            let mut spent = cookie(&req, SIGN_IN_COOKIE, String::new(), "/ui/sign-in");
+            spent.make_removal();
+            let _ = response.add_cookie(&spent);
+            Ok(response)
+        }
+        Err(_) => Ok(render(
+            &req,
+            lang,
+            StatusCode::UNAUTHORIZED,
+            Some(Text::SignInFailed),
+        )),
+    }
+}
+
+async fn sign_out(
+    req: HttpRequest,
+    body: web::Payload,
+    hafen: web::Data<Hafen>,
+    who: SignedIn,
+) -> Result<HttpResponse, UiError> {
+    Form::read(&req, body, &hafen, &who.session, who.lang).await?;
+    hafen
+        .end_session(&who.session)
+        .await
+        .map_err(UiError::domain(who.lang))?;
+    let mut response = see_other("/ui/sign-in");
+    let mut gone = cookie(&req, SESSION_COOKIE, String::new(), "/ui");
+    gone.make_removal();
+    let _ = response.add_cookie(&gone);
+    Ok(response)
+}

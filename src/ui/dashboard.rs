@@ -1,0 +1,176 @@
+//! The dashboard's figures: ingest rate, channel health, retention overdue, open data-subject
+//! requests with their deadlines, and the last backup. Each section is shown only to roles
+//! that may see it; counts carry no personal data.
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::{count_star, max};
+use diesel::prelude::*;
+
+use crate::auth::{Actor, Permission};
+use crate::clock::{from_micros, to_micros};
+use crate::error::Result;
+use crate::metrics::CategoryLabels;
+use crate::requests::RequestView;
+use crate::retention::rules::Category;
+use crate::service::Hafen;
+use crate::store::schema::{channels, messages};
+use crate::tenants::{self, TenantId};
+
+#[derive(Debug, Clone)]
+pub struct ChannelHealth {
+    pub tenant: String,
+    pub tenant_id: String,
+    pub id: String,
+    pub name: String,
+    pub platform: String,
+    pub enabled: bool,
+    pub last_message: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenRequest {
+    pub tenant: String,
+    pub tenant_id: String,
+    pub request: RequestView,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Dashboard {
+    pub received_last_hour: i64,
+    pub received_last_day: i64,
+    /// Empty unless the actor may manage channels.
+    pub channels: Vec<ChannelHealth>,
+    /// Items due but not deleted at the end of the last retention run (this process).
+    pub retention_overdue: i64,
+    pub retention_last_success: Option<DateTime<Utc>>,
+    /// Open requests, earliest deadline first; empty unless the actor handles requests.
+    pub open_requests: Vec<OpenRequest>,
+    pub last_backup: Option<DateTime<Utc>>,
+}
+
+impl Hafen {
+    /// The tenants an actor can see: its own, or all for install-wide roles.
+    pub async fn visible_tenants(&self, actor: &Actor) -> Result<Vec<(TenantId, String)>> {
+        let rows = self.store.read(tenants::list).await?;
+        let own = actor.person().and_then(|(_, t)| t.cloned());
+        rows.into_iter()
+            .filter(|r| own.as_ref().is_none_or(|t| t.as_str() == r.id))
+            .map(|r| Ok((TenantId::parse(&r.id)?, r.name)))
+            .collect()
+    }
+
+    pub async fn dashboard(&self, actor: &Actor) -> Result<Dashboard> {
+        let tenants = self.visible_tenants(actor).await?;
+        let ids: Vec<String> = tenants
+            .iter()
+            .map(|(t, _)| t.as_str().to_string())
+            .collect();
+        let now = self.clock.now();
+        let (hour, day) = (
+            to_micros(now - chrono::Duration::hours(1)),
+            to_micros(now - chrono::Duration::days(1)),
+        );
+        let scope = ids.clone();
+        let (received_last_hour, received_last_day, channel_rows, last_backup) = self
+            .store
+            .read(move |conn| {
+                let count = |conn: &mut crate::store::DbConn, since: i64| {
+                    messages::table
+                        .filter(messages::tenant_id.eq_any(&scope))
+                        .filter(messages::received_at.ge(since))
+                        .select(count_star())
+                        .first::<i64>(conn)
+                };
+                let last_hour = count(conn, hour)?;
+                let last_day = count(conn, day)?;
+                let channels: Vec<(String, String, String, String, bool)> = channels::table
+                    .filter(channels::tenant_id.eq_any(&scope))
+                    .order((channels::tenant_id, channels::name))
+                    .select((
+                        channels::tenant_id,
+                        channels::id,
+                        channels::name,
+                        channels::platform,
+                        channels::enabled,
+                    ))
+                    .load(conn)?;
+                let mut rows = Vec::with_capacity(channels.len());
+                for (tenant, id, name, platform, enabled) in channels {
+                    let last: Option<i64> = messages::table
+                        .filter(messages::channel_id.eq(&id))
+                        .select(max(messages::received_at))
+                        .first(conn)?;
+                    rows.push((tenant, id, name, platform, enabled, last));
+                }
+                Ok((last_hour, last_day, rows, crate::backup::last_backup(conn)?))
+            })
+            .await?;
+        let name_of = |id: &str| {
+            tenants
+                .iter()
+                .find(|(t, _)| t.as_str() == id)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default()
+        };
+        let channels = channel_rows
+            .into_iter()
+            .filter(|(tenant, ..)| {
+                TenantId::parse(tenant)
+                    .is_ok_and(|t| actor.authorize(&t, Permission::ManageChannels).is_ok())
+            })
+            .map(
+                |(tenant, id, name, platform, enabled, last)| ChannelHealth {
+                    tenant: name_of(&tenant),
+                    tenant_id: tenant,
+                    id,
+                    name,
+                    platform,
+                    enabled,
+                    last_message: last.map(from_micros),
+                },
+            )
+            .collect();
+        let mut open_requests = Vec::new();
+        for (tenant, name) in &tenants {
+            if actor.authorize(tenant, Permission::HandleRequests).is_err() {
+                continue;
+            }
+            for request in self.list_requests(actor, tenant, false).await? {
+                if request.status == "open" {
+                    open_requests.push(OpenRequest {
+                        tenant: name.clone(),
+                        tenant_id: tenant.as_str().to_string(),
+                        request,
+                    });
+                }
+            }
+        }
+        open_requests.sort_by(|a, b| {
+            let due = |r: &RequestView| r.extended_due_on.clone().unwrap_or(r.due_on.clone());
+            due(&a.request).cmp(&due(&b.request))
+        });
+        let retention_overdue = Category::ALL
+            .iter()
+            .map(|c| {
+                self.metrics
+                    .retention_overdue
+                    .get_or_create(&CategoryLabels {
+                        category: c.as_str().into(),
+                    })
+                    .get()
+            })
+            .sum();
+        let last_success = self.metrics.retention_last_success.get();
+        Ok(Dashboard {
+            received_last_hour,
+            received_last_day,
+            channels,
+            retention_overdue,
+            retention_last_success: (last_success > 0)
+                .then(|| DateTime::from_timestamp(last_success, 0))
+                .flatten(),
+            open_requests,
+            last_backup,
+        })
+    }
+}

@@ -1,0 +1,174 @@
+//! Every word of the web interface, in German and English. One `Text` variant per string, so
+//! a page cannot use a string that lacks a translation: the compiler refuses.
+
+pub use crate::records::Lang;
+
+macro_rules! texts {
+    ($($name:ident => $de:literal, $en:literal;)*) => {
+        /// A string of the interface.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Text { $($name),* }
+
+        impl Text {
+            pub fn get(self, lang: Lang) -> &'static str {
+                match (self, lang) {
+                    $((Text::$name, Lang::De) => $de, (Text::$name, Lang::En) => $en,)*
+                }
+            }
+        }
+    };
+}
+
+texts! {
+    Product => "Hafen", "Hafen";
+    SkipToContent => "Zum Inhalt springen", "Skip to content";
+    SignIn => "Anmelden", "Sign in";
+    SignOut => "Abmelden", "Sign out";
+    Login => "Benutzername oder E-Mail", "User name or e-mail";
+    Password => "Passwort", "Password";
+    TotpCode => "Einmalcode (falls Zwei-Faktor aktiv)", "One-time code (if two-factor is on)";
+    SignInFailed => "Anmeldung fehlgeschlagen. Nach 5 Fehlversuchen wird die Anmeldung für 15 Minuten gesperrt.", "Sign-in failed. After 5 failed attempts, sign-in is locked for 15 minutes.";
+    SignInExpired => "Das Formular ist abgelaufen. Bitte erneut versuchen.", "The form expired. Please try again.";
+    Language => "Sprache", "Language";
+    Dashboard => "Übersicht", "Dashboard";
+    Tenants => "Mandanten", "Tenants";
+    Tenant => "Mandant", "Tenant";
+    Channels => "Kanäle", "Channels";
+    Retention => "Löschregeln", "Retention";
+    Holds => "Aufbewahrungssperren", "Legal holds";
+    Consent => "Einwilligungen", "Consent";
+    Contacts => "Kontakte", "Contacts";
+    Requests => "Betroffenenanfragen", "Data-subject requests";
+    Reports => "Berichte", "Reports";
+    Audit => "Prüfprotokoll", "Audit log";
+    Certificates => "Löschnachweise", "Deletion certificates";
+    Users => "Benutzer", "Users";
+    SignedInAs => "Angemeldet als", "Signed in as";
+    IngestRate => "Eingang", "Ingest";
+    LastHour => "letzte Stunde", "last hour";
+    LastDay => "letzte 24 Stunden", "last 24 hours";
+    Messages => "Nachrichten", "messages";
+    ChannelHealth => "Kanalstatus", "Channel health";
+    LastMessage => "Letzte Nachricht", "Last message";
+    Never => "nie", "never";
+    Enabled => "aktiv", "enabled";
+    Disabled => "deaktiviert", "disabled";
+    RetentionOverdue => "Überfällige Löschungen", "Retention overdue";
+    LastRun => "Letzter erfolgreicher Lauf", "Last successful run";
+    OpenRequests => "Offene Anfragen", "Open requests";
+    Deadline => "Frist", "Deadline";
+    Overdue => "überfällig", "overdue";
+    LastBackup => "Letzte Sicherung", "Last backup";
+    NoBackup => "Noch keine Sicherung", "No backup yet";
+    None_ => "Keine", "None";
+    Name => "Name", "Name";
+    Created => "Angelegt", "Created";
+    CreateTenant => "Mandant anlegen", "Create tenant";
+    TenantName => "Name des Verantwortlichen (z. B. Muster GmbH)", "Controller's name (e.g. Muster GmbH)";
+    Open => "Öffnen", "Open";
+    Platform => "Plattform", "Platform";
+    AccountId => "Konto-ID (WhatsApp phone_number_id, Facebook-Seiten-ID, Telegram-Bot-ID)", "Account id (WhatsApp phone_number_id, Facebook page id, Telegram bot id)";
+    AppSecret => "App-Secret (WhatsApp, Messenger)", "App secret (WhatsApp, Messenger)";
+    VerifyToken => "Verify-Token (WhatsApp, Messenger)", "Verify token (WhatsApp, Messenger)";
+    AccessToken => "Access-Token (WhatsApp, Messenger)", "Access token (WhatsApp, Messenger)";
+    BotToken => "Bot-Token (Telegram)", "Bot token (Telegram)";
+    WebhookSecret => "Webhook-Secret (Telegram)", "Webhook secret (Telegram)";
+    ConnectChannel => "Kanal verbinden", "Connect channel";
+    WebhookUrl => "Webhook-URL (bei der Plattform eintragen)", "Webhook URL (enter it at the platform)";
+    TestConnection => "Verbindung testen", "Test connection";
+    ConnectionOk => "Verbindung in Ordnung", "Connection works";
+    ConnectionFailed => "Verbindung fehlgeschlagen", "Connection failed";
+    SecretsHint => "Secrets werden verschlüsselt gespeichert und nie wieder angezeigt.", "Secrets are stored encrypted and never shown again.";
+    RulesInForce => "Geltende Regeln", "Rules in force";
+    Category => "Kategorie", "Category";
+    Start => "Fristbeginn", "Period starts at";
+    Period => "Frist (z. B. P6Y, P90D, keep)", "Period (e.g. P6Y, P90D, keep)";
+    EndOfYear => "ab Jahresende", "from year end";
+    LegalBasis => "Rechtsgrundlage", "Legal basis";
+    Statutory => "gesetzliche Aufbewahrungspflicht", "statutory duty to keep";
+    ChannelOptional => "Kanal (leer: alle)", "Channel (empty: all)";
+    EditRules => "Regeln bearbeiten", "Edit rules";
+    EditRulesHint => "Leere Zeilen werden ignoriert. Vor dem Aktivieren zeigt eine Vorschau, was gelöscht würde.", "Empty rows are ignored. Before activation, a preview shows what would be deleted.";
+    ShowPreview => "Vorschau anzeigen", "Show preview";
+    Preview => "Vorschau (Probelauf)", "Preview (dry run)";
+    DueNow => "Sofort fällig", "Due now";
+    Next30Days => "In den nächsten 30 Tagen fällig", "Due within 30 days";
+    Activate => "Aktivieren", "Activate";
+    ActivateHint => "Aktiviert genau diese Regeln. Verlangt die Installation eine zweite Person, wartet die Version auf Freigabe.", "Activates exactly these rules. If the install requires a second person, the version waits for approval.";
+    Pending => "Wartet auf Freigabe", "Pending approval";
+    Approve => "Freigeben", "Approve";
+    Reject => "Ablehnen", "Reject";
+    Versions => "Versionen", "Versions";
+    Version => "Version", "Version";
+    State => "Status", "State";
+    ProposedBy => "Vorgeschlagen von", "Proposed by";
+    Defaults => "Voreinstellung der Installation", "Install defaults";
+    Reason => "Grund", "Reason";
+    Until => "Bis (optional, JJJJ-MM-TT)", "Until (optional, YYYY-MM-DD)";
+    ContactIdOptional => "Kontakt-ID (leer: ganzer Mandant)", "Contact id (empty: whole tenant)";
+    PlaceHold => "Sperre setzen", "Place hold";
+    Release => "Aufheben", "Release";
+    Purposes => "Zwecke", "Purposes";
+    CreatePurpose => "Zweck anlegen", "Create purpose";
+    ConsentText => "Einwilligungstext (Deutsch)", "Consent text (German)";
+    ConsentTextEn => "Einwilligungstext (Englisch, optional)", "Consent text (English, optional)";
+    ConfirmTemplate => "WhatsApp-Vorlage für die Bestätigung", "WhatsApp template for the confirmation";
+    WidgetTitle => "Widget-Titel", "Widget title";
+    WidgetIntro => "Widget-Einleitung", "Widget intro";
+    WidgetColor => "Farbe", "Colour";
+    PrivacyUrl => "Link zur Datenschutzerklärung", "Privacy notice link";
+    LivePreview => "Live-Vorschau", "Live preview";
+    WidgetLink => "Widget", "Widget";
+    Lookup => "Kontakt suchen", "Look up contact";
+    Address => "Telefonnummer, Seiten- oder Chat-ID", "Phone number, page or chat id";
+    LookupHint => "Jede Suche wird im Prüfprotokoll vermerkt.", "Every lookup is recorded in the audit log.";
+    Conversation => "Verlauf", "Conversation";
+    ContactId => "Kontakt-ID", "Contact id";
+    Kind => "Art", "Kind";
+    ReceivedOn => "Eingegangen am (JJJJ-MM-TT, leer: heute)", "Received on (YYYY-MM-DD, empty: today)";
+    CreateRequest => "Anfrage erfassen", "Register request";
+    Export => "Auskunft exportieren", "Export data";
+    Erase => "Löschen", "Erase";
+    Restrict => "Einschränken", "Restrict";
+    Status => "Status", "Status";
+    Report => "Bericht", "Report";
+    Format => "Format", "Format";
+    Download => "Herunterladen", "Download";
+    InstallWide => "Installation (Auftragsverarbeiter)", "Install (processor)";
+    Time => "Zeit", "Time";
+    Actor => "Handelnde", "Actor";
+    Action => "Aktion", "Action";
+    Object => "Objekt", "Object";
+    VerifyChain => "Kette prüfen", "Verify chain";
+    ChainIntact => "Kette vollständig und unverändert", "Chain complete and unchanged";
+    ChainBroken => "Kette beschädigt", "Chain broken";
+    Entries => "Einträge", "entries";
+    Deleted => "Gelöscht", "Deleted";
+    Role => "Rolle", "Role";
+    CreateUser => "Benutzer anlegen", "Create user";
+    TwoFactor => "Zwei-Faktor", "Two-factor";
+    Locked => "gesperrt", "locked";
+    Yes => "ja", "yes";
+    No => "nein", "no";
+    Back => "Zurück", "Back";
+    Error => "Fehler", "Error";
+    NotFound => "Nicht gefunden", "Not found";
+    Forbidden => "Keine Berechtigung", "Not allowed";
+    Saved => "Gespeichert.", "Saved.";
+    ChooseTenant => "Mandant wählen", "Choose tenant";
+    NoTenant => "Noch kein Mandant angelegt.", "No tenant yet.";
+    Save => "Speichern", "Save";
+    RunNow => "Löschlauf jetzt starten", "Run retention now";
+    Certificate => "Nachweis", "Certificate";
+    Items => "Einträge", "Items";
+}
+
+impl Text {
+    /// The language's own name, for the switch.
+    pub fn lang_name(lang: Lang) -> &'static str {
+        match lang {
+            Lang::De => "Deutsch",
+            Lang::En => "English",
+        }
+    }
+}

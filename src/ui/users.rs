@@ -1,0 +1,553 @@
+//! Local users of the web interface: login names sealed under the install's interface key and
+//! found by a keyed blind index, passwords as argon2id hashes, an optional TOTP secret, and a
+//! lockout after repeated failures. Roles and tenant binding are the API's (see `auth`).
+
+use std::sync::{Arc, OnceLock};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use diesel::prelude::*;
+use rand::RngCore;
+
+use crate::audit::{self, AuditEvent};
+use crate::auth::{Actor, Permission, Role};
+use crate::clock::{from_micros, to_micros};
+use crate::crypto::keyring::{KeyOwner, OwnerKeys};
+use crate::crypto::FieldBinding;
+use crate::error::{Error, Result};
+use crate::sensitive::Sensitive;
+use crate::service::Hafen;
+use crate::store::schema::{ui_keys, ui_users};
+use crate::store::{DbConn, StoreError};
+use crate::tenants::TenantId;
+
+/// Failed sign-ins in a row before the name is locked.
+pub const MAX_FAILURES: i32 = 5;
+/// How long a locked name stays locked.
+pub const LOCKOUT: chrono::Duration = chrono::Duration::minutes(15);
+const INSTALL_KEY: &str = "ui-users";
+const MIN_PASSWORD: usize = 12;
+const MAX_PASSWORD: usize = 1024;
+const TOTP_STEP: u64 = 30;
+
+/// A login name: an e-mail address or a short name, compared case-insensitively.
+#[derive(Clone)]
+pub struct LoginName(Sensitive<String>);
+
+impl LoginName {
+    pub fn parse(text: &str) -> Result<Self> {
+        let name = text.trim().to_lowercase();
+        if name.chars().count() < 3 || name.len() > 254 {
+            return Err(Error::invalid(
+                "login",
+                "must be between 3 and 254 characters",
+            ));
+        }
+        if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(Error::invalid(
+                "login",
+                "must not contain spaces or control characters",
+            ));
+        }
+        Ok(Self(Sensitive::new(name)))
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.0.expose().as_bytes()
+    }
+}
+
+/// A new password: long enough to resist guessing without composition rules (NIST 800-63B).
+pub struct NewPassword(Sensitive<String>);
+
+impl NewPassword {
+    pub fn parse(text: &str) -> Result<Self> {
+        let n = text.chars().count();
+        if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
+            return Err(Error::invalid(
+                "password",
+                format!("must be between {MIN_PASSWORD} and {MAX_PASSWORD} characters"),
+            ));
+        }
+        Ok(Self(Sensitive::new(text.to_string())))
+    }
+}
+
+/// argon2id with the OWASP minimum (19 MiB, 2 passes, 1 lane).
+fn hasher() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn hash_password(password: &str) -> Result<String> {
+    let mut salt = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut salt);
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|e| Error::internal(anyhow::anyhow!("{e}")))?;
+    hasher()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::internal(anyhow::anyhow!("argon2: {e}")))
+}
+
+fn password_matches(stored: &str, presented: &str) -> bool {
+    PasswordHash::new(stored)
+        .map(|h| hasher().verify_password(presented.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
+}
+
+/// A hash to verify against when the name is unknown, so that answer takes as long as a wrong
+/// password and timing does not tell which names exist.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| {
+        let mut random = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut random);
+        hash_password(&hex::encode(random)).unwrap_or_default()
+    })
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = ui_users)]
+pub struct UserRow {
+    pub id: String,
+    pub login_index: Vec<u8>,
+    pub login_sealed: Vec<u8>,
+    pub password_hash: String,
+    pub role: String,
+    pub tenant_id: Option<String>,
+    pub totp_sealed: Option<Vec<u8>>,
+    pub failed_attempts: i32,
+    pub locked_until: Option<i64>,
+    pub created_at: i64,
+    pub created_by: String,
+    pub disabled_at: Option<i64>,
+}
+
+impl UserRow {
+    /// The person as an actor: role and tenant as stored.
+    pub fn actor(&self) -> Result<Actor> {
+        let role: Role = self.role.parse().map_err(|_| {
+            Error::internal(anyhow::anyhow!("user {} has an unknown role", self.id))
+        })?;
+        let tenant = self.tenant_id.as_deref().map(TenantId::parse).transpose()?;
+        Ok(Actor::User {
+            id: self.id.clone(),
+            role,
+            tenant,
+        })
+    }
+}
+
+/// A user as the interface lists them (the login name opened for the admin).
+#[derive(Debug, Clone)]
+pub struct UserView {
+    pub id: String,
+    pub login: String,
+    pub role: Role,
+    pub tenant: Option<TenantId>,
+    pub totp: bool,
+    pub locked: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Why a sign-in failed. The person sees one message for all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInFailure {
+    Wrong,
+    Locked,
+}
+
+/// Users live outside any tenant; the row id binds each sealed field to its row.
+fn binding<'a>(id: &'a str, column: &'static str) -> FieldBinding<'a> {
+    FieldBinding {
+        tenant: "",
+        table: "ui_users",
+        column,
+        row: id,
+    }
+}
+
+impl Hafen {
+    /// The install key that seals login names and TOTP secrets, created on first use. Several
+    /// instances may race to create it: the first insert wins and everyone reads it back.
+    async fn ui_keys(&self) -> Result<Arc<OwnerKeys>> {
+        let owner = KeyOwner::Install(INSTALL_KEY.into());
+        if let Some(keys) = self.keys.cached(&owner) {
+            return Ok(keys);
+        }
+        let existing: Option<Vec<u8>> = self
+            .store
+            .read(|conn| {
+                Ok(ui_keys::table
+                    .filter(ui_keys::id.eq(INSTALL_KEY))
+                    .select(ui_keys::wrapped_key)
+                    .first(conn)
+                    .optional()?)
+            })
+            .await?;
+        let wrapped = match existing {
+            Some(w) => w,
+            None => {
+                let fresh = self.keys.generate()?;
+                let at = to_micros(self.clock.now());
+                let candidate = fresh.wrapped.clone();
+                self.store
+                    .write(move |conn| {
+                        let stored: Option<Vec<u8>> = ui_keys::table
+                            .filter(ui_keys::id.eq(INSTALL_KEY))
+                            .select(ui_keys::wrapped_key)
+                            .first(conn)
+                            .optional()?;
+                        if let Some(w) = stored {
+                            return Ok(w);
+                        }
+                        diesel::insert_into(ui_keys::table)
+                            .values((
+                                ui_keys::id.eq(INSTALL_KEY),
+                                ui_keys::wrapped_key.eq(&candidate),
+                                ui_keys::created_at.eq(at),
+                            ))
+                            .execute(conn)?;
+                        Ok(candidate)
+                    })
+                    .await?
+            }
+        };
+        Ok(self.keys.open(owner, &wrapped)?)
+    }
+
+    /// Creates a user. The same rules as for tokens: admins create anyone; a tenant admin
+    /// creates non-admin users of its own tenant.
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        login: &LoginName,
+        password: NewPassword,
+        role: Role,
+        tenant: Option<&TenantId>,
+    ) -> Result<UserView> {
+        match (tenant, role.is_install_wide()) {
+            (Some(t), false) => actor.authorize(t, Permission::ManageTokens)?,
+            (None, true) => actor.authorize_install(Permission::ManageTenants)?,
+            (None, false) if role == Role::Dpo => {
+                actor.authorize_install(Permission::ManageTenants)?
+            }
+            (Some(_), true) => return Err(Error::invalid("tenant", "admins belong to no tenant")),
+            (None, false) => return Err(Error::invalid("tenant", "this role needs a tenant")),
+        }
+        if role == Role::Ingest {
+            return Err(Error::invalid(
+                "role",
+                "ingest is for machines: create an API token instead",
+            ));
+        }
+        if let Some(t) = tenant {
+            self.ensure_tenant(t).await?;
+        }
+        let keys = self.ui_keys().await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let hash = tokio::task::spawn_blocking(move || hash_password(password.0.expose()))
+            .await
+            .map_err(Error::internal)??;
+        let now = self.clock.now();
+        let row = UserRow {
+            login_index: keys.blind.index(&[b"login", login.as_bytes()]),
+            login_sealed: keys.seal.seal(&binding(&id, "login"), login.as_bytes())?,
+            password_hash: hash,
+            role: role.as_str().into(),
+            tenant_id: tenant.map(|t| t.as_str().to_string()),
+            totp_sealed: None,
+            failed_attempts: 0,
+            locked_until: None,
+            created_at: to_micros(now),
+            created_by: actor.audit_label(),
+            disabled_at: None,
+            id: id.clone(),
+        };
+        let mut event = AuditEvent::new(actor, "ui.user_create")
+            .object("user", id.clone())
+            .detail(format!("role={role}"));
+        if let Some(t) = tenant {
+            event = event.tenant(t);
+        }
+        self.store
+            .write(move |conn| {
+                if user_by_index(conn, &row.login_index)?.is_some() {
+                    return Err(Error::Conflict(
+                        "a user with this login name already exists".into(),
+                    )
+                    .into());
+                }
+                diesel::insert_into(ui_users::table)
+                    .values(&row)
+                    .execute(conn)?;
+                audit::append(conn, now, event)
+            })
+            .await?;
+        Ok(UserView {
+            id,
+            login: login.0.expose().clone(),
+            role,
+            tenant: tenant.cloned(),
+            totp: false,
+            locked: false,
+            created_at: now,
+        })
+    }
+
+    /// The users an actor may manage: all for an admin, its tenant's for a tenant admin.
+    pub async fn list_users(&self, actor: &Actor) -> Result<Vec<UserView>> {
+        let scope = match actor.person() {
+            Some((_, Some(t))) => {
+                actor.authorize(t, Permission::ManageTokens)?;
+                Some(t.as_str().to_string())
+            }
+            _ => {
+                actor.authorize_install(Permission::ManageTenants)?;
+                None
+            }
+        };
+        let keys = self.ui_keys().await?;
+        let rows: Vec<UserRow> = self
+            .store
+            .read(move |conn| {
+                let mut q = ui_users::table.into_boxed();
+                if let Some(t) = scope {
+                    q = q.filter(ui_users::tenant_id.eq(t));
+                }
+                Ok(q.filter(ui_users::disabled_at.is_null())
+                    .order(ui_users::created_at.asc())
+                    .select(UserRow::as_select())
+                    .load(conn)?)
+            })
+            .await?;
+        let now = to_micros(self.clock.now());
+        rows.into_iter()
+            .map(|row| {
+                let login = keys
+                    .seal
+                    .open_string(&binding(&row.id, "login"), &row.login_sealed)?;
+                let Actor::User { role, tenant, .. } = row.actor()? else {
+                    return Err(Error::internal(anyhow::anyhow!("not a user")));
+                };
+                Ok(UserView {
+                    login,
+                    role,
+                    tenant,
+                    totp: row.totp_sealed.is_some(),
+                    locked: row.locked_until.is_some_and(|t| t > now),
+                    created_at: from_micros(row.created_at),
+                    id: row.id,
+                })
+            })
+            .collect()
+    }
+
+    /// Turns on TOTP for a user; returns the `otpauth://` URI to enrol an authenticator app.
+    /// Only the command line and admins may do this for someone else.
+    pub async fn enable_totp(&self, actor: &Actor, login: &LoginName) -> Result<Sensitive<String>> {
+        actor.authorize_install(Permission::ManageTenants)?;
+        let keys = self.ui_keys().await?;
+        let index = keys.blind.index(&[b"login", login.as_bytes()]);
+        let row = self.user_by_index(index).await?.ok_or(Error::NotFound)?;
+        let mut secret = [0u8; 20];
+        rand::rngs::OsRng.fill_bytes(&mut secret);
+        let sealed = keys.seal.seal(&binding(&row.id, "totp"), &secret)?;
+        let now = self.clock.now();
+        let event = AuditEvent::new(actor, "ui.totp_enable").object("user", row.id.clone());
+        let id = row.id.clone();
+        self.store
+            .write(move |conn| {
+                diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
+                    .set(ui_users::totp_sealed.eq(Some(sealed)))
+                    .execute(conn)?;
+                audit::append(conn, now, event)
+            })
+            .await?;
+        let encoded = totp_rs::Secret::Raw(secret.to_vec())
+            .to_encoded()
+            .to_string();
+        Ok(Sensitive::new(format!(
+            "otpauth://totp/Hafen:{}?secret={encoded}&issuer=Hafen&algorithm=SHA1&digits=6&period={TOTP_STEP}",
+            url::form_urlencoded::byte_serialize(login.as_bytes()).collect::<String>()
+        )))
+    }
+
+    async fn user_by_index(&self, index: Vec<u8>) -> Result<Option<UserRow>> {
+        Ok(self
+            .store
+            .read(move |conn| user_by_index(conn, &index))
+            .await?)
+    }
+
+    /// Checks name, password and (when the user has one) the TOTP code. Every outcome is
+    /// audited; five failures in a row lock the name for 15 minutes. Unknown names, wrong
+    /// passwords, wrong codes and locked names all take the same time and the same answer.
+    pub async fn check_sign_in(
+        &self,
+        login: &str,
+        password: Sensitive<String>,
+        code: Option<&str>,
+    ) -> std::result::Result<UserRow, SignInFailure> {
+        match self.try_sign_in(login, password, code).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::error!(error = %crate::telemetry::chain(&e), "sign-in could not be checked");
+                Err(SignInFailure::Wrong)
+            }
+        }
+    }
+
+    async fn try_sign_in(
+        &self,
+        login: &str,
+        password: Sensitive<String>,
+        code: Option<&str>,
+    ) -> Result<std::result::Result<UserRow, SignInFailure>> {
+        let keys = self.ui_keys().await?;
+        let row = match LoginName::parse(login) {
+            Ok(name) => {
+                self.user_by_index(keys.blind.index(&[b"login", name.as_bytes()]))
+                    .await?
+            }
+            Err(_) => None,
+        };
+        let row = row.filter(|r| r.disabled_at.is_none());
+        let stored = row
+            .as_ref()
+            .map(|r| r.password_hash.clone())
+            .unwrap_or_else(|| decoy_hash().to_string());
+        let password_ok =
+            tokio::task::spawn_blocking(move || password_matches(&stored, password.expose()))
+                .await
+                .map_err(Error::internal)?;
+        let Some(row) = row else {
+            return Ok(Err(SignInFailure::Wrong));
+        };
+        let now = self.clock.now();
+        let locked = row.locked_until.is_some_and(|t| t > to_micros(now));
+        let code_ok = match &row.totp_sealed {
+            None => true,
+            Some(sealed) => {
+                let secret = keys.seal.open(&binding(&row.id, "totp"), sealed)?;
+                code.is_some_and(|c| totp_matches(&secret, c.trim(), now))
+            }
+        };
+        let actor = row.actor()?;
+        if locked {
+            self.record(AuditEvent::new(&actor, "ui.sign_in_refused").detail("locked"))
+                .await?;
+            return Ok(Err(SignInFailure::Locked));
+        }
+        if password_ok && code_ok {
+            let (id, at) = (row.id.clone(), now);
+            let event = AuditEvent::new(&actor, "ui.sign_in").object("user", row.id.clone());
+            self.store
+                .write(move |conn| {
+                    diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
+                        .set((
+                            ui_users::failed_attempts.eq(0),
+                            ui_users::locked_until.eq(None::<i64>),
+                        ))
+                        .execute(conn)?;
+                    audit::append(conn, at, event)
+                })
+                .await?;
+            return Ok(Ok(row));
+        }
+        let failures = row.failed_attempts + 1;
+        let lock = failures >= MAX_FAILURES;
+        let (id, at) = (row.id.clone(), now);
+        let failed = AuditEvent::new(&actor, "ui.sign_in_failed")
+            .object("user", row.id.clone())
+            .detail(if password_ok { "code" } else { "password" });
+        let locked_event = AuditEvent::new(&actor, "ui.locked").object("user", row.id.clone());
+        self.store
+            .write(move |conn| {
+                diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
+                    .set((
+                        ui_users::failed_attempts.eq(if lock { 0 } else { failures }),
+                        ui_users::locked_until.eq(lock.then(|| to_micros(at + LOCKOUT))),
+                    ))
+                    .execute(conn)?;
+                audit::append(conn, at, failed)?;
+                if lock {
+                    audit::append(conn, at, locked_event)?;
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(Err(SignInFailure::Wrong))
+    }
+
+    /// The current TOTP code of a secret at `at` (tests and `hafen user totp-code`).
+    pub fn totp_code(secret: &[u8], at: chrono::DateTime<chrono::Utc>) -> Option<String> {
+        totp(secret).map(|t| t.generate(at.timestamp().max(0) as u64))
+    }
+}
+
+fn user_by_index(conn: &mut DbConn, index: &[u8]) -> Result<Option<UserRow>, StoreError> {
+    Ok(ui_users::table
+        .filter(ui_users::login_index.eq(index))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn totp(secret: &[u8]) -> Option<totp_rs::TOTP> {
+    totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, TOTP_STEP, secret.to_vec()).ok()
+}
+
+/// RFC 6238 with one step of clock skew either way, on the injected clock.
+fn totp_matches(secret: &[u8], code: &str, at: chrono::DateTime<chrono::Utc>) -> bool {
+    code.len() == 6 && totp(secret).is_some_and(|t| t.check(code, at.timestamp().max(0) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_names_and_passwords_validate() {
+        assert_eq!(
+            LoginName::parse(" Ada@Example.DE ").unwrap().0.expose(),
+            "ada@example.de"
+        );
+        assert!(LoginName::parse("a b@x.de").is_err());
+        assert!(LoginName::parse("ab").is_err());
+        assert!(NewPassword::parse("short").is_err());
+        assert!(NewPassword::parse("correct horse battery").is_ok());
+    }
+
+    #[test]
+    fn argon2id_hashes_verify_and_carry_their_parameters() {
+        let hash = hash_password("correct horse battery").unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(password_matches(&hash, "correct horse battery"));
+        assert!(!password_matches(&hash, "correct horse batterz"));
+        assert!(!password_matches("garbage", "correct horse battery"));
+    }
+
+    #[test]
+    fn totp_codes_match_within_one_step() {
+        let secret = [7u8; 20];
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let code = Hafen::totp_code(&secret, at).unwrap();
+        assert!(totp_matches(&secret, &code, at));
+        assert!(totp_matches(
+            &secret,
+            &code,
+            at + chrono::Duration::seconds(30)
+        ));
+        assert!(!totp_matches(
+            &secret,
+            &code,
+            at + chrono::Duration::seconds(95)
+        ));
+        assert!(!totp_matches(&secret, "12345", at));
+    }
+}
