@@ -1,0 +1,206 @@
+// The web interface end to end in a real headless Chromium: sign in, create a tenant and a
+// channel (webhook URL shown), write a retention rule and see its dry-run preview, activate
+// it, download a PDF report, run an access export; plus the language switch, the widget's
+// live preview, the audit chain check, and no CSP violation on any page.
+// Usage: node ui.mjs [path/to/hafen]  (default: ../../target/debug/hafen)
+// Screenshots of every main page go to docs/ui/ when HAFEN_SCREENSHOTS=1.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, readFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const bin = resolve(process.argv[2] ?? join(here, '../../target/debug/hafen'));
+const shots = resolve(here, '../../docs/ui');
+const data = mkdtempSync(join(tmpdir(), 'hafen-ui-'));
+let server;
+let failures = 0;
+let passed = 0;
+
+function check(condition, what) {
+  if (condition) { passed++; console.log(`ok - ${what}`); } else { failures++; console.log(`FAILED - ${what}`); }
+}
+
+async function waitFor(fn, what, tries = 200) {
+  for (let i = 0; i < tries; i++) {
+    try { const v = await fn(); if (v) return v; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function shot(page, name) {
+  if (!process.env.HAFEN_SCREENSHOTS) return;
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+const PASSWORD = 'Leuchtturm am Hafen 2026';
+
+try {
+  const env = { ...process.env, HAFEN_DATA_DIR: join(data, 'd'), HAFEN_LISTEN: '127.0.0.1:0',
+                HAFEN_WHATSAPP_API_BASE: 'http://127.0.0.1:9', HAFEN_LOG_FORMAT: 'json', HAFEN_RETRY_INTERVAL_SECS: '0' };
+  const token = execFileSync(bin, ['init'], { env }).toString().trim();
+  execFileSync(bin, ['user', 'add', '--login', 'admin@muster.de', '--role', 'admin'], { env, input: `${PASSWORD}\n` });
+  server = spawn(bin, ['serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  server.stderr.on('data', (d) => { log += d.toString(); });
+  const port = await waitFor(() => (log.match(/"port":(\d+)/) ?? [])[1], 'the server to listen');
+  const base = `http://127.0.0.1:${port}`;
+  const api = async (method, path, body) => {
+    const r = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
+    return r.json();
+  };
+
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, acceptDownloads: true, locale: 'de-DE' });
+  const page = await context.newPage();
+  const violations = [];
+  page.on('console', (m) => { if (/Content Security Policy|Refused to/.test(m.text())) violations.push(m.text()); });
+  page.on('pageerror', (e) => violations.push(String(e)));
+
+  // Sign in: a wrong password is refused with the same message a locked name gets.
+  await page.goto(`${base}/ui/`);
+  check(page.url().endsWith('/ui/sign-in'), 'without a session /ui/ leads to the sign-in page');
+  await shot(page, 'sign-in');
+  await page.fill('#login', 'admin@muster.de');
+  await page.fill('#password', 'not the password');
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  check((await page.locator('p.error').textContent()).includes('Anmeldung fehlgeschlagen'), 'a wrong password is refused');
+  await page.fill('#login', 'admin@muster.de');
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  check(page.url().endsWith('/ui/dashboard'), 'the right password signs in');
+  const session = (await context.cookies()).find((c) => c.name === 'hafen_session');
+  check(session && session.httpOnly && session.sameSite === 'Strict' && session.path === '/ui', 'the session cookie is HttpOnly, SameSite=Strict, Path=/ui');
+
+  // A tenant and a channel; the channel page shows the webhook URL to enter at Meta.
+  await page.click('nav.main >> text=Mandanten');
+  await page.fill('#tenant-name', 'Muster GmbH');
+  await Promise.all([page.waitForNavigation(), page.click('main button[type=submit]')]);
+  const tenantId = page.url().match(/\/ui\/t\/([0-9a-f-]+)\/channels/)?.[1];
+  check(tenantId, 'creating a tenant opens its channel page');
+  await page.selectOption('#c-platform', 'whatsapp');
+  await page.fill('#c-name', 'WhatsApp Kundenservice');
+  await page.fill('#c-account', '106540352242922');
+  await page.fill('#c-app', 'app-secret-e2e');
+  await page.fill('#c-verify', 'verify-e2e');
+  await page.fill('#c-access', 'access-e2e');
+  await Promise.all([page.waitForNavigation(), page.click('text=Kanal verbinden >> nth=-1')]);
+  const hook = await page.locator('input.copy').first().inputValue();
+  check(hook.startsWith(base) && hook.includes('/hooks/whatsapp/'), `the channel shows its webhook URL (${hook})`);
+  await Promise.all([page.waitForNavigation(), page.click('text=Verbindung testen')]);
+  check((await page.locator('p.notice').textContent()).includes('Verbindung fehlgeschlagen'), 'testing the connection reports the unreachable platform');
+  await shot(page, 'channels');
+
+  // Messages to have something to preview, export and show (through the API, as a system would).
+  const msg = (body, day) => ({ contact: { channel: 'whatsapp', address: '+49 151 23456789', display_name: 'Erika Mustermann' },
+    direction: 'in', occurred_at: `2026-0${day}-10T10:00:00Z`, kind: 'text', body });
+  const first = await api('POST', `/v1/tenants/${tenantId}/messages`, msg('Guten Tag, ich habe eine Frage zur Rechnung.', 1));
+  await api('POST', `/v1/tenants/${tenantId}/messages`, msg('Danke, alles klar!', 2));
+  const contactId = first.contact_id;
+
+  // Retention: a rule, its dry-run preview, activation.
+  await page.click('nav.main >> text=Löschregeln');
+  await shot(page, 'retention');
+  await page.selectOption('#r0-cat', 'message_content');
+  await page.selectOption('#r0-start', 'collection');
+  await page.fill('#r0-period', 'P90D');
+  await page.fill('#r0-basis', 'Art. 5 Abs. 1 lit. e DSGVO: Kundenanfragen nach 90 Tagen löschen');
+  await Promise.all([page.waitForNavigation(), page.click('text=Vorschau anzeigen')]);
+  const preview = await page.locator('#preview').textContent();
+  check(preview.includes('Sofort fällig') && /message_content: 2/.test(preview), 'the preview shows the two messages the rule would delete now');
+  await shot(page, 'retention-preview');
+  await Promise.all([page.waitForNavigation(), page.click('button:has-text("Aktivieren")')]);
+  const rules = await page.locator('main table').first().textContent();
+  check(rules.includes('P90D') && rules.includes('Kundenanfragen nach 90 Tagen'), 'after activation the rule is in force');
+  const versions = await api('GET', `/v1/tenants/${tenantId}/retention/rules/versions`);
+  check(versions[0].state === 'active' && versions[0].proposed_by.startsWith('user:'), 'the API shows the version as active, proposed by the signed-in user');
+
+  // Legal holds and consent (the widget preview follows what is typed).
+  await page.click('nav.main >> text=Aufbewahrungssperren');
+  await page.fill('#h-reason', 'Rechtsstreit Az. 3 O 123/26');
+  await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Sperre setzen")')]);
+  check((await page.locator('main table').textContent()).includes('Rechtsstreit'), 'a legal hold is placed');
+  await shot(page, 'holds');
+  await page.click('nav.main >> text=Einwilligungen');
+  await page.fill('#p-title', 'Newsletter per WhatsApp');
+  await page.fill('#p-de', 'Ja, ich möchte den Newsletter per WhatsApp erhalten.');
+  await page.fill('#p-color', '#7a1f5c');
+  check(await page.locator('#wp-title').textContent() === 'Newsletter per WhatsApp', 'the widget preview shows the title as typed');
+  await shot(page, 'consent');
+  await page.fill('#p-name', 'Newsletter');
+  await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Zweck anlegen")')]);
+  check((await page.locator('main').textContent()).includes('Ja, ich möchte den Newsletter'), 'the purpose is created with its text');
+
+  // A contact's conversation, looked up by number (audited).
+  await page.click('nav.main >> text=Kontakte');
+  await page.fill('#l-address', '+49 151 23456789');
+  await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Kontakt suchen")')]);
+  check((await page.locator('.conversation').textContent()).includes('Frage zur Rechnung'), 'the lookup shows the conversation');
+  await shot(page, 'conversation');
+
+  // Data-subject request: register an access request, export it.
+  await page.click('nav.main >> text=Betroffenenanfragen');
+  await page.selectOption('#q-kind', 'access');
+  await page.fill('#q-contact', contactId);
+  await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Anfrage erfassen")')]);
+  check((await page.locator('main table').textContent()).includes(contactId), 'the request is in the queue with its deadline');
+  await shot(page, 'requests');
+  const [exported] = await Promise.all([page.waitForEvent('download'), page.click('button:has-text("Auskunft exportieren")')]);
+  const zip = readFileSync(await exported.path());
+  check(zip.subarray(0, 2).toString() === 'PK' && exported.suggestedFilename().endsWith('.zip'), `the access export downloads as a ZIP (${exported.suggestedFilename()}, ${zip.length} bytes)`);
+
+  // Reports: a PDF download.
+  await page.click('nav.main >> text=Berichte');
+  await page.selectOption('#r-kind', 'deletion-concept');
+  await page.selectOption('#r-tenant', tenantId);
+  await page.selectOption('#r-format', 'pdf');
+  await shot(page, 'reports');
+  const [report] = await Promise.all([page.waitForEvent('download'), page.click('main button:has-text("Herunterladen")')]);
+  const pdf = readFileSync(await report.path());
+  check(pdf.subarray(0, 5).toString() === '%PDF-' && report.suggestedFilename().endsWith('.pdf'), `the report downloads as a PDF (${report.suggestedFilename()}, ${pdf.length} bytes)`);
+
+  // Certificates, audit log with chain check, users, dashboard.
+  await page.click('nav.main >> text=Löschnachweise');
+  await shot(page, 'certificates');
+  await page.click('nav.main >> text=Prüfprotokoll');
+  await Promise.all([page.waitForNavigation(), page.click('button:has-text("Kette prüfen")')]);
+  check((await page.locator('#chain').textContent()).includes('Kette vollständig'), 'the audit chain verifies');
+  const audit = await page.locator('main table').textContent();
+  check(audit.includes('ui.sign_in') && audit.includes('ui.sign_in_failed'), 'sign-in and the failed attempt are audited');
+  await shot(page, 'audit');
+  await page.click('nav.main >> text=Benutzer');
+  await shot(page, 'users');
+  await page.click('nav.main >> text=Übersicht');
+  check((await page.locator('main').textContent()).includes('WhatsApp Kundenservice'), 'the dashboard lists the channel');
+  await shot(page, 'dashboard');
+
+  // English.
+  await Promise.all([page.waitForNavigation(), page.click('nav.lang >> text=English')]);
+  check(await page.locator('h1').textContent() === 'Dashboard' && page.url().endsWith('/ui/dashboard'), 'the language switch shows the same page in English');
+  await shot(page, 'dashboard-en');
+
+  // Sign out ends the session: the old cookie no longer opens a page.
+  const cookie = (await context.cookies()).find((c) => c.name === 'hafen_session').value;
+  await Promise.all([page.waitForNavigation(), page.click('header button')]);
+  check(page.url().endsWith('/ui/sign-in'), 'signing out returns to the sign-in page');
+  const replay = await fetch(`${base}/ui/dashboard`, { headers: { cookie: `hafen_session=${cookie}` }, redirect: 'manual' });
+  check(replay.status === 303, 'the signed-out session cookie is dead');
+
+  check(violations.length === 0, `no CSP violation or script error on any page ${violations.join(' | ')}`);
+  await browser.close();
+  check(!/Erika|23456789|Rechnung|Leuchtturm|admin@muster/.test(log), 'the server log holds no name, number, message, password or login');
+} catch (e) {
+  failures++;
+  console.log(`FAILED - ${e.stack ?? e}`);
+} finally {
+  if (server) server.kill();
+  rmSync(data, { recursive: true, force: true });
+}
+console.log(`${passed} passed, ${failures} failed`);
+process.exit(failures ? 1 : 0);
