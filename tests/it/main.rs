@@ -21,4 +21,5 @@ mod retention;
 mod send;
 mod storage;
 mod tls;
+mod ui;
 mod widget;

@@ -1,0 +1,529 @@
+//! The web interface's security rules, page by page over HTTP (the browser test in
+//! tests/browser/ui.mjs drives the same pages through Chromium): sign-in with its double-submit
+//! token and origin check, lockout and session timeouts on the injected clock, TOTP, CSRF on
+//! every form, tenant isolation, and no login name or password on disk or in the log.
+
+use hafen::auth::{Actor, Role};
+use hafen::ui::{LoginName, NewPassword};
+
+use hafen::clock::Clock;
+
+use crate::both_backends;
+use crate::storage::{contains, disk_image};
+use crate::support::{captured_logs, marker, Backend, TestApp};
+
+const PASSWORD: &str = "Leuchtturm am Hafen 2026";
+
+both_backends!(
+    sign_in_lockout_sessions_and_csrf,
+    totp_is_required_once_enabled,
+    people_see_only_their_tenant_and_role
+);
+
+/// A browser without a cookie jar: cookies are carried by hand, so each test states them.
+struct Browser<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+    session: Option<String>,
+}
+
+fn cookie_value(response: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| {
+            let value = v[name.len() + 1..]
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            (value, v.to_string())
+        })
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\" value=\""))
+        .unwrap_or_else(|| panic!("no hidden {name} in the page"));
+    let rest = &html[at + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            app,
+            client,
+            session: None,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
+        let mut request = self.client.get(self.app.url(path));
+        if let Some(s) = &self.session {
+            request = request.header("cookie", format!("hafen_session={s}"));
+        }
+        let r = request.send().await.unwrap();
+        let (status, headers) = (r.status().as_u16(), r.headers().clone());
+        (status, r.text().await.unwrap(), headers)
+    }
+
+    /// Posts a form as a page of this site would (Origin set), with the session's cookie.
+    async fn post(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.app.url(path)).form(fields);
+        if let Some(o) = origin {
+            request = request.header("origin", o);
+        }
+        if let Some(s) = &self.session {
+            request = request.header("cookie", format!("hafen_session={s}"));
+        }
+        request.send().await.unwrap()
+    }
+
+    /// One sign-in attempt through the real form; returns the status.
+    async fn sign_in(&mut self, login: &str, password: &str, code: &str) -> u16 {
+        let r = self
+            .client
+            .get(self.app.url("/ui/sign-in"))
+            .send()
+            .await
+            .unwrap();
+        let (token, _) =
+            cookie_value(&r, "hafen_signin").expect("the sign-in form sets its token cookie");
+        let html = r.text().await.unwrap();
+        assert_eq!(
+            hidden(&html, "token"),
+            token,
+            "the form carries the cookie's token"
+        );
+        let r = self
+            .client
+            .post(self.app.url("/ui/sign-in"))
+            .header("origin", &self.app.base)
+            .header("cookie", format!("hafen_signin={token}"))
+            .form(&[
+                ("token", token.as_str()),
+                ("login", login),
+                ("password", password),
+                ("code", code),
+            ])
+            .send()
+            .await
+            .unwrap();
+        if let Some((session, _)) = cookie_value(&r, "hafen_session") {
+            self.session = Some(session);
+        }
+        r.status().as_u16()
+    }
+}
+
+async fn add_user(app: &TestApp, login: &str, role: Role, tenant: Option<&str>) {
+    let tenant = tenant.map(|t| hafen::tenants::TenantId::parse(t).unwrap());
+    app.hafen
+        .create_user(
+            &Actor::Cli,
+            &LoginName::parse(login).unwrap(),
+            NewPassword::parse(PASSWORD).unwrap(),
+            role,
+            tenant.as_ref(),
+        )
+        .await
+        .unwrap();
+}
+
+fn sessions(app: &TestApp) -> i64 {
+    use diesel::prelude::*;
+    hafen::store::schema::ui_sessions::table
+        .count()
+        .get_result(&mut app.db.connect())
+        .unwrap()
+}
+
+fn audit_actions(app: &TestApp) -> Vec<String> {
+    use diesel::prelude::*;
+    use hafen::store::schema::audit_log;
+    audit_log::table
+        .order(audit_log::seq.asc())
+        .select(audit_log::action)
+        .load(&mut app.db.connect())
+        .unwrap()
+}
+
+async fn sign_in_lockout_sessions_and_csrf(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let login = format!("{}@muster.de", marker("loginmarker"));
+    add_user(&app, &login, Role::Admin, None).await;
+    let mut browser = Browser::new(&app);
+    let second = chrono::Duration::seconds(1);
+
+    // The sign-in form refuses a post from another site and one without its token.
+    let r = browser
+        .client
+        .post(app.url("/ui/sign-in"))
+        .header("origin", "https://evil.example")
+        .form(&[("login", login.as_str()), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        403,
+        "a cross-site sign-in post is refused"
+    );
+    let r = browser
+        .client
+        .post(app.url("/ui/sign-in"))
+        .header("origin", &app.base)
+        .header("cookie", "hafen_signin=aaaa")
+        .form(&[
+            ("token", "bbbb"),
+            ("login", login.as_str()),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        403,
+        "a token that does not match the cookie is refused"
+    );
+    assert_eq!(sessions(&app), 0, "no session came of refused forms");
+
+    // Five wrong passwords lock the name: the right one is then refused, with the same answer,
+    // until 15 minutes have passed.
+    for _ in 0..5 {
+        assert_eq!(browser.sign_in(&login, "wrong password!", "").await, 401);
+        app.clock.advance(second);
+    }
+    assert_eq!(browser.sign_in(&login, PASSWORD, "").await, 401, "locked");
+    assert_eq!(
+        browser.sign_in("nobody@muster.de", PASSWORD, "").await,
+        401,
+        "unknown names get the same answer"
+    );
+    assert!(browser.session.is_none());
+    let actions = audit_actions(&app);
+    assert_eq!(
+        actions.iter().filter(|a| *a == "ui.sign_in_failed").count(),
+        5
+    );
+    assert!(
+        actions.contains(&"ui.locked".to_string())
+            && actions.contains(&"ui.sign_in_refused".to_string())
+    );
+    app.clock.advance(chrono::Duration::minutes(15));
+    assert_eq!(
+        browser.sign_in(&login, PASSWORD, "").await,
+        303,
+        "the lock ends after 15 minutes"
+    );
+    assert!(audit_actions(&app).contains(&"ui.sign_in".to_string()));
+
+    // The session cookie's flags, and the page's CSP.
+    let (_, raw) = {
+        let r = browser
+            .client
+            .get(app.url("/ui/sign-in"))
+            .send()
+            .await
+            .unwrap();
+        cookie_value(&r, "hafen_signin").unwrap()
+    };
+    assert!(
+        raw.contains("HttpOnly") && raw.contains("SameSite=Strict"),
+        "{raw}"
+    );
+    let (status, html, headers) = browser.get("/ui/dashboard").await;
+    assert_eq!(status, 200, "{html}");
+    let csp = headers
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.starts_with("default-src 'none'")
+            && csp.contains("script-src 'self'")
+            && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    assert!(
+        !html.contains("<script>") && !html.contains(" style="),
+        "no inline script or style"
+    );
+
+    // CSRF: a form without the token, or from another origin, changes nothing.
+    let csrf = hidden(&html, "csrf");
+    let tenants_before = app.counts().tenants;
+    assert_eq!(
+        browser
+            .post(
+                "/ui/tenants",
+                &[("name", "Ohne Token GmbH")],
+                Some(&app.base)
+            )
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        browser
+            .post(
+                "/ui/tenants",
+                &[("csrf", "forged"), ("name", "Falsch GmbH")],
+                Some(&app.base)
+            )
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        browser
+            .post(
+                "/ui/tenants",
+                &[("csrf", &csrf), ("name", "Fremd GmbH")],
+                Some("https://evil.example")
+            )
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        browser
+            .post(
+                "/ui/tenants",
+                &[("csrf", &csrf), ("name", "Fremd GmbH")],
+                None
+            )
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.counts().tenants,
+        tenants_before,
+        "refused forms created nothing"
+    );
+    let r = browser
+        .post(
+            "/ui/tenants",
+            &[("csrf", &csrf), ("name", "Muster GmbH")],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(app.counts().tenants, tenants_before + 1);
+    // Bad input is a page that says why, and nothing is stored.
+    let r = browser
+        .post(
+            "/ui/tenants",
+            &[("csrf", &csrf), ("name", "   ")],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 422);
+    assert!(r.text().await.unwrap().contains("name"));
+    assert_eq!(app.counts().tenants, tenants_before + 1);
+
+    // Idle timeout: 29 minutes keep the session alive, 31 more end it.
+    app.clock.advance(chrono::Duration::minutes(29));
+    assert_eq!(browser.get("/ui/dashboard").await.0, 200);
+    app.clock.advance(chrono::Duration::minutes(31));
+    let (status, _, headers) = browser.get("/ui/dashboard").await;
+    assert_eq!(
+        (status, headers.get("location").unwrap().to_str().unwrap()),
+        (303, "/ui/sign-in")
+    );
+
+    // Absolute timeout: active every 20 minutes, the session still ends after 12 hours.
+    assert_eq!(browser.sign_in(&login, PASSWORD, "").await, 303);
+    for _ in 0..35 {
+        app.clock.advance(chrono::Duration::minutes(20));
+        assert_eq!(browser.get("/ui/dashboard").await.0, 200);
+    }
+    app.clock.advance(chrono::Duration::minutes(20));
+    assert_eq!(
+        browser.get("/ui/dashboard").await.0,
+        303,
+        "12 hours are the limit"
+    );
+
+    // Sign-out ends the session for good.
+    assert_eq!(browser.sign_in(&login, PASSWORD, "").await, 303);
+    let (_, html, _) = browser.get("/ui/dashboard").await;
+    let csrf = hidden(&html, "csrf");
+    assert_eq!(
+        browser
+            .post("/ui/sign-out", &[("csrf", &csrf)], Some(&app.base))
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(browser.get("/ui/dashboard").await.0, 303);
+    assert!(audit_actions(&app).contains(&"ui.sign_out".to_string()));
+
+    // Neither the login name nor the password is on disk or in the log.
+    let on_disk = disk_image(&app);
+    let local = login.split('@').next().unwrap().to_string();
+    for m in [local.as_str(), PASSWORD] {
+        assert!(
+            !contains(&on_disk, m),
+            "{m} found in the database ({backend:?})"
+        );
+    }
+    drop(app);
+    let logs = captured_logs().lock().unwrap().clone();
+    for m in [local.as_str(), PASSWORD] {
+        assert!(!contains(&logs, m), "{m} found in the log");
+    }
+}
+
+async fn totp_is_required_once_enabled(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    add_user(&app, "dpo@muster.de", Role::Dpo, None).await;
+    let uri = app
+        .hafen
+        .enable_totp(&Actor::Cli, &LoginName::parse("dpo@muster.de").unwrap())
+        .await
+        .unwrap();
+    let uri = uri.expose().clone();
+    assert!(
+        uri.starts_with("otpauth://totp/Hafen:dpo%40muster.de?secret="),
+        "{uri}"
+    );
+    let encoded = uri
+        .split("secret=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let secret = totp_rs::Secret::Encoded(encoded.to_string())
+        .to_bytes()
+        .unwrap();
+    let mut browser = Browser::new(&app);
+    let second = chrono::Duration::seconds(1);
+    assert_eq!(
+        browser.sign_in("dpo@muster.de", PASSWORD, "").await,
+        401,
+        "the password alone is not enough"
+    );
+    app.clock.advance(second);
+    assert_eq!(
+        browser.sign_in("dpo@muster.de", PASSWORD, "000000").await,
+        401
+    );
+    app.clock.advance(second);
+    let stale =
+        hafen::Hafen::totp_code(&secret, app.clock.now() - chrono::Duration::minutes(5)).unwrap();
+    assert_eq!(
+        browser.sign_in("dpo@muster.de", PASSWORD, &stale).await,
+        401,
+        "a code from five minutes ago is refused"
+    );
+    app.clock.advance(second);
+    let code = hafen::Hafen::totp_code(&secret, app.clock.now()).unwrap();
+    assert_eq!(browser.sign_in("dpo@muster.de", PASSWORD, &code).await, 303);
+    assert_eq!(browser.get("/ui/dashboard").await.0, 200);
+}
+
+async fn people_see_only_their_tenant_and_role(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = app.create_tenant("A GmbH").await;
+    let b = app.create_tenant("B GmbH").await;
+    add_user(&app, "agent@a.de", Role::Agent, Some(&a)).await;
+    add_user(&app, "admin@a.de", Role::TenantAdmin, Some(&a)).await;
+    let mut agent = Browser::new(&app);
+    assert_eq!(agent.sign_in("agent@a.de", PASSWORD, "").await, 303);
+    // Another tenant's pages do not exist for this person, whatever the page.
+    for page in [
+        "channels",
+        "retention",
+        "holds",
+        "consent",
+        "contacts",
+        "requests",
+        "certificates",
+    ] {
+        assert_eq!(
+            agent.get(&format!("/ui/t/{b}/{page}")).await.0,
+            404,
+            "{page}"
+        );
+    }
+    // Within the tenant, the role decides: an agent reads contacts but not retention rules.
+    assert_eq!(agent.get(&format!("/ui/t/{a}/contacts")).await.0, 200);
+    assert_eq!(agent.get(&format!("/ui/t/{a}/retention")).await.0, 403);
+    assert_eq!(agent.get("/ui/users").await.0, 403);
+    let (_, html, _) = agent.get("/ui/dashboard").await;
+    assert!(
+        html.contains("A GmbH") || !html.contains("B GmbH"),
+        "the other tenant is not named"
+    );
+    assert!(!html.contains("B GmbH"));
+    // A tenant admin cannot create a tenant or an admin.
+    let mut admin = Browser::new(&app);
+    assert_eq!(admin.sign_in("admin@a.de", PASSWORD, "").await, 303);
+    let (_, html, _) = admin.get("/ui/users").await;
+    let csrf = hidden(&html, "csrf");
+    let before = app.counts().tenants;
+    assert_eq!(
+        admin
+            .post(
+                "/ui/tenants",
+                &[("csrf", &csrf), ("name", "C GmbH")],
+                Some(&app.base)
+            )
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(app.counts().tenants, before);
+    let r = admin
+        .post(
+            "/ui/users",
+            &[
+                ("csrf", &csrf),
+                ("login", "boss@a.de"),
+                ("password", PASSWORD),
+                ("role", "admin"),
+                ("tenant", ""),
+            ],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 403);
+    let r = admin
+        .post(
+            "/ui/users",
+            &[
+                ("csrf", &csrf),
+                ("login", "dpo@a.de"),
+                ("password", PASSWORD),
+                ("role", "dpo"),
+                ("tenant", &a),
+            ],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(
+        r.status().as_u16(),
+        303,
+        "a tenant admin adds a DPO to its own tenant"
+    );
+    let mut dpo = Browser::new(&app);
+    assert_eq!(dpo.sign_in("dpo@a.de", PASSWORD, "").await, 303);
+    assert_eq!(dpo.get(&format!("/ui/t/{a}/requests")).await.0, 200);
+}
