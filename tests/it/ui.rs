@@ -383,7 +383,8 @@ async fn sign_in_lockout_sessions_and_csrf(backend: Backend) {
             "{m} found in the database ({backend:?})"
         );
     }
-    drop(app);
+    // Stopped, not dropped: no server thread is left holding a connection at process exit.
+    let _ = app.stop().await;
     let logs = captured_logs().lock().unwrap().clone();
     for m in [local.as_str(), PASSWORD] {
         assert!(!contains(&logs, m), "{m} found in the log");
@@ -437,6 +438,7 @@ async fn totp_is_required_once_enabled(backend: Backend) {
     let code = hafen::Hafen::totp_code(&secret, app.clock.now()).unwrap();
     assert_eq!(browser.sign_in("dpo@muster.de", PASSWORD, &code).await, 303);
     assert_eq!(browser.get("/ui/dashboard").await.0, 200);
+    let _ = app.stop().await;
 }
 
 async fn people_see_only_their_tenant_and_role(backend: Backend) {
@@ -526,4 +528,5 @@ async fn people_see_only_their_tenant_and_role(backend: Backend) {
     let mut dpo = Browser::new(&app);
     assert_eq!(dpo.sign_in("dpo@a.de", PASSWORD, "").await, 303);
     assert_eq!(dpo.get(&format!("/ui/t/{a}/requests")).await.0, 200);
+    let _ = app.stop().await;
 }
