@@ -36,6 +36,13 @@ pub struct Session {
     pub csrf: String,
 }
 
+impl Session {
+    /// The stored form of the session id (to keep this session when others end).
+    pub fn id_hash(&self) -> &[u8] {
+        &self.id_hash
+    }
+}
+
 fn hash_id(id: &str) -> Vec<u8> {
     Sha256::digest(id.as_bytes()).to_vec()
 }

@@ -161,6 +161,18 @@ texts! {
     RunNow => "Löschlauf jetzt starten", "Run retention now";
     Certificate => "Nachweis", "Certificate";
     Items => "Einträge", "Items";
+    Account => "Mein Konto", "My account";
+    ChangePassword => "Passwort ändern", "Change password";
+    CurrentPassword => "Aktuelles Passwort", "Current password";
+    NewPasswordLabel => "Neues Passwort (mindestens 12 Zeichen)", "New password (at least 12 characters)";
+    PasswordChanged => "Passwort geändert. Ihre anderen Sitzungen wurden beendet.", "Password changed. Your other sessions have ended.";
+    TotpOn => "Zwei-Faktor-Anmeldung ist aktiv.", "Two-factor sign-in is on.";
+    TotpOff => "Zwei-Faktor-Anmeldung ist aus.", "Two-factor sign-in is off.";
+    EnrolTotp => "Zwei-Faktor einrichten", "Set up two-factor";
+    EnrolHint => "Tragen Sie den Schlüssel (oder die otpauth-Adresse) in Ihre Authenticator-App ein und bestätigen Sie mit dem aktuellen Code.", "Add the key (or the otpauth address) to your authenticator app and confirm with the current code.";
+    TotpKey => "Schlüssel", "Key";
+    Confirm => "Bestätigen", "Confirm";
+    Disable => "Deaktivieren", "Disable";
 }
 
 impl Text {

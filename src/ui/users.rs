@@ -17,7 +17,7 @@ use crate::crypto::FieldBinding;
 use crate::error::{Error, Result};
 use crate::sensitive::Sensitive;
 use crate::service::Hafen;
-use crate::store::schema::{ui_keys, ui_users};
+use crate::store::schema::{ui_keys, ui_sessions, ui_users};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
 
@@ -351,12 +351,17 @@ impl Hafen {
         let keys = self.ui_keys().await?;
         let index = keys.blind.index(&[b"login", login.as_bytes()]);
         let row = self.user_by_index(index).await?.ok_or(Error::NotFound)?;
-        let mut secret = [0u8; 20];
-        rand::rngs::OsRng.fill_bytes(&mut secret);
-        let sealed = keys.seal.seal(&binding(&row.id, "totp"), &secret)?;
+        let secret = new_totp_secret();
+        self.store_totp(actor, &row.id, &secret).await?;
+        Ok(otpauth_uri(login.0.expose(), &secret))
+    }
+
+    async fn store_totp(&self, actor: &Actor, user: &str, secret: &[u8]) -> Result<()> {
+        let keys = self.ui_keys().await?;
+        let sealed = keys.seal.seal(&binding(user, "totp"), secret)?;
         let now = self.clock.now();
-        let event = AuditEvent::new(actor, "ui.totp_enable").object("user", row.id.clone());
-        let id = row.id.clone();
+        let event = AuditEvent::new(actor, "ui.totp_enable").object("user", user.to_string());
+        let id = user.to_string();
         self.store
             .write(move |conn| {
                 diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
@@ -365,13 +370,158 @@ impl Hafen {
                 audit::append(conn, now, event)
             })
             .await?;
-        let encoded = totp_rs::Secret::Raw(secret.to_vec())
-            .to_encoded()
-            .to_string();
-        Ok(Sensitive::new(format!(
-            "otpauth://totp/Hafen:{}?secret={encoded}&issuer=Hafen&algorithm=SHA1&digits=6&period={TOTP_STEP}",
-            url::form_urlencoded::byte_serialize(login.as_bytes()).collect::<String>()
-        )))
+        Ok(())
+    }
+
+    /// The signed-in person's own account: login name and whether TOTP is on.
+    pub async fn own_account(&self, actor: &Actor) -> Result<(String, bool)> {
+        let row = self.own_row(actor).await?;
+        let keys = self.ui_keys().await?;
+        let login = keys
+            .seal
+            .open_string(&binding(&row.id, "login"), &row.login_sealed)?;
+        Ok((login, row.totp_sealed.is_some()))
+    }
+
+    async fn own_row(&self, actor: &Actor) -> Result<UserRow> {
+        let Actor::User { id, .. } = actor else {
+            return Err(Error::Forbidden(
+                "only a signed-in person has an account here".into(),
+            ));
+        };
+        let id = id.clone();
+        self.store
+            .read(move |conn| {
+                Ok(ui_users::table
+                    .filter(ui_users::id.eq(id))
+                    .filter(ui_users::disabled_at.is_null())
+                    .select(UserRow::as_select())
+                    .first(conn)
+                    .optional()?)
+            })
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// A fresh TOTP secret for the signed-in person to enrol; nothing is stored until
+    /// [`Hafen::confirm_totp`] sees a code made from it.
+    pub fn begin_totp(&self, login: &str) -> (Sensitive<String>, Sensitive<String>) {
+        let secret = new_totp_secret();
+        (
+            Sensitive::new(
+                totp_rs::Secret::Raw(secret.to_vec())
+                    .to_encoded()
+                    .to_string(),
+            ),
+            otpauth_uri(login, &secret),
+        )
+    }
+
+    /// Turns TOTP on for the signed-in person once `code` proves their app has `secret`.
+    pub async fn confirm_totp(&self, actor: &Actor, secret_base32: &str, code: &str) -> Result<()> {
+        let row = self.own_row(actor).await?;
+        let secret = totp_rs::Secret::Encoded(secret_base32.trim().to_string())
+            .to_bytes()
+            .ok()
+            .filter(|s| s.len() >= 16)
+            .ok_or_else(|| Error::invalid("secret", "start the enrolment again"))?;
+        if !totp_matches(&secret, code.trim(), self.clock.now()) {
+            return Err(Error::invalid(
+                "code",
+                "the code does not match; check the app's clock and enter the current code",
+            ));
+        }
+        self.store_totp(actor, &row.id, &secret).await
+    }
+
+    /// Changes the signed-in person's password after checking the current one; every other
+    /// session of theirs ends.
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        session: &super::Session,
+        current: Sensitive<String>,
+        new: NewPassword,
+    ) -> Result<()> {
+        let row = self.own_row(actor).await?;
+        let stored = row.password_hash.clone();
+        let ok = tokio::task::spawn_blocking(move || password_matches(&stored, current.expose()))
+            .await
+            .map_err(Error::internal)?;
+        if !ok {
+            self.record(
+                AuditEvent::new(actor, "ui.password_change_refused").object("user", row.id.clone()),
+            )
+            .await?;
+            return Err(Error::invalid(
+                "current_password",
+                "the current password is not right",
+            ));
+        }
+        let hash = tokio::task::spawn_blocking(move || hash_password(new.0.expose()))
+            .await
+            .map_err(Error::internal)??;
+        let now = self.clock.now();
+        let event = AuditEvent::new(actor, "ui.password_change").object("user", row.id.clone());
+        let (id, keep) = (row.id.clone(), session.id_hash().to_vec());
+        self.store
+            .write(move |conn| {
+                diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
+                    .set(ui_users::password_hash.eq(hash))
+                    .execute(conn)?;
+                diesel::delete(
+                    ui_sessions::table
+                        .filter(ui_sessions::user_id.eq(&id))
+                        .filter(ui_sessions::id_hash.ne(keep)),
+                )
+                .execute(conn)?;
+                audit::append(conn, now, event)
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Disables a user: they cannot sign in and their sessions end at once. Admins disable
+    /// anyone but themselves; a tenant admin only non-admins of its own tenant.
+    pub async fn disable_user(&self, actor: &Actor, id: &str) -> Result<()> {
+        let target = id.to_string();
+        let row: UserRow = self
+            .store
+            .read(move |conn| {
+                Ok(ui_users::table
+                    .filter(ui_users::id.eq(target))
+                    .filter(ui_users::disabled_at.is_null())
+                    .select(UserRow::as_select())
+                    .first(conn)
+                    .optional()?)
+            })
+            .await?
+            .ok_or(Error::NotFound)?;
+        let target_actor = row.actor()?;
+        match target_actor.person() {
+            Some((_, Some(t))) => actor.authorize(t, Permission::ManageTokens)?,
+            _ => actor.authorize_install(Permission::ManageTenants)?,
+        }
+        if matches!(actor, Actor::User { id, .. } if *id == row.id) {
+            return Err(Error::Conflict("you cannot disable yourself".into()));
+        }
+        let now = self.clock.now();
+        let mut event = AuditEvent::new(actor, "ui.user_disable").object("user", row.id.clone());
+        if let Some((_, Some(t))) = target_actor.person() {
+            event = event.tenant(t);
+        }
+        let id = row.id.clone();
+        self.store
+            .write(move |conn| {
+                diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
+                    .set(ui_users::disabled_at.eq(Some(to_micros(now))))
+                    .execute(conn)?;
+                diesel::delete(ui_sessions::table.filter(ui_sessions::user_id.eq(&id)))
+                    .execute(conn)?;
+                audit::append(conn, now, event)
+            })
+            .await?;
+        Ok(())
     }
 
     async fn user_by_index(&self, index: Vec<u8>) -> Result<Option<UserRow>> {
@@ -493,6 +643,23 @@ fn user_by_index(conn: &mut DbConn, index: &[u8]) -> Result<Option<UserRow>, Sto
         .select(UserRow::as_select())
         .first(conn)
         .optional()?)
+}
+
+fn new_totp_secret() -> [u8; 20] {
+    let mut secret = [0u8; 20];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    secret
+}
+
+/// The enrolment URI authenticator apps read (as a QR code or pasted).
+fn otpauth_uri(login: &str, secret: &[u8]) -> Sensitive<String> {
+    let encoded = totp_rs::Secret::Raw(secret.to_vec())
+        .to_encoded()
+        .to_string();
+    Sensitive::new(format!(
+        "otpauth://totp/Hafen:{}?secret={encoded}&issuer=Hafen&algorithm=SHA1&digits=6&period={TOTP_STEP}",
+        url::form_urlencoded::byte_serialize(login.as_bytes()).collect::<String>()
+    ))
 }
 
 fn totp(secret: &[u8]) -> Option<totp_rs::TOTP> {

@@ -176,6 +176,10 @@ try {
   await shot(page, 'audit');
   await page.click('nav.main >> text=Benutzer');
   await shot(page, 'users');
+  await page.click('header a.who');
+  check(await page.locator('h1').textContent() === 'Mein Konto' && (await page.locator('main').textContent()).includes('admin@muster.de'),
+        'the account page shows the signed-in login');
+  await shot(page, 'account');
   await page.click('nav.main >> text=Übersicht');
   check((await page.locator('main').textContent()).includes('WhatsApp Kundenservice'), 'the dashboard lists the channel');
   await shot(page, 'dashboard');

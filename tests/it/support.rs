@@ -13,7 +13,11 @@ use hafen::store::{DatabaseUrl, DbConn};
 use hafen::{Application, Config};
 use serde_json::{json, Value};
 
-pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// `sslmode=disable`: the server is local, and libpq with TLS registers OpenSSL's exit-time
+/// cleanup, which can crash the test process (SIGSEGV after every test passed) while a server
+/// a test did not stop still has a pool thread inside OpenSSL. Hafen itself closes its pool
+/// before it exits.
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -112,7 +116,7 @@ impl TestDatabase {
                     .batch_execute(&format!("CREATE DATABASE {name}"))
                     .unwrap();
                 Self {
-                    url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                    url: format!("postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable"),
                     pg_name: Some(name),
                 }
             }

@@ -17,7 +17,8 @@ const PASSWORD: &str = "Leuchtturm am Hafen 2026";
 both_backends!(
     sign_in_lockout_sessions_and_csrf,
     totp_is_required_once_enabled,
-    people_see_only_their_tenant_and_role
+    people_see_only_their_tenant_and_role,
+    own_account_password_totp_and_disabling
 );
 
 /// A browser without a cookie jar: cookies are carried by hand, so each test states them.
@@ -528,5 +529,164 @@ async fn people_see_only_their_tenant_and_role(backend: Backend) {
     let mut dpo = Browser::new(&app);
     assert_eq!(dpo.sign_in("dpo@a.de", PASSWORD, "").await, 303);
     assert_eq!(dpo.get(&format!("/ui/t/{a}/requests")).await.0, 200);
+    let _ = app.stop().await;
+}
+
+async fn own_account_password_totp_and_disabling(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let second = chrono::Duration::seconds(1);
+    add_user(&app, "it@muster.de", Role::Admin, None).await;
+    let mut a = Browser::new(&app);
+    let mut b = Browser::new(&app);
+    assert_eq!(a.sign_in("it@muster.de", PASSWORD, "").await, 303);
+    assert_eq!(b.sign_in("it@muster.de", PASSWORD, "").await, 303);
+    let (status, html, _) = a.get("/ui/account").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("it@muster.de"), "the page names the account");
+    let csrf = hidden(&html, "csrf");
+
+    // Password change: the current one is checked; other sessions end, this one stays.
+    let new = "Neuer Leuchtturm im Hafen";
+    let r = a
+        .post(
+            "/ui/account/password",
+            &[("csrf", &csrf), ("current", "not it at all"), ("new", new)],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 422);
+    let r = a
+        .post(
+            "/ui/account/password",
+            &[("csrf", &csrf), ("current", PASSWORD), ("new", "short")],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 422);
+    let r = a
+        .post(
+            "/ui/account/password",
+            &[("csrf", &csrf), ("current", PASSWORD), ("new", new)],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(a.get("/ui/dashboard").await.0, 200, "this session stays");
+    assert_eq!(
+        b.get("/ui/dashboard").await.0,
+        303,
+        "the other session ended"
+    );
+    app.clock.advance(second);
+    let mut c = Browser::new(&app);
+    assert_eq!(
+        c.sign_in("it@muster.de", PASSWORD, "").await,
+        401,
+        "the old password is gone"
+    );
+    assert_eq!(c.sign_in("it@muster.de", new, "").await, 303);
+    let actions = audit_actions(&app);
+    assert!(actions.contains(&"ui.password_change".to_string()));
+    assert!(actions.contains(&"ui.password_change_refused".to_string()));
+
+    // TOTP enrolment: a wrong code stores nothing; the right one turns it on.
+    let r = a
+        .post("/ui/account/totp", &[("csrf", &csrf)], Some(&app.base))
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await.unwrap();
+    let secret_text = hidden(&html, "secret");
+    let secret = totp_rs::Secret::Encoded(secret_text.clone())
+        .to_bytes()
+        .unwrap();
+    let r = a
+        .post(
+            "/ui/account/totp/confirm",
+            &[
+                ("csrf", &csrf),
+                ("secret", &secret_text),
+                ("code", "123456"),
+            ],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 422);
+    app.clock.advance(second);
+    assert_eq!(
+        Browser::new(&app).sign_in("it@muster.de", new, "").await,
+        303,
+        "no code needed yet"
+    );
+    let code = hafen::Hafen::totp_code(&secret, app.clock.now()).unwrap();
+    let r = a
+        .post(
+            "/ui/account/totp/confirm",
+            &[("csrf", &csrf), ("secret", &secret_text), ("code", &code)],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    app.clock.advance(second);
+    assert_eq!(
+        Browser::new(&app).sign_in("it@muster.de", new, "").await,
+        401,
+        "now a code is needed"
+    );
+    let code = hafen::Hafen::totp_code(&secret, app.clock.now()).unwrap();
+    assert_eq!(
+        Browser::new(&app).sign_in("it@muster.de", new, &code).await,
+        303
+    );
+
+    // Disabling: the person's sessions end and they cannot sign in; nobody disables themselves.
+    add_user(
+        &app,
+        "agent@muster.de",
+        Role::Agent,
+        Some(&app.create_tenant("Muster GmbH").await),
+    )
+    .await;
+    app.clock.advance(second);
+    let mut agent = Browser::new(&app);
+    assert_eq!(agent.sign_in("agent@muster.de", PASSWORD, "").await, 303);
+    let users = app.hafen.list_users(&Actor::Cli).await.unwrap();
+    let id_of = |login: &str| users.iter().find(|u| u.login == login).unwrap().id.clone();
+    let r = a
+        .post(
+            &format!("/ui/users/{}/disable", id_of("it@muster.de")),
+            &[("csrf", &csrf)],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 409);
+    let r = agent
+        .post(
+            &format!("/ui/users/{}/disable", id_of("it@muster.de")),
+            &[("csrf", "x")],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 403);
+    let r = a
+        .post(
+            &format!("/ui/users/{}/disable", id_of("agent@muster.de")),
+            &[("csrf", &csrf)],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(
+        agent.get("/ui/dashboard").await.0,
+        303,
+        "the disabled person's session ended"
+    );
+    app.clock.advance(second);
+    assert_eq!(
+        Browser::new(&app)
+            .sign_in("agent@muster.de", PASSWORD, "")
+            .await,
+        401
+    );
+    assert!(audit_actions(&app).contains(&"ui.user_disable".to_string()));
     let _ = app.stop().await;
 }

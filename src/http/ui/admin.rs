@@ -13,7 +13,8 @@ use crate::ui::{LoginName, NewPassword};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/users", web::get().to(users))
-        .route("/ui/users", web::post().to(create_user));
+        .route("/ui/users", web::post().to(create_user))
+        .route("/ui/users/{id}/disable", web::post().to(disable_user));
 }
 
 async fn users(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpResponse, UiError> {
@@ -23,6 +24,7 @@ async fn users(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpResponse, U
         .map_err(UiError::domain(who.lang))?;
     let t = |x: Text| who.t(x);
     let install_wide = matches!(who.actor().person(), Some((_, None)));
+    let own_id = who.session.user_id.clone();
     let tenant_name = |id: &Option<TenantId>| {
         id.as_ref()
             .and_then(|id| who.tenants.iter().find(|(t, _)| t == id))
@@ -32,7 +34,7 @@ async fn users(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpResponse, U
     let content = html! {
         h1 { (t(Text::Users)) }
         table {
-            thead { tr { th { (t(Text::Login)) } th { (t(Text::Role)) } th { (t(Text::Tenant)) } th { (t(Text::TwoFactor)) } th { (t(Text::Created)) } } }
+            thead { tr { th { (t(Text::Login)) } th { (t(Text::Role)) } th { (t(Text::Tenant)) } th { (t(Text::TwoFactor)) } th { (t(Text::Created)) } th {} } }
             tbody {
                 @for u in &list {
                     tr {
@@ -41,6 +43,14 @@ async fn users(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpResponse, U
                         td { (tenant_name(&u.tenant)) }
                         td { (if u.totp { t(Text::Yes) } else { t(Text::No) }) }
                         td { (when(u.created_at)) }
+                        td {
+                            @if u.id != own_id {
+                                form method="post" action={ "/ui/users/" (u.id) "/disable" } {
+                                    input type="hidden" name="csrf" value=(who.session.csrf);
+                                    button.secondary type="submit" { (t(Text::Disable)) }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -88,5 +98,20 @@ async fn create_user(
         .create_user(who.actor(), &login, password, role, tenant.as_ref())
         .await
         .map_err(&e)?;
+    Ok(see_other("/ui/users"))
+}
+
+async fn disable_user(
+    req: HttpRequest,
+    body: web::Payload,
+    hafen: web::Data<Hafen>,
+    who: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, UiError> {
+    Form::read(&req, body, &hafen, &who.session, who.lang).await?;
+    hafen
+        .disable_user(who.actor(), &path)
+        .await
+        .map_err(UiError::domain(who.lang))?;
     Ok(see_other("/ui/users"))
 }

@@ -5,6 +5,7 @@
 //! Secure under TLS; every form carries the session's CSRF token and must come from this
 //! origin; sign-in is audited and locks after repeated failures.
 
+mod account;
 mod admin;
 mod form;
 mod pages;
@@ -44,6 +45,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     sign_in::routes(cfg);
     pages::routes(cfg);
     admin::routes(cfg);
+    account::routes(cfg);
     tenant::routes(cfg);
     records::routes(cfg);
 }
@@ -329,6 +331,7 @@ pub enum Area {
     Reports,
     Audit,
     Users,
+    Account,
 }
 
 /// A page of the signed-in interface: skip link, navigation, language switch, sign-out.
@@ -362,7 +365,7 @@ pub fn layout(
                     (language_switch(lang, &who.path))
                     form.signout method="post" action="/ui/sign-out" {
                         input type="hidden" name="csrf" value=(who.session.csrf);
-                        span.who { (t(Text::SignedInAs)) " " (role.as_str()) }
+                        a.who href="/ui/account" aria-current=[(area == Area::Account).then_some("page")] { (t(Text::SignedInAs)) " " (role.as_str()) }
                         button type="submit" { (t(Text::SignOut)) }
                     }
                 }

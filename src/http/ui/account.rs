@@ -1,0 +1,122 @@
+//! The signed-in person's own account: change the password (other sessions end), set up the
+//! TOTP second factor (a fresh key, confirmed by a code from the app before it counts).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use maud::html;
+
+use super::{layout, see_other, Area, Form, SignedIn, UiError};
+use crate::sensitive::Sensitive;
+use crate::service::Hafen;
+use crate::ui::text::Text;
+use crate::ui::NewPassword;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ui/account", web::get().to(account))
+        .route("/ui/account/password", web::post().to(change_password))
+        .route("/ui/account/totp", web::post().to(begin_totp))
+        .route("/ui/account/totp/confirm", web::post().to(confirm_totp));
+}
+
+async fn account(
+    req: HttpRequest,
+    hafen: web::Data<Hafen>,
+    who: SignedIn,
+) -> Result<HttpResponse, UiError> {
+    let (login, totp) = hafen
+        .own_account(who.actor())
+        .await
+        .map_err(UiError::domain(who.lang))?;
+    let t = |x: Text| who.t(x);
+    let changed = req.query_string() == "changed=password";
+    let content = html! {
+        h1 { (t(Text::Account)) }
+        p { (t(Text::Login)) ": " strong { (login) } }
+        @if changed { p.notice role="status" { (t(Text::PasswordChanged)) } }
+        h2 { (t(Text::ChangePassword)) }
+        form method="post" action="/ui/account/password" {
+            input type="hidden" name="csrf" value=(who.session.csrf);
+            label for="a-current" { (t(Text::CurrentPassword)) }
+            input #a-current type="password" name="current" required autocomplete="current-password";
+            label for="a-new" { (t(Text::NewPasswordLabel)) }
+            input #a-new type="password" name="new" required minlength="12" autocomplete="new-password";
+            button type="submit" { (t(Text::ChangePassword)) }
+        }
+        h2 { (t(Text::TwoFactor)) }
+        p #totp-state { @if totp { (t(Text::TotpOn)) } @else { (t(Text::TotpOff)) } }
+        form method="post" action="/ui/account/totp" {
+            input type="hidden" name="csrf" value=(who.session.csrf);
+            button type="submit" { (t(Text::EnrolTotp)) }
+        }
+    };
+    Ok(layout(&who, Area::Account, None, t(Text::Account), content))
+}
+
+async fn change_password(
+    req: HttpRequest,
+    body: web::Payload,
+    hafen: web::Data<Hafen>,
+    who: SignedIn,
+) -> Result<HttpResponse, UiError> {
+    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
+    let e = UiError::domain(who.lang);
+    let new = NewPassword::parse(form.untrimmed("new")).map_err(&e)?;
+    let current = Sensitive::new(form.untrimmed("current").to_string());
+    hafen
+        .change_password(who.actor(), &who.session, current, new)
+        .await
+        .map_err(&e)?;
+    Ok(see_other("/ui/account?changed=password"))
+}
+
+/// Shows a fresh key with a form to confirm it; the key travels back in that form, to the
+/// person it was shown to, and is stored only when a code made from it matches.
+async fn begin_totp(
+    req: HttpRequest,
+    body: web::Payload,
+    hafen: web::Data<Hafen>,
+    who: SignedIn,
+) -> Result<HttpResponse, UiError> {
+    Form::read(&req, body, &hafen, &who.session, who.lang).await?;
+    let (login, _) = hafen
+        .own_account(who.actor())
+        .await
+        .map_err(UiError::domain(who.lang))?;
+    let (secret, uri) = hafen.begin_totp(&login);
+    let t = |x: Text| who.t(x);
+    let content = html! {
+        h1 { (t(Text::EnrolTotp)) }
+        p.hint { (t(Text::EnrolHint)) }
+        label for="t-key" { (t(Text::TotpKey)) }
+        input #t-key.copy type="text" readonly value=(secret.expose());
+        label for="t-uri" { "otpauth" }
+        input #t-uri.copy type="text" readonly value=(uri.expose());
+        form method="post" action="/ui/account/totp/confirm" {
+            input type="hidden" name="csrf" value=(who.session.csrf);
+            input type="hidden" name="secret" value=(secret.expose());
+            label for="t-code" { (t(Text::TotpCode)) }
+            input #t-code type="text" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" required;
+            button type="submit" { (t(Text::Confirm)) }
+        }
+    };
+    Ok(layout(
+        &who,
+        Area::Account,
+        None,
+        t(Text::EnrolTotp),
+        content,
+    ))
+}
+
+async fn confirm_totp(
+    req: HttpRequest,
+    body: web::Payload,
+    hafen: web::Data<Hafen>,
+    who: SignedIn,
+) -> Result<HttpResponse, UiError> {
+    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
+    hafen
+        .confirm_totp(who.actor(), form.get("secret"), form.get("code"))
+        .await
+        .map_err(UiError::domain(who.lang))?;
+    Ok(see_other("/ui/account"))
+}
