@@ -162,6 +162,18 @@ async fn key_rotation_rewraps_every_key_online_and_the_old_key_goes(backend: Bac
         )
         .await;
     assert_eq!(status, 201);
+    // A web interface user: the install key sealing login names must be re-wrapped too.
+    let login = hafen::ui::LoginName::parse("it@muster.de").unwrap();
+    app.hafen
+        .create_user(
+            &hafen::auth::Actor::Cli,
+            &login,
+            hafen::ui::NewPassword::parse("Leuchtturm am Hafen 2026").unwrap(),
+            hafen::auth::Role::Admin,
+            None,
+        )
+        .await
+        .unwrap();
     let (config, db, dir, clock, admin) = app.stop().await;
 
     // Step 1: the new key becomes the master key; the old one is listed as previous.
@@ -186,8 +198,8 @@ async fn key_rotation_rewraps_every_key_online_and_the_old_key_goes(backend: Bac
     let mut conn = db.connect();
     let report = hafen::rotation::rotate(&mut conn, &master, &|_, _| {}).unwrap();
     assert!(
-        report.rewrapped >= 4,
-        "tenant, contact, period and register keys: {report:?}"
+        report.rewrapped >= 5,
+        "tenant, contact, period, register and web interface keys: {report:?}"
     );
     let (status, read) = app
         .get(&format!("/v1/tenants/{tenant}/messages/{message}"), &admin)
@@ -213,6 +225,24 @@ async fn key_rotation_rewraps_every_key_online_and_the_old_key_goes(backend: Bac
     assert_eq!(read["body"], serde_json::json!(body));
     let (status, entry) = app.get("/v1/register/processor", &admin).await;
     assert_eq!(status, 200, "{entry}");
+    let users = app
+        .hafen
+        .list_users(&hafen::auth::Actor::Cli)
+        .await
+        .unwrap();
+    assert_eq!(
+        users[0].login, "it@muster.de",
+        "login names open with the new key"
+    );
+    let signed_in = app
+        .hafen
+        .check_sign_in(
+            "it@muster.de",
+            hafen::sensitive::Sensitive::new("Leuchtturm am Hafen 2026".into()),
+            None,
+        )
+        .await;
+    assert!(signed_in.is_ok(), "the blind index still finds the user");
     // And the old key alone no longer opens anything.
     let old_only = hafen::crypto::MasterKey::new(
         hafen::crypto::MasterKey::load_identity_file(&old_key).unwrap(),
