@@ -172,6 +172,9 @@ pub enum Actor {
     Cli,
     /// Scheduled work (retention runs and the like).
     System,
+    /// Someone not (yet) known: a sign-in attempt with a name that matches no user. May do
+    /// nothing; exists so such attempts are audited too.
+    Anonymous,
 }
 
 impl Actor {
@@ -183,6 +186,7 @@ impl Actor {
             Actor::Channel { id, .. } => format!("channel:{id}"),
             Actor::Cli => "cli".into(),
             Actor::System => "system".into(),
+            Actor::Anonymous => "anonymous".into(),
         }
     }
 
@@ -191,6 +195,7 @@ impl Actor {
     pub fn authorize(&self, tenant: &TenantId, permission: Permission) -> Result<()> {
         match self {
             Actor::Cli | Actor::System => Ok(()),
+            Actor::Anonymous => Err(Error::Unauthenticated),
             Actor::Channel { tenant: own, .. } if own != tenant => Err(Error::NotFound),
             Actor::Channel { .. } if permission == Permission::WriteMessages => Ok(()),
             Actor::Channel { .. } => Err(Error::Forbidden(
@@ -211,7 +216,7 @@ impl Actor {
             Actor::Token { role, tenant, .. } | Actor::User { role, tenant, .. } => {
                 Some((*role, tenant.as_ref()))
             }
-            Actor::Channel { .. } | Actor::Cli | Actor::System => None,
+            Actor::Channel { .. } | Actor::Cli | Actor::System | Actor::Anonymous => None,
         }
     }
 
@@ -231,6 +236,7 @@ impl Actor {
     pub fn authorize_install(&self, permission: Permission) -> Result<()> {
         match self {
             Actor::Cli | Actor::System => Ok(()),
+            Actor::Anonymous => Err(Error::Unauthenticated),
             Actor::Channel { .. } => Err(Error::Forbidden(
                 "a webhook may only deliver messages".into(),
             )),

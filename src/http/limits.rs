@@ -74,7 +74,9 @@ impl IpRateLimit {
 }
 
 /// The client's address: the peer, or, when the peer is a proxy on this host (the documented
-/// way to put TLS in front of plain HTTP), the first address it forwards.
+/// way to put TLS in front of plain HTTP), the address that proxy saw: the right-most entry of
+/// `X-Forwarded-For` (nginx and Caddy append it; entries to its left come from the client and
+/// could be anything).
 pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
     if peer.is_loopback() {
@@ -82,7 +84,7 @@ pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse::<IpAddr>().ok());
         if let Some(ip) = forwarded {
             return Some(ip);

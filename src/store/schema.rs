@@ -406,6 +406,7 @@ diesel::table! {
         role -> Text,
         tenant_id -> Nullable<Text>,
         totp_sealed -> Nullable<Binary>,
+        totp_last_step -> Nullable<BigInt>,
         failed_attempts -> Integer,
         locked_until -> Nullable<BigInt>,
         created_at -> BigInt,

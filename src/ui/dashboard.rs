@@ -40,7 +40,9 @@ pub struct Dashboard {
     pub received_last_day: i64,
     /// Empty unless the actor may manage channels.
     pub channels: Vec<ChannelHealth>,
-    /// Items due but not deleted at the end of the last retention run (this process).
+    /// Items due but not deleted at the end of the last retention run (this process, all
+    /// tenants): shown to install-wide roles only, like the last run and the last backup.
+    pub install_wide: bool,
     pub retention_overdue: i64,
     pub retention_last_success: Option<DateTime<Utc>>,
     /// Open requests, earliest deadline first; empty unless the actor handles requests.
@@ -161,7 +163,9 @@ impl Hafen {
             })
             .sum();
         let last_success = self.metrics.retention_last_success.get();
+        let install_wide = matches!(actor.person(), Some((_, None)) | None);
         Ok(Dashboard {
+            install_wide,
             received_last_hour,
             received_last_day,
             channels,

@@ -117,6 +117,7 @@ pub struct UserRow {
     pub role: String,
     pub tenant_id: Option<String>,
     pub totp_sealed: Option<Vec<u8>>,
+    pub totp_last_step: Option<i64>,
     pub failed_attempts: i32,
     pub locked_until: Option<i64>,
     pub created_at: i64,
@@ -258,6 +259,7 @@ impl Hafen {
             role: role.as_str().into(),
             tenant_id: tenant.map(|t| t.as_str().to_string()),
             totp_sealed: None,
+            totp_last_step: None,
             failed_attempts: 0,
             locked_until: None,
             created_at: to_micros(now),
@@ -352,11 +354,17 @@ impl Hafen {
         let index = keys.blind.index(&[b"login", login.as_bytes()]);
         let row = self.user_by_index(index).await?.ok_or(Error::NotFound)?;
         let secret = new_totp_secret();
-        self.store_totp(actor, &row.id, &secret).await?;
+        self.store_totp(actor, &row.id, &secret, None).await?;
         Ok(otpauth_uri(login.0.expose(), &secret))
     }
 
-    async fn store_totp(&self, actor: &Actor, user: &str, secret: &[u8]) -> Result<()> {
+    async fn store_totp(
+        &self,
+        actor: &Actor,
+        user: &str,
+        secret: &[u8],
+        used_step: Option<i64>,
+    ) -> Result<()> {
         let keys = self.ui_keys().await?;
         let sealed = keys.seal.seal(&binding(user, "totp"), secret)?;
         let now = self.clock.now();
@@ -365,7 +373,10 @@ impl Hafen {
         self.store
             .write(move |conn| {
                 diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
-                    .set(ui_users::totp_sealed.eq(Some(sealed)))
+                    .set((
+                        ui_users::totp_sealed.eq(Some(sealed)),
+                        ui_users::totp_last_step.eq(used_step),
+                    ))
                     .execute(conn)?;
                 audit::append(conn, now, event)
             })
@@ -417,21 +428,43 @@ impl Hafen {
         )
     }
 
-    /// Turns TOTP on for the signed-in person once `code` proves their app has `secret`.
-    pub async fn confirm_totp(&self, actor: &Actor, secret_base32: &str, code: &str) -> Result<()> {
+    /// Turns TOTP on (or moves it to a new app) for the signed-in person, once their current
+    /// password is checked and `code` proves their app has `secret`. The password keeps a
+    /// borrowed session from binding the account to someone else's app.
+    pub async fn confirm_totp(
+        &self,
+        actor: &Actor,
+        current: Sensitive<String>,
+        secret_base32: &str,
+        code: &str,
+    ) -> Result<()> {
         let row = self.own_row(actor).await?;
+        let stored = row.password_hash.clone();
+        let ok = tokio::task::spawn_blocking(move || password_matches(&stored, current.expose()))
+            .await
+            .map_err(Error::internal)?;
+        if !ok {
+            self.record(
+                AuditEvent::new(actor, "ui.totp_enable_refused").object("user", row.id.clone()),
+            )
+            .await?;
+            return Err(Error::invalid(
+                "current_password",
+                "the current password is not right",
+            ));
+        }
         let secret = totp_rs::Secret::Encoded(secret_base32.trim().to_string())
             .to_bytes()
             .ok()
             .filter(|s| s.len() >= 16)
             .ok_or_else(|| Error::invalid("secret", "start the enrolment again"))?;
-        if !totp_matches(&secret, code.trim(), self.clock.now()) {
+        let Some(step) = totp_step(&secret, code.trim(), self.clock.now()) else {
             return Err(Error::invalid(
                 "code",
                 "the code does not match; check the app's clock and enter the current code",
             ));
-        }
-        self.store_totp(actor, &row.id, &secret).await
+        };
+        self.store_totp(actor, &row.id, &secret, Some(step)).await
     }
 
     /// Changes the signed-in person's password after checking the current one; every other
@@ -572,63 +605,94 @@ impl Hafen {
             tokio::task::spawn_blocking(move || password_matches(&stored, password.expose()))
                 .await
                 .map_err(Error::internal)?;
+        let now = self.clock.now();
         let Some(row) = row else {
+            // Audited like any failure; the write also makes this path as slow as a known
+            // name's, so timing does not tell which names exist.
+            self.record(
+                AuditEvent::new(&Actor::Anonymous, "ui.sign_in_failed").detail("unknown name"),
+            )
+            .await?;
             return Ok(Err(SignInFailure::Wrong));
         };
-        let now = self.clock.now();
-        let locked = row.locked_until.is_some_and(|t| t > to_micros(now));
-        let code_ok = match &row.totp_sealed {
-            None => true,
+        // The TOTP step the code matches (None: no TOTP, or no match).
+        let code_step = match &row.totp_sealed {
+            None => None,
             Some(sealed) => {
                 let secret = keys.seal.open(&binding(&row.id, "totp"), sealed)?;
-                code.is_some_and(|c| totp_matches(&secret, c.trim(), now))
+                code.and_then(|c| totp_step(&secret, c.trim(), now))
             }
         };
+        let needs_code = row.totp_sealed.is_some();
         let actor = row.actor()?;
-        if locked {
-            self.record(AuditEvent::new(&actor, "ui.sign_in_refused").detail("locked"))
-                .await?;
-            return Ok(Err(SignInFailure::Locked));
-        }
-        if password_ok && code_ok {
-            let (id, at) = (row.id.clone(), now);
-            let event = AuditEvent::new(&actor, "ui.sign_in").object("user", row.id.clone());
-            self.store
-                .write(move |conn| {
+        let (id, at) = (row.id.clone(), to_micros(now));
+        // Decided inside one write, on the row as it is then: parallel attempts each count,
+        // a lock placed meanwhile holds, and a TOTP code works only once.
+        let outcome = self
+            .store
+            .write(move |conn| {
+                let (locked_until, last_step): (Option<i64>, Option<i64>) = ui_users::table
+                    .filter(ui_users::id.eq(&id))
+                    .select((ui_users::locked_until, ui_users::totp_last_step))
+                    .first(conn)?;
+                if locked_until.is_some_and(|t| t > at) {
+                    audit::append(
+                        conn,
+                        now,
+                        AuditEvent::new(&actor, "ui.sign_in_refused")
+                            .object("user", id.clone())
+                            .detail("locked"),
+                    )?;
+                    return Ok(Err(SignInFailure::Locked));
+                }
+                let code_ok =
+                    !needs_code || code_step.is_some_and(|s| last_step.is_none_or(|last| s > last));
+                if password_ok && code_ok {
                     diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
                         .set((
                             ui_users::failed_attempts.eq(0),
                             ui_users::locked_until.eq(None::<i64>),
+                            ui_users::totp_last_step.eq(code_step.or(last_step)),
                         ))
                         .execute(conn)?;
-                    audit::append(conn, at, event)
-                })
-                .await?;
-            return Ok(Ok(row));
-        }
-        let failures = row.failed_attempts + 1;
-        let lock = failures >= MAX_FAILURES;
-        let (id, at) = (row.id.clone(), now);
-        let failed = AuditEvent::new(&actor, "ui.sign_in_failed")
-            .object("user", row.id.clone())
-            .detail(if password_ok { "code" } else { "password" });
-        let locked_event = AuditEvent::new(&actor, "ui.locked").object("user", row.id.clone());
-        self.store
-            .write(move |conn| {
-                diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
-                    .set((
-                        ui_users::failed_attempts.eq(if lock { 0 } else { failures }),
-                        ui_users::locked_until.eq(lock.then(|| to_micros(at + LOCKOUT))),
-                    ))
-                    .execute(conn)?;
-                audit::append(conn, at, failed)?;
-                if lock {
-                    audit::append(conn, at, locked_event)?;
+                    audit::append(
+                        conn,
+                        now,
+                        AuditEvent::new(&actor, "ui.sign_in").object("user", id.clone()),
+                    )?;
+                    return Ok(Ok(()));
                 }
-                Ok(())
+                diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
+                    .set(ui_users::failed_attempts.eq(ui_users::failed_attempts + 1))
+                    .execute(conn)?;
+                let failures: i32 = ui_users::table
+                    .filter(ui_users::id.eq(&id))
+                    .select(ui_users::failed_attempts)
+                    .first(conn)?;
+                audit::append(
+                    conn,
+                    now,
+                    AuditEvent::new(&actor, "ui.sign_in_failed")
+                        .object("user", id.clone())
+                        .detail(if password_ok { "code" } else { "password" }),
+                )?;
+                if failures >= MAX_FAILURES {
+                    diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
+                        .set((
+                            ui_users::failed_attempts.eq(0),
+                            ui_users::locked_until.eq(Some(to_micros(now + LOCKOUT))),
+                        ))
+                        .execute(conn)?;
+                    audit::append(
+                        conn,
+                        now,
+                        AuditEvent::new(&actor, "ui.locked").object("user", id.clone()),
+                    )?;
+                }
+                Ok(Err(SignInFailure::Wrong))
             })
             .await?;
-        Ok(Err(SignInFailure::Wrong))
+        Ok(outcome.map(|()| row))
     }
 
     /// The current TOTP code of a secret at `at` (tests and `hafen user totp-code`).
@@ -666,9 +730,25 @@ fn totp(secret: &[u8]) -> Option<totp_rs::TOTP> {
     totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, TOTP_STEP, secret.to_vec()).ok()
 }
 
-/// RFC 6238 with one step of clock skew either way, on the injected clock.
-fn totp_matches(secret: &[u8], code: &str, at: chrono::DateTime<chrono::Utc>) -> bool {
-    code.len() == 6 && totp(secret).is_some_and(|t| t.check(code, at.timestamp().max(0) as u64))
+/// RFC 6238 with one step of clock skew either way, on the injected clock: the time step the
+/// code belongs to, so the caller can refuse a step already used.
+fn totp_step(secret: &[u8], code: &str, at: chrono::DateTime<chrono::Utc>) -> Option<i64> {
+    use subtle::ConstantTimeEq;
+    if code.len() != 6 {
+        return None;
+    }
+    let totp = totp(secret)?;
+    let now = at.timestamp().max(0) as u64 / TOTP_STEP;
+    [now.saturating_sub(1), now, now + 1]
+        .into_iter()
+        .find(|step| {
+            bool::from(
+                totp.generate(step * TOTP_STEP)
+                    .as_bytes()
+                    .ct_eq(code.as_bytes()),
+            )
+        })
+        .map(|step| step as i64)
 }
 
 #[cfg(test)]
@@ -704,17 +784,16 @@ mod tests {
         let secret = [7u8; 20];
         let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let code = Hafen::totp_code(&secret, at).unwrap();
-        assert!(totp_matches(&secret, &code, at));
-        assert!(totp_matches(
-            &secret,
-            &code,
-            at + chrono::Duration::seconds(30)
-        ));
-        assert!(!totp_matches(
-            &secret,
-            &code,
-            at + chrono::Duration::seconds(95)
-        ));
-        assert!(!totp_matches(&secret, "12345", at));
+        let step = totp_step(&secret, &code, at).unwrap();
+        assert_eq!(step, 1_800_000_000 / 30);
+        assert_eq!(
+            totp_step(&secret, &code, at + chrono::Duration::seconds(30)),
+            Some(step)
+        );
+        assert_eq!(
+            totp_step(&secret, &code, at + chrono::Duration::seconds(95)),
+            None
+        );
+        assert_eq!(totp_step(&secret, "12345", at), None);
     }
 }

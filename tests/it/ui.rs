@@ -216,10 +216,22 @@ async fn sign_in_lockout_sessions_and_csrf(backend: Backend) {
         "unknown names get the same answer"
     );
     assert!(browser.session.is_none());
+    let anonymous: i64 = {
+        use diesel::prelude::*;
+        use hafen::store::schema::audit_log;
+        audit_log::table
+            .filter(audit_log::actor.eq("anonymous"))
+            .filter(audit_log::action.eq("ui.sign_in_failed"))
+            .count()
+            .get_result(&mut app.db.connect())
+            .unwrap()
+    };
+    assert_eq!(anonymous, 1, "an unknown name's attempt is audited too");
     let actions = audit_actions(&app);
     assert_eq!(
         actions.iter().filter(|a| *a == "ui.sign_in_failed").count(),
-        5
+        6,
+        "five for the name, one anonymous"
     );
     assert!(
         actions.contains(&"ui.locked".to_string())
@@ -326,6 +338,25 @@ async fn sign_in_lockout_sessions_and_csrf(backend: Backend) {
         .await;
     assert_eq!(r.status().as_u16(), 303);
     assert_eq!(app.counts().tenants, tenants_before + 1);
+    let r = browser
+        .client
+        .post(app.url("/ui/tenants"))
+        .header("origin", &app.base)
+        .header(
+            "cookie",
+            format!("hafen_session={}", browser.session.clone().unwrap()),
+        )
+        .header("content-type", "application/json")
+        .body(format!("{{\"csrf\":\"{csrf}\",\"name\":\"Json GmbH\"}}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 415, "only forms are read");
+    let (status, _, headers) = browser.get("/ui/lang/en?back=/ui/%0d%0aSet-Cookie:x").await;
+    assert_eq!(
+        (status, headers.get("location").unwrap().to_str().unwrap()),
+        (303, "/ui/")
+    );
     // Bad input is a page that says why, and nothing is stored.
     let r = browser
         .post(
@@ -439,6 +470,46 @@ async fn totp_is_required_once_enabled(backend: Backend) {
     let code = hafen::Hafen::totp_code(&secret, app.clock.now()).unwrap();
     assert_eq!(browser.sign_in("dpo@muster.de", PASSWORD, &code).await, 303);
     assert_eq!(browser.get("/ui/dashboard").await.0, 200);
+    app.clock.advance(second);
+    assert_eq!(
+        Browser::new(&app)
+            .sign_in("dpo@muster.de", PASSWORD, &code)
+            .await,
+        401,
+        "a code works once (RFC 6238 §5.2)"
+    );
+    app.clock.advance(chrono::Duration::seconds(30));
+    let next = hafen::Hafen::totp_code(&secret, app.clock.now()).unwrap();
+    assert_eq!(
+        Browser::new(&app)
+            .sign_in("dpo@muster.de", PASSWORD, &next)
+            .await,
+        303
+    );
+
+    // Guesses sent at once all count: five in parallel lock the name.
+    app.clock.advance(second);
+    let guesses: Vec<_> = (0..5)
+        .map(|_| {
+            let app = &app;
+            async move {
+                Browser::new(app)
+                    .sign_in("dpo@muster.de", "parallel guess!", "")
+                    .await
+            }
+        })
+        .collect();
+    let statuses = futures_util::future::join_all(guesses).await;
+    assert_eq!(statuses, vec![401; 5]);
+    app.clock.advance(chrono::Duration::seconds(30));
+    let code = hafen::Hafen::totp_code(&secret, app.clock.now()).unwrap();
+    assert_eq!(
+        Browser::new(&app)
+            .sign_in("dpo@muster.de", PASSWORD, &code)
+            .await,
+        401,
+        "locked after five parallel failures"
+    );
     let _ = app.stop().await;
 }
 
@@ -476,6 +547,10 @@ async fn people_see_only_their_tenant_and_role(backend: Backend) {
         "the other tenant is not named"
     );
     assert!(!html.contains("B GmbH"));
+    assert!(
+        !html.contains("Letzte Sicherung") && !html.contains("Überfällige"),
+        "install-wide figures are for install-wide roles"
+    );
     // A tenant admin cannot create a tenant or an admin.
     let mut admin = Browser::new(&app);
     assert_eq!(admin.sign_in("admin@a.de", PASSWORD, "").await, 303);
@@ -604,6 +679,7 @@ async fn own_account_password_totp_and_disabling(backend: Backend) {
             "/ui/account/totp/confirm",
             &[
                 ("csrf", &csrf),
+                ("current", new),
                 ("secret", &secret_text),
                 ("code", "123456"),
             ],
@@ -611,6 +687,24 @@ async fn own_account_password_totp_and_disabling(backend: Backend) {
         )
         .await;
     assert_eq!(r.status().as_u16(), 422);
+    let good = hafen::Hafen::totp_code(&secret, app.clock.now()).unwrap();
+    let r = a
+        .post(
+            "/ui/account/totp/confirm",
+            &[
+                ("csrf", &csrf),
+                ("current", PASSWORD),
+                ("secret", &secret_text),
+                ("code", &good),
+            ],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(
+        r.status().as_u16(),
+        422,
+        "a borrowed session cannot bind TOTP without the password"
+    );
     app.clock.advance(second);
     assert_eq!(
         Browser::new(&app).sign_in("it@muster.de", new, "").await,
@@ -621,12 +715,18 @@ async fn own_account_password_totp_and_disabling(backend: Backend) {
     let r = a
         .post(
             "/ui/account/totp/confirm",
-            &[("csrf", &csrf), ("secret", &secret_text), ("code", &code)],
+            &[
+                ("csrf", &csrf),
+                ("current", new),
+                ("secret", &secret_text),
+                ("code", &code),
+            ],
             Some(&app.base),
         )
         .await;
     assert_eq!(r.status().as_u16(), 303);
-    app.clock.advance(second);
+    // The next step: the enrolment's code does not sign in (it was used).
+    app.clock.advance(chrono::Duration::seconds(30));
     assert_eq!(
         Browser::new(&app).sign_in("it@muster.de", new, "").await,
         401,

@@ -16,6 +16,8 @@ CREATE TABLE ui_users (
     role TEXT NOT NULL,
     tenant_id TEXT REFERENCES tenants (id),
     totp_sealed BLOB,
+    -- The time step of the last TOTP code accepted: a code works once (RFC 6238 §5.2).
+    totp_last_step BIGINT,
     failed_attempts INTEGER NOT NULL DEFAULT 0,
     locked_until BIGINT,
     created_at BIGINT NOT NULL,

@@ -93,6 +93,8 @@ async fn begin_totp(
         form method="post" action="/ui/account/totp/confirm" {
             input type="hidden" name="csrf" value=(who.session.csrf);
             input type="hidden" name="secret" value=(secret.expose());
+            label for="t-current" { (t(Text::CurrentPassword)) }
+            input #t-current type="password" name="current" required autocomplete="current-password";
             label for="t-code" { (t(Text::TotpCode)) }
             input #t-code type="text" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" required;
             button type="submit" { (t(Text::Confirm)) }
@@ -114,8 +116,9 @@ async fn confirm_totp(
     who: SignedIn,
 ) -> Result<HttpResponse, UiError> {
     let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
+    let current = Sensitive::new(form.untrimmed("current").to_string());
     hafen
-        .confirm_totp(who.actor(), form.get("secret"), form.get("code"))
+        .confirm_totp(who.actor(), current, form.get("secret"), form.get("code"))
         .await
         .map_err(UiError::domain(who.lang))?;
     Ok(see_other("/ui/account"))

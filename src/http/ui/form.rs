@@ -5,7 +5,6 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest};
 
 use super::UiError;
-use crate::error::Error;
 use crate::http::extract::raw_body;
 use crate::ui::text::Lang;
 use crate::ui::Session;
@@ -48,15 +47,19 @@ impl Form {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         if !is_form {
-            return Err(UiError::Form(
+            return Err(UiError::Refused(
+                actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "expected a form (application/x-www-form-urlencoded)",
                 lang,
             ));
         }
         let body = raw_body(req, payload).await.map_err(|e| {
+            use actix_web::ResponseError;
             tracing::debug!(error = %e, "form body refused");
-            UiError::Domain(
-                Error::invalid("form", "the form could not be read (too large or too slow)"),
+            let status = e.status_code();
+            UiError::Refused(
+                status,
+                "the form could not be read: too large, or too slow to arrive",
                 lang,
             )
         })?;

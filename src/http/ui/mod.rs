@@ -85,7 +85,7 @@ async fn switch_language(req: HttpRequest, path: web::Path<String>) -> HttpRespo
                 .next()
                 .map(|(_, v)| v.into_owned())
         })
-        .filter(|b| b.starts_with("/ui/") && !b.starts_with("//") && !b.contains('\\'))
+        .filter(|b| b.starts_with("/ui/") && !b.contains('\\') && !b.chars().any(char::is_control))
         .unwrap_or_else(|| "/ui/".into());
     let mut cookie = Cookie::new(LANG_COOKIE, if lang == Lang::En { "en" } else { "de" });
     cookie.set_path("/ui");
@@ -201,6 +201,9 @@ pub enum UiError {
     Domain(Error, Lang),
     #[error("form refused: {0}")]
     Form(&'static str, Lang),
+    /// A request refused before its fields were read, with its own status (413, 415).
+    #[error("request refused: {1}")]
+    Refused(StatusCode, &'static str, Lang),
 }
 
 impl UiError {
@@ -214,6 +217,7 @@ impl ResponseError for UiError {
         match self {
             UiError::SignIn => StatusCode::SEE_OTHER,
             UiError::Form(..) => StatusCode::FORBIDDEN,
+            UiError::Refused(status, ..) => *status,
             UiError::Domain(e, _) => super::problem::ApiError::Domain(clone_error(e)).status_code(),
         }
     }
@@ -221,7 +225,7 @@ impl ResponseError for UiError {
     fn error_response(&self) -> HttpResponse {
         let (lang, message) = match self {
             UiError::SignIn => return see_other("/ui/sign-in"),
-            UiError::Form(why, lang) => {
+            UiError::Form(why, lang) | UiError::Refused(_, why, lang) => {
                 tracing::info!(reason = why, "web interface form refused");
                 (*lang, (*why).to_string())
             }

@@ -29,6 +29,7 @@ async fn dashboard(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpRespons
                 p.figure { (d.received_last_hour) } p { (t(Text::Messages)) ", " (t(Text::LastHour)) }
                 p.figure { (d.received_last_day) } p { (t(Text::Messages)) ", " (t(Text::LastDay)) }
             }
+            @if d.install_wide {
             section.card aria-labelledby="overdue" {
                 h2 #overdue { (t(Text::RetentionOverdue)) }
                 p.figure.warn[d.retention_overdue > 0] { (d.retention_overdue) }
@@ -41,6 +42,7 @@ async fn dashboard(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpRespons
                     Some(at) => p.figure.small { (when(at)) },
                     None => p.figure.small.warn { (t(Text::NoBackup)) },
                 }
+            }
             }
         }
         section aria-labelledby="health" {

@@ -367,24 +367,43 @@ async fn retention(
     ))
 }
 
+/// Rows the editor accepts; a rule set has one rule per category and channel, so far fewer.
+const MAX_RULE_ROWS: usize = 100;
+
 /// The editor's rows as rules; rows without a category are empty and skipped.
-fn rules_from(form: &Form) -> Vec<RuleInput> {
+fn rules_from(form: &Form) -> Result<Vec<RuleInput>, Error> {
     let cats = form.all("r_category");
-    let at = |name: &str, i: usize| form.all(name).get(i).copied().unwrap_or("").to_string();
-    cats.iter()
+    if cats.len() > MAX_RULE_ROWS {
+        return Err(Error::invalid(
+            "rules",
+            format!("at most {MAX_RULE_ROWS} rows"),
+        ));
+    }
+    let column = |name: &str| form.all(name);
+    let (channels, starts, years, periods, bases, statutory) = (
+        column("r_channel"),
+        column("r_start"),
+        column("r_end_of_year"),
+        column("r_period"),
+        column("r_legal_basis"),
+        column("r_statutory"),
+    );
+    let at = |values: &[&str], i: usize| values.get(i).copied().unwrap_or("").to_string();
+    Ok(cats
+        .iter()
         .enumerate()
         .filter(|(_, c)| !c.is_empty())
         .map(|(i, c)| RuleInput {
             category: c.to_string(),
-            channel: Some(at("r_channel", i)).filter(|c| !c.is_empty()),
-            start: at("r_start", i),
-            end_of_year: at("r_end_of_year", i) == "1",
-            period: at("r_period", i),
-            legal_basis: at("r_legal_basis", i),
+            channel: Some(at(&channels, i)).filter(|c| !c.is_empty()),
+            start: at(&starts, i),
+            end_of_year: at(&years, i) == "1",
+            period: at(&periods, i),
+            legal_basis: at(&bases, i),
             deletion_class: None,
-            statutory: at("r_statutory", i) == "1",
+            statutory: at(&statutory, i) == "1",
         })
-        .collect()
+        .collect())
 }
 
 fn forecast(who: &SignedIn, title: Text, f: &Forecast) -> Markup {
@@ -407,7 +426,7 @@ async fn preview(
 ) -> Result<HttpResponse, UiError> {
     let (tenant, name) = who.tenant(&path)?;
     let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
-    let rules = rules_from(&form);
+    let rules = rules_from(&form).map_err(UiError::domain(who.lang))?;
     let report = hafen
         .preview_retention(who.actor(), &tenant, rules.clone())
         .await
