@@ -414,6 +414,31 @@ impl Hafen {
             .ok_or(Error::NotFound)
     }
 
+    /// The signed-in person's row, once `current` is their password. A wrong one is audited
+    /// as `refused` and answered as an invalid field: account changes need the password, so a
+    /// borrowed session cannot take the account over.
+    async fn own_row_confirmed(
+        &self,
+        actor: &Actor,
+        current: Sensitive<String>,
+        refused: &'static str,
+    ) -> Result<UserRow> {
+        let row = self.own_row(actor).await?;
+        let stored = row.password_hash.clone();
+        let ok = tokio::task::spawn_blocking(move || password_matches(&stored, current.expose()))
+            .await
+            .map_err(Error::internal)?;
+        if !ok {
+            self.record(AuditEvent::new(actor, refused).object("user", row.id.clone()))
+                .await?;
+            return Err(Error::invalid(
+                "current_password",
+                "the current password is not right",
+            ));
+        }
+        Ok(row)
+    }
+
     /// A fresh TOTP secret for the signed-in person to enrol; nothing is stored until
     /// [`Hafen::confirm_totp`] sees a code made from it.
     pub fn begin_totp(&self, login: &str) -> (Sensitive<String>, Sensitive<String>) {
@@ -438,21 +463,9 @@ impl Hafen {
         secret_base32: &str,
         code: &str,
     ) -> Result<()> {
-        let row = self.own_row(actor).await?;
-        let stored = row.password_hash.clone();
-        let ok = tokio::task::spawn_blocking(move || password_matches(&stored, current.expose()))
-            .await
-            .map_err(Error::internal)?;
-        if !ok {
-            self.record(
-                AuditEvent::new(actor, "ui.totp_enable_refused").object("user", row.id.clone()),
-            )
+        let row = self
+            .own_row_confirmed(actor, current, "ui.totp_enable_refused")
             .await?;
-            return Err(Error::invalid(
-                "current_password",
-                "the current password is not right",
-            ));
-        }
         let secret = totp_rs::Secret::Encoded(secret_base32.trim().to_string())
             .to_bytes()
             .ok()
@@ -476,21 +489,9 @@ impl Hafen {
         current: Sensitive<String>,
         new: NewPassword,
     ) -> Result<()> {
-        let row = self.own_row(actor).await?;
-        let stored = row.password_hash.clone();
-        let ok = tokio::task::spawn_blocking(move || password_matches(&stored, current.expose()))
-            .await
-            .map_err(Error::internal)?;
-        if !ok {
-            self.record(
-                AuditEvent::new(actor, "ui.password_change_refused").object("user", row.id.clone()),
-            )
+        let row = self
+            .own_row_confirmed(actor, current, "ui.password_change_refused")
             .await?;
-            return Err(Error::invalid(
-                "current_password",
-                "the current password is not right",
-            ));
-        }
         let hash = tokio::task::spawn_blocking(move || hash_password(new.0.expose()))
             .await
             .map_err(Error::internal)??;
