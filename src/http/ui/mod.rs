@@ -96,6 +96,14 @@ async fn switch_language(req: HttpRequest, path: web::Path<String>) -> HttpRespo
     response
 }
 
+/// A query-string parameter, decoded; empty when absent.
+pub fn query_param(req: &HttpRequest, name: &str) -> String {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
 pub fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to))

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 
-use super::{layout, see_other, when, Area, Form, SignedIn, UiError};
+use super::{layout, query_param, see_other, when, Area, Form, SignedIn, UiError};
 use crate::service::Hafen;
 use crate::tenants::TenantName;
 use crate::ui::text::Text;
@@ -147,17 +147,9 @@ async fn create_tenant(
 
 /// The tenant picker: the same area, another tenant.
 async fn pick_tenant(req: HttpRequest, who: SignedIn) -> Result<HttpResponse, UiError> {
-    let q: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let get = |n: &str| {
-        q.iter()
-            .find(|(k, _)| k == n)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    };
-    let (tenant, _) = who.tenant(get("id"))?;
-    let area = match get("area") {
+    let (tenant, _) = who.tenant(&query_param(&req, "id"))?;
+    let requested = query_param(&req, "area");
+    let area = match requested.as_str() {
         a @ ("channels" | "retention" | "holds" | "consent" | "contacts" | "requests"
         | "certificates") => a,
         _ => "channels",

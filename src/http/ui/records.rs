@@ -4,7 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 
-use super::{layout, when, Area, SignedIn, UiError};
+use super::{layout, query_param, when, Area, SignedIn, UiError};
 use crate::clock::from_micros;
 use crate::error::Error;
 use crate::records::report::{Format, Kind};
@@ -16,19 +16,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/reports", web::get().to(reports))
         .route("/ui/reports/download", web::get().to(download))
         .route("/ui/audit", web::get().to(audit));
-}
-
-fn query(req: &HttpRequest) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-fn get<'a>(q: &'a [(String, String)], name: &str) -> &'a str {
-    q.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
 }
 
 async fn reports(who: SignedIn) -> Result<HttpResponse, UiError> {
@@ -72,12 +59,11 @@ async fn download(
     hafen: web::Data<Hafen>,
     who: SignedIn,
 ) -> Result<HttpResponse, UiError> {
-    let q = query(&req);
     let e = UiError::domain(who.lang);
-    let kind: Kind = get(&q, "kind").parse().map_err(&e)?;
-    let format: Format = get(&q, "format").parse().map_err(&e)?;
-    let lang = Lang::parse(get(&q, "lang")).map_err(&e)?;
-    let tenant = match get(&q, "tenant") {
+    let kind: Kind = query_param(&req, "kind").as_str().parse().map_err(&e)?;
+    let format: Format = query_param(&req, "format").as_str().parse().map_err(&e)?;
+    let lang = Lang::parse(query_param(&req, "lang").as_str()).map_err(&e)?;
+    let tenant = match query_param(&req, "tenant").as_str() {
         "" => None,
         id => Some(who.tenant(id)?.0),
     };
@@ -105,9 +91,8 @@ async fn audit(
     hafen: web::Data<Hafen>,
     who: SignedIn,
 ) -> Result<HttpResponse, UiError> {
-    let q = query(&req);
     let e = UiError::domain(who.lang);
-    let tenant = match get(&q, "tenant") {
+    let tenant = match query_param(&req, "tenant").as_str() {
         "" => None,
         id => Some(who.tenant(id)?.0),
     };
@@ -115,7 +100,7 @@ async fn audit(
         .audit_entries(who.actor(), tenant.as_ref(), 200)
         .await
         .map_err(&e)?;
-    let verify = get(&q, "verify") == "1";
+    let verify = query_param(&req, "verify").as_str() == "1";
     let chain = if verify {
         who.actor()
             .authorize_processor(crate::auth::Permission::ExportRecords)

@@ -5,7 +5,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
 
-use super::{layout, see_other, when, Area, Form, SignedIn, UiError};
+use super::{layout, query_param, see_other, when, Area, Form, SignedIn, UiError};
 use crate::channels::registry::{ChannelInput, Platform, SecretsInput};
 use crate::consent::{ConsentTextsInput, PurposeInput, WidgetStyle};
 use crate::error::Error;
@@ -92,7 +92,7 @@ async fn channels(
             info.host()
         )
     };
-    let checked = query_value(&req, "checked");
+    let checked = Some(query_param(&req, "checked")).filter(|c| !c.is_empty());
     let content = html! {
         h1 { (t(Text::Channels)) " · " (name) }
         @if let Some(result) = &checked {
@@ -201,12 +201,6 @@ async fn test_channel(
         "/ui/t/{}/channels?{q}",
         tenant.as_str()
     )))
-}
-
-fn query_value(req: &HttpRequest, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
 }
 
 // ----- retention -----
