@@ -207,6 +207,12 @@ pub enum UserCommand {
         #[arg(long)]
         login: String,
     },
+    /// Recover an account (a lost password or authenticator, a locked-out last admin): sets the
+    /// password read from standard input, removes TOTP, lifts a lockout, ends every session.
+    Reset {
+        #[arg(long)]
+        login: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -274,17 +280,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     let login = crate::ui::LoginName::parse(&login).map_err(user_error)?;
                     let role: Role = role.parse().map_err(user_error)?;
                     let tenant = parse_tenant(tenant.as_deref())?;
-                    let mut line = String::new();
-                    std::io::stdin().read_line(&mut line)?;
-                    let password =
-                        crate::ui::NewPassword::parse(line.trim_end_matches(['\r', '\n']))
-                            .map_err(user_error)?;
+                    let password = password_from_stdin()?;
                     opened
                         .hafen
                         .create_user(&Actor::Cli, &login, password, role, tenant.as_ref())
                         .await
                         .map(|user| println!("created user {} ({})", user.id, user.role))
                         .map_err(user_error)
+                }
+                UserCommand::Reset { login } => {
+                    let login = crate::ui::LoginName::parse(&login).map_err(user_error)?;
+                    let password = password_from_stdin()?;
+                    let hafen = &opened.hafen;
+                    match hafen.user_id_by_login(&Actor::Cli, &login).await {
+                        Ok(id) => hafen.reset_user(&Actor::Cli, &id, password).await,
+                        Err(e) => Err(e),
+                    }
+                    .map(|()| println!("reset; the user's sessions have ended"))
+                    .map_err(|e| match e {
+                        crate::error::Error::NotFound => {
+                            anyhow::anyhow!("no active user with this login name")
+                        }
+                        other => user_error(other),
+                    })
                 }
                 UserCommand::Totp { login } => {
                     let login = crate::ui::LoginName::parse(&login).map_err(user_error)?;
@@ -581,6 +599,14 @@ fn parse_tenant(tenant: Option<&str>) -> anyhow::Result<Option<TenantId>> {
 }
 
 /// A domain error as the operator should read it.
+/// A new password from the first line of standard input (never an argument: it would show in
+/// the shell history and the process list).
+fn password_from_stdin() -> anyhow::Result<crate::ui::NewPassword> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    crate::ui::NewPassword::parse(line.trim_end_matches(['\r', '\n'])).map_err(user_error)
+}
+
 fn user_error(e: crate::error::Error) -> anyhow::Error {
     match e {
         crate::error::Error::NotFound => {

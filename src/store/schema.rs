@@ -412,6 +412,7 @@ diesel::table! {
         created_at -> BigInt,
         created_by -> Text,
         disabled_at -> Nullable<BigInt>,
+        password_must_change -> Bool,
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Session {
     id_hash: Vec<u8>,
     pub actor: Actor,
     pub user_id: String,
+    /// Someone else chose the password: the person must set their own first.
+    pub must_change_password: bool,
     /// The token every form of this session carries.
     pub csrf: String,
 }
@@ -144,6 +146,7 @@ impl Hafen {
         Ok(Some(Session {
             csrf: self.csrf_for(&hash),
             actor: user.actor()?,
+            must_change_password: user.password_must_change,
             user_id: user.id,
             id_hash: hash,
         }))

@@ -123,6 +123,7 @@ pub struct UserRow {
     pub created_at: i64,
     pub created_by: String,
     pub disabled_at: Option<i64>,
+    pub password_must_change: bool,
 }
 
 impl UserRow {
@@ -157,6 +158,12 @@ pub struct UserView {
 pub enum SignInFailure {
     Wrong,
     Locked,
+}
+
+/// Whether a password set by `actor` was chosen by someone other than the person who will use
+/// it: an admin in the interface. Such a password works once, to set one's own.
+fn chosen_by_someone_else(actor: &Actor) -> bool {
+    matches!(actor, Actor::User { .. })
 }
 
 /// Users live outside any tenant; the row id binds each sealed field to its row.
@@ -265,6 +272,7 @@ impl Hafen {
             created_at: to_micros(now),
             created_by: actor.audit_label(),
             disabled_at: None,
+            password_must_change: chosen_by_someone_else(actor),
             id: id.clone(),
         };
         let mut event = AuditEvent::new(actor, "ui.user_create")
@@ -501,7 +509,10 @@ impl Hafen {
         self.store
             .write(move |conn| {
                 diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
-                    .set(ui_users::password_hash.eq(hash))
+                    .set((
+                        ui_users::password_hash.eq(hash),
+                        ui_users::password_must_change.eq(false),
+                    ))
                     .execute(conn)?;
                 diesel::delete(
                     ui_sessions::table
@@ -515,9 +526,15 @@ impl Hafen {
         Ok(())
     }
 
-    /// Disables a user: they cannot sign in and their sessions end at once. Admins disable
-    /// anyone but themselves; a tenant admin only non-admins of its own tenant.
-    pub async fn disable_user(&self, actor: &Actor, id: &str) -> Result<()> {
+    /// The active user `id` if `actor` may manage them: admins manage anyone, a tenant admin
+    /// the non-admins of its own tenant (others are "not found", as in the API). Nobody manages
+    /// their own account here; `own_account_refusal` says where to go instead.
+    async fn managed_user(
+        &self,
+        actor: &Actor,
+        id: &str,
+        own_account_refusal: &'static str,
+    ) -> Result<UserRow> {
         let target = id.to_string();
         let row: UserRow = self
             .store
@@ -531,19 +548,33 @@ impl Hafen {
             })
             .await?
             .ok_or(Error::NotFound)?;
-        let target_actor = row.actor()?;
-        match target_actor.person() {
+        match row.actor()?.person() {
             Some((_, Some(t))) => actor.authorize(t, Permission::ManageTokens)?,
             _ => actor.authorize_install(Permission::ManageTenants)?,
         }
         if matches!(actor, Actor::User { id, .. } if *id == row.id) {
-            return Err(Error::Conflict("you cannot disable yourself".into()));
+            return Err(Error::Conflict(own_account_refusal.into()));
         }
-        let now = self.clock.now();
-        let mut event = AuditEvent::new(actor, "ui.user_disable").object("user", row.id.clone());
-        if let Some((_, Some(t))) = target_actor.person() {
+        Ok(row)
+    }
+
+    /// An audit event about the managed user `row`, under its tenant when it has one.
+    fn user_event(actor: &Actor, action: &'static str, row: &UserRow) -> Result<AuditEvent> {
+        let mut event = AuditEvent::new(actor, action).object("user", row.id.clone());
+        if let Some((_, Some(t))) = row.actor()?.person() {
             event = event.tenant(t);
         }
+        Ok(event)
+    }
+
+    /// Disables a user: they cannot sign in and their sessions end at once. Admins disable
+    /// anyone but themselves; a tenant admin only non-admins of its own tenant.
+    pub async fn disable_user(&self, actor: &Actor, id: &str) -> Result<()> {
+        let row = self
+            .managed_user(actor, id, "you cannot disable yourself")
+            .await?;
+        let now = self.clock.now();
+        let event = Self::user_event(actor, "ui.user_disable", &row)?;
         let id = row.id.clone();
         self.store
             .write(move |conn| {
@@ -556,6 +587,61 @@ impl Hafen {
             })
             .await?;
         Ok(())
+    }
+
+    /// Recovers an account whose password or authenticator was lost: a new password, the TOTP
+    /// second factor removed, a lockout lifted, every session ended. A password set in the
+    /// interface by someone else must be replaced by the person at their next sign-in; the
+    /// command line (the operator at the machine, the break-glass path) sets it for good.
+    /// The same people may do this as may disable the user.
+    pub async fn reset_user(&self, actor: &Actor, id: &str, password: NewPassword) -> Result<()> {
+        let row = self
+            .managed_user(
+                actor,
+                id,
+                "change your own password and second factor under 'My account'",
+            )
+            .await?;
+        let hash = tokio::task::spawn_blocking(move || hash_password(password.0.expose()))
+            .await
+            .map_err(Error::internal)??;
+        let now = self.clock.now();
+        let event =
+            Self::user_event(actor, "ui.user_reset", &row)?.detail(if row.totp_sealed.is_some() {
+                "password set, second factor removed"
+            } else {
+                "password set"
+            });
+        let (id, must_change) = (row.id.clone(), chosen_by_someone_else(actor));
+        self.store
+            .write(move |conn| {
+                diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
+                    .set((
+                        ui_users::password_hash.eq(hash),
+                        ui_users::password_must_change.eq(must_change),
+                        ui_users::totp_sealed.eq(None::<Vec<u8>>),
+                        ui_users::totp_last_step.eq(None::<i64>),
+                        ui_users::failed_attempts.eq(0),
+                        ui_users::locked_until.eq(None::<i64>),
+                    ))
+                    .execute(conn)?;
+                diesel::delete(ui_sessions::table.filter(ui_sessions::user_id.eq(&id)))
+                    .execute(conn)?;
+                audit::append(conn, now, event)
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The id of the active user with this login name (install-wide roles and the command line).
+    pub async fn user_id_by_login(&self, actor: &Actor, login: &LoginName) -> Result<String> {
+        actor.authorize_install(Permission::ManageTenants)?;
+        let keys = self.ui_keys().await?;
+        let index = keys.blind.index(&[b"login", login.as_bytes()]);
+        match self.user_by_index(index).await? {
+            Some(row) if row.disabled_at.is_none() => Ok(row.id),
+            _ => Err(Error::NotFound),
+        }
     }
 
     async fn user_by_index(&self, index: Vec<u8>) -> Result<Option<UserRow>> {

@@ -18,7 +18,8 @@ both_backends!(
     sign_in_lockout_sessions_and_csrf,
     totp_is_required_once_enabled,
     people_see_only_their_tenant_and_role,
-    own_account_password_totp_and_disabling
+    own_account_password_totp_and_disabling,
+    a_lost_account_is_reset_by_an_admin_or_the_command_line
 );
 
 /// A browser without a cookie jar: cookies are carried by hand, so each test states them.
@@ -142,6 +143,23 @@ async fn add_user(app: &TestApp, login: &str, role: Role, tenant: Option<&str>) 
         )
         .await
         .unwrap();
+}
+
+/// The stored password hash and TOTP secret of a user: what a refused reset must leave alone.
+async fn credentials(app: &TestApp, login: &str) -> (String, Option<Vec<u8>>) {
+    use diesel::prelude::*;
+    use hafen::store::schema::ui_users;
+    let id = users_by_login(app).await[login].clone();
+    ui_users::table
+        .filter(ui_users::id.eq(id))
+        .select((ui_users::password_hash, ui_users::totp_sealed))
+        .first(&mut app.db.connect())
+        .unwrap()
+}
+
+async fn users_by_login(app: &TestApp) -> std::collections::HashMap<String, String> {
+    let users = app.hafen.list_users(&Actor::Cli).await.unwrap();
+    users.into_iter().map(|u| (u.login, u.id)).collect()
 }
 
 fn sessions(app: &TestApp) -> i64 {
@@ -601,8 +619,32 @@ async fn people_see_only_their_tenant_and_role(backend: Backend) {
         303,
         "a tenant admin adds a DPO to its own tenant"
     );
+    // The password the tenant admin chose opens only the account page, to choose one's own.
     let mut dpo = Browser::new(&app);
     assert_eq!(dpo.sign_in("dpo@a.de", PASSWORD, "").await, 303);
+    let (status, _, headers) = dpo.get(&format!("/ui/t/{a}/requests")).await;
+    assert_eq!(
+        (status, &headers["location"]),
+        (303, &"/ui/account".parse().unwrap())
+    );
+    let (_, html, _) = dpo.get("/ui/account").await;
+    assert!(
+        html.contains("Bitte wählen Sie jetzt ein eigenes"),
+        "{html}"
+    );
+    let own = "Mein eigenes Passwort 2026";
+    let r = dpo
+        .post(
+            "/ui/account/password",
+            &[
+                ("csrf", &hidden(&html, "csrf")),
+                ("current", PASSWORD),
+                ("new", own),
+            ],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
     assert_eq!(dpo.get(&format!("/ui/t/{a}/requests")).await.0, 200);
     let _ = app.stop().await;
 }
@@ -788,5 +830,180 @@ async fn own_account_password_totp_and_disabling(backend: Backend) {
         401
     );
     assert!(audit_actions(&app).contains(&"ui.user_disable".to_string()));
+    let _ = app.stop().await;
+}
+
+async fn a_lost_account_is_reset_by_an_admin_or_the_command_line(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let second = chrono::Duration::seconds(1);
+    let t = app.create_tenant("Muster GmbH").await;
+    add_user(&app, "it@muster.de", Role::Admin, None).await;
+    add_user(&app, "chef@muster.de", Role::TenantAdmin, Some(&t)).await;
+    add_user(&app, "agent@muster.de", Role::Agent, Some(&t)).await;
+    let other = app.create_tenant("Fremd GmbH").await;
+    add_user(&app, "agent@fremd.de", Role::Agent, Some(&other)).await;
+    let uri = app
+        .hafen
+        .enable_totp(&Actor::Cli, &LoginName::parse("agent@muster.de").unwrap())
+        .await
+        .unwrap();
+    let encoded = uri
+        .expose()
+        .split("secret=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
+    let secret = totp_rs::Secret::Encoded(encoded).to_bytes().unwrap();
+    let mut agent = Browser::new(&app);
+    let code = hafen::Hafen::totp_code(&secret, app.clock.now()).unwrap();
+    assert_eq!(agent.sign_in("agent@muster.de", PASSWORD, &code).await, 303);
+    // The agent then loses the authenticator and locks the name guessing.
+    for _ in 0..5 {
+        app.clock.advance(second);
+        Browser::new(&app)
+            .sign_in("agent@muster.de", "vergessen, vergessen", "")
+            .await;
+    }
+    let mut chef = Browser::new(&app);
+    assert_eq!(chef.sign_in("chef@muster.de", PASSWORD, "").await, 303);
+    let (_, html, _) = chef.get("/ui/users").await;
+    assert!(
+        html.contains("Zugang zurücksetzen"),
+        "the users page offers the reset"
+    );
+    let csrf = hidden(&html, "csrf");
+    let ids = users_by_login(&app).await;
+    let reset = |id: &str| format!("/ui/users/{id}/reset");
+    let temporary = "Vorläufig und sicher 2026";
+
+    // Refusals change nothing: too short, someone outside the tenant admin's reach, oneself,
+    // a forged form.
+    let before = credentials(&app, "agent@muster.de").await;
+    let admin_before = credentials(&app, "it@muster.de").await;
+    let foreign_before = credentials(&app, "agent@fremd.de").await;
+    for (path, password, csrf, status) in [
+        (reset(&ids["agent@muster.de"]), "kurz", csrf.as_str(), 422),
+        (reset(&ids["it@muster.de"]), temporary, csrf.as_str(), 403),
+        (reset(&ids["agent@fremd.de"]), temporary, csrf.as_str(), 404),
+        (reset(&ids["chef@muster.de"]), temporary, csrf.as_str(), 409),
+        (reset(&ids["agent@muster.de"]), temporary, "forged", 403),
+        (reset("no-such-user"), temporary, csrf.as_str(), 404),
+    ] {
+        let r = chef
+            .post(
+                &path,
+                &[("csrf", csrf), ("password", password)],
+                Some(&app.base),
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), status, "{path}");
+    }
+    assert_eq!(credentials(&app, "agent@muster.de").await, before);
+    assert_eq!(credentials(&app, "it@muster.de").await, admin_before);
+    assert_eq!(credentials(&app, "agent@fremd.de").await, foreign_before);
+    assert!(!audit_actions(&app).contains(&"ui.user_reset".to_string()));
+
+    // The reset: the agent's session ends, the lock and the second factor are gone, and the
+    // temporary password opens only the account page until the agent chooses their own.
+    let r = chef
+        .post(
+            &reset(&ids["agent@muster.de"]),
+            &[("csrf", &csrf), ("password", temporary)],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(
+        agent.get("/ui/dashboard").await.0,
+        303,
+        "the old session ended"
+    );
+    let after = credentials(&app, "agent@muster.de").await;
+    assert_ne!(after.0, before.0);
+    assert_eq!(after.1, None, "the second factor is removed");
+    app.clock.advance(second);
+    let mut agent = Browser::new(&app);
+    assert_eq!(agent.sign_in("agent@muster.de", temporary, "").await, 303);
+    let (status, _, headers) = agent.get("/ui/dashboard").await;
+    assert_eq!(
+        (status, &headers["location"]),
+        (303, &"/ui/account".parse().unwrap())
+    );
+    let (status, html, _) = agent.get("/ui/account").await;
+    assert_eq!(status, 200);
+    let own = "Das eigene neue Passwort";
+    let r = agent
+        .post(
+            "/ui/account/password",
+            &[
+                ("csrf", &hidden(&html, "csrf")),
+                ("current", temporary),
+                ("new", own),
+            ],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(agent.get("/ui/dashboard").await.0, 200);
+    assert!(audit_actions(&app).contains(&"ui.user_reset".to_string()));
+
+    // The break-glass path: the operator at the machine resets the only admin.
+    let cli = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hafen"))
+            .args(args)
+            .env_remove("HAFEN_CONFIG")
+            .env("HAFEN_DATA_DIR", app.data_dir())
+            .env("HAFEN_DATABASE_URL", &app.db.url)
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let admin_before = credentials(&app, "it@muster.de").await;
+    let out = cli(
+        &["user", "reset", "--login", "nobody@muster.de"],
+        "Ein gutes Passwort\n",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no active user"));
+    let out = cli(&["user", "reset", "--login", "it@muster.de"], "kurz\n");
+    assert!(!out.status.success());
+    assert_eq!(
+        credentials(&app, "it@muster.de").await,
+        admin_before,
+        "nothing changed"
+    );
+    let rescued = "Vom Server aus gerettet";
+    let out = cli(
+        &["user", "reset", "--login", "it@muster.de"],
+        &format!("{rescued}\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    app.clock.advance(second);
+    let mut admin = Browser::new(&app);
+    assert_eq!(admin.sign_in("it@muster.de", PASSWORD, "").await, 401);
+    assert_eq!(admin.sign_in("it@muster.de", rescued, "").await, 303);
+    assert_eq!(
+        admin.get("/ui/dashboard").await.0,
+        200,
+        "a password the operator set at the machine is the admin's own"
+    );
     let _ = app.stop().await;
 }

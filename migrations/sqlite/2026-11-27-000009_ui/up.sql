@@ -22,7 +22,10 @@ CREATE TABLE ui_users (
     locked_until BIGINT,
     created_at BIGINT NOT NULL,
     created_by TEXT NOT NULL,
-    disabled_at BIGINT
+    disabled_at BIGINT,
+    -- Set when someone else chose the password (an admin creating or resetting the account):
+    -- the person must choose their own before any other page opens.
+    password_must_change BOOLEAN NOT NULL DEFAULT FALSE
 );
 -- Only a SHA-256 of the session id is stored: a copy of the database opens no session.
 CREATE TABLE ui_sessions (

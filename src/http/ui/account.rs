@@ -32,6 +32,7 @@ async fn account(
         h1 { (t(Text::Account)) }
         p { (t(Text::Login)) ": " strong { (login) } }
         @if changed { p.notice role="status" { (t(Text::PasswordChanged)) } }
+        @if who.session.must_change_password { p.notice.warn role="alert" { (t(Text::MustChangePassword)) } }
         h2 { (t(Text::ChangePassword)) }
         form method="post" action="/ui/account/password" {
             input type="hidden" name="csrf" value=(who.session.csrf);

@@ -1,10 +1,11 @@
 //! People who may sign in: listed and created by admins (all) and tenant admins (their
-//! tenant's). Passwords are set here once; TOTP is enrolled with `hafen user totp`.
+//! tenant's). A password set here, at creation or by *Reset access* (which also removes TOTP and
+//! lifts a lockout), works only to choose one's own at the next sign-in.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 
-use super::{layout, see_other, when, Area, Form, SignedIn, UiError};
+use super::{layout, query_param, see_other, when, Area, Form, SignedIn, UiError};
 use crate::auth::Role;
 use crate::service::Hafen;
 use crate::tenants::TenantId;
@@ -14,10 +15,15 @@ use crate::ui::{LoginName, NewPassword};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/users", web::get().to(users))
         .route("/ui/users", web::post().to(create_user))
-        .route("/ui/users/{id}/disable", web::post().to(disable_user));
+        .route("/ui/users/{id}/disable", web::post().to(disable_user))
+        .route("/ui/users/{id}/reset", web::post().to(reset_user));
 }
 
-async fn users(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpResponse, UiError> {
+async fn users(
+    req: HttpRequest,
+    hafen: web::Data<Hafen>,
+    who: SignedIn,
+) -> Result<HttpResponse, UiError> {
     let list = hafen
         .list_users(who.actor())
         .await
@@ -31,8 +37,10 @@ async fn users(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpResponse, U
             .map(|(_, n)| n.clone())
             .unwrap_or_else(|| "—".into())
     };
+    let reset_done = query_param(&req, "reset") == "done";
     let content = html! {
         h1 { (t(Text::Users)) }
+        @if reset_done { p.notice role="status" { (t(Text::UserReset)) } }
         table {
             thead { tr { th { (t(Text::Login)) } th { (t(Text::Role)) } th { (t(Text::Tenant)) } th { (t(Text::TwoFactor)) } th { (t(Text::Created)) } th {} } }
             tbody {
@@ -48,6 +56,16 @@ async fn users(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpResponse, U
                                 form method="post" action={ "/ui/users/" (u.id) "/disable" } {
                                     input type="hidden" name="csrf" value=(who.session.csrf);
                                     button.secondary type="submit" { (t(Text::Disable)) }
+                                }
+                                details {
+                                    summary { (t(Text::ResetAccess)) }
+                                    form method="post" action={ "/ui/users/" (u.id) "/reset" } {
+                                        input type="hidden" name="csrf" value=(who.session.csrf);
+                                        p.hint { (t(Text::ResetHint)) }
+                                        label for={ "r-" (u.id) } { (t(Text::TemporaryPassword)) }
+                                        input id={ "r-" (u.id) } type="password" name="password" required minlength="12" autocomplete="new-password";
+                                        button type="submit" { (t(Text::ResetAccess)) }
+                                    }
                                 }
                             }
                         }
@@ -114,4 +132,21 @@ async fn disable_user(
         .await
         .map_err(UiError::domain(who.lang))?;
     Ok(see_other("/ui/users"))
+}
+
+async fn reset_user(
+    req: HttpRequest,
+    body: web::Payload,
+    hafen: web::Data<Hafen>,
+    who: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, UiError> {
+    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
+    let e = UiError::domain(who.lang);
+    let password = NewPassword::parse(form.untrimmed("password")).map_err(&e)?;
+    hafen
+        .reset_user(who.actor(), &path, password)
+        .await
+        .map_err(&e)?;
+    Ok(see_other("/ui/users?reset=done"))
 }

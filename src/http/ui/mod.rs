@@ -140,6 +140,9 @@ pub fn secure_transport(req: &HttpRequest) -> bool {
     tls || proxied
 }
 
+/// The pages a person whose password was set by an admin may open before choosing their own.
+const OPEN_BEFORE_OWN_PASSWORD: &[&str] = &["/ui/account", "/ui/account/password", "/ui/sign-out"];
+
 /// A person signed in, with the language and the tenants they can see.
 pub struct SignedIn {
     pub session: Session,
@@ -185,6 +188,9 @@ impl FromRequest for SignedIn {
                 .await
                 .map_err(|e| UiError::Domain(e, lang))?
                 .ok_or(UiError::SignIn)?;
+            if session.must_change_password && !OPEN_BEFORE_OWN_PASSWORD.contains(&path.as_str()) {
+                return Err(UiError::OwnPasswordFirst);
+            }
             let tenants = hafen
                 .visible_tenants(&session.actor)
                 .await
@@ -205,6 +211,9 @@ impl FromRequest for SignedIn {
 pub enum UiError {
     #[error("sign-in required")]
     SignIn,
+    /// The password was set by an admin: to the account page to choose one's own.
+    #[error("own password required")]
+    OwnPasswordFirst,
     #[error("{0}")]
     Domain(Error, Lang),
     #[error("form refused: {0}")]
@@ -223,7 +232,7 @@ impl UiError {
 impl ResponseError for UiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            UiError::SignIn => StatusCode::SEE_OTHER,
+            UiError::SignIn | UiError::OwnPasswordFirst => StatusCode::SEE_OTHER,
             UiError::Form(..) => StatusCode::FORBIDDEN,
             UiError::Refused(status, ..) => *status,
             UiError::Domain(e, _) => super::problem::ApiError::Domain(clone_error(e)).status_code(),
@@ -233,6 +242,7 @@ impl ResponseError for UiError {
     fn error_response(&self) -> HttpResponse {
         let (lang, message) = match self {
             UiError::SignIn => return see_other("/ui/sign-in"),
+            UiError::OwnPasswordFirst => return see_other("/ui/account"),
             UiError::Form(why, lang) | UiError::Refused(_, why, lang) => {
                 tracing::info!(reason = why, "web interface form refused");
                 (*lang, (*why).to_string())
