@@ -66,26 +66,32 @@ impl ApiError {
                 "Unsupported media type",
                 Some("send the body as application/json".into()),
             ),
-            ApiError::Domain(e) => match e {
-                Error::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found", None),
-                Error::Unauthenticated => (
-                    StatusCode::UNAUTHORIZED,
-                    "unauthenticated",
-                    "Authentication required",
-                    Some("send a valid API token as 'Authorization: Bearer hfn_…'".into()),
-                ),
-                Error::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden", Some(d.clone())),
-                Error::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid field", Some(e.to_string())),
-                Error::Conflict(d) => (StatusCode::CONFLICT, "conflict", "Conflict", Some(d.clone())),
-                Error::Unavailable(d) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", Some(d.clone())),
-                Error::Internal(_) => (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "Internal error",
-                    Some("the server could not complete the request; nothing was stored. The cause is in the server log.".into()),
-                ),
-            },
+            ApiError::Domain(e) => domain_parts(e),
         }
+    }
+}
+
+/// Status, problem type, title and detail of a domain error: the one mapping from domain errors
+/// to HTTP, for the API and the web interface alike.
+pub fn domain_parts(e: &Error) -> (StatusCode, &'static str, &'static str, Option<String>) {
+    match e {
+        Error::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found", None),
+        Error::Unauthenticated => (
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Authentication required",
+            Some("send a valid API token as 'Authorization: Bearer hfn_…'".into()),
+        ),
+        Error::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden", Some(d.clone())),
+        Error::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid field", Some(e.to_string())),
+        Error::Conflict(d) => (StatusCode::CONFLICT, "conflict", "Conflict", Some(d.clone())),
+        Error::Unavailable(d) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", Some(d.clone())),
+        Error::Internal(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            Some("the server could not complete the request; nothing was stored. The cause is in the server log.".into()),
+        ),
     }
 }
 

@@ -235,7 +235,7 @@ impl ResponseError for UiError {
             UiError::SignIn | UiError::OwnPasswordFirst => StatusCode::SEE_OTHER,
             UiError::Form(..) => StatusCode::FORBIDDEN,
             UiError::Refused(status, ..) => *status,
-            UiError::Domain(e, _) => super::problem::ApiError::Domain(clone_error(e)).status_code(),
+            UiError::Domain(e, _) => super::problem::domain_parts(e).0,
         }
     }
 
@@ -276,19 +276,6 @@ impl ResponseError for UiError {
                 },
             ),
         )
-    }
-}
-
-/// `Error` holds an `anyhow::Error`, which does not clone; the status only needs the kind.
-fn clone_error(e: &Error) -> Error {
-    match e {
-        Error::NotFound => Error::NotFound,
-        Error::Unauthenticated => Error::Unauthenticated,
-        Error::Forbidden(s) => Error::Forbidden(s.clone()),
-        Error::Invalid { field, reason } => Error::invalid(field.clone(), reason.clone()),
-        Error::Conflict(s) => Error::Conflict(s.clone()),
-        Error::Unavailable(s) => Error::Unavailable(s.clone()),
-        Error::Internal(_) => Error::internal(anyhow::anyhow!("internal")),
     }
 }
 
