@@ -575,12 +575,26 @@ impl Hafen {
             .await?;
         let now = self.clock.now();
         let event = Self::user_event(actor, "ui.user_disable", &row)?;
-        let id = row.id.clone();
+        self.change_user_ending_sessions(row.id, now, event, move |conn, id| {
+            diesel::update(ui_users::table.filter(ui_users::id.eq(id)))
+                .set(ui_users::disabled_at.eq(Some(to_micros(now))))
+                .execute(conn)
+        })
+        .await
+    }
+
+    /// Applies `change` to the user `id`, ends every session of theirs and appends `event`, in
+    /// one transaction: a person who lost access never keeps a session.
+    async fn change_user_ending_sessions(
+        &self,
+        id: String,
+        now: chrono::DateTime<chrono::Utc>,
+        event: AuditEvent,
+        change: impl FnOnce(&mut DbConn, &str) -> diesel::QueryResult<usize> + Send + 'static,
+    ) -> Result<()> {
         self.store
             .write(move |conn| {
-                diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
-                    .set(ui_users::disabled_at.eq(Some(to_micros(now))))
-                    .execute(conn)?;
+                change(conn, &id)?;
                 diesel::delete(ui_sessions::table.filter(ui_sessions::user_id.eq(&id)))
                     .execute(conn)?;
                 audit::append(conn, now, event)
@@ -612,25 +626,20 @@ impl Hafen {
             } else {
                 "password set"
             });
-        let (id, must_change) = (row.id.clone(), chosen_by_someone_else(actor));
-        self.store
-            .write(move |conn| {
-                diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
-                    .set((
-                        ui_users::password_hash.eq(hash),
-                        ui_users::password_must_change.eq(must_change),
-                        ui_users::totp_sealed.eq(None::<Vec<u8>>),
-                        ui_users::totp_last_step.eq(None::<i64>),
-                        ui_users::failed_attempts.eq(0),
-                        ui_users::locked_until.eq(None::<i64>),
-                    ))
-                    .execute(conn)?;
-                diesel::delete(ui_sessions::table.filter(ui_sessions::user_id.eq(&id)))
-                    .execute(conn)?;
-                audit::append(conn, now, event)
-            })
-            .await?;
-        Ok(())
+        let must_change = chosen_by_someone_else(actor);
+        self.change_user_ending_sessions(row.id, now, event, move |conn, id| {
+            diesel::update(ui_users::table.filter(ui_users::id.eq(id)))
+                .set((
+                    ui_users::password_hash.eq(hash),
+                    ui_users::password_must_change.eq(must_change),
+                    ui_users::totp_sealed.eq(None::<Vec<u8>>),
+                    ui_users::totp_last_step.eq(None::<i64>),
+                    ui_users::failed_attempts.eq(0),
+                    ui_users::locked_until.eq(None::<i64>),
+                ))
+                .execute(conn)
+        })
+        .await
     }
 
     /// The id of the active user with this login name (install-wide roles and the command line).

@@ -94,6 +94,23 @@ impl<'a> Browser<'a> {
         request.send().await.unwrap()
     }
 
+    /// The account page asks a person whose password someone else set to choose their own;
+    /// this does, through the form.
+    async fn choose_own_password(&self, current: &str, new: &str) {
+        let (status, html, _) = self.get("/ui/account").await;
+        assert_eq!(status, 200);
+        assert!(
+            html.contains("Bitte wählen Sie jetzt ein eigenes"),
+            "{html}"
+        );
+        let csrf = hidden(&html, "csrf");
+        let fields = [("csrf", csrf.as_str()), ("current", current), ("new", new)];
+        let r = self
+            .post("/ui/account/password", &fields, Some(&self.app.base))
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+    }
+
     /// One sign-in attempt through the real form; returns the status.
     async fn sign_in(&mut self, login: &str, password: &str, code: &str) -> u16 {
         let r = self
@@ -627,24 +644,8 @@ async fn people_see_only_their_tenant_and_role(backend: Backend) {
         (status, &headers["location"]),
         (303, &"/ui/account".parse().unwrap())
     );
-    let (_, html, _) = dpo.get("/ui/account").await;
-    assert!(
-        html.contains("Bitte wählen Sie jetzt ein eigenes"),
-        "{html}"
-    );
-    let own = "Mein eigenes Passwort 2026";
-    let r = dpo
-        .post(
-            "/ui/account/password",
-            &[
-                ("csrf", &hidden(&html, "csrf")),
-                ("current", PASSWORD),
-                ("new", own),
-            ],
-            Some(&app.base),
-        )
+    dpo.choose_own_password(PASSWORD, "Mein eigenes Passwort 2026")
         .await;
-    assert_eq!(r.status().as_u16(), 303);
     assert_eq!(dpo.get(&format!("/ui/t/{a}/requests")).await.0, 200);
     let _ = app.stop().await;
 }
@@ -932,21 +933,9 @@ async fn a_lost_account_is_reset_by_an_admin_or_the_command_line(backend: Backen
         (status, &headers["location"]),
         (303, &"/ui/account".parse().unwrap())
     );
-    let (status, html, _) = agent.get("/ui/account").await;
-    assert_eq!(status, 200);
-    let own = "Das eigene neue Passwort";
-    let r = agent
-        .post(
-            "/ui/account/password",
-            &[
-                ("csrf", &hidden(&html, "csrf")),
-                ("current", temporary),
-                ("new", own),
-            ],
-            Some(&app.base),
-        )
+    agent
+        .choose_own_password(temporary, "Das eigene neue Passwort")
         .await;
-    assert_eq!(r.status().as_u16(), 303);
     assert_eq!(agent.get("/ui/dashboard").await.0, 200);
     assert!(audit_actions(&app).contains(&"ui.user_reset".to_string()));
 
