@@ -11,9 +11,10 @@ use crate::clock::{from_micros, to_micros};
 use crate::error::Result;
 use crate::metrics::CategoryLabels;
 use crate::requests::RequestView;
+use crate::retention::certificates;
 use crate::retention::rules::Category;
 use crate::service::Hafen;
-use crate::store::schema::{channels, messages};
+use crate::store::schema::{channels, messages, retention_certificates};
 use crate::tenants::{self, TenantId};
 
 #[derive(Debug, Clone)]
@@ -40,10 +41,13 @@ pub struct Dashboard {
     pub received_last_day: i64,
     /// Empty unless the actor may manage channels.
     pub channels: Vec<ChannelHealth>,
-    /// Items due but not deleted at the end of the last retention run (this process, all
-    /// tenants): shown to install-wide roles only, like the last run and the last backup.
+    /// Install-wide roles also see retention and backup state.
     pub install_wide: bool,
-    pub retention_overdue: i64,
+    /// Items due but not deleted at the end of this instance's last retention run (all
+    /// tenants); None until this instance has run one since it started (another instance may
+    /// be the one sweeping), rather than a reassuring 0.
+    pub retention_overdue: Option<i64>,
+    /// The latest completed sweep of any tenant, by any instance (from the certificates).
     pub retention_last_success: Option<DateTime<Utc>>,
     /// Open requests, earliest deadline first; empty unless the actor handles requests.
     pub open_requests: Vec<OpenRequest>,
@@ -73,7 +77,7 @@ impl Hafen {
             to_micros(now - chrono::Duration::days(1)),
         );
         let scope = ids.clone();
-        let (received_last_hour, received_last_day, channel_rows, last_backup) = self
+        let (received_last_hour, received_last_day, channel_rows, last_backup, last_sweep) = self
             .store
             .read(move |conn| {
                 let count = |conn: &mut crate::store::DbConn, since: i64| {
@@ -104,7 +108,12 @@ impl Hafen {
                         .first(conn)?;
                     rows.push((tenant, id, name, platform, enabled, last));
                 }
-                Ok((last_hour, last_day, rows, crate::backup::last_backup(conn)?))
+                let last_sweep: Option<i64> = retention_certificates::table
+                    .filter(retention_certificates::state.eq(certificates::COMPLETED))
+                    .select(max(retention_certificates::finished_at))
+                    .first::<Option<i64>>(conn)?;
+                let last_backup = crate::backup::last_backup(conn)?;
+                Ok((last_hour, last_day, rows, last_backup, last_sweep))
             })
             .await?;
         let name_of = |id: &str| {
@@ -151,6 +160,7 @@ impl Hafen {
             let due = |r: &RequestView| r.extended_due_on.clone().unwrap_or(r.due_on.clone());
             due(&a.request).cmp(&due(&b.request))
         });
+        let swept_here = self.metrics.retention_last_success.get() > 0;
         let retention_overdue = Category::ALL
             .iter()
             .map(|c| {
@@ -161,18 +171,15 @@ impl Hafen {
                     })
                     .get()
             })
-            .sum();
-        let last_success = self.metrics.retention_last_success.get();
+            .sum::<i64>();
         let install_wide = matches!(actor.person(), Some((_, None)) | None);
         Ok(Dashboard {
             install_wide,
             received_last_hour,
             received_last_day,
             channels,
-            retention_overdue,
-            retention_last_success: (last_success > 0)
-                .then(|| DateTime::from_timestamp(last_success, 0))
-                .flatten(),
+            retention_overdue: swept_here.then_some(retention_overdue),
+            retention_last_success: last_sweep.map(from_micros),
             open_requests,
             last_backup,
         })

@@ -19,7 +19,8 @@ both_backends!(
     totp_is_required_once_enabled,
     people_see_only_their_tenant_and_role,
     own_account_password_totp_and_disabling,
-    a_lost_account_is_reset_by_an_admin_or_the_command_line
+    a_lost_account_is_reset_by_an_admin_or_the_command_line,
+    the_dashboard_tells_retention_state_it_does_not_know
 );
 
 /// A browser without a cookie jar: cookies are carried by hand, so each test states them.
@@ -994,5 +995,60 @@ async fn a_lost_account_is_reset_by_an_admin_or_the_command_line(backend: Backen
         200,
         "a password the operator set at the machine is the admin's own"
     );
+    let _ = app.stop().await;
+}
+
+/// The text after `label` in a page, up to the next tag.
+fn after<'h>(html: &'h str, label: &str) -> &'h str {
+    let at = html
+        .find(label)
+        .unwrap_or_else(|| panic!("no {label} in {html}"))
+        + label.len();
+    html[at..].split('<').next().unwrap_or("")
+}
+
+async fn the_dashboard_tells_retention_state_it_does_not_know(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_tenant("Muster GmbH").await;
+    add_user(&app, "it@muster.de", Role::Admin, None).await;
+    let mut admin = Browser::new(&app);
+    assert_eq!(admin.sign_in("it@muster.de", PASSWORD, "").await, 303);
+    let (_, html, _) = admin.get("/ui/dashboard").await;
+    assert!(
+        html.contains("bekannt nach dem nächsten Löschlauf dieser Instanz"),
+        "no run yet: the overdue figure is unknown, not 0"
+    );
+    assert_eq!(after(&html, "Letzter erfolgreicher Lauf: "), "nie");
+
+    // Another instance (a second process on the same database) sweeps: its certificate tells
+    // this one when the last run was; what is overdue this one still cannot know.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hafen"))
+        .args(["retention", "run"])
+        .env_remove("HAFEN_CONFIG")
+        .env("HAFEN_DATA_DIR", app.data_dir())
+        .env("HAFEN_DATABASE_URL", &app.db.url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, html, _) = admin.get("/ui/dashboard").await;
+    let last = after(&html, "Letzter erfolgreicher Lauf: ");
+    assert!(last.starts_with("20"), "a time: {last}");
+    assert!(html.contains("bekannt nach dem nächsten Löschlauf dieser Instanz"));
+
+    // This instance sweeps: now it knows (nothing is overdue).
+    app.hafen
+        .run_retention(&Actor::System, None, false)
+        .await
+        .unwrap();
+    let (_, html, _) = admin.get("/ui/dashboard").await;
+    assert!(!html.contains("bekannt nach dem nächsten Löschlauf dieser Instanz"));
+    let card = &html[html.find("id=\"overdue\"").unwrap()..];
+    let card = &card[..card.find("</section>").unwrap()];
+    assert!(card.contains("<p class=\"figure\">0</p>"), "{card}");
     let _ = app.stop().await;
 }

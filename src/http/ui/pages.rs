@@ -32,7 +32,10 @@ async fn dashboard(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpRespons
             @if d.install_wide {
             section.card aria-labelledby="overdue" {
                 h2 #overdue { (t(Text::RetentionOverdue)) }
-                p.figure.warn[d.retention_overdue > 0] { (d.retention_overdue) }
+                @match d.retention_overdue {
+                    Some(n) => p.figure.warn[n > 0] { (n) },
+                    None => { p.figure { "—" } p.hint { (t(Text::OverdueUnknown)) } },
+                }
                 p { (t(Text::LastRun)) ": "
                     @match d.retention_last_success { Some(at) => (when(at)), None => (t(Text::Never)) } }
             }
