@@ -590,6 +590,15 @@ async fn people_see_only_their_tenant_and_role(backend: Backend) {
     // A tenant admin cannot create a tenant or an admin.
     let mut admin = Browser::new(&app);
     assert_eq!(admin.sign_in("admin@a.de", PASSWORD, "").await, 303);
+    // A link cannot put words on a page: the connection-test notice is only the answer to the
+    // test's own form.
+    let (status, html, _) = admin
+        .get(&format!(
+            "/ui/t/{a}/channels?checked=Konto+gesperrt%2C+bitte+0800+anrufen"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("Konto gesperrt") && !html.contains("p class=\"notice\""));
     let (_, html, _) = admin.get("/ui/users").await;
     let csrf = hidden(&html, "csrf");
     let before = app.counts().tenants;

@@ -5,7 +5,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
 
-use super::{layout, query_param, see_other, when, Area, Form, SignedIn, UiError};
+use super::{layout, see_other, when, Area, Form, SignedIn, UiError};
 use crate::channels::registry::{ChannelInput, Platform, SecretsInput};
 use crate::consent::{ConsentTextsInput, PurposeInput, WidgetStyle};
 use crate::error::Error;
@@ -74,7 +74,19 @@ async fn channels(
     who: SignedIn,
     path: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
-    let (tenant, name) = who.tenant(&path)?;
+    channels_page(&req, &hafen, &who, &path, None).await
+}
+
+/// The channels page; `checked` is the outcome of a connection test just run, shown as the
+/// answer to that form (never taken from a link, which anyone could word).
+async fn channels_page(
+    req: &HttpRequest,
+    hafen: &Hafen,
+    who: &SignedIn,
+    tenant: &str,
+    checked: Option<String>,
+) -> Result<HttpResponse, UiError> {
+    let (tenant, name) = who.tenant(tenant)?;
     let list = hafen
         .list_channels(who.actor(), &tenant)
         .await
@@ -84,7 +96,7 @@ async fn channels(
         let info = req.connection_info();
         format!(
             "{}://{}",
-            if super::secure_transport(&req) {
+            if super::secure_transport(req) {
                 "https"
             } else {
                 info.scheme()
@@ -92,7 +104,6 @@ async fn channels(
             info.host()
         )
     };
-    let checked = Some(query_param(&req, "checked")).filter(|c| !c.is_empty());
     let content = html! {
         h1 { (t(Text::Channels)) " · " (name) }
         @if let Some(result) = &checked {
@@ -106,14 +117,14 @@ async fn channels(
                 label for={ "hook-" (c.id) } { (t(Text::WebhookUrl)) }
                 input.copy id={ "hook-" (c.id) } type="text" readonly value={ (base) (c.webhook_path) };
                 form method="post" action={ "/ui/t/" (tenant.as_str()) "/channels/" (c.id) "/test" } {
-                    (csrf(&who))
+                    (csrf(who))
                     button type="submit" { (t(Text::TestConnection)) }
                 }
             }
         }
         h2 { (t(Text::ConnectChannel)) }
         form method="post" action={ "/ui/t/" (tenant.as_str()) "/channels" } {
-            (csrf(&who))
+            (csrf(who))
             label for="c-platform" { (t(Text::Platform)) }
             select #c-platform name="platform" {
                 option value="whatsapp" { "WhatsApp" }
@@ -135,7 +146,7 @@ async fn channels(
         }
     };
     Ok(layout(
-        &who,
+        who,
         Area::Channels,
         Some(&tenant),
         t(Text::Channels),
@@ -194,13 +205,7 @@ async fn test_channel(
         Err(Error::Conflict(why)) => format!("{}: {why}", who.t(Text::ConnectionFailed)),
         Err(e) => return Err(UiError::Domain(e, who.lang)),
     };
-    let q: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("checked", &outcome)
-        .finish();
-    Ok(see_other(&format!(
-        "/ui/t/{}/channels?{q}",
-        tenant.as_str()
-    )))
+    channels_page(&req, &hafen, &who, tenant.as_str(), Some(outcome)).await
 }
 
 // ----- retention -----
