@@ -175,7 +175,30 @@ try {
   check(audit.includes('ui.sign_in') && audit.includes('ui.sign_in_failed'), 'sign-in and the failed attempt are audited');
   await shot(page, 'audit');
   await page.click('nav.main >> text=Benutzer');
+  await page.fill('#u-login', 'agentin@muster.de');
+  await page.fill('#u-password', 'Vorläufiges Passwort 1');
+  await page.selectOption('#u-role', 'agent');
+  await page.selectOption('#u-tenant', tenantId);
+  await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Benutzer anlegen")')]);
+  check((await page.locator('main table').textContent()).includes('agentin@muster.de'), 'an admin adds a person on the users page');
+  await page.click('main summary:has-text("Zugang zurücksetzen")');
   await shot(page, 'users');
+  // The password the admin chose opens only the account page, until the person sets their own.
+  const agentin = await browser.newContext({ locale: 'de-DE' });
+  const other = await agentin.newPage();
+  await other.goto(`${base}/ui/sign-in`);
+  await other.fill('#login', 'agentin@muster.de');
+  await other.fill('#password', 'Vorläufiges Passwort 1');
+  await Promise.all([other.waitForNavigation(), other.click('main button')]);
+  await other.goto(`${base}/ui/t/${tenantId}/contacts`);
+  check(other.url().endsWith('/ui/account') && (await other.locator('[role=alert]').textContent()).includes('Bitte wählen Sie jetzt ein eigenes'),
+        'a person with an admin-chosen password is sent to choose their own');
+  await other.fill('#a-current', 'Vorläufiges Passwort 1');
+  await other.fill('#a-new', 'Mein eigenes Passwort 2');
+  await Promise.all([other.waitForNavigation(), other.click('main button:has-text("Passwort ändern")')]);
+  await other.goto(`${base}/ui/t/${tenantId}/contacts`);
+  check(other.url().endsWith('/contacts'), 'after choosing their own password the other pages open');
+  await agentin.close();
   await page.click('header a.who');
   check(await page.locator('h1').textContent() === 'Mein Konto' && (await page.locator('main').textContent()).includes('admin@muster.de'),
         'the account page shows the signed-in login');
