@@ -598,7 +598,6 @@ fn parse_tenant(tenant: Option<&str>) -> anyhow::Result<Option<TenantId>> {
         .map_err(|_| anyhow::anyhow!("--tenant: not a tenant id"))
 }
 
-/// A domain error as the operator should read it.
 /// A new password from the first line of standard input (never an argument: it would show in
 /// the shell history and the process list).
 fn password_from_stdin() -> anyhow::Result<crate::ui::NewPassword> {
@@ -607,6 +606,7 @@ fn password_from_stdin() -> anyhow::Result<crate::ui::NewPassword> {
     crate::ui::NewPassword::parse(line.trim_end_matches(['\r', '\n'])).map_err(user_error)
 }
 
+/// A domain error as the operator should read it.
 fn user_error(e: crate::error::Error) -> anyhow::Error {
     match e {
         crate::error::Error::NotFound => {

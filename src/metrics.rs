@@ -1,5 +1,7 @@
 //! Prometheus metrics, served at `/metrics` (loopback or admin token; see `http`).
 
+use std::collections::BTreeMap;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -29,11 +31,16 @@ pub struct Metrics {
     pub sends: Family<SendLabels, Counter>,
     /// Items deleted by retention, by category.
     pub retention_deleted: Family<CategoryLabels, Counter>,
-    /// Items due for deletion but not deleted at the end of the last run (held back by
-    /// errors), by category.
+    /// Items due for deletion but not deleted at the end of each tenant's last sweep (held back
+    /// by errors), summed over tenants, by category. Set through [`Metrics::record_overdue`].
     pub retention_overdue: Family<CategoryLabels, Gauge>,
+    /// Each tenant's share of `retention_overdue`: a run for one tenant replaces only its own.
+    overdue_by_tenant: std::sync::Mutex<BTreeMap<String, BTreeMap<String, u64>>>,
     /// Unix time of the last retention run that finished without errors.
     pub retention_last_success: Gauge,
+    /// Unix time this instance last finished a retention run, with or without errors (0: not
+    /// since it started).
+    pub retention_last_run: Gauge,
     /// Data-subject requests open past their deadline (counted at each scrape).
     pub dsr_overdue: Gauge,
     /// Unix time the newest backup finished (0: none yet); counted at each scrape.
@@ -105,6 +112,12 @@ impl Default for Metrics {
             "Unix time of the last retention run without errors",
             retention_last_success.clone(),
         );
+        let retention_last_run = Gauge::default();
+        registry.register(
+            "retention_last_run_timestamp_seconds",
+            "Unix time this instance last finished a retention run, with or without errors",
+            retention_last_run.clone(),
+        );
         let dsr_overdue = Gauge::default();
         registry.register(
             "dsr_overdue_requests",
@@ -163,12 +176,37 @@ impl Default for Metrics {
             sends,
             retention_deleted,
             retention_overdue,
+            overdue_by_tenant: Default::default(),
             retention_last_success,
+            retention_last_run,
         }
     }
 }
 
 impl Metrics {
+    /// Records what a sweep of `tenant` left overdue per category (every category, zeros
+    /// included) and sets each category's gauge to the sum over all tenants.
+    pub fn record_overdue(&self, tenant: &str, left: BTreeMap<String, u64>) {
+        let mut by_tenant = self
+            .overdue_by_tenant
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        by_tenant.insert(tenant.to_string(), left);
+        let mut total: BTreeMap<&str, u64> = BTreeMap::new();
+        for counts in by_tenant.values() {
+            for (category, n) in counts {
+                *total.entry(category).or_default() += n;
+            }
+        }
+        for (category, n) in total {
+            self.retention_overdue
+                .get_or_create(&CategoryLabels {
+                    category: category.into(),
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
     pub fn webhook(&self, platform: &str, outcome: &str) {
         self.webhooks
             .get_or_create(&WebhookLabels {

@@ -614,12 +614,13 @@ impl Hafen {
         }
         let mut runs = Vec::with_capacity(tenant_ids.len());
         let mut all_ok = true;
-        let mut overdue: BTreeMap<Category, u64> = BTreeMap::new();
         for tenant in tenant_ids {
             let (certificate, left) = self.sweep_tenant(actor, run_id, &tenant, now).await?;
-            for (category, n) in left {
-                *overdue.entry(category).or_default() += n;
-            }
+            let left = Category::ALL
+                .iter()
+                .map(|c| (c.as_str().to_string(), left.get(c).copied().unwrap_or(0)))
+                .collect();
+            self.metrics.record_overdue(&tenant, left);
             all_ok &= certificate.errors.is_empty();
             runs.push(TenantRun {
                 tenant_id: tenant,
@@ -627,14 +628,9 @@ impl Hafen {
                 forecast: None,
             });
         }
-        for category in Category::ALL {
-            self.metrics
-                .retention_overdue
-                .get_or_create(&crate::metrics::CategoryLabels {
-                    category: category.as_str().into(),
-                })
-                .set(overdue.get(&category).copied().unwrap_or(0) as i64);
-        }
+        self.metrics
+            .retention_last_run
+            .set(self.clock.now().timestamp());
         if all_ok {
             self.metrics
                 .retention_last_success

@@ -47,11 +47,52 @@ pub struct Dashboard {
     /// tenants); None until this instance has run one since it started (another instance may
     /// be the one sweeping), rather than a reassuring 0.
     pub retention_overdue: Option<i64>,
-    /// The latest completed sweep of any tenant, by any instance (from the certificates).
+    /// When the newest run in which every tenant's sweep completed finished, by any instance
+    /// (from the deletion certificates, so it survives restarts).
     pub retention_last_success: Option<DateTime<Utc>>,
+    /// When a run newer than that one failed or was interrupted: shown as a warning.
+    pub retention_failed_since: Option<DateTime<Utc>>,
     /// Open requests, earliest deadline first; empty unless the actor handles requests.
     pub open_requests: Vec<OpenRequest>,
     pub last_backup: Option<DateTime<Utc>>,
+}
+
+/// How many of the newest certificates the dashboard reads to find the last clean run: enough
+/// for several runs over hundreds of tenants.
+const RECENT_CERTIFICATES: i64 = 2000;
+
+/// The retention runs as their certificates tell them, newest first.
+#[derive(Debug, Default, PartialEq)]
+struct Sweeps {
+    last_success: Option<DateTime<Utc>>,
+    failed_since: Option<DateTime<Utc>>,
+}
+
+impl Sweeps {
+    /// From (run id, state, finished at) of finished certificates, newest run first: a run
+    /// succeeded when every one of its certificates completed.
+    fn of(certificates: Vec<(String, String, Option<i64>)>) -> Self {
+        let mut runs: Vec<(String, bool, i64)> = Vec::new();
+        for (run, state, finished) in certificates {
+            let (ok, at) = (state == certificates::COMPLETED, finished.unwrap_or(0));
+            match runs.iter_mut().find(|(id, ..)| *id == run) {
+                Some(entry) => {
+                    entry.1 &= ok;
+                    entry.2 = entry.2.max(at);
+                }
+                None => runs.push((run, ok, at)),
+            }
+        }
+        let mut sweeps = Sweeps::default();
+        for (_, ok, at) in runs {
+            if ok {
+                sweeps.last_success = Some(from_micros(at));
+                break;
+            }
+            sweeps.failed_since.get_or_insert(from_micros(at));
+        }
+        sweeps
+    }
 }
 
 impl Hafen {
@@ -77,7 +118,7 @@ impl Hafen {
             to_micros(now - chrono::Duration::days(1)),
         );
         let scope = ids.clone();
-        let (received_last_hour, received_last_day, channel_rows, last_backup, last_sweep) = self
+        let (received_last_hour, received_last_day, channel_rows, last_backup, sweeps) = self
             .store
             .read(move |conn| {
                 let count = |conn: &mut crate::store::DbConn, since: i64| {
@@ -108,12 +149,19 @@ impl Hafen {
                         .first(conn)?;
                     rows.push((tenant, id, name, platform, enabled, last));
                 }
-                let last_sweep: Option<i64> = retention_certificates::table
-                    .filter(retention_certificates::state.eq(certificates::COMPLETED))
-                    .select(max(retention_certificates::finished_at))
-                    .first::<Option<i64>>(conn)?;
+                let recent_certificates = retention_certificates::table
+                    .filter(retention_certificates::finished_at.is_not_null())
+                    .order(retention_certificates::started_at.desc())
+                    .limit(RECENT_CERTIFICATES)
+                    .select((
+                        retention_certificates::run_id,
+                        retention_certificates::state,
+                        retention_certificates::finished_at,
+                    ))
+                    .load(conn)?;
                 let last_backup = crate::backup::last_backup(conn)?;
-                Ok((last_hour, last_day, rows, last_backup, last_sweep))
+                let sweeps = Sweeps::of(recent_certificates);
+                Ok((last_hour, last_day, rows, last_backup, sweeps))
             })
             .await?;
         let name_of = |id: &str| {
@@ -160,7 +208,7 @@ impl Hafen {
             let due = |r: &RequestView| r.extended_due_on.clone().unwrap_or(r.due_on.clone());
             due(&a.request).cmp(&due(&b.request))
         });
-        let swept_here = self.metrics.retention_last_success.get() > 0;
+        let swept_here = self.metrics.retention_last_run.get() > 0;
         let retention_overdue = Category::ALL
             .iter()
             .map(|c| {
@@ -179,9 +227,35 @@ impl Hafen {
             received_last_day,
             channels,
             retention_overdue: swept_here.then_some(retention_overdue),
-            retention_last_success: last_sweep.map(from_micros),
+            retention_last_success: sweeps.last_success,
+            retention_failed_since: sweeps.failed_since,
             open_requests,
             last_backup,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert(run: &str, state: &str, at: i64) -> (String, String, Option<i64>) {
+        (run.into(), state.into(), Some(at))
+    }
+
+    #[test]
+    fn a_run_succeeds_only_when_every_tenant_completed() {
+        let sweeps = Sweeps::of(vec![
+            cert("r3", certificates::COMPLETED, 30),
+            cert("r3", certificates::FAILED, 31),
+            cert("r2", certificates::COMPLETED, 20),
+            cert("r2", certificates::COMPLETED, 22),
+            cert("r1", certificates::COMPLETED, 10),
+        ]);
+        assert_eq!(sweeps.last_success, Some(from_micros(22)));
+        assert_eq!(sweeps.failed_since, Some(from_micros(31)));
+        assert_eq!(Sweeps::of(vec![]), Sweeps::default());
+        let clean = Sweeps::of(vec![cert("r1", certificates::COMPLETED, 10)]);
+        assert_eq!(clean.failed_since, None);
     }
 }

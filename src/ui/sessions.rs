@@ -64,16 +64,29 @@ impl Hafen {
         !session.csrf.is_empty() && bool::from(session.csrf.as_bytes().ct_eq(presented.as_bytes()))
     }
 
-    /// Starts a session for a user who just signed in; returns the cookie value.
+    /// Starts a session for a user who just signed in, unless their password changed or they
+    /// were disabled since it was checked; returns the cookie value.
     pub async fn start_session(&self, user: &UserRow) -> Result<Sensitive<String>> {
         let mut raw = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut raw);
         let id = URL_SAFE_NO_PAD.encode(raw);
         let now = to_micros(self.clock.now());
         let (hash, user_id) = (hash_id(&id), user.id.clone());
+        let verified = user.password_hash.clone();
         let expired = to_micros(self.clock.now() - ABSOLUTE);
         self.store
             .write(move |conn| {
+                // The password was checked outside this transaction: a reset or disabling that
+                // came in between (and ended every session) must not be outlived by this one.
+                let unchanged: i64 = ui_users::table
+                    .filter(ui_users::id.eq(&user_id))
+                    .filter(ui_users::password_hash.eq(&verified))
+                    .filter(ui_users::disabled_at.is_null())
+                    .count()
+                    .get_result(conn)?;
+                if unchanged == 0 {
+                    return Err(crate::error::Error::Unauthenticated.into());
+                }
                 // Expired sessions of anyone go with every sign-in: the table stays small.
                 diesel::delete(ui_sessions::table.filter(ui_sessions::created_at.lt(expired)))
                     .execute(conn)?;

@@ -174,6 +174,7 @@ texts! {
     Confirm => "Bestätigen", "Confirm";
     Disable => "Deaktivieren", "Disable";
     MustChangePassword => "Ihr Passwort wurde von einer Administratorin oder einem Administrator gesetzt. Bitte wählen Sie jetzt ein eigenes: erst dann öffnen sich die anderen Seiten.", "Your password was set by an administrator. Please choose your own now: the other pages open after that.";
+    RunFailed => "Fehlgeschlagen oder abgebrochen (siehe Löschnachweise)", "Failed or interrupted (see deletion certificates)";
     OverdueUnknown => "bekannt nach dem nächsten Löschlauf dieser Instanz", "known after this instance's next retention run";
     ResetAccess => "Zugang zurücksetzen", "Reset access";
     ResetHint => "Setzt ein vorläufiges Passwort, entfernt die Zwei-Faktor-Anmeldung, hebt eine Sperre auf und beendet alle Sitzungen. Bei der nächsten Anmeldung wählt die Person ein eigenes Passwort.", "Sets a temporary password, removes two-factor sign-in, lifts a lockout and ends every session. At the next sign-in the person chooses their own password.";

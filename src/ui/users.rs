@@ -166,6 +166,18 @@ fn chosen_by_someone_else(actor: &Actor) -> bool {
     matches!(actor, Actor::User { .. })
 }
 
+/// The row of user `id` unless disabled: what disabling and resetting may change.
+fn active_user(
+    id: &str,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Filter<ui_users::table, diesel::dsl::Eq<ui_users::id, &str>>,
+    diesel::dsl::IsNull<ui_users::disabled_at>,
+> {
+    ui_users::table
+        .filter(ui_users::id.eq(id))
+        .filter(ui_users::disabled_at.is_null())
+}
+
 /// Users live outside any tenant; the row id binds each sealed field to its row.
 fn binding<'a>(id: &'a str, column: &'static str) -> FieldBinding<'a> {
     FieldBinding {
@@ -497,6 +509,13 @@ impl Hafen {
         current: Sensitive<String>,
         new: NewPassword,
     ) -> Result<()> {
+        // Otherwise a temporary password an admin chose could be kept as one's own.
+        if new.0.expose() == current.expose() {
+            return Err(Error::invalid(
+                "new",
+                "the new password must differ from the current one",
+            ));
+        }
         let row = self
             .own_row_confirmed(actor, current, "ui.password_change_refused")
             .await?;
@@ -535,6 +554,8 @@ impl Hafen {
         id: &str,
         own_account_refusal: &'static str,
     ) -> Result<UserRow> {
+        // The role first: someone who may manage nobody learns nothing about which ids exist.
+        actor.authorize_install(Permission::ManageTokens)?;
         let target = id.to_string();
         let row: UserRow = self
             .store
@@ -576,15 +597,16 @@ impl Hafen {
         let now = self.clock.now();
         let event = Self::user_event(actor, "ui.user_disable", &row)?;
         self.change_user_ending_sessions(row.id, now, event, move |conn, id| {
-            diesel::update(ui_users::table.filter(ui_users::id.eq(id)))
+            diesel::update(active_user(id))
                 .set(ui_users::disabled_at.eq(Some(to_micros(now))))
                 .execute(conn)
         })
         .await
     }
 
-    /// Applies `change` to the user `id`, ends every session of theirs and appends `event`, in
-    /// one transaction: a person who lost access never keeps a session.
+    /// Applies `change` to the user `id` (an update that must leave disabled users alone and
+    /// return the rows it changed), ends every session of theirs and appends `event`, in one
+    /// transaction: a person who lost access never keeps a session.
     async fn change_user_ending_sessions(
         &self,
         id: String,
@@ -594,7 +616,10 @@ impl Hafen {
     ) -> Result<()> {
         self.store
             .write(move |conn| {
-                change(conn, &id)?;
+                // Disabled meanwhile: nothing to change, nothing to audit.
+                if change(conn, &id)? == 0 {
+                    return Err(Error::NotFound.into());
+                }
                 diesel::delete(ui_sessions::table.filter(ui_sessions::user_id.eq(&id)))
                     .execute(conn)?;
                 audit::append(conn, now, event)
@@ -616,6 +641,13 @@ impl Hafen {
                 "change your own password and second factor under 'My account'",
             )
             .await?;
+        // A reset lets whoever did it sign in as the person: a tenant admin may do that to the
+        // people below it, not to another tenant admin.
+        if matches!(actor.person(), Some((_, Some(_)))) && row.role == Role::TenantAdmin.as_str() {
+            return Err(Error::Forbidden(
+                "only an admin may reset a tenant admin".into(),
+            ));
+        }
         let hash = tokio::task::spawn_blocking(move || hash_password(password.0.expose()))
             .await
             .map_err(Error::internal)??;
@@ -628,7 +660,7 @@ impl Hafen {
             });
         let must_change = chosen_by_someone_else(actor);
         self.change_user_ending_sessions(row.id, now, event, move |conn, id| {
-            diesel::update(ui_users::table.filter(ui_users::id.eq(id)))
+            diesel::update(active_user(id))
                 .set((
                     ui_users::password_hash.eq(hash),
                     ui_users::password_must_change.eq(must_change),

@@ -180,6 +180,25 @@ async fn users_by_login(app: &TestApp) -> std::collections::HashMap<String, Stri
     users.into_iter().map(|u| (u.login, u.id)).collect()
 }
 
+/// Turns TOTP on for `login` as the command line does; returns the secret.
+async fn enable_totp(app: &TestApp, login: &str) -> Vec<u8> {
+    let uri = app
+        .hafen
+        .enable_totp(&Actor::Cli, &LoginName::parse(login).unwrap())
+        .await
+        .unwrap();
+    let encoded = uri
+        .expose()
+        .split("secret=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
+    totp_rs::Secret::Encoded(encoded).to_bytes().unwrap()
+}
+
 fn sessions(app: &TestApp) -> i64 {
     use diesel::prelude::*;
     hafen::store::schema::ui_sessions::table
@@ -850,24 +869,11 @@ async fn a_lost_account_is_reset_by_an_admin_or_the_command_line(backend: Backen
     let t = app.create_tenant("Muster GmbH").await;
     add_user(&app, "it@muster.de", Role::Admin, None).await;
     add_user(&app, "chef@muster.de", Role::TenantAdmin, Some(&t)).await;
+    add_user(&app, "chef2@muster.de", Role::TenantAdmin, Some(&t)).await;
     add_user(&app, "agent@muster.de", Role::Agent, Some(&t)).await;
     let other = app.create_tenant("Fremd GmbH").await;
     add_user(&app, "agent@fremd.de", Role::Agent, Some(&other)).await;
-    let uri = app
-        .hafen
-        .enable_totp(&Actor::Cli, &LoginName::parse("agent@muster.de").unwrap())
-        .await
-        .unwrap();
-    let encoded = uri
-        .expose()
-        .split("secret=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap()
-        .to_string();
-    let secret = totp_rs::Secret::Encoded(encoded).to_bytes().unwrap();
+    let secret = enable_totp(&app, "agent@muster.de").await;
     let mut agent = Browser::new(&app);
     let code = hafen::Hafen::totp_code(&secret, app.clock.now()).unwrap();
     assert_eq!(agent.sign_in("agent@muster.de", PASSWORD, &code).await, 303);
@@ -892,12 +898,25 @@ async fn a_lost_account_is_reset_by_an_admin_or_the_command_line(backend: Backen
 
     // Refusals change nothing: too short, someone outside the tenant admin's reach, oneself,
     // a forged form.
-    let before = credentials(&app, "agent@muster.de").await;
-    let admin_before = credentials(&app, "it@muster.de").await;
-    let foreign_before = credentials(&app, "agent@fremd.de").await;
+    let logins = [
+        "agent@muster.de",
+        "it@muster.de",
+        "agent@fremd.de",
+        "chef2@muster.de",
+    ];
+    let mut before = Vec::new();
+    for login in logins {
+        before.push(credentials(&app, login).await);
+    }
     for (path, password, csrf, status) in [
         (reset(&ids["agent@muster.de"]), "kurz", csrf.as_str(), 422),
         (reset(&ids["it@muster.de"]), temporary, csrf.as_str(), 403),
+        (
+            reset(&ids["chef2@muster.de"]),
+            temporary,
+            csrf.as_str(),
+            403,
+        ),
         (reset(&ids["agent@fremd.de"]), temporary, csrf.as_str(), 404),
         (reset(&ids["chef@muster.de"]), temporary, csrf.as_str(), 409),
         (reset(&ids["agent@muster.de"]), temporary, "forged", 403),
@@ -912,9 +931,9 @@ async fn a_lost_account_is_reset_by_an_admin_or_the_command_line(backend: Backen
             .await;
         assert_eq!(r.status().as_u16(), status, "{path}");
     }
-    assert_eq!(credentials(&app, "agent@muster.de").await, before);
-    assert_eq!(credentials(&app, "it@muster.de").await, admin_before);
-    assert_eq!(credentials(&app, "agent@fremd.de").await, foreign_before);
+    for (login, before) in logins.iter().zip(&before) {
+        assert_eq!(&credentials(&app, login).await, before, "{login} unchanged");
+    }
     assert!(!audit_actions(&app).contains(&"ui.user_reset".to_string()));
 
     // The reset: the agent's session ends, the lock and the second factor are gone, and the
@@ -928,12 +947,12 @@ async fn a_lost_account_is_reset_by_an_admin_or_the_command_line(backend: Backen
         .await;
     assert_eq!(r.status().as_u16(), 303);
     assert_eq!(
-        agent.get("/ui/dashboard").await.0,
-        303,
+        agent.get("/ui/dashboard").await.2["location"],
+        "/ui/sign-in",
         "the old session ended"
     );
     let after = credentials(&app, "agent@muster.de").await;
-    assert_ne!(after.0, before.0);
+    assert_ne!(after.0, before[0].0);
     assert_eq!(after.1, None, "the second factor is removed");
     app.clock.advance(second);
     let mut agent = Browser::new(&app);
@@ -943,11 +962,52 @@ async fn a_lost_account_is_reset_by_an_admin_or_the_command_line(backend: Backen
         (status, &headers["location"]),
         (303, &"/ui/account".parse().unwrap())
     );
+    // Until then, forms other than the password's go nowhere and change nothing.
+    let (_, html, _) = agent.get("/ui/account").await;
+    let agent_csrf = hidden(&html, "csrf");
+    let r = agent
+        .post(
+            "/ui/account/totp",
+            &[("csrf", &agent_csrf)],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.headers()["location"], "/ui/account");
+    // Keeping the password the admin chose is not choosing one's own.
+    let r = agent
+        .post(
+            "/ui/account/password",
+            &[
+                ("csrf", &agent_csrf),
+                ("current", temporary),
+                ("new", temporary),
+            ],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 422);
+    assert_eq!(credentials(&app, "agent@muster.de").await, after);
     agent
         .choose_own_password(temporary, "Das eigene neue Passwort")
         .await;
     assert_eq!(agent.get("/ui/dashboard").await.0, 200);
     assert!(audit_actions(&app).contains(&"ui.user_reset".to_string()));
+    let (_, html, _) = agent.get("/ui/account").await;
+    let agent_csrf = hidden(&html, "csrf");
+    for id in [ids["chef@muster.de"].as_str(), "no-such-user"] {
+        let r = agent
+            .post(
+                &reset(id),
+                &[("csrf", &agent_csrf), ("password", temporary)],
+                Some(&app.base),
+            )
+            .await;
+        assert_eq!(
+            r.status().as_u16(),
+            403,
+            "an agent learns nothing about ids"
+        );
+    }
 
     // The break-glass path: the operator at the machine resets the only admin.
     let cli = |args: &[&str], stdin: &str| {
@@ -971,6 +1031,10 @@ async fn a_lost_account_is_reset_by_an_admin_or_the_command_line(backend: Backen
             .unwrap();
         child.wait_with_output().unwrap()
     };
+    let admin_secret = enable_totp(&app, "it@muster.de").await;
+    let mut admin = Browser::new(&app);
+    let code = hafen::Hafen::totp_code(&admin_secret, app.clock.now()).unwrap();
+    assert_eq!(admin.sign_in("it@muster.de", PASSWORD, &code).await, 303);
     let admin_before = credentials(&app, "it@muster.de").await;
     let out = cli(
         &["user", "reset", "--login", "nobody@muster.de"],
@@ -994,6 +1058,16 @@ async fn a_lost_account_is_reset_by_an_admin_or_the_command_line(backend: Backen
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        admin.get("/ui/dashboard").await.2["location"],
+        "/ui/sign-in",
+        "the admin's session ended"
+    );
+    assert_eq!(
+        credentials(&app, "it@muster.de").await.1,
+        None,
+        "TOTP removed"
     );
     app.clock.advance(second);
     let mut admin = Browser::new(&app);

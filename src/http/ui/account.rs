@@ -44,9 +44,12 @@ async fn account(
         }
         h2 { (t(Text::TwoFactor)) }
         p #totp-state { @if totp { (t(Text::TotpOn)) } @else { (t(Text::TotpOff)) } }
-        form method="post" action="/ui/account/totp" {
-            input type="hidden" name="csrf" value=(who.session.csrf);
-            button type="submit" { (t(Text::EnrolTotp)) }
+        // Two-factor waits until the password is the person's own (the form would bounce).
+        @if !who.session.must_change_password {
+            form method="post" action="/ui/account/totp" {
+                input type="hidden" name="csrf" value=(who.session.csrf);
+                button type="submit" { (t(Text::EnrolTotp)) }
+            }
         }
     };
     Ok(layout(&who, Area::Account, None, t(Text::Account), content))

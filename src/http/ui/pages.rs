@@ -38,6 +38,9 @@ async fn dashboard(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpRespons
                 }
                 p { (t(Text::LastRun)) ": "
                     @match d.retention_last_success { Some(at) => (when(at)), None => (t(Text::Never)) } }
+                @if let Some(at) = d.retention_failed_since {
+                    p.warn { (t(Text::RunFailed)) ": " (when(at)) }
+                }
             }
             section.card aria-labelledby="backup" {
                 h2 #backup { (t(Text::LastBackup)) }

@@ -194,12 +194,15 @@ async fn test_channel(
     req: HttpRequest,
     body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    mut who: SignedIn,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, UiError> {
     let (t, id) = path.into_inner();
     let (tenant, _) = who.tenant(&t)?;
     Form::read(&req, body, &hafen, &who.session, who.lang).await?;
+    // The page shown is the channels page: the language switch returns there, not to this
+    // form's address (which answers posts only).
+    who.path = format!("/ui/t/{}/channels", tenant.as_str());
     let outcome = match hafen.test_channel(who.actor(), &tenant, &id).await {
         Ok(account) => format!("{}: {account}", who.t(Text::ConnectionOk)),
         Err(Error::Conflict(why)) => format!("{}: {why}", who.t(Text::ConnectionFailed)),
