@@ -1009,6 +1009,30 @@ async fn a_lost_account_is_reset_by_an_admin_or_the_command_line(backend: Backen
         );
     }
 
+    // A sign-in whose password check raced a reset does not get a session: the reset ended
+    // every session, and one started after it with the old password would outlive it.
+    let checked = app
+        .hafen
+        .check_sign_in(
+            "agent@muster.de",
+            hafen::sensitive::Sensitive::new("Das eigene neue Passwort".to_string()),
+            None,
+        )
+        .await
+        .expect("the password is right");
+    app.hafen
+        .reset_user(
+            &Actor::Cli,
+            &ids["agent@muster.de"],
+            NewPassword::parse("Noch ein Passwort 2026").unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        app.hafen.start_session(&checked).await,
+        Err(hafen::error::Error::Unauthenticated)
+    ));
+
     // The break-glass path: the operator at the machine resets the only admin.
     let cli = |args: &[&str], stdin: &str| {
         use std::io::Write;
