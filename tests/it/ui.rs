@@ -20,7 +20,8 @@ both_backends!(
     people_see_only_their_tenant_and_role,
     own_account_password_totp_and_disabling,
     a_lost_account_is_reset_by_an_admin_or_the_command_line,
-    the_dashboard_tells_retention_state_it_does_not_know
+    the_dashboard_tells_retention_state_it_does_not_know,
+    sign_in_returns_to_the_page_asked_for
 );
 
 /// A browser without a cookie jar: cookies are carried by hand, so each test states them.
@@ -1157,5 +1158,85 @@ async fn the_dashboard_tells_retention_state_it_does_not_know(backend: Backend) 
     let card = &html[html.find("id=\"overdue\"").unwrap()..];
     let card = &card[..card.find("</section>").unwrap()];
     assert!(card.contains("<p class=\"figure\">0</p>"), "{card}");
+    let _ = app.stop().await;
+}
+
+async fn sign_in_returns_to_the_page_asked_for(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let t = app.create_tenant("Muster GmbH").await;
+    add_user(&app, "dpo@muster.de", Role::Dpo, Some(&t)).await;
+    let wanted = format!("/ui/t/{t}/requests?kind=access");
+    let browser = Browser::new(&app);
+    let (status, _, headers) = browser.get(&wanted).await;
+    assert_eq!(status, 303);
+    let to_sign_in = headers["location"].to_str().unwrap().to_string();
+    assert!(
+        to_sign_in.starts_with("/ui/sign-in?next=%2Fui%2Ft%2F"),
+        "{to_sign_in}"
+    );
+    let r = browser
+        .post(
+            &format!("/ui/t/{t}/holds"),
+            &[("csrf", "x")],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(
+        r.headers()["location"],
+        "/ui/sign-in",
+        "a form posted without a session is not replayed after sign-in"
+    );
+
+    // The form carries the page along; only a page of this interface is a place to return to.
+    let sign_in_via = |next_query: String| {
+        let app = &app;
+        async move {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            let r = client.get(app.url(&next_query)).send().await.unwrap();
+            let (token, _) = cookie_value(&r, "hafen_signin").unwrap();
+            let html = r.text().await.unwrap();
+            let next = if html.contains("name=\"next\"") {
+                hidden(&html, "next")
+            } else {
+                String::new()
+            };
+            let r = client
+                .post(app.url("/ui/sign-in"))
+                .header("origin", &app.base)
+                .header("cookie", format!("hafen_signin={token}"))
+                .form(&[
+                    ("token", token.as_str()),
+                    ("login", "dpo@muster.de"),
+                    ("password", PASSWORD),
+                    ("code", ""),
+                    ("next", next.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 303);
+            app.clock.advance(chrono::Duration::seconds(1));
+            r.headers()["location"].to_str().unwrap().to_string()
+        }
+    };
+    assert_eq!(sign_in_via(to_sign_in).await, wanted);
+    for foreign in [
+        "https://evil.example/ui/",
+        "//evil.example/ui/",
+        "/ui\\evil",
+        "/v1/tenants",
+    ] {
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("next", foreign)
+            .finish();
+        assert_eq!(
+            sign_in_via(format!("/ui/sign-in?{query}")).await,
+            "/ui/dashboard",
+            "{foreign}"
+        );
+    }
     let _ = app.stop().await;
 }

@@ -85,7 +85,7 @@ async fn switch_language(req: HttpRequest, path: web::Path<String>) -> HttpRespo
                 .next()
                 .map(|(_, v)| v.into_owned())
         })
-        .filter(|b| b.starts_with("/ui/") && !b.contains('\\') && !b.chars().any(char::is_control))
+        .and_then(|b| local_page(&b))
         .unwrap_or_else(|| "/ui/".into());
     let mut cookie = Cookie::new(LANG_COOKIE, if lang == Lang::En { "en" } else { "de" });
     cookie.set_path("/ui");
@@ -94,6 +94,17 @@ async fn switch_language(req: HttpRequest, path: web::Path<String>) -> HttpRespo
     let mut response = see_other(&back);
     let _ = response.add_cookie(&cookie);
     response
+}
+
+/// `path` if it is a page of this interface (a local path under /ui/, nothing a browser could
+/// read as another site or another header): the only kind of address the interface redirects
+/// to on a request's word.
+pub fn local_page(path: &str) -> Option<String> {
+    let local = path.starts_with("/ui/")
+        && !path.contains('\\')
+        && !path.chars().any(char::is_control)
+        && path.len() <= 2000;
+    local.then(|| path.to_string())
 }
 
 /// A query-string parameter, decoded; empty when absent.
@@ -180,14 +191,23 @@ impl FromRequest for SignedIn {
         let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
         let lang = lang_of(req);
         let path = req.path().to_string();
+        // After signing in, a person who followed a link gets the page they asked for.
+        let wanted = (req.method() == actix_web::http::Method::GET)
+            .then(|| match req.query_string() {
+                "" => path.clone(),
+                q => format!("{path}?{q}"),
+            })
+            .and_then(|p| local_page(&p))
+            .filter(|p| p != "/ui/dashboard");
         Box::pin(async move {
-            let hafen = hafen.ok_or(UiError::SignIn)?;
-            let cookie = cookie.ok_or(UiError::SignIn)?;
+            let sign_in = || UiError::SignIn(wanted.clone());
+            let hafen = hafen.ok_or_else(sign_in)?;
+            let cookie = cookie.ok_or_else(sign_in)?;
             let session = hafen
                 .session(&cookie)
                 .await
                 .map_err(|e| UiError::Domain(e, lang))?
-                .ok_or(UiError::SignIn)?;
+                .ok_or_else(sign_in)?;
             if session.must_change_password && !OPEN_BEFORE_OWN_PASSWORD.contains(&path.as_str()) {
                 return Err(UiError::OwnPasswordFirst);
             }
@@ -209,8 +229,9 @@ impl FromRequest for SignedIn {
 /// says what went wrong, with the API's status), or a refused form.
 #[derive(Debug, thiserror::Error)]
 pub enum UiError {
+    /// No live session: to the sign-in page, which returns to the page asked for (GET only).
     #[error("sign-in required")]
-    SignIn,
+    SignIn(Option<String>),
     /// The password was set by an admin: to the account page to choose one's own.
     #[error("own password required")]
     OwnPasswordFirst,
@@ -232,7 +253,7 @@ impl UiError {
 impl ResponseError for UiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            UiError::SignIn | UiError::OwnPasswordFirst => StatusCode::SEE_OTHER,
+            UiError::SignIn(_) | UiError::OwnPasswordFirst => StatusCode::SEE_OTHER,
             UiError::Form(..) => StatusCode::FORBIDDEN,
             UiError::Refused(status, ..) => *status,
             UiError::Domain(e, _) => super::problem::domain_parts(e).0,
@@ -241,7 +262,13 @@ impl ResponseError for UiError {
 
     fn error_response(&self) -> HttpResponse {
         let (lang, message) = match self {
-            UiError::SignIn => return see_other("/ui/sign-in"),
+            UiError::SignIn(None) => return see_other("/ui/sign-in"),
+            UiError::SignIn(Some(wanted)) => {
+                let query: String = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("next", wanted)
+                    .finish();
+                return see_other(&format!("/ui/sign-in?{query}"));
+            }
             UiError::OwnPasswordFirst => return see_other("/ui/account"),
             UiError::Form(why, lang) | UiError::Refused(_, why, lang) => {
                 tracing::info!(reason = why, "web interface form refused");

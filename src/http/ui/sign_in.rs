@@ -12,7 +12,8 @@ use rand::RngCore;
 use subtle::ConstantTimeEq;
 
 use super::{
-    bare, lang_of, page, secure_transport, see_other, Form, SignedIn, UiError, SESSION_COOKIE,
+    bare, lang_of, local_page, page, query_param, secure_transport, see_other, Form, SignedIn,
+    UiError, SESSION_COOKIE,
 };
 use crate::http::limits::{client_ip, IpRateLimit};
 use crate::sensitive::Sensitive;
@@ -44,24 +45,38 @@ fn render(
     lang: Lang,
     status: StatusCode,
     message: Option<Text>,
+    next: Option<&str>,
 ) -> HttpResponse {
     let mut raw = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut raw);
     let token = URL_SAFE_NO_PAD.encode(raw);
     let t = |x: Text| x.get(lang);
+    // Switching the language keeps the page to return to.
+    let here = match next {
+        Some(next) => format!(
+            "/ui/sign-in?{}",
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", next)
+                .finish()
+        ),
+        None => "/ui/sign-in".into(),
+    };
     let body = bare(
         lang,
         t(Text::SignIn),
         html! {
             div.signin {
                 p.brand { "Hafen" }
-                (super::language_switch(lang, "/ui/sign-in"))
+                (super::language_switch(lang, &here))
                 h1 { (t(Text::SignIn)) }
                 @if let Some(m) = message {
                     p.error role="alert" { (t(m)) }
                 }
                 form method="post" action="/ui/sign-in" {
                     input type="hidden" name="token" value=(token);
+                    @if let Some(next) = next {
+                        input type="hidden" name="next" value=(next);
+                    }
                     label for="login" { (t(Text::Login)) }
                     input #login type="text" name="login" autocomplete="username" required autofocus;
                     label for="password" { (t(Text::Password)) }
@@ -79,7 +94,8 @@ fn render(
 }
 
 async fn form(req: HttpRequest) -> HttpResponse {
-    render(&req, lang_of(&req), StatusCode::OK, None)
+    let next = local_page(&query_param(&req, "next"));
+    render(&req, lang_of(&req), StatusCode::OK, None, next.as_deref())
 }
 
 async fn submit(
@@ -96,10 +112,12 @@ async fn submit(
                 lang,
                 StatusCode::TOO_MANY_REQUESTS,
                 Some(Text::SignInFailed),
+                None,
             ));
         }
     }
     let form = Form::read_unchecked(&req, body, lang).await?;
+    let next = local_page(form.get("next"));
     let cookie_token = req.cookie(SIGN_IN_COOKIE).map(|c| c.value().to_string());
     let token_ok = cookie_token.is_some_and(|c| {
         !c.is_empty() && bool::from(c.as_bytes().ct_eq(form.get("token").as_bytes()))
@@ -110,6 +128,7 @@ async fn submit(
             lang,
             StatusCode::FORBIDDEN,
             Some(Text::SignInExpired),
+            next.as_deref(),
         ));
     }
     let password = Sensitive::new(form.untrimmed("password").to_string());
@@ -123,7 +142,7 @@ async fn submit(
                 .start_session(&user)
                 .await
                 .map_err(UiError::domain(lang))?;
-            let mut response = see_other("/ui/dashboard");
+            let mut response = see_other(next.as_deref().unwrap_or("/ui/dashboard"));
             let _ = response.add_cookie(&cookie(&req, SESSION_COOKIE, id.expose().clone(), "/ui"));
             let mut spent = cookie(&req, SIGN_IN_COOKIE, String::new(), "/ui/sign-in");
             spent.make_removal();
@@ -135,6 +154,7 @@ async fn submit(
             lang,
             StatusCode::UNAUTHORIZED,
             Some(Text::SignInFailed),
+            next.as_deref(),
         )),
     }
 }
