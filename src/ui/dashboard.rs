@@ -69,18 +69,19 @@ struct Sweeps {
 }
 
 impl Sweeps {
-    /// From (run id, state, finished at) of finished certificates, newest run first: a run
-    /// succeeded when every one of its certificates completed.
+    /// From (run id, state, finished at) of finished certificates, newest first: a run
+    /// succeeded when every one of its certificates completed. Runs never overlap (the sweep
+    /// lock), so a run's certificates are neighbours in this order.
     fn of(certificates: Vec<(String, String, Option<i64>)>) -> Self {
         let mut runs: Vec<(String, bool, i64)> = Vec::new();
         for (run, state, finished) in certificates {
             let (ok, at) = (state == certificates::COMPLETED, finished.unwrap_or(0));
-            match runs.iter_mut().find(|(id, ..)| *id == run) {
-                Some(entry) => {
+            match runs.last_mut() {
+                Some(entry) if entry.0 == run => {
                     entry.1 &= ok;
                     entry.2 = entry.2.max(at);
                 }
-                None => runs.push((run, ok, at)),
+                _ => runs.push((run, ok, at)),
             }
         }
         let mut sweeps = Sweeps::default();

@@ -178,6 +178,11 @@ fn active_user(
         .filter(ui_users::disabled_at.is_null())
 }
 
+/// The keyed blind index a login name is found by.
+fn login_index(keys: &OwnerKeys, login: &LoginName) -> Vec<u8> {
+    keys.blind.index(&[b"login", login.as_bytes()])
+}
+
 /// Users live outside any tenant; the row id binds each sealed field to its row.
 fn binding<'a>(id: &'a str, column: &'static str) -> FieldBinding<'a> {
     FieldBinding {
@@ -272,7 +277,7 @@ impl Hafen {
             .map_err(Error::internal)??;
         let now = self.clock.now();
         let row = UserRow {
-            login_index: keys.blind.index(&[b"login", login.as_bytes()]),
+            login_index: login_index(&keys, login),
             login_sealed: keys.seal.seal(&binding(&id, "login"), login.as_bytes())?,
             password_hash: hash,
             role: role.as_str().into(),
@@ -370,9 +375,7 @@ impl Hafen {
     /// Only the command line and admins may do this for someone else.
     pub async fn enable_totp(&self, actor: &Actor, login: &LoginName) -> Result<Sensitive<String>> {
         actor.authorize_install(Permission::ManageTenants)?;
-        let keys = self.ui_keys().await?;
-        let index = keys.blind.index(&[b"login", login.as_bytes()]);
-        let row = self.user_by_index(index).await?.ok_or(Error::NotFound)?;
+        let row = self.user_by_login(login).await?.ok_or(Error::NotFound)?;
         let secret = new_totp_secret();
         self.store_totp(actor, &row.id, &secret, None).await?;
         Ok(otpauth_uri(login.0.expose(), &secret))
@@ -677,15 +680,15 @@ impl Hafen {
     /// The id of the active user with this login name (install-wide roles and the command line).
     pub async fn user_id_by_login(&self, actor: &Actor, login: &LoginName) -> Result<String> {
         actor.authorize_install(Permission::ManageTenants)?;
-        let keys = self.ui_keys().await?;
-        let index = keys.blind.index(&[b"login", login.as_bytes()]);
-        match self.user_by_index(index).await? {
+        match self.user_by_login(login).await? {
             Some(row) if row.disabled_at.is_none() => Ok(row.id),
             _ => Err(Error::NotFound),
         }
     }
 
-    async fn user_by_index(&self, index: Vec<u8>) -> Result<Option<UserRow>> {
+    /// The user with this login name, disabled or not.
+    async fn user_by_login(&self, login: &LoginName) -> Result<Option<UserRow>> {
+        let index = login_index(&*self.ui_keys().await?, login);
         Ok(self
             .store
             .read(move |conn| user_by_index(conn, &index))
@@ -718,10 +721,7 @@ impl Hafen {
     ) -> Result<std::result::Result<UserRow, SignInFailure>> {
         let keys = self.ui_keys().await?;
         let row = match LoginName::parse(login) {
-            Ok(name) => {
-                self.user_by_index(keys.blind.index(&[b"login", name.as_bytes()]))
-                    .await?
-            }
+            Ok(name) => self.user_by_login(&name).await?,
             Err(_) => None,
         };
         let row = row.filter(|r| r.disabled_at.is_none());

@@ -262,13 +262,7 @@ impl ResponseError for UiError {
 
     fn error_response(&self) -> HttpResponse {
         let (lang, message) = match self {
-            UiError::SignIn(None) => return see_other("/ui/sign-in"),
-            UiError::SignIn(Some(wanted)) => {
-                let query: String = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("next", wanted)
-                    .finish();
-                return see_other(&format!("/ui/sign-in?{query}"));
-            }
+            UiError::SignIn(wanted) => return see_other(&sign_in::url(wanted.as_deref())),
             UiError::OwnPasswordFirst => return see_other("/ui/account"),
             UiError::Form(why, lang) | UiError::Refused(_, why, lang) => {
                 tracing::info!(reason = why, "web interface form refused");

@@ -15,6 +15,7 @@ use super::{
     bare, lang_of, local_page, page, query_param, secure_transport, see_other, Form, SignedIn,
     UiError, SESSION_COOKIE,
 };
+use crate::error::Error;
 use crate::http::limits::{client_ip, IpRateLimit};
 use crate::sensitive::Sensitive;
 use crate::service::Hafen;
@@ -29,6 +30,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/sign-in", web::get().to(form))
         .route("/ui/sign-in", web::post().to(submit))
         .route("/ui/sign-out", web::post().to(sign_out));
+}
+
+/// The sign-in page, returning to `next` (a checked local page) after signing in.
+pub fn url(next: Option<&str>) -> String {
+    match next {
+        Some(next) => format!(
+            "/ui/sign-in?{}",
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", next)
+                .finish()
+        ),
+        None => "/ui/sign-in".into(),
+    }
 }
 
 fn cookie<'a>(req: &HttpRequest, name: &'a str, value: String, path: &'a str) -> Cookie<'a> {
@@ -52,15 +66,7 @@ fn render(
     let token = URL_SAFE_NO_PAD.encode(raw);
     let t = |x: Text| x.get(lang);
     // Switching the language keeps the page to return to.
-    let here = match next {
-        Some(next) => format!(
-            "/ui/sign-in?{}",
-            url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("next", next)
-                .finish()
-        ),
-        None => "/ui/sign-in".into(),
-    };
+    let here = url(next);
     let body = bare(
         lang,
         t(Text::SignIn),
@@ -138,10 +144,20 @@ async fn submit(
         .await
     {
         Ok(user) => {
-            let id = hafen
-                .start_session(&user)
-                .await
-                .map_err(UiError::domain(lang))?;
+            let id = match hafen.start_session(&user).await {
+                Ok(id) => id,
+                // Reset or disabled while the password was being checked: a failed sign-in.
+                Err(Error::Unauthenticated) => {
+                    return Ok(render(
+                        &req,
+                        lang,
+                        StatusCode::UNAUTHORIZED,
+                        Some(Text::SignInFailed),
+                        next.as_deref(),
+                    ))
+                }
+                Err(e) => return Err(UiError::Domain(e, lang)),
+            };
             let mut response = see_other(next.as_deref().unwrap_or("/ui/dashboard"));
             let _ = response.add_cookie(&cookie(&req, SESSION_COOKIE, id.expose().clone(), "/ui"));
             let mut spent = cookie(&req, SIGN_IN_COOKIE, String::new(), "/ui/sign-in");
