@@ -24,6 +24,10 @@ pub enum Error {
     /// The server cannot take the request now (shutting down, overloaded).
     #[error("{0}")]
     Unavailable(String),
+    /// Concurrent writes (another instance on the same database) kept conflicting with this
+    /// one; nothing was stored, and the same request will very likely succeed in a moment.
+    #[error("{0}")]
+    Busy(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -47,6 +51,16 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Rejected(inner) => inner,
+            StoreError::Contended { attempts } => {
+                tracing::warn!(
+                    attempts,
+                    "a write kept meeting concurrent transactions; answered 503"
+                );
+                Self::Busy(format!(
+                    "the database was busy with concurrent writes and this request could not be \
+                     stored after {attempts} attempts; nothing was stored, send it again"
+                ))
+            }
             StoreError::WriterGone => {
                 Self::Unavailable("the server is shutting down; retry".into())
             }

@@ -133,7 +133,7 @@ impl Hafen {
     pub async fn record(&self, event: AuditEvent) -> Result<()> {
         let at = self.clock.now();
         self.store
-            .write(move |conn| audit::append(conn, at, event))
+            .write(move |conn| audit::append(conn, at, event.clone()))
             .await?;
         Ok(())
     }
@@ -158,7 +158,7 @@ impl Hafen {
         self.store
             .write(move |conn| {
                 tenants::insert(conn, &row)?;
-                audit::append(conn, at, event)
+                audit::append(conn, at, event.clone())
             })
             .await?;
         self.keys
@@ -208,7 +208,7 @@ impl Hafen {
         self.store
             .write(move |conn| {
                 auth::token::insert(conn, &stored, role, tenant_owned.as_ref(), &actor_owned, at)?;
-                audit::append(conn, at, event)
+                audit::append(conn, at, event.clone())
             })
             .await?;
         Ok(CreatedToken {

@@ -136,9 +136,9 @@ impl Hafen {
                         diesel::update(table::table.filter(table::id.eq(&id)))
                             .set((
                                 table::state.eq("stored"),
-                                table::content_sealed.eq(Some(sealed)),
+                                table::content_sealed.eq(Some(&sealed)),
                                 table::size.eq(Some(size)),
-                                table::mime_type.eq(mime),
+                                table::mime_type.eq(mime.clone()),
                                 table::attempts.eq(attempts),
                                 table::last_error.eq(None::<String>),
                             ))
@@ -173,7 +173,7 @@ impl Hafen {
                         table::state.eq(if give_up { "failed" } else { "pending" }),
                         table::attempts.eq(attempts),
                         table::next_attempt_at.eq(next),
-                        table::last_error.eq(Some(failure.reason)),
+                        table::last_error.eq(Some(failure.reason.clone())),
                     ))
                     .execute(conn)?;
                 Ok(())

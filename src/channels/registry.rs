@@ -437,7 +437,7 @@ impl Hafen {
                 diesel::insert_into(channels::table)
                     .values(&row)
                     .execute(conn)?;
-                audit::append(conn, at, event)
+                audit::append(conn, at, event.clone())
             })
             .await?;
         Ok(view)
@@ -533,7 +533,7 @@ impl Hafen {
                 diesel::update(channels::table.filter(channels::id.eq(row.id.clone())))
                     .set(&row)
                     .execute(conn)?;
-                audit::append(conn, at, event)
+                audit::append(conn, at, event.clone())
             })
             .await?;
         Ok(view)
@@ -553,12 +553,12 @@ impl Hafen {
             .write(move |conn| {
                 let n = diesel::delete(
                     channels::table
-                        .filter(channels::id.eq(id_owned))
+                        .filter(channels::id.eq(id_owned.clone()))
                         .filter(channels::tenant_id.eq(t.as_str().to_string())),
                 )
                 .execute(conn)?;
                 if n > 0 {
-                    audit::append(conn, at, event)?;
+                    audit::append(conn, at, event.clone())?;
                 }
                 Ok(n)
             })

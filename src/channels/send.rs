@@ -463,7 +463,7 @@ impl Hafen {
                 diesel::insert_into(outbox::table)
                     .values(&entry)
                     .execute(conn)?;
-                audit::append(conn, now, event)?;
+                audit::append(conn, now, event.clone())?;
                 Ok(())
             })
             .await;
@@ -631,11 +631,11 @@ impl Hafen {
                         conn,
                         &t,
                         (&event_period, &event_keys),
-                        vec![(crate::events::EventKind::MessageStatus, event)],
+                        vec![(crate::events::EventKind::MessageStatus, event.clone())],
                         to_micros(now),
                     )?;
                 }
-                match finish {
+                match &finish {
                     Finish::Sent {
                         index,
                         sealed,
@@ -643,16 +643,21 @@ impl Hafen {
                     } => {
                         diesel::update(messages::table.filter(messages::id.eq(&id)))
                             .set((
-                                messages::external_index.eq(Some(index.clone())),
+                                messages::external_index.eq(Some(index)),
                                 messages::external_id_sealed.eq(Some(sealed)),
                             ))
                             .execute(conn)?;
                         diesel::delete(outbox::table.filter(outbox::message_id.eq(&id)))
                             .execute(conn)?;
-                        crate::messages::status::store(conn, &t, vec![status])?;
-                        crate::messages::status::attach_pending(conn, &t, &[(index, id.clone())])?;
+                        crate::messages::status::store(conn, &t, vec![status.clone()])?;
+                        crate::messages::status::attach_pending(
+                            conn,
+                            &t,
+                            &[(index.clone(), id.clone())],
+                        )?;
                     }
-                    Finish::Failed { mut status } => {
+                    Finish::Failed { status } => {
+                        let mut status = status.clone();
                         diesel::delete(outbox::table.filter(outbox::message_id.eq(&id)))
                             .execute(conn)?;
                         status.message_id = Some(id.clone());
@@ -665,7 +670,7 @@ impl Hafen {
                         diesel::update(outbox::table.filter(outbox::message_id.eq(&id)))
                             .set((
                                 outbox::attempts.eq(attempts),
-                                outbox::next_attempt_at.eq(next),
+                                outbox::next_attempt_at.eq(*next),
                                 outbox::last_error.eq(Some(last_error)),
                             ))
                             .execute(conn)?;

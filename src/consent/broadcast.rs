@@ -171,7 +171,7 @@ impl Hafen {
                         broadcasts::created_at.eq(stored.created_at),
                     ))
                     .execute(conn)?;
-                audit::append(conn, now, event)
+                audit::append(conn, now, event.clone())
             })
             .await?;
         if due_now {

@@ -460,8 +460,8 @@ impl Hafen {
                         consent_purposes::id.eq(&pid),
                         consent_purposes::tenant_id.eq(&t),
                         consent_purposes::name.eq(&name),
-                        consent_purposes::confirm_template.eq(template),
-                        consent_purposes::widget.eq(widget),
+                        consent_purposes::confirm_template.eq(template.clone()),
+                        consent_purposes::widget.eq(widget.clone()),
                         consent_purposes::created_at.eq(to_micros(now)),
                     ))
                     .execute(conn)?;
@@ -470,7 +470,7 @@ impl Hafen {
                         .values(row)
                         .execute(conn)?;
                 }
-                audit::append(conn, now, event)
+                audit::append(conn, now, event.clone())
             })
             .await?;
         self.read_purpose(tenant, &id).await
@@ -500,13 +500,13 @@ impl Hafen {
                     .filter(consent_texts::purpose_id.eq(&p))
                     .select(diesel::dsl::max(consent_texts::version))
                     .first(conn)?;
-                for mut row in validated {
+                for mut row in validated.clone() {
                     row.version = latest.unwrap_or(0) + 1;
                     diesel::insert_into(consent_texts::table)
                         .values(&row)
                         .execute(conn)?;
                 }
-                audit::append(conn, now, event)?;
+                audit::append(conn, now, event.clone())?;
                 Ok(())
             })
             .await?;
@@ -670,15 +670,15 @@ impl Hafen {
                 diesel::insert_into(consent_settings::table)
                     .values((
                         consent_settings::tenant_id.eq(&t),
-                        consent_settings::opt_in_keywords.eq(opt_in),
-                        consent_settings::confirm_keywords.eq(confirm),
-                        consent_settings::opt_out_keywords.eq(opt_out),
+                        consent_settings::opt_in_keywords.eq(opt_in.clone()),
+                        consent_settings::confirm_keywords.eq(confirm.clone()),
+                        consent_settings::opt_out_keywords.eq(opt_out.clone()),
                         consent_settings::request_ttl_secs.eq(ttl),
-                        consent_settings::default_purpose_id.eq(default_purpose),
+                        consent_settings::default_purpose_id.eq(default_purpose.clone()),
                         consent_settings::updated_at.eq(to_micros(now)),
                     ))
                     .execute(conn)?;
-                audit::append(conn, now, event)?;
+                audit::append(conn, now, event.clone())?;
                 Ok(())
             })
             .await?;
@@ -784,7 +784,7 @@ impl Hafen {
                         source: source.as_str().into(),
                         text_id: text.id.clone(),
                         text_hash: text.text_hash.clone(),
-                        message_id,
+                        message_id: message_id.clone(),
                         evidence_sealed: Some(sealed),
                     },
                 )?;

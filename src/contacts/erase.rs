@@ -65,7 +65,7 @@ impl Hafen {
                 if tombstone(conn, t.as_str(), &id)? == 0 {
                     return Ok(false);
                 }
-                audit::append(conn, at, event)?;
+                audit::append(conn, at, event.clone())?;
                 Ok(true)
             })
             .await?;

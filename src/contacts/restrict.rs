@@ -120,7 +120,7 @@ impl Hafen {
             )
             .set((
                 contacts::restricted_at.eq(Some(to_micros(now))),
-                contacts::restriction_sealed.eq(Some(sealed)),
+                contacts::restriction_sealed.eq(Some(&sealed)),
             ))
             .execute(conn)?)
         })
@@ -189,7 +189,7 @@ impl Hafen {
         tenant: &TenantId,
         id: &str,
         event: AuditEvent,
-        update: impl FnOnce(&mut DbConn, &str, &str) -> Result<usize, StoreError> + Send + 'static,
+        mut update: impl FnMut(&mut DbConn, &str, &str) -> Result<usize, StoreError> + Send + 'static,
     ) -> Result<ContactView> {
         let now = self.clock.now();
         let (t, cid) = (tenant.as_str().to_string(), id.to_string());
@@ -199,7 +199,7 @@ impl Hafen {
                 if update(conn, &t, &cid)? == 0 {
                     return Err(StoreError::Rejected(Error::NotFound));
                 }
-                audit::append(conn, now, event)
+                audit::append(conn, now, event.clone())
             })
             .await?;
         self.contact_summary(tenant, id).await

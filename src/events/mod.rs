@@ -20,7 +20,7 @@ use crate::clock::{from_micros, to_micros};
 use crate::crypto::keyring::OwnerKeys;
 use crate::crypto::FieldBinding;
 use crate::error::{Error, Result};
-use crate::service::Hafen;
+use crate::service::{Hafen, Page, PageRequest};
 use crate::store::schema::{event_deliveries, event_hooks};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -320,7 +320,7 @@ impl Hafen {
                 diesel::insert_into(event_hooks::table)
                     .values(&row)
                     .execute(conn)?;
-                audit::append(conn, now, event)
+                audit::append(conn, now, event.clone())
             })
             .await?;
         Ok(HookView {
@@ -398,7 +398,7 @@ impl Hafen {
                 )
                 .execute(conn)?;
                 if n > 0 {
-                    audit::append(conn, at, event)?;
+                    audit::append(conn, at, event.clone())?;
                 }
                 Ok(n)
             })
@@ -409,16 +409,24 @@ impl Hafen {
         Ok(())
     }
 
-    /// The newest delivery attempts of a hook (at most 200), newest first.
+    /// A hook's delivery attempts, newest first, one page at a time.
     pub async fn list_event_deliveries(
         &self,
         actor: &Actor,
         tenant: &TenantId,
         hook: &str,
-    ) -> Result<Vec<DeliveryView>> {
+        page: PageRequest,
+    ) -> Result<Page<DeliveryView>> {
         actor.authorize(tenant, Permission::ManageChannels)?;
+        let before = page
+            .after
+            .as_deref()
+            .map(|a| uuid::Uuid::try_parse(a).map(|u| u.hyphenated().to_string()))
+            .transpose()
+            .map_err(|_| Error::invalid("after", "is not a cursor returned by this API"))?;
+        let limit = i64::from(page.limit);
         let (t, h) = (tenant.clone(), hook.to_string());
-        let rows = self
+        let mut rows = self
             .store
             .read(move |conn| {
                 let exists: Option<String> = event_hooks::table
@@ -430,18 +438,29 @@ impl Hafen {
                 if exists.is_none() {
                     return Ok(None);
                 }
+                let mut query = event_deliveries::table
+                    .filter(event_deliveries::hook_id.eq(&h))
+                    .into_boxed();
+                if let Some(before) = &before {
+                    query = query.filter(event_deliveries::id.lt(before.clone()));
+                }
                 Ok(Some(
-                    event_deliveries::table
-                        .filter(event_deliveries::hook_id.eq(&h))
+                    query
                         .order(event_deliveries::id.desc())
-                        .limit(200)
+                        .limit(limit + 1)
                         .select(DeliveryRow::as_select())
                         .load(conn)?,
                 ))
             })
             .await?
             .ok_or(Error::NotFound)?;
-        Ok(rows
+        let next_cursor = if rows.len() as i64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(|r| r.id.clone())
+        } else {
+            None
+        };
+        let items = rows
             .into_iter()
             .map(|r| DeliveryView {
                 next_attempt_at: (r.state == "pending").then(|| from_micros(r.next_attempt_at)),
@@ -454,7 +473,8 @@ impl Hafen {
                 created_at: from_micros(r.created_at),
                 delivered_at: r.delivered_at.map(from_micros),
             })
-            .collect())
+            .collect();
+        Ok(Page { items, next_cursor })
     }
 
     /// Delivers every queued event whose time has come; returns how many were attempted.
@@ -559,20 +579,20 @@ impl Hafen {
         self.store
             .write(move |conn| {
                 let target = event_deliveries::table.filter(event_deliveries::id.eq(&id));
-                match outcome {
+                match &outcome {
                     Ok(status) => {
                         diesel::update(target)
                             .set((
                                 event_deliveries::state.eq("delivered"),
                                 event_deliveries::attempts.eq(attempts),
-                                event_deliveries::last_status.eq(Some(i32::from(status))),
+                                event_deliveries::last_status.eq(Some(i32::from(*status))),
                                 event_deliveries::last_error.eq(None::<String>),
                                 event_deliveries::delivered_at.eq(Some(to_micros(now))),
                             ))
                             .execute(conn)?;
                     }
                     Err((status, error, retry)) => {
-                        let give_up = !retry || attempts >= MAX_ATTEMPTS;
+                        let give_up = !*retry || attempts >= MAX_ATTEMPTS;
                         // 30 s, 1 min, 2 min … capped at 6 hours.
                         let wait =
                             Duration::seconds(30 * 2i64.pow((attempts - 1).clamp(0, 10) as u32))

@@ -1,29 +1,13 @@
 //! Contacts and their conversations.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
 
-use super::extract::{query, Caller};
+use super::extract::{query, Caller, PageQuery};
 use super::problem::ApiError;
 use crate::contacts::ContactView;
 use crate::messages::read::MessageView;
-use crate::service::{Hafen, Page, PageRequest};
+use crate::service::{Hafen, Page};
 use crate::tenants::TenantId;
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct PageQuery {
-    /// Items per page, 1–500 (default 50).
-    pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
-    pub after: Option<String>,
-}
-
-impl PageQuery {
-    fn into_request(self) -> Result<PageRequest, ApiError> {
-        Ok(PageRequest::new(self.after, self.limit)?)
-    }
-}
 
 /// The tenant's contacts, decrypted, in the order they were first seen.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/contacts", tag = "contacts",

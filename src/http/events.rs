@@ -2,10 +2,10 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::extract::{json_body, Caller};
+use super::extract::{json_body, query, Caller, PageQuery};
 use super::problem::ApiError;
 use crate::events::{DeliveryView, HookInput, HookView};
-use crate::service::Hafen;
+use crate::service::{Hafen, Page};
 use crate::tenants::TenantId;
 
 /// Register a URL of the company's own systems for new messages and status changes.
@@ -61,19 +61,27 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Delivery attempts of a hook, newest first.
+/// Delivery attempts of a hook, newest first, one page at a time.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/event-hooks/{id}/deliveries", tag = "event-hooks",
-    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Hook id")),
-    responses((status = 200, body = Vec<DeliveryView>),
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Hook id"),
+        PageQuery),
+    responses((status = 200, body = Page<DeliveryView>),
+        (status = 400, body = super::problem::Problem),
         (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem)),
+        (status = 404, body = super::problem::Problem), (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn deliveries(
     hafen: web::Data<Hafen>,
     caller: Caller,
     path: web::Path<(String, String)>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(hafen.list_event_deliveries(&caller.0, &tenant, &id).await?))
+    let page = query::<PageQuery>(&req)?.into_request()?;
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .list_event_deliveries(&caller.0, &tenant, &id, page)
+            .await?,
+    ))
 }

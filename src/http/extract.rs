@@ -8,11 +8,12 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use super::problem::ApiError;
 use crate::auth::Actor;
 use crate::error::Error;
-use crate::service::Hafen;
+use crate::service::{Hafen, PageRequest};
 
 /// The authenticated caller. Extracted before anything else of the request is looked at.
 pub struct Caller(pub Actor);
@@ -171,5 +172,21 @@ mod tests {
             super::without_value("missing field `direction`"),
             "missing field `direction`"
         );
+    }
+}
+
+/// `?limit=…&after=…` of every paged list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Items per page, 1–500 (default 50).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub after: Option<String>,
+}
+
+impl PageQuery {
+    pub fn into_request(self) -> Result<PageRequest, ApiError> {
+        Ok(PageRequest::new(self.after, self.limit)?)
     }
 }

@@ -141,7 +141,8 @@ impl utoipa::Modify for ProblemResponses {
                 ("400", "Malformed request: path, query or body"),
                 (
                     "503",
-                    "Unavailable: shutting down, or the disk is full; nothing was stored",
+                    "Unavailable (shutting down, the disk is full) or busy (concurrent writes kept \
+                     conflicting); nothing was stored. Retry-After says when to send it again",
                 ),
             ];
             if op.security.is_some() {

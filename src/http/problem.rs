@@ -71,6 +71,18 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// Seconds after which the same request may succeed (the `Retry-After` header): at once
+    /// for a rate limit or a write conflict, later for a server shutting down or a full disk.
+    fn retry_after(&self) -> Option<&'static str> {
+        match self {
+            ApiError::RateLimited | ApiError::Domain(Error::Busy(_)) => Some("1"),
+            ApiError::Domain(Error::Unavailable(_)) => Some("30"),
+            _ => None,
+        }
+    }
+}
+
 /// Status, problem type, title and detail of a domain error: the one mapping from domain errors
 /// to HTTP, for the API and the web interface alike.
 pub fn domain_parts(e: &Error) -> (StatusCode, &'static str, &'static str, Option<String>) {
@@ -86,6 +98,7 @@ pub fn domain_parts(e: &Error) -> (StatusCode, &'static str, &'static str, Optio
         Error::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid field", Some(e.to_string())),
         Error::Conflict(d) => (StatusCode::CONFLICT, "conflict", "Conflict", Some(d.clone())),
         Error::Unavailable(d) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", Some(d.clone())),
+        Error::Busy(d) => (StatusCode::SERVICE_UNAVAILABLE, "busy", "Busy: retry in a moment", Some(d.clone())),
         Error::Internal(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -106,16 +119,16 @@ impl ResponseError for ApiError {
             ApiError::Domain(Error::Internal(cause)) => {
                 tracing::error!(error = %telemetry::chain(cause.as_ref()), "request failed");
             }
-            ApiError::Domain(Error::Unavailable(_)) => {
-                tracing::warn!(status = status.as_u16(), "request refused")
+            ApiError::Domain(Error::Unavailable(_) | Error::Busy(_)) => {
+                tracing::warn!(status = status.as_u16(), problem = slug, "request refused")
             }
             _ => tracing::debug!(status = status.as_u16(), problem = slug, "request rejected"),
         }
         let mut response = problem_response(status, slug, title, detail);
-        if matches!(self, ApiError::RateLimited) {
+        if let Some(seconds) = self.retry_after() {
             response.headers_mut().insert(
                 actix_web::http::header::RETRY_AFTER,
-                actix_web::http::header::HeaderValue::from_static("1"),
+                actix_web::http::header::HeaderValue::from_static(seconds),
             );
         }
         response
@@ -136,4 +149,45 @@ pub fn problem_response(
             status: status.as_u16(),
             detail,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    /// A write that never got past concurrent transactions: 503, `Retry-After`, a problem
+    /// that says nothing was stored and to send it again -- not an internal error.
+    #[test]
+    fn a_contended_write_is_busy_with_retry_after() {
+        let error = ApiError::from(Error::from(StoreError::Contended { attempts: 5 }));
+        let response = error.error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response
+                .headers()
+                .get(actix_web::http::header::RETRY_AFTER)
+                .unwrap(),
+            "1"
+        );
+        let (_, slug, _, detail) = error.parts();
+        assert_eq!(slug, "busy");
+        let detail = detail.unwrap();
+        assert!(detail.contains("nothing was stored"), "{detail}");
+        assert!(detail.contains("send it again"), "{detail}");
+    }
+
+    #[test]
+    fn an_unavailable_server_names_when_to_retry() {
+        let error = ApiError::from(Error::Unavailable("shutting down".into()));
+        let response = error.error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response
+                .headers()
+                .get(actix_web::http::header::RETRY_AFTER)
+                .unwrap(),
+            "30"
+        );
+    }
 }

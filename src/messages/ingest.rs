@@ -38,7 +38,9 @@ pub struct IngestOutcome {
     pub duplicate: bool,
 }
 
-/// Everything one batch will write, sealed and ready.
+/// Everything one batch will write, sealed and ready. Cloned for each run of the write (a
+/// write may run again after a deadlock; a copy costs far less than the inserts).
+#[derive(Clone)]
 struct Prepared {
     tenant: String,
     new_contacts: Vec<(ContactRow, ContactKeyRow)>,
@@ -134,7 +136,7 @@ impl Hafen {
             let at = self.clock.now();
             match self
                 .store
-                .write(move |conn| apply(conn, prepared, event, at))
+                .write(move |conn| apply(conn, prepared.clone(), event.clone(), at))
                 .await
             {
                 Ok((outcomes, new_keys, queued_work)) => {

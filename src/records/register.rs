@@ -727,11 +727,11 @@ impl Hafen {
             .write(move |conn| {
                 // The audit append takes the chain lock first, so versions are numbered in
                 // the same order on every instance.
-                audit::append(conn, at, event)?;
+                audit::append(conn, at, event.clone())?;
                 let last: Option<i64> = register_entries::table
                     .select(diesel::dsl::max(register_entries::version))
                     .first(conn)?;
-                let mut stored = stored;
+                let mut stored = stored.clone();
                 stored.version = last.unwrap_or(0) + 1;
                 diesel::insert_into(register_entries::table)
                     .values(&stored)

@@ -186,7 +186,7 @@ impl Hafen {
                         &by,
                         crate::clock::to_micros(at),
                     )?;
-                    crate::audit::append(conn, at, event)
+                    crate::audit::append(conn, at, event.clone())
                 })
                 .await?;
         } else {

@@ -401,7 +401,7 @@ impl Hafen {
                     &by,
                     to_micros(now),
                 )?;
-                audit::append(conn, now, event)?;
+                audit::append(conn, now, event.clone())?;
                 Ok((progress.id.clone(), progress.counts.clone()))
             })
             .await?;

@@ -321,7 +321,7 @@ impl Hafen {
                 diesel::insert_into(subject_requests::table)
                     .values(&stored)
                     .execute(conn)?;
-                audit::append(conn, at, event)
+                audit::append(conn, at, event.clone())
             })
             .await?;
         Ok(row.view(today, None))
@@ -469,8 +469,8 @@ impl Hafen {
                         .filter(subject_requests::extended_due_on.is_null()),
                 )
                 .set((
-                    subject_requests::extended_due_on.eq(Some(ext)),
-                    subject_requests::extension_sealed.eq(Some(sealed)),
+                    subject_requests::extended_due_on.eq(Some(ext.clone())),
+                    subject_requests::extension_sealed.eq(Some(&sealed)),
                 ))
                 .execute(conn)?;
                 if n == 0 {
@@ -478,7 +478,7 @@ impl Hafen {
                         "this request changed meanwhile; reload it".into(),
                     )));
                 }
-                audit::append(conn, at, event)
+                audit::append(conn, at, event.clone())
             })
             .await?;
         self.read_request(actor, tenant, id).await
@@ -550,7 +550,7 @@ impl Hafen {
         self.store
             .write(move |conn| {
                 complete(conn, &rid, status, &outcome, None, &by, to_micros(at))?;
-                audit::append(conn, at, event)
+                audit::append(conn, at, event.clone())
             })
             .await?;
         Ok(())

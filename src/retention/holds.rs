@@ -194,7 +194,7 @@ impl Hafen {
                 diesel::insert_into(legal_holds::table)
                     .values(&stored)
                     .execute(conn)?;
-                audit::append(conn, now, event)
+                audit::append(conn, now, event.clone())
             })
             .await?;
         view(&row, reason.to_string(), to_micros(now))
@@ -227,7 +227,7 @@ impl Hafen {
                 )
                 .set((
                     legal_holds::released_at.eq(Some(to_micros(now))),
-                    legal_holds::released_by.eq(Some(by)),
+                    legal_holds::released_by.eq(Some(by.clone())),
                 ))
                 .execute(conn)?;
                 let row: Option<HoldRow> = legal_holds::table
@@ -242,7 +242,7 @@ impl Hafen {
                         "this hold was already released".into(),
                     ))),
                     (_, Some(row)) => {
-                        audit::append(conn, now, event)?;
+                        audit::append(conn, now, event.clone())?;
                         Ok(row)
                     }
                 }

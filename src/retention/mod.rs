@@ -287,7 +287,7 @@ impl Hafen {
                 diesel::insert_into(retention_previews::table)
                     .values(&row)
                     .execute(conn)?;
-                audit::append(conn, now, event)
+                audit::append(conn, now, event.clone())
             })
             .await?;
         Ok(report)
@@ -345,10 +345,10 @@ impl Hafen {
                     id: uuid::Uuid::now_v7().hyphenated().to_string(),
                     tenant_id: t.clone(),
                     version: last.unwrap_or(0) + 1,
-                    rules: rules_json,
-                    rules_hash: hash,
+                    rules: rules_json.clone(),
+                    rules_hash: hash.clone(),
                     state: PENDING.into(),
-                    preview_id: preview,
+                    preview_id: preview.clone(),
                     proposed_by: by.clone(),
                     proposed_at: to_micros(now),
                     decided_by: None,
@@ -671,7 +671,7 @@ impl Hafen {
                 let outcome = self
                     .store
                     .write_apart(move |conn| {
-                        let mut p = p;
+                        let mut p = p.clone();
                         let (n, last) = run::delete_batch(
                             conn,
                             category,
@@ -773,7 +773,7 @@ impl Hafen {
             .write(move |conn| {
                 let row =
                     certificates::finish(conn, &progress.id, state, finished_at, Some(&progress))?;
-                audit::append(conn, finished_at, event)?;
+                audit::append(conn, finished_at, event.clone())?;
                 Ok(row)
             })
             .await?;

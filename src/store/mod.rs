@@ -37,6 +37,10 @@ pub enum StoreError {
     Retry,
     #[error("the write was not committed: the database writer is not running")]
     WriterGone,
+    /// Concurrent transactions (another instance, a retention batch) kept meeting this write
+    /// in a deadlock or serialization failure; it was rolled back every time.
+    #[error("the write met concurrent transactions {attempts} times and was not stored")]
+    Contended { attempts: u32 },
     #[error("encryption: {0}")]
     Crypto(#[from] crate::crypto::CryptoError),
     /// A domain rule refused the write inside its transaction; nothing of it was kept.
@@ -55,6 +59,33 @@ impl StoreError {
         ["database or disk is full", "No space left on device"]
             .iter()
             .any(|m| text.contains(m))
+    }
+
+    /// True for a conflict with a concurrent transaction that the database resolved by
+    /// rolling this one back: a deadlock or a serialization failure. Running the same write
+    /// again, once the other transaction has finished, succeeds. diesel names serialization
+    /// failures (SQLSTATE 40001) but not deadlocks (40P01), whose message PostgreSQL words
+    /// "deadlock detected" in English and keeps the word in translations such as German's
+    /// "Verklemmung (Deadlock) entdeckt".
+    pub fn is_transient(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error as Diesel};
+        match self {
+            Self::Query(Diesel::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => true,
+            Self::Query(Diesel::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
+                info.message().to_ascii_lowercase().contains("deadlock")
+            }
+            _ => false,
+        }
+    }
+
+    /// What the caller hears once `attempts` runs all failed: a transient conflict becomes
+    /// [`StoreError::Contended`]; any other error stays what it is.
+    pub fn contended_after(self, attempts: u32) -> Self {
+        if self.is_transient() {
+            Self::Contended { attempts }
+        } else {
+            self
+        }
     }
 
     /// True when a uniqueness constraint refused the write (a concurrent insert won the race).
@@ -182,22 +213,25 @@ impl Store {
         self.pool.get().map_err(|e| StoreError::Pool(e.to_string()))
     }
 
-    /// Runs a write in the next group commit; see [`writer`].
+    /// Runs a write in the next group commit; see [`writer`]. `work` runs again in a later
+    /// group if it met a deadlock, so it must be repeatable.
     pub async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
     {
         self.writer.write(work).await
     }
 
     /// A long write that should not hold up the group-commit writer (retention batches). On
     /// PostgreSQL it runs in its own transaction on a pooled connection, beside the writer (row
-    /// locks keep them apart); SQLite has one writer, so there it queues like any write.
-    pub async fn write_apart<T, F>(&self, work: F) -> Result<T, StoreError>
+    /// locks keep them apart; a deadlock with a writer group rolls this one back, and it runs
+    /// again, as the writer's own jobs do); SQLite has one writer, so there it queues like any
+    /// write.
+    pub async fn write_apart<T, F>(&self, mut work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
     {
         match self.url {
             DatabaseUrl::Sqlite(_) => self.write(work).await,
@@ -205,7 +239,17 @@ impl Store {
                 let pool = self.pool.clone();
                 tokio::task::spawn_blocking(move || {
                     let mut conn = pool.get().map_err(|e| StoreError::Pool(e.to_string()))?;
-                    diesel::Connection::transaction(&mut *conn, work)
+                    let mut attempt = 1;
+                    loop {
+                        match diesel::Connection::transaction(&mut *conn, &mut work) {
+                            Err(e) if e.is_transient() && attempt < writer::ATTEMPTS => {
+                                tracing::debug!(attempt, "a write beside the writer met a concurrent transaction; running it again");
+                                std::thread::sleep(writer::jitter(attempt));
+                                attempt += 1;
+                            }
+                            outcome => return outcome.map_err(|e| e.contended_after(attempt)),
+                        }
+                    }
                 })
                 .await
                 .map_err(|e| StoreError::Pool(format!("write task failed: {e}")))?

@@ -5,29 +5,108 @@
 //! them all in one transaction, each job in its own savepoint. A job that fails rolls back
 //! only its savepoint; the others commit. Each caller hears back only after the commit, so
 //! an acknowledgement always means durable, and concurrent requests share one fsync.
+//!
+//! On PostgreSQL several instances (and other transactions, such as retention batches) write
+//! the same database. Each group first takes the chain lock ([`backend::lock_chains`]), before
+//! it touches a row, so two groups never hold rows the other waits for while waiting for the
+//! chain (docs/decisions.md, "Several instances"). A job that still meets a deadlock or a
+//! serialization failure is run again in a later group -- after this one has committed and
+//! released what the other side waits for -- up to [`ATTEMPTS`] times with a little jitter;
+//! then its caller hears [`StoreError::Contended`].
 
+use std::collections::VecDeque;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::Connection;
+use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{DbConn, StoreError};
+use super::{backend, DbConn, StoreError};
 
-/// What a job leaves behind once its savepoint ran: a function told whether the group committed.
-type Finish = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
-type Job = Box<dyn FnOnce(&mut DbConn) -> Finish + Send>;
+/// How often one write is tried before its caller is told to come back later.
+pub const ATTEMPTS: u32 = 5;
+
+/// One queued write: run in a savepoint of a group's transaction (possibly more than once, in
+/// later groups), then told whether that group committed.
+trait Queued: Send {
+    /// Runs the write; false when it met a transient conflict and wants another group.
+    fn run(&mut self, conn: &mut DbConn) -> bool;
+    /// Whether another attempt is allowed.
+    fn may_retry(&self) -> bool;
+    /// Forgets a run whose group did not commit, so the next group runs it afresh.
+    fn forget(&mut self);
+    /// Answers the caller: its own outcome, unless the group failed to commit.
+    fn answer(self: Box<Self>, commit: Result<(), &StoreError>);
+}
+
+struct Pending<T, F> {
+    work: F,
+    attempts: u32,
+    outcome: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Queued for Pending<T, F>
+where
+    T: Send + 'static,
+    F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+{
+    fn run(&mut self, conn: &mut DbConn) -> bool {
+        self.attempts += 1;
+        let outcome = conn.transaction(|c| (self.work)(c));
+        let again = matches!(&outcome, Err(e) if e.is_transient()) && self.may_retry();
+        if again {
+            tracing::debug!(
+                attempt = self.attempts,
+                "write met a concurrent transaction; running it again in the next group"
+            );
+        }
+        self.outcome = Some(outcome);
+        !again
+    }
+
+    fn may_retry(&self) -> bool {
+        self.attempts < ATTEMPTS
+    }
+
+    fn forget(&mut self) {
+        // A job its group never reached (a failed BEGIN) counts the group as an attempt too.
+        if self.outcome.take().is_none() {
+            self.attempts += 1;
+        }
+    }
+
+    fn answer(self: Box<Self>, commit: Result<(), &StoreError>) {
+        let result = match (self.outcome, commit) {
+            (None | Some(Ok(_)), Err(e)) if e.is_transient() => Err(StoreError::Contended {
+                attempts: self.attempts,
+            }),
+            (None | Some(Ok(_)), Err(e)) => Err(StoreError::Commit(e.to_string())),
+            (None, Ok(())) => Err(StoreError::Commit("the write was not run".into())),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (Some(Err(e)), _) => Err(e.contended_after(self.attempts)),
+        };
+        // The caller may have gone away (client disconnected); the write stands.
+        let _ = self.reply.send(result);
+    }
+}
+
+type Job = Box<dyn Queued>;
 
 #[derive(Debug, Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
 }
 
-/// Figures for tests and metrics: how many transactions carried how many jobs.
+/// Figures for tests and metrics: how many transactions carried how many jobs, and how many
+/// runs of a job were repeated after a conflict with another transaction.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct GroupStats {
     pub groups: u64,
     pub jobs: u64,
+    pub retries: u64,
 }
 
 impl Writer {
@@ -43,16 +122,28 @@ impl Writer {
         let handle = std::thread::Builder::new()
             .name("hafen-writer".into())
             .spawn(move || {
-                let mut group = Vec::with_capacity(max_group);
-                while let Some(first) = rx.blocking_recv() {
-                    group.push(first);
+                // Jobs to run again: they go first, into the next group.
+                let mut again: VecDeque<Job> = VecDeque::new();
+                loop {
+                    let mut group: Vec<Job> = again.drain(..).collect();
+                    if group.is_empty() {
+                        match rx.blocking_recv() {
+                            Some(first) => group.push(first),
+                            None => break,
+                        }
+                    }
                     while group.len() < max_group {
                         match rx.try_recv() {
                             Ok(job) => group.push(job),
                             Err(_) => break,
                         }
                     }
-                    run_group(&mut conn, &mut group, &stats);
+                    again = run_group(&mut conn, group, &stats);
+                    if !again.is_empty() {
+                        // Let the other side of the conflict finish; jitter keeps two
+                        // instances from meeting again in lockstep.
+                        std::thread::sleep(jitter(1));
+                    }
                 }
             })
             .map_err(|e| StoreError::Connect(format!("cannot start the writer thread: {e}")))?;
@@ -65,24 +156,20 @@ impl Writer {
     }
 
     /// Runs `work` inside the next group's transaction and returns its result once the group
-    /// has committed. An error from `work` rolls back only its own changes.
+    /// has committed. An error from `work` rolls back only its own changes. `work` may run
+    /// more than once (after a deadlock, in a later group): it must not keep state between
+    /// runs other than what it was given.
     pub async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<T, StoreError>>();
-        let job: Job = Box::new(move |conn: &mut DbConn| {
-            let outcome = conn.transaction(work);
-            Box::new(move |commit: Result<(), &StoreError>| {
-                let result = match (outcome, commit) {
-                    (Ok(value), Ok(())) => Ok(value),
-                    (Err(e), _) => Err(e),
-                    (Ok(_), Err(e)) => Err(StoreError::Commit(e.to_string())),
-                };
-                // The caller may have gone away (client disconnected); the write stands.
-                let _ = reply.send(result);
-            })
+        let job: Job = Box::new(Pending {
+            work,
+            attempts: 0,
+            outcome: None,
+            reply,
         });
         self.jobs
             .send(job)
@@ -92,41 +179,87 @@ impl Writer {
     }
 }
 
-fn run_group(conn: &mut DbConn, group: &mut Vec<Job>, stats: &std::sync::Mutex<GroupStats>) {
+/// A short random pause before attempt `attempt + 1`, growing with the attempts: long enough
+/// for the other transaction to commit, random so that two instances do not meet again.
+pub fn jitter(attempt: u32) -> Duration {
+    let most = 5 * u64::from(attempt.clamp(1, ATTEMPTS));
+    Duration::from_millis(rand::thread_rng().gen_range(1..=most))
+}
+
+/// Runs one group; returns the jobs to run again in the next one.
+fn run_group(
+    conn: &mut DbConn,
+    group: Vec<Job>,
+    stats: &std::sync::Mutex<GroupStats>,
+) -> VecDeque<Job> {
     let n = group.len() as u64;
-    let mut finishers: Vec<Finish> = Vec::with_capacity(group.len());
+    let mut ran: Vec<Job> = Vec::with_capacity(group.len());
+    let mut again: VecDeque<Job> = VecDeque::new();
+    let mut waiting = group.into_iter();
     let committed = group_transaction(conn, |tx| {
-        for job in group.drain(..) {
-            finishers.push(job(tx));
+        for mut job in waiting.by_ref() {
+            if job.run(tx) {
+                ran.push(job);
+            } else {
+                job.forget();
+                again.push_back(job);
+            }
         }
     });
     // A failed BEGIN leaves jobs unrun: they learn the failure too.
-    for job in group.drain(..) {
-        finishers.push(job_not_run(job));
-    }
+    ran.extend(waiting);
+    let retried_jobs = match &committed {
+        // The whole group met a conflict (at the chain lock or at COMMIT): every job whose
+        // caller may still wait runs again.
+        Err(e) if e.is_transient() => {
+            let (retry, give_up): (Vec<Job>, Vec<Job>) =
+                ran.drain(..).partition(|job| job.may_retry());
+            ran = give_up;
+            for mut job in retry {
+                job.forget();
+                again.push_back(job);
+            }
+            true
+        }
+        _ => false,
+    };
     if let Err(e) = &committed {
-        tracing::error!(error = %e, "group commit failed; {} writes rolled back", finishers.len());
+        tracing::error!(
+            error = %crate::telemetry::chain(e),
+            retried = retried_jobs,
+            "group commit failed; {} writes rolled back",
+            ran.len() + again.len()
+        );
     }
     {
         let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
         s.groups += 1;
         s.jobs += n;
+        s.retries += again.len() as u64;
     }
-    for finish in finishers {
-        finish(committed.as_ref().map(|_| ()));
+    for job in ran {
+        job.answer(committed.as_ref().map(|_| ()));
     }
+    again
 }
 
 /// Runs `body` in one transaction. On SQLite it begins IMMEDIATE, taking the write lock up
 /// front and waiting out `busy_timeout` while another process writes (`hafen key rotate`, a
 /// CLI retention run). A deferred BEGIN reads first; when another process commits meanwhile,
 /// SQLite cannot upgrade the stale read to a write and fails at once with "database is
-/// locked" -- the 500s the crash-kill test found during online key rotation.
+/// locked" -- the 500s the crash-kill test found during online key rotation. On PostgreSQL it
+/// takes the chain lock before anything else (see the module's comment).
 fn group_transaction(conn: &mut DbConn, body: impl FnOnce(&mut DbConn)) -> Result<(), StoreError> {
     type Manager = <DbConn as Connection>::TransactionManager;
     match conn {
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        DbConn::Postgres(_) => Manager::begin_transaction(conn)?,
+        DbConn::Postgres(_) => {
+            Manager::begin_transaction(conn)?;
+            if let Err(e) = backend::lock_chains(conn) {
+                let _ = Manager::rollback_transaction(conn);
+                return Err(e);
+            }
+        }
     }
     body(conn);
     Manager::commit_transaction(conn).map_err(|e| {
@@ -134,8 +267,4 @@ fn group_transaction(conn: &mut DbConn, body: impl FnOnce(&mut DbConn)) -> Resul
         let _ = Manager::rollback_transaction(conn);
         StoreError::from(e)
     })
-}
-
-fn job_not_run(_job: Job) -> Finish {
-    Box::new(|_| {})
 }

@@ -92,8 +92,8 @@ impl Hafen {
                     .execute(conn)?;
                 diesel::insert_into(ui_sessions::table)
                     .values((
-                        ui_sessions::id_hash.eq(hash),
-                        ui_sessions::user_id.eq(user_id),
+                        ui_sessions::id_hash.eq(hash.clone()),
+                        ui_sessions::user_id.eq(user_id.clone()),
                         ui_sessions::created_at.eq(now),
                         ui_sessions::last_seen_at.eq(now),
                     ))
@@ -138,8 +138,10 @@ impl Hafen {
             let gone = hash.clone();
             self.store
                 .write(move |conn| {
-                    diesel::delete(ui_sessions::table.filter(ui_sessions::id_hash.eq(gone)))
-                        .execute(conn)?;
+                    diesel::delete(
+                        ui_sessions::table.filter(ui_sessions::id_hash.eq(gone.clone())),
+                    )
+                    .execute(conn)?;
                     Ok(())
                 })
                 .await?;
@@ -149,9 +151,11 @@ impl Hafen {
             let (touched, at) = (hash.clone(), to_micros(now));
             self.store
                 .write(move |conn| {
-                    diesel::update(ui_sessions::table.filter(ui_sessions::id_hash.eq(touched)))
-                        .set(ui_sessions::last_seen_at.eq(at))
-                        .execute(conn)?;
+                    diesel::update(
+                        ui_sessions::table.filter(ui_sessions::id_hash.eq(touched.clone())),
+                    )
+                    .set(ui_sessions::last_seen_at.eq(at))
+                    .execute(conn)?;
                     Ok(())
                 })
                 .await?;
@@ -173,9 +177,9 @@ impl Hafen {
             AuditEvent::new(&session.actor, "ui.sign_out").object("user", session.user_id.clone());
         self.store
             .write(move |conn| {
-                diesel::delete(ui_sessions::table.filter(ui_sessions::id_hash.eq(hash)))
+                diesel::delete(ui_sessions::table.filter(ui_sessions::id_hash.eq(hash.clone())))
                     .execute(conn)?;
-                audit::append(conn, now, event)
+                audit::append(conn, now, event.clone())
             })
             .await?;
         Ok(())

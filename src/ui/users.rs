@@ -234,7 +234,7 @@ impl Hafen {
                                 ui_keys::created_at.eq(at),
                             ))
                             .execute(conn)?;
-                        Ok(candidate)
+                        Ok(candidate.clone())
                     })
                     .await?
             }
@@ -309,7 +309,7 @@ impl Hafen {
                 diesel::insert_into(ui_users::table)
                     .values(&row)
                     .execute(conn)?;
-                audit::append(conn, now, event)
+                audit::append(conn, now, event.clone())
             })
             .await?;
         Ok(UserView {
@@ -397,11 +397,11 @@ impl Hafen {
             .write(move |conn| {
                 diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
                     .set((
-                        ui_users::totp_sealed.eq(Some(sealed)),
+                        ui_users::totp_sealed.eq(Some(&sealed)),
                         ui_users::totp_last_step.eq(used_step),
                     ))
                     .execute(conn)?;
-                audit::append(conn, now, event)
+                audit::append(conn, now, event.clone())
             })
             .await?;
         Ok(())
@@ -532,17 +532,17 @@ impl Hafen {
             .write(move |conn| {
                 diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
                     .set((
-                        ui_users::password_hash.eq(hash),
+                        ui_users::password_hash.eq(hash.clone()),
                         ui_users::password_must_change.eq(false),
                     ))
                     .execute(conn)?;
                 diesel::delete(
                     ui_sessions::table
                         .filter(ui_sessions::user_id.eq(&id))
-                        .filter(ui_sessions::id_hash.ne(keep)),
+                        .filter(ui_sessions::id_hash.ne(keep.clone())),
                 )
                 .execute(conn)?;
-                audit::append(conn, now, event)
+                audit::append(conn, now, event.clone())
             })
             .await?;
         Ok(())
@@ -615,7 +615,7 @@ impl Hafen {
         id: String,
         now: chrono::DateTime<chrono::Utc>,
         event: AuditEvent,
-        change: impl FnOnce(&mut DbConn, &str) -> diesel::QueryResult<usize> + Send + 'static,
+        mut change: impl FnMut(&mut DbConn, &str) -> diesel::QueryResult<usize> + Send + 'static,
     ) -> Result<()> {
         self.store
             .write(move |conn| {
@@ -625,7 +625,7 @@ impl Hafen {
                 }
                 diesel::delete(ui_sessions::table.filter(ui_sessions::user_id.eq(&id)))
                     .execute(conn)?;
-                audit::append(conn, now, event)
+                audit::append(conn, now, event.clone())
             })
             .await?;
         Ok(())
@@ -665,7 +665,7 @@ impl Hafen {
         self.change_user_ending_sessions(row.id, now, event, move |conn, id| {
             diesel::update(active_user(id))
                 .set((
-                    ui_users::password_hash.eq(hash),
+                    ui_users::password_hash.eq(&hash),
                     ui_users::password_must_change.eq(must_change),
                     ui_users::totp_sealed.eq(None::<Vec<u8>>),
                     ui_users::totp_last_step.eq(None::<i64>),

@@ -7,7 +7,10 @@ use crate::channels::{fixture, post_hook, signed, whatsapp_channel};
 use crate::fake_platform::FakePlatform;
 use crate::support::{Backend, TestApp};
 
-both_backends!(inbound_messages_and_statuses_reach_the_company_signed_and_retried);
+both_backends!(
+    inbound_messages_and_statuses_reach_the_company_signed_and_retried,
+    event_hook_deliveries_are_paged
+);
 
 async fn inbound_messages_and_statuses_reach_the_company_signed_and_retried(backend: Backend) {
     let receiver = FakePlatform::start().await;
@@ -121,6 +124,7 @@ async fn inbound_messages_and_statuses_reach_the_company_signed_and_retried(back
     // The flaky receiver: first attempt failed, visible; retried after the backoff.
     let deliveries = format!("{hooks}/{}/deliveries", flaky["id"].as_str().unwrap());
     let (_, d) = app.get(&deliveries, &admin).await;
+    let d = &d["items"];
     assert_eq!(d[0]["state"], json!("pending"), "{d}");
     assert_eq!(d[0]["last_status"], json!(503));
     assert_eq!(
@@ -131,6 +135,7 @@ async fn inbound_messages_and_statuses_reach_the_company_signed_and_retried(back
     app.clock.advance(chrono::Duration::seconds(31));
     assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 1);
     let (_, d) = app.get(&deliveries, &admin).await;
+    let d = &d["items"];
     assert_eq!(d[0]["state"], json!("delivered"), "{d}");
     assert_eq!(d[0]["attempts"], json!(2));
 
@@ -161,6 +166,7 @@ async fn inbound_messages_and_statuses_reach_the_company_signed_and_retried(back
             &admin,
         )
         .await;
+    let d = &d["items"];
     assert_eq!(d[0]["event"], json!("message.status"), "{d}");
     assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 1);
     let last = receiver.requests().pop().unwrap();
@@ -197,4 +203,82 @@ async fn inbound_messages_and_statuses_reach_the_company_signed_and_retried(back
     assert_eq!(r.status().as_u16(), 204);
     assert_eq!(app.get(&deliveries, &admin).await.0, 404);
     receiver.stop().await;
+}
+
+/// A hook's delivery list pages like every other list: `limit`, `after` = the previous page's
+/// `next_cursor`, newest first, every delivery once; a bad cursor or limit is a 422.
+async fn event_hook_deliveries_are_paged(backend: Backend) {
+    let receiver = FakePlatform::start().await;
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let admin = app.token(&tenant, "tenant_admin").await;
+    let (status, hook) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/event-hooks"),
+            &admin,
+            &json!({"url": format!("{}/in", receiver.base), "events": ["message.received"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{hook}");
+    let messages: Vec<serde_json::Value> = (0..7)
+        .map(|i| {
+            crate::support::text_message(
+                "whatsapp",
+                &format!("+4915140000{i:03}"),
+                "Seite",
+                Some(&format!("page.{i}")),
+            )
+        })
+        .collect();
+    let (status, _) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/messages"),
+            &admin,
+            &json!({ "messages": messages }),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let deliveries = format!(
+        "/v1/tenants/{tenant}/event-hooks/{}/deliveries",
+        hook["id"].as_str().unwrap()
+    );
+    let mut seen: Vec<String> = Vec::new();
+    let mut sizes = Vec::new();
+    let mut path = format!("{deliveries}?limit=3");
+    loop {
+        let (status, page) = app.get(&path, &admin).await;
+        assert_eq!(status, 200, "{page}");
+        let items = page["items"].as_array().unwrap();
+        sizes.push(items.len());
+        seen.extend(items.iter().map(|d| d["id"].as_str().unwrap().to_string()));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("{deliveries}?limit=3&after={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(sizes, vec![3, 3, 1]);
+    let mut newest_first = seen.clone();
+    newest_first.sort();
+    newest_first.reverse();
+    newest_first.dedup();
+    assert_eq!(seen, newest_first, "newest first, each delivery once");
+    let (_, all) = app.get(&deliveries, &admin).await;
+    assert_eq!(
+        all["items"].as_array().unwrap().len(),
+        7,
+        "the default page holds them all"
+    );
+    assert_eq!(all["next_cursor"], json!(null));
+
+    for bad in ["?limit=0", "?limit=501", "?after=not-a-cursor"] {
+        let (status, problem) = app.get(&format!("{deliveries}{bad}"), &admin).await;
+        assert_eq!(status, 422, "{bad}: {problem}");
+    }
+    let other = app.create_tenant("Andere GmbH").await;
+    let (status, _) = app
+        .get(&deliveries.replace(&tenant, &other), &app.admin_token)
+        .await;
+    assert_eq!(status, 404, "another tenant's hook is not found");
+    let _ = app.stop().await;
 }

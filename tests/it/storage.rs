@@ -1,5 +1,5 @@
 //! Storage: nothing personal in plaintext, audit chain tamper-evidence, restart, migrations,
-//! group commit, row binding of ciphertexts, crypto-erase.
+//! group commit, writes run again after a conflict, row binding of ciphertexts, crypto-erase.
 
 use diesel::prelude::*;
 use hafen::store::schema::{audit_log, contact_keys, messages};
@@ -16,7 +16,15 @@ both_backends!(
     concurrent_writes_share_commits,
     a_ciphertext_moved_to_another_row_does_not_open,
     a_destroyed_contact_key_erases_the_contact,
+    a_write_that_keeps_conflicting_is_refused_as_busy,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadlock_with_another_transaction_is_run_again() {
+    if crate::support::postgres_available() {
+        deadlock_with_another_transaction(Backend::Postgres).await
+    }
+}
 
 /// Ingests markers as body, name, number, external id and raw payload, then scans the
 /// database files (SQLite main file and WAL) or a pg_dump, and the whole log, for them.
@@ -345,12 +353,15 @@ async fn concurrent_writes_share_commits(backend: Backend) {
     // Hold the writer busy until 40 writes are queued behind it.
     let (release, hold) = std::sync::mpsc::channel::<()>();
     let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+    let mut started_tx = Some(started_tx);
     let blocker = tokio::spawn({
         let store = store.clone();
         async move {
             store
                 .write(move |_| {
-                    let _ = started_tx.send(());
+                    if let Some(tx) = started_tx.take() {
+                        let _ = tx.send(());
+                    }
                     hold.recv_timeout(std::time::Duration::from_secs(30)).ok();
                     Ok(())
                 })
@@ -488,4 +499,163 @@ async fn a_destroyed_contact_key_erases_the_contact(backend: Backend) {
         .await;
     assert_eq!(status, 201, "{again}");
     assert_ne!(again["contact_id"], json!(contact));
+}
+
+/// A transient conflict the database resolved by rolling the write back (a deadlock, a
+/// serialization failure), as diesel reports it.
+fn conflict() -> hafen::store::StoreError {
+    hafen::store::StoreError::Query(diesel::result::Error::DatabaseError(
+        diesel::result::DatabaseErrorKind::Unknown,
+        Box::new("deadlock detected".to_string()),
+    ))
+}
+
+/// A write that meets a conflict runs again in a later group, up to the limit; one that never
+/// gets through is refused as busy (503 with Retry-After), never as an internal error, and the
+/// writes beside it commit.
+async fn a_write_that_keeps_conflicting_is_refused_as_busy(backend: Backend) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let store = app.hafen.store().clone();
+    let before = store.group_stats();
+
+    let runs = Arc::new(AtomicU32::new(0));
+    let counted = runs.clone();
+    let refused = store
+        .write(move |_| -> Result<(), _> {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Err(conflict())
+        })
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(hafen::store::StoreError::Contended { attempts: 5 })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), hafen::store::writer::ATTEMPTS);
+    let error = hafen::error::Error::from(refused.unwrap_err());
+    assert!(matches!(error, hafen::error::Error::Busy(_)), "{error:?}");
+
+    // Twice in conflict, then through: the caller hears only the success, and the row is there.
+    let runs = Arc::new(AtomicU32::new(0));
+    let counted = runs.clone();
+    let t = tenant.clone();
+    let renamed = store
+        .write(move |conn| {
+            if counted.fetch_add(1, Ordering::SeqCst) < 2 {
+                return Err(conflict());
+            }
+            use hafen::store::schema::tenants;
+            Ok(diesel::update(tenants::table.filter(tenants::id.eq(&t)))
+                .set(tenants::name.eq("Muster AG"))
+                .execute(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(renamed, 1);
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    assert_eq!(tenant_name(&app, &tenant), "Muster AG");
+    let after = store.group_stats();
+    assert_eq!(after.retries - before.retries, 4 + 2);
+
+    // Retention's writes beside the writer (PostgreSQL) are run again the same way.
+    let runs = Arc::new(AtomicU32::new(0));
+    let counted = runs.clone();
+    let apart = store
+        .write_apart(move |_| -> Result<(), _> {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Err(conflict())
+        })
+        .await;
+    assert!(
+        matches!(apart, Err(hafen::store::StoreError::Contended { .. })),
+        "{apart:?}"
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), hafen::store::writer::ATTEMPTS);
+    let _ = app.stop().await;
+}
+
+/// A real deadlock between a writer group and another transaction on the same database (another
+/// instance, a retention batch): PostgreSQL rolls the write back, the writer runs it again
+/// once the other transaction has committed, and the caller hears success.
+async fn deadlock_with_another_transaction(backend: Backend) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::{mpsc, Arc, Mutex};
+    let app = TestApp::spawn(backend).await;
+    let first = app.create_tenant("Erste GmbH").await;
+    let second = app.create_tenant("Zweite GmbH").await;
+    let store = app.hafen.store().clone();
+    let before = store.group_stats();
+
+    // The other transaction holds the second tenant's row and, once the writer holds the
+    // first's, asks for it. Its long deadlock_timeout makes the writer the one PostgreSQL
+    // rolls back.
+    let (have_first, writer_has_first) = mpsc::channel::<()>();
+    let (holding, other_holds) = mpsc::channel::<()>();
+    let mut other = app.db.connect();
+    let (a, b) = (first.clone(), second.clone());
+    let other_side = std::thread::spawn(move || {
+        use diesel::connection::SimpleConnection;
+        other
+            .batch_execute(&format!(
+                "SET deadlock_timeout = '20s'; BEGIN; \
+                 UPDATE tenants SET name = 'Zweite AG' WHERE id = '{b}'"
+            ))
+            .unwrap();
+        holding.send(()).unwrap();
+        writer_has_first.recv().unwrap();
+        other
+            .batch_execute(&format!(
+                "UPDATE tenants SET name = 'Erste AG' WHERE id = '{a}'; COMMIT"
+            ))
+            .unwrap();
+    });
+    other_holds.recv().unwrap();
+
+    let runs = Arc::new(AtomicU32::new(0));
+    let counted = runs.clone();
+    let have_first = Arc::new(Mutex::new(have_first));
+    let (a, b) = (first.clone(), second.clone());
+    let written = store
+        .write(move |conn| {
+            use hafen::store::schema::tenants;
+            counted.fetch_add(1, Ordering::SeqCst);
+            diesel::update(tenants::table.filter(tenants::id.eq(&a)))
+                .set(tenants::name.eq("Erste KG"))
+                .execute(conn)?;
+            let _ = have_first.lock().unwrap().send(());
+            Ok(diesel::update(tenants::table.filter(tenants::id.eq(&b)))
+                .set(tenants::name.eq("Zweite KG"))
+                .execute(conn)?)
+        })
+        .await;
+    other_side.join().unwrap();
+    assert_eq!(
+        written.unwrap(),
+        1,
+        "the write went through after the deadlock"
+    );
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "rolled back once, run again once"
+    );
+    assert!(store.group_stats().retries > before.retries);
+    // The writer's second run came after the other transaction: its names stand.
+    assert_eq!(tenant_name(&app, &first), "Erste KG");
+    assert_eq!(tenant_name(&app, &second), "Zweite KG");
+    let _ = app.stop().await;
+}
+
+fn tenant_name(app: &TestApp, id: &str) -> String {
+    use hafen::store::schema::tenants;
+    tenants::table
+        .filter(tenants::id.eq(id))
+        .select(tenants::name)
+        .first(&mut app.db.connect())
+        .unwrap()
 }
