@@ -217,16 +217,25 @@ fn database(config: &Config, now: DateTime<Utc>) -> (Check, Check) {
         }
     };
     let newest = newest_audit_time(&mut conn);
-    let db = match store::pending_migrations(&mut conn) {
-        Ok(0) => check(
+    let db = match store::schema_state(&mut conn) {
+        Ok(state) if state.is_current() => check(
             "database",
             Outcome::Pass,
             format!("{} reachable, migrations current", url.redacted()),
         ),
-        Ok(n) => check(
+        Ok(state) if state.newer > 0 => check(
             "database",
             Outcome::Fail,
-            format!("{n} migrations pending: run `hafen migrate`"),
+            format!(
+                "a newer Hafen migrated the database ({} migrations this binary does not know): \
+                 upgrade this installation",
+                state.newer
+            ),
+        ),
+        Ok(state) => check(
+            "database",
+            Outcome::Fail,
+            format!("{} migrations pending: run `hafen migrate`", state.pending),
         ),
         Err(e) => check(
             "database",

@@ -482,7 +482,9 @@ pub async fn health() -> HttpResponse {
     })
 }
 
-/// Readiness: the database answers and its schema is this binary's.
+/// Readiness: the database answers and its schema is this binary's -- neither behind it (run
+/// `hafen migrate`) nor ahead of it (a newer instance migrated it: a load balancer then sends
+/// traffic only to instances already upgraded).
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn ready(hafen: web::Data<Hafen>) -> HttpResponse {
@@ -491,19 +493,24 @@ pub async fn ready(hafen: web::Data<Hafen>) -> HttpResponse {
         .read(|conn| {
             use diesel::connection::SimpleConnection;
             conn.batch_execute("SELECT 1")?;
-            crate::store::pending_migrations(conn)
+            crate::store::schema_state(conn)
         })
         .await;
     match db {
-        Ok(0) => HttpResponse::Ok().json(Health {
+        Ok(state) if state.is_current() => HttpResponse::Ok().json(Health {
             status: "ready",
             database: "ok",
             pending_migrations: Some(0),
         }),
-        Ok(n) => HttpResponse::ServiceUnavailable().json(Health {
+        Ok(state) if state.newer > 0 => HttpResponse::ServiceUnavailable().json(Health {
+            status: "not ready",
+            database: "a newer Hafen migrated the database: upgrade this instance",
+            pending_migrations: Some(state.pending),
+        }),
+        Ok(state) => HttpResponse::ServiceUnavailable().json(Health {
             status: "not ready",
             database: "migrations pending: run `hafen migrate`",
-            pending_migrations: Some(n),
+            pending_migrations: Some(state.pending),
         }),
         Err(e) => {
             tracing::error!(error = %crate::telemetry::chain(&e), "readiness check: database unreachable");

@@ -122,14 +122,57 @@ pub fn revert_all_migrations(conn: &mut DbConn) -> Result<Vec<String>, StoreErro
     Ok(reverted.into_iter().map(|v| v.to_string()).collect())
 }
 
-/// Migrations not yet applied (for `doctor` and start-up checks).
-pub fn pending_migrations(conn: &mut DbConn) -> Result<usize, StoreError> {
-    let pending = match conn {
-        DbConn::Sqlite(c) => c.pending_migrations(SQLITE_MIGRATIONS).map(|p| p.len()),
-        DbConn::Postgres(c) => c.pending_migrations(POSTGRES_MIGRATIONS).map(|p| p.len()),
+/// How the database's schema compares with this binary's migrations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaState {
+    /// Migrations this binary has that the database has not: run `hafen migrate`.
+    pub pending: usize,
+    /// Migrations the database has that this binary does not know: a newer Hafen migrated
+    /// it (several instances mid-upgrade), and this one must not write to it.
+    pub newer: usize,
+}
+
+impl SchemaState {
+    pub fn is_current(&self) -> bool {
+        self.pending == 0 && self.newer == 0
     }
-    .map_err(|e| StoreError::Migration(e.to_string()))?;
-    Ok(pending)
+}
+
+/// The schema against this binary's migrations (`doctor`, readiness).
+pub fn schema_state(conn: &mut DbConn) -> Result<SchemaState, StoreError> {
+    use diesel::migration::MigrationSource;
+    let migration_error =
+        |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+    let (applied, known): (Vec<String>, Vec<String>) = match conn {
+        DbConn::Sqlite(c) => (
+            c.applied_migrations()
+                .map_err(migration_error)?
+                .iter()
+                .map(|v| v.to_string())
+                .collect(),
+            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                .map_err(migration_error)?
+                .iter()
+                .map(|m| m.name().version().to_string())
+                .collect(),
+        ),
+        DbConn::Postgres(c) => (
+            c.applied_migrations()
+                .map_err(migration_error)?
+                .iter()
+                .map(|v| v.to_string())
+                .collect(),
+            MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS)
+                .map_err(migration_error)?
+                .iter()
+                .map(|m| m.name().version().to_string())
+                .collect(),
+        ),
+    };
+    Ok(SchemaState {
+        pending: known.iter().filter(|v| !applied.contains(v)).count(),
+        newer: applied.iter().filter(|v| !known.contains(v)).count(),
+    })
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -567,14 +567,26 @@ async fn readiness_reports_the_database_and_its_schema() {
     assert_eq!(body["pending_migrations"], 1);
     let (status, _) = app.get("/healthz", "").await;
     assert_eq!(status, 200, "liveness does not depend on the schema");
+    // A newer Hafen (another instance, upgraded first) migrated the database further: this
+    // one is not ready, so a load balancer stops sending it traffic.
+    conn.batch_execute(
+        "INSERT INTO __diesel_schema_migrations (version) VALUES ('99990101000000')",
+    )
+    .unwrap();
+    let (status, body) = app.get("/readyz", "").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        body["database"],
+        "a newer Hafen migrated the database: upgrade this instance"
+    );
     // Requests are counted by route pattern and status, and timed.
     let (_, _, metrics) = app.get_bytes("/metrics", &app.admin_token).await;
     let metrics = String::from_utf8(metrics).unwrap();
     assert!(
         metrics
-            .contains(r#"hafen_http_requests_total{method="GET",route="/readyz",status="503"} 1"#),
+            .contains(r#"hafen_http_requests_total{method="GET",route="/readyz",status="503"} 2"#),
         "{metrics}"
     );
     assert!(metrics
-        .contains(r#"hafen_http_request_duration_seconds_count{method="GET",route="/readyz"} 2"#));
+        .contains(r#"hafen_http_request_duration_seconds_count{method="GET",route="/readyz"} 3"#));
 }

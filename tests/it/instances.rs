@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::process::{
     activate_one_year_rule, api_message, env_number, load, run_retention, setup, stop_load, stored,
     telegram_update, verify_acknowledged, verify_chains, verify_no_orphans, whatsapp_delivery,
-    Ledger, Node, Target, CONTACTS,
+    Ledger, Node, Target, APP_SECRET, CONTACTS,
 };
 use crate::support::{postgres_available, Backend};
 
@@ -126,6 +126,9 @@ async fn two_instances_on_one_database_answer_every_request() {
     b.start(&client).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop_load(&stop, tasks).await;
+
+    channel_changes_reach_the_other_instance(&ta, &tb, &ledger, &answers).await;
+    answers.assert_no_server_errors("channel changes across instances");
 
     let total = verify_acknowledged(&ta, &ledger, Some("old.")).await;
     verify_no_orphans(&a);
@@ -261,6 +264,76 @@ async fn api_pairs(
     started.elapsed()
 }
 
+/// Disabling, re-enabling, a new app secret and deleting a channel through one instance take
+/// effect at the other at once: nothing about a channel is cached per instance.
+async fn channel_changes_reach_the_other_instance(
+    ta: &Target,
+    tb: &Target,
+    ledger: &Ledger,
+    answers: &Answers,
+) {
+    let channel = ta.hook.rsplit('/').next().unwrap().to_string();
+    let url = format!("{}/v1/tenants/{}/channels/{channel}", ta.base, ta.tenant);
+    let change = |patch: Value| {
+        let request = ta.client.patch(&url).bearer_auth(&ta.admin).json(&patch);
+        async move {
+            let status = request.send().await.unwrap().status();
+            assert_eq!(status, 200, "{patch}");
+        }
+    };
+    let delivery = |n: usize| whatsapp_delivery(&format!("wamid.change.{n}"), n, "Kanal");
+    let signed_with = |secret: &str, delivery: &Value| {
+        let bytes = serde_json::to_vec(delivery).unwrap();
+        tb.client
+            .post(&tb.hook)
+            .header("content-type", "application/json")
+            .header(
+                "x-hub-signature-256",
+                hafen::channels::verify::meta_signature(secret, &bytes),
+            )
+            .body(bytes)
+    };
+
+    change(serde_json::json!({"enabled": false})).await;
+    assert_eq!(
+        answers.send(tb.whatsapp(&delivery(1))).await.0,
+        403,
+        "disabled at A, refused at B"
+    );
+    change(serde_json::json!({"enabled": true})).await;
+    assert_eq!(
+        answers.send(tb.whatsapp(&delivery(2))).await.0,
+        200,
+        "enabled again"
+    );
+    ledger.acknowledge([&"wamid.change.2".to_string()], |_| "Kanal".into());
+
+    change(serde_json::json!({"secrets": {"app_secret": "rotated-app-secret"}})).await;
+    let (old, _) = answers.send(signed_with(APP_SECRET, &delivery(3))).await;
+    assert!(
+        matches!(old, 401 | 403),
+        "the old secret is refused at B: {old}"
+    );
+    let (new, _) = answers
+        .send(signed_with("rotated-app-secret", &delivery(4)))
+        .await;
+    assert_eq!(new, 200, "the new secret works at B");
+    ledger.acknowledge([&"wamid.change.4".to_string()], |_| "Kanal".into());
+
+    let deleted = ta
+        .client
+        .delete(&url)
+        .bearer_auth(&ta.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let (gone, _) = answers
+        .send(signed_with("rotated-app-secret", &delivery(5)))
+        .await;
+    assert_eq!(gone, 404, "deleted at A, unknown at B");
+}
+
 /// A retention run started on both instances at once runs once, with one certificate.
 async fn retention_on_both(a: &Node, ta: &Target, tb: &Target, ledger: &Ledger, old: usize) {
     let at = Some("2025-06-01T10:00:00Z");
@@ -282,6 +355,16 @@ async fn retention_on_both(a: &Node, ta: &Target, tb: &Target, ledger: &Ledger, 
     for (status, body) in [&ra, &rb] {
         assert!(*status > 0 && *status < 500, "{status} {body}");
     }
+    eprintln!(
+        "instances: retention run on both at once: {} ran={} and {} ran={}",
+        ra.0, ra.1["ran"], rb.0, rb.1["ran"]
+    );
+    let ran: Vec<bool> = [&ra, &rb].iter().map(|r| r.1["ran"] == true).collect();
+    assert_eq!(
+        ran.iter().filter(|r| **r).count(),
+        1,
+        "one instance ran, the other says it did not"
+    );
     assert_eq!(
         a.count(certificates) - before,
         1,

@@ -318,11 +318,11 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
     let mut conn = db.connect();
     let up = hafen::store::run_migrations(&mut conn).unwrap();
     assert!(!up.is_empty());
-    assert_eq!(hafen::store::pending_migrations(&mut conn).unwrap(), 0);
+    assert_eq!(hafen::store::schema_state(&mut conn).unwrap().pending, 0);
     let down = hafen::store::revert_all_migrations(&mut conn).unwrap();
     assert_eq!(down.len(), up.len());
     assert_eq!(
-        hafen::store::pending_migrations(&mut conn).unwrap(),
+        hafen::store::schema_state(&mut conn).unwrap().pending,
         up.len()
     );
     let again = hafen::store::run_migrations(&mut conn).unwrap();
