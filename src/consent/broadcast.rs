@@ -316,7 +316,7 @@ impl Hafen {
         Ok(())
     }
 
-    /// Consent proofs are kept for a period after their last use (§ 7a UWG): record the use.
+    /// Consent proofs are kept for a period after their last use (Art. 7(1) GDPR: the controller proves the consent behind each use): record the use.
     async fn mark_consent_used(
         &self,
         tenant: &TenantId,

@@ -892,8 +892,11 @@ impl Hafen {
                 ("legal_basis", lang.pick("Rechtsgrundlage", "Legal basis")),
                 ("deletion_class", lang.pick("Löschklasse", "Deletion class")),
                 (
-                    "statutory",
-                    lang.pick("Gesetzliche Aufbewahrungspflicht", "Statutory retention"),
+                    "ground",
+                    lang.pick(
+                        "Aufbewahrung bei Löschverlangen",
+                        "Kept on an erasure request",
+                    ),
                 ),
                 ("source", lang.pick("Quelle", "Source")),
             ],
@@ -915,7 +918,11 @@ impl Hafen {
                 live::describe_rule(r, lang),
                 r.legal_basis.clone(),
                 r.deletion_class.clone().unwrap_or_default(),
-                yes_no(r.statutory),
+                if r.ground.keeps_on_erasure() {
+                    r.citation(lang)
+                } else {
+                    r.ground.citation(lang)
+                },
                 if own.contains(&r.category) {
                     lang.pick(
                         &format!(
@@ -961,8 +968,8 @@ impl Hafen {
         )
         .table(rules)
         .note(lang.pick(
-            "Löschung durch Entfernen der Datensätze und Vernichtung der Schlüssel (Crypto-Shredding nach NIST SP 800-88); Daten mit gesetzlicher Aufbewahrungspflicht werden auf Löschverlangen eingeschränkt statt gelöscht (§ 35 Abs. 3 BDSG).",
-            "Deletion removes the records and destroys their keys (crypto-shredding, NIST SP 800-88); data under a statutory retention duty is restricted instead of erased on request (§ 35(3) BDSG).",
+            "Löschung durch Entfernen der Datensätze und Vernichtung der Schlüssel (Crypto-Shredding nach NIST SP 800-88). Auf ein Löschverlangen werden Daten gelöscht, soweit keine Regel sie hält: Daten mit gesetzlicher Aufbewahrungspflicht (Art. 17 Abs. 3 lit. b DSGVO) und Daten für Rechtsansprüche (Art. 17 Abs. 3 lit. e DSGVO) werden bis zum Ende ihrer Frist nur noch für diesen Zweck aufbewahrt und eingeschränkt; bei vertraglichen oder satzungsgemäßen Fristen tritt die Einschränkung an die Stelle der Löschung (§ 35 Abs. 3 BDSG).",
+            "Deletion removes the records and destroys their keys (crypto-shredding, NIST SP 800-88). On an erasure request data is erased unless a rule keeps it: data under a statutory duty to retain (Art. 17(3)(b) GDPR) and data kept for legal claims (Art. 17(3)(e) GDPR) is kept for that purpose only, restricted, until its period ends; for contractual or by-law periods restriction takes the place of erasure (section 35(3) BDSG).",
         ));
         Ok(vec![s])
     }

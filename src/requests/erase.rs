@@ -188,7 +188,7 @@ fn kept(
             until: None,
         });
     }
-    for rule in rules.iter().filter(|r| r.statutory) {
+    for rule in rules.iter().filter(|r| r.ground.keeps_on_erasure()) {
         let Some(start) = start_of(rule, d, n) else {
             continue;
         };
@@ -204,12 +204,12 @@ fn kept(
             Some(k) => {
                 if k.until.is_some() && (until.is_none() || until > k.until) {
                     k.until = until;
-                    k.reason = rule.legal_basis.clone();
+                    k.reason = rule.citation(crate::records::Lang::De);
                 }
             }
             None => out.push(Kept {
                 category,
-                reason: rule.legal_basis.clone(),
+                reason: rule.citation(crate::records::Lang::De),
                 until,
             }),
         }
@@ -460,7 +460,7 @@ mod tests {
         // Without statutory rules nothing is kept.
         let mut loose = defaults().rules;
         for r in &mut loose {
-            r.statutory = false;
+            r.ground = crate::retention::rules::Ground::None;
         }
         assert!(kept(&data, &loose, &holds::ActiveHolds::default(), now).is_empty());
         // A hold on the contact keeps everything.

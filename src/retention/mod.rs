@@ -794,7 +794,8 @@ impl Hafen {
             retain: rules::Retain::For(rules::Period::years(self.retention.audit_years)),
             legal_basis: String::new(),
             deletion_class: None,
-            statutory: false,
+            ground: rules::Ground::None,
+            norm: None,
         };
         let Some(cutoff) = rule.cutoff(now) else {
             return Ok(0);

@@ -262,6 +262,102 @@ impl Period {
     }
 }
 
+/// Why a rule's data may outlive an erasure request (Art. 17(3) GDPR, § 35(3) BDSG). Every
+/// answer, report and certificate cites the ground of the item's rule in the law's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ground {
+    /// A legal duty to keep (§ 257 HGB, § 147 AO): the right to erasure does not apply while
+    /// it lasts (Art. 17(3)(b) GDPR); the data is kept for that purpose only and restricted.
+    Statutory,
+    /// A contractual or by-law (satzungsgemäße) period: restriction instead of erasure
+    /// (§ 35(3) BDSG, Art. 18 GDPR).
+    ContractualOrBylaw,
+    /// Kept for the establishment, exercise or defence of legal claims (Art. 17(3)(e) GDPR),
+    /// e.g. consent proofs, whose burden of proof Art. 7(1) puts on the controller.
+    LegalClaims,
+    /// Nothing overrides erasure: an erasure request deletes the data at once.
+    None,
+}
+
+impl Ground {
+    pub const ALL: [Ground; 4] = [
+        Ground::Statutory,
+        Ground::ContractualOrBylaw,
+        Ground::LegalClaims,
+        Ground::None,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ground::Statutory => "statutory",
+            Ground::ContractualOrBylaw => "contractual_or_bylaw",
+            Ground::LegalClaims => "legal_claims",
+            Ground::None => "none",
+        }
+    }
+
+    pub fn parse(field: &str, s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|g| g.as_str() == s)
+            .ok_or_else(|| {
+                Error::invalid(
+                    field,
+                    format!("must be one of {}", names(Self::ALL.map(Self::as_str))),
+                )
+            })
+    }
+
+    /// Whether data under this ground survives an erasure request (restricted, until its end).
+    pub fn keeps_on_erasure(self) -> bool {
+        self != Ground::None
+    }
+
+    /// Whether the rule must name the provision (statute, contract, by-law) that sets its period.
+    pub fn needs_norm(self) -> bool {
+        matches!(self, Ground::Statutory | Ground::ContractualOrBylaw)
+    }
+
+    /// The provision that lets the data outlive an erasure request, as the law words it.
+    pub fn citation(self, lang: crate::records::Lang) -> String {
+        match self {
+            Ground::Statutory => lang.pick(
+                "Art. 17 Abs. 3 lit. b DSGVO (gesetzliche Aufbewahrungspflicht)",
+                "Art. 17(3)(b) GDPR (legal obligation to retain)",
+            ),
+            Ground::ContractualOrBylaw => lang.pick(
+                "§ 35 Abs. 3 BDSG, Art. 18 DSGVO (vertragliche oder satzungsgemäße Aufbewahrungsfrist: Einschränkung statt Löschung)",
+                "Section 35(3) BDSG, Art. 18 GDPR (contractual or by-law retention period: restriction instead of erasure)",
+            ),
+            Ground::LegalClaims => lang.pick(
+                "Art. 17 Abs. 3 lit. e DSGVO (Geltendmachung, Ausübung oder Verteidigung von Rechtsansprüchen)",
+                "Art. 17(3)(e) GDPR (establishment, exercise or defence of legal claims)",
+            ),
+            Ground::None => lang.pick(
+                "keine Aufbewahrungspflicht: Löschung auf Verlangen (Art. 17 Abs. 1 DSGVO)",
+                "no duty to retain: erased on request (Art. 17(1) GDPR)",
+            ),
+        }
+    }
+
+    /// The ground's name for tables and forms.
+    pub fn label(self, lang: crate::records::Lang) -> String {
+        match self {
+            Ground::Statutory => lang.pick(
+                "gesetzliche Aufbewahrungspflicht",
+                "statutory duty to retain",
+            ),
+            Ground::ContractualOrBylaw => lang.pick(
+                "vertragliche oder satzungsgemäße Frist",
+                "contractual or by-law period",
+            ),
+            Ground::LegalClaims => lang.pick("Rechtsansprüche", "legal claims"),
+            Ground::None => lang.pick("keine", "none"),
+        }
+    }
+}
+
 /// How long a rule keeps its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retain {
@@ -291,14 +387,22 @@ pub struct RuleInput {
     /// The deletion class (Löschklasse) label of the deletion concept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_class: Option<String>,
-    /// The period is a legal obligation to keep (e.g. § 257 HGB): an erasure request then
-    /// restricts the data instead of deleting it (§ 35(3) BDSG) until the period ends.
-    #[serde(default, skip_serializing_if = "is_false")]
+    /// Why the data may outlive an erasure request: `statutory` (a legal duty to keep,
+    /// Art. 17(3)(b) GDPR, e.g. § 257 HGB), `contractual_or_bylaw` (restriction instead of
+    /// erasure, § 35(3) BDSG), `legal_claims` (Art. 17(3)(e) GDPR) or `none` (the default:
+    /// erasure deletes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ground: Option<String>,
+    /// The provision that sets the period, e.g. "§ 257 Abs. 1 Nr. 2, 3, Abs. 4 HGB; § 147 Abs. 1
+    /// Nr. 2, 3, Abs. 3 AO" or "Rahmenvertrag § 12": required for `statutory` and
+    /// `contractual_or_bylaw`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub norm: Option<String>,
+    /// Before `ground`: `true` meant a statutory duty. Still read (stored rule sets, older
+    /// clients) as `ground: statutory` with the legal basis as its norm; never written.
+    #[serde(default, skip_serializing)]
+    #[schema(deprecated)]
     pub statutory: bool,
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
 }
 
 /// A validated rule.
@@ -311,8 +415,10 @@ pub struct Rule {
     pub retain: Retain,
     pub legal_basis: String,
     pub deletion_class: Option<String>,
-    /// A legal obligation to keep (see [`RuleInput::statutory`]).
-    pub statutory: bool,
+    /// Why the data may outlive an erasure request (see [`Ground`]).
+    pub ground: Ground,
+    /// The provision setting the period (required for statutory and contractual grounds).
+    pub norm: Option<String>,
 }
 
 /// Where a rule's period ends at `now`: items whose start time is before `before` are due.
@@ -372,6 +478,43 @@ impl Rule {
             }
             Some(c) => Some(c.to_string()),
         };
+        let ground = match (input.ground.as_deref(), input.statutory) {
+            (Some(g), _) => Ground::parse(&format!("{at}.ground"), g)?,
+            (None, true) => Ground::Statutory,
+            (None, false) => Ground::None,
+        };
+        let norm = match input.norm.as_deref().map(str::trim) {
+            Some(n) if n.len() > MAX_TEXT => {
+                return Err(Error::invalid(
+                    format!("{at}.norm"),
+                    format!("must be at most {MAX_TEXT} characters"),
+                ))
+            }
+            Some(n) if !n.is_empty() => Some(n.to_string()),
+            // A rule stored before grounds existed named its statute in the legal basis.
+            _ if input.ground.is_none() && input.statutory => Some(legal_basis.clone()),
+            _ => None,
+        };
+        if ground.needs_norm() && norm.is_none() {
+            return Err(Error::invalid(
+                format!("{at}.norm"),
+                format!(
+                    "must name the provision that sets the period (a statute such as § 257 HGB, or the contract or by-law) for ground {}",
+                    ground.as_str()
+                ),
+            ));
+        }
+        // Rules stored before grounds existed may say "keep" with `statutory`: they still load,
+        // and an erasure then asks the DPO to decide (docs/retention.md).
+        if input.ground.is_some() && ground.keeps_on_erasure() && retain == Retain::Keep {
+            return Err(Error::invalid(
+                format!("{at}.period"),
+                format!(
+                    "must be a period for ground {}: data kept against an erasure request needs an end",
+                    ground.as_str()
+                ),
+            ));
+        }
         Ok(Self {
             category,
             channel,
@@ -380,8 +523,22 @@ impl Rule {
             retain,
             legal_basis,
             deletion_class,
-            statutory: input.statutory,
+            ground,
+            norm,
         })
+    }
+
+    /// The citation for data this rule keeps against an erasure request: the ground in the
+    /// law's words and, where there is one, the provision that sets the period.
+    pub fn citation(&self, lang: crate::records::Lang) -> String {
+        match &self.norm {
+            Some(norm) => format!(
+                "{} {} {norm}",
+                self.ground.citation(lang),
+                lang.pick("i. V. m.", "with")
+            ),
+            None => self.ground.citation(lang),
+        }
     }
 
     /// The rule's deadline at `now`, or None for "keep".
@@ -414,7 +571,9 @@ impl Rule {
             },
             legal_basis: self.legal_basis.clone(),
             deletion_class: self.deletion_class.clone(),
-            statutory: self.statutory,
+            ground: Some(self.ground.as_str().into()),
+            norm: self.norm.clone(),
+            statutory: false,
         }
     }
 }
@@ -491,22 +650,36 @@ impl RuleSet {
     }
 }
 
+/// The provisions behind the six-year period for commercial letters.
+pub const HGB_NORM: &str = "§ 257 Abs. 1 Nr. 2, 3, Abs. 4 HGB; § 147 Abs. 1 Nr. 2, 3, Abs. 3 AO";
+
 /// The install's defaults: conservative (they keep what German commercial and tax law may
 /// require), documented in docs/retention.md.
 pub fn defaults() -> RuleSet {
     let hgb =
         "§ 257 HGB, § 147 AO: Handels- und Geschäftsbriefe, 6 Jahre ab Ende des Kalenderjahres";
-    // Commercial and tax law (HGB/AO) and the duty to prove consent are obligations to
-    // keep: erasure requests restrict that data instead of deleting it.
-    let rule = |category, start, end_of_year, period, basis: &str| Rule {
-        category,
-        channel: None,
-        start,
-        end_of_year,
-        retain: Retain::For(period),
-        legal_basis: basis.to_string(),
-        deletion_class: None,
-        statutory: basis.starts_with('§') || category == ConsentProofs,
+    // Commercial and tax law (HGB/AO) is a duty to keep (Art. 17(3)(b)); proving consent is
+    // the controller's burden (Art. 7(1)), kept for legal claims (Art. 17(3)(e)) through the
+    // regular limitation period. Everything else goes on an erasure request.
+    let rule = |category, start, end_of_year, period, basis: &str| {
+        let (ground, norm) = if basis.starts_with('§') {
+            (Ground::Statutory, Some(HGB_NORM.to_string()))
+        } else if category == ConsentProofs {
+            (Ground::LegalClaims, Some("§§ 195, 199 BGB".to_string()))
+        } else {
+            (Ground::None, None)
+        };
+        Rule {
+            category,
+            channel: None,
+            start,
+            end_of_year,
+            retain: Retain::For(period),
+            legal_basis: basis.to_string(),
+            deletion_class: None,
+            ground,
+            norm,
+        }
     };
     use Category::*;
     use StartPoint::*;
@@ -540,9 +713,9 @@ pub fn defaults() -> RuleSet {
             rule(
                 ConsentProofs,
                 ConsentWithdrawal,
-                false,
-                Period::years(5),
-                "Art. 7(1) DSGVO, § 7a UWG (entsprechend): Nachweis der Einwilligung 5 Jahre nach Widerruf",
+                true,
+                Period::years(3),
+                "Art. 7 Abs. 1 DSGVO: Nachweis der Einwilligung, bis zur Verjährung möglicher Ansprüche (3 Jahre ab Ende des Jahres des Widerrufs)",
             ),
         ],
     }
@@ -565,6 +738,8 @@ mod tests {
             period: period.into(),
             legal_basis: "test".into(),
             deletion_class: None,
+            ground: None,
+            norm: None,
             statutory: false,
         }
     }
@@ -656,5 +831,86 @@ mod tests {
         for category in Category::ALL {
             assert!(!set.for_category(category).is_empty(), "{category:?}");
         }
+    }
+
+    #[test]
+    fn grounds_are_a_closed_set_and_keeping_ones_name_their_norm() {
+        let with = |ground: &str, norm: Option<&str>, period: &str| {
+            let mut r = input("message_content", "collection", period);
+            r.ground = Some(ground.into());
+            r.norm = norm.map(str::to_string);
+            RuleSet::parse(&[r])
+        };
+        let set = with("statutory", Some("§ 257 HGB"), "P6Y").unwrap();
+        assert_eq!(set.rules[0].ground, Ground::Statutory);
+        assert_eq!(
+            set.rules[0].citation(crate::records::Lang::De),
+            "Art. 17 Abs. 3 lit. b DSGVO (gesetzliche Aufbewahrungspflicht) i. V. m. § 257 HGB"
+        );
+        for (ground, field) in [("statutory", "norm"), ("contractual_or_bylaw", "norm")] {
+            let err = with(ground, None, "P6Y").unwrap_err().to_string();
+            assert!(err.contains(&format!("rules[0].{field}")), "{err}");
+            let err = with(ground, Some("  "), "P6Y").unwrap_err().to_string();
+            assert!(err.contains("rules[0].norm"), "{err}");
+        }
+        assert!(
+            with("legal_claims", None, "P3Y").is_ok(),
+            "a norm is optional for legal claims"
+        );
+        let err = with("statutory", Some("§ 257 HGB"), "keep")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rules[0].period"), "{err}");
+        let err = with("because", None, "P1Y").unwrap_err().to_string();
+        assert!(
+            err.contains("rules[0].ground") && err.contains("legal_claims"),
+            "{err}"
+        );
+        assert_eq!(
+            RuleSet::parse(&[input("message_content", "collection", "P1Y")])
+                .unwrap()
+                .rules[0]
+                .ground,
+            Ground::None,
+            "no ground: erased on request"
+        );
+    }
+
+    #[test]
+    fn stored_rules_with_the_old_statutory_flag_still_load() {
+        let mut old = input("message_content", "collection", "P6Y");
+        old.statutory = true;
+        old.legal_basis = "§ 257 HGB".into();
+        let set = RuleSet::parse(&[old.clone()]).unwrap();
+        assert_eq!(set.rules[0].ground, Ground::Statutory);
+        assert_eq!(set.rules[0].norm.as_deref(), Some("§ 257 HGB"));
+        let json = set.canonical_json();
+        assert!(
+            json.contains("\"ground\":\"statutory\"") && !json.contains("\"statutory\":"),
+            "{json}"
+        );
+        // "keep" with the old flag loads too; an erasure asks the DPO to decide.
+        old.period = "keep".into();
+        assert!(RuleSet::parse(&[old]).is_ok());
+    }
+
+    #[test]
+    fn defaults_cite_the_right_grounds() {
+        let set = defaults();
+        let proofs = &set.for_category(Category::ConsentProofs)[0];
+        assert_eq!(proofs.ground, Ground::LegalClaims);
+        assert!(
+            !proofs.legal_basis.contains("UWG"),
+            "{}",
+            proofs.legal_basis
+        );
+        assert!(!proofs.citation(crate::records::Lang::De).contains("35"));
+        let content = &set.for_category(Category::MessageContent)[0];
+        assert_eq!(content.ground, Ground::Statutory);
+        assert!(content
+            .citation(crate::records::Lang::En)
+            .starts_with("Art. 17(3)(b) GDPR"));
+        let statuses = &set.for_category(Category::DeliveryStatuses)[0];
+        assert_eq!(statuses.ground, Ground::None);
     }
 }

@@ -85,7 +85,12 @@ texts! {
     Period => "Frist (z. B. P6Y, P90D, keep)", "Period (e.g. P6Y, P90D, keep)";
     EndOfYear => "ab Jahresende", "from year end";
     LegalBasis => "Rechtsgrundlage", "Legal basis";
-    Statutory => "gesetzliche Aufbewahrungspflicht", "statutory duty to keep";
+    Ground => "Grund der Aufbewahrung bei Löschverlangen", "Ground for keeping on an erasure request";
+    GroundStatutory => "gesetzliche Aufbewahrungspflicht (Art. 17 Abs. 3 lit. b DSGVO)", "statutory duty to retain (Art. 17(3)(b) GDPR)";
+    GroundContractual => "vertragliche oder satzungsgemäße Frist (§ 35 Abs. 3 BDSG)", "contractual or by-law period (s. 35(3) BDSG)";
+    GroundLegalClaims => "Rechtsansprüche (Art. 17 Abs. 3 lit. e DSGVO)", "legal claims (Art. 17(3)(e) GDPR)";
+    GroundNone => "keiner: wird auf Verlangen gelöscht", "none: erased on request";
+    Norm => "Vorschrift, die die Frist festlegt (z. B. § 257 HGB)", "Provision that sets the period (e.g. s. 257 HGB)";
     ChannelOptional => "Kanal (leer: alle)", "Channel (empty: all)";
     EditRules => "Regeln bearbeiten", "Edit rules";
     EditRulesHint => "Leere Zeilen werden ignoriert. Vor dem Aktivieren zeigt eine Vorschau, was gelöscht würde.", "Empty rows are ignored. Before activation, a preview shows what would be deleted.";

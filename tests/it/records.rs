@@ -761,7 +761,12 @@ async fn erasure_restricts_under_a_statutory_duty_and_erases_without_one(backend
         .iter()
         .find(|k| k["category"] == "message_content")
         .unwrap();
-    assert!(content["reason"].as_str().unwrap().contains("257 HGB"));
+    let reason = content["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("Art. 17 Abs. 3 lit. b DSGVO") && reason.contains("§ 257 Abs. 1"),
+        "a statutory duty, cited as Art. 17(3)(b) with its norm: {reason}"
+    );
+    assert!(!reason.contains("35"), "not § 35(3) BDSG: {reason}");
     assert_eq!(content["until"], "2033-01-01T00:00:00Z");
     assert_eq!(
         app.get(

@@ -1208,6 +1208,27 @@ async fn bad_retention_input_is_refused_and_changes_nothing(backend: Backend) {
             json!({"rules": [rule("contacts", None, "collection", "P1Y"), rule("contacts", None, "collection", "P2Y")]}),
             "rules[1]",
         ),
+        // A ground that keeps data against erasure names the provision, and has an end.
+        (
+            json!({"rules": [{"category": "message_content", "start": "collection", "period": "P6Y",
+                "legal_basis": "Handelsbriefe", "ground": "statutory"}]}),
+            "rules[0].norm",
+        ),
+        (
+            json!({"rules": [{"category": "message_content", "start": "collection", "period": "P2Y",
+                "legal_basis": "Rahmenvertrag", "ground": "contractual_or_bylaw", "norm": " "}]}),
+            "rules[0].norm",
+        ),
+        (
+            json!({"rules": [{"category": "message_content", "start": "collection", "period": "keep",
+                "legal_basis": "Handelsbriefe", "ground": "statutory", "norm": "§ 257 HGB"}]}),
+            "rules[0].period",
+        ),
+        (
+            json!({"rules": [{"category": "message_content", "start": "collection", "period": "P1Y",
+                "legal_basis": "x", "ground": "§ 35 BDSG"}]}),
+            "rules[0].ground",
+        ),
     ] {
         let (status, problem) = app.post(&preview, &app.admin_token, &body).await;
         assert_eq!(status, 422, "{body}: {problem}");

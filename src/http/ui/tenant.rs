@@ -265,15 +265,28 @@ fn rule_row(who: &SignedIn, i: usize, rule: Option<&RuleInput>) -> Markup {
                 input id=(id("basis")) type="text" name="r_legal_basis" value=[rule.map(|r| r.legal_basis.as_str())];
             }
             td {
-                label.sr for=(id("stat")) { (t(Text::Statutory)) }
-                select id=(id("stat")) name="r_statutory" {
-                    option value="0" { (t(Text::No)) }
-                    option value="1" selected[rule.is_some_and(|r| r.statutory)] { (t(Text::Yes)) }
+                label.sr for=(id("ground")) { (t(Text::Ground)) }
+                select id=(id("ground")) name="r_ground" {
+                    @for (value, label) in GROUNDS {
+                        option value=(value) selected[rule.is_some_and(|r| r.ground.as_deref() == Some(value))] { (t(label)) }
+                    }
                 }
+            }
+            td {
+                label.sr for=(id("norm")) { (t(Text::Norm)) }
+                input id=(id("norm")) type="text" name="r_norm" value=[rule.and_then(|r| r.norm.as_deref())];
             }
         }
     }
 }
+
+/// The grounds of the rule editor, in the order offered (the first is the default).
+const GROUNDS: [(&str, Text); 4] = [
+    ("none", Text::GroundNone),
+    ("statutory", Text::GroundStatutory),
+    ("contractual_or_bylaw", Text::GroundContractual),
+    ("legal_claims", Text::GroundLegalClaims),
+];
 
 fn rules_table(rules: &[RuleInput]) -> Markup {
     html! {
@@ -286,7 +299,7 @@ fn rules_table(rules: &[RuleInput]) -> Markup {
                         td { (r.channel.as_deref().unwrap_or("*")) }
                         td { (r.start) @if r.end_of_year { " (EOY)" } }
                         td { (r.period) }
-                        td { (r.legal_basis) @if r.statutory { " §" } }
+                        td { (r.legal_basis) @if let Some(norm) = &r.norm { " (" (norm) ")" } }
                     }
                 }
             }
@@ -339,7 +352,7 @@ async fn retention(
             (csrf(&who))
             div.scroll {
                 table.editor {
-                    thead { tr { th { (t(Text::Category)) } th { (t(Text::ChannelOptional)) } th { (t(Text::Start)) } th { (t(Text::EndOfYear)) } th { (t(Text::Period)) } th { (t(Text::LegalBasis)) } th { (t(Text::Statutory)) } } }
+                    thead { tr { th { (t(Text::Category)) } th { (t(Text::ChannelOptional)) } th { (t(Text::Start)) } th { (t(Text::EndOfYear)) } th { (t(Text::Period)) } th { (t(Text::LegalBasis)) } th { (t(Text::Ground)) } th { (t(Text::Norm)) } } }
                     tbody {
                         @for (i, r) in editable.iter().enumerate() { (rule_row(&who, i, Some(r))) }
                         @for i in editable.len()..editable.len() + 3 { (rule_row(&who, i, None)) }
@@ -382,13 +395,14 @@ fn rules_from(form: &Form) -> Result<Vec<RuleInput>, Error> {
         ));
     }
     let column = |name: &str| form.all(name);
-    let (channels, starts, years, periods, bases, statutory) = (
+    let (channels, starts, years, periods, bases, grounds, norms) = (
         column("r_channel"),
         column("r_start"),
         column("r_end_of_year"),
         column("r_period"),
         column("r_legal_basis"),
-        column("r_statutory"),
+        column("r_ground"),
+        column("r_norm"),
     );
     let at = |values: &[&str], i: usize| values.get(i).copied().unwrap_or("").to_string();
     Ok(cats
@@ -403,7 +417,9 @@ fn rules_from(form: &Form) -> Result<Vec<RuleInput>, Error> {
             period: at(&periods, i),
             legal_basis: at(&bases, i),
             deletion_class: None,
-            statutory: at(&statutory, i) == "1",
+            ground: Some(at(&grounds, i)).filter(|g| !g.is_empty()),
+            norm: Some(at(&norms, i)).filter(|n| !n.trim().is_empty()),
+            statutory: false,
         })
         .collect())
 }
