@@ -35,6 +35,10 @@ pub enum EventKind {
     MessageReceived,
     #[serde(rename = "message.status")]
     MessageStatus,
+    /// A contact was erased or restricted on request (Art. 19 GDPR): sent to every hook,
+    /// whatever it subscribed to.
+    #[serde(rename = "contact.erasure")]
+    ContactErasure,
 }
 
 impl EventKind {
@@ -42,13 +46,20 @@ impl EventKind {
         match self {
             Self::MessageReceived => "message.received",
             Self::MessageStatus => "message.status",
+            Self::ContactErasure => "contact.erasure",
         }
+    }
+
+    /// Events every hook receives: the law requires telling recipients (Art. 19 GDPR).
+    fn is_legal_notice(self) -> bool {
+        self == Self::ContactErasure
     }
 
     fn parse(s: &str) -> Option<Self> {
         match s {
             "message.received" => Some(Self::MessageReceived),
             "message.status" => Some(Self::MessageStatus),
+            "contact.erasure" => Some(Self::ContactErasure),
             _ => None,
         }
     }
@@ -202,7 +213,7 @@ pub fn enqueue(
     let mut queued = 0;
     for (kind, mut payload) in events {
         for (hook_id, subscribed) in &hooks {
-            if !subscribed.split(',').any(|e| e == kind.as_str()) {
+            if !kind.is_legal_notice() && !subscribed.split(',').any(|e| e == kind.as_str()) {
                 continue;
             }
             let id = uuid::Uuid::now_v7().hyphenated().to_string();

@@ -93,6 +93,7 @@ use crate::service::Hafen;
         requests::reject,
         requests::export,
         requests::erase,
+        requests::decide,
         requests::restrict,
         requests::lookup,
     ),
@@ -264,6 +265,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/tenants/{tenant}/requests/{id}/erase",
             web::post().to(requests::erase),
+        )
+        .route(
+            "/v1/tenants/{tenant}/requests/{id}/decisions",
+            web::post().to(requests::decide),
         )
         .route(
             "/v1/tenants/{tenant}/requests/{id}/restrict",

@@ -9,7 +9,7 @@ use super::extract::{json_body, query, Caller};
 use super::problem::{ApiError, Problem};
 use crate::contacts::ContactView;
 use crate::requests::access::ExportOptions;
-use crate::requests::erase::ErasureOutcome;
+use crate::requests::erase::{DecisionInput, ErasureOutcome};
 use crate::requests::{NewRequest, RejectGround, RequestView};
 use crate::service::Hafen;
 use crate::tenants::TenantId;
@@ -198,7 +198,10 @@ pub async fn export(
         .body(export.bytes))
 }
 
-/// Erase the contact, or restrict it where a legal hold or statutory duty keeps data.
+/// Erase the contact's data, per category: what no ground keeps goes at once; what a rule's
+/// ground (statutory, contractual or by-law, legal claims) or a legal hold keeps is restricted
+/// until its end. A category whose end cannot be computed waits for the DPO's decision (status
+/// `decision_needed`).
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/requests/{id}/erase", tag = "requests",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id")),
     responses((status = 200, body = ErasureOutcome), (status = 401, body = Problem),
@@ -212,6 +215,28 @@ pub async fn erase(
     let (t, id) = path.into_inner();
     let tenant = TenantId::parse(&t)?;
     Ok(HttpResponse::Ok().json(hafen.erase_request(&caller.0, &tenant, &id).await?))
+}
+
+/// Record the DPO's decision on a category of an erasure whose end could not be computed:
+/// keep it until a date, or erase it now. The request completes once no decision waits.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/requests/{id}/decisions", tag = "requests",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id")),
+    request_body = DecisionInput,
+    responses((status = 200, body = ErasureOutcome), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn decide(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: Ids,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (t, id) = path.into_inner();
+    let tenant = TenantId::parse(&t)?;
+    let input: DecisionInput = json_body(&req, body).await?;
+    Ok(HttpResponse::Ok().json(hafen.decide_erasure(&caller.0, &tenant, &id, input).await?))
 }
 
 /// Answer a restriction request: the contact is restricted (Art. 18).

@@ -1,316 +1,580 @@
-//! Erasure on request (Art. 17): the contact's key and rows are destroyed — unless a legal
-//! hold or a statutory retention duty (a rule marked `statutory`, e.g. § 257 HGB) still
-//! covers some of its data. Then, as § 35(3) BDSG requires, the contact is *restricted*
-//! instead; what no duty covers is deleted anyway, and the answer names every kept category
-//! with its reason and the date the duty ends. Either way the outcome is a deletion
-//! certificate in the same hash chain as the retention runs.
+//! Erasure on request (Art. 17 GDPR), decided per data item.
+//!
+//! For every category of data the contact actually has, the rule in force for the contact's
+//! channel decides: a rule whose ground is `none` lets the items go at once; a rule with a
+//! keeping ground (statutory: Art. 17(3)(b); contractual or by-law: § 35(3) BDSG; legal
+//! claims: Art. 17(3)(e)) keeps each item until its own period ends, restricted (Art. 18), and
+//! erases the items already past it. A legal hold keeps what it covers while it lasts. An end
+//! that cannot be computed (an unknown end of relationship, a rule saying "keep") puts the
+//! request in the DPO's queue as `decision_needed`; the DPO records a decision per category.
+//!
+//! What was kept is written down per category in `erasure_items` (the rule as it stood, the
+//! fixed start of its period, the request's time); the retention run erases each kept item
+//! when its end passes, even if the rules change meanwhile, with a certificate naming the
+//! request. Deleting goes through `retention::run::delete_items`, the one place that deletes
+//! personal data.
 
-use chrono::{DateTime, Datelike, TimeZone, Utc};
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{Kind, COMPLETED};
+use super::{Kind, COMPLETED, DECISION_NEEDED};
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
 use crate::clock::{from_micros, to_micros};
+use crate::consent::{ConsentState, Evidence, Source};
 use crate::contacts::ContactRow;
-use crate::crypto::keyring::KeyOwner;
+use crate::crypto::keyring::{KeyOwner, OwnerKeys};
+use crate::crypto::FieldBinding;
 use crate::error::{Error, Result};
+use crate::records::Lang;
 use crate::retention::certificates::{self, CertificateProgress};
-use crate::retention::holds;
-use crate::retention::rules::{Category, Retain, Rule, StartPoint};
+use crate::retention::holds::{self, ActiveHolds};
+use crate::retention::rules::{Category, Ground, Retain, Rule, RuleInput, RuleSet, StartPoint};
+use crate::retention::run::delete_items;
+use crate::retention::select::Selection;
 use crate::service::Hafen;
-use crate::store::schema::{
-    attachments, consent_ledger, consents, message_statuses, messages, outbox,
-};
+use crate::store::schema::{attachments, consents, erasure_items, messages};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
 
-/// Certificate state of an erasure answered by restriction.
+/// Certificate state of an erasure that kept data back.
 pub const RESTRICTED: &str = "restricted";
 
-/// Data kept back from an erasure, and why.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Kept {
+/// States of a kept category.
+const KEPT: &str = "kept";
+const AWAITING: &str = "decision_needed";
+const DONE: &str = "done";
+
+const MAX_REASON: usize = 2000;
+/// Items deleted or counted per query.
+const PAGE: i64 = 5_000;
+
+/// The order erasure takes: what hangs off a message before the message row, consents, and
+/// the contact last (it goes only once nothing refers to it). Webhook logs are not linked to
+/// contacts; the tenant's event hooks are told instead (Art. 19).
+const ORDER: [Category; 7] = [
+    Category::MessageContent,
+    Category::Attachments,
+    Category::DeliveryStatuses,
+    Category::MessageMetadata,
+    Category::ConsentRequests,
+    Category::ConsentProofs,
+    Category::Contacts,
+];
+
+/// A legal text in both languages of the reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Citation {
+    pub de: String,
+    pub en: String,
+}
+
+impl Citation {
+    fn of(text: impl Fn(Lang) -> String) -> Self {
+        Self {
+            de: text(Lang::De),
+            en: text(Lang::En),
+        }
+    }
+
+    pub fn get(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::De => &self.de,
+            Lang::En => &self.en,
+        }
+    }
+}
+
+/// How the erasure treated one category of the contact's data.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CategoryAnswer {
+    /// `message_content`, `attachments`, `delivery_statuses`, `message_metadata`,
+    /// `consent_requests`, `consent_proofs`, `contacts`.
     pub category: String,
-    pub reason: String,
-    /// When the duty ends (None: a legal hold without end, or an open relationship).
+    /// Items the contact had when the request was answered.
+    pub present: u64,
+    /// Erased at once.
+    pub erased: u64,
+    /// Kept back (restricted); `ground`, `citation` and `until` say why and how long.
+    pub kept: u64,
+    /// Of the kept items, those a legal hold keeps (Art. 17(3)(e) GDPR) while it lasts.
+    pub held: u64,
+    /// The ground of the rule in force for these items (`none` for items kept only because
+    /// other kept data needs them, or because of a legal hold).
+    pub ground: String,
+    /// The provision that sets the rule's period.
+    pub norm: Option<String>,
+    /// Why the kept items were kept, in German and English.
+    pub citation: Option<Citation>,
+    /// When the last kept item's period ends; each item is erased when its own ends.
     pub until: Option<DateTime<Utc>>,
+    /// The end cannot be computed (e.g. the end of the relationship is not recorded): the DPO
+    /// decides (`POST …/requests/{id}/decisions`).
+    pub decision_needed: bool,
+    /// The DPO's decision, once recorded: `keep_until` or `erase`.
+    pub decision: Option<String>,
 }
 
 /// The answer to an erasure request.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErasureOutcome {
-    /// Everything was destroyed: key, contact, messages, files, statuses, consents.
+    /// Nothing was kept: key, contact and every item are gone.
     pub erased: bool,
-    /// Some data had to be kept: the contact is restricted (§ 35(3) BDSG).
+    /// Something was kept: the contact is restricted (Art. 18 GDPR) until `restricted_until`.
     pub restricted: bool,
-    pub kept: Vec<Kept>,
-    /// Items deleted per category.
-    pub deleted: std::collections::BTreeMap<String, u64>,
+    pub restricted_until: Option<DateTime<Utc>>,
+    /// At least one category waits for the DPO's decision.
+    pub decision_needed: bool,
+    /// Per category the contact had: erased, kept, why and until when.
+    pub categories: Vec<CategoryAnswer>,
+    /// Items deleted per category (a certificate's counts).
+    pub deleted: BTreeMap<String, u64>,
+    /// The tenant's event hooks told of the erasure (Art. 19 GDPR).
+    pub recipients_informed: u64,
     pub certificate_id: String,
 }
 
-/// Times of one contact's data, for deciding what a rule still keeps.
-struct ContactData {
-    contact: ContactRow,
-    newest_message: Option<i64>,
-    newest_status: Option<i64>,
-    newest_request: Option<i64>,
-    /// Withdrawal times of its consents; None for a consent still in force (an erasure
-    /// request ends it now).
-    consent_ends: Vec<Option<i64>>,
+impl ErasureOutcome {
+    /// Recomputes the summary flags from the categories.
+    fn settle(&mut self) {
+        self.decision_needed = self.categories.iter().any(|c| c.decision_needed);
+        self.restricted = self.categories.iter().any(|c| c.kept > 0);
+        self.erased = !self.restricted;
+        self.restricted_until = self.categories.iter().filter_map(|c| c.until).max();
+    }
 }
 
-fn load(
-    conn: &mut DbConn,
-    tenant: &TenantId,
+/// A DPO's decision on a category whose end could not be computed.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    pub category: String,
+    /// `keep_until` (with `until`) or `erase`.
+    pub decision: String,
+    /// The last day the data is kept (ISO 8601 date, after today); only with `keep_until`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub until: Option<NaiveDate>,
+    /// Why: stored encrypted, shown in the request's record.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = erasure_items)]
+struct ItemRow {
+    id: String,
+    tenant_id: String,
+    request_id: String,
+    contact_id: String,
+    category: String,
+    rule: String,
+    start_at: Option<i64>,
+    requested_at: i64,
+    kept: i32,
+    held: i32,
+    until: Option<i64>,
+    state: String,
+    decision: Option<String>,
+    decision_reason_sealed: Option<Vec<u8>>,
+    decided_by: Option<String>,
+    decided_at: Option<i64>,
+    done_at: Option<i64>,
+}
+
+impl ItemRow {
+    fn category(&self) -> Option<Category> {
+        Category::ALL
+            .into_iter()
+            .find(|c| c.as_str() == self.category)
+    }
+
+    fn rule(&self) -> Option<Rule> {
+        let input: RuleInput = serde_json::from_str(&self.rule).ok()?;
+        RuleSet::parse(&[input]).ok()?.rules.into_iter().next()
+    }
+}
+
+/// The rule in force for `category` on `channel`: the channel's own, else the tenant-wide one.
+fn applicable<'a>(set: &'a RuleSet, category: Category, channel: &str) -> Option<&'a Rule> {
+    set.for_category(category)
+        .into_iter()
+        .find(|r| r.channel.as_ref().is_none_or(|c| c.as_str() == channel))
+}
+
+/// The contact's items of `rule`'s category that the rule makes due before `before` (the
+/// start of their period, as the rule measures it).
+fn due(tenant: &str, contact: &str, rule: &Rule, before: i64, holds: ActiveHolds) -> Selection {
+    Selection {
+        tenant: tenant.to_string(),
+        rule: rule.clone(),
+        other_channels: Vec::new(),
+        before,
+        not_before: None,
+        holds,
+        contact: Some(contact.to_string()),
+        ordered: true,
+    }
+}
+
+/// All of the contact's items of `category` collected before `before`, whatever a rule says.
+fn all_of(
+    tenant: &str,
     contact: &str,
-) -> Result<Option<ContactData>, StoreError> {
-    let Some(row) = crate::contacts::find(conn, tenant, contact)? else {
-        return Ok(None);
-    };
-    let t = tenant.as_str();
-    let newest_message: Option<i64> = messages::table
-        .filter(messages::tenant_id.eq(t))
-        .filter(messages::contact_id.eq(contact))
-        .select(diesel::dsl::max(messages::occurred_at))
-        .first(conn)?;
-    let newest_status: Option<i64> = message_statuses::table
-        .filter(message_statuses::tenant_id.eq(t))
-        .filter(
-            message_statuses::message_id.eq_any(
-                messages::table
-                    .filter(messages::contact_id.eq(contact))
-                    .select(messages::id.nullable()),
-            ),
-        )
-        .select(diesel::dsl::max(message_statuses::received_at))
-        .first(conn)?;
-    let consent_rows: Vec<(String, i64, Option<i64>)> = consents::table
-        .filter(consents::tenant_id.eq(t))
-        .filter(consents::contact_id.eq(contact))
-        .select((
-            consents::state,
-            consents::requested_at,
-            consents::withdrawn_at,
-        ))
-        .load(conn)?;
-    let newest_request = consent_rows
-        .iter()
-        .filter(|(s, ..)| s == "requested" || s == "expired")
-        .map(|(_, at, _)| *at)
-        .max();
-    let consent_ends = consent_rows
-        .iter()
-        .filter(|(s, ..)| s == "confirmed" || s == "withdrawn")
-        .map(|(_, _, w)| *w)
-        .collect();
-    Ok(Some(ContactData {
-        contact: row,
-        newest_message,
-        newest_status,
-        newest_request,
-        consent_ends,
-    }))
-}
-
-/// When `rule` lets go of data that started at `start` (micros).
-fn release_time(rule: &Rule, start: i64) -> Option<DateTime<Utc>> {
-    let Retain::For(p) = rule.retain else {
-        return None;
-    };
-    let start = from_micros(start);
-    let from = if rule.end_of_year {
-        Utc.with_ymd_and_hms(start.year() + 1, 1, 1, 0, 0, 0)
-            .single()?
-    } else {
-        start
-    };
-    let until = from
-        .checked_add_months(chrono::Months::new(p.years * 12 + p.months))?
-        .checked_add_signed(chrono::Duration::days(i64::from(p.days)))?
-        .checked_add_signed(chrono::Duration::hours(i64::from(p.hours)))?;
-    Some(until)
-}
-
-/// The start time `rule` measures this contact's data of its category from; None when there
-/// is no such data (or, for an ongoing relationship, Some(now): the period has not begun).
-fn start_of(rule: &Rule, d: &ContactData, now: i64) -> Option<i64> {
-    let c = &d.contact;
-    let relationship_end = Some(c.closed_at.unwrap_or(now));
-    match rule.category {
-        Category::Contacts => match rule.start {
-            StartPoint::Collection => Some(c.first_seen_at),
-            StartPoint::ConversationEnd => Some(c.last_message_at),
-            StartPoint::RelationshipEnd => relationship_end,
-            StartPoint::ConsentWithdrawal => None,
+    category: Category,
+    before: i64,
+    holds: ActiveHolds,
+) -> Selection {
+    let rule = Rule {
+        category,
+        channel: None,
+        start: if category == Category::ConsentProofs {
+            StartPoint::ConsentWithdrawal
+        } else {
+            StartPoint::Collection
         },
-        Category::MessageContent | Category::Attachments | Category::MessageMetadata => {
-            d.newest_message?;
-            match rule.start {
-                StartPoint::Collection => d.newest_message,
-                StartPoint::ConversationEnd => Some(c.last_message_at),
-                StartPoint::RelationshipEnd => relationship_end,
-                StartPoint::ConsentWithdrawal => None,
-            }
-        }
-        Category::DeliveryStatuses => d.newest_status,
-        Category::ConsentRequests => d.newest_request,
-        Category::ConsentProofs => {
-            if d.consent_ends.is_empty() {
-                return None;
-            }
-            d.consent_ends.iter().map(|w| w.unwrap_or(now)).max()
-        }
-        Category::WebhookLogs => None,
-    }
-}
-
-/// What still has to be kept of this contact's data at `now`.
-fn kept(
-    d: &ContactData,
-    rules: &[Rule],
-    holds: &holds::ActiveHolds,
-    now: DateTime<Utc>,
-) -> Vec<Kept> {
-    let mut out: Vec<Kept> = Vec::new();
-    let n = to_micros(now);
-    let held = holds.whole_tenant
-        || holds.contacts.iter().any(|c| c == &d.contact.id)
-        || d.newest_message.is_some()
-            && !holds.ranges.is_empty()
-            && holds.holds(None, d.newest_message.unwrap_or(0));
-    if held {
-        out.push(Kept {
-            category: "all".into(),
-            reason: "legal hold (Art. 17(3)(e) GDPR: legal claims)".into(),
-            until: None,
-        });
-    }
-    for rule in rules.iter().filter(|r| r.ground.keeps_on_erasure()) {
-        let Some(start) = start_of(rule, d, n) else {
-            continue;
-        };
-        let until = release_time(rule, start);
-        let open_relationship =
-            rule.start == StartPoint::RelationshipEnd && d.contact.closed_at.is_none();
-        if until.is_some_and(|u| u <= now) && !open_relationship {
-            continue;
-        }
-        let category = rule.category.as_str().to_string();
-        let until = if open_relationship { None } else { until };
-        match out.iter_mut().find(|k| k.category == category) {
-            Some(k) => {
-                if k.until.is_some() && (until.is_none() || until > k.until) {
-                    k.until = until;
-                    k.reason = rule.citation(crate::records::Lang::De);
-                }
-            }
-            None => out.push(Kept {
-                category,
-                reason: rule.citation(crate::records::Lang::De),
-                until,
-            }),
-        }
-    }
-    out
-}
-
-/// Deletes everything of the contact and destroys its key (inside the caller's transaction).
-fn erase_all(
-    conn: &mut DbConn,
-    tenant: &str,
-    contact: &str,
-    now: i64,
-    progress: &mut CertificateProgress,
-) -> Result<(), StoreError> {
-    let message_ids: Vec<String> = messages::table
-        .filter(messages::tenant_id.eq(tenant))
-        .filter(messages::contact_id.eq(contact))
-        .select(messages::id)
-        .load(conn)?;
-    for chunk in message_ids.chunks(5_000) {
-        let files: Vec<String> = attachments::table
-            .filter(attachments::tenant_id.eq(tenant))
-            .filter(attachments::message_id.eq_any(chunk))
-            .select(attachments::id)
-            .load(conn)?;
-        diesel::delete(attachments::table.filter(attachments::id.eq_any(&files))).execute(conn)?;
-        progress.record(Category::Attachments, &files);
-        let nullable: Vec<Option<String>> = chunk.iter().cloned().map(Some).collect();
-        let statuses: Vec<String> = message_statuses::table
-            .filter(message_statuses::tenant_id.eq(tenant))
-            .filter(message_statuses::message_id.eq_any(&nullable))
-            .select(message_statuses::id)
-            .load(conn)?;
-        diesel::delete(message_statuses::table.filter(message_statuses::id.eq_any(&statuses)))
-            .execute(conn)?;
-        progress.record(Category::DeliveryStatuses, &statuses);
-        diesel::delete(outbox::table.filter(outbox::message_id.eq_any(chunk))).execute(conn)?;
-        diesel::delete(messages::table.filter(messages::id.eq_any(chunk))).execute(conn)?;
-        progress.record(Category::MessageMetadata, chunk);
-    }
-    let consent_ids: Vec<String> = consents::table
-        .filter(consents::tenant_id.eq(tenant))
-        .filter(consents::contact_id.eq(contact))
-        .select(consents::id)
-        .load(conn)?;
-    // The ledger keeps each entry's place and hash (the chain still verifies); the evidence goes.
-    diesel::update(consent_ledger::table.filter(consent_ledger::consent_id.eq_any(&consent_ids)))
-        .set((
-            consent_ledger::evidence_sealed.eq(None::<Vec<u8>>),
-            consent_ledger::redacted_at.eq(Some(now)),
-        ))
-        .execute(conn)?;
-    diesel::delete(consents::table.filter(consents::id.eq_any(&consent_ids))).execute(conn)?;
-    progress.record(Category::ConsentProofs, &consent_ids);
-    crate::contacts::erase::tombstone(conn, tenant, contact)?;
-    progress.record(Category::Contacts, &[contact.to_string()]);
-    progress.keys_shredded.push(format!("contact:{contact}"));
-    Ok(())
-}
-
-/// Deletes what no duty keeps when the rest must stay: statuses and unconfirmed requests
-/// (unless kept themselves).
-fn erase_unkept(
-    conn: &mut DbConn,
-    tenant: &str,
-    contact: &str,
-    kept: &[Kept],
-    progress: &mut CertificateProgress,
-) -> Result<(), StoreError> {
-    let keeps = |c: Category| {
-        kept.iter()
-            .any(|k| k.category == c.as_str() || k.category == "all")
+        end_of_year: false,
+        retain: Retain::Keep,
+        legal_basis: String::new(),
+        deletion_class: None,
+        ground: Ground::None,
+        norm: None,
     };
-    if !keeps(Category::DeliveryStatuses) {
-        let statuses: Vec<String> = message_statuses::table
-            .filter(message_statuses::tenant_id.eq(tenant))
+    due(tenant, contact, &rule, before, holds)
+}
+
+/// How many items a selection finds.
+fn count(conn: &mut DbConn, selection: &Selection) -> Result<u64, StoreError> {
+    let mut total = 0u64;
+    let mut after: Option<String> = None;
+    loop {
+        let page = selection.page(conn, after.as_deref(), PAGE)?;
+        let Some(last) = page.last() else {
+            return Ok(total);
+        };
+        after = Some(last.id.clone());
+        total += page.len() as u64;
+    }
+}
+
+/// The newest item time (micros) a selection finds; for consent proofs, the newest
+/// withdrawal.
+fn newest(conn: &mut DbConn, selection: &Selection) -> Result<Option<i64>, StoreError> {
+    if selection.rule.category == Category::ConsentProofs {
+        let contact = selection.contact.clone().unwrap_or_default();
+        return Ok(consents::table
+            .filter(consents::tenant_id.eq(&selection.tenant))
+            .filter(consents::contact_id.eq(contact))
+            .filter(consents::state.eq("withdrawn"))
+            .select(diesel::dsl::max(consents::withdrawn_at))
+            .first(conn)?);
+    }
+    let mut newest: Option<i64> = None;
+    let mut after: Option<String> = None;
+    loop {
+        let page = selection.page(conn, after.as_deref(), PAGE)?;
+        let Some(last) = page.last() else {
+            return Ok(newest);
+        };
+        after = Some(last.id.clone());
+        newest = page.iter().map(|i| i.at).chain(newest).max();
+    }
+}
+
+/// Messages whose content or files are still kept: their rows stay while those do.
+fn protected_messages(
+    conn: &mut DbConn,
+    tenant: &str,
+    contact: &str,
+    content: bool,
+    files: bool,
+) -> Result<HashSet<String>, StoreError> {
+    let mut ids = HashSet::new();
+    if content {
+        let with_content: Vec<String> = messages::table
+            .filter(messages::tenant_id.eq(tenant))
+            .filter(messages::contact_id.eq(contact))
+            .filter(messages::content_deleted_at.is_null())
             .filter(
-                message_statuses::message_id.eq_any(
+                messages::body_sealed
+                    .is_not_null()
+                    .or(messages::raw_sealed.is_not_null())
+                    .or(messages::external_id_sealed.is_not_null()),
+            )
+            .select(messages::id)
+            .load(conn)?;
+        ids.extend(with_content);
+    }
+    if files {
+        let with_files: Vec<String> = attachments::table
+            .filter(attachments::tenant_id.eq(tenant))
+            .filter(
+                attachments::message_id.eq_any(
                     messages::table
+                        .filter(messages::tenant_id.eq(tenant))
                         .filter(messages::contact_id.eq(contact))
-                        .select(messages::id.nullable()),
+                        .select(messages::id),
                 ),
             )
-            .select(message_statuses::id)
+            .select(attachments::message_id)
             .load(conn)?;
-        diesel::delete(message_statuses::table.filter(message_statuses::id.eq_any(&statuses)))
-            .execute(conn)?;
-        progress.record(Category::DeliveryStatuses, &statuses);
+        ids.extend(with_files);
     }
-    if !keeps(Category::ConsentRequests) {
-        let pending: Vec<String> = consents::table
-            .filter(consents::tenant_id.eq(tenant))
-            .filter(consents::contact_id.eq(contact))
-            .filter(consents::state.eq_any(["requested", "expired"]))
-            .select(consents::id)
-            .load(conn)?;
-        diesel::delete(consents::table.filter(consents::id.eq_any(&pending))).execute(conn)?;
-        progress.record(Category::ConsentRequests, &pending);
+    Ok(ids)
+}
+
+/// Deletes what `selection` finds, except `spare` (message ids), page by page; returns how
+/// many items went.
+fn delete_selected(
+    conn: &mut DbConn,
+    selection: &Selection,
+    spare: &HashSet<String>,
+    now: DateTime<Utc>,
+    progress: &mut CertificateProgress,
+) -> Result<u64, StoreError> {
+    let category = selection.rule.category;
+    let mut deleted = 0u64;
+    let mut after: Option<String> = None;
+    loop {
+        let page = selection.page(conn, after.as_deref(), PAGE)?;
+        let Some(last) = page.last() else {
+            return Ok(deleted);
+        };
+        after = Some(last.id.clone());
+        let ids: Vec<String> = page
+            .into_iter()
+            .map(|i| i.id)
+            .filter(|id| !spare.contains(id))
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let n = ids.len() as u64;
+        delete_items(conn, &selection.tenant, category, ids, now, progress)?;
+        deleted += n;
     }
-    Ok(())
+}
+
+/// The fixed start of a rule's period for the contact, where it is not the item's own time.
+fn fixed_start(rule: &Rule, contact: &ContactRow) -> Option<i64> {
+    match rule.start {
+        StartPoint::ConversationEnd => Some(contact.last_message_at),
+        StartPoint::RelationshipEnd => contact.closed_at,
+        StartPoint::Collection | StartPoint::ConsentWithdrawal => None,
+    }
+}
+
+/// Why data under a legal hold is kept.
+fn hold_citation() -> Citation {
+    Citation::of(|lang| {
+        lang.pick(
+            "Art. 17 Abs. 3 lit. e DSGVO: Aufbewahrungssperre (Legal Hold) zur Geltendmachung, Ausübung oder Verteidigung von Rechtsansprüchen, solange sie besteht",
+            "Art. 17(3)(e) GDPR: legal hold for the establishment, exercise or defence of legal claims, while it lasts",
+        )
+    })
+}
+
+/// Why data kept only because other kept data needs it is kept.
+fn dependency_citation(category: Category) -> Citation {
+    Citation::of(|lang| {
+        match category {
+        Category::Contacts => lang.pick(
+            "wird mit den übrigen aufbewahrten Daten gelöscht: ohne Kontaktdaten ließen sie sich der Person nicht mehr zuordnen",
+            "erased together with the other kept data, which could not be related to the person without the contact data",
+        ),
+        _ => lang.pick(
+            "wird mit dem aufbewahrten Inhalt der Nachrichten gelöscht, zu dem diese Angaben gehören",
+            "erased together with the kept message content these details belong to",
+        ),
+    }
+    })
+}
+
+/// Why the DPO decided to keep data.
+fn decision_citation(until: NaiveDate) -> Citation {
+    Citation::of(|lang| {
+        lang.pick(
+            &format!(
+                "Entscheidung der/des Datenschutzbeauftragten: aufbewahrt bis {}",
+                until.format("%d.%m.%Y")
+            ),
+            &format!("decision of the data protection officer: kept until {until}"),
+        )
+    })
+}
+
+/// Whether the contact's data (address, name, key) is still there: its row goes only once
+/// nothing refers to it, and an erased contact stays as an empty tombstone.
+fn contact_remains(conn: &mut DbConn, tenant: &str, contact: &str) -> Result<bool, StoreError> {
+    use crate::store::schema::contacts;
+    let sealed: Option<Vec<u8>> = contacts::table
+        .filter(contacts::tenant_id.eq(tenant))
+        .filter(contacts::id.eq(contact))
+        .select(contacts::address_sealed)
+        .first(conn)
+        .optional()?;
+    Ok(sealed.is_some_and(|s| !s.is_empty()))
+}
+
+/// Items of `category` the contact has that were collected before `before` (the contact
+/// itself counts as one).
+fn remaining(
+    conn: &mut DbConn,
+    tenant: &str,
+    contact: &str,
+    category: Category,
+    before: i64,
+) -> Result<u64, StoreError> {
+    if category == Category::Contacts {
+        return Ok(u64::from(contact_remains(conn, tenant, contact)?));
+    }
+    count(
+        conn,
+        &all_of(tenant, contact, category, before, ActiveHolds::default()),
+    )
+}
+
+/// Erases the contact's own data once no message or consent of it is left and no active hold
+/// names it: destroys its key and empties its row, which stays as a tombstone (requests, hold
+/// records and ledger entries name it).
+fn erase_contact(
+    conn: &mut DbConn,
+    selection: &Selection,
+    progress: &mut CertificateProgress,
+) -> Result<u64, StoreError> {
+    let (t, contact) = (
+        selection.tenant.as_str(),
+        selection.contact.clone().unwrap_or_default(),
+    );
+    let holds = &selection.holds;
+    let held = holds.whole_tenant || holds.contacts.iter().any(|h| h == &contact);
+    let referred: i64 = messages::table
+        .filter(messages::tenant_id.eq(t))
+        .filter(messages::contact_id.eq(&contact))
+        .count()
+        .get_result(conn)?;
+    let consented: i64 = consents::table
+        .filter(consents::tenant_id.eq(t))
+        .filter(consents::contact_id.eq(&contact))
+        .count()
+        .get_result(conn)?;
+    use crate::store::schema::contacts;
+    let times: Option<(i64, i64, Option<i64>)> = contacts::table
+        .filter(contacts::tenant_id.eq(t))
+        .filter(contacts::id.eq(&contact))
+        .select((
+            contacts::first_seen_at,
+            contacts::last_message_at,
+            contacts::closed_at,
+        ))
+        .first(conn)
+        .optional()?;
+    // The selection's rule decides when the contact's own period has run out.
+    let due = times.is_some_and(|(first_seen, last_message, closed)| {
+        let start = match selection.rule.start {
+            StartPoint::Collection => Some(first_seen),
+            StartPoint::ConversationEnd => Some(last_message),
+            StartPoint::RelationshipEnd => closed,
+            StartPoint::ConsentWithdrawal => None,
+        };
+        start.is_some_and(|s| s < selection.before)
+    });
+    if !due || held || referred > 0 || consented > 0 || !contact_remains(conn, t, &contact)? {
+        return Ok(0);
+    }
+    crate::contacts::erase::tombstone(conn, t, &contact)?;
+    progress.record(Category::Contacts, std::slice::from_ref(&contact));
+    progress.keys_shredded.push(format!("contact:{contact}"));
+    Ok(1)
+}
+
+/// One category's erasure inside the request's write: deletes what may go now and measures
+/// what stays. The answer's `until` for data kept only because other data needs it is filled
+/// in by the caller, once every category is measured.
+#[allow(clippy::too_many_arguments)]
+fn erase_category(
+    conn: &mut DbConn,
+    contact: &ContactRow,
+    rule: &Rule,
+    present_before: u64,
+    holds: &ActiveHolds,
+    spare: &HashSet<String>,
+    now: DateTime<Utc>,
+    progress: &mut CertificateProgress,
+) -> Result<CategoryAnswer, StoreError> {
+    let (t, c) = (contact.tenant_id.as_str(), contact.id.as_str());
+    let category = rule.category;
+    let n = to_micros(now);
+    let keeps = rule.ground.keeps_on_erasure();
+    let cutoff = if keeps {
+        rule.cutoff(now).map(|c| c.before).unwrap_or(i64::MIN)
+    } else {
+        i64::MAX
+    };
+    let may_go = |holds: &ActiveHolds| {
+        if keeps {
+            due(t, c, rule, cutoff, holds.clone())
+        } else {
+            all_of(t, c, category, i64::MAX, holds.clone())
+        }
+    };
+    let erased = if category == Category::Contacts {
+        erase_contact(conn, &may_go(holds), progress)?
+    } else {
+        delete_selected(conn, &may_go(holds), spare, now, progress)?
+    };
+    let kept = remaining(conn, t, c, category, n + 1)?;
+    // Held: what could go now but for a hold; for the contact, a hold naming it.
+    let held = if category == Category::Contacts {
+        let named = holds.contacts.iter().any(|h| h == c) || holds.whole_tenant;
+        u64::from(kept > 0 && named)
+    } else {
+        count(conn, &may_go(&ActiveHolds::default()))?
+            .saturating_sub(spare.len() as u64)
+            .min(kept)
+    };
+    let mut answer = CategoryAnswer {
+        category: category.as_str().into(),
+        present: present_before,
+        erased,
+        kept,
+        held,
+        ground: rule.ground.as_str().into(),
+        norm: rule.norm.clone(),
+        citation: None,
+        until: None,
+        decision_needed: false,
+        decision: None,
+    };
+    if kept == 0 {
+        return Ok(answer);
+    }
+    if !keeps {
+        answer.citation = Some(if held == kept {
+            hold_citation()
+        } else {
+            dependency_citation(category)
+        });
+        return Ok(answer);
+    }
+    answer.citation = Some(Citation::of(|lang| rule.citation(lang)));
+    let start = match rule.start {
+        StartPoint::Collection | StartPoint::ConsentWithdrawal => newest(
+            conn,
+            &all_of(t, c, category, i64::MAX, ActiveHolds::default()),
+        )?,
+        _ => fixed_start(rule, contact),
+    };
+    match start.and_then(|s| rule.release(from_micros(s))) {
+        // Past its end: what is left is held.
+        Some(end) if end <= now => answer.citation = Some(hold_citation()),
+        Some(end) => answer.until = Some(end),
+        // Every kept item needs an end: without one the DPO decides.
+        None => answer.decision_needed = kept > held,
+    }
+    Ok(answer)
 }
 
 impl Hafen {
@@ -323,99 +587,663 @@ impl Hafen {
     ) -> Result<ErasureOutcome> {
         actor.authorize(tenant, Permission::HandleRequests)?;
         let row = self.open_request(tenant, id, &[Kind::Erasure]).await?;
-        let contact = row.contact_id.clone();
-        let now = self.clock.now();
-        let (t, c) = (tenant.clone(), contact.clone());
-        let (data, rules, holds) = self
+        let contact_id = row.contact_id.clone();
+        let (t, c) = (tenant.clone(), contact_id.clone());
+        let (contact, set, version) = self
             .store
             .read(move |conn| {
-                let data = load(conn, &t, &c)?;
-                let (rules, _) = crate::retention::rules_in_force(conn, t.as_str())?;
-                let holds = holds::active(conn, t.as_str(), to_micros(now))?;
-                Ok((data, rules, holds))
+                let contact = crate::contacts::find(conn, &t, &c)?;
+                let (set, version) = crate::retention::rules_in_force(conn, t.as_str())?;
+                Ok((contact, set, version))
             })
             .await?;
-        let data = data.ok_or_else(|| Error::Conflict("the contact no longer exists".into()))?;
-        let kept = kept(&data, &rules.rules, &holds, now);
-        let restricted = !kept.is_empty();
-        if restricted && data.contact.restricted_at.is_none() {
+        let contact =
+            contact.ok_or_else(|| Error::Conflict("the contact no longer exists".into()))?;
+        // No more advertising to someone who asked to be erased (Art. 17, 21(3)): every
+        // consent ends now, and the proof of it is what a consent-proof rule may keep.
+        if contact.address_sealed.is_empty() {
+            return Err(Error::Conflict(
+                "the contact was already erased (its key is destroyed)".into(),
+            ));
+        }
+        self.transition(
+            tenant,
+            &contact_id,
+            None,
+            &["confirmed"],
+            ConsentState::Withdrawn,
+            Source::System,
+            Evidence {
+                note: Some(format!(
+                    "withdrawn by erasure request {id} (Art. 17, 21(3) GDPR)"
+                )),
+                ..Evidence::default()
+            },
+            None,
+        )
+        .await?;
+        let now = self.clock.now();
+        let plan = self.plan_erasure(&contact, &set, now).await?;
+        let may_keep = plan.iter().any(|(rule, _)| rule.ground.keeps_on_erasure())
+            || self.tenant_has_holds(tenant, now).await?;
+        if may_keep && contact.restricted_at.is_none() {
             self.restrict_contact(
                 &Actor::System,
                 tenant,
-                &contact,
-                &format!("§ 35 Abs. 3 BDSG: Löschantrag {id}, gesetzliche Aufbewahrungspflicht oder Legal Hold"),
+                &contact_id,
+                &format!(
+                    "Art. 18 DSGVO: Löschverlangen {id}; Daten mit Aufbewahrungsgrund werden bis zum Ende ihrer Frist nur noch dafür aufbewahrt"
+                ),
             )
             .await?;
         }
-        if restricted {
-            // No more advertising to someone who asked to be erased (Art. 21(3)).
-            self.withdraw_consent(&Actor::System, tenant, &contact, None)
-                .await?;
-        }
-        let mut progress = CertificateProgress::new(
+        let events = self.erasure_event_keys(tenant, now).await?;
+        let progress = CertificateProgress::new(
             &format!("erasure:{id}"),
             tenant.as_str(),
-            serde_json::json!({ "erasure_request": id }).to_string(),
+            serde_json::json!({ "erasure_request": id, "tenant_rules": version }).to_string(),
             now,
         );
         let event = AuditEvent::new(actor, "dsr.erase")
             .tenant(tenant)
+            .object("subject_request", id);
+        let (rid, by) = (id.to_string(), actor.audit_label());
+        let outcome = self
+            .store
+            .write(move |conn| {
+                let mut progress = progress.clone();
+                let holds = holds::active(conn, &contact.tenant_id, to_micros(now))?;
+                certificates::start(conn, &progress)?;
+                let mut answered: Vec<(&Rule, CategoryAnswer)> = Vec::new();
+                for (rule, present) in &plan {
+                    let kept =
+                        |c: Category| answered.iter().any(|(r, a)| r.category == c && a.kept > 0);
+                    let spare = if rule.category == Category::MessageMetadata {
+                        protected_messages(
+                            conn,
+                            &contact.tenant_id,
+                            &contact.id,
+                            kept(Category::MessageContent),
+                            kept(Category::Attachments),
+                        )?
+                    } else {
+                        HashSet::new()
+                    };
+                    let answer = erase_category(
+                        conn,
+                        &contact,
+                        rule,
+                        *present,
+                        &holds,
+                        &spare,
+                        now,
+                        &mut progress,
+                    )?;
+                    answered.push((rule, answer));
+                }
+                // Data kept because other kept data needs it lasts as long as that does.
+                let last = answered.iter().filter_map(|(_, a)| a.until).max();
+                for (rule, answer) in answered.iter_mut() {
+                    if answer.kept > answer.held && !rule.ground.keeps_on_erasure() {
+                        answer.until = last;
+                    }
+                }
+                for (rule, answer) in answered.iter().filter(|(_, a)| a.kept > 0) {
+                    diesel::insert_into(erasure_items::table)
+                        .values(item_row(&contact, &rid, rule, answer, now))
+                        .execute(conn)?;
+                }
+                let categories: Vec<CategoryAnswer> =
+                    answered.into_iter().map(|(_, a)| a).collect();
+                let mut outcome = ErasureOutcome {
+                    erased: false,
+                    restricted: false,
+                    restricted_until: None,
+                    decision_needed: false,
+                    categories,
+                    deleted: BTreeMap::new(),
+                    recipients_informed: 0,
+                    certificate_id: progress.id.clone(),
+                };
+                outcome.settle();
+                outcome.deleted = progress
+                    .counts
+                    .iter()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(k, n)| (k.clone(), *n))
+                    .collect();
+                outcome.recipients_informed =
+                    notify_recipients(conn, &contact, &rid, &outcome, &events, now)? as u64;
+                let state = if outcome.restricted {
+                    RESTRICTED
+                } else {
+                    certificates::COMPLETED
+                };
+                certificates::finish(conn, &progress.id, state, now, Some(&progress))?;
+                let status = if outcome.decision_needed {
+                    DECISION_NEEDED
+                } else {
+                    COMPLETED
+                };
+                super::complete(
+                    conn,
+                    &rid,
+                    status,
+                    &serde_json::to_value(&outcome).unwrap_or_default(),
+                    Some(&progress.id),
+                    &by,
+                    to_micros(now),
+                )?;
+                audit::append(
+                    conn,
+                    now,
+                    event.clone().detail(format!(
+                        "contact={} outcome={}{}",
+                        contact.id,
+                        if outcome.restricted {
+                            "restricted"
+                        } else {
+                            "erased"
+                        },
+                        if outcome.decision_needed {
+                            " decision_needed"
+                        } else {
+                            ""
+                        }
+                    )),
+                )?;
+                Ok(outcome)
+            })
+            .await?;
+        if outcome.erased {
+            self.keys.forget(&KeyOwner::Contact(row.contact_id.clone()));
+        }
+        Ok(outcome)
+    }
+
+    /// The categories the contact has, in erasure order, each with its rule and item count.
+    async fn plan_erasure(
+        &self,
+        contact: &ContactRow,
+        set: &RuleSet,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(Rule, u64)>> {
+        let set = set.effective();
+        let (contact, n) = (contact.clone(), to_micros(now));
+        Ok(self
+            .store
+            .read(move |conn| {
+                let mut plan = Vec::new();
+                for category in ORDER {
+                    let present =
+                        remaining(conn, &contact.tenant_id, &contact.id, category, n + 1)?;
+                    if present == 0 {
+                        continue;
+                    }
+                    let rule = applicable(&set, category, &contact.channel)
+                        .cloned()
+                        .ok_or_else(|| {
+                            StoreError::Rejected(Error::internal(anyhow::anyhow!(
+                                "no rule for {}",
+                                category.as_str()
+                            )))
+                        })?;
+                    plan.push((rule, present));
+                }
+                Ok(plan)
+            })
+            .await?)
+    }
+
+    async fn tenant_has_holds(&self, tenant: &TenantId, now: DateTime<Utc>) -> Result<bool> {
+        let t = tenant.as_str().to_string();
+        let holds = self
+            .store
+            .read(move |conn| holds::active(conn, &t, to_micros(now)))
+            .await?;
+        Ok(holds.whole_tenant || !holds.contacts.is_empty() || !holds.ranges.is_empty())
+    }
+
+    /// The keys event payloads are sealed with (this month's event period).
+    async fn erasure_event_keys(
+        &self,
+        tenant: &TenantId,
+        now: DateTime<Utc>,
+    ) -> Result<(String, std::sync::Arc<OwnerKeys>)> {
+        let tenant_keys = self.tenant_keys(tenant).await?;
+        let period = self
+            .period_key(tenant, crate::retention::keys::EVENTS_SCOPE, to_micros(now))
+            .await?;
+        Ok((
+            period.id.clone(),
+            std::sync::Arc::new(tenant_keys.within_period(&period.keys)),
+        ))
+    }
+
+    /// Records the DPO's decision on a category whose end could not be computed: keep it until
+    /// a date, or erase it now. Completes the request once nothing waits any more.
+    pub async fn decide_erasure(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        id: &str,
+        input: DecisionInput,
+    ) -> Result<ErasureOutcome> {
+        actor.authorize(tenant, Permission::HandleRequests)?;
+        let category = Category::ALL
+            .into_iter()
+            .find(|c| c.as_str() == input.category)
+            .ok_or_else(|| Error::invalid("category", "is not a data category of Hafen"))?;
+        let reason = input.reason.trim().to_string();
+        if reason.is_empty() || reason.chars().count() > MAX_REASON {
+            return Err(Error::invalid(
+                "reason",
+                format!("must say why (1 to {MAX_REASON} characters)"),
+            ));
+        }
+        let today = self.clock.now().date_naive();
+        let keep_until = match (input.decision.as_str(), input.until) {
+            ("keep_until", Some(until)) if until > today => Some(until),
+            ("keep_until", Some(_)) => {
+                return Err(Error::invalid("until", "must be a date after today"))
+            }
+            ("keep_until", None) => {
+                return Err(Error::invalid(
+                    "until",
+                    "is required to keep the data until a date",
+                ))
+            }
+            ("erase", None) => None,
+            ("erase", Some(_)) => return Err(Error::invalid("until", "goes with keep_until only")),
+            _ => return Err(Error::invalid("decision", "must be keep_until or erase")),
+        };
+        let request = self.request_row(tenant, id).await?;
+        if request.status != DECISION_NEEDED {
+            return Err(Error::Conflict(format!(
+                "this request is {}: no decision is waiting",
+                request.status
+            )));
+        }
+        let tenant_keys = self.tenant_keys(tenant).await?;
+        let item_id_for_seal = format!("{id}:{}", category.as_str());
+        let sealed = tenant_keys.seal.seal(
+            &FieldBinding {
+                tenant: tenant.as_str(),
+                table: "erasure_items",
+                column: "decision_reason",
+                row: &item_id_for_seal,
+            },
+            reason.as_bytes(),
+        )?;
+        let now = self.clock.now();
+        let event = AuditEvent::new(actor, "dsr.erasure_decision")
+            .tenant(tenant)
             .object("subject_request", id)
             .detail(format!(
-                "contact={contact} outcome={}",
-                if restricted { "restricted" } else { "erased" }
+                "category={} decision={}",
+                category.as_str(),
+                input.decision
             ));
         let (t, rid, by) = (
             tenant.as_str().to_string(),
             id.to_string(),
             actor.audit_label(),
         );
-        let kept_for_write = kept.clone();
-        let (certificate_id, deleted) = self
+        let decision = input.decision.clone();
+        let outcome = self
             .store
             .write(move |conn| {
-                certificates::start(conn, &progress)?;
-                if restricted {
-                    erase_unkept(conn, &t, &contact, &kept_for_write, &mut progress)?;
-                } else {
-                    erase_all(conn, &t, &contact, to_micros(now), &mut progress)?;
-                }
-                let state = if restricted {
-                    RESTRICTED
-                } else {
-                    certificates::COMPLETED
+                let row: Option<ItemRow> = erasure_items::table
+                    .filter(erasure_items::tenant_id.eq(&t))
+                    .filter(erasure_items::request_id.eq(&rid))
+                    .filter(erasure_items::category.eq(category.as_str()))
+                    .select(ItemRow::as_select())
+                    .first(conn)
+                    .optional()?;
+                let Some(row) = row.filter(|r| r.state == AWAITING) else {
+                    return Err(StoreError::Rejected(Error::Conflict(format!(
+                        "no decision is waiting for {}",
+                        category.as_str()
+                    ))));
                 };
-                certificates::finish(conn, &progress.id, state, now, Some(&progress))?;
-                let outcome = serde_json::json!({
-                    "erased": !restricted,
-                    "restricted": restricted,
-                    "kept": kept_for_write,
-                    "certificate_id": progress.id,
-                });
+                let mut erased = 0;
+                let mut certificate = None;
+                if keep_until.is_none() {
+                    let mut progress = CertificateProgress::new(
+                        &format!("erasure:{rid}"),
+                        &t,
+                        serde_json::json!({ "erasure_request": rid, "decision": "erase" })
+                            .to_string(),
+                        now,
+                    );
+                    certificates::start(conn, &progress)?;
+                    let holds = holds::active(conn, &t, to_micros(now))?;
+                    let selection =
+                        all_of(&t, &row.contact_id, category, row.requested_at + 1, holds);
+                    erased = if category == Category::Contacts {
+                        erase_contact(conn, &selection, &mut progress)?
+                    } else {
+                        delete_selected(conn, &selection, &HashSet::new(), now, &mut progress)?
+                    };
+                    certificates::finish(
+                        conn,
+                        &progress.id,
+                        certificates::COMPLETED,
+                        now,
+                        Some(&progress),
+                    )?;
+                    certificate = Some(progress.id.clone());
+                }
+                let left = remaining(conn, &t, &row.contact_id, category, row.requested_at + 1)?;
+                let until = keep_until
+                    .and_then(|d| d.succ_opt())
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|d| d.and_utc());
+                diesel::update(erasure_items::table.filter(erasure_items::id.eq(&row.id)))
+                    .set((
+                        erasure_items::state.eq(if left == 0 { DONE } else { KEPT }),
+                        erasure_items::decision.eq(Some(&decision)),
+                        erasure_items::decision_reason_sealed.eq(Some(&sealed)),
+                        erasure_items::decided_by.eq(Some(&by)),
+                        erasure_items::decided_at.eq(Some(to_micros(now))),
+                        erasure_items::until.eq(until.map(to_micros)),
+                        erasure_items::kept.eq(left as i32),
+                        erasure_items::done_at.eq((left == 0).then_some(to_micros(now))),
+                    ))
+                    .execute(conn)?;
+                let request =
+                    super::find(conn, &t, &rid)?.ok_or(StoreError::Rejected(Error::NotFound))?;
+                let mut outcome: ErasureOutcome = request
+                    .outcome
+                    .as_deref()
+                    .and_then(|o| serde_json::from_str(o).ok())
+                    .ok_or_else(|| {
+                        StoreError::Rejected(Error::internal(anyhow::anyhow!(
+                            "erasure outcome unreadable"
+                        )))
+                    })?;
+                if let Some(answer) = outcome
+                    .categories
+                    .iter_mut()
+                    .find(|c| c.category == category.as_str())
+                {
+                    answer.decision_needed = false;
+                    answer.decision = Some(decision.clone());
+                    answer.erased += erased;
+                    answer.kept = left;
+                    answer.until = until;
+                    if let Some(d) = keep_until {
+                        answer.citation = Some(decision_citation(d));
+                    } else if left == 0 {
+                        answer.citation = None;
+                    }
+                }
+                if erased > 0 {
+                    *outcome.deleted.entry(category.as_str().into()).or_default() += erased;
+                }
+                outcome.settle();
+                let status = if outcome.decision_needed {
+                    DECISION_NEEDED
+                } else {
+                    COMPLETED
+                };
                 super::complete(
                     conn,
                     &rid,
-                    COMPLETED,
-                    &outcome,
-                    Some(&progress.id),
+                    status,
+                    &serde_json::to_value(&outcome).unwrap_or_default(),
+                    certificate.as_deref().or(request.certificate_id.as_deref()),
                     &by,
                     to_micros(now),
                 )?;
                 audit::append(conn, now, event.clone())?;
-                Ok((progress.id.clone(), progress.counts.clone()))
+                Ok(outcome)
             })
             .await?;
-        if !restricted {
-            self.keys.forget(&KeyOwner::Contact(row.contact_id.clone()));
-        }
-        Ok(ErasureOutcome {
-            erased: !restricted,
-            restricted,
-            kept,
-            deleted: deleted.into_iter().filter(|(_, v)| *v > 0).collect(),
-            certificate_id,
-        })
+        Ok(outcome)
     }
+
+    /// Erases what erasure requests kept back once its end has passed (called by each
+    /// tenant's retention run); one certificate per request that deleted something.
+    pub(crate) async fn erase_kept_items(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let t = tenant.to_string();
+        let rows: Vec<ItemRow> = self
+            .store
+            .read(move |conn| {
+                Ok(erasure_items::table
+                    .filter(erasure_items::tenant_id.eq(&t))
+                    .filter(erasure_items::state.eq(KEPT))
+                    .order((erasure_items::request_id, erasure_items::id))
+                    .select(ItemRow::as_select())
+                    .load(conn)?)
+            })
+            .await?;
+        let mut by_request: BTreeMap<String, Vec<ItemRow>> = BTreeMap::new();
+        for row in rows {
+            by_request
+                .entry(row.request_id.clone())
+                .or_default()
+                .push(row);
+        }
+        let mut total = 0;
+        for (request, mut rows) in by_request {
+            rows.sort_by_key(|r| ORDER.iter().position(|c| c.as_str() == r.category));
+            let progress = CertificateProgress::new(
+                &format!("erasure:{request}"),
+                tenant,
+                serde_json::json!({ "erasure_request": request, "retention_run": run_id })
+                    .to_string(),
+                now,
+            );
+            let deleted = self
+                .store
+                .write(move |conn| {
+                    let mut progress = progress.clone();
+                    let holds = holds::active(conn, &progress.tenant_id, to_micros(now))?;
+                    let mut started = false;
+                    let mut deleted = 0;
+                    for row in &rows {
+                        let Some(selection) = due_for_row(row, &holds, now) else {
+                            continue;
+                        };
+                        if !started {
+                            certificates::start(conn, &progress)?;
+                            started = true;
+                        }
+                        let spare = if selection.rule.category == Category::MessageMetadata {
+                            let content = still_kept(conn, &rows, Category::MessageContent)?;
+                            let files = still_kept(conn, &rows, Category::Attachments)?;
+                            protected_messages(
+                                conn,
+                                &row.tenant_id,
+                                &row.contact_id,
+                                content,
+                                files,
+                            )?
+                        } else {
+                            HashSet::new()
+                        };
+                        let category = selection.rule.category;
+                        deleted += if category == Category::Contacts {
+                            erase_contact(conn, &selection, &mut progress)?
+                        } else {
+                            delete_selected(conn, &selection, &spare, now, &mut progress)?
+                        };
+                        let left = remaining(
+                            conn,
+                            &row.tenant_id,
+                            &row.contact_id,
+                            category,
+                            row.requested_at + 1,
+                        )?;
+                        diesel::update(erasure_items::table.filter(erasure_items::id.eq(&row.id)))
+                            .set((
+                                erasure_items::kept.eq(left as i32),
+                                erasure_items::state.eq(if left == 0 { DONE } else { KEPT }),
+                                erasure_items::done_at.eq((left == 0).then_some(to_micros(now))),
+                            ))
+                            .execute(conn)?;
+                    }
+                    if started {
+                        certificates::finish(
+                            conn,
+                            &progress.id,
+                            certificates::COMPLETED,
+                            now,
+                            Some(&progress),
+                        )?;
+                    }
+                    Ok((deleted, progress.keys_shredded.clone()))
+                })
+                .await?;
+            let (deleted, shredded) = deleted;
+            for key in shredded {
+                if let Some(contact) = key.strip_prefix("contact:") {
+                    self.keys.forget(&KeyOwner::Contact(contact.to_string()));
+                }
+            }
+            total += deleted;
+        }
+        Ok(total)
+    }
+}
+
+/// Whether the request still keeps items of `category` (its row is open and items remain).
+fn still_kept(conn: &mut DbConn, rows: &[ItemRow], category: Category) -> Result<bool, StoreError> {
+    for row in rows.iter().filter(|r| r.category == category.as_str()) {
+        let left = remaining(
+            conn,
+            &row.tenant_id,
+            &row.contact_id,
+            category,
+            row.requested_at + 1,
+        )?;
+        if left > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// What of a kept category may go now: everything once a decided date or the rule's end for
+/// a fixed start has passed, item by item for rules counted from the item's own time, and for
+/// data kept because other data needed it (or a hold), whatever is no longer needed or held.
+fn due_for_row(row: &ItemRow, holds: &ActiveHolds, now: DateTime<Utc>) -> Option<Selection> {
+    let category = row.category()?;
+    let request_bound = row.requested_at + 1;
+    let everything = || {
+        Some(all_of(
+            &row.tenant_id,
+            &row.contact_id,
+            category,
+            request_bound,
+            holds.clone(),
+        ))
+    };
+    if row.decision.as_deref() == Some("keep_until") {
+        return if row.until.is_some_and(|u| u <= to_micros(now)) {
+            everything()
+        } else {
+            None
+        };
+    }
+    let rule = row.rule()?;
+    if !rule.ground.keeps_on_erasure() {
+        return everything();
+    }
+    match rule.start {
+        StartPoint::Collection | StartPoint::ConsentWithdrawal => {
+            let cutoff = rule.cutoff(now)?.before.min(request_bound);
+            Some(due(
+                &row.tenant_id,
+                &row.contact_id,
+                &rule,
+                cutoff,
+                holds.clone(),
+            ))
+        }
+        StartPoint::ConversationEnd | StartPoint::RelationshipEnd => {
+            let end = rule.release(from_micros(row.start_at?))?;
+            if end <= now {
+                everything()
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// The row that keeps track of a kept category.
+fn item_row(
+    contact: &ContactRow,
+    request: &str,
+    rule: &Rule,
+    answer: &CategoryAnswer,
+    now: DateTime<Utc>,
+) -> ItemRow {
+    ItemRow {
+        id: uuid::Uuid::now_v7().hyphenated().to_string(),
+        tenant_id: contact.tenant_id.clone(),
+        request_id: request.to_string(),
+        contact_id: contact.id.clone(),
+        category: rule.category.as_str().into(),
+        rule: serde_json::to_string(&rule.input()).unwrap_or_default(),
+        start_at: fixed_start(rule, contact),
+        requested_at: to_micros(now),
+        kept: answer.kept as i32,
+        held: answer.held as i32,
+        until: answer.until.map(to_micros),
+        state: if answer.decision_needed {
+            AWAITING
+        } else {
+            KEPT
+        }
+        .into(),
+        decision: None,
+        decision_reason_sealed: None,
+        decided_by: None,
+        decided_at: None,
+        done_at: None,
+    }
+}
+
+/// Tells every enabled event hook of the tenant that the contact was erased or restricted
+/// (Art. 19 GDPR: recipients learn of erasure and restriction), whatever events it
+/// subscribed to. The payload names the contact's id and the categories, nothing personal.
+fn notify_recipients(
+    conn: &mut DbConn,
+    contact: &ContactRow,
+    request: &str,
+    outcome: &ErasureOutcome,
+    (period, keys): &(String, std::sync::Arc<OwnerKeys>),
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    crate::retention::keys::ensure_live(conn, &std::collections::BTreeSet::from([period.clone()]))?;
+    let payload = serde_json::json!({
+        "event": crate::events::EventKind::ContactErasure.as_str(),
+        "tenant_id": contact.tenant_id,
+        "contact_id": contact.id,
+        "request_id": request,
+        "erased": outcome.erased,
+        "restricted": outcome.restricted,
+        "restricted_until": outcome.restricted_until,
+        "categories": outcome.categories.iter().map(|c| serde_json::json!({
+            "category": c.category, "erased": c.erased, "kept": c.kept, "until": c.until,
+        })).collect::<Vec<_>>(),
+        "instruction": "Art. 19 GDPR: erase this person's data received from Hafen; keep only what the categories say is kept, restricted, until the dates given",
+    });
+    crate::events::enqueue(
+        conn,
+        &contact.tenant_id,
+        (period, keys),
+        vec![(crate::events::EventKind::ContactErasure, payload)],
+        to_micros(now),
+    )
 }
 
 #[cfg(test)]
@@ -423,53 +1251,32 @@ mod tests {
     use super::*;
     use crate::retention::rules::defaults;
 
-    fn contact(first: &str, last: &str) -> ContactRow {
-        ContactRow {
-            id: "c".into(),
-            tenant_id: "t".into(),
-            channel: "whatsapp".into(),
-            address_index: vec![],
-            address_sealed: vec![],
-            display_name_sealed: None,
-            first_seen_at: to_micros(first.parse().unwrap()),
-            last_message_at: to_micros(last.parse().unwrap()),
-            closed_at: None,
-            restricted_at: None,
-        }
-    }
-
     #[test]
-    fn hgb_keeps_messages_until_six_years_after_the_year_ends() {
-        let data = ContactData {
-            contact: contact("2025-03-01T10:00:00Z", "2025-06-01T10:00:00Z"),
-            newest_message: Some(to_micros("2025-06-01T10:00:00Z".parse().unwrap())),
-            newest_status: None,
-            newest_request: None,
-            consent_ends: vec![],
+    fn the_channels_own_rule_wins_over_the_tenant_wide_one() {
+        let mut whatsapp = defaults().rules[1].clone();
+        assert_eq!(whatsapp.category, Category::MessageContent);
+        whatsapp.channel =
+            Some(crate::messages::types::ChannelName::parse("c", "whatsapp").unwrap());
+        whatsapp.legal_basis = "nur WhatsApp".into();
+        let mut tenant_wide = whatsapp.clone();
+        tenant_wide.channel = None;
+        tenant_wide.legal_basis = "alle anderen".into();
+        tenant_wide.ground = Ground::None;
+        let set = RuleSet {
+            rules: vec![tenant_wide, whatsapp],
         };
-        let now: DateTime<Utc> = "2026-11-27T00:00:00Z".parse().unwrap();
-        let k = kept(
-            &data,
-            &defaults().rules,
-            &holds::ActiveHolds::default(),
-            now,
+        assert_eq!(
+            applicable(&set, Category::MessageContent, "whatsapp")
+                .unwrap()
+                .legal_basis,
+            "nur WhatsApp"
         );
-        let content = k.iter().find(|k| k.category == "message_content").unwrap();
-        assert_eq!(content.until, Some("2032-01-01T00:00:00Z".parse().unwrap()));
-        assert!(content.reason.contains("HGB"));
-        // Without statutory rules nothing is kept.
-        let mut loose = defaults().rules;
-        for r in &mut loose {
-            r.ground = crate::retention::rules::Ground::None;
-        }
-        assert!(kept(&data, &loose, &holds::ActiveHolds::default(), now).is_empty());
-        // A hold on the contact keeps everything.
-        let held = holds::ActiveHolds {
-            contacts: vec!["c".into()],
-            ..Default::default()
-        };
-        assert!(kept(&data, &loose, &held, now)
-            .iter()
-            .any(|k| k.category == "all"));
+        assert_eq!(
+            applicable(&set, Category::MessageContent, "telegram")
+                .unwrap()
+                .legal_basis,
+            "alle anderen",
+            "a WhatsApp rule says nothing about Telegram"
+        );
     }
 }

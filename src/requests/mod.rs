@@ -80,6 +80,9 @@ pub enum RejectGround {
 
 pub const OPEN: &str = "open";
 pub const COMPLETED: &str = "completed";
+/// An erasure answered in part: a category's end could not be computed and waits for the
+/// DPO's decision. Still pending: the deadline runs.
+pub const DECISION_NEEDED: &str = "decision_needed";
 pub const REJECTED: &str = "rejected";
 
 /// One month after `received` (Art. 12(3)).
@@ -132,7 +135,12 @@ impl RequestRow {
 
     /// Open past the end of its deadline's day (dates compare as ISO text).
     pub fn overdue_on(&self, today: NaiveDate) -> bool {
-        self.status == OPEN && today.to_string().as_str() > self.deadline()
+        self.is_pending() && today.to_string().as_str() > self.deadline()
+    }
+
+    /// Not yet fully answered: open, or waiting for the DPO's decision.
+    pub fn is_pending(&self) -> bool {
+        self.status == OPEN || self.status == DECISION_NEEDED
     }
 
     fn view(&self, today: NaiveDate, extension_reason: Option<String>) -> RequestView {
@@ -170,7 +178,8 @@ pub struct RequestView {
     pub due_on: String,
     pub extended_due_on: Option<String>,
     pub extension_reason: Option<String>,
-    /// open, completed or rejected.
+    /// open, decision_needed (an erasure waiting for the DPO's decision on a category),
+    /// completed or rejected.
     pub status: String,
     /// Open past its deadline.
     pub overdue: bool,
@@ -239,7 +248,7 @@ pub fn complete(
 pub fn count_overdue(conn: &mut DbConn, today: NaiveDate) -> Result<i64, StoreError> {
     let today = today.to_string();
     let rows: Vec<(String, Option<String>)> = subject_requests::table
-        .filter(subject_requests::status.eq(OPEN))
+        .filter(subject_requests::status.eq_any([OPEN, DECISION_NEEDED]))
         .filter(subject_requests::due_on.lt(&today))
         .select((subject_requests::due_on, subject_requests::extended_due_on))
         .load(conn)?;

@@ -722,6 +722,12 @@ impl Hafen {
                 }
             }
         }
+        // What erasure requests kept back and whose end has now passed (each with its own
+        // certificate, naming the request).
+        if let Err(e) = self.erase_kept_items(tenant, run_id, now).await {
+            tracing::error!(error = %crate::telemetry::chain(&e), "erasing kept items failed; the next run continues");
+            progress.errors.push(format!("erasure requests: {e}"));
+        }
         let t = tenant.to_string();
         let destroyed = self
             .store

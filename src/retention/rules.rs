@@ -528,6 +528,23 @@ impl Rule {
         })
     }
 
+    /// When this rule lets go of data whose period starts at `start`: start (or 1 January
+    /// after it, for end-of-year rules) plus the period. None for "keep".
+    pub fn release(&self, start: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let Retain::For(p) = self.retain else {
+            return None;
+        };
+        let from = if self.end_of_year {
+            Utc.with_ymd_and_hms(start.year() + 1, 1, 1, 0, 0, 0)
+                .single()?
+        } else {
+            start
+        };
+        from.checked_add_months(Months::new(p.years * 12 + p.months))?
+            .checked_add_signed(Duration::days(i64::from(p.days)))?
+            .checked_add_signed(Duration::hours(i64::from(p.hours)))
+    }
+
     /// The citation for data this rule keeps against an erasure request: the ground in the
     /// law's words and, where there is one, the provision that sets the period.
     pub fn citation(&self, lang: crate::records::Lang) -> String {

@@ -62,6 +62,7 @@ pub fn selections(
                     before: cutoff.before,
                     not_before,
                     holds: holds.clone(),
+                    contact: None,
                     ordered: true,
                 },
             ));
@@ -203,7 +204,24 @@ pub fn delete_batch(
         return Ok((0, None));
     };
     let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
-    let t = selection.tenant.as_str();
+    let deleted_ids = delete_items(conn, &selection.tenant, category, ids, now, progress)?;
+    certificates::save_progress(conn, progress)?;
+    Ok((deleted_ids.len() as u64, Some(last)))
+}
+
+/// Deletes the given due items of one category with whatever hangs off them, inside the
+/// caller's transaction: the one place where personal data is deleted, by retention runs and
+/// erasure requests alike. Returns the ids deleted (for attachments: the files' ids), which
+/// `progress` (the certificate) records, with the contact keys destroyed.
+pub fn delete_items(
+    conn: &mut DbConn,
+    tenant: &str,
+    category: Category,
+    ids: Vec<String>,
+    now: DateTime<Utc>,
+    progress: &mut CertificateProgress,
+) -> Result<Vec<String>, StoreError> {
+    let t = tenant;
     let deleted_ids: Vec<String> = match category {
         Category::MessageContent => {
             diesel::update(
@@ -326,8 +344,7 @@ pub fn delete_batch(
         }
     };
     progress.record(category, &deleted_ids);
-    certificates::save_progress(conn, progress)?;
-    Ok((deleted_ids.len() as u64, Some(last)))
+    Ok(deleted_ids)
 }
 
 /// Folds deleted ids into the running hash of the certificate: per batch,

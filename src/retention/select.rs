@@ -36,6 +36,9 @@ pub struct Selection {
     pub before: i64,
     pub not_before: Option<i64>,
     pub holds: ActiveHolds,
+    /// Only this contact's items (an erasure request, docs/retention.md). Webhook logs are
+    /// not linked to contacts: none are selected for one.
+    pub contact: Option<String>,
     /// Pages in id order (the dry-run pages by id). A sweep takes any due rows: without the
     /// sort, a page of a million due rows costs a LIMIT, not a sort.
     pub ordered: bool,
@@ -114,6 +117,9 @@ impl Selection {
         };
         if !self.holds.contacts.is_empty() {
             q = q.filter(messages::contact_id.ne_all(self.holds.contacts.clone()));
+        }
+        if let Some(contact) = &self.contact {
+            q = q.filter(messages::contact_id.eq(contact.clone()));
         }
         for range in &self.holds.ranges {
             q = match *range {
@@ -214,6 +220,9 @@ impl Selection {
         if !self.holds.contacts.is_empty() {
             q = q.filter(contacts::id.ne_all(self.holds.contacts.clone()));
         }
+        if let Some(contact) = &self.contact {
+            q = q.filter(contacts::id.eq(contact.clone()));
+        }
         for range in &self.holds.ranges {
             // Held when the contact's time [first seen, last message] meets the range.
             q = match *range {
@@ -283,7 +292,7 @@ impl Selection {
         }
         if !self.holds.contacts.is_empty() {
             let held = messages::table
-                .filter(messages::tenant_id.eq(t))
+                .filter(messages::tenant_id.eq(t.clone()))
                 .filter(messages::contact_id.eq_any(self.holds.contacts.clone()))
                 .select(messages::id.nullable());
             q = q.filter(
@@ -291,6 +300,13 @@ impl Selection {
                     .is_null()
                     .or(message_statuses::message_id.ne_all(held)),
             );
+        }
+        if let Some(contact) = &self.contact {
+            let own = messages::table
+                .filter(messages::tenant_id.eq(t))
+                .filter(messages::contact_id.eq(contact.clone()))
+                .select(messages::id.nullable());
+            q = q.filter(message_statuses::message_id.eq_any(own));
         }
         for range in &self.holds.ranges {
             let at = message_statuses::received_at;
@@ -333,6 +349,9 @@ impl Selection {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Item>, StoreError> {
+        if self.contact.is_some() {
+            return Ok(Vec::new());
+        }
         let at = event_deliveries::created_at;
         let mut q = event_deliveries::table
             .filter(event_deliveries::tenant_id.eq(self.tenant.to_string()))
@@ -401,6 +420,9 @@ impl Selection {
         }
         if !self.holds.contacts.is_empty() {
             q = q.filter(consents::contact_id.ne_all(self.holds.contacts.clone()));
+        }
+        if let Some(contact) = &self.contact {
+            q = q.filter(consents::contact_id.eq(contact.clone()));
         }
         for range in &self.holds.ranges {
             let at = consents::requested_at;

@@ -360,6 +360,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    erasure_items (id) {
+        id -> Text,
+        tenant_id -> Text,
+        request_id -> Text,
+        contact_id -> Text,
+        category -> Text,
+        rule -> Text,
+        start_at -> Nullable<BigInt>,
+        requested_at -> BigInt,
+        kept -> Integer,
+        held -> Integer,
+        until -> Nullable<BigInt>,
+        state -> Text,
+        decision -> Nullable<Text>,
+        decision_reason_sealed -> Nullable<Binary>,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<BigInt>,
+        done_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     subject_requests (id) {
         id -> Text,
         tenant_id -> Text,
@@ -457,5 +479,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     backups,
     ui_keys,
     ui_users,
-    ui_sessions
+    ui_sessions,
+    erasure_items
 );

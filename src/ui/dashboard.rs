@@ -196,7 +196,7 @@ impl Hafen {
                 continue;
             }
             for request in self.list_requests(actor, tenant, false).await? {
-                if request.status == "open" {
+                if request.status == "open" || request.status == crate::requests::DECISION_NEEDED {
                     open_requests.push(OpenRequest {
                         tenant: name.clone(),
                         tenant_id: tenant.as_str().to_string(),

@@ -11,6 +11,7 @@ mod clients;
 mod consent;
 mod crash;
 mod disk;
+mod erasure;
 mod events;
 mod fake_platform;
 mod instances;

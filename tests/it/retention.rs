@@ -23,7 +23,7 @@ both_backends!(
     old_audit_entries_are_pruned_and_the_chain_still_verifies,
 );
 
-fn rule(category: &str, channel: Option<&str>, start: &str, period: &str) -> Value {
+pub fn rule(category: &str, channel: Option<&str>, start: &str, period: &str) -> Value {
     let mut r = json!({
         "category": category, "start": start, "period": period,
         "legal_basis": "Test", "deletion_class": "LK 1",
@@ -63,7 +63,7 @@ fn keep_all_but(named: &[Value]) -> Vec<Value> {
 }
 
 /// Stores one message at `at`; returns (message id, contact id).
-async fn message_at(
+pub async fn message_at(
     app: &TestApp,
     tenant: &str,
     channel: &str,
@@ -87,7 +87,7 @@ async fn message_at(
 }
 
 /// Previews and activates `rules` as `token`; returns the version.
-async fn activate(app: &TestApp, tenant: &str, token: &str, rules: &[Value]) -> Value {
+pub async fn activate(app: &TestApp, tenant: &str, token: &str, rules: &[Value]) -> Value {
     let (status, preview) = app
         .post(
             &format!("/v1/tenants/{tenant}/retention/preview"),
@@ -108,7 +108,7 @@ async fn activate(app: &TestApp, tenant: &str, token: &str, rules: &[Value]) -> 
 }
 
 /// Runs retention for the tenant now; returns the certificate.
-async fn run(app: &TestApp, tenant: &str) -> Value {
+pub async fn run(app: &TestApp, tenant: &str) -> Value {
     let (status, report) = app
         .post(
             &format!("/v1/tenants/{tenant}/retention/runs"),
