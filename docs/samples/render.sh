@@ -24,6 +24,16 @@ api PUT "/v1/tenants/$tenant/register/controller" '{"party":{"name":"Muster Hand
 api POST "/v1/tenants/$tenant/channels" '{"platform":"whatsapp","name":"Kundenservice","account_id":"1234567890","secrets":{"app_secret":"sample-secret","verify_token":"sample-verify","access_token":"EAAG-sample"}}' >/dev/null
 api POST "/v1/tenants/$tenant/consent-purposes" '{"name":"Newsletter","texts":{"de":"Ja, ich möchte den Newsletter per WhatsApp erhalten. Abmeldung jederzeit mit STOP."}}' >/dev/null
 
+# An erasure answered by restriction (the defaults keep WhatsApp letters under § 257 HGB), and
+# the letter to the person in German and English.
+contact=$(api POST "/v1/tenants/$tenant/messages" '{"contact":{"channel":"whatsapp","address":"+49 151 23456789"},"direction":"in","occurred_at":"2026-03-02T09:30:00Z","kind":"text","body":"Ich bestelle 3 Stück zum Angebotspreis."}' | sed 's/.*"contact_id":"\([^"]*\)".*/\1/')
+request=$(api POST "/v1/tenants/$tenant/requests" "{\"kind\":\"erasure\",\"contact_id\":\"$contact\"}" | sed 's/.*"id":"\([^"]*\)".*/\1/')
+api POST "/v1/tenants/$tenant/requests/$request/erase" '{}' >/dev/null
+for lang in de en; do
+  curl -sf "http://127.0.0.1:18089/v1/tenants/$tenant/requests/$request/letter?lang=$lang" -H "Authorization: Bearer $token" -o "$out/letter-erasure-$lang.pdf"
+done
+pdftoppm -png -r 70 -f 1 -l 1 -singlefile "$out/letter-erasure-de.pdf" "$out/letter-erasure-de"
+
 for kind in controller-record toms subprocessors deletion-concept; do
   $bin report "$kind" --tenant "$tenant" --format pdf --lang de --out "$out/$kind.pdf" 2>/dev/null
 done

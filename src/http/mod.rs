@@ -94,6 +94,7 @@ use crate::service::Hafen;
         requests::export,
         requests::erase,
         requests::decide,
+        requests::letter,
         requests::restrict,
         requests::lookup,
     ),
@@ -269,6 +270,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/tenants/{tenant}/requests/{id}/decisions",
             web::post().to(requests::decide),
+        )
+        .route(
+            "/v1/tenants/{tenant}/requests/{id}/letter",
+            web::get().to(requests::letter),
         )
         .route(
             "/v1/tenants/{tenant}/requests/{id}/restrict",

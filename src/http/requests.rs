@@ -151,6 +151,55 @@ pub async fn reject(
     ))
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LetterQuery {
+    /// `de` (default) or `en`.
+    pub lang: Option<String>,
+    /// `pdf` (default) or `json`.
+    pub format: Option<String>,
+}
+
+/// The letter to the data subject answering the request (erasure or restriction with what
+/// was erased and what is kept until when, the cover letter of an access or portability
+/// export, a rejection with its ground). Audited: the request's history shows each one.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/requests/{id}/letter", tag = "requests",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id"),
+        LetterQuery),
+    responses((status = 200, description = "The letter: PDF, or JSON (`hafen.letter.v1`)"),
+        (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn letter(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: Ids,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (t, id) = path.into_inner();
+    let tenant = TenantId::parse(&t)?;
+    let q: LetterQuery = query(&req)?;
+    let lang = crate::records::Lang::parse(q.lang.as_deref().unwrap_or("de"))?;
+    let letter = hafen
+        .request_letter(
+            &caller.0,
+            &tenant,
+            &id,
+            lang,
+            q.format.as_deref().unwrap_or("pdf"),
+        )
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type(letter.content_type)
+        .insert_header(("X-Hafen-Content-SHA256", letter.sha256.clone()))
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{}\"", letter.file_name),
+        ))
+        .body(letter.bytes))
+}
+
 /// The access (Art. 15) or portability (Art. 20) export: a ZIP (`application/zip`), or
 /// age-encrypted (`application/octet-stream`) when a recipient or passphrase is given.
 /// The body is optional.

@@ -30,6 +30,13 @@ impl Lang {
         }
     }
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::De => "de",
+            Lang::En => "en",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Self> {
         match s {
             "de" => Ok(Lang::De),

@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod erase;
+pub mod letters;
 
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -54,7 +55,7 @@ impl Kind {
         }
     }
 
-    fn from_stored(s: &str) -> Self {
+    pub(crate) fn from_stored(s: &str) -> Self {
         match s {
             "portability" => Kind::Portability,
             "erasure" => Kind::Erasure,
@@ -163,6 +164,7 @@ impl RequestRow {
             created_at: from_micros(self.created_at),
             handled_by: self.handled_by.clone(),
             completed_at: self.completed_at.map(from_micros),
+            history: None,
         }
     }
 }
@@ -191,6 +193,22 @@ pub struct RequestView {
     pub created_at: DateTime<Utc>,
     pub handled_by: Option<String>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// What happened to the request, oldest first, from the audit log (registered,
+    /// extended, answered, decided, letters produced); only when one request is read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<HistoryEntry>>,
+}
+
+/// One step in a request's history.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HistoryEntry {
+    pub at: DateTime<Utc>,
+    /// The audit action, e.g. `dsr.create`, `dsr.erase`, `dsr.erasure_decision`, `dsr.letter`.
+    pub action: String,
+    /// Who: a token id, a user, or `system`.
+    pub actor: String,
+    /// Counts, kinds and hashes; never personal data.
+    pub detail: Option<String>,
 }
 
 fn binding<'a>(tenant: &'a str, id: &'a str) -> FieldBinding<'a> {
@@ -387,7 +405,37 @@ impl Hafen {
             .as_deref()
             .map(|s| keys.seal.open_string(&binding(&row.tenant_id, &row.id), s))
             .transpose()?;
-        Ok(row.view(self.today(), reason))
+        let (t, rid) = (tenant.as_str().to_string(), id.to_string());
+        let history = self
+            .store
+            .read(move |conn| {
+                use crate::store::schema::audit_log;
+                let rows: Vec<(i64, String, String, Option<String>)> = audit_log::table
+                    .filter(audit_log::object_type.eq("subject_request"))
+                    .filter(audit_log::object_id.eq(&rid))
+                    .filter(audit_log::tenant_id.eq(&t))
+                    .order(audit_log::seq)
+                    .select((
+                        audit_log::at,
+                        audit_log::action,
+                        audit_log::actor,
+                        audit_log::detail,
+                    ))
+                    .load(conn)?;
+                Ok(rows)
+            })
+            .await?
+            .into_iter()
+            .map(|(at, action, actor, detail)| HistoryEntry {
+                at: from_micros(at),
+                action,
+                actor,
+                detail,
+            })
+            .collect();
+        let mut view = row.view(self.today(), reason);
+        view.history = Some(history);
+        Ok(view)
     }
 
     pub(crate) async fn request_row(&self, tenant: &TenantId, id: &str) -> Result<RequestRow> {

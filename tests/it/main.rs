@@ -16,6 +16,7 @@ mod events;
 mod fake_platform;
 mod instances;
 mod isolation;
+mod letters;
 mod media;
 mod ops;
 mod process;

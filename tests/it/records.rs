@@ -67,7 +67,7 @@ fn controller(name: &str) -> Value {
 
 /// Text of a PDF: pdftotext where installed (required under CI), else the raw content
 /// streams (Hafen's PDFs are uncompressed, WinAnsi-encoded).
-fn pdf_text(pdf: &[u8]) -> String {
+pub fn pdf_text(pdf: &[u8]) -> String {
     assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.pdf");
@@ -518,7 +518,7 @@ fn unzip(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
     out
 }
 
-async fn export(
+pub async fn export(
     app: &TestApp,
     tenant: &str,
     token: &str,

@@ -24,3 +24,6 @@ CREATE TABLE erasure_items (
     UNIQUE (request_id, category)
 );
 CREATE INDEX erasure_items_state ON erasure_items (tenant_id, state);
+-- A request's history (created, extended, answered, decided, letters) is read from the audit
+-- log by object.
+CREATE INDEX audit_log_object ON audit_log (object_type, object_id);

@@ -1,1 +1,2 @@
+DROP INDEX audit_log_object;
 DROP TABLE erasure_items;

@@ -1,0 +1,231 @@
+//! Letters to the data subject: their text in German and English against golden files
+//! (`tests/golden/letters/`; `HAFEN_UPDATE_GOLDEN=1` rewrites them after a deliberate change),
+//! the PDF readable, every letter in the request's history.
+
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::retention::{activate, message_at, rule};
+use crate::support::{Backend, TestApp};
+
+both_backends!(letters_say_what_was_erased_kept_and_why);
+
+/// The letter as text: subject, paragraphs, tables, closing; ids replaced by `<id>`.
+fn text(letter: &Value) -> String {
+    let mut out = Vec::new();
+    out.push(format!(
+        "Betreff/Subject: {}",
+        letter["subject"].as_str().unwrap()
+    ));
+    out.push(letter["salutation"].as_str().unwrap().to_string());
+    for p in letter["paragraphs"].as_array().unwrap() {
+        out.push(p.as_str().unwrap().to_string());
+    }
+    for t in letter["tables"].as_array().unwrap() {
+        out.push(format!("[{}]", t["title"].as_str().unwrap()));
+        for row in t["rows"].as_array().unwrap() {
+            let cells: Vec<&str> = row
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect();
+            out.push(format!("  {}", cells.join(" | ")));
+        }
+    }
+    for c in letter["closing"].as_array().unwrap() {
+        out.push(c.as_str().unwrap().to_string());
+    }
+    let mut s = out.join("\n") + "\n";
+    // UUIDs differ per run.
+    let mut result = String::new();
+    let bytes: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < bytes.len() {
+        let candidate: String = bytes[i..bytes.len().min(i + 36)].iter().collect();
+        if candidate.len() == 36 && uuid::Uuid::try_parse(&candidate).is_ok() {
+            result.push_str("<id>");
+            i += 36;
+        } else {
+            result.push(bytes[i]);
+            i += 1;
+        }
+    }
+    s = result;
+    s
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/letters")
+        .join(name);
+    if std::env::var("HAFEN_UPDATE_GOLDEN").as_deref() == Ok("1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "{} missing: run with HAFEN_UPDATE_GOLDEN=1\n{actual}",
+            path.display()
+        )
+    });
+    assert_eq!(actual, expected, "{name} differs from its golden file");
+}
+
+async fn letter(app: &TestApp, tenant: &str, token: &str, id: &str, lang: &str) -> Value {
+    let (status, _, bytes) = app
+        .get_bytes(
+            &format!("/v1/tenants/{tenant}/requests/{id}/letter?lang={lang}&format=json"),
+            token,
+        )
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+async fn request(app: &TestApp, tenant: &str, token: &str, kind: &str, contact: &str) -> String {
+    let (status, r) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/requests"),
+            token,
+            &json!({"kind": kind, "contact_id": contact, "received_on": "2026-11-20"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{r}");
+    r["id"].as_str().unwrap().to_string()
+}
+
+async fn letters_say_what_was_erased_kept_and_why(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let dpo = app.token(&tenant, "dpo").await;
+    let admin = app.token(&tenant, "tenant_admin").await;
+    let mut whatsapp = rule("message_content", Some("whatsapp"), "collection", "P6Y");
+    whatsapp["ground"] = json!("statutory");
+    whatsapp["norm"] = json!("§ 257 Abs. 1 Nr. 2, 3, Abs. 4 HGB");
+    whatsapp["end_of_year"] = json!(true);
+    let rules = vec![
+        whatsapp,
+        rule("message_content", None, "collection", "P90D"),
+        rule("message_metadata", None, "collection", "P1Y"),
+        rule("contacts", None, "conversation_end", "P1Y"),
+        rule("attachments", None, "collection", "P1Y"),
+        rule("delivery_statuses", None, "collection", "P90D"),
+        rule("consent_requests", None, "collection", "P30D"),
+        rule("consent_proofs", None, "consent_withdrawal", "P1Y"),
+        rule("webhook_logs", None, "collection", "P30D"),
+    ];
+    activate(&app, &tenant, &admin, &rules).await;
+
+    // An erasure that keeps commercial letters.
+    let (_, whatsapp_contact) = message_at(
+        &app,
+        &tenant,
+        "whatsapp",
+        "+4915120000010",
+        "2026-03-01T10:00:00Z",
+    )
+    .await;
+    let erasure = request(&app, &tenant, &dpo, "erasure", &whatsapp_contact).await;
+    let (status, outcome) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/requests/{erasure}/erase"),
+            &dpo,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{outcome}");
+    for lang in ["de", "en"] {
+        let l = letter(&app, &tenant, &dpo, &erasure, lang).await;
+        assert_eq!(l["schema"], json!("hafen.letter.v1"));
+        golden(&format!("erasure-kept.{lang}.txt"), &text(&l));
+    }
+
+    // An erasure that erases everything (Telegram: no rule keeps it).
+    let (_, telegram) =
+        message_at(&app, &tenant, "telegram", "555001", "2026-11-20T10:00:00Z").await;
+    let erased = request(&app, &tenant, &dpo, "erasure", &telegram).await;
+    let (status, _) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/requests/{erased}/erase"),
+            &dpo,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    for lang in ["de", "en"] {
+        golden(
+            &format!("erasure-all.{lang}.txt"),
+            &text(&letter(&app, &tenant, &dpo, &erased, lang).await),
+        );
+    }
+
+    // The cover letter of an access export, and a rejection.
+    let (_, someone) = message_at(
+        &app,
+        &tenant,
+        "whatsapp",
+        "+4915120000011",
+        "2026-11-21T10:00:00Z",
+    )
+    .await;
+    let access = request(&app, &tenant, &dpo, "access", &someone).await;
+    let (status, _) = crate::records::export(&app, &tenant, &dpo, &access, None).await;
+    assert_eq!(status, 200);
+    let rejected = request(&app, &tenant, &dpo, "erasure", &someone).await;
+    let (status, _) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/requests/{rejected}/reject"),
+            &dpo,
+            &json!({"ground": "identity_not_verified"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    for lang in ["de", "en"] {
+        golden(
+            &format!("access.{lang}.txt"),
+            &text(&letter(&app, &tenant, &dpo, &access, lang).await),
+        );
+        golden(
+            &format!("rejection.{lang}.txt"),
+            &text(&letter(&app, &tenant, &dpo, &rejected, lang).await),
+        );
+    }
+
+    // An open request has no letter yet; a bad format or language is a 422.
+    let open = request(&app, &tenant, &dpo, "restriction", &someone).await;
+    let base = format!("/v1/tenants/{tenant}/requests/{open}/letter");
+    assert_eq!(app.get_bytes(&base, &dpo).await.0, 409);
+    let done = format!("/v1/tenants/{tenant}/requests/{erasure}/letter");
+    assert_eq!(
+        app.get_bytes(&format!("{done}?format=docx"), &dpo).await.0,
+        422
+    );
+    assert_eq!(app.get_bytes(&format!("{done}?lang=fr"), &dpo).await.0, 422);
+    let agent = app.token(&tenant, "agent").await;
+    assert_eq!(app.get_bytes(&done, &agent).await.0, 403);
+
+    // The PDF reads as the letter; the history shows every letter produced.
+    let (status, content_type, pdf) = app.get_bytes(&done, &dpo).await;
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "application/pdf");
+    let text = crate::records::pdf_text(&pdf);
+    assert!(text.contains("Art. 17 Abs. 3 lit. b DSGVO"), "{text}");
+    assert!(text.contains("01.01.2033"), "{text}");
+    let (_, view) = app
+        .get(&format!("/v1/tenants/{tenant}/requests/{erasure}"), &dpo)
+        .await;
+    let letters: Vec<&Value> = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["action"] == json!("dsr.letter"))
+        .collect();
+    assert_eq!(letters.len(), 3, "{view}");
+    assert!(letters[2]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("format=pdf"));
+    let _ = app.stop().await;
+}
