@@ -34,12 +34,12 @@ for lang in de en; do
 done
 pdftoppm -png -r 70 -f 1 -l 1 -singlefile "$out/letter-erasure-de.pdf" "$out/letter-erasure-de"
 
-for kind in controller-record toms subprocessors deletion-concept; do
+for kind in controller-record toms subprocessors deletion-concept deletion-report; do
   $bin report "$kind" --tenant "$tenant" --format pdf --lang de --out "$out/$kind.pdf" 2>/dev/null
 done
 $bin report processor-record --format pdf --lang de --out "$out/processor-record.pdf" 2>/dev/null
 $bin report processor-record --format xlsx --lang en --out "$out/processor-record-en.xlsx" 2>/dev/null
-for f in processor-record controller-record toms; do
+for f in processor-record controller-record toms deletion-report; do
   pdftoppm -png -r 70 -f 1 -l 1 -singlefile "$out/$f.pdf" "$out/$f"
 done
 echo "written: $(ls "$out" | tr '\n' ' ')"

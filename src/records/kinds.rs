@@ -980,9 +980,15 @@ impl Hafen {
         lang: Lang,
     ) -> Result<Vec<Section>> {
         let t = tenant.as_str().to_string();
-        let (list, chain): (Vec<CertificateView>, _) = self
+        let (list, chain, kept): (Vec<CertificateView>, _, _) = self
             .store
-            .read(move |conn| Ok((certificates::list(conn, &t)?, certificates::verify(conn)?)))
+            .read(move |conn| {
+                Ok((
+                    certificates::list(conn, &t)?,
+                    certificates::verify(conn)?,
+                    crate::requests::erase::kept_by_requests(conn, &t)?,
+                ))
+            })
             .await?;
         let mut table = Table::new(
             "certificates",
@@ -1010,15 +1016,26 @@ impl Hafen {
                 .counts
                 .iter()
                 .filter(|(_, v)| **v > 0)
-                .map(|(k, v)| format!("{k}={v}"))
+                .map(
+                    |(k, v)| match Category::ALL.into_iter().find(|c| c.as_str() == k) {
+                        Some(category) => format!("{}: {v}", live::category_label(category, lang)),
+                        None => format!("{k}: {v}"),
+                    },
+                )
                 .collect();
             table.row(vec![
                 c.seq.map(|s| s.to_string()).unwrap_or_default(),
-                c.run_id.clone(),
-                c.state.clone(),
-                c.started_at.to_rfc3339(),
-                c.finished_at.map(|f| f.to_rfc3339()).unwrap_or_default(),
-                deleted.join(", "),
+                c.source_label(lang),
+                c.state_label(lang),
+                crate::records::moment(c.started_at, lang),
+                c.finished_at
+                    .map(|f| crate::records::moment(f, lang))
+                    .unwrap_or_default(),
+                if deleted.is_empty() {
+                    lang.pick("nichts", "nothing")
+                } else {
+                    deleted.join("; ")
+                },
                 c.keys_shredded.len().to_string(),
                 c.hash.clone().unwrap_or_default(),
             ]);
@@ -1054,7 +1071,55 @@ impl Hafen {
                 totals.get(c.as_str()).copied().unwrap_or(0).to_string(),
             );
         }
-        Ok(vec![s.table(table)])
+        s = s.table(table);
+        let mut restricted = Table::new(
+            "kept_by_requests",
+            lang.pick(
+                "Auf Löschantrag aufbewahrte und eingeschränkte Daten",
+                "Data kept and restricted on erasure requests",
+            ),
+            vec![
+                ("request", lang.pick("Löschantrag", "Erasure request")),
+                ("category", lang.pick("Datenart", "Data category")),
+                ("kept", lang.pick("Anzahl", "Number")),
+                (
+                    "ground",
+                    lang.pick("Grund der Aufbewahrung", "Ground for keeping"),
+                ),
+                ("until", lang.pick("Gelöscht ab", "Erased from")),
+            ],
+        );
+        for k in &kept {
+            let category = Category::ALL
+                .into_iter()
+                .find(|c| c.as_str() == k.category)
+                .map(|c| live::category_label(c, lang))
+                .unwrap_or_else(|| k.category.clone());
+            restricted.row(vec![
+                k.request_id.clone(),
+                category,
+                k.kept.to_string(),
+                k.citation.get(lang).to_string(),
+                match (k.until, k.decision_needed) {
+                    (Some(u), _) => crate::records::day(u, lang),
+                    (None, true) => lang.pick(
+                        "Entscheidung der/des DSB ausstehend",
+                        "awaiting the DPO's decision",
+                    ),
+                    (None, false) => lang.pick(
+                        "nach Ende der Aufbewahrungssperre",
+                        "after the legal hold ends",
+                    ),
+                },
+            ]);
+        }
+        if kept.is_empty() {
+            s = s.note(lang.pick(
+                "Derzeit hält kein Löschantrag Daten zurück.",
+                "No erasure request keeps data back at present.",
+            ));
+        }
+        Ok(vec![s.table(restricted)])
     }
 
     async fn consent_statistics_sections(

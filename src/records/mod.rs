@@ -45,3 +45,19 @@ impl Lang {
         }
     }
 }
+
+/// A moment as a person reads it in a document: to the minute, with its zone.
+pub fn moment(at: chrono::DateTime<chrono::Utc>, lang: Lang) -> String {
+    match lang {
+        Lang::De => at.format("%d.%m.%Y, %H:%M UTC").to_string(),
+        Lang::En => at.format("%-d %b %Y, %H:%M UTC").to_string(),
+    }
+}
+
+/// A day as a person reads it in a document.
+pub fn day(at: chrono::DateTime<chrono::Utc>, lang: Lang) -> String {
+    match lang {
+        Lang::De => at.format("%d.%m.%Y").to_string(),
+        Lang::En => at.format("%-d %B %Y").to_string(),
+    }
+}

@@ -1113,6 +1113,51 @@ impl Hafen {
     }
 }
 
+/// What erasure requests keep back in a tenant, for the deletion report: one entry per request
+/// and category still kept or waiting for a decision.
+#[derive(Debug, Clone)]
+pub struct KeptByRequest {
+    pub request_id: String,
+    pub category: String,
+    pub kept: i64,
+    pub citation: Citation,
+    pub until: Option<DateTime<Utc>>,
+    pub decision_needed: bool,
+}
+
+pub fn kept_by_requests(conn: &mut DbConn, tenant: &str) -> Result<Vec<KeptByRequest>, StoreError> {
+    let rows: Vec<ItemRow> = erasure_items::table
+        .filter(erasure_items::tenant_id.eq(tenant))
+        .filter(erasure_items::state.ne(DONE))
+        .order((erasure_items::request_id, erasure_items::id))
+        .select(ItemRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let rule = r.rule();
+            let citation = match (&r.decision, r.until, &rule) {
+                (Some(_), Some(until), _) => {
+                    decision_citation((from_micros(until) - chrono::Duration::days(1)).date_naive())
+                }
+                (_, _, Some(rule)) if rule.ground.keeps_on_erasure() => {
+                    Citation::of(|lang| rule.citation(lang))
+                }
+                (_, _, _) if r.held == r.kept => hold_citation(),
+                _ => dependency_citation(r.category().unwrap_or(Category::Contacts)),
+            };
+            KeptByRequest {
+                decision_needed: r.state == AWAITING,
+                until: r.until.map(from_micros),
+                kept: i64::from(r.kept),
+                request_id: r.request_id,
+                category: r.category,
+                citation,
+            }
+        })
+        .collect())
+}
+
 /// Whether the request still keeps items of `category` (its row is open and items remain).
 fn still_kept(conn: &mut DbConn, rows: &[ItemRow], category: Category) -> Result<bool, StoreError> {
     for row in rows.iter().filter(|r| r.category == category.as_str()) {

@@ -257,6 +257,61 @@ pub struct CertificateView {
     pub hash: Option<String>,
 }
 
+impl CertificateView {
+    /// The certificate's state in words.
+    pub fn state_label(&self, lang: crate::records::Lang) -> String {
+        match self.state.as_str() {
+            RUNNING => lang.pick("läuft", "running"),
+            COMPLETED => lang.pick("abgeschlossen", "completed"),
+            FAILED => lang.pick("mit Fehlern beendet", "finished with errors"),
+            INTERRUPTED => lang.pick(
+                "abgebrochen (der nächste Lauf setzt fort)",
+                "interrupted (the next run carries on)",
+            ),
+            "restricted" => lang.pick(
+                "Löschantrag: Teile aufbewahrt und eingeschränkt",
+                "erasure request: some data kept and restricted",
+            ),
+            other => other.to_string(),
+        }
+    }
+
+    /// What produced the certificate, in words: a retention run under rule versions, an
+    /// erasure request, or a later run erasing what a request kept.
+    pub fn source_label(&self, lang: crate::records::Lang) -> String {
+        let v = &self.rule_versions;
+        let version = |v: &serde_json::Value| match v.as_i64() {
+            Some(0) | None => lang.pick("Standard der Installation", "install defaults"),
+            Some(n) => lang.pick(
+                &format!("Löschregeln Version {n}"),
+                &format!("deletion rules version {n}"),
+            ),
+        };
+        match (
+            v.get("erasure_request").and_then(|r| r.as_str()),
+            v.get("retention_run"),
+        ) {
+            (Some(request), Some(_)) => lang.pick(
+                &format!(
+                    "Löschlauf: aufbewahrte Daten des Löschantrags {request}, Frist abgelaufen"
+                ),
+                &format!("retention run: data kept by erasure request {request}, period over"),
+            ),
+            (Some(request), None) => lang.pick(
+                &format!("Löschantrag {request} ({})", version(&v["tenant_rules"])),
+                &format!(
+                    "erasure request {request} ({})",
+                    version(&v["tenant_rules"])
+                ),
+            ),
+            (None, _) => lang.pick(
+                &format!("Löschlauf ({})", version(&v["tenant_rules"])),
+                &format!("retention run ({})", version(&v["tenant_rules"])),
+            ),
+        }
+    }
+}
+
 impl From<CertificateRow> for CertificateView {
     fn from(r: CertificateRow) -> Self {
         Self {

@@ -238,6 +238,46 @@ async fn erasure_follows_the_rule_of_the_contacts_channel(backend: Backend) {
         "kept data is restricted"
     );
 
+    // The deletion report says it in words: the request, its state, the kept categories
+    // with their grounds and end dates; no slugs, no JSON.
+    let (status, report) = app
+        .get(
+            &format!("/v1/tenants/{tenant}/reports/deletion-report?format=json&lang=de"),
+            &dpo,
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let section = &report["sections"][0];
+    let certificates = &section["tables"][0]["rows"];
+    let text = certificates.to_string();
+    assert!(
+        text.contains("Löschantrag: Teile aufbewahrt und eingeschränkt"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("Löschantrag {id} (Löschregeln Version 1)")),
+        "{text}"
+    );
+    assert!(text.contains("Nachrichteninhalte: 2"), "{text}");
+    for slug in ["\"completed\"", "\"restricted\"", "message_content", "{\""] {
+        assert!(!text.contains(slug), "{slug} in {text}");
+    }
+    let kept = &section["tables"][1]["rows"];
+    let content = kept
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r[1] == json!("Nachrichteninhalte"))
+        .unwrap_or_else(|| panic!("{kept}"));
+    assert!(
+        content[3]
+            .as_str()
+            .unwrap()
+            .starts_with("Art. 17 Abs. 3 lit. b DSGVO"),
+        "{content}"
+    );
+    assert_eq!(content[4], json!("01.01.2033"));
+
     // With a file: the attachments appear, under their own rule (none): the file goes, the
     // kept letter stays.
     let channel = whatsapp_channel(&app, &tenant, "wa-secret").await;
