@@ -236,6 +236,13 @@ fn activities_table(activities: &[ActivityRecord], lang: Lang) -> Table {
                 "erasure",
                 lang.pick("Fristen für die Löschung", "Time limits for erasure"),
             ),
+            (
+                "joint_controllers",
+                lang.pick(
+                    "Gemeinsam Verantwortliche (Art. 26 DSGVO)",
+                    "Joint controllers (Art. 26 GDPR)",
+                ),
+            ),
             ("source", lang.pick("Quelle", "Source")),
         ],
     );
@@ -267,6 +274,11 @@ fn activities_table(activities: &[ActivityRecord], lang: Lang) -> Table {
             or(&a.data_categories),
             or(&a.recipients),
             or(&a.erasure),
+            if a.joint_controllers.is_empty() {
+                lang.pick("keine", "none")
+            } else {
+                join(&a.joint_controllers)
+            },
             source,
         ]);
     }
@@ -285,6 +297,7 @@ fn transfers_table(rows: &[(String, &SubProcessorRecord)], lang: Lang) -> Table 
             ("recipient", lang.pick("Empfänger", "Recipient")),
             ("countries", lang.pick("Drittländer", "Third countries")),
             ("safeguards", lang.pick("Geeignete Garantien", "Safeguards")),
+            ("status", lang.pick("Bestätigt", "Confirmed")),
         ],
     );
     for (controller, s) in rows {
@@ -296,9 +309,30 @@ fn transfers_table(rows: &[(String, &SubProcessorRecord)], lang: Lang) -> Table 
             s.entry.name.clone(),
             s.entry.third_countries.join(", "),
             or_missing(s.entry.transfer_mechanism.as_deref(), lang),
+            confirmation(s, lang),
         ]);
     }
     t
+}
+
+/// Whether the controller confirmed a sub-processor entry: a pre-filled one is a fact about the
+/// data flow, listed in every record, but marked until the register names the date it was
+/// authorised.
+fn confirmation(s: &SubProcessorRecord, lang: Lang) -> String {
+    match (s.pre_filled, s.entry.authorised_on) {
+        (false, Some(d)) => lang.pick(
+            &format!("im Register bestätigt, genehmigt am {}", d.format("%d.%m.%Y")),
+            &format!("confirmed in the register, authorised on {d}"),
+        ),
+        (false, None) => lang.pick(
+            "im Register erfasst, Genehmigungsdatum fehlt",
+            "entered in the register, date of authorisation missing",
+        ),
+        (true, _) => lang.pick(
+            "NICHT BESTÄTIGT: vorausgefüllt aus der genutzten Plattform – im Register mit Genehmigungsdatum zu bestätigen",
+            "NOT CONFIRMED: pre-filled from the platform in use – to be confirmed in the register with the date of authorisation",
+        ),
+    }
 }
 
 fn date(d: Option<DateTime<Utc>>) -> String {
@@ -353,14 +387,7 @@ fn subprocessors_table(list: &[SubProcessorRecord], lang: Lang) -> Table {
                 .map(|d: NaiveDate| d.to_string())
                 .unwrap_or_else(|| missing(lang)),
             date(s.listed_since),
-            if s.pre_filled {
-                lang.pick(
-                    "vorausgefüllt aus genutzter Plattform – im Register zu bestätigen",
-                    "pre-filled from a platform in use – to be confirmed in the register",
-                )
-            } else {
-                lang.pick("im Register erfasst", "entered in the register")
-            },
+            confirmation(s, lang),
         ]);
     }
     t

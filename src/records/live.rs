@@ -187,7 +187,7 @@ pub fn tenant_facts(
     }))
 }
 
-fn platform_label(p: Platform) -> &'static str {
+pub fn platform_label(p: Platform) -> &'static str {
     match p {
         Platform::Whatsapp => "WhatsApp",
         Platform::Messenger => "Facebook Messenger",
@@ -222,12 +222,12 @@ pub fn platform_subprocessor(p: Platform, lang: Lang) -> SubProcessor {
         },
         Platform::Telegram => SubProcessor {
             key: "telegram".into(),
-            name: "Telegram Messenger Inc.".into(),
+            name: "Telegram FZ-LLC / Telegram Messenger Inc.".into(),
             address: lang.pick(
-                "Britische Jungferninseln (aktuelle Anschrift laut Datenschutzerklärung von Telegram prüfen)",
-                "British Virgin Islands (check the current address in Telegram's privacy policy)",
+                "Dubai, Vereinigte Arabische Emirate (Telegram FZ-LLC); Britische Jungferninseln (Telegram Messenger Inc.); Anschrift laut Datenschutzerklärung von Telegram",
+                "Dubai, United Arab Emirates (Telegram FZ-LLC); British Virgin Islands (Telegram Messenger Inc.); address as in Telegram's privacy policy",
             ),
-            country: "VG".into(),
+            country: "AE".into(),
             service: lang.pick(
                 "Zustellung von Nachrichten über die Telegram Bot API",
                 "Message delivery through the Telegram Bot API",
@@ -237,10 +237,10 @@ pub fn platform_subprocessor(p: Platform, lang: Lang) -> SubProcessor {
                 lang.pick("Profilname", "Profile name"),
                 lang.pick("Nachrichteninhalte und Dateien", "Message contents and files"),
             ],
-            third_countries: vec!["VG".into(), "AE".into()],
+            third_countries: vec!["AE".into(), "VG".into()],
             transfer_mechanism: Some(lang.pick(
-                "Kein Angemessenheitsbeschluss: Standardvertragsklauseln (Art. 46 Abs. 2 lit. c DSGVO) mit Transfer Impact Assessment — vom Verantwortlichen zu prüfen",
-                "No adequacy decision: standard contractual clauses (Art. 46(2)(c) GDPR) with a transfer impact assessment — to be checked by the controller",
+                "Keine geeignete Garantie: Für die Vereinigten Arabischen Emirate und die Britischen Jungferninseln besteht kein Angemessenheitsbeschluss, und Telegram bietet keine Standardvertragsklauseln oder andere Garantien nach Art. 46 DSGVO an. Der Verantwortliche muss die Übermittlung selbst bewerten (Art. 44 ff. DSGVO); für gelegentliche Übermittlungen kommt allenfalls Art. 49 DSGVO in Betracht.",
+                "No appropriate safeguard: there is no adequacy decision for the United Arab Emirates or the British Virgin Islands, and Telegram offers no standard contractual clauses or other safeguards under Art. 46 GDPR. The controller has to assess the transfer itself (Art. 44 ff. GDPR); for occasional transfers Art. 49 GDPR at most may apply.",
             )),
             authorised_on: None,
         },
@@ -275,16 +275,30 @@ pub fn describe_rule(rule: &Rule, lang: Lang) -> String {
             parts.join(" ")
         }
     };
-    let start = start_label(rule.start, lang);
     let start = if rule.end_of_year {
+        let of = start_genitive(rule.start, lang);
         lang.pick(
-            &format!("ab Ende des Kalenderjahres {start}"),
-            &format!("from the end of the calendar year {start}"),
+            &format!("ab Ende des Kalenderjahres {of}"),
+            &format!("from the end of the calendar year of {of}"),
         )
     } else {
+        let start = start_label(rule.start, lang);
         lang.pick(&format!("ab {start}"), &format!("from {start}"))
     };
     format!("{period} {start} ({})", rule.legal_basis)
+}
+
+/// The start point after "des Kalenderjahres …" (German genitive).
+fn start_genitive(s: StartPoint, lang: Lang) -> String {
+    match s {
+        StartPoint::Collection => lang.pick("der Erhebung", "collection"),
+        StartPoint::ConversationEnd => lang.pick("der letzten Nachricht", "the last message"),
+        StartPoint::RelationshipEnd => lang.pick(
+            "des Endes der Geschäftsbeziehung",
+            "the end of the relationship",
+        ),
+        StartPoint::ConsentWithdrawal => lang.pick("des Widerrufs", "withdrawal"),
+    }
 }
 
 fn start_label(s: StartPoint, lang: Lang) -> String {
@@ -366,6 +380,8 @@ pub struct ActivityRecord {
     pub data_categories: Vec<String>,
     pub recipients: Vec<String>,
     pub erasure: Vec<String>,
+    /// Joint controllers (Art. 26 GDPR) and what they are jointly responsible for.
+    pub joint_controllers: Vec<String>,
     /// Generated from the live configuration (true) or entered by hand (false).
     pub generated: bool,
     /// A generated activity whose fields a person completed.
@@ -421,6 +437,7 @@ pub fn activities(facts: &TenantFacts, manual: &[Activity], lang: Lang) -> Vec<A
                 Some(ch.platform.as_str()),
                 lang,
             ),
+            joint_controllers: joint_controllers(ch.platform, lang),
             generated: true,
             completed_by_hand: false,
         });
@@ -464,6 +481,7 @@ pub fn activities(facts: &TenantFacts, manual: &[Activity], lang: Lang) -> Vec<A
                 None,
                 lang,
             ),
+            joint_controllers: Vec::new(),
             generated: true,
             completed_by_hand: false,
         });
@@ -500,12 +518,26 @@ pub fn activities(facts: &TenantFacts, manual: &[Activity], lang: Lang) -> Vec<A
                 data_categories: m.data_categories.clone().unwrap_or_default(),
                 recipients: m.recipients.clone().unwrap_or_default(),
                 erasure: Vec::new(),
+                joint_controllers: Vec::new(),
                 generated: false,
                 completed_by_hand: true,
             }),
         }
     }
     out
+}
+
+/// Who is jointly responsible with the controller for a platform channel: a Facebook page is a
+/// joint controllership with Meta for the Page Insights data (Art. 26 GDPR; CJEU C-210/16
+/// *Wirtschaftsakademie*; Meta's Page Controller Addendum).
+pub fn joint_controllers(p: Platform, lang: Lang) -> Vec<String> {
+    match p {
+        Platform::Messenger => vec![lang.pick(
+            "Meta Platforms Ireland Ltd., Merrion Road, Dublin 4, Irland: gemeinsam verantwortlich für die Seiten-Insights der Facebook-Seite (Art. 26 DSGVO; EuGH C-210/16; Vereinbarung „Page Controller Addendum“ von Meta). Die über die Messenger-Plattform ausgetauschten Nachrichteninhalte verarbeitet Meta in eigener Verantwortung.",
+            "Meta Platforms Ireland Ltd., Merrion Road, Dublin 4, Ireland: jointly responsible for the Facebook page's Page Insights (Art. 26 GDPR; CJEU C-210/16; Meta's Page Controller Addendum). Meta processes the message contents exchanged through the Messenger Platform under its own responsibility.",
+        )],
+        Platform::Whatsapp | Platform::Telegram => Vec::new(),
+    }
 }
 
 /// A technical measure Hafen has switched on, described as configured.

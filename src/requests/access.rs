@@ -27,7 +27,7 @@ use crate::messages::read::MessageView;
 use crate::messages::{Direction, MessageKind};
 use crate::records::live;
 use crate::records::pdf::{self, Block};
-use crate::records::register::{Document, Scope, Section as Part};
+use crate::records::register::{Document, Scope, Section as Part, SubProcessor};
 use crate::records::Lang;
 use crate::retention::keys;
 use crate::service::{Hafen, PageRequest};
@@ -79,6 +79,12 @@ struct ExportedConsentEvent {
     source: String,
     text_version: Option<i32>,
     text: Option<String>,
+    /// SHA-256 of the consent text as shown (hex), as the ledger recorded it.
+    text_sha256: String,
+    /// How the step was given or recorded: IP address and user agent for web sign-ups, the
+    /// page, the keyword the person wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evidence: Option<crate::consent::Evidence>,
 }
 
 #[derive(Debug, Serialize)]
@@ -101,8 +107,15 @@ struct Information {
     legal_bases: Vec<String>,
     data_categories: Vec<String>,
     recipients: Vec<String>,
+    /// Joint controllers (Art. 26 GDPR) of the person's channel, e.g. Meta for a Facebook page.
+    joint_controllers: Vec<String>,
     third_country_transfers: Vec<String>,
+    /// For each category of data the person has: the rule in force for the person's channel.
     storage_periods: Vec<String>,
+    /// Art. 15(1)(h).
+    automated_decisions: String,
+    /// Why and until when processing is restricted, if it is.
+    restriction: Option<String>,
     rights: Vec<String>,
     complaint: String,
     source: String,
@@ -279,7 +292,7 @@ impl Hafen {
             })
             .collect();
         let consents = self.exported_consents(actor, tenant, &contact_id).await?;
-        let information = self.art15_information(tenant, lang).await?;
+        let information = self.art15_information(tenant, &contact_row, lang).await?;
         Ok((
             SubjectExport {
                 schema: "hafen.subject-export.v1",
@@ -424,6 +437,8 @@ impl Hafen {
                             source: e.source,
                             text_version: text.map(|t| t.0),
                             text: text.map(|t| t.1.clone()),
+                            text_sha256: e.text_sha256,
+                            evidence: e.evidence,
                         }
                     })
                     .collect(),
@@ -431,15 +446,47 @@ impl Hafen {
             .collect())
     }
 
-    /// What Art. 15(1)(a)-(h) and (2) require, from the register and the live configuration.
-    async fn art15_information(&self, tenant: &TenantId, lang: Lang) -> Result<Information> {
-        let now = crate::clock::to_micros(self.clock.now());
-        let t = tenant.as_str().to_string();
-        let facts = self
+    /// What Art. 15(1)(a)-(h) and (2) require, about this person: the purposes, categories,
+    /// recipients, transfers and storage periods that concern the person's channel and
+    /// consents (not every activity of the tenant), from the register and the live
+    /// configuration.
+    async fn art15_information(
+        &self,
+        tenant: &TenantId,
+        contact: &contacts::ContactRow,
+        lang: Lang,
+    ) -> Result<Information> {
+        let now = self.clock.now();
+        let (t, c) = (tenant.as_str().to_string(), contact.id.clone());
+        let (facts, purposes, categories, restriction, kept_until) = self
             .store
-            .read(move |conn| live::tenant_facts(conn, &t, now))
-            .await?
-            .ok_or(Error::NotFound)?;
+            .read(move |conn| {
+                let facts = live::tenant_facts(conn, &t, crate::clock::to_micros(now))?;
+                let purposes: Vec<String> = {
+                    use crate::store::schema::consents;
+                    consents::table
+                        .filter(consents::tenant_id.eq(&t))
+                        .filter(consents::contact_id.eq(&c))
+                        .select(consents::purpose_id)
+                        .distinct()
+                        .load(conn)?
+                };
+                let categories = person_categories(conn, &t, &c)?;
+                let restriction: Option<Vec<u8>> = {
+                    use crate::store::schema::contacts as ct;
+                    ct::table
+                        .filter(ct::tenant_id.eq(&t))
+                        .filter(ct::id.eq(&c))
+                        .select(ct::restriction_sealed)
+                        .first::<Option<Vec<u8>>>(conn)
+                        .optional()?
+                        .flatten()
+                };
+                let kept_until = super::erase::kept_until(conn, &t, &c)?;
+                Ok((facts, purposes, categories, restriction, kept_until))
+            })
+            .await?;
+        let facts = facts.ok_or(Error::NotFound)?;
         let scope = Scope::Tenant(tenant.clone());
         let controller = match self
             .register_entry_internal(&scope, Part::Controller)
@@ -461,27 +508,176 @@ impl Hafen {
             },
             None => Vec::new(),
         };
-        let activities = live::activities(&facts, &manual, lang);
-        let uniq = |v: Vec<String>| -> Vec<String> {
-            let mut v = v;
-            v.sort();
-            v.dedup();
-            v
+        let registered: Vec<SubProcessor> = match self
+            .register_entry_internal(&scope, Part::Subprocessors)
+            .await?
+        {
+            Some(e) => match e.parsed {
+                Some(Document::Subprocessors(list)) => list,
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
         };
-        let third = facts
-            .platforms()
+        let processor = match self
+            .register_entry_internal(&Scope::Processor, Part::Processor)
+            .await?
+            .and_then(|e| e.parsed)
+        {
+            Some(Document::Processor(p)) => Some(p),
+            _ => None,
+        };
+        let platform = facts
+            .channels
+            .iter()
+            .map(|ch| ch.platform)
+            .find(|p| p.as_str() == contact.channel);
+        // Only what concerns this person: the activities of the person's channel and of the
+        // purposes the person was asked to consent to. Activities entered by hand say nothing
+        // about which channel they use; they are not claimed for the person.
+        let activities: Vec<live::ActivityRecord> = live::activities(&facts, &manual, lang)
             .into_iter()
-            .map(|p| live::platform_subprocessor(p, lang))
-            .filter(|s| !s.third_countries.is_empty())
-            .map(|s| {
-                format!(
+            .filter(|a| a.generated)
+            .filter(|a| match a.key.split_once(':') {
+                Some(("channel", id)) => facts
+                    .channels
+                    .iter()
+                    .any(|ch| ch.id == id && ch.platform.as_str() == contact.channel),
+                Some(("consent", id)) => purposes.iter().any(|p| p == id),
+                _ => false,
+            })
+            .collect();
+        let uniq = |v: Vec<String>| -> Vec<String> {
+            let mut out: Vec<String> = Vec::new();
+            for x in v {
+                if !out.contains(&x) {
+                    out.push(x);
+                }
+            }
+            out
+        };
+        // Recipients: the platform's operator (the register's confirmed entry where there is
+        // one), the processor that runs Hafen, the register's other sub-processors (they see
+        // every person's data), the controller's own systems.
+        let platform_entry = platform.map(|p| {
+            let pre = live::platform_subprocessor(p, lang);
+            registered
+                .iter()
+                .find(|s| s.key == pre.key)
+                .cloned()
+                .map(|s| (s, true))
+                .unwrap_or((pre, false))
+        });
+        let platform_keys = ["meta", "telegram"];
+        let others: Vec<&SubProcessor> = registered
+            .iter()
+            .filter(|s| !platform_keys.contains(&s.key.as_str()))
+            .collect();
+        let mut recipients = Vec::new();
+        if platform == Some(crate::channels::Platform::Messenger) {
+            // A Facebook page's messages: Meta is a recipient in its own responsibility, not
+            // the controller's processor (the register's Meta entry describes WhatsApp).
+            recipients.push(lang.pick(
+                "Meta Platforms Ireland Ltd. (Betreiberin der Messenger-Plattform; verarbeitet die Nachrichteninhalte in eigener Verantwortung)",
+                "Meta Platforms Ireland Ltd. (operator of the Messenger Platform; processes the message contents under its own responsibility)",
+            ));
+        } else if let Some((s, confirmed)) = &platform_entry {
+            recipients.push(format!(
+                "{} ({}){}",
+                s.name,
+                s.service,
+                if *confirmed {
+                    String::new()
+                } else {
+                    lang.pick(
+                        " [Angabe des Plattformbetreibers, vom Verantwortlichen noch nicht bestätigt]",
+                        " [as stated by the platform, not yet confirmed by the controller]",
+                    )
+                }
+            ));
+        }
+        if let Some(p) = &processor {
+            recipients.push(lang.pick(
+                &format!(
+                    "{}, {} (Auftragsverarbeiter: Betrieb des Nachrichtensystems)",
+                    p.name, p.address
+                ),
+                &format!(
+                    "{}, {} (processor: operates the messaging system)",
+                    p.name, p.address
+                ),
+            ));
+        }
+        for s in &others {
+            recipients.push(lang.pick(
+                &format!("{} ({}; Unterauftragsverarbeiter)", s.name, s.service),
+                &format!("{} ({}; sub-processor)", s.name, s.service),
+            ));
+        }
+        if facts.event_hooks > 0 {
+            recipients.push(lang.pick(
+                "Systeme des Verantwortlichen (angebundene Anwendungen über Event-Webhooks)",
+                "The controller's own systems (applications connected through event webhooks)",
+            ));
+        }
+        let mut third_country_transfers = Vec::new();
+        for (s, _) in platform_entry.iter().map(|(s, c)| (s, c)) {
+            if !s.third_countries.is_empty() {
+                third_country_transfers.push(format!(
                     "{} ({}): {}",
                     s.name,
                     s.third_countries.join(", "),
-                    s.transfer_mechanism.unwrap_or_default()
-                )
+                    s.transfer_mechanism.clone().unwrap_or_default()
+                ));
+            }
+        }
+        for s in &others {
+            if !s.third_countries.is_empty() {
+                third_country_transfers.push(format!(
+                    "{} ({}): {}",
+                    s.name,
+                    s.third_countries.join(", "),
+                    s.transfer_mechanism.clone().unwrap_or_default()
+                ));
+            }
+        }
+        let storage_periods = categories
+            .iter()
+            .filter_map(|c| {
+                facts.rules.rule_for(*c, &contact.channel).map(|rule| {
+                    format!(
+                        "{}: {}",
+                        live::category_label(*c, lang),
+                        live::describe_rule(rule, lang)
+                    )
+                })
             })
             .collect();
+        let restriction = match (contact.restricted_at, restriction) {
+            (Some(at), sealed) => {
+                let keys = self.tenant_keys(tenant).await?;
+                let reason = sealed
+                    .map(|s| {
+                        keys.seal.open_string(
+                            &contacts::binding(tenant.as_str(), &contact.id, "restriction"),
+                            &s,
+                        )
+                    })
+                    .transpose()?
+                    .unwrap_or_default();
+                let since = crate::records::day(crate::clock::from_micros(at), lang);
+                Some(match kept_until {
+                    Some(until) => lang.pick(
+                        &format!("Die Verarbeitung Ihrer Daten ist seit {since} eingeschränkt (Art. 18 DSGVO). Grund: {reason}. Die aufbewahrten Daten werden bis spätestens {} gelöscht.", crate::records::day(until, lang)),
+                        &format!("Processing of your data has been restricted since {since} (Art. 18 GDPR). Reason: {reason}. The kept data is erased by {} at the latest.", crate::records::day(until, lang)),
+                    ),
+                    None => lang.pick(
+                        &format!("Die Verarbeitung Ihrer Daten ist seit {since} eingeschränkt (Art. 18 DSGVO). Grund: {reason}. Vor einer Aufhebung unterrichten wir Sie."),
+                        &format!("Processing of your data has been restricted since {since} (Art. 18 GDPR). Reason: {reason}. We will inform you before it is lifted."),
+                    ),
+                })
+            }
+            (None, _) => None,
+        };
         Ok(Information {
             controller: controller
                 .as_ref()
@@ -508,12 +704,20 @@ impl Hafen {
                     .flat_map(|a| a.data_categories.clone())
                     .collect(),
             ),
-            recipients: uniq(activities.iter().flat_map(|a| a.recipients.clone()).collect()),
-            third_country_transfers: third,
-            storage_periods: crate::retention::rules::Category::ALL
-                .iter()
-                .flat_map(|c| live::erasure_periods(&facts.rules, &[*c], None, lang))
-                .collect(),
+            recipients,
+            joint_controllers: uniq(
+                activities
+                    .iter()
+                    .flat_map(|a| a.joint_controllers.clone())
+                    .collect(),
+            ),
+            third_country_transfers,
+            storage_periods,
+            automated_decisions: lang.pick(
+                "Eine automatisierte Entscheidungsfindung einschließlich Profiling (Art. 22 Abs. 1 und 4 DSGVO) findet nicht statt.",
+                "No automated decision-making, including profiling (Art. 22(1) and (4) GDPR), takes place.",
+            ),
+            restriction,
             rights: vec![
                 lang.pick("Auskunft (Art. 15 DSGVO)", "Access (Art. 15 GDPR)"),
                 lang.pick("Berichtigung (Art. 16 DSGVO)", "Rectification (Art. 16 GDPR)"),
@@ -533,10 +737,15 @@ impl Hafen {
                 "Sie haben das Recht, sich bei einer Datenschutz-Aufsichtsbehörde zu beschweren (Art. 77 DSGVO).",
                 "You have the right to lodge a complaint with a supervisory authority (Art. 77 GDPR).",
             ),
-            source: lang.pick(
-                "Die Daten stammen von Ihnen selbst: aus Ihren Nachrichten über den Messenger und, bei Anmeldungen über ein Webformular, aus Ihren Angaben dort.",
-                "The data comes from you: from your messages over the messenger and, for sign-ups through a web form, from what you entered there.",
-            ),
+            source: {
+                let platform = platform
+                    .map(|p| live::platform_label(p).to_string())
+                    .unwrap_or_else(|| contact.channel.clone());
+                lang.pick(
+                    &format!("Die Daten stammen von Ihnen selbst: aus Ihren Nachrichten über {platform} und, bei Anmeldungen über ein Webformular, aus Ihren Angaben dort."),
+                    &format!("The data comes from you: from your messages over {platform} and, for sign-ups through a web form, from what you entered there."),
+                )
+            },
         })
     }
 }
@@ -687,11 +896,37 @@ fn render_pdf(data: &SubjectExport, lang: Lang) -> Vec<u8> {
         &i.third_country_transfers,
         &mut b,
     );
+    if !i.joint_controllers.is_empty() {
+        list(
+            lang.pick(
+                "Gemeinsam Verantwortliche (Art. 26 DSGVO)",
+                "Joint controllers (Art. 26 GDPR)",
+            ),
+            &i.joint_controllers,
+            &mut b,
+        );
+    }
     list(
         lang.pick("Speicherdauer", "Storage periods"),
         &i.storage_periods,
         &mut b,
     );
+    b.push(Block::Field(
+        lang.pick(
+            "Automatisierte Entscheidungen (Art. 15 Abs. 1 lit. h DSGVO)",
+            "Automated decisions (Art. 15(1)(h) GDPR)",
+        ),
+        i.automated_decisions.clone(),
+    ));
+    if let Some(r) = &i.restriction {
+        b.push(Block::Field(
+            lang.pick(
+                "Einschränkung der Verarbeitung",
+                "Restriction of processing",
+            ),
+            r.clone(),
+        ));
+    }
     list(lang.pick("Ihre Rechte", "Your rights"), &i.rights, &mut b);
     b.push(Block::Paragraph(i.complaint.clone()));
     b.push(Block::Field(
@@ -722,6 +957,24 @@ fn render_pdf(data: &SubjectExport, lang: Lang) -> Vec<u8> {
                     .map(|t| format!(": „{t}“"))
                     .unwrap_or_default()
             )));
+            if let Some(ev) = &e.evidence {
+                let mut parts = Vec::new();
+                if let Some(v) = &ev.page {
+                    parts.push(format!("{}: {v}", lang.pick("Seite", "Page")));
+                }
+                if let Some(v) = &ev.ip {
+                    parts.push(format!("{}: {v}", lang.pick("IP-Adresse", "IP address")));
+                }
+                if let Some(v) = &ev.user_agent {
+                    parts.push(format!("User-Agent: {v}"));
+                }
+                if let Some(v) = &ev.keyword {
+                    parts.push(format!("{}: {v}", lang.pick("Stichwort", "Keyword")));
+                }
+                if !parts.is_empty() {
+                    b.push(Block::Paragraph(format!("   {}", parts.join(" · "))));
+                }
+            }
         }
     }
     b.push(Block::Space);
@@ -764,4 +1017,62 @@ fn render_pdf(data: &SubjectExport, lang: Lang) -> Vec<u8> {
             Lang::En => "of",
         },
     )
+}
+
+/// The categories of data the person has (the contact itself always).
+fn person_categories(
+    conn: &mut crate::store::DbConn,
+    tenant: &str,
+    contact: &str,
+) -> Result<Vec<crate::retention::rules::Category>, crate::store::StoreError> {
+    use crate::retention::rules::Category;
+    use crate::store::schema::{consents, message_statuses, messages};
+    let message_ids = messages::table
+        .filter(messages::tenant_id.eq(tenant))
+        .filter(messages::contact_id.eq(contact))
+        .select(messages::id);
+    let n_messages: i64 = messages::table
+        .filter(messages::tenant_id.eq(tenant))
+        .filter(messages::contact_id.eq(contact))
+        .count()
+        .get_result(conn)?;
+    let n_files: i64 = attachment_table::table
+        .filter(attachment_table::tenant_id.eq(tenant))
+        .filter(attachment_table::message_id.eq_any(message_ids))
+        .count()
+        .get_result(conn)?;
+    let n_statuses: i64 = message_statuses::table
+        .filter(message_statuses::tenant_id.eq(tenant))
+        .filter(
+            message_statuses::message_id.eq_any(
+                messages::table
+                    .filter(messages::tenant_id.eq(tenant))
+                    .filter(messages::contact_id.eq(contact))
+                    .select(messages::id.nullable()),
+            ),
+        )
+        .count()
+        .get_result(conn)?;
+    let states: Vec<String> = consents::table
+        .filter(consents::tenant_id.eq(tenant))
+        .filter(consents::contact_id.eq(contact))
+        .select(consents::state)
+        .load(conn)?;
+    let mut out = vec![Category::Contacts];
+    if n_messages > 0 {
+        out.extend([Category::MessageContent, Category::MessageMetadata]);
+    }
+    if n_files > 0 {
+        out.push(Category::Attachments);
+    }
+    if n_statuses > 0 {
+        out.push(Category::DeliveryStatuses);
+    }
+    if states.iter().any(|s| s == "requested" || s == "expired") {
+        out.push(Category::ConsentRequests);
+    }
+    if states.iter().any(|s| s == "confirmed" || s == "withdrawn") {
+        out.push(Category::ConsentProofs);
+    }
+    Ok(out)
 }

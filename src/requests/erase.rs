@@ -197,13 +197,6 @@ impl ItemRow {
     }
 }
 
-/// The rule in force for `category` on `channel`: the channel's own, else the tenant-wide one.
-fn applicable<'a>(set: &'a RuleSet, category: Category, channel: &str) -> Option<&'a Rule> {
-    set.for_category(category)
-        .into_iter()
-        .find(|r| r.channel.as_ref().is_none_or(|c| c.as_str() == channel))
-}
-
 /// The contact's items of `rule`'s category that the rule makes due before `before` (the
 /// start of their period, as the rule measures it).
 fn due(tenant: &str, contact: &str, rule: &Rule, before: i64, holds: ActiveHolds) -> Selection {
@@ -780,7 +773,8 @@ impl Hafen {
                     if present == 0 {
                         continue;
                     }
-                    let rule = applicable(&set, category, &contact.channel)
+                    let rule = set
+                        .rule_for(category, &contact.channel)
                         .cloned()
                         .ok_or_else(|| {
                             StoreError::Rejected(Error::internal(anyhow::anyhow!(
@@ -1158,6 +1152,22 @@ pub fn kept_by_requests(conn: &mut DbConn, tenant: &str) -> Result<Vec<KeptByReq
         .collect())
 }
 
+/// The last day erasure requests keep any of the contact's data (None: nothing kept, or only
+/// open-ended by a hold or a pending decision).
+pub fn kept_until(
+    conn: &mut DbConn,
+    tenant: &str,
+    contact: &str,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let until: Option<i64> = erasure_items::table
+        .filter(erasure_items::tenant_id.eq(tenant))
+        .filter(erasure_items::contact_id.eq(contact))
+        .filter(erasure_items::state.ne(DONE))
+        .select(diesel::dsl::max(erasure_items::until))
+        .first(conn)?;
+    Ok(until.map(from_micros))
+}
+
 /// Whether the request still keeps items of `category` (its row is open and items remain).
 fn still_kept(conn: &mut DbConn, rows: &[ItemRow], category: Category) -> Result<bool, StoreError> {
     for row in rows.iter().filter(|r| r.category == category.as_str()) {
@@ -1311,13 +1321,13 @@ mod tests {
             rules: vec![tenant_wide, whatsapp],
         };
         assert_eq!(
-            applicable(&set, Category::MessageContent, "whatsapp")
+            set.rule_for(Category::MessageContent, "whatsapp")
                 .unwrap()
                 .legal_basis,
             "nur WhatsApp"
         );
         assert_eq!(
-            applicable(&set, Category::MessageContent, "telegram")
+            set.rule_for(Category::MessageContent, "telegram")
                 .unwrap()
                 .legal_basis,
             "alle anderen",

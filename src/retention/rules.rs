@@ -653,6 +653,14 @@ impl RuleSet {
         rules
     }
 
+    /// The rule in force for `category` on `channel`: the channel's own, else the tenant-wide
+    /// one (a WhatsApp rule says nothing about Telegram data).
+    pub fn rule_for(&self, category: Category, channel: &str) -> Option<&Rule> {
+        self.for_category(category)
+            .into_iter()
+            .find(|r| r.channel.as_ref().is_none_or(|c| c.as_str() == channel))
+    }
+
     pub fn inputs(&self) -> Vec<RuleInput> {
         self.rules.iter().map(Rule::input).collect()
     }

@@ -15,7 +15,7 @@ both_backends!(keyword_double_opt_in_broadcasts_stop_expiry_and_proof);
 
 const TEXT_DE: &str = "Ja, ich möchte den Newsletter der Muster GmbH per WhatsApp erhalten (ca. 2 Nachrichten im Monat). Abmeldung jederzeit mit STOP.";
 
-fn text_webhook(app: &TestApp, from: &str, body: &str, n: u32) -> Vec<u8> {
+pub fn text_webhook(app: &TestApp, from: &str, body: &str, n: u32) -> Vec<u8> {
     serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
         "messaging_product": "whatsapp", "metadata": {"display_phone_number": "1", "phone_number_id": WA_ACCOUNT},
         "contacts": [{"profile": {"name": "Kunde"}, "wa_id": from}],
@@ -24,7 +24,7 @@ fn text_webhook(app: &TestApp, from: &str, body: &str, n: u32) -> Vec<u8> {
     .unwrap()
 }
 
-async fn contact_of(app: &TestApp, tenant: &str, token: &str, number: &str) -> String {
+pub async fn contact_of(app: &TestApp, tenant: &str, token: &str, number: &str) -> String {
     let (_, contacts) = app
         .get(&format!("/v1/tenants/{tenant}/contacts?limit=500"), token)
         .await;

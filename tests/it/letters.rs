@@ -8,7 +8,10 @@ use crate::both_backends;
 use crate::retention::{activate, message_at, rule};
 use crate::support::{Backend, TestApp};
 
-both_backends!(letters_say_what_was_erased_kept_and_why);
+both_backends!(
+    letters_say_what_was_erased_kept_and_why,
+    the_art15_answer_is_about_the_person
+);
 
 /// The letter as text: subject, paragraphs, tables, closing; ids replaced by `<id>`.
 fn text(letter: &Value) -> String {
@@ -36,8 +39,12 @@ fn text(letter: &Value) -> String {
     for c in letter["closing"].as_array().unwrap() {
         out.push(c.as_str().unwrap().to_string());
     }
-    let mut s = out.join("\n") + "\n";
-    // UUIDs differ per run.
+    let s = out.join("\n") + "\n";
+    without_ids(&s)
+}
+
+/// UUIDs differ per run: each becomes `<id>`.
+fn without_ids(s: &str) -> String {
     let mut result = String::new();
     let bytes: Vec<char> = s.chars().collect();
     let mut i = 0;
@@ -51,13 +58,17 @@ fn text(letter: &Value) -> String {
             i += 1;
         }
     }
-    s = result;
-    s
+    result
 }
 
 fn golden(name: &str, actual: &str) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden/letters")
+        .join("tests/golden")
+        .join(if name.starts_with("art15") {
+            "art15"
+        } else {
+            "letters"
+        })
         .join(name);
     if std::env::var("HAFEN_UPDATE_GOLDEN").as_deref() == Ok("1") {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -227,5 +238,134 @@ async fn letters_say_what_was_erased_kept_and_why(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("format=pdf"));
+    let _ = app.stop().await;
+}
+
+/// A WhatsApp-only customer who consented to the newsletter is told about WhatsApp and the
+/// newsletter only (not the tenant's Telegram bot, Facebook page or other purposes), with Meta
+/// once and as the register confirms it, the processor among the recipients, the storage
+/// period of each category the person has, Art. 15(1)(h), and the consent evidence.
+async fn the_art15_answer_is_about_the_person(backend: Backend) {
+    use crate::channels::{create_channel, post_hook, signed, WA_ACCOUNT};
+    let fake = crate::fake_platform::FakePlatform::start().await;
+    let base = fake.base.clone();
+    let app = TestApp::spawn_configured(backend, |c| c.whatsapp_api_base = base).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let dpo = app.token(&tenant, "dpo").await;
+    let admin = app.token(&tenant, "tenant_admin").await;
+    let whatsapp = create_channel(
+        &app,
+        &tenant,
+        json!({"platform": "whatsapp", "name": "Service", "account_id": WA_ACCOUNT,
+        "secrets": {"app_secret": "wa-secret", "verify_token": "vt", "access_token": "EAAG"}}),
+    )
+    .await;
+    create_channel(
+        &app,
+        &tenant,
+        json!({"platform": "telegram", "name": "Bot", "secrets": {"webhook_secret": "tgsecret"}}),
+    )
+    .await;
+    create_channel(
+        &app,
+        &tenant,
+        json!({"platform": "messenger", "name": "Seite", "account_id": "998877",
+        "secrets": {"app_secret": "m-secret", "verify_token": "vt", "access_token": "EAAG"}}),
+    )
+    .await;
+    let (status, _) = app
+        .post(&format!("/v1/tenants/{tenant}/consent-purposes"), &admin,
+            &json!({"name": "Newsletter", "texts": {"de": "Ja, ich möchte den Newsletter per WhatsApp erhalten. Abmeldung mit STOP."}}))
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = app
+        .put(
+            "/v1/register/processor",
+            &app.admin_token,
+            &json!({"name": "Hafen Betrieb GmbH",
+            "address": "Am Sandtorkai 1, 20457 Hamburg", "contact": "betrieb@hafen.example"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, body) = app
+        .put(&format!("/v1/tenants/{tenant}/register/subprocessors"), &dpo, &json!([{
+            "key": "meta", "name": "Meta Platforms Ireland Ltd.", "address": "Merrion Road, Dublin 4, Irland",
+            "country": "IE", "service": "WhatsApp Business Platform (Cloud API)",
+            "data_categories": ["Telefonnummer", "Nachrichteninhalte"], "third_countries": ["US"],
+            "transfer_mechanism": "EU-US Data Privacy Framework (Art. 45 DSGVO), laut AVV vom 15.01.2026",
+            "authorised_on": "2026-01-15"}]))
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // The customer asks for the newsletter by keyword and confirms.
+    let hook = format!("/hooks/whatsapp/{}", whatsapp["id"].as_str().unwrap());
+    for (n, text) in [(1, "START"), (2, "JA")] {
+        let raw = crate::consent::text_webhook(&app, "4915100000077", text, n);
+        let (status, _) = post_hook(&app, &hook, raw.clone(), &signed("wa-secret", &raw)).await;
+        assert_eq!(status, 200);
+    }
+    // A second purpose the customer never heard of.
+    let (status, _) = app
+        .post(&format!("/v1/tenants/{tenant}/consent-purposes"), &admin,
+            &json!({"name": "Showroom-Einladungen", "texts": {"de": "Einladungen in den Showroom."}}))
+        .await;
+    assert_eq!(status, 201);
+    let contact = crate::consent::contact_of(&app, &tenant, &dpo, "4915100000077").await;
+    let id = request(&app, &tenant, &dpo, "access", &contact).await;
+    for lang in ["de", "en"] {
+        let (status, zip) =
+            crate::records::export(&app, &tenant, &dpo, &id, Some(json!({"lang": lang}))).await;
+        assert_eq!(status, 200);
+        let files = crate::records::unzip(&zip);
+        let data: Value = serde_json::from_slice(&files["data.json"]).unwrap();
+        let info = &data["information"];
+        let all = info.to_string();
+        for absent in ["Telegram", "Messenger", "Showroom"] {
+            assert!(
+                !all.contains(absent),
+                "{absent} does not concern this person: {all}"
+            );
+        }
+        assert_eq!(
+            all.matches("Meta Platforms Ireland").count(),
+            2,
+            "once as recipient, once as transfer: {all}"
+        );
+        assert!(
+            all.contains("laut AVV vom 15.01.2026"),
+            "the register's confirmed entry: {all}"
+        );
+        assert!(
+            all.contains("Hafen Betrieb GmbH"),
+            "the processor is a recipient: {all}"
+        );
+        assert!(info["automated_decisions"].as_str().unwrap().contains("22"));
+        let step = &data["consents"][0]["history"][0];
+        assert_eq!(step["evidence"]["keyword"], json!("START"), "{step}");
+        assert_eq!(step["text_sha256"].as_str().unwrap().len(), 64);
+        golden(
+            &format!("art15-whatsapp-newsletter.{lang}.json"),
+            &without_ids(&(serde_json::to_string_pretty(info).unwrap() + "\n")),
+        );
+    }
+
+    // A Facebook page's visitor learns of the joint controllership with Meta (Art. 26); a
+    // Telegram user learns that no safeguard covers the transfer, not of clauses that do not
+    // exist.
+    for (channel, address, expect) in [
+        ("messenger", "24000111222333", "Art. 26"),
+        ("telegram", "555777", "keine Standardvertragsklauseln"),
+    ] {
+        let (_, contact) =
+            message_at(&app, &tenant, channel, address, "2026-11-21T10:00:00Z").await;
+        let id = request(&app, &tenant, &dpo, "access", &contact).await;
+        let (status, zip) = crate::records::export(&app, &tenant, &dpo, &id, None).await;
+        assert_eq!(status, 200);
+        let data: Value =
+            serde_json::from_slice(&crate::records::unzip(&zip)["data.json"]).unwrap();
+        let all = data["information"].to_string();
+        assert!(all.contains(expect), "{channel}: {all}");
+        assert!(!all.contains("WhatsApp"), "{channel}: {all}");
+    }
     let _ = app.stop().await;
 }

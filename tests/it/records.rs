@@ -222,7 +222,22 @@ async fn processor_record_has_every_art_30_2_field_in_every_format_and_language(
     assert!(rows
         .iter()
         .any(|r| r[1] == "Meta Platforms Ireland Ltd." && r[2] == "US"));
-    assert!(rows.iter().any(|r| r[1] == "Telegram Messenger Inc."));
+    let telegram = rows
+        .iter()
+        .find(|r| r[1] == "Telegram FZ-LLC / Telegram Messenger Inc.")
+        .expect("Telegram's transfer is listed");
+    assert!(
+        telegram[3]
+            .as_str()
+            .unwrap()
+            .contains("keine Standardvertragsklauseln"),
+        "no safeguard that does not exist: {telegram}"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r[4].as_str().unwrap().starts_with("NICHT BESTÄTIGT")),
+        "pre-filled entries are marked as not confirmed: {rows:?}"
+    );
     // (d) the TOMs, generated from what runs.
     let toms = report["sections"]
         .as_array()
@@ -506,7 +521,7 @@ async fn create_request(app: &TestApp, tenant: &str, token: &str, body: Value) -
     r
 }
 
-fn unzip(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+pub fn unzip(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("a ZIP");
     let mut out = std::collections::BTreeMap::new();
     for i in 0..zip.len() {
