@@ -24,6 +24,8 @@ pub struct Application {
     admin_token: Option<Sensitive<String>>,
     /// The TLS certificate, reloaded on SIGHUP.
     certificates: Option<std::sync::Arc<http::tls::CertificateSource>>,
+    /// This server as the records name it (`records::instances`).
+    instance: crate::records::instances::Instance,
 }
 
 impl Application {
@@ -98,6 +100,9 @@ impl Application {
                 .await?,
             ),
         };
+        // The records describe this server's settings, whoever asks for them.
+        let instance = crate::records::instances::Instance::new();
+        hafen.announce_instance(&instance).await?;
         Ok(Self {
             scheduler,
             addr,
@@ -107,6 +112,7 @@ impl Application {
             hafen,
             admin_token: opened.admin_token,
             certificates,
+            instance,
         })
     }
 
@@ -136,7 +142,11 @@ impl Application {
             database = %self.hafen.store().url().redacted(),
             "Hafen is listening"
         );
-        let supervision = tokio::spawn(supervise(self.hafen.clone(), self.certificates.clone()));
+        let supervision = tokio::spawn(supervise(
+            self.hafen.clone(),
+            self.certificates.clone(),
+            self.instance.clone(),
+        ));
         // systemd (Type=notify): ready once bound and serving.
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         let result = self.server.await;
@@ -144,6 +154,9 @@ impl Application {
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         if let Some(mut scheduler) = self.scheduler {
             let _ = scheduler.shutdown().await;
+        }
+        if let Err(e) = self.hafen.instance_stopped(&self.instance).await {
+            tracing::warn!(error = %crate::telemetry::chain(&e), "could not record the stop");
         }
         let store = self.hafen.store().clone();
         drop(self.hafen);
@@ -159,6 +172,7 @@ impl Application {
 async fn supervise(
     hafen: Hafen,
     certificates: Option<std::sync::Arc<http::tls::CertificateSource>>,
+    instance: crate::records::instances::Instance,
 ) {
     let interval = sd_notify::watchdog_enabled().map(|d| d / 2);
     let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
@@ -169,8 +183,18 @@ async fn supervise(
         }
     };
     let mut tick = tokio::time::interval(interval.unwrap_or(std::time::Duration::from_secs(3600)));
+    let mut heartbeat = tokio::time::interval(
+        crate::records::instances::HEARTBEAT
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(60)),
+    );
     loop {
         tokio::select! {
+            _ = heartbeat.tick() => {
+                if let Err(e) = hafen.instance_heartbeat(&instance).await {
+                    tracing::warn!(error = %crate::telemetry::chain(&e), "could not record the heartbeat");
+                }
+            }
             _ = tick.tick(), if interval.is_some() => {
                 let alive = hafen
                     .store()

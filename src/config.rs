@@ -397,7 +397,7 @@ impl Config {
         Ok(crate::records::live::Posture {
             tls: self.tls_cert_file.is_some() && self.tls_key_file.is_some(),
             recovery_recipients: self.recovery_recipients()?.len(),
-            backend: if sqlite { "sqlite" } else { "postgresql" },
+            backend: if sqlite { "sqlite" } else { "postgresql" }.into(),
             sqlite_full_sync: self.sqlite_synchronous == crate::store::SqliteSync::Full,
             retention_schedule: self.retention_schedule.clone(),
             storage_country: match (&self.storage_country, &self.storage_site) {
@@ -406,6 +406,10 @@ impl Config {
                 (None, Some(s)) => Some(s.clone()),
                 (None, None) => None,
             },
+            require_approval: self.retention_require_approval,
+            audit_years: self.audit_retention_years,
+            backup_schedule: self.backup_schedule.trim().to_string(),
+            backup_keep: self.backup_keep,
         })
     }
 

@@ -28,6 +28,8 @@ struct Inputs {
     lang: Lang,
     now: DateTime<Utc>,
     install: InstallFacts,
+    /// The running server's settings (`records::instances`), and whose they are.
+    posture: super::instances::Reported,
     processor: Option<Party>,
     measures: Vec<Measure>,
 }
@@ -154,6 +156,7 @@ fn measures_table(live: &[LiveMeasure], manual: &[Measure], lang: Lang) -> Table
             ("control", lang.pick("Kontrollziel", "Control")),
             ("measure", lang.pick("Maßnahme", "Measure")),
             ("source", lang.pick("Quelle", "Source")),
+            ("status", lang.pick("Status", "Status")),
             ("id", lang.pick("Kennung", "Id")),
         ],
     );
@@ -163,9 +166,14 @@ fn measures_table(live: &[LiveMeasure], manual: &[Measure], lang: Lang) -> Table
                 control_label(c, lang),
                 m.text.clone(),
                 lang.pick(
-                    "technisch, aus der laufenden Konfiguration",
-                    "technical, from the running configuration",
+                    "technisch, aus den Einstellungen des laufenden Servers",
+                    "technical, from the running server's settings",
                 ),
+                if m.active {
+                    lang.pick("aktiv", "active")
+                } else {
+                    lang.pick("NICHT AKTIV", "NOT ACTIVE")
+                },
                 m.id.to_string(),
             ]);
         }
@@ -177,6 +185,7 @@ fn measures_table(live: &[LiveMeasure], manual: &[Measure], lang: Lang) -> Table
                     "organisatorisch, erfasst im Register",
                     "organisational, from the register",
                 ),
+                lang.pick("laut Register", "as entered"),
                 String::new(),
             ]);
         }
@@ -187,6 +196,7 @@ fn measures_table(live: &[LiveMeasure], manual: &[Measure], lang: Lang) -> Table
 fn uncovered_controls(live: &[LiveMeasure], manual: &[Measure], lang: Lang) -> Option<String> {
     let covered: BTreeSet<Control> = live
         .iter()
+        .filter(|m| m.active)
         .map(|m| m.control)
         .chain(manual.iter().map(|m| m.control))
         .collect();
@@ -543,6 +553,11 @@ impl Hafen {
 
     async fn inputs(&self, lang: Lang) -> Result<Inputs> {
         let install = self.store.read(live::install_facts).await?;
+        let (now, fallback) = (self.clock.now(), (*self.posture).clone());
+        let posture = self
+            .store
+            .read(move |conn| super::instances::reported(conn, now, &fallback, lang))
+            .await?;
         let processor = match self
             .register_entry_internal(&Scope::Processor, Part::Processor)
             .await?
@@ -567,6 +582,7 @@ impl Hafen {
             lang,
             now: self.clock.now(),
             install,
+            posture,
             processor,
             measures,
         })
@@ -711,8 +727,7 @@ impl Hafen {
             ));
         }
         sections.push(transfer_section.table(transfer_table));
-        let live =
-            live::technical_measures(&self.posture, &self.retention, &inputs.install, None, lang);
+        let live = live::technical_measures(&inputs.posture.posture, &inputs.install, None, lang);
         let mut toms = Section::new(
             "toms",
             lang.pick(
@@ -761,7 +776,10 @@ impl Hafen {
             Kind::ControllerRecord => self.controller_sections(&inputs, &ti),
             Kind::Toms => self.tom_sections(&inputs, &ti),
             Kind::Subprocessors => subprocessor_sections(&ti, lang),
-            Kind::DeletionConcept => self.deletion_concept_sections(&ti, lang).await?,
+            Kind::DeletionConcept => {
+                self.deletion_concept_sections(&ti, &inputs.posture.posture, lang)
+                    .await?
+            }
             Kind::DeletionReport => self.deletion_report_sections(tenant, lang).await?,
             Kind::ConsentStatistics => self.consent_statistics_sections(&ti, lang).await?,
             Kind::ProcessorRecord => return Err(Error::invalid("kind", "is install-wide")),
@@ -841,8 +859,7 @@ impl Hafen {
             ));
         }
         let live = live::technical_measures(
-            &self.posture,
-            &self.retention,
+            &inputs.posture.posture,
             &inputs.install,
             Some(&ti.facts),
             lang,
@@ -868,8 +885,7 @@ impl Hafen {
     fn tom_sections(&self, inputs: &Inputs, ti: &TenantInputs) -> Vec<Section> {
         let lang = inputs.lang;
         let live = live::technical_measures(
-            &self.posture,
-            &self.retention,
+            &inputs.posture.posture,
             &inputs.install,
             Some(&ti.facts),
             lang,
@@ -882,10 +898,15 @@ impl Hafen {
             ),
         )
         .field("controller", lang.pick("Verantwortlicher", "Controller"), ti.facts.name.clone())
+        .field(
+            "settings_source",
+            lang.pick("Stand der technischen Maßnahmen", "Technical measures as of"),
+            inputs.posture.source.clone(),
+        )
         .table(measures_table(&live, &inputs.measures, lang))
         .note(lang.pick(
-            "Technische Maßnahmen werden bei jeder Erstellung aus der laufenden Konfiguration ermittelt; eine abgeschaltete Maßnahme erscheint nicht.",
-            "Technical measures are read from the running configuration each time; a measure that is switched off does not appear.",
+            "Technische Maßnahmen werden bei jeder Erstellung aus den Einstellungen des laufenden Servers ermittelt; eine abgeschaltete Maßnahme wird als „NICHT AKTIV“ aufgeführt.",
+            "Technical measures are read from the running server's settings each time; a measure that is switched off is listed as \"NOT ACTIVE\".",
         ));
         if let Some(gaps) = uncovered_controls(&live, &inputs.measures, lang) {
             s = s.note(gaps);
@@ -896,6 +917,7 @@ impl Hafen {
     async fn deletion_concept_sections(
         &self,
         ti: &TenantInputs,
+        posture: &live::Posture,
         lang: Lang,
     ) -> Result<Vec<Section>> {
         let t = ti.facts.id.clone();
@@ -976,12 +998,19 @@ impl Hafen {
         .field(
             "schedule",
             lang.pick("Zeitplan der Löschläufe (cron)", "Deletion run schedule (cron)"),
-            or_missing(Some(self.posture.retention_schedule.as_str()), lang),
+            if posture.retention_schedule.is_empty() {
+                lang.pick(
+                    "keiner – Löschläufe nur von Hand",
+                    "none – deletion runs by hand only",
+                )
+            } else {
+                posture.retention_schedule.clone()
+            },
         )
         .field(
             "approval",
             lang.pick("Freigabe durch zweite Person", "Approval by a second person"),
-            yes_no(self.retention.require_approval),
+            yes_no(posture.require_approval),
         )
         .field(
             "active_holds",

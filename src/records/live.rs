@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 
+use serde::{Deserialize, Serialize};
+
 use super::register::{Activity, Control, SubProcessor};
 use super::Lang;
 use crate::channels::registry::Platform;
@@ -16,21 +18,35 @@ use crate::store::schema::{
 };
 use crate::store::{DbConn, StoreError};
 
-/// Install facts from the configuration that the TOM annex reports (set at start-up).
-#[derive(Debug, Clone)]
+/// Install facts from the configuration that the TOM annex reports. The running server
+/// records its own in the database (`instances`), and every report reads them from there, so
+/// the annex describes the server, not the shell that asked for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Posture {
     /// The API listener serves TLS.
     pub tls: bool,
     /// Recovery recipients every key is also wrapped to.
     pub recovery_recipients: usize,
     /// `sqlite` or `postgresql`.
-    pub backend: &'static str,
+    pub backend: String,
     /// SQLite commits with synchronous=FULL (durable across power loss).
     pub sqlite_full_sync: bool,
     /// When retention runs (cron).
     pub retention_schedule: String,
     /// Where the data is stored, as configured (e.g. "DE").
     pub storage_country: Option<String>,
+    /// A new rule set needs a second admin's approval.
+    #[serde(default)]
+    pub require_approval: bool,
+    /// Years the audit log keeps an entry (0: for ever).
+    #[serde(default)]
+    pub audit_years: u32,
+    /// When scheduled backups run (cron; empty: none).
+    #[serde(default)]
+    pub backup_schedule: String,
+    /// Scheduled backups kept.
+    #[serde(default)]
+    pub backup_keep: usize,
 }
 
 impl Default for Posture {
@@ -38,10 +54,14 @@ impl Default for Posture {
         Self {
             tls: false,
             recovery_recipients: 0,
-            backend: "sqlite",
+            backend: "sqlite".into(),
             sqlite_full_sync: true,
             retention_schedule: String::new(),
             storage_country: None,
+            require_approval: false,
+            audit_years: 10,
+            backup_schedule: String::new(),
+            backup_keep: 7,
         }
     }
 }
@@ -547,19 +567,30 @@ pub struct LiveMeasure {
     pub id: &'static str,
     pub control: Control,
     pub text: String,
+    /// Switched on. A measure that is off is still listed, saying so: a reader must not take
+    /// its absence for an oversight of the template.
+    pub active: bool,
 }
 
 /// Every technical measure that is active now. A measure that is switched off is absent:
 /// the annex never claims what is not running.
 pub fn technical_measures(
     posture: &Posture,
-    retention: &crate::retention::RetentionSettings,
     install: &InstallFacts,
     tenant: Option<&TenantFacts>,
     lang: Lang,
 ) -> Vec<LiveMeasure> {
     let mut m = Vec::new();
-    let mut push = |id, control, text: String| m.push(LiveMeasure { id, control, text });
+    // Measures that are switched off are listed too, named here and marked at the end.
+    let mut inactive: Vec<&'static str> = Vec::new();
+    let mut push = |id, control, text: String| {
+        m.push(LiveMeasure {
+            id,
+            control,
+            text,
+            active: true,
+        })
+    };
     let recovery = if posture.recovery_recipients > 0 {
         lang.pick(
             &format!(
@@ -597,6 +628,16 @@ pub fn technical_measures(
             lang.pick(
                 "Die API und die Webhook-Endpunkte sind nur über TLS 1.2 oder 1.3 (rustls, moderne Cipher-Suites) erreichbar.",
                 "The API and the webhook endpoints are served over TLS 1.2 or 1.3 only (rustls, modern cipher suites).",
+            ),
+        );
+    } else {
+        inactive.push("tls_listener");
+        push(
+            "tls_listener",
+            Control::Transfer,
+            lang.pick(
+                "Transportverschlüsselung am Server: NICHT AKTIV. Der Server spricht kein TLS; zulässig ist das nur auf Loopback oder hinter einem TLS-Proxy auf demselben Rechner, dessen Konfiguration Hafen nicht kennt und hier nicht bestätigt.",
+                "Transport encryption at the server: NOT ACTIVE. The server does not speak TLS; that is allowed only on loopback or behind a TLS proxy on the same host, whose configuration Hafen does not know and does not confirm here.",
             ),
         );
     }
@@ -652,12 +693,12 @@ pub fn technical_measures(
             "Role model (admin, tenant_admin, dpo, agent, ingest): only entitled roles read contents; restricted data (Art. 18 GDPR) is read by the DPO alone, naming an Art. 18(2) ground.",
         ),
     );
-    let audit_years = if retention.audit_years == 0 {
+    let audit_years = if posture.audit_years == 0 {
         lang.pick("unbefristet", "without limit")
     } else {
         lang.pick(
-            &format!("{} Jahre", retention.audit_years),
-            &format!("{} years", retention.audit_years),
+            &format!("{} Jahre", posture.audit_years),
+            &format!("{} years", posture.audit_years),
         )
     };
     push(
@@ -680,13 +721,23 @@ pub fn technical_measures(
             );
         }
     }
-    if retention.require_approval {
+    if posture.require_approval {
         push(
             "four_eyes_retention",
             Control::Instructions,
             lang.pick(
                 "Änderungen der Löschregeln werden erst wirksam, wenn eine zweite berechtigte Person sie nach Ansicht des Probelaufs freigibt (Vier-Augen-Prinzip).",
                 "Changes to the deletion rules take effect only once a second authorised person approves them after seeing the dry run (four-eyes principle).",
+            ),
+        );
+    } else {
+        inactive.push("four_eyes_retention");
+        push(
+            "four_eyes_retention",
+            Control::Instructions,
+            lang.pick(
+                "Vier-Augen-Prinzip für Löschregeln: NICHT AKTIV. Eine berechtigte Person kann neue Löschregeln allein aktivieren, nachdem sie den Probelauf angesehen hat.",
+                "Four-eyes principle for deletion rules: NOT ACTIVE. One authorised person can activate new deletion rules alone, after seeing the dry run.",
             ),
         );
     }
@@ -698,7 +749,7 @@ pub fn technical_measures(
             &format!("Tenant separation: every tenant has its own data and index keys, every query is scoped to one tenant, tokens belong to exactly one tenant; {} tenants on this install.", install.tenants.len()),
         ),
     );
-    match (posture.backend, posture.sqlite_full_sync) {
+    match (posture.backend.as_str(), posture.sqlite_full_sync) {
         ("sqlite", true) => push(
             "durable_commit",
             Control::Availability,
@@ -715,7 +766,17 @@ pub fn technical_measures(
                 "Submissions are acknowledged only after their COMMIT in PostgreSQL.",
             ),
         ),
-        _ => {}
+        _ => {
+            inactive.push("durable_commit");
+            push(
+                "durable_commit",
+                Control::Availability,
+                lang.pick(
+                    "Dauerhaftes Schreiben vor der Bestätigung: EINGESCHRÄNKT. SQLite mit synchronous=NORMAL übersteht einen Absturz des Programms, aber nicht jeden Stromausfall.",
+                    "Durable write before acknowledging: LIMITED. SQLite with synchronous=NORMAL survives a crash of the program, but not every power loss.",
+                ),
+            );
+        }
     }
     if let Some(at) = install.last_backup {
         let at = at.format("%Y-%m-%d %H:%M UTC");
@@ -727,6 +788,16 @@ pub fn technical_measures(
                 &format!("Consistent online backups (`hafen backup`), data and keystore apart, the keystore age-encrypted; last backup: {at}."),
             ),
         );
+    } else {
+        inactive.push("backups");
+        push(
+            "backups",
+            Control::Availability,
+            lang.pick(
+                "Datensicherung: NICHT NACHGEWIESEN. Es ist keine abgeschlossene Sicherung aufgezeichnet.",
+                "Backups: NOT EVIDENCED. No finished backup is recorded.",
+            ),
+        );
     }
     if posture.recovery_recipients > 0 {
         push(
@@ -735,6 +806,16 @@ pub fn technical_measures(
             lang.pick(
                 &format!("Alle Schlüssel sind zusätzlich an {} getrennt verwahrte Wiederherstellungsschlüssel (age) gebunden, so dass Daten nach Verlust des Hauptschlüssels wiederhergestellt werden können.", posture.recovery_recipients),
                 &format!("Every key is also wrapped to {} separately kept recovery keys (age), so data can be restored after the loss of the master key.", posture.recovery_recipients),
+            ),
+        );
+    } else {
+        inactive.push("key_recovery");
+        push(
+            "key_recovery",
+            Control::Recovery,
+            lang.pick(
+                "Wiederherstellungsschlüssel: NICHT AKTIV. Ohne den Hauptschlüssel sind weder die Daten noch die Sicherungen lesbar.",
+                "Recovery keys: NOT ACTIVE. Without the master key neither the data nor the backups can be read.",
             ),
         );
     }
@@ -758,13 +839,30 @@ pub fn technical_measures(
                 &format!(" on the schedule \"{}\" (cron)", posture.retention_schedule),
             )
         };
+        if posture.retention_schedule.is_empty() {
+            inactive.push("retention_enforced");
+            push(
+                "retention_enforced",
+                Control::Erasure,
+                lang.pick(
+                    &format!("Automatische Durchsetzung der Löschfristen: NICHT AKTIV. Es ist kein Zeitplan konfiguriert; gelöscht wird nur, wenn jemand einen Löschlauf startet (`hafen retention run` oder die API). In Kraft ist {version} ({} Regeln); jeder Lauf hinterlässt ein hashverkettetes Löschprotokoll.", t.rules.rules.len()),
+                    &format!("Automatic enforcement of the deletion periods: NOT ACTIVE. No schedule is configured; data is deleted only when someone starts a run (`hafen retention run` or the API). {version} is in force ({} rules); every run leaves a hash-chained deletion certificate.", t.rules.rules.len()),
+                ),
+            );
+        } else {
+            push(
+                "retention_enforced",
+                Control::Erasure,
+                lang.pick(
+                    &format!("Löschfristen werden automatisch durchgesetzt{schedule}: in Kraft ist {version} ({} Regeln); jeder Löschlauf hinterlässt ein hashverkettetes Löschprotokoll.", t.rules.rules.len()),
+                    &format!("Deletion periods are enforced automatically{schedule}: {version} is in force ({} rules); every run leaves a hash-chained deletion certificate.", t.rules.rules.len()),
+                ),
+            );
+        }
         push(
-            "retention_enforced",
+            "crypto_shredding",
             Control::Erasure,
-            lang.pick(
-                &format!("Löschfristen werden automatisch durchgesetzt{schedule}: in Kraft ist {version} ({} Regeln); jeder Löschlauf hinterlässt ein hashverkettetes Löschprotokoll; Schlüssel abgelaufener Monate werden vernichtet (Crypto-Shredding, auch in Sicherungen wirksam).", t.rules.rules.len()),
-                &format!("Deletion periods are enforced automatically{schedule}: {version} is in force ({} rules); every run leaves a hash-chained deletion certificate; keys of expired months are destroyed (crypto-shredding, effective in backups too).", t.rules.rules.len()),
-            ),
+            crypto_shredding(posture, lang),
         );
     }
     if posture.backend == "sqlite" {
@@ -787,47 +885,97 @@ pub fn technical_measures(
             ),
         );
     }
+    for measure in &mut m {
+        measure.active = !inactive.contains(&measure.id);
+    }
     m
+}
+
+/// What destroying a key achieves, honestly: the data is unreadable at once in the database,
+/// and in backups once the backups that still carry the key are gone.
+fn crypto_shredding(posture: &Posture, lang: Lang) -> String {
+    let lifetime = match (posture.backup_schedule.as_str(), daily(&posture.backup_schedule)) {
+        ("", _) => lang.pick(
+            "Sicherungen werden nicht nach Zeitplan erstellt: eine von Hand erstellte Sicherung hält vernichtete Schlüssel lesbar, bis sie gelöscht wird.",
+            "Backups are not scheduled: a backup made by hand keeps destroyed keys readable until it is deleted.",
+        ),
+        (_, true) => lang.pick(
+            &format!("Jede Sicherung enthält den Schlüsselspeicher ihrer Zeit; bei täglichen Sicherungen und {} aufbewahrten Generationen ist ein vernichteter Schlüssel nach spätestens {} Tagen auch in allen Sicherungen fort.", posture.backup_keep, posture.backup_keep + 1),
+            &format!("Every backup holds the keystore of its time; with daily backups and {} generations kept, a destroyed key is gone from every backup after {} days at the latest.", posture.backup_keep, posture.backup_keep + 1),
+        ),
+        (schedule, false) => lang.pick(
+            &format!("Jede Sicherung enthält den Schlüsselspeicher ihrer Zeit; ein vernichteter Schlüssel ist fort, wenn die {} aufbewahrten Sicherungen (Zeitplan „{schedule}“) durch neuere ersetzt sind.", posture.backup_keep),
+            &format!("Every backup holds the keystore of its time; a destroyed key is gone once the {} backups kept (schedule \"{schedule}\") have been replaced by newer ones.", posture.backup_keep),
+        ),
+    };
+    lang.pick(
+        &format!("Crypto-Shredding: Schlüssel abgelaufener Monate und gelöschter Kontakte werden vernichtet; die Daten sind damit in der Datenbank sofort unlesbar. {lifetime}"),
+        &format!("Crypto-shredding: keys of expired months and of erased contacts are destroyed, which makes the data unreadable in the database at once. {lifetime}"),
+    )
+}
+
+/// Whether a six-field cron expression fires once a day (fixed second, minute and hour).
+fn daily(cron: &str) -> bool {
+    let f: Vec<&str> = cron.split_whitespace().collect();
+    f.len() == 6
+        && f[..3].iter().all(|x| x.chars().all(|c| c.is_ascii_digit()))
+        && f[3..].iter().all(|x| *x == "*" || *x == "?")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::retention::RetentionSettings;
 
     #[test]
     fn measures_follow_the_configuration() {
         let install = InstallFacts::default();
-        let ids = |posture: &Posture, settings: &RetentionSettings| -> Vec<&'static str> {
-            technical_measures(posture, settings, &install, None, Lang::De)
-                .into_iter()
-                .map(|m| m.id)
-                .collect()
+        // Active measures, and the ones listed as not active.
+        let ids = |posture: &Posture| -> (Vec<&'static str>, Vec<&'static str>) {
+            let all = technical_measures(posture, &install, None, Lang::De);
+            (
+                all.iter().filter(|m| m.active).map(|m| m.id).collect(),
+                all.iter().filter(|m| !m.active).map(|m| m.id).collect(),
+            )
         };
-        let plain = Posture::default();
-        let settings = RetentionSettings::default();
-        let off = ids(&plain, &settings);
-        assert!(!off.contains(&"tls_listener"));
-        assert!(!off.contains(&"four_eyes_retention"));
-        assert!(!off.contains(&"key_recovery"));
-        assert!(off.contains(&"encryption_at_rest"));
-        let on_posture = Posture {
+        let (on, off) = ids(&Posture::default());
+        for id in [
+            "tls_listener",
+            "four_eyes_retention",
+            "key_recovery",
+            "backups",
+        ] {
+            assert!(!on.contains(&id), "{id} is off");
+            assert!(off.contains(&id), "{id} is listed as not active: {off:?}");
+        }
+        assert!(on.contains(&"encryption_at_rest"));
+        let (on, off) = ids(&Posture {
             tls: true,
             recovery_recipients: 2,
-            ..Posture::default()
-        };
-        let on_settings = RetentionSettings {
             require_approval: true,
-            ..RetentionSettings::default()
-        };
-        let on = ids(&on_posture, &on_settings);
+            ..Posture::default()
+        });
         for id in ["tls_listener", "four_eyes_retention", "key_recovery"] {
             assert!(on.contains(&id), "{id} missing from {on:?}");
+            assert!(!off.contains(&id));
         }
-        let pg = Posture {
-            backend: "postgresql",
+        let (on, off) = ids(&Posture {
+            backend: "postgresql".into(),
+            ..Posture::default()
+        });
+        assert!(!on.contains(&"secure_delete") && !off.contains(&"secure_delete"));
+    }
+
+    #[test]
+    fn crypto_shredding_says_how_long_backups_keep_keys() {
+        let daily = Posture {
+            backup_schedule: "0 0 3 * * *".into(),
+            backup_keep: 7,
             ..Posture::default()
         };
-        assert!(!ids(&pg, &settings).contains(&"secure_delete"));
+        let text = crypto_shredding(&daily, Lang::De);
+        assert!(text.contains("nach spätestens 8 Tagen"), "{text}");
+        assert!(!text.contains("auch in Sicherungen wirksam"));
+        let manual = crypto_shredding(&Posture::default(), Lang::En);
+        assert!(manual.contains("until it is deleted"), "{manual}");
     }
 }

@@ -2,6 +2,7 @@
 //! its own processing (`live`), the reports built from both (`kinds`, rendered by `report` as
 //! JSON, CSV, XLSX and PDF), and the PDF renderer the consent proofs use too.
 
+pub mod instances;
 pub mod kinds;
 pub mod live;
 pub mod pdf;

@@ -360,6 +360,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    instances (id) {
+        id -> Text,
+        host -> Text,
+        started_at -> BigInt,
+        seen_at -> BigInt,
+        stopped_at -> Nullable<BigInt>,
+        posture -> Text,
+    }
+}
+
+diesel::table! {
     erasure_items (id) {
         id -> Text,
         tenant_id -> Text,
@@ -480,5 +491,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     ui_keys,
     ui_users,
     ui_sessions,
-    erasure_items
+    erasure_items,
+    instances
 );

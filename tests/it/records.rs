@@ -249,7 +249,7 @@ async fn processor_record_has_every_art_30_2_field_in_every_format_and_language(
         .as_array()
         .unwrap()
         .iter()
-        .any(|r| r[3] == "encryption_at_rest"));
+        .any(|r| r[4] == "encryption_at_rest" && r[3] == "aktiv"));
 
     // The hash covers the content and is the same in every format.
     let mut copy = report.clone();
@@ -336,12 +336,18 @@ fn controllers_tenant(report: &Value) -> String {
         .to_string()
 }
 
+/// The ids of the measures the annex lists as active.
 fn measure_ids(report: &Value) -> Vec<String> {
+    measures_with_status(report, "aktiv")
+}
+
+fn measures_with_status(report: &Value, status: &str) -> Vec<String> {
     report["sections"][0]["tables"][0]["rows"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r[3].as_str().unwrap().to_string())
+        .filter(|r| r[3] == json!(status))
+        .map(|r| r[4].as_str().unwrap().to_string())
         .collect()
 }
 
@@ -359,6 +365,54 @@ async fn tom_entries_follow_what_is_switched_on(backend: Backend) {
     assert!(
         !ids.contains(&"tls_listener".to_string()),
         "no TLS configured"
+    );
+    // What is off is said to be off, not left out.
+    let off = measures_with_status(&report, "NICHT AKTIV");
+    for id in ["four_eyes_retention", "tls_listener", "key_recovery"] {
+        assert!(
+            off.contains(&id.to_string()),
+            "{id} not listed as off: {off:?}"
+        );
+    }
+    let source = report["sections"][0]["fields"].to_string();
+    assert!(
+        source.contains("Einstellungen des laufenden Servers"),
+        "{source}"
+    );
+
+    // The CLI in another shell, with other settings in its environment, describes the
+    // running server, not itself.
+    let out = app.dir.path().join("toms.json");
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_hafen"))
+        .args([
+            "report", "toms", "--tenant", &tenant, "--format", "json", "--lang", "de", "--out",
+        ])
+        .arg(&out)
+        .env_remove("HAFEN_CONFIG")
+        .env("HAFEN_DATA_DIR", app.data_dir())
+        .env("HAFEN_DATABASE_URL", &app.db.url)
+        .env("HAFEN_RETENTION_REQUIRE_APPROVAL", "true")
+        .env("HAFEN_RETENTION_SCHEDULE", "")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let from_cli: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert!(
+        measures_with_status(&from_cli, "NICHT AKTIV").contains(&"four_eyes_retention".to_string()),
+        "the server does not require approval, whatever the CLI's environment says"
+    );
+    // The server under test runs on the test's clock, the CLI on the system's: to the CLI the
+    // server's heartbeat is old, so it names the server as the last one seen.
+    let source = from_cli["sections"][0]["fields"].to_string();
+    assert!(
+        source.contains("Einstellungen des laufenden Servers")
+            || source.contains("Einstellungen des zuletzt gelaufenen Servers"),
+        "{source}"
     );
 
     // A channel switches webhook verification on; disabling it takes the claim away.
