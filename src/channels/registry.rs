@@ -151,6 +151,10 @@ pub struct ChannelInput {
     pub enabled: Option<bool>,
     #[serde(default)]
     pub secrets: SecretsInput,
+    /// Every message on this channel is a business letter (§ 257 HGB), e.g. an order or
+    /// invoice channel: kept under the rules for business letters. Default false.
+    #[serde(default)]
+    pub business_letters: Option<bool>,
 }
 
 #[derive(Default, Deserialize, utoipa::ToSchema)]
@@ -165,6 +169,8 @@ pub struct ChannelPatch {
     pub enabled: Option<bool>,
     #[serde(default)]
     pub secrets: Option<SecretsPatch>,
+    #[serde(default)]
+    pub business_letters: Option<bool>,
 }
 
 /// A channel as the API shows it.
@@ -175,6 +181,8 @@ pub struct ChannelView {
     pub name: String,
     pub account_id: Option<String>,
     pub enabled: bool,
+    /// Every message on this channel counts as a business letter.
+    pub business_letters: bool,
     /// Path of this channel's webhook; prefix it with Hafen's public HTTPS address.
     pub webhook_path: String,
     pub secrets: SecretsSet,
@@ -194,6 +202,7 @@ pub struct ChannelRow {
     pub secrets_sealed: Vec<u8>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub business_letters: bool,
 }
 
 /// A channel with its secrets opened, for the webhook and send paths.
@@ -205,6 +214,8 @@ pub struct Channel {
     pub account_id: Option<String>,
     pub enabled: bool,
     pub secrets: ChannelSecrets,
+    /// Every message on this channel is a business letter (e.g. an order channel).
+    pub business_letters: bool,
 }
 
 fn secrets_binding<'a>(tenant: &'a str, id: &'a str) -> FieldBinding<'a> {
@@ -345,6 +356,7 @@ impl ChannelRow {
             name: self.name.clone(),
             account_id: self.account_id.clone(),
             enabled: self.enabled,
+            business_letters: self.business_letters,
             secrets: SecretsSet::from(secrets),
             created_at: from_micros(self.created_at),
             updated_at: from_micros(self.updated_at),
@@ -425,6 +437,7 @@ impl Hafen {
             enabled: input.enabled.unwrap_or(true),
             created_at: now,
             updated_at: now,
+            business_letters: input.business_letters.unwrap_or(false),
         };
         let view = row.view(&secrets);
         let event = AuditEvent::new(actor, "channel.create")
@@ -513,6 +526,14 @@ impl Hafen {
         if let Some(enabled) = patch.enabled {
             row.enabled = enabled;
             changed.push(if enabled { "enabled" } else { "disabled" });
+        }
+        if let Some(letters) = patch.business_letters {
+            row.business_letters = letters;
+            changed.push(if letters {
+                "business_letters"
+            } else {
+                "not_business_letters"
+            });
         }
         if let Some(p) = patch.secrets {
             secrets.apply(p);
@@ -620,6 +641,7 @@ impl Hafen {
             account_id: row.account_id,
             enabled: row.enabled,
             secrets,
+            business_letters: row.business_letters,
         })
     }
 }

@@ -438,6 +438,7 @@ impl Hafen {
             delivery_status_at: Some(to_micros(now)),
             idempotency_index,
             period_key_id: Some(period.id.clone()),
+            business_letter: channel.business_letters,
             content_deleted_at: None,
         };
         let entry = OutboxRow {

@@ -46,10 +46,12 @@ impl Hafen {
                 }
             }
             match event {
-                InboundEvent::Message(m) => match to_message(&channel_name, &channel.id, m) {
-                    Some(m) => messages.push(m),
-                    None => receipt.ignored += 1,
-                },
+                InboundEvent::Message(m) => {
+                    match to_message(&channel_name, &channel.id, channel.business_letters, m) {
+                        Some(m) => messages.push(m),
+                        None => receipt.ignored += 1,
+                    }
+                }
                 InboundEvent::Status(s) => match to_status(&channel_name, s) {
                     Some(s) => statuses.push(s),
                     None => receipt.ignored += 1,
@@ -98,7 +100,12 @@ impl Hafen {
     }
 }
 
-fn to_message(channel: &ChannelName, channel_id: &str, m: InboundMessage) -> Option<NewMessage> {
+fn to_message(
+    channel: &ChannelName,
+    channel_id: &str,
+    letters: bool,
+    m: InboundMessage,
+) -> Option<NewMessage> {
     let address = Address::parse_platform_id("address", channel, &m.address).ok()?;
     let display_name = m
         .display_name
@@ -117,6 +124,7 @@ fn to_message(channel: &ChannelName, channel_id: &str, m: InboundMessage) -> Opt
         raw,
         channel_id: Some(channel_id.to_string()),
         media: m.media,
+        business_letter: letters,
     })
 }
 

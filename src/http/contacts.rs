@@ -109,3 +109,33 @@ pub async fn send(
     };
     Ok(response.json(receipt))
 }
+
+/// Mark a contact's messages as business letters (§ 257 HGB: they prepare, conclude, execute
+/// or cancel a deal) — or take the mark away. Business letters are kept under the rules for
+/// business letters, the other messages under the shorter ones. Agents may mark; only tenant
+/// admins and DPOs may unmark (it shortens retention).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/contacts/{id}/business-letters", tag = "contacts",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
+    request_body = crate::messages::classify::ClassifyInput,
+    responses((status = 200, body = crate::messages::classify::ClassifyOutcome),
+        (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn business_letters(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    let input: crate::messages::classify::ClassifyInput =
+        super::extract::json_body(&req, body).await?;
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .classify_messages(&caller.0, &tenant, &id, input)
+            .await?,
+    ))
+}

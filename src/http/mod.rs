@@ -44,6 +44,7 @@ use crate::service::Hafen;
         contacts::read,
         contacts::messages,
         contacts::send,
+        contacts::business_letters,
         channels::create,
         channels::list,
         channels::read,
@@ -440,6 +441,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/tenants/{tenant}/contacts/{id}/messages/send",
             web::post().to(contacts::send),
+        )
+        .route(
+            "/v1/tenants/{tenant}/contacts/{id}/business-letters",
+            web::post().to(contacts::business_letters),
         )
         .route(
             "/v1/tenants/{tenant}/channels",

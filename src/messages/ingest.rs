@@ -487,6 +487,7 @@ fn seal_message(
             .map(|r| seal("raw", r.expose()))
             .transpose()?,
         channel_id: message.channel_id.clone(),
+        business_letter: message.business_letter,
         delivery_status: None,
         delivery_status_at: None,
         idempotency_index: None,

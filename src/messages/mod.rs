@@ -1,6 +1,7 @@
 //! Messages: validated input, sealed storage, decrypted reads.
 
 pub mod attachments;
+pub mod classify;
 pub mod ingest;
 pub mod read;
 pub mod status;
@@ -49,6 +50,8 @@ pub struct MessageRow {
     /// `retention::keys`. None for content deleted by retention.
     pub period_key_id: Option<String>,
     pub content_deleted_at: Option<i64>,
+    /// A business letter (Handels- oder Geschäftsbrief): kept under the statutory rules.
+    pub business_letter: bool,
 }
 
 /// (external id index, message id, contact id) of a stored message.

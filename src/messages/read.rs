@@ -44,6 +44,8 @@ pub struct MessageView {
     pub content_deleted_at: Option<DateTime<Utc>>,
     /// The registered channel it came through or went out on.
     pub channel_id: Option<String>,
+    /// Marked as a business letter (§ 257 HGB): kept under the rules for business letters.
+    pub business_letter: bool,
     /// Latest delivery status of an outbound message (queued, sent, delivered, read, failed).
     pub delivery_status: Option<String>,
     pub delivery_status_at: Option<DateTime<Utc>>,
@@ -98,6 +100,7 @@ impl MessageView {
             .map(|b| serde_json::from_slice(&b).map_err(Error::internal))
             .transpose()?;
         Ok(Self {
+            business_letter: row.business_letter,
             erased: keys.is_none() && !shredded,
             shredded,
             content_deleted_at: row.content_deleted_at.map(from_micros),
@@ -471,6 +474,7 @@ mod tests {
             idempotency_index: None,
             period_key_id: None,
             content_deleted_at: None,
+            business_letter: false,
         };
         assert_eq!(
             decode_cursor(&encode_cursor(&row)).unwrap(),

@@ -224,6 +224,10 @@ pub struct MessageInput {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub raw: Option<serde_json::Value>,
+    /// A business letter (it prepares, concludes, executes or cancels a deal; § 257 HGB):
+    /// kept under the rules for business letters. Default false.
+    #[serde(default)]
+    pub business_letter: bool,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -255,6 +259,8 @@ pub struct NewMessage {
     pub channel_id: Option<String>,
     /// Files to download through the platform (webhooks).
     pub media: Vec<crate::channels::inbound::MediaRef>,
+    /// Marked as a business letter (by the caller, or by the channel's setting).
+    pub business_letter: bool,
 }
 
 /// How far ahead of the server's clock a message may be dated (clocks of other systems drift).
@@ -348,6 +354,7 @@ impl NewMessage {
             raw,
             channel_id: None,
             media: Vec::new(),
+            business_letter: input.business_letter,
         })
     }
 }

@@ -959,7 +959,15 @@ impl Hafen {
         };
         for r in &ti.facts.rules.rules {
             rules.row(vec![
-                live::category_label(r.category, lang),
+                format!(
+                    "{}{}",
+                    live::category_label(r.category, lang),
+                    if r.category.has_class() {
+                        live::class_label(r.business_letters, lang)
+                    } else {
+                        String::new()
+                    }
+                ),
                 r.channel
                     .as_ref()
                     .map(|c| c.as_str().to_string())

@@ -349,6 +349,15 @@ pub fn category_label(c: Category, lang: Lang) -> String {
     }
 }
 
+/// " (Handels- und Geschäftsbriefe)" or " (übrige Nachrichten)": which messages a rule covers.
+pub fn class_label(business_letters: bool, lang: Lang) -> String {
+    if business_letters {
+        lang.pick(" (Handels- und Geschäftsbriefe)", " (business letters)")
+    } else {
+        lang.pick(" (übrige Nachrichten)", " (other messages)")
+    }
+}
+
 /// The rules in force for `categories`, channel rules for `channel` included, described.
 pub fn erasure_periods(
     rules: &RuleSet,
@@ -365,11 +374,14 @@ pub fn erasure_periods(
                 (Some(_), None) => true,
             };
             if applies {
-                let scope = rule
+                let mut scope = rule
                     .channel
                     .as_ref()
                     .map(|c| format!(" [{}]", c.as_str()))
                     .unwrap_or_default();
+                if c.has_class() {
+                    scope.push_str(&class_label(rule.business_letters, lang));
+                }
                 out.push(format!(
                     "{}{scope}: {}",
                     category_label(*c, lang),

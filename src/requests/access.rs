@@ -642,14 +642,24 @@ impl Hafen {
         }
         let storage_periods = categories
             .iter()
-            .filter_map(|c| {
-                facts.rules.rule_for(*c, &contact.channel).map(|rule| {
-                    format!(
-                        "{}: {}",
-                        live::category_label(*c, lang),
-                        live::describe_rule(rule, lang)
-                    )
-                })
+            .filter_map(|(c, letters)| {
+                facts
+                    .rules
+                    .rule_for(*c, &contact.channel, letters.unwrap_or(false))
+                    .map(|rule| {
+                        let class = match letters {
+                            Some(true) => {
+                                lang.pick(" (Handels- und Geschäftsbriefe)", " (business letters)")
+                            }
+                            Some(false) => lang.pick(" (übrige Nachrichten)", " (other messages)"),
+                            None => String::new(),
+                        };
+                        format!(
+                            "{}{class}: {}",
+                            live::category_label(*c, lang),
+                            live::describe_rule(rule, lang)
+                        )
+                    })
             })
             .collect();
         let restriction = match (contact.restricted_at, restriction) {
@@ -1019,28 +1029,28 @@ fn render_pdf(data: &SubjectExport, lang: Lang) -> Vec<u8> {
     )
 }
 
-/// The categories of data the person has (the contact itself always).
+/// The categories of data the person has (the contact itself always); message categories
+/// once for business letters and once for the other messages, as the person has them.
 fn person_categories(
     conn: &mut crate::store::DbConn,
     tenant: &str,
     contact: &str,
-) -> Result<Vec<crate::retention::rules::Category>, crate::store::StoreError> {
+) -> Result<Vec<(crate::retention::rules::Category, Option<bool>)>, crate::store::StoreError> {
     use crate::retention::rules::Category;
     use crate::store::schema::{consents, message_statuses, messages};
-    let message_ids = messages::table
+    let classes: Vec<bool> = messages::table
         .filter(messages::tenant_id.eq(tenant))
         .filter(messages::contact_id.eq(contact))
-        .select(messages::id);
-    let n_messages: i64 = messages::table
-        .filter(messages::tenant_id.eq(tenant))
-        .filter(messages::contact_id.eq(contact))
-        .count()
-        .get_result(conn)?;
-    let n_files: i64 = attachment_table::table
+        .select(messages::business_letter)
+        .distinct()
+        .load(conn)?;
+    let file_classes: Vec<bool> = attachment_table::table
+        .inner_join(messages::table.on(messages::id.eq(attachment_table::message_id)))
         .filter(attachment_table::tenant_id.eq(tenant))
-        .filter(attachment_table::message_id.eq_any(message_ids))
-        .count()
-        .get_result(conn)?;
+        .filter(messages::contact_id.eq(contact))
+        .select(messages::business_letter)
+        .distinct()
+        .load(conn)?;
     let n_statuses: i64 = message_statuses::table
         .filter(message_statuses::tenant_id.eq(tenant))
         .filter(
@@ -1058,21 +1068,24 @@ fn person_categories(
         .filter(consents::contact_id.eq(contact))
         .select(consents::state)
         .load(conn)?;
-    let mut out = vec![Category::Contacts];
-    if n_messages > 0 {
-        out.extend([Category::MessageContent, Category::MessageMetadata]);
-    }
-    if n_files > 0 {
-        out.push(Category::Attachments);
+    let mut out = vec![(Category::Contacts, None)];
+    for letters in [true, false] {
+        if classes.contains(&letters) {
+            out.push((Category::MessageContent, Some(letters)));
+            out.push((Category::MessageMetadata, Some(letters)));
+        }
+        if file_classes.contains(&letters) {
+            out.push((Category::Attachments, Some(letters)));
+        }
     }
     if n_statuses > 0 {
-        out.push(Category::DeliveryStatuses);
+        out.push((Category::DeliveryStatuses, None));
     }
     if states.iter().any(|s| s == "requested" || s == "expired") {
-        out.push(Category::ConsentRequests);
+        out.push((Category::ConsentRequests, None));
     }
     if states.iter().any(|s| s == "confirmed" || s == "withdrawn") {
-        out.push(Category::ConsentProofs);
+        out.push((Category::ConsentProofs, None));
     }
     Ok(out)
 }

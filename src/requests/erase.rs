@@ -32,7 +32,9 @@ use crate::error::{Error, Result};
 use crate::records::Lang;
 use crate::retention::certificates::{self, CertificateProgress};
 use crate::retention::holds::{self, ActiveHolds};
-use crate::retention::rules::{Category, Ground, Retain, Rule, RuleInput, RuleSet, StartPoint};
+use crate::retention::rules::{
+    Category, Ground, Retain, Rule, RuleInput, RuleSet, StartPoint, BUSINESS_LETTER,
+};
 use crate::retention::run::delete_items;
 use crate::retention::select::Selection;
 use crate::service::Hafen;
@@ -65,6 +67,17 @@ const ORDER: [Category; 7] = [
     Category::Contacts,
 ];
 
+/// The class of a unit of message data, as answers and rows name it.
+fn class_name(letters: Option<bool>) -> Option<String> {
+    letters.map(|l| if l { BUSINESS_LETTER } else { OTHER_MESSAGES }.to_string())
+}
+
+fn class_letters(class: Option<&str>) -> Option<bool> {
+    class.map(|c| c == BUSINESS_LETTER)
+}
+
+const OTHER_MESSAGES: &str = "other";
+
 /// A legal text in both languages of the reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Citation {
@@ -94,6 +107,8 @@ pub struct CategoryAnswer {
     /// `message_content`, `attachments`, `delivery_statuses`, `message_metadata`,
     /// `consent_requests`, `consent_proofs`, `contacts`.
     pub category: String,
+    /// For messages: `business_letter` (kept under its own rules) or `other`.
+    pub class: Option<String>,
     /// Items the contact had when the request was answered.
     pub present: u64,
     /// Erased at once.
@@ -170,6 +185,7 @@ struct ItemRow {
     request_id: String,
     contact_id: String,
     category: String,
+    class: Option<String>,
     rule: String,
     start_at: Option<i64>,
     requested_at: i64,
@@ -199,7 +215,14 @@ impl ItemRow {
 
 /// The contact's items of `rule`'s category that the rule makes due before `before` (the
 /// start of their period, as the rule measures it).
-fn due(tenant: &str, contact: &str, rule: &Rule, before: i64, holds: ActiveHolds) -> Selection {
+fn due(
+    tenant: &str,
+    contact: &str,
+    rule: &Rule,
+    letters: Option<bool>,
+    before: i64,
+    holds: ActiveHolds,
+) -> Selection {
     Selection {
         tenant: tenant.to_string(),
         rule: rule.clone(),
@@ -208,6 +231,7 @@ fn due(tenant: &str, contact: &str, rule: &Rule, before: i64, holds: ActiveHolds
         not_before: None,
         holds,
         contact: Some(contact.to_string()),
+        letters,
         ordered: true,
     }
 }
@@ -217,12 +241,14 @@ fn all_of(
     tenant: &str,
     contact: &str,
     category: Category,
+    letters: Option<bool>,
     before: i64,
     holds: ActiveHolds,
 ) -> Selection {
     let rule = Rule {
         category,
         channel: None,
+        business_letters: false,
         start: if category == Category::ConsentProofs {
             StartPoint::ConsentWithdrawal
         } else {
@@ -235,7 +261,7 @@ fn all_of(
         ground: Ground::None,
         norm: None,
     };
-    due(tenant, contact, &rule, before, holds)
+    due(tenant, contact, &rule, letters, before, holds)
 }
 
 /// How many items a selection finds.
@@ -418,6 +444,7 @@ fn remaining(
     tenant: &str,
     contact: &str,
     category: Category,
+    letters: Option<bool>,
     before: i64,
 ) -> Result<u64, StoreError> {
     if category == Category::Contacts {
@@ -425,7 +452,14 @@ fn remaining(
     }
     count(
         conn,
-        &all_of(tenant, contact, category, before, ActiveHolds::default()),
+        &all_of(
+            tenant,
+            contact,
+            category,
+            letters,
+            before,
+            ActiveHolds::default(),
+        ),
     )
 }
 
@@ -491,6 +525,7 @@ fn erase_category(
     conn: &mut DbConn,
     contact: &ContactRow,
     rule: &Rule,
+    letters: Option<bool>,
     present_before: u64,
     holds: &ActiveHolds,
     spare: &HashSet<String>,
@@ -508,9 +543,9 @@ fn erase_category(
     };
     let may_go = |holds: &ActiveHolds| {
         if keeps {
-            due(t, c, rule, cutoff, holds.clone())
+            due(t, c, rule, letters, cutoff, holds.clone())
         } else {
-            all_of(t, c, category, i64::MAX, holds.clone())
+            all_of(t, c, category, letters, i64::MAX, holds.clone())
         }
     };
     let erased = if category == Category::Contacts {
@@ -518,7 +553,7 @@ fn erase_category(
     } else {
         delete_selected(conn, &may_go(holds), spare, now, progress)?
     };
-    let kept = remaining(conn, t, c, category, n + 1)?;
+    let kept = remaining(conn, t, c, category, letters, n + 1)?;
     // Held: what could go now but for a hold; for the contact, a hold naming it.
     let held = if category == Category::Contacts {
         let named = holds.contacts.iter().any(|h| h == c) || holds.whole_tenant;
@@ -530,6 +565,7 @@ fn erase_category(
     };
     let mut answer = CategoryAnswer {
         category: category.as_str().into(),
+        class: class_name(letters),
         present: present_before,
         erased,
         kept,
@@ -556,7 +592,7 @@ fn erase_category(
     let start = match rule.start {
         StartPoint::Collection | StartPoint::ConsentWithdrawal => newest(
             conn,
-            &all_of(t, c, category, i64::MAX, ActiveHolds::default()),
+            &all_of(t, c, category, letters, i64::MAX, ActiveHolds::default()),
         )?,
         _ => fixed_start(rule, contact),
     };
@@ -617,7 +653,9 @@ impl Hafen {
         .await?;
         let now = self.clock.now();
         let plan = self.plan_erasure(&contact, &set, now).await?;
-        let may_keep = plan.iter().any(|(rule, _)| rule.ground.keeps_on_erasure())
+        let may_keep = plan
+            .iter()
+            .any(|(rule, _, _)| rule.ground.keeps_on_erasure())
             || self.tenant_has_holds(tenant, now).await?;
         if may_keep && contact.restricted_at.is_none() {
             self.restrict_contact(
@@ -648,7 +686,7 @@ impl Hafen {
                 let holds = holds::active(conn, &contact.tenant_id, to_micros(now))?;
                 certificates::start(conn, &progress)?;
                 let mut answered: Vec<(&Rule, CategoryAnswer)> = Vec::new();
-                for (rule, present) in &plan {
+                for (rule, letters, present) in &plan {
                     let kept =
                         |c: Category| answered.iter().any(|(r, a)| r.category == c && a.kept > 0);
                     let spare = if rule.category == Category::MessageMetadata {
@@ -666,6 +704,7 @@ impl Hafen {
                         conn,
                         &contact,
                         rule,
+                        *letters,
                         *present,
                         &holds,
                         &spare,
@@ -754,13 +793,14 @@ impl Hafen {
         Ok(outcome)
     }
 
-    /// The categories the contact has, in erasure order, each with its rule and item count.
+    /// The categories the contact has, in erasure order, each with its rule and item count;
+    /// message categories once for business letters and once for the other messages.
     async fn plan_erasure(
         &self,
         contact: &ContactRow,
         set: &RuleSet,
         now: DateTime<Utc>,
-    ) -> Result<Vec<(Rule, u64)>> {
+    ) -> Result<Vec<(Rule, Option<bool>, u64)>> {
         let set = set.effective();
         let (contact, n) = (contact.clone(), to_micros(now));
         Ok(self
@@ -768,21 +808,34 @@ impl Hafen {
             .read(move |conn| {
                 let mut plan = Vec::new();
                 for category in ORDER {
-                    let present =
-                        remaining(conn, &contact.tenant_id, &contact.id, category, n + 1)?;
-                    if present == 0 {
-                        continue;
+                    let classes: &[Option<bool>] = if category.has_class() {
+                        &[Some(true), Some(false)]
+                    } else {
+                        &[None]
+                    };
+                    for letters in classes {
+                        let present = remaining(
+                            conn,
+                            &contact.tenant_id,
+                            &contact.id,
+                            category,
+                            *letters,
+                            n + 1,
+                        )?;
+                        if present == 0 {
+                            continue;
+                        }
+                        let rule = set
+                            .rule_for(category, &contact.channel, letters.unwrap_or(false))
+                            .cloned()
+                            .ok_or_else(|| {
+                                StoreError::Rejected(Error::internal(anyhow::anyhow!(
+                                    "no rule for {}",
+                                    category.as_str()
+                                )))
+                            })?;
+                        plan.push((rule, *letters, present));
                     }
-                    let rule = set
-                        .rule_for(category, &contact.channel)
-                        .cloned()
-                        .ok_or_else(|| {
-                            StoreError::Rejected(Error::internal(anyhow::anyhow!(
-                                "no rule for {}",
-                                category.as_str()
-                            )))
-                        })?;
-                    plan.push((rule, present));
                 }
                 Ok(plan)
             })
@@ -912,8 +965,14 @@ impl Hafen {
                     );
                     certificates::start(conn, &progress)?;
                     let holds = holds::active(conn, &t, to_micros(now))?;
-                    let selection =
-                        all_of(&t, &row.contact_id, category, row.requested_at + 1, holds);
+                    let selection = all_of(
+                        &t,
+                        &row.contact_id,
+                        category,
+                        class_letters(row.class.as_deref()),
+                        row.requested_at + 1,
+                        holds,
+                    );
                     erased = if category == Category::Contacts {
                         erase_contact(conn, &selection, &mut progress)?
                     } else {
@@ -928,7 +987,14 @@ impl Hafen {
                     )?;
                     certificate = Some(progress.id.clone());
                 }
-                let left = remaining(conn, &t, &row.contact_id, category, row.requested_at + 1)?;
+                let left = remaining(
+                    conn,
+                    &t,
+                    &row.contact_id,
+                    category,
+                    class_letters(row.class.as_deref()),
+                    row.requested_at + 1,
+                )?;
                 let until = keep_until
                     .and_then(|d| d.succ_opt())
                     .and_then(|d| d.and_hms_opt(0, 0, 0))
@@ -1073,6 +1139,7 @@ impl Hafen {
                             &row.tenant_id,
                             &row.contact_id,
                             category,
+                            class_letters(row.class.as_deref()),
                             row.requested_at + 1,
                         )?;
                         diesel::update(erasure_items::table.filter(erasure_items::id.eq(&row.id)))
@@ -1176,6 +1243,7 @@ fn still_kept(conn: &mut DbConn, rows: &[ItemRow], category: Category) -> Result
             &row.tenant_id,
             &row.contact_id,
             category,
+            class_letters(row.class.as_deref()),
             row.requested_at + 1,
         )?;
         if left > 0 {
@@ -1196,6 +1264,7 @@ fn due_for_row(row: &ItemRow, holds: &ActiveHolds, now: DateTime<Utc>) -> Option
             &row.tenant_id,
             &row.contact_id,
             category,
+            class_letters(row.class.as_deref()),
             request_bound,
             holds.clone(),
         ))
@@ -1218,6 +1287,7 @@ fn due_for_row(row: &ItemRow, holds: &ActiveHolds, now: DateTime<Utc>) -> Option
                 &row.tenant_id,
                 &row.contact_id,
                 &rule,
+                class_letters(row.class.as_deref()),
                 cutoff,
                 holds.clone(),
             ))
@@ -1247,6 +1317,7 @@ fn item_row(
         request_id: request.to_string(),
         contact_id: contact.id.clone(),
         category: rule.category.as_str().into(),
+        class: answer.class.clone(),
         rule: serde_json::to_string(&rule.input()).unwrap_or_default(),
         start_at: fixed_start(rule, contact),
         requested_at: to_micros(now),
@@ -1308,8 +1379,11 @@ mod tests {
 
     #[test]
     fn the_channels_own_rule_wins_over_the_tenant_wide_one() {
-        let mut whatsapp = defaults().rules[1].clone();
-        assert_eq!(whatsapp.category, Category::MessageContent);
+        let mut whatsapp = defaults()
+            .rules
+            .into_iter()
+            .find(|r| r.category == Category::MessageContent && !r.business_letters)
+            .unwrap();
         whatsapp.channel =
             Some(crate::messages::types::ChannelName::parse("c", "whatsapp").unwrap());
         whatsapp.legal_basis = "nur WhatsApp".into();
@@ -1321,13 +1395,13 @@ mod tests {
             rules: vec![tenant_wide, whatsapp],
         };
         assert_eq!(
-            set.rule_for(Category::MessageContent, "whatsapp")
+            set.rule_for(Category::MessageContent, "whatsapp", false)
                 .unwrap()
                 .legal_basis,
             "nur WhatsApp"
         );
         assert_eq!(
-            set.rule_for(Category::MessageContent, "telegram")
+            set.rule_for(Category::MessageContent, "telegram", false)
                 .unwrap()
                 .legal_basis,
             "alle anderen",

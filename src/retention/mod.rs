@@ -795,6 +795,7 @@ impl Hafen {
         let rule = rules::Rule {
             category: Category::MessageMetadata,
             channel: None,
+            business_letters: false,
             start: rules::StartPoint::Collection,
             end_of_year: true,
             retain: rules::Retain::For(rules::Period::years(self.retention.audit_years)),

@@ -101,6 +101,15 @@ impl Category {
         }
     }
 
+    /// Whether a rule of this category may be limited to business letters: the categories
+    /// of a message.
+    pub fn has_class(self) -> bool {
+        matches!(
+            self,
+            Category::MessageContent | Category::MessageMetadata | Category::Attachments
+        )
+    }
+
     /// Whether a rule of this category may be limited to one channel.
     pub fn has_channel(self) -> bool {
         !matches!(
@@ -387,6 +396,11 @@ pub struct RuleInput {
     /// The deletion class (Löschklasse) label of the deletion concept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_class: Option<String>,
+    /// `business_letter`: the rule covers only messages marked as business letters
+    /// (Handels- und Geschäftsbriefe, § 257 HGB); absent: the other messages. Message
+    /// categories only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
     /// Why the data may outlive an erasure request: `statutory` (a legal duty to keep,
     /// Art. 17(3)(b) GDPR, e.g. § 257 HGB), `contractual_or_bylaw` (restriction instead of
     /// erasure, § 35(3) BDSG), `legal_claims` (Art. 17(3)(e) GDPR) or `none` (the default:
@@ -410,6 +424,8 @@ pub struct RuleInput {
 pub struct Rule {
     pub category: Category,
     pub channel: Option<ChannelName>,
+    /// Only messages marked as business letters (true), or only the others (false).
+    pub business_letters: bool,
     pub start: StartPoint,
     pub end_of_year: bool,
     pub retain: Retain,
@@ -450,6 +466,22 @@ impl Rule {
                 ))
             }
             Some(c) => Some(ChannelName::parse(&format!("{at}.channel"), c)?),
+        };
+        let business_letters = match input.class.as_deref() {
+            None => false,
+            Some(BUSINESS_LETTER) if category.has_class() => true,
+            Some(BUSINESS_LETTER) => {
+                return Err(Error::invalid(
+                    format!("{at}.class"),
+                    format!("{} rules cannot be limited to business letters: only message_content, message_metadata and attachments", category.as_str()),
+                ))
+            }
+            Some(_) => {
+                return Err(Error::invalid(
+                    format!("{at}.class"),
+                    format!("must be {BUSINESS_LETTER} or absent"),
+                ))
+            }
         };
         let retain = match input.period.as_str() {
             "keep" => Retain::Keep,
@@ -518,6 +550,7 @@ impl Rule {
         Ok(Self {
             category,
             channel,
+            business_letters,
             start,
             end_of_year: input.end_of_year,
             retain,
@@ -588,6 +621,7 @@ impl Rule {
             },
             legal_basis: self.legal_basis.clone(),
             deletion_class: self.deletion_class.clone(),
+            class: self.business_letters.then(|| BUSINESS_LETTER.to_string()),
             ground: Some(self.ground.as_str().into()),
             norm: self.norm.clone(),
             statutory: false,
@@ -616,11 +650,12 @@ impl RuleSet {
             let key = (
                 rule.category,
                 rule.channel.as_ref().map(|c| c.as_str().to_string()),
+                rule.business_letters,
             );
             if !seen.insert(key) {
                 return Err(Error::invalid(
                     format!("rules[{i}]"),
-                    "repeats the category and channel of an earlier rule",
+                    "repeats the category, channel and class of an earlier rule",
                 ));
             }
             rules.push(rule);
@@ -628,13 +663,17 @@ impl RuleSet {
         Ok(Self { rules })
     }
 
-    /// This set completed by the install's defaults for every category it leaves out.
+    /// This set completed by the install's defaults for every category (and, for messages,
+    /// class) it leaves out tenant-wide: business letters stay under the statutory default
+    /// unless the tenant says otherwise.
     pub fn effective(&self) -> RuleSet {
         let mut rules = self.rules.clone();
         for default in defaults().rules {
-            let covered = rules
-                .iter()
-                .any(|r| r.category == default.category && r.channel.is_none());
+            let covered = rules.iter().any(|r| {
+                r.category == default.category
+                    && r.channel.is_none()
+                    && r.business_letters == default.business_letters
+            });
             if !covered {
                 rules.push(default);
             }
@@ -642,23 +681,32 @@ impl RuleSet {
         RuleSet { rules }
     }
 
-    /// The rules of one category: channel-specific ones first, then the tenant-wide one.
+    /// The rules of one category, most specific first: business-letter rules (a statutory
+    /// duty follows the document, whatever the channel), then channel rules, then the
+    /// tenant-wide one.
     pub fn for_category(&self, category: Category) -> Vec<&Rule> {
         let mut rules: Vec<&Rule> = self
             .rules
             .iter()
             .filter(|r| r.category == category)
             .collect();
-        rules.sort_by_key(|r| r.channel.is_none());
+        rules.sort_by_key(|r| (!r.business_letters, r.channel.is_none()));
         rules
     }
 
-    /// The rule in force for `category` on `channel`: the channel's own, else the tenant-wide
-    /// one (a WhatsApp rule says nothing about Telegram data).
-    pub fn rule_for(&self, category: Category, channel: &str) -> Option<&Rule> {
-        self.for_category(category)
-            .into_iter()
-            .find(|r| r.channel.as_ref().is_none_or(|c| c.as_str() == channel))
+    /// The rule in force for `category` on `channel` for a business letter or not: the most
+    /// specific that applies (a WhatsApp rule says nothing about Telegram data; a rule for
+    /// business letters says nothing about other messages).
+    pub fn rule_for(
+        &self,
+        category: Category,
+        channel: &str,
+        business_letter: bool,
+    ) -> Option<&Rule> {
+        self.for_category(category).into_iter().find(|r| {
+            r.channel.as_ref().is_none_or(|c| c.as_str() == channel)
+                && (!r.business_letters || business_letter)
+        })
     }
 
     pub fn inputs(&self) -> Vec<RuleInput> {
@@ -675,19 +723,26 @@ impl RuleSet {
     }
 }
 
+/// The class of messages that are business letters (`RuleInput::class`).
+pub const BUSINESS_LETTER: &str = "business_letter";
+
 /// The provisions behind the six-year period for commercial letters.
 pub const HGB_NORM: &str = "§ 257 Abs. 1 Nr. 2, 3, Abs. 4 HGB; § 147 Abs. 1 Nr. 2, 3, Abs. 3 AO";
 
-/// The install's defaults: conservative (they keep what German commercial and tax law may
-/// require), documented in docs/retention.md.
+/// The install's defaults, documented in docs/retention.md: messages marked as business
+/// letters (they prepare, conclude, execute or cancel a deal) are kept six years from the end
+/// of the year under § 257 HGB / § 147 AO; every other message — most customer chats — goes a
+/// year after the conversation falls silent (Art. 5(1)(e)); contacts go a year after their
+/// last message, once nothing refers to them.
 pub fn defaults() -> RuleSet {
     let hgb =
-        "§ 257 HGB, § 147 AO: Handels- und Geschäftsbriefe, 6 Jahre ab Ende des Kalenderjahres";
+        "Handels- und Geschäftsbriefe: 6 Jahre ab Ende des Kalenderjahres (§ 257 HGB, § 147 AO)";
+    let chat = "Art. 5 Abs. 1 lit. e DSGVO: Kundenkommunikation ohne Handelsbriefcharakter, 1 Jahr nach der letzten Nachricht";
     // Commercial and tax law (HGB/AO) is a duty to keep (Art. 17(3)(b)); proving consent is
     // the controller's burden (Art. 7(1)), kept for legal claims (Art. 17(3)(e)) through the
     // regular limitation period. Everything else goes on an erasure request.
-    let rule = |category, start, end_of_year, period, basis: &str| {
-        let (ground, norm) = if basis.starts_with('§') {
+    let rule = |category, letters: bool, start, end_of_year, period, basis: &str| {
+        let (ground, norm) = if letters {
             (Ground::Statutory, Some(HGB_NORM.to_string()))
         } else if category == ConsentProofs {
             (Ground::LegalClaims, Some("§§ 195, 199 BGB".to_string()))
@@ -697,6 +752,7 @@ pub fn defaults() -> RuleSet {
         Rule {
             category,
             channel: None,
+            business_letters: letters,
             start,
             end_of_year,
             retain: Retain::For(period),
@@ -710,33 +766,47 @@ pub fn defaults() -> RuleSet {
     use StartPoint::*;
     RuleSet {
         rules: vec![
-            rule(Contacts, ConversationEnd, true, Period::years(6), hgb),
-            rule(MessageContent, Collection, true, Period::years(6), hgb),
-            rule(Attachments, Collection, true, Period::years(6), hgb),
-            rule(MessageMetadata, Collection, true, Period::years(6), hgb),
+            rule(MessageContent, true, Collection, true, Period::years(6), hgb),
+            rule(Attachments, true, Collection, true, Period::years(6), hgb),
+            rule(MessageMetadata, true, Collection, true, Period::years(6), hgb),
+            rule(MessageContent, false, ConversationEnd, false, Period::years(1), chat),
+            rule(Attachments, false, ConversationEnd, false, Period::years(1), chat),
+            rule(MessageMetadata, false, ConversationEnd, false, Period::years(1), chat),
+            rule(
+                Contacts,
+                false,
+                ConversationEnd,
+                false,
+                Period::years(1),
+                "Art. 5 Abs. 1 lit. e DSGVO: Kontaktdaten, 1 Jahr nach der letzten Nachricht, sobald keine aufbewahrten Daten mehr auf sie verweisen",
+            ),
             rule(
                 DeliveryStatuses,
+                false,
                 Collection,
                 false,
                 Period::days(90),
-                "Art. 5(1)(e) DSGVO: Zustellnachweis, 90 Tage",
+                "Art. 5 Abs. 1 lit. e DSGVO: Zustellnachweis, 90 Tage",
             ),
             rule(
                 WebhookLogs,
+                false,
                 Collection,
                 false,
                 Period::days(30),
-                "Art. 5(1)(e) DSGVO: Fehlersuche, 30 Tage",
+                "Art. 5 Abs. 1 lit. e DSGVO: Fehlersuche, 30 Tage",
             ),
             rule(
                 ConsentRequests,
+                false,
                 Collection,
                 false,
                 Period::days(30),
-                "Art. 5(1)(e) DSGVO: unbestätigte Anfragen, 30 Tage",
+                "Art. 5 Abs. 1 lit. e DSGVO: unbestätigte Anfragen, 30 Tage",
             ),
             rule(
                 ConsentProofs,
+                false,
                 ConsentWithdrawal,
                 true,
                 Period::years(3),
@@ -763,6 +833,7 @@ mod tests {
             period: period.into(),
             legal_basis: "test".into(),
             deletion_class: None,
+            class: None,
             ground: None,
             norm: None,
             statutory: false,
@@ -850,9 +921,25 @@ mod tests {
         wa.channel = Some("whatsapp".into());
         let set = RuleSet::parse(&[wa]).unwrap().effective();
         let content = set.for_category(Category::MessageContent);
-        assert_eq!(content.len(), 2);
-        assert!(content[0].channel.is_some());
-        assert!(content[1].channel.is_none(), "the default covers the rest");
+        assert_eq!(content.len(), 3);
+        assert!(
+            content[0].business_letters && content[0].ground == Ground::Statutory,
+            "business letters first, under the statutory default"
+        );
+        assert!(content[1].channel.is_some(), "then the channel's own rule");
+        assert!(content[2].channel.is_none(), "the default covers the rest");
+        assert_eq!(
+            set.rule_for(Category::MessageContent, "whatsapp", true)
+                .unwrap()
+                .ground,
+            Ground::Statutory,
+            "a WhatsApp business letter follows the business-letter rule"
+        );
+        assert!(set
+            .rule_for(Category::MessageContent, "whatsapp", false)
+            .unwrap()
+            .channel
+            .is_some());
         for category in Category::ALL {
             assert!(!set.for_category(category).is_empty(), "{category:?}");
         }
@@ -931,6 +1018,7 @@ mod tests {
         );
         assert!(!proofs.citation(crate::records::Lang::De).contains("35"));
         let content = &set.for_category(Category::MessageContent)[0];
+        assert!(content.business_letters);
         assert_eq!(content.ground, Ground::Statutory);
         assert!(content
             .citation(crate::records::Lang::En)

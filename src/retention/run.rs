@@ -40,11 +40,14 @@ pub fn selections(
     let mut out = Vec::new();
     for category in Category::ALL {
         let rules = set.for_category(category);
-        let own_channels: Vec<String> = rules
-            .iter()
-            .filter_map(|r| r.channel.as_ref().map(|c| c.as_str().to_string()))
-            .collect();
-        for rule in rules {
+        // Business letters follow their own rules: the others then leave them alone.
+        let has_letter_rules = rules.iter().any(|r| r.business_letters);
+        for rule in rules.iter().copied() {
+            let own_channels: Vec<String> = rules
+                .iter()
+                .filter(|r| r.business_letters == rule.business_letters)
+                .filter_map(|r| r.channel.as_ref().map(|c| c.as_str().to_string()))
+                .collect();
             let Some(cutoff) = rule.cutoff(now) else {
                 continue; // "keep"
             };
@@ -63,6 +66,8 @@ pub fn selections(
                     not_before,
                     holds: holds.clone(),
                     contact: None,
+                    letters: (category.has_class() && has_letter_rules)
+                        .then_some(rule.business_letters),
                     ordered: true,
                 },
             ));

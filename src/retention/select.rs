@@ -39,6 +39,9 @@ pub struct Selection {
     /// Only this contact's items (an erasure request, docs/retention.md). Webhook logs are
     /// not linked to contacts: none are selected for one.
     pub contact: Option<String>,
+    /// Message categories: only business letters (true), only the other messages (false), or
+    /// both (None).
+    pub letters: Option<bool>,
     /// Pages in id order (the dry-run pages by id). A sweep takes any due rows: without the
     /// sort, a page of a million due rows costs a LIMIT, not a sort.
     pub ordered: bool,
@@ -120,6 +123,9 @@ impl Selection {
         }
         if let Some(contact) = &self.contact {
             q = q.filter(messages::contact_id.eq(contact.clone()));
+        }
+        if let Some(letters) = self.letters {
+            q = q.filter(messages::business_letter.eq(letters));
         }
         for range in &self.holds.ranges {
             q = match *range {

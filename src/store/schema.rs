@@ -67,6 +67,7 @@ diesel::table! {
         idempotency_index -> Nullable<Binary>,
         period_key_id -> Nullable<Text>,
         content_deleted_at -> Nullable<BigInt>,
+        business_letter -> Bool,
     }
 }
 
@@ -81,6 +82,7 @@ diesel::table! {
         secrets_sealed -> Binary,
         created_at -> BigInt,
         updated_at -> BigInt,
+        business_letters -> Bool,
     }
 }
 
@@ -377,6 +379,7 @@ diesel::table! {
         request_id -> Text,
         contact_id -> Text,
         category -> Text,
+        class -> Nullable<Text>,
         rule -> Text,
         start_at -> Nullable<BigInt>,
         requested_at -> BigInt,

@@ -91,6 +91,9 @@ texts! {
     GroundLegalClaims => "Rechtsansprüche (Art. 17 Abs. 3 lit. e DSGVO)", "legal claims (Art. 17(3)(e) GDPR)";
     GroundNone => "keiner: wird auf Verlangen gelöscht", "none: erased on request";
     Norm => "Vorschrift, die die Frist festlegt (z. B. § 257 HGB)", "Provision that sets the period (e.g. s. 257 HGB)";
+    MessageClass => "Nachrichtenart", "Kind of message";
+    ClassOther => "übrige Nachrichten", "other messages";
+    ClassLetters => "Handels- und Geschäftsbriefe", "business letters";
     ChannelOptional => "Kanal (leer: alle)", "Channel (empty: all)";
     EditRules => "Regeln bearbeiten", "Edit rules";
     EditRulesHint => "Leere Zeilen werden ignoriert. Vor dem Aktivieren zeigt eine Vorschau, was gelöscht würde.", "Empty rows are ignored. Before activation, a preview shows what would be deleted.";

@@ -787,12 +787,10 @@ async fn erasure_restricts_under_a_statutory_duty_and_erases_without_one(backend
     let tenant = app.create_tenant("Muster GmbH").await;
     let dpo = app.token(&tenant, "dpo").await;
     let kept_body = marker("KEPT");
-    let m1 = store(
-        &app,
-        &tenant,
-        text_message("whatsapp", "+4915111110001", &kept_body, None),
-    )
-    .await;
+    // An order confirmation: a business letter, which the install's defaults keep six years.
+    let mut letter = text_message("whatsapp", "+4915111110001", &kept_body, None);
+    letter["business_letter"] = json!(true);
+    let m1 = store(&app, &tenant, letter).await;
     let contact = app
         .get(
             &format!("/v1/tenants/{tenant}/messages/{m1}"),
@@ -804,7 +802,7 @@ async fn erasure_restricts_under_a_statutory_duty_and_erases_without_one(backend
         .unwrap()
         .to_string();
 
-    // The install's defaults keep messages for 6 years (§ 257 HGB): restrict, not erase.
+    // The install's defaults keep business letters for 6 years (§ 257 HGB): restrict, not erase.
     let r = create_request(
         &app,
         &tenant,

@@ -386,6 +386,7 @@ async fn concurrent_writes_share_commits(backend: Backend) {
                 body: Some("gleichzeitig".into()),
                 external_id: Some(format!("c{i}")),
                 raw: None,
+                business_letter: false,
             };
             let m = hafen::messages::NewMessage::parse(m, "", hafen.clock().now()).unwrap();
             hafen

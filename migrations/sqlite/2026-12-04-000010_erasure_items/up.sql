@@ -9,6 +9,8 @@ CREATE TABLE erasure_items (
     -- No foreign key: the row outlives the contact it erased.
     contact_id TEXT NOT NULL,
     category TEXT NOT NULL,
+    -- For messages: business_letter or other.
+    class TEXT,
     rule TEXT NOT NULL,
     start_at BIGINT,
     requested_at BIGINT NOT NULL,
@@ -21,7 +23,7 @@ CREATE TABLE erasure_items (
     decided_by TEXT,
     decided_at BIGINT,
     done_at BIGINT,
-    UNIQUE (request_id, category)
+    UNIQUE (request_id, category, class)
 );
 CREATE INDEX erasure_items_state ON erasure_items (tenant_id, state);
 -- A request's history (created, extended, answered, decided, letters) is read from the audit

@@ -175,6 +175,7 @@ async fn create_channel(
         name: form.get("name").to_string(),
         account_id: form.opt("account_id"),
         enabled: Some(true),
+        business_letters: None,
         secrets: SecretsInput {
             app_secret: form.opt("app_secret"),
             verify_token: form.opt("verify_token"),
@@ -244,6 +245,13 @@ fn rule_row(who: &SignedIn, i: usize, rule: Option<&RuleInput>) -> Markup {
                 }
             }
             td {
+                label.sr for=(id("class")) { (t(Text::MessageClass)) }
+                select id=(id("class")) name="r_class" {
+                    option value="" { (t(Text::ClassOther)) }
+                    option value="business_letter" selected[rule.is_some_and(|r| r.class.is_some())] { (t(Text::ClassLetters)) }
+                }
+            }
+            td {
                 label.sr for=(id("start")) { (t(Text::Start)) }
                 select id=(id("start")) name="r_start" {
                     @for s in STARTS { option value=(s) selected[rule.is_some_and(|r| r.start == s)] { (s) } }
@@ -295,7 +303,7 @@ fn rules_table(rules: &[RuleInput]) -> Markup {
             tbody {
                 @for r in rules {
                     tr {
-                        td { (r.category) }
+                        td { (r.category) @if let Some(c) = &r.class { " · " (c) } }
                         td { (r.channel.as_deref().unwrap_or("*")) }
                         td { (r.start) @if r.end_of_year { " (EOY)" } }
                         td { (r.period) }
@@ -352,7 +360,7 @@ async fn retention(
             (csrf(&who))
             div.scroll {
                 table.editor {
-                    thead { tr { th { (t(Text::Category)) } th { (t(Text::ChannelOptional)) } th { (t(Text::Start)) } th { (t(Text::EndOfYear)) } th { (t(Text::Period)) } th { (t(Text::LegalBasis)) } th { (t(Text::Ground)) } th { (t(Text::Norm)) } } }
+                    thead { tr { th { (t(Text::Category)) } th { (t(Text::ChannelOptional)) } th { (t(Text::MessageClass)) } th { (t(Text::Start)) } th { (t(Text::EndOfYear)) } th { (t(Text::Period)) } th { (t(Text::LegalBasis)) } th { (t(Text::Ground)) } th { (t(Text::Norm)) } } }
                     tbody {
                         @for (i, r) in editable.iter().enumerate() { (rule_row(&who, i, Some(r))) }
                         @for i in editable.len()..editable.len() + 3 { (rule_row(&who, i, None)) }
@@ -395,7 +403,8 @@ fn rules_from(form: &Form) -> Result<Vec<RuleInput>, Error> {
         ));
     }
     let column = |name: &str| form.all(name);
-    let (channels, starts, years, periods, bases, grounds, norms) = (
+    let (classes, channels, starts, years, periods, bases, grounds, norms) = (
+        column("r_class"),
         column("r_channel"),
         column("r_start"),
         column("r_end_of_year"),
@@ -417,6 +426,7 @@ fn rules_from(form: &Form) -> Result<Vec<RuleInput>, Error> {
             period: at(&periods, i),
             legal_basis: at(&bases, i),
             deletion_class: None,
+            class: Some(at(&classes, i)).filter(|c| !c.is_empty()),
             ground: Some(at(&grounds, i)).filter(|g| !g.is_empty()),
             norm: Some(at(&norms, i)).filter(|n| !n.trim().is_empty()),
             statutory: false,

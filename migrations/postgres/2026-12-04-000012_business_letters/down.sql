@@ -1,0 +1,2 @@
+ALTER TABLE channels DROP COLUMN business_letters;
+ALTER TABLE messages DROP COLUMN business_letter;
