@@ -26,7 +26,7 @@ api POST "/v1/tenants/$tenant/consent-purposes" '{"name":"Newsletter","texts":{"
 
 # An erasure answered by restriction (the defaults keep WhatsApp letters under § 257 HGB), and
 # the letter to the person in German and English.
-contact=$(api POST "/v1/tenants/$tenant/messages" '{"contact":{"channel":"whatsapp","address":"+49 151 23456789"},"direction":"in","occurred_at":"2026-03-02T09:30:00Z","kind":"text","body":"Ich bestelle 3 Stück zum Angebotspreis."}' | sed 's/.*"contact_id":"\([^"]*\)".*/\1/')
+contact=$(api POST "/v1/tenants/$tenant/messages" '{"contact":{"channel":"whatsapp","address":"+49 151 23456789"},"direction":"in","occurred_at":"2026-03-02T09:30:00Z","kind":"text","body":"Ich bestelle 3 Stück zum Angebotspreis.","business_letter":true}' | sed 's/.*"contact_id":"\([^"]*\)".*/\1/')
 request=$(api POST "/v1/tenants/$tenant/requests" "{\"kind\":\"erasure\",\"contact_id\":\"$contact\"}" | sed 's/.*"id":"\([^"]*\)".*/\1/')
 api POST "/v1/tenants/$tenant/requests/$request/erase" '{}' >/dev/null
 for lang in de en; do
