@@ -167,6 +167,9 @@ impl ErasureOutcome {
 #[serde(deny_unknown_fields)]
 pub struct DecisionInput {
     pub category: String,
+    /// For message categories: `business_letter` or `other` (the class the answer names).
+    #[serde(default)]
+    pub class: Option<String>,
     /// `keep_until` (with `until`) or `erase`.
     pub decision: String,
     /// The last day the data is kept (ISO 8601 date, after today); only with `keep_until`.
@@ -937,16 +940,28 @@ impl Hafen {
             actor.audit_label(),
         );
         let decision = input.decision.clone();
+        let class = match input.class.as_deref() {
+            None => None,
+            Some(c @ (BUSINESS_LETTER | OTHER_MESSAGES)) => Some(c.to_string()),
+            Some(_) => {
+                return Err(Error::invalid(
+                    "class",
+                    format!("must be {BUSINESS_LETTER} or {OTHER_MESSAGES}"),
+                ))
+            }
+        };
         let outcome = self
             .store
             .write(move |conn| {
-                let row: Option<ItemRow> = erasure_items::table
+                let rows: Vec<ItemRow> = erasure_items::table
                     .filter(erasure_items::tenant_id.eq(&t))
                     .filter(erasure_items::request_id.eq(&rid))
                     .filter(erasure_items::category.eq(category.as_str()))
                     .select(ItemRow::as_select())
-                    .first(conn)
-                    .optional()?;
+                    .load(conn)?;
+                let row = rows
+                    .into_iter()
+                    .find(|r| r.state == AWAITING && (class.is_none() || r.class == class));
                 let Some(row) = row.filter(|r| r.state == AWAITING) else {
                     return Err(StoreError::Rejected(Error::Conflict(format!(
                         "no decision is waiting for {}",
@@ -1025,7 +1040,7 @@ impl Hafen {
                 if let Some(answer) = outcome
                     .categories
                     .iter_mut()
-                    .find(|c| c.category == category.as_str())
+                    .find(|c| c.category == category.as_str() && c.class == row.class)
                 {
                     answer.decision_needed = false;
                     answer.decision = Some(decision.clone());

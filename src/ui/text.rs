@@ -92,6 +92,11 @@ texts! {
     GroundNone => "keiner: wird auf Verlangen gelöscht", "none: erased on request";
     Norm => "Vorschrift, die die Frist festlegt (z. B. § 257 HGB)", "Provision that sets the period (e.g. s. 257 HGB)";
     MessageClass => "Nachrichtenart", "Kind of message";
+    DecisionNeeded => "Entscheidung nötig: das Ende der Aufbewahrung lässt sich nicht berechnen", "Decision needed: the end of keeping cannot be computed";
+    Decide => "Entscheiden", "Decide";
+    KeepUntilDay => "Aufbewahren bis einschließlich", "Keep until and including";
+    EraseNowDecision => "Jetzt löschen", "Erase now";
+    LetterPdf => "Brief an die Person (PDF)", "Letter to the person (PDF)";
     ClassOther => "übrige Nachrichten", "other messages";
     ClassLetters => "Handels- und Geschäftsbriefe", "business letters";
     ChannelOptional => "Kanal (leer: alle)", "Channel (empty: all)";

@@ -21,7 +21,8 @@ both_backends!(
     own_account_password_totp_and_disabling,
     a_lost_account_is_reset_by_an_admin_or_the_command_line,
     the_dashboard_tells_retention_state_it_does_not_know,
-    sign_in_returns_to_the_page_asked_for
+    sign_in_returns_to_the_page_asked_for,
+    a_dpo_decides_an_erasure_and_downloads_the_letter
 );
 
 /// A browser without a cookie jar: cookies are carried by hand, so each test states them.
@@ -1238,5 +1239,101 @@ async fn sign_in_returns_to_the_page_asked_for(backend: Backend) {
             "{foreign}"
         );
     }
+    let _ = app.stop().await;
+}
+
+/// An erasure whose end cannot be computed waits on the requests page; the DPO decides there,
+/// and downloads the letter to the person.
+async fn a_dpo_decides_an_erasure_and_downloads_the_letter(backend: Backend) {
+    use serde_json::json;
+    let app = TestApp::spawn(backend).await;
+    let t = app.create_tenant("Muster GmbH").await;
+    let admin = app.token(&t, "tenant_admin").await;
+    let mut keep = crate::retention::rule("contacts", None, "relationship_end", "P6Y");
+    keep["ground"] = json!("statutory");
+    keep["norm"] = json!("§ 257 HGB");
+    crate::retention::activate(&app, &t, &admin, &[keep]).await;
+    let (_, contact) = crate::retention::message_at(
+        &app,
+        &t,
+        "whatsapp",
+        "+4915140000001",
+        "2026-11-20T10:00:00Z",
+    )
+    .await;
+    let dpo = app.token(&t, "dpo").await;
+    let (status, request) = app
+        .post(
+            &format!("/v1/tenants/{t}/requests"),
+            &dpo,
+            &json!({"kind": "erasure", "contact_id": contact}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let id = request["id"].as_str().unwrap().to_string();
+    let (status, outcome) = app
+        .post(
+            &format!("/v1/tenants/{t}/requests/{id}/erase"),
+            &dpo,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{outcome}");
+
+    add_user(&app, "dpo@muster.de", Role::Dpo, Some(&t)).await;
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in("dpo@muster.de", PASSWORD, "").await, 303);
+    let page = format!("/ui/t/{t}/requests");
+    let (status, html, _) = browser.get(&page).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Entscheidung nötig"), "{html}");
+    assert!(
+        html.contains("Ihre Kontaktdaten"),
+        "the category in words: {html}"
+    );
+    let csrf = hidden(&html, "csrf");
+    // Without a reason nothing is recorded.
+    let action = format!("{page}/{id}/decide");
+    let r = browser
+        .post(
+            &action,
+            &[
+                ("csrf", csrf.as_str()),
+                ("category", "contacts"),
+                ("decision", "keep_until"),
+                ("until", "2030-12-31"),
+                ("reason", ""),
+            ],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 422);
+    let r = browser
+        .post(
+            &action,
+            &[
+                ("csrf", csrf.as_str()),
+                ("category", "contacts"),
+                ("decision", "keep_until"),
+                ("until", "2030-12-31"),
+                ("reason", "Rahmenvertrag bis Ende 2030"),
+            ],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, view) = app
+        .get(&format!("/v1/tenants/{t}/requests/{id}"), &dpo)
+        .await;
+    assert_eq!(view["status"], json!("completed"), "{view}");
+    let r = browser
+        .post(
+            &format!("{page}/{id}/letter"),
+            &[("csrf", csrf.as_str())],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
     let _ = app.stop().await;
 }

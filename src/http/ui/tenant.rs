@@ -875,6 +875,25 @@ async fn conversation(
 
 // ----- data-subject requests -----
 
+/// The categories of an erasure that wait for the DPO: (category, class).
+fn waiting(r: &crate::requests::RequestView) -> Vec<(String, Option<String>)> {
+    r.outcome
+        .as_ref()
+        .and_then(|o| o["categories"].as_array())
+        .map(|list| {
+            list.iter()
+                .filter(|c| c["decision_needed"] == serde_json::json!(true))
+                .map(|c| {
+                    (
+                        c["category"].as_str().unwrap_or_default().to_string(),
+                        c["class"].as_str().map(str::to_string),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 async fn requests(
     hafen: web::Data<Hafen>,
     who: SignedIn,
@@ -908,6 +927,24 @@ async fn requests(
                                 }
                                 @if r.status == "open" && r.kind == Kind::Restriction {
                                     form method="post" action={ (base) "/" (r.id) "/restrict" } { (csrf(&who)) button type="submit" { (t(Text::Restrict)) } }
+                                }
+                                @if r.status != "open" {
+                                    form method="post" action={ (base) "/" (r.id) "/letter" } { (csrf(&who)) button type="submit" { (t(Text::LetterPdf)) } }
+                                }
+                                @if r.status == crate::requests::DECISION_NEEDED {
+                                    @for c in waiting(r) {
+                                        form.decision method="post" action={ (base) "/" (r.id) "/decide" } {
+                                            (csrf(&who))
+                                            p { strong { (t(Text::DecisionNeeded)) } ": " (crate::requests::letters::subject_label(&c.0, who.lang)) }
+                                            input type="hidden" name="category" value=(c.0);
+                                            @if let Some(class) = &c.1 { input type="hidden" name="class" value=(class); }
+                                            label { input type="radio" name="decision" value="keep_until" checked; " " (t(Text::KeepUntilDay)) }
+                                            input type="date" name="until" aria-label=(t(Text::KeepUntilDay));
+                                            label { input type="radio" name="decision" value="erase"; " " (t(Text::EraseNowDecision)) }
+                                            label { (t(Text::Reason)) input type="text" name="reason" required; }
+                                            button type="submit" { (t(Text::Decide)) }
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -986,9 +1023,46 @@ async fn act_on_request(
 ) -> Result<HttpResponse, UiError> {
     let (t, id, action) = path.into_inner();
     let (tenant, _) = who.tenant(&t)?;
-    Form::read(&req, body, &hafen, &who.session, who.lang).await?;
+    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let e = UiError::domain(who.lang);
     match action.as_str() {
+        "letter" => {
+            let letter = hafen
+                .request_letter(who.actor(), &tenant, &id, who.lang, "pdf")
+                .await
+                .map_err(&e)?;
+            return Ok(HttpResponse::Ok()
+                .content_type(letter.content_type)
+                .insert_header(("X-Hafen-Content-SHA256", letter.sha256.clone()))
+                .insert_header((
+                    "Content-Disposition",
+                    format!("attachment; filename=\"{}\"", letter.file_name),
+                ))
+                .body(letter.bytes));
+        }
+        "decide" => {
+            let until = form
+                .opt("until")
+                .filter(|_| form.get("decision") == "keep_until")
+                .map(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d"))
+                .transpose()
+                .map_err(|_| e(Error::invalid("until", "must be a date (YYYY-MM-DD)")))?;
+            hafen
+                .decide_erasure(
+                    who.actor(),
+                    &tenant,
+                    &id,
+                    crate::requests::erase::DecisionInput {
+                        category: form.get("category").into(),
+                        class: form.opt("class"),
+                        decision: form.get("decision").into(),
+                        until,
+                        reason: form.get("reason").into(),
+                    },
+                )
+                .await
+                .map_err(&e)?;
+        }
         "export" => {
             let options = ExportOptions {
                 lang: Some(who.lang),
