@@ -21,6 +21,7 @@ pub mod consent;
 pub mod contacts;
 pub mod crypto;
 pub mod doctor;
+pub mod documents;
 pub mod error;
 pub mod events;
 pub mod http;

@@ -8,8 +8,9 @@ use serde::Serialize;
 
 use super::{ConsentState, ConsentTextView, LedgerEntryView};
 use crate::auth::{Actor, Permission};
+use crate::documents::{Block, Document};
 use crate::error::{Error, Result};
-use crate::records::pdf::{self, Block};
+use crate::records::Lang;
 use crate::service::Hafen;
 use crate::store::schema::{consent_texts, tenants};
 use crate::tenants::TenantId;
@@ -120,7 +121,7 @@ fn event_de(event: &str) -> &str {
 }
 
 /// The printable form (German: the document is read by German courts and authorities).
-pub fn render_pdf(proof: &ConsentProof) -> Vec<u8> {
+pub fn render_pdf(proof: &ConsentProof) -> Result<Vec<u8>> {
     let mut b = vec![
         Block::Title("Nachweis der Einwilligung (Double-Opt-in)".into()),
         Block::Paragraph("Art. 7 Abs. 1 DSGVO, § 7 Abs. 2 Nr. 2 UWG. Erstellt aus dem manipulationsgeschützten Einwilligungsprotokoll von Hafen.".into()),
@@ -190,12 +191,15 @@ pub fn render_pdf(proof: &ConsentProof) -> Vec<u8> {
         )));
         b.push(Block::Space);
     }
-    pdf::render(
-        "Einwilligungsnachweis",
-        &b,
-        &format!(
-            "Einwilligungsnachweis {} / {}",
+    Document {
+        title: "Einwilligungsnachweis".into(),
+        lang: Lang::De,
+        created: proof.generated_at,
+        footer: format!(
+            "Einwilligungsnachweis · Kontakt {} · Zweck {}",
             proof.contact_id, proof.purpose_id
         ),
-    )
+        blocks: b,
+    }
+    .render()
 }

@@ -254,7 +254,7 @@ pub async fn proof(
                 "Content-Disposition",
                 format!("attachment; filename=\"einwilligung-{id}-{purpose}.pdf\""),
             ))
-            .body(crate::consent::proof::render_pdf(&proof))),
+            .body(crate::consent::proof::render_pdf(&proof)?)),
         Some(_) => Err(Error::invalid("format", "must be json or pdf").into()),
     }
 }

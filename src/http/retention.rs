@@ -248,7 +248,12 @@ pub async fn certificates(
             HttpResponse::Ok()
                 .content_type("application/pdf")
                 .insert_header(file("pdf"))
-                .body(certificates::to_pdf(&name, &list, chain.broken.is_none()))
+                .body(certificates::to_pdf(
+                    &name,
+                    &list,
+                    chain.broken.is_none(),
+                    hafen.clock().now(),
+                )?)
         }
         _ => HttpResponse::Ok()
             .insert_header(("X-Hafen-Chain-Intact", chain.broken.is_none().to_string()))

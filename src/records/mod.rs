@@ -1,11 +1,10 @@
 //! Documents for people: the GDPR register a DPO keeps (`register`), what Hafen knows about
 //! its own processing (`live`), the reports built from both (`kinds`, rendered by `report` as
-//! JSON, CSV, XLSX and PDF), and the PDF renderer the consent proofs use too.
+//! JSON, CSV, XLSX and PDF through `crate::documents`).
 
 pub mod instances;
 pub mod kinds;
 pub mod live;
-pub mod pdf;
 pub mod register;
 pub mod report;
 

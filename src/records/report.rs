@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::pdf::{self, Block};
 use super::Lang;
+use crate::documents::{self, Block, Document};
 use crate::error::{Error, Result};
 
 pub const SCHEMA: &str = "hafen.report.v1";
@@ -185,7 +185,7 @@ impl Report {
             Format::Json => serde_json::to_vec_pretty(self).map_err(Error::internal),
             Format::Csv => Ok(self.to_csv().into_bytes()),
             Format::Xlsx => self.to_xlsx(),
-            Format::Pdf => Ok(self.to_pdf()),
+            Format::Pdf => self.to_pdf(),
         }
     }
 
@@ -291,54 +291,52 @@ impl Report {
         book.save_to_buffer().map_err(xerr)
     }
 
-    fn to_pdf(&self) -> Vec<u8> {
+    fn to_pdf(&self) -> Result<Vec<u8>> {
+        let l = self.lang;
         let mut blocks = vec![Block::Title(self.title.clone())];
         for (label, value) in self.meta() {
-            if label.contains("SHA-256") {
-                blocks.push(Block::Field(label, String::new()));
-                blocks.push(Block::Mono(value));
-            } else {
-                blocks.push(Block::Field(label, value));
-            }
+            blocks.push(Block::Field(label, value));
         }
         for s in &self.sections {
-            blocks.push(Block::Space);
             blocks.push(Block::Heading(s.title.clone()));
             for f in &s.fields {
                 blocks.push(Block::Field(f.label.clone(), f.value.clone()));
             }
             for t in &s.tables {
                 if !t.title.is_empty() && t.title != s.title {
-                    blocks.push(Block::Paragraph(t.title.clone()));
+                    blocks.push(Block::Subheading(t.title.clone()));
                 }
                 if t.rows.is_empty() {
-                    blocks.push(Block::Paragraph(
-                        self.lang.pick("(keine Einträge)", "(none)"),
-                    ));
+                    blocks.push(Block::Paragraph(l.pick("(keine Einträge)", "(none)")));
+                    continue;
                 }
-                for (i, row) in t.rows.iter().enumerate() {
-                    blocks.push(Block::Space);
-                    blocks.push(Block::Paragraph(format!("{}.", i + 1)));
-                    for (c, v) in t.columns.iter().zip(row) {
-                        blocks.push(Block::Field(c.label.clone(), v.clone()));
-                    }
-                }
+                let mut table =
+                    documents::Table::new(t.columns.iter().map(|c| c.label.clone()).collect());
+                table.rows = t.rows.clone();
+                blocks.push(Block::Table(table));
             }
             for n in &s.notes {
                 blocks.push(Block::Paragraph(n.clone()));
             }
         }
-        let footer = format!(
-            "Hafen · {} · {} · SHA-256 {}",
-            self.kind,
-            self.generated_at.format("%Y-%m-%d %H:%M UTC"),
-            &self.content_sha256[..16.min(self.content_sha256.len())]
-        );
-        let (page, of) = match self.lang {
-            Lang::De => ("Seite", "von"),
-            Lang::En => ("Page", "of"),
-        };
-        pdf::render_in(&self.title, &blocks, &footer, page, of)
+        let mut footer = vec![self.title.clone()];
+        if let Some(t) = &self.tenant_id {
+            footer.push(format!("{} {t}", l.pick("Mandant", "Tenant")));
+        }
+        footer.push(format!(
+            "{} {}",
+            l.pick("Registerversion", "Register version"),
+            self.register_version
+        ));
+        footer.push(format!("SHA-256 {}", self.content_sha256));
+        Document {
+            title: self.title.clone(),
+            lang: l,
+            created: self.generated_at,
+            footer: footer.join(" · "),
+            blocks,
+        }
+        .render()
     }
 }
 

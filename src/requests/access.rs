@@ -21,12 +21,12 @@ use crate::audit::AuditEvent;
 use crate::auth::{Actor, Permission};
 use crate::consent::ConsentView;
 use crate::contacts::{self, ContactView};
+use crate::documents::{self, Block};
 use crate::error::{Error, Result};
 use crate::messages::attachments::{self, AttachmentRow};
 use crate::messages::read::MessageView;
 use crate::messages::{Direction, MessageKind};
 use crate::records::live;
-use crate::records::pdf::{self, Block};
 use crate::records::register::{Document, Scope, Section as Part, SubProcessor};
 use crate::records::Lang;
 use crate::retention::keys;
@@ -161,7 +161,7 @@ impl Hafen {
         }
         let export = self.subject_export(actor, tenant, &row, kind, lang).await?;
         let (data, files) = export;
-        let pdf = render_pdf(&data, lang);
+        let pdf = render_pdf(&data, lang)?;
         let json = serde_json::to_vec_pretty(&data).map_err(Error::internal)?;
         let zip = zip_export(&json, &pdf, &files, lang)?;
         let (bytes, encrypted) = match encryptor {
@@ -843,7 +843,7 @@ fn zip_export(json: &[u8], pdf: &[u8], files: &[(String, Vec<u8>)], lang: Lang) 
     Ok(zip.finish().map_err(fail)?.into_inner())
 }
 
-fn render_pdf(data: &SubjectExport, lang: Lang) -> Vec<u8> {
+fn render_pdf(data: &SubjectExport, lang: Lang) -> Result<Vec<u8>> {
     let title = match data.kind {
         Kind::Portability => lang.pick(
             "Datenkopie (Art. 20 DSGVO)",
@@ -1014,19 +1014,17 @@ fn render_pdf(data: &SubjectExport, lang: Lang) -> Vec<u8> {
             m.channel
         )));
     }
-    pdf::render_in(
-        &title,
-        &b,
-        &format!("Hafen · {title}"),
-        match lang {
-            Lang::De => "Seite",
-            Lang::En => "Page",
-        },
-        match lang {
-            Lang::De => "von",
-            Lang::En => "of",
-        },
-    )
+    documents::Document {
+        footer: lang.pick(
+            &format!("{title} · Antrag {}", data.request_id),
+            &format!("{title} · request {}", data.request_id),
+        ),
+        title,
+        lang,
+        created: data.generated_at,
+        blocks: b,
+    }
+    .render()
 }
 
 /// The categories of data the person has (the contact itself always); message categories

@@ -16,8 +16,8 @@ use super::{Kind, RejectGround, RequestRow, COMPLETED, DECISION_NEEDED, REJECTED
 use crate::audit::AuditEvent;
 use crate::auth::{Actor, Permission};
 use crate::clock::from_micros;
+use crate::documents::{self, Block, Table};
 use crate::error::{Error, Result};
-use crate::records::pdf::{self, Block};
 use crate::records::register::{Document, Scope, Section as Part};
 use crate::records::Lang;
 use crate::retention::rules::Category;
@@ -456,17 +456,9 @@ pub fn blocks(l: &Letter) -> Vec<Block> {
         if i == 1 {
             for t in &l.tables {
                 b.push(Block::Heading(t.title.clone()));
-                let head = t.rows.first().cloned().unwrap_or_default();
-                for row in t.rows.iter().skip(1) {
-                    let mut cells = row.iter().zip(&head);
-                    if let Some((first, _)) = cells.next() {
-                        b.push(Block::Paragraph(first.clone()));
-                    }
-                    for (cell, label) in cells {
-                        b.push(Block::Field(format!("   {label}"), cell.clone()));
-                    }
-                }
-                b.push(Block::Space);
+                let mut table = Table::new(t.rows.first().cloned().unwrap_or_default());
+                table.rows = t.rows.iter().skip(1).cloned().collect();
+                b.push(Block::Table(table));
             }
         }
     }
@@ -512,14 +504,14 @@ impl Hafen {
                     &format!("{} · Antrag {}", facts.controller, letter.request_id),
                     &format!("{} · request {}", facts.controller, letter.request_id),
                 );
-                let (page, of) = match lang {
-                    Lang::De => ("Seite", "von"),
-                    Lang::En => ("Page", "of"),
+                let document = documents::Document {
+                    title: letter.subject.clone(),
+                    lang,
+                    created: self.clock.now(),
+                    footer,
+                    blocks: blocks(&letter),
                 };
-                (
-                    pdf::render_in(&letter.subject, &blocks(&letter), &footer, page, of),
-                    "application/pdf",
-                )
+                (document.render()?, "application/pdf")
             }
         };
         let sha256 = hex::encode(Sha256::digest(&bytes));

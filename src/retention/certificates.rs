@@ -15,7 +15,7 @@ use super::rules::Category;
 use super::run::fold_ids;
 use crate::audit::{verify_chain, ChainReport, Chained, CHAIN_PAGE, GENESIS_HASH};
 use crate::clock::{from_micros, to_micros};
-use crate::records::pdf::{self, Block};
+use crate::documents::{Block, Document};
 use crate::store::schema::retention_certificates;
 use crate::store::{backend, DbConn, StoreError};
 
@@ -395,7 +395,12 @@ fn csv_field(value: &str) -> String {
     }
 }
 
-pub fn to_pdf(tenant_name: &str, certificates: &[CertificateView], chain_intact: bool) -> Vec<u8> {
+pub fn to_pdf(
+    tenant_name: &str,
+    certificates: &[CertificateView],
+    chain_intact: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> crate::error::Result<Vec<u8>> {
     let mut b = vec![
         Block::Title("Löschprotokoll / Deletion certificates".into()),
         Block::Paragraph("Art. 5(1)(e), Art. 17 DSGVO; DIN 66398. Erstellt aus der manipulationsgeschützten Protokollkette von Hafen.".into()),
@@ -456,11 +461,14 @@ pub fn to_pdf(tenant_name: &str, certificates: &[CertificateView], chain_intact:
         )));
         b.push(Block::Space);
     }
-    pdf::render(
-        "Löschprotokoll",
-        &b,
-        &format!("Löschprotokoll {tenant_name}"),
-    )
+    Document {
+        title: "Löschprotokoll".into(),
+        lang: crate::records::Lang::De,
+        created: now,
+        footer: format!("Löschprotokoll · {tenant_name}"),
+        blocks: b,
+    }
+    .render()
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod clients;
 mod consent;
 mod crash;
 mod disk;
+mod documents;
 mod erasure;
 mod events;
 mod fake_platform;

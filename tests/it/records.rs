@@ -65,34 +65,9 @@ fn controller(name: &str) -> Value {
     })
 }
 
-/// Text of a PDF: pdftotext where installed (required under CI), else the raw content
-/// streams (Hafen's PDFs are uncompressed, WinAnsi-encoded).
+/// Text of a PDF, after the checks every PDF passes (`documents::check_pdf`).
 pub fn pdf_text(pdf: &[u8]) -> String {
-    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.pdf");
-    std::fs::write(&path, pdf).unwrap();
-    match std::process::Command::new("pdftotext")
-        .arg(&path)
-        .arg("-")
-        .output()
-    {
-        Ok(out) => {
-            assert!(
-                out.status.success(),
-                "pdftotext cannot open the file: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        }
-        Err(_) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "pdftotext (poppler-utils) is required under CI"
-            );
-            pdf.iter().map(|&b| char::from(b)).collect::<String>()
-        }
-    }
+    crate::documents::check_pdf(pdf)
 }
 
 /// Every cell of every sheet of an XLSX file, read with calamine.

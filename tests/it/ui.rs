@@ -1335,5 +1335,6 @@ async fn a_dpo_decides_an_erasure_and_downloads_the_letter(backend: Backend) {
         .await;
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.headers()["content-type"], "application/pdf");
+    crate::documents::check_pdf(&r.bytes().await.unwrap());
     let _ = app.stop().await;
 }

@@ -1,0 +1,290 @@
+//! Text into lines: font fallback, shaping (rustybuzz), line breaking and right-to-left
+//! reordering (unicode-bidi). A line is a list of shaped segments in visual order, each in
+//! one font and one direction, ready to draw left to right.
+
+use krilla::text::{GlyphId, KrillaGlyph};
+use rustybuzz::{Direction, UnicodeBuffer};
+use unicode_bidi::BidiInfo;
+
+use super::fonts::{font_for, is_attached, printable, FontId};
+
+/// A font at a size.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub font: FontId,
+    pub size: f32,
+}
+
+impl Style {
+    pub const fn new(font: FontId, size: f32) -> Self {
+        Self { font, size }
+    }
+
+    /// Distance between baselines.
+    pub fn leading(self) -> f32 {
+        self.size * 1.32
+    }
+}
+
+/// A shaped run of text in one font and direction.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub font: FontId,
+    pub text: String,
+    pub glyphs: Vec<KrillaGlyph>,
+    /// Width in points at the line's size.
+    pub width: f32,
+}
+
+/// One line of text, its segments in visual order.
+#[derive(Debug, Clone, Default)]
+pub struct Line {
+    pub segments: Vec<Segment>,
+    pub width: f32,
+}
+
+/// Shapes `text` in one font and direction.
+fn shape_run(text: &str, font: FontId, size: f32, rtl: bool) -> Segment {
+    let Some(face) = font.face() else {
+        return Segment {
+            font,
+            text: text.to_string(),
+            glyphs: Vec::new(),
+            width: 0.0,
+        };
+    };
+    let mut buffer = UnicodeBuffer::new();
+    buffer.push_str(text);
+    buffer.guess_segment_properties();
+    buffer.set_direction(if rtl {
+        Direction::RightToLeft
+    } else {
+        Direction::LeftToRight
+    });
+    let output = rustybuzz::shape(face, &[], buffer);
+    let upem = face.units_per_em() as f32;
+    let infos = output.glyph_infos();
+    let positions = output.glyph_positions();
+    let mut glyphs = Vec::with_capacity(infos.len());
+    let mut width = 0.0;
+    for (i, (info, pos)) in infos.iter().zip(positions).enumerate() {
+        let start = info.cluster as usize;
+        // A cluster ends where the next different cluster begins in text order; in a
+        // right-to-left run the glyphs come in reverse text order.
+        let neighbours: Box<dyn Iterator<Item = &rustybuzz::GlyphInfo>> = if rtl {
+            Box::new(infos[..i].iter().rev())
+        } else {
+            Box::new(infos[i + 1..].iter())
+        };
+        let end = neighbours
+            .map(|g| g.cluster as usize)
+            .find(|&c| c != start)
+            .unwrap_or(text.len());
+        let end = if end < start { text.len() } else { end };
+        let advance = pos.x_advance as f32 / upem;
+        width += advance * size;
+        glyphs.push(KrillaGlyph::new(
+            GlyphId::new(info.glyph_id),
+            advance,
+            pos.x_offset as f32 / upem,
+            pos.y_offset as f32 / upem,
+            pos.y_advance as f32 / upem,
+            start..end,
+            None,
+        ));
+    }
+    Segment {
+        font,
+        text: text.to_string(),
+        glyphs,
+        width,
+    }
+}
+
+/// Splits text (in logical order) into runs that one font draws.
+fn font_runs(text: &str, primary: FontId) -> Vec<(FontId, &str)> {
+    let mut runs: Vec<(FontId, &str)> = Vec::new();
+    let mut current: Option<(FontId, usize)> = None;
+    for (i, c) in text.char_indices() {
+        let font = match current {
+            // Joiners and marks stay with what they modify; spaces stay in the current
+            // font so a right-to-left name is not cut into pieces.
+            Some((f, _)) if is_attached(c) || (c.is_whitespace() && f.has(c)) => f,
+            _ => font_for(c, primary).unwrap_or(primary),
+        };
+        match current {
+            Some((f, start)) if f != font => {
+                runs.push((f, &text[start..i]));
+                current = Some((font, i));
+            }
+            None => current = Some((font, i)),
+            _ => {}
+        }
+    }
+    if let Some((f, start)) = current {
+        runs.push((f, &text[start..]));
+    }
+    runs
+}
+
+/// Shapes one line of text (no line breaks) into segments in visual order.
+pub fn shape_line(text: &str, style: Style) -> Line {
+    let mut line = Line::default();
+    if text.is_empty() {
+        return line;
+    }
+    let bidi = BidiInfo::new(text, None);
+    let Some(para) = bidi.paragraphs.first() else {
+        return line;
+    };
+    let (levels, runs) = bidi.visual_runs(para, para.range.clone());
+    for run in runs {
+        let rtl = levels.get(run.start).is_some_and(|l| l.is_rtl());
+        let mut segments: Vec<Segment> = font_runs(&text[run.clone()], style.font)
+            .into_iter()
+            .map(|(font, piece)| shape_run(piece, font, style.size, rtl))
+            .collect();
+        if rtl {
+            segments.reverse();
+        }
+        for s in segments {
+            line.width += s.width;
+            line.segments.push(s);
+        }
+    }
+    line
+}
+
+/// The width of `text` on one line.
+pub fn width(text: &str, style: Style) -> f32 {
+    font_runs(text, style.font)
+        .into_iter()
+        .map(|(font, piece)| shape_run(piece, font, style.size, false).width)
+        .sum()
+}
+
+/// The widest word of `text`: the narrowest a column can be without breaking words.
+pub fn widest_word(text: &str, style: Style) -> f32 {
+    let text = printable(text, style.font);
+    text.split([' ', '\n'])
+        .map(|w| width(w, style))
+        .fold(0.0, f32::max)
+}
+
+/// The width of the longest hard line of `text`: what a column needs to show it unbroken.
+pub fn natural_width(text: &str, style: Style) -> f32 {
+    let text = printable(text, style.font);
+    text.split('\n')
+        .map(|l| width(l, style))
+        .fold(0.0, f32::max)
+}
+
+/// Breaks `text` into lines of at most `max` points: at spaces, and inside a word only when
+/// the word alone is wider than the line (hashes, long compounds).
+pub fn lines(text: &str, style: Style, max: f32) -> Vec<Line> {
+    let text = printable(text, style.font);
+    let space = width(" ", style);
+    let mut out = Vec::new();
+    for hard in text.split('\n') {
+        let mut current = String::new();
+        let mut current_width = 0.0;
+        for word in hard.split(' ').filter(|w| !w.is_empty()) {
+            let w = width(word, style);
+            if !current.is_empty() && current_width + space + w <= max {
+                current.push(' ');
+                current.push_str(word);
+                current_width += space + w;
+                continue;
+            }
+            if !current.is_empty() {
+                out.push(shape_line(&current, style));
+                current.clear();
+                current_width = 0.0;
+            }
+            if w <= max {
+                current.push_str(word);
+                current_width = w;
+            } else {
+                let mut pieces = break_word(word, style, max);
+                if let Some(last) = pieces.pop() {
+                    for piece in pieces {
+                        out.push(shape_line(&piece, style));
+                    }
+                    current_width = width(&last, style);
+                    current = last;
+                }
+            }
+        }
+        out.push(shape_line(&current, style));
+    }
+    out
+}
+
+/// Cuts a word wider than `max` into pieces that fit, never inside a character cluster.
+fn break_word(word: &str, style: Style, max: f32) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut piece = String::new();
+    for c in word.chars() {
+        let mut next = piece.clone();
+        next.push(c);
+        if !piece.is_empty() && !is_attached(c) && width(&next, style) > max {
+            pieces.push(std::mem::take(&mut piece));
+            piece.push(c);
+        } else {
+            piece = next;
+        }
+    }
+    if !piece.is_empty() {
+        pieces.push(piece);
+    }
+    pieces
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: Style = Style::new(FontId::Regular, 10.0);
+
+    fn text_of(line: &Line) -> String {
+        line.segments.iter().map(|s| s.text.as_str()).collect()
+    }
+
+    #[test]
+    fn lines_break_at_spaces_within_the_width() {
+        let lines = lines("eins zwei drei vier fünf sechs", BODY, 60.0);
+        assert!(lines.len() > 1);
+        for l in &lines {
+            assert!(l.width <= 60.0 + 0.01, "{}", l.width);
+        }
+        let joined: Vec<String> = lines.iter().map(text_of).collect();
+        assert_eq!(joined.join(" "), "eins zwei drei vier fünf sechs");
+    }
+
+    #[test]
+    fn a_word_wider_than_the_line_is_cut() {
+        let hash = "a".repeat(64);
+        let lines = lines(&hash, BODY, 80.0);
+        assert!(lines.len() > 2);
+        assert_eq!(lines.iter().map(text_of).collect::<String>(), hash);
+    }
+
+    #[test]
+    fn arabic_in_a_german_line_is_its_own_right_to_left_segment() {
+        let line = shape_line("Name: محمد", BODY);
+        let fonts: Vec<FontId> = line.segments.iter().map(|s| s.font).collect();
+        assert_eq!(fonts, vec![FontId::Regular, FontId::Arabic]);
+        assert_eq!(line.segments[1].text, "محمد");
+        // Shaped: the four letters join, so the glyphs are not the isolated forms.
+        assert_eq!(line.segments[1].glyphs.len(), 4);
+    }
+
+    #[test]
+    fn an_emoji_with_its_variation_selector_is_one_segment() {
+        let line = shape_line("Danke ❤\u{FE0F} 😊", BODY);
+        assert!(line
+            .segments
+            .iter()
+            .any(|s| s.font == FontId::Emoji && s.text.contains('😊')));
+    }
+}
