@@ -289,6 +289,8 @@ fn table_group(id: usize, tagged: &[(Node, Identifier)]) -> Option<TagGroup> {
         })
         .collect();
     let rows = cells.iter().map(|c| c.0).max()? + 1;
+    // A field table has no header row: its first column names each row.
+    let field_table = !cells.iter().any(|c| c.2);
     let mut table = TagGroup::new(Tag::Table);
     for r in 0..rows {
         let mut tr = TagGroup::new(Tag::TR);
@@ -299,7 +301,7 @@ fn table_group(id: usize, tagged: &[(Node, Identifier)]) -> Option<TagGroup> {
             let Some(first) = mine.first() else { continue };
             let mut cell = if first.2 {
                 TagGroup::new(Tag::TH(TableHeaderScope::Column))
-            } else if col == 0 && is_field_table(&cells) {
+            } else if col == 0 && field_table {
                 TagGroup::new(Tag::TH(TableHeaderScope::Row))
             } else {
                 TagGroup::new(Tag::TD)
@@ -312,9 +314,4 @@ fn table_group(id: usize, tagged: &[(Node, Identifier)]) -> Option<TagGroup> {
         table.push(tr);
     }
     Some(table)
-}
-
-/// A field table has no header row: its first column names each row.
-fn is_field_table(cells: &[(usize, usize, bool, Identifier)]) -> bool {
-    !cells.iter().any(|c| c.2)
 }

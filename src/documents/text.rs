@@ -71,16 +71,19 @@ fn shape_run(text: &str, font: FontId, size: f32, rtl: bool) -> Segment {
         let start = info.cluster as usize;
         // A cluster ends where the next different cluster begins in text order; in a
         // right-to-left run the glyphs come in reverse text order.
-        let neighbours: Box<dyn Iterator<Item = &rustybuzz::GlyphInfo>> = if rtl {
-            Box::new(infos[..i].iter().rev())
+        let next = if rtl {
+            infos[..i]
+                .iter()
+                .rev()
+                .map(|g| g.cluster as usize)
+                .find(|&c| c != start)
         } else {
-            Box::new(infos[i + 1..].iter())
+            infos[i + 1..]
+                .iter()
+                .map(|g| g.cluster as usize)
+                .find(|&c| c != start)
         };
-        let end = neighbours
-            .map(|g| g.cluster as usize)
-            .find(|&c| c != start)
-            .unwrap_or(text.len());
-        let end = if end < start { text.len() } else { end };
+        let end = next.filter(|&e| e > start).unwrap_or(text.len());
         let advance = pos.x_advance as f32 / upem;
         width += advance * size;
         glyphs.push(KrillaGlyph::new(
@@ -221,18 +224,21 @@ pub fn lines(text: &str, style: Style, max: f32) -> Vec<Line> {
 }
 
 /// Cuts a word wider than `max` into pieces that fit, never inside a character cluster.
+/// Widths add up character by character, so a 4,096-character message without a space
+/// costs linear time, not quadratic.
 fn break_word(word: &str, style: Style, max: f32) -> Vec<String> {
     let mut pieces = Vec::new();
     let mut piece = String::new();
+    let mut piece_width = 0.0;
+    let mut buf = [0u8; 4];
     for c in word.chars() {
-        let mut next = piece.clone();
-        next.push(c);
-        if !piece.is_empty() && !is_attached(c) && width(&next, style) > max {
+        let w = width(c.encode_utf8(&mut buf), style);
+        if !piece.is_empty() && !is_attached(c) && piece_width + w > max {
             pieces.push(std::mem::take(&mut piece));
-            piece.push(c);
-        } else {
-            piece = next;
+            piece_width = 0.0;
         }
+        piece.push(c);
+        piece_width += w;
     }
     if !piece.is_empty() {
         pieces.push(piece);
