@@ -81,6 +81,10 @@ pub enum Command {
         /// de or en.
         #[arg(long, default_value = "de")]
         lang: String,
+        /// For CSV: RFC 4180 for tools (`,`, no byte order mark, ISO dates and plain numbers)
+        /// instead of the spreadsheet form (UTF-8 with BOM, `;` in German, German dates).
+        #[arg(long)]
+        rfc4180: bool,
         /// Where to write it ("-": standard output).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
@@ -399,10 +403,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tenant,
             format,
             lang,
+            rfc4180,
             out,
         } => {
+            use crate::records::report::{CsvDialect, Format};
             let kind: crate::records::report::Kind = kind.parse()?;
-            let format: crate::records::report::Format = format.parse()?;
+            let mut format: Format = format.parse()?;
+            if rfc4180 {
+                format = format.with_csv(CsvDialect::Rfc4180);
+            }
             let lang = crate::records::Lang::parse(&lang)?;
             let tenant = parse_tenant(tenant.as_deref())?;
             let config = load(cli.config.as_deref())?;

@@ -6,17 +6,20 @@ use serde::Deserialize;
 use super::extract::{json_value, query, Caller};
 use super::problem::{ApiError, Problem};
 use crate::records::register::{EntryView, Scope, Section};
-use crate::records::report::{Format, Kind, Report};
+use crate::records::report::{CsvDialect, Format, Kind, Report};
 use crate::records::Lang;
 use crate::service::Hafen;
 use crate::tenants::TenantId;
 
-/// `?format=json|csv|xlsx|pdf&lang=de|en` (defaults: json, de).
+/// `?format=json|csv|xlsx|pdf&lang=de|en&csv=excel|rfc4180` (defaults: json, de, excel).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     pub format: Option<String>,
     pub lang: Option<String>,
+    /// For CSV: `excel` (UTF-8 with BOM, `;` in German, values as the reader writes them) or
+    /// `rfc4180` (`,`, no BOM, the canonical values of the JSON) for tools.
+    pub csv: Option<String>,
 }
 
 fn section(s: &str) -> Result<Section, ApiError> {
@@ -175,7 +178,10 @@ async fn put(
 
 fn report_params(req: &HttpRequest) -> Result<(Format, Lang), ApiError> {
     let q: ReportQuery = query(req)?;
-    let format = q.format.as_deref().unwrap_or("json").parse::<Format>()?;
+    let mut format = q.format.as_deref().unwrap_or("json").parse::<Format>()?;
+    if let Some(dialect) = q.csv.as_deref() {
+        format = format.with_csv(CsvDialect::parse(dialect)?);
+    }
     let lang = Lang::parse(q.lang.as_deref().unwrap_or("de"))?;
     Ok((format, lang))
 }

@@ -4,14 +4,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::live::{self, ActivityRecord, InstallFacts, LiveMeasure, TenantFacts};
 use super::register::{
     Control, Document, EntryView, Measure, Party, Scope, Section as Part, SubProcessor,
 };
-use super::report::{Format, Kind, Report, Section, Table};
+use super::report::{
+    iso_date, iso_moment, iso_percent, Format, Kind, Report, Section, Table, ValueType,
+};
 use super::Lang;
 use crate::audit::AuditEvent;
 use crate::auth::{Actor, Permission};
@@ -159,7 +161,8 @@ fn measures_table(live: &[LiveMeasure], manual: &[Measure], lang: Lang) -> Table
             ("status", lang.pick("Status", "Status")),
             ("id", lang.pick("Kennung", "Id")),
         ],
-    );
+    )
+    .sheet(lang.pick("Maßnahmen (TOM)", "Measures (TOMs)"));
     for c in Control::ALL {
         for m in live.iter().filter(|m| m.control == c) {
             t.row(vec![
@@ -309,7 +312,8 @@ fn transfers_table(rows: &[(String, &SubProcessorRecord)], lang: Lang) -> Table 
             ("safeguards", lang.pick("Geeignete Garantien", "Safeguards")),
             ("status", lang.pick("Bestätigt", "Confirmed")),
         ],
-    );
+    )
+    .sheet(lang.pick("Drittlandübermittlungen", "Third-country transfers"));
     for (controller, s) in rows {
         if s.entry.third_countries.is_empty() {
             continue;
@@ -331,8 +335,14 @@ fn transfers_table(rows: &[(String, &SubProcessorRecord)], lang: Lang) -> Table 
 fn confirmation(s: &SubProcessorRecord, lang: Lang) -> String {
     match (s.pre_filled, s.entry.authorised_on) {
         (false, Some(d)) => lang.pick(
-            &format!("im Register bestätigt, genehmigt am {}", d.format("%d.%m.%Y")),
-            &format!("confirmed in the register, authorised on {d}"),
+            &format!(
+                "im Register bestätigt, genehmigt am {}",
+                crate::records::date(d, lang)
+            ),
+            &format!(
+                "confirmed in the register, authorised on {}",
+                crate::records::date(d, lang)
+            ),
         ),
         (false, None) => lang.pick(
             "im Register erfasst, Genehmigungsdatum fehlt",
@@ -345,8 +355,9 @@ fn confirmation(s: &SubProcessorRecord, lang: Lang) -> String {
     }
 }
 
-fn date(d: Option<DateTime<Utc>>) -> String {
-    d.map(|d| d.format("%Y-%m-%d").to_string())
+/// The canonical form of the German calendar day a moment falls on.
+fn local_day(d: Option<DateTime<Utc>>) -> String {
+    d.map(|d| iso_date(crate::records::local_date(d)))
         .unwrap_or_default()
 }
 
@@ -375,7 +386,8 @@ fn subprocessors_table(list: &[SubProcessorRecord], lang: Lang) -> Table {
             ("listed_since", lang.pick("Gelistet seit", "Listed since")),
             ("status", lang.pick("Status", "Status")),
         ],
-    );
+    )
+    .typed(&["authorised_on", "listed_since"], ValueType::Date);
     for s in list {
         t.row(vec![
             s.entry.name.clone(),
@@ -394,9 +406,9 @@ fn subprocessors_table(list: &[SubProcessorRecord], lang: Lang) -> Table {
                 .unwrap_or_else(|| lang.pick("nicht erforderlich (EU/EWR)", "not needed (EU/EEA)")),
             s.entry
                 .authorised_on
-                .map(|d: NaiveDate| d.to_string())
+                .map(iso_date)
                 .unwrap_or_else(|| missing(lang)),
-            date(s.listed_since),
+            local_day(s.listed_since),
             confirmation(s, lang),
         ]);
     }
@@ -417,7 +429,10 @@ fn subprocessor_changes(history: &[EntryView], lang: Lang) -> Table {
             ("by", lang.pick("Geändert von", "Changed by")),
             ("change", lang.pick("Änderung", "Change")),
         ],
-    );
+    )
+    .typed(&["version"], ValueType::Integer)
+    .typed(&["date"], ValueType::DateTime)
+    .sheet(lang.pick("Änderungen der Liste", "Changes to the list"));
     let mut previous: BTreeMap<String, SubProcessor> = BTreeMap::new();
     for v in history.iter().rev() {
         let Some(Document::Subprocessors(list)) = &v.parsed else {
@@ -449,7 +464,7 @@ fn subprocessor_changes(history: &[EntryView], lang: Lang) -> Table {
         }
         t.row(vec![
             v.version.to_string(),
-            v.created_at.to_rfc3339(),
+            iso_moment(v.created_at),
             v.created_by.clone(),
             if changes.is_empty() {
                 lang.pick("keine inhaltliche Änderung", "no change in content")
@@ -666,17 +681,19 @@ impl Hafen {
                     &format!("Controller: {name}"),
                 ),
             )
-            .field("tenant_id", lang.pick("Mandant", "Tenant"), id.clone());
+            .field("tenant_id", lang.pick("Mandant", "Tenant"), id.clone())
+            .own_sheet(&name);
             s = party_fields(s, c, lang);
             s = representative_field(s, c, lang);
             s = dpo_fields(s, c, lang);
-            s = s.field(
+            s = s.typed(
                 "avv_date",
                 lang.pick("AV-Vertrag vom", "AVV dated"),
                 ti.controller
                     .as_ref()
-                    .map(|c| c.avv.date.to_string())
+                    .map(|c| iso_date(c.avv.date))
                     .unwrap_or_else(|| missing(lang)),
+                ValueType::Date,
             );
             let activities = live::activities(&ti.facts, &ti.activities, lang);
             let mut categories = Table::new(
@@ -970,7 +987,7 @@ impl Hafen {
                 ),
                 r.channel
                     .as_ref()
-                    .map(|c| c.as_str().to_string())
+                    .map(|c| live::channel_label(c.as_str()))
                     .unwrap_or_else(|| lang.pick("alle", "all")),
                 live::describe_rule(r, lang),
                 r.legal_basis.clone(),
@@ -998,10 +1015,10 @@ impl Hafen {
             lang.pick("Lösch- und Aufbewahrungskonzept", "Retention and deletion concept"),
         )
         .field("controller", lang.pick("Verantwortlicher", "Controller"), ti.facts.name.clone())
-        .field(
+        .count(
             "rules_version",
             lang.pick("Version der Löschregeln", "Deletion rules version"),
-            ti.facts.rules_version.to_string(),
+            ti.facts.rules_version,
         )
         .field(
             "schedule",
@@ -1020,15 +1037,15 @@ impl Hafen {
             lang.pick("Freigabe durch zweite Person", "Approval by a second person"),
             yes_no(posture.require_approval),
         )
-        .field(
+        .count(
             "active_holds",
             lang.pick("Aktive Aufbewahrungssperren (Legal Holds)", "Active legal holds"),
-            ti.facts.active_holds.to_string(),
+            ti.facts.active_holds,
         )
-        .field(
+        .count(
             "restricted_contacts",
             lang.pick("Eingeschränkte Kontakte (Art. 18)", "Restricted contacts (Art. 18)"),
-            ti.facts.restricted_contacts.to_string(),
+            ti.facts.restricted_contacts,
         )
         .table(rules)
         .note(lang.pick(
@@ -1070,7 +1087,9 @@ impl Hafen {
                 ),
                 ("hash", lang.pick("Hash", "Hash")),
             ],
-        );
+        )
+        .typed(&["seq", "keys_shredded"], ValueType::Integer)
+        .typed(&["started_at", "finished_at"], ValueType::DateTime);
         let mut totals: BTreeMap<String, u64> = BTreeMap::new();
         for c in &list {
             for (k, v) in &c.counts {
@@ -1091,10 +1110,8 @@ impl Hafen {
                 c.seq.map(|s| s.to_string()).unwrap_or_default(),
                 c.source_label(lang),
                 c.state_label(lang),
-                crate::records::moment(c.started_at, lang),
-                c.finished_at
-                    .map(|f| crate::records::moment(f, lang))
-                    .unwrap_or_default(),
+                iso_moment(c.started_at),
+                c.finished_at.map(iso_moment).unwrap_or_default(),
                 if deleted.is_empty() {
                     lang.pick("nichts", "nothing")
                 } else {
@@ -1105,10 +1122,10 @@ impl Hafen {
             ]);
         }
         let mut s = Section::new("deletions", lang.pick("Löschungen", "Deletions"))
-            .field(
+            .count(
                 "certificates",
                 lang.pick("Anzahl Löschprotokolle", "Number of certificates"),
-                list.len().to_string(),
+                list.len() as i64,
             )
             .field(
                 "chain_intact",
@@ -1126,13 +1143,14 @@ impl Hafen {
                 },
             );
         for c in Category::ALL {
-            s = s.field(
+            s = s.typed(
                 &format!("total_{}", c.as_str()),
                 lang.pick(
                     &format!("Summe gelöscht: {}", live::category_label(c, lang)),
                     &format!("Total deleted: {}", live::category_label(c, lang)),
                 ),
                 totals.get(c.as_str()).copied().unwrap_or(0).to_string(),
+                ValueType::Integer,
             );
         }
         s = s.table(table);
@@ -1152,7 +1170,10 @@ impl Hafen {
                 ),
                 ("until", lang.pick("Gelöscht ab", "Erased from")),
             ],
-        );
+        )
+        .typed(&["kept"], ValueType::Integer)
+        .typed(&["until"], ValueType::Date)
+        .sheet(lang.pick("Aufbewahrt auf Löschantrag", "Kept on erasure requests"));
         for k in &kept {
             let category = Category::ALL
                 .into_iter()
@@ -1165,7 +1186,7 @@ impl Hafen {
                 k.kept.to_string(),
                 k.citation.get(lang).to_string(),
                 match (k.until, k.decision_needed) {
-                    (Some(u), _) => crate::records::day(u, lang),
+                    (Some(u), _) => iso_date(crate::records::local_date(u)),
                     (None, true) => lang.pick(
                         "Entscheidung der/des DSB ausstehend",
                         "awaiting the DPO's decision",
@@ -1223,7 +1244,12 @@ impl Hafen {
                     lang.pick("Bestätigungsquote", "Confirmation rate"),
                 ),
             ],
-        );
+        )
+        .typed(
+            &["requested", "confirmed", "withdrawn", "expired"],
+            ValueType::Integer,
+        )
+        .typed(&["confirmation_rate"], ValueType::Percent);
         for (id, name) in &ti.facts.purposes {
             let n = |s: &str| {
                 counts
@@ -1236,7 +1262,7 @@ impl Hafen {
             let rate = if total == 0 {
                 "–".to_string()
             } else {
-                format!("{:.1} %", 100.0 * ever_confirmed as f64 / total as f64)
+                iso_percent(100.0 * ever_confirmed as f64 / total as f64)
             };
             table.row(vec![
                 name.clone(),
@@ -1252,10 +1278,10 @@ impl Hafen {
             lang.pick("Einwilligungen", "Consents"),
         )
         .field("controller", lang.pick("Verantwortlicher", "Controller"), ti.facts.name.clone())
-        .field(
+        .count(
             "purposes",
             lang.pick("Zwecke", "Purposes"),
-            ti.facts.purposes.len().to_string(),
+            ti.facts.purposes.len() as i64,
         )
         .table(table)
         .note(lang.pick(

@@ -207,6 +207,14 @@ pub fn tenant_facts(
     }))
 }
 
+/// A channel as rules name it ("whatsapp"), as people read it ("WhatsApp").
+pub fn channel_label(name: &str) -> String {
+    Platform::parse(name)
+        .map(platform_label)
+        .unwrap_or(name)
+        .to_string()
+}
+
 pub fn platform_label(p: Platform) -> &'static str {
     match p {
         Platform::Whatsapp => "WhatsApp",

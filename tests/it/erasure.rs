@@ -276,7 +276,9 @@ async fn erasure_follows_the_rule_of_the_contacts_channel(backend: Backend) {
             .starts_with("Art. 17 Abs. 3 lit. b DSGVO"),
         "{content}"
     );
-    assert_eq!(content[4], json!("01.01.2033"));
+    // JSON carries the canonical date and says it is one; the PDF shows "01.01.2033".
+    assert_eq!(content[4], json!("2033-01-01"));
+    assert_eq!(section["tables"][1]["columns"][4]["type"], json!("date"));
 
     // With a file: the attachments appear, under their own rule (none): the file goes, the
     // kept letter stays.

@@ -89,6 +89,14 @@ fn xlsx_text(bytes: &[u8]) -> String {
     out
 }
 
+fn xlsx_sheet_names(bytes: &[u8]) -> Vec<String> {
+    use calamine::Reader;
+    let book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec()))
+            .expect("the XLSX opens");
+    book.sheet_names()
+}
+
 /// A PDF line may wrap long values; compare with the whitespace squeezed out.
 fn squeeze(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace()).collect()
@@ -288,6 +296,52 @@ async fn processor_record_has_every_art_30_2_field_in_every_format_and_language(
             }
         }
     }
+
+    // The spreadsheet forms: one sheet per controller, named after it; a CSV German Excel
+    // splits and reads as UTF-8; an RFC 4180 one for tools.
+    let (_, _, bytes) = app
+        .get_bytes("/v1/reports/processor-record?format=xlsx&lang=de", &dpo)
+        .await;
+    let sheets = xlsx_sheet_names(&bytes);
+    for name in [
+        "Übersicht",
+        "Alpha Handel GmbH",
+        "Beta Service AG",
+        "Drittlandübermittlungen",
+        "Maßnahmen (TOM)",
+    ] {
+        assert!(
+            sheets.iter().any(|s| s == name),
+            "no sheet {name}: {sheets:?}"
+        );
+    }
+    let (_, kind, bytes) = app
+        .get_bytes("/v1/reports/processor-record?format=csv&lang=de", &dpo)
+        .await;
+    assert_eq!(kind, "text/csv; charset=utf-8");
+    assert!(
+        bytes.starts_with("\u{feff}Bericht;".as_bytes()),
+        "{}",
+        String::from_utf8_lossy(&bytes[..40])
+    );
+    let (_, _, bytes) = app
+        .get_bytes(
+            "/v1/reports/processor-record?format=csv&lang=de&csv=rfc4180",
+            &dpo,
+        )
+        .await;
+    assert!(bytes.starts_with(b"Bericht,"));
+    let (status, problem) = app
+        .get(
+            "/v1/reports/processor-record?format=csv&csv=semicolon",
+            &dpo,
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem.to_string().contains("excel or rfc4180"),
+        "{problem}"
+    );
 
     // A tenant's token cannot export the processor's record; each export was audited.
     let tenant_dpo = app.token(&controllers_tenant(&report), "dpo").await;
