@@ -81,6 +81,34 @@ impl Source {
     }
 }
 
+/// A consent event or state ("requested", …) as a person reads it in a document.
+pub fn event_label(event: &str, lang: crate::records::Lang) -> String {
+    match event {
+        "requested" => lang.pick("Einwilligung angefragt", "consent requested"),
+        "confirmed" => lang.pick(
+            "Einwilligung bestätigt (Double-Opt-in)",
+            "consent confirmed (double opt-in)",
+        ),
+        "withdrawn" => lang.pick("Einwilligung widerrufen", "consent withdrawn"),
+        "expired" => lang.pick(
+            "Anfrage abgelaufen (nicht bestätigt)",
+            "request expired (not confirmed)",
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// How a consent event came about, as a person reads it.
+pub fn source_label(source: &str, lang: crate::records::Lang) -> String {
+    match source {
+        "widget" => lang.pick("Anmeldeformular (Widget)", "sign-up form (widget)"),
+        "keyword" => lang.pick("Stichwort im Chat", "keyword in the chat"),
+        "api" => lang.pick("Schnittstelle (API)", "interface (API)"),
+        "system" => lang.pick("automatisch (Hafen)", "automatic (Hafen)"),
+        other => other.to_string(),
+    }
+}
+
 /// Evidence of how consent was asked for or given; sealed under the contact's key.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Evidence {

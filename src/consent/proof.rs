@@ -110,14 +110,8 @@ impl Hafen {
     }
 }
 
-fn event_de(event: &str) -> &str {
-    match event {
-        "requested" => "Einwilligung angefragt",
-        "confirmed" => "Einwilligung bestätigt (Double-Opt-in)",
-        "withdrawn" => "Einwilligung widerrufen",
-        "expired" => "Anfrage abgelaufen (nicht bestätigt)",
-        other => other,
-    }
+fn event_de(event: &str) -> String {
+    super::event_label(event, Lang::De)
 }
 
 /// The printable form (German: the document is read by German courts and authorities).
@@ -127,13 +121,13 @@ pub fn render_pdf(proof: &ConsentProof) -> Result<Vec<u8>> {
         Block::Paragraph("Art. 7 Abs. 1 DSGVO, § 7 Abs. 2 Nr. 2 UWG. Erstellt aus dem manipulationsgeschützten Einwilligungsprotokoll von Hafen.".into()),
         Block::Space,
         Block::Field("Verantwortlicher".into(), proof.controller.clone()),
-        Block::Field("Erstellt am".into(), proof.generated_at.format("%d.%m.%Y %H:%M:%S UTC").to_string()),
+        Block::Field("Erstellt am".into(), crate::records::moment_precise(proof.generated_at, Lang::De)),
         Block::Field("Zweck".into(), format!("{} ({})", proof.purpose_name, proof.purpose_id)),
-        Block::Field("Kanal".into(), proof.channel.clone()),
+        Block::Field("Kanal".into(), crate::records::live::channel_label(&proof.channel)),
         Block::Field("Adresse".into(), proof.address.clone().unwrap_or_else(|| "(gelöscht)".into())),
         Block::Field("Name".into(), proof.display_name.clone().unwrap_or_else(|| "–".into())),
         Block::Field("Kontakt-ID".into(), proof.contact_id.clone()),
-        Block::Field("Aktueller Stand".into(), event_de(proof.state.as_str()).to_string()),
+        Block::Field("Aktueller Stand".into(), event_de(proof.state.as_str())),
         Block::Field(
             "Protokollkette".into(),
             if proof.ledger_intact { "vollständig geprüft, unverändert".into() } else { "FEHLER: die Kette ist unterbrochen".to_string() },
@@ -144,7 +138,10 @@ pub fn render_pdf(proof: &ConsentProof) -> Result<Vec<u8>> {
     for text in &proof.texts {
         b.push(Block::Field(
             format!("Version {} ({})", text.version, text.language),
-            format!("gültig ab {}", text.created_at.format("%d.%m.%Y")),
+            format!(
+                "gültig ab {}",
+                crate::records::day(text.created_at, Lang::De)
+            ),
         ));
         b.push(Block::Paragraph(format!("„{}“", text.text)));
         b.push(Block::Mono(format!("SHA-256 {}", text.sha256)));
@@ -155,10 +152,10 @@ pub fn render_pdf(proof: &ConsentProof) -> Result<Vec<u8>> {
         b.push(Block::Field(
             format!(
                 "{} – {}",
-                e.at.format("%d.%m.%Y %H:%M:%S UTC"),
+                crate::records::moment_precise(e.at, Lang::De),
                 event_de(&e.event)
             ),
-            format!("Quelle: {}", e.source),
+            format!("Quelle: {}", super::source_label(&e.source, Lang::De)),
         ));
         if let Some(ev) = &e.evidence {
             let mut parts = Vec::new();

@@ -77,6 +77,17 @@ pub fn moment(at: chrono::DateTime<chrono::Utc>, lang: Lang) -> String {
     format!("{day}, {} {}", at.format("%H:%M"), zone_name(&at, lang))
 }
 
+/// A moment to the second, for evidence (consent proofs, deletion certificates):
+/// "03.12.2026, 22:05:38 MEZ".
+pub fn moment_precise(at: chrono::DateTime<chrono::Utc>, lang: Lang) -> String {
+    let at = local(at);
+    let day = match lang {
+        Lang::De => at.format("%d.%m.%Y"),
+        Lang::En => at.format("%-d %b %Y"),
+    };
+    format!("{day}, {} {}", at.format("%H:%M:%S"), zone_name(&at, lang))
+}
+
 /// The day a moment falls on in German time, as a person reads it ("03.12.2026").
 pub fn day(at: chrono::DateTime<chrono::Utc>, lang: Lang) -> String {
     date(local(at).date_naive(), lang)
@@ -141,6 +152,7 @@ mod tests {
         let winter = "2026-12-03T21:05:38.661847731Z".parse().unwrap();
         assert_eq!(moment(winter, Lang::De), "03.12.2026, 22:05 MEZ");
         assert_eq!(moment(winter, Lang::En), "3 Dec 2026, 22:05 CET");
+        assert_eq!(moment_precise(winter, Lang::De), "03.12.2026, 22:05:38 MEZ");
         let summer = "2026-07-01T22:30:00Z".parse().unwrap();
         assert_eq!(moment(summer, Lang::De), "02.07.2026, 00:30 MESZ");
         assert_eq!(day(summer, Lang::De), "02.07.2026");

@@ -860,12 +860,15 @@ fn render_pdf(data: &SubjectExport, lang: Lang) -> Result<Vec<u8>> {
         ),
         Block::Field(
             lang.pick("Erstellt am", "Generated at"),
-            data.generated_at.to_rfc3339(),
+            crate::records::moment(data.generated_at, lang),
         ),
         Block::Field(lang.pick("Antrag", "Request"), data.request_id.clone()),
         Block::Space,
         Block::Heading(lang.pick("Ihre Kontaktdaten", "Your contact details")),
-        Block::Field(lang.pick("Kanal", "Channel"), data.contact.channel.clone()),
+        Block::Field(
+            lang.pick("Kanal", "Channel"),
+            live::channel_label(&data.contact.channel),
+        ),
         Block::Field(
             lang.pick("Adresse", "Address"),
             data.contact.address.clone().unwrap_or_default(),
@@ -955,13 +958,16 @@ fn render_pdf(data: &SubjectExport, lang: Lang) -> Result<Vec<u8>> {
         b.push(Block::Paragraph(lang.pick("Keine.", "None.")));
     }
     for c in &data.consents {
-        b.push(Block::Field(c.purpose.clone(), c.state.clone()));
+        b.push(Block::Field(
+            c.purpose.clone(),
+            crate::consent::event_label(&c.state, lang),
+        ));
         for e in &c.history {
             b.push(Block::Paragraph(format!(
                 "{} — {} ({}){}",
-                e.at.format("%Y-%m-%d %H:%M:%S UTC"),
-                e.event,
-                e.source,
+                crate::records::moment_precise(e.at, lang),
+                crate::consent::event_label(&e.event, lang),
+                crate::consent::source_label(&e.source, lang),
                 e.text
                     .as_ref()
                     .map(|t| format!(": „{t}“"))
@@ -1010,8 +1016,8 @@ fn render_pdf(data: &SubjectExport, lang: Lang) -> Result<Vec<u8>> {
         };
         b.push(Block::Paragraph(format!(
             "{} · {} · {who}: {body}",
-            m.occurred_at.format("%Y-%m-%d %H:%M"),
-            m.channel
+            crate::records::moment(m.occurred_at, lang),
+            live::channel_label(&m.channel)
         )));
     }
     documents::Document {

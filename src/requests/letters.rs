@@ -125,14 +125,11 @@ fn counted(n: u64, lang: Lang, de: (&str, &str), en: (&str, &str)) -> String {
 
 /// A date as the letter's language writes it.
 pub fn date(d: NaiveDate, lang: Lang) -> String {
-    match lang {
-        Lang::De => d.format("%d.%m.%Y").to_string(),
-        Lang::En => d.format("%-d %B %Y").to_string(),
-    }
+    crate::records::date(d, lang)
 }
 
 fn day(at: DateTime<Utc>, lang: Lang) -> String {
-    date(at.date_naive(), lang)
+    crate::records::day(at, lang)
 }
 
 fn stored_date(s: &str, lang: Lang) -> String {

@@ -418,9 +418,10 @@ pub fn to_pdf(
     ];
     for cert in certificates {
         b.push(Block::Heading(format!(
-            "Lauf / Run {} – {}",
-            cert.started_at.format("%d.%m.%Y %H:%M:%S UTC"),
-            cert.state
+            "Lauf / Run {} – {} / {}",
+            crate::records::moment_precise(cert.started_at, crate::records::Lang::De),
+            cert.state_label(crate::records::Lang::De),
+            cert.state_label(crate::records::Lang::En),
         )));
         b.push(Block::Field(
             "Regelversionen / Rule versions".into(),
@@ -430,7 +431,18 @@ pub fn to_pdf(
             .counts
             .iter()
             .filter(|(_, n)| **n > 0)
-            .map(|(c, n)| format!("{c}: {n}"))
+            .map(|(c, n)| {
+                match crate::retention::rules::Category::ALL
+                    .into_iter()
+                    .find(|k| k.as_str() == c)
+                {
+                    Some(k) => format!(
+                        "{}: {n}",
+                        crate::records::live::category_label(k, crate::records::Lang::De)
+                    ),
+                    None => format!("{c}: {n}"),
+                }
+            })
             .collect();
         b.push(Block::Field(
             "Gelöscht / Deleted".into(),

@@ -318,6 +318,25 @@ async fn keyword_double_opt_in_broadcasts_stop_expiry_and_proof(backend: Backend
             && text.contains("Muster GmbH"),
         "{text}"
     );
+    // Every state and source in words, every time in German time to the second.
+    for slug in [
+        "confirmed",
+        "requested",
+        "Quelle: widget",
+        "Quelle: keyword",
+        "UTC",
+    ] {
+        assert!(!text.contains(slug), "{slug} in the proof: {text}");
+    }
+    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        words.contains("Einwilligung bestätigt (Double-Opt-in)"),
+        "{text}"
+    );
+    assert!(
+        has_german_stamp(&text),
+        "no \"03.12.2026, 22:05:38 MEZ\": {text}"
+    );
     if let Ok(dir) = std::env::var("HAFEN_SAMPLE_DIR") {
         std::fs::write(format!("{dir}/consent-proof-sample.pdf"), &pdf).unwrap();
     }
@@ -537,4 +556,16 @@ async fn ja_confirms_only_the_newest_request(backend: Backend) {
     assert_eq!(status, 200, "{changed}");
     assert_eq!(changed.as_array().unwrap().len(), 2);
     fake.stop().await;
+}
+
+/// Whether the text holds a time like "03.12.2026, 22:05:38 MEZ" (or MESZ).
+fn has_german_stamp(text: &str) -> bool {
+    let shape = "dd.dd.dddd, dd:dd:dd ME";
+    let chars: Vec<char> = text.chars().collect();
+    chars.windows(shape.len()).any(|w| {
+        w.iter().zip(shape.chars()).all(|(c, s)| match s {
+            'd' => c.is_ascii_digit(),
+            other => *c == other,
+        })
+    })
 }

@@ -286,6 +286,16 @@ async fn processor_record_has_every_art_30_2_field_in_every_format_and_language(
                     "{needle} missing from the {format} ({lang}) report"
                 );
             }
+            if format == "pdf" {
+                // Times in German time with the zone named, never a bare UTC timestamp.
+                let zone = if lang == "de" {
+                    ["MEZ", "MESZ"]
+                } else {
+                    ["CET", "CEST"]
+                };
+                assert!(zone.iter().any(|z| text.contains(z)), "no zone: {text}");
+                assert!(!text.contains("UTC") && !text.contains("+00:00"), "{text}");
+            }
             if format != "json" {
                 let sha = report["content_sha256"].as_str().unwrap();
                 // The English report has another hash; both carry theirs.
