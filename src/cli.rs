@@ -529,6 +529,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(t) => crate::records::register::Scope::Tenant(t),
                 None => crate::records::register::Scope::Processor,
             };
+            register_scope_hint(section, &scope)?;
             let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
             let hafen = &opened.hafen;
             let result = match command {
@@ -616,6 +617,27 @@ fn password_from_stdin() -> anyhow::Result<crate::ui::NewPassword> {
 }
 
 /// A domain error as the operator should read it.
+/// A section asked for in the wrong place, told in the CLI's own terms (the service's message
+/// names the API paths).
+fn register_scope_hint(
+    section: crate::records::register::Section,
+    scope: &crate::records::register::Scope,
+) -> anyhow::Result<()> {
+    use crate::records::register::Scope;
+    let name = section.as_str();
+    match (section.is_install_wide(), scope) {
+        (true, Scope::Tenant(_)) => anyhow::bail!(
+            "{name} is kept once for the install, not per tenant: leave out --tenant \
+             (hafen register set {name} --file {name}.json)"
+        ),
+        (false, Scope::Processor) => anyhow::bail!(
+            "{name} is kept per tenant: add --tenant with the tenant's id \
+             (hafen register set {name} --tenant TENANT --file {name}.json)"
+        ),
+        _ => Ok(()),
+    }
+}
+
 fn user_error(e: crate::error::Error) -> anyhow::Error {
     match e {
         crate::error::Error::NotFound => {

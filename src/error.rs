@@ -80,3 +80,74 @@ impl From<CryptoError> for Error {
         Self::Internal(e.into())
     }
 }
+
+/// A JSON body that does not fit its type, told so a person can fix it: serde names the
+/// offending field and the fields or variants that exist ("unknown field `adress`, expected
+/// one of `name`, `address`, …") — names are not personal data and stay; the offending
+/// *value* it quotes ("invalid type: integer `4915…`") may be, and is replaced by "…".
+pub fn shape_error(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    // serde_json appends " at line 1 column 42": meaningless for a value already parsed.
+    let message = match message.rfind(" at line ") {
+        Some(i) => &message[..i],
+        None => &message,
+    };
+    for prefix in [
+        "invalid type: ",
+        "invalid value: ",
+        "invalid length ",
+        "unknown variant ",
+    ] {
+        let Some(rest) = message.strip_prefix(prefix) else {
+            continue;
+        };
+        let Some(open) = rest.find('`') else { break };
+        let Some(len) = rest[open + 1..].find('`') else {
+            break;
+        };
+        let close = open + 1 + len;
+        return format!("{prefix}{}`…`{}", &rest[..open], &rest[close + 1..]);
+    }
+    message.to_string()
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Party {
+        name: String,
+        address: Option<String>,
+        kind: Option<Kind>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Kind {
+        Person,
+    }
+
+    fn message(json: &str) -> String {
+        super::shape_error(&serde_json::from_str::<Party>(json).unwrap_err())
+    }
+
+    #[test]
+    fn field_names_are_kept_values_masked() {
+        assert_eq!(
+            message(r#"{"name": "A", "adress": "Musterweg 1"}"#),
+            "unknown field `adress`, expected one of `name`, `address`, `kind`"
+        );
+        assert_eq!(message(r#"{"address": "x"}"#), "missing field `name`");
+        assert_eq!(
+            message(r#"{"name": 4915112345678}"#),
+            "invalid type: integer `…`, expected a string"
+        );
+        assert_eq!(
+            message(r#"{"name": "A", "kind": "Max Mustermann"}"#),
+            "unknown variant `…`, expected `person`"
+        );
+    }
+}

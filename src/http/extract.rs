@@ -133,7 +133,7 @@ pub async fn raw_body(
 /// Converts a parsed JSON value into `T`; a mismatch is an invalid field (422).
 pub fn from_json_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_json::from_value(value)
-        .map_err(|e| Error::invalid("body", without_value(&e.to_string())).into())
+        .map_err(|e| Error::invalid("body", crate::error::shape_error(&e)).into())
 }
 
 /// Parses the query string; a malformed one is a 400.
@@ -141,38 +141,6 @@ pub fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
     web::Query::<T>::from_query(req.query_string())
         .map(web::Query::into_inner)
         .map_err(|e| ApiError::Malformed(format!("invalid query string: {e}")))
-}
-
-/// serde quotes the offending value ("invalid type: integer `4915…`, expected a string"); the
-/// value may be personal, so it is replaced — field names and expected variants stay.
-fn without_value(message: &str) -> String {
-    for prefix in ["invalid type: ", "invalid value: ", "invalid length "] {
-        if let Some(rest) = message.strip_prefix(prefix) {
-            if let (Some(open), Some(close)) = (
-                rest.find('`'),
-                rest[rest.find('`').map_or(0, |i| i + 1)..].find('`'),
-            ) {
-                let close = open + 1 + close;
-                return format!("{prefix}{}`…`{}", &rest[..open], &rest[close + 1..]);
-            }
-        }
-    }
-    message.to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn values_are_masked_field_names_kept() {
-        assert_eq!(
-            super::without_value("invalid type: integer `4915112345678`, expected a string"),
-            "invalid type: integer `…`, expected a string"
-        );
-        assert_eq!(
-            super::without_value("missing field `direction`"),
-            "missing field `direction`"
-        );
-    }
 }
 
 /// `?limit=…&after=…` of every paged list.

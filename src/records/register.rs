@@ -304,23 +304,6 @@ pub enum Document {
     Measures(Vec<Measure>),
 }
 
-/// serde quotes offending values between backticks; they may be personal, so they go.
-fn without_values(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut inside = false;
-    for c in message.chars() {
-        if c == '`' {
-            if !inside {
-                out.push('…');
-            }
-            inside = !inside;
-        } else if !inside {
-            out.push(c);
-        }
-    }
-    out
-}
-
 fn text(field: &str, value: &str, required: bool) -> Result<String> {
     let v = value.trim();
     if required && v.is_empty() {
@@ -430,7 +413,7 @@ impl Document {
     /// Parses and validates a section's document from JSON.
     pub fn parse(section: Section, value: serde_json::Value) -> Result<Self> {
         let shape =
-            |e: serde_json::Error| Error::invalid("document", without_values(&e.to_string()));
+            |e: serde_json::Error| Error::invalid("document", crate::error::shape_error(&e));
         Ok(match section {
             Section::Processor => {
                 let p: Party = serde_json::from_value(value).map_err(shape)?;

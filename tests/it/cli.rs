@@ -375,6 +375,20 @@ fn register_and_report_from_the_command_line() {
         assert!(!o.status.success(), "{args:?} succeeded");
         assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
     }
+    // The CLI points to CLI flags, not to API paths.
+    let o = hafen(&["register", "show", "controller"], &env);
+    assert!(stderr(&o).contains("--tenant"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("/v1/"), "{}", stderr(&o));
+    let o = hafen(
+        &["register", "show", "processor", "--tenant", &tenant_id()],
+        &env,
+    );
+    assert!(stderr(&o).contains("leave out --tenant"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("/v1/"), "{}", stderr(&o));
+}
+
+fn tenant_id() -> String {
+    uuid::Uuid::now_v7().to_string()
 }
 
 #[test]

@@ -1167,6 +1167,29 @@ async fn bad_register_and_report_input_is_refused_and_changes_nothing(backend: B
             "a problem document: {problem}"
         );
     }
+    // A mistyped field is named, with the fields that exist (field names are not personal);
+    // a wrong value is not repeated back (it may be).
+    let mut typo = controller("X");
+    typo["party"]["adress"] = json!("Musterweg 1");
+    let (status, problem) = app.put(&format!("{base}/controller"), &dpo, &typo).await;
+    assert_eq!(status, 422, "{problem}");
+    let detail = problem.to_string();
+    assert!(detail.contains("unknown field `adress`"), "{detail}");
+    assert!(
+        detail.contains("`address`") && detail.contains("`dpo_name`"),
+        "{detail}"
+    );
+    assert!(!detail.contains("Musterweg"), "{detail}");
+    let mut wrong = controller("X");
+    wrong["party"]["name"] = json!(4915112345678_u64);
+    let (status, problem) = app.put(&format!("{base}/controller"), &dpo, &wrong).await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(!problem.to_string().contains("4915112345678"), "{problem}");
+    assert!(
+        problem.to_string().contains("expected a string"),
+        "{problem}"
+    );
+
     let other = app.create_tenant("Andere GmbH").await;
     let foreign = app.token(&other, "dpo").await;
     let (status, _) = app
