@@ -68,7 +68,7 @@ pub enum Command {
         command: RetentionCommand,
     },
     /// Write a GDPR report: processor-record (install-wide), or per tenant controller-record,
-    /// toms, subprocessors, deletion-concept, deletion-report, consent-statistics.
+    /// toms, subprocessors, deletion-concept, deletion-report, consent-statistics, request-log.
     Report {
         /// The report kind.
         kind: String,

@@ -6,14 +6,55 @@ use super::fonts::FontId;
 use super::text::{self, Line, Style};
 use super::{Block, Table};
 
-pub const PAGE_W: f32 = 595.28;
-pub const PAGE_H: f32 = 841.89;
 /// 2 cm left and right, as DIN 5008 letters and most German forms.
 pub const MARGIN_X: f32 = 56.7;
 pub const TOP: f32 = 56.7;
-/// Below this the footer lives.
-pub const BOTTOM: f32 = PAGE_H - 62.0;
-pub const WIDTH: f32 = PAGE_W - 2.0 * MARGIN_X;
+/// The footer's band at the foot of the page.
+const FOOTER_BAND: f32 = 62.0;
+
+/// An A4 page, upright or on its side.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sheet {
+    pub w: f32,
+    pub h: f32,
+}
+
+impl Sheet {
+    pub const PORTRAIT: Sheet = Sheet {
+        w: 595.28,
+        h: 841.89,
+    };
+    pub const LANDSCAPE: Sheet = Sheet {
+        w: 841.89,
+        h: 595.28,
+    };
+    /// Tables with more columns than this do not fit upright: a log with eleven columns
+    /// would wrap "Eingegangen" inside a word. The DSK's own register template is landscape.
+    pub const MAX_PORTRAIT_COLUMNS: usize = 8;
+
+    /// Upright, unless a table needs the width.
+    pub fn for_blocks(blocks: &[Block]) -> Sheet {
+        let wide = blocks.iter().any(|b| match b {
+            Block::Table(t) => t.columns.len() > Self::MAX_PORTRAIT_COLUMNS,
+            _ => false,
+        });
+        if wide {
+            Sheet::LANDSCAPE
+        } else {
+            Sheet::PORTRAIT
+        }
+    }
+
+    /// The width between the margins.
+    pub fn width(self) -> f32 {
+        self.w - 2.0 * MARGIN_X
+    }
+
+    /// Below this the footer lives.
+    pub fn bottom(self) -> f32 {
+        self.h - FOOTER_BAND
+    }
+}
 
 const PAD: f32 = 3.5;
 
@@ -82,11 +123,12 @@ fn baseline(top: f32, style: Style) -> f32 {
 struct Cursor {
     pages: Vec<Page>,
     y: f32,
+    sheet: Sheet,
 }
 
 impl Cursor {
     fn room(&self) -> f32 {
-        BOTTOM - self.y
+        self.sheet.bottom() - self.y
     }
 
     fn at_top(&self) -> bool {
@@ -134,17 +176,19 @@ impl Cursor {
     }
 }
 
-/// Lays the blocks out on pages.
-pub fn paginate(blocks: &[Block]) -> Vec<Page> {
+/// Lays the blocks out on pages of `sheet`.
+pub fn paginate(blocks: &[Block], sheet: Sheet) -> Vec<Page> {
     let mut c = Cursor {
         pages: vec![Page::default()],
         y: TOP,
+        sheet,
     };
+    let width = sheet.width();
     let mut i = 0;
     while i < blocks.len() {
         match &blocks[i] {
             Block::Title(t) => {
-                c.text(text::lines(t, TITLE, WIDTH), TITLE, Node::Block(i));
+                c.text(text::lines(t, TITLE, width), TITLE, Node::Block(i));
                 c.space(8.0);
             }
             Block::Heading(t) | Block::Subheading(t) => {
@@ -153,31 +197,31 @@ pub fn paginate(blocks: &[Block]) -> Vec<Page> {
                     _ => (SUBHEADING, 8.0, 3.0),
                 };
                 c.space(before);
-                let lines = text::lines(t, style, WIDTH);
+                let lines = text::lines(t, style, width);
                 let own = lines.len() as f32 * style.leading() + after;
-                c.keep(own + first_chunk(blocks, i + 1));
+                c.keep(own + first_chunk(blocks, i + 1, width));
                 c.text(lines, style, Node::Block(i));
                 c.y += after;
             }
             Block::Paragraph(t) => {
-                c.text(text::lines(t, BODY, WIDTH), BODY, Node::Block(i));
+                c.text(text::lines(t, BODY, width), BODY, Node::Block(i));
                 c.space(5.0);
             }
             Block::Mono(t) => {
-                c.text(text::lines(t, MONO, WIDTH), MONO, Node::Block(i));
+                c.text(text::lines(t, MONO, width), MONO, Node::Block(i));
                 c.space(4.0);
             }
             Block::Space => c.space(8.0),
             Block::Field(..) => {
                 let fields = field_rows(blocks, i);
                 let n = fields.len();
-                Grid::fields(i, fields).place(&mut c);
+                Grid::fields(i, fields, width).place(&mut c);
                 c.space(6.0);
                 i += n;
                 continue;
             }
             Block::Table(t) => {
-                Grid::table(i, t).place(&mut c);
+                Grid::table(i, t, width).place(&mut c);
                 c.space(8.0);
             }
         }
@@ -198,22 +242,22 @@ fn field_rows(blocks: &[Block], i: usize) -> Vec<Vec<String>> {
 }
 
 /// The height the block at `i` needs to start on a page: what a heading keeps with it.
-fn first_chunk(blocks: &[Block], i: usize) -> f32 {
+fn first_chunk(blocks: &[Block], i: usize, width: f32) -> f32 {
     match blocks.get(i) {
         Some(Block::Paragraph(t)) => {
-            text::lines(t, BODY, WIDTH).len().min(2) as f32 * BODY.leading()
+            text::lines(t, BODY, width).len().min(2) as f32 * BODY.leading()
         }
         Some(Block::Mono(_)) => MONO.leading(),
         Some(Block::Field(..)) => {
             let mut rows = field_rows(blocks, i);
             rows.truncate(1);
-            Grid::fields(i, rows).first_height()
+            Grid::fields(i, rows, width).first_height()
         }
-        Some(Block::Table(t)) => Grid::table(i, t).first_height(),
+        Some(Block::Table(t)) => Grid::table(i, t, width).first_height(),
         Some(Block::Subheading(t)) => {
-            text::lines(t, SUBHEADING, WIDTH).len() as f32 * SUBHEADING.leading()
+            text::lines(t, SUBHEADING, width).len() as f32 * SUBHEADING.leading()
                 + 11.0
-                + first_chunk(blocks, i + 1)
+                + first_chunk(blocks, i + 1, width)
         }
         _ => 0.0,
     }
@@ -222,6 +266,8 @@ fn first_chunk(blocks: &[Block], i: usize) -> f32 {
 /// A table ready to place: widths fixed, cells broken into lines.
 struct Grid {
     id: usize,
+    /// The width of the whole table (the page's between the margins).
+    width: f32,
     widths: Vec<f32>,
     header: Option<Vec<Vec<Line>>>,
     rows: Vec<Vec<Vec<Line>>>,
@@ -242,8 +288,8 @@ fn leading_of(col: usize, row_headers: bool) -> f32 {
 }
 
 impl Grid {
-    fn fields(id: usize, rows: Vec<Vec<String>>) -> Self {
-        let widths = vec![WIDTH * 0.32, WIDTH * 0.68];
+    fn fields(id: usize, rows: Vec<Vec<String>>, width: f32) -> Self {
+        let widths = vec![width * 0.32, width * 0.68];
         let rows = rows
             .iter()
             .map(|r| {
@@ -255,6 +301,7 @@ impl Grid {
             .collect();
         Self {
             id,
+            width,
             widths,
             header: None,
             rows,
@@ -262,14 +309,14 @@ impl Grid {
         }
     }
 
-    fn table(id: usize, t: &Table) -> Self {
+    fn table(id: usize, t: &Table, width: f32) -> Self {
         let n = t.columns.len().max(1);
         let widths = match &t.widths {
             Some(w) if w.len() == n && w.iter().all(|x| *x > 0.0) => {
                 let sum: f32 = w.iter().sum();
-                w.iter().map(|x| WIDTH * x / sum).collect()
+                w.iter().map(|x| width * x / sum).collect()
             }
-            _ => auto_widths(t, n),
+            _ => auto_widths(t, n, width),
         };
         let cells = |row: &[String], style: Style| -> Vec<Vec<Line>> {
             (0..n)
@@ -281,6 +328,7 @@ impl Grid {
         };
         Self {
             id,
+            width,
             header: Some(cells(&t.columns, CELL_HEAD)),
             rows: t.rows.iter().map(|r| cells(r, CELL)).collect(),
             widths,
@@ -311,7 +359,7 @@ impl Grid {
         c.push(Item::Fill {
             x: MARGIN_X,
             y: c.y,
-            w: WIDTH,
+            w: self.width,
             h,
             gray: 0.91,
         });
@@ -319,7 +367,7 @@ impl Grid {
         c.y += h;
         c.push(Item::Rule {
             x1: MARGIN_X,
-            x2: MARGIN_X + WIDTH,
+            x2: MARGIN_X + self.width,
             y: c.y,
             width: 0.8,
             gray: 0.35,
@@ -373,7 +421,7 @@ impl Grid {
     fn place(&self, c: &mut Cursor) {
         c.keep(self.first_height());
         self.draw_header(c, false);
-        let fresh_room = BOTTOM - TOP - self.header_height();
+        let fresh_room = c.sheet.bottom() - TOP - self.header_height();
         // Rows are numbered after the header row in the tag tree.
         let first_row = usize::from(self.header.is_some());
         for (r, row) in self.rows.iter().enumerate() {
@@ -421,7 +469,7 @@ impl Grid {
         c.y += h;
         c.push(Item::Rule {
             x1: MARGIN_X,
-            x2: MARGIN_X + WIDTH,
+            x2: MARGIN_X + self.width,
             y: c.y,
             width: 0.3,
             gray: 0.72,
@@ -431,13 +479,13 @@ impl Grid {
 
 /// Column widths from the content: every column at least as wide as its widest word (up
 /// to a third of the page), the rest shared by how much more each column would like.
-fn auto_widths(t: &Table, n: usize) -> Vec<f32> {
+fn auto_widths(t: &Table, n: usize, width: f32) -> Vec<f32> {
     let mut min = vec![0.0f32; n];
     let mut max = vec![0.0f32; n];
     let mut measure = |row: &[String], style: Style| {
         for c in 0..n {
             let value = row.get(c).map(String::as_str).unwrap_or("");
-            min[c] = min[c].max((text::widest_word(value, style) + 2.0 * PAD).min(WIDTH / 3.0));
+            min[c] = min[c].max((text::widest_word(value, style) + 2.0 * PAD).min(width / 3.0));
             max[c] = max[c].max(text::natural_width(value, style) + 2.0 * PAD);
         }
     };
@@ -447,14 +495,14 @@ fn auto_widths(t: &Table, n: usize) -> Vec<f32> {
     }
     let sum_min: f32 = min.iter().sum();
     let sum_max: f32 = max.iter().sum();
-    if sum_max <= WIDTH {
+    if sum_max <= width {
         // Everything fits on one line: share the spare width by content.
-        return max.iter().map(|m| m * WIDTH / sum_max.max(1.0)).collect();
+        return max.iter().map(|m| m * width / sum_max.max(1.0)).collect();
     }
-    if sum_min >= WIDTH {
-        return min.iter().map(|m| m * WIDTH / sum_min).collect();
+    if sum_min >= width {
+        return min.iter().map(|m| m * width / sum_min).collect();
     }
-    let spare = WIDTH - sum_min;
+    let spare = width - sum_min;
     let wish: f32 = max.iter().zip(&min).map(|(a, b)| a - b).sum();
     min.iter()
         .zip(&max)
@@ -480,6 +528,27 @@ mod tests {
     }
 
     #[test]
+    fn a_table_too_wide_for_an_upright_page_turns_it() {
+        let table =
+            |n: usize| Block::Table(Table::new((0..n).map(|i| format!("Spalte {i}")).collect()));
+        assert_eq!(Sheet::for_blocks(&[table(8)]), Sheet::PORTRAIT);
+        assert_eq!(Sheet::for_blocks(&[table(8), table(11)]), Sheet::LANDSCAPE);
+        let pages = paginate(&[table(11)], Sheet::LANDSCAPE);
+        let right = pages[0]
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Rule { x2, .. } => Some(*x2),
+                _ => None,
+            })
+            .fold(0.0, f32::max);
+        assert!(
+            (right - (Sheet::LANDSCAPE.w - MARGIN_X)).abs() < 0.5,
+            "{right}"
+        );
+    }
+
+    #[test]
     fn a_long_table_repeats_its_header_on_every_page() {
         let mut table = Table::new(vec!["Nr.".into(), "Tätigkeit".into()]);
         for i in 0..120 {
@@ -487,7 +556,7 @@ mod tests {
                 .rows
                 .push(vec![i.to_string(), format!("Verarbeitung {i}")]);
         }
-        let pages = paginate(&[Block::Table(table)]);
+        let pages = paginate(&[Block::Table(table)], Sheet::PORTRAIT);
         assert!(pages.len() >= 3, "{}", pages.len());
         for (n, page) in pages.iter().enumerate() {
             let t = texts(page);
@@ -519,7 +588,7 @@ mod tests {
             .rows
             .push(vec!["Verschlüsselung".into(), "aktiv".into()]);
         blocks.push(Block::Table(table));
-        let pages = paginate(&blocks);
+        let pages = paginate(&blocks, Sheet::PORTRAIT);
         for page in &pages {
             let last = texts(page).pop().map(|(t, _)| t).unwrap_or_default();
             assert_ne!(last, "Technische und organisatorische Maßnahmen");
@@ -534,7 +603,7 @@ mod tests {
             .join(" ");
         let mut table = Table::new(vec!["A".into(), "B".into()]);
         table.rows.push(vec!["kurz".into(), long]);
-        let pages = paginate(&[Block::Table(table)]);
+        let pages = paginate(&[Block::Table(table)], Sheet::PORTRAIT);
         assert!(pages.len() >= 2);
         let all: String = pages
             .iter()
@@ -546,7 +615,7 @@ mod tests {
         for page in &pages {
             for item in &page.items {
                 if let Item::Text { baseline, .. } = item {
-                    assert!(*baseline <= BOTTOM + 1.0, "{baseline}");
+                    assert!(*baseline <= Sheet::PORTRAIT.bottom() + 1.0, "{baseline}");
                 }
             }
         }

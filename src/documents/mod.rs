@@ -89,7 +89,8 @@ impl Document {
 
     /// The PDF.
     pub fn render(&self) -> Result<Vec<u8>> {
-        let pages = layout::paginate(&self.blocks);
-        pdf::write(self, &pages)
+        let sheet = layout::Sheet::for_blocks(&self.blocks);
+        let pages = layout::paginate(&self.blocks, sheet);
+        pdf::write(self, sheet, &pages)
     }
 }

@@ -20,7 +20,7 @@ use krilla::tagging::{
 };
 use krilla::{Document as Pdf, SerializeSettings};
 
-use super::layout::{Item, Node, Page, FOOTER, MARGIN_X, PAGE_H, PAGE_W, WIDTH};
+use super::layout::{Item, Node, Page, Sheet, FOOTER, MARGIN_X};
 use super::text;
 use super::{Block, Document};
 use crate::error::{Error, Result};
@@ -31,7 +31,7 @@ fn gray(level: f32) -> luma::Color {
 }
 
 /// Writes the pages.
-pub fn write(doc: &Document, pages: &[Page]) -> Result<Vec<u8>> {
+pub fn write(doc: &Document, sheet: Sheet, pages: &[Page]) -> Result<Vec<u8>> {
     let configuration = ConfigurationBuilder::new()
         .with_archival_validator(Archival::A2_B)
         .finish()
@@ -44,14 +44,14 @@ pub fn write(doc: &Document, pages: &[Page]) -> Result<Vec<u8>> {
     let total = pages.len();
     let mut tagged: Vec<(Node, Identifier)> = Vec::new();
     for (n, page) in pages.iter().enumerate() {
-        let settings = PageSettings::from_wh(PAGE_W, PAGE_H)
+        let settings = PageSettings::from_wh(sheet.w, sheet.h)
             .ok_or_else(|| Error::internal(anyhow::anyhow!("page size")))?;
         let mut p = pdf.start_page_with(settings);
         let mut surface = p.surface();
         for item in &page.items {
             draw(&mut surface, item, &mut tagged);
         }
-        footer(&mut surface, doc, n + 1, total);
+        footer(&mut surface, doc, sheet, n + 1, total);
         surface.finish();
         p.finish();
     }
@@ -180,14 +180,14 @@ fn draw_line(surface: &mut Surface, x: f32, baseline: f32, line: &text::Line, si
     }
 }
 
-fn footer(surface: &mut Surface, doc: &Document, page: usize, total: usize) {
+fn footer(surface: &mut Surface, doc: &Document, sheet: Sheet, page: usize, total: usize) {
     let label = match doc.lang {
         Lang::De => format!("Seite {page} von {total}"),
         Lang::En => format!("Page {page} of {total}"),
     };
     let numbers = text::shape_line(&label, FOOTER);
-    let room = WIDTH - numbers.width - 12.0;
-    let y = PAGE_H - 44.0;
+    let room = sheet.width() - numbers.width - 12.0;
+    let y = sheet.h - 44.0;
     surface.start_tagged(ContentTag::Artifact(Artifact::with_kind(
         ArtifactType::Footer,
     )));
@@ -210,7 +210,7 @@ fn footer(surface: &mut Surface, doc: &Document, page: usize, total: usize) {
     }
     draw_line(
         surface,
-        MARGIN_X + WIDTH - numbers.width,
+        MARGIN_X + sheet.width() - numbers.width,
         y,
         &numbers,
         FOOTER.size,

@@ -91,6 +91,7 @@ use crate::service::Hafen;
         requests::list,
         requests::read,
         requests::extend,
+        requests::identity,
         requests::reject,
         requests::export,
         requests::erase,
@@ -255,6 +256,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/tenants/{tenant}/requests/{id}/extend",
             web::post().to(requests::extend),
+        )
+        .route(
+            "/v1/tenants/{tenant}/requests/{id}/identity",
+            web::post().to(requests::identity),
         )
         .route(
             "/v1/tenants/{tenant}/requests/{id}/reject",

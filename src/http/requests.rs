@@ -10,7 +10,7 @@ use super::problem::{ApiError, Problem};
 use crate::contacts::ContactView;
 use crate::requests::access::ExportOptions;
 use crate::requests::erase::{DecisionInput, ErasureOutcome};
-use crate::requests::{NewRequest, RejectGround, RequestView};
+use crate::requests::{IdentityCheck, NewRequest, RejectGround, RequestView};
 use crate::service::Hafen;
 use crate::tenants::TenantId;
 
@@ -19,6 +19,13 @@ use crate::tenants::TenantId;
 pub struct ExtendInput {
     /// Why more time is needed; the data subject must be told (Art. 12(3)).
     pub reason: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityInput {
+    /// How the requester's identity was confirmed.
+    pub method: IdentityCheck,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -123,6 +130,31 @@ pub async fn extend(
     Ok(HttpResponse::Ok().json(
         hafen
             .extend_request(&caller.0, &tenant, &id, &input.reason)
+            .await?,
+    ))
+}
+
+/// Record that the requester's identity was confirmed, and how (Art. 12(6)).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/requests/{id}/identity", tag = "requests",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id")),
+    request_body = IdentityInput,
+    responses((status = 200, body = RequestView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn identity(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: Ids,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (t, id) = path.into_inner();
+    let tenant = TenantId::parse(&t)?;
+    let input: IdentityInput = json_body(&req, body).await?;
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .record_identity_check(&caller.0, &tenant, &id, input.method)
             .await?,
     ))
 }

@@ -799,6 +799,10 @@ impl Hafen {
             }
             Kind::DeletionReport => self.deletion_report_sections(tenant, lang).await?,
             Kind::ConsentStatistics => self.consent_statistics_sections(&ti, lang).await?,
+            Kind::RequestLog => {
+                self.request_log_sections(tenant, &ti.facts.name, lang)
+                    .await?
+            }
             Kind::ProcessorRecord => return Err(Error::invalid("kind", "is install-wide")),
         };
         let version = self

@@ -7,6 +7,7 @@ pub mod kinds;
 pub mod live;
 pub mod register;
 pub mod report;
+pub mod request_log;
 
 use serde::{Deserialize, Serialize};
 

@@ -779,10 +779,13 @@ pub enum Kind {
     DeletionReport,
     /// Consent statistics per purpose.
     ConsentStatistics,
+    /// The log of data-subject requests: received, identity checked, due, extended, answered,
+    /// outcome, letter (Art. 5(2), 12 GDPR).
+    RequestLog,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::ProcessorRecord,
         Kind::ControllerRecord,
         Kind::Toms,
@@ -790,6 +793,7 @@ impl Kind {
         Kind::DeletionConcept,
         Kind::DeletionReport,
         Kind::ConsentStatistics,
+        Kind::RequestLog,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -801,6 +805,7 @@ impl Kind {
             Kind::DeletionConcept => "deletion-concept",
             Kind::DeletionReport => "deletion-report",
             Kind::ConsentStatistics => "consent-statistics",
+            Kind::RequestLog => "request-log",
         }
     }
 
@@ -828,6 +833,10 @@ impl Kind {
             ),
             Kind::DeletionReport => lang.pick("Löschbericht", "Deletion report"),
             Kind::ConsentStatistics => lang.pick("Einwilligungsstatistik", "Consent statistics"),
+            Kind::RequestLog => lang.pick(
+                "Protokoll der Anträge betroffener Personen (Art. 12 bis 20 DSGVO)",
+                "Log of data-subject requests (Art. 12 to 20 GDPR)",
+            ),
         }
     }
 
@@ -843,7 +852,7 @@ impl FromStr for Kind {
         Kind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
             Error::invalid(
                 "kind",
-                "must be processor-record, controller-record, toms, subprocessors, deletion-concept, deletion-report or consent-statistics",
+                "must be processor-record, controller-record, toms, subprocessors, deletion-concept, deletion-report, consent-statistics or request-log",
             )
         })
     }

@@ -79,6 +79,69 @@ pub enum RejectGround {
     WithdrawnBySubject,
 }
 
+/// How the requester's identity was confirmed (Art. 12(6)): recorded in the audit log, named
+/// in the request log; never the evidence itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityCheck {
+    /// The request came over the messenger account the data belongs to.
+    SameChannel,
+    /// A call back to a number or address the controller already had.
+    Callback,
+    /// An identity document was shown (and not kept beyond the check).
+    IdDocument,
+    /// Signed in to a customer account.
+    CustomerAccount,
+    /// Another way, described in the controller's files.
+    Other,
+}
+
+impl IdentityCheck {
+    pub const ALL: [IdentityCheck; 5] = [
+        IdentityCheck::SameChannel,
+        IdentityCheck::Callback,
+        IdentityCheck::IdDocument,
+        IdentityCheck::CustomerAccount,
+        IdentityCheck::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityCheck::SameChannel => "same_channel",
+            IdentityCheck::Callback => "callback",
+            IdentityCheck::IdDocument => "id_document",
+            IdentityCheck::CustomerAccount => "customer_account",
+            IdentityCheck::Other => "other",
+        }
+    }
+
+    pub fn label(self, lang: crate::records::Lang) -> String {
+        match self {
+            IdentityCheck::SameChannel => lang.pick(
+                "Anfrage über das betroffene Messenger-Konto",
+                "request over the messenger account concerned",
+            ),
+            IdentityCheck::Callback => lang.pick(
+                "Rückruf unter bekannter Nummer oder Adresse",
+                "call back to a known number or address",
+            ),
+            IdentityCheck::IdDocument => lang.pick("Ausweisdokument", "identity document"),
+            IdentityCheck::CustomerAccount => lang.pick(
+                "Anmeldung im Kundenkonto",
+                "signed in to the customer account",
+            ),
+            IdentityCheck::Other => lang.pick(
+                "anderer Weg (in den Unterlagen beschrieben)",
+                "another way (described in the files)",
+            ),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
 pub const OPEN: &str = "open";
 pub const COMPLETED: &str = "completed";
 /// An erasure answered in part: a category's end could not be computed and waits for the
@@ -467,6 +530,34 @@ impl Hafen {
             )));
         }
         Ok(row)
+    }
+
+    /// Records that the requester's identity was confirmed, and how (Art. 12(6)); for a pending
+    /// request. The step goes to the audit log and into the request log report.
+    pub async fn record_identity_check(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        id: &str,
+        how: IdentityCheck,
+    ) -> Result<RequestView> {
+        actor.authorize(tenant, Permission::HandleRequests)?;
+        let row = self.request_row(tenant, id).await?;
+        if !row.is_pending() {
+            return Err(Error::Conflict(format!(
+                "this request is already {}",
+                row.status
+            )));
+        }
+        let at = self.clock.now();
+        let event = AuditEvent::new(actor, "dsr.identity")
+            .tenant(tenant)
+            .object("subject_request", id)
+            .detail(format!("method={}", how.as_str()));
+        self.store
+            .write(move |conn| audit::append(conn, at, event.clone()))
+            .await?;
+        self.read_request(actor, tenant, id).await
     }
 
     /// Extends the deadline by two months, with the reason the subject must be told

@@ -19,6 +19,7 @@ both_backends!(
     access_export_contains_the_subjects_data_and_nothing_else,
     erasure_restricts_under_a_statutory_duty_and_erases_without_one,
     request_deadlines_count_months_and_overdue_requests_are_counted,
+    request_log_shows_every_request_with_its_steps_in_every_format,
     bad_register_and_report_input_is_refused_and_changes_nothing,
 );
 
@@ -1133,6 +1134,221 @@ async fn request_deadlines_count_months_and_overdue_requests_are_counted(backend
         2,
         "refused requests were not stored"
     );
+}
+
+async fn request_log_shows_every_request_with_its_steps_in_every_format(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let dpo = app.token(&tenant, "dpo").await;
+    let address = phone_marker();
+    store(
+        &app,
+        &tenant,
+        text_message("whatsapp", &address, &marker("body"), None),
+    )
+    .await;
+    let contact = app
+        .get(&format!("/v1/tenants/{tenant}/contacts"), &dpo)
+        .await
+        .1["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.clock.set("2027-01-31T09:00:00Z".parse().unwrap());
+    let base = format!("/v1/tenants/{tenant}/requests");
+    let restriction = create_request(
+        &app,
+        &tenant,
+        &dpo,
+        json!({"kind": "restriction", "contact_id": contact}),
+    )
+    .await;
+    let restriction = restriction["id"].as_str().unwrap().to_string();
+    let access = create_request(
+        &app,
+        &tenant,
+        &dpo,
+        json!({"kind": "access", "contact_id": contact}),
+    )
+    .await;
+    let access = access["id"].as_str().unwrap().to_string();
+    let refused = create_request(
+        &app,
+        &tenant,
+        &dpo,
+        json!({"kind": "erasure", "contact_id": contact, "received_on": "2027-01-20"}),
+    )
+    .await;
+    let refused = refused["id"].as_str().unwrap().to_string();
+
+    // The identity step: recorded with how; a wrong method or tenant changes nothing.
+    let other = app.create_tenant("Andere GmbH").await;
+    let foreign = app.token(&other, "dpo").await;
+    let audit = app.counts().audit;
+    for (path, token, body, expected) in [
+        (
+            format!("{base}/{restriction}/identity"),
+            &dpo,
+            json!({"method": "looked trustworthy"}),
+            422,
+        ),
+        (
+            format!("{base}/{restriction}/identity"),
+            &dpo,
+            json!({"method": "callback", "note": "x"}),
+            422,
+        ),
+        (
+            format!("/v1/tenants/{other}/requests/{restriction}/identity"),
+            &foreign,
+            json!({"method": "callback"}),
+            404,
+        ),
+        (
+            format!("{base}/nope/identity"),
+            &dpo,
+            json!({"method": "callback"}),
+            404,
+        ),
+    ] {
+        let (status, problem) = app.post(&path, token, &body).await;
+        assert_eq!(status, expected, "{path} {body}: {problem}");
+    }
+    assert_eq!(app.counts().audit, audit, "nothing refused was recorded");
+    app.clock.set("2027-02-02T09:00:00Z".parse().unwrap());
+    let (status, r) = app
+        .post(
+            &format!("{base}/{restriction}/identity"),
+            &dpo,
+            &json!({"method": "callback"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+    assert!(r["history"].to_string().contains("dsr.identity"), "{r}");
+    let (status, r) = app
+        .post(&format!("{base}/{restriction}/restrict"), &dpo, &json!({}))
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let (status, _, _) = app
+        .get_bytes(&format!("{base}/{restriction}/letter?lang=de"), &dpo)
+        .await;
+    assert_eq!(status, 200);
+    let (status, r) = app
+        .post(
+            &format!("{base}/{refused}/reject"),
+            &dpo,
+            &json!({"ground": "identity_not_verified"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let (status, r) = app
+        .post(
+            &format!("{base}/{refused}/identity"),
+            &dpo,
+            &json!({"method": "callback"}),
+        )
+        .await;
+    assert_eq!(status, 409, "a closed request takes no identity step: {r}");
+    // The access request stays open past its deadline (28 February).
+    app.clock.set("2027-03-02T09:00:00Z".parse().unwrap());
+
+    let path = format!("/v1/tenants/{tenant}/reports/request-log");
+    let (status, report) = app.get(&path, &dpo).await;
+    assert_eq!(status, 200, "{report}");
+    let section = &report["sections"][0];
+    let fields: std::collections::BTreeMap<&str, &Value> = section["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["key"].as_str().unwrap(), &f["value"]))
+        .collect();
+    assert_eq!(fields["total"], &json!("3"));
+    assert_eq!(fields["pending"], &json!("1"));
+    assert_eq!(fields["overdue"], &json!("1"));
+    let rows = section["tables"][0]["rows"].as_array().unwrap();
+    let row = |id: &str| {
+        rows.iter()
+            .find(|r| r[10] == json!(id))
+            .unwrap_or_else(|| panic!("{id}: {rows:?}"))
+    };
+    // Oldest received first.
+    assert_eq!(rows[0][10], json!(refused));
+    let r = row(&restriction);
+    assert_eq!(r[1], json!("Einschränkung (Art. 18)"));
+    assert_eq!(r[2], json!("2027-01-31"));
+    assert_eq!(r[3], json!("2027-02-02"));
+    assert_eq!(r[4], json!("Rückruf unter bekannter Nummer oder Adresse"));
+    assert_eq!(r[5], json!("2027-02-28"));
+    assert_eq!(r[7], json!("2027-02-02"));
+    assert_eq!(r[8], json!("Verarbeitung eingeschränkt"));
+    assert_eq!(r[9], json!("2027-02-02"), "the letter was made that day");
+    let r = row(&access);
+    assert_eq!(r[3], json!("–"));
+    assert_eq!(r[8], json!("offen – FRIST ÜBERSCHRITTEN"));
+    let r = row(&refused);
+    assert_eq!(
+        r[8],
+        json!("abgelehnt: Identität nicht bestätigt (Art. 12 Abs. 6)")
+    );
+
+    // Every format, both languages; nothing personal in any.
+    for lang in ["de", "en"] {
+        for format in ["json", "csv", "xlsx", "pdf"] {
+            let (status, _, bytes) = app
+                .get_bytes(&format!("{path}?format={format}&lang={lang}"), &dpo)
+                .await;
+            assert_eq!(status, 200, "{format} {lang}");
+            if let Ok(dir) = std::env::var("HAFEN_SAMPLE_DIR") {
+                std::fs::write(format!("{dir}/request-log-{lang}.{format}"), &bytes).unwrap();
+            }
+            let text = match format {
+                "xlsx" => xlsx_text(&bytes),
+                "pdf" => pdf_text(&bytes),
+                _ => String::from_utf8(bytes.clone()).unwrap(),
+            };
+            let flat = squeeze(&text);
+            let (kind, outcome) = if lang == "de" {
+                ("Einschränkung(Art.18)", "FRISTÜBERSCHRITTEN")
+            } else {
+                ("Restriction(Art.18)", "DEADLINEPASSED")
+            };
+            assert!(
+                flat.contains(kind) && flat.contains(outcome),
+                "{format} {lang}: {text}"
+            );
+            assert!(
+                !text.contains(&address) && !text.contains(&address[1..]),
+                "{format} {lang}"
+            );
+            match (format, lang) {
+                ("pdf", "de") => assert!(flat.contains("31.01.2027"), "{text}"),
+                ("pdf", "en") => assert!(flat.contains("31January2027"), "{text}"),
+                ("csv", "de") => assert!(
+                    text.starts_with("\u{feff}") && text.contains(";31.01.2027;"),
+                    "{text}"
+                ),
+                ("xlsx", _) => {
+                    use calamine::{Data, Reader};
+                    let mut book: calamine::Xlsx<_> =
+                        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.clone()))
+                            .unwrap();
+                    let name = book.sheet_names()[1].clone();
+                    let sheet = book.worksheet_range(&name).unwrap();
+                    assert!(
+                        matches!(sheet.get((1, 0)), Some(Data::Float(_))),
+                        "{:?}",
+                        sheet.get((1, 0))
+                    );
+                    assert!(
+                        matches!(sheet.get((1, 2)), Some(Data::DateTime(_))),
+                        "{:?}",
+                        sheet.get((1, 2))
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 async fn bad_register_and_report_input_is_refused_and_changes_nothing(backend: Backend) {
