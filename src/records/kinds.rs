@@ -42,6 +42,8 @@ struct TenantInputs {
     activities: Vec<super::register::Activity>,
     subprocessors: Vec<SubProcessorRecord>,
     subprocessor_history: Vec<EntryView>,
+    /// When each hand-entered activity appeared and last changed.
+    activity_dates: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)>,
 }
 
 /// A sub-processor as the annex lists it.
@@ -132,6 +134,58 @@ fn dpo_fields(s: Section, party: Option<&Party>, lang: Lang) -> Section {
     )
 }
 
+/// The terms of the processing agreement (Art. 28(3) GDPR) as the controller entered them.
+fn avv_fields(s: Section, controller: Option<&super::register::Controller>, lang: Lang) -> Section {
+    let avv = controller.map(|c| &c.avv);
+    let text = |v: Option<&String>| or_missing(v.map(String::as_str), lang);
+    let list = |v: Option<&Vec<String>>| match v {
+        Some(l) if !l.is_empty() => join(l),
+        _ => missing(lang),
+    };
+    s.field(
+        "avv_subject_matter",
+        lang.pick(
+            "Gegenstand der Verarbeitung",
+            "Subject matter of the processing",
+        ),
+        text(avv.map(|a| &a.subject_matter)),
+    )
+    .field(
+        "avv_duration",
+        lang.pick("Dauer der Verarbeitung", "Duration of the processing"),
+        text(avv.map(|a| &a.duration)),
+    )
+    .field(
+        "avv_nature_and_purpose",
+        lang.pick(
+            "Art und Zweck der Verarbeitung",
+            "Nature and purpose of the processing",
+        ),
+        text(avv.map(|a| &a.nature_and_purpose)),
+    )
+    .field(
+        "avv_data_types",
+        lang.pick("Art der personenbezogenen Daten", "Type of personal data"),
+        list(avv.map(|a| &a.data_types)),
+    )
+    .field(
+        "avv_data_subject_categories",
+        lang.pick(
+            "Kategorien betroffener Personen",
+            "Categories of data subjects",
+        ),
+        list(avv.map(|a| &a.data_subject_categories)),
+    )
+    .field(
+        "avv_instruction_channel",
+        lang.pick(
+            "Weisungen des Verantwortlichen über",
+            "Instructions from the controller through",
+        ),
+        text(avv.map(|a| &a.instruction_channel)),
+    )
+}
+
 fn representative_field(s: Section, party: Option<&Party>, lang: Lang) -> Section {
     s.field(
         "representative",
@@ -216,17 +270,167 @@ fn uncovered_controls(live: &[LiveMeasure], manual: &[Measure], lang: Lang) -> O
     })
 }
 
-fn activities_table(activities: &[ActivityRecord], lang: Lang) -> Table {
+/// When each hand-entered activity first appeared in the register and when it last changed
+/// (history newest first).
+fn activity_dates(history: &[EntryView]) -> BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> {
+    let mut out: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    let mut before: BTreeMap<String, super::register::Activity> = BTreeMap::new();
+    for v in history.iter().rev() {
+        let Some(Document::Activities(list)) = &v.parsed else {
+            continue;
+        };
+        let now: BTreeMap<String, super::register::Activity> =
+            list.iter().map(|a| (a.key.clone(), a.clone())).collect();
+        for (k, a) in &now {
+            match before.get(k) {
+                None => {
+                    out.insert(k.clone(), (v.created_at, v.created_at));
+                }
+                Some(old) if old != a => {
+                    if let Some(d) = out.get_mut(k) {
+                        d.1 = v.created_at;
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.retain(|k, _| now.contains_key(k));
+        before = now;
+    }
+    out
+}
+
+/// What the record adds to Hafen's own view of an activity: the processor and every
+/// sub-processor among the recipients (they receive the data, Art. 4(9)), where the data is
+/// kept and under which contract — for the activities Hafen runs.
+fn complete_for_record(
+    activities: &mut [ActivityRecord],
+    processor: Option<&Party>,
+    controller: Option<&super::register::Controller>,
+    subprocessors: &[SubProcessorRecord],
+    lang: Lang,
+) {
+    let processor_name = processor.map(|p| p.name.clone()).unwrap_or_else(|| {
+        lang.pick(
+            "der Betreiber von Hafen (Auftragsverarbeiter, im Register noch nicht erfasst)",
+            "the operator of Hafen (processor, not yet entered in the register)",
+        )
+    });
+    for a in activities.iter_mut().filter(|a| a.generated) {
+        let mut recipients = vec![lang.pick(
+            &format!("Auftragsverarbeiter: {processor_name}"),
+            &format!("Processor: {processor_name}"),
+        )];
+        for s in subprocessors {
+            let line = lang.pick(
+                &format!(
+                    "Unterauftragsverarbeiter: {} ({})",
+                    s.entry.name, s.entry.service
+                ),
+                &format!("Sub-processor: {} ({})", s.entry.name, s.entry.service),
+            );
+            recipients.push(line);
+        }
+        for r in &a.recipients {
+            if !subprocessors.iter().any(|s| &s.entry.name == r) {
+                recipients.push(r.clone());
+            }
+        }
+        a.recipients = recipients;
+        if a.details.storage_location.is_none() {
+            a.details.storage_location = Some(match processor {
+                Some(p) => lang.pick(
+                    &format!(
+                        "Hafen auf dem Server von {} ({}), verschlüsselt gespeichert",
+                        p.name, p.address
+                    ),
+                    &format!(
+                        "Hafen on the server of {} ({}), stored encrypted",
+                        p.name, p.address
+                    ),
+                ),
+                None => lang.pick(
+                    "Hafen auf dem Server des Auftragsverarbeiters, verschlüsselt gespeichert",
+                    "Hafen on the processor's server, stored encrypted",
+                ),
+            });
+        }
+        if a.details.processor_contract.is_none() {
+            a.details.processor_contract = controller.map(|c| {
+                lang.pick(
+                    &format!(
+                        "AV-Vertrag mit {processor_name} vom {} (Art. 28 DSGVO)",
+                        crate::records::date(c.avv.date, lang)
+                    ),
+                    &format!(
+                        "processing agreement with {processor_name} of {} (Art. 28 GDPR)",
+                        crate::records::date(c.avv.date, lang)
+                    ),
+                )
+            });
+        }
+    }
+}
+
+/// Whether Art. 6(1)(f) is among the legal bases (then a legitimate-interest assessment is due).
+fn relies_on_legitimate_interest(legal_basis: &str) -> bool {
+    let b = legal_basis.to_lowercase();
+    b.contains("lit. f") || b.contains("(1)(f)")
+}
+
+/// The record of processing activities in the column order of the DSK template ("Muster
+/// Verzeichnis von Verarbeitungstätigkeiten"), one row per activity; the PDF shows each
+/// activity as a form of its own.
+fn activities_table(
+    activities: &[ActivityRecord],
+    dates: &BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)>,
+    subprocessors: &[SubProcessorRecord],
+    lang: Lang,
+) -> Table {
     let mut t = Table::new(
         "activities",
         lang.pick("Verarbeitungstätigkeiten", "Processing activities"),
         vec![
-            ("name", lang.pick("Bezeichnung", "Name")),
+            (
+                "name",
+                lang.pick(
+                    "Bezeichnung der Verarbeitungstätigkeit",
+                    "Name of the processing activity",
+                ),
+            ),
+            ("created", lang.pick("Erfasst am", "Entered on")),
+            (
+                "changed",
+                lang.pick("Zuletzt geändert am", "Last changed on"),
+            ),
+            (
+                "review_status",
+                lang.pick("Stand der Prüfung", "Review status"),
+            ),
+            (
+                "reviewed_on",
+                lang.pick("Zuletzt geprüft am", "Last reviewed on"),
+            ),
+            (
+                "department",
+                lang.pick("Verantwortliche Fachabteilung", "Responsible department"),
+            ),
+            (
+                "contact_person",
+                lang.pick("Ansprechpartner", "Contact person"),
+            ),
             (
                 "purposes",
                 lang.pick("Zwecke der Verarbeitung", "Purposes of the processing"),
             ),
             ("legal_basis", lang.pick("Rechtsgrundlage", "Legal basis")),
+            (
+                "legitimate_interest_assessment",
+                lang.pick(
+                    "Interessenabwägung (bei Art. 6 Abs. 1 lit. f)",
+                    "Legitimate-interest assessment (for Art. 6(1)(f))",
+                ),
+            ),
             (
                 "data_subject_categories",
                 lang.pick(
@@ -242,12 +446,33 @@ fn activities_table(activities: &[ActivityRecord], lang: Lang) -> Table {
                 ),
             ),
             (
+                "special_categories",
+                lang.pick(
+                    "Besondere Kategorien (Art. 9, 10 DSGVO)",
+                    "Special categories (Art. 9, 10 GDPR)",
+                ),
+            ),
+            (
                 "recipients",
                 lang.pick("Kategorien von Empfängern", "Categories of recipients"),
             ),
             (
+                "transfers",
+                lang.pick(
+                    "Übermittlungen in Drittländer und Garantien",
+                    "Transfers to third countries and safeguards",
+                ),
+            ),
+            (
                 "erasure",
                 lang.pick("Fristen für die Löschung", "Time limits for erasure"),
+            ),
+            (
+                "toms",
+                lang.pick(
+                    "Technische und organisatorische Maßnahmen (Art. 32)",
+                    "Technical and organisational measures (Art. 32)",
+                ),
             ),
             (
                 "joint_controllers",
@@ -256,9 +481,56 @@ fn activities_table(activities: &[ActivityRecord], lang: Lang) -> Table {
                     "Joint controllers (Art. 26 GDPR)",
                 ),
             ),
-            ("source", lang.pick("Quelle", "Source")),
+            (
+                "profiling",
+                lang.pick(
+                    "Profiling, automatisierte Entscheidung (Art. 22)",
+                    "Profiling, automated decisions (Art. 22)",
+                ),
+            ),
+            (
+                "dpia",
+                lang.pick(
+                    "Datenschutz-Folgenabschätzung (Art. 35)",
+                    "Data protection impact assessment (Art. 35)",
+                ),
+            ),
+            (
+                "storage_location",
+                lang.pick("Speicherort", "Storage location"),
+            ),
+            (
+                "processor_contract",
+                lang.pick(
+                    "Auftragsverarbeitung (AV-Vertrag)",
+                    "Processing agreement (Art. 28)",
+                ),
+            ),
+            (
+                "source",
+                lang.pick("Quelle des Eintrags", "Source of the entry"),
+            ),
         ],
-    );
+    )
+    .typed(&["created", "changed", "reviewed_on"], ValueType::Date)
+    .one_record_per_row();
+    let yes_no = |v: Option<bool>, yes: (&str, &str), no: (&str, &str)| match v {
+        Some(true) => lang.pick(yes.0, yes.1),
+        Some(false) => lang.pick(no.0, no.1),
+        None => missing(lang),
+    };
+    let transfers: Vec<String> = subprocessors
+        .iter()
+        .filter(|s| !s.entry.third_countries.is_empty())
+        .map(|s| {
+            format!(
+                "{}: {} ({})",
+                s.entry.name,
+                s.entry.third_countries.join(", "),
+                or_missing(s.entry.transfer_mechanism.as_deref(), lang)
+            )
+        })
+        .collect();
     for a in activities {
         let source = match (a.generated, a.completed_by_hand) {
             (true, false) => lang.pick("aus der Konfiguration", "from the configuration"),
@@ -275,23 +547,96 @@ fn activities_table(activities: &[ActivityRecord], lang: Lang) -> Table {
                 join(v)
             }
         };
+        let d = &a.details;
+        let (created, changed) = dates
+            .get(&a.key)
+            .map(|(c, ch)| {
+                (
+                    iso_date(crate::records::local_date(*c)),
+                    iso_date(crate::records::local_date(*ch)),
+                )
+            })
+            .unwrap_or_else(|| {
+                let from_config = lang.pick(
+                    "laufend aus der Konfiguration",
+                    "live from the configuration",
+                );
+                if a.generated {
+                    (from_config.clone(), from_config)
+                } else {
+                    (missing(lang), missing(lang))
+                }
+            });
+        let lia = match (
+            &d.legitimate_interest_assessment,
+            relies_on_legitimate_interest(&a.legal_basis),
+        ) {
+            (Some(r), _) => r.clone(),
+            (None, true) => lang.pick(
+                "— nicht erfasst — (erforderlich: Art. 6 Abs. 1 lit. f ist Rechtsgrundlage)",
+                "— not entered — (needed: Art. 6(1)(f) is a legal basis)",
+            ),
+            (None, false) => lang.pick(
+                "nicht erforderlich (keine Verarbeitung nach lit. f)",
+                "not needed (no processing under (f))",
+            ),
+        };
+        let activity_transfers = if a.generated {
+            if transfers.is_empty() {
+                lang.pick("keine", "none")
+            } else {
+                transfers.join("; ")
+            }
+        } else {
+            lang.pick(
+                "siehe Abschnitt „Übermittlungen in Drittländer“",
+                "see the section \"Transfers to third countries\"",
+            )
+        };
         t.row(vec![
             a.name.clone(),
+            created,
+            changed,
+            d.review_status.map(|r| r.label(lang)).unwrap_or_else(|| missing(lang)),
+            d.reviewed_on.map(iso_date).unwrap_or_else(|| missing(lang)),
+            or_missing(d.department.as_deref(), lang),
+            or_missing(d.contact_person.as_deref(), lang),
             or(&a.purposes),
             if a.legal_basis.is_empty() {
                 missing(lang)
             } else {
                 a.legal_basis.clone()
             },
+            lia,
             or(&a.data_subject_categories),
             or(&a.data_categories),
+            yes_no(
+                d.special_categories,
+                ("ja", "yes"),
+                ("nein", "no"),
+            ),
             or(&a.recipients),
+            activity_transfers,
             or(&a.erasure),
+            lang.pick(
+                "siehe Abschnitt „Technische und organisatorische Maßnahmen“",
+                "see the section \"Technical and organisational measures\"",
+            ),
             if a.joint_controllers.is_empty() {
                 lang.pick("keine", "none")
             } else {
                 join(&a.joint_controllers)
             },
+            match (d.profiling, a.generated && !a.completed_by_hand) {
+                (Some(false), true) => lang.pick(
+                    "nein (Hafen bildet keine Profile und trifft keine automatisierten Entscheidungen)",
+                    "no (Hafen builds no profiles and takes no automated decisions)",
+                ),
+                (p, _) => yes_no(p, ("ja", "yes"), ("nein", "no")),
+            },
+            or_missing(d.dpia.as_deref(), lang),
+            or_missing(d.storage_location.as_deref(), lang),
+            or_missing(d.processor_contract.as_deref(), lang),
             source,
         ]);
     }
@@ -635,7 +980,13 @@ impl Hafen {
             .register_history_internal(&scope, Part::Subprocessors)
             .await?;
         let subprocessors = effective_subprocessors(&facts, &subprocessor_history, inputs.lang);
+        let activity_dates = activity_dates(
+            &self
+                .register_history_internal(&scope, Part::Activities)
+                .await?,
+        );
         Ok(TenantInputs {
+            activity_dates,
             facts,
             controller,
             activities,
@@ -695,7 +1046,12 @@ impl Hafen {
                     .unwrap_or_else(|| missing(lang)),
                 ValueType::Date,
             );
-            let activities = live::activities(&ti.facts, &ti.activities, lang);
+            s = avv_fields(s, ti.controller.as_ref(), lang);
+            // Only what Hafen does for the controller: activities entered by hand run elsewhere.
+            let activities: Vec<ActivityRecord> = live::activities(&ti.facts, &ti.activities, lang)
+                .into_iter()
+                .filter(|a| a.generated)
+                .collect();
             let mut categories = Table::new(
                 "categories",
                 lang.pick(
@@ -708,13 +1064,7 @@ impl Hafen {
                 ],
             );
             for a in &activities {
-                categories.row(vec![
-                    a.name.clone(),
-                    lang.pick(
-                        "Empfang, Speicherung (verschlüsselt), Versand, Auskunft und Löschung von Nachrichten",
-                        "Receiving, storing (encrypted), sending, disclosing on request and erasing messages",
-                    ),
-                ]);
+                categories.row(vec![a.name.clone(), a.nature.clone()]);
             }
             if activities.is_empty() {
                 s = s.note(lang.pick(
@@ -848,12 +1198,24 @@ impl Hafen {
             inputs.processor.as_ref(),
             lang,
         );
-        let activities = live::activities(&ti.facts, &ti.activities, lang);
+        let mut activities = live::activities(&ti.facts, &ti.activities, lang);
+        complete_for_record(
+            &mut activities,
+            inputs.processor.as_ref(),
+            ti.controller.as_ref(),
+            &ti.subprocessors,
+            lang,
+        );
         let mut act = Section::new(
             "activities",
             lang.pick("Verarbeitungstätigkeiten", "Processing activities"),
         )
-        .table(activities_table(&activities, lang));
+        .table(activities_table(
+            &activities,
+            &ti.activity_dates,
+            &ti.subprocessors,
+            lang,
+        ));
         if activities.is_empty() {
             act = act.note(lang.pick(
                 "Noch keine Verarbeitung eingerichtet.",

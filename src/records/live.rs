@@ -426,6 +426,90 @@ pub struct ActivityRecord {
     pub generated: bool,
     /// A generated activity whose fields a person completed.
     pub completed_by_hand: bool,
+    /// What is done with the data, in this activity's own terms (Art. 30(2)(b)).
+    pub nature: String,
+    /// The rest of the DSK template, as entered in the register (None: not entered).
+    pub details: ActivityDetails,
+}
+
+/// What only a person can say about an activity (Art. 9 data, DPIA, who is responsible, …);
+/// Hafen states what it knows (no profiling by Hafen) and leaves the rest visibly open.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityDetails {
+    pub special_categories: Option<bool>,
+    pub profiling: Option<bool>,
+    pub dpia: Option<String>,
+    pub legitimate_interest_assessment: Option<String>,
+    pub department: Option<String>,
+    pub contact_person: Option<String>,
+    pub storage_location: Option<String>,
+    pub processor_contract: Option<String>,
+    pub review_status: Option<super::register::ReviewStatus>,
+    pub reviewed_on: Option<chrono::NaiveDate>,
+}
+
+impl ActivityDetails {
+    fn from_register(m: &Activity) -> Self {
+        Self {
+            special_categories: m.special_categories,
+            profiling: m.profiling,
+            dpia: m.dpia.clone(),
+            legitimate_interest_assessment: m.legitimate_interest_assessment.clone(),
+            department: m.department.clone(),
+            contact_person: m.contact_person.clone(),
+            storage_location: m.storage_location.clone(),
+            processor_contract: m.processor_contract.clone(),
+            review_status: m.review_status,
+            reviewed_on: m.reviewed_on,
+        }
+    }
+
+    /// The register's entries over what Hafen filled in.
+    fn complete(&mut self, m: &Activity) {
+        let given = Self::from_register(m);
+        macro_rules! take {
+            ($($f:ident),*) => { $( if given.$f.is_some() { self.$f = given.$f.clone(); } )* };
+        }
+        take!(
+            special_categories,
+            profiling,
+            dpia,
+            legitimate_interest_assessment,
+            department,
+            contact_person,
+            storage_location,
+            processor_contract,
+            review_status,
+            reviewed_on
+        );
+    }
+}
+
+/// Hafen builds no profiles and takes no automated decisions; a chatbot the controller
+/// connects may, which the register says.
+fn hafen_details() -> ActivityDetails {
+    ActivityDetails {
+        profiling: Some(false),
+        ..ActivityDetails::default()
+    }
+}
+
+/// What Hafen does with a channel's messages, in the platform's terms.
+fn channel_nature(p: Platform, lang: Lang) -> String {
+    match p {
+        Platform::Whatsapp => lang.pick(
+            "Empfang von WhatsApp-Nachrichten über die WhatsApp Cloud API (Webhook, Signatur geprüft), verschlüsselte Speicherung, Versand von Antworten und Vorlagen-Nachrichten über die Graph API, Abruf von Mediendateien, Auskunft und Löschung nach den Löschregeln",
+            "Receiving WhatsApp messages through the WhatsApp Cloud API (webhook, signature checked), encrypted storage, sending replies and template messages through the Graph API, fetching media files, access and erasure by the deletion rules",
+        ),
+        Platform::Messenger => lang.pick(
+            "Empfang von Nachrichten an die Facebook-Seite über die Messenger-Plattform (Webhook, Signatur geprüft), verschlüsselte Speicherung, Versand von Antworten über die Send API, Auskunft und Löschung nach den Löschregeln",
+            "Receiving messages to the Facebook page through the Messenger Platform (webhook, signature checked), encrypted storage, sending replies through the Send API, access and erasure by the deletion rules",
+        ),
+        Platform::Telegram => lang.pick(
+            "Empfang von Nachrichten an den Telegram-Bot (Webhook mit geheimem Token), verschlüsselte Speicherung, Versand von Antworten über die Bot API, Abruf von Dateien, Auskunft und Löschung nach den Löschregeln",
+            "Receiving messages to the Telegram bot (webhook with a secret token), encrypted storage, sending replies through the Bot API, fetching files, access and erasure by the deletion rules",
+        ),
+    }
 }
 
 /// The activities Hafen sees (one per channel, one per consent purpose), completed and
@@ -480,6 +564,8 @@ pub fn activities(facts: &TenantFacts, manual: &[Activity], lang: Lang) -> Vec<A
             joint_controllers: joint_controllers(ch.platform, lang),
             generated: true,
             completed_by_hand: false,
+            nature: channel_nature(ch.platform, lang),
+            details: hafen_details(),
         });
     }
     let platforms = facts.platforms();
@@ -524,6 +610,11 @@ pub fn activities(facts: &TenantFacts, manual: &[Activity], lang: Lang) -> Vec<A
             joint_controllers: Vec::new(),
             generated: true,
             completed_by_hand: false,
+            nature: lang.pick(
+                &format!("Einwilligung zum Zweck „{name}“ anfragen und per Double-Opt-in bestätigen lassen, jeden Schritt im manipulationsgeschützten Einwilligungsprotokoll festhalten, Nachrichten nur an Bestätigte senden, Widerruf (STOP) sofort beachten, Nachweise nach den Löschregeln löschen"),
+                &format!("Asking for consent to \"{name}\" and having it confirmed by double opt-in, recording every step in the tamper-evident consent ledger, sending only to those who confirmed, honouring withdrawal (STOP) at once, erasing proofs by the deletion rules"),
+            ),
+            details: hafen_details(),
         });
     }
     for m in manual {
@@ -548,6 +639,13 @@ pub fn activities(facts: &TenantFacts, manual: &[Activity], lang: Lang) -> Vec<A
                 if let Some(v) = &m.recipients {
                     a.recipients = v.clone();
                 }
+                if let Some(v) = &m.erasure {
+                    a.erasure = v.clone();
+                }
+                if let Some(v) = &m.joint_controllers {
+                    a.joint_controllers = v.clone();
+                }
+                a.details.complete(m);
             }
             None => out.push(ActivityRecord {
                 key: m.key.clone(),
@@ -557,10 +655,12 @@ pub fn activities(facts: &TenantFacts, manual: &[Activity], lang: Lang) -> Vec<A
                 data_subject_categories: m.data_subject_categories.clone().unwrap_or_default(),
                 data_categories: m.data_categories.clone().unwrap_or_default(),
                 recipients: m.recipients.clone().unwrap_or_default(),
-                erasure: Vec::new(),
-                joint_controllers: Vec::new(),
+                erasure: m.erasure.clone().unwrap_or_default(),
+                joint_controllers: m.joint_controllers.clone().unwrap_or_default(),
                 generated: false,
                 completed_by_hand: true,
+                nature: m.purposes.clone().unwrap_or_default().join("; "),
+                details: ActivityDetails::from_register(m),
             }),
         }
     }

@@ -192,6 +192,66 @@ pub struct Activity {
     pub data_categories: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipients: Option<Vec<String>>,
+    /// Time limits for erasure (Art. 30(1)(f)); for a generated activity they come from the
+    /// deletion rules and this replaces them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erasure: Option<Vec<String>>,
+    /// Joint controllers (Art. 26) and what each is jointly responsible for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joint_controllers: Option<Vec<String>>,
+    /// Special categories of data (Art. 9) or criminal offence data (Art. 10) are processed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub special_categories: Option<bool>,
+    /// Profiling or automated individual decisions (Art. 22).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiling: Option<bool>,
+    /// The data protection impact assessment (Art. 35): its reference, or why none is needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpia: Option<String>,
+    /// The legitimate-interest assessment, where Art. 6(1)(f) is a basis: its reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legitimate_interest_assessment: Option<String>,
+    /// The department responsible for the activity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// Whom to ask about the activity (a role or a name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_person: Option<String>,
+    /// Where the data is kept (system, site).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_location: Option<String>,
+    /// The processing contract (AVV) the activity runs under, if a processor is involved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processor_contract: Option<String>,
+    /// Where the entry stands: `draft`, `approved` or `review_due`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_status: Option<ReviewStatus>,
+    /// When the entry was last reviewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub reviewed_on: Option<NaiveDate>,
+}
+
+/// Where a register entry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewStatus {
+    /// Being written; not yet approved.
+    Draft,
+    /// Checked and approved by the DPO or the controller.
+    Approved,
+    /// Due for its regular review.
+    ReviewDue,
+}
+
+impl ReviewStatus {
+    pub fn label(self, lang: super::Lang) -> String {
+        match self {
+            ReviewStatus::Draft => lang.pick("Entwurf", "draft"),
+            ReviewStatus::Approved => lang.pick("freigegeben", "approved"),
+            ReviewStatus::ReviewDue => lang.pick("Überprüfung fällig", "review due"),
+        }
+    }
 }
 
 /// A sub-processor as authorised by the controller.
@@ -470,6 +530,30 @@ impl Document {
                         )?,
                         data_categories: opt_list("data_categories", &a.data_categories)?,
                         recipients: opt_list("recipients", &a.recipients)?,
+                        erasure: opt_list("erasure", &a.erasure)?,
+                        joint_controllers: opt_list("joint_controllers", &a.joint_controllers)?,
+                        special_categories: a.special_categories,
+                        profiling: a.profiling,
+                        dpia: opt_text(&format!("{at}dpia"), &a.dpia)?,
+                        legitimate_interest_assessment: opt_text(
+                            &format!("{at}legitimate_interest_assessment"),
+                            &a.legitimate_interest_assessment,
+                        )?,
+                        department: opt_text(&format!("{at}department"), &a.department)?,
+                        contact_person: opt_text(
+                            &format!("{at}contact_person"),
+                            &a.contact_person,
+                        )?,
+                        storage_location: opt_text(
+                            &format!("{at}storage_location"),
+                            &a.storage_location,
+                        )?,
+                        processor_contract: opt_text(
+                            &format!("{at}processor_contract"),
+                            &a.processor_contract,
+                        )?,
+                        review_status: a.review_status,
+                        reviewed_on: a.reviewed_on,
                     });
                 }
                 Document::Activities(out)

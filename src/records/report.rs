@@ -70,6 +70,10 @@ pub struct Table {
     /// The XLSX sheet name: short enough for Excel's 31 characters, whole words.
     #[serde(skip)]
     pub sheet: String,
+    /// In a PDF, each row as a form of its own (first column as its heading, the others as
+    /// labelled fields): a register with twenty columns reads as the DSK template's pages.
+    #[serde(skip)]
+    pub records: bool,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -228,7 +232,14 @@ impl Table {
                 })
                 .collect(),
             rows: Vec::new(),
+            records: false,
         }
+    }
+
+    /// Shows each row as a form of its own in the PDF.
+    pub fn one_record_per_row(mut self) -> Self {
+        self.records = true;
+        self
     }
 
     /// Declares the type of the columns named by `keys`.
@@ -488,6 +499,17 @@ impl Report {
                 }
                 if t.rows.is_empty() {
                     blocks.push(Block::Paragraph(l.pick("(keine Einträge)", "(none)")));
+                    continue;
+                }
+                if t.records {
+                    for (n, row) in t.shown_rows(l).into_iter().enumerate() {
+                        let mut cells = t.columns.iter().zip(row);
+                        let title = cells.next().map(|(_, v)| v).unwrap_or_default();
+                        blocks.push(Block::Subheading(format!("{}. {title}", n + 1)));
+                        for (c, v) in cells {
+                            blocks.push(Block::Field(c.label.clone(), v));
+                        }
+                    }
                     continue;
                 }
                 let mut table =

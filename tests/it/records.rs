@@ -20,6 +20,7 @@ both_backends!(
     erasure_restricts_under_a_statutory_duty_and_erases_without_one,
     request_deadlines_count_months_and_overdue_requests_are_counted,
     request_log_shows_every_request_with_its_steps_in_every_format,
+    controller_record_has_the_dsk_fields_and_the_processor_record_the_avv_terms,
     bad_register_and_report_input_is_refused_and_changes_nothing,
 );
 
@@ -1349,6 +1350,225 @@ async fn request_log_shows_every_request_with_its_steps_in_every_format(backend:
             }
         }
     }
+}
+
+async fn controller_record_has_the_dsk_fields_and_the_processor_record_the_avv_terms(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let dpo = install_dpo(&app).await;
+    app.clock.set("2027-01-10T10:00:00Z".parse().unwrap());
+    let (alpha, _) = two_tenants_with_records(&app, &dpo).await;
+    let channel_key = {
+        let (_, channels) = app
+            .get(&format!("/v1/tenants/{alpha}/channels"), &app.admin_token)
+            .await;
+        format!("channel:{}", channels[0]["id"].as_str().unwrap())
+    };
+    let activities = json!([
+        {"key": channel_key, "department": "Kundenservice", "review_status": "approved", "reviewed_on": "2027-01-05"},
+        {"key": "bewerbungen", "name": "Bewerbungen per Messenger", "purposes": ["Auswahl von Bewerbern"],
+         "legal_basis": "§ 26 BDSG", "data_subject_categories": ["Bewerber"],
+         "data_categories": ["Lebenslauf", "Gesundheitsangaben bei Schwerbehinderung"],
+         "recipients": ["Fachabteilung"], "erasure": ["6 Monate nach Abschluss des Verfahrens (AGG)"],
+         "joint_controllers": ["Konzernmutter AG: gemeinsame Bewerberauswahl"],
+         "special_categories": true, "profiling": false, "dpia": "DSFA-2026-07",
+         "department": "Personal", "contact_person": "Leitung Personal",
+         "storage_location": "Bewerbermanagement, Rechenzentrum Frankfurt",
+         "processor_contract": "AVV mit Recruiting GmbH vom 01.03.2026", "review_status": "draft"}
+    ]);
+    let (status, body) = app
+        .put(
+            &format!("/v1/tenants/{alpha}/register/activities"),
+            &dpo,
+            &activities,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    // A wrong review status is refused, naming what exists.
+    let (status, problem) = app
+        .put(
+            &format!("/v1/tenants/{alpha}/register/activities"),
+            &dpo,
+            &json!([{"key": "x", "review_status": "ok"}]),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(problem.to_string().contains("`approved`"), "{problem}");
+
+    let (status, report) = app
+        .get(
+            &format!("/v1/tenants/{alpha}/reports/controller-record"),
+            &dpo,
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let table = report["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "activities")
+        .unwrap()["tables"][0]
+        .clone();
+    let keys: Vec<&str> = table["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    // The DSK template's order: name, dates and review, who is responsible, purposes and
+    // basis, people and data, recipients, transfers, erasure, TOMs; then Art. 26, 22, 35.
+    assert_eq!(
+        keys,
+        [
+            "name",
+            "created",
+            "changed",
+            "review_status",
+            "reviewed_on",
+            "department",
+            "contact_person",
+            "purposes",
+            "legal_basis",
+            "legitimate_interest_assessment",
+            "data_subject_categories",
+            "data_categories",
+            "special_categories",
+            "recipients",
+            "transfers",
+            "erasure",
+            "toms",
+            "joint_controllers",
+            "profiling",
+            "dpia",
+            "storage_location",
+            "processor_contract",
+            "source"
+        ]
+    );
+    let col = |k: &str| keys.iter().position(|c| *c == k).unwrap();
+    let rows = table["rows"].as_array().unwrap();
+    let row = |name: &str| {
+        rows.iter()
+            .find(|r| r[0].as_str().unwrap().contains(name))
+            .unwrap_or_else(|| panic!("{name}: {rows:?}"))
+    };
+    let hand = row("Bewerbungen");
+    assert_eq!(hand[col("created")], json!("2027-01-10"));
+    assert_eq!(
+        hand[col("erasure")],
+        json!("6 Monate nach Abschluss des Verfahrens (AGG)")
+    );
+    assert_eq!(hand[col("special_categories")], json!("ja"));
+    assert_eq!(hand[col("dpia")], json!("DSFA-2026-07"));
+    assert_eq!(hand[col("review_status")], json!("Entwurf"));
+    assert_eq!(
+        hand[col("joint_controllers")],
+        json!("Konzernmutter AG: gemeinsame Bewerberauswahl")
+    );
+    assert_eq!(
+        hand[col("legitimate_interest_assessment")],
+        json!("nicht erforderlich (keine Verarbeitung nach lit. f)")
+    );
+    let wa = row("WhatsApp");
+    assert_eq!(wa[col("department")], json!("Kundenservice"));
+    assert_eq!(wa[col("reviewed_on")], json!("2027-01-05"));
+    assert_eq!(wa[col("review_status")], json!("freigegeben"));
+    assert!(
+        wa[col("legitimate_interest_assessment")]
+            .as_str()
+            .unwrap()
+            .contains("erforderlich: Art. 6 Abs. 1 lit. f"),
+        "{wa}"
+    );
+    assert_eq!(wa[col("special_categories")], json!("— nicht erfasst —"));
+    let recipients = wa[col("recipients")].as_str().unwrap();
+    assert!(
+        recipients.contains("Auftragsverarbeiter: Hafen Betrieb GmbH"),
+        "{recipients}"
+    );
+    assert!(
+        recipients.contains("Unterauftragsverarbeiter: Meta Platforms Ireland"),
+        "{recipients}"
+    );
+    assert!(
+        wa[col("processor_contract")]
+            .as_str()
+            .unwrap()
+            .contains("AV-Vertrag mit Hafen Betrieb GmbH vom 15.01.2026"),
+        "{wa}"
+    );
+    assert!(
+        wa[col("storage_location")]
+            .as_str()
+            .unwrap()
+            .contains("Am Sandtorkai 1"),
+        "{wa}"
+    );
+
+    // The PDF shows each activity as a form; XLSX one row per activity.
+    let (_, _, pdf) = app
+        .get_bytes(
+            &format!("/v1/tenants/{alpha}/reports/controller-record?format=pdf"),
+            &dpo,
+        )
+        .await;
+    let text = squeeze(&pdf_text(&pdf));
+    assert!(
+        text.contains(&squeeze("2. Bewerbungen per Messenger")),
+        "{text}"
+    );
+    assert!(
+        text.contains("Datenschutz-Folgenabschätzung") && text.contains("DSFA-2026-07"),
+        "{text}"
+    );
+    let (_, _, xlsx) = app
+        .get_bytes(
+            &format!("/v1/tenants/{alpha}/reports/controller-record?format=xlsx"),
+            &dpo,
+        )
+        .await;
+    {
+        use calamine::{Data, Reader};
+        let mut book: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+        let sheet = book.worksheet_range("Verarbeitungstätigkeiten").unwrap();
+        assert_eq!(
+            sheet.get((0, 0)),
+            Some(&Data::String(
+                "Bezeichnung der Verarbeitungstätigkeit".into()
+            ))
+        );
+        assert_eq!(sheet.height(), 3, "a header and one row per activity");
+        assert!(
+            matches!(sheet.get((2, 1)), Some(Data::DateTime(_))),
+            "{:?}",
+            sheet.get((2, 1))
+        );
+    }
+
+    // The processor record: a nature of processing per channel, the AVV's terms, and only
+    // what Hafen runs for the controller.
+    let (_, record) = app.get("/v1/reports/processor-record", &dpo).await;
+    let section = record["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == format!("controller:{alpha}"))
+        .unwrap()
+        .clone();
+    let fields = section["fields"].to_string();
+    for needle in [
+        "Betrieb der Messenger-Kommunikation",
+        "unbefristet, kündbar mit 3 Monaten",
+        "schriftlich per E-Mail",
+        "Kunden; Interessenten",
+    ] {
+        assert!(fields.contains(needle), "{needle}: {fields}");
+    }
+    let categories = section["tables"][0]["rows"].to_string();
+    assert!(categories.contains("WhatsApp Cloud API"), "{categories}");
+    assert!(!categories.contains("Bewerbungen"), "{categories}");
 }
 
 async fn bad_register_and_report_input_is_refused_and_changes_nothing(backend: Backend) {
