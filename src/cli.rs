@@ -68,7 +68,7 @@ pub enum Command {
         command: RetentionCommand,
     },
     /// Write a GDPR report: processor-record (install-wide), or per tenant controller-record,
-    /// toms, subprocessors, deletion-concept, deletion-report, consent-statistics, request-log.
+    /// toms, subprocessors, deletion-concept, deletion-report, consent-statistics, request-log, avv-terms.
     Report {
         /// The report kind.
         kind: String,

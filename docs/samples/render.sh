@@ -34,7 +34,7 @@ for lang in de en; do
 done
 pdftoppm -png -r 70 -f 1 -l 1 -singlefile "$out/letter-erasure-de.pdf" "$out/letter-erasure-de"
 
-for kind in controller-record toms subprocessors deletion-concept deletion-report request-log; do
+for kind in controller-record toms subprocessors deletion-concept deletion-report request-log avv-terms; do
   $bin report "$kind" --tenant "$tenant" --format pdf --lang de --out "$out/$kind.pdf" 2>/dev/null
 done
 $bin report processor-record --format pdf --lang de --out "$out/processor-record.pdf" 2>/dev/null

@@ -228,7 +228,7 @@ pub async fn install_report(
 }
 
 /// A tenant's report: `controller-record`, `toms`, `subprocessors`, `deletion-concept`,
-/// `deletion-report`, `consent-statistics`, `request-log`.
+/// `deletion-report`, `consent-statistics`, `request-log`, `avv-terms`.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/reports/{kind}", tag = "records",
     params(("tenant" = String, Path, description = "Tenant id"),
         ("kind" = String, Path, description = "Report kind"), ReportQuery),

@@ -1052,20 +1052,7 @@ impl Hafen {
                 .into_iter()
                 .filter(|a| a.generated)
                 .collect();
-            let mut categories = Table::new(
-                "categories",
-                lang.pick(
-                    "Kategorien von Verarbeitungen, die im Auftrag des Verantwortlichen durchgeführt werden",
-                    "Categories of processing carried out on behalf of the controller",
-                ),
-                vec![
-                    ("category", lang.pick("Kategorie", "Category")),
-                    ("nature", lang.pick("Art der Verarbeitung", "Nature of the processing")),
-                ],
-            );
-            for a in &activities {
-                categories.row(vec![a.name.clone(), a.nature.clone()]);
-            }
+            let categories = categories_table(&activities, lang);
             if activities.is_empty() {
                 s = s.note(lang.pick(
                     "Noch keine Verarbeitung eingerichtet (kein Kanal, kein Einwilligungszweck).",
@@ -1153,6 +1140,7 @@ impl Hafen {
                 self.request_log_sections(tenant, &ti.facts.name, lang)
                     .await?
             }
+            Kind::AvvTerms => avv_sections(&inputs, &ti),
             Kind::ProcessorRecord => return Err(Error::invalid("kind", "is install-wide")),
         };
         let version = self
@@ -1655,6 +1643,82 @@ impl Hafen {
             "Confirmation rate: share of requests that were confirmed (even if withdrawn later).",
         ))])
     }
+}
+
+/// The categories of processing done for a controller, each with what is done (Art. 30(2)(b)).
+fn categories_table(activities: &[ActivityRecord], lang: Lang) -> Table {
+    let mut categories = Table::new(
+        "categories",
+        lang.pick(
+            "Kategorien von Verarbeitungen, die im Auftrag des Verantwortlichen durchgeführt werden",
+            "Categories of processing carried out on behalf of the controller",
+        ),
+        vec![
+            ("category", lang.pick("Kategorie", "Category")),
+            ("nature", lang.pick("Art der Verarbeitung", "Nature of the processing")),
+        ],
+    )
+    .sheet(lang.pick("Kategorien der Verarbeitung", "Categories of processing"));
+    for a in activities {
+        categories.row(vec![a.name.clone(), a.nature.clone()]);
+    }
+    categories
+}
+
+/// The AVV annex of its own: the parties, the terms entered for Art. 28(3), what Hafen does
+/// for the controller, and where the other annexes are.
+fn avv_sections(inputs: &Inputs, ti: &TenantInputs) -> Vec<Section> {
+    let lang = inputs.lang;
+    let controller = party_fields(
+        Section::new(
+            "controller",
+            lang.pick("Verantwortlicher (Auftraggeber)", "Controller"),
+        ),
+        ti.controller.as_ref().map(|c| &c.party),
+        lang,
+    );
+    let processor = party_fields(
+        Section::new(
+            "processor",
+            lang.pick("Auftragsverarbeiter (Auftragnehmer)", "Processor"),
+        ),
+        inputs.processor.as_ref(),
+        lang,
+    );
+    let terms = avv_fields(
+        Section::new(
+            "terms",
+            lang.pick("Gegenstand und Bedingungen", "Subject matter and terms"),
+        )
+        .typed(
+            "avv_date",
+            lang.pick("AV-Vertrag vom", "AVV dated"),
+            ti.controller
+                .as_ref()
+                .map(|c| iso_date(c.avv.date))
+                .unwrap_or_else(|| missing(lang)),
+            ValueType::Date,
+        ),
+        ti.controller.as_ref(),
+        lang,
+    );
+    let activities: Vec<ActivityRecord> = live::activities(&ti.facts, &ti.activities, lang)
+        .into_iter()
+        .filter(|a| a.generated)
+        .collect();
+    let processing = Section::new(
+        "processing",
+        lang.pick(
+            "Verarbeitungen im Auftrag (wie eingerichtet)",
+            "Processing on behalf (as set up)",
+        ),
+    )
+    .table(categories_table(&activities, lang))
+    .note(lang.pick(
+        "Weitere Anlagen zum AV-Vertrag, jeweils als eigener Bericht: technische und organisatorische Maßnahmen (toms), Unterauftragsverarbeiter (subprocessors), Lösch- und Aufbewahrungskonzept (deletion-concept).",
+        "Further AVV annexes, each a report of its own: technical and organisational measures (toms), sub-processors (subprocessors), retention and deletion concept (deletion-concept).",
+    ));
+    vec![controller, processor, terms, processing]
 }
 
 fn subprocessor_sections(ti: &TenantInputs, lang: Lang) -> Vec<Section> {

@@ -804,10 +804,12 @@ pub enum Kind {
     /// The log of data-subject requests: received, identity checked, due, extended, answered,
     /// outcome, letter (Art. 5(2), 12 GDPR).
     RequestLog,
+    /// AVV annex: the terms of the processing agreement (Art. 28(3)) as entered.
+    AvvTerms,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::ProcessorRecord,
         Kind::ControllerRecord,
         Kind::Toms,
@@ -816,6 +818,7 @@ impl Kind {
         Kind::DeletionReport,
         Kind::ConsentStatistics,
         Kind::RequestLog,
+        Kind::AvvTerms,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -828,6 +831,7 @@ impl Kind {
             Kind::DeletionReport => "deletion-report",
             Kind::ConsentStatistics => "consent-statistics",
             Kind::RequestLog => "request-log",
+            Kind::AvvTerms => "avv-terms",
         }
     }
 
@@ -855,6 +859,10 @@ impl Kind {
             ),
             Kind::DeletionReport => lang.pick("Löschbericht", "Deletion report"),
             Kind::ConsentStatistics => lang.pick("Einwilligungsstatistik", "Consent statistics"),
+            Kind::AvvTerms => lang.pick(
+                "Anlage zum AV-Vertrag: Gegenstand und Bedingungen der Auftragsverarbeitung (Art. 28 Abs. 3 DSGVO)",
+                "AVV annex: subject matter and terms of the processing (Art. 28(3) GDPR)",
+            ),
             Kind::RequestLog => lang.pick(
                 "Protokoll der Anträge betroffener Personen (Art. 12 bis 20 DSGVO)",
                 "Log of data-subject requests (Art. 12 to 20 GDPR)",
@@ -874,7 +882,7 @@ impl FromStr for Kind {
         Kind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
             Error::invalid(
                 "kind",
-                "must be processor-record, controller-record, toms, subprocessors, deletion-concept, deletion-report, consent-statistics or request-log",
+                "must be processor-record, controller-record, toms, subprocessors, deletion-concept, deletion-report, consent-statistics, request-log or avv-terms",
             )
         })
     }

@@ -1569,6 +1569,35 @@ async fn controller_record_has_the_dsk_fields_and_the_processor_record_the_avv_t
     let categories = section["tables"][0]["rows"].to_string();
     assert!(categories.contains("WhatsApp Cloud API"), "{categories}");
     assert!(!categories.contains("Bewerbungen"), "{categories}");
+
+    // The AVV annex of its own, in every format.
+    for format in ["json", "csv", "xlsx", "pdf"] {
+        let (status, _, bytes) = app
+            .get_bytes(
+                &format!("/v1/tenants/{alpha}/reports/avv-terms?format={format}"),
+                &dpo,
+            )
+            .await;
+        assert_eq!(status, 200, "{format}");
+        let text = squeeze(&match format {
+            "xlsx" => xlsx_text(&bytes),
+            "pdf" => pdf_text(&bytes),
+            _ => String::from_utf8(bytes).unwrap(),
+        });
+        for needle in [
+            "Gegenstand und Bedingungen der Auftragsverarbeitung",
+            "Alpha Handel GmbH",
+            "Hafen Betrieb GmbH",
+            "Betrieb der Messenger-Kommunikation",
+            "schriftlich per E-Mail",
+            "WhatsApp Cloud API",
+        ] {
+            assert!(
+                text.contains(&squeeze(needle)),
+                "{needle} missing from the {format}"
+            );
+        }
+    }
 }
 
 async fn bad_register_and_report_input_is_refused_and_changes_nothing(backend: Backend) {
