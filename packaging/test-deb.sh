@@ -43,6 +43,10 @@ for field in Package Version Architecture Maintainer Depends Section Priority De
 done
 dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/hafen/hafen.toml \
   || fail "hafen.toml is not a conffile"
+copyright=$(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/doc/hafen/copyright)
+grep -q '^License: AGPL-3.0-or-later' <<<"$copyright" || fail "the copyright file lacks Hafen's licence"
+grep -q '^License: OFL-1.1' <<<"$copyright" && grep -q 'SIL OPEN FONT LICENSE Version 1.1' <<<"$copyright" \
+  || fail "the copyright file lacks the fonts' licence (OFL)"
 
 step "lintian"
 lintian_out=$(lintian --info "$deb" 2>&1 || true)

@@ -489,7 +489,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             bar.finish_and_clear();
             println!(
                 "restored the backup of {} (schema {}, {} contact keys); start the server and run `hafen doctor`",
-                m.created_at, m.schema_version, m.contact_keys
+                m.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                m.schema_version,
+                m.contact_keys
             );
             Ok(())
         }
