@@ -32,14 +32,30 @@ api POST "/v1/tenants/$tenant/requests/$request/erase" '{}' >/dev/null
 for lang in de en; do
   curl -sf "http://127.0.0.1:18089/v1/tenants/$tenant/requests/$request/letter?lang=$lang" -H "Authorization: Bearer $token" -o "$out/letter-erasure-$lang.pdf"
 done
-pdftoppm -png -r 70 -f 1 -l 1 -singlefile "$out/letter-erasure-de.pdf" "$out/letter-erasure-de"
+pdftoppm -png -r 60 -f 1 -l 1 -singlefile "$out/letter-erasure-de.pdf" "$out/letter-erasure-de"
 
-for kind in controller-record toms subprocessors deletion-concept deletion-report request-log avv-terms; do
+# An access request answered with the export (its PDF is the Art. 15 copy), the identity
+# confirmed first; the deletion certificates of the erasure above.
+access=$(api POST "/v1/tenants/$tenant/requests" "{\"kind\":\"access\",\"contact_id\":\"$contact\"}" | sed 's/.*"id":"\([^"]*\)".*/\1/')
+api POST "/v1/tenants/$tenant/requests/$access/identity" '{"method":"same_channel"}' >/dev/null || true
+curl -sf -X POST "http://127.0.0.1:18089/v1/tenants/$tenant/requests/$access/export" -H "Authorization: Bearer $token" \
+  -H 'content-type: application/json' -d '{}' -o "$dir/export.zip" || true
+if [ -s "$dir/export.zip" ]; then
+  (cd "$dir" && unzip -qo export.zip '*.pdf' -d export && cp export/*.pdf "$OLDPWD/$out/access-export.pdf") || true
+fi
+curl -sf "http://127.0.0.1:18089/v1/tenants/$tenant/retention/certificates?format=pdf" -H "Authorization: Bearer $token" -o "$out/deletion-certificates.pdf" || true
+
+for kind in controller-record toms subprocessors deletion-concept deletion-report consent-statistics request-log avv-terms; do
   $bin report "$kind" --tenant "$tenant" --format pdf --lang de --out "$out/$kind.pdf" 2>/dev/null
 done
+$bin report controller-record --tenant "$tenant" --format csv --lang de --out "$out/controller-record-de.csv" 2>/dev/null
 $bin report processor-record --format pdf --lang de --out "$out/processor-record.pdf" 2>/dev/null
 $bin report processor-record --format xlsx --lang en --out "$out/processor-record-en.xlsx" 2>/dev/null
-for f in processor-record controller-record toms deletion-report; do
-  pdftoppm -png -r 70 -f 1 -l 1 -singlefile "$out/$f.pdf" "$out/$f"
+# The first page of every document, for people to look at (docs/dpo-guide.md shows them).
+for f in processor-record controller-record toms subprocessors deletion-concept deletion-report \
+         consent-statistics request-log avv-terms access-export deletion-certificates; do
+  [ -f "$out/$f.pdf" ] && pdftoppm -png -r 60 -f 1 -l 1 -singlefile "$out/$f.pdf" "$out/$f"
 done
+# The controller record's second page: an activity as a form, in the DSK template's order.
+pdftoppm -png -r 60 -f 2 -l 2 -singlefile "$out/controller-record.pdf" "$out/controller-record-p2"
 echo "written: $(ls "$out" | tr '\n' ' ')"

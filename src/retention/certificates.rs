@@ -424,8 +424,12 @@ pub fn to_pdf(
             cert.state_label(crate::records::Lang::En),
         )));
         b.push(Block::Field(
-            "Regelversionen / Rule versions".into(),
-            cert.rule_versions.to_string(),
+            "Anlass / Source".into(),
+            format!(
+                "{} / {}",
+                cert.source_label(crate::records::Lang::De),
+                cert.source_label(crate::records::Lang::En)
+            ),
         ));
         let counts: Vec<String> = cert
             .counts

@@ -63,6 +63,27 @@ pub fn check_pdf(pdf: &[u8]) -> String {
         }
         assert!(fonts.lines().count() > 2, "no fonts at all: {fonts}");
     }
+    {
+        // The first page renders as a picture, without a complaint from poppler: what a
+        // reviewer looks at (docs/samples/ holds them, from `bash docs/samples/render.sh`).
+        let png = dir.path().join("page");
+        let out = std::process::Command::new("pdftoppm")
+            .args(["-png", "-r", "30", "-f", "1", "-l", "1", "-singlefile"])
+            .arg(&path)
+            .arg(&png)
+            .output()
+            .expect("pdftoppm runs (apt-get install poppler-utils)");
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "pdftoppm: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let picture = std::fs::read(png.with_extension("png")).expect("the first page as PNG");
+        assert!(
+            picture.starts_with(b"\x89PNG") && picture.len() > 1000,
+            "an empty page picture"
+        );
+    }
     let meta = tool("pdfinfo", &["-meta"], &path);
     assert!(
         meta.contains("<pdfaid:part>2</pdfaid:part>")
