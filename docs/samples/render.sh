@@ -21,6 +21,19 @@ api PUT /v1/register/processor '{"name":"Hafen Betrieb GmbH","address":"Am Sandt
 api PUT /v1/register/measures '[{"control":"physical_access","text":"Server in einem abgeschlossenen Raum mit Chipkartenzugang und Zutrittsprotokoll"},{"control":"evaluation","text":"Jährliche Überprüfung der Maßnahmen durch den Datenschutzbeauftragten"}]' >/dev/null
 tenant=$(api POST /v1/tenants '{"name":"Muster Handel GmbH"}' | sed 's/.*"id":"\([^"]*\)".*/\1/')
 api PUT "/v1/tenants/$tenant/register/controller" '{"party":{"name":"Muster Handel GmbH","address":"Musterstraße 1, 10115 Berlin","contact":"datenschutz@muster.example","dpo_name":"Max Beispiel","dpo_contact":"dsb@muster.example"},"avv":{"date":"2026-01-15","subject_matter":"Betrieb der Messenger-Kommunikation mit Kunden","duration":"unbefristet, kündbar mit drei Monaten zum Quartalsende","nature_and_purpose":"Empfang, verschlüsselte Speicherung, Versand und Löschung von Nachrichten","data_types":["Telefonnummern","Profilnamen","Nachrichteninhalte"],"data_subject_categories":["Kunden","Interessenten"],"instruction_channel":"schriftlich per E-Mail an betrieb@hafen.example"}}' >/dev/null
+# A letterhead with a logo (a small PNG drawn here: a blue square with a white bar).
+python3 - "$dir/logo.png" <<'PY'
+import struct, sys, zlib
+w = h = 64
+rows = b"".join(b"\x00" + b"".join(
+    (b"\xff\xff\xff" if 26 <= y < 38 and 10 <= x < 54 else b"\x1f\x4e\x8c") for x in range(w)) for y in range(h))
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) \
+    + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+open(sys.argv[1], "wb").write(png)
+PY
+api PUT "/v1/tenants/$tenant/register/letterhead" "{\"sender\":[\"Muster Handel GmbH\",\"Musterstraße 1\",\"10115 Berlin\"],\"logo\":\"$(base64 -w0 "$dir/logo.png")\"}" >/dev/null
 api POST "/v1/tenants/$tenant/channels" '{"platform":"whatsapp","name":"Kundenservice","account_id":"1234567890","secrets":{"app_secret":"sample-secret","verify_token":"sample-verify","access_token":"EAAG-sample"}}' >/dev/null
 api POST "/v1/tenants/$tenant/consent-purposes" '{"name":"Newsletter","texts":{"de":"Ja, ich möchte den Newsletter per WhatsApp erhalten. Abmeldung jederzeit mit STOP."}}' >/dev/null
 

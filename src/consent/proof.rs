@@ -115,7 +115,10 @@ fn event_de(event: &str) -> String {
 }
 
 /// The printable form (German: the document is read by German courts and authorities).
-pub fn render_pdf(proof: &ConsentProof) -> Result<Vec<u8>> {
+pub fn render_pdf(
+    proof: &ConsentProof,
+    letterhead: Option<crate::documents::Letterhead>,
+) -> Result<Vec<u8>> {
     let mut b = vec![
         Block::Title("Nachweis der Einwilligung (Double-Opt-in)".into()),
         Block::Paragraph("Art. 7 Abs. 1 DSGVO, § 7 Abs. 2 Nr. 2 UWG. Erstellt aus dem manipulationsgeschützten Einwilligungsprotokoll von Hafen.".into()),
@@ -197,6 +200,7 @@ pub fn render_pdf(proof: &ConsentProof) -> Result<Vec<u8>> {
             proof.contact_id, proof.purpose_id
         ),
         blocks: b,
+        letterhead,
     }
     .render()
 }

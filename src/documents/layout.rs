@@ -124,6 +124,8 @@ struct Cursor {
     pages: Vec<Page>,
     y: f32,
     sheet: Sheet,
+    /// Where this page's text starts (lower on a first page under a letterhead).
+    top: f32,
 }
 
 impl Cursor {
@@ -132,12 +134,13 @@ impl Cursor {
     }
 
     fn at_top(&self) -> bool {
-        self.y <= TOP
+        self.y <= self.top
     }
 
     fn new_page(&mut self) {
         self.pages.push(Page::default());
         self.y = TOP;
+        self.top = TOP;
     }
 
     /// A page break unless `height` still fits (or the page is empty anyway).
@@ -176,12 +179,28 @@ impl Cursor {
     }
 }
 
-/// Lays the blocks out on pages of `sheet`.
-pub fn paginate(blocks: &[Block], sheet: Sheet) -> Vec<Page> {
+/// The letterhead's sender lines.
+pub const SENDER: Style = Style::new(FontId::Regular, 8.5);
+/// The tallest a letterhead logo is drawn.
+pub const LOGO_H: f32 = 42.0;
+/// Where the letterhead starts, above the first page's text.
+pub const HEAD_TOP: f32 = 34.0;
+
+/// How much lower the first page's text starts under a letterhead.
+pub fn letterhead_height(head: &super::Letterhead) -> f32 {
+    let lines = head.sender.len() as f32 * SENDER.leading();
+    let logo = if head.logo.is_some() { LOGO_H } else { 0.0 };
+    (HEAD_TOP + lines.max(logo) + 14.0 - TOP).max(0.0)
+}
+
+/// Lays the blocks out on pages of `sheet`; the first page's text starts `head` lower (the
+/// letterhead's room).
+pub fn paginate(blocks: &[Block], sheet: Sheet, head: f32) -> Vec<Page> {
     let mut c = Cursor {
         pages: vec![Page::default()],
-        y: TOP,
+        y: TOP + head,
         sheet,
+        top: TOP + head,
     };
     let width = sheet.width();
     let mut i = 0;
@@ -533,7 +552,7 @@ mod tests {
             |n: usize| Block::Table(Table::new((0..n).map(|i| format!("Spalte {i}")).collect()));
         assert_eq!(Sheet::for_blocks(&[table(8)]), Sheet::PORTRAIT);
         assert_eq!(Sheet::for_blocks(&[table(8), table(11)]), Sheet::LANDSCAPE);
-        let pages = paginate(&[table(11)], Sheet::LANDSCAPE);
+        let pages = paginate(&[table(11)], Sheet::LANDSCAPE, 0.0);
         let right = pages[0]
             .items
             .iter()
@@ -556,7 +575,7 @@ mod tests {
                 .rows
                 .push(vec![i.to_string(), format!("Verarbeitung {i}")]);
         }
-        let pages = paginate(&[Block::Table(table)], Sheet::PORTRAIT);
+        let pages = paginate(&[Block::Table(table)], Sheet::PORTRAIT, 0.0);
         assert!(pages.len() >= 3, "{}", pages.len());
         for (n, page) in pages.iter().enumerate() {
             let t = texts(page);
@@ -588,7 +607,7 @@ mod tests {
             .rows
             .push(vec!["Verschlüsselung".into(), "aktiv".into()]);
         blocks.push(Block::Table(table));
-        let pages = paginate(&blocks, Sheet::PORTRAIT);
+        let pages = paginate(&blocks, Sheet::PORTRAIT, 0.0);
         for page in &pages {
             let last = texts(page).pop().map(|(t, _)| t).unwrap_or_default();
             assert_ne!(last, "Technische und organisatorische Maßnahmen");
@@ -603,7 +622,7 @@ mod tests {
             .join(" ");
         let mut table = Table::new(vec!["A".into(), "B".into()]);
         table.rows.push(vec!["kurz".into(), long]);
-        let pages = paginate(&[Block::Table(table)], Sheet::PORTRAIT);
+        let pages = paginate(&[Block::Table(table)], Sheet::PORTRAIT, 0.0);
         assert!(pages.len() >= 2);
         let all: String = pages
             .iter()

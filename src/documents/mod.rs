@@ -27,6 +27,33 @@ pub struct Document {
     /// the content hash, so a single printed page can be traced back.
     pub footer: String,
     pub blocks: Vec<Block>,
+    /// The tenant's letterhead at the head of the first page, if it has one.
+    pub letterhead: Option<Letterhead>,
+}
+
+/// A tenant's letterhead: its sender lines top left, its logo top right, on the first page.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Letterhead {
+    pub sender: Vec<String>,
+    /// PNG or JPEG bytes, checked when the register took them (`check_logo`).
+    pub logo: Option<Vec<u8>>,
+}
+
+/// Whether `bytes` is a logo the PDFs can show: PNG or JPEG, at most `max` bytes, readable.
+pub fn check_logo(bytes: &[u8], max: usize) -> Result<()> {
+    if bytes.len() > max {
+        return Err(crate::error::Error::invalid(
+            "logo",
+            format!("must be at most {} KiB", max / 1024),
+        ));
+    }
+    match pdf::logo_image(bytes) {
+        Some(_) => Ok(()),
+        None => Err(crate::error::Error::invalid(
+            "logo",
+            "must be a PNG or JPEG image that can be read",
+        )),
+    }
 }
 
 /// One block of a document.
@@ -75,6 +102,7 @@ impl Document {
             created,
             footer: String::new(),
             blocks: Vec::new(),
+            letterhead: None,
         }
     }
 
@@ -90,7 +118,32 @@ impl Document {
     /// The PDF.
     pub fn render(&self) -> Result<Vec<u8>> {
         let sheet = layout::Sheet::for_blocks(&self.blocks);
-        let pages = layout::paginate(&self.blocks, sheet);
+        let head = self
+            .letterhead
+            .as_ref()
+            .map_or(0.0, layout::letterhead_height);
+        let pages = layout::paginate(&self.blocks, sheet, head);
         pdf::write(self, sheet, &pages)
+    }
+}
+
+#[cfg(test)]
+mod letterhead_tests {
+    use super::*;
+
+    #[test]
+    fn a_letterhead_with_a_logo_renders() {
+        use base64::Engine;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+            .unwrap();
+        let mut doc = Document::new("Titel", Lang::De, chrono::DateTime::UNIX_EPOCH);
+        doc.push(Block::Title("Titel".into()));
+        doc.letterhead = Some(Letterhead {
+            sender: vec!["Muster GmbH".into(), "Musterstraße 1".into()],
+            logo: Some(png),
+        });
+        let pdf = doc.render().map_err(|e| format!("{e:?}")).unwrap();
+        assert!(pdf.starts_with(b"%PDF"));
     }
 }

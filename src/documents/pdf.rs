@@ -20,7 +20,7 @@ use krilla::tagging::{
 };
 use krilla::{Document as Pdf, SerializeSettings};
 
-use super::layout::{Item, Node, Page, Sheet, FOOTER, MARGIN_X};
+use super::layout::{Item, Node, Page, Sheet, FOOTER, HEAD_TOP, LOGO_H, MARGIN_X, SENDER};
 use super::text;
 use super::{Block, Document};
 use crate::error::{Error, Result};
@@ -50,6 +50,9 @@ pub fn write(doc: &Document, sheet: Sheet, pages: &[Page]) -> Result<Vec<u8>> {
         let mut surface = p.surface();
         for item in &page.items {
             draw(&mut surface, item, &mut tagged);
+        }
+        if let (0, Some(head)) = (n, &doc.letterhead) {
+            letterhead(&mut surface, head, sheet);
         }
         footer(&mut surface, doc, sheet, n + 1, total);
         surface.finish();
@@ -178,6 +181,50 @@ fn draw_line(surface: &mut Surface, x: f32, baseline: f32, line: &text::Line, si
         }
         x += segment.width;
     }
+}
+
+/// A logo's bytes as an image krilla can embed (PNG or JPEG), if they are one. Not
+/// interpolated: PDF/A forbids it.
+pub(crate) fn logo_image(bytes: &[u8]) -> Option<krilla::image::Image> {
+    let data: krilla::Data = bytes.to_vec().into();
+    if bytes.starts_with(b"\x89PNG") {
+        krilla::image::Image::from_png(data, false).ok()
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        krilla::image::Image::from_jpeg(data, false).ok()
+    } else {
+        None
+    }
+}
+
+/// The tenant's letterhead on the first page: sender lines top left, the logo top right
+/// (at most `LOGO_H` high and a third of the width, proportions kept). Decoration, so an
+/// artifact: the sender is named in the document's own text where it matters.
+fn letterhead(surface: &mut Surface, head: &super::Letterhead, sheet: Sheet) {
+    surface.start_tagged(ContentTag::Artifact(Artifact::with_kind(
+        ArtifactType::Header,
+    )));
+    surface.set_fill(Some(Fill {
+        paint: gray(0.25).into(),
+        ..Fill::default()
+    }));
+    for (k, line) in head.sender.iter().enumerate() {
+        let shaped = text::shape_line(line, SENDER);
+        let baseline = HEAD_TOP + SENDER.size + k as f32 * SENDER.leading();
+        draw_line(surface, MARGIN_X, baseline, &shaped, SENDER.size);
+    }
+    surface.set_fill(Some(Fill::default()));
+    if let Some(image) = head.logo.as_deref().and_then(logo_image) {
+        let (w, h) = image.size();
+        let scale = (LOGO_H / h.max(1) as f32).min(sheet.width() / 3.0 / w.max(1) as f32);
+        let (dw, dh) = (w as f32 * scale, h as f32 * scale);
+        if let Some(size) = krilla::geom::Size::from_wh(dw, dh) {
+            let x = MARGIN_X + sheet.width() - dw;
+            surface.push_transform(&krilla::geom::Transform::from_translate(x, HEAD_TOP));
+            surface.draw_image(image, size);
+            surface.pop();
+        }
+    }
+    surface.end_tagged();
 }
 
 fn footer(surface: &mut Surface, doc: &Document, sheet: Sheet, page: usize, total: usize) {

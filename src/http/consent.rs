@@ -254,7 +254,10 @@ pub async fn proof(
                 "Content-Disposition",
                 format!("attachment; filename=\"einwilligung-{id}-{purpose}.pdf\""),
             ))
-            .body(crate::consent::proof::render_pdf(&proof)?)),
+            .body(crate::consent::proof::render_pdf(
+                &proof,
+                hafen.letterhead(&tenant).await?,
+            )?)),
         Some(_) => Err(Error::invalid("format", "must be json or pdf").into()),
     }
 }

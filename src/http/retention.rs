@@ -253,6 +253,7 @@ pub async fn certificates(
                     &list,
                     chain.broken.is_none(),
                     hafen.clock().now(),
+                    hafen.letterhead(&tenant).await?,
                 )?)
         }
         _ => HttpResponse::Ok()

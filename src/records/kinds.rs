@@ -1146,14 +1146,16 @@ impl Hafen {
         let version = self
             .register_version(&Scope::Tenant(tenant.clone()))
             .await?;
-        Ok(Report::new(
+        let mut report = Report::new(
             kind,
             lang,
             inputs.now,
             version,
             Some(tenant.as_str().to_string()),
             sections,
-        ))
+        );
+        report.letterhead = self.letterhead(tenant).await?;
+        Ok(report)
     }
 
     fn controller_sections(&self, inputs: &Inputs, ti: &TenantInputs) -> Vec<Section> {

@@ -66,15 +66,18 @@ pub enum Section {
     Activities,
     /// Sub-processors as authorised by the controller (per tenant).
     Subprocessors,
+    /// The tenant's letterhead: sender lines and a logo on every document it gets.
+    Letterhead,
 }
 
 impl Section {
-    pub const ALL: [Section; 5] = [
+    pub const ALL: [Section; 6] = [
         Section::Processor,
         Section::Measures,
         Section::Controller,
         Section::Activities,
         Section::Subprocessors,
+        Section::Letterhead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +87,7 @@ impl Section {
             Section::Controller => "controller",
             Section::Activities => "activities",
             Section::Subprocessors => "subprocessors",
+            Section::Letterhead => "letterhead",
         }
     }
 
@@ -124,7 +128,7 @@ impl FromStr for Section {
             .ok_or_else(|| {
                 Error::invalid(
                     "section",
-                    "must be processor, measures, controller, activities or subprocessors",
+                    "must be processor, measures, controller, activities, subprocessors or letterhead",
                 )
             })
     }
@@ -362,6 +366,72 @@ pub enum Document {
     Activities(Vec<Activity>),
     Subprocessors(Vec<SubProcessor>),
     Measures(Vec<Measure>),
+    Letterhead(Letterhead),
+}
+
+/// The head of every document a tenant gets: who sends it, and the company's logo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Letterhead {
+    /// The sender block, one line each (1 to 6): company, street, town, …
+    pub sender: Vec<String>,
+    /// A PNG or JPEG logo, base64-encoded (at most 40 KiB decoded), shown top right.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo: Option<String>,
+}
+
+/// The largest logo accepted (decoded): a letterhead logo is a few kilobytes, and its base64
+/// must fit the register's 64 KiB request body.
+pub const MAX_LOGO: usize = 40 * 1024;
+
+impl Letterhead {
+    fn validated(&self) -> Result<Self> {
+        if self.sender.is_empty() || self.sender.len() > 6 {
+            return Err(Error::invalid("sender", "needs 1 to 6 lines"));
+        }
+        let sender = self
+            .sender
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let line = text(&format!("sender[{i}]"), l, true)?;
+                if line.contains('\n') || line.chars().count() > 120 {
+                    return Err(Error::invalid(
+                        format!("sender[{i}]"),
+                        "must be one line of at most 120 characters",
+                    ));
+                }
+                Ok(line)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if self.logo.is_some() {
+            let bytes = self
+                .logo_bytes()
+                .ok_or_else(|| Error::invalid("logo", "must be base64 (standard alphabet)"))?;
+            crate::documents::check_logo(&bytes, MAX_LOGO)?;
+        }
+        Ok(Self {
+            sender,
+            logo: self.logo.clone(),
+        })
+    }
+
+    /// The logo's bytes.
+    pub fn logo_bytes(&self) -> Option<Vec<u8>> {
+        use base64::Engine;
+        let logo = self.logo.as_deref()?;
+        base64::engine::general_purpose::STANDARD
+            .decode(logo.trim())
+            .ok()
+    }
+
+    /// As the document layer draws it.
+    pub fn for_documents(&self) -> crate::documents::Letterhead {
+        crate::documents::Letterhead {
+            sender: self.sender.clone(),
+            logo: self.logo_bytes(),
+        }
+    }
 }
 
 fn text(field: &str, value: &str, required: bool) -> Result<String> {
@@ -612,6 +682,10 @@ impl Document {
                         .collect::<Result<Vec<_>>>()?,
                 )
             }
+            Section::Letterhead => {
+                let l: Letterhead = serde_json::from_value(value).map_err(shape)?;
+                Document::Letterhead(l.validated()?)
+            }
         })
     }
 
@@ -632,6 +706,9 @@ impl Document {
                 Document::Subprocessors(serde_json::from_value(value).map_err(shape)?)
             }
             Section::Measures => Document::Measures(serde_json::from_value(value).map_err(shape)?),
+            Section::Letterhead => {
+                Document::Letterhead(serde_json::from_value(value).map_err(shape)?)
+            }
         })
     }
 
@@ -864,6 +941,25 @@ impl Hafen {
             .next()
             .map(|r| self.open_entry(scope, section, r))
             .transpose()
+    }
+
+    /// The tenant's letterhead for its documents, if the register has one.
+    pub async fn letterhead(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<crate::documents::Letterhead>> {
+        Ok(
+            match self
+                .register_entry_internal(&Scope::Tenant(tenant.clone()), Section::Letterhead)
+                .await?
+            {
+                Some(EntryView {
+                    parsed: Some(Document::Letterhead(l)),
+                    ..
+                }) => Some(l.for_documents()),
+                _ => None,
+            },
+        )
     }
 
     pub(crate) async fn register_history_internal(

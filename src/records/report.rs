@@ -36,6 +36,9 @@ pub struct Report {
     pub tenant_id: Option<String>,
     pub sections: Vec<Section>,
     pub content_sha256: String,
+    /// The tenant's letterhead for the PDF (not part of the content or its hash).
+    #[serde(skip)]
+    pub letterhead: Option<documents::Letterhead>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -304,6 +307,7 @@ impl Report {
             tenant_id,
             sections,
             content_sha256: String::new(),
+            letterhead: None,
         };
         report.content_sha256 = report.compute_hash();
         report
@@ -537,6 +541,7 @@ impl Report {
             created: self.generated_at,
             footer: footer.join(" · "),
             blocks,
+            letterhead: self.letterhead.clone(),
         }
         .render()
     }

@@ -161,7 +161,7 @@ impl Hafen {
         }
         let export = self.subject_export(actor, tenant, &row, kind, lang).await?;
         let (data, files) = export;
-        let pdf = render_pdf(&data, lang)?;
+        let pdf = render_pdf(&data, lang, self.letterhead(tenant).await?)?;
         let json = serde_json::to_vec_pretty(&data).map_err(Error::internal)?;
         let zip = zip_export(&json, &pdf, &files, lang)?;
         let (bytes, encrypted) = match encryptor {
@@ -843,7 +843,11 @@ fn zip_export(json: &[u8], pdf: &[u8], files: &[(String, Vec<u8>)], lang: Lang) 
     Ok(zip.finish().map_err(fail)?.into_inner())
 }
 
-fn render_pdf(data: &SubjectExport, lang: Lang) -> Result<Vec<u8>> {
+fn render_pdf(
+    data: &SubjectExport,
+    lang: Lang,
+    letterhead: Option<documents::Letterhead>,
+) -> Result<Vec<u8>> {
     let title = match data.kind {
         Kind::Portability => lang.pick(
             "Datenkopie (Art. 20 DSGVO)",
@@ -1029,6 +1033,7 @@ fn render_pdf(data: &SubjectExport, lang: Lang) -> Result<Vec<u8>> {
         lang,
         created: data.generated_at,
         blocks: b,
+        letterhead,
     }
     .render()
 }

@@ -507,6 +507,7 @@ impl Hafen {
                     created: self.clock.now(),
                     footer,
                     blocks: blocks(&letter),
+                    letterhead: self.letterhead(tenant).await?,
                 };
                 (document.render()?, "application/pdf")
             }

@@ -400,6 +400,7 @@ pub fn to_pdf(
     certificates: &[CertificateView],
     chain_intact: bool,
     now: chrono::DateTime<chrono::Utc>,
+    letterhead: Option<crate::documents::Letterhead>,
 ) -> crate::error::Result<Vec<u8>> {
     let mut b = vec![
         Block::Title("Löschprotokoll / Deletion certificates".into()),
@@ -483,6 +484,7 @@ pub fn to_pdf(
         created: now,
         footer: format!("Löschprotokoll · {tenant_name}"),
         blocks: b,
+        letterhead,
     }
     .render()
 }

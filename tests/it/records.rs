@@ -21,6 +21,7 @@ both_backends!(
     request_deadlines_count_months_and_overdue_requests_are_counted,
     request_log_shows_every_request_with_its_steps_in_every_format,
     controller_record_has_the_dsk_fields_and_the_processor_record_the_avv_terms,
+    a_tenants_letterhead_heads_its_documents_and_bad_logos_are_refused,
     bad_register_and_report_input_is_refused_and_changes_nothing,
 );
 
@@ -1598,6 +1599,91 @@ async fn controller_record_has_the_dsk_fields_and_the_processor_record_the_avv_t
             );
         }
     }
+}
+
+/// A 1×1 PNG, base64.
+const TINY_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+
+async fn a_tenants_letterhead_heads_its_documents_and_bad_logos_are_refused(backend: Backend) {
+    use base64::Engine;
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster Handel GmbH").await;
+    let dpo = app.token(&tenant, "dpo").await;
+    let path = format!("/v1/tenants/{tenant}/register/letterhead");
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let sender = json!(["Muster Handel GmbH", "Musterstraße 1", "10115 Berlin"]);
+    for (body, field) in [
+        (json!({"sender": sender, "logo": "kein base64!"}), "logo"),
+        (
+            json!({"sender": sender, "logo": b64(b"GIF89a not a logo")}),
+            "logo",
+        ),
+        (
+            json!({"sender": sender, "logo": b64(&vec![0x89; 44 * 1024])}),
+            "40 KiB",
+        ),
+        (
+            json!({"sender": ["1", "2", "3", "4", "5", "6", "7"]}),
+            "sender",
+        ),
+        (json!({"sender": ["eine\nZeile"]}), "sender[0]"),
+        (json!({"sender": sender, "colour": "blau"}), "colour"),
+    ] {
+        let (status, problem) = app.put(&path, &dpo, &body).await;
+        assert_eq!(status, 422, "{problem}");
+        assert!(problem.to_string().contains(field), "{field}: {problem}");
+    }
+    let (_, versions) = app.get(&format!("{path}/versions"), &dpo).await;
+    assert_eq!(versions, json!([]), "nothing refused was stored");
+
+    // Without a letterhead the first page starts with the title; with one, the sender
+    // lines and the logo head the first page of every document of the tenant.
+    let report = format!("/v1/tenants/{tenant}/reports/toms?format=pdf");
+    let (_, _, plain) = app.get_bytes(&report, &dpo).await;
+    assert!(!pdf_text(&plain).contains("Musterstraße 1"));
+    let (status, body) = app
+        .put(&path, &dpo, &json!({"sender": sender, "logo": TINY_PNG}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, _, headed) = app.get_bytes(&report, &dpo).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&headed));
+    let text = pdf_text(&headed);
+    let first = text.split('\u{c}').next().unwrap();
+    assert!(
+        first.contains("Musterstraße 1") && first.contains("10115 Berlin"),
+        "{first}"
+    );
+    assert_eq!(pdf_images(&headed), 1, "the logo is on the first page only");
+    // The other tenant's documents are not headed with it.
+    let other = app.create_tenant("Andere GmbH").await;
+    let other_dpo = app.token(&other, "dpo").await;
+    let (_, _, theirs) = app
+        .get_bytes(
+            &format!("/v1/tenants/{other}/reports/toms?format=pdf"),
+            &other_dpo,
+        )
+        .await;
+    assert!(!pdf_text(&theirs).contains("Musterstraße 1"));
+    assert_eq!(pdf_images(&theirs), 0);
+}
+
+/// How many images a PDF shows (pdfimages, from poppler-utils).
+fn pdf_images(pdf: &[u8]) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new("pdfimages")
+        .arg("-list")
+        .arg(&path)
+        .output()
+        .expect("pdfimages runs");
+    // page num type …: an image with transparency is listed twice (image and smask).
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(2)
+        .filter(|l| l.split_whitespace().nth(2) == Some("image"))
+        .inspect(|l| assert_eq!(l.split_whitespace().next(), Some("1"), "not on page 1: {l}"))
+        .count()
 }
 
 async fn bad_register_and_report_input_is_refused_and_changes_nothing(backend: Backend) {
