@@ -99,11 +99,12 @@ pub fn local_date(at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
     local(at).date_naive()
 }
 
-/// A calendar date as a person reads it.
+/// A calendar date as a person reads it: "03.12.2026", "3 Dec 2026" (short enough for a
+/// table column, unambiguous in any English-speaking country).
 pub fn date(d: chrono::NaiveDate, lang: Lang) -> String {
     match lang {
         Lang::De => d.format("%d.%m.%Y").to_string(),
-        Lang::En => d.format("%-d %B %Y").to_string(),
+        Lang::En => d.format("%-d %b %Y").to_string(),
     }
 }
 
@@ -157,7 +158,7 @@ mod tests {
         let summer = "2026-07-01T22:30:00Z".parse().unwrap();
         assert_eq!(moment(summer, Lang::De), "02.07.2026, 00:30 MESZ");
         assert_eq!(day(summer, Lang::De), "02.07.2026");
-        assert_eq!(day(summer, Lang::En), "2 July 2026");
+        assert_eq!(day(summer, Lang::En), "2 Jul 2026");
     }
 
     #[test]

@@ -123,13 +123,18 @@ fn counted(n: u64, lang: Lang, de: (&str, &str), en: (&str, &str)) -> String {
     }
 }
 
-/// A date as the letter's language writes it.
+/// A date as a letter's prose writes it: "20.11.2026", "20 November 2026" (reports and
+/// tables use the short English month, `records::date`).
 pub fn date(d: NaiveDate, lang: Lang) -> String {
-    crate::records::date(d, lang)
+    match lang {
+        Lang::De => crate::records::date(d, lang),
+        Lang::En => d.format("%-d %B %Y").to_string(),
+    }
 }
 
+/// The German calendar day of a moment, as a letter writes it.
 fn day(at: DateTime<Utc>, lang: Lang) -> String {
-    crate::records::day(at, lang)
+    date(crate::records::local_date(at), lang)
 }
 
 fn stored_date(s: &str, lang: Lang) -> String {
