@@ -79,7 +79,12 @@ pub async fn open(
         .with_download_on_arrival(config.retry_interval_secs > 0)
         .with_broadcast_rate(config.broadcast_rate_per_sec)
         .with_retention(config.retention_settings())
-        .with_posture(config.posture(database.is_sqlite())?);
+        .with_posture(config.posture(database.is_sqlite())?)
+        .with_letter_wording(match &config.templates_dir {
+            Some(dir) => crate::requests::wording::LetterWording::load(dir)
+                .context("the letter wording in templates_dir cannot be used")?,
+            None => Default::default(),
+        });
 
     let admin_token = if fresh {
         let created = hafen

@@ -64,6 +64,7 @@ const ENV_OPTIONS: &[&str] = &[
     "storage_country",
     "storage_site",
     "outbound_allow",
+    "templates_dir",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -159,6 +160,9 @@ pub struct Config {
     /// Hosts Hafen may connect to besides the platform APIs and their file hosts: a name, or
     /// `.domain` for a domain and its subdomains (e.g. a proxy for media downloads).
     pub outbound_allow: Vec<String>,
+    /// The install's own wording for letters to data subjects: `<templates_dir>/letters.toml`
+    /// (docs/dpo-guide.md lists its keys and variables). Unset: Hafen's wording.
+    pub templates_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -201,6 +205,7 @@ impl Default for Config {
             storage_country: None,
             storage_site: None,
             outbound_allow: Vec::new(),
+            templates_dir: None,
         }
     }
 }
@@ -481,6 +486,7 @@ listen = {listen:?}
 # storage_country = "DE"                             # shown in the TOM annex
 # storage_site = "Rechenzentrum Hamburg"
 # outbound_allow = []                                # more hosts Hafen may connect to (".domain" for subdomains)
+# templates_dir = "/etc/hafen/templates"             # letters.toml: the install's wording for letters
 "#,
             data_dir = self.data_dir.display().to_string(),
             listen = self.listen,

@@ -38,6 +38,8 @@ pub struct Hafen {
     pub(crate) posture: Arc<crate::records::live::Posture>,
     /// Event deliveries and media downloads, run soon after a write queued some.
     pub(crate) due_work: Arc<crate::jobs::DueWork>,
+    /// The install's own wording for letters to data subjects (`templates_dir`).
+    pub(crate) letter_wording: Arc<crate::requests::wording::LetterWording>,
 }
 
 impl std::fmt::Debug for Hafen {
@@ -85,7 +87,14 @@ impl Hafen {
             retention: Default::default(),
             posture: Arc::default(),
             due_work: Arc::default(),
+            letter_wording: Arc::default(),
         }
+    }
+
+    /// Letters to data subjects in the install's own wording (`<templates_dir>/letters.toml`).
+    pub fn with_letter_wording(mut self, wording: crate::requests::wording::LetterWording) -> Self {
+        self.letter_wording = Arc::new(wording);
+        self
     }
 
     /// Facts about the configuration the records report (TLS, recovery keys, backend, …).

@@ -154,7 +154,7 @@ pub struct Facts {
 }
 
 /// The letter for a request, from its recorded outcome.
-pub fn letter(f: &Facts, lang: Lang) -> Result<Letter> {
+pub fn letter(f: &Facts, lang: Lang, wording: &super::wording::LetterWording) -> Result<Letter> {
     let r = &f.request;
     let kind = Kind::from_stored(&r.kind);
     let (platform, operator) = platform(&f.channel);
@@ -308,8 +308,28 @@ pub fn letter(f: &Facts, lang: Lang) -> Result<Letter> {
         lang.pick("Mit freundlichen Grüßen", "Kind regards"),
         f.controller.clone(),
     ];
+    apply_wording(&mut l, f, wording.get(lang), &received);
     l.content_sha256 = hash(&l);
     Ok(l)
+}
+
+/// The install's own salutation, extra paragraphs and sign-off over Hafen's (`wording`).
+fn apply_wording(l: &mut Letter, f: &Facts, w: &super::wording::Wording, received: &str) {
+    let today = date(f.today, l.lang);
+    let values = super::wording::Values {
+        controller: &f.controller,
+        request_id: &f.request.id,
+        received,
+        date: &today,
+    };
+    let fill = |t: &String| super::wording::fill(t, &values);
+    if let Some(s) = &w.salutation {
+        l.salutation = fill(s);
+    }
+    l.paragraphs.extend(w.extra.iter().map(fill));
+    if let Some(c) = &w.closing {
+        l.closing = c.iter().map(fill).collect();
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -495,7 +515,7 @@ impl Hafen {
             ));
         }
         let facts = self.letter_facts(tenant, request).await?;
-        let letter = letter(&facts, lang)?;
+        let letter = letter(&facts, lang, &self.letter_wording)?;
         let (bytes, content_type) = match format {
             "json" => (
                 serde_json::to_vec_pretty(&letter).map_err(Error::internal)?,

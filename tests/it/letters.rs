@@ -10,7 +10,8 @@ use crate::support::{Backend, TestApp};
 
 both_backends!(
     letters_say_what_was_erased_kept_and_why,
-    the_art15_answer_is_about_the_person
+    the_art15_answer_is_about_the_person,
+    an_install_words_its_letters_its_own_way
 );
 
 /// The letter as text: subject, paragraphs, tables, closing; ids replaced by `<id>`.
@@ -368,4 +369,56 @@ async fn the_art15_answer_is_about_the_person(backend: Backend) {
         assert!(!all.contains("WhatsApp"), "{channel}: {all}");
     }
     let _ = app.stop().await;
+}
+
+async fn an_install_words_its_letters_its_own_way(backend: Backend) {
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::write(
+        templates.path().join("letters.toml"),
+        "[de]\nsalutation = \"Sehr geehrte Damen und Herren,\"\n\
+         extra = [\"Unser Zeichen: {request_id}, Ihr Schreiben vom {received}.\"]\n\
+         closing = [\"Mit freundlichen Grüßen\", \"{controller}\", \"Datenschutzteam\"]\n",
+    )
+    .unwrap();
+    let dir = templates.path().to_path_buf();
+    let app = TestApp::spawn_configured(backend, move |c| c.templates_dir = Some(dir)).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let dpo = app.token(&tenant, "dpo").await;
+    let (_, contact) =
+        message_at(&app, &tenant, "telegram", "555002", "2026-11-20T10:00:00Z").await;
+    let erasure = request(&app, &tenant, &dpo, "erasure", &contact).await;
+    let (status, _) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/requests/{erasure}/erase"),
+            &dpo,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let de = letter(&app, &tenant, &dpo, &erasure, "de").await;
+    assert_eq!(de["salutation"], json!("Sehr geehrte Damen und Herren,"));
+    assert_eq!(
+        de["closing"],
+        json!(["Mit freundlichen Grüßen", "Muster GmbH", "Datenschutzteam"])
+    );
+    let last = de["paragraphs"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap();
+    assert!(
+        last.starts_with(&format!("Unser Zeichen: {erasure}, Ihr Schreiben vom ")),
+        "{last}"
+    );
+    assert!(!last.contains('{'), "every variable filled: {last}");
+    // The legal content stays Hafen's; English keeps Hafen's wording (the file has no [en]).
+    assert!(
+        de["paragraphs"].to_string().contains("Art. 77 DSGVO"),
+        "{de}"
+    );
+    let en = letter(&app, &tenant, &dpo, &erasure, "en").await;
+    assert_eq!(en["salutation"], json!("Dear Sir or Madam,"));
+    assert_eq!(en["closing"], json!(["Kind regards", "Muster GmbH"]));
 }
