@@ -68,6 +68,29 @@ pub(crate) fn text_owned(v: &Value, path: &[&str]) -> Option<String> {
     text(v, path).map(str::to_string)
 }
 
+/// A MIME type as a response header may carry it again: visible ASCII and spaces, `type/…`, at
+/// most 255 bytes. Anything else is dropped (the sealed raw item still has it), so a CR/LF in a
+/// webhook can never break the headers of the file's download later.
+pub(crate) fn mime_type(v: &Value, path: &[&str]) -> Option<String> {
+    text(v, path)
+        .map(str::trim)
+        .filter(|m| m.len() <= 255 && m.contains('/'))
+        .filter(|m| m.bytes().all(|b| b == b' ' || b.is_ascii_graphic()))
+        .map(str::to_string)
+}
+
+/// A platform's file id as it may go into an API path or query: letters, digits, `_` and `-`,
+/// at most 256 bytes. WhatsApp media ids are digits, Telegram file ids URL-safe base64; an id
+/// like `../../x?y` would address another API resource, so the reference is dropped.
+pub(crate) fn file_id(id: Option<String>) -> Option<String> {
+    id.filter(|i| {
+        !i.is_empty()
+            && i.len() <= 256
+            && i.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    })
+}
+
 /// Message content (a text body, caption, title): kept exactly as sent, `None` if missing, not
 /// a string or blank.
 pub(crate) fn content(v: &Value, path: &[&str]) -> Option<String> {

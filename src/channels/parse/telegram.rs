@@ -194,8 +194,8 @@ fn largest_photo(sizes: &[Value]) -> Option<&Value> {
 
 fn file_ref(file: &Value) -> Option<MediaRef> {
     Some(MediaRef {
-        media_id: text_owned(file, &["file_id"])?,
-        mime_type: text_owned(file, &["mime_type"]),
+        media_id: super::file_id(text_owned(file, &["file_id"]))?,
+        mime_type: super::mime_type(file, &["mime_type"]),
         sha256: None,
         filename: text_owned(file, &["file_name"]),
     })

@@ -225,8 +225,8 @@ fn order_body(item: &Value) -> Option<String> {
 
 fn media_ref(object: &Value) -> Option<MediaRef> {
     Some(MediaRef {
-        media_id: id_text(object.get("id"))?,
-        mime_type: text_owned(object, &["mime_type"]),
+        media_id: super::file_id(id_text(object.get("id")))?,
+        mime_type: super::mime_type(object, &["mime_type"]),
         sha256: text(object, &["sha256"]).and_then(sha256_hex),
         filename: text_owned(object, &["filename"]),
     })
@@ -425,6 +425,37 @@ mod tests {
             "Does it come in another color?"
         );
         assert_eq!(m.raw["contact"]["profile"]["name"], "Sheena Nelson");
+    }
+
+    /// The image sample with its media object changed.
+    fn image_with(change: impl Fn(&mut serde_json::Value)) -> InboundMessage {
+        let text = fixture("whatsapp_image.json");
+        let mut body: serde_json::Value = serde_json::from_str(text).unwrap();
+        change(&mut body["entry"][0]["changes"][0]["value"]["messages"][0]["image"]);
+        let events = parse(body.to_string().as_bytes()).unwrap();
+        match events.into_iter().next() {
+            Some(InboundEvent::Message(m)) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_mime_type_with_a_line_break_or_a_path_in_a_media_id_is_dropped() {
+        let m = image_with(|i| i["mime_type"] = "image/jpeg\r\nX-Injected: 1".into());
+        assert_eq!(m.media.len(), 1);
+        assert_eq!(m.media[0].mime_type, None, "never a header with CR/LF");
+        let m = image_with(|i| i["mime_type"] = "image/jpeg; charset=binary".into());
+        assert_eq!(
+            m.media[0].mime_type.as_deref(),
+            Some("image/jpeg; charset=binary")
+        );
+        let m = image_with(|i| i["id"] = "../../me?fields=x".into());
+        assert!(
+            m.media.is_empty(),
+            "not put into a Graph API path: {:?}",
+            m.media
+        );
+        assert_eq!(m.kind, MessageKind::Image, "the message itself is kept");
     }
 
     #[test]
