@@ -68,6 +68,7 @@ impl Application {
                 .app_data(sign_in_rate.clone())
                 .app_data(http::widget::WidgetTransport { https: with_tls })
                 .wrap(http::security_headers(with_tls))
+                .wrap(from_fn(http::frame_options))
                 .wrap(Compress::default())
                 .wrap(from_fn(http::access_log))
                 .configure(http::routes)

@@ -197,18 +197,24 @@ fn stanza_count(wrapped: &[u8]) -> usize {
 
 /// Refuses key files that anyone but the owner can read or write.
 pub fn check_private_file(path: &Path) -> Result<(), CryptoError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| CryptoError::MasterKey(format!("cannot read {}: {e}", path.display())))?;
+    check_private(path).map_err(CryptoError::MasterKey)
+}
+
+/// Whether a secret file (a key of any kind) is readable by its owner only; the error says
+/// what is wrong and how to fix it, the caller says which key it is.
+pub fn check_private(path: &Path) -> Result<(), String> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(CryptoError::MasterKey(format!(
+            return Err(format!(
                 "{} has mode {mode:04o}: group or others can access it. Run `chmod 600 {}` (and check who could have read it).",
                 path.display(),
                 path.display()
-            )));
+            ));
         }
     }
     #[cfg(not(unix))]

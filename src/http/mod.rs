@@ -607,7 +607,6 @@ pub async fn not_found() -> HttpResponse {
 pub fn security_headers(tls: bool) -> DefaultHeaders {
     let headers = DefaultHeaders::new()
         .add(("X-Content-Type-Options", "nosniff"))
-        .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "no-referrer"))
         .add((
             "Content-Security-Policy",
@@ -619,6 +618,27 @@ pub fn security_headers(tls: bool) -> DefaultHeaders {
     } else {
         headers
     }
+}
+
+/// `X-Frame-Options: DENY` for every response a page may not be framed in — all but the consent
+/// widget, whose policy (`frame-ancestors *`) lets any site embed it. Sending both contradicts
+/// itself: browsers that know only the old header would refuse the widget.
+pub async fn frame_options(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::http::header::{HeaderValue, CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS};
+    let mut res = next.call(req).await?;
+    let framable = res
+        .headers()
+        .get(CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|csp| csp.contains("frame-ancestors *"));
+    if !framable {
+        res.headers_mut()
+            .insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    Ok(res)
 }
 
 /// Whether a raw path carries a percent-encoded control character (NUL, newline, DEL, …).

@@ -48,8 +48,7 @@ fn load(
     key_file: &Path,
     provider: &CryptoProvider,
 ) -> anyhow::Result<CertifiedKey> {
-    crate::crypto::master::check_private_file(key_file)
-        .map_err(|e| anyhow::anyhow!("TLS key: {e}"))?;
+    crate::crypto::master::check_private(key_file).map_err(|e| anyhow::anyhow!("TLS key: {e}"))?;
     let certs = rustls_pemfile::certs(&mut BufReader::new(
         std::fs::File::open(cert_file)
             .with_context(|| format!("cannot open {}", cert_file.display()))?,

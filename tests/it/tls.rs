@@ -45,7 +45,15 @@ async fn serves_https_with_the_configured_certificate() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let refused = hafen::Application::build(&config, crate::support::test_clock()).await;
-    assert!(refused.err().unwrap().to_string().contains("TLS key"));
+    let message = format!("{:#}", refused.err().unwrap());
+    assert!(
+        message.contains("TLS key") && message.contains("chmod 600"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("master key"),
+        "the TLS key is not the master key: {message}"
+    );
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
 
     let mut app = hafen::Application::build(&config, crate::support::test_clock())

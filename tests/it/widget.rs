@@ -27,6 +27,21 @@ async fn open_form(app: &TestApp, path: &str) -> (Form, String) {
         .unwrap()
         .to_string();
     assert!(csp.contains("frame-ancestors *"), "{csp}");
+    // Embeddable: no X-Frame-Options contradicting the policy (old browsers obey only it).
+    assert!(
+        r.headers().get("x-frame-options").is_none(),
+        "{:?}",
+        r.headers()
+    );
+    // Everything else still may not be framed.
+    let other = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(
+        other
+            .headers()
+            .get("x-frame-options")
+            .map(|v| v.to_str().unwrap()),
+        Some("DENY")
+    );
     let cookie = r
         .headers()
         .get("set-cookie")
