@@ -70,23 +70,23 @@ fn zone_name(at: &chrono::DateTime<chrono_tz::Tz>, lang: Lang) -> &'static str {
 /// A moment as a person reads it in a document: to the minute, in German time, the zone named
 /// ("03.12.2026, 22:05 MEZ").
 pub fn moment(at: chrono::DateTime<chrono::Utc>, lang: Lang) -> String {
-    let at = local(at);
-    let day = match lang {
-        Lang::De => at.format("%d.%m.%Y"),
-        Lang::En => at.format("%-d %b %Y"),
-    };
-    format!("{day}, {} {}", at.format("%H:%M"), zone_name(&at, lang))
+    stamp(at, lang, "%H:%M")
 }
 
 /// A moment to the second, for evidence (consent proofs, deletion certificates):
 /// "03.12.2026, 22:05:38 MEZ".
 pub fn moment_precise(at: chrono::DateTime<chrono::Utc>, lang: Lang) -> String {
+    stamp(at, lang, "%H:%M:%S")
+}
+
+/// Day, time in `clock` format and zone name, in German time.
+fn stamp(at: chrono::DateTime<chrono::Utc>, lang: Lang, clock: &str) -> String {
     let at = local(at);
     let day = match lang {
         Lang::De => at.format("%d.%m.%Y"),
         Lang::En => at.format("%-d %b %Y"),
     };
-    format!("{day}, {} {}", at.format("%H:%M:%S"), zone_name(&at, lang))
+    format!("{day}, {} {}", at.format(clock), zone_name(&at, lang))
 }
 
 /// The day a moment falls on in German time, as a person reads it ("03.12.2026").

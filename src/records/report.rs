@@ -1071,7 +1071,7 @@ mod tests {
     }
 
     #[test]
-    fn pdf_shows_values_the_readers_way() {
+    fn a_typed_report_renders_as_pdf() {
         let pdf = sample().render(Format::Pdf).unwrap();
         assert!(pdf.starts_with(b"%PDF-"));
     }

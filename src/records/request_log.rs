@@ -177,7 +177,7 @@ impl Hafen {
             ],
             ValueType::Date,
         );
-        let none = || lang.pick("–", "–");
+        let none = || "–".to_string();
         let (mut pending, mut overdue) = (0, 0);
         let mut per_kind: BTreeMap<&'static str, i64> = BTreeMap::new();
         for (n, row) in rows.iter().enumerate() {
