@@ -238,7 +238,7 @@ async fn load(args: &Args, base: &str, admin: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-const APP_SECRET: &str = "bench-app-secret";
+const APP_SECRET: &str = "bench-app-secret-7f3a9c1e5b";
 const WA_ACCOUNT: &str = "106540352242922";
 
 /// One WhatsApp Cloud API delivery carrying one text message, as Meta sends it.

@@ -60,13 +60,15 @@ impl Application {
         // Sign-in attempts per address and second; lockout per name is in `ui::users`.
         let sign_in_rate = web::Data::new(http::ui::SignInRate(http::limits::IpRateLimit::new(5)));
         let with_tls = tls.is_some();
+        let transport = http::forwarded::Transport::new(with_tls, &config.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!(e))?;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(limit)
                 .app_data(webhook_rate.clone())
                 .app_data(sign_in_rate.clone())
-                .app_data(http::widget::WidgetTransport { https: with_tls })
+                .app_data(transport.clone())
                 .wrap(http::security_headers(with_tls))
                 .wrap(from_fn(http::frame_options))
                 .wrap(Compress::default())

@@ -75,10 +75,11 @@ pub async fn open(
         .with_previous(previous_master_keys(config)?);
     let keys = Arc::new(KeyRing::new(master, config.key_cache_size));
     let hafen = Hafen::new(store, keys, clock)
-        .with_platforms(config.platform_client(), config.max_media_bytes)
+        .with_platforms(config.platform_client()?, config.max_media_bytes)
         .with_download_on_arrival(config.retry_interval_secs > 0)
         .with_broadcast_rate(config.broadcast_rate_per_sec)
         .with_retention(config.retention_settings())
+        .with_token_policy(config.token_policy())
         .with_posture(config.posture(database.is_sqlite())?)
         .with_letter_wording(match &config.templates_dir {
             Some(dir) => crate::requests::wording::LetterWording::load(dir)

@@ -1,4 +1,4 @@
-//! The command line: `hafen init | serve | migrate | token create | audit verify | retention |
+//! The command line: `hafen init | serve | migrate | token create|list|revoke | audit verify | retention |
 //! report | register`.
 
 use std::io::Write;
@@ -188,6 +188,22 @@ pub enum TokenCommand {
         /// admin, tenant_admin, dpo, agent or ingest.
         #[arg(long)]
         role: String,
+        /// What the token is for ("CRM integration"), shown in lists.
+        #[arg(long)]
+        name: Option<String>,
+        /// Lifetime: 12h, 90d or 4w. Default: `token_max_days`, or never.
+        #[arg(long, value_name = "LIFETIME")]
+        expires_in: Option<String>,
+    },
+    /// List tokens (never their secrets): every token, or one tenant's.
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke a token at once, on every instance.
+    Revoke {
+        /// The token's id (the part after `hfn_` and before the second `_`; `hafen token list`).
+        id: String,
     },
 }
 
@@ -321,31 +337,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             opened.hafen.store().clone().close();
             result
         }
-        Command::Token {
-            command: TokenCommand::Create { tenant, role },
-        } => {
+        Command::Token { command } => {
             let config = load(cli.config.as_deref())?;
-            let role: Role = role
-                .parse()
-                .map_err(|e: crate::error::Error| anyhow::anyhow!("{e}"))?;
-            let tenant = tenant
-                .map(|t| {
-                    TenantId::parse(&t)
-                        .map_err(|_| anyhow::anyhow!("--tenant '{t}' is not a tenant id"))
-                })
-                .transpose()?;
             let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
-            let created = opened
-                .hafen
-                .create_token(&Actor::Cli, tenant.as_ref(), role)
-                .await
-                .map_err(|e| match e {
-                    crate::error::Error::NotFound => anyhow::anyhow!("no such tenant"),
-                    other => anyhow::anyhow!("{other}"),
-                })?;
-            print_secret(created.token.expose())?;
+            let result = run_token(&opened.hafen, command).await;
             opened.hafen.store().clone().close();
-            Ok(())
+            result
         }
         Command::Audit {
             command: AuditCommand::Verify,
@@ -688,6 +685,97 @@ fn write_initial_config(config: &Config) -> anyhow::Result<()> {
     }
     std::fs::write(&path, config.render_initial_file())
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn tenant_arg(tenant: Option<String>) -> anyhow::Result<Option<TenantId>> {
+    tenant
+        .map(|t| {
+            TenantId::parse(&t).map_err(|_| anyhow::anyhow!("--tenant '{t}' is not a tenant id"))
+        })
+        .transpose()
+}
+
+fn cli_error(e: crate::error::Error) -> anyhow::Error {
+    match e {
+        crate::error::Error::NotFound => anyhow::anyhow!("no such tenant or token"),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+async fn run_token(hafen: &crate::service::Hafen, command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create {
+            tenant,
+            role,
+            name,
+            expires_in,
+        } => {
+            let role: Role = role
+                .parse()
+                .map_err(|e: crate::error::Error| anyhow::anyhow!("{e}"))?;
+            let lifetime = expires_in
+                .as_deref()
+                .map(crate::auth::lifecycle::parse_lifetime)
+                .transpose()
+                .map_err(|_| anyhow::anyhow!("--expires-in must be like 12h, 90d or 4w"))?;
+            let spec = crate::auth::token::TokenSpec {
+                role,
+                tenant: tenant_arg(tenant)?,
+                name,
+                expires_at: None,
+            };
+            let created = hafen
+                .issue_token(&Actor::Cli, spec, lifetime)
+                .await
+                .map_err(cli_error)?;
+            if let Some(end) = created.expires_at {
+                eprintln!("expires {}", end.format("%Y-%m-%d %H:%M UTC"));
+            }
+            print_secret(created.token.expose())
+        }
+        TokenCommand::List { tenant } => {
+            let tokens = hafen
+                .list_tokens(&Actor::Cli, tenant_arg(tenant)?.as_ref())
+                .await
+                .map_err(cli_error)?;
+            let day = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map_or("-".to_string(), |t| t.format("%Y-%m-%d").to_string())
+            };
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "{:<18} {:<8} {:<12} {:<36} {:<10} {:<10} {:<10} NAME",
+                "ID", "STATE", "ROLE", "TENANT", "CREATED", "LAST USED", "EXPIRES"
+            )?;
+            for t in tokens {
+                writeln!(
+                    out,
+                    "{:<18} {:<8} {:<12} {:<36} {:<10} {:<10} {:<10} {}",
+                    t.id,
+                    t.state,
+                    t.role.as_str(),
+                    t.tenant_id.as_deref().unwrap_or("-"),
+                    day(Some(t.created_at)),
+                    day(t.last_used_at),
+                    day(t.expires_at),
+                    t.name.as_deref().unwrap_or("")
+                )?;
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { id } => {
+            let token = hafen
+                .revoke_token(&Actor::Cli, None, &id)
+                .await
+                .map_err(cli_error)?;
+            eprintln!(
+                "token {} ({}) is revoked; requests with it are refused from now on",
+                token.id,
+                token.role.as_str()
+            );
+            Ok(())
+        }
+    }
 }
 
 /// Prints a secret on stdout, alone on its line: the one place a token leaves the process.

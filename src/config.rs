@@ -57,13 +57,18 @@ const ENV_OPTIONS: &[&str] = &[
     "retention_schedule",
     "retention_batch_size",
     "retention_require_approval",
+    "retention_min_period_days",
+    "retention_approval_above_percent",
     "audit_retention_years",
+    "token_max_days",
+    "tenant_admins_issue_admin_tokens",
     "backup_schedule",
     "backup_dir",
     "backup_keep",
     "storage_country",
     "storage_site",
     "outbound_allow",
+    "trusted_proxies",
     "templates_dir",
 ];
 
@@ -143,9 +148,19 @@ pub struct Config {
     pub retention_batch_size: u32,
     /// A new retention rule set needs a second admin's approval before it applies.
     pub retention_require_approval: bool,
+    /// Shortest period a retention rule may have, in days (0: no floor).
+    pub retention_min_period_days: u32,
+    /// A rule set that deletes more than this percentage of a tenant's messages at once needs
+    /// a second admin's approval even without `retention_require_approval` (100: never).
+    pub retention_approval_above_percent: u32,
     /// Years the audit log keeps an entry after the end of its year (0: for ever). Pruned by
     /// the scheduled (install-wide) retention run, with an anchor so the chain still verifies.
     pub audit_retention_years: u32,
+    /// Longest an API token may live, in days (0: no maximum). A token created without an
+    /// expiry then gets this one.
+    pub token_max_days: u32,
+    /// Tenant admins may issue tenant-admin tokens. Off: only an install admin can.
+    pub tenant_admins_issue_admin_tokens: bool,
     /// When the server makes a backup itself: cron with seconds, UTC. Empty: never (use
     /// `hafen backup` from a timer or the backup system).
     pub backup_schedule: String,
@@ -160,6 +175,9 @@ pub struct Config {
     /// Hosts Hafen may connect to besides the platform APIs and their file hosts: a name, or
     /// `.domain` for a domain and its subdomains (e.g. a proxy for media downloads).
     pub outbound_allow: Vec<String>,
+    /// Proxies whose forwarding headers (`X-Forwarded-For`, `-Proto`, `-Host`) are believed:
+    /// addresses or networks. Empty: none, the peer is the client.
+    pub trusted_proxies: Vec<String>,
     /// The install's own wording for letters to data subjects: `<templates_dir>/letters.toml`
     /// (docs/dpo-guide.md lists its keys and variables). Unset: Hafen's wording.
     pub templates_dir: Option<PathBuf>,
@@ -198,13 +216,18 @@ impl Default for Config {
             retention_schedule: "0 30 2 * * *".into(),
             retention_batch_size: 10_000,
             retention_require_approval: false,
+            retention_min_period_days: 1,
+            retention_approval_above_percent: 10,
             audit_retention_years: 10,
+            token_max_days: 0,
+            tenant_admins_issue_admin_tokens: false,
             backup_schedule: String::new(),
             backup_dir: None,
             backup_keep: 7,
             storage_country: None,
             storage_site: None,
             outbound_allow: Vec::new(),
+            trusted_proxies: Vec::new(),
             templates_dir: None,
         }
     }
@@ -295,6 +318,12 @@ impl Config {
         }
         self.database()?;
         self.recovery_recipients()?;
+        self.egress_policy()?;
+        crate::http::forwarded::Transport::new(false, &self.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        if self.retention_approval_above_percent > 100 {
+            bail!("retention_approval_above_percent must be between 0 and 100");
+        }
         if !(100..=100_000).contains(&self.retention_batch_size) {
             bail!("retention_batch_size must be between 100 and 100000");
         }
@@ -418,26 +447,46 @@ impl Config {
         })
     }
 
+    pub fn token_policy(&self) -> crate::auth::lifecycle::TokenPolicy {
+        crate::auth::lifecycle::TokenPolicy {
+            max_lifetime: (self.token_max_days > 0)
+                .then(|| chrono::Duration::days(i64::from(self.token_max_days))),
+            tenant_admins_issue_admin_tokens: self.tenant_admins_issue_admin_tokens,
+        }
+    }
+
     pub fn retention_settings(&self) -> crate::retention::RetentionSettings {
         crate::retention::RetentionSettings {
             batch: i64::from(self.retention_batch_size),
             require_approval: self.retention_require_approval,
+            min_period: chrono::Duration::days(i64::from(self.retention_min_period_days)),
+            approval_above_share: f64::from(self.retention_approval_above_percent.min(100)) / 100.0,
             audit_years: self.audit_retention_years,
             ..Default::default()
         }
     }
 
-    pub fn platform_client(&self) -> crate::channels::platform::PlatformClient {
+    fn endpoints(&self) -> crate::channels::platform::Endpoints {
         let trim = |s: &str| s.trim_end_matches('/').to_string();
-        crate::channels::platform::PlatformClient::with_policy(
-            crate::channels::platform::Endpoints {
-                whatsapp: trim(&self.whatsapp_api_base),
-                messenger: trim(&self.messenger_api_base),
-                telegram: trim(&self.telegram_api_base),
-            },
+        crate::channels::platform::Endpoints {
+            whatsapp: trim(&self.whatsapp_api_base),
+            messenger: trim(&self.messenger_api_base),
+            telegram: trim(&self.telegram_api_base),
+        }
+    }
+
+    /// The outbound policy: the platform endpoints and `outbound_allow`.
+    pub fn egress_policy(&self) -> anyhow::Result<crate::egress::EgressPolicy> {
+        crate::egress::EgressPolicy::new(&self.endpoints().all(), &self.outbound_allow)
+            .map_err(|e| anyhow::anyhow!(e))
+    }
+
+    pub fn platform_client(&self) -> anyhow::Result<crate::channels::platform::PlatformClient> {
+        Ok(crate::channels::platform::PlatformClient::with_policy(
+            self.endpoints(),
             std::time::Duration::from_secs(self.platform_timeout_secs.max(1)),
-            &self.outbound_allow,
-        )
+            self.egress_policy()?,
+        ))
     }
 
     pub fn tls_enabled(&self) -> bool {
@@ -479,13 +528,18 @@ listen = {listen:?}
 # retention_schedule = "0 30 2 * * *"              # cron with seconds, UTC; "" = only `hafen retention run`
 # retention_batch_size = 10000
 # retention_require_approval = false                # a second admin approves deletion rules
+# retention_min_period_days = 1                      # no rule may keep data for less
+# retention_approval_above_percent = 10              # deleting more of a tenant's messages at once needs a second admin
 # audit_retention_years = 10
+# token_max_days = 0                                # longest an API token may live (0: no maximum)
+# tenant_admins_issue_admin_tokens = false          # only install admins issue tenant-admin tokens
 # backup_schedule = ""                               # e.g. "0 0 3 * * *" (needs backup_dir)
 # backup_dir = "/var/backups/hafen"
 # backup_keep = 7
 # storage_country = "DE"                             # shown in the TOM annex
 # storage_site = "Rechenzentrum Hamburg"
-# outbound_allow = []                                # more hosts Hafen may connect to (".domain" for subdomains)
+# outbound_allow = []                                # hosts and networks beyond the platforms ("crm.intern", ".domain", "10.20.0.0/16")
+# trusted_proxies = []                               # proxies whose X-Forwarded-* headers count, e.g. ["127.0.0.1", "::1"]
 # templates_dir = "/etc/hafen/templates"             # letters.toml: the install's wording for letters
 "#,
             data_dir = self.data_dir.display().to_string(),

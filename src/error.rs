@@ -13,6 +13,10 @@ pub enum Error {
     /// No credentials, or credentials that do not verify.
     #[error("missing or invalid API token")]
     Unauthenticated,
+    /// A token that was valid once: revoked or expired. The detail says which and when, so
+    /// whoever runs the integration knows to ask for a new one rather than debug the request.
+    #[error("{0}")]
+    TokenEnded(String),
     /// Authenticated, but the role does not allow this.
     #[error("{0}")]
     Forbidden(String),

@@ -63,6 +63,10 @@ pub async fn run_due_work(hafen: &Hafen) {
         "started scheduled broadcasts",
         hafen.run_due_broadcasts().await,
     );
+    report(
+        "audited webhook rejections",
+        hafen.flush_webhook_rejections().await,
+    );
 }
 
 /// The due work of one process, run at most once at a time. A kick during a run asks for one

@@ -22,6 +22,7 @@ pub mod contacts;
 pub mod crypto;
 pub mod doctor;
 pub mod documents;
+pub mod egress;
 pub mod error;
 pub mod events;
 pub mod http;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::audit::{self, AuditEvent};
-use crate::auth::{self, Actor, ApiToken, Permission, Role};
+use crate::auth::{Actor, Permission, Role};
 use crate::clock::SharedClock;
 use crate::contacts;
 use crate::crypto::keyring::{KeyOwner, OwnerKeys};
@@ -25,8 +25,8 @@ pub struct Hafen {
     pub(crate) platforms: crate::channels::platform::PlatformClient,
     /// Largest file downloaded from a platform.
     pub(crate) max_media_bytes: usize,
-    /// Start media downloads as soon as a webhook delivered a file (off in tests that drive
-    /// downloads by hand).
+    /// Start due work (media downloads, event deliveries, queued sends) as soon as a write
+    /// queued some (off in tests that drive it by hand).
     pub(crate) download_on_arrival: bool,
     /// Broadcast messages per second (0: unpaced).
     pub(crate) broadcast_rate: u32,
@@ -40,6 +40,10 @@ pub struct Hafen {
     pub(crate) due_work: Arc<crate::jobs::DueWork>,
     /// The install's own wording for letters to data subjects (`templates_dir`).
     pub(crate) letter_wording: Arc<crate::requests::wording::LetterWording>,
+    /// Who may issue which tokens, for how long.
+    pub(crate) token_policy: crate::auth::lifecycle::TokenPolicy,
+    /// Webhook signature failures, audited per channel, source and minute.
+    pub(crate) webhook_rejections: Arc<crate::channels::rejections::RejectionTally>,
 }
 
 impl std::fmt::Debug for Hafen {
@@ -65,6 +69,7 @@ pub struct CreatedToken {
     pub role: Role,
     pub tenant: Option<TenantId>,
     pub token: Sensitive<String>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Hafen {
@@ -88,7 +93,15 @@ impl Hafen {
             posture: Arc::default(),
             due_work: Arc::default(),
             letter_wording: Arc::default(),
+            token_policy: Default::default(),
+            webhook_rejections: Arc::default(),
         }
+    }
+
+    /// The install's rules for issuing tokens.
+    pub fn with_token_policy(mut self, policy: crate::auth::lifecycle::TokenPolicy) -> Self {
+        self.token_policy = policy;
+        self
     }
 
     /// Letters to data subjects in the install's own wording (`<templates_dir>/letters.toml`).
@@ -147,14 +160,6 @@ impl Hafen {
         Ok(())
     }
 
-    /// Resolves a bearer token to the actor it belongs to.
-    pub async fn authenticate(&self, bearer: &str) -> Result<Actor> {
-        let presented = ApiToken::parse(bearer)?;
-        self.store
-            .read(move |conn| Ok(auth::token::verify(conn, &presented)))
-            .await?
-    }
-
     pub async fn create_tenant(&self, actor: &Actor, name: TenantName) -> Result<TenantView> {
         actor.authorize_install(Permission::ManageTenants)?;
         let id = TenantId::generate();
@@ -181,53 +186,6 @@ impl Hafen {
 
     /// Creates a token. Install-wide roles (admin) take no tenant; all others need one, and a
     /// tenant admin can only create tokens of non-admin roles within its own tenant.
-    pub async fn create_token(
-        &self,
-        actor: &Actor,
-        tenant: Option<&TenantId>,
-        role: Role,
-    ) -> Result<CreatedToken> {
-        match (tenant, role.is_install_wide()) {
-            (Some(t), false) => actor.authorize(t, Permission::ManageTokens)?,
-            (None, true) => actor.authorize_install(Permission::ManageTenants)?,
-            (Some(_), true) => return Err(Error::invalid(
-                "role",
-                "admin tokens are install-wide: create them with `hafen token create --role admin`",
-            )),
-            // The processor's DPO: install-wide, created by an admin.
-            (None, false) if role == Role::Dpo => {
-                actor.authorize_install(Permission::ManageTenants)?
-            }
-            (None, false) => return Err(Error::invalid("tenant", "this role needs a tenant")),
-        }
-        if let Some(t) = tenant {
-            self.ensure_tenant(t).await?;
-        }
-        let token = ApiToken::generate();
-        let at = self.clock.now();
-        let tenant_owned = tenant.cloned();
-        let mut event = AuditEvent::new(actor, "token.create")
-            .object("token", token.id().as_str())
-            .detail(format!("role={role}"));
-        if let Some(t) = tenant {
-            event = event.tenant(t);
-        }
-        let (token, actor_owned) = (Arc::new(token), actor.clone());
-        let stored = token.clone();
-        self.store
-            .write(move |conn| {
-                auth::token::insert(conn, &stored, role, tenant_owned.as_ref(), &actor_owned, at)?;
-                audit::append(conn, at, event.clone())
-            })
-            .await?;
-        Ok(CreatedToken {
-            id: token.id().as_str().to_string(),
-            role,
-            tenant: tenant.cloned(),
-            token: token.reveal(),
-        })
-    }
-
     /// The tenant's (company) name, for documents.
     pub async fn tenant_name(&self, tenant: &TenantId) -> Result<String> {
         let id = tenant.clone();

@@ -1,5 +1,6 @@
 //! Who may do what: roles, permissions and API tokens.
 
+pub mod lifecycle;
 pub mod token;
 
 use std::fmt;

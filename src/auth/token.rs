@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{Actor, Role};
-use crate::clock::to_micros;
+use crate::clock::{from_micros, to_micros};
 use crate::error::{Error, Result};
 use crate::sensitive::Sensitive;
 use crate::store::schema::api_tokens;
@@ -91,14 +91,19 @@ impl ApiToken {
     }
 }
 
-#[derive(Debug, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = api_tokens)]
 pub struct TokenRow {
     pub id: String,
     pub tenant_id: Option<String>,
     pub role: String,
     pub secret_hash: Vec<u8>,
+    pub created_at: i64,
+    pub created_by: String,
     pub revoked_at: Option<i64>,
+    pub name: Option<String>,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
 }
 
 #[derive(Debug, Insertable)]
@@ -110,14 +115,24 @@ struct NewTokenRow<'a> {
     secret_hash: Vec<u8>,
     created_at: i64,
     created_by: &'a str,
+    name: Option<&'a str>,
+    expires_at: Option<i64>,
 }
 
-/// Stores a new token for `role` (in `tenant`, unless the role is install-wide).
+/// What a new token is: its role and tenant, and optionally a name and an end.
+#[derive(Debug, Clone)]
+pub struct TokenSpec {
+    pub role: Role,
+    pub tenant: Option<TenantId>,
+    pub name: Option<String>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Stores a new token.
 pub fn insert(
     conn: &mut DbConn,
     token: &ApiToken,
-    role: Role,
-    tenant: Option<&TenantId>,
+    spec: &TokenSpec,
     created_by: &Actor,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
@@ -125,18 +140,36 @@ pub fn insert(
     diesel::insert_into(api_tokens::table)
         .values(NewTokenRow {
             id: token.id.as_str(),
-            tenant_id: tenant.map(TenantId::as_str),
-            role: role.as_str(),
+            tenant_id: spec.tenant.as_ref().map(TenantId::as_str),
+            role: spec.role.as_str(),
             secret_hash: token.secret_hash(),
             created_at: to_micros(at),
             created_by: &created_by,
+            name: spec.name.as_deref(),
+            expires_at: spec.expires_at.map(to_micros),
         })
         .execute(conn)?;
     Ok(())
 }
 
-/// Verifies a presented token against its stored hash; returns who it is.
-pub fn verify(conn: &mut DbConn, presented: &ApiToken) -> Result<Actor> {
+/// How often the last-use time is written at most: often enough to tell a dormant token from a
+/// busy one, rarely enough that authentication stays a read.
+pub const LAST_USE_GRANULARITY: chrono::Duration = chrono::Duration::hours(1);
+
+/// A verified token: who it is, and whether its last-use time is due for an update.
+#[derive(Debug)]
+pub struct Verified {
+    pub actor: Actor,
+    pub touch: bool,
+}
+
+/// Verifies a presented token against its stored hash; returns who it is. A revoked or expired
+/// token is told so — only to whoever holds its secret, so nobody learns which ids exist.
+pub fn verify(
+    conn: &mut DbConn,
+    presented: &ApiToken,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Verified> {
     let row: Option<TokenRow> = api_tokens::table
         .filter(api_tokens::id.eq(presented.id.as_str()))
         .select(TokenRow::as_select())
@@ -149,23 +182,97 @@ pub fn verify(conn: &mut DbConn, presented: &ApiToken) -> Result<Actor> {
         .map(|r| r.secret_hash.clone())
         .unwrap_or_else(|| vec![0u8; 32]);
     let matches: bool = stored.ct_eq(&presented.secret_hash()).into();
-    match row {
-        Some(row) if matches && row.revoked_at.is_none() => {
-            let role: Role = row.role.parse().map_err(|_| {
-                Error::internal(anyhow::anyhow!(
-                    "token {} has an unknown role in the database",
-                    row.id
-                ))
-            })?;
-            let tenant = row.tenant_id.as_deref().map(TenantId::parse).transpose()?;
-            Ok(Actor::Token {
-                id: presented.id.clone(),
-                role,
-                tenant,
-            })
-        }
-        _ => Err(Error::Unauthenticated),
+    let row = match row {
+        Some(row) if matches => row,
+        _ => return Err(Error::Unauthenticated),
+    };
+    let now_micros = to_micros(now);
+    if let Some(at) = row.revoked_at {
+        return Err(Error::TokenEnded(format!(
+            "this API token was revoked on {}; ask an admin for a new one",
+            from_micros(at).format("%Y-%m-%d %H:%M UTC")
+        )));
     }
+    if let Some(at) = row.expires_at.filter(|at| *at <= now_micros) {
+        return Err(Error::TokenEnded(format!(
+            "this API token expired on {}; ask an admin for a new one",
+            from_micros(at).format("%Y-%m-%d %H:%M UTC")
+        )));
+    }
+    let role: Role = row.role.parse().map_err(|_| {
+        Error::internal(anyhow::anyhow!(
+            "token {} has an unknown role in the database",
+            row.id
+        ))
+    })?;
+    let tenant = row.tenant_id.as_deref().map(TenantId::parse).transpose()?;
+    let touch = row
+        .last_used_at
+        .is_none_or(|at| now_micros - at >= LAST_USE_GRANULARITY.num_microseconds().unwrap_or(0));
+    Ok(Verified {
+        actor: Actor::Token {
+            id: presented.id.clone(),
+            role,
+            tenant,
+        },
+        touch,
+    })
+}
+
+/// Records that a token was used, unless another request already did within the granularity.
+pub fn touch(
+    conn: &mut DbConn,
+    id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    let now = to_micros(now);
+    let stale = now - LAST_USE_GRANULARITY.num_microseconds().unwrap_or(0);
+    diesel::update(
+        api_tokens::table.filter(api_tokens::id.eq(id)).filter(
+            api_tokens::last_used_at
+                .is_null()
+                .or(api_tokens::last_used_at.le(stale)),
+        ),
+    )
+    .set(api_tokens::last_used_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Every token, or a tenant's; newest first. Never the hashes' use: callers map to views.
+pub fn list(conn: &mut DbConn, tenant: Option<&TenantId>) -> Result<Vec<TokenRow>, StoreError> {
+    let mut query = api_tokens::table.into_boxed();
+    if let Some(t) = tenant {
+        query = query.filter(api_tokens::tenant_id.eq(t.as_str()));
+    }
+    Ok(query
+        .order((api_tokens::created_at.desc(), api_tokens::id.desc()))
+        .select(TokenRow::as_select())
+        .load(conn)?)
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<TokenRow>, StoreError> {
+    Ok(api_tokens::table
+        .filter(api_tokens::id.eq(id))
+        .select(TokenRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Revokes a token; false if it was revoked already.
+pub fn revoke(
+    conn: &mut DbConn,
+    id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, StoreError> {
+    let changed = diesel::update(
+        api_tokens::table
+            .filter(api_tokens::id.eq(id))
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(Some(to_micros(now))))
+    .execute(conn)?;
+    Ok(changed == 1)
 }
 
 #[cfg(test)]

@@ -312,15 +312,23 @@ impl Hafen {
     }
 }
 
-fn refused(r: crate::channels::platform::Refused) -> Failure {
-    Failure::fatal(format!(
-        "the file is on {}, which is not on the outbound allow-list (outbound_allow)",
-        if r.host.is_empty() {
-            "an invalid URL"
-        } else {
-            r.host.as_str()
-        }
-    ))
+/// A file the outbound policy refused. The host goes to the log only: the stored reason is
+/// read by tenants' admins and kept with the attachment, and a host name can say whom a file
+/// came from.
+fn refused(r: crate::egress::Refusal) -> Failure {
+    tracing::warn!(host = %r.host, reason = %r.reason, "media download refused by the outbound policy");
+    Failure::fatal(REFUSED_FILE.to_string())
+}
+
+const REFUSED_FILE: &str = "the file's address is refused by the outbound policy (not a platform host on the outbound allow-list, or not a public address); the host is in the server log";
+
+/// A failed request: refused by the policy (for good), or a network error (retried).
+fn request_failure(e: reqwest::Error) -> Failure {
+    match crate::egress::Refusal::in_error(&e) {
+        Some(r) => refused(r.clone()),
+        // `without_url`: Telegram URLs carry the bot token.
+        None => Failure::retry(format!("network: {}", e.without_url())),
+    }
 }
 
 fn classify(status: reqwest::StatusCode) -> Failure {
@@ -337,8 +345,7 @@ fn classify(status: reqwest::StatusCode) -> Failure {
 async fn json_or_failure(
     response: reqwest::Result<reqwest::Response>,
 ) -> std::result::Result<serde_json::Value, Failure> {
-    // `without_url`: Telegram URLs carry the bot token.
-    let response = response.map_err(|e| Failure::retry(format!("network: {}", e.without_url())))?;
+    let response = response.map_err(request_failure)?;
     if !response.status().is_success() {
         return Err(classify(response.status()));
     }
@@ -352,7 +359,7 @@ async fn body_limited(
     response: reqwest::Result<reqwest::Response>,
     limit: usize,
 ) -> std::result::Result<Vec<u8>, Failure> {
-    let response = response.map_err(|e| Failure::retry(format!("network: {}", e.without_url())))?;
+    let response = response.map_err(request_failure)?;
     if !response.status().is_success() {
         return Err(classify(response.status()));
     }

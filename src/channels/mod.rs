@@ -9,6 +9,7 @@ pub mod parse;
 pub mod platform;
 pub mod policy;
 pub mod registry;
+pub mod rejections;
 pub mod send;
 pub mod verify;
 pub mod webhook;

@@ -4,7 +4,11 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
+
+use crate::egress::{self, EgressPolicy, Purpose, Refusal};
 
 use super::inbound::PlatformError;
 use super::{Channel, Platform};
@@ -15,6 +19,12 @@ pub struct Endpoints {
     pub whatsapp: String,
     pub messenger: String,
     pub telegram: String,
+}
+
+impl Endpoints {
+    pub fn all(&self) -> [&str; 3] {
+        [&self.whatsapp, &self.messenger, &self.telegram]
+    }
 }
 
 impl Default for Endpoints {
@@ -59,141 +69,59 @@ pub enum SendOutcome {
     Retry(PlatformError, Option<Duration>),
 }
 
-/// Where Hafen may connect to: the configured platform API hosts, the platforms' file hosts,
-/// and what the admin adds (`outbound_allow`). Everything else — a file URL pointing into the
-/// company network, a redirect elsewhere — is refused and logged.
-#[derive(Debug, Clone)]
-pub struct OutboundPolicy {
-    /// The configured API endpoints: host and port.
-    origins: Vec<(String, u16)>,
-    /// Exact host names (standard ports).
-    hosts: Vec<String>,
-    /// Domains whose subdomains are allowed too (standard ports).
-    domains: Vec<String>,
-}
-
-/// The platforms' own file and API domains (WhatsApp media, Messenger attachments, Telegram).
-const PLATFORM_DOMAINS: [&str; 5] = [
-    "facebook.com",
-    "fbsbx.com",
-    "fbcdn.net",
-    "whatsapp.net",
-    "telegram.org",
-];
-
-impl OutboundPolicy {
-    /// `extra`: host names, or `.domain` for a domain and its subdomains.
-    pub fn new(endpoints: &Endpoints, extra: &[String]) -> Self {
-        let origins = [
-            &endpoints.whatsapp,
-            &endpoints.messenger,
-            &endpoints.telegram,
-        ]
-        .iter()
-        .filter_map(|u| {
-            let u = url::Url::parse(u).ok()?;
-            Some((
-                u.host_str()?.to_ascii_lowercase(),
-                u.port_or_known_default()?,
-            ))
-        })
-        .collect();
-        let mut hosts = Vec::new();
-        let mut domains: Vec<String> = PLATFORM_DOMAINS.iter().map(|d| d.to_string()).collect();
-        for e in extra {
-            match e.strip_prefix('.') {
-                Some(d) => domains.push(d.to_ascii_lowercase()),
-                None => hosts.push(e.to_ascii_lowercase()),
-            }
-        }
-        Self {
-            origins,
-            hosts,
-            domains,
-        }
-    }
-
-    pub fn allows(&self, url: &url::Url) -> bool {
-        if !matches!(url.scheme(), "https" | "http") {
-            return false;
-        }
-        let (Some(host), Some(port)) = (
-            url.host_str().map(str::to_ascii_lowercase),
-            url.port_or_known_default(),
-        ) else {
-            return false;
-        };
-        if self.origins.iter().any(|(h, p)| *h == host && *p == port) {
-            return true;
-        }
-        let standard_port = matches!(port, 443 | 80);
-        standard_port
-            && (self.hosts.contains(&host)
-                || self
-                    .domains
-                    .iter()
-                    .any(|d| host == *d || host.ends_with(&format!(".{d}"))))
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct PlatformClient {
+    /// Platform APIs and files: platform hosts only, redirects re-checked.
     http: reqwest::Client,
+    /// Tenants' event hooks: any public host, no redirects.
+    hooks: reqwest::Client,
     endpoints: Endpoints,
-    policy: std::sync::Arc<OutboundPolicy>,
-}
-
-/// A connection the allow-list refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused {
-    pub host: String,
+    policy: Arc<EgressPolicy>,
 }
 
 impl PlatformClient {
     pub fn new(endpoints: Endpoints, timeout: Duration) -> Self {
-        Self::with_policy(endpoints, timeout, &[])
+        let policy = EgressPolicy::new(&endpoints.all(), &[]).unwrap_or_default();
+        Self::with_policy(endpoints, timeout, policy)
     }
 
-    /// A client that connects only where `OutboundPolicy` allows, redirects included.
-    pub fn with_policy(endpoints: Endpoints, timeout: Duration, extra: &[String]) -> Self {
-        let policy = std::sync::Arc::new(OutboundPolicy::new(&endpoints, extra));
-        let redirects = policy.clone();
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("hafen/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() >= 5 {
-                    attempt.error("too many redirects")
-                } else if redirects.allows(attempt.url()) {
-                    attempt.follow()
-                } else {
-                    tracing::warn!(
-                        host = attempt.url().host_str().unwrap_or(""),
-                        "outbound redirect refused: not on the allow-list"
-                    );
-                    attempt.error("redirect to a host outside the outbound allow-list")
-                }
-            }))
-            .build()
-            .unwrap_or_default();
+    /// A client that connects only where the egress policy allows, redirects included.
+    pub fn with_policy(endpoints: Endpoints, timeout: Duration, policy: EgressPolicy) -> Self {
+        let policy = Arc::new(policy);
         Self {
-            http,
+            http: egress::client(&policy, Purpose::Platform, timeout),
+            hooks: egress::client(&policy, Purpose::Hook, timeout),
             endpoints,
             policy,
         }
     }
 
-    /// A GET to `url` if the allow-list permits it; refused (and logged) otherwise.
-    pub fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, Refused> {
-        let parsed = url::Url::parse(url).map_err(|_| Refused {
+    /// A GET to `url` if the policy permits it; refused (and logged) otherwise. The address is
+    /// checked again when the client resolves the host.
+    pub fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, Refusal> {
+        let parsed = url::Url::parse(url).map_err(|_| Refusal {
             host: String::new(),
+            reason: "not a URL".into(),
         })?;
-        if !self.policy.allows(&parsed) {
-            let host = parsed.host_str().unwrap_or("").to_string();
-            tracing::warn!(%host, "outbound connection refused: not on the allow-list (outbound_allow)");
-            return Err(Refused { host });
+        if let Err(refused) = self.policy.check_url(&parsed, Purpose::Platform) {
+            tracing::warn!(host = %refused.host, reason = %refused.reason, "outbound connection refused");
+            return Err(refused);
         }
         Ok(self.http.get(parsed))
+    }
+
+    /// A POST to a tenant's event hook, if the policy permits it.
+    pub fn post_hook(&self, url: &str) -> Result<reqwest::RequestBuilder, Refusal> {
+        let parsed = url::Url::parse(url).map_err(|_| Refusal {
+            host: String::new(),
+            reason: "not a URL".into(),
+        })?;
+        self.policy.check_url(&parsed, Purpose::Hook)?;
+        Ok(self.hooks.post(parsed))
+    }
+
+    pub fn policy(&self) -> &EgressPolicy {
+        &self.policy
     }
 
     pub fn http(&self) -> &reqwest::Client {
@@ -586,45 +514,5 @@ mod tests {
             telegram_outcome(403, &blocked, "5"),
             SendOutcome::Failed(_)
         ));
-    }
-}
-
-#[cfg(test)]
-mod policy_tests {
-    use super::*;
-
-    #[test]
-    fn only_platform_and_configured_hosts_are_reachable() {
-        let endpoints = Endpoints {
-            whatsapp: "https://graph.facebook.com/v21.0".into(),
-            messenger: "https://graph.facebook.com/v21.0".into(),
-            telegram: "http://127.0.0.1:9999".into(),
-        };
-        let client = PlatformClient::with_policy(
-            endpoints,
-            Duration::from_secs(1),
-            &["media-proxy.intern".into(), ".cdn.example".into()],
-        );
-        for ok in [
-            "https://graph.facebook.com/v21.0/123",
-            "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1",
-            "https://scontent.xx.fbcdn.net/v/t1/abc.jpg",
-            "http://127.0.0.1:9999/file/bot1:x/photo.jpg",
-            "https://media-proxy.intern/x",
-            "https://a.cdn.example/x",
-        ] {
-            assert!(client.get(ok).is_ok(), "{ok} should be allowed");
-        }
-        for refused in [
-            "http://169.254.169.254/latest/meta-data/",
-            "http://10.0.0.5/intranet",
-            "https://evilfbsbx.com/x",
-            "https://fbsbx.com.evil.net/x",
-            "ftp://graph.facebook.com/x",
-            "http://127.0.0.1:22/",
-            "not a url",
-        ] {
-            assert!(client.get(refused).is_err(), "{refused} should be refused");
-        }
     }
 }

@@ -248,6 +248,13 @@ impl ChannelSecrets {
         ] {
             if let Some(v) = value {
                 check_secret(field, v)?;
+                // The secrets that authenticate webhooks must not be guessable. The verify
+                // token only lets someone trigger Meta's handshake echo; access and bot tokens
+                // are the platforms' own.
+                if matches!(field, "app_secret" | "webhook_secret") {
+                    crate::crypto::strength::check(v)
+                        .map_err(|reason| Error::invalid(format!("secrets.{field}"), reason))?;
+                }
             }
         }
         if let Some(s) = &self.webhook_secret {

@@ -271,6 +271,16 @@ struct Target {
     consent: Option<Option<crate::consent::ConsentState>>,
 }
 
+/// When a stored message goes to the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispatch {
+    /// Now, within the request; the answer reports the platform's.
+    Now,
+    /// From the outbox, by the next run of due work: the answer never waits for the platform
+    /// (the widget must answer every sign-up in the same time, whatever its state).
+    Outbox,
+}
+
 impl Hafen {
     /// Sends a message to a contact. See the module docs for the guarantees.
     pub async fn send_message(
@@ -280,6 +290,27 @@ impl Hafen {
         contact_id: &str,
         request: SendRequest,
         header_key: Option<String>,
+    ) -> Result<SendReceipt> {
+        self.submit_message(
+            actor,
+            tenant,
+            contact_id,
+            request,
+            header_key,
+            Dispatch::Now,
+        )
+        .await
+    }
+
+    /// Stores a message with its outbox entry and sends it as `dispatch` says.
+    pub(crate) async fn submit_message(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        contact_id: &str,
+        request: SendRequest,
+        header_key: Option<String>,
+        dispatch: Dispatch,
     ) -> Result<SendReceipt> {
         actor.authorize(tenant, Permission::SendMessages)?;
         let request = SendRequest {
@@ -450,7 +481,10 @@ impl Hafen {
                 .seal
                 .seal(&outbox_binding(t, &message_id), &request_json)?,
             attempts: 0,
-            next_attempt_at: to_micros(now + LEASE),
+            next_attempt_at: match dispatch {
+                Dispatch::Now => to_micros(now + LEASE),
+                Dispatch::Outbox => to_micros(now),
+            },
             last_error: None,
         };
         let event = AuditEvent::new(actor, "message.send")
@@ -477,6 +511,12 @@ impl Hafen {
                 ))
             }
             Err(e) => return Err(e.into()),
+        }
+        if dispatch == Dispatch::Outbox {
+            if self.download_on_arrival {
+                self.due_work.kick(self);
+            }
+            return Ok(receipt(&message_id, "queued", None, Some(now)));
         }
         let address = contacts::ContactView::open(&target.contact, Some(&target.keys))?
             .address

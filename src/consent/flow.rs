@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{ConsentState, ConsentView, Evidence, Intent, Source};
 use crate::auth::{Actor, Permission};
-use crate::channels::send::{SendReceipt, SendRequest, TemplateInput};
+use crate::channels::send::{Dispatch, SendReceipt, SendRequest, TemplateInput};
 use crate::error::{Error, Result};
 use crate::service::Hafen;
 use crate::tenants::TenantId;
@@ -39,6 +39,7 @@ impl Hafen {
         language: &str,
         source: Source,
         evidence: Evidence,
+        dispatch: Dispatch,
     ) -> Result<RequestOutcome> {
         // Requesting sends a message: the same permission as sending.
         actor.authorize(tenant, Permission::SendMessages)?;
@@ -62,7 +63,7 @@ impl Hafen {
             });
         }
         let (confirmation, confirmation_error) = match self
-            .send_confirmation_request(tenant, contact_id, &text, template, language)
+            .send_confirmation_request(tenant, contact_id, &text, template, language, dispatch)
             .await
         {
             Ok(receipt) => (Some(receipt), None),
@@ -87,9 +88,13 @@ impl Hafen {
         text: &str,
         template: Option<String>,
         language: &str,
+        dispatch: Dispatch,
     ) -> Result<SendReceipt> {
         let message = format!("{text}\n\n{CONFIRM_HINT_DE}");
-        match self.send_system_text(tenant, contact_id, &message).await {
+        match self
+            .send_system_text(tenant, contact_id, &message, dispatch)
+            .await
+        {
             Err(Error::Conflict(reason)) => match template {
                 Some(name) => {
                     let request = SendRequest {
@@ -104,7 +109,7 @@ impl Hafen {
                         media: None,
                         purpose_id: None,
                     };
-                    self.send_message(&Actor::System, tenant, contact_id, request, None)
+                    self.submit_message(&Actor::System, tenant, contact_id, request, None, dispatch)
                         .await
                 }
                 None => Err(Error::Conflict(reason)),
@@ -118,6 +123,7 @@ impl Hafen {
         tenant: &TenantId,
         contact_id: &str,
         text: &str,
+        dispatch: Dispatch,
     ) -> Result<SendReceipt> {
         let request = SendRequest {
             channel_id: None,
@@ -127,7 +133,7 @@ impl Hafen {
             media: None,
             purpose_id: None,
         };
-        self.send_message(&Actor::System, tenant, contact_id, request, None)
+        self.submit_message(&Actor::System, tenant, contact_id, request, None, dispatch)
             .await
     }
 
@@ -221,7 +227,14 @@ impl Hafen {
                 if row.state == ConsentState::Confirmed.as_str() {
                     self.reply(tenant, contact_id, CONFIRMED_DE).await;
                 } else if let Err(e) = self
-                    .send_confirmation_request(tenant, contact_id, &text, template, "de")
+                    .send_confirmation_request(
+                        tenant,
+                        contact_id,
+                        &text,
+                        template,
+                        "de",
+                        Dispatch::Now,
+                    )
                     .await
                 {
                     tracing::warn!(error = %crate::telemetry::chain(&e), "the consent confirmation request could not be sent");
@@ -233,7 +246,10 @@ impl Hafen {
 
     /// Sends a text reply; failures are logged (the state change they report stands).
     async fn reply(&self, tenant: &TenantId, contact_id: &str, text: &str) {
-        if let Err(e) = self.send_system_text(tenant, contact_id, text).await {
+        if let Err(e) = self
+            .send_system_text(tenant, contact_id, text, Dispatch::Now)
+            .await
+        {
             tracing::warn!(error = %crate::telemetry::chain(&e), "a consent reply could not be sent");
         }
     }

@@ -24,24 +24,53 @@ use crate::tenants::TenantId;
 /// How long a form may be open before it is submitted.
 const TOKEN_LIFETIME: Duration = Duration::hours(2);
 
-/// Sliding-window counters (per IP, per number). In memory: a restart forgives.
-#[derive(Debug, Default)]
+/// Sliding-window counters per client network (IPv4 address, IPv6 /64). In memory: a restart
+/// forgives, which is acceptable for addresses; the per-number limit, which protects the person
+/// who receives the confirmation messages, is counted in the database instead.
+/// When a key was last seen (allowed or not), and its hits within the window.
+type Seen = (DateTime<Utc>, VecDeque<DateTime<Utc>>);
+
+#[derive(Debug)]
 pub struct RateLimiter {
-    hits: Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>,
+    hits: Mutex<HashMap<String, Seen>>,
+    capacity: usize,
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self::with_capacity(100_000)
+    }
 }
 
 impl RateLimiter {
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            hits: Mutex::default(),
+            capacity: capacity.max(10),
+        }
+    }
+
     /// Counts a hit for `key`; false when `limit` hits within `window` were already counted.
     pub fn allow(&self, key: &str, limit: usize, window: Duration, now: DateTime<Utc>) -> bool {
         let mut hits = self.hits.lock().unwrap_or_else(|e| e.into_inner());
-        if hits.len() > 100_000 {
-            hits.retain(|_, q| q.back().is_some_and(|t| now - *t < window));
-            // Still full (e.g. rotating addresses): forget everything rather than grow.
-            if hits.len() > 100_000 {
-                hits.clear();
+        if hits.len() >= self.capacity && !hits.contains_key(key) {
+            hits.retain(|_, (_, q)| q.back().is_some_and(|t| now - *t < window));
+            if hits.len() >= self.capacity {
+                // Still full (addresses rotating faster than the window): forget the tenth seen
+                // least recently. Never everything — that would reset the counters of the
+                // clients being limited right now too.
+                let mut seen: Vec<(DateTime<Utc>, String)> =
+                    hits.iter().map(|(k, (at, _))| (*at, k.clone())).collect();
+                seen.sort_unstable();
+                for (_, k) in seen.into_iter().take(self.capacity / 10) {
+                    hits.remove(&k);
+                }
             }
         }
-        let queue = hits.entry(key.to_string()).or_default();
+        let (seen, queue) = hits
+            .entry(key.to_string())
+            .or_insert((now, VecDeque::new()));
+        *seen = now;
         while queue.front().is_some_and(|t| now - *t >= window) {
             queue.pop_front();
         }
@@ -50,6 +79,19 @@ impl RateLimiter {
         }
         queue.push_back(now);
         true
+    }
+}
+
+/// The rate-limit key of a client: its IPv4 address, or its IPv6 /64 (one subscriber's whole
+/// allocation: a flood from one /64 is one client).
+pub fn client_key(ip: Option<&str>) -> String {
+    match ip.and_then(|ip| ip.parse::<std::net::IpAddr>().ok()) {
+        Some(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(ip) => ip.to_string(),
+        None => "-".into(),
     }
 }
 
@@ -97,6 +139,40 @@ pub enum SignUpRefusal {
 }
 
 impl Hafen {
+    /// Sign-ups through the widget for this contact (any purpose, any state) since `since`,
+    /// counted from the audit entries every request writes: subscribed or not, each attempt
+    /// counts the same, so the limit itself tells nothing.
+    async fn widget_requests_since(
+        &self,
+        tenant: &TenantId,
+        contact: &str,
+        since: DateTime<Utc>,
+    ) -> Result<i64> {
+        use crate::store::schema::audit_log;
+        use diesel::prelude::*;
+        let (t, c, since) = (
+            tenant.clone(),
+            contact.to_string(),
+            crate::clock::to_micros(since),
+        );
+        let source = format!("% source={}", Source::Widget.as_str());
+        Ok(self
+            .store
+            .read(move |conn| {
+                // `audit_log_object` (object_type, object_id) finds the contact's few entries.
+                Ok(audit_log::table
+                    .filter(audit_log::object_type.eq("contact"))
+                    .filter(audit_log::object_id.eq(&c))
+                    .filter(audit_log::at.gt(since))
+                    .filter(audit_log::tenant_id.eq(t.as_str()))
+                    .filter(audit_log::action.eq("consent.request"))
+                    .filter(audit_log::detail.like(source))
+                    .count()
+                    .get_result::<i64>(conn)?)
+            })
+            .await?)
+    }
+
     fn csrf_mac(&self, tenant: &str, purpose: &str, issued: i64) -> Vec<u8> {
         let key = self.keys.master().derive("widget-csrf");
         let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key.as_ref()) else {
@@ -199,32 +275,23 @@ impl Hafen {
         };
         let now = self.clock.now();
         let limits = self.widget_limits;
-        let ip_key = format!(
-            "ip:{}:{}",
-            tenant.as_str(),
-            form.ip.as_deref().unwrap_or("-")
-        );
+        let ip_key = format!("ip:{}:{}", tenant.as_str(), client_key(form.ip.as_deref()));
         if !self
             .widget_rate
             .allow(&ip_key, limits.per_ip_per_hour, Duration::hours(1), now)
         {
             return Ok(Err(SignUpRefusal::RateLimited));
         }
-        // Keyed by the blind index, so the limiter holds no phone numbers.
-        let keys = self.tenant_keys(tenant).await?;
-        let number_key = format!(
-            "n:{}",
-            hex::encode(keys.blind.index(&[b"widget", address.expose().as_bytes()]))
-        );
-        if !self.widget_rate.allow(
-            &number_key,
-            limits.per_number_per_day,
-            Duration::days(1),
-            now,
-        ) {
+        let contact = self.ensure_contact(tenant, &channel, &address).await?;
+        // Each sign-up sends the number a message: counted in the database, so the limit holds
+        // across instances and restarts and no flood of addresses resets it.
+        if self
+            .widget_requests_since(tenant, &contact, now - Duration::days(1))
+            .await?
+            >= limits.per_number_per_day as i64
+        {
             return Ok(Err(SignUpRefusal::RateLimited));
         }
-        let contact = self.ensure_contact(tenant, &channel, &address).await?;
         let evidence = Evidence {
             ip: form.ip,
             user_agent: form.user_agent,
@@ -242,6 +309,9 @@ impl Hafen {
                 &form.language,
                 Source::Widget,
                 evidence,
+                // The confirmation goes out from the outbox: the answer must not wait for the
+                // platform, or its time would tell a new number from a subscribed one.
+                crate::channels::send::Dispatch::Outbox,
             )
             .await?;
         if let Some(reason) = outcome.confirmation_error {
@@ -249,5 +319,44 @@ impl Hafen {
             tracing::warn!(tenant = %tenant, %reason, "widget sign-up: the confirmation message could not be sent");
         }
         Ok(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod limiter_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_flood_of_keys_evicts_the_oldest_and_never_resets_the_limited() {
+        let limiter = RateLimiter::with_capacity(100);
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0).unwrap();
+        let hour = Duration::hours(1);
+        for _ in 0..3 {
+            assert!(limiter.allow("victim", 3, hour, t0));
+        }
+        assert!(!limiter.allow("victim", 3, hour, t0));
+        // 10 000 fresh keys later, within the window, "victim" is still limited: it was used
+        // more recently than the keys that get evicted.
+        for i in 0..10_000 {
+            let at = t0 + Duration::milliseconds(i);
+            limiter.allow(&format!("k{i}"), 3, hour, at);
+            if i % 50 == 0 {
+                assert!(
+                    !limiter.allow("victim", 3, hour, at),
+                    "reset after {i} keys"
+                );
+            }
+        }
+        assert_eq!(
+            client_key(Some("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            client_key(Some("2001:db8:1:2::1")),
+            "one /64, one key"
+        );
+        assert_ne!(
+            client_key(Some("2001:db8:1:3::1")),
+            client_key(Some("2001:db8:1:2::1"))
+        );
+        assert_eq!(client_key(Some("203.0.113.9")), "203.0.113.9");
     }
 }

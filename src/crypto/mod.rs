@@ -12,6 +12,7 @@ pub mod keyring;
 pub mod keys;
 pub mod master;
 pub mod seal;
+pub mod strength;
 
 pub use keyring::KeyRing;
 pub use keys::{BlindIndexKey, DataKey, SealingKey};

@@ -19,6 +19,7 @@ use crate::auth::{Actor, Permission};
 use crate::clock::{from_micros, to_micros};
 use crate::crypto::keyring::OwnerKeys;
 use crate::crypto::FieldBinding;
+use crate::egress::{Purpose, Refusal};
 use crate::error::{Error, Result};
 use crate::service::{Hafen, Page, PageRequest};
 use crate::store::schema::{event_deliveries, event_hooks};
@@ -149,7 +150,8 @@ fn binding<'a>(
     }
 }
 
-fn validate_url(url: &str) -> Result<()> {
+/// The form of a hook URL; where it may lead is the egress policy's question.
+fn validate_url(url: &str) -> Result<url::Url> {
     let invalid = || {
         Error::invalid(
             "url",
@@ -176,8 +178,11 @@ fn validate_url(url: &str) -> Result<()> {
     if !ok || !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(invalid());
     }
-    Ok(())
+    Ok(parsed)
 }
+
+/// Why a delivery was refused by the egress policy, as the tenant sees it in the delivery log.
+const REFUSED_DELIVERY: &str = "not sent: the hook's address is not a public internet address and not on the install's outbound allow-list (outbound_allow); an admin can allow an internal system there";
 
 /// Signs `body` as the receiver will check it.
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
@@ -210,8 +215,10 @@ pub fn enqueue(
     if hooks.is_empty() {
         return Ok(0);
     }
+    let restricted = Restricted::find(conn, tenant, events.iter().map(|(_, p)| p))?;
     let mut queued = 0;
-    for (kind, mut payload) in events {
+    for (kind, payload) in events {
+        let mut payload = restricted.withhold(kind, payload);
         for (hook_id, subscribed) in &hooks {
             if !kind.is_legal_notice() && !subscribed.split(',').any(|e| e == kind.as_str()) {
                 continue;
@@ -245,6 +252,100 @@ pub fn enqueue(
         }
     }
     Ok(queued)
+}
+
+/// Art. 18 GDPR: the contacts among a batch of events whose processing is restricted. Their
+/// events still say that something happened — ids only — so the company's systems stay in step,
+/// but carry nothing about whom or what: no address, name, body or platform id.
+#[derive(Debug, Default)]
+struct Restricted {
+    contacts: std::collections::HashSet<String>,
+    messages: std::collections::HashSet<String>,
+}
+
+impl Restricted {
+    fn find<'a>(
+        conn: &mut DbConn,
+        tenant: &str,
+        payloads: impl Iterator<Item = &'a serde_json::Value>,
+    ) -> Result<Self, StoreError> {
+        use crate::store::schema::{contacts, messages};
+        let (mut contact_ids, mut message_ids) = (Vec::new(), Vec::new());
+        for p in payloads {
+            if let Some(c) = p["message"]["contact_id"].as_str() {
+                contact_ids.push(c.to_string());
+            }
+            if let Some(m) = p["status"]["message_id"].as_str() {
+                message_ids.push(m.to_string());
+            }
+        }
+        let mut found = Self::default();
+        if !contact_ids.is_empty() {
+            found.contacts = contacts::table
+                .filter(contacts::tenant_id.eq(tenant))
+                .filter(contacts::id.eq_any(&contact_ids))
+                .filter(contacts::restricted_at.is_not_null())
+                .select(contacts::id)
+                .load::<String>(conn)?
+                .into_iter()
+                .collect();
+        }
+        if !message_ids.is_empty() {
+            found.messages = messages::table
+                .inner_join(contacts::table.on(contacts::id.eq(messages::contact_id)))
+                .filter(messages::tenant_id.eq(tenant))
+                .filter(messages::id.eq_any(&message_ids))
+                .filter(contacts::restricted_at.is_not_null())
+                .select(messages::id)
+                .load::<String>(conn)?
+                .into_iter()
+                .collect();
+        }
+        Ok(found)
+    }
+
+    fn covers(&self, payload: &serde_json::Value) -> bool {
+        payload["message"]["contact_id"]
+            .as_str()
+            .is_some_and(|c| self.contacts.contains(c))
+            || payload["status"]["message_id"]
+                .as_str()
+                .is_some_and(|m| self.messages.contains(m))
+    }
+
+    /// The event as the company's systems may receive it.
+    fn withhold(&self, kind: EventKind, payload: serde_json::Value) -> serde_json::Value {
+        if kind.is_legal_notice() || !self.covers(&payload) {
+            return payload;
+        }
+        let p = &payload;
+        match kind {
+            EventKind::MessageReceived => serde_json::json!({
+                "event": p["event"],
+                "tenant_id": p["tenant_id"],
+                "restricted": true,
+                "message": {
+                    "id": p["message"]["id"],
+                    "contact_id": p["message"]["contact_id"],
+                    "channel": p["message"]["channel"],
+                    "channel_id": p["message"]["channel_id"],
+                },
+                "contact": { "id": p["message"]["contact_id"], "restricted": true },
+            }),
+            _ => serde_json::json!({
+                "event": p["event"],
+                "tenant_id": p["tenant_id"],
+                "restricted": true,
+                "status": { "message_id": p["status"]["message_id"] },
+            }),
+        }
+    }
+}
+
+/// Whether a delivered event carries personal data (and so is audited): a message with its
+/// contact's address, name and body. Statuses carry ids and a state; erasure notices ids.
+fn carries_personal_data(payload: &serde_json::Value) -> bool {
+    payload["event"] == EventKind::MessageReceived.as_str() && payload["restricted"] != true
 }
 
 impl Hafen {
@@ -285,10 +386,27 @@ impl Hafen {
         input: HookInput,
     ) -> Result<HookView> {
         actor.authorize(tenant, Permission::ManageChannels)?;
-        validate_url(&input.url)?;
+        let url = validate_url(&input.url)?;
+        if let Err(refused) = self
+            .platforms
+            .policy()
+            .check_reachable(&url, Purpose::Hook)
+            .await
+        {
+            return Err(Error::invalid("url", refused.to_string()));
+        }
         let secret = match input.secret {
-            Some(s) if (16..=256).contains(&s.len()) && !s.chars().any(char::is_control) => s,
-            Some(_) => return Err(Error::invalid("secret", "must be 16-256 characters")),
+            Some(s) if s.len() > 256 || s.chars().any(char::is_control) => {
+                return Err(Error::invalid(
+                    "secret",
+                    "must be at most 256 characters without control characters",
+                ))
+            }
+            Some(s) => {
+                crate::crypto::strength::check(&s)
+                    .map_err(|reason| Error::invalid("secret", reason))?;
+                s
+            }
             None => {
                 let mut bytes = [0u8; 32];
                 rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -503,7 +621,7 @@ impl Hafen {
                     .load(conn)?)
             })
             .await?;
-        let mut attempted = 0;
+        let mut attempted = Vec::new();
         for row in due {
             let (id, lease) = (row.id.clone(), to_micros(self.clock.now() + LEASE));
             let claimed = self
@@ -519,14 +637,50 @@ impl Hafen {
                 })
                 .await?;
             if claimed == 1 {
-                self.deliver_event(row).await?;
-                attempted += 1;
+                attempted.push(self.deliver_event(row).await?);
             }
         }
-        Ok(attempted)
+        let count = attempted.len();
+        self.audit_deliveries(attempted).await?;
+        Ok(count)
     }
 
-    async fn deliver_event(&self, row: DeliveryRow) -> Result<()> {
+    /// The payload as it may leave now: a contact restricted since the event was queued gets
+    /// the withheld form.
+    async fn deliverable(
+        &self,
+        row: &DeliveryRow,
+        body: zeroize::Zeroizing<Vec<u8>>,
+    ) -> Result<(zeroize::Zeroizing<Vec<u8>>, Exposure)> {
+        let Ok(payload) = serde_json::from_slice::<serde_json::Value>(&body) else {
+            return Ok((body, Exposure::None));
+        };
+        let Some(kind) = EventKind::parse(&row.event) else {
+            return Ok((body, Exposure::None));
+        };
+        let (tenant, probe) = (row.tenant_id.clone(), payload.clone());
+        let restricted = self
+            .store
+            .read(move |conn| Restricted::find(conn, &tenant, std::iter::once(&probe)))
+            .await?;
+        if !restricted.covers(&payload) {
+            let exposure = match carries_personal_data(&payload) {
+                true => Exposure::Personal,
+                false => Exposure::None,
+            };
+            return Ok((body, exposure));
+        }
+        let withheld = restricted.withhold(kind, payload);
+        let bytes = serde_json::to_vec(&withheld).map_err(|e| Error::Internal(e.into()))?;
+        Ok((zeroize::Zeroizing::new(bytes), Exposure::Withheld))
+    }
+
+    async fn deliver_event(&self, row: DeliveryRow) -> Result<DeliverySummary> {
+        let mut summary = DeliverySummary {
+            tenant: row.tenant_id.clone(),
+            hook: row.hook_id.clone(),
+            ..Default::default()
+        };
         let tenant = TenantId::parse(&row.tenant_id)?;
         let keys = self.tenant_keys(&tenant).await?;
         let hook_id = row.hook_id.clone();
@@ -560,30 +714,39 @@ impl Hafen {
                         &binding(t, "event_deliveries", "payload", &row.id),
                         &row.payload_sealed,
                     )?;
+                let (body, exposure) = self.deliverable(&row, body).await?;
+                summary.personal = exposure == Exposure::Personal;
+                summary.restricted = exposure == Exposure::Withheld;
                 let timestamp = self.clock.now().timestamp();
-                let sent = self
-                    .platforms
-                    .http()
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header("x-hafen-event", &row.event)
-                    .header("x-hafen-delivery", &row.id)
-                    .header("x-hafen-timestamp", timestamp.to_string())
-                    .header("x-hafen-signature", signature(&secret, timestamp, &body))
-                    .body(body.to_vec())
-                    .send()
-                    .await;
-                match sent {
-                    Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
-                    Ok(r) => Err((
-                        Some(r.status().as_u16()),
-                        format!("the receiver answered HTTP {}", r.status().as_u16()),
-                        true,
-                    )),
-                    Err(e) => Err((None, format!("network: {}", e.without_url()), true)),
+                match self.platforms.post_hook(&url) {
+                    Err(refused) => Err(refused_delivery(&row, &refused)),
+                    Ok(request) => {
+                        let sent = request
+                            .header("content-type", "application/json")
+                            .header("x-hafen-event", &row.event)
+                            .header("x-hafen-delivery", &row.id)
+                            .header("x-hafen-timestamp", timestamp.to_string())
+                            .header("x-hafen-signature", signature(&secret, timestamp, &body))
+                            .body(body.to_vec())
+                            .send()
+                            .await;
+                        match sent {
+                            Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
+                            Ok(r) => Err((
+                                Some(r.status().as_u16()),
+                                format!("the receiver answered HTTP {}", r.status().as_u16()),
+                                true,
+                            )),
+                            Err(e) => match Refusal::in_error(&e) {
+                                Some(refused) => Err(refused_delivery(&row, refused)),
+                                None => Err((None, format!("network: {}", e.without_url()), true)),
+                            },
+                        }
+                    }
                 }
             }
         };
+        summary.delivered = outcome.is_ok();
         let now = self.clock.now();
         let attempts = row.attempts + 1;
         let id = row.id.clone();
@@ -626,8 +789,87 @@ impl Hafen {
                 Ok(())
             })
             .await?;
+        Ok(summary)
+    }
+
+    /// One audit entry per hook and batch: what left Hafen, and how much of it was personal.
+    async fn audit_deliveries(&self, attempts: Vec<DeliverySummary>) -> Result<()> {
+        let mut per_hook: std::collections::BTreeMap<(String, String), [usize; 4]> =
+            Default::default();
+        for a in attempts {
+            let counts = per_hook.entry((a.tenant, a.hook)).or_default();
+            if a.delivered {
+                counts[0] += 1;
+                counts[1] += usize::from(a.personal);
+                counts[2] += usize::from(a.restricted);
+            } else {
+                counts[3] += 1;
+            }
+        }
+        let entries: Vec<AuditEvent> = per_hook
+            .into_iter()
+            .filter(|(_, [delivered, ..])| *delivered > 0)
+            .filter_map(|((tenant, hook), [delivered, personal, restricted, failed])| {
+                let tenant = TenantId::parse(&tenant).ok()?;
+                Some(
+                    AuditEvent::new(&Actor::System, "event.deliver")
+                        .tenant(&tenant)
+                        .object("event_hook", hook)
+                        .detail(format!(
+                            "delivered={delivered} personal_data={personal} restricted_withheld={restricted} failed={failed}"
+                        )),
+                )
+            })
+            .collect();
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let at = self.clock.now();
+        self.store
+            .write(move |conn| {
+                for e in &entries {
+                    audit::append(conn, at, e.clone())?;
+                }
+                Ok(())
+            })
+            .await?;
         Ok(())
     }
+}
+
+/// What a delivered event tells about a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exposure {
+    /// A message with its contact's address, name and body.
+    Personal,
+    /// A restricted contact's event: ids only.
+    Withheld,
+    /// Ids and states only.
+    None,
+}
+
+/// What one delivery attempt did, for the audit entry of its batch.
+#[derive(Debug, Default)]
+struct DeliverySummary {
+    tenant: String,
+    hook: String,
+    delivered: bool,
+    personal: bool,
+    restricted: bool,
+}
+
+/// A delivery the egress policy refused: logged for the admin, failed for good, and the reason
+/// the tenant sees says nothing about what is behind the address.
+fn refused_delivery(row: &DeliveryRow, refused: &Refusal) -> (Option<u16>, String, bool) {
+    tracing::warn!(
+        tenant = %row.tenant_id,
+        hook = %row.hook_id,
+        delivery = %row.id,
+        host = %refused.host,
+        reason = %refused.reason,
+        "event delivery refused by the outbound policy"
+    );
+    (None, REFUSED_DELIVERY.to_string(), false)
 }
 
 #[cfg(test)]

@@ -153,6 +153,7 @@ pub async fn act(
                     &language,
                     Source::Api,
                     evidence,
+                    crate::channels::send::Dispatch::Now,
                 )
                 .await?;
             Ok(HttpResponse::Created().json(outcome))

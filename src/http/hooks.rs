@@ -6,10 +6,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::extract::raw_body;
-use super::limits::{client_ip, IpRateLimit};
+use super::forwarded::client_ip;
+use super::limits::IpRateLimit;
 use super::problem::ApiError;
-use crate::audit::AuditEvent;
-use crate::auth::Actor;
 use crate::channels::inbound::ParseError;
 use crate::channels::parse;
 use crate::channels::verify::{meta_handshake, meta_signature_valid, telegram_secret_valid};
@@ -97,20 +96,12 @@ pub async fn receive(
     let body = raw_body(&req, body).await?;
     if !authentic(&channel, &req, &body) {
         hafen.metrics().webhook(platform.as_str(), "bad_signature");
-        let actor = Actor::Channel {
-            id: channel.id.clone(),
-            tenant: channel.tenant.clone(),
-        };
+        let source = client_ip(&req);
         hafen
-            .record(
-                AuditEvent::new(&actor, "webhook.rejected")
-                    .tenant(&channel.tenant)
-                    .object("channel", &channel.id)
-                    .detail("reason=signature"),
-            )
+            .audit_rejected_webhook(&channel.id, &channel.tenant, source)
             .await?;
-        tracing::warn!(channel = %channel.id, platform = platform.as_str(), "webhook rejected: signature missing or wrong");
-        return Err(Error::Unauthenticated.into());
+        tracing::warn!(channel = %channel.id, platform = platform.as_str(), source = ?source, "webhook rejected: signature missing or wrong");
+        return Err(ApiError::BadSignature(platform));
     }
     if !channel.enabled {
         hafen.metrics().webhook(platform.as_str(), "disabled");

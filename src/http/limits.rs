@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use actix_web::HttpRequest;
 use chrono::{DateTime, Utc};
 
 /// Addresses tracked before idle ones are forgotten.
@@ -71,26 +70,6 @@ impl IpRateLimit {
             / 1e6;
         (bucket.tokens + elapsed * self.per_sec).min(self.per_sec)
     }
-}
-
-/// The client's address: the peer, or, when the peer is a proxy on this host (the documented
-/// way to put TLS in front of plain HTTP), the address that proxy saw: the right-most entry of
-/// `X-Forwarded-For` (nginx and Caddy append it; entries to its left come from the client and
-/// could be anything).
-pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
-    if peer.is_loopback() {
-        let forwarded = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok());
-        if let Some(ip) = forwarded {
-            return Some(ip);
-        }
-    }
-    Some(peer)
 }
 
 #[cfg(test)]

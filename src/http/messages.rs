@@ -42,6 +42,7 @@ pub enum IngestRequest {
         (status = 200, description = "Every message was a duplicate", body = BatchOutcome),
         (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
         (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
+        (status = 409, description = "An external_id is already stored for another contact", body = super::problem::Problem),
         (status = 413, body = super::problem::Problem), (status = 415, body = super::problem::Problem),
         (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]

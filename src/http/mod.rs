@@ -6,6 +6,7 @@ pub mod consent;
 pub mod contacts;
 pub mod events;
 pub mod extract;
+pub mod forwarded;
 pub mod hooks;
 pub mod limits;
 pub mod messages;
@@ -15,6 +16,7 @@ pub mod requests;
 pub mod retention;
 pub mod tenants;
 pub mod tls;
+pub mod tokens;
 pub mod ui;
 pub mod widget;
 
@@ -36,7 +38,11 @@ use crate::service::Hafen;
         health,
         ready,
         tenants::create_tenant,
-        tenants::create_token,
+        tokens::create,
+        tokens::list_tenant,
+        tokens::revoke_tenant,
+        tokens::list_all,
+        tokens::revoke_any,
         messages::ingest,
         messages::read,
         messages::attachment,
@@ -103,7 +109,8 @@ use crate::service::Hafen;
     components(schemas(problem::Problem)),
     modifiers(&BearerAuth, &ProblemResponses),
     tags(
-        (name = "tenants", description = "Controllers and their API tokens"),
+        (name = "tenants", description = "Controllers"),
+        (name = "tokens", description = "API tokens: issued, listed, revoked"),
         (name = "messages", description = "Storing and reading messages"),
         (name = "contacts", description = "Data subjects and their conversations"),
         (name = "channels", description = "WhatsApp numbers, Facebook pages and Telegram bots"),
@@ -401,8 +408,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/tenants", web::post().to(tenants::create_tenant))
         .route(
             "/v1/tenants/{tenant}/tokens",
-            web::post().to(tenants::create_token),
+            web::post().to(tokens::create),
         )
+        .route(
+            "/v1/tenants/{tenant}/tokens",
+            web::get().to(tokens::list_tenant),
+        )
+        .route(
+            "/v1/tenants/{tenant}/tokens/{id}",
+            web::delete().to(tokens::revoke_tenant),
+        )
+        .route("/v1/tokens", web::get().to(tokens::list_all))
+        .route("/v1/tokens/{id}", web::delete().to(tokens::revoke_any))
         .route(
             "/v1/tenants/{tenant}/messages",
             web::post().to(messages::ingest),
@@ -548,8 +565,7 @@ pub async fn ready(hafen: web::Data<Hafen>) -> HttpResponse {
 async fn metrics(hafen: web::Data<Hafen>, req: actix_web::HttpRequest) -> HttpResponse {
     // Counts only, but they tell about the business: loopback (a local Prometheus or agent)
     // or an admin token.
-    let loopback = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
-    if !loopback {
+    if !forwarded::is_local(&req) {
         let bearer = req
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
@@ -568,7 +584,7 @@ async fn metrics(hafen: web::Data<Hafen>, req: actix_web::HttpRequest) -> HttpRe
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
                 "Unauthenticated",
-                Some("/metrics answers on loopback, or to an admin token".into()),
+                Some("/metrics answers requests from this host (not relayed by a proxy), or to an admin token".into()),
             );
         }
     }

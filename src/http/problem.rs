@@ -36,6 +36,9 @@ pub enum ApiError {
     BodyTimeout { secs: u64 },
     #[error("too many requests from this address")]
     RateLimited,
+    /// A platform webhook whose signature is missing or wrong.
+    #[error("webhook signature missing or wrong")]
+    BadSignature(crate::channels::Platform),
 }
 
 impl ApiError {
@@ -66,6 +69,15 @@ impl ApiError {
                 "Unsupported media type",
                 Some("send the body as application/json".into()),
             ),
+            ApiError::BadSignature(platform) => (
+                StatusCode::UNAUTHORIZED,
+                "bad-signature",
+                "Webhook signature missing or wrong",
+                Some(match platform {
+                    crate::channels::Platform::Telegram => "the X-Telegram-Bot-Api-Secret-Token header is missing or is not this channel's webhook_secret (set it with setWebhook's secret_token)".into(),
+                    _ => "the X-Hub-Signature-256 header is missing or is not the HMAC-SHA256 of the body under this channel's app_secret (the app secret of the Meta app that sends the webhooks)".into(),
+                }),
+            ),
             ApiError::Domain(e) => domain_parts(e),
         }
     }
@@ -94,6 +106,7 @@ pub fn domain_parts(e: &Error) -> (StatusCode, &'static str, &'static str, Optio
             "Authentication required",
             Some("send a valid API token as 'Authorization: Bearer hfn_…'".into()),
         ),
+        Error::TokenEnded(d) => (StatusCode::UNAUTHORIZED, "token-ended", "API token no longer valid", Some(d.clone())),
         Error::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden", Some(d.clone())),
         Error::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid field", Some(e.to_string())),
         Error::Conflict(d) => (StatusCode::CONFLICT, "conflict", "Conflict", Some(d.clone())),

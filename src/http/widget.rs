@@ -18,12 +18,6 @@ const COOKIE: &str = "hafen_csrf";
 /// Framing is the point of the widget: any site may embed it; nothing else is allowed.
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors *; base-uri 'none'";
 
-/// Whether Hafen serves HTTPS (cookies for embedded widgets need `Secure; SameSite=None`).
-#[derive(Debug, Clone, Copy)]
-pub struct WidgetTransport {
-    pub https: bool,
-}
-
 #[derive(Debug, Deserialize)]
 pub struct PageQuery {
     lang: Option<String>,
@@ -174,12 +168,13 @@ async fn style_of(
     Ok(view.widget.unwrap_or_default())
 }
 
-fn csrf_cookie(token: &str, transport: WidgetTransport) -> Cookie<'static> {
+/// Over HTTPS (cookies for embedded widgets need `Secure; SameSite=None`).
+fn csrf_cookie(token: &str, https: bool) -> Cookie<'static> {
     let mut cookie = Cookie::build(COOKIE, token.to_string())
         .path("/w/")
         .http_only(true)
         .finish();
-    if transport.https {
+    if https {
         cookie.set_secure(true);
         cookie.set_same_site(SameSite::None);
     } else {
@@ -201,10 +196,7 @@ pub async fn show(
     let (name, text) = hafen.widget_purpose(&tenant, &purpose, lang).await?;
     let style = style_of(&hafen, &tenant, &purpose).await?;
     let token = hafen.widget_token(&tenant, &purpose);
-    let transport = req
-        .app_data::<WidgetTransport>()
-        .copied()
-        .unwrap_or(WidgetTransport { https: false });
+    let transport = super::forwarded::https(&req);
     let mut response = html(
         StatusCode::OK,
         form_page(&style, &name, &text, &token, lang, None, ""),
@@ -241,7 +233,7 @@ pub async fn submit(
         csrf_form: form.csrf,
         csrf_cookie: req.cookie(COOKIE).map(|c| c.value().to_string()),
         language: lang.to_string(),
-        ip: super::limits::client_ip(&req).map(|ip| ip.to_string()),
+        ip: super::forwarded::client_ip(&req).map(|ip| ip.to_string()),
         user_agent: header("user-agent"),
         page: header("referer"),
         origin: header("origin"),
@@ -292,10 +284,7 @@ pub async fn submit(
     };
     let (name, text) = hafen.widget_purpose(&tenant, &purpose, lang).await?;
     let token = hafen.widget_token(&tenant, &purpose);
-    let transport = req
-        .app_data::<WidgetTransport>()
-        .copied()
-        .unwrap_or(WidgetTransport { https: false });
+    let transport = super::forwarded::https(&req);
     let mut response = html(
         status,
         form_page(&style, &name, &text, &token, lang, Some(message), &phone),

@@ -26,8 +26,11 @@ use crate::tenants::TenantId;
 
 /// Most messages one request may carry.
 pub const MAX_BATCH: usize = 1000;
-/// A concurrent writer may create the same contact first; then the batch is prepared again.
-const ATTEMPTS: usize = 3;
+/// A concurrent writer may create the same contact first; then the batch is prepared again,
+/// finding what that writer committed. Each round at least one competing writer commits, so a
+/// batch contended by several writers (several instances, overlapping deliveries) needs about
+/// as many rounds as there are writers.
+const ATTEMPTS: usize = 8;
 
 /// What happened to one submitted message.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -163,11 +166,15 @@ impl Hafen {
                         "concurrent insert of the same contact or message; preparing again"
                     );
                 }
+                Err(e) if matches!(e, StoreError::Retry) || e.is_unique_violation() => break,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(Error::Conflict(
-            "the messages conflicted with concurrent writes; retry".into(),
+        // Still contended after every round: the same request will very likely succeed in a
+        // moment (503 with Retry-After), nothing was stored.
+        Err(Error::Busy(
+            "the messages kept meeting concurrent writes of the same contacts; nothing was stored, retry"
+                .into(),
         ))
     }
 }
@@ -497,6 +504,18 @@ fn seal_message(
     })
 }
 
+/// Whether two contacts are the same address on the same channel.
+fn same_address(conn: &mut DbConn, tenant: &str, a: &str, b: &str) -> Result<bool, StoreError> {
+    use crate::store::schema::contacts as c;
+    use diesel::prelude::*;
+    let rows: Vec<(String, Vec<u8>)> = c::table
+        .filter(c::tenant_id.eq(tenant))
+        .filter(c::id.eq_any([a, b]))
+        .select((c::channel, c::address_index))
+        .load(conn)?;
+    Ok(rows.len() == 2 && rows[0] == rows[1])
+}
+
 /// The `message.received` event for the tenant's own systems.
 fn received_event(tenant: &str, row: &MessageRow, message: &NewMessage) -> serde_json::Value {
     serde_json::json!({
@@ -611,9 +630,19 @@ fn apply(
             .collect();
     let mut outcomes = Vec::with_capacity(prepared.messages.len());
     let mut fresh = Vec::with_capacity(prepared.messages.len());
-    for row in prepared.messages {
+    for (position, row) in prepared.messages.into_iter().enumerate() {
         if let Some(index) = &row.external_index {
             if let Some((id, contact_id)) = known.get(index) {
+                // The same platform id from another person is not the same message: answering
+                // "duplicate" would hand the caller that other person's ids. (Two contact rows
+                // of one address, from a race between instances, are the same person.)
+                if *contact_id != row.contact_id
+                    && !same_address(conn, t, contact_id, &row.contact_id)?
+                {
+                    return Err(StoreError::Rejected(crate::error::Error::Conflict(format!(
+                        "message {position}: its external_id is already stored for another contact; an external id names one message"
+                    ))));
+                }
                 outcomes.push(IngestOutcome {
                     id: id.clone(),
                     contact_id: contact_id.clone(),

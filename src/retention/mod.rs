@@ -36,6 +36,11 @@ pub struct RetentionSettings {
     pub batch: i64,
     /// A rule set needs a second admin's approval before it applies.
     pub require_approval: bool,
+    /// Shortest period a rule may have (`retention_min_period_days`).
+    pub min_period: Duration,
+    /// A rule set deleting more than this share of a tenant's messages at once needs a second
+    /// admin's approval even when `require_approval` is off (`retention_approval_above_percent`).
+    pub approval_above_share: f64,
     /// How long a preview id may be cited by an activation.
     pub preview_valid_for: Duration,
     /// Audit entries are kept this many years after the end of their year (0: for ever);
@@ -51,6 +56,8 @@ impl Default for RetentionSettings {
         Self {
             batch: 10_000,
             require_approval: false,
+            min_period: Duration::days(1),
+            approval_above_share: 0.10,
             preview_valid_for: Duration::hours(24),
             audit_years: 10,
             local_lock: Arc::default(),
@@ -76,6 +83,10 @@ pub struct PreviewReport {
     pub now: Forecast,
     /// Not due yet, but within 30 days.
     pub next_30_days: Forecast,
+    /// The share of the tenant's messages whose content these rules delete at once (0–1).
+    pub share_of_messages: f64,
+    /// Why activating these rules will wait for a second person's approval; null if it won't.
+    pub needs_approval: Option<String>,
 }
 
 /// One version of a tenant's rule set.
@@ -232,7 +243,75 @@ fn activate(conn: &mut DbConn, row: &RuleSetRow, by: &str, at: i64) -> Result<()
     Ok(())
 }
 
+/// Messages of a tenant whose content is still held.
+fn live_messages(conn: &mut DbConn, tenant: &str) -> Result<u64, StoreError> {
+    use crate::store::schema::messages;
+    let n: i64 = messages::table
+        .filter(messages::tenant_id.eq(tenant))
+        .filter(messages::content_deleted_at.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok(n.max(0) as u64)
+}
+
+/// Message contents a forecast deletes.
+fn content_count(forecast: &Forecast) -> u64 {
+    forecast
+        .categories
+        .iter()
+        .find(|c| c.category == Category::MessageContent.as_str())
+        .map_or(0, |c| c.count)
+}
+
+fn share_of(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        (part as f64 / whole as f64).min(1.0)
+    }
+}
+
+/// Why a rule set deleting `share` of the messages needs a second person, if it does.
+fn approval_reason(settings: &RetentionSettings, share: f64) -> Option<String> {
+    if settings.require_approval {
+        Some("this install requires a second person's approval for every rule set (retention_require_approval)".into())
+    } else if share > settings.approval_above_share {
+        Some(format!(
+            "these rules delete {:.1} % of the tenant's messages at once, more than the {:.0} % one person may decide alone (retention_approval_above_percent): a second person must approve",
+            share * 100.0,
+            settings.approval_above_share * 100.0
+        ))
+    } else {
+        None
+    }
+}
+
 impl Hafen {
+    fn approval_reason(&self, share: f64) -> Option<String> {
+        approval_reason(&self.retention, share)
+    }
+
+    /// Refuses periods shorter than the install's floor: one token must not be able to delete
+    /// everything at once with `P0D`.
+    fn check_floor(&self, set: &RuleSet) -> Result<()> {
+        let floor = self.retention.min_period;
+        for (i, rule) in set.rules.iter().enumerate() {
+            if let rules::Retain::For(period) = rule.retain {
+                if period.approximate() < floor {
+                    return Err(Error::invalid(
+                        format!("rules[{i}].period"),
+                        format!(
+                            "{} is shorter than this install's shortest period of {} day(s) (retention_min_period_days)",
+                            period.iso(),
+                            floor.num_days()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn with_retention(mut self, settings: RetentionSettings) -> Self {
         self.retention = settings;
         self
@@ -248,24 +327,28 @@ impl Hafen {
     ) -> Result<PreviewReport> {
         actor.authorize(tenant, Permission::ViewRetention)?;
         let set = RuleSet::parse(&proposal)?;
+        self.check_floor(&set)?;
         self.ensure_tenant(tenant).await?;
         let now = self.clock.now();
         let effective = set.effective();
         let (t, rules) = (tenant.as_str().to_string(), effective.clone());
-        let (due_now, due_soon) = self
+        let (due_now, due_soon, messages) = self
             .store
             .read(move |conn| {
                 let due_now = run::forecast(conn, &t, &rules, now, None)?;
                 let soon = run::forecast(conn, &t, &rules, now + Duration::days(30), Some(now))?;
-                Ok((due_now, soon))
+                Ok((due_now, soon, live_messages(conn, &t)?))
             })
             .await?;
+        let share = share_of(content_count(&due_now), messages);
         let report = PreviewReport {
             preview_id: uuid::Uuid::now_v7().hyphenated().to_string(),
             at: now,
             effective_rules: effective.inputs(),
             now: due_now,
             next_30_days: due_soon,
+            share_of_messages: share,
+            needs_approval: self.approval_reason(share),
         };
         let row = PreviewRow {
             id: report.preview_id.clone(),
@@ -304,10 +387,11 @@ impl Hafen {
     ) -> Result<RuleSetVersion> {
         actor.authorize(tenant, Permission::ManageRetention)?;
         let set = RuleSet::parse(&proposal)?;
+        self.check_floor(&set)?;
         self.ensure_tenant(tenant).await?;
         let now = self.clock.now();
         let oldest_preview = to_micros(now - self.retention.preview_valid_for);
-        let require_approval = self.retention.require_approval;
+        let settings = self.retention.clone();
         let (t, preview, by) = (
             tenant.as_str().to_string(),
             preview_id.to_string(),
@@ -336,6 +420,19 @@ impl Hafen {
                 if found.created_at < oldest_preview {
                     return reject("has expired: preview the rules again");
                 }
+                // The share the preview showed, against the messages held now.
+                let due = serde_json::from_str::<serde_json::Value>(&found.summary)
+                    .ok()
+                    .and_then(|v| {
+                        v["categories"].as_array()?.iter().find_map(|c| {
+                            (c["category"] == Category::MessageContent.as_str())
+                                .then(|| c["count"].as_u64())
+                                .flatten()
+                        })
+                    })
+                    .unwrap_or(0);
+                let share = share_of(due, live_messages(conn, &t)?);
+                let require_approval = approval_reason(&settings, share).is_some();
                 let last: Option<i32> = retention_rule_sets::table
                     .filter(retention_rule_sets::tenant_id.eq(&t))
                     .select(diesel::dsl::max(retention_rule_sets::version))
@@ -371,8 +468,10 @@ impl Hafen {
                         .tenant(&tenant_id)
                         .object("retention_rules", row.version.to_string())
                         .detail(format!(
-                            "version {previous} -> {}, preview {}",
-                            row.version, row.preview_id
+                            "version {previous} -> {}, preview {}, deletes {:.1} % of the messages at once",
+                            row.version,
+                            row.preview_id,
+                            share * 100.0
                         )),
                 )?;
                 Ok(row)

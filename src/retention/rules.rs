@@ -247,6 +247,14 @@ impl Period {
         Ok(period)
     }
 
+    /// The period's shortest length (months of 28 days, years of 365), for comparing with a
+    /// floor.
+    pub fn approximate(&self) -> chrono::Duration {
+        chrono::Duration::days(
+            i64::from(self.years) * 365 + i64::from(self.months) * 28 + i64::from(self.days),
+        ) + chrono::Duration::hours(i64::from(self.hours))
+    }
+
     pub fn iso(&self) -> String {
         let mut s = String::from("P");
         for (n, unit) in [(self.years, 'Y'), (self.months, 'M'), (self.days, 'D')] {

@@ -19,6 +19,9 @@ diesel::table! {
         created_at -> BigInt,
         created_by -> Text,
         revoked_at -> Nullable<BigInt>,
+        name -> Nullable<Text>,
+        expires_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
     }
 }
 

@@ -55,6 +55,10 @@ pub struct Dashboard {
     /// Open requests, earliest deadline first; empty unless the actor handles requests.
     pub open_requests: Vec<OpenRequest>,
     pub last_backup: Option<DateTime<Utc>>,
+    /// When a retention rule set needs a second person: always, or above this share of a
+    /// tenant's messages deleted at once (percent).
+    pub approval_always: bool,
+    pub approval_above_percent: f64,
 }
 
 /// How many of the newest certificates the dashboard reads to find the last clean run: enough
@@ -232,6 +236,8 @@ impl Hafen {
             retention_failed_since: sweeps.failed_since,
             open_requests,
             last_backup,
+            approval_always: self.retention.require_approval,
+            approval_above_percent: self.retention.approval_above_share * 100.0,
         })
     }
 }

@@ -87,7 +87,7 @@ try {
   await page.selectOption('#c-platform', 'whatsapp');
   await page.fill('#c-name', 'WhatsApp Kundenservice');
   await page.fill('#c-account', '106540352242922');
-  await page.fill('#c-app', 'app-secret-e2e');
+  await page.fill('#c-app', 'app-secret-e2e-7f3a9c1e5b2d');
   await page.fill('#c-verify', 'verify-e2e');
   await page.fill('#c-access', 'access-e2e');
   await Promise.all([page.waitForNavigation(), page.click('text=Kanal verbinden >> nth=-1')]);

@@ -46,7 +46,7 @@ try {
   };
   const tenant = await api('POST', '/v1/tenants', { name: 'Muster GmbH' });
   await api('POST', `/v1/tenants/${tenant.id}/channels`, { platform: 'whatsapp', name: 'Service', account_id: '106540352242922',
-    secrets: { app_secret: 's', verify_token: 'v', access_token: 't' } });
+    secrets: { app_secret: 'widget-app-secret-7f3a9c1e5b2d', verify_token: 'v', access_token: 't' } });
   const purpose = await api('POST', `/v1/tenants/${tenant.id}/consent-purposes`, {
     name: 'Newsletter',
     texts: { de: 'Ja, ich möchte den Newsletter der Muster GmbH per WhatsApp erhalten (etwa zwei Nachrichten im Monat). Ich kann mich jederzeit mit STOP abmelden.' },

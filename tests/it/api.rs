@@ -40,6 +40,23 @@ async fn ingest_single_batch_duplicate_and_read_back(backend: Backend) {
     assert_eq!(again["id"], json!(message_id));
     assert_eq!(again["duplicate"], json!(true));
 
+    // The same external id from another contact is not "the same message": refused, and the
+    // answer names neither the stored message nor its contact.
+    let before = app.counts();
+    let other = text_message(
+        "whatsapp",
+        "+49 151 9999 0000",
+        "Wer bist du?",
+        Some("wamid.A1"),
+    );
+    let (status, problem) = app.post(&path, &agent, &other).await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(
+        !problem.to_string().contains(&message_id) && !problem.to_string().contains(&contact_id),
+        "{problem}"
+    );
+    assert_eq!(app.counts(), before, "nothing stored");
+
     // A batch: same contact written differently (normalises to the same number) and a new one.
     let batch = json!({ "messages": [
         text_message("whatsapp", "0049 151 23456789", "Zweite Nachricht", Some("wamid.A2")),

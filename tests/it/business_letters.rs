@@ -280,7 +280,7 @@ async fn people_and_channels_mark_business_letters(backend: Backend) {
         .post(&format!("/v1/tenants/{tenant}/channels"), &app.admin_token,
             &json!({"platform": "whatsapp", "name": "Bestellungen", "account_id": WA_ACCOUNT,
                     "business_letters": true,
-                    "secrets": {"app_secret": "wa-secret", "verify_token": "v", "access_token": "EAAG"}}))
+                    "secrets": {"app_secret": "wa-secret-7f3a9c1e5b2d8f40", "verify_token": "v", "access_token": "EAAG"}}))
         .await;
     assert_eq!(status, 201, "{channel}");
     assert_eq!(channel["business_letters"], json!(true));
@@ -289,7 +289,7 @@ async fn people_and_channels_mark_business_letters(backend: Backend) {
         &app,
         &format!("/hooks/whatsapp/{}", channel["id"].as_str().unwrap()),
         raw.clone(),
-        &signed("wa-secret", &raw),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
     )
     .await;
     assert_eq!(status, 200);
@@ -337,26 +337,39 @@ async fn the_upgrade_keeps_stored_messages_where_the_defaults_kept_them(backend:
     store(&app, &own, "+4915130000007", "2026-11-20T10:00:00Z", false).await;
     let (_, db, _dir, _, _) = app.stop().await;
     let mut conn = db.connect();
+    // Back to just before the business-letter migration (later ones reverted first), then up.
     let (reverted, applied) = match &mut conn {
-        hafen::store::DbConn::Sqlite(c) => (
-            c.revert_last_migration(hafen::store::SQLITE_MIGRATIONS)
+        hafen::store::DbConn::Sqlite(c) => {
+            let mut reverted = String::new();
+            while !reverted.starts_with("20261204000012") {
+                reverted = c
+                    .revert_last_migration(hafen::store::SQLITE_MIGRATIONS)
+                    .unwrap()
+                    .to_string();
+            }
+            let applied = c
+                .run_pending_migrations(hafen::store::SQLITE_MIGRATIONS)
                 .unwrap()
-                .to_string(),
-            c.run_pending_migrations(hafen::store::SQLITE_MIGRATIONS)
+                .len();
+            (reverted, applied)
+        }
+        hafen::store::DbConn::Postgres(c) => {
+            let mut reverted = String::new();
+            while !reverted.starts_with("20261204000012") {
+                reverted = c
+                    .revert_last_migration(hafen::store::POSTGRES_MIGRATIONS)
+                    .unwrap()
+                    .to_string();
+            }
+            let applied = c
+                .run_pending_migrations(hafen::store::POSTGRES_MIGRATIONS)
                 .unwrap()
-                .len(),
-        ),
-        hafen::store::DbConn::Postgres(c) => (
-            c.revert_last_migration(hafen::store::POSTGRES_MIGRATIONS)
-                .unwrap()
-                .to_string(),
-            c.run_pending_migrations(hafen::store::POSTGRES_MIGRATIONS)
-                .unwrap()
-                .len(),
-        ),
+                .len();
+            (reverted, applied)
+        }
     };
     assert!(reverted.starts_with("20261204000012"), "{reverted}");
-    assert_eq!(applied, 1);
+    assert!(applied >= 1);
     use hafen::store::schema::messages;
     let marked = |tenant: &str, conn: &mut hafen::store::DbConn| -> Vec<bool> {
         messages::table

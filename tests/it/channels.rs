@@ -147,6 +147,46 @@ async fn channel_registration_keeps_secrets_sealed(backend: Backend) {
         .post(&format!("/v1/tenants/{tenant}/channels"), &admin, &json!({"platform": "telegram", "name": "x", "secrets": {"webhook_secret": "not allowed!"}}))
         .await;
     assert_eq!(status, 422);
+    // Secrets that authenticate webhooks must not be guessable (128 bits, a Meta app secret's).
+    for (platform, field, weak) in [
+        ("whatsapp", "app_secret", "x"),
+        ("whatsapp", "app_secret", "my-app-secret"),
+        (
+            "messenger",
+            "app_secret",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ),
+        ("telegram", "webhook_secret", "s3cret"),
+    ] {
+        let (status, body) = app
+            .post(
+                &format!("/v1/tenants/{tenant}/channels"),
+                &admin,
+                &json!({"platform": platform, "name": "x", "account_id": "1",
+                        "secrets": {field: weak, "verify_token": "v"}}),
+            )
+            .await;
+        assert_eq!(status, 422, "{weak}: {body}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains(field) && detail.contains("128"), "{body}");
+        assert!(
+            weak.len() < 4 || !detail.contains(weak),
+            "the value is not echoed: {body}"
+        );
+    }
+    let r = app
+        .client
+        .patch(app.url(&format!("/v1/tenants/{tenant}/channels/{id}")))
+        .bearer_auth(&admin)
+        .json(&json!({"secrets": {"app_secret": "short"}}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = crate::support::read(r).await;
+    assert_eq!(
+        status, 422,
+        "a weak secret is refused on change too: {body}"
+    );
     let (status, _) = app
         .post(
             &format!("/v1/tenants/{tenant}/channels"),
@@ -188,7 +228,7 @@ async fn channel_registration_keeps_secrets_sealed(backend: Backend) {
 async fn whatsapp_webhook_handshake_signatures_and_every_sample(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let tenant = app.create_tenant("Muster GmbH").await;
-    let id = whatsapp_channel(&app, &tenant, "wa-secret").await;
+    let id = whatsapp_channel(&app, &tenant, "wa-secret-7f3a9c1e5b2d8f40").await;
     let hook = format!("/hooks/whatsapp/{id}");
 
     // Handshake.
@@ -247,8 +287,13 @@ async fn whatsapp_webhook_handshake_signatures_and_every_sample(backend: Backend
             .replace("wamid.", &format!("wamid.{n}x"))
             .into_bytes();
         let before = app.counts();
-        let (status, receipt) =
-            post_hook(&app, &hook, raw.clone(), &signed("wa-secret", &raw)).await;
+        let (status, receipt) = post_hook(
+            &app,
+            &hook,
+            raw.clone(),
+            &signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
+        )
+        .await;
         assert_eq!(status, 200, "{file}: {receipt}");
         assert!(
             receipt["messages"].as_u64().unwrap() >= 1,
@@ -258,7 +303,13 @@ async fn whatsapp_webhook_handshake_signatures_and_every_sample(backend: Backend
         let after = app.counts();
         assert!(after.messages > before.messages, "{file} stored");
         // Meta retries: the same delivery again is answered 200 and stored once.
-        let (status, again) = post_hook(&app, &hook, raw.clone(), &signed("wa-secret", &raw)).await;
+        let (status, again) = post_hook(
+            &app,
+            &hook,
+            raw.clone(),
+            &signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
+        )
+        .await;
         assert_eq!(status, 200);
         assert_eq!(again["messages"], json!(0), "{file}: {again}");
         assert_eq!(
@@ -291,7 +342,13 @@ async fn whatsapp_webhook_handshake_signatures_and_every_sample(backend: Backend
     );
     // A batch of several messages in one POST is one transaction.
     let raw = fixture("whatsapp_batch.json");
-    let (status, receipt) = post_hook(&app, &hook, raw.clone(), &signed("wa-secret", &raw)).await;
+    let (status, receipt) = post_hook(
+        &app,
+        &hook,
+        raw.clone(),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
+    )
+    .await;
     assert_eq!(status, 200, "{receipt}");
     assert!(receipt["messages"].as_u64().unwrap() >= 2, "{receipt}");
 }
@@ -322,7 +379,7 @@ async fn messenger_and_telegram_webhooks(backend: Backend) {
         &app,
         &tenant,
         json!({"platform": "messenger", "name": "Facebook-Seite", "account_id": "106540352242922",
-               "secrets": {"app_secret": "fb-secret", "verify_token": "fb-verify", "access_token": "EAAB"}}),
+               "secrets": {"app_secret": "fb-secret-7f3a9c1e5b2d8f40", "verify_token": "fb-verify", "access_token": "EAAB"}}),
     )
     .await;
     let hook = format!("/hooks/messenger/{}", messenger["id"].as_str().unwrap());
@@ -336,8 +393,13 @@ async fn messenger_and_telegram_webhooks(backend: Backend) {
             .unwrap()
             .replace("<PAGE_ID>", "106540352242922");
         let raw = raw.into_bytes();
-        let (status, receipt) =
-            post_hook(&app, &hook, raw.clone(), &signed("fb-secret", &raw)).await;
+        let (status, receipt) = post_hook(
+            &app,
+            &hook,
+            raw.clone(),
+            &signed("fb-secret-7f3a9c1e5b2d8f40", &raw),
+        )
+        .await;
         assert_eq!(status, 200, "{file}: {receipt}");
         assert!(
             receipt["messages"].as_u64().unwrap() >= 1,
@@ -359,7 +421,7 @@ async fn messenger_and_telegram_webhooks(backend: Backend) {
     let telegram = create_channel(
         &app,
         &tenant,
-        json!({"platform": "telegram", "name": "Bot", "secrets": {"webhook_secret": "tg_Secret-123", "bot_token": "123:ABC"}}),
+        json!({"platform": "telegram", "name": "Bot", "secrets": {"webhook_secret": "tg_Secret-123-7f3a9c1e5b2d", "bot_token": "123:ABC"}}),
     )
     .await;
     let hook = format!("/hooks/telegram/{}", telegram["id"].as_str().unwrap());
@@ -373,13 +435,14 @@ async fn messenger_and_telegram_webhooks(backend: Backend) {
         "telegram_edited.json",
     ] {
         let raw = fixture(file);
-        let (status, receipt) = post_hook(&app, &hook, raw, &header("tg_Secret-123")).await;
+        let (status, receipt) =
+            post_hook(&app, &hook, raw, &header("tg_Secret-123-7f3a9c1e5b2d")).await;
         assert_eq!(status, 200, "{file}: {receipt}");
         assert_eq!(receipt["messages"], json!(1), "{file}: {receipt}");
     }
     let stored = {
         let raw = fixture("telegram_update.json");
-        let (status, _) = post_hook(&app, &hook, raw, &header("tg_Secret-123")).await;
+        let (status, _) = post_hook(&app, &hook, raw, &header("tg_Secret-123-7f3a9c1e5b2d")).await;
         assert_eq!(status, 200);
         let (_, contacts) = app
             .get(&format!("/v1/tenants/{tenant}/contacts?limit=500"), &agent)
@@ -401,7 +464,7 @@ async fn messenger_and_telegram_webhooks(backend: Backend) {
         &app,
         &hook,
         fixture("telegram_update.json"),
-        &header("tg_Secret-124"),
+        &header("tg_Secret-124-7f3a9c1e5b2d"),
     )
     .await;
     assert_eq!(status, 401);
@@ -413,7 +476,7 @@ async fn messenger_and_telegram_webhooks(backend: Backend) {
 async fn refused_webhooks_store_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let tenant = app.create_tenant("Muster GmbH").await;
-    let id = whatsapp_channel(&app, &tenant, "wa-secret").await;
+    let id = whatsapp_channel(&app, &tenant, "wa-secret-7f3a9c1e5b2d8f40").await;
     let hook = format!("/hooks/whatsapp/{id}");
     let raw = fixture("whatsapp_text.json");
     let tampered = String::from_utf8(raw.clone())
@@ -434,13 +497,13 @@ async fn refused_webhooks_store_nothing(backend: Backend) {
             401,
             "signature over a different body",
             raw.clone(),
-            signed("wa-secret", b"{}"),
+            signed("wa-secret-7f3a9c1e5b2d8f40", b"{}"),
         ),
         (
             401,
             "replay with a tampered field",
             tampered.clone(),
-            signed("wa-secret", &raw),
+            signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
         ),
         (
             401,
@@ -454,15 +517,39 @@ async fn refused_webhooks_store_nothing(backend: Backend) {
         let (status, problem) = post_hook(&app, &hook, body, &headers).await;
         assert_eq!(status, expected, "{what}: {problem}");
         assert_eq!(problem["status"], json!(expected), "{what}");
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("X-Hub-Signature-256") && !detail.contains("API token"),
+            "{what}: a platform is told about its signature, not asked for a token: {problem}"
+        );
         rejected += 1;
     }
     let after = app.counts();
     assert_eq!(after.messages, before.messages);
     assert_eq!(after.contacts, before.contacts);
+    assert_eq!(rejected, 5);
     assert_eq!(
         after.audit,
-        before.audit + rejected,
-        "one audit entry per authentication failure"
+        before.audit + 1,
+        "the first failure from a source is audited at once, the rest of its minute counted"
+    );
+    app.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(app.hafen.flush_webhook_rejections().await.unwrap(), 1);
+    let details: Vec<String> = app
+        .hafen
+        .store()
+        .read(|conn| hafen::audit::recent(conn, None, 100))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "webhook.rejected")
+        .filter_map(|r| r.detail)
+        .collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.starts_with("reason=signature source=127.0.0.0/24 count=4 more")),
+        "{details:?}"
     );
     let metrics = app
         .client
@@ -487,7 +574,13 @@ async fn refused_webhooks_store_nothing(backend: Backend) {
         b"{\"object\": ".to_vec(),
         b"[1,2,3]".to_vec(),
     ] {
-        let (status, _) = post_hook(&app, &hook, body.clone(), &signed("wa-secret", &body)).await;
+        let (status, _) = post_hook(
+            &app,
+            &hook,
+            body.clone(),
+            &signed("wa-secret-7f3a9c1e5b2d8f40", &body),
+        )
+        .await;
         assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
     }
     // Unknown channel, wrong platform in the path, oversized body.
@@ -495,7 +588,7 @@ async fn refused_webhooks_store_nothing(backend: Backend) {
         &app,
         &format!("/hooks/whatsapp/{}", uuid::Uuid::now_v7()),
         raw.clone(),
-        &signed("wa-secret", &raw),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
     )
     .await;
     assert_eq!(status, 404);
@@ -503,22 +596,33 @@ async fn refused_webhooks_store_nothing(backend: Backend) {
         &app,
         &format!("/hooks/telegram/{id}"),
         raw.clone(),
-        &signed("wa-secret", &raw),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
     )
     .await;
     assert_eq!(status, 404);
     let (status, _) = post_hook(&app, "/hooks/icq/x", raw.clone(), &[]).await;
     assert_eq!(status, 404);
     let big = vec![b' '; 70 * 1024];
-    let (status, _) = post_hook(&app, &hook, big.clone(), &signed("wa-secret", &big)).await;
+    let (status, _) = post_hook(
+        &app,
+        &hook,
+        big.clone(),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &big),
+    )
+    .await;
     assert_eq!(status, 413);
     // Events for another phone number of the same Meta app are not stored in this channel.
     let foreign = String::from_utf8(raw.clone())
         .unwrap()
         .replace(WA_ACCOUNT, "999999999")
         .into_bytes();
-    let (status, receipt) =
-        post_hook(&app, &hook, foreign.clone(), &signed("wa-secret", &foreign)).await;
+    let (status, receipt) = post_hook(
+        &app,
+        &hook,
+        foreign.clone(),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &foreign),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(receipt["ignored"], json!(1));
     assert_eq!(app.counts(), before);
@@ -534,7 +638,13 @@ async fn refused_webhooks_store_nothing(backend: Backend) {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let before = app.counts();
-    let (status, _) = post_hook(&app, &hook, raw.clone(), &signed("wa-secret", &raw)).await;
+    let (status, _) = post_hook(
+        &app,
+        &hook,
+        raw.clone(),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
+    )
+    .await;
     assert_eq!(status, 403);
     assert_eq!(app.counts().messages, before.messages);
 }
@@ -542,7 +652,7 @@ async fn refused_webhooks_store_nothing(backend: Backend) {
 async fn statuses_update_outbound_messages_in_either_order(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let tenant = app.create_tenant("Muster GmbH").await;
-    let id = whatsapp_channel(&app, &tenant, "wa-secret").await;
+    let id = whatsapp_channel(&app, &tenant, "wa-secret-7f3a9c1e5b2d8f40").await;
     let hook = format!("/hooks/whatsapp/{id}");
     let agent = app.token(&tenant, "agent").await;
     let status_body = |wamid: &str, status: &str, ts: i64| {
@@ -570,14 +680,25 @@ async fn statuses_update_outbound_messages_in_either_order(backend: Backend) {
         ("read", 1764151230),
     ] {
         let body = status_body("wamid.AFTER", s, ts);
-        let (status, receipt) =
-            post_hook(&app, &hook, body.clone(), &signed("wa-secret", &body)).await;
+        let (status, receipt) = post_hook(
+            &app,
+            &hook,
+            body.clone(),
+            &signed("wa-secret-7f3a9c1e5b2d8f40", &body),
+        )
+        .await;
         assert_eq!(status, 200, "{receipt}");
         assert_eq!(receipt["statuses"], json!(1));
     }
     // A late "delivered" does not move the status back.
     let body = status_body("wamid.AFTER", "delivered", 1764151201);
-    post_hook(&app, &hook, body.clone(), &signed("wa-secret", &body)).await;
+    post_hook(
+        &app,
+        &hook,
+        body.clone(),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &body),
+    )
+    .await;
     let (_, m) = app
         .get(
             &format!(
@@ -592,7 +713,13 @@ async fn statuses_update_outbound_messages_in_either_order(backend: Backend) {
 
     // Status before the message: kept, then attached when the message appears.
     let body = status_body("wamid.BEFORE", "delivered", 1764151300);
-    let (status, _) = post_hook(&app, &hook, body.clone(), &signed("wa-secret", &body)).await;
+    let (status, _) = post_hook(
+        &app,
+        &hook,
+        body.clone(),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &body),
+    )
+    .await;
     assert_eq!(status, 200);
     let (_, sent) = app
         .post(
@@ -614,7 +741,13 @@ async fn statuses_update_outbound_messages_in_either_order(backend: Backend) {
 
     // A failed status keeps the platform's error.
     let failed = fixture("whatsapp_status_failed.json");
-    let (status, _) = post_hook(&app, &hook, failed.clone(), &signed("wa-secret", &failed)).await;
+    let (status, _) = post_hook(
+        &app,
+        &hook,
+        failed.clone(),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &failed),
+    )
+    .await;
     assert_eq!(status, 200);
 }
 
@@ -624,18 +757,18 @@ async fn every_fixture_of_every_platform_is_accepted_and_readable(backend: Backe
     let app = TestApp::spawn(backend).await;
     let tenant = app.create_tenant("Muster GmbH").await;
     let agent = app.token(&tenant, "agent").await;
-    let wa = whatsapp_channel(&app, &tenant, "wa-secret").await;
+    let wa = whatsapp_channel(&app, &tenant, "wa-secret-7f3a9c1e5b2d8f40").await;
     let fb = create_channel(
         &app,
         &tenant,
         json!({"platform": "messenger", "name": "Seite", "account_id": "106540352242922",
-               "secrets": {"app_secret": "fb-secret", "verify_token": "v"}}),
+               "secrets": {"app_secret": "fb-secret-7f3a9c1e5b2d8f40", "verify_token": "v"}}),
     )
     .await;
     let tg = create_channel(
         &app,
         &tenant,
-        json!({"platform": "telegram", "name": "Bot", "secrets": {"webhook_secret": "tgsecret"}}),
+        json!({"platform": "telegram", "name": "Bot", "secrets": {"webhook_secret": "tgsecret-7f3a9c1e5b2d8f40"}}),
     )
     .await;
     let dir = format!("{}/tests/fixtures/webhooks", env!("CARGO_MANIFEST_DIR"));
@@ -651,16 +784,22 @@ async fn every_fixture_of_every_platform_is_accepted_and_readable(backend: Backe
             .replace("<PAGE_ID>", "106540352242922")
             .into_bytes();
         let (path, headers) = if file.starts_with("whatsapp") {
-            (format!("/hooks/whatsapp/{wa}"), signed("wa-secret", &raw))
+            (
+                format!("/hooks/whatsapp/{wa}"),
+                signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
+            )
         } else if file.starts_with("messenger") {
             (
                 format!("/hooks/messenger/{}", fb["id"].as_str().unwrap()),
-                signed("fb-secret", &raw),
+                signed("fb-secret-7f3a9c1e5b2d8f40", &raw),
             )
         } else {
             (
                 format!("/hooks/telegram/{}", tg["id"].as_str().unwrap()),
-                vec![("x-telegram-bot-api-secret-token", "tgsecret".to_string())],
+                vec![(
+                    "x-telegram-bot-api-secret-token",
+                    "tgsecret-7f3a9c1e5b2d8f40".to_string(),
+                )],
             )
         };
         let (status, receipt) = post_hook(&app, &path, raw, &headers).await;

@@ -83,7 +83,10 @@ async fn slow_and_idle_clients_cannot_hold_the_server() {
     assert_eq!(app.counts().tenants, before.tenants + 1);
 }
 
-crate::both_backends!(a_webhook_flood_from_one_address_is_refused_and_others_are_served);
+crate::both_backends!(
+    a_webhook_flood_from_one_address_is_refused_and_others_are_served,
+    forwarding_headers_count_only_from_trusted_proxies
+);
 
 /// Per-address limit on the webhook endpoints: beyond the burst, 429 with `Retry-After`,
 /// before the signature is checked or anything stored (forgeries included, which would
@@ -91,9 +94,14 @@ crate::both_backends!(a_webhook_flood_from_one_address_is_refused_and_others_are
 /// with (injected) time.
 async fn a_webhook_flood_from_one_address_is_refused_and_others_are_served(backend: Backend) {
     use crate::channels::{fixture, signed, whatsapp_channel};
-    let app = TestApp::spawn_configured(backend, |c| c.webhook_rate_per_ip = 20).await;
+    let app = TestApp::spawn_configured(backend, |c| {
+        c.webhook_rate_per_ip = 20;
+        // The test client plays a proxy on this host that forwards other addresses.
+        c.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
     let tenant = app.create_tenant("Muster GmbH").await;
-    let channel = whatsapp_channel(&app, &tenant, "flood-secret").await;
+    let channel = whatsapp_channel(&app, &tenant, "flood-secret-7f3a9c1e5b2d").await;
     let url = app.url(&format!("/hooks/whatsapp/{channel}"));
     let template = String::from_utf8(fixture("whatsapp_text.json")).unwrap();
     let post = |from: &'static str, n: usize, sign: bool| {
@@ -107,10 +115,10 @@ async fn a_webhook_flood_from_one_address_is_refused_and_others_are_served(backe
             .client
             .post(&url)
             .header("content-type", "application/json")
-            // The test client is on loopback, so the server takes the forwarded address.
+            // The test client is a trusted proxy, so the server takes the forwarded address.
             .header("x-forwarded-for", from);
         if sign {
-            for (k, v) in signed("flood-secret", &body) {
+            for (k, v) in signed("flood-secret-7f3a9c1e5b2d", &body) {
                 request = request.header(k, v);
             }
         }
@@ -143,8 +151,8 @@ async fn a_webhook_flood_from_one_address_is_refused_and_others_are_served(backe
     let after_forgeries = app.counts();
     assert_eq!(
         after_forgeries.audit - before.audit,
-        20,
-        "refused floods write no audit entries"
+        1,
+        "refused floods write no audit entries; the 20 checked forgeries are one entry so far"
     );
 
     // The same address, now signed: still refused until time passes; the answer explains.
@@ -178,4 +186,60 @@ async fn a_webhook_flood_from_one_address_is_refused_and_others_are_served(backe
     }
     assert_eq!(accepted, 20);
     assert_eq!(app.counts().messages, before.messages + 21);
+}
+
+/// Forwarding headers are believed only from `trusted_proxies` (none by default): a client on
+/// loopback that claims other addresses still counts as itself against the rate limit, cannot
+/// pass the web interface's origin check with `X-Forwarded-Host`, and a request relayed by a
+/// local proxy does not get the local-only `/metrics`.
+async fn forwarding_headers_count_only_from_trusted_proxies(backend: Backend) {
+    use crate::channels::{fixture, whatsapp_channel};
+    let app = TestApp::spawn_configured(backend, |c| c.webhook_rate_per_ip = 5).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let channel = whatsapp_channel(&app, &tenant, "proxy-secret-7f3a9c1e5b2d").await;
+    let url = app.url(&format!("/hooks/whatsapp/{channel}"));
+    let mut statuses = Vec::new();
+    for n in 0..10 {
+        let r = app
+            .client
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", format!("198.51.100.{n}"))
+            .body(fixture("whatsapp_text.json"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        5,
+        "one address, whatever it claims: {statuses:?}"
+    );
+
+    // The sign-in form's origin check: a forged X-Forwarded-Host does not make evil.example
+    // this site.
+    let r = app
+        .client
+        .post(app.url("/ui/sign-in"))
+        .header("origin", "https://evil.example")
+        .header("x-forwarded-host", "evil.example")
+        .header("x-forwarded-proto", "https")
+        .form(&[("login", "someone"), ("password", "whatever-long-enough")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+
+    // /metrics: local without forwarding headers; relayed by a proxy on this host, not.
+    let metrics = |relayed: bool| {
+        let mut r = app.client.get(app.url("/metrics"));
+        if relayed {
+            r = r.header("x-forwarded-for", "203.0.113.9");
+        }
+        r.send()
+    };
+    assert_eq!(metrics(false).await.unwrap().status().as_u16(), 200);
+    assert_eq!(metrics(true).await.unwrap().status().as_u16(), 401);
+    app.stop().await;
 }

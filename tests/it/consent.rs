@@ -78,7 +78,7 @@ async fn keyword_double_opt_in_broadcasts_stop_expiry_and_proof(backend: Backend
         &app,
         &tenant,
         json!({"platform": "whatsapp", "name": "Service", "account_id": WA_ACCOUNT,
-               "secrets": {"app_secret": "wa-secret", "verify_token": "vt", "access_token": "EAAG"}}),
+               "secrets": {"app_secret": "wa-secret-7f3a9c1e5b2d8f40", "verify_token": "vt", "access_token": "EAAG"}}),
     )
     .await;
     let hook = format!("/hooks/whatsapp/{}", channel["id"].as_str().unwrap());
@@ -103,8 +103,13 @@ async fn keyword_double_opt_in_broadcasts_stop_expiry_and_proof(backend: Backend
         let hook = hook.clone();
         let app = &app;
         async move {
-            let (status, receipt) =
-                post_hook(app, &hook, raw.clone(), &signed("wa-secret", &raw)).await;
+            let (status, receipt) = post_hook(
+                app,
+                &hook,
+                raw.clone(),
+                &signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
+            )
+            .await;
             assert_eq!(status, 200, "{receipt}");
         }
     };
@@ -412,7 +417,7 @@ async fn whatsapp_tenant(backend: Backend) -> (FakePlatform, TestApp, String, St
         &app,
         &tenant,
         json!({"platform": "whatsapp", "name": "Service", "account_id": WA_ACCOUNT,
-               "secrets": {"app_secret": "wa-secret", "verify_token": "vt", "access_token": "EAAG"}}),
+               "secrets": {"app_secret": "wa-secret-7f3a9c1e5b2d8f40", "verify_token": "vt", "access_token": "EAAG"}}),
     )
     .await;
     let hook = format!("/hooks/whatsapp/{}", channel["id"].as_str().unwrap());
@@ -454,7 +459,13 @@ async fn tenant_keywords_within_limits_withdraw(backend: Backend) {
         .await;
     let number = "4915100000010";
     let raw = text_webhook(&app, number, "Hallo", 1);
-    post_hook(&app, &hook, raw.clone(), &signed("wa-secret", &raw)).await;
+    post_hook(
+        &app,
+        &hook,
+        raw.clone(),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
+    )
+    .await;
     let contact = contact_of(&app, &tenant, &agent, number).await;
     let consents = format!("/v1/tenants/{tenant}/contacts/{contact}/consents");
     let (status, outcome) = app
@@ -476,8 +487,13 @@ async fn tenant_keywords_within_limits_withdraw(backend: Backend) {
     .enumerate()
     {
         let raw = text_webhook(&app, number, text, n as u32 + 2);
-        let (status, receipt) =
-            post_hook(&app, &hook, raw.clone(), &signed("wa-secret", &raw)).await;
+        let (status, receipt) = post_hook(
+            &app,
+            &hook,
+            raw.clone(),
+            &signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
+        )
+        .await;
         assert_eq!(status, 200, "{receipt}");
         let (_, list) = app.get(&consents, &agent).await;
         assert_eq!(state(&list), json!(expected), "after {:.10}", text);
@@ -505,7 +521,13 @@ async fn ja_confirms_only_the_newest_request(backend: Backend) {
         purposes.push(p["id"].as_str().unwrap().to_string());
     }
     let raw = text_webhook(&app, "4915100000009", "Hallo", 1);
-    post_hook(&app, &hook, raw.clone(), &signed("wa-secret", &raw)).await;
+    post_hook(
+        &app,
+        &hook,
+        raw.clone(),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
+    )
+    .await;
     let contact = contact_of(&app, &tenant, &agent, "4915100000009").await;
     let consents = format!("/v1/tenants/{tenant}/contacts/{contact}/consents");
     // An ingest token may not start a request (it would send a message).
@@ -532,7 +554,13 @@ async fn ja_confirms_only_the_newest_request(backend: Backend) {
         app.clock.advance(chrono::Duration::seconds(1));
     }
     let raw = text_webhook(&app, "4915100000009", "Ja", 2);
-    post_hook(&app, &hook, raw.clone(), &signed("wa-secret", &raw)).await;
+    post_hook(
+        &app,
+        &hook,
+        raw.clone(),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
+    )
+    .await;
     let (_, list) = app.get(&consents, &agent).await;
     let state = |p: &str| {
         list.as_array()

@@ -124,7 +124,7 @@ async fn certificates_of(app: &TestApp, tenant: &str, request: &str) -> Vec<Valu
 
 async fn erasure_follows_the_rule_of_the_contacts_channel(backend: Backend) {
     let receiver = FakePlatform::start().await;
-    let app = TestApp::spawn(backend).await;
+    let app = crate::events::spawn_allowing_local_receivers(backend).await;
     let tenant = app.create_tenant("Muster GmbH").await;
     let dpo = app.token(&tenant, "dpo").await;
     let admin = app.token(&tenant, "tenant_admin").await;
@@ -282,13 +282,13 @@ async fn erasure_follows_the_rule_of_the_contacts_channel(backend: Backend) {
 
     // With a file: the attachments appear, under their own rule (none): the file goes, the
     // kept letter stays.
-    let channel = whatsapp_channel(&app, &tenant, "wa-secret").await;
+    let channel = whatsapp_channel(&app, &tenant, "wa-secret-7f3a9c1e5b2d8f40").await;
     let raw = fixture("whatsapp_image.json");
     let (status, _) = post_hook(
         &app,
         &format!("/hooks/whatsapp/{channel}"),
         raw.clone(),
-        &signed("wa-secret", &raw),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
     )
     .await;
     assert_eq!(status, 200);

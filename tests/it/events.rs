@@ -9,14 +9,106 @@ use crate::support::{Backend, TestApp};
 
 both_backends!(
     inbound_messages_and_statuses_reach_the_company_signed_and_retried,
-    event_hook_deliveries_are_paged
+    event_hook_deliveries_are_paged,
+    event_hooks_reach_no_internal_address_unless_the_admin_allows_it,
+    a_restricted_contacts_events_carry_ids_only_and_deliveries_are_audited
 );
+
+/// The test receivers listen on loopback, which only an `outbound_allow` entry opens.
+pub async fn spawn_allowing_local_receivers(backend: Backend) -> TestApp {
+    TestApp::spawn_configured(backend, |c| c.outbound_allow = vec!["127.0.0.1".into()]).await
+}
+
+/// SSRF through event hooks: a tenant admin cannot make Hafen post to loopback, the private
+/// network, link-local metadata services or Hafen itself — refused at registration with the
+/// reason, and again at delivery (the check runs where the client resolves the name, so a name
+/// that turned internal after registration is refused too), without echoing what is there.
+async fn event_hooks_reach_no_internal_address_unless_the_admin_allows_it(backend: Backend) {
+    let receiver = FakePlatform::start().await;
+    let port = receiver.base.rsplit(':').next().unwrap().to_string();
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let admin = app.token(&tenant, "tenant_admin").await;
+    let hooks = format!("/v1/tenants/{tenant}/event-hooks");
+    let own_port = app.base.rsplit(':').next().unwrap().to_string();
+    for url in [
+        format!("http://127.0.0.1:{port}/in"),
+        "http://127.1/in".to_string(),
+        "http://2130706433/in".to_string(),
+        "http://[::1]/in".to_string(),
+        format!("http://localhost:{own_port}/v1/tenants"),
+        "https://169.254.169.254/latest/meta-data/".to_string(),
+        "https://10.0.0.1/".to_string(),
+        "https://0.0.0.0/".to_string(),
+        "https://[::ffff:127.0.0.1]/".to_string(),
+        "https://127.0.0.1:5432/".to_string(),
+        "https://[fd00::1]/".to_string(),
+    ] {
+        let (status, problem) = app.post(&hooks, &admin, &json!({ "url": url })).await;
+        assert_eq!(status, 422, "{url}: {problem}");
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("outbound policy") && detail.contains("outbound_allow"),
+            "{url}: the reason is named: {problem}"
+        );
+    }
+    let (_, list) = app.get(&hooks, &admin).await;
+    assert_eq!(list, json!([]), "nothing was registered");
+
+    // An admin allows the loopback receiver; the hooks register. Then the entry is removed
+    // again: deliveries to an address literal and to a name that resolves there are refused.
+    let (mut config, db, dir, clock, token) = app.stop().await;
+    config.outbound_allow = vec!["127.0.0.1".into(), "localhost".into()];
+    let app = TestApp::spawn_with(backend, config, db, dir, clock, Some(token)).await;
+    for url in [
+        format!("http://127.0.0.1:{port}/literal"),
+        format!("http://localhost:{port}/name"),
+    ] {
+        let (status, hook) = app.post(&hooks, &admin, &json!({ "url": url })).await;
+        assert_eq!(status, 201, "{url}: {hook}");
+    }
+    let (mut config, db, dir, clock, token) = app.stop().await;
+    config.outbound_allow = Vec::new();
+    let app = TestApp::spawn_with(backend, config, db, dir, clock, Some(token)).await;
+    let (status, _) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/messages"),
+            &admin,
+            &json!({ "messages": [crate::support::text_message("whatsapp", "+4915140000001", "Hallo", None)] }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 2);
+    assert!(
+        receiver.requests().is_empty(),
+        "nothing reached the internal receiver"
+    );
+    let (_, list) = app.get(&hooks, &admin).await;
+    for hook in list.as_array().unwrap() {
+        let (_, page) = app
+            .get(
+                &format!("{hooks}/{}/deliveries", hook["id"].as_str().unwrap()),
+                &admin,
+            )
+            .await;
+        let delivery = &page["items"][0];
+        assert_eq!(delivery["state"], json!("failed"), "not retried: {page}");
+        assert_eq!(delivery["last_status"], json!(null), "{page}");
+        let error = delivery["last_error"].as_str().unwrap();
+        assert!(
+            error.contains("outbound_allow") && !error.contains("HTTP"),
+            "{hook}: {error}"
+        );
+    }
+    app.stop().await;
+    receiver.stop().await;
+}
 
 async fn inbound_messages_and_statuses_reach_the_company_signed_and_retried(backend: Backend) {
     let receiver = FakePlatform::start().await;
-    let app = TestApp::spawn(backend).await;
+    let app = spawn_allowing_local_receivers(backend).await;
     let tenant = app.create_tenant("Muster GmbH").await;
-    let channel = whatsapp_channel(&app, &tenant, "wa-secret").await;
+    let channel = whatsapp_channel(&app, &tenant, "wa-secret-7f3a9c1e5b2d8f40").await;
     let admin = app.token(&tenant, "tenant_admin").await;
     let agent = app.token(&tenant, "agent").await;
     let hooks = format!("/v1/tenants/{tenant}/event-hooks");
@@ -89,7 +181,7 @@ async fn inbound_messages_and_statuses_reach_the_company_signed_and_retried(back
         &app,
         &format!("/hooks/whatsapp/{channel}"),
         raw.clone(),
-        &signed("wa-secret", &raw),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
     )
     .await;
     assert_eq!(status, 200);
@@ -144,7 +236,7 @@ async fn inbound_messages_and_statuses_reach_the_company_signed_and_retried(back
         &app,
         &format!("/hooks/whatsapp/{channel}"),
         raw.clone(),
-        &signed("wa-secret", &raw),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
     )
     .await;
     assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 0);
@@ -155,7 +247,7 @@ async fn inbound_messages_and_statuses_reach_the_company_signed_and_retried(back
         &app,
         &format!("/hooks/whatsapp/{channel}"),
         status_body.clone(),
-        &signed("wa-secret", &status_body),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &status_body),
     )
     .await;
     assert_eq!(status, 200, "{receipt}");
@@ -209,7 +301,7 @@ async fn inbound_messages_and_statuses_reach_the_company_signed_and_retried(back
 /// `next_cursor`, newest first, every delivery once; a bad cursor or limit is a 422.
 async fn event_hook_deliveries_are_paged(backend: Backend) {
     let receiver = FakePlatform::start().await;
-    let app = TestApp::spawn(backend).await;
+    let app = spawn_allowing_local_receivers(backend).await;
     let tenant = app.create_tenant("Muster GmbH").await;
     let admin = app.token(&tenant, "tenant_admin").await;
     let (status, hook) = app
@@ -281,4 +373,117 @@ async fn event_hook_deliveries_are_paged(backend: Backend) {
         .await;
     assert_eq!(status, 404, "another tenant's hook is not found");
     let _ = app.stop().await;
+}
+
+/// Art. 18: once the DPO restricted a contact, its events tell the company's systems that a
+/// message came — ids only, no address, name or body — whether the event was queued before the
+/// restriction or after it. Every delivery batch is in the audit log with what it carried.
+async fn a_restricted_contacts_events_carry_ids_only_and_deliveries_are_audited(backend: Backend) {
+    let receiver = FakePlatform::start().await;
+    let app = spawn_allowing_local_receivers(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let admin = app.token(&tenant, "tenant_admin").await;
+    let dpo = app.token(&tenant, "dpo").await;
+    let (status, _) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/event-hooks"),
+            &admin,
+            &json!({"url": format!("{}/in", receiver.base), "events": ["message.received"]}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let number = crate::support::phone_marker();
+    let send = |body: String| {
+        let (app, tenant, admin, number) = (&app, &tenant, &admin, &number);
+        async move {
+            let mut message = crate::support::text_message("whatsapp", number, &body, None);
+            message["contact"]["display_name"] = json!("Erika Beispiel");
+            let (status, r) = app
+                .post(
+                    &format!("/v1/tenants/{tenant}/messages"),
+                    admin,
+                    &json!({ "messages": [message] }),
+                )
+                .await;
+            assert_eq!(status, 201, "{r}");
+        }
+    };
+    send(crate::support::marker("before")).await;
+    assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 1);
+    let first = &receiver.requests()[0];
+    assert_eq!(
+        first.body["contact"]["display_name"],
+        json!("Erika Beispiel")
+    );
+    let contact = first.body["contact"]["id"].as_str().unwrap().to_string();
+
+    // One event queued before the restriction, one after it.
+    let queued = crate::support::marker("queued");
+    send(queued.clone()).await;
+    let requests = format!("/v1/tenants/{tenant}/requests");
+    let (status, request) = app
+        .post(
+            &requests,
+            &dpo,
+            &json!({"kind": "restriction", "contact_id": contact}),
+        )
+        .await;
+    assert_eq!(status, 201, "{request}");
+    let id = request["id"].as_str().unwrap();
+    let (status, r) = app
+        .post(
+            &format!("{requests}/{id}/identity"),
+            &dpo,
+            &json!({"method": "callback"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let (status, r) = app
+        .post(&format!("{requests}/{id}/restrict"), &dpo, &json!({}))
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let after = crate::support::marker("after");
+    send(after.clone()).await;
+    assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 2);
+    let withheld: Vec<_> = receiver.requests().into_iter().skip(1).collect();
+    assert_eq!(withheld.len(), 2);
+    for r in &withheld {
+        let text = String::from_utf8_lossy(&r.raw).to_string();
+        for personal in [
+            queued.as_str(),
+            after.as_str(),
+            number.trim_start_matches('+'),
+            "Erika",
+        ] {
+            assert!(!text.contains(personal), "{personal} left Hafen: {text}");
+        }
+        assert_eq!(r.body["restricted"], json!(true), "{text}");
+        assert_eq!(r.body["contact"]["id"], json!(contact));
+        assert!(r.body["message"]["id"].is_string(), "{text}");
+        assert_eq!(
+            r.header("x-hafen-signature").map(str::len),
+            Some(71),
+            "still signed"
+        );
+    }
+    let details: Vec<String> = app
+        .hafen
+        .store()
+        .read(|conn| hafen::audit::recent(conn, None, 1000))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "event.deliver")
+        .filter_map(|r| r.detail)
+        .collect();
+    assert!(
+        details.contains(&"delivered=1 personal_data=1 restricted_withheld=0 failed=0".to_string()),
+        "{details:?}"
+    );
+    assert!(
+        details.contains(&"delivered=2 personal_data=0 restricted_withheld=2 failed=0".to_string()),
+        "{details:?}"
+    );
+    app.stop().await;
+    receiver.stop().await;
 }

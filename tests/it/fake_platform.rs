@@ -32,6 +32,8 @@ struct State {
     counter: u64,
     /// Fixed answers by path: a queue, the last one repeats.
     routes: std::collections::HashMap<String, VecDeque<(u16, Vec<u8>, String)>>,
+    /// How long each answer takes (a slow platform).
+    delay: std::time::Duration,
 }
 
 pub struct FakePlatform {
@@ -45,6 +47,10 @@ async fn answer(
     body: web::Bytes,
     state: web::Data<Arc<Mutex<State>>>,
 ) -> HttpResponse {
+    let delay = state.lock().unwrap().delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let mut s = state.lock().unwrap();
     let path = req.path().to_string();
     s.requests.push(Recorded {
@@ -122,6 +128,11 @@ impl FakePlatform {
                 .map(|(s, b, c)| (s, b, c.to_string()))
                 .collect(),
         );
+    }
+
+    /// Every answer from now on takes `delay`.
+    pub fn slow_down(&self, delay: std::time::Duration) {
+        self.state.lock().unwrap().delay = delay;
     }
 
     pub fn requests(&self) -> Vec<Recorded> {

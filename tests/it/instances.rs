@@ -183,15 +183,12 @@ async fn overlapping_batches(
     futures_util::stream::iter(0..batches)
         .map(|k| async move {
             let ids: Vec<String> = (k * 5..k * 5 + 10).map(|j| format!("ov.{j}")).collect();
-            let messages: Vec<Value> = ids
-                .iter()
-                .enumerate()
-                .map(|(i, id)| {
-                    let contact = if i % 2 == 0 {
-                        i % CONTACTS
-                    } else {
-                        1000 + k * 5 + i
-                    };
+            // The contact follows from the message (an external id names one message of one
+            // person), half of them known contacts, half new ones.
+            let messages: Vec<Value> = (k * 5..k * 5 + 10)
+                .zip(&ids)
+                .map(|(j, id)| {
+                    let contact = if j % 2 == 0 { j % CONTACTS } else { 1000 + j };
                     api_message(id, contact, &body(id), None)
                 })
                 .collect();
@@ -308,14 +305,14 @@ async fn channel_changes_reach_the_other_instance(
     );
     ledger.acknowledge([&"wamid.change.2".to_string()], |_| "Kanal".into());
 
-    change(serde_json::json!({"secrets": {"app_secret": "rotated-app-secret"}})).await;
+    change(serde_json::json!({"secrets": {"app_secret": "rotated-app-secret-7f3a9c1e"}})).await;
     let (old, _) = answers.send(signed_with(APP_SECRET, &delivery(3))).await;
     assert!(
         matches!(old, 401 | 403),
         "the old secret is refused at B: {old}"
     );
     let (new, _) = answers
-        .send(signed_with("rotated-app-secret", &delivery(4)))
+        .send(signed_with("rotated-app-secret-7f3a9c1e", &delivery(4)))
         .await;
     assert_eq!(new, 200, "the new secret works at B");
     ledger.acknowledge([&"wamid.change.4".to_string()], |_| "Kanal".into());
@@ -329,7 +326,7 @@ async fn channel_changes_reach_the_other_instance(
         .unwrap();
     assert_eq!(deleted.status(), 204);
     let (gone, _) = answers
-        .send(signed_with("rotated-app-secret", &delivery(5)))
+        .send(signed_with("rotated-app-secret-7f3a9c1e", &delivery(5)))
         .await;
     assert_eq!(gone, 404, "deleted at A, unknown at B");
 }

@@ -258,20 +258,20 @@ async fn the_art15_answer_is_about_the_person(backend: Backend) {
         &app,
         &tenant,
         json!({"platform": "whatsapp", "name": "Service", "account_id": WA_ACCOUNT,
-        "secrets": {"app_secret": "wa-secret", "verify_token": "vt", "access_token": "EAAG"}}),
+        "secrets": {"app_secret": "wa-secret-7f3a9c1e5b2d8f40", "verify_token": "vt", "access_token": "EAAG"}}),
     )
     .await;
     create_channel(
         &app,
         &tenant,
-        json!({"platform": "telegram", "name": "Bot", "secrets": {"webhook_secret": "tgsecret"}}),
+        json!({"platform": "telegram", "name": "Bot", "secrets": {"webhook_secret": "tgsecret-7f3a9c1e5b2d8f40"}}),
     )
     .await;
     create_channel(
         &app,
         &tenant,
         json!({"platform": "messenger", "name": "Seite", "account_id": "998877",
-        "secrets": {"app_secret": "m-secret", "verify_token": "vt", "access_token": "EAAG"}}),
+        "secrets": {"app_secret": "m-secret-7f3a9c1e5b2d8f40", "verify_token": "vt", "access_token": "EAAG"}}),
     )
     .await;
     let (status, _) = app
@@ -302,7 +302,13 @@ async fn the_art15_answer_is_about_the_person(backend: Backend) {
     let hook = format!("/hooks/whatsapp/{}", whatsapp["id"].as_str().unwrap());
     for (n, text) in [(1, "START"), (2, "JA")] {
         let raw = crate::consent::text_webhook(&app, "4915100000077", text, n);
-        let (status, _) = post_hook(&app, &hook, raw.clone(), &signed("wa-secret", &raw)).await;
+        let (status, _) = post_hook(
+            &app,
+            &hook,
+            raw.clone(),
+            &signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
+        )
+        .await;
         assert_eq!(status, 200);
     }
     // A second purpose the customer never heard of.

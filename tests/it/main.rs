@@ -27,5 +27,6 @@ mod retention;
 mod send;
 mod storage;
 mod tls;
+mod tokens;
 mod ui;
 mod widget;

@@ -34,7 +34,7 @@ async fn whatsapp_and_telegram_media_are_downloaded_sealed_and_retried(backend: 
         &app,
         &tenant,
         json!({"platform": "whatsapp", "name": "Service", "account_id": WA_ACCOUNT,
-               "secrets": {"app_secret": "wa-secret", "verify_token": "vt", "access_token": "EAAG-token"}}),
+               "secrets": {"app_secret": "wa-secret-7f3a9c1e5b2d8f40", "verify_token": "vt", "access_token": "EAAG-token"}}),
     )
     .await;
     let hook = format!("/hooks/whatsapp/{}", channel["id"].as_str().unwrap());
@@ -54,7 +54,13 @@ async fn whatsapp_and_telegram_media_are_downloaded_sealed_and_retried(backend: 
     fake.route("/files/one", vec![(200, file.clone(), "image/jpeg")]);
 
     let body = image_webhook("MEDIA1", &sha_b64, "wamid.IMG1");
-    let (status, receipt) = post_hook(&app, &hook, body.clone(), &signed("wa-secret", &body)).await;
+    let (status, receipt) = post_hook(
+        &app,
+        &hook,
+        body.clone(),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &body),
+    )
+    .await;
     assert_eq!(status, 200, "{receipt}");
     let message_id = {
         use diesel::prelude::*;
@@ -140,7 +146,13 @@ async fn whatsapp_and_telegram_media_are_downloaded_sealed_and_retried(backend: 
         vec![(200, b"tampered".to_vec(), "image/jpeg")],
     );
     let body = image_webhook("MEDIA2", &sha_b64, "wamid.IMG2");
-    post_hook(&app, &hook, body.clone(), &signed("wa-secret", &body)).await;
+    post_hook(
+        &app,
+        &hook,
+        body.clone(),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &body),
+    )
+    .await;
     app.clock.advance(chrono::Duration::minutes(10));
     assert_eq!(app.hafen.run_due_downloads().await.unwrap(), 1);
     {
@@ -158,8 +170,50 @@ async fn whatsapp_and_telegram_media_are_downloaded_sealed_and_retried(backend: 
         assert!(error.unwrap().contains("SHA-256"));
     }
 
+    // A file URL outside the platforms' hosts is refused for good; the host stays out of the
+    // stored reason (a host name can say whom a file came from).
+    let host = format!("kunde-{}.intern.example", marker("HOST").to_lowercase());
+    fake.route(
+        "/MEDIA3",
+        vec![(
+            200,
+            serde_json::to_vec(
+                &json!({"url": format!("https://{host}/secret.jpg"), "mime_type": "image/jpeg"}),
+            )
+            .unwrap(),
+            "application/json",
+        )],
+    );
+    let body = image_webhook("MEDIA3", &sha_b64, "wamid.IMG3");
+    post_hook(
+        &app,
+        &hook,
+        body.clone(),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &body),
+    )
+    .await;
+    app.clock.advance(chrono::Duration::minutes(10));
+    app.hafen.run_due_downloads().await.unwrap();
+    {
+        use diesel::prelude::*;
+        use hafen::store::schema::attachments;
+        let mut conn = app.db.connect();
+        let refused: Vec<(String, Option<String>)> = attachments::table
+            .filter(attachments::state.eq("failed"))
+            .select((attachments::state, attachments::last_error))
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        let error = refused[0].1.clone().unwrap();
+        assert!(error.contains("outbound policy"), "{error}");
+        assert!(
+            !error.contains(&host) && !error.contains("intern"),
+            "{error}"
+        );
+    }
+
     // Telegram: getFile, then the file path.
-    let telegram = create_channel(&app, &tenant, json!({"platform": "telegram", "name": "Bot", "secrets": {"webhook_secret": "s3cret", "bot_token": "42:TOKEN"}})).await;
+    let telegram = create_channel(&app, &tenant, json!({"platform": "telegram", "name": "Bot", "secrets": {"webhook_secret": "s3cret-7f3a9c1e5b2d8f40a1", "bot_token": "42:TOKEN"}})).await;
     let largest = "AgACAgIAAxkBAAIBLARGE";
     fake.route("/bot42:TOKEN/getFile", vec![(200, serde_json::to_vec(&json!({"ok": true, "result": {"file_id": largest, "file_path": "photos/file_7.jpg"}})).unwrap(), "application/json")]);
     fake.route(
@@ -175,7 +229,10 @@ async fn whatsapp_and_telegram_media_are_downloaded_sealed_and_retried(backend: 
         &app,
         &format!("/hooks/telegram/{}", telegram["id"].as_str().unwrap()),
         update,
-        &[("x-telegram-bot-api-secret-token", "s3cret".to_string())],
+        &[(
+            "x-telegram-bot-api-secret-token",
+            "s3cret-7f3a9c1e5b2d8f40a1".to_string(),
+        )],
     )
     .await;
     assert_eq!(status, 200);

@@ -15,9 +15,9 @@ use serde_json::{json, Value};
 
 use crate::support::{Backend, TestDatabase};
 
-pub const APP_SECRET: &str = "crash-app-secret";
+pub const APP_SECRET: &str = "crash-app-secret-7f3a9c1e5b";
 pub const WA_ACCOUNT: &str = "106540352242922";
-pub const TELEGRAM_SECRET: &str = "tg_Secret-instances";
+pub const TELEGRAM_SECRET: &str = "tg_Secret-instances-7f3a9c1e5b";
 /// Distinct contacts per path, so keys are created and shared across kills.
 pub const CONTACTS: usize = 24;
 

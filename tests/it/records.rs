@@ -120,12 +120,12 @@ async fn two_tenants_with_records(app: &TestApp, dpo: &str) -> (String, String) 
             .await;
         assert_eq!(status, 201, "{body}");
     }
-    crate::channels::whatsapp_channel(app, &a, "secret-a").await;
+    crate::channels::whatsapp_channel(app, &a, "secret-a-7f3a9c1e5b2d8f40").await;
     crate::channels::create_channel(
         app,
         &b,
         json!({"platform": "telegram", "name": "Support-Bot", "account_id": "4242",
-               "secrets": {"webhook_secret": "tg-secret-1234567890", "bot_token": "123:abc"}}),
+               "secrets": {"webhook_secret": "tg-secret-1234567890-7f3a9c1e", "bot_token": "123:abc"}}),
     )
     .await;
     (a, b)
@@ -458,7 +458,8 @@ async fn tom_entries_follow_what_is_switched_on(backend: Backend) {
     );
 
     // A channel switches webhook verification on; disabling it takes the claim away.
-    let channel = crate::channels::whatsapp_channel(&app, &tenant, "s3cret").await;
+    let channel =
+        crate::channels::whatsapp_channel(&app, &tenant, "s3cret-7f3a9c1e5b2d8f40a1").await;
     let (_, report) = app.get(&toms, &dpo).await;
     assert!(measure_ids(&report).contains(&"webhook_signatures".to_string()));
     let r = app
@@ -512,7 +513,7 @@ async fn register_changes_are_versioned_and_subprocessor_changes_dated(backend: 
     let app = TestApp::spawn(backend).await;
     let tenant = app.create_tenant("Muster GmbH").await;
     let dpo = app.token(&tenant, "dpo").await;
-    crate::channels::whatsapp_channel(&app, &tenant, "s3cret").await;
+    crate::channels::whatsapp_channel(&app, &tenant, "s3cret-7f3a9c1e5b2d8f40a1").await;
     let base = format!("/v1/tenants/{tenant}/register/subprocessors");
     let report_path = format!("/v1/tenants/{tenant}/reports/subprocessors");
 

@@ -21,6 +21,7 @@ both_backends!(
     certificates_chain_export_and_reveal_tampering,
     bad_retention_input_is_refused_and_changes_nothing,
     old_audit_entries_are_pruned_and_the_chain_still_verifies,
+    one_person_cannot_delete_a_tenants_messages_at_once,
 );
 
 pub fn rule(category: &str, channel: Option<&str>, start: &str, period: &str) -> Value {
@@ -1390,4 +1391,120 @@ async fn old_audit_entries_are_pruned_and_the_chain_still_verifies(backend: Back
         chain.broken.is_some(),
         "a silently removed prefix is reported"
     );
+}
+
+/// One tenant-admin token cannot delete a tenant's message content at once: a period below the
+/// install's floor (one day) is refused, and a rule set whose preview deletes more than the
+/// shipped 10 % of the messages waits for a second person — the preview says so beforehand.
+async fn one_person_cannot_delete_a_tenants_messages_at_once(backend: Backend) {
+    let shipped = hafen::config::Config::default();
+    let app = TestApp::spawn_configured(backend, |c| {
+        c.retention_approval_above_percent = shipped.retention_approval_above_percent;
+        c.retention_min_period_days = shipped.retention_min_period_days;
+    })
+    .await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let first = app.token(&tenant, "tenant_admin").await;
+    let second = app.token(&tenant, "tenant_admin").await;
+    let agent = app.token(&tenant, "agent").await;
+    // 20 messages, 19 of them a month old (kept by the install defaults).
+    let messages: Vec<Value> = (0..20)
+        .map(|i| {
+            let mut m = text_message("whatsapp", &format!("+4915150000{i:03}"), "Inhalt", None);
+            m["occurred_at"] = json!(if i == 0 {
+                "2026-11-26T10:00:00Z"
+            } else {
+                "2026-10-27T10:00:00Z"
+            });
+            m
+        })
+        .collect();
+    let (status, _) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/messages"),
+            &agent,
+            &json!({ "messages": messages }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let preview = |rules: Vec<Value>| {
+        let (app, tenant, first) = (&app, &tenant, &first);
+        async move {
+            app.post(
+                &format!("/v1/tenants/{tenant}/retention/preview"),
+                first,
+                &json!({ "rules": rules }),
+            )
+            .await
+        }
+    };
+
+    // Below the floor: refused, naming the setting; nothing recorded.
+    let audit = app.counts().audit;
+    for period in ["P0D", "PT12H"] {
+        let (status, problem) = preview(keep_all_but(&[rule(
+            "message_content",
+            None,
+            "collection",
+            period,
+        )]))
+        .await;
+        assert_eq!(status, 422, "{period}: {problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("retention_min_period_days"),
+            "{problem}"
+        );
+    }
+    assert_eq!(app.counts().audit, audit);
+
+    // 95 % at once: the preview says a second person is needed, and so it is.
+    let rules = keep_all_but(&[rule("message_content", None, "collection", "P1D")]);
+    let (status, report) = preview(rules.clone()).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["share_of_messages"], json!(0.95));
+    assert!(
+        report["needs_approval"]
+            .as_str()
+            .unwrap()
+            .contains("95.0 %"),
+        "{report}"
+    );
+    let (status, version) = app
+        .put(
+            &format!("/v1/tenants/{tenant}/retention/rules"),
+            &first,
+            &json!({ "rules": rules, "preview_id": report["preview_id"] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{version}");
+    assert_eq!(version["state"], json!("pending_approval"), "{version}");
+    let certificate = run(&app, &tenant).await;
+    assert_eq!(
+        app.counts().messages,
+        20,
+        "nothing deleted before the approval: {certificate}"
+    );
+    let decide = format!(
+        "/v1/tenants/{tenant}/retention/rules/versions/{}/approve",
+        version["version"]
+    );
+    assert_eq!(
+        app.post(&decide, &first, &json!({})).await.0,
+        403,
+        "not by the proposer"
+    );
+    let (status, approved) = app.post(&decide, &second, &json!({})).await;
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(approved["state"], json!("active"));
+
+    // A small share goes through at once.
+    let rules = keep_all_but(&[rule("message_content", None, "collection", "P2Y")]);
+    let (_, report) = preview(rules.clone()).await;
+    assert_eq!(report["needs_approval"], json!(null), "{report}");
+    let version = activate(&app, &tenant, &first, &rules).await;
+    assert_eq!(version["state"], json!("active"));
+    app.stop().await;
 }

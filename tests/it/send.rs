@@ -43,7 +43,7 @@ async fn send_path_end_to_end(backend: Backend) {
         &app,
         &tenant,
         json!({"platform": "whatsapp", "name": "Service", "account_id": WA_ACCOUNT,
-               "secrets": {"app_secret": "wa-secret", "verify_token": "vt", "access_token": "EAAG-token"}}),
+               "secrets": {"app_secret": "wa-secret-7f3a9c1e5b2d8f40", "verify_token": "vt", "access_token": "EAAG-token"}}),
     )
     .await;
     let agent = app.token(&tenant, "agent").await;
@@ -109,7 +109,7 @@ async fn send_path_end_to_end(backend: Backend) {
         &app,
         &hook,
         status_body.clone(),
-        &signed("wa-secret", &status_body),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &status_body),
     )
     .await;
     assert_eq!(status, 200);
@@ -237,7 +237,7 @@ async fn telegram_send_keeps_the_bot_token_out_of_logs(backend: Backend) {
     let app = TestApp::spawn_configured(backend, |c| c.telegram_api_base = base).await;
     let tenant = app.create_tenant("Muster GmbH").await;
     let bot_token = format!("123456:{}", crate::support::marker("BOTTOKEN"));
-    create_channel(&app, &tenant, json!({"platform": "telegram", "name": "Bot", "secrets": {"webhook_secret": "s3cret", "bot_token": bot_token}})).await;
+    create_channel(&app, &tenant, json!({"platform": "telegram", "name": "Bot", "secrets": {"webhook_secret": "s3cret-7f3a9c1e5b2d8f40a1", "bot_token": bot_token}})).await;
     let agent = app.token(&tenant, "agent").await;
     let contact = inbound(&app, &tenant, &agent, "telegram", "1111111", 60 * 24 * 30).await;
     let send = format!("/v1/tenants/{tenant}/contacts/{contact}/messages/send");

@@ -189,6 +189,9 @@ impl TestApp {
         config.workers = Some(2);
         // Tests drive scheduled work themselves, with the manual clock.
         config.retry_interval_secs = 0;
+        // Most tests activate rules that delete most of their few messages; the four-eyes rule
+        // for large deletions has tests of its own (retention.rs), on the shipped default.
+        config.retention_approval_above_percent = 100;
         change(&mut config);
         Self::spawn_with(backend, config, db, dir, test_clock(), None).await
     }

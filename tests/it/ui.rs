@@ -22,7 +22,8 @@ both_backends!(
     a_lost_account_is_reset_by_an_admin_or_the_command_line,
     the_dashboard_tells_retention_state_it_does_not_know,
     sign_in_returns_to_the_page_asked_for,
-    a_dpo_decides_an_erasure_and_downloads_the_letter
+    a_dpo_decides_an_erasure_and_downloads_the_letter,
+    a_tenant_admin_issues_and_revokes_tokens_in_the_interface
 );
 
 /// A browser without a cookie jar: cookies are carried by hand, so each test states them.
@@ -1337,4 +1338,90 @@ async fn a_dpo_decides_an_erasure_and_downloads_the_letter(backend: Backend) {
     assert_eq!(r.headers()["content-type"], "application/pdf");
     crate::documents::check_pdf(&r.bytes().await.unwrap());
     let _ = app.stop().await;
+}
+
+/// The Tokens page: a tenant admin issues a named token (its secret shown once, on that page
+/// only, never cached), sees it listed with its issuer and end, and revokes it; the API then
+/// refuses it. Another tenant's admin sees none of it.
+async fn a_tenant_admin_issues_and_revokes_tokens_in_the_interface(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let t = app.create_tenant("Muster GmbH").await;
+    let other = app.create_tenant("Andere GmbH").await;
+    add_user(&app, "chefin@muster.de", Role::TenantAdmin, Some(&t)).await;
+    add_user(&app, "chef@andere.de", Role::TenantAdmin, Some(&other)).await;
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in("chefin@muster.de", PASSWORD, "").await, 303);
+    let (status, html, _) = browser.get("/ui/tokens").await;
+    assert_eq!(status, 200, "{html}");
+    let csrf = hidden(&html, "csrf");
+    let r = browser
+        .post(
+            "/ui/tokens",
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "Kassensystem"),
+                ("role", "ingest"),
+                ("tenant", t.as_str()),
+                ("days", "30"),
+            ],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let html = r.text().await.unwrap();
+    let secret = html
+        .split("id=\"new-token\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the new token is shown")
+        .to_string();
+    assert!(secret.starts_with("hfn_"), "{secret}");
+    assert!(
+        html.contains("Kassensystem") && html.contains("user:"),
+        "{html}"
+    );
+    let messages = format!("/v1/tenants/{t}/messages");
+    let probe = crate::support::text_message("whatsapp", "+4915140000077", "Bon", None);
+    assert_eq!(app.post(&messages, &secret, &probe).await.0, 201);
+    // Shown once: the list no longer carries it.
+    let (_, html, _) = browser.get("/ui/tokens").await;
+    assert!(!html.contains(&secret));
+    let id = secret
+        .trim_start_matches("hfn_")
+        .split('_')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = hidden(&html, "csrf");
+
+    // Another tenant's admin neither sees nor revokes it.
+    let mut stranger = Browser::new(&app);
+    assert_eq!(stranger.sign_in("chef@andere.de", PASSWORD, "").await, 303);
+    let (_, theirs, _) = stranger.get("/ui/tokens").await;
+    assert!(!theirs.contains(&id) && !theirs.contains("Kassensystem"));
+    let their_csrf = hidden(&theirs, "csrf");
+    let r = stranger
+        .post(
+            &format!("/ui/tokens/{id}/revoke"),
+            &[("csrf", their_csrf.as_str())],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(app.post(&messages, &secret, &probe).await.0, 201);
+
+    let r = browser
+        .post(
+            &format!("/ui/tokens/{id}/revoke"),
+            &[("csrf", csrf.as_str())],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let (status, problem) = app.post(&messages, &secret, &probe).await;
+    assert_eq!(status, 401, "{problem}");
+    let (_, html, _) = browser.get("/ui/tokens").await;
+    assert!(html.contains("widerrufen"), "{html}");
+    app.stop().await;
 }

@@ -9,7 +9,11 @@ use crate::channels::{create_channel, post_hook, signed, WA_ACCOUNT};
 use crate::fake_platform::FakePlatform;
 use crate::support::{Backend, TestApp};
 
-both_backends!(widget_sign_up_double_opt_in);
+both_backends!(
+    widget_sign_up_double_opt_in,
+    widget_answers_new_and_subscribed_numbers_alike_in_time,
+    the_per_number_limit_holds_across_restarts_and_address_floods
+);
 
 struct Form {
     token: String,
@@ -96,7 +100,7 @@ async fn widget_sign_up_double_opt_in(backend: Backend) {
         &app,
         &tenant,
         json!({"platform": "whatsapp", "name": "Service", "account_id": WA_ACCOUNT,
-               "secrets": {"app_secret": "wa-secret", "verify_token": "vt", "access_token": "EAAG"}}),
+               "secrets": {"app_secret": "wa-secret-7f3a9c1e5b2d8f40", "verify_token": "vt", "access_token": "EAAG"}}),
     )
     .await;
     let admin = app.token(&tenant, "tenant_admin").await;
@@ -186,6 +190,11 @@ async fn widget_sign_up_double_opt_in(backend: Backend) {
     assert_eq!(status, 200, "{done_new}");
     assert!(done_new.contains("Fast geschafft"));
     assert_eq!(consents(), 1);
+    assert!(
+        fake.requests().is_empty(),
+        "the answer does not wait for the platform: the confirmation goes from the outbox"
+    );
+    assert_eq!(app.hafen.run_due_sends().await.unwrap(), 1);
     let sent = fake.requests();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].body["to"], json!("4915111111111"));
@@ -202,7 +211,7 @@ async fn widget_sign_up_double_opt_in(backend: Backend) {
         &app,
         &format!("/hooks/whatsapp/{}", channel["id"].as_str().unwrap()),
         confirm.clone(),
-        &signed("wa-secret", &confirm),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &confirm),
     )
     .await;
     assert_eq!(status, 200);
@@ -310,4 +319,173 @@ async fn widget_sign_up_double_opt_in(backend: Backend) {
         404
     );
     fake.stop().await;
+}
+
+/// The widget's answer time says nothing about a number: a new number (whose confirmation needs
+/// a platform call) and a subscribed one (which needs none) are answered alike, even when the
+/// platform takes two seconds — the confirmation goes out from the outbox afterwards.
+async fn widget_answers_new_and_subscribed_numbers_alike_in_time(backend: Backend) {
+    let platform_delay = std::time::Duration::from_secs(2);
+    let fake = FakePlatform::start().await;
+    let base = fake.base.clone();
+    let app = TestApp::spawn_configured(backend, |c| c.whatsapp_api_base = base).await;
+    let (channel, path) = newsletter_widget(&app).await;
+
+    // One subscribed number: signed up and confirmed.
+    let subscribed = "+49 151 33333333";
+    let (form, _) = open_form(&app, &path).await;
+    let (status, _) = submit(
+        &app,
+        &path,
+        &form,
+        &[("phone", subscribed), ("consent", "yes")],
+        true,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(app.hafen.run_due_sends().await.unwrap(), 1);
+    let confirm = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"display_phone_number": "1", "phone_number_id": WA_ACCOUNT},
+        "messages": [{"from": "4915133333333", "id": "wamid.CONFIRM", "timestamp": app.hafen.clock().now().timestamp().to_string(),
+                      "type": "button", "button": {"text": "JA", "payload": "JA"}}]}}]}]}))
+    .unwrap();
+    let (status, _) = post_hook(
+        &app,
+        &format!("/hooks/whatsapp/{}", channel["id"].as_str().unwrap()),
+        confirm.clone(),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &confirm),
+    )
+    .await;
+    assert_eq!(status, 200);
+    fake.slow_down(platform_delay);
+
+    // Rounds of one new and one subscribed sign-up; each round a day later (fresh rate limits,
+    // a fresh form).
+    let (mut new_times, mut subscribed_times) = (Vec::new(), Vec::new());
+    for round in 0..6 {
+        app.clock.advance(chrono::Duration::hours(25));
+        let (form, _) = open_form(&app, &path).await;
+        let new_number = format!("+49 151 4444{round:04}");
+        for (number, times) in [
+            (new_number.as_str(), &mut new_times),
+            (subscribed, &mut subscribed_times),
+        ] {
+            let started = std::time::Instant::now();
+            let (status, page) = submit(
+                &app,
+                &path,
+                &form,
+                &[("phone", number), ("consent", "yes")],
+                true,
+            )
+            .await;
+            times.push(started.elapsed());
+            assert_eq!(status, 200, "{page}");
+        }
+    }
+    let median = |times: &mut Vec<std::time::Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let (new_median, subscribed_median) = (median(&mut new_times), median(&mut subscribed_times));
+    assert!(
+        new_times.iter().all(|t| *t < platform_delay),
+        "no answer waited for the platform: new {new_times:?}"
+    );
+    let gap = new_median.abs_diff(subscribed_median);
+    assert!(
+        gap < platform_delay / 10,
+        "medians differ by {gap:?}: new {new_times:?}, subscribed {subscribed_times:?}"
+    );
+    fake.slow_down(std::time::Duration::ZERO);
+    assert_eq!(
+        app.hafen.run_due_sends().await.unwrap(),
+        6,
+        "every new number's confirmation went out afterwards"
+    );
+    fake.stop().await;
+}
+
+/// The per-number limit protects the person whose number is entered (each sign-up sends them a
+/// message): it is counted in the database, so neither a restart (another instance) nor a flood
+/// of client addresses resets it.
+async fn the_per_number_limit_holds_across_restarts_and_address_floods(backend: Backend) {
+    let fake = FakePlatform::start().await;
+    let base = fake.base.clone();
+    let app = TestApp::spawn_configured(backend, |c| {
+        c.whatsapp_api_base = base;
+        // The test client is a trusted proxy: each request may come from another address.
+        c.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let (_, path) = newsletter_widget(&app).await;
+    let victim = "+49 151 55555555";
+    // From a new address each time: the address limit never bites, the number's does.
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        statuses.push(sign_up_from(&app, &path, victim, format!("2001:db8:{i}::1")).await);
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 429, 429]);
+    let (config, db, dir, clock, token) = app.stop().await;
+    let app = TestApp::spawn_with(backend, config, db, dir, clock, Some(token)).await;
+    assert_eq!(
+        sign_up_from(&app, &path, victim, "2001:db8:99::1".into()).await,
+        429,
+        "a restart forgives nothing"
+    );
+    app.clock.advance(chrono::Duration::hours(25));
+    assert_eq!(
+        sign_up_from(&app, &path, victim, "2001:db8:99::1".into()).await,
+        200,
+        "a day later"
+    );
+    app.stop().await;
+    fake.stop().await;
+}
+
+/// A valid sign-up of `number` from client address `from` (through the trusted test proxy).
+async fn sign_up_from(app: &TestApp, path: &str, number: &str, from: String) -> u16 {
+    let (form, _) = open_form(app, path).await;
+    let body = serde_urlencoded::to_string([
+        ("phone", number),
+        ("consent", "yes"),
+        ("csrf", form.token.as_str()),
+    ])
+    .unwrap();
+    app.client
+        .post(app.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", form.cookie.clone())
+        .header("x-forwarded-for", from)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// A tenant with a WhatsApp channel and a newsletter purpose confirmed by template; the
+/// channel and the widget's path.
+async fn newsletter_widget(app: &TestApp) -> (serde_json::Value, String) {
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let channel = create_channel(
+        app,
+        &tenant,
+        json!({"platform": "whatsapp", "name": "Service", "account_id": WA_ACCOUNT,
+               "secrets": {"app_secret": "wa-secret-7f3a9c1e5b2d8f40", "verify_token": "vt", "access_token": "EAAG"}}),
+    )
+    .await;
+    let admin = app.token(&tenant, "tenant_admin").await;
+    let (status, purpose) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/consent-purposes"),
+            &admin,
+            &json!({"name": "Newsletter", "texts": {"de": "Ich möchte den Newsletter per WhatsApp erhalten."},
+                    "confirm_template": "newsletter_optin"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{purpose}");
+    let path = format!("/w/{tenant}/{}", purpose["id"].as_str().unwrap());
+    (channel, path)
 }

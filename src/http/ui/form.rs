@@ -124,7 +124,7 @@ pub fn same_origin(req: &HttpRequest) -> bool {
     else {
         return false;
     };
-    let host = req.connection_info().host().to_string();
+    let host = crate::http::forwarded::host(req);
     url::Url::parse(origin).is_ok_and(|o| {
         let port = o.port().map(|p| format!(":{p}")).unwrap_or_default();
         o.host_str().is_some_and(|h| format!("{h}{port}") == host)

@@ -12,6 +12,7 @@ mod pages;
 mod records;
 mod sign_in;
 mod tenant;
+mod tokens;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
@@ -45,6 +46,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     sign_in::routes(cfg);
     pages::routes(cfg);
     admin::routes(cfg);
+    tokens::routes(cfg);
     account::routes(cfg);
     tenant::routes(cfg);
     records::routes(cfg);
@@ -138,17 +140,9 @@ pub fn lang_of(req: &HttpRequest) -> Lang {
     }
 }
 
-/// Whether cookies get `Secure`: under TLS, or behind the documented local TLS proxy.
+/// Whether cookies get `Secure`: under TLS, or behind a trusted TLS proxy that says so.
 pub fn secure_transport(req: &HttpRequest) -> bool {
-    let tls = req
-        .app_data::<super::widget::WidgetTransport>()
-        .is_some_and(|t| t.https);
-    let proxied = req.peer_addr().is_some_and(|p| p.ip().is_loopback())
-        && req
-            .headers()
-            .get("x-forwarded-proto")
-            .is_some_and(|v| v.as_bytes() == b"https");
-    tls || proxied
+    crate::http::forwarded::https(req)
 }
 
 /// The pages a person whose password was set by an admin may open before choosing their own.
@@ -361,6 +355,7 @@ pub enum Area {
     Reports,
     Audit,
     Users,
+    Tokens,
     Account,
 }
 
@@ -416,6 +411,7 @@ pub fn layout(
                         (link(Area::Reports, "/ui/reports".into(), Text::Reports))
                         (link(Area::Audit, "/ui/audit".into(), Text::Audit))
                         (link(Area::Users, "/ui/users".into(), Text::Users))
+                        (link(Area::Tokens, "/ui/tokens".into(), Text::Tokens))
                     }
                     @if who.tenants.len() > 1 {
                         @if let Some(tid) = current {

@@ -41,6 +41,10 @@ async fn dashboard(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpRespons
                 @if let Some(at) = d.retention_failed_since {
                     p.warn { (t(Text::RunFailed)) ": " (when(at)) }
                 }
+                p.hint {
+                    @if d.approval_always { (t(Text::ApprovalAlways)) }
+                    @else { (t(Text::ApprovalAbove)) " " (format!("{:.0} %", d.approval_above_percent)) }
+                }
             }
             section.card aria-labelledby="backup" {
                 h2 #backup { (t(Text::LastBackup)) }

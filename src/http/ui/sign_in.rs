@@ -16,7 +16,8 @@ use super::{
     UiError, SESSION_COOKIE,
 };
 use crate::error::Error;
-use crate::http::limits::{client_ip, IpRateLimit};
+use crate::http::forwarded::client_ip;
+use crate::http::limits::IpRateLimit;
 use crate::sensitive::Sensitive;
 use crate::service::Hafen;
 use crate::ui::text::{Lang, Text};

@@ -92,18 +92,15 @@ async fn channels_page(
         .await
         .map_err(UiError::domain(who.lang))?;
     let t = |x: Text| who.t(x);
-    let base = {
-        let info = req.connection_info();
-        format!(
-            "{}://{}",
-            if super::secure_transport(req) {
-                "https"
-            } else {
-                info.scheme()
-            },
-            info.host()
-        )
-    };
+    let base = format!(
+        "{}://{}",
+        if super::secure_transport(req) {
+            "https"
+        } else {
+            "http"
+        },
+        crate::http::forwarded::host(req)
+    );
     let content = html! {
         h1 { (t(Text::Channels)) " · " (name) }
         @if let Some(result) = &checked {
@@ -467,6 +464,10 @@ async fn preview(
         div.cards #preview {
             (forecast(&who, Text::DueNow, &report.now))
             (forecast(&who, Text::Next30Days, &report.next_30_days))
+        }
+        p { (t(Text::ShareOfMessages)) ": " strong { (format!("{:.1} %", report.share_of_messages * 100.0)) } }
+        @if report.needs_approval.is_some() {
+            p.warn role="status" { (t(Text::NeedsApproval)) }
         }
         p.hint { (t(Text::ActivateHint)) }
         form method="post" action={ "/ui/t/" (tenant.as_str()) "/retention/activate" } {
