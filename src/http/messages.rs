@@ -117,6 +117,8 @@ pub async fn attachment(
     let tenant = TenantId::parse(&tenant)?;
     let n: i32 = n.parse().map_err(|_| Error::NotFound)?;
     let (content, mime) = hafen.read_attachment(&caller.0, &tenant, &id, n).await?;
+    // A type stored before parsing dropped unsafe ones (a CR/LF) must not break the headers.
+    let mime = mime.filter(|m| crate::channels::parse::header_safe_mime(m));
     Ok(HttpResponse::Ok()
         .content_type(mime.unwrap_or_else(|| "application/octet-stream".into()))
         .insert_header(("Content-Disposition", "attachment"))

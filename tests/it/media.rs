@@ -122,6 +122,26 @@ async fn whatsapp_and_telegram_media_are_downloaded_sealed_and_retried(backend: 
     assert_eq!(lookup.authorization.as_deref(), Some("Bearer EAAG-token"));
     assert_eq!(read(1).await.unwrap().status().as_u16(), 404);
 
+    // A MIME type with a line break, stored before parsing dropped such types, no longer breaks
+    // the download: the file comes as application/octet-stream, no header is injected.
+    {
+        use diesel::prelude::*;
+        use hafen::store::schema::attachments;
+        let mut conn = app.db.connect();
+        diesel::update(attachments::table.filter(attachments::message_id.eq(&message_id)))
+            .set(attachments::mime_type.eq(Some("image/jpeg\r\nX-Injected: 1")))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    let r = read(0).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers().get("content-type").unwrap(),
+        "application/octet-stream"
+    );
+    assert!(r.headers().get("x-injected").is_none());
+    assert_eq!(r.bytes().await.unwrap().to_vec(), file);
+
     // The file is sealed at rest.
     let marker_text = String::from_utf8(file[4..].to_vec()).unwrap();
     assert!(

@@ -74,9 +74,14 @@ pub(crate) fn text_owned(v: &Value, path: &[&str]) -> Option<String> {
 pub(crate) fn mime_type(v: &Value, path: &[&str]) -> Option<String> {
     text(v, path)
         .map(str::trim)
-        .filter(|m| m.len() <= 255 && m.contains('/'))
-        .filter(|m| m.bytes().all(|b| b == b' ' || b.is_ascii_graphic()))
+        .filter(|m| header_safe_mime(m))
         .map(str::to_string)
+}
+
+/// Whether a MIME type can go into a `Content-Type` header as it is. Also checked when a file
+/// is downloaded, for what was stored before parsing dropped such types.
+pub fn header_safe_mime(m: &str) -> bool {
+    m.len() <= 255 && m.contains('/') && m.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
 }
 
 /// A platform's file id as it may go into an API path or query: letters, digits, `_` and `-`,
