@@ -47,6 +47,7 @@ texts! {
     TokensHint => "Jedes System, das Hafen aufruft, bekommt ein eigenes Token mit Namen und, wo es sich erneuern lässt, einem Ablaufdatum. Ein widerrufenes Token wird sofort abgewiesen, auf jeder Instanz.", "Every system that calls Hafen gets its own token, with a name and, where it can be renewed, an end. A revoked token is refused at once, on every instance.";
     TokenShownOnce => "Das neue Token – jetzt kopieren, es wird nie wieder angezeigt:", "The new token — copy it now, it is never shown again:";
     TokenRevoked => "widerrufen", "revoked";
+    TokenActive => "gültig", "active";
     TokenExpired => "abgelaufen", "expired";
     Revoke => "Widerrufen", "Revoke";
     CreateToken => "Token ausstellen", "Issue a token";

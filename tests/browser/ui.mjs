@@ -114,12 +114,19 @@ try {
   await Promise.all([page.waitForNavigation(), page.click('text=Vorschau anzeigen')]);
   const preview = await page.locator('#preview').textContent();
   check(preview.includes('Sofort fällig') && /message_content: 2/.test(preview), 'the preview shows the two messages the rule would delete now');
+  check((await page.locator('main p.warn').textContent()).includes('zweite Person'),
+        'the preview says that deleting every message at once needs a second person');
   await shot(page, 'retention-preview');
   await Promise.all([page.waitForNavigation(), page.click('button:has-text("Aktivieren")')]);
+  let versions = await api('GET', `/v1/tenants/${tenantId}/retention/rules/versions`);
+  check(versions[0].state === 'pending_approval' && versions[0].proposed_by.startsWith('user:'), 'the version waits for approval, proposed by the signed-in user');
+  // A second person (the install's first admin token) approves.
+  await api('POST', `/v1/tenants/${tenantId}/retention/rules/versions/${versions[0].version}/approve`, {});
+  await page.reload();
   const rules = await page.locator('main table').first().textContent();
-  check(rules.includes('P90D') && rules.includes('Kundenanfragen nach 90 Tagen'), 'after activation the rule is in force');
-  const versions = await api('GET', `/v1/tenants/${tenantId}/retention/rules/versions`);
-  check(versions[0].state === 'active' && versions[0].proposed_by.startsWith('user:'), 'the API shows the version as active, proposed by the signed-in user');
+  check(rules.includes('P90D') && rules.includes('Kundenanfragen nach 90 Tagen'), 'after the approval the rule is in force');
+  versions = await api('GET', `/v1/tenants/${tenantId}/retention/rules/versions`);
+  check(versions[0].state === 'active', 'the API shows the version as active');
 
   // Legal holds and consent (the widget preview follows what is typed).
   await page.click('nav.main >> text=Aufbewahrungssperren');
@@ -199,6 +206,26 @@ try {
   await other.goto(`${base}/ui/t/${tenantId}/contacts`);
   check(other.url().endsWith('/contacts'), 'after choosing their own password the other pages open');
   await agentin.close();
+  // API tokens: issued with a name and an end, the secret shown once, revoked.
+  await page.click('nav.main >> text=API-Tokens');
+  await page.fill('#k-name', 'Kassensystem Filiale Nord');
+  await page.selectOption('#k-role', 'ingest');
+  await page.selectOption('#k-tenant', tenantId);
+  await page.fill('#k-days', '90');
+  await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Token ausstellen")')]);
+  const issued = (await page.locator('#new-token').textContent()).trim();
+  check(issued.startsWith('hfn_'), 'a new token is shown once after it is issued');
+  const probe = await fetch(`${base}/v1/tenants/${tenantId}/messages`, { method: 'POST',
+    headers: { authorization: `Bearer ${issued}`, 'content-type': 'application/json' }, body: JSON.stringify(msg('Bon 4711', 3)) });
+  check(probe.status === 201, 'the new token works');
+  await shot(page, 'tokens');
+  await page.goto(`${base}/ui/tokens`);
+  check(!(await page.content()).includes(issued), 'the token list never shows the secret again');
+  await Promise.all([page.waitForNavigation(), page.locator('tr', { hasText: 'Kassensystem Filiale Nord' }).locator('button:has-text("Widerrufen")').click()]);
+  check((await page.locator('tr', { hasText: 'Kassensystem Filiale Nord' }).textContent()).includes('widerrufen'), 'a revoked token is listed as revoked');
+  const refused = await fetch(`${base}/v1/tenants/${tenantId}/messages`, { method: 'POST',
+    headers: { authorization: `Bearer ${issued}`, 'content-type': 'application/json' }, body: JSON.stringify(msg('Bon 4712', 3)) });
+  check(refused.status === 401, 'the revoked token is refused at once');
   await page.click('header a.who');
   check(await page.locator('h1').textContent() === 'Mein Konto' && (await page.locator('main').textContent()).includes('admin@muster.de'),
         'the account page shows the signed-in login');
@@ -211,6 +238,9 @@ try {
   await Promise.all([page.waitForNavigation(), page.click('nav.lang >> text=English')]);
   check(await page.locator('h1').textContent() === 'Dashboard' && page.url().endsWith('/ui/dashboard'), 'the language switch shows the same page in English');
   await shot(page, 'dashboard-en');
+  await page.goto(`${base}/ui/tokens`);
+  check(await page.locator('h1').textContent() === 'API tokens' && (await page.locator('main').textContent()).includes('revoked'), 'the tokens page in English');
+  await shot(page, 'tokens-en');
 
   // Sign out ends the session: the old cookie no longer opens a page.
   const cookie = (await context.cookies()).find((c) => c.name === 'hafen_session').value;
@@ -221,7 +251,7 @@ try {
 
   check(violations.length === 0, `no CSP violation or script error on any page ${violations.join(' | ')}`);
   await browser.close();
-  check(!/Erika|23456789|Rechnung|Leuchtturm|admin@muster/.test(log), 'the server log holds no name, number, message, password or login');
+  check(!/Erika|23456789|Rechnung|Leuchtturm|admin@muster|hfn_/.test(log), 'the server log holds no name, number, message, password or login');
 } catch (e) {
   failures++;
   console.log(`FAILED - ${e.stack ?? e}`);

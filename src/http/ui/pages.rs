@@ -43,7 +43,7 @@ async fn dashboard(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpRespons
                 }
                 p.hint {
                     @if d.approval_always { (t(Text::ApprovalAlways)) }
-                    @else { (t(Text::ApprovalAbove)) " " (format!("{:.0} %", d.approval_above_percent)) }
+                    @else { (t(Text::ApprovalAbove)) " " (crate::records::percent(d.approval_above_percent, who.lang)) }
                 }
             }
             section.card aria-labelledby="backup" {

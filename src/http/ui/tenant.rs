@@ -465,7 +465,7 @@ async fn preview(
             (forecast(&who, Text::DueNow, &report.now))
             (forecast(&who, Text::Next30Days, &report.next_30_days))
         }
-        p { (t(Text::ShareOfMessages)) ": " strong { (format!("{:.1} %", report.share_of_messages * 100.0)) } }
+        p { (t(Text::ShareOfMessages)) ": " strong { (crate::records::percent(report.share_of_messages * 100.0, who.lang)) } }
         @if report.needs_approval.is_some() {
             p.warn role="status" { (t(Text::NeedsApproval)) }
         }

@@ -40,7 +40,7 @@ fn state_text(state: &str) -> Text {
     match state {
         "revoked" => Text::TokenRevoked,
         "expired" => Text::TokenExpired,
-        _ => Text::Enabled,
+        _ => Text::TokenActive,
     }
 }
 
