@@ -744,13 +744,13 @@ async fn run_token(hafen: &crate::service::Hafen, command: TokenCommand) -> anyh
             let mut out = std::io::stdout().lock();
             writeln!(
                 out,
-                "{:<18} {:<8} {:<12} {:<36} {:<10} {:<10} {:<10} NAME",
+                "{:<24} {:<8} {:<12} {:<36} {:<10} {:<10} {:<10} NAME",
                 "ID", "STATE", "ROLE", "TENANT", "CREATED", "LAST USED", "EXPIRES"
             )?;
             for t in tokens {
                 writeln!(
                     out,
-                    "{:<18} {:<8} {:<12} {:<36} {:<10} {:<10} {:<10} {}",
+                    "{:<24} {:<8} {:<12} {:<36} {:<10} {:<10} {:<10} {}",
                     t.id,
                     t.state,
                     t.role.as_str(),

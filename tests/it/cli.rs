@@ -442,3 +442,55 @@ fn doctor_passes_a_good_install_and_names_what_is_wrong() {
         stdout(&bad)
     );
 }
+
+/// `hafen token create|list|revoke` as the docs give them: a named token with an end, listed
+/// without its secret, revoked by id.
+#[test]
+fn tokens_are_listed_and_revoked_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let env = [("HAFEN_DATA_DIR", data.to_str().unwrap())];
+    assert!(hafen(&["init"], &env).status.success());
+    let created = hafen(
+        &[
+            "token",
+            "create",
+            "--role",
+            "admin",
+            "--name",
+            "Monitoring",
+            "--expires-in",
+            "90d",
+        ],
+        &env,
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    let secret = stdout(&created).trim().to_string();
+    assert!(
+        stderr(&created).contains("expires 2"),
+        "{}",
+        stderr(&created)
+    );
+    let list = hafen(&["token", "list"], &env);
+    let listed = stdout(&list);
+    let line = listed
+        .lines()
+        .find(|l| l.ends_with("Monitoring"))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(line.contains("active") && line.contains("admin"), "{line}");
+    assert!(!listed.contains(&secret[20..]), "no secret in the list");
+    let id = line.split_whitespace().next().unwrap();
+    assert!(secret.starts_with(&format!("hfn_{id}_")));
+    let revoked = hafen(&["token", "revoke", id], &env);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    let after = stdout(&hafen(&["token", "list"], &env));
+    assert!(
+        after
+            .lines()
+            .any(|l| l.starts_with(id) && l.contains("revoked")),
+        "{after}"
+    );
+    let unknown = hafen(&["token", "revoke", "nope"], &env);
+    assert!(!unknown.status.success());
+    assert!(stderr(&unknown).contains("no such tenant or token"));
+}
