@@ -614,7 +614,10 @@ async fn openapi() -> HttpResponse {
 }
 
 /// Unknown routes get a problem document too.
-pub async fn not_found() -> HttpResponse {
+pub async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    if req.path().starts_with("/ui/") {
+        return ui::missing_page(&req);
+    }
     problem::problem_response(StatusCode::NOT_FOUND, "not-found", "Not found", None)
 }
 

@@ -3,6 +3,7 @@
 //! in German and English. The pages themselves are in `http::ui`; they call the same domain
 //! operations as the API, as an [`crate::auth::Actor::User`].
 
+pub mod actors;
 pub mod dashboard;
 pub mod sessions;
 pub mod text;

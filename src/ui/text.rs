@@ -44,6 +44,14 @@ texts! {
     Certificates => "Löschnachweise", "Deletion certificates";
     Users => "Benutzer", "Users";
     Tokens => "API-Tokens", "API tokens";
+    ApiToken => "API-Token", "API token";
+    Unknown => "unbekannt", "unknown";
+    PageNotFound => "Seite nicht gefunden", "Page not found";
+    PageNotFoundHint => "Diese Adresse gibt es in Hafen nicht. Vielleicht war der Link alt oder unvollständig.", "Hafen has no page at this address. The link may be old or incomplete.";
+    ToTheInterface => "Zur Übersicht", "To the dashboard";
+    CommandLine => "Kommandozeile (hafen)", "command line (hafen)";
+    SystemActor => "Hafen (automatisch)", "Hafen (automatic)";
+    WebhookActor => "Plattform-Webhook", "platform webhook";
     TokensHint => "Jedes System, das Hafen aufruft, bekommt ein eigenes Token mit Namen und, wo es sich erneuern lässt, einem Ablaufdatum. Ein widerrufenes Token wird sofort abgewiesen, auf jeder Instanz.", "Every system that calls Hafen gets its own token, with a name and, where it can be renewed, an end. A revoked token is refused at once, on every instance.";
     TokenShownOnce => "Das neue Token – jetzt kopieren, es wird nie wieder angezeigt:", "The new token — copy it now, it is never shown again:";
     TokenRevoked => "widerrufen", "revoked";

@@ -184,7 +184,7 @@ fn login_index(keys: &OwnerKeys, login: &LoginName) -> Vec<u8> {
 }
 
 /// Users live outside any tenant; the row id binds each sealed field to its row.
-fn binding<'a>(id: &'a str, column: &'static str) -> FieldBinding<'a> {
+pub(super) fn binding<'a>(id: &'a str, column: &'static str) -> FieldBinding<'a> {
     FieldBinding {
         tenant: "",
         table: "ui_users",
@@ -196,7 +196,7 @@ fn binding<'a>(id: &'a str, column: &'static str) -> FieldBinding<'a> {
 impl Hafen {
     /// The install key that seals login names and TOTP secrets, created on first use. Several
     /// instances may race to create it: the first insert wins and everyone reads it back.
-    async fn ui_keys(&self) -> Result<Arc<OwnerKeys>> {
+    pub(super) async fn ui_keys(&self) -> Result<Arc<OwnerKeys>> {
         let owner = KeyOwner::Install(INSTALL_KEY.into());
         if let Some(keys) = self.keys.cached(&owner) {
             return Ok(keys);

@@ -23,7 +23,8 @@ both_backends!(
     the_dashboard_tells_retention_state_it_does_not_know,
     sign_in_returns_to_the_page_asked_for,
     a_dpo_decides_an_erasure_and_downloads_the_letter,
-    a_tenant_admin_issues_and_revokes_tokens_in_the_interface
+    a_tenant_admin_issues_and_revokes_tokens_in_the_interface,
+    the_front_door_leads_to_the_interface_and_a_wrong_page_is_a_page
 );
 
 /// A browser without a cookie jar: cookies are carried by hand, so each test states them.
@@ -1378,7 +1379,7 @@ async fn a_tenant_admin_issues_and_revokes_tokens_in_the_interface(backend: Back
         .to_string();
     assert!(secret.starts_with("hfn_"), "{secret}");
     assert!(
-        html.contains("Kassensystem") && html.contains("user:"),
+        html.contains("Kassensystem") && html.contains("chefin@muster.de (tenant_admin)"),
         "{html}"
     );
     let messages = format!("/v1/tenants/{t}/messages");
@@ -1423,5 +1424,54 @@ async fn a_tenant_admin_issues_and_revokes_tokens_in_the_interface(backend: Back
     assert_eq!(status, 401, "{problem}");
     let (_, html, _) = browser.get("/ui/tokens").await;
     assert!(html.contains("widerrufen"), "{html}");
+    // People are named by their login, in the header and in the audit log — never by a UUID.
+    assert!(
+        html.contains("Angemeldet als <strong>chefin@muster.de</strong>"),
+        "{html}"
+    );
+    let (status, audit, _) = browser.get("/ui/audit").await;
+    assert_eq!(status, 200);
+    assert!(audit.contains("chefin@muster.de (tenant_admin)"), "{audit}");
+    assert!(!audit.contains("user:"), "{audit}");
+    app.stop().await;
+}
+
+/// GET / leads to the interface; the favicon is there; an unknown page under /ui/ is an HTML
+/// page in the reader's language with a way back, not a JSON problem (the API keeps those).
+async fn the_front_door_leads_to_the_interface_and_a_wrong_page_is_a_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let browser = Browser::new(&app);
+    let (status, _, headers) = browser.get("/").await;
+    assert_eq!(status, 303);
+    assert_eq!(headers["location"], "/ui/sign-in");
+    let (status, svg, headers) = browser.get("/favicon.ico").await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "image/svg+xml");
+    assert!(svg.starts_with("<svg"));
+    let (status, html, headers) = browser.get("/ui/gibt-es-nicht").await;
+    assert_eq!(status, 404);
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(
+        html.contains("Seite nicht gefunden") && html.contains("href=\"/ui/\""),
+        "{html}"
+    );
+    let english = browser
+        .client
+        .get(app.url("/ui/nope"))
+        .header("accept-language", "en-GB,en;q=0.9")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(english.contains("Page not found"), "{english}");
+    let (status, problem, headers) = browser.get("/v1/nope").await;
+    assert_eq!(status, 404);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert!(problem.contains("not-found"));
     app.stop().await;
 }

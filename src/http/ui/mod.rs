@@ -36,12 +36,16 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 const CSS: &str = include_str!("static/ui.css");
 const JS: &str = include_str!("static/ui.js");
+const FAVICON: &str = include_str!("static/favicon.svg");
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui", web::get().to(home))
         .route("/ui/", web::get().to(home))
         .route("/ui/static/ui.css", web::get().to(css))
         .route("/ui/static/ui.js", web::get().to(js))
+        .route("/ui/static/favicon.svg", web::get().to(favicon))
+        .route("/favicon.ico", web::get().to(favicon))
+        .route("/", web::get().to(home))
         .route("/ui/lang/{lang}", web::get().to(switch_language));
     sign_in::routes(cfg);
     pages::routes(cfg);
@@ -59,6 +63,32 @@ async fn home(req: HttpRequest) -> HttpResponse {
         "/ui/sign-in"
     };
     see_other(to)
+}
+
+/// An anchor on the install's colour; also answers `/favicon.ico`, which browsers ask for.
+async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(FAVICON)
+}
+
+/// A page under /ui/ that does not exist: a page, in the interface's language, not JSON.
+pub fn missing_page(req: &HttpRequest) -> HttpResponse {
+    let lang = lang_of(req);
+    let t = |x: Text| x.get(lang);
+    page(
+        StatusCode::NOT_FOUND,
+        bare(
+            lang,
+            t(Text::PageNotFound),
+            html! {
+                h1 { (t(Text::PageNotFound)) }
+                p { (t(Text::PageNotFoundHint)) }
+                p { a href="/ui/" { (t(Text::ToTheInterface)) } }
+            },
+        ),
+    )
 }
 
 async fn css() -> HttpResponse {
@@ -151,6 +181,8 @@ const OPEN_BEFORE_OWN_PASSWORD: &[&str] = &["/ui/account", "/ui/account/password
 /// A person signed in, with the language and the tenants they can see.
 pub struct SignedIn {
     pub session: Session,
+    /// The person's login name, shown in the header.
+    pub login: String,
     pub lang: Lang,
     pub tenants: Vec<(TenantId, String)>,
     pub path: String,
@@ -209,8 +241,13 @@ impl FromRequest for SignedIn {
                 .visible_tenants(&session.actor)
                 .await
                 .map_err(|e| UiError::Domain(e, lang))?;
+            let (login, _) = hafen
+                .own_account(&session.actor)
+                .await
+                .map_err(|e| UiError::Domain(e, lang))?;
             Ok(SignedIn {
                 session,
+                login,
                 lang,
                 tenants,
                 path,
@@ -307,6 +344,7 @@ fn head(title: &str) -> Markup {
         meta charset="utf-8";
         meta name="viewport" content="width=device-width, initial-scale=1";
         title { (title) " · Hafen" }
+        link rel="icon" href="/ui/static/favicon.svg" type="image/svg+xml";
         link rel="stylesheet" href="/ui/static/ui.css";
         script src="/ui/static/ui.js" defer {}
     }
@@ -390,7 +428,7 @@ pub fn layout(
                     (language_switch(lang, &who.path))
                     form.signout method="post" action="/ui/sign-out" {
                         input type="hidden" name="csrf" value=(who.session.csrf);
-                        a.who href="/ui/account" aria-current=[(area == Area::Account).then_some("page")] { (t(Text::SignedInAs)) " " (role.as_str()) }
+                        a.who href="/ui/account" aria-current=[(area == Area::Account).then_some("page")] { (t(Text::SignedInAs)) " " strong { (who.login) } " (" (role.as_str()) ")" }
                         button type="submit" { (t(Text::SignOut)) }
                     }
                 }

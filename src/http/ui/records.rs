@@ -110,6 +110,15 @@ async fn audit(
         None
     };
     let t = |x: Text| who.t(x);
+    let actors = hafen
+        .actor_names(entries.iter().map(|a| a.actor.as_str()))
+        .await
+        .map_err(&e)?;
+    let actor_name = |label: &str| {
+        actors
+            .get(label)
+            .map_or_else(|| label.to_string(), |n| n.show(who.lang))
+    };
     let install_wide = matches!(who.actor().person(), Some((_, None)));
     let name_of = |id: &Option<String>| {
         id.as_deref()
@@ -147,7 +156,7 @@ async fn audit(
                         td { (a.seq) }
                         td { (when(from_micros(a.at))) }
                         td { (name_of(&a.tenant_id)) }
-                        td { code { (a.actor) } }
+                        td { (actor_name(&a.actor)) }
                         td { (a.action) }
                         td { @if let (Some(k), Some(id)) = (&a.object_type, &a.object_id) { (k) " " code { (id) } } }
                     }

@@ -328,6 +328,20 @@ async fn retention(
         .await
         .map_err(&e)?;
     let t = |x: Text| who.t(x);
+    let actors = hafen
+        .actor_names(
+            versions
+                .iter()
+                .map(|v| v.proposed_by.as_str())
+                .chain(view.pending.iter().map(|p| p.proposed_by.as_str())),
+        )
+        .await
+        .map_err(UiError::domain(who.lang))?;
+    let actor_name = |label: &str| {
+        actors
+            .get(label)
+            .map_or_else(|| label.to_string(), |n| n.show(who.lang))
+    };
     let editable: Vec<RuleInput> = view
         .active
         .as_ref()
@@ -342,7 +356,7 @@ async fn retention(
             h2 { (t(Text::Pending)) }
             @for p in &view.pending {
                 section.card {
-                    p { (t(Text::Version)) " " (p.version) " · " (t(Text::ProposedBy)) " " code { (p.proposed_by) } " · " (when(p.proposed_at)) }
+                    p { (t(Text::Version)) " " (p.version) " · " (t(Text::ProposedBy)) " " (actor_name(&p.proposed_by)) " · " (when(p.proposed_at)) }
                     (rules_table(&p.rules))
                     div.actions {
                         form method="post" action={ (base) "/versions/" (p.version) "/approve" } { (csrf(&who)) button type="submit" { (t(Text::Approve)) } }
@@ -371,7 +385,7 @@ async fn retention(
             thead { tr { th { (t(Text::Version)) } th { (t(Text::State)) } th { (t(Text::ProposedBy)) } th { (t(Text::Created)) } } }
             tbody {
                 @for v in &versions {
-                    tr { td { (v.version) } td { (v.state) } td { code { (v.proposed_by) } } td { (when(v.proposed_at)) } }
+                    tr { td { (v.version) } td { (v.state) } td { (actor_name(&v.proposed_by)) } td { (when(v.proposed_at)) } }
                 }
             }
         }

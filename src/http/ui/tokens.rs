@@ -48,11 +48,25 @@ async fn tokens(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpResponse, 
     let list = visible(&hafen, &who)
         .await
         .map_err(UiError::domain(who.lang))?;
-    Ok(page(&who, &list, None))
+    page(&hafen, &who, &list, None).await
 }
 
-fn page(who: &SignedIn, list: &[TokenView], issued: Option<(&str, &TokenView)>) -> HttpResponse {
+async fn page(
+    hafen: &Hafen,
+    who: &SignedIn,
+    list: &[TokenView],
+    issued: Option<(&str, &TokenView)>,
+) -> Result<HttpResponse, UiError> {
     let t = |x: Text| who.t(x);
+    let issuers = hafen
+        .actor_names(list.iter().map(|k| k.created_by.as_str()))
+        .await
+        .map_err(UiError::domain(who.lang))?;
+    let issuer = |label: &str| {
+        issuers
+            .get(label)
+            .map_or_else(|| label.to_string(), |n| n.show(who.lang))
+    };
     let tenant_name = |id: &Option<String>| {
         id.as_ref()
             .and_then(|id| who.tenants.iter().find(|(t, _)| t.as_str() == id))
@@ -85,7 +99,7 @@ fn page(who: &SignedIn, list: &[TokenView], issued: Option<(&str, &TokenView)>) 
                         td { (token.name.as_deref().unwrap_or("—")) br; small { code { (token.id) } } }
                         td { (token.role.as_str()) }
                         td { (tenant_name(&token.tenant_id)) }
-                        td { small { (token.created_by) } }
+                        td { (issuer(&token.created_by)) }
                         td { (when(token.created_at)) }
                         td { (day(token.last_used_at)) }
                         td { (day(token.expires_at)) }
@@ -126,7 +140,7 @@ fn page(who: &SignedIn, list: &[TokenView], issued: Option<(&str, &TokenView)>) 
         actix_web::http::header::CACHE_CONTROL,
         actix_web::http::header::HeaderValue::from_static("no-store"),
     );
-    response
+    Ok(response)
 }
 
 async fn create(
@@ -167,7 +181,7 @@ async fn create(
         .find(|v| v.id == created.id)
         .cloned()
         .ok_or_else(|| e(Error::NotFound))?;
-    Ok(page(&who, &list, Some((created.token.expose(), &view))))
+    page(&hafen, &who, &list, Some((created.token.expose(), &view))).await
 }
 
 async fn revoke(
