@@ -24,7 +24,8 @@ both_backends!(
     sign_in_returns_to_the_page_asked_for,
     a_dpo_decides_an_erasure_and_downloads_the_letter,
     a_tenant_admin_issues_and_revokes_tokens_in_the_interface,
-    the_front_door_leads_to_the_interface_and_a_wrong_page_is_a_page
+    the_front_door_leads_to_the_interface_and_a_wrong_page_is_a_page,
+    the_chosen_tenant_stays_chosen_across_other_pages
 );
 
 /// A browser without a cookie jar: cookies are carried by hand, so each test states them.
@@ -1473,5 +1474,79 @@ async fn the_front_door_leads_to_the_interface_and_a_wrong_page_is_a_page(backen
     assert_eq!(status, 404);
     assert_eq!(headers["content-type"], "application/problem+json");
     assert!(problem.contains("not-found"));
+    app.stop().await;
+}
+
+/// After working in the second tenant, a page of no tenant (reports, audit) keeps the
+/// navigation on that tenant instead of falling back to the first: a rule or a hold is never
+/// written into the wrong tenant by following the menu. The chosen tenant is always named.
+async fn the_chosen_tenant_stays_chosen_across_other_pages(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let first = app.create_tenant("Alpha GmbH").await;
+    let second = app.create_tenant("Beta AG").await;
+    add_user(&app, "admin@muster.de", Role::Admin, None).await;
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in("admin@muster.de", PASSWORD, "").await, 303);
+    let nav_tenant = |html: &str| {
+        html.split("/ui/t/")
+            .nth(1)
+            .map(|rest| rest.chars().take(36).collect::<String>())
+            .unwrap_or_default()
+    };
+    let (_, html, _) = browser.get("/ui/reports").await;
+    assert_eq!(nav_tenant(&html), first, "nothing chosen yet: the first");
+
+    // Picking the second tenant (or opening one of its pages) chooses it ...
+    let r = browser
+        .client
+        .get(app.url(&format!("/ui/tenant?id={second}&area=holds")))
+        .header(
+            "cookie",
+            format!("hafen_session={}", browser.session.clone().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let (chosen, _) = cookie_value(&r, "hafen_tenant").expect("the choice is remembered");
+    assert_eq!(chosen, second);
+    // ... and it stays chosen on a page of no tenant, named in the navigation.
+    let html = browser
+        .client
+        .get(app.url("/ui/reports"))
+        .header(
+            "cookie",
+            format!(
+                "hafen_session={}; hafen_tenant={second}",
+                browser.session.clone().unwrap()
+            ),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(nav_tenant(&html), second);
+    assert!(html.contains("<strong>Beta AG</strong>"), "{html}");
+    // A tenant the person can no longer see is not kept.
+    let stranger = "01a00000-0000-7000-8000-000000000000";
+    let html = browser
+        .client
+        .get(app.url("/ui/reports"))
+        .header(
+            "cookie",
+            format!(
+                "hafen_session={}; hafen_tenant={stranger}",
+                browser.session.clone().unwrap()
+            ),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(nav_tenant(&html), first);
     app.stop().await;
 }

@@ -30,6 +30,9 @@ use crate::ui::text::{Lang, Text};
 use crate::ui::Session;
 
 pub const SESSION_COOKIE: &str = "hafen_session";
+/// The tenant a person last worked in: kept across pages that belong to no tenant, so the
+/// navigation never silently switches to another one.
+pub const TENANT_COOKIE: &str = "hafen_tenant";
 const LANG_COOKIE: &str = "hafen_lang";
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -183,6 +186,10 @@ pub struct SignedIn {
     pub session: Session,
     /// The person's login name, shown in the header.
     pub login: String,
+    /// The tenant chosen last (cookie), if the person may still see it.
+    pub chosen: Option<TenantId>,
+    /// Cookies get `Secure`.
+    pub secure: bool,
     pub lang: Lang,
     pub tenants: Vec<(TenantId, String)>,
     pub path: String,
@@ -215,6 +222,8 @@ impl FromRequest for SignedIn {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let hafen = req.app_data::<web::Data<Hafen>>().cloned();
         let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+        let chosen = req.cookie(TENANT_COOKIE).map(|c| c.value().to_string());
+        let secure = secure_transport(req);
         let lang = lang_of(req);
         let path = req.path().to_string();
         // After signing in, a person who followed a link gets the page they asked for.
@@ -245,9 +254,17 @@ impl FromRequest for SignedIn {
                 .own_account(&session.actor)
                 .await
                 .map_err(|e| UiError::Domain(e, lang))?;
+            let chosen = chosen.and_then(|c| {
+                tenants
+                    .iter()
+                    .find(|(t, _)| t.as_str() == c)
+                    .map(|(t, _)| t.clone())
+            });
             Ok(SignedIn {
                 session,
                 login,
+                chosen,
+                secure,
                 lang,
                 tenants,
                 path,
@@ -407,7 +424,15 @@ pub fn layout(
 ) -> HttpResponse {
     let lang = who.lang;
     let t = |x: Text| x.get(lang);
-    let current = tenant.or(who.tenants.first().map(|(t, _)| t));
+    let current = tenant
+        .or(who.chosen.as_ref())
+        .or(who.tenants.first().map(|(t, _)| t));
+    let current_name = current.and_then(|c| {
+        who.tenants
+            .iter()
+            .find(|(t, _)| t == c)
+            .map(|(_, n)| n.as_str())
+    });
     let link = |a: Area, href: String, label: Text| {
         html! {
             li { a href=(href) aria-current=[(a == area).then_some("page")] { (t(label)) } }
@@ -438,6 +463,7 @@ pub fn layout(
                         (link(Area::Tenants, "/ui/tenants".into(), Text::Tenants))
                         @if let Some(tid) = current {
                             @let base = format!("/ui/t/{}", tid.as_str());
+                            li.current-tenant { small { (t(Text::Tenant)) } br; strong { (current_name.unwrap_or("")) } }
                             (link(Area::Channels, format!("{base}/channels"), Text::Channels))
                             (link(Area::Retention, format!("{base}/retention"), Text::Retention))
                             (link(Area::Holds, format!("{base}/holds"), Text::Holds))
@@ -445,6 +471,7 @@ pub fn layout(
                             (link(Area::Contacts, format!("{base}/contacts"), Text::Contacts))
                             (link(Area::Requests, format!("{base}/requests"), Text::Requests))
                             (link(Area::Certificates, format!("{base}/certificates"), Text::Certificates))
+                            li.divider role="presentation" {}
                         }
                         (link(Area::Reports, "/ui/reports".into(), Text::Reports))
                         (link(Area::Audit, "/ui/audit".into(), Text::Audit))
@@ -470,7 +497,22 @@ pub fn layout(
             }
         }
     };
-    page(StatusCode::OK, body)
+    let mut response = page(StatusCode::OK, body);
+    // A tenant page makes its tenant the chosen one.
+    if let Some(t) = tenant.filter(|t| who.chosen.as_ref() != Some(*t)) {
+        let _ = response.add_cookie(&tenant_cookie(t, who.secure));
+    }
+    response
+}
+
+/// The chosen-tenant cookie: the tenant id only (not personal), for the interface's paths.
+pub fn tenant_cookie(tenant: &TenantId, secure: bool) -> actix_web::cookie::Cookie<'static> {
+    actix_web::cookie::Cookie::build(TENANT_COOKIE, tenant.as_str().to_string())
+        .path("/ui")
+        .http_only(true)
+        .secure(secure)
+        .same_site(actix_web::cookie::SameSite::Strict)
+        .finish()
 }
 
 pub fn area_slug(area: Area) -> &'static str {

@@ -164,5 +164,7 @@ async fn pick_tenant(req: HttpRequest, who: SignedIn) -> Result<HttpResponse, Ui
         | "certificates") => a,
         _ => "channels",
     };
-    Ok(see_other(&format!("/ui/t/{}/{area}", tenant.as_str())))
+    let mut response = see_other(&format!("/ui/t/{}/{area}", tenant.as_str()));
+    let _ = response.add_cookie(&super::tenant_cookie(&tenant, who.secure));
+    Ok(response)
 }
