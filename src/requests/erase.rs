@@ -609,7 +609,64 @@ fn erase_category(
     Ok(answer)
 }
 
+/// What answering an erasure request is going to do, shown before the DPO confirms: per
+/// category the items the contact has, and whether the rule in force may keep them.
+#[derive(Debug, Clone)]
+pub struct ErasureOverview {
+    pub categories: Vec<OverviewLine>,
+    /// A legal hold of the tenant is active: held items stay while it lasts.
+    pub holds: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct OverviewLine {
+    pub category: String,
+    pub present: u64,
+    /// Why these items may be kept (the rule's ground, in the reader's words); None: erased.
+    pub may_keep: Option<String>,
+}
+
 impl Hafen {
+    /// What an erasure would erase and what it may keep, without changing anything.
+    pub async fn erasure_overview(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        id: &str,
+        lang: crate::records::Lang,
+    ) -> Result<ErasureOverview> {
+        actor.authorize(tenant, Permission::HandleRequests)?;
+        let row = self.open_request(tenant, id, &[Kind::Erasure]).await?;
+        let (t, c) = (tenant.clone(), row.contact_id.clone());
+        let (contact, set, _) = self
+            .store
+            .read(move |conn| {
+                let contact = crate::contacts::find(conn, &t, &c)?;
+                let (set, version) = crate::retention::rules_in_force(conn, t.as_str())?;
+                Ok((contact, set, version))
+            })
+            .await?;
+        let contact =
+            contact.ok_or_else(|| Error::Conflict("the contact no longer exists".into()))?;
+        let now = self.clock.now();
+        let plan = self.plan_erasure(&contact, &set, now).await?;
+        let categories = plan
+            .into_iter()
+            .map(|(rule, _, present)| OverviewLine {
+                category: rule.category.as_str().to_string(),
+                present,
+                may_keep: rule.ground.keeps_on_erasure().then(|| match &rule.norm {
+                    Some(norm) => format!("{} ({norm})", rule.ground.citation(lang)),
+                    None => rule.ground.citation(lang),
+                }),
+            })
+            .collect();
+        Ok(ErasureOverview {
+            categories,
+            holds: self.tenant_has_holds(tenant, now).await?,
+        })
+    }
+
     /// Answers an erasure request (see the module documentation).
     pub async fn erase_request(
         &self,

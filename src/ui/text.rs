@@ -46,6 +46,17 @@ texts! {
     Tokens => "API-Tokens", "API tokens";
     ApiToken => "API-Token", "API token";
     Unknown => "unbekannt", "unknown";
+    ConfirmErasure => "Löschung bestätigen", "Confirm the erasure";
+    ConfirmErasureHint => "Löschen lässt sich nicht rückgängig machen. Das geschieht mit den Daten dieser Person nach den Löschregeln, die jetzt gelten; was aufbewahrt wird, wird gesperrt und nur noch für diesen Zweck verwendet.", "Erasing cannot be undone. This is what happens to this person's data under the retention rules in force now; what is kept is restricted and used for that purpose only.";
+    Data => "Daten", "Data";
+    Count => "Anzahl", "Count";
+    WhatHappens => "Was geschieht", "What happens";
+    WillBeErased => "wird gelöscht", "erased";
+    MayBeKept => "bleibt gesperrt aufbewahrt, bis die Frist endet", "kept, restricted, until its period ends";
+    NothingStored => "Zu dieser Person sind keine Daten mehr gespeichert.", "No data on this person is stored any more.";
+    HoldsKeep => "Für diesen Mandanten gilt eine Aufbewahrungssperre: Was sie erfasst, bleibt, solange sie gilt.", "A legal hold applies to this tenant: what it covers stays while it lasts.";
+    EraseNow => "Jetzt endgültig löschen", "Erase now, for good";
+    Cancel => "Abbrechen", "Cancel";
     PageNotFound => "Seite nicht gefunden", "Page not found";
     PageNotFoundHint => "Diese Adresse gibt es in Hafen nicht. Vielleicht war der Link alt oder unvollständig.", "Hafen has no page at this address. The link may be old or incomplete.";
     ToTheInterface => "Zur Übersicht", "To the dashboard";

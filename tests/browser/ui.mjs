@@ -162,6 +162,17 @@ try {
   const zip = readFileSync(await exported.path());
   check(zip.subarray(0, 2).toString() === 'PK' && exported.suggestedFilename().endsWith('.zip'), `the access export downloads as a ZIP (${exported.suggestedFilename()}, ${zip.length} bytes)`);
 
+  // Erasure asks for confirmation first, showing what goes and what stays.
+  await page.selectOption('#q-kind', 'erasure');
+  await page.fill('#q-contact', contactId);
+  await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Anfrage erfassen")')]);
+  await Promise.all([page.waitForNavigation(), page.click('main button.danger')]);
+  check((await page.locator('h1').textContent()) === 'Löschung bestätigen' && (await page.locator('main table').textContent()).includes('wird gelöscht'),
+        'erasing asks for confirmation first, with what will be erased');
+  await shot(page, 'erasure-confirm');
+  await Promise.all([page.waitForNavigation(), page.click('main a:has-text("Abbrechen")')]);
+  check(page.url().endsWith('/requests'), 'cancelling returns to the requests, nothing erased');
+
   // Reports: a PDF download.
   await page.click('nav.main >> text=Berichte');
   await page.selectOption('#r-kind', 'deletion-concept');

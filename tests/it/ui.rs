@@ -25,7 +25,8 @@ both_backends!(
     a_dpo_decides_an_erasure_and_downloads_the_letter,
     a_tenant_admin_issues_and_revokes_tokens_in_the_interface,
     the_front_door_leads_to_the_interface_and_a_wrong_page_is_a_page,
-    the_chosen_tenant_stays_chosen_across_other_pages
+    the_chosen_tenant_stays_chosen_across_other_pages,
+    erasure_in_the_interface_asks_for_confirmation_with_what_goes_and_what_stays
 );
 
 /// A browser without a cookie jar: cookies are carried by hand, so each test states them.
@@ -1548,5 +1549,77 @@ async fn the_chosen_tenant_stays_chosen_across_other_pages(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(nav_tenant(&html), first);
+    app.stop().await;
+}
+
+/// Erasing in the interface takes two clicks: the first shows, per kind of data, what will be
+/// erased and what the rules in force keep (and why), and changes nothing; only the
+/// confirmation erases.
+async fn erasure_in_the_interface_asks_for_confirmation_with_what_goes_and_what_stays(
+    backend: Backend,
+) {
+    use serde_json::json;
+    let app = TestApp::spawn(backend).await;
+    let t = app.create_tenant("Muster GmbH").await;
+    let admin = app.token(&t, "tenant_admin").await;
+    let mut keep = crate::retention::rule("message_metadata", None, "collection", "P6Y");
+    keep["ground"] = json!("statutory");
+    keep["norm"] = json!("§ 147 AO");
+    crate::retention::activate(&app, &t, &admin, &[keep]).await;
+    let (_, contact) = crate::retention::message_at(
+        &app,
+        &t,
+        "whatsapp",
+        "+4915140000002",
+        "2026-11-20T10:00:00Z",
+    )
+    .await;
+    let dpo = app.token(&t, "dpo").await;
+    let (_, request) = app
+        .post(
+            &format!("/v1/tenants/{t}/requests"),
+            &dpo,
+            &json!({"kind": "erasure", "contact_id": contact}),
+        )
+        .await;
+    let id = request["id"].as_str().unwrap().to_string();
+    add_user(&app, "dpo@muster.de", Role::Dpo, Some(&t)).await;
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in("dpo@muster.de", PASSWORD, "").await, 303);
+    let page = format!("/ui/t/{t}/requests");
+    let (_, html, _) = browser.get(&page).await;
+    let csrf = hidden(&html, "csrf");
+    let action = format!("{page}/{id}/erase");
+    let r = browser
+        .post(&action, &[("csrf", csrf.as_str())], Some(&app.base))
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let confirm = r.text().await.unwrap();
+    assert!(confirm.contains("Löschung bestätigen"), "{confirm}");
+    assert!(confirm.contains("wird gelöscht"), "{confirm}");
+    assert!(
+        confirm.contains("bleibt gesperrt aufbewahrt") && confirm.contains("§ 147 AO"),
+        "what stays, and why: {confirm}"
+    );
+    let (_, still) = app
+        .get(&format!("/v1/tenants/{t}/requests/{id}"), &dpo)
+        .await;
+    assert_eq!(
+        still["status"],
+        json!("open"),
+        "the first click changes nothing"
+    );
+    let r = browser
+        .post(
+            &action,
+            &[("csrf", csrf.as_str()), ("confirm", "yes")],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, done) = app
+        .get(&format!("/v1/tenants/{t}/requests/{id}"), &dpo)
+        .await;
+    assert_ne!(done["status"], json!("open"), "{done}");
     app.stop().await;
 }

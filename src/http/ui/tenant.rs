@@ -1096,6 +1096,9 @@ async fn act_on_request(
                 ))
                 .body(export.bytes));
         }
+        "erase" if form.get("confirm") != "yes" => {
+            return confirm_erasure(&hafen, &who, &tenant, &id).await;
+        }
         "erase" => {
             hafen
                 .erase_request(who.actor(), &tenant, &id)
@@ -1111,6 +1114,59 @@ async fn act_on_request(
         _ => return Err(e(Error::NotFound)),
     }
     Ok(see_other(&format!("/ui/t/{}/requests", tenant.as_str())))
+}
+
+/// Before an erasure: what will be erased and what the rules in force may keep, and why —
+/// erasing cannot be undone, so it takes a second, informed click.
+async fn confirm_erasure(
+    hafen: &Hafen,
+    who: &SignedIn,
+    tenant: &crate::tenants::TenantId,
+    id: &str,
+) -> Result<HttpResponse, UiError> {
+    let overview = hafen
+        .erasure_overview(who.actor(), tenant, id, who.lang)
+        .await
+        .map_err(UiError::domain(who.lang))?;
+    let t = |x: Text| who.t(x);
+    let base = format!("/ui/t/{}/requests", tenant.as_str());
+    let content = html! {
+        h1 { (t(Text::ConfirmErasure)) }
+        p { (t(Text::ConfirmErasureHint)) }
+        table {
+            thead { tr { th { (t(Text::Data)) } th { (t(Text::Count)) } th { (t(Text::WhatHappens)) } } }
+            tbody {
+                @for line in &overview.categories {
+                    tr {
+                        td { (crate::requests::letters::subject_label(&line.category, who.lang)) }
+                        td { (line.present) }
+                        td {
+                            @match &line.may_keep {
+                                None => strong { (t(Text::WillBeErased)) },
+                                Some(why) => { (t(Text::MayBeKept)) ": " (why) },
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if overview.categories.is_empty() { p { (t(Text::NothingStored)) } }
+        @if overview.holds { p.warn { (t(Text::HoldsKeep)) } }
+        form method="post" action={ (base) "/" (id) "/erase" } {
+            (csrf(who))
+            input type="hidden" name="confirm" value="yes";
+            button.danger type="submit" { (t(Text::EraseNow)) }
+            " "
+            a href=(base) { (t(Text::Cancel)) }
+        }
+    };
+    Ok(layout(
+        who,
+        Area::Requests,
+        Some(tenant),
+        t(Text::ConfirmErasure),
+        content,
+    ))
 }
 
 // ----- deletion certificates -----
