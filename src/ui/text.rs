@@ -46,6 +46,8 @@ texts! {
     Tokens => "API-Tokens", "API tokens";
     ApiToken => "API-Token", "API token";
     Unknown => "unbekannt", "unknown";
+    Incoming => "Eingehend", "Incoming";
+    Outgoing => "Ausgehend", "Outgoing";
     ConfirmErasure => "Löschung bestätigen", "Confirm the erasure";
     ConfirmErasureHint => "Löschen lässt sich nicht rückgängig machen. Das geschieht mit den Daten dieser Person nach den Löschregeln, die jetzt gelten; was aufbewahrt wird, wird gesperrt und nur noch für diesen Zweck verwendet.", "Erasing cannot be undone. This is what happens to this person's data under the retention rules in force now; what is kept is restricted and used for that purpose only.";
     Data => "Daten", "Data";

@@ -149,6 +149,8 @@ try {
   await page.fill('#l-address', '+49 151 23456789');
   await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Kontakt suchen")')]);
   check((await page.locator('.conversation').textContent()).includes('Frage zur Rechnung'), 'the lookup shows the conversation');
+  check(await page.locator('.conversation li.msg.in').count() === 2 && (await page.locator('.conversation li.msg.in .meta').first().textContent()).includes('Eingehend'),
+        'incoming messages are marked as incoming, in words and on their side');
   await shot(page, 'conversation');
 
   // Data-subject request: register an access request, export it.

@@ -873,7 +873,12 @@ async fn conversation(
         ol.conversation {
             @for m in &messages.items {
                 li.msg.(m.direction.as_str()) {
-                    p.meta { (when(m.occurred_at)) " · " (m.kind.as_str()) }
+                    // The side and colour show the direction; the words say it for everyone.
+                    p.meta {
+                        strong { (t(if m.direction.as_str() == "out" { Text::Outgoing } else { Text::Incoming })) }
+                        " · " (when(m.occurred_at)) " · " (m.kind.as_str())
+                        @if let Some(status) = &m.delivery_status { " · " (status) }
+                    }
                     p { (m.body.as_deref().unwrap_or("—")) }
                 }
             }
