@@ -14,6 +14,71 @@ use crate::store::schema::audit_log;
 use crate::store::{backend, DbConn, StoreError};
 use crate::tenants::TenantId;
 
+/// Kinds of entries a reader filters the audit log by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditGroup {
+    SignIns,
+    Tokens,
+    Contacts,
+    Requests,
+    Consent,
+    Retention,
+    Channels,
+    Messages,
+    Webhooks,
+    Reports,
+}
+
+impl AuditGroup {
+    pub const ALL: [Self; 10] = [
+        Self::SignIns,
+        Self::Tokens,
+        Self::Contacts,
+        Self::Requests,
+        Self::Consent,
+        Self::Retention,
+        Self::Channels,
+        Self::Messages,
+        Self::Webhooks,
+        Self::Reports,
+    ];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::SignIns => "sign-ins",
+            Self::Tokens => "tokens",
+            Self::Contacts => "contacts",
+            Self::Requests => "requests",
+            Self::Consent => "consent",
+            Self::Retention => "retention",
+            Self::Channels => "channels",
+            Self::Messages => "messages",
+            Self::Webhooks => "webhooks",
+            Self::Reports => "reports",
+        }
+    }
+
+    pub fn parse(slug: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.slug() == slug)
+    }
+
+    /// The action prefixes of the group.
+    fn prefixes(self) -> &'static [&'static str] {
+        match self {
+            Self::SignIns => &["ui."],
+            Self::Tokens => &["token."],
+            Self::Contacts => &["contact.", "contacts.", "attachment."],
+            Self::Requests => &["dsr."],
+            Self::Consent => &["consent", "broadcast."],
+            Self::Retention => &["retention."],
+            Self::Channels => &["channel.", "event_hook.", "tenant."],
+            Self::Messages => &["messages.", "message.", "event."],
+            Self::Webhooks => &["webhook."],
+            Self::Reports => &["report.", "register."],
+        }
+    }
+}
+
 /// One thing worth recording.
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
@@ -309,9 +374,28 @@ pub fn recent(
     tenant: Option<&TenantId>,
     limit: i64,
 ) -> Result<Vec<AuditRow>, StoreError> {
+    recent_of(conn, tenant, &[], limit)
+}
+
+/// The newest entries whose action starts with one of `prefixes` (all when empty).
+pub fn recent_of(
+    conn: &mut DbConn,
+    tenant: Option<&TenantId>,
+    prefixes: &[&str],
+    limit: i64,
+) -> Result<Vec<AuditRow>, StoreError> {
     let mut query = audit_log::table.into_boxed();
     if let Some(t) = tenant {
         query = query.filter(audit_log::tenant_id.eq(t.as_str().to_string()));
+    }
+    if !prefixes.is_empty() {
+        let mut any: Box<
+            dyn BoxableExpression<audit_log::table, _, SqlType = diesel::sql_types::Bool>,
+        > = Box::new(audit_log::action.like(format!("{}%", prefixes[0])));
+        for p in &prefixes[1..] {
+            any = Box::new(any.or(audit_log::action.like(format!("{p}%"))));
+        }
+        query = query.filter(any);
     }
     Ok(query
         .order(audit_log::seq.desc())
@@ -367,6 +451,7 @@ impl crate::service::Hafen {
         &self,
         actor: &Actor,
         tenant: Option<&TenantId>,
+        group: Option<AuditGroup>,
         limit: i64,
     ) -> crate::error::Result<Vec<AuditRow>> {
         use crate::auth::Permission;
@@ -380,7 +465,10 @@ impl crate::service::Hafen {
         }
         Ok(self
             .store
-            .read(move |conn| recent(conn, scope.as_ref(), limit))
+            .read(move |conn| {
+                let prefixes = group.map(AuditGroup::prefixes).unwrap_or_default();
+                recent_of(conn, scope.as_ref(), prefixes, limit)
+            })
             .await?)
     }
 }

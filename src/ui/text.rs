@@ -47,6 +47,15 @@ texts! {
     ApiToken => "API-Token", "API token";
     Unknown => "unbekannt", "unknown";
     Incoming => "Eingehend", "Incoming";
+    AllTenants => "alle Mandanten", "all tenants";
+    AuditArea => "Bereich", "Area";
+    AllEntries => "alle Einträge", "all entries";
+    Filter => "Filtern", "Filter";
+    GroupSignIns => "Anmeldungen und Benutzer", "Sign-ins and users";
+    GroupContacts => "Kontakte: Lesen, Sperren, Dateien", "Contacts: reads, restriction, files";
+    GroupChannels => "Mandanten, Kanäle, Event-Webhooks", "Tenants, channels, event hooks";
+    GroupMessages => "Nachrichten: Eingang, Versand, Zustellung", "Messages: received, sent, delivered";
+    GroupWebhooks => "Abgewiesene Plattform-Webhooks", "Refused platform webhooks";
     Outgoing => "Ausgehend", "Outgoing";
     ConfirmErasure => "Löschung bestätigen", "Confirm the erasure";
     ConfirmErasureHint => "Löschen lässt sich nicht rückgängig machen. Das geschieht mit den Daten dieser Person nach den Löschregeln, die jetzt gelten; was aufbewahrt wird, wird gesperrt und nur noch für diesen Zweck verwendet.", "Erasing cannot be undone. This is what happens to this person's data under the retention rules in force now; what is kept is restricted and used for that purpose only.";

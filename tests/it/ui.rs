@@ -1435,6 +1435,16 @@ async fn a_tenant_admin_issues_and_revokes_tokens_in_the_interface(backend: Back
     assert_eq!(status, 200);
     assert!(audit.contains("chefin@muster.de (tenant_admin)"), "{audit}");
     assert!(!audit.contains("user:"), "{audit}");
+    // Filtered by area: only token entries.
+    let (status, tokens_only, _) = browser.get("/ui/audit?area=tokens").await;
+    assert_eq!(status, 200);
+    assert!(
+        tokens_only.contains("token.create") && tokens_only.contains("token.revoke"),
+        "{tokens_only}"
+    );
+    assert!(!tokens_only.contains("ui.sign_in"), "{tokens_only}");
+    let (_, sign_ins, _) = browser.get("/ui/audit?area=sign-ins").await;
+    assert!(!sign_ins.contains("token.create"), "{sign_ins}");
     app.stop().await;
 }
 

@@ -96,8 +96,9 @@ async fn audit(
         "" => None,
         id => Some(who.tenant(id)?.0),
     };
+    let group = crate::audit::AuditGroup::parse(&query_param(&req, "area"));
     let entries = hafen
-        .audit_entries(who.actor(), tenant.as_ref(), 200)
+        .audit_entries(who.actor(), tenant.as_ref(), group, 200)
         .await
         .map_err(&e)?;
     let verify = query_param(&req, "verify").as_str() == "1";
@@ -128,15 +129,24 @@ async fn audit(
     };
     let content = html! {
         h1 { (t(Text::Audit)) }
-        @if install_wide {
-            form.inline method="get" action="/ui/audit" {
+        form.inline method="get" action="/ui/audit" {
+            @if install_wide {
                 label for="a-tenant" { (t(Text::Tenant)) }
                 select #a-tenant name="tenant" {
-                    option value="" { "*" }
+                    option value="" { (t(Text::AllTenants)) }
                     @for (id, name) in &who.tenants { option value=(id.as_str()) selected[tenant.as_ref() == Some(id)] { (name) } }
                 }
-                button type="submit" { (t(Text::Open)) }
             }
+            label for="a-area" { (t(Text::AuditArea)) }
+            select #a-area name="area" {
+                option value="" { (t(Text::AllEntries)) }
+                @for g in crate::audit::AuditGroup::ALL {
+                    option value=(g.slug()) selected[group == Some(g)] { (t(audit_group_text(g))) }
+                }
+            }
+            button type="submit" { (t(Text::Filter)) }
+        }
+        @if install_wide {
             form.inline method="get" action="/ui/audit" {
                 input type="hidden" name="verify" value="1";
                 button type="submit" { (t(Text::VerifyChain)) }
@@ -165,4 +175,20 @@ async fn audit(
         }
     };
     Ok(layout(&who, Area::Audit, None, t(Text::Audit), content))
+}
+
+fn audit_group_text(g: crate::audit::AuditGroup) -> Text {
+    use crate::audit::AuditGroup as G;
+    match g {
+        G::SignIns => Text::GroupSignIns,
+        G::Tokens => Text::Tokens,
+        G::Contacts => Text::GroupContacts,
+        G::Requests => Text::Requests,
+        G::Consent => Text::Consent,
+        G::Retention => Text::Retention,
+        G::Channels => Text::GroupChannels,
+        G::Messages => Text::GroupMessages,
+        G::Webhooks => Text::GroupWebhooks,
+        G::Reports => Text::Reports,
+    }
 }
