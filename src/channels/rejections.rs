@@ -31,12 +31,15 @@ pub fn source_network(ip: Option<IpAddr>) -> String {
             let [a, b, c, _] = v4.octets();
             format!("{a}.{b}.{c}.0/24")
         }
-        Some(IpAddr::V6(v6)) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
+        Some(IpAddr::V6(v6)) => ipv6_network(v6),
         None => "unknown".into(),
     }
+}
+
+/// An IPv6 address's /64: one subscriber's allocation, the unit a client is counted by.
+pub fn ipv6_network(v6: std::net::Ipv6Addr) -> String {
+    let s = v6.segments();
+    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
 }
 
 #[derive(Debug, Clone)]

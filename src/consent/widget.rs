@@ -86,10 +86,7 @@ impl RateLimiter {
 /// allocation: a flood from one /64 is one client).
 pub fn client_key(ip: Option<&str>) -> String {
     match ip.and_then(|ip| ip.parse::<std::net::IpAddr>().ok()) {
-        Some(std::net::IpAddr::V6(v6)) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
+        Some(std::net::IpAddr::V6(v6)) => crate::channels::rejections::ipv6_network(v6),
         Some(ip) => ip.to_string(),
         None => "-".into(),
     }
