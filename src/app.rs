@@ -106,6 +106,7 @@ impl Application {
         // The records describe this server's settings, whoever asks for them.
         let instance = crate::records::instances::Instance::new();
         hafen.announce_instance(&instance).await?;
+        tokio::spawn(index_contact_names(hafen.clone()));
         Ok(Self {
             scheduler,
             addr,
@@ -172,6 +173,20 @@ impl Application {
 
 /// While serving: reloads the TLS certificate on SIGHUP and, under a systemd watchdog, pings
 /// it as long as the database answers (a wedged store gets the service restarted).
+/// Contacts stored before names were indexed become findable by name, in the background.
+async fn index_contact_names(hafen: Hafen) {
+    loop {
+        match hafen.index_contact_names(500).await {
+            Ok(0) => return,
+            Ok(n) => tracing::info!(contacts = n, "indexed the names of earlier contacts"),
+            Err(e) => {
+                tracing::warn!(error = %crate::telemetry::chain(&e), "could not index contact names; a restart tries again");
+                return;
+            }
+        }
+    }
+}
+
 async fn supervise(
     hafen: Hafen,
     certificates: Option<std::sync::Arc<http::tls::CertificateSource>>,

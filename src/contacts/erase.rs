@@ -34,6 +34,7 @@ pub(crate) fn tombstone(
         contacts::address_index.eq(index),
         contacts::address_sealed.eq(Vec::<u8>::new()),
         contacts::display_name_sealed.eq(None::<Vec<u8>>),
+        contacts::name_index.eq(None::<Vec<u8>>),
         contacts::restriction_sealed.eq(None::<Vec<u8>>),
     ))
     .execute(conn)?;

@@ -5,6 +5,7 @@
 //! contact (cryptographic erase). Lookup by address goes through a keyed hash per tenant.
 
 pub mod erase;
+pub mod find;
 pub mod read;
 pub mod restrict;
 
@@ -45,6 +46,8 @@ pub struct ContactRow {
     pub closed_at: Option<i64>,
     /// Art. 18 restriction: kept, but not readable through normal reads.
     pub restricted_at: Option<i64>,
+    /// Blind index of the normalised display name ([`name_index`]); None without a name.
+    pub name_index: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

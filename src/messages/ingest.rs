@@ -294,7 +294,7 @@ fn prepare(
                     display_name: message.display_name.as_ref(),
                     last_message_at: to_micros(message.occurred_at),
                 };
-                let created = new_contact(keyring, t, seed, &lookup.1, now_micros)?;
+                let created = new_contact(keyring, t, seed, (tenant_keys, &lookup.1), now_micros)?;
                 let entry = (created.0.id.clone(), created.2.clone());
                 prepared.new_keys.push((created.0.id.clone(), created.2));
                 prepared.new_contacts.push((created.0, created.1));
@@ -342,7 +342,7 @@ pub(crate) fn new_contact(
     keyring: &KeyRing,
     tenant: &str,
     seed: ContactSeed<'_>,
-    address_index: &[u8],
+    (tenant_keys, address_index): (&OwnerKeys, &[u8]),
     now: i64,
 ) -> Result<(ContactRow, ContactKeyRow, Arc<OwnerKeys>)> {
     let id = uuid::Uuid::now_v7().hyphenated().to_string();
@@ -370,6 +370,9 @@ pub(crate) fn new_contact(
         last_message_at: seed.last_message_at,
         closed_at: None,
         restricted_at: None,
+        name_index: seed
+            .display_name
+            .map(|n| crate::contacts::find::name_index(tenant_keys, n.expose())),
     };
     let key_row = ContactKeyRow {
         contact_id: id,
@@ -423,7 +426,13 @@ impl Hafen {
                 display_name: None,
                 last_message_at: now,
             };
-            let (contact, key, keys) = new_contact(&self.keys, tenant.as_str(), seed, &index, now)?;
+            let (contact, key, keys) = new_contact(
+                &self.keys,
+                tenant.as_str(),
+                seed,
+                (&tenant_keys, &index),
+                now,
+            )?;
             let id = contact.id.clone();
             let written = self
                 .store

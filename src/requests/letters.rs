@@ -451,7 +451,7 @@ fn erasure(
     Ok(())
 }
 
-fn hash(l: &Letter) -> String {
+pub(super) fn hash(l: &Letter) -> String {
     let mut copy = l.clone();
     copy.content_sha256 = String::new();
     let bytes = serde_json::to_vec(&copy).unwrap_or_default();
@@ -564,13 +564,31 @@ impl Hafen {
 
     async fn letter_facts(&self, tenant: &TenantId, request: RequestRow) -> Result<Facts> {
         let (t, c) = (tenant.clone(), request.contact_id.clone());
-        let (name, channel) = self
+        let channel = self
             .store
-            .read(move |conn| {
-                let name = crate::tenants::find(conn, &t)?.map(|t| t.name);
-                let channel = crate::contacts::find(conn, &t, &c)?.map(|c| c.channel);
-                Ok((name, channel))
-            })
+            .read(move |conn| Ok(crate::contacts::find(conn, &t, &c)?.map(|c| c.channel)))
+            .await?;
+        let (controller_name, sender, dpo) = self.letter_sender(tenant).await?;
+        Ok(Facts {
+            request,
+            channel: channel.unwrap_or_default(),
+            controller: controller_name,
+            sender,
+            dpo,
+            today: self.clock.now().date_naive(),
+        })
+    }
+
+    /// Who writes a letter: the controller's name, the sender lines (name, address, contact
+    /// as entered in the register, else the tenant's name) and the DPO, if named.
+    pub(super) async fn letter_sender(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<(String, Vec<String>, Option<String>)> {
+        let t = tenant.clone();
+        let name = self
+            .store
+            .read(move |conn| Ok(crate::tenants::find(conn, &t)?.map(|t| t.name)))
             .await?;
         let controller = match self
             .register_entry_internal(&Scope::Tenant(tenant.clone()), Part::Controller)
@@ -580,7 +598,7 @@ impl Hafen {
             Some(Document::Controller(c)) => Some(c),
             _ => None,
         };
-        let (controller_name, sender, dpo) = match controller {
+        Ok(match controller {
             Some(c) => {
                 let dpo = c
                     .party
@@ -605,14 +623,6 @@ impl Hafen {
                 vec![name.unwrap_or_default()],
                 None,
             ),
-        };
-        Ok(Facts {
-            request,
-            channel: channel.unwrap_or_default(),
-            controller: controller_name,
-            sender,
-            dpo,
-            today: self.clock.now().date_naive(),
         })
     }
 }

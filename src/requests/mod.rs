@@ -12,6 +12,7 @@
 pub mod access;
 pub mod erase;
 pub mod letters;
+pub mod no_data;
 pub mod wording;
 
 use chrono::{DateTime, Months, NaiveDate, Utc};

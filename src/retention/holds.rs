@@ -27,6 +27,16 @@ fn binding<'a>(tenant: &'a str, id: &'a str) -> FieldBinding<'a> {
     }
 }
 
+/// The end of a hold given as a day (`YYYY-MM-DD`): the hold covers that whole day, so it ends
+/// at its last second (UTC, as every time Hafen stores).
+pub fn end_of_day(day: &str) -> Result<DateTime<Utc>> {
+    chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(23, 59, 59))
+        .map(|d| d.and_utc())
+        .ok_or_else(|| Error::invalid("until", "must be a date (YYYY-MM-DD)"))
+}
+
 /// A hold to place. Give a contact, or a data time range, or neither (the whole tenant).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -134,7 +134,7 @@ pub enum StartPoint {
 }
 
 impl StartPoint {
-    const ALL: [StartPoint; 4] = [
+    pub const ALL: [StartPoint; 4] = [
         StartPoint::Collection,
         StartPoint::ConversationEnd,
         StartPoint::RelationshipEnd,

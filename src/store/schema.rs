@@ -38,6 +38,7 @@ diesel::table! {
         closed_at -> Nullable<BigInt>,
         restricted_at -> Nullable<BigInt>,
         restriction_sealed -> Nullable<Binary>,
+        name_index -> Nullable<Binary>,
     }
 }
 

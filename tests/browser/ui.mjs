@@ -107,13 +107,21 @@ try {
   // Retention: a rule, its dry-run preview, activation.
   await page.click('nav.main >> text=Löschregeln');
   await shot(page, 'retention');
+  // Typed as a person would: the form comes back as typed, with the reason beside the row.
   await page.selectOption('#r0-cat', 'message_content');
   await page.selectOption('#r0-start', 'collection');
-  await page.fill('#r0-period', 'P90D');
+  await page.fill('#r0-amount', '90 Tage');
+  await page.selectOption('#r0-unit', 'days');
   await page.fill('#r0-basis', 'Art. 5 Abs. 1 lit. e DSGVO: Kundenanfragen nach 90 Tagen löschen');
   await Promise.all([page.waitForNavigation(), page.click('text=Vorschau anzeigen')]);
+  check((await page.locator('tr.row-error').textContent()).includes('ganze Zahl'), 'a period that is not a number is refused next to its row');
+  check(await page.inputValue('#r0-basis') === 'Art. 5 Abs. 1 lit. e DSGVO: Kundenanfragen nach 90 Tagen löschen'
+        && await page.inputValue('#r0-cat') === 'message_content', 'the refused form keeps everything typed');
+  await shot(page, 'retention-error');
+  await page.fill('#r0-amount', '90');
+  await Promise.all([page.waitForNavigation(), page.click('text=Vorschau anzeigen')]);
   const preview = await page.locator('#preview').textContent();
-  check(preview.includes('Sofort fällig') && /message_content: 2/.test(preview), 'the preview shows the two messages the rule would delete now');
+  check(preview.includes('Sofort fällig') && /Nachrichteninhalte: 2/.test(preview), 'the preview shows, in words, the two messages the rule would delete now');
   check((await page.locator('main p.warn').textContent()).includes('zweite Person'),
         'the preview says that deleting every message at once needs a second person');
   await shot(page, 'retention-preview');
@@ -124,7 +132,7 @@ try {
   await api('POST', `/v1/tenants/${tenantId}/retention/rules/versions/${versions[0].version}/approve`, {});
   await page.reload();
   const rules = await page.locator('main table').first().textContent();
-  check(rules.includes('P90D') && rules.includes('Kundenanfragen nach 90 Tagen'), 'after the approval the rule is in force');
+  check(rules.includes('90 Tage ab der Erhebung') && rules.includes('Kundenanfragen nach 90 Tagen') && !rules.includes('P90D'), 'after the approval the rule is in force, in words');
   versions = await api('GET', `/v1/tenants/${tenantId}/retention/rules/versions`);
   check(versions[0].state === 'active', 'the API shows the version as active');
 
@@ -146,8 +154,18 @@ try {
 
   // A contact's conversation, looked up by number (audited).
   await page.click('nav.main >> text=Kontakte');
-  await page.fill('#l-address', '+49 151 23456789');
-  await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Kontakt suchen")')]);
+  await page.fill('#f-person', '+49 170 5550999');
+  await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Suchen")')]);
+  check((await page.locator('#nobody').textContent()).includes('keine Daten'), 'a number Hafen does not know is a normal answer: no data held');
+  const [noData] = await Promise.all([page.waitForEvent('download'), page.click('#nobody button')]);
+  check(readFileSync(await noData.path()).subarray(0, 5).toString() === '%PDF-', `the no-data letter downloads as a PDF (${noData.suggestedFilename()})`);
+  if (process.env.HAFEN_SCREENSHOTS) await noData.saveAs(resolve(here, '../../docs/samples/letter-no-data-de.pdf'));
+  await shot(page, 'contacts-nobody');
+  await page.fill('#f-person', 'erika mustermann');
+  await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Suchen")')]);
+  check((await page.locator('main table.contacts').textContent()).includes('Erika Mustermann'), 'a person is found by name');
+  await shot(page, 'contacts-found');
+  await Promise.all([page.waitForNavigation(), page.click('main table.contacts a:has-text("Erika Mustermann")')]);
   check((await page.locator('.conversation').textContent()).includes('Frage zur Rechnung'), 'the lookup shows the conversation');
   check(await page.locator('.conversation li.msg.in').count() === 2 && (await page.locator('.conversation li.msg.in .meta').first().textContent()).includes('Eingehend'),
         'incoming messages are marked as incoming, in words and on their side');
@@ -156,9 +174,11 @@ try {
   // Data-subject request: register an access request, export it.
   await page.click('nav.main >> text=Betroffenenanfragen');
   await page.selectOption('#q-kind', 'access');
-  await page.fill('#q-contact', contactId);
+  await page.fill('#q-person', '+49 151 23456789');
   await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Anfrage erfassen")')]);
-  check((await page.locator('main table').textContent()).includes(contactId), 'the request is in the queue with its deadline');
+  const queue = await page.locator('main table').textContent();
+  check(queue.includes('Erika Mustermann') && queue.includes('Auskunft (Art. 15 DSGVO)') && !queue.includes(contactId),
+        'the request, registered by phone number, is in the queue under the person\'s name, in words');
   await shot(page, 'requests');
   const [exported] = await Promise.all([page.waitForEvent('download'), page.click('button:has-text("Auskunft exportieren")')]);
   const zip = readFileSync(await exported.path());
@@ -166,7 +186,7 @@ try {
 
   // Erasure asks for confirmation first, showing what goes and what stays.
   await page.selectOption('#q-kind', 'erasure');
-  await page.fill('#q-contact', contactId);
+  await page.fill('#q-person', 'Erika Mustermann');
   await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Anfrage erfassen")')]);
   await Promise.all([page.waitForNavigation(), page.click('main button.danger')]);
   check((await page.locator('h1').textContent()) === 'Löschung bestätigen' && (await page.locator('main table').textContent()).includes('wird gelöscht'),

@@ -29,4 +29,5 @@ mod storage;
 mod tls;
 mod tokens;
 mod ui;
+mod ui_people;
 mod widget;

@@ -12,7 +12,7 @@ use crate::both_backends;
 use crate::storage::{contains, disk_image};
 use crate::support::{captured_logs, marker, Backend, TestApp};
 
-const PASSWORD: &str = "Leuchtturm am Hafen 2026";
+pub(crate) const PASSWORD: &str = "Leuchtturm am Hafen 2026";
 
 both_backends!(
     sign_in_lockout_sessions_and_csrf,
@@ -30,7 +30,7 @@ both_backends!(
 );
 
 /// A browser without a cookie jar: cookies are carried by hand, so each test states them.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     app: &'a TestApp,
     client: reqwest::Client,
     session: Option<String>,
@@ -53,7 +53,7 @@ fn cookie_value(response: &reqwest::Response, name: &str) -> Option<(String, Str
         })
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let at = html
         .find(&format!("name=\"{name}\" value=\""))
         .unwrap_or_else(|| panic!("no hidden {name} in the page"));
@@ -62,7 +62,7 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub(crate) fn new(app: &'a TestApp) -> Self {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -74,7 +74,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    async fn get(&self, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
         let mut request = self.client.get(self.app.url(path));
         if let Some(s) = &self.session {
             request = request.header("cookie", format!("hafen_session={s}"));
@@ -85,7 +85,7 @@ impl<'a> Browser<'a> {
     }
 
     /// Posts a form as a page of this site would (Origin set), with the session's cookie.
-    async fn post(
+    pub(crate) async fn post(
         &self,
         path: &str,
         fields: &[(&str, &str)],
@@ -119,7 +119,7 @@ impl<'a> Browser<'a> {
     }
 
     /// One sign-in attempt through the real form; returns the status.
-    async fn sign_in(&mut self, login: &str, password: &str, code: &str) -> u16 {
+    pub(crate) async fn sign_in(&mut self, login: &str, password: &str, code: &str) -> u16 {
         let r = self
             .client
             .get(self.app.url("/ui/sign-in"))
@@ -155,7 +155,7 @@ impl<'a> Browser<'a> {
     }
 }
 
-async fn add_user(app: &TestApp, login: &str, role: Role, tenant: Option<&str>) {
+pub(crate) async fn add_user(app: &TestApp, login: &str, role: Role, tenant: Option<&str>) {
     let tenant = tenant.map(|t| hafen::tenants::TenantId::parse(t).unwrap());
     app.hafen
         .create_user(
@@ -213,7 +213,7 @@ fn sessions(app: &TestApp) -> i64 {
         .unwrap()
 }
 
-fn audit_actions(app: &TestApp) -> Vec<String> {
+pub(crate) fn audit_actions(app: &TestApp) -> Vec<String> {
     use diesel::prelude::*;
     use hafen::store::schema::audit_log;
     audit_log::table

@@ -130,3 +130,75 @@ pub fn same_origin(req: &HttpRequest) -> bool {
         o.host_str().is_some_and(|h| format!("{h}{port}") == host)
     })
 }
+
+/// What a refused form keeps: the values typed, and what is wrong next to each field (in the
+/// page's language). A page renders its form from this, so nothing typed is lost.
+#[derive(Debug, Default)]
+pub struct Kept {
+    values: Vec<(String, String)>,
+    errors: Vec<(&'static str, String)>,
+}
+
+impl Kept {
+    /// The values of a posted form (never the CSRF token or a password).
+    pub fn from_form(form: &Form) -> Self {
+        Self {
+            values: form
+                .0
+                .iter()
+                .filter(|(k, _)| k != "csrf" && !k.contains("password"))
+                .cloned()
+                .collect(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Adds what is wrong with `field`.
+    pub fn wrong(mut self, field: &'static str, message: impl Into<String>) -> Self {
+        self.errors.push((field, message.into()));
+        self
+    }
+
+    /// The value typed into `name`; empty when nothing was.
+    pub fn value(&self, name: &str) -> &str {
+        self.values
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    /// What is wrong with `field`, if anything.
+    pub fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
+
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+}
+
+/// A labelled text field that shows what was typed and, below it, what is wrong with it.
+pub fn text_field(
+    kept: &Kept,
+    (id, label, name): (&str, &str, &'static str),
+    required: bool,
+    hint: Option<&str>,
+) -> maud::Markup {
+    let error = kept.error(name);
+    let described = match (hint.is_some(), error.is_some()) {
+        (_, true) => Some(format!("{id}-error")),
+        (true, false) => Some(format!("{id}-hint")),
+        _ => None,
+    };
+    maud::html! {
+        label for=(id) { (label) }
+        @if let Some(hint) = hint { p.hint.field-hint id={ (id) "-hint" } { (hint) } }
+        input id=(id) type="text" name=(name) value=(kept.value(name)) required[required]
+            aria-invalid=[error.map(|_| "true")] aria-describedby=[described];
+        @if let Some(error) = error { p.field-error id={ (id) "-error" } role="alert" { (error) } }
+    }
+}

@@ -7,9 +7,12 @@
 
 mod account;
 mod admin;
+mod contacts;
 mod form;
 mod pages;
 mod records;
+mod requests;
+mod retention;
 mod sign_in;
 mod tenant;
 mod tokens;
@@ -19,7 +22,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use maud::{html, Markup, DOCTYPE};
 
-pub use form::Form;
+pub use form::{Form, Kept};
 pub use sign_in::SignInRate;
 
 use crate::auth::Actor;
@@ -56,6 +59,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     tokens::routes(cfg);
     account::routes(cfg);
     tenant::routes(cfg);
+    contacts::routes(cfg);
+    requests::routes(cfg);
+    retention::routes(cfg);
     records::routes(cfg);
 }
 

@@ -78,13 +78,13 @@ async fn dashboard(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpRespons
             h2 #dsr { (t(Text::OpenRequests)) }
             @if d.open_requests.is_empty() { p { (t(Text::None_)) } } @else {
                 table {
-                    thead { tr { th { (t(Text::Tenant)) } th { (t(Text::Kind)) } th { (t(Text::ContactId)) } th { (t(Text::Deadline)) } } }
+                    thead { tr { th { (t(Text::Tenant)) } th { (t(Text::Kind)) } th { (t(Text::Received)) } th { (t(Text::Deadline)) } } }
                     tbody {
                         @for r in &d.open_requests {
                             tr {
                                 td { (r.tenant) }
-                                td { a href={ "/ui/t/" (r.tenant_id) "/requests" } { (r.request.kind.as_str()) } }
-                                td { code { (r.request.contact_id) } }
+                                td { a href={ "/ui/t/" (r.tenant_id) "/requests" } { (t(super::requests::kind_text(r.request.kind))) } }
+                                td { (r.request.received_on) }
                                 td {
                                     (r.request.extended_due_on.as_deref().unwrap_or(&r.request.due_on))
                                     @if r.request.overdue { " " strong.warn { (t(Text::Overdue)) } }
