@@ -30,4 +30,5 @@ mod tls;
 mod tokens;
 mod ui;
 mod ui_people;
+mod ui_retention;
 mod widget;
