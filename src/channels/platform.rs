@@ -286,22 +286,19 @@ impl PlatformClient {
     /// Messenger: the page; Telegram: `getMe`), to test a channel before traffic depends on
     /// it. Returns the platform's name for the account, or why it failed.
     pub async fn check(&self, channel: &Channel) -> Result<String, PlatformError> {
-        let missing = |what: &str| PlatformError {
-            code: 0,
-            title: format!("the channel has no {what}"),
-            detail: Some(format!("set secrets.{what} on the channel")),
-        };
+        self.check_account(channel).await.into_result()
+    }
+
+    /// [`PlatformClient::check`] with the kind of failure kept, so a page can word it.
+    pub async fn check_account(&self, channel: &Channel) -> AccountCheck {
         let request = match channel.platform {
             Platform::Whatsapp => {
-                let token = channel
-                    .secrets
-                    .access_token
-                    .as_deref()
-                    .ok_or_else(|| missing("access_token"))?;
-                let account = channel
-                    .account_id
-                    .as_deref()
-                    .ok_or_else(|| missing("account_id"))?;
+                let Some(token) = channel.secrets.access_token.as_deref() else {
+                    return AccountCheck::Missing("access_token");
+                };
+                let Some(account) = channel.account_id.as_deref() else {
+                    return AccountCheck::Missing("account_id");
+                };
                 self.http
                     .get(format!(
                         "{}/{account}?fields=display_phone_number,verified_name",
@@ -310,44 +307,86 @@ impl PlatformClient {
                     .bearer_auth(token)
             }
             Platform::Messenger => {
-                let token = channel
-                    .secrets
-                    .access_token
-                    .as_deref()
-                    .ok_or_else(|| missing("access_token"))?;
+                let Some(token) = channel.secrets.access_token.as_deref() else {
+                    return AccountCheck::Missing("access_token");
+                };
                 self.http
                     .get(format!("{}/me?fields=name", self.endpoints.messenger))
                     .bearer_auth(token)
             }
             Platform::Telegram => {
-                let token = channel
-                    .secrets
-                    .bot_token
-                    .as_deref()
-                    .ok_or_else(|| missing("bot_token"))?;
+                let Some(token) = channel.secrets.bot_token.as_deref() else {
+                    return AccountCheck::Missing("bot_token");
+                };
                 self.http
                     .get(format!("{}/bot{token}/getMe", self.endpoints.telegram))
             }
         };
-        let response = request
-            .send()
-            .await
-            .map_err(|e| network_error(&e.without_url()))?;
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let e = e.without_url();
+                return AccountCheck::Unreachable {
+                    timeout: e.is_timeout(),
+                    detail: e.to_string(),
+                };
+            }
+        };
         let status = response.status().as_u16();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         let name = ["/verified_name", "/name", "/result/username"]
             .iter()
             .find_map(|p| body.pointer(p).and_then(Value::as_str));
         match name {
-            Some(name) if (200..300).contains(&status) => Ok(name.to_string()),
-            _ => Err(PlatformError {
-                code: i64::from(status),
-                title: format!("the platform answered {status}"),
+            Some(name) if (200..300).contains(&status) => AccountCheck::Ok(name.to_string()),
+            _ => AccountCheck::Refused {
+                status,
                 detail: body
                     .pointer("/error/message")
                     .or_else(|| body.pointer("/description"))
                     .and_then(Value::as_str)
                     .map(str::to_string),
+            },
+        }
+    }
+}
+
+/// What a channel test found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountCheck {
+    /// The platform knows the account by this name.
+    Ok(String),
+    /// The channel lacks a setting the test needs (`access_token`, `account_id`, `bot_token`).
+    Missing(&'static str),
+    /// No answer: no connection, or none in time.
+    Unreachable { timeout: bool, detail: String },
+    /// The platform answered, but not with the account: its status and message.
+    Refused { status: u16, detail: Option<String> },
+}
+
+impl AccountCheck {
+    pub fn into_result(self) -> Result<String, PlatformError> {
+        match self {
+            Self::Ok(name) => Ok(name),
+            Self::Missing(what) => Err(PlatformError {
+                code: 0,
+                title: format!("the channel has no {what}"),
+                detail: Some(format!("set secrets.{what} on the channel")),
+            }),
+            Self::Unreachable { timeout, detail } => Err(PlatformError {
+                code: 0,
+                title: if timeout {
+                    "the platform did not answer in time"
+                } else {
+                    "the platform could not be reached"
+                }
+                .into(),
+                detail: Some(detail),
+            }),
+            Self::Refused { status, detail } => Err(PlatformError {
+                code: i64::from(status),
+                title: format!("the platform answered {status}"),
+                detail,
             }),
         }
     }

@@ -626,14 +626,27 @@ impl Hafen {
     /// Tests a channel's credentials against the platform (`PlatformClient::check`):
     /// `Ok` with the account's name there, or the platform's refusal as a conflict.
     pub async fn test_channel(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<String> {
+        self.check_channel(actor, tenant, id)
+            .await?
+            .into_result()
+            .map_err(|e| {
+                Error::Conflict(match e.detail {
+                    Some(d) => format!("{}: {d}", e.title),
+                    None => e.title,
+                })
+            })
+    }
+
+    /// The same test, with the kind of failure kept for the interface to word.
+    pub async fn check_channel(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<crate::channels::platform::AccountCheck> {
         actor.authorize(tenant, Permission::ManageChannels)?;
         let channel = self.channel(tenant, id).await?;
-        self.platforms.check(&channel).await.map_err(|e| {
-            Error::Conflict(match e.detail {
-                Some(d) => format!("{}: {d}", e.title),
-                None => e.title,
-            })
-        })
+        Ok(self.platforms.check_account(&channel).await)
     }
 
     async fn open_channel(&self, row: ChannelRow) -> Result<Channel> {

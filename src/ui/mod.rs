@@ -4,6 +4,7 @@
 //! operations as the API, as an [`crate::auth::Actor::User`].
 
 pub mod actors;
+pub mod audit_words;
 pub mod dashboard;
 pub mod sessions;
 pub mod text;

@@ -31,7 +31,27 @@ async function waitFor(fn, what, tries = 200) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
+// English that must not appear on a German page: the words people met there before (codes,
+// request kinds and states, platform errors, validation messages). Text in <code> and in
+// elements marked lang="en" (a platform's own words, shown as a technical detail) is exempt.
+const ENGLISH = /\b(the|and|must|invalid|error|failed|could not|not found|Secrets?|access|portability|erasure|restriction|open|completed|rejected|collection|conversation_end|relationship_end|consent_withdrawal|message_content|message_metadata|delivery_statuses|webhook_logs|keep|Retention|Channel|Contact|Request|Preview|Connection|Proposed|EOY|P\d+[YMD])\b/;
+const germanPages = [];
+
+async function german(page, name) {
+  const lang = await page.evaluate(() => document.documentElement.lang);
+  if (lang !== 'de') return;
+  const text = await page.evaluate(() => {
+    const main = document.querySelector('main').cloneNode(true);
+    for (const el of main.querySelectorAll('code, [lang="en"], option:not(:checked)')) el.remove();
+    return main.innerText;
+  });
+  const found = text.match(ENGLISH);
+  if (found) console.log(`  English on the German page ${name}: "${found[0]}" in …${text.slice(Math.max(0, found.index - 60), found.index + 60).replace(/\s+/g, ' ')}…`);
+  germanPages.push([name, found ? found[0] : null]);
+}
+
 async function shot(page, name) {
+  await german(page, name);
   if (!process.env.HAFEN_SCREENSHOTS) return;
   mkdirSync(shots, { recursive: true });
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
@@ -212,7 +232,7 @@ try {
   await Promise.all([page.waitForNavigation(), page.click('button:has-text("Kette prüfen")')]);
   check((await page.locator('#chain').textContent()).includes('Kette vollständig'), 'the audit chain verifies');
   const audit = await page.locator('main table').textContent();
-  check(audit.includes('ui.sign_in') && audit.includes('ui.sign_in_failed'), 'sign-in and the failed attempt are audited');
+  check(audit.includes('Angemeldet') && audit.includes('Anmeldung fehlgeschlagen') && !audit.includes('ui.sign_in'), 'sign-in and the failed attempt are audited');
   await shot(page, 'audit');
   await page.click('nav.main >> text=Benutzer');
   await page.fill('#u-login', 'agentin@muster.de');
@@ -282,6 +302,9 @@ try {
   const replay = await fetch(`${base}/ui/dashboard`, { headers: { cookie: `hafen_session=${cookie}` }, redirect: 'manual' });
   check(replay.status === 303, 'the signed-out session cookie is dead');
 
+  const english = germanPages.filter(([, word]) => word);
+  check(germanPages.length >= 15 && english.length === 0,
+        `no English words on the ${germanPages.length} German pages walked ${english.map(([n, w]) => `${n}: ${w}`).join(', ')}`);
   check(violations.length === 0, `no CSP violation or script error on any page ${violations.join(' | ')}`);
   await browser.close();
   check(!/Erika|23456789|Rechnung|Leuchtturm|admin@muster|hfn_/.test(log), 'the server log holds no name, number, message, password or login');

@@ -14,7 +14,8 @@ use crate::ui::{add_user, audit_actions, hidden, Browser, PASSWORD};
 both_backends!(
     people_are_found_by_what_is_known_about_them_and_requests_need_no_id,
     a_hold_is_placed_on_a_person_found_by_phone_and_a_bad_day_keeps_the_form,
-    contacts_stored_before_names_were_indexed_are_found_by_name
+    contacts_stored_before_names_were_indexed_are_found_by_name,
+    errors_are_told_in_the_page_language_with_the_detail_marked_english
 );
 
 /// Stores one incoming message from `address` on `channel`, from a person named `name`;
@@ -385,5 +386,49 @@ async fn contacts_stored_before_names_were_indexed_are_found_by_name(backend: Ba
         .unwrap();
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].id, contact);
+    let _ = app.stop().await;
+}
+
+/// A stale form and a refused entry: a page in German that says what happened and that nothing
+/// was stored; the server's own words only as a detail marked English.
+async fn errors_are_told_in_the_page_language_with_the_detail_marked_english(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let t = app.create_tenant("Muster GmbH").await;
+    add_user(&app, "dpo@muster.de", Role::Dpo, Some(&t)).await;
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in("dpo@muster.de", PASSWORD, "").await, 303);
+    let page = format!("/ui/t/{t}/holds");
+    let r = browser
+        .post(
+            &page,
+            &[("csrf", "stale"), ("reason", "x")],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 403);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Das Formular ist abgelaufen"), "{html}");
+    assert!(!html.contains("security token"), "{html}");
+    // A hold that ends in the past: the domain refuses it.
+    let (_, form, _) = browser.get(&page).await;
+    let csrf = hidden(&form, "csrf");
+    let r = browser
+        .post(
+            &page,
+            &[
+                ("csrf", csrf.as_str()),
+                ("reason", "Prüfung"),
+                ("until", "2001-01-01"),
+            ],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 422);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Eine Angabe wurde abgewiesen; es wurde nichts gespeichert."),
+        "{html}"
+    );
+    assert!(html.contains("<span lang=\"en\">invalid until"), "{html}");
     let _ = app.stop().await;
 }

@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest};
 
 use super::UiError;
 use crate::http::extract::raw_body;
-use crate::ui::text::Lang;
+use crate::ui::text::{Lang, Text};
 use crate::ui::Session;
 
 /// The fields of a posted form, in order (names may repeat).
@@ -24,10 +24,7 @@ impl Form {
     ) -> Result<Self, UiError> {
         let form = Self::read_unchecked(req, payload, lang).await?;
         if !hafen.csrf_valid(session, form.get("csrf")) {
-            return Err(UiError::Form(
-                "the form's security token is missing or stale; reload the page and try again",
-                lang,
-            ));
+            return Err(UiError::Form(Text::FormStale, lang));
         }
         Ok(form)
     }
@@ -39,7 +36,7 @@ impl Form {
         lang: Lang,
     ) -> Result<Self, UiError> {
         if !same_origin(req) {
-            return Err(UiError::Form("the form was not sent from this site", lang));
+            return Err(UiError::Form(Text::FormForeign, lang));
         }
         let is_form = req
             .headers()
@@ -49,7 +46,7 @@ impl Form {
         if !is_form {
             return Err(UiError::Refused(
                 actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "expected a form (application/x-www-form-urlencoded)",
+                Text::FormNotAForm,
                 lang,
             ));
         }
@@ -57,11 +54,7 @@ impl Form {
             use actix_web::ResponseError;
             tracing::debug!(error = %e, "form body refused");
             let status = e.status_code();
-            UiError::Refused(
-                status,
-                "the form could not be read: too large, or too slow to arrive",
-                lang,
-            )
+            UiError::Refused(status, Text::FormUnreadable, lang)
         })?;
         Ok(Self(
             url::form_urlencoded::parse(&body)

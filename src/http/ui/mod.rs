@@ -291,11 +291,11 @@ pub enum UiError {
     OwnPasswordFirst,
     #[error("{0}")]
     Domain(Error, Lang),
-    #[error("form refused: {0}")]
-    Form(&'static str, Lang),
+    #[error("form refused: {}", .0.get(Lang::En))]
+    Form(Text, Lang),
     /// A request refused before its fields were read, with its own status (413, 415).
-    #[error("request refused: {1}")]
-    Refused(StatusCode, &'static str, Lang),
+    #[error("request refused: {}", .1.get(Lang::En))]
+    Refused(StatusCode, Text, Lang),
 }
 
 impl UiError {
@@ -319,8 +319,8 @@ impl ResponseError for UiError {
             UiError::SignIn(wanted) => return see_other(&sign_in::url(wanted.as_deref())),
             UiError::OwnPasswordFirst => return see_other("/ui/account"),
             UiError::Form(why, lang) | UiError::Refused(_, why, lang) => {
-                tracing::info!(reason = why, "web interface form refused");
-                (*lang, (*why).to_string())
+                tracing::info!(reason = why.get(Lang::En), "web interface form refused");
+                (*lang, why.get(*lang).to_string())
             }
             UiError::Domain(e, lang) => {
                 match e {
@@ -330,28 +330,52 @@ impl ResponseError for UiError {
                     ),
                     other => tracing::debug!(error = %other, "web interface request refused"),
                 }
-                let message = match e {
-                    Error::NotFound => Text::NotFound.get(*lang).to_string(),
-                    Error::Internal(_) => "The server could not complete the request; nothing was stored. The cause is in the server log.".into(),
-                    other => other.to_string(),
-                };
-                (*lang, message)
+                return error_page(self.status_code(), *lang, domain_message(e, *lang));
             }
         };
-        let title = Text::Error.get(lang);
-        page(
-            self.status_code(),
-            bare(
-                lang,
-                title,
-                html! {
-                    h1 { (title) }
-                    p.error role="alert" { (message) }
-                    p { a href="/ui/" data-back { (Text::Back.get(lang)) } }
-                },
-            ),
-        )
+        error_page(self.status_code(), lang, (message, None))
     }
+}
+
+/// What a domain error means for the person who met it, in the page's language, and the
+/// server's own (English) words as a technical detail where they add something.
+fn domain_message(e: &Error, lang: Lang) -> (String, Option<String>) {
+    let t = |x: Text| x.get(lang).to_string();
+    match e {
+        Error::NotFound => (t(Text::NotFound), None),
+        Error::Forbidden(why) => (t(Text::ForbiddenHint), Some(why.clone())),
+        Error::Invalid { .. } => (t(Text::InputRefused), Some(e.to_string())),
+        Error::Conflict(why) => (t(Text::ConflictHint), Some(why.clone())),
+        Error::Busy(_) | Error::Unavailable(_) => (t(Text::TryAgainHint), Some(e.to_string())),
+        Error::Unauthenticated | Error::TokenEnded(_) => (t(Text::SignInAgainHint), None),
+        Error::Internal(_) => (t(Text::InternalHint), None),
+    }
+}
+
+/// An error as a page: what happened in words, the technical detail marked as English, and
+/// the way back (to the form as it was typed, where the browser keeps it).
+fn error_page(
+    status: StatusCode,
+    lang: Lang,
+    (message, detail): (String, Option<String>),
+) -> HttpResponse {
+    let title = Text::Error.get(lang);
+    page(
+        status,
+        bare(
+            lang,
+            title,
+            html! {
+                p.brand { a href="/ui/dashboard" { "Hafen" } }
+                h1 { (title) }
+                p.error role="alert" { (message) }
+                @if let Some(detail) = detail {
+                    p.technical { small { (Text::TechnicalDetail.get(lang)) " " span lang="en" { (detail) } } }
+                }
+                p { a href="/ui/" data-back { (Text::BackToForm.get(lang)) } }
+            },
+        ),
+    )
 }
 
 /// An HTML response with the interface's CSP.

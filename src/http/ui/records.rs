@@ -167,8 +167,8 @@ async fn audit(
                         td { (when(from_micros(a.at))) }
                         td { (name_of(&a.tenant_id)) }
                         td { (actor_name(&a.actor)) }
-                        td { (a.action) }
-                        td { @if let (Some(k), Some(id)) = (&a.object_type, &a.object_id) { (k) " " code { (id) } } }
+                        td title=(a.action) { (crate::ui::audit_words::action(&a.action, who.lang).unwrap_or(&a.action)) }
+                        td { @if let (Some(k), Some(id)) = (&a.object_type, &a.object_id) { (crate::ui::audit_words::object(k, who.lang).unwrap_or(k)) " " code { (id) } } }
                     }
                 }
             }

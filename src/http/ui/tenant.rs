@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::retention::holds::HoldInput;
 use crate::service::Hafen;
 use crate::tenants::TenantId;
-use crate::ui::text::Text;
+use crate::ui::text::{Lang, Text};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/t/{tenant}/channels", web::get().to(channels))
@@ -64,7 +64,7 @@ async fn channels_page(
     hafen: &Hafen,
     who: &SignedIn,
     tenant: &str,
-    checked: Option<String>,
+    checked: Option<Markup>,
 ) -> Result<HttpResponse, UiError> {
     let (tenant, name) = who.tenant(tenant)?;
     let list = hafen
@@ -89,7 +89,7 @@ async fn channels_page(
         @if list.is_empty() { p { (t(Text::None_)) } }
         @for c in &list {
             section.card.channel {
-                h2 { (c.name) " " small { (c.platform.as_str()) } }
+                h2 { (c.name) " " small { (platform_name(c.platform.as_str())) } }
                 p { (t(Text::Status)) ": " @if c.enabled { (t(Text::Enabled)) } @else { span.warn { (t(Text::Disabled)) } } }
                 label for={ "hook-" (c.id) } { (t(Text::WebhookUrl)) }
                 input.copy id={ "hook-" (c.id) } type="text" readonly value={ (base) (c.webhook_path) };
@@ -110,11 +110,20 @@ async fn channels_page(
             }
             (field("c-name", t(Text::Name), "name", true))
             (field("c-account", t(Text::AccountId), "account_id", false))
-            fieldset {
-                legend { "Secrets" }
+            // Each platform's credentials in a fieldset of its own; the script shows only the
+            // chosen platform's (without it, all show, each labelled with its platforms).
+            fieldset data-platforms="whatsapp messenger" {
+                legend { (t(Text::Credentials)) " · WhatsApp, Facebook Messenger" }
                 p.hint { (t(Text::SecretsHint)) }
-                @for (id, label, name) in [("c-app", Text::AppSecret, "app_secret"), ("c-verify", Text::VerifyToken, "verify_token"),
-                        ("c-access", Text::AccessToken, "access_token"), ("c-bot", Text::BotToken, "bot_token"), ("c-hook", Text::WebhookSecret, "webhook_secret")] {
+                @for (id, label, name) in [("c-app", Text::AppSecret, "app_secret"), ("c-verify", Text::VerifyToken, "verify_token"), ("c-access", Text::AccessToken, "access_token")] {
+                    label for=(id) { (t(label)) }
+                    input id=(id) type="password" name=(name) autocomplete="off";
+                }
+            }
+            fieldset data-platforms="telegram" {
+                legend { (t(Text::Credentials)) " · Telegram" }
+                p.hint { (t(Text::SecretsHint)) }
+                @for (id, label, name) in [("c-bot", Text::BotToken, "bot_token"), ("c-hook", Text::WebhookSecret, "webhook_secret")] {
                     label for=(id) { (t(label)) }
                     input id=(id) type="password" name=(name) autocomplete="off";
                 }
@@ -153,12 +162,18 @@ async fn create_channel(
         account_id: form.opt("account_id"),
         enabled: Some(true),
         business_letters: None,
-        secrets: SecretsInput {
-            app_secret: form.opt("app_secret"),
-            verify_token: form.opt("verify_token"),
-            access_token: form.opt("access_token"),
-            bot_token: form.opt("bot_token"),
-            webhook_secret: form.opt("webhook_secret"),
+        // Only the chosen platform's credentials: fields of another platform typed before the
+        // choice changed are not stored.
+        secrets: {
+            let meta = platform != Platform::Telegram;
+            let of = |name: &str, ours: bool| form.opt(name).filter(|_| ours);
+            SecretsInput {
+                app_secret: of("app_secret", meta),
+                verify_token: of("verify_token", meta),
+                access_token: of("access_token", meta),
+                bot_token: of("bot_token", !meta),
+                webhook_secret: of("webhook_secret", !meta),
+            }
         },
     };
     hafen
@@ -181,12 +196,53 @@ async fn test_channel(
     // The page shown is the channels page: the language switch returns there, not to this
     // form's address (which answers posts only).
     who.path = format!("/ui/t/{}/channels", tenant.as_str());
-    let outcome = match hafen.test_channel(who.actor(), &tenant, &id).await {
-        Ok(account) => format!("{}: {account}", who.t(Text::ConnectionOk)),
-        Err(Error::Conflict(why)) => format!("{}: {why}", who.t(Text::ConnectionFailed)),
-        Err(e) => return Err(UiError::Domain(e, who.lang)),
-    };
+    let check = hafen
+        .check_channel(who.actor(), &tenant, &id)
+        .await
+        .map_err(UiError::domain(who.lang))?;
+    let outcome = check_in_words(who.lang, check);
     channels_page(&req, &hafen, &who, tenant.as_str(), Some(outcome)).await
+}
+
+/// A channel test's outcome for people: what happened and what to do, in the page's language;
+/// the platform's own words (English) follow as a technical detail.
+fn check_in_words(lang: Lang, check: crate::channels::platform::AccountCheck) -> Markup {
+    use crate::channels::platform::AccountCheck;
+    let t = |x: Text| x.get(lang);
+    let (sentence, detail) = match check {
+        AccountCheck::Ok(account) => {
+            return html! { span.ok { (t(Text::ConnectionOk)) } ": " (account) }
+        }
+        AccountCheck::Missing(what) => {
+            let field = match what {
+                "account_id" => t(Text::AccountId),
+                "bot_token" => t(Text::BotToken),
+                _ => t(Text::AccessToken),
+            };
+            (format!("{} {field}", t(Text::CheckMissing)), None)
+        }
+        AccountCheck::Unreachable { timeout, detail } => (
+            t(if timeout {
+                Text::CheckTimeout
+            } else {
+                Text::CheckUnreachable
+            })
+            .to_string(),
+            Some(detail),
+        ),
+        AccountCheck::Refused { status, detail } => (
+            match status {
+                401 | 403 => t(Text::CheckCredentials).to_string(),
+                404 => t(Text::CheckUnknownAccount).to_string(),
+                _ => format!("{} {status}.", t(Text::CheckAnswered)),
+            },
+            detail,
+        ),
+    };
+    html! {
+        strong.warn { (t(Text::ConnectionFailed)) } ": " (sentence)
+        @if let Some(d) = detail { br; small.technical { (t(Text::TechnicalDetail)) " " span lang="en" { (d) } } }
+    }
 }
 
 // ----- legal holds -----
@@ -465,4 +521,51 @@ async fn certificates(
         t(Text::Certificates),
         content,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channels::platform::AccountCheck;
+
+    fn words(check: AccountCheck) -> String {
+        check_in_words(Lang::De, check).into_string()
+    }
+
+    #[test]
+    fn a_channel_test_says_what_happened_and_what_to_do() {
+        assert!(words(AccountCheck::Ok("Muster GmbH".into())).contains("Verbindung in Ordnung"));
+        let missing = words(AccountCheck::Missing("bot_token"));
+        assert!(
+            missing.contains("Dem Kanal fehlt eine Angabe: Bot-Token"),
+            "{missing}"
+        );
+        let unreachable = words(AccountCheck::Unreachable {
+            timeout: false,
+            detail: "error sending request".into(),
+        });
+        assert!(
+            unreachable.contains("Hafen hat die Plattform nicht erreicht"),
+            "{unreachable}"
+        );
+        assert!(
+            unreachable.contains("<span lang=\"en\">error sending request</span>"),
+            "the platform's words are marked as English: {unreachable}"
+        );
+        let refused = words(AccountCheck::Refused {
+            status: 401,
+            detail: Some("Invalid OAuth access token".into()),
+        });
+        assert!(refused.contains("Zugangsdaten abgewiesen"), "{refused}");
+        assert!(words(AccountCheck::Refused {
+            status: 404,
+            detail: None
+        })
+        .contains("Konto-ID prüfen"));
+        assert!(words(AccountCheck::Refused {
+            status: 500,
+            detail: None
+        })
+        .contains("Status 500"));
+    }
 }

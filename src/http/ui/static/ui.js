@@ -13,6 +13,18 @@ document.addEventListener('DOMContentLoaded', () => {
   for (const input of document.querySelectorAll('input.copy')) {
     input.addEventListener('focus', () => input.select());
   }
+  // A channel form shows only the chosen platform's credentials.
+  const platform = document.getElementById('c-platform');
+  if (platform) {
+    const only = () => {
+      for (const set of document.querySelectorAll('fieldset[data-platforms]')) {
+        set.hidden = !set.dataset.platforms.split(' ').includes(platform.value);
+        set.disabled = set.hidden;
+      }
+    };
+    platform.addEventListener('change', only);
+    only();
+  }
   // The consent widget's live preview: title, intro, text and colour as typed.
   const preview = document.getElementById('wp');
   if (preview) {
