@@ -228,6 +228,25 @@ try {
   // Certificates, audit log with chain check, users, dashboard.
   await page.click('nav.main >> text=Löschnachweise');
   await shot(page, 'certificates');
+  // The register: the dashboard lists what the records lack; the controller's details are
+  // entered on their page.
+  await Promise.all([page.waitForNavigation(), page.click('nav.main >> text=Übersicht')]);
+  check((await page.locator('#records-missing').textContent()).includes('Verantwortlicher'), 'the dashboard lists what the records still lack');
+  await shot(page, 'dashboard-missing');
+  await Promise.all([page.waitForNavigation(), page.click('nav.main >> text=Verzeichnis (Art. 30)')]);
+  await page.fill('#g-name', 'Muster GmbH');
+  await page.fill('#g-address', 'Musterstraße 1, 10115 Berlin');
+  await page.fill('#g-contact', 'datenschutz@muster.de');
+  await page.fill('#g-avv-date', '2026-01-15');
+  await page.fill('#g-avv-subject_matter', 'Messenger-Kommunikation mit Kunden');
+  await page.fill('#g-avv-duration', 'unbefristet, kündbar mit drei Monaten');
+  await page.fill('#g-avv-nature_and_purpose', 'Empfang, verschlüsselte Speicherung, Versand und Löschung von Nachrichten');
+  await page.fill('#g-avv-data_types', 'Telefonnummern\nProfilnamen\nNachrichteninhalte');
+  await page.fill('#g-avv-data_subject_categories', 'Kunden\nInteressenten');
+  await page.fill('#g-avv-instruction_channel', 'schriftlich per E-Mail an betrieb@hafen.example');
+  await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Speichern")')]);
+  check((await page.locator('p.notice').textContent()).includes('Gespeichert'), 'the controller and the agreement are saved');
+  await shot(page, 'register');
   await page.click('nav.main >> text=Prüfprotokoll');
   await Promise.all([page.waitForNavigation(), page.click('button:has-text("Kette prüfen")')]);
   check((await page.locator('#chain').textContent()).includes('Kette vollständig'), 'the audit chain verifies');

@@ -30,5 +30,6 @@ mod tls;
 mod tokens;
 mod ui;
 mod ui_people;
+mod ui_register;
 mod ui_retention;
 mod widget;

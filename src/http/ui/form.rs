@@ -129,10 +129,18 @@ pub fn same_origin(req: &HttpRequest) -> bool {
 #[derive(Debug, Default)]
 pub struct Kept {
     values: Vec<(String, String)>,
-    errors: Vec<(&'static str, String)>,
+    errors: Vec<(String, String)>,
 }
 
 impl Kept {
+    /// A form filled with stored values (field name, value).
+    pub fn with_values(values: Vec<(String, String)>) -> Self {
+        Self {
+            values,
+            errors: Vec::new(),
+        }
+    }
+
     /// The values of a posted form (never the CSRF token or a password).
     pub fn from_form(form: &Form) -> Self {
         Self {
@@ -147,8 +155,8 @@ impl Kept {
     }
 
     /// Adds what is wrong with `field`.
-    pub fn wrong(mut self, field: &'static str, message: impl Into<String>) -> Self {
-        self.errors.push((field, message.into()));
+    pub fn wrong(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
+        self.errors.push((field.into(), message.into()));
         self
     }
 
@@ -165,7 +173,7 @@ impl Kept {
     pub fn error(&self, field: &str) -> Option<&str> {
         self.errors
             .iter()
-            .find(|(f, _)| *f == field)
+            .find(|(f, _)| f == field)
             .map(|(_, m)| m.as_str())
     }
 
@@ -177,7 +185,18 @@ impl Kept {
 /// A labelled text field that shows what was typed and, below it, what is wrong with it.
 pub fn text_field(
     kept: &Kept,
-    (id, label, name): (&str, &str, &'static str),
+    (id, label, name): (&str, &str, &str),
+    required: bool,
+    hint: Option<&str>,
+) -> maud::Markup {
+    field_of("text", kept, (id, label, name), required, hint)
+}
+
+/// [`text_field`] for another input type (`date`, `email`), or `textarea`.
+pub fn field_of(
+    kind: &str,
+    kept: &Kept,
+    (id, label, name): (&str, &str, &str),
     required: bool,
     hint: Option<&str>,
 ) -> maud::Markup {
@@ -190,8 +209,13 @@ pub fn text_field(
     maud::html! {
         label for=(id) { (label) }
         @if let Some(hint) = hint { p.hint.field-hint id={ (id) "-hint" } { (hint) } }
-        input id=(id) type="text" name=(name) value=(kept.value(name)) required[required]
-            aria-invalid=[error.map(|_| "true")] aria-describedby=[described];
+        @if kind == "textarea" {
+            textarea id=(id) name=(name) rows="3" required[required]
+                aria-invalid=[error.map(|_| "true")] aria-describedby=[described.clone()] { (kept.value(name)) }
+        } @else {
+            input id=(id) type=(kind) name=(name) value=(kept.value(name)) required[required]
+                aria-invalid=[error.map(|_| "true")] aria-describedby=[described];
+        }
         @if let Some(error) = error { p.field-error id={ (id) "-error" } role="alert" { (error) } }
     }
 }

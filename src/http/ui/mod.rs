@@ -11,6 +11,7 @@ mod contacts;
 mod form;
 mod pages;
 mod records;
+mod register;
 mod requests;
 mod retention;
 mod sign_in;
@@ -23,6 +24,7 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use maud::{html, Markup, DOCTYPE};
 
 pub use form::{Form, Kept};
+pub use register::missing_entries;
 pub use sign_in::SignInRate;
 
 use crate::auth::Actor;
@@ -62,6 +64,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     contacts::routes(cfg);
     requests::routes(cfg);
     retention::routes(cfg);
+    register::routes(cfg);
     records::routes(cfg);
 }
 
@@ -437,6 +440,7 @@ pub enum Area {
     Contacts,
     Requests,
     Certificates,
+    Register,
     Reports,
     Audit,
     Users,
@@ -501,6 +505,7 @@ pub fn layout(
                             (link(Area::Contacts, format!("{base}/contacts"), Text::Contacts))
                             (link(Area::Requests, format!("{base}/requests"), Text::Requests))
                             (link(Area::Certificates, format!("{base}/certificates"), Text::Certificates))
+                            (link(Area::Register, format!("{base}/register"), Text::Register))
                             li.divider role="presentation" {}
                         }
                         (link(Area::Reports, "/ui/reports".into(), Text::Reports))
@@ -554,6 +559,7 @@ pub fn area_slug(area: Area) -> &'static str {
         Area::Contacts => "contacts",
         Area::Requests => "requests",
         Area::Certificates => "certificates",
+        Area::Register => "register",
         _ => "channels",
     }
 }

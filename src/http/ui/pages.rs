@@ -21,8 +21,15 @@ async fn dashboard(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpRespons
         .await
         .map_err(UiError::domain(who.lang))?;
     let t = |x: Text| who.t(x);
+    let missing = super::missing_entries(&hafen, &who).await;
     let content = html! {
         h1 { (t(Text::Dashboard)) }
+        @if !missing.is_empty() {
+            section.notice.warn #records-missing aria-labelledby="missing" {
+                h2 #missing { (t(Text::RecordsMissing)) }
+                ul { @for (what, href) in &missing { li { a href=(href) { (what) } } } }
+            }
+        }
         div.cards {
             section.card aria-labelledby="ingest" {
                 h2 #ingest { (t(Text::IngestRate)) }
@@ -65,7 +72,7 @@ async fn dashboard(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpRespons
                             tr {
                                 td { (c.tenant) }
                                 td { a href={ "/ui/t/" (c.tenant_id) "/channels" } { (c.name) } }
-                                td { (c.platform) }
+                                td { (super::contacts::platform_name(&c.platform)) }
                                 td { @if c.enabled { (t(Text::Enabled)) } @else { span.warn { (t(Text::Disabled)) } } }
                                 td { @match c.last_message { Some(at) => (when(at)), None => (t(Text::Never)) } }
                             }
