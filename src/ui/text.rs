@@ -227,7 +227,7 @@ texts! {
     TotpOn => "Zwei-Faktor-Anmeldung ist aktiv.", "Two-factor sign-in is on.";
     TotpOff => "Zwei-Faktor-Anmeldung ist aus.", "Two-factor sign-in is off.";
     EnrolTotp => "Zwei-Faktor einrichten", "Set up two-factor";
-    EnrolHint => "Tragen Sie den Schlüssel (oder die otpauth-Adresse) in Ihre Authenticator-App ein und bestätigen Sie mit dem aktuellen Code.", "Add the key (or the otpauth address) to your authenticator app and confirm with the current code.";
+    EnrolHint => "Scannen Sie den QR-Code mit Ihrer Authenticator-App (oder tragen Sie den Schlüssel von Hand ein) und bestätigen Sie mit dem aktuellen Code.", "Scan the QR code with your authenticator app (or enter the key by hand) and confirm with the current code.";
     TotpKey => "Schlüssel", "Key";
     Confirm => "Bestätigen", "Confirm";
     Disable => "Deaktivieren", "Disable";
@@ -350,6 +350,9 @@ texts! {
     CheckField => "Bitte prüfen: zu lang oder nicht zulässig.", "Please check: too long or not allowed.";
     RecordsMissing => "Für vollständige Verzeichnisse fehlt noch", "Still missing for complete records";
     RecordsComplete => "Die Pflichtangaben der Verzeichnisse sind erfasst.", "The records' required details are entered.";
+    ScanWithApp => "Mit der Authenticator-App scannen", "Scan with your authenticator app";
+    TotpUri => "Adresse für die App (otpauth)", "Address for the app (otpauth)";
+    CodeFromApp => "Der sechsstellige Code, den die App jetzt zeigt", "The six-digit code the app shows now";
     Detail => "Genauer", "Detail";
     UserReset => "Zugang zurückgesetzt. Geben Sie das vorläufige Passwort auf einem sicheren Weg weiter.", "Access reset. Pass the temporary password on by a safe route.";
 }

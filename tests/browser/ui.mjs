@@ -302,7 +302,10 @@ try {
   check(await page.locator('h1').textContent() === 'Mein Konto' && (await page.locator('main').textContent()).includes('admin@muster.de'),
         'the account page shows the signed-in login');
   await shot(page, 'account');
-  await page.click('nav.main >> text=Übersicht');
+  await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Zwei-Faktor einrichten")')]);
+  check(await page.locator('figure.qr svg').count() === 1, 'two-factor set-up shows a QR code drawn by the server');
+  await shot(page, 'totp');
+  await Promise.all([page.waitForNavigation(), page.click('nav.main >> text=Übersicht')]);
   check((await page.locator('main').textContent()).includes('WhatsApp Kundenservice'), 'the dashboard lists the channel');
   await shot(page, 'dashboard');
 

@@ -747,7 +747,15 @@ async fn own_account_password_totp_and_disabling(backend: Backend) {
         .post("/ui/account/totp", &[("csrf", &csrf)], Some(&app.base))
         .await;
     assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers()["cache-control"],
+        "no-store",
+        "the page with the secret is kept in no cache"
+    );
     let html = r.text().await.unwrap();
+    // The app scans a QR code drawn on the server: inline SVG, no XML declaration in HTML.
+    let svg = &html[html.find("<figure class=\"qr\"><svg").expect("a QR code")..];
+    assert!(svg.contains("<path") && !html.contains("<?xml"), "{svg}");
     let secret_text = hidden(&html, "secret");
     let secret = totp_rs::Secret::Encoded(secret_text.clone())
         .to_bytes()

@@ -90,27 +90,47 @@ async fn begin_totp(
     let content = html! {
         h1 { (t(Text::EnrolTotp)) }
         p.hint { (t(Text::EnrolHint)) }
+        @if let Some(svg) = qr_svg(uri.expose()) {
+            figure.qr {
+                (maud::PreEscaped(svg))
+                figcaption { (t(Text::ScanWithApp)) }
+            }
+        }
         label for="t-key" { (t(Text::TotpKey)) }
         input #t-key.copy type="text" readonly value=(secret.expose());
-        label for="t-uri" { "otpauth" }
+        label for="t-uri" { (t(Text::TotpUri)) }
         input #t-uri.copy type="text" readonly value=(uri.expose());
         form method="post" action="/ui/account/totp/confirm" {
             input type="hidden" name="csrf" value=(who.session.csrf);
             input type="hidden" name="secret" value=(secret.expose());
             label for="t-current" { (t(Text::CurrentPassword)) }
             input #t-current type="password" name="current" required autocomplete="current-password";
-            label for="t-code" { (t(Text::TotpCode)) }
+            label for="t-code" { (t(Text::CodeFromApp)) }
             input #t-code type="text" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" required;
             button type="submit" { (t(Text::Confirm)) }
         }
     };
-    Ok(layout(
-        &who,
-        Area::Account,
-        None,
-        t(Text::EnrolTotp),
-        content,
-    ))
+    let mut response = layout(&who, Area::Account, None, t(Text::EnrolTotp), content);
+    // The page holds the new secret: no copy in any cache.
+    response.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+/// The otpauth address as a QR code an authenticator app scans: inline SVG drawn here (no
+/// script, no image from elsewhere), with the quiet zone scanners need.
+fn qr_svg(uri: &str) -> Option<String> {
+    let code =
+        qrcode::QrCode::with_error_correction_level(uri.as_bytes(), qrcode::EcLevel::M).ok()?;
+    let svg = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(220, 220)
+        .quiet_zone(true)
+        .build();
+    // The renderer starts with an XML declaration, which has no place inside HTML.
+    svg.find("<svg").map(|at| svg[at..].to_string())
 }
 
 async fn confirm_totp(
