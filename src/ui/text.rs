@@ -353,6 +353,19 @@ texts! {
     ScanWithApp => "Mit der Authenticator-App scannen", "Scan with your authenticator app";
     TotpUri => "Adresse für die App (otpauth)", "Address for the app (otpauth)";
     CodeFromApp => "Der sechsstellige Code, den die App jetzt zeigt", "The six-digit code the app shows now";
+    Reply => "Antworten", "Reply";
+    YourReply => "Ihre Antwort", "Your reply";
+    Send => "Senden", "Send";
+    SendTemplate => "Vorlage senden", "Send template";
+    TemplateName => "Name der freigegebenen Vorlage", "Name of the approved template";
+    TemplateLanguage => "Sprache der Vorlage (z. B. de)", "Template language (e.g. de)";
+    WindowClosed => "Die Person hat seit mehr als 24 Stunden nicht geschrieben: WhatsApp und Messenger erlauben jetzt nur eine freigegebene Vorlage.", "The person has not written for more than 24 hours: WhatsApp and Messenger now allow only an approved template.";
+    SendRefused => "Nicht gesendet: Die Nachricht wurde abgewiesen, es wurde nichts gespeichert.", "Not sent: the message was refused and nothing was stored.";
+    DeliveryQueued => "wartet auf Versand", "waiting to be sent";
+    DeliverySent => "gesendet", "sent";
+    DeliveryDelivered => "zugestellt", "delivered";
+    DeliveryRead => "gelesen", "read";
+    DeliveryFailed => "fehlgeschlagen", "failed";
     Detail => "Genauer", "Detail";
     UserReset => "Zugang zurückgesetzt. Geben Sie das vorläufige Passwort auf einem sicheren Weg weiter.", "Access reset. Pass the temporary password on by a safe route.";
 }

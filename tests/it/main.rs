@@ -29,6 +29,7 @@ mod storage;
 mod tls;
 mod tokens;
 mod ui;
+mod ui_agent;
 mod ui_people;
 mod ui_register;
 mod ui_retention;

@@ -20,7 +20,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/t/{tenant}/contacts", web::get().to(contacts))
         .route("/ui/t/{tenant}/contacts/find", web::post().to(find))
         .route("/ui/t/{tenant}/contacts/no-data", web::post().to(no_data))
-        .route("/ui/t/{tenant}/contacts/{id}", web::get().to(conversation));
+        .route("/ui/t/{tenant}/contacts/{id}", web::get().to(conversation))
+        .route("/ui/t/{tenant}/contacts/{id}/send", web::post().to(send));
 }
 
 /// The platform's name as people know it.
@@ -281,16 +282,43 @@ async fn conversation(
 ) -> Result<HttpResponse, UiError> {
     let (t_id, id) = path.into_inner();
     let (tenant, _) = who.tenant(&t_id)?;
+    conversation_page(&hafen, &who, &tenant, &id, &Kept::default(), None).await
+}
+
+/// A delivery state in words.
+fn delivery_words(status: &str) -> Text {
+    match status {
+        "queued" => Text::DeliveryQueued,
+        "sent" => Text::DeliverySent,
+        "delivered" => Text::DeliveryDelivered,
+        "read" => Text::DeliveryRead,
+        "failed" => Text::DeliveryFailed,
+        _ => Text::Unknown,
+    }
+}
+
+/// The conversation with a person and, for those who may send, the reply: free text inside the
+/// platform's service window (24 hours after the person last wrote, on WhatsApp and Messenger),
+/// an approved template outside it. The domain decides (window, restriction, consent); the page
+/// only offers what will be accepted and words a refusal.
+async fn conversation_page(
+    hafen: &Hafen,
+    who: &SignedIn,
+    tenant: &TenantId,
+    id: &str,
+    kept: &Kept,
+    refusal: Option<String>,
+) -> Result<HttpResponse, UiError> {
     let e = UiError::domain(who.lang);
     let contact = hafen
-        .read_contact(who.actor(), &tenant, &id)
+        .read_contact(who.actor(), tenant, id)
         .await
         .map_err(&e)?;
     let messages = hafen
         .read_contact_messages(
             who.actor(),
-            &tenant,
-            &id,
+            tenant,
+            id,
             PageRequest {
                 after: None,
                 limit: 100,
@@ -299,8 +327,20 @@ async fn conversation(
         .await
         .map_err(&e)?;
     let t = |x: Text| who.t(x);
+    let may_send =
+        may(who, tenant, Permission::SendMessages) && !contact.erased && !contact.restricted;
+    let last_in = messages
+        .items
+        .iter()
+        .filter(|m| m.direction.as_str() == "in")
+        .map(|m| m.occurred_at)
+        .max();
+    let now = hafen.clock().now();
+    let window_open = contact.channel == "telegram"
+        || last_in.is_some_and(|at| now - at < crate::channels::policy::SERVICE_WINDOW);
+    let send_to = format!("/ui/t/{}/contacts/{}/send", tenant.as_str(), contact.id);
     let content = html! {
-        h1 { (person_label(&who, &contact)) }
+        h1 { (person_label(who, &contact)) }
         p { (platform_name(&contact.channel)) " · " (t(Text::ContactId)) " " code { (contact.id) } }
         h2 { (t(Text::Conversation)) }
         ol.conversation {
@@ -310,18 +350,93 @@ async fn conversation(
                     p.meta {
                         strong { (t(if m.direction.as_str() == "out" { Text::Outgoing } else { Text::Incoming })) }
                         " · " (when(m.occurred_at)) " · " (m.kind.as_str())
-                        @if let Some(status) = &m.delivery_status { " · " (status) }
+                        @if let Some(status) = &m.delivery_status { " · " span.delivery { (t(delivery_words(status))) } }
                     }
                     p { (m.body.as_deref().unwrap_or("—")) }
                 }
             }
         }
+        @if may_send {
+            section #reply aria-labelledby="reply-title" {
+                h2 #reply-title { (t(Text::Reply)) }
+                @if let Some(why) = &refusal {
+                    p.error role="alert" { (t(Text::SendRefused)) br; small.technical { (t(Text::TechnicalDetail)) " " span lang="en" { (why) } } }
+                }
+                form method="post" action=(send_to) {
+                    (csrf(who))
+                    input type="hidden" name="idempotency_key" value=(uuid::Uuid::new_v4().to_string());
+                    @if window_open {
+                        (super::form::field_of("textarea", kept, ("s-text", t(Text::YourReply), "text"), true, None))
+                        button type="submit" { (t(Text::Send)) }
+                    } @else {
+                        p.hint { (t(Text::WindowClosed)) }
+                        (text_field(kept, ("s-template", t(Text::TemplateName), "template"), true, None))
+                        (text_field(&if kept.value("language").is_empty() { Kept::with_values(vec![("language".into(), "de".into())]) } else { Kept::from_values(kept) }, ("s-language", t(Text::TemplateLanguage), "language"), true, None))
+                        button type="submit" { (t(Text::SendTemplate)) }
+                    }
+                }
+            }
+        }
     };
     Ok(layout(
-        &who,
+        who,
         Area::Contacts,
-        Some(&tenant),
+        Some(tenant),
         t(Text::Conversation),
         content,
     ))
+}
+
+async fn send(
+    req: HttpRequest,
+    body: web::Payload,
+    hafen: web::Data<Hafen>,
+    who: SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, UiError> {
+    let (t_id, id) = path.into_inner();
+    let (tenant, _) = who.tenant(&t_id)?;
+    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
+    let kept = Kept::from_form(&form);
+    let request = match (form.opt("text"), form.opt("template")) {
+        (Some(text), _) => serde_json::json!({ "text": text }),
+        (None, Some(name)) => serde_json::json!({
+            "template": { "name": name, "language": form.opt("language").unwrap_or_else(|| "de".into()) }
+        }),
+        (None, None) => {
+            let field = if form.checked("template") {
+                "template"
+            } else {
+                "text"
+            };
+            let kept = kept.wrong(field, who.t(Text::Required));
+            return conversation_page(&hafen, &who, &tenant, &id, &kept, None)
+                .await
+                .map(refused);
+        }
+    };
+    let request: crate::channels::send::SendRequest = serde_json::from_value(request)
+        .map_err(|e| UiError::Domain(crate::error::Error::internal(e), who.lang))?;
+    match hafen
+        .send_message(
+            who.actor(),
+            &tenant,
+            &id,
+            request,
+            form.opt("idempotency_key"),
+        )
+        .await
+    {
+        Ok(_) => Ok(super::see_other(&format!(
+            "/ui/t/{}/contacts/{}#reply",
+            tenant.as_str(),
+            id
+        ))),
+        Err(
+            crate::error::Error::Conflict(why) | crate::error::Error::Invalid { reason: why, .. },
+        ) => conversation_page(&hafen, &who, &tenant, &id, &kept, Some(why))
+            .await
+            .map(refused),
+        Err(e) => Err(UiError::Domain(e, who.lang)),
+    }
 }

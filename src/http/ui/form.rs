@@ -141,6 +141,11 @@ impl Kept {
         }
     }
 
+    /// The same values without the errors.
+    pub fn from_values(other: &Kept) -> Self {
+        Self::with_values(other.values.clone())
+    }
+
     /// The values of a posted form (never the CSRF token or a password).
     pub fn from_form(form: &Form) -> Self {
         Self {
