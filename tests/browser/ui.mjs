@@ -5,6 +5,7 @@
 // Usage: node ui.mjs [path/to/hafen]  (default: ../../target/debug/hafen)
 // Screenshots of every main page go to docs/ui/ when HAFEN_SCREENSHOTS=1.
 import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { mkdtempSync, rmSync, readFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -59,9 +60,28 @@ async function shot(page, name) {
 
 const PASSWORD = 'Leuchtturm am Hafen 2026';
 
+// A stand-in for WhatsApp's Cloud API: records what is sent, accepts every message, and refuses
+// every credential check (so testing a connection shows the refusal in words).
+const sentToPlatform = [];
+const platform = createServer((req, res) => {
+  let body = '';
+  req.on('data', (d) => { body += d; });
+  req.on('end', () => {
+    res.setHeader('content-type', 'application/json');
+    if (req.method === 'POST') {
+      sentToPlatform.push(JSON.parse(body || '{}'));
+      res.end(JSON.stringify({ messaging_product: 'whatsapp', messages: [{ id: `wamid.UI${sentToPlatform.length}` }] }));
+    } else {
+      res.statusCode = 401;
+      res.end(JSON.stringify({ error: { message: 'Invalid OAuth access token.', type: 'OAuthException', code: 190 } }));
+    }
+  });
+});
+await new Promise((r) => platform.listen(0, '127.0.0.1', r));
+
 try {
   const env = { ...process.env, HAFEN_DATA_DIR: join(data, 'd'), HAFEN_LISTEN: '127.0.0.1:0',
-                HAFEN_WHATSAPP_API_BASE: 'http://127.0.0.1:9', HAFEN_LOG_FORMAT: 'json', HAFEN_RETRY_INTERVAL_SECS: '0' };
+                HAFEN_WHATSAPP_API_BASE: `http://127.0.0.1:${platform.address().port}`, HAFEN_LOG_FORMAT: 'json', HAFEN_RETRY_INTERVAL_SECS: '0' };
   const token = execFileSync(bin, ['init'], { env }).toString().trim();
   execFileSync(bin, ['user', 'add', '--login', 'admin@muster.de', '--role', 'admin'], { env, input: `${PASSWORD}\n` });
   server = spawn(bin, ['serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -114,7 +134,7 @@ try {
   const hook = await page.locator('input.copy').first().inputValue();
   check(hook.startsWith(base) && hook.includes('/hooks/whatsapp/'), `the channel shows its webhook URL (${hook})`);
   await Promise.all([page.waitForNavigation(), page.click('text=Verbindung testen')]);
-  check((await page.locator('p.notice').textContent()).includes('Verbindung fehlgeschlagen'), 'testing the connection reports the unreachable platform');
+  check((await page.locator('p.notice').textContent()).includes('Zugangsdaten abgewiesen'), 'testing the connection says in words that the platform refused the credentials');
   await shot(page, 'channels');
 
   // Messages to have something to preview, export and show (through the API, as a system would).
@@ -277,6 +297,22 @@ try {
   await Promise.all([other.waitForNavigation(), other.click('main button:has-text("Passwort ändern")')]);
   await other.goto(`${base}/ui/t/${tenantId}/contacts`);
   check(other.url().endsWith('/contacts'), 'after choosing their own password the other pages open');
+  // The agent answers a person who wrote a minute ago, from the conversation page.
+  await api('POST', `/v1/tenants/${tenantId}/messages`, { contact: { channel: 'whatsapp', address: '+49 151 23456789', display_name: 'Erika Mustermann' },
+    direction: 'in', occurred_at: new Date(Date.now() - 60000).toISOString(), kind: 'text', body: 'Ist mein Paket schon unterwegs?' });
+  await other.goto(`${base}/ui/t/${tenantId}/contacts`);
+  await Promise.all([other.waitForNavigation(), other.click('main table.contacts a:has-text("Erika Mustermann")')]);
+  await other.fill('#s-text', 'Ja, es kommt morgen.');
+  await Promise.all([other.waitForNavigation(), other.click('#reply button')]);
+  check(sentToPlatform.length === 1 && sentToPlatform[0].text?.body === 'Ja, es kommt morgen.' && sentToPlatform[0].to === '4915123456789',
+        'the agent\'s reply reaches the platform');
+  check((await other.locator('.conversation li.msg.out').last().textContent()).includes('gesendet'), 'the reply shows in the conversation with its delivery state in words');
+  await german(other, 'agent-conversation');
+  if (process.env.HAFEN_SCREENSHOTS) await other.screenshot({ path: join(shots, 'agent-conversation.png'), fullPage: true });
+  await Promise.all([other.waitForNavigation(), other.click('nav.lang >> text=English')]);
+  check((await other.locator('#reply h2').textContent()) === 'Reply' && (await other.locator('.conversation li.msg.out').last().textContent()).includes('sent'),
+        'the conversation in English');
+  if (process.env.HAFEN_SCREENSHOTS) await other.screenshot({ path: join(shots, 'agent-conversation-en.png'), fullPage: true });
   await agentin.close();
   // API tokens: issued with a name and an end, the secret shown once, revoked.
   await page.click('nav.main >> text=API-Tokens');
@@ -329,6 +365,7 @@ try {
         `no English words on the ${germanPages.length} German pages walked ${english.map(([n, w]) => `${n}: ${w}`).join(', ')}`);
   check(violations.length === 0, `no CSP violation or script error on any page ${violations.join(' | ')}`);
   await browser.close();
+  platform.close();
   check(!/Erika|23456789|Rechnung|Leuchtturm|admin@muster|hfn_/.test(log), 'the server log holds no name, number, message, password or login');
 } catch (e) {
   failures++;
