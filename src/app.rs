@@ -59,6 +59,7 @@ impl Application {
             web::Data::new(http::limits::IpRateLimit::new(config.webhook_rate_per_ip));
         // Sign-in attempts per address and second; lockout per name is in `ui::users`.
         let sign_in_rate = web::Data::new(http::ui::SignInRate(http::limits::IpRateLimit::new(5)));
+        let public_url = web::Data::new(http::ui::PublicUrl(config.public_base()?));
         let with_tls = tls.is_some();
         let transport = http::forwarded::Transport::new(with_tls, &config.trusted_proxies)
             .map_err(|e| anyhow::anyhow!(e))?;
@@ -69,6 +70,7 @@ impl Application {
                 .app_data(webhook_rate.clone())
                 .app_data(sign_in_rate.clone())
                 .app_data(transport.clone())
+                .app_data(public_url.clone())
                 .wrap(http::security_headers(with_tls))
                 .wrap(from_fn(http::frame_options))
                 .wrap(Compress::default())

@@ -70,6 +70,7 @@ const ENV_OPTIONS: &[&str] = &[
     "outbound_allow",
     "trusted_proxies",
     "templates_dir",
+    "public_url",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -181,6 +182,10 @@ pub struct Config {
     /// The install's own wording for letters to data subjects: `<templates_dir>/letters.toml`
     /// (docs/dpo-guide.md lists its keys and variables). Unset: Hafen's wording.
     pub templates_dir: Option<PathBuf>,
+    /// The https address under which the platforms reach this install (e.g.
+    /// `https://hafen.muster.de`, a path prefix allowed): the webhook URLs shown to admins are
+    /// built from it. Unset: the interface warns and shows the address it was opened at.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -229,6 +234,7 @@ impl Default for Config {
             outbound_allow: Vec::new(),
             trusted_proxies: Vec::new(),
             templates_dir: None,
+            public_url: None,
         }
     }
 }
@@ -303,6 +309,32 @@ impl Config {
         }
     }
 
+    /// `public_url` without a trailing slash, checked: https (http only for a loopback host),
+    /// no query or fragment.
+    pub fn public_base(&self) -> anyhow::Result<Option<String>> {
+        let Some(raw) = self
+            .public_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        else {
+            return Ok(None);
+        };
+        let url = url::Url::parse(raw).with_context(|| {
+            format!("public_url = {raw:?} is not an address (e.g. https://hafen.muster.de)")
+        })?;
+        let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+            bail!(
+                "public_url must start with https:// (the platforms call webhooks over HTTPS only)"
+            );
+        }
+        if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+            bail!("public_url must be a plain address without query, fragment or credentials");
+        }
+        Ok(Some(url.as_str().trim_end_matches('/').to_string()))
+    }
+
     /// Checks everything that can be checked without touching the database.
     pub fn validate(&self) -> anyhow::Result<()> {
         let listen = self.listen_addr()?;
@@ -321,6 +353,7 @@ impl Config {
         self.egress_policy()?;
         crate::http::forwarded::Transport::new(false, &self.trusted_proxies)
             .map_err(|e| anyhow::anyhow!(e))?;
+        self.public_base()?;
         if self.retention_approval_above_percent > 100 {
             bail!("retention_approval_above_percent must be between 0 and 100");
         }
@@ -541,6 +574,7 @@ listen = {listen:?}
 # outbound_allow = []                                # hosts and networks beyond the platforms ("crm.intern", ".domain", "10.20.0.0/16")
 # trusted_proxies = []                               # proxies whose X-Forwarded-* headers count, e.g. ["127.0.0.1", "::1"]
 # templates_dir = "/etc/hafen/templates"             # letters.toml: the install's wording for letters
+# public_url = "https://hafen.muster.de"             # where the platforms reach Hafen: webhook URLs are built from it
 "#,
             data_dir = self.data_dir.display().to_string(),
             listen = self.listen,
@@ -573,6 +607,36 @@ pub fn read_secret(name: &str, credential: &str) -> anyhow::Result<Option<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_url_is_https_without_query_and_loses_its_trailing_slash() {
+        let with = |u: &str| Config {
+            public_url: Some(u.into()),
+            ..Config::default()
+        };
+        assert_eq!(
+            with("https://hafen.muster.de/").public_base().unwrap(),
+            Some("https://hafen.muster.de".into())
+        );
+        assert_eq!(
+            with("https://muster.de/hafen/").public_base().unwrap(),
+            Some("https://muster.de/hafen".into())
+        );
+        assert_eq!(
+            with("http://127.0.0.1:8080").public_base().unwrap(),
+            Some("http://127.0.0.1:8080".into())
+        );
+        assert_eq!(with("  ").public_base().unwrap(), None);
+        for bad in [
+            "http://hafen.muster.de",
+            "hafen.muster.de",
+            "https://h.de/?a=1",
+            "https://u:p@h.de",
+        ] {
+            assert!(with(bad).public_base().is_err(), "{bad}");
+            assert!(with(bad).validate().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn defaults_are_valid_and_loopback_only() {

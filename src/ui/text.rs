@@ -366,6 +366,11 @@ texts! {
     DeliveryDelivered => "zugestellt", "delivered";
     DeliveryRead => "gelesen", "read";
     DeliveryFailed => "fehlgeschlagen", "failed";
+    NoPublicUrl => "Keine öffentliche Adresse eingestellt (public_url): Die Webhook-URL unten ist die Adresse, unter der Sie Hafen gerade aufrufen. Die Plattformen erreichen Hafen nur über HTTPS aus dem Internet; tragen Sie die Adresse als public_url in /etc/hafen/hafen.toml ein.", "No public address configured (public_url): the webhook URL below is the address you opened Hafen at. The platforms reach Hafen only over HTTPS from the internet; set it as public_url in /etc/hafen/hafen.toml.";
+    Enable => "Aktivieren", "Enable";
+    DisabledHint => "Deaktiviert: Webhooks dieses Kanals werden abgewiesen, über ihn wird nichts gesendet.", "Disabled: this channel's webhooks are refused and nothing is sent through it.";
+    EditChannel => "Bearbeiten", "Edit";
+    NewCredentialsHint => "Zugangsdaten nur eintragen, wenn sie sich geändert haben; leere Felder lassen die gespeicherten unverändert.", "Enter credentials only if they changed; empty fields keep the stored ones.";
     Detail => "Genauer", "Detail";
     UserReset => "Zugang zurückgesetzt. Geben Sie das vorläufige Passwort auf einem sicheren Weg weiter.", "Access reset. Pass the temporary password on by a safe route.";
 }

@@ -133,8 +133,9 @@ try {
   await Promise.all([page.waitForNavigation(), page.click('text=Kanal verbinden >> nth=-1')]);
   const hook = await page.locator('input.copy').first().inputValue();
   check(hook.startsWith(base) && hook.includes('/hooks/whatsapp/'), `the channel shows its webhook URL (${hook})`);
+  check((await page.locator('#no-public-url').textContent()).includes('public_url'), 'without public_url the page warns that the URL is the one it was opened at');
   await Promise.all([page.waitForNavigation(), page.click('text=Verbindung testen')]);
-  check((await page.locator('p.notice').textContent()).includes('Zugangsdaten abgewiesen'), 'testing the connection says in words that the platform refused the credentials');
+  check((await page.locator('p.notice[role=status]').textContent()).includes('Zugangsdaten abgewiesen'), 'testing the connection says in words that the platform refused the credentials');
   await shot(page, 'channels');
 
   // Messages to have something to preview, export and show (through the API, as a system would).

@@ -30,6 +30,7 @@ mod tls;
 mod tokens;
 mod ui;
 mod ui_agent;
+mod ui_channels;
 mod ui_people;
 mod ui_register;
 mod ui_retention;

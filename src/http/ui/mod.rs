@@ -34,6 +34,10 @@ use crate::tenants::TenantId;
 use crate::ui::text::{Lang, Text};
 use crate::ui::Session;
 
+/// `public_url`, checked: where the platforms reach this install (None: not configured).
+#[derive(Debug, Clone, Default)]
+pub struct PublicUrl(pub Option<String>);
+
 pub const SESSION_COOKIE: &str = "hafen_session";
 /// The tenant a person last worked in: kept across pages that belong to no tenant, so the
 /// navigation never silently switches to another one.

@@ -23,6 +23,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/ui/t/{tenant}/channels/{id}/test",
             web::post().to(test_channel),
         )
+        .route(
+            "/ui/t/{tenant}/channels/{id}/{change}",
+            web::post().to(change_channel),
+        )
         .route("/ui/t/{tenant}/holds", web::get().to(holds))
         .route("/ui/t/{tenant}/holds", web::post().to(place_hold))
         .route(
@@ -72,17 +76,25 @@ async fn channels_page(
         .await
         .map_err(UiError::domain(who.lang))?;
     let t = |x: Text| who.t(x);
-    let base = format!(
-        "{}://{}",
-        if super::secure_transport(req) {
-            "https"
-        } else {
-            "http"
-        },
-        crate::http::forwarded::host(req)
-    );
+    let public = req
+        .app_data::<web::Data<super::PublicUrl>>()
+        .and_then(|p| p.0.clone());
+    // Without public_url, the address this page was opened at: right only if the platforms
+    // reach Hafen there too, which the page says.
+    let base = public.clone().unwrap_or_else(|| {
+        format!(
+            "{}://{}",
+            if super::secure_transport(req) {
+                "https"
+            } else {
+                "http"
+            },
+            crate::http::forwarded::host(req)
+        )
+    });
     let content = html! {
         h1 { (t(Text::Channels)) " · " (name) }
+        @if public.is_none() { p.notice.warn #no-public-url { (t(Text::NoPublicUrl)) } }
         @if let Some(result) = &checked {
             p.notice role="status" { (result) }
         }
@@ -93,9 +105,38 @@ async fn channels_page(
                 p { (t(Text::Status)) ": " @if c.enabled { (t(Text::Enabled)) } @else { span.warn { (t(Text::Disabled)) } } }
                 label for={ "hook-" (c.id) } { (t(Text::WebhookUrl)) }
                 input.copy id={ "hook-" (c.id) } type="text" readonly value={ (base) (c.webhook_path) };
-                form method="post" action={ "/ui/t/" (tenant.as_str()) "/channels/" (c.id) "/test" } {
-                    (csrf(who))
-                    button type="submit" { (t(Text::TestConnection)) }
+                div.actions {
+                    form method="post" action={ "/ui/t/" (tenant.as_str()) "/channels/" (c.id) "/test" } {
+                        (csrf(who))
+                        button type="submit" { (t(Text::TestConnection)) }
+                    }
+                    form method="post" action={ "/ui/t/" (tenant.as_str()) "/channels/" (c.id) "/enabled" } {
+                        (csrf(who))
+                        input type="hidden" name="enabled" value=(if c.enabled { "0" } else { "1" });
+                        button.secondary type="submit" { (t(if c.enabled { Text::Disable } else { Text::Enable })) }
+                    }
+                }
+                @if !c.enabled { p.hint { (t(Text::DisabledHint)) } }
+                details {
+                    summary { (t(Text::EditChannel)) }
+                    form method="post" action={ "/ui/t/" (tenant.as_str()) "/channels/" (c.id) "/edit" } {
+                        (csrf(who))
+                        label for={ "e-name-" (c.id) } { (t(Text::Name)) }
+                        input id={ "e-name-" (c.id) } type="text" name="name" value=(c.name) required;
+                        label for={ "e-account-" (c.id) } { (t(Text::AccountId)) }
+                        input id={ "e-account-" (c.id) } type="text" name="account_id" value=(c.account_id.as_deref().unwrap_or(""));
+                        p.hint { (t(Text::NewCredentialsHint)) }
+                        @let fields: &[(&str, Text)] = if c.platform == Platform::Telegram {
+                            &[("bot_token", Text::BotToken), ("webhook_secret", Text::WebhookSecret)]
+                        } else {
+                            &[("app_secret", Text::AppSecret), ("verify_token", Text::VerifyToken), ("access_token", Text::AccessToken)]
+                        };
+                        @for (name, label) in fields {
+                            label for={ "e-" (name) "-" (c.id) } { (t(*label)) }
+                            input id={ "e-" (name) "-" (c.id) } type="password" name=(name) autocomplete="off";
+                        }
+                        button type="submit" { (t(Text::Save)) }
+                    }
                 }
             }
         }
@@ -180,6 +221,45 @@ async fn create_channel(
         .create_channel(who.actor(), &tenant, input)
         .await
         .map_err(&e)?;
+    Ok(see_other(&format!("/ui/t/{}/channels", tenant.as_str())))
+}
+
+/// Enables or disables a channel (`enabled`), or renames it and replaces credentials (`edit`:
+/// an empty credential field leaves the stored one as it is).
+async fn change_channel(
+    req: HttpRequest,
+    body: web::Payload,
+    hafen: web::Data<Hafen>,
+    who: SignedIn,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, UiError> {
+    let (t, id, change) = path.into_inner();
+    let (tenant, _) = who.tenant(&t)?;
+    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
+    let keep_or = |name: &str| form.opt(name).map(Some);
+    let patch = match change.as_str() {
+        "enabled" => crate::channels::registry::ChannelPatch {
+            enabled: Some(form.get("enabled") == "1"),
+            ..Default::default()
+        },
+        "edit" => crate::channels::registry::ChannelPatch {
+            name: form.opt("name"),
+            account_id: Some(form.opt("account_id")),
+            secrets: Some(crate::channels::registry::SecretsPatch {
+                app_secret: keep_or("app_secret"),
+                verify_token: keep_or("verify_token"),
+                access_token: keep_or("access_token"),
+                bot_token: keep_or("bot_token"),
+                webhook_secret: keep_or("webhook_secret"),
+            }),
+            ..Default::default()
+        },
+        _ => return Err(UiError::Domain(Error::NotFound, who.lang)),
+    };
+    hafen
+        .update_channel(who.actor(), &tenant, &id, patch)
+        .await
+        .map_err(UiError::domain(who.lang))?;
     Ok(see_other(&format!("/ui/t/{}/channels", tenant.as_str())))
 }
 
