@@ -371,6 +371,13 @@ texts! {
     DisabledHint => "Deaktiviert: Webhooks dieses Kanals werden abgewiesen, über ihn wird nichts gesendet.", "Disabled: this channel's webhooks are refused and nothing is sent through it.";
     EditChannel => "Bearbeiten", "Edit";
     NewCredentialsHint => "Zugangsdaten nur eintragen, wenn sie sich geändert haben; leere Felder lassen die gespeicherten unverändert.", "Enter credentials only if they changed; empty fields keep the stored ones.";
+    RunSection => "Löschlauf", "Retention run";
+    RunSectionHint => "Hafen löscht nach dem Zeitplan der Installation. Hier lässt sich ein Lauf für diesen Mandanten sofort starten: Zuerst zeigt Hafen, was jetzt fällig ist, gelöscht wird erst nach der Bestätigung.", "Hafen deletes on the install's schedule. Here a run for this tenant can be started now: first Hafen shows what is due, and deletes only after you confirm.";
+    RunCheck => "Prüfen, was jetzt fällig ist", "Check what is due now";
+    RunConfirmHint => "Das wird jetzt gelöscht, nach den geltenden Regeln und ohne Rückweg. Aufbewahrungssperren bleiben beachtet; jeder Löschlauf erhält einen Löschnachweis.", "This is deleted now, under the rules in force and for good. Legal holds are respected; every run gets a deletion certificate.";
+    NothingDue => "Nach den geltenden Regeln ist jetzt nichts fällig.", "Under the rules in force nothing is due now.";
+    RunBusy => "Eine andere Instanz löscht gerade; dieser Lauf hat nichts getan. Bitte später erneut versuchen.", "Another instance is deleting right now; this run did nothing. Please try again later.";
+    RunDone => "Der Löschlauf ist abgeschlossen.", "The retention run is complete.";
     Detail => "Genauer", "Detail";
     UserReset => "Zugang zurückgesetzt. Geben Sie das vorläufige Passwort auf einem sicheren Weg weiter.", "Access reset. Pass the temporary password on by a safe route.";
 }

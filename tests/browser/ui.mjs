@@ -176,6 +176,11 @@ try {
   check(rules.includes('90 Tage ab der Erhebung') && rules.includes('Kundenanfragen nach 90 Tagen') && !rules.includes('P90D'), 'after the approval the rule is in force, in words');
   versions = await api('GET', `/v1/tenants/${tenantId}/retention/rules/versions`);
   check(versions[0].state === 'active', 'the API shows the version as active');
+  // A run on demand shows first what is due, and deletes nothing until confirmed (cancelled here).
+  await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Prüfen, was jetzt fällig ist")')]);
+  check((await page.locator('#due').textContent()).includes('Nachrichteninhalte'), 'a run on demand first lists what is due now');
+  await shot(page, 'retention-run');
+  await Promise.all([page.waitForNavigation(), page.click('main a:has-text("Abbrechen")')]);
 
   // Legal holds and consent (the widget preview follows what is typed).
   await page.click('nav.main >> text=Aufbewahrungssperren');

@@ -36,7 +36,7 @@ pub fn rule(category: &str, channel: Option<&str>, start: &str, period: &str) ->
 }
 
 /// Every category kept unless a test names it: the defaults would otherwise delete old data.
-fn keep_all_but(named: &[Value]) -> Vec<Value> {
+pub fn keep_all_but(named: &[Value]) -> Vec<Value> {
     let mut rules: Vec<Value> = named.to_vec();
     for category in [
         "contacts",

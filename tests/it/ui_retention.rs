@@ -9,7 +9,10 @@ use crate::both_backends;
 use crate::support::{Backend, TestApp};
 use crate::ui::{add_user, hidden, Browser, PASSWORD};
 
-both_backends!(the_retention_editor_speaks_in_words_and_keeps_a_refused_form);
+both_backends!(
+    the_retention_editor_speaks_in_words_and_keeps_a_refused_form,
+    a_run_on_demand_shows_what_is_due_and_deletes_only_after_confirmation
+);
 
 /// One editor row as the page posts it.
 fn row(fields: &mut Vec<(&'static str, String)>, cells: [&str; 9]) {
@@ -192,5 +195,102 @@ async fn the_retention_editor_speaks_in_words_and_keeps_a_refused_form(backend: 
     let rules: serde_json::Value = serde_json::from_str(&rules.replace("&quot;", "\"")).unwrap();
     assert_eq!(rules[0]["period"], json!("P14D"), "{rules}");
     assert_eq!(versions().await, 0, "a preview proposes nothing");
+    let _ = app.stop().await;
+}
+
+/// A retention run from the page: the first click lists what is due and deletes nothing; the
+/// second deletes and shows the certificate. A DPO reads the rules but is not offered the run.
+async fn a_run_on_demand_shows_what_is_due_and_deletes_only_after_confirmation(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let t = app.create_tenant("Muster GmbH").await;
+    let admin = app.token(&t, "tenant_admin").await;
+    let rules = crate::retention::keep_all_but(&[crate::retention::rule(
+        "message_content",
+        None,
+        "collection",
+        "P30D",
+    )]);
+    crate::retention::activate(&app, &t, &admin, &rules).await;
+    let (message, _) = crate::retention::message_at(
+        &app,
+        &t,
+        "whatsapp",
+        "+4915140000009",
+        "2025-01-10T10:00:00Z",
+    )
+    .await;
+    let certificates = || async {
+        let (status, list) = app
+            .get(
+                &format!("/v1/tenants/{t}/retention/certificates"),
+                &app.admin_token,
+            )
+            .await;
+        assert_eq!(status, 200, "{list}");
+        list.as_array().unwrap().len()
+    };
+    let before = certificates().await;
+    add_user(&app, "admin@muster.de", Role::TenantAdmin, Some(&t)).await;
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in("admin@muster.de", PASSWORD, "").await, 303);
+    let page = format!("/ui/t/{t}/retention");
+    let (_, html, _) = browser.get(&page).await;
+    assert!(html.contains("Prüfen, was jetzt fällig ist"), "{html}");
+    let csrf = hidden(&html, "csrf");
+    let run = format!("{page}/run");
+    let r = browser
+        .post(&run, &[("csrf", csrf.as_str())], Some(&app.base))
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Sofort fällig") && html.contains("Nachrichteninhalte: 1"),
+        "{html}"
+    );
+    assert_eq!(
+        certificates().await,
+        before,
+        "the first click deletes nothing"
+    );
+    let (_, m) = app
+        .get(
+            &format!("/v1/tenants/{t}/messages/{message}"),
+            &app.admin_token,
+        )
+        .await;
+    assert_eq!(m["body"], json!("Rechnung anbei"), "{m}");
+    let r = browser
+        .post(
+            &run,
+            &[("csrf", csrf.as_str()), ("confirm", "yes")],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Der Löschlauf ist abgeschlossen."), "{html}");
+    assert_eq!(certificates().await, before + 1);
+    let (_, m) = app
+        .get(
+            &format!("/v1/tenants/{t}/messages/{message}"),
+            &app.admin_token,
+        )
+        .await;
+    assert_ne!(
+        m["body"],
+        json!("Rechnung anbei"),
+        "the content is gone: {m}"
+    );
+    // Nothing due any more: said so.
+    let r = browser
+        .post(&run, &[("csrf", csrf.as_str())], Some(&app.base))
+        .await;
+    assert!(r.text().await.unwrap().contains("jetzt nichts fällig"));
+
+    add_user(&app, "dpo@muster.de", Role::Dpo, Some(&t)).await;
+    let mut dpo = Browser::new(&app);
+    assert_eq!(dpo.sign_in("dpo@muster.de", PASSWORD, "").await, 303);
+    let (_, html, _) = dpo.get(&page).await;
+    assert!(!html.contains("Prüfen, was jetzt fällig ist"), "{html}");
     let _ = app.stop().await;
 }

@@ -27,7 +27,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/ui/t/{tenant}/retention/versions/{v}/{decision}",
             web::post().to(decide),
-        );
+        )
+        .route("/ui/t/{tenant}/retention/run", web::post().to(run_now));
 }
 
 /// Rows the editor accepts; a rule set has one rule per category and channel, so far fewer.
@@ -533,6 +534,14 @@ async fn retention_page(
             button type="submit" { (t(Text::ShowPreview)) }
         }
         (explanations(who))
+        @if who.actor().authorize(tenant, crate::auth::Permission::ManageRetention).is_ok() {
+            h2 #run { (t(Text::RunSection)) }
+            p.hint { (t(Text::RunSectionHint)) }
+            form method="post" action={ (base) "/run" } {
+                (csrf(who))
+                button.secondary type="submit" { (t(Text::RunCheck)) }
+            }
+        }
         h2 { (t(Text::Versions)) }
         table {
             thead { tr { th { (t(Text::Version)) } th { (t(Text::State)) } th { (t(Text::ProposedBy)) } th { (t(Text::Created)) } } }
@@ -565,7 +574,8 @@ fn forecast(who: &SignedIn, title: Text, f: &Forecast) -> Markup {
             h3 { (who.t(title)) ": " strong.figure-inline { (f.total) } }
             @if !f.categories.is_empty() {
                 ul {
-                    @for c in &f.categories {
+                    // Only what is due: a list of zeros hides the line that matters.
+                    @for c in f.categories.iter().filter(|c| c.count > 0) {
                         li { (category_of(c.category).map_or_else(|| c.category.to_string(), |c| category_label(c, who.lang))) ": " (c.count) }
                     }
                 }
@@ -626,6 +636,69 @@ async fn preview(
         Area::Retention,
         Some(&tenant),
         t(Text::Preview),
+        content,
+    ))
+}
+
+/// A retention run on demand, in two clicks: the first lists what is due now (a dry run that
+/// changes nothing), the second deletes exactly under the rules in force and shows the
+/// certificate.
+async fn run_now(
+    req: HttpRequest,
+    body: web::Payload,
+    hafen: web::Data<Hafen>,
+    who: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, UiError> {
+    let (tenant, name) = who.tenant(&path)?;
+    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
+    let confirmed = form.get("confirm") == "yes";
+    let report = hafen
+        .run_retention(who.actor(), Some(&tenant), !confirmed)
+        .await
+        .map_err(UiError::domain(who.lang))?;
+    let t = |x: Text| who.t(x);
+    let run = report.tenants.first();
+    let base = format!("/ui/t/{}/retention", tenant.as_str());
+    let content = html! {
+        h1 { (t(Text::RunSection)) " · " (name) }
+        @if !confirmed {
+            @match run.and_then(|r| r.forecast.as_ref()) {
+                Some(f) if f.total > 0 => {
+                    div.cards #due { (forecast(&who, Text::DueNow, f)) }
+                    p { (t(Text::RunConfirmHint)) }
+                    form method="post" action={ (base) "/run" } {
+                        (csrf(&who))
+                        input type="hidden" name="confirm" value="yes";
+                        button.danger type="submit" { (t(Text::RunNow)) }
+                        " "
+                        a href=(base) { (t(Text::Cancel)) }
+                    }
+                },
+                _ => { p #due role="status" { (t(Text::NothingDue)) } p { a href=(base) { (t(Text::Back)) } } },
+            }
+        } @else if !report.ran {
+            p.warn role="status" { (t(Text::RunBusy)) }
+        } @else {
+            @if let Some(c) = run.and_then(|r| r.certificate.as_ref()) {
+                p.ok role="status" { (t(Text::RunDone)) }
+                table {
+                    thead { tr { th { (t(Text::Data)) } th { (t(Text::Deleted)) } } }
+                    tbody {
+                        @for (k, n) in &c.counts {
+                            tr { td { (category_of(k).map_or_else(|| k.clone(), |c| category_label(c, who.lang))) } td { (n) } }
+                        }
+                    }
+                }
+                p { (t(Text::Certificate)) " " code { (c.id) } " · " a href={ "/ui/t/" (tenant.as_str()) "/certificates" } { (t(Text::Certificates)) } }
+            }
+        }
+    };
+    Ok(layout(
+        &who,
+        Area::Retention,
+        Some(&tenant),
+        t(Text::RunSection),
         content,
     ))
 }
