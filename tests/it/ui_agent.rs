@@ -79,6 +79,21 @@ async fn an_agent_replies_in_the_window_and_sends_a_template_outside_it(backend:
         html.contains("<span class=\"delivery\">gesendet</span>"),
         "{html}"
     );
+    // The agent's navigation offers only what an agent may open.
+    assert!(html.contains(&format!("/ui/t/{t}/contacts\"")), "{html}");
+    for hidden_page in [
+        "/retention\"",
+        "/requests\"",
+        "/register\"",
+        "href=\"/ui/users\"",
+        "href=\"/ui/tokens\"",
+        "href=\"/ui/audit\"",
+    ] {
+        assert!(
+            !html.contains(hidden_page),
+            "{hidden_page} offered to an agent"
+        );
+    }
 
     // Outside the window: a template is offered; free text is refused in words.
     let page = format!("/ui/t/{t}/contacts/{old}");
@@ -130,6 +145,14 @@ async fn an_agent_replies_in_the_window_and_sends_a_template_outside_it(backend:
     assert_eq!(dpo.sign_in("dpo@muster.de", PASSWORD, "").await, 303);
     let (_, html, _) = dpo.get(&format!("/ui/t/{t}/contacts/{recent}")).await;
     assert!(!html.contains("id=\"reply\""), "{html}");
+    assert!(
+        html.contains(&format!("/ui/t/{t}/requests\"")) && html.contains("href=\"/ui/audit\""),
+        "{html}"
+    );
+    assert!(
+        !html.contains("href=\"/ui/users\"") && !html.contains("/channels\""),
+        "{html}"
+    );
     let _ = app.stop().await;
     fake.stop().await;
 }

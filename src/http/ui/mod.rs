@@ -480,6 +480,12 @@ pub fn layout(
         .actor()
         .person()
         .unwrap_or((crate::auth::Role::Agent, None));
+    // The navigation offers only pages the person may open (in the tenant shown).
+    let may = |p: crate::auth::Permission| match current {
+        Some(t) => who.actor().authorize(t, p).is_ok(),
+        None => who.actor().authorize_install(p).is_ok(),
+    };
+    use crate::auth::Permission as P;
     let body = html! {
         (DOCTYPE)
         html lang=(if lang == Lang::En { "en" } else { "de" }) {
@@ -502,20 +508,24 @@ pub fn layout(
                         @if let Some(tid) = current {
                             @let base = format!("/ui/t/{}", tid.as_str());
                             li.current-tenant { small { (t(Text::Tenant)) } br; strong { (current_name.unwrap_or("")) } }
-                            (link(Area::Channels, format!("{base}/channels"), Text::Channels))
-                            (link(Area::Retention, format!("{base}/retention"), Text::Retention))
-                            (link(Area::Holds, format!("{base}/holds"), Text::Holds))
-                            (link(Area::Consent, format!("{base}/consent"), Text::Consent))
-                            (link(Area::Contacts, format!("{base}/contacts"), Text::Contacts))
-                            (link(Area::Requests, format!("{base}/requests"), Text::Requests))
-                            (link(Area::Certificates, format!("{base}/certificates"), Text::Certificates))
-                            (link(Area::Register, format!("{base}/register"), Text::Register))
+                            @if may(P::ManageChannels) { (link(Area::Channels, format!("{base}/channels"), Text::Channels)) }
+                            @if may(P::ViewRetention) { (link(Area::Retention, format!("{base}/retention"), Text::Retention)) }
+                            @if may(P::ManageHolds) { (link(Area::Holds, format!("{base}/holds"), Text::Holds)) }
+                            @if may(P::ManageConsent) { (link(Area::Consent, format!("{base}/consent"), Text::Consent)) }
+                            @if may(P::ReadContent) { (link(Area::Contacts, format!("{base}/contacts"), Text::Contacts)) }
+                            @if may(P::HandleRequests) { (link(Area::Requests, format!("{base}/requests"), Text::Requests)) }
+                            @if may(P::ViewRetention) { (link(Area::Certificates, format!("{base}/certificates"), Text::Certificates)) }
+                            @if may(P::ManageRecords) { (link(Area::Register, format!("{base}/register"), Text::Register)) }
                             li.divider role="presentation" {}
                         }
-                        (link(Area::Reports, "/ui/reports".into(), Text::Reports))
-                        (link(Area::Audit, "/ui/audit".into(), Text::Audit))
-                        (link(Area::Users, "/ui/users".into(), Text::Users))
-                        (link(Area::Tokens, "/ui/tokens".into(), Text::Tokens))
+                        @if may(P::ExportRecords) {
+                            (link(Area::Reports, "/ui/reports".into(), Text::Reports))
+                            (link(Area::Audit, "/ui/audit".into(), Text::Audit))
+                        }
+                        @if may(P::ManageTokens) {
+                            (link(Area::Users, "/ui/users".into(), Text::Users))
+                            (link(Area::Tokens, "/ui/tokens".into(), Text::Tokens))
+                        }
                     }
                     @if who.tenants.len() > 1 {
                         @if let Some(tid) = current {
