@@ -52,6 +52,32 @@ pub fn person_label(who: &SignedIn, c: &ContactView) -> String {
     }
 }
 
+/// The people behind a list of contact ids (requests, holds), each as "name (address) · platform",
+/// read in one audited call; an id without a readable contact reads as erased.
+pub async fn people_named(
+    hafen: &Hafen,
+    who: &SignedIn,
+    tenant: &TenantId,
+    ids: impl Iterator<Item = String>,
+) -> Result<impl Fn(&str) -> String, UiError> {
+    let mut ids: Vec<String> = ids.collect();
+    ids.sort();
+    ids.dedup();
+    let people = hafen
+        .read_contacts(who.actor(), tenant, ids)
+        .await
+        .map_err(UiError::domain(who.lang))?;
+    let labels: std::collections::HashMap<String, String> = people
+        .iter()
+        .map(|c| {
+            let label = format!("{} · {}", person_label(who, c), platform_name(&c.channel));
+            (c.id.clone(), label)
+        })
+        .collect();
+    let erased = who.t(Text::ErasedContact).to_string();
+    Ok(move |id: &str| labels.get(id).cloned().unwrap_or_else(|| erased.clone()))
+}
+
 /// The "who?" field of a form: a clue in words, or, after a search found several people, a
 /// choice between them.
 pub fn person_field(

@@ -5,7 +5,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 
-use super::contacts::{person_field, person_label, platform_name, refused, resolve_person};
+use super::contacts::{people_named, person_field, refused, resolve_person};
 use super::form::Kept;
 use super::tenant::csrf;
 use super::{layout, query_param, see_other, Area, Form, SignedIn, UiError};
@@ -103,20 +103,13 @@ async fn requests_page(
         .list_requests(who.actor(), tenant, false)
         .await
         .map_err(&e)?;
-    let mut ids: Vec<String> = list.iter().map(|r| r.contact_id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    let people = hafen
-        .read_contacts(who.actor(), tenant, ids)
-        .await
-        .map_err(&e)?;
-    let person = |id: &str| {
-        people
-            .iter()
-            .find(|c| c.id == id)
-            .map(|c| format!("{} · {}", person_label(who, c), platform_name(&c.channel)))
-            .unwrap_or_else(|| who.t(Text::ErasedContact).to_string())
-    };
+    let person = people_named(
+        hafen,
+        who,
+        tenant,
+        list.iter().map(|r| r.contact_id.clone()),
+    )
+    .await?;
     let t = |x: Text| who.t(x);
     let base = format!("/ui/t/{}/requests", tenant.as_str());
     let kind_kept = kept.value("kind");

@@ -5,7 +5,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
 
-use super::contacts::{person_field, person_label, platform_name, refused, resolve_person};
+use super::contacts::{people_named, person_field, platform_name, refused, resolve_person};
 use super::form::{text_field, Kept};
 use super::{layout, see_other, when, Area, Form, SignedIn, UiError};
 use crate::channels::registry::{ChannelInput, Platform, SecretsInput};
@@ -346,20 +346,13 @@ async fn holds_page(
     let name = who.tenant(tenant.as_str())?.1;
     let e = UiError::domain(who.lang);
     let list = hafen.list_holds(who.actor(), tenant).await.map_err(&e)?;
-    let mut ids: Vec<String> = list.iter().filter_map(|h| h.contact_id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    let people = hafen
-        .read_contacts(who.actor(), tenant, ids)
-        .await
-        .map_err(&e)?;
-    let person = |id: &str| {
-        people
-            .iter()
-            .find(|c| c.id == id)
-            .map(|c| format!("{} · {}", person_label(who, c), platform_name(&c.channel)))
-            .unwrap_or_else(|| who.t(Text::ErasedContact).to_string())
-    };
+    let person = people_named(
+        hafen,
+        who,
+        tenant,
+        list.iter().filter_map(|h| h.contact_id.clone()),
+    )
+    .await?;
     let t = |x: Text| who.t(x);
     let base = format!("/ui/t/{}/holds", tenant.as_str());
     let content = html! {
