@@ -11,6 +11,7 @@ pub mod policy;
 pub mod registry;
 pub mod rejections;
 pub mod send;
+pub mod subscription;
 pub mod verify;
 pub mod webhook;
 

@@ -286,19 +286,17 @@ impl PlatformClient {
     /// Messenger: the page; Telegram: `getMe`), to test a channel before traffic depends on
     /// it. Returns the platform's name for the account, or why it failed.
     pub async fn check(&self, channel: &Channel) -> Result<String, PlatformError> {
-        self.check_account(channel).await.into_result()
+        self.check_account(channel)
+            .await
+            .map_err(PlatformFailure::into_error)
     }
 
     /// [`PlatformClient::check`] with the kind of failure kept, so a page can word it.
-    pub async fn check_account(&self, channel: &Channel) -> AccountCheck {
+    pub async fn check_account(&self, channel: &Channel) -> Result<String, PlatformFailure> {
         let request = match channel.platform {
             Platform::Whatsapp => {
-                let Some(token) = channel.secrets.access_token.as_deref() else {
-                    return AccountCheck::Missing("access_token");
-                };
-                let Some(account) = channel.account_id.as_deref() else {
-                    return AccountCheck::Missing("account_id");
-                };
+                let token = needs(channel.secrets.access_token.as_deref(), "access_token")?;
+                let account = needs(channel.account_id.as_deref(), "account_id")?;
                 self.http
                     .get(format!(
                         "{}/{account}?fields=display_phone_number,verified_name",
@@ -307,73 +305,92 @@ impl PlatformClient {
                     .bearer_auth(token)
             }
             Platform::Messenger => {
-                let Some(token) = channel.secrets.access_token.as_deref() else {
-                    return AccountCheck::Missing("access_token");
-                };
+                let token = needs(channel.secrets.access_token.as_deref(), "access_token")?;
                 self.http
                     .get(format!("{}/me?fields=name", self.endpoints.messenger))
                     .bearer_auth(token)
             }
             Platform::Telegram => {
-                let Some(token) = channel.secrets.bot_token.as_deref() else {
-                    return AccountCheck::Missing("bot_token");
-                };
+                let token = needs(channel.secrets.bot_token.as_deref(), "bot_token")?;
                 self.http
                     .get(format!("{}/bot{token}/getMe", self.endpoints.telegram))
             }
         };
-        let response = match request.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                let e = e.without_url();
-                return AccountCheck::Unreachable {
-                    timeout: e.is_timeout(),
-                    detail: e.to_string(),
-                };
-            }
-        };
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        let name = ["/verified_name", "/name", "/result/username"]
+        let (status, body) = answer(request).await?;
+        ["/verified_name", "/name", "/result/username"]
             .iter()
-            .find_map(|p| body.pointer(p).and_then(Value::as_str));
-        match name {
-            Some(name) if (200..300).contains(&status) => AccountCheck::Ok(name.to_string()),
-            _ => AccountCheck::Refused {
+            .find_map(|p| body.pointer(p).and_then(Value::as_str))
+            .map(str::to_string)
+            .ok_or(PlatformFailure::Refused {
                 status,
-                detail: body
-                    .pointer("/error/message")
-                    .or_else(|| body.pointer("/description"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-            },
-        }
+                detail: None,
+            })
     }
 }
 
-/// What a channel test found.
+/// A setting the channel must have for a call to the platform, or [`PlatformFailure::Missing`].
+pub(crate) fn needs<'a>(
+    value: Option<&'a str>,
+    what: &'static str,
+) -> Result<&'a str, PlatformFailure> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or(PlatformFailure::Missing(what))
+}
+
+/// Sends a request to a platform's account API and reads its JSON answer: a 2xx answer's body,
+/// or why there was none (no connection; the platform's status and message otherwise).
+pub(crate) async fn answer(
+    request: reqwest::RequestBuilder,
+) -> Result<(u16, Value), PlatformFailure> {
+    let response = request.send().await.map_err(|e| {
+        let e = e.without_url();
+        PlatformFailure::Unreachable {
+            timeout: e.is_timeout(),
+            detail: e.to_string(),
+        }
+    })?;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    // Telegram answers some refusals with 200 and `"ok": false`.
+    if (200..300).contains(&status) && body.get("ok") != Some(&Value::Bool(false)) {
+        return Ok((status, body));
+    }
+    Err(PlatformFailure::Refused {
+        status,
+        detail: body
+            .pointer("/error/message")
+            .or_else(|| body.pointer("/description"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
+}
+
+/// Why a call to a platform's account API (a channel test, a webhook registration) failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AccountCheck {
-    /// The platform knows the account by this name.
-    Ok(String),
-    /// The channel lacks a setting the test needs (`access_token`, `account_id`, `bot_token`).
+pub enum PlatformFailure {
+    /// The channel lacks a setting the call needs (`access_token`, `account_id`, `bot_token`,
+    /// `verify_token`, `webhook_secret`, or `public_url` in the configuration).
     Missing(&'static str),
     /// No answer: no connection, or none in time.
     Unreachable { timeout: bool, detail: String },
-    /// The platform answered, but not with the account: its status and message.
+    /// The platform answered, but not as asked: its status and message.
     Refused { status: u16, detail: Option<String> },
 }
 
-impl AccountCheck {
-    pub fn into_result(self) -> Result<String, PlatformError> {
+impl PlatformFailure {
+    pub fn into_error(self) -> PlatformError {
         match self {
-            Self::Ok(name) => Ok(name),
-            Self::Missing(what) => Err(PlatformError {
+            Self::Missing(what) => PlatformError {
                 code: 0,
                 title: format!("the channel has no {what}"),
-                detail: Some(format!("set secrets.{what} on the channel")),
-            }),
-            Self::Unreachable { timeout, detail } => Err(PlatformError {
+                detail: Some(match what {
+                    "public_url" => "set public_url in the configuration".into(),
+                    "account_id" => "set account_id on the channel".into(),
+                    _ => format!("set secrets.{what} on the channel"),
+                }),
+            },
+            Self::Unreachable { timeout, detail } => PlatformError {
                 code: 0,
                 title: if timeout {
                     "the platform did not answer in time"
@@ -382,12 +399,12 @@ impl AccountCheck {
                 }
                 .into(),
                 detail: Some(detail),
-            }),
-            Self::Refused { status, detail } => Err(PlatformError {
+            },
+            Self::Refused { status, detail } => PlatformError {
                 code: i64::from(status),
                 title: format!("the platform answered {status}"),
                 detail,
-            }),
+            },
         }
     }
 }

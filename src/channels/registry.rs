@@ -218,6 +218,18 @@ pub struct Channel {
     pub business_letters: bool,
 }
 
+/// Where a channel's webhook is served, below the install's public address.
+pub fn webhook_path(platform: Platform, id: &str) -> String {
+    format!("/hooks/{}/{id}", platform.as_str())
+}
+
+impl Channel {
+    /// This channel's webhook address below `public_base` (`public_url` without its slash).
+    pub fn webhook_url(&self, public_base: &str) -> String {
+        format!("{public_base}{}", webhook_path(self.platform, &self.id))
+    }
+}
+
 fn secrets_binding<'a>(tenant: &'a str, id: &'a str) -> FieldBinding<'a> {
     FieldBinding {
         tenant,
@@ -357,7 +369,7 @@ impl ChannelRow {
     fn view(&self, secrets: &ChannelSecrets) -> ChannelView {
         let platform = Platform::parse(&self.platform).unwrap_or(Platform::Whatsapp);
         ChannelView {
-            webhook_path: format!("/hooks/{}/{}", platform.as_str(), self.id),
+            webhook_path: webhook_path(platform, &self.id),
             id: self.id.clone(),
             platform,
             name: self.name.clone(),
@@ -628,7 +640,7 @@ impl Hafen {
     pub async fn test_channel(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<String> {
         self.check_channel(actor, tenant, id)
             .await?
-            .into_result()
+            .map_err(crate::channels::platform::PlatformFailure::into_error)
             .map_err(|e| {
                 Error::Conflict(match e.detail {
                     Some(d) => format!("{}: {d}", e.title),
@@ -643,7 +655,7 @@ impl Hafen {
         actor: &Actor,
         tenant: &TenantId,
         id: &str,
-    ) -> Result<crate::channels::platform::AccountCheck> {
+    ) -> Result<std::result::Result<String, crate::channels::platform::PlatformFailure>> {
         actor.authorize(tenant, Permission::ManageChannels)?;
         let channel = self.channel(tenant, id).await?;
         Ok(self.platforms.check_account(&channel).await)

@@ -21,6 +21,11 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("channel.create", "Kanal verbunden", "Channel connected"),
     ("channel.delete", "Kanal entfernt", "Channel removed"),
     ("channel.update", "Kanal geändert", "Channel changed"),
+    (
+        "channel.webhook_register",
+        "Webhook bei der Plattform eingetragen",
+        "Webhook registered with the platform",
+    ),
     ("consent.read", "Einwilligung gelesen", "Consent read"),
     (
         "consent.request",

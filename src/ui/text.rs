@@ -380,6 +380,33 @@ texts! {
     RunDone => "Der Löschlauf ist abgeschlossen.", "The retention run is complete.";
     Detail => "Genauer", "Detail";
     UserReset => "Zugang zurückgesetzt. Geben Sie das vorläufige Passwort auf einem sicheren Weg weiter.", "Access reset. Pass the temporary password on by a safe route.";
+    WebhookSection => "Zustellung durch die Plattform", "Delivery by the platform";
+    CheckDelivery => "Zustellung prüfen", "Check delivery";
+    RegisterTelegram => "Bei Telegram eintragen", "Register with Telegram";
+    RegisterWhatsapp => "Für diese Nummer bei Meta eintragen", "Register for this number at Meta";
+    RegisterMessenger => "Seite für die App abonnieren", "Subscribe the page to the app";
+    RegisterNeedsPublicUrl => "Eintragen lässt sich die Adresse, sobald public_url eingestellt ist.", "The address can be registered once public_url is set.";
+    WhatsappRegisterHint => "Meta ruft die Adresse zur Bestätigung auf, bevor es sie für die Nummer einträgt: Hafen muss dort aus dem Internet erreichbar sein.", "Meta calls the address to confirm it before registering it for the number: Hafen must be reachable there from the internet.";
+    MessengerAppHint => "Die Rückruf-Adresse eines Messenger-Kanals gehört zur App bei Meta (App-Dashboard → Messenger → Einstellungen → Webhooks: die Webhook-URL oben und das Verify-Token des Kanals). Hier prüft Hafen, ob die Facebook-Seite die App abonniert hat, und legt das Abonnement an.", "A Messenger channel's callback address belongs to the app at Meta (App Dashboard → Messenger → Settings → Webhooks: the webhook URL above and the channel's verify token). Here Hafen checks whether the Facebook page is subscribed to the app, and subscribes it.";
+    DeliveryHere => "Die Plattform liefert an die Webhook-URL dieses Kanals.", "The platform delivers to this channel's webhook URL.";
+    DeliveryNowhere => "Bei der Plattform ist keine Adresse eingetragen: Nachrichten kommen nicht bei Hafen an.", "No address is registered at the platform: messages do not reach Hafen.";
+    DeliveryElsewhere => "Die Plattform liefert an eine andere Adresse:", "The platform delivers to another address:";
+    DeliveryPending => "Bei Telegram warten Updates auf Zustellung:", "Updates waiting at Telegram:";
+    DeliveryLastError => "Letzter Zustellfehler bei Telegram:", "Telegram's last delivery error:";
+    LevelNumber => "eingetragen für diese Nummer", "set for this number";
+    LevelAccount => "eingetragen für das WhatsApp-Geschäftskonto", "set for the WhatsApp Business Account";
+    LevelApp => "eingetragen für die App", "set for the app";
+    PageSubscribed => "Die Seite hat die App abonniert und erhält alles, was Hafen speichert:", "The page is subscribed to the app and receives everything Hafen stores:";
+    PageNotSubscribed => "Die Seite hat keine App abonniert: Meta liefert ihre Nachrichten an niemanden.", "The page is not subscribed to any app: Meta delivers its messages to no one.";
+    PageMissing => "Die Seite erhält nicht:", "The page does not receive:";
+    FieldMessages => "Nachrichten", "messages";
+    FieldPostbacks => "Tastendrücke", "button presses";
+    FieldDeliveries => "Zustellbestätigungen", "delivery receipts";
+    FieldReads => "Lesebestätigungen", "read receipts";
+    WebhookRegistered => "Eingetragen.", "Registered.";
+    RegisterFailed => "Eintragen fehlgeschlagen", "Registration failed";
+    DeliveryCheckFailed => "Prüfung fehlgeschlagen", "Check failed";
+    MissingPublicUrl => "In der Konfiguration fehlt public_url, die öffentliche https-Adresse, unter der die Plattformen Hafen erreichen (in /etc/hafen/hafen.toml).", "The configuration lacks public_url, the public https address at which the platforms reach Hafen (in /etc/hafen/hafen.toml).";
 }
 
 impl Text {

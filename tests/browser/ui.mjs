@@ -51,6 +51,47 @@ async function german(page, name) {
   germanPages.push([name, found ? found[0] : null]);
 }
 
+// German that must not appear on an English page. Text people wrote (form fields, and text
+// marked .typed such as a rule's legal basis) stays in the language it was written in.
+const GERMAN = /\b(und|der|die|das|nicht|wird|werden|Bitte|keine|Fehler|Kanal|Kanäle|Mandanten?|Löschung|Löschregeln|Einwilligungs?|Anfragen?|Speichern|Zustellung|Übersicht|Aufbewahrung|Verantwortliche[rn]?|gelöscht|Frist|Auskunft|Sperre|Benutzer|Abmelden)\b/;
+const englishPages = [];
+
+async function english(page, name) {
+  const text = await page.evaluate(() => {
+    const main = document.querySelector('main').cloneNode(true);
+    for (const el of main.querySelectorAll('code, [lang="de"], .typed, input, textarea, option:not(:checked)')) el.remove();
+    return main.innerText;
+  });
+  const found = text.match(GERMAN);
+  if (found) console.log(`  German on the English page ${name}: "${found[0]}" in …${text.slice(Math.max(0, found.index - 60), found.index + 60).replace(/\s+/g, ' ')}…`);
+  englishPages.push([name, found ? found[0] : null]);
+}
+
+// Fields that would ask a person for one of Hafen's ids: none may be visible.
+const ID_FIELD = /^(contact|tenant|hold|request|user|token|rule|purpose)_?id$/;
+const asksForIds = [];
+
+// Opens every page the navigation offers, in the page's language, checks its words and that
+// it asks for no id, and (with HAFEN_SCREENSHOTS and `save`) saves each as
+// `<prefix><page><suffix>.png`.
+async function walk(page, prefix, suffix, save = true) {
+  const links = await page.evaluate(() => [...document.querySelectorAll('nav.main a')].map((a) => a.getAttribute('href')));
+  const lang = await page.evaluate(() => document.documentElement.lang);
+  for (const href of links) {
+    await page.goto(new URL(href, page.url()).href);
+    const name = `${prefix}${href.split('/').pop()}${suffix}`;
+    const ids = await page.evaluate((re) => [...document.querySelectorAll('main input:not([type=hidden]), main select, main textarea')]
+      .map((f) => f.name).filter((n) => new RegExp(re).test(n)), ID_FIELD.source);
+    if (ids.length) asksForIds.push(`${name}: ${ids.join(', ')}`);
+    if (lang === 'en') await english(page, name); else await german(page, name);
+    if (save && process.env.HAFEN_SCREENSHOTS) {
+      mkdirSync(shots, { recursive: true });
+      await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+    }
+  }
+  return links;
+}
+
 async function shot(page, name) {
   await german(page, name);
   if (!process.env.HAFEN_SCREENSHOTS) return;
@@ -286,6 +327,11 @@ try {
   await page.selectOption('#u-tenant', tenantId);
   await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Benutzer anlegen")')]);
   check((await page.locator('main table').textContent()).includes('agentin@muster.de'), 'an admin adds a person on the users page');
+  await page.fill('#u-login', 'dsb@muster.de');
+  await page.fill('#u-password', 'Vorläufiges Passwort 3');
+  await page.selectOption('#u-role', 'dpo');
+  await page.selectOption('#u-tenant', tenantId);
+  await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Benutzer anlegen")')]);
   await page.click('main summary:has-text("Zugang zurücksetzen")');
   await shot(page, 'users');
   // The password the admin chose opens only the account page, until the person sets their own.
@@ -320,6 +366,28 @@ try {
         'the conversation in English');
   if (process.env.HAFEN_SCREENSHOTS) await other.screenshot({ path: join(shots, 'agent-conversation-en.png'), fullPage: true });
   await agentin.close();
+  // The data protection officer: sets their own password, then walks every page offered, in
+  // German and in English; the pages of admins are not offered.
+  const dsb = await browser.newContext({ locale: 'de-DE', viewport: { width: 1280, height: 860 }, acceptDownloads: true });
+  const dpo = await dsb.newPage();
+  dpo.on('pageerror', (e) => violations.push(String(e)));
+  await dpo.goto(`${base}/ui/sign-in`);
+  await dpo.fill('#login', 'dsb@muster.de');
+  await dpo.fill('#password', 'Vorläufiges Passwort 3');
+  await Promise.all([dpo.waitForNavigation(), dpo.click('main button')]);
+  await dpo.fill('#a-current', 'Vorläufiges Passwort 3');
+  await dpo.fill('#a-new', 'Datenschutz im Hafen 4');
+  await Promise.all([dpo.waitForNavigation(), dpo.click('main button:has-text("Passwort ändern")')]);
+  await dpo.goto(`${base}/ui/t/${tenantId}/requests`);
+  const dpoPages = await walk(dpo, 'dpo-', '', false);
+  check(dpoPages.some((h) => h.endsWith('/requests')) && dpoPages.some((h) => h.endsWith('/register')) && dpoPages.includes('/ui/reports'),
+        `the DPO is offered requests, the register and reports (${dpoPages.join(' ')})`);
+  check(!dpoPages.some((h) => /channels|users|tokens/.test(h)), 'the DPO is not offered channels, users or tokens');
+  await Promise.all([dpo.waitForNavigation(), dpo.click('nav.lang >> text=English')]);
+  await walk(dpo, 'dpo-', '-en', false);
+  await dpo.goto(`${base}/ui/dashboard`);
+  await shot(dpo, 'dpo-dashboard-en');
+  await dsb.close();
   // API tokens: issued with a name and an end, the secret shown once, revoked.
   await page.click('nav.main >> text=API-Tokens');
   await page.fill('#k-name', 'Kassensystem Filiale Nord');
@@ -351,13 +419,27 @@ try {
   check((await page.locator('main').textContent()).includes('WhatsApp Kundenservice'), 'the dashboard lists the channel');
   await shot(page, 'dashboard');
 
-  // English.
+  // A second tenant: the chosen one stays chosen across pages without a tenant, and the picker
+  // switches to the other with the same page.
+  await page.click('nav.main >> text=Mandanten');
+  await page.fill('#tenant-name', 'Zweite Muster AG');
+  await Promise.all([page.waitForNavigation(), page.click('main button[type=submit]')]);
+  const secondId = page.url().match(/\/ui\/t\/([0-9a-f-]+)\/channels/)?.[1];
+  await page.click('nav.main >> text=Berichte');
+  await page.click('nav.main >> text=Löschregeln');
+  check(page.url().includes(secondId) && (await page.locator('nav.main li.current-tenant').textContent()).includes('Zweite Muster AG'),
+        'after a page without a tenant the chosen tenant stays chosen');
+  await Promise.all([page.waitForNavigation(), page.selectOption('#tenant-pick', tenantId)]);
+  check(page.url().endsWith(`/ui/t/${tenantId}/retention`), 'the tenant picker opens the same page of the other tenant');
+  await page.click('nav.main >> text=Übersicht');
+
+  // English: every page the admin is offered.
   await Promise.all([page.waitForNavigation(), page.click('nav.lang >> text=English')]);
   check(await page.locator('h1').textContent() === 'Dashboard' && page.url().endsWith('/ui/dashboard'), 'the language switch shows the same page in English');
-  await shot(page, 'dashboard-en');
+  const adminPages = await walk(page, '', '-en');
+  check(adminPages.length >= 12, `the admin's English walk opened ${adminPages.length} pages`);
   await page.goto(`${base}/ui/tokens`);
   check(await page.locator('h1').textContent() === 'API tokens' && (await page.locator('main').textContent()).includes('revoked'), 'the tokens page in English');
-  await shot(page, 'tokens-en');
 
   // Sign out ends the session: the old cookie no longer opens a page.
   const cookie = (await context.cookies()).find((c) => c.name === 'hafen_session').value;
@@ -369,6 +451,10 @@ try {
   const english = germanPages.filter(([, word]) => word);
   check(germanPages.length >= 15 && english.length === 0,
         `no English words on the ${germanPages.length} German pages walked ${english.map(([n, w]) => `${n}: ${w}`).join(', ')}`);
+  const german_ = englishPages.filter(([, word]) => word);
+  check(englishPages.length >= 20 && german_.length === 0,
+        `no German words on the ${englishPages.length} English pages walked ${german_.map(([n, w]) => `${n}: ${w}`).join(', ')}`);
+  check(asksForIds.length === 0, `no page asks for an id ${asksForIds.join(' | ')}`);
   check(violations.length === 0, `no CSP violation or script error on any page ${violations.join(' | ')}`);
   await browser.close();
   platform.close();

@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    pub method: String,
     pub path: String,
+    pub query: String,
     pub authorization: Option<String>,
     pub headers: Vec<(String, String)>,
     pub raw: Vec<u8>,
@@ -54,7 +56,9 @@ async fn answer(
     let mut s = state.lock().unwrap();
     let path = req.path().to_string();
     s.requests.push(Recorded {
+        method: req.method().to_string(),
         path: path.clone(),
+        query: req.query_string().to_string(),
         authorization: req
             .headers()
             .get("authorization")

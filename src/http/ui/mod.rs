@@ -7,6 +7,7 @@
 
 mod account;
 mod admin;
+mod channels;
 mod contacts;
 mod form;
 mod pages;
@@ -64,6 +65,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     admin::routes(cfg);
     tokens::routes(cfg);
     account::routes(cfg);
+    channels::routes(cfg);
     tenant::routes(cfg);
     contacts::routes(cfg);
     requests::routes(cfg);

@@ -408,7 +408,8 @@ fn rules_table(who: &SignedIn, rules: &[RuleInput]) -> Markup {
                             td { (category_label(rule.category, lang)) @if rule.category.has_class() { (class_label(rule.business_letters, lang)) } }
                             td { (rule.channel.as_ref().map_or(t(Text::AllChannels), |c| platform_name(c.as_str()))) }
                             td { (describe_rule(&rule, lang).trim_end_matches(&format!(" ({})", rule.legal_basis)).to_string()) }
-                            td { (rule.legal_basis) @if let Some(norm) = &rule.norm { br; small { (norm) } } }
+                            // The basis is what the rule's author wrote, in their language.
+                            td { span.typed { (rule.legal_basis) } @if let Some(norm) = &rule.norm { br; small { (norm) } } }
                         },
                         // Stored before a rule of this shape was refused: shown as stored.
                         None => tr { td { (input.category) } td { (input.channel.as_deref().unwrap_or("")) } td { (input.period) } td { (input.legal_basis) } },
