@@ -437,15 +437,19 @@ impl Config {
             .collect()
     }
 
+    /// The systemd credential when the unit passes one (the service: the key may be
+    /// TPM-encrypted there and the file absent), else `master_key_file` (the package's config
+    /// names /etc/hafen/master.key, so commands run on the server find the service's key), else
+    /// `<data_dir>/master.key`.
     pub fn master_key_source(&self) -> MasterKeySource {
-        if let Some(path) = &self.master_key_file {
-            return MasterKeySource::File(path.clone());
-        }
         if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
             let path = Path::new(&dir).join(CREDENTIAL_MASTER_KEY);
             if path.is_file() {
                 return MasterKeySource::Credential(path);
             }
+        }
+        if let Some(path) = &self.master_key_file {
+            return MasterKeySource::File(path.clone());
         }
         MasterKeySource::File(self.data_dir.join(MASTER_KEY_FILE_NAME))
     }
@@ -649,8 +653,14 @@ mod tests {
     fn a_config_text_is_parsed_and_validated() {
         let shipped = include_str!("../packaging/hafen.toml");
         let config = Config::from_toml_str(shipped).unwrap();
-        // Every option is listed commented out, at its default.
+        // Every option is listed, commented out at its default, but where the package keeps
+        // its data and key: every command on the server reads this file.
         assert_eq!(config.listen, Config::default().listen);
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/hafen"));
+        assert_eq!(
+            config.master_key_file,
+            Some(PathBuf::from("/etc/hafen/master.key"))
+        );
         let wrong = Config::from_toml_str("retention_batch_size = 5").unwrap_err();
         assert!(
             format!("{wrong:#}").contains("retention_batch_size"),
