@@ -365,6 +365,12 @@ try {
   check((await other.locator('#reply h2').textContent()) === 'Reply' && (await other.locator('.conversation li.msg.out').last().textContent()).includes('sent'),
         'the conversation in English');
   if (process.env.HAFEN_SCREENSHOTS) await other.screenshot({ path: join(shots, 'agent-conversation-en.png'), fullPage: true });
+  // Every page the agent is offered, in English and in German; no admin or DPO pages among them.
+  const agentPages = await walk(other, 'agent-', '-en', false);
+  check(!agentPages.some((h) => /channels|retention|requests|register|reports|audit|users|tokens/.test(h)),
+        `the agent is offered only the pages of an agent (${agentPages.join(' ')})`);
+  await Promise.all([other.waitForNavigation(), other.click('nav.lang >> text=Deutsch')]);
+  await walk(other, 'agent-', '', false);
   await agentin.close();
   // The data protection officer: sets their own password, then walks every page offered, in
   // German and in English; the pages of admins are not offered.
