@@ -16,11 +16,15 @@ use crate::sensitive::Sensitive;
 use crate::service::Hafen;
 
 /// What a delivery amounted to.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
 pub struct Receipt {
+    /// Messages stored.
     pub messages: usize,
+    /// Messages already stored (a platform's retry): answered, stored once.
     pub duplicates: usize,
+    /// Delivery statuses stored.
     pub statuses: usize,
+    /// Items that carry nothing Hafen stores (another account's events, administration).
     pub ignored: usize,
 }
 

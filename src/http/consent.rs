@@ -222,6 +222,7 @@ pub async fn read_broadcast(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ProofQuery {
     /// `json` (default) or `pdf`.
     pub format: Option<String>,

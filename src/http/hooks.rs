@@ -20,7 +20,9 @@ fn platform(name: &str) -> Result<Platform, ApiError> {
     Platform::parse(name).ok_or(ApiError::Domain(Error::NotFound))
 }
 
-#[derive(Debug, Deserialize)]
+/// Meta's subscription handshake: `?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Handshake {
     #[serde(rename = "hub.mode")]
     mode: Option<String>,
@@ -47,7 +49,15 @@ fn within_rate(
     }
 }
 
-/// Meta's subscription handshake: echo `hub.challenge` when the verify token matches.
+/// Meta's subscription handshake: echo `hub.challenge` when the verify token matches. Meta
+/// calls it when the callback URL is entered (WhatsApp, Messenger; Telegram has none).
+#[utoipa::path(get, path = "/hooks/{platform}/{channel}", tag = "webhooks",
+    params(("platform" = String, Path, description = "`whatsapp` or `messenger`", example = "whatsapp"),
+        ("channel" = String, Path, description = "Channel id (the channel's `webhook_path`)"), Handshake),
+    responses((status = 200, description = "The `hub.challenge`, echoed", content_type = "text/plain", body = String),
+        (status = 403, body = super::problem::Problem, description = "Wrong verify token, or the channel is disabled"),
+        (status = 404, body = super::problem::Problem, description = "No such channel for this platform"),
+        (status = 429, body = super::problem::Problem, description = "Too many requests from this address")))]
 pub async fn handshake(
     hafen: web::Data<Hafen>,
     rate: web::Data<IpRateLimit>,
@@ -81,7 +91,22 @@ pub async fn handshake(
     }
 }
 
-/// A webhook delivery.
+/// A webhook delivery, exactly as the platform sends it. Checked over the raw body before
+/// parsing (Meta: `X-Hub-Signature-256`; Telegram: `X-Telegram-Bot-Api-Secret-Token`); every
+/// item is stored in one transaction before the answer (docs/channels.md).
+#[utoipa::path(post, path = "/hooks/{platform}/{channel}", tag = "webhooks",
+    params(("platform" = String, Path, description = "`whatsapp`, `messenger` or `telegram`", example = "whatsapp"),
+        ("channel" = String, Path, description = "Channel id (the channel's `webhook_path`)"),
+        ("X-Hub-Signature-256" = Option<String>, Header, description = "WhatsApp, Messenger: `sha256=` and the hex HMAC-SHA256 of the raw body with the app secret"),
+        ("X-Telegram-Bot-Api-Secret-Token" = Option<String>, Header, description = "Telegram: the channel's `webhook_secret`")),
+    request_body(content = serde_json::Value, content_type = "application/json",
+        description = "The platform's payload: a WhatsApp or Messenger `entry` list, or one Telegram `Update`"),
+    responses((status = 200, body = crate::channels::webhook::Receipt, description = "Stored (committed) before this answer"),
+        (status = 401, body = super::problem::Problem, description = "Signature missing or wrong: nothing stored"),
+        (status = 403, body = super::problem::Problem, description = "The channel is disabled: nothing stored"),
+        (status = 404, body = super::problem::Problem, description = "No such channel for this platform"),
+        (status = 413, body = super::problem::Problem, description = "Larger than `max_body_bytes`"),
+        (status = 429, body = super::problem::Problem, description = "Too many requests from this address")))]
 pub async fn receive(
     hafen: web::Data<Hafen>,
     rate: web::Data<IpRateLimit>,

@@ -105,6 +105,8 @@ use crate::service::Hafen;
         requests::letter,
         requests::restrict,
         requests::lookup,
+        hooks::handshake,
+        hooks::receive,
     ),
     components(schemas(problem::Problem)),
     modifiers(&BearerAuth, &ProblemResponses),
@@ -119,6 +121,7 @@ use crate::service::Hafen;
         (name = "records", description = "The GDPR register and reports: Art. 30 records, AVV annexes, deletion and consent reports"),
         (name = "requests", description = "Data-subject requests: access, portability, erasure, restriction, with deadlines"),
         (name = "retention", description = "Deletion rules, dry-runs, legal holds, sweeps and deletion certificates"),
+        (name = "webhooks", description = "Called by WhatsApp, Messenger and Telegram, not by the company's systems: authenticated by the platform's signature"),
     )
 )]
 pub struct ApiDoc;
@@ -737,5 +740,85 @@ mod tests {
         ] {
             assert!(!has_encoded_control(fine), "{fine}");
         }
+    }
+}
+
+/// Mistakes in the API document that stop a generated client from calling an operation.
+/// `tests/schema/run.sh` fails on the same list before it sends anything.
+#[cfg(test)]
+mod document_tests {
+    use super::ApiDoc;
+    use serde_json::Value;
+    use utoipa::OpenApi;
+
+    /// Each parameter declared where the request carries it: a path parameter is in the path
+    /// and every `{name}` in the path is declared; a page size states the 1–500 the server takes.
+    fn mistakes(doc: &Value) -> Vec<String> {
+        let mut found = Vec::new();
+        let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+        for (path, item) in &paths {
+            let templated: Vec<&str> = path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+                .collect();
+            for (method, op) in item.as_object().into_iter().flatten() {
+                let params = op["parameters"].as_array().cloned().unwrap_or_default();
+                let declared: Vec<&str> = params
+                    .iter()
+                    .filter(|p| p["in"] == "path")
+                    .filter_map(|p| p["name"].as_str())
+                    .collect();
+                for name in &declared {
+                    if !templated.contains(name) {
+                        found.push(format!(
+                            "{method} {path}: `{name}` is declared in the path but is not in it"
+                        ));
+                    }
+                }
+                for name in &templated {
+                    if !declared.contains(name) {
+                        found.push(format!("{method} {path}: `{{{name}}}` is not declared"));
+                    }
+                }
+                for p in params.iter().filter(|p| p["name"] == "limit") {
+                    if p["schema"]["minimum"] != 1 || p["schema"]["maximum"] != 500 {
+                        found.push(format!("{method} {path}: `limit` does not say 1–500"));
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_parameter_is_declared_where_it_is_sent() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        assert_eq!(mistakes(&doc), Vec::<String>::new());
+        for method in ["get", "post"] {
+            assert!(
+                doc["paths"]["/hooks/{platform}/{channel}"][method].is_object(),
+                "the webhook route ({method}) is in the document"
+            );
+        }
+        let list = &doc["paths"]["/v1/tenants/{tenant}/contacts"]["get"]["parameters"];
+        let limit = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap();
+        assert_eq!(limit["in"], "query");
+        assert_eq!(limit["required"], false);
+    }
+
+    #[test]
+    fn a_query_parameter_declared_in_the_path_is_found() {
+        let doc = serde_json::json!({"paths": {"/v1/x/{id}": {"get": {"parameters": [
+            {"name": "id", "in": "path"},
+            {"name": "limit", "in": "path", "schema": {"minimum": 0}}]}}}});
+        let found = mistakes(&doc);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].contains("`limit` is declared in the path"));
+        assert!(found[1].contains("`limit` does not say 1–500"));
     }
 }

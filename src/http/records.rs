@@ -13,6 +13,7 @@ use crate::tenants::TenantId;
 
 /// `?format=json|csv|xlsx|pdf&lang=de|en&csv=excel|rfc4180` (defaults: json, de, excel).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     pub format: Option<String>,

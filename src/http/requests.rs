@@ -44,6 +44,7 @@ pub struct LookupInput {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only open requests past their deadline.
@@ -184,6 +185,7 @@ pub async fn reject(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LetterQuery {
     /// `de` (default) or `en`.

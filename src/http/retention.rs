@@ -160,6 +160,7 @@ pub async fn reject(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunQuery {
     /// List what is due without deleting anything.
@@ -205,6 +206,7 @@ pub async fn run_all(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FormatQuery {
     /// `json` (default), `csv` or `pdf`.
@@ -360,12 +362,16 @@ pub async fn lift_restriction(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RestrictedQuery {
     /// The Art. 18(2) ground: consent, legal_claims, protection_of_others, public_interest,
     /// data_subject_request.
     pub ground: String,
+    /// Items per page, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub after: Option<String>,
 }
 

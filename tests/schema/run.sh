@@ -34,6 +34,30 @@ curl -fsS "$base/readyz" >/dev/null
 tenant=$(curl -fsS -H "Authorization: Bearer $token" -H 'content-type: application/json' \
   -d '{"name":"Schema GmbH"}' "$base/v1/tenants" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 
+# The document itself first: a parameter declared in the path that the path does not carry (or
+# a `{name}` in the path nobody declares) stops generated clients from calling the operation,
+# and schemathesis would not notice (it fills in whatever is declared). The same list as the
+# unit test http::document_tests.
+curl -fsS "$base/v1/openapi.json" > "$work/openapi.json"
+python3 - "$work/openapi.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+found = []
+for path, item in doc["paths"].items():
+    templated = [s[1:-1] for s in path.split("/") if s.startswith("{") and s.endswith("}")]
+    for method, op in item.items():
+        params = op.get("parameters", [])
+        declared = [p["name"] for p in params if p.get("in") == "path"]
+        found += [f"{method} {path}: `{n}` is declared in the path but is not in it" for n in declared if n not in templated]
+        found += [f"{method} {path}: `{{{n}}}` is not declared" for n in templated if n not in declared]
+        found += [f"{method} {path}: `limit` does not say 1-500" for p in params
+                  if p["name"] == "limit" and (p.get("schema", {}).get("minimum"), p.get("schema", {}).get("maximum")) != (1, 500)]
+if "/hooks/{platform}/{channel}" not in doc["paths"]:
+    found.append("the webhook route /hooks/{platform}/{channel} is not in the document")
+if found:
+    sys.exit("schema: the API document is wrong:\n  " + "\n  ".join(found))
+PY
+
 # From the scratch dir: schemathesis keeps a cache of its findings in the working directory.
 # One worker: with two, Hypothesis parses lambda sources from two threads at once, and CPython
 # 3.11's ast.parse is not thread-safe there ("SystemError: AST constructor recursion depth
