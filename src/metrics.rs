@@ -16,6 +16,12 @@ pub struct WebhookLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IgnoredLabels {
+    pub platform: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SendLabels {
     pub platform: String,
     pub outcome: String,
@@ -27,6 +33,9 @@ pub struct Metrics {
     registry: Registry,
     /// Webhook deliveries by platform and outcome (accepted, bad_signature, malformed, disabled).
     pub webhooks: Family<WebhookLabels, Counter>,
+    /// Items of accepted webhook deliveries that were not stored, by platform and reason
+    /// (`channels::inbound::Skip`).
+    pub webhook_items_ignored: Family<IgnoredLabels, Counter>,
     /// Sends to platforms by outcome (sent, failed, retry).
     pub sends: Family<SendLabels, Counter>,
     /// Items deleted by retention, by category.
@@ -87,6 +96,12 @@ impl Default for Metrics {
             "webhook_deliveries",
             "Webhook deliveries by platform and outcome",
             webhooks.clone(),
+        );
+        let webhook_items_ignored = Family::<IgnoredLabels, Counter>::default();
+        registry.register(
+            "webhook_items_ignored",
+            "Items of accepted webhook deliveries not stored, by platform and reason",
+            webhook_items_ignored.clone(),
         );
         let sends = Family::<SendLabels, Counter>::default();
         registry.register(
@@ -173,6 +188,7 @@ impl Default for Metrics {
             requests,
             request_seconds,
             webhooks,
+            webhook_items_ignored,
             sends,
             retention_deleted,
             retention_overdue,
@@ -214,6 +230,15 @@ impl Metrics {
                 outcome: outcome.into(),
             })
             .inc();
+    }
+
+    pub fn webhook_items_ignored(&self, platform: &str, reason: &str, n: u64) {
+        self.webhook_items_ignored
+            .get_or_create(&IgnoredLabels {
+                platform: platform.into(),
+                reason: reason.into(),
+            })
+            .inc_by(n);
     }
 
     pub fn send(&self, platform: &str, outcome: &str) {

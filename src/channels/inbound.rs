@@ -12,6 +12,44 @@ use crate::messages::MessageKind;
 pub enum InboundEvent {
     Message(InboundMessage),
     Status(StatusUpdate),
+    /// An item that is answered but not stored, and why: the receipt and the metric
+    /// `hafen_webhook_items_ignored_total` count each.
+    Skipped(Skip),
+}
+
+/// Why an item of a delivery was not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Skip {
+    /// Another account's event (one Meta app, several numbers or pages).
+    OtherAccount,
+    /// The page's own message reported back (Messenger echo); Hafen stored it when it sent it.
+    Echo,
+    /// Bot or chat administration, not conversation (Telegram member changes, polls, …).
+    Administration,
+    /// A webhook field Hafen does not read (WhatsApp `changes[].field` other than `messages`
+    /// and the groups fields).
+    UnknownField,
+    /// No id: of the message, its sender, chat or group.
+    MissingId,
+    /// No time, or not a time.
+    BadTimestamp,
+    /// Anything else the item lacks: an address the platform's rules refuse, a status Hafen
+    /// does not know, a read watermark naming no message.
+    Unusable,
+}
+
+impl Skip {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OtherAccount => "other_account",
+            Self::Echo => "echo",
+            Self::Administration => "administration",
+            Self::UnknownField => "unknown_field",
+            Self::MissingId => "missing_id",
+            Self::BadTimestamp => "bad_timestamp",
+            Self::Unusable => "unusable",
+        }
+    }
 }
 
 /// A message from a contact (or, for group/system events, about one).

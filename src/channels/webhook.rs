@@ -3,9 +3,11 @@
 //! stored (Meta sends every number of an app to the app's URL unless a per-number override is
 //! set): they are counted in the receipt and the audit entry.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
-use super::inbound::{InboundEvent, InboundMessage, StatusUpdate};
+use super::inbound::{InboundEvent, InboundMessage, Skip, StatusUpdate};
 use super::Channel;
 use crate::auth::Actor;
 use crate::error::Result;
@@ -24,8 +26,21 @@ pub struct Receipt {
     pub duplicates: usize,
     /// Delivery statuses stored.
     pub statuses: usize,
-    /// Items that carry nothing Hafen stores (another account's events, administration).
+    /// Items answered but not stored: every item of the delivery is counted once, here or above.
     pub ignored: usize,
+    /// Why, per reason: `other_account`, `echo`, `administration`, `unknown_field`,
+    /// `missing_id`, `bad_timestamp`, `unusable` (only reasons that occurred).
+    pub ignored_reasons: BTreeMap<String, usize>,
+}
+
+impl Receipt {
+    fn ignore(&mut self, why: Skip) {
+        self.ignored += 1;
+        *self
+            .ignored_reasons
+            .entry(why.as_str().to_string())
+            .or_default() += 1;
+    }
 }
 
 impl Hafen {
@@ -42,10 +57,11 @@ impl Hafen {
             let account = match &event {
                 InboundEvent::Message(m) => m.account_id.as_deref(),
                 InboundEvent::Status(s) => s.account_id.as_deref(),
+                InboundEvent::Skipped(_) => None,
             };
             if let (Some(expected), Some(got)) = (channel.account_id.as_deref(), account) {
                 if expected != got {
-                    receipt.ignored += 1;
+                    receipt.ignore(Skip::OtherAccount);
                     continue;
                 }
             }
@@ -53,16 +69,18 @@ impl Hafen {
                 InboundEvent::Message(m) => {
                     match to_message(&channel_name, &channel.id, channel.business_letters, m) {
                         Some(m) => messages.push(m),
-                        None => receipt.ignored += 1,
+                        None => receipt.ignore(Skip::Unusable),
                     }
                 }
                 InboundEvent::Status(s) => match to_status(&channel_name, s) {
                     Some(s) => statuses.push(s),
-                    None => receipt.ignored += 1,
+                    None => receipt.ignore(Skip::Unusable),
                 },
+                InboundEvent::Skipped(why) => receipt.ignore(why),
             }
         }
         if messages.is_empty() && statuses.is_empty() {
+            self.count_ignored(channel, &receipt);
             return Ok(receipt);
         }
         receipt.statuses = statuses.len();
@@ -100,7 +118,17 @@ impl Hafen {
         }
         receipt.duplicates = outcomes.iter().filter(|o| o.duplicate).count();
         receipt.messages = outcomes.len() - receipt.duplicates;
+        self.count_ignored(channel, &receipt);
         Ok(receipt)
+    }
+
+    /// The metric of ignored items, for a delivery that was answered 200 (a failed one comes
+    /// again and is counted then).
+    fn count_ignored(&self, channel: &Channel, receipt: &Receipt) {
+        for (reason, n) in &receipt.ignored_reasons {
+            self.metrics
+                .webhook_items_ignored(channel.platform.as_str(), reason, *n as u64);
+        }
     }
 }
 

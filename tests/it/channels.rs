@@ -625,7 +625,51 @@ async fn refused_webhooks_store_nothing(backend: Backend) {
     .await;
     assert_eq!(status, 200);
     assert_eq!(receipt["ignored"], json!(1));
+    assert_eq!(receipt["ignored_reasons"], json!({"other_account": 1}));
     assert_eq!(app.counts(), before);
+    // Items a delivery skips are counted by reason in the receipt and the metric; every item is
+    // counted once.
+    let batch = std::fs::read("tests/fixtures/webhooks/whatsapp_batch.json").unwrap();
+    let (status, receipt) = post_hook(
+        &app,
+        &hook,
+        batch.clone(),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &batch),
+    )
+    .await;
+    assert_eq!(status, 200, "{receipt}");
+    assert_eq!(
+        receipt["ignored_reasons"],
+        json!({"missing_id": 1, "bad_timestamp": 1, "unusable": 2, "unknown_field": 1,
+               "other_account": 1}),
+        "{receipt}"
+    );
+    // Ten items: two messages, two statuses, six ignored.
+    assert_eq!(
+        (
+            &receipt["messages"],
+            &receipt["statuses"],
+            &receipt["ignored"]
+        ),
+        (&json!(2), &json!(2), &json!(6)),
+        "{receipt}"
+    );
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "hafen_webhook_items_ignored_total{platform=\"whatsapp\",reason=\"other_account\"} 2",
+        "hafen_webhook_items_ignored_total{platform=\"whatsapp\",reason=\"unknown_field\"} 1",
+        "hafen_webhook_items_ignored_total{platform=\"whatsapp\",reason=\"unusable\"} 2",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 
     // A disabled channel refuses deliveries (after checking the signature).
     let r = app

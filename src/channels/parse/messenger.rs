@@ -13,10 +13,10 @@ use serde_json::Value;
 
 use super::{
     array, at, content, expect_object, id_text, join_present, json_object, location_body, text,
-    text_owned, unix_millis,
+    text_owned, unix_millis, why_skipped,
 };
 use crate::channels::inbound::{
-    DeliveryStatus, InboundEvent, InboundMessage, MediaRef, ParseError, StatusUpdate,
+    DeliveryStatus, InboundEvent, InboundMessage, MediaRef, ParseError, Skip, StatusUpdate,
 };
 use crate::messages::MessageKind;
 
@@ -62,6 +62,7 @@ struct Envelope {
 
 fn item_events(item: &Value, page_id: Option<&str>, events: &mut Vec<InboundEvent>) {
     let Some(sender) = id_text(at(item, &["sender", "id"])) else {
+        events.push(InboundEvent::Skipped(Skip::MissingId));
         return;
     };
     let envelope = Envelope {
@@ -76,21 +77,50 @@ fn item_events(item: &Value, page_id: Option<&str>, events: &mut Vec<InboundEven
         // Echo: a message the page itself sent, reported back. Hafen records outbound messages
         // when it sends them, so echoes are not stored again.
         if message.get("is_echo").and_then(Value::as_bool) == Some(true) {
+            events.push(InboundEvent::Skipped(Skip::Echo));
             return;
         }
-        events.extend(inbound_message(item, message, &envelope).map(InboundEvent::Message));
+        events.push(or_skipped(
+            item,
+            &["message", "mid"],
+            inbound_message(item, message, &envelope),
+        ));
     } else if let Some(edit) = item.get("message_edit") {
-        events.extend(message_edit(item, edit, &envelope).map(InboundEvent::Message));
+        events.push(or_skipped(
+            item,
+            &["message_edit", "mid"],
+            message_edit(item, edit, &envelope),
+        ));
     } else if let Some(postback) = item.get("postback") {
-        events.extend(postback_message(item, postback, &envelope).map(InboundEvent::Message));
+        events.push(or_skipped(
+            item,
+            &["sender", "id"],
+            postback_message(item, postback, &envelope),
+        ));
     } else if let Some(reaction) = item.get("reaction") {
-        events.extend(reaction_message(item, reaction, &envelope).map(InboundEvent::Message));
+        events.push(or_skipped(
+            item,
+            &["reaction", "mid"],
+            reaction_message(item, reaction, &envelope),
+        ));
     } else if let Some(delivery) = item.get("delivery") {
         status_events(item, delivery, DeliveryStatus::Delivered, &envelope, events);
     } else if let Some(read) = item.get("read") {
         status_events(item, read, DeliveryStatus::Read, &envelope, events);
     } else {
-        events.extend(unsupported(item, &envelope).map(InboundEvent::Message));
+        events.push(or_skipped(
+            item,
+            &["sender", "id"],
+            unsupported(item, &envelope),
+        ));
+    }
+}
+
+/// The message an item gave, or why it gave none (its id at `id`, its time).
+fn or_skipped(item: &Value, id: &[&str], message: Option<InboundMessage>) -> InboundEvent {
+    match message {
+        Some(m) => InboundEvent::Message(m),
+        None => InboundEvent::Skipped(why_skipped(item, &[id], &["timestamp"], unix_millis)),
     }
 }
 
@@ -254,6 +284,7 @@ fn status_events(
         .timestamp
         .or_else(|| unix_millis(status_item.get("watermark")))
     else {
+        events.push(InboundEvent::Skipped(Skip::BadTimestamp));
         return;
     };
     let update = |external_id: String| {
@@ -307,7 +338,7 @@ mod tests {
 
     use super::*;
     use crate::channels::parse::test_support::{
-        assert_never_panics, fixture, messages, one_message, statuses,
+        assert_never_panics, fixture, messages, one_message, skipped, statuses,
     };
 
     const PAGE: &str = "106540352242922";
@@ -500,8 +531,9 @@ mod tests {
     fn echoes_are_ignored() {
         let events = parse_fixture("messenger_echo.json");
         let m = messages(&events);
-        assert_eq!(events.len(), 1);
+        assert_eq!(m.len(), 1);
         assert_eq!(m[0].external_id, "m_after_echo");
+        assert_eq!(skipped(&events), vec![Skip::Echo]);
     }
 
     #[test]

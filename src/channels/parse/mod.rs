@@ -20,7 +20,7 @@ pub mod whatsapp;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::channels::inbound::ParseError;
+use crate::channels::inbound::{ParseError, Skip};
 
 /// Longest `object` value echoed back in [`ParseError::WrongObject`].
 const MAX_ECHOED_OBJECT_CHARS: usize = 64;
@@ -107,6 +107,23 @@ pub(crate) fn content(v: &Value, path: &[&str]) -> Option<String> {
 
 /// An identifier that platforms send as a string or as an integer (Telegram chat ids, some
 /// Meta ids): the decimal text of an integer, or a non-blank string (trimmed).
+/// Why `item` gave no event: an id missing at one of `ids`, else no time at `time` (read by
+/// `read_time`), else something else.
+pub(crate) fn why_skipped(
+    item: &Value,
+    ids: &[&[&str]],
+    time: &[&str],
+    read_time: fn(Option<&Value>) -> Option<DateTime<Utc>>,
+) -> Skip {
+    if ids.iter().any(|path| id_text(at(item, path)).is_none()) {
+        Skip::MissingId
+    } else if read_time(at(item, time)).is_none() {
+        Skip::BadTimestamp
+    } else {
+        Skip::Unusable
+    }
+}
+
 pub(crate) fn id_text(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) => {
@@ -384,7 +401,18 @@ pub(crate) mod test_support {
             .iter()
             .filter_map(|e| match e {
                 InboundEvent::Message(m) => Some(m),
-                InboundEvent::Status(_) => None,
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Why items were skipped, in order.
+    pub(crate) fn skipped(events: &[InboundEvent]) -> Vec<crate::channels::inbound::Skip> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                InboundEvent::Skipped(why) => Some(*why),
+                _ => None,
             })
             .collect()
     }
@@ -394,7 +422,7 @@ pub(crate) mod test_support {
             .iter()
             .filter_map(|e| match e {
                 InboundEvent::Status(s) => Some(s),
-                InboundEvent::Message(_) => None,
+                _ => None,
             })
             .collect()
     }

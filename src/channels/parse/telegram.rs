@@ -17,9 +17,9 @@ use serde_json::Value;
 
 use super::{
     array, at, content, id_text, join_present, json_object, location_body, text, text_owned,
-    unix_seconds,
+    unix_seconds, why_skipped,
 };
-use crate::channels::inbound::{InboundEvent, InboundMessage, MediaRef, ParseError};
+use crate::channels::inbound::{InboundEvent, InboundMessage, MediaRef, ParseError, Skip};
 use crate::messages::MessageKind;
 
 const MESSAGE_UPDATES: [&str; 3] = ["message", "channel_post", "business_message"];
@@ -40,18 +40,22 @@ pub fn parse(body: &[u8]) -> Result<Vec<InboundEvent>, ParseError> {
         return Err(ParseError::MissingField("update_id"));
     }
     let update = Value::Object(root);
-    let message = if let Some(m) = first_of(&update, &MESSAGE_UPDATES) {
-        chat_message(m, false, &update)
+    let chat_id: &[&str] = &["chat", "id"];
+    let (item, message, time) = if let Some(m) = first_of(&update, &MESSAGE_UPDATES) {
+        (m, chat_message(m, false, &update), "date")
     } else if let Some(m) = first_of(&update, &EDIT_UPDATES) {
-        chat_message(m, true, &update)
+        (m, chat_message(m, true, &update), "edit_date")
     } else if let Some(q) = update.get("callback_query") {
-        callback_query(q, &update)
+        (q, callback_query(q, &update), "date")
     } else if let Some(r) = update.get("message_reaction") {
-        reaction(r, &update)
+        (r, reaction(r, &update), "date")
     } else {
-        None
+        return Ok(vec![InboundEvent::Skipped(Skip::Administration)]);
     };
-    Ok(message.map(InboundEvent::Message).into_iter().collect())
+    Ok(vec![match message {
+        Some(m) => InboundEvent::Message(m),
+        None => InboundEvent::Skipped(why_skipped(item, &[chat_id], &[time], unix_seconds)),
+    }])
 }
 
 fn first_of<'a>(update: &'a Value, keys: &[&str]) -> Option<&'a Value> {
@@ -490,7 +494,10 @@ mod tests {
     #[test]
     fn edit_without_edit_date_is_skipped() {
         let body = fixture("telegram_edited.json").replace("\"edit_date\"", "\"x\"");
-        assert_eq!(parse(body.as_bytes()), Ok(vec![]));
+        assert_eq!(
+            parse(body.as_bytes()),
+            Ok(vec![InboundEvent::Skipped(Skip::BadTimestamp)])
+        );
     }
 
     #[test]
@@ -513,7 +520,10 @@ mod tests {
     fn callback_query_without_message_is_skipped() {
         let body = r#"{"update_id": 1, "callback_query": {"id": "9", "from": {"id": 5, "first_name": "A"},
             "inline_message_id": "AAA", "chat_instance": "1", "data": "x"}}"#;
-        assert_eq!(parse(body.as_bytes()), Ok(vec![]));
+        assert_eq!(
+            parse(body.as_bytes()),
+            Ok(vec![InboundEvent::Skipped(Skip::MissingId)])
+        );
     }
 
     #[test]
@@ -576,24 +586,31 @@ mod tests {
     }
 
     #[test]
-    fn administrative_updates_give_nothing() {
+    fn administrative_updates_are_answered_and_counted_not_stored() {
+        let administration = Ok(vec![InboundEvent::Skipped(Skip::Administration)]);
         assert_eq!(
             parse(fixture("telegram_my_chat_member.json").as_bytes()),
-            Ok(vec![])
+            administration
         );
         assert_eq!(
             parse(br#"{"update_id": 5, "poll_answer": {"poll_id": "1"}}"#),
-            Ok(vec![])
+            administration
         );
-        assert_eq!(parse(br#"{"update_id": 5}"#), Ok(vec![]));
+        assert_eq!(parse(br#"{"update_id": 5}"#), administration);
     }
 
     #[test]
     fn message_without_date_or_chat_is_skipped() {
         let body = fixture("telegram_update.json").replace("\"date\"", "\"x\"");
-        assert_eq!(parse(body.as_bytes()), Ok(vec![]));
+        assert_eq!(
+            parse(body.as_bytes()),
+            Ok(vec![InboundEvent::Skipped(Skip::BadTimestamp)])
+        );
         let body = r#"{"update_id": 1, "message": {"message_id": 1, "date": 1, "text": "hi"}}"#;
-        assert_eq!(parse(body.as_bytes()), Ok(vec![]));
+        assert_eq!(
+            parse(body.as_bytes()),
+            Ok(vec![InboundEvent::Skipped(Skip::MissingId)])
+        );
     }
 
     #[test]

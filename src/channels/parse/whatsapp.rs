@@ -14,10 +14,11 @@ use serde_json::{json, Value};
 
 use super::{
     array, at, content, expect_object, id_text, join_present, json_object, location_body, text,
-    text_owned, unix_seconds,
+    text_owned, unix_seconds, why_skipped,
 };
 use crate::channels::inbound::{
-    DeliveryStatus, InboundEvent, InboundMessage, MediaRef, ParseError, PlatformError, StatusUpdate,
+    DeliveryStatus, InboundEvent, InboundMessage, MediaRef, ParseError, PlatformError, Skip,
+    StatusUpdate,
 };
 use crate::messages::MessageKind;
 
@@ -41,6 +42,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<InboundEvent>, ParseError> {
     for entry in entries {
         for change in array(entry, &["changes"]) {
             let Some(value) = change.get("value").filter(|v| v.is_object()) else {
+                events.push(InboundEvent::Skipped(Skip::Unusable));
                 continue;
             };
             match change.get("field").and_then(Value::as_str) {
@@ -50,7 +52,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<InboundEvent>, ParseError> {
                     statuses(value, &mut events);
                 }
                 Some(field) if field.starts_with("group_") => groups(field, value, &mut events),
-                Some(_) => {}
+                Some(_) => events.push(InboundEvent::Skipped(Skip::UnknownField)),
             }
         }
     }
@@ -66,9 +68,17 @@ fn messages(value: &Value, events: &mut Vec<InboundEvent>) {
     let contacts = array(value, &["contacts"]);
     let metadata = value.get("metadata").cloned().unwrap_or(Value::Null);
     for item in array(value, &["messages"]) {
-        if let Some(message) = message(item, contacts, &metadata, account_id.clone()) {
-            events.push(InboundEvent::Message(message));
-        }
+        events.push(
+            match message(item, contacts, &metadata, account_id.clone()) {
+                Some(message) => InboundEvent::Message(message),
+                None => InboundEvent::Skipped(why_skipped(
+                    item,
+                    &[&["id"]],
+                    &["timestamp"],
+                    unix_seconds,
+                )),
+            },
+        );
     }
 }
 
@@ -249,9 +259,12 @@ fn sha256_hex(s: &str) -> Option<String> {
 fn statuses(value: &Value, events: &mut Vec<InboundEvent>) {
     let account_id = account_id(value);
     for item in array(value, &["statuses"]) {
-        if let Some(status) = status(item, account_id.clone()) {
-            events.push(InboundEvent::Status(status));
-        }
+        events.push(match status(item, account_id.clone()) {
+            Some(status) => InboundEvent::Status(status),
+            None => {
+                InboundEvent::Skipped(why_skipped(item, &[&["id"]], &["timestamp"], unix_seconds))
+            }
+        });
     }
 }
 
@@ -300,9 +313,11 @@ fn groups(field: &str, value: &Value, events: &mut Vec<InboundEvent>) {
     let metadata = value.get("metadata").cloned().unwrap_or(Value::Null);
     for item in array(value, &["groups"]) {
         let Some(group_id) = text(item, &["group_id"]) else {
+            events.push(InboundEvent::Skipped(Skip::MissingId));
             continue;
         };
         let Some(occurred_at) = unix_seconds(item.get("timestamp")) else {
+            events.push(InboundEvent::Skipped(Skip::BadTimestamp));
             continue;
         };
         let event_type = text(item, &["type"]).unwrap_or(field);
@@ -382,7 +397,7 @@ mod tests {
 
     use super::*;
     use crate::channels::parse::test_support::{
-        assert_never_panics, fixture, messages, one_message, statuses,
+        assert_never_panics, fixture, messages, one_message, skipped, statuses,
     };
 
     const ACCOUNT: &str = "106540352242922";
@@ -794,15 +809,21 @@ mod tests {
             .map(|e| match e {
                 InboundEvent::Message(m) => ("message", m.external_id.as_str()),
                 InboundEvent::Status(s) => ("status", s.external_id.as_str()),
+                InboundEvent::Skipped(why) => ("skipped", why.as_str()),
             })
             .collect();
         assert_eq!(
             ids,
             vec![
                 ("message", "wamid.BATCH1"),
+                ("skipped", "missing_id"),
                 ("message", "wamid.BATCH2"),
+                ("skipped", "bad_timestamp"),
+                ("skipped", "unusable"),
                 ("status", "wamid.OUT1"),
                 ("status", "wamid.OUT1"),
+                ("skipped", "unusable"),
+                ("skipped", "unknown_field"),
                 ("message", "wamid.BATCH5"),
             ]
         );
@@ -869,7 +890,10 @@ mod tests {
     #[test]
     fn unknown_status_is_skipped() {
         let body = fixture("whatsapp_status.json").replace("\"delivered\"", "\"warning\"");
-        assert_eq!(parse(body.as_bytes()).unwrap(), vec![]);
+        assert_eq!(
+            parse(body.as_bytes()).unwrap(),
+            vec![InboundEvent::Skipped(Skip::Unusable)]
+        );
     }
 
     #[test]
@@ -880,7 +904,15 @@ mod tests {
             {"field": "messages"},
             {"field": "messages", "value": 7},
         ]}]});
-        assert_eq!(parse(body.to_string().as_bytes()).unwrap(), vec![]);
+        assert_eq!(
+            skipped(&parse(body.to_string().as_bytes()).unwrap()),
+            vec![
+                Skip::UnknownField,
+                Skip::UnknownField,
+                Skip::Unusable,
+                Skip::Unusable
+            ]
+        );
     }
 
     #[test]
