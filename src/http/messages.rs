@@ -116,11 +116,49 @@ pub async fn attachment(
     let (tenant, id, n) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
     let n: i32 = n.parse().map_err(|_| Error::NotFound)?;
-    let (content, mime) = hafen.read_attachment(&caller.0, &tenant, &id, n).await?;
+    let file = hafen.read_attachment(&caller.0, &tenant, &id, n).await?;
     // A type stored before parsing dropped unsafe ones (a CR/LF) must not break the headers.
-    let mime = mime.filter(|m| crate::channels::parse::header_safe_mime(m));
+    let mime = file
+        .mime_type
+        .filter(|m| crate::channels::parse::header_safe_mime(m));
     Ok(HttpResponse::Ok()
         .content_type(mime.unwrap_or_else(|| "application/octet-stream".into()))
-        .insert_header(("Content-Disposition", "attachment"))
-        .body(content))
+        .insert_header(content_disposition(file.filename.as_deref()))
+        .body(file.bytes))
+}
+
+/// `attachment`, with the sender's file name when there is one: RFC 6266's `filename*` in
+/// UTF-8 for every client, and an ASCII `filename` fallback without quotes, slashes or
+/// control characters (a name never reaches the header as it came).
+fn content_disposition(filename: Option<&str>) -> actix_web::http::header::ContentDisposition {
+    use actix_web::http::header::{
+        Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
+    };
+    let mut parameters = Vec::new();
+    if let Some(name) = filename {
+        // The last path segment only: a name is never a path.
+        let name = name.rsplit(['/', '\\']).next().unwrap_or(name).trim();
+        let ascii: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() && c != '"' || c == ' ' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if !ascii.trim().is_empty() {
+            parameters.push(DispositionParam::Filename(ascii));
+            parameters.push(DispositionParam::FilenameExt(ExtendedValue {
+                charset: Charset::Ext("UTF-8".into()),
+                language_tag: None,
+                value: name.as_bytes().to_vec(),
+            }));
+        }
+    }
+    ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters,
+    }
 }

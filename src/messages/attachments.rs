@@ -98,6 +98,9 @@ pub fn insert(conn: &mut DbConn, rows: &[AttachmentRow]) -> Result<(), StoreErro
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AttachmentView {
     pub n: i32,
+    /// The file's name as the sender gave it (documents on WhatsApp and Telegram); also the
+    /// download's `Content-Disposition` file name.
+    pub filename: Option<String>,
     pub mime_type: Option<String>,
     pub size: Option<i64>,
     /// pending, stored or failed.
@@ -106,41 +109,78 @@ pub struct AttachmentView {
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
-/// (n, mime type, size, state, attempts, next attempt) of one attachment.
-type AttachmentSummary = (i32, Option<String>, Option<i64>, String, i32, i64);
+/// An attachment as listed: its view (without the file name) and what opens the name.
+pub struct Listed {
+    pub view: AttachmentView,
+    pub id: String,
+    pub media_ref_sealed: Vec<u8>,
+    pub period_key_id: Option<String>,
+}
 
-/// The attachments of a message, without their content.
-pub fn list(
-    conn: &mut DbConn,
-    tenant: &str,
-    message_id: &str,
-) -> Result<Vec<AttachmentView>, StoreError> {
+/// (id, n, mime type, size, state, attempts, next attempt, sealed reference, period key).
+type AttachmentSummary = (
+    String,
+    i32,
+    Option<String>,
+    Option<i64>,
+    String,
+    i32,
+    i64,
+    Vec<u8>,
+    Option<String>,
+);
+
+/// The attachments of a message, without their content; [`filename`] opens each one's name.
+pub fn list(conn: &mut DbConn, tenant: &str, message_id: &str) -> Result<Vec<Listed>, StoreError> {
     let rows: Vec<AttachmentSummary> = attachments::table
         .filter(attachments::tenant_id.eq(tenant))
         .filter(attachments::message_id.eq(message_id))
         .order(attachments::n.asc())
         .select((
+            attachments::id,
             attachments::n,
             attachments::mime_type,
             attachments::size,
             attachments::state,
             attachments::attempts,
             attachments::next_attempt_at,
+            attachments::media_ref_sealed,
+            attachments::period_key_id,
         ))
         .load(conn)?;
     Ok(rows
         .into_iter()
         .map(
-            |(n, mime_type, size, state, attempts, next)| AttachmentView {
-                next_attempt_at: (state == "pending").then(|| from_micros(next)),
-                n,
-                mime_type,
-                size,
-                state,
-                attempts,
+            |(id, n, mime_type, size, state, attempts, next, sealed, period)| Listed {
+                view: AttachmentView {
+                    next_attempt_at: (state == "pending").then(|| from_micros(next)),
+                    n,
+                    filename: None,
+                    mime_type,
+                    size,
+                    state,
+                    attempts,
+                },
+                id,
+                media_ref_sealed: sealed,
+                period_key_id: period,
             },
         )
         .collect())
+}
+
+/// The file name the sender gave, from an attachment's sealed platform reference.
+pub fn filename(
+    keys: &OwnerKeys,
+    tenant: &str,
+    id: &str,
+    media_ref_sealed: &[u8],
+) -> Result<Option<String>> {
+    let reference = keys
+        .seal
+        .open(&binding(tenant, id, "media_ref"), media_ref_sealed)?;
+    let media: MediaRef = serde_json::from_slice(&reference).map_err(Error::internal)?;
+    Ok(media.filename.filter(|f| !f.trim().is_empty()))
 }
 
 pub fn find(

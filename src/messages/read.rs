@@ -185,6 +185,14 @@ fn contact_page(
         .load(conn)?)
 }
 
+/// A downloaded file, decrypted.
+pub struct AttachmentContent {
+    pub bytes: Vec<u8>,
+    pub mime_type: Option<String>,
+    /// The name the sender gave it, if any.
+    pub filename: Option<String>,
+}
+
 impl Hafen {
     /// One message, decrypted.
     pub async fn read_message(
@@ -216,12 +224,37 @@ impl Hafen {
                     Ok(p) => p,
                     Err(e) => return Ok(Err(e)),
                 };
-                let keys = Hafen::contact_keys_blocking(
+                let contact_keys = match Hafen::contact_keys_blocking(
                     &keys,
                     conn,
                     std::slice::from_ref(&row.contact_id),
-                );
-                Ok(keys.map(|k| (row, k, history, attachments, periods)))
+                ) {
+                    Ok(k) => k,
+                    Err(e) => return Ok(Err(e)),
+                };
+                // Each file's name, where its keys still open it (not shredded, not erased).
+                let attachments: Vec<_> = attachments
+                    .into_iter()
+                    .map(|a| {
+                        let mut view = a.view;
+                        if let Some(base) = contact_keys.get(&row.contact_id) {
+                            if let Ok(Ok(bound)) =
+                                keys::bound_blocking(&keys, conn, base, a.period_key_id.as_deref())
+                            {
+                                view.filename = super::attachments::filename(
+                                    &bound,
+                                    t.as_str(),
+                                    &a.id,
+                                    &a.media_ref_sealed,
+                                )
+                                .ok()
+                                .flatten();
+                            }
+                        }
+                        view
+                    })
+                    .collect();
+                Ok(Ok((row, contact_keys, history, attachments, periods)))
             })
             .await??;
         self.record(
@@ -260,7 +293,7 @@ impl Hafen {
         tenant: &TenantId,
         message_id: &str,
         n: i32,
-    ) -> Result<(Vec<u8>, Option<String>)> {
+    ) -> Result<AttachmentContent> {
         actor.authorize(tenant, Permission::ReadContent)?;
         let (keys, t, id) = (self.keys.clone(), tenant.clone(), message_id.to_string());
         let (row, contact_keys) = self
@@ -327,7 +360,13 @@ impl Hafen {
             &super::attachments::binding(&row.tenant_id, &row.id, "content"),
             sealed,
         )?;
-        Ok((content.to_vec(), row.mime_type))
+        let filename =
+            super::attachments::filename(&keys, &row.tenant_id, &row.id, &row.media_ref_sealed)?;
+        Ok(AttachmentContent {
+            bytes: content.to_vec(),
+            mime_type: row.mime_type,
+            filename,
+        })
     }
 
     /// A contact's messages in time order, decrypted, one page at a time.

@@ -278,8 +278,79 @@ async fn whatsapp_and_telegram_media_are_downloaded_sealed_and_retried(backend: 
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(
+        r.headers()["content-disposition"],
+        "attachment",
+        "a photo has no name"
+    );
+    assert_eq!(
         r.bytes().await.unwrap().to_vec(),
         b"telegram photo".to_vec()
+    );
+
+    // A document keeps the name the sender gave it: in the message view and the download.
+    fake.route("/bot42:TOKEN/getFile", vec![(200, serde_json::to_vec(&json!({"ok": true, "result": {"file_id": "DOC1", "file_path": "documents/file_8.pdf"}})).unwrap(), "application/json")]);
+    fake.route(
+        "/file/bot42:TOKEN/documents/file_8.pdf",
+        vec![(200, b"%PDF-1.7 invoice".to_vec(), "application/pdf")],
+    );
+    let update = serde_json::to_vec(&json!({"update_id": 10, "message": {"message_id": 6, "date": 1764151300,
+        "chat": {"id": 777, "type": "private", "first_name": "Tim"}, "from": {"id": 777, "first_name": "Tim"},
+        "document": {"file_id": "DOC1", "file_unique_id": "d", "file_name": "Rechnung März \"2026\".pdf",
+                     "mime_type": "application/pdf", "file_size": 16}}}))
+    .unwrap();
+    let (status, _) = post_hook(
+        &app,
+        &format!("/hooks/telegram/{}", telegram["id"].as_str().unwrap()),
+        update,
+        &[(
+            "x-telegram-bot-api-secret-token",
+            "s3cret-7f3a9c1e5b2d8f40a1".to_string(),
+        )],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(app.hafen.run_due_downloads().await.unwrap() >= 1);
+    let document_id = {
+        use diesel::prelude::*;
+        use hafen::store::schema::messages;
+        let mut conn = app.db.connect();
+        messages::table
+            .filter(messages::channel.eq("telegram"))
+            .filter(messages::kind.eq("document"))
+            .select(messages::id)
+            .first::<String>(&mut conn)
+            .unwrap()
+    };
+    let (status, view) = app
+        .get(
+            &format!("/v1/tenants/{tenant}/messages/{document_id}"),
+            &agent,
+        )
+        .await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(
+        view["attachments"][0]["filename"],
+        json!("Rechnung März \"2026\".pdf"),
+        "{view}"
+    );
+    let r = app
+        .client
+        .get(app.url(&format!(
+            "/v1/tenants/{tenant}/messages/{document_id}/attachments/0"
+        )))
+        .bearer_auth(&agent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let disposition = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        disposition.contains("filename=\"Rechnung M_rz _2026_.pdf\"")
+            && disposition.contains("filename*=UTF-8''Rechnung%20M%C3%A4rz%20%222026%22.pdf"),
+        "{disposition}"
     );
     let get_file = fake
         .requests()
