@@ -1295,6 +1295,11 @@ async fn a_dpo_decides_an_erasure_and_downloads_the_letter(backend: Backend) {
     add_user(&app, "dpo@muster.de", Role::Dpo, Some(&t)).await;
     let mut browser = Browser::new(&app);
     assert_eq!(browser.sign_in("dpo@muster.de", PASSWORD, "").await, 303);
+    let (_, html, _) = browser.get("/ui/dashboard").await;
+    assert!(
+        html.contains("Offene Anfragen") && !html.contains("Kanalstatus"),
+        "a DPO, who cannot see channels, is not told there are none: {html}"
+    );
     let page = format!("/ui/t/{t}/requests");
     let (status, html, _) = browser.get(&page).await;
     assert_eq!(status, 200);
@@ -1604,6 +1609,11 @@ async fn erasure_in_the_interface_asks_for_confirmation_with_what_goes_and_what_
     add_user(&app, "dpo@muster.de", Role::Dpo, Some(&t)).await;
     let mut browser = Browser::new(&app);
     assert_eq!(browser.sign_in("dpo@muster.de", PASSWORD, "").await, 303);
+    let (_, html, _) = browser.get("/ui/dashboard").await;
+    assert!(
+        html.contains("Offene Anfragen") && !html.contains("Kanalstatus"),
+        "a DPO, who cannot see channels, is not told there are none: {html}"
+    );
     let page = format!("/ui/t/{t}/requests");
     let (_, html, _) = browser.get(&page).await;
     let csrf = hidden(&html, "csrf");

@@ -22,6 +22,13 @@ async fn dashboard(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpRespons
         .map_err(UiError::domain(who.lang))?;
     let t = |x: Text| who.t(x);
     let missing = super::missing_entries(&hafen, &who).await;
+    // Channel health is for those who look after channels: to anyone else an empty list would
+    // read as "no channels".
+    let sees_channels = who.tenants.iter().any(|(tenant, _)| {
+        who.actor()
+            .authorize(tenant, crate::auth::Permission::ManageChannels)
+            .is_ok()
+    });
     let content = html! {
         h1 { (t(Text::Dashboard)) }
         @if !missing.is_empty() {
@@ -62,7 +69,7 @@ async fn dashboard(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpRespons
             }
             }
         }
-        section aria-labelledby="health" {
+        @if sees_channels { section aria-labelledby="health" {
             h2 #health { (t(Text::ChannelHealth)) }
             @if d.channels.is_empty() { p { (t(Text::None_)) } } @else {
                 table {
@@ -80,7 +87,7 @@ async fn dashboard(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpRespons
                     }
                 }
             }
-        }
+        } }
         section aria-labelledby="dsr" {
             h2 #dsr { (t(Text::OpenRequests)) }
             @if d.open_requests.is_empty() { p { (t(Text::None_)) } } @else {
