@@ -33,8 +33,8 @@ fi
 
 # CI packages the debug build it already has (HAFEN_DEB_PROFILE=dev): the packaging is what is
 # under test, and a release build would double CI's time. `bash packaging/test-deb.sh` alone
-# packages the release build, as shipped.
-profile=${HAFEN_DEB_PROFILE:-release}
+# packages the `dist` profile's build (fat LTO), as shipped.
+profile=${HAFEN_DEB_PROFILE:-dist}
 step "building the package ($profile profile)"
 deb=$(cargo deb --locked --profile "$profile" 2>/dev/null | tail -n 1)
 [ -f "$deb" ] || fail "cargo deb produced no package"
