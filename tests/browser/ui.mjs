@@ -92,6 +92,12 @@ async function walk(page, prefix, suffix, save = true) {
   return links;
 }
 
+// Follows a link in the main navigation and waits for the page it leads to, so nothing reads
+// the page while the browser is still between two documents.
+async function open(page, label) {
+  await Promise.all([page.waitForNavigation(), page.click(`nav.main >> text=${label}`)]);
+}
+
 async function shot(page, name) {
   await german(page, name);
   if (!process.env.HAFEN_SCREENSHOTS) return;
@@ -160,7 +166,7 @@ try {
   check(session && session.httpOnly && session.sameSite === 'Strict' && session.path === '/ui', 'the session cookie is HttpOnly, SameSite=Strict, Path=/ui');
 
   // A tenant and a channel; the channel page shows the webhook URL to enter at Meta.
-  await page.click('nav.main >> text=Mandanten');
+  await open(page, 'Mandanten');
   await page.fill('#tenant-name', 'Muster GmbH');
   await Promise.all([page.waitForNavigation(), page.click('main button[type=submit]')]);
   const tenantId = page.url().match(/\/ui\/t\/([0-9a-f-]+)\/channels/)?.[1];
@@ -187,7 +193,7 @@ try {
   const contactId = first.contact_id;
 
   // Retention: a rule, its dry-run preview, activation.
-  await page.click('nav.main >> text=Löschregeln');
+  await open(page, 'Löschregeln');
   await shot(page, 'retention');
   // Typed as a person would: the form comes back as typed, with the reason beside the row.
   await page.selectOption('#r0-cat', 'message_content');
@@ -224,12 +230,12 @@ try {
   await Promise.all([page.waitForNavigation(), page.click('main a:has-text("Abbrechen")')]);
 
   // Legal holds and consent (the widget preview follows what is typed).
-  await page.click('nav.main >> text=Aufbewahrungssperren');
+  await open(page, 'Aufbewahrungssperren');
   await page.fill('#h-reason', 'Rechtsstreit Az. 3 O 123/26');
   await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Sperre setzen")')]);
   check((await page.locator('main table').textContent()).includes('Rechtsstreit'), 'a legal hold is placed');
   await shot(page, 'holds');
-  await page.click('nav.main >> text=Einwilligungen');
+  await open(page, 'Einwilligungen');
   await page.fill('#p-title', 'Newsletter per WhatsApp');
   await page.fill('#p-de', 'Ja, ich möchte den Newsletter per WhatsApp erhalten.');
   await page.fill('#p-color', '#7a1f5c');
@@ -240,7 +246,7 @@ try {
   check((await page.locator('main').textContent()).includes('Ja, ich möchte den Newsletter'), 'the purpose is created with its text');
 
   // A contact's conversation, looked up by number (audited).
-  await page.click('nav.main >> text=Kontakte');
+  await open(page, 'Kontakte');
   await page.fill('#f-person', '+49 170 5550999');
   await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Suchen")')]);
   check((await page.locator('#nobody').textContent()).includes('keine Daten'), 'a number Hafen does not know is a normal answer: no data held');
@@ -259,7 +265,7 @@ try {
   await shot(page, 'conversation');
 
   // Data-subject request: register an access request, export it.
-  await page.click('nav.main >> text=Betroffenenanfragen');
+  await open(page, 'Betroffenenanfragen');
   await page.selectOption('#q-kind', 'access');
   await page.fill('#q-person', '+49 151 23456789');
   await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Anfrage erfassen")')]);
@@ -283,7 +289,7 @@ try {
   check(page.url().endsWith('/requests'), 'cancelling returns to the requests, nothing erased');
 
   // Reports: a PDF download.
-  await page.click('nav.main >> text=Berichte');
+  await open(page, 'Berichte');
   await page.selectOption('#r-kind', 'deletion-concept');
   await page.selectOption('#r-tenant', tenantId);
   await page.selectOption('#r-format', 'pdf');
@@ -293,7 +299,7 @@ try {
   check(pdf.subarray(0, 5).toString() === '%PDF-' && report.suggestedFilename().endsWith('.pdf'), `the report downloads as a PDF (${report.suggestedFilename()}, ${pdf.length} bytes)`);
 
   // Certificates, audit log with chain check, users, dashboard.
-  await page.click('nav.main >> text=Löschnachweise');
+  await open(page, 'Löschnachweise');
   await shot(page, 'certificates');
   // The register: the dashboard lists what the records lack; the controller's details are
   // entered on their page.
@@ -314,13 +320,13 @@ try {
   await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Speichern")')]);
   check((await page.locator('p.notice').textContent()).includes('Gespeichert'), 'the controller and the agreement are saved');
   await shot(page, 'register');
-  await page.click('nav.main >> text=Prüfprotokoll');
+  await open(page, 'Prüfprotokoll');
   await Promise.all([page.waitForNavigation(), page.click('button:has-text("Kette prüfen")')]);
   check((await page.locator('#chain').textContent()).includes('Kette vollständig'), 'the audit chain verifies');
   const audit = await page.locator('main table').textContent();
   check(audit.includes('Angemeldet') && audit.includes('Anmeldung fehlgeschlagen') && !audit.includes('ui.sign_in'), 'sign-in and the failed attempt are audited');
   await shot(page, 'audit');
-  await page.click('nav.main >> text=Benutzer');
+  await open(page, 'Benutzer');
   await page.fill('#u-login', 'agentin@muster.de');
   await page.fill('#u-password', 'Vorläufiges Passwort 1');
   await page.selectOption('#u-role', 'agent');
@@ -395,7 +401,7 @@ try {
   await shot(dpo, 'dpo-dashboard-en');
   await dsb.close();
   // API tokens: issued with a name and an end, the secret shown once, revoked.
-  await page.click('nav.main >> text=API-Tokens');
+  await open(page, 'API-Tokens');
   await page.fill('#k-name', 'Kassensystem Filiale Nord');
   await page.selectOption('#k-role', 'ingest');
   await page.selectOption('#k-tenant', tenantId);
@@ -427,17 +433,17 @@ try {
 
   // A second tenant: the chosen one stays chosen across pages without a tenant, and the picker
   // switches to the other with the same page.
-  await page.click('nav.main >> text=Mandanten');
+  await open(page, 'Mandanten');
   await page.fill('#tenant-name', 'Zweite Muster AG');
   await Promise.all([page.waitForNavigation(), page.click('main button[type=submit]')]);
   const secondId = page.url().match(/\/ui\/t\/([0-9a-f-]+)\/channels/)?.[1];
-  await page.click('nav.main >> text=Berichte');
-  await page.click('nav.main >> text=Löschregeln');
+  await open(page, 'Berichte');
+  await open(page, 'Löschregeln');
   check(page.url().includes(secondId) && (await page.locator('nav.main li.current-tenant').textContent()).includes('Zweite Muster AG'),
         'after a page without a tenant the chosen tenant stays chosen');
   await Promise.all([page.waitForNavigation(), page.selectOption('#tenant-pick', tenantId)]);
   check(page.url().endsWith(`/ui/t/${tenantId}/retention`), 'the tenant picker opens the same page of the other tenant');
-  await page.click('nav.main >> text=Übersicht');
+  await open(page, 'Übersicht');
 
   // English: every page the admin is offered.
   await Promise.all([page.waitForNavigation(), page.click('nav.lang >> text=English')]);
