@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod bootstrap;
+pub mod bots;
 pub mod channels;
 pub mod cli;
 pub mod clock;

@@ -196,6 +196,12 @@ impl Hafen {
     }
 
     fn authorize_issue(&self, actor: &Actor, spec: &TokenSpec) -> Result<()> {
+        if spec.role == Role::Bot {
+            return Err(Error::invalid(
+                "role",
+                "a bot's token comes with its bot: register the bot (POST /v1/tenants/{tenant}/bots)",
+            ));
+        }
         match (&spec.tenant, spec.role.is_install_wide()) {
             (Some(t), false) => actor.authorize(t, Permission::ManageTokens)?,
             (None, true) => actor.authorize_install(Permission::ManageTenants)?,

@@ -29,6 +29,9 @@ pub enum Role {
     Agent,
     /// A system that only delivers messages (webhook relays, integrations).
     Ingest,
+    /// A channel's chatbot: sends replies on its channel and hands conversations over to a
+    /// person. Its token is issued with the bot (`POST …/bots`), never on its own.
+    Bot,
 }
 
 /// What a request wants to do.
@@ -82,12 +85,13 @@ impl Permission {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Admin,
         Role::TenantAdmin,
         Role::Dpo,
         Role::Agent,
         Role::Ingest,
+        Role::Bot,
     ];
 
     pub fn allows(self, permission: Permission) -> bool {
@@ -112,6 +116,7 @@ impl Role {
                 WriteMessages | SendMessages | ReadContent | ManageConsent
             ),
             Role::Ingest => matches!(permission, WriteMessages),
+            Role::Bot => matches!(permission, SendMessages),
         }
     }
 
@@ -122,6 +127,7 @@ impl Role {
             Role::Dpo => "dpo",
             Role::Agent => "agent",
             Role::Ingest => "ingest",
+            Role::Bot => "bot",
         }
     }
 
@@ -146,7 +152,7 @@ impl FromStr for Role {
             .ok_or_else(|| {
                 Error::invalid(
                     "role",
-                    "must be one of admin, tenant_admin, dpo, agent, ingest",
+                    "must be one of admin, tenant_admin, dpo, agent, ingest, bot",
                 )
             })
     }

@@ -74,6 +74,9 @@ pub struct InboundMessage {
     pub body: Option<String>,
     /// Files to download through the platform API.
     pub media: Vec<MediaRef>,
+    /// The contact's new address, announced by this message (WhatsApp system message
+    /// `user_changed_number`, `system.wa_id`): the contact moves to it.
+    pub new_address: Option<String>,
     /// The whole raw item (one `messages[]` entry with its `contacts[]` peer, one `messaging[]`
     /// entry, one Telegram update): stored sealed.
     pub raw: serde_json::Value,

@@ -269,6 +269,8 @@ struct Target {
     enabled: Vec<String>,
     existing: Option<(String, Option<String>)>,
     consent: Option<Option<crate::consent::ConsentState>>,
+    /// A person has the conversation (taken over from the channel's bot).
+    handed_over: bool,
 }
 
 /// When a stored message goes to the platform.
@@ -323,6 +325,17 @@ impl Hafen {
             idempotency_key,
             purpose_id,
         } = request.validate()?;
+        // A bot sends on its own channel only, and not where a person has taken over.
+        let bot = self.replying_bot(actor, tenant).await?;
+        let channel_id = match (&bot, channel_id) {
+            (Some(bot), Some(asked)) if asked != bot.channel_id => {
+                return Err(Error::Forbidden(
+                    "a bot sends on its own channel only".into(),
+                ))
+            }
+            (Some(bot), _) => Some(bot.channel_id.clone()),
+            (None, asked) => asked,
+        };
         let tenant_keys = self.tenant_keys(tenant).await?;
         let idempotency_index = idempotency_key
             .as_ref()
@@ -364,6 +377,8 @@ impl Hafen {
                     Some(p) => Some(Hafen::consent_state(conn, t.as_str(), &contact.id, p)?),
                     None => None,
                 };
+                let handed_over =
+                    crate::bots::handed_over_at(conn, t.as_str(), &contact.id)?.is_some();
                 Ok(found.and_then(|mut k| {
                     let keys = k
                         .remove(&contact.id)
@@ -375,6 +390,7 @@ impl Hafen {
                         enabled,
                         existing,
                         consent,
+                        handed_over,
                     })
                 }))
             })
@@ -390,6 +406,12 @@ impl Hafen {
         }
         if target.contact.restricted_at.is_some() {
             return Err(Error::Conflict(RESTRICTED.into()));
+        }
+        if bot.is_some() && target.handed_over {
+            return Err(Error::Conflict(
+                "a person has taken this conversation over: the bot sends nothing until an agent hands it back"
+                    .into(),
+            ));
         }
         let platform = Platform::parse(&target.contact.channel).ok_or_else(|| {
             Error::invalid(
@@ -471,6 +493,7 @@ impl Hafen {
             period_key_id: Some(period.id.clone()),
             business_letter: channel.business_letters,
             content_deleted_at: None,
+            sent_by_bot: bot.as_ref().map(|b| b.id.clone()),
         };
         let entry = OutboxRow {
             message_id: message_id.clone(),
@@ -490,7 +513,10 @@ impl Hafen {
         let event = AuditEvent::new(actor, "message.send")
             .tenant(tenant)
             .object("message", &message_id)
-            .detail(format!("channel={} kind={}", channel.id, row.kind));
+            .detail(match &bot {
+                Some(bot) => format!("channel={} kind={} bot={}", channel.id, row.kind, bot.id),
+                None => format!("channel={} kind={}", channel.id, row.kind),
+            });
         let stored = self
             .store
             .write(move |conn| {

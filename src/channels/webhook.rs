@@ -157,6 +157,9 @@ fn to_message(
         channel_id: Some(channel_id.to_string()),
         media: m.media,
         business_letter: letters,
+        new_address: m
+            .new_address
+            .and_then(|a| Address::parse_platform_id("new_address", channel, &a).ok()),
     })
 }
 

@@ -153,6 +153,23 @@ pub fn insert(
     Ok(())
 }
 
+/// Gives a contact a new address (the person changed their number): the blind index it is
+/// found under and the sealed address, together.
+pub fn change_address(
+    conn: &mut DbConn,
+    id: &str,
+    address_index: &[u8],
+    address_sealed: &[u8],
+) -> Result<(), StoreError> {
+    diesel::update(contacts::table.filter(contacts::id.eq(id)))
+        .set((
+            contacts::address_index.eq(address_index),
+            contacts::address_sealed.eq(address_sealed),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Moves `last_message_at` forward (never back: messages may arrive out of order).
 pub fn touch_last_message(conn: &mut DbConn, id: &str, at: i64) -> Result<(), StoreError> {
     diesel::update(

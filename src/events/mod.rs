@@ -40,6 +40,10 @@ pub enum EventKind {
     /// whatever it subscribed to.
     #[serde(rename = "contact.erasure")]
     ContactErasure,
+    /// An inbound message for the channel's bot (docs/channels.md, "Chatbots"): delivered only
+    /// to that bot's hook, never to the company's hooks.
+    #[serde(rename = "bot.message")]
+    BotMessage,
 }
 
 impl EventKind {
@@ -48,6 +52,7 @@ impl EventKind {
             Self::MessageReceived => "message.received",
             Self::MessageStatus => "message.status",
             Self::ContactErasure => "contact.erasure",
+            Self::BotMessage => "bot.message",
         }
     }
 
@@ -61,6 +66,7 @@ impl EventKind {
             "message.received" => Some(Self::MessageReceived),
             "message.status" => Some(Self::MessageStatus),
             "contact.erasure" => Some(Self::ContactErasure),
+            "bot.message" => Some(Self::BotMessage),
             _ => None,
         }
     }
@@ -107,14 +113,115 @@ pub struct DeliveryView {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = event_hooks)]
-struct HookRow {
-    id: String,
+pub(crate) struct HookRow {
+    pub(crate) id: String,
     tenant_id: String,
     url_sealed: Vec<u8>,
     secret_sealed: Vec<u8>,
     events: String,
     enabled: bool,
     created_at: i64,
+    /// A bot's hook: receives only the events of this channel's messages.
+    channel_id: Option<String>,
+}
+
+impl HookRow {
+    /// A hook with its URL and secret sealed under the tenant's keys.
+    pub(crate) fn sealed(
+        keys: &OwnerKeys,
+        tenant: &str,
+        (url, secret): (&str, &str),
+        events: &[EventKind],
+        channel_id: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Self> {
+        let id = uuid::Uuid::now_v7().hyphenated().to_string();
+        Ok(Self {
+            url_sealed: keys
+                .seal
+                .seal(&binding(tenant, "event_hooks", "url", &id), url.as_bytes())?,
+            secret_sealed: keys.seal.seal(
+                &binding(tenant, "event_hooks", "secret", &id),
+                secret.as_bytes(),
+            )?,
+            id,
+            tenant_id: tenant.to_string(),
+            events: events
+                .iter()
+                .map(|e| e.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            enabled: true,
+            created_at: to_micros(now),
+            channel_id,
+        })
+    }
+
+    pub(crate) fn insert(&self, conn: &mut DbConn) -> Result<(), StoreError> {
+        diesel::insert_into(event_hooks::table)
+            .values(self)
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// The hook's URL, opened.
+    pub(crate) fn url(&self, keys: &OwnerKeys) -> Result<String> {
+        Ok(keys.seal.open_string(
+            &binding(&self.tenant_id, "event_hooks", "url", &self.id),
+            &self.url_sealed,
+        )?)
+    }
+
+    pub(crate) fn find(
+        conn: &mut DbConn,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<Self>, StoreError> {
+        Ok(event_hooks::table
+            .filter(event_hooks::tenant_id.eq(tenant))
+            .filter(event_hooks::id.eq(id))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    /// Stops deliveries to the hook (a removed bot's); what was delivered stays listed.
+    pub(crate) fn disable(conn: &mut DbConn, id: &str) -> Result<(), StoreError> {
+        diesel::update(event_hooks::table.filter(event_hooks::id.eq(id)))
+            .set(event_hooks::enabled.eq(false))
+            .execute(conn)?;
+        diesel::update(
+            event_deliveries::table
+                .filter(event_deliveries::hook_id.eq(id))
+                .filter(event_deliveries::state.eq("pending")),
+        )
+        .set((
+            event_deliveries::state.eq("failed"),
+            event_deliveries::last_error.eq("the bot was removed"),
+        ))
+        .execute(conn)?;
+        Ok(())
+    }
+}
+
+/// A signing secret: the caller's (checked for strength), or 32 random bytes.
+pub(crate) fn signing_secret(given: Option<String>) -> Result<String> {
+    match given {
+        Some(s) if s.len() > 256 || s.chars().any(char::is_control) => Err(Error::invalid(
+            "secret",
+            "must be at most 256 characters without control characters",
+        )),
+        Some(s) => {
+            crate::crypto::strength::check(&s)
+                .map_err(|reason| Error::invalid("secret", reason))?;
+            Ok(s)
+        }
+        None => {
+            let mut bytes = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            Ok(URL_SAFE_NO_PAD.encode(bytes))
+        }
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -151,7 +258,7 @@ fn binding<'a>(
 }
 
 /// The form of a hook URL; where it may lead is the egress policy's question.
-fn validate_url(url: &str) -> Result<url::Url> {
+pub(crate) fn validate_url(url: &str) -> Result<url::Url> {
     let invalid = || {
         Error::invalid(
             "url",
@@ -207,10 +314,14 @@ pub fn enqueue(
     if events.is_empty() {
         return Ok(0);
     }
-    let hooks: Vec<(String, String)> = event_hooks::table
+    let hooks: Vec<(String, String, Option<String>)> = event_hooks::table
         .filter(event_hooks::tenant_id.eq(tenant))
         .filter(event_hooks::enabled.eq(true))
-        .select((event_hooks::id, event_hooks::events))
+        .select((
+            event_hooks::id,
+            event_hooks::events,
+            event_hooks::channel_id,
+        ))
         .load(conn)?;
     if hooks.is_empty() {
         return Ok(0);
@@ -219,8 +330,14 @@ pub fn enqueue(
     let mut queued = 0;
     for (kind, payload) in events {
         let mut payload = restricted.withhold(kind, payload);
-        for (hook_id, subscribed) in &hooks {
-            if !kind.is_legal_notice() && !subscribed.split(',').any(|e| e == kind.as_str()) {
+        for (hook_id, subscribed, channel) in &hooks {
+            let wanted = kind.is_legal_notice()
+                || (subscribed.split(',').any(|e| e == kind.as_str())
+                    // A bot's hook gets its own channel's messages only.
+                    && channel
+                        .as_deref()
+                        .is_none_or(|c| payload["message"]["channel_id"] == c));
+            if !wanted {
                 continue;
             }
             let id = uuid::Uuid::now_v7().hyphenated().to_string();
@@ -320,7 +437,7 @@ impl Restricted {
         }
         let p = &payload;
         match kind {
-            EventKind::MessageReceived => serde_json::json!({
+            EventKind::MessageReceived | EventKind::BotMessage => serde_json::json!({
                 "event": p["event"],
                 "tenant_id": p["tenant_id"],
                 "restricted": true,
@@ -345,7 +462,9 @@ impl Restricted {
 /// Whether a delivered event carries personal data (and so is audited): a message with its
 /// contact's address, name and body. Statuses carry ids and a state; erasure notices ids.
 fn carries_personal_data(payload: &serde_json::Value) -> bool {
-    payload["event"] == EventKind::MessageReceived.as_str() && payload["restricted"] != true
+    (payload["event"] == EventKind::MessageReceived.as_str()
+        || payload["event"] == EventKind::BotMessage.as_str())
+        && payload["restricted"] != true
 }
 
 impl Hafen {
@@ -395,24 +514,7 @@ impl Hafen {
         {
             return Err(Error::invalid("url", refused.to_string()));
         }
-        let secret = match input.secret {
-            Some(s) if s.len() > 256 || s.chars().any(char::is_control) => {
-                return Err(Error::invalid(
-                    "secret",
-                    "must be at most 256 characters without control characters",
-                ))
-            }
-            Some(s) => {
-                crate::crypto::strength::check(&s)
-                    .map_err(|reason| Error::invalid("secret", reason))?;
-                s
-            }
-            None => {
-                let mut bytes = [0u8; 32];
-                rand::rngs::OsRng.fill_bytes(&mut bytes);
-                URL_SAFE_NO_PAD.encode(bytes)
-            }
-        };
+        let secret = signing_secret(input.secret)?;
         let mut events = input
             .events
             .unwrap_or_else(|| vec![EventKind::MessageReceived, EventKind::MessageStatus]);
@@ -420,35 +522,29 @@ impl Hafen {
         if events.is_empty() {
             return Err(Error::invalid("events", "name at least one event"));
         }
+        if events.contains(&EventKind::BotMessage) {
+            return Err(Error::invalid(
+                "events",
+                "bot.message goes to a channel's bot: register the bot (POST /v1/tenants/{tenant}/bots)",
+            ));
+        }
         let keys = self.tenant_keys(tenant).await?;
-        let id = uuid::Uuid::now_v7().hyphenated().to_string();
-        let t = tenant.as_str();
         let now = self.clock.now();
-        let row = HookRow {
-            url_sealed: keys
-                .seal
-                .seal(&binding(t, "event_hooks", "url", &id), input.url.as_bytes())?,
-            secret_sealed: keys
-                .seal
-                .seal(&binding(t, "event_hooks", "secret", &id), secret.as_bytes())?,
-            id: id.clone(),
-            tenant_id: t.to_string(),
-            events: events
-                .iter()
-                .map(|e| e.as_str())
-                .collect::<Vec<_>>()
-                .join(","),
-            enabled: true,
-            created_at: to_micros(now),
-        };
+        let row = HookRow::sealed(
+            &keys,
+            tenant.as_str(),
+            (&input.url, &secret),
+            &events,
+            None,
+            now,
+        )?;
+        let id = row.id.clone();
         let event = AuditEvent::new(actor, "event_hook.create")
             .tenant(tenant)
             .object("event_hook", &id);
         self.store
             .write(move |conn| {
-                diesel::insert_into(event_hooks::table)
-                    .values(&row)
-                    .execute(conn)?;
+                row.insert(conn)?;
                 audit::append(conn, now, event.clone())
             })
             .await?;
@@ -473,8 +569,10 @@ impl Hafen {
         let rows: Vec<HookRow> = self
             .store
             .read(move |conn| {
+                // A bot's hook is the bot's: listed, and removed, with it (`…/bots`).
                 Ok(event_hooks::table
                     .filter(event_hooks::tenant_id.eq(t.as_str()))
+                    .filter(event_hooks::channel_id.is_null())
                     .order(event_hooks::id.asc())
                     .select(HookRow::as_select())
                     .load(conn)?)
@@ -520,6 +618,14 @@ impl Hafen {
                         .filter(event_deliveries::tenant_id.eq(t.as_str())),
                 )
                 .execute(conn)?;
+                if HookRow::find(conn, t.as_str(), &id_owned)?
+                    .is_some_and(|h| h.channel_id.is_some())
+                {
+                    return Err(StoreError::Rejected(Error::Conflict(
+                        "this hook delivers to a bot: remove the bot (DELETE /v1/tenants/{tenant}/bots/{id})"
+                            .into(),
+                    )));
+                }
                 let n = diesel::delete(
                     event_hooks::table
                         .filter(event_hooks::id.eq(&id_owned))

@@ -117,14 +117,19 @@ pub async fn attachment(
     let tenant = TenantId::parse(&tenant)?;
     let n: i32 = n.parse().map_err(|_| Error::NotFound)?;
     let file = hafen.read_attachment(&caller.0, &tenant, &id, n).await?;
+    Ok(file_response(file))
+}
+
+/// A decrypted file as a download (the API's and the interface's).
+pub(crate) fn file_response(file: crate::messages::read::AttachmentContent) -> HttpResponse {
     // A type stored before parsing dropped unsafe ones (a CR/LF) must not break the headers.
     let mime = file
         .mime_type
         .filter(|m| crate::channels::parse::header_safe_mime(m));
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type(mime.unwrap_or_else(|| "application/octet-stream".into()))
         .insert_header(content_disposition(file.filename.as_deref()))
-        .body(file.bytes))
+        .body(file.bytes)
 }
 
 /// `attachment`, with the sender's file name when there is one: RFC 6266's `filename*` in

@@ -1,6 +1,7 @@
 //! The HTTP API (`/v1`), health and the OpenAPI document. Handlers parse, authorise through
 //! the [`extract::Caller`], call one domain function and map the result; no business rules here.
 
+pub mod bots;
 pub mod channels;
 pub mod consent;
 pub mod contacts;
@@ -69,6 +70,13 @@ use crate::service::Hafen;
         events::list,
         events::delete,
         events::deliveries,
+        bots::create,
+        bots::list,
+        bots::delete,
+        bots::deliveries,
+        bots::handover_state,
+        bots::take_over,
+        bots::hand_back,
         retention::preview,
         retention::rules,
         retention::put_rules,
@@ -117,6 +125,7 @@ use crate::service::Hafen;
         (name = "contacts", description = "Data subjects and their conversations"),
         (name = "channels", description = "WhatsApp numbers, Facebook pages and Telegram bots"),
         (name = "event-hooks", description = "Events for the company's own systems"),
+        (name = "bots", description = "Chatbots of a channel, and the hand-over of a conversation to a person"),
         (name = "consent", description = "Double opt-in: purposes, texts, consents and their proof"),
         (name = "records", description = "The GDPR register and reports: Art. 30 records, AVV annexes, deletion and consent reports"),
         (name = "requests", description = "Data-subject requests: access, portability, erasure, restriction, with deadlines"),
@@ -458,6 +467,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/tenants/{tenant}/event-hooks/{id}/deliveries",
             web::get().to(events::deliveries),
+        )
+        .route("/v1/tenants/{tenant}/bots", web::post().to(bots::create))
+        .route("/v1/tenants/{tenant}/bots", web::get().to(bots::list))
+        .route(
+            "/v1/tenants/{tenant}/bots/{id}",
+            web::delete().to(bots::delete),
+        )
+        .route(
+            "/v1/tenants/{tenant}/bots/{id}/deliveries",
+            web::get().to(bots::deliveries),
+        )
+        .route(
+            "/v1/tenants/{tenant}/contacts/{id}/handover",
+            web::get().to(bots::handover_state),
+        )
+        .route(
+            "/v1/tenants/{tenant}/contacts/{id}/handover",
+            web::post().to(bots::take_over),
+        )
+        .route(
+            "/v1/tenants/{tenant}/contacts/{id}/handover",
+            web::delete().to(bots::hand_back),
         )
         .route(
             "/v1/tenants/{tenant}/messages/{id}/attachments/{n}",

@@ -61,6 +61,20 @@ struct Prepared {
     /// (in the order of `statuses`; the message id is filled in once matched).
     message_events: Vec<(String, serde_json::Value)>,
     status_events: Vec<serde_json::Value>,
+    /// Contacts that move to a new address, announced by a message of the batch.
+    address_changes: Vec<AddressChange>,
+}
+
+/// A person changed their number (WhatsApp `user_changed_number`): their contact takes the new
+/// address, so the conversation continues on one contact. Applied only with its message (a
+/// redelivered announcement changes nothing again).
+#[derive(Clone)]
+struct AddressChange {
+    message_id: String,
+    contact_id: String,
+    channel: String,
+    address_index: Vec<u8>,
+    address_sealed: Vec<u8>,
 }
 
 impl Hafen {
@@ -259,6 +273,7 @@ fn prepare(
         period_ids: BTreeSet::from([context.event_keys.0.clone()]),
         message_events: Vec::new(),
         status_events: Vec::with_capacity(statuses.len()),
+        address_changes: Vec::new(),
     };
     let now_micros = to_micros(now);
     for status in statuses {
@@ -304,9 +319,21 @@ fn prepare(
         };
         let period = context.period(message.channel.as_str(), to_micros(message.occurred_at))?;
         prepared.period_ids.insert(period.id.clone());
-        let keys = keys.within_period(&period.keys);
+        let contact_keys = keys;
+        let keys = contact_keys.within_period(&period.keys);
         let mut row = seal_message(t, &contact_id, &keys, tenant_keys, message, now_micros)?;
         row.period_key_id = Some(period.id.clone());
+        if let Some(new) = &message.new_address {
+            prepared.address_changes.push(AddressChange {
+                message_id: row.id.clone(),
+                contact_id: contact_id.clone(),
+                channel: message.channel.as_str().to_string(),
+                address_index: address_index(tenant_keys, &message.channel, new),
+                address_sealed: contact_keys
+                    .seal
+                    .seal_str(&contacts::binding(t, &contact_id, "address"), new.expose())?,
+            });
+        }
         let latest = prepared.latest.entry(contact_id).or_insert(row.occurred_at);
         *latest = (*latest).max(row.occurred_at);
         for (n, media) in message.media.iter().enumerate() {
@@ -504,6 +531,7 @@ fn seal_message(
             .transpose()?,
         channel_id: message.channel_id.clone(),
         business_letter: message.business_letter,
+        sent_by_bot: None,
         delivery_status: None,
         delivery_status_at: None,
         idempotency_index: None,
@@ -511,6 +539,41 @@ fn seal_message(
         content_deleted_at: None,
         id,
     })
+}
+
+/// Moves a contact to the address its message announced. When another contact already has that
+/// address (the person wrote from the new number before the announcement arrived), both stay
+/// as they are and the audit entry says so: merging two people's histories is a decision for a
+/// person, not for a webhook.
+fn move_contact(
+    conn: &mut DbConn,
+    tenant: &str,
+    change: &AddressChange,
+    ingest: &AuditEvent,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let taken =
+        contacts::exists_with_address(conn, tenant, &change.channel, &change.address_index)?;
+    if !taken {
+        contacts::change_address(
+            conn,
+            &change.contact_id,
+            &change.address_index,
+            &change.address_sealed,
+        )?;
+    }
+    let mut event = AuditEvent::new(&ingest.actor, "contact.number_changed");
+    event.tenant = ingest.tenant.clone();
+    let detail = if taken {
+        "not moved: another contact already has the new number"
+    } else {
+        "moved to the new number the platform announced"
+    };
+    let event = event
+        .object("contact", change.contact_id.clone())
+        .detail(format!("{detail} (message {})", change.message_id));
+    audit::append(conn, at, event)?;
+    Ok(())
 }
 
 /// Whether two contacts are the same address on the same channel.
@@ -527,6 +590,16 @@ fn same_address(conn: &mut DbConn, tenant: &str, a: &str, b: &str) -> Result<boo
 
 /// The `message.received` event for the tenant's own systems.
 fn received_event(tenant: &str, row: &MessageRow, message: &NewMessage) -> serde_json::Value {
+    let raw: Option<serde_json::Value> = message
+        .raw
+        .as_ref()
+        .and_then(|r| serde_json::from_slice(r.expose()).ok());
+    let (content, reply_to) = crate::channels::parse::content::read(
+        row.channel.as_str(),
+        message.kind,
+        raw.as_ref(),
+        message.body.as_ref().map(|b| b.expose().as_str()),
+    );
     serde_json::json!({
         "event": EventKind::MessageReceived.as_str(),
         "tenant_id": tenant,
@@ -541,6 +614,8 @@ fn received_event(tenant: &str, row: &MessageRow, message: &NewMessage) -> serde
             "body": message.body.as_ref().map(|b| b.expose()),
             "external_id": message.external_id.as_ref().map(|e| e.expose()),
             "attachments": message.media.len(),
+            "content": content,
+            "reply_to": reply_to,
         },
         "contact": {
             "id": row.contact_id,
@@ -637,6 +712,10 @@ fn apply(
             .into_iter()
             .filter_map(|(index, id, contact)| index.map(|i| (i, (id, contact))))
             .collect();
+    // A platform's verified delivery names its message ids itself, and its receipt hands no ids
+    // back: a known id from another contact is the platform repeating a message whose sender has
+    // since moved (a changed number), not another person's message.
+    let from_platform = matches!(event.actor, crate::auth::Actor::Channel { .. });
     let mut outcomes = Vec::with_capacity(prepared.messages.len());
     let mut fresh = Vec::with_capacity(prepared.messages.len());
     for (position, row) in prepared.messages.into_iter().enumerate() {
@@ -646,6 +725,7 @@ fn apply(
                 // "duplicate" would hand the caller that other person's ids. (Two contact rows
                 // of one address, from a race between instances, are the same person.)
                 if *contact_id != row.contact_id
+                    && !from_platform
                     && !same_address(conn, t, contact_id, &row.contact_id)?
                 {
                     return Err(StoreError::Rejected(crate::error::Error::Conflict(format!(
@@ -688,11 +768,17 @@ fn apply(
     let mut queued_work = !attachments.is_empty();
     let status_count = prepared.statuses.len();
     let stored_statuses = status::store(conn, t, prepared.statuses)?;
-    let mut events: Vec<(EventKind, serde_json::Value)> = prepared
+    let received: Vec<serde_json::Value> = prepared
         .message_events
         .into_iter()
         .filter(|(id, _)| fresh_ids.contains(id.as_str()))
-        .map(|(_, payload)| (EventKind::MessageReceived, payload))
+        .map(|(_, payload)| payload)
+        .collect();
+    let for_bots = crate::bots::events_for(conn, t, &received)?;
+    let mut events: Vec<(EventKind, serde_json::Value)> = received
+        .into_iter()
+        .map(|payload| (EventKind::MessageReceived, payload))
+        .chain(for_bots)
         .collect();
     for (row, mut payload) in stored_statuses.iter().zip(prepared.status_events) {
         payload["status"]["message_id"] = serde_json::json!(row.message_id);
@@ -702,6 +788,11 @@ fn apply(
     queued_work |=
         crate::events::enqueue(conn, t, (event_period, event_keys), events, to_micros(at))? > 0;
     crate::store::backend::touch_last_messages(conn, &prepared.latest)?;
+    for change in &prepared.address_changes {
+        if fresh_ids.contains(change.message_id.as_str()) {
+            move_contact(conn, t, change, &event, at)?;
+        }
+    }
     let stored = fresh.len();
     audit::append(
         conn,

@@ -2,6 +2,7 @@
 
 pub mod attachments;
 pub mod classify;
+pub mod content;
 pub mod ingest;
 pub mod read;
 pub mod status;
@@ -52,6 +53,8 @@ pub struct MessageRow {
     pub content_deleted_at: Option<i64>,
     /// A business letter (Handels- oder Geschäftsbrief): kept under the statutory rules.
     pub business_letter: bool,
+    /// The bot that sent this message (an automated reply), if a bot did.
+    pub sent_by_bot: Option<String>,
 }
 
 /// (external id index, message id, contact id) of a stored message.

@@ -31,7 +31,14 @@ pub struct MessageView {
     pub kind: MessageKind,
     pub occurred_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
+    /// The readable content as one text (text, caption, button or list title, emoji, …).
     pub body: Option<String>,
+    /// The content by kind (`content.type` is `kind`): shared contacts' numbers, an order's
+    /// items and prices, a button's payload, a list entry's id, a file's name, the platform's
+    /// error codes. Absent when the content can no longer be read (erased, shredded).
+    pub content: Option<super::content::Content>,
+    /// The platform id (`external_id`) of the message this one answers or quotes.
+    pub reply_to: Option<String>,
     pub external_id: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub raw: Option<serde_json::Value>,
@@ -46,6 +53,8 @@ pub struct MessageView {
     pub channel_id: Option<String>,
     /// Marked as a business letter (§ 257 HGB): kept under the rules for business letters.
     pub business_letter: bool,
+    /// The bot that sent it (an automated reply); null for messages of people.
+    pub sent_by_bot: Option<String>,
     /// Latest delivery status of an outbound message (queued, sent, delivered, read, failed).
     pub delivery_status: Option<String>,
     pub delivery_status_at: Option<DateTime<Utc>>,
@@ -96,16 +105,32 @@ impl MessageView {
         };
         let body = text(open("body", &row.body_sealed)?)?;
         let external_id = text(open("external_id", &row.external_id_sealed)?)?;
-        let raw = open("raw", &row.raw_sealed)?
+        let raw: Option<serde_json::Value> = open("raw", &row.raw_sealed)?
             .map(|b| serde_json::from_slice(&b).map_err(Error::internal))
             .transpose()?;
+        let kind = MessageKind::from_stored(&row.kind);
+        let readable = keys.is_some() && row.content_deleted_at.is_none();
+        let (content, reply_to) = if readable {
+            let (content, reply_to) = crate::channels::parse::content::read(
+                &row.channel,
+                kind,
+                raw.as_ref(),
+                body.as_deref(),
+            );
+            (Some(content), reply_to)
+        } else {
+            (None, None)
+        };
         Ok(Self {
             business_letter: row.business_letter,
+            sent_by_bot: row.sent_by_bot,
             erased: keys.is_none() && !shredded,
             shredded,
             content_deleted_at: row.content_deleted_at.map(from_micros),
             direction: Direction::from_stored(&row.direction),
-            kind: MessageKind::from_stored(&row.kind),
+            kind,
+            content,
+            reply_to,
             occurred_at: from_micros(row.occurred_at),
             received_at: from_micros(row.received_at),
             body,
@@ -514,6 +539,7 @@ mod tests {
             period_key_id: None,
             content_deleted_at: None,
             business_letter: false,
+            sent_by_bot: None,
         };
         assert_eq!(
             decode_cursor(&encode_cursor(&row)).unwrap(),

@@ -261,6 +261,9 @@ pub struct NewMessage {
     pub media: Vec<crate::channels::inbound::MediaRef>,
     /// Marked as a business letter (by the caller, or by the channel's setting).
     pub business_letter: bool,
+    /// The contact's new address, when the message announces that the person changed it
+    /// (WhatsApp `user_changed_number`): stored with the message, in the same transaction.
+    pub new_address: Option<Address>,
 }
 
 /// How far ahead of the server's clock a message may be dated (clocks of other systems drift).
@@ -355,6 +358,7 @@ impl NewMessage {
             channel_id: None,
             media: Vec::new(),
             business_letter: input.business_letter,
+            new_address: None,
         })
     }
 }

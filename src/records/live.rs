@@ -87,9 +87,13 @@ pub struct TenantFacts {
     /// 0: the install's defaults.
     pub rules_version: i32,
     pub active_holds: i64,
+    /// The company's own event hooks (a bot's hook is counted with its bot).
     pub event_hooks: i64,
     pub contacts: i64,
     pub restricted_contacts: i64,
+    /// The channels' bots in force: part of the processing (purpose, recipient, and
+    /// automated decisions where they take any).
+    pub bots: Vec<crate::bots::BotRow>,
 }
 
 impl TenantFacts {
@@ -182,6 +186,7 @@ pub fn tenant_facts(
         (holds.contacts.len() + holds.ranges.len() + usize::from(holds.whole_tenant)) as i64;
     let event_hooks = event_hooks::table
         .filter(event_hooks::tenant_id.eq(tenant))
+        .filter(event_hooks::channel_id.is_null())
         .count()
         .get_result(conn)?;
     let contacts_total = contacts::table
@@ -204,6 +209,7 @@ pub fn tenant_facts(
         event_hooks,
         contacts: contacts_total,
         restricted_contacts,
+        bots: crate::bots::active(conn, tenant)?,
     }))
 }
 
@@ -525,18 +531,43 @@ pub fn activities(facts: &TenantFacts, manual: &[Activity], lang: Lang) -> Vec<A
                 "The controller's systems (event webhooks)",
             ));
         }
+        let bot = facts.bots.iter().find(|b| b.channel_id == ch.id);
+        if let Some(bot) = bot {
+            recipients.push(lang.pick(
+                &format!(
+                    "Chatbot „{}“ des Verantwortlichen (erhält die Nachrichten des Kanals)",
+                    bot.name
+                ),
+                &format!(
+                    "The controller's chatbot \u{201c}{}\u{201d} (receives the channel's messages)",
+                    bot.name
+                ),
+            ));
+        }
         out.push(ActivityRecord {
             key: format!("channel:{}", ch.id),
             name: lang.pick(
                 &format!("{platform}-Kommunikation – {}", ch.name),
                 &format!("{platform} communication – {}", ch.name),
             ),
-            purposes: vec![
+            purposes: std::iter::once(lang.pick(
+                &format!("Kommunikation mit Kunden und Beschäftigten über {platform} (Anfragen, Kundenservice, Chatbots)"),
+                &format!("Communication with customers and staff over {platform} (requests, customer service, chatbots)"),
+            ))
+            .chain(bot.map(|b| {
+                let decides = match b.automated_decisions() {
+                    Some(d) => lang.pick(
+                        &format!("; trifft automatisierte Entscheidungen (Art. 22 DSGVO): {} – Auswirkungen: {}", d.logic, d.effects),
+                        &format!("; takes automated decisions (Art. 22 GDPR): {} – effects: {}", d.logic, d.effects),
+                    ),
+                    None => String::new(),
+                };
                 lang.pick(
-                    &format!("Kommunikation mit Kunden und Beschäftigten über {platform} (Anfragen, Kundenservice, Chatbots)"),
-                    &format!("Communication with customers and staff over {platform} (requests, customer service, chatbots)"),
-                ),
-            ],
+                    &format!("Automatische Antworten durch den Chatbot „{}“: {}, mit Übergabe an Beschäftigte{decides}", b.name, b.purpose),
+                    &format!("Automated replies by the chatbot \u{201c}{}\u{201d}: {}, with hand-over to staff{decides}", b.name, b.purpose),
+                )
+            }))
+            .collect(),
             legal_basis: lang.pick(
                 "Art. 6 Abs. 1 lit. b DSGVO (Vertrag, vorvertragliche Anfrage); Art. 6 Abs. 1 lit. f DSGVO (Beantwortung von Anfragen)",
                 "Art. 6(1)(b) GDPR (contract, pre-contractual requests); Art. 6(1)(f) GDPR (answering requests)",

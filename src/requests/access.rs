@@ -619,6 +619,40 @@ impl Hafen {
                 "The controller's own systems (applications connected through event webhooks)",
             ));
         }
+        // The bots of the channels this person writes on: they receive the messages, and a bot
+        // that decides automatically owes the person its logic and effects (Art. 15(1)(h)).
+        let bots: Vec<&crate::bots::BotRow> = facts
+            .bots
+            .iter()
+            .filter(|b| {
+                facts
+                    .channels
+                    .iter()
+                    .any(|ch| ch.id == b.channel_id && ch.platform.as_str() == contact.channel)
+            })
+            .collect();
+        for bot in &bots {
+            recipients.push(lang.pick(
+                &format!(
+                    "Chatbot „{}“ des Verantwortlichen (beantwortet Nachrichten automatisch)",
+                    bot.name
+                ),
+                &format!(
+                    "The controller's chatbot \u{201c}{}\u{201d} (answers messages automatically)",
+                    bot.name
+                ),
+            ));
+        }
+        let decisions: Vec<String> = bots
+            .iter()
+            .filter_map(|b| b.automated_decisions().map(|d| (b, d)))
+            .map(|(b, d)| {
+                lang.pick(
+                    &format!("Der Chatbot „{}“ trifft automatisierte Entscheidungen (Art. 22 DSGVO). Logik: {} Tragweite und Auswirkungen: {} Sie können verlangen, dass ein Mensch die Entscheidung überprüft.", b.name, d.logic, d.effects),
+                    &format!("The chatbot \u{201c}{}\u{201d} takes automated decisions (Art. 22 GDPR). Logic: {} Significance and consequences: {} You may ask for a person to review the decision.", b.name, d.logic, d.effects),
+                )
+            })
+            .collect();
         let mut third_country_transfers = Vec::new();
         for (s, _) in platform_entry.iter().map(|(s, c)| (s, c)) {
             if !s.third_countries.is_empty() {
@@ -723,10 +757,14 @@ impl Hafen {
             ),
             third_country_transfers,
             storage_periods,
-            automated_decisions: lang.pick(
-                "Eine automatisierte Entscheidungsfindung einschließlich Profiling (Art. 22 Abs. 1 und 4 DSGVO) findet nicht statt.",
-                "No automated decision-making, including profiling (Art. 22(1) and (4) GDPR), takes place.",
-            ),
+            automated_decisions: if decisions.is_empty() {
+                lang.pick(
+                    "Eine automatisierte Entscheidungsfindung einschließlich Profiling (Art. 22 Abs. 1 und 4 DSGVO) findet nicht statt.",
+                    "No automated decision-making, including profiling (Art. 22(1) and (4) GDPR), takes place.",
+                )
+            } else {
+                decisions.join(" ")
+            },
             restriction,
             rights: vec![
                 lang.pick("Auskunft (Art. 15 DSGVO)", "Access (Art. 15 GDPR)"),

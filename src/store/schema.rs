@@ -39,6 +39,7 @@ diesel::table! {
         restricted_at -> Nullable<BigInt>,
         restriction_sealed -> Nullable<Binary>,
         name_index -> Nullable<Binary>,
+        handed_over_at -> Nullable<BigInt>,
     }
 }
 
@@ -72,6 +73,7 @@ diesel::table! {
         period_key_id -> Nullable<Text>,
         content_deleted_at -> Nullable<BigInt>,
         business_letter -> Bool,
+        sent_by_bot -> Nullable<Text>,
     }
 }
 
@@ -149,6 +151,25 @@ diesel::table! {
         events -> Text,
         enabled -> Bool,
         created_at -> BigInt,
+        channel_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    bots (id) {
+        id -> Text,
+        tenant_id -> Text,
+        channel_id -> Text,
+        hook_id -> Text,
+        token_id -> Text,
+        name -> Text,
+        purpose -> Text,
+        kinds -> Text,
+        decision_logic -> Nullable<Text>,
+        decision_effects -> Nullable<Text>,
+        enabled -> Bool,
+        created_at -> BigInt,
+        removed_at -> Nullable<BigInt>,
     }
 }
 
@@ -480,6 +501,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     attachments,
     event_hooks,
+    bots,
     event_deliveries,
     consent_purposes,
     consent_texts,

@@ -13,6 +13,8 @@ const ACTIONS: &[(&str, &str, &str)] = &[
         "Alte Protokolleinträge gelöscht",
         "Old audit entries deleted",
     ),
+    ("bot.create", "Chatbot eingerichtet", "Chatbot registered"),
+    ("bot.remove", "Chatbot entfernt", "Chatbot removed"),
     (
         "broadcast.create",
         "Rundsendung angelegt",
@@ -58,6 +60,11 @@ const ACTIONS: &[(&str, &str, &str)] = &[
         "Verlauf gelesen",
         "Conversation read",
     ),
+    (
+        "contact.number_changed",
+        "Neue Rufnummer der Person übernommen",
+        "Person's new number taken over",
+    ),
     ("contact.read", "Kontakt gelesen", "Contact read"),
     (
         "contact.restrict",
@@ -75,6 +82,16 @@ const ACTIONS: &[(&str, &str, &str)] = &[
         "Restriction lifted",
     ),
     ("contacts.list", "Kontaktliste gelesen", "Contact list read"),
+    (
+        "conversation.hand_back",
+        "Gespräch an den Chatbot zurückgegeben",
+        "Conversation handed back to the chatbot",
+    ),
+    (
+        "conversation.take_over",
+        "Gespräch vom Chatbot an eine Person übergeben",
+        "Conversation taken over from the chatbot by a person",
+    ),
     (
         "dsr.create",
         "Betroffenenanfrage erfasst",
@@ -225,6 +242,7 @@ const ACTIONS: &[(&str, &str, &str)] = &[
 
 /// (code, German, English) for every kind of object an entry names.
 const OBJECTS: &[(&str, &str, &str)] = &[
+    ("bot", "Chatbot", "chatbot"),
     ("broadcast", "Rundsendung", "broadcast"),
     ("channel", "Kanal", "channel"),
     ("consent_purpose", "Einwilligungszweck", "consent purpose"),

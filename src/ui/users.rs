@@ -261,10 +261,10 @@ impl Hafen {
             (Some(_), true) => return Err(Error::invalid("tenant", "admins belong to no tenant")),
             (None, false) => return Err(Error::invalid("tenant", "this role needs a tenant")),
         }
-        if role == Role::Ingest {
+        if matches!(role, Role::Ingest | Role::Bot) {
             return Err(Error::invalid(
                 "role",
-                "ingest is for machines: create an API token instead",
+                "ingest and bot are for machines: create an API token or register a bot instead",
             ));
         }
         if let Some(t) = tenant {

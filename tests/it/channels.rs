@@ -13,6 +13,7 @@ both_backends!(
     refused_webhooks_store_nothing,
     statuses_update_outbound_messages_in_either_order,
     every_fixture_of_every_platform_is_accepted_and_readable,
+    a_changed_number_moves_the_contact,
 );
 
 pub const WA_ACCOUNT: &str = "106540352242922";
@@ -327,7 +328,8 @@ async fn whatsapp_webhook_handshake_signatures_and_every_sample(backend: Backend
             assert_eq!(stored["body"], json!(body));
         }
     }
-    // The text sample's contact got its profile name and number.
+    // The text sample's contact got its profile name, and the new number the system sample
+    // announced (Sheena changed hers).
     let (_, contacts) = app
         .get(&format!("/v1/tenants/{tenant}/contacts?limit=500"), &agent)
         .await;
@@ -336,7 +338,7 @@ async fn whatsapp_webhook_handshake_signatures_and_every_sample(backend: Backend
             .as_array()
             .unwrap()
             .iter()
-            .any(|c| c["address"] == json!("16505551234")
+            .any(|c| c["address"] == json!("12195555358")
                 && c["display_name"] == json!("Sheena Nelson")),
         "{contacts}"
     );
@@ -856,6 +858,7 @@ async fn every_fixture_of_every_platform_is_accepted_and_readable(backend: Backe
         .get(&format!("/v1/tenants/{tenant}/contacts?limit=500"), &agent)
         .await;
     let mut read = 0;
+    let mut by_external_id = std::collections::HashMap::new();
     for c in contacts["items"].as_array().unwrap() {
         let (status, page) = app
             .get(
@@ -867,8 +870,195 @@ async fn every_fixture_of_every_platform_is_accepted_and_readable(backend: Backe
             )
             .await;
         assert_eq!(status, 200, "{page}");
+        for m in page["items"].as_array().unwrap() {
+            // `content.type` is the kind, for every message of every platform.
+            assert_eq!(m["content"]["type"], m["kind"], "{m}");
+            by_external_id.insert(m["external_id"].as_str().unwrap().to_string(), m.clone());
+        }
         read += page["items"].as_array().unwrap().len();
     }
     assert_eq!(read as i64, app.counts().messages);
     assert!(read >= 50, "{read} messages read back");
+
+    // What people need from each kind is in `content`, through the API, on this backend.
+    let content = |external_id: &str| {
+        by_external_id
+            .get(external_id)
+            .unwrap_or_else(|| panic!("{external_id} not stored"))["content"]
+            .clone()
+    };
+    let shared = content("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgG=");
+    assert_eq!(shared["contacts"][0]["phones"][0]["wa_id"], "14155550123");
+    let order = content("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgJ=");
+    assert_eq!(order["items"][1]["product_id"], "nqryix03ez");
+    assert_eq!(order["items"][1]["price"], 25.0);
+    assert_eq!(order["total"], 105.0);
+    let button = &by_external_id["wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgI="];
+    assert_eq!(button["content"]["payload"], "Unsubscribe from Promos");
+    assert_eq!(
+        button["reply_to"],
+        "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3MEM2RUJFNkI0RENGQTVDRjUA"
+    );
+    let list = content("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgH=");
+    assert_eq!(list["id"], "priority_express");
+    let unsupported = content("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgK=");
+    assert_eq!(unsupported["errors"][0]["code"], 131051);
+    let document = content("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgD=");
+    assert_eq!(document["filename"], "lucky-shrub-invoice.pdf");
+    assert_eq!(content("m_postback1")["payload"], "GET_STARTED");
+    assert_eq!(
+        content("m_quickreply1")["payload"],
+        "DEVELOPER_DEFINED_PAYLOAD_FOR_PICKING_RED"
+    );
+    let pressed = &by_external_id["callback:4382bfdwdsb323b2d9"];
+    assert_eq!(pressed["content"]["payload"], "newsletter:yes");
+    assert_eq!(pressed["content"]["text"], "Yes");
+    assert_eq!(pressed["reply_to"], "1111111:1380");
+    let card = content("1111111:1370");
+    assert_eq!(card["contacts"][0]["phones"][0]["phone"], "+4915112345678");
+}
+
+/// WhatsApp's "user changed number" system message moves the contact to the new number: the
+/// next message from that number continues the same conversation. Where another contact already
+/// has the new number, nothing is merged and the audit log says why.
+async fn a_changed_number_moves_the_contact(backend: Backend) {
+    use diesel::prelude::*;
+    use hafen::store::schema::audit_log;
+
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let agent = app.token(&tenant, "agent").await;
+    let secret = "wa-secret-7f3a9c1e5b2d8f40";
+    let wa = whatsapp_channel(&app, &tenant, secret).await;
+    let hook = format!("/hooks/whatsapp/{wa}");
+    let deliver = |body: String| {
+        let body = body.into_bytes();
+        let headers = signed(secret, &body);
+        let (app, hook) = (&app, hook.clone());
+        async move {
+            let (status, receipt) = post_hook(app, &hook, body, &headers).await;
+            assert_eq!(status, 200, "{receipt}");
+        }
+    };
+    let text_from = |number: &str, id: &str| {
+        String::from_utf8(fixture("whatsapp_text.json"))
+            .unwrap()
+            .replace("16505551234", number)
+            .replace(
+                "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=",
+                id,
+            )
+    };
+    let dpo = app.token(&tenant, "dpo").await;
+    let contact_of = |number: &'static str| {
+        let app = &app;
+        let (tenant, dpo) = (tenant.clone(), dpo.clone());
+        async move {
+            let (status, found) = app
+                .post(
+                    &format!("/v1/tenants/{tenant}/contacts/lookup"),
+                    &dpo,
+                    &json!({"channel": "whatsapp", "address": number}),
+                )
+                .await;
+            match status {
+                200 => Some(found),
+                404 => None,
+                _ => panic!("{status}: {found}"),
+            }
+        }
+    };
+
+    deliver(text_from("16505551234", "wamid.before")).await;
+    let before = contact_of("16505551234").await.expect("the contact");
+    let id = before["id"].as_str().unwrap().to_string();
+
+    deliver(String::from_utf8(fixture("whatsapp_system.json")).unwrap()).await;
+    assert!(
+        contact_of("16505551234").await.is_none(),
+        "the old number is no longer the contact's"
+    );
+    let after = contact_of("12195555358")
+        .await
+        .expect("found by the new number");
+    assert_eq!(
+        after["id"],
+        id.as_str(),
+        "the same contact, now under the new number"
+    );
+    assert_eq!(after["address"], "12195555358");
+
+    deliver(text_from("12195555358", "wamid.after")).await;
+    // Meta repeats a message sent before the change, from the old number: a duplicate, as the
+    // platform's ids say, not a conflict the platform would retry for days.
+    let retry = text_from("16505551234", "wamid.before").into_bytes();
+    let (status, receipt) = post_hook(&app, &hook, retry.clone(), &signed(secret, &retry)).await;
+    assert_eq!(
+        (status, receipt["duplicates"].as_i64()),
+        (200, Some(1)),
+        "{receipt}"
+    );
+    let (_, page) = app
+        .get(
+            &format!("/v1/tenants/{tenant}/contacts/{id}/messages"),
+            &agent,
+        )
+        .await;
+    let mut kinds: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        ["system", "text", "text"],
+        "one conversation: {page}"
+    );
+    let system = &page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "system")
+        .unwrap()["content"];
+    assert_eq!(system["event"], "user_changed_number");
+    assert_eq!(system["new_address"], "12195555358");
+
+    // Another person already writes from the number a contact announces: nothing is merged.
+    deliver(text_from("4915112345678", "wamid.other")).await;
+    let announce = String::from_utf8(fixture("whatsapp_system.json"))
+        .unwrap()
+        .replace("\"from\": \"16505551234\"", "\"from\": \"12195555358\"")
+        .replace("\"wa_id\": \"12195555358\"", "\"wa_id\": \"4915112345678\"")
+        .replace("MUMxMAA=", "MUMxMAB=");
+    deliver(announce).await;
+    assert_eq!(contact_of("12195555358").await.unwrap()["id"], id.as_str());
+    assert_ne!(
+        contact_of("4915112345678").await.unwrap()["id"],
+        id.as_str()
+    );
+
+    let mut conn = app.db.connect();
+    let details: Vec<Option<String>> = audit_log::table
+        .filter(audit_log::action.eq("contact.number_changed"))
+        .order(audit_log::seq.asc())
+        .select(audit_log::detail)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(details.len(), 2, "{details:?}");
+    assert!(
+        details[0].as_deref().unwrap().starts_with("moved"),
+        "{details:?}"
+    );
+    assert!(
+        details[1].as_deref().unwrap().starts_with("not moved"),
+        "{details:?}"
+    );
+    for d in details.iter().flatten() {
+        assert!(
+            !d.contains("12195555358") && !d.contains("16505551234"),
+            "no numbers in the audit log: {d}"
+        );
+    }
 }

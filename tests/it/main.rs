@@ -5,6 +5,7 @@ mod support;
 
 mod api;
 mod bad_input;
+mod bots;
 mod business_letters;
 mod channels;
 mod cli;

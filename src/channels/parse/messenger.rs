@@ -141,6 +141,7 @@ fn new_message(
         kind,
         body,
         media,
+        new_address: None,
         raw: item.clone(),
     })
 }

@@ -13,6 +13,7 @@
 //! [`ParseError::Malformed`]: crate::channels::inbound::ParseError::Malformed
 //! [`ParseError::WrongObject`]: crate::channels::inbound::ParseError::WrongObject
 
+pub mod content;
 pub mod messenger;
 pub mod telegram;
 pub mod whatsapp;

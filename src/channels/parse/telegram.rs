@@ -103,6 +103,7 @@ fn chat_message(msg: &Value, edited: bool, update: &Value) -> Option<InboundMess
         kind,
         body,
         media,
+        new_address: None,
         raw: update.clone(),
     })
 }
@@ -272,6 +273,7 @@ fn callback_query(query: &Value, update: &Value) -> Option<InboundMessage> {
         kind: MessageKind::Button,
         body: content(query, &["data"]).or_else(|| content(query, &["game_short_name"])),
         media: vec![],
+        new_address: None,
         raw: update.clone(),
     })
 }
@@ -309,6 +311,7 @@ fn reaction(r: &Value, update: &Value) -> Option<InboundMessage> {
         kind: MessageKind::Reaction,
         body: (!emoji.is_empty()).then_some(emoji),
         media: vec![],
+        new_address: None,
         raw: update.clone(),
     })
 }

@@ -105,6 +105,11 @@ fn message(
     });
 
     let (mut kind, mut body, media) = message_content(item);
+    // "User A changed from <old> to <new>": the contact moves to the new number.
+    let new_address = (kind == MessageKind::System
+        && text(item, &["system", "type"]) == Some("user_changed_number"))
+    .then(|| id_text(at(item, &["system", "wa_id"])))
+    .flatten();
     if let Some(group_id) = text(item, &["group_id"]) {
         // A message in a Groups API group: not a 1:1 exchange with the sender, so it is kept as
         // a system record of the group (content readable in the body, media still referenced).
@@ -125,6 +130,7 @@ fn message(
         kind,
         body,
         media,
+        new_address,
         raw: json!({
             "message": item,
             "contact": contact.cloned().unwrap_or(Value::Null),
@@ -290,7 +296,7 @@ fn status(item: &Value, account_id: Option<String>) -> Option<StatusUpdate> {
     })
 }
 
-fn platform_error(e: &Value) -> PlatformError {
+pub(super) fn platform_error(e: &Value) -> PlatformError {
     let code = match e.get("code") {
         Some(Value::Number(n)) => n.as_i64(),
         Some(Value::String(s)) => s.trim().parse().ok(),
@@ -338,6 +344,7 @@ fn groups(field: &str, value: &Value, events: &mut Vec<InboundEvent>) {
             kind: MessageKind::System,
             body: Some(group_body(event_type, item)),
             media: vec![],
+            new_address: None,
             raw: json!({ "field": field, "group": item, "metadata": metadata }),
         }));
     }

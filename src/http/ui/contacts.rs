@@ -21,7 +21,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/ui/t/{tenant}/contacts/find", web::post().to(find))
         .route("/ui/t/{tenant}/contacts/no-data", web::post().to(no_data))
         .route("/ui/t/{tenant}/contacts/{id}", web::get().to(conversation))
-        .route("/ui/t/{tenant}/contacts/{id}/send", web::post().to(send));
+        .route("/ui/t/{tenant}/contacts/{id}/send", web::post().to(send))
+        .route(
+            "/ui/t/{tenant}/contacts/{id}/handover",
+            web::post().to(handover),
+        );
 }
 
 /// The platform's name as people know it.
@@ -311,6 +315,36 @@ async fn conversation(
     conversation_page(&hafen, &who, &tenant, &id, &Kept::default(), None).await
 }
 
+/// An agent takes the conversation over from the channel's bot, or hands it back.
+async fn handover(
+    req: HttpRequest,
+    body: web::Payload,
+    hafen: web::Data<Hafen>,
+    who: SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, UiError> {
+    let (t_id, id) = path.into_inner();
+    let (tenant, _) = who.tenant(&t_id)?;
+    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
+    let e = UiError::domain(who.lang);
+    if form.opt("to").as_deref() == Some("bot") {
+        hafen
+            .hand_back(who.actor(), &tenant, &id)
+            .await
+            .map_err(&e)?;
+    } else {
+        hafen
+            .take_over(who.actor(), &tenant, &id)
+            .await
+            .map_err(&e)?;
+    }
+    Ok(super::see_other(&format!(
+        "/ui/t/{}/contacts/{}#bot",
+        tenant.as_str(),
+        id
+    )))
+}
+
 /// A delivery state in words.
 fn delivery_words(status: &str) -> Text {
     match status {
@@ -365,6 +399,19 @@ async fn conversation_page(
     let window_open = contact.channel == "telegram"
         || last_in.is_some_and(|at| now - at < crate::channels::policy::SERVICE_WINDOW);
     let send_to = format!("/ui/t/{}/contacts/{}/send", tenant.as_str(), contact.id);
+    // The bot of a channel this conversation runs on, and whether a person has taken it over.
+    let bots = hafen.bot_names(tenant).await.map_err(&e)?;
+    let bot = bots.values().find(|b| {
+        b.removed_at.is_none()
+            && messages
+                .items
+                .iter()
+                .any(|m| m.channel_id.as_deref() == Some(b.channel_id.as_str()))
+    });
+    let handover = hafen
+        .handover_state(who.actor(), tenant, &contact.id)
+        .await
+        .map_err(&e)?;
     let content = html! {
         h1 { (person_label(who, &contact)) }
         p { (platform_name(&contact.channel)) " · " (t(Text::ContactId)) " " code { (contact.id) } }
@@ -375,10 +422,35 @@ async fn conversation_page(
                     // The side and colour show the direction; the words say it for everyone.
                     p.meta {
                         strong { (t(if m.direction.as_str() == "out" { Text::Outgoing } else { Text::Incoming })) }
-                        " · " (when(m.occurred_at)) " · " (m.kind.as_str())
+                        @if let Some(b) = m.sent_by_bot.as_ref().and_then(|id| bots.get(id)) {
+                            " · " span.bot { (t(Text::SentByBot)) " „" (b.name) "“" }
+                        }
+                        " · " (when(m.occurred_at)) " · " (t(super::message_content::kind_words(m.kind)))
                         @if let Some(status) = &m.delivery_status { " · " span.delivery { (t(delivery_words(status))) } }
                     }
-                    p { (m.body.as_deref().unwrap_or("—")) }
+                    (super::message_content::render(who, tenant.as_str(), m))
+                }
+            }
+        }
+        @if let Some(bot) = bot {
+            section #bot aria-labelledby="bot-title" {
+                h2 #bot-title { (t(Text::BotTitle)) }
+                @if let Some(since) = handover.handed_over_at {
+                    p { (t(Text::HandedOverSince)) " " (when(since)) ". " (t(Text::BotSilent)) }
+                } @else {
+                    p { (t(Text::BotAnswers)) " „" (bot.name) "“." }
+                }
+                @if may(who, tenant, Permission::SendMessages) {
+                    form method="post" action=(format!("/ui/t/{}/contacts/{}/handover", tenant.as_str(), contact.id)) {
+                        (csrf(who))
+                        @if handover.handed_over_at.is_some() {
+                            input type="hidden" name="to" value="bot";
+                            button type="submit" { (t(Text::HandBack)) }
+                        } @else {
+                            input type="hidden" name="to" value="person";
+                            button type="submit" { (t(Text::TakeOver)) }
+                        }
+                    }
                 }
             }
         }

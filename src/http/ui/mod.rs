@@ -10,6 +10,7 @@ mod admin;
 mod channels;
 mod contacts;
 mod form;
+mod message_content;
 mod pages;
 mod records;
 mod register;
@@ -68,6 +69,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     channels::routes(cfg);
     tenant::routes(cfg);
     contacts::routes(cfg);
+    message_content::routes(cfg);
     requests::routes(cfg);
     retention::routes(cfg);
     register::routes(cfg);

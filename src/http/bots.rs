@@ -1,0 +1,137 @@
+//! Chatbots of a channel, and who has a conversation: the bot or a person.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::extract::{json_body, query, Caller, PageQuery};
+use super::problem::{ApiError, Problem};
+use crate::bots::{BotInput, BotView, HandoverView};
+use crate::events::DeliveryView;
+use crate::service::{Hafen, Page};
+use crate::tenants::TenantId;
+
+/// Register a channel's bot: it receives the channel's messages as signed `bot.message` events
+/// and replies through the send API with the token in the answer.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/bots", tag = "bots",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body = BotInput,
+    responses((status = 201, description = "Registered; `secret` and `token` are shown only now", body = BotView),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "The channel has a bot already", body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    let input: BotInput = json_body(&req, body).await?;
+    Ok(HttpResponse::Created().json(hafen.create_bot(&caller.0, &tenant, input).await?))
+}
+
+/// The tenant's bots in force.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/bots", tag = "bots",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    responses((status = 200, body = Vec<BotView>), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = TenantId::parse(&path)?;
+    Ok(HttpResponse::Ok().json(hafen.list_bots(&caller.0, &tenant).await?))
+}
+
+/// Remove a bot: its token is revoked, deliveries stop; its messages stay marked as its own.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/bots/{id}", tag = "bots",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Bot id")),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn delete(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    hafen.remove_bot(&caller.0, &tenant, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Delivery attempts to a bot, newest first.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/bots/{id}/deliveries", tag = "bots",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Bot id"),
+        PageQuery),
+    responses((status = 200, body = Page<DeliveryView>), (status = 400, body = Problem),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn deliveries(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    let page = query::<PageQuery>(&req)?.into_request()?;
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .list_bot_deliveries(&caller.0, &tenant, &id, page)
+            .await?,
+    ))
+}
+
+/// Who has the conversation with a contact: the bot, or (since when) a person.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/contacts/{id}/handover", tag = "bots",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
+    responses((status = 200, body = HandoverView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn handover_state(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    Ok(HttpResponse::Ok().json(hafen.handover_state(&caller.0, &tenant, &id).await?))
+}
+
+/// A person takes the conversation over (asked by the bot or an agent): the bot gets nothing
+/// more from this contact and may send nothing to them.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/contacts/{id}/handover", tag = "bots",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
+    responses((status = 200, body = HandoverView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn take_over(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    Ok(HttpResponse::Ok().json(hafen.take_over(&caller.0, &tenant, &id).await?))
+}
+
+/// An agent hands the conversation back to the bot.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/contacts/{id}/handover", tag = "bots",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
+    responses((status = 200, body = HandoverView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn hand_back(
+    hafen: web::Data<Hafen>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant, id) = path.into_inner();
+    let tenant = TenantId::parse(&tenant)?;
+    Ok(HttpResponse::Ok().json(hafen.hand_back(&caller.0, &tenant, &id).await?))
+}
