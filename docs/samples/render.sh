@@ -10,12 +10,12 @@ cargo build --quiet --bin hafen
 bin=target/debug/hafen
 dir=$(mktemp -d)
 trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$dir"' EXIT
-export HAFEN_DATA_DIR="$dir/data" HAFEN_LISTEN=127.0.0.1:18089 HAFEN_LOG_FILTER=warn
+export HAFEN_DATA_DIR="$dir/data" HAFEN_LISTEN=127.0.0.1:18089 HAFEN_LOG_FILTER=warn HAFEN_OUTBOUND_ALLOW="[\"127.0.0.1\"]"
 token=$($bin init --data-dir "$dir/data" | grep -o 'hfn_[A-Za-z0-9_-]*' | head -n 1)
 $bin serve >"$dir/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18089/healthz >/dev/null && break; sleep 0.1; done
-api() { curl -sf -X "$1" "http://127.0.0.1:18089$2" -H "Authorization: Bearer $token" -H 'content-type: application/json' ${3:+-d "$3"}; }
+api() { curl -sS -f -X "$1" "http://127.0.0.1:18089$2" -H "Authorization: Bearer $token" -H 'content-type: application/json' ${3:+-d "$3"}; }
 
 api PUT /v1/register/processor '{"name":"Hafen Betrieb GmbH","address":"Am Sandtorkai 1, 20457 Hamburg","contact":"betrieb@hafen.example, +49 40 0000000","dpo_name":"Dr. Erika Beispiel","dpo_contact":"dsb@hafen.example"}' >/dev/null
 api PUT /v1/register/measures '[{"control":"physical_access","text":"Server in einem abgeschlossenen Raum mit Chipkartenzugang und Zutrittsprotokoll"},{"control":"evaluation","text":"Jährliche Überprüfung der Maßnahmen durch den Datenschutzbeauftragten"}]' >/dev/null
@@ -34,7 +34,9 @@ png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 
 open(sys.argv[1], "wb").write(png)
 PY
 api PUT "/v1/tenants/$tenant/register/letterhead" "{\"sender\":[\"Muster Handel GmbH\",\"Musterstraße 1\",\"10115 Berlin\"],\"logo\":\"$(base64 -w0 "$dir/logo.png")\"}" >/dev/null
-api POST "/v1/tenants/$tenant/channels" '{"platform":"whatsapp","name":"Kundenservice","account_id":"1234567890","secrets":{"app_secret":"sample-secret","verify_token":"sample-verify","access_token":"EAAG-sample"}}' >/dev/null
+channel=$(api POST "/v1/tenants/$tenant/channels" '{"platform":"whatsapp","name":"Kundenservice","account_id":"1234567890","secrets":{"app_secret":"sample-app-secret-7f3a9c1e5b2d8f40","verify_token":"sample-verify-7f3a9c1e5b2d8f40","access_token":"EAAG-sample"}}' | sed 's/.*"id":"\([^"]*\)".*/\1/')
+# The channel's chatbot (its endpoint on loopback, opened for the sample by HAFEN_OUTBOUND_ALLOW).
+api POST "/v1/tenants/$tenant/bots" "{\"channel_id\":\"$channel\",\"name\":\"FAQ-Bot\",\"url\":\"http://127.0.0.1:18090/hafen\",\"purpose\":\"beantwortet Fragen zu Öffnungszeiten und Lieferstatus\"}" >/dev/null
 api POST "/v1/tenants/$tenant/consent-purposes" '{"name":"Newsletter","texts":{"de":"Ja, ich möchte den Newsletter per WhatsApp erhalten. Abmeldung jederzeit mit STOP."}}' >/dev/null
 
 # An erasure answered by restriction (the defaults keep WhatsApp letters under § 257 HGB), and

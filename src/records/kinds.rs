@@ -628,6 +628,10 @@ fn activities_table(
                 join(&a.joint_controllers)
             },
             match (d.profiling, a.generated && !a.completed_by_hand) {
+                (Some(true), true) => lang.pick(
+                    "ja (der Chatbot des Kanals trifft automatisierte Entscheidungen; Logik und Auswirkungen unter „Zwecke“)",
+                    "yes (the channel's chatbot takes automated decisions; logic and effects under \"purposes\")",
+                ),
                 (Some(false), true) => lang.pick(
                     "nein (Hafen bildet keine Profile und trifft keine automatisierten Entscheidungen)",
                     "no (Hafen builds no profiles and takes no automated decisions)",

@@ -596,7 +596,11 @@ pub fn activities(facts: &TenantFacts, manual: &[Activity], lang: Lang) -> Vec<A
             generated: true,
             completed_by_hand: false,
             nature: channel_nature(ch.platform, lang),
-            details: hafen_details(),
+            // The channel's bot says whether it decides about people (Art. 22).
+            details: ActivityDetails {
+                profiling: Some(bot.is_some_and(|b| b.automated_decisions().is_some())),
+                ..hafen_details()
+            },
         });
     }
     let platforms = facts.platforms();

@@ -355,6 +355,21 @@ try {
   await Promise.all([other.waitForNavigation(), other.click('main button:has-text("Passwort ändern")')]);
   await other.goto(`${base}/ui/t/${tenantId}/contacts`);
   check(other.url().endsWith('/contacts'), 'after choosing their own password the other pages open');
+  // The person sent an order, a contact card and a document (WhatsApp's payloads, as a relay
+  // stores them through the API); the page shows them by kind, in words.
+  const erika = { channel: 'whatsapp', address: '+49 151 23456789', display_name: 'Erika Mustermann' };
+  const earlier = (minutes) => new Date(Date.now() - minutes * 60000).toISOString();
+  await api('POST', `/v1/tenants/${tenantId}/messages`, { messages: [
+    { contact: erika, direction: 'in', occurred_at: earlier(5), kind: 'order', body: '2 Artikel',
+      raw: { message: { type: 'order', order: { catalog_id: '194836987003835', text: 'Bitte bis Freitag liefern',
+        product_items: [{ product_retailer_id: 'kaffee-500g', quantity: 2, item_price: 8.9, currency: 'EUR' },
+                        { product_retailer_id: 'filter-100', quantity: 1, item_price: 3.5, currency: 'EUR' }] } } } },
+    { contact: erika, direction: 'in', occurred_at: earlier(4), kind: 'contacts', body: 'Max Mustermann',
+      raw: { message: { type: 'contacts', contacts: [{ name: { formatted_name: 'Max Mustermann' },
+        phones: [{ phone: '+49 30 1234567', wa_id: '49301234567', type: 'WORK' }], emails: [{ email: 'max@muster.de' }] }] } } },
+    { contact: erika, direction: 'in', occurred_at: earlier(3), kind: 'document', body: 'Meine Rechnung',
+      raw: { message: { type: 'document', document: { caption: 'Meine Rechnung', filename: 'Rechnung-2026-118.pdf', mime_type: 'application/pdf', id: '1003383421387256' } } } },
+  ] });
   // The agent answers a person who wrote a minute ago, from the conversation page.
   await api('POST', `/v1/tenants/${tenantId}/messages`, { contact: { channel: 'whatsapp', address: '+49 151 23456789', display_name: 'Erika Mustermann' },
     direction: 'in', occurred_at: new Date(Date.now() - 60000).toISOString(), kind: 'text', body: 'Ist mein Paket schon unterwegs?' });
@@ -365,11 +380,20 @@ try {
   check(sentToPlatform.length === 1 && sentToPlatform[0].text?.body === 'Ja, es kommt morgen.' && sentToPlatform[0].to === '4915123456789',
         'the agent\'s reply reaches the platform');
   check((await other.locator('.conversation li.msg.out').last().textContent()).includes('gesendet'), 'the reply shows in the conversation with its delivery state in words');
+  const shown = await other.locator('.conversation').textContent();
+  check(shown.includes('Bestellung') && shown.includes('kaffee-500g') && shown.includes('21,30 EUR') && shown.includes('Summe'),
+        'an order shows its items, prices and total');
+  check(shown.includes('Geteilter Kontakt') && shown.includes('+49 30 1234567') && shown.includes('max@muster.de'),
+        'a shared contact shows its number and e-mail');
+  check(shown.includes('Datei öffnen: Rechnung-2026-118.pdf') && !/ · (order|contacts|document|text)\b/.test(shown),
+        'a document offers its file by name; kinds are words, not codes');
   await german(other, 'agent-conversation');
   if (process.env.HAFEN_SCREENSHOTS) await other.screenshot({ path: join(shots, 'agent-conversation.png'), fullPage: true });
   await Promise.all([other.waitForNavigation(), other.click('nav.lang >> text=English')]);
   check((await other.locator('#reply h2').textContent()) === 'Reply' && (await other.locator('.conversation li.msg.out').last().textContent()).includes('sent'),
         'the conversation in English');
+  check((await other.locator('.conversation').textContent()).includes('21.30 EUR') && (await other.locator('.conversation').textContent()).includes('Shared contact'),
+        'the typed content in English, with English numbers');
   if (process.env.HAFEN_SCREENSHOTS) await other.screenshot({ path: join(shots, 'agent-conversation-en.png'), fullPage: true });
   // Every page the agent is offered, in English and in German; no admin or DPO pages among them.
   const agentPages = await walk(other, 'agent-', '-en', false);

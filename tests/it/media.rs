@@ -352,6 +352,39 @@ async fn whatsapp_and_telegram_media_are_downloaded_sealed_and_retried(backend: 
             && disposition.contains("filename*=UTF-8''Rechnung%20M%C3%A4rz%20%222026%22.pdf"),
         "{disposition}"
     );
+    // The conversation view offers the same file by its name, to a signed-in agent only.
+    crate::ui::add_user(
+        &app,
+        "agentin@muster.de",
+        hafen::auth::Role::Agent,
+        Some(&tenant),
+    )
+    .await;
+    let mut browser = crate::ui::Browser::new(&app);
+    assert_eq!(
+        browser
+            .sign_in("agentin@muster.de", crate::ui::PASSWORD, "")
+            .await,
+        303
+    );
+    let contact = view["contact_id"].as_str().unwrap();
+    let (status, html, _) = browser
+        .get(&format!("/ui/t/{tenant}/contacts/{contact}"))
+        .await;
+    assert_eq!(status, 200);
+    let link = format!("/ui/t/{tenant}/messages/{document_id}/attachments/0");
+    assert!(
+        html.contains(&link) && html.contains("Datei öffnen: Rechnung März"),
+        "{html}"
+    );
+    let (status, _, headers) = browser.get(&link).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        headers["content-disposition"].to_str().unwrap(),
+        disposition
+    );
+    let (status, _, _) = crate::ui::Browser::new(&app).get(&link).await;
+    assert_ne!(status, 200, "no file without a session");
     let get_file = fake
         .requests()
         .into_iter()

@@ -10,7 +10,7 @@ use crate::messages::content::{ChoiceContent, Content, MediaContent};
 use crate::messages::read::MessageView;
 use crate::messages::MessageKind;
 use crate::service::Hafen;
-use crate::ui::text::Text;
+use crate::ui::text::{Lang, Text};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -71,7 +71,7 @@ pub fn render(who: &SignedIn, tenant: &str, m: &MessageView) -> Markup {
             @if let Some(name) = &c.name { p { strong { (name) } } }
             @if let Some(address) = &c.address { p { (address) } }
             @if let (Some(lat), Some(lon)) = (c.latitude, c.longitude) {
-                p.hint { (t(Text::Coordinates)) " " (format!("{lat:.5}, {lon:.5}")) }
+                p.hint { (t(Text::Coordinates)) " " (format!("{lat:.5}")) " / " (format!("{lon:.5}")) }
             }
         },
         Content::Contacts(c) => html! {
@@ -80,7 +80,7 @@ pub fn render(who: &SignedIn, tenant: &str, m: &MessageView) -> Markup {
                     p { strong { (card.name.as_deref().unwrap_or("—")) } }
                     @if let Some(org) = &card.organization { p { (org) } }
                     @for phone in &card.phones {
-                        p { (t(Text::Phone)) " " (phone.phone) @if let Some(label) = &phone.label { " (" (label) ")" } }
+                        p { (t(Text::Phone)) " " (phone.phone) @if let Some(label) = &phone.label { " (" (phone_label(label, who.lang)) ")" } }
                     }
                     @for email in &card.emails { p { (t(Text::Email)) " " (email) } }
                 }
@@ -103,13 +103,13 @@ pub fn render(who: &SignedIn, tenant: &str, m: &MessageView) -> Markup {
                     @for item in &c.items {
                         tr {
                             td { code { (item.product_id.as_deref().unwrap_or("—")) } }
-                            td.num { (item.quantity.map(number).unwrap_or_default()) }
-                            td.num { (item.price.map(number).unwrap_or_default()) " " (item.currency.as_deref().unwrap_or("")) }
+                            td.num { (item.quantity.map(|q| number(q, who.lang)).unwrap_or_default()) }
+                            td.num { (item.price.map(|p| number(p, who.lang)).unwrap_or_default()) " " (item.currency.as_deref().unwrap_or("")) }
                         }
                     }
                 }
                 @if let (Some(total), Some(currency)) = (c.total, &c.currency) {
-                    tfoot { tr { th colspan="2" { (t(Text::OrderTotal)) } td.num { (number(total)) " " (currency) } } }
+                    tfoot { tr { th colspan="2" { (t(Text::OrderTotal)) } td.num { (number(total, who.lang)) " " (currency) } } }
                 }
             }
             @if let Some(note) = &c.note { p { (note) } }
@@ -134,12 +134,33 @@ pub fn render(who: &SignedIn, tenant: &str, m: &MessageView) -> Markup {
     }
 }
 
-/// A number as people write it: no ".0" on whole numbers, two decimals on others.
-fn number(n: f64) -> String {
-    if n.fract() == 0.0 {
+/// WhatsApp's label of a shared number (`WORK`, `HOME`, `CELL`, …) in words.
+fn phone_label(label: &str, lang: Lang) -> String {
+    let words = match label.to_ascii_uppercase().as_str() {
+        "WORK" => Some(("dienstlich", "work")),
+        "HOME" => Some(("privat", "home")),
+        "CELL" | "MOBILE" | "IPHONE" => Some(("mobil", "mobile")),
+        "MAIN" => Some(("Hauptnummer", "main")),
+        _ => None,
+    };
+    match (words, lang) {
+        (Some((de, _)), Lang::De) => de.to_string(),
+        (Some((_, en)), Lang::En) => en.to_string(),
+        (None, _) => label.to_string(),
+    }
+}
+
+/// A number as people write it in `lang`: no ".0" on whole numbers, two decimals on others,
+/// a decimal comma in German.
+fn number(n: f64, lang: Lang) -> String {
+    let text = if n.fract() == 0.0 {
         format!("{n:.0}")
     } else {
         format!("{n:.2}")
+    };
+    match lang {
+        Lang::De => text.replace('.', ","),
+        Lang::En => text,
     }
 }
 
