@@ -506,4 +506,56 @@ async fn bot_registration_and_bot_tokens_are_bounded(backend: Backend) {
     assert_eq!(status, 401, "the removed bot's token is revoked");
     let (_, listed) = app.get(&bots, &admin).await;
     assert_eq!(listed, json!([]));
+
+    // A bot that decides about people says how; every person writing on its channel gets that
+    // in their Art. 15 answer, with the bot among the recipients.
+    let mut deciding = good.clone();
+    deciding["name"] = json!("Bestell-Bot");
+    deciding["automated_decisions"] = json!({
+        "logic": "Der Bot nimmt Bestellungen bis 200 Euro ohne Prüfung an.",
+        "effects": "Größere Bestellungen prüft eine Person; abgelehnt wird nichts automatisch."
+    });
+    let (status, bot) = app.post(&bots, &admin, &deciding).await;
+    assert_eq!(
+        status, 201,
+        "a removed bot's channel takes a new one: {bot}"
+    );
+    assert_eq!(
+        bot["automated_decisions"]["logic"],
+        deciding["automated_decisions"]["logic"]
+    );
+    let dpo = app.token(&tenant, "dpo").await;
+    let (status, request) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/requests"),
+            &dpo,
+            &json!({"kind": "access", "contact_id": contact, "received_on": "2026-11-20"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{request}");
+    let (status, zip) = crate::records::export(
+        &app,
+        &tenant,
+        &dpo,
+        request["id"].as_str().unwrap(),
+        Some(json!({"lang": "de"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let files = crate::records::unzip(&zip);
+    let data: Value = serde_json::from_slice(&files["data.json"]).unwrap();
+    let decisions = data["information"]["automated_decisions"].as_str().unwrap();
+    assert!(
+        decisions.contains("Bestell-Bot")
+            && decisions.contains("bis 200 Euro")
+            && decisions.contains("prüft eine Person"),
+        "{decisions}"
+    );
+    assert!(
+        data["information"]
+            .to_string()
+            .contains("Chatbot „Bestell-Bot“"),
+        "the bot is a recipient: {}",
+        data["information"]
+    );
 }
