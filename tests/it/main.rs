@@ -25,6 +25,7 @@ mod ops;
 mod process;
 mod records;
 mod retention;
+mod schema;
 mod send;
 mod storage;
 mod tls;

@@ -1,0 +1,266 @@
+//! Schema parity (issue 23): the SQLite and PostgreSQL migrations build the same tables, columns
+//! and indexes (types mapped), and `src/store/schema.rs` — written by hand — says what they
+//! build. A migration added to one folder only, a column typed differently, or a table! entry
+//! that drifted from its migration fails here, not in production on the other backend.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Text};
+use hafen::store::DbConn;
+
+use crate::support::{postgres_available, TestDatabase};
+
+/// A column as both backends can state it: Diesel's type name and whether it may be NULL.
+type Columns = BTreeMap<String, (String, bool)>;
+/// Tables with their columns, and every index as "table(col, …) [unique] [partial]".
+#[derive(Debug, Default, PartialEq)]
+struct Shape {
+    tables: BTreeMap<String, Columns>,
+    indexes: BTreeSet<String>,
+}
+
+#[derive(QueryableByName)]
+struct SqliteColumn {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text, column_name = "type")]
+    kind: String,
+    #[diesel(sql_type = Bool)]
+    notnull: bool,
+    #[diesel(sql_type = BigInt)]
+    pk: i64,
+}
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(QueryableByName)]
+struct SqliteIndex {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Bool)]
+    unique: bool,
+    #[diesel(sql_type = Text)]
+    origin: String,
+    #[diesel(sql_type = Bool)]
+    partial: bool,
+}
+
+#[derive(QueryableByName)]
+struct PgColumn {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+    #[diesel(sql_type = Text)]
+    data_type: String,
+    #[diesel(sql_type = Text)]
+    is_nullable: String,
+}
+
+#[derive(QueryableByName)]
+struct PgIndex {
+    #[diesel(sql_type = Text)]
+    tablename: String,
+    #[diesel(sql_type = Text)]
+    indexdef: String,
+}
+
+/// Diesel's name for a column type of either backend.
+fn diesel_type(sql: &str) -> String {
+    match sql.to_ascii_uppercase().as_str() {
+        "TEXT" | "CHARACTER VARYING" => "Text",
+        "BLOB" | "BYTEA" => "Binary",
+        "BIGINT" => "BigInt",
+        "INTEGER" | "INT" => "Integer",
+        "BOOLEAN" => "Bool",
+        "DOUBLE PRECISION" | "REAL" => "Double",
+        other => return format!("unmapped {other}"),
+    }
+    .to_string()
+}
+
+/// Tables the migration tool keeps for itself.
+fn ours(table: &str) -> bool {
+    !table.starts_with("__diesel") && !table.starts_with("sqlite_")
+}
+
+fn sqlite_shape(conn: &mut diesel::SqliteConnection) -> Shape {
+    let mut shape = Shape::default();
+    let tables: Vec<Name> =
+        diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .load(conn)
+            .unwrap();
+    for table in tables.into_iter().map(|t| t.name).filter(|t| ours(t)) {
+        let columns: Vec<SqliteColumn> = diesel::sql_query(format!(
+            "SELECT name, type, \"notnull\", pk FROM pragma_table_info('{table}')"
+        ))
+        .load(conn)
+        .unwrap();
+        let columns = columns
+            .into_iter()
+            // A primary key column is NOT NULL in PostgreSQL whatever the DDL says.
+            .map(|c| (c.name, (diesel_type(&c.kind), !c.notnull && c.pk == 0)))
+            .collect();
+        let indexes: Vec<SqliteIndex> = diesel::sql_query(format!(
+            "SELECT name, \"unique\", origin, partial FROM pragma_index_list('{table}')"
+        ))
+        .load(conn)
+        .unwrap();
+        for index in indexes.into_iter().filter(|i| i.origin != "pk") {
+            let columns: Vec<Name> = diesel::sql_query(format!(
+                "SELECT name FROM pragma_index_info('{}') ORDER BY seqno",
+                index.name
+            ))
+            .load(conn)
+            .unwrap();
+            let columns: Vec<String> = columns.into_iter().map(|c| c.name).collect();
+            shape
+                .indexes
+                .insert(index_key(&table, &columns, index.unique, index.partial));
+        }
+        shape.tables.insert(table, columns);
+    }
+    shape
+}
+
+fn pg_shape(conn: &mut diesel::PgConnection) -> Shape {
+    let mut shape = Shape::default();
+    let columns: Vec<PgColumn> = diesel::sql_query(
+        "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text \
+         FROM information_schema.columns WHERE table_schema = 'public'",
+    )
+    .load(conn)
+    .unwrap();
+    for c in columns.into_iter().filter(|c| ours(&c.table_name)) {
+        shape.tables.entry(c.table_name).or_default().insert(
+            c.column_name,
+            (diesel_type(&c.data_type), c.is_nullable == "YES"),
+        );
+    }
+    let indexes: Vec<PgIndex> = diesel::sql_query(
+        "SELECT tablename::text, indexdef::text FROM pg_indexes WHERE schemaname = 'public' \
+         AND indexname NOT LIKE '%_pkey'",
+    )
+    .load(conn)
+    .unwrap();
+    for index in indexes.into_iter().filter(|i| ours(&i.tablename)) {
+        let def = index.indexdef;
+        let open = def.find('(').unwrap();
+        let close = def[open..].find(')').unwrap() + open;
+        let columns: Vec<String> = def[open + 1..close]
+            .split(',')
+            .map(|c| c.trim().trim_matches('"').to_string())
+            .collect();
+        shape.indexes.insert(index_key(
+            &index.tablename,
+            &columns,
+            def.starts_with("CREATE UNIQUE"),
+            def.contains(" WHERE "),
+        ));
+    }
+    shape
+}
+
+fn index_key(table: &str, columns: &[String], unique: bool, partial: bool) -> String {
+    format!(
+        "{table}({}){}{}",
+        columns.join(", "),
+        if unique { " unique" } else { "" },
+        if partial { " partial" } else { "" }
+    )
+}
+
+/// The tables and columns `src/store/schema.rs` declares, read from its `table!` blocks.
+fn declared() -> BTreeMap<String, Columns> {
+    let source = include_str!("../../src/store/schema.rs");
+    let mut tables = BTreeMap::new();
+    let mut current: Option<(String, Columns)> = None;
+    for line in source.lines().map(str::trim) {
+        match &mut current {
+            Some(_) if line == "}" => {
+                let (name, columns) = current.take().unwrap();
+                tables.insert(name, columns);
+            }
+            Some((_, columns)) => {
+                if let Some((column, kind)) = line.trim_end_matches(',').split_once(" -> ") {
+                    let (kind, nullable) = match kind.strip_prefix("Nullable<") {
+                        Some(inner) => (inner.trim_end_matches('>'), true),
+                        None => (kind, false),
+                    };
+                    columns.insert(column.trim().to_string(), (kind.to_string(), nullable));
+                }
+            }
+            None if line.ends_with(") {") && !line.starts_with("diesel") => {
+                let name = line.split_whitespace().next().unwrap().to_string();
+                current = Some((name, Columns::new()));
+            }
+            None => {}
+        }
+    }
+    tables
+}
+
+fn migrated(backend: crate::support::Backend) -> (DbConn, TestDatabase, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(backend, dir.path());
+    let mut conn = db.connect();
+    hafen::store::run_migrations(&mut conn).unwrap();
+    (conn, db, dir)
+}
+
+#[test]
+fn both_backends_and_schema_rs_describe_the_same_database() {
+    let (mut sqlite, _db, _dir) = migrated(crate::support::Backend::Sqlite);
+    let DbConn::Sqlite(conn) = &mut sqlite else {
+        unreachable!()
+    };
+    let lite = sqlite_shape(conn);
+    assert!(lite.tables.len() >= 30, "{:?}", lite.tables.keys());
+
+    // schema.rs declares every table the migrations make, column by column, type by type.
+    let declared = declared();
+    assert_eq!(
+        declared.keys().collect::<Vec<_>>(),
+        lite.tables.keys().collect::<Vec<_>>(),
+        "tables in schema.rs vs. the SQLite migrations"
+    );
+    for (table, columns) in &lite.tables {
+        assert_eq!(
+            &declared[table], columns,
+            "{table}: schema.rs (left) vs. the SQLite migrations (right)"
+        );
+    }
+
+    if !postgres_available() {
+        return;
+    }
+    let (mut postgres, _pg_db, _pg_dir) = migrated(crate::support::Backend::Postgres);
+    let DbConn::Postgres(conn) = &mut postgres else {
+        unreachable!()
+    };
+    let pg = pg_shape(conn);
+    for (table, columns) in &lite.tables {
+        assert_eq!(
+            Some(columns),
+            pg.tables.get(table),
+            "{table}: SQLite (left) vs. PostgreSQL (right)"
+        );
+    }
+    assert_eq!(
+        lite.tables.keys().collect::<Vec<_>>(),
+        pg.tables.keys().collect::<Vec<_>>()
+    );
+    let only_sqlite: Vec<_> = lite.indexes.difference(&pg.indexes).collect();
+    let only_pg: Vec<_> = pg.indexes.difference(&lite.indexes).collect();
+    assert!(
+        only_sqlite.is_empty() && only_pg.is_empty(),
+        "indexes only on SQLite: {only_sqlite:#?}\nonly on PostgreSQL: {only_pg:#?}"
+    );
+    // The connection goes before its database is dropped.
+    drop(postgres);
+}
