@@ -93,17 +93,10 @@ impl Application {
             None => server.listen(listener)?,
         }
         .run();
-        let scheduler = match config.retry_interval_secs {
-            0 => None,
-            secs => Some(
-                crate::jobs::start(
-                    hafen.clone(),
-                    std::time::Duration::from_secs(secs),
-                    Some(config.retention_schedule.trim()).filter(|s| !s.is_empty()),
-                    Some(config.clone()).filter(|c| !c.backup_schedule.trim().is_empty()),
-                )
-                .await?,
-            ),
+        let schedules = crate::jobs::Schedules::from_config(&config);
+        let scheduler = match schedules.any() {
+            false => None,
+            true => Some(crate::jobs::start(hafen.clone(), &schedules, config.clone()).await?),
         };
         // The records describe this server's settings, whoever asks for them.
         let instance = crate::records::instances::Instance::new();

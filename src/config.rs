@@ -558,7 +558,7 @@ listen = {listen:?}
 # messenger_api_base = "https://graph.facebook.com/v21.0"
 # telegram_api_base = "https://api.telegram.org"
 # platform_timeout_secs = 30
-# retry_interval_secs = 15                          # how often queued sends and downloads are retried
+# retry_interval_secs = 15                          # how often queued sends and downloads are retried; 0 = never (retention and backups keep their schedules)
 # max_media_bytes = 67108864
 # broadcast_rate_per_sec = 20
 # webhook_rate_per_ip = 1000

@@ -8,24 +8,54 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::service::Hafen;
 
-/// Starts the scheduler: queued sends, event deliveries and media downloads every `interval`;
-/// retention sweeps on the `retention` cron schedule (UTC).
+/// What the scheduler runs, read from the configuration. Each schedule stands on its own:
+/// switching scheduled retries off (`retry_interval_secs = 0`) leaves the retention sweep and
+/// the backups running — a retention rule that silently stopped deleting would be a breach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedules {
+    /// Queued sends, event deliveries and media downloads, every this often.
+    pub retries: Option<Duration>,
+    /// Retention sweeps, on this cron schedule (UTC).
+    pub retention: Option<String>,
+    /// Backups, on this cron schedule (UTC).
+    pub backups: Option<String>,
+}
+
+impl Schedules {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        let cron = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        Self {
+            retries: (config.retry_interval_secs > 0)
+                .then(|| Duration::from_secs(config.retry_interval_secs)),
+            retention: cron(&config.retention_schedule),
+            backups: cron(&config.backup_schedule),
+        }
+    }
+
+    /// Whether anything is scheduled at all.
+    pub fn any(&self) -> bool {
+        self.retries.is_some() || self.retention.is_some() || self.backups.is_some()
+    }
+}
+
+/// Starts the scheduler with every schedule `schedules` names.
 pub async fn start(
     hafen: Hafen,
-    interval: Duration,
-    retention: Option<&str>,
-    backups: Option<crate::config::Config>,
+    schedules: &Schedules,
+    config: crate::config::Config,
 ) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await?;
     let clock = hafen.clock().clone();
-    let due = hafen.clone();
-    let job = Job::new_repeated_async(interval, move |_id, _scheduler| {
-        let hafen = due.clone();
-        Box::pin(async move { hafen.due_work.clone().run(&hafen).await })
-    })?;
-    scheduler.add(job).await?;
-    if let Some(cron) = retention {
-        let sweep = Job::new_async(cron, move |_id, _scheduler| {
+    if let Some(interval) = schedules.retries {
+        let due = hafen.clone();
+        let job = Job::new_repeated_async(interval, move |_id, _scheduler| {
+            let hafen = due.clone();
+            Box::pin(async move { hafen.due_work.clone().run(&hafen).await })
+        })?;
+        scheduler.add(job).await?;
+    }
+    if let Some(cron) = &schedules.retention {
+        let sweep = Job::new_async(cron.as_str(), move |_id, _scheduler| {
             let hafen = hafen.clone();
             Box::pin(async move { run_retention(&hafen).await })
         })
@@ -34,8 +64,7 @@ pub async fn start(
         })?;
         scheduler.add(sweep).await?;
     }
-    if let Some(config) = backups {
-        let cron = config.backup_schedule.trim().to_string();
+    if let Some(cron) = &schedules.backups {
         let job = Job::new_async(cron.as_str(), move |_id, _scheduler| {
             let (config, clock) = (config.clone(), clock.clone());
             Box::pin(async move { run_backup(config, clock).await })
@@ -160,5 +189,31 @@ pub async fn run_retention(hafen: &Hafen) {
         Err(e) => {
             tracing::error!(error = %crate::telemetry::chain(&e), "retention run failed; the next run resumes")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switching_retries_off_keeps_retention_and_backups_scheduled() {
+        let mut config = crate::config::Config::for_data_dir(std::path::Path::new("/tmp/x"));
+        config.retry_interval_secs = 0;
+        config.backup_schedule = "0 0 3 * * *".into();
+        let schedules = Schedules::from_config(&config);
+        assert_eq!(schedules.retries, None);
+        assert_eq!(schedules.retention.as_deref(), Some("0 30 2 * * *"));
+        assert_eq!(schedules.backups.as_deref(), Some("0 0 3 * * *"));
+        assert!(schedules.any());
+
+        config.retention_schedule = " ".into();
+        config.backup_schedule = String::new();
+        assert!(!Schedules::from_config(&config).any());
+        config.retry_interval_secs = 15;
+        assert_eq!(
+            Schedules::from_config(&config).retries,
+            Some(Duration::from_secs(15))
+        );
     }
 }

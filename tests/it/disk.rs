@@ -137,6 +137,7 @@ async fn a_full_disk_refuses_writes_with_503_and_recovers(backend: Backend) {
     config.database_url = Some(hafen::sensitive::Sensitive::new(db.url.clone()));
     config.workers = Some(2);
     config.retry_interval_secs = 0;
+    config.retention_schedule = String::new();
     let app = TestApp::spawn_with(backend, config, db, dir, test_clock(), None).await;
     let tenant = app.create_tenant("Muster GmbH").await;
     let path = format!("/v1/tenants/{tenant}/messages");

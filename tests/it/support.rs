@@ -189,6 +189,7 @@ impl TestApp {
         config.workers = Some(2);
         // Tests drive scheduled work themselves, with the manual clock.
         config.retry_interval_secs = 0;
+        config.retention_schedule = String::new();
         // Most tests activate rules that delete most of their few messages; the four-eyes rule
         // for large deletions has tests of its own (retention.rs), on the shipped default.
         config.retention_approval_above_percent = 100;
