@@ -93,7 +93,7 @@ impl Application {
             None => server.listen(listener)?,
         }
         .run();
-        let schedules = crate::jobs::Schedules::from_config(&config);
+        let schedules = crate::jobs::Schedules::from_config(config);
         let scheduler = match schedules.any() {
             false => None,
             true => Some(crate::jobs::start(hafen.clone(), &schedules, config.clone()).await?),
