@@ -47,6 +47,15 @@ impl Platform {
     pub fn is_meta(self) -> bool {
         matches!(self, Self::Whatsapp | Self::Messenger)
     }
+
+    /// The request header that proves a webhook delivery comes from the platform: Meta's HMAC
+    /// of the body, Telegram's secret token.
+    pub fn authenticity_header(self) -> &'static str {
+        match self {
+            Self::Whatsapp | Self::Messenger => "x-hub-signature-256",
+            Self::Telegram => "x-telegram-bot-api-secret-token",
+        }
+    }
 }
 
 /// A channel's secrets. Which ones a platform needs: WhatsApp and Messenger `app_secret` and

@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::inbound::{InboundEvent, InboundMessage, Skip, StatusUpdate};
-use super::Channel;
+use super::inbound::{InboundEvent, InboundMessage, ParseError, Skip, StatusUpdate};
+use super::verify::{meta_signature_valid, telegram_secret_valid};
+use super::{parse, Channel, Platform};
 use crate::auth::Actor;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::messages::status::NewStatus;
 use crate::messages::types::{Address, ChannelName, DisplayName};
 use crate::messages::{Direction, MessageKind, NewMessage};
@@ -43,7 +44,66 @@ impl Receipt {
     }
 }
 
+/// A webhook delivery as it arrived: the platform's authenticity header, the raw body, and the
+/// address it came from (for the audit entry of a refusal).
+pub struct Delivery<'a> {
+    pub authenticity: Option<&'a str>,
+    pub body: &'a [u8],
+    pub source: Option<std::net::IpAddr>,
+}
+
+/// Why a delivery was not accepted. Nothing of it was stored.
+#[derive(Debug)]
+pub enum Refused {
+    /// The authenticity header is missing or wrong (audited, once per source and minute).
+    BadSignature,
+    Disabled,
+    /// Not this platform's format.
+    Malformed(ParseError),
+    Failed(Error),
+}
+
+impl From<Error> for Refused {
+    fn from(e: Error) -> Self {
+        Self::Failed(e)
+    }
+}
+
 impl Hafen {
+    /// Accepts a platform's webhook delivery for `channel`: authenticity over the raw body
+    /// before anything is parsed, then the channel's state, then the platform's parser, then one
+    /// transaction for everything it holds. Each outcome is counted in the webhook metric.
+    pub async fn accept_webhook(
+        &self,
+        channel: &Channel,
+        delivery: Delivery<'_>,
+    ) -> std::result::Result<Receipt, Refused> {
+        let platform = channel.platform.as_str();
+        if !authentic(channel, &delivery) {
+            self.metrics.webhook(platform, "bad_signature");
+            self.audit_rejected_webhook(&channel.id, &channel.tenant, delivery.source)
+                .await?;
+            tracing::warn!(channel = %channel.id, platform, source = ?delivery.source, "webhook rejected: signature missing or wrong");
+            return Err(Refused::BadSignature);
+        }
+        if !channel.enabled {
+            self.metrics.webhook(platform, "disabled");
+            return Err(Refused::Disabled);
+        }
+        let events = match channel.platform {
+            Platform::Whatsapp => parse::whatsapp::parse(delivery.body),
+            Platform::Messenger => parse::messenger::parse(delivery.body),
+            Platform::Telegram => parse::telegram::parse(delivery.body),
+        }
+        .map_err(|e| {
+            self.metrics.webhook(platform, "malformed");
+            Refused::Malformed(e)
+        })?;
+        let receipt = self.receive_webhook(channel, events).await?;
+        self.metrics.webhook(platform, "accepted");
+        Ok(receipt)
+    }
+
     pub async fn receive_webhook(
         &self,
         channel: &Channel,
@@ -129,6 +189,22 @@ impl Hafen {
             self.metrics
                 .webhook_items_ignored(channel.platform.as_str(), reason, *n as u64);
         }
+    }
+}
+
+/// Whether the delivery carries the channel's proof: Meta's HMAC-SHA256 of the raw body with
+/// the app secret, or Telegram's secret token, compared in constant time. A channel without the
+/// secret accepts nothing.
+fn authentic(channel: &Channel, delivery: &Delivery<'_>) -> bool {
+    match channel.platform {
+        Platform::Whatsapp | Platform::Messenger => match channel.secrets.app_secret.as_deref() {
+            Some(secret) => meta_signature_valid(secret, delivery.authenticity, delivery.body),
+            None => false,
+        },
+        Platform::Telegram => match channel.secrets.webhook_secret.as_deref() {
+            Some(secret) => telegram_secret_valid(secret, delivery.authenticity),
+            None => false,
+        },
     }
 }
 

@@ -9,10 +9,9 @@ use super::extract::raw_body;
 use super::forwarded::client_ip;
 use super::limits::IpRateLimit;
 use super::problem::ApiError;
-use crate::channels::inbound::ParseError;
-use crate::channels::parse;
-use crate::channels::verify::{meta_handshake, meta_signature_valid, telegram_secret_valid};
-use crate::channels::{Channel, Platform};
+use crate::channels::verify::meta_handshake;
+use crate::channels::webhook::{Delivery, Refused};
+use crate::channels::Platform;
 use crate::error::Error;
 use crate::service::Hafen;
 
@@ -119,49 +118,19 @@ pub async fn receive(
     within_rate(&hafen, &rate, &req, platform)?;
     let channel = hafen.channel_for_webhook(platform, &id).await?;
     let body = raw_body(&req, body).await?;
-    if !authentic(&channel, &req, &body) {
-        hafen.metrics().webhook(platform.as_str(), "bad_signature");
-        let source = client_ip(&req);
-        hafen
-            .audit_rejected_webhook(&channel.id, &channel.tenant, source)
-            .await?;
-        tracing::warn!(channel = %channel.id, platform = platform.as_str(), source = ?source, "webhook rejected: signature missing or wrong");
-        return Err(ApiError::BadSignature(platform));
-    }
-    if !channel.enabled {
-        hafen.metrics().webhook(platform.as_str(), "disabled");
-        return Err(Error::Forbidden("this channel is disabled".into()).into());
-    }
-    let events = match platform {
-        Platform::Whatsapp => parse::whatsapp::parse(&body),
-        Platform::Messenger => parse::messenger::parse(&body),
-        Platform::Telegram => parse::telegram::parse(&body),
-    }
-    .map_err(|e| {
-        hafen.metrics().webhook(platform.as_str(), "malformed");
-        match e {
-            ParseError::Malformed
-            | ParseError::WrongObject { .. }
-            | ParseError::MissingField(_) => ApiError::Malformed(e.to_string()),
-        }
-    })?;
-    let receipt = hafen.receive_webhook(&channel, events).await?;
-    hafen.metrics().webhook(platform.as_str(), "accepted");
-    Ok(HttpResponse::Ok().json(receipt))
-}
-
-fn authentic(channel: &Channel, req: &HttpRequest, body: &[u8]) -> bool {
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    match channel.platform {
-        Platform::Whatsapp | Platform::Messenger => match channel.secrets.app_secret.as_deref() {
-            Some(secret) => meta_signature_valid(secret, header("x-hub-signature-256"), body),
-            None => false,
-        },
-        Platform::Telegram => match channel.secrets.webhook_secret.as_deref() {
-            Some(secret) => {
-                telegram_secret_valid(secret, header("x-telegram-bot-api-secret-token"))
-            }
-            None => false,
-        },
+    let delivery = Delivery {
+        authenticity: req
+            .headers()
+            .get(platform.authenticity_header())
+            .and_then(|v| v.to_str().ok()),
+        body: &body,
+        source: client_ip(&req),
+    };
+    match hafen.accept_webhook(&channel, delivery).await {
+        Ok(receipt) => Ok(HttpResponse::Ok().json(receipt)),
+        Err(Refused::BadSignature) => Err(ApiError::BadSignature(platform)),
+        Err(Refused::Disabled) => Err(Error::Forbidden("this channel is disabled".into()).into()),
+        Err(Refused::Malformed(e)) => Err(ApiError::Malformed(e.to_string())),
+        Err(Refused::Failed(e)) => Err(e.into()),
     }
 }
