@@ -587,6 +587,11 @@ impl Hafen {
             )
             .await?;
         let attempts = attempts_before + 1;
+        // A retry that has run out of attempts is a failure.
+        let outcome = match outcome {
+            SendOutcome::Retry(error, _) if attempts >= MAX_ATTEMPTS => SendOutcome::Failed(error),
+            other => other,
+        };
         let receipt_platform_id = match &outcome {
             SendOutcome::Sent(id) => Some(id.clone()),
             _ => None,
@@ -620,23 +625,6 @@ impl Hafen {
                 )
             }
             SendOutcome::Failed(error) => {
-                self.metrics.send(platform.as_str(), "failed");
-                let status = self.status_row(
-                    &t,
-                    &tenant_keys,
-                    status_period,
-                    platform,
-                    message_id,
-                    DeliveryStatus::Failed,
-                    now,
-                    vec![error.clone()],
-                )?;
-                (
-                    receipt(message_id, "failed", Some(error), None),
-                    Finish::Failed { status },
-                )
-            }
-            SendOutcome::Retry(error, _) if attempts >= MAX_ATTEMPTS => {
                 self.metrics.send(platform.as_str(), "failed");
                 let status = self.status_row(
                     &t,
