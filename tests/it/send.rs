@@ -172,6 +172,35 @@ async fn send_path_end_to_end(backend: Backend) {
         json!("Wir melden uns gleich.")
     );
 
+    // 5b. A platform that keeps failing: retried with backoff until the last attempt, then the
+    // message is failed for good and nothing is sent again.
+    let max = hafen::channels::send::MAX_ATTEMPTS as usize;
+    fake.script(vec![(500, json!({"error": {"message": "(#2) Service temporarily unavailable", "type": "OAuthException", "code": 2}})); max]);
+    let (status, receipt) = app
+        .post(&send, &agent, &json!({"text": "Noch ein Versuch."}))
+        .await;
+    assert_eq!(status, 202, "{receipt}");
+    let failing_id = receipt["message_id"].as_str().unwrap().to_string();
+    let before_retries = fake.requests().len();
+    for _ in 1..max {
+        app.clock.advance(chrono::Duration::hours(2));
+        assert_eq!(app.hafen.run_due_sends().await.unwrap(), 1);
+    }
+    assert_eq!(fake.requests().len(), before_retries + max - 1);
+    app.clock.advance(chrono::Duration::hours(2));
+    assert_eq!(
+        app.hafen.run_due_sends().await.unwrap(),
+        0,
+        "given up after {max} attempts"
+    );
+    let (_, m) = app
+        .get(
+            &format!("/v1/tenants/{tenant}/messages/{failing_id}"),
+            &agent,
+        )
+        .await;
+    assert_eq!(m["delivery_status"], json!("failed"), "{m}");
+
     // 6. Outside the 24-hour window only templates go out.
     app.clock.advance(chrono::Duration::hours(25));
     let before = app.counts();
