@@ -3,14 +3,12 @@
 //! text (id and SHA-256) and, sealed under the contact's key, the evidence (IP address, user
 //! agent, page, keyword) of how it happened.
 
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use sha2::{Digest, Sha256};
-
-use crate::audit::{verify_chain, ChainReport, Chained, CHAIN_PAGE, GENESIS_HASH};
+use crate::audit::{chain_hash, next_link, verify_chain, ChainReport, Chained, CHAIN_PAGE};
 use crate::clock::to_micros;
 use crate::store::schema::consent_ledger;
 use crate::store::{backend, DbConn, StoreError};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = consent_ledger)]
@@ -51,15 +49,11 @@ pub struct LedgerEvent {
 
 impl LedgerRow {
     pub fn compute_hash(&self) -> Vec<u8> {
-        let mut h = Sha256::new();
-        h.update(b"hafen-consent-v1");
-        h.update(self.seq.to_be_bytes());
-        h.update(self.at.to_be_bytes());
         let optional = [
             self.message_id.as_deref().map(str::as_bytes),
             self.evidence_sealed.as_deref(),
         ];
-        for field in [
+        let fields = [
             self.tenant_id.as_bytes(),
             self.consent_id.as_bytes(),
             self.contact_id.as_bytes(),
@@ -71,19 +65,13 @@ impl LedgerRow {
         ]
         .into_iter()
         .map(Some)
-        .chain(optional)
-        {
-            match field {
-                None => h.update([0u8]),
-                Some(bytes) => {
-                    h.update([1u8]);
-                    h.update((bytes.len() as u64).to_be_bytes());
-                    h.update(bytes);
-                }
-            }
-        }
-        h.update(&self.prev_hash);
-        h.finalize().to_vec()
+        .chain(optional);
+        chain_hash(
+            b"hafen-consent-v1",
+            (self.seq, self.at),
+            fields,
+            &self.prev_hash,
+        )
     }
 }
 
@@ -95,10 +83,7 @@ pub fn append(conn: &mut DbConn, event: LedgerEvent) -> Result<i64, StoreError> 
         .select((consent_ledger::seq, consent_ledger::hash))
         .first(conn)
         .optional()?;
-    let (seq, prev_hash) = match last {
-        Some((seq, hash)) => (seq + 1, hash),
-        None => (1, GENESIS_HASH.to_vec()),
-    };
+    let (seq, prev_hash) = next_link(last);
     let mut row = LedgerRow {
         seq,
         tenant_id: event.tenant_id,
