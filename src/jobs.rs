@@ -80,6 +80,32 @@ pub async fn start(
 
 /// Everything that waits for its time: retries of sends, event deliveries, media downloads,
 /// expiry of unconfirmed consent requests, scheduled broadcasts.
+/// How a due row is claimed: moves its `next_attempt_at` from at most `now` to `lease`, and
+/// says how many rows moved (1 for the one caller that gets it, 0 for everyone else).
+pub(crate) type Claim<R> =
+    fn(&mut crate::store::DbConn, &R, i64, i64) -> Result<usize, crate::store::StoreError>;
+
+impl Hafen {
+    /// The one lease of work that waits for its time (sends, media downloads, event
+    /// deliveries): a due row is claimed in a write just before it runs, so several instances —
+    /// or a slow attempt and the next round — never run the same row at once, and a crashed
+    /// attempt is taken up again when its lease ends. True when this caller got the row.
+    pub(crate) async fn claim_for_attempt<R: Clone + Send + 'static>(
+        &self,
+        row: &R,
+        (due_at, lease): (i64, chrono::Duration),
+        claim: Claim<R>,
+    ) -> crate::error::Result<bool> {
+        let until = crate::clock::to_micros(self.clock().now() + lease);
+        let candidate = row.clone();
+        let claimed = self
+            .store()
+            .write(move |conn| claim(conn, &candidate, due_at, until))
+            .await?;
+        Ok(claimed == 1)
+    }
+}
+
 pub async fn run_due_work(hafen: &Hafen) {
     report("retried queued sends", hafen.run_due_sends().await);
     report("delivered events", hafen.run_due_event_deliveries().await);

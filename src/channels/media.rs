@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::messages::attachments::{self, AttachmentRow};
 use crate::service::Hafen;
 use crate::store::schema::{attachments as table, messages};
+use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
 
 /// Attempts before a download is given up (it stays listed as `failed`).
@@ -44,6 +45,22 @@ impl Failure {
     }
 }
 
+/// Claims a due download for one attempt (see `Hafen::claim_for_attempt`).
+fn claim(
+    conn: &mut DbConn,
+    row: &AttachmentRow,
+    now: i64,
+    lease: i64,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        table::table
+            .filter(table::id.eq(&row.id))
+            .filter(table::next_attempt_at.le(now)),
+    )
+    .set(table::next_attempt_at.eq(lease))
+    .execute(conn)?)
+}
+
 impl Hafen {
     /// Downloads every attachment whose time has come; returns how many were attempted.
     pub async fn run_due_downloads(&self) -> Result<usize> {
@@ -62,20 +79,7 @@ impl Hafen {
             .await?;
         let mut attempted = 0;
         for row in due {
-            let (id, lease) = (row.id.clone(), to_micros(self.clock.now() + LEASE));
-            let claimed = self
-                .store
-                .write(move |conn| {
-                    Ok(diesel::update(
-                        table::table
-                            .filter(table::id.eq(&id))
-                            .filter(table::next_attempt_at.le(now)),
-                    )
-                    .set(table::next_attempt_at.eq(lease))
-                    .execute(conn)?)
-                })
-                .await?;
-            if claimed == 1 {
+            if self.claim_for_attempt(&row, (now, LEASE), claim).await? {
                 self.download(row).await?;
                 attempted += 1;
             }

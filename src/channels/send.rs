@@ -219,7 +219,7 @@ fn body_of(message: &Outbound) -> Option<String> {
     }
 }
 
-#[derive(Debug, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = outbox)]
 struct OutboxRow {
     message_id: String,
@@ -281,6 +281,23 @@ pub enum Dispatch {
     /// From the outbox, by the next run of due work: the answer never waits for the platform
     /// (the widget must answer every sign-up in the same time, whatever its state).
     Outbox,
+}
+
+/// Claims a due send: only the instance that moves the lease forward sends (see
+/// `Hafen::claim_for_attempt`).
+fn claim_send(
+    conn: &mut crate::store::DbConn,
+    entry: &OutboxRow,
+    now: i64,
+    lease: i64,
+) -> std::result::Result<usize, crate::store::StoreError> {
+    Ok(diesel::update(
+        outbox::table
+            .filter(outbox::message_id.eq(&entry.message_id))
+            .filter(outbox::next_attempt_at.le(now)),
+    )
+    .set(outbox::next_attempt_at.eq(lease))
+    .execute(conn)?)
 }
 
 impl Hafen {
@@ -841,24 +858,10 @@ impl Hafen {
             .await?;
         let mut attempted = 0;
         for entry in due {
-            // Claim: only the instance that moves the lease forward sends.
-            let (id, lease) = (
-                entry.message_id.clone(),
-                to_micros(self.clock.now() + LEASE),
-            );
-            let claimed = self
-                .store
-                .write(move |conn| {
-                    Ok(diesel::update(
-                        outbox::table
-                            .filter(outbox::message_id.eq(&id))
-                            .filter(outbox::next_attempt_at.le(now)),
-                    )
-                    .set(outbox::next_attempt_at.eq(lease))
-                    .execute(conn)?)
-                })
-                .await?;
-            if claimed == 0 {
+            if !self
+                .claim_for_attempt(&entry, (now, LEASE), claim_send)
+                .await?
+            {
                 continue;
             }
             if let Err(e) = self.retry_entry(&entry).await {

@@ -459,6 +459,22 @@ impl Restricted {
     }
 }
 
+/// Claims a due delivery for one attempt (see `Hafen::claim_for_attempt`).
+fn claim_delivery(
+    conn: &mut DbConn,
+    row: &DeliveryRow,
+    now: i64,
+    lease: i64,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        event_deliveries::table
+            .filter(event_deliveries::id.eq(&row.id))
+            .filter(event_deliveries::next_attempt_at.le(now)),
+    )
+    .set(event_deliveries::next_attempt_at.eq(lease))
+    .execute(conn)?)
+}
+
 /// Whether a delivered event carries personal data (and so is audited): a message with its
 /// contact's address, name and body. Statuses carry ids and a state; erasure notices ids.
 fn carries_personal_data(payload: &serde_json::Value) -> bool {
@@ -729,20 +745,10 @@ impl Hafen {
             .await?;
         let mut attempted = Vec::new();
         for row in due {
-            let (id, lease) = (row.id.clone(), to_micros(self.clock.now() + LEASE));
-            let claimed = self
-                .store
-                .write(move |conn| {
-                    Ok(diesel::update(
-                        event_deliveries::table
-                            .filter(event_deliveries::id.eq(&id))
-                            .filter(event_deliveries::next_attempt_at.le(now)),
-                    )
-                    .set(event_deliveries::next_attempt_at.eq(lease))
-                    .execute(conn)?)
-                })
-                .await?;
-            if claimed == 1 {
+            if self
+                .claim_for_attempt(&row, (now, LEASE), claim_delivery)
+                .await?
+            {
                 attempted.push(self.deliver_event(row).await?);
             }
         }
