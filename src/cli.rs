@@ -289,9 +289,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User { command } => {
-            let config = load(cli.config.as_deref())?;
-            let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
-            let result = match command {
+            on_install(cli.config.as_deref(), clock, async |hafen| match command {
                 UserCommand::Add {
                     login,
                     role,
@@ -301,8 +299,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     let role: Role = role.parse().map_err(user_error)?;
                     let tenant = parse_tenant(tenant.as_deref())?;
                     let password = password_from_stdin()?;
-                    opened
-                        .hafen
+                    hafen
                         .create_user(&Actor::Cli, &login, password, role, tenant.as_ref())
                         .await
                         .map(|user| println!("created user {} ({})", user.id, user.role))
@@ -311,7 +308,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 UserCommand::Reset { login } => {
                     let login = crate::ui::LoginName::parse(&login).map_err(user_error)?;
                     let password = password_from_stdin()?;
-                    let hafen = &opened.hafen;
                     match hafen.user_id_by_login(&Actor::Cli, &login).await {
                         Ok(id) => hafen.reset_user(&Actor::Cli, &id, password).await,
                         Err(e) => Err(e),
@@ -326,32 +322,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 UserCommand::Totp { login } => {
                     let login = crate::ui::LoginName::parse(&login).map_err(user_error)?;
-                    opened
-                        .hafen
+                    hafen
                         .enable_totp(&Actor::Cli, &login)
                         .await
                         .map_err(user_error)
                         .and_then(|uri| print_secret(uri.expose()))
                 }
-            };
-            opened.hafen.store().clone().close();
-            result
+            })
+            .await
         }
         Command::Token { command } => {
-            let config = load(cli.config.as_deref())?;
-            let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
-            let result = run_token(&opened.hafen, command).await;
-            opened.hafen.store().clone().close();
-            result
+            on_install(cli.config.as_deref(), clock, async |hafen| {
+                run_token(hafen, command).await
+            })
+            .await
         }
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
-            let config = load(cli.config.as_deref())?;
-            let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
-            let report = opened.hafen.verify_audit_chain().await?;
+            let report = on_install(cli.config.as_deref(), clock, async |hafen| {
+                Ok(hafen.verify_audit_chain().await?)
+            })
+            .await?;
             println!("audit log: {report}");
-            opened.hafen.store().clone().close();
             if report.broken.is_some() {
                 bail!("the audit log was tampered with");
             }
@@ -360,22 +353,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Retention {
             command: RetentionCommand::Run { dry_run, tenant },
         } => {
-            let config = load(cli.config.as_deref())?;
             let tenant = tenant
                 .as_deref()
                 .map(crate::tenants::TenantId::parse)
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("--tenant: {e}"))?;
-            let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
-            let result = opened
-                .hafen
-                .run_retention(&crate::auth::Actor::Cli, tenant.as_ref(), dry_run)
-                .await;
-            opened.hafen.store().clone().close();
-            let report = result.map_err(|e| match e {
-                crate::error::Error::NotFound => anyhow::anyhow!("no such tenant"),
-                other => anyhow::Error::new(other).context("retention run failed"),
-            })?;
+            let report = on_install(cli.config.as_deref(), clock, async |hafen| {
+                hafen
+                    .run_retention(&Actor::Cli, tenant.as_ref(), dry_run)
+                    .await
+                    .map_err(|e| match e {
+                        crate::error::Error::NotFound => anyhow::anyhow!("no such tenant"),
+                        other => anyhow::Error::new(other).context("retention run failed"),
+                    })
+            })
+            .await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             if !report.ran {
                 eprintln!("another instance is running retention; nothing was done");
@@ -385,11 +377,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Retention {
             command: RetentionCommand::Verify,
         } => {
-            let config = load(cli.config.as_deref())?;
-            let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
-            let report = opened.hafen.verify_retention_certificates().await?;
+            let report = on_install(cli.config.as_deref(), clock, async |hafen| {
+                Ok(hafen.verify_retention_certificates().await?)
+            })
+            .await?;
             println!("deletion certificates: {report}");
-            opened.hafen.store().clone().close();
             if report.broken.is_some() {
                 bail!("the deletion certificates were tampered with");
             }
@@ -411,14 +403,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let lang = crate::records::Lang::parse(&lang)?;
             let tenant = parse_tenant(tenant.as_deref())?;
-            let config = load(cli.config.as_deref())?;
-            let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
-            let result = opened
-                .hafen
-                .report(&Actor::Cli, kind, tenant.as_ref(), lang, format)
-                .await;
-            opened.hafen.store().clone().close();
-            let (report, bytes) = result.map_err(user_error)?;
+            let (report, bytes) = on_install(cli.config.as_deref(), clock, async |hafen| {
+                hafen
+                    .report(&Actor::Cli, kind, tenant.as_ref(), lang, format)
+                    .await
+                    .map_err(user_error)
+            })
+            .await?;
             write_out(&out, &bytes)?;
             eprintln!(
                 "{}: register version {}, content SHA-256 {}",
@@ -514,7 +505,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Register { command } => {
-            let config = load(cli.config.as_deref())?;
             let (section, tenant) = match &command {
                 RegisterCommand::Show {
                     section, tenant, ..
@@ -529,35 +519,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => crate::records::register::Scope::Processor,
             };
             register_scope_hint(section, &scope)?;
-            let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
-            let hafen = &opened.hafen;
-            let result = match command {
-                RegisterCommand::Show { history: true, .. } => hafen
-                    .register_history(&Actor::Cli, &scope, section)
-                    .await
-                    .and_then(|h| serde_json::to_value(h).map_err(crate::error::Error::internal)),
-                RegisterCommand::Show { .. } => hafen
-                    .register_entry(&Actor::Cli, &scope, section)
-                    .await
-                    .and_then(|e| serde_json::to_value(e).map_err(crate::error::Error::internal)),
-                RegisterCommand::Set { file, .. } => {
-                    let text = if file.as_os_str() == "-" {
-                        std::io::read_to_string(std::io::stdin())?
-                    } else {
-                        std::fs::read_to_string(&file)
-                            .with_context(|| format!("cannot read {}", file.display()))?
-                    };
-                    let value: serde_json::Value =
-                        serde_json::from_str(&text).context("the file is not JSON")?;
-                    hafen
-                        .put_register(&Actor::Cli, &scope, section, value)
+            let result = on_install(cli.config.as_deref(), clock, async |hafen| {
+                Ok(match command {
+                    RegisterCommand::Show { history: true, .. } => hafen
+                        .register_history(&Actor::Cli, &scope, section)
                         .await
-                        .and_then(|(e, _)| {
+                        .and_then(|h| {
+                            serde_json::to_value(h).map_err(crate::error::Error::internal)
+                        }),
+                    RegisterCommand::Show { .. } => hafen
+                        .register_entry(&Actor::Cli, &scope, section)
+                        .await
+                        .and_then(|e| {
                             serde_json::to_value(e).map_err(crate::error::Error::internal)
-                        })
-                }
-            };
-            opened.hafen.store().clone().close();
+                        }),
+                    RegisterCommand::Set { file, .. } => {
+                        let text = if file.as_os_str() == "-" {
+                            std::io::read_to_string(std::io::stdin())?
+                        } else {
+                            std::fs::read_to_string(&file)
+                                .with_context(|| format!("cannot read {}", file.display()))?
+                        };
+                        let value: serde_json::Value =
+                            serde_json::from_str(&text).context("the file is not JSON")?;
+                        hafen
+                            .put_register(&Actor::Cli, &scope, section, value)
+                            .await
+                            .and_then(|(e, _)| {
+                                serde_json::to_value(e).map_err(crate::error::Error::internal)
+                            })
+                    }
+                })
+            })
+            .await?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&result.map_err(user_error)?)?
@@ -567,11 +561,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consent {
             command: ConsentCommand::Verify,
         } => {
-            let config = load(cli.config.as_deref())?;
-            let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
-            let report = opened.hafen.verify_consent_ledger().await?;
+            let report = on_install(cli.config.as_deref(), clock, async |hafen| {
+                Ok(hafen.verify_consent_ledger().await?)
+            })
+            .await?;
             println!("consent ledger: {report}");
-            opened.hafen.store().clone().close();
             if report.broken.is_some() {
                 bail!("the consent ledger was tampered with");
             }
@@ -665,6 +659,20 @@ fn write_out(out: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()?;
     Ok(())
+}
+
+/// Runs `work` against the configured install (never initialising one) and closes the store
+/// afterwards, whatever `work` returned.
+async fn on_install<T>(
+    file: Option<&std::path::Path>,
+    clock: SharedClock,
+    work: impl AsyncFnOnce(&crate::service::Hafen) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let config = load(file)?;
+    let opened = bootstrap::open(&config, clock, InitPolicy::Never).await?;
+    let result = work(&opened.hafen).await;
+    opened.hafen.store().clone().close();
+    result
 }
 
 fn load(file: Option<&std::path::Path>) -> anyhow::Result<Config> {
