@@ -891,19 +891,9 @@ impl Hafen {
         if self.retention.audit_years == 0 {
             return Ok(0);
         }
-        let rule = rules::Rule {
-            category: Category::MessageMetadata,
-            channel: None,
-            business_letters: false,
-            start: rules::StartPoint::Collection,
-            end_of_year: true,
-            retain: rules::Retain::For(rules::Period::years(self.retention.audit_years)),
-            legal_basis: String::new(),
-            deletion_class: None,
-            ground: rules::Ground::None,
-            norm: None,
-        };
-        let Some(cutoff) = rule.cutoff(now) else {
+        // Audit entries are kept for whole years after the year they were written in.
+        let Some(cutoff) = rules::Period::years(self.retention.audit_years).cutoff(now, true)
+        else {
             return Ok(0);
         };
         let batch = self.retention.batch.max(1);

@@ -183,6 +183,22 @@ impl Period {
         }
     }
 
+    /// What is due now when kept for this period from its start point, counted to the end of
+    /// that year when `end_of_year` (the statutory periods of § 257 HGB, § 147 AO).
+    pub fn cutoff(self, now: DateTime<Utc>, end_of_year: bool) -> Option<Cutoff> {
+        let limit = self.before(now)?;
+        let before = if end_of_year {
+            // Due once 1 January after the start point's year plus the period has passed:
+            // start < 1 January of the year of (now - period). The year turns in UTC, an hour
+            // after it does in Germany: later, never earlier, than the law requires.
+            let jan1 = Utc.with_ymd_and_hms(limit.year(), 1, 1, 0, 0, 0).single()?;
+            to_micros(jan1)
+        } else {
+            to_micros(limit) + 1
+        };
+        Some(Cutoff { before })
+    }
+
     pub const fn days(days: u32) -> Self {
         Self {
             years: 0,
@@ -604,17 +620,7 @@ impl Rule {
         let Retain::For(period) = self.retain else {
             return None;
         };
-        let limit = period.before(now)?;
-        let before = if self.end_of_year {
-            // Due once 1 January after the start point's year plus the period has passed:
-            // start < 1 January of the year of (now - period). The year turns in UTC, an hour
-            // after it does in Germany: later, never earlier, than the law requires.
-            let jan1 = Utc.with_ymd_and_hms(limit.year(), 1, 1, 0, 0, 0).single()?;
-            to_micros(jan1)
-        } else {
-            to_micros(limit) + 1
-        };
-        Some(Cutoff { before })
+        period.cutoff(now, self.end_of_year)
     }
 
     pub fn input(&self) -> RuleInput {
