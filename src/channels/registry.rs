@@ -26,6 +26,9 @@ pub enum Platform {
 }
 
 impl Platform {
+    /// Every platform Hafen connects to, in the order people see them.
+    pub const ALL: [Platform; 3] = [Self::Whatsapp, Self::Messenger, Self::Telegram];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Whatsapp => "whatsapp",

@@ -20,8 +20,6 @@ use crate::tenants::TenantId;
 
 /// Most people a search lists; more means the clue is too vague (a common name).
 pub const MAX_FOUND: i64 = 50;
-/// The platforms every tenant is searched on, besides the channels it has configured.
-const PLATFORMS: [&str; 3] = ["whatsapp", "messenger", "telegram"];
 
 /// The blind index of a display name: lowercase, inner spacing collapsed.
 pub fn name_index(tenant_keys: &OwnerKeys, name: &str) -> Vec<u8> {
@@ -110,7 +108,12 @@ impl Hafen {
                     .select(ch::platform)
                     .distinct()
                     .load(conn)?;
-                platforms.extend(PLATFORMS.iter().map(|p| p.to_string()));
+                // Every platform, besides the channels the tenant has configured.
+                platforms.extend(
+                    crate::channels::Platform::ALL
+                        .iter()
+                        .map(|p| p.as_str().to_string()),
+                );
                 platforms.sort();
                 platforms.dedup();
                 let (addresses, name) = indexes(&keys, &platforms, &words);

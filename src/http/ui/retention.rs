@@ -348,9 +348,9 @@ fn editor_row(who: &SignedIn, i: usize, row: &Row) -> Markup {
             .map(|c| (c.as_str(), category_label(c, lang))),
     );
     let channels = std::iter::once(("", t(Text::AllChannels).to_string())).chain(
-        ["whatsapp", "messenger", "telegram"]
+        crate::channels::Platform::ALL
             .into_iter()
-            .map(|p| (p, platform_name(p).to_string())),
+            .map(|p| (p.as_str(), platform_name(p.as_str()).to_string())),
     );
     let classes = [
         ("", t(Text::ClassOther).to_string()),
