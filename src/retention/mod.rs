@@ -3,6 +3,7 @@
 //! hash-chained deletion certificates. See docs/retention.md.
 
 pub mod certificates;
+pub mod coverage;
 pub mod holds;
 pub mod keys;
 pub mod rules;
