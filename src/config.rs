@@ -540,7 +540,7 @@ listen = {listen:?}
 # database_url = "postgres://hafen@localhost/hafen"   # default: SQLite in data_dir
 #   Prefer HAFEN_DATABASE_URL_FILE or the systemd credential "database-url" when it holds a password.
 # master_key_file = "/etc/hafen/master.key"           # default: credential "master-key", else data_dir/master.key
-# recovery_recipients = ["age1..."]                   # offline keys that can also unwrap every data key
+# recovery_recipients = []                           # offline keys that can also unwrap every data key, e.g. ["age1..."]
 # previous_master_key_files = []                      # during a key rotation: the old key(s)
 # tls_cert_file = "/etc/hafen/tls/cert.pem"           # HTTPS; required for a non-loopback listen address
 # tls_key_file = "/etc/hafen/tls/key.pem"
@@ -554,6 +554,7 @@ listen = {listen:?}
 # sqlite_synchronous = "full"                         # full (survives power loss) | normal
 # db_pool_size = 8
 # key_cache_size = 100000
+# workers = 4                                         # HTTP worker threads; default: one per core
 # whatsapp_api_base = "https://graph.facebook.com/v21.0"
 # messenger_api_base = "https://graph.facebook.com/v21.0"
 # telegram_api_base = "https://api.telegram.org"
@@ -719,5 +720,100 @@ mod tests {
         let config = Config::for_data_dir(Path::new("/var/lib/hafen"));
         let parsed: Config = toml::from_str(&config.render_initial_file()).unwrap();
         assert_eq!(parsed.data_dir, PathBuf::from("/var/lib/hafen"));
+    }
+}
+
+/// Every option is written in four places (the struct with its `Default`, `ENV_OPTIONS`, the
+/// template `hafen init` writes, docs/configuration.md); these tests keep them saying the same.
+#[cfg(test)]
+mod agreement {
+    use super::*;
+
+    /// The options and their defaults, as serde sees the struct.
+    fn defaults() -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::to_value(Config::default()).unwrap() {
+            serde_json::Value::Object(map) => map,
+            _ => unreachable!(),
+        }
+    }
+
+    /// `key = value` lines of the template, commented or not.
+    fn template_lines() -> Vec<(String, String)> {
+        Config::default()
+            .render_initial_file()
+            .lines()
+            .filter_map(|l| {
+                let l = l.strip_prefix("# ").unwrap_or(l);
+                let (key, rest) = l.split_once(" = ")?;
+                let key = key.trim();
+                (!key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+                    .then(|| (key.to_string(), rest.to_string()))
+            })
+            .collect()
+    }
+
+    /// The value part of a template line, without its trailing comment, as JSON.
+    fn template_value(rest: &str) -> Option<serde_json::Value> {
+        let mut candidate = rest.trim();
+        // A trailing comment starts after the value: try the longest prefix that parses.
+        loop {
+            if let Ok(table) = toml::from_str::<toml::Table>(&format!("v = {candidate}")) {
+                return serde_json::to_value(&table["v"]).ok();
+            }
+            candidate = candidate[..candidate.rfind('#')?].trim_end();
+        }
+    }
+
+    #[test]
+    fn every_option_is_settable_by_environment_and_nothing_else_is() {
+        let mut fields: Vec<String> = defaults().keys().cloned().collect();
+        let mut env: Vec<String> = ENV_OPTIONS.iter().map(|s| s.to_string()).collect();
+        fields.sort();
+        env.sort();
+        assert_eq!(fields, env, "Config's fields vs ENV_OPTIONS");
+    }
+
+    #[test]
+    fn the_template_names_every_option_with_its_default() {
+        let defaults = defaults();
+        let lines = template_lines();
+        for key in defaults.keys() {
+            assert!(
+                lines.iter().any(|(k, _)| k == key),
+                "{key} is missing from the template hafen init writes"
+            );
+        }
+        for (key, rest) in &lines {
+            let default = defaults
+                .get(key)
+                .unwrap_or_else(|| panic!("the template names {key}, which is no option"));
+            // Options without a default show an example; the others show the default itself.
+            if default.is_null() || matches!(key.as_str(), "data_dir" | "listen") {
+                continue;
+            }
+            let shown = template_value(rest).unwrap_or_else(|| panic!("{key}: {rest}"));
+            assert_eq!(
+                &shown, default,
+                "the template's {key} differs from the default"
+            );
+        }
+    }
+
+    #[test]
+    fn the_configuration_guide_documents_every_option() {
+        let guide = include_str!("../docs/configuration.md");
+        let documented: Vec<&str> = guide
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| l.split(" | ").next().unwrap_or(""))
+            .collect();
+        for key in ENV_OPTIONS {
+            assert!(
+                documented
+                    .iter()
+                    .any(|cell| cell.contains(&format!("`{key}`"))),
+                "docs/configuration.md has no row for {key}"
+            );
+        }
     }
 }
