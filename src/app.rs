@@ -57,7 +57,7 @@ impl Application {
         let limit = BodyLimit(config.max_body_bytes, patience);
         let webhook_rate =
             web::Data::new(http::limits::IpRateLimit::new(config.webhook_rate_per_ip));
-        // Sign-in attempts per address and second; lockout per name is in `ui::users`.
+        // Sign-in attempts per address and second; lockout per name is in `accounts::users`.
         let sign_in_rate = web::Data::new(http::ui::SignInRate(http::limits::IpRateLimit::new(5)));
         let public_url = web::Data::new(http::ui::PublicUrl(config.public_base()?));
         let with_tls = tls.is_some();
@@ -100,7 +100,7 @@ impl Application {
         };
         // The records describe this server's settings, whoever asks for them.
         let instance = crate::records::instances::Instance::new();
-        hafen.announce_instance(&instance).await?;
+        hafen.records.announce_instance(&instance).await?;
         tokio::spawn(index_contact_names(hafen.clone()));
         Ok(Self {
             scheduler,
@@ -141,6 +141,7 @@ impl Application {
             database = %self.hafen.store().url().redacted(),
             "Hafen is listening"
         );
+        let due_work = tokio::spawn(crate::jobs::run_when_asked(self.hafen.clone()));
         let supervision = tokio::spawn(supervise(
             self.hafen.clone(),
             self.certificates.clone(),
@@ -150,11 +151,12 @@ impl Application {
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         let result = self.server.await;
         supervision.abort();
+        due_work.abort();
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         if let Some(mut scheduler) = self.scheduler {
             let _ = scheduler.shutdown().await;
         }
-        if let Err(e) = self.hafen.instance_stopped(&self.instance).await {
+        if let Err(e) = self.hafen.records.instance_stopped(&self.instance).await {
             tracing::warn!(error = %crate::telemetry::chain(&e), "could not record the stop");
         }
         let store = self.hafen.store().clone();
@@ -171,7 +173,7 @@ impl Application {
 /// Contacts stored before names were indexed become findable by name, in the background.
 async fn index_contact_names(hafen: Hafen) {
     loop {
-        match hafen.index_contact_names(500).await {
+        match hafen.contacts.index_names(500).await {
             Ok(0) => return,
             Ok(n) => tracing::info!(contacts = n, "indexed the names of earlier contacts"),
             Err(e) => {
@@ -204,7 +206,7 @@ async fn supervise(
     loop {
         tokio::select! {
             _ = heartbeat.tick() => {
-                if let Err(e) = hafen.instance_heartbeat(&instance).await {
+                if let Err(e) = hafen.records.instance_heartbeat(&instance).await {
                     tracing::warn!(error = %crate::telemetry::chain(&e), "could not record the heartbeat");
                 }
             }

@@ -11,6 +11,7 @@ use crate::auth::{Actor, Role};
 use crate::clock::SharedClock;
 use crate::config::{Config, MasterKeySource};
 use crate::crypto::{KeyRing, MasterKey};
+use crate::infra::Infra;
 use crate::sensitive::Sensitive;
 use crate::service::Hafen;
 use crate::store::schema::api_tokens;
@@ -74,8 +75,9 @@ pub async fn open(
     let master = MasterKey::new(identity, &config.recovery_recipients()?)
         .with_previous(previous_master_keys(config)?);
     let keys = Arc::new(KeyRing::new(master, config.key_cache_size));
-    let hafen = Hafen::new(store, keys, clock)
-        .with_platforms(config.platform_client()?, config.max_media_bytes)
+    let infra = Infra::new(store, keys, clock).with_platforms(config.platform_client()?);
+    let hafen = Hafen::new(infra)
+        .with_max_media_bytes(config.max_media_bytes)
         .with_download_on_arrival(config.retry_interval_secs > 0)
         .with_broadcast_rate(config.broadcast_rate_per_sec)
         .with_retention(config.retention_settings())
@@ -89,6 +91,7 @@ pub async fn open(
 
     let admin_token = if fresh {
         let created = hafen
+            .accounts
             .create_token(&Actor::Cli, None, Role::Admin)
             .await
             .context("cannot create the first admin token")?;

@@ -295,21 +295,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     role,
                     tenant,
                 } => {
-                    let login = crate::ui::LoginName::parse(&login).map_err(user_error)?;
+                    let login = crate::accounts::LoginName::parse(&login).map_err(user_error)?;
                     let role: Role = role.parse().map_err(user_error)?;
                     let tenant = parse_tenant(tenant.as_deref())?;
                     let password = password_from_stdin()?;
                     hafen
+                        .accounts
                         .create_user(&Actor::Cli, &login, password, role, tenant.as_ref())
                         .await
                         .map(|user| println!("created user {} ({})", user.id, user.role))
                         .map_err(user_error)
                 }
                 UserCommand::Reset { login } => {
-                    let login = crate::ui::LoginName::parse(&login).map_err(user_error)?;
+                    let login = crate::accounts::LoginName::parse(&login).map_err(user_error)?;
                     let password = password_from_stdin()?;
-                    match hafen.user_id_by_login(&Actor::Cli, &login).await {
-                        Ok(id) => hafen.reset_user(&Actor::Cli, &id, password).await,
+                    match hafen.accounts.user_id_by_login(&Actor::Cli, &login).await {
+                        Ok(id) => hafen.accounts.reset_user(&Actor::Cli, &id, password).await,
                         Err(e) => Err(e),
                     }
                     .map(|()| println!("reset; the user's sessions have ended"))
@@ -321,8 +322,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     })
                 }
                 UserCommand::Totp { login } => {
-                    let login = crate::ui::LoginName::parse(&login).map_err(user_error)?;
+                    let login = crate::accounts::LoginName::parse(&login).map_err(user_error)?;
                     hafen
+                        .accounts
                         .enable_totp(&Actor::Cli, &login)
                         .await
                         .map_err(user_error)
@@ -341,7 +343,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: AuditCommand::Verify,
         } => {
             let report = on_install(cli.config.as_deref(), clock, async |hafen| {
-                Ok(hafen.verify_audit_chain().await?)
+                Ok(hafen.audit.verify_chain().await?)
             })
             .await?;
             println!("audit log: {report}");
@@ -405,6 +407,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let tenant = parse_tenant(tenant.as_deref())?;
             let (report, bytes) = on_install(cli.config.as_deref(), clock, async |hafen| {
                 hafen
+                    .records
                     .report(&Actor::Cli, kind, tenant.as_ref(), lang, format)
                     .await
                     .map_err(user_error)
@@ -522,12 +525,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let result = on_install(cli.config.as_deref(), clock, async |hafen| {
                 Ok(match command {
                     RegisterCommand::Show { history: true, .. } => hafen
+                        .records
                         .register_history(&Actor::Cli, &scope, section)
                         .await
                         .and_then(|h| {
                             serde_json::to_value(h).map_err(crate::error::Error::internal)
                         }),
                     RegisterCommand::Show { .. } => hafen
+                        .records
                         .register_entry(&Actor::Cli, &scope, section)
                         .await
                         .and_then(|e| {
@@ -543,6 +548,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         let value: serde_json::Value =
                             serde_json::from_str(&text).context("the file is not JSON")?;
                         hafen
+                            .records
                             .put_register(&Actor::Cli, &scope, section, value)
                             .await
                             .and_then(|(e, _)| {
@@ -603,10 +609,10 @@ fn parse_tenant(tenant: Option<&str>) -> anyhow::Result<Option<TenantId>> {
 
 /// A new password from the first line of standard input (never an argument: it would show in
 /// the shell history and the process list).
-fn password_from_stdin() -> anyhow::Result<crate::ui::NewPassword> {
+fn password_from_stdin() -> anyhow::Result<crate::accounts::NewPassword> {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
-    crate::ui::NewPassword::parse(line.trim_end_matches(['\r', '\n'])).map_err(user_error)
+    crate::accounts::NewPassword::parse(line.trim_end_matches(['\r', '\n'])).map_err(user_error)
 }
 
 /// A domain error as the operator should read it.
@@ -723,7 +729,7 @@ async fn run_token(hafen: &crate::service::Hafen, command: TokenCommand) -> anyh
                 .map_err(|e: crate::error::Error| anyhow::anyhow!("{e}"))?;
             let lifetime = expires_in
                 .as_deref()
-                .map(crate::auth::lifecycle::parse_lifetime)
+                .map(crate::accounts::tokens::parse_lifetime)
                 .transpose()
                 .map_err(|_| anyhow::anyhow!("--expires-in must be like 12h, 90d or 4w"))?;
             let spec = crate::auth::token::TokenSpec {
@@ -733,6 +739,7 @@ async fn run_token(hafen: &crate::service::Hafen, command: TokenCommand) -> anyh
                 expires_at: None,
             };
             let created = hafen
+                .accounts
                 .issue_token(&Actor::Cli, spec, lifetime)
                 .await
                 .map_err(cli_error)?;
@@ -743,6 +750,7 @@ async fn run_token(hafen: &crate::service::Hafen, command: TokenCommand) -> anyh
         }
         TokenCommand::List { tenant } => {
             let tokens = hafen
+                .accounts
                 .list_tokens(&Actor::Cli, tenant_arg(tenant)?.as_ref())
                 .await
                 .map_err(cli_error)?;
@@ -773,6 +781,7 @@ async fn run_token(hafen: &crate::service::Hafen, command: TokenCommand) -> anyh
         }
         TokenCommand::Revoke { id } => {
             let token = hafen
+                .accounts
                 .revoke_token(&Actor::Cli, None, &id)
                 .await
                 .map_err(cli_error)?;

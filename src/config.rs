@@ -484,8 +484,8 @@ impl Config {
         })
     }
 
-    pub fn token_policy(&self) -> crate::auth::lifecycle::TokenPolicy {
-        crate::auth::lifecycle::TokenPolicy {
+    pub fn token_policy(&self) -> crate::accounts::tokens::TokenPolicy {
+        crate::accounts::tokens::TokenPolicy {
             max_lifetime: (self.token_max_days > 0)
                 .then(|| chrono::Duration::days(i64::from(self.token_max_days))),
             tenant_admins_issue_admin_tokens: self.tenant_admins_issue_admin_tokens,

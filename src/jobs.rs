@@ -1,7 +1,5 @@
-//! Scheduled work, each a small named function on [`Hafen`]; this module only says when.
+//! Scheduled work, each a small named operation of a service; this module only says when.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_cron_scheduler::{Job, JobScheduler};
@@ -50,7 +48,7 @@ pub async fn start(
         let due = hafen.clone();
         let job = Job::new_repeated_async(interval, move |_id, _scheduler| {
             let hafen = due.clone();
-            Box::pin(async move { hafen.due_work.clone().run(&hafen).await })
+            Box::pin(async move { run_due_work_once(&hafen).await })
         })?;
         scheduler.add(job).await?;
     }
@@ -80,32 +78,6 @@ pub async fn start(
 
 /// Everything that waits for its time: retries of sends, event deliveries, media downloads,
 /// expiry of unconfirmed consent requests, scheduled broadcasts.
-/// How a due row is claimed: moves its `next_attempt_at` from at most `now` to `lease`, and
-/// says how many rows moved (1 for the one caller that gets it, 0 for everyone else).
-pub(crate) type Claim<R> =
-    fn(&mut crate::store::DbConn, &R, i64, i64) -> Result<usize, crate::store::StoreError>;
-
-impl Hafen {
-    /// The one lease of work that waits for its time (sends, media downloads, event
-    /// deliveries): a due row is claimed in a write just before it runs, so several instances —
-    /// or a slow attempt and the next round — never run the same row at once, and a crashed
-    /// attempt is taken up again when its lease ends. True when this caller got the row.
-    pub(crate) async fn claim_for_attempt<R: Clone + Send + 'static>(
-        &self,
-        row: &R,
-        (due_at, lease): (i64, chrono::Duration),
-        claim: Claim<R>,
-    ) -> crate::error::Result<bool> {
-        let until = crate::clock::to_micros(self.clock().now() + lease);
-        let candidate = row.clone();
-        let claimed = self
-            .store()
-            .write(move |conn| claim(conn, &candidate, due_at, until))
-            .await?;
-        Ok(claimed == 1)
-    }
-}
-
 pub async fn run_due_work(hafen: &Hafen) {
     report("retried queued sends", hafen.run_due_sends().await);
     report("delivered events", hafen.run_due_event_deliveries().await);
@@ -124,42 +96,20 @@ pub async fn run_due_work(hafen: &Hafen) {
     );
 }
 
-/// The due work of one process, run at most once at a time. A kick during a run asks for one
-/// more run after it, however many kicks arrive: 64 concurrent webhook deliveries with files or
-/// subscribed events cause two runs, not 64 runs racing for the same rows.
-#[derive(Debug, Default)]
-pub struct DueWork {
-    running: AtomicBool,
-    pending: AtomicBool,
+/// Runs the due work now, after any run already going (one run at a time per process).
+pub async fn run_due_work_once(hafen: &Hafen) {
+    let _one_at_a_time = hafen.infra.due.running.lock().await;
+    run_due_work(hafen).await;
 }
 
-impl DueWork {
-    /// Asks for a run soon, in the background.
-    pub fn kick(self: &Arc<Self>, hafen: &Hafen) {
-        self.pending.store(true, Ordering::SeqCst);
-        if self.running.load(Ordering::SeqCst) {
-            return;
-        }
-        let (this, hafen) = (self.clone(), hafen.clone());
-        tokio::spawn(async move { this.run(&hafen).await });
-    }
-
-    /// Runs now unless a run is going (which then runs once more).
-    pub async fn run(self: Arc<Self>, hafen: &Hafen) {
-        self.pending.store(true, Ordering::SeqCst);
-        loop {
-            if self.running.swap(true, Ordering::SeqCst) {
-                return; // the running loop sees `pending`
-            }
-            while self.pending.swap(false, Ordering::SeqCst) {
-                run_due_work(hafen).await;
-            }
-            self.running.store(false, Ordering::SeqCst);
-            // A kick between the last check and the release found `running` still set.
-            if !self.pending.load(Ordering::SeqCst) {
-                return;
-            }
-        }
+/// While serving: runs the due work whenever a write asked for it (`DueSignal::ask`). Asks
+/// that arrive during a run cause one more run after it, however many arrive: 64 concurrent
+/// webhook deliveries with files or subscribed events cause two runs, not 64 runs racing for
+/// the same rows.
+pub async fn run_when_asked(hafen: Hafen) {
+    loop {
+        hafen.infra.due.asked.notified().await;
+        run_due_work_once(&hafen).await;
     }
 }
 

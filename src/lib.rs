@@ -8,6 +8,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod accounts;
 pub mod app;
 pub mod audit;
 pub mod auth;
@@ -27,6 +28,7 @@ pub mod egress;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod infra;
 pub mod jobs;
 pub mod messages;
 pub mod metrics;

@@ -2,46 +2,41 @@
 //! define their operations (`messages::ingest`, `contacts::read`, …). HTTP handlers and CLI
 //! commands call these; neither holds business rules of its own.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::accounts::Accounts;
+use crate::audit::Audit;
 use crate::audit::{self, AuditEvent};
-use crate::auth::{Actor, Permission, Role};
+use crate::auth::{Actor, Permission};
 use crate::clock::SharedClock;
-use crate::contacts;
-use crate::crypto::keyring::{KeyOwner, OwnerKeys};
-use crate::crypto::KeyRing;
+use crate::contacts::Contacts;
+use crate::crypto::keyring::KeyOwner;
 use crate::error::{Error, Result};
-use crate::sensitive::Sensitive;
+use crate::infra::Infra;
+use crate::messages::Messages;
+use crate::records::Records;
+use crate::retention::keys::PeriodKeys;
 use crate::store::Store;
 use crate::tenants::{self, NewTenantRow, TenantId, TenantName};
 
 #[derive(Clone)]
 pub struct Hafen {
-    pub(crate) store: Store,
-    pub(crate) keys: Arc<KeyRing>,
-    pub(crate) clock: SharedClock,
-    pub(crate) metrics: Arc<crate::metrics::Metrics>,
-    pub(crate) platforms: crate::channels::platform::PlatformClient,
+    pub(crate) infra: Infra,
+    pub accounts: Accounts,
+    pub audit: Audit,
+    pub contacts: Contacts,
+    pub messages: Messages,
+    pub records: Records,
     /// Largest file downloaded from a platform.
     pub(crate) max_media_bytes: usize,
-    /// Start due work (media downloads, event deliveries, queued sends) as soon as a write
-    /// queued some (off in tests that drive it by hand).
-    pub(crate) download_on_arrival: bool,
     /// Broadcast messages per second (0: unpaced).
     pub(crate) broadcast_rate: u32,
     pub(crate) widget_rate: Arc<crate::consent::widget::RateLimiter>,
     pub(crate) widget_limits: crate::consent::widget::WidgetLimits,
-    pub(crate) periods: Arc<crate::retention::keys::PeriodIndex>,
+    pub(crate) periods: PeriodKeys,
     pub(crate) retention: crate::retention::RetentionSettings,
-    /// What the configuration switches on, for the TOM annex.
-    pub(crate) posture: Arc<crate::records::live::Posture>,
-    /// Event deliveries and media downloads, run soon after a write queued some.
-    pub(crate) due_work: Arc<crate::jobs::DueWork>,
     /// The install's own wording for letters to data subjects (`templates_dir`).
     pub(crate) letter_wording: Arc<crate::requests::wording::LetterWording>,
-    /// Who may issue which tokens, for how long.
-    pub(crate) token_policy: crate::auth::lifecycle::TokenPolicy,
     /// Webhook signature failures, audited per channel, source and minute.
     pub(crate) webhook_rejections: Arc<crate::channels::rejections::RejectionTally>,
 }
@@ -49,7 +44,7 @@ pub struct Hafen {
 impl std::fmt::Debug for Hafen {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hafen")
-            .field("store", &self.store)
+            .field("infra", &self.infra)
             .finish_non_exhaustive()
     }
 }
@@ -62,45 +57,32 @@ pub struct TenantView {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// A created token: the secret is in `token` and is never shown again.
-#[derive(Debug)]
-pub struct CreatedToken {
-    pub id: String,
-    pub role: Role,
-    pub tenant: Option<TenantId>,
-    pub token: Sensitive<String>,
-    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
 impl Hafen {
-    pub fn new(store: Store, keys: Arc<KeyRing>, clock: SharedClock) -> Self {
+    /// Puts the services together on `infra`, each with its defaults; the `with_…` methods
+    /// below set what the configuration says.
+    pub fn new(infra: Infra) -> Self {
+        let periods = PeriodKeys::new(infra.clone());
         Self {
-            store,
-            keys,
-            clock,
-            metrics: Arc::new(crate::metrics::Metrics::default()),
-            platforms: crate::channels::platform::PlatformClient::new(
-                Default::default(),
-                std::time::Duration::from_secs(30),
-            ),
+            accounts: Accounts::new(infra.clone(), Default::default()),
+            audit: Audit::new(infra.clone()),
+            contacts: Contacts::new(infra.clone()),
+            messages: Messages::new(infra.clone(), periods.clone()),
+            records: Records::new(infra.clone()),
             max_media_bytes: 64 * 1024 * 1024,
-            download_on_arrival: true,
             broadcast_rate: 20,
             widget_rate: Arc::default(),
             widget_limits: Default::default(),
-            periods: Arc::default(),
+            periods,
             retention: Default::default(),
-            posture: Arc::default(),
-            due_work: Arc::default(),
             letter_wording: Arc::default(),
-            token_policy: Default::default(),
             webhook_rejections: Arc::default(),
+            infra,
         }
     }
 
     /// The install's rules for issuing tokens.
-    pub fn with_token_policy(mut self, policy: crate::auth::lifecycle::TokenPolicy) -> Self {
-        self.token_policy = policy;
+    pub fn with_token_policy(mut self, policy: crate::accounts::TokenPolicy) -> Self {
+        self.accounts.token_policy = policy;
         self
     }
 
@@ -112,17 +94,12 @@ impl Hafen {
 
     /// Facts about the configuration the records report (TLS, recovery keys, backend, …).
     pub fn with_posture(mut self, posture: crate::records::live::Posture) -> Self {
-        self.posture = Arc::new(posture);
+        self.records.posture = Arc::new(posture);
         self
     }
 
-    /// Uses these platform API endpoints (configuration; tests point them at a fake).
-    pub fn with_platforms(
-        mut self,
-        platforms: crate::channels::platform::PlatformClient,
-        max_media_bytes: usize,
-    ) -> Self {
-        self.platforms = platforms;
+    /// The largest file downloaded from a platform.
+    pub fn with_max_media_bytes(mut self, max_media_bytes: usize) -> Self {
         self.max_media_bytes = max_media_bytes;
         self
     }
@@ -134,48 +111,41 @@ impl Hafen {
     }
 
     /// Whether webhooks start media downloads at once (the scheduler retries either way).
-    pub fn with_download_on_arrival(mut self, on: bool) -> Self {
-        self.download_on_arrival = on;
+    pub fn with_download_on_arrival(self, on: bool) -> Self {
+        self.infra.due.set_on(on);
         self
     }
 
     pub fn metrics(&self) -> &crate::metrics::Metrics {
-        &self.metrics
+        &self.infra.metrics
     }
 
     pub fn store(&self) -> &Store {
-        &self.store
+        &self.infra.store
     }
 
     pub fn clock(&self) -> &SharedClock {
-        &self.clock
-    }
-
-    /// Writes one audit entry on its own (reads of decrypted content, failed checks).
-    pub async fn record(&self, event: AuditEvent) -> Result<()> {
-        let at = self.clock.now();
-        self.store
-            .write(move |conn| audit::append(conn, at, event.clone()))
-            .await?;
-        Ok(())
+        &self.infra.clock
     }
 
     pub async fn create_tenant(&self, actor: &Actor, name: TenantName) -> Result<TenantView> {
         actor.authorize_install(Permission::ManageTenants)?;
         let id = TenantId::generate();
-        let key = self.keys.generate()?;
-        let at = self.clock.now();
+        let key = self.infra.keys.generate()?;
+        let at = self.infra.clock.now();
         let row = NewTenantRow::new(&id, &name, key.wrapped, at);
         let event = AuditEvent::new(actor, "tenant.create")
             .tenant(&id)
             .object("tenant", id.as_str());
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 tenants::insert(conn, &row)?;
                 audit::append(conn, at, event.clone())
             })
             .await?;
-        self.keys
+        self.infra
+            .keys
             .remember(KeyOwner::Tenant(id.as_str().to_string()), key.keys);
         Ok(TenantView {
             id: id.as_str().to_string(),
@@ -190,62 +160,12 @@ impl Hafen {
     pub async fn tenant_name(&self, tenant: &TenantId) -> Result<String> {
         let id = tenant.clone();
         let row = self
+            .infra
             .store
             .read(move |conn| tenants::find(conn, &id))
             .await?
             .ok_or(Error::NotFound)?;
         Ok(row.name)
-    }
-
-    /// NotFound unless the tenant exists.
-    pub async fn ensure_tenant(&self, tenant: &TenantId) -> Result<()> {
-        self.tenant_keys(tenant).await.map(|_| ())
-    }
-
-    /// The tenant's keys (blind index, sealing); NotFound for an unknown tenant.
-    pub(crate) async fn tenant_keys(&self, tenant: &TenantId) -> Result<Arc<OwnerKeys>> {
-        let owner = KeyOwner::Tenant(tenant.as_str().to_string());
-        if let Some(keys) = self.keys.cached(&owner) {
-            return Ok(keys);
-        }
-        let id = tenant.clone();
-        let row = self
-            .store
-            .read(move |conn| tenants::find(conn, &id))
-            .await?
-            .ok_or(Error::NotFound)?;
-        Ok(self.keys.open(owner, &row.wrapped_key)?)
-    }
-
-    /// Keys of the given contacts, unwrapping what is not cached. A contact missing from the
-    /// result has had its key erased.
-    pub(crate) fn contact_keys_blocking(
-        keys: &KeyRing,
-        conn: &mut crate::store::DbConn,
-        ids: &[String],
-    ) -> Result<HashMap<String, Arc<OwnerKeys>>> {
-        let mut found = HashMap::with_capacity(ids.len());
-        let mut missing = Vec::new();
-        for id in ids {
-            match keys.cached(&KeyOwner::Contact(id.clone())) {
-                Some(k) => {
-                    found.insert(id.clone(), k);
-                }
-                None => missing.push(id.clone()),
-            }
-        }
-        if !missing.is_empty() {
-            for (id, wrapped) in contacts::wrapped_keys(conn, missing)? {
-                let k = keys.open(KeyOwner::Contact(id.clone()), &wrapped)?;
-                found.insert(id, k);
-            }
-        }
-        Ok(found)
-    }
-
-    /// Checks the audit chain from the first entry to the last.
-    pub async fn verify_audit_chain(&self) -> Result<audit::ChainReport> {
-        Ok(self.store.read(audit::verify).await?)
     }
 }
 

@@ -4,6 +4,7 @@
 //! previous hash. Changing, removing or reordering any entry breaks the chain at that point,
 //! which [`verify`] reports. Entries name actors, actions and object ids, never content.
 
+use crate::infra::Infra;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
@@ -467,11 +468,29 @@ pub fn prune_batch(
     Ok(n as i64)
 }
 
-impl crate::service::Hafen {
+/// The audit service: reading and verifying the log. Entries are written by every domain in
+/// the transaction of what they record (`append`), or on their own through `Infra::record`.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    pub(crate) infra: Infra,
+}
+
+impl Audit {
+    pub fn new(infra: Infra) -> Self {
+        Self { infra }
+    }
+}
+
+impl Audit {
+    /// Checks the audit chain from the first entry to the last.
+    pub async fn verify_chain(&self) -> crate::error::Result<ChainReport> {
+        Ok(self.infra.store.read(verify).await?)
+    }
+
     /// The newest audit entries an actor may read: all for install-wide admins and the
     /// processor's DPO, the tenant's own for a tenant's admin or DPO (the web interface's
     /// viewer).
-    pub async fn audit_entries(
+    pub async fn entries(
         &self,
         actor: &Actor,
         tenant: Option<&TenantId>,
@@ -488,6 +507,7 @@ impl crate::service::Hafen {
             None => actor.authorize_processor(Permission::ExportRecords)?,
         }
         Ok(self
+            .infra
             .store
             .read(move |conn| {
                 let prefixes = group.map(AuditGroup::prefixes).unwrap_or_default();

@@ -1,6 +1,5 @@
 //! Who may do what: roles, permissions and API tokens.
 
-pub mod lifecycle;
 pub mod token;
 
 use std::fmt;

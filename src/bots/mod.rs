@@ -314,6 +314,7 @@ impl Hafen {
             .transpose()?;
         let url = events::validate_url(&input.url)?;
         if let Err(refused) = self
+            .infra
             .platforms
             .policy()
             .check_reachable(&url, Purpose::Hook)
@@ -334,8 +335,8 @@ impl Hafen {
             return Err(Error::invalid("kinds", "name at least one kind of message"));
         }
         let secret = events::signing_secret(input.secret)?;
-        let keys = self.tenant_keys(tenant).await?;
-        let now = self.clock.now();
+        let keys = self.infra.tenant_keys(tenant).await?;
+        let now = self.infra.clock.now();
         let hook = HookRow::sealed(
             &keys,
             tenant.as_str(),
@@ -349,7 +350,7 @@ impl Hafen {
             role: Role::Bot,
             tenant: Some(tenant.clone()),
             name: Some(format!("Bot: {name}")),
-            expires_at: self.token_policy.max_lifetime.map(|l| now + l),
+            expires_at: self.accounts.token_policy.max_lifetime.map(|l| now + l),
         };
         let row = BotRow {
             id: uuid::Uuid::now_v7().hyphenated().to_string(),
@@ -385,7 +386,8 @@ impl Hafen {
             actor.clone(),
             tenant.clone(),
         );
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 if !active(conn, t.as_str())?
                     .iter()
@@ -427,6 +429,7 @@ impl Hafen {
         };
         let (t, token) = (tenant.clone(), id.as_str().to_string());
         let bot = self
+            .infra
             .store
             .read(move |conn| of_token(conn, t.as_str(), &token))
             .await?;
@@ -437,9 +440,10 @@ impl Hafen {
 
     pub async fn list_bots(&self, actor: &Actor, tenant: &TenantId) -> Result<Vec<BotView>> {
         actor.authorize(tenant, Permission::ManageChannels)?;
-        let keys = self.tenant_keys(tenant).await?;
+        let keys = self.infra.tenant_keys(tenant).await?;
         let t = tenant.clone();
         let rows = self
+            .infra
             .store
             .read(move |conn| {
                 let mut out = Vec::new();
@@ -466,11 +470,12 @@ impl Hafen {
     pub async fn remove_bot(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<()> {
         actor.authorize(tenant, Permission::ManageChannels)?;
         let (t, id_owned) = (tenant.clone(), id.to_string());
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let event = AuditEvent::new(actor, "bot.remove")
             .tenant(tenant)
             .object("bot", id);
         let removed = self
+            .infra
             .store
             .write(move |conn| {
                 let Some(bot) = active(conn, t.as_str())?
@@ -508,6 +513,7 @@ impl Hafen {
         actor.authorize(tenant, Permission::ManageChannels)?;
         let (t, id_owned) = (tenant.clone(), id.to_string());
         let hook = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(bots::table
@@ -558,7 +564,7 @@ impl Hafen {
     ) -> Result<HandoverView> {
         actor.authorize(tenant, Permission::SendMessages)?;
         let (t, c) = (tenant.clone(), contact_id.to_string());
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let action = if to_person {
             "conversation.take_over"
         } else {
@@ -573,6 +579,7 @@ impl Hafen {
             .object("contact", contact_id)
             .detail(format!("by {by}"));
         let since = self
+            .infra
             .store
             .write(move |conn| {
                 let Some(current) = contacts::table
@@ -614,6 +621,7 @@ impl Hafen {
         actor.authorize(tenant, Permission::ReadContent)?;
         let (t, c) = (tenant.clone(), contact_id.to_string());
         let since = self
+            .infra
             .store
             .read(move |conn| handed_over_at(conn, t.as_str(), &c))
             .await?;
@@ -631,6 +639,7 @@ impl Hafen {
     ) -> Result<std::collections::HashMap<String, BotRow>> {
         let t = tenant.clone();
         let rows: Vec<BotRow> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(bots::table

@@ -64,8 +64,9 @@ fn claim(
 impl Hafen {
     /// Downloads every attachment whose time has come; returns how many were attempted.
     pub async fn run_due_downloads(&self) -> Result<usize> {
-        let now = to_micros(self.clock.now());
+        let now = to_micros(self.infra.clock.now());
         let due: Vec<AttachmentRow> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(table::table
@@ -79,7 +80,11 @@ impl Hafen {
             .await?;
         let mut attempted = 0;
         for row in due {
-            if self.claim_for_attempt(&row, (now, LEASE), claim).await? {
+            if self
+                .infra
+                .claim_for_attempt(&row, (now, LEASE), claim)
+                .await?
+            {
                 self.download(row).await?;
                 attempted += 1;
             }
@@ -118,7 +123,7 @@ impl Hafen {
                 "the channel of this message no longer exists",
             )),
         };
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let id = row.id.clone();
         let attempts = row.attempts + 1;
         match fetched {
@@ -135,7 +140,8 @@ impl Hafen {
                 )?;
                 let size = bytes.len() as i64;
                 let mime = row.mime_type.clone().or(mime);
-                self.store
+                self.infra
+                    .store
                     .write(move |conn| {
                         diesel::update(table::table.filter(table::id.eq(&id)))
                             .set((
@@ -167,10 +173,11 @@ impl Hafen {
         // 1 min, 2 min, 4 min … capped at 6 hours: a platform outage is ridden out.
         let wait =
             Duration::minutes(2i64.pow((attempts - 1).clamp(0, 9) as u32)).min(Duration::hours(6));
-        let next = to_micros(self.clock.now() + wait);
+        let next = to_micros(self.infra.clock.now() + wait);
         tracing::warn!(attachment = %row.id, attempts, give_up, reason = %failure.reason, "media download failed");
         let id = row.id.clone();
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 diesel::update(table::table.filter(table::id.eq(&id)))
                     .set((
@@ -192,9 +199,14 @@ impl Hafen {
         message_id: &str,
         period: Option<&str>,
     ) -> Result<std::sync::Arc<crate::crypto::keyring::OwnerKeys>> {
-        let (keys, t, id) = (self.keys.clone(), tenant.clone(), message_id.to_string());
+        let (keys, t, id) = (
+            self.infra.keys.clone(),
+            tenant.clone(),
+            message_id.to_string(),
+        );
         let period = period.map(str::to_string);
-        self.store
+        self.infra
+            .store
             .read(move |conn| {
                 let contact: String = messages::table
                     .filter(messages::tenant_id.eq(t.as_str()))
@@ -202,8 +214,7 @@ impl Hafen {
                     .select(messages::contact_id)
                     .first(conn)?;
                 let base =
-                    match Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&contact))
-                    {
+                    match crate::contacts::keys_of(&keys, conn, std::slice::from_ref(&contact)) {
                         Ok(mut k) => k.remove(&contact),
                         Err(e) => return Ok(Err(e)),
                     };
@@ -228,7 +239,7 @@ impl Hafen {
         channel: &Channel,
         media: &MediaRef,
     ) -> std::result::Result<(Vec<u8>, Option<String>), Failure> {
-        let base = self.platforms.endpoints();
+        let base = self.infra.platforms.endpoints();
         let limit = self.max_media_bytes;
         match channel.platform {
             Platform::Whatsapp => {
@@ -238,7 +249,8 @@ impl Hafen {
                     .as_deref()
                     .ok_or_else(|| Failure::fatal("the channel has no access_token"))?;
                 let meta: serde_json::Value = json_or_failure(
-                    self.platforms
+                    self.infra
+                        .platforms
                         .get(&format!("{}/{}", base.whatsapp, media.media_id))
                         .map_err(refused)?
                         .bearer_auth(token)
@@ -255,7 +267,8 @@ impl Hafen {
                     .and_then(|m| m.as_str())
                     .map(str::to_string);
                 let bytes = body_limited(
-                    self.platforms
+                    self.infra
+                        .platforms
                         .get(url)
                         .map_err(refused)?
                         .bearer_auth(token)
@@ -273,7 +286,8 @@ impl Hafen {
                     .as_deref()
                     .ok_or_else(|| Failure::fatal("the channel has no bot_token"))?;
                 let file: serde_json::Value = json_or_failure(
-                    self.platforms
+                    self.infra
+                        .platforms
                         .get(&format!("{}/bot{token}/getFile", base.telegram))
                         .map_err(refused)?
                         .query(&[("file_id", media.media_id.as_str())])
@@ -286,7 +300,8 @@ impl Hafen {
                     .and_then(|p| p.as_str())
                     .ok_or_else(|| Failure::retry("getFile gave no file_path"))?;
                 let bytes = body_limited(
-                    self.platforms
+                    self.infra
+                        .platforms
                         .get(&format!("{}/file/bot{token}/{path}", base.telegram))
                         .map_err(refused)?
                         .send()
@@ -302,7 +317,8 @@ impl Hafen {
                     return Err(Failure::fatal("the attachment has no URL"));
                 }
                 let bytes = body_limited(
-                    self.platforms
+                    self.infra
+                        .platforms
                         .get(&media.media_id)
                         .map_err(refused)?
                         .send()

@@ -455,9 +455,9 @@ impl Hafen {
         };
         secrets.validate()?;
         secrets.require_for(input.platform)?;
-        let keys = self.tenant_keys(tenant).await?;
+        let keys = self.infra.tenant_keys(tenant).await?;
         let id = uuid::Uuid::now_v7().hyphenated().to_string();
-        let now = to_micros(self.clock.now());
+        let now = to_micros(self.infra.clock.now());
         let row = ChannelRow {
             secrets_sealed: self.seal_secrets(&keys, tenant.as_str(), &id, &secrets)?,
             id: id.clone(),
@@ -475,8 +475,9 @@ impl Hafen {
             .tenant(tenant)
             .object("channel", &id)
             .detail(format!("platform={}", input.platform.as_str()));
-        let at = self.clock.now();
-        self.store
+        let at = self.infra.clock.now();
+        self.infra
+            .store
             .write(move |conn| {
                 diesel::insert_into(channels::table)
                     .values(&row)
@@ -493,9 +494,10 @@ impl Hafen {
         tenant: &TenantId,
     ) -> Result<Vec<ChannelView>> {
         actor.authorize(tenant, Permission::ManageChannels)?;
-        let keys = self.tenant_keys(tenant).await?;
+        let keys = self.infra.tenant_keys(tenant).await?;
         let t = tenant.clone();
         let rows: Vec<ChannelRow> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(channels::table
@@ -517,9 +519,10 @@ impl Hafen {
         id: &str,
     ) -> Result<ChannelView> {
         actor.authorize(tenant, Permission::ManageChannels)?;
-        let keys = self.tenant_keys(tenant).await?;
+        let keys = self.infra.tenant_keys(tenant).await?;
         let (t, id) = (tenant.clone(), id.to_string());
         let row = self
+            .infra
             .store
             .read(move |conn| load(conn, Some(&t), &id))
             .await?
@@ -535,9 +538,10 @@ impl Hafen {
         patch: ChannelPatch,
     ) -> Result<ChannelView> {
         actor.authorize(tenant, Permission::ManageChannels)?;
-        let keys = self.tenant_keys(tenant).await?;
+        let keys = self.infra.tenant_keys(tenant).await?;
         let (t, id_owned) = (tenant.clone(), id.to_string());
         let mut row = self
+            .infra
             .store
             .read(move |conn| load(conn, Some(&t), &id_owned))
             .await?
@@ -573,14 +577,15 @@ impl Hafen {
             changed.push("secrets");
         }
         row.secrets_sealed = self.seal_secrets(&keys, tenant.as_str(), &row.id, &secrets)?;
-        row.updated_at = to_micros(self.clock.now());
+        row.updated_at = to_micros(self.infra.clock.now());
         let view = row.view(&secrets);
         let event = AuditEvent::new(actor, "channel.update")
             .tenant(tenant)
             .object("channel", id)
             .detail(format!("changed={}", changed.join(",")));
-        let at = self.clock.now();
-        self.store
+        let at = self.infra.clock.now();
+        self.infra
+            .store
             .write(move |conn| {
                 diesel::update(channels::table.filter(channels::id.eq(row.id.clone())))
                     .set(&row)
@@ -594,13 +599,14 @@ impl Hafen {
     /// Removes a channel. Its messages stay (they belong to the contacts, under retention).
     pub async fn delete_channel(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<()> {
         actor.authorize(tenant, Permission::ManageChannels)?;
-        self.ensure_tenant(tenant).await?;
+        self.infra.ensure_tenant(tenant).await?;
         let (t, id_owned) = (tenant.clone(), id.to_string());
         let event = AuditEvent::new(actor, "channel.delete")
             .tenant(tenant)
             .object("channel", id);
-        let at = self.clock.now();
+        let at = self.infra.clock.now();
         let deleted = self
+            .infra
             .store
             .write(move |conn| {
                 let n = diesel::delete(
@@ -628,6 +634,7 @@ impl Hafen {
         }
         let id_owned = id.to_string();
         let row = self
+            .infra
             .store
             .read(move |conn| load(conn, None, &id_owned))
             .await?
@@ -640,6 +647,7 @@ impl Hafen {
     pub async fn channel(&self, tenant: &TenantId, id: &str) -> Result<Channel> {
         let (t, id_owned) = (tenant.clone(), id.to_string());
         let row = self
+            .infra
             .store
             .read(move |conn| load(conn, Some(&t), &id_owned))
             .await?
@@ -670,12 +678,12 @@ impl Hafen {
     ) -> Result<std::result::Result<String, crate::channels::platform::PlatformFailure>> {
         actor.authorize(tenant, Permission::ManageChannels)?;
         let channel = self.channel(tenant, id).await?;
-        Ok(self.platforms.check_account(&channel).await)
+        Ok(self.infra.platforms.check_account(&channel).await)
     }
 
     async fn open_channel(&self, row: ChannelRow) -> Result<Channel> {
         let tenant = TenantId::parse(&row.tenant_id)?;
-        let keys = self.tenant_keys(&tenant).await?;
+        let keys = self.infra.tenant_keys(&tenant).await?;
         let secrets = self.open_secrets(&keys, &row)?;
         Ok(Channel {
             platform: Platform::parse(&row.platform)

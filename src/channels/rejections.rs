@@ -143,7 +143,7 @@ impl Hafen {
             channel,
             tenant,
             source_network(source),
-            self.clock.now(),
+            self.infra.clock.now(),
         );
         self.write_audit(due).await
     }
@@ -156,7 +156,7 @@ impl Hafen {
                 .windows
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            RejectionTally::expired(&mut windows, self.clock.now())
+            RejectionTally::expired(&mut windows, self.infra.clock.now())
         };
         let n = due.len();
         self.write_audit(due).await?;
@@ -167,8 +167,9 @@ impl Hafen {
         if due.is_empty() {
             return Ok(());
         }
-        let at = self.clock.now();
-        self.store
+        let at = self.infra.clock.now();
+        self.infra
+            .store
             .write(move |conn| {
                 for e in &due {
                     audit::append(conn, at, e.clone())?;

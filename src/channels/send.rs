@@ -353,7 +353,7 @@ impl Hafen {
             (Some(bot), _) => Some(bot.channel_id.clone()),
             (None, asked) => asked,
         };
-        let tenant_keys = self.tenant_keys(tenant).await?;
+        let tenant_keys = self.infra.tenant_keys(tenant).await?;
         let idempotency_index = idempotency_key
             .as_ref()
             // Bound to the contact: the same key for another contact is another request.
@@ -365,12 +365,13 @@ impl Hafen {
 
         let purpose_owned = purpose_id.clone();
         let (keys, t, cid, idx) = (
-            self.keys.clone(),
+            self.infra.keys.clone(),
             tenant.clone(),
             contact_id.to_string(),
             idempotency_index.clone(),
         );
         let target = self
+            .infra
             .store
             .read(move |conn| {
                 let Some(contact) = contacts::find(conn, &t, &cid)? else {
@@ -387,7 +388,7 @@ impl Hafen {
                     None => None,
                 };
                 let found =
-                    Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&contact.id));
+                    crate::contacts::keys_of(&keys, conn, std::slice::from_ref(&contact.id));
                 let last = last_inbound(conn, t.as_str(), &contact.id)?;
                 let enabled = enabled_channels(conn, t.as_str(), &contact.channel)?;
                 let consent = match &purpose_owned {
@@ -462,7 +463,7 @@ impl Hafen {
         if !channel.enabled {
             return Err(Error::Conflict("the channel is disabled".into()));
         }
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         may_send(&SendContext {
             platform,
             message: &outbound,
@@ -478,7 +479,8 @@ impl Hafen {
         let message_id = uuid::Uuid::now_v7().hyphenated().to_string();
         let t = tenant.as_str();
         let period = self
-            .period_key(tenant, platform.as_str(), to_micros(now))
+            .periods
+            .live_key(tenant, platform.as_str(), to_micros(now))
             .await?;
         let message_keys = target.keys.within_period(&period.keys);
         let seal = |column: &'static str, bytes: &[u8]| {
@@ -535,6 +537,7 @@ impl Hafen {
                 None => format!("channel={} kind={}", channel.id, row.kind),
             });
         let stored = self
+            .infra
             .store
             .write(move |conn| {
                 crate::store::backend::insert_messages(conn, std::slice::from_ref(&row))?;
@@ -556,9 +559,7 @@ impl Hafen {
             Err(e) => return Err(e.into()),
         }
         if dispatch == Dispatch::Outbox {
-            if self.download_on_arrival {
-                self.due_work.kick(self);
-            }
+            self.infra.due.ask();
             return Ok(receipt(&message_id, "queued", None, Some(now)));
         }
         let address = contacts::ContactView::open(&target.contact, Some(&target.keys))?
@@ -584,20 +585,23 @@ impl Hafen {
         attempts_before: i32,
     ) -> Result<SendReceipt> {
         let outcome = self
+            .infra
             .platforms
             .send(channel, address.expose(), outbound)
             .await;
-        let now = self.clock.now();
-        let tenant_keys = self.tenant_keys(&channel.tenant).await?;
+        let now = self.infra.clock.now();
+        let tenant_keys = self.infra.tenant_keys(&channel.tenant).await?;
         let t = channel.tenant.as_str().to_string();
         let id = message_id.to_string();
         let platform = channel.platform;
         let status_period = self
-            .period_key(&channel.tenant, platform.as_str(), to_micros(now))
+            .periods
+            .live_key(&channel.tenant, platform.as_str(), to_micros(now))
             .await?;
         let status_period = (status_period.id.as_str(), status_period.keys.as_ref());
         let (event_period, event_keys) = self
-            .tenant_period_keys(
+            .periods
+            .tenant_keys_within(
                 &channel.tenant,
                 crate::retention::keys::EVENTS_SCOPE,
                 to_micros(now),
@@ -615,7 +619,7 @@ impl Hafen {
         };
         let (receipt, finish) = match outcome {
             SendOutcome::Sent(platform_id) => {
-                self.metrics.send(platform.as_str(), "sent");
+                self.infra.metrics.send(platform.as_str(), "sent");
                 let index = external_index(&tenant_keys, platform.as_str(), &platform_id);
                 let message_keys = self.message_keys(&channel.tenant, message_id).await?;
                 let sealed = message_keys.seal.seal(
@@ -642,7 +646,7 @@ impl Hafen {
                 )
             }
             SendOutcome::Failed(error) => {
-                self.metrics.send(platform.as_str(), "failed");
+                self.infra.metrics.send(platform.as_str(), "failed");
                 let status = self.status_row(
                     &t,
                     &tenant_keys,
@@ -659,7 +663,7 @@ impl Hafen {
                 )
             }
             SendOutcome::Retry(error, after) => {
-                self.metrics.send(platform.as_str(), "retry");
+                self.infra.metrics.send(platform.as_str(), "retry");
                 let backoff = Duration::seconds(30 * 2i64.pow((attempts - 1).clamp(0, 7) as u32))
                     .min(Duration::hours(1));
                 let wait = after
@@ -696,7 +700,8 @@ impl Hafen {
             },
         });
         let queue_event = receipt.status != "queued";
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 if queue_event {
                     crate::events::enqueue(
@@ -790,8 +795,13 @@ impl Hafen {
         message_id: &str,
     ) -> Result<std::sync::Arc<OwnerKeys>> {
         let contact_keys = self.message_contact_keys(tenant, message_id).await?;
-        let (keys, t, id) = (self.keys.clone(), tenant.clone(), message_id.to_string());
-        self.store
+        let (keys, t, id) = (
+            self.infra.keys.clone(),
+            tenant.clone(),
+            message_id.to_string(),
+        );
+        self.infra
+            .store
             .read(move |conn| {
                 let period: Option<String> = messages::table
                     .filter(messages::tenant_id.eq(t.as_str()))
@@ -818,8 +828,13 @@ impl Hafen {
         tenant: &TenantId,
         message_id: &str,
     ) -> Result<std::sync::Arc<OwnerKeys>> {
-        let (keys, t, id) = (self.keys.clone(), tenant.clone(), message_id.to_string());
-        self.store
+        let (keys, t, id) = (
+            self.infra.keys.clone(),
+            tenant.clone(),
+            message_id.to_string(),
+        );
+        self.infra
+            .store
             .read(move |conn| {
                 let contact: Option<String> = messages::table
                     .filter(messages::tenant_id.eq(t.as_str()))
@@ -831,11 +846,12 @@ impl Hafen {
                     return Ok(Err(Error::NotFound));
                 };
                 Ok(
-                    Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&contact))
-                        .and_then(|mut k| {
+                    crate::contacts::keys_of(&keys, conn, std::slice::from_ref(&contact)).and_then(
+                        |mut k| {
                             k.remove(&contact)
                                 .ok_or_else(|| Error::Conflict("this contact was erased".into()))
-                        }),
+                        },
+                    ),
                 )
             })
             .await?
@@ -844,8 +860,9 @@ impl Hafen {
     /// Retries every send whose time has come; returns how many were attempted. Called by the
     /// scheduler, and by tests with a manual clock.
     pub async fn run_due_sends(&self) -> Result<usize> {
-        let now = to_micros(self.clock.now());
+        let now = to_micros(self.infra.clock.now());
         let due: Vec<OutboxRow> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(outbox::table
@@ -859,6 +876,7 @@ impl Hafen {
         let mut attempted = 0;
         for entry in due {
             if !self
+                .infra
                 .claim_for_attempt(&entry, (now, LEASE), claim_send)
                 .await?
             {
@@ -898,6 +916,7 @@ impl Hafen {
                 purpose.clone(),
             );
             let state = self
+                .infra
                 .store
                 .read(move |conn| {
                     let contact: String = messages::table
@@ -927,6 +946,7 @@ impl Hafen {
         let outbound: Outbound = serde_json::from_slice(&request).map_err(Error::internal)?;
         let (t, id) = (tenant.clone(), entry.message_id.clone());
         let contact = self
+            .infra
             .store
             .read(move |conn| {
                 let contact_id: String = messages::table
@@ -958,10 +978,11 @@ impl Hafen {
     /// Ends a queued message as failed with `reason`.
     async fn give_up_send(&self, entry: &OutboxRow, reason: &str) -> Result<()> {
         let tenant = TenantId::parse(&entry.tenant_id)?;
-        let tenant_keys = self.tenant_keys(&tenant).await?;
-        let now = self.clock.now();
+        let tenant_keys = self.infra.tenant_keys(&tenant).await?;
+        let now = self.infra.clock.now();
         let period = self
-            .period_key(&tenant, Platform::Whatsapp.as_str(), to_micros(now))
+            .periods
+            .live_key(&tenant, Platform::Whatsapp.as_str(), to_micros(now))
             .await?;
         let error = PlatformError {
             code: 0,
@@ -980,7 +1001,8 @@ impl Hafen {
         )?;
         let id = entry.message_id.clone();
         tracing::warn!(message = %id, %reason, "queued send cancelled");
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 let platform: String = messages::table
                     .filter(messages::id.eq(&id))

@@ -264,7 +264,7 @@ impl Hafen {
     ) -> Result<std::result::Result<Delivery, PlatformFailure>> {
         actor.authorize(tenant, Permission::ManageChannels)?;
         let channel = self.channel(tenant, id).await?;
-        Ok(self.platforms.delivery(&channel).await)
+        Ok(self.infra.platforms.delivery(&channel).await)
     }
 
     /// Registers a channel's webhook at `public_base` (the configured `public_url`; without
@@ -283,14 +283,15 @@ impl Hafen {
             return Ok(Err(PlatformFailure::Missing("public_url")));
         };
         let url = channel.webhook_url(base);
-        let delivery = self.platforms.register_webhook(&channel, &url).await;
+        let delivery = self.infra.platforms.register_webhook(&channel, &url).await;
         if delivery.is_ok() {
             let event = AuditEvent::new(actor, "channel.webhook_register")
                 .tenant(tenant)
                 .object("channel", id)
                 .detail(format!("platform={}", channel.platform.as_str()));
-            let at = self.clock.now();
-            self.store
+            let at = self.infra.clock.now();
+            self.infra
+                .store
                 .write(move |conn| audit::append(conn, at, event.clone()))
                 .await?;
         }

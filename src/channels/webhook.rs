@@ -80,14 +80,14 @@ impl Hafen {
     ) -> std::result::Result<Receipt, Refused> {
         let platform = channel.platform.as_str();
         if !authentic(channel, &delivery) {
-            self.metrics.webhook(platform, "bad_signature");
+            self.infra.metrics.webhook(platform, "bad_signature");
             self.audit_rejected_webhook(&channel.id, &channel.tenant, delivery.source)
                 .await?;
             tracing::warn!(channel = %channel.id, platform, source = ?delivery.source, "webhook rejected: signature missing or wrong");
             return Err(Refused::BadSignature);
         }
         if !channel.enabled {
-            self.metrics.webhook(platform, "disabled");
+            self.infra.metrics.webhook(platform, "disabled");
             return Err(Refused::Disabled);
         }
         let events = match channel.platform {
@@ -96,11 +96,11 @@ impl Hafen {
             Platform::Telegram => parse::telegram::parse(delivery.body),
         }
         .map_err(|e| {
-            self.metrics.webhook(platform, "malformed");
+            self.infra.metrics.webhook(platform, "malformed");
             Refused::Malformed(e)
         })?;
         let receipt = self.receive_webhook(channel, events).await?;
-        self.metrics.webhook(platform, "accepted");
+        self.infra.metrics.webhook(platform, "accepted");
         Ok(receipt)
     }
 
@@ -160,6 +160,7 @@ impl Hafen {
             })
             .collect();
         let outcomes = self
+            .messages
             .ingest(&actor, &channel.tenant, messages, statuses)
             .await?;
         for (outcome, text) in outcomes.iter().zip(keyword_texts) {
@@ -186,7 +187,8 @@ impl Hafen {
     /// again and is counted then).
     fn count_ignored(&self, channel: &Channel, receipt: &Receipt) {
         for (reason, n) in &receipt.ignored_reasons {
-            self.metrics
+            self.infra
+                .metrics
                 .webhook_items_ignored(channel.platform.as_str(), reason, *n as u64);
         }
     }

@@ -89,7 +89,7 @@ impl Hafen {
         input: BroadcastInput,
     ) -> Result<BroadcastView> {
         actor.authorize(tenant, Permission::SendMessages)?;
-        self.ensure_tenant(tenant).await?;
+        self.infra.ensure_tenant(tenant).await?;
         let chosen = [
             input.text.is_some(),
             input.template.is_some(),
@@ -101,7 +101,7 @@ impl Hafen {
                 "give exactly one of text, template, media",
             ));
         }
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let scheduled = match &input.scheduled_at {
             Some(at) => DateTime::parse_from_rfc3339(at)
                 .map_err(|_| Error::invalid("scheduled_at", "must be an RFC 3339 time"))?
@@ -110,6 +110,7 @@ impl Hafen {
         };
         let (t, p) = (tenant.as_str().to_string(), input.purpose_id.clone());
         let exists = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(consent_purposes::table
@@ -123,7 +124,7 @@ impl Hafen {
         if exists.is_none() {
             return Err(Error::invalid("purpose_id", "no such consent purpose"));
         }
-        let keys = self.tenant_keys(tenant).await?;
+        let keys = self.infra.tenant_keys(tenant).await?;
         let id = uuid::Uuid::now_v7().hyphenated().to_string();
         let request = serde_json::to_vec(&input).map_err(Error::internal)?;
         let due_now = scheduled <= now;
@@ -153,7 +154,8 @@ impl Hafen {
                 scheduled.to_rfc3339()
             ));
         let stored = row.clone();
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 diesel::insert_into(broadcasts::table)
                     .values((
@@ -191,8 +193,9 @@ impl Hafen {
 
     /// Starts every scheduled broadcast whose time has come; returns how many.
     pub async fn run_due_broadcasts(&self) -> Result<usize> {
-        let now = to_micros(self.clock.now());
+        let now = to_micros(self.infra.clock.now());
         let due: Vec<BroadcastRow> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(broadcasts::table
@@ -206,6 +209,7 @@ impl Hafen {
         for row in due {
             let id = row.id.clone();
             let claimed = self
+                .infra
                 .store
                 .write(move |conn| {
                     Ok(diesel::update(
@@ -221,7 +225,7 @@ impl Hafen {
                 continue;
             }
             let tenant = TenantId::parse(&row.tenant_id)?;
-            let keys = self.tenant_keys(&tenant).await?;
+            let keys = self.infra.tenant_keys(&tenant).await?;
             let request = keys.seal.open(
                 &request_binding(&row.tenant_id, &row.id),
                 &row.request_sealed,
@@ -243,6 +247,7 @@ impl Hafen {
         // Everyone with a consent record for the purpose; the send path decides who gets it.
         let (t, p) = (tenant.as_str().to_string(), input.purpose_id.clone());
         let targets: Vec<String> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(consents::table
@@ -296,8 +301,9 @@ impl Hafen {
                 tokio::time::sleep(pause).await;
             }
         }
-        let (id, now) = (id.to_string(), to_micros(self.clock.now()));
-        self.store
+        let (id, now) = (id.to_string(), to_micros(self.infra.clock.now()));
+        self.infra
+            .store
             .write(move |conn| {
                 diesel::update(broadcasts::table.filter(broadcasts::id.eq(&id)))
                     .set((
@@ -327,9 +333,10 @@ impl Hafen {
             tenant.as_str().to_string(),
             contact.to_string(),
             purpose.to_string(),
-            to_micros(self.clock.now()),
+            to_micros(self.infra.clock.now()),
         );
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 diesel::update(
                     consents::table
@@ -354,6 +361,7 @@ impl Hafen {
         actor.authorize(tenant, Permission::SendMessages)?;
         let (t, id) = (tenant.as_str().to_string(), id.to_string());
         let row: Option<BroadcastRow> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(broadcasts::table

@@ -43,13 +43,14 @@ impl Hafen {
     ) -> Result<RequestOutcome> {
         // Requesting sends a message: the same permission as sending.
         actor.authorize(tenant, Permission::SendMessages)?;
-        self.record(
-            crate::audit::AuditEvent::new(actor, "consent.request")
-                .tenant(tenant)
-                .object("contact", contact_id)
-                .detail(format!("purpose={purpose} source={}", source.as_str())),
-        )
-        .await?;
+        self.infra
+            .record(
+                crate::audit::AuditEvent::new(actor, "consent.request")
+                    .tenant(tenant)
+                    .object("contact", contact_id)
+                    .detail(format!("purpose={purpose} source={}", source.as_str())),
+            )
+            .await?;
         let (row, text, template) = self
             .record_request(
                 tenant, contact_id, purpose, language, source, evidence, None,
@@ -265,9 +266,10 @@ impl Hafen {
         let (t, c, now) = (
             tenant.as_str().to_string(),
             contact_id.to_string(),
-            crate::clock::to_micros(self.clock.now()),
+            crate::clock::to_micros(self.infra.clock.now()),
         );
         Ok(self
+            .infra
             .store
             .read(move |conn| {
                 Ok(consents::table

@@ -442,7 +442,7 @@ impl Hafen {
         input: PurposeInput,
     ) -> Result<PurposeView> {
         actor.authorize(tenant, Permission::ManageChannels)?;
-        self.ensure_tenant(tenant).await?;
+        self.infra.ensure_tenant(tenant).await?;
         let name = input.name.trim().to_string();
         if name.is_empty() || name.chars().count() > 200 {
             return Err(Error::invalid("name", "must be 1-200 characters"));
@@ -470,7 +470,7 @@ impl Hafen {
             .transpose()
             .map_err(Error::internal)?;
         let id = uuid::Uuid::now_v7().hyphenated().to_string();
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let texts = new_texts(tenant.as_str(), &id, 1, &input.texts, to_micros(now))?;
         let (t, pid, template) = (
             tenant.as_str().to_string(),
@@ -481,7 +481,8 @@ impl Hafen {
             .tenant(tenant)
             .object("consent_purpose", &id);
         let stored = texts.clone();
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 diesel::insert_into(consent_purposes::table)
                     .values((
@@ -514,12 +515,13 @@ impl Hafen {
     ) -> Result<PurposeView> {
         actor.authorize(tenant, Permission::ManageChannels)?;
         let (t, p) = (tenant.as_str().to_string(), purpose.to_string());
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let event = AuditEvent::new(actor, "consent_purpose.new_text")
             .tenant(tenant)
             .object("consent_purpose", purpose);
         let validated = new_texts(&t, &p, 0, &texts, to_micros(now))?;
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 if purpose_exists(conn, &t, &p)?.is_none() {
                     return Err(Error::NotFound.into());
@@ -543,7 +545,8 @@ impl Hafen {
 
     async fn read_purpose(&self, tenant: &TenantId, purpose: &str) -> Result<PurposeView> {
         let (t, p) = (tenant.as_str().to_string(), purpose.to_string());
-        self.store
+        self.infra
+            .store
             .read(move |conn| {
                 let Some((name, confirm_template, created_at, widget)) =
                     purpose_exists(conn, &t, &p)?
@@ -569,9 +572,10 @@ impl Hafen {
         tenant: &TenantId,
     ) -> Result<Vec<PurposeView>> {
         actor.authorize(tenant, Permission::ReadContent)?;
-        self.ensure_tenant(tenant).await?;
+        self.infra.ensure_tenant(tenant).await?;
         let t = tenant.as_str().to_string();
         let ids: Vec<String> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(consent_purposes::table
@@ -592,6 +596,7 @@ impl Hafen {
         let t = tenant.as_str().to_string();
         type Stored = (String, String, String, i64, Option<String>);
         let stored: Option<Stored> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(consent_settings::table
@@ -632,7 +637,7 @@ impl Hafen {
         input: SettingsInput,
     ) -> Result<()> {
         actor.authorize(tenant, Permission::ManageChannels)?;
-        self.ensure_tenant(tenant).await?;
+        self.infra.ensure_tenant(tenant).await?;
         if input
             .opt_out_keywords
             .iter()
@@ -682,11 +687,12 @@ impl Hafen {
             join(&input.confirm_keywords),
             join(&input.opt_out_keywords),
         );
-        let (t, now) = (tenant.as_str().to_string(), self.clock.now());
+        let (t, now) = (tenant.as_str().to_string(), self.infra.clock.now());
         let ttl = input.request_ttl_hours * 3600;
         let default_purpose = input.default_purpose_id.clone();
         let event = AuditEvent::new(actor, "consent_settings.update").tenant(tenant);
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 if let Some(p) = &default_purpose {
                     if purpose_exists(conn, &t, p)?.is_none() {
@@ -744,15 +750,16 @@ impl Hafen {
         message_id: Option<String>,
     ) -> Result<(ConsentRow, String, Option<String>)> {
         let settings = self.consent_settings(tenant).await?;
-        let keys = self.contact_keys_for(tenant, contact_id).await?;
-        let now = self.clock.now();
+        let keys = self.contacts.keys_for(tenant, contact_id).await?;
+        let now = self.infra.clock.now();
         let (t, c, p, lang) = (
             tenant.as_str().to_string(),
             contact_id.to_string(),
             purpose.to_string(),
             language.to_string(),
         );
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 let Some((_, template, _, _)) = purpose_exists(conn, &t, &p)? else {
                     return Err(Error::NotFound.into());
@@ -836,14 +843,15 @@ impl Hafen {
         evidence: Evidence,
         message_id: Option<String>,
     ) -> Result<Vec<String>> {
-        let keys = self.contact_keys_for(tenant, contact_id).await?;
-        let now = self.clock.now();
+        let keys = self.contacts.keys_for(tenant, contact_id).await?;
+        let now = self.infra.clock.now();
         let (t, c, p) = (
             tenant.as_str().to_string(),
             contact_id.to_string(),
             purpose.map(str::to_string),
         );
         Ok(self
+            .infra
             .store
             .write(move |conn| {
                 let mut query = consents::table
@@ -935,8 +943,9 @@ impl Hafen {
 
     /// Marks requests past their expiry as expired; returns how many.
     pub async fn expire_consent_requests(&self) -> Result<usize> {
-        let now = to_micros(self.clock.now());
+        let now = to_micros(self.infra.clock.now());
         let due: Vec<(String, String)> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(consents::table
@@ -965,9 +974,10 @@ impl Hafen {
         contact: &str,
         evidence: Evidence,
     ) -> Result<usize> {
-        let now = to_micros(self.clock.now());
+        let now = to_micros(self.infra.clock.now());
         let (t, c) = (tenant.as_str().to_string(), contact.to_string());
         let purposes: Vec<String> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(consents::table
@@ -1008,6 +1018,7 @@ impl Hafen {
         actor.authorize(tenant, Permission::ReadContent)?;
         let (t, c) = (tenant.clone(), contact_id.to_string());
         let rows = self
+            .infra
             .store
             .read(move |conn| {
                 if crate::contacts::find(conn, &t, &c)?.is_none() {
@@ -1028,13 +1039,14 @@ impl Hafen {
             })
             .await?
             .ok_or(Error::NotFound)?;
-        let keys = self.contact_keys_for(tenant, contact_id).await.ok();
-        self.record(
-            AuditEvent::new(actor, "consent.read")
-                .tenant(tenant)
-                .object("contact", contact_id),
-        )
-        .await?;
+        let keys = self.contacts.keys_for(tenant, contact_id).await.ok();
+        self.infra
+            .record(
+                AuditEvent::new(actor, "consent.read")
+                    .tenant(tenant)
+                    .object("contact", contact_id),
+            )
+            .await?;
         rows.into_iter()
             .map(|(row, history)| {
                 let mut view = row.view();
@@ -1077,30 +1089,6 @@ impl Hafen {
 
     /// Checks the consent ledger from the first entry to the last.
     pub async fn verify_consent_ledger(&self) -> Result<crate::audit::ChainReport> {
-        Ok(self.store.read(ledger::verify).await?)
-    }
-
-    /// The unwrapped key of a contact of `tenant`.
-    pub(crate) async fn contact_keys_for(
-        &self,
-        tenant: &TenantId,
-        contact_id: &str,
-    ) -> Result<std::sync::Arc<OwnerKeys>> {
-        let (keys, t, c) = (self.keys.clone(), tenant.clone(), contact_id.to_string());
-        self.store
-            .read(move |conn| {
-                if crate::contacts::find(conn, &t, &c)?.is_none() {
-                    return Ok(Err(Error::NotFound));
-                }
-                Ok(
-                    Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&c)).and_then(
-                        |mut k| {
-                            k.remove(&c)
-                                .ok_or_else(|| Error::Conflict("this contact was erased".into()))
-                        },
-                    ),
-                )
-            })
-            .await?
+        Ok(self.infra.store.read(ledger::verify).await?)
     }
 }

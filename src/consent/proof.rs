@@ -47,7 +47,7 @@ impl Hafen {
             .into_iter()
             .find(|c| c.purpose_id == purpose)
             .ok_or(Error::NotFound)?;
-        let contact = self.read_contact(actor, tenant, contact_id).await?;
+        let contact = self.contacts.read(actor, tenant, contact_id).await?;
         let purpose_view = self
             .list_purposes(actor, tenant)
             .await?
@@ -60,6 +60,7 @@ impl Hafen {
         text_ids.dedup();
         let t = tenant.as_str().to_string();
         let (controller, texts) = self
+            .infra
             .store
             .read(move |conn| {
                 let controller: String = tenants::table
@@ -82,7 +83,7 @@ impl Hafen {
             .await?;
         let ledger = self.verify_consent_ledger().await?;
         Ok(ConsentProof {
-            generated_at: self.clock.now(),
+            generated_at: self.infra.clock.now(),
             controller,
             contact_id: contact.id,
             channel: contact.channel,

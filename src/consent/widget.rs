@@ -154,6 +154,7 @@ impl Hafen {
         );
         let source = format!("% source={}", Source::Widget.as_str());
         Ok(self
+            .infra
             .store
             .read(move |conn| {
                 // `audit_log_object` (object_type, object_id) finds the contact's few entries.
@@ -171,7 +172,7 @@ impl Hafen {
     }
 
     fn csrf_mac(&self, tenant: &str, purpose: &str, issued: i64) -> Vec<u8> {
-        let key = self.keys.master().derive("widget-csrf");
+        let key = self.infra.keys.master().derive("widget-csrf");
         let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key.as_ref()) else {
             return Vec::new();
         };
@@ -185,7 +186,7 @@ impl Hafen {
 
     /// A fresh token for the form (and its cookie).
     pub fn widget_token(&self, tenant: &TenantId, purpose: &str) -> String {
-        let issued = self.clock.now().timestamp();
+        let issued = self.infra.clock.now().timestamp();
         let mut raw = issued.to_be_bytes().to_vec();
         raw.extend(self.csrf_mac(tenant.as_str(), purpose, issued));
         URL_SAFE_NO_PAD.encode(raw)
@@ -212,7 +213,7 @@ impl Hafen {
         }
         let (issued_bytes, mac) = raw.split_at(8);
         let issued = i64::from_be_bytes(issued_bytes.try_into().unwrap_or([0; 8]));
-        let age = self.clock.now().timestamp() - issued;
+        let age = self.infra.clock.now().timestamp() - issued;
         let fresh = (0..=TOKEN_LIFETIME.num_seconds()).contains(&age);
         fresh && bool::from(mac.ct_eq(&self.csrf_mac(tenant.as_str(), purpose, issued)))
     }
@@ -270,7 +271,7 @@ impl Hafen {
         let Ok(address) = Address::parse("phone", &channel, &form.phone) else {
             return Ok(Err(SignUpRefusal::BadNumber));
         };
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let limits = self.widget_limits;
         let ip_key = format!("ip:{}:{}", tenant.as_str(), client_key(form.ip.as_deref()));
         if !self
@@ -279,7 +280,10 @@ impl Hafen {
         {
             return Ok(Err(SignUpRefusal::RateLimited));
         }
-        let contact = self.ensure_contact(tenant, &channel, &address).await?;
+        let contact = self
+            .messages
+            .ensure_contact(tenant, &channel, &address)
+            .await?;
         // Each sign-up sends the number a message: counted in the database, so the limit holds
         // across instances and restarts and no flood of addresses resets it.
         if self

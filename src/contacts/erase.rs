@@ -7,11 +7,11 @@
 use diesel::prelude::*;
 use rand::RngCore;
 
+use super::Contacts;
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
 use crate::crypto::keyring::KeyOwner;
 use crate::error::{Error, Result};
-use crate::service::Hafen;
 use crate::store::schema::{contact_keys, contacts};
 use crate::tenants::TenantId;
 
@@ -45,10 +45,10 @@ pub(crate) fn tombstone(
     Ok(found)
 }
 
-impl Hafen {
+impl Contacts {
     /// Destroys the contact's key and address index. Its messages stay (as unreadable
     /// ciphertext with clear metadata) until retention deletes them.
-    pub async fn crypto_erase_contact(
+    pub async fn crypto_erase(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -56,11 +56,12 @@ impl Hafen {
     ) -> Result<()> {
         actor.authorize(tenant, Permission::ManageTokens)?;
         let (t, id) = (tenant.clone(), contact_id.to_string());
-        let at = self.clock.now();
+        let at = self.infra.clock.now();
         let event = AuditEvent::new(actor, "contact.erase")
             .tenant(tenant)
             .object("contact", contact_id);
         let erased = self
+            .infra
             .store
             .write(move |conn| {
                 if tombstone(conn, t.as_str(), &id)? == 0 {
@@ -73,7 +74,9 @@ impl Hafen {
         if !erased {
             return Err(Error::NotFound);
         }
-        self.keys.forget(&KeyOwner::Contact(contact_id.to_string()));
+        self.infra
+            .keys
+            .forget(&KeyOwner::Contact(contact_id.to_string()));
         Ok(())
     }
 }

@@ -9,13 +9,13 @@
 
 use diesel::prelude::*;
 
+use super::Contacts;
 use super::{ContactRow, ContactView};
 use crate::audit::AuditEvent;
 use crate::auth::{Actor, Permission};
 use crate::crypto::keyring::OwnerKeys;
 use crate::error::{Error, Result};
 use crate::messages::types::{Address, ChannelName};
-use crate::service::Hafen;
 use crate::tenants::TenantId;
 
 /// Most people a search lists; more means the clue is too vague (a common name).
@@ -82,10 +82,10 @@ fn indexes(keys: &OwnerKeys, platforms: &[String], clue: &str) -> (Vec<Vec<u8>>,
     (addresses, name)
 }
 
-impl Hafen {
+impl Contacts {
     /// The tenant's contacts that match `query` (phone number, platform id, name or contact
     /// id), newest first, at most [`MAX_FOUND`]. Audited with the number found, never the clue.
-    pub async fn find_contacts(
+    pub async fn find(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -93,9 +93,10 @@ impl Hafen {
     ) -> Result<Vec<ContactView>> {
         actor.authorize(tenant, Permission::ReadContent)?;
         let clue = Clue::parse(query)?;
-        let keys = self.tenant_keys(tenant).await?;
+        let keys = self.infra.tenant_keys(tenant).await?;
         let t = tenant.clone();
         let rows: Vec<ContactRow> = self
+            .infra
             .store
             .read(move |conn| {
                 use crate::store::schema::{channels as ch, contacts as c};
@@ -137,15 +138,16 @@ impl Hafen {
                 Ok(rows)
             })
             .await?;
-        self.record(
-            AuditEvent::new(actor, "contact.lookup")
-                .tenant(tenant)
-                .detail(format!("found={}", rows.len())),
-        )
-        .await?;
+        self.infra
+            .record(
+                AuditEvent::new(actor, "contact.lookup")
+                    .tenant(tenant)
+                    .detail(format!("found={}", rows.len())),
+            )
+            .await?;
         let mut found = Vec::with_capacity(rows.len());
         for row in &rows {
-            let keys = self.contact_keys_for(tenant, &row.id).await.ok();
+            let keys = self.keys_for(tenant, &row.id).await.ok();
             found.push(ContactView::open(row, keys.as_deref())?);
         }
         Ok(found)
@@ -153,8 +155,9 @@ impl Hafen {
 
     /// Gives contacts stored before names were indexed their name index, a batch at a time;
     /// returns how many were indexed (0 when none is left). Runs once after start.
-    pub async fn index_contact_names(&self, batch: i64) -> Result<usize> {
+    pub async fn index_names(&self, batch: i64) -> Result<usize> {
         let rows: Vec<ContactRow> = self
+            .infra
             .store
             .read(move |conn| {
                 use crate::store::schema::contacts as c;
@@ -170,8 +173,8 @@ impl Hafen {
         let mut indexed = Vec::with_capacity(rows.len());
         for row in &rows {
             let tenant = TenantId::parse(&row.tenant_id)?;
-            let tenant_keys = self.tenant_keys(&tenant).await?;
-            let name = match self.contact_keys_for(&tenant, &row.id).await {
+            let tenant_keys = self.infra.tenant_keys(&tenant).await?;
+            let name = match self.keys_for(&tenant, &row.id).await {
                 Ok(keys) => ContactView::open_restricted(row, Some(&keys))?.display_name,
                 // Erased meanwhile: nothing to find it by.
                 Err(_) => None,
@@ -186,7 +189,8 @@ impl Hafen {
         }
         let n = indexed.len();
         if n > 0 {
-            self.store
+            self.infra
+                .store
                 .write(move |conn| {
                     use crate::store::schema::contacts as c;
                     for (id, index) in &indexed {

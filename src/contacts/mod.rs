@@ -9,15 +9,33 @@ pub mod find;
 pub mod read;
 pub mod restrict;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::crypto::keyring::OwnerKeys;
+use crate::crypto::keyring::{KeyOwner, OwnerKeys};
 use crate::crypto::FieldBinding;
+use crate::crypto::KeyRing;
 use crate::error::Result;
+use crate::infra::Infra;
 use crate::store::schema::{contact_keys, contacts};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
+
+/// The contacts service: finding people, reading and restricting their records, erasing
+/// their key.
+#[derive(Debug, Clone)]
+pub struct Contacts {
+    pub(crate) infra: Infra,
+}
+
+impl Contacts {
+    pub fn new(infra: Infra) -> Self {
+        Self { infra }
+    }
+}
 
 pub const TABLE: &str = "contacts";
 
@@ -246,4 +264,30 @@ impl ContactView {
             last_message_at: crate::clock::from_micros(row.last_message_at),
         })
     }
+}
+
+/// Keys of the given contacts, unwrapping what is not cached. A contact missing from the
+/// result has had its key erased.
+pub(crate) fn keys_of(
+    keys: &KeyRing,
+    conn: &mut DbConn,
+    ids: &[String],
+) -> Result<HashMap<String, Arc<OwnerKeys>>> {
+    let mut found = HashMap::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    for id in ids {
+        match keys.cached(&KeyOwner::Contact(id.clone())) {
+            Some(k) => {
+                found.insert(id.clone(), k);
+            }
+            None => missing.push(id.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        for (id, wrapped) in wrapped_keys(conn, missing)? {
+            let k = keys.open(KeyOwner::Contact(id.clone()), &wrapped)?;
+            found.insert(id, k);
+        }
+    }
+    Ok(found)
 }

@@ -1,22 +1,50 @@
 //! Reading contacts back, decrypted; audited like every read of personal data.
 
+use super::Contacts;
 use super::{ContactView, TABLE};
 use crate::audit::AuditEvent;
 use crate::auth::{Actor, Permission};
 use crate::error::{Error, Result};
-use crate::service::{Hafen, Page, PageRequest};
+use crate::service::{Page, PageRequest};
 use crate::tenants::TenantId;
 
-impl Hafen {
+impl Contacts {
+    /// The unwrapped key of a contact of `tenant`.
+    pub(crate) async fn keys_for(
+        &self,
+        tenant: &TenantId,
+        contact_id: &str,
+    ) -> Result<std::sync::Arc<crate::crypto::keyring::OwnerKeys>> {
+        let (keys, t, c) = (
+            self.infra.keys.clone(),
+            tenant.clone(),
+            contact_id.to_string(),
+        );
+        self.infra
+            .store
+            .read(move |conn| {
+                if super::find(conn, &t, &c)?.is_none() {
+                    return Ok(Err(Error::NotFound));
+                }
+                Ok(
+                    super::keys_of(&keys, conn, std::slice::from_ref(&c)).and_then(|mut k| {
+                        k.remove(&c)
+                            .ok_or_else(|| Error::Conflict("this contact was erased".into()))
+                    }),
+                )
+            })
+            .await?
+    }
+
     /// A tenant's contacts in creation order, one page at a time.
-    pub async fn list_contacts(
+    pub async fn list(
         &self,
         actor: &Actor,
         tenant: &TenantId,
         page: PageRequest,
     ) -> Result<Page<ContactView>> {
         actor.authorize(tenant, Permission::ReadContent)?;
-        self.ensure_tenant(tenant).await?;
+        self.infra.ensure_tenant(tenant).await?;
         let after = page
             .after
             .as_deref()
@@ -24,13 +52,14 @@ impl Hafen {
             .transpose()
             .map_err(|_| Error::invalid("after", "is not a cursor returned by this API"))?;
         let limit = page.limit as usize;
-        let (keys, t) = (self.keys.clone(), tenant.clone());
+        let (keys, t) = (self.infra.keys.clone(), tenant.clone());
         let (mut rows, contact_keys) = self
+            .infra
             .store
             .read(move |conn| {
                 let rows = super::page(conn, &t, after.as_deref(), limit as i64 + 1)?;
                 let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-                Ok(Hafen::contact_keys_blocking(&keys, conn, &ids).map(|k| (rows, k)))
+                Ok(crate::contacts::keys_of(&keys, conn, &ids).map(|k| (rows, k)))
             })
             .await??;
         let next_cursor = if rows.len() > limit {
@@ -39,12 +68,13 @@ impl Hafen {
         } else {
             None
         };
-        self.record(
-            AuditEvent::new(actor, "contacts.list")
-                .tenant(tenant)
-                .detail(format!("count={}", rows.len())),
-        )
-        .await?;
+        self.infra
+            .record(
+                AuditEvent::new(actor, "contacts.list")
+                    .tenant(tenant)
+                    .detail(format!("count={}", rows.len())),
+            )
+            .await?;
         let items = rows
             .iter()
             .map(|row| ContactView::open(row, contact_keys.get(&row.id).map(|k| k.as_ref())))
@@ -53,38 +83,35 @@ impl Hafen {
     }
 
     /// One contact, decrypted.
-    pub async fn read_contact(
-        &self,
-        actor: &Actor,
-        tenant: &TenantId,
-        id: &str,
-    ) -> Result<ContactView> {
+    pub async fn read(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<ContactView> {
         actor.authorize(tenant, Permission::ReadContent)?;
-        let (keys, t, id_owned) = (self.keys.clone(), tenant.clone(), id.to_string());
+        let (keys, t, id_owned) = (self.infra.keys.clone(), tenant.clone(), id.to_string());
         let (row, contact_keys) = self
+            .infra
             .store
             .read(move |conn| {
                 let Some(row) = super::find(conn, &t, &id_owned)? else {
                     return Ok(Err(Error::NotFound));
                 };
                 Ok(
-                    Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&row.id))
+                    crate::contacts::keys_of(&keys, conn, std::slice::from_ref(&row.id))
                         .map(|k| (row, k)),
                 )
             })
             .await??;
-        self.record(
-            AuditEvent::new(actor, "contact.read")
-                .tenant(tenant)
-                .object(TABLE, id),
-        )
-        .await?;
+        self.infra
+            .record(
+                AuditEvent::new(actor, "contact.read")
+                    .tenant(tenant)
+                    .object(TABLE, id),
+            )
+            .await?;
         ContactView::open(&row, contact_keys.get(&row.id).map(|k| k.as_ref()))
     }
 
     /// Several contacts by id, decrypted (ids of other tenants or unknown ones are left out);
     /// one audit entry for the lot, e.g. the people behind a list of requests.
-    pub async fn read_contacts(
+    pub async fn read_many(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -94,8 +121,9 @@ impl Hafen {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let (keys, t) = (self.keys.clone(), tenant.clone());
+        let (keys, t) = (self.infra.keys.clone(), tenant.clone());
         let (rows, contact_keys) = self
+            .infra
             .store
             .read(move |conn| {
                 use crate::store::schema::contacts as c;
@@ -106,15 +134,16 @@ impl Hafen {
                     .select(super::ContactRow::as_select())
                     .load(conn)?;
                 let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-                Ok(Hafen::contact_keys_blocking(&keys, conn, &ids).map(|k| (rows, k)))
+                Ok(crate::contacts::keys_of(&keys, conn, &ids).map(|k| (rows, k)))
             })
             .await??;
-        self.record(
-            AuditEvent::new(actor, "contacts.list")
-                .tenant(tenant)
-                .detail(format!("count={} by=id", rows.len())),
-        )
-        .await?;
+        self.infra
+            .record(
+                AuditEvent::new(actor, "contacts.list")
+                    .tenant(tenant)
+                    .detail(format!("count={} by=id", rows.len())),
+            )
+            .await?;
         rows.iter()
             .map(|row| ContactView::open(row, contact_keys.get(&row.id).map(|k| k.as_ref())))
             .collect()

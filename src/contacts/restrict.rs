@@ -10,12 +10,12 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::Contacts;
 use super::{binding, ContactView, TABLE};
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
 use crate::clock::to_micros;
 use crate::error::{Error, Result};
-use crate::service::Hafen;
 use crate::store::schema::contacts;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -89,9 +89,9 @@ pub fn refuse_if_restricted(
     })
 }
 
-impl Hafen {
+impl Contacts {
     /// Restricts processing of a contact's data; `reason` (sealed) says why.
-    pub async fn restrict_contact(
+    pub async fn restrict(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -106,13 +106,13 @@ impl Hafen {
                 format!("must say why (1 to {MAX_REASON} characters)"),
             ));
         }
-        let tenant_keys = self.tenant_keys(tenant).await?;
+        let tenant_keys = self.infra.tenant_keys(tenant).await?;
         let sealed = tenant_keys
             .seal
             .seal_str(&binding(tenant.as_str(), id, "restriction"), reason)?;
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let event = AuditEvent::new(actor, "contact.restrict");
-        self.update_contact(tenant, id, event, move |conn, t, cid| {
+        self.update(tenant, id, event, move |conn, t, cid| {
             Ok(diesel::update(
                 contacts::table
                     .filter(contacts::tenant_id.eq(t))
@@ -135,7 +135,7 @@ impl Hafen {
     ) -> Result<ContactView> {
         actor.authorize(tenant, Permission::ManageHolds)?;
         let event = AuditEvent::new(actor, "contact.restriction.lift");
-        self.update_contact(tenant, id, event, |conn, t, cid| {
+        self.update(tenant, id, event, |conn, t, cid| {
             Ok(diesel::update(
                 contacts::table
                     .filter(contacts::tenant_id.eq(t))
@@ -160,7 +160,7 @@ impl Hafen {
         ended_at: Option<DateTime<Utc>>,
     ) -> Result<ContactView> {
         actor.authorize(tenant, Permission::ManageRetention)?;
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         if ended_at.is_some_and(|at| at > now) {
             return Err(Error::invalid("ended_at", "must not be in the future"));
         }
@@ -170,7 +170,7 @@ impl Hafen {
             "contact.reopen"
         };
         let event = AuditEvent::new(actor, action);
-        self.update_contact(tenant, id, event, move |conn, t, cid| {
+        self.update(tenant, id, event, move |conn, t, cid| {
             Ok(diesel::update(
                 contacts::table
                     .filter(contacts::tenant_id.eq(t))
@@ -184,17 +184,18 @@ impl Hafen {
 
     /// Runs `update` on one contact with its audit entry in one write; NotFound when the
     /// update touched no row. Answers with the contact as it is now.
-    async fn update_contact(
+    async fn update(
         &self,
         tenant: &TenantId,
         id: &str,
         event: AuditEvent,
         mut update: impl FnMut(&mut DbConn, &str, &str) -> Result<usize, StoreError> + Send + 'static,
     ) -> Result<ContactView> {
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let (t, cid) = (tenant.as_str().to_string(), id.to_string());
         let event = event.tenant(tenant).object(TABLE, id);
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 if update(conn, &t, &cid)? == 0 {
                     return Err(StoreError::Rejected(Error::NotFound));
@@ -202,13 +203,14 @@ impl Hafen {
                 audit::append(conn, now, event.clone())
             })
             .await?;
-        self.contact_summary(tenant, id).await
+        self.summary(tenant, id).await
     }
 
     /// The contact without opening anything (answers of the calls above).
-    async fn contact_summary(&self, tenant: &TenantId, id: &str) -> Result<ContactView> {
+    async fn summary(&self, tenant: &TenantId, id: &str) -> Result<ContactView> {
         let (t, cid) = (tenant.clone(), id.to_string());
         let row = self
+            .infra
             .store
             .read(move |conn| super::find(conn, &t, &cid))
             .await?

@@ -491,11 +491,12 @@ impl Hafen {
         period: Option<&str>,
     ) -> Result<std::sync::Arc<OwnerKeys>> {
         let (keyring, base, period) = (
-            self.keys.clone(),
+            self.infra.keys.clone(),
             tenant_keys.clone(),
             period.map(str::to_string),
         );
-        self.store
+        self.infra
+            .store
             .read(move |conn| {
                 Ok(
                     crate::retention::keys::bound_blocking(
@@ -523,6 +524,7 @@ impl Hafen {
         actor.authorize(tenant, Permission::ManageChannels)?;
         let url = validate_url(&input.url)?;
         if let Err(refused) = self
+            .infra
             .platforms
             .policy()
             .check_reachable(&url, Purpose::Hook)
@@ -544,8 +546,8 @@ impl Hafen {
                 "bot.message goes to a channel's bot: register the bot (POST /v1/tenants/{tenant}/bots)",
             ));
         }
-        let keys = self.tenant_keys(tenant).await?;
-        let now = self.clock.now();
+        let keys = self.infra.tenant_keys(tenant).await?;
+        let now = self.infra.clock.now();
         let row = HookRow::sealed(
             &keys,
             tenant.as_str(),
@@ -558,7 +560,8 @@ impl Hafen {
         let event = AuditEvent::new(actor, "event_hook.create")
             .tenant(tenant)
             .object("event_hook", &id);
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 row.insert(conn)?;
                 audit::append(conn, now, event.clone())
@@ -580,9 +583,10 @@ impl Hafen {
         tenant: &TenantId,
     ) -> Result<Vec<HookView>> {
         actor.authorize(tenant, Permission::ManageChannels)?;
-        let keys = self.tenant_keys(tenant).await?;
+        let keys = self.infra.tenant_keys(tenant).await?;
         let t = tenant.clone();
         let rows: Vec<HookRow> = self
+            .infra
             .store
             .read(move |conn| {
                 // A bot's hook is the bot's: listed, and removed, with it (`…/bots`).
@@ -619,13 +623,13 @@ impl Hafen {
         id: &str,
     ) -> Result<()> {
         actor.authorize(tenant, Permission::ManageChannels)?;
-        self.ensure_tenant(tenant).await?;
+        self.infra.ensure_tenant(tenant).await?;
         let (t, id_owned) = (tenant.clone(), id.to_string());
-        let at = self.clock.now();
+        let at = self.infra.clock.now();
         let event = AuditEvent::new(actor, "event_hook.delete")
             .tenant(tenant)
             .object("event_hook", id);
-        let deleted = self
+        let deleted = self.infra
             .store
             .write(move |conn| {
                 diesel::delete(
@@ -678,6 +682,7 @@ impl Hafen {
         let limit = i64::from(page.limit);
         let (t, h) = (tenant.clone(), hook.to_string());
         let mut rows = self
+            .infra
             .store
             .read(move |conn| {
                 let exists: Option<String> = event_hooks::table
@@ -730,8 +735,9 @@ impl Hafen {
 
     /// Delivers every queued event whose time has come; returns how many were attempted.
     pub async fn run_due_event_deliveries(&self) -> Result<usize> {
-        let now = to_micros(self.clock.now());
+        let now = to_micros(self.infra.clock.now());
         let due: Vec<DeliveryRow> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(event_deliveries::table
@@ -746,6 +752,7 @@ impl Hafen {
         let mut attempted = Vec::new();
         for row in due {
             if self
+                .infra
                 .claim_for_attempt(&row, (now, LEASE), claim_delivery)
                 .await?
             {
@@ -772,6 +779,7 @@ impl Hafen {
         };
         let (tenant, probe) = (row.tenant_id.clone(), payload.clone());
         let restricted = self
+            .infra
             .store
             .read(move |conn| Restricted::find(conn, &tenant, std::iter::once(&probe)))
             .await?;
@@ -794,9 +802,10 @@ impl Hafen {
             ..Default::default()
         };
         let tenant = TenantId::parse(&row.tenant_id)?;
-        let keys = self.tenant_keys(&tenant).await?;
+        let keys = self.infra.tenant_keys(&tenant).await?;
         let hook_id = row.hook_id.clone();
         let hook: Option<HookRow> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(event_hooks::table
@@ -829,8 +838,8 @@ impl Hafen {
                 let (body, exposure) = self.deliverable(&row, body).await?;
                 summary.personal = exposure == Exposure::Personal;
                 summary.restricted = exposure == Exposure::Withheld;
-                let timestamp = self.clock.now().timestamp();
-                match self.platforms.post_hook(&url) {
+                let timestamp = self.infra.clock.now().timestamp();
+                match self.infra.platforms.post_hook(&url) {
                     Err(refused) => Err(refused_delivery(&row, &refused)),
                     Ok(request) => {
                         let sent = request
@@ -859,10 +868,11 @@ impl Hafen {
             }
         };
         summary.delivered = outcome.is_ok();
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let attempts = row.attempts + 1;
         let id = row.id.clone();
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 let target = event_deliveries::table.filter(event_deliveries::id.eq(&id));
                 match &outcome {
@@ -936,8 +946,9 @@ impl Hafen {
         if entries.is_empty() {
             return Ok(());
         }
-        let at = self.clock.now();
-        self.store
+        let at = self.infra.clock.now();
+        self.infra
+            .store
             .write(move |conn| {
                 for e in &entries {
                     audit::append(conn, at, e.clone())?;

@@ -258,7 +258,7 @@ pub async fn proof(
             ))
             .body(crate::consent::proof::render_pdf(
                 &proof,
-                hafen.letterhead(&tenant).await?,
+                hafen.records.letterhead(&tenant).await?,
             )?)),
         Some(_) => Err(Error::invalid("format", "must be json or pdf").into()),
     }

@@ -24,7 +24,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let tenant = TenantId::parse(&path)?;
     let page = query::<PageQuery>(&req)?.into_request()?;
-    Ok(HttpResponse::Ok().json(hafen.list_contacts(&caller.0, &tenant, page).await?))
+    Ok(HttpResponse::Ok().json(hafen.contacts.list(&caller.0, &tenant, page).await?))
 }
 
 /// One contact, decrypted.
@@ -41,7 +41,7 @@ pub async fn read(
 ) -> Result<HttpResponse, ApiError> {
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(hafen.read_contact(&caller.0, &tenant, &id).await?))
+    Ok(HttpResponse::Ok().json(hafen.contacts.read(&caller.0, &tenant, &id).await?))
 }
 
 /// A contact's messages, decrypted, oldest first.
@@ -63,7 +63,8 @@ pub async fn messages(
     let page = query::<PageQuery>(&req)?.into_request()?;
     Ok(HttpResponse::Ok().json(
         hafen
-            .read_contact_messages(&caller.0, &tenant, &id, page)
+            .messages
+            .read_of_contact(&caller.0, &tenant, &id, page)
             .await?,
     ))
 }
@@ -135,7 +136,8 @@ pub async fn business_letters(
         super::extract::json_body(&req, body).await?;
     Ok(HttpResponse::Ok().json(
         hafen
-            .classify_messages(&caller.0, &tenant, &id, input)
+            .messages
+            .classify(&caller.0, &tenant, &id, input)
             .await?,
     ))
 }

@@ -35,7 +35,7 @@ impl FromRequest for Caller {
             let hafen = hafen
                 .ok_or_else(|| Error::internal(anyhow::anyhow!("application state missing")))?;
             let bearer = bearer.ok_or(Error::Unauthenticated)?;
-            let actor = hafen.authenticate(bearer.expose()).await?;
+            let actor = hafen.accounts.authenticate(bearer.expose()).await?;
             // A token bound to one tenant learns nothing about another: every route under
             // /v1/tenants/{tenant} answers 404 before its body is even read (the handlers
             // check again, with the permission).

@@ -68,7 +68,10 @@ pub async fn ingest(
     } else {
         vec![NewMessage::parse(from_json_value(value)?, "", now)?]
     };
-    let outcomes = hafen.ingest_messages(&caller.0, &tenant, batch).await?;
+    let outcomes = hafen
+        .messages
+        .ingest_batch(&caller.0, &tenant, batch)
+        .await?;
     let mut response = if outcomes.iter().all(|o| o.duplicate) {
         HttpResponse::Ok()
     } else {
@@ -95,7 +98,7 @@ pub async fn read(
 ) -> Result<HttpResponse, ApiError> {
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
-    let message = hafen.read_message(&caller.0, &tenant, &id).await?;
+    let message = hafen.messages.read(&caller.0, &tenant, &id).await?;
     Ok(HttpResponse::Ok().json(message))
 }
 
@@ -116,7 +119,10 @@ pub async fn attachment(
     let (tenant, id, n) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
     let n: i32 = n.parse().map_err(|_| Error::NotFound)?;
-    let file = hafen.read_attachment(&caller.0, &tenant, &id, n).await?;
+    let file = hafen
+        .messages
+        .read_attachment(&caller.0, &tenant, &id, n)
+        .await?;
     Ok(file_response(file))
 }
 

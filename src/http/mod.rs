@@ -606,11 +606,15 @@ async fn metrics(hafen: web::Data<Hafen>, req: actix_web::HttpRequest) -> HttpRe
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         let admin = match bearer {
-            Some(t) => hafen.authenticate(t.trim()).await.is_ok_and(|actor| {
-                actor
-                    .authorize_install(crate::auth::Permission::ManageTenants)
-                    .is_ok()
-            }),
+            Some(t) => hafen
+                .accounts
+                .authenticate(t.trim())
+                .await
+                .is_ok_and(|actor| {
+                    actor
+                        .authorize_install(crate::auth::Permission::ManageTenants)
+                        .is_ok()
+                }),
             None => false,
         };
         if !admin {
@@ -626,7 +630,7 @@ async fn metrics(hafen: web::Data<Hafen>, req: actix_web::HttpRequest) -> HttpRe
     if let Err(e) = hafen.refresh_request_metrics().await {
         tracing::warn!(error = ?e, "cannot count overdue data-subject requests");
     }
-    let (hits, misses) = hafen.keys.stats();
+    let (hits, misses) = hafen.infra.keys.stats();
     hafen.metrics().key_cache_hits.set(hits as i64);
     hafen.metrics().key_cache_misses.set(misses as i64);
     match hafen.store().read(crate::backup::last_backup).await {

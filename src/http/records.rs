@@ -49,6 +49,7 @@ pub async fn get_install(
     let s = section(&path)?;
     entry_response(
         hafen
+            .records
             .register_entry(&caller.0, &Scope::Processor, s)
             .await?,
     )
@@ -88,6 +89,7 @@ pub async fn history_install(
     let s = section(&path)?;
     Ok(HttpResponse::Ok().json(
         hafen
+            .records
             .register_history(&caller.0, &Scope::Processor, s)
             .await?,
     ))
@@ -110,6 +112,7 @@ pub async fn get_tenant(
     let scope = Scope::Tenant(TenantId::parse(&t)?);
     entry_response(
         hafen
+            .records
             .register_entry(&caller.0, &scope, section(&s)?)
             .await?,
     )
@@ -153,6 +156,7 @@ pub async fn history_tenant(
     let scope = Scope::Tenant(TenantId::parse(&t)?);
     Ok(HttpResponse::Ok().json(
         hafen
+            .records
             .register_history(&caller.0, &scope, section(&s)?)
             .await?,
     ))
@@ -168,6 +172,7 @@ async fn put(
 ) -> Result<HttpResponse, ApiError> {
     let value = json_value(req, body).await?;
     let (entry, created) = hafen
+        .records
         .put_register(&caller.0, &scope, section, value)
         .await?;
     Ok(if created {
@@ -224,7 +229,10 @@ pub async fn install_report(
 ) -> Result<HttpResponse, ApiError> {
     let kind: Kind = path.parse()?;
     let (format, lang) = report_params(&req)?;
-    let (report, bytes) = hafen.report(&caller.0, kind, None, lang, format).await?;
+    let (report, bytes) = hafen
+        .records
+        .report(&caller.0, kind, None, lang, format)
+        .await?;
     Ok(report_response(&report, format, bytes))
 }
 
@@ -255,6 +263,7 @@ pub async fn tenant_report(
     }
     let (format, lang) = report_params(&req)?;
     let (report, bytes) = hafen
+        .records
         .report(&caller.0, kind, Some(&tenant), lang, format)
         .await?;
     Ok(report_response(&report, format, bytes))

@@ -255,7 +255,7 @@ pub async fn certificates(
                     &list,
                     chain.broken.is_none(),
                     hafen.clock().now(),
-                    hafen.letterhead(&tenant).await?,
+                    hafen.records.letterhead(&tenant).await?,
                 )?)
         }
         _ => HttpResponse::Ok()
@@ -340,7 +340,8 @@ pub async fn restrict(
     let input: RestrictInput = json_body(&req, body).await?;
     Ok(HttpResponse::Ok().json(
         hafen
-            .restrict_contact(&caller.0, &tenant, &id, &input.reason)
+            .contacts
+            .restrict(&caller.0, &tenant, &id, &input.reason)
             .await?,
     ))
 }
@@ -358,7 +359,12 @@ pub async fn lift_restriction(
 ) -> Result<HttpResponse, ApiError> {
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(hafen.lift_restriction(&caller.0, &tenant, &id).await?))
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .contacts
+            .lift_restriction(&caller.0, &tenant, &id)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -394,7 +400,8 @@ pub async fn read_restricted(
     let page = PageRequest::new(q.after, q.limit)?;
     Ok(HttpResponse::Ok().json(
         hafen
-            .read_restricted_contact(&caller.0, &tenant, &id, ground, page)
+            .messages
+            .read_restricted(&caller.0, &tenant, &id, ground, page)
             .await?,
     ))
 }
@@ -425,6 +432,7 @@ pub async fn relationship(
     let input: RelationshipInput = json_body(&req, body).await?;
     Ok(HttpResponse::Ok().json(
         hafen
+            .contacts
             .set_relationship_end(&caller.0, &tenant, &id, input.ended_at)
             .await?,
     ))

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::{json_body, Caller};
 use super::problem::ApiError;
-use crate::auth::lifecycle::TokenView;
+use crate::accounts::tokens::TokenView;
 use crate::auth::token::TokenSpec;
 use crate::auth::Role;
 use crate::service::Hafen;
@@ -72,7 +72,10 @@ pub async fn create(
         name: input.name,
         expires_at: None,
     };
-    let created = hafen.issue_token(&caller.0, spec, lifetime).await?;
+    let created = hafen
+        .accounts
+        .issue_token(&caller.0, spec, lifetime)
+        .await?;
     Ok(HttpResponse::Created().json(TokenCreated {
         id: created.id,
         role: created.role,
@@ -95,7 +98,7 @@ pub async fn list_tenant(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = TenantId::parse(&path)?;
-    Ok(HttpResponse::Ok().json(hafen.list_tokens(&caller.0, Some(&tenant)).await?))
+    Ok(HttpResponse::Ok().json(hafen.accounts.list_tokens(&caller.0, Some(&tenant)).await?))
 }
 
 /// Revoke one of a tenant's tokens, with immediate effect on every instance.
@@ -112,7 +115,12 @@ pub async fn revoke_tenant(
 ) -> Result<HttpResponse, ApiError> {
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(hafen.revoke_token(&caller.0, Some(&tenant), &id).await?))
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .accounts
+            .revoke_token(&caller.0, Some(&tenant), &id)
+            .await?,
+    ))
 }
 
 /// Every token of the install, newest first. Admin only.
@@ -121,7 +129,7 @@ pub async fn revoke_tenant(
         (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn list_all(hafen: web::Data<Hafen>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(hafen.list_tokens(&caller.0, None).await?))
+    Ok(HttpResponse::Ok().json(hafen.accounts.list_tokens(&caller.0, None).await?))
 }
 
 /// Revoke any token, with immediate effect on every instance. Admin only.
@@ -136,5 +144,5 @@ pub async fn revoke_any(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(hafen.revoke_token(&caller.0, None, &path).await?))
+    Ok(HttpResponse::Ok().json(hafen.accounts.revoke_token(&caller.0, None, &path).await?))
 }

@@ -9,10 +9,10 @@
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::Messages;
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
 use crate::error::{Error, Result};
-use crate::service::Hafen;
 use crate::store::schema::messages;
 use crate::store::StoreError;
 use crate::tenants::TenantId;
@@ -37,9 +37,9 @@ pub struct ClassifyOutcome {
     pub changed: u64,
 }
 
-impl Hafen {
+impl Messages {
     /// Marks (or unmarks) a contact's messages as business letters; audited.
-    pub async fn classify_messages(
+    pub async fn classify(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -62,7 +62,7 @@ impl Hafen {
                 ));
             }
         }
-        self.ensure_tenant(tenant).await?;
+        self.infra.ensure_tenant(tenant).await?;
         let (tid, t, c) = (
             tenant.clone(),
             tenant.as_str().to_string(),
@@ -73,8 +73,9 @@ impl Hafen {
         let event = AuditEvent::new(actor, "messages.classify")
             .tenant(tenant)
             .object("contact", contact);
-        let at = self.clock.now();
+        let at = self.infra.clock.now();
         let changed = self
+            .infra
             .store
             .write(move |conn| {
                 if crate::contacts::find(conn, &tid, &c)?.is_none() {

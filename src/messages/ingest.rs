@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::attachments::AttachmentRow;
 use super::status::{self, NewStatus, StatusRow};
 use super::types::{Address, ChannelName, DisplayName};
+use super::Messages;
 use super::{binding, MessageRow, NewMessage};
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
@@ -20,7 +21,6 @@ use crate::crypto::KeyRing;
 use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::retention::keys::{PeriodKey, PeriodSlot};
-use crate::service::Hafen;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
 
@@ -77,10 +77,10 @@ struct AddressChange {
     address_sealed: Vec<u8>,
 }
 
-impl Hafen {
+impl Messages {
     /// Stores a batch atomically. Messages whose external id is already stored are not stored
     /// again; their outcome names the stored message.
-    pub async fn ingest_messages(
+    pub async fn ingest_batch(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -107,10 +107,10 @@ impl Hafen {
                 format!("must hold at most {MAX_BATCH} messages"),
             ));
         }
-        let tenant_keys = self.tenant_keys(tenant).await?;
+        let tenant_keys = self.infra.tenant_keys(tenant).await?;
         let batch = Arc::new(batch);
         for attempt in 1..=ATTEMPTS {
-            let now = self.clock.now();
+            let now = self.infra.clock.now();
             let now_micros = to_micros(now);
             let mut slots: BTreeSet<PeriodSlot> = batch
                 .iter()
@@ -123,14 +123,14 @@ impl Hafen {
             );
             let event_slot = PeriodSlot::new(crate::retention::keys::EVENTS_SCOPE, now_micros);
             slots.insert(event_slot.clone());
-            let periods = self.period_keys(tenant, slots).await?;
+            let periods = self.periods.live_keys(tenant, slots).await?;
             let event_keys = periods
                 .get(&event_slot)
                 .map(|p| (p.id.clone(), Arc::new(tenant_keys.within_period(&p.keys))))
                 .ok_or_else(|| Error::internal(anyhow::anyhow!("no event period key")))?;
             let prepared = {
                 let (keys, tenant, tenant_keys, batch, statuses) = (
-                    self.keys.clone(),
+                    self.infra.keys.clone(),
                     tenant.clone(),
                     tenant_keys.clone(),
                     batch.clone(),
@@ -141,7 +141,8 @@ impl Hafen {
                     periods,
                     event_keys,
                 };
-                self.store
+                self.infra
+                    .store
                     .read(move |conn| {
                         Ok(prepare(
                             conn, &keys, &tenant, &context, &batch, &statuses, now,
@@ -150,23 +151,24 @@ impl Hafen {
                     .await??
             };
             let event = AuditEvent::new(actor, "messages.ingest").tenant(tenant);
-            let at = self.clock.now();
+            let at = self.infra.clock.now();
             match self
+                .infra
                 .store
                 .write(move |conn| apply(conn, prepared.clone(), event.clone(), at))
                 .await
             {
                 Ok((outcomes, new_keys, queued_work)) => {
                     for (id, keys) in new_keys {
-                        self.keys.remember(KeyOwner::Contact(id), keys);
+                        self.infra.keys.remember(KeyOwner::Contact(id), keys);
                     }
-                    if queued_work && self.download_on_arrival {
+                    if queued_work {
                         // Deliver events and fetch files now rather than at the next scheduled
                         // run; whatever fails is retried by the scheduler.
-                        self.due_work.kick(self);
+                        self.infra.due.ask();
                     }
                     let fresh = outcomes.iter().filter(|o| !o.duplicate).count();
-                    self.metrics.ingested.inc_by(fresh as u64);
+                    self.infra.metrics.ingested.inc_by(fresh as u64);
                     return Ok(outcomes);
                 }
                 Err(e)
@@ -245,7 +247,7 @@ fn prepare(
         )?);
     }
     let existing_ids: Vec<String> = existing.iter().map(|c| c.id.clone()).collect();
-    let existing_keys = Hafen::contact_keys_blocking(keyring, conn, &existing_ids)?;
+    let existing_keys = crate::contacts::keys_of(keyring, conn, &existing_ids)?;
     for row in existing {
         let keys = existing_keys.get(&row.id).ok_or_else(|| {
             // Erasure replaces the address index together with the key, so this cannot
@@ -423,7 +425,7 @@ pub(crate) fn address_index(
     ])
 }
 
-impl Hafen {
+impl Messages {
     /// The contact with this address, created (without messages) if it does not exist yet;
     /// e.g. a person who signs up through the widget before ever writing.
     pub(crate) async fn ensure_contact(
@@ -432,12 +434,13 @@ impl Hafen {
         channel: &ChannelName,
         address: &Address,
     ) -> Result<String> {
-        let tenant_keys = self.tenant_keys(tenant).await?;
+        let tenant_keys = self.infra.tenant_keys(tenant).await?;
         let index = address_index(&tenant_keys, channel, address);
         for _ in 0..ATTEMPTS {
             let (t, i) = (tenant.clone(), index.clone());
             let c = channel.as_str().to_string();
             let found = self
+                .infra
                 .store
                 .read(move |conn| contacts::find_by_address_indexes(conn, &t, &c, vec![i]))
                 .await?
@@ -446,7 +449,7 @@ impl Hafen {
             if let Some(contact) = found {
                 return Ok(contact.id);
             }
-            let now = to_micros(self.clock.now());
+            let now = to_micros(self.infra.clock.now());
             let seed = ContactSeed {
                 channel,
                 address,
@@ -454,7 +457,7 @@ impl Hafen {
                 last_message_at: now,
             };
             let (contact, key, keys) = new_contact(
-                &self.keys,
+                &self.infra.keys,
                 tenant.as_str(),
                 seed,
                 (&tenant_keys, &index),
@@ -462,6 +465,7 @@ impl Hafen {
             )?;
             let id = contact.id.clone();
             let written = self
+                .infra
                 .store
                 .write(move |conn| {
                     if contacts::exists_with_address(
@@ -477,7 +481,9 @@ impl Hafen {
                 .await;
             match written {
                 Ok(()) => {
-                    self.keys.remember(KeyOwner::Contact(id.clone()), keys);
+                    self.infra
+                        .keys
+                        .remember(KeyOwner::Contact(id.clone()), keys);
                     return Ok(id);
                 }
                 Err(e) if matches!(e, StoreError::Retry) || e.is_unique_violation() => continue,

@@ -11,8 +11,24 @@ pub mod types;
 use diesel::prelude::*;
 
 use crate::crypto::FieldBinding;
+use crate::infra::Infra;
+use crate::retention::keys::PeriodKeys;
 use crate::store::schema::messages;
 use crate::store::{DbConn, StoreError};
+
+/// The messages service: storing what arrives (sealed under the contact's and the period's
+/// keys, one write per batch), reading it back, classifying it for retention.
+#[derive(Debug, Clone)]
+pub struct Messages {
+    pub(crate) infra: Infra,
+    pub(crate) periods: PeriodKeys,
+}
+
+impl Messages {
+    pub fn new(infra: Infra, periods: PeriodKeys) -> Self {
+        Self { infra, periods }
+    }
+}
 
 pub use types::{Direction, MessageInput, MessageKind, NewMessage};
 

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
+use super::Messages;
 use super::{binding, Direction, MessageKind, MessageRow};
 use crate::audit::AuditEvent;
 use crate::auth::{Actor, Permission};
@@ -16,7 +17,7 @@ use crate::contacts::restrict::{refuse_if_restricted, RestrictedGround};
 use crate::crypto::keyring::OwnerKeys;
 use crate::error::{Error, Result};
 use crate::retention::keys::{self, PeriodState};
-use crate::service::{Hafen, Page, PageRequest};
+use crate::service::{Page, PageRequest};
 use crate::store::schema::messages;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -218,17 +219,13 @@ pub struct AttachmentContent {
     pub filename: Option<String>,
 }
 
-impl Hafen {
+impl Messages {
     /// One message, decrypted.
-    pub async fn read_message(
-        &self,
-        actor: &Actor,
-        tenant: &TenantId,
-        id: &str,
-    ) -> Result<MessageView> {
+    pub async fn read(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<MessageView> {
         actor.authorize(tenant, Permission::ReadContent)?;
-        let (keys, t, id_owned) = (self.keys.clone(), tenant.clone(), id.to_string());
+        let (keys, t, id_owned) = (self.infra.keys.clone(), tenant.clone(), id.to_string());
         let (row, contact_keys, history, attachments, periods) = self
+            .infra
             .store
             .read(move |conn| {
                 let Some(row) = load_message(conn, &t, &id_owned)? else {
@@ -249,7 +246,7 @@ impl Hafen {
                     Ok(p) => p,
                     Err(e) => return Ok(Err(e)),
                 };
-                let contact_keys = match Hafen::contact_keys_blocking(
+                let contact_keys = match crate::contacts::keys_of(
                     &keys,
                     conn,
                     std::slice::from_ref(&row.contact_id),
@@ -282,19 +279,20 @@ impl Hafen {
                 Ok(Ok((row, contact_keys, history, attachments, periods)))
             })
             .await??;
-        self.record(
-            AuditEvent::new(actor, "message.read")
-                .tenant(tenant)
-                .object("message", id),
-        )
-        .await?;
+        self.infra
+            .record(
+                AuditEvent::new(actor, "message.read")
+                    .tenant(tenant)
+                    .object("message", id),
+            )
+            .await?;
         let keys = contact_keys.get(&row.contact_id).cloned();
         let mut view = MessageView::open(row, keys.as_deref(), &periods)?;
         if !attachments.is_empty() {
             view.attachments = Some(attachments);
         }
         if !history.is_empty() {
-            let tenant_keys = self.tenant_keys(tenant).await?;
+            let tenant_keys = self.infra.tenant_keys(tenant).await?;
             view.status_history = Some(
                 history
                     .iter()
@@ -320,8 +318,13 @@ impl Hafen {
         n: i32,
     ) -> Result<AttachmentContent> {
         actor.authorize(tenant, Permission::ReadContent)?;
-        let (keys, t, id) = (self.keys.clone(), tenant.clone(), message_id.to_string());
+        let (keys, t, id) = (
+            self.infra.keys.clone(),
+            tenant.clone(),
+            message_id.to_string(),
+        );
         let (row, contact_keys) = self
+            .infra
             .store
             .read(move |conn| {
                 let Some(row) = super::attachments::find(conn, t.as_str(), &id, n)? else {
@@ -334,8 +337,7 @@ impl Hafen {
                 if let Err(e) = refuse_if_restricted(conn, t.as_str(), &contact)? {
                     return Ok(Err(e));
                 }
-                let found =
-                    Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&contact));
+                let found = crate::contacts::keys_of(&keys, conn, std::slice::from_ref(&contact));
                 let contact_keys = match found {
                     Ok(mut k) => k.remove(&contact),
                     Err(e) => return Ok(Err(e)),
@@ -374,13 +376,14 @@ impl Hafen {
             )));
         };
         let keys = contact_keys.ok_or_else(|| Error::Conflict("this contact was erased".into()))?;
-        self.record(
-            AuditEvent::new(actor, "attachment.read")
-                .tenant(tenant)
-                .object("message", message_id)
-                .detail(format!("n={n}")),
-        )
-        .await?;
+        self.infra
+            .record(
+                AuditEvent::new(actor, "attachment.read")
+                    .tenant(tenant)
+                    .object("message", message_id)
+                    .detail(format!("n={n}")),
+            )
+            .await?;
         let content = keys.seal.open(
             &super::attachments::binding(&row.tenant_id, &row.id, "content"),
             sealed,
@@ -395,7 +398,7 @@ impl Hafen {
     }
 
     /// A contact's messages in time order, decrypted, one page at a time.
-    pub async fn read_contact_messages(
+    pub async fn read_of_contact(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -406,13 +409,13 @@ impl Hafen {
         let event = AuditEvent::new(actor, "contact.messages.read")
             .tenant(tenant)
             .object("contact", contact_id);
-        self.contact_messages(tenant, contact_id, page, Some(event), true)
+        self.of_contact(tenant, contact_id, page, Some(event), true)
             .await
     }
 
     /// The DPO's read of a restricted contact: contact and messages, for one of the grounds
     /// Art. 18(2) allows, audited with that ground.
-    pub async fn read_restricted_contact(
+    pub async fn read_restricted(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -421,15 +424,20 @@ impl Hafen {
         page: PageRequest,
     ) -> Result<RestrictedExport> {
         actor.authorize(tenant, Permission::ReadRestricted)?;
-        let (keys, t, cid) = (self.keys.clone(), tenant.clone(), contact_id.to_string());
+        let (keys, t, cid) = (
+            self.infra.keys.clone(),
+            tenant.clone(),
+            contact_id.to_string(),
+        );
         let (row, contact_keys) = self
+            .infra
             .store
             .read(move |conn| {
                 let Some(row) = contacts::find(conn, &t, &cid)? else {
                     return Ok(Err(Error::NotFound));
                 };
                 Ok(
-                    Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&cid))
+                    crate::contacts::keys_of(&keys, conn, std::slice::from_ref(&cid))
                         .map(|k| (row, k)),
                 )
             })
@@ -439,7 +447,7 @@ impl Hafen {
             .object("contact", contact_id)
             .detail(format!("ground={}", ground.as_str()));
         let messages = self
-            .contact_messages(tenant, contact_id, page, Some(event), false)
+            .of_contact(tenant, contact_id, page, Some(event), false)
             .await?;
         let contact = contacts::ContactView::open_restricted(
             &row,
@@ -454,7 +462,7 @@ impl Hafen {
 
     /// A page of a contact's messages, opened. `event` is recorded before any content leaves;
     /// None only for callers that audit the whole operation themselves (the DSR export).
-    pub(crate) async fn contact_messages(
+    pub(crate) async fn of_contact(
         &self,
         tenant: &TenantId,
         contact_id: &str,
@@ -464,8 +472,13 @@ impl Hafen {
     ) -> Result<Page<MessageView>> {
         let after = page.after.as_deref().map(decode_cursor).transpose()?;
         let limit = i64::from(page.limit);
-        let (keys, t, cid) = (self.keys.clone(), tenant.clone(), contact_id.to_string());
+        let (keys, t, cid) = (
+            self.infra.keys.clone(),
+            tenant.clone(),
+            contact_id.to_string(),
+        );
         let (rows, contact_keys, periods) = self
+            .infra
             .store
             .read(move |conn| {
                 if contacts::find(conn, &t, &cid)?.is_none() {
@@ -485,7 +498,7 @@ impl Hafen {
                     Ok(p) => p,
                     Err(e) => return Ok(Err(e)),
                 };
-                let keys = Hafen::contact_keys_blocking(&keys, conn, std::slice::from_ref(&cid));
+                let keys = crate::contacts::keys_of(&keys, conn, std::slice::from_ref(&cid));
                 Ok(keys.map(|k| (rows, k, periods)))
             })
             .await??;
@@ -495,7 +508,7 @@ impl Hafen {
                 Some(d) => event.detail(format!("{d} {count}")),
                 None => event.detail(count),
             };
-            self.record(event).await?;
+            self.infra.record(event).await?;
         }
         let keys = contact_keys.get(contact_id).cloned();
         let mut rows = rows;

@@ -15,13 +15,13 @@ use super::report::{
     iso_date, iso_moment, iso_percent, Format, Kind, Report, Section, Table, ValueType,
 };
 use super::Lang;
+use super::Records;
 use crate::audit::AuditEvent;
 use crate::auth::{Actor, Permission};
 use crate::clock::to_micros;
 use crate::error::{Error, Result};
 use crate::retention::certificates::{self, CertificateView};
 use crate::retention::rules::Category;
-use crate::service::Hafen;
 use crate::store::schema::consents;
 use crate::tenants::TenantId;
 
@@ -870,7 +870,7 @@ fn effective_subprocessors(
     out
 }
 
-impl Hafen {
+impl Records {
     /// Builds a report. Install-wide kinds need an install-wide actor; the rest a tenant.
     /// Every export is audited with its content hash.
     pub async fn report(
@@ -888,7 +888,7 @@ impl Hafen {
             }
             (false, Some(t)) => {
                 actor.authorize(t, Permission::ExportRecords)?;
-                self.ensure_tenant(t).await?;
+                self.infra.ensure_tenant(t).await?;
                 self.tenant_report(kind, t, lang).await?
             }
             (false, None) => {
@@ -911,14 +911,15 @@ impl Hafen {
         if let Some(t) = tenant.filter(|_| !kind.is_install_wide()) {
             event = event.tenant(t);
         }
-        self.record(event).await?;
+        self.infra.record(event).await?;
         Ok((report, bytes))
     }
 
     async fn inputs(&self, lang: Lang) -> Result<Inputs> {
-        let install = self.store.read(live::install_facts).await?;
-        let (now, fallback) = (self.clock.now(), (*self.posture).clone());
+        let install = self.infra.store.read(live::install_facts).await?;
+        let (now, fallback) = (self.infra.clock.now(), (*self.posture).clone());
         let posture = self
+            .infra
             .store
             .read(move |conn| super::instances::reported(conn, now, &fallback, lang))
             .await?;
@@ -944,7 +945,7 @@ impl Hafen {
         };
         Ok(Inputs {
             lang,
-            now: self.clock.now(),
+            now: self.infra.clock.now(),
             install,
             posture,
             processor,
@@ -955,6 +956,7 @@ impl Hafen {
     async fn tenant_inputs(&self, tenant: &str, inputs: &Inputs) -> Result<TenantInputs> {
         let (t, now) = (tenant.to_string(), to_micros(inputs.now));
         let facts = self
+            .infra
             .store
             .read(move |conn| live::tenant_facts(conn, &t, now))
             .await?
@@ -1117,6 +1119,7 @@ impl Hafen {
     async fn register_version_all(&self) -> Result<i64> {
         use crate::store::schema::register_entries;
         Ok(self
+            .infra
             .store
             .read(|conn| {
                 let v: Option<i64> = register_entries::table
@@ -1299,6 +1302,7 @@ impl Hafen {
     ) -> Result<Vec<Section>> {
         let t = ti.facts.id.clone();
         let own = self
+            .infra
             .store
             .read(move |conn| crate::retention::own_categories(conn, &t))
             .await?;
@@ -1422,6 +1426,7 @@ impl Hafen {
     ) -> Result<Vec<Section>> {
         let t = tenant.as_str().to_string();
         let (list, chain, kept): (Vec<CertificateView>, _, _) = self
+            .infra
             .store
             .read(move |conn| {
                 Ok((
@@ -1574,6 +1579,7 @@ impl Hafen {
     ) -> Result<Vec<Section>> {
         let t = ti.facts.id.clone();
         let rows: Vec<(String, String)> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(consents::table

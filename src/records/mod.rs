@@ -9,9 +9,30 @@ pub mod register;
 pub mod report;
 pub mod request_log;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::infra::Infra;
+
+/// The records service: the register a DPO keeps, the reports built from it and from what
+/// Hafen runs, the instances that run it.
+#[derive(Debug, Clone)]
+pub struct Records {
+    pub(crate) infra: Infra,
+    /// What the configuration switches on, for the TOM annex.
+    pub(crate) posture: Arc<live::Posture>,
+}
+
+impl Records {
+    pub fn new(infra: Infra) -> Self {
+        Self {
+            infra,
+            posture: Arc::default(),
+        }
+    }
+}
 
 /// The language of a report: German by default (the reports are read in Germany).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

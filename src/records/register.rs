@@ -15,13 +15,13 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::Records;
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
 use crate::clock::{from_micros, to_micros};
 use crate::crypto::keyring::KeyOwner;
 use crate::crypto::FieldBinding;
 use crate::error::{Error, Result};
-use crate::service::Hafen;
 use crate::store::schema::register_entries;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -795,7 +795,7 @@ pub fn version_for(conn: &mut DbConn, scope: &Scope) -> Result<i64, StoreError> 
     Ok(v.unwrap_or(0))
 }
 
-impl Hafen {
+impl Records {
     fn authorize_register(&self, actor: &Actor, scope: &Scope, p: Permission) -> Result<()> {
         match scope {
             Scope::Processor => actor.authorize_processor(p),
@@ -805,6 +805,7 @@ impl Hafen {
 
     fn open_entry(&self, scope: &Scope, section: Section, row: EntryRow) -> Result<EntryView> {
         let keys = self
+            .infra
             .keys
             .open(KeyOwner::Record(row.id.clone()), &row.wrapped_key)?;
         let json = keys
@@ -834,7 +835,7 @@ impl Hafen {
         self.authorize_register(actor, scope, Permission::ManageRecords)?;
         section.check_scope(scope)?;
         if let Scope::Tenant(t) = scope {
-            self.ensure_tenant(t).await?;
+            self.infra.ensure_tenant(t).await?;
         }
         let document = Document::parse(section, value)?;
         let json = document.to_json();
@@ -845,9 +846,9 @@ impl Hafen {
             }
         }
         let id = uuid::Uuid::now_v7().hyphenated().to_string();
-        let key = self.keys.generate()?;
+        let key = self.infra.keys.generate()?;
         let sealed = key.keys.seal.seal(&binding(scope, &id), &json)?;
-        let at = self.clock.now();
+        let at = self.infra.clock.now();
         let mut event = AuditEvent::new(actor, "register.update")
             .object("register", section.as_str())
             .detail(format!("sha256={}", hex::encode(&sha)));
@@ -867,6 +868,7 @@ impl Hafen {
         };
         let stored = row.clone();
         let version = self
+            .infra
             .store
             .write(move |conn| {
                 // The audit append takes the chain lock first, so versions are numbered in
@@ -883,7 +885,7 @@ impl Hafen {
                 Ok(stored.version)
             })
             .await?;
-        self.keys.remember(KeyOwner::Record(id), key.keys);
+        self.infra.keys.remember(KeyOwner::Record(id), key.keys);
         row.version = version;
         let entry = EntryView {
             section,
@@ -907,7 +909,7 @@ impl Hafen {
         self.authorize_register(actor, scope, Permission::ManageRecords)?;
         section.check_scope(scope)?;
         if let Scope::Tenant(t) = scope {
-            self.ensure_tenant(t).await?;
+            self.infra.ensure_tenant(t).await?;
         }
         self.register_entry_internal(scope, section).await
     }
@@ -922,7 +924,7 @@ impl Hafen {
         self.authorize_register(actor, scope, Permission::ManageRecords)?;
         section.check_scope(scope)?;
         if let Scope::Tenant(t) = scope {
-            self.ensure_tenant(t).await?;
+            self.infra.ensure_tenant(t).await?;
         }
         self.register_history_internal(scope, section).await
     }
@@ -934,6 +936,7 @@ impl Hafen {
     ) -> Result<Option<EntryView>> {
         let s = scope.clone();
         let rows = self
+            .infra
             .store
             .read(move |conn| section_rows(conn, &s, section, true))
             .await?;
@@ -969,6 +972,7 @@ impl Hafen {
     ) -> Result<Vec<EntryView>> {
         let s = scope.clone();
         let rows = self
+            .infra
             .store
             .read(move |conn| section_rows(conn, &s, section, false))
             .await?;
@@ -979,7 +983,11 @@ impl Hafen {
 
     pub(crate) async fn register_version(&self, scope: &Scope) -> Result<i64> {
         let s = scope.clone();
-        Ok(self.store.read(move |conn| version_for(conn, &s)).await?)
+        Ok(self
+            .infra
+            .store
+            .read(move |conn| version_for(conn, &s))
+            .await?)
     }
 }
 

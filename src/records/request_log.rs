@@ -11,10 +11,10 @@ use diesel::prelude::*;
 
 use super::report::{iso_date, Section, Table, ValueType};
 use super::Lang;
+use super::Records;
 use crate::clock::from_micros;
 use crate::error::Result;
 use crate::requests::{IdentityCheck, Kind, RejectGround, RequestRow};
-use crate::service::Hafen;
 use crate::store::schema::{audit_log, subject_requests};
 use crate::tenants::TenantId;
 
@@ -97,7 +97,7 @@ fn day_of(micros: i64) -> NaiveDate {
     super::local_date(from_micros(micros))
 }
 
-impl Hafen {
+impl Records {
     pub(crate) async fn request_log_sections(
         &self,
         tenant: &TenantId,
@@ -106,6 +106,7 @@ impl Hafen {
     ) -> Result<Vec<Section>> {
         let t = tenant.as_str().to_string();
         let (rows, events) = self
+            .infra
             .store
             .read(move |conn| {
                 let rows: Vec<RequestRow> = subject_requests::table
@@ -144,7 +145,7 @@ impl Hafen {
                 _ => {}
             }
         }
-        let today = super::local_date(self.clock.now());
+        let today = super::local_date(self.infra.clock.now());
         let mut table = Table::new(
             "requests",
             lang.pick("Anträge", "Requests"),

@@ -161,7 +161,7 @@ impl Hafen {
         }
         let export = self.subject_export(actor, tenant, &row, kind, lang).await?;
         let (data, files) = export;
-        let pdf = render_pdf(&data, lang, self.letterhead(tenant).await?)?;
+        let pdf = render_pdf(&data, lang, self.records.letterhead(tenant).await?)?;
         let json = serde_json::to_vec_pretty(&data).map_err(Error::internal)?;
         let zip = zip_export(&json, &pdf, &files, lang)?;
         let (bytes, encrypted) = match encryptor {
@@ -170,7 +170,7 @@ impl Hafen {
         };
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let outcome = serde_json::json!({
-            "exported_at": self.clock.now(),
+            "exported_at": self.infra.clock.now(),
             "sha256": sha256,
             "messages": data.messages.len(),
             "files": files.len(),
@@ -186,9 +186,10 @@ impl Hafen {
                 files.len()
             ));
         if row.status == OPEN {
-            let at = self.clock.now();
+            let at = self.infra.clock.now();
             let (rid, by) = (id.to_string(), actor.audit_label());
-            self.store
+            self.infra
+                .store
                 .write(move |conn| {
                     super::complete(
                         conn,
@@ -203,7 +204,7 @@ impl Hafen {
                 })
                 .await?;
         } else {
-            self.record(event).await?;
+            self.infra.record(event).await?;
         }
         let file_name = format!(
             "auskunft-{}.zip{}",
@@ -229,11 +230,12 @@ impl Hafen {
         let contact_id = row.contact_id.clone();
         let (t, cid) = (tenant.clone(), contact_id.clone());
         let contact_row = self
+            .infra
             .store
             .read(move |conn| contacts::find(conn, &t, &cid))
             .await?
             .ok_or_else(|| Error::Conflict("the contact no longer exists (erased)".into()))?;
-        let contact_keys = self.contact_keys_for(tenant, &contact_id).await.ok();
+        let contact_keys = self.contacts.keys_for(tenant, &contact_id).await.ok();
         let contact = ContactView::open_restricted(&contact_row, contact_keys.as_deref())?;
 
         // Messages, page by page; the export is audited once, as a whole.
@@ -241,7 +243,8 @@ impl Hafen {
         let mut after = None;
         loop {
             let page = self
-                .contact_messages(
+                .messages
+                .of_contact(
                     tenant,
                     &contact_id,
                     PageRequest {
@@ -298,7 +301,7 @@ impl Hafen {
                 schema: "hafen.subject-export.v1",
                 kind,
                 request_id: row.id.clone(),
-                generated_at: self.clock.now(),
+                generated_at: self.infra.clock.now(),
                 contact,
                 messages,
                 consents,
@@ -319,11 +322,12 @@ impl Hafen {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let Ok(base) = self.contact_keys_for(tenant, contact_id).await else {
+        let Ok(base) = self.contacts.keys_for(tenant, contact_id).await else {
             return Ok(Vec::new());
         };
-        let (ring, t) = (self.keys.clone(), tenant.as_str().to_string());
-        self.store
+        let (ring, t) = (self.infra.keys.clone(), tenant.as_str().to_string());
+        self.infra
+            .store
             .read(move |conn| {
                 let mut out = Vec::new();
                 for chunk in ids.chunks(500) {
@@ -375,6 +379,7 @@ impl Hafen {
     ) -> Result<Vec<ExportedConsent>> {
         let consents: Vec<ConsentView> = self.contact_consents(actor, tenant, contact_id).await?;
         let purposes: BTreeMap<String, String> = self
+            .infra
             .store
             .read({
                 let t = tenant.as_str().to_string();
@@ -395,6 +400,7 @@ impl Hafen {
             .collect();
         let t = tenant.as_str().to_string();
         let texts: BTreeMap<String, (i32, String)> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(consent_texts::table
@@ -456,9 +462,10 @@ impl Hafen {
         contact: &contacts::ContactRow,
         lang: Lang,
     ) -> Result<Information> {
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let (t, c) = (tenant.as_str().to_string(), contact.id.clone());
         let (facts, purposes, categories, restriction, kept_until) = self
+            .infra
             .store
             .read(move |conn| {
                 let facts = live::tenant_facts(conn, &t, crate::clock::to_micros(now))?;
@@ -489,6 +496,7 @@ impl Hafen {
         let facts = facts.ok_or(Error::NotFound)?;
         let scope = Scope::Tenant(tenant.clone());
         let controller = match self
+            .records
             .register_entry_internal(&scope, Part::Controller)
             .await?
         {
@@ -499,6 +507,7 @@ impl Hafen {
             None => None,
         };
         let manual = match self
+            .records
             .register_entry_internal(&scope, Part::Activities)
             .await?
         {
@@ -509,6 +518,7 @@ impl Hafen {
             None => Vec::new(),
         };
         let registered: Vec<SubProcessor> = match self
+            .records
             .register_entry_internal(&scope, Part::Subprocessors)
             .await?
         {
@@ -519,6 +529,7 @@ impl Hafen {
             None => Vec::new(),
         };
         let processor = match self
+            .records
             .register_entry_internal(&Scope::Processor, Part::Processor)
             .await?
             .and_then(|e| e.parsed)
@@ -698,7 +709,7 @@ impl Hafen {
             .collect();
         let restriction = match (contact.restricted_at, restriction) {
             (Some(at), sealed) => {
-                let keys = self.tenant_keys(tenant).await?;
+                let keys = self.infra.tenant_keys(tenant).await?;
                 let reason = sealed
                     .map(|s| {
                         keys.seal.open_string(

@@ -639,6 +639,7 @@ impl Hafen {
         let row = self.open_request(tenant, id, &[Kind::Erasure]).await?;
         let (t, c) = (tenant.clone(), row.contact_id.clone());
         let (contact, set, _) = self
+            .infra
             .store
             .read(move |conn| {
                 let contact = crate::contacts::find(conn, &t, &c)?;
@@ -648,7 +649,7 @@ impl Hafen {
             .await?;
         let contact =
             contact.ok_or_else(|| Error::Conflict("the contact no longer exists".into()))?;
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let plan = self.plan_erasure(&contact, &set, now).await?;
         let categories = plan
             .into_iter()
@@ -679,6 +680,7 @@ impl Hafen {
         let contact_id = row.contact_id.clone();
         let (t, c) = (tenant.clone(), contact_id.clone());
         let (contact, set, version) = self
+            .infra
             .store
             .read(move |conn| {
                 let contact = crate::contacts::find(conn, &t, &c)?;
@@ -711,14 +713,14 @@ impl Hafen {
             None,
         )
         .await?;
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let plan = self.plan_erasure(&contact, &set, now).await?;
         let may_keep = plan
             .iter()
             .any(|(rule, _, _)| rule.ground.keeps_on_erasure())
             || self.tenant_has_holds(tenant, now).await?;
         if may_keep && contact.restricted_at.is_none() {
-            self.restrict_contact(
+            self.contacts.restrict(
                 &Actor::System,
                 tenant,
                 &contact_id,
@@ -740,6 +742,7 @@ impl Hafen {
             .object("subject_request", id);
         let (rid, by) = (id.to_string(), actor.audit_label());
         let outcome = self
+            .infra
             .store
             .write(move |conn| {
                 let mut progress = progress.clone();
@@ -848,7 +851,9 @@ impl Hafen {
             })
             .await?;
         if outcome.erased {
-            self.keys.forget(&KeyOwner::Contact(row.contact_id.clone()));
+            self.infra
+                .keys
+                .forget(&KeyOwner::Contact(row.contact_id.clone()));
         }
         Ok(outcome)
     }
@@ -864,6 +869,7 @@ impl Hafen {
         let set = set.effective();
         let (contact, n) = (contact.clone(), to_micros(now));
         Ok(self
+            .infra
             .store
             .read(move |conn| {
                 let mut plan = Vec::new();
@@ -905,6 +911,7 @@ impl Hafen {
     async fn tenant_has_holds(&self, tenant: &TenantId, now: DateTime<Utc>) -> Result<bool> {
         let t = tenant.as_str().to_string();
         let holds = self
+            .infra
             .store
             .read(move |conn| holds::active(conn, &t, to_micros(now)))
             .await?;
@@ -917,9 +924,10 @@ impl Hafen {
         tenant: &TenantId,
         now: DateTime<Utc>,
     ) -> Result<(String, std::sync::Arc<OwnerKeys>)> {
-        let tenant_keys = self.tenant_keys(tenant).await?;
+        let tenant_keys = self.infra.tenant_keys(tenant).await?;
         let period = self
-            .period_key(tenant, crate::retention::keys::EVENTS_SCOPE, to_micros(now))
+            .periods
+            .live_key(tenant, crate::retention::keys::EVENTS_SCOPE, to_micros(now))
             .await?;
         Ok((
             period.id.clone(),
@@ -948,7 +956,7 @@ impl Hafen {
                 format!("must say why (1 to {MAX_REASON} characters)"),
             ));
         }
-        let today = self.clock.now().date_naive();
+        let today = self.infra.clock.now().date_naive();
         let keep_until = match (input.decision.as_str(), input.until) {
             ("keep_until", Some(until)) if until > today => Some(until),
             ("keep_until", Some(_)) => {
@@ -971,7 +979,7 @@ impl Hafen {
                 request.status
             )));
         }
-        let tenant_keys = self.tenant_keys(tenant).await?;
+        let tenant_keys = self.infra.tenant_keys(tenant).await?;
         let item_id_for_seal = format!("{id}:{}", category.as_str());
         let sealed = tenant_keys.seal.seal(
             &FieldBinding {
@@ -982,7 +990,7 @@ impl Hafen {
             },
             reason.as_bytes(),
         )?;
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let event = AuditEvent::new(actor, "dsr.erasure_decision")
             .tenant(tenant)
             .object("subject_request", id)
@@ -1008,6 +1016,7 @@ impl Hafen {
             }
         };
         let outcome = self
+            .infra
             .store
             .write(move |conn| {
                 let rows: Vec<ItemRow> = erasure_items::table
@@ -1145,6 +1154,7 @@ impl Hafen {
     ) -> Result<u64> {
         let t = tenant.to_string();
         let rows: Vec<ItemRow> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(erasure_items::table
@@ -1173,6 +1183,7 @@ impl Hafen {
                 now,
             );
             let deleted = self
+                .infra
                 .store
                 .write(move |conn| {
                     let mut progress = progress.clone();
@@ -1237,7 +1248,9 @@ impl Hafen {
             let (deleted, shredded) = deleted;
             for key in shredded {
                 if let Some(contact) = key.strip_prefix("contact:") {
-                    self.keys.forget(&KeyOwner::Contact(contact.to_string()));
+                    self.infra
+                        .keys
+                        .forget(&KeyOwner::Contact(contact.to_string()));
                 }
             }
             total += deleted;

@@ -529,26 +529,27 @@ impl Hafen {
                 let document = documents::Document {
                     title: letter.subject.clone(),
                     lang,
-                    created: self.clock.now(),
+                    created: self.infra.clock.now(),
                     footer,
                     blocks: blocks(&letter),
-                    letterhead: self.letterhead(tenant).await?,
+                    letterhead: self.records.letterhead(tenant).await?,
                 };
                 (document.render()?, "application/pdf")
             }
         };
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        self.record(
-            AuditEvent::new(actor, "dsr.letter")
-                .tenant(tenant)
-                .object("subject_request", id)
-                .detail(format!(
-                    "kind={} lang={} format={format} sha256={sha256}",
-                    letter.kind,
-                    lang.as_str()
-                )),
-        )
-        .await?;
+        self.infra
+            .record(
+                AuditEvent::new(actor, "dsr.letter")
+                    .tenant(tenant)
+                    .object("subject_request", id)
+                    .detail(format!(
+                        "kind={} lang={} format={format} sha256={sha256}",
+                        letter.kind,
+                        lang.as_str()
+                    )),
+            )
+            .await?;
         Ok(RenderedLetter {
             file_name: format!(
                 "{}-{}-{}.{format}",
@@ -565,6 +566,7 @@ impl Hafen {
     async fn letter_facts(&self, tenant: &TenantId, request: RequestRow) -> Result<Facts> {
         let (t, c) = (tenant.clone(), request.contact_id.clone());
         let channel = self
+            .infra
             .store
             .read(move |conn| Ok(crate::contacts::find(conn, &t, &c)?.map(|c| c.channel)))
             .await?;
@@ -575,7 +577,7 @@ impl Hafen {
             controller: controller_name,
             sender,
             dpo,
-            today: self.clock.now().date_naive(),
+            today: self.infra.clock.now().date_naive(),
         })
     }
 
@@ -587,10 +589,12 @@ impl Hafen {
     ) -> Result<(String, Vec<String>, Option<String>)> {
         let t = tenant.clone();
         let name = self
+            .infra
             .store
             .read(move |conn| Ok(crate::tenants::find(conn, &t)?.map(|t| t.name)))
             .await?;
         let controller = match self
+            .records
             .register_entry_internal(&Scope::Tenant(tenant.clone()), Part::Controller)
             .await?
             .and_then(|e| e.parsed)

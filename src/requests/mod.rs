@@ -343,17 +343,18 @@ pub fn count_overdue(conn: &mut DbConn, today: NaiveDate) -> Result<i64, StoreEr
 
 impl Hafen {
     fn today(&self) -> NaiveDate {
-        self.clock.now().date_naive()
+        self.infra.clock.now().date_naive()
     }
 
     /// Sets the overdue-requests gauge from the register.
     pub async fn refresh_request_metrics(&self) -> Result<()> {
         let today = self.today();
         let n = self
+            .infra
             .store
             .read(move |conn| count_overdue(conn, today))
             .await?;
-        self.metrics.dsr_overdue.set(n);
+        self.infra.metrics.dsr_overdue.set(n);
         Ok(())
     }
 
@@ -378,7 +379,7 @@ impl Hafen {
         }
         let due =
             due_date(received).ok_or_else(|| Error::invalid("received_on", "is out of range"))?;
-        let at = self.clock.now();
+        let at = self.infra.clock.now();
         let row = RequestRow {
             id: uuid::Uuid::now_v7().hyphenated().to_string(),
             tenant_id: tenant.as_str().to_string(),
@@ -402,7 +403,8 @@ impl Hafen {
             .detail(format!("kind={} contact={}", row.kind, row.contact_id));
         let stored = row.clone();
         let t = tenant.clone();
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 if contacts::find(conn, &t, &stored.contact_id)?.is_none() {
                     return Err(StoreError::Rejected(Error::invalid(
@@ -427,9 +429,10 @@ impl Hafen {
         overdue_only: bool,
     ) -> Result<Vec<RequestView>> {
         actor.authorize(tenant, Permission::HandleRequests)?;
-        self.ensure_tenant(tenant).await?;
+        self.infra.ensure_tenant(tenant).await?;
         let t = tenant.as_str().to_string();
         let rows: Vec<RequestRow> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(subject_requests::table
@@ -441,7 +444,7 @@ impl Hafen {
             })
             .await?;
         let today = self.today();
-        let keys = self.tenant_keys(tenant).await?;
+        let keys = self.infra.tenant_keys(tenant).await?;
         rows.iter()
             .filter(|r| !overdue_only || r.overdue_on(today))
             .map(|r| {
@@ -464,7 +467,7 @@ impl Hafen {
     ) -> Result<RequestView> {
         actor.authorize(tenant, Permission::HandleRequests)?;
         let row = self.request_row(tenant, id).await?;
-        let keys = self.tenant_keys(tenant).await?;
+        let keys = self.infra.tenant_keys(tenant).await?;
         let reason = row
             .extension_sealed
             .as_deref()
@@ -472,6 +475,7 @@ impl Hafen {
             .transpose()?;
         let (t, rid) = (tenant.as_str().to_string(), id.to_string());
         let history = self
+            .infra
             .store
             .read(move |conn| {
                 use crate::store::schema::audit_log;
@@ -505,7 +509,8 @@ impl Hafen {
 
     pub(crate) async fn request_row(&self, tenant: &TenantId, id: &str) -> Result<RequestRow> {
         let (t, id) = (tenant.as_str().to_string(), id.to_string());
-        self.store
+        self.infra
+            .store
             .read(move |conn| find(conn, &t, &id))
             .await?
             .ok_or(Error::NotFound)
@@ -551,12 +556,13 @@ impl Hafen {
                 row.status
             )));
         }
-        let at = self.clock.now();
+        let at = self.infra.clock.now();
         let event = AuditEvent::new(actor, "dsr.identity")
             .tenant(tenant)
             .object("subject_request", id)
             .detail(format!("method={}", how.as_str()));
-        self.store
+        self.infra
+            .store
             .write(move |conn| audit::append(conn, at, event.clone()))
             .await?;
         self.read_request(actor, tenant, id).await
@@ -602,15 +608,16 @@ impl Hafen {
         let extended = extended_due_date(received)
             .ok_or_else(|| Error::internal(anyhow::anyhow!("date out of range")))?
             .to_string();
-        let keys = self.tenant_keys(tenant).await?;
+        let keys = self.infra.tenant_keys(tenant).await?;
         let sealed = keys.seal.seal_str(&binding(tenant.as_str(), id), &why)?;
-        let at = self.clock.now();
+        let at = self.infra.clock.now();
         let event = AuditEvent::new(actor, "dsr.extend")
             .tenant(tenant)
             .object("subject_request", id)
             .detail(format!("due={extended}"));
         let (rid, ext) = (id.to_string(), extended.clone());
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 let n = diesel::update(
                     subject_requests::table
@@ -670,13 +677,14 @@ impl Hafen {
     ) -> Result<RequestView> {
         actor.authorize(tenant, Permission::HandleRequests)?;
         let row = self.open_request(tenant, id, &[Kind::Restriction]).await?;
-        self.restrict_contact(
-            actor,
-            tenant,
-            &row.contact_id,
-            &format!("Art. 18 DSGVO: Antrag {id}"),
-        )
-        .await?;
+        self.contacts
+            .restrict(
+                actor,
+                tenant,
+                &row.contact_id,
+                &format!("Art. 18 DSGVO: Antrag {id}"),
+            )
+            .await?;
         let outcome = serde_json::json!({ "restricted": true });
         self.close_request(actor, tenant, id, COMPLETED, outcome, "dsr.restrict")
             .await?;
@@ -692,12 +700,13 @@ impl Hafen {
         outcome: serde_json::Value,
         action: &'static str,
     ) -> Result<()> {
-        let at = self.clock.now();
+        let at = self.infra.clock.now();
         let event = AuditEvent::new(actor, action)
             .tenant(tenant)
             .object("subject_request", id);
         let (rid, by) = (id.to_string(), actor.audit_label());
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 complete(conn, &rid, status, &outcome, None, &by, to_micros(at))?;
                 audit::append(conn, at, event.clone())
@@ -718,10 +727,11 @@ impl Hafen {
         actor.authorize(tenant, Permission::HandleRequests)?;
         let channel = ChannelName::parse("channel", channel)?;
         let address = Address::parse("address", &channel, address)?;
-        let keys = self.tenant_keys(tenant).await?;
+        let keys = self.infra.tenant_keys(tenant).await?;
         let index = crate::messages::ingest::address_index(&keys, &channel, &address);
         let (t, ch) = (tenant.as_str().to_string(), channel.as_str().to_string());
         let found: Option<String> = self
+            .infra
             .store
             .read(move |conn| {
                 use crate::store::schema::contacts as c;
@@ -736,21 +746,23 @@ impl Hafen {
             })
             .await?;
         let outcome = if found.is_some() { "found" } else { "none" };
-        self.record(
-            AuditEvent::new(actor, "contact.lookup")
-                .tenant(tenant)
-                .detail(format!("channel={} result={outcome}", channel.as_str())),
-        )
-        .await?;
+        self.infra
+            .record(
+                AuditEvent::new(actor, "contact.lookup")
+                    .tenant(tenant)
+                    .detail(format!("channel={} result={outcome}", channel.as_str())),
+            )
+            .await?;
         let id = found.ok_or(Error::NotFound)?;
         // The summary only: restricted contacts stay sealed here too.
         let (t, cid) = (tenant.clone(), id.clone());
         let row = self
+            .infra
             .store
             .read(move |conn| contacts::find(conn, &t, &cid))
             .await?
             .ok_or(Error::NotFound)?;
-        let keys = self.contact_keys_for(tenant, &id).await.ok();
+        let keys = self.contacts.keys_for(tenant, &id).await.ok();
         ContactView::open(&row, keys.as_deref())
     }
 }

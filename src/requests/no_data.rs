@@ -29,30 +29,31 @@ impl Hafen {
         lang: Lang,
     ) -> Result<RenderedLetter> {
         actor.authorize(tenant, Permission::HandleRequests)?;
-        if !self.find_contacts(actor, tenant, query).await?.is_empty() {
+        if !self.contacts.find(actor, tenant, query).await?.is_empty() {
             return Err(Error::Conflict(
                 "Hafen holds data on this person: register an access request instead".into(),
             ));
         }
         let (controller, sender, dpo) = self.letter_sender(tenant).await?;
-        let today = crate::records::local_date(self.clock.now());
+        let today = crate::records::local_date(self.infra.clock.now());
         let letter = letter(query.trim(), today, (sender, &controller, dpo), lang);
         let document = documents::Document {
             title: letter.subject.clone(),
             lang,
-            created: self.clock.now(),
+            created: self.infra.clock.now(),
             footer: controller.clone(),
             blocks: blocks(&letter),
-            letterhead: self.letterhead(tenant).await?,
+            letterhead: self.records.letterhead(tenant).await?,
         };
         let bytes = document.render()?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        self.record(
-            AuditEvent::new(actor, "dsr.no_data_letter")
-                .tenant(tenant)
-                .detail(format!("lang={} sha256={sha256}", lang.as_str())),
-        )
-        .await?;
+        self.infra
+            .record(
+                AuditEvent::new(actor, "dsr.no_data_letter")
+                    .tenant(tenant)
+                    .detail(format!("lang={} sha256={sha256}", lang.as_str())),
+            )
+            .await?;
         Ok(RenderedLetter {
             file_name: format!(
                 "{}-{}.pdf",

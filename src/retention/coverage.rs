@@ -106,7 +106,7 @@ pub const SEALED_TABLES: &[SealedTable] = &[
     },
     SealedTable {
         table: "ui_users",
-        owner: "ui::users",
+        owner: "accounts::users",
         ends: Ends::Kept("the people who use the interface, until an admin removes them"),
     },
 ];

@@ -167,9 +167,9 @@ impl Hafen {
         input: HoldInput,
     ) -> Result<HoldView> {
         actor.authorize(tenant, Permission::ManageHolds)?;
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let reason = input.validate(now)?;
-        let tenant_keys = self.tenant_keys(tenant).await?;
+        let tenant_keys = self.infra.tenant_keys(tenant).await?;
         let id = uuid::Uuid::now_v7().hyphenated().to_string();
         let t = tenant.as_str().to_string();
         let row = HoldRow {
@@ -189,7 +189,8 @@ impl Hafen {
             .tenant(tenant)
             .object("legal_hold", &id);
         let stored = row.clone();
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 if let Some(contact) = &stored.contact_id {
                     let known: i64 = contacts::table
@@ -217,7 +218,7 @@ impl Hafen {
         id: &str,
     ) -> Result<HoldView> {
         actor.authorize(tenant, Permission::ManageHolds)?;
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let (t, hold_id, by) = (
             tenant.as_str().to_string(),
             id.to_string(),
@@ -227,6 +228,7 @@ impl Hafen {
             .tenant(tenant)
             .object("legal_hold", id);
         let row = self
+            .infra
             .store
             .write(move |conn| {
                 let n = diesel::update(
@@ -265,6 +267,7 @@ impl Hafen {
         actor.authorize(tenant, Permission::ViewRetention)?;
         let t = tenant.as_str().to_string();
         let rows: Vec<HoldRow> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(legal_holds::table
@@ -274,7 +277,7 @@ impl Hafen {
                     .load(conn)?)
             })
             .await?;
-        let now = to_micros(self.clock.now());
+        let now = to_micros(self.infra.clock.now());
         let mut views = Vec::with_capacity(rows.len());
         for row in &rows {
             views.push(self.open_hold(tenant, row, now).await?);
@@ -283,7 +286,7 @@ impl Hafen {
     }
 
     async fn open_hold(&self, tenant: &TenantId, row: &HoldRow, now: i64) -> Result<HoldView> {
-        let keys = self.tenant_keys(tenant).await?;
+        let keys = self.infra.tenant_keys(tenant).await?;
         let reason = keys
             .seal
             .open_string(&binding(tenant.as_str(), &row.id), &row.reason_sealed)?;

@@ -21,7 +21,7 @@ use crate::clock::{from_micros, to_micros};
 use crate::crypto::keyring::{KeyOwner, OwnerKeys};
 use crate::crypto::KeyRing;
 use crate::error::{Error, Result};
-use crate::service::Hafen;
+use crate::infra::Infra;
 use crate::store::schema::{
     attachments, event_deliveries, message_statuses, messages, period_keys,
 };
@@ -95,6 +95,28 @@ impl PeriodIndex {
     }
 }
 
+/// The period keys service: finds or creates the live key of a tenant's period (ingest, sends,
+/// event payloads) and remembers which are live. Retention destroys them (`retention::run`).
+#[derive(Debug, Clone)]
+pub struct PeriodKeys {
+    pub(crate) infra: Infra,
+    index: Arc<PeriodIndex>,
+}
+
+impl PeriodKeys {
+    pub fn new(infra: Infra) -> Self {
+        Self {
+            infra,
+            index: Arc::default(),
+        }
+    }
+
+    /// Forgets destroyed keys (or everything, when a write found one already destroyed).
+    pub fn forget(&self, ids: &[String]) {
+        self.index.forget(ids)
+    }
+}
+
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = period_keys)]
 struct PeriodKeyRow {
@@ -107,9 +129,9 @@ struct PeriodKeyRow {
     destroyed_at: Option<i64>,
 }
 
-impl Hafen {
+impl PeriodKeys {
     /// The live period keys for `slots`, creating the missing ones.
-    pub(crate) async fn period_keys(
+    pub(crate) async fn live_keys(
         &self,
         tenant: &TenantId,
         slots: BTreeSet<PeriodSlot>,
@@ -119,9 +141,9 @@ impl Hafen {
         let mut missing = Vec::new();
         for slot in slots {
             let cached = self
-                .periods
+                .index
                 .get(&t, &slot)
-                .and_then(|id| Some((id.clone(), self.keys.cached(&KeyOwner::Period(id))?)));
+                .and_then(|id| Some((id.clone(), self.infra.keys.cached(&KeyOwner::Period(id))?)));
             match cached {
                 Some((id, keys)) => {
                     found.insert(slot, PeriodKey { id, keys });
@@ -132,11 +154,12 @@ impl Hafen {
         if missing.is_empty() {
             return Ok(found);
         }
-        let _creating = self.periods.1.lock().await;
+        let _creating = self.index.1.lock().await;
         // Twice: another instance may create the same key between our read and our insert.
         for _ in 0..2 {
             let (tenant_id, wanted) = (t.clone(), missing.clone());
             let stored = self
+                .infra
                 .store
                 .read(move |conn| live_rows(conn, &tenant_id, &wanted))
                 .await?;
@@ -144,12 +167,15 @@ impl Hafen {
                 let Some(wrapped) = row.wrapped_key else {
                     continue;
                 };
-                let keys = self.keys.open(KeyOwner::Period(row.id.clone()), &wrapped)?;
+                let keys = self
+                    .infra
+                    .keys
+                    .open(KeyOwner::Period(row.id.clone()), &wrapped)?;
                 let slot = PeriodSlot {
                     scope: row.scope,
                     period: row.period,
                 };
-                self.periods.put(&t, slot.clone(), row.id.clone());
+                self.index.put(&t, slot.clone(), row.id.clone());
                 found.insert(slot, PeriodKey { id: row.id, keys });
             }
             missing.retain(|slot| !found.contains_key(slot));
@@ -158,9 +184,9 @@ impl Hafen {
             }
             let mut rows = Vec::with_capacity(missing.len());
             let mut created = Vec::with_capacity(missing.len());
-            let now = to_micros(self.clock.now());
+            let now = to_micros(self.infra.clock.now());
             for slot in &missing {
-                let key = self.keys.generate()?;
+                let key = self.infra.keys.generate()?;
                 let id = uuid::Uuid::now_v7().hyphenated().to_string();
                 rows.push(PeriodKeyRow {
                     id: id.clone(),
@@ -174,6 +200,7 @@ impl Hafen {
                 created.push((slot.clone(), PeriodKey { id, keys: key.keys }));
             }
             let inserted = self
+                .infra
                 .store
                 .write(move |conn| {
                     for row in &rows {
@@ -187,9 +214,10 @@ impl Hafen {
             match inserted {
                 Ok(()) => {
                     for (slot, key) in created {
-                        self.keys
+                        self.infra
+                            .keys
                             .remember(KeyOwner::Period(key.id.clone()), key.keys.clone());
-                        self.periods.put(&t, slot.clone(), key.id.clone());
+                        self.index.put(&t, slot.clone(), key.id.clone());
                         found.insert(slot, key);
                     }
                     return Ok(found);
@@ -251,16 +279,16 @@ pub fn ensure_live(conn: &mut DbConn, ids: &BTreeSet<String>) -> Result<(), Stor
     }
 }
 
-impl Hafen {
+impl PeriodKeys {
     /// The live period key of `scope` for the month of `at`.
-    pub(crate) async fn period_key(
+    pub(crate) async fn live_key(
         &self,
         tenant: &TenantId,
         scope: &str,
         at: i64,
     ) -> Result<PeriodKey> {
         let slot = PeriodSlot::new(scope, at);
-        self.period_keys(tenant, BTreeSet::from([slot.clone()]))
+        self.live_keys(tenant, BTreeSet::from([slot.clone()]))
             .await?
             .remove(&slot)
             .ok_or_else(|| Error::internal(anyhow::anyhow!("period key not created")))
@@ -268,16 +296,16 @@ impl Hafen {
 
     /// The tenant's keys bound to the live period key of `scope` for the month of `at`, and
     /// that key's id (statuses, event payloads).
-    pub(crate) async fn tenant_period_keys(
+    pub(crate) async fn tenant_keys_within(
         &self,
         tenant: &TenantId,
         scope: &str,
         at: i64,
     ) -> Result<(String, Arc<OwnerKeys>)> {
-        let tenant_keys = self.tenant_keys(tenant).await?;
+        let tenant_keys = self.infra.tenant_keys(tenant).await?;
         let slot = PeriodSlot::new(scope, at);
         let mut keys = self
-            .period_keys(tenant, BTreeSet::from([slot.clone()]))
+            .live_keys(tenant, BTreeSet::from([slot.clone()]))
             .await?;
         let period = keys
             .remove(&slot)

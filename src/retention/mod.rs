@@ -329,11 +329,12 @@ impl Hafen {
         actor.authorize(tenant, Permission::ViewRetention)?;
         let set = RuleSet::parse(&proposal)?;
         self.check_floor(&set)?;
-        self.ensure_tenant(tenant).await?;
-        let now = self.clock.now();
+        self.infra.ensure_tenant(tenant).await?;
+        let now = self.infra.clock.now();
         let effective = set.effective();
         let (t, rules) = (tenant.as_str().to_string(), effective.clone());
         let (due_now, due_soon, messages) = self
+            .infra
             .store
             .read(move |conn| {
                 let due_now = run::forecast(conn, &t, &rules, now, None)?;
@@ -366,7 +367,8 @@ impl Hafen {
                 "due now {}, within 30 days {}",
                 report.now.total, report.next_30_days.total
             ));
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 diesel::insert_into(retention_previews::table)
                     .values(&row)
@@ -389,8 +391,8 @@ impl Hafen {
         actor.authorize(tenant, Permission::ManageRetention)?;
         let set = RuleSet::parse(&proposal)?;
         self.check_floor(&set)?;
-        self.ensure_tenant(tenant).await?;
-        let now = self.clock.now();
+        self.infra.ensure_tenant(tenant).await?;
+        let now = self.infra.clock.now();
         let oldest_preview = to_micros(now - self.retention.preview_valid_for);
         let settings = self.retention.clone();
         let (t, preview, by) = (
@@ -402,7 +404,7 @@ impl Hafen {
         let rules_json = set.canonical_json();
         let tenant_id = tenant.clone();
         let actor_owned = actor.clone();
-        let row = self
+        let row = self.infra
             .store
             .write(move |conn| {
                 let found: Option<PreviewRow> = retention_previews::table
@@ -490,14 +492,15 @@ impl Hafen {
         approve: bool,
     ) -> Result<RuleSetVersion> {
         actor.authorize(tenant, Permission::ManageRetention)?;
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let (t, by, actor_owned, tenant_id) = (
             tenant.as_str().to_string(),
             actor.audit_label(),
             actor.clone(),
             tenant.clone(),
         );
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 let row: RuleSetRow = retention_rule_sets::table
                     .filter(retention_rule_sets::tenant_id.eq(&t))
@@ -546,6 +549,7 @@ impl Hafen {
     async fn rule_version(&self, tenant: &TenantId, version: i32) -> Result<RuleSetVersion> {
         let t = tenant.as_str().to_string();
         let row: Option<RuleSetRow> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(retention_rule_sets::table
@@ -561,9 +565,10 @@ impl Hafen {
 
     pub async fn retention_rules(&self, actor: &Actor, tenant: &TenantId) -> Result<RulesView> {
         actor.authorize(tenant, Permission::ViewRetention)?;
-        self.ensure_tenant(tenant).await?;
+        self.infra.ensure_tenant(tenant).await?;
         let t = tenant.as_str().to_string();
         let rows: Vec<RuleSetRow> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(retention_rule_sets::table
@@ -598,9 +603,10 @@ impl Hafen {
         tenant: &TenantId,
     ) -> Result<Vec<RuleSetVersion>> {
         actor.authorize(tenant, Permission::ViewRetention)?;
-        self.ensure_tenant(tenant).await?;
+        self.infra.ensure_tenant(tenant).await?;
         let t = tenant.as_str().to_string();
         let rows: Vec<RuleSetRow> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(retention_rule_sets::table
@@ -628,11 +634,12 @@ impl Hafen {
         }
         let tenant_ids: Vec<String> = match tenant {
             Some(t) => {
-                self.ensure_tenant(t).await?;
+                self.infra.ensure_tenant(t).await?;
                 vec![t.as_str().to_string()]
             }
             None => {
-                self.store
+                self.infra
+                    .store
                     .read(|conn| {
                         Ok(tenants::table
                             .select(tenants::id)
@@ -643,7 +650,7 @@ impl Hafen {
             }
         };
         let run_id = uuid::Uuid::now_v7().hyphenated().to_string();
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         if dry_run {
             let mut report = RunReport {
                 run_id,
@@ -655,6 +662,7 @@ impl Hafen {
             for t in tenant_ids {
                 let id = t.clone();
                 let forecast = self
+                    .infra
                     .store
                     .read(move |conn| {
                         let (set, _) = rules_in_force(conn, &id)?;
@@ -703,6 +711,7 @@ impl Hafen {
         now: DateTime<Utc>,
     ) -> Result<Vec<TenantRun>> {
         let closed = self
+            .infra
             .store
             .write(move |conn| certificates::close_interrupted(conn, now))
             .await?;
@@ -720,7 +729,7 @@ impl Hafen {
                 .iter()
                 .map(|c| (c.as_str().to_string(), left.get(c).copied().unwrap_or(0)))
                 .collect();
-            self.metrics.record_overdue(&tenant, left);
+            self.infra.metrics.record_overdue(&tenant, left);
             all_ok &= certificate.errors.is_empty();
             runs.push(TenantRun {
                 tenant_id: tenant,
@@ -728,13 +737,15 @@ impl Hafen {
                 forecast: None,
             });
         }
-        self.metrics
+        self.infra
+            .metrics
             .retention_last_run
-            .set(self.clock.now().timestamp());
+            .set(self.infra.clock.now().timestamp());
         if all_ok {
-            self.metrics
+            self.infra
+                .metrics
                 .retention_last_success
-                .set(self.clock.now().timestamp());
+                .set(self.infra.clock.now().timestamp());
         }
         // Housekeeping, not part of the proof: the run answers now, space comes back meanwhile.
         let hafen = self.clone();
@@ -751,13 +762,15 @@ impl Hafen {
     ) -> Result<(CertificateView, BTreeMap<Category, u64>)> {
         let t = tenant.to_string();
         let (set, version) = self
+            .infra
             .store
             .read(move |conn| rules_in_force(conn, &t))
             .await?;
         let versions = serde_json::json!({ "tenant_rules": version }).to_string();
         let mut progress = CertificateProgress::new(run_id, tenant, versions, now);
         let started = progress.clone();
-        self.store
+        self.infra
+            .store
             .write(move |conn| certificates::start(conn, &started))
             .await?;
         let holds_now = holds::ActiveHolds::default();
@@ -769,6 +782,7 @@ impl Hafen {
                 let (sel, p, from) = (selection.clone(), progress.clone(), after.clone());
                 let batch_started = std::time::Instant::now();
                 let outcome = self
+                    .infra
                     .store
                     .write_apart(move |conn| {
                         let mut p = p.clone();
@@ -795,7 +809,8 @@ impl Hafen {
                             "retention batch committed"
                         );
                         progress = p;
-                        self.metrics
+                        self.infra
+                            .metrics
                             .retention_deleted
                             .get_or_create(&crate::metrics::CategoryLabels {
                                 category: category.as_str().into(),
@@ -812,6 +827,7 @@ impl Hafen {
                         progress.errors.push(format!("{}: {e}", category.as_str()));
                         // What this rule leaves due (counted up to one batch).
                         let left = self
+                            .infra
                             .store
                             .read(move |conn| Ok(selection.page(conn, None, batch)?.len()))
                             .await
@@ -830,13 +846,15 @@ impl Hafen {
         }
         let t = tenant.to_string();
         let destroyed = self
+            .infra
             .store
             .write(move |conn| keys::destroy_unused(conn, &t, now))
             .await;
         match destroyed {
             Ok(ids) => {
                 for id in &ids {
-                    self.keys
+                    self.infra
+                        .keys
                         .forget(&crate::crypto::keyring::KeyOwner::Period(id.clone()));
                     progress.keys_shredded.push(format!("period:{id}"));
                 }
@@ -848,9 +866,11 @@ impl Hafen {
         }
         for key in &progress.keys_shredded {
             if let Some(contact) = key.strip_prefix("contact:") {
-                self.keys.forget(&crate::crypto::keyring::KeyOwner::Contact(
-                    contact.to_string(),
-                ));
+                self.infra
+                    .keys
+                    .forget(&crate::crypto::keyring::KeyOwner::Contact(
+                        contact.to_string(),
+                    ));
             }
         }
         let state = if progress.errors.is_empty() {
@@ -858,7 +878,7 @@ impl Hafen {
         } else {
             certificates::FAILED
         };
-        let finished_at = self.clock.now();
+        let finished_at = self.infra.clock.now();
         let counts = progress
             .counts
             .iter()
@@ -875,6 +895,7 @@ impl Hafen {
                 progress.keys_shredded.len()
             ));
         let row = self
+            .infra
             .store
             .write(move |conn| {
                 let row =
@@ -900,8 +921,9 @@ impl Hafen {
         let batch = self.retention.batch.max(1);
         let mut total = 0u64;
         loop {
-            let at = self.clock.now();
+            let at = self.infra.clock.now();
             let n = self
+                .infra
                 .store
                 .write(move |conn| audit::prune_batch(conn, cutoff.before, batch, at))
                 .await?;
@@ -917,6 +939,7 @@ impl Hafen {
         let started = std::time::Instant::now();
         for _ in 0..10_000 {
             match self
+                .infra
                 .store
                 .write(|conn| backend::reclaim_space(conn, 256))
                 .await
@@ -944,23 +967,25 @@ impl Hafen {
         tenant: &TenantId,
     ) -> Result<(Vec<CertificateView>, ChainReport)> {
         actor.authorize(tenant, Permission::ViewRetention)?;
-        self.ensure_tenant(tenant).await?;
+        self.infra.ensure_tenant(tenant).await?;
         let t = tenant.as_str().to_string();
         let (list, report) = self
+            .infra
             .store
             .read(move |conn| Ok((certificates::list(conn, &t)?, certificates::verify(conn)?)))
             .await?;
-        self.record(
-            AuditEvent::new(actor, "retention.certificates.export")
-                .tenant(tenant)
-                .detail(format!("{} certificates", list.len())),
-        )
-        .await?;
+        self.infra
+            .record(
+                AuditEvent::new(actor, "retention.certificates.export")
+                    .tenant(tenant)
+                    .detail(format!("{} certificates", list.len())),
+            )
+            .await?;
         Ok((list, report))
     }
 
     pub async fn verify_retention_certificates(&self) -> Result<ChainReport> {
-        Ok(self.store.read(certificates::verify).await?)
+        Ok(self.infra.store.read(certificates::verify).await?)
     }
 
     async fn sweep_lock(&self) -> Result<Option<SweepLock>> {
@@ -968,7 +993,7 @@ impl Hafen {
             Ok(guard) => guard,
             Err(_) => return Ok(None),
         };
-        let store = self.store.clone();
+        let store = self.infra.store.clone();
         let conn = tokio::task::spawn_blocking(move || {
             let mut conn = store.dedicated_blocking()?;
             let got = backend::try_retention_lock(&mut conn)?;

@@ -103,7 +103,7 @@ impl Sweeps {
 impl Hafen {
     /// The tenants an actor can see: its own, or all for install-wide roles.
     pub async fn visible_tenants(&self, actor: &Actor) -> Result<Vec<(TenantId, String)>> {
-        let rows = self.store.read(tenants::list).await?;
+        let rows = self.infra.store.read(tenants::list).await?;
         let own = actor.person().and_then(|(_, t)| t.cloned());
         rows.into_iter()
             .filter(|r| own.as_ref().is_none_or(|t| t.as_str() == r.id))
@@ -117,13 +117,14 @@ impl Hafen {
             .iter()
             .map(|(t, _)| t.as_str().to_string())
             .collect();
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let (hour, day) = (
             to_micros(now - chrono::Duration::hours(1)),
             to_micros(now - chrono::Duration::days(1)),
         );
         let scope = ids.clone();
         let (received_last_hour, received_last_day, channel_rows, last_backup, sweeps) = self
+            .infra
             .store
             .read(move |conn| {
                 let count = |conn: &mut crate::store::DbConn, since: i64| {
@@ -213,11 +214,12 @@ impl Hafen {
             let due = |r: &RequestView| r.extended_due_on.clone().unwrap_or(r.due_on.clone());
             due(&a.request).cmp(&due(&b.request))
         });
-        let swept_here = self.metrics.retention_last_run.get() > 0;
+        let swept_here = self.infra.metrics.retention_last_run.get() > 0;
         let retention_overdue = Category::ALL
             .iter()
             .map(|c| {
-                self.metrics
+                self.infra
+                    .metrics
                     .retention_overdue
                     .get_or_create(&CategoryLabels {
                         category: c.as_str().into(),

@@ -3,13 +3,8 @@
 //! in German and English. The pages themselves are in `http::ui`; they call the same domain
 //! operations as the API, as an [`crate::auth::Actor::User`].
 
-pub mod actors;
 pub mod audit_words;
 pub mod dashboard;
-pub mod sessions;
 pub mod text;
-pub mod users;
 
-pub use sessions::Session;
 pub use text::Text;
-pub use users::{LoginName, NewPassword, SignInFailure, UserRow, UserView};

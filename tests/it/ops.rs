@@ -118,6 +118,7 @@ async fn backup_keeps_the_keystore_apart_and_restores_everything(backend: Backen
     .await;
     let admin = restored
         .hafen
+        .accounts
         .create_token(&hafen::auth::Actor::Cli, None, hafen::auth::Role::Admin)
         .await
         .unwrap()
@@ -135,7 +136,8 @@ async fn backup_keeps_the_keystore_apart_and_restores_everything(backend: Backen
     );
     assert!(restored
         .hafen
-        .verify_audit_chain()
+        .audit
+        .verify_chain()
         .await
         .unwrap()
         .broken
@@ -163,12 +165,13 @@ async fn key_rotation_rewraps_every_key_online_and_the_old_key_goes(backend: Bac
         .await;
     assert_eq!(status, 201);
     // A web interface user: the install key sealing login names must be re-wrapped too.
-    let login = hafen::ui::LoginName::parse("it@muster.de").unwrap();
+    let login = hafen::accounts::LoginName::parse("it@muster.de").unwrap();
     app.hafen
+        .accounts
         .create_user(
             &hafen::auth::Actor::Cli,
             &login,
-            hafen::ui::NewPassword::parse("Leuchtturm am Hafen 2026").unwrap(),
+            hafen::accounts::NewPassword::parse("Leuchtturm am Hafen 2026").unwrap(),
             hafen::auth::Role::Admin,
             None,
         )
@@ -227,6 +230,7 @@ async fn key_rotation_rewraps_every_key_online_and_the_old_key_goes(backend: Bac
     assert_eq!(status, 200, "{entry}");
     let users = app
         .hafen
+        .accounts
         .list_users(&hafen::auth::Actor::Cli)
         .await
         .unwrap();
@@ -236,6 +240,7 @@ async fn key_rotation_rewraps_every_key_online_and_the_old_key_goes(backend: Bac
     );
     let signed_in = app
         .hafen
+        .accounts
         .check_sign_in(
             "it@muster.de",
             hafen::sensitive::Sensitive::new("Leuchtturm am Hafen 2026".into()),

@@ -28,6 +28,7 @@ both_backends!(
 /// A token of the processor's DPO (install-wide).
 async fn install_dpo(app: &TestApp) -> String {
     app.hafen
+        .accounts
         .create_token(&Actor::Cli, None, Role::Dpo)
         .await
         .unwrap()
@@ -1003,7 +1004,8 @@ async fn erasure_restricts_under_a_statutory_duty_and_erases_without_one(backend
     assert!(chain.broken.is_none() && chain.verified >= 2, "{chain}");
     assert!(app
         .hafen
-        .verify_audit_chain()
+        .audit
+        .verify_chain()
         .await
         .unwrap()
         .broken

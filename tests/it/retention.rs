@@ -1365,7 +1365,7 @@ async fn old_audit_entries_are_pruned_and_the_chain_still_verifies(backend: Back
     assert_eq!(status, 200, "{report}");
     let pruned = report["audit_entries_pruned"].as_i64().unwrap();
     assert!(pruned >= before, "{report}");
-    let chain = app.hafen.verify_audit_chain().await.unwrap();
+    let chain = app.hafen.audit.verify_chain().await.unwrap();
     assert!(chain.broken.is_none(), "{chain}");
     // A tenant's run does not prune the install's log.
     let (_, report) = app
@@ -1386,7 +1386,7 @@ async fn old_audit_entries_are_pruned_and_the_chain_still_verifies(backend: Back
     diesel::delete(audit_log::table.filter(audit_log::seq.eq(first)))
         .execute(&mut conn)
         .unwrap();
-    let chain = app.hafen.verify_audit_chain().await.unwrap();
+    let chain = app.hafen.audit.verify_chain().await.unwrap();
     assert!(
         chain.broken.is_some(),
         "a silently removed prefix is reported"

@@ -175,7 +175,7 @@ async fn audit_chain_reports_changed_removed_and_reordered_entries(backend: Back
             .await;
         assert_eq!(status, 201);
     }
-    let intact = app.hafen.verify_audit_chain().await.unwrap();
+    let intact = app.hafen.audit.verify_chain().await.unwrap();
     assert!(intact.broken.is_none(), "{intact}");
     let total = app.counts().audit;
     assert_eq!(intact.verified as i64, total);
@@ -192,7 +192,7 @@ async fn audit_chain_reports_changed_removed_and_reordered_entries(backend: Back
         .set(audit_log::action.eq("nothing.happened"))
         .execute(&mut conn)
         .unwrap();
-    let report = app.hafen.verify_audit_chain().await.unwrap();
+    let report = app.hafen.audit.verify_chain().await.unwrap();
     assert_eq!(report.broken.as_ref().map(|b| b.seq), Some(4), "{report}");
     assert!(report.to_string().contains("changed"), "{report}");
     assert_eq!(report.verified, 3);
@@ -202,7 +202,8 @@ async fn audit_chain_reports_changed_removed_and_reordered_entries(backend: Back
         .unwrap();
     assert!(app
         .hafen
-        .verify_audit_chain()
+        .audit
+        .verify_chain()
         .await
         .unwrap()
         .broken
@@ -221,7 +222,7 @@ async fn audit_chain_reports_changed_removed_and_reordered_entries(backend: Back
         .set(audit_log::seq.eq(3))
         .execute(&mut conn)
         .unwrap();
-    let report = app.hafen.verify_audit_chain().await.unwrap();
+    let report = app.hafen.audit.verify_chain().await.unwrap();
     assert_eq!(report.broken.as_ref().map(|b| b.seq), Some(2), "{report}");
 
     // 3. Remove an entry.
@@ -239,7 +240,8 @@ async fn audit_chain_reports_changed_removed_and_reordered_entries(backend: Back
         .unwrap();
     assert!(
         app.hafen
-            .verify_audit_chain()
+            .audit
+            .verify_chain()
             .await
             .unwrap()
             .broken
@@ -249,7 +251,7 @@ async fn audit_chain_reports_changed_removed_and_reordered_entries(backend: Back
     diesel::delete(audit_log::table.filter(audit_log::seq.eq(5)))
         .execute(&mut conn)
         .unwrap();
-    let report = app.hafen.verify_audit_chain().await.unwrap();
+    let report = app.hafen.audit.verify_chain().await.unwrap();
     assert_eq!(report.broken.as_ref().map(|b| b.seq), Some(5), "{report}");
     assert!(report.to_string().contains("missing"), "{report}");
 
@@ -266,7 +268,7 @@ async fn audit_chain_reports_changed_removed_and_reordered_entries(backend: Back
             .execute(&mut conn)
             .unwrap();
     }
-    let report = app.hafen.verify_audit_chain().await.unwrap();
+    let report = app.hafen.audit.verify_chain().await.unwrap();
     assert_eq!(report.broken.as_ref().map(|b| b.seq), Some(5), "{report}");
 }
 
@@ -305,7 +307,8 @@ async fn restart_with_the_same_data_dir_reads_everything(backend: Backend) {
     assert_eq!(status, 200, "duplicate detection survives the restart");
     assert!(app
         .hafen
-        .verify_audit_chain()
+        .audit
+        .verify_chain()
         .await
         .unwrap()
         .broken
@@ -390,7 +393,8 @@ async fn concurrent_writes_share_commits(backend: Backend) {
             };
             let m = hafen::messages::NewMessage::parse(m, "", hafen.clock().now()).unwrap();
             hafen
-                .ingest_messages(&hafen::auth::Actor::System, &tenant_id, vec![m])
+                .messages
+                .ingest_batch(&hafen::auth::Actor::System, &tenant_id, vec![m])
                 .await
         }));
     }
@@ -469,7 +473,8 @@ async fn a_destroyed_contact_key_erases_the_contact(backend: Backend) {
     let id = stored["id"].as_str().unwrap().to_string();
     let tenant_id = hafen::tenants::TenantId::parse(&tenant).unwrap();
     app.hafen
-        .crypto_erase_contact(&hafen::auth::Actor::System, &tenant_id, &contact)
+        .contacts
+        .crypto_erase(&hafen::auth::Actor::System, &tenant_id, &contact)
         .await
         .unwrap();
     let mut conn = app.db.connect();

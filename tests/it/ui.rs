@@ -3,8 +3,8 @@
 //! token and origin check, lockout and session timeouts on the injected clock, TOTP, CSRF on
 //! every form, tenant isolation, and no login name or password on disk or in the log.
 
+use hafen::accounts::{LoginName, NewPassword};
 use hafen::auth::{Actor, Role};
-use hafen::ui::{LoginName, NewPassword};
 
 use hafen::clock::Clock;
 
@@ -158,6 +158,7 @@ impl<'a> Browser<'a> {
 pub(crate) async fn add_user(app: &TestApp, login: &str, role: Role, tenant: Option<&str>) {
     let tenant = tenant.map(|t| hafen::tenants::TenantId::parse(t).unwrap());
     app.hafen
+        .accounts
         .create_user(
             &Actor::Cli,
             &LoginName::parse(login).unwrap(),
@@ -182,7 +183,7 @@ async fn credentials(app: &TestApp, login: &str) -> (String, Option<Vec<u8>>) {
 }
 
 async fn users_by_login(app: &TestApp) -> std::collections::HashMap<String, String> {
-    let users = app.hafen.list_users(&Actor::Cli).await.unwrap();
+    let users = app.hafen.accounts.list_users(&Actor::Cli).await.unwrap();
     users.into_iter().map(|u| (u.login, u.id)).collect()
 }
 
@@ -190,6 +191,7 @@ async fn users_by_login(app: &TestApp) -> std::collections::HashMap<String, Stri
 async fn enable_totp(app: &TestApp, login: &str) -> Vec<u8> {
     let uri = app
         .hafen
+        .accounts
         .enable_totp(&Actor::Cli, &LoginName::parse(login).unwrap())
         .await
         .unwrap();
@@ -489,6 +491,7 @@ async fn totp_is_required_once_enabled(backend: Backend) {
     add_user(&app, "dpo@muster.de", Role::Dpo, None).await;
     let uri = app
         .hafen
+        .accounts
         .enable_totp(&Actor::Cli, &LoginName::parse("dpo@muster.de").unwrap())
         .await
         .unwrap();
@@ -520,15 +523,18 @@ async fn totp_is_required_once_enabled(backend: Backend) {
         401
     );
     app.clock.advance(second);
-    let stale =
-        hafen::Hafen::totp_code(&secret, app.clock.now() - chrono::Duration::minutes(5)).unwrap();
+    let stale = hafen::accounts::Accounts::totp_code(
+        &secret,
+        app.clock.now() - chrono::Duration::minutes(5),
+    )
+    .unwrap();
     assert_eq!(
         browser.sign_in("dpo@muster.de", PASSWORD, &stale).await,
         401,
         "a code from five minutes ago is refused"
     );
     app.clock.advance(second);
-    let code = hafen::Hafen::totp_code(&secret, app.clock.now()).unwrap();
+    let code = hafen::accounts::Accounts::totp_code(&secret, app.clock.now()).unwrap();
     assert_eq!(browser.sign_in("dpo@muster.de", PASSWORD, &code).await, 303);
     assert_eq!(browser.get("/ui/dashboard").await.0, 200);
     app.clock.advance(second);
@@ -540,7 +546,7 @@ async fn totp_is_required_once_enabled(backend: Backend) {
         "a code works once (RFC 6238 §5.2)"
     );
     app.clock.advance(chrono::Duration::seconds(30));
-    let next = hafen::Hafen::totp_code(&secret, app.clock.now()).unwrap();
+    let next = hafen::accounts::Accounts::totp_code(&secret, app.clock.now()).unwrap();
     assert_eq!(
         Browser::new(&app)
             .sign_in("dpo@muster.de", PASSWORD, &next)
@@ -563,7 +569,7 @@ async fn totp_is_required_once_enabled(backend: Backend) {
     let statuses = futures_util::future::join_all(guesses).await;
     assert_eq!(statuses, vec![401; 5]);
     app.clock.advance(chrono::Duration::seconds(30));
-    let code = hafen::Hafen::totp_code(&secret, app.clock.now()).unwrap();
+    let code = hafen::accounts::Accounts::totp_code(&secret, app.clock.now()).unwrap();
     assert_eq!(
         Browser::new(&app)
             .sign_in("dpo@muster.de", PASSWORD, &code)
@@ -773,7 +779,7 @@ async fn own_account_password_totp_and_disabling(backend: Backend) {
         )
         .await;
     assert_eq!(r.status().as_u16(), 422);
-    let good = hafen::Hafen::totp_code(&secret, app.clock.now()).unwrap();
+    let good = hafen::accounts::Accounts::totp_code(&secret, app.clock.now()).unwrap();
     let r = a
         .post(
             "/ui/account/totp/confirm",
@@ -797,7 +803,7 @@ async fn own_account_password_totp_and_disabling(backend: Backend) {
         303,
         "no code needed yet"
     );
-    let code = hafen::Hafen::totp_code(&secret, app.clock.now()).unwrap();
+    let code = hafen::accounts::Accounts::totp_code(&secret, app.clock.now()).unwrap();
     let r = a
         .post(
             "/ui/account/totp/confirm",
@@ -818,7 +824,7 @@ async fn own_account_password_totp_and_disabling(backend: Backend) {
         401,
         "now a code is needed"
     );
-    let code = hafen::Hafen::totp_code(&secret, app.clock.now()).unwrap();
+    let code = hafen::accounts::Accounts::totp_code(&secret, app.clock.now()).unwrap();
     assert_eq!(
         Browser::new(&app).sign_in("it@muster.de", new, &code).await,
         303
@@ -835,7 +841,7 @@ async fn own_account_password_totp_and_disabling(backend: Backend) {
     app.clock.advance(second);
     let mut agent = Browser::new(&app);
     assert_eq!(agent.sign_in("agent@muster.de", PASSWORD, "").await, 303);
-    let users = app.hafen.list_users(&Actor::Cli).await.unwrap();
+    let users = app.hafen.accounts.list_users(&Actor::Cli).await.unwrap();
     let id_of = |login: &str| users.iter().find(|u| u.login == login).unwrap().id.clone();
     let r = a
         .post(
@@ -889,7 +895,7 @@ async fn a_lost_account_is_reset_by_an_admin_or_the_command_line(backend: Backen
     add_user(&app, "agent@fremd.de", Role::Agent, Some(&other)).await;
     let secret = enable_totp(&app, "agent@muster.de").await;
     let mut agent = Browser::new(&app);
-    let code = hafen::Hafen::totp_code(&secret, app.clock.now()).unwrap();
+    let code = hafen::accounts::Accounts::totp_code(&secret, app.clock.now()).unwrap();
     assert_eq!(agent.sign_in("agent@muster.de", PASSWORD, &code).await, 303);
     // The agent then loses the authenticator and locks the name guessing.
     for _ in 0..5 {
@@ -1027,6 +1033,7 @@ async fn a_lost_account_is_reset_by_an_admin_or_the_command_line(backend: Backen
     // every session, and one started after it with the old password would outlive it.
     let checked = app
         .hafen
+        .accounts
         .check_sign_in(
             "agent@muster.de",
             hafen::sensitive::Sensitive::new("Das eigene neue Passwort".to_string()),
@@ -1035,6 +1042,7 @@ async fn a_lost_account_is_reset_by_an_admin_or_the_command_line(backend: Backen
         .await
         .expect("the password is right");
     app.hafen
+        .accounts
         .reset_user(
             &Actor::Cli,
             &ids["agent@muster.de"],
@@ -1043,7 +1051,7 @@ async fn a_lost_account_is_reset_by_an_admin_or_the_command_line(backend: Backen
         .await
         .unwrap();
     assert!(matches!(
-        app.hafen.start_session(&checked).await,
+        app.hafen.accounts.start_session(&checked).await,
         Err(hafen::error::Error::Unauthenticated)
     ));
 
@@ -1071,7 +1079,7 @@ async fn a_lost_account_is_reset_by_an_admin_or_the_command_line(backend: Backen
     };
     let admin_secret = enable_totp(&app, "it@muster.de").await;
     let mut admin = Browser::new(&app);
-    let code = hafen::Hafen::totp_code(&admin_secret, app.clock.now()).unwrap();
+    let code = hafen::accounts::Accounts::totp_code(&admin_secret, app.clock.now()).unwrap();
     assert_eq!(admin.sign_in("it@muster.de", PASSWORD, &code).await, 303);
     let admin_before = credentials(&app, "it@muster.de").await;
     let out = cli(

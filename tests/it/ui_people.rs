@@ -369,19 +369,21 @@ async fn contacts_stored_before_names_were_indexed_are_found_by_name(backend: Ba
     let tenant = hafen::tenants::TenantId::parse(&t).unwrap();
     let before = app
         .hafen
-        .find_contacts(&admin, &tenant, "Jana Beispiel")
+        .contacts
+        .find(&admin, &tenant, "Jana Beispiel")
         .await
         .unwrap();
     assert!(before.is_empty(), "without an index the name is not found");
-    assert_eq!(app.hafen.index_contact_names(500).await.unwrap(), 1);
+    assert_eq!(app.hafen.contacts.index_names(500).await.unwrap(), 1);
     assert_eq!(
-        app.hafen.index_contact_names(500).await.unwrap(),
+        app.hafen.contacts.index_names(500).await.unwrap(),
         0,
         "done once"
     );
     let after = app
         .hafen
-        .find_contacts(&admin, &tenant, "jana beispiel")
+        .contacts
+        .find(&admin, &tenant, "jana beispiel")
         .await
         .unwrap();
     assert_eq!(after.len(), 1);

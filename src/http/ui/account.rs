@@ -5,10 +5,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 
 use super::{layout, see_other, Area, Form, SignedIn, UiError};
+use crate::accounts::NewPassword;
 use crate::sensitive::Sensitive;
 use crate::service::Hafen;
 use crate::ui::text::Text;
-use crate::ui::NewPassword;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/account", web::get().to(account))
@@ -23,6 +23,7 @@ async fn account(
     who: SignedIn,
 ) -> Result<HttpResponse, UiError> {
     let (login, totp) = hafen
+        .accounts
         .own_account(who.actor())
         .await
         .map_err(UiError::domain(who.lang))?;
@@ -66,6 +67,7 @@ async fn change_password(
     let new = NewPassword::parse(form.untrimmed("new")).map_err(&e)?;
     let current = Sensitive::new(form.untrimmed("current").to_string());
     hafen
+        .accounts
         .change_password(who.actor(), &who.session, current, new)
         .await
         .map_err(&e)?;
@@ -82,10 +84,11 @@ async fn begin_totp(
 ) -> Result<HttpResponse, UiError> {
     Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let (login, _) = hafen
+        .accounts
         .own_account(who.actor())
         .await
         .map_err(UiError::domain(who.lang))?;
-    let (secret, uri) = hafen.begin_totp(&login);
+    let (secret, uri) = hafen.accounts.begin_totp(&login);
     let t = |x: Text| who.t(x);
     let content = html! {
         h1 { (t(Text::EnrolTotp)) }
@@ -142,6 +145,7 @@ async fn confirm_totp(
     let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let current = Sensitive::new(form.untrimmed("current").to_string());
     hafen
+        .accounts
         .confirm_totp(who.actor(), current, form.get("secret"), form.get("code"))
         .await
         .map_err(UiError::domain(who.lang))?;

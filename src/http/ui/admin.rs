@@ -6,11 +6,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 
 use super::{layout, query_param, see_other, when, Area, Form, SignedIn, UiError};
+use crate::accounts::{LoginName, NewPassword};
 use crate::auth::Role;
 use crate::service::Hafen;
 use crate::tenants::TenantId;
 use crate::ui::text::Text;
-use crate::ui::{LoginName, NewPassword};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/users", web::get().to(users))
@@ -25,6 +25,7 @@ async fn users(
     who: SignedIn,
 ) -> Result<HttpResponse, UiError> {
     let list = hafen
+        .accounts
         .list_users(who.actor())
         .await
         .map_err(UiError::domain(who.lang))?;
@@ -113,6 +114,7 @@ async fn create_user(
         .transpose()
         .map_err(&e)?;
     hafen
+        .accounts
         .create_user(who.actor(), &login, password, role, tenant.as_ref())
         .await
         .map_err(&e)?;
@@ -128,6 +130,7 @@ async fn disable_user(
 ) -> Result<HttpResponse, UiError> {
     Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     hafen
+        .accounts
         .disable_user(who.actor(), &path)
         .await
         .map_err(UiError::domain(who.lang))?;
@@ -145,6 +148,7 @@ async fn reset_user(
     let e = UiError::domain(who.lang);
     let password = NewPassword::parse(form.untrimmed("password")).map_err(&e)?;
     hafen
+        .accounts
         .reset_user(who.actor(), &path, password)
         .await
         .map_err(&e)?;

@@ -68,7 +68,8 @@ pub async fn people_named(
     ids.sort();
     ids.dedup();
     let people = hafen
-        .read_contacts(who.actor(), tenant, ids)
+        .contacts
+        .read_many(who.actor(), tenant, ids)
         .await
         .map_err(UiError::domain(who.lang))?;
     let labels: std::collections::HashMap<String, String> = people
@@ -123,7 +124,7 @@ pub async fn resolve_person(
     let Some(clue) = form.opt("person") else {
         return Ok(Ok(None));
     };
-    let found = match hafen.find_contacts(who.actor(), tenant, &clue).await {
+    let found = match hafen.contacts.find(who.actor(), tenant, &clue).await {
         Ok(found) => found,
         Err(crate::error::Error::Invalid { .. }) => Vec::new(),
         Err(e) => return Err(UiError::Domain(e, who.lang)),
@@ -171,7 +172,8 @@ async fn contacts_page(
         || may(who, tenant, Permission::ManageChannels);
     let newest = if lists && found.is_none() {
         let page = hafen
-            .list_contacts(
+            .contacts
+            .list(
                 who.actor(),
                 tenant,
                 PageRequest {
@@ -269,7 +271,8 @@ async fn find(
             .map(refused);
     }
     let found = match hafen
-        .find_contacts(who.actor(), &tenant, form.get("person"))
+        .contacts
+        .find(who.actor(), &tenant, form.get("person"))
         .await
     {
         Ok(found) => found,
@@ -371,11 +374,13 @@ async fn conversation_page(
 ) -> Result<HttpResponse, UiError> {
     let e = UiError::domain(who.lang);
     let contact = hafen
-        .read_contact(who.actor(), tenant, id)
+        .contacts
+        .read(who.actor(), tenant, id)
         .await
         .map_err(&e)?;
     let messages = hafen
-        .read_contact_messages(
+        .messages
+        .read_of_contact(
             who.actor(),
             tenant,
             id,

@@ -5,9 +5,9 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest};
 
 use super::UiError;
+use crate::accounts::Session;
 use crate::http::extract::raw_body;
 use crate::ui::text::{Lang, Text};
-use crate::ui::Session;
 
 /// The fields of a posted form, in order (names may repeat).
 #[derive(Debug, Default)]
@@ -23,7 +23,7 @@ impl Form {
         lang: Lang,
     ) -> Result<Self, UiError> {
         let form = Self::read_unchecked(req, payload, lang).await?;
-        if !hafen.csrf_valid(session, form.get("csrf")) {
+        if !hafen.accounts.csrf_valid(session, form.get("csrf")) {
             return Err(UiError::Form(Text::FormStale, lang));
         }
         Ok(form)

@@ -175,6 +175,7 @@ async fn attachment(
     let e = UiError::domain(who.lang);
     let n: i32 = n.parse().map_err(|_| e(crate::error::Error::NotFound))?;
     let file = hafen
+        .messages
         .read_attachment(who.actor(), &tenant, &id, n)
         .await
         .map_err(&e)?;

@@ -29,12 +29,12 @@ pub use form::{Form, Kept};
 pub use register::missing_entries;
 pub use sign_in::SignInRate;
 
+use crate::accounts::Session;
 use crate::auth::Actor;
 use crate::error::Error;
 use crate::service::Hafen;
 use crate::tenants::TenantId;
 use crate::ui::text::{Lang, Text};
-use crate::ui::Session;
 
 /// `public_url`, checked: where the platforms reach this install (None: not configured).
 #[derive(Debug, Clone, Default)]
@@ -256,6 +256,7 @@ impl FromRequest for SignedIn {
             let hafen = hafen.ok_or_else(sign_in)?;
             let cookie = cookie.ok_or_else(sign_in)?;
             let session = hafen
+                .accounts
                 .session(&cookie)
                 .await
                 .map_err(|e| UiError::Domain(e, lang))?
@@ -268,6 +269,7 @@ impl FromRequest for SignedIn {
                 .await
                 .map_err(|e| UiError::Domain(e, lang))?;
             let (login, _) = hafen
+                .accounts
                 .own_account(&session.actor)
                 .await
                 .map_err(|e| UiError::Domain(e, lang))?;

@@ -78,6 +78,7 @@ async fn download(
         }
     };
     let (report, bytes) = hafen
+        .records
         .report(who.actor(), kind, tenant.as_ref(), lang, format)
         .await
         .map_err(&e)?;
@@ -98,7 +99,8 @@ async fn audit(
     };
     let group = crate::audit::AuditGroup::parse(&query_param(&req, "area"));
     let entries = hafen
-        .audit_entries(who.actor(), tenant.as_ref(), group, 200)
+        .audit
+        .entries(who.actor(), tenant.as_ref(), group, 200)
         .await
         .map_err(&e)?;
     let verify = query_param(&req, "verify").as_str() == "1";
@@ -106,12 +108,13 @@ async fn audit(
         who.actor()
             .authorize_processor(crate::auth::Permission::ExportRecords)
             .map_err(&e)?;
-        Some(hafen.verify_audit_chain().await.map_err(&e)?)
+        Some(hafen.audit.verify_chain().await.map_err(&e)?)
     } else {
         None
     };
     let t = |x: Text| who.t(x);
     let actors = hafen
+        .accounts
         .actor_names(entries.iter().map(|a| a.actor.as_str()))
         .await
         .map_err(&e)?;

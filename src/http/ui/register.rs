@@ -134,6 +134,7 @@ async fn controller(
     let (tenant, _) = who.tenant(&path)?;
     let scope = Scope::Tenant(tenant.clone());
     let current = hafen
+        .records
         .register_entry(who.actor(), &scope, Section::Controller)
         .await
         .map_err(UiError::domain(who.lang))?;
@@ -220,6 +221,7 @@ async fn save_controller(
         }
     });
     match hafen
+        .records
         .put_register(
             who.actor(),
             &Scope::Tenant(tenant.clone()),
@@ -241,6 +243,7 @@ async fn save_controller(
 
 async fn processor(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpResponse, UiError> {
     let current = hafen
+        .records
         .register_entry(who.actor(), &Scope::Processor, Section::Processor)
         .await
         .map_err(UiError::domain(who.lang))?;
@@ -287,6 +290,7 @@ async fn save_processor(
         return Ok(refused(processor_page(&who, &kept)));
     }
     match hafen
+        .records
         .put_register(
             who.actor(),
             &Scope::Processor,
@@ -308,6 +312,7 @@ async fn save_processor(
 pub async fn missing_entries(hafen: &Hafen, who: &SignedIn) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let processor = hafen
+        .records
         .register_entry(who.actor(), &Scope::Processor, Section::Processor)
         .await;
     if let Ok(None) = processor {
@@ -318,6 +323,7 @@ pub async fn missing_entries(hafen: &Hafen, who: &SignedIn) -> Vec<(String, Stri
     }
     for (tenant, name) in &who.tenants {
         let entry = hafen
+            .records
             .register_entry(
                 who.actor(),
                 &Scope::Tenant(tenant.clone()),

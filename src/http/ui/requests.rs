@@ -83,7 +83,8 @@ async fn requests(
         Vec::new()
     } else {
         hafen
-            .read_contacts(who.actor(), &tenant, vec![contact])
+            .contacts
+            .read_many(who.actor(), &tenant, vec![contact])
             .await
             .map_err(UiError::domain(who.lang))?
     };

@@ -477,6 +477,7 @@ async fn retention_page(
         .map_err(&e)?;
     let t = |x: Text| who.t(x);
     let actors = hafen
+        .accounts
         .actor_names(
             versions
                 .iter()

@@ -1,6 +1,6 @@
 //! Sign-in and sign-out. The sign-in form has no session yet, so it carries a double-submit
 //! token (a random value in a cookie and in the form, which another site can neither read nor
-//! set); every attempt is audited and five failures lock the name (see `ui::users`).
+//! set); every attempt is audited and five failures lock the name (see `accounts::users`).
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
@@ -141,11 +141,12 @@ async fn submit(
     let password = Sensitive::new(form.untrimmed("password").to_string());
     let code = form.opt("code");
     match hafen
+        .accounts
         .check_sign_in(form.get("login"), password, code.as_deref())
         .await
     {
         Ok(user) => {
-            let id = match hafen.start_session(&user).await {
+            let id = match hafen.accounts.start_session(&user).await {
                 Ok(id) => id,
                 // Reset or disabled while the password was being checked: a failed sign-in.
                 Err(Error::Unauthenticated) => {
@@ -184,6 +185,7 @@ async fn sign_out(
 ) -> Result<HttpResponse, UiError> {
     Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     hafen
+        .accounts
         .end_session(&who.session)
         .await
         .map_err(UiError::domain(who.lang))?;

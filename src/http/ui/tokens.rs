@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 
 use super::{layout, see_other, when, Area, Form, SignedIn, UiError};
-use crate::auth::lifecycle::TokenView;
+use crate::accounts::tokens::TokenView;
 use crate::auth::token::TokenSpec;
 use crate::auth::Role;
 use crate::error::Error;
@@ -27,11 +27,16 @@ fn install_wide(who: &SignedIn) -> bool {
 /// The tokens this person may manage: every one for an admin, else their tenants'.
 async fn visible(hafen: &Hafen, who: &SignedIn) -> Result<Vec<TokenView>, Error> {
     if install_wide(who) {
-        return hafen.list_tokens(who.actor(), None).await;
+        return hafen.accounts.list_tokens(who.actor(), None).await;
     }
     let mut all = Vec::new();
     for (tenant, _) in &who.tenants {
-        all.extend(hafen.list_tokens(who.actor(), Some(tenant)).await?);
+        all.extend(
+            hafen
+                .accounts
+                .list_tokens(who.actor(), Some(tenant))
+                .await?,
+        );
     }
     Ok(all)
 }
@@ -59,6 +64,7 @@ async fn page(
 ) -> Result<HttpResponse, UiError> {
     let t = |x: Text| who.t(x);
     let issuers = hafen
+        .accounts
         .actor_names(list.iter().map(|k| k.created_by.as_str()))
         .await
         .map_err(UiError::domain(who.lang))?;
@@ -172,6 +178,7 @@ async fn create(
         expires_at: None,
     };
     let created = hafen
+        .accounts
         .issue_token(who.actor(), spec, lifetime)
         .await
         .map_err(&e)?;
@@ -195,13 +202,18 @@ async fn revoke(
     let e = UiError::domain(who.lang);
     if install_wide(&who) {
         hafen
+            .accounts
             .revoke_token(who.actor(), None, &path)
             .await
             .map_err(&e)?;
         return Ok(see_other("/ui/tokens"));
     }
     for (tenant, _) in &who.tenants {
-        match hafen.revoke_token(who.actor(), Some(tenant), &path).await {
+        match hafen
+            .accounts
+            .revoke_token(who.actor(), Some(tenant), &path)
+            .await
+        {
             Ok(_) => return Ok(see_other("/ui/tokens")),
             Err(Error::NotFound) => continue,
             Err(other) => return Err(e(other)),

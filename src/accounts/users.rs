@@ -9,6 +9,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use diesel::prelude::*;
 use rand::RngCore;
 
+use super::Accounts;
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission, Role};
 use crate::clock::{from_micros, to_micros};
@@ -16,7 +17,6 @@ use crate::crypto::keyring::{KeyOwner, OwnerKeys};
 use crate::crypto::FieldBinding;
 use crate::error::{Error, Result};
 use crate::sensitive::Sensitive;
-use crate::service::Hafen;
 use crate::store::schema::{ui_keys, ui_sessions, ui_users};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -193,15 +193,16 @@ pub(super) fn binding<'a>(id: &'a str, column: &'static str) -> FieldBinding<'a>
     }
 }
 
-impl Hafen {
+impl Accounts {
     /// The install key that seals login names and TOTP secrets, created on first use. Several
     /// instances may race to create it: the first insert wins and everyone reads it back.
     pub(super) async fn ui_keys(&self) -> Result<Arc<OwnerKeys>> {
         let owner = KeyOwner::Install(INSTALL_KEY.into());
-        if let Some(keys) = self.keys.cached(&owner) {
+        if let Some(keys) = self.infra.keys.cached(&owner) {
             return Ok(keys);
         }
         let existing: Option<Vec<u8>> = self
+            .infra
             .store
             .read(|conn| {
                 Ok(ui_keys::table
@@ -214,10 +215,11 @@ impl Hafen {
         let wrapped = match existing {
             Some(w) => w,
             None => {
-                let fresh = self.keys.generate()?;
-                let at = to_micros(self.clock.now());
+                let fresh = self.infra.keys.generate()?;
+                let at = to_micros(self.infra.clock.now());
                 let candidate = fresh.wrapped.clone();
-                self.store
+                self.infra
+                    .store
                     .write(move |conn| {
                         let stored: Option<Vec<u8>> = ui_keys::table
                             .filter(ui_keys::id.eq(INSTALL_KEY))
@@ -239,7 +241,7 @@ impl Hafen {
                     .await?
             }
         };
-        Ok(self.keys.open(owner, &wrapped)?)
+        Ok(self.infra.keys.open(owner, &wrapped)?)
     }
 
     /// Creates a user. The same rules as for tokens: admins create anyone; a tenant admin
@@ -268,14 +270,14 @@ impl Hafen {
             ));
         }
         if let Some(t) = tenant {
-            self.ensure_tenant(t).await?;
+            self.infra.ensure_tenant(t).await?;
         }
         let keys = self.ui_keys().await?;
         let id = uuid::Uuid::now_v7().to_string();
         let hash = tokio::task::spawn_blocking(move || hash_password(password.0.expose()))
             .await
             .map_err(Error::internal)??;
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let row = UserRow {
             login_index: login_index(&keys, login),
             login_sealed: keys.seal.seal(&binding(&id, "login"), login.as_bytes())?,
@@ -298,7 +300,8 @@ impl Hafen {
         if let Some(t) = tenant {
             event = event.tenant(t);
         }
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 if user_by_index(conn, &row.login_index)?.is_some() {
                     return Err(Error::Conflict(
@@ -337,6 +340,7 @@ impl Hafen {
         };
         let keys = self.ui_keys().await?;
         let rows: Vec<UserRow> = self
+            .infra
             .store
             .read(move |conn| {
                 let mut q = ui_users::table.into_boxed();
@@ -349,7 +353,7 @@ impl Hafen {
                     .load(conn)?)
             })
             .await?;
-        let now = to_micros(self.clock.now());
+        let now = to_micros(self.infra.clock.now());
         rows.into_iter()
             .map(|row| {
                 let login = keys
@@ -390,10 +394,11 @@ impl Hafen {
     ) -> Result<()> {
         let keys = self.ui_keys().await?;
         let sealed = keys.seal.seal(&binding(user, "totp"), secret)?;
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let event = AuditEvent::new(actor, "ui.totp_enable").object("user", user.to_string());
         let id = user.to_string();
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
                     .set((
@@ -424,7 +429,8 @@ impl Hafen {
             ));
         };
         let id = id.clone();
-        self.store
+        self.infra
+            .store
             .read(move |conn| {
                 Ok(ui_users::table
                     .filter(ui_users::id.eq(id))
@@ -452,7 +458,8 @@ impl Hafen {
             .await
             .map_err(Error::internal)?;
         if !ok {
-            self.record(AuditEvent::new(actor, refused).object("user", row.id.clone()))
+            self.infra
+                .record(AuditEvent::new(actor, refused).object("user", row.id.clone()))
                 .await?;
             return Err(Error::invalid(
                 "current_password",
@@ -494,7 +501,7 @@ impl Hafen {
             .ok()
             .filter(|s| s.len() >= 16)
             .ok_or_else(|| Error::invalid("secret", "start the enrolment again"))?;
-        let Some(step) = totp_step(&secret, code.trim(), self.clock.now()) else {
+        let Some(step) = totp_step(&secret, code.trim(), self.infra.clock.now()) else {
             return Err(Error::invalid(
                 "code",
                 "the code does not match; check the app's clock and enter the current code",
@@ -525,10 +532,11 @@ impl Hafen {
         let hash = tokio::task::spawn_blocking(move || hash_password(new.0.expose()))
             .await
             .map_err(Error::internal)??;
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let event = AuditEvent::new(actor, "ui.password_change").object("user", row.id.clone());
         let (id, keep) = (row.id.clone(), session.id_hash().to_vec());
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
                     .set((
@@ -561,6 +569,7 @@ impl Hafen {
         actor.authorize_install(Permission::ManageTokens)?;
         let target = id.to_string();
         let row: UserRow = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(ui_users::table
@@ -597,7 +606,7 @@ impl Hafen {
         let row = self
             .managed_user(actor, id, "you cannot disable yourself")
             .await?;
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let event = Self::user_event(actor, "ui.user_disable", &row)?;
         self.change_user_ending_sessions(row.id, now, event, move |conn, id| {
             diesel::update(active_user(id))
@@ -617,7 +626,8 @@ impl Hafen {
         event: AuditEvent,
         mut change: impl FnMut(&mut DbConn, &str) -> diesel::QueryResult<usize> + Send + 'static,
     ) -> Result<()> {
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 // Disabled meanwhile: nothing to change, nothing to audit.
                 if change(conn, &id)? == 0 {
@@ -654,7 +664,7 @@ impl Hafen {
         let hash = tokio::task::spawn_blocking(move || hash_password(password.0.expose()))
             .await
             .map_err(Error::internal)??;
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let event =
             Self::user_event(actor, "ui.user_reset", &row)?.detail(if row.totp_sealed.is_some() {
                 "password set, second factor removed"
@@ -690,6 +700,7 @@ impl Hafen {
     async fn user_by_login(&self, login: &LoginName) -> Result<Option<UserRow>> {
         let index = login_index(&*self.ui_keys().await?, login);
         Ok(self
+            .infra
             .store
             .read(move |conn| user_by_index(conn, &index))
             .await?)
@@ -733,14 +744,15 @@ impl Hafen {
             tokio::task::spawn_blocking(move || password_matches(&stored, password.expose()))
                 .await
                 .map_err(Error::internal)?;
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let Some(row) = row else {
             // Audited like any failure; the write also makes this path as slow as a known
             // name's, so timing does not tell which names exist.
-            self.record(
-                AuditEvent::new(&Actor::Anonymous, "ui.sign_in_failed").detail("unknown name"),
-            )
-            .await?;
+            self.infra
+                .record(
+                    AuditEvent::new(&Actor::Anonymous, "ui.sign_in_failed").detail("unknown name"),
+                )
+                .await?;
             return Ok(Err(SignInFailure::Wrong));
         };
         // The TOTP step the code matches (None: no TOTP, or no match).
@@ -757,6 +769,7 @@ impl Hafen {
         // Decided inside one write, on the row as it is then: parallel attempts each count,
         // a lock placed meanwhile holds, and a TOTP code works only once.
         let outcome = self
+            .infra
             .store
             .write(move |conn| {
                 let (locked_until, last_step): (Option<i64>, Option<i64>) = ui_users::table
@@ -911,7 +924,7 @@ mod tests {
     fn totp_codes_match_within_one_step() {
         let secret = [7u8; 20];
         let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let code = Hafen::totp_code(&secret, at).unwrap();
+        let code = Accounts::totp_code(&secret, at).unwrap();
         let step = totp_step(&secret, &code, at).unwrap();
         assert_eq!(step, 1_800_000_000 / 30);
         assert_eq!(

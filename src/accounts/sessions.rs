@@ -11,12 +11,12 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::users::UserRow;
+use super::Accounts;
 use crate::audit::{self, AuditEvent};
 use crate::auth::Actor;
 use crate::clock::to_micros;
 use crate::error::Result;
 use crate::sensitive::Sensitive;
-use crate::service::Hafen;
 use crate::store::schema::{ui_sessions, ui_users};
 
 /// A session ends after this long without a request.
@@ -49,9 +49,9 @@ fn hash_id(id: &str) -> Vec<u8> {
     Sha256::digest(id.as_bytes()).to_vec()
 }
 
-impl Hafen {
+impl Accounts {
     fn csrf_for(&self, id_hash: &[u8]) -> String {
-        let key = self.keys.master().derive("ui-csrf");
+        let key = self.infra.keys.master().derive("ui-csrf");
         let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key.as_ref()) else {
             return String::new();
         };
@@ -70,11 +70,12 @@ impl Hafen {
         let mut raw = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut raw);
         let id = URL_SAFE_NO_PAD.encode(raw);
-        let now = to_micros(self.clock.now());
+        let now = to_micros(self.infra.clock.now());
         let (hash, user_id) = (hash_id(&id), user.id.clone());
         let verified = user.password_hash.clone();
-        let expired = to_micros(self.clock.now() - ABSOLUTE);
-        self.store
+        let expired = to_micros(self.infra.clock.now() - ABSOLUTE);
+        self.infra
+            .store
             .write(move |conn| {
                 // The password was checked outside this transaction: a reset or disabling that
                 // came in between (and ended every session) must not be outlived by this one.
@@ -113,6 +114,7 @@ impl Hafen {
         let hash = hash_id(presented);
         let lookup = hash.clone();
         let found: Option<(i64, i64, UserRow)> = self
+            .infra
             .store
             .read(move |conn| {
                 Ok(ui_sessions::table
@@ -130,13 +132,14 @@ impl Hafen {
         let Some((created, seen, user)) = found else {
             return Ok(None);
         };
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let live = user.disabled_at.is_none()
             && created > to_micros(now - ABSOLUTE)
             && seen > to_micros(now - IDLE);
         if !live {
             let gone = hash.clone();
-            self.store
+            self.infra
+                .store
                 .write(move |conn| {
                     diesel::delete(
                         ui_sessions::table.filter(ui_sessions::id_hash.eq(gone.clone())),
@@ -149,7 +152,8 @@ impl Hafen {
         }
         if seen < to_micros(now - TOUCH_AFTER) {
             let (touched, at) = (hash.clone(), to_micros(now));
-            self.store
+            self.infra
+                .store
                 .write(move |conn| {
                     diesel::update(
                         ui_sessions::table.filter(ui_sessions::id_hash.eq(touched.clone())),
@@ -172,10 +176,11 @@ impl Hafen {
     /// Signs out: the session is deleted and the sign-out audited.
     pub async fn end_session(&self, session: &Session) -> Result<()> {
         let hash = session.id_hash.clone();
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let event =
             AuditEvent::new(&session.actor, "ui.sign_out").object("user", session.user_id.clone());
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 diesel::delete(ui_sessions::table.filter(ui_sessions::id_hash.eq(hash.clone())))
                     .execute(conn)?;

@@ -3,14 +3,16 @@
 //! cache — so a revocation holds on every instance from the moment it is committed.
 
 use chrono::{DateTime, Duration, Utc};
+
+use super::Accounts;
 use serde::Serialize;
 
-use super::token::{self, TokenRow, TokenSpec};
-use super::{Actor, ApiToken, Permission, Role};
 use crate::audit::{self, AuditEvent};
+use crate::auth::token::{self, TokenRow, TokenSpec};
+use crate::auth::{Actor, ApiToken, Permission, Role};
 use crate::clock::from_micros;
 use crate::error::{Error, Result};
-use crate::service::{CreatedToken, Hafen};
+use crate::sensitive::Sensitive;
 use crate::tenants::TenantId;
 
 /// The install's rules for issuing tokens (configuration).
@@ -21,6 +23,16 @@ pub struct TokenPolicy {
     /// Whether a tenant admin may issue tenant-admin tokens (`tenant_admins_issue_admin_tokens`).
     /// Off: only an install admin can, so one leaked tenant-admin token cannot mint more.
     pub tenant_admins_issue_admin_tokens: bool,
+}
+
+/// A created token: the secret is in `token` and is never shown again.
+#[derive(Debug)]
+pub struct CreatedToken {
+    pub id: String,
+    pub role: Role,
+    pub tenant: Option<TenantId>,
+    pub token: Sensitive<String>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A token as listed: never its secret or hash.
@@ -101,12 +113,13 @@ pub fn parse_lifetime(text: &str) -> Result<Duration> {
     }
 }
 
-impl Hafen {
+impl Accounts {
     /// Resolves a bearer token to the actor it belongs to, noting its use (at most hourly).
     pub async fn authenticate(&self, bearer: &str) -> Result<Actor> {
         let presented = ApiToken::parse(bearer)?;
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let verified = self
+            .infra
             .store
             .read(move |conn| Ok(token::verify(conn, &presented, now)))
             .await??;
@@ -115,6 +128,7 @@ impl Hafen {
                 let id = id.as_str().to_string();
                 // Not worth failing a request for: a missed update only makes "last used" older.
                 if let Err(e) = self
+                    .infra
                     .store
                     .write(move |conn| token::touch(conn, &id, now))
                     .await
@@ -151,7 +165,7 @@ impl Hafen {
     ) -> Result<CreatedToken> {
         self.authorize_issue(actor, &spec)?;
         spec.name = validate_name(spec.name)?;
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let lifetime = match (lifetime, self.token_policy.max_lifetime) {
             (Some(l), Some(max)) if l > max => {
                 return Err(Error::invalid(
@@ -167,7 +181,7 @@ impl Hafen {
         };
         spec.expires_at = lifetime.map(|l| now + l);
         if let Some(t) = &spec.tenant {
-            self.ensure_tenant(t).await?;
+            self.infra.ensure_tenant(t).await?;
         }
         let token = std::sync::Arc::new(ApiToken::generate());
         let mut event = AuditEvent::new(actor, "token.create")
@@ -180,7 +194,8 @@ impl Hafen {
             event = event.tenant(t);
         }
         let (stored, actor_owned, spec_owned) = (token.clone(), actor.clone(), spec.clone());
-        self.store
+        self.infra
+            .store
             .write(move |conn| {
                 token::insert(conn, &stored, &spec_owned, &actor_owned, now)?;
                 audit::append(conn, now, event.clone())
@@ -237,16 +252,17 @@ impl Hafen {
         match tenant {
             Some(t) => {
                 actor.authorize(t, Permission::ManageTokens)?;
-                self.ensure_tenant(t).await?;
+                self.infra.ensure_tenant(t).await?;
             }
             None => actor.authorize_install(Permission::ManageTenants)?,
         }
         let t = tenant.cloned();
         let rows = self
+            .infra
             .store
             .read(move |conn| token::list(conn, t.as_ref()))
             .await?;
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         rows.into_iter().map(|r| TokenView::of(r, now)).collect()
     }
 
@@ -261,9 +277,10 @@ impl Hafen {
             Some(t) => actor.authorize(t, Permission::ManageTokens)?,
             None => actor.authorize_install(Permission::ManageTenants)?,
         }
-        let now = self.clock.now();
+        let now = self.infra.clock.now();
         let (scope, id_owned, actor_owned) = (tenant.cloned(), id.to_string(), actor.clone());
         let row = self
+            .infra
             .store
             .write(move |conn| {
                 let Some(row) = token::find(conn, &id_owned)? else {

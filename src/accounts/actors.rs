@@ -6,11 +6,11 @@ use std::collections::{BTreeSet, HashMap};
 
 use diesel::prelude::*;
 
-use super::text::{Lang, Text};
 use super::users::binding;
+use super::Accounts;
 use crate::error::Result;
-use crate::service::Hafen;
 use crate::store::schema::{api_tokens, ui_users};
+use crate::ui::text::{Lang, Text};
 
 /// An actor label resolved for display.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +68,7 @@ fn split(label: &str) -> Option<(&str, &str, &str)> {
     Some((kind, id, role))
 }
 
-impl Hafen {
+impl Accounts {
     /// Display names for actor labels (as stored in the audit log, rule versions, tokens).
     pub async fn actor_names<'a>(
         &self,
@@ -84,6 +84,7 @@ impl Hafen {
             }
         }
         let (user_rows, token_rows) = self
+            .infra
             .store
             .read(move |conn| {
                 let users: Vec<(String, Vec<u8>)> = if users.is_empty() {
