@@ -79,9 +79,9 @@ pub async fn start(
 /// Everything that waits for its time: retries of sends, event deliveries, media downloads,
 /// expiry of unconfirmed consent requests, scheduled broadcasts.
 pub async fn run_due_work(hafen: &Hafen) {
-    report("retried queued sends", hafen.run_due_sends().await);
-    report("delivered events", hafen.run_due_event_deliveries().await);
-    report("downloaded media", hafen.run_due_downloads().await);
+    report("retried queued sends", hafen.channels.run_due_sends().await);
+    report("delivered events", hafen.events.run_due_deliveries().await);
+    report("downloaded media", hafen.channels.run_due_downloads().await);
     report(
         "expired consent requests",
         hafen.expire_consent_requests().await,
@@ -92,7 +92,7 @@ pub async fn run_due_work(hafen: &Hafen) {
     );
     report(
         "audited webhook rejections",
-        hafen.flush_webhook_rejections().await,
+        hafen.channels.flush_rejections().await,
     );
 }
 

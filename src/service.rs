@@ -8,10 +8,12 @@ use crate::accounts::Accounts;
 use crate::audit::Audit;
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
+use crate::channels::Channels;
 use crate::clock::SharedClock;
 use crate::contacts::Contacts;
 use crate::crypto::keyring::KeyOwner;
 use crate::error::{Error, Result};
+use crate::events::Events;
 use crate::infra::Infra;
 use crate::messages::Messages;
 use crate::records::Records;
@@ -24,11 +26,11 @@ pub struct Hafen {
     pub(crate) infra: Infra,
     pub accounts: Accounts,
     pub audit: Audit,
+    pub channels: Channels,
     pub contacts: Contacts,
+    pub events: Events,
     pub messages: Messages,
     pub records: Records,
-    /// Largest file downloaded from a platform.
-    pub(crate) max_media_bytes: usize,
     /// Broadcast messages per second (0: unpaced).
     pub(crate) broadcast_rate: u32,
     pub(crate) widget_rate: Arc<crate::consent::widget::RateLimiter>,
@@ -37,8 +39,6 @@ pub struct Hafen {
     pub(crate) retention: crate::retention::RetentionSettings,
     /// The install's own wording for letters to data subjects (`templates_dir`).
     pub(crate) letter_wording: Arc<crate::requests::wording::LetterWording>,
-    /// Webhook signature failures, audited per channel, source and minute.
-    pub(crate) webhook_rejections: Arc<crate::channels::rejections::RejectionTally>,
 }
 
 impl std::fmt::Debug for Hafen {
@@ -65,17 +65,17 @@ impl Hafen {
         Self {
             accounts: Accounts::new(infra.clone(), Default::default()),
             audit: Audit::new(infra.clone()),
+            channels: Channels::new(infra.clone(), periods.clone()),
             contacts: Contacts::new(infra.clone()),
+            events: Events::new(infra.clone()),
             messages: Messages::new(infra.clone(), periods.clone()),
             records: Records::new(infra.clone()),
-            max_media_bytes: 64 * 1024 * 1024,
             broadcast_rate: 20,
             widget_rate: Arc::default(),
             widget_limits: Default::default(),
             periods,
             retention: Default::default(),
             letter_wording: Arc::default(),
-            webhook_rejections: Arc::default(),
             infra,
         }
     }
@@ -100,7 +100,7 @@ impl Hafen {
 
     /// The largest file downloaded from a platform.
     pub fn with_max_media_bytes(mut self, max_media_bytes: usize) -> Self {
-        self.max_media_bytes = max_media_bytes;
+        self.channels.max_media_bytes = max_media_bytes;
         self
     }
 

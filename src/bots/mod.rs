@@ -323,6 +323,7 @@ impl Hafen {
             return Err(Error::invalid("url", refused.to_string()));
         }
         let channel = self
+            .channels
             .channel(tenant, &input.channel_id)
             .await
             .map_err(|e| match e {
@@ -412,32 +413,6 @@ impl Hafen {
         Ok(view)
     }
 
-    /// The bot a request comes from (a token of role `bot`), checked to be in force; None for
-    /// everyone else.
-    pub(crate) async fn replying_bot(
-        &self,
-        actor: &Actor,
-        tenant: &TenantId,
-    ) -> Result<Option<BotRow>> {
-        let Actor::Token {
-            id,
-            role: Role::Bot,
-            ..
-        } = actor
-        else {
-            return Ok(None);
-        };
-        let (t, token) = (tenant.clone(), id.as_str().to_string());
-        let bot = self
-            .infra
-            .store
-            .read(move |conn| of_token(conn, t.as_str(), &token))
-            .await?;
-        bot.filter(|b| b.enabled).map(Some).ok_or_else(|| {
-            Error::Forbidden("this token's bot was removed: it sends nothing".into())
-        })
-    }
-
     pub async fn list_bots(&self, actor: &Actor, tenant: &TenantId) -> Result<Vec<BotView>> {
         actor.authorize(tenant, Permission::ManageChannels)?;
         let keys = self.infra.tenant_keys(tenant).await?;
@@ -525,7 +500,9 @@ impl Hafen {
             })
             .await?
             .ok_or(Error::NotFound)?;
-        self.list_event_deliveries(actor, tenant, &hook, page).await
+        self.events
+            .list_deliveries(actor, tenant, &hook, page)
+            .await
     }
 
     /// A person takes the conversation with `contact_id` over: the bot gets nothing more from
@@ -650,6 +627,31 @@ impl Hafen {
             .await?;
         Ok(rows.into_iter().map(|b| (b.id.clone(), b)).collect())
     }
+}
+
+/// The bot a request comes from (a token of role `bot`), checked to be in force; None for
+/// everyone else.
+pub(crate) async fn replying_bot(
+    infra: &crate::infra::Infra,
+    actor: &Actor,
+    tenant: &TenantId,
+) -> Result<Option<BotRow>> {
+    let Actor::Token {
+        id,
+        role: Role::Bot,
+        ..
+    } = actor
+    else {
+        return Ok(None);
+    };
+    let (t, token) = (tenant.clone(), id.as_str().to_string());
+    let bot = infra
+        .store
+        .read(move |conn| of_token(conn, t.as_str(), &token))
+        .await?;
+    bot.filter(|b| b.enabled)
+        .map(Some)
+        .ok_or_else(|| Error::Forbidden("this token's bot was removed: it sends nothing".into()))
 }
 
 #[cfg(test)]

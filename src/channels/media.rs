@@ -10,11 +10,11 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::inbound::MediaRef;
+use super::Channels;
 use super::{Channel, Platform};
 use crate::clock::to_micros;
 use crate::error::{Error, Result};
 use crate::messages::attachments::{self, AttachmentRow};
-use crate::service::Hafen;
 use crate::store::schema::{attachments as table, messages};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -61,7 +61,7 @@ fn claim(
     .execute(conn)?)
 }
 
-impl Hafen {
+impl Channels {
     /// Downloads every attachment whose time has come; returns how many were attempted.
     pub async fn run_due_downloads(&self) -> Result<usize> {
         let now = to_micros(self.infra.clock.now());

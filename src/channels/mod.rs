@@ -16,3 +16,32 @@ pub mod verify;
 pub mod webhook;
 
 pub use registry::{Channel, Platform};
+
+use std::sync::Arc;
+
+use crate::infra::Infra;
+use crate::retention::keys::PeriodKeys;
+
+/// The channels service: the company's channels (credentials sealed), sending through the
+/// platforms' APIs (the outbox and its retries), fetching files, where a platform delivers,
+/// and forged webhooks counted for the audit log.
+#[derive(Debug, Clone)]
+pub struct Channels {
+    pub(crate) infra: Infra,
+    pub(crate) periods: PeriodKeys,
+    /// Largest file downloaded from a platform.
+    pub(crate) max_media_bytes: usize,
+    /// Webhook signature failures, audited per channel, source and minute.
+    pub(crate) webhook_rejections: Arc<rejections::RejectionTally>,
+}
+
+impl Channels {
+    pub fn new(infra: Infra, periods: PeriodKeys) -> Self {
+        Self {
+            infra,
+            periods,
+            max_media_bytes: 64 * 1024 * 1024,
+            webhook_rejections: Arc::default(),
+        }
+    }
+}

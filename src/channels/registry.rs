@@ -7,12 +7,12 @@ use diesel::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+use super::Channels;
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
 use crate::clock::{from_micros, to_micros};
 use crate::crypto::FieldBinding;
 use crate::error::{Error, Result};
-use crate::service::Hafen;
 use crate::store::schema::channels;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -412,7 +412,7 @@ fn load(
         .optional()?)
 }
 
-impl Hafen {
+impl Channels {
     fn open_secrets(
         &self,
         keys: &crate::crypto::keyring::OwnerKeys,
@@ -436,7 +436,7 @@ impl Hafen {
         Ok(keys.seal.seal(&secrets_binding(tenant, id), &json)?)
     }
 
-    pub async fn create_channel(
+    pub async fn create(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -488,11 +488,7 @@ impl Hafen {
         Ok(view)
     }
 
-    pub async fn list_channels(
-        &self,
-        actor: &Actor,
-        tenant: &TenantId,
-    ) -> Result<Vec<ChannelView>> {
+    pub async fn list(&self, actor: &Actor, tenant: &TenantId) -> Result<Vec<ChannelView>> {
         actor.authorize(tenant, Permission::ManageChannels)?;
         let keys = self.infra.tenant_keys(tenant).await?;
         let t = tenant.clone();
@@ -512,12 +508,7 @@ impl Hafen {
             .collect()
     }
 
-    pub async fn read_channel(
-        &self,
-        actor: &Actor,
-        tenant: &TenantId,
-        id: &str,
-    ) -> Result<ChannelView> {
+    pub async fn read(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<ChannelView> {
         actor.authorize(tenant, Permission::ManageChannels)?;
         let keys = self.infra.tenant_keys(tenant).await?;
         let (t, id) = (tenant.clone(), id.to_string());
@@ -530,7 +521,7 @@ impl Hafen {
         Ok(row.view(&self.open_secrets(&keys, &row)?))
     }
 
-    pub async fn update_channel(
+    pub async fn update(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -597,7 +588,7 @@ impl Hafen {
     }
 
     /// Removes a channel. Its messages stay (they belong to the contacts, under retention).
-    pub async fn delete_channel(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<()> {
+    pub async fn delete(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<()> {
         actor.authorize(tenant, Permission::ManageChannels)?;
         self.infra.ensure_tenant(tenant).await?;
         let (t, id_owned) = (tenant.clone(), id.to_string());
@@ -657,8 +648,8 @@ impl Hafen {
 
     /// Tests a channel's credentials against the platform (`PlatformClient::check`):
     /// `Ok` with the account's name there, or the platform's refusal as a conflict.
-    pub async fn test_channel(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<String> {
-        self.check_channel(actor, tenant, id)
+    pub async fn test(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<String> {
+        self.check(actor, tenant, id)
             .await?
             .map_err(crate::channels::platform::PlatformFailure::into_error)
             .map_err(|e| {
@@ -670,7 +661,7 @@ impl Hafen {
     }
 
     /// The same test, with the kind of failure kept for the interface to word.
-    pub async fn check_channel(
+    pub async fn check(
         &self,
         actor: &Actor,
         tenant: &TenantId,

@@ -13,10 +13,10 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::Channels;
 use crate::audit::{self, AuditEvent};
 use crate::auth::Actor;
 use crate::error::Result;
-use crate::service::Hafen;
 use crate::tenants::TenantId;
 
 /// One audit interval.
@@ -131,9 +131,9 @@ fn entry(
         .detail(detail)
 }
 
-impl Hafen {
+impl Channels {
     /// Audits a webhook delivery whose signature failed (aggregated, see the module docs).
-    pub async fn audit_rejected_webhook(
+    pub async fn audit_rejected(
         &self,
         channel: &str,
         tenant: &TenantId,
@@ -149,7 +149,7 @@ impl Hafen {
     }
 
     /// Writes the counts of rejection windows that are over.
-    pub async fn flush_webhook_rejections(&self) -> Result<usize> {
+    pub async fn flush_rejections(&self) -> Result<usize> {
         let due = {
             let mut windows = self
                 .webhook_rejections

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::inbound::{DeliveryStatus, PlatformError};
 use super::platform::{Outbound, SendOutcome};
 use super::policy::{may_send, SendContext};
+use super::Channels;
 use super::{Channel, Platform};
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
@@ -24,7 +25,6 @@ use crate::messages::ingest::external_index;
 use crate::messages::status::{self, NewStatus};
 use crate::messages::{binding, Direction, MessageKind, MessageRow};
 use crate::sensitive::Sensitive;
-use crate::service::Hafen;
 use crate::store::schema::{channels, messages, outbox};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -300,9 +300,9 @@ fn claim_send(
     .execute(conn)?)
 }
 
-impl Hafen {
+impl Channels {
     /// Sends a message to a contact. See the module docs for the guarantees.
-    pub async fn send_message(
+    pub async fn send(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -310,7 +310,7 @@ impl Hafen {
         request: SendRequest,
         header_key: Option<String>,
     ) -> Result<SendReceipt> {
-        self.submit_message(
+        self.submit(
             actor,
             tenant,
             contact_id,
@@ -322,7 +322,7 @@ impl Hafen {
     }
 
     /// Stores a message with its outbox entry and sends it as `dispatch` says.
-    pub(crate) async fn submit_message(
+    pub(crate) async fn submit(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -343,7 +343,7 @@ impl Hafen {
             purpose_id,
         } = request.validate()?;
         // A bot sends on its own channel only, and not where a person has taken over.
-        let bot = self.replying_bot(actor, tenant).await?;
+        let bot = crate::bots::replying_bot(&self.infra, actor, tenant).await?;
         let channel_id = match (&bot, channel_id) {
             (Some(bot), Some(asked)) if asked != bot.channel_id => {
                 return Err(Error::Forbidden(
@@ -392,7 +392,7 @@ impl Hafen {
                 let last = last_inbound(conn, t.as_str(), &contact.id)?;
                 let enabled = enabled_channels(conn, t.as_str(), &contact.channel)?;
                 let consent = match &purpose_owned {
-                    Some(p) => Some(Hafen::consent_state(conn, t.as_str(), &contact.id, p)?),
+                    Some(p) => Some(crate::consent::state_of(conn, t.as_str(), &contact.id, p)?),
                     None => None,
                 };
                 let handed_over =
@@ -923,7 +923,7 @@ impl Hafen {
                         .filter(messages::id.eq(&id))
                         .select(messages::contact_id)
                         .first(conn)?;
-                    Hafen::consent_state(conn, &t, &contact, &p)
+                    crate::consent::state_of(conn, &t, &contact, &p)
                 })
                 .await?;
             if state != Some(crate::consent::ConsentState::Confirmed) {
@@ -974,7 +974,7 @@ impl Hafen {
     }
 }
 
-impl Hafen {
+impl Channels {
     /// Ends a queued message as failed with `reason`.
     async fn give_up_send(&self, entry: &OutboxRow, reason: &str) -> Result<()> {
         let tenant = TenantId::parse(&entry.tenant_id)?;

@@ -15,11 +15,11 @@
 use serde_json::{json, Value};
 
 use super::platform::{answer, needs, PlatformClient, PlatformFailure};
+use super::Channels;
 use super::{Channel, Platform};
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
 use crate::error::Result;
-use crate::service::Hafen;
 use crate::tenants::TenantId;
 
 /// The Messenger webhook fields Hafen stores: messages, button presses, delivery and read
@@ -254,7 +254,7 @@ fn messenger_delivery(body: &Value) -> Delivery {
     }
 }
 
-impl Hafen {
+impl Channels {
     /// Where the platform delivers a channel's events (see [`PlatformClient::delivery`]).
     pub async fn webhook_delivery(
         &self,

@@ -81,7 +81,8 @@ impl Hafen {
         let platform = channel.platform.as_str();
         if !authentic(channel, &delivery) {
             self.infra.metrics.webhook(platform, "bad_signature");
-            self.audit_rejected_webhook(&channel.id, &channel.tenant, delivery.source)
+            self.channels
+                .audit_rejected(&channel.id, &channel.tenant, delivery.source)
                 .await?;
             tracing::warn!(channel = %channel.id, platform, source = ?delivery.source, "webhook rejected: signature missing or wrong");
             return Err(Refused::BadSignature);

@@ -281,7 +281,8 @@ impl Hafen {
                 purpose_id: Some(input.purpose_id.clone()),
             };
             match self
-                .send_message(&Actor::System, tenant, &contact, request, None)
+                .channels
+                .send(&Actor::System, tenant, &contact, request, None)
                 .await
             {
                 Ok(r) if r.status == "sent" => {

@@ -110,7 +110,8 @@ impl Hafen {
                         media: None,
                         purpose_id: None,
                     };
-                    self.submit_message(&Actor::System, tenant, contact_id, request, None, dispatch)
+                    self.channels
+                        .submit(&Actor::System, tenant, contact_id, request, None, dispatch)
                         .await
                 }
                 None => Err(Error::Conflict(reason)),
@@ -134,7 +135,8 @@ impl Hafen {
             media: None,
             purpose_id: None,
         };
-        self.submit_message(&Actor::System, tenant, contact_id, request, None, dispatch)
+        self.channels
+            .submit(&Actor::System, tenant, contact_id, request, None, dispatch)
             .await
     }
 

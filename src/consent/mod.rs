@@ -719,23 +719,6 @@ impl Hafen {
         Ok(())
     }
 
-    /// The state of `contact`'s consent for `purpose`, if any (the send path asks this).
-    pub(crate) fn consent_state(
-        conn: &mut DbConn,
-        tenant: &str,
-        contact: &str,
-        purpose: &str,
-    ) -> Result<Option<ConsentState>, StoreError> {
-        let state: Option<String> = consents::table
-            .filter(consents::tenant_id.eq(tenant))
-            .filter(consents::contact_id.eq(contact))
-            .filter(consents::purpose_id.eq(purpose))
-            .select(consents::state)
-            .first(conn)
-            .optional()?;
-        Ok(state.map(|s| ConsentState::parse(&s)))
-    }
-
     /// Asks `contact` to consent to `purpose`: records the request (ledger), returns the text to
     /// send. An already confirmed consent is left as it is (and the answer looks the same).
     #[allow(clippy::too_many_arguments)] // each is a distinct fact of the proof
@@ -1091,4 +1074,21 @@ impl Hafen {
     pub async fn verify_consent_ledger(&self) -> Result<crate::audit::ChainReport> {
         Ok(self.infra.store.read(ledger::verify).await?)
     }
+}
+
+/// The state of `contact`'s consent for `purpose`, if any (the send path asks this).
+pub(crate) fn state_of(
+    conn: &mut DbConn,
+    tenant: &str,
+    contact: &str,
+    purpose: &str,
+) -> Result<Option<ConsentState>, StoreError> {
+    let state: Option<String> = consents::table
+        .filter(consents::tenant_id.eq(tenant))
+        .filter(consents::contact_id.eq(contact))
+        .filter(consents::purpose_id.eq(purpose))
+        .select(consents::state)
+        .first(conn)
+        .optional()?;
+    Ok(state.map(|s| ConsentState::parse(&s)))
 }

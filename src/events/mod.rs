@@ -21,7 +21,8 @@ use crate::crypto::keyring::OwnerKeys;
 use crate::crypto::FieldBinding;
 use crate::egress::{Purpose, Refusal};
 use crate::error::{Error, Result};
-use crate::service::{Hafen, Page, PageRequest};
+use crate::infra::Infra;
+use crate::service::{Page, PageRequest};
 use crate::store::schema::{event_deliveries, event_hooks};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -483,7 +484,19 @@ fn carries_personal_data(payload: &serde_json::Value) -> bool {
         && payload["restricted"] != true
 }
 
-impl Hafen {
+/// The events service: the company's event hooks, and delivering what they subscribed to.
+#[derive(Debug, Clone)]
+pub struct Events {
+    pub(crate) infra: Infra,
+}
+
+impl Events {
+    pub fn new(infra: Infra) -> Self {
+        Self { infra }
+    }
+}
+
+impl Events {
     /// The keys of a delivery's payload: the tenant key bound to its period key.
     async fn delivery_keys(
         &self,
@@ -515,7 +528,7 @@ impl Hafen {
             .await?
     }
 
-    pub async fn create_event_hook(
+    pub async fn create_hook(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -577,11 +590,7 @@ impl Hafen {
         })
     }
 
-    pub async fn list_event_hooks(
-        &self,
-        actor: &Actor,
-        tenant: &TenantId,
-    ) -> Result<Vec<HookView>> {
+    pub async fn list_hooks(&self, actor: &Actor, tenant: &TenantId) -> Result<Vec<HookView>> {
         actor.authorize(tenant, Permission::ManageChannels)?;
         let keys = self.infra.tenant_keys(tenant).await?;
         let t = tenant.clone();
@@ -616,12 +625,7 @@ impl Hafen {
             .collect()
     }
 
-    pub async fn delete_event_hook(
-        &self,
-        actor: &Actor,
-        tenant: &TenantId,
-        id: &str,
-    ) -> Result<()> {
+    pub async fn delete_hook(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<()> {
         actor.authorize(tenant, Permission::ManageChannels)?;
         self.infra.ensure_tenant(tenant).await?;
         let (t, id_owned) = (tenant.clone(), id.to_string());
@@ -665,7 +669,7 @@ impl Hafen {
     }
 
     /// A hook's delivery attempts, newest first, one page at a time.
-    pub async fn list_event_deliveries(
+    pub async fn list_deliveries(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -734,7 +738,7 @@ impl Hafen {
     }
 
     /// Delivers every queued event whose time has come; returns how many were attempted.
-    pub async fn run_due_event_deliveries(&self) -> Result<usize> {
+    pub async fn run_due_deliveries(&self) -> Result<usize> {
         let now = to_micros(self.infra.clock.now());
         let due: Vec<DeliveryRow> = self
             .infra

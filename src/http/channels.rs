@@ -27,7 +27,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let tenant = TenantId::parse(&path)?;
     let input: ChannelInput = json_body(&req, body).await?;
-    Ok(HttpResponse::Created().json(hafen.create_channel(&caller.0, &tenant, input).await?))
+    Ok(HttpResponse::Created().json(hafen.channels.create(&caller.0, &tenant, input).await?))
 }
 
 /// The tenant's channels.
@@ -43,7 +43,7 @@ pub async fn list(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = TenantId::parse(&path)?;
-    Ok(HttpResponse::Ok().json(hafen.list_channels(&caller.0, &tenant).await?))
+    Ok(HttpResponse::Ok().json(hafen.channels.list(&caller.0, &tenant).await?))
 }
 
 /// One channel.
@@ -60,7 +60,7 @@ pub async fn read(
 ) -> Result<HttpResponse, ApiError> {
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(hafen.read_channel(&caller.0, &tenant, &id).await?))
+    Ok(HttpResponse::Ok().json(hafen.channels.read(&caller.0, &tenant, &id).await?))
 }
 
 /// Change name, account id, enabled, or secrets (absent = keep, null = remove).
@@ -82,7 +82,12 @@ pub async fn update(
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
     let patch: ChannelPatch = json_body(&req, body).await?;
-    Ok(HttpResponse::Ok().json(hafen.update_channel(&caller.0, &tenant, &id, patch).await?))
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .channels
+            .update(&caller.0, &tenant, &id, patch)
+            .await?,
+    ))
 }
 
 /// Remove a channel; its messages stay.
@@ -99,6 +104,6 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
-    hafen.delete_channel(&caller.0, &tenant, &id).await?;
+    hafen.channels.delete(&caller.0, &tenant, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

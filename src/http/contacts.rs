@@ -99,7 +99,8 @@ pub async fn send(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let receipt = hafen
-        .send_message(&caller.0, &tenant, &id, request, header_key)
+        .channels
+        .send(&caller.0, &tenant, &id, request, header_key)
         .await?;
     let mut response = if receipt.duplicate {
         HttpResponse::Ok()

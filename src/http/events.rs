@@ -25,7 +25,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let tenant = TenantId::parse(&path)?;
     let input: HookInput = json_body(&req, body).await?;
-    Ok(HttpResponse::Created().json(hafen.create_event_hook(&caller.0, &tenant, input).await?))
+    Ok(HttpResponse::Created().json(hafen.events.create_hook(&caller.0, &tenant, input).await?))
 }
 
 /// The tenant's event hooks.
@@ -41,7 +41,7 @@ pub async fn list(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = TenantId::parse(&path)?;
-    Ok(HttpResponse::Ok().json(hafen.list_event_hooks(&caller.0, &tenant).await?))
+    Ok(HttpResponse::Ok().json(hafen.events.list_hooks(&caller.0, &tenant).await?))
 }
 
 /// Remove a hook and its delivery history.
@@ -57,7 +57,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
-    hafen.delete_event_hook(&caller.0, &tenant, &id).await?;
+    hafen.events.delete_hook(&caller.0, &tenant, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -81,7 +81,8 @@ pub async fn deliveries(
     let page = query::<PageQuery>(&req)?.into_request()?;
     Ok(HttpResponse::Ok().json(
         hafen
-            .list_event_deliveries(&caller.0, &tenant, &id, page)
+            .events
+            .list_deliveries(&caller.0, &tenant, &id, page)
             .await?,
     ))
 }

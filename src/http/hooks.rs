@@ -69,7 +69,7 @@ pub async fn handshake(
     if !platform.is_meta() {
         return Err(Error::NotFound.into());
     }
-    let channel = hafen.channel_for_webhook(platform, &id).await?;
+    let channel = hafen.channels.channel_for_webhook(platform, &id).await?;
     let query: Handshake = super::extract::query(&req)?;
     let expected = channel.secrets.verify_token.as_deref().unwrap_or_default();
     match meta_handshake(
@@ -116,7 +116,7 @@ pub async fn receive(
     let (platform_name, id) = path.into_inner();
     let platform = platform(&platform_name)?;
     within_rate(&hafen, &rate, &req, platform)?;
-    let channel = hafen.channel_for_webhook(platform, &id).await?;
+    let channel = hafen.channels.channel_for_webhook(platform, &id).await?;
     let body = raw_body(&req, body).await?;
     let delivery = Delivery {
         authenticity: req

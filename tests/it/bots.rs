@@ -141,7 +141,7 @@ async fn the_example_bot_answers_on_whatsapp_and_telegram_and_hands_over(backend
         }
     };
     deliver_wa("wamid.q1", "Wann habt ihr geöffnet?").await;
-    assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 1);
+    assert_eq!(app.hafen.events.run_due_deliveries().await.unwrap(), 1);
     assert!(
         sent_texts(&fake).contains(&HOURS.to_string()),
         "{:?}",
@@ -174,7 +174,7 @@ async fn the_example_bot_answers_on_whatsapp_and_telegram_and_hands_over(backend
 
     // The person asks for a human: the bot says so, then hands over.
     deliver_wa("wamid.q2", "Ich möchte mit einem Menschen sprechen").await;
-    assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 1);
+    assert_eq!(app.hafen.events.run_due_deliveries().await.unwrap(), 1);
     let handover = format!("/v1/tenants/{tenant}/contacts/{contact}/handover");
     let (_, state) = app.get(&handover, &agent).await;
     assert!(state["handed_over_at"].is_string(), "{state}");
@@ -183,7 +183,7 @@ async fn the_example_bot_answers_on_whatsapp_and_telegram_and_hands_over(backend
     // Now a person has the conversation: nothing goes to the bot, and the bot may not send.
     let sent_before = sent_texts(&fake).len();
     deliver_wa("wamid.q3", "Hallo? Öffnungszeiten?").await;
-    assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 0);
+    assert_eq!(app.hafen.events.run_due_deliveries().await.unwrap(), 0);
     assert_eq!(sent_texts(&fake).len(), sent_before);
     let bot_token = registered[0]["token"].as_str().unwrap();
     let send = format!("/v1/tenants/{tenant}/contacts/{contact}/messages/send");
@@ -211,7 +211,7 @@ async fn the_example_bot_answers_on_whatsapp_and_telegram_and_hands_over(backend
         "a bot does not take a conversation back itself"
     );
     deliver_wa("wamid.q4", "Öffnungszeiten bitte").await;
-    assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 1);
+    assert_eq!(app.hafen.events.run_due_deliveries().await.unwrap(), 1);
     let (_, page) = app.get(&conversation, &agent).await;
     let marks: Vec<Value> = page["items"]
         .as_array()
@@ -241,7 +241,7 @@ async fn the_example_bot_answers_on_whatsapp_and_telegram_and_hands_over(backend
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 1);
+    assert_eq!(app.hafen.events.run_due_deliveries().await.unwrap(), 1);
     let telegram_sends: Vec<_> = fake
         .requests()
         .into_iter()
@@ -258,7 +258,7 @@ async fn the_example_bot_answers_on_whatsapp_and_telegram_and_hands_over(backend
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 1);
+    assert_eq!(app.hafen.events.run_due_deliveries().await.unwrap(), 1);
     let (_, tg_contact) = app
         .post(
             &format!("/v1/tenants/{tenant}/contacts/lookup"),

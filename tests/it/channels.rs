@@ -536,7 +536,7 @@ async fn refused_webhooks_store_nothing(backend: Backend) {
         "the first failure from a source is audited at once, the rest of its minute counted"
     );
     app.clock.advance(chrono::Duration::seconds(61));
-    assert_eq!(app.hafen.flush_webhook_rejections().await.unwrap(), 1);
+    assert_eq!(app.hafen.channels.flush_rejections().await.unwrap(), 1);
     let details: Vec<String> = app
         .hafen
         .store()

@@ -205,7 +205,7 @@ async fn keyword_double_opt_in_broadcasts_stop_expiry_and_proof(backend: Backend
     assert_eq!(status, 202, "{queued}");
     say(a, "STOP", 50).await;
     app.clock.advance(chrono::Duration::minutes(5));
-    app.hafen.run_due_sends().await.unwrap();
+    app.hafen.channels.run_due_sends().await.unwrap();
     let tries = fake
         .requests()
         .into_iter()

@@ -178,7 +178,7 @@ async fn erasure_follows_the_rule_of_the_contacts_channel(backend: Backend) {
         "the contact's key is destroyed"
     );
     assert_eq!(outcome["recipients_informed"], json!(1));
-    assert!(app.hafen.run_due_event_deliveries().await.unwrap() >= 1);
+    assert!(app.hafen.events.run_due_deliveries().await.unwrap() >= 1);
     let told = receiver
         .requests()
         .into_iter()

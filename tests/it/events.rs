@@ -78,7 +78,7 @@ async fn event_hooks_reach_no_internal_address_unless_the_admin_allows_it(backen
         )
         .await;
     assert_eq!(status, 201);
-    assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 2);
+    assert_eq!(app.hafen.events.run_due_deliveries().await.unwrap(), 2);
     assert!(
         receiver.requests().is_empty(),
         "nothing reached the internal receiver"
@@ -185,7 +185,7 @@ async fn inbound_messages_and_statuses_reach_the_company_signed_and_retried(back
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 2);
+    assert_eq!(app.hafen.events.run_due_deliveries().await.unwrap(), 2);
     let delivered = receiver
         .requests()
         .into_iter()
@@ -220,12 +220,12 @@ async fn inbound_messages_and_statuses_reach_the_company_signed_and_retried(back
     assert_eq!(d[0]["state"], json!("pending"), "{d}");
     assert_eq!(d[0]["last_status"], json!(503));
     assert_eq!(
-        app.hafen.run_due_event_deliveries().await.unwrap(),
+        app.hafen.events.run_due_deliveries().await.unwrap(),
         0,
         "not due yet"
     );
     app.clock.advance(chrono::Duration::seconds(31));
-    assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 1);
+    assert_eq!(app.hafen.events.run_due_deliveries().await.unwrap(), 1);
     let (_, d) = app.get(&deliveries, &admin).await;
     let d = &d["items"];
     assert_eq!(d[0]["state"], json!("delivered"), "{d}");
@@ -239,7 +239,7 @@ async fn inbound_messages_and_statuses_reach_the_company_signed_and_retried(back
         &signed("wa-secret-7f3a9c1e5b2d8f40", &raw),
     )
     .await;
-    assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 0);
+    assert_eq!(app.hafen.events.run_due_deliveries().await.unwrap(), 0);
 
     // A status change goes to the hook that subscribed to it only.
     let status_body = fixture("whatsapp_status.json");
@@ -260,7 +260,7 @@ async fn inbound_messages_and_statuses_reach_the_company_signed_and_retried(back
         .await;
     let d = &d["items"];
     assert_eq!(d[0]["event"], json!("message.status"), "{d}");
-    assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 1);
+    assert_eq!(app.hafen.events.run_due_deliveries().await.unwrap(), 1);
     let last = receiver.requests().pop().unwrap();
     assert_eq!(last.path, "/in");
     assert_eq!(last.body["event"], json!("message.status"));
@@ -409,7 +409,7 @@ async fn a_restricted_contacts_events_carry_ids_only_and_deliveries_are_audited(
         }
     };
     send(crate::support::marker("before")).await;
-    assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 1);
+    assert_eq!(app.hafen.events.run_due_deliveries().await.unwrap(), 1);
     let first = &receiver.requests()[0];
     assert_eq!(
         first.body["contact"]["display_name"],
@@ -444,7 +444,7 @@ async fn a_restricted_contacts_events_carry_ids_only_and_deliveries_are_audited(
     assert_eq!(status, 200, "{r}");
     let after = crate::support::marker("after");
     send(after.clone()).await;
-    assert_eq!(app.hafen.run_due_event_deliveries().await.unwrap(), 2);
+    assert_eq!(app.hafen.events.run_due_deliveries().await.unwrap(), 2);
     let withheld: Vec<_> = receiver.requests().into_iter().skip(1).collect();
     assert_eq!(withheld.len(), 2);
     for r in &withheld {

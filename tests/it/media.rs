@@ -94,7 +94,7 @@ async fn whatsapp_and_telegram_media_are_downloaded_sealed_and_retried(backend: 
     );
 
     // First attempt: the platform fails; the download stays pending with a later attempt.
-    assert_eq!(app.hafen.run_due_downloads().await.unwrap(), 1);
+    assert_eq!(app.hafen.channels.run_due_downloads().await.unwrap(), 1);
     let (_, m) = app
         .get(
             &format!("/v1/tenants/{tenant}/messages/{message_id}"),
@@ -104,12 +104,12 @@ async fn whatsapp_and_telegram_media_are_downloaded_sealed_and_retried(backend: 
     assert_eq!(m["attachments"][0]["state"], json!("pending"), "{m}");
     assert_eq!(m["attachments"][0]["attempts"], json!(1));
     assert_eq!(
-        app.hafen.run_due_downloads().await.unwrap(),
+        app.hafen.channels.run_due_downloads().await.unwrap(),
         0,
         "not due yet"
     );
     app.clock.advance(chrono::Duration::minutes(2));
-    assert_eq!(app.hafen.run_due_downloads().await.unwrap(), 1);
+    assert_eq!(app.hafen.channels.run_due_downloads().await.unwrap(), 1);
     let r = read(0).await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.headers().get("content-type").unwrap(), "image/jpeg");
@@ -174,7 +174,7 @@ async fn whatsapp_and_telegram_media_are_downloaded_sealed_and_retried(backend: 
     )
     .await;
     app.clock.advance(chrono::Duration::minutes(10));
-    assert_eq!(app.hafen.run_due_downloads().await.unwrap(), 1);
+    assert_eq!(app.hafen.channels.run_due_downloads().await.unwrap(), 1);
     {
         use diesel::prelude::*;
         use hafen::store::schema::attachments;
@@ -213,7 +213,7 @@ async fn whatsapp_and_telegram_media_are_downloaded_sealed_and_retried(backend: 
     )
     .await;
     app.clock.advance(chrono::Duration::minutes(10));
-    app.hafen.run_due_downloads().await.unwrap();
+    app.hafen.channels.run_due_downloads().await.unwrap();
     {
         use diesel::prelude::*;
         use hafen::store::schema::attachments;
@@ -256,7 +256,7 @@ async fn whatsapp_and_telegram_media_are_downloaded_sealed_and_retried(backend: 
     )
     .await;
     assert_eq!(status, 200);
-    assert!(app.hafen.run_due_downloads().await.unwrap() >= 1);
+    assert!(app.hafen.channels.run_due_downloads().await.unwrap() >= 1);
     let photo_id = {
         use diesel::prelude::*;
         use hafen::store::schema::messages;
@@ -309,7 +309,7 @@ async fn whatsapp_and_telegram_media_are_downloaded_sealed_and_retried(backend: 
     )
     .await;
     assert_eq!(status, 200);
-    assert!(app.hafen.run_due_downloads().await.unwrap() >= 1);
+    assert!(app.hafen.channels.run_due_downloads().await.unwrap() >= 1);
     let document_id = {
         use diesel::prelude::*;
         use hafen::store::schema::messages;

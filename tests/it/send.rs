@@ -149,13 +149,17 @@ async fn send_path_end_to_end(backend: Backend) {
     assert_eq!(receipt["status"], json!("queued"));
     let queued_id = receipt["message_id"].as_str().unwrap().to_string();
     let sent_before = fake.requests().len();
-    assert_eq!(app.hafen.run_due_sends().await.unwrap(), 0, "not due yet");
+    assert_eq!(
+        app.hafen.channels.run_due_sends().await.unwrap(),
+        0,
+        "not due yet"
+    );
     assert_eq!(fake.requests().len(), sent_before);
     app.clock.advance(chrono::Duration::minutes(5));
-    assert_eq!(app.hafen.run_due_sends().await.unwrap(), 1);
+    assert_eq!(app.hafen.channels.run_due_sends().await.unwrap(), 1);
     assert_eq!(fake.requests().len(), sent_before + 1);
     assert_eq!(
-        app.hafen.run_due_sends().await.unwrap(),
+        app.hafen.channels.run_due_sends().await.unwrap(),
         0,
         "sent once, not again"
     );
@@ -184,12 +188,12 @@ async fn send_path_end_to_end(backend: Backend) {
     let before_retries = fake.requests().len();
     for _ in 1..max {
         app.clock.advance(chrono::Duration::hours(2));
-        assert_eq!(app.hafen.run_due_sends().await.unwrap(), 1);
+        assert_eq!(app.hafen.channels.run_due_sends().await.unwrap(), 1);
     }
     assert_eq!(fake.requests().len(), before_retries + max - 1);
     app.clock.advance(chrono::Duration::hours(2));
     assert_eq!(
-        app.hafen.run_due_sends().await.unwrap(),
+        app.hafen.channels.run_due_sends().await.unwrap(),
         0,
         "given up after {max} attempts"
     );

@@ -194,7 +194,7 @@ async fn widget_sign_up_double_opt_in(backend: Backend) {
         fake.requests().is_empty(),
         "the answer does not wait for the platform: the confirmation goes from the outbox"
     );
-    assert_eq!(app.hafen.run_due_sends().await.unwrap(), 1);
+    assert_eq!(app.hafen.channels.run_due_sends().await.unwrap(), 1);
     let sent = fake.requests();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].body["to"], json!("4915111111111"));
@@ -343,7 +343,7 @@ async fn widget_answers_new_and_subscribed_numbers_alike_in_time(backend: Backen
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(app.hafen.run_due_sends().await.unwrap(), 1);
+    assert_eq!(app.hafen.channels.run_due_sends().await.unwrap(), 1);
     let confirm = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
         "messaging_product": "whatsapp", "metadata": {"display_phone_number": "1", "phone_number_id": WA_ACCOUNT},
         "messages": [{"from": "4915133333333", "id": "wamid.CONFIRM", "timestamp": app.hafen.clock().now().timestamp().to_string(),
@@ -399,7 +399,7 @@ async fn widget_answers_new_and_subscribed_numbers_alike_in_time(backend: Backen
     );
     fake.slow_down(std::time::Duration::ZERO);
     assert_eq!(
-        app.hafen.run_due_sends().await.unwrap(),
+        app.hafen.channels.run_due_sends().await.unwrap(),
         6,
         "every new number's confirmation went out afterwards"
     );

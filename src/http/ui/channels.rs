@@ -62,7 +62,8 @@ async fn channels_page(
 ) -> Result<HttpResponse, UiError> {
     let (tenant, name) = who.tenant(tenant)?;
     let list = hafen
-        .list_channels(who.actor(), &tenant)
+        .channels
+        .list(who.actor(), &tenant)
         .await
         .map_err(UiError::domain(who.lang))?;
     let t = |x: Text| who.t(x);
@@ -217,7 +218,8 @@ async fn create_channel(
         },
     };
     hafen
-        .create_channel(who.actor(), &tenant, input)
+        .channels
+        .create(who.actor(), &tenant, input)
         .await
         .map_err(&e)?;
     Ok(see_other(&format!("/ui/t/{}/channels", tenant.as_str())))
@@ -256,7 +258,8 @@ async fn change_channel(
         _ => return Err(UiError::Domain(Error::NotFound, who.lang)),
     };
     hafen
-        .update_channel(who.actor(), &tenant, &id, patch)
+        .channels
+        .update(who.actor(), &tenant, &id, patch)
         .await
         .map_err(UiError::domain(who.lang))?;
     Ok(see_other(&format!("/ui/t/{}/channels", tenant.as_str())))
@@ -296,7 +299,8 @@ async fn answer_on_page(
         "{}{}",
         shown_base(&req),
         hafen
-            .read_channel(who.actor(), &tenant, &id)
+            .channels
+            .read(who.actor(), &tenant, &id)
             .await
             .map_err(&e)?
             .webhook_path
@@ -304,13 +308,15 @@ async fn answer_on_page(
     let outcome = match action {
         Action::Test => {
             let check = hafen
-                .check_channel(who.actor(), &tenant, &id)
+                .channels
+                .check(who.actor(), &tenant, &id)
                 .await
                 .map_err(&e)?;
             check_in_words(lang, check)
         }
         Action::Delivery => {
             let delivery = hafen
+                .channels
                 .webhook_delivery(who.actor(), &tenant, &id)
                 .await
                 .map_err(&e)?;
@@ -319,6 +325,7 @@ async fn answer_on_page(
         Action::Register => {
             let public = public_url(&req);
             let delivery = hafen
+                .channels
                 .register_webhook(who.actor(), &tenant, &id, public.as_deref())
                 .await
                 .map_err(&e)?;

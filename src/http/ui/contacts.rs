@@ -521,7 +521,8 @@ async fn send(
     let request: crate::channels::send::SendRequest = serde_json::from_value(request)
         .map_err(|e| UiError::Domain(crate::error::Error::internal(e), who.lang))?;
     match hafen
-        .send_message(
+        .channels
+        .send(
             who.actor(),
             &tenant,
             &id,
