@@ -568,7 +568,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: ConsentCommand::Verify,
         } => {
             let report = on_install(cli.config.as_deref(), clock, async |hafen| {
-                Ok(hafen.verify_consent_ledger().await?)
+                Ok(hafen.consent.verify_ledger().await?)
             })
             .await?;
             println!("consent ledger: {report}");

@@ -84,11 +84,11 @@ pub async fn run_due_work(hafen: &Hafen) {
     report("downloaded media", hafen.channels.run_due_downloads().await);
     report(
         "expired consent requests",
-        hafen.expire_consent_requests().await,
+        hafen.consent.expire_requests().await,
     );
     report(
         "started scheduled broadcasts",
-        hafen.run_due_broadcasts().await,
+        hafen.consent.run_due_broadcasts().await,
     );
     report(
         "audited webhook rejections",

@@ -10,6 +10,7 @@ use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
 use crate::channels::Channels;
 use crate::clock::SharedClock;
+use crate::consent::Consent;
 use crate::contacts::Contacts;
 use crate::crypto::keyring::KeyOwner;
 use crate::error::{Error, Result};
@@ -27,14 +28,11 @@ pub struct Hafen {
     pub accounts: Accounts,
     pub audit: Audit,
     pub channels: Channels,
+    pub consent: Consent,
     pub contacts: Contacts,
     pub events: Events,
     pub messages: Messages,
     pub records: Records,
-    /// Broadcast messages per second (0: unpaced).
-    pub(crate) broadcast_rate: u32,
-    pub(crate) widget_rate: Arc<crate::consent::widget::RateLimiter>,
-    pub(crate) widget_limits: crate::consent::widget::WidgetLimits,
     pub(crate) periods: PeriodKeys,
     pub(crate) retention: crate::retention::RetentionSettings,
     /// The install's own wording for letters to data subjects (`templates_dir`).
@@ -62,17 +60,24 @@ impl Hafen {
     /// below set what the configuration says.
     pub fn new(infra: Infra) -> Self {
         let periods = PeriodKeys::new(infra.clone());
+        let contacts = Contacts::new(infra.clone());
+        let messages = Messages::new(infra.clone(), periods.clone());
+        let channels = Channels::new(infra.clone(), periods.clone());
+        let consent = Consent::new(
+            infra.clone(),
+            channels.clone(),
+            contacts.clone(),
+            messages.clone(),
+        );
         Self {
             accounts: Accounts::new(infra.clone(), Default::default()),
             audit: Audit::new(infra.clone()),
-            channels: Channels::new(infra.clone(), periods.clone()),
-            contacts: Contacts::new(infra.clone()),
+            channels,
+            consent,
+            contacts,
             events: Events::new(infra.clone()),
-            messages: Messages::new(infra.clone(), periods.clone()),
+            messages,
             records: Records::new(infra.clone()),
-            broadcast_rate: 20,
-            widget_rate: Arc::default(),
-            widget_limits: Default::default(),
             periods,
             retention: Default::default(),
             letter_wording: Arc::default(),
@@ -106,7 +111,7 @@ impl Hafen {
 
     /// Paces broadcasts to `per_second` messages (0: as fast as the platform answers).
     pub fn with_broadcast_rate(mut self, per_second: u32) -> Self {
-        self.broadcast_rate = per_second;
+        self.consent.broadcast_rate = per_second;
         self
     }
 

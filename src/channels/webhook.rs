@@ -168,14 +168,15 @@ impl Hafen {
             if let Some(text) = text {
                 // A failure here fails the delivery: the platform sends it again, and the
                 // redelivery (a duplicate) repeats the opt-out, so a STOP is never lost.
-                self.handle_keywords(
-                    &channel.tenant,
-                    &outcome.contact_id,
-                    &outcome.id,
-                    &text,
-                    outcome.duplicate,
-                )
-                .await?;
+                self.consent
+                    .handle_keywords(
+                        &channel.tenant,
+                        &outcome.contact_id,
+                        &outcome.id,
+                        &text,
+                        outcome.duplicate,
+                    )
+                    .await?;
             }
         }
         receipt.duplicates = outcomes.iter().filter(|o| o.duplicate).count();

@@ -7,12 +7,12 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::Consent;
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
 use crate::channels::send::{MediaInput, SendRequest, TemplateInput};
 use crate::clock::{from_micros, to_micros};
 use crate::error::{Error, Result};
-use crate::service::Hafen;
 use crate::store::schema::{broadcasts, consent_purposes, consents};
 use crate::tenants::TenantId;
 
@@ -80,7 +80,7 @@ impl From<BroadcastRow> for BroadcastView {
     }
 }
 
-impl Hafen {
+impl Consent {
     /// Starts a broadcast; it runs in the background. Poll [`Hafen::read_broadcast`].
     pub async fn start_broadcast(
         &self,
@@ -183,9 +183,9 @@ impl Hafen {
     }
 
     fn spawn_broadcast(&self, tenant: TenantId, id: String, input: BroadcastInput) {
-        let hafen = self.clone();
+        let consent = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = hafen.run_broadcast(&tenant, &id, input).await {
+            if let Err(e) = consent.run_broadcast(&tenant, &id, input).await {
                 tracing::error!(broadcast = %id, error = %crate::telemetry::chain(&e), "broadcast failed");
             }
         });

@@ -4,11 +4,11 @@
 
 use serde::Serialize;
 
+use super::Consent;
 use super::{ConsentState, ConsentView, Evidence, Intent, Source};
 use crate::auth::{Actor, Permission};
 use crate::channels::send::{Dispatch, SendReceipt, SendRequest, TemplateInput};
 use crate::error::{Error, Result};
-use crate::service::Hafen;
 use crate::tenants::TenantId;
 
 /// The answer to a consent request.
@@ -27,10 +27,10 @@ const CONFIRMED_DE: &str =
     "Danke! Ihre Anmeldung ist bestätigt. Mit STOP können Sie sich jederzeit abmelden.";
 const WITHDRAWN_DE: &str = "Sie sind abgemeldet und erhalten keine Nachrichten mehr von uns. Mit START melden Sie sich wieder an.";
 
-impl Hafen {
+impl Consent {
     /// Asks a contact to consent to a purpose and sends the confirmation request.
     #[allow(clippy::too_many_arguments)] // each is a distinct fact of the proof
-    pub async fn request_consent(
+    pub async fn request(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -156,7 +156,7 @@ impl Hafen {
         if !super::keywords::may_be_keyword(text) {
             return Ok(());
         }
-        let settings = self.consent_settings(tenant).await?;
+        let settings = self.settings(tenant).await?;
         let Some(intent) = settings.keywords.intent(text) else {
             return Ok(());
         };

@@ -17,11 +17,14 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
+use crate::channels::Channels;
 use crate::clock::{from_micros, to_micros};
+use crate::contacts::Contacts;
 use crate::crypto::keyring::OwnerKeys;
 use crate::crypto::FieldBinding;
 use crate::error::{Error, Result};
-use crate::service::Hafen;
+use crate::infra::Infra;
+use crate::messages::Messages;
 use crate::store::schema::{consent_purposes, consent_settings, consent_texts, consents};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -434,7 +437,36 @@ fn new_texts(
     Ok(rows)
 }
 
-impl Hafen {
+/// The consent service: purposes and their texts, the double opt-in flow and its ledger,
+/// keywords, the sign-up widget, broadcasts to those who consented, proofs.
+#[derive(Debug, Clone)]
+pub struct Consent {
+    pub(crate) infra: Infra,
+    /// Confirmation requests and replies are sent through a channel.
+    pub(crate) channels: Channels,
+    pub(crate) contacts: Contacts,
+    pub(crate) messages: Messages,
+    /// Broadcast messages per second (0: unpaced).
+    pub(crate) broadcast_rate: u32,
+    pub(crate) widget_rate: std::sync::Arc<widget::RateLimiter>,
+    pub(crate) widget_limits: widget::WidgetLimits,
+}
+
+impl Consent {
+    pub fn new(infra: Infra, channels: Channels, contacts: Contacts, messages: Messages) -> Self {
+        Self {
+            infra,
+            channels,
+            contacts,
+            messages,
+            broadcast_rate: 20,
+            widget_rate: Default::default(),
+            widget_limits: Default::default(),
+        }
+    }
+}
+
+impl Consent {
     pub async fn create_purpose(
         &self,
         actor: &Actor,
@@ -592,7 +624,7 @@ impl Hafen {
         Ok(out)
     }
 
-    pub async fn consent_settings(&self, tenant: &TenantId) -> Result<Settings> {
+    pub async fn settings(&self, tenant: &TenantId) -> Result<Settings> {
         let t = tenant.as_str().to_string();
         type Stored = (String, String, String, i64, Option<String>);
         let stored: Option<Stored> = self
@@ -630,7 +662,7 @@ impl Hafen {
         })
     }
 
-    pub async fn put_consent_settings(
+    pub async fn put_settings(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -732,7 +764,7 @@ impl Hafen {
         evidence: Evidence,
         message_id: Option<String>,
     ) -> Result<(ConsentRow, String, Option<String>)> {
-        let settings = self.consent_settings(tenant).await?;
+        let settings = self.settings(tenant).await?;
         let keys = self.contacts.keys_for(tenant, contact_id).await?;
         let now = self.infra.clock.now();
         let (t, c, p, lang) = (
@@ -896,7 +928,7 @@ impl Hafen {
     }
 
     /// Withdraws consent for one purpose or all (API, agent on the person's behalf).
-    pub async fn withdraw_consent(
+    pub async fn withdraw(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -925,7 +957,7 @@ impl Hafen {
     }
 
     /// Marks requests past their expiry as expired; returns how many.
-    pub async fn expire_consent_requests(&self) -> Result<usize> {
+    pub async fn expire_requests(&self) -> Result<usize> {
         let now = to_micros(self.infra.clock.now());
         let due: Vec<(String, String)> = self
             .infra
@@ -992,7 +1024,7 @@ impl Hafen {
     }
 
     /// A contact's consents with their full history (the proof).
-    pub async fn contact_consents(
+    pub async fn of_contact(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -1071,7 +1103,7 @@ impl Hafen {
     }
 
     /// Checks the consent ledger from the first entry to the last.
-    pub async fn verify_consent_ledger(&self) -> Result<crate::audit::ChainReport> {
+    pub async fn verify_ledger(&self) -> Result<crate::audit::ChainReport> {
         Ok(self.infra.store.read(ledger::verify).await?)
     }
 }

@@ -6,12 +6,12 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
+use super::Consent;
 use super::{ConsentState, ConsentTextView, LedgerEntryView};
 use crate::auth::{Actor, Permission};
 use crate::documents::{Block, Document};
 use crate::error::{Error, Result};
 use crate::records::Lang;
-use crate::service::Hafen;
 use crate::store::schema::{consent_texts, tenants};
 use crate::tenants::TenantId;
 
@@ -33,8 +33,8 @@ pub struct ConsentProof {
     pub ledger_intact: bool,
 }
 
-impl Hafen {
-    pub async fn consent_proof(
+impl Consent {
+    pub async fn proof(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -42,7 +42,7 @@ impl Hafen {
         purpose: &str,
     ) -> Result<ConsentProof> {
         actor.authorize(tenant, Permission::ReadContent)?;
-        let consents = self.contact_consents(actor, tenant, contact_id).await?;
+        let consents = self.of_contact(actor, tenant, contact_id).await?;
         let consent = consents
             .into_iter()
             .find(|c| c.purpose_id == purpose)
@@ -81,7 +81,7 @@ impl Hafen {
                 Ok((controller, texts))
             })
             .await?;
-        let ledger = self.verify_consent_ledger().await?;
+        let ledger = self.verify_ledger().await?;
         Ok(ConsentProof {
             generated_at: self.infra.clock.now(),
             controller,

@@ -14,11 +14,11 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use super::Consent;
 use super::{Evidence, Source};
 use crate::auth::Actor;
 use crate::error::{Error, Result};
 use crate::messages::types::{Address, ChannelName};
-use crate::service::Hafen;
 use crate::tenants::TenantId;
 
 /// How long a form may be open before it is submitted.
@@ -135,7 +135,7 @@ pub enum SignUpRefusal {
     RateLimited,
 }
 
-impl Hafen {
+impl Consent {
     /// Sign-ups through the widget for this contact (any purpose, any state) since `since`,
     /// counted from the audit entries every request writes: subscribed or not, each attempt
     /// counts the same, so the limit itself tells nothing.
@@ -302,7 +302,7 @@ impl Hafen {
             note: Some("double opt-in via the hosted sign-up widget".into()),
         };
         let outcome = self
-            .request_consent(
+            .request(
                 &Actor::System,
                 tenant,
                 &contact,

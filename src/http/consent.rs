@@ -29,7 +29,12 @@ pub async fn create_purpose(
 ) -> Result<HttpResponse, ApiError> {
     let tenant = TenantId::parse(&path)?;
     let input: PurposeInput = json_body(&req, body).await?;
-    Ok(HttpResponse::Created().json(hafen.create_purpose(&caller.0, &tenant, input).await?))
+    Ok(HttpResponse::Created().json(
+        hafen
+            .consent
+            .create_purpose(&caller.0, &tenant, input)
+            .await?,
+    ))
 }
 
 /// The tenant's consent purposes with every text version.
@@ -44,7 +49,7 @@ pub async fn list_purposes(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = TenantId::parse(&path)?;
-    Ok(HttpResponse::Ok().json(hafen.list_purposes(&caller.0, &tenant).await?))
+    Ok(HttpResponse::Ok().json(hafen.consent.list_purposes(&caller.0, &tenant).await?))
 }
 
 /// A new version of a purpose's consent texts (earlier versions stay).
@@ -67,6 +72,7 @@ pub async fn add_texts(
     let input: ConsentTextsInput = json_body(&req, body).await?;
     Ok(HttpResponse::Created().json(
         hafen
+            .consent
             .add_purpose_texts(&caller.0, &tenant, &id, input)
             .await?,
     ))
@@ -89,7 +95,8 @@ pub async fn put_settings(
     let tenant = TenantId::parse(&path)?;
     let input: SettingsInput = json_body(&req, body).await?;
     hafen
-        .put_consent_settings(&caller.0, &tenant, input)
+        .consent
+        .put_settings(&caller.0, &tenant, input)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -145,7 +152,8 @@ pub async fn act(
                 ..Evidence::default()
             };
             let outcome = hafen
-                .request_consent(
+                .consent
+                .request(
                     &caller.0,
                     &tenant,
                     &id,
@@ -160,7 +168,8 @@ pub async fn act(
         }
         "withdraw" => {
             let changed = hafen
-                .withdraw_consent(&caller.0, &tenant, &id, input.purpose_id.as_deref())
+                .consent
+                .withdraw(&caller.0, &tenant, &id, input.purpose_id.as_deref())
                 .await?;
             Ok(HttpResponse::Ok().json(changed))
         }
@@ -181,7 +190,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(hafen.contact_consents(&caller.0, &tenant, &id).await?))
+    Ok(HttpResponse::Ok().json(hafen.consent.of_contact(&caller.0, &tenant, &id).await?))
 }
 
 /// Send one message to every contact with confirmed consent for a purpose (runs in the
@@ -202,7 +211,12 @@ pub async fn start_broadcast(
 ) -> Result<HttpResponse, ApiError> {
     let tenant = TenantId::parse(&path)?;
     let input: crate::consent::broadcast::BroadcastInput = json_body(&req, body).await?;
-    Ok(HttpResponse::Accepted().json(hafen.start_broadcast(&caller.0, &tenant, input).await?))
+    Ok(HttpResponse::Accepted().json(
+        hafen
+            .consent
+            .start_broadcast(&caller.0, &tenant, input)
+            .await?,
+    ))
 }
 
 /// A broadcast's progress and counts.
@@ -218,7 +232,12 @@ pub async fn read_broadcast(
 ) -> Result<HttpResponse, ApiError> {
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(hafen.read_broadcast(&caller.0, &tenant, &id).await?))
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .consent
+            .read_broadcast(&caller.0, &tenant, &id)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -246,7 +265,8 @@ pub async fn proof(
     let tenant = TenantId::parse(&tenant)?;
     let query: ProofQuery = super::extract::query(&req)?;
     let proof = hafen
-        .consent_proof(&caller.0, &tenant, &id, &purpose)
+        .consent
+        .proof(&caller.0, &tenant, &id, &purpose)
         .await?;
     match query.format.as_deref() {
         None | Some("json") => Ok(HttpResponse::Ok().json(proof)),

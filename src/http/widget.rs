@@ -160,6 +160,7 @@ async fn style_of(
     purpose: &str,
 ) -> Result<WidgetStyle, ApiError> {
     let view = hafen
+        .consent
         .list_purposes(&crate::auth::Actor::System, tenant)
         .await?
         .into_iter()
@@ -193,9 +194,12 @@ pub async fn show(
     let tenant = TenantId::parse(&tenant)?;
     let query: PageQuery = super::extract::query(&req)?;
     let lang = language(query.lang.as_deref());
-    let (name, text) = hafen.widget_purpose(&tenant, &purpose, lang).await?;
+    let (name, text) = hafen
+        .consent
+        .widget_purpose(&tenant, &purpose, lang)
+        .await?;
     let style = style_of(&hafen, &tenant, &purpose).await?;
-    let token = hafen.widget_token(&tenant, &purpose);
+    let token = hafen.consent.widget_token(&tenant, &purpose);
     let transport = super::forwarded::https(&req);
     let mut response = html(
         StatusCode::OK,
@@ -238,7 +242,10 @@ pub async fn submit(
         page: header("referer"),
         origin: header("origin"),
     };
-    let outcome = hafen.widget_sign_up(&tenant, &purpose, sign_up).await?;
+    let outcome = hafen
+        .consent
+        .widget_sign_up(&tenant, &purpose, sign_up)
+        .await?;
     let style = style_of(&hafen, &tenant, &purpose).await?;
     let w = words(lang);
     let (status, message) = match outcome {
@@ -282,8 +289,11 @@ pub async fn submit(
             },
         ),
     };
-    let (name, text) = hafen.widget_purpose(&tenant, &purpose, lang).await?;
-    let token = hafen.widget_token(&tenant, &purpose);
+    let (name, text) = hafen
+        .consent
+        .widget_purpose(&tenant, &purpose, lang)
+        .await?;
+    let token = hafen.consent.widget_token(&tenant, &purpose);
     let transport = super::forwarded::https(&req);
     let mut response = html(
         status,

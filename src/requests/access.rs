@@ -377,7 +377,7 @@ impl Hafen {
         tenant: &TenantId,
         contact_id: &str,
     ) -> Result<Vec<ExportedConsent>> {
-        let consents: Vec<ConsentView> = self.contact_consents(actor, tenant, contact_id).await?;
+        let consents: Vec<ConsentView> = self.consent.of_contact(actor, tenant, contact_id).await?;
         let purposes: BTreeMap<String, String> = self
             .infra
             .store

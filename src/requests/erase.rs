@@ -697,22 +697,23 @@ impl Hafen {
                 "the contact was already erased (its key is destroyed)".into(),
             ));
         }
-        self.transition(
-            tenant,
-            &contact_id,
-            None,
-            &["confirmed"],
-            ConsentState::Withdrawn,
-            Source::System,
-            Evidence {
-                note: Some(format!(
-                    "withdrawn by erasure request {id} (Art. 17, 21(3) GDPR)"
-                )),
-                ..Evidence::default()
-            },
-            None,
-        )
-        .await?;
+        self.consent
+            .transition(
+                tenant,
+                &contact_id,
+                None,
+                &["confirmed"],
+                ConsentState::Withdrawn,
+                Source::System,
+                Evidence {
+                    note: Some(format!(
+                        "withdrawn by erasure request {id} (Art. 17, 21(3) GDPR)"
+                    )),
+                    ..Evidence::default()
+                },
+                None,
+            )
+            .await?;
         let now = self.infra.clock.now();
         let plan = self.plan_erasure(&contact, &set, now).await?;
         let may_keep = plan

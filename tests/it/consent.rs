@@ -183,9 +183,9 @@ async fn keyword_double_opt_in_broadcasts_stop_expiry_and_proof(backend: Backend
         .await;
     assert_eq!(status, 202, "{scheduled}");
     assert_eq!(scheduled["state"], json!("scheduled"));
-    assert_eq!(app.hafen.run_due_broadcasts().await.unwrap(), 0);
+    assert_eq!(app.hafen.consent.run_due_broadcasts().await.unwrap(), 0);
     app.clock.advance(chrono::Duration::minutes(61));
-    assert_eq!(app.hafen.run_due_broadcasts().await.unwrap(), 1);
+    assert_eq!(app.hafen.consent.run_due_broadcasts().await.unwrap(), 1);
     let done = finished_broadcast(&app, &tenant, &agent, scheduled["id"].as_str().unwrap()).await;
     assert_eq!(done["sent"], json!(1), "{done}");
     assert!(sent_to(&fake, a).iter().any(|t| t == "Später"));
@@ -348,9 +348,9 @@ async fn keyword_double_opt_in_broadcasts_stop_expiry_and_proof(backend: Backend
 
     // B's request expires after 48 hours.
     app.clock.advance(chrono::Duration::hours(46));
-    assert_eq!(app.hafen.expire_consent_requests().await.unwrap(), 0);
+    assert_eq!(app.hafen.consent.expire_requests().await.unwrap(), 0);
     app.clock.advance(chrono::Duration::hours(2));
-    assert_eq!(app.hafen.expire_consent_requests().await.unwrap(), 1);
+    assert_eq!(app.hafen.consent.expire_requests().await.unwrap(), 1);
     let contact_b = contact_of(&app, &tenant, &agent, b).await;
     let (_, consents) = app
         .get(
@@ -370,7 +370,7 @@ async fn keyword_double_opt_in_broadcasts_stop_expiry_and_proof(backend: Backend
     assert_eq!(consents[0]["state"], json!("expired"));
 
     // The ledger verifies, and any edit is detected.
-    let report = app.hafen.verify_consent_ledger().await.unwrap();
+    let report = app.hafen.consent.verify_ledger().await.unwrap();
     assert!(report.broken.is_none(), "{report}");
     assert!(report.verified >= 5);
     use hafen::store::schema::consent_ledger;
@@ -379,7 +379,7 @@ async fn keyword_double_opt_in_broadcasts_stop_expiry_and_proof(backend: Backend
         .set(consent_ledger::source.eq("api"))
         .execute(&mut conn)
         .unwrap();
-    let report = app.hafen.verify_consent_ledger().await.unwrap();
+    let report = app.hafen.consent.verify_ledger().await.unwrap();
     assert_eq!(report.broken.map(|b| b.seq), Some(2));
 
     // Roles: an ingest token cannot read proofs; another tenant sees nothing.

@@ -629,7 +629,7 @@ async fn end_of_calendar_year_consent_withdrawal_and_unused_contacts(backend: Ba
         .unwrap();
     assert_eq!(redacted.len(), 2);
     assert!(redacted.iter().all(|(_, e)| e.is_none()), "evidence gone");
-    let report = app.hafen.verify_consent_ledger().await.unwrap();
+    let report = app.hafen.consent.verify_ledger().await.unwrap();
     assert!(
         report.broken.is_none(),
         "the ledger still verifies: {report}"

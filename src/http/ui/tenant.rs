@@ -179,6 +179,7 @@ async fn consent(
 ) -> Result<HttpResponse, UiError> {
     let (tenant, name) = who.tenant(&path)?;
     let list = hafen
+        .consent
         .list_purposes(who.actor(), &tenant)
         .await
         .map_err(UiError::domain(who.lang))?;
@@ -258,6 +259,7 @@ async fn create_purpose(
         }),
     };
     hafen
+        .consent
         .create_purpose(who.actor(), &tenant, input)
         .await
         .map_err(UiError::domain(who.lang))?;
