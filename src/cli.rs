@@ -362,7 +362,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("--tenant: {e}"))?;
             let report = on_install(cli.config.as_deref(), clock, async |hafen| {
                 hafen
-                    .run_retention(&Actor::Cli, tenant.as_ref(), dry_run)
+                    .retention
+                    .run(&Actor::Cli, tenant.as_ref(), dry_run)
                     .await
                     .map_err(|e| match e {
                         crate::error::Error::NotFound => anyhow::anyhow!("no such tenant"),
@@ -380,7 +381,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: RetentionCommand::Verify,
         } => {
             let report = on_install(cli.config.as_deref(), clock, async |hafen| {
-                Ok(hafen.verify_retention_certificates().await?)
+                Ok(hafen.retention.verify_certificates().await?)
             })
             .await?;
             println!("deletion certificates: {report}");

@@ -147,7 +147,8 @@ fn report(what: &str, result: crate::error::Result<usize>) {
 /// A scheduled retention sweep over every tenant; another instance may be running it.
 pub async fn run_retention(hafen: &Hafen) {
     match hafen
-        .run_retention(&crate::auth::Actor::System, None, false)
+        .retention
+        .run(&crate::auth::Actor::System, None, false)
         .await
     {
         Ok(report) if !report.ran => {

@@ -18,7 +18,9 @@ use crate::events::Events;
 use crate::infra::Infra;
 use crate::messages::Messages;
 use crate::records::Records;
+use crate::requests::Requests;
 use crate::retention::keys::PeriodKeys;
+use crate::retention::{Retention, RetentionSettings};
 use crate::store::Store;
 use crate::tenants::{self, NewTenantRow, TenantId, TenantName};
 
@@ -33,10 +35,8 @@ pub struct Hafen {
     pub events: Events,
     pub messages: Messages,
     pub records: Records,
-    pub(crate) periods: PeriodKeys,
-    pub(crate) retention: crate::retention::RetentionSettings,
-    /// The install's own wording for letters to data subjects (`templates_dir`).
-    pub(crate) letter_wording: Arc<crate::requests::wording::LetterWording>,
+    pub requests: Requests,
+    pub retention: Retention,
 }
 
 impl std::fmt::Debug for Hafen {
@@ -63,12 +63,22 @@ impl Hafen {
         let contacts = Contacts::new(infra.clone());
         let messages = Messages::new(infra.clone(), periods.clone());
         let channels = Channels::new(infra.clone(), periods.clone());
+        let records = Records::new(infra.clone());
         let consent = Consent::new(
             infra.clone(),
             channels.clone(),
             contacts.clone(),
             messages.clone(),
         );
+        let requests = Requests::new(
+            infra.clone(),
+            consent.clone(),
+            contacts.clone(),
+            messages.clone(),
+            records.clone(),
+            periods.clone(),
+        );
+        let retention = Retention::new(infra.clone(), periods, requests.clone());
         Self {
             accounts: Accounts::new(infra.clone(), Default::default()),
             audit: Audit::new(infra.clone()),
@@ -77,12 +87,17 @@ impl Hafen {
             contacts,
             events: Events::new(infra.clone()),
             messages,
-            records: Records::new(infra.clone()),
-            periods,
-            retention: Default::default(),
-            letter_wording: Arc::default(),
+            records,
+            requests,
+            retention,
             infra,
         }
+    }
+
+    /// The install's retention settings (approval, floor, batch size, audit log years).
+    pub fn with_retention(mut self, settings: RetentionSettings) -> Self {
+        self.retention.settings = settings;
+        self
     }
 
     /// The install's rules for issuing tokens.
@@ -93,7 +108,7 @@ impl Hafen {
 
     /// Letters to data subjects in the install's own wording (`<templates_dir>/letters.toml`).
     pub fn with_letter_wording(mut self, wording: crate::requests::wording::LetterWording) -> Self {
-        self.letter_wording = Arc::new(wording);
+        self.requests.letter_wording = Arc::new(wording);
         self
     }
 

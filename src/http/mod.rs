@@ -627,7 +627,7 @@ async fn metrics(hafen: web::Data<Hafen>, req: actix_web::HttpRequest) -> HttpRe
         }
     }
     // Counted now rather than kept: a request becomes overdue by the passing of a day.
-    if let Err(e) = hafen.refresh_request_metrics().await {
+    if let Err(e) = hafen.requests.refresh_metrics().await {
         tracing::warn!(error = ?e, "cannot count overdue data-subject requests");
     }
     let (hits, misses) = hafen.infra.keys.stats();

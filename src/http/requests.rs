@@ -70,7 +70,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let tenant = TenantId::parse(&path)?;
     let input: NewRequest = json_body(&req, body).await?;
-    Ok(HttpResponse::Created().json(hafen.create_request(&caller.0, &tenant, input).await?))
+    Ok(HttpResponse::Created().json(hafen.requests.create(&caller.0, &tenant, input).await?))
 }
 
 /// The tenant's requests, newest first (`?overdue=true`: open ones past their deadline).
@@ -89,7 +89,8 @@ pub async fn list(
     let q: ListQuery = query(&req)?;
     Ok(HttpResponse::Ok().json(
         hafen
-            .list_requests(&caller.0, &tenant, q.overdue.unwrap_or(false))
+            .requests
+            .list(&caller.0, &tenant, q.overdue.unwrap_or(false))
             .await?,
     ))
 }
@@ -107,7 +108,7 @@ pub async fn read(
 ) -> Result<HttpResponse, ApiError> {
     let (t, id) = path.into_inner();
     let tenant = TenantId::parse(&t)?;
-    Ok(HttpResponse::Ok().json(hafen.read_request(&caller.0, &tenant, &id).await?))
+    Ok(HttpResponse::Ok().json(hafen.requests.read(&caller.0, &tenant, &id).await?))
 }
 
 /// Extend the deadline by two months (within the first month, with a reason).
@@ -130,7 +131,8 @@ pub async fn extend(
     let input: ExtendInput = json_body(&req, body).await?;
     Ok(HttpResponse::Ok().json(
         hafen
-            .extend_request(&caller.0, &tenant, &id, &input.reason)
+            .requests
+            .extend(&caller.0, &tenant, &id, &input.reason)
             .await?,
     ))
 }
@@ -155,6 +157,7 @@ pub async fn identity(
     let input: IdentityInput = json_body(&req, body).await?;
     Ok(HttpResponse::Ok().json(
         hafen
+            .requests
             .record_identity_check(&caller.0, &tenant, &id, input.method)
             .await?,
     ))
@@ -179,7 +182,8 @@ pub async fn reject(
     let input: RejectInput = json_body(&req, body).await?;
     Ok(HttpResponse::Ok().json(
         hafen
-            .reject_request(&caller.0, &tenant, &id, input.ground)
+            .requests
+            .reject(&caller.0, &tenant, &id, input.ground)
             .await?,
     ))
 }
@@ -216,7 +220,8 @@ pub async fn letter(
     let q: LetterQuery = query(&req)?;
     let lang = crate::records::Lang::parse(q.lang.as_deref().unwrap_or("de"))?;
     let letter = hafen
-        .request_letter(
+        .requests
+        .letter(
             &caller.0,
             &tenant,
             &id,
@@ -265,7 +270,8 @@ pub async fn export(
         json_body(&req, body).await?
     };
     let export = hafen
-        .export_request(&caller.0, &tenant, &id, options)
+        .requests
+        .export(&caller.0, &tenant, &id, options)
         .await?;
     Ok(HttpResponse::Ok()
         .content_type(if export.encrypted {
@@ -297,7 +303,7 @@ pub async fn erase(
 ) -> Result<HttpResponse, ApiError> {
     let (t, id) = path.into_inner();
     let tenant = TenantId::parse(&t)?;
-    Ok(HttpResponse::Ok().json(hafen.erase_request(&caller.0, &tenant, &id).await?))
+    Ok(HttpResponse::Ok().json(hafen.requests.erase(&caller.0, &tenant, &id).await?))
 }
 
 /// Record the DPO's decision on a category of an erasure whose end could not be computed:
@@ -319,7 +325,12 @@ pub async fn decide(
     let (t, id) = path.into_inner();
     let tenant = TenantId::parse(&t)?;
     let input: DecisionInput = json_body(&req, body).await?;
-    Ok(HttpResponse::Ok().json(hafen.decide_erasure(&caller.0, &tenant, &id, input).await?))
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .requests
+            .decide_erasure(&caller.0, &tenant, &id, input)
+            .await?,
+    ))
 }
 
 /// Answer a restriction request: the contact is restricted (Art. 18).
@@ -335,7 +346,12 @@ pub async fn restrict(
 ) -> Result<HttpResponse, ApiError> {
     let (t, id) = path.into_inner();
     let tenant = TenantId::parse(&t)?;
-    Ok(HttpResponse::Ok().json(hafen.answer_restriction(&caller.0, &tenant, &id).await?))
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .requests
+            .answer_restriction(&caller.0, &tenant, &id)
+            .await?,
+    ))
 }
 
 /// Find a contact by channel and address (blind index; audited).
@@ -356,6 +372,7 @@ pub async fn lookup(
     let input: LookupInput = json_body(&req, body).await?;
     Ok(HttpResponse::Ok().json(
         hafen
+            .requests
             .lookup_contact(&caller.0, &tenant, &input.channel, &input.address)
             .await?,
     ))

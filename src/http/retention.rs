@@ -52,7 +52,8 @@ pub async fn preview(
     let input: RulesInput = json_body(&req, body).await?;
     Ok(HttpResponse::Ok().json(
         hafen
-            .preview_retention(&caller.0, &tenant, input.rules)
+            .retention
+            .preview(&caller.0, &tenant, input.rules)
             .await?,
     ))
 }
@@ -69,7 +70,7 @@ pub async fn rules(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = TenantId::parse(&path)?;
-    Ok(HttpResponse::Ok().json(hafen.retention_rules(&caller.0, &tenant).await?))
+    Ok(HttpResponse::Ok().json(hafen.retention.rules(&caller.0, &tenant).await?))
 }
 
 /// A new version of the rules. Active at once, or `pending_approval` when the install
@@ -91,7 +92,8 @@ pub async fn put_rules(
     let input: ActivateInput = json_body(&req, body).await?;
     Ok(HttpResponse::Created().json(
         hafen
-            .propose_retention(&caller.0, &tenant, input.rules, &input.preview_id)
+            .retention
+            .propose(&caller.0, &tenant, input.rules, &input.preview_id)
             .await?,
     ))
 }
@@ -108,7 +110,7 @@ pub async fn versions(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = TenantId::parse(&path)?;
-    Ok(HttpResponse::Ok().json(hafen.retention_versions(&caller.0, &tenant).await?))
+    Ok(HttpResponse::Ok().json(hafen.retention.versions(&caller.0, &tenant).await?))
 }
 
 fn version(s: &str) -> Result<i32, ApiError> {
@@ -134,7 +136,8 @@ pub async fn approve(
     let tenant = TenantId::parse(&tenant)?;
     Ok(HttpResponse::Ok().json(
         hafen
-            .decide_retention(&caller.0, &tenant, version(&v)?, true)
+            .retention
+            .decide(&caller.0, &tenant, version(&v)?, true)
             .await?,
     ))
 }
@@ -154,7 +157,8 @@ pub async fn reject(
     let tenant = TenantId::parse(&tenant)?;
     Ok(HttpResponse::Ok().json(
         hafen
-            .decide_retention(&caller.0, &tenant, version(&v)?, false)
+            .retention
+            .decide(&caller.0, &tenant, version(&v)?, false)
             .await?,
     ))
 }
@@ -183,7 +187,8 @@ pub async fn run_tenant(
     let q: RunQuery = query(&req)?;
     Ok(HttpResponse::Ok().json(
         hafen
-            .run_retention(&caller.0, Some(&tenant), q.dry_run.unwrap_or(false))
+            .retention
+            .run(&caller.0, Some(&tenant), q.dry_run.unwrap_or(false))
             .await?,
     ))
 }
@@ -200,7 +205,8 @@ pub async fn run_all(
     let q: RunQuery = query(&req)?;
     Ok(HttpResponse::Ok().json(
         hafen
-            .run_retention(&caller.0, None, q.dry_run.unwrap_or(false))
+            .retention
+            .run(&caller.0, None, q.dry_run.unwrap_or(false))
             .await?,
     ))
 }
@@ -230,7 +236,7 @@ pub async fn certificates(
     if !matches!(q.format.as_deref(), None | Some("json" | "csv" | "pdf")) {
         return Err(Error::invalid("format", "must be json, csv or pdf").into());
     }
-    let (list, chain) = hafen.retention_certificates(&caller.0, &tenant).await?;
+    let (list, chain) = hafen.retention.certificates(&caller.0, &tenant).await?;
     let file = |ext: &str| {
         (
             "Content-Disposition",
@@ -280,7 +286,12 @@ pub async fn place_hold(
 ) -> Result<HttpResponse, ApiError> {
     let tenant = TenantId::parse(&path)?;
     let input: HoldInput = json_body(&req, body).await?;
-    Ok(HttpResponse::Created().json(hafen.place_hold(&caller.0, &tenant, input).await?))
+    Ok(HttpResponse::Created().json(
+        hafen
+            .retention
+            .place_hold(&caller.0, &tenant, input)
+            .await?,
+    ))
 }
 
 /// The tenant's legal holds, newest first.
@@ -295,7 +306,7 @@ pub async fn list_holds(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = TenantId::parse(&path)?;
-    Ok(HttpResponse::Ok().json(hafen.list_holds(&caller.0, &tenant).await?))
+    Ok(HttpResponse::Ok().json(hafen.retention.list_holds(&caller.0, &tenant).await?))
 }
 
 /// Release a hold: its data becomes eligible for deletion again.
@@ -311,7 +322,12 @@ pub async fn release_hold(
 ) -> Result<HttpResponse, ApiError> {
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(hafen.release_hold(&caller.0, &tenant, &id).await?))
+    Ok(HttpResponse::Ok().json(
+        hafen
+            .retention
+            .release_hold(&caller.0, &tenant, &id)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

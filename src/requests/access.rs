@@ -16,6 +16,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::Requests;
 use super::{Kind, RequestRow, COMPLETED, OPEN};
 use crate::audit::AuditEvent;
 use crate::auth::{Actor, Permission};
@@ -30,7 +31,7 @@ use crate::records::live;
 use crate::records::register::{Document, Scope, Section as Part, SubProcessor};
 use crate::records::Lang;
 use crate::retention::keys;
-use crate::service::{Hafen, PageRequest};
+use crate::service::PageRequest;
 use crate::store::schema::{attachments as attachment_table, consent_texts};
 use crate::tenants::TenantId;
 
@@ -135,10 +136,10 @@ struct SubjectExport {
 
 const PAGE: u32 = 500;
 
-impl Hafen {
+impl Requests {
     /// Builds the export of an access or portability request and closes the request (a
     /// later call exports again, e.g. when a download was lost).
-    pub async fn export_request(
+    pub async fn export(
         &self,
         actor: &Actor,
         tenant: &TenantId,

@@ -20,6 +20,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::Requests;
 use super::{Kind, COMPLETED, DECISION_NEEDED};
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
@@ -37,7 +38,6 @@ use crate::retention::rules::{
 };
 use crate::retention::run::delete_items;
 use crate::retention::select::Selection;
-use crate::service::Hafen;
 use crate::store::schema::{attachments, consents, erasure_items, messages};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -626,7 +626,7 @@ pub struct OverviewLine {
     pub may_keep: Option<String>,
 }
 
-impl Hafen {
+impl Requests {
     /// What an erasure would erase and what it may keep, without changing anything.
     pub async fn erasure_overview(
         &self,
@@ -669,7 +669,7 @@ impl Hafen {
     }
 
     /// Answers an erasure request (see the module documentation).
-    pub async fn erase_request(
+    pub async fn erase(
         &self,
         actor: &Actor,
         tenant: &TenantId,

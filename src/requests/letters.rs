@@ -12,6 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::erase::ErasureOutcome;
+use super::Requests;
 use super::{Kind, RejectGround, RequestRow, COMPLETED, DECISION_NEEDED, REJECTED};
 use crate::audit::AuditEvent;
 use crate::auth::{Actor, Permission};
@@ -21,7 +22,6 @@ use crate::error::{Error, Result};
 use crate::records::register::{Document, Scope, Section as Part};
 use crate::records::Lang;
 use crate::retention::rules::Category;
-use crate::service::Hafen;
 use crate::tenants::TenantId;
 
 pub const SCHEMA: &str = "hafen.letter.v1";
@@ -490,10 +490,10 @@ pub fn blocks(l: &Letter) -> Vec<Block> {
     b
 }
 
-impl Hafen {
+impl Requests {
     /// The letter to the data subject for an answered request, as `pdf` or `json`; audited
     /// (`dsr.letter`), so the request's history shows when it was produced.
-    pub async fn request_letter(
+    pub async fn letter(
         &self,
         actor: &Actor,
         tenant: &TenantId,

@@ -22,11 +22,16 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
 use crate::clock::{from_micros, to_micros};
+use crate::consent::Consent;
+use crate::contacts::Contacts;
 use crate::contacts::{self, ContactView};
 use crate::crypto::FieldBinding;
 use crate::error::{Error, Result};
+use crate::infra::Infra;
 use crate::messages::types::{Address, ChannelName};
-use crate::service::Hafen;
+use crate::messages::Messages;
+use crate::records::Records;
+use crate::retention::keys::PeriodKeys;
 use crate::store::schema::subject_requests;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -341,13 +346,48 @@ pub fn count_overdue(conn: &mut DbConn, today: NaiveDate) -> Result<i64, StoreEr
         .count() as i64)
 }
 
-impl Hafen {
+/// The data-subject requests service: the register of requests and their deadlines, access
+/// exports, erasure, restriction answers, letters to the person.
+#[derive(Debug, Clone)]
+pub struct Requests {
+    pub(crate) infra: Infra,
+    pub(crate) consent: Consent,
+    pub(crate) contacts: Contacts,
+    pub(crate) messages: Messages,
+    pub(crate) records: Records,
+    pub(crate) periods: PeriodKeys,
+    /// The install's own wording for letters to data subjects (`templates_dir`).
+    pub(crate) letter_wording: std::sync::Arc<wording::LetterWording>,
+}
+
+impl Requests {
+    pub fn new(
+        infra: Infra,
+        consent: Consent,
+        contacts: Contacts,
+        messages: Messages,
+        records: Records,
+        periods: PeriodKeys,
+    ) -> Self {
+        Self {
+            infra,
+            consent,
+            contacts,
+            messages,
+            records,
+            periods,
+            letter_wording: Default::default(),
+        }
+    }
+}
+
+impl Requests {
     fn today(&self) -> NaiveDate {
         self.infra.clock.now().date_naive()
     }
 
     /// Sets the overdue-requests gauge from the register.
-    pub async fn refresh_request_metrics(&self) -> Result<()> {
+    pub async fn refresh_metrics(&self) -> Result<()> {
         let today = self.today();
         let n = self
             .infra
@@ -359,7 +399,7 @@ impl Hafen {
     }
 
     /// Registers a request; the deadline runs from `received_on`.
-    pub async fn create_request(
+    pub async fn create(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -422,7 +462,7 @@ impl Hafen {
     }
 
     /// The tenant's requests, newest first; only open ones past their deadline with `overdue`.
-    pub async fn list_requests(
+    pub async fn list(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -459,12 +499,7 @@ impl Hafen {
     }
 
     /// One request.
-    pub async fn read_request(
-        &self,
-        actor: &Actor,
-        tenant: &TenantId,
-        id: &str,
-    ) -> Result<RequestView> {
+    pub async fn read(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<RequestView> {
         actor.authorize(tenant, Permission::HandleRequests)?;
         let row = self.request_row(tenant, id).await?;
         let keys = self.infra.tenant_keys(tenant).await?;
@@ -565,12 +600,12 @@ impl Hafen {
             .store
             .write(move |conn| audit::append(conn, at, event.clone()))
             .await?;
-        self.read_request(actor, tenant, id).await
+        self.read(actor, tenant, id).await
     }
 
     /// Extends the deadline by two months, with the reason the subject must be told
     /// (Art. 12(3)); only within the first month.
-    pub async fn extend_request(
+    pub async fn extend(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -638,12 +673,12 @@ impl Hafen {
                 audit::append(conn, at, event.clone())
             })
             .await?;
-        self.read_request(actor, tenant, id).await
+        self.read(actor, tenant, id).await
     }
 
     /// Closes a request without acting on it, naming the ground (kept as the outcome; no
     /// free text, so nothing personal ends up in it).
-    pub async fn reject_request(
+    pub async fn reject(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -665,7 +700,7 @@ impl Hafen {
         let outcome = serde_json::json!({ "rejected": ground });
         self.close_request(actor, tenant, id, REJECTED, outcome, "dsr.reject")
             .await?;
-        self.read_request(actor, tenant, id).await
+        self.read(actor, tenant, id).await
     }
 
     /// Answers a restriction request: the contact is restricted (Art. 18).
@@ -688,7 +723,7 @@ impl Hafen {
         let outcome = serde_json::json!({ "restricted": true });
         self.close_request(actor, tenant, id, COMPLETED, outcome, "dsr.restrict")
             .await?;
-        self.read_request(actor, tenant, id).await
+        self.read(actor, tenant, id).await
     }
 
     pub(crate) async fn close_request(

@@ -10,15 +10,15 @@
 use sha2::{Digest, Sha256};
 
 use super::letters::{blocks, date, hash, Letter, RenderedLetter, SCHEMA};
+use super::Requests;
 use crate::audit::AuditEvent;
 use crate::auth::{Actor, Permission};
 use crate::documents;
 use crate::error::{Error, Result};
 use crate::records::Lang;
-use crate::service::Hafen;
 use crate::tenants::TenantId;
 
-impl Hafen {
+impl Requests {
     /// The "we hold no data on you" letter for `query`, as PDF. Searches again first and
     /// refuses (409) when the search now finds someone: the letter is only ever true.
     pub async fn no_data_letter(

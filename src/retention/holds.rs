@@ -6,12 +6,12 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::Retention;
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
 use crate::clock::{from_micros, to_micros};
 use crate::crypto::seal::FieldBinding;
 use crate::error::{Error, Result};
-use crate::service::Hafen;
 use crate::store::schema::{contacts, legal_holds};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -159,7 +159,7 @@ pub fn active(conn: &mut DbConn, tenant: &str, now: i64) -> Result<ActiveHolds, 
     Ok(holds)
 }
 
-impl Hafen {
+impl Retention {
     pub async fn place_hold(
         &self,
         actor: &Actor,

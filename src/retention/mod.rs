@@ -21,10 +21,12 @@ use crate::audit::{self, AuditEvent, ChainReport};
 use crate::auth::{Actor, Permission};
 use crate::clock::{from_micros, to_micros};
 use crate::error::{Error, Result};
-use crate::service::Hafen;
+use crate::infra::Infra;
+use crate::requests::Requests;
 use crate::store::schema::{retention_previews, retention_rule_sets, tenants};
 use crate::store::{backend, DbConn, StoreError};
 use crate::tenants::TenantId;
+use keys::PeriodKeys;
 
 use certificates::{CertificateProgress, CertificateView};
 use rules::{Category, RuleInput, RuleSet};
@@ -287,15 +289,37 @@ fn approval_reason(settings: &RetentionSettings, share: f64) -> Option<String> {
     }
 }
 
-impl Hafen {
+/// The retention service: rule sets (proposed, previewed, approved), legal holds, the sweep
+/// that deletes what is due and certifies it, the certificates' chain.
+#[derive(Debug, Clone)]
+pub struct Retention {
+    pub(crate) infra: Infra,
+    pub(crate) periods: PeriodKeys,
+    /// What erasure requests kept back is erased by the sweep when its end has passed.
+    pub(crate) requests: Requests,
+    pub(crate) settings: RetentionSettings,
+}
+
+impl Retention {
+    pub fn new(infra: Infra, periods: PeriodKeys, requests: Requests) -> Self {
+        Self {
+            infra,
+            periods,
+            requests,
+            settings: Default::default(),
+        }
+    }
+}
+
+impl Retention {
     fn approval_reason(&self, share: f64) -> Option<String> {
-        approval_reason(&self.retention, share)
+        approval_reason(&self.settings, share)
     }
 
     /// Refuses periods shorter than the install's floor: one token must not be able to delete
     /// everything at once with `P0D`.
     fn check_floor(&self, set: &RuleSet) -> Result<()> {
-        let floor = self.retention.min_period;
+        let floor = self.settings.min_period;
         for (i, rule) in set.rules.iter().enumerate() {
             if let rules::Retain::For(period) = rule.retain {
                 if period.approximate() < floor {
@@ -313,14 +337,9 @@ impl Hafen {
         Ok(())
     }
 
-    pub fn with_retention(mut self, settings: RetentionSettings) -> Self {
-        self.retention = settings;
-        self
-    }
-
     /// Dry-run of a proposed rule set: what it would delete now and within 30 days. The
     /// answer's preview id is what an activation must cite.
-    pub async fn preview_retention(
+    pub async fn preview(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -381,7 +400,7 @@ impl Hafen {
 
     /// Records a new version of the tenant's rules, citing the preview of exactly these
     /// rules. It applies at once, or after a second admin approves (config).
-    pub async fn propose_retention(
+    pub async fn propose(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -393,8 +412,8 @@ impl Hafen {
         self.check_floor(&set)?;
         self.infra.ensure_tenant(tenant).await?;
         let now = self.infra.clock.now();
-        let oldest_preview = to_micros(now - self.retention.preview_valid_for);
-        let settings = self.retention.clone();
+        let oldest_preview = to_micros(now - self.settings.preview_valid_for);
+        let settings = self.settings.clone();
         let (t, preview, by) = (
             tenant.as_str().to_string(),
             preview_id.to_string(),
@@ -484,7 +503,7 @@ impl Hafen {
     }
 
     /// A second admin approves (or rejects) a pending version; the proposer cannot.
-    pub async fn decide_retention(
+    pub async fn decide(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -563,7 +582,7 @@ impl Hafen {
         row.map(|r| r.view()).ok_or(Error::NotFound)
     }
 
-    pub async fn retention_rules(&self, actor: &Actor, tenant: &TenantId) -> Result<RulesView> {
+    pub async fn rules(&self, actor: &Actor, tenant: &TenantId) -> Result<RulesView> {
         actor.authorize(tenant, Permission::ViewRetention)?;
         self.infra.ensure_tenant(tenant).await?;
         let t = tenant.as_str().to_string();
@@ -597,11 +616,7 @@ impl Hafen {
     }
 
     /// Every version, newest first: who changed what, when.
-    pub async fn retention_versions(
-        &self,
-        actor: &Actor,
-        tenant: &TenantId,
-    ) -> Result<Vec<RuleSetVersion>> {
+    pub async fn versions(&self, actor: &Actor, tenant: &TenantId) -> Result<Vec<RuleSetVersion>> {
         actor.authorize(tenant, Permission::ViewRetention)?;
         self.infra.ensure_tenant(tenant).await?;
         let t = tenant.as_str().to_string();
@@ -622,7 +637,7 @@ impl Hafen {
     /// Runs retention for one tenant or all. A dry run lists what is due and changes
     /// nothing. A real run takes the sweep lock; when another instance holds it, nothing is
     /// done and `ran` is false.
-    pub async fn run_retention(
+    pub async fn run(
         &self,
         actor: &Actor,
         tenant: Option<&TenantId>,
@@ -748,8 +763,8 @@ impl Hafen {
                 .set(self.infra.clock.now().timestamp());
         }
         // Housekeeping, not part of the proof: the run answers now, space comes back meanwhile.
-        let hafen = self.clone();
-        tokio::spawn(async move { hafen.reclaim_space().await });
+        let retention = self.clone();
+        tokio::spawn(async move { retention.reclaim_space().await });
         Ok(runs)
     }
 
@@ -774,7 +789,7 @@ impl Hafen {
             .write(move |conn| certificates::start(conn, &started))
             .await?;
         let holds_now = holds::ActiveHolds::default();
-        let batch = self.retention.batch.max(1);
+        let batch = self.settings.batch.max(1);
         let mut overdue: BTreeMap<Category, u64> = BTreeMap::new();
         for (category, selection) in run::selections(tenant, &set, &holds_now, now, None) {
             let mut after: Option<String> = None;
@@ -840,7 +855,7 @@ impl Hafen {
         }
         // What erasure requests kept back and whose end has now passed (each with its own
         // certificate, naming the request).
-        if let Err(e) = self.erase_kept_items(tenant, run_id, now).await {
+        if let Err(e) = self.requests.erase_kept_items(tenant, run_id, now).await {
             tracing::error!(error = %crate::telemetry::chain(&e), "erasing kept items failed; the next run continues");
             progress.errors.push(format!("erasure requests: {e}"));
         }
@@ -910,15 +925,14 @@ impl Hafen {
     /// Removes audit entries older than `audit_years` after the end of their year, oldest
     /// first, leaving an anchor so the rest of the chain still verifies.
     async fn prune_audit_log(&self, now: DateTime<Utc>) -> Result<u64> {
-        if self.retention.audit_years == 0 {
+        if self.settings.audit_years == 0 {
             return Ok(0);
         }
         // Audit entries are kept for whole years after the year they were written in.
-        let Some(cutoff) = rules::Period::years(self.retention.audit_years).cutoff(now, true)
-        else {
+        let Some(cutoff) = rules::Period::years(self.settings.audit_years).cutoff(now, true) else {
             return Ok(0);
         };
-        let batch = self.retention.batch.max(1);
+        let batch = self.settings.batch.max(1);
         let mut total = 0u64;
         loop {
             let at = self.infra.clock.now();
@@ -961,7 +975,7 @@ impl Hafen {
     }
 
     /// The tenant's deletion certificates, oldest first.
-    pub async fn retention_certificates(
+    pub async fn certificates(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -984,12 +998,12 @@ impl Hafen {
         Ok((list, report))
     }
 
-    pub async fn verify_retention_certificates(&self) -> Result<ChainReport> {
+    pub async fn verify_certificates(&self) -> Result<ChainReport> {
         Ok(self.infra.store.read(certificates::verify).await?)
     }
 
     async fn sweep_lock(&self) -> Result<Option<SweepLock>> {
-        let local = match self.retention.local_lock.clone().try_lock_owned() {
+        let local = match self.settings.local_lock.clone().try_lock_owned() {
             Ok(guard) => guard,
             Err(_) => return Ok(None),
         };
@@ -1038,7 +1052,7 @@ impl Drop for SweepLock {
     }
 }
 
-impl Hafen {
+impl Retention {
     /// Takes the sweep lock as a sweep would (tests: a second instance must then skip).
     pub async fn hold_sweep_lock(&self) -> Result<Option<SweepLock>> {
         self.sweep_lock().await

@@ -200,7 +200,7 @@ impl Hafen {
             if actor.authorize(tenant, Permission::HandleRequests).is_err() {
                 continue;
             }
-            for request in self.list_requests(actor, tenant, false).await? {
+            for request in self.requests.list(actor, tenant, false).await? {
                 if request.status == "open" || request.status == crate::requests::DECISION_NEEDED {
                     open_requests.push(OpenRequest {
                         tenant: name.clone(),
@@ -238,8 +238,8 @@ impl Hafen {
             retention_failed_since: sweeps.failed_since,
             open_requests,
             last_backup,
-            approval_always: self.retention.require_approval,
-            approval_above_percent: self.retention.approval_above_share * 100.0,
+            approval_always: self.retention.settings.require_approval,
+            approval_above_percent: self.retention.settings.approval_above_share * 100.0,
         })
     }
 }

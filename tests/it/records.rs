@@ -1000,7 +1000,7 @@ async fn erasure_restricts_under_a_statutory_duty_and_erases_without_one(backend
         )
         .await;
     assert_eq!(status, 409);
-    let chain = app.hafen.verify_retention_certificates().await.unwrap();
+    let chain = app.hafen.retention.verify_certificates().await.unwrap();
     assert!(chain.broken.is_none() && chain.verified >= 2, "{chain}");
     assert!(app
         .hafen

@@ -1159,7 +1159,8 @@ async fn certificates_chain_export_and_reveal_tampering(backend: Backend) {
     assert_eq!(app.get(&base, &agent).await.0, 403);
     assert!(app
         .hafen
-        .verify_retention_certificates()
+        .retention
+        .verify_certificates()
         .await
         .unwrap()
         .broken
@@ -1170,7 +1171,7 @@ async fn certificates_chain_export_and_reveal_tampering(backend: Backend) {
         .set(retention_certificates::counts.eq("{\"message_metadata\":0}"))
         .execute(&mut conn)
         .unwrap();
-    let report = app.hafen.verify_retention_certificates().await.unwrap();
+    let report = app.hafen.retention.verify_certificates().await.unwrap();
     assert_eq!(report.broken.unwrap().seq, 1);
     let r = app
         .client
@@ -1302,6 +1303,7 @@ async fn only_one_instance_sweeps_at_a_time() {
     // This instance holds the sweep lock: the other process skips, deleting nothing.
     let lock = app
         .hafen
+        .retention
         .hold_sweep_lock()
         .await
         .unwrap()

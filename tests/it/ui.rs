@@ -1171,7 +1171,8 @@ async fn the_dashboard_tells_retention_state_it_does_not_know(backend: Backend) 
 
     // This instance sweeps: now it knows (nothing is overdue).
     app.hafen
-        .run_retention(&Actor::System, None, false)
+        .retention
+        .run(&Actor::System, None, false)
         .await
         .unwrap();
     let (_, html, _) = admin.get("/ui/dashboard").await;

@@ -294,6 +294,7 @@ async fn no_data(
     let (tenant, _) = who.tenant(&path)?;
     let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let letter = hafen
+        .requests
         .no_data_letter(who.actor(), &tenant, form.get("person"), who.lang)
         .await
         .map_err(UiError::domain(who.lang))?;

@@ -101,7 +101,8 @@ async fn requests_page(
     let name = who.tenant(tenant.as_str())?.1;
     let e = UiError::domain(who.lang);
     let list = hafen
-        .list_requests(who.actor(), tenant, false)
+        .requests
+        .list(who.actor(), tenant, false)
         .await
         .map_err(&e)?;
     let person = people_named(
@@ -240,7 +241,8 @@ async fn create_request(
         }
     };
     hafen
-        .create_request(
+        .requests
+        .create(
             who.actor(),
             &tenant,
             NewRequest {
@@ -268,7 +270,8 @@ async fn act_on_request(
     match action.as_str() {
         "letter" => {
             let letter = hafen
-                .request_letter(who.actor(), &tenant, &id, who.lang, "pdf")
+                .requests
+                .letter(who.actor(), &tenant, &id, who.lang, "pdf")
                 .await
                 .map_err(&e)?;
             return Ok(HttpResponse::Ok()
@@ -288,6 +291,7 @@ async fn act_on_request(
                 .transpose()
                 .map_err(|_| e(Error::invalid("until", "must be a date (YYYY-MM-DD)")))?;
             hafen
+                .requests
                 .decide_erasure(
                     who.actor(),
                     &tenant,
@@ -309,7 +313,8 @@ async fn act_on_request(
                 ..Default::default()
             };
             let export = hafen
-                .export_request(who.actor(), &tenant, &id, options)
+                .requests
+                .export(who.actor(), &tenant, &id, options)
                 .await
                 .map_err(&e)?;
             return Ok(HttpResponse::Ok()
@@ -326,12 +331,14 @@ async fn act_on_request(
         }
         "erase" => {
             hafen
-                .erase_request(who.actor(), &tenant, &id)
+                .requests
+                .erase(who.actor(), &tenant, &id)
                 .await
                 .map_err(&e)?;
         }
         "restrict" => {
             hafen
+                .requests
                 .answer_restriction(who.actor(), &tenant, &id)
                 .await
                 .map_err(&e)?;
@@ -350,6 +357,7 @@ async fn confirm_erasure(
     id: &str,
 ) -> Result<HttpResponse, UiError> {
     let overview = hafen
+        .requests
         .erasure_overview(who.actor(), tenant, id, who.lang)
         .await
         .map_err(UiError::domain(who.lang))?;

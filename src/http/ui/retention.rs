@@ -468,11 +468,13 @@ async fn retention_page(
     let name = who.tenant(tenant.as_str())?.1;
     let e = UiError::domain(who.lang);
     let view = hafen
-        .retention_rules(who.actor(), tenant)
+        .retention
+        .rules(who.actor(), tenant)
         .await
         .map_err(&e)?;
     let versions = hafen
-        .retention_versions(who.actor(), tenant)
+        .retention
+        .versions(who.actor(), tenant)
         .await
         .map_err(&e)?;
     let t = |x: Text| who.t(x);
@@ -601,7 +603,8 @@ async fn preview(
         Err(marked) => return retention_page(&hafen, &who, &tenant, Some(marked)).await,
     };
     let report = match hafen
-        .preview_retention(who.actor(), &tenant, rules.clone())
+        .retention
+        .preview(who.actor(), &tenant, rules.clone())
         .await
     {
         Ok(report) => report,
@@ -656,7 +659,8 @@ async fn run_now(
     let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let confirmed = form.get("confirm") == "yes";
     let report = hafen
-        .run_retention(who.actor(), Some(&tenant), !confirmed)
+        .retention
+        .run(who.actor(), Some(&tenant), !confirmed)
         .await
         .map_err(UiError::domain(who.lang))?;
     let t = |x: Text| who.t(x);
@@ -722,7 +726,8 @@ async fn activate(
         ))
     })?;
     hafen
-        .propose_retention(who.actor(), &tenant, rules, form.get("preview_id"))
+        .retention
+        .propose(who.actor(), &tenant, rules, form.get("preview_id"))
         .await
         .map_err(&e)?;
     Ok(see_other(&format!("/ui/t/{}/retention", tenant.as_str())))
@@ -746,7 +751,8 @@ async fn decide(
         _ => return Err(e(Error::NotFound)),
     };
     hafen
-        .decide_retention(who.actor(), &tenant, version, approve)
+        .retention
+        .decide(who.actor(), &tenant, version, approve)
         .await
         .map_err(&e)?;
     Ok(see_other(&format!("/ui/t/{}/retention", tenant.as_str())))

@@ -57,7 +57,11 @@ async fn holds_page(
 ) -> Result<HttpResponse, UiError> {
     let name = who.tenant(tenant.as_str())?.1;
     let e = UiError::domain(who.lang);
-    let list = hafen.list_holds(who.actor(), tenant).await.map_err(&e)?;
+    let list = hafen
+        .retention
+        .list_holds(who.actor(), tenant)
+        .await
+        .map_err(&e)?;
     let person = people_named(
         hafen,
         who,
@@ -147,6 +151,7 @@ async fn place_hold(
         until,
     };
     hafen
+        .retention
         .place_hold(who.actor(), &tenant, input)
         .await
         .map_err(UiError::domain(who.lang))?;
@@ -164,6 +169,7 @@ async fn release_hold(
     let (tenant, _) = who.tenant(&t)?;
     Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     hafen
+        .retention
         .release_hold(who.actor(), &tenant, &id)
         .await
         .map_err(UiError::domain(who.lang))?;
@@ -275,7 +281,8 @@ async fn certificates(
 ) -> Result<HttpResponse, UiError> {
     let (tenant, name) = who.tenant(&path)?;
     let (list, chain) = hafen
-        .retention_certificates(who.actor(), &tenant)
+        .retention
+        .certificates(who.actor(), &tenant)
         .await
         .map_err(UiError::domain(who.lang))?;
     let t = |x: Text| who.t(x);
