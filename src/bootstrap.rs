@@ -14,6 +14,7 @@ use crate::crypto::{KeyRing, MasterKey};
 use crate::infra::Infra;
 use crate::sensitive::Sensitive;
 use crate::service::Hafen;
+use crate::settings::Settings;
 use crate::store::schema::api_tokens;
 use crate::store::Store;
 
@@ -76,18 +77,20 @@ pub async fn open(
         .with_previous(previous_master_keys(config)?);
     let keys = Arc::new(KeyRing::new(master, config.key_cache_size));
     let infra = Infra::new(store, keys, clock).with_platforms(config.platform_client()?);
-    let hafen = Hafen::new(infra)
-        .with_max_media_bytes(config.max_media_bytes)
-        .with_download_on_arrival(config.retry_interval_secs > 0)
-        .with_broadcast_rate(config.broadcast_rate_per_sec)
-        .with_retention(config.retention_settings())
-        .with_token_policy(config.token_policy())
-        .with_posture(config.posture(database.is_sqlite())?)
-        .with_letter_wording(match &config.templates_dir {
+    let settings = Settings {
+        token_policy: config.token_policy(),
+        letter_wording: match &config.templates_dir {
             Some(dir) => crate::requests::wording::LetterWording::load(dir)
                 .context("the letter wording in templates_dir cannot be used")?,
             None => Default::default(),
-        });
+        },
+        posture: config.posture(database.is_sqlite())?,
+        max_media_bytes: config.max_media_bytes,
+        broadcast_rate: config.broadcast_rate_per_sec,
+        retention: config.retention_settings(),
+        due_work_on_arrival: config.retry_interval_secs > 0,
+    };
+    let hafen = Hafen::new(infra, settings);
 
     let admin_token = if fresh {
         let created = hafen

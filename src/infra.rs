@@ -19,8 +19,21 @@ use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::tenants::{self, TenantId};
 
+/// A handle: cloning it shares the parts, so each service holding one stays small (services are
+/// held by value inside other services and inside futures).
 #[derive(Clone)]
-pub struct Infra {
+pub struct Infra(Arc<Parts>);
+
+impl std::ops::Deref for Infra {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+#[derive(Clone)]
+pub struct Parts {
     pub(crate) store: Store,
     pub(crate) keys: Arc<KeyRing>,
     pub(crate) clock: SharedClock,
@@ -70,6 +83,12 @@ impl DueSignal {
 
 impl std::fmt::Debug for Infra {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Debug for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Infra")
             .field("store", &self.store)
             .finish_non_exhaustive()
@@ -83,19 +102,19 @@ pub(crate) type Claim<R> =
 
 impl Infra {
     pub fn new(store: Store, keys: Arc<KeyRing>, clock: SharedClock) -> Self {
-        Self {
+        Self(Arc::new(Parts {
             store,
             keys,
             clock,
             metrics: Arc::new(Metrics::default()),
             platforms: PlatformClient::new(Default::default(), std::time::Duration::from_secs(30)),
             due: Arc::default(),
-        }
+        }))
     }
 
     /// Uses these platform API endpoints (configuration; tests point them at a fake).
     pub fn with_platforms(mut self, platforms: PlatformClient) -> Self {
-        self.platforms = platforms;
+        Arc::make_mut(&mut self.0).platforms = platforms;
         self
     }
 

@@ -20,15 +20,18 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::accounts::Accounts;
 use crate::audit::{self, AuditEvent};
 use crate::auth::token::{self, TokenSpec};
 use crate::auth::{Actor, ApiToken, Permission, Role};
+use crate::channels::Channels;
 use crate::clock::{from_micros, to_micros};
 use crate::egress::Purpose;
 use crate::error::{Error, Result};
 use crate::events::{self, EventKind, HookRow};
+use crate::infra::Infra;
 use crate::messages::MessageKind;
-use crate::service::{Hafen, Page, PageRequest};
+use crate::page::{Page, PageRequest};
 use crate::store::schema::{bots, contacts};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -291,10 +294,37 @@ pub fn events_for(
     Ok(out)
 }
 
-impl Hafen {
+/// The bots service: one chatbot per channel (its hook, its token), the hand-over between bot
+/// and person.
+#[derive(Debug, Clone)]
+pub struct Bots {
+    pub(crate) infra: Infra,
+    pub(crate) channels: Channels,
+    pub(crate) events: events::Events,
+    /// A bot's token follows the install's token rules.
+    pub(crate) accounts: Accounts,
+}
+
+impl Bots {
+    pub fn new(
+        infra: Infra,
+        channels: Channels,
+        events: events::Events,
+        accounts: Accounts,
+    ) -> Self {
+        Self {
+            infra,
+            channels,
+            events,
+            accounts,
+        }
+    }
+}
+
+impl Bots {
     /// Registers a channel's bot: its hook, its token and itself in one transaction. The answer
     /// carries the signing secret and the token, once.
-    pub async fn create_bot(
+    pub async fn create(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -413,7 +443,7 @@ impl Hafen {
         Ok(view)
     }
 
-    pub async fn list_bots(&self, actor: &Actor, tenant: &TenantId) -> Result<Vec<BotView>> {
+    pub async fn list(&self, actor: &Actor, tenant: &TenantId) -> Result<Vec<BotView>> {
         actor.authorize(tenant, Permission::ManageChannels)?;
         let keys = self.infra.tenant_keys(tenant).await?;
         let t = tenant.clone();
@@ -442,7 +472,7 @@ impl Hafen {
 
     /// Removes a bot: its token is revoked and its hook stops; what it sent stays marked, and
     /// the row stays for the records (a removed bot still answered earlier messages).
-    pub async fn remove_bot(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<()> {
+    pub async fn remove(&self, actor: &Actor, tenant: &TenantId, id: &str) -> Result<()> {
         actor.authorize(tenant, Permission::ManageChannels)?;
         let (t, id_owned) = (tenant.clone(), id.to_string());
         let now = self.infra.clock.now();
@@ -478,7 +508,7 @@ impl Hafen {
     }
 
     /// The delivery attempts to a bot, newest first.
-    pub async fn list_bot_deliveries(
+    pub async fn deliveries(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -610,7 +640,7 @@ impl Hafen {
 
     /// The tenant's bots as the records and the conversation view name them (removed ones too:
     /// they answered earlier messages), by id.
-    pub async fn bot_names(
+    pub async fn names(
         &self,
         tenant: &TenantId,
     ) -> Result<std::collections::HashMap<String, BotRow>> {

@@ -36,11 +36,11 @@ pub struct Channels {
 }
 
 impl Channels {
-    pub fn new(infra: Infra, periods: PeriodKeys) -> Self {
+    pub fn new(infra: Infra, periods: PeriodKeys, max_media_bytes: usize) -> Self {
         Self {
             infra,
             periods,
-            max_media_bytes: 64 * 1024 * 1024,
+            max_media_bytes,
             webhook_rejections: Arc::default(),
         }
     }

@@ -10,13 +10,11 @@ use serde::Serialize;
 use super::inbound::{InboundEvent, InboundMessage, ParseError, Skip, StatusUpdate};
 use super::verify::{meta_signature_valid, telegram_secret_valid};
 use super::{parse, Channel, Platform};
-use crate::auth::Actor;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::messages::status::NewStatus;
 use crate::messages::types::{Address, ChannelName, DisplayName};
-use crate::messages::{Direction, MessageKind, NewMessage};
+use crate::messages::{Direction, NewMessage};
 use crate::sensitive::Sensitive;
-use crate::service::Hafen;
 
 /// What a delivery amounted to.
 #[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
@@ -35,7 +33,7 @@ pub struct Receipt {
 }
 
 impl Receipt {
-    fn ignore(&mut self, why: Skip) {
+    pub(crate) fn ignore(&mut self, why: Skip) {
         self.ignored += 1;
         *self
             .ignored_reasons
@@ -69,20 +67,20 @@ impl From<Error> for Refused {
     }
 }
 
-impl Hafen {
+impl super::Channels {
     /// Accepts a platform's webhook delivery for `channel`: authenticity over the raw body
-    /// before anything is parsed, then the channel's state, then the platform's parser, then one
-    /// transaction for everything it holds. Each outcome is counted in the webhook metric.
-    pub async fn accept_webhook(
+    /// before anything is parsed (a forged one is counted for the audit log), then the
+    /// channel's state, then the platform's parser. What it holds is stored by
+    /// `inbound::Inbound`.
+    pub async fn accept(
         &self,
         channel: &Channel,
         delivery: Delivery<'_>,
-    ) -> std::result::Result<Receipt, Refused> {
+    ) -> std::result::Result<Vec<InboundEvent>, Refused> {
         let platform = channel.platform.as_str();
         if !authentic(channel, &delivery) {
             self.infra.metrics.webhook(platform, "bad_signature");
-            self.channels
-                .audit_rejected(&channel.id, &channel.tenant, delivery.source)
+            self.audit_rejected(&channel.id, &channel.tenant, delivery.source)
                 .await?;
             tracing::warn!(channel = %channel.id, platform, source = ?delivery.source, "webhook rejected: signature missing or wrong");
             return Err(Refused::BadSignature);
@@ -91,7 +89,7 @@ impl Hafen {
             self.infra.metrics.webhook(platform, "disabled");
             return Err(Refused::Disabled);
         }
-        let events = match channel.platform {
+        match channel.platform {
             Platform::Whatsapp => parse::whatsapp::parse(delivery.body),
             Platform::Messenger => parse::messenger::parse(delivery.body),
             Platform::Telegram => parse::telegram::parse(delivery.body),
@@ -99,100 +97,7 @@ impl Hafen {
         .map_err(|e| {
             self.infra.metrics.webhook(platform, "malformed");
             Refused::Malformed(e)
-        })?;
-        let receipt = self.receive_webhook(channel, events).await?;
-        self.infra.metrics.webhook(platform, "accepted");
-        Ok(receipt)
-    }
-
-    pub async fn receive_webhook(
-        &self,
-        channel: &Channel,
-        events: Vec<InboundEvent>,
-    ) -> Result<Receipt> {
-        let channel_name = ChannelName::parse("channel", channel.platform.as_str())?;
-        let mut receipt = Receipt::default();
-        let mut messages = Vec::new();
-        let mut statuses = Vec::new();
-        for event in events {
-            let account = match &event {
-                InboundEvent::Message(m) => m.account_id.as_deref(),
-                InboundEvent::Status(s) => s.account_id.as_deref(),
-                InboundEvent::Skipped(_) => None,
-            };
-            if let (Some(expected), Some(got)) = (channel.account_id.as_deref(), account) {
-                if expected != got {
-                    receipt.ignore(Skip::OtherAccount);
-                    continue;
-                }
-            }
-            match event {
-                InboundEvent::Message(m) => {
-                    match to_message(&channel_name, &channel.id, channel.business_letters, m) {
-                        Some(m) => messages.push(m),
-                        None => receipt.ignore(Skip::Unusable),
-                    }
-                }
-                InboundEvent::Status(s) => match to_status(&channel_name, s) {
-                    Some(s) => statuses.push(s),
-                    None => receipt.ignore(Skip::Unusable),
-                },
-                InboundEvent::Skipped(why) => receipt.ignore(why),
-            }
-        }
-        if messages.is_empty() && statuses.is_empty() {
-            self.count_ignored(channel, &receipt);
-            return Ok(receipt);
-        }
-        receipt.statuses = statuses.len();
-        let actor = Actor::Channel {
-            id: channel.id.clone(),
-            tenant: channel.tenant.clone(),
-        };
-        // Texts that may be consent keywords (START, JA, STOP), in message order.
-        let keyword_texts: Vec<Option<String>> = messages
-            .iter()
-            .map(|m| match m.kind {
-                MessageKind::Text
-                | MessageKind::Button
-                | MessageKind::QuickReply
-                | MessageKind::Interactive => m.body.as_ref().map(|b| b.expose().clone()),
-                _ => None,
-            })
-            .collect();
-        let outcomes = self
-            .messages
-            .ingest(&actor, &channel.tenant, messages, statuses)
-            .await?;
-        for (outcome, text) in outcomes.iter().zip(keyword_texts) {
-            if let Some(text) = text {
-                // A failure here fails the delivery: the platform sends it again, and the
-                // redelivery (a duplicate) repeats the opt-out, so a STOP is never lost.
-                self.consent
-                    .handle_keywords(
-                        &channel.tenant,
-                        &outcome.contact_id,
-                        &outcome.id,
-                        &text,
-                        outcome.duplicate,
-                    )
-                    .await?;
-            }
-        }
-        receipt.duplicates = outcomes.iter().filter(|o| o.duplicate).count();
-        receipt.messages = outcomes.len() - receipt.duplicates;
-        self.count_ignored(channel, &receipt);
-        Ok(receipt)
-    }
-
-    /// The metric of ignored items, for a delivery that was answered 200 (a failed one comes
-    /// again and is counted then).
-    fn count_ignored(&self, channel: &Channel, receipt: &Receipt) {
-        for (reason, n) in &receipt.ignored_reasons {
-            self.infra
-                .metrics
-                .webhook_items_ignored(channel.platform.as_str(), reason, *n as u64);
-        }
+        })
     }
 }
 
@@ -212,7 +117,7 @@ fn authentic(channel: &Channel, delivery: &Delivery<'_>) -> bool {
     }
 }
 
-fn to_message(
+pub(crate) fn to_message(
     channel: &ChannelName,
     channel_id: &str,
     letters: bool,
@@ -243,7 +148,7 @@ fn to_message(
     })
 }
 
-fn to_status(channel: &ChannelName, s: StatusUpdate) -> Option<NewStatus> {
+pub(crate) fn to_status(channel: &ChannelName, s: StatusUpdate) -> Option<NewStatus> {
     if s.external_id.is_empty() {
         // Messenger read watermarks name no message; nothing to attach them to.
         return None;

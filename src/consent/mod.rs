@@ -453,13 +453,19 @@ pub struct Consent {
 }
 
 impl Consent {
-    pub fn new(infra: Infra, channels: Channels, contacts: Contacts, messages: Messages) -> Self {
+    pub fn new(
+        infra: Infra,
+        channels: Channels,
+        contacts: Contacts,
+        messages: Messages,
+        broadcast_rate: u32,
+    ) -> Self {
         Self {
             infra,
             channels,
             contacts,
             messages,
-            broadcast_rate: 20,
+            broadcast_rate,
             widget_rate: Default::default(),
             widget_limits: Default::default(),
         }

@@ -5,7 +5,7 @@ use super::{ContactView, TABLE};
 use crate::audit::AuditEvent;
 use crate::auth::{Actor, Permission};
 use crate::error::{Error, Result};
-use crate::service::{Page, PageRequest};
+use crate::page::{Page, PageRequest};
 use crate::tenants::TenantId;
 
 impl Contacts {

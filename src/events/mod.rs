@@ -22,7 +22,7 @@ use crate::crypto::FieldBinding;
 use crate::egress::{Purpose, Refusal};
 use crate::error::{Error, Result};
 use crate::infra::Infra;
-use crate::service::{Page, PageRequest};
+use crate::page::{Page, PageRequest};
 use crate::store::schema::{event_deliveries, event_hooks};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;

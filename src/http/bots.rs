@@ -6,7 +6,8 @@ use super::extract::{json_body, query, Caller, PageQuery};
 use super::problem::{ApiError, Problem};
 use crate::bots::{BotInput, BotView, HandoverView};
 use crate::events::DeliveryView;
-use crate::service::{Hafen, Page};
+use crate::page::Page;
+use crate::service::Hafen;
 use crate::tenants::TenantId;
 
 /// Register a channel's bot: it receives the channel's messages as signed `bot.message` events
@@ -28,7 +29,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let tenant = TenantId::parse(&path)?;
     let input: BotInput = json_body(&req, body).await?;
-    Ok(HttpResponse::Created().json(hafen.create_bot(&caller.0, &tenant, input).await?))
+    Ok(HttpResponse::Created().json(hafen.bots.create(&caller.0, &tenant, input).await?))
 }
 
 /// The tenant's bots in force.
@@ -43,7 +44,7 @@ pub async fn list(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = TenantId::parse(&path)?;
-    Ok(HttpResponse::Ok().json(hafen.list_bots(&caller.0, &tenant).await?))
+    Ok(HttpResponse::Ok().json(hafen.bots.list(&caller.0, &tenant).await?))
 }
 
 /// Remove a bot: its token is revoked, deliveries stop; its messages stay marked as its own.
@@ -59,7 +60,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
-    hafen.remove_bot(&caller.0, &tenant, &id).await?;
+    hafen.bots.remove(&caller.0, &tenant, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -80,11 +81,7 @@ pub async fn deliveries(
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
     let page = query::<PageQuery>(&req)?.into_request()?;
-    Ok(HttpResponse::Ok().json(
-        hafen
-            .list_bot_deliveries(&caller.0, &tenant, &id, page)
-            .await?,
-    ))
+    Ok(HttpResponse::Ok().json(hafen.bots.deliveries(&caller.0, &tenant, &id, page).await?))
 }
 
 /// Who has the conversation with a contact: the bot, or (since when) a person.
@@ -100,7 +97,7 @@ pub async fn handover_state(
 ) -> Result<HttpResponse, ApiError> {
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(hafen.handover_state(&caller.0, &tenant, &id).await?))
+    Ok(HttpResponse::Ok().json(hafen.bots.handover_state(&caller.0, &tenant, &id).await?))
 }
 
 /// A person takes the conversation over (asked by the bot or an agent): the bot gets nothing
@@ -117,7 +114,7 @@ pub async fn take_over(
 ) -> Result<HttpResponse, ApiError> {
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(hafen.take_over(&caller.0, &tenant, &id).await?))
+    Ok(HttpResponse::Ok().json(hafen.bots.take_over(&caller.0, &tenant, &id).await?))
 }
 
 /// An agent hands the conversation back to the bot.
@@ -133,5 +130,5 @@ pub async fn hand_back(
 ) -> Result<HttpResponse, ApiError> {
     let (tenant, id) = path.into_inner();
     let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(hafen.hand_back(&caller.0, &tenant, &id).await?))
+    Ok(HttpResponse::Ok().json(hafen.bots.hand_back(&caller.0, &tenant, &id).await?))
 }

@@ -6,7 +6,8 @@ use super::extract::{query, Caller, PageQuery};
 use super::problem::ApiError;
 use crate::contacts::ContactView;
 use crate::messages::read::MessageView;
-use crate::service::{Hafen, Page};
+use crate::page::Page;
+use crate::service::Hafen;
 use crate::tenants::TenantId;
 
 /// The tenant's contacts, decrypted, in the order they were first seen.

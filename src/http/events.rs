@@ -5,7 +5,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::extract::{json_body, query, Caller, PageQuery};
 use super::problem::ApiError;
 use crate::events::{DeliveryView, HookInput, HookView};
-use crate::service::{Hafen, Page};
+use crate::page::Page;
+use crate::service::Hafen;
 use crate::tenants::TenantId;
 
 /// Register a URL of the company's own systems for new messages and status changes.

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use super::problem::ApiError;
 use crate::auth::Actor;
 use crate::error::Error;
-use crate::service::{Hafen, PageRequest};
+use crate::page::PageRequest;
+use crate::service::Hafen;
 
 /// The authenticated caller. Extracted before anything else of the request is looked at.
 pub struct Caller(pub Actor);

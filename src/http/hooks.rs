@@ -126,7 +126,7 @@ pub async fn receive(
         body: &body,
         source: client_ip(&req),
     };
-    match hafen.accept_webhook(&channel, delivery).await {
+    match hafen.inbound.accept_webhook(&channel, delivery).await {
         Ok(receipt) => Ok(HttpResponse::Ok().json(receipt)),
         Err(Refused::BadSignature) => Err(ApiError::BadSignature(platform)),
         Err(Refused::Disabled) => Err(Error::Forbidden("this channel is disabled".into()).into()),

@@ -11,11 +11,12 @@ use crate::contacts::restrict::RestrictedGround;
 use crate::contacts::ContactView;
 use crate::error::Error;
 use crate::messages::read::RestrictedExport;
+use crate::page::PageRequest;
 use crate::retention::certificates::{self, CertificateView};
 use crate::retention::holds::{HoldInput, HoldView};
 use crate::retention::rules::RuleInput;
 use crate::retention::{PreviewReport, RuleSetVersion, RulesView, RunReport};
-use crate::service::{Hafen, PageRequest};
+use crate::service::Hafen;
 use crate::tenants::TenantId;
 
 /// A proposed rule set.
@@ -252,7 +253,7 @@ pub async fn certificates(
             .insert_header(file("csv"))
             .body(certificates::to_csv(&list)),
         Some("pdf") => {
-            let name = hafen.tenant_name(&tenant).await?;
+            let name = hafen.tenants.name(&tenant).await?;
             HttpResponse::Ok()
                 .content_type("application/pdf")
                 .insert_header(file("pdf"))

@@ -5,8 +5,9 @@ use serde::Deserialize;
 
 use super::extract::{json_body, Caller};
 use super::problem::ApiError;
-use crate::service::{Hafen, TenantView};
+use crate::service::Hafen;
 use crate::tenants::TenantName;
+use crate::tenants::TenantView;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +33,6 @@ pub async fn create_tenant(
 ) -> Result<HttpResponse, ApiError> {
     let input: CreateTenant = json_body(&req, body).await?;
     let name = TenantName::parse(&input.name)?;
-    let tenant = hafen.create_tenant(&caller.0, name).await?;
+    let tenant = hafen.tenants.create(&caller.0, name).await?;
     Ok(HttpResponse::Created().json(tenant))
 }

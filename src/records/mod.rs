@@ -26,11 +26,8 @@ pub struct Records {
 }
 
 impl Records {
-    pub fn new(infra: Infra) -> Self {
-        Self {
-            infra,
-            posture: Arc::default(),
-        }
+    pub fn new(infra: Infra, posture: Arc<live::Posture>) -> Self {
+        Self { infra, posture }
     }
 }
 

@@ -27,11 +27,11 @@ use crate::error::{Error, Result};
 use crate::messages::attachments::{self, AttachmentRow};
 use crate::messages::read::MessageView;
 use crate::messages::{Direction, MessageKind};
+use crate::page::PageRequest;
 use crate::records::live;
 use crate::records::register::{Document, Scope, Section as Part, SubProcessor};
 use crate::records::Lang;
 use crate::retention::keys;
-use crate::service::PageRequest;
 use crate::store::schema::{attachments as attachment_table, consent_texts};
 use crate::tenants::TenantId;
 

@@ -368,6 +368,7 @@ impl Requests {
         messages: Messages,
         records: Records,
         periods: PeriodKeys,
+        letter_wording: std::sync::Arc<wording::LetterWording>,
     ) -> Self {
         Self {
             infra,
@@ -376,7 +377,7 @@ impl Requests {
             messages,
             records,
             periods,
-            letter_wording: Default::default(),
+            letter_wording,
         }
     }
 }

@@ -301,12 +301,17 @@ pub struct Retention {
 }
 
 impl Retention {
-    pub fn new(infra: Infra, periods: PeriodKeys, requests: Requests) -> Self {
+    pub fn new(
+        infra: Infra,
+        periods: PeriodKeys,
+        requests: Requests,
+        settings: RetentionSettings,
+    ) -> Self {
         Self {
             infra,
             periods,
             requests,
-            settings: Default::default(),
+            settings,
         }
     }
 }

@@ -9,11 +9,13 @@ use diesel::prelude::*;
 use crate::auth::{Actor, Permission};
 use crate::clock::{from_micros, to_micros};
 use crate::error::Result;
+use crate::infra::Infra;
 use crate::metrics::CategoryLabels;
 use crate::requests::RequestView;
+use crate::requests::Requests;
 use crate::retention::certificates;
 use crate::retention::rules::Category;
-use crate::service::Hafen;
+use crate::retention::Retention;
 use crate::store::schema::{channels, messages, retention_certificates};
 use crate::tenants::{self, TenantId};
 
@@ -100,7 +102,26 @@ impl Sweeps {
     }
 }
 
-impl Hafen {
+/// The dashboard's figures: what each person may see of channels, requests, retention and
+/// the records, read together.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub(crate) infra: Infra,
+    pub(crate) requests: Requests,
+    pub(crate) retention: Retention,
+}
+
+impl Overview {
+    pub fn new(infra: Infra, requests: Requests, retention: Retention) -> Self {
+        Self {
+            infra,
+            requests,
+            retention,
+        }
+    }
+}
+
+impl Overview {
     /// The tenants an actor can see: its own, or all for install-wide roles.
     pub async fn visible_tenants(&self, actor: &Actor) -> Result<Vec<(TenantId, String)>> {
         let rows = self.infra.store.read(tenants::list).await?;

@@ -4,6 +4,7 @@
 mod support;
 
 mod api;
+mod architecture;
 mod bad_input;
 mod bots;
 mod business_letters;

@@ -12,7 +12,8 @@ use super::tenant::csrf;
 use super::{layout, when, Area, Form, SignedIn, UiError};
 use crate::auth::Permission;
 use crate::contacts::ContactView;
-use crate::service::{Hafen, PageRequest};
+use crate::page::PageRequest;
+use crate::service::Hafen;
 use crate::tenants::TenantId;
 use crate::ui::text::Text;
 
@@ -333,11 +334,13 @@ async fn handover(
     let e = UiError::domain(who.lang);
     if form.opt("to").as_deref() == Some("bot") {
         hafen
+            .bots
             .hand_back(who.actor(), &tenant, &id)
             .await
             .map_err(&e)?;
     } else {
         hafen
+            .bots
             .take_over(who.actor(), &tenant, &id)
             .await
             .map_err(&e)?;
@@ -406,7 +409,7 @@ async fn conversation_page(
         || last_in.is_some_and(|at| now - at < crate::channels::policy::SERVICE_WINDOW);
     let send_to = format!("/ui/t/{}/contacts/{}/send", tenant.as_str(), contact.id);
     // The bot of a channel this conversation runs on, and whether a person has taken it over.
-    let bots = hafen.bot_names(tenant).await.map_err(&e)?;
+    let bots = hafen.bots.names(tenant).await.map_err(&e)?;
     let bot = bots.values().find(|b| {
         b.removed_at.is_none()
             && messages
@@ -415,6 +418,7 @@ async fn conversation_page(
                 .any(|m| m.channel_id.as_deref() == Some(b.channel_id.as_str()))
     });
     let handover = hafen
+        .bots
         .handover_state(who.actor(), tenant, &contact.id)
         .await
         .map_err(&e)?;

@@ -265,6 +265,7 @@ impl FromRequest for SignedIn {
                 return Err(UiError::OwnPasswordFirst);
             }
             let tenants = hafen
+                .overview
                 .visible_tenants(&session.actor)
                 .await
                 .map_err(|e| UiError::Domain(e, lang))?;

@@ -17,6 +17,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 async fn dashboard(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpResponse, UiError> {
     let d = hafen
+        .overview
         .dashboard(who.actor())
         .await
         .map_err(UiError::domain(who.lang))?;
@@ -163,7 +164,8 @@ async fn create_tenant(
     let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let name = TenantName::parse(form.get("name")).map_err(UiError::domain(who.lang))?;
     let tenant = hafen
-        .create_tenant(who.actor(), name)
+        .tenants
+        .create(who.actor(), name)
         .await
         .map_err(UiError::domain(who.lang))?;
     Ok(see_other(&format!("/ui/t/{}/channels", tenant.id)))
