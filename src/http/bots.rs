@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::extract::{json_body, query, Caller, PageQuery};
+use super::extract::{json_body, query, Caller, InTenant, PageQuery};
 use super::problem::{ApiError, Problem};
 use crate::bots::{BotInput, BotView, HandoverView};
 use crate::events::DeliveryView;
@@ -22,14 +22,13 @@ use crate::tenants::TenantId;
     security(("bearer" = [])))]
 pub async fn create(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
+    who: InTenant,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
+    let InTenant { actor, tenant } = who;
     let input: BotInput = json_body(&req, body).await?;
-    Ok(HttpResponse::Created().json(hafen.bots.create(&caller.0, &tenant, input).await?))
+    Ok(HttpResponse::Created().json(hafen.bots.create(&actor, &tenant, input).await?))
 }
 
 /// The tenant's bots in force.
@@ -38,13 +37,9 @@ pub async fn create(
     responses((status = 200, body = Vec<BotView>), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
-pub async fn list(
-    hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
-    Ok(HttpResponse::Ok().json(hafen.bots.list(&caller.0, &tenant).await?))
+pub async fn list(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse, ApiError> {
+    let InTenant { actor, tenant } = who;
+    Ok(HttpResponse::Ok().json(hafen.bots.list(&actor, &tenant).await?))
 }
 
 /// Remove a bot: its token is revoked, deliveries stop; its messages stay marked as its own.

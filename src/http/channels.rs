@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::extract::{json_body, Caller};
+use super::extract::{json_body, Caller, InTenant};
 use super::problem::ApiError;
 use crate::channels::registry::{ChannelInput, ChannelPatch, ChannelView};
 use crate::service::Hafen;
@@ -20,14 +20,13 @@ use crate::tenants::TenantId;
     security(("bearer" = [])))]
 pub async fn create(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
+    who: InTenant,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
+    let InTenant { actor, tenant } = who;
     let input: ChannelInput = json_body(&req, body).await?;
-    Ok(HttpResponse::Created().json(hafen.channels.create(&caller.0, &tenant, input).await?))
+    Ok(HttpResponse::Created().json(hafen.channels.create(&actor, &tenant, input).await?))
 }
 
 /// The tenant's channels.
@@ -37,13 +36,9 @@ pub async fn create(
         (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
         (status = 404, body = super::problem::Problem)),
     security(("bearer" = [])))]
-pub async fn list(
-    hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
-    Ok(HttpResponse::Ok().json(hafen.channels.list(&caller.0, &tenant).await?))
+pub async fn list(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse, ApiError> {
+    let InTenant { actor, tenant } = who;
+    Ok(HttpResponse::Ok().json(hafen.channels.list(&actor, &tenant).await?))
 }
 
 /// One channel.

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::extract::{json_body, Caller};
+use super::extract::{json_body, Caller, InTenant};
 use super::problem::ApiError;
 use crate::consent::flow::RequestOutcome;
 use crate::consent::{
@@ -22,19 +22,13 @@ use crate::tenants::TenantId;
     security(("bearer" = [])))]
 pub async fn create_purpose(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
+    who: InTenant,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
+    let InTenant { actor, tenant } = who;
     let input: PurposeInput = json_body(&req, body).await?;
-    Ok(HttpResponse::Created().json(
-        hafen
-            .consent
-            .create_purpose(&caller.0, &tenant, input)
-            .await?,
-    ))
+    Ok(HttpResponse::Created().json(hafen.consent.create_purpose(&actor, &tenant, input).await?))
 }
 
 /// The tenant's consent purposes with every text version.
@@ -45,11 +39,10 @@ pub async fn create_purpose(
     security(("bearer" = [])))]
 pub async fn list_purposes(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
+    who: InTenant,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
-    Ok(HttpResponse::Ok().json(hafen.consent.list_purposes(&caller.0, &tenant).await?))
+    let InTenant { actor, tenant } = who;
+    Ok(HttpResponse::Ok().json(hafen.consent.list_purposes(&actor, &tenant).await?))
 }
 
 /// A new version of a purpose's consent texts (earlier versions stay).
@@ -87,17 +80,13 @@ pub async fn add_texts(
     security(("bearer" = [])))]
 pub async fn put_settings(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
+    who: InTenant,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
+    let InTenant { actor, tenant } = who;
     let input: SettingsInput = json_body(&req, body).await?;
-    hafen
-        .consent
-        .put_settings(&caller.0, &tenant, input)
-        .await?;
+    hafen.consent.put_settings(&actor, &tenant, input).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -204,17 +193,16 @@ pub async fn list(
     security(("bearer" = [])))]
 pub async fn start_broadcast(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
+    who: InTenant,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
+    let InTenant { actor, tenant } = who;
     let input: crate::consent::broadcast::BroadcastInput = json_body(&req, body).await?;
     Ok(HttpResponse::Accepted().json(
         hafen
             .consent
-            .start_broadcast(&caller.0, &tenant, input)
+            .start_broadcast(&actor, &tenant, input)
             .await?,
     ))
 }

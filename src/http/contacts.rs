@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::extract::{query, Caller, PageQuery};
+use super::extract::{query, Caller, InTenant, PageQuery};
 use super::problem::ApiError;
 use crate::contacts::ContactView;
 use crate::messages::read::MessageView;
@@ -19,13 +19,12 @@ use crate::tenants::TenantId;
     security(("bearer" = [])))]
 pub async fn list(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
+    who: InTenant,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
+    let InTenant { actor, tenant } = who;
     let page = query::<PageQuery>(&req)?.into_request()?;
-    Ok(HttpResponse::Ok().json(hafen.contacts.list(&caller.0, &tenant, page).await?))
+    Ok(HttpResponse::Ok().json(hafen.contacts.list(&actor, &tenant, page).await?))
 }
 
 /// One contact, decrypted.

@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::extract::{json_body, query, Caller, PageQuery};
+use super::extract::{json_body, query, Caller, InTenant, PageQuery};
 use super::problem::ApiError;
 use crate::events::{DeliveryView, HookInput, HookView};
 use crate::page::Page;
@@ -19,14 +19,13 @@ use crate::tenants::TenantId;
     security(("bearer" = [])))]
 pub async fn create(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
+    who: InTenant,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
+    let InTenant { actor, tenant } = who;
     let input: HookInput = json_body(&req, body).await?;
-    Ok(HttpResponse::Created().json(hafen.events.create_hook(&caller.0, &tenant, input).await?))
+    Ok(HttpResponse::Created().json(hafen.events.create_hook(&actor, &tenant, input).await?))
 }
 
 /// The tenant's event hooks.
@@ -36,13 +35,9 @@ pub async fn create(
         (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
         (status = 404, body = super::problem::Problem)),
     security(("bearer" = [])))]
-pub async fn list(
-    hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
-    Ok(HttpResponse::Ok().json(hafen.events.list_hooks(&caller.0, &tenant).await?))
+pub async fn list(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse, ApiError> {
+    let InTenant { actor, tenant } = who;
+    Ok(HttpResponse::Ok().json(hafen.events.list_hooks(&actor, &tenant).await?))
 }
 
 /// Remove a hook and its delivery history.

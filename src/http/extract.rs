@@ -15,6 +15,7 @@ use crate::auth::Actor;
 use crate::error::Error;
 use crate::page::PageRequest;
 use crate::service::Hafen;
+use crate::tenants::TenantId;
 
 /// The authenticated caller. Extracted before anything else of the request is looked at.
 pub struct Caller(pub Actor);
@@ -52,6 +53,33 @@ impl FromRequest for Caller {
                 }
             }
             Ok(Caller(actor))
+        })
+    }
+}
+
+/// The caller and the tenant of the path (`/v1/tenants/{tenant}/…`), settled in that order:
+/// who asks is decided before the path is judged, so a request without a valid token gets 401
+/// whatever tenant it names, and a token of another tenant gets 404 (see [`Caller`]).
+pub struct InTenant {
+    pub actor: Actor,
+    pub tenant: TenantId,
+}
+
+impl FromRequest for InTenant {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let caller = Caller::from_request(req, payload);
+        let path_tenant = req
+            .match_info()
+            .get("tenant")
+            .unwrap_or_default()
+            .to_string();
+        Box::pin(async move {
+            let Caller(actor) = caller.await?;
+            let tenant = TenantId::parse(&path_tenant)?;
+            Ok(InTenant { actor, tenant })
         })
     }
 }

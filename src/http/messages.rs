@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::extract::{from_json_value, json_value, Caller};
+use super::extract::{from_json_value, json_value, Caller, InTenant};
 use super::problem::ApiError;
 use crate::error::Error;
 use crate::messages::ingest::IngestOutcome;
@@ -48,12 +48,11 @@ pub enum IngestRequest {
     security(("bearer" = [])))]
 pub async fn ingest(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
+    who: InTenant,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
+    let InTenant { actor, tenant } = who;
     let value = json_value(&req, body).await?;
     let is_batch = value.get("messages").is_some();
     let now = hafen.clock().now();
@@ -68,10 +67,7 @@ pub async fn ingest(
     } else {
         vec![NewMessage::parse(from_json_value(value)?, "", now)?]
     };
-    let outcomes = hafen
-        .messages
-        .ingest_batch(&caller.0, &tenant, batch)
-        .await?;
+    let outcomes = hafen.messages.ingest_batch(&actor, &tenant, batch).await?;
     let mut response = if outcomes.iter().all(|o| o.duplicate) {
         HttpResponse::Ok()
     } else {

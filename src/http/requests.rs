@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::extract::{json_body, query, Caller};
+use super::extract::{json_body, query, Caller, InTenant};
 use super::problem::{ApiError, Problem};
 use crate::contacts::ContactView;
 use crate::requests::access::ExportOptions;
@@ -63,14 +63,13 @@ type Ids = web::Path<(String, String)>;
     security(("bearer" = [])))]
 pub async fn create(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
+    who: InTenant,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
+    let InTenant { actor, tenant } = who;
     let input: NewRequest = json_body(&req, body).await?;
-    Ok(HttpResponse::Created().json(hafen.requests.create(&caller.0, &tenant, input).await?))
+    Ok(HttpResponse::Created().json(hafen.requests.create(&actor, &tenant, input).await?))
 }
 
 /// The tenant's requests, newest first (`?overdue=true`: open ones past their deadline).
@@ -81,16 +80,15 @@ pub async fn create(
     security(("bearer" = [])))]
 pub async fn list(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
+    who: InTenant,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
+    let InTenant { actor, tenant } = who;
     let q: ListQuery = query(&req)?;
     Ok(HttpResponse::Ok().json(
         hafen
             .requests
-            .list(&caller.0, &tenant, q.overdue.unwrap_or(false))
+            .list(&actor, &tenant, q.overdue.unwrap_or(false))
             .await?,
     ))
 }
@@ -363,17 +361,16 @@ pub async fn restrict(
     security(("bearer" = [])))]
 pub async fn lookup(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
+    who: InTenant,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
+    let InTenant { actor, tenant } = who;
     let input: LookupInput = json_body(&req, body).await?;
     Ok(HttpResponse::Ok().json(
         hafen
             .requests
-            .lookup_contact(&caller.0, &tenant, &input.channel, &input.address)
+            .lookup_contact(&actor, &tenant, &input.channel, &input.address)
             .await?,
     ))
 }

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::extract::{json_body, query, Caller};
+use super::extract::{json_body, query, Caller, InTenant};
 use super::problem::{ApiError, Problem};
 use crate::contacts::restrict::RestrictedGround;
 use crate::contacts::ContactView;
@@ -44,17 +44,16 @@ pub struct ActivateInput {
     security(("bearer" = [])))]
 pub async fn preview(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
+    who: InTenant,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
+    let InTenant { actor, tenant } = who;
     let input: RulesInput = json_body(&req, body).await?;
     Ok(HttpResponse::Ok().json(
         hafen
             .retention
-            .preview(&caller.0, &tenant, input.rules)
+            .preview(&actor, &tenant, input.rules)
             .await?,
     ))
 }
@@ -65,13 +64,9 @@ pub async fn preview(
     responses((status = 200, body = RulesView), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
-pub async fn rules(
-    hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
-    Ok(HttpResponse::Ok().json(hafen.retention.rules(&caller.0, &tenant).await?))
+pub async fn rules(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse, ApiError> {
+    let InTenant { actor, tenant } = who;
+    Ok(HttpResponse::Ok().json(hafen.retention.rules(&actor, &tenant).await?))
 }
 
 /// A new version of the rules. Active at once, or `pending_approval` when the install
@@ -84,17 +79,16 @@ pub async fn rules(
     security(("bearer" = [])))]
 pub async fn put_rules(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
+    who: InTenant,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
+    let InTenant { actor, tenant } = who;
     let input: ActivateInput = json_body(&req, body).await?;
     Ok(HttpResponse::Created().json(
         hafen
             .retention
-            .propose(&caller.0, &tenant, input.rules, &input.preview_id)
+            .propose(&actor, &tenant, input.rules, &input.preview_id)
             .await?,
     ))
 }
@@ -105,13 +99,9 @@ pub async fn put_rules(
     responses((status = 200, body = Vec<RuleSetVersion>), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
-pub async fn versions(
-    hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
-    Ok(HttpResponse::Ok().json(hafen.retention.versions(&caller.0, &tenant).await?))
+pub async fn versions(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse, ApiError> {
+    let InTenant { actor, tenant } = who;
+    Ok(HttpResponse::Ok().json(hafen.retention.versions(&actor, &tenant).await?))
 }
 
 fn version(s: &str) -> Result<i32, ApiError> {
@@ -180,16 +170,15 @@ pub struct RunQuery {
     security(("bearer" = [])))]
 pub async fn run_tenant(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
+    who: InTenant,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
+    let InTenant { actor, tenant } = who;
     let q: RunQuery = query(&req)?;
     Ok(HttpResponse::Ok().json(
         hafen
             .retention
-            .run(&caller.0, Some(&tenant), q.dry_run.unwrap_or(false))
+            .run(&actor, Some(&tenant), q.dry_run.unwrap_or(false))
             .await?,
     ))
 }
@@ -228,16 +217,15 @@ pub struct FormatQuery {
     security(("bearer" = [])))]
 pub async fn certificates(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
+    who: InTenant,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
+    let InTenant { actor, tenant } = who;
     let q: FormatQuery = query(&req)?;
     if !matches!(q.format.as_deref(), None | Some("json" | "csv" | "pdf")) {
         return Err(Error::invalid("format", "must be json, csv or pdf").into());
     }
-    let (list, chain) = hafen.retention.certificates(&caller.0, &tenant).await?;
+    let (list, chain) = hafen.retention.certificates(&actor, &tenant).await?;
     let file = |ext: &str| {
         (
             "Content-Disposition",
@@ -280,19 +268,13 @@ pub async fn certificates(
     security(("bearer" = [])))]
 pub async fn place_hold(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
+    who: InTenant,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
+    let InTenant { actor, tenant } = who;
     let input: HoldInput = json_body(&req, body).await?;
-    Ok(HttpResponse::Created().json(
-        hafen
-            .retention
-            .place_hold(&caller.0, &tenant, input)
-            .await?,
-    ))
+    Ok(HttpResponse::Created().json(hafen.retention.place_hold(&actor, &tenant, input).await?))
 }
 
 /// The tenant's legal holds, newest first.
@@ -301,13 +283,9 @@ pub async fn place_hold(
     responses((status = 200, body = Vec<HoldView>), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
-pub async fn list_holds(
-    hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
-    Ok(HttpResponse::Ok().json(hafen.retention.list_holds(&caller.0, &tenant).await?))
+pub async fn list_holds(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse, ApiError> {
+    let InTenant { actor, tenant } = who;
+    Ok(HttpResponse::Ok().json(hafen.retention.list_holds(&actor, &tenant).await?))
 }
 
 /// Release a hold: its data becomes eligible for deletion again.

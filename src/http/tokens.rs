@@ -4,7 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{json_body, Caller};
+use super::extract::{json_body, Caller, InTenant};
 use super::problem::ApiError;
 use crate::accounts::tokens::TokenView;
 use crate::auth::token::TokenSpec;
@@ -50,12 +50,11 @@ pub struct TokenCreated {
     security(("bearer" = [])))]
 pub async fn create(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
+    who: InTenant,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
+    let InTenant { actor, tenant } = who;
     let input: CreateToken = json_body(&req, body).await?;
     let lifetime = match input.expires_in_days {
         Some(d @ 1..=36500) => Some(chrono::Duration::days(i64::from(d))),
@@ -72,10 +71,7 @@ pub async fn create(
         name: input.name,
         expires_at: None,
     };
-    let created = hafen
-        .accounts
-        .issue_token(&caller.0, spec, lifetime)
-        .await?;
+    let created = hafen.accounts.issue_token(&actor, spec, lifetime).await?;
     Ok(HttpResponse::Created().json(TokenCreated {
         id: created.id,
         role: created.role,
@@ -92,13 +88,9 @@ pub async fn create(
         (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
         (status = 404, body = super::problem::Problem)),
     security(("bearer" = [])))]
-pub async fn list_tenant(
-    hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let tenant = TenantId::parse(&path)?;
-    Ok(HttpResponse::Ok().json(hafen.accounts.list_tokens(&caller.0, Some(&tenant)).await?))
+pub async fn list_tenant(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse, ApiError> {
+    let InTenant { actor, tenant } = who;
+    Ok(HttpResponse::Ok().json(hafen.accounts.list_tokens(&actor, Some(&tenant)).await?))
 }
 
 /// Revoke one of a tenant's tokens, with immediate effect on every instance.
