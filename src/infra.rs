@@ -4,8 +4,8 @@
 //! lease on work that waits for its time.
 //!
 //! Nothing here knows a domain rule. The services (`accounts::Accounts`, `retention::Retention`,
-//! …) each hold a clone (every field is shared, so a clone is a few reference counts) and are
-//! put together once, in `service::Hafen`.
+//! …) each hold a clone (a handle: one reference count) and are put together once, in
+//! `service::Hafen`.
 
 use std::sync::Arc;
 
