@@ -38,7 +38,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     config.listen = "127.0.0.1:0".into();
     config.database_url = args.database.clone().map(hafen::sensitive::Sensitive::new);
     config.log_filter = "warn".into();
-    hafen::telemetry::init(hafen::config::LogFormat::Human, "warn");
+    hafen::telemetry::init(hafen::telemetry::LogFormat::Human, "warn");
     let mut app = hafen::Application::build(&config, Arc::new(hafen::clock::SystemClock)).await?;
     let admin = app
         .take_admin_token()

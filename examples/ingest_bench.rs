@@ -65,7 +65,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     config.log_filter = "warn".into();
     // The load comes from one address; the benchmark measures capacity, not the flood limit.
     config.webhook_rate_per_ip = 0;
-    hafen::telemetry::init(hafen::config::LogFormat::Human, "warn");
+    hafen::telemetry::init(hafen::telemetry::LogFormat::Human, "warn");
     let mut app = hafen::Application::build(&config, Arc::new(hafen::clock::SystemClock)).await?;
     let admin = app
         .take_admin_token()

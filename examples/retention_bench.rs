@@ -56,7 +56,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     config.retention_schedule = String::new();
     config.retention_batch_size = args.batch;
     hafen::telemetry::init(
-        hafen::config::LogFormat::Human,
+        hafen::telemetry::LogFormat::Human,
         &std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn".into()),
     );
     let mut app = hafen::Application::build(&config, Arc::new(hafen::clock::SystemClock)).await?;

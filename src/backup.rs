@@ -370,14 +370,6 @@ fn record(config: &Config, m: &Manifest, out: &Path, now: DateTime<Utc>) -> anyh
     Ok(())
 }
 
-/// When the newest backup finished, if any.
-pub fn last_backup(conn: &mut DbConn) -> Result<Option<DateTime<Utc>>, crate::store::StoreError> {
-    let at: Option<i64> = backups::table
-        .select(diesel::dsl::max(backups::finished_at))
-        .first(conn)?;
-    Ok(at.map(crate::clock::from_micros))
-}
-
 /// Reads and checks a backup's manifest and files.
 pub fn verify(dir: &Path) -> anyhow::Result<Manifest> {
     let text = std::fs::read(dir.join(MANIFEST))

@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use diesel::prelude::*;
 
 use crate::auth::{Actor, Role};
+use crate::channels::platform::PlatformClient;
 use crate::clock::SharedClock;
 use crate::config::{Config, MasterKeySource};
 use crate::crypto::{KeyRing, MasterKey};
@@ -76,7 +77,8 @@ pub async fn open(
     let master = MasterKey::new(identity, &config.recovery_recipients()?)
         .with_previous(previous_master_keys(config)?);
     let keys = Arc::new(KeyRing::new(master, config.key_cache_size));
-    let infra = Infra::new(store, keys, clock).with_platforms(config.platform_client()?);
+    let outbound = config.outbound()?;
+    let infra = Infra::new(store, keys, clock, outbound.clone());
     let settings = Settings {
         token_policy: config.token_policy(),
         letter_wording: match &config.templates_dir {
@@ -86,6 +88,7 @@ pub async fn open(
         },
         posture: config.posture(database.is_sqlite())?,
         max_media_bytes: config.max_media_bytes,
+        platforms: PlatformClient::new(config.endpoints(), outbound),
         broadcast_rate: config.broadcast_rate_per_sec,
         retention: config.retention_settings(),
         due_work_on_arrival: config.retry_interval_secs > 0,

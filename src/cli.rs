@@ -404,7 +404,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if rfc4180 {
                 format = format.with_csv(CsvDialect::Rfc4180);
             }
-            let lang = crate::records::Lang::parse(&lang)?;
+            let lang = crate::i18n::Lang::parse(&lang)?;
             let tenant = parse_tenant(tenant.as_deref())?;
             let (report, bytes) = on_install(cli.config.as_deref(), clock, async |hafen| {
                 hafen

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::MasterKey;
 use crate::sensitive::Sensitive;
 use crate::store::{DatabaseUrl, SqliteSync, StoreOptions};
+use crate::telemetry::LogFormat;
 
 pub const DEFAULT_DATA_DIR: &str = "hafen-data";
 pub const CONFIG_FILE_NAME: &str = "hafen.toml";
@@ -72,16 +73,6 @@ const ENV_OPTIONS: &[&str] = &[
     "templates_dir",
     "public_url",
 ];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable on a terminal, JSON otherwise (e.g. under systemd).
-    #[default]
-    Auto,
-    Human,
-    Json,
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -503,7 +494,7 @@ impl Config {
         }
     }
 
-    fn endpoints(&self) -> crate::channels::platform::Endpoints {
+    pub fn endpoints(&self) -> crate::channels::platform::Endpoints {
         let trim = |s: &str| s.trim_end_matches('/').to_string();
         crate::channels::platform::Endpoints {
             whatsapp: trim(&self.whatsapp_api_base),
@@ -518,11 +509,11 @@ impl Config {
             .map_err(|e| anyhow::anyhow!(e))
     }
 
-    pub fn platform_client(&self) -> anyhow::Result<crate::channels::platform::PlatformClient> {
-        Ok(crate::channels::platform::PlatformClient::with_policy(
-            self.endpoints(),
-            std::time::Duration::from_secs(self.platform_timeout_secs.max(1)),
+    /// The one outbound client pair (platforms, event hooks) behind the egress policy.
+    pub fn outbound(&self) -> anyhow::Result<crate::egress::Client> {
+        Ok(crate::egress::Client::new(
             self.egress_policy()?,
+            std::time::Duration::from_secs(self.platform_timeout_secs.max(1)),
         ))
     }
 

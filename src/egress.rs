@@ -323,6 +323,66 @@ impl reqwest::dns::Resolve for CheckedResolver {
     }
 }
 
+/// Every request Hafen makes goes through one of these two clients, both behind one policy:
+/// the platforms' APIs and file servers (platform hosts only, redirects re-checked) and the
+/// tenants' event hooks (any public host, no redirects).
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    hooks: reqwest::Client,
+    policy: Arc<EgressPolicy>,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self::new(EgressPolicy::default(), Duration::from_secs(30))
+    }
+}
+
+impl Client {
+    pub fn new(policy: EgressPolicy, timeout: Duration) -> Self {
+        let policy = Arc::new(policy);
+        Self {
+            http: client(&policy, Purpose::Platform, timeout),
+            hooks: client(&policy, Purpose::Hook, timeout),
+            policy,
+        }
+    }
+
+    /// A GET to a platform's `url` if the policy permits it; refused (and logged) otherwise.
+    /// The address is checked again when the client resolves the host.
+    pub fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, Refusal> {
+        let parsed = url::Url::parse(url).map_err(|_| Refusal {
+            host: String::new(),
+            reason: "not a URL".into(),
+        })?;
+        if let Err(refused) = self.policy.check_url(&parsed, Purpose::Platform) {
+            tracing::warn!(host = %refused.host, reason = %refused.reason, "outbound connection refused");
+            return Err(refused);
+        }
+        Ok(self.http.get(parsed))
+    }
+
+    /// A POST to a tenant's event hook, if the policy permits it.
+    pub fn post_hook(&self, url: &str) -> Result<reqwest::RequestBuilder, Refusal> {
+        let parsed = url::Url::parse(url).map_err(|_| Refusal {
+            host: String::new(),
+            reason: "not a URL".into(),
+        })?;
+        self.policy.check_url(&parsed, Purpose::Hook)?;
+        Ok(self.hooks.post(parsed))
+    }
+
+    pub fn policy(&self) -> &EgressPolicy {
+        &self.policy
+    }
+
+    /// The platforms' client, for requests built in full by the caller.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+}
+
 /// An HTTP client for `purpose` whose every connection — redirects included — goes through
 /// `policy`. Platform traffic follows up to five redirects, each re-checked; event hooks follow
 /// none (a receiver answers 2xx or the delivery is retried).

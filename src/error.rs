@@ -51,10 +51,21 @@ impl Error {
     }
 }
 
+/// A domain rule refusing a write inside its transaction (`?` on a domain error in a store
+/// closure).
+impl From<Error> for StoreError {
+    fn from(e: Error) -> Self {
+        StoreError::Rejected(Box::new(e))
+    }
+}
+
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Rejected(inner) => inner,
+            StoreError::Rejected(inner) => match inner.downcast::<Error>() {
+                Ok(domain) => *domain,
+                Err(other) => Self::Internal(anyhow::anyhow!("{other}")),
+            },
             StoreError::Contended { attempts } => {
                 tracing::warn!(
                     attempts,

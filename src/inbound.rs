@@ -4,6 +4,7 @@
 //! bot's message), and consent keywords among them are acted on (`Consent::handle_keywords`).
 //! It sits above channels, messages and consent so that none of them calls another back.
 
+use crate::address::ChannelName;
 use crate::auth::Actor;
 use crate::channels::inbound::{InboundEvent, Skip};
 use crate::channels::webhook::{to_message, to_status, Delivery, Receipt, Refused};
@@ -11,7 +12,6 @@ use crate::channels::{Channel, Channels};
 use crate::consent::Consent;
 use crate::error::Result;
 use crate::infra::Infra;
-use crate::messages::types::ChannelName;
 use crate::messages::{MessageKind, Messages};
 
 /// The inbound service: a webhook delivery from acceptance to the store.

@@ -1,5 +1,5 @@
-//! [`Infra`]: what every domain service stands on — the store, the key ring, the clock, the
-//! metrics and the client for the platforms' APIs — and the few operations on them that every
+//! [`Infra`]: what every domain service stands on — the store, the key ring, the clock and the
+//! metrics — and the few operations on them that every
 //! domain needs: a tenant's keys, whether a tenant exists, one audit entry on its own, and the
 //! lease on work that waits for its time.
 //!
@@ -10,10 +10,10 @@
 use std::sync::Arc;
 
 use crate::audit::{self, AuditEvent};
-use crate::channels::platform::PlatformClient;
 use crate::clock::SharedClock;
 use crate::crypto::keyring::{KeyOwner, OwnerKeys};
 use crate::crypto::KeyRing;
+use crate::egress;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -38,8 +38,8 @@ pub struct Parts {
     pub(crate) keys: Arc<KeyRing>,
     pub(crate) clock: SharedClock,
     pub(crate) metrics: Arc<Metrics>,
-    /// Every request to a platform's API goes through this one client (egress policy, timeouts).
-    pub(crate) platforms: PlatformClient,
+    /// Every request Hafen makes goes through this one client pair (egress policy, timeouts).
+    pub(crate) outbound: egress::Client,
     /// Due work (sends, downloads, event deliveries) asked for by a write.
     pub(crate) due: Arc<DueSignal>,
 }
@@ -101,21 +101,20 @@ pub(crate) type Claim<R> =
     fn(&mut crate::store::DbConn, &R, i64, i64) -> Result<usize, crate::store::StoreError>;
 
 impl Infra {
-    pub fn new(store: Store, keys: Arc<KeyRing>, clock: SharedClock) -> Self {
+    pub fn new(
+        store: Store,
+        keys: Arc<KeyRing>,
+        clock: SharedClock,
+        outbound: egress::Client,
+    ) -> Self {
         Self(Arc::new(Parts {
             store,
             keys,
             clock,
             metrics: Arc::new(Metrics::default()),
-            platforms: PlatformClient::new(Default::default(), std::time::Duration::from_secs(30)),
+            outbound,
             due: Arc::default(),
         }))
-    }
-
-    /// Uses these platform API endpoints (configuration; tests point them at a fake).
-    pub fn with_platforms(mut self, platforms: PlatformClient) -> Self {
-        Arc::make_mut(&mut self.0).platforms = platforms;
-        self
     }
 
     /// Writes one audit entry on its own (reads of decrypted content, failed checks).

@@ -9,6 +9,7 @@
 )]
 
 pub mod accounts;
+pub mod address;
 pub mod app;
 pub mod audit;
 pub mod auth;
@@ -28,12 +29,15 @@ pub mod egress;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod i18n;
 pub mod inbound;
 pub mod infra;
 pub mod jobs;
 pub mod messages;
 pub mod metrics;
+pub mod overview;
 pub mod page;
+pub mod periods;
 pub mod records;
 pub mod requests;
 pub mod retention;
@@ -44,7 +48,6 @@ pub mod settings;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
-pub mod ui;
 
 pub use app::Application;
 pub use config::Config;

@@ -1,31 +1,16 @@
-//! [`Hafen`]: the composition root. It puts one service per domain together on one
-//! [`Infra`] — each service holding the services it calls, so every dependency points one way
-//! (docs/architecture.md, "Services") — and is what the HTTP handlers, the CLI and the
-//! scheduler hold: `hafen.contacts.find(…)`, `hafen.retention.preview(…)`.
+//! [`Hafen`], the composition root: one service per domain on one [`Infra`], what handlers,
+//! the CLI and the scheduler hold (`hafen.retention.preview(…)`; docs/architecture.md).
 
 use std::sync::Arc;
 
-use crate::accounts::Accounts;
-use crate::audit::Audit;
-use crate::bots::Bots;
-use crate::channels::Channels;
-use crate::clock::SharedClock;
-use crate::consent::Consent;
-use crate::contacts::Contacts;
-use crate::events::Events;
-use crate::inbound::Inbound;
-use crate::infra::Infra;
-use crate::messages::Messages;
-use crate::records::Records;
-use crate::requests::Requests;
-use crate::retention::{keys::PeriodKeys, Retention};
-use crate::settings::Settings;
-use crate::store::Store;
-use crate::tenants::Tenants;
-use crate::ui::dashboard::Overview;
+use crate::{
+    accounts::Accounts, accounts::Tenants, audit::Audit, bots::Bots, channels::Channels,
+    clock::SharedClock, consent::Consent, contacts::Contacts, events::Events, inbound::Inbound,
+    infra::Infra, messages::Messages, overview::Overview, periods::PeriodKeys, records::Records,
+    requests::Requests, retention::Retention, settings::Settings, store::Store,
+};
 
-/// A handle on the services: cloning it (every handler, job and background task holds one)
-/// shares them.
+/// A handle on the services: a clone (every handler and job holds one) shares them.
 #[derive(Clone, Debug)]
 pub struct Hafen(Arc<Services>);
 
@@ -58,60 +43,46 @@ pub struct Services {
 }
 
 impl Hafen {
+    /// Bottom-up: each service is given the ones below it, so dependencies only point down.
     pub fn new(infra: Infra, settings: Settings) -> Self {
+        let i = || infra.clone();
         infra.due.set_on(settings.due_work_on_arrival);
-        let accounts = Accounts::new(infra.clone(), settings.token_policy);
-        let periods = PeriodKeys::new(infra.clone());
-        let contacts = Contacts::new(infra.clone());
-        let messages = Messages::new(infra.clone(), periods.clone());
-        let channels = Channels::new(infra.clone(), periods.clone(), settings.max_media_bytes);
-        let events = Events::new(infra.clone());
-        let records = Records::new(infra.clone(), Arc::new(settings.posture));
-        let consent = Consent::new(
-            infra.clone(),
-            channels.clone(),
-            contacts.clone(),
-            messages.clone(),
-            settings.broadcast_rate,
-        );
-        let requests = Requests::new(
-            infra.clone(),
-            consent.clone(),
-            contacts.clone(),
-            messages.clone(),
-            records.clone(),
-            periods.clone(),
-            Arc::new(settings.letter_wording),
-        );
-        let retention =
-            Retention::new(infra.clone(), periods, requests.clone(), settings.retention);
-        Self(Arc::new(Services {
-            audit: Audit::new(infra.clone()),
-            bots: Bots::new(
-                infra.clone(),
-                channels.clone(),
-                events.clone(),
-                accounts.clone(),
-            ),
-            inbound: Inbound::new(
-                infra.clone(),
-                channels.clone(),
-                messages.clone(),
-                consent.clone(),
-            ),
-            overview: Overview::new(infra.clone(), requests.clone(), retention.clone()),
-            tenants: Tenants::new(infra.clone()),
+        let accounts = Accounts::new(i(), settings.token_policy);
+        let periods = PeriodKeys::new(i());
+        let contacts = Contacts::new(i());
+        let messages = Messages::new(i(), periods.clone());
+        let (size, client) = (settings.max_media_bytes, settings.platforms);
+        let channels = Channels::new(i(), periods.clone(), size, client);
+        let events = Events::new(i());
+        let records = Records::new(i(), Arc::new(settings.posture));
+        let bots = Bots::new(i(), channels.clone(), events.clone(), accounts.clone());
+        let (c, m) = (contacts.clone(), messages.clone());
+        let consent = Consent::new(i(), channels.clone(), c, m, settings.broadcast_rate);
+        let inbound = Inbound::new(i(), channels.clone(), messages.clone(), consent.clone());
+        let wording = Arc::new(settings.letter_wording);
+        let (c, m, r) = (contacts.clone(), messages.clone(), records.clone());
+        let requests = Requests::new(i(), consent.clone(), c, m, r, periods.clone(), wording);
+        let retention = Retention::new(i(), periods, requests.clone(), settings.retention);
+        let overview = Overview::new(i(), requests.clone(), retention.clone());
+        let (audit, tenants) = (Audit::new(infra.store.clone()), Tenants::new(i()));
+        let services = Services {
+            infra,
             accounts,
+            audit,
+            bots,
             channels,
             consent,
             contacts,
             events,
+            inbound,
             messages,
+            overview,
             records,
             requests,
             retention,
-            infra,
-        }))
+            tenants,
+        };
+        Self(Arc::new(services))
     }
 
     pub fn metrics(&self) -> &crate::metrics::Metrics {

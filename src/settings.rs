@@ -2,6 +2,7 @@
 //! `Config` and given to `Hafen::new`.
 
 use crate::accounts::TokenPolicy;
+use crate::channels::platform::PlatformClient;
 use crate::records::live::Posture;
 use crate::requests::wording::LetterWording;
 use crate::retention::RetentionSettings;
@@ -17,6 +18,9 @@ pub struct Settings {
     pub posture: Posture,
     /// The largest file downloaded from a platform.
     pub max_media_bytes: usize,
+    /// Every request to a platform's API goes through this one client (endpoints, egress
+    /// policy, timeouts; tests point it at a stand-in platform).
+    pub platforms: PlatformClient,
     /// Broadcast messages per second (0: as fast as the platform answers).
     pub broadcast_rate: u32,
     pub retention: RetentionSettings,
@@ -31,6 +35,7 @@ impl Default for Settings {
             letter_wording: Default::default(),
             posture: Default::default(),
             max_media_bytes: 64 * 1024 * 1024,
+            platforms: PlatformClient::default(),
             broadcast_rate: 20,
             retention: Default::default(),
             due_work_on_arrival: true,

@@ -3,10 +3,20 @@
 
 use std::io::IsTerminal;
 
+use serde::{Deserialize, Serialize};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+/// How log lines are written (the `log_format` setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable on a terminal, JSON otherwise (e.g. under systemd).
+    #[default]
+    Auto,
+    Human,
+    Json,
+}
 
 /// Installs the global subscriber writing to stderr. `RUST_LOG` overrides `filter`.
 pub fn init(format: LogFormat, filter: &str) {

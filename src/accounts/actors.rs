@@ -9,8 +9,8 @@ use diesel::prelude::*;
 use super::users::binding;
 use super::Accounts;
 use crate::error::Result;
+use crate::i18n::{Lang, Text};
 use crate::store::schema::{api_tokens, ui_users};
-use crate::ui::text::{Lang, Text};
 
 /// An actor label resolved for display.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,10 +5,12 @@
 
 pub mod actors;
 pub mod sessions;
+pub mod tenants;
 pub mod tokens;
 pub mod users;
 
 pub use sessions::Session;
+pub use tenants::{TenantView, Tenants};
 pub use tokens::{CreatedToken, TokenPolicy, TokenView};
 pub use users::{LoginName, NewPassword, SignInFailure, UserRow, UserView};
 

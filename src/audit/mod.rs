@@ -4,7 +4,6 @@
 //! previous hash. Changing, removing or reordering any entry breaks the chain at that point,
 //! which [`verify`] reports. Entries name actors, actions and object ids, never content.
 
-use crate::infra::Infra;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
@@ -12,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::Actor;
 use crate::clock::to_micros;
 use crate::store::schema::audit_log;
-use crate::store::{backend, DbConn, StoreError};
+use crate::store::{backend, DbConn, Store, StoreError};
 use crate::tenants::TenantId;
 
 /// Kinds of entries a reader filters the audit log by.
@@ -470,21 +469,22 @@ pub fn prune_batch(
 
 /// The audit service: reading and verifying the log. Entries are written by every domain in
 /// the transaction of what they record (`append`), or on their own through `Infra::record`.
+/// It stands below `Infra` (which writes through `append`), so it holds only the store.
 #[derive(Debug, Clone)]
 pub struct Audit {
-    pub(crate) infra: Infra,
+    store: Store,
 }
 
 impl Audit {
-    pub fn new(infra: Infra) -> Self {
-        Self { infra }
+    pub fn new(store: Store) -> Self {
+        Self { store }
     }
 }
 
 impl Audit {
     /// Checks the audit chain from the first entry to the last.
     pub async fn verify_chain(&self) -> crate::error::Result<ChainReport> {
-        Ok(self.infra.store.read(verify).await?)
+        Ok(self.store.read(verify).await?)
     }
 
     /// The newest audit entries an actor may read: all for install-wide admins and the
@@ -507,7 +507,6 @@ impl Audit {
             None => actor.authorize_processor(Permission::ExportRecords)?,
         }
         Ok(self
-            .infra
             .store
             .read(move |conn| {
                 let prefixes = group.map(AuditGroup::prefixes).unwrap_or_default();

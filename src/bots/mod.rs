@@ -345,7 +345,7 @@ impl Bots {
         let url = events::validate_url(&input.url)?;
         if let Err(refused) = self
             .infra
-            .platforms
+            .outbound
             .policy()
             .check_reachable(&url, Purpose::Hook)
             .await
@@ -424,7 +424,7 @@ impl Bots {
                     .iter()
                     .all(|b| b.channel_id != stored.channel_id)
                 {
-                    return Err(StoreError::Rejected(Error::Conflict(
+                    return Err(StoreError::from(Error::Conflict(
                         "this channel has a bot already: remove it first".into(),
                     )));
                 }
@@ -596,7 +596,7 @@ impl Bots {
                     .first::<Option<i64>>(conn)
                     .optional()?
                 else {
-                    return Err(StoreError::Rejected(Error::NotFound));
+                    return Err(StoreError::from(Error::NotFound));
                 };
                 let wanted = if to_person {
                     current.or(Some(to_micros(now)))

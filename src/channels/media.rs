@@ -222,12 +222,13 @@ impl Channels {
                     return Ok(Err(Error::Conflict("this contact was erased".into())));
                 };
                 Ok(
-                    crate::retention::keys::bound_blocking(&keys, conn, &base, period.as_deref())
-                        .and_then(|bound| {
+                    crate::periods::bound_blocking(&keys, conn, &base, period.as_deref()).and_then(
+                        |bound| {
                             bound.map_err(|_| {
                                 Error::Conflict("the message was shredded by retention".into())
                             })
-                        }),
+                        },
+                    ),
                 )
             })
             .await?
@@ -239,7 +240,7 @@ impl Channels {
         channel: &Channel,
         media: &MediaRef,
     ) -> std::result::Result<(Vec<u8>, Option<String>), Failure> {
-        let base = self.infra.platforms.endpoints();
+        let base = self.platforms.endpoints();
         let limit = self.max_media_bytes;
         match channel.platform {
             Platform::Whatsapp => {
@@ -249,8 +250,7 @@ impl Channels {
                     .as_deref()
                     .ok_or_else(|| Failure::fatal("the channel has no access_token"))?;
                 let meta: serde_json::Value = json_or_failure(
-                    self.infra
-                        .platforms
+                    self.platforms
                         .get(&format!("{}/{}", base.whatsapp, media.media_id))
                         .map_err(refused)?
                         .bearer_auth(token)
@@ -267,8 +267,7 @@ impl Channels {
                     .and_then(|m| m.as_str())
                     .map(str::to_string);
                 let bytes = body_limited(
-                    self.infra
-                        .platforms
+                    self.platforms
                         .get(url)
                         .map_err(refused)?
                         .bearer_auth(token)
@@ -286,8 +285,7 @@ impl Channels {
                     .as_deref()
                     .ok_or_else(|| Failure::fatal("the channel has no bot_token"))?;
                 let file: serde_json::Value = json_or_failure(
-                    self.infra
-                        .platforms
+                    self.platforms
                         .get(&format!("{}/bot{token}/getFile", base.telegram))
                         .map_err(refused)?
                         .query(&[("file_id", media.media_id.as_str())])
@@ -300,8 +298,7 @@ impl Channels {
                     .and_then(|p| p.as_str())
                     .ok_or_else(|| Failure::retry("getFile gave no file_path"))?;
                 let bytes = body_limited(
-                    self.infra
-                        .platforms
+                    self.platforms
                         .get(&format!("{}/file/bot{token}/{path}", base.telegram))
                         .map_err(refused)?
                         .send()
@@ -317,8 +314,7 @@ impl Channels {
                     return Err(Failure::fatal("the attachment has no URL"));
                 }
                 let bytes = body_limited(
-                    self.infra
-                        .platforms
+                    self.platforms
                         .get(&media.media_id)
                         .map_err(refused)?
                         .send()

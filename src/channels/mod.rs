@@ -20,7 +20,8 @@ pub use registry::{Channel, Platform};
 use std::sync::Arc;
 
 use crate::infra::Infra;
-use crate::retention::keys::PeriodKeys;
+use crate::periods::PeriodKeys;
+use platform::PlatformClient;
 
 /// The channels service: the company's channels (credentials sealed), sending through the
 /// platforms' APIs (the outbox and its retries), fetching files, where a platform delivers,
@@ -31,16 +32,24 @@ pub struct Channels {
     pub(crate) periods: PeriodKeys,
     /// Largest file downloaded from a platform.
     pub(crate) max_media_bytes: usize,
+    /// Every request to a platform's API goes through this one client (egress policy, timeouts).
+    pub(crate) platforms: PlatformClient,
     /// Webhook signature failures, audited per channel, source and minute.
     pub(crate) webhook_rejections: Arc<rejections::RejectionTally>,
 }
 
 impl Channels {
-    pub fn new(infra: Infra, periods: PeriodKeys, max_media_bytes: usize) -> Self {
+    pub fn new(
+        infra: Infra,
+        periods: PeriodKeys,
+        max_media_bytes: usize,
+        platforms: PlatformClient,
+    ) -> Self {
         Self {
             infra,
             periods,
             max_media_bytes,
+            platforms,
             webhook_rejections: Arc::default(),
         }
     }

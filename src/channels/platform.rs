@@ -4,11 +4,9 @@
 
 use std::time::Duration;
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 
-use crate::egress::{self, EgressPolicy, Purpose, Refusal};
+use crate::egress::{self, EgressPolicy, Refusal};
 
 use super::inbound::PlatformError;
 use super::{Channel, Platform};
@@ -69,63 +67,41 @@ pub enum SendOutcome {
     Retry(PlatformError, Option<Duration>),
 }
 
+/// The platforms' APIs at their configured endpoints, reached through the one outbound client
+/// (egress policy, timeouts) every request of Hafen's goes through.
 #[derive(Debug, Clone)]
 pub struct PlatformClient {
-    /// Platform APIs and files: platform hosts only, redirects re-checked.
-    http: reqwest::Client,
-    /// Tenants' event hooks: any public host, no redirects.
-    hooks: reqwest::Client,
+    out: egress::Client,
     endpoints: Endpoints,
-    policy: Arc<EgressPolicy>,
+}
+
+impl Default for PlatformClient {
+    fn default() -> Self {
+        let endpoints = Endpoints::default();
+        let policy = EgressPolicy::new(&endpoints.all(), &[]).unwrap_or_default();
+        Self::new(
+            endpoints,
+            egress::Client::new(policy, Duration::from_secs(30)),
+        )
+    }
 }
 
 impl PlatformClient {
-    pub fn new(endpoints: Endpoints, timeout: Duration) -> Self {
-        let policy = EgressPolicy::new(&endpoints.all(), &[]).unwrap_or_default();
-        Self::with_policy(endpoints, timeout, policy)
+    pub fn new(endpoints: Endpoints, out: egress::Client) -> Self {
+        Self { out, endpoints }
     }
 
-    /// A client that connects only where the egress policy allows, redirects included.
-    pub fn with_policy(endpoints: Endpoints, timeout: Duration, policy: EgressPolicy) -> Self {
-        let policy = Arc::new(policy);
-        Self {
-            http: egress::client(&policy, Purpose::Platform, timeout),
-            hooks: egress::client(&policy, Purpose::Hook, timeout),
-            endpoints,
-            policy,
-        }
-    }
-
-    /// A GET to `url` if the policy permits it; refused (and logged) otherwise. The address is
-    /// checked again when the client resolves the host.
+    /// A GET to `url` if the policy permits it (see [`egress::Client::get`]).
     pub fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, Refusal> {
-        let parsed = url::Url::parse(url).map_err(|_| Refusal {
-            host: String::new(),
-            reason: "not a URL".into(),
-        })?;
-        if let Err(refused) = self.policy.check_url(&parsed, Purpose::Platform) {
-            tracing::warn!(host = %refused.host, reason = %refused.reason, "outbound connection refused");
-            return Err(refused);
-        }
-        Ok(self.http.get(parsed))
-    }
-
-    /// A POST to a tenant's event hook, if the policy permits it.
-    pub fn post_hook(&self, url: &str) -> Result<reqwest::RequestBuilder, Refusal> {
-        let parsed = url::Url::parse(url).map_err(|_| Refusal {
-            host: String::new(),
-            reason: "not a URL".into(),
-        })?;
-        self.policy.check_url(&parsed, Purpose::Hook)?;
-        Ok(self.hooks.post(parsed))
+        self.out.get(url)
     }
 
     pub fn policy(&self) -> &EgressPolicy {
-        &self.policy
+        self.out.policy()
     }
 
     pub fn http(&self) -> &reqwest::Client {
-        &self.http
+        self.out.http()
     }
 
     pub fn endpoints(&self) -> &Endpoints {
@@ -205,7 +181,7 @@ impl PlatformClient {
                     }
                 }
                 Ok(self
-                    .http
+                    .http()
                     .post(format!("{}/{account}/messages", self.endpoints.whatsapp))
                     .bearer_auth(token)
                     .json(&body))
@@ -236,7 +212,7 @@ impl PlatformClient {
                 };
                 let body = json!({"recipient": {"id": address}, "messaging_type": "RESPONSE", "message": content});
                 Ok(self
-                    .http
+                    .http()
                     .post(format!("{}/me/messages", self.endpoints.messenger))
                     .bearer_auth(token)
                     .json(&body))
@@ -273,7 +249,7 @@ impl PlatformClient {
                     }
                 };
                 Ok(self
-                    .http
+                    .http()
                     .post(format!("{}/bot{token}/{method}", self.endpoints.telegram))
                     .json(&body))
             }
@@ -297,7 +273,8 @@ impl PlatformClient {
             Platform::Whatsapp => {
                 let token = needs(channel.secrets.access_token.as_deref(), "access_token")?;
                 let account = needs(channel.account_id.as_deref(), "account_id")?;
-                self.http
+                self.out
+                    .http()
                     .get(format!(
                         "{}/{account}?fields=display_phone_number,verified_name",
                         self.endpoints.whatsapp
@@ -306,13 +283,15 @@ impl PlatformClient {
             }
             Platform::Messenger => {
                 let token = needs(channel.secrets.access_token.as_deref(), "access_token")?;
-                self.http
+                self.out
+                    .http()
                     .get(format!("{}/me?fields=name", self.endpoints.messenger))
                     .bearer_auth(token)
             }
             Platform::Telegram => {
                 let token = needs(channel.secrets.bot_token.as_deref(), "bot_token")?;
-                self.http
+                self.out
+                    .http()
                     .get(format!("{}/bot{token}/getMe", self.endpoints.telegram))
             }
         };

@@ -17,35 +17,10 @@ use crate::store::schema::channels;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Platform {
-    Whatsapp,
-    Messenger,
-    Telegram,
-}
+pub use crate::address::{channel_label, Platform};
 
+/// What a platform's webhooks ask of Hafen (its identity is in `crate::address`).
 impl Platform {
-    /// Every platform Hafen connects to, in the order people see them.
-    pub const ALL: [Platform; 3] = [Self::Whatsapp, Self::Messenger, Self::Telegram];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Whatsapp => "whatsapp",
-            Self::Messenger => "messenger",
-            Self::Telegram => "telegram",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "whatsapp" => Some(Self::Whatsapp),
-            "messenger" => Some(Self::Messenger),
-            "telegram" => Some(Self::Telegram),
-            _ => None,
-        }
-    }
-
     /// Meta's platforms verify webhooks with a GET handshake and sign every POST.
     pub fn is_meta(self) -> bool {
         matches!(self, Self::Whatsapp | Self::Messenger)
@@ -669,7 +644,7 @@ impl Channels {
     ) -> Result<std::result::Result<String, crate::channels::platform::PlatformFailure>> {
         actor.authorize(tenant, Permission::ManageChannels)?;
         let channel = self.channel(tenant, id).await?;
-        Ok(self.infra.platforms.check_account(&channel).await)
+        Ok(self.platforms.check_account(&channel).await)
     }
 
     async fn open_channel(&self, row: ChannelRow) -> Result<Channel> {

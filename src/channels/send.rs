@@ -540,7 +540,7 @@ impl Channels {
             .infra
             .store
             .write(move |conn| {
-                crate::store::backend::insert_messages(conn, std::slice::from_ref(&row))?;
+                crate::messages::insert_many(conn, std::slice::from_ref(&row))?;
                 diesel::insert_into(outbox::table)
                     .values(&entry)
                     .execute(conn)?;
@@ -585,7 +585,6 @@ impl Channels {
         attempts_before: i32,
     ) -> Result<SendReceipt> {
         let outcome = self
-            .infra
             .platforms
             .send(channel, address.expose(), outbound)
             .await;
@@ -603,7 +602,7 @@ impl Channels {
             .periods
             .tenant_keys_within(
                 &channel.tenant,
-                crate::retention::keys::EVENTS_SCOPE,
+                crate::periods::EVENTS_SCOPE,
                 to_micros(now),
             )
             .await?;
@@ -771,7 +770,7 @@ impl Channels {
         at: DateTime<Utc>,
         errors: Vec<PlatformError>,
     ) -> Result<status::StatusRow> {
-        let channel = crate::messages::types::ChannelName::parse("channel", platform.as_str())?;
+        let channel = crate::address::ChannelName::parse("channel", platform.as_str())?;
         crate::messages::ingest::seal_status(
             tenant,
             tenant_keys,
@@ -808,17 +807,16 @@ impl Channels {
                     .filter(messages::id.eq(&id))
                     .select(messages::period_key_id)
                     .first(conn)?;
-                Ok(crate::retention::keys::bound_blocking(
-                    &keys,
-                    conn,
-                    &contact_keys,
-                    period.as_deref(),
+                Ok(
+                    crate::periods::bound_blocking(&keys, conn, &contact_keys, period.as_deref())
+                        .and_then(|bound| {
+                            bound.map_err(|_| {
+                                Error::Conflict(
+                                    "this message's content was deleted by retention".into(),
+                                )
+                            })
+                        }),
                 )
-                .and_then(|bound| {
-                    bound.map_err(|_| {
-                        Error::Conflict("this message's content was deleted by retention".into())
-                    })
-                }))
             })
             .await?
     }

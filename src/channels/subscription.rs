@@ -264,7 +264,7 @@ impl Channels {
     ) -> Result<std::result::Result<Delivery, PlatformFailure>> {
         actor.authorize(tenant, Permission::ManageChannels)?;
         let channel = self.channel(tenant, id).await?;
-        Ok(self.infra.platforms.delivery(&channel).await)
+        Ok(self.platforms.delivery(&channel).await)
     }
 
     /// Registers a channel's webhook at `public_base` (the configured `public_url`; without
@@ -283,7 +283,7 @@ impl Channels {
             return Ok(Err(PlatformFailure::Missing("public_url")));
         };
         let url = channel.webhook_url(base);
-        let delivery = self.infra.platforms.register_webhook(&channel, &url).await;
+        let delivery = self.platforms.register_webhook(&channel, &url).await;
         if delivery.is_ok() {
             let event = AuditEvent::new(actor, "channel.webhook_register")
                 .tenant(tenant)

@@ -10,9 +10,9 @@ use serde::Serialize;
 use super::inbound::{InboundEvent, InboundMessage, ParseError, Skip, StatusUpdate};
 use super::verify::{meta_signature_valid, telegram_secret_valid};
 use super::{parse, Channel, Platform};
+use crate::address::{Address, ChannelName, DisplayName};
 use crate::error::Error;
 use crate::messages::status::NewStatus;
-use crate::messages::types::{Address, ChannelName, DisplayName};
 use crate::messages::{Direction, NewMessage};
 use crate::sensitive::Sensitive;
 

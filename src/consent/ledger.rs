@@ -146,3 +146,34 @@ pub fn history(conn: &mut DbConn, consent_id: &str) -> Result<Vec<LedgerRow>, St
         .select(LedgerRow::as_select())
         .load(conn)?)
 }
+
+/// Erases the evidence of these consents: each ledger entry keeps its place and hash, so the
+/// chain still verifies, but its sealed evidence goes; the consents themselves are deleted.
+/// The one place consent evidence is deleted, for retention and erasure alike.
+pub fn erase(
+    conn: &mut DbConn,
+    tenant: &str,
+    consent_ids: &[String],
+    at: i64,
+) -> Result<(), StoreError> {
+    use crate::store::schema::consents;
+    diesel::update(
+        consent_ledger::table
+            .filter(consent_ledger::tenant_id.eq(tenant))
+            .filter(consent_ledger::consent_id.eq_any(consent_ids))
+            .filter(crate::store::backend::plan_with_actual_values()),
+    )
+    .set((
+        consent_ledger::evidence_sealed.eq(None::<Vec<u8>>),
+        consent_ledger::redacted_at.eq(Some(at)),
+    ))
+    .execute(conn)?;
+    diesel::delete(
+        consents::table
+            .filter(consents::tenant_id.eq(tenant))
+            .filter(consents::id.eq_any(consent_ids))
+            .filter(crate::store::backend::plan_with_actual_values()),
+    )
+    .execute(conn)?;
+    Ok(())
+}

@@ -85,7 +85,7 @@ impl Source {
 }
 
 /// A consent event or state ("requested", …) as a person reads it in a document.
-pub fn event_label(event: &str, lang: crate::records::Lang) -> String {
+pub fn event_label(event: &str, lang: crate::i18n::Lang) -> String {
     match event {
         "requested" => lang.pick("Einwilligung angefragt", "consent requested"),
         "confirmed" => lang.pick(
@@ -102,7 +102,7 @@ pub fn event_label(event: &str, lang: crate::records::Lang) -> String {
 }
 
 /// How a consent event came about, as a person reads it.
-pub fn source_label(source: &str, lang: crate::records::Lang) -> String {
+pub fn source_label(source: &str, lang: crate::i18n::Lang) -> String {
     match source {
         "widget" => lang.pick("Anmeldeformular (Widget)", "sign-up form (widget)"),
         "keyword" => lang.pick("Stichwort im Chat", "keyword in the chat"),

@@ -11,7 +11,7 @@ use super::{ConsentState, ConsentTextView, LedgerEntryView};
 use crate::auth::{Actor, Permission};
 use crate::documents::{Block, Document};
 use crate::error::{Error, Result};
-use crate::records::Lang;
+use crate::i18n::Lang;
 use crate::store::schema::{consent_texts, tenants};
 use crate::tenants::TenantId;
 
@@ -125,9 +125,9 @@ pub fn render_pdf(
         Block::Paragraph("Art. 7 Abs. 1 DSGVO, § 7 Abs. 2 Nr. 2 UWG. Erstellt aus dem manipulationsgeschützten Einwilligungsprotokoll von Hafen.".into()),
         Block::Space,
         Block::Field("Verantwortlicher".into(), proof.controller.clone()),
-        Block::Field("Erstellt am".into(), crate::records::moment_precise(proof.generated_at, Lang::De)),
+        Block::Field("Erstellt am".into(), crate::i18n::moment_precise(proof.generated_at, Lang::De)),
         Block::Field("Zweck".into(), format!("{} ({})", proof.purpose_name, proof.purpose_id)),
-        Block::Field("Kanal".into(), crate::records::live::channel_label(&proof.channel)),
+        Block::Field("Kanal".into(), crate::channels::registry::channel_label(&proof.channel)),
         Block::Field("Adresse".into(), proof.address.clone().unwrap_or_else(|| "(gelöscht)".into())),
         Block::Field("Name".into(), proof.display_name.clone().unwrap_or_else(|| "–".into())),
         Block::Field("Kontakt-ID".into(), proof.contact_id.clone()),
@@ -142,10 +142,7 @@ pub fn render_pdf(
     for text in &proof.texts {
         b.push(Block::Field(
             format!("Version {} ({})", text.version, text.language),
-            format!(
-                "gültig ab {}",
-                crate::records::day(text.created_at, Lang::De)
-            ),
+            format!("gültig ab {}", crate::i18n::day(text.created_at, Lang::De)),
         ));
         b.push(Block::Paragraph(format!("„{}“", text.text)));
         b.push(Block::Mono(format!("SHA-256 {}", text.sha256)));
@@ -156,7 +153,7 @@ pub fn render_pdf(
         b.push(Block::Field(
             format!(
                 "{} – {}",
-                crate::records::moment_precise(e.at, Lang::De),
+                crate::i18n::moment_precise(e.at, Lang::De),
                 event_de(&e.event)
             ),
             format!("Quelle: {}", super::source_label(&e.source, Lang::De)),

@@ -16,9 +16,9 @@ use subtle::ConstantTimeEq;
 
 use super::Consent;
 use super::{Evidence, Source};
+use crate::address::{Address, ChannelName};
 use crate::auth::Actor;
 use crate::error::{Error, Result};
-use crate::messages::types::{Address, ChannelName};
 use crate::tenants::TenantId;
 
 /// How long a form may be open before it is submitted.

@@ -11,15 +11,28 @@ use diesel::prelude::*;
 
 use super::Contacts;
 use super::{ContactRow, ContactView};
+use crate::address::{Address, ChannelName};
 use crate::audit::AuditEvent;
 use crate::auth::{Actor, Permission};
 use crate::crypto::keyring::OwnerKeys;
 use crate::error::{Error, Result};
-use crate::messages::types::{Address, ChannelName};
 use crate::tenants::TenantId;
 
 /// Most people a search lists; more means the clue is too vague (a common name).
 pub const MAX_FOUND: i64 = 50;
+
+/// The blind index under which a contact's address is found.
+pub(crate) fn address_index(
+    tenant_keys: &OwnerKeys,
+    channel: &ChannelName,
+    address: &Address,
+) -> Vec<u8> {
+    tenant_keys.blind.index(&[
+        b"address",
+        channel.as_str().as_bytes(),
+        address.expose().as_bytes(),
+    ])
+}
 
 /// The blind index of a display name: lowercase, inner spacing collapsed.
 pub fn name_index(tenant_keys: &OwnerKeys, name: &str) -> Vec<u8> {
@@ -70,9 +83,7 @@ fn indexes(keys: &OwnerKeys, platforms: &[String], clue: &str) -> (Vec<Vec<u8>>,
         .filter_map(|p| {
             let channel = ChannelName::parse("channel", p).ok()?;
             let address = Address::parse("query", &channel, clue).ok()?;
-            Some(crate::messages::ingest::address_index(
-                keys, &channel, &address,
-            ))
+            Some(address_index(keys, &channel, &address))
         })
         .collect();
     let name = clue
@@ -111,7 +122,7 @@ impl Contacts {
                     .load(conn)?;
                 // Every platform, besides the channels the tenant has configured.
                 platforms.extend(
-                    crate::channels::Platform::ALL
+                    crate::address::Platform::ALL
                         .iter()
                         .map(|p| p.as_str().to_string()),
                 );

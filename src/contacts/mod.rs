@@ -200,6 +200,39 @@ pub fn touch_last_message(conn: &mut DbConn, id: &str, at: i64) -> Result<(), St
     Ok(())
 }
 
+/// Moves each contact's `last_message_at` forward to the given time (never back). PostgreSQL
+/// takes one statement for the whole batch (a round trip per contact dominated batch ingest);
+/// SQLite runs in-process, where a cached prepared statement per contact is as cheap.
+pub fn touch_last_messages(
+    conn: &mut DbConn,
+    latest: &std::collections::BTreeMap<String, i64>,
+) -> Result<(), StoreError> {
+    use diesel::sql_types::{Array, BigInt, Text};
+    if latest.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        DbConn::Postgres(c) => {
+            let ids: Vec<&str> = latest.keys().map(String::as_str).collect();
+            let ats: Vec<i64> = latest.values().copied().collect();
+            diesel::sql_query(
+                "UPDATE contacts SET last_message_at = v.at \
+                 FROM unnest($1::text[], $2::bigint[]) AS v(id, at) \
+                 WHERE contacts.id = v.id AND contacts.last_message_at < v.at",
+            )
+            .bind::<Array<Text>, _>(ids)
+            .bind::<Array<BigInt>, _>(ats)
+            .execute(c)?;
+        }
+        DbConn::Sqlite(_) => {
+            for (id, at) in latest {
+                touch_last_message(conn, id, *at)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A contact as the API shows it, decrypted.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ContactView {
@@ -290,4 +323,24 @@ pub(crate) fn keys_of(
         }
     }
     Ok(found)
+}
+
+/// Deletes contacts with their keys: what they sealed can no longer be opened, anywhere (backups
+/// included, once their keystore copies age out). The one place contact rows are deleted.
+pub fn delete(conn: &mut DbConn, tenant: &str, ids: &[String]) -> Result<(), StoreError> {
+    diesel::delete(
+        contact_keys::table
+            .filter(contact_keys::tenant_id.eq(tenant))
+            .filter(contact_keys::contact_id.eq_any(ids))
+            .filter(crate::store::backend::plan_with_actual_values()),
+    )
+    .execute(conn)?;
+    diesel::delete(
+        contacts::table
+            .filter(contacts::tenant_id.eq(tenant))
+            .filter(contacts::id.eq_any(ids))
+            .filter(crate::store::backend::plan_with_actual_values()),
+    )
+    .execute(conn)?;
+    Ok(())
 }

@@ -198,7 +198,7 @@ impl Contacts {
             .store
             .write(move |conn| {
                 if update(conn, &t, &cid)? == 0 {
-                    return Err(StoreError::Rejected(Error::NotFound));
+                    return Err(StoreError::from(Error::NotFound));
                 }
                 audit::append(conn, now, event.clone())
             })

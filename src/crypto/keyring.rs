@@ -24,6 +24,27 @@ pub enum KeyOwner {
     Install(String),
 }
 
+/// How a key's owner is named where it is recorded (a retention certificate's shredded keys):
+/// `contact:<id>`, `period:<id>`, … — one spelling, so what is written is read back the same.
+impl std::fmt::Display for KeyOwner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (kind, id) = match self {
+            KeyOwner::Tenant(id) => ("tenant", id),
+            KeyOwner::Contact(id) => ("contact", id),
+            KeyOwner::Period(id) => ("period", id),
+            KeyOwner::Record(id) => ("record", id),
+            KeyOwner::Install(id) => ("install", id),
+        };
+        write!(f, "{kind}:{id}")
+    }
+}
+
+impl serde::Serialize for KeyOwner {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// The keys derived from one data key.
 #[derive(Debug)]
 pub struct OwnerKeys {
@@ -142,6 +163,19 @@ impl KeyRing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Certificates already stored name their keys this way; the spelling must not change.
+    #[test]
+    fn a_key_owner_is_recorded_as_kind_colon_id() {
+        let owners = [
+            KeyOwner::Contact("c1".into()),
+            KeyOwner::Period("p|whatsapp|2026-01".into()),
+        ];
+        assert_eq!(
+            serde_json::to_string(&owners).unwrap(),
+            r#"["contact:c1","period:p|whatsapp|2026-01"]"#
+        );
+    }
 
     #[test]
     fn cache_is_bounded_and_reopens_from_wrapped() {

@@ -12,7 +12,7 @@ mod text;
 use chrono::{DateTime, Utc};
 
 use crate::error::Result;
-use crate::records::Lang;
+use crate::i18n::Lang;
 
 pub use fonts::printable;
 

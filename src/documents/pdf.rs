@@ -24,7 +24,7 @@ use super::layout::{Item, Node, Page, Sheet, FOOTER, HEAD_TOP, LOGO_H, MARGIN_X,
 use super::text;
 use super::{Block, Document};
 use crate::error::{Error, Result};
-use crate::records::Lang;
+use crate::i18n::Lang;
 
 fn gray(level: f32) -> luma::Color {
     luma::Color::new((level.clamp(0.0, 1.0) * 255.0) as u8)

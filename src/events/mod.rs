@@ -512,17 +512,12 @@ impl Events {
             .store
             .read(move |conn| {
                 Ok(
-                    crate::retention::keys::bound_blocking(
-                        &keyring,
-                        conn,
-                        &base,
-                        period.as_deref(),
-                    )
-                    .and_then(|bound| {
-                        bound.map_err(|_| {
-                            Error::Conflict("the event was shredded by retention".into())
-                        })
-                    }),
+                    crate::periods::bound_blocking(&keyring, conn, &base, period.as_deref())
+                        .and_then(|bound| {
+                            bound.map_err(|_| {
+                                Error::Conflict("the event was shredded by retention".into())
+                            })
+                        }),
                 )
             })
             .await?
@@ -538,7 +533,7 @@ impl Events {
         let url = validate_url(&input.url)?;
         if let Err(refused) = self
             .infra
-            .platforms
+            .outbound
             .policy()
             .check_reachable(&url, Purpose::Hook)
             .await
@@ -645,7 +640,7 @@ impl Events {
                 if HookRow::find(conn, t.as_str(), &id_owned)?
                     .is_some_and(|h| h.channel_id.is_some())
                 {
-                    return Err(StoreError::Rejected(Error::Conflict(
+                    return Err(StoreError::from(Error::Conflict(
                         "this hook delivers to a bot: remove the bot (DELETE /v1/tenants/{tenant}/bots/{id})"
                             .into(),
                     )));
@@ -843,7 +838,7 @@ impl Events {
                 summary.personal = exposure == Exposure::Personal;
                 summary.restricted = exposure == Exposure::Withheld;
                 let timestamp = self.infra.clock.now().timestamp();
-                match self.infra.platforms.post_hook(&url) {
+                match self.infra.outbound.post_hook(&url) {
                     Err(refused) => Err(refused_delivery(&row, &refused)),
                     Ok(request) => {
                         let sent = request
@@ -997,6 +992,22 @@ fn refused_delivery(row: &DeliveryRow, refused: &Refusal) -> (Option<u16>, Strin
         "event delivery refused by the outbound policy"
     );
     (None, REFUSED_DELIVERY.to_string(), false)
+}
+
+/// Deletes these event deliveries (their sealed payloads) — retention's webhook logs.
+pub fn delete_deliveries(
+    conn: &mut DbConn,
+    tenant: &str,
+    ids: &[String],
+) -> Result<(), StoreError> {
+    diesel::delete(
+        event_deliveries::table
+            .filter(event_deliveries::tenant_id.eq(tenant))
+            .filter(event_deliveries::id.eq_any(ids))
+            .filter(crate::store::backend::plan_with_actual_values()),
+    )
+    .execute(conn)?;
+    Ok(())
 }
 
 #[cfg(test)]

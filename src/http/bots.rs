@@ -2,13 +2,12 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::extract::{json_body, query, Caller, InTenant, PageQuery};
+use super::extract::{json_body, query, InTenant, ItemId, PageQuery};
 use super::problem::{ApiError, Problem};
 use crate::bots::{BotInput, BotView, HandoverView};
 use crate::events::DeliveryView;
 use crate::page::Page;
 use crate::service::Hafen;
-use crate::tenants::TenantId;
 
 /// Register a channel's bot: it receives the channel's messages as signed `bot.message` events
 /// and replies through the send API with the token in the answer.
@@ -50,12 +49,11 @@ pub async fn list(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse
     security(("bearer" = [])))]
 pub async fn delete(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
-    hafen.bots.remove(&caller.0, &tenant, &id).await?;
+    let InTenant { actor, tenant } = who;
+    hafen.bots.remove(&actor, &tenant, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -69,14 +67,13 @@ pub async fn delete(
     security(("bearer" = [])))]
 pub async fn deliveries(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
+    let InTenant { actor, tenant } = who;
     let page = query::<PageQuery>(&req)?.into_request()?;
-    Ok(HttpResponse::Ok().json(hafen.bots.deliveries(&caller.0, &tenant, &id, page).await?))
+    Ok(HttpResponse::Ok().json(hafen.bots.deliveries(&actor, &tenant, &id, page).await?))
 }
 
 /// Who has the conversation with a contact: the bot, or (since when) a person.
@@ -87,12 +84,11 @@ pub async fn deliveries(
     security(("bearer" = [])))]
 pub async fn handover_state(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(hafen.bots.handover_state(&caller.0, &tenant, &id).await?))
+    let InTenant { actor, tenant } = who;
+    Ok(HttpResponse::Ok().json(hafen.bots.handover_state(&actor, &tenant, &id).await?))
 }
 
 /// A person takes the conversation over (asked by the bot or an agent): the bot gets nothing
@@ -104,12 +100,11 @@ pub async fn handover_state(
     security(("bearer" = [])))]
 pub async fn take_over(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(hafen.bots.take_over(&caller.0, &tenant, &id).await?))
+    let InTenant { actor, tenant } = who;
+    Ok(HttpResponse::Ok().json(hafen.bots.take_over(&actor, &tenant, &id).await?))
 }
 
 /// An agent hands the conversation back to the bot.
@@ -120,10 +115,9 @@ pub async fn take_over(
     security(("bearer" = [])))]
 pub async fn hand_back(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(hafen.bots.hand_back(&caller.0, &tenant, &id).await?))
+    let InTenant { actor, tenant } = who;
+    Ok(HttpResponse::Ok().json(hafen.bots.hand_back(&actor, &tenant, &id).await?))
 }

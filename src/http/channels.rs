@@ -2,11 +2,10 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::extract::{json_body, Caller, InTenant};
+use super::extract::{json_body, InTenant, ItemId};
 use super::problem::ApiError;
 use crate::channels::registry::{ChannelInput, ChannelPatch, ChannelView};
 use crate::service::Hafen;
-use crate::tenants::TenantId;
 
 /// Register a channel (WhatsApp number, Facebook page, Telegram bot). Secrets are stored
 /// encrypted and never returned.
@@ -50,12 +49,11 @@ pub async fn list(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse
     security(("bearer" = [])))]
 pub async fn read(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(hafen.channels.read(&caller.0, &tenant, &id).await?))
+    let InTenant { actor, tenant } = who;
+    Ok(HttpResponse::Ok().json(hafen.channels.read(&actor, &tenant, &id).await?))
 }
 
 /// Change name, account id, enabled, or secrets (absent = keep, null = remove).
@@ -69,20 +67,14 @@ pub async fn read(
     security(("bearer" = [])))]
 pub async fn update(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
+    let InTenant { actor, tenant } = who;
     let patch: ChannelPatch = json_body(&req, body).await?;
-    Ok(HttpResponse::Ok().json(
-        hafen
-            .channels
-            .update(&caller.0, &tenant, &id, patch)
-            .await?,
-    ))
+    Ok(HttpResponse::Ok().json(hafen.channels.update(&actor, &tenant, &id, patch).await?))
 }
 
 /// Remove a channel; its messages stay.
@@ -94,11 +86,10 @@ pub async fn update(
     security(("bearer" = [])))]
 pub async fn delete(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
-    hafen.channels.delete(&caller.0, &tenant, &id).await?;
+    let InTenant { actor, tenant } = who;
+    hafen.channels.delete(&actor, &tenant, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::extract::{json_body, Caller, InTenant};
+use super::extract::{json_body, InTenant, ItemId};
 use super::problem::ApiError;
 use crate::consent::flow::RequestOutcome;
 use crate::consent::{
@@ -11,7 +11,6 @@ use crate::consent::{
 };
 use crate::error::Error;
 use crate::service::Hafen;
-use crate::tenants::TenantId;
 
 /// Create a consent purpose (list) with its first consent text.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/consent-purposes", tag = "consent",
@@ -55,18 +54,17 @@ pub async fn list_purposes(
     security(("bearer" = [])))]
 pub async fn add_texts(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
+    let InTenant { actor, tenant } = who;
     let input: ConsentTextsInput = json_body(&req, body).await?;
     Ok(HttpResponse::Created().json(
         hafen
             .consent
-            .add_purpose_texts(&caller.0, &tenant, &id, input)
+            .add_purpose_texts(&actor, &tenant, &id, input)
             .await?,
     ))
 }
@@ -116,13 +114,12 @@ pub struct ConsentAction {
     security(("bearer" = [])))]
 pub async fn act(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
+    let InTenant { actor, tenant } = who;
     let input: ConsentAction = json_body(&req, body).await?;
     if input.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
         return Err(Error::invalid("note", "must be at most 500 characters").into());
@@ -143,7 +140,7 @@ pub async fn act(
             let outcome = hafen
                 .consent
                 .request(
-                    &caller.0,
+                    &actor,
                     &tenant,
                     &id,
                     &purpose,
@@ -158,7 +155,7 @@ pub async fn act(
         "withdraw" => {
             let changed = hafen
                 .consent
-                .withdraw(&caller.0, &tenant, &id, input.purpose_id.as_deref())
+                .withdraw(&actor, &tenant, &id, input.purpose_id.as_deref())
                 .await?;
             Ok(HttpResponse::Ok().json(changed))
         }
@@ -174,12 +171,11 @@ pub async fn act(
     security(("bearer" = [])))]
 pub async fn list(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(hafen.consent.of_contact(&caller.0, &tenant, &id).await?))
+    let InTenant { actor, tenant } = who;
+    Ok(HttpResponse::Ok().json(hafen.consent.of_contact(&actor, &tenant, &id).await?))
 }
 
 /// Send one message to every contact with confirmed consent for a purpose (runs in the
@@ -215,17 +211,11 @@ pub async fn start_broadcast(
     security(("bearer" = [])))]
 pub async fn read_broadcast(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(
-        hafen
-            .consent
-            .read_broadcast(&caller.0, &tenant, &id)
-            .await?,
-    ))
+    let InTenant { actor, tenant } = who;
+    Ok(HttpResponse::Ok().json(hafen.consent.read_broadcast(&actor, &tenant, &id).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -245,17 +235,14 @@ pub struct ProofQuery {
     security(("bearer" = [])))]
 pub async fn proof(
     hafen: web::Data<Hafen>,
-    caller: Caller,
+    who: InTenant,
     path: web::Path<(String, String, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id, purpose) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
+    let InTenant { actor, tenant } = who;
+    let (_, id, purpose) = path.into_inner();
     let query: ProofQuery = super::extract::query(&req)?;
-    let proof = hafen
-        .consent
-        .proof(&caller.0, &tenant, &id, &purpose)
-        .await?;
+    let proof = hafen.consent.proof(&actor, &tenant, &id, &purpose).await?;
     match query.format.as_deref() {
         None | Some("json") => Ok(HttpResponse::Ok().json(proof)),
         Some("pdf") => Ok(HttpResponse::Ok()

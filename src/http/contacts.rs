@@ -2,13 +2,12 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::extract::{query, Caller, InTenant, PageQuery};
+use super::extract::{query, InTenant, ItemId, PageQuery};
 use super::problem::ApiError;
 use crate::contacts::ContactView;
 use crate::messages::read::MessageView;
 use crate::page::Page;
 use crate::service::Hafen;
-use crate::tenants::TenantId;
 
 /// The tenant's contacts, decrypted, in the order they were first seen.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/contacts", tag = "contacts",
@@ -36,12 +35,11 @@ pub async fn list(
     security(("bearer" = [])))]
 pub async fn read(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(hafen.contacts.read(&caller.0, &tenant, &id).await?))
+    let InTenant { actor, tenant } = who;
+    Ok(HttpResponse::Ok().json(hafen.contacts.read(&actor, &tenant, &id).await?))
 }
 
 /// A contact's messages, decrypted, oldest first.
@@ -54,17 +52,16 @@ pub async fn read(
     security(("bearer" = [])))]
 pub async fn messages(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
+    let InTenant { actor, tenant } = who;
     let page = query::<PageQuery>(&req)?.into_request()?;
     Ok(HttpResponse::Ok().json(
         hafen
             .messages
-            .read_of_contact(&caller.0, &tenant, &id, page)
+            .read_of_contact(&actor, &tenant, &id, page)
             .await?,
     ))
 }
@@ -85,13 +82,12 @@ pub async fn messages(
     security(("bearer" = [])))]
 pub async fn send(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
+    let InTenant { actor, tenant } = who;
     let request: crate::channels::send::SendRequest = super::extract::json_body(&req, body).await?;
     let header_key = req
         .headers()
@@ -100,7 +96,7 @@ pub async fn send(
         .map(str::to_string);
     let receipt = hafen
         .channels
-        .send(&caller.0, &tenant, &id, request, header_key)
+        .send(&actor, &tenant, &id, request, header_key)
         .await?;
     let mut response = if receipt.duplicate {
         HttpResponse::Ok()
@@ -126,19 +122,13 @@ pub async fn send(
     security(("bearer" = [])))]
 pub async fn business_letters(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
+    let InTenant { actor, tenant } = who;
     let input: crate::messages::classify::ClassifyInput =
         super::extract::json_body(&req, body).await?;
-    Ok(HttpResponse::Ok().json(
-        hafen
-            .messages
-            .classify(&caller.0, &tenant, &id, input)
-            .await?,
-    ))
+    Ok(HttpResponse::Ok().json(hafen.messages.classify(&actor, &tenant, &id, input).await?))
 }

@@ -2,12 +2,11 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::extract::{json_body, query, Caller, InTenant, PageQuery};
+use super::extract::{json_body, query, InTenant, ItemId, PageQuery};
 use super::problem::ApiError;
 use crate::events::{DeliveryView, HookInput, HookView};
 use crate::page::Page;
 use crate::service::Hafen;
-use crate::tenants::TenantId;
 
 /// Register a URL of the company's own systems for new messages and status changes.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/event-hooks", tag = "event-hooks",
@@ -48,12 +47,11 @@ pub async fn list(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse
     security(("bearer" = [])))]
 pub async fn delete(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
-    hafen.events.delete_hook(&caller.0, &tenant, &id).await?;
+    let InTenant { actor, tenant } = who;
+    hafen.events.delete_hook(&actor, &tenant, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -68,17 +66,16 @@ pub async fn delete(
     security(("bearer" = [])))]
 pub async fn deliveries(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
+    let InTenant { actor, tenant } = who;
     let page = query::<PageQuery>(&req)?.into_request()?;
     Ok(HttpResponse::Ok().json(
         hafen
             .events
-            .list_deliveries(&caller.0, &tenant, &id, page)
+            .list_deliveries(&actor, &tenant, &id, page)
             .await?,
     ))
 }

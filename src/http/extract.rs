@@ -84,6 +84,24 @@ impl FromRequest for InTenant {
     }
 }
 
+/// The `{id}` of a path under a tenant (`/v1/tenants/{tenant}/bots/{id}`). Taken after
+/// [`InTenant`] in a handler's arguments, so the caller and the tenant are settled first.
+pub struct ItemId(pub String);
+
+impl FromRequest for ItemId {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(
+            req.match_info()
+                .get("id")
+                .map(|id| ItemId(id.to_string()))
+                .ok_or_else(|| Error::NotFound.into()),
+        )
+    }
+}
+
 /// Limits for request bodies: size in bytes, and the time the whole body may take to arrive.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize, pub std::time::Duration);

@@ -3,14 +3,13 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::extract::{from_json_value, json_value, Caller, InTenant};
+use super::extract::{from_json_value, json_value, InTenant, ItemId};
 use super::problem::ApiError;
 use crate::error::Error;
 use crate::messages::ingest::IngestOutcome;
 use crate::messages::read::MessageView;
 use crate::messages::{MessageInput, NewMessage};
 use crate::service::Hafen;
-use crate::tenants::TenantId;
 
 /// A batch of messages, stored atomically: all or none.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
@@ -89,12 +88,11 @@ pub async fn ingest(
     security(("bearer" = [])))]
 pub async fn read(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
-    let message = hafen.messages.read(&caller.0, &tenant, &id).await?;
+    let InTenant { actor, tenant } = who;
+    let message = hafen.messages.read(&actor, &tenant, &id).await?;
     Ok(HttpResponse::Ok().json(message))
 }
 
@@ -109,15 +107,15 @@ pub async fn read(
     security(("bearer" = [])))]
 pub async fn attachment(
     hafen: web::Data<Hafen>,
-    caller: Caller,
+    who: InTenant,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id, n) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
+    let InTenant { actor, tenant } = who;
+    let (_, id, n) = path.into_inner();
     let n: i32 = n.parse().map_err(|_| Error::NotFound)?;
     let file = hafen
         .messages
-        .read_attachment(&caller.0, &tenant, &id, n)
+        .read_attachment(&actor, &tenant, &id, n)
         .await?;
     Ok(file_response(file))
 }

@@ -633,7 +633,7 @@ async fn metrics(hafen: web::Data<Hafen>, req: actix_web::HttpRequest) -> HttpRe
     let (hits, misses) = hafen.infra.keys.stats();
     hafen.metrics().key_cache_hits.set(hits as i64);
     hafen.metrics().key_cache_misses.set(misses as i64);
-    match hafen.store().read(crate::backup::last_backup).await {
+    match hafen.store().read(crate::store::last_backup).await {
         Ok(at) => {
             hafen
                 .metrics()

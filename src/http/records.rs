@@ -3,11 +3,11 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::extract::{json_value, query, Caller};
+use super::extract::{json_value, query, Caller, InTenant};
 use super::problem::{ApiError, Problem};
+use crate::i18n::Lang;
 use crate::records::register::{EntryView, Scope, Section};
 use crate::records::report::{CsvDialect, Format, Kind, Report};
-use crate::records::Lang;
 use crate::service::Hafen;
 use crate::tenants::TenantId;
 
@@ -105,15 +105,16 @@ pub async fn history_install(
     security(("bearer" = [])))]
 pub async fn get_tenant(
     hafen: web::Data<Hafen>,
-    caller: Caller,
+    who: InTenant,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (t, s) = path.into_inner();
-    let scope = Scope::Tenant(TenantId::parse(&t)?);
+    let InTenant { actor, tenant } = who;
+    let (_, s) = path.into_inner();
+    let scope = Scope::Tenant(tenant);
     entry_response(
         hafen
             .records
-            .register_entry(&caller.0, &scope, section(&s)?)
+            .register_entry(&actor, &scope, section(&s)?)
             .await?,
     )
 }
@@ -149,15 +150,16 @@ pub async fn put_tenant(
     security(("bearer" = [])))]
 pub async fn history_tenant(
     hafen: web::Data<Hafen>,
-    caller: Caller,
+    who: InTenant,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (t, s) = path.into_inner();
-    let scope = Scope::Tenant(TenantId::parse(&t)?);
+    let InTenant { actor, tenant } = who;
+    let (_, s) = path.into_inner();
+    let scope = Scope::Tenant(tenant);
     Ok(HttpResponse::Ok().json(
         hafen
             .records
-            .register_history(&caller.0, &scope, section(&s)?)
+            .register_history(&actor, &scope, section(&s)?)
             .await?,
     ))
 }
@@ -247,12 +249,12 @@ pub async fn install_report(
     security(("bearer" = [])))]
 pub async fn tenant_report(
     hafen: web::Data<Hafen>,
-    caller: Caller,
+    who: InTenant,
     path: web::Path<(String, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (t, k) = path.into_inner();
-    let tenant = TenantId::parse(&t)?;
+    let InTenant { actor, tenant } = who;
+    let (_, k) = path.into_inner();
     let kind: Kind = k.parse()?;
     if kind.is_install_wide() {
         return Err(crate::error::Error::invalid(
@@ -264,7 +266,7 @@ pub async fn tenant_report(
     let (format, lang) = report_params(&req)?;
     let (report, bytes) = hafen
         .records
-        .report(&caller.0, kind, Some(&tenant), lang, format)
+        .report(&actor, kind, Some(&tenant), lang, format)
         .await?;
     Ok(report_response(&report, format, bytes))
 }

@@ -5,14 +5,13 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::extract::{json_body, query, Caller, InTenant};
+use super::extract::{json_body, query, InTenant, ItemId};
 use super::problem::{ApiError, Problem};
 use crate::contacts::ContactView;
 use crate::requests::access::ExportOptions;
 use crate::requests::erase::{DecisionInput, ErasureOutcome};
 use crate::requests::{IdentityCheck, NewRequest, RejectGround, RequestView};
 use crate::service::Hafen;
-use crate::tenants::TenantId;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -50,8 +49,6 @@ pub struct ListQuery {
     /// Only open requests past their deadline.
     pub overdue: Option<bool>,
 }
-
-type Ids = web::Path<(String, String)>;
 
 /// Register a request (access, portability, erasure, restriction). The deadline is one month
 /// from `received_on`.
@@ -101,12 +98,11 @@ pub async fn list(
     security(("bearer" = [])))]
 pub async fn read(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: Ids,
+    who: InTenant,
+    ItemId(id): ItemId,
 ) -> Result<HttpResponse, ApiError> {
-    let (t, id) = path.into_inner();
-    let tenant = TenantId::parse(&t)?;
-    Ok(HttpResponse::Ok().json(hafen.requests.read(&caller.0, &tenant, &id).await?))
+    let InTenant { actor, tenant } = who;
+    Ok(HttpResponse::Ok().json(hafen.requests.read(&actor, &tenant, &id).await?))
 }
 
 /// Extend the deadline by two months (within the first month, with a reason).
@@ -119,18 +115,17 @@ pub async fn read(
     security(("bearer" = [])))]
 pub async fn extend(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: Ids,
+    who: InTenant,
+    ItemId(id): ItemId,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (t, id) = path.into_inner();
-    let tenant = TenantId::parse(&t)?;
+    let InTenant { actor, tenant } = who;
     let input: ExtendInput = json_body(&req, body).await?;
     Ok(HttpResponse::Ok().json(
         hafen
             .requests
-            .extend(&caller.0, &tenant, &id, &input.reason)
+            .extend(&actor, &tenant, &id, &input.reason)
             .await?,
     ))
 }
@@ -145,18 +140,17 @@ pub async fn extend(
     security(("bearer" = [])))]
 pub async fn identity(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: Ids,
+    who: InTenant,
+    ItemId(id): ItemId,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (t, id) = path.into_inner();
-    let tenant = TenantId::parse(&t)?;
+    let InTenant { actor, tenant } = who;
     let input: IdentityInput = json_body(&req, body).await?;
     Ok(HttpResponse::Ok().json(
         hafen
             .requests
-            .record_identity_check(&caller.0, &tenant, &id, input.method)
+            .record_identity_check(&actor, &tenant, &id, input.method)
             .await?,
     ))
 }
@@ -170,18 +164,17 @@ pub async fn identity(
     security(("bearer" = [])))]
 pub async fn reject(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: Ids,
+    who: InTenant,
+    ItemId(id): ItemId,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (t, id) = path.into_inner();
-    let tenant = TenantId::parse(&t)?;
+    let InTenant { actor, tenant } = who;
     let input: RejectInput = json_body(&req, body).await?;
     Ok(HttpResponse::Ok().json(
         hafen
             .requests
-            .reject(&caller.0, &tenant, &id, input.ground)
+            .reject(&actor, &tenant, &id, input.ground)
             .await?,
     ))
 }
@@ -209,18 +202,17 @@ pub struct LetterQuery {
     security(("bearer" = [])))]
 pub async fn letter(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: Ids,
+    who: InTenant,
+    ItemId(id): ItemId,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (t, id) = path.into_inner();
-    let tenant = TenantId::parse(&t)?;
+    let InTenant { actor, tenant } = who;
     let q: LetterQuery = query(&req)?;
-    let lang = crate::records::Lang::parse(q.lang.as_deref().unwrap_or("de"))?;
+    let lang = crate::i18n::Lang::parse(q.lang.as_deref().unwrap_or("de"))?;
     let letter = hafen
         .requests
         .letter(
-            &caller.0,
+            &actor,
             &tenant,
             &id,
             lang,
@@ -249,13 +241,12 @@ pub async fn letter(
     security(("bearer" = [])))]
 pub async fn export(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: Ids,
+    who: InTenant,
+    ItemId(id): ItemId,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (t, id) = path.into_inner();
-    let tenant = TenantId::parse(&t)?;
+    let InTenant { actor, tenant } = who;
     let empty = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -267,10 +258,7 @@ pub async fn export(
     } else {
         json_body(&req, body).await?
     };
-    let export = hafen
-        .requests
-        .export(&caller.0, &tenant, &id, options)
-        .await?;
+    let export = hafen.requests.export(&actor, &tenant, &id, options).await?;
     Ok(HttpResponse::Ok()
         .content_type(if export.encrypted {
             "application/octet-stream"
@@ -296,12 +284,11 @@ pub async fn export(
     security(("bearer" = [])))]
 pub async fn erase(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: Ids,
+    who: InTenant,
+    ItemId(id): ItemId,
 ) -> Result<HttpResponse, ApiError> {
-    let (t, id) = path.into_inner();
-    let tenant = TenantId::parse(&t)?;
-    Ok(HttpResponse::Ok().json(hafen.requests.erase(&caller.0, &tenant, &id).await?))
+    let InTenant { actor, tenant } = who;
+    Ok(HttpResponse::Ok().json(hafen.requests.erase(&actor, &tenant, &id).await?))
 }
 
 /// Record the DPO's decision on a category of an erasure whose end could not be computed:
@@ -315,18 +302,17 @@ pub async fn erase(
     security(("bearer" = [])))]
 pub async fn decide(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: Ids,
+    who: InTenant,
+    ItemId(id): ItemId,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (t, id) = path.into_inner();
-    let tenant = TenantId::parse(&t)?;
+    let InTenant { actor, tenant } = who;
     let input: DecisionInput = json_body(&req, body).await?;
     Ok(HttpResponse::Ok().json(
         hafen
             .requests
-            .decide_erasure(&caller.0, &tenant, &id, input)
+            .decide_erasure(&actor, &tenant, &id, input)
             .await?,
     ))
 }
@@ -339,15 +325,14 @@ pub async fn decide(
     security(("bearer" = [])))]
 pub async fn restrict(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: Ids,
+    who: InTenant,
+    ItemId(id): ItemId,
 ) -> Result<HttpResponse, ApiError> {
-    let (t, id) = path.into_inner();
-    let tenant = TenantId::parse(&t)?;
+    let InTenant { actor, tenant } = who;
     Ok(HttpResponse::Ok().json(
         hafen
             .requests
-            .answer_restriction(&caller.0, &tenant, &id)
+            .answer_restriction(&actor, &tenant, &id)
             .await?,
     ))
 }

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::extract::{json_body, query, Caller, InTenant};
+use super::extract::{json_body, query, Caller, InTenant, ItemId};
 use super::problem::{ApiError, Problem};
 use crate::contacts::restrict::RestrictedGround;
 use crate::contacts::ContactView;
@@ -17,7 +17,6 @@ use crate::retention::holds::{HoldInput, HoldView};
 use crate::retention::rules::RuleInput;
 use crate::retention::{PreviewReport, RuleSetVersion, RulesView, RunReport};
 use crate::service::Hafen;
-use crate::tenants::TenantId;
 
 /// A proposed rule set.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -120,15 +119,15 @@ fn version(s: &str) -> Result<i32, ApiError> {
     security(("bearer" = [])))]
 pub async fn approve(
     hafen: web::Data<Hafen>,
-    caller: Caller,
+    who: InTenant,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, v) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
+    let InTenant { actor, tenant } = who;
+    let (_, v) = path.into_inner();
     Ok(HttpResponse::Ok().json(
         hafen
             .retention
-            .decide(&caller.0, &tenant, version(&v)?, true)
+            .decide(&actor, &tenant, version(&v)?, true)
             .await?,
     ))
 }
@@ -141,15 +140,15 @@ pub async fn approve(
     security(("bearer" = [])))]
 pub async fn reject(
     hafen: web::Data<Hafen>,
-    caller: Caller,
+    who: InTenant,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, v) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
+    let InTenant { actor, tenant } = who;
+    let (_, v) = path.into_inner();
     Ok(HttpResponse::Ok().json(
         hafen
             .retention
-            .decide(&caller.0, &tenant, version(&v)?, false)
+            .decide(&actor, &tenant, version(&v)?, false)
             .await?,
     ))
 }
@@ -296,17 +295,11 @@ pub async fn list_holds(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpRe
     security(("bearer" = [])))]
 pub async fn release_hold(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
-    Ok(HttpResponse::Ok().json(
-        hafen
-            .retention
-            .release_hold(&caller.0, &tenant, &id)
-            .await?,
-    ))
+    let InTenant { actor, tenant } = who;
+    Ok(HttpResponse::Ok().json(hafen.retention.release_hold(&actor, &tenant, &id).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -325,18 +318,17 @@ pub struct RestrictInput {
     security(("bearer" = [])))]
 pub async fn restrict(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
+    let InTenant { actor, tenant } = who;
     let input: RestrictInput = json_body(&req, body).await?;
     Ok(HttpResponse::Ok().json(
         hafen
             .contacts
-            .restrict(&caller.0, &tenant, &id, &input.reason)
+            .restrict(&actor, &tenant, &id, &input.reason)
             .await?,
     ))
 }
@@ -349,15 +341,14 @@ pub async fn restrict(
     security(("bearer" = [])))]
 pub async fn lift_restriction(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
+    let InTenant { actor, tenant } = who;
     Ok(HttpResponse::Ok().json(
         hafen
             .contacts
-            .lift_restriction(&caller.0, &tenant, &id)
+            .lift_restriction(&actor, &tenant, &id)
             .await?,
     ))
 }
@@ -384,19 +375,18 @@ pub struct RestrictedQuery {
     security(("bearer" = [])))]
 pub async fn read_restricted(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
+    let InTenant { actor, tenant } = who;
     let q: RestrictedQuery = query(&req)?;
     let ground = RestrictedGround::parse(&q.ground)?;
     let page = PageRequest::new(q.after, q.limit)?;
     Ok(HttpResponse::Ok().json(
         hafen
             .messages
-            .read_restricted(&caller.0, &tenant, &id, ground, page)
+            .read_restricted(&actor, &tenant, &id, ground, page)
             .await?,
     ))
 }
@@ -417,18 +407,17 @@ pub struct RelationshipInput {
     security(("bearer" = [])))]
 pub async fn relationship(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
+    let InTenant { actor, tenant } = who;
     let input: RelationshipInput = json_body(&req, body).await?;
     Ok(HttpResponse::Ok().json(
         hafen
             .contacts
-            .set_relationship_end(&caller.0, &tenant, &id, input.ended_at)
+            .set_relationship_end(&actor, &tenant, &id, input.ended_at)
             .await?,
     ))
 }

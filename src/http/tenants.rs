@@ -5,9 +5,9 @@ use serde::Deserialize;
 
 use super::extract::{json_body, Caller};
 use super::problem::ApiError;
+use crate::accounts::TenantView;
 use crate::service::Hafen;
 use crate::tenants::TenantName;
-use crate::tenants::TenantView;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

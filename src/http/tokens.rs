@@ -4,13 +4,12 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{json_body, Caller, InTenant};
+use super::extract::{json_body, Caller, InTenant, ItemId};
 use super::problem::ApiError;
 use crate::accounts::tokens::TokenView;
 use crate::auth::token::TokenSpec;
 use crate::auth::Role;
 use crate::service::Hafen;
-use crate::tenants::TenantId;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -102,15 +101,14 @@ pub async fn list_tenant(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpR
     security(("bearer" = [])))]
 pub async fn revoke_tenant(
     hafen: web::Data<Hafen>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    who: InTenant,
+    ItemId(id): ItemId,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let tenant = TenantId::parse(&tenant)?;
+    let InTenant { actor, tenant } = who;
     Ok(HttpResponse::Ok().json(
         hafen
             .accounts
-            .revoke_token(&caller.0, Some(&tenant), &id)
+            .revoke_token(&actor, Some(&tenant), &id)
             .await?,
     ))
 }

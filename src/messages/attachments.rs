@@ -197,3 +197,32 @@ pub fn find(
         .first(conn)
         .optional()?)
 }
+
+/// Deletes these files (their sealed platform reference and content): the one place
+/// attachment rows are deleted.
+pub fn delete(conn: &mut DbConn, tenant: &str, ids: &[String]) -> Result<(), StoreError> {
+    diesel::delete(
+        attachments::table
+            .filter(attachments::tenant_id.eq(tenant))
+            .filter(attachments::id.eq_any(ids))
+            .filter(crate::store::backend::plan_with_actual_values()),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes the files of these messages (with the messages themselves).
+pub(crate) fn delete_of_messages(
+    conn: &mut DbConn,
+    tenant: &str,
+    message_ids: &[String],
+) -> Result<(), StoreError> {
+    diesel::delete(
+        attachments::table
+            .filter(attachments::tenant_id.eq(tenant))
+            .filter(attachments::message_id.eq_any(message_ids))
+            .filter(crate::store::backend::plan_with_actual_values()),
+    )
+    .execute(conn)?;
+    Ok(())
+}

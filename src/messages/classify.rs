@@ -79,7 +79,7 @@ impl Messages {
             .store
             .write(move |conn| {
                 if crate::contacts::find(conn, &tid, &c)?.is_none() {
-                    return Err(StoreError::Rejected(Error::NotFound));
+                    return Err(StoreError::from(Error::NotFound));
                 }
                 let of_contact = messages::table
                     .filter(messages::tenant_id.eq(&t))
@@ -91,7 +91,7 @@ impl Messages {
                         .load(conn)?;
                     if let Some((i, _)) = ids.iter().enumerate().find(|(_, id)| !known.contains(id))
                     {
-                        return Err(StoreError::Rejected(Error::invalid(
+                        return Err(StoreError::from(Error::invalid(
                             format!("message_ids[{i}]"),
                             "is not a message of this contact",
                         )));

@@ -9,18 +9,19 @@ use serde::Serialize;
 
 use super::attachments::AttachmentRow;
 use super::status::{self, NewStatus, StatusRow};
-use super::types::{Address, ChannelName, DisplayName};
 use super::Messages;
 use super::{binding, MessageRow, NewMessage};
+use crate::address::{Address, ChannelName, DisplayName};
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
 use crate::clock::to_micros;
+use crate::contacts::find::address_index;
 use crate::contacts::{self, ContactKeyRow, ContactRow};
 use crate::crypto::keyring::{KeyOwner, OwnerKeys};
 use crate::crypto::KeyRing;
 use crate::error::{Error, Result};
 use crate::events::EventKind;
-use crate::retention::keys::{PeriodKey, PeriodSlot};
+use crate::periods::{PeriodKey, PeriodSlot};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
 
@@ -121,7 +122,7 @@ impl Messages {
                     .iter()
                     .map(|s| PeriodSlot::new(s.channel.as_str(), now_micros)),
             );
-            let event_slot = PeriodSlot::new(crate::retention::keys::EVENTS_SCOPE, now_micros);
+            let event_slot = PeriodSlot::new(crate::periods::EVENTS_SCOPE, now_micros);
             slots.insert(event_slot.clone());
             let periods = self.periods.live_keys(tenant, slots).await?;
             let event_keys = periods
@@ -412,19 +413,6 @@ pub(crate) fn new_contact(
     Ok((contact, key_row, key.keys))
 }
 
-/// The blind index under which a contact's address is found.
-pub(crate) fn address_index(
-    tenant_keys: &OwnerKeys,
-    channel: &ChannelName,
-    address: &Address,
-) -> Vec<u8> {
-    tenant_keys.blind.index(&[
-        b"address",
-        channel.as_str().as_bytes(),
-        address.expose().as_bytes(),
-    ])
-}
-
 impl Messages {
     /// The contact with this address, created (without messages) if it does not exist yet;
     /// e.g. a person who signs up through the widget before ever writing.
@@ -700,7 +688,7 @@ fn apply(
     at: DateTime<Utc>,
 ) -> Result<Applied, StoreError> {
     let t = prepared.tenant.as_str();
-    crate::retention::keys::ensure_live(conn, &prepared.period_ids)?;
+    crate::periods::ensure_live(conn, &prepared.period_ids)?;
     for (contact, key) in &prepared.new_contacts {
         if contacts::exists_with_address(conn, t, &contact.channel, &contact.address_index)? {
             return Err(StoreError::Retry);
@@ -734,7 +722,7 @@ fn apply(
                     && !from_platform
                     && !same_address(conn, t, contact_id, &row.contact_id)?
                 {
-                    return Err(StoreError::Rejected(crate::error::Error::Conflict(format!(
+                    return Err(StoreError::from(crate::error::Error::Conflict(format!(
                         "message {position}: its external_id is already stored for another contact; an external id names one message"
                     ))));
                 }
@@ -793,7 +781,7 @@ fn apply(
     let (event_period, event_keys) = &prepared.event_keys;
     queued_work |=
         crate::events::enqueue(conn, t, (event_period, event_keys), events, to_micros(at))? > 0;
-    crate::store::backend::touch_last_messages(conn, &prepared.latest)?;
+    crate::contacts::touch_last_messages(conn, &prepared.latest)?;
     for change in &prepared.address_changes {
         if fresh_ids.contains(change.message_id.as_str()) {
             move_contact(conn, t, change, &event, at)?;

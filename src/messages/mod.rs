@@ -12,7 +12,7 @@ use diesel::prelude::*;
 
 use crate::crypto::FieldBinding;
 use crate::infra::Infra;
-use crate::retention::keys::PeriodKeys;
+use crate::periods::PeriodKeys;
 use crate::store::schema::messages;
 use crate::store::{DbConn, StoreError};
 
@@ -64,7 +64,7 @@ pub struct MessageRow {
     pub delivery_status_at: Option<i64>,
     pub idempotency_index: Option<Vec<u8>>,
     /// The period key the content is sealed under (with the contact's key); see
-    /// `retention::keys`. None for content deleted by retention.
+    /// `periods`. None for content deleted by retention.
     pub period_key_id: Option<String>,
     pub content_deleted_at: Option<i64>,
     /// A business letter (Handels- oder Geschäftsbrief): kept under the statutory rules.
@@ -96,7 +96,70 @@ pub fn find_by_external_indexes(
         .load(conn)?)
 }
 
-/// Inserts rows; see [`crate::store::backend::insert_messages`].
+/// Inserts many messages. PostgreSQL takes one multi-row statement (a round trip per row would
+/// dominate); SQLite runs in-process, so a cached prepared statement per row costs about the same.
 pub fn insert_many(conn: &mut DbConn, rows: &[MessageRow]) -> Result<(), StoreError> {
-    crate::store::backend::insert_messages(conn, rows)
+    if rows.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        DbConn::Postgres(c) => {
+            diesel::insert_into(messages::table)
+                .values(rows)
+                .execute(c)?;
+        }
+        DbConn::Sqlite(c) => {
+            for row in rows {
+                diesel::insert_into(messages::table)
+                    .values(row)
+                    .execute(c)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes what messages say (body, raw payload, platform id) and unbinds them from their
+/// period key; the rows stay as metadata. The one place message content is deleted, for
+/// retention and erasure alike (`retention::run::delete_items`).
+pub fn delete_content(
+    conn: &mut DbConn,
+    tenant: &str,
+    ids: &[String],
+    at: i64,
+) -> Result<(), StoreError> {
+    diesel::update(
+        messages::table
+            .filter(messages::tenant_id.eq(tenant))
+            .filter(messages::id.eq_any(ids))
+            .filter(crate::store::backend::plan_with_actual_values()),
+    )
+    .set((
+        messages::body_sealed.eq(None::<Vec<u8>>),
+        messages::raw_sealed.eq(None::<Vec<u8>>),
+        messages::external_id_sealed.eq(None::<Vec<u8>>),
+        messages::period_key_id.eq(None::<String>),
+        messages::content_deleted_at.eq(Some(at)),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes messages with what hangs off them (their files and delivery statuses): the one
+/// place message rows are deleted.
+pub fn delete_with_dependants(
+    conn: &mut DbConn,
+    tenant: &str,
+    ids: &[String],
+) -> Result<(), StoreError> {
+    attachments::delete_of_messages(conn, tenant, ids)?;
+    status::delete_of_messages(conn, tenant, ids)?;
+    diesel::delete(
+        messages::table
+            .filter(messages::tenant_id.eq(tenant))
+            .filter(messages::id.eq_any(ids))
+            .filter(crate::store::backend::plan_with_actual_values()),
+    )
+    .execute(conn)?;
+    Ok(())
 }

@@ -17,7 +17,7 @@ use crate::contacts::restrict::{refuse_if_restricted, RestrictedGround};
 use crate::crypto::keyring::OwnerKeys;
 use crate::error::{Error, Result};
 use crate::page::{Page, PageRequest};
-use crate::retention::keys::{self, PeriodState};
+use crate::periods::{self as keys, PeriodState};
 use crate::store::schema::messages;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;

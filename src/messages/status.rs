@@ -29,7 +29,7 @@ pub fn binding<'a>(tenant: &'a str, id: &'a str, column: &'static str) -> FieldB
 /// A status to store, validated.
 #[derive(Debug, Clone)]
 pub struct NewStatus {
-    pub channel: super::types::ChannelName,
+    pub channel: crate::address::ChannelName,
     pub external_id: crate::sensitive::Sensitive<String>,
     pub status: DeliveryStatus,
     pub occurred_at: DateTime<Utc>,
@@ -211,4 +211,33 @@ impl StatusRow {
             errors,
         })
     }
+}
+
+/// Deletes these delivery statuses: the one place status rows are deleted.
+pub fn delete(conn: &mut DbConn, tenant: &str, ids: &[String]) -> Result<(), StoreError> {
+    diesel::delete(
+        message_statuses::table
+            .filter(message_statuses::tenant_id.eq(tenant))
+            .filter(message_statuses::id.eq_any(ids))
+            .filter(crate::store::backend::plan_with_actual_values()),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes the delivery statuses of these messages (with the messages themselves).
+pub(crate) fn delete_of_messages(
+    conn: &mut DbConn,
+    tenant: &str,
+    message_ids: &[String],
+) -> Result<(), StoreError> {
+    let as_nullable: Vec<Option<String>> = message_ids.iter().cloned().map(Some).collect();
+    diesel::delete(
+        message_statuses::table
+            .filter(message_statuses::tenant_id.eq(tenant))
+            .filter(message_statuses::message_id.eq_any(as_nullable))
+            .filter(crate::store::backend::plan_with_actual_values()),
+    )
+    .execute(conn)?;
+    Ok(())
 }

@@ -8,8 +8,8 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
 use super::live::Posture;
-use super::Lang;
 use crate::clock::{from_micros, to_micros};
+use crate::i18n::Lang;
 use crate::store::schema::instances;
 use crate::store::{DbConn, StoreError};
 
@@ -124,7 +124,7 @@ pub fn reported(
         .filter(|r| r.stopped_at.is_none() && r.seen_at >= to_micros(now - STALE))
         .collect();
     let parse = |r: &InstanceRow| serde_json::from_str::<Posture>(&r.posture).ok();
-    let moment = |at: i64| super::moment(from_micros(at), lang);
+    let moment = |at: i64| crate::i18n::moment(from_micros(at), lang);
     if let Some(newest) = running.first() {
         if let Some(posture) = parse(newest) {
             let mut source = lang.pick(

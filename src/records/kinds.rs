@@ -14,12 +14,12 @@ use super::register::{
 use super::report::{
     iso_date, iso_moment, iso_percent, Format, Kind, Report, Section, Table, ValueType,
 };
-use super::Lang;
 use super::Records;
 use crate::audit::AuditEvent;
 use crate::auth::{Actor, Permission};
 use crate::clock::to_micros;
 use crate::error::{Error, Result};
+use crate::i18n::Lang;
 use crate::retention::certificates::{self, CertificateView};
 use crate::retention::rules::Category;
 use crate::store::schema::consents;
@@ -360,11 +360,11 @@ fn complete_for_record(
                 lang.pick(
                     &format!(
                         "AV-Vertrag mit {processor_name} vom {} (Art. 28 DSGVO)",
-                        crate::records::date(c.avv.date, lang)
+                        crate::i18n::date(c.avv.date, lang)
                     ),
                     &format!(
                         "processing agreement with {processor_name} of {} (Art. 28 GDPR)",
-                        crate::records::date(c.avv.date, lang)
+                        crate::i18n::date(c.avv.date, lang)
                     ),
                 )
             });
@@ -552,8 +552,8 @@ fn activities_table(
             .get(&a.key)
             .map(|(c, ch)| {
                 (
-                    iso_date(crate::records::local_date(*c)),
-                    iso_date(crate::records::local_date(*ch)),
+                    iso_date(crate::i18n::local_date(*c)),
+                    iso_date(crate::i18n::local_date(*ch)),
                 )
             })
             .unwrap_or_else(|| {
@@ -686,11 +686,11 @@ fn confirmation(s: &SubProcessorRecord, lang: Lang) -> String {
         (false, Some(d)) => lang.pick(
             &format!(
                 "im Register bestätigt, genehmigt am {}",
-                crate::records::date(d, lang)
+                crate::i18n::date(d, lang)
             ),
             &format!(
                 "confirmed in the register, authorised on {}",
-                crate::records::date(d, lang)
+                crate::i18n::date(d, lang)
             ),
         ),
         (false, None) => lang.pick(
@@ -706,7 +706,7 @@ fn confirmation(s: &SubProcessorRecord, lang: Lang) -> String {
 
 /// The canonical form of the German calendar day a moment falls on.
 fn local_day(d: Option<DateTime<Utc>>) -> String {
-    d.map(|d| iso_date(crate::records::local_date(d)))
+    d.map(|d| iso_date(crate::i18n::local_date(d)))
         .unwrap_or_default()
 }
 
@@ -1342,7 +1342,7 @@ impl Records {
             rules.row(vec![
                 format!(
                     "{}{}",
-                    live::category_label(r.category, lang),
+                    r.category.label(lang),
                     if r.category.has_class() {
                         live::class_label(r.business_letters, lang)
                     } else {
@@ -1351,7 +1351,7 @@ impl Records {
                 ),
                 r.channel
                     .as_ref()
-                    .map(|c| live::channel_label(c.as_str()))
+                    .map(|c| crate::channels::registry::channel_label(c.as_str()))
                     .unwrap_or_else(|| lang.pick("alle", "all")),
                 live::describe_rule(r, lang),
                 r.legal_basis.clone(),
@@ -1466,7 +1466,7 @@ impl Records {
                 .filter(|(_, v)| **v > 0)
                 .map(
                     |(k, v)| match Category::ALL.into_iter().find(|c| c.as_str() == k) {
-                        Some(category) => format!("{}: {v}", live::category_label(category, lang)),
+                        Some(category) => format!("{}: {v}", category.label(lang)),
                         None => format!("{k}: {v}"),
                     },
                 )
@@ -1511,8 +1511,8 @@ impl Records {
             s = s.typed(
                 &format!("total_{}", c.as_str()),
                 lang.pick(
-                    &format!("Summe gelöscht: {}", live::category_label(c, lang)),
-                    &format!("Total deleted: {}", live::category_label(c, lang)),
+                    &format!("Summe gelöscht: {}", c.label(lang)),
+                    &format!("Total deleted: {}", c.label(lang)),
                 ),
                 totals.get(c.as_str()).copied().unwrap_or(0).to_string(),
                 ValueType::Integer,
@@ -1543,7 +1543,7 @@ impl Records {
             let category = Category::ALL
                 .into_iter()
                 .find(|c| c.as_str() == k.category)
-                .map(|c| live::category_label(c, lang))
+                .map(|c| c.label(lang))
                 .unwrap_or_else(|| k.category.clone());
             restricted.row(vec![
                 k.request_id.clone(),
@@ -1551,7 +1551,7 @@ impl Records {
                 k.kept.to_string(),
                 k.citation.get(lang).to_string(),
                 match (k.until, k.decision_needed) {
-                    (Some(u), _) => iso_date(crate::records::local_date(u)),
+                    (Some(u), _) => iso_date(crate::i18n::local_date(u)),
                     (None, true) => lang.pick(
                         "Entscheidung der/des DSB ausstehend",
                         "awaiting the DPO's decision",

@@ -10,8 +10,8 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::register::{Activity, Control, SubProcessor};
-use super::Lang;
 use crate::channels::registry::Platform;
+use crate::i18n::Lang;
 use crate::retention::rules::{Category, Retain, Rule, RuleSet, StartPoint};
 use crate::store::schema::{
     api_tokens, channels, consent_purposes, contacts, event_hooks, tenants,
@@ -133,7 +133,7 @@ pub fn install_facts(conn: &mut DbConn) -> Result<InstallFacts, StoreError> {
     for r in roles {
         *tokens.entry(r).or_insert(0) += 1;
     }
-    let last_backup = crate::backup::last_backup(conn)?;
+    let last_backup = crate::store::last_backup(conn)?;
     Ok(InstallFacts {
         tenants,
         tokens,
@@ -211,22 +211,6 @@ pub fn tenant_facts(
         restricted_contacts,
         bots: crate::bots::active(conn, tenant)?,
     }))
-}
-
-/// A channel as rules name it ("whatsapp"), as people read it ("WhatsApp").
-pub fn channel_label(name: &str) -> String {
-    Platform::parse(name)
-        .map(platform_label)
-        .unwrap_or(name)
-        .to_string()
-}
-
-pub fn platform_label(p: Platform) -> &'static str {
-    match p {
-        Platform::Whatsapp => "WhatsApp",
-        Platform::Messenger => "Facebook Messenger",
-        Platform::Telegram => "Telegram",
-    }
 }
 
 /// The sub-processor a platform brings, pre-filled for the controller to check and authorise.
@@ -347,22 +331,6 @@ fn start_label(s: StartPoint, lang: Lang) -> String {
     }
 }
 
-pub fn category_label(c: Category, lang: Lang) -> String {
-    match c {
-        Category::Contacts => lang.pick("Kontakte (Adresse, Name)", "Contacts (address, name)"),
-        Category::MessageContent => lang.pick("Nachrichteninhalte", "Message contents"),
-        Category::Attachments => lang.pick("Dateien", "Files"),
-        Category::MessageMetadata => lang.pick("Nachrichten-Metadaten", "Message metadata"),
-        Category::DeliveryStatuses => lang.pick("Zustellstatus", "Delivery statuses"),
-        Category::WebhookLogs => lang.pick("Webhook-Protokolle", "Webhook logs"),
-        Category::ConsentRequests => lang.pick(
-            "Unbestätigte Einwilligungsanfragen",
-            "Unconfirmed consent requests",
-        ),
-        Category::ConsentProofs => lang.pick("Einwilligungsnachweise", "Consent proofs"),
-    }
-}
-
 /// " (Handels- und Geschäftsbriefe)" or " (übrige Nachrichten)": which messages a rule covers.
 pub fn class_label(business_letters: bool, lang: Lang) -> String {
     if business_letters {
@@ -398,7 +366,7 @@ pub fn erasure_periods(
                 }
                 out.push(format!(
                     "{}{scope}: {}",
-                    category_label(*c, lang),
+                    c.label(lang),
                     describe_rule(rule, lang)
                 ));
             }
@@ -523,7 +491,7 @@ fn channel_nature(p: Platform, lang: Lang) -> String {
 pub fn activities(facts: &TenantFacts, manual: &[Activity], lang: Lang) -> Vec<ActivityRecord> {
     let mut out = Vec::new();
     for ch in &facts.channels {
-        let platform = platform_label(ch.platform);
+        let platform = ch.platform.label();
         let mut recipients = vec![platform_subprocessor(ch.platform, lang).name];
         if facts.event_hooks > 0 {
             recipients.push(lang.pick(

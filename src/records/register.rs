@@ -249,7 +249,7 @@ pub enum ReviewStatus {
 }
 
 impl ReviewStatus {
-    pub fn label(self, lang: super::Lang) -> String {
+    pub fn label(self, lang: crate::i18n::Lang) -> String {
         match self {
             ReviewStatus::Draft => lang.pick("Entwurf", "draft"),
             ReviewStatus::Approved => lang.pick("freigegeben", "approved"),

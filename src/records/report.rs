@@ -17,9 +17,9 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::Lang;
 use crate::documents::{self, Block, Document};
 use crate::error::{Error, Result};
+use crate::i18n::Lang;
 
 pub const SCHEMA: &str = "hafen.report.v1";
 
@@ -151,10 +151,10 @@ impl<'a> Value<'a> {
     fn show(self, lang: Lang) -> String {
         match self {
             Value::Text(s) => s.to_string(),
-            Value::Integer(n) => super::integer(n, lang),
-            Value::Percent(x) => super::percent(x, lang),
-            Value::Date(d) => super::date(d, lang),
-            Value::Moment(at) => super::moment(at, lang),
+            Value::Integer(n) => crate::i18n::integer(n, lang),
+            Value::Percent(x) => crate::i18n::percent(x, lang),
+            Value::Date(d) => crate::i18n::date(d, lang),
+            Value::Moment(at) => crate::i18n::moment(at, lang),
         }
     }
 }
@@ -713,7 +713,7 @@ impl Sheets {
             }),
             Value::Moment(at) => {
                 use chrono::Timelike;
-                let local = at.with_timezone(&super::ZONE);
+                let local = at.with_timezone(&crate::i18n::ZONE);
                 day(local.date_naive())
                     .and_then(|d| {
                         d.and_hms(local.hour() as u16, local.minute() as u8, local.second())

@@ -10,10 +10,10 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use super::report::{iso_date, Section, Table, ValueType};
-use super::Lang;
 use super::Records;
 use crate::clock::from_micros;
 use crate::error::Result;
+use crate::i18n::Lang;
 use crate::requests::{IdentityCheck, Kind, RejectGround, RequestRow};
 use crate::store::schema::{audit_log, subject_requests};
 use crate::tenants::TenantId;
@@ -94,7 +94,7 @@ fn outcome(row: &RequestRow, today: NaiveDate, lang: Lang) -> String {
 }
 
 fn day_of(micros: i64) -> NaiveDate {
-    super::local_date(from_micros(micros))
+    crate::i18n::local_date(from_micros(micros))
 }
 
 impl Records {
@@ -145,7 +145,7 @@ impl Records {
                 _ => {}
             }
         }
-        let today = super::local_date(self.infra.clock.now());
+        let today = crate::i18n::local_date(self.infra.clock.now());
         let mut table = Table::new(
             "requests",
             lang.pick("Anträge", "Requests"),

@@ -24,14 +24,14 @@ use crate::consent::ConsentView;
 use crate::contacts::{self, ContactView};
 use crate::documents::{self, Block};
 use crate::error::{Error, Result};
+use crate::i18n::Lang;
 use crate::messages::attachments::{self, AttachmentRow};
 use crate::messages::read::MessageView;
 use crate::messages::{Direction, MessageKind};
 use crate::page::PageRequest;
+use crate::periods as keys;
 use crate::records::live;
 use crate::records::register::{Document, Scope, Section as Part, SubProcessor};
-use crate::records::Lang;
-use crate::retention::keys;
 use crate::store::schema::{attachments as attachment_table, consent_texts};
 use crate::tenants::TenantId;
 
@@ -702,7 +702,7 @@ impl Requests {
                         };
                         format!(
                             "{}{class}: {}",
-                            live::category_label(*c, lang),
+                            c.label(lang),
                             live::describe_rule(rule, lang)
                         )
                     })
@@ -720,11 +720,11 @@ impl Requests {
                     })
                     .transpose()?
                     .unwrap_or_default();
-                let since = crate::records::day(crate::clock::from_micros(at), lang);
+                let since = crate::i18n::day(crate::clock::from_micros(at), lang);
                 Some(match kept_until {
                     Some(until) => lang.pick(
-                        &format!("Die Verarbeitung Ihrer Daten ist seit {since} eingeschränkt (Art. 18 DSGVO). Grund: {reason}. Die aufbewahrten Daten werden bis spätestens {} gelöscht.", crate::records::day(until, lang)),
-                        &format!("Processing of your data has been restricted since {since} (Art. 18 GDPR). Reason: {reason}. The kept data is erased by {} at the latest.", crate::records::day(until, lang)),
+                        &format!("Die Verarbeitung Ihrer Daten ist seit {since} eingeschränkt (Art. 18 DSGVO). Grund: {reason}. Die aufbewahrten Daten werden bis spätestens {} gelöscht.", crate::i18n::day(until, lang)),
+                        &format!("Processing of your data has been restricted since {since} (Art. 18 GDPR). Reason: {reason}. The kept data is erased by {} at the latest.", crate::i18n::day(until, lang)),
                     ),
                     None => lang.pick(
                         &format!("Die Verarbeitung Ihrer Daten ist seit {since} eingeschränkt (Art. 18 DSGVO). Grund: {reason}. Vor einer Aufhebung unterrichten wir Sie."),
@@ -799,7 +799,7 @@ impl Requests {
             ),
             source: {
                 let platform = platform
-                    .map(|p| live::platform_label(p).to_string())
+                    .map(|p| p.label().to_string())
                     .unwrap_or_else(|| contact.channel.clone());
                 lang.pick(
                     &format!("Die Daten stammen von Ihnen selbst: aus Ihren Nachrichten über {platform} und, bei Anmeldungen über ein Webformular, aus Ihren Angaben dort."),
@@ -914,14 +914,14 @@ fn render_pdf(
         ),
         Block::Field(
             lang.pick("Erstellt am", "Generated at"),
-            crate::records::moment(data.generated_at, lang),
+            crate::i18n::moment(data.generated_at, lang),
         ),
         Block::Field(lang.pick("Antrag", "Request"), data.request_id.clone()),
         Block::Space,
         Block::Heading(lang.pick("Ihre Kontaktdaten", "Your contact details")),
         Block::Field(
             lang.pick("Kanal", "Channel"),
-            live::channel_label(&data.contact.channel),
+            crate::channels::registry::channel_label(&data.contact.channel),
         ),
         Block::Field(
             lang.pick("Adresse", "Address"),
@@ -1019,7 +1019,7 @@ fn render_pdf(
         for e in &c.history {
             b.push(Block::Paragraph(format!(
                 "{} — {} ({}){}",
-                crate::records::moment_precise(e.at, lang),
+                crate::i18n::moment_precise(e.at, lang),
                 crate::consent::event_label(&e.event, lang),
                 crate::consent::source_label(&e.source, lang),
                 e.text
@@ -1070,8 +1070,8 @@ fn render_pdf(
         };
         b.push(Block::Paragraph(format!(
             "{} · {} · {who}: {body}",
-            crate::records::moment(m.occurred_at, lang),
-            live::channel_label(&m.channel)
+            crate::i18n::moment(m.occurred_at, lang),
+            crate::channels::registry::channel_label(&m.channel)
         )));
     }
     documents::Document {

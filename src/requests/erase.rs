@@ -30,7 +30,7 @@ use crate::contacts::ContactRow;
 use crate::crypto::keyring::{KeyOwner, OwnerKeys};
 use crate::crypto::FieldBinding;
 use crate::error::{Error, Result};
-use crate::records::Lang;
+use crate::i18n::Lang;
 use crate::retention::certificates::{self, CertificateProgress};
 use crate::retention::holds::{self, ActiveHolds};
 use crate::retention::rules::{
@@ -516,7 +516,9 @@ fn erase_contact(
     }
     crate::contacts::erase::tombstone(conn, t, &contact)?;
     progress.record(Category::Contacts, std::slice::from_ref(&contact));
-    progress.keys_shredded.push(format!("contact:{contact}"));
+    progress
+        .keys_shredded
+        .push(KeyOwner::Contact(contact.to_string()));
     Ok(1)
 }
 
@@ -633,7 +635,7 @@ impl Requests {
         actor: &Actor,
         tenant: &TenantId,
         id: &str,
-        lang: crate::records::Lang,
+        lang: crate::i18n::Lang,
     ) -> Result<ErasureOverview> {
         actor.authorize(tenant, Permission::HandleRequests)?;
         let row = self.open_request(tenant, id, &[Kind::Erasure]).await?;
@@ -896,7 +898,7 @@ impl Requests {
                             .rule_for(category, &contact.channel, letters.unwrap_or(false))
                             .cloned()
                             .ok_or_else(|| {
-                                StoreError::Rejected(Error::internal(anyhow::anyhow!(
+                                StoreError::from(Error::internal(anyhow::anyhow!(
                                     "no rule for {}",
                                     category.as_str()
                                 )))
@@ -928,7 +930,7 @@ impl Requests {
         let tenant_keys = self.infra.tenant_keys(tenant).await?;
         let period = self
             .periods
-            .live_key(tenant, crate::retention::keys::EVENTS_SCOPE, to_micros(now))
+            .live_key(tenant, crate::periods::EVENTS_SCOPE, to_micros(now))
             .await?;
         Ok((
             period.id.clone(),
@@ -1030,7 +1032,7 @@ impl Requests {
                     .into_iter()
                     .find(|r| r.state == AWAITING && (class.is_none() || r.class == class));
                 let Some(row) = row.filter(|r| r.state == AWAITING) else {
-                    return Err(StoreError::Rejected(Error::Conflict(format!(
+                    return Err(StoreError::from(Error::Conflict(format!(
                         "no decision is waiting for {}",
                         category.as_str()
                     ))));
@@ -1094,13 +1096,13 @@ impl Requests {
                     ))
                     .execute(conn)?;
                 let request =
-                    super::find(conn, &t, &rid)?.ok_or(StoreError::Rejected(Error::NotFound))?;
+                    super::find(conn, &t, &rid)?.ok_or(StoreError::from(Error::NotFound))?;
                 let mut outcome: ErasureOutcome = request
                     .outcome
                     .as_deref()
                     .and_then(|o| serde_json::from_str(o).ok())
                     .ok_or_else(|| {
-                        StoreError::Rejected(Error::internal(anyhow::anyhow!(
+                        StoreError::from(Error::internal(anyhow::anyhow!(
                             "erasure outcome unreadable"
                         )))
                     })?;
@@ -1248,10 +1250,8 @@ impl Requests {
                 .await?;
             let (deleted, shredded) = deleted;
             for key in shredded {
-                if let Some(contact) = key.strip_prefix("contact:") {
-                    self.infra
-                        .keys
-                        .forget(&KeyOwner::Contact(contact.to_string()));
+                if let KeyOwner::Contact(_) = key {
+                    self.infra.keys.forget(&key);
                 }
             }
             total += deleted;
@@ -1435,7 +1435,7 @@ fn notify_recipients(
     (period, keys): &(String, std::sync::Arc<OwnerKeys>),
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
-    crate::retention::keys::ensure_live(conn, &std::collections::BTreeSet::from([period.clone()]))?;
+    crate::periods::ensure_live(conn, &std::collections::BTreeSet::from([period.clone()]))?;
     let payload = serde_json::json!({
         "event": crate::events::EventKind::ContactErasure.as_str(),
         "tenant_id": contact.tenant_id,
@@ -1470,8 +1470,7 @@ mod tests {
             .into_iter()
             .find(|r| r.category == Category::MessageContent && !r.business_letters)
             .unwrap();
-        whatsapp.channel =
-            Some(crate::messages::types::ChannelName::parse("c", "whatsapp").unwrap());
+        whatsapp.channel = Some(crate::address::ChannelName::parse("c", "whatsapp").unwrap());
         whatsapp.legal_basis = "nur WhatsApp".into();
         let mut tenant_wide = whatsapp.clone();
         tenant_wide.channel = None;

@@ -19,8 +19,8 @@ use crate::auth::{Actor, Permission};
 use crate::clock::from_micros;
 use crate::documents::{self, Block, Table};
 use crate::error::{Error, Result};
+use crate::i18n::Lang;
 use crate::records::register::{Document, Scope, Section as Part};
-use crate::records::Lang;
 use crate::retention::rules::Category;
 use crate::tenants::TenantId;
 
@@ -124,17 +124,17 @@ fn counted(n: u64, lang: Lang, de: (&str, &str), en: (&str, &str)) -> String {
 }
 
 /// A date as a letter's prose writes it: "20.11.2026", "20 November 2026" (reports and
-/// tables use the short English month, `records::date`).
+/// tables use the short English month, `i18n::date`).
 pub fn date(d: NaiveDate, lang: Lang) -> String {
     match lang {
-        Lang::De => crate::records::date(d, lang),
+        Lang::De => crate::i18n::date(d, lang),
         Lang::En => d.format("%-d %B %Y").to_string(),
     }
 }
 
 /// The German calendar day of a moment, as a letter writes it.
 fn day(at: DateTime<Utc>, lang: Lang) -> String {
-    date(crate::records::local_date(at), lang)
+    date(crate::i18n::local_date(at), lang)
 }
 
 fn stored_date(s: &str, lang: Lang) -> String {

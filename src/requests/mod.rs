@@ -19,6 +19,7 @@ use chrono::{DateTime, Months, NaiveDate, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::address::{Address, ChannelName};
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
 use crate::clock::{from_micros, to_micros};
@@ -28,10 +29,9 @@ use crate::contacts::{self, ContactView};
 use crate::crypto::FieldBinding;
 use crate::error::{Error, Result};
 use crate::infra::Infra;
-use crate::messages::types::{Address, ChannelName};
 use crate::messages::Messages;
+use crate::periods::PeriodKeys;
 use crate::records::Records;
-use crate::retention::keys::PeriodKeys;
 use crate::store::schema::subject_requests;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -122,7 +122,7 @@ impl IdentityCheck {
         }
     }
 
-    pub fn label(self, lang: crate::records::Lang) -> String {
+    pub fn label(self, lang: crate::i18n::Lang) -> String {
         match self {
             IdentityCheck::SameChannel => lang.pick(
                 "Anfrage über das betroffene Messenger-Konto",
@@ -448,7 +448,7 @@ impl Requests {
             .store
             .write(move |conn| {
                 if contacts::find(conn, &t, &stored.contact_id)?.is_none() {
-                    return Err(StoreError::Rejected(Error::invalid(
+                    return Err(StoreError::from(Error::invalid(
                         "contact_id",
                         "is not a contact of this tenant",
                     )));
@@ -667,7 +667,7 @@ impl Requests {
                 ))
                 .execute(conn)?;
                 if n == 0 {
-                    return Err(StoreError::Rejected(Error::Conflict(
+                    return Err(StoreError::from(Error::Conflict(
                         "this request changed meanwhile; reload it".into(),
                     )));
                 }
@@ -764,7 +764,7 @@ impl Requests {
         let channel = ChannelName::parse("channel", channel)?;
         let address = Address::parse("address", &channel, address)?;
         let keys = self.infra.tenant_keys(tenant).await?;
-        let index = crate::messages::ingest::address_index(&keys, &channel, &address);
+        let index = crate::contacts::find::address_index(&keys, &channel, &address);
         let (t, ch) = (tenant.as_str().to_string(), channel.as_str().to_string());
         let found: Option<String> = self
             .infra

@@ -15,7 +15,7 @@ use crate::audit::AuditEvent;
 use crate::auth::{Actor, Permission};
 use crate::documents;
 use crate::error::{Error, Result};
-use crate::records::Lang;
+use crate::i18n::Lang;
 use crate::tenants::TenantId;
 
 impl Requests {
@@ -35,7 +35,7 @@ impl Requests {
             ));
         }
         let (controller, sender, dpo) = self.letter_sender(tenant).await?;
-        let today = crate::records::local_date(self.infra.clock.now());
+        let today = crate::i18n::local_date(self.infra.clock.now());
         let letter = letter(query.trim(), today, (sender, &controller, dpo), lang);
         let document = documents::Document {
             title: letter.subject.clone(),

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::records::Lang;
+use crate::i18n::Lang;
 
 /// The variables a wording may use.
 pub const VARIABLES: [&str; 4] = ["controller", "request_id", "received", "date"];

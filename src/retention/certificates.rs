@@ -37,7 +37,8 @@ pub struct CertificateProgress {
     pub started_at: i64,
     pub counts: BTreeMap<String, u64>,
     pub ids_hash: Vec<u8>,
-    pub keys_shredded: Vec<String>,
+    /// The keys destroyed, named as the certificate records them (`contact:<id>`, `period:<id>`).
+    pub keys_shredded: Vec<crate::crypto::keyring::KeyOwner>,
     pub errors: Vec<String>,
 }
 
@@ -259,7 +260,7 @@ pub struct CertificateView {
 
 impl CertificateView {
     /// The certificate's state in words.
-    pub fn state_label(&self, lang: crate::records::Lang) -> String {
+    pub fn state_label(&self, lang: crate::i18n::Lang) -> String {
         match self.state.as_str() {
             RUNNING => lang.pick("läuft", "running"),
             COMPLETED => lang.pick("abgeschlossen", "completed"),
@@ -278,7 +279,7 @@ impl CertificateView {
 
     /// What produced the certificate, in words: a retention run under rule versions, an
     /// erasure request, or a later run erasing what a request kept.
-    pub fn source_label(&self, lang: crate::records::Lang) -> String {
+    pub fn source_label(&self, lang: crate::i18n::Lang) -> String {
         let v = &self.rule_versions;
         let version = |v: &serde_json::Value| match v.as_i64() {
             Some(0) | None => lang.pick("Standard der Installation", "install defaults"),
@@ -420,16 +421,16 @@ pub fn to_pdf(
     for cert in certificates {
         b.push(Block::Heading(format!(
             "Lauf / Run {} – {} / {}",
-            crate::records::moment_precise(cert.started_at, crate::records::Lang::De),
-            cert.state_label(crate::records::Lang::De),
-            cert.state_label(crate::records::Lang::En),
+            crate::i18n::moment_precise(cert.started_at, crate::i18n::Lang::De),
+            cert.state_label(crate::i18n::Lang::De),
+            cert.state_label(crate::i18n::Lang::En),
         )));
         b.push(Block::Field(
             "Anlass / Source".into(),
             format!(
                 "{} / {}",
-                cert.source_label(crate::records::Lang::De),
-                cert.source_label(crate::records::Lang::En)
+                cert.source_label(crate::i18n::Lang::De),
+                cert.source_label(crate::i18n::Lang::En)
             ),
         ));
         let counts: Vec<String> = cert
@@ -441,10 +442,7 @@ pub fn to_pdf(
                     .into_iter()
                     .find(|k| k.as_str() == c)
                 {
-                    Some(k) => format!(
-                        "{}: {n}",
-                        crate::records::live::category_label(k, crate::records::Lang::De)
-                    ),
+                    Some(k) => format!("{}: {n}", k.label(crate::i18n::Lang::De)),
                     None => format!("{c}: {n}"),
                 }
             })
@@ -480,7 +478,7 @@ pub fn to_pdf(
     }
     Document {
         title: "Löschprotokoll".into(),
-        lang: crate::records::Lang::De,
+        lang: crate::i18n::Lang::De,
         created: now,
         footer: format!("Löschprotokoll · {tenant_name}"),
         blocks: b,

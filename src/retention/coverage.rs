@@ -22,7 +22,8 @@ pub enum Ends {
 #[derive(Debug, Clone, Copy)]
 pub struct SealedTable {
     pub table: &'static str,
-    /// The module that owns the rows (inserts and deletes them).
+    /// The module that owns the rows: the only one that deletes them or blanks their sealed
+    /// columns (`tests/it/architecture.rs` checks); retention and erasure call it.
     pub owner: &'static str,
     pub ends: Ends,
 }
@@ -30,7 +31,7 @@ pub struct SealedTable {
 pub const SEALED_TABLES: &[SealedTable] = &[
     SealedTable {
         table: "messages",
-        owner: "messages (retention::run deletes; requests::erase crypto-erases)",
+        owner: "messages",
         ends: Ends::Retention(&[Category::MessageContent, Category::MessageMetadata]),
     },
     SealedTable {

@@ -199,7 +199,7 @@ impl Retention {
                         .count()
                         .get_result(conn)?;
                     if known == 0 {
-                        return Err(StoreError::Rejected(Error::NotFound));
+                        return Err(StoreError::from(Error::NotFound));
                     }
                 }
                 diesel::insert_into(legal_holds::table)
@@ -249,8 +249,8 @@ impl Retention {
                     .first(conn)
                     .optional()?;
                 match (n, row) {
-                    (_, None) => Err(StoreError::Rejected(Error::NotFound)),
-                    (0, Some(_)) => Err(StoreError::Rejected(Error::Conflict(
+                    (_, None) => Err(StoreError::from(Error::NotFound)),
+                    (0, Some(_)) => Err(StoreError::from(Error::Conflict(
                         "this hold was already released".into(),
                     ))),
                     (_, Some(row)) => {

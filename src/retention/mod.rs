@@ -5,7 +5,6 @@
 pub mod certificates;
 pub mod coverage;
 pub mod holds;
-pub mod keys;
 pub mod rules;
 pub mod run;
 pub mod select;
@@ -20,13 +19,14 @@ use serde::Serialize;
 use crate::audit::{self, AuditEvent, ChainReport};
 use crate::auth::{Actor, Permission};
 use crate::clock::{from_micros, to_micros};
+use crate::crypto::keyring::KeyOwner;
 use crate::error::{Error, Result};
 use crate::infra::Infra;
+use crate::periods::{self as keys, PeriodKeys};
 use crate::requests::Requests;
 use crate::store::schema::{retention_previews, retention_rule_sets, tenants};
 use crate::store::{backend, DbConn, StoreError};
 use crate::tenants::TenantId;
-use keys::PeriodKeys;
 
 use certificates::{CertificateProgress, CertificateView};
 use rules::{Category, RuleInput, RuleSet};
@@ -173,12 +173,12 @@ impl RuleSetRow {
 
     fn rule_set(&self) -> Result<RuleSet, StoreError> {
         let inputs: Vec<RuleInput> = serde_json::from_str(&self.rules).map_err(|e| {
-            StoreError::Rejected(Error::internal(anyhow::anyhow!(
+            StoreError::from(Error::internal(anyhow::anyhow!(
                 "stored retention rules: {e}"
             )))
         })?;
         RuleSet::parse(&inputs).map_err(|e| {
-            StoreError::Rejected(Error::internal(anyhow::anyhow!(
+            StoreError::from(Error::internal(anyhow::anyhow!(
                 "stored retention rules: {e}"
             )))
         })
@@ -437,7 +437,7 @@ impl Retention {
                     .select(PreviewRow::as_select())
                     .first(conn)
                     .optional()?;
-                let reject = |m: &str| Err(StoreError::Rejected(Error::invalid("preview_id", m)));
+                let reject = |m: &str| Err(StoreError::from(Error::invalid("preview_id", m)));
                 let Some(found) = found else {
                     return reject("names no preview of this tenant: run the preview first");
                 };
@@ -532,15 +532,15 @@ impl Retention {
                     .select(RuleSetRow::as_select())
                     .first(conn)
                     .optional()?
-                    .ok_or(StoreError::Rejected(Error::NotFound))?;
+                    .ok_or(StoreError::from(Error::NotFound))?;
                 if row.state != PENDING {
-                    return Err(StoreError::Rejected(Error::Conflict(format!(
+                    return Err(StoreError::from(Error::Conflict(format!(
                         "version {version} is {}, not pending approval",
                         row.state
                     ))));
                 }
                 if row.proposed_by == by {
-                    return Err(StoreError::Rejected(Error::Forbidden(
+                    return Err(StoreError::from(Error::Forbidden(
                         "a second admin must approve: the proposer cannot decide".into(),
                     )));
                 }
@@ -873,10 +873,9 @@ impl Retention {
         match destroyed {
             Ok(ids) => {
                 for id in &ids {
-                    self.infra
-                        .keys
-                        .forget(&crate::crypto::keyring::KeyOwner::Period(id.clone()));
-                    progress.keys_shredded.push(format!("period:{id}"));
+                    let owner = KeyOwner::Period(id.clone());
+                    self.infra.keys.forget(&owner);
+                    progress.keys_shredded.push(owner);
                 }
                 self.periods.forget(&ids);
             }
@@ -885,12 +884,8 @@ impl Retention {
                 .push(format!("period keys: {}", Error::from(e))),
         }
         for key in &progress.keys_shredded {
-            if let Some(contact) = key.strip_prefix("contact:") {
-                self.infra
-                    .keys
-                    .forget(&crate::crypto::keyring::KeyOwner::Contact(
-                        contact.to_string(),
-                    ));
+            if let KeyOwner::Contact(_) = key {
+                self.infra.keys.forget(key);
             }
         }
         let state = if progress.errors.is_empty() {

@@ -10,9 +10,9 @@ use chrono::{DateTime, Datelike, Duration, Months, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::address::ChannelName;
 use crate::clock::to_micros;
 use crate::error::{Error, Result};
-use crate::messages::types::ChannelName;
 
 /// Most rules one set may hold (categories × channels is far below this).
 pub const MAX_RULES: usize = 200;
@@ -41,6 +41,23 @@ pub enum Category {
 }
 
 impl Category {
+    /// The category's name for people (reports, certificates, the retention pages).
+    pub fn label(self, lang: crate::i18n::Lang) -> String {
+        match self {
+            Category::Contacts => lang.pick("Kontakte (Adresse, Name)", "Contacts (address, name)"),
+            Category::MessageContent => lang.pick("Nachrichteninhalte", "Message contents"),
+            Category::Attachments => lang.pick("Dateien", "Files"),
+            Category::MessageMetadata => lang.pick("Nachrichten-Metadaten", "Message metadata"),
+            Category::DeliveryStatuses => lang.pick("Zustellstatus", "Delivery statuses"),
+            Category::WebhookLogs => lang.pick("Webhook-Protokolle", "Webhook logs"),
+            Category::ConsentRequests => lang.pick(
+                "Unbestätigte Einwilligungsanfragen",
+                "Unconfirmed consent requests",
+            ),
+            Category::ConsentProofs => lang.pick("Einwilligungsnachweise", "Consent proofs"),
+        }
+    }
+
     /// The order a sweep takes: contacts first (they qualify only when nothing refers to them
     /// at the start of the run), then whatever hangs off a message before the message row
     /// (which takes its remaining statuses and attachments with it).
@@ -353,7 +370,7 @@ impl Ground {
     }
 
     /// The provision that lets the data outlive an erasure request, as the law words it.
-    pub fn citation(self, lang: crate::records::Lang) -> String {
+    pub fn citation(self, lang: crate::i18n::Lang) -> String {
         match self {
             Ground::Statutory => lang.pick(
                 "Art. 17 Abs. 3 lit. b DSGVO (gesetzliche Aufbewahrungspflicht)",
@@ -375,7 +392,7 @@ impl Ground {
     }
 
     /// The ground's name for tables and forms.
-    pub fn label(self, lang: crate::records::Lang) -> String {
+    pub fn label(self, lang: crate::i18n::Lang) -> String {
         match self {
             Ground::Statutory => lang.pick(
                 "gesetzliche Aufbewahrungspflicht",
@@ -604,7 +621,7 @@ impl Rule {
 
     /// The citation for data this rule keeps against an erasure request: the ground in the
     /// law's words and, where there is one, the provision that sets the period.
-    pub fn citation(&self, lang: crate::records::Lang) -> String {
+    pub fn citation(&self, lang: crate::i18n::Lang) -> String {
         match &self.norm {
             Some(norm) => format!(
                 "{} {} {norm}",
@@ -970,7 +987,7 @@ mod tests {
         let set = with("statutory", Some("§ 257 HGB"), "P6Y").unwrap();
         assert_eq!(set.rules[0].ground, Ground::Statutory);
         assert_eq!(
-            set.rules[0].citation(crate::records::Lang::De),
+            set.rules[0].citation(crate::i18n::Lang::De),
             "Art. 17 Abs. 3 lit. b DSGVO (gesetzliche Aufbewahrungspflicht) i. V. m. § 257 HGB"
         );
         for (ground, field) in [("statutory", "norm"), ("contractual_or_bylaw", "norm")] {
@@ -1030,12 +1047,12 @@ mod tests {
             "{}",
             proofs.legal_basis
         );
-        assert!(!proofs.citation(crate::records::Lang::De).contains("35"));
+        assert!(!proofs.citation(crate::i18n::Lang::De).contains("35"));
         let content = &set.for_category(Category::MessageContent)[0];
         assert!(content.business_letters);
         assert_eq!(content.ground, Ground::Statutory);
         assert!(content
-            .citation(crate::records::Lang::En)
+            .citation(crate::i18n::Lang::En)
             .starts_with("Art. 17(3)(b) GDPR"));
         let statuses = &set.for_category(Category::DeliveryStatuses)[0];
         assert_eq!(statuses.ground, Ground::None);

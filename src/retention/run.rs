@@ -9,21 +9,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::certificates::{self, CertificateProgress};
 use super::holds::{self, ActiveHolds};
-use super::keys;
 use super::rules::{Category, RuleSet};
 use super::select::{attachments_of, Item, Selection};
 use crate::clock::{from_micros, to_micros};
-use crate::store::backend::plan_with_actual_values;
-use crate::store::schema::{
-    attachments, consent_ledger, consents, contact_keys, contacts, event_deliveries,
-    message_statuses, messages,
-};
+use crate::crypto::keyring::KeyOwner;
+use crate::periods as keys;
 use crate::store::{DbConn, StoreError};
 
 /// Rows a preview reads per query.
@@ -215,8 +210,8 @@ pub fn delete_batch(
 }
 
 /// Deletes the given due items of one category with whatever hangs off them, inside the
-/// caller's transaction: the one place where personal data is deleted, by retention runs and
-/// erasure requests alike. Returns the ids deleted (for attachments: the files' ids), which
+/// caller's transaction, through each table's owner (`retention::coverage` names them): what
+/// retention runs and erasure requests alike call. Returns the ids deleted (for attachments: the files' ids), which
 /// `progress` (the certificate) records, with the contact keys destroyed.
 pub fn delete_items(
     conn: &mut DbConn,
@@ -229,20 +224,7 @@ pub fn delete_items(
     let t = tenant;
     let deleted_ids: Vec<String> = match category {
         Category::MessageContent => {
-            diesel::update(
-                messages::table
-                    .filter(messages::tenant_id.eq(t))
-                    .filter(messages::id.eq_any(&ids))
-                    .filter(plan_with_actual_values()),
-            )
-            .set((
-                messages::body_sealed.eq(None::<Vec<u8>>),
-                messages::raw_sealed.eq(None::<Vec<u8>>),
-                messages::external_id_sealed.eq(None::<Vec<u8>>),
-                messages::period_key_id.eq(None::<String>),
-                messages::content_deleted_at.eq(Some(to_micros(now))),
-            ))
-            .execute(conn)?;
+            crate::messages::delete_content(conn, t, &ids, to_micros(now))?;
             ids
         }
         Category::Attachments => {
@@ -250,100 +232,29 @@ pub fn delete_items(
                 .into_iter()
                 .map(|(id, _)| id)
                 .collect();
-            diesel::delete(
-                attachments::table
-                    .filter(attachments::tenant_id.eq(t))
-                    .filter(attachments::id.eq_any(&gone))
-                    .filter(plan_with_actual_values()),
-            )
-            .execute(conn)?;
+            crate::messages::attachments::delete(conn, t, &gone)?;
             gone
         }
         Category::MessageMetadata => {
-            diesel::delete(
-                attachments::table
-                    .filter(attachments::tenant_id.eq(t))
-                    .filter(attachments::message_id.eq_any(&ids))
-                    .filter(plan_with_actual_values()),
-            )
-            .execute(conn)?;
-            let as_nullable: Vec<Option<String>> = ids.iter().cloned().map(Some).collect();
-            diesel::delete(
-                message_statuses::table
-                    .filter(message_statuses::tenant_id.eq(t))
-                    .filter(message_statuses::message_id.eq_any(as_nullable))
-                    .filter(plan_with_actual_values()),
-            )
-            .execute(conn)?;
-            diesel::delete(
-                messages::table
-                    .filter(messages::tenant_id.eq(t))
-                    .filter(messages::id.eq_any(&ids))
-                    .filter(plan_with_actual_values()),
-            )
-            .execute(conn)?;
+            crate::messages::delete_with_dependants(conn, t, &ids)?;
             ids
         }
         Category::DeliveryStatuses => {
-            diesel::delete(
-                message_statuses::table
-                    .filter(message_statuses::tenant_id.eq(t))
-                    .filter(message_statuses::id.eq_any(&ids))
-                    .filter(plan_with_actual_values()),
-            )
-            .execute(conn)?;
+            crate::messages::status::delete(conn, t, &ids)?;
             ids
         }
         Category::WebhookLogs => {
-            diesel::delete(
-                event_deliveries::table
-                    .filter(event_deliveries::tenant_id.eq(t))
-                    .filter(event_deliveries::id.eq_any(&ids))
-                    .filter(plan_with_actual_values()),
-            )
-            .execute(conn)?;
+            crate::events::delete_deliveries(conn, t, &ids)?;
             ids
         }
         Category::ConsentRequests | Category::ConsentProofs => {
-            // The ledger keeps each entry's place and hash, so the chain still verifies;
-            // the sealed evidence goes.
-            diesel::update(
-                consent_ledger::table
-                    .filter(consent_ledger::tenant_id.eq(t))
-                    .filter(consent_ledger::consent_id.eq_any(&ids))
-                    .filter(plan_with_actual_values()),
-            )
-            .set((
-                consent_ledger::evidence_sealed.eq(None::<Vec<u8>>),
-                consent_ledger::redacted_at.eq(Some(to_micros(now))),
-            ))
-            .execute(conn)?;
-            diesel::delete(
-                consents::table
-                    .filter(consents::tenant_id.eq(t))
-                    .filter(consents::id.eq_any(&ids))
-                    .filter(plan_with_actual_values()),
-            )
-            .execute(conn)?;
+            crate::consent::ledger::erase(conn, t, &ids, to_micros(now))?;
             ids
         }
         Category::Contacts => {
-            diesel::delete(
-                contact_keys::table
-                    .filter(contact_keys::tenant_id.eq(t))
-                    .filter(contact_keys::contact_id.eq_any(&ids))
-                    .filter(plan_with_actual_values()),
-            )
-            .execute(conn)?;
-            diesel::delete(
-                contacts::table
-                    .filter(contacts::tenant_id.eq(t))
-                    .filter(contacts::id.eq_any(&ids))
-                    .filter(plan_with_actual_values()),
-            )
-            .execute(conn)?;
+            crate::contacts::delete(conn, t, &ids)?;
             for id in &ids {
-                progress.keys_shredded.push(format!("contact:{id}"));
+                progress.keys_shredded.push(KeyOwner::Contact(id.clone()));
             }
             ids
         }

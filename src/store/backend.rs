@@ -1,4 +1,6 @@
-//! The few statements that differ between SQLite and PostgreSQL, kept together.
+//! The few statements that differ between SQLite and PostgreSQL and belong to no table: locks,
+//! space, planning. A table's own multi-row statements live with the module that owns the table
+//! (`messages::insert_many`, `contacts::touch_last_messages`).
 
 use diesel::connection::SimpleConnection;
 
@@ -52,34 +54,6 @@ pub fn lock_audit_chain(conn: &mut DbConn) -> Result<(), StoreError> {
 /// instances met on every concurrent insert of the same contact (docs/decisions.md).
 pub fn lock_chains(conn: &mut DbConn) -> Result<(), StoreError> {
     lock_audit_chain(conn)
-}
-
-/// Inserts many messages. PostgreSQL takes one multi-row statement (a round trip per row would
-/// dominate); SQLite runs in-process, so a cached prepared statement per row costs about the same.
-pub fn insert_messages(
-    conn: &mut DbConn,
-    rows: &[crate::messages::MessageRow],
-) -> Result<(), StoreError> {
-    use crate::store::schema::messages;
-    use diesel::RunQueryDsl;
-    if rows.is_empty() {
-        return Ok(());
-    }
-    match conn {
-        DbConn::Postgres(c) => {
-            diesel::insert_into(messages::table)
-                .values(rows)
-                .execute(c)?;
-        }
-        DbConn::Sqlite(c) => {
-            for row in rows {
-                diesel::insert_into(messages::table)
-                    .values(row)
-                    .execute(c)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Inside a transaction: appends to the consent ledger in order across instances.
@@ -156,40 +130,6 @@ pub fn reclaim_space(conn: &mut DbConn, pages: u32) -> Result<i64, StoreError> {
             Ok(free.n)
         }
     }
-}
-
-/// Moves each contact's `last_message_at` forward to the given time (never back). PostgreSQL
-/// takes one statement for the whole batch (a round trip per contact dominated batch ingest);
-/// SQLite runs in-process, where a cached prepared statement per contact is as cheap.
-pub fn touch_last_messages(
-    conn: &mut DbConn,
-    latest: &std::collections::BTreeMap<String, i64>,
-) -> Result<(), StoreError> {
-    use diesel::sql_types::{Array, BigInt, Text};
-    use diesel::RunQueryDsl;
-    if latest.is_empty() {
-        return Ok(());
-    }
-    match conn {
-        DbConn::Postgres(c) => {
-            let ids: Vec<&str> = latest.keys().map(String::as_str).collect();
-            let ats: Vec<i64> = latest.values().copied().collect();
-            diesel::sql_query(
-                "UPDATE contacts SET last_message_at = v.at \
-                 FROM unnest($1::text[], $2::bigint[]) AS v(id, at) \
-                 WHERE contacts.id = v.id AND contacts.last_message_at < v.at",
-            )
-            .bind::<Array<Text>, _>(ids)
-            .bind::<Array<BigInt>, _>(ats)
-            .execute(c)?;
-        }
-        DbConn::Sqlite(_) => {
-            for (id, at) in latest {
-                crate::contacts::touch_last_message(conn, id, *at)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Page cache of SQLite's one writing connection, in KiB (SQLite's default is 2 MiB per

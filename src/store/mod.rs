@@ -43,9 +43,11 @@ pub enum StoreError {
     Contended { attempts: u32 },
     #[error("encryption: {0}")]
     Crypto(#[from] crate::crypto::CryptoError),
-    /// A domain rule refused the write inside its transaction; nothing of it was kept.
+    /// A domain rule refused the write inside its transaction; nothing of it was kept. It
+    /// carries the domain's error (`crate::error::Error`, which converts both ways) to the
+    /// caller unchanged; the store, below the domain, knows it only as an error.
     #[error("{0}")]
-    Rejected(#[from] crate::error::Error),
+    Rejected(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl StoreError {
@@ -321,4 +323,15 @@ impl Store {
             }
         }
     }
+}
+
+/// When the newest backup finished, if any (`backup` writes the row when one completes; the
+/// dashboard, the metrics and the TOM annex read it).
+pub fn last_backup(conn: &mut DbConn) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+    use diesel::prelude::*;
+    use schema::backups;
+    let at: Option<i64> = backups::table
+        .select(diesel::dsl::max(backups::finished_at))
+        .first(conn)?;
+    Ok(at.map(crate::clock::from_micros))
 }

@@ -4,7 +4,7 @@
 
 use chrono::TimeZone;
 use hafen::documents::{Block, Document, Table};
-use hafen::records::Lang;
+use hafen::i18n::Lang;
 
 /// Names in Turkish, Polish, Czech, Vietnamese, Greek, Cyrillic, Arabic, Hebrew and an emoji.
 pub const NAMES: [&str; 9] = [

@@ -8,8 +8,8 @@ use chrono::TimeZone;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use hafen::clock::{ManualClock, SharedClock};
-use hafen::config::LogFormat;
 use hafen::store::{DatabaseUrl, DbConn};
+use hafen::telemetry::LogFormat;
 use hafen::{Application, Config};
 use serde_json::{json, Value};
 

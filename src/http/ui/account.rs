@@ -6,9 +6,9 @@ use maud::html;
 
 use super::{layout, see_other, Area, Form, SignedIn, UiError};
 use crate::accounts::NewPassword;
+use crate::i18n::Text;
 use crate::sensitive::Sensitive;
 use crate::service::Hafen;
-use crate::ui::text::Text;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/account", web::get().to(account))

@@ -8,9 +8,9 @@ use maud::html;
 use super::{layout, query_param, see_other, when, Area, Form, SignedIn, UiError};
 use crate::accounts::{LoginName, NewPassword};
 use crate::auth::Role;
+use crate::i18n::Text;
 use crate::service::Hafen;
 use crate::tenants::TenantId;
-use crate::ui::text::Text;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/users", web::get().to(users))

@@ -12,8 +12,8 @@ use crate::channels::platform::PlatformFailure;
 use crate::channels::registry::{ChannelInput, Platform, SecretsInput};
 use crate::channels::subscription::{Delivery, MetaLevel};
 use crate::error::Error;
+use crate::i18n::{Lang, Text};
 use crate::service::Hafen;
-use crate::ui::text::{Lang, Text};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // Each button that asks the platform something answers with the page, its outcome in the

@@ -12,10 +12,10 @@ use super::tenant::csrf;
 use super::{layout, when, Area, Form, SignedIn, UiError};
 use crate::auth::Permission;
 use crate::contacts::ContactView;
+use crate::i18n::Text;
 use crate::page::PageRequest;
 use crate::service::Hafen;
 use crate::tenants::TenantId;
-use crate::ui::text::Text;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/t/{tenant}/contacts", web::get().to(contacts))

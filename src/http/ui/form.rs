@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest};
 use super::UiError;
 use crate::accounts::Session;
 use crate::http::extract::raw_body;
-use crate::ui::text::{Lang, Text};
+use crate::i18n::{Lang, Text};
 
 /// The fields of a posted form, in order (names may repeat).
 #[derive(Debug, Default)]

@@ -6,11 +6,11 @@ use actix_web::{web, HttpResponse};
 use maud::{html, Markup};
 
 use super::{SignedIn, UiError};
+use crate::i18n::{Lang, Text};
 use crate::messages::content::{ChoiceContent, Content, MediaContent};
 use crate::messages::read::MessageView;
 use crate::messages::MessageKind;
 use crate::service::Hafen;
-use crate::ui::text::{Lang, Text};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(

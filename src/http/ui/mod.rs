@@ -32,9 +32,9 @@ pub use sign_in::SignInRate;
 use crate::accounts::Session;
 use crate::auth::Actor;
 use crate::error::Error;
+use crate::i18n::{Lang, Text};
 use crate::service::Hafen;
 use crate::tenants::TenantId;
-use crate::ui::text::{Lang, Text};
 
 /// `public_url`, checked: where the platforms reach this install (None: not configured).
 #[derive(Debug, Clone, Default)]

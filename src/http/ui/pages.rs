@@ -4,9 +4,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 
 use super::{layout, query_param, see_other, when, Area, Form, SignedIn, UiError};
+use crate::i18n::Text;
 use crate::service::Hafen;
 use crate::tenants::TenantName;
-use crate::ui::text::Text;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/dashboard", web::get().to(dashboard))
@@ -58,7 +58,7 @@ async fn dashboard(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpRespons
                 }
                 p.hint {
                     @if d.approval_always { (t(Text::ApprovalAlways)) }
-                    @else { (t(Text::ApprovalAbove)) " " (crate::records::percent(d.approval_above_percent, who.lang)) }
+                    @else { (t(Text::ApprovalAbove)) " " (crate::i18n::percent(d.approval_above_percent, who.lang)) }
                 }
             }
             section.card aria-labelledby="backup" {

@@ -7,10 +7,10 @@ use maud::html;
 use super::{layout, query_param, when, Area, SignedIn, UiError};
 use crate::clock::from_micros;
 use crate::error::Error;
+use crate::i18n::Lang;
+use crate::i18n::Text;
 use crate::records::report::{Format, Kind};
-use crate::records::Lang;
 use crate::service::Hafen;
-use crate::ui::text::Text;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/reports", web::get().to(reports))
@@ -170,8 +170,8 @@ async fn audit(
                         td { (when(from_micros(a.at))) }
                         td { (name_of(&a.tenant_id)) }
                         td { (actor_name(&a.actor)) }
-                        td title=(a.action) { (crate::ui::audit_words::action(&a.action, who.lang).unwrap_or(&a.action)) }
-                        td { @if let (Some(k), Some(id)) = (&a.object_type, &a.object_id) { (crate::ui::audit_words::object(k, who.lang).unwrap_or(k)) " " code { (id) } } }
+                        td title=(a.action) { (crate::i18n::audit_words::action(&a.action, who.lang).unwrap_or(&a.action)) }
+                        td { @if let (Some(k), Some(id)) = (&a.object_type, &a.object_id) { (crate::i18n::audit_words::object(k, who.lang).unwrap_or(k)) " " code { (id) } } }
                     }
                 }
             }

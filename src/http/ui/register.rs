@@ -11,9 +11,9 @@ use super::form::{field_of, Kept};
 use super::tenant::csrf;
 use super::{layout, see_other, Area, Form, SignedIn, UiError};
 use crate::error::Error;
+use crate::i18n::Text;
 use crate::records::register::{Scope, Section};
 use crate::service::Hafen;
-use crate::ui::text::Text;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/t/{tenant}/register", web::get().to(controller))

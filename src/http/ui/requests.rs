@@ -11,11 +11,11 @@ use super::tenant::csrf;
 use super::{layout, query_param, see_other, Area, Form, SignedIn, UiError};
 use crate::contacts::ContactView;
 use crate::error::Error;
+use crate::i18n::Text;
 use crate::requests::access::ExportOptions;
 use crate::requests::{Kind, NewRequest};
 use crate::service::Hafen;
 use crate::tenants::TenantId;
-use crate::ui::text::Text;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/t/{tenant}/requests", web::get().to(requests))

@@ -10,12 +10,12 @@ use super::contacts::{platform_name, refused};
 use super::tenant::csrf;
 use super::{layout, see_other, when, Area, Form, SignedIn, UiError};
 use crate::error::Error;
-use crate::records::live::{category_label, class_label, describe_rule};
+use crate::i18n::Text;
+use crate::records::live::{class_label, describe_rule};
 use crate::retention::rules::{Category, Ground, Period, RuleInput, RuleSet, StartPoint};
 use crate::retention::run::Forecast;
 use crate::service::Hafen;
 use crate::tenants::TenantId;
-use crate::ui::text::Text;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/t/{tenant}/retention", web::get().to(retention))
@@ -345,7 +345,7 @@ fn editor_row(who: &SignedIn, i: usize, row: &Row) -> Markup {
     let categories = std::iter::once(("", "—".to_string())).chain(
         Category::ALL
             .into_iter()
-            .map(|c| (c.as_str(), category_label(c, lang))),
+            .map(|c| (c.as_str(), c.label(lang))),
     );
     let channels = std::iter::once(("", t(Text::AllChannels).to_string())).chain(
         crate::channels::Platform::ALL
@@ -405,7 +405,7 @@ fn rules_table(who: &SignedIn, rules: &[RuleInput]) -> Markup {
                 @for input in rules {
                     @match RuleSet::parse(std::slice::from_ref(input)).ok().and_then(|s| s.rules.into_iter().next()) {
                         Some(rule) => tr {
-                            td { (category_label(rule.category, lang)) @if rule.category.has_class() { (class_label(rule.business_letters, lang)) } }
+                            td { (rule.category.label(lang)) @if rule.category.has_class() { (class_label(rule.business_letters, lang)) } }
                             td { (rule.channel.as_ref().map_or(t(Text::AllChannels), |c| platform_name(c.as_str()))) }
                             td { (describe_rule(&rule, lang).trim_end_matches(&format!(" ({})", rule.legal_basis)).to_string()) }
                             // The basis is what the rule's author wrote, in their language.
@@ -428,7 +428,7 @@ fn explanations(who: &SignedIn) -> Markup {
             summary { (t(Text::WhatTheFieldsMean)) }
             h3 { (t(Text::Data)) }
             dl {
-                @for c in Category::ALL { dt { (category_label(c, who.lang)) } dd { (t(category_explained(c))) } }
+                @for c in Category::ALL { dt { (c.label(who.lang)) } dd { (t(category_explained(c))) } }
             }
             h3 { (t(Text::Start)) }
             dl {
@@ -580,7 +580,7 @@ fn forecast(who: &SignedIn, title: Text, f: &Forecast) -> Markup {
                 ul {
                     // Only what is due: a list of zeros hides the line that matters.
                     @for c in f.categories.iter().filter(|c| c.count > 0) {
-                        li { (category_of(c.category).map_or_else(|| c.category.to_string(), |c| category_label(c, who.lang))) ": " (c.count) }
+                        li { (category_of(c.category).map_or_else(|| c.category.to_string(), |c| c.label(who.lang))) ": " (c.count) }
                     }
                 }
             }
@@ -622,7 +622,7 @@ async fn preview(
             (forecast(&who, Text::DueNow, &report.now))
             (forecast(&who, Text::Next30Days, &report.next_30_days))
         }
-        p { (t(Text::ShareOfMessages)) ": " strong { (crate::records::percent(report.share_of_messages * 100.0, who.lang)) } }
+        p { (t(Text::ShareOfMessages)) ": " strong { (crate::i18n::percent(report.share_of_messages * 100.0, who.lang)) } }
         @if report.needs_approval.is_some() {
             p.warn role="status" { (t(Text::NeedsApproval)) }
         }
@@ -692,7 +692,7 @@ async fn run_now(
                     thead { tr { th { (t(Text::Data)) } th { (t(Text::Deleted)) } } }
                     tbody {
                         @for (k, n) in &c.counts {
-                            tr { td { (category_of(k).map_or_else(|| k.clone(), |c| category_label(c, who.lang))) } td { (n) } }
+                            tr { td { (category_of(k).map_or_else(|| k.clone(), |c| c.label(who.lang))) } td { (n) } }
                         }
                     }
                 }

@@ -18,9 +18,9 @@ use super::{
 use crate::error::Error;
 use crate::http::forwarded::client_ip;
 use crate::http::limits::IpRateLimit;
+use crate::i18n::{Lang, Text};
 use crate::sensitive::Sensitive;
 use crate::service::Hafen;
-use crate::ui::text::{Lang, Text};
 
 const SIGN_IN_COOKIE: &str = "hafen_signin";
 

@@ -8,10 +8,10 @@ use super::contacts::{people_named, person_field, refused, resolve_person};
 use super::form::{text_field, Kept};
 use super::{layout, see_other, when, Area, Form, SignedIn, UiError};
 use crate::consent::{ConsentTextsInput, PurposeInput, WidgetStyle};
+use crate::i18n::Text;
 use crate::retention::holds::HoldInput;
 use crate::service::Hafen;
 use crate::tenants::TenantId;
-use crate::ui::text::Text;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/t/{tenant}/holds", web::get().to(holds))

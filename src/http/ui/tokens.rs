@@ -10,9 +10,9 @@ use crate::accounts::tokens::TokenView;
 use crate::auth::token::TokenSpec;
 use crate::auth::Role;
 use crate::error::Error;
+use crate::i18n::Text;
 use crate::service::Hafen;
 use crate::tenants::TenantId;
-use crate::ui::text::Text;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/tokens", web::get().to(tokens))

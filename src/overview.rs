@@ -186,7 +186,7 @@ impl Overview {
                         retention_certificates::finished_at,
                     ))
                     .load(conn)?;
-                let last_backup = crate::backup::last_backup(conn)?;
+                let last_backup = crate::store::last_backup(conn)?;
                 let sweeps = Sweeps::of(recent_certificates);
                 Ok((last_hour, last_day, rows, last_backup, sweeps))
             })

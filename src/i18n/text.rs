@@ -1,7 +1,7 @@
 //! Every word of the web interface, in German and English. One `Text` variant per string, so
 //! a page cannot use a string that lacks a translation: the compiler refuses.
 
-pub use crate::records::Lang;
+use super::Lang;
 
 macro_rules! texts {
     ($($name:ident => $de:literal, $en:literal;)*) => {
