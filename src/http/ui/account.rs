@@ -4,7 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 
-use super::{layout, see_other, Area, Form, SignedIn, UiError};
+use super::{layout, see_other, Area, Posted, SignedIn, UiError};
 use crate::accounts::NewPassword;
 use crate::i18n::Text;
 use crate::sensitive::Sensitive;
@@ -57,12 +57,9 @@ async fn account(
 }
 
 async fn change_password(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
 ) -> Result<HttpResponse, UiError> {
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let e = UiError::domain(who.lang);
     let new = NewPassword::parse(form.untrimmed("new")).map_err(&e)?;
     let current = Sensitive::new(form.untrimmed("current").to_string());
@@ -77,12 +74,9 @@ async fn change_password(
 /// Shows a fresh key with a form to confirm it; the key travels back in that form, to the
 /// person it was shown to, and is stored only when a code made from it matches.
 async fn begin_totp(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, .. }: Posted,
 ) -> Result<HttpResponse, UiError> {
-    Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let (login, _) = hafen
         .accounts
         .own_account(who.actor())
@@ -137,12 +131,9 @@ fn qr_svg(uri: &str) -> Option<String> {
 }
 
 async fn confirm_totp(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
 ) -> Result<HttpResponse, UiError> {
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let current = Sensitive::new(form.untrimmed("current").to_string());
     hafen
         .accounts

@@ -5,7 +5,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 
-use super::{layout, query_param, see_other, when, Area, Form, SignedIn, UiError};
+use super::{layout, query_param, see_other, when, Area, Posted, SignedIn, UiError};
 use crate::accounts::{LoginName, NewPassword};
 use crate::auth::Role;
 use crate::i18n::Text;
@@ -98,12 +98,9 @@ async fn users(
 }
 
 async fn create_user(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
 ) -> Result<HttpResponse, UiError> {
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let e = UiError::domain(who.lang);
     let login = LoginName::parse(form.get("login")).map_err(&e)?;
     let password = NewPassword::parse(form.untrimmed("password")).map_err(&e)?;
@@ -122,13 +119,10 @@ async fn create_user(
 }
 
 async fn disable_user(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, .. }: Posted,
     path: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
-    Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     hafen
         .accounts
         .disable_user(who.actor(), &path)
@@ -138,13 +132,10 @@ async fn disable_user(
 }
 
 async fn reset_user(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
     path: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let e = UiError::domain(who.lang);
     let password = NewPassword::parse(form.untrimmed("password")).map_err(&e)?;
     hafen

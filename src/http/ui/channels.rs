@@ -7,7 +7,7 @@ use maud::{html, Markup};
 
 use super::contacts::platform_name;
 use super::tenant::{csrf, field};
-use super::{layout, see_other, Area, Form, SignedIn, UiError};
+use super::{layout, see_other, Area, Form, Posted, SignedIn, UiError};
 use crate::channels::platform::PlatformFailure;
 use crate::channels::registry::{ChannelInput, Platform, SecretsInput};
 use crate::channels::subscription::{Delivery, MetaLevel};
@@ -182,14 +182,11 @@ async fn channels_page(
 }
 
 async fn create_channel(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
     path: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
     let (tenant, _) = who.tenant(&path)?;
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let e = UiError::domain(who.lang);
     let platform = Platform::parse(form.get("platform")).ok_or_else(|| {
         e(Error::invalid(
@@ -228,15 +225,12 @@ async fn create_channel(
 /// Enables or disables a channel (`enabled`), or renames it and replaces credentials (`edit`:
 /// an empty credential field leaves the stored one as it is).
 async fn change_channel(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, UiError> {
     let (t, id, change) = path.into_inner();
     let (tenant, _) = who.tenant(&t)?;
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let keep_or = |name: &str| form.opt(name).map(Some);
     let patch = match change.as_str() {
         "enabled" => crate::channels::registry::ChannelPatch {

@@ -4,12 +4,12 @@
 //! every page that asks "who?" asks it the same way.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use maud::{html, Markup};
 
 use super::form::{text_field, Kept};
 use super::tenant::csrf;
-use super::{layout, when, Area, Form, SignedIn, UiError};
+use super::{layout, when, Area, Form, Posted, SignedIn, UiError};
 use crate::auth::Permission;
 use crate::contacts::ContactView;
 use crate::i18n::Text;
@@ -256,14 +256,11 @@ fn contact_table(who: &SignedIn, tenant: &TenantId, list: &[ContactView], dpo: b
 }
 
 async fn find(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
     path: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
     let (tenant, _) = who.tenant(&path)?;
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let kept = Kept::from_form(&form);
     if form.opt("person").is_none() {
         let kept = kept.wrong("person", who.t(Text::Required));
@@ -286,14 +283,11 @@ async fn find(
 
 /// The "no data held" letter, in the interface's language, for the clue just searched.
 async fn no_data(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
     path: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
     let (tenant, _) = who.tenant(&path)?;
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let letter = hafen
         .requests
         .no_data_letter(who.actor(), &tenant, form.get("person"), who.lang)
@@ -322,15 +316,12 @@ async fn conversation(
 
 /// An agent takes the conversation over from the channel's bot, or hands it back.
 async fn handover(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, UiError> {
     let (t_id, id) = path.into_inner();
     let (tenant, _) = who.tenant(&t_id)?;
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let e = UiError::domain(who.lang);
     if form.opt("to").as_deref() == Some("bot") {
         hafen
@@ -496,15 +487,12 @@ async fn conversation_page(
 }
 
 async fn send(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, UiError> {
     let (t_id, id) = path.into_inner();
     let (tenant, _) = who.tenant(&t_id)?;
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let kept = Kept::from_form(&form);
     let request = match (form.opt("text"), form.opt("template")) {
         (Some(text), _) => serde_json::json!({ "text": text }),

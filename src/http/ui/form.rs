@@ -2,12 +2,41 @@
 //! CSRF token. Anything else is refused before a domain operation runs.
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest};
+use actix_web::{web, FromRequest, HttpRequest};
 
-use super::UiError;
+use super::{SignedIn, UiError};
 use crate::accounts::Session;
 use crate::http::extract::raw_body;
 use crate::i18n::{Lang, Text};
+
+/// A form posted by a signed-in person: who (settled first: no session, no form read), then
+/// the form, its origin, type, size and CSRF token checked ([`Form::read`]). A handler that
+/// takes it gets a form that is safe to act on, in one argument.
+pub struct Posted {
+    pub who: SignedIn,
+    pub form: Form,
+}
+
+impl FromRequest for Posted {
+    type Error = UiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, UiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let who = SignedIn::from_request(req, payload);
+        let body = web::Payload::from_request(req, payload).into_inner();
+        let hafen = req.app_data::<web::Data<crate::service::Hafen>>().cloned();
+        let req = req.clone();
+        Box::pin(async move {
+            let who = who.await?;
+            let lang = who.lang;
+            let (Some(hafen), Ok(body)) = (hafen, body) else {
+                return Err(UiError::Form(Text::FormStale, lang));
+            };
+            let form = Form::read(&req, body, &hafen, &who.session, lang).await?;
+            Ok(Posted { who, form })
+        })
+    }
+}
 
 /// The fields of a posted form, in order (names may repeat).
 #[derive(Debug, Default)]

@@ -25,7 +25,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use maud::{html, Markup, DOCTYPE};
 
-pub use form::{Form, Kept};
+pub use form::{Form, Kept, Posted};
 pub use register::missing_entries;
 pub use sign_in::SignInRate;
 

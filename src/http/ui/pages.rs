@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 
-use super::{layout, query_param, see_other, when, Area, Form, SignedIn, UiError};
+use super::{layout, query_param, see_other, when, Area, Posted, SignedIn, UiError};
 use crate::i18n::Text;
 use crate::service::Hafen;
 use crate::tenants::TenantName;
@@ -156,12 +156,9 @@ async fn tenants(who: SignedIn) -> Result<HttpResponse, UiError> {
 }
 
 async fn create_tenant(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
 ) -> Result<HttpResponse, UiError> {
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let name = TenantName::parse(form.get("name")).map_err(UiError::domain(who.lang))?;
     let tenant = hafen
         .tenants

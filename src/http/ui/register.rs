@@ -9,7 +9,7 @@ use maud::html;
 use super::contacts::refused;
 use super::form::{field_of, Kept};
 use super::tenant::csrf;
-use super::{layout, see_other, Area, Form, SignedIn, UiError};
+use super::{layout, see_other, Area, Form, Posted, SignedIn, UiError};
 use crate::error::Error;
 use crate::i18n::Text;
 use crate::records::register::{Scope, Section};
@@ -188,14 +188,11 @@ fn controller_page(
 }
 
 async fn save_controller(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
     path: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
     let (tenant, _) = who.tenant(&path)?;
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let kept = missing(&who, &form, Kept::from_form(&form), true);
     if kept.has_errors() {
         return controller_page(&who, &tenant, &kept, false).map(refused);
@@ -279,12 +276,9 @@ fn processor_page(who: &SignedIn, kept: &Kept) -> HttpResponse {
 }
 
 async fn save_processor(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
 ) -> Result<HttpResponse, UiError> {
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let kept = missing(&who, &form, Kept::from_form(&form), false);
     if kept.has_errors() {
         return Ok(refused(processor_page(&who, &kept)));

@@ -8,7 +8,7 @@ use maud::html;
 use super::contacts::{people_named, person_field, refused, resolve_person};
 use super::form::Kept;
 use super::tenant::csrf;
-use super::{layout, query_param, see_other, Area, Form, SignedIn, UiError};
+use super::{layout, query_param, see_other, Area, Posted, SignedIn, UiError};
 use crate::contacts::ContactView;
 use crate::error::Error;
 use crate::i18n::Text;
@@ -189,14 +189,11 @@ async fn requests_page(
 }
 
 async fn create_request(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
     path: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
     let (tenant, _) = who.tenant(&path)?;
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let kind = KINDS
         .iter()
         .map(|(k, _)| *k)
@@ -257,15 +254,12 @@ async fn create_request(
 }
 
 async fn act_on_request(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, UiError> {
     let (t, id, action) = path.into_inner();
     let (tenant, _) = who.tenant(&t)?;
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let e = UiError::domain(who.lang);
     match action.as_str() {
         "letter" => {

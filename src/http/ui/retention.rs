@@ -3,12 +3,12 @@
 //! points are named and explained, the dry-run preview, activation and the second person's
 //! approval. A refused row comes back as typed, with what is wrong beside it.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use maud::{html, Markup};
 
 use super::contacts::{platform_name, refused};
 use super::tenant::csrf;
-use super::{layout, see_other, when, Area, Form, SignedIn, UiError};
+use super::{layout, see_other, when, Area, Form, Posted, SignedIn, UiError};
 use crate::error::Error;
 use crate::i18n::Text;
 use crate::records::live::{class_label, describe_rule};
@@ -589,14 +589,11 @@ fn forecast(who: &SignedIn, title: Text, f: &Forecast) -> Markup {
 }
 
 async fn preview(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
     path: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
     let (tenant, name) = who.tenant(&path)?;
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let rows = rows_from(&form).map_err(UiError::domain(who.lang))?;
     let rules = match rules_of(&who, rows.clone()) {
         Ok(rules) => rules,
@@ -649,14 +646,11 @@ async fn preview(
 /// changes nothing), the second deletes exactly under the rules in force and shows the
 /// certificate.
 async fn run_now(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
     path: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
     let (tenant, name) = who.tenant(&path)?;
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let confirmed = form.get("confirm") == "yes";
     let report = hafen
         .retention
@@ -710,14 +704,11 @@ async fn run_now(
 }
 
 async fn activate(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
     path: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
     let (tenant, _) = who.tenant(&path)?;
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let e = UiError::domain(who.lang);
     let rules: Vec<RuleInput> = serde_json::from_str(form.get("rules")).map_err(|_| {
         e(Error::invalid(
@@ -734,15 +725,12 @@ async fn activate(
 }
 
 async fn decide(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, .. }: Posted,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, UiError> {
     let (t, v, decision) = path.into_inner();
     let (tenant, _) = who.tenant(&t)?;
-    Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let e = UiError::domain(who.lang);
     let version: i32 = v.parse().map_err(|_| e(Error::NotFound))?;
     let approve = match decision.as_str() {

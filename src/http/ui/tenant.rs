@@ -1,12 +1,12 @@
 //! A tenant's pages: legal holds, consent purposes with the widget preview, deletion
 //! certificates.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use maud::{html, Markup};
 
 use super::contacts::{people_named, person_field, refused, resolve_person};
 use super::form::{text_field, Kept};
-use super::{layout, see_other, when, Area, Form, SignedIn, UiError};
+use super::{layout, see_other, when, Area, Posted, SignedIn, UiError};
 use crate::consent::{ConsentTextsInput, PurposeInput, WidgetStyle};
 use crate::i18n::Text;
 use crate::retention::holds::HoldInput;
@@ -114,14 +114,11 @@ async fn holds_page(
 }
 
 async fn place_hold(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
     path: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
     let (tenant, _) = who.tenant(&path)?;
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let until = form
         .opt("until")
         .map(|d| crate::retention::holds::end_of_day(&d))
@@ -159,15 +156,12 @@ async fn place_hold(
 }
 
 async fn release_hold(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, .. }: Posted,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, UiError> {
     let (t, id) = path.into_inner();
     let (tenant, _) = who.tenant(&t)?;
-    Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     hafen
         .retention
         .release_hold(who.actor(), &tenant, &id)
@@ -242,14 +236,11 @@ async fn consent(
 }
 
 async fn create_purpose(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
     path: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
     let (tenant, _) = who.tenant(&path)?;
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let input = PurposeInput {
         name: form.get("name").to_string(),
         texts: ConsentTextsInput {

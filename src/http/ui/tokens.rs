@@ -2,10 +2,10 @@
 //! issued (the secret shown once, on the answer page only); revoked at once. Admins see every
 //! token, tenant admins their tenant's — the same rules as `/v1/tokens`.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use maud::html;
 
-use super::{layout, see_other, when, Area, Form, SignedIn, UiError};
+use super::{layout, see_other, when, Area, Posted, SignedIn, UiError};
 use crate::accounts::tokens::TokenView;
 use crate::auth::token::TokenSpec;
 use crate::auth::Role;
@@ -150,12 +150,9 @@ async fn page(
 }
 
 async fn create(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, form }: Posted,
 ) -> Result<HttpResponse, UiError> {
-    let form = Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let e = UiError::domain(who.lang);
     let role: Role = form.get("role").parse().map_err(&e)?;
     let tenant = TenantId::parse(form.get("tenant")).map_err(&e)?;
@@ -192,13 +189,10 @@ async fn create(
 }
 
 async fn revoke(
-    req: HttpRequest,
-    body: web::Payload,
     hafen: web::Data<Hafen>,
-    who: SignedIn,
+    Posted { who, .. }: Posted,
     path: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
-    Form::read(&req, body, &hafen, &who.session, who.lang).await?;
     let e = UiError::domain(who.lang);
     if install_wide(&who) {
         hafen
