@@ -15,7 +15,6 @@ use crate::service::Hafen;
     params(("tenant" = String, Path, description = "Tenant id")),
     request_body = BotInput,
     responses((status = 201, description = "Registered; `secret` and `token` are shown only now", body = BotView),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, description = "The channel has a bot already", body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
@@ -33,8 +32,7 @@ pub async fn create(
 /// The tenant's bots in force.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/bots", tag = "bots",
     params(("tenant" = String, Path, description = "Tenant id")),
-    responses((status = 200, body = Vec<BotView>), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Vec<BotView>)),
     security(("bearer" = [])))]
 pub async fn list(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse, ApiError> {
     let InTenant { actor, tenant } = who;
@@ -44,8 +42,7 @@ pub async fn list(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse
 /// Remove a bot: its token is revoked, deliveries stop; its messages stay marked as its own.
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/bots/{id}", tag = "bots",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Bot id")),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem)),
+    responses((status = 204)),
     security(("bearer" = [])))]
 pub async fn delete(
     hafen: web::Data<Hafen>,
@@ -62,7 +59,6 @@ pub async fn delete(
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Bot id"),
         PageQuery),
     responses((status = 200, body = Page<DeliveryView>), (status = 400, body = Problem),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn deliveries(
@@ -79,8 +75,7 @@ pub async fn deliveries(
 /// Who has the conversation with a contact: the bot, or (since when) a person.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/contacts/{id}/handover", tag = "bots",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
-    responses((status = 200, body = HandoverView), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = HandoverView)),
     security(("bearer" = [])))]
 pub async fn handover_state(
     hafen: web::Data<Hafen>,
@@ -95,8 +90,7 @@ pub async fn handover_state(
 /// more from this contact and may send nothing to them.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/contacts/{id}/handover", tag = "bots",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
-    responses((status = 200, body = HandoverView), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = HandoverView)),
     security(("bearer" = [])))]
 pub async fn take_over(
     hafen: web::Data<Hafen>,
@@ -110,8 +104,7 @@ pub async fn take_over(
 /// An agent hands the conversation back to the bot.
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/contacts/{id}/handover", tag = "bots",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
-    responses((status = 200, body = HandoverView), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = HandoverView)),
     security(("bearer" = [])))]
 pub async fn hand_back(
     hafen: web::Data<Hafen>,

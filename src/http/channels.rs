@@ -13,9 +13,7 @@ use crate::service::Hafen;
     params(("tenant" = String, Path, description = "Tenant id")),
     request_body = ChannelInput,
     responses((status = 201, body = ChannelView),
-        (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
-        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
-        (status = 422, body = super::problem::Problem)),
+        (status = 400, body = super::problem::Problem), (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn create(
     hafen: web::Data<Hafen>,
@@ -31,9 +29,7 @@ pub async fn create(
 /// The tenant's channels.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/channels", tag = "channels",
     params(("tenant" = String, Path, description = "Tenant id")),
-    responses((status = 200, body = Vec<ChannelView>),
-        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem)),
+    responses((status = 200, body = Vec<ChannelView>)),
     security(("bearer" = [])))]
 pub async fn list(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse, ApiError> {
     let InTenant { actor, tenant } = who;
@@ -43,9 +39,7 @@ pub async fn list(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse
 /// One channel.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/channels/{id}", tag = "channels",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Channel id")),
-    responses((status = 200, body = ChannelView),
-        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem)),
+    responses((status = 200, body = ChannelView)),
     security(("bearer" = [])))]
 pub async fn read(
     hafen: web::Data<Hafen>,
@@ -61,9 +55,7 @@ pub async fn read(
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Channel id")),
     request_body = ChannelPatch,
     responses((status = 200, body = ChannelView),
-        (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
-        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
-        (status = 422, body = super::problem::Problem)),
+        (status = 400, body = super::problem::Problem), (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn update(
     hafen: web::Data<Hafen>,
@@ -80,9 +72,7 @@ pub async fn update(
 /// Remove a channel; its messages stay.
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/channels/{id}", tag = "channels",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Channel id")),
-    responses((status = 204),
-        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem)),
+    responses((status = 204)),
     security(("bearer" = [])))]
 pub async fn delete(
     hafen: web::Data<Hafen>,

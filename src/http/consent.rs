@@ -15,9 +15,7 @@ use crate::service::Hafen;
 /// Create a consent purpose (list) with its first consent text.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/consent-purposes", tag = "consent",
     params(("tenant" = String, Path, description = "Tenant id")), request_body = PurposeInput,
-    responses((status = 201, body = PurposeView), (status = 401, body = super::problem::Problem),
-        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
-        (status = 422, body = super::problem::Problem)),
+    responses((status = 201, body = PurposeView), (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn create_purpose(
     hafen: web::Data<Hafen>,
@@ -33,8 +31,7 @@ pub async fn create_purpose(
 /// The tenant's consent purposes with every text version.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/consent-purposes", tag = "consent",
     params(("tenant" = String, Path, description = "Tenant id")),
-    responses((status = 200, body = Vec<PurposeView>), (status = 401, body = super::problem::Problem),
-        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem)),
+    responses((status = 200, body = Vec<PurposeView>)),
     security(("bearer" = [])))]
 pub async fn list_purposes(
     hafen: web::Data<Hafen>,
@@ -48,9 +45,7 @@ pub async fn list_purposes(
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/consent-purposes/{id}/texts", tag = "consent",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Purpose id")),
     request_body = ConsentTextsInput,
-    responses((status = 201, body = PurposeView), (status = 401, body = super::problem::Problem),
-        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
-        (status = 422, body = super::problem::Problem)),
+    responses((status = 201, body = PurposeView), (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn add_texts(
     hafen: web::Data<Hafen>,
@@ -72,9 +67,7 @@ pub async fn add_texts(
 /// Keywords (opt-in, confirm, opt-out), request lifetime and the default purpose.
 #[utoipa::path(put, path = "/v1/tenants/{tenant}/consent-settings", tag = "consent",
     params(("tenant" = String, Path, description = "Tenant id")), request_body = SettingsInput,
-    responses((status = 204), (status = 401, body = super::problem::Problem),
-        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
-        (status = 422, body = super::problem::Problem)),
+    responses((status = 204), (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn put_settings(
     hafen: web::Data<Hafen>,
@@ -109,8 +102,7 @@ pub struct ConsentAction {
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
     request_body = ConsentAction,
     responses((status = 201, description = "Requested", body = RequestOutcome), (status = 200, description = "Withdrawn: the purposes changed", body = Vec<String>),
-        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem), (status = 422, body = super::problem::Problem)),
+        (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn act(
     hafen: web::Data<Hafen>,
@@ -166,8 +158,7 @@ pub async fn act(
 /// The contact's consents, each with its full ledger history (the proof).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/contacts/{id}/consents", tag = "consent",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
-    responses((status = 200, body = Vec<ConsentView>), (status = 401, body = super::problem::Problem),
-        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem)),
+    responses((status = 200, body = Vec<ConsentView>)),
     security(("bearer" = [])))]
 pub async fn list(
     hafen: web::Data<Hafen>,
@@ -183,9 +174,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/broadcasts", tag = "consent",
     params(("tenant" = String, Path, description = "Tenant id")),
     request_body = crate::consent::broadcast::BroadcastInput,
-    responses((status = 202, body = crate::consent::broadcast::BroadcastView), (status = 401, body = super::problem::Problem),
-        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
-        (status = 422, body = super::problem::Problem)),
+    responses((status = 202, body = crate::consent::broadcast::BroadcastView), (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn start_broadcast(
     hafen: web::Data<Hafen>,
@@ -206,8 +195,7 @@ pub async fn start_broadcast(
 /// A broadcast's progress and counts.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/broadcasts/{id}", tag = "consent",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Broadcast id")),
-    responses((status = 200, body = crate::consent::broadcast::BroadcastView), (status = 401, body = super::problem::Problem),
-        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem)),
+    responses((status = 200, body = crate::consent::broadcast::BroadcastView)),
     security(("bearer" = [])))]
 pub async fn read_broadcast(
     hafen: web::Data<Hafen>,
@@ -229,9 +217,7 @@ pub struct ProofQuery {
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/contacts/{id}/consents/{purpose}/proof", tag = "consent",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id"),
         ("purpose" = String, Path, description = "Purpose id"), ProofQuery),
-    responses((status = 200, body = crate::consent::proof::ConsentProof, description = "JSON, or application/pdf with format=pdf"),
-        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem)),
+    responses((status = 200, body = crate::consent::proof::ConsentProof, description = "JSON, or application/pdf with format=pdf")),
     security(("bearer" = [])))]
 pub async fn proof(
     hafen: web::Data<Hafen>,

@@ -13,8 +13,7 @@ use crate::service::Hafen;
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/contacts", tag = "contacts",
     params(("tenant" = String, Path, description = "Tenant id"), PageQuery),
     responses((status = 200, body = Page<ContactView>),
-        (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
-        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem)),
+        (status = 400, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn list(
     hafen: web::Data<Hafen>,
@@ -29,9 +28,7 @@ pub async fn list(
 /// One contact, decrypted.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/contacts/{id}", tag = "contacts",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
-    responses((status = 200, body = ContactView),
-        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem)),
+    responses((status = 200, body = ContactView)),
     security(("bearer" = [])))]
 pub async fn read(
     hafen: web::Data<Hafen>,
@@ -46,9 +43,7 @@ pub async fn read(
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/contacts/{id}/messages", tag = "contacts",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id"), PageQuery),
     responses((status = 200, body = Page<MessageView>),
-        (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
-        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
-        (status = 422, body = super::problem::Problem)),
+        (status = 400, body = super::problem::Problem), (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn messages(
     hafen: web::Data<Hafen>,
@@ -75,9 +70,7 @@ pub async fn messages(
     request_body = crate::channels::send::SendRequest,
     responses((status = 201, body = crate::channels::send::SendReceipt), (status = 202, body = crate::channels::send::SendReceipt),
         (status = 200, description = "The idempotency key named an earlier request", body = crate::channels::send::SendReceipt),
-        (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
-        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
-        (status = 409, description = "Not allowed now (service window, disabled channel)", body = super::problem::Problem),
+        (status = 400, body = super::problem::Problem), (status = 409, description = "Not allowed now (service window, disabled channel)", body = super::problem::Problem),
         (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn send(
@@ -116,9 +109,7 @@ pub async fn send(
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
     request_body = crate::messages::classify::ClassifyInput,
     responses((status = 200, body = crate::messages::classify::ClassifyOutcome),
-        (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
-        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
-        (status = 422, body = super::problem::Problem)),
+        (status = 400, body = super::problem::Problem), (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn business_letters(
     hafen: web::Data<Hafen>,

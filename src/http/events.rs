@@ -13,8 +13,7 @@ use crate::service::Hafen;
     params(("tenant" = String, Path, description = "Tenant id")),
     request_body = HookInput,
     responses((status = 201, description = "Created; `secret` is shown only now", body = HookView),
-        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem), (status = 422, body = super::problem::Problem)),
+        (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn create(
     hafen: web::Data<Hafen>,
@@ -30,9 +29,7 @@ pub async fn create(
 /// The tenant's event hooks.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/event-hooks", tag = "event-hooks",
     params(("tenant" = String, Path, description = "Tenant id")),
-    responses((status = 200, body = Vec<HookView>),
-        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem)),
+    responses((status = 200, body = Vec<HookView>)),
     security(("bearer" = [])))]
 pub async fn list(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse, ApiError> {
     let InTenant { actor, tenant } = who;
@@ -42,8 +39,7 @@ pub async fn list(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse
 /// Remove a hook and its delivery history.
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/event-hooks/{id}", tag = "event-hooks",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Hook id")),
-    responses((status = 204), (status = 401, body = super::problem::Problem),
-        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem)),
+    responses((status = 204)),
     security(("bearer" = [])))]
 pub async fn delete(
     hafen: web::Data<Hafen>,
@@ -61,8 +57,7 @@ pub async fn delete(
         PageQuery),
     responses((status = 200, body = Page<DeliveryView>),
         (status = 400, body = super::problem::Problem),
-        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem), (status = 422, body = super::problem::Problem)),
+        (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn deliveries(
     hafen: web::Data<Hafen>,

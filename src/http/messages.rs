@@ -39,9 +39,7 @@ pub enum IngestRequest {
     responses(
         (status = 201, description = "Stored (a single message answers with one IngestOutcome)", body = BatchOutcome),
         (status = 200, description = "Every message was a duplicate", body = BatchOutcome),
-        (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
-        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
-        (status = 409, description = "An external_id is already stored for another contact", body = super::problem::Problem),
+        (status = 400, body = super::problem::Problem), (status = 409, description = "An external_id is already stored for another contact", body = super::problem::Problem),
         (status = 413, body = super::problem::Problem), (status = 415, body = super::problem::Problem),
         (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
@@ -82,9 +80,7 @@ pub async fn ingest(
 /// One message, decrypted.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/messages/{id}", tag = "messages",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Message id")),
-    responses((status = 200, body = MessageView),
-        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem)),
+    responses((status = 200, body = MessageView)),
     security(("bearer" = [])))]
 pub async fn read(
     hafen: web::Data<Hafen>,
@@ -101,8 +97,6 @@ pub async fn read(
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Message id"),
         ("n" = i32, Path, description = "Attachment number, from 0")),
     responses((status = 200, description = "The file", content_type = "application/octet-stream"),
-        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem),
         (status = 409, description = "Not downloaded (yet)", body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn attachment(

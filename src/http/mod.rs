@@ -150,7 +150,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// Every error is a problem document (RFC 9457, `application/problem+json`), and any
 /// operation can meet the generic ones (a malformed request, a body too large or too slow, a
-/// full disk). The document says so here, once, rather than in each handler's annotation;
+/// full disk; with a token: 401 and 403; with a path parameter: 404). The document says so here, once, rather than in each handler's annotation;
 /// schemathesis checks every answer against it (tests/schema/run.sh).
 struct ProblemResponses;
 
@@ -169,7 +169,21 @@ impl utoipa::Modify for ProblemResponses {
                 ),
             ];
             if op.security.is_some() {
-                statuses.push(("401", "Missing or invalid API token"));
+                statuses.extend([
+                    ("401", "Missing or invalid API token"),
+                    ("403", "The token's role may not do this"),
+                ]);
+            }
+            if op
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Path))
+            {
+                statuses.push((
+                    "404",
+                    "No such tenant or object, or one the token may not see",
+                ));
             }
             if op.request_body.is_some() {
                 statuses.extend([

@@ -37,9 +37,8 @@ fn entry_response(entry: Option<EntryView>) -> Result<HttpResponse, ApiError> {
 /// The current version of a processor-wide section (`processor`, `measures`).
 #[utoipa::path(get, path = "/v1/register/{section}", tag = "records",
     params(("section" = String, Path, description = "processor or measures")),
-    responses((status = 200, body = EntryView), (status = 401, body = Problem),
-        (status = 422, body = Problem, description = "not a section"),
-        (status = 403, body = Problem), (status = 404, body = Problem, description = "nothing entered yet")),
+    responses((status = 200, body = EntryView), (status = 422, body = Problem, description = "not a section"),
+        (status = 404, body = Problem, description = "nothing entered yet")),
     security(("bearer" = [])))]
 pub async fn get_install(
     hafen: web::Data<Hafen>,
@@ -61,7 +60,7 @@ pub async fn get_install(
     params(("section" = String, Path, description = "processor or measures")),
     request_body(content = Object, description = "processor: Party; measures: [Measure]"),
     responses((status = 201, body = EntryView), (status = 200, body = EntryView),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
+        (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn put_install(
     hafen: web::Data<Hafen>,
@@ -77,9 +76,7 @@ pub async fn put_install(
 /// Every version of a processor-wide section, newest first.
 #[utoipa::path(get, path = "/v1/register/{section}/versions", tag = "records",
     params(("section" = String, Path, description = "processor or measures")),
-    responses((status = 200, body = Vec<EntryView>), (status = 401, body = Problem),
-        (status = 422, body = Problem, description = "not a section"),
-        (status = 403, body = Problem)),
+    responses((status = 200, body = Vec<EntryView>), (status = 422, body = Problem, description = "not a section")),
     security(("bearer" = [])))]
 pub async fn history_install(
     hafen: web::Data<Hafen>,
@@ -99,9 +96,7 @@ pub async fn history_install(
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/register/{section}", tag = "records",
     params(("tenant" = String, Path, description = "Tenant id"),
         ("section" = String, Path, description = "controller, activities or subprocessors")),
-    responses((status = 200, body = EntryView), (status = 401, body = Problem),
-        (status = 422, body = Problem, description = "not a section"),
-        (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = EntryView), (status = 422, body = Problem, description = "not a section")),
     security(("bearer" = [])))]
 pub async fn get_tenant(
     hafen: web::Data<Hafen>,
@@ -125,7 +120,6 @@ pub async fn get_tenant(
         ("section" = String, Path, description = "controller, activities or subprocessors")),
     request_body(content = Object, description = "controller: Controller; activities: [Activity]; subprocessors: [SubProcessor]"),
     responses((status = 201, body = EntryView), (status = 200, body = EntryView),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn put_tenant(
@@ -144,9 +138,7 @@ pub async fn put_tenant(
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/register/{section}/versions", tag = "records",
     params(("tenant" = String, Path, description = "Tenant id"),
         ("section" = String, Path, description = "controller, activities or subprocessors")),
-    responses((status = 200, body = Vec<EntryView>), (status = 401, body = Problem),
-        (status = 422, body = Problem, description = "not a section"),
-        (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Vec<EntryView>), (status = 422, body = Problem, description = "not a section")),
     security(("bearer" = [])))]
 pub async fn history_tenant(
     hafen: web::Data<Hafen>,
@@ -221,7 +213,7 @@ pub(crate) fn report_response(report: &Report, format: Format, bytes: Vec<u8>) -
 #[utoipa::path(get, path = "/v1/reports/{kind}", tag = "records",
     params(("kind" = String, Path, description = "processor-record"), ReportQuery),
     responses((status = 200, body = Report, description = "JSON; CSV, XLSX or PDF by format"),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
+        (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn install_report(
     hafen: web::Data<Hafen>,
@@ -244,7 +236,6 @@ pub async fn install_report(
     params(("tenant" = String, Path, description = "Tenant id"),
         ("kind" = String, Path, description = "Report kind"), ReportQuery),
     responses((status = 200, body = Report, description = "JSON; CSV, XLSX or PDF by format"),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn tenant_report(

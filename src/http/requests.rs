@@ -55,8 +55,7 @@ pub struct ListQuery {
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/requests", tag = "requests",
     params(("tenant" = String, Path, description = "Tenant id")),
     request_body = NewRequest,
-    responses((status = 201, body = RequestView), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = RequestView), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn create(
     hafen: web::Data<Hafen>,
@@ -72,8 +71,7 @@ pub async fn create(
 /// The tenant's requests, newest first (`?overdue=true`: open ones past their deadline).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/requests", tag = "requests",
     params(("tenant" = String, Path, description = "Tenant id"), ListQuery),
-    responses((status = 200, body = Vec<RequestView>), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Vec<RequestView>)),
     security(("bearer" = [])))]
 pub async fn list(
     hafen: web::Data<Hafen>,
@@ -93,8 +91,7 @@ pub async fn list(
 /// One request.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/requests/{id}", tag = "requests",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id")),
-    responses((status = 200, body = RequestView), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = RequestView)),
     security(("bearer" = [])))]
 pub async fn read(
     hafen: web::Data<Hafen>,
@@ -109,8 +106,7 @@ pub async fn read(
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/requests/{id}/extend", tag = "requests",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id")),
     request_body = ExtendInput,
-    responses((status = 200, body = RequestView), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+    responses((status = 200, body = RequestView), (status = 409, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn extend(
@@ -134,8 +130,7 @@ pub async fn extend(
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/requests/{id}/identity", tag = "requests",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id")),
     request_body = IdentityInput,
-    responses((status = 200, body = RequestView), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+    responses((status = 200, body = RequestView), (status = 409, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn identity(
@@ -159,8 +154,7 @@ pub async fn identity(
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/requests/{id}/reject", tag = "requests",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id")),
     request_body = RejectInput,
-    responses((status = 200, body = RequestView), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses((status = 200, body = RequestView), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 pub async fn reject(
     hafen: web::Data<Hafen>,
@@ -196,8 +190,7 @@ pub struct LetterQuery {
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id"),
         LetterQuery),
     responses((status = 200, description = "The letter: PDF, or JSON (`hafen.letter.v1`)"),
-        (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 400, body = Problem), (status = 409, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn letter(
@@ -235,8 +228,7 @@ pub async fn letter(
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/requests/{id}/export", tag = "requests",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id")),
     request_body = ExportOptions,
-    responses((status = 200, description = "ZIP, or age-encrypted ZIP"), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+    responses((status = 200, description = "ZIP, or age-encrypted ZIP"), (status = 409, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn export(
@@ -279,8 +271,7 @@ pub async fn export(
 /// `decision_needed`).
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/requests/{id}/erase", tag = "requests",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id")),
-    responses((status = 200, body = ErasureOutcome), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses((status = 200, body = ErasureOutcome), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 pub async fn erase(
     hafen: web::Data<Hafen>,
@@ -296,8 +287,7 @@ pub async fn erase(
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/requests/{id}/decisions", tag = "requests",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id")),
     request_body = DecisionInput,
-    responses((status = 200, body = ErasureOutcome), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+    responses((status = 200, body = ErasureOutcome), (status = 409, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn decide(
@@ -320,8 +310,7 @@ pub async fn decide(
 /// Answer a restriction request: the contact is restricted (Art. 18).
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/requests/{id}/restrict", tag = "requests",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Request id")),
-    responses((status = 200, body = RequestView), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses((status = 200, body = RequestView), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 pub async fn restrict(
     hafen: web::Data<Hafen>,
@@ -341,8 +330,7 @@ pub async fn restrict(
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/contacts/lookup", tag = "requests",
     params(("tenant" = String, Path, description = "Tenant id")),
     request_body = LookupInput,
-    responses((status = 200, body = ContactView), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = ContactView), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn lookup(
     hafen: web::Data<Hafen>,

@@ -38,8 +38,7 @@ pub struct ActivateInput {
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/retention/preview", tag = "retention",
     params(("tenant" = String, Path, description = "Tenant id")),
     request_body = RulesInput,
-    responses((status = 200, body = PreviewReport), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = PreviewReport), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn preview(
     hafen: web::Data<Hafen>,
@@ -60,8 +59,7 @@ pub async fn preview(
 /// The rules in force (active version completed by the install's defaults) and pending ones.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/retention/rules", tag = "retention",
     params(("tenant" = String, Path, description = "Tenant id")),
-    responses((status = 200, body = RulesView), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = RulesView)),
     security(("bearer" = [])))]
 pub async fn rules(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse, ApiError> {
     let InTenant { actor, tenant } = who;
@@ -73,8 +71,7 @@ pub async fn rules(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpRespons
 #[utoipa::path(put, path = "/v1/tenants/{tenant}/retention/rules", tag = "retention",
     params(("tenant" = String, Path, description = "Tenant id")),
     request_body = ActivateInput,
-    responses((status = 201, body = RuleSetVersion), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = RuleSetVersion), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn put_rules(
     hafen: web::Data<Hafen>,
@@ -95,8 +92,7 @@ pub async fn put_rules(
 /// Every version of the rules, newest first: who changed what, and when.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/retention/rules/versions", tag = "retention",
     params(("tenant" = String, Path, description = "Tenant id")),
-    responses((status = 200, body = Vec<RuleSetVersion>), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Vec<RuleSetVersion>)),
     security(("bearer" = [])))]
 pub async fn versions(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse, ApiError> {
     let InTenant { actor, tenant } = who;
@@ -113,9 +109,8 @@ fn version(s: &str) -> Result<i32, ApiError> {
 /// A second admin approves a pending version; it becomes active.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/retention/rules/versions/{version}/approve", tag = "retention",
     params(("tenant" = String, Path, description = "Tenant id"), ("version" = i32, Path, description = "Version")),
-    responses((status = 200, body = RuleSetVersion), (status = 401, body = Problem),
-        (status = 403, body = Problem, description = "The proposer cannot approve"),
-        (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses((status = 200, body = RuleSetVersion), (status = 403, body = Problem, description = "The proposer cannot approve"),
+        (status = 409, body = Problem)),
     security(("bearer" = [])))]
 pub async fn approve(
     hafen: web::Data<Hafen>,
@@ -135,8 +130,7 @@ pub async fn approve(
 /// A second admin rejects a pending version.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/retention/rules/versions/{version}/reject", tag = "retention",
     params(("tenant" = String, Path, description = "Tenant id"), ("version" = i32, Path, description = "Version")),
-    responses((status = 200, body = RuleSetVersion), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses((status = 200, body = RuleSetVersion), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 pub async fn reject(
     hafen: web::Data<Hafen>,
@@ -164,8 +158,7 @@ pub struct RunQuery {
 /// Runs retention for this tenant now (or lists what is due, with `dry_run=true`).
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/retention/runs", tag = "retention",
     params(("tenant" = String, Path, description = "Tenant id"), RunQuery),
-    responses((status = 200, body = RunReport), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = RunReport)),
     security(("bearer" = [])))]
 pub async fn run_tenant(
     hafen: web::Data<Hafen>,
@@ -184,7 +177,7 @@ pub async fn run_tenant(
 
 /// Runs retention for every tenant (admin).
 #[utoipa::path(post, path = "/v1/retention/runs", tag = "retention", params(RunQuery),
-    responses((status = 200, body = RunReport), (status = 401, body = Problem), (status = 403, body = Problem)),
+    responses((status = 200, body = RunReport)),
     security(("bearer" = [])))]
 pub async fn run_all(
     hafen: web::Data<Hafen>,
@@ -211,8 +204,7 @@ pub struct FormatQuery {
 /// The tenant's deletion certificates, oldest first, with the chain's verification.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/retention/certificates", tag = "retention",
     params(("tenant" = String, Path, description = "Tenant id"), FormatQuery),
-    responses((status = 200, body = Vec<CertificateView>, description = "JSON; text/csv or application/pdf by format"),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Vec<CertificateView>, description = "JSON; text/csv or application/pdf by format")),
     security(("bearer" = [])))]
 pub async fn certificates(
     hafen: web::Data<Hafen>,
@@ -262,8 +254,7 @@ pub async fn certificates(
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/legal-holds", tag = "retention",
     params(("tenant" = String, Path, description = "Tenant id")),
     request_body = HoldInput,
-    responses((status = 201, body = HoldView), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = HoldView), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn place_hold(
     hafen: web::Data<Hafen>,
@@ -279,8 +270,7 @@ pub async fn place_hold(
 /// The tenant's legal holds, newest first.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/legal-holds", tag = "retention",
     params(("tenant" = String, Path, description = "Tenant id")),
-    responses((status = 200, body = Vec<HoldView>), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Vec<HoldView>)),
     security(("bearer" = [])))]
 pub async fn list_holds(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse, ApiError> {
     let InTenant { actor, tenant } = who;
@@ -290,8 +280,7 @@ pub async fn list_holds(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpRe
 /// Release a hold: its data becomes eligible for deletion again.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/legal-holds/{id}/release", tag = "retention",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Hold id")),
-    responses((status = 200, body = HoldView), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses((status = 200, body = HoldView), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 pub async fn release_hold(
     hafen: web::Data<Hafen>,
@@ -313,8 +302,7 @@ pub struct RestrictInput {
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/contacts/{id}/restriction", tag = "contacts",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
     request_body = RestrictInput,
-    responses((status = 200, body = ContactView), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = ContactView), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn restrict(
     hafen: web::Data<Hafen>,
@@ -336,8 +324,7 @@ pub async fn restrict(
 /// Lift the restriction.
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/contacts/{id}/restriction", tag = "contacts",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
-    responses((status = 200, body = ContactView), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = ContactView)),
     security(("bearer" = [])))]
 pub async fn lift_restriction(
     hafen: web::Data<Hafen>,
@@ -370,8 +357,7 @@ pub struct RestrictedQuery {
 /// The DPO's read of a restricted contact, naming the ground; audited.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/contacts/{id}/restricted", tag = "contacts",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id"), RestrictedQuery),
-    responses((status = 200, body = RestrictedExport), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = RestrictedExport), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn read_restricted(
     hafen: web::Data<Hafen>,
@@ -402,8 +388,7 @@ pub struct RelationshipInput {
 #[utoipa::path(put, path = "/v1/tenants/{tenant}/contacts/{id}/relationship", tag = "contacts",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Contact id")),
     request_body = RelationshipInput,
-    responses((status = 200, body = ContactView), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = ContactView), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn relationship(
     hafen: web::Data<Hafen>,

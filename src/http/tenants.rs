@@ -21,8 +21,7 @@ pub struct CreateTenant {
     request_body = CreateTenant,
     responses(
         (status = 201, body = TenantView),
-        (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
-        (status = 403, body = super::problem::Problem), (status = 413, body = super::problem::Problem),
+        (status = 400, body = super::problem::Problem), (status = 413, body = super::problem::Problem),
         (status = 415, body = super::problem::Problem), (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn create_tenant(

@@ -43,8 +43,7 @@ pub struct TokenCreated {
     responses(
         (status = 201, body = TokenCreated),
         (status = 400, body = super::problem::Problem),
-        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem), (status = 413, body = super::problem::Problem),
+        (status = 413, body = super::problem::Problem),
         (status = 415, body = super::problem::Problem), (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn create(
@@ -83,9 +82,7 @@ pub async fn create(
 /// A tenant's tokens, newest first (never their secrets).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/tokens", tag = "tokens",
     params(("tenant" = String, Path, description = "Tenant id")),
-    responses((status = 200, body = Vec<TokenView>),
-        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem)),
+    responses((status = 200, body = Vec<TokenView>)),
     security(("bearer" = [])))]
 pub async fn list_tenant(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpResponse, ApiError> {
     let InTenant { actor, tenant } = who;
@@ -95,9 +92,7 @@ pub async fn list_tenant(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpR
 /// Revoke one of a tenant's tokens, with immediate effect on every instance.
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/tokens/{id}", tag = "tokens",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Token id")),
-    responses((status = 200, description = "Revoked (or revoked already)", body = TokenView),
-        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem)),
+    responses((status = 200, description = "Revoked (or revoked already)", body = TokenView)),
     security(("bearer" = [])))]
 pub async fn revoke_tenant(
     hafen: web::Data<Hafen>,
@@ -115,8 +110,7 @@ pub async fn revoke_tenant(
 
 /// Every token of the install, newest first. Admin only.
 #[utoipa::path(get, path = "/v1/tokens", tag = "tokens",
-    responses((status = 200, body = Vec<TokenView>),
-        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem)),
+    responses((status = 200, body = Vec<TokenView>)),
     security(("bearer" = [])))]
 pub async fn list_all(hafen: web::Data<Hafen>, caller: Caller) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(hafen.accounts.list_tokens(&caller.0, None).await?))
@@ -125,9 +119,7 @@ pub async fn list_all(hafen: web::Data<Hafen>, caller: Caller) -> Result<HttpRes
 /// Revoke any token, with immediate effect on every instance. Admin only.
 #[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens",
     params(("id" = String, Path, description = "Token id")),
-    responses((status = 200, description = "Revoked (or revoked already)", body = TokenView),
-        (status = 401, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem)),
+    responses((status = 200, description = "Revoked (or revoked already)", body = TokenView)),
     security(("bearer" = [])))]
 pub async fn revoke_any(
     hafen: web::Data<Hafen>,

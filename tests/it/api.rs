@@ -565,6 +565,42 @@ async fn openapi_document_lists_the_api() {
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
 
+/// The answers every operation of a kind can give are documented once, by the document's
+/// modifier, not in each handler: 401 and 403 wherever a token is asked for, 404 wherever the
+/// path names a tenant or an object.
+#[tokio::test]
+async fn openapi_documents_the_generic_refusals_of_every_operation() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (status, doc) = app.get("/v1/openapi.json", "").await;
+    assert_eq!(status, 200);
+    let mut missing = Vec::new();
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let responses = op["responses"].as_object().unwrap();
+            let mut expected = Vec::new();
+            if op.get("security").is_some() {
+                expected.extend(["401", "403"]);
+            }
+            let in_path = op["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "path"));
+            if in_path {
+                expected.push("404");
+            }
+            for status in expected {
+                match responses.get(status) {
+                    Some(r) if r["content"]["application/problem+json"].is_object() => {}
+                    _ => missing.push(format!("{method} {path} {status}")),
+                }
+            }
+        }
+    }
+    assert!(operations > 50, "{operations}");
+    assert!(missing.is_empty(), "undocumented refusals: {missing:#?}");
+}
+
 #[tokio::test]
 async fn readiness_reports_the_database_and_its_schema() {
     let app = crate::support::TestApp::spawn(crate::support::Backend::Sqlite).await;
