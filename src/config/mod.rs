@@ -1,9 +1,11 @@
-//! Configuration: every option declared once, with its type, default and meaning.
+//! Configuration: the options (`Config`, each with its default; `options` says the rest once).
 //!
 //! Sources, later ones winning: built-in defaults → the TOML file (`--config`, `HAFEN_CONFIG`,
 //! or `<data_dir>/hafen.toml` when present) → `HAFEN_<OPTION>` environment variables.
 //! Secrets (the database URL, which may hold a password) also come from `HAFEN_<NAME>_FILE`
 //! or from systemd's `$CREDENTIALS_DIRECTORY/<name>`; they are never printed.
+
+pub mod options;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -25,54 +27,6 @@ pub const DATABASE_FILE_NAME: &str = "hafen.db";
 /// systemd credential names (`LoadCredential=master-key:/etc/hafen/master.key`).
 pub const CREDENTIAL_MASTER_KEY: &str = "master-key";
 pub const CREDENTIAL_DATABASE_URL: &str = "database-url";
-
-/// Options that the environment may set as `HAFEN_<NAME>`.
-const ENV_OPTIONS: &[&str] = &[
-    "data_dir",
-    "listen",
-    "database_url",
-    "master_key_file",
-    "recovery_recipients",
-    "previous_master_key_files",
-    "tls_cert_file",
-    "tls_key_file",
-    "allow_plain_http_on_public_address",
-    "log_format",
-    "log_filter",
-    "max_body_bytes",
-    "client_timeout_secs",
-    "keep_alive_secs",
-    "max_connections",
-    "sqlite_synchronous",
-    "db_pool_size",
-    "key_cache_size",
-    "workers",
-    "whatsapp_api_base",
-    "messenger_api_base",
-    "telegram_api_base",
-    "platform_timeout_secs",
-    "retry_interval_secs",
-    "max_media_bytes",
-    "broadcast_rate_per_sec",
-    "webhook_rate_per_ip",
-    "retention_schedule",
-    "retention_batch_size",
-    "retention_require_approval",
-    "retention_min_period_days",
-    "retention_approval_above_percent",
-    "audit_retention_years",
-    "token_max_days",
-    "tenant_admins_issue_admin_tokens",
-    "backup_schedule",
-    "backup_dir",
-    "backup_keep",
-    "storage_country",
-    "storage_site",
-    "outbound_allow",
-    "trusted_proxies",
-    "templates_dir",
-    "public_url",
-];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -272,7 +226,7 @@ impl Config {
                 }
             }
         }
-        figment = figment.merge(Env::prefixed("HAFEN_").only(ENV_OPTIONS));
+        figment = figment.merge(Env::prefixed("HAFEN_").only(&options::env_names()));
         let mut config: Config = figment.extract().context("invalid configuration")?;
         if let Some(url) = read_secret("database_url", CREDENTIAL_DATABASE_URL)? {
             config.database_url = Some(Sensitive::new(url));
@@ -523,58 +477,7 @@ impl Config {
 
     /// The config file `hafen init` writes: the chosen values, every other option documented.
     pub fn render_initial_file(&self) -> String {
-        format!(
-            r#"# Hafen configuration. Environment variables HAFEN_<OPTION> override these values.
-data_dir = {data_dir:?}
-listen = {listen:?}
-
-# database_url = "postgres://hafen@localhost/hafen"   # default: SQLite in data_dir
-#   Prefer HAFEN_DATABASE_URL_FILE or the systemd credential "database-url" when it holds a password.
-# master_key_file = "/etc/hafen/master.key"           # default: credential "master-key", else data_dir/master.key
-# recovery_recipients = []                           # offline keys that can also unwrap every data key, e.g. ["age1..."]
-# previous_master_key_files = []                      # during a key rotation: the old key(s)
-# tls_cert_file = "/etc/hafen/tls/cert.pem"           # HTTPS; required for a non-loopback listen address
-# tls_key_file = "/etc/hafen/tls/key.pem"
-# allow_plain_http_on_public_address = false
-# log_format = "auto"                                 # auto | human | json
-# log_filter = "info"
-# max_body_bytes = 4194304
-# client_timeout_secs = 10                            # head, and again body; then 408
-# keep_alive_secs = 5
-# max_connections = 10000                             # per worker
-# sqlite_synchronous = "full"                         # full (survives power loss) | normal
-# db_pool_size = 8
-# key_cache_size = 100000
-# workers = 4                                         # HTTP worker threads; default: one per core
-# whatsapp_api_base = "https://graph.facebook.com/v21.0"
-# messenger_api_base = "https://graph.facebook.com/v21.0"
-# telegram_api_base = "https://api.telegram.org"
-# platform_timeout_secs = 30
-# retry_interval_secs = 15                          # how often queued sends and downloads are retried; 0 = never (retention and backups keep their schedules)
-# max_media_bytes = 67108864
-# broadcast_rate_per_sec = 20
-# webhook_rate_per_ip = 1000
-# retention_schedule = "0 30 2 * * *"              # cron with seconds, UTC; "" = only `hafen retention run`
-# retention_batch_size = 10000
-# retention_require_approval = false                # a second admin approves deletion rules
-# retention_min_period_days = 1                      # no rule may keep data for less
-# retention_approval_above_percent = 10              # deleting more of a tenant's messages at once needs a second admin
-# audit_retention_years = 10
-# token_max_days = 0                                # longest an API token may live (0: no maximum)
-# tenant_admins_issue_admin_tokens = false          # only install admins issue tenant-admin tokens
-# backup_schedule = ""                               # e.g. "0 0 3 * * *" (needs backup_dir)
-# backup_dir = "/var/backups/hafen"
-# backup_keep = 7
-# storage_country = "DE"                             # shown in the TOM annex
-# storage_site = "Rechenzentrum Hamburg"
-# outbound_allow = []                                # hosts and networks beyond the platforms ("crm.intern", ".domain", "10.20.0.0/16")
-# trusted_proxies = []                               # proxies whose X-Forwarded-* headers count, e.g. ["127.0.0.1", "::1"]
-# templates_dir = "/etc/hafen/templates"             # letters.toml: the install's wording for letters
-# public_url = "https://hafen.muster.de"             # where the platforms reach Hafen: webhook URLs are built from it
-"#,
-            data_dir = self.data_dir.display().to_string(),
-            listen = self.listen,
-        )
+        options::template(&self.data_dir.display().to_string(), &self.listen)
     }
 }
 
@@ -643,7 +546,7 @@ mod tests {
 
     #[test]
     fn a_config_text_is_parsed_and_validated() {
-        let shipped = include_str!("../packaging/hafen.toml");
+        let shipped = include_str!("../../packaging/hafen.toml");
         let config = Config::from_toml_str(shipped).unwrap();
         // Every option is listed, commented out at its default, but where the package keeps
         // its data and key: every command on the server reads this file.
@@ -714,8 +617,9 @@ mod tests {
     }
 }
 
-/// Every option is written in four places (the struct with its `Default`, `ENV_OPTIONS`, the
-/// template `hafen init` writes, docs/configuration.md); these tests keep them saying the same.
+/// Every option is said in two places: the struct with its `Default`, and `options::OPTIONS`
+/// (from which the environment names, the template `hafen init` writes and the guide's table
+/// come); these tests keep them saying the same.
 #[cfg(test)]
 mod agreement {
     use super::*;
@@ -758,10 +662,10 @@ mod agreement {
     #[test]
     fn every_option_is_settable_by_environment_and_nothing_else_is() {
         let mut fields: Vec<String> = defaults().keys().cloned().collect();
-        let mut env: Vec<String> = ENV_OPTIONS.iter().map(|s| s.to_string()).collect();
+        let mut env: Vec<String> = options::env_names().iter().map(|s| s.to_string()).collect();
         fields.sort();
         env.sort();
-        assert_eq!(fields, env, "Config's fields vs ENV_OPTIONS");
+        assert_eq!(fields, env, "Config's fields vs options::OPTIONS");
     }
 
     #[test]
@@ -790,21 +694,29 @@ mod agreement {
         }
     }
 
+    /// docs/configuration.md's table is `options::guide_table()`, word for word.
+    /// `HAFEN_WRITE_GUIDE=1 cargo test config` writes it after an option changed.
     #[test]
-    fn the_configuration_guide_documents_every_option() {
-        let guide = include_str!("../docs/configuration.md");
-        let documented: Vec<&str> = guide
-            .lines()
-            .filter(|l| l.starts_with("| `"))
-            .map(|l| l.split(" | ").next().unwrap_or(""))
-            .collect();
-        for key in ENV_OPTIONS {
-            assert!(
-                documented
-                    .iter()
-                    .any(|cell| cell.contains(&format!("`{key}`"))),
-                "docs/configuration.md has no row for {key}"
-            );
+    fn the_configuration_guide_is_the_options_table() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md");
+        let guide = std::fs::read_to_string(path).unwrap();
+        let start = guide
+            .find("| option | default | meaning |")
+            .expect("the guide's table");
+        let end = guide[start..]
+            .find("\n\n")
+            .map_or(guide.len(), |e| start + e + 1);
+        let table = options::guide_table();
+        if std::env::var_os("HAFEN_WRITE_GUIDE").is_some() {
+            let written = format!("{}{table}{}", &guide[..start], &guide[end..]);
+            std::fs::write(path, written).unwrap();
+            return;
         }
+        assert_eq!(
+            &guide[start..end],
+            table,
+            "docs/configuration.md's table differs from options::OPTIONS \
+             (HAFEN_WRITE_GUIDE=1 cargo test config writes it)"
+        );
     }
 }
