@@ -114,7 +114,7 @@ fn no_domain_module_imports_the_composition_root_or_http() {
         "service.rs",
         "lib.rs",
         "main.rs",
-        "config.rs",
+        "config",
         "doctor.rs",
     ];
     let mut offenders = Vec::new();
