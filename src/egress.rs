@@ -333,12 +333,6 @@ pub struct Client {
     policy: Arc<EgressPolicy>,
 }
 
-impl Default for Client {
-    fn default() -> Self {
-        Self::new(EgressPolicy::default(), Duration::from_secs(30))
-    }
-}
-
 impl Client {
     pub fn new(policy: EgressPolicy, timeout: Duration) -> Self {
         let policy = Arc::new(policy);

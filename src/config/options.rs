@@ -344,11 +344,6 @@ fn defaults() -> serde_json::Map<String, serde_json::Value> {
     }
 }
 
-/// A default as a TOML value (strings quoted, lists and numbers as written).
-fn toml_value(value: &serde_json::Value) -> String {
-    value.to_string()
-}
-
 /// The file `hafen init` writes: `data_dir` and `listen` set, every other option commented out
 /// with its default (or, without one, an example) and its note.
 pub fn template(data_dir: &str, listen: &str) -> String {
@@ -363,7 +358,8 @@ pub fn template(data_dir: &str, listen: &str) -> String {
     {
         let value = match (opt.example, defaults.get(opt.name)) {
             (Some(example), _) => example.to_string(),
-            (None, Some(default)) => toml_value(default),
+            // JSON writes strings, numbers, booleans and lists as TOML does.
+            (None, Some(default)) => default.to_string(),
             (None, None) => continue,
         };
         let line = format!("# {} = {value}", opt.name);
