@@ -517,24 +517,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     section, tenant, ..
                 } => (section.clone(), tenant.clone()),
             };
-            let section: crate::records::register::Section = section.parse()?;
+            let section: crate::register::Section = section.parse()?;
             let scope = match parse_tenant(tenant.as_deref())? {
-                Some(t) => crate::records::register::Scope::Tenant(t),
-                None => crate::records::register::Scope::Processor,
+                Some(t) => crate::register::Scope::Tenant(t),
+                None => crate::register::Scope::Processor,
             };
             register_scope_hint(section, &scope)?;
             let result = on_install(cli.config.as_deref(), clock, async |hafen| {
                 Ok(match command {
                     RegisterCommand::Show { history: true, .. } => hafen
-                        .records
-                        .register_history(&Actor::Cli, &scope, section)
+                        .register
+                        .history(&Actor::Cli, &scope, section)
                         .await
                         .and_then(|h| {
                             serde_json::to_value(h).map_err(crate::error::Error::internal)
                         }),
                     RegisterCommand::Show { .. } => hafen
-                        .records
-                        .register_entry(&Actor::Cli, &scope, section)
+                        .register
+                        .entry(&Actor::Cli, &scope, section)
                         .await
                         .and_then(|e| {
                             serde_json::to_value(e).map_err(crate::error::Error::internal)
@@ -549,8 +549,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         let value: serde_json::Value =
                             serde_json::from_str(&text).context("the file is not JSON")?;
                         hafen
-                            .records
-                            .put_register(&Actor::Cli, &scope, section, value)
+                            .register
+                            .put(&Actor::Cli, &scope, section, value)
                             .await
                             .and_then(|(e, _)| {
                                 serde_json::to_value(e).map_err(crate::error::Error::internal)
@@ -620,10 +620,10 @@ fn password_from_stdin() -> anyhow::Result<crate::accounts::NewPassword> {
 /// A section asked for in the wrong place, told in the CLI's own terms (the service's message
 /// names the API paths).
 fn register_scope_hint(
-    section: crate::records::register::Section,
-    scope: &crate::records::register::Scope,
+    section: crate::register::Section,
+    scope: &crate::register::Scope,
 ) -> anyhow::Result<()> {
-    use crate::records::register::Scope;
+    use crate::register::Scope;
     let name = section.as_str();
     match (section.is_install_wide(), scope) {
         (true, Scope::Tenant(_)) => anyhow::bail!(

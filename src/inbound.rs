@@ -6,12 +6,12 @@
 
 use crate::address::ChannelName;
 use crate::auth::Actor;
-use crate::channels::inbound::{InboundEvent, Skip};
 use crate::channels::webhook::{to_message, to_status, Delivery, Receipt, Refused};
 use crate::channels::{Channel, Channels};
 use crate::consent::Consent;
 use crate::error::Result;
 use crate::infra::Infra;
+use crate::messages::inbound::{InboundEvent, Skip};
 use crate::messages::{MessageKind, Messages};
 
 /// The inbound service: a webhook delivery from acceptance to the store.

@@ -39,6 +39,7 @@ pub mod overview;
 pub mod page;
 pub mod periods;
 pub mod records;
+pub mod register;
 pub mod requests;
 pub mod retention;
 pub mod rotation;

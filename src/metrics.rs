@@ -34,7 +34,7 @@ pub struct Metrics {
     /// Webhook deliveries by platform and outcome (accepted, bad_signature, malformed, disabled).
     pub webhooks: Family<WebhookLabels, Counter>,
     /// Items of accepted webhook deliveries that were not stored, by platform and reason
-    /// (`channels::inbound::Skip`).
+    /// (`messages::inbound::Skip`).
     pub webhook_items_ignored: Family<IgnoredLabels, Counter>,
     /// Sends to platforms by outcome (sent, failed, retry).
     pub sends: Family<SendLabels, Counter>,

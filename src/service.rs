@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use crate::{
-    accounts::Accounts, accounts::Tenants, audit::Audit, bots::Bots, channels::Channels,
-    clock::SharedClock, consent::Consent, contacts::Contacts, events::Events, inbound::Inbound,
-    infra::Infra, messages::Messages, overview::Overview, periods::PeriodKeys, records::Records,
-    requests::Requests, retention::Retention, settings::Settings, store::Store,
+    accounts::Accounts, accounts::Tenants, audit::Audit, bots::Bots, channels::send::SendGate,
+    channels::Channels, clock::SharedClock, consent::Consent, contacts::Contacts, events::Events,
+    inbound::Inbound, infra::Infra, messages::Messages, overview::Overview, periods::PeriodKeys,
+    records::Records, register::Register, requests::Requests, retention::Retention,
+    settings::Settings, store::Store,
 };
 
 /// A handle on the services: a clone (every handler and job holds one) shares them.
@@ -37,6 +38,7 @@ pub struct Services {
     pub messages: Messages,
     pub overview: Overview,
     pub records: Records,
+    pub register: Register,
     pub requests: Requests,
     pub retention: Retention,
     pub tenants: Tenants,
@@ -48,21 +50,22 @@ impl Hafen {
         let i = || infra.clone();
         infra.due.set_on(settings.due_work_on_arrival);
         let accounts = Accounts::new(i(), settings.token_policy);
-        let periods = PeriodKeys::new(i());
-        let contacts = Contacts::new(i());
-        let messages = Messages::new(i(), periods.clone());
+        let (periods, contacts) = (PeriodKeys::new(i()), Contacts::new(i()));
+        let messages = Messages::new(i(), periods.clone(), crate::bots::events_for);
+        let gate = SendGate::new(crate::bots::sender_of_token, crate::consent::confirmed);
         let (size, client) = (settings.max_media_bytes, settings.platforms);
-        let channels = Channels::new(i(), periods.clone(), size, client);
+        let channels = Channels::new(i(), periods.clone(), size, client, gate);
         let events = Events::new(i());
-        let records = Records::new(i(), Arc::new(settings.posture));
         let bots = Bots::new(i(), channels.clone(), events.clone(), accounts.clone());
         let (c, m) = (contacts.clone(), messages.clone());
         let consent = Consent::new(i(), channels.clone(), c, m, settings.broadcast_rate);
         let inbound = Inbound::new(i(), channels.clone(), messages.clone(), consent.clone());
-        let wording = Arc::new(settings.letter_wording);
-        let (c, m, r) = (contacts.clone(), messages.clone(), records.clone());
+        let (register, wording) = (Register::new(i()), Arc::new(settings.letter_wording));
+        let (c, m, r) = (contacts.clone(), messages.clone(), register.clone());
         let requests = Requests::new(i(), consent.clone(), c, m, r, periods.clone(), wording);
-        let retention = Retention::new(i(), periods, requests.clone(), settings.retention);
+        let retention =
+            Retention::new(i(), periods, Arc::new(requests.clone()), settings.retention);
+        let records = Records::new(i(), Arc::new(settings.posture), register.clone());
         let overview = Overview::new(i(), requests.clone(), retention.clone());
         let (audit, tenants) = (Audit::new(infra.store.clone()), Tenants::new(i()));
         let services = Services {
@@ -78,15 +81,12 @@ impl Hafen {
             messages,
             overview,
             records,
+            register,
             requests,
             retention,
             tenants,
         };
         Self(Arc::new(services))
-    }
-
-    pub fn metrics(&self) -> &crate::metrics::Metrics {
-        &self.infra.metrics
     }
 
     pub fn store(&self) -> &Store {

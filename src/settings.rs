@@ -3,7 +3,7 @@
 
 use crate::accounts::TokenPolicy;
 use crate::channels::platform::PlatformClient;
-use crate::records::live::Posture;
+use crate::register::live::Posture;
 use crate::requests::wording::LetterWording;
 use crate::retention::RetentionSettings;
 

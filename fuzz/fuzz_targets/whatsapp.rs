@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
-    let _ = hafen::channels::parse::whatsapp::parse(body);
+    let _ = hafen::messages::parse::whatsapp::parse(body);
 });

@@ -24,6 +24,7 @@ use crate::accounts::Accounts;
 use crate::audit::{self, AuditEvent};
 use crate::auth::token::{self, TokenSpec};
 use crate::auth::{Actor, ApiToken, Permission, Role};
+use crate::channels::send::BotSender;
 use crate::channels::Channels;
 use crate::clock::{from_micros, to_micros};
 use crate::egress::Purpose;
@@ -217,21 +218,6 @@ pub fn of_token(
         .select(BotRow::as_select())
         .first(conn)
         .optional()?)
-}
-
-/// Since when a person has the conversation with this contact, if they have it.
-pub fn handed_over_at(
-    conn: &mut DbConn,
-    tenant: &str,
-    contact_id: &str,
-) -> Result<Option<i64>, StoreError> {
-    Ok(contacts::table
-        .filter(contacts::tenant_id.eq(tenant))
-        .filter(contacts::id.eq(contact_id))
-        .select(contacts::handed_over_at)
-        .first::<Option<i64>>(conn)
-        .optional()?
-        .flatten())
 }
 
 /// The `bot.message` events for a batch of freshly stored inbound messages (their
@@ -630,7 +616,7 @@ impl Bots {
         let since = self
             .infra
             .store
-            .read(move |conn| handed_over_at(conn, t.as_str(), &c))
+            .read(move |conn| crate::contacts::handed_over_at(conn, t.as_str(), &c))
             .await?;
         Ok(HandoverView {
             contact_id: contact_id.to_string(),
@@ -659,29 +645,18 @@ impl Bots {
     }
 }
 
-/// The bot a request comes from (a token of role `bot`), checked to be in force; None for
-/// everyone else.
-pub(crate) async fn replying_bot(
-    infra: &crate::infra::Infra,
-    actor: &Actor,
-    tenant: &TenantId,
-) -> Result<Option<BotRow>> {
-    let Actor::Token {
-        id,
-        role: Role::Bot,
-        ..
-    } = actor
-    else {
-        return Ok(None);
-    };
-    let (t, token) = (tenant.clone(), id.as_str().to_string());
-    let bot = infra
-        .store
-        .read(move |conn| of_token(conn, t.as_str(), &token))
-        .await?;
-    bot.filter(|b| b.enabled)
-        .map(Some)
-        .ok_or_else(|| Error::Forbidden("this token's bot was removed: it sends nothing".into()))
+/// The channel a token's bot sends on, if the token is a bot's that is in force (the send
+/// path's [`crate::channels::send::SendGate`]).
+pub fn sender_of_token(
+    conn: &mut DbConn,
+    tenant: &str,
+    token_id: &str,
+) -> Result<Option<BotSender>, StoreError> {
+    Ok(of_token(conn, tenant, token_id)?.map(|bot| BotSender {
+        id: bot.id,
+        channel_id: bot.channel_id,
+        enabled: bot.enabled,
+    }))
 }
 
 #[cfg(test)]

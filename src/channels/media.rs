@@ -9,12 +9,12 @@ use diesel::prelude::*;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-use super::inbound::MediaRef;
 use super::Channels;
 use super::{Channel, Platform};
 use crate::clock::to_micros;
 use crate::error::{Error, Result};
 use crate::messages::attachments::{self, AttachmentRow};
+use crate::messages::inbound::MediaRef;
 use crate::store::schema::{attachments as table, messages};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;

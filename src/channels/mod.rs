@@ -3,9 +3,7 @@
 //! - [`inbound`]: the events a webhook delivers, in Hafen's terms.
 //! - [`parse`]: one parser per platform, raw verified body → events.
 
-pub mod inbound;
 pub mod media;
-pub mod parse;
 pub mod platform;
 pub mod policy;
 pub mod registry;
@@ -36,6 +34,8 @@ pub struct Channels {
     pub(crate) platforms: PlatformClient,
     /// Webhook signature failures, audited per channel, source and minute.
     pub(crate) webhook_rejections: Arc<rejections::RejectionTally>,
+    /// What the send path asks bots and consent (handed in: they sit above channels).
+    pub(crate) gate: send::SendGate,
 }
 
 impl Channels {
@@ -44,6 +44,7 @@ impl Channels {
         periods: PeriodKeys,
         max_media_bytes: usize,
         platforms: PlatformClient,
+        gate: send::SendGate,
     ) -> Self {
         Self {
             infra,
@@ -51,6 +52,7 @@ impl Channels {
             max_media_bytes,
             platforms,
             webhook_rejections: Arc::default(),
+            gate,
         }
     }
 }

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use crate::egress::{self, EgressPolicy, Refusal};
 
-use super::inbound::PlatformError;
 use super::{Channel, Platform};
+use crate::messages::inbound::PlatformError;
 
 /// Where the platform APIs live.
 #[derive(Debug, Clone)]

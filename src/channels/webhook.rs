@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::inbound::{InboundEvent, InboundMessage, ParseError, Skip, StatusUpdate};
 use super::verify::{meta_signature_valid, telegram_secret_valid};
-use super::{parse, Channel, Platform};
+use super::{Channel, Platform};
 use crate::address::{Address, ChannelName, DisplayName};
 use crate::error::Error;
+use crate::messages::inbound::{InboundEvent, InboundMessage, ParseError, Skip, StatusUpdate};
+use crate::messages::parse;
 use crate::messages::status::NewStatus;
 use crate::messages::{Direction, NewMessage};
 use crate::sensitive::Sensitive;

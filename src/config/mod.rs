@@ -409,8 +409,8 @@ impl Config {
 
     /// The platform API client this configuration describes.
     /// What the configuration switches on, as the TOM annex reports it.
-    pub fn posture(&self, sqlite: bool) -> anyhow::Result<crate::records::live::Posture> {
-        Ok(crate::records::live::Posture {
+    pub fn posture(&self, sqlite: bool) -> anyhow::Result<crate::register::live::Posture> {
+        Ok(crate::register::live::Posture {
             tls: self.tls_cert_file.is_some() && self.tls_key_file.is_some(),
             recovery_recipients: self.recovery_recipients()?.len(),
             backend: if sqlite { "sqlite" } else { "postgresql" }.into(),

@@ -243,13 +243,14 @@ pub struct Consent {
     pub(crate) widget_limits: widget::WidgetLimits,
 }
 
-/// The state of `contact`'s consent for `purpose`, if any (the send path asks this).
-pub(crate) fn state_of(
+/// Whether `contact`'s consent for `purpose` is confirmed right now: the send path asks this
+/// (as its [`crate::channels::send::SendGate`]) when a push is queued and again when it goes out.
+pub fn confirmed(
     conn: &mut DbConn,
     tenant: &str,
     contact: &str,
     purpose: &str,
-) -> Result<Option<ConsentState>, StoreError> {
+) -> Result<bool, StoreError> {
     let state: Option<String> = consents::table
         .filter(consents::tenant_id.eq(tenant))
         .filter(consents::contact_id.eq(contact))
@@ -257,7 +258,7 @@ pub(crate) fn state_of(
         .select(consents::state)
         .first(conn)
         .optional()?;
-    Ok(state.map(|s| ConsentState::parse(&s)))
+    Ok(state.as_deref().map(ConsentState::parse) == Some(ConsentState::Confirmed))
 }
 
 impl Consent {

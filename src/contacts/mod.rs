@@ -200,6 +200,22 @@ pub fn touch_last_message(conn: &mut DbConn, id: &str, at: i64) -> Result<(), St
     Ok(())
 }
 
+/// Since when a person has the conversation with this contact instead of the channel's bot,
+/// if they have it (a bot sends nothing then).
+pub fn handed_over_at(
+    conn: &mut DbConn,
+    tenant: &str,
+    contact_id: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(contacts::table
+        .filter(contacts::tenant_id.eq(tenant))
+        .filter(contacts::id.eq(contact_id))
+        .select(contacts::handed_over_at)
+        .first::<Option<i64>>(conn)
+        .optional()?
+        .flatten())
+}
+
 /// Moves each contact's `last_message_at` forward to the given time (never back). PostgreSQL
 /// takes one statement for the whole batch (a round trip per contact dominated batch ingest);
 /// SQLite runs in-process, where a cached prepared statement per contact is as cheap.

@@ -239,7 +239,7 @@ pub async fn proof(
             ))
             .body(crate::consent::proof::render_pdf(
                 &proof,
-                hafen.records.letterhead(&tenant).await?,
+                hafen.register.letterhead(&tenant).await?,
             )?)),
         Some(_) => Err(Error::invalid("format", "must be json or pdf").into()),
     }

@@ -41,7 +41,10 @@ fn within_rate(
 ) -> Result<(), ApiError> {
     match client_ip(req) {
         Some(ip) if !rate.allow(ip, hafen.clock().now()) => {
-            hafen.metrics().webhook(platform.as_str(), "rate_limited");
+            hafen
+                .infra
+                .metrics
+                .webhook(platform.as_str(), "rate_limited");
             Err(ApiError::RateLimited)
         }
         _ => Ok(()),
@@ -83,7 +86,8 @@ pub async fn handshake(
             .body(challenge.to_string())),
         _ => {
             hafen
-                .metrics()
+                .infra
+                .metrics
                 .webhook(platform.as_str(), "handshake_refused");
             Err(Error::Forbidden("the verify token does not match this channel".into()).into())
         }

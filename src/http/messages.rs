@@ -119,7 +119,7 @@ pub(crate) fn file_response(file: crate::messages::read::AttachmentContent) -> H
     // A type stored before parsing dropped unsafe ones (a CR/LF) must not break the headers.
     let mime = file
         .mime_type
-        .filter(|m| crate::channels::parse::header_safe_mime(m));
+        .filter(|m| crate::messages::parse::header_safe_mime(m));
     HttpResponse::Ok()
         .content_type(mime.unwrap_or_else(|| "application/octet-stream".into()))
         .insert_header(content_disposition(file.filename.as_deref()))

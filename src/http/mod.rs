@@ -645,12 +645,13 @@ async fn metrics(hafen: web::Data<Hafen>, req: actix_web::HttpRequest) -> HttpRe
         tracing::warn!(error = ?e, "cannot count overdue data-subject requests");
     }
     let (hits, misses) = hafen.infra.keys.stats();
-    hafen.metrics().key_cache_hits.set(hits as i64);
-    hafen.metrics().key_cache_misses.set(misses as i64);
+    hafen.infra.metrics.key_cache_hits.set(hits as i64);
+    hafen.infra.metrics.key_cache_misses.set(misses as i64);
     match hafen.store().read(crate::store::last_backup).await {
         Ok(at) => {
             hafen
-                .metrics()
+                .infra
+                .metrics
                 .last_backup
                 .set(at.map(|t| t.timestamp()).unwrap_or(0));
         }
@@ -658,7 +659,7 @@ async fn metrics(hafen: web::Data<Hafen>, req: actix_web::HttpRequest) -> HttpRe
     }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(hafen.metrics().render())
+        .body(hafen.infra.metrics.render())
 }
 
 async fn openapi() -> HttpResponse {
@@ -745,7 +746,7 @@ pub async fn access_log(
     let hafen = req.app_data::<web::Data<Hafen>>().cloned();
     let res = next.call(req).await?;
     if let Some(hafen) = hafen {
-        let m = hafen.metrics();
+        let m = &hafen.infra.metrics;
         m.requests
             .get_or_create(&crate::metrics::RequestLabels {
                 method: method.clone(),

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use super::extract::{json_value, query, Caller, InTenant};
 use super::problem::{ApiError, Problem};
 use crate::i18n::Lang;
-use crate::records::register::{EntryView, Scope, Section};
 use crate::records::report::{CsvDialect, Format, Kind, Report};
+use crate::register::{EntryView, Scope, Section};
 use crate::service::Hafen;
 use crate::tenants::TenantId;
 
@@ -48,8 +48,8 @@ pub async fn get_install(
     let s = section(&path)?;
     entry_response(
         hafen
-            .records
-            .register_entry(&caller.0, &Scope::Processor, s)
+            .register
+            .entry(&caller.0, &Scope::Processor, s)
             .await?,
     )
 }
@@ -86,8 +86,8 @@ pub async fn history_install(
     let s = section(&path)?;
     Ok(HttpResponse::Ok().json(
         hafen
-            .records
-            .register_history(&caller.0, &Scope::Processor, s)
+            .register
+            .history(&caller.0, &Scope::Processor, s)
             .await?,
     ))
 }
@@ -106,12 +106,7 @@ pub async fn get_tenant(
     let InTenant { actor, tenant } = who;
     let (_, s) = path.into_inner();
     let scope = Scope::Tenant(tenant);
-    entry_response(
-        hafen
-            .records
-            .register_entry(&actor, &scope, section(&s)?)
-            .await?,
-    )
+    entry_response(hafen.register.entry(&actor, &scope, section(&s)?).await?)
 }
 
 /// A new version of a tenant's section.
@@ -148,12 +143,7 @@ pub async fn history_tenant(
     let InTenant { actor, tenant } = who;
     let (_, s) = path.into_inner();
     let scope = Scope::Tenant(tenant);
-    Ok(HttpResponse::Ok().json(
-        hafen
-            .records
-            .register_history(&actor, &scope, section(&s)?)
-            .await?,
-    ))
+    Ok(HttpResponse::Ok().json(hafen.register.history(&actor, &scope, section(&s)?).await?))
 }
 
 async fn put(
@@ -166,8 +156,8 @@ async fn put(
 ) -> Result<HttpResponse, ApiError> {
     let value = json_value(req, body).await?;
     let (entry, created) = hafen
-        .records
-        .put_register(&caller.0, &scope, section, value)
+        .register
+        .put(&caller.0, &scope, section, value)
         .await?;
     Ok(if created {
         HttpResponse::Created().json(entry)

@@ -241,7 +241,7 @@ pub async fn certificates(
                     &list,
                     chain.broken.is_none(),
                     hafen.clock().now(),
-                    hafen.records.letterhead(&tenant).await?,
+                    hafen.register.letterhead(&tenant).await?,
                 )?)
         }
         _ => HttpResponse::Ok()

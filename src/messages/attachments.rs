@@ -8,11 +8,11 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::channels::inbound::MediaRef;
 use crate::clock::from_micros;
 use crate::crypto::keyring::OwnerKeys;
 use crate::crypto::FieldBinding;
 use crate::error::{Error, Result};
+use crate::messages::inbound::MediaRef;
 use crate::store::schema::attachments;
 use crate::store::{DbConn, StoreError};
 

@@ -4,14 +4,14 @@
 //! integrator reads `content` instead of digging through `raw`.
 //!
 //! `content.type` is always the message's `kind`. It is derived when the message is read, from
-//! the sealed raw payload (see `channels::parse::content`), so messages stored before this
+//! the sealed raw payload (see `messages::parse::content`), so messages stored before this
 //! existed read the same way; without a platform payload (messages stored through the API, sent
 //! messages) it is built from `body`.
 
 use serde::Serialize;
 
 use super::MessageKind;
-use crate::channels::inbound::PlatformError;
+use crate::messages::inbound::PlatformError;
 
 /// A message's content, by kind. `type` names the kind.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]

@@ -152,11 +152,11 @@ impl Messages {
                     .await??
             };
             let event = AuditEvent::new(actor, "messages.ingest").tenant(tenant);
-            let at = self.infra.clock.now();
+            let (at, follow_ups) = (self.infra.clock.now(), self.follow_ups);
             match self
                 .infra
                 .store
-                .write(move |conn| apply(conn, prepared.clone(), event.clone(), at))
+                .write(move |conn| apply(conn, prepared.clone(), event.clone(), at, follow_ups))
                 .await
             {
                 Ok((outcomes, new_keys, queued_work)) => {
@@ -588,7 +588,7 @@ fn received_event(tenant: &str, row: &MessageRow, message: &NewMessage) -> serde
         .raw
         .as_ref()
         .and_then(|r| serde_json::from_slice(r.expose()).ok());
-    let (content, reply_to) = crate::channels::parse::content::read(
+    let (content, reply_to) = crate::messages::parse::content::read(
         row.channel.as_str(),
         message.kind,
         raw.as_ref(),
@@ -686,6 +686,7 @@ fn apply(
     prepared: Prepared,
     event: AuditEvent,
     at: DateTime<Utc>,
+    follow_ups: super::FollowUps,
 ) -> Result<Applied, StoreError> {
     let t = prepared.tenant.as_str();
     crate::periods::ensure_live(conn, &prepared.period_ids)?;
@@ -768,11 +769,11 @@ fn apply(
         .filter(|(id, _)| fresh_ids.contains(id.as_str()))
         .map(|(_, payload)| payload)
         .collect();
-    let for_bots = crate::bots::events_for(conn, t, &received)?;
+    let follow = follow_ups(conn, t, &received)?;
     let mut events: Vec<(EventKind, serde_json::Value)> = received
         .into_iter()
         .map(|payload| (EventKind::MessageReceived, payload))
-        .chain(for_bots)
+        .chain(follow)
         .collect();
     for (row, mut payload) in stored_statuses.iter().zip(prepared.status_events) {
         payload["status"]["message_id"] = serde_json::json!(row.message_id);

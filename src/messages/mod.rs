@@ -3,7 +3,9 @@
 pub mod attachments;
 pub mod classify;
 pub mod content;
+pub mod inbound;
 pub mod ingest;
+pub mod parse;
 pub mod read;
 pub mod status;
 pub mod types;
@@ -22,13 +24,29 @@ use crate::store::{DbConn, StoreError};
 pub struct Messages {
     pub(crate) infra: Infra,
     pub(crate) periods: PeriodKeys,
+    /// Who else wants freshly stored inbound messages (handed in: bots sit above messages).
+    pub(crate) follow_ups: FollowUps,
 }
 
 impl Messages {
-    pub fn new(infra: Infra, periods: PeriodKeys) -> Self {
-        Self { infra, periods }
+    pub fn new(infra: Infra, periods: PeriodKeys, follow_ups: FollowUps) -> Self {
+        Self {
+            infra,
+            periods,
+            follow_ups,
+        }
     }
 }
+
+/// The events beyond `message.received` that a batch of freshly stored inbound messages (their
+/// `message.received` payloads) calls for, queued in the transaction that stores them, so
+/// none is missed or sent twice: a chatbot's `bot.message` (`bots::events_for`). Bots sit above
+/// messages (they reply through channels), so the composition root hands the function in.
+pub type FollowUps = fn(
+    &mut DbConn,
+    &str,
+    &[serde_json::Value],
+) -> Result<Vec<(crate::events::EventKind, serde_json::Value)>, StoreError>;
 
 pub use types::{Direction, MessageInput, MessageKind, NewMessage};
 

@@ -112,7 +112,7 @@ impl MessageView {
         let kind = MessageKind::from_stored(&row.kind);
         let readable = keys.is_some() && row.content_deleted_at.is_none();
         let (content, reply_to) = if readable {
-            let (content, reply_to) = crate::channels::parse::content::read(
+            let (content, reply_to) = crate::messages::parse::content::read(
                 &row.channel,
                 kind,
                 raw.as_ref(),

@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::channels::inbound::{DeliveryStatus, PlatformError};
 use crate::clock::from_micros;
 use crate::crypto::FieldBinding;
+use crate::messages::inbound::{DeliveryStatus, PlatformError};
 use crate::store::schema::{message_statuses, messages};
 use crate::store::{DbConn, StoreError};
 

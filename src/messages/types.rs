@@ -148,7 +148,7 @@ pub struct NewMessage {
     /// The registered channel it came through (webhooks) or goes out on (sends).
     pub channel_id: Option<String>,
     /// Files to download through the platform (webhooks).
-    pub media: Vec<crate::channels::inbound::MediaRef>,
+    pub media: Vec<crate::messages::inbound::MediaRef>,
     /// Marked as a business letter (by the caller, or by the channel's setting).
     pub business_letter: bool,
     /// The contact's new address, when the message announces that the person changed it

@@ -7,9 +7,9 @@ use super::Records;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
-use super::live::Posture;
 use crate::clock::{from_micros, to_micros};
 use crate::i18n::Lang;
+use crate::register::live::Posture;
 use crate::store::schema::instances;
 use crate::store::{DbConn, StoreError};
 

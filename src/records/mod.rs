@@ -4,14 +4,14 @@
 
 pub mod instances;
 pub mod kinds;
-pub mod live;
-pub mod register;
 pub mod report;
 pub mod request_log;
 
 use std::sync::Arc;
 
 use crate::infra::Infra;
+use crate::register::live::Posture;
+use crate::register::Register;
 
 /// The records service: the register a DPO keeps, the reports built from it and from what
 /// Hafen runs, the instances that run it.
@@ -19,11 +19,17 @@ use crate::infra::Infra;
 pub struct Records {
     pub(crate) infra: Infra,
     /// What the configuration switches on, for the TOM annex.
-    pub(crate) posture: Arc<live::Posture>,
+    pub(crate) posture: Arc<Posture>,
+    /// The register the reports are built from.
+    pub(crate) register: Register,
 }
 
 impl Records {
-    pub fn new(infra: Infra, posture: Arc<live::Posture>) -> Self {
-        Self { infra, posture }
+    pub fn new(infra: Infra, posture: Arc<Posture>, register: Register) -> Self {
+        Self {
+            infra,
+            posture,
+            register,
+        }
     }
 }

@@ -20,7 +20,7 @@ use crate::clock::from_micros;
 use crate::documents::{self, Block, Table};
 use crate::error::{Error, Result};
 use crate::i18n::Lang;
-use crate::records::register::{Document, Scope, Section as Part};
+use crate::register::{Document, Scope, Section as Part};
 use crate::retention::rules::Category;
 use crate::tenants::TenantId;
 
@@ -532,7 +532,7 @@ impl Requests {
                     created: self.infra.clock.now(),
                     footer,
                     blocks: blocks(&letter),
-                    letterhead: self.records.letterhead(tenant).await?,
+                    letterhead: self.register.letterhead(tenant).await?,
                 };
                 (document.render()?, "application/pdf")
             }
@@ -594,8 +594,8 @@ impl Requests {
             .read(move |conn| Ok(crate::tenants::find(conn, &t)?.map(|t| t.name)))
             .await?;
         let controller = match self
-            .records
-            .register_entry_internal(&Scope::Tenant(tenant.clone()), Part::Controller)
+            .register
+            .entry_internal(&Scope::Tenant(tenant.clone()), Part::Controller)
             .await?
             .and_then(|e| e.parsed)
         {

@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::infra::Infra;
 use crate::messages::Messages;
 use crate::periods::PeriodKeys;
-use crate::records::Records;
+use crate::register::Register;
 use crate::store::schema::subject_requests;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -354,7 +354,7 @@ pub struct Requests {
     pub(crate) consent: Consent,
     pub(crate) contacts: Contacts,
     pub(crate) messages: Messages,
-    pub(crate) records: Records,
+    pub(crate) register: Register,
     pub(crate) periods: PeriodKeys,
     /// The install's own wording for letters to data subjects (`templates_dir`).
     pub(crate) letter_wording: std::sync::Arc<wording::LetterWording>,
@@ -366,7 +366,7 @@ impl Requests {
         consent: Consent,
         contacts: Contacts,
         messages: Messages,
-        records: Records,
+        register: Register,
         periods: PeriodKeys,
         letter_wording: std::sync::Arc<wording::LetterWording>,
     ) -> Self {
@@ -375,7 +375,7 @@ impl Requests {
             consent,
             contacts,
             messages,
-            records,
+            register,
             periods,
             letter_wording,
         }

@@ -43,7 +43,7 @@ impl Requests {
             created: self.infra.clock.now(),
             footer: controller.clone(),
             blocks: blocks(&letter),
-            letterhead: self.records.letterhead(tenant).await?,
+            letterhead: self.register.letterhead(tenant).await?,
         };
         let bytes = document.render()?;
         let sha256 = hex::encode(Sha256::digest(&bytes));

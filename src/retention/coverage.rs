@@ -102,7 +102,7 @@ pub const SEALED_TABLES: &[SealedTable] = &[
     },
     SealedTable {
         table: "register_entries",
-        owner: "records::register",
+        owner: "register",
         ends: Ends::Kept("the GDPR register itself (Art. 30), every version kept as its history"),
     },
     SealedTable {

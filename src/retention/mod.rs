@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
+use futures_util::future::BoxFuture;
 use serde::Serialize;
 
 use crate::audit::{self, AuditEvent, ChainReport};
@@ -26,7 +27,6 @@ use crate::crypto::keyring::KeyOwner;
 use crate::error::{Error, Result};
 use crate::infra::Infra;
 use crate::periods::{self as keys, PeriodKeys};
-use crate::requests::Requests;
 use crate::store::schema::{retention_previews, retention_rule_sets, tenants};
 use crate::store::{backend, DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -102,6 +102,21 @@ pub(crate) fn own_categories(conn: &mut DbConn, tenant: &str) -> Result<Vec<Cate
     })
 }
 
+/// What erasure requests kept back (under a hold or a statutory period) and erase once that
+/// has passed: each tenant's run asks for it after its own categories. Requests sit above
+/// retention (erasure uses its rules, holds and deletion), so they hand this in when the
+/// services are built instead of retention calling up.
+pub trait KeptErasures: std::fmt::Debug + Send + Sync {
+    /// Erases the kept items of `tenant` whose end has passed by `now`, naming `run_id` in
+    /// their certificates; the number of items erased.
+    fn erase_due<'a>(
+        &'a self,
+        tenant: &'a str,
+        run_id: &'a str,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<u64>>;
+}
+
 /// The retention service: rule sets (proposed, previewed, approved), legal holds, the sweep
 /// that deletes what is due and certifies it, the certificates' chain.
 #[derive(Debug, Clone)]
@@ -109,7 +124,7 @@ pub struct Retention {
     pub(crate) infra: Infra,
     pub(crate) periods: PeriodKeys,
     /// What erasure requests kept back is erased by the sweep when its end has passed.
-    pub(crate) requests: Requests,
+    pub(crate) kept: Arc<dyn KeptErasures>,
     pub(crate) settings: RetentionSettings,
 }
 
@@ -117,13 +132,13 @@ impl Retention {
     pub fn new(
         infra: Infra,
         periods: PeriodKeys,
-        requests: Requests,
+        kept: Arc<dyn KeptErasures>,
         settings: RetentionSettings,
     ) -> Self {
         Self {
             infra,
             periods,
-            requests,
+            kept,
             settings,
         }
     }

@@ -276,7 +276,7 @@ impl Retention {
         }
         // What erasure requests kept back and whose end has now passed (each with its own
         // certificate, naming the request).
-        if let Err(e) = self.requests.erase_kept_items(tenant, run_id, now).await {
+        if let Err(e) = self.kept.erase_due(tenant, run_id, now).await {
             tracing::error!(error = %crate::telemetry::chain(&e), "erasing kept items failed; the next run continues");
             progress.errors.push(format!("erasure requests: {e}"));
         }

@@ -204,8 +204,8 @@ fn referenced_modules(code: &str) -> BTreeSet<String> {
     found
 }
 
-/// docs/architecture.md's "Module layers": (module → layer, the upward uses still allowed).
-fn documented_layers() -> (BTreeMap<String, usize>, BTreeSet<(String, String)>) {
+/// docs/architecture.md's "Module layers": module → layer.
+fn documented_layers() -> BTreeMap<String, usize> {
     let doc = read(&root().join("docs/architecture.md"));
     let section = doc
         .split("### Module layers")
@@ -231,27 +231,13 @@ fn documented_layers() -> (BTreeMap<String, usize>, BTreeSet<(String, String)>) 
             );
         }
     }
-    let mut upward = BTreeSet::new();
-    for line in section.lines() {
-        // "- `a` → `b`: why" lines under "Still pointing up".
-        let Some(rest) = line.trim().strip_prefix("- `") else {
-            continue;
-        };
-        let Some((from, rest)) = rest.split_once("` → `") else {
-            continue;
-        };
-        let Some((to, _)) = rest.split_once('`') else {
-            continue;
-        };
-        upward.insert((from.to_string(), to.to_string()));
-    }
-    (layers, upward)
+    layers
 }
 
 #[test]
 fn every_module_uses_only_modules_of_lower_layers_as_docs_architecture_md_draws_them() {
     let graph = module_imports();
-    let (layers, allowed_upward) = documented_layers();
+    let layers = documented_layers();
     let modules: BTreeSet<&String> = graph.keys().collect();
     let drawn: BTreeSet<&String> = layers.keys().collect();
     assert_eq!(
@@ -259,7 +245,6 @@ fn every_module_uses_only_modules_of_lower_layers_as_docs_architecture_md_draws_
         "the modules of src/ and the layers drawn differ"
     );
 
-    let mut upward = BTreeSet::new();
     let mut offenders = Vec::new();
     for (from, uses) in &graph {
         for (to, files) in uses {
@@ -267,21 +252,13 @@ fn every_module_uses_only_modules_of_lower_layers_as_docs_architecture_md_draws_
                 continue; // not a module of ours (e.g. `crate::` in a macro path)
             };
             if to_layer >= &layers[from] {
-                upward.insert((from.clone(), to.clone()));
-                if !allowed_upward.contains(&(from.clone(), to.clone())) {
-                    offenders.push(format!("{from} → {to} ({files:?})"));
-                }
+                offenders.push(format!("{from} → {to} ({files:?})"));
             }
         }
     }
     assert!(
         offenders.is_empty(),
         "modules use a module of their own or a higher layer: {offenders:#?}"
-    );
-    let mended: Vec<_> = allowed_upward.difference(&upward).collect();
-    assert!(
-        mended.is_empty(),
-        "no longer pointing up, take them off the list in docs/architecture.md: {mended:?}"
     );
 }
 

@@ -12,17 +12,17 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::inbound::{DeliveryStatus, PlatformError};
 use super::platform::{Outbound, SendOutcome};
 use super::policy::{may_send, SendContext};
 use super::Channels;
 use super::{Channel, Platform};
 use crate::audit::{self, AuditEvent};
-use crate::auth::{Actor, Permission};
+use crate::auth::{Actor, Permission, Role};
 use crate::clock::{from_micros, to_micros};
 use crate::contacts::{self, ContactRow};
 use crate::crypto::keyring::OwnerKeys;
 use crate::error::{Error, Result};
+use crate::messages::inbound::{DeliveryStatus, PlatformError};
 use crate::messages::ingest::external_index;
 use crate::messages::status::{self, NewStatus};
 use crate::messages::{binding, Direction, MessageKind, MessageRow};
@@ -32,6 +32,39 @@ use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
 
 use queue::*;
+
+/// What the send path asks of the domains that send through it, inside the transaction that
+/// queues a message: whose bot a token is, and whether a contact's consent is confirmed. Bots
+/// and consent sit above channels (a bot replies and a consent request goes out through
+/// [`Channels::submit`]), so the composition root hands their answers in as functions instead
+/// of channels calling up (docs/architecture.md, "Module layers").
+#[derive(Debug, Clone, Copy)]
+pub struct SendGate {
+    /// The bot an API token belongs to (`bots::sender_of_token`), if it is one in force.
+    pub bot_of_token: fn(&mut DbConn, &str, &str) -> Result<Option<BotSender>, StoreError>,
+    /// Whether the contact's consent for the purpose is confirmed (`consent::confirmed`).
+    pub consent_confirmed: fn(&mut DbConn, &str, &str, &str) -> Result<bool, StoreError>,
+}
+
+impl SendGate {
+    pub const fn new(
+        bot_of_token: fn(&mut DbConn, &str, &str) -> Result<Option<BotSender>, StoreError>,
+        consent_confirmed: fn(&mut DbConn, &str, &str, &str) -> Result<bool, StoreError>,
+    ) -> Self {
+        Self {
+            bot_of_token,
+            consent_confirmed,
+        }
+    }
+}
+
+/// A bot as the send path sees it: the channel it may send on, and whether it is switched on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotSender {
+    pub id: String,
+    pub channel_id: String,
+    pub enabled: bool,
+}
 
 /// Why nothing goes to a restricted contact.
 const RESTRICTED: &str =
@@ -258,7 +291,8 @@ struct Target {
     last_inbound: Option<(i64, Option<String>)>,
     enabled: Vec<String>,
     existing: Option<(String, Option<String>)>,
-    consent: Option<Option<crate::consent::ConsentState>>,
+    /// Whether consent for the message's purpose is confirmed (None: no purpose, no push).
+    consent: Option<bool>,
     /// A person has the conversation (taken over from the channel's bot).
     handed_over: bool,
 }
@@ -309,6 +343,28 @@ impl Channels {
         .await
     }
 
+    /// The bot a request comes from (a token of role `bot`), checked to be in force; None for
+    /// everyone else.
+    async fn replying_bot(&self, actor: &Actor, tenant: &TenantId) -> Result<Option<BotSender>> {
+        let Actor::Token {
+            id,
+            role: Role::Bot,
+            ..
+        } = actor
+        else {
+            return Ok(None);
+        };
+        let (t, token, gate) = (tenant.clone(), id.as_str().to_string(), self.gate);
+        let bot = self
+            .infra
+            .store
+            .read(move |conn| (gate.bot_of_token)(conn, t.as_str(), &token))
+            .await?;
+        bot.filter(|b| b.enabled).map(Some).ok_or_else(|| {
+            Error::Forbidden("this token's bot was removed: it sends nothing".into())
+        })
+    }
+
     /// Stores a message with its outbox entry and sends it as `dispatch` says.
     pub(crate) async fn submit(
         &self,
@@ -331,7 +387,7 @@ impl Channels {
             purpose_id,
         } = request.validate()?;
         // A bot sends on its own channel only, and not where a person has taken over.
-        let bot = crate::bots::replying_bot(&self.infra, actor, tenant).await?;
+        let bot = self.replying_bot(actor, tenant).await?;
         let channel_id = match (&bot, channel_id) {
             (Some(bot), Some(asked)) if asked != bot.channel_id => {
                 return Err(Error::Forbidden(
@@ -352,6 +408,7 @@ impl Channels {
             });
 
         let purpose_owned = purpose_id.clone();
+        let gate = self.gate;
         let (keys, t, cid, idx) = (
             self.infra.keys.clone(),
             tenant.clone(),
@@ -380,11 +437,11 @@ impl Channels {
                 let last = last_inbound(conn, t.as_str(), &contact.id)?;
                 let enabled = enabled_channels(conn, t.as_str(), &contact.channel)?;
                 let consent = match &purpose_owned {
-                    Some(p) => Some(crate::consent::state_of(conn, t.as_str(), &contact.id, p)?),
+                    Some(p) => Some((gate.consent_confirmed)(conn, t.as_str(), &contact.id, p)?),
                     None => None,
                 };
                 let handed_over =
-                    crate::bots::handed_over_at(conn, t.as_str(), &contact.id)?.is_some();
+                    contacts::handed_over_at(conn, t.as_str(), &contact.id)?.is_some();
                 Ok(found.and_then(|mut k| {
                     let keys = k
                         .remove(&contact.id)
@@ -457,9 +514,7 @@ impl Channels {
             message: &outbound,
             last_inbound: target.last_inbound.as_ref().map(|(t, _)| from_micros(*t)),
             now,
-            consent: target
-                .consent
-                .map(|c| c == Some(crate::consent::ConsentState::Confirmed)),
+            consent: target.consent,
         })
         .map_err(Error::Conflict)?;
 

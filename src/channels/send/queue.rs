@@ -327,12 +327,13 @@ impl Channels {
         }
         // A push goes out only while consent is confirmed: STOP in the meantime cancels it.
         if let Some(purpose) = &entry.purpose_id {
-            let (t, id, p) = (
+            let (t, id, p, gate) = (
                 tenant.as_str().to_string(),
                 entry.message_id.clone(),
                 purpose.clone(),
+                self.gate,
             );
-            let state = self
+            let confirmed = self
                 .infra
                 .store
                 .read(move |conn| {
@@ -340,10 +341,10 @@ impl Channels {
                         .filter(messages::id.eq(&id))
                         .select(messages::contact_id)
                         .first(conn)?;
-                    crate::consent::state_of(conn, &t, &contact, &p)
+                    (gate.consent_confirmed)(conn, &t, &contact, &p)
                 })
                 .await?;
-            if state != Some(crate::consent::ConsentState::Confirmed) {
+            if !confirmed {
                 return Err(Error::Conflict(
                     "the contact's consent is no longer confirmed".into(),
                 ));

@@ -12,7 +12,7 @@ use super::tenant::csrf;
 use super::{layout, see_other, Area, Form, Posted, SignedIn, UiError};
 use crate::error::Error;
 use crate::i18n::Text;
-use crate::records::register::{Scope, Section};
+use crate::register::{Scope, Section};
 use crate::service::Hafen;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -134,8 +134,8 @@ async fn controller(
     let (tenant, _) = who.tenant(&path)?;
     let scope = Scope::Tenant(tenant.clone());
     let current = hafen
-        .records
-        .register_entry(who.actor(), &scope, Section::Controller)
+        .register
+        .entry(who.actor(), &scope, Section::Controller)
         .await
         .map_err(UiError::domain(who.lang))?;
     let kept = Kept::with_values(
@@ -218,8 +218,8 @@ async fn save_controller(
         }
     });
     match hafen
-        .records
-        .put_register(
+        .register
+        .put(
             who.actor(),
             &Scope::Tenant(tenant.clone()),
             Section::Controller,
@@ -240,8 +240,8 @@ async fn save_controller(
 
 async fn processor(hafen: web::Data<Hafen>, who: SignedIn) -> Result<HttpResponse, UiError> {
     let current = hafen
-        .records
-        .register_entry(who.actor(), &Scope::Processor, Section::Processor)
+        .register
+        .entry(who.actor(), &Scope::Processor, Section::Processor)
         .await
         .map_err(UiError::domain(who.lang))?;
     let kept = Kept::with_values(
@@ -284,8 +284,8 @@ async fn save_processor(
         return Ok(refused(processor_page(&who, &kept)));
     }
     match hafen
-        .records
-        .put_register(
+        .register
+        .put(
             who.actor(),
             &Scope::Processor,
             Section::Processor,
@@ -306,8 +306,8 @@ async fn save_processor(
 pub async fn missing_entries(hafen: &Hafen, who: &SignedIn) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let processor = hafen
-        .records
-        .register_entry(who.actor(), &Scope::Processor, Section::Processor)
+        .register
+        .entry(who.actor(), &Scope::Processor, Section::Processor)
         .await;
     if let Ok(None) = processor {
         out.push((
@@ -317,8 +317,8 @@ pub async fn missing_entries(hafen: &Hafen, who: &SignedIn) -> Vec<(String, Stri
     }
     for (tenant, name) in &who.tenants {
         let entry = hafen
-            .records
-            .register_entry(
+            .register
+            .entry(
                 who.actor(),
                 &Scope::Tenant(tenant.clone()),
                 Section::Controller,

@@ -11,7 +11,7 @@ use super::tenant::csrf;
 use super::{layout, see_other, when, Area, Form, Posted, SignedIn, UiError};
 use crate::error::Error;
 use crate::i18n::Text;
-use crate::records::live::{class_label, describe_rule};
+use crate::register::live::{class_label, describe_rule};
 use crate::retention::rules::{Category, Ground, Period, RuleInput, RuleSet, StartPoint};
 use crate::retention::run::Forecast;
 use crate::service::Hafen;

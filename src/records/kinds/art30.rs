@@ -57,12 +57,12 @@ pub(super) fn activity_dates(
     history: &[EntryView],
 ) -> BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> {
     let mut out: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
-    let mut before: BTreeMap<String, crate::records::register::Activity> = BTreeMap::new();
+    let mut before: BTreeMap<String, crate::register::Activity> = BTreeMap::new();
     for v in history.iter().rev() {
         let Some(Document::Activities(list)) = &v.parsed else {
             continue;
         };
-        let now: BTreeMap<String, crate::records::register::Activity> =
+        let now: BTreeMap<String, crate::register::Activity> =
             list.iter().map(|a| (a.key.clone(), a.clone())).collect();
         for (k, a) in &now {
             match before.get(k) {
@@ -89,7 +89,7 @@ pub(super) fn activity_dates(
 pub(super) fn complete_for_record(
     activities: &mut [ActivityRecord],
     processor: Option<&Party>,
-    controller: Option<&crate::records::register::Controller>,
+    controller: Option<&crate::register::Controller>,
     subprocessors: &[SubProcessorRecord],
     lang: Lang,
 ) {

@@ -6,7 +6,7 @@ use super::*;
 /// The terms of the processing agreement (Art. 28(3) GDPR) as the controller entered them.
 pub(super) fn avv_fields(
     s: Section,
-    controller: Option<&crate::records::register::Controller>,
+    controller: Option<&crate::register::Controller>,
     lang: Lang,
 ) -> Section {
     let avv = controller.map(|c| &c.avv);

@@ -7,10 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::live::{self, ActivityRecord, InstallFacts, LiveMeasure, TenantFacts};
-use super::register::{
-    Control, Document, EntryView, Measure, Party, Scope, Section as Part, SubProcessor,
-};
 use super::report::{
     iso_date, iso_moment, iso_percent, Format, Kind, Report, Section, Table, ValueType,
 };
@@ -20,6 +16,10 @@ use crate::auth::{Actor, Permission};
 use crate::clock::to_micros;
 use crate::error::{Error, Result};
 use crate::i18n::Lang;
+use crate::register::live::{self, ActivityRecord, InstallFacts, LiveMeasure, TenantFacts};
+use crate::register::{
+    Control, Document, EntryView, Measure, Party, Scope, Section as Part, SubProcessor,
+};
 use crate::retention::certificates::{self, CertificateView};
 use crate::retention::rules::Category;
 use crate::store::schema::consents;
@@ -48,8 +48,8 @@ struct Inputs {
 
 struct TenantInputs {
     facts: TenantFacts,
-    controller: Option<super::register::Controller>,
-    activities: Vec<super::register::Activity>,
+    controller: Option<crate::register::Controller>,
+    activities: Vec<crate::register::Activity>,
     subprocessors: Vec<SubProcessorRecord>,
     subprocessor_history: Vec<EntryView>,
     /// When each hand-entered activity appeared and last changed.
@@ -142,7 +142,8 @@ impl Records {
             .read(move |conn| super::instances::reported(conn, now, &fallback, lang))
             .await?;
         let processor = match self
-            .register_entry_internal(&Scope::Processor, Part::Processor)
+            .register
+            .entry_internal(&Scope::Processor, Part::Processor)
             .await?
         {
             Some(EntryView {
@@ -152,7 +153,8 @@ impl Records {
             _ => None,
         };
         let measures = match self
-            .register_entry_internal(&Scope::Processor, Part::Measures)
+            .register
+            .entry_internal(&Scope::Processor, Part::Measures)
             .await?
         {
             Some(EntryView {
@@ -181,7 +183,8 @@ impl Records {
             .ok_or(Error::NotFound)?;
         let scope = Scope::Tenant(TenantId::parse(tenant)?);
         let controller = match self
-            .register_entry_internal(&scope, Part::Controller)
+            .register
+            .entry_internal(&scope, Part::Controller)
             .await?
         {
             Some(EntryView {
@@ -191,7 +194,8 @@ impl Records {
             _ => None,
         };
         let activities = match self
-            .register_entry_internal(&scope, Part::Activities)
+            .register
+            .entry_internal(&scope, Part::Activities)
             .await?
         {
             Some(EntryView {
@@ -201,12 +205,14 @@ impl Records {
             _ => Vec::new(),
         };
         let subprocessor_history = self
-            .register_history_internal(&scope, Part::Subprocessors)
+            .register
+            .history_internal(&scope, Part::Subprocessors)
             .await?;
         let subprocessors = effective_subprocessors(&facts, &subprocessor_history, inputs.lang);
         let activity_dates = activity_dates(
             &self
-                .register_history_internal(&scope, Part::Activities)
+                .register
+                .history_internal(&scope, Part::Activities)
                 .await?,
         );
         Ok(TenantInputs {
@@ -254,7 +260,8 @@ impl Records {
             Kind::ProcessorRecord => return Err(Error::invalid("kind", "is install-wide")),
         };
         let version = self
-            .register_version(&Scope::Tenant(tenant.clone()))
+            .register
+            .version(&Scope::Tenant(tenant.clone()))
             .await?;
         let mut report = Report::new(
             kind,
@@ -264,7 +271,7 @@ impl Records {
             Some(tenant.as_str().to_string()),
             sections,
         );
-        report.letterhead = self.letterhead(tenant).await?;
+        report.letterhead = self.register.letterhead(tenant).await?;
         Ok(report)
     }
 }

@@ -110,8 +110,8 @@ impl Requests {
         let facts = facts.ok_or(Error::NotFound)?;
         let scope = Scope::Tenant(tenant.clone());
         let controller = match self
-            .records
-            .register_entry_internal(&scope, Part::Controller)
+            .register
+            .entry_internal(&scope, Part::Controller)
             .await?
         {
             Some(e) => match e.parsed {
@@ -121,8 +121,8 @@ impl Requests {
             None => None,
         };
         let manual = match self
-            .records
-            .register_entry_internal(&scope, Part::Activities)
+            .register
+            .entry_internal(&scope, Part::Activities)
             .await?
         {
             Some(e) => match e.parsed {
@@ -132,8 +132,8 @@ impl Requests {
             None => Vec::new(),
         };
         let registered: Vec<SubProcessor> = match self
-            .records
-            .register_entry_internal(&scope, Part::Subprocessors)
+            .register
+            .entry_internal(&scope, Part::Subprocessors)
             .await?
         {
             Some(e) => match e.parsed {
@@ -143,8 +143,8 @@ impl Requests {
             None => Vec::new(),
         };
         let processor = match self
-            .records
-            .register_entry_internal(&Scope::Processor, Part::Processor)
+            .register
+            .entry_internal(&Scope::Processor, Part::Processor)
             .await?
             .and_then(|e| e.parsed)
         {

@@ -33,8 +33,8 @@ use crate::messages::read::MessageView;
 use crate::messages::{Direction, MessageKind};
 use crate::page::PageRequest;
 use crate::periods as keys;
-use crate::records::live;
-use crate::records::register::{Document, Scope, Section as Part, SubProcessor};
+use crate::register::live;
+use crate::register::{Document, Scope, Section as Part, SubProcessor};
 use crate::store::schema::{attachments as attachment_table, consent_texts};
 use crate::tenants::TenantId;
 
@@ -167,7 +167,7 @@ impl Requests {
         }
         let export = self.subject_export(actor, tenant, &row, kind, lang).await?;
         let (data, files) = export;
-        let pdf = render_pdf(&data, lang, self.records.letterhead(tenant).await?)?;
+        let pdf = render_pdf(&data, lang, self.register.letterhead(tenant).await?)?;
         let json = serde_json::to_vec_pretty(&data).map_err(Error::internal)?;
         let zip = zip_export(&json, &pdf, &files, lang)?;
         let (bytes, encrypted) = match encryptor {

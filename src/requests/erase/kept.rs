@@ -171,6 +171,17 @@ pub(super) fn due_for_row(
     }
 }
 
+impl crate::retention::KeptErasures for Requests {
+    fn erase_due<'a>(
+        &'a self,
+        tenant: &'a str,
+        run_id: &'a str,
+        now: DateTime<Utc>,
+    ) -> futures_util::future::BoxFuture<'a, Result<u64>> {
+        Box::pin(self.erase_kept_items(tenant, run_id, now))
+    }
+}
+
 impl Requests {
     /// Records the DPO's decision on a category whose end could not be computed: keep it until
     /// a date, or erase it now. Completes the request once nothing waits any more.

@@ -13,7 +13,7 @@ use diesel::prelude::*;
 
 use serde::{Deserialize, Serialize};
 
-use super::register::{Activity, Control, SubProcessor};
+use super::{Activity, Control, SubProcessor};
 use crate::channels::registry::Platform;
 use crate::i18n::Lang;
 use crate::retention::rules::{Category, Retain, Rule, RuleSet, StartPoint};

@@ -46,7 +46,7 @@ pub struct ActivityDetails {
     pub contact_person: Option<String>,
     pub storage_location: Option<String>,
     pub processor_contract: Option<String>,
-    pub review_status: Option<crate::records::register::ReviewStatus>,
+    pub review_status: Option<crate::register::ReviewStatus>,
     pub reviewed_on: Option<chrono::NaiveDate>,
 }
 

@@ -16,7 +16,7 @@ use super::{
     array, at, content, expect_object, id_text, join_present, json_object, location_body, text,
     text_owned, unix_seconds, why_skipped,
 };
-use crate::channels::inbound::{
+use crate::messages::inbound::{
     DeliveryStatus, InboundEvent, InboundMessage, MediaRef, ParseError, PlatformError, Skip,
     StatusUpdate,
 };
@@ -403,7 +403,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::channels::parse::test_support::{
+    use crate::messages::parse::test_support::{
         assert_never_panics, fixture, messages, one_message, skipped, statuses,
     };
 

@@ -8,6 +8,8 @@
 //! state of the whole register. Documents name people (DPOs, contact persons): each version is
 //! sealed under its own data key, age-wrapped like every other key.
 
+pub mod live;
+
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -15,13 +17,13 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::Records;
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
 use crate::clock::{from_micros, to_micros};
 use crate::crypto::keyring::KeyOwner;
 use crate::crypto::FieldBinding;
 use crate::error::{Error, Result};
+use crate::infra::Infra;
 use crate::store::schema::register_entries;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -795,8 +797,21 @@ pub fn version_for(conn: &mut DbConn, scope: &Scope) -> Result<i64, StoreError> 
     Ok(v.unwrap_or(0))
 }
 
-impl Records {
-    fn authorize_register(&self, actor: &Actor, scope: &Scope, p: Permission) -> Result<()> {
+/// The register service: the versions of what people entered, sealed, audited, numbered
+/// install-wide.
+#[derive(Debug, Clone)]
+pub struct Register {
+    pub(crate) infra: Infra,
+}
+
+impl Register {
+    pub fn new(infra: Infra) -> Self {
+        Self { infra }
+    }
+}
+
+impl Register {
+    fn authorize(&self, actor: &Actor, scope: &Scope, p: Permission) -> Result<()> {
         match scope {
             Scope::Processor => actor.authorize_processor(p),
             Scope::Tenant(t) => actor.authorize(t, p),
@@ -825,14 +840,14 @@ impl Records {
 
     /// Stores a new version of a section; true when one was created (an unchanged document
     /// creates none and answers the current version).
-    pub async fn put_register(
+    pub async fn put(
         &self,
         actor: &Actor,
         scope: &Scope,
         section: Section,
         value: serde_json::Value,
     ) -> Result<(EntryView, bool)> {
-        self.authorize_register(actor, scope, Permission::ManageRecords)?;
+        self.authorize(actor, scope, Permission::ManageRecords)?;
         section.check_scope(scope)?;
         if let Scope::Tenant(t) = scope {
             self.infra.ensure_tenant(t).await?;
@@ -840,7 +855,7 @@ impl Records {
         let document = Document::parse(section, value)?;
         let json = document.to_json();
         let sha = Sha256::digest(&json).to_vec();
-        if let Some(current) = self.register_entry_internal(scope, section).await? {
+        if let Some(current) = self.entry_internal(scope, section).await? {
             if hex::encode(&sha) == current.document_sha256 {
                 return Ok((current, false));
             }
@@ -900,36 +915,36 @@ impl Records {
     }
 
     /// The current version of a section, if one was entered.
-    pub async fn register_entry(
+    pub async fn entry(
         &self,
         actor: &Actor,
         scope: &Scope,
         section: Section,
     ) -> Result<Option<EntryView>> {
-        self.authorize_register(actor, scope, Permission::ManageRecords)?;
+        self.authorize(actor, scope, Permission::ManageRecords)?;
         section.check_scope(scope)?;
         if let Scope::Tenant(t) = scope {
             self.infra.ensure_tenant(t).await?;
         }
-        self.register_entry_internal(scope, section).await
+        self.entry_internal(scope, section).await
     }
 
     /// Every version of a section, newest first.
-    pub async fn register_history(
+    pub async fn history(
         &self,
         actor: &Actor,
         scope: &Scope,
         section: Section,
     ) -> Result<Vec<EntryView>> {
-        self.authorize_register(actor, scope, Permission::ManageRecords)?;
+        self.authorize(actor, scope, Permission::ManageRecords)?;
         section.check_scope(scope)?;
         if let Scope::Tenant(t) = scope {
             self.infra.ensure_tenant(t).await?;
         }
-        self.register_history_internal(scope, section).await
+        self.history_internal(scope, section).await
     }
 
-    pub(crate) async fn register_entry_internal(
+    pub(crate) async fn entry_internal(
         &self,
         scope: &Scope,
         section: Section,
@@ -953,7 +968,7 @@ impl Records {
     ) -> Result<Option<crate::documents::Letterhead>> {
         Ok(
             match self
-                .register_entry_internal(&Scope::Tenant(tenant.clone()), Section::Letterhead)
+                .entry_internal(&Scope::Tenant(tenant.clone()), Section::Letterhead)
                 .await?
             {
                 Some(EntryView {
@@ -965,7 +980,7 @@ impl Records {
         )
     }
 
-    pub(crate) async fn register_history_internal(
+    pub(crate) async fn history_internal(
         &self,
         scope: &Scope,
         section: Section,
@@ -981,7 +996,7 @@ impl Records {
             .collect()
     }
 
-    pub(crate) async fn register_version(&self, scope: &Scope) -> Result<i64> {
+    pub(crate) async fn version(&self, scope: &Scope) -> Result<i64> {
         let s = scope.clone();
         Ok(self
             .infra

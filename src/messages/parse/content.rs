@@ -462,8 +462,8 @@ fn telegram_button(query: &Value) -> (Content, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::inbound::{InboundEvent, InboundMessage};
-    use crate::channels::parse::test_support::{fixture, FIXTURES};
+    use crate::messages::inbound::{InboundEvent, InboundMessage};
+    use crate::messages::parse::test_support::{fixture, FIXTURES};
 
     /// Every message of a fixture, parsed as the webhook would, then read back.
     fn read_fixture(channel: &str, name: &str) -> Vec<(InboundMessage, Content, Option<String>)> {

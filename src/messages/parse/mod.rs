@@ -9,9 +9,9 @@
 //! - an item lacking what identifies it (id, sender, a valid timestamp) is skipped, the other
 //!   items of the batch are kept.
 //!
-//! [`InboundEvent`]: crate::channels::inbound::InboundEvent
-//! [`ParseError::Malformed`]: crate::channels::inbound::ParseError::Malformed
-//! [`ParseError::WrongObject`]: crate::channels::inbound::ParseError::WrongObject
+//! [`InboundEvent`]: crate::messages::inbound::InboundEvent
+//! [`ParseError::Malformed`]: crate::messages::inbound::ParseError::Malformed
+//! [`ParseError::WrongObject`]: crate::messages::inbound::ParseError::WrongObject
 
 pub mod content;
 pub mod messenger;
@@ -21,7 +21,7 @@ pub mod whatsapp;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::channels::inbound::{ParseError, Skip};
+use crate::messages::inbound::{ParseError, Skip};
 
 /// Longest `object` value echoed back in [`ParseError::WrongObject`].
 const MAX_ECHOED_OBJECT_CHARS: usize = 64;
@@ -313,7 +313,7 @@ mod tests {
 pub(crate) mod test_support {
     use serde_json::Value;
 
-    use crate::channels::inbound::{InboundEvent, InboundMessage, ParseError, StatusUpdate};
+    use crate::messages::inbound::{InboundEvent, InboundMessage, ParseError, StatusUpdate};
 
     pub(crate) type Parser = fn(&[u8]) -> Result<Vec<InboundEvent>, ParseError>;
 
@@ -408,7 +408,7 @@ pub(crate) mod test_support {
     }
 
     /// Why items were skipped, in order.
-    pub(crate) fn skipped(events: &[InboundEvent]) -> Vec<crate::channels::inbound::Skip> {
+    pub(crate) fn skipped(events: &[InboundEvent]) -> Vec<crate::messages::inbound::Skip> {
         events
             .iter()
             .filter_map(|e| match e {

@@ -19,7 +19,7 @@ use super::{
     array, at, content, id_text, join_present, json_object, location_body, text, text_owned,
     unix_seconds, why_skipped,
 };
-use crate::channels::inbound::{InboundEvent, InboundMessage, MediaRef, ParseError, Skip};
+use crate::messages::inbound::{InboundEvent, InboundMessage, MediaRef, ParseError, Skip};
 use crate::messages::MessageKind;
 
 const MESSAGE_UPDATES: [&str; 3] = ["message", "channel_post", "business_message"];
@@ -321,7 +321,7 @@ mod tests {
     use chrono::{DateTime, Utc};
 
     use super::*;
-    use crate::channels::parse::test_support::{assert_never_panics, fixture, one_message};
+    use crate::messages::parse::test_support::{assert_never_panics, fixture, one_message};
 
     const CHAT: &str = "1111111";
     const NAME: &str = "Test Firstname Test Lastname";

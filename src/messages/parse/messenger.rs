@@ -15,7 +15,7 @@ use super::{
     array, at, content, expect_object, id_text, join_present, json_object, location_body, text,
     text_owned, unix_millis, why_skipped,
 };
-use crate::channels::inbound::{
+use crate::messages::inbound::{
     DeliveryStatus, InboundEvent, InboundMessage, MediaRef, ParseError, Skip, StatusUpdate,
 };
 use crate::messages::MessageKind;
@@ -338,7 +338,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::channels::parse::test_support::{
+    use crate::messages::parse::test_support::{
         assert_never_panics, fixture, messages, one_message, skipped, statuses,
     };
 
