@@ -4,6 +4,7 @@
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 
 use super::extract::raw_body;
@@ -11,6 +12,7 @@ use super::problem::ApiError;
 use crate::consent::widget::{SignUp, SignUpRefusal};
 use crate::consent::WidgetStyle;
 use crate::error::Error;
+use crate::i18n::{Lang, Text};
 use crate::service::Hafen;
 use crate::tenants::TenantId;
 
@@ -31,120 +33,86 @@ struct Form {
     lang: Option<String>,
 }
 
-fn language(lang: Option<&str>) -> &'static str {
+/// The page's language: English when asked for, German otherwise (never an error: the page
+/// is for the public, and a wrong `lang` should still show the form).
+fn language(lang: Option<&str>) -> Lang {
     match lang {
-        Some("en") => "en",
-        _ => "de",
+        Some("en") => Lang::En,
+        _ => Lang::De,
     }
 }
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-struct Words {
-    number: &'static str,
-    agree: &'static str,
-    submit: &'static str,
-    privacy: &'static str,
-    done_title: &'static str,
-    done_text: &'static str,
-}
-
-fn words(lang: &str) -> Words {
-    if lang == "en" {
-        Words {
-            number: "Your WhatsApp number",
-            agree: "I agree:",
-            submit: "Sign up",
-            privacy: "Privacy policy",
-            done_title: "Almost done",
-            done_text: "If this number can receive our messages, we have just sent you a WhatsApp message. Reply YES to confirm your sign-up. Without your confirmation you will not receive anything.",
-        }
-    } else {
-        Words {
-            number: "Ihre WhatsApp-Nummer",
-            agree: "Ich willige ein:",
-            submit: "Anmelden",
-            privacy: "Datenschutzerklärung",
-            done_title: "Fast geschafft",
-            done_text: "Wenn diese Nummer unsere Nachrichten empfangen kann, haben wir Ihnen soeben eine WhatsApp-Nachricht geschickt. Antworten Sie mit JA, um Ihre Anmeldung zu bestätigen. Ohne Ihre Bestätigung erhalten Sie nichts.",
-        }
-    }
-}
-
-fn page(style: &WidgetStyle, title: &str, body: &str) -> String {
+/// The page around a sign-up form or its answer, in the purpose's colour (checked to be
+/// `#rrggbb` when the purpose was saved, so it goes into the style sheet as it is).
+fn page(style: &WidgetStyle, lang: Lang, title: &str, body: Markup) -> String {
     let color = style.color.as_deref().unwrap_or("#005f73");
-    format!(
-        r#"<!doctype html><html lang="de"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:1.5rem auto;padding:0 1rem;color:#1b1b1b}}h1{{color:{color};font-size:1.4rem}}
+    let css = format!(
+        "body{{font-family:system-ui,sans-serif;max-width:32rem;margin:1.5rem auto;padding:0 1rem;color:#1b1b1b}}h1{{color:{color};font-size:1.4rem}}
 label{{display:block;margin:.8rem 0}}input[type=tel]{{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}}
 button{{background:{color};color:#fff;border:0;padding:.6rem 1.2rem;font-size:1rem;border-radius:.3rem;cursor:pointer}}
-.consent{{display:flex;gap:.6rem;align-items:flex-start}}.error{{color:#a4161a;font-weight:600}}.small{{font-size:.85rem;color:#555}}</style></head>
-<body>{body}</body></html>"#,
-        title = escape(title),
-        color = color,
-        body = body
-    )
+.consent{{display:flex;gap:.6rem;align-items:flex-start}}.error{{color:#a4161a;font-weight:600}}.small{{font-size:.85rem;color:#555}}"
+    );
+    html! {
+        (DOCTYPE)
+        html lang=(lang.as_str()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(css)) }
+            }
+            body { (body) }
+        }
+    }
+    .into_string()
 }
 
-fn form_page(
-    style: &WidgetStyle,
-    name: &str,
-    text: &str,
-    token: &str,
-    lang: &str,
-    error: Option<&str>,
-    phone: &str,
-) -> String {
-    let w = words(lang);
-    let title = style.title.clone().unwrap_or_else(|| name.to_string());
-    let intro = style
-        .intro
-        .as_deref()
-        .map(|i| format!("<p>{}</p>", escape(i)))
-        .unwrap_or_default();
-    let privacy = style
-        .privacy_url
-        .as_deref()
-        .map(|u| {
-            format!(
-                r#"<p class="small"><a href="{}" target="_blank" rel="noopener">{}</a></p>"#,
-                escape(u),
-                w.privacy
-            )
-        })
-        .unwrap_or_default();
-    let error = error
-        .map(|e| format!(r#"<p class="error" role="alert">{}</p>"#, escape(e)))
-        .unwrap_or_default();
-    let body = format!(
-        r#"<h1>{title}</h1>{intro}{error}<form method="post" id="signup">
-<input type="hidden" name="csrf" value="{token}"><input type="hidden" name="lang" value="{lang}">
-<label>{number}<input type="tel" name="phone" autocomplete="tel" placeholder="+49 151 23456789" required value="{phone}"></label>
-<label class="consent"><input type="checkbox" name="consent" value="yes" required><span>{agree} {text}</span></label>
-<button type="submit">{submit}</button></form>{privacy}"#,
-        title = escape(&title),
-        token = escape(token),
-        lang = lang,
-        number = w.number,
-        phone = escape(phone),
-        agree = w.agree,
-        text = escape(text),
-        submit = w.submit,
-    );
-    page(style, &title, &body)
+/// What the form shows: the purpose's words, and what the person entered when it comes back.
+struct FormPage<'a> {
+    style: &'a WidgetStyle,
+    name: &'a str,
+    text: &'a str,
+    token: &'a str,
+    lang: Lang,
+    error: Option<Text>,
+    phone: &'a str,
+}
+
+fn form_page(f: FormPage<'_>) -> String {
+    let lang = f.lang;
+    let title = f.style.title.as_deref().unwrap_or(f.name);
+    let body = html! {
+        h1 { (title) }
+        @if let Some(intro) = &f.style.intro { p { (intro) } }
+        @if let Some(error) = f.error { p.error role="alert" { (error.get(lang)) } }
+        form method="post" id="signup" {
+            input type="hidden" name="csrf" value=(f.token);
+            input type="hidden" name="lang" value=(lang.as_str());
+            label {
+                (Text::SignUpNumber.get(lang))
+                input type="tel" name="phone" autocomplete="tel" placeholder="+49 151 23456789" required value=(f.phone);
+            }
+            label.consent {
+                input type="checkbox" name="consent" value="yes" required;
+                span { (Text::SignUpAgree.get(lang)) " " (f.text) }
+            }
+            button type="submit" { (Text::SignUpSubmit.get(lang)) }
+        }
+        @if let Some(url) = &f.style.privacy_url {
+            p.small { a href=(url) target="_blank" rel="noopener" { (Text::SignUpPrivacy.get(lang)) } }
+        }
+    };
+    page(f.style, lang, title, body)
+}
+
+/// The answer to a sign-up the form accepted.
+fn done_page(style: &WidgetStyle, lang: Lang) -> String {
+    let title = Text::SignUpDoneTitle.get(lang);
+    let body = html! {
+        h1 { (title) }
+        p id="done" { (Text::SignUpDoneText.get(lang)) }
+    };
+    page(style, lang, title, body)
 }
 
 fn html(status: StatusCode, body: String) -> HttpResponse {
@@ -184,6 +152,42 @@ fn csrf_cookie(token: &str, https: bool) -> Cookie<'static> {
     cookie
 }
 
+/// How the form comes back: first shown, or refused with the reason and the number entered.
+struct Shown<'a> {
+    status: StatusCode,
+    error: Option<Text>,
+    phone: &'a str,
+}
+
+/// The form for `purpose`, with a fresh CSRF token in the page and in its cookie.
+async fn form_response(
+    hafen: &Hafen,
+    req: &HttpRequest,
+    (tenant, purpose): (&TenantId, &str),
+    (style, lang): (&WidgetStyle, Lang),
+    shown: Shown<'_>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, text) = hafen
+        .consent
+        .widget_purpose(tenant, purpose, lang.as_str())
+        .await?;
+    let token = hafen.consent.widget_token(tenant, purpose);
+    let page = form_page(FormPage {
+        style,
+        name: &name,
+        text: &text,
+        token: &token,
+        lang,
+        error: shown.error,
+        phone: shown.phone,
+    });
+    let mut response = html(shown.status, page);
+    response
+        .add_cookie(&csrf_cookie(&token, super::forwarded::https(req)))
+        .map_err(|e| Error::internal(anyhow::anyhow!("{e}")))?;
+    Ok(response)
+}
+
 /// The sign-up page.
 pub async fn show(
     hafen: web::Data<Hafen>,
@@ -194,21 +198,13 @@ pub async fn show(
     let tenant = TenantId::parse(&tenant)?;
     let query: PageQuery = super::extract::query(&req)?;
     let lang = language(query.lang.as_deref());
-    let (name, text) = hafen
-        .consent
-        .widget_purpose(&tenant, &purpose, lang)
-        .await?;
     let style = style_of(&hafen, &tenant, &purpose).await?;
-    let token = hafen.consent.widget_token(&tenant, &purpose);
-    let transport = super::forwarded::https(&req);
-    let mut response = html(
-        StatusCode::OK,
-        form_page(&style, &name, &text, &token, lang, None, ""),
-    );
-    response
-        .add_cookie(&csrf_cookie(&token, transport))
-        .map_err(|e| Error::internal(anyhow::anyhow!("{e}")))?;
-    Ok(response)
+    let shown = Shown {
+        status: StatusCode::OK,
+        error: None,
+        phone: "",
+    };
+    form_response(&hafen, &req, (&tenant, &purpose), (&style, lang), shown).await
 }
 
 /// The form submission.
@@ -236,7 +232,7 @@ pub async fn submit(
         consent_ticked: form.consent.as_deref() == Some("yes"),
         csrf_form: form.csrf,
         csrf_cookie: req.cookie(COOKIE).map(|c| c.value().to_string()),
-        language: lang.to_string(),
+        language: lang.as_str().to_string(),
         ip: super::forwarded::client_ip(&req).map(|ip| ip.to_string()),
         user_agent: header("user-agent"),
         page: header("referer"),
@@ -247,62 +243,21 @@ pub async fn submit(
         .widget_sign_up(&tenant, &purpose, sign_up)
         .await?;
     let style = style_of(&hafen, &tenant, &purpose).await?;
-    let w = words(lang);
     let (status, message) = match outcome {
-        Ok(()) => {
-            let body = format!(
-                r#"<h1>{}</h1><p id="done">{}</p>"#,
-                w.done_title, w.done_text
-            );
-            return Ok(html(StatusCode::OK, page(&style, w.done_title, &body)));
+        Ok(()) => return Ok(html(StatusCode::OK, done_page(&style, lang))),
+        Err(SignUpRefusal::Csrf) => (StatusCode::FORBIDDEN, Text::SignUpExpired),
+        Err(SignUpRefusal::ConsentMissing) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, Text::SignUpTickConsent)
         }
-        Err(SignUpRefusal::Csrf) => (
-            StatusCode::FORBIDDEN,
-            if lang == "en" {
-                "This form has expired. Please try again."
-            } else {
-                "Das Formular ist abgelaufen. Bitte versuchen Sie es erneut."
-            },
-        ),
-        Err(SignUpRefusal::ConsentMissing) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            if lang == "en" {
-                "Please tick the consent box."
-            } else {
-                "Bitte setzen Sie das Häkchen bei der Einwilligung."
-            },
-        ),
-        Err(SignUpRefusal::BadNumber) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            if lang == "en" {
-                "Please enter your number in international format, e.g. +49 151 23456789."
-            } else {
-                "Bitte geben Sie Ihre Nummer im internationalen Format ein, z. B. +49 151 23456789."
-            },
-        ),
-        Err(SignUpRefusal::RateLimited) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            if lang == "en" {
-                "Too many attempts. Please try again later."
-            } else {
-                "Zu viele Versuche. Bitte versuchen Sie es später erneut."
-            },
-        ),
+        Err(SignUpRefusal::BadNumber) => (StatusCode::UNPROCESSABLE_ENTITY, Text::SignUpBadNumber),
+        Err(SignUpRefusal::RateLimited) => (StatusCode::TOO_MANY_REQUESTS, Text::SignUpTooMany),
     };
-    let (name, text) = hafen
-        .consent
-        .widget_purpose(&tenant, &purpose, lang)
-        .await?;
-    let token = hafen.consent.widget_token(&tenant, &purpose);
-    let transport = super::forwarded::https(&req);
-    let mut response = html(
+    let shown = Shown {
         status,
-        form_page(&style, &name, &text, &token, lang, Some(message), &phone),
-    );
-    response
-        .add_cookie(&csrf_cookie(&token, transport))
-        .map_err(|e| Error::internal(anyhow::anyhow!("{e}")))?;
-    Ok(response)
+        error: Some(message),
+        phone: &phone,
+    };
+    form_response(&hafen, &req, (&tenant, &purpose), (&style, lang), shown).await
 }
 
 /// `<script src=".../embed.js" async></script>` places the widget where the script stands.
@@ -311,7 +266,9 @@ pub async fn embed(path: web::Path<(String, String)>) -> Result<HttpResponse, Ap
     let tenant = TenantId::parse(&tenant)?;
     // The page's address comes from the script's own URL in the browser, never from request
     // headers a client (or a shared cache) could set.
-    let page = format!("/w/{}/{}", tenant.as_str(), escape(&purpose));
+    // Purposes are named by UUIDs: anything else names none (and needs no quoting below).
+    let purpose = uuid::Uuid::parse_str(&purpose).map_err(|_| Error::NotFound)?;
+    let page = format!("/w/{}/{}", tenant.as_str(), purpose.hyphenated());
     let script = format!(
         "(function(){{var s=document.currentScript;var f=document.createElement('iframe');\
 f.src=new URL({page:?},s.src).href;f.title='Anmeldung';f.style.cssText='width:100%;max-width:34rem;height:32rem;border:0';\

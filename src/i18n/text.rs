@@ -215,6 +215,16 @@ texts! {
     PrivacyUrl => "Link zur Datenschutzerklärung", "Privacy notice link";
     LivePreview => "Live-Vorschau", "Live preview";
     WidgetLink => "Widget", "Widget";
+    SignUpNumber => "Ihre WhatsApp-Nummer", "Your WhatsApp number";
+    SignUpAgree => "Ich willige ein:", "I agree:";
+    SignUpSubmit => "Anmelden", "Sign up";
+    SignUpPrivacy => "Datenschutzerklärung", "Privacy policy";
+    SignUpDoneTitle => "Fast geschafft", "Almost done";
+    SignUpDoneText => "Wenn diese Nummer unsere Nachrichten empfangen kann, haben wir Ihnen soeben eine WhatsApp-Nachricht geschickt. Antworten Sie mit JA, um Ihre Anmeldung zu bestätigen. Ohne Ihre Bestätigung erhalten Sie nichts.", "If this number can receive our messages, we have just sent you a WhatsApp message. Reply YES to confirm your sign-up. Without your confirmation you will not receive anything.";
+    SignUpExpired => "Das Formular ist abgelaufen. Bitte versuchen Sie es erneut.", "This form has expired. Please try again.";
+    SignUpTickConsent => "Bitte setzen Sie das Häkchen bei der Einwilligung.", "Please tick the consent box.";
+    SignUpBadNumber => "Bitte geben Sie Ihre Nummer im internationalen Format ein, z. B. +49 151 23456789.", "Please enter your number in international format, e.g. +49 151 23456789.";
+    SignUpTooMany => "Zu viele Versuche. Bitte versuchen Sie es später erneut.", "Too many attempts. Please try again later.";
     Lookup => "Kontakt suchen", "Look up contact";
     Address => "Telefonnummer, Seiten- oder Chat-ID", "Phone number, page or chat id";
     LookupHint => "Jede Suche wird im Prüfprotokoll vermerkt.", "Every lookup is recorded in the audit log.";

@@ -71,6 +71,19 @@ try {
   const done = await page.locator('#done').textContent();
   check(done && done.includes('Antworten Sie mit JA'), 'after submitting, the confirmation hint is shown');
   if (process.env.HAFEN_SCREENSHOTS) await page.screenshot({ path: join(docs, 'widget-confirmation.png') });
+  check(await page.getAttribute('html', 'lang') === 'de', 'the German page is marked German');
+
+  // In English the page says so (screen readers choose their voice by it) and answers in English.
+  const en = await browser.newPage({ viewport: { width: 520, height: 640 } });
+  await en.goto(`${base}/w/${tenant.id}/${purpose.id}?lang=en`);
+  check(await en.getAttribute('html', 'lang') === 'en' && (await en.locator('button[type=submit]').textContent()) === 'Sign up',
+        'the English page is marked English and speaks it');
+  await en.fill('input[name=phone]', '12');
+  await en.check('input[name=consent]');
+  await Promise.all([en.waitForNavigation(), en.click('button[type=submit]')]);
+  check((await en.locator('[role=alert]').textContent()).includes('international format') && await en.inputValue('input[name=phone]') === '12',
+        'a refused number is explained in English and stays in the field');
+  if (process.env.HAFEN_SCREENSHOTS) await en.screenshot({ path: join(docs, 'widget-refused-en.png') });
   await browser.close();
 
   const contacts = await (await fetch(`${base}/v1/tenants/${tenant.id}/contacts`, { headers: { authorization: `Bearer ${token}` } })).json();
