@@ -2,6 +2,10 @@
 //! found by a keyed blind index, passwords as argon2id hashes, an optional TOTP secret, and a
 //! lockout after repeated failures. Roles and tenant binding are the API's (see `auth`).
 
+mod sign_in;
+mod totp;
+pub use sign_in::*;
+
 use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -28,7 +32,6 @@ pub const LOCKOUT: chrono::Duration = chrono::Duration::minutes(15);
 const INSTALL_KEY: &str = "ui-users";
 const MIN_PASSWORD: usize = 12;
 const MAX_PASSWORD: usize = 1024;
-const TOTP_STEP: u64 = 30;
 
 /// A login name: an e-mail address or a short name, compared case-insensitively.
 #[derive(Clone)]
@@ -151,13 +154,6 @@ pub struct UserView {
     pub totp: bool,
     pub locked: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// Why a sign-in failed. The person sees one message for all of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignInFailure {
-    Wrong,
-    Locked,
 }
 
 /// Whether a password set by `actor` was chosen by someone other than the person who will use
@@ -375,43 +371,6 @@ impl Accounts {
             .collect()
     }
 
-    /// Turns on TOTP for a user; returns the `otpauth://` URI to enrol an authenticator app.
-    /// Only the command line and admins may do this for someone else.
-    pub async fn enable_totp(&self, actor: &Actor, login: &LoginName) -> Result<Sensitive<String>> {
-        actor.authorize_install(Permission::ManageTenants)?;
-        let row = self.user_by_login(login).await?.ok_or(Error::NotFound)?;
-        let secret = new_totp_secret();
-        self.store_totp(actor, &row.id, &secret, None).await?;
-        Ok(otpauth_uri(login.0.expose(), &secret))
-    }
-
-    async fn store_totp(
-        &self,
-        actor: &Actor,
-        user: &str,
-        secret: &[u8],
-        used_step: Option<i64>,
-    ) -> Result<()> {
-        let keys = self.ui_keys().await?;
-        let sealed = keys.seal.seal(&binding(user, "totp"), secret)?;
-        let now = self.infra.clock.now();
-        let event = AuditEvent::new(actor, "ui.totp_enable").object("user", user.to_string());
-        let id = user.to_string();
-        self.infra
-            .store
-            .write(move |conn| {
-                diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
-                    .set((
-                        ui_users::totp_sealed.eq(Some(&sealed)),
-                        ui_users::totp_last_step.eq(used_step),
-                    ))
-                    .execute(conn)?;
-                audit::append(conn, now, event.clone())
-            })
-            .await?;
-        Ok(())
-    }
-
     /// The signed-in person's own account: login name and whether TOTP is on.
     pub async fn own_account(&self, actor: &Actor) -> Result<(String, bool)> {
         let row = self.own_row(actor).await?;
@@ -467,47 +426,6 @@ impl Accounts {
             ));
         }
         Ok(row)
-    }
-
-    /// A fresh TOTP secret for the signed-in person to enrol; nothing is stored until
-    /// [`Hafen::confirm_totp`] sees a code made from it.
-    pub fn begin_totp(&self, login: &str) -> (Sensitive<String>, Sensitive<String>) {
-        let secret = new_totp_secret();
-        (
-            Sensitive::new(
-                totp_rs::Secret::Raw(secret.to_vec())
-                    .to_encoded()
-                    .to_string(),
-            ),
-            otpauth_uri(login, &secret),
-        )
-    }
-
-    /// Turns TOTP on (or moves it to a new app) for the signed-in person, once their current
-    /// password is checked and `code` proves their app has `secret`. The password keeps a
-    /// borrowed session from binding the account to someone else's app.
-    pub async fn confirm_totp(
-        &self,
-        actor: &Actor,
-        current: Sensitive<String>,
-        secret_base32: &str,
-        code: &str,
-    ) -> Result<()> {
-        let row = self
-            .own_row_confirmed(actor, current, "ui.totp_enable_refused")
-            .await?;
-        let secret = totp_rs::Secret::Encoded(secret_base32.trim().to_string())
-            .to_bytes()
-            .ok()
-            .filter(|s| s.len() >= 16)
-            .ok_or_else(|| Error::invalid("secret", "start the enrolment again"))?;
-        let Some(step) = totp_step(&secret, code.trim(), self.infra.clock.now()) else {
-            return Err(Error::invalid(
-                "code",
-                "the code does not match; check the app's clock and enter the current code",
-            ));
-        };
-        self.store_totp(actor, &row.id, &secret, Some(step)).await
     }
 
     /// Changes the signed-in person's password after checking the current one; every other
@@ -705,141 +623,6 @@ impl Accounts {
             .read(move |conn| user_by_index(conn, &index))
             .await?)
     }
-
-    /// Checks name, password and (when the user has one) the TOTP code. Every outcome is
-    /// audited; five failures in a row lock the name for 15 minutes. Unknown names, wrong
-    /// passwords, wrong codes and locked names all take the same time and the same answer.
-    pub async fn check_sign_in(
-        &self,
-        login: &str,
-        password: Sensitive<String>,
-        code: Option<&str>,
-    ) -> std::result::Result<UserRow, SignInFailure> {
-        match self.try_sign_in(login, password, code).await {
-            Ok(outcome) => outcome,
-            Err(e) => {
-                tracing::error!(error = %crate::telemetry::chain(&e), "sign-in could not be checked");
-                Err(SignInFailure::Wrong)
-            }
-        }
-    }
-
-    async fn try_sign_in(
-        &self,
-        login: &str,
-        password: Sensitive<String>,
-        code: Option<&str>,
-    ) -> Result<std::result::Result<UserRow, SignInFailure>> {
-        let keys = self.ui_keys().await?;
-        let row = match LoginName::parse(login) {
-            Ok(name) => self.user_by_login(&name).await?,
-            Err(_) => None,
-        };
-        let row = row.filter(|r| r.disabled_at.is_none());
-        let stored = row
-            .as_ref()
-            .map(|r| r.password_hash.clone())
-            .unwrap_or_else(|| decoy_hash().to_string());
-        let password_ok =
-            tokio::task::spawn_blocking(move || password_matches(&stored, password.expose()))
-                .await
-                .map_err(Error::internal)?;
-        let now = self.infra.clock.now();
-        let Some(row) = row else {
-            // Audited like any failure; the write also makes this path as slow as a known
-            // name's, so timing does not tell which names exist.
-            self.infra
-                .record(
-                    AuditEvent::new(&Actor::Anonymous, "ui.sign_in_failed").detail("unknown name"),
-                )
-                .await?;
-            return Ok(Err(SignInFailure::Wrong));
-        };
-        // The TOTP step the code matches (None: no TOTP, or no match).
-        let code_step = match &row.totp_sealed {
-            None => None,
-            Some(sealed) => {
-                let secret = keys.seal.open(&binding(&row.id, "totp"), sealed)?;
-                code.and_then(|c| totp_step(&secret, c.trim(), now))
-            }
-        };
-        let needs_code = row.totp_sealed.is_some();
-        let actor = row.actor()?;
-        let (id, at) = (row.id.clone(), to_micros(now));
-        // Decided inside one write, on the row as it is then: parallel attempts each count,
-        // a lock placed meanwhile holds, and a TOTP code works only once.
-        let outcome = self
-            .infra
-            .store
-            .write(move |conn| {
-                let (locked_until, last_step): (Option<i64>, Option<i64>) = ui_users::table
-                    .filter(ui_users::id.eq(&id))
-                    .select((ui_users::locked_until, ui_users::totp_last_step))
-                    .first(conn)?;
-                if locked_until.is_some_and(|t| t > at) {
-                    audit::append(
-                        conn,
-                        now,
-                        AuditEvent::new(&actor, "ui.sign_in_refused")
-                            .object("user", id.clone())
-                            .detail("locked"),
-                    )?;
-                    return Ok(Err(SignInFailure::Locked));
-                }
-                let code_ok =
-                    !needs_code || code_step.is_some_and(|s| last_step.is_none_or(|last| s > last));
-                if password_ok && code_ok {
-                    diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
-                        .set((
-                            ui_users::failed_attempts.eq(0),
-                            ui_users::locked_until.eq(None::<i64>),
-                            ui_users::totp_last_step.eq(code_step.or(last_step)),
-                        ))
-                        .execute(conn)?;
-                    audit::append(
-                        conn,
-                        now,
-                        AuditEvent::new(&actor, "ui.sign_in").object("user", id.clone()),
-                    )?;
-                    return Ok(Ok(()));
-                }
-                diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
-                    .set(ui_users::failed_attempts.eq(ui_users::failed_attempts + 1))
-                    .execute(conn)?;
-                let failures: i32 = ui_users::table
-                    .filter(ui_users::id.eq(&id))
-                    .select(ui_users::failed_attempts)
-                    .first(conn)?;
-                audit::append(
-                    conn,
-                    now,
-                    AuditEvent::new(&actor, "ui.sign_in_failed")
-                        .object("user", id.clone())
-                        .detail(if password_ok { "code" } else { "password" }),
-                )?;
-                if failures >= MAX_FAILURES {
-                    diesel::update(ui_users::table.filter(ui_users::id.eq(&id)))
-                        .set((
-                            ui_users::failed_attempts.eq(0),
-                            ui_users::locked_until.eq(Some(to_micros(now + LOCKOUT))),
-                        ))
-                        .execute(conn)?;
-                    audit::append(
-                        conn,
-                        now,
-                        AuditEvent::new(&actor, "ui.locked").object("user", id.clone()),
-                    )?;
-                }
-                Ok(Err(SignInFailure::Wrong))
-            })
-            .await?;
-        Ok(outcome.map(|()| row))
-    }
-
-    /// The current TOTP code of a secret at `at` (tests and `hafen user totp-code`).
-    pub fn totp_code(secret: &[u8], at: chrono::DateTime<chrono::Utc>) -> Option<String> {
-        totp(secret).map(|t| t.generate(at.timestamp().max(0) as u64))
-    }
 }
 
 fn user_by_index(conn: &mut DbConn, index: &[u8]) -> Result<Option<UserRow>, StoreError> {
@@ -850,50 +633,9 @@ fn user_by_index(conn: &mut DbConn, index: &[u8]) -> Result<Option<UserRow>, Sto
         .optional()?)
 }
 
-fn new_totp_secret() -> [u8; 20] {
-    let mut secret = [0u8; 20];
-    rand::rngs::OsRng.fill_bytes(&mut secret);
-    secret
-}
-
-/// The enrolment URI authenticator apps read (as a QR code or pasted).
-fn otpauth_uri(login: &str, secret: &[u8]) -> Sensitive<String> {
-    let encoded = totp_rs::Secret::Raw(secret.to_vec())
-        .to_encoded()
-        .to_string();
-    Sensitive::new(format!(
-        "otpauth://totp/Hafen:{}?secret={encoded}&issuer=Hafen&algorithm=SHA1&digits=6&period={TOTP_STEP}",
-        url::form_urlencoded::byte_serialize(login.as_bytes()).collect::<String>()
-    ))
-}
-
-fn totp(secret: &[u8]) -> Option<totp_rs::TOTP> {
-    totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, TOTP_STEP, secret.to_vec()).ok()
-}
-
-/// RFC 6238 with one step of clock skew either way, on the injected clock: the time step the
-/// code belongs to, so the caller can refuse a step already used.
-fn totp_step(secret: &[u8], code: &str, at: chrono::DateTime<chrono::Utc>) -> Option<i64> {
-    use subtle::ConstantTimeEq;
-    if code.len() != 6 {
-        return None;
-    }
-    let totp = totp(secret)?;
-    let now = at.timestamp().max(0) as u64 / TOTP_STEP;
-    [now.saturating_sub(1), now, now + 1]
-        .into_iter()
-        .find(|step| {
-            bool::from(
-                totp.generate(step * TOTP_STEP)
-                    .as_bytes()
-                    .ct_eq(code.as_bytes()),
-            )
-        })
-        .map(|step| step as i64)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::totp::totp_step;
     use super::*;
 
     #[test]

@@ -139,7 +139,7 @@ async fn switch_language(req: HttpRequest, path: web::Path<String>) -> HttpRespo
         })
         .and_then(|b| local_page(&b))
         .unwrap_or_else(|| "/ui/".into());
-    let mut cookie = Cookie::new(LANG_COOKIE, if lang == Lang::En { "en" } else { "de" });
+    let mut cookie = Cookie::new(LANG_COOKIE, lang.as_str());
     cookie.set_path("/ui");
     cookie.set_same_site(SameSite::Lax);
     cookie.set_max_age(actix_web::cookie::time::Duration::days(365));
@@ -419,7 +419,7 @@ fn language_switch(lang: Lang, back: &str) -> Markup {
                 @if l == lang {
                     span aria-current="true" { (Text::lang_name(l)) }
                 } @else {
-                    a href={ "/ui/lang/" (if l == Lang::En { "en" } else { "de" }) "?back=" (back) } lang=(if l == Lang::En { "en" } else { "de" }) { (Text::lang_name(l)) }
+                    a href={ "/ui/lang/" (l.as_str()) "?back=" (back) } lang=(l.as_str()) { (Text::lang_name(l)) }
                 }
             }
         }
@@ -430,7 +430,7 @@ fn language_switch(lang: Lang, back: &str) -> Markup {
 pub fn bare(lang: Lang, title: &str, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
-        html lang=(if lang == Lang::En { "en" } else { "de" }) {
+        html lang=(lang.as_str()) {
             head { (head(title)) }
             body.bare {
                 main #main { (content) }
@@ -495,7 +495,7 @@ pub fn layout(
     use crate::auth::Permission as P;
     let body = html! {
         (DOCTYPE)
-        html lang=(if lang == Lang::En { "en" } else { "de" }) {
+        html lang=(lang.as_str()) {
             head { (head(title)) }
             body {
                 a.skip href="#main" { (t(Text::SkipToContent)) }

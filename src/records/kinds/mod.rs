@@ -119,10 +119,7 @@ impl Records {
             .detail(format!(
                 "format={} lang={} register_version={} sha256={}",
                 format.as_str(),
-                match lang {
-                    Lang::De => "de",
-                    Lang::En => "en",
-                },
+                lang.as_str(),
                 report.register_version,
                 report.content_sha256
             ));
