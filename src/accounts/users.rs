@@ -30,8 +30,6 @@ pub const MAX_FAILURES: i32 = 5;
 /// How long a locked name stays locked.
 pub const LOCKOUT: chrono::Duration = chrono::Duration::minutes(15);
 const INSTALL_KEY: &str = "ui-users";
-const MIN_PASSWORD: usize = 12;
-const MAX_PASSWORD: usize = 1024;
 
 /// A login name: an e-mail address or a short name, compared case-insensitively.
 #[derive(Clone)]
@@ -58,56 +56,6 @@ impl LoginName {
     fn as_bytes(&self) -> &[u8] {
         self.0.expose().as_bytes()
     }
-}
-
-/// A new password: long enough to resist guessing without composition rules (NIST 800-63B).
-pub struct NewPassword(Sensitive<String>);
-
-impl NewPassword {
-    pub fn parse(text: &str) -> Result<Self> {
-        let n = text.chars().count();
-        if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
-            return Err(Error::invalid(
-                "password",
-                format!("must be between {MIN_PASSWORD} and {MAX_PASSWORD} characters"),
-            ));
-        }
-        Ok(Self(Sensitive::new(text.to_string())))
-    }
-}
-
-/// argon2id with the OWASP minimum (19 MiB, 2 passes, 1 lane).
-fn hasher() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
-
-fn hash_password(password: &str) -> Result<String> {
-    let mut salt = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut salt);
-    let salt =
-        SaltString::encode_b64(&salt).map_err(|e| Error::internal(anyhow::anyhow!("{e}")))?;
-    hasher()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| Error::internal(anyhow::anyhow!("argon2: {e}")))
-}
-
-fn password_matches(stored: &str, presented: &str) -> bool {
-    PasswordHash::new(stored)
-        .map(|h| hasher().verify_password(presented.as_bytes(), &h).is_ok())
-        .unwrap_or(false)
-}
-
-/// A hash to verify against when the name is unknown, so that answer takes as long as a wrong
-/// password and timing does not tell which names exist.
-fn decoy_hash() -> &'static str {
-    static DECOY: OnceLock<String> = OnceLock::new();
-    DECOY.get_or_init(|| {
-        let mut random = [0u8; 24];
-        rand::rngs::OsRng.fill_bytes(&mut random);
-        hash_password(&hex::encode(random)).unwrap_or_default()
-    })
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -633,50 +581,7 @@ fn user_by_index(conn: &mut DbConn, index: &[u8]) -> Result<Option<UserRow>, Sto
         .optional()?)
 }
 
+mod password;
 #[cfg(test)]
-mod tests {
-    use super::totp::totp_step;
-    use super::*;
-
-    #[test]
-    fn login_names_and_passwords_validate() {
-        assert_eq!(
-            LoginName::parse(" Ada@Example.DE ").unwrap().0.expose(),
-            "ada@example.de"
-        );
-        assert!(LoginName::parse("a b@x.de").is_err());
-        assert!(LoginName::parse("ab").is_err());
-        assert!(NewPassword::parse("short").is_err());
-        assert!(NewPassword::parse("correct horse battery").is_ok());
-    }
-
-    #[test]
-    fn argon2id_hashes_verify_and_carry_their_parameters() {
-        let hash = hash_password("correct horse battery").unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
-        assert!(password_matches(&hash, "correct horse battery"));
-        assert!(!password_matches(&hash, "correct horse batterz"));
-        assert!(!password_matches("garbage", "correct horse battery"));
-    }
-
-    #[test]
-    fn totp_codes_match_within_one_step() {
-        let secret = [7u8; 20];
-        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let code = Accounts::totp_code(&secret, at).unwrap();
-        let step = totp_step(&secret, &code, at).unwrap();
-        assert_eq!(step, 1_800_000_000 / 30);
-        assert_eq!(
-            totp_step(&secret, &code, at + chrono::Duration::seconds(30)),
-            Some(step)
-        );
-        assert_eq!(
-            totp_step(&secret, &code, at + chrono::Duration::seconds(95)),
-            None
-        );
-        assert_eq!(totp_step(&secret, "12345", at), None);
-    }
-}
+mod tests;
+pub use password::*;

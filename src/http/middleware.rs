@@ -113,7 +113,7 @@ mod tests {
     use super::has_encoded_control;
 
     #[test]
-    pub(super) fn encoded_control_characters_in_paths_are_found() {
+    fn encoded_control_characters_in_paths_are_found() {
         for bad in ["/v1/x/%00", "/v1/%0a/y", "/v1/%0D", "/a%1f", "/a%7F"] {
             assert!(has_encoded_control(bad), "{bad}");
         }

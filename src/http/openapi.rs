@@ -230,7 +230,7 @@ mod document_tests {
 
     /// Each parameter declared where the request carries it: a path parameter is in the path
     /// and every `{name}` in the path is declared; a page size states the 1–500 the server takes.
-    pub(super) fn mistakes(doc: &Value) -> Vec<String> {
+    fn mistakes(doc: &Value) -> Vec<String> {
         let mut found = Vec::new();
         let paths = doc["paths"].as_object().cloned().unwrap_or_default();
         for (path, item) in &paths {
@@ -268,7 +268,7 @@ mod document_tests {
     }
 
     #[test]
-    pub(super) fn every_parameter_is_declared_where_it_is_sent() {
+    fn every_parameter_is_declared_where_it_is_sent() {
         let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
         assert_eq!(mistakes(&doc), Vec::<String>::new());
         for method in ["get", "post"] {
@@ -289,7 +289,7 @@ mod document_tests {
     }
 
     #[test]
-    pub(super) fn a_query_parameter_declared_in_the_path_is_found() {
+    fn a_query_parameter_declared_in_the_path_is_found() {
         let doc = serde_json::json!({"paths": {"/v1/x/{id}": {"get": {"parameters": [
             {"name": "id", "in": "path"},
             {"name": "limit", "in": "path", "schema": {"minimum": 0}}]}}}});
