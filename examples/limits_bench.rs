@@ -2,13 +2,15 @@
 //!
 //! - `sqlite`: the limit — raw inserts of Hafen's message row shape (1 KiB body, 32-byte
 //!   blind index, the same six B-trees: primary key and Hafen's five indexes) into SQLite with Hafen's pragmas, `--batch` rows per
-//!   transaction, one prepared statement per row;
+//!   transaction, one prepared statement per row; `--table plain` inserts the same rows into a
+//!   table with its primary key only (what the database does before any schema choice);
 //! - `postgres`: the same rows into PostgreSQL as multi-row INSERTs;
 //! - `pgcrypto`: the do-it-yourself peer — PostgreSQL with the body encrypted by
 //!   `pgp_sym_encrypt_bytea` (default options) in the INSERT.
 //!
 //! ```sh
 //! cargo run --release --example limits_bench -- --target sqlite --rows 200000
+//! cargo run --release --example limits_bench -- --target sqlite --rows 200000 --table plain
 //! cargo run --release --example limits_bench -- --target postgres --rows 200000
 //! cargo run --release --example limits_bench -- --target pgcrypto --rows 20000
 //! ```
@@ -39,6 +41,20 @@ struct Args {
     sqlite_synchronous: String,
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pg_admin: String,
+    /// hafen: the message table with Hafen's five indexes; plain: its primary key only.
+    #[arg(long, default_value = "hafen")]
+    table: String,
+}
+
+impl Args {
+    /// The statements that make the table the rows go into.
+    fn schema(&self) -> anyhow::Result<String> {
+        match self.table.as_str() {
+            "hafen" => Ok(format!("{TABLE}\n{INDEXES}")),
+            "plain" => Ok(TABLE.to_string()),
+            other => anyhow::bail!("unknown table {other}: hafen or plain"),
+        }
+    }
 }
 
 diesel::table! {
@@ -58,7 +74,7 @@ diesel::table! {
     }
 }
 
-const SCHEMA: &str = "CREATE TABLE bench_messages (
+const TABLE: &str = "CREATE TABLE bench_messages (
     id TEXT PRIMARY KEY NOT NULL,
     tenant_id TEXT NOT NULL,
     contact_id TEXT NOT NULL,
@@ -71,8 +87,10 @@ const SCHEMA: &str = "CREATE TABLE bench_messages (
     body_sealed BLOB,
     period_key_id TEXT,
     idempotency_index BLOB
-);
--- Hafen's indexes on messages (migrations/*/…foundation, …channels, …retention).
+);";
+
+const INDEXES: &str =
+    "-- Hafen's indexes on messages (migrations/*/…foundation, …channels, …retention).
 CREATE UNIQUE INDEX bench_external ON bench_messages (tenant_id, external_index);
 CREATE INDEX bench_contact_time ON bench_messages (tenant_id, contact_id, occurred_at, id);
 CREATE INDEX bench_tenant_time ON bench_messages (tenant_id, occurred_at);
@@ -113,6 +131,7 @@ fn rows(n: usize, body_bytes: usize) -> Vec<Row> {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let data = rows(args.rows, args.body_bytes);
+    args.schema()?;
     let (label, seconds) = match args.target.as_str() {
         "sqlite" => ("SQLite raw", sqlite(&args, &data)?),
         "postgres" => ("PostgreSQL raw", postgres(&args, &data, false)?),
@@ -120,7 +139,8 @@ fn main() -> anyhow::Result<()> {
         other => anyhow::bail!("unknown target {other}: sqlite, postgres or pgcrypto"),
     };
     println!(
-        "{label}: {} rows of {} B in batches of {}: {:.2} s, {:.0} rows/s",
+        "{label}, {} table: {} rows of {} B in batches of {}: {:.2} s, {:.0} rows/s",
+        args.table,
         args.rows,
         args.body_bytes,
         args.batch,
@@ -129,7 +149,7 @@ fn main() -> anyhow::Result<()> {
     );
     println!(
         "BENCH {}",
-        serde_json::json!({"bench": "limit", "target": args.target, "rows": args.rows,
+        serde_json::json!({"bench": "limit", "target": args.target, "table": args.table, "rows": args.rows,
             "batch": args.batch, "rows_per_s": args.rows as f64 / seconds})
     );
     Ok(())
@@ -147,7 +167,7 @@ fn sqlite(args: &Args, data: &[Row]) -> anyhow::Result<f64> {
         args.sqlite_synchronous.to_uppercase(),
         hafen::store::backend::SQLITE_WRITER_CACHE_KIB
     ))?;
-    conn.batch_execute(SCHEMA)?;
+    conn.batch_execute(&args.schema()?)?;
     let started = Instant::now();
     for chunk in data.chunks(args.batch) {
         conn.transaction::<_, anyhow::Error, _>(|conn| {
@@ -187,7 +207,7 @@ fn postgres(args: &Args, data: &[Row], pgcrypto: bool) -> anyhow::Result<f64> {
         .unwrap_or_default();
     let result = (|| -> anyhow::Result<f64> {
         let mut conn = PgConnection::establish(&format!("{base}/{name}"))?;
-        conn.batch_execute(&SCHEMA.replace("BLOB", "BYTEA"))?;
+        conn.batch_execute(&args.schema()?.replace("BLOB", "BYTEA"))?;
         if pgcrypto {
             conn.batch_execute("CREATE EXTENSION pgcrypto")?;
         }
