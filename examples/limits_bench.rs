@@ -94,7 +94,8 @@ const INDEXES: &str =
 CREATE UNIQUE INDEX bench_external ON bench_messages (tenant_id, external_index);
 CREATE INDEX bench_contact_time ON bench_messages (tenant_id, contact_id, occurred_at, id);
 CREATE INDEX bench_tenant_time ON bench_messages (tenant_id, occurred_at);
-CREATE UNIQUE INDEX bench_idempotency ON bench_messages (tenant_id, idempotency_index);
+CREATE UNIQUE INDEX bench_idempotency ON bench_messages (tenant_id, idempotency_index)
+    WHERE idempotency_index IS NOT NULL;
 CREATE INDEX bench_period_key ON bench_messages (period_key_id);";
 
 /// Rows of one month share their period key.

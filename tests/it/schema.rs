@@ -264,3 +264,91 @@ fn both_backends_and_schema_rs_describe_the_same_database() {
     // The connection goes before its database is dropped.
     drop(postgres);
 }
+
+#[derive(QueryableByName)]
+struct Sql {
+    #[diesel(sql_type = Text)]
+    sql: String,
+}
+
+#[derive(QueryableByName)]
+struct SqlitePlan {
+    #[diesel(sql_type = Text)]
+    detail: String,
+}
+
+#[derive(QueryableByName)]
+struct PgPlan {
+    #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+/// Most messages carry no idempotency key (everything that arrives, every send without one), so
+/// the unique index on the key holds only the messages that have one (issue 24: no B-tree write
+/// per message for nothing); the lookup a repeated send makes must still use it.
+#[test]
+fn the_idempotency_index_holds_only_keyed_messages_and_serves_the_lookup() {
+    let (mut sqlite, _db, _dir) = migrated(crate::support::Backend::Sqlite);
+    let DbConn::Sqlite(conn) = &mut sqlite else {
+        unreachable!()
+    };
+    let index: Sql = diesel::sql_query(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'messages_idempotency'",
+    )
+    .get_result(conn)
+    .unwrap();
+    assert!(
+        squeeze(&index.sql).ends_with("WHERE idempotency_index IS NOT NULL"),
+        "{}",
+        index.sql
+    );
+    let plan: Vec<SqlitePlan> = diesel::sql_query(
+        "EXPLAIN QUERY PLAN SELECT id FROM messages WHERE tenant_id = 't' AND idempotency_index = x'01'",
+    )
+    .load(conn)
+    .unwrap();
+    assert!(
+        plan.iter()
+            .any(|p| p.detail.contains("messages_idempotency")),
+        "{:?}",
+        plan.iter().map(|p| &p.detail).collect::<Vec<_>>()
+    );
+
+    if !postgres_available() {
+        return;
+    }
+    let (mut postgres, _pg_db, _pg_dir) = migrated(crate::support::Backend::Postgres);
+    let DbConn::Postgres(conn) = &mut postgres else {
+        unreachable!()
+    };
+    let index: Sql = diesel::sql_query(
+        "SELECT indexdef::text AS sql FROM pg_indexes WHERE indexname = 'messages_idempotency'",
+    )
+    .get_result(conn)
+    .unwrap();
+    assert!(
+        index.sql.ends_with("WHERE (idempotency_index IS NOT NULL)"),
+        "{}",
+        index.sql
+    );
+    // An empty table is scanned whole whatever the indexes; forbid that to see the index chosen.
+    diesel::sql_query("SET enable_seqscan = off")
+        .execute(conn)
+        .unwrap();
+    let plan: Vec<PgPlan> = diesel::sql_query(
+        "EXPLAIN SELECT id FROM messages WHERE tenant_id = 't' AND idempotency_index = '\\x01'::bytea",
+    )
+    .load(conn)
+    .unwrap();
+    assert!(
+        plan.iter().any(|p| p.line.contains("messages_idempotency")),
+        "{:?}",
+        plan.iter().map(|p| &p.line).collect::<Vec<_>>()
+    );
+    drop(postgres);
+}
+
+/// One space for every run of whitespace (SQLite keeps an index's SQL as it was written).
+fn squeeze(sql: &str) -> String {
+    sql.split_whitespace().collect::<Vec<_>>().join(" ")
+}
