@@ -9,7 +9,9 @@
 //! 1000 real, encrypted messages of 2015 (written straight into the database: seeding through
 //! the API would take longer than the sweep). Then `--clients` clients ingest batches of 100
 //! fresh 1 KiB messages at `--ingest-rate` messages/s in total, and one retention run deletes
-//! every expired message. Prints the delete rate and the ingest latency during the sweep.
+//! every expired message. Prints the delete rate, the ingest latency during the sweep, and the
+//! phases: when the expired content became unreadable (the run's answer: rows deleted, period
+//! keys destroyed) and when its space came back, both from the run's start.
 //! See docs/benchmarks.md.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -37,6 +39,9 @@ struct Args {
     /// Database URL (default: SQLite in a temporary data dir). The database must be empty.
     #[arg(long)]
     database: Option<String>,
+    /// How long to wait, after the run answered, for the freed space to come back.
+    #[arg(long, default_value_t = 120)]
+    reclaim_wait_secs: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -214,6 +219,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
             (latencies, failures)
         }));
     }
+    let vacuums_before = {
+        let url = db_url.clone();
+        tokio::task::spawn_blocking(move || space_probe(&mut url.connect(Default::default())?))
+            .await??
+    };
     let started = Instant::now();
     let report = post(format!("/v1/tenants/{tenant}/retention/runs"), json!({})).await?;
     let sweep = started.elapsed();
@@ -226,6 +236,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
         failures += f;
     }
     let ingest_window = started.elapsed();
+    // The phases of issue 24: the run answers once every expired item is deleted and the
+    // period keys are destroyed (from then on nothing of it can be read, in any backup either);
+    // the space comes back afterwards (SQLite: free pages given back; PostgreSQL: dead rows
+    // vacuumed).
+    let unreadable = sweep;
+    let reclaimed = {
+        let (url, polled_from) = (db_url.clone(), started.elapsed());
+        let wait = Duration::from_secs(args.reclaim_wait_secs);
+        tokio::task::spawn_blocking(move || space_back(&url, vacuums_before, wait))
+            .await??
+            .map(|after| polled_from + after)
+    };
     latencies.sort();
     let pct = |p: f64| {
         latencies
@@ -263,11 +285,55 @@ async fn run(args: Args) -> anyhow::Result<()> {
             "deleted_per_s": deleted as f64 / sweep.as_secs_f64(),
             "ingest_msgs_per_s": (latencies.len() * BATCH) as f64 / ingest_window.as_secs_f64(),
             "ingest_p50_ms": pct(0.50), "ingest_p99_ms": pct(0.99), "failures": failures,
+            "ingest_offered_per_s": args.ingest_rate,
+            "unreadable_s": unreadable.as_secs_f64(),
+            "reclaimed_s": reclaimed.map(|d| d.as_secs_f64()),
         })
     );
     handle.stop(true).await;
     let _ = server.await;
     Ok(())
+}
+
+/// What says whether freed space is back: SQLite's free pages (back when none are left);
+/// PostgreSQL's count of vacuums of `messages` (back when one ran after the run started).
+fn space_probe(conn: &mut hafen::store::DbConn) -> anyhow::Result<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct Probe {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let sql = match conn {
+        hafen::store::DbConn::Sqlite(_) => {
+            "SELECT freelist_count AS n FROM pragma_freelist_count()"
+        }
+        hafen::store::DbConn::Postgres(_) => {
+            "SELECT coalesce(sum(vacuum_count + autovacuum_count), 0)::bigint AS n \
+             FROM pg_stat_user_tables WHERE relname = 'messages'"
+        }
+    };
+    let probe: Probe = diesel::RunQueryDsl::get_result(diesel::sql_query(sql), conn)?;
+    Ok(probe.n)
+}
+
+/// Waits, polling, until the space the run freed is back (see [`space_probe`]; `before` is the
+/// probe taken before the run); how long that took, or None if not within `wait`.
+fn space_back(
+    url: &hafen::store::conn::DatabaseUrl,
+    before: i64,
+    wait: Duration,
+) -> anyhow::Result<Option<Duration>> {
+    let mut conn = url.connect(Default::default())?;
+    let sqlite = matches!(conn, hafen::store::DbConn::Sqlite(_));
+    let started = Instant::now();
+    while started.elapsed() < wait {
+        let now = space_probe(&mut conn)?;
+        if (sqlite && now == 0) || (!sqlite && now > before) {
+            return Ok(Some(started.elapsed()));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(None)
 }
 
 /// Copies the 1000 seed messages `copies` times (rounded to whole rounds), 100 000 rows per
