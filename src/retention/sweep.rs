@@ -364,9 +364,22 @@ impl Retention {
         }
     }
 
-    /// Gives freed pages back (SQLite), in small steps between other writes.
+    /// Gives freed space back: PostgreSQL vacuums the tables retention deletes from; SQLite
+    /// returns free pages to the file system in small steps between other writes.
     pub(super) async fn reclaim_space(&self) {
         let started = std::time::Instant::now();
+        let tables: Vec<&'static str> = super::coverage::SEALED_TABLES
+            .iter()
+            .map(|t| t.table)
+            .collect();
+        if let Err(e) = self
+            .infra
+            .store
+            .read(move |conn| backend::vacuum(conn, &tables))
+            .await
+        {
+            tracing::warn!(error = %crate::telemetry::chain(&e), "could not vacuum after retention");
+        }
         for _ in 0..10_000 {
             match self
                 .infra

@@ -22,6 +22,7 @@ both_backends!(
     bad_retention_input_is_refused_and_changes_nothing,
     old_audit_entries_are_pruned_and_the_chain_still_verifies,
     one_person_cannot_delete_a_tenants_messages_at_once,
+    the_space_a_run_frees_comes_back_without_waiting,
 );
 
 pub fn rule(category: &str, channel: Option<&str>, start: &str, period: &str) -> Value {
@@ -1509,4 +1510,89 @@ async fn one_person_cannot_delete_a_tenants_messages_at_once(backend: Backend) {
     let version = activate(&app, &tenant, &first, &rules).await;
     assert_eq!(version["state"], json!("active"));
     app.stop().await;
+}
+
+#[derive(diesel::QueryableByName)]
+struct Number {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// What says the space came back: SQLite's database size in pages (the free pages are given
+/// back to the file system); PostgreSQL's count of vacuums of `messages`.
+fn space_probe(app: &TestApp) -> i64 {
+    let mut conn = app.db.connect();
+    let sql = match &conn {
+        hafen::store::DbConn::Sqlite(_) => "SELECT page_count AS n FROM pragma_page_count()",
+        hafen::store::DbConn::Postgres(_) => {
+            "SELECT coalesce(sum(vacuum_count + autovacuum_count), 0)::bigint AS n \
+             FROM pg_stat_user_tables WHERE relname = 'messages'"
+        }
+    };
+    diesel::sql_query(sql)
+        .get_result::<Number>(&mut conn)
+        .unwrap()
+        .n
+}
+
+/// A run's freed space comes back without waiting for anyone (issue 24): SQLite gives the
+/// free pages back to the file system, PostgreSQL vacuums the tables the run deleted from
+/// instead of leaving that to autovacuum's thresholds.
+async fn the_space_a_run_frees_comes_back_without_waiting(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let body = "Lieferschein und Rechnung ".repeat(160);
+    let messages: Vec<Value> = (0..200)
+        .map(|i| {
+            let mut m = text_message(
+                "whatsapp",
+                &format!("+49151{i:08}"),
+                &body,
+                Some(&format!("wamid.SPACE{i}")),
+            );
+            m["occurred_at"] = json!("2026-11-20T10:00:00Z");
+            m
+        })
+        .collect();
+    // Ten to a request: a request body is at most 64 KiB.
+    for batch in messages.chunks(10) {
+        let (status, stored) = app
+            .post(
+                &format!("/v1/tenants/{tenant}/messages"),
+                &app.admin_token,
+                &json!({ "messages": batch }),
+            )
+            .await;
+        assert_eq!(status, 201, "{stored}");
+    }
+    activate(
+        &app,
+        &tenant,
+        &app.admin_token,
+        &keep_all_but(&[rule("message_metadata", None, "collection", "P1Y")]),
+    )
+    .await;
+    let before = space_probe(&app);
+    app.clock.set(at("2028-01-02T00:00:00Z"));
+    let certificate = run(&app, &tenant).await;
+    assert_eq!(
+        certificate["counts"]["message_metadata"],
+        json!(200),
+        "{certificate}"
+    );
+    // The space comes back in the background, after the run answered: poll for it.
+    let back = |now: i64| match backend {
+        // 200 sealed bodies of 4 KiB took at least 200 pages.
+        Backend::Sqlite => now <= before - 200,
+        Backend::Postgres => now > before,
+    };
+    let mut now = space_probe(&app);
+    for _ in 0..300 {
+        if back(now) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        now = space_probe(&app);
+    }
+    assert!(back(now), "before the run {before}, 30 s after it {now}");
 }
