@@ -3,7 +3,10 @@
 //! one font and one direction, ready to draw left to right.
 
 use krilla::text::{GlyphId, KrillaGlyph};
-use rustybuzz::{Direction, UnicodeBuffer};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rustybuzz::{script, Direction, Language, Script, ShapePlan, UnicodeBuffer};
 use unicode_bidi::BidiInfo;
 
 use super::fonts::{font_for, is_attached, printable, FontId};
@@ -43,6 +46,33 @@ pub struct Line {
     pub width: f32,
 }
 
+/// What a shaping plan depends on besides the font's data.
+type PlanKey = (FontId, Direction, Script, Option<Language>);
+
+/// The shaping plan for a font, direction, script and language, made once per process.
+/// Making a plan reads the font's layout tables and is far slower than shaping a line with it
+/// (`rustybuzz::shape` makes one per call: an Art. 15 PDF with 10 000 messages took two
+/// minutes that way, docs/benchmarks.md).
+fn plan_for(face: &rustybuzz::Face<'static>, key: PlanKey) -> Arc<ShapePlan> {
+    static PLANS: OnceLock<Mutex<HashMap<PlanKey, Arc<ShapePlan>>>> = OnceLock::new();
+    let plans = PLANS.get_or_init(Mutex::default);
+    let mut plans = plans.lock().unwrap_or_else(|e| e.into_inner());
+    plans
+        .entry(key.clone())
+        .or_insert_with(|| {
+            let (_, direction, script, language) = key;
+            let script = (script != script::UNKNOWN).then_some(script);
+            Arc::new(ShapePlan::new(
+                face,
+                direction,
+                script,
+                language.as_ref(),
+                &[],
+            ))
+        })
+        .clone()
+}
+
 /// Shapes `text` in one font and direction.
 fn shape_run(text: &str, font: FontId, size: f32, rtl: bool) -> Segment {
     let Some(face) = font.face() else {
@@ -61,7 +91,11 @@ fn shape_run(text: &str, font: FontId, size: f32, rtl: bool) -> Segment {
     } else {
         Direction::LeftToRight
     });
-    let output = rustybuzz::shape(face, &[], buffer);
+    let plan = plan_for(
+        face,
+        (font, buffer.direction(), buffer.script(), buffer.language()),
+    );
+    let output = rustybuzz::shape_with_plan(face, &plan, buffer);
     let upem = face.units_per_em() as f32;
     let infos = output.glyph_infos();
     let positions = output.glyph_positions();
@@ -249,6 +283,61 @@ fn break_word(word: &str, style: Style, max: f32) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cached plans shape exactly as a plan made for the call would (`rustybuzz::shape`):
+    /// the same glyphs at the same advances, in every script the documents use.
+    #[test]
+    fn cached_plans_shape_like_fresh_ones() {
+        let samples = [
+            (
+                FontId::Regular,
+                "Übermittlung an Dritte: Straße 12, 10117 Berlin — fi ffl AV Wa",
+                false,
+            ),
+            (FontId::Bold, "Löschnachweis Nr. 42", false),
+            (FontId::Mono, "sha256=dbf78d816e8dc455", false),
+            (FontId::Arabic, "مرحبا بالعالم", true),
+            (FontId::Hebrew, "שלום עולם", true),
+            (FontId::Regular, "12:45 – 0,5 %", false),
+        ];
+        for (font, text, rtl) in samples {
+            for _ in 0..2 {
+                let cached = shape_run(text, font, 10.0, rtl);
+                let face = font.face().unwrap();
+                let mut buffer = UnicodeBuffer::new();
+                buffer.push_str(text);
+                buffer.guess_segment_properties();
+                buffer.set_direction(if rtl {
+                    Direction::RightToLeft
+                } else {
+                    Direction::LeftToRight
+                });
+                let fresh = rustybuzz::shape(face, &[], buffer);
+                let ids: Vec<u32> = fresh.glyph_infos().iter().map(|g| g.glyph_id).collect();
+                let advances: Vec<i32> = fresh
+                    .glyph_positions()
+                    .iter()
+                    .map(|p| p.x_advance)
+                    .collect();
+                let upem = face.units_per_em() as f32;
+                assert_eq!(
+                    cached
+                        .glyphs
+                        .iter()
+                        .map(|g| g.glyph_id.to_u32())
+                        .collect::<Vec<_>>(),
+                    ids,
+                    "{text}"
+                );
+                let cached_advances: Vec<i32> = cached
+                    .glyphs
+                    .iter()
+                    .map(|g| (g.x_advance * upem).round() as i32)
+                    .collect();
+                assert_eq!(cached_advances, advances, "{text}");
+            }
+        }
+    }
 
     const BODY: Style = Style::new(FontId::Regular, 10.0);
 
