@@ -504,8 +504,9 @@ fn auto_widths(t: &Table, n: usize, width: f32) -> Vec<f32> {
     let mut measure = |row: &[String], style: Style| {
         for c in 0..n {
             let value = row.get(c).map(String::as_str).unwrap_or("");
-            min[c] = min[c].max((text::widest_word(value, style) + 2.0 * PAD).min(width / 3.0));
-            max[c] = max[c].max(text::natural_width(value, style) + 2.0 * PAD);
+            let (word, line) = text::extents(value, style);
+            min[c] = min[c].max((word + 2.0 * PAD).min(width / 3.0));
+            max[c] = max[c].max(line + 2.0 * PAD);
         }
     };
     measure(&t.columns, CELL_HEAD);

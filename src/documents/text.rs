@@ -4,6 +4,7 @@
 
 use krilla::text::{GlyphId, KrillaGlyph};
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rustybuzz::{script, Direction, Language, Script, ShapePlan, UnicodeBuffer};
@@ -138,9 +139,9 @@ fn shape_run(text: &str, font: FontId, size: f32, rtl: bool) -> Segment {
     }
 }
 
-/// Splits text (in logical order) into runs that one font draws.
-fn font_runs(text: &str, primary: FontId) -> Vec<(FontId, &str)> {
-    let mut runs: Vec<(FontId, &str)> = Vec::new();
+/// Splits text (in logical order) into runs that one font draws, as byte ranges of `text`.
+fn font_runs(text: &str, primary: FontId) -> Vec<(FontId, Range<usize>)> {
+    let mut runs: Vec<(FontId, Range<usize>)> = Vec::new();
     let mut current: Option<(FontId, usize)> = None;
     for (i, c) in text.char_indices() {
         let font = match current {
@@ -151,7 +152,7 @@ fn font_runs(text: &str, primary: FontId) -> Vec<(FontId, &str)> {
         };
         match current {
             Some((f, start)) if f != font => {
-                runs.push((f, &text[start..i]));
+                runs.push((f, start..i));
                 current = Some((font, i));
             }
             None => current = Some((font, i)),
@@ -159,7 +160,7 @@ fn font_runs(text: &str, primary: FontId) -> Vec<(FontId, &str)> {
         }
     }
     if let Some((f, start)) = current {
-        runs.push((f, &text[start..]));
+        runs.push((f, start..text.len()));
     }
     runs
 }
@@ -177,9 +178,10 @@ pub fn shape_line(text: &str, style: Style) -> Line {
     let (levels, runs) = bidi.visual_runs(para, para.range.clone());
     for run in runs {
         let rtl = levels.get(run.start).is_some_and(|l| l.is_rtl());
-        let mut segments: Vec<Segment> = font_runs(&text[run.clone()], style.font)
+        let piece = &text[run.clone()];
+        let mut segments: Vec<Segment> = font_runs(piece, style.font)
             .into_iter()
-            .map(|(font, piece)| shape_run(piece, font, style.size, rtl))
+            .map(|(font, range)| shape_run(&piece[range], font, style.size, rtl))
             .collect();
         if rtl {
             segments.reverse();
@@ -192,28 +194,70 @@ pub fn shape_line(text: &str, style: Style) -> Line {
     line
 }
 
+/// The advances of `text` in points, each glyph's counted at the byte where its cluster
+/// starts, so the width of any range between clusters is the sum over its bytes. The text is
+/// shaped once, font run by font run: breaking lines then adds up widths instead of shaping
+/// every word, and every character of an over-long word, on its own (an Art. 15 export of
+/// messages without spaces shaped each character three times, docs/benchmarks.md).
+fn advances(text: &str, style: Style) -> Vec<f32> {
+    let mut out = vec![0.0; text.len()];
+    // Right-to-left text is measured right to left: Arabic letters take other forms then.
+    let levels = BidiInfo::new(text, None).levels;
+    let rtl_at = |i: usize| levels.get(i).is_some_and(|l| l.is_rtl());
+    for (font, range) in font_runs(text, style.font) {
+        let mut start = range.start;
+        while start < range.end {
+            let rtl = rtl_at(start);
+            let end = text[start..range.end]
+                .char_indices()
+                .map(|(i, _)| start + i)
+                .find(|&i| rtl_at(i) != rtl)
+                .unwrap_or(range.end);
+            for glyph in shape_run(&text[start..end], font, style.size, rtl).glyphs {
+                if let Some(slot) = out.get_mut(start + glyph.text_range.start) {
+                    *slot += glyph.x_advance * style.size;
+                }
+            }
+            start = end;
+        }
+    }
+    out
+}
+
 /// The width of `text` on one line.
 pub fn width(text: &str, style: Style) -> f32 {
-    font_runs(text, style.font)
-        .into_iter()
-        .map(|(font, piece)| shape_run(piece, font, style.size, false).width)
-        .sum()
+    advances(text, style).iter().sum()
 }
 
-/// The widest word of `text`: the narrowest a column can be without breaking words.
-pub fn widest_word(text: &str, style: Style) -> f32 {
-    let text = printable(text, style.font);
-    text.split([' ', '\n'])
-        .map(|w| width(w, style))
-        .fold(0.0, f32::max)
+/// Byte ranges of `text` between the separators.
+fn pieces<'a>(text: &'a str, separators: &'a [char]) -> impl Iterator<Item = Range<usize>> + 'a {
+    let mut start = 0;
+    text.char_indices()
+        .filter(|(_, c)| separators.contains(c))
+        .map(|(i, _)| i)
+        .chain(std::iter::once(text.len()))
+        .map(move |end| {
+            let range = start..end;
+            start = end + 1;
+            range
+        })
 }
 
-/// The width of the longest hard line of `text`: what a column needs to show it unbroken.
-pub fn natural_width(text: &str, style: Style) -> f32 {
+fn sum(advances: &[f32], range: Range<usize>) -> f32 {
+    advances.get(range).map_or(0.0, |a| a.iter().sum())
+}
+
+/// What a column needs for `text`: its widest word (the narrowest it can be without breaking
+/// words) and its longest hard line (the width to show it unbroken).
+pub fn extents(text: &str, style: Style) -> (f32, f32) {
     let text = printable(text, style.font);
-    text.split('\n')
-        .map(|l| width(l, style))
-        .fold(0.0, f32::max)
+    let advances = advances(&text, style);
+    let widest = |separators: &[char]| {
+        pieces(&text, separators)
+            .map(|r| sum(&advances, r))
+            .fold(0.0, f32::max)
+    };
+    (widest(&[' ', '\n']), widest(&['\n']))
 }
 
 /// Breaks `text` into lines of at most `max` points: at spaces, and inside a word only when
@@ -223,10 +267,12 @@ pub fn lines(text: &str, style: Style, max: f32) -> Vec<Line> {
     let space = width(" ", style);
     let mut out = Vec::new();
     for hard in text.split('\n') {
+        let advances = advances(hard, style);
         let mut current = String::new();
         let mut current_width = 0.0;
-        for word in hard.split(' ').filter(|w| !w.is_empty()) {
-            let w = width(word, style);
+        for range in pieces(hard, &[' ']).filter(|r| !r.is_empty()) {
+            let word = &hard[range.clone()];
+            let w = sum(&advances, range.clone());
             if !current.is_empty() && current_width + space + w <= max {
                 current.push(' ');
                 current.push_str(word);
@@ -242,12 +288,12 @@ pub fn lines(text: &str, style: Style, max: f32) -> Vec<Line> {
                 current.push_str(word);
                 current_width = w;
             } else {
-                let mut pieces = break_word(word, style, max);
-                if let Some(last) = pieces.pop() {
-                    for piece in pieces {
+                let mut cut = break_word(word, &advances[range], max);
+                if let Some((last, last_width)) = cut.pop() {
+                    for (piece, _) in cut {
                         out.push(shape_line(&piece, style));
                     }
-                    current_width = width(&last, style);
+                    current_width = last_width;
                     current = last;
                 }
             }
@@ -257,25 +303,23 @@ pub fn lines(text: &str, style: Style, max: f32) -> Vec<Line> {
     out
 }
 
-/// Cuts a word wider than `max` into pieces that fit, never inside a character cluster.
-/// Widths add up character by character, so a 4,096-character message without a space
-/// costs linear time, not quadratic.
-fn break_word(word: &str, style: Style, max: f32) -> Vec<String> {
+/// Cuts a word wider than `max` into pieces that fit (each with its width), never inside a
+/// character cluster. `advances` are the word's own, byte by byte.
+fn break_word(word: &str, advances: &[f32], max: f32) -> Vec<(String, f32)> {
     let mut pieces = Vec::new();
     let mut piece = String::new();
     let mut piece_width = 0.0;
-    let mut buf = [0u8; 4];
-    for c in word.chars() {
-        let w = width(c.encode_utf8(&mut buf), style);
+    for (i, c) in word.char_indices() {
+        let w = sum(advances, i..i + c.len_utf8());
         if !piece.is_empty() && !is_attached(c) && piece_width + w > max {
-            pieces.push(std::mem::take(&mut piece));
+            pieces.push((std::mem::take(&mut piece), piece_width));
             piece_width = 0.0;
         }
         piece.push(c);
         piece_width += w;
     }
     if !piece.is_empty() {
-        pieces.push(piece);
+        pieces.push((piece, piece_width));
     }
     pieces
 }
@@ -362,6 +406,52 @@ mod tests {
         let lines = lines(&hash, BODY, 80.0);
         assert!(lines.len() > 2);
         assert_eq!(lines.iter().map(text_of).collect::<String>(), hash);
+    }
+
+    /// Line breaking adds up the advances of one shaping of the whole text: the sums agree
+    /// with shaping each part on its own, in every script, within a rounding.
+    #[test]
+    fn summed_advances_agree_with_shaping_each_part() {
+        for text in [
+            "Übermittlung an Dritte: Straße 12, 10117 Berlin",
+            "Name: محمد بن سلمان",
+            "שלום עולם and more",
+            "Danke ❤\u{FE0F} 😊 x",
+        ] {
+            let advances = advances(text, BODY);
+            for range in pieces(text, &[' ']) {
+                let alone = shape_line(&text[range.clone()], BODY).width;
+                let summed = sum(&advances, range.clone());
+                assert!(
+                    (alone - summed).abs() < 0.05,
+                    "{:?}: {alone} vs {summed}",
+                    &text[range]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn extents_are_the_widest_word_and_the_longest_line() {
+        let (word, line) = extents("kurz Donaudampfschiff\nnoch eine längere Zeile hier", BODY);
+        let (w, l) = (
+            shape_line("Donaudampfschiff", BODY).width,
+            shape_line("noch eine längere Zeile hier", BODY).width,
+        );
+        assert!((word - w).abs() < 0.05, "{word} vs {w}");
+        assert!((line - l).abs() < 0.05, "{line} vs {l}");
+    }
+
+    #[test]
+    fn cut_pieces_of_a_long_word_each_fit_and_measure_what_they_draw() {
+        let word = "0123456789abcdef".repeat(16);
+        let lines = lines(&word, BODY, 80.0);
+        for l in &lines {
+            assert!(l.width <= 80.0 + 0.05, "{}", l.width);
+        }
+        assert!(lines[..lines.len() - 1]
+            .iter()
+            .all(|l| l.width > 80.0 - 10.0));
     }
 
     #[test]
