@@ -40,6 +40,9 @@ struct Args {
     /// SQLite durability: full or normal.
     #[arg(long, default_value = "full")]
     sqlite_synchronous: String,
+    /// PostgreSQL writer connections (`db_writers`; SQLite always has one).
+    #[arg(long, default_value_t = 4)]
+    writers: u32,
     /// Post to this running Hafen (e.g. `http://127.0.0.1:8080`) instead of one started here;
     /// needs `--token` (an admin token).
     #[arg(long, requires = "token")]
@@ -63,6 +66,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     config.database_url = args.database.clone().map(hafen::sensitive::Sensitive::new);
     config.sqlite_synchronous = serde_json::from_value(json!(args.sqlite_synchronous))?;
     config.log_filter = "warn".into();
+    config.db_writers = args.writers;
     // The load comes from one address; the benchmark measures capacity, not the flood limit.
     config.webhook_rate_per_ip = 0;
     hafen::telemetry::init(hafen::telemetry::LogFormat::Human, "warn");

@@ -54,8 +54,12 @@ pub async fn open(
     }
 
     let database = config.database()?;
-    let store = Store::open(&database, config.store_options())
-        .with_context(|| format!("cannot open the database {}", database.redacted()))?;
+    let store = Store::open(
+        &database,
+        config.store_options(),
+        std::sync::Arc::new(crate::audit::ChainAppends),
+    )
+    .with_context(|| format!("cannot open the database {}", database.redacted()))?;
     let has_data = has_tokens(&store).await?;
 
     let (identity, fresh) = match (&source, key_exists) {

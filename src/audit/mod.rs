@@ -156,32 +156,118 @@ impl AuditRow {
 }
 
 /// Appends `event` at the end of the chain; call inside the write transaction of the change
-/// it records, so the change and its record commit together.
-pub fn append(conn: &mut DbConn, at: DateTime<Utc>, event: AuditEvent) -> Result<i64, StoreError> {
+/// it records, so the change and its record commit together. Inside a writer group the entry
+/// is linked into the chain at the group's end, just before its COMMIT ([`ChainAppends`]);
+/// elsewhere (a command on its own connection) at once.
+pub fn append(conn: &mut DbConn, at: DateTime<Utc>, event: AuditEvent) -> Result<(), StoreError> {
+    let deferred = PENDING.with(|pending| match pending.borrow_mut().as_mut() {
+        Some(entries) => {
+            entries.push((at, event.clone()));
+            true
+        }
+        None => false,
+    });
+    if deferred {
+        return Ok(());
+    }
+    append_all(conn, vec![(at, event)])
+}
+
+/// Links `entries` into the chain in order (PostgreSQL: one statement per 500).
+fn append_all(conn: &mut DbConn, entries: Vec<Pending>) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
     backend::lock_audit_chain(conn)?;
     let last: Option<(i64, Vec<u8>)> = audit_log::table
         .order(audit_log::seq.desc())
         .select((audit_log::seq, audit_log::hash))
         .first(conn)
         .optional()?;
-    let (seq, prev_hash) = next_link(last);
-    let mut row = AuditRow {
-        seq,
-        at: to_micros(at),
-        tenant_id: event.tenant.map(|t| t.as_str().to_string()),
-        actor: event.actor.audit_label(),
-        action: event.action.to_string(),
-        object_type: event.object_type.map(str::to_string),
-        object_id: event.object_id,
-        detail: event.detail,
-        prev_hash,
-        hash: Vec::new(),
-    };
-    row.hash = row.compute_hash();
-    diesel::insert_into(audit_log::table)
-        .values(&row)
-        .execute(conn)?;
-    Ok(seq)
+    let (mut seq, mut prev_hash) = next_link(last);
+    let mut rows = Vec::with_capacity(entries.len());
+    for (at, event) in entries {
+        let mut row = AuditRow {
+            seq,
+            at: to_micros(at),
+            tenant_id: event.tenant.map(|t| t.as_str().to_string()),
+            actor: event.actor.audit_label(),
+            action: event.action.to_string(),
+            object_type: event.object_type.map(str::to_string),
+            object_id: event.object_id,
+            detail: event.detail,
+            prev_hash,
+            hash: Vec::new(),
+        };
+        row.hash = row.compute_hash();
+        (seq, prev_hash) = (seq + 1, row.hash.clone());
+        rows.push(row);
+    }
+    match conn {
+        DbConn::Postgres(c) => {
+            for chunk in rows.chunks(500) {
+                diesel::insert_into(audit_log::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+        }
+        // Diesel's SQLite backend has no multi-row VALUES; the statements are prepared once
+        // and run inside the writer's transaction, so each is cheap.
+        DbConn::Sqlite(c) => {
+            for row in &rows {
+                diesel::insert_into(audit_log::table)
+                    .values(row)
+                    .execute(c)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An entry handed to the transaction, not yet in the chain.
+type Pending = (DateTime<Utc>, AuditEvent);
+
+std::thread_local! {
+    /// The entries of the write transaction running on this thread, while a writer group (or a
+    /// retention batch beside it) runs: see [`ChainAppends`].
+    static PENDING: std::cell::RefCell<Option<Vec<Pending>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Links a write transaction's audit entries into the chain together, just before its COMMIT.
+/// The chain is the one thing every write must take its turn at (PostgreSQL: an advisory
+/// lock); taken at the end, it is held only while the entries are inserted and committed, so
+/// several writer connections (and instances) write their rows in parallel. The holder never
+/// waits for a row another transaction holds, so the lock cannot be part of a deadlock
+/// (docs/decisions.md, "Several writers"). A job that fails takes its entries with it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ChainAppends;
+
+impl crate::store::Finisher for ChainAppends {
+    fn begin(&self) {
+        PENDING.with(|p| *p.borrow_mut() = Some(Vec::new()));
+    }
+
+    fn mark(&self) -> usize {
+        PENDING.with(|p| p.borrow().as_ref().map_or(0, Vec::len))
+    }
+
+    fn rollback_to(&self, mark: usize) {
+        PENDING.with(|p| {
+            if let Some(entries) = p.borrow_mut().as_mut() {
+                entries.truncate(mark);
+            }
+        });
+    }
+
+    fn finish(&self, conn: &mut DbConn) -> Result<(), StoreError> {
+        let entries = PENDING.with(|p| p.borrow_mut().take()).unwrap_or_default();
+        append_all(conn, entries)
+    }
+
+    fn discard(&self) {
+        PENDING.with(|p| *p.borrow_mut() = None);
+    }
 }
 
 /// The outcome of checking the chain.

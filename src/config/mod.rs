@@ -66,6 +66,8 @@ pub struct Config {
     pub sqlite_synchronous: SqliteSync,
     /// Connections in the read pool.
     pub db_pool_size: u32,
+    /// Writer connections on PostgreSQL (SQLite always has one writer).
+    pub db_writers: u32,
     /// Unwrapped data keys kept in memory (zeroized on eviction).
     pub key_cache_size: usize,
     /// HTTP worker threads (default: one per core).
@@ -153,6 +155,7 @@ impl Default for Config {
             max_connections: 10_000,
             sqlite_synchronous: SqliteSync::Full,
             db_pool_size: 8,
+            db_writers: 4,
             key_cache_size: 100_000,
             workers: None,
             whatsapp_api_base: "https://graph.facebook.com/v21.0".into(),
@@ -356,6 +359,9 @@ impl Config {
         if self.db_pool_size == 0 || self.key_cache_size == 0 {
             bail!("db_pool_size and key_cache_size must be at least 1");
         }
+        if !(1..=32).contains(&self.db_writers) {
+            bail!("db_writers must be between 1 and 32");
+        }
         Ok(())
     }
 
@@ -403,6 +409,7 @@ impl Config {
         StoreOptions {
             sqlite_sync: self.sqlite_synchronous,
             pool_size: self.db_pool_size,
+            writers: self.db_writers,
             ..StoreOptions::default()
         }
     }

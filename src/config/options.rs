@@ -141,6 +141,13 @@ pub const OPTIONS: &[Opt] = &[
         meaning: "read connections",
     },
     Opt {
+        name: "db_writers",
+        default_shown: None,
+        example: None,
+        note: "1–32; PostgreSQL only",
+        meaning: "write connections, each committing its own groups; SQLite always has one writer",
+    },
+    Opt {
         name: "key_cache_size",
         default_shown: None,
         example: None,

@@ -46,16 +46,6 @@ pub fn lock_audit_chain(conn: &mut DbConn) -> Result<(), StoreError> {
     }
 }
 
-/// At the start of a writer transaction, before any row is touched: the one lock that
-/// orders every writer group of every instance (PostgreSQL). Groups append to the audit chain
-/// (and the consent ledger and certificate chain, whose own locks are then uncontended) after
-/// writing rows; had they taken the chain's lock only then, a group holding the lock could wait
-/// for a row that another group wrote before it began to wait for the lock -- the deadlock two
-/// instances met on every concurrent insert of the same contact (docs/decisions.md).
-pub fn lock_chains(conn: &mut DbConn) -> Result<(), StoreError> {
-    lock_audit_chain(conn)
-}
-
 /// Inside a transaction: appends to the consent ledger in order across instances.
 pub fn lock_consent_ledger(conn: &mut DbConn) -> Result<(), StoreError> {
     match conn {

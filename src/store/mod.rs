@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 pub use conn::{DatabaseUrl, DbConn, DbPool, SqliteSync};
-pub use writer::{GroupStats, Writer};
+pub use writer::{Finisher, GroupStats, NoFinisher, Writer};
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -182,6 +182,8 @@ pub struct StoreOptions {
     pub sqlite_sync: SqliteSync,
     pub pool_size: u32,
     pub max_group: usize,
+    /// Writer connections on PostgreSQL (SQLite has one writer).
+    pub writers: u32,
 }
 
 impl Default for StoreOptions {
@@ -190,6 +192,7 @@ impl Default for StoreOptions {
             sqlite_sync: SqliteSync::Full,
             pool_size: 8,
             max_group: 256,
+            writers: 4,
         }
     }
 }
@@ -200,8 +203,9 @@ pub struct Store {
     url: DatabaseUrl,
     pool: DbPool,
     writer: Writer,
+    finisher: Arc<dyn Finisher>,
     stats: Arc<Mutex<GroupStats>>,
-    writer_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+    writer_threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -213,23 +217,40 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Connects, migrates on the plain connection, then builds the pool and the writer.
-    pub fn open(url: &DatabaseUrl, options: StoreOptions) -> Result<Self, StoreError> {
+    /// Connects, migrates on the plain connection, then builds the pool and the writers.
+    /// `finisher` runs at the end of every write transaction (the audit chain's appends).
+    pub fn open(
+        url: &DatabaseUrl,
+        options: StoreOptions,
+        finisher: Arc<dyn Finisher>,
+    ) -> Result<Self, StoreError> {
         let mut conn = url.connect(options.sqlite_sync)?;
         let applied = run_migrations(&mut conn)?;
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "database migrated");
         }
         let pool = conn::build_pool(url, options.sqlite_sync, options.pool_size)?;
-        backend::widen_writer_cache(&mut conn)?;
+        let writers = match url {
+            DatabaseUrl::Sqlite(_) => 1,
+            DatabaseUrl::Postgres(_) => options.writers.max(1),
+        };
+        let mut conns = vec![conn];
+        while conns.len() < writers as usize {
+            conns.push(url.connect(options.sqlite_sync)?);
+        }
+        for conn in &mut conns {
+            backend::widen_writer_cache(conn)?;
+        }
         let stats = Arc::new(Mutex::new(GroupStats::default()));
-        let (writer, thread) = Writer::start(conn, options.max_group, stats.clone())?;
+        let (writer, threads) =
+            Writer::start(conns, options.max_group, stats.clone(), finisher.clone())?;
         Ok(Self {
             url: url.clone(),
             pool,
             writer,
+            finisher,
             stats,
-            writer_thread: Arc::new(Mutex::new(Some(thread))),
+            writer_threads: Arc::new(Mutex::new(threads)),
         })
     }
 
@@ -281,12 +302,22 @@ impl Store {
         match self.url {
             DatabaseUrl::Sqlite(_) => self.write(work).await,
             DatabaseUrl::Postgres(_) => {
-                let pool = self.pool.clone();
+                let (pool, finisher) = (self.pool.clone(), self.finisher.clone());
                 tokio::task::spawn_blocking(move || {
                     let mut conn = pool.get().map_err(|e| StoreError::Pool(e.to_string()))?;
                     let mut attempt = 1;
                     loop {
-                        match diesel::Connection::transaction(&mut *conn, &mut work) {
+                        let outcome: Result<T, StoreError> =
+                            diesel::Connection::transaction(&mut *conn, |c| {
+                            finisher.begin();
+                            let value = work(c)?;
+                            finisher.finish(c)?;
+                            Ok(value)
+                        });
+                        if outcome.is_err() {
+                            finisher.discard();
+                        }
+                        match outcome {
                             Err(e) if e.is_transient() && attempt < writer::ATTEMPTS => {
                                 tracing::debug!(attempt, "a write beside the writer met a concurrent transaction; running it again");
                                 std::thread::sleep(writer::jitter(attempt));
@@ -314,11 +345,12 @@ impl Store {
     /// Stops accepting writes and waits until every queued write is committed.
     /// Only the last clone's call has an effect.
     pub fn close(self) {
-        let thread = self.writer_thread.clone();
+        let threads = self.writer_threads.clone();
         drop(self);
-        // Other clones still hold the writer open: the last one to close waits for it.
-        if Arc::strong_count(&thread) == 1 {
-            if let Some(handle) = thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        // Other clones still hold the writers open: the last one to close waits for them.
+        if Arc::strong_count(&threads) == 1 {
+            let handles = std::mem::take(&mut *threads.lock().unwrap_or_else(|e| e.into_inner()));
+            for handle in handles {
                 let _ = handle.join();
             }
         }

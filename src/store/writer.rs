@@ -1,20 +1,24 @@
-//! The single writer with group commit.
+//! The writers with group commit.
 //!
-//! Every write of the process goes through one thread that owns one connection. It takes the
+//! Every write of the process goes through a writer thread that owns one connection (SQLite:
+//! one writer; PostgreSQL: `db_writers` of them, taking turns at one queue). A writer takes the
 //! first waiting job, drains whatever else queued up meanwhile (up to `max_group`), and runs
 //! them all in one transaction, each job in its own savepoint. A job that fails rolls back
 //! only its savepoint; the others commit. Each caller hears back only after the commit, so
 //! an acknowledgement always means durable, and concurrent requests share one fsync.
 //!
-//! On PostgreSQL several instances (and other transactions, such as retention batches) write
-//! the same database. Each group first takes the chain lock ([`backend::lock_chains`]), before
-//! it touches a row, so two groups never hold rows the other waits for while waiting for the
-//! chain (docs/decisions.md, "Several instances"). A job that still meets a deadlock or a
-//! serialization failure is run again in a later group -- after this one has committed and
-//! released what the other side waits for -- up to [`ATTEMPTS`] times with a little jitter;
-//! then its caller hears [`StoreError::Contended`].
+//! What belongs to the whole transaction rather than one job runs at its end, just before
+//! COMMIT ([`Finisher`]: the audit chain's appends). On PostgreSQL that is where a group takes
+//! the chain lock, so groups of several writers and instances write their rows in parallel
+//! and queue only for the chain; the lock's holder waits for no row, so it is never part of a
+//! deadlock (docs/decisions.md, "Several writers"). Groups can still meet each other, or a
+//! retention batch, in a deadlock over rows: a job that meets a deadlock or a serialization
+//! failure is run again in a later group -- after this one has committed and released what the
+//! other side waits for -- up to [`ATTEMPTS`] times with a little jitter; then its caller
+//! hears [`StoreError::Contended`].
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -23,16 +27,49 @@ use diesel::Connection;
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{backend, DbConn, StoreError};
+use super::{DbConn, StoreError};
 
 /// How often one write is tried before its caller is told to come back later.
 pub const ATTEMPTS: u32 = 5;
+
+/// Work a write transaction does once, after its jobs and before COMMIT; it collects what the
+/// jobs hand it on the writer's thread (the audit chain's entries).
+pub trait Finisher: Send + Sync {
+    /// A transaction begins on this thread.
+    fn begin(&self);
+    /// A job is about to run: a mark to go back to if it fails.
+    fn mark(&self) -> usize;
+    /// The job since `mark` failed (its savepoint rolled back): forget what it handed in.
+    fn rollback_to(&self, mark: usize);
+    /// Inside the transaction, just before COMMIT.
+    fn finish(&self, conn: &mut DbConn) -> Result<(), StoreError>;
+    /// The transaction ends without committing: forget everything.
+    fn discard(&self);
+}
+
+/// Nothing to finish.
+#[derive(Debug, Default)]
+pub struct NoFinisher;
+
+impl Finisher for NoFinisher {
+    fn begin(&self) {}
+    fn mark(&self) -> usize {
+        0
+    }
+    fn rollback_to(&self, _: usize) {}
+    fn finish(&self, _: &mut DbConn) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn discard(&self) {}
+}
 
 /// One queued write: run in a savepoint of a group's transaction (possibly more than once, in
 /// later groups), then told whether that group committed.
 trait Queued: Send {
     /// Runs the write; false when it met a transient conflict and wants another group.
     fn run(&mut self, conn: &mut DbConn) -> bool;
+    /// Whether the last run failed (its savepoint was rolled back).
+    fn failed(&self) -> bool;
     /// Whether another attempt is allowed.
     fn may_retry(&self) -> bool;
     /// Forgets a run whose group did not commit, so the next group runs it afresh.
@@ -65,6 +102,10 @@ where
         }
         self.outcome = Some(outcome);
         !again
+    }
+
+    fn failed(&self) -> bool {
+        matches!(self.outcome, Some(Err(_)))
     }
 
     fn may_retry(&self) -> bool {
@@ -110,44 +151,27 @@ pub struct GroupStats {
 }
 
 impl Writer {
-    /// Starts the writer thread; it ends when the last [`Writer`] handle is dropped, after
-    /// finishing every job already queued.
+    /// Starts one writer thread per connection, all taking jobs from one queue; they end when
+    /// the last [`Writer`] handle is dropped, after finishing every job already queued.
     pub fn start(
-        mut conn: DbConn,
+        conns: Vec<DbConn>,
         max_group: usize,
-        stats: std::sync::Arc<std::sync::Mutex<GroupStats>>,
-    ) -> Result<(Self, JoinHandle<()>), StoreError> {
-        let (tx, mut rx) = mpsc::channel::<Job>(max_group.max(1) * 4);
+        stats: Arc<Mutex<GroupStats>>,
+        finisher: Arc<dyn Finisher>,
+    ) -> Result<(Self, Vec<JoinHandle<()>>), StoreError> {
         let max_group = max_group.max(1);
-        let handle = std::thread::Builder::new()
-            .name("hafen-writer".into())
-            .spawn(move || {
-                // Jobs to run again: they go first, into the next group.
-                let mut again: VecDeque<Job> = VecDeque::new();
-                loop {
-                    let mut group: Vec<Job> = again.drain(..).collect();
-                    if group.is_empty() {
-                        match rx.blocking_recv() {
-                            Some(first) => group.push(first),
-                            None => break,
-                        }
-                    }
-                    while group.len() < max_group {
-                        match rx.try_recv() {
-                            Ok(job) => group.push(job),
-                            Err(_) => break,
-                        }
-                    }
-                    again = run_group(&mut conn, group, &stats);
-                    if !again.is_empty() {
-                        // Let the other side of the conflict finish; jitter keeps two
-                        // instances from meeting again in lockstep.
-                        std::thread::sleep(jitter(1));
-                    }
-                }
-            })
-            .map_err(|e| StoreError::Connect(format!("cannot start the writer thread: {e}")))?;
-        Ok((Self { jobs: tx }, handle))
+        let (tx, rx) = mpsc::channel::<Job>(max_group * 4);
+        let rx = Arc::new(Mutex::new(rx));
+        let mut handles = Vec::with_capacity(conns.len());
+        for (n, conn) in conns.into_iter().enumerate() {
+            let (rx, stats, finisher) = (rx.clone(), stats.clone(), finisher.clone());
+            let handle = std::thread::Builder::new()
+                .name(format!("hafen-writer-{n}"))
+                .spawn(move || write_groups(conn, &rx, max_group, &stats, finisher.as_ref()))
+                .map_err(|e| StoreError::Connect(format!("cannot start the writer thread: {e}")))?;
+            handles.push(handle);
+        }
+        Ok((Self { jobs: tx }, handles))
     }
 
     /// Writes waiting for the writer thread.
@@ -186,19 +210,67 @@ pub fn jitter(attempt: u32) -> Duration {
     Duration::from_millis(rand::thread_rng().gen_range(1..=most))
 }
 
+/// One writer thread: groups from the shared queue until it closes.
+fn write_groups(
+    mut conn: DbConn,
+    queue: &Mutex<mpsc::Receiver<Job>>,
+    max_group: usize,
+    stats: &Mutex<GroupStats>,
+    finisher: &dyn Finisher,
+) {
+    // Jobs to run again: they go first, into this writer's next group.
+    let mut again: VecDeque<Job> = VecDeque::new();
+    loop {
+        let mut group: Vec<Job> = again.drain(..).collect();
+        // One writer at a time gathers a group. A writer with jobs to run again does not wait
+        // for the queue: the lock's holder may be waiting there for a job that never comes.
+        let gathering = if group.is_empty() {
+            Some(queue.lock().unwrap_or_else(|e| e.into_inner()))
+        } else {
+            queue.try_lock().ok()
+        };
+        if let Some(mut rx) = gathering {
+            if group.is_empty() {
+                match rx.blocking_recv() {
+                    Some(first) => group.push(first),
+                    None => break,
+                }
+            }
+            while group.len() < max_group {
+                match rx.try_recv() {
+                    Ok(job) => group.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        again = run_group(&mut conn, group, stats, finisher);
+        if !again.is_empty() {
+            // Let the other side of the conflict finish; jitter keeps two writers from
+            // meeting again in lockstep.
+            std::thread::sleep(jitter(1));
+        }
+    }
+}
+
 /// Runs one group; returns the jobs to run again in the next one.
 fn run_group(
     conn: &mut DbConn,
     group: Vec<Job>,
-    stats: &std::sync::Mutex<GroupStats>,
+    stats: &Mutex<GroupStats>,
+    finisher: &dyn Finisher,
 ) -> VecDeque<Job> {
     let n = group.len() as u64;
     let mut ran: Vec<Job> = Vec::with_capacity(group.len());
     let mut again: VecDeque<Job> = VecDeque::new();
     let mut waiting = group.into_iter();
-    let committed = group_transaction(conn, |tx| {
+    let committed = in_transaction(conn, finisher, |tx| {
         for mut job in waiting.by_ref() {
-            if job.run(tx) {
+            let mark = finisher.mark();
+            let done = job.run(tx);
+            if job.failed() {
+                finisher.rollback_to(mark);
+            }
+            if done {
                 ran.push(job);
             } else {
                 job.forget();
@@ -243,28 +315,31 @@ fn run_group(
     again
 }
 
-/// Runs `body` in one transaction. On SQLite it begins IMMEDIATE, taking the write lock up
-/// front and waiting out `busy_timeout` while another process writes (`hafen key rotate`, a
-/// CLI retention run). A deferred BEGIN reads first; when another process commits meanwhile,
-/// SQLite cannot upgrade the stale read to a write and fails at once with "database is
-/// locked" -- the 500s the crash-kill test found during online key rotation. On PostgreSQL it
-/// takes the chain lock before anything else (see the module's comment).
-fn group_transaction(conn: &mut DbConn, body: impl FnOnce(&mut DbConn)) -> Result<(), StoreError> {
+/// Runs `body` in one transaction, then the finisher's work, then COMMIT. On SQLite it
+/// begins IMMEDIATE, taking the write lock up front and waiting out `busy_timeout` while
+/// another process writes (`hafen key rotate`, a CLI retention run). A deferred BEGIN reads
+/// first; when another process commits meanwhile, SQLite cannot upgrade the stale read to a
+/// write and fails at once with "database is locked" -- the 500s the crash-kill test found
+/// during online key rotation.
+pub(super) fn in_transaction(
+    conn: &mut DbConn,
+    finisher: &dyn Finisher,
+    body: impl FnOnce(&mut DbConn),
+) -> Result<(), StoreError> {
     type Manager = <DbConn as Connection>::TransactionManager;
     match conn {
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        DbConn::Postgres(_) => {
-            Manager::begin_transaction(conn)?;
-            if let Err(e) = backend::lock_chains(conn) {
-                let _ = Manager::rollback_transaction(conn);
-                return Err(e);
-            }
-        }
+        DbConn::Postgres(_) => Manager::begin_transaction(conn)?,
     }
+    finisher.begin();
     body(conn);
-    Manager::commit_transaction(conn).map_err(|e| {
+    let finished = finisher
+        .finish(conn)
+        .and_then(|()| Manager::commit_transaction(conn).map_err(StoreError::from));
+    if finished.is_err() {
+        finisher.discard();
         // As diesel's `transaction` does: a failed COMMIT may leave the transaction open.
         let _ = Manager::rollback_transaction(conn);
-        StoreError::from(e)
-    })
+    }
+    finished
 }

@@ -17,7 +17,15 @@ both_backends!(
     a_ciphertext_moved_to_another_row_does_not_open,
     a_destroyed_contact_key_erases_the_contact,
     a_write_that_keeps_conflicting_is_refused_as_busy,
+    a_failed_write_takes_its_audit_entries_with_it,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_writers_commit_side_by_side_and_keep_one_chain() {
+    if crate::support::postgres_available() {
+        several_writers(Backend::Postgres).await
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deadlock_with_another_transaction_is_run_again() {
@@ -336,8 +344,9 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
 }
 
 /// While one commit is in progress, every write that arrives meanwhile joins the next one.
+/// (One writer: with several, another writer would take them at once.)
 async fn concurrent_writes_share_commits(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = TestApp::spawn_configured(backend, |c| c.db_writers = 1).await;
     let tenant = app.create_tenant("Muster GmbH").await;
     let tenant_id = hafen::tenants::TenantId::parse(&tenant).unwrap();
     let store = app.hafen.store().clone();
@@ -654,6 +663,159 @@ async fn deadlock_with_another_transaction(backend: Backend) {
     // The writer's second run came after the other transaction: its names stand.
     assert_eq!(tenant_name(&app, &first), "Erste KG");
     assert_eq!(tenant_name(&app, &second), "Zweite KG");
+    let _ = app.stop().await;
+}
+
+/// Holds the writer (of a one-writer store) until `release` is sent; returns once it holds.
+async fn hold_the_writer(
+    store: &hafen::store::Store,
+) -> (
+    std::sync::mpsc::Sender<()>,
+    tokio::task::JoinHandle<Result<(), hafen::store::StoreError>>,
+) {
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+    let mut started_tx = Some(started_tx);
+    let store = store.clone();
+    let blocker = tokio::spawn(async move {
+        store
+            .write(move |_| {
+                if let Some(tx) = started_tx.take() {
+                    let _ = tx.send(());
+                }
+                hold.recv_timeout(std::time::Duration::from_secs(30)).ok();
+                Ok(())
+            })
+            .await
+    });
+    started.await.unwrap();
+    (release, blocker)
+}
+
+fn audit_actions(app: &TestApp, prefix: &str) -> Vec<String> {
+    let mut conn = app.db.connect();
+    audit_log::table
+        .filter(audit_log::action.like(format!("{prefix}%")))
+        .order(audit_log::seq.asc())
+        .select(audit_log::action)
+        .load(&mut conn)
+        .unwrap()
+}
+
+/// A write's audit entries join the chain at its group's end; a write of the same group that
+/// fails (its savepoint rolled back) leaves no entry behind, and the chain stays whole.
+async fn a_failed_write_takes_its_audit_entries_with_it(backend: Backend) {
+    use hafen::audit::{append, AuditEvent};
+    let app = TestApp::spawn_configured(backend, |c| c.db_writers = 1).await;
+    let store = app.hafen.store().clone();
+    let at = app.hafen.clock().now();
+    let (release, blocker) = hold_the_writer(&store).await;
+    let write = |action: &'static str, fail: bool| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .write(move |conn| {
+                    append(
+                        conn,
+                        at,
+                        AuditEvent::new(&hafen::auth::Actor::System, action),
+                    )?;
+                    if fail {
+                        return Err(conflict_free_failure());
+                    }
+                    append(
+                        conn,
+                        at,
+                        AuditEvent::new(&hafen::auth::Actor::System, "test.second"),
+                    )
+                })
+                .await
+        })
+    };
+    let kept = write("test.kept", false);
+    let dropped = write("test.dropped", true);
+    let last = write("test.last", false);
+    for _ in 0..2000 {
+        if store.queued_writes() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // Queued behind the one writer, they (and any background write) form its next group.
+    assert!(
+        store.queued_writes() >= 3,
+        "the writes wait behind the held writer"
+    );
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    kept.await.unwrap().unwrap();
+    assert!(dropped.await.unwrap().is_err());
+    last.await.unwrap().unwrap();
+    let mut actions = audit_actions(&app, "test.");
+    actions.sort();
+    assert_eq!(
+        actions,
+        ["test.kept", "test.last", "test.second", "test.second"],
+        "the failed write's entry went with it"
+    );
+    let report = app.hafen.audit.verify_chain().await.unwrap();
+    assert!(report.intact(), "{report}");
+    let _ = app.stop().await;
+}
+
+fn conflict_free_failure() -> hafen::store::StoreError {
+    hafen::store::StoreError::from(hafen::error::Error::Conflict("this write fails".into()))
+}
+
+/// PostgreSQL's writers commit groups side by side: a write finishes while another writer's
+/// group is still open (one writer would make it wait), and writes from all of them land in
+/// one unbroken audit chain.
+async fn several_writers(backend: Backend) {
+    use hafen::audit::{append, AuditEvent};
+    let app = TestApp::spawn_configured(backend, |c| c.db_writers = 4).await;
+    let store = app.hafen.store().clone();
+    let at = app.hafen.clock().now();
+    let (release, blocker) = hold_the_writer(&store).await;
+    let quick = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        store.write(move |conn| {
+            append(
+                conn,
+                at,
+                AuditEvent::new(&hafen::auth::Actor::System, "test.beside"),
+            )
+        }),
+    )
+    .await;
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    quick
+        .expect("a write committed while another writer's group was open")
+        .unwrap();
+
+    let mut writes = Vec::new();
+    for i in 0..200 {
+        let store = store.clone();
+        writes.push(tokio::spawn(async move {
+            store
+                .write(move |conn| {
+                    append(
+                        conn,
+                        at,
+                        AuditEvent::new(&hafen::auth::Actor::System, "test.parallel")
+                            .object("n", i.to_string()),
+                    )
+                })
+                .await
+        }));
+    }
+    for w in writes {
+        w.await.unwrap().unwrap();
+    }
+    assert_eq!(audit_actions(&app, "test.parallel").len(), 200);
+    let report = app.hafen.audit.verify_chain().await.unwrap();
+    assert!(report.intact(), "{report}");
+    assert_eq!(report.verified as i64, app.counts().audit);
     let _ = app.stop().await;
 }
 
