@@ -194,39 +194,116 @@ pub fn shape_line(text: &str, style: Style) -> Line {
     line
 }
 
-/// The advances of `text` in points, each glyph's counted at the byte where its cluster
-/// starts, so the width of any range between clusters is the sum over its bytes. The text is
-/// shaped once, font run by font run: breaking lines then adds up widths instead of shaping
-/// every word, and every character of an over-long word, on its own (an Art. 15 export of
-/// messages without spaces shaped each character three times, docs/benchmarks.md).
-fn advances(text: &str, style: Style) -> Vec<f32> {
-    let mut out = vec![0.0; text.len()];
-    // Right-to-left text is measured right to left: Arabic letters take other forms then.
-    let levels = BidiInfo::new(text, None).levels;
-    let rtl_at = |i: usize| levels.get(i).is_some_and(|l| l.is_rtl());
-    for (font, range) in font_runs(text, style.font) {
-        let mut start = range.start;
-        while start < range.end {
-            let rtl = rtl_at(start);
-            let end = text[start..range.end]
-                .char_indices()
-                .map(|(i, _)| start + i)
-                .find(|&i| rtl_at(i) != rtl)
-                .unwrap_or(range.end);
-            for glyph in shape_run(&text[start..end], font, style.size, rtl).glyphs {
-                if let Some(slot) = out.get_mut(start + glyph.text_range.start) {
-                    *slot += glyph.x_advance * style.size;
-                }
-            }
-            start = end;
-        }
-    }
-    out
+/// A hard line of text shaped once, in logical order, font run by font run. Its advances are
+/// counted at the byte where each glyph's cluster starts, so the width of any range between
+/// clusters is a difference of two prefix sums: breaking lines adds up widths instead of shaping
+/// every word, and every character of an over-long word, on its own (an Art. 15 export of 10 000
+/// messages took minutes that way, docs/benchmarks.md). Text without right-to-left parts draws
+/// its lines from these glyphs too; other text is shaped again line by line, for the order.
+struct Shaped<'a> {
+    text: &'a str,
+    style: Style,
+    /// `prefix[i]`: the width of the bytes before `i`, in points.
+    prefix: Vec<f32>,
+    /// The runs (font, byte range, glyphs with ranges into `text`), when all left to right.
+    runs: Option<Vec<GlyphRun>>,
 }
 
-/// The width of `text` on one line.
-pub fn width(text: &str, style: Style) -> f32 {
-    advances(text, style).iter().sum()
+/// A run of glyphs in one font: the bytes of the text it draws, its glyphs' ranges into the text.
+type GlyphRun = (FontId, Range<usize>, Vec<KrillaGlyph>);
+
+impl<'a> Shaped<'a> {
+    fn new(text: &'a str, style: Style) -> Self {
+        let mut advances = vec![0.0; text.len()];
+        // Right-to-left text is measured right to left: Arabic letters take other forms then.
+        let levels = BidiInfo::new(text, None).levels;
+        let rtl_at = |i: usize| levels.get(i).is_some_and(|l| l.is_rtl());
+        let mut runs = Some(Vec::new());
+        for (font, range) in font_runs(text, style.font) {
+            let mut start = range.start;
+            while start < range.end {
+                let rtl = rtl_at(start);
+                let end = text[start..range.end]
+                    .char_indices()
+                    .map(|(i, _)| start + i)
+                    .find(|&i| rtl_at(i) != rtl)
+                    .unwrap_or(range.end);
+                let mut glyphs = shape_run(&text[start..end], font, style.size, rtl).glyphs;
+                for glyph in &mut glyphs {
+                    glyph.text_range = glyph.text_range.start + start..glyph.text_range.end + start;
+                    if let Some(slot) = advances.get_mut(glyph.text_range.start) {
+                        *slot += glyph.x_advance * style.size;
+                    }
+                }
+                match (&mut runs, rtl) {
+                    (Some(r), false) => r.push((font, start..end, glyphs)),
+                    _ => runs = None,
+                }
+                start = end;
+            }
+        }
+        let mut prefix = Vec::with_capacity(text.len() + 1);
+        let mut total = 0.0;
+        prefix.push(total);
+        for a in advances {
+            total += a;
+            prefix.push(total);
+        }
+        Self {
+            text,
+            style,
+            prefix,
+            runs,
+        }
+    }
+
+    /// The width of a byte range.
+    fn width(&self, range: Range<usize>) -> f32 {
+        match (self.prefix.get(range.start), self.prefix.get(range.end)) {
+            (Some(a), Some(b)) => b - a,
+            _ => 0.0,
+        }
+    }
+
+    /// The line of a byte range, from the glyphs already shaped where they fit it.
+    fn line(&self, range: Range<usize>) -> Line {
+        self.reused(range.clone())
+            .unwrap_or_else(|| shape_line(&self.text[range], self.style))
+    }
+
+    /// None when the text has right-to-left parts or a cluster crosses the range's ends (a
+    /// ligature cut by a line break): then the line is shaped on its own.
+    fn reused(&self, range: Range<usize>) -> Option<Line> {
+        let mut line = Line::default();
+        for (font, run, glyphs) in self.runs.as_ref()? {
+            let (start, end) = (run.start.max(range.start), run.end.min(range.end));
+            if start >= end {
+                continue;
+            }
+            let mut segment = Segment {
+                font: *font,
+                text: self.text[start..end].to_string(),
+                glyphs: Vec::new(),
+                width: 0.0,
+            };
+            for glyph in glyphs {
+                let r = &glyph.text_range;
+                let inside = r.start >= start && r.start < end;
+                if (inside && r.end > end) || (r.start < start && r.end > start) {
+                    return None;
+                }
+                if inside {
+                    let mut glyph = glyph.clone();
+                    glyph.text_range = r.start - start..r.end - start;
+                    segment.width += glyph.x_advance * self.style.size;
+                    segment.glyphs.push(glyph);
+                }
+            }
+            line.width += segment.width;
+            line.segments.push(segment);
+        }
+        Some(line)
+    }
 }
 
 /// Byte ranges of `text` between the separators.
@@ -243,18 +320,14 @@ fn pieces<'a>(text: &'a str, separators: &'a [char]) -> impl Iterator<Item = Ran
         })
 }
 
-fn sum(advances: &[f32], range: Range<usize>) -> f32 {
-    advances.get(range).map_or(0.0, |a| a.iter().sum())
-}
-
 /// What a column needs for `text`: its widest word (the narrowest it can be without breaking
 /// words) and its longest hard line (the width to show it unbroken).
 pub fn extents(text: &str, style: Style) -> (f32, f32) {
     let text = printable(text, style.font);
-    let advances = advances(&text, style);
+    let shaped = Shaped::new(&text, style);
     let widest = |separators: &[char]| {
         pieces(&text, separators)
-            .map(|r| sum(&advances, r))
+            .map(|r| shaped.width(r))
             .fold(0.0, f32::max)
     };
     (widest(&[' ', '\n']), widest(&['\n']))
@@ -264,62 +337,46 @@ pub fn extents(text: &str, style: Style) -> (f32, f32) {
 /// the word alone is wider than the line (hashes, long compounds).
 pub fn lines(text: &str, style: Style, max: f32) -> Vec<Line> {
     let text = printable(text, style.font);
-    let space = width(" ", style);
     let mut out = Vec::new();
     for hard in text.split('\n') {
-        let advances = advances(hard, style);
-        let mut current = String::new();
-        let mut current_width = 0.0;
-        for range in pieces(hard, &[' ']).filter(|r| !r.is_empty()) {
-            let word = &hard[range.clone()];
-            let w = sum(&advances, range.clone());
-            if !current.is_empty() && current_width + space + w <= max {
-                current.push(' ');
-                current.push_str(word);
-                current_width += space + w;
-                continue;
-            }
-            if !current.is_empty() {
-                out.push(shape_line(&current, style));
-                current.clear();
-                current_width = 0.0;
-            }
-            if w <= max {
-                current.push_str(word);
-                current_width = w;
-            } else {
-                let mut cut = break_word(word, &advances[range], max);
-                if let Some((last, last_width)) = cut.pop() {
-                    for (piece, _) in cut {
-                        out.push(shape_line(&piece, style));
-                    }
-                    current_width = last_width;
-                    current = last;
+        let shaped = Shaped::new(hard, style);
+        // The words on the line so far: from the first one's start to the last one's end.
+        let mut current: Option<Range<usize>> = None;
+        for word in pieces(hard, &[' ']).filter(|r| !r.is_empty()) {
+            if let Some(line) = current.clone() {
+                if shaped.width(line.start..word.end) <= max {
+                    current = Some(line.start..word.end);
+                    continue;
                 }
+                out.push(shaped.line(line));
+            }
+            if shaped.width(word.clone()) <= max {
+                current = Some(word);
+            } else {
+                let mut cut = break_word(&shaped, word, max);
+                current = cut.pop();
+                out.extend(cut.into_iter().map(|piece| shaped.line(piece)));
             }
         }
-        out.push(shape_line(&current, style));
+        out.push(current.map_or_else(Line::default, |line| shaped.line(line)));
     }
     out
 }
 
-/// Cuts a word wider than `max` into pieces that fit (each with its width), never inside a
-/// character cluster. `advances` are the word's own, byte by byte.
-fn break_word(word: &str, advances: &[f32], max: f32) -> Vec<(String, f32)> {
+/// Cuts a word wider than `max` into pieces that fit, never inside a character cluster.
+fn break_word(shaped: &Shaped, word: Range<usize>, max: f32) -> Vec<Range<usize>> {
     let mut pieces = Vec::new();
-    let mut piece = String::new();
-    let mut piece_width = 0.0;
-    for (i, c) in word.char_indices() {
-        let w = sum(advances, i..i + c.len_utf8());
-        if !piece.is_empty() && !is_attached(c) && piece_width + w > max {
-            pieces.push((std::mem::take(&mut piece), piece_width));
-            piece_width = 0.0;
+    let mut start = word.start;
+    for (i, c) in shaped.text[word.clone()].char_indices() {
+        let at = word.start + i;
+        let next = at + c.len_utf8();
+        if at > start && !is_attached(c) && shaped.width(start..next) > max {
+            pieces.push(start..at);
+            start = at;
         }
-        piece.push(c);
-        piece_width += w;
     }
-    if !piece.is_empty() {
-        pieces.push((piece, piece_width));
+    if start < word.end {
+        pieces.push(start..word.end);
     }
     pieces
 }
@@ -418,16 +475,45 @@ mod tests {
             "שלום עולם and more",
             "Danke ❤\u{FE0F} 😊 x",
         ] {
-            let advances = advances(text, BODY);
+            let shaped = Shaped::new(text, BODY);
             for range in pieces(text, &[' ']) {
                 let alone = shape_line(&text[range.clone()], BODY).width;
-                let summed = sum(&advances, range.clone());
+                let summed = shaped.width(range.clone());
                 assert!(
                     (alone - summed).abs() < 0.05,
                     "{:?}: {alone} vs {summed}",
                     &text[range]
                 );
             }
+        }
+    }
+
+    /// Lines drawn from the glyphs of the whole hard line are the lines shaped on their own:
+    /// the same glyphs, the same text, glyph ranges inside their segment's text.
+    #[test]
+    fn lines_from_the_shaped_text_are_the_lines_shaped_alone() {
+        let text = "Übermittlung an Dritte: Straße 12, 10117 Berlin — Löschnachweis für alle \
+                    Kategorien 😊 danke, efficient offices affirm Wa AV To";
+        let ids = |l: &Line| -> Vec<u32> {
+            l.segments
+                .iter()
+                .flat_map(|s| s.glyphs.iter().map(|g| g.glyph_id.to_u32()))
+                .collect()
+        };
+        let broken = lines(text, BODY, 90.0);
+        assert!(broken.len() > 3);
+        for line in &broken {
+            let alone = shape_line(&text_of(line), BODY);
+            assert_eq!(ids(line), ids(&alone), "{}", text_of(line));
+            assert!((line.width - alone.width).abs() < 0.2, "{}", text_of(line));
+            for s in &line.segments {
+                assert!(s.glyphs.iter().all(|g| g.text_range.end <= s.text.len()));
+            }
+        }
+        // A line break inside a ligature's cluster falls back to shaping the pieces alone.
+        let word = "ffi".repeat(40);
+        for line in lines(&word, BODY, 50.0) {
+            assert_eq!(ids(&line), ids(&shape_line(&text_of(&line), BODY)));
         }
     }
 
