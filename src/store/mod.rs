@@ -309,14 +309,11 @@ impl Store {
                     loop {
                         let outcome: Result<T, StoreError> =
                             diesel::Connection::transaction(&mut *conn, |c| {
-                            finisher.begin();
+                            let _finishing = writer::Finishing::begin(finisher.as_ref());
                             let value = work(c)?;
                             finisher.finish(c)?;
                             Ok(value)
                         });
-                        if outcome.is_err() {
-                            finisher.discard();
-                        }
                         match outcome {
                             Err(e) if e.is_transient() && attempt < writer::ATTEMPTS => {
                                 tracing::debug!(attempt, "a write beside the writer met a concurrent transaction; running it again");

@@ -331,15 +331,31 @@ pub(super) fn in_transaction(
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
         DbConn::Postgres(_) => Manager::begin_transaction(conn)?,
     }
-    finisher.begin();
+    let _finishing = Finishing::begin(finisher);
     body(conn);
     let finished = finisher
         .finish(conn)
         .and_then(|()| Manager::commit_transaction(conn).map_err(StoreError::from));
     if finished.is_err() {
-        finisher.discard();
         // As diesel's `transaction` does: a failed COMMIT may leave the transaction open.
         let _ = Manager::rollback_transaction(conn);
     }
     finished
+}
+
+/// A finisher's transaction on this thread: whatever it did not finish is discarded when this
+/// goes, even when a job panicked, so nothing is left for a later transaction on the thread.
+pub(super) struct Finishing<'a>(&'a dyn Finisher);
+
+impl<'a> Finishing<'a> {
+    pub(super) fn begin(finisher: &'a dyn Finisher) -> Self {
+        finisher.begin();
+        Self(finisher)
+    }
+}
+
+impl Drop for Finishing<'_> {
+    fn drop(&mut self) {
+        self.0.discard();
+    }
 }

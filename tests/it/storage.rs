@@ -363,24 +363,7 @@ async fn concurrent_writes_share_commits(backend: Backend) {
     let before = store.group_stats();
 
     // Hold the writer busy until 40 writes are queued behind it.
-    let (release, hold) = std::sync::mpsc::channel::<()>();
-    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
-    let mut started_tx = Some(started_tx);
-    let blocker = tokio::spawn({
-        let store = store.clone();
-        async move {
-            store
-                .write(move |_| {
-                    if let Some(tx) = started_tx.take() {
-                        let _ = tx.send(());
-                    }
-                    hold.recv_timeout(std::time::Duration::from_secs(30)).ok();
-                    Ok(())
-                })
-                .await
-        }
-    });
-    started.await.unwrap();
+    let (release, blocker) = hold_the_writer(&store).await;
     let mut writes = Vec::new();
     for i in 0..40 {
         let hafen = app.hafen.clone();
