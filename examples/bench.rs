@@ -228,6 +228,40 @@ fn main() -> anyhow::Result<()> {
         line.met = Some(ratio >= wanted && p99 < 100.0);
         lines.push(line);
     }
+    if backends.contains(&Backend::Postgres) {
+        // The scale-out configuration: two instances on one PostgreSQL, the clients split
+        // between them (docs/operations.md, "Several instances").
+        let db = Backend::Postgres.database(&args.pg, "webhook2")?;
+        let out = run(
+            &bin.join("ingest_bench"),
+            &with_db(
+                &[
+                    "--mode",
+                    "webhook",
+                    "--clients",
+                    "64",
+                    "--requests",
+                    &args.webhook_requests.to_string(),
+                    "--instances",
+                    "2",
+                ],
+                &db,
+            ),
+        )?;
+        drop(db);
+        let rate = out["msgs_per_s"].as_f64().unwrap_or(0.0);
+        let p99 = out["p99_ms"].as_f64().unwrap_or(f64::MAX);
+        let mut line = Line::ratio(
+            "4 Hafen signed WhatsApp webhooks, PostgreSQL, two instances, 64 clients",
+            ingest_result(&out),
+            rate / sqlite_webhooks.max(f64::MIN_POSITIVE),
+            "× SQLite's webhooks",
+            1.0,
+        );
+        line.target.push_str(", p99 < 100 ms");
+        line.met = Some(rate >= sqlite_webhooks && p99 < 100.0);
+        lines.push(line);
+    }
 
     for backend in &backends {
         let db = backend.database(&args.pg, "sweep")?;

@@ -5,6 +5,8 @@
 //! cargo run --release --example ingest_bench -- --mode single --clients 16 --requests 4000
 //! cargo run --release --example ingest_bench -- --mode webhook --clients 64 --requests 20000
 //! cargo run --release --example ingest_bench -- --database postgres://postgres@127.0.0.1/bench
+//! cargo run --release --example ingest_bench -- --mode webhook --clients 64 --requests 20000 \
+//!     --database postgres://postgres@127.0.0.1/bench --instances 2 --writers 4
 //! ```
 //! Bodies are 1 KiB, spread over 1000 contacts; every message has a unique external id.
 //! `webhook` posts one signed WhatsApp Cloud API delivery per request to `/hooks/whatsapp/{id}`.
@@ -43,6 +45,9 @@ struct Args {
     /// PostgreSQL writer connections (`db_writers`; SQLite always has one).
     #[arg(long, default_value_t = 4)]
     writers: u32,
+    /// Hafen instances on the one database (PostgreSQL), the clients spread over them in turn.
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
     /// Post to this running Hafen (e.g. `http://127.0.0.1:8080`) instead of one started here;
     /// needs `--token` (an admin token).
     #[arg(long, requires = "token")]
@@ -58,8 +63,12 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     if let (Some(base), Some(token)) = (&args.server, &args.token) {
-        return load(&args, base.trim_end_matches('/'), token).await;
+        return load(&args, &[base.trim_end_matches('/').to_string()], token).await;
     }
+    anyhow::ensure!(
+        args.instances == 1 || args.database.is_some(),
+        "several instances need a shared PostgreSQL database (--database)"
+    );
     let dir = tempfile::tempdir()?;
     let mut config = hafen::Config::for_data_dir(&dir.path().join("data"));
     config.listen = "127.0.0.1:0".into();
@@ -70,23 +79,32 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // The load comes from one address; the benchmark measures capacity, not the flood limit.
     config.webhook_rate_per_ip = 0;
     hafen::telemetry::init(hafen::telemetry::LogFormat::Human, "warn");
-    let mut app = hafen::Application::build(&config, Arc::new(hafen::clock::SystemClock)).await?;
-    let admin = app
-        .take_admin_token()
-        .map(|t| t.expose().clone())
-        .unwrap_or_default();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
-    let server = actix_web::rt::spawn(app.run_until_stopped());
-    let result = load(&args, &base, &admin).await;
-    handle.stop(true).await;
-    let _ = server.await;
+    let mut admin = String::new();
+    let (mut bases, mut running) = (Vec::new(), Vec::new());
+    // Every instance shares the data dir's master key and the database, as on several hosts.
+    for _ in 0..args.instances.max(1) {
+        let mut app =
+            hafen::Application::build(&config, Arc::new(hafen::clock::SystemClock)).await?;
+        if let Some(token) = app.take_admin_token() {
+            admin = token.expose().clone();
+        }
+        bases.push(format!("http://127.0.0.1:{}", app.port()));
+        let handle = app.handle();
+        running.push((handle, actix_web::rt::spawn(app.run_until_stopped())));
+    }
+    let result = load(&args, &bases, &admin).await;
+    for (handle, server) in running {
+        handle.stop(true).await;
+        let _ = server.await;
+    }
     result
 }
 
-/// Creates a tenant (and a channel for webhooks), warms the contacts up, then measures.
-async fn load(args: &Args, base: &str, admin: &str) -> anyhow::Result<()> {
+/// Creates a tenant (and a channel for webhooks), warms the contacts up, then measures; client
+/// `n` talks to `bases[n % bases.len()]`.
+async fn load(args: &Args, bases: &[String], admin: &str) -> anyhow::Result<()> {
     let admin = admin.to_string();
+    let base = bases.first().map(String::as_str).unwrap_or_default();
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients)
@@ -112,10 +130,16 @@ async fn load(args: &Args, base: &str, admin: &str) -> anyhow::Result<()> {
             .error_for_status()?
             .json()
             .await?;
-        let id = channel["id"].as_str().unwrap_or_default();
-        Arc::new(format!("{base}/hooks/whatsapp/{id}"))
+        let id = channel["id"].as_str().unwrap_or_default().to_string();
+        bases
+            .iter()
+            .map(|base| Arc::new(format!("{base}/hooks/whatsapp/{id}")))
+            .collect::<Vec<_>>()
     } else {
-        Arc::new(format!("{base}/v1/tenants/{tenant}/messages"))
+        bases
+            .iter()
+            .map(|base| Arc::new(format!("{base}/v1/tenants/{tenant}/messages")))
+            .collect()
     };
     let per_request = if args.mode == "batch" { args.batch } else { 1 };
     let body = "x".repeat(args.body_bytes);
@@ -160,7 +184,10 @@ async fn load(args: &Args, base: &str, admin: &str) -> anyhow::Result<()> {
         .map(|i| make(1_000_000 + i))
         .collect();
     for chunk in warm.chunks(args.clients.max(1)) {
-        let sent = chunk.iter().map(|body| send(&client, &url, &admin, body));
+        let sent = chunk
+            .iter()
+            .enumerate()
+            .map(|(n, body)| send(&client, &url[n % url.len()], &admin, body));
         for response in futures_util::future::join_all(sent).await {
             response?.error_for_status()?;
         }
@@ -169,10 +196,10 @@ async fn load(args: &Args, base: &str, admin: &str) -> anyhow::Result<()> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..args.clients {
+    for n in 0..args.clients {
         let (client, url, admin, next, make, send) = (
             client.clone(),
-            url.clone(),
+            url[n % url.len()].clone(),
             admin.clone(),
             next.clone(),
             make.clone(),
@@ -220,6 +247,7 @@ async fn load(args: &Args, base: &str, admin: &str) -> anyhow::Result<()> {
         "BENCH {}",
         json!({
             "bench": "ingest", "backend": backend, "mode": args.mode, "clients": args.clients,
+            "instances": args.instances, "writers": args.writers,
             "messages": messages, "failed": args.requests - latencies.len(),
             "msgs_per_s": messages as f64 / elapsed.as_secs_f64(),
             "p50_ms": pct(0.50).as_secs_f64() * 1000.0, "p99_ms": pct(0.99).as_secs_f64() * 1000.0,
