@@ -43,7 +43,7 @@ struct Args {
     #[arg(long, default_value = "full")]
     sqlite_synchronous: String,
     /// PostgreSQL writer connections (`db_writers`; SQLite always has one).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 1)]
     writers: u32,
     /// Hafen instances on the one database (PostgreSQL), the clients spread over them in turn.
     #[arg(long, default_value_t = 1)]

@@ -66,7 +66,8 @@ pub struct Config {
     pub sqlite_synchronous: SqliteSync,
     /// Connections in the read pool.
     pub db_pool_size: u32,
-    /// Writer connections on PostgreSQL (SQLite always has one writer).
+    /// Writer connections on PostgreSQL (SQLite always has one writer). One keeps every
+    /// instance's groups in one order; more write in parallel (docs/decisions.md).
     pub db_writers: u32,
     /// Unwrapped data keys kept in memory (zeroized on eviction).
     pub key_cache_size: usize,
@@ -155,7 +156,7 @@ impl Default for Config {
             max_connections: 10_000,
             sqlite_synchronous: SqliteSync::Full,
             db_pool_size: 8,
-            db_writers: 4,
+            db_writers: 1,
             key_cache_size: 100_000,
             workers: None,
             whatsapp_api_base: "https://graph.facebook.com/v21.0".into(),

@@ -145,7 +145,7 @@ pub const OPTIONS: &[Opt] = &[
         default_shown: None,
         example: None,
         note: "1–32; PostgreSQL only",
-        meaning: "write connections, each committing its own groups; SQLite always has one writer",
+        meaning: "write connections. 1: the groups of every instance commit one after another and never deadlock; more: each commits its own groups in parallel and they queue only to link their audit entries, for heavy webhook load, while writes of the same contacts from two writers may meet in a deadlock that is run again (rarely answered 503 busy). SQLite always has one writer",
     },
     Opt {
         name: "key_cache_size",

@@ -192,7 +192,7 @@ impl Default for StoreOptions {
             sqlite_sync: SqliteSync::Full,
             pool_size: 8,
             max_group: 256,
-            writers: 4,
+            writers: 1,
         }
     }
 }

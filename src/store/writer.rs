@@ -27,7 +27,7 @@ use diesel::Connection;
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{DbConn, StoreError};
+use super::{backend, DbConn, StoreError};
 
 /// How often one write is tried before its caller is told to come back later.
 pub const ATTEMPTS: u32 = 5;
@@ -162,12 +162,20 @@ impl Writer {
         let max_group = max_group.max(1);
         let (tx, rx) = mpsc::channel::<Job>(max_group * 4);
         let rx = Arc::new(Mutex::new(rx));
+        // One writer keeps issue 25's order: its groups take the chain lock first (below).
+        let lock_first = conns.len() == 1;
         let mut handles = Vec::with_capacity(conns.len());
         for (n, conn) in conns.into_iter().enumerate() {
             let (rx, stats, finisher) = (rx.clone(), stats.clone(), finisher.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("hafen-writer-{n}"))
-                .spawn(move || write_groups(conn, &rx, max_group, &stats, finisher.as_ref()))
+                .spawn(move || {
+                    let turn = Turn {
+                        finisher: finisher.as_ref(),
+                        lock_first,
+                    };
+                    write_groups(conn, &rx, max_group, &stats, turn)
+                })
                 .map_err(|e| StoreError::Connect(format!("cannot start the writer thread: {e}")))?;
             handles.push(handle);
         }
@@ -216,7 +224,7 @@ fn write_groups(
     queue: &Mutex<mpsc::Receiver<Job>>,
     max_group: usize,
     stats: &Mutex<GroupStats>,
-    finisher: &dyn Finisher,
+    turn: Turn,
 ) {
     // Jobs to run again: they go first, into this writer's next group.
     let mut again: VecDeque<Job> = VecDeque::new();
@@ -243,7 +251,7 @@ fn write_groups(
                 }
             }
         }
-        again = run_group(&mut conn, group, stats, finisher);
+        again = run_group(&mut conn, group, stats, turn);
         if !again.is_empty() {
             // Let the other side of the conflict finish; jitter keeps two writers from
             // meeting again in lockstep.
@@ -257,13 +265,14 @@ fn run_group(
     conn: &mut DbConn,
     group: Vec<Job>,
     stats: &Mutex<GroupStats>,
-    finisher: &dyn Finisher,
+    turn: Turn,
 ) -> VecDeque<Job> {
+    let finisher = turn.finisher;
     let n = group.len() as u64;
     let mut ran: Vec<Job> = Vec::with_capacity(group.len());
     let mut again: VecDeque<Job> = VecDeque::new();
     let mut waiting = group.into_iter();
-    let committed = in_transaction(conn, finisher, |tx| {
+    let committed = in_transaction(conn, turn, |tx| {
         for mut job in waiting.by_ref() {
             let mark = finisher.mark();
             let done = job.run(tx);
@@ -321,15 +330,24 @@ fn run_group(
 /// first; when another process commits meanwhile, SQLite cannot upgrade the stale read to a
 /// write and fails at once with "database is locked" -- the 500s the crash-kill test found
 /// during online key rotation.
-pub(super) fn in_transaction(
+fn in_transaction(
     conn: &mut DbConn,
-    finisher: &dyn Finisher,
+    turn: Turn,
     body: impl FnOnce(&mut DbConn),
 ) -> Result<(), StoreError> {
     type Manager = <DbConn as Connection>::TransactionManager;
+    let finisher = turn.finisher;
     match conn {
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        DbConn::Postgres(_) => Manager::begin_transaction(conn)?,
+        DbConn::Postgres(_) => {
+            Manager::begin_transaction(conn)?;
+            if turn.lock_first {
+                if let Err(e) = backend::lock_audit_chain(conn) {
+                    let _ = Manager::rollback_transaction(conn);
+                    return Err(e);
+                }
+            }
+        }
     }
     let _finishing = Finishing::begin(finisher);
     body(conn);
@@ -341,6 +359,18 @@ pub(super) fn in_transaction(
         let _ = Manager::rollback_transaction(conn);
     }
     finished
+}
+
+/// How a writer's groups take their turn at the audit chain (PostgreSQL). With one writer per
+/// instance a group takes the chain lock right after BEGIN, before any row: the groups of all
+/// instances then run strictly one after another and never deadlock over rows (issue 25). With
+/// several writers the lock is taken only at the group's end by the finisher: groups write their
+/// rows in parallel, and groups that write the same rows in another order (two deliveries of
+/// the same contacts) can meet in a deadlock, which PostgreSQL detects and the job runs again.
+#[derive(Clone, Copy)]
+struct Turn<'a> {
+    finisher: &'a dyn Finisher,
+    lock_first: bool,
 }
 
 /// A finisher's transaction on this thread: whatever it did not finish is discarded when this
