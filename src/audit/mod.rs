@@ -160,17 +160,18 @@ impl AuditRow {
 /// is linked into the chain at the group's end, just before its COMMIT ([`ChainAppends`]);
 /// elsewhere (a command on its own connection) at once.
 pub fn append(conn: &mut DbConn, at: DateTime<Utc>, event: AuditEvent) -> Result<(), StoreError> {
-    let deferred = PENDING.with(|pending| match pending.borrow_mut().as_mut() {
+    // Handed to the running transaction if there is one; otherwise (None) linked at once.
+    let not_deferred = PENDING.with(|pending| match pending.borrow_mut().as_mut() {
         Some(entries) => {
-            entries.push((at, event.clone()));
-            true
+            entries.push((at, event));
+            None
         }
-        None => false,
+        None => Some(event),
     });
-    if deferred {
-        return Ok(());
+    match not_deferred {
+        Some(event) => append_all(conn, vec![(at, event)]),
+        None => Ok(()),
     }
-    append_all(conn, vec![(at, event)])
 }
 
 /// Links `entries` into the chain in order (PostgreSQL: one statement per 500).
@@ -236,9 +237,8 @@ std::thread_local! {
 
 /// Links a write transaction's audit entries into the chain together, just before its COMMIT.
 /// The chain is the one thing every write must take its turn at (PostgreSQL: an advisory
-/// lock); taken at the end, it is held only while the entries are inserted and committed, so
-/// several writer connections (and instances) write their rows in parallel. The holder never
-/// waits for a row another transaction holds, so the lock cannot be part of a deadlock
+/// lock). Where the lock was not taken at BEGIN (several writers), it is held only while the
+/// entries are inserted and committed, so the writers write their rows in parallel
 /// (docs/decisions.md, "Several writers"). A job that fails takes its entries with it.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ChainAppends;

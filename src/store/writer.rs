@@ -8,11 +8,11 @@
 //! an acknowledgement always means durable, and concurrent requests share one fsync.
 //!
 //! What belongs to the whole transaction rather than one job runs at its end, just before
-//! COMMIT ([`Finisher`]: the audit chain's appends). On PostgreSQL that is where a group takes
-//! the chain lock, so groups of several writers and instances write their rows in parallel
-//! and queue only for the chain; the lock's holder waits for no row, so it is never part of a
-//! deadlock (docs/decisions.md, "Several writers"). Groups can still meet each other, or a
-//! retention batch, in a deadlock over rows: a job that meets a deadlock or a serialization
+//! COMMIT ([`Finisher`]: the audit chain's appends). On PostgreSQL a store with one writer
+//! takes the chain lock right after BEGIN, so the groups of all instances run one after
+//! another; with several writers a group takes it only at its end, so groups write their rows
+//! in parallel and queue only for the chain ([`Turn`]; docs/decisions.md, "Several writers").
+//! Groups can still meet each other, or a retention batch, in a deadlock over rows: a job that meets a deadlock or a serialization
 //! failure is run again in a later group -- after this one has committed and released what the
 //! other side waits for -- up to [`ATTEMPTS`] times with a little jitter; then its caller
 //! hears [`StoreError::Contended`].
@@ -45,22 +45,6 @@ pub trait Finisher: Send + Sync {
     fn finish(&self, conn: &mut DbConn) -> Result<(), StoreError>;
     /// The transaction ends without committing: forget everything.
     fn discard(&self);
-}
-
-/// Nothing to finish.
-#[derive(Debug, Default)]
-pub struct NoFinisher;
-
-impl Finisher for NoFinisher {
-    fn begin(&self) {}
-    fn mark(&self) -> usize {
-        0
-    }
-    fn rollback_to(&self, _: usize) {}
-    fn finish(&self, _: &mut DbConn) -> Result<(), StoreError> {
-        Ok(())
-    }
-    fn discard(&self) {}
 }
 
 /// One queued write: run in a savepoint of a group's transaction (possibly more than once, in
