@@ -284,6 +284,7 @@ fn main() -> anyhow::Result<()> {
         let p99 = out["ingest_p99_ms"].as_f64().unwrap_or(f64::MAX);
         let unreadable = out["unreadable_s"].as_f64().unwrap_or(f64::MAX);
         let reclaimed = out["reclaimed_s"].as_f64();
+        let answered = out["answered_s"].as_f64().unwrap_or(f64::MAX);
         let offered = out["ingest_offered_per_s"].as_f64().unwrap_or(0.0);
         let reached = out["ingest_msgs_per_s"].as_f64().unwrap_or(0.0);
         let share = if offered > 0.0 {
@@ -298,7 +299,7 @@ fn main() -> anyhow::Result<()> {
                 backend.name()
             ),
             result: format!(
-                "{}; unreadable after {unreadable:.1} s, space back {}; ingest {} msgs/s ({:.0} % of offered), p99 {p99:.0} ms",
+                "{}; unreadable after {unreadable:.1} s, run answered after {answered:.1} s, space back {}; ingest {} msgs/s ({:.0} % of offered), p99 {p99:.0} ms",
                 per_s(rate, "deleted"),
                 reclaimed.map_or("not within the wait".into(), |s| format!("after {s:.1} s")),
                 thousands(reached),

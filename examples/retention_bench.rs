@@ -10,8 +10,9 @@
 //! the API would take longer than the sweep). Then `--clients` clients ingest batches of 100
 //! fresh 1 KiB messages at `--ingest-rate` messages/s in total, and one retention run deletes
 //! every expired message. Prints the delete rate, the ingest latency during the sweep, and the
-//! phases: when the expired content became unreadable (the run's answer: rows deleted, period
-//! keys destroyed) and when its space came back, both from the run's start.
+//! phases: when the expired content became unreadable (its month's period key destroyed: first
+//! thing when the whole month is due), when the run answered (rows deleted) and when its space
+//! came back, all from the run's start.
 //! See docs/benchmarks.md.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -225,6 +226,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .await??
     };
     let started = Instant::now();
+    // The server's clock: the time it writes into `destroyed_at`.
+    let started_wall =
+        hafen::clock::to_micros(hafen::clock::Clock::now(&hafen::clock::SystemClock));
     let report = post(format!("/v1/tenants/{tenant}/retention/runs"), json!({})).await?;
     let sweep = started.elapsed();
     sweeping.store(false, Ordering::Relaxed);
@@ -236,11 +240,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
         failures += f;
     }
     let ingest_window = started.elapsed();
-    // The phases of issue 24: the run answers once every expired item is deleted and the
-    // period keys are destroyed (from then on nothing of it can be read, in any backup either);
-    // the space comes back afterwards (SQLite: free pages given back; PostgreSQL: dead rows
-    // vacuumed).
-    let unreadable = sweep;
+    // The phases of issue 24: the content is unreadable once the period key of its month is
+    // destroyed (from then on nothing of it can be read, in any backup either) -- at the run's
+    // first write when the whole month is due, else with its last batch; the run answers once
+    // every expired row is deleted; the space comes back afterwards (SQLite: free pages given
+    // back; PostgreSQL: dead rows vacuumed).
+    let unreadable = {
+        let (url, tenant) = (db_url.clone(), tenant.clone());
+        let destroyed =
+            tokio::task::spawn_blocking(move || shredded_at(&url, &tenant, "2015-01")).await??;
+        match destroyed {
+            Some(at) => Duration::from_micros(at.saturating_sub(started_wall).max(0) as u64),
+            None => anyhow::bail!("the run did not destroy the period key of January 2015"),
+        }
+    };
     let reclaimed = {
         let (url, polled_from) = (db_url.clone(), started.elapsed());
         let wait = Duration::from_secs(args.reclaim_wait_secs);
@@ -287,12 +300,33 @@ async fn run(args: Args) -> anyhow::Result<()> {
             "ingest_p50_ms": pct(0.50), "ingest_p99_ms": pct(0.99), "failures": failures,
             "ingest_offered_per_s": args.ingest_rate,
             "unreadable_s": unreadable.as_secs_f64(),
+            "answered_s": sweep.as_secs_f64(),
             "reclaimed_s": reclaimed.map(|d| d.as_secs_f64()),
         })
     );
     handle.stop(true).await;
     let _ = server.await;
     Ok(())
+}
+
+/// When the tenant's period key of `period` was destroyed (micros since the epoch).
+fn shredded_at(
+    url: &hafen::store::conn::DatabaseUrl,
+    tenant: &str,
+    period: &str,
+) -> anyhow::Result<Option<i64>> {
+    use diesel::prelude::*;
+    use hafen::store::schema::period_keys;
+    let mut conn = url.connect(Default::default())?;
+    let at: Option<Option<i64>> = period_keys::table
+        .filter(period_keys::tenant_id.eq(tenant))
+        .filter(period_keys::period.eq(period))
+        .filter(period_keys::destroyed_at.is_not_null())
+        .select(period_keys::destroyed_at)
+        .order(period_keys::destroyed_at.desc())
+        .first(&mut conn)
+        .optional()?;
+    Ok(at.flatten())
 }
 
 /// What says whether freed space is back: SQLite's free pages (back when none are left);

@@ -345,39 +345,79 @@ pub enum PeriodState {
 }
 
 /// Opens the given period keys; unknown ids count as shredded (a restored database may name
-/// keys this keystore never held, or no longer holds).
+/// keys this keystore never held, or no longer holds). Whether a key still lives is always
+/// read from the database, even when this process holds it in its cache: another instance
+/// may have destroyed it, and retention destroys the keys of whole expired months before it
+/// deletes their rows (`retention::shred`).
 pub fn open_blocking(
     keyring: &KeyRing,
     conn: &mut DbConn,
     ids: &BTreeSet<String>,
 ) -> Result<HashMap<String, PeriodState>, crate::error::Error> {
     let mut states = HashMap::with_capacity(ids.len());
-    let mut missing = Vec::new();
-    for id in ids {
-        match keyring.cached(&KeyOwner::Period(id.clone())) {
-            Some(keys) => {
-                states.insert(id.clone(), PeriodState::Live(keys));
-            }
-            None => missing.push(id.clone()),
-        }
+    if ids.is_empty() {
+        return Ok(states);
     }
-    if !missing.is_empty() {
-        let rows: Vec<(String, Option<Vec<u8>>)> = period_keys::table
-            .filter(period_keys::id.eq_any(&missing))
-            .select((period_keys::id, period_keys::wrapped_key))
-            .load(conn)
-            .map_err(StoreError::from)?;
-        for (id, wrapped) in rows {
-            if let Some(wrapped) = wrapped {
-                let keys = keyring.open(KeyOwner::Period(id.clone()), &wrapped)?;
-                states.insert(id, PeriodState::Live(keys));
-            }
-        }
-        for id in missing {
-            states.entry(id).or_insert(PeriodState::Shredded);
-        }
+    let rows: Vec<(String, Option<Vec<u8>>)> = period_keys::table
+        .filter(period_keys::id.eq_any(ids))
+        .select((period_keys::id, period_keys::wrapped_key))
+        .load(conn)
+        .map_err(StoreError::from)?;
+    for (id, wrapped) in rows {
+        let owner = KeyOwner::Period(id.clone());
+        let Some(wrapped) = wrapped else {
+            keyring.forget(&owner);
+            continue;
+        };
+        let keys = match keyring.cached(&owner) {
+            Some(keys) => keys,
+            None => keyring.open(owner, &wrapped)?,
+        };
+        states.insert(id, PeriodState::Live(keys));
+    }
+    for id in ids {
+        states.entry(id.clone()).or_insert(PeriodState::Shredded);
     }
     Ok(states)
+}
+
+/// The tenant's live period keys: (id, scope, period), oldest first.
+pub fn live_of_tenant(
+    conn: &mut DbConn,
+    tenant: &str,
+) -> Result<Vec<(String, String, String)>, StoreError> {
+    Ok(period_keys::table
+        .filter(period_keys::tenant_id.eq(tenant))
+        .filter(period_keys::destroyed_at.is_null())
+        .select((period_keys::id, period_keys::scope, period_keys::period))
+        .order((period_keys::period, period_keys::id))
+        .load(conn)?)
+}
+
+/// Inside a write: destroys the given period keys (those still live); returns the ids
+/// destroyed. What was sealed under them can never be read again, in any copy.
+pub fn destroy(
+    conn: &mut DbConn,
+    ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, StoreError> {
+    let mut destroyed = Vec::with_capacity(ids.len());
+    for id in ids {
+        let n = diesel::update(
+            period_keys::table
+                .filter(period_keys::id.eq(id))
+                .filter(period_keys::destroyed_at.is_null()),
+        )
+        .set((
+            period_keys::wrapped_key.eq(None::<Vec<u8>>),
+            period_keys::destroyed_at.eq(Some(to_micros(now))),
+        ))
+        .execute(conn)?;
+        if n == 1 {
+            destroyed.push(id.clone());
+        }
+    }
+    Ok(destroyed)
 }
 
 /// Inside a write: destroys every period key of `tenant` whose month ended more than the
@@ -387,32 +427,13 @@ pub fn destroy_unused(
     tenant: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, StoreError> {
-    let candidates: Vec<(String, String)> = period_keys::table
-        .filter(period_keys::tenant_id.eq(tenant))
-        .filter(period_keys::destroyed_at.is_null())
-        .select((period_keys::id, period_keys::period))
-        .order(period_keys::id)
-        .load(conn)?;
-    let mut destroyed = Vec::new();
-    for (id, period) in candidates {
-        if !month_closed(&period, now) || in_use(conn, &id)? {
-            continue;
-        }
-        let n = diesel::update(
-            period_keys::table
-                .filter(period_keys::id.eq(&id))
-                .filter(period_keys::destroyed_at.is_null()),
-        )
-        .set((
-            period_keys::wrapped_key.eq(None::<Vec<u8>>),
-            period_keys::destroyed_at.eq(Some(to_micros(now))),
-        ))
-        .execute(conn)?;
-        if n == 1 {
-            destroyed.push(id);
+    let mut unused = Vec::new();
+    for (id, _, period) in live_of_tenant(conn, tenant)? {
+        if month_closed(&period, now) && !in_use(conn, &id)? {
+            unused.push(id);
         }
     }
-    Ok(destroyed)
+    destroy(conn, &unused, now)
 }
 
 fn in_use(conn: &mut DbConn, id: &str) -> Result<bool, StoreError> {
@@ -435,26 +456,34 @@ fn in_use(conn: &mut DbConn, id: &str) -> Result<bool, StoreError> {
     Ok(used)
 }
 
-/// Whether the month `YYYY-MM` ended more than the grace period before `now`.
-fn month_closed(period: &str, now: DateTime<Utc>) -> bool {
-    let parsed = period
-        .split_once('-')
-        .and_then(|(y, m)| Some((y.parse::<i32>().ok()?, m.parse::<u32>().ok()?)));
-    let Some((year, month)) = parsed else {
-        return false;
-    };
-    let (next_year, next_month) = if month >= 12 {
+/// Whether the month `YYYY-MM` ended more than the grace period before `now`: from then on no
+/// new data is sealed under its key (late data after that gets a key of its own).
+pub fn month_closed(period: &str, now: DateTime<Utc>) -> bool {
+    month_end(period).is_some_and(|end| end + chrono::Duration::days(GRACE_DAYS) <= now)
+}
+
+/// The first moment after the month `YYYY-MM` (UTC); None for anything else.
+pub fn month_end(period: &str) -> Option<DateTime<Utc>> {
+    month_bounds(period).map(|(_, end)| end)
+}
+
+/// The month `YYYY-MM` (UTC) as [start, end); None for anything else.
+pub fn month_bounds(period: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let (year, month) = period.split_once('-')?;
+    let (year, month) = (year.parse::<i32>().ok()?, month.parse::<u32>().ok()?);
+    if !(1..=12).contains(&month) {
+        return None;
+    }
+    let (next_year, next_month) = if month == 12 {
         (year + 1, 1)
     } else {
         (year, month + 1)
     };
-    match Utc
+    let start = Utc.with_ymd_and_hms(year, month, 1, 0, 0, 0).single()?;
+    let end = Utc
         .with_ymd_and_hms(next_year, next_month, 1, 0, 0, 0)
-        .single()
-    {
-        Some(end) => end + chrono::Duration::days(GRACE_DAYS) <= now,
-        None => false,
-    }
+        .single()?;
+    Some((start, end))
 }
 
 #[cfg(test)]
@@ -474,5 +503,8 @@ mod tests {
         assert!(month_closed("2026-01", t("2026-02-08T00:00:00Z")));
         assert!(month_closed("2025-12", t("2026-01-08T00:00:00Z")));
         assert!(!month_closed("garbage", t("2030-01-01T00:00:00Z")));
+        assert!(!month_closed("2026-13", t("2030-01-01T00:00:00Z")));
+        assert_eq!(month_end("2025-12"), Some(t("2026-01-01T00:00:00Z")));
+        assert_eq!(month_end("2026-02"), Some(t("2026-03-01T00:00:00Z")));
     }
 }

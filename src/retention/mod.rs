@@ -8,6 +8,7 @@ pub mod holds;
 pub mod rules;
 pub mod run;
 pub mod select;
+pub mod shred;
 
 mod sweep;
 mod versions;

@@ -209,6 +209,13 @@ impl Retention {
             .store
             .write(move |conn| certificates::start(conn, &started))
             .await?;
+        if let Err(e) = self
+            .shred_whole_periods(tenant, &set, now, &mut progress)
+            .await
+        {
+            tracing::error!(error = %crate::telemetry::chain(&e), "shredding whole expired months failed; their rows are deleted first instead");
+            progress.errors.push(format!("period keys: {e}"));
+        }
         let holds_now = holds::ActiveHolds::default();
         let batch = self.settings.batch.max(1);
         let mut overdue: BTreeMap<Category, u64> = BTreeMap::new();
@@ -336,6 +343,46 @@ impl Retention {
             })
             .await?;
         Ok((row.into(), overdue))
+    }
+
+    /// Destroys the period keys of whole expired months (`shred`) in one write with the
+    /// certificate's progress: from that commit on their data is unreadable; the batches then
+    /// delete the rows.
+    async fn shred_whole_periods(
+        &self,
+        tenant: &str,
+        rules: &RuleSet,
+        now: DateTime<Utc>,
+        progress: &mut CertificateProgress,
+    ) -> Result<()> {
+        let (t, rules, p) = (tenant.to_string(), rules.clone(), progress.clone());
+        let (destroyed, p) = self
+            .infra
+            .store
+            .write(move |conn| {
+                let expired = super::shred::whole_expired(conn, &t, &rules, now)?;
+                let destroyed = keys::destroy(conn, &expired, now)?;
+                let mut p = p.clone();
+                p.keys_shredded
+                    .extend(destroyed.iter().cloned().map(KeyOwner::Period));
+                if !destroyed.is_empty() {
+                    certificates::save_progress(conn, &p)?;
+                }
+                Ok((destroyed, p))
+            })
+            .await?;
+        if !destroyed.is_empty() {
+            for id in &destroyed {
+                self.infra.keys.forget(&KeyOwner::Period(id.clone()));
+            }
+            self.periods.forget(&destroyed);
+            tracing::info!(
+                keys = destroyed.len(),
+                "period keys of whole expired months destroyed before their rows"
+            );
+        }
+        *progress = p;
+        Ok(())
     }
 
     /// Removes audit entries older than `audit_years` after the end of their year, oldest

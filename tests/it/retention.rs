@@ -23,7 +23,15 @@ both_backends!(
     old_audit_entries_are_pruned_and_the_chain_still_verifies,
     one_person_cannot_delete_a_tenants_messages_at_once,
     the_space_a_run_frees_comes_back_without_waiting,
+    whole_expired_months_are_shredded_first_only_when_nothing_under_them_is_kept,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shredded_month_is_unreadable_everywhere_while_its_rows_are_still_deleted() {
+    if crate::support::postgres_available() {
+        shredded_month_unreadable_before_its_rows_go(Backend::Postgres).await
+    }
+}
 
 pub fn rule(category: &str, channel: Option<&str>, start: &str, period: &str) -> Value {
     let mut r = json!({
@@ -1595,4 +1603,317 @@ async fn the_space_a_run_frees_comes_back_without_waiting(backend: Backend) {
         now = space_probe(&app);
     }
     assert!(back(now), "before the run {before}, 30 s after it {now}");
+}
+
+/// The rules of `inputs` completed by the defaults, as a run applies them.
+fn rule_set(inputs: &[Value]) -> hafen::retention::rules::RuleSet {
+    let inputs: Vec<hafen::retention::rules::RuleInput> =
+        serde_json::from_value(json!(inputs)).unwrap();
+    hafen::retention::rules::RuleSet::parse(&inputs)
+        .unwrap()
+        .effective()
+}
+
+fn period_key_of(conn: &mut hafen::store::DbConn, message: &str) -> String {
+    use hafen::store::schema::messages;
+    messages::table
+        .filter(messages::id.eq(message))
+        .select(messages::period_key_id)
+        .first::<Option<String>>(conn)
+        .unwrap()
+        .expect("sealed under a period key")
+}
+
+/// Which months a run shreds before deleting their rows: only those whose every row is due now
+/// by rules counted from collection, with nothing under them held, kept as a business letter or
+/// a status, or waiting to be sent. Then the run itself.
+async fn whole_expired_months_are_shredded_first_only_when_nothing_under_them_is_kept(
+    backend: Backend,
+) {
+    use hafen::retention::shred::whole_expired;
+    use hafen::store::schema::{attachments, message_statuses, messages, outbox, period_keys};
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let one_year = keep_all_but(&[rule("message_metadata", None, "collection", "P1Y")]);
+    activate(&app, &tenant, &app.admin_token, &one_year).await;
+    let address = "+4915100000061";
+    let (old, contact) =
+        message_at(&app, &tenant, "whatsapp", address, "2024-03-01T10:00:00Z").await;
+    // November 2026 has not closed yet (the clock says 26 November).
+    let (recent, _) = message_at(&app, &tenant, "whatsapp", address, "2026-11-01T10:00:00Z").await;
+    let mut conn = app.db.connect();
+    let march = period_key_of(&mut conn, &old);
+    let now = hafen::clock::Clock::now(app.clock.as_ref());
+    let decide = |conn: &mut hafen::store::DbConn, inputs: &[Value]| {
+        whole_expired(conn, &tenant, &rule_set(inputs), now).unwrap()
+    };
+    assert_eq!(decide(&mut conn, &one_year), vec![march.clone()]);
+    // Rules that do not delete the whole month now.
+    let mut whatsapp_kept = one_year.clone();
+    whatsapp_kept.push(rule(
+        "message_metadata",
+        Some("whatsapp"),
+        "collection",
+        "keep",
+    ));
+    for (why, rules) in [
+        ("kept", keep_all_but(&[])),
+        (
+            "counted from the conversation's end",
+            keep_all_but(&[rule("message_metadata", None, "conversation_end", "P1Y")]),
+        ),
+        (
+            "three years after collection: not over for March 2024",
+            keep_all_but(&[rule("message_metadata", None, "collection", "P3Y")]),
+        ),
+        ("WhatsApp kept by a channel rule", whatsapp_kept),
+    ] {
+        assert!(decide(&mut conn, &rules).is_empty(), "{why}");
+    }
+    // A business letter under the key: the default keeps letters six years from the year's end.
+    let mark_letter = |conn: &mut hafen::store::DbConn, letter: bool| {
+        diesel::update(messages::table.filter(messages::id.eq(&old)))
+            .set(messages::business_letter.eq(letter))
+            .execute(conn)
+            .unwrap();
+    };
+    mark_letter(&mut conn, true);
+    assert!(decide(&mut conn, &one_year).is_empty(), "a business letter");
+    let mut letters_one_year = one_year.clone();
+    let mut letters = rule("message_metadata", None, "collection", "P1Y");
+    letters["class"] = json!("business_letter");
+    letters_one_year.push(letters);
+    assert_eq!(decide(&mut conn, &letters_one_year), vec![march.clone()]);
+    mark_letter(&mut conn, false);
+    // A delivery status received that month, sealed under the key, kept by its rule.
+    diesel::insert_into(message_statuses::table)
+        .values((
+            message_statuses::id.eq("status-march"),
+            message_statuses::tenant_id.eq(&tenant),
+            message_statuses::channel.eq("whatsapp"),
+            message_statuses::external_index.eq(vec![7u8; 32]),
+            message_statuses::status.eq("delivered"),
+            message_statuses::occurred_at.eq(1_709_290_000_000_000i64),
+            message_statuses::received_at.eq(1_709_290_000_000_000i64),
+            message_statuses::period_key_id.eq(Some(&march)),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    assert!(decide(&mut conn, &one_year).is_empty(), "a status kept");
+    let statuses_due = keep_all_but(&[
+        rule("message_metadata", None, "collection", "P1Y"),
+        rule("delivery_statuses", None, "collection", "P90D"),
+    ]);
+    assert_eq!(decide(&mut conn, &statuses_due), vec![march.clone()]);
+    diesel::delete(message_statuses::table.filter(message_statuses::id.eq("status-march")))
+        .execute(&mut conn)
+        .unwrap();
+    // A message of that month still waiting to be sent.
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::message_id.eq(&old),
+            outbox::tenant_id.eq(&tenant),
+            outbox::channel_id.eq("channel"),
+            outbox::request_sealed.eq(vec![0u8]),
+            outbox::attempts.eq(0),
+            outbox::next_attempt_at.eq(0i64),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    assert!(
+        decide(&mut conn, &one_year).is_empty(),
+        "waiting in the outbox"
+    );
+    diesel::delete(outbox::table).execute(&mut conn).unwrap();
+    // Content alone due (it unbinds the row from the key), the rows kept as metadata.
+    let content_due = keep_all_but(&[rule("message_content", None, "collection", "P90D")]);
+    assert_eq!(decide(&mut conn, &content_due), vec![march.clone()]);
+    // …but a file under the key stays unless its own rule lets it go.
+    diesel::insert_into(attachments::table)
+        .values((
+            attachments::id.eq("file-march"),
+            attachments::tenant_id.eq(&tenant),
+            attachments::message_id.eq(&old),
+            attachments::n.eq(0),
+            attachments::media_ref_sealed.eq(vec![0u8]),
+            attachments::state.eq("stored"),
+            attachments::attempts.eq(0),
+            attachments::next_attempt_at.eq(0i64),
+            attachments::created_at.eq(0i64),
+            attachments::period_key_id.eq(Some(&march)),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    assert!(decide(&mut conn, &content_due).is_empty(), "a file kept");
+    let files_due = keep_all_but(&[
+        rule("message_content", None, "collection", "P90D"),
+        rule("attachments", None, "collection", "P90D"),
+    ]);
+    assert_eq!(decide(&mut conn, &files_due), vec![march.clone()]);
+    assert_eq!(
+        decide(&mut conn, &one_year),
+        vec![march.clone()],
+        "files go with their rows"
+    );
+    diesel::delete(attachments::table)
+        .execute(&mut conn)
+        .unwrap();
+    // Holds: on the contact, on a range meeting March 2024; one on 2025 does not reach it.
+    let holds = format!("/v1/tenants/{tenant}/legal-holds");
+    for (why, hold, reaches) in [
+        (
+            "the contact",
+            json!({"contact_id": contact, "reason": "Klage"}),
+            true,
+        ),
+        (
+            "the first days of March",
+            json!({"data_from": "2024-02-20T00:00:00Z", "data_until": "2024-03-02T00:00:00Z", "reason": "Prüfung"}),
+            true,
+        ),
+        (
+            "2025",
+            json!({"data_from": "2025-01-01T00:00:00Z", "data_until": "2026-01-01T00:00:00Z", "reason": "Prüfung"}),
+            false,
+        ),
+        (
+            "the whole tenant",
+            json!({"reason": "Beweissicherung"}),
+            true,
+        ),
+    ] {
+        let (status, placed) = app.post(&holds, &app.admin_token, &hold).await;
+        assert_eq!(status, 201, "{placed}");
+        let expected = if reaches { vec![] } else { vec![march.clone()] };
+        assert_eq!(decide(&mut conn, &one_year), expected, "a hold on {why}");
+        let release = format!("{holds}/{}/release", placed["id"].as_str().unwrap());
+        let (status, _) = app.post(&release, &app.admin_token, &json!({})).await;
+        assert_eq!(status, 200);
+    }
+    // The run: March 2024 shredded (and named in the certificate), its row deleted, November kept.
+    let certificate = run(&app, &tenant).await;
+    assert_eq!(certificate["counts"]["message_metadata"], json!(1));
+    assert!(
+        certificate["keys_shredded"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(format!("period:{march}"))),
+        "{certificate}"
+    );
+    let wrapped: Option<Vec<u8>> = period_keys::table
+        .filter(period_keys::id.eq(&march))
+        .select(period_keys::wrapped_key)
+        .first(&mut conn)
+        .unwrap();
+    assert!(wrapped.is_none());
+    let (_, view) = app
+        .get(
+            &format!("/v1/tenants/{tenant}/messages/{recent}"),
+            &app.admin_token,
+        )
+        .await;
+    assert_eq!(view["body"], json!("Rechnung anbei"));
+}
+
+/// PostgreSQL, two instances: one has read (and cached the key of) a message of March 2024;
+/// the other's run shreds that month while its rows are still locked by another transaction.
+/// Before any row is deleted, both instances answer "shredded" for it.
+async fn shredded_month_unreadable_before_its_rows_go(backend: Backend) {
+    use diesel::connection::SimpleConnection;
+    use hafen::store::schema::{messages, period_keys};
+    let a = TestApp::spawn(backend).await;
+    let tenant = a.create_tenant("Muster GmbH").await;
+    let one_year = keep_all_but(&[rule("message_metadata", None, "collection", "P1Y")]);
+    activate(&a, &tenant, &a.admin_token, &one_year).await;
+    let (old, _) = message_at(
+        &a,
+        &tenant,
+        "whatsapp",
+        "+4915100000062",
+        "2024-03-01T10:00:00Z",
+    )
+    .await;
+    let b = TestApp::spawn_with(
+        backend,
+        a.config.clone(),
+        a.db.clone(),
+        a.dir.clone(),
+        a.clock.clone(),
+        Some(a.admin_token.clone()),
+    )
+    .await;
+    let path = format!("/v1/tenants/{tenant}/messages/{old}");
+    let (status, view) = b.get(&path, &b.admin_token).await;
+    assert_eq!((status, &view["body"]), (200, &json!("Rechnung anbei")));
+    let mut conn = a.db.connect();
+    let march = period_key_of(&mut conn, &old);
+    // Another transaction holds the message row: the run cannot delete it yet.
+    let mut blocker = a.db.connect();
+    blocker
+        .batch_execute(&format!(
+            "BEGIN; SELECT id FROM messages WHERE id = '{old}' FOR UPDATE;"
+        ))
+        .unwrap();
+    let running = {
+        let (client, url, token) = (
+            a.client.clone(),
+            a.url(&format!("/v1/tenants/{tenant}/retention/runs")),
+            a.admin_token.clone(),
+        );
+        tokio::spawn(async move {
+            crate::support::read(
+                client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&json!({}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let destroyed: Option<i64> = period_keys::table
+            .filter(period_keys::id.eq(&march))
+            .select(period_keys::destroyed_at)
+            .first(&mut conn)
+            .unwrap();
+        if destroyed.is_some() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "March 2024's key was not shredded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for (who, app) in [
+        ("the instance that cached the key", &b),
+        ("the running one", &a),
+    ] {
+        let (status, view) = app.get(&path, &app.admin_token).await;
+        assert_eq!(status, 200, "{who}: {view}");
+        assert_eq!(view["shredded"], json!(true), "{who}: {view}");
+        assert_eq!(view["body"], Value::Null, "{who}");
+    }
+    let rows: i64 = messages::table
+        .filter(messages::id.eq(&old))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(rows, 1, "the row is still there: unreadable came first");
+    assert!(!running.is_finished());
+    blocker.batch_execute("ROLLBACK;").unwrap();
+    let (status, report) = running.await.unwrap();
+    assert_eq!(status, 200, "{report}");
+    let certificate = &report["tenants"][0]["certificate"];
+    assert_eq!(
+        certificate["counts"]["message_metadata"],
+        json!(1),
+        "{certificate}"
+    );
+    let (status, _) = b.get(&path, &b.admin_token).await;
+    assert_eq!(status, 404);
 }

@@ -348,6 +348,47 @@ fn the_idempotency_index_holds_only_keyed_messages_and_serves_the_lookup() {
     drop(postgres);
 }
 
+/// Retention asks, per expired month, whether a business letter was sealed under its period key
+/// (`retention::shred`): the partial index of letters answers without reading the month's
+/// other rows, which the index on the period key alone would walk.
+#[test]
+fn whether_a_month_holds_business_letters_is_answered_by_the_letters_index() {
+    let lookup = "SELECT id FROM messages WHERE period_key_id = 'k' AND business_letter";
+    let (mut sqlite, _db, _dir) = migrated(crate::support::Backend::Sqlite);
+    let DbConn::Sqlite(conn) = &mut sqlite else {
+        unreachable!()
+    };
+    let plan: Vec<SqlitePlan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {lookup}"))
+        .load(conn)
+        .unwrap();
+    assert!(
+        plan.iter()
+            .any(|p| p.detail.contains("messages_letters_by_period")),
+        "{:?}",
+        plan.iter().map(|p| &p.detail).collect::<Vec<_>>()
+    );
+    if !postgres_available() {
+        return;
+    }
+    let (mut postgres, _pg_db, _pg_dir) = migrated(crate::support::Backend::Postgres);
+    let DbConn::Postgres(conn) = &mut postgres else {
+        unreachable!()
+    };
+    diesel::sql_query("SET enable_seqscan = off")
+        .execute(conn)
+        .unwrap();
+    let plan: Vec<PgPlan> = diesel::sql_query(format!("EXPLAIN {lookup}"))
+        .load(conn)
+        .unwrap();
+    assert!(
+        plan.iter()
+            .any(|p| p.line.contains("messages_letters_by_period")),
+        "{:?}",
+        plan.iter().map(|p| &p.line).collect::<Vec<_>>()
+    );
+    drop(postgres);
+}
+
 /// One space for every run of whitespace (SQLite keeps an index's SQL as it was written).
 fn squeeze(sql: &str) -> String {
     sql.split_whitespace().collect::<Vec<_>>().join(" ")
