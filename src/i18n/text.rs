@@ -186,6 +186,7 @@ texts! {
     Preview => "Vorschau (Probelauf)", "Preview (dry run)";
     DueNow => "Sofort fällig", "Due now";
     Next30Days => "In den nächsten 30 Tagen fällig", "Due within 30 days";
+    UnreadableAtOnce => "Diese Monate sind ganz fällig und werden mit Beginn des Laufs unlesbar – ihr Schlüssel wird zuerst vernichtet, damit auch in jeder Sicherung:", "These months are wholly due and become unreadable as the run starts – their key is destroyed first, and with it in every backup:";
     Activate => "Aktivieren", "Activate";
     ShareOfMessages => "Anteil der Nachrichten, deren Inhalt sofort gelöscht wird", "Share of the messages whose content is deleted at once";
     NeedsApproval => "Diese Regeln löschen mehr, als eine Person allein entscheiden darf: Nach dem Aktivieren wartet die Version auf die Freigabe durch eine zweite Person.", "These rules delete more than one person may decide alone: once activated, the version waits for a second person's approval.";

@@ -78,6 +78,18 @@ pub struct Forecast {
     /// Distinct contacts with at least one item in the forecast.
     pub contacts_affected: u64,
     pub total: u64,
+    /// Months whose every item is due: a run destroys their period key in its first write, so
+    /// they are unreadable (in every copy) before their rows are deleted. Empty in a forecast of
+    /// what becomes due later.
+    pub unreadable_at_once: Vec<MonthForecast>,
+}
+
+/// One channel's month, as the forecast names it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct MonthForecast {
+    pub channel: String,
+    /// `YYYY-MM`, UTC.
+    pub month: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -174,6 +186,15 @@ pub fn forecast(
         forecast.categories.push(entry);
     }
     forecast.contacts_affected = everyone.len() as u64;
+    if since.is_none() {
+        forecast.unreadable_at_once = super::shred::whole_expired(conn, tenant, set, now)?
+            .into_iter()
+            .map(|m| MonthForecast {
+                channel: m.channel,
+                month: m.month,
+            })
+            .collect();
+    }
     Ok(forecast)
 }
 

@@ -32,13 +32,24 @@ use crate::periods::{self, EVENTS_SCOPE};
 use crate::store::schema::{attachments, message_statuses, messages, outbox};
 use crate::store::{DbConn, StoreError};
 
-/// The live period keys of `tenant` whose whole month this run deletes (see the module).
+/// A month of one channel whose period key a run destroys before deleting its rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WholeMonth {
+    /// The period key's id.
+    pub key: String,
+    pub channel: String,
+    /// `YYYY-MM`, UTC.
+    pub month: String,
+}
+
+/// The months of `tenant` (live period keys) whose whole content a run at `now` deletes (see the
+/// module).
 pub fn whole_expired(
     conn: &mut DbConn,
     tenant: &str,
     rules: &RuleSet,
     now: DateTime<Utc>,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<WholeMonth>, StoreError> {
     let holds = holds::active(conn, tenant, to_micros(now))?;
     if holds.whole_tenant {
         return Ok(Vec::new());
@@ -70,7 +81,11 @@ pub fn whole_expired(
             && !held(conn, &holds, &id, month)?
             && !has_message_in(conn, &id, &waiting)?;
         if whole {
-            expired.push(id);
+            expired.push(WholeMonth {
+                key: id,
+                channel: scope,
+                month: period,
+            });
         }
     }
     Ok(expired)

@@ -360,7 +360,10 @@ impl Retention {
             .infra
             .store
             .write(move |conn| {
-                let expired = super::shred::whole_expired(conn, &t, &rules, now)?;
+                let expired: Vec<String> = super::shred::whole_expired(conn, &t, &rules, now)?
+                    .into_iter()
+                    .map(|m| m.key)
+                    .collect();
                 let destroyed = keys::destroy(conn, &expired, now)?;
                 let mut p = p.clone();
                 p.keys_shredded

@@ -210,6 +210,7 @@ try {
   await Promise.all([page.waitForNavigation(), page.click('text=Vorschau anzeigen')]);
   const preview = await page.locator('#preview').textContent();
   check(preview.includes('Sofort fällig') && /Nachrichteninhalte: 2/.test(preview), 'the preview shows, in words, the two messages the rule would delete now');
+  check(/unlesbar[^]*WhatsApp 01\/2026, WhatsApp 02\/2026/.test(preview), 'the preview names the months that become unreadable as the run starts');
   check((await page.locator('main p.warn').textContent()).includes('zweite Person'),
         'the preview says that deleting every message at once needs a second person');
   await shot(page, 'retention-preview');
@@ -228,6 +229,14 @@ try {
   check((await page.locator('#due').textContent()).includes('Nachrichteninhalte'), 'a run on demand first lists what is due now');
   await shot(page, 'retention-run');
   await Promise.all([page.waitForNavigation(), page.click('main a:has-text("Abbrechen")')]);
+  // The same check in English, then back to German for the rest.
+  await Promise.all([page.waitForNavigation(), page.click('nav.lang >> text=English')]);
+  await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Check what is due now")')]);
+  check(/unreadable[^]*WhatsApp 2026-01, WhatsApp 2026-02/.test(await page.locator('#due').textContent()),
+        'the English check names the months that become unreadable as the run starts');
+  await shot(page, 'retention-run-en');
+  await Promise.all([page.waitForNavigation(), page.click('main a:has-text("Cancel")')]);
+  await Promise.all([page.waitForNavigation(), page.click('nav.lang >> text=Deutsch')]);
 
   // Legal holds and consent (the widget preview follows what is typed).
   await open(page, 'Aufbewahrungssperren');

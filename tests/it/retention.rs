@@ -1645,7 +1645,11 @@ async fn whole_expired_months_are_shredded_first_only_when_nothing_under_them_is
     let march = period_key_of(&mut conn, &old);
     let now = hafen::clock::Clock::now(app.clock.as_ref());
     let decide = |conn: &mut hafen::store::DbConn, inputs: &[Value]| {
-        whole_expired(conn, &tenant, &rule_set(inputs), now).unwrap()
+        whole_expired(conn, &tenant, &rule_set(inputs), now)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.key)
+            .collect::<Vec<_>>()
     };
     assert_eq!(decide(&mut conn, &one_year), vec![march.clone()]);
     // Rules that do not delete the whole month now.
@@ -1790,6 +1794,20 @@ async fn whole_expired_months_are_shredded_first_only_when_nothing_under_them_is
         let (status, _) = app.post(&release, &app.admin_token, &json!({})).await;
         assert_eq!(status, 200);
     }
+    // The dry run names the month that becomes unreadable at once.
+    let (status, dry) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/retention/runs?dry_run=true"),
+            &app.admin_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{dry}");
+    assert_eq!(
+        dry["tenants"][0]["forecast"]["unreadable_at_once"],
+        json!([{"channel": "whatsapp", "month": "2024-03"}]),
+        "{dry}"
+    );
     // The run: March 2024 shredded (and named in the certificate), its row deleted, November kept.
     let certificate = run(&app, &tenant).await;
     assert_eq!(certificate["counts"]["message_metadata"], json!(1));

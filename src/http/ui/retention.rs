@@ -179,8 +179,23 @@ fn forecast(who: &SignedIn, title: Text, f: &Forecast) -> Markup {
                     }
                 }
             }
+            @if !f.unreadable_at_once.is_empty() {
+                p.hint {
+                    (who.t(Text::UnreadableAtOnce)) " "
+                    (f.unreadable_at_once.iter().map(|m| month_of(who, &m.channel, &m.month)).collect::<Vec<_>>().join(", "))
+                }
+            }
         }
     }
+}
+
+/// "WhatsApp 03/2024" (German) or "WhatsApp 2024-03".
+fn month_of(who: &SignedIn, channel: &str, month: &str) -> String {
+    let month = match (who.lang, month.split_once('-')) {
+        (crate::i18n::Lang::De, Some((year, m))) => format!("{m}/{year}"),
+        _ => month.to_string(),
+    };
+    format!("{} {month}", platform_name(channel))
 }
 
 async fn preview(
