@@ -1,0 +1,12 @@
+ALTER TABLE messages
+    ALTER COLUMN body_sealed SET STORAGE EXTENDED,
+    ALTER COLUMN raw_sealed SET STORAGE EXTENDED,
+    ALTER COLUMN external_id_sealed SET STORAGE EXTENDED;
+ALTER TABLE message_statuses
+    ALTER COLUMN raw_sealed SET STORAGE EXTENDED,
+    ALTER COLUMN errors_sealed SET STORAGE EXTENDED;
+ALTER TABLE attachments
+    ALTER COLUMN media_ref_sealed SET STORAGE EXTENDED,
+    ALTER COLUMN content_sealed SET STORAGE EXTENDED;
+ALTER TABLE event_deliveries
+    ALTER COLUMN payload_sealed SET STORAGE EXTENDED;
