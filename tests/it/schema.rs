@@ -302,16 +302,10 @@ fn the_idempotency_index_holds_only_keyed_messages_and_serves_the_lookup() {
         "{}",
         index.sql
     );
-    let plan: Vec<SqlitePlan> = diesel::sql_query(
-        "EXPLAIN QUERY PLAN SELECT id FROM messages WHERE tenant_id = 't' AND idempotency_index = x'01'",
-    )
-    .load(conn)
-    .unwrap();
-    assert!(
-        plan.iter()
-            .any(|p| p.detail.contains("messages_idempotency")),
-        "{:?}",
-        plan.iter().map(|p| &p.detail).collect::<Vec<_>>()
+    sqlite_plan_uses(
+        conn,
+        "SELECT id FROM messages WHERE tenant_id = 't' AND idempotency_index = x'01'",
+        "messages_idempotency",
     );
 
     if !postgres_available() {
@@ -331,19 +325,10 @@ fn the_idempotency_index_holds_only_keyed_messages_and_serves_the_lookup() {
         "{}",
         index.sql
     );
-    // An empty table is scanned whole whatever the indexes; forbid that to see the index chosen.
-    diesel::sql_query("SET enable_seqscan = off")
-        .execute(conn)
-        .unwrap();
-    let plan: Vec<PgPlan> = diesel::sql_query(
-        "EXPLAIN SELECT id FROM messages WHERE tenant_id = 't' AND idempotency_index = '\\x01'::bytea",
-    )
-    .load(conn)
-    .unwrap();
-    assert!(
-        plan.iter().any(|p| p.line.contains("messages_idempotency")),
-        "{:?}",
-        plan.iter().map(|p| &p.line).collect::<Vec<_>>()
+    postgres_plan_uses(
+        conn,
+        "SELECT id FROM messages WHERE tenant_id = 't' AND idempotency_index = '\\x01'::bytea",
+        "messages_idempotency",
     );
     drop(postgres);
 }
@@ -358,15 +343,7 @@ fn whether_a_month_holds_business_letters_is_answered_by_the_letters_index() {
     let DbConn::Sqlite(conn) = &mut sqlite else {
         unreachable!()
     };
-    let plan: Vec<SqlitePlan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {lookup}"))
-        .load(conn)
-        .unwrap();
-    assert!(
-        plan.iter()
-            .any(|p| p.detail.contains("messages_letters_by_period")),
-        "{:?}",
-        plan.iter().map(|p| &p.detail).collect::<Vec<_>>()
-    );
+    sqlite_plan_uses(conn, lookup, "messages_letters_by_period");
     if !postgres_available() {
         return;
     }
@@ -374,19 +351,36 @@ fn whether_a_month_holds_business_letters_is_answered_by_the_letters_index() {
     let DbConn::Postgres(conn) = &mut postgres else {
         unreachable!()
     };
-    diesel::sql_query("SET enable_seqscan = off")
-        .execute(conn)
-        .unwrap();
-    let plan: Vec<PgPlan> = diesel::sql_query(format!("EXPLAIN {lookup}"))
+    postgres_plan_uses(conn, lookup, "messages_letters_by_period");
+    drop(postgres);
+}
+
+/// Asserts that SQLite answers `query` through `index`.
+fn sqlite_plan_uses(conn: &mut diesel::SqliteConnection, query: &str, index: &str) {
+    let plan: Vec<SqlitePlan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {query}"))
         .load(conn)
         .unwrap();
     assert!(
-        plan.iter()
-            .any(|p| p.line.contains("messages_letters_by_period")),
-        "{:?}",
+        plan.iter().any(|p| p.detail.contains(index)),
+        "{index}: {:?}",
+        plan.iter().map(|p| &p.detail).collect::<Vec<_>>()
+    );
+}
+
+/// Asserts that PostgreSQL answers `query` through `index`.
+fn postgres_plan_uses(conn: &mut diesel::PgConnection, query: &str, index: &str) {
+    // An empty table is scanned whole whatever the indexes; forbid that to see the index chosen.
+    diesel::sql_query("SET enable_seqscan = off")
+        .execute(conn)
+        .unwrap();
+    let plan: Vec<PgPlan> = diesel::sql_query(format!("EXPLAIN {query}"))
+        .load(conn)
+        .unwrap();
+    assert!(
+        plan.iter().any(|p| p.line.contains(index)),
+        "{index}: {:?}",
         plan.iter().map(|p| &p.line).collect::<Vec<_>>()
     );
-    drop(postgres);
 }
 
 /// One space for every run of whitespace (SQLite keeps an index's SQL as it was written).
