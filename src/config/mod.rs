@@ -93,8 +93,7 @@ pub struct Config {
     /// When retention sweeps run: a cron expression with seconds (`sec min hour day month
     /// weekday`), in UTC. Default: every night at 02:30. Empty: only `hafen retention run`.
     pub retention_schedule: String,
-    /// Most items deleted per transaction (SQLite sizes its batches below this to a short turn
-    /// of the writer).
+    /// Items deleted per transaction (small enough that ingest keeps going during a sweep).
     pub retention_batch_size: u32,
     /// A new retention rule set needs a second admin's approval before it applies.
     pub retention_require_approval: bool,

@@ -229,7 +229,7 @@ pub const OPTIONS: &[Opt] = &[
         default_shown: None,
         example: None,
         note: "",
-        meaning: "most items deleted per transaction (100–100000). PostgreSQL deletes in batches of this size beside the writer; SQLite sizes each batch to hold its one writer about 25 ms (up to this size), so ingest keeps going during a sweep",
+        meaning: "items deleted per transaction (100–100000); smaller batches keep ingest latency lower during a sweep, larger ones sweep faster",
     },
     Opt {
         name: "retention_require_approval",

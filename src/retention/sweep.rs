@@ -54,27 +54,6 @@ impl Drop for SweepLock {
     }
 }
 
-/// How long one retention batch may hold SQLite's writer: ingest waiting behind it sees this
-/// much added latency at most (issue 24: p99 < 100 ms during a sweep).
-const PACED_TURN: std::time::Duration = std::time::Duration::from_millis(25);
-/// The first batch on SQLite, before its duration is known.
-const PACED_FIRST: i64 = 500;
-/// The smallest batch: below it the per-batch work (selection, certificate, commit) dominates.
-const PACED_MIN: i64 = 100;
-
-/// The next batch size on SQLite: the last size scaled to take [`PACED_TURN`], at most doubling
-/// at once (one fast batch is no promise), between [`PACED_MIN`] and `max`
-/// (`retention_batch_size`). The whole expired months are already unreadable (`shred`), so a
-/// sweep that takes longer costs disk space for a while, not privacy; ingest waiting seconds
-/// behind the one writer costs the platforms' retries and the users' patience.
-fn next_batch(size: i64, took: std::time::Duration, max: i64) -> i64 {
-    let took = took.as_secs_f64().max(0.001);
-    let scaled = (size as f64 * PACED_TURN.as_secs_f64() / took) as i64;
-    scaled
-        .min(size.saturating_mul(2))
-        .clamp(PACED_MIN.min(max), max)
-}
-
 impl Retention {
     /// Runs retention for one tenant or all. A dry run lists what is due and changes
     /// nothing. A real run takes the sweep lock; when another instance holds it, nothing is
@@ -239,46 +218,39 @@ impl Retention {
         }
         let holds_now = holds::ActiveHolds::default();
         let batch = self.settings.batch.max(1);
-        // SQLite's batches hold its one writer: sized to a short turn each (see `next_batch`).
-        let paced = matches!(self.infra.store.url(), crate::store::DatabaseUrl::Sqlite(_));
-        let mut size = if paced { batch.min(PACED_FIRST) } else { batch };
         let mut overdue: BTreeMap<Category, u64> = BTreeMap::new();
         for (category, selection) in run::selections(tenant, &set, &holds_now, now, None) {
             let mut after: Option<String> = None;
             loop {
                 let (sel, p, from) = (selection.clone(), progress.clone(), after.clone());
+                let batch_started = std::time::Instant::now();
                 let outcome = self
                     .infra
                     .store
                     .write_apart(move |conn| {
                         let mut p = p.clone();
-                        let started = std::time::Instant::now();
                         let (n, last) = run::delete_batch(
                             conn,
                             category,
                             &sel,
                             from.as_deref(),
-                            size,
+                            batch,
                             now,
                             &mut p,
                         )?;
-                        Ok((n, last, p, started.elapsed()))
+                        Ok((n, last, p))
                     })
                     .await;
                 match outcome {
-                    Ok((_, None, _, _)) => break,
-                    Ok((n, last, p, took)) => {
+                    Ok((_, None, _)) => break,
+                    Ok((n, last, p)) => {
                         after = last;
                         tracing::debug!(
                             category = category.as_str(),
                             deleted = n,
-                            size,
-                            ms = took.as_millis() as u64,
+                            ms = batch_started.elapsed().as_millis() as u64,
                             "retention batch committed"
                         );
-                        if paced {
-                            size = next_batch(size, took, batch);
-                        }
                         progress = p;
                         self.infra
                             .metrics
@@ -531,23 +503,5 @@ impl Retention {
     /// Takes the sweep lock as a sweep would (tests: a second instance must then skip).
     pub async fn hold_sweep_lock(&self) -> Result<Option<SweepLock>> {
         self.sweep_lock().await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn sqlite_batches_are_sized_to_a_short_turn_of_the_writer() {
-        // 10 000 rows took 370 ms: the next batch takes about 25 ms.
-        assert_eq!(next_batch(10_000, Duration::from_millis(370), 10_000), 675);
-        // A fast batch grows, but at most twofold and never beyond the configured size.
-        assert_eq!(next_batch(500, Duration::from_millis(5), 10_000), 1_000);
-        assert_eq!(next_batch(8_000, Duration::from_millis(1), 10_000), 10_000);
-        // A slow one shrinks, not below the floor (nor above a smaller configured size).
-        assert_eq!(next_batch(500, Duration::from_secs(2), 10_000), 100);
-        assert_eq!(next_batch(100, Duration::from_secs(2), 100), 100);
     }
 }
