@@ -299,7 +299,7 @@ fn main() -> anyhow::Result<()> {
                 backend.name()
             ),
             result: format!(
-                "{}; unreadable after {unreadable:.1} s, run answered after {answered:.1} s, space back {}; ingest {} msgs/s ({:.0} % of offered), p99 {p99:.0} ms",
+                "{}; unreadable after {unreadable:.3} s, run answered after {answered:.1} s, space back {}; ingest {} msgs/s ({:.0} % of offered), p99 {p99:.0} ms",
                 per_s(rate, "deleted"),
                 reclaimed.map_or("not within the wait".into(), |s| format!("after {s:.1} s")),
                 thousands(reached),
