@@ -459,31 +459,15 @@ fn in_use(conn: &mut DbConn, id: &str) -> Result<bool, StoreError> {
 /// Whether the month `YYYY-MM` ended more than the grace period before `now`: from then on no
 /// new data is sealed under its key (late data after that gets a key of its own).
 pub fn month_closed(period: &str, now: DateTime<Utc>) -> bool {
-    month_end(period).is_some_and(|end| end + chrono::Duration::days(GRACE_DAYS) <= now)
-}
-
-/// The first moment after the month `YYYY-MM` (UTC); None for anything else.
-pub fn month_end(period: &str) -> Option<DateTime<Utc>> {
-    month_bounds(period).map(|(_, end)| end)
+    month_bounds(period).is_some_and(|(_, end)| end + chrono::Duration::days(GRACE_DAYS) <= now)
 }
 
 /// The month `YYYY-MM` (UTC) as [start, end); None for anything else.
 pub fn month_bounds(period: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let (year, month) = period.split_once('-')?;
     let (year, month) = (year.parse::<i32>().ok()?, month.parse::<u32>().ok()?);
-    if !(1..=12).contains(&month) {
-        return None;
-    }
-    let (next_year, next_month) = if month == 12 {
-        (year + 1, 1)
-    } else {
-        (year, month + 1)
-    };
     let start = Utc.with_ymd_and_hms(year, month, 1, 0, 0, 0).single()?;
-    let end = Utc
-        .with_ymd_and_hms(next_year, next_month, 1, 0, 0, 0)
-        .single()?;
-    Some((start, end))
+    Some((start, start.checked_add_months(chrono::Months::new(1))?))
 }
 
 #[cfg(test)]
@@ -504,7 +488,12 @@ mod tests {
         assert!(month_closed("2025-12", t("2026-01-08T00:00:00Z")));
         assert!(!month_closed("garbage", t("2030-01-01T00:00:00Z")));
         assert!(!month_closed("2026-13", t("2030-01-01T00:00:00Z")));
-        assert_eq!(month_end("2025-12"), Some(t("2026-01-01T00:00:00Z")));
-        assert_eq!(month_end("2026-02"), Some(t("2026-03-01T00:00:00Z")));
+        let bounds = |p| month_bounds(p).map(|(_, end)| end);
+        assert_eq!(bounds("2025-12"), Some(t("2026-01-01T00:00:00Z")));
+        assert_eq!(bounds("2026-02"), Some(t("2026-03-01T00:00:00Z")));
+        assert_eq!(
+            month_bounds("2024-03").map(|(start, _)| start),
+            Some(t("2024-03-01T00:00:00Z"))
+        );
     }
 }

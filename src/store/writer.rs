@@ -12,10 +12,10 @@
 //! takes the chain lock right after BEGIN, so the groups of all instances run one after
 //! another; with several writers a group takes it only at its end, so groups write their rows
 //! in parallel and queue only for the chain ([`Turn`]; docs/decisions.md, "Several writers").
-//! Groups can still meet each other, or a retention batch, in a deadlock over rows: a job that meets a deadlock or a serialization
-//! failure is run again in a later group -- after this one has committed and released what the
-//! other side waits for -- up to [`ATTEMPTS`] times with a little jitter; then its caller
-//! hears [`StoreError::Contended`].
+//! Groups can still meet each other, or a retention batch, in a deadlock over rows: a job that
+//! meets a deadlock or a serialization failure is run again in a later group -- after this one
+//! has committed and released what the other side waits for -- up to [`ATTEMPTS`] times with a
+//! little jitter; then its caller hears [`StoreError::Contended`].
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
