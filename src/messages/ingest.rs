@@ -144,14 +144,13 @@ impl Messages {
                     })
                     .await??
             };
-            let event = AuditEvent::new(actor, "messages.ingest").tenant(tenant);
-            let (at, follow_ups) = (self.infra.clock.now(), self.follow_ups);
-            match self
-                .infra
-                .store
-                .write(move |conn| apply(conn, prepared.clone(), event.clone(), at, follow_ups))
-                .await
-            {
+            let write = Write {
+                prepared,
+                event: AuditEvent::new(actor, "messages.ingest").tenant(tenant),
+                at: self.infra.clock.now(),
+                follow_ups: self.follow_ups,
+            };
+            match self.infra.store.write_mergeable(write).await {
                 Ok((outcomes, new_keys, queued_work)) => {
                     for (id, keys) in new_keys {
                         self.infra.keys.remember(KeyOwner::Contact(id), keys);
@@ -353,31 +352,69 @@ fn prepare(
     Ok(prepared)
 }
 
-impl Messages {}
-
 /// Outcomes, the new contacts' keys, and whether event deliveries or downloads were queued.
 type Applied = (Vec<IngestOutcome>, Vec<(String, Arc<OwnerKeys>)>, bool);
 
-/// The write: runs inside the writer's transaction (in its own savepoint).
-fn apply(
-    conn: &mut DbConn,
+/// One batch's write, as the writer runs it: alone, or merged with the other batches of the
+/// same tenant and event month that wait in its group (a burst of webhook deliveries becomes
+/// one insert per table).
+#[derive(Clone)]
+struct Write {
     prepared: Prepared,
     event: AuditEvent,
     at: DateTime<Utc>,
     follow_ups: super::FollowUps,
-) -> Result<Applied, StoreError> {
-    let t = prepared.tenant.as_str();
-    crate::periods::ensure_live(conn, &prepared.period_ids)?;
-    for (contact, key) in &prepared.new_contacts {
+}
+
+impl crate::store::Mergeable for Write {
+    type Output = Applied;
+
+    fn key(&self) -> String {
+        format!("{}/{}", self.prepared.tenant, self.prepared.event_keys.0)
+    }
+
+    fn rows(&self) -> usize {
+        self.prepared.messages.len() + self.prepared.statuses.len()
+    }
+
+    fn run(conn: &mut DbConn, writes: Vec<Self>) -> Result<Vec<Applied>, StoreError> {
+        apply(conn, writes)
+    }
+}
+
+/// What one write of a merged run keeps apart from the others: its outcomes and its counts.
+struct Share {
+    outcomes: Vec<IngestOutcome>,
+    stored: usize,
+    statuses: usize,
+}
+
+/// The write: runs inside the writer's transaction (in its own savepoint), for one batch or
+/// several of one tenant and event month. A batch's own rule failing (an external id of another
+/// contact) fails them all; the writer then runs each alone.
+fn apply(conn: &mut DbConn, mut writes: Vec<Write>) -> Result<Vec<Applied>, StoreError> {
+    let Some(first) = writes.first() else {
+        return Ok(Vec::new());
+    };
+    let tenant = first.prepared.tenant.clone();
+    let t = tenant.as_str();
+    let (follow_ups, event_keys) = (first.follow_ups, first.prepared.event_keys.clone());
+    let at = writes.iter().map(|w| w.at).max().unwrap_or(first.at);
+    let period_ids: BTreeSet<String> = writes
+        .iter()
+        .flat_map(|w| w.prepared.period_ids.iter().cloned())
+        .collect();
+    crate::periods::ensure_live(conn, &period_ids)?;
+    for (contact, key) in writes.iter().flat_map(|w| &w.prepared.new_contacts) {
         if contacts::exists_with_address(conn, t, &contact.channel, &contact.address_index)? {
             return Err(StoreError::Retry);
         }
         contacts::insert(conn, contact, key)?;
     }
-    // De-duplicate by external id: against what is stored, and within the batch itself.
-    let wanted: Vec<Vec<u8>> = prepared
-        .messages
+    // De-duplicate by external id: against what is stored, and within the batches themselves.
+    let wanted: Vec<Vec<u8>> = writes
         .iter()
+        .flat_map(|w| &w.prepared.messages)
         .filter_map(|m| m.external_index.clone())
         .collect();
     let mut known: HashMap<Vec<u8>, (String, String)> =
@@ -385,64 +422,92 @@ fn apply(
             .into_iter()
             .filter_map(|(index, id, contact)| index.map(|i| (i, (id, contact))))
             .collect();
-    // A platform's verified delivery names its message ids itself, and its receipt hands no ids
-    // back: a known id from another contact is the platform repeating a message whose sender has
-    // since moved (a changed number), not another person's message.
-    let from_platform = matches!(event.actor, crate::auth::Actor::Channel { .. });
-    let mut outcomes = Vec::with_capacity(prepared.messages.len());
-    let mut fresh = Vec::with_capacity(prepared.messages.len());
-    for (position, row) in prepared.messages.into_iter().enumerate() {
-        if let Some(index) = &row.external_index {
-            if let Some((id, contact_id)) = known.get(index) {
-                // The same platform id from another person is not the same message: answering
-                // "duplicate" would hand the caller that other person's ids. (Two contact rows
-                // of one address, from a race between instances, are the same person.)
-                if *contact_id != row.contact_id
-                    && !from_platform
-                    && !same_address(conn, t, contact_id, &row.contact_id)?
-                {
-                    return Err(StoreError::from(crate::error::Error::Conflict(format!(
-                        "message {position}: its external_id is already stored for another contact; an external id names one message"
-                    ))));
+    let mut shares = Vec::with_capacity(writes.len());
+    let mut fresh = Vec::new();
+    let mut latest: BTreeMap<String, i64> = BTreeMap::new();
+    let (mut statuses, mut status_events, mut attachments) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut message_events, mut address_changes) = (Vec::new(), Vec::new());
+    for write in &mut writes {
+        let prepared = &mut write.prepared;
+        // A platform's verified delivery names its message ids itself, and its receipt hands
+        // no ids back: a known id from another contact is the platform repeating a message
+        // whose sender has since moved (a changed number), not another person's message.
+        let from_platform = matches!(write.event.actor, crate::auth::Actor::Channel { .. });
+        let mut outcomes = Vec::with_capacity(prepared.messages.len());
+        let mut stored = 0;
+        for (position, row) in std::mem::take(&mut prepared.messages)
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(index) = &row.external_index {
+                if let Some((id, contact_id)) = known.get(index) {
+                    // The same platform id from another person is not the same message:
+                    // answering "duplicate" would hand the caller that other person's ids. (Two
+                    // contact rows of one address, from a race between instances, are the same
+                    // person.)
+                    if *contact_id != row.contact_id
+                        && !from_platform
+                        && !same_address(conn, t, contact_id, &row.contact_id)?
+                    {
+                        return Err(StoreError::from(crate::error::Error::Conflict(format!(
+                            "message {position}: its external_id is already stored for another contact; an external id names one message"
+                        ))));
+                    }
+                    outcomes.push(IngestOutcome {
+                        id: id.clone(),
+                        contact_id: contact_id.clone(),
+                        duplicate: true,
+                    });
+                    continue;
                 }
-                outcomes.push(IngestOutcome {
-                    id: id.clone(),
-                    contact_id: contact_id.clone(),
-                    duplicate: true,
-                });
-                continue;
+                known.insert(index.clone(), (row.id.clone(), row.contact_id.clone()));
             }
-            known.insert(index.clone(), (row.id.clone(), row.contact_id.clone()));
+            outcomes.push(IngestOutcome {
+                id: row.id.clone(),
+                contact_id: row.contact_id.clone(),
+                duplicate: false,
+            });
+            stored += 1;
+            fresh.push(row);
         }
-        outcomes.push(IngestOutcome {
-            id: row.id.clone(),
-            contact_id: row.contact_id.clone(),
-            duplicate: false,
+        for (contact, at) in &prepared.latest {
+            let latest = latest.entry(contact.clone()).or_insert(*at);
+            *latest = (*latest).max(*at);
+        }
+        shares.push(Share {
+            outcomes,
+            stored,
+            statuses: prepared.statuses.len(),
         });
-        fresh.push(row);
+        statuses.append(&mut prepared.statuses);
+        status_events.append(&mut prepared.status_events);
+        attachments.append(&mut prepared.attachments);
+        message_events.append(&mut prepared.message_events);
+        let event = &write.event;
+        address_changes.extend(
+            std::mem::take(&mut prepared.address_changes)
+                .into_iter()
+                .map(|c| (c, event.clone())),
+        );
     }
     // SQLite allows 32766 bound parameters per statement; 12 columns × 1000 rows stays below.
     for chunk in fresh.chunks(1000) {
         super::insert_many(conn, chunk)?;
     }
-    let duplicates = outcomes.len() - fresh.len();
     let fresh_indexes: Vec<(Vec<u8>, String)> = fresh
         .iter()
         .filter_map(|m| m.external_index.clone().map(|i| (i, m.id.clone())))
         .collect();
     status::attach_pending(conn, t, &fresh_indexes)?;
     let fresh_ids: std::collections::HashSet<&str> = fresh.iter().map(|m| m.id.as_str()).collect();
-    let attachments: Vec<AttachmentRow> = prepared
-        .attachments
+    let attachments: Vec<AttachmentRow> = attachments
         .into_iter()
         .filter(|a| fresh_ids.contains(a.message_id.as_str()))
         .collect();
     super::attachments::insert(conn, &attachments)?;
     let mut queued_work = !attachments.is_empty();
-    let status_count = prepared.statuses.len();
-    let stored_statuses = status::store(conn, t, prepared.statuses)?;
-    let received: Vec<serde_json::Value> = prepared
-        .message_events
+    let stored_statuses = status::store(conn, t, statuses)?;
+    let received: Vec<serde_json::Value> = message_events
         .into_iter()
         .filter(|(id, _)| fresh_ids.contains(id.as_str()))
         .map(|(_, payload)| payload)
@@ -453,26 +518,32 @@ fn apply(
         .map(|payload| (EventKind::MessageReceived, payload))
         .chain(follow)
         .collect();
-    for (row, mut payload) in stored_statuses.iter().zip(prepared.status_events) {
+    for (row, mut payload) in stored_statuses.iter().zip(status_events) {
         payload["status"]["message_id"] = serde_json::json!(row.message_id);
         events.push((EventKind::MessageStatus, payload));
     }
-    let (event_period, event_keys) = &prepared.event_keys;
+    let (event_period, event_keys) = &event_keys;
     queued_work |=
         crate::events::enqueue(conn, t, (event_period, event_keys), events, to_micros(at))? > 0;
-    crate::contacts::touch_last_messages(conn, &prepared.latest)?;
-    for change in &prepared.address_changes {
+    crate::contacts::touch_last_messages(conn, &latest)?;
+    for (change, event) in address_changes {
         if fresh_ids.contains(change.message_id.as_str()) {
-            move_contact(conn, t, change, &event, at)?;
+            move_contact(conn, t, &change, &event, at)?;
         }
     }
-    let stored = fresh.len();
-    audit::append(
-        conn,
-        at,
-        event.detail(format!(
-            "stored={stored} duplicates={duplicates} statuses={status_count}"
-        )),
-    )?;
-    Ok((outcomes, prepared.new_keys, queued_work))
+    // One audit entry per batch, as when it runs alone: the trail names each caller's write.
+    let mut applied = Vec::with_capacity(writes.len());
+    for (write, share) in writes.into_iter().zip(shares) {
+        let duplicates = share.outcomes.len() - share.stored;
+        audit::append(
+            conn,
+            write.at,
+            write.event.detail(format!(
+                "stored={} duplicates={duplicates} statuses={}",
+                share.stored, share.statuses
+            )),
+        )?;
+        applied.push((share.outcomes, write.prepared.new_keys, queued_work));
+    }
+    Ok(applied)
 }

@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 pub use conn::{DatabaseUrl, DbConn, DbPool, SqliteSync};
-pub use writer::{Finisher, GroupStats, Writer};
+pub use writer::{Finisher, GroupStats, Mergeable, Writer};
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -287,6 +287,12 @@ impl Store {
         F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
     {
         self.writer.write(work).await
+    }
+
+    /// Runs a write in the next group commit, merged with the writes of its kind and key that
+    /// wait in the same group (see [`Mergeable`]); alone when merging fails.
+    pub async fn write_mergeable<M: Mergeable>(&self, write: M) -> Result<M::Output, StoreError> {
+        self.writer.write_mergeable(write).await
     }
 
     /// A long write that should not hold up the group-commit writer (retention batches). On

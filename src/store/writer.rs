@@ -7,6 +7,12 @@
 //! only its savepoint; the others commit. Each caller hears back only after the commit, so
 //! an acknowledgement always means durable, and concurrent requests share one fsync.
 //!
+//! Writes of one kind can share their statements ([`Mergeable`]): the jobs of a group with
+//! equal keys run as one, in one savepoint (one multi-row insert per table instead of one per
+//! job). If that merged run fails -- one job's own rule refused it, or two jobs created the
+//! same contact -- its savepoint is rolled back and each job runs alone as above, so a job
+//! that fails is answered alone and the others still commit.
+//!
 //! What belongs to the whole transaction rather than one job runs at its end, just before
 //! COMMIT ([`Finisher`]: the audit chain's appends). On PostgreSQL a store with one writer
 //! takes the chain lock right after BEGIN, so the groups of all instances run one after
@@ -17,6 +23,7 @@
 //! has committed and released what the other side waits for -- up to [`ATTEMPTS`] times with a
 //! little jitter; then its caller hears [`StoreError::Contended`].
 
+use std::any::{Any, TypeId};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -47,9 +54,30 @@ pub trait Finisher: Send + Sync {
     fn discard(&self);
 }
 
+/// A write that can run together with others of its kind in one group: the ingest of a
+/// delivery, whose rows and lookups become one statement per table for the whole group.
+pub trait Mergeable: Clone + Send + 'static {
+    type Output: Send + 'static;
+    /// Writes with equal keys may run as one (the same tenant, say).
+    fn key(&self) -> String;
+    /// About how many rows the write holds: a merged run stops taking writes at
+    /// [`MERGE_ROWS`], so that a merged run that fails (and is then run again one by one) and
+    /// its statements stay small. Big batches gain little from merging anyway.
+    fn rows(&self) -> usize;
+    /// Runs `writes` in one go; one output per write, in their order. Runs alone too (a
+    /// slice of one), so a merged write and a single one take the same path.
+    fn run(conn: &mut DbConn, writes: Vec<Self>) -> Result<Vec<Self::Output>, StoreError>;
+}
+
+/// Which queued writes may be merged: the same kind of write with the same key.
+type MergeKey = (TypeId, String);
+
+/// The most rows one merged run takes (see [`Mergeable::rows`]).
+pub const MERGE_ROWS: usize = 2000;
+
 /// One queued write: run in a savepoint of a group's transaction (possibly more than once, in
 /// later groups), then told whether that group committed.
-trait Queued: Send {
+trait Queued: Send + 'static {
     /// Runs the write; false when it met a transient conflict and wants another group.
     fn run(&mut self, conn: &mut DbConn) -> bool;
     /// Whether the last run failed (its savepoint was rolled back).
@@ -60,6 +88,20 @@ trait Queued: Send {
     fn forget(&mut self);
     /// Answers the caller: its own outcome, unless the group failed to commit.
     fn answer(self: Box<Self>, commit: Result<(), &StoreError>);
+    /// The writes this one may run together with, if any.
+    fn merge_key(&self) -> Option<&MergeKey> {
+        None
+    }
+    /// For a mergeable write, about how many rows it holds.
+    fn rows(&self) -> usize {
+        1
+    }
+    /// Runs this write together with `others` (all of the same [`MergeKey`]) in one savepoint;
+    /// false when that failed and was rolled back: then each runs alone.
+    fn run_with(&mut self, _conn: &mut DbConn, _others: &mut [Job]) -> bool {
+        false
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
 struct Pending<T, F> {
@@ -104,17 +146,121 @@ where
     }
 
     fn answer(self: Box<Self>, commit: Result<(), &StoreError>) {
-        let result = match (self.outcome, commit) {
-            (None | Some(Ok(_)), Err(e)) if e.is_transient() => Err(StoreError::Contended {
-                attempts: self.attempts,
-            }),
-            (None | Some(Ok(_)), Err(e)) => Err(StoreError::Commit(e.to_string())),
-            (None, Ok(())) => Err(StoreError::Commit("the write was not run".into())),
-            (Some(Ok(value)), Ok(())) => Ok(value),
-            (Some(Err(e)), _) => Err(e.contended_after(self.attempts)),
+        answer(self.outcome, self.attempts, self.reply, commit);
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// What the caller of a write hears: its own outcome, unless the group failed to commit.
+fn answer<T>(
+    outcome: Option<Result<T, StoreError>>,
+    attempts: u32,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+    commit: Result<(), &StoreError>,
+) {
+    let result = match (outcome, commit) {
+        (None | Some(Ok(_)), Err(e)) if e.is_transient() => Err(StoreError::Contended { attempts }),
+        (None | Some(Ok(_)), Err(e)) => Err(StoreError::Commit(e.to_string())),
+        (None, Ok(())) => Err(StoreError::Commit("the write was not run".into())),
+        (Some(Ok(value)), Ok(())) => Ok(value),
+        (Some(Err(e)), _) => Err(e.contended_after(attempts)),
+    };
+    // The caller may have gone away (client disconnected); the write stands.
+    let _ = reply.send(result);
+}
+
+/// A queued [`Mergeable`] write.
+struct MergePending<M: Mergeable> {
+    write: M,
+    key: MergeKey,
+    attempts: u32,
+    outcome: Option<Result<M::Output, StoreError>>,
+    reply: oneshot::Sender<Result<M::Output, StoreError>>,
+}
+
+impl<M: Mergeable> MergePending<M> {
+    fn settle(&mut self, outcome: Result<M::Output, StoreError>) -> bool {
+        self.attempts += 1;
+        let again = matches!(&outcome, Err(e) if e.is_transient()) && self.may_retry();
+        self.outcome = Some(outcome);
+        !again
+    }
+}
+
+impl<M: Mergeable> Queued for MergePending<M> {
+    fn run(&mut self, conn: &mut DbConn) -> bool {
+        let outcome = conn.transaction(|c| {
+            M::run(c, vec![self.write.clone()])?
+                .pop()
+                .ok_or_else(|| StoreError::Commit("a merged write gave no outcome".into()))
+        });
+        self.settle(outcome)
+    }
+
+    fn failed(&self) -> bool {
+        matches!(self.outcome, Some(Err(_)))
+    }
+
+    fn may_retry(&self) -> bool {
+        self.attempts < ATTEMPTS
+    }
+
+    fn forget(&mut self) {
+        if self.outcome.take().is_none() {
+            self.attempts += 1;
+        }
+    }
+
+    fn answer(self: Box<Self>, commit: Result<(), &StoreError>) {
+        answer(self.outcome, self.attempts, self.reply, commit);
+    }
+
+    fn merge_key(&self) -> Option<&MergeKey> {
+        Some(&self.key)
+    }
+
+    fn rows(&self) -> usize {
+        self.write.rows()
+    }
+
+    fn run_with(&mut self, conn: &mut DbConn, others: &mut [Job]) -> bool {
+        let mut writes = vec![self.write.clone()];
+        for other in others.iter_mut() {
+            match other.as_any_mut().downcast_mut::<Self>() {
+                Some(other) => writes.push(other.write.clone()),
+                None => return false,
+            }
+        }
+        let count = writes.len();
+        let outputs = match conn.transaction(|c| M::run(c, writes)) {
+            Ok(outputs) if outputs.len() == count => outputs,
+            Ok(_) => return false,
+            Err(e) => {
+                tracing::debug!(
+                    error = %crate::telemetry::chain(&e),
+                    writes = count,
+                    "a merged write failed; its writes run one by one"
+                );
+                return false;
+            }
         };
-        // The caller may have gone away (client disconnected); the write stands.
-        let _ = self.reply.send(result);
+        let mut outputs = outputs.into_iter();
+        if let Some(first) = outputs.next() {
+            self.settle(Ok(first));
+        }
+        for (other, output) in others.iter_mut().zip(outputs) {
+            if let Some(other) = other.as_any_mut().downcast_mut::<Self>() {
+                other.settle(Ok(output));
+            }
+        }
+        true
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
     }
 }
 
@@ -132,6 +278,8 @@ pub struct GroupStats {
     pub groups: u64,
     pub jobs: u64,
     pub retries: u64,
+    /// Jobs that ran merged with others of their kind ([`Mergeable`]).
+    pub merged: u64,
 }
 
 impl Writer {
@@ -183,6 +331,27 @@ impl Writer {
         let (reply, answer) = oneshot::channel::<Result<T, StoreError>>();
         let job: Job = Box::new(Pending {
             work,
+            attempts: 0,
+            outcome: None,
+            reply,
+        });
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+impl Writer {
+    /// As [`Writer::write`], for a write that may run merged with others of its kind that
+    /// wait in the same group.
+    pub async fn write_mergeable<M: Mergeable>(&self, write: M) -> Result<M::Output, StoreError> {
+        let (reply, answer) = oneshot::channel::<Result<M::Output, StoreError>>();
+        let key = (TypeId::of::<M>(), write.key());
+        let job: Job = Box::new(MergePending {
+            write,
+            key,
             attempts: 0,
             outcome: None,
             reply,
@@ -256,18 +425,22 @@ fn run_group(
     let mut ran: Vec<Job> = Vec::with_capacity(group.len());
     let mut again: VecDeque<Job> = VecDeque::new();
     let mut waiting = group.into_iter();
+    let mut merged = 0u64;
     let committed = in_transaction(conn, turn, |tx| {
-        for mut job in waiting.by_ref() {
-            let mark = finisher.mark();
-            let done = job.run(tx);
-            if job.failed() {
+        for mut set in merge_sets(waiting.by_ref().collect()) {
+            if set.len() > 1 {
+                let mark = finisher.mark();
+                if let Some((first, others)) = set.split_first_mut() {
+                    if first.run_with(tx, others) {
+                        merged += set.len() as u64;
+                        ran.append(&mut set);
+                        continue;
+                    }
+                }
                 finisher.rollback_to(mark);
             }
-            if done {
-                ran.push(job);
-            } else {
-                job.forget();
-                again.push_back(job);
+            for job in set {
+                run_alone(tx, finisher, job, &mut ran, &mut again);
             }
         }
     });
@@ -301,11 +474,63 @@ fn run_group(
         s.groups += 1;
         s.jobs += n;
         s.retries += again.len() as u64;
+        s.merged += merged;
     }
     for job in ran {
         job.answer(committed.as_ref().map(|_| ()));
     }
     again
+}
+
+/// Runs one job in its own savepoint; it goes to `ran` when done, to `again` when it met a
+/// transient conflict and may run in the next group.
+fn run_alone(
+    tx: &mut DbConn,
+    finisher: &dyn Finisher,
+    mut job: Job,
+    ran: &mut Vec<Job>,
+    again: &mut VecDeque<Job>,
+) {
+    let mark = finisher.mark();
+    let done = job.run(tx);
+    if job.failed() {
+        finisher.rollback_to(mark);
+    }
+    if done {
+        ran.push(job);
+    } else {
+        job.forget();
+        again.push_back(job);
+    }
+}
+
+/// The group in sets to run: the writes that may merge together (same [`MergeKey`]) in one
+/// set at the place of the first of them, every other write in a set of its own, otherwise in
+/// the order they came. (A merged write may so run before a write queued ahead of it; both
+/// were waiting at once, unanswered, so their callers cannot have relied on an order.)
+fn merge_sets(group: Vec<Job>) -> Vec<Vec<Job>> {
+    let mut sets: Vec<Vec<Job>> = Vec::new();
+    // The open set of each key, and how many rows it holds.
+    let mut open: std::collections::HashMap<MergeKey, (usize, usize)> =
+        std::collections::HashMap::new();
+    for job in group {
+        let Some(key) = job.merge_key().cloned() else {
+            sets.push(vec![job]);
+            continue;
+        };
+        let rows = job.rows();
+        match open.get_mut(&key) {
+            Some((at, held)) if *held + rows <= MERGE_ROWS => {
+                *held += rows;
+                sets[*at].push(job);
+            }
+            _ => {
+                open.insert(key, (sets.len(), rows));
+                sets.push(vec![job]);
+            }
+        }
+    }
+    sets
 }
 
 /// Runs `body` in one transaction, then the finisher's work, then COMMIT. On SQLite it
@@ -371,5 +596,82 @@ impl<'a> Finishing<'a> {
 impl Drop for Finishing<'_> {
     fn drop(&mut self) {
         self.0.discard();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A queued write that only carries its merge key and size.
+    struct Fake {
+        name: &'static str,
+        key: Option<MergeKey>,
+        rows: usize,
+    }
+
+    impl Queued for Fake {
+        fn run(&mut self, _conn: &mut DbConn) -> bool {
+            true
+        }
+        fn failed(&self) -> bool {
+            false
+        }
+        fn may_retry(&self) -> bool {
+            false
+        }
+        fn forget(&mut self) {}
+        fn answer(self: Box<Self>, _commit: Result<(), &StoreError>) {}
+        fn merge_key(&self) -> Option<&MergeKey> {
+            self.key.as_ref()
+        }
+        fn rows(&self) -> usize {
+            self.rows
+        }
+        fn as_any_mut(&mut self) -> &mut dyn Any {
+            self
+        }
+    }
+
+    fn job(name: &'static str, key: Option<&str>, rows: usize) -> Job {
+        Box::new(Fake {
+            name,
+            key: key.map(|k| (TypeId::of::<Fake>(), k.to_string())),
+            rows,
+        })
+    }
+
+    fn names(sets: &mut [Vec<Job>]) -> Vec<Vec<&'static str>> {
+        sets.iter_mut()
+            .map(|set| {
+                set.iter_mut()
+                    .map(|j| j.as_any_mut().downcast_mut::<Fake>().map_or("?", |f| f.name))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn writes_of_one_key_merge_at_the_first_ones_place_up_to_the_row_limit() {
+        let group = vec![
+            job("a1", Some("a"), 10),
+            job("plain", None, 1),
+            job("b1", Some("b"), 10),
+            job("a2", Some("a"), 10),
+            job("big", Some("a"), MERGE_ROWS),
+            job("a3", Some("a"), 10),
+            job("b2", Some("b"), 10),
+        ];
+        let mut sets = merge_sets(group);
+        assert_eq!(
+            names(&mut sets),
+            vec![
+                vec!["a1", "a2"],
+                vec!["plain"],
+                vec!["b1", "b2"],
+                vec!["big"],
+                vec!["a3"],
+            ]
+        );
     }
 }

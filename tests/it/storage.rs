@@ -14,6 +14,7 @@ both_backends!(
     restart_with_the_same_data_dir_reads_everything,
     migrations_go_up_down_and_up_again,
     concurrent_writes_share_commits,
+    a_refused_write_in_a_merged_group_fails_alone,
     a_ciphertext_moved_to_another_row_does_not_open,
     a_destroyed_contact_key_erases_the_contact,
     a_write_that_keeps_conflicting_is_refused_as_busy,
@@ -343,64 +344,21 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
     assert_eq!(n, 0);
 }
 
-/// While one commit is in progress, every write that arrives meanwhile joins the next one.
+/// While one commit is in progress, every write that arrives meanwhile joins the next one,
+/// and writes of one tenant share its statements (one merged run).
 /// (One writer: with several, another writer would take them at once.)
 async fn concurrent_writes_share_commits(backend: Backend) {
     let app = TestApp::spawn_configured(backend, |c| c.db_writers = 1).await;
     let tenant = app.create_tenant("Muster GmbH").await;
-    let tenant_id = hafen::tenants::TenantId::parse(&tenant).unwrap();
     let store = app.hafen.store().clone();
-    // The month's period keys exist once the first message of the month is in.
-    let warm = json!({ "messages": [text_message("whatsapp", "+4915130099999", "warm", None)] });
-    let (status, _) = app
-        .post(
-            &format!("/v1/tenants/{tenant}/messages"),
-            &app.admin_token,
-            &warm,
-        )
-        .await;
-    assert_eq!(status, 201);
+    warm_up_the_month(&app, &tenant).await;
     let before = store.group_stats();
 
-    // Hold the writer busy until 40 writes are queued behind it.
     let (release, blocker) = hold_the_writer(&store).await;
-    let mut writes = Vec::new();
-    for i in 0..40 {
-        let hafen = app.hafen.clone();
-        let tenant_id = tenant_id.clone();
-        writes.push(tokio::spawn(async move {
-            let m = hafen::messages::MessageInput {
-                contact: hafen::messages::types::ContactInput {
-                    channel: "whatsapp".into(),
-                    address: format!("+49151300{i:05}"),
-                    display_name: None,
-                },
-                direction: hafen::messages::Direction::In,
-                occurred_at: "2026-11-26T10:00:00Z".into(),
-                kind: hafen::messages::MessageKind::Text,
-                body: Some("gleichzeitig".into()),
-                external_id: Some(format!("c{i}")),
-                raw: None,
-                business_letter: false,
-            };
-            let m = hafen::messages::NewMessage::parse(m, "", hafen.clock().now()).unwrap();
-            hafen
-                .messages
-                .ingest_batch(&hafen::auth::Actor::System, &tenant_id, vec![m])
-                .await
-        }));
-    }
-    for _ in 0..2000 {
-        if store.queued_writes() >= 40 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    assert_eq!(
-        store.queued_writes(),
-        40,
-        "the writes are waiting behind the busy writer"
-    );
+    let writes: Vec<_> = (0..40)
+        .map(|i| queue_ingest(&app, &tenant, &format!("+49151300{i:05}"), &format!("c{i}")))
+        .collect();
+    wait_until_queued(&store, 40).await;
     release.send(()).unwrap();
     blocker.await.unwrap().unwrap();
     for w in writes {
@@ -413,7 +371,171 @@ async fn concurrent_writes_share_commits(backend: Backend) {
         2,
         "40 queued writes shared one commit"
     );
+    assert_eq!(
+        after.merged - before.merged,
+        40,
+        "the 40 writes of one tenant ran as one"
+    );
     assert_eq!(app.counts().messages, 41, "40 and the warm-up");
+    // Each write keeps its own audit entry, and the chain still verifies.
+    let ingests: i64 = audit_log::table
+        .filter(audit_log::action.eq("messages.ingest"))
+        .count()
+        .get_result(&mut app.db.connect())
+        .unwrap();
+    assert_eq!(ingests, 41);
+    let chain = app.hafen.audit.verify_chain().await.unwrap();
+    assert!(chain.broken.is_none(), "{chain:?}");
+}
+
+/// Writes merged in one group: the same message delivered twice is stored once (the second
+/// delivery hears "duplicate" with the first's id); a write that its own rule refuses is answered
+/// alone with its error, and the others of the group are stored.
+async fn a_refused_write_in_a_merged_group_fails_alone(backend: Backend) {
+    let app = TestApp::spawn_configured(backend, |c| c.db_writers = 1).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let store = app.hafen.store().clone();
+    warm_up_the_month(&app, &tenant).await;
+    // Both addresses are known contacts before the group, so no write of it creates one.
+    let stored = queue_ingest(&app, &tenant, "+4915130000001", "taken")
+        .await
+        .unwrap()
+        .unwrap();
+    queue_ingest(&app, &tenant, "+4915130000002", "other")
+        .await
+        .unwrap()
+        .unwrap();
+
+    // The same message twice in one group: merged, stored once.
+    let before = store.group_stats();
+    let (release, blocker) = hold_the_writer(&store).await;
+    let twice: Vec<_> = (0..2)
+        .map(|_| queue_ingest(&app, &tenant, "+4915130000002", "twice"))
+        .collect();
+    wait_until_queued(&store, 2).await;
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    let mut outcomes = Vec::new();
+    for w in twice {
+        outcomes.push(w.await.unwrap().unwrap().remove(0));
+    }
+    assert_eq!(store.group_stats().merged - before.merged, 2);
+    assert!(
+        !outcomes[0].duplicate && outcomes[1].duplicate,
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[0].id, outcomes[1].id);
+    assert_eq!(app.counts().messages, 4, "warm-up, taken, other, twice");
+
+    // A write refused by its own rule (an external id stored for another contact) among good
+    // ones: it hears the conflict, the good ones are stored.
+    let before = store.group_stats();
+    let (release, blocker) = hold_the_writer(&store).await;
+    let mut writes: Vec<_> = (0..5)
+        .map(|i| queue_ingest(&app, &tenant, &format!("+49151310{i:05}"), &format!("g{i}")))
+        .collect();
+    let refused = queue_ingest(&app, &tenant, "+4915130000002", "taken");
+    writes.extend(
+        (5..10).map(|i| queue_ingest(&app, &tenant, &format!("+49151310{i:05}"), &format!("g{i}"))),
+    );
+    wait_until_queued(&store, 11).await;
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    let refusal = refused.await.unwrap().unwrap_err();
+    assert!(
+        matches!(refusal, hafen::error::Error::Conflict(_)),
+        "{refusal:?}"
+    );
+    for w in writes {
+        let outcome = w.await.unwrap().unwrap().remove(0);
+        assert!(!outcome.duplicate);
+    }
+    let after = store.group_stats();
+    assert_eq!(after.groups - before.groups, 2, "the held one, then all 11");
+    assert_eq!(
+        after.merged, before.merged,
+        "the merged run failed; each ran alone"
+    );
+    assert_eq!(
+        app.counts().messages,
+        14,
+        "the ten good ones joined the four"
+    );
+    let taken = app
+        .hafen
+        .messages
+        .read(
+            &hafen::auth::Actor::System,
+            &hafen::tenants::TenantId::parse(&tenant).unwrap(),
+            &stored[0].id,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        taken.contact_id, stored[0].contact_id,
+        "the taken id still names the first contact's message"
+    );
+}
+
+/// The month's period keys exist once the first message of the month is in.
+async fn warm_up_the_month(app: &TestApp, tenant: &str) {
+    let warm = json!({ "messages": [text_message("whatsapp", "+4915130099999", "warm", None)] });
+    let (status, _) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/messages"),
+            &app.admin_token,
+            &warm,
+        )
+        .await;
+    assert_eq!(status, 201);
+}
+
+/// Starts the ingest of one text message (as the system) without waiting for it.
+fn queue_ingest(
+    app: &TestApp,
+    tenant: &str,
+    address: &str,
+    external_id: &str,
+) -> tokio::task::JoinHandle<hafen::error::Result<Vec<hafen::messages::ingest::IngestOutcome>>> {
+    let hafen = app.hafen.clone();
+    let tenant_id = hafen::tenants::TenantId::parse(tenant).unwrap();
+    let (address, external_id) = (address.to_string(), external_id.to_string());
+    tokio::spawn(async move {
+        let m = hafen::messages::MessageInput {
+            contact: hafen::messages::types::ContactInput {
+                channel: "whatsapp".into(),
+                address,
+                display_name: None,
+            },
+            direction: hafen::messages::Direction::In,
+            occurred_at: "2026-11-26T10:00:00Z".into(),
+            kind: hafen::messages::MessageKind::Text,
+            body: Some("gleichzeitig".into()),
+            external_id: Some(external_id),
+            raw: None,
+            business_letter: false,
+        };
+        let m = hafen::messages::NewMessage::parse(m, "", hafen.clock().now()).unwrap();
+        hafen
+            .messages
+            .ingest_batch(&hafen::auth::Actor::System, &tenant_id, vec![m])
+            .await
+    })
+}
+
+/// Polls until `n` writes wait behind the held writer.
+async fn wait_until_queued(store: &hafen::store::Store, n: usize) {
+    for _ in 0..2000 {
+        if store.queued_writes() >= n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        store.queued_writes(),
+        n,
+        "the writes are waiting behind the busy writer"
+    );
 }
 
 async fn a_ciphertext_moved_to_another_row_does_not_open(backend: Backend) {
