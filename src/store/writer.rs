@@ -645,7 +645,11 @@ mod tests {
         sets.iter_mut()
             .map(|set| {
                 set.iter_mut()
-                    .map(|j| j.as_any_mut().downcast_mut::<Fake>().map_or("?", |f| f.name))
+                    .map(|j| {
+                        j.as_any_mut()
+                            .downcast_mut::<Fake>()
+                            .map_or("?", |f| f.name)
+                    })
                     .collect()
             })
             .collect()

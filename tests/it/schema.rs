@@ -387,3 +387,88 @@ fn postgres_plan_uses(conn: &mut diesel::PgConnection, query: &str, index: &str)
 fn squeeze(sql: &str) -> String {
     sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// A webhook delivery finds its contact through the whole unique (tenant, channel, address
+/// index) index even before PostgreSQL has statistics of the table (a young database:
+/// autovacuum analyzes only after a minute). With `address_index = ANY(…)` and no statistics
+/// it used the index for tenant and channel only and fetched every contact of the channel to
+/// filter them — the webhook benchmark's largest single cost. Counted by PostgreSQL itself:
+/// the heap tuples the lookup's index scan fetched in this transaction.
+#[test]
+fn one_address_is_looked_up_by_the_whole_unique_index_without_statistics() {
+    const TENANT: &str = "01900000-0000-7000-8000-000000000001";
+    let tenant = hafen::tenants::TenantId::parse(TENANT).unwrap();
+    let contacts_of_the_channel = |conn: &mut DbConn| {
+        let zero = hex_literal(conn, 0);
+        diesel::sql_query(format!(
+            "INSERT INTO tenants (id, name, wrapped_key, created_at) VALUES ('{TENANT}', 'T', {zero}, 0)"
+        ))
+        .execute(conn)
+        .unwrap();
+        for n in 0..1000 {
+            diesel::sql_query(format!(
+                "INSERT INTO contacts (id, tenant_id, channel, address_index, address_sealed, first_seen_at, last_message_at) \
+                 VALUES ('c{n}', '{TENANT}', 'whatsapp', {}, {zero}, 0, 0)",
+                hex_literal(conn, n)
+            ))
+            .execute(conn)
+            .unwrap();
+        }
+    };
+    let (mut sqlite, _db, _dir) = migrated(crate::support::Backend::Sqlite);
+    contacts_of_the_channel(&mut sqlite);
+    let found = hafen::contacts::find_by_address_indexes(
+        &mut sqlite,
+        &tenant,
+        "whatsapp",
+        vec![vec![0, 0, 0x03, 0xe7]],
+    )
+    .unwrap();
+    assert_eq!(
+        found.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["c999"]
+    );
+    if !postgres_available() {
+        return;
+    }
+    let (mut postgres, _pg_db, _pg_dir) = migrated(crate::support::Backend::Postgres);
+    diesel::sql_query("ALTER TABLE contacts SET (autovacuum_enabled = false)")
+        .execute(&mut postgres)
+        .unwrap();
+    contacts_of_the_channel(&mut postgres);
+    postgres
+        .transaction(|conn| {
+            let found = hafen::contacts::find_by_address_indexes(
+                conn,
+                &tenant,
+                "whatsapp",
+                vec![vec![0, 0, 0x03, 0xe7]],
+            )
+            .unwrap();
+            assert_eq!(found.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["c999"]);
+            let fetched: Count = diesel::sql_query(
+                "SELECT COALESCE(idx_tup_fetch, 0) AS n FROM pg_stat_xact_user_tables WHERE relname = 'contacts'",
+            )
+            .get_result(conn)
+            .unwrap();
+            assert_eq!(fetched.n, 1, "contacts fetched to find one");
+            Ok::<_, diesel::result::Error>(())
+        })
+        .unwrap();
+    drop(postgres);
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// `n` as a 4-byte blob literal of the backend.
+fn hex_literal(conn: &DbConn, n: u32) -> String {
+    let hex: String = n.to_be_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    match conn {
+        DbConn::Postgres(_) => format!("'\\x{hex}'::bytea"),
+        DbConn::Sqlite(_) => format!("x'{hex}'"),
+    }
+}
