@@ -4,12 +4,16 @@
 //! cargo run --release --example ingest_bench -- --mode batch  --clients 8 --requests 200
 //! cargo run --release --example ingest_bench -- --mode single --clients 16 --requests 4000
 //! cargo run --release --example ingest_bench -- --mode webhook --clients 64 --requests 20000
+//! cargo run --release --example ingest_bench -- --mode status --clients 64 --requests 20000
 //! cargo run --release --example ingest_bench -- --database postgres://postgres@127.0.0.1/bench
 //! cargo run --release --example ingest_bench -- --mode webhook --clients 64 --requests 20000 \
 //!     --database postgres://postgres@127.0.0.1/bench --instances 2 --writers 4
 //! ```
 //! Bodies are 1 KiB, spread over 1000 contacts; every message has a unique external id.
 //! `webhook` posts one signed WhatsApp Cloud API delivery per request to `/hooks/whatsapp/{id}`.
+//! `status` is the morning after a broadcast: `--requests` outbound messages are stored first
+//! (batches of 1000, not measured), then one signed delivery receipt ("delivered") per request
+//! names one of them, as Meta sends them by the hundred thousand.
 //! Prints messages/s and request latency percentiles, and a `BENCH {json}` line for
 //! `examples/bench.rs`. See docs/benchmarks.md.
 
@@ -21,8 +25,9 @@ use serde_json::json;
 
 #[derive(Debug, Parser)]
 struct Args {
-    /// `single` (one message per request), `batch` (`--batch` messages per request) or
-    /// `webhook` (one signed WhatsApp delivery per request).
+    /// `single` (one message per request), `batch` (`--batch` messages per request),
+    /// `webhook` (one signed WhatsApp delivery per request) or `status` (one signed delivery
+    /// receipt per request, for a broadcast stored beforehand).
     #[arg(long, default_value = "batch")]
     mode: String,
     #[arg(long, default_value_t = 100)]
@@ -118,7 +123,8 @@ async fn load(args: &Args, bases: &[String], admin: &str) -> anyhow::Result<()> 
         .json()
         .await?;
     let tenant = tenant["id"].as_str().unwrap_or_default().to_string();
-    let webhook = args.mode == "webhook";
+    let receipts = args.mode == "status";
+    let webhook = args.mode == "webhook" || receipts;
     let url = if webhook {
         let channel: serde_json::Value = client
             .post(format!("{base}/v1/tenants/{tenant}/channels"))
@@ -145,7 +151,13 @@ async fn load(args: &Args, bases: &[String], admin: &str) -> anyhow::Result<()> 
     let body = "x".repeat(args.body_bytes);
     let contacts = args.contacts;
 
+    if receipts {
+        broadcast(&client, base, &tenant, &admin, args.requests, args.contacts).await?;
+    }
     let make = move |seq: usize| {
+        if receipts {
+            return whatsapp_receipt(seq, seq % contacts);
+        }
         if webhook {
             return whatsapp_delivery(seq, seq % contacts, &body);
         }
@@ -179,10 +191,14 @@ async fn load(args: &Args, bases: &[String], admin: &str) -> anyhow::Result<()> 
     };
     let ok_status = if webhook { 200 } else { 201 };
 
-    // Warm-up: creates the contacts' keys (one age wrap each) outside the measured window.
-    let warm: Vec<_> = (0..args.contacts.div_ceil(per_request).max(1))
-        .map(|i| make(1_000_000 + i))
-        .collect();
+    // Warm-up: creates the contacts' keys (one age wrap each) outside the measured window (the
+    // broadcast did that for receipts).
+    let warm_ups = if receipts {
+        0
+    } else {
+        args.contacts.div_ceil(per_request).max(1)
+    };
+    let warm: Vec<_> = (0..warm_ups).map(|i| make(1_000_000 + i)).collect();
     for chunk in warm.chunks(args.clients.max(1)) {
         let sent = chunk
             .iter()
@@ -272,6 +288,50 @@ async fn load(args: &Args, bases: &[String], admin: &str) -> anyhow::Result<()> 
 
 const APP_SECRET: &str = "bench-app-secret-7f3a9c1e5b";
 const WA_ACCOUNT: &str = "106540352242922";
+
+/// Stores the broadcast the receipts are for: message `i` went out to contact `i % contacts`
+/// with the platform id `wamid.broadcast.{i}`.
+async fn broadcast(
+    client: &reqwest::Client,
+    base: &str,
+    tenant: &str,
+    admin: &str,
+    messages: usize,
+    contacts: usize,
+) -> anyhow::Result<()> {
+    for start in (0..messages).step_by(1000) {
+        let batch: Vec<_> = (start..(start + 1000).min(messages))
+            .map(|i| {
+                json!({
+                    "contact": {"channel": "whatsapp", "address": format!("+49151{:08}", i % contacts)},
+                    "direction": "out", "occurred_at": "2026-11-26T09:00:00Z", "kind": "text",
+                    "body": "Unser Angebot der Woche", "external_id": format!("wamid.broadcast.{i}")
+                })
+            })
+            .collect();
+        client
+            .post(format!("{base}/v1/tenants/{tenant}/messages"))
+            .bearer_auth(admin)
+            .json(&json!({ "messages": batch }))
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    Ok(())
+}
+
+/// One WhatsApp Cloud API delivery receipt for broadcast message `seq`, as Meta sends it.
+fn whatsapp_receipt(seq: usize, contact: usize) -> serde_json::Value {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": WA_ACCOUNT},
+            "statuses": [{"id": format!("wamid.broadcast.{seq}"), "status": "delivered",
+                "timestamp": "1764151260", "recipient_id": format!("49151{contact:08}")}]
+        }}]}]
+    })
+}
 
 /// One WhatsApp Cloud API delivery carrying one text message, as Meta sends it.
 fn whatsapp_delivery(seq: usize, contact: usize, body: &str) -> serde_json::Value {

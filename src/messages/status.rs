@@ -66,25 +66,79 @@ fn rank(status: &str) -> u8 {
 
 /// Moves the message's current status forward if `status` at `at` is newer.
 pub fn bump(conn: &mut DbConn, message_id: &str, status: &str, at: i64) -> Result<(), StoreError> {
-    let current: Option<(Option<String>, Option<i64>)> = messages::table
-        .filter(messages::id.eq(message_id))
-        .select((messages::delivery_status, messages::delivery_status_at))
-        .first(conn)
-        .optional()?;
-    let Some((current_status, current_at)) = current else {
+    bump_all(conn, &[(message_id, status, at)])
+}
+
+/// Moves each message's current status forward to the newest of its statuses here, where that
+/// is newer than what it has: one read of the messages' current statuses and one update per
+/// message that moves (a single statement on PostgreSQL), for a whole group of receipts.
+pub fn bump_all(conn: &mut DbConn, statuses: &[(&str, &str, i64)]) -> Result<(), StoreError> {
+    let mut newest: HashMap<&str, (&str, i64)> = HashMap::with_capacity(statuses.len());
+    for &(message_id, status, at) in statuses {
+        let best = newest.entry(message_id).or_insert((status, at));
+        if (at, rank(status)) > (best.1, rank(best.0)) {
+            *best = (status, at);
+        }
+    }
+    if newest.is_empty() {
         return Ok(());
-    };
-    let newer = match (current_status.as_deref(), current_at) {
-        (Some(s), Some(t)) => (at, rank(status)) > (t, rank(s)),
-        _ => true,
-    };
-    if newer {
-        diesel::update(messages::table.filter(messages::id.eq(message_id)))
-            .set((
-                messages::delivery_status.eq(status),
-                messages::delivery_status_at.eq(at),
+    }
+    let ids: Vec<&str> = newest.keys().copied().collect();
+    let current: Vec<(String, Option<String>, Option<i64>)> = match ids.as_slice() {
+        [one] => messages::table
+            .filter(messages::id.eq(one))
+            .select((
+                messages::id,
+                messages::delivery_status,
+                messages::delivery_status_at,
             ))
-            .execute(conn)?;
+            .load(conn)?,
+        _ => messages::table
+            .filter(messages::id.eq_any(&ids))
+            .select((
+                messages::id,
+                messages::delivery_status,
+                messages::delivery_status_at,
+            ))
+            .load(conn)?,
+    };
+    let moves: Vec<(String, &str, i64)> = current
+        .into_iter()
+        .filter_map(|(id, current_status, current_at)| {
+            let &(status, at) = newest.get(id.as_str())?;
+            let newer = match (current_status.as_deref(), current_at) {
+                (Some(s), Some(t)) => (at, rank(status)) > (t, rank(s)),
+                _ => true,
+            };
+            newer.then_some((id, status, at))
+        })
+        .collect();
+    match conn {
+        DbConn::Postgres(c) if moves.len() > 1 => {
+            use diesel::sql_types::{Array, BigInt, Text};
+            let ids: Vec<&str> = moves.iter().map(|m| m.0.as_str()).collect();
+            let statuses: Vec<&str> = moves.iter().map(|m| m.1).collect();
+            let ats: Vec<i64> = moves.iter().map(|m| m.2).collect();
+            diesel::sql_query(
+                "UPDATE messages SET delivery_status = v.status, delivery_status_at = v.at \
+                 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(id, status, at) \
+                 WHERE messages.id = v.id",
+            )
+            .bind::<Array<Text>, _>(ids)
+            .bind::<Array<Text>, _>(statuses)
+            .bind::<Array<BigInt>, _>(ats)
+            .execute(c)?;
+        }
+        _ => {
+            for (id, status, at) in &moves {
+                diesel::update(messages::table.filter(messages::id.eq(id)))
+                    .set((
+                        messages::delivery_status.eq(*status),
+                        messages::delivery_status_at.eq(*at),
+                    ))
+                    .execute(conn)?;
+            }
+        }
     }
     Ok(())
 }
@@ -106,17 +160,36 @@ pub fn store(
     for row in &mut rows {
         row.message_id = known.get(&row.external_index).cloned();
     }
-    for row in &rows {
-        diesel::insert_into(message_statuses::table)
-            .values(row)
-            .execute(conn)?;
-    }
-    for row in &rows {
-        if let Some(message_id) = &row.message_id {
-            bump(conn, message_id, &row.status, row.occurred_at)?;
+    insert_many(conn, &rows)?;
+    let moved: Vec<(&str, &str, i64)> = rows
+        .iter()
+        .filter_map(|r| Some((r.message_id.as_deref()?, r.status.as_str(), r.occurred_at)))
+        .collect();
+    bump_all(conn, &moved)?;
+    Ok(rows)
+}
+
+/// Inserts status rows: one multi-row statement per 1000 on PostgreSQL (a round trip each would
+/// dominate a burst of receipts), one cached statement per row on SQLite (in-process, as cheap).
+fn insert_many(conn: &mut DbConn, rows: &[StatusRow]) -> Result<(), StoreError> {
+    match conn {
+        DbConn::Postgres(c) => {
+            // 11 columns × 1000 rows stays below the 65 535 bound parameters of a statement.
+            for chunk in rows.chunks(1000) {
+                diesel::insert_into(message_statuses::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+        }
+        DbConn::Sqlite(c) => {
+            for row in rows {
+                diesel::insert_into(message_statuses::table)
+                    .values(row)
+                    .execute(c)?;
+            }
         }
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// Attaches statuses that arrived before their message; `fresh` pairs platform-id indexes

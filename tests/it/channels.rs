@@ -12,6 +12,7 @@ both_backends!(
     messenger_and_telegram_webhooks,
     refused_webhooks_store_nothing,
     statuses_update_outbound_messages_in_either_order,
+    several_statuses_in_one_delivery_leave_each_message_at_its_newest,
     every_fixture_of_every_platform_is_accepted_and_readable,
     a_changed_number_moves_the_contact,
 );
@@ -1059,6 +1060,83 @@ async fn a_changed_number_moves_the_contact(backend: Backend) {
         assert!(
             !d.contains("12195555358") && !d.contains("16505551234"),
             "no numbers in the audit log: {d}"
+        );
+    }
+}
+
+/// Meta batches receipts: one delivery can carry several statuses of several messages, in any
+/// order. They are stored together (one read of the messages' current statuses, one update),
+/// and each message ends at its newest status: the later time, within one second the further
+/// state; a status older than the one a message has does not move it back.
+async fn several_statuses_in_one_delivery_leave_each_message_at_its_newest(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let id = whatsapp_channel(&app, &tenant, "wa-secret-7f3a9c1e5b2d8f40").await;
+    let hook = format!("/hooks/whatsapp/{id}");
+    let agent = app.token(&tenant, "agent").await;
+    let receipts = |statuses: &[(&str, &str, i64)]| {
+        let statuses: Vec<_> = statuses
+            .iter()
+            .map(|(wamid, status, ts)| json!({"id": wamid, "status": status, "timestamp": ts.to_string(), "recipient_id": "4915112345678"}))
+            .collect();
+        serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550783881", "phone_number_id": WA_ACCOUNT},
+            "statuses": statuses}}]}]}))
+        .unwrap()
+    };
+    let mut ids = Vec::new();
+    for wamid in ["wamid.A", "wamid.B", "wamid.C"] {
+        let (status, sent) = app
+            .post(
+                &format!("/v1/tenants/{tenant}/messages"),
+                &agent,
+                &json!({"contact": {"channel": "whatsapp", "address": "+4915112345678"}, "direction": "out",
+                        "occurred_at": "2026-11-26T10:00:00Z", "kind": "text", "body": "Ihr Termin", "external_id": wamid}),
+            )
+            .await;
+        assert_eq!(status, 201, "{sent}");
+        ids.push(sent["id"].as_str().unwrap().to_string());
+    }
+    // C was read before this delivery.
+    let earlier = receipts(&[("wamid.C", "read", 1764151400)]);
+    let (status, _) = post_hook(
+        &app,
+        &hook,
+        earlier.clone(),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &earlier),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let body = receipts(&[
+        ("wamid.A", "read", 1764151230),
+        ("wamid.B", "delivered", 1764151300),
+        ("wamid.A", "delivered", 1764151201),
+        ("wamid.C", "delivered", 1764151300),
+        ("wamid.B", "sent", 1764151300),
+        ("wamid.A", "sent", 1764151200),
+    ]);
+    let (status, receipt) = post_hook(
+        &app,
+        &hook,
+        body.clone(),
+        &signed("wa-secret-7f3a9c1e5b2d8f40", &body),
+    )
+    .await;
+    assert_eq!(status, 200, "{receipt}");
+    assert_eq!(receipt["statuses"], json!(6));
+    for (id, newest, history) in [
+        (&ids[0], "read", 3),
+        (&ids[1], "delivered", 2),
+        (&ids[2], "read", 2),
+    ] {
+        let (_, m) = app
+            .get(&format!("/v1/tenants/{tenant}/messages/{id}"), &agent)
+            .await;
+        assert_eq!(m["delivery_status"], json!(newest), "{m}");
+        assert_eq!(
+            m["status_history"].as_array().unwrap().len(),
+            history,
+            "{m}"
         );
     }
 }

@@ -420,8 +420,10 @@ async fn a_refused_write_in_a_merged_group_fails_alone(backend: Backend) {
         outcomes.push(w.await.unwrap().unwrap().remove(0));
     }
     assert_eq!(store.group_stats().merged - before.merged, 2);
-    assert!(
-        !outcomes[0].duplicate && outcomes[1].duplicate,
+    // Either may have reached the queue first: that one stored the message.
+    assert_eq!(
+        outcomes.iter().filter(|o| o.duplicate).count(),
+        1,
         "{outcomes:?}"
     );
     assert_eq!(outcomes[0].id, outcomes[1].id);
