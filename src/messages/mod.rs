@@ -103,15 +103,46 @@ pub fn find_by_external_indexes(
     if indexes.is_empty() {
         return Ok(Vec::new());
     }
-    // Planned per execution even for one index: a cached generic plan on PostgreSQL, made
-    // while the table was nearly empty, scanned the tenant's messages for every webhook
-    // delivery (3.4 ms each at 20 000 messages, growing).
-    Ok(messages::table
-        .filter(messages::tenant_id.eq(tenant))
-        .filter(messages::external_index.eq_any(indexes))
-        .filter(crate::store::backend::plan_with_actual_values())
-        .select((messages::external_index, messages::id, messages::contact_id))
-        .load(conn)?)
+    match conn {
+        // Many indexes (a merged writer group, a batch) on PostgreSQL: joined from the array,
+        // one probe of the unique (tenant, external index) index each. As `external_index =
+        // ANY(…)` on a table without statistics yet, PostgreSQL took the tenant's time index and
+        // filtered every message of the tenant (122 ms for 800 indexes among 100 000 messages,
+        // against 7 ms joined) — half the batch ingest rate at 100 000 messages.
+        DbConn::Postgres(c) if indexes.len() > 1 => {
+            use diesel::sql_types::{Array, Binary, Text};
+            Ok(diesel::sql_query(
+                "SELECT m.external_index, m.id, m.contact_id \
+                 FROM unnest($2::bytea[]) AS wanted(ix) \
+                 JOIN messages m ON m.tenant_id = $1 AND m.external_index = wanted.ix",
+            )
+            .bind::<Text, _>(tenant)
+            .bind::<Array<Binary>, _>(indexes)
+            .load::<ExternalRow>(c)?
+            .into_iter()
+            .map(|r| (r.external_index, r.id, r.contact_id))
+            .collect())
+        }
+        // Planned per execution even for one index: a cached generic plan on PostgreSQL, made
+        // while the table was nearly empty, scanned the tenant's messages for every webhook
+        // delivery (3.4 ms each at 20 000 messages, growing).
+        _ => Ok(messages::table
+            .filter(messages::tenant_id.eq(tenant))
+            .filter(messages::external_index.eq_any(indexes))
+            .filter(crate::store::backend::plan_with_actual_values())
+            .select((messages::external_index, messages::id, messages::contact_id))
+            .load(conn)?),
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct ExternalRow {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Binary>)]
+    external_index: Option<Vec<u8>>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    contact_id: String,
 }
 
 /// Inserts many messages. PostgreSQL takes one multi-row statement (a round trip per row would

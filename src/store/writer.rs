@@ -235,9 +235,17 @@ impl<M: Mergeable> Queued for MergePending<M> {
             }
         }
         let count = writes.len();
-        let outputs = match conn.transaction(|c| M::run(c, writes)) {
-            Ok(outputs) if outputs.len() == count => outputs,
-            Ok(_) => return false,
+        // A short answer must roll the savepoint back too: the writes then run alone.
+        let merged = conn.transaction(|c| match M::run(c, writes) {
+            Ok(outputs) if outputs.len() == count => Ok(outputs),
+            Ok(outputs) => Err(StoreError::Commit(format!(
+                "a merged write answered {} of {count} writes",
+                outputs.len()
+            ))),
+            Err(e) => Err(e),
+        });
+        let outputs = match merged {
+            Ok(outputs) => outputs,
             Err(e) => {
                 tracing::debug!(
                     error = %crate::telemetry::chain(&e),

@@ -472,3 +472,70 @@ fn hex_literal(conn: &DbConn, n: u32) -> String {
         DbConn::Sqlite(_) => format!("x'{hex}'"),
     }
 }
+
+/// A merged writer group looks up the external ids of all its messages at once: on PostgreSQL
+/// joined from an array (`messages::find_by_external_indexes`; as `= ANY(…)` on a table without
+/// statistics it filtered every message of the tenant — the benchmark's batch ingest at 100 000
+/// messages, docs/benchmarks.md), on SQLite as an `IN` list. Both find exactly the tenant's
+/// messages with those ids: none of another tenant's with the same index, none missing.
+#[test]
+fn many_external_ids_are_found_at_once_and_only_the_tenants() {
+    const TENANT: &str = "01900000-0000-7000-8000-000000000002";
+    const OTHER: &str = "01900000-0000-7000-8000-000000000003";
+    for backend in [
+        crate::support::Backend::Sqlite,
+        crate::support::Backend::Postgres,
+    ] {
+        if backend == crate::support::Backend::Postgres && !postgres_available() {
+            return;
+        }
+        let (mut conn, _db, _dir) = migrated(backend);
+        for (tenant, prefix) in [(TENANT, "m"), (OTHER, "o")] {
+            tenant_and_contact(&mut conn, tenant, &format!("c{prefix}"));
+            for n in 0..300u32 {
+                diesel::sql_query(format!(
+                    "INSERT INTO messages (id, tenant_id, contact_id, channel, direction, kind, occurred_at, received_at, business_letter, external_index) \
+                     VALUES ('{prefix}{n}', '{tenant}', 'c{prefix}', 'whatsapp', 'in', 'text', {n}, {n}, FALSE, {})",
+                    hex_literal(&conn, n)
+                ))
+                .execute(&mut conn)
+                .unwrap();
+            }
+        }
+        // Every third stored id, and ten that are not stored.
+        let wanted: Vec<Vec<u8>> = (0..100u32)
+            .map(|n| (n * 3).to_be_bytes().to_vec())
+            .chain((1000..1010u32).map(|n| n.to_be_bytes().to_vec()))
+            .collect();
+        let mut found: Vec<String> =
+            hafen::messages::find_by_external_indexes(&mut conn, TENANT, wanted)
+                .unwrap()
+                .into_iter()
+                .map(|(index, id, contact)| {
+                    assert_eq!(contact, "cm");
+                    let n = u32::from_be_bytes(index.unwrap().try_into().unwrap());
+                    assert_eq!(id, format!("m{n}"));
+                    id
+                })
+                .collect();
+        found.sort();
+        found.dedup();
+        assert_eq!(found.len(), 100, "{backend:?}: {found:?}");
+    }
+}
+
+/// A tenant and one contact of it, for rows that need them.
+fn tenant_and_contact(conn: &mut DbConn, tenant: &str, contact: &str) {
+    let zero = hex_literal(conn, 0);
+    diesel::sql_query(format!(
+        "INSERT INTO tenants (id, name, wrapped_key, created_at) VALUES ('{tenant}', 'T', {zero}, 0)"
+    ))
+    .execute(conn)
+    .unwrap();
+    diesel::sql_query(format!(
+        "INSERT INTO contacts (id, tenant_id, channel, address_index, address_sealed, first_seen_at, last_message_at) \
+         VALUES ('{contact}', '{tenant}', 'whatsapp', {zero}, {zero}, 0, 0)"
+    ))
+    .execute(conn)
+    .unwrap();
+}
