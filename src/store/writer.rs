@@ -104,25 +104,30 @@ trait Queued: Send + 'static {
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
-struct Pending<T, F> {
-    work: F,
-    attempts: u32,
+/// What every queued write keeps between its runs: how often it ran, its last outcome, and
+/// where its caller waits.
+struct Attempts<T> {
+    count: u32,
     outcome: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
 
-impl<T, F> Queued for Pending<T, F>
-where
-    T: Send + 'static,
-    F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
-{
-    fn run(&mut self, conn: &mut DbConn) -> bool {
-        self.attempts += 1;
-        let outcome = conn.transaction(|c| (self.work)(c));
+impl<T> Attempts<T> {
+    fn new(reply: oneshot::Sender<Result<T, StoreError>>) -> Self {
+        Self {
+            count: 0,
+            outcome: None,
+            reply,
+        }
+    }
+
+    /// Keeps a run's outcome; false when it met a transient conflict and may run again.
+    fn settle(&mut self, outcome: Result<T, StoreError>) -> bool {
+        self.count += 1;
         let again = matches!(&outcome, Err(e) if e.is_transient()) && self.may_retry();
         if again {
             tracing::debug!(
-                attempt = self.attempts,
+                attempt = self.count,
                 "write met a concurrent transaction; running it again in the next group"
             );
         }
@@ -135,18 +140,62 @@ where
     }
 
     fn may_retry(&self) -> bool {
-        self.attempts < ATTEMPTS
+        self.count < ATTEMPTS
     }
 
     fn forget(&mut self) {
         // A job its group never reached (a failed BEGIN) counts the group as an attempt too.
         if self.outcome.take().is_none() {
-            self.attempts += 1;
+            self.count += 1;
         }
     }
 
+    /// What the caller hears: its own outcome, unless the group failed to commit.
+    fn answer(self, commit: Result<(), &StoreError>) {
+        let attempts = self.count;
+        let result = match (self.outcome, commit) {
+            (None | Some(Ok(_)), Err(e)) if e.is_transient() => {
+                Err(StoreError::Contended { attempts })
+            }
+            (None | Some(Ok(_)), Err(e)) => Err(StoreError::Commit(e.to_string())),
+            (None, Ok(())) => Err(StoreError::Commit("the write was not run".into())),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (Some(Err(e)), _) => Err(e.contended_after(attempts)),
+        };
+        // The caller may have gone away (client disconnected); the write stands.
+        let _ = self.reply.send(result);
+    }
+}
+
+struct Pending<T, F> {
+    work: F,
+    attempts: Attempts<T>,
+}
+
+impl<T, F> Queued for Pending<T, F>
+where
+    T: Send + 'static,
+    F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+{
+    fn run(&mut self, conn: &mut DbConn) -> bool {
+        let outcome = conn.transaction(|c| (self.work)(c));
+        self.attempts.settle(outcome)
+    }
+
+    fn failed(&self) -> bool {
+        self.attempts.failed()
+    }
+
+    fn may_retry(&self) -> bool {
+        self.attempts.may_retry()
+    }
+
+    fn forget(&mut self) {
+        self.attempts.forget();
+    }
+
     fn answer(self: Box<Self>, commit: Result<(), &StoreError>) {
-        answer(self.outcome, self.attempts, self.reply, commit);
+        self.attempts.answer(commit);
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
@@ -154,40 +203,11 @@ where
     }
 }
 
-/// What the caller of a write hears: its own outcome, unless the group failed to commit.
-fn answer<T>(
-    outcome: Option<Result<T, StoreError>>,
-    attempts: u32,
-    reply: oneshot::Sender<Result<T, StoreError>>,
-    commit: Result<(), &StoreError>,
-) {
-    let result = match (outcome, commit) {
-        (None | Some(Ok(_)), Err(e)) if e.is_transient() => Err(StoreError::Contended { attempts }),
-        (None | Some(Ok(_)), Err(e)) => Err(StoreError::Commit(e.to_string())),
-        (None, Ok(())) => Err(StoreError::Commit("the write was not run".into())),
-        (Some(Ok(value)), Ok(())) => Ok(value),
-        (Some(Err(e)), _) => Err(e.contended_after(attempts)),
-    };
-    // The caller may have gone away (client disconnected); the write stands.
-    let _ = reply.send(result);
-}
-
 /// A queued [`Mergeable`] write.
 struct MergePending<M: Mergeable> {
     write: M,
     key: MergeKey,
-    attempts: u32,
-    outcome: Option<Result<M::Output, StoreError>>,
-    reply: oneshot::Sender<Result<M::Output, StoreError>>,
-}
-
-impl<M: Mergeable> MergePending<M> {
-    fn settle(&mut self, outcome: Result<M::Output, StoreError>) -> bool {
-        self.attempts += 1;
-        let again = matches!(&outcome, Err(e) if e.is_transient()) && self.may_retry();
-        self.outcome = Some(outcome);
-        !again
-    }
+    attempts: Attempts<M::Output>,
 }
 
 impl<M: Mergeable> Queued for MergePending<M> {
@@ -197,25 +217,23 @@ impl<M: Mergeable> Queued for MergePending<M> {
                 .pop()
                 .ok_or_else(|| StoreError::Commit("a merged write gave no outcome".into()))
         });
-        self.settle(outcome)
+        self.attempts.settle(outcome)
     }
 
     fn failed(&self) -> bool {
-        matches!(self.outcome, Some(Err(_)))
+        self.attempts.failed()
     }
 
     fn may_retry(&self) -> bool {
-        self.attempts < ATTEMPTS
+        self.attempts.may_retry()
     }
 
     fn forget(&mut self) {
-        if self.outcome.take().is_none() {
-            self.attempts += 1;
-        }
+        self.attempts.forget();
     }
 
     fn answer(self: Box<Self>, commit: Result<(), &StoreError>) {
-        answer(self.outcome, self.attempts, self.reply, commit);
+        self.attempts.answer(commit);
     }
 
     fn merge_key(&self) -> Option<&MergeKey> {
@@ -257,11 +275,11 @@ impl<M: Mergeable> Queued for MergePending<M> {
         };
         let mut outputs = outputs.into_iter();
         if let Some(first) = outputs.next() {
-            self.settle(Ok(first));
+            self.attempts.settle(Ok(first));
         }
         for (other, output) in others.iter_mut().zip(outputs) {
             if let Some(other) = other.as_any_mut().downcast_mut::<Self>() {
-                other.settle(Ok(output));
+                other.attempts.settle(Ok(output));
             }
         }
         true
@@ -339,9 +357,7 @@ impl Writer {
         let (reply, answer) = oneshot::channel::<Result<T, StoreError>>();
         let job: Job = Box::new(Pending {
             work,
-            attempts: 0,
-            outcome: None,
-            reply,
+            attempts: Attempts::new(reply),
         });
         self.jobs
             .send(job)
@@ -360,9 +376,7 @@ impl Writer {
         let job: Job = Box::new(MergePending {
             write,
             key,
-            attempts: 0,
-            outcome: None,
-            reply,
+            attempts: Attempts::new(reply),
         });
         self.jobs
             .send(job)
