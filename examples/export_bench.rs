@@ -1,5 +1,5 @@
 //! Subject access export benchmark: a release-built Hafen in this process; one contact with
-//! `--messages` messages (1 KiB) among `--others` messages of other contacts, then the time of
+//! `--messages` messages (1 KiB of chat words by default, `--body x` for one letter repeated) among `--others` messages of other contacts, then the time of
 //! `POST …/requests/{id}/export` (decrypt, ZIP, PDF) over HTTP on loopback.
 //!
 //! ```sh
@@ -22,9 +22,158 @@ struct Args {
     others: usize,
     #[arg(long, default_value_t = 1024)]
     body_bytes: usize,
+    /// What the bodies say: `chat` (German and English chat words, order numbers and an
+    /// emoji now and then, as customers write; the default) or `x` (one letter repeated, one
+    /// word wider than a line: the figures before 2026-12-06 were measured with it).
+    #[arg(long, default_value = "chat")]
+    body: BodyKind,
+    /// The export's language (`de` or `en`).
+    #[arg(long, default_value = "de")]
+    lang: String,
+    /// Keep the export's ZIP here, to look at.
+    #[arg(long)]
+    save: Option<std::path::PathBuf>,
     /// Database URL (default: SQLite in a temporary data dir).
     #[arg(long)]
     database: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum BodyKind {
+    Chat,
+    X,
+}
+
+/// Words customers and agents write, so the PDF lays out text as it will in use: repeated
+/// words, numbers that never repeat, umlauts, punctuation, an emoji now and then.
+const WORDS: &[&str] = &[
+    "Hallo",
+    "guten",
+    "Tag,",
+    "ich",
+    "habe",
+    "eine",
+    "Frage",
+    "zu",
+    "meiner",
+    "Bestellung",
+    "Nr.",
+    "die",
+    "noch",
+    "nicht",
+    "angekommen",
+    "ist.",
+    "Können",
+    "Sie",
+    "bitte",
+    "nachsehen?",
+    "Vielen",
+    "Dank",
+    "für",
+    "Ihre",
+    "Nachricht!",
+    "Wir",
+    "prüfen",
+    "das",
+    "und",
+    "melden",
+    "uns",
+    "morgen",
+    "bei",
+    "Ihnen.",
+    "Die",
+    "Lieferung",
+    "kommt",
+    "voraussichtlich",
+    "am",
+    "Donnerstag.",
+    "Grüße",
+    "aus",
+    "München",
+    "Straße",
+    "Rückfrage:",
+    "Rechnung",
+    "Termin",
+    "um",
+    "Uhr",
+    "verschieben?",
+    "Ja,",
+    "gern.",
+    "Nein,",
+    "leider",
+    "nicht",
+    "möglich.",
+    "Thanks",
+    "for",
+    "your",
+    "message,",
+    "we",
+    "will",
+    "get",
+    "back",
+    "to",
+    "you",
+    "soon.",
+    "Is",
+    "the",
+    "parcel",
+    "on",
+    "its",
+    "way?",
+    "Übermorgen",
+    "wäre",
+    "besser.",
+    "Öffnungszeiten",
+    "sind",
+    "Montag",
+    "bis",
+    "Freitag",
+    "von",
+    "8",
+    "18",
+    "Ihr",
+    "Kundenservice",
+    "😊",
+    "👍",
+    "Adresse:",
+    "Hauptstraße",
+    "Berlin,",
+    "Rücksendung",
+    "Gutschein",
+    "Kündigung",
+    "Vertrag",
+    "Passwort",
+    "zurücksetzen",
+    "funktioniert",
+    "wieder,",
+    "super!",
+    "OK",
+    "alles",
+    "klar.",
+];
+
+/// A body of about `bytes` bytes, different for every `seed`.
+fn chat_body(seed: usize, bytes: usize) -> String {
+    let mut state = (seed as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut body = String::with_capacity(bytes + 32);
+    while body.len() < bytes {
+        if !body.is_empty() {
+            body.push(' ');
+        }
+        let n = next();
+        if n % 17 == 0 {
+            body.push_str(&format!("{}", 100_000 + n % 900_000));
+        } else {
+            body.push_str(WORDS[(n >> 8) as usize % WORDS.len()]);
+        }
+    }
+    body
 }
 
 fn main() -> anyhow::Result<()> {
@@ -64,7 +213,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     let tenant = post("/v1/tenants".into(), json!({"name": "Bench GmbH"})).await?;
     let tenant = tenant["id"].as_str().unwrap_or_default().to_string();
-    let body = "x".repeat(args.body_bytes);
+    let body = |i: usize| match args.body {
+        BodyKind::Chat => chat_body(i, args.body_bytes),
+        BodyKind::X => "x".repeat(args.body_bytes),
+    };
     let seeded = Instant::now();
     let total = args.messages + args.others;
     let mut contact = String::new();
@@ -78,7 +230,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 };
                 json!({"contact": {"channel": "whatsapp", "address": address},
                        "direction": if i % 2 == 0 { "in" } else { "out" },
-                       "occurred_at": "2026-11-26T10:00:00Z", "kind": "text", "body": body})
+                       "occurred_at": "2026-11-26T10:00:00Z", "kind": "text", "body": body(i)})
             })
             .collect();
         let stored = post(
@@ -108,12 +260,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let zip = client
         .post(format!("{base}/v1/tenants/{tenant}/requests/{id}/export"))
         .bearer_auth(&admin)
+        .json(&json!({ "lang": args.lang }))
         .send()
         .await?
         .error_for_status()?
         .bytes()
         .await?;
     let elapsed = started.elapsed();
+    if let Some(path) = &args.save {
+        std::fs::write(path, &zip)?;
+    }
     println!(
         "backend={} export of {} messages among {} in {:.3} s ({} KiB ZIP)",
         if args.database.is_some() {

@@ -59,8 +59,48 @@ impl FontId {
     }
 
     pub fn has(self, c: char) -> bool {
-        self.face().is_some_and(|f| f.glyph_index(c).is_some())
+        match coverage().get(self.index()) {
+            Some(bits) if (c as usize) < COVERED => {
+                bits[c as usize / 64] >> (c as usize % 64) & 1 == 1
+            }
+            _ => self.face().is_some_and(|f| f.glyph_index(c).is_some()),
+        }
     }
+
+    /// Whether text in this font may be shaped word by word (`text::shape_by_words`): the
+    /// Latin, Greek and Cyrillic fonts, whose spaces neither kern nor join. Not the
+    /// right-to-left fonts (shaped by run for their order) nor the emoji font.
+    pub fn shapes_by_word(self) -> bool {
+        matches!(self, FontId::Regular | FontId::Bold | FontId::Mono)
+    }
+}
+
+/// The characters whose coverage is looked up once per process: up to U+2FFF, every
+/// alphabet the fonts draw and their punctuation. The font fallback asks for every character
+/// of every message of an Art. 15 export, and a `cmap` lookup each time was a sixth of its
+/// PDF's time (docs/benchmarks.md).
+const COVERED: usize = 0x3000;
+
+/// Per font, one bit per character below [`COVERED`]: whether the font has a glyph for it.
+fn coverage() -> &'static [[u64; COVERED / 64]] {
+    static COVERAGE: OnceLock<Vec<[u64; COVERED / 64]>> = OnceLock::new();
+    COVERAGE.get_or_init(|| {
+        faces()
+            .iter()
+            .map(|face| {
+                let mut bits = [0u64; COVERED / 64];
+                if let Some(face) = face {
+                    for (i, c) in (0..COVERED as u32).filter_map(|i| Some(i).zip(char::from_u32(i)))
+                    {
+                        if face.glyph_index(c).is_some() {
+                            bits[i as usize / 64] |= 1 << (i % 64);
+                        }
+                    }
+                }
+                bits
+            })
+            .collect()
+    })
 }
 
 fn faces() -> &'static [Option<Face<'static>>] {
@@ -133,6 +173,18 @@ mod tests {
     fn every_embedded_font_loads() {
         for f in ALL {
             assert!(f.face().is_some() && f.krilla().is_some(), "{f:?}");
+        }
+    }
+
+    /// The coverage bits answer as the font's own `cmap` does, below and above the line.
+    #[test]
+    fn remembered_coverage_is_the_fonts_own() {
+        for f in ALL {
+            let face = f.face().unwrap();
+            for i in (0..0x3100u32).chain(0x1F600..0x1F650) {
+                let Some(c) = char::from_u32(i) else { continue };
+                assert_eq!(f.has(c), face.glyph_index(c).is_some(), "{f:?} U+{i:04X}");
+            }
         }
     }
 

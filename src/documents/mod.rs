@@ -122,7 +122,7 @@ impl Document {
             .letterhead
             .as_ref()
             .map_or(0.0, layout::letterhead_height);
-        let pages = layout::paginate(&self.blocks, sheet, head);
+        let pages = text::with_word_cache(|| layout::paginate(&self.blocks, sheet, head));
         pdf::write(self, sheet, &pages)
     }
 }

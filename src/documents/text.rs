@@ -3,8 +3,10 @@
 //! one font and one direction, ready to draw left to right.
 
 use krilla::text::{GlyphId, KrillaGlyph};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rustybuzz::{script, Direction, Language, Script, ShapePlan, UnicodeBuffer};
@@ -76,16 +78,26 @@ fn plan_for(face: &rustybuzz::Face<'static>, key: PlanKey) -> Arc<ShapePlan> {
 
 /// Shapes `text` in one font and direction.
 fn shape_run(text: &str, font: FontId, size: f32, rtl: bool) -> Segment {
+    let glyphs = shape_glyphs(text, font, rtl, None);
+    Segment {
+        font,
+        text: text.to_string(),
+        width: glyphs.iter().map(|g| g.x_advance * size).sum(),
+        glyphs,
+    }
+}
+
+/// The glyphs of `text` in one font and direction, their ranges into `text`; in the script
+/// given, or the one the text itself names first.
+fn shape_glyphs(text: &str, font: FontId, rtl: bool, script: Option<Script>) -> Vec<KrillaGlyph> {
     let Some(face) = font.face() else {
-        return Segment {
-            font,
-            text: text.to_string(),
-            glyphs: Vec::new(),
-            width: 0.0,
-        };
+        return Vec::new();
     };
     let mut buffer = UnicodeBuffer::new();
     buffer.push_str(text);
+    if let Some(script) = script {
+        buffer.set_script(script);
+    }
     buffer.guess_segment_properties();
     buffer.set_direction(if rtl {
         Direction::RightToLeft
@@ -101,7 +113,6 @@ fn shape_run(text: &str, font: FontId, size: f32, rtl: bool) -> Segment {
     let infos = output.glyph_infos();
     let positions = output.glyph_positions();
     let mut glyphs = Vec::with_capacity(infos.len());
-    let mut width = 0.0;
     for (i, (info, pos)) in infos.iter().zip(positions).enumerate() {
         let start = info.cluster as usize;
         // A cluster ends where the next different cluster begins in text order; in a
@@ -119,11 +130,9 @@ fn shape_run(text: &str, font: FontId, size: f32, rtl: bool) -> Segment {
                 .find(|&c| c != start)
         };
         let end = next.filter(|&e| e > start).unwrap_or(text.len());
-        let advance = pos.x_advance as f32 / upem;
-        width += advance * size;
         glyphs.push(KrillaGlyph::new(
             GlyphId::new(info.glyph_id),
-            advance,
+            pos.x_advance as f32 / upem,
             pos.x_offset as f32 / upem,
             pos.y_offset as f32 / upem,
             pos.y_advance as f32 / upem,
@@ -131,12 +140,100 @@ fn shape_run(text: &str, font: FontId, size: f32, rtl: bool) -> Segment {
             None,
         ));
     }
-    Segment {
-        font,
-        text: text.to_string(),
-        glyphs,
-        width,
+    glyphs
+}
+
+/// A word as shaped before in this document: its font, script and text.
+type WordKey = (FontId, Script, Box<str>);
+
+thread_local! {
+    /// The words this thread has shaped for the document it is laying out; None outside
+    /// [`with_word_cache`]. Per document and dropped with it, never process-wide: the words
+    /// are the people's messages, and they leave memory with the document that printed them.
+    static WORDS: RefCell<Option<HashMap<WordKey, Rc<[KrillaGlyph]>>>> =
+        const { RefCell::new(None) };
+}
+
+/// Runs `f` (the layout of one document) with a cache of the words shaped in it: people
+/// repeat their words, and an Art. 15 export of 10 000 messages shaped the same words
+/// thousands of times (docs/benchmarks.md).
+pub fn with_word_cache<T>(f: impl FnOnce() -> T) -> T {
+    struct Forget;
+    impl Drop for Forget {
+        fn drop(&mut self) {
+            WORDS.with(|w| *w.borrow_mut() = None);
+        }
     }
+    if WORDS.with(|w| w.borrow().is_some()) {
+        return f();
+    }
+    WORDS.with(|w| *w.borrow_mut() = Some(HashMap::new()));
+    let _forget = Forget;
+    f()
+}
+
+/// The glyphs of a left-to-right run, shaped word by word (the spaces between words as
+/// words of their own) and each word once per document, as browsers' word caches do. The
+/// same glyphs as shaping the run whole for fonts whose spaces take part in no kerning or
+/// substitution, which a test checks for the fonts this is used for
+/// ([`FontId::shapes_by_word`]). Outside [`with_word_cache`] the run is shaped whole.
+fn shape_by_words(text: &str, font: FontId) -> Vec<KrillaGlyph> {
+    let cached = WORDS.with(|w| w.borrow().is_some());
+    if !cached || !font.shapes_by_word() {
+        return shape_glyphs(text, font, false, None);
+    }
+    let script = {
+        let mut buffer = UnicodeBuffer::new();
+        buffer.push_str(text);
+        buffer.guess_segment_properties();
+        buffer.script()
+    };
+    let mut glyphs = Vec::with_capacity(text.len());
+    for word in words_and_spaces(text) {
+        let offset = word.start;
+        let piece = &text[word];
+        let shaped = WORDS.with(|w| {
+            w.borrow()
+                .as_ref()
+                .and_then(|m| m.get(&(font, script, Box::from(piece))).cloned())
+        });
+        let shaped = shaped.unwrap_or_else(|| {
+            let fresh: Rc<[KrillaGlyph]> = shape_glyphs(piece, font, false, Some(script)).into();
+            WORDS.with(|w| {
+                if let Some(m) = w.borrow_mut().as_mut() {
+                    m.insert((font, script, Box::from(piece)), fresh.clone());
+                }
+            });
+            fresh
+        });
+        glyphs.extend(shaped.iter().map(|g| {
+            let mut g = g.clone();
+            g.text_range = g.text_range.start + offset..g.text_range.end + offset;
+            g
+        }));
+    }
+    glyphs
+}
+
+/// `text` cut into its words and the runs of spaces between them, as byte ranges.
+fn words_and_spaces(text: &str) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    std::iter::from_fn(move || {
+        let (_, first) = chars.next()?;
+        let space = first == ' ';
+        let mut end = text.len();
+        while let Some(&(i, c)) = chars.peek() {
+            if (c == ' ') != space {
+                end = i;
+                break;
+            }
+            chars.next();
+        }
+        let range = start..end;
+        start = end;
+        Some(range)
+    })
 }
 
 /// Splits text (in logical order) into runs that one font draws, as byte ranges of `text`.
@@ -163,6 +260,12 @@ fn font_runs(text: &str, primary: FontId) -> Vec<(FontId, Range<usize>)> {
         runs.push((f, start..text.len()));
     }
     runs
+}
+
+/// Whether `text` has a character at or above Hebrew (U+0590): below it every character is
+/// left to right or neutral, so the whole text is left to right.
+fn may_be_right_to_left(text: &str) -> bool {
+    text.chars().any(|c| c >= '\u{0590}')
 }
 
 /// Shapes one line of text (no line breaks) into segments in visual order.
@@ -216,7 +319,13 @@ impl<'a> Shaped<'a> {
     fn new(text: &'a str, style: Style) -> Self {
         let mut advances = vec![0.0; text.len()];
         // Right-to-left text is measured right to left: Arabic letters take other forms then.
-        let levels = BidiInfo::new(text, None).levels;
+        // Most messages have no character of a right-to-left script: all left to right then,
+        // without classifying every character.
+        let levels = if may_be_right_to_left(text) {
+            BidiInfo::new(text, None).levels
+        } else {
+            Vec::new()
+        };
         let rtl_at = |i: usize| levels.get(i).is_some_and(|l| l.is_rtl());
         let mut runs = Some(Vec::new());
         for (font, range) in font_runs(text, style.font) {
@@ -228,7 +337,11 @@ impl<'a> Shaped<'a> {
                     .map(|(i, _)| start + i)
                     .find(|&i| rtl_at(i) != rtl)
                     .unwrap_or(range.end);
-                let mut glyphs = shape_run(&text[start..end], font, style.size, rtl).glyphs;
+                let mut glyphs = if rtl {
+                    shape_glyphs(&text[start..end], font, true, None)
+                } else {
+                    shape_by_words(&text[start..end], font)
+                };
                 for glyph in &mut glyphs {
                     glyph.text_range = glyph.text_range.start + start..glyph.text_range.end + start;
                     if let Some(slot) = advances.get_mut(glyph.text_range.start) {
@@ -438,6 +551,65 @@ mod tests {
                 assert_eq!(cached_advances, advances, "{text}");
             }
         }
+    }
+
+    /// Shaping word by word, with the spaces as words of their own, gives the glyphs and
+    /// advances of shaping the run whole, in every font that is shaped by word: their spaces
+    /// kern with nothing and join nothing. Were a font to kern "T" against a space, or a
+    /// ligature to reach across one, this fails and the font must leave `shapes_by_word`.
+    #[test]
+    fn words_shaped_alone_are_the_run_shaped_whole() {
+        let mut corpus: String = (' '..='~').collect();
+        corpus.push_str(
+            " Übermittlung an Dritte: Straße 12, 10117 Berlin — fi ffl AV Wa To T. Y, \
+             Löschnachweis für Ärzte, Öl, Ähre; „Anführung“ ‚x‘ «guillemets» 1/2 € 5 % \
+             Ελληνικά Кириллица Łódź Şişli Vũ Việt  double  spaces   Tj Ty Yo P. F, L' V. W. ",
+        );
+        for font in [FontId::Regular, FontId::Bold, FontId::Mono] {
+            assert!(font.shapes_by_word());
+            let whole = shape_glyphs(&corpus, font, false, None);
+            let (by_words, again) =
+                with_word_cache(|| (shape_by_words(&corpus, font), shape_by_words(&corpus, font)));
+            let key = |g: &KrillaGlyph| {
+                (
+                    g.glyph_id.to_u32(),
+                    (g.x_advance * 10_000.0).round() as i64,
+                    (g.x_offset * 10_000.0).round() as i64,
+                    g.text_range.clone(),
+                )
+            };
+            let whole: Vec<_> = whole.iter().map(key).collect();
+            assert_eq!(
+                by_words.iter().map(key).collect::<Vec<_>>(),
+                whole,
+                "{font:?}"
+            );
+            assert_eq!(again.iter().map(key).collect::<Vec<_>>(), whole, "{font:?}");
+        }
+    }
+
+    /// The words stay in memory only while their document is laid out: they are the people's
+    /// messages.
+    #[test]
+    fn the_word_cache_lives_as_long_as_its_document() {
+        let distinct = with_word_cache(|| {
+            shape_by_words("ja ja nein ja  nein", FontId::Regular);
+            WORDS.with(|w| w.borrow().as_ref().map(HashMap::len))
+        });
+        // "ja", "nein", " " and "  ".
+        assert_eq!(distinct, Some(4));
+        assert!(WORDS.with(|w| w.borrow().is_none()));
+        // Outside a document nothing is kept.
+        shape_by_words("ja ja", FontId::Regular);
+        assert!(WORDS.with(|w| w.borrow().is_none()));
+    }
+
+    #[test]
+    fn words_and_spaces_cover_the_text() {
+        let text = "  zwei  Wörter ";
+        let parts: Vec<&str> = words_and_spaces(text).map(|r| &text[r]).collect();
+        assert_eq!(parts, ["  ", "zwei", "  ", "Wörter", " "]);
+        assert_eq!(words_and_spaces("").count(), 0);
     }
 
     const BODY: Style = Style::new(FontId::Regular, 10.0);

@@ -17,6 +17,7 @@ both_backends!(
     tom_entries_follow_what_is_switched_on,
     register_changes_are_versioned_and_subprocessor_changes_dated,
     access_export_contains_the_subjects_data_and_nothing_else,
+    an_export_too_long_to_print_has_every_message_on_its_page,
     erasure_restricts_under_a_statutory_duty_and_erases_without_one,
     request_deadlines_count_months_and_overdue_requests_are_counted,
     request_log_shows_every_request_with_its_steps_in_every_format,
@@ -744,6 +745,8 @@ async fn access_export_contains_the_subjects_data_and_nothing_else(backend: Back
     }
     let pdf = squeeze(&pdf_text(&files["auskunft.pdf"]));
     assert!(pdf.contains(&squeeze(&mine)) && pdf.contains("ErikaMuster"));
+    let page = String::from_utf8(files["nachrichten.html"].clone()).unwrap();
+    assert!(page.contains(&mine) && page.contains(&reply) && !page.contains(&other));
     let (_, done) = app
         .get(&format!("/v1/tenants/{tenant}/requests/{id}"), &dpo)
         .await;
@@ -820,6 +823,85 @@ async fn access_export_contains_the_subjects_data_and_nothing_else(backend: Back
     let other_tenant = app.create_tenant("Andere GmbH").await;
     let foreign = app.token(&other_tenant, "dpo").await;
     assert_eq!(export(&app, &tenant, &foreign, id, None).await.0, 404);
+}
+
+/// A person with more message text than a readable PDF holds (over 256 KiB): the PDF says
+/// how many messages there are, per channel, and where they are; `nachrichten.html` has every
+/// one of them, escaped (a message with markup shows it as text, nothing runs), in order.
+async fn an_export_too_long_to_print_has_every_message_on_its_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let dpo = app.token(&tenant, "dpo").await;
+    let phone = phone_marker();
+    let long = marker("LONG");
+    let filler = format!("{long} {}", "Wort ".repeat(200));
+    let markup = "<script>alert('x')</script> & <b>fett</b>";
+    let arabic = "مرحبا، أين طلبي؟";
+    let mut bodies: Vec<String> = (0..300).map(|i| format!("{i:03} {filler}")).collect();
+    bodies.push(markup.to_string());
+    bodies.push(arabic.to_string());
+    for chunk in bodies.chunks(40) {
+        let messages: Vec<Value> = chunk
+            .iter()
+            .map(|b| text_message("whatsapp", &phone, b, None))
+            .collect();
+        let (status, body) = app
+            .post(
+                &format!("/v1/tenants/{tenant}/messages"),
+                &app.admin_token,
+                &json!({ "messages": messages }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (_, found) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/contacts/lookup"),
+            &dpo,
+            &json!({"channel": "whatsapp", "address": phone}),
+        )
+        .await;
+    let contact = found["id"].as_str().unwrap().to_string();
+    let request = create_request(
+        &app,
+        &tenant,
+        &dpo,
+        json!({"kind": "access", "contact_id": contact}),
+    )
+    .await;
+    let id = request["id"].as_str().unwrap();
+    let (status, zip) = export(&app, &tenant, &dpo, id, None).await;
+    assert_eq!(status, 200);
+    let files = unzip(&zip);
+
+    let pdf = squeeze(&pdf_text(&files["auskunft.pdf"]));
+    assert!(!pdf.contains(&long), "the messages are not printed");
+    for said in [
+        "302Nachrichten",
+        "nachrichten.html",
+        "data.json",
+        "WhatsApp",
+    ] {
+        assert!(pdf.contains(said), "{said} missing from the PDF: {pdf}");
+    }
+
+    let page = String::from_utf8(files["nachrichten.html"].clone()).unwrap();
+    assert!(page.contains("Content-Security-Policy") && page.contains("default-src 'none'"));
+    assert!(
+        !page.to_lowercase().contains("<script"),
+        "markup must not run"
+    );
+    assert!(page.contains("&lt;script&gt;alert('x')&lt;/script&gt; &amp; &lt;b&gt;fett&lt;/b&gt;"));
+    assert!(page.contains(arabic));
+    let shown: Vec<usize> = bodies
+        .iter()
+        .take(300)
+        .map(|b| page.find(&b[..20]).expect("every message is on the page"))
+        .collect();
+    assert!(shown.windows(2).all(|w| w[0] < w[1]), "oldest first");
+    assert_eq!(page.matches("<li class=\"in\">").count(), 302);
+    let readme = String::from_utf8(files["LIESMICH.txt"].clone()).unwrap();
+    assert!(readme.contains("nachrichten.html"));
 }
 
 fn unzip_fails(bytes: &[u8]) -> bool {
