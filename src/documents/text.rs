@@ -243,8 +243,13 @@ fn font_runs(text: &str, primary: FontId) -> Vec<(FontId, Range<usize>)> {
     for (i, c) in text.char_indices() {
         let font = match current {
             // Joiners and marks stay with what they modify; spaces stay in the current
-            // font so a right-to-left name is not cut into pieces.
-            Some((f, _)) if is_attached(c) || (c.is_whitespace() && f.has(c)) => f,
+            // font so a right-to-left name is not cut into pieces — but not in the emoji
+            // font, whose space is as wide as an emoji.
+            Some((f, _))
+                if is_attached(c) || (c.is_whitespace() && f != FontId::Emoji && f.has(c)) =>
+            {
+                f
+            }
             _ => font_for(c, primary).unwrap_or(primary),
         };
         match current {
@@ -720,6 +725,25 @@ mod tests {
         assert_eq!(line.segments[1].text, "محمد");
         // Shaped: the four letters join, so the glyphs are not the isolated forms.
         assert_eq!(line.segments[1].glyphs.len(), 4);
+    }
+
+    /// The space after an emoji is the text's own, not the emoji font's (an em wide).
+    #[test]
+    fn the_space_after_an_emoji_is_the_texts() {
+        let line = shape_line("zu 😊 18", BODY);
+        let parts: Vec<(FontId, &str)> = line
+            .segments
+            .iter()
+            .map(|s| (s.font, s.text.as_str()))
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                (FontId::Regular, "zu "),
+                (FontId::Emoji, "😊"),
+                (FontId::Regular, " 18")
+            ]
+        );
     }
 
     #[test]
