@@ -620,6 +620,26 @@ async fn create_request(app: &TestApp, tenant: &str, token: &str, body: Value) -
     r
 }
 
+/// Opens an access request for the contact and exports it: the request's id and the ZIP's files.
+async fn access_export(
+    app: &TestApp,
+    tenant: &str,
+    token: &str,
+    contact: &str,
+) -> (String, std::collections::BTreeMap<String, Vec<u8>>) {
+    let request = create_request(
+        app,
+        tenant,
+        token,
+        json!({"kind": "access", "contact_id": contact}),
+    )
+    .await;
+    let id = request["id"].as_str().unwrap().to_string();
+    let (status, zip) = export(app, tenant, token, &id, None).await;
+    assert_eq!(status, 200);
+    (id, unzip(&zip))
+}
+
 pub fn unzip(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("a ZIP");
     let mut out = std::collections::BTreeMap::new();
@@ -695,17 +715,7 @@ async fn access_export_contains_the_subjects_data_and_nothing_else(backend: Back
         .await;
     assert_eq!(status, 404);
 
-    let request = create_request(
-        &app,
-        &tenant,
-        &dpo,
-        json!({"kind": "access", "contact_id": contact}),
-    )
-    .await;
-    let id = request["id"].as_str().unwrap();
-    let (status, zip) = export(&app, &tenant, &dpo, id, None).await;
-    assert_eq!(status, 200);
-    let files = unzip(&zip);
+    let (id, files) = access_export(&app, &tenant, &dpo, &contact).await;
     for name in ["data.json", "auskunft.pdf", "LIESMICH.txt"] {
         assert!(
             files.contains_key(name),
@@ -862,17 +872,7 @@ async fn an_export_too_long_to_print_has_every_message_on_its_page(backend: Back
         )
         .await;
     let contact = found["id"].as_str().unwrap().to_string();
-    let request = create_request(
-        &app,
-        &tenant,
-        &dpo,
-        json!({"kind": "access", "contact_id": contact}),
-    )
-    .await;
-    let id = request["id"].as_str().unwrap();
-    let (status, zip) = export(&app, &tenant, &dpo, id, None).await;
-    assert_eq!(status, 200);
-    let files = unzip(&zip);
+    let (_, files) = access_export(&app, &tenant, &dpo, &contact).await;
 
     let pdf = squeeze(&pdf_text(&files["auskunft.pdf"]));
     assert!(!pdf.contains(&long), "the messages are not printed");

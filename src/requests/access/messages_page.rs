@@ -51,6 +51,8 @@ li.out { background: #e3f0e8; margin-left: auto; }
 .body { margin: .2rem 0 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 .erased { margin: .2rem 0 0; font-style: italic; color: #666; }
 ul.files { margin: .3rem 0 0; padding-left: 1.1rem; font-size: .9rem; }
+@media (max-width: 30rem) { .about dt { float: none; width: auto; } .about dd { margin-left: 0; }
+                            ol.messages > li { max-width: none; } }
 @media print { body { margin: 0; max-width: none; } ol.messages > li { max-width: none; } }
 ";
 
