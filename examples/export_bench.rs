@@ -178,7 +178,10 @@ fn chat_body(seed: usize, bytes: usize) -> String {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    actix_web::rt::System::new().block_on(run(args))
+    let result = actix_web::rt::System::new().block_on(run(args));
+    // As `hafen` itself: the writers close their connections before the process exits.
+    hafen::store::wait_for_writers(std::time::Duration::from_secs(30));
+    result
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {

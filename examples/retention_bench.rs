@@ -47,7 +47,10 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    actix_web::rt::System::new().block_on(run(args))
+    let result = actix_web::rt::System::new().block_on(run(args));
+    // As `hafen` itself: the writers close their connections before the process exits.
+    hafen::store::wait_for_writers(std::time::Duration::from_secs(30));
+    result
 }
 
 const SEED: usize = 1000;

@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 pub use conn::{DatabaseUrl, DbConn, DbPool, SqliteSync};
-pub use writer::{Finisher, GroupStats, Mergeable, Writer};
+pub use writer::{wait_for_writers, Finisher, GroupStats, Mergeable, Writer};
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");

@@ -25,7 +25,7 @@
 
 use std::any::{Any, TypeId};
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -292,6 +292,73 @@ impl<M: Mergeable> Queued for MergePending<M> {
 
 type Job = Box<dyn Queued>;
 
+/// The writer threads of this process that have not yet closed their connections.
+///
+/// A writer ends when the last handle to its queue is dropped — for `hafen serve`, when the
+/// runtime that held the handles is dropped on the way out of `main`. Were the process to exit
+/// then, the C library's exit handlers (OpenSSL's cleanup among them, which libpq's TLS
+/// connections use) would run while writers still finish their last jobs and close their
+/// connections: a PostgreSQL benchmark aborted at exit that way ("double free or corruption").
+/// `main` waits for this count to reach zero first ([`wait_for_writers`]).
+pub struct Running {
+    count: Mutex<usize>,
+    done: Condvar,
+}
+
+/// One counted writer; dropping it counts the writer out.
+pub struct RunningGuard(&'static Running);
+
+impl Running {
+    pub const fn new() -> Self {
+        Self {
+            count: Mutex::new(0),
+            done: Condvar::new(),
+        }
+    }
+
+    /// The count of this process's writers.
+    pub fn global() -> &'static Running {
+        static RUNNING: Running = Running::new();
+        &RUNNING
+    }
+
+    pub fn enter(&'static self) -> RunningGuard {
+        *self.count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        RunningGuard(self)
+    }
+
+    /// Waits until no writer runs, at most `limit`; whether none does.
+    pub fn wait(&self, limit: Duration) -> bool {
+        let count = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        let (count, _) = self
+            .done
+            .wait_timeout_while(count, limit, |n| *n > 0)
+            .unwrap_or_else(|e| e.into_inner());
+        *count == 0
+    }
+}
+
+impl Default for Running {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        let mut count = self.0.count.lock().unwrap_or_else(|e| e.into_inner());
+        *count = count.saturating_sub(1);
+        self.0.done.notify_all();
+    }
+}
+
+/// Waits, at most `limit`, until every writer thread of this process has finished its queued
+/// jobs and closed its connection; whether they all have. For the end of `main`, after the
+/// runtime (and with it every handle to the writers) is gone.
+pub fn wait_for_writers(limit: Duration) -> bool {
+    Running::global().wait(limit)
+}
+
 #[derive(Debug, Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
@@ -325,9 +392,12 @@ impl Writer {
         let mut handles = Vec::with_capacity(conns.len());
         for (n, conn) in conns.into_iter().enumerate() {
             let (rx, stats, finisher) = (rx.clone(), stats.clone(), finisher.clone());
+            // Counted from before the thread starts until after its connection is closed.
+            let running = Running::global().enter();
             let handle = std::thread::Builder::new()
                 .name(format!("hafen-writer-{n}"))
                 .spawn(move || {
+                    let _running = running;
                     let turn = Turn {
                         finisher: finisher.as_ref(),
                         lock_first,
@@ -624,6 +694,24 @@ impl Drop for Finishing<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer counts as running until its guard is gone, and waiting for none ends then.
+    #[test]
+    fn waiting_for_writers_ends_when_the_last_one_closed() {
+        static RUNNING: Running = Running::new();
+        assert!(RUNNING.wait(Duration::ZERO));
+        let guard = RUNNING.enter();
+        assert!(!RUNNING.wait(Duration::from_millis(20)), "one is running");
+        let (closing, closed) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let _guard = guard;
+            // Still closing its connection when the wait starts.
+            let _ = closed.recv();
+        });
+        closing.send(()).unwrap();
+        assert!(RUNNING.wait(Duration::from_secs(10)));
+        thread.join().unwrap();
+    }
 
     /// A queued write that only carries its merge key and size.
     struct Fake {
