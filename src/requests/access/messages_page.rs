@@ -18,17 +18,21 @@ use crate::messages::Direction;
 use crate::requests::Kind;
 
 /// The most message text (bytes of the bodies together) the PDF prints in full: about sixty
-/// pages of long messages, several hundred of short chat lines. Above it the PDF summarises
-/// and refers to this page and to `data.json`.
+/// pages of long messages. Above it the PDF summarises and refers to this page and to
+/// `data.json`.
 pub(super) const PDF_MESSAGE_TEXT: usize = 256 * 1024;
+
+/// The most messages the PDF prints in full, however short (a line each at least: about fifty
+/// pages of "[photo]" or "ok").
+pub(super) const PDF_MESSAGES: usize = 2_000;
 
 /// Whether the PDF prints every message (otherwise it summarises them).
 pub(super) fn fits_the_pdf(messages: &[ExportedMessage]) -> bool {
-    messages
+    let text: usize = messages
         .iter()
         .map(|m| m.body.as_ref().map_or(0, String::len))
-        .sum::<usize>()
-        <= PDF_MESSAGE_TEXT
+        .sum();
+    messages.len() <= PDF_MESSAGES && text <= PDF_MESSAGE_TEXT
 }
 
 /// The file's name in the archive.
@@ -134,5 +138,36 @@ fn message(m: &ExportedMessage, lang: Lang) -> Markup {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(n: usize, body: &str) -> Vec<ExportedMessage> {
+        (0..n)
+            .map(|i| ExportedMessage {
+                id: i.to_string(),
+                channel: "whatsapp".into(),
+                direction: Direction::In,
+                kind: crate::messages::MessageKind::Text,
+                occurred_at: chrono::DateTime::UNIX_EPOCH,
+                body: Some(body.to_string()),
+                unreadable: false,
+                delivery_status: None,
+                files: Vec::new(),
+            })
+            .collect()
+    }
+
+    /// The PDF prints the messages while both their number and their text stay readable.
+    #[test]
+    fn the_pdf_prints_the_messages_up_to_both_limits() {
+        assert!(fits_the_pdf(&messages(PDF_MESSAGES, "ok")));
+        assert!(!fits_the_pdf(&messages(PDF_MESSAGES + 1, "ok")));
+        let long = "x".repeat(1024);
+        assert!(fits_the_pdf(&messages(PDF_MESSAGE_TEXT / 1024, &long)));
+        assert!(!fits_the_pdf(&messages(PDF_MESSAGE_TEXT / 1024 + 1, &long)));
     }
 }
