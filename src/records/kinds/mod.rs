@@ -113,7 +113,15 @@ impl Records {
                 return Err(Error::invalid("tenant", "this report is made per tenant"))
             }
         };
-        let bytes = report.render(format)?;
+        // A tenant's request log or record of many years is seconds of layout as PDF or XLSX:
+        // on the blocking pool, not in an HTTP worker.
+        let (report, bytes) = tokio::task::spawn_blocking(move || {
+            let bytes = report.render(format);
+            (report, bytes)
+        })
+        .await
+        .map_err(Error::internal)?;
+        let bytes = bytes?;
         let mut event = AuditEvent::new(actor, "report.export")
             .object("report", kind.as_str())
             .detail(format!(
