@@ -6,7 +6,6 @@ use krilla::text::{GlyphId, KrillaGlyph};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
-use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rustybuzz::{script, Direction, Language, Script, ShapePlan, UnicodeBuffer};
@@ -143,14 +142,15 @@ fn shape_glyphs(text: &str, font: FontId, rtl: bool, script: Option<Script>) -> 
     glyphs
 }
 
-/// A word as shaped before in this document: its font, script and text.
-type WordKey = (FontId, Script, Box<str>);
+/// The words shaped in this document, per font and script: looked up by the word's text
+/// without making a key for each.
+type Words = HashMap<(FontId, Script), HashMap<Box<str>, Vec<KrillaGlyph>>>;
 
 thread_local! {
     /// The words this thread has shaped for the document it is laying out; None outside
     /// [`with_word_cache`]. Per document and dropped with it, never process-wide: the words
     /// are the people's messages, and they leave memory with the document that printed them.
-    static WORDS: RefCell<Option<HashMap<WordKey, Rc<[KrillaGlyph]>>>> =
+    static WORDS: RefCell<Option<Words>> =
         const { RefCell::new(None) };
 }
 
@@ -178,41 +178,38 @@ pub fn with_word_cache<T>(f: impl FnOnce() -> T) -> T {
 /// substitution, which a test checks for the fonts this is used for
 /// ([`FontId::shapes_by_word`]). Outside [`with_word_cache`] the run is shaped whole.
 fn shape_by_words(text: &str, font: FontId) -> Vec<KrillaGlyph> {
-    let cached = WORDS.with(|w| w.borrow().is_some());
-    if !cached || !font.shapes_by_word() {
-        return shape_glyphs(text, font, false, None);
-    }
-    let script = {
-        let mut buffer = UnicodeBuffer::new();
-        buffer.push_str(text);
-        buffer.guess_segment_properties();
-        buffer.script()
-    };
-    let mut glyphs = Vec::with_capacity(text.len());
-    for word in words_and_spaces(text) {
-        let offset = word.start;
-        let piece = &text[word];
-        let shaped = WORDS.with(|w| {
-            w.borrow()
-                .as_ref()
-                .and_then(|m| m.get(&(font, script, Box::from(piece))).cloned())
-        });
-        let shaped = shaped.unwrap_or_else(|| {
-            let fresh: Rc<[KrillaGlyph]> = shape_glyphs(piece, font, false, Some(script)).into();
-            WORDS.with(|w| {
-                if let Some(m) = w.borrow_mut().as_mut() {
-                    m.insert((font, script, Box::from(piece)), fresh.clone());
+    WORDS.with(|w| {
+        let mut w = w.borrow_mut();
+        let Some(words) = w.as_mut().filter(|_| font.shapes_by_word()) else {
+            return shape_glyphs(text, font, false, None);
+        };
+        let script = {
+            let mut buffer = UnicodeBuffer::new();
+            buffer.push_str(text);
+            buffer.guess_segment_properties();
+            buffer.script()
+        };
+        let words = words.entry((font, script)).or_default();
+        let mut glyphs = Vec::with_capacity(text.len());
+        for word in words_and_spaces(text) {
+            let offset = word.start;
+            let piece = &text[word];
+            let placed = |g: &KrillaGlyph| {
+                let mut g = g.clone();
+                g.text_range = g.text_range.start + offset..g.text_range.end + offset;
+                g
+            };
+            match words.get(piece) {
+                Some(shaped) => glyphs.extend(shaped.iter().map(placed)),
+                None => {
+                    let shaped = shape_glyphs(piece, font, false, Some(script));
+                    glyphs.extend(shaped.iter().map(placed));
+                    words.insert(piece.into(), shaped);
                 }
-            });
-            fresh
-        });
-        glyphs.extend(shaped.iter().map(|g| {
-            let mut g = g.clone();
-            g.text_range = g.text_range.start + offset..g.text_range.end + offset;
-            g
-        }));
-    }
-    glyphs
+            }
+        }
+        glyphs
+    })
 }
 
 /// `text` cut into its words and the runs of spaces between them, as byte ranges.
@@ -599,7 +596,11 @@ mod tests {
     fn the_word_cache_lives_as_long_as_its_document() {
         let distinct = with_word_cache(|| {
             shape_by_words("ja ja nein ja  nein", FontId::Regular);
-            WORDS.with(|w| w.borrow().as_ref().map(HashMap::len))
+            WORDS.with(|w| {
+                w.borrow()
+                    .as_ref()
+                    .map(|m| m.values().map(HashMap::len).sum::<usize>())
+            })
         });
         // "ja", "nein", " " and "  ".
         assert_eq!(distinct, Some(4));

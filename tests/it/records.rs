@@ -792,7 +792,11 @@ async fn access_export_contains_the_subjects_data_and_nothing_else(backend: Back
         .unwrap()
         .read_to_end(&mut plain)
         .unwrap();
-    let data: Value = serde_json::from_slice(&unzip(&plain)["data.json"]).unwrap();
+    let copy = unzip(&plain);
+    let data: Value = serde_json::from_slice(&copy["data.json"]).unwrap();
+    let page = String::from_utf8(copy["nachrichten.html"].clone()).unwrap();
+    assert!(page.contains("Die Nachrichten, die Sie uns geschickt haben"));
+    assert!(page.contains(&mine) && !page.contains(&reply));
     let bodies: Vec<&str> = data["messages"]
         .as_array()
         .unwrap()

@@ -62,14 +62,20 @@ ul.files { margin: .3rem 0 0; padding-left: 1.1rem; font-size: .9rem; }
 
 /// The page.
 pub(super) fn render(data: &SubjectExport, lang: Lang) -> String {
-    let title = match data.kind {
+    let title = format!(
+        "{} – {}",
+        lang.pick("Ihre Nachrichten", "Your messages"),
+        super::package::title(data.kind, lang)
+    );
+    // A portability copy holds only the messages the person sent (Art. 20: what they provided).
+    let about = match data.kind {
         Kind::Portability => lang.pick(
-            "Ihre Nachrichten – Datenkopie (Art. 20 DSGVO)",
-            "Your messages – copy of your data (Art. 20 GDPR)",
+            "Die Nachrichten, die Sie uns geschickt haben, die älteste zuerst. Dieselben Nachrichten stehen maschinenlesbar in data.json.",
+            "The messages you sent us, oldest first. The same messages are in data.json, machine-readable.",
         ),
         _ => lang.pick(
-            "Ihre Nachrichten – Auskunft (Art. 15 DSGVO)",
-            "Your messages – access (Art. 15 GDPR)",
+            "Alle Nachrichten zwischen Ihnen und uns, die wir gespeichert haben, die älteste zuerst. Dieselben Nachrichten stehen maschinenlesbar in data.json; die Auskunft über Zwecke, Empfänger, Speicherdauer und Ihre Rechte steht in auskunft.pdf.",
+            "Every message between you and us that we store, oldest first. The same messages are in data.json, machine-readable; what we use them for, who receives them, how long we keep them and your rights are in auskunft.pdf.",
         ),
     };
     let count = i18n::integer(data.messages.len() as i64, lang);
@@ -97,12 +103,7 @@ pub(super) fn render(data: &SubjectExport, lang: Lang) -> String {
                     dt { (lang.pick("Nachrichten", "Messages")) }
                     dd { (count) }
                 }
-                p.about {
-                    (lang.pick(
-                        "Alle Nachrichten zwischen Ihnen und uns, die wir gespeichert haben, die älteste zuerst. Dieselben Nachrichten stehen maschinenlesbar in data.json; die Auskunft über Zwecke, Empfänger, Speicherdauer und Ihre Rechte steht in auskunft.pdf.",
-                        "Every message between you and us that we store, oldest first. The same messages are in data.json, machine-readable; what we use them for, who receives them, how long we keep them and your rights are in auskunft.pdf.",
-                    ))
-                }
+                p.about { (about) }
                 ol.messages {
                     @for m in &data.messages {
                         (message(m, lang))
@@ -115,10 +116,11 @@ pub(super) fn render(data: &SubjectExport, lang: Lang) -> String {
 }
 
 fn message(m: &ExportedMessage, lang: Lang) -> Markup {
-    let (class, who) = match m.direction {
-        Direction::In => ("in", lang.pick("Sie", "You")),
-        Direction::Out => ("out", lang.pick("Unternehmen", "Company")),
+    let class = match m.direction {
+        Direction::In => "in",
+        Direction::Out => "out",
     };
+    let who = super::package::author(m.direction, lang);
     html! {
         li class=(class) {
             div.meta {

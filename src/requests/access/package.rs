@@ -100,18 +100,31 @@ pub(super) fn zip_export(
     Ok(zip.finish().map_err(fail)?.into_inner())
 }
 
-pub(super) fn render_pdf(
-    data: &SubjectExport,
-    lang: Lang,
-    letterhead: Option<documents::Letterhead>,
-) -> Result<Vec<u8>> {
-    let title = match data.kind {
+/// What the export is, as its PDF and its page call it.
+pub(super) fn title(kind: Kind, lang: Lang) -> String {
+    match kind {
         Kind::Portability => lang.pick(
             "Datenkopie (Art. 20 DSGVO)",
             "Copy of your data (Art. 20 GDPR)",
         ),
         _ => lang.pick("Auskunft (Art. 15 DSGVO)", "Access (Art. 15 GDPR)"),
-    };
+    }
+}
+
+/// Who wrote a message, as the person reads it.
+pub(super) fn author(direction: Direction, lang: Lang) -> String {
+    match direction {
+        Direction::In => lang.pick("Sie", "You"),
+        Direction::Out => lang.pick("Unternehmen", "Company"),
+    }
+}
+
+pub(super) fn render_pdf(
+    data: &SubjectExport,
+    lang: Lang,
+    letterhead: Option<documents::Letterhead>,
+) -> Result<Vec<u8>> {
+    let title = title(data.kind, lang);
     let i = &data.information;
     let mut b = vec![
         Block::Title(title.clone()),
@@ -282,10 +295,7 @@ pub(super) fn render_pdf(
 /// Every message, one paragraph each.
 fn print_messages(messages: &[ExportedMessage], lang: Lang, b: &mut Vec<Block>) {
     for m in messages {
-        let who = match m.direction {
-            Direction::In => lang.pick("Sie", "You"),
-            Direction::Out => lang.pick("Unternehmen", "Company"),
-        };
+        let who = author(m.direction, lang);
         let body = if m.unreadable {
             lang.pick("(gelöscht)", "(erased)")
         } else {
