@@ -90,16 +90,19 @@ const TABLE: &str = "CREATE TABLE bench_messages (
 );";
 
 const INDEXES: &str =
-    "-- Hafen's indexes on messages (migrations/*/…foundation, …channels, …retention).
-CREATE UNIQUE INDEX bench_external ON bench_messages (tenant_id, external_index);
-CREATE INDEX bench_contact_time ON bench_messages (tenant_id, contact_id, occurred_at, id);
+    "-- Hafen's indexes on messages (migrations/*/…foundation, …channels, …retention,
+-- …hot_indexes_lead_with_what_tells_rows_apart).
+CREATE UNIQUE INDEX bench_external ON bench_messages (external_index, tenant_id);
+CREATE INDEX bench_contact_time ON bench_messages (contact_id, occurred_at, id);
 CREATE INDEX bench_tenant_time ON bench_messages (tenant_id, occurred_at);
 CREATE UNIQUE INDEX bench_idempotency ON bench_messages (tenant_id, idempotency_index)
     WHERE idempotency_index IS NOT NULL;
 CREATE INDEX bench_period_key ON bench_messages (period_key_id);";
 
 /// Rows of one month share their period key.
-const PERIOD_KEY: &str = "0195f2a4-7c1e-7b3a-9d2e-period-2026-11";
+const PERIOD_KEY: &str = "0195f2a4-7c1e-7b3a-9d2e-20261100000b";
+/// One tenant's rows.
+const TENANT: &str = "01900000-0000-7000-8000-00000000000a";
 
 struct Row {
     id: String,
@@ -120,7 +123,8 @@ fn rows(n: usize, body_bytes: usize) -> Vec<Row> {
             rng.fill_bytes(&mut body);
             Row {
                 id: uuid::Uuid::now_v7().hyphenated().to_string(),
-                contact: format!("contact-{}", i % 1000),
+                // Ids as Hafen stores them: text UUIDs, 36 characters.
+                contact: format!("01900000-0000-7000-8000-{:012}", i % 1000),
                 at: 1_780_000_000_000_000 + i as i64,
                 index,
                 body,
@@ -178,7 +182,7 @@ fn sqlite(args: &Args, data: &[Row]) -> anyhow::Result<f64> {
                 diesel::insert_into(m::bench_messages)
                     .values((
                         m::id.eq(&r.id),
-                        m::tenant_id.eq("tenant"),
+                        m::tenant_id.eq(TENANT),
                         m::contact_id.eq(&r.contact),
                         m::channel.eq("whatsapp"),
                         m::direction.eq("in"),
@@ -226,7 +230,7 @@ fn postgres(args: &Args, data: &[Row], pgcrypto: bool) -> anyhow::Result<f64> {
                     sql.push(',');
                 }
                 sql.push_str(&format!(
-                    "(${}, 'tenant', ${}, 'whatsapp', 'in', 'text', ${}, ${}, ${}, {}, '{PERIOD_KEY}', NULL)",
+                    "(${}, '{TENANT}', ${}, 'whatsapp', 'in', 'text', ${}, ${}, ${}, {}, '{PERIOD_KEY}', NULL)",
                     p + 1,
                     p + 2,
                     p + 3,

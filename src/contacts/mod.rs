@@ -78,7 +78,7 @@ pub struct ContactKeyRow {
 }
 
 /// A channel's contacts by blind address index. The channel is part of the lookup so that the
-/// unique (tenant, channel, address index) index serves it entirely: without it, PostgreSQL
+/// unique (address index, channel, tenant) index serves it entirely: without it, PostgreSQL
 /// compared every address index of the tenant against the whole list, per batch.
 ///
 /// One index (a webhook delivery) is looked up by equality: every column of the unique index

@@ -1,0 +1,10 @@
+DROP INDEX contacts_address;
+CREATE UNIQUE INDEX contacts_address ON contacts (tenant_id, channel, address_index);
+DROP INDEX message_statuses_message;
+CREATE INDEX message_statuses_message ON message_statuses (tenant_id, message_id, occurred_at);
+DROP INDEX message_statuses_external;
+CREATE INDEX message_statuses_external ON message_statuses (tenant_id, external_index);
+DROP INDEX messages_contact_time;
+CREATE INDEX messages_contact_time ON messages (tenant_id, contact_id, occurred_at, id);
+DROP INDEX messages_external;
+CREATE UNIQUE INDEX messages_external ON messages (tenant_id, external_index);
