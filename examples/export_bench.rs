@@ -275,11 +275,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     println!(
         "backend={} export of {} messages among {} in {:.3} s ({} KiB ZIP)",
-        if args.database.is_some() {
-            "postgres"
-        } else {
-            "sqlite"
-        },
+        backend(&args),
         args.messages,
         total,
         elapsed.as_secs_f64(),
@@ -289,11 +285,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "BENCH {}",
         json!({
             "bench": "export",
-            "backend": if args.database.is_some() { "postgres" } else { "sqlite" },
+            "backend": backend(&args),
             "messages": args.messages, "stored": total, "seconds": elapsed.as_secs_f64(),
         })
     );
     handle.stop(true).await;
     let _ = server.await;
     Ok(())
+}
+
+/// The backend `--database` names (a `sqlite://` URL is SQLite too).
+fn backend(args: &Args) -> &'static str {
+    match args.database.as_deref() {
+        Some(url) if url.starts_with("postgres") => "postgres",
+        _ => "sqlite",
+    }
 }

@@ -278,7 +278,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .unwrap_or(0);
     println!(
         "backend={} batch={} expired={} deleted={} sweep={:.2}s => {:.0} deleted/s; ingest during sweep: {} msgs in {:.2}s = {:.0} msgs/s, p50={:.1}ms p99={:.1}ms max={:.1}ms failures={}",
-        if args.database.is_some() { "postgres" } else { "sqlite" },
+        backend(&args),
         args.batch,
         SEED + copies,
         deleted,
@@ -296,7 +296,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "BENCH {}",
         serde_json::json!({
             "bench": "sweep",
-            "backend": if args.database.is_some() { "postgres" } else { "sqlite" },
+            "backend": backend(&args),
             "expired": SEED + copies, "deleted": deleted,
             "deleted_per_s": deleted as f64 / sweep.as_secs_f64(),
             "ingest_msgs_per_s": (latencies.len() * BATCH) as f64 / ingest_window.as_secs_f64(),
@@ -407,4 +407,12 @@ fn seed_copies(
         done += n;
     }
     Ok(())
+}
+
+/// The backend `--database` names (a `sqlite://` URL is SQLite too).
+fn backend(args: &Args) -> &'static str {
+    match args.database.as_deref() {
+        Some(url) if url.starts_with("postgres") => "postgres",
+        _ => "sqlite",
+    }
 }
