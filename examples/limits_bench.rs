@@ -11,6 +11,7 @@
 //! ```sh
 //! cargo run --release --example limits_bench -- --target sqlite --rows 200000
 //! cargo run --release --example limits_bench -- --target sqlite --rows 200000 --table plain
+//! cargo run --release --example limits_bench -- --target sqlite --rows 200000 --without external --without contact_time
 //! cargo run --release --example limits_bench -- --target postgres --rows 200000
 //! cargo run --release --example limits_bench -- --target pgcrypto --rows 20000
 //! ```
@@ -44,13 +45,36 @@ struct Args {
     /// hafen: the message table with Hafen's five indexes; plain: its primary key only.
     #[arg(long, default_value = "hafen")]
     table: String,
+    /// With `--table hafen`: leave out this index (`external`, `contact_time`, `tenant_time`,
+    /// `idempotency`, `period_key`; repeatable), to see what each costs.
+    #[arg(long)]
+    without: Vec<String>,
 }
 
 impl Args {
     /// The statements that make the table the rows go into.
     fn schema(&self) -> anyhow::Result<String> {
         match self.table.as_str() {
-            "hafen" => Ok(format!("{TABLE}\n{INDEXES}")),
+            "hafen" => {
+                for w in &self.without {
+                    anyhow::ensure!(
+                        INDEXES.contains(&format!("INDEX bench_{w} ")),
+                        "no index {w}: external, contact_time, tenant_time, idempotency or period_key"
+                    );
+                }
+                let mut indexes = Vec::new();
+                for statement in INDEXES.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                    let name = statement
+                        .lines()
+                        .find(|l| l.starts_with("CREATE"))
+                        .and_then(|l| l.split_whitespace().find(|w| w.starts_with("bench_")))
+                        .unwrap_or_default();
+                    if !self.without.iter().any(|w| name == format!("bench_{w}")) {
+                        indexes.push(format!("{statement};"));
+                    }
+                }
+                Ok(format!("{TABLE}\n{}", indexes.join("\n")))
+            }
             "plain" => Ok(TABLE.to_string()),
             other => anyhow::bail!("unknown table {other}: hafen or plain"),
         }
@@ -144,8 +168,13 @@ fn main() -> anyhow::Result<()> {
         other => anyhow::bail!("unknown target {other}: sqlite, postgres or pgcrypto"),
     };
     println!(
-        "{label}, {} table: {} rows of {} B in batches of {}: {:.2} s, {:.0} rows/s",
+        "{label}, {} table{}: {} rows of {} B in batches of {}: {:.2} s, {:.0} rows/s",
         args.table,
+        if args.without.is_empty() {
+            String::new()
+        } else {
+            format!(" without {}", args.without.join(", "))
+        },
         args.rows,
         args.body_bytes,
         args.batch,
@@ -154,7 +183,8 @@ fn main() -> anyhow::Result<()> {
     );
     println!(
         "BENCH {}",
-        serde_json::json!({"bench": "limit", "target": args.target, "table": args.table, "rows": args.rows,
+        serde_json::json!({"bench": "limit", "target": args.target, "table": args.table,
+            "without": args.without, "rows": args.rows,
             "batch": args.batch, "rows_per_s": args.rows as f64 / seconds})
     );
     Ok(())
