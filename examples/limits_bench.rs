@@ -115,9 +115,9 @@ const TABLE: &str = "CREATE TABLE bench_messages (
 
 const INDEXES: &str =
     "-- Hafen's indexes on messages (migrations/*/…foundation, …channels, …retention,
--- …hot_indexes_lead_with_what_tells_rows_apart).
+-- …hot_indexes_lead_with_what_tells_rows_apart, …name_the_tenant_second).
 CREATE UNIQUE INDEX bench_external ON bench_messages (external_index, tenant_id);
-CREATE INDEX bench_contact_time ON bench_messages (contact_id, occurred_at, id);
+CREATE INDEX bench_contact_time ON bench_messages (contact_id, tenant_id, occurred_at, id);
 CREATE INDEX bench_tenant_time ON bench_messages (tenant_id, occurred_at);
 CREATE UNIQUE INDEX bench_idempotency ON bench_messages (tenant_id, idempotency_index)
     WHERE idempotency_index IS NOT NULL;
