@@ -43,6 +43,10 @@ struct Args {
     /// How long to wait, after the run answered, for the freed space to come back.
     #[arg(long, default_value_t = 120)]
     reclaim_wait_secs: u64,
+    /// Files (attachment rows) of one recent message, which stays: what every deleted
+    /// message's foreign-key check reads when `attachments.message_id` leads no index.
+    #[arg(long, default_value_t = 0)]
+    files: usize,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -164,9 +168,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let url = db_url.clone();
         tokio::task::spawn_blocking(move || seed_copies(&url, &tenant, copies)).await??;
     }
+    if args.files > 0 {
+        post(
+            format!("/v1/tenants/{tenant}/messages"),
+            json!({ "messages": [message(0, "2026-11-26T09:00:00Z", "files.anchor".into())] }),
+        )
+        .await?;
+        let (url, tenant, files) = (db_url.clone(), tenant.clone(), args.files);
+        tokio::task::spawn_blocking(move || seed_files(&url, &tenant, files)).await??;
+    }
     eprintln!(
-        "seeded {} expired messages in {:.1}s",
+        "seeded {} expired messages and {} files in {:.1}s",
         SEED + copies,
+        args.files,
         seeding.elapsed().as_secs_f64()
     );
 
@@ -406,6 +420,33 @@ fn seed_copies(
         left -= n;
         done += n;
     }
+    Ok(())
+}
+
+/// Attaches `files` rows to the tenant's one recent message (the anchor `--files` posts): files
+/// of a message that stays, so the run deletes none of them.
+fn seed_files(
+    url: &hafen::store::conn::DatabaseUrl,
+    tenant: &str,
+    files: usize,
+) -> anyhow::Result<()> {
+    let mut conn = url.connect(Default::default())?;
+    let columns = "id, tenant_id, message_id, n, media_ref_sealed, state, attempts, next_attempt_at, created_at";
+    let anchor = format!(
+        "(SELECT id FROM messages WHERE tenant_id = '{tenant}' AND occurred_at >= 1764000000000000)"
+    );
+    let sql = match &mut conn {
+        hafen::store::DbConn::Sqlite(_) => format!(
+            "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < {files}) \
+             INSERT INTO attachments ({columns}) SELECT printf('00000000-0000-7000-9000-%012x', k.n), \
+             '{tenant}', {anchor}, k.n, x'00', 'stored', 0, 0, 0 FROM k"
+        ),
+        hafen::store::DbConn::Postgres(_) => format!(
+            "INSERT INTO attachments ({columns}) SELECT '00000000-0000-7000-9000-' || lpad(to_hex(g), 12, '0'), \
+             '{tenant}', {anchor}, g, '\\x00'::bytea, 'stored', 0, 0, 0 FROM generate_series(1, {files}) g"
+        ),
+    };
+    conn.batch_execute(&sql)?;
     Ok(())
 }
 
