@@ -59,6 +59,11 @@ struct Args {
     server: Option<String>,
     #[arg(long)]
     token: Option<String>,
+    /// Delivery receipts waiting for a message Hafen never stored (sent from the same number by
+    /// another system), written into the database before the load: every group of messages
+    /// stored asks for the receipts waiting for its platform ids.
+    #[arg(long, default_value_t = 0, conflicts_with = "server")]
+    waiting_receipts: usize,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -71,7 +76,13 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     if let (Some(base), Some(token)) = (&args.server, &args.token) {
-        return load(&args, &[base.trim_end_matches('/').to_string()], token).await;
+        return load(
+            &args,
+            &[base.trim_end_matches('/').to_string()],
+            token,
+            None,
+        )
+        .await;
     }
     anyhow::ensure!(
         args.instances == 1 || args.database.is_some(),
@@ -88,7 +99,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     config.webhook_rate_per_ip = 0;
     hafen::telemetry::init(hafen::telemetry::LogFormat::Human, "warn");
     let mut admin = String::new();
-    let (mut bases, mut running) = (Vec::new(), Vec::new());
+    let (mut bases, mut running, mut database) = (Vec::new(), Vec::new(), None);
     // Every instance shares the data dir's master key and the database, as on several hosts.
     for _ in 0..args.instances.max(1) {
         let mut app =
@@ -97,10 +108,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
             admin = token.expose().clone();
         }
         bases.push(format!("http://127.0.0.1:{}", app.port()));
+        database = Some(app.hafen().store().url().clone());
         let handle = app.handle();
         running.push((handle, actix_web::rt::spawn(app.run_until_stopped())));
     }
-    let result = load(&args, &bases, &admin).await;
+    let result = load(&args, &bases, &admin, database).await;
     for (handle, server) in running {
         handle.stop(true).await;
         let _ = server.await;
@@ -110,7 +122,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
 /// Creates a tenant (and a channel for webhooks), warms the contacts up, then measures; client
 /// `n` talks to `bases[n % bases.len()]`.
-async fn load(args: &Args, bases: &[String], admin: &str) -> anyhow::Result<()> {
+async fn load(
+    args: &Args,
+    bases: &[String],
+    admin: &str,
+    database: Option<hafen::store::conn::DatabaseUrl>,
+) -> anyhow::Result<()> {
     let admin = admin.to_string();
     let base = bases.first().map(String::as_str).unwrap_or_default();
 
@@ -150,6 +167,12 @@ async fn load(args: &Args, bases: &[String], admin: &str) -> anyhow::Result<()> 
             .map(|base| Arc::new(format!("{base}/v1/tenants/{tenant}/messages")))
             .collect()
     };
+    if let (Some(url), n) = (database, args.waiting_receipts) {
+        if n > 0 {
+            let tenant = tenant.clone();
+            tokio::task::spawn_blocking(move || seed_waiting_receipts(&url, &tenant, n)).await??;
+        }
+    }
     let per_request = if args.mode == "batch" { args.batch } else { 1 };
     let body = "x".repeat(args.body_bytes);
     let contacts = args.contacts;
@@ -349,4 +372,29 @@ fn whatsapp_delivery(seq: usize, contact: usize, body: &str) -> serde_json::Valu
                 "timestamp": "1764151200", "type": "text", "text": {"body": body}}]
         }}]}]
     })
+}
+
+/// Writes `n` delivery receipts of messages the tenant never stored (random platform ids).
+fn seed_waiting_receipts(
+    url: &hafen::store::conn::DatabaseUrl,
+    tenant: &str,
+    n: usize,
+) -> anyhow::Result<()> {
+    use diesel::connection::SimpleConnection;
+    let mut conn = url.connect(Default::default())?;
+    let columns = "id, tenant_id, channel, external_index, status, occurred_at, received_at";
+    let sql = match &mut conn {
+        hafen::store::DbConn::Sqlite(_) => format!(
+            "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < {n}) \
+             INSERT INTO message_statuses ({columns}) SELECT printf('00000000-0000-7000-a000-%012x', n), \
+             '{tenant}', 'whatsapp', randomblob(32), 'delivered', 0, 0 FROM k"
+        ),
+        hafen::store::DbConn::Postgres(_) => format!(
+            "INSERT INTO message_statuses ({columns}) SELECT '00000000-0000-7000-a000-' || lpad(to_hex(g), 12, '0'), \
+             '{tenant}', 'whatsapp', decode(md5(g::text) || md5((g + 1)::text), 'hex'), 'delivered', 0, 0 \
+             FROM generate_series(1, {n}) g"
+        ),
+    };
+    conn.batch_execute(&sql)?;
+    Ok(())
 }

@@ -203,23 +203,27 @@ pub fn attach_pending(
         return Ok(());
     }
     let indexes: Vec<Vec<u8>> = fresh.iter().map(|(i, _)| i.clone()).collect();
-    let pending: Vec<(String, Vec<u8>, String, i64)> = message_statuses::table
-        .filter(message_statuses::tenant_id.eq(tenant))
-        .filter(message_statuses::message_id.is_null())
-        .filter(message_statuses::external_index.eq_any(indexes))
-        .filter(crate::store::backend::plan_with_actual_values())
-        .select((
-            message_statuses::id,
-            message_statuses::external_index,
-            message_statuses::status,
-            message_statuses::occurred_at,
-        ))
-        .load(conn)?;
+    let pending: Vec<Pending> = match conn {
+        DbConn::Sqlite(c) => waiting_on_sqlite(c, tenant, &indexes)?,
+        DbConn::Postgres(c) => message_statuses::table
+            .filter(message_statuses::tenant_id.eq(tenant))
+            .filter(message_statuses::message_id.is_null())
+            .filter(message_statuses::external_index.eq_any(indexes))
+            .filter(crate::store::backend::plan_with_actual_values())
+            .select(Pending::as_select())
+            .load(c)?,
+    };
     if pending.is_empty() {
         return Ok(());
     }
     let by_index: HashMap<&Vec<u8>, &String> = fresh.iter().map(|(i, m)| (i, m)).collect();
-    for (status_id, index, status, at) in pending {
+    for Pending {
+        id: status_id,
+        external_index: index,
+        status,
+        occurred_at: at,
+    } in pending
+    {
         if let Some(message_id) = by_index.get(&index) {
             diesel::update(message_statuses::table.filter(message_statuses::id.eq(&status_id)))
                 .set(message_statuses::message_id.eq(Some(message_id.to_string())))
@@ -228,6 +232,47 @@ pub fn attach_pending(
         }
     }
     Ok(())
+}
+
+/// A status still waiting for its message.
+#[derive(Debug, Queryable, QueryableByName, Selectable)]
+#[diesel(table_name = message_statuses)]
+struct Pending {
+    id: String,
+    external_index: Vec<u8>,
+    status: String,
+    occurred_at: i64,
+}
+
+/// The waiting statuses with these platform ids, on SQLite. Asked for more than one id, SQLite
+/// (which has no statistics) answered `message_id IS NULL AND external_index IN (…)` from the
+/// message index instead — reading every status of the tenant still waiting for its message,
+/// for every group of messages stored; statuses of messages Hafen never stored (sent from the
+/// same number by another system) wait there for ever. The partial index holds exactly the
+/// waiting statuses, by platform id: named, so the plan cannot drift back.
+fn waiting_on_sqlite(
+    conn: &mut diesel::SqliteConnection,
+    tenant: &str,
+    indexes: &[Vec<u8>],
+) -> Result<Vec<Pending>, StoreError> {
+    use diesel::sql_types::{Binary, Text};
+    let mut found = Vec::new();
+    // Well below SQLite's limit on bound parameters.
+    for chunk in indexes.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let mut query = diesel::sql_query(format!(
+            "SELECT id, external_index, status, occurred_at FROM message_statuses \
+             INDEXED BY message_statuses_external \
+             WHERE tenant_id = ? AND message_id IS NULL AND external_index IN ({marks})"
+        ))
+        .into_boxed::<diesel::sqlite::Sqlite>()
+        .bind::<Text, _>(tenant);
+        for index in chunk {
+            query = query.bind::<Binary, _>(index);
+        }
+        found.extend(query.load::<Pending>(conn)?);
+    }
+    Ok(found)
 }
 
 /// A status as the API shows it.

@@ -820,3 +820,44 @@ fn every_reference_to_rows_retention_deletes_leads_an_index() {
     assert!(missing.is_empty(), "PostgreSQL: {missing:#?}");
     drop(postgres);
 }
+
+/// A delivery receipt that overtook its message waits, indexed by the platform's id, until the
+/// message arrives; every group of messages stored asks for the receipts waiting for its ids
+/// (`status::attach_pending`). Asked for several ids at once SQLite, without statistics,
+/// answered from the message index instead, reading every receipt still waiting — and receipts
+/// of messages another system sent from the same number wait for ever. What the function runs
+/// must probe the partial index. (SQLite only: PostgreSQL plans this lookup with the actual
+/// values and has used the partial index.)
+#[test]
+fn receipts_waiting_for_their_message_are_found_by_the_platform_ids() {
+    use diesel::connection::{Connection as _, InstrumentationEvent};
+    use std::sync::{Arc, Mutex};
+    let (mut sqlite, _db, _dir) = migrated(crate::support::Backend::Sqlite);
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let DbConn::Sqlite(conn) = &mut sqlite else {
+        unreachable!()
+    };
+    let log = seen.clone();
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            log.lock().unwrap().push(query.to_string());
+        }
+    });
+    let fresh: Vec<(Vec<u8>, String)> = (1..=3u8)
+        .map(|n| (vec![n; 32], format!("message-{n}")))
+        .collect();
+    hafen::messages::status::attach_pending(&mut sqlite, "tenant", &fresh).unwrap();
+    let asked = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|q| q.contains("message_statuses"))
+        .cloned()
+        .expect("attach_pending asked for no waiting receipts");
+    let sql = asked.split(" -- binds").next().unwrap().to_string();
+    assert_eq!(sql.matches('?').count(), 4, "{sql}");
+    let DbConn::Sqlite(conn) = &mut sqlite else {
+        unreachable!()
+    };
+    sqlite_plan_uses(conn, &sql, "message_statuses_external");
+}
