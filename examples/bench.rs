@@ -546,6 +546,8 @@ fn memory_and_start_up(bin: &Path, messages: usize) -> anyhow::Result<Memory> {
             .env("HAFEN_DATA_DIR", &data)
             .env("HAFEN_LISTEN", format!("127.0.0.1:{port}"))
             .env("HAFEN_LOG_FILTER", "warn")
+            // As the packaged unit runs it (systemd/hafen.service).
+            .env("MALLOC_ARENA_MAX", "2")
             .stdout(Stdio::null())
             .spawn()?;
         wait_ready(&base, Duration::from_secs(600))?;
