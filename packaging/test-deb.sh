@@ -70,7 +70,9 @@ step "systemd unit exposure"
 systemd-analyze security --offline=true systemd/hafen.service | tail -n 1
 systemd-analyze security --offline=true --threshold=15 systemd/hafen.service >/dev/null \
   || fail "the unit's exposure is above 1.5"
-dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards '*/hafen.service' | grep -qx 'Environment=MALLOC_ARENA_MAX=2' \
+# Read whole first: `grep -q` stops reading early, and under pipefail tar's broken pipe failed it.
+unit=$(dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards '*/hafen.service')
+grep -qx 'Environment=MALLOC_ARENA_MAX=2' <<<"$unit" \
   || fail "the packaged unit does not limit glibc's malloc arenas (docs/benchmarks.md, memory at 10M)"
 
 step "the README's links and pictures are in the package"
