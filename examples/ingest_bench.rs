@@ -167,11 +167,9 @@ async fn load(
             .map(|base| Arc::new(format!("{base}/v1/tenants/{tenant}/messages")))
             .collect()
     };
-    if let (Some(url), n) = (database, args.waiting_receipts) {
-        if n > 0 {
-            let tenant = tenant.clone();
-            tokio::task::spawn_blocking(move || seed_waiting_receipts(&url, &tenant, n)).await??;
-        }
+    if let Some(url) = database.filter(|_| args.waiting_receipts > 0) {
+        let (tenant, n) = (tenant.clone(), args.waiting_receipts);
+        tokio::task::spawn_blocking(move || seed_waiting_receipts(&url, &tenant, n)).await??;
     }
     let per_request = if args.mode == "batch" { args.batch } else { 1 };
     let body = "x".repeat(args.body_bytes);

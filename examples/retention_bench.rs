@@ -432,6 +432,7 @@ fn seed_files(
 ) -> anyhow::Result<()> {
     let mut conn = url.connect(Default::default())?;
     let columns = "id, tenant_id, message_id, n, media_ref_sealed, state, attempts, next_attempt_at, created_at";
+    // The anchor is the only message from 2025-11-24 on (1 764 000 000 s): the copies are of 2015.
     let anchor = format!(
         "(SELECT id FROM messages WHERE tenant_id = '{tenant}' AND occurred_at >= 1764000000000000)"
     );

@@ -826,8 +826,8 @@ fn every_reference_to_rows_retention_deletes_leads_an_index() {
 /// (`status::attach_pending`). Asked for several ids at once SQLite, without statistics,
 /// answered from the message index instead, reading every receipt still waiting — and receipts
 /// of messages another system sent from the same number wait for ever. What the function runs
-/// must probe the partial index. (SQLite only: PostgreSQL plans this lookup with the actual
-/// values and has used the partial index.)
+/// must probe the partial index. (SQLite only: this change is SQLite's; PostgreSQL keeps its
+/// lookup planned with the actual values, `plan_with_actual_values`.)
 #[test]
 fn receipts_waiting_for_their_message_are_found_by_the_platform_ids() {
     use diesel::connection::{Connection as _, InstrumentationEvent};
