@@ -170,8 +170,8 @@ pub fn erase(
     .execute(conn)?;
     diesel::delete(
         consents::table
-            .filter(consents::tenant_id.eq(tenant))
             .filter(consents::id.eq_any(consent_ids))
+            .filter(crate::store::backend::only_checked(consents::tenant_id).eq(tenant))
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;

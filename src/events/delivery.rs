@@ -58,8 +58,8 @@ impl Restricted {
         if !message_ids.is_empty() {
             found.messages = messages::table
                 .inner_join(contacts::table.on(contacts::id.eq(messages::contact_id)))
-                .filter(messages::tenant_id.eq(tenant))
                 .filter(messages::id.eq_any(&message_ids))
+                .filter(crate::store::backend::only_checked(messages::tenant_id).eq(tenant))
                 .filter(contacts::restricted_at.is_not_null())
                 .select(messages::id)
                 .load::<String>(conn)?

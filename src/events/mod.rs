@@ -301,8 +301,8 @@ pub fn delete_deliveries(
 ) -> Result<(), StoreError> {
     diesel::delete(
         event_deliveries::table
-            .filter(event_deliveries::tenant_id.eq(tenant))
             .filter(event_deliveries::id.eq_any(ids))
+            .filter(crate::store::backend::only_checked(event_deliveries::tenant_id).eq(tenant))
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;
@@ -428,5 +428,23 @@ mod tests {
         assert!(validate_url("http://127.evil.example/hook").is_err());
         assert!(validate_url("http://localhost@evil.example/hook").is_err());
         assert!(validate_url("https://user:pw@crm.example.com/hook").is_err());
+    }
+
+    /// Every receipt queued for a hook asks whether its message's contact is restricted
+    /// (Art. 18): asked by the messages' ids, not by reading the tenant's messages (SQLite,
+    /// without statistics, took the tenant's time index — a scan of every stored message for
+    /// each group of receipts, on the ingest path).
+    #[test]
+    fn restricted_contacts_are_found_from_the_events_ids() {
+        let mut conn = crate::store::plans::migrated_sqlite();
+        // A group of receipts, as after a broadcast (with a handful of ids SQLite still
+        // probed each one).
+        let payloads: Vec<serde_json::Value> = (0..50)
+            .map(|n| serde_json::json!({"status": {"message_id": format!("m{n}")}}))
+            .chain([serde_json::json!({"message": {"contact_id": "c1"}})])
+            .collect();
+        crate::store::plans::assert_reads_only_named_rows(&mut conn, 2, |conn| {
+            delivery::Restricted::find(conn, "tenant", payloads.iter()).unwrap();
+        });
     }
 }

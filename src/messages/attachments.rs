@@ -201,10 +201,13 @@ pub fn find(
 /// Deletes these files (their sealed platform reference and content): the one place
 /// attachment rows are deleted.
 pub fn delete(conn: &mut DbConn, tenant: &str, ids: &[String]) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
     diesel::delete(
         attachments::table
-            .filter(attachments::tenant_id.eq(tenant))
             .filter(attachments::id.eq_any(ids))
+            .filter(crate::store::backend::only_checked(attachments::tenant_id).eq(tenant))
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;

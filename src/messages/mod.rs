@@ -181,8 +181,8 @@ pub fn delete_content(
 ) -> Result<(), StoreError> {
     diesel::update(
         messages::table
-            .filter(messages::tenant_id.eq(tenant))
             .filter(messages::id.eq_any(ids))
+            .filter(crate::store::backend::only_checked(messages::tenant_id).eq(tenant))
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .set((
@@ -207,8 +207,8 @@ pub fn delete_with_dependants(
     status::delete_of_messages(conn, tenant, ids)?;
     diesel::delete(
         messages::table
-            .filter(messages::tenant_id.eq(tenant))
             .filter(messages::id.eq_any(ids))
+            .filter(crate::store::backend::only_checked(messages::tenant_id).eq(tenant))
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;

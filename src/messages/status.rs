@@ -335,8 +335,8 @@ impl StatusRow {
 pub fn delete(conn: &mut DbConn, tenant: &str, ids: &[String]) -> Result<(), StoreError> {
     diesel::delete(
         message_statuses::table
-            .filter(message_statuses::tenant_id.eq(tenant))
             .filter(message_statuses::id.eq_any(ids))
+            .filter(crate::store::backend::only_checked(message_statuses::tenant_id).eq(tenant))
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;

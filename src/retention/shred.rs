@@ -175,7 +175,32 @@ fn has_message_in(conn: &mut DbConn, key: &str, ids: &[String]) -> Result<bool, 
     Ok(diesel::select(exists(
         messages::table
             .filter(messages::id.eq_any(ids))
-            .filter(messages::period_key_id.eq(key)),
+            .filter(crate::store::backend::only_checked(messages::period_key_id).eq(key)),
     ))
     .get_result(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::plans;
+
+    /// Whether a month's key still seals a message waiting in the outbox is asked for those
+    /// few messages by id, not by reading the month's messages (SQLite, without statistics,
+    /// preferred the period key's index).
+    #[test]
+    fn messages_waiting_to_be_sent_are_looked_up_by_id() {
+        let mut conn = plans::migrated_sqlite();
+        let plans = plans::plans_of(&mut conn, |conn| {
+            // A broadcast's messages waiting to be sent (with a handful of ids SQLite still
+            // probed each one).
+            let waiting: Vec<String> = (0..50).map(|n| format!("m{n}")).collect();
+            super::has_message_in(conn, "key", &waiting).unwrap();
+        });
+        assert_eq!(plans.len(), 1, "{plans:#?}");
+        let steps = plans[0].1.join(" | ");
+        assert!(
+            steps.contains("sqlite_autoindex_messages_1 (id=?)") && !steps.contains("period_key"),
+            "{steps}"
+        );
+    }
 }

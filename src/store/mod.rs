@@ -4,6 +4,8 @@
 
 pub mod backend;
 pub mod conn;
+#[cfg(test)]
+pub mod plans;
 pub mod schema;
 pub mod writer;
 

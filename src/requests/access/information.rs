@@ -431,19 +431,6 @@ impl Requests {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
-    use diesel::connection::{Connection, InstrumentationEvent};
-    use diesel::RunQueryDsl;
-
-    use crate::store::DbConn;
-
-    #[derive(diesel::QueryableByName)]
-    struct Plan {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        detail: String,
-    }
-
     /// What a person has is read from the person's rows: every query of `person_categories`
     /// reaches the contact's messages through the contact's index, none walks what the whole
     /// tenant stored (the file classes walked every file of the tenant and looked up its
@@ -451,39 +438,9 @@ mod tests {
     /// no statistics and so follows the indexes alone.
     #[test]
     fn what_a_person_has_is_read_from_the_persons_rows_only() {
-        let sqlite = diesel::SqliteConnection::establish(":memory:").unwrap();
-        let mut conn = DbConn::Sqlite(sqlite);
-        crate::store::run_migrations(&mut conn).unwrap();
-        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-        let DbConn::Sqlite(sqlite) = &mut conn else {
-            unreachable!()
-        };
-        let log = seen.clone();
-        sqlite.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-            if let InstrumentationEvent::StartQuery { query, .. } = event {
-                log.lock().unwrap().push(query.to_string());
-            }
+        let mut conn = crate::store::plans::migrated_sqlite();
+        crate::store::plans::assert_reads_only_named_rows(&mut conn, 3, |conn| {
+            super::person_categories(conn, "tenant", "contact").unwrap();
         });
-        super::person_categories(&mut conn, "tenant", "contact").unwrap();
-        let DbConn::Sqlite(sqlite) = &mut conn else {
-            unreachable!()
-        };
-        let queries: Vec<String> = seen
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|q| q.starts_with("SELECT"))
-            .map(|q| q.split(" -- binds").next().unwrap_or_default().to_string())
-            .collect();
-        assert!(queries.len() >= 3, "{queries:#?}");
-        for sql in queries {
-            let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-                .load(sqlite)
-                .unwrap();
-            for step in plan.iter().map(|p| p.detail.as_str()) {
-                let tenant_wide = step.ends_with("(tenant_id=?)") || step.starts_with("SCAN");
-                assert!(!tenant_wide, "{sql}\n  reads the whole tenant: {step}");
-            }
-        }
     }
 }
