@@ -319,7 +319,8 @@ mod tests {
                 delete_items(conn, "tenant", category, ids, now, &mut progress).unwrap();
             });
         }
-        // The files of the messages above: none stored, so deleting them ran no statement.
+        // The files category found no files above, so its delete of files by id ran no
+        // statement: checked here on its own.
         let mut conn = plans::migrated_sqlite();
         plans::assert_reads_only_named_rows(&mut conn, 1, |conn| {
             let files: Vec<String> = (0..5).map(|n| format!("file-{n}")).collect();
