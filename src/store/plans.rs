@@ -65,7 +65,7 @@ pub fn plans_of(conn: &mut DbConn, work: impl FnOnce(&mut DbConn)) -> Vec<(Strin
 
 /// Whether a plan step reads every row of the tenant (an index searched by the tenant alone)
 /// or a whole table.
-pub fn reads_whole_tenant(step: &str) -> bool {
+fn reads_whole_tenant(step: &str) -> bool {
     step.ends_with("(tenant_id=?)") || (step.starts_with("SCAN") && step != "SCAN CONSTANT ROW")
 }
 
