@@ -7,6 +7,12 @@
 //! only its savepoint; the others commit. Each caller hears back only after the commit, so
 //! an acknowledgement always means durable, and concurrent requests share one fsync.
 //!
+//! The first job of a transaction needs no savepoint: nothing ran before it, so the
+//! transaction itself undoes it. It runs bare, and if it fails the transaction is rolled back
+//! and begun again for the rest of the group ([`Undo`]). A savepoint is not free: SQLite copies
+//! every page a savepoint's job changes into its sub-journal first, which was 15 % of the
+//! writer's time during a retention run whose batches mostly came alone.
+//!
 //! Writes of one kind can share their statements ([`Mergeable`]): the jobs of a group with
 //! equal keys run as one, in one savepoint (one multi-row insert per table instead of one per
 //! job). If that merged run fails -- one job's own rule refused it, or two jobs created the
@@ -75,12 +81,35 @@ type MergeKey = (TypeId, String);
 /// The most rows one merged run takes (see [`Mergeable::rows`]).
 pub const MERGE_ROWS: usize = 2000;
 
-/// One queued write: run in a savepoint of a group's transaction (possibly more than once, in
-/// later groups), then told whether that group committed.
+/// What undoes a job's writes when it fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Undo {
+    /// Its own savepoint, rolled back alone: the jobs before it in the transaction stand.
+    Savepoint,
+    /// The transaction: the job is the first to run in it, and if it fails the whole
+    /// transaction is rolled back (and begun again for the others of the group).
+    Transaction,
+}
+
+impl Undo {
+    fn run<T>(
+        self,
+        conn: &mut DbConn,
+        work: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self {
+            Undo::Savepoint => conn.transaction(work),
+            Undo::Transaction => work(conn),
+        }
+    }
+}
+
+/// One queued write: run in a group's transaction (possibly more than once, in later groups),
+/// then told whether that group committed.
 trait Queued: Send + 'static {
     /// Runs the write; false when it met a transient conflict and wants another group.
-    fn run(&mut self, conn: &mut DbConn) -> bool;
-    /// Whether the last run failed (its savepoint was rolled back).
+    fn run(&mut self, conn: &mut DbConn, undo: Undo) -> bool;
+    /// Whether the last run failed (and was undone).
     fn failed(&self) -> bool;
     /// Whether another attempt is allowed.
     fn may_retry(&self) -> bool;
@@ -96,9 +125,9 @@ trait Queued: Send + 'static {
     fn rows(&self) -> usize {
         1
     }
-    /// Runs this write together with `others` (all of the same [`MergeKey`]) in one savepoint;
-    /// false when that failed and was rolled back: then each runs alone.
-    fn run_with(&mut self, _conn: &mut DbConn, _others: &mut [Job]) -> bool {
+    /// Runs this write together with `others` (all of the same [`MergeKey`]) as one; false
+    /// when that failed (and is to be undone): then each runs alone.
+    fn run_with(&mut self, _conn: &mut DbConn, _others: &mut [Job], _undo: Undo) -> bool {
         false
     }
     fn as_any_mut(&mut self) -> &mut dyn Any;
@@ -177,8 +206,8 @@ where
     T: Send + 'static,
     F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
 {
-    fn run(&mut self, conn: &mut DbConn) -> bool {
-        let outcome = conn.transaction(|c| (self.work)(c));
+    fn run(&mut self, conn: &mut DbConn, undo: Undo) -> bool {
+        let outcome = undo.run(conn, |c| (self.work)(c));
         self.attempts.settle(outcome)
     }
 
@@ -211,8 +240,8 @@ struct MergePending<M: Mergeable> {
 }
 
 impl<M: Mergeable> Queued for MergePending<M> {
-    fn run(&mut self, conn: &mut DbConn) -> bool {
-        let outcome = conn.transaction(|c| {
+    fn run(&mut self, conn: &mut DbConn, undo: Undo) -> bool {
+        let outcome = undo.run(conn, |c| {
             M::run(c, vec![self.write.clone()])?
                 .pop()
                 .ok_or_else(|| StoreError::Commit("a merged write gave no outcome".into()))
@@ -244,7 +273,7 @@ impl<M: Mergeable> Queued for MergePending<M> {
         self.write.rows()
     }
 
-    fn run_with(&mut self, conn: &mut DbConn, others: &mut [Job]) -> bool {
+    fn run_with(&mut self, conn: &mut DbConn, others: &mut [Job], undo: Undo) -> bool {
         let mut writes = vec![self.write.clone()];
         for other in others.iter_mut() {
             match other.as_any_mut().downcast_mut::<Self>() {
@@ -253,8 +282,8 @@ impl<M: Mergeable> Queued for MergePending<M> {
             }
         }
         let count = writes.len();
-        // A short answer must roll the savepoint back too: the writes then run alone.
-        let merged = conn.transaction(|c| match M::run(c, writes) {
+        // A short answer must be undone too: the writes then run alone.
+        let merged = undo.run(conn, |c| match M::run(c, writes) {
             Ok(outputs) if outputs.len() == count => Ok(outputs),
             Ok(outputs) => Err(StoreError::Commit(format!(
                 "a merged write answered {} of {count} writes",
@@ -373,6 +402,8 @@ pub struct GroupStats {
     pub retries: u64,
     /// Jobs that ran merged with others of their kind ([`Mergeable`]).
     pub merged: u64,
+    /// Jobs that ran first in their transaction, without a savepoint of their own ([`Undo`]).
+    pub bare: u64,
 }
 
 impl Writer {
@@ -512,32 +543,36 @@ fn run_group(
     stats: &Mutex<GroupStats>,
     turn: Turn,
 ) -> VecDeque<Job> {
-    let finisher = turn.finisher;
     let n = group.len() as u64;
-    let mut ran: Vec<Job> = Vec::with_capacity(group.len());
-    let mut again: VecDeque<Job> = VecDeque::new();
-    let mut waiting = group.into_iter();
-    let mut merged = 0u64;
-    let committed = in_transaction(conn, turn, |tx| {
-        for mut set in merge_sets(waiting.by_ref().collect()) {
-            if set.len() > 1 {
-                let mark = finisher.mark();
-                if let Some((first, others)) = set.split_first_mut() {
-                    if first.run_with(tx, others) {
-                        merged += set.len() as u64;
-                        ran.append(&mut set);
-                        continue;
-                    }
-                }
-                finisher.rollback_to(mark);
-            }
-            for job in set {
-                run_alone(tx, finisher, job, &mut ran, &mut again);
-            }
+    let mut run = GroupRun {
+        finisher: turn.finisher,
+        waiting: merge_sets(group).into(),
+        ran: Vec::with_capacity(n as usize),
+        again: VecDeque::new(),
+        merged: 0,
+        bare: 0,
+    };
+    // Only the group's first transaction begins with a bare set: after a failed one, the rest
+    // run in savepoints, so that a group of failing writes costs one extra transaction at most.
+    let mut first = Undo::Transaction;
+    let committed = loop {
+        let undo_first = std::mem::replace(&mut first, Undo::Savepoint);
+        match in_transaction(conn, turn, |tx| run.sets(tx, undo_first)) {
+            Ok(Ended::RolledBack) if !run.waiting.is_empty() => continue,
+            Ok(_) => break Ok(()),
+            Err(e) => break Err(e),
         }
-    });
+    };
+    let GroupRun {
+        waiting,
+        mut ran,
+        mut again,
+        merged,
+        bare,
+        ..
+    } = run;
     // A failed BEGIN leaves jobs unrun: they learn the failure too.
-    ran.extend(waiting);
+    ran.extend(waiting.into_iter().flatten());
     let retried_jobs = match &committed {
         // The whole group met a conflict (at the chain lock or at COMMIT): every job whose
         // caller may still wait runs again.
@@ -567,6 +602,7 @@ fn run_group(
         s.jobs += n;
         s.retries += again.len() as u64;
         s.merged += merged;
+        s.bare += bare;
     }
     for job in ran {
         job.answer(committed.as_ref().map(|_| ()));
@@ -574,25 +610,104 @@ fn run_group(
     again
 }
 
-/// Runs one job in its own savepoint; it goes to `ran` when done, to `again` when it met a
-/// transient conflict and may run in the next group.
-fn run_alone(
-    tx: &mut DbConn,
-    finisher: &dyn Finisher,
-    mut job: Job,
-    ran: &mut Vec<Job>,
-    again: &mut VecDeque<Job>,
-) {
-    let mark = finisher.mark();
-    let done = job.run(tx);
-    if job.failed() {
-        finisher.rollback_to(mark);
+/// A group on its way through one or more transactions: the sets still to run, the jobs that
+/// ran (to be answered), and those to run again in the next group.
+struct GroupRun<'a> {
+    finisher: &'a dyn Finisher,
+    waiting: VecDeque<Vec<Job>>,
+    ran: Vec<Job>,
+    again: VecDeque<Job>,
+    merged: u64,
+    bare: u64,
+}
+
+impl GroupRun<'_> {
+    /// Runs the waiting sets in the open transaction, the first of them undone by `first`;
+    /// false when that first set failed and the transaction is to be rolled back (nothing
+    /// else ran in it; its jobs are answered or wait again).
+    fn sets(&mut self, tx: &mut DbConn, first: Undo) -> bool {
+        if first == Undo::Transaction {
+            if let Some(set) = self.waiting.pop_front() {
+                if !self.first_set(tx, set) {
+                    return false;
+                }
+            }
+        }
+        while let Some(mut set) = self.waiting.pop_front() {
+            if set.len() > 1 {
+                let mark = self.finisher.mark();
+                if self.merge(tx, &mut set, Undo::Savepoint) {
+                    continue;
+                }
+                self.finisher.rollback_to(mark);
+            }
+            for job in set {
+                self.alone(tx, job);
+            }
+        }
+        true
     }
-    if done {
-        ran.push(job);
-    } else {
-        job.forget();
-        again.push_back(job);
+
+    /// The set that opens a transaction, without a savepoint; false when it failed.
+    fn first_set(&mut self, tx: &mut DbConn, mut set: Vec<Job>) -> bool {
+        let count = set.len() as u64;
+        if set.len() > 1 {
+            if self.merge(tx, &mut set, Undo::Transaction) {
+                self.bare += count;
+                return true;
+            }
+            // Its writes run alone, each in a savepoint, once the transaction began again.
+            for job in set.into_iter().rev() {
+                self.waiting.push_front(vec![job]);
+            }
+            return false;
+        }
+        let Some(mut job) = set.pop() else {
+            return true;
+        };
+        let done = job.run(tx, Undo::Transaction);
+        let failed = job.failed();
+        self.settled(job, done);
+        if failed || !done {
+            return false;
+        }
+        self.bare += 1;
+        true
+    }
+
+    /// Runs `set` merged; true when it ran (its jobs are then among those that ran).
+    fn merge(&mut self, tx: &mut DbConn, set: &mut Vec<Job>, undo: Undo) -> bool {
+        let count = set.len() as u64;
+        let ran = match set.split_first_mut() {
+            Some((first, others)) => first.run_with(tx, others, undo),
+            None => false,
+        };
+        if ran {
+            self.merged += count;
+            self.ran.append(set);
+        }
+        ran
+    }
+
+    /// Runs one job in its own savepoint.
+    fn alone(&mut self, tx: &mut DbConn, mut job: Job) {
+        let mark = self.finisher.mark();
+        let done = job.run(tx, Undo::Savepoint);
+        if job.failed() {
+            self.finisher.rollback_to(mark);
+        }
+        self.settled(job, done);
+    }
+
+    /// A job goes to those that ran when done, to those to run again when it met a transient
+    /// conflict and may run in the next group.
+    fn settled(&mut self, mut job: Job, done: bool) {
+        if done {
+            self.ran.push(job);
+        } else {
+            job.forget();
+            self.again.push_back(job);
+        }
     }
 }
 
@@ -625,7 +740,15 @@ fn merge_sets(group: Vec<Job>) -> Vec<Vec<Job>> {
     sets
 }
 
-/// Runs `body` in one transaction, then the finisher's work, then COMMIT. On SQLite it
+/// How a transaction of [`in_transaction`] ended without error.
+enum Ended {
+    Committed,
+    /// Its body asked for the rollback.
+    RolledBack,
+}
+
+/// Runs `body` in one transaction, then the finisher's work, then COMMIT -- or ROLLBACK when
+/// `body` answers false. On SQLite it
 /// begins IMMEDIATE, taking the write lock up front and waiting out `busy_timeout` while
 /// another process writes (`hafen key rotate`, a CLI retention run). A deferred BEGIN reads
 /// first; when another process commits meanwhile, SQLite cannot upgrade the stale read to a
@@ -634,8 +757,8 @@ fn merge_sets(group: Vec<Job>) -> Vec<Vec<Job>> {
 fn in_transaction(
     conn: &mut DbConn,
     turn: Turn,
-    body: impl FnOnce(&mut DbConn),
-) -> Result<(), StoreError> {
+    body: impl FnOnce(&mut DbConn) -> bool,
+) -> Result<Ended, StoreError> {
     type Manager = <DbConn as Connection>::TransactionManager;
     let finisher = turn.finisher;
     match conn {
@@ -651,7 +774,10 @@ fn in_transaction(
         }
     }
     let _finishing = Finishing::begin(finisher);
-    body(conn);
+    if !body(conn) {
+        Manager::rollback_transaction(conn)?;
+        return Ok(Ended::RolledBack);
+    }
     let finished = finisher
         .finish(conn)
         .and_then(|()| Manager::commit_transaction(conn).map_err(StoreError::from));
@@ -659,7 +785,7 @@ fn in_transaction(
         // As diesel's `transaction` does: a failed COMMIT may leave the transaction open.
         let _ = Manager::rollback_transaction(conn);
     }
-    finished
+    finished.map(|()| Ended::Committed)
 }
 
 /// How a writer's groups take their turn at the audit chain (PostgreSQL). With one writer per
@@ -721,7 +847,7 @@ mod tests {
     }
 
     impl Queued for Fake {
-        fn run(&mut self, _conn: &mut DbConn) -> bool {
+        fn run(&mut self, _conn: &mut DbConn, _undo: Undo) -> bool {
             true
         }
         fn failed(&self) -> bool {

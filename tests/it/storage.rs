@@ -19,6 +19,7 @@ both_backends!(
     a_destroyed_contact_key_erases_the_contact,
     a_write_that_keeps_conflicting_is_refused_as_busy,
     a_failed_write_takes_its_audit_entries_with_it,
+    the_first_write_of_a_group_runs_without_a_savepoint,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -867,6 +868,129 @@ async fn a_failed_write_takes_its_audit_entries_with_it(backend: Backend) {
     );
     let report = app.hafen.audit.verify_chain().await.unwrap();
     assert!(report.intact(), "{report}");
+    let _ = app.stop().await;
+}
+
+/// How deep in transactions a write runs: 1 directly in its group's transaction, 2 in a
+/// savepoint of it.
+fn transaction_depth(conn: &mut hafen::store::DbConn) -> u32 {
+    use diesel::connection::TransactionManager;
+    type Manager = <hafen::store::DbConn as diesel::Connection>::TransactionManager;
+    Manager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .unwrap()
+        .map_or(0, |d| d.get())
+}
+
+/// The first write of a group needs no savepoint (nothing ran before it): it runs directly in
+/// the transaction, the others in savepoints. When that first write fails -- here after it
+/// changed a row, appended to the audit chain and met a database error, which on PostgreSQL
+/// aborts the whole transaction -- the transaction is rolled back and begun again for the
+/// others: they commit, and nothing of the failed write remains.
+async fn the_first_write_of_a_group_runs_without_a_savepoint(backend: Backend) {
+    use hafen::audit::{append, AuditEvent};
+    use hafen::store::schema::tenants;
+    use std::sync::{Arc, Mutex};
+    let app = TestApp::spawn_configured(backend, |c| c.db_writers = 1).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let store = app.hafen.store().clone();
+    let at = app.hafen.clock().now();
+    let depths: Arc<Mutex<Vec<(&'static str, u32)>>> = Arc::default();
+    // Each write records its depth, appends an audit entry and renames the tenant; `fail` then
+    // runs a statement the database refuses.
+    let write = |name: &'static str, fail: bool| {
+        let (store, depths, t) = (store.clone(), depths.clone(), tenant.clone());
+        tokio::spawn(async move {
+            store
+                .write(move |conn| {
+                    depths.lock().unwrap().push((name, transaction_depth(conn)));
+                    append(conn, at, AuditEvent::new(&hafen::auth::Actor::System, name))?;
+                    diesel::update(tenants::table.filter(tenants::id.eq(&t)))
+                        .set(tenants::name.eq(name))
+                        .execute(conn)?;
+                    if fail {
+                        diesel::sql_query("INSERT INTO tenants (id) VALUES (NULL)")
+                            .execute(conn)?;
+                    }
+                    Ok(())
+                })
+                .await
+        })
+    };
+    let queued = |n: usize| {
+        let store = store.clone();
+        async move {
+            for _ in 0..2000 {
+                if store.queued_writes() >= n {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            panic!("{n} writes did not queue");
+        }
+    };
+
+    // A group whose first write fails.
+    let before = store.group_stats();
+    let (release, blocker) = hold_the_writer(&store).await;
+    let failing = write("test.failing", true);
+    queued(1).await;
+    let kept = write("test.kept", false);
+    queued(2).await;
+    let last = write("test.last", false);
+    queued(3).await;
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    assert!(failing.await.unwrap().is_err(), "the database refused it");
+    kept.await.unwrap().unwrap();
+    last.await.unwrap().unwrap();
+    let after = store.group_stats();
+    assert_eq!(
+        after.groups - before.groups,
+        2,
+        "the held one, then the three"
+    );
+    assert_eq!(
+        std::mem::take(&mut *depths.lock().unwrap()),
+        [("test.failing", 1), ("test.kept", 2), ("test.last", 2)],
+        "the first ran bare; after its rollback the others ran in savepoints"
+    );
+    assert_eq!(tenant_name(&app, &tenant), "test.last");
+    assert_eq!(
+        audit_actions(&app, "test."),
+        ["test.kept", "test.last"],
+        "the failed write's entry went with its transaction"
+    );
+    assert!(app.hafen.audit.verify_chain().await.unwrap().intact());
+
+    // A group whose first write commits: it ran bare, the next in a savepoint.
+    let before = store.group_stats();
+    let (release, blocker) = hold_the_writer(&store).await;
+    let first = write("test.first", false);
+    queued(1).await;
+    let second = write("test.second", false);
+    queued(2).await;
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+    assert_eq!(
+        std::mem::take(&mut *depths.lock().unwrap()),
+        [("test.first", 1), ("test.second", 2)]
+    );
+    let after = store.group_stats();
+    // The blocker, alone in its group, and the first of the next one.
+    assert_eq!(after.bare - before.bare, 2);
+    assert_eq!(tenant_name(&app, &tenant), "test.second");
+
+    // A write alone that fails: nothing of it stays, and the writer goes on.
+    let alone = write("test.alone", true).await.unwrap();
+    assert!(alone.is_err());
+    assert_eq!(tenant_name(&app, &tenant), "test.second");
+    assert!(!audit_actions(&app, "test.").contains(&"test.alone".to_string()));
+    write("test.after", false).await.unwrap().unwrap();
+    assert_eq!(tenant_name(&app, &tenant), "test.after");
+    assert!(app.hafen.audit.verify_chain().await.unwrap().intact());
     let _ = app.stop().await;
 }
 
