@@ -3,6 +3,7 @@
 //! backend-specific statements are collected in [`backend`].
 
 pub mod backend;
+pub mod checkpoint;
 pub mod conn;
 #[cfg(test)]
 pub mod plans;
@@ -14,6 +15,7 @@ use std::thread::JoinHandle;
 
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+pub use checkpoint::CheckpointStats;
 pub use conn::{DatabaseUrl, DbConn, DbPool, SqliteSync};
 pub use writer::{wait_for_writers, Finisher, GroupStats, Mergeable, Writer};
 
@@ -208,6 +210,8 @@ pub struct Store {
     finisher: Arc<dyn Finisher>,
     stats: Arc<Mutex<GroupStats>>,
     writer_threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    /// SQLite: the thread that copies the WAL back, so that the writer need not.
+    checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 impl std::fmt::Debug for Store {
@@ -243,6 +247,14 @@ impl Store {
         for conn in &mut conns {
             backend::widen_writer_cache(conn)?;
         }
+        let checkpointer = match (url, conns.first_mut()) {
+            (DatabaseUrl::Sqlite(_), Some(writer)) => Some(checkpoint::Checkpointer::start(
+                writer,
+                url.connect(options.sqlite_sync)?,
+                checkpoint::INTERVAL,
+            )?),
+            _ => None,
+        };
         let stats = Arc::new(Mutex::new(GroupStats::default()));
         let (writer, threads) =
             Writer::start(conns, options.max_group, stats.clone(), finisher.clone())?;
@@ -253,6 +265,7 @@ impl Store {
             finisher,
             stats,
             writer_threads: Arc::new(Mutex::new(threads)),
+            checkpointer,
         })
     }
 
@@ -301,14 +314,14 @@ impl Store {
     /// PostgreSQL it runs in its own transaction on a pooled connection, beside the writer (row
     /// locks keep them apart; a deadlock with a writer group rolls this one back, and it runs
     /// again, as the writer's own jobs do); SQLite has one writer, so there it queues like any
-    /// write.
+    /// write, and runs first in its group, without a savepoint ([`Writer::write_long`]).
     pub async fn write_apart<T, F>(&self, mut work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
     {
         match self.url {
-            DatabaseUrl::Sqlite(_) => self.write(work).await,
+            DatabaseUrl::Sqlite(_) => self.writer.write_long(work).await,
             DatabaseUrl::Postgres(_) => {
                 let (pool, finisher) = (self.pool.clone(), self.finisher.clone());
                 tokio::task::spawn_blocking(move || {
@@ -345,6 +358,11 @@ impl Store {
 
     pub fn group_stats(&self) -> GroupStats {
         *self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What the WAL checkpoint thread did (SQLite; PostgreSQL has none).
+    pub fn checkpoint_stats(&self) -> Option<CheckpointStats> {
+        self.checkpointer.as_ref().map(|c| c.stats())
     }
 
     /// Stops accepting writes and waits until every queued write is committed.

@@ -10,8 +10,9 @@
 //! The first job of a transaction needs no savepoint: nothing ran before it, so the
 //! transaction itself undoes it. It runs bare, and if it fails the transaction is rolled back
 //! and begun again for the rest of the group ([`Undo`]). A savepoint is not free: SQLite copies
-//! every page a savepoint's job changes into its sub-journal first, which was 15 % of the
-//! writer's time during a retention run whose batches mostly came alone.
+//! every page a savepoint's job changes into its sub-journal first (15 % of the writer's time
+//! during a retention run), so a long write -- a retention batch of thousands of rows -- goes
+//! first in its group ([`Writer::write_long`]).
 //!
 //! Writes of one kind can share their statements ([`Mergeable`]): the jobs of a group with
 //! equal keys run as one, in one savepoint (one multi-row insert per table instead of one per
@@ -125,6 +126,11 @@ trait Queued: Send + 'static {
     fn rows(&self) -> usize {
         1
     }
+    /// A long write (a retention batch) goes first in its group, where it runs without a
+    /// savepoint ([`Undo::Transaction`]): the pages it changes are the most to spare copying.
+    fn goes_first(&self) -> bool {
+        false
+    }
     /// Runs this write together with `others` (all of the same [`MergeKey`]) as one; false
     /// when that failed (and is to be undone): then each runs alone.
     fn run_with(&mut self, _conn: &mut DbConn, _others: &mut [Job], _undo: Undo) -> bool {
@@ -199,6 +205,7 @@ impl<T> Attempts<T> {
 struct Pending<T, F> {
     work: F,
     attempts: Attempts<T>,
+    long: bool,
 }
 
 impl<T, F> Queued for Pending<T, F>
@@ -209,6 +216,10 @@ where
     fn run(&mut self, conn: &mut DbConn, undo: Undo) -> bool {
         let outcome = undo.run(conn, |c| (self.work)(c));
         self.attempts.settle(outcome)
+    }
+
+    fn goes_first(&self) -> bool {
+        self.long
     }
 
     fn failed(&self) -> bool {
@@ -455,10 +466,29 @@ impl Writer {
         T: Send + 'static,
         F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
     {
+        self.write_pending(work, false).await
+    }
+
+    /// As [`Writer::write`], for a long write (a retention batch): it runs first in its group,
+    /// without a savepoint.
+    pub async fn write_long<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.write_pending(work, true).await
+    }
+
+    async fn write_pending<T, F>(&self, work: F, long: bool) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel::<Result<T, StoreError>>();
         let job: Job = Box::new(Pending {
             work,
             attempts: Attempts::new(reply),
+            long,
         });
         self.jobs
             .send(job)
@@ -713,9 +743,17 @@ impl GroupRun<'_> {
 
 /// The group in sets to run: the writes that may merge together (same [`MergeKey`]) in one
 /// set at the place of the first of them, every other write in a set of its own, otherwise in
-/// the order they came. (A merged write may so run before a write queued ahead of it; both
-/// were waiting at once, unanswered, so their callers cannot have relied on an order.)
+/// the order they came -- except that long writes ([`Queued::goes_first`]) go first. (A write
+/// may so run before a write queued ahead of it; both were waiting at once, unanswered, so
+/// their callers cannot have relied on an order.)
 fn merge_sets(group: Vec<Job>) -> Vec<Vec<Job>> {
+    let (long, others): (Vec<Job>, Vec<Job>) = group.into_iter().partition(|j| j.goes_first());
+    let mut sets: Vec<Vec<Job>> = long.into_iter().map(|job| vec![job]).collect();
+    sets.extend(merge_keyed(others));
+    sets
+}
+
+fn merge_keyed(group: Vec<Job>) -> Vec<Vec<Job>> {
     let mut sets: Vec<Vec<Job>> = Vec::new();
     // The open set of each key, and how many rows it holds.
     let mut open: std::collections::HashMap<MergeKey, (usize, usize)> =
@@ -844,6 +882,7 @@ mod tests {
         name: &'static str,
         key: Option<MergeKey>,
         rows: usize,
+        long: bool,
     }
 
     impl Queued for Fake {
@@ -864,6 +903,9 @@ mod tests {
         fn rows(&self) -> usize {
             self.rows
         }
+        fn goes_first(&self) -> bool {
+            self.long
+        }
         fn as_any_mut(&mut self) -> &mut dyn Any {
             self
         }
@@ -874,6 +916,16 @@ mod tests {
             name,
             key: key.map(|k| (TypeId::of::<Fake>(), k.to_string())),
             rows,
+            long: false,
+        })
+    }
+
+    fn long_job(name: &'static str) -> Job {
+        Box::new(Fake {
+            name,
+            key: None,
+            rows: 1,
+            long: true,
         })
     }
 
@@ -911,6 +963,29 @@ mod tests {
                 vec!["b1", "b2"],
                 vec!["big"],
                 vec!["a3"],
+            ]
+        );
+    }
+
+    /// A long write goes first, where it runs without a savepoint; long ones keep their order,
+    /// and the others merge as before behind them.
+    #[test]
+    fn long_writes_go_first_in_their_group() {
+        let group = vec![
+            job("a1", Some("a"), 10),
+            job("plain", None, 1),
+            long_job("batch1"),
+            job("a2", Some("a"), 10),
+            long_job("batch2"),
+        ];
+        let mut sets = merge_sets(group);
+        assert_eq!(
+            names(&mut sets),
+            vec![
+                vec!["batch1"],
+                vec!["batch2"],
+                vec!["a1", "a2"],
+                vec!["plain"],
             ]
         );
     }

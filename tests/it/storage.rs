@@ -20,6 +20,7 @@ both_backends!(
     a_write_that_keeps_conflicting_is_refused_as_busy,
     a_failed_write_takes_its_audit_entries_with_it,
     the_first_write_of_a_group_runs_without_a_savepoint,
+    sqlite_copies_its_wal_back_beside_the_writer,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -886,7 +887,8 @@ fn transaction_depth(conn: &mut hafen::store::DbConn) -> u32 {
 /// the transaction, the others in savepoints. When that first write fails -- here after it
 /// changed a row, appended to the audit chain and met a database error, which on PostgreSQL
 /// aborts the whole transaction -- the transaction is rolled back and begun again for the
-/// others: they commit, and nothing of the failed write remains.
+/// others: they commit, and nothing of the failed write remains. A long write (a retention
+/// batch) goes first in its group.
 async fn the_first_write_of_a_group_runs_without_a_savepoint(backend: Backend) {
     use hafen::audit::{append, AuditEvent};
     use hafen::store::schema::tenants;
@@ -983,14 +985,116 @@ async fn the_first_write_of_a_group_runs_without_a_savepoint(backend: Backend) {
     assert_eq!(after.bare - before.bare, 2);
     assert_eq!(tenant_name(&app, &tenant), "test.second");
 
+    // A long write (a retention batch, `write_apart`) queued behind another goes first in the
+    // group on SQLite, without a savepoint; on PostgreSQL it does not wait for the writer.
+    let (release, blocker) = hold_the_writer(&store).await;
+    let normal = write("test.normal", false);
+    queued(1).await;
+    let long = {
+        let (store, depths) = (store.clone(), depths.clone());
+        tokio::spawn(async move {
+            store
+                .write_apart(move |conn| {
+                    depths
+                        .lock()
+                        .unwrap()
+                        .push(("test.long", transaction_depth(conn)));
+                    Ok(())
+                })
+                .await
+        })
+    };
+    let long = if backend == Backend::Sqlite {
+        queued(2).await;
+        Some(long)
+    } else {
+        long.await.unwrap().unwrap();
+        None
+    };
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    normal.await.unwrap().unwrap();
+    if let Some(long) = long {
+        long.await.unwrap().unwrap();
+        assert_eq!(
+            std::mem::take(&mut *depths.lock().unwrap()),
+            [("test.long", 1), ("test.normal", 2)]
+        );
+    } else {
+        assert_eq!(
+            std::mem::take(&mut *depths.lock().unwrap()),
+            [("test.long", 1), ("test.normal", 1)]
+        );
+    }
+
     // A write alone that fails: nothing of it stays, and the writer goes on.
     let alone = write("test.alone", true).await.unwrap();
     assert!(alone.is_err());
-    assert_eq!(tenant_name(&app, &tenant), "test.second");
+    assert_eq!(tenant_name(&app, &tenant), "test.normal");
     assert!(!audit_actions(&app, "test.").contains(&"test.alone".to_string()));
     write("test.after", false).await.unwrap().unwrap();
     assert_eq!(tenant_name(&app, &tenant), "test.after");
     assert!(app.hafen.audit.verify_chain().await.unwrap().intact());
+    let _ = app.stop().await;
+}
+
+/// SQLite's WAL is copied back into the database file by a thread of its own, not by the
+/// writer between two groups: the writer's own checkpoint waits for a WAL ten times SQLite's
+/// default (a backstop that keeps the WAL from growing without end under unbroken load), and
+/// what the writes put into the WAL is copied back without the writer. PostgreSQL has no WAL
+/// of this kind and no such thread.
+async fn sqlite_copies_its_wal_back_beside_the_writer(backend: Backend) {
+    #[derive(QueryableByName)]
+    struct Pages {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        wal_autocheckpoint: i32,
+    }
+    let app = TestApp::spawn(backend).await;
+    let store = app.hafen.store().clone();
+    if backend == Backend::Postgres {
+        assert_eq!(store.checkpoint_stats(), None);
+        return;
+    }
+    let writer_pages = store
+        .write(|conn| Ok(diesel::sql_query("PRAGMA wal_autocheckpoint").get_result::<Pages>(conn)?))
+        .await
+        .unwrap()
+        .wal_autocheckpoint;
+    assert_eq!(
+        writer_pages,
+        hafen::store::checkpoint::WRITER_BACKSTOP_PAGES as i32
+    );
+
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let agent = app.token(&tenant, "agent").await;
+    for i in 0..20 {
+        let messages: Vec<_> = (0..50)
+            .map(|j| {
+                let address = format!("+4915140{i:02}{j:04}");
+                text_message("whatsapp", &address, &format!("{i}-{j}"), None)
+            })
+            .collect();
+        let path = format!("/v1/tenants/{tenant}/messages");
+        let (status, body) = app
+            .post(&path, &agent, &json!({ "messages": messages }))
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    // Written since the thread's last run, then copied back by its next ones.
+    let mut copied = None;
+    for _ in 0..400 {
+        let s = store.checkpoint_stats().unwrap();
+        if s.wal_pages > 0 && s.copied_pages == s.wal_pages {
+            copied = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let copied = copied.expect("the checkpoint thread copied the WAL back");
+    assert!(
+        copied.wal_pages < hafen::store::checkpoint::WRITER_BACKSTOP_PAGES as i64,
+        "below the writer's backstop: the thread did it ({copied:?})"
+    );
     let _ = app.stop().await;
 }
 
