@@ -63,8 +63,9 @@ impl Checkpointer {
         std::thread::Builder::new()
             .name("hafen-checkpoint".into())
             .spawn(move || {
+                let mut failing = false;
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                    checkpoint(&mut conn, &kept);
+                    failing = checkpoint(&mut conn, &kept, failing);
                 }
             })
             .map_err(|e| StoreError::Connect(format!("cannot start the checkpoint thread: {e}")))?;
@@ -90,7 +91,9 @@ struct Outcome {
     checkpointed: i32,
 }
 
-fn checkpoint(conn: &mut DbConn, stats: &Mutex<CheckpointStats>) {
+/// One checkpoint; answers whether it failed. A failure is logged when checkpoints begin to
+/// fail and when they work again, not four times a second.
+fn checkpoint(conn: &mut DbConn, stats: &Mutex<CheckpointStats>, was_failing: bool) -> bool {
     let outcome = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result::<Outcome>(conn);
     match outcome {
         Ok(o) => {
@@ -101,10 +104,20 @@ fn checkpoint(conn: &mut DbConn, stats: &Mutex<CheckpointStats>) {
                 s.wal_pages = i64::from(o.log);
                 s.copied_pages = i64::from(o.checkpointed);
             }
+            if was_failing {
+                tracing::info!("WAL checkpoints work again");
+            }
+            false
         }
-        // The writer's checkpoint covers the WAL meanwhile; nothing is lost by skipping one.
         Err(e) => {
-            tracing::warn!(error = %e, "WAL checkpoint failed; the writer's own checkpoint covers it")
+            // The writer's own checkpoint (the backstop) covers the WAL meanwhile.
+            if !was_failing {
+                tracing::warn!(
+                    error = %e,
+                    "WAL checkpoint failed; the writer checkpoints at {WRITER_BACKSTOP_PAGES} pages meanwhile"
+                );
+            }
+            true
         }
     }
 }

@@ -3,16 +3,20 @@
 //! Every write of the process goes through a writer thread that owns one connection (SQLite:
 //! one writer; PostgreSQL: `db_writers` of them, taking turns at one queue). A writer takes the
 //! first waiting job, drains whatever else queued up meanwhile (up to `max_group`), and runs
-//! them all in one transaction, each job in its own savepoint. A job that fails rolls back
-//! only its savepoint; the others commit. Each caller hears back only after the commit, so
-//! an acknowledgement always means durable, and concurrent requests share one fsync.
+//! them all in one transaction, each job in its own savepoint (on SQLite the first excepted,
+//! below). A job that fails rolls back only its savepoint; the others commit. Each caller hears
+//! back only after the commit, so an acknowledgement always means durable, and concurrent
+//! requests share one fsync.
 //!
-//! The first job of a transaction needs no savepoint: nothing ran before it, so the
-//! transaction itself undoes it. It runs bare, and if it fails the transaction is rolled back
-//! and begun again for the rest of the group ([`Undo`]). A savepoint is not free: SQLite copies
-//! every page a savepoint's job changes into its sub-journal first (15 % of the writer's time
-//! during a retention run), so a long write -- a retention batch of thousands of rows -- goes
-//! first in its group ([`Writer::write_long`]).
+//! On SQLite the first job of a transaction runs without a savepoint: nothing ran before it, so
+//! the transaction itself undoes it. If it fails the transaction is rolled back and begun again
+//! for the rest of the group ([`Undo`]). A savepoint is not free there: SQLite copies every page
+//! a savepoint's job changes into its sub-journal first (15 % of the writer's time during a
+//! retention run), so a long write -- a retention batch of thousands of rows -- goes first in
+//! its group ([`Writer::write_long`]). PostgreSQL's savepoints cost little (measured: no
+//! difference), and there a job that caught a database error and went on would leave the
+//! transaction aborted for every job after it -- or, alone, be told a COMMIT succeeded that
+//! PostgreSQL turned into a rollback; in its own savepoint such a job fails alone, as before.
 //!
 //! Writes of one kind can share their statements ([`Mergeable`]): the jobs of a group with
 //! equal keys run as one, in one savepoint (one multi-row insert per table instead of one per
@@ -469,8 +473,8 @@ impl Writer {
         self.write_pending(work, false).await
     }
 
-    /// As [`Writer::write`], for a long write (a retention batch): it runs first in its group,
-    /// without a savepoint.
+    /// As [`Writer::write`], for a long write (a retention batch): it goes first in its group,
+    /// where on SQLite it runs without a savepoint (the first of several long ones, that is).
     pub async fn write_long<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -582,9 +586,13 @@ fn run_group(
         merged: 0,
         bare: 0,
     };
-    // Only the group's first transaction begins with a bare set: after a failed one, the rest
-    // run in savepoints, so that a group of failing writes costs one extra transaction at most.
-    let mut first = Undo::Transaction;
+    // Only the group's first transaction begins with a bare set (on SQLite; see the module's
+    // introduction): after a failed one, the rest run in savepoints, so that a group of failing
+    // writes costs one extra transaction at most.
+    let mut first = match conn {
+        DbConn::Sqlite(_) => Undo::Transaction,
+        DbConn::Postgres(_) => Undo::Savepoint,
+    };
     let committed = loop {
         let undo_first = std::mem::replace(&mut first, Undo::Savepoint);
         match in_transaction(conn, turn, |tx| run.sets(tx, undo_first)) {
