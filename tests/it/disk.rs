@@ -161,19 +161,9 @@ async fn a_full_disk_refuses_writes_with_503_and_recovers(backend: Backend) {
     let ballast = disk.fill();
 
     // Ingest on a full disk: free pages inside the database may take a few batches, then 503.
-    let mut refused = None;
-    for n in 4..400 {
-        let (status, answer) = app.post(&path, &app.admin_token, &batch(n)).await;
-        match status {
-            201 => acked += 50,
-            503 => {
-                refused = Some(answer);
-                break;
-            }
-            other => panic!("{other} on a full disk: {answer}"),
-        }
-    }
-    let refused = refused.expect("a full disk must refuse writes");
+    let refused = post_until_refused(&app, &path, (4..400).map(batch), &mut acked)
+        .await
+        .expect("a full disk must refuse writes");
     assert_eq!(
         refused["type"], "urn:hafen:problem:unavailable",
         "{refused}"
@@ -184,19 +174,8 @@ async fn a_full_disk_refuses_writes_with_503_and_recovers(backend: Backend) {
     );
     // Still full: a later write may still fit where SQLite reuses its own files (the WAL
     // starts over once copied back), but writes are refused again, never a 500.
-    let mut refused_again = false;
-    for n in 1000..1050 {
-        let (status, answer) = app.post(&path, &app.admin_token, &batch(n)).await;
-        match status {
-            201 => acked += 50,
-            503 => {
-                refused_again = true;
-                break;
-            }
-            other => panic!("{other} on a full disk: {answer}"),
-        }
-    }
-    assert!(refused_again, "still full");
+    let again = post_until_refused(&app, &path, (1000..1050).map(batch), &mut acked).await;
+    assert!(again.is_some(), "still full");
     // The service stays up. Reading personal data writes an audit entry first; when even
     // that cannot be stored the read is refused the same way (fail closed), never a 500.
     let (status, _) = app.get("/healthz", "").await;
@@ -231,4 +210,23 @@ async fn a_full_disk_refuses_writes_with_503_and_recovers(backend: Backend) {
     drop(dir);
     drop(db);
     drop(tablespace);
+}
+
+/// Posts the batches (50 messages each) until one is refused with 503 and returns that answer;
+/// every batch stored before it counts as acknowledged. Any other status fails the test.
+async fn post_until_refused(
+    app: &TestApp,
+    path: &str,
+    batches: impl Iterator<Item = Value>,
+    acked: &mut i64,
+) -> Option<Value> {
+    for batch in batches {
+        let (status, answer) = app.post(path, &app.admin_token, &batch).await;
+        match status {
+            201 => *acked += 50,
+            503 => return Some(answer),
+            other => panic!("{other} on a full disk: {answer}"),
+        }
+    }
+    None
 }
