@@ -43,7 +43,7 @@ pub struct CheckpointStats {
 #[derive(Clone)]
 pub struct Checkpointer {
     // Dropping the last sender wakes the thread, which then ends.
-    _stop: Arc<Mutex<mpsc::Sender<()>>>,
+    _stop: Arc<mpsc::Sender<()>>,
     stats: Arc<Mutex<CheckpointStats>>,
 }
 
@@ -70,7 +70,7 @@ impl Checkpointer {
             })
             .map_err(|e| StoreError::Connect(format!("cannot start the checkpoint thread: {e}")))?;
         Ok(Self {
-            _stop: Arc::new(Mutex::new(stop)),
+            _stop: Arc::new(stop),
             stats,
         })
     }
