@@ -14,6 +14,11 @@
 //! cargo run --release --example limits_bench -- --target sqlite --rows 200000 --without external --without contact_time
 //! cargo run --release --example limits_bench -- --target postgres --rows 200000
 //! cargo run --release --example limits_bench -- --target pgcrypto --rows 20000
+//! # What a storage layout would change (issue 24): integer keys instead of text UUIDs, rows
+//! # spread over months and PostgreSQL partitions per month; `--probes` then looks rows up by
+//! # external id as a delivery receipt does, `--drop-period` removes the first month's rows.
+//! cargo run --release --example limits_bench -- --target sqlite --keys integer --probes 20000
+//! cargo run --release --example limits_bench -- --target postgres --periods 36 --partitioned --probes 20000 --drop-period
 //! ```
 //! PostgreSQL runs use a fresh database `hafen_limits_<random>` on `--pg-admin`, dropped after.
 
@@ -23,7 +28,7 @@ use clap::Parser;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Binary, Text};
-use rand::RngCore;
+use rand::{Rng, RngCore};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -49,59 +54,115 @@ struct Args {
     /// `idempotency`, `period_key`; repeatable), to see what each costs.
     #[arg(long)]
     without: Vec<String>,
+    /// text: ids as Hafen stores them (36-character UUIDs); integer: 8-byte surrogate keys
+    /// inside the database, the public UUID stored once (16 bytes, its own unique index).
+    #[arg(long, default_value = "text")]
+    keys: String,
+    /// The rows are spread over this many months (period keys), in time order.
+    #[arg(long, default_value_t = 1)]
+    periods: usize,
+    /// PostgreSQL: one partition per month (`PARTITION BY LIST (period_key_id)`); the unique
+    /// indexes then name the period too, as PostgreSQL requires.
+    #[arg(long)]
+    partitioned: bool,
+    /// After the inserts, look this many stored rows up by external id and tenant (a delivery
+    /// receipt's lookup: it does not know the month), one query each.
+    #[arg(long, default_value_t = 0)]
+    probes: usize,
+    /// After the probes, remove the first month's rows: `DROP TABLE` of its partition when
+    /// partitioned, `DELETE … WHERE period_key_id = …` otherwise.
+    #[arg(long)]
+    drop_period: bool,
 }
 
 impl Args {
-    /// The statements that make the table the rows go into.
-    fn schema(&self) -> anyhow::Result<String> {
+    fn integer_keys(&self) -> anyhow::Result<bool> {
+        match self.keys.as_str() {
+            "text" => Ok(false),
+            "integer" => Ok(true),
+            other => anyhow::bail!("unknown keys {other}: text or integer"),
+        }
+    }
+
+    /// The statements that make the table the rows go into, for `target`'s SQL dialect.
+    fn schema(&self, postgres: bool) -> anyhow::Result<String> {
+        let integer = self.integer_keys()?;
+        anyhow::ensure!(
+            !self.partitioned || postgres,
+            "--partitioned is for PostgreSQL (declarative partitions)"
+        );
+        anyhow::ensure!(self.periods >= 1, "--periods must be at least 1");
+        let partitioned = self.partitioned;
+        let table = table_sql(integer, postgres, partitioned);
+        let mut statements = vec![table];
         match self.table.as_str() {
             "hafen" => {
                 for w in &self.without {
                     anyhow::ensure!(
-                        INDEXES.contains(&format!("INDEX bench_{w} ")),
+                        INDEX_NAMES.contains(&w.as_str()),
                         "no index {w}: external, contact_time, tenant_time, idempotency or period_key"
                     );
                 }
-                let mut indexes = Vec::new();
-                for statement in INDEXES.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                    let name = statement
-                        .lines()
-                        .find(|l| l.starts_with("CREATE"))
-                        .and_then(|l| l.split_whitespace().find(|w| w.starts_with("bench_")))
-                        .unwrap_or_default();
-                    if !self.without.iter().any(|w| name == format!("bench_{w}")) {
-                        indexes.push(format!("{statement};"));
+                for (name, sql) in indexes(integer, partitioned) {
+                    if !self.without.iter().any(|w| w == name) {
+                        statements.push(sql);
                     }
                 }
-                Ok(format!("{TABLE}\n{}", indexes.join("\n")))
             }
-            "plain" => Ok(TABLE.to_string()),
+            "plain" => anyhow::ensure!(
+                !integer && !partitioned,
+                "--table plain is the primary key only: no --keys integer or --partitioned"
+            ),
             other => anyhow::bail!("unknown table {other}: hafen or plain"),
         }
+        if partitioned {
+            for p in 0..self.periods {
+                statements.push(format!(
+                    "CREATE TABLE bench_messages_p{p} PARTITION OF bench_messages FOR VALUES IN ({})",
+                    period_literal(integer, p)
+                ));
+            }
+        }
+        let sql = statements.join(";\n") + ";";
+        Ok(if postgres {
+            sql.replace("BLOB", "BYTEA")
+        } else {
+            sql
+        })
+    }
+
+    /// The month row `i` of `rows` belongs to (the rows are in time order).
+    fn period_of(&self, i: usize) -> usize {
+        i * self.periods / self.rows.max(1)
     }
 }
 
-diesel::table! {
-    bench_messages (id) {
-        id -> Text,
-        tenant_id -> Text,
-        contact_id -> Text,
-        channel -> Text,
-        direction -> Text,
-        kind -> Text,
-        occurred_at -> BigInt,
-        received_at -> BigInt,
-        external_index -> Binary,
-        body_sealed -> Binary,
-        period_key_id -> Text,
-        idempotency_index -> Nullable<Binary>,
-    }
-}
-
-const TABLE: &str = "CREATE TABLE bench_messages (
-    id TEXT PRIMARY KEY NOT NULL,
-    tenant_id TEXT NOT NULL,
-    contact_id TEXT NOT NULL,
+/// The message table: Hafen's columns, with text or integer keys.
+fn table_sql(integer: bool, postgres: bool, partitioned: bool) -> String {
+    let (id, reference) = if integer {
+        // SQLite: the rowid itself; PostgreSQL: a bigint key.
+        ("BIGINT", "BIGINT")
+    } else {
+        ("TEXT", "TEXT")
+    };
+    let id = if integer && !postgres {
+        "id INTEGER PRIMARY KEY NOT NULL".to_string()
+    } else if partitioned {
+        format!("id {id} NOT NULL")
+    } else {
+        format!("id {id} PRIMARY KEY NOT NULL")
+    };
+    let public = if integer {
+        "\n    public_id BLOB NOT NULL,"
+    } else {
+        ""
+    };
+    let period_null = if partitioned { " NOT NULL" } else { "" };
+    let mut sql = format!(
+        "CREATE TABLE bench_messages (
+    {id},{public}
+    tenant_id {reference} NOT NULL,
+    contact_id {reference} NOT NULL,
     channel TEXT NOT NULL,
     direction TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -109,46 +170,158 @@ const TABLE: &str = "CREATE TABLE bench_messages (
     received_at BIGINT NOT NULL,
     external_index BLOB,
     body_sealed BLOB,
-    period_key_id TEXT,
-    idempotency_index BLOB
-);";
+    period_key_id {reference}{period_null},
+    idempotency_index BLOB"
+    );
+    if partitioned {
+        // A partitioned table's unique constraints must name the partition key.
+        sql.push_str(",\n    PRIMARY KEY (id, period_key_id)\n) PARTITION BY LIST (period_key_id)");
+    } else {
+        sql.push_str("\n)");
+    }
+    sql
+}
 
-const INDEXES: &str =
-    "-- Hafen's indexes on messages (migrations/*/…foundation, …channels, …retention,
--- …hot_indexes_lead_with_what_tells_rows_apart, …name_the_tenant_second).
-CREATE UNIQUE INDEX bench_external ON bench_messages (external_index, tenant_id);
-CREATE INDEX bench_contact_time ON bench_messages (contact_id, tenant_id, occurred_at, id);
-CREATE INDEX bench_tenant_time ON bench_messages (tenant_id, occurred_at);
-CREATE UNIQUE INDEX bench_idempotency ON bench_messages (tenant_id, idempotency_index)
-    WHERE idempotency_index IS NOT NULL;
-CREATE INDEX bench_period_key ON bench_messages (period_key_id);";
+const INDEX_NAMES: [&str; 5] = [
+    "external",
+    "contact_time",
+    "tenant_time",
+    "idempotency",
+    "period_key",
+];
+
+/// Hafen's indexes on messages (migrations/*/…foundation, …channels, …retention,
+/// …hot_indexes_lead_with_what_tells_rows_apart, …name_the_tenant_second); with integer keys
+/// the public id's unique index besides; partitioned, the unique ones name the period and the
+/// period's own index is the partition.
+fn indexes(integer: bool, partitioned: bool) -> Vec<(&'static str, String)> {
+    let unique_tail = if partitioned { ", period_key_id" } else { "" };
+    let mut all = vec![
+        (
+            "external",
+            format!("CREATE UNIQUE INDEX bench_external ON bench_messages (external_index, tenant_id{unique_tail})"),
+        ),
+        (
+            "contact_time",
+            "CREATE INDEX bench_contact_time ON bench_messages (contact_id, tenant_id, occurred_at, id)".to_string(),
+        ),
+        (
+            "tenant_time",
+            "CREATE INDEX bench_tenant_time ON bench_messages (tenant_id, occurred_at)".to_string(),
+        ),
+        (
+            "idempotency",
+            format!("CREATE UNIQUE INDEX bench_idempotency ON bench_messages (tenant_id, idempotency_index{unique_tail}) WHERE idempotency_index IS NOT NULL"),
+        ),
+    ];
+    if !partitioned {
+        all.push((
+            "period_key",
+            "CREATE INDEX bench_period_key ON bench_messages (period_key_id)".to_string(),
+        ));
+    }
+    if integer {
+        all.push((
+            "public_id",
+            format!(
+                "CREATE UNIQUE INDEX bench_public_id ON bench_messages (public_id{unique_tail})"
+            ),
+        ));
+    }
+    all
+}
+
+/// Period key `p` as an SQL literal.
+fn period_literal(integer: bool, p: usize) -> String {
+    if integer {
+        (p + 1).to_string()
+    } else {
+        format!("'{}'", period_key(p))
+    }
+}
 
 /// Rows of one month share their period key.
-const PERIOD_KEY: &str = "0195f2a4-7c1e-7b3a-9d2e-20261100000b";
+fn period_key(p: usize) -> String {
+    format!("0195f2a4-7c1e-7b3a-9d2e-{:012}", 20_261_100 + p)
+}
+
+mod text_keys {
+    diesel::table! {
+        bench_messages (id) {
+            id -> Text,
+            tenant_id -> Text,
+            contact_id -> Text,
+            channel -> Text,
+            direction -> Text,
+            kind -> Text,
+            occurred_at -> BigInt,
+            received_at -> BigInt,
+            external_index -> Binary,
+            body_sealed -> Binary,
+            period_key_id -> Text,
+            idempotency_index -> Nullable<Binary>,
+        }
+    }
+}
+
+mod integer_keys {
+    diesel::table! {
+        bench_messages (id) {
+            id -> BigInt,
+            public_id -> Binary,
+            tenant_id -> BigInt,
+            contact_id -> BigInt,
+            channel -> Text,
+            direction -> Text,
+            kind -> Text,
+            occurred_at -> BigInt,
+            received_at -> BigInt,
+            external_index -> Binary,
+            body_sealed -> Binary,
+            period_key_id -> BigInt,
+            idempotency_index -> Nullable<Binary>,
+        }
+    }
+}
+
 /// One tenant's rows.
 const TENANT: &str = "01900000-0000-7000-8000-00000000000a";
+const TENANT_KEY: i64 = 1;
+const CONTACTS: usize = 1000;
 
 struct Row {
+    /// Text keys: the id; integer keys: the public id's 16 bytes as hex (unused).
     id: String,
-    contact: String,
+    public_id: Vec<u8>,
+    contact: usize,
+    period: usize,
     at: i64,
     index: Vec<u8>,
     body: Vec<u8>,
 }
 
-fn rows(n: usize, body_bytes: usize) -> Vec<Row> {
+impl Row {
+    fn contact_text(&self) -> String {
+        // Ids as Hafen stores them: text UUIDs, 36 characters.
+        format!("01900000-0000-7000-8000-{:012}", self.contact)
+    }
+}
+
+fn rows(args: &Args) -> Vec<Row> {
     let mut rng = rand::thread_rng();
-    (0..n)
+    (0..args.rows)
         .map(|i| {
             let mut index = vec![0u8; 32];
             rng.fill_bytes(&mut index);
             // Sealed bodies are random-looking: nonce + ciphertext + tag.
-            let mut body = vec![0u8; body_bytes + 40];
+            let mut body = vec![0u8; args.body_bytes + 40];
             rng.fill_bytes(&mut body);
+            let id = uuid::Uuid::now_v7();
             Row {
-                id: uuid::Uuid::now_v7().hyphenated().to_string(),
-                // Ids as Hafen stores them: text UUIDs, 36 characters.
-                contact: format!("01900000-0000-7000-8000-{:012}", i % 1000),
+                id: id.hyphenated().to_string(),
+                public_id: id.as_bytes().to_vec(),
+                contact: i % CONTACTS,
+                period: args.period_of(i),
                 at: 1_780_000_000_000_000 + i as i64,
                 index,
                 body,
@@ -157,23 +330,51 @@ fn rows(n: usize, body_bytes: usize) -> Vec<Row> {
         .collect()
 }
 
+/// What a run measured.
+struct Measured {
+    insert_s: f64,
+    /// Mean time of one lookup by external id, in microseconds.
+    probe_us: Option<f64>,
+    /// Removing the first month's rows: (rows, seconds).
+    dropped: Option<(usize, f64)>,
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let data = rows(args.rows, args.body_bytes);
-    args.schema()?;
-    let (label, seconds) = match args.target.as_str() {
+    args.schema(args.target != "sqlite")?;
+    let data = rows(&args);
+    let (label, measured) = match args.target.as_str() {
         "sqlite" => ("SQLite raw", sqlite(&args, &data)?),
         "postgres" => ("PostgreSQL raw", postgres(&args, &data, false)?),
         "pgcrypto" => ("PostgreSQL + pgcrypto", postgres(&args, &data, true)?),
         other => anyhow::bail!("unknown target {other}: sqlite, postgres or pgcrypto"),
     };
+    let seconds = measured.insert_s;
+    let mut shape = Vec::new();
+    if !args.without.is_empty() {
+        shape.push(format!("without {}", args.without.join(", ")));
+    }
+    if args.keys != "text" {
+        shape.push(format!("{} keys", args.keys));
+    }
+    if args.periods > 1 {
+        shape.push(format!(
+            "{} months{}",
+            args.periods,
+            if args.partitioned {
+                " in partitions"
+            } else {
+                ""
+            }
+        ));
+    }
     println!(
         "{label}, {} table{}: {} rows of {} B in batches of {}: {:.2} s, {:.0} rows/s",
         args.table,
-        if args.without.is_empty() {
+        if shape.is_empty() {
             String::new()
         } else {
-            format!(" without {}", args.without.join(", "))
+            format!(" ({})", shape.join("; "))
         },
         args.rows,
         args.body_bytes,
@@ -181,16 +382,38 @@ fn main() -> anyhow::Result<()> {
         seconds,
         args.rows as f64 / seconds
     );
+    if let Some(us) = measured.probe_us {
+        println!(
+            "  {} lookups by external id and tenant: {us:.1} µs each",
+            args.probes
+        );
+    }
+    if let Some((rows, s)) = measured.dropped {
+        println!(
+            "  the first month's {rows} rows removed, space back after {:.3} s ({})",
+            s,
+            if args.partitioned {
+                "DROP TABLE of its partition"
+            } else if args.target == "sqlite" {
+                "DELETE by period key, incremental_vacuum"
+            } else {
+                "DELETE by period key, VACUUM"
+            }
+        );
+    }
     println!(
         "BENCH {}",
         serde_json::json!({"bench": "limit", "target": args.target, "table": args.table,
-            "without": args.without, "rows": args.rows,
-            "batch": args.batch, "rows_per_s": args.rows as f64 / seconds})
+            "without": args.without, "rows": args.rows, "keys": args.keys,
+            "periods": args.periods, "partitioned": args.partitioned,
+            "batch": args.batch, "rows_per_s": args.rows as f64 / seconds,
+            "probe_us": measured.probe_us,
+            "drop_period_s": measured.dropped.map(|(_, s)| s)})
     );
     Ok(())
 }
 
-fn sqlite(args: &Args, data: &[Row]) -> anyhow::Result<f64> {
+fn sqlite(args: &Args, data: &[Row]) -> anyhow::Result<Measured> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("limits.db");
     let mut conn = SqliteConnection::establish(path.to_str().unwrap_or_default())?;
@@ -202,36 +425,175 @@ fn sqlite(args: &Args, data: &[Row]) -> anyhow::Result<f64> {
         args.sqlite_synchronous.to_uppercase(),
         hafen::store::backend::SQLITE_WRITER_CACHE_KIB
     ))?;
-    conn.batch_execute(&args.schema()?)?;
+    conn.batch_execute(&args.schema(false)?)?;
+    let integer = args.integer_keys()?;
     let started = Instant::now();
     for chunk in data.chunks(args.batch) {
         conn.transaction::<_, anyhow::Error, _>(|conn| {
             // A diesel insert (a cached prepared statement), as Hafen's writer does.
             for r in chunk {
-                use bench_messages::dsl as m;
-                diesel::insert_into(m::bench_messages)
-                    .values((
-                        m::id.eq(&r.id),
-                        m::tenant_id.eq(TENANT),
-                        m::contact_id.eq(&r.contact),
-                        m::channel.eq("whatsapp"),
-                        m::direction.eq("in"),
-                        m::kind.eq("text"),
-                        m::occurred_at.eq(r.at),
-                        m::received_at.eq(r.at),
-                        m::external_index.eq(&r.index),
-                        m::body_sealed.eq(&r.body),
-                        m::period_key_id.eq(PERIOD_KEY),
-                    ))
-                    .execute(conn)?;
+                if integer {
+                    insert_integer_row(conn, r)?;
+                } else {
+                    insert_text_row(conn, r)?;
+                }
             }
             Ok(())
         })?;
     }
-    Ok(started.elapsed().as_secs_f64())
+    let insert_s = started.elapsed().as_secs_f64();
+    let probe_us = probe_sqlite(&mut conn, args, data)?;
+    let dropped = match Removal::of(args, false)? {
+        Some(removal) => Some(removal.run(|sql| diesel::sql_query(sql).execute(&mut conn))?),
+        None => None,
+    };
+    Ok(Measured {
+        insert_s,
+        probe_us,
+        dropped,
+    })
 }
 
-fn postgres(args: &Args, data: &[Row], pgcrypto: bool) -> anyhow::Result<f64> {
+fn insert_text_row(conn: &mut SqliteConnection, r: &Row) -> QueryResult<usize> {
+    use text_keys::bench_messages::dsl as m;
+    diesel::insert_into(m::bench_messages)
+        .values((
+            m::id.eq(&r.id),
+            m::tenant_id.eq(TENANT),
+            m::contact_id.eq(r.contact_text()),
+            m::channel.eq("whatsapp"),
+            m::direction.eq("in"),
+            m::kind.eq("text"),
+            m::occurred_at.eq(r.at),
+            m::received_at.eq(r.at),
+            m::external_index.eq(&r.index),
+            m::body_sealed.eq(&r.body),
+            m::period_key_id.eq(period_key(r.period)),
+        ))
+        .execute(conn)
+}
+
+fn insert_integer_row(conn: &mut SqliteConnection, r: &Row) -> QueryResult<usize> {
+    use integer_keys::bench_messages::dsl as m;
+    // The rowid is SQLite's to give (the next integer: appended at the table's end).
+    diesel::insert_into(m::bench_messages)
+        .values((
+            m::public_id.eq(&r.public_id),
+            m::tenant_id.eq(TENANT_KEY),
+            m::contact_id.eq(r.contact as i64 + 1),
+            m::channel.eq("whatsapp"),
+            m::direction.eq("in"),
+            m::kind.eq("text"),
+            m::occurred_at.eq(r.at),
+            m::received_at.eq(r.at),
+            m::external_index.eq(&r.index),
+            m::body_sealed.eq(&r.body),
+            m::period_key_id.eq(r.period as i64 + 1),
+        ))
+        .execute(conn)
+}
+
+/// Looks `args.probes` stored rows up by external id and tenant (spread over all months), one
+/// cached prepared query each, as a delivery receipt finds its message; the mean time per
+/// lookup in µs. (A macro: the same query for each backend's connection type.)
+macro_rules! probe_with {
+    ($name:ident, $conn:ty) => {
+        fn $name(conn: &mut $conn, args: &Args, data: &[Row]) -> anyhow::Result<Option<f64>> {
+            if args.probes == 0 || data.is_empty() {
+                return Ok(None);
+            }
+            let integer = args.integer_keys()?;
+            let mut rng = rand::thread_rng();
+            let picks: Vec<&Row> = (0..args.probes)
+                .map(|_| &data[rng.gen_range(0..data.len())])
+                .collect();
+            let started = Instant::now();
+            for r in picks {
+                let found: i64 = if integer {
+                    use integer_keys::bench_messages::dsl as m;
+                    m::bench_messages
+                        .filter(m::external_index.eq(&r.index))
+                        .filter(m::tenant_id.eq(TENANT_KEY))
+                        .count()
+                        .get_result(conn)?
+                } else {
+                    use text_keys::bench_messages::dsl as m;
+                    m::bench_messages
+                        .filter(m::external_index.eq(&r.index))
+                        .filter(m::tenant_id.eq(TENANT))
+                        .count()
+                        .get_result(conn)?
+                };
+                anyhow::ensure!(found == 1, "a stored row was not found by its external id");
+            }
+            Ok(Some(
+                started.elapsed().as_secs_f64() * 1e6 / args.probes as f64,
+            ))
+        }
+    };
+}
+probe_with!(probe_sqlite, SqliteConnection);
+probe_with!(probe_postgres, PgConnection);
+
+/// Removing the first month's rows: its partition dropped, or its rows deleted by period key.
+struct Removal {
+    sql: String,
+    /// What gives the deleted rows' space back (a dropped partition's file is gone at once).
+    reclaim: Option<&'static str>,
+    rows: usize,
+    partitioned: bool,
+}
+
+impl Removal {
+    fn of(args: &Args, postgres: bool) -> anyhow::Result<Option<Self>> {
+        if !args.drop_period {
+            return Ok(None);
+        }
+        let sql = if args.partitioned {
+            "DROP TABLE bench_messages_p0".to_string()
+        } else {
+            format!(
+                "DELETE FROM bench_messages WHERE period_key_id = {}",
+                period_literal(args.integer_keys()?, 0)
+            )
+        };
+        let reclaim = match (args.partitioned, postgres) {
+            (true, _) => None,
+            // What Hafen runs after a retention run (retention::sweep).
+            (false, true) => Some("VACUUM bench_messages"),
+            // auto_vacuum = INCREMENTAL: the free pages given back to the file system.
+            (false, false) => Some("PRAGMA incremental_vacuum"),
+        };
+        Ok(Some(Self {
+            sql,
+            reclaim,
+            rows: (0..args.rows).filter(|i| args.period_of(*i) == 0).count(),
+            partitioned: args.partitioned,
+        }))
+    }
+
+    /// Runs the statements with `execute` (which returns the rows a statement changed): the
+    /// rows and the seconds until their space was back.
+    fn run(
+        self,
+        mut execute: impl FnMut(&str) -> QueryResult<usize>,
+    ) -> anyhow::Result<(usize, f64)> {
+        let started = Instant::now();
+        let changed = execute(&self.sql)?;
+        if let Some(reclaim) = self.reclaim {
+            execute(reclaim)?;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        anyhow::ensure!(
+            self.partitioned || changed == self.rows,
+            "deleted {changed} rows, expected {}",
+            self.rows
+        );
+        Ok((self.rows, seconds))
+    }
+}
+
+fn postgres(args: &Args, data: &[Row], pgcrypto: bool) -> anyhow::Result<Measured> {
     let name = format!("hafen_limits_{}", uuid::Uuid::new_v4().simple());
     let mut admin = PgConnection::establish(&args.pg_admin)?;
     admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
@@ -240,48 +602,100 @@ fn postgres(args: &Args, data: &[Row], pgcrypto: bool) -> anyhow::Result<f64> {
         .rsplit_once('/')
         .map(|(b, _)| b.to_string())
         .unwrap_or_default();
-    let result = (|| -> anyhow::Result<f64> {
+    let result = (|| -> anyhow::Result<Measured> {
         let mut conn = PgConnection::establish(&format!("{base}/{name}"))?;
-        conn.batch_execute(&args.schema()?.replace("BLOB", "BYTEA"))?;
+        conn.batch_execute(&args.schema(true)?)?;
         if pgcrypto {
             conn.batch_execute("CREATE EXTENSION pgcrypto")?;
         }
-        let body = if pgcrypto {
-            "pgp_sym_encrypt_bytea(${b}, 'a passphrase the company keeps')"
-        } else {
-            "${b}"
-        };
+        let integer = args.integer_keys()?;
         let started = Instant::now();
         for chunk in data.chunks(args.batch) {
-            let mut sql = String::from("INSERT INTO bench_messages VALUES ");
-            for (i, _) in chunk.iter().enumerate() {
-                let p = i * 5;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${}, '{TENANT}', ${}, 'whatsapp', 'in', 'text', ${}, ${}, ${}, {}, '{PERIOD_KEY}', NULL)",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 3,
-                    p + 4,
-                    body.replace("{b}", &(p + 5).to_string())
-                ));
-            }
-            let mut query = diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>();
-            for r in chunk {
-                query = query
-                    .bind::<Text, _>(r.id.clone())
-                    .bind::<Text, _>(r.contact.clone())
-                    .bind::<BigInt, _>(r.at)
-                    .bind::<Binary, _>(r.index.clone())
-                    .bind::<Binary, _>(r.body.clone());
-            }
-            query.execute(&mut conn)?;
+            insert_postgres_chunk(&mut conn, chunk, integer, pgcrypto)?;
         }
-        Ok(started.elapsed().as_secs_f64())
+        let insert_s = started.elapsed().as_secs_f64();
+        // Statistics, as autovacuum would have them by the time a receipt comes.
+        conn.batch_execute("ANALYZE bench_messages")?;
+        let probe_us = probe_postgres(&mut conn, args, data)?;
+        let dropped = match Removal::of(args, true)? {
+            Some(removal) => Some(removal.run(|sql| diesel::sql_query(sql).execute(&mut conn))?),
+            None => None,
+        };
+        Ok(Measured {
+            insert_s,
+            probe_us,
+            dropped,
+        })
     })();
     admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))?;
     result
+}
+
+/// One multi-row INSERT of `chunk`.
+fn insert_postgres_chunk(
+    conn: &mut PgConnection,
+    chunk: &[Row],
+    integer: bool,
+    pgcrypto: bool,
+) -> anyhow::Result<()> {
+    // The parameters of one row, <1> to <n>; the tenant is a literal.
+    let (columns, row_sql, per_row) = if integer {
+        (
+            "id, public_id, tenant_id, contact_id",
+            format!("(<1>, <2>, {TENANT_KEY}, <3>, 'whatsapp', 'in', 'text', <4>, <4>, <5>, <6>, <7>, NULL)"),
+            7,
+        )
+    } else {
+        (
+            "id, tenant_id, contact_id",
+            format!(
+                "(<1>, '{TENANT}', <2>, 'whatsapp', 'in', 'text', <3>, <3>, <4>, <5>, <6>, NULL)"
+            ),
+            6,
+        )
+    };
+    let body_param = per_row - 1;
+    let mut sql = format!(
+        "INSERT INTO bench_messages ({columns}, channel, direction, kind, occurred_at, \
+         received_at, external_index, body_sealed, period_key_id, idempotency_index) VALUES "
+    );
+    for i in 0..chunk.len() {
+        if i > 0 {
+            sql.push(',');
+        }
+        let mut values = row_sql.clone();
+        for n in 1..=per_row {
+            let mut param = format!("${}", i * per_row + n);
+            if pgcrypto && n == body_param {
+                param = format!("pgp_sym_encrypt_bytea({param}, 'a passphrase the company keeps')");
+            }
+            values = values.replace(&format!("<{n}>"), &param);
+        }
+        sql.push_str(&values);
+    }
+    let mut query = diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>();
+    for r in chunk {
+        query = if integer {
+            query
+                // The surrogate key: grows with time like a sequence's.
+                .bind::<BigInt, _>(r.at)
+                .bind::<Binary, _>(r.public_id.clone())
+                .bind::<BigInt, _>(r.contact as i64 + 1)
+        } else {
+            query
+                .bind::<Text, _>(r.id.clone())
+                .bind::<Text, _>(r.contact_text())
+        };
+        query = query
+            .bind::<BigInt, _>(r.at)
+            .bind::<Binary, _>(r.index.clone())
+            .bind::<Binary, _>(r.body.clone());
+        query = if integer {
+            query.bind::<BigInt, _>(r.period as i64 + 1)
+        } else {
+            query.bind::<Text, _>(period_key(r.period))
+        };
+    }
+    query.execute(conn)?;
+    Ok(())
 }
