@@ -157,6 +157,7 @@ impl Retention {
                 "closed the certificates of interrupted retention runs"
             );
         }
+        self.refresh_statistics().await;
         let mut runs = Vec::with_capacity(tenant_ids.len());
         let mut all_ok = true;
         for tenant in tenant_ids {
@@ -411,6 +412,29 @@ impl Retention {
                 return Ok(total);
             }
             total += n as u64;
+        }
+    }
+
+    /// Lets PostgreSQL plan the run's statements on what the tables hold now
+    /// ([`backend::analyze_stale`]). A failure costs only speed: logged, and the run goes on.
+    async fn refresh_statistics(&self) {
+        let tables: Vec<&'static str> = super::coverage::SEALED_TABLES
+            .iter()
+            .map(|t| t.table)
+            .collect();
+        match self
+            .infra
+            .store
+            .read(move |conn| backend::analyze_stale(conn, &tables))
+            .await
+        {
+            Ok(analyzed) if !analyzed.is_empty() => {
+                tracing::info!(tables = %analyzed.join(", "), "statistics refreshed before the retention run");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %crate::telemetry::chain(&e), "could not refresh the statistics before retention; the run goes on");
+            }
         }
     }
 

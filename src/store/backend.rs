@@ -106,6 +106,45 @@ pub fn vacuum(conn: &mut DbConn, tables: &[&str]) -> Result<(), StoreError> {
     }
 }
 
+/// Refreshes PostgreSQL's statistics of those of `tables` that autovacuum would analyze at its
+/// next look (never analyzed, or more rows changed since than its threshold: 50 + 10 % of the
+/// live rows), so that the statements of a retention run are planned on what the tables hold
+/// now. Without statistics — a young or freshly imported database — PostgreSQL took the due
+/// rows of each batch from the tenant's time index and sorted all of them to find the next
+/// ones by id (1 000 000 expired: ~1.1 s a batch of 10 000; with statistics the primary key
+/// gives them in order, ~7 ms). `ANALYZE` reads a sample of a fixed size, whatever the table's,
+/// and holds up no reads or writes. Returns the tables analyzed. SQLite: nothing (Hafen's
+/// statements there name their indexes where the choice matters; it keeps no statistics).
+pub fn analyze_stale(conn: &mut DbConn, tables: &[&str]) -> Result<Vec<String>, StoreError> {
+    use diesel::RunQueryDsl;
+    match conn {
+        DbConn::Sqlite(_) => Ok(Vec::new()),
+        DbConn::Postgres(c) => {
+            #[derive(diesel::QueryableByName)]
+            struct Stale {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                relname: String,
+            }
+            let tables: Vec<String> = tables.iter().map(|t| t.to_string()).collect();
+            let stale: Vec<Stale> = diesel::sql_query(
+                "SELECT relname::text AS relname FROM pg_stat_user_tables \
+                 WHERE schemaname = current_schema() AND relname = ANY($1) \
+                 AND (coalesce(last_analyze, last_autoanalyze) IS NULL \
+                      OR n_mod_since_analyze > 50 + 0.1 * n_live_tup) \
+                 ORDER BY relname",
+            )
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&tables)
+            .load(c)?;
+            let names: Vec<String> = stale.into_iter().map(|s| s.relname).collect();
+            if !names.is_empty() {
+                // The names come from the catalogue, for tables of Hafen's own schema.
+                c.batch_execute(&format!("ANALYZE {}", names.join(", ")))?;
+            }
+            Ok(names)
+        }
+    }
+}
+
 /// Gives freed pages back to the file system, a few at a time so writers are not held up
 /// (SQLite with auto_vacuum=INCREMENTAL; PostgreSQL: [`vacuum`]).
 /// Returns the pages still free.

@@ -24,6 +24,7 @@ both_backends!(
     one_person_cannot_delete_a_tenants_messages_at_once,
     the_space_a_run_frees_comes_back_without_waiting,
     whole_expired_months_are_shredded_first_only_when_nothing_under_them_is_kept,
+    a_run_plans_on_current_statistics,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1603,6 +1604,92 @@ async fn the_space_a_run_frees_comes_back_without_waiting(backend: Backend) {
         now = space_probe(&app);
     }
     assert!(back(now), "before the run {before}, 30 s after it {now}");
+}
+
+/// When PostgreSQL last analyzed `table` by request (autovacuum's own analyses are counted
+/// apart), or None.
+fn analyzed_at(app: &TestApp, table: &str) -> Option<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct At {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        at: Option<i64>,
+    }
+    let mut conn = app.db.connect();
+    diesel::sql_query(
+        "SELECT (extract(epoch FROM last_analyze) * 1000000)::bigint AS at \
+         FROM pg_stat_user_tables WHERE relname = $1",
+    )
+    .bind::<diesel::sql_types::Text, _>(table)
+    .get_result::<At>(&mut conn)
+    .unwrap()
+    .at
+}
+
+/// A retention run refreshes PostgreSQL's statistics where autovacuum has not yet (issue 24):
+/// without them PostgreSQL took each batch's due rows from the tenant's time index and sorted
+/// all of them, ~1.1 s a batch among 1 000 000 (docs/benchmarks.md). Autovacuum is kept off
+/// `messages` here so that the test, not its timing, decides that the table was never
+/// analyzed. A table just analyzed is not analyzed again. SQLite keeps no statistics.
+async fn a_run_plans_on_current_statistics(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let store = app.hafen.store().clone();
+    if backend == Backend::Postgres {
+        let mut conn = app.db.connect();
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut conn,
+            "ALTER TABLE messages SET (autovacuum_enabled = false)",
+        )
+        .unwrap();
+    }
+    let messages: Vec<Value> = (0..30)
+        .map(|i| {
+            let mut m = text_message("whatsapp", &format!("+49152{i:08}"), "Rechnung", None);
+            m["occurred_at"] = json!("2026-11-20T10:00:00Z");
+            m
+        })
+        .collect();
+    let (status, stored) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/messages"),
+            &app.admin_token,
+            &json!({ "messages": messages }),
+        )
+        .await;
+    assert_eq!(status, 201, "{stored}");
+    activate(
+        &app,
+        &tenant,
+        &app.admin_token,
+        &keep_all_but(&[rule("message_metadata", None, "collection", "P1Y")]),
+    )
+    .await;
+    if backend == Backend::Postgres {
+        assert_eq!(analyzed_at(&app, "messages"), None);
+    }
+    app.clock.set(at("2028-01-02T00:00:00Z"));
+    let certificate = run(&app, &tenant).await;
+    assert_eq!(
+        certificate["counts"]["message_metadata"],
+        json!(30),
+        "{certificate}"
+    );
+    let again = store
+        .read(|conn| hafen::store::backend::analyze_stale(conn, &["messages", "outbox"]))
+        .await
+        .unwrap();
+    match backend {
+        Backend::Sqlite => assert!(again.is_empty(), "{again:?}"),
+        Backend::Postgres => {
+            assert!(
+                analyzed_at(&app, "messages").is_some(),
+                "the run analyzed messages"
+            );
+            // The run deleted 30 rows since: fewer than autovacuum's threshold of 50 + 10 %.
+            assert!(again.is_empty(), "analyzed just before: {again:?}");
+        }
+    }
+    app.stop().await;
 }
 
 /// The rules of `inputs` completed by the defaults, as a run applies them.
