@@ -229,7 +229,7 @@ pub const OPTIONS: &[Opt] = &[
         default_shown: None,
         example: None,
         note: "",
-        meaning: "items deleted per transaction (100–100000); smaller batches keep ingest latency lower during a sweep, larger ones sweep faster",
+        meaning: "items deleted per transaction (100–100000); smaller batches keep ingest latency lower during a sweep, larger ones sweep faster (SQLite, ingest at half load: 1000 kept 80 % of it at p99 ~120 ms, 10000 swept twice as fast; benchmarks.md)",
     },
     Opt {
         name: "retention_require_approval",
