@@ -444,7 +444,7 @@ fn sqlite(args: &Args, data: &[Row]) -> anyhow::Result<Measured> {
     let insert_s = started.elapsed().as_secs_f64();
     let probe_us = probe_sqlite(&mut conn, args, data)?;
     let dropped = match Removal::of(args, false)? {
-        Some(removal) => Some(removal.run(|sql| diesel::sql_query(sql).execute(&mut conn))?),
+        Some(removal) => Some(removal.run(&mut conn, |c, sql| diesel::sql_query(sql).execute(c))?),
         None => None,
     };
     Ok(Measured {
@@ -572,16 +572,18 @@ impl Removal {
         }))
     }
 
-    /// Runs the statements with `execute` (which returns the rows a statement changed): the
-    /// rows and the seconds until their space was back.
-    fn run(
+    /// Runs the removal with `execute` (which returns the rows a statement changed) and the
+    /// reclaiming with `batch` (run to its end: SQLite's `incremental_vacuum` frees one page
+    /// per step): the rows and the seconds until their space was back.
+    fn run<C: SimpleConnection>(
         self,
-        mut execute: impl FnMut(&str) -> QueryResult<usize>,
+        conn: &mut C,
+        execute: impl FnOnce(&mut C, &str) -> QueryResult<usize>,
     ) -> anyhow::Result<(usize, f64)> {
         let started = Instant::now();
-        let changed = execute(&self.sql)?;
+        let changed = execute(conn, &self.sql)?;
         if let Some(reclaim) = self.reclaim {
-            execute(reclaim)?;
+            conn.batch_execute(reclaim)?;
         }
         let seconds = started.elapsed().as_secs_f64();
         anyhow::ensure!(
@@ -618,7 +620,9 @@ fn postgres(args: &Args, data: &[Row], pgcrypto: bool) -> anyhow::Result<Measure
         conn.batch_execute("ANALYZE bench_messages")?;
         let probe_us = probe_postgres(&mut conn, args, data)?;
         let dropped = match Removal::of(args, true)? {
-            Some(removal) => Some(removal.run(|sql| diesel::sql_query(sql).execute(&mut conn))?),
+            Some(removal) => {
+                Some(removal.run(&mut conn, |c, sql| diesel::sql_query(sql).execute(c))?)
+            }
             None => None,
         };
         Ok(Measured {

@@ -422,6 +422,7 @@ impl Retention {
             .iter()
             .map(|t| t.table)
             .collect();
+        let started = std::time::Instant::now();
         match self
             .infra
             .store
@@ -429,7 +430,11 @@ impl Retention {
             .await
         {
             Ok(analyzed) if !analyzed.is_empty() => {
-                tracing::info!(tables = %analyzed.join(", "), "statistics refreshed before the retention run");
+                tracing::info!(
+                    tables = %analyzed.join(", "),
+                    ms = started.elapsed().as_millis() as u64,
+                    "statistics refreshed before the retention run"
+                );
             }
             Ok(_) => {}
             Err(e) => {
