@@ -1544,20 +1544,16 @@ fn space_probe(app: &TestApp) -> i64 {
         .n
 }
 
-/// A run's freed space comes back without waiting for anyone (issue 24): SQLite gives the
-/// free pages back to the file system, PostgreSQL vacuums the tables the run deleted from
-/// instead of leaving that to autovacuum's thresholds.
-async fn the_space_a_run_frees_comes_back_without_waiting(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let tenant = app.create_tenant("Muster GmbH").await;
-    let body = "Lieferschein und Rechnung ".repeat(160);
-    let messages: Vec<Value> = (0..200)
+/// Stores `n` messages of 2026-11-20 with `body` and activates rules that keep message
+/// metadata for a year (everything else kept): a run at 2028-01-02 deletes exactly these.
+async fn store_a_year_to_keep(app: &TestApp, tenant: &str, n: usize, body: &str) {
+    let messages: Vec<Value> = (0..n)
         .map(|i| {
             let mut m = text_message(
                 "whatsapp",
                 &format!("+49151{i:08}"),
-                &body,
-                Some(&format!("wamid.SPACE{i}")),
+                body,
+                Some(&format!("wamid.YEAR{i}")),
             );
             m["occurred_at"] = json!("2026-11-20T10:00:00Z");
             m
@@ -1575,12 +1571,22 @@ async fn the_space_a_run_frees_comes_back_without_waiting(backend: Backend) {
         assert_eq!(status, 201, "{stored}");
     }
     activate(
-        &app,
-        &tenant,
+        app,
+        tenant,
         &app.admin_token,
         &keep_all_but(&[rule("message_metadata", None, "collection", "P1Y")]),
     )
     .await;
+}
+
+/// A run's freed space comes back without waiting for anyone (issue 24): SQLite gives the
+/// free pages back to the file system, PostgreSQL vacuums the tables the run deleted from
+/// instead of leaving that to autovacuum's thresholds.
+async fn the_space_a_run_frees_comes_back_without_waiting(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let body = "Lieferschein und Rechnung ".repeat(160);
+    store_a_year_to_keep(&app, &tenant, 200, &body).await;
     let before = space_probe(&app);
     app.clock.set(at("2028-01-02T00:00:00Z"));
     let certificate = run(&app, &tenant).await;
@@ -1642,28 +1648,7 @@ async fn a_run_analyzes_tables_without_statistics_first(backend: Backend) {
         )
         .unwrap();
     }
-    let messages: Vec<Value> = (0..20)
-        .map(|i| {
-            let mut m = text_message("whatsapp", &format!("+49152{i:08}"), "Rechnung", None);
-            m["occurred_at"] = json!("2026-11-20T10:00:00Z");
-            m
-        })
-        .collect();
-    let (status, stored) = app
-        .post(
-            &format!("/v1/tenants/{tenant}/messages"),
-            &app.admin_token,
-            &json!({ "messages": messages }),
-        )
-        .await;
-    assert_eq!(status, 201, "{stored}");
-    activate(
-        &app,
-        &tenant,
-        &app.admin_token,
-        &keep_all_but(&[rule("message_metadata", None, "collection", "P1Y")]),
-    )
-    .await;
+    store_a_year_to_keep(&app, &tenant, 20, "Rechnung").await;
     if backend == Backend::Postgres {
         assert_eq!(analyzed_at(&app, "messages"), None);
     }
