@@ -290,7 +290,7 @@ const TENANT_KEY: i64 = 1;
 const CONTACTS: usize = 1000;
 
 struct Row {
-    /// Text keys: the id; integer keys: the public id's 16 bytes as hex (unused).
+    /// The message's UUID as text (text keys; with integer keys `public_id` holds its bytes).
     id: String,
     public_id: Vec<u8>,
     contact: usize,

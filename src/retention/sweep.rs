@@ -418,10 +418,7 @@ impl Retention {
     /// Lets PostgreSQL plan the run's statements on what the tables hold now
     /// ([`backend::analyze_stale`]). A failure costs only speed: logged, and the run goes on.
     async fn refresh_statistics(&self) {
-        let tables: Vec<&'static str> = super::coverage::SEALED_TABLES
-            .iter()
-            .map(|t| t.table)
-            .collect();
+        let tables = retention_tables();
         let started = std::time::Instant::now();
         match self
             .infra
@@ -447,10 +444,7 @@ impl Retention {
     /// returns free pages to the file system in small steps between other writes.
     pub(super) async fn reclaim_space(&self) {
         let started = std::time::Instant::now();
-        let tables: Vec<&'static str> = super::coverage::SEALED_TABLES
-            .iter()
-            .map(|t| t.table)
-            .collect();
+        let tables = retention_tables();
         if let Err(e) = self
             .infra
             .store
@@ -533,4 +527,13 @@ impl Retention {
     pub async fn hold_sweep_lock(&self) -> Result<Option<SweepLock>> {
         self.sweep_lock().await
     }
+}
+
+/// The tables retention deletes from (those with sealed columns): analyzed before a run,
+/// vacuumed after it.
+fn retention_tables() -> Vec<&'static str> {
+    super::coverage::SEALED_TABLES
+        .iter()
+        .map(|t| t.table)
+        .collect()
 }
