@@ -34,9 +34,9 @@ struct Args {
     /// Ingest messages per second in total, in batches of 100 (0: as fast as possible).
     #[arg(long, default_value_t = 5000)]
     ingest_rate: usize,
-    /// Items deleted per transaction (config retention_batch_size).
-    #[arg(long, default_value_t = 10_000)]
-    batch: u32,
+    /// Items deleted per transaction (config retention_batch_size; default: the backend's).
+    #[arg(long)]
+    batch: Option<u32>,
     /// Database URL (default: SQLite in a temporary data dir). The database must be empty.
     #[arg(long)]
     database: Option<String>,
@@ -293,7 +293,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "backend={} batch={} expired={} deleted={} sweep={:.2}s => {:.0} deleted/s; ingest during sweep: {} msgs in {:.2}s = {:.0} msgs/s, p50={:.1}ms p99={:.1}ms max={:.1}ms failures={}",
         backend(&args),
-        args.batch,
+        config.retention_batch(args.database.is_none()),
         SEED + copies,
         deleted,
         sweep.as_secs_f64(),

@@ -94,7 +94,7 @@ pub async fn open(
         max_media_bytes: config.max_media_bytes,
         platforms: PlatformClient::new(config.endpoints(), outbound),
         broadcast_rate: config.broadcast_rate_per_sec,
-        retention: config.retention_settings(),
+        retention: config.retention_settings(database.is_sqlite()),
         due_work_on_arrival: config.retry_interval_secs > 0,
     };
     let hafen = Hafen::new(infra, settings);

@@ -27,6 +27,9 @@ pub const DATABASE_FILE_NAME: &str = "hafen.db";
 /// systemd credential names (`LoadCredential=master-key:/etc/hafen/master.key`).
 pub const CREDENTIAL_MASTER_KEY: &str = "master-key";
 pub const CREDENTIAL_DATABASE_URL: &str = "database-url";
+/// `retention_batch_size` when unset, on SQLite and on PostgreSQL (measured: docs/benchmarks.md).
+pub const RETENTION_BATCH_SQLITE: u32 = 10_000;
+pub const RETENTION_BATCH_POSTGRES: u32 = 2_500;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -94,7 +97,8 @@ pub struct Config {
     /// weekday`), in UTC. Default: every night at 02:30. Empty: only `hafen retention run`.
     pub retention_schedule: String,
     /// Items deleted per transaction (small enough that ingest keeps going during a sweep).
-    pub retention_batch_size: u32,
+    /// Unset: the backend's own default (`RETENTION_BATCH_SQLITE`, `RETENTION_BATCH_POSTGRES`).
+    pub retention_batch_size: Option<u32>,
     /// A new retention rule set needs a second admin's approval before it applies.
     pub retention_require_approval: bool,
     /// Shortest period a retention rule may have, in days (0: no floor).
@@ -168,7 +172,7 @@ impl Default for Config {
             broadcast_rate_per_sec: 20,
             webhook_rate_per_ip: 1000,
             retention_schedule: "0 30 2 * * *".into(),
-            retention_batch_size: 10_000,
+            retention_batch_size: None,
             retention_require_approval: false,
             retention_min_period_days: 1,
             retention_approval_above_percent: 10,
@@ -306,7 +310,10 @@ impl Config {
         if self.retention_approval_above_percent > 100 {
             bail!("retention_approval_above_percent must be between 0 and 100");
         }
-        if !(100..=100_000).contains(&self.retention_batch_size) {
+        if self
+            .retention_batch_size
+            .is_some_and(|n| !(100..=100_000).contains(&n))
+        {
             bail!("retention_batch_size must be between 100 and 100000");
         }
         if !self.retention_schedule.trim().is_empty()
@@ -445,9 +452,21 @@ impl Config {
         }
     }
 
-    pub fn retention_settings(&self) -> crate::retention::RetentionSettings {
+    /// Items a retention batch deletes: the configured number, else the backend's default.
+    /// SQLite's batches hold its one writer, so larger ones sweep faster at ingest's expense;
+    /// PostgreSQL's run beside its writers, and smaller ones kept the deletion rate while
+    /// ingest's p99 fell (docs/benchmarks.md, docs/decisions.md).
+    pub fn retention_batch(&self, sqlite: bool) -> u32 {
+        self.retention_batch_size.unwrap_or(if sqlite {
+            RETENTION_BATCH_SQLITE
+        } else {
+            RETENTION_BATCH_POSTGRES
+        })
+    }
+
+    pub fn retention_settings(&self, sqlite: bool) -> crate::retention::RetentionSettings {
         crate::retention::RetentionSettings {
-            batch: i64::from(self.retention_batch_size),
+            batch: i64::from(self.retention_batch(sqlite)),
             require_approval: self.retention_require_approval,
             min_period: chrono::Duration::days(i64::from(self.retention_min_period_days)),
             approval_above_share: f64::from(self.retention_approval_above_percent.min(100)) / 100.0,

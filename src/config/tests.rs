@@ -38,6 +38,25 @@ fn defaults_are_valid_and_loopback_only() {
 }
 
 #[test]
+fn retention_batches_default_by_backend_and_a_set_size_wins_on_both() {
+    let unset = Config::from_toml_str("").unwrap();
+    assert_eq!(unset.retention_batch(true), 10_000);
+    assert_eq!(unset.retention_batch(false), 2_500);
+    assert_eq!(unset.retention_settings(false).batch, 2_500);
+    let set = Config::from_toml_str("retention_batch_size = 1000").unwrap();
+    assert_eq!(set.retention_batch(true), 1_000);
+    assert_eq!(set.retention_batch(false), 1_000);
+    assert_eq!(set.retention_settings(true).batch, 1_000);
+    for wrong in ["retention_batch_size = 99", "retention_batch_size = 100001"] {
+        let err = Config::from_toml_str(wrong).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("between 100 and 100000"),
+            "{err:#}"
+        );
+    }
+}
+
+#[test]
 fn a_config_text_is_parsed_and_validated() {
     let shipped = include_str!("../../packaging/hafen.toml");
     let config = Config::from_toml_str(shipped).unwrap();
