@@ -34,6 +34,8 @@ pub struct Channels {
     pub(crate) platforms: PlatformClient,
     /// Webhook signature failures, audited per channel, source and minute.
     pub(crate) webhook_rejections: Arc<rejections::RejectionTally>,
+    /// The channels webhooks name, opened, for two seconds after their read.
+    pub(crate) webhook_channels: Arc<registry::ChannelCache>,
     /// What the send path asks bots and consent (handed in: they sit above channels).
     pub(crate) gate: send::SendGate,
 }
@@ -52,6 +54,7 @@ impl Channels {
             max_media_bytes,
             platforms,
             webhook_rejections: Arc::default(),
+            webhook_channels: Arc::default(),
             gate,
         }
     }

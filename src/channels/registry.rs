@@ -2,7 +2,9 @@
 //! Secrets are sealed under the tenant's key, never returned (only whether each is set) and
 //! never logged.
 
+mod cache;
 mod secrets;
+pub(crate) use cache::ChannelCache;
 pub use secrets::*;
 
 use chrono::{DateTime, Utc};
@@ -368,7 +370,8 @@ impl Channels {
             .object("channel", id)
             .detail(format!("changed={}", changed.join(",")));
         let at = self.infra.clock.now();
-        self.infra
+        let written = self
+            .infra
             .store
             .write(move |conn| {
                 diesel::update(channels::table.filter(channels::id.eq(row.id.clone())))
@@ -376,7 +379,10 @@ impl Channels {
                     .execute(conn)?;
                 audit::append(conn, at, event.clone())
             })
-            .await?;
+            .await;
+        // Also after a failed write: whether it committed may be unknown.
+        self.webhook_channels.forget(id);
+        written?;
         Ok(view)
     }
 
@@ -404,27 +410,43 @@ impl Channels {
                 }
                 Ok(n)
             })
-            .await?;
-        if deleted == 0 {
+            .await;
+        // Also after a failed write: whether it committed may be unknown.
+        self.webhook_channels.forget(id);
+        if deleted? == 0 {
             return Err(Error::NotFound);
         }
         Ok(())
     }
 
     /// The channel a webhook names, with its secrets; NotFound unless it exists for `platform`.
+    /// Kept for two seconds after its read (`ChannelCache`): this instance's changes apply at
+    /// once, another instance's within that time.
     pub async fn channel_for_webhook(&self, platform: Platform, id: &str) -> Result<Channel> {
         if uuid::Uuid::try_parse(id).is_err() {
             return Err(Error::NotFound);
         }
-        let id_owned = id.to_string();
-        let row = self
-            .infra
-            .store
-            .read(move |conn| load(conn, None, &id_owned))
-            .await?
-            .filter(|r| r.platform == platform.as_str())
-            .ok_or(Error::NotFound)?;
-        self.open_channel(row).await
+        let cache = &self.webhook_channels;
+        let channel = match cache.fresh(id, self.infra.clock.now()) {
+            Some(channel) => channel,
+            None => {
+                let began = cache.read_begins();
+                let id_owned = id.to_string();
+                let row = self
+                    .infra
+                    .store
+                    .read(move |conn| load(conn, None, &id_owned))
+                    .await?
+                    .ok_or(Error::NotFound)?;
+                let channel = self.open_channel(row).await?;
+                cache.keep(began, &channel, self.infra.clock.now());
+                channel
+            }
+        };
+        if channel.platform != platform {
+            return Err(Error::NotFound);
+        }
+        Ok(channel)
     }
 
     /// A tenant's channel by id, with its secrets (send path).
