@@ -122,6 +122,23 @@ pub fn find_by_address_indexes(
     })
 }
 
+/// The blind address index each of these contacts of `tenant` has now; a deleted contact is
+/// absent. The writer confirms with it the contacts an ingest took from memory
+/// (`messages::ingest::known`).
+pub fn address_indexes_of(
+    conn: &mut DbConn,
+    tenant: &str,
+    ids: Vec<String>,
+) -> Result<HashMap<String, Vec<u8>>, StoreError> {
+    Ok(contacts::table
+        .filter(contacts::id.eq_any(ids))
+        .filter(crate::store::backend::only_checked(contacts::tenant_id).eq(tenant))
+        .select((contacts::id, contacts::address_index))
+        .load::<(String, Vec<u8>)>(conn)?
+        .into_iter()
+        .collect())
+}
+
 pub fn exists_with_address(
     conn: &mut DbConn,
     tenant: &str,

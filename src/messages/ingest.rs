@@ -2,7 +2,9 @@
 //! whole batch (or nothing) together with its audit entry.
 
 mod contact;
+mod known;
 pub(crate) use contact::*;
+pub(crate) use known::{AddressKey, KnownContacts};
 mod seal;
 pub(crate) use seal::*;
 
@@ -69,6 +71,13 @@ struct Prepared {
     status_events: Vec<serde_json::Value>,
     /// Contacts that move to a new address, announced by a message of the batch.
     address_changes: Vec<AddressChange>,
+    /// Contacts taken from memory (`known`) with the address index they were found under: the
+    /// write confirms that each still has it, or fails with `StoreError::Retry`.
+    confirm: Vec<(String, Vec<u8>)>,
+    /// Every contact the batch resolved, by address: remembered once the write committed.
+    seen: Vec<(AddressKey, String)>,
+    /// Every address the batch looked up: forgotten when the write finds memory out of date.
+    asked: Vec<AddressKey>,
 }
 
 impl Messages {
@@ -122,9 +131,10 @@ impl Messages {
                 .get(&event_slot)
                 .map(|p| (p.id.clone(), Arc::new(tenant_keys.within_period(&p.keys))))
                 .ok_or_else(|| Error::internal(anyhow::anyhow!("no event period key")))?;
-            let prepared = {
-                let (keys, tenant, tenant_keys, batch, statuses) = (
+            let mut prepared = {
+                let (keys, known, tenant, tenant_keys, batch, statuses) = (
                     self.infra.keys.clone(),
+                    self.known.clone(),
                     tenant.clone(),
                     tenant_keys.clone(),
                     batch.clone(),
@@ -139,11 +149,19 @@ impl Messages {
                     .store
                     .read(move |conn| {
                         Ok(prepare(
-                            conn, &keys, &tenant, &context, &batch, &statuses, now,
+                            conn,
+                            (&keys, &known),
+                            &tenant,
+                            &context,
+                            &batch,
+                            &statuses,
+                            now,
                         ))
                     })
                     .await??
             };
+            let seen = std::mem::take(&mut prepared.seen);
+            let asked = std::mem::take(&mut prepared.asked);
             let write = Write {
                 prepared,
                 event: AuditEvent::new(actor, "messages.ingest").tenant(tenant),
@@ -155,6 +173,7 @@ impl Messages {
                     for (id, keys) in new_keys {
                         self.infra.keys.remember(KeyOwner::Contact(id), keys);
                     }
+                    self.known.remember(seen);
                     if queued_work {
                         // Deliver events and fetch files now rather than at the next scheduled
                         // run; whatever fails is retried by the scheduler.
@@ -168,11 +187,13 @@ impl Messages {
                     if attempt < ATTEMPTS
                         && (matches!(e, StoreError::Retry) || e.is_unique_violation()) =>
                 {
-                    // A period key may have been destroyed meanwhile: look them up afresh.
+                    // A period key may have been destroyed meanwhile, or a contact taken from
+                    // memory erased or moved: look them up afresh.
                     self.periods.forget(&[]);
+                    self.known.forget(&asked);
                     tracing::debug!(
                         attempt,
-                        "concurrent insert of the same contact or message; preparing again"
+                        "a concurrent write changed a contact, message or period key; preparing again"
                     );
                 }
                 Err(e) if matches!(e, StoreError::Retry) || e.is_unique_violation() => break,
@@ -206,7 +227,7 @@ impl Context {
 /// Finds or creates each distinct contact and seals every field. Runs on a blocking thread.
 fn prepare(
     conn: &mut DbConn,
-    keyring: &KeyRing,
+    (keyring, known): (&KeyRing, &KnownContacts),
     tenant: &TenantId,
     context: &Context,
     batch: &[NewMessage],
@@ -222,12 +243,39 @@ fn prepare(
 
     // (channel, address index) -> (contact id, keys)
     let mut resolved: HashMap<(String, Vec<u8>), (String, Arc<OwnerKeys>)> = HashMap::new();
+    // Contacts this instance stored messages for lately are taken from memory; the writer
+    // confirms each of them (`Prepared::confirm`).
+    let mut assumed: BTreeMap<(&str, &Vec<u8>), String> = BTreeMap::new();
     let mut wanted: BTreeMap<&str, BTreeSet<&Vec<u8>>> = BTreeMap::new();
     for (message, index) in batch.iter().zip(&indexes) {
-        wanted
-            .entry(message.channel.as_str())
-            .or_default()
-            .insert(index);
+        let channel = message.channel.as_str();
+        match known.get(&AddressKey::new(t, channel, index)) {
+            Some(id) => {
+                assumed.insert((channel, index), id);
+            }
+            None => {
+                wanted.entry(channel).or_default().insert(index);
+            }
+        }
+    }
+    let assumed_ids: Vec<String> = assumed.values().cloned().collect();
+    let assumed_keys = crate::contacts::keys_of(keyring, conn, &assumed_ids)?;
+    let mut confirm = Vec::with_capacity(assumed.len());
+    for ((channel, index), id) in assumed {
+        match assumed_keys.get(&id) {
+            Some(keys) => {
+                resolved.insert(
+                    (channel.to_string(), index.clone()),
+                    (id.clone(), keys.clone()),
+                );
+                confirm.push((id, index.clone()));
+            }
+            // Its key is gone (erased or deleted): look the address up like any other.
+            None => {
+                known.forget(&[AddressKey::new(t, channel, index)]);
+                wanted.entry(channel).or_default().insert(index);
+            }
+        }
     }
     let mut existing = Vec::new();
     for (channel, channel_indexes) in wanted {
@@ -269,6 +317,13 @@ fn prepare(
         message_events: Vec::new(),
         status_events: Vec::with_capacity(statuses.len()),
         address_changes: Vec::new(),
+        confirm,
+        seen: Vec::new(),
+        asked: batch
+            .iter()
+            .zip(&indexes)
+            .map(|(m, index)| AddressKey::new(t, m.channel.as_str(), index))
+            .collect(),
     };
     let now_micros = to_micros(now);
     for status in statuses {
@@ -349,6 +404,18 @@ fn prepare(
         }
         prepared.messages.push(row);
     }
+    let moving: BTreeSet<&str> = prepared
+        .address_changes
+        .iter()
+        .map(|c| c.contact_id.as_str())
+        .collect();
+    // A contact moving to a new address is not remembered under its old one.
+    let seen = resolved
+        .iter()
+        .filter(|(_, (id, _))| !moving.contains(id.as_str()))
+        .map(|((channel, index), (id, _))| (AddressKey::new(t, channel, index), id.clone()))
+        .collect();
+    prepared.seen = seen;
     Ok(prepared)
 }
 
@@ -405,6 +472,7 @@ fn apply(conn: &mut DbConn, mut writes: Vec<Write>) -> Result<Vec<Applied>, Stor
         .flat_map(|w| w.prepared.period_ids.iter().cloned())
         .collect();
     crate::periods::ensure_live(conn, &period_ids)?;
+    confirm_known(conn, t, writes.iter().flat_map(|w| &w.prepared.confirm))?;
     for (contact, key) in writes.iter().flat_map(|w| &w.prepared.new_contacts) {
         if contacts::exists_with_address(conn, t, &contact.channel, &contact.address_index)? {
             return Err(StoreError::Retry);
@@ -546,4 +614,26 @@ fn apply(conn: &mut DbConn, mut writes: Vec<Write>) -> Result<Vec<Applied>, Stor
         applied.push((share.outcomes, write.prepared.new_keys, queued_work));
     }
     Ok(applied)
+}
+
+/// Each contact taken from memory must still be the one at its address: not erased (which
+/// replaces the index), moved to a new number or deleted since — here or on another instance.
+/// Checked in the writer's transaction, so nothing between the check and the commit changes
+/// it; otherwise `StoreError::Retry`, and the batch is prepared again from the database.
+fn confirm_known<'a>(
+    conn: &mut DbConn,
+    tenant: &str,
+    confirm: impl Iterator<Item = &'a (String, Vec<u8>)>,
+) -> Result<(), StoreError> {
+    let confirm: Vec<&(String, Vec<u8>)> = confirm.collect();
+    if confirm.is_empty() {
+        return Ok(());
+    }
+    let ids: BTreeSet<String> = confirm.iter().map(|(id, _)| id.clone()).collect();
+    let now = contacts::address_indexes_of(conn, tenant, ids.into_iter().collect())?;
+    if confirm.iter().all(|(id, index)| now.get(id) == Some(index)) {
+        Ok(())
+    } else {
+        Err(StoreError::Retry)
+    }
 }

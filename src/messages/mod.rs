@@ -26,6 +26,8 @@ pub struct Messages {
     pub(crate) periods: PeriodKeys,
     /// Who else wants freshly stored inbound messages (handed in: bots sit above messages).
     pub(crate) follow_ups: FollowUps,
+    /// Contacts recently written to, by address (`ingest::KnownContacts`).
+    pub(crate) known: std::sync::Arc<ingest::KnownContacts>,
 }
 
 impl Messages {
@@ -34,6 +36,7 @@ impl Messages {
             infra,
             periods,
             follow_ups,
+            known: Default::default(),
         }
     }
 }

@@ -988,6 +988,13 @@ async fn a_changed_number_moves_the_contact(backend: Backend) {
         "the same contact, now under the new number"
     );
     assert_eq!(after["address"], "12195555358");
+    // A new message from the old number is someone else's now: a new contact. (Ingest still
+    // remembers the old number as this contact's; the write finds that it moved.)
+    deliver(text_from("16505551234", "wamid.later")).await;
+    let later = contact_of("16505551234")
+        .await
+        .expect("a new contact for the old number");
+    assert_ne!(later["id"], id.as_str());
 
     deliver(text_from("12195555358", "wamid.after")).await;
     // Meta repeats a message sent before the change, from the old number: a duplicate, as the

@@ -17,6 +17,7 @@ both_backends!(
     an_unknown_end_waits_for_the_dpos_decision,
     a_hold_keeps_what_it_covers_until_released,
     kept_items_go_when_their_end_passes_even_if_the_rules_change,
+    a_message_after_an_erasure_starts_a_new_contact,
 );
 
 const HGB: &str = "§ 257 Abs. 1 Nr. 2, 3, Abs. 4 HGB";
@@ -566,3 +567,44 @@ async fn kept_items_go_when_their_end_passes_even_if_the_rules_change(backend: B
 }
 
 use chrono::TimeZone;
+
+/// Ingest remembers which contact an address belonged to (`messages::ingest::KnownContacts`),
+/// so that a known sender's message is sealed without reading the contact again. After an
+/// erasure that memory is wrong: the next message from the same address must start a new
+/// contact, readable under a key of its own, never join the erased one under its destroyed key.
+async fn a_message_after_an_erasure_starts_a_new_contact(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let dpo = app.token(&tenant, "dpo").await;
+    let admin = app.token(&tenant, "tenant_admin").await;
+    activate(&app, &tenant, &admin, &whatsapp_statutory_rest_none()).await;
+    let (_, erased) = message_at(&app, &tenant, "telegram", "777002", "2026-11-20T10:00:00Z").await;
+    let (_, again) = message_at(&app, &tenant, "telegram", "777002", "2026-11-21T10:00:00Z").await;
+    assert_eq!(again, erased, "one person, one contact");
+    let (_, status, outcome) = erase(&app, &tenant, &dpo, &erased).await;
+    assert_eq!(status, 200, "{outcome}");
+    assert_eq!(outcome["erased"], json!(true), "{outcome}");
+
+    let (message, contact) =
+        message_at(&app, &tenant, "telegram", "777002", "2026-11-22T10:00:00Z").await;
+    assert_ne!(contact, erased, "a new contact, not the erased one");
+    let (status, read) = app
+        .get(
+            &format!("/v1/tenants/{tenant}/messages/{message}"),
+            &app.admin_token,
+        )
+        .await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["body"], json!("Rechnung anbei"), "{read}");
+    assert_eq!(
+        count(
+            &app,
+            &format!("SELECT COUNT(*) AS n FROM messages WHERE contact_id = '{erased}'")
+        ),
+        0,
+        "nothing joined the erased contact"
+    );
+    // The new contact is remembered in turn.
+    let (_, next) = message_at(&app, &tenant, "telegram", "777002", "2026-11-23T10:00:00Z").await;
+    assert_eq!(next, contact);
+}

@@ -131,6 +131,9 @@ async fn two_instances_on_one_database_answer_every_request() {
     answers.assert_no_server_errors("channel changes across instances");
 
     let total = verify_acknowledged(&ta, &ledger, Some("old.")).await;
+    // After the check above: an erased contact's messages stay as unreadable tombstones.
+    erasure_reaches_the_other_instance(&ta, &tb, &answers).await;
+    answers.assert_no_server_errors("a delivery after an erasure at the other instance");
     verify_no_orphans(&a);
     a.kill();
     b.kill();
@@ -393,6 +396,80 @@ async fn channel_changes_reach_the_other_instance(
     seen_at_b(404, "deleted at A").await;
     let (gone, _) = answers.send(signed_with(tb, rotated, &delivery(5))).await;
     assert_eq!(gone, 404, "deleted at A, unknown at B");
+}
+
+/// A person erased through one instance writes again through the other, which remembers
+/// their contact from its own writes (`messages::ingest::KnownContacts`) and still holds
+/// the contact's key in its key cache: the message starts a new contact, readable under a key
+/// of its own, because the write checks what the instance remembered against the database.
+async fn erasure_reaches_the_other_instance(ta: &Target, tb: &Target, answers: &Answers) {
+    // Through the batch API: the WhatsApp channel's webhook is gone after the step before.
+    let address = "+4917099999999";
+    let from_person = |id: &str| {
+        tb.client
+            .post(tb.messages_url())
+            .bearer_auth(&tb.admin)
+            .json(&serde_json::json!({
+                "contact": {"channel": "whatsapp", "address": address},
+                "direction": "in", "kind": "text", "body": "Bitte löschen", "external_id": id,
+                "occurred_at": crate::process::wall_clock().to_rfc3339(),
+            }))
+    };
+    for id in ["erase.1", "erase.2"] {
+        let (status, body) = answers.send(from_person(id)).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let contact_of = || async {
+        let (status, found) = ta
+            .post_json(
+                "/contacts/lookup",
+                &serde_json::json!({"channel": "whatsapp", "address": address}),
+            )
+            .await;
+        assert_eq!(status, 200, "a contact has the address: {found}");
+        found["id"].as_str().unwrap().to_string()
+    };
+    let erased = contact_of().await;
+    let (_, request) = ta
+        .post_json(
+            "/requests",
+            &serde_json::json!({"kind": "erasure", "contact_id": erased}),
+        )
+        .await;
+    let id = request["id"].as_str().expect("a request");
+    let (status, outcome) = ta
+        .post_json(&format!("/requests/{id}/erase"), &serde_json::json!({}))
+        .await;
+    assert_eq!(
+        (status, &outcome["erased"]),
+        (200, &Value::Bool(true)),
+        "{outcome}"
+    );
+
+    let (status, body) = answers.send(from_person("erase.3")).await;
+    assert_eq!(status, 201, "{body}");
+    let contact = contact_of().await;
+    assert_ne!(contact, erased, "a new contact, not the erased one");
+    let messages: Value = ta
+        .client
+        .get(format!(
+            "{}/v1/tenants/{}/contacts/{contact}/messages",
+            ta.base, ta.tenant
+        ))
+        .bearer_auth(&ta.admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = messages["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap_or("(unreadable)"))
+        .collect();
+    assert_eq!(bodies, ["Bitte löschen"], "{messages}");
 }
 
 /// A retention run started on both instances at once runs once, with one certificate.
