@@ -123,20 +123,27 @@ pub fn find_by_address_indexes(
 }
 
 /// The blind address index each of these contacts of `tenant` has now; a deleted contact is
-/// absent. The writer confirms with it the contacts an ingest took from memory
-/// (`messages::ingest::known`).
+/// absent. The writer confirms with it the contacts an ingest resolved before it (from the
+/// database or from memory, `messages::ingest::known`). On PostgreSQL the rows stay locked
+/// until the writer's commit (`FOR NO KEY UPDATE`, in id order): with several writers a group
+/// does not hold the chain lock from its start, and an erasure committing between this check
+/// and the commit would otherwise put the message under the erased contact. The group moves
+/// these contacts' `last_message_at` anyway, which takes the same lock.
 pub fn address_indexes_of(
     conn: &mut DbConn,
     tenant: &str,
     ids: Vec<String>,
 ) -> Result<HashMap<String, Vec<u8>>, StoreError> {
-    Ok(contacts::table
+    let query = contacts::table
         .filter(contacts::id.eq_any(ids))
         .filter(crate::store::backend::only_checked(contacts::tenant_id).eq(tenant))
         .select((contacts::id, contacts::address_index))
-        .load::<(String, Vec<u8>)>(conn)?
-        .into_iter()
-        .collect())
+        .order(contacts::id);
+    let rows: Vec<(String, Vec<u8>)> = match conn {
+        DbConn::Postgres(c) => query.for_no_key_update().load(c)?,
+        DbConn::Sqlite(_) => query.load(conn)?,
+    };
+    Ok(rows.into_iter().collect())
 }
 
 pub fn exists_with_address(

@@ -71,8 +71,9 @@ struct Prepared {
     status_events: Vec<serde_json::Value>,
     /// Contacts that move to a new address, announced by a message of the batch.
     address_changes: Vec<AddressChange>,
-    /// Contacts taken from memory (`known`) with the address index they were found under: the
-    /// write confirms that each still has it, or fails with `StoreError::Retry`.
+    /// Every existing contact the batch resolved, from memory (`known`) or from the database,
+    /// with the address index it was found under: the write confirms that each still has it,
+    /// or fails with `StoreError::Retry`.
     confirm: Vec<(String, Vec<u8>)>,
     /// Every contact the batch resolved, by address: remembered once the write committed.
     seen: Vec<(AddressKey, String)>,
@@ -302,6 +303,8 @@ fn prepare(
             (row.channel.clone(), row.address_index.clone()),
             (row.id.clone(), keys.clone()),
         );
+        // Read on another connection than the write's: an erasure may commit in between.
+        confirm.push((row.id, row.address_index));
     }
 
     let mut prepared = Prepared {
@@ -616,10 +619,12 @@ fn apply(conn: &mut DbConn, mut writes: Vec<Write>) -> Result<Vec<Applied>, Stor
     Ok(applied)
 }
 
-/// Each contact taken from memory must still be the one at its address: not erased (which
-/// replaces the index), moved to a new number or deleted since — here or on another instance.
-/// Checked in the writer's transaction, so nothing between the check and the commit changes
-/// it; otherwise `StoreError::Retry`, and the batch is prepared again from the database.
+/// Each existing contact the batch resolved (from memory, or read on another connection before
+/// the write) must still be the one at its address: not erased (which replaces the index),
+/// moved to a new number or deleted since — here or on another instance. Checked in the
+/// writer's transaction, the rows locked until its commit on PostgreSQL
+/// (`contacts::address_indexes_of`); otherwise `StoreError::Retry`, and the batch is prepared
+/// again from the database.
 fn confirm_known<'a>(
     conn: &mut DbConn,
     tenant: &str,
