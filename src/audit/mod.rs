@@ -174,7 +174,7 @@ pub fn append(conn: &mut DbConn, at: DateTime<Utc>, event: AuditEvent) -> Result
     }
 }
 
-/// Links `entries` into the chain in order (PostgreSQL: one statement per 500).
+/// Links `entries` into the chain in order (PostgreSQL: one statement for all).
 fn append_all(conn: &mut DbConn, entries: Vec<Pending>) -> Result<(), StoreError> {
     if entries.is_empty() {
         return Ok(());
@@ -205,13 +205,7 @@ fn append_all(conn: &mut DbConn, entries: Vec<Pending>) -> Result<(), StoreError
         rows.push(row);
     }
     match conn {
-        DbConn::Postgres(c) => {
-            for chunk in rows.chunks(500) {
-                diesel::insert_into(audit_log::table)
-                    .values(chunk)
-                    .execute(c)?;
-            }
-        }
+        DbConn::Postgres(c) => insert_all_postgres(c, &rows)?,
         // Diesel's SQLite backend has no multi-row VALUES; the statements are prepared once
         // and run inside the writer's transaction, so each is cheap.
         DbConn::Sqlite(c) => {
@@ -222,6 +216,47 @@ fn append_all(conn: &mut DbConn, entries: Vec<Pending>) -> Result<(), StoreError
             }
         }
     }
+    Ok(())
+}
+
+/// One statement of fixed text for any number of entries, one array per column, so that it
+/// stays prepared on the writer's connection (`kept_prepared`; a multi-row `VALUES` list was
+/// parsed and planned again for every group).
+fn insert_all_postgres(c: &mut diesel::PgConnection, rows: &[AuditRow]) -> Result<(), StoreError> {
+    use diesel::sql_types::{Array, BigInt, Binary, Nullable, Text};
+    let query = diesel::sql_query(
+        "INSERT INTO audit_log (seq, at, tenant_id, actor, action, object_type, object_id, \
+           detail, prev_hash, hash) \
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
+           $6::text[], $7::text[], $8::text[], $9::bytea[], $10::bytea[])",
+    )
+    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.seq).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.at).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(
+        rows.iter()
+            .map(|r| r.tenant_id.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.actor.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.action.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(
+        rows.iter()
+            .map(|r| r.object_type.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Text>>, _>(
+        rows.iter()
+            .map(|r| r.object_id.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.detail.as_deref()).collect::<Vec<_>>())
+    .bind::<Array<Binary>, _>(
+        rows.iter()
+            .map(|r| r.prev_hash.as_slice())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Binary>, _>(rows.iter().map(|r| r.hash.as_slice()).collect::<Vec<_>>());
+    crate::store::backend::kept_prepared(query).run(c)?;
     Ok(())
 }
 

@@ -281,14 +281,17 @@ pub fn touch_last_messages(
         DbConn::Postgres(c) => {
             let ids: Vec<&str> = latest.keys().map(String::as_str).collect();
             let ats: Vec<i64> = latest.values().copied().collect();
-            diesel::sql_query(
-                "UPDATE contacts SET last_message_at = v.at \
-                 FROM unnest($1::text[], $2::bigint[]) AS v(id, at) \
-                 WHERE contacts.id = v.id AND contacts.last_message_at < v.at",
+            // Each contact found by its primary key, whatever the plan: a join from
+            // `unnest(…)` got a generic plan that read every contact (a hash join).
+            crate::store::backend::kept_prepared(
+                diesel::sql_query(
+                    "UPDATE contacts c SET last_message_at = $2[array_position($1, c.id)] \
+                     WHERE c.id = ANY($1) AND c.last_message_at < $2[array_position($1, c.id)]",
+                )
+                .bind::<Array<Text>, _>(ids)
+                .bind::<Array<BigInt>, _>(ats),
             )
-            .bind::<Array<Text>, _>(ids)
-            .bind::<Array<BigInt>, _>(ats)
-            .execute(c)?;
+            .run(c)?;
         }
         DbConn::Sqlite(_) => {
             for (id, at) in latest {

@@ -565,8 +565,11 @@ fn apply(conn: &mut DbConn, mut writes: Vec<Write>) -> Result<Vec<Applied>, Stor
     for chunk in fresh.chunks(1000) {
         super::insert_many(conn, chunk)?;
     }
+    // Receipts come for what was sent, never for a message someone sent in: only outgoing
+    // messages (sent through another system, imported) can have a receipt waiting for them.
     let fresh_indexes: Vec<(Vec<u8>, String)> = fresh
         .iter()
+        .filter(|m| m.direction == super::Direction::Out.as_str())
         .filter_map(|m| m.external_index.clone().map(|i| (i, m.id.clone())))
         .collect();
     status::attach_pending(conn, t, &fresh_indexes)?;

@@ -107,31 +107,34 @@ pub fn find_by_external_indexes(
         return Ok(Vec::new());
     }
     match conn {
-        // Many indexes (a merged writer group, a batch) on PostgreSQL: one probe of the unique
-        // (external index, tenant) index per id, forced by the `LATERAL … LIMIT 1` whatever the
-        // statistics say. Without statistics (a young table: autovacuum analyzes after a
-        // minute) PostgreSQL guessed a tenant matches few rows and read them all instead — as
-        // `external_index = ANY(…)` (122 ms for 800 indexes among 100 000 messages) and still
-        // as a plain join from the array (24 ms: a hash of the tenant's messages); probed, 1.2 ms.
-        DbConn::Postgres(c) if indexes.len() > 1 => {
+        // PostgreSQL: one probe of the unique (external index, tenant) index per id, forced by
+        // the `LATERAL … LIMIT 1` whatever the statistics say — so the statement can stay
+        // prepared with a generic plan. Without statistics (a young table: autovacuum analyzes
+        // after a minute) PostgreSQL guessed a tenant matches few rows and read them all
+        // instead — as `external_index = ANY(…)` (122 ms for 800 indexes among 100 000
+        // messages; a cached generic plan of it scanned the tenant's messages for every webhook
+        // delivery, 3.4 ms each at 20 000 messages, growing) and still as a plain join from the
+        // array (24 ms: a hash of the tenant's messages); probed, 1.2 ms.
+        DbConn::Postgres(c) => {
             use diesel::sql_types::{Array, Binary, Text};
-            Ok(diesel::sql_query(
-                "SELECT found.external_index, found.id, found.contact_id \
-                 FROM unnest($2::bytea[]) AS wanted(ix) \
-                 CROSS JOIN LATERAL (SELECT m.external_index, m.id, m.contact_id FROM messages m \
-                   WHERE m.external_index = wanted.ix AND m.tenant_id = $1 LIMIT 1) AS found",
+            Ok(crate::store::backend::kept_prepared(
+                diesel::sql_query(
+                    "SELECT found.external_index, found.id, found.contact_id \
+                     FROM unnest($2::bytea[]) AS wanted(ix) \
+                     CROSS JOIN LATERAL (SELECT m.external_index, m.id, m.contact_id \
+                       FROM messages m \
+                       WHERE m.external_index = wanted.ix AND m.tenant_id = $1 LIMIT 1) AS found",
+                )
+                .bind::<Text, _>(tenant)
+                .bind::<Array<Binary>, _>(indexes),
             )
-            .bind::<Text, _>(tenant)
-            .bind::<Array<Binary>, _>(indexes)
             .load::<ExternalRow>(c)?
             .into_iter()
             .map(|r| (r.external_index, r.id, r.contact_id))
             .collect())
         }
-        // Planned per execution even for one index: a cached generic plan on PostgreSQL, made
-        // while the table was nearly empty, scanned the tenant's messages for every webhook
-        // delivery (3.4 ms each at 20 000 messages, growing).
-        _ => Ok(messages::table
+        // SQLite parses an `IN (…)` list anew each time (microseconds).
+        DbConn::Sqlite(_) => Ok(messages::table
             .filter(messages::tenant_id.eq(tenant))
             .filter(messages::external_index.eq_any(indexes))
             .filter(crate::store::backend::plan_with_actual_values())
@@ -157,11 +160,7 @@ pub fn insert_many(conn: &mut DbConn, rows: &[MessageRow]) -> Result<(), StoreEr
         return Ok(());
     }
     match conn {
-        DbConn::Postgres(c) => {
-            diesel::insert_into(messages::table)
-                .values(rows)
-                .execute(c)?;
-        }
+        DbConn::Postgres(c) => insert_many_postgres(c, rows)?,
         DbConn::Sqlite(c) => {
             for row in rows {
                 diesel::insert_into(messages::table)
@@ -170,6 +169,52 @@ pub fn insert_many(conn: &mut DbConn, rows: &[MessageRow]) -> Result<(), StoreEr
             }
         }
     }
+    Ok(())
+}
+
+/// One statement of fixed text for any number of rows, one array per column, so that it stays
+/// prepared (`kept_prepared`): a multi-row `VALUES` list was parsed and planned again for every
+/// writer group.
+fn insert_many_postgres(
+    c: &mut diesel::PgConnection,
+    rows: &[MessageRow],
+) -> Result<(), StoreError> {
+    use diesel::sql_types::{Array, BigInt, Binary, Bool, Nullable, Text};
+    fn column<'a, T>(rows: &'a [MessageRow], field: impl Fn(&'a MessageRow) -> T) -> Vec<T> {
+        rows.iter().map(field).collect()
+    }
+    let text = |field: fn(&MessageRow) -> &String| column(rows, move |r| field(r).as_str());
+    let query = diesel::sql_query(
+        "INSERT INTO messages (id, tenant_id, contact_id, channel, direction, kind, \
+           occurred_at, received_at, external_index, external_id_sealed, body_sealed, raw_sealed, \
+           channel_id, delivery_status, delivery_status_at, idempotency_index, period_key_id, \
+           content_deleted_at, business_letter, sent_by_bot) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+           $6::text[], $7::bigint[], $8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[], \
+           $12::bytea[], $13::text[], $14::text[], $15::bigint[], $16::bytea[], $17::text[], \
+           $18::bigint[], $19::boolean[], $20::text[])",
+    )
+    .bind::<Array<Text>, _>(text(|r| &r.id))
+    .bind::<Array<Text>, _>(text(|r| &r.tenant_id))
+    .bind::<Array<Text>, _>(text(|r| &r.contact_id))
+    .bind::<Array<Text>, _>(text(|r| &r.channel))
+    .bind::<Array<Text>, _>(text(|r| &r.direction))
+    .bind::<Array<Text>, _>(text(|r| &r.kind))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.occurred_at))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.received_at))
+    .bind::<Array<Nullable<Binary>>, _>(column(rows, |r| r.external_index.as_deref()))
+    .bind::<Array<Nullable<Binary>>, _>(column(rows, |r| r.external_id_sealed.as_deref()))
+    .bind::<Array<Nullable<Binary>>, _>(column(rows, |r| r.body_sealed.as_deref()))
+    .bind::<Array<Nullable<Binary>>, _>(column(rows, |r| r.raw_sealed.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.channel_id.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.delivery_status.as_deref()))
+    .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.delivery_status_at))
+    .bind::<Array<Nullable<Binary>>, _>(column(rows, |r| r.idempotency_index.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.period_key_id.as_deref()))
+    .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.content_deleted_at))
+    .bind::<Array<Bool>, _>(column(rows, |r| r.business_letter))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.sent_by_bot.as_deref()));
+    crate::store::backend::kept_prepared(query).run(c)?;
     Ok(())
 }
 

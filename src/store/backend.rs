@@ -210,6 +210,69 @@ pub fn plan_with_actual_values() -> diesel::expression::SqlLiteral<diesel::sql_t
     diesel::dsl::sql::<diesel::sql_types::Bool>("TRUE")
 }
 
+/// A hand-written PostgreSQL statement that diesel keeps prepared on its connection, found by
+/// its text. `diesel::sql_query` never is (diesel cannot know the text is fixed), and neither is
+/// a multi-row `VALUES` list (its text grows with the rows); on the writer's connections such
+/// statements were parsed and planned again for every group — a fifth of the time PostgreSQL
+/// spent per webhook group (docs/benchmarks.md). Only for statements whose text is fixed and
+/// whose plan cannot go wrong when PostgreSQL switches to a generic plan after five runs: one
+/// probe of a unique index per element of an array (`LATERAL … LIMIT`, `= ANY` on a primary
+/// key) or an `INSERT … SELECT FROM unnest(…)`. Checked with `force_generic_plan` on an
+/// empty table and on a full one.
+pub fn kept_prepared<Q>(query: Q) -> KeptPrepared<Q> {
+    KeptPrepared(query)
+}
+
+/// See [`kept_prepared`].
+pub struct KeptPrepared<Q>(Q);
+
+impl<Q> KeptPrepared<Q>
+where
+    Q: diesel::query_builder::Query<SqlType = diesel::sql_types::Untyped>
+        + diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    /// Runs a statement that answers no rows (an INSERT, an UPDATE). Not `execute`: diesel
+    /// hands it on by reference there, and the reference asks `Q`, not this wrapper, whether
+    /// it may be cached — so it never would be. `load` hands it on whole.
+    pub fn run(self, conn: &mut diesel::PgConnection) -> diesel::QueryResult<()> {
+        use diesel::connection::{DefaultLoadingMode, LoadConnection};
+        let rows = LoadConnection::<DefaultLoadingMode>::load(conn, self)?;
+        for row in rows {
+            row?;
+        }
+        Ok(())
+    }
+}
+
+impl<Q> diesel::query_builder::QueryFragment<diesel::pg::Pg> for KeptPrepared<Q>
+where
+    Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        pass: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    // The one difference to `Q`: its text is fixed, so it may be cached by that text.
+    fn is_safe_to_cache_prepared(&self, _backend: &diesel::pg::Pg) -> diesel::QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q> diesel::query_builder::QueryId for KeptPrepared<Q> {
+    // No type of its own: diesel then keys its cache by the statement's text and bind types.
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for KeptPrepared<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q, Conn> diesel::RunQueryDsl<Conn> for KeptPrepared<Q> {}
+
 /// `column` as a value rows found otherwise are checked against, never the key to find them by:
 /// `only_checked(messages::tenant_id).eq(tenant)` beside `messages::id.eq_any(ids)`. Without
 /// statistics SQLite estimates `tenant_id = ?` on an index leading with the tenant as more

@@ -934,3 +934,165 @@ fn a_message_refers_to_the_contact_of_its_own_tenant_in_one_check_on_postgresql(
     assert_eq!(stored.n, 1);
     drop(conn);
 }
+
+/// A message row with every column set to a value of its own (`full`), or only those a row
+/// must have.
+fn message_row(tenant: &str, contact: &str, n: u32, full: bool) -> hafen::messages::MessageRow {
+    let bytes = |tag: u8| full.then(|| vec![tag, (n % 251) as u8, 7]);
+    let text = |tag: &str| full.then(|| format!("{tag}-{n}"));
+    hafen::messages::MessageRow {
+        id: format!("m{n:04}"),
+        tenant_id: tenant.to_string(),
+        contact_id: contact.to_string(),
+        channel: "whatsapp".into(),
+        direction: "in".into(),
+        kind: "text".into(),
+        occurred_at: 1_000 + i64::from(n),
+        received_at: 2_000 + i64::from(n),
+        // Unique per message: the platform's id and the caller's idempotency key.
+        external_index: full.then(|| n.to_be_bytes().to_vec()),
+        external_id_sealed: bytes(2),
+        body_sealed: bytes(3),
+        raw_sealed: bytes(4),
+        channel_id: text("channel"),
+        delivery_status: text("status"),
+        delivery_status_at: full.then_some(3_000 + i64::from(n)),
+        idempotency_index: full.then(|| [n.to_be_bytes(), [5; 4]].concat()),
+        period_key_id: text("period"),
+        content_deleted_at: full.then_some(4_000 + i64::from(n)),
+        business_letter: full,
+        sent_by_bot: text("bot"),
+    }
+}
+
+/// A writer group's messages go in with one statement (on PostgreSQL one array per column):
+/// what is read back is what was written, column for column, set or not.
+#[test]
+fn a_group_of_messages_is_stored_column_for_column() {
+    use hafen::messages::MessageRow;
+    use hafen::store::schema::messages;
+    const TENANT: &str = "01900000-0000-7000-8000-000000000006";
+    for backend in [
+        crate::support::Backend::Sqlite,
+        crate::support::Backend::Postgres,
+    ] {
+        if backend == crate::support::Backend::Postgres && !postgres_available() {
+            return;
+        }
+        let (mut conn, _db, _dir) = migrated(backend);
+        tenant_and_contact(&mut conn, TENANT, "c0");
+        let rows: Vec<MessageRow> = (0..4)
+            .map(|n| message_row(TENANT, "c0", n, n % 2 == 0))
+            .collect();
+        hafen::messages::insert_many(&mut conn, &rows).unwrap();
+        let stored: Vec<MessageRow> = messages::table
+            .order(messages::id)
+            .select(MessageRow::as_select())
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(format!("{stored:#?}"), format!("{rows:#?}"), "{backend:?}");
+    }
+}
+
+/// Rows of `table` this transaction read, by any scan (PostgreSQL).
+fn rows_read(conn: &mut DbConn, table: &str) -> i64 {
+    let read: Count = diesel::sql_query(format!(
+        "SELECT COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0) AS n \
+         FROM pg_stat_xact_user_tables WHERE relname = '{table}'"
+    ))
+    .get_result(conn)
+    .unwrap();
+    read.n
+}
+
+#[derive(QueryableByName)]
+struct PreparedStatement {
+    #[diesel(sql_type = Text)]
+    statement: String,
+}
+
+/// What the writer sends PostgreSQL for every group — the messages' insert, the lookup of
+/// their platform ids, the contacts' `last_message_at` — stays prepared on its connection
+/// (parsed once, not per group: docs/benchmarks.md), so PostgreSQL may answer it with a
+/// generic plan, made perhaps while the tables were young. Under such a plan each statement
+/// still reads only the rows it names (`UPDATE … FROM unnest(…)` read every contact).
+#[test]
+fn the_writers_statements_stay_prepared_and_read_only_their_rows_under_a_generic_plan() {
+    const TENANT: &str = "01900000-0000-7000-8000-000000000007";
+    if !postgres_available() {
+        return;
+    }
+    let (mut conn, _db, _dir) = migrated(crate::support::Backend::Postgres);
+    for table in ["messages", "contacts"] {
+        // No statistics but those the test makes.
+        diesel::sql_query(format!(
+            "ALTER TABLE {table} SET (autovacuum_enabled = false)"
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+    tenant_and_contact(&mut conn, TENANT, "c0");
+    // A thousand contacts with statistics: there a join of the contacts to `unnest(…)` was
+    // planned as a hash join that read them all (a table of a few pages is read whole under any
+    // plan; at several thousands the join probed).
+    diesel::sql_query(format!(
+        "INSERT INTO contacts (id, tenant_id, channel, address_index, address_sealed, first_seen_at, last_message_at) \
+         SELECT 'c' || n, '{TENANT}', 'whatsapp', int4send(n), int4send(n), 0, 0 \
+         FROM generate_series(1, 1000) AS n"
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    diesel::sql_query("ANALYZE contacts")
+        .execute(&mut conn)
+        .unwrap();
+    diesel::sql_query("SET plan_cache_mode = force_generic_plan")
+        .execute(&mut conn)
+        .unwrap();
+    let rows: Vec<_> = (0..300)
+        .map(|n| message_row(TENANT, &format!("c{}", n % 1000), n, true))
+        .collect();
+    for group in rows.chunks(100) {
+        hafen::messages::insert_many(&mut conn, group).unwrap();
+    }
+    conn.transaction(|conn| {
+        let before = rows_read(conn, "messages");
+        let wanted: Vec<Vec<u8>> = (0..10u32).map(|n| n.to_be_bytes().to_vec()).collect();
+        let found = hafen::messages::find_by_external_indexes(conn, TENANT, wanted).unwrap();
+        assert_eq!(found.len(), 10);
+        let read = rows_read(conn, "messages") - before;
+        assert!(read <= 10, "{read} messages read for 10 ids");
+
+        let before = rows_read(conn, "contacts");
+        let latest = BTreeMap::from([("c1".to_string(), 9_999), ("c2".to_string(), 9_999)]);
+        hafen::contacts::touch_last_messages(conn, &latest).unwrap();
+        let read = rows_read(conn, "contacts") - before;
+        assert!(read <= 2, "{read} contacts read for 2");
+        Ok::<_, diesel::result::Error>(())
+    })
+    .unwrap();
+    let touched: Count =
+        diesel::sql_query("SELECT count(*) AS n FROM contacts WHERE last_message_at = 9999")
+            .get_result(&mut conn)
+            .unwrap();
+    assert_eq!(touched.n, 2);
+    let prepared: Vec<PreparedStatement> =
+        diesel::sql_query("SELECT statement FROM pg_prepared_statements")
+            .load(&mut conn)
+            .unwrap();
+    for statement in [
+        "INSERT INTO messages",
+        "CROSS JOIN LATERAL (SELECT m.external_index",
+        "UPDATE contacts c SET last_message_at",
+    ] {
+        let kept = prepared
+            .iter()
+            .filter(|p| p.statement.contains(statement))
+            .count();
+        assert_eq!(
+            kept,
+            1,
+            "{statement}: prepared {kept} times in {:#?}",
+            prepared.iter().map(|p| &p.statement).collect::<Vec<_>>()
+        );
+    }
+}
