@@ -119,15 +119,19 @@ pub fn bump_all(conn: &mut DbConn, statuses: &[(&str, &str, i64)]) -> Result<(),
             let ids: Vec<&str> = moves.iter().map(|m| m.0.as_str()).collect();
             let statuses: Vec<&str> = moves.iter().map(|m| m.1).collect();
             let ats: Vec<i64> = moves.iter().map(|m| m.2).collect();
-            diesel::sql_query(
-                "UPDATE messages SET delivery_status = v.status, delivery_status_at = v.at \
-                 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(id, status, at) \
-                 WHERE messages.id = v.id",
+            // Kept prepared; each message found by its primary key whatever the plan (a join
+            // with `unnest(…)` may get a generic hash join that reads every message).
+            crate::store::backend::kept_prepared(
+                diesel::sql_query(
+                    "UPDATE messages m SET delivery_status = $2[array_position($1, m.id)], \
+                       delivery_status_at = $3[array_position($1, m.id)] \
+                     WHERE m.id = ANY($1)",
+                )
+                .bind::<Array<Text>, _>(ids)
+                .bind::<Array<Text>, _>(statuses)
+                .bind::<Array<BigInt>, _>(ats),
             )
-            .bind::<Array<Text>, _>(ids)
-            .bind::<Array<Text>, _>(statuses)
-            .bind::<Array<BigInt>, _>(ats)
-            .execute(c)?;
+            .run(c)?;
         }
         _ => {
             for (id, status, at) in &moves {
@@ -169,17 +173,57 @@ pub fn store(
     Ok(rows)
 }
 
-/// Inserts status rows: one multi-row statement per 1000 on PostgreSQL (a round trip each would
-/// dominate a burst of receipts), one cached statement per row on SQLite (in-process, as cheap).
+/// Inserts status rows: one statement on PostgreSQL (a round trip each would dominate a burst
+/// of receipts), one array per column so that its text is fixed and it stays prepared
+/// (`kept_prepared`); one cached statement per row on SQLite (in-process, as cheap).
 fn insert_many(conn: &mut DbConn, rows: &[StatusRow]) -> Result<(), StoreError> {
     match conn {
         DbConn::Postgres(c) => {
-            // 11 columns × 1000 rows stays below the 65 535 bound parameters of a statement.
-            for chunk in rows.chunks(1000) {
-                diesel::insert_into(message_statuses::table)
-                    .values(chunk)
-                    .execute(c)?;
-            }
+            use diesel::sql_types::{Array, BigInt, Binary, Nullable, Text};
+            let query = diesel::sql_query(
+                "INSERT INTO message_statuses (id, tenant_id, channel, external_index, \
+                   message_id, status, occurred_at, received_at, errors_sealed, raw_sealed, \
+                   period_key_id) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], \
+                   $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bytea[], \
+                   $10::bytea[], $11::text[])",
+            )
+            .bind::<Array<Text>, _>(rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(
+                rows.iter()
+                    .map(|r| r.tenant_id.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Text>, _>(rows.iter().map(|r| r.channel.as_str()).collect::<Vec<_>>())
+            .bind::<Array<Binary>, _>(
+                rows.iter()
+                    .map(|r| r.external_index.as_slice())
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Nullable<Text>>, _>(
+                rows.iter()
+                    .map(|r| r.message_id.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Text>, _>(rows.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.occurred_at).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.received_at).collect::<Vec<_>>())
+            .bind::<Array<Nullable<Binary>>, _>(
+                rows.iter()
+                    .map(|r| r.errors_sealed.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Nullable<Binary>>, _>(
+                rows.iter()
+                    .map(|r| r.raw_sealed.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Nullable<Text>>, _>(
+                rows.iter()
+                    .map(|r| r.period_key_id.as_deref())
+                    .collect::<Vec<_>>(),
+            );
+            crate::store::backend::kept_prepared(query).run(c)?;
         }
         DbConn::Sqlite(c) => {
             for row in rows {

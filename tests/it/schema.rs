@@ -965,12 +965,14 @@ fn message_row(tenant: &str, contact: &str, n: u32, full: bool) -> hafen::messag
     }
 }
 
-/// A writer group's messages go in with one statement (on PostgreSQL one array per column):
-/// what is read back is what was written, column for column, set or not.
+/// A writer group's messages and receipts go in with one statement each (on PostgreSQL one
+/// array per column): what is read back is what was written, column for column, set or not,
+/// and the receipts move their messages' status (on PostgreSQL in one statement for several).
 #[test]
 fn a_group_of_messages_is_stored_column_for_column() {
+    use hafen::messages::status::StatusRow;
     use hafen::messages::MessageRow;
-    use hafen::store::schema::messages;
+    use hafen::store::schema::{message_statuses, messages};
     const TENANT: &str = "01900000-0000-7000-8000-000000000006";
     for backend in [
         crate::support::Backend::Sqlite,
@@ -991,6 +993,57 @@ fn a_group_of_messages_is_stored_column_for_column() {
             .load(&mut conn)
             .unwrap();
         assert_eq!(format!("{stored:#?}"), format!("{rows:#?}"), "{backend:?}");
+
+        // Receipts, likewise: two for stored messages (their status moves), one waiting.
+        let receipt = |id: &str, index: u32, status: &str, at: i64, full: bool| StatusRow {
+            id: id.to_string(),
+            tenant_id: TENANT.to_string(),
+            channel: "whatsapp".into(),
+            external_index: index.to_be_bytes().to_vec(),
+            message_id: None,
+            status: status.into(),
+            occurred_at: at,
+            received_at: at + 1,
+            errors_sealed: full.then(|| vec![9, 9]),
+            raw_sealed: full.then(|| vec![8]),
+            period_key_id: full.then(|| format!("period-{id}")),
+        };
+        let receipts = vec![
+            receipt("s1", 0, "delivered", 5_000, true),
+            receipt("s2", 2, "read", 6_000, false),
+            receipt("s3", 77, "read", 7_000, true),
+        ];
+        let answered = hafen::messages::status::store(&mut conn, TENANT, receipts).unwrap();
+        let kept: Vec<StatusRow> = message_statuses::table
+            .order(message_statuses::id)
+            .select(StatusRow::as_select())
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(
+            format!("{kept:#?}"),
+            format!("{answered:#?}"),
+            "{backend:?}"
+        );
+        let matched: Vec<Option<&str>> = kept.iter().map(|r| r.message_id.as_deref()).collect();
+        assert_eq!(matched, [Some("m0000"), Some("m0002"), None], "{backend:?}");
+        let moved: Vec<(String, Option<String>, Option<i64>)> = messages::table
+            .filter(messages::id.eq_any(["m0000", "m0002"]))
+            .order(messages::id)
+            .select((
+                messages::id,
+                messages::delivery_status,
+                messages::delivery_status_at,
+            ))
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(
+            moved,
+            [
+                ("m0000".into(), Some("delivered".into()), Some(5_000)),
+                ("m0002".into(), Some("read".into()), Some(6_000)),
+            ],
+            "{backend:?}"
+        );
     }
 }
 
@@ -1012,7 +1065,8 @@ struct PreparedStatement {
 }
 
 /// What the writer sends PostgreSQL for every group — the messages' insert, the lookup of
-/// their platform ids, the contacts' `last_message_at` — stays prepared on its connection
+/// their platform ids, the contacts' `last_message_at`, the receipts' insert and the status
+/// they move — stays prepared on its connection
 /// (parsed once, not per group: docs/benchmarks.md), so PostgreSQL may answer it with a
 /// generic plan, made perhaps while the tables were young. Under such a plan each statement
 /// still reads only the rows it names (`UPDATE … FROM unnest(…)` read every contact).
@@ -1048,7 +1102,8 @@ fn the_writers_statements_stay_prepared_and_read_only_their_rows_under_a_generic
     diesel::sql_query("SET plan_cache_mode = force_generic_plan")
         .execute(&mut conn)
         .unwrap();
-    let rows: Vec<_> = (0..300)
+    // Young (no statistics) but more than a few pages.
+    let rows: Vec<_> = (0..3000)
         .map(|n| message_row(TENANT, &format!("c{}", n % 1000), n, true))
         .collect();
     for group in rows.chunks(100) {
@@ -1067,6 +1122,30 @@ fn the_writers_statements_stay_prepared_and_read_only_their_rows_under_a_generic
         hafen::contacts::touch_last_messages(conn, &latest).unwrap();
         let read = rows_read(conn, "contacts") - before;
         assert!(read <= 2, "{read} contacts read for 2");
+
+        // Two receipts: each message looked up by its platform id, its status read, then
+        // moved — two rows each time; with statistics now (with them, the contacts' join to
+        // `unnest(…)` above became a hash join that read every contact).
+        diesel::sql_query("ANALYZE messages").execute(conn).unwrap();
+        let before = rows_read(conn, "messages");
+        let receipts = (3..5u32)
+            .map(|n| hafen::messages::status::StatusRow {
+                id: format!("s{n}"),
+                tenant_id: TENANT.to_string(),
+                channel: "whatsapp".into(),
+                external_index: n.to_be_bytes().to_vec(),
+                message_id: None,
+                status: "read".into(),
+                occurred_at: 9_999,
+                received_at: 9_999,
+                errors_sealed: None,
+                raw_sealed: None,
+                period_key_id: None,
+            })
+            .collect();
+        hafen::messages::status::store(conn, TENANT, receipts).unwrap();
+        let read = rows_read(conn, "messages") - before;
+        assert!(read <= 6, "{read} messages read for 2 receipts");
         Ok::<_, diesel::result::Error>(())
     })
     .unwrap();
@@ -1083,6 +1162,8 @@ fn the_writers_statements_stay_prepared_and_read_only_their_rows_under_a_generic
         "INSERT INTO messages",
         "CROSS JOIN LATERAL (SELECT m.external_index",
         "UPDATE contacts c SET last_message_at",
+        "INSERT INTO message_statuses",
+        "UPDATE messages m SET delivery_status",
     ] {
         let kept = prepared
             .iter()
