@@ -807,14 +807,19 @@ fn in_transaction(
 ) -> Result<Ended, StoreError> {
     type Manager = <DbConn as Connection>::TransactionManager;
     let finisher = turn.finisher;
+    // Held until this function returns, after the commit or rollback that releases the lock.
+    let mut _chain_held = None;
     match conn {
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
         DbConn::Postgres(_) => {
             Manager::begin_transaction(conn)?;
             if turn.lock_first {
-                if let Err(e) = backend::lock_audit_chain(conn) {
-                    let _ = Manager::rollback_transaction(conn);
-                    return Err(e);
+                match backend::hold_audit_chain(conn) {
+                    Ok(held) => _chain_held = Some(held),
+                    Err(e) => {
+                        let _ = Manager::rollback_transaction(conn);
+                        return Err(e);
+                    }
                 }
             }
         }

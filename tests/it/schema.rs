@@ -1177,3 +1177,64 @@ fn the_writers_statements_stay_prepared_and_read_only_their_rows_under_a_generic
         );
     }
 }
+
+/// A writer group with one writer takes the audit chain's lock right after `BEGIN`
+/// (`store::backend::hold_audit_chain`); its own append at the end does not ask again — one
+/// round trip less per group — while the lock stays held until the transaction ends, and the
+/// next transaction asks anew.
+#[test]
+fn a_transaction_holding_the_audit_chain_asks_for_its_lock_once() {
+    use diesel::connection::{Connection as _, InstrumentationEvent};
+    use hafen::store::backend::{hold_audit_chain, lock_audit_chain};
+    use std::sync::{Arc, Mutex};
+    if !postgres_available() {
+        return;
+    }
+    let (mut conn, db, _dir) = migrated(crate::support::Backend::Postgres);
+    let mut other = db.connect();
+    let asked: Arc<Mutex<usize>> = Arc::default();
+    let DbConn::Postgres(pg) = &mut conn else {
+        unreachable!()
+    };
+    let count = asked.clone();
+    pg.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            if query.to_string().contains("pg_advisory_xact_lock") {
+                *count.lock().unwrap() += 1;
+            }
+        }
+    });
+    #[derive(QueryableByName)]
+    struct Got {
+        #[diesel(sql_type = Bool)]
+        got: bool,
+    }
+    let free = |other: &mut DbConn| -> bool {
+        other
+            .transaction(|o| {
+                diesel::sql_query(
+                    "SELECT pg_try_advisory_xact_lock(79445189021186) AS got", // "HAFEN" 2
+                )
+                .get_result::<Got>(o)
+                .map(|g| g.got)
+            })
+            .unwrap()
+    };
+    conn.transaction(|c| {
+        let held = hold_audit_chain(c).unwrap();
+        lock_audit_chain(c).unwrap();
+        lock_audit_chain(c).unwrap();
+        assert!(
+            !free(&mut other),
+            "the chain's lock is held by the transaction"
+        );
+        drop(held);
+        Ok::<_, diesel::result::Error>(())
+    })
+    .unwrap();
+    assert_eq!(*asked.lock().unwrap(), 1, "asked once while held");
+    assert!(free(&mut other), "released with the transaction");
+    conn.transaction::<_, hafen::store::StoreError, _>(lock_audit_chain)
+        .unwrap();
+    assert_eq!(*asked.lock().unwrap(), 2, "the next transaction asks again");
+}
