@@ -281,15 +281,22 @@ pub fn touch_last_messages(
         DbConn::Postgres(c) => {
             let ids: Vec<&str> = latest.keys().map(String::as_str).collect();
             let ats: Vec<i64> = latest.values().copied().collect();
-            // Each contact found by its primary key, whatever the plan: a join from
-            // `unnest(…)` got a generic plan that read every contact (a hash join).
+            // A group's few contacts (a webhook group) each found by its primary key whatever
+            // the plan, the time taken by `array_position` (the join with `unnest` got a
+            // generic hash-join plan that read every contact); that costs ids × ids
+            // comparisons, so a large group (an import) joins instead, linear in its ids.
+            let sql = if ids.len() <= crate::store::backend::PROBED_BY_POSITION {
+                "UPDATE contacts c SET last_message_at = $2[array_position($1, c.id)] \
+                 WHERE c.id = ANY($1) AND c.last_message_at < $2[array_position($1, c.id)]"
+            } else {
+                "UPDATE contacts c SET last_message_at = v.at \
+                 FROM unnest($1::text[], $2::bigint[]) AS v(id, at) \
+                 WHERE c.id = ANY($1) AND c.id = v.id AND c.last_message_at < v.at"
+            };
             crate::store::backend::kept_prepared(
-                diesel::sql_query(
-                    "UPDATE contacts c SET last_message_at = $2[array_position($1, c.id)] \
-                     WHERE c.id = ANY($1) AND c.last_message_at < $2[array_position($1, c.id)]",
-                )
-                .bind::<Array<Text>, _>(ids)
-                .bind::<Array<BigInt>, _>(ats),
+                diesel::sql_query(sql)
+                    .bind::<Array<Text>, _>(ids)
+                    .bind::<Array<BigInt>, _>(ats),
             )
             .run(c)?;
         }

@@ -119,17 +119,24 @@ pub fn bump_all(conn: &mut DbConn, statuses: &[(&str, &str, i64)]) -> Result<(),
             let ids: Vec<&str> = moves.iter().map(|m| m.0.as_str()).collect();
             let statuses: Vec<&str> = moves.iter().map(|m| m.1).collect();
             let ats: Vec<i64> = moves.iter().map(|m| m.2).collect();
-            // Kept prepared; each message found by its primary key whatever the plan (a join
-            // with `unnest(…)` may get a generic hash join that reads every message).
+            // Kept prepared. A group's few messages each found by their primary key whatever
+            // the plan (`array_position`; a join with `unnest` may get a generic hash join that
+            // reads every message); a large group joins, linear in its ids
+            // (`PROBED_BY_POSITION`).
+            let sql = if ids.len() <= crate::store::backend::PROBED_BY_POSITION {
+                "UPDATE messages m SET delivery_status = $2[array_position($1, m.id)], \
+                   delivery_status_at = $3[array_position($1, m.id)] \
+                 WHERE m.id = ANY($1)"
+            } else {
+                "UPDATE messages m SET delivery_status = v.status, delivery_status_at = v.at \
+                 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(id, status, at) \
+                 WHERE m.id = ANY($1) AND m.id = v.id"
+            };
             crate::store::backend::kept_prepared(
-                diesel::sql_query(
-                    "UPDATE messages m SET delivery_status = $2[array_position($1, m.id)], \
-                       delivery_status_at = $3[array_position($1, m.id)] \
-                     WHERE m.id = ANY($1)",
-                )
-                .bind::<Array<Text>, _>(ids)
-                .bind::<Array<Text>, _>(statuses)
-                .bind::<Array<BigInt>, _>(ats),
+                diesel::sql_query(sql)
+                    .bind::<Array<Text>, _>(ids)
+                    .bind::<Array<Text>, _>(statuses)
+                    .bind::<Array<BigInt>, _>(ats),
             )
             .run(c)?;
         }

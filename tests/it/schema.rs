@@ -1154,6 +1154,39 @@ fn the_writers_statements_stay_prepared_and_read_only_their_rows_under_a_generic
             .get_result(&mut conn)
             .unwrap();
     assert_eq!(touched.n, 2);
+
+    // A large group (an import) takes the joined form of both updates: every row named moves.
+    let latest: BTreeMap<String, i64> = (100..200).map(|n| (format!("c{n}"), 7_777)).collect();
+    hafen::contacts::touch_last_messages(&mut conn, &latest).unwrap();
+    let receipts = (100..200u32)
+        .map(|n| hafen::messages::status::StatusRow {
+            id: format!("s{n}"),
+            tenant_id: TENANT.to_string(),
+            channel: "whatsapp".into(),
+            external_index: n.to_be_bytes().to_vec(),
+            message_id: None,
+            status: "delivered".into(),
+            occurred_at: 7_777,
+            received_at: 7_777,
+            errors_sealed: None,
+            raw_sealed: None,
+            period_key_id: None,
+        })
+        .collect();
+    hafen::messages::status::store(&mut conn, TENANT, receipts).unwrap();
+    for (table, column) in [
+        ("contacts", "last_message_at = 7777"),
+        (
+            "messages",
+            "delivery_status = 'delivered' AND delivery_status_at = 7777",
+        ),
+    ] {
+        let moved: Count =
+            diesel::sql_query(format!("SELECT count(*) AS n FROM {table} WHERE {column}"))
+                .get_result(&mut conn)
+                .unwrap();
+        assert_eq!(moved.n, 100, "{table}");
+    }
     let prepared: Vec<PreparedStatement> =
         diesel::sql_query("SELECT statement FROM pg_prepared_statements")
             .load(&mut conn)
@@ -1161,9 +1194,11 @@ fn the_writers_statements_stay_prepared_and_read_only_their_rows_under_a_generic
     for statement in [
         "INSERT INTO messages",
         "CROSS JOIN LATERAL (SELECT m.external_index",
-        "UPDATE contacts c SET last_message_at",
+        "UPDATE contacts c SET last_message_at = $2[array_position",
+        "UPDATE contacts c SET last_message_at = v.at",
         "INSERT INTO message_statuses",
-        "UPDATE messages m SET delivery_status",
+        "UPDATE messages m SET delivery_status = $2[array_position",
+        "UPDATE messages m SET delivery_status = v.status",
     ] {
         let kept = prepared
             .iter()
