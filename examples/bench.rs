@@ -655,7 +655,7 @@ impl Line {
 
     fn ratio(scenario: &str, result: String, ratio: f64, what: &str, target: f64) -> Self {
         let shown = if target >= 1.0 {
-            format!("{ratio:.1} {what}")
+            format!("{} {what}", two_places_down(ratio))
         } else {
             format!("{:.0} % {what}", ratio * 100.0)
         };
@@ -730,4 +730,23 @@ fn render(lines: &[Line], took: Duration) -> String {
         ));
     }
     out
+}
+
+/// `ratio` with two decimals, cut rather than rounded, so that a ratio below its target never
+/// shows as the target (0.966 × beside "≥ 1 ×" read "1.0 ×" with "no" in the same row).
+fn two_places_down(ratio: f64) -> String {
+    format!("{:.2}", (ratio * 100.0).floor() / 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::two_places_down;
+
+    #[test]
+    fn a_ratio_below_its_target_never_shows_as_the_target() {
+        assert_eq!(two_places_down(0.9999), "0.99");
+        assert_eq!(two_places_down(0.965), "0.96");
+        assert_eq!(two_places_down(1.0), "1.00");
+        assert_eq!(two_places_down(2.708), "2.70");
+    }
 }
