@@ -223,6 +223,7 @@ fn append_all(conn: &mut DbConn, entries: Vec<Pending>) -> Result<(), StoreError
 /// stays prepared on the writer's connection (`kept_prepared`; a multi-row `VALUES` list was
 /// parsed and planned again for every group).
 fn insert_all_postgres(c: &mut diesel::PgConnection, rows: &[AuditRow]) -> Result<(), StoreError> {
+    use crate::store::backend::column;
     use diesel::sql_types::{Array, BigInt, Binary, Nullable, Text};
     let query = diesel::sql_query(
         "INSERT INTO audit_log (seq, at, tenant_id, actor, action, object_type, object_id, \
@@ -230,32 +231,16 @@ fn insert_all_postgres(c: &mut diesel::PgConnection, rows: &[AuditRow]) -> Resul
          SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
            $6::text[], $7::text[], $8::text[], $9::bytea[], $10::bytea[])",
     )
-    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.seq).collect::<Vec<_>>())
-    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.at).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Text>>, _>(
-        rows.iter()
-            .map(|r| r.tenant_id.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Text>, _>(rows.iter().map(|r| r.actor.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(rows.iter().map(|r| r.action.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Text>>, _>(
-        rows.iter()
-            .map(|r| r.object_type.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Nullable<Text>>, _>(
-        rows.iter()
-            .map(|r| r.object_id.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.detail.as_deref()).collect::<Vec<_>>())
-    .bind::<Array<Binary>, _>(
-        rows.iter()
-            .map(|r| r.prev_hash.as_slice())
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Binary>, _>(rows.iter().map(|r| r.hash.as_slice()).collect::<Vec<_>>());
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.seq))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.at))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.tenant_id.as_deref()))
+    .bind::<Array<Text>, _>(column(rows, |r| r.actor.as_str()))
+    .bind::<Array<Text>, _>(column(rows, |r| r.action.as_str()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.object_type.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.object_id.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.detail.as_deref()))
+    .bind::<Array<Binary>, _>(column(rows, |r| r.prev_hash.as_slice()))
+    .bind::<Array<Binary>, _>(column(rows, |r| r.hash.as_slice()));
     crate::store::backend::kept_prepared(query).run(c)?;
     Ok(())
 }

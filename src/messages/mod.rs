@@ -179,10 +179,8 @@ fn insert_many_postgres(
     c: &mut diesel::PgConnection,
     rows: &[MessageRow],
 ) -> Result<(), StoreError> {
+    use crate::store::backend::column;
     use diesel::sql_types::{Array, BigInt, Binary, Bool, Nullable, Text};
-    fn column<'a, T>(rows: &'a [MessageRow], field: impl Fn(&'a MessageRow) -> T) -> Vec<T> {
-        rows.iter().map(field).collect()
-    }
     let text = |field: fn(&MessageRow) -> &String| column(rows, move |r| field(r).as_str());
     let query = diesel::sql_query(
         "INSERT INTO messages (id, tenant_id, contact_id, channel, direction, kind, \

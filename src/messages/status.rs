@@ -186,6 +186,7 @@ pub fn store(
 fn insert_many(conn: &mut DbConn, rows: &[StatusRow]) -> Result<(), StoreError> {
     match conn {
         DbConn::Postgres(c) => {
+            use crate::store::backend::column;
             use diesel::sql_types::{Array, BigInt, Binary, Nullable, Text};
             let query = diesel::sql_query(
                 "INSERT INTO message_statuses (id, tenant_id, channel, external_index, \
@@ -195,41 +196,17 @@ fn insert_many(conn: &mut DbConn, rows: &[StatusRow]) -> Result<(), StoreError> 
                    $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bytea[], \
                    $10::bytea[], $11::text[])",
             )
-            .bind::<Array<Text>, _>(rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>())
-            .bind::<Array<Text>, _>(
-                rows.iter()
-                    .map(|r| r.tenant_id.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind::<Array<Text>, _>(rows.iter().map(|r| r.channel.as_str()).collect::<Vec<_>>())
-            .bind::<Array<Binary>, _>(
-                rows.iter()
-                    .map(|r| r.external_index.as_slice())
-                    .collect::<Vec<_>>(),
-            )
-            .bind::<Array<Nullable<Text>>, _>(
-                rows.iter()
-                    .map(|r| r.message_id.as_deref())
-                    .collect::<Vec<_>>(),
-            )
-            .bind::<Array<Text>, _>(rows.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())
-            .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.occurred_at).collect::<Vec<_>>())
-            .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.received_at).collect::<Vec<_>>())
-            .bind::<Array<Nullable<Binary>>, _>(
-                rows.iter()
-                    .map(|r| r.errors_sealed.as_deref())
-                    .collect::<Vec<_>>(),
-            )
-            .bind::<Array<Nullable<Binary>>, _>(
-                rows.iter()
-                    .map(|r| r.raw_sealed.as_deref())
-                    .collect::<Vec<_>>(),
-            )
-            .bind::<Array<Nullable<Text>>, _>(
-                rows.iter()
-                    .map(|r| r.period_key_id.as_deref())
-                    .collect::<Vec<_>>(),
-            );
+            .bind::<Array<Text>, _>(column(rows, |r| r.id.as_str()))
+            .bind::<Array<Text>, _>(column(rows, |r| r.tenant_id.as_str()))
+            .bind::<Array<Text>, _>(column(rows, |r| r.channel.as_str()))
+            .bind::<Array<Binary>, _>(column(rows, |r| r.external_index.as_slice()))
+            .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.message_id.as_deref()))
+            .bind::<Array<Text>, _>(column(rows, |r| r.status.as_str()))
+            .bind::<Array<BigInt>, _>(column(rows, |r| r.occurred_at))
+            .bind::<Array<BigInt>, _>(column(rows, |r| r.received_at))
+            .bind::<Array<Nullable<Binary>>, _>(column(rows, |r| r.errors_sealed.as_deref()))
+            .bind::<Array<Nullable<Binary>>, _>(column(rows, |r| r.raw_sealed.as_deref()))
+            .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.period_key_id.as_deref()));
             crate::store::backend::kept_prepared(query).run(c)?;
         }
         DbConn::Sqlite(c) => {

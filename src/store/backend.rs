@@ -256,6 +256,12 @@ pub fn kept_prepared<Q>(query: Q) -> KeptPrepared<Q> {
     KeptPrepared(query)
 }
 
+/// One field of every row, as the array bound for that column of an `INSERT … SELECT * FROM
+/// unnest(…)` (one array per column: a statement of fixed text for any number of rows).
+pub fn column<'a, R, T>(rows: &'a [R], field: impl Fn(&'a R) -> T) -> Vec<T> {
+    rows.iter().map(field).collect()
+}
+
 /// Up to how many ids a kept `UPDATE` of rows named by id takes each row's new values by
 /// `array_position` (`WHERE id = ANY($1)`: a probe of the primary key under any plan, which a
 /// join with `unnest(…)` is not); beyond, that costs ids × ids comparisons (58 ms against 10 ms
