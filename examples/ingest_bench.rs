@@ -357,6 +357,17 @@ fn whatsapp_receipt(seq: usize, contact: usize) -> serde_json::Value {
     })
 }
 
+/// When delivery `seq` was sent (Unix seconds): each a second after the one before, as in a
+/// live stream, so every group moves its contacts' last message time as it does in
+/// production; the warm-up's deliveries (`seq` from 1 000 000) a day before the measured ones.
+fn delivery_time(seq: usize) -> usize {
+    const START: usize = 1_764_151_200; // 2025-11-26 10:00 UTC
+    match seq.checked_sub(1_000_000) {
+        Some(warm_up) => START + warm_up,
+        None => START + 100_000 + seq,
+    }
+}
+
 /// One WhatsApp Cloud API delivery carrying one text message, as Meta sends it.
 fn whatsapp_delivery(seq: usize, contact: usize, body: &str) -> serde_json::Value {
     let wa_id = format!("49151{contact:08}");
@@ -367,7 +378,7 @@ fn whatsapp_delivery(seq: usize, contact: usize, body: &str) -> serde_json::Valu
             "metadata": {"display_phone_number": "15550783881", "phone_number_id": WA_ACCOUNT},
             "contacts": [{"profile": {"name": "Bench Kontakt"}, "wa_id": wa_id}],
             "messages": [{"from": wa_id, "id": format!("wamid.bench.{seq}"),
-                "timestamp": "1764151200", "type": "text", "text": {"body": body}}]
+                "timestamp": delivery_time(seq).to_string(), "type": "text", "text": {"body": body}}]
         }}]}]
     })
 }
