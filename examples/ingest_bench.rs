@@ -222,7 +222,7 @@ async fn load(
     } else {
         args.contacts.div_ceil(per_request).max(1)
     };
-    let warm: Vec<_> = (0..warm_ups).map(|i| make(1_000_000 + i)).collect();
+    let warm: Vec<_> = (0..warm_ups).map(|i| make(WARM_UP_SEQ + i)).collect();
     for chunk in warm.chunks(args.clients.max(1)) {
         let sent = chunk
             .iter()
@@ -357,12 +357,16 @@ fn whatsapp_receipt(seq: usize, contact: usize) -> serde_json::Value {
     })
 }
 
+/// The warm-up's requests are numbered from here, apart from the measured ones (0, 1, …).
+const WARM_UP_SEQ: usize = 1_000_000;
+
 /// When delivery `seq` was sent (Unix seconds): each a second after the one before, as in a
 /// live stream, so every group moves its contacts' last message time as it does in
-/// production; the warm-up's deliveries (`seq` from 1 000 000) a day before the measured ones.
+/// production; the warm-up's deliveries (`seq` from [`WARM_UP_SEQ`]) a day before the
+/// measured ones.
 fn delivery_time(seq: usize) -> usize {
     const START: usize = 1_764_151_200; // 2025-11-26 10:00 UTC
-    match seq.checked_sub(1_000_000) {
+    match seq.checked_sub(WARM_UP_SEQ) {
         Some(warm_up) => START + warm_up,
         None => START + 100_000 + seq,
     }
