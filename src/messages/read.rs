@@ -178,12 +178,16 @@ fn load_message(
     tenant: &TenantId,
     id: &str,
 ) -> Result<Option<MessageRow>, StoreError> {
-    Ok(messages::table
+    let mut row = messages::table
         .filter(messages::tenant_id.eq(tenant.as_str()))
         .filter(messages::id.eq(id))
         .select(MessageRow::as_select())
         .first(conn)
-        .optional()?)
+        .optional()?;
+    if let Some(row) = &mut row {
+        super::status::with_current(conn, std::slice::from_mut(row))?;
+    }
+    Ok(row)
 }
 
 fn contact_page(
@@ -204,11 +208,13 @@ fn contact_page(
                 .or(messages::occurred_at.eq(at).and(messages::id.gt(id))),
         );
     }
-    Ok(query
+    let mut rows = query
         .order((messages::occurred_at.asc(), messages::id.asc()))
         .limit(limit)
         .select(MessageRow::as_select())
-        .load(conn)?)
+        .load(conn)?;
+    super::status::with_current(conn, &mut rows)?;
+    Ok(rows)
 }
 
 /// A downloaded file, decrypted.

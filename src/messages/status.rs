@@ -1,5 +1,6 @@
 //! Delivery statuses (sent, delivered, read, failed) of outbound messages. Every status is kept
-//! as history; the message carries the latest. A status may arrive before its message is known
+//! as history; the latest is kept in `message_delivery`, apart from the message's row (which
+//! keeps the status it was stored with: migration 23 says why). A status may arrive before its message is known
 //! (the platform answers the send call after the webhook fired): it is kept unmatched and
 //! attached when a message with that platform id appears.
 
@@ -12,7 +13,7 @@ use serde::Serialize;
 use crate::clock::from_micros;
 use crate::crypto::FieldBinding;
 use crate::messages::inbound::{DeliveryStatus, PlatformError};
-use crate::store::schema::{message_statuses, messages};
+use crate::store::schema::{message_delivery, message_statuses};
 use crate::store::{DbConn, StoreError};
 
 pub const TABLE: &str = "message_statuses";
@@ -65,14 +66,26 @@ fn rank(status: &str) -> u8 {
 }
 
 /// Moves the message's current status forward if `status` at `at` is newer.
-pub fn bump(conn: &mut DbConn, message_id: &str, status: &str, at: i64) -> Result<(), StoreError> {
-    bump_all(conn, &[(message_id, status, at)])
+pub fn bump(
+    conn: &mut DbConn,
+    tenant: &str,
+    message_id: &str,
+    status: &str,
+    at: i64,
+) -> Result<(), StoreError> {
+    bump_all(conn, tenant, &[(message_id, status, at)])
 }
 
 /// Moves each message's current status forward to the newest of its statuses here, where that
-/// is newer than what it has: one read of the messages' current statuses and one update per
-/// message that moves (a single statement on PostgreSQL), for a whole group of receipts.
-pub fn bump_all(conn: &mut DbConn, statuses: &[(&str, &str, i64)]) -> Result<(), StoreError> {
+/// is newer than the one it has, for a whole group of receipts: one upsert of
+/// `message_delivery` whose own condition keeps a newer status (one statement for the group on
+/// PostgreSQL, nothing read first). The message's row is not written: on PostgreSQL that update
+/// wrote an entry into every index of `messages` (migration 23).
+pub fn bump_all(
+    conn: &mut DbConn,
+    tenant: &str,
+    statuses: &[(&str, &str, i64)],
+) -> Result<(), StoreError> {
     let mut newest: HashMap<&str, (&str, i64)> = HashMap::with_capacity(statuses.len());
     for &(message_id, status, at) in statuses {
         let best = newest.entry(message_id).or_insert((status, at));
@@ -80,75 +93,106 @@ pub fn bump_all(conn: &mut DbConn, statuses: &[(&str, &str, i64)]) -> Result<(),
             *best = (status, at);
         }
     }
-    if newest.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<&str> = newest.keys().copied().collect();
-    let current: Vec<(String, Option<String>, Option<i64>)> = match ids.as_slice() {
-        [one] => messages::table
-            .filter(messages::id.eq(one))
-            .select((
-                messages::id,
-                messages::delivery_status,
-                messages::delivery_status_at,
-            ))
-            .load(conn)?,
-        _ => messages::table
-            .filter(messages::id.eq_any(&ids))
-            .select((
-                messages::id,
-                messages::delivery_status,
-                messages::delivery_status_at,
-            ))
-            .load(conn)?,
-    };
-    let moves: Vec<(String, &str, i64)> = current
+    // In the order of the messages' ids: two writers moving the same messages lock their rows
+    // in the same order (PostgreSQL's writers run side by side).
+    let mut moves: Vec<(&str, &str, i64)> = newest
         .into_iter()
-        .filter_map(|(id, current_status, current_at)| {
-            let &(status, at) = newest.get(id.as_str())?;
-            let newer = match (current_status.as_deref(), current_at) {
-                (Some(s), Some(t)) => (at, rank(status)) > (t, rank(s)),
-                _ => true,
-            };
-            newer.then_some((id, status, at))
-        })
+        .map(|(id, (s, at))| (id, s, at))
         .collect();
+    moves.sort_unstable_by_key(|m| m.0);
     match conn {
-        DbConn::Postgres(c) if moves.len() > 1 => {
-            use diesel::sql_types::{Array, BigInt, Text};
-            let ids: Vec<&str> = moves.iter().map(|m| m.0.as_str()).collect();
-            let statuses: Vec<&str> = moves.iter().map(|m| m.1).collect();
-            let ats: Vec<i64> = moves.iter().map(|m| m.2).collect();
-            // Kept prepared. A group's few messages each found by their primary key whatever
-            // the plan (`array_position`; a join with `unnest` may get a generic hash join that
-            // reads every message); a large group joins, linear in its ids
-            // (`PROBED_BY_POSITION`).
-            let sql = if ids.len() <= crate::store::backend::PROBED_BY_POSITION {
-                "UPDATE messages m SET delivery_status = $2[array_position($1, m.id)], \
-                   delivery_status_at = $3[array_position($1, m.id)] \
-                 WHERE m.id = ANY($1)"
-            } else {
-                "UPDATE messages m SET delivery_status = v.status, delivery_status_at = v.at \
-                 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(id, status, at) \
-                 WHERE m.id = ANY($1) AND m.id = v.id"
-            };
+        DbConn::Postgres(c) => {
+            if moves.is_empty() {
+                return Ok(());
+            }
+            use diesel::sql_types::{Array, BigInt, Integer, Text};
+            let ranks: Vec<i32> = moves.iter().map(|m| i32::from(rank(m.1))).collect();
             crate::store::backend::kept_prepared(
-                diesel::sql_query(sql)
-                    .bind::<Array<Text>, _>(ids)
-                    .bind::<Array<Text>, _>(statuses)
-                    .bind::<Array<BigInt>, _>(ats),
+                diesel::sql_query(
+                    "INSERT INTO message_delivery \
+                       (message_id, tenant_id, status, status_at, status_rank) \
+                     SELECT v.id, $2, v.status, v.at, v.rank \
+                     FROM unnest($1::text[], $3::text[], $4::bigint[], $5::integer[]) \
+                       AS v(id, status, at, rank) \
+                     ON CONFLICT (message_id) DO UPDATE SET status = excluded.status, \
+                       status_at = excluded.status_at, status_rank = excluded.status_rank \
+                     WHERE (excluded.status_at, excluded.status_rank) \
+                       > (message_delivery.status_at, message_delivery.status_rank)",
+                )
+                .bind::<Array<Text>, _>(moves.iter().map(|m| m.0).collect::<Vec<_>>())
+                .bind::<Text, _>(tenant)
+                .bind::<Array<Text>, _>(moves.iter().map(|m| m.1).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(moves.iter().map(|m| m.2).collect::<Vec<_>>())
+                .bind::<Array<Integer>, _>(ranks),
             )
             .run(c)?;
         }
-        _ => {
-            for (id, status, at) in &moves {
-                diesel::update(messages::table.filter(messages::id.eq(id)))
-                    .set((
-                        messages::delivery_status.eq(*status),
-                        messages::delivery_status_at.eq(*at),
+        DbConn::Sqlite(c) => {
+            // The upsert's `WHERE` is `FilterDsl`'s, not `QueryDsl`'s (not a table query).
+            use diesel::query_dsl::methods::FilterDsl;
+            use diesel::upsert::excluded;
+            use message_delivery::dsl as d;
+            for &(id, status, at) in &moves {
+                diesel::insert_into(message_delivery::table)
+                    .values((
+                        d::message_id.eq(id),
+                        d::tenant_id.eq(tenant),
+                        d::status.eq(status),
+                        d::status_at.eq(at),
+                        d::status_rank.eq(i32::from(rank(status))),
                     ))
-                    .execute(conn)?;
+                    .on_conflict(d::message_id)
+                    .do_update()
+                    .set((
+                        d::status.eq(excluded(d::status)),
+                        d::status_at.eq(excluded(d::status_at)),
+                        d::status_rank.eq(excluded(d::status_rank)),
+                    ))
+                    // Only where the stored status is older (or as old and not as far).
+                    .filter(
+                        d::status_at.lt(at).or(d::status_at
+                            .eq(at)
+                            .and(d::status_rank.lt(i32::from(rank(status))))),
+                    )
+                    .execute(c)?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// The current status of each of these messages that has had one reported: the newest (status,
+/// time), by message id. A message missing here has the status it was stored with.
+pub fn current(
+    conn: &mut DbConn,
+    message_ids: &[&str],
+) -> Result<HashMap<String, (String, i64)>, StoreError> {
+    let mut found = HashMap::with_capacity(message_ids.len());
+    // Well below SQLite's limit on bound parameters.
+    for chunk in message_ids.chunks(500) {
+        let rows: Vec<(String, String, i64)> = message_delivery::table
+            .filter(message_delivery::message_id.eq_any(chunk))
+            .filter(crate::store::backend::plan_with_actual_values())
+            .select((
+                message_delivery::message_id,
+                message_delivery::status,
+                message_delivery::status_at,
+            ))
+            .load(conn)?;
+        found.extend(rows.into_iter().map(|(id, s, at)| (id, (s, at))));
+    }
+    Ok(found)
+}
+
+/// Puts the current delivery status into messages read from the database: the newest reported
+/// where there is one, else the status the message was stored with (`queued` for a send).
+pub fn with_current(conn: &mut DbConn, rows: &mut [super::MessageRow]) -> Result<(), StoreError> {
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut current = current(conn, &ids)?;
+    for row in rows {
+        if let Some((status, at)) = current.remove(&row.id) {
+            row.delivery_status = Some(status);
+            row.delivery_status_at = Some(at);
         }
     }
     Ok(())
@@ -176,7 +220,7 @@ pub fn store(
         .iter()
         .filter_map(|r| Some((r.message_id.as_deref()?, r.status.as_str(), r.occurred_at)))
         .collect();
-    bump_all(conn, &moved)?;
+    bump_all(conn, tenant, &moved)?;
     Ok(rows)
 }
 
@@ -256,7 +300,7 @@ pub fn attach_pending(
             diesel::update(message_statuses::table.filter(message_statuses::id.eq(&status_id)))
                 .set(message_statuses::message_id.eq(Some(message_id.to_string())))
                 .execute(conn)?;
-            bump(conn, message_id, &status, at)?;
+            bump(conn, tenant, message_id, &status, at)?;
         }
     }
     Ok(())
@@ -371,12 +415,20 @@ pub fn delete(conn: &mut DbConn, tenant: &str, ids: &[String]) -> Result<(), Sto
     Ok(())
 }
 
-/// Deletes the delivery statuses of these messages (with the messages themselves).
+/// Deletes the delivery statuses of these messages, their history and their current status
+/// (with the messages themselves).
 pub(crate) fn delete_of_messages(
     conn: &mut DbConn,
     tenant: &str,
     message_ids: &[String],
 ) -> Result<(), StoreError> {
+    diesel::delete(
+        message_delivery::table
+            .filter(message_delivery::message_id.eq_any(message_ids))
+            .filter(crate::store::backend::only_checked(message_delivery::tenant_id).eq(tenant))
+            .filter(crate::store::backend::plan_with_actual_values()),
+    )
+    .execute(conn)?;
     let as_nullable: Vec<Option<String>> = message_ids.iter().cloned().map(Some).collect();
     diesel::delete(
         message_statuses::table

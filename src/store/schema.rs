@@ -93,6 +93,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    message_delivery (message_id) {
+        message_id -> Text,
+        tenant_id -> Text,
+        status -> Text,
+        status_at -> BigInt,
+        status_rank -> Integer,
+    }
+}
+
+diesel::table! {
     message_statuses (id) {
         id -> Text,
         tenant_id -> Text,
@@ -498,6 +508,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     channels,
     message_statuses,
+    message_delivery,
     outbox,
     attachments,
     event_hooks,

@@ -1026,22 +1026,26 @@ fn a_group_of_messages_is_stored_column_for_column() {
         );
         let matched: Vec<Option<&str>> = kept.iter().map(|r| r.message_id.as_deref()).collect();
         assert_eq!(matched, [Some("m0000"), Some("m0002"), None], "{backend:?}");
-        let moved: Vec<(String, Option<String>, Option<i64>)> = messages::table
+        let moved =
+            hafen::messages::status::current(&mut conn, &["m0000", "m0001", "m0002"]).unwrap();
+        assert_eq!(
+            moved,
+            std::collections::HashMap::from([
+                ("m0000".to_string(), ("delivered".to_string(), 5_000)),
+                ("m0002".to_string(), ("read".to_string(), 6_000)),
+            ]),
+            "{backend:?}"
+        );
+        // The message's own row keeps the status it was stored with (migration 23).
+        let kept: Vec<Option<String>> = messages::table
             .filter(messages::id.eq_any(["m0000", "m0002"]))
             .order(messages::id)
-            .select((
-                messages::id,
-                messages::delivery_status,
-                messages::delivery_status_at,
-            ))
+            .select(messages::delivery_status)
             .load(&mut conn)
             .unwrap();
         assert_eq!(
-            moved,
-            [
-                ("m0000".into(), Some("delivered".into()), Some(5_000)),
-                ("m0002".into(), Some("read".into()), Some(6_000)),
-            ],
+            kept,
+            [Some("status-0".into()), Some("status-2".into())],
             "{backend:?}"
         );
     }
@@ -1123,9 +1127,10 @@ fn the_writers_statements_stay_prepared_and_read_only_their_rows_under_a_generic
         let read = rows_read(conn, "contacts") - before;
         assert!(read <= 2, "{read} contacts read for 2");
 
-        // Two receipts: each message looked up by its platform id, its status read, then
-        // moved — two rows each time; with statistics now (with them, the contacts' join to
-        // `unnest(…)` above became a hash join that read every contact).
+        // Two receipts: each message looked up by its platform id, and nothing else of
+        // `messages` read (the current status is kept apart, migration 23); with statistics now
+        // (with them, the contacts' join to `unnest(…)` above became a hash join that read every
+        // contact).
         diesel::sql_query("ANALYZE messages").execute(conn).unwrap();
         let before = rows_read(conn, "messages");
         let receipts = (3..5u32)
@@ -1145,7 +1150,7 @@ fn the_writers_statements_stay_prepared_and_read_only_their_rows_under_a_generic
             .collect();
         hafen::messages::status::store(conn, TENANT, receipts).unwrap();
         let read = rows_read(conn, "messages") - before;
-        assert!(read <= 6, "{read} messages read for 2 receipts");
+        assert!(read <= 2, "{read} messages read for 2 receipts");
         Ok::<_, diesel::result::Error>(())
     })
     .unwrap();
@@ -1177,8 +1182,8 @@ fn the_writers_statements_stay_prepared_and_read_only_their_rows_under_a_generic
     for (table, column) in [
         ("contacts", "last_message_at = 7777"),
         (
-            "messages",
-            "delivery_status = 'delivered' AND delivery_status_at = 7777",
+            "message_delivery",
+            "status = 'delivered' AND status_at = 7777",
         ),
     ] {
         let moved: Count =
@@ -1197,8 +1202,7 @@ fn the_writers_statements_stay_prepared_and_read_only_their_rows_under_a_generic
         "UPDATE contacts c SET last_message_at = $2[array_position",
         "UPDATE contacts c SET last_message_at = v.at",
         "INSERT INTO message_statuses",
-        "UPDATE messages m SET delivery_status = $2[array_position",
-        "UPDATE messages m SET delivery_status = v.status",
+        "INSERT INTO message_delivery",
     ] {
         let kept = prepared
             .iter()
@@ -1272,4 +1276,118 @@ fn a_transaction_holding_the_audit_chain_asks_for_its_lock_once() {
     conn.transaction::<_, hafen::store::StoreError, _>(lock_audit_chain)
         .unwrap();
     assert_eq!(*asked.lock().unwrap(), 2, "the next transaction asks again");
+}
+
+/// Migration 23 moves the current delivery status out of the message's row: a status a receipt
+/// had moved becomes the message's row in `message_delivery`; a message still `queued` (or
+/// inbound, with none) gets no row and reads as before. Reverted, the status goes back.
+#[test]
+fn the_current_delivery_status_moves_out_of_the_message_and_back() {
+    use diesel_migrations::MigrationHarness;
+    use hafen::store::schema::messages;
+    const TENANT: &str = "01900000-0000-7000-8000-000000000023";
+    const MIGRATION: &str = "20261207000023";
+    for backend in [
+        crate::support::Backend::Sqlite,
+        crate::support::Backend::Postgres,
+    ] {
+        if backend == crate::support::Backend::Postgres && !postgres_available() {
+            return;
+        }
+        let (mut conn, _db, _dir) = migrated(backend);
+        let revert = |conn: &mut DbConn| {
+            let reverted = match conn {
+                DbConn::Sqlite(c) => c.revert_last_migration(hafen::store::SQLITE_MIGRATIONS),
+                DbConn::Postgres(c) => c.revert_last_migration(hafen::store::POSTGRES_MIGRATIONS),
+            }
+            .unwrap()
+            .to_string();
+            assert!(reverted.starts_with(MIGRATION), "{reverted}");
+        };
+        revert(&mut conn);
+        tenant_and_contact(&mut conn, TENANT, "c0");
+        for (id, status, at) in [
+            ("read", "'read'", "10"),
+            ("queued", "'queued'", "20"),
+            ("inbound", "NULL", "NULL"),
+        ] {
+            diesel::sql_query(format!(
+                "INSERT INTO messages (id, tenant_id, contact_id, channel, direction, kind, \
+                   occurred_at, received_at, business_letter, delivery_status, delivery_status_at) \
+                 VALUES ('{id}', '{TENANT}', 'c0', 'whatsapp', 'out', 'text', 0, 0, FALSE, \
+                   {status}, {at})"
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        }
+        hafen::store::run_migrations(&mut conn).unwrap();
+        let current =
+            hafen::messages::status::current(&mut conn, &["read", "queued", "inbound"]).unwrap();
+        assert_eq!(
+            current,
+            std::collections::HashMap::from([("read".to_string(), ("read".to_string(), 10))]),
+            "{backend:?}"
+        );
+        // A receipt after the upgrade moves it on; an older one does not.
+        hafen::messages::status::bump(&mut conn, TENANT, "read", "failed", 30).unwrap();
+        hafen::messages::status::bump(&mut conn, TENANT, "read", "delivered", 25).unwrap();
+        hafen::messages::status::bump(&mut conn, TENANT, "queued", "sent", 21).unwrap();
+
+        revert(&mut conn);
+        let back: Vec<(String, Option<String>, Option<i64>)> = messages::table
+            .order(messages::id)
+            .select((
+                messages::id,
+                messages::delivery_status,
+                messages::delivery_status_at,
+            ))
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(
+            back,
+            [
+                ("inbound".into(), None, None),
+                ("queued".into(), Some("sent".into()), Some(21)),
+                ("read".into(), Some("failed".into()), Some(30)),
+            ],
+            "{backend:?}"
+        );
+    }
+}
+
+/// A message's current status goes with the message (the one place messages are deleted), and
+/// only with a message of the tenant named.
+#[test]
+fn a_deleted_message_takes_its_current_status_with_it() {
+    const TENANT: &str = "01900000-0000-7000-8000-000000000024";
+    for backend in [
+        crate::support::Backend::Sqlite,
+        crate::support::Backend::Postgres,
+    ] {
+        if backend == crate::support::Backend::Postgres && !postgres_available() {
+            return;
+        }
+        let (mut conn, _db, _dir) = migrated(backend);
+        tenant_and_contact(&mut conn, TENANT, "c0");
+        let rows: Vec<hafen::messages::MessageRow> = (0..2)
+            .map(|n| message_row(TENANT, "c0", n, false))
+            .collect();
+        hafen::messages::insert_many(&mut conn, &rows).unwrap();
+        for id in ["m0000", "m0001"] {
+            hafen::messages::status::bump(&mut conn, TENANT, id, "delivered", 10).unwrap();
+        }
+        let ids = ["m0000".to_string()];
+        hafen::messages::delete_with_dependants(&mut conn, "another-tenant", &ids).unwrap();
+        let current = |conn: &mut DbConn| {
+            let mut ids: Vec<String> = hafen::messages::status::current(conn, &["m0000", "m0001"])
+                .unwrap()
+                .into_keys()
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(current(&mut conn), ["m0000", "m0001"], "{backend:?}");
+        hafen::messages::delete_with_dependants(&mut conn, TENANT, &ids).unwrap();
+        assert_eq!(current(&mut conn), ["m0001"], "{backend:?}");
+    }
 }

@@ -249,8 +249,16 @@ impl Channels {
                         .filter(messages::idempotency_index.eq(i))
                         .filter(crate::store::backend::plan_with_actual_values())
                         .select((messages::id, messages::delivery_status))
-                        .first(conn)
+                        .first::<(String, Option<String>)>(conn)
                         .optional()?,
+                    None => None,
+                };
+                let existing = match existing {
+                    Some((id, stored)) => {
+                        let mut current = crate::messages::status::current(conn, &[id.as_str()])?;
+                        let status = current.remove(&id).map(|(s, _)| s).or(stored);
+                        Some((id, status))
+                    }
                     None => None,
                 };
                 let found =

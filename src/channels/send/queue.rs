@@ -227,7 +227,7 @@ impl Channels {
                         diesel::insert_into(crate::store::schema::message_statuses::table)
                             .values(&status)
                             .execute(conn)?;
-                        status::bump(conn, &id, "failed", status.occurred_at)?;
+                        status::bump(conn, &status.tenant_id, &id, "failed", status.occurred_at)?;
                     }
                     Finish::Retry { next, last_error } => {
                         diesel::update(outbox::table.filter(outbox::message_id.eq(&id)))
@@ -430,7 +430,7 @@ impl Channels {
                 diesel::insert_into(crate::store::schema::message_statuses::table)
                     .values(&status)
                     .execute(conn)?;
-                status::bump(conn, &id, "failed", status.occurred_at)
+                status::bump(conn, &status.tenant_id, &id, "failed", status.occurred_at)
             })
             .await?;
         Ok(())
