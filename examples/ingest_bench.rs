@@ -13,7 +13,8 @@
 //! `webhook` posts one signed WhatsApp Cloud API delivery per request to `/hooks/whatsapp/{id}`.
 //! `status` is the morning after a broadcast: `--requests` outbound messages are stored first
 //! (batches of 1000, not measured), then one signed delivery receipt ("delivered") per request
-//! names one of them, as Meta sends them by the hundred thousand.
+//! names one of them, as Meta sends them by the hundred thousand (`--receipts-per-message 3`:
+//! "sent", "delivered" and "read" for each, a third as many messages).
 //! Prints messages/s and request latency percentiles, and a `BENCH {json}` line for
 //! `examples/bench.rs`. See docs/benchmarks.md.
 
@@ -64,6 +65,12 @@ struct Args {
     /// stored asks for the receipts waiting for its platform ids.
     #[arg(long, default_value_t = 0, conflicts_with = "server")]
     waiting_receipts: usize,
+    /// `status` mode: receipts per broadcast message. 1 (the suite's): one "delivered" each;
+    /// 3: "sent", "delivered" and "read" for every message, each round after the one before
+    /// (`--requests` / 3 messages stored), as Meta reports a broadcast: every receipt after
+    /// the first moves a status already stored.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+    receipts_per_message: u8,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -175,12 +182,28 @@ async fn load(
     let body = "x".repeat(args.body_bytes);
     let contacts = args.contacts;
 
+    let rounds = usize::from(args.receipts_per_message);
+    let broadcast_size = args.requests.div_ceil(rounds);
     if receipts {
-        broadcast(&client, base, &tenant, &admin, args.requests, args.contacts).await?;
+        broadcast(
+            &client,
+            base,
+            &tenant,
+            &admin,
+            broadcast_size,
+            args.contacts,
+        )
+        .await?;
     }
     let make = move |seq: usize| {
         if receipts {
-            return whatsapp_receipt(seq, seq % contacts);
+            // The warm-up's receipts name messages never stored (they wait for them).
+            let (message, round) = if seq >= WARM_UP_SEQ || rounds == 1 {
+                (seq, None)
+            } else {
+                (seq % broadcast_size, Some(seq / broadcast_size))
+            };
+            return whatsapp_receipt(message, message % contacts, round);
         }
         if webhook {
             return whatsapp_delivery(seq, seq % contacts, &body);
@@ -344,15 +367,23 @@ async fn broadcast(
     Ok(())
 }
 
-/// One WhatsApp Cloud API delivery receipt for broadcast message `seq`, as Meta sends it.
-fn whatsapp_receipt(seq: usize, contact: usize) -> serde_json::Value {
+/// One WhatsApp Cloud API delivery receipt for broadcast message `seq`, as Meta sends it:
+/// "delivered", or in `round` 0, 1, 2 "sent", "delivered", "read", a minute apart.
+fn whatsapp_receipt(seq: usize, contact: usize, round: Option<usize>) -> serde_json::Value {
+    let (status, timestamp) = match round {
+        None => ("delivered", 1_764_151_260),
+        Some(round) => (
+            ["sent", "delivered", "read"][round.min(2)],
+            1_764_151_200 + 60 * round,
+        ),
+    };
     json!({
         "object": "whatsapp_business_account",
         "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
             "messaging_product": "whatsapp",
             "metadata": {"display_phone_number": "15550783881", "phone_number_id": WA_ACCOUNT},
-            "statuses": [{"id": format!("wamid.broadcast.{seq}"), "status": "delivered",
-                "timestamp": "1764151260", "recipient_id": format!("49151{contact:08}")}]
+            "statuses": [{"id": format!("wamid.broadcast.{seq}"), "status": status,
+                "timestamp": timestamp.to_string(), "recipient_id": format!("49151{contact:08}")}]
         }}]}]
     })
 }
