@@ -389,14 +389,17 @@ fn whatsapp_receipt(seq: usize, contact: usize, round: Option<usize>) -> serde_j
 }
 
 /// The warm-up's requests are numbered from here, apart from the measured ones (0, 1, …).
-const WARM_UP_SEQ: usize = 1_000_000;
+/// Far above any `--requests`: a measured request never reuses a warm-up's platform id.
+const WARM_UP_SEQ: usize = 1_000_000_000;
 
 /// When delivery `seq` was sent (Unix seconds): each a second after the one before, as in a
 /// live stream, so every group moves its contacts' last message time as it does in
 /// production; the warm-up's deliveries (`seq` from [`WARM_UP_SEQ`]) a day before the
 /// measured ones.
 fn delivery_time(seq: usize) -> usize {
-    const START: usize = 1_764_151_200; // 2025-11-26 10:00 UTC
+    // 2025-11-01 00:00 UTC: the measured deliveries (from a day later) stay within November
+    // up to ~2 500 000 requests, so all of a run's messages share one period key.
+    const START: usize = 1_761_955_200;
     match seq.checked_sub(WARM_UP_SEQ) {
         Some(warm_up) => START + warm_up,
         None => START + 100_000 + seq,
