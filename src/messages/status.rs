@@ -184,6 +184,20 @@ pub fn current(
     Ok(found)
 }
 
+/// The current status of one message: the newest reported, else `stored`, the status it was
+/// stored with (`queued` for a send).
+pub fn current_or_stored(
+    conn: &mut DbConn,
+    message_id: &str,
+    stored: Option<String>,
+) -> Result<Option<String>, StoreError> {
+    let mut current = current(conn, &[message_id])?;
+    Ok(current
+        .remove(message_id)
+        .map(|(status, _)| status)
+        .or(stored))
+}
+
 /// Puts the current delivery status into messages read from the database: the newest reported
 /// where there is one, else the status the message was stored with (`queued` for a send).
 pub fn with_current(conn: &mut DbConn, rows: &mut [super::MessageRow]) -> Result<(), StoreError> {

@@ -97,6 +97,8 @@ async fn send_path_end_to_end(backend: Backend) {
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["message_id"], json!(first_id));
     assert_eq!(again["duplicate"], json!(true));
+    // Its current status, not the `queued` it was stored with (migration 23).
+    assert_eq!(again["status"], json!("sent"), "{again}");
     assert_eq!(fake.requests().len(), 1);
 
     // 3. The platform's delivery status arrives by webhook.

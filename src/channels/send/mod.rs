@@ -255,8 +255,7 @@ impl Channels {
                 };
                 let existing = match existing {
                     Some((id, stored)) => {
-                        let mut current = crate::messages::status::current(conn, &[id.as_str()])?;
-                        let status = current.remove(&id).map(|(s, _)| s).or(stored);
+                        let status = crate::messages::status::current_or_stored(conn, &id, stored)?;
                         Some((id, status))
                     }
                     None => None,
