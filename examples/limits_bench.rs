@@ -14,9 +14,11 @@
 //! cargo run --release --example limits_bench -- --target sqlite --rows 200000 --without external --without contact_time
 //! cargo run --release --example limits_bench -- --target postgres --rows 200000
 //! cargo run --release --example limits_bench -- --target pgcrypto --rows 20000
-//! # What a storage layout would change (issue 24): integer keys instead of text UUIDs, rows
-//! # spread over months and PostgreSQL partitions per month; `--probes` then looks rows up by
-//! # external id as a delivery receipt does, `--drop-period` removes the first month's rows.
+//! # What a storage layout would change (issue 24): the UUIDs as 16 bytes or integer keys
+//! # instead of text UUIDs, rows spread over months and PostgreSQL partitions per month;
+//! # `--probes` then looks rows up by external id as a delivery receipt does, `--drop-period`
+//! # removes the first month's rows.
+//! cargo run --release --example limits_bench -- --target sqlite --keys binary --probes 20000
 //! cargo run --release --example limits_bench -- --target sqlite --keys integer --probes 20000
 //! cargo run --release --example limits_bench -- --target postgres --periods 36 --partitioned --probes 20000 --drop-period
 //! ```
@@ -54,8 +56,9 @@ struct Args {
     /// `idempotency`, `period_key`; repeatable), to see what each costs.
     #[arg(long)]
     without: Vec<String>,
-    /// text: ids as Hafen stores them (36-character UUIDs); integer: 8-byte surrogate keys
-    /// inside the database, the public UUID stored once (16 bytes, its own unique index).
+    /// text: ids as Hafen stores them (36-character UUIDs); binary: the same UUIDs as 16 bytes
+    /// (SQLite BLOB, PostgreSQL `uuid`); integer: 8-byte surrogate keys inside the database,
+    /// the public UUID stored once (16 bytes, its own unique index).
     #[arg(long, default_value = "text")]
     keys: String,
     /// The rows are spread over this many months (period keys), in time order.
@@ -75,25 +78,38 @@ struct Args {
     drop_period: bool,
 }
 
+/// How the rows' ids are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keys {
+    /// 36-character text UUIDs, as Hafen stores them.
+    Text,
+    /// The same UUIDs as 16 bytes: a BLOB on SQLite, PostgreSQL's `uuid`.
+    Binary,
+    /// 8-byte surrogate keys; the public UUID stored once.
+    Integer,
+}
+
 impl Args {
-    fn integer_keys(&self) -> anyhow::Result<bool> {
+    fn keys(&self) -> anyhow::Result<Keys> {
         match self.keys.as_str() {
-            "text" => Ok(false),
-            "integer" => Ok(true),
-            other => anyhow::bail!("unknown keys {other}: text or integer"),
+            "text" => Ok(Keys::Text),
+            "binary" => Ok(Keys::Binary),
+            "integer" => Ok(Keys::Integer),
+            other => anyhow::bail!("unknown keys {other}: text, binary or integer"),
         }
     }
 
     /// The statements that make the table the rows go into, for `target`'s SQL dialect.
     fn schema(&self, postgres: bool) -> anyhow::Result<String> {
-        let integer = self.integer_keys()?;
+        let keys = self.keys()?;
+        let integer = keys == Keys::Integer;
         anyhow::ensure!(
             !self.partitioned || postgres,
             "--partitioned is for PostgreSQL (declarative partitions)"
         );
         anyhow::ensure!(self.periods >= 1, "--periods must be at least 1");
         let partitioned = self.partitioned;
-        let table = table_sql(integer, postgres, partitioned);
+        let table = table_sql(keys, postgres, partitioned);
         let mut statements = vec![table];
         match self.table.as_str() {
             "hafen" => {
@@ -110,8 +126,8 @@ impl Args {
                 }
             }
             "plain" => anyhow::ensure!(
-                !integer && !partitioned,
-                "--table plain is the primary key only: no --keys integer or --partitioned"
+                keys == Keys::Text && !partitioned,
+                "--table plain is the primary key only: no --keys or --partitioned"
             ),
             other => anyhow::bail!("unknown table {other}: hafen or plain"),
         }
@@ -119,7 +135,7 @@ impl Args {
             for p in 0..self.periods {
                 statements.push(format!(
                     "CREATE TABLE bench_messages_p{p} PARTITION OF bench_messages FOR VALUES IN ({})",
-                    period_literal(integer, p)
+                    period_literal(keys, postgres, p)
                 ));
             }
         }
@@ -137,13 +153,15 @@ impl Args {
     }
 }
 
-/// The message table: Hafen's columns, with text or integer keys.
-fn table_sql(integer: bool, postgres: bool, partitioned: bool) -> String {
-    let (id, reference) = if integer {
+/// The message table: Hafen's columns, with text, binary or integer keys.
+fn table_sql(keys: Keys, postgres: bool, partitioned: bool) -> String {
+    let integer = keys == Keys::Integer;
+    let (id, reference) = match keys {
         // SQLite: the rowid itself; PostgreSQL: a bigint key.
-        ("BIGINT", "BIGINT")
-    } else {
-        ("TEXT", "TEXT")
+        Keys::Integer => ("BIGINT", "BIGINT"),
+        Keys::Binary if postgres => ("UUID", "UUID"),
+        Keys::Binary => ("BLOB", "BLOB"),
+        Keys::Text => ("TEXT", "TEXT"),
     };
     let id = if integer && !postgres {
         "id INTEGER PRIMARY KEY NOT NULL".to_string()
@@ -232,12 +250,18 @@ fn indexes(integer: bool, partitioned: bool) -> Vec<(&'static str, String)> {
 }
 
 /// Period key `p` as an SQL literal.
-fn period_literal(integer: bool, p: usize) -> String {
-    if integer {
-        (p + 1).to_string()
-    } else {
-        format!("'{}'", period_key(p))
+fn period_literal(keys: Keys, postgres: bool, p: usize) -> String {
+    match keys {
+        Keys::Integer => (p + 1).to_string(),
+        Keys::Binary if !postgres => format!("X'{}'", uuid_of(&period_key(p)).simple()),
+        // PostgreSQL reads a quoted UUID as text or as `uuid`, whichever the column is.
+        Keys::Text | Keys::Binary => format!("'{}'", period_key(p)),
     }
+}
+
+/// A UUID this benchmark wrote itself as text.
+fn uuid_of(text: &str) -> uuid::Uuid {
+    uuid::Uuid::parse_str(text).unwrap_or_default()
 }
 
 /// Rows of one month share their period key.
@@ -259,6 +283,45 @@ mod text_keys {
             external_index -> Binary,
             body_sealed -> Binary,
             period_key_id -> Text,
+            idempotency_index -> Nullable<Binary>,
+        }
+    }
+}
+
+mod binary_keys {
+    diesel::table! {
+        bench_messages (id) {
+            id -> Binary,
+            tenant_id -> Binary,
+            contact_id -> Binary,
+            channel -> Text,
+            direction -> Text,
+            kind -> Text,
+            occurred_at -> BigInt,
+            received_at -> BigInt,
+            external_index -> Binary,
+            body_sealed -> Binary,
+            period_key_id -> Binary,
+            idempotency_index -> Nullable<Binary>,
+        }
+    }
+}
+
+/// Binary keys as PostgreSQL holds them (`uuid`).
+mod uuid_keys {
+    diesel::table! {
+        bench_messages (id) {
+            id -> Uuid,
+            tenant_id -> Uuid,
+            contact_id -> Uuid,
+            channel -> Text,
+            direction -> Text,
+            kind -> Text,
+            occurred_at -> BigInt,
+            received_at -> BigInt,
+            external_index -> Binary,
+            body_sealed -> Binary,
+            period_key_id -> Uuid,
             idempotency_index -> Nullable<Binary>,
         }
     }
@@ -290,7 +353,7 @@ const TENANT_KEY: i64 = 1;
 const CONTACTS: usize = 1000;
 
 struct Row {
-    /// The message's UUID as text (text keys; with integer keys `public_id` holds its bytes).
+    /// The message's UUID as text (text keys; binary and integer keys store its bytes).
     id: String,
     public_id: Vec<u8>,
     contact: usize,
@@ -304,6 +367,10 @@ impl Row {
     fn contact_text(&self) -> String {
         // Ids as Hafen stores them: text UUIDs, 36 characters.
         format!("01900000-0000-7000-8000-{:012}", self.contact)
+    }
+
+    fn contact_uuid(&self) -> uuid::Uuid {
+        uuid_of(&self.contact_text())
     }
 }
 
@@ -426,17 +493,17 @@ fn sqlite(args: &Args, data: &[Row]) -> anyhow::Result<Measured> {
         hafen::store::backend::SQLITE_WRITER_CACHE_KIB
     ))?;
     conn.batch_execute(&args.schema(false)?)?;
-    let integer = args.integer_keys()?;
+    let keys = args.keys()?;
     let started = Instant::now();
     for chunk in data.chunks(args.batch) {
         conn.transaction::<_, anyhow::Error, _>(|conn| {
             // A diesel insert (a cached prepared statement), as Hafen's writer does.
             for r in chunk {
-                if integer {
-                    insert_integer_row(conn, r)?;
-                } else {
-                    insert_text_row(conn, r)?;
-                }
+                match keys {
+                    Keys::Integer => insert_integer_row(conn, r)?,
+                    Keys::Binary => insert_binary_row(conn, r)?,
+                    Keys::Text => insert_text_row(conn, r)?,
+                };
             }
             Ok(())
         })?;
@@ -473,6 +540,25 @@ fn insert_text_row(conn: &mut SqliteConnection, r: &Row) -> QueryResult<usize> {
         .execute(conn)
 }
 
+fn insert_binary_row(conn: &mut SqliteConnection, r: &Row) -> QueryResult<usize> {
+    use binary_keys::bench_messages::dsl as m;
+    diesel::insert_into(m::bench_messages)
+        .values((
+            m::id.eq(&r.public_id),
+            m::tenant_id.eq(uuid_of(TENANT).as_bytes().as_slice()),
+            m::contact_id.eq(r.contact_uuid().as_bytes().as_slice()),
+            m::channel.eq("whatsapp"),
+            m::direction.eq("in"),
+            m::kind.eq("text"),
+            m::occurred_at.eq(r.at),
+            m::received_at.eq(r.at),
+            m::external_index.eq(&r.index),
+            m::body_sealed.eq(&r.body),
+            m::period_key_id.eq(uuid_of(&period_key(r.period)).as_bytes().as_slice()),
+        ))
+        .execute(conn)
+}
+
 fn insert_integer_row(conn: &mut SqliteConnection, r: &Row) -> QueryResult<usize> {
     use integer_keys::bench_messages::dsl as m;
     // The rowid is SQLite's to give (the next integer: appended at the table's end).
@@ -497,32 +583,43 @@ fn insert_integer_row(conn: &mut SqliteConnection, r: &Row) -> QueryResult<usize
 /// cached prepared query each, as a delivery receipt finds its message; the mean time per
 /// lookup in µs. (A macro: the same query for each backend's connection type.)
 macro_rules! probe_with {
-    ($name:ident, $conn:ty) => {
+    ($name:ident, $conn:ty, $binary:ident, $tenant:expr) => {
         fn $name(conn: &mut $conn, args: &Args, data: &[Row]) -> anyhow::Result<Option<f64>> {
             if args.probes == 0 || data.is_empty() {
                 return Ok(None);
             }
-            let integer = args.integer_keys()?;
+            let keys = args.keys()?;
             let mut rng = rand::thread_rng();
             let picks: Vec<&Row> = (0..args.probes)
                 .map(|_| &data[rng.gen_range(0..data.len())])
                 .collect();
             let started = Instant::now();
             for r in picks {
-                let found: i64 = if integer {
-                    use integer_keys::bench_messages::dsl as m;
-                    m::bench_messages
-                        .filter(m::external_index.eq(&r.index))
-                        .filter(m::tenant_id.eq(TENANT_KEY))
-                        .count()
-                        .get_result(conn)?
-                } else {
-                    use text_keys::bench_messages::dsl as m;
-                    m::bench_messages
-                        .filter(m::external_index.eq(&r.index))
-                        .filter(m::tenant_id.eq(TENANT))
-                        .count()
-                        .get_result(conn)?
+                let found: i64 = match keys {
+                    Keys::Integer => {
+                        use integer_keys::bench_messages::dsl as m;
+                        m::bench_messages
+                            .filter(m::external_index.eq(&r.index))
+                            .filter(m::tenant_id.eq(TENANT_KEY))
+                            .count()
+                            .get_result(conn)?
+                    }
+                    Keys::Binary => {
+                        use $binary::bench_messages::dsl as m;
+                        m::bench_messages
+                            .filter(m::external_index.eq(&r.index))
+                            .filter(m::tenant_id.eq($tenant))
+                            .count()
+                            .get_result(conn)?
+                    }
+                    Keys::Text => {
+                        use text_keys::bench_messages::dsl as m;
+                        m::bench_messages
+                            .filter(m::external_index.eq(&r.index))
+                            .filter(m::tenant_id.eq(TENANT))
+                            .count()
+                            .get_result(conn)?
+                    }
                 };
                 anyhow::ensure!(found == 1, "a stored row was not found by its external id");
             }
@@ -532,8 +629,13 @@ macro_rules! probe_with {
         }
     };
 }
-probe_with!(probe_sqlite, SqliteConnection);
-probe_with!(probe_postgres, PgConnection);
+probe_with!(
+    probe_sqlite,
+    SqliteConnection,
+    binary_keys,
+    uuid_of(TENANT).as_bytes().to_vec()
+);
+probe_with!(probe_postgres, PgConnection, uuid_keys, uuid_of(TENANT));
 
 /// Removing the first month's rows: its partition dropped, or its rows deleted by period key.
 struct Removal {
@@ -554,7 +656,7 @@ impl Removal {
         } else {
             format!(
                 "DELETE FROM bench_messages WHERE period_key_id = {}",
-                period_literal(args.integer_keys()?, 0)
+                period_literal(args.keys()?, postgres, 0)
             )
         };
         let reclaim = match (args.partitioned, postgres) {
@@ -610,10 +712,10 @@ fn postgres(args: &Args, data: &[Row], pgcrypto: bool) -> anyhow::Result<Measure
         if pgcrypto {
             conn.batch_execute("CREATE EXTENSION pgcrypto")?;
         }
-        let integer = args.integer_keys()?;
+        let keys = args.keys()?;
         let started = Instant::now();
         for chunk in data.chunks(args.batch) {
-            insert_postgres_chunk(&mut conn, chunk, integer, pgcrypto)?;
+            insert_postgres_chunk(&mut conn, chunk, keys, pgcrypto)?;
         }
         let insert_s = started.elapsed().as_secs_f64();
         // Statistics, as autovacuum would have them by the time a receipt comes.
@@ -639,10 +741,11 @@ fn postgres(args: &Args, data: &[Row], pgcrypto: bool) -> anyhow::Result<Measure
 fn insert_postgres_chunk(
     conn: &mut PgConnection,
     chunk: &[Row],
-    integer: bool,
+    keys: Keys,
     pgcrypto: bool,
 ) -> anyhow::Result<()> {
     // The parameters of one row, <1> to <n>; the tenant is a literal.
+    let integer = keys == Keys::Integer;
     let (columns, row_sql, per_row) = if integer {
         (
             "id, public_id, tenant_id, contact_id",
@@ -679,25 +782,29 @@ fn insert_postgres_chunk(
     }
     let mut query = diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>();
     for r in chunk {
-        query = if integer {
-            query
+        query = match keys {
+            Keys::Integer => query
                 // The surrogate key: grows with time like a sequence's.
                 .bind::<BigInt, _>(r.at)
                 .bind::<Binary, _>(r.public_id.clone())
-                .bind::<BigInt, _>(r.contact as i64 + 1)
-        } else {
-            query
+                .bind::<BigInt, _>(r.contact as i64 + 1),
+            Keys::Binary => query
+                .bind::<diesel::sql_types::Uuid, _>(uuid_of(&r.id))
+                .bind::<diesel::sql_types::Uuid, _>(r.contact_uuid()),
+            Keys::Text => query
                 .bind::<Text, _>(r.id.clone())
-                .bind::<Text, _>(r.contact_text())
+                .bind::<Text, _>(r.contact_text()),
         };
         query = query
             .bind::<BigInt, _>(r.at)
             .bind::<Binary, _>(r.index.clone())
             .bind::<Binary, _>(r.body.clone());
-        query = if integer {
-            query.bind::<BigInt, _>(r.period as i64 + 1)
-        } else {
-            query.bind::<Text, _>(period_key(r.period))
+        query = match keys {
+            Keys::Integer => query.bind::<BigInt, _>(r.period as i64 + 1),
+            Keys::Binary => {
+                query.bind::<diesel::sql_types::Uuid, _>(uuid_of(&period_key(r.period)))
+            }
+            Keys::Text => query.bind::<Text, _>(period_key(r.period)),
         };
     }
     query.execute(conn)?;
