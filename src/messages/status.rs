@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::clock::from_micros;
 use crate::crypto::FieldBinding;
 use crate::messages::inbound::{DeliveryStatus, PlatformError};
+use crate::store::id;
 use crate::store::schema::{message_delivery, message_statuses};
 use crate::store::{DbConn, StoreError};
 
@@ -105,6 +106,7 @@ pub fn bump_all(
             if moves.is_empty() {
                 return Ok(());
             }
+            use crate::store::id::Id;
             use diesel::sql_types::{Array, BigInt, Integer, Text};
             let ranks: Vec<i32> = moves.iter().map(|m| i32::from(rank(m.1))).collect();
             crate::store::backend::kept_prepared(
@@ -112,15 +114,15 @@ pub fn bump_all(
                     "INSERT INTO message_delivery \
                        (message_id, tenant_id, status, status_at, status_rank) \
                      SELECT v.id, $2, v.status, v.at, v.rank \
-                     FROM unnest($1::text[], $3::text[], $4::bigint[], $5::integer[]) \
+                     FROM unnest($1::uuid[], $3::text[], $4::bigint[], $5::integer[]) \
                        AS v(id, status, at, rank) \
                      ON CONFLICT (message_id) DO UPDATE SET status = excluded.status, \
                        status_at = excluded.status_at, status_rank = excluded.status_rank \
                      WHERE (excluded.status_at, excluded.status_rank) \
                        > (message_delivery.status_at, message_delivery.status_rank)",
                 )
-                .bind::<Array<Text>, _>(moves.iter().map(|m| m.0).collect::<Vec<_>>())
-                .bind::<Text, _>(tenant)
+                .bind::<Array<Id>, _>(moves.iter().map(|m| id::bind(m.0)).collect::<Vec<_>>())
+                .bind::<Id, _>(id::bind(tenant))
                 .bind::<Array<Text>, _>(moves.iter().map(|m| m.1).collect::<Vec<_>>())
                 .bind::<Array<BigInt>, _>(moves.iter().map(|m| m.2).collect::<Vec<_>>())
                 .bind::<Array<Integer>, _>(ranks),
@@ -132,11 +134,11 @@ pub fn bump_all(
             use diesel::query_dsl::methods::FilterDsl;
             use diesel::upsert::excluded;
             use message_delivery::dsl as d;
-            for &(id, status, at) in &moves {
+            for &(message_id, status, at) in &moves {
                 diesel::insert_into(message_delivery::table)
                     .values((
-                        d::message_id.eq(id),
-                        d::tenant_id.eq(tenant),
+                        d::message_id.eq(id::bind(message_id)),
+                        d::tenant_id.eq(id::bind(tenant)),
                         d::status.eq(status),
                         d::status_at.eq(at),
                         d::status_rank.eq(i32::from(rank(status))),
@@ -171,7 +173,7 @@ pub fn current(
     // Well below SQLite's limit on bound parameters.
     for chunk in message_ids.chunks(500) {
         let rows: Vec<(String, String, i64)> = message_delivery::table
-            .filter(message_delivery::message_id.eq_any(chunk))
+            .filter(message_delivery::message_id.eq_any(id::bind_all(chunk)))
             .filter(crate::store::backend::plan_with_actual_values())
             .select((
                 message_delivery::message_id,
@@ -436,10 +438,11 @@ pub(crate) fn delete_of_messages(
     tenant: &str,
     message_ids: &[String],
 ) -> Result<(), StoreError> {
+    // `message_delivery` has no index on the tenant that a planner could prefer to the ids.
     diesel::delete(
         message_delivery::table
-            .filter(message_delivery::message_id.eq_any(message_ids))
-            .filter(crate::store::backend::only_checked(message_delivery::tenant_id).eq(tenant))
+            .filter(message_delivery::message_id.eq_any(id::bind_all(message_ids)))
+            .filter(message_delivery::tenant_id.eq(id::bind(tenant)))
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;

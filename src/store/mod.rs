@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod checkpoint;
 pub mod conn;
+pub mod id;
 #[cfg(test)]
 pub mod plans;
 pub mod schema;

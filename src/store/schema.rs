@@ -93,9 +93,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
+    /// The first table whose ids are stored as their 16 bytes (migration 24, `store::id`).
     message_delivery (message_id) {
-        message_id -> Text,
-        tenant_id -> Text,
+        message_id -> Id,
+        tenant_id -> Id,
         status -> Text,
         status_at -> BigInt,
         status_rank -> Integer,

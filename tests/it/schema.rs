@@ -75,6 +75,8 @@ fn diesel_type(sql: &str) -> String {
     match sql.to_ascii_uppercase().as_str() {
         "TEXT" | "CHARACTER VARYING" => "Text",
         "BLOB" | "BYTEA" => "Binary",
+        // A UUID's 16 bytes (`store::id`): PostgreSQL's `uuid`, SQLite's declared `UUID`.
+        "UUID" => "Id",
         "BIGINT" => "BigInt",
         "INTEGER" | "INT" => "Integer",
         "BOOLEAN" => "Bool",
@@ -935,13 +937,18 @@ fn a_message_refers_to_the_contact_of_its_own_tenant_in_one_check_on_postgresql(
     drop(conn);
 }
 
+/// The id of test message `n`: a UUID, as every id Hafen stores (`store::id`).
+fn message_id(n: u32) -> String {
+    format!("00000000-0000-7000-8000-{n:012}")
+}
+
 /// A message row with every column set to a value of its own (`full`), or only those a row
 /// must have.
 fn message_row(tenant: &str, contact: &str, n: u32, full: bool) -> hafen::messages::MessageRow {
     let bytes = |tag: u8| full.then(|| vec![tag, (n % 251) as u8, 7]);
     let text = |tag: &str| full.then(|| format!("{tag}-{n}"));
     hafen::messages::MessageRow {
-        id: format!("m{n:04}"),
+        id: message_id(n),
         tenant_id: tenant.to_string(),
         contact_id: contact.to_string(),
         channel: "whatsapp".into(),
@@ -1025,20 +1032,24 @@ fn a_group_of_messages_is_stored_column_for_column() {
             "{backend:?}"
         );
         let matched: Vec<Option<&str>> = kept.iter().map(|r| r.message_id.as_deref()).collect();
-        assert_eq!(matched, [Some("m0000"), Some("m0002"), None], "{backend:?}");
-        let moved =
-            hafen::messages::status::current(&mut conn, &["m0000", "m0001", "m0002"]).unwrap();
+        let (m0, m1, m2) = (message_id(0), message_id(1), message_id(2));
+        assert_eq!(
+            matched,
+            [Some(m0.as_str()), Some(m2.as_str()), None],
+            "{backend:?}"
+        );
+        let moved = hafen::messages::status::current(&mut conn, &[&m0, &m1, &m2]).unwrap();
         assert_eq!(
             moved,
             std::collections::HashMap::from([
-                ("m0000".to_string(), ("delivered".to_string(), 5_000)),
-                ("m0002".to_string(), ("read".to_string(), 6_000)),
+                (m0.clone(), ("delivered".to_string(), 5_000)),
+                (m2.clone(), ("read".to_string(), 6_000)),
             ]),
             "{backend:?}"
         );
         // The message's own row keeps the status it was stored with (migration 23).
         let kept: Vec<Option<String>> = messages::table
-            .filter(messages::id.eq_any(["m0000", "m0002"]))
+            .filter(messages::id.eq_any([&m0, &m2]))
             .order(messages::id)
             .select(messages::delivery_status)
             .load(&mut conn)
@@ -1287,6 +1298,7 @@ fn the_current_delivery_status_moves_out_of_the_message_and_back() {
     use hafen::store::schema::messages;
     const TENANT: &str = "01900000-0000-7000-8000-000000000023";
     const MIGRATION: &str = "20261207000023";
+    const LATER: [&str; 1] = ["20261207000024"];
     for backend in [
         crate::support::Backend::Sqlite,
         crate::support::Backend::Postgres,
@@ -1295,21 +1307,28 @@ fn the_current_delivery_status_moves_out_of_the_message_and_back() {
             return;
         }
         let (mut conn, _db, _dir) = migrated(backend);
+        // Back to just before migration 23: the later ones first.
         let revert = |conn: &mut DbConn| {
-            let reverted = match conn {
-                DbConn::Sqlite(c) => c.revert_last_migration(hafen::store::SQLITE_MIGRATIONS),
-                DbConn::Postgres(c) => c.revert_last_migration(hafen::store::POSTGRES_MIGRATIONS),
+            for version in LATER.iter().rev().chain([&MIGRATION]) {
+                let reverted = match conn {
+                    DbConn::Sqlite(c) => c.revert_last_migration(hafen::store::SQLITE_MIGRATIONS),
+                    DbConn::Postgres(c) => {
+                        c.revert_last_migration(hafen::store::POSTGRES_MIGRATIONS)
+                    }
+                }
+                .unwrap()
+                .to_string();
+                assert!(reverted.starts_with(version), "{reverted}");
             }
-            .unwrap()
-            .to_string();
-            assert!(reverted.starts_with(MIGRATION), "{reverted}");
         };
         revert(&mut conn);
         tenant_and_contact(&mut conn, TENANT, "c0");
+        // Ids as Hafen writes them (UUIDs, in the order of their names here).
+        let (inbound, queued, read) = (message_id(1), message_id(2), message_id(3));
         for (id, status, at) in [
-            ("read", "'read'", "10"),
-            ("queued", "'queued'", "20"),
-            ("inbound", "NULL", "NULL"),
+            (&read, "'read'", "10"),
+            (&queued, "'queued'", "20"),
+            (&inbound, "NULL", "NULL"),
         ] {
             diesel::sql_query(format!(
                 "INSERT INTO messages (id, tenant_id, contact_id, channel, direction, kind, \
@@ -1322,16 +1341,16 @@ fn the_current_delivery_status_moves_out_of_the_message_and_back() {
         }
         hafen::store::run_migrations(&mut conn).unwrap();
         let current =
-            hafen::messages::status::current(&mut conn, &["read", "queued", "inbound"]).unwrap();
+            hafen::messages::status::current(&mut conn, &[&read, &queued, &inbound]).unwrap();
         assert_eq!(
             current,
-            std::collections::HashMap::from([("read".to_string(), ("read".to_string(), 10))]),
+            std::collections::HashMap::from([(read.clone(), ("read".to_string(), 10))]),
             "{backend:?}"
         );
         // A receipt after the upgrade moves it on; an older one does not.
-        hafen::messages::status::bump(&mut conn, TENANT, "read", "failed", 30).unwrap();
-        hafen::messages::status::bump(&mut conn, TENANT, "read", "delivered", 25).unwrap();
-        hafen::messages::status::bump(&mut conn, TENANT, "queued", "sent", 21).unwrap();
+        hafen::messages::status::bump(&mut conn, TENANT, &read, "failed", 30).unwrap();
+        hafen::messages::status::bump(&mut conn, TENANT, &read, "delivered", 25).unwrap();
+        hafen::messages::status::bump(&mut conn, TENANT, &queued, "sent", 21).unwrap();
 
         revert(&mut conn);
         let back: Vec<(String, Option<String>, Option<i64>)> = messages::table
@@ -1346,9 +1365,9 @@ fn the_current_delivery_status_moves_out_of_the_message_and_back() {
         assert_eq!(
             back,
             [
-                ("inbound".into(), None, None),
-                ("queued".into(), Some("sent".into()), Some(21)),
-                ("read".into(), Some("failed".into()), Some(30)),
+                (inbound, None, None),
+                (queued, Some("sent".into()), Some(21)),
+                (read, Some("failed".into()), Some(30)),
             ],
             "{backend:?}"
         );
@@ -1373,21 +1392,147 @@ fn a_deleted_message_takes_its_current_status_with_it() {
             .map(|n| message_row(TENANT, "c0", n, false))
             .collect();
         hafen::messages::insert_many(&mut conn, &rows).unwrap();
-        for id in ["m0000", "m0001"] {
+        let (m0, m1) = (message_id(0), message_id(1));
+        for id in [&m0, &m1] {
             hafen::messages::status::bump(&mut conn, TENANT, id, "delivered", 10).unwrap();
         }
-        let ids = ["m0000".to_string()];
-        hafen::messages::delete_with_dependants(&mut conn, "another-tenant", &ids).unwrap();
+        let ids = [m0.clone()];
+        let another_tenant = "01900000-0000-7000-8000-0000000000ff";
+        hafen::messages::delete_with_dependants(&mut conn, another_tenant, &ids).unwrap();
         let current = |conn: &mut DbConn| {
-            let mut ids: Vec<String> = hafen::messages::status::current(conn, &["m0000", "m0001"])
+            let mut ids: Vec<String> = hafen::messages::status::current(conn, &[&m0, &m1])
                 .unwrap()
                 .into_keys()
                 .collect();
             ids.sort();
             ids
         };
-        assert_eq!(current(&mut conn), ["m0000", "m0001"], "{backend:?}");
+        assert_eq!(current(&mut conn), [m0.clone(), m1.clone()], "{backend:?}");
         hafen::messages::delete_with_dependants(&mut conn, TENANT, &ids).unwrap();
-        assert_eq!(current(&mut conn), ["m0001"], "{backend:?}");
+        assert_eq!(current(&mut conn), [m1], "{backend:?}");
+    }
+}
+
+/// Migration 24 stores `message_delivery`'s ids as their 16 bytes (PostgreSQL `uuid`, SQLite a
+/// 16-byte BLOB): the statuses stored before it read the same after it, by the same ids; new
+/// ones are written as bytes too; reverted, the ids are their canonical text again.
+#[test]
+fn the_delivery_statuses_ids_become_16_bytes_and_back() {
+    use diesel_migrations::MigrationHarness;
+    const TENANT: &str = "01900000-0000-7000-8000-000000000025";
+    const MIGRATION: &str = "20261207000024";
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Stored {
+        #[diesel(sql_type = Text)]
+        kind: String,
+        #[diesel(sql_type = BigInt)]
+        size: i64,
+    }
+    for backend in [
+        crate::support::Backend::Sqlite,
+        crate::support::Backend::Postgres,
+    ] {
+        if backend == crate::support::Backend::Postgres && !postgres_available() {
+            return;
+        }
+        let (mut conn, _db, _dir) = migrated(backend);
+        let revert = |conn: &mut DbConn| {
+            let reverted = match conn {
+                DbConn::Sqlite(c) => c.revert_last_migration(hafen::store::SQLITE_MIGRATIONS),
+                DbConn::Postgres(c) => c.revert_last_migration(hafen::store::POSTGRES_MIGRATIONS),
+            }
+            .unwrap()
+            .to_string();
+            assert!(reverted.starts_with(MIGRATION), "{reverted}");
+        };
+        // How the ids are stored: their type and size, one row per id.
+        let stored = |conn: &mut DbConn| -> Vec<Stored> {
+            let sql = match conn {
+                DbConn::Sqlite(_) => {
+                    "SELECT typeof(message_id) AS kind, length(message_id) AS size \
+                     FROM message_delivery UNION ALL \
+                     SELECT typeof(tenant_id), length(tenant_id) FROM message_delivery"
+                }
+                DbConn::Postgres(_) => {
+                    "SELECT pg_typeof(message_id)::text AS kind, \
+                       pg_column_size(message_id)::bigint AS size FROM message_delivery \
+                     UNION ALL SELECT pg_typeof(tenant_id)::text, \
+                       pg_column_size(tenant_id)::bigint FROM message_delivery"
+                }
+            };
+            diesel::sql_query(sql).load(conn).unwrap()
+        };
+        revert(&mut conn);
+        let (early, late) = (message_id(1), message_id(2));
+        diesel::sql_query(format!(
+            "INSERT INTO message_delivery (message_id, tenant_id, status, status_at, status_rank) \
+             VALUES ('{early}', '{TENANT}', 'delivered', 10, 2)"
+        ))
+        .execute(&mut conn)
+        .unwrap();
+        let text_size = match backend {
+            crate::support::Backend::Sqlite => 36,
+            // A short varlena header of one byte.
+            crate::support::Backend::Postgres => 37,
+        };
+        assert!(
+            stored(&mut conn).iter().all(|s| s.size == text_size),
+            "{backend:?}: {:?}",
+            stored(&mut conn)
+        );
+
+        hafen::store::run_migrations(&mut conn).unwrap();
+        hafen::messages::status::bump(&mut conn, TENANT, &late, "read", 20).unwrap();
+        let bytes = match backend {
+            crate::support::Backend::Sqlite => "blob",
+            crate::support::Backend::Postgres => "uuid",
+        };
+        let all = stored(&mut conn);
+        assert_eq!(all.len(), 4, "{backend:?}");
+        assert!(
+            all.iter().all(|s| s.kind == bytes && s.size == 16),
+            "{backend:?}: {all:?}"
+        );
+        let current = hafen::messages::status::current(&mut conn, &[&early, &late]).unwrap();
+        assert_eq!(
+            current,
+            std::collections::HashMap::from([
+                (early.clone(), ("delivered".to_string(), 10)),
+                (late.clone(), ("read".to_string(), 20)),
+            ]),
+            "{backend:?}"
+        );
+        // Deleted by its id and tenant, as bytes.
+        hafen::messages::delete_with_dependants(&mut conn, TENANT, std::slice::from_ref(&early))
+            .unwrap();
+        assert_eq!(
+            hafen::messages::status::current(&mut conn, &[&early, &late])
+                .unwrap()
+                .into_keys()
+                .collect::<Vec<_>>(),
+            std::slice::from_ref(&late),
+            "{backend:?}"
+        );
+
+        revert(&mut conn);
+        #[derive(QueryableByName, Debug, PartialEq)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            message_id: String,
+            #[diesel(sql_type = Text)]
+            tenant_id: String,
+        }
+        let back: Vec<Row> =
+            diesel::sql_query("SELECT message_id, tenant_id FROM message_delivery")
+                .load(&mut conn)
+                .unwrap();
+        assert_eq!(
+            back,
+            [Row {
+                message_id: late.clone(),
+                tenant_id: TENANT.to_string()
+            }],
+            "{backend:?}"
+        );
     }
 }
