@@ -433,11 +433,11 @@ fn seed_waiting_receipts(
     let sql = match &mut conn {
         hafen::store::DbConn::Sqlite(_) => format!(
             "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < {n}) \
-             INSERT INTO message_statuses ({columns}) SELECT printf('00000000-0000-7000-a000-%012x', n), \
+             INSERT INTO message_statuses ({columns}) SELECT unhex(printf('0000000000007000a000%012x', n)), \
              '{tenant}', 'whatsapp', randomblob(32), 'delivered', 0, 0 FROM k"
         ),
         hafen::store::DbConn::Postgres(_) => format!(
-            "INSERT INTO message_statuses ({columns}) SELECT '00000000-0000-7000-a000-' || lpad(to_hex(g), 12, '0'), \
+            "INSERT INTO message_statuses ({columns}) SELECT ('00000000-0000-7000-a000-' || lpad(to_hex(g), 12, '0'))::uuid, \
              '{tenant}', 'whatsapp', decode(md5(g::text) || md5((g + 1)::text), 'hex'), 'delivered', 0, 0 \
              FROM generate_series(1, {n}) g"
         ),

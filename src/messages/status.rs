@@ -42,6 +42,8 @@ pub struct NewStatus {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = message_statuses)]
 pub struct StatusRow {
+    /// Stored as its 16 bytes (`store::id`): a row is inserted by value.
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub id: String,
     pub tenant_id: String,
     pub channel: String,
@@ -252,11 +254,11 @@ fn insert_many(conn: &mut DbConn, rows: &[StatusRow]) -> Result<(), StoreError> 
                 "INSERT INTO message_statuses (id, tenant_id, channel, external_index, \
                    message_id, status, occurred_at, received_at, errors_sealed, raw_sealed, \
                    period_key_id) \
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], \
+                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[], \
                    $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bytea[], \
                    $10::bytea[], $11::text[])",
             )
-            .bind::<Array<Text>, _>(column(rows, |r| r.id.as_str()))
+            .bind::<Array<crate::store::id::Id>, _>(column(rows, |r| id::bind(&r.id)))
             .bind::<Array<Text>, _>(column(rows, |r| r.tenant_id.as_str()))
             .bind::<Array<Text>, _>(column(rows, |r| r.channel.as_str()))
             .bind::<Array<Binary>, _>(column(rows, |r| r.external_index.as_slice()))
@@ -272,7 +274,7 @@ fn insert_many(conn: &mut DbConn, rows: &[StatusRow]) -> Result<(), StoreError> 
         DbConn::Sqlite(c) => {
             for row in rows {
                 diesel::insert_into(message_statuses::table)
-                    .values(row)
+                    .values(row.clone())
                     .execute(c)?;
             }
         }
@@ -313,9 +315,11 @@ pub fn attach_pending(
     } in pending
     {
         if let Some(message_id) = by_index.get(&index) {
-            diesel::update(message_statuses::table.filter(message_statuses::id.eq(&status_id)))
-                .set(message_statuses::message_id.eq(Some(message_id.to_string())))
-                .execute(conn)?;
+            diesel::update(
+                message_statuses::table.filter(message_statuses::id.eq(id::bind(&status_id))),
+            )
+            .set(message_statuses::message_id.eq(Some(message_id.to_string())))
+            .execute(conn)?;
             bump(conn, tenant, message_id, &status, at)?;
         }
     }
@@ -423,7 +427,7 @@ impl StatusRow {
 pub fn delete(conn: &mut DbConn, tenant: &str, ids: &[String]) -> Result<(), StoreError> {
     diesel::delete(
         message_statuses::table
-            .filter(message_statuses::id.eq_any(ids))
+            .filter(message_statuses::id.eq_any(id::bind_all(ids)))
             .filter(crate::store::backend::only_checked(message_statuses::tenant_id).eq(tenant))
             .filter(crate::store::backend::plan_with_actual_values()),
     )

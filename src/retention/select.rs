@@ -324,7 +324,7 @@ impl Selection {
             };
         }
         if let Some(after) = after {
-            q = q.filter(message_statuses::id.gt(after.to_string()));
+            q = q.filter(message_statuses::id.gt(crate::store::id::bind(after)));
         }
         let rows: Vec<(String, String, i64)> = if self.ordered {
             q.order(message_statuses::id)

@@ -36,6 +36,12 @@ pub struct Id;
 #[diesel(sql_type = Id)]
 pub struct BoundId(String);
 
+impl From<String> for BoundId {
+    fn from(text: String) -> Self {
+        BoundId(text)
+    }
+}
+
 /// `text` (a UUID) to bind as an [`Id`].
 pub fn bind(text: &str) -> BoundId {
     BoundId(text.to_string())

@@ -107,8 +107,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
+    /// Its own id stored as 16 bytes since migration 25 (`store::id`).
     message_statuses (id) {
-        id -> Text,
+        id -> Id,
         tenant_id -> Text,
         channel -> Text,
         external_index -> Binary,

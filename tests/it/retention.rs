@@ -1763,9 +1763,10 @@ async fn whole_expired_months_are_shredded_first_only_when_nothing_under_them_is
     assert_eq!(decide(&mut conn, &letters_one_year), vec![march.clone()]);
     mark_letter(&mut conn, false);
     // A delivery status received that month, sealed under the key, kept by its rule.
+    let status_march = hafen::store::id::bind("00000000-0000-7000-8000-000000000303");
     diesel::insert_into(message_statuses::table)
         .values((
-            message_statuses::id.eq("status-march"),
+            message_statuses::id.eq(status_march.clone()),
             message_statuses::tenant_id.eq(&tenant),
             message_statuses::channel.eq("whatsapp"),
             message_statuses::external_index.eq(vec![7u8; 32]),
@@ -1782,7 +1783,7 @@ async fn whole_expired_months_are_shredded_first_only_when_nothing_under_them_is
         rule("delivery_statuses", None, "collection", "P90D"),
     ]);
     assert_eq!(decide(&mut conn, &statuses_due), vec![march.clone()]);
-    diesel::delete(message_statuses::table.filter(message_statuses::id.eq("status-march")))
+    diesel::delete(message_statuses::table.filter(message_statuses::id.eq(status_march)))
         .execute(&mut conn)
         .unwrap();
     // A message of that month still waiting to be sent.

@@ -942,6 +942,11 @@ fn message_id(n: u32) -> String {
     format!("00000000-0000-7000-8000-{n:012}")
 }
 
+/// The id of test delivery status `n`, likewise.
+fn status_id(n: u32) -> String {
+    format!("00000000-0000-7000-9000-{n:012}")
+}
+
 /// A message row with every column set to a value of its own (`full`), or only those a row
 /// must have.
 fn message_row(tenant: &str, contact: &str, n: u32, full: bool) -> hafen::messages::MessageRow {
@@ -1016,9 +1021,9 @@ fn a_group_of_messages_is_stored_column_for_column() {
             period_key_id: full.then(|| format!("period-{id}")),
         };
         let receipts = vec![
-            receipt("s1", 0, "delivered", 5_000, true),
-            receipt("s2", 2, "read", 6_000, false),
-            receipt("s3", 77, "read", 7_000, true),
+            receipt(&status_id(1), 0, "delivered", 5_000, true),
+            receipt(&status_id(2), 2, "read", 6_000, false),
+            receipt(&status_id(3), 77, "read", 7_000, true),
         ];
         let answered = hafen::messages::status::store(&mut conn, TENANT, receipts).unwrap();
         let kept: Vec<StatusRow> = message_statuses::table
@@ -1146,7 +1151,7 @@ fn the_writers_statements_stay_prepared_and_read_only_their_rows_under_a_generic
         let before = rows_read(conn, "messages");
         let receipts = (3..5u32)
             .map(|n| hafen::messages::status::StatusRow {
-                id: format!("s{n}"),
+                id: status_id(n),
                 tenant_id: TENANT.to_string(),
                 channel: "whatsapp".into(),
                 external_index: n.to_be_bytes().to_vec(),
@@ -1176,7 +1181,7 @@ fn the_writers_statements_stay_prepared_and_read_only_their_rows_under_a_generic
     hafen::contacts::touch_last_messages(&mut conn, &latest).unwrap();
     let receipts = (100..200u32)
         .map(|n| hafen::messages::status::StatusRow {
-            id: format!("s{n}"),
+            id: status_id(n),
             tenant_id: TENANT.to_string(),
             channel: "whatsapp".into(),
             external_index: n.to_be_bytes().to_vec(),
@@ -1294,11 +1299,9 @@ fn a_transaction_holding_the_audit_chain_asks_for_its_lock_once() {
 /// inbound, with none) gets no row and reads as before. Reverted, the status goes back.
 #[test]
 fn the_current_delivery_status_moves_out_of_the_message_and_back() {
-    use diesel_migrations::MigrationHarness;
     use hafen::store::schema::messages;
     const TENANT: &str = "01900000-0000-7000-8000-000000000023";
     const MIGRATION: &str = "20261207000023";
-    const LATER: [&str; 1] = ["20261207000024"];
     for backend in [
         crate::support::Backend::Sqlite,
         crate::support::Backend::Postgres,
@@ -1308,19 +1311,7 @@ fn the_current_delivery_status_moves_out_of_the_message_and_back() {
         }
         let (mut conn, _db, _dir) = migrated(backend);
         // Back to just before migration 23: the later ones first.
-        let revert = |conn: &mut DbConn| {
-            for version in LATER.iter().rev().chain([&MIGRATION]) {
-                let reverted = match conn {
-                    DbConn::Sqlite(c) => c.revert_last_migration(hafen::store::SQLITE_MIGRATIONS),
-                    DbConn::Postgres(c) => {
-                        c.revert_last_migration(hafen::store::POSTGRES_MIGRATIONS)
-                    }
-                }
-                .unwrap()
-                .to_string();
-                assert!(reverted.starts_with(version), "{reverted}");
-            }
-        };
+        let revert = |conn: &mut DbConn| revert_through(conn, MIGRATION);
         revert(&mut conn);
         tenant_and_contact(&mut conn, TENANT, "c0");
         // Ids as Hafen writes them (UUIDs, in the order of their names here).
@@ -1418,7 +1409,6 @@ fn a_deleted_message_takes_its_current_status_with_it() {
 /// ones are written as bytes too; reverted, the ids are their canonical text again.
 #[test]
 fn the_delivery_statuses_ids_become_16_bytes_and_back() {
-    use diesel_migrations::MigrationHarness;
     const TENANT: &str = "01900000-0000-7000-8000-000000000025";
     const MIGRATION: &str = "20261207000024";
     #[derive(QueryableByName, Debug, PartialEq)]
@@ -1436,15 +1426,7 @@ fn the_delivery_statuses_ids_become_16_bytes_and_back() {
             return;
         }
         let (mut conn, _db, _dir) = migrated(backend);
-        let revert = |conn: &mut DbConn| {
-            let reverted = match conn {
-                DbConn::Sqlite(c) => c.revert_last_migration(hafen::store::SQLITE_MIGRATIONS),
-                DbConn::Postgres(c) => c.revert_last_migration(hafen::store::POSTGRES_MIGRATIONS),
-            }
-            .unwrap()
-            .to_string();
-            assert!(reverted.starts_with(MIGRATION), "{reverted}");
-        };
+        let revert = |conn: &mut DbConn| revert_through(conn, MIGRATION);
         // How the ids are stored: their type and size, one row per id.
         let stored = |conn: &mut DbConn| -> Vec<Stored> {
             let sql = match conn {
@@ -1532,6 +1514,127 @@ fn the_delivery_statuses_ids_become_16_bytes_and_back() {
                 message_id: late.clone(),
                 tenant_id: TENANT.to_string()
             }],
+            "{backend:?}"
+        );
+    }
+}
+
+/// Reverts the migrations down to and including `version`, the later ones first.
+fn revert_through(conn: &mut DbConn, version: &str) {
+    use diesel_migrations::MigrationHarness;
+    loop {
+        let reverted = match conn {
+            DbConn::Sqlite(c) => c.revert_last_migration(hafen::store::SQLITE_MIGRATIONS),
+            DbConn::Postgres(c) => c.revert_last_migration(hafen::store::POSTGRES_MIGRATIONS),
+        }
+        .unwrap()
+        .to_string();
+        if reverted.starts_with(version) {
+            return;
+        }
+        assert!(
+            reverted.as_str() > version,
+            "reverted {reverted} without meeting {version}"
+        );
+    }
+}
+
+/// Migration 25 stores a delivery status's own id as its 16 bytes: a receipt stored before it
+/// reads the same after it; new ones go in as bytes (one statement per group on PostgreSQL);
+/// deleted by id; reverted, the ids are their canonical text again.
+#[test]
+fn the_delivery_statuses_own_ids_become_16_bytes_and_back() {
+    use hafen::messages::status::StatusRow;
+    use hafen::store::schema::message_statuses;
+    const TENANT: &str = "01900000-0000-7000-8000-000000000026";
+    const MIGRATION: &str = "20261207000025";
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Stored {
+        #[diesel(sql_type = Text)]
+        kind: String,
+        #[diesel(sql_type = BigInt)]
+        size: i64,
+    }
+    let stored = |conn: &mut DbConn| -> Vec<Stored> {
+        let sql = match conn {
+            DbConn::Sqlite(_) => {
+                "SELECT typeof(id) AS kind, length(id) AS size FROM message_statuses ORDER BY 1"
+            }
+            DbConn::Postgres(_) => {
+                "SELECT pg_typeof(id)::text AS kind, pg_column_size(id)::bigint AS size \
+                 FROM message_statuses"
+            }
+        };
+        diesel::sql_query(sql).load(conn).unwrap()
+    };
+    let receipt = |n: u32| StatusRow {
+        id: status_id(n),
+        tenant_id: TENANT.to_string(),
+        channel: "whatsapp".into(),
+        external_index: n.to_be_bytes().to_vec(),
+        message_id: None,
+        status: "delivered".into(),
+        occurred_at: i64::from(n),
+        received_at: i64::from(n),
+        errors_sealed: None,
+        raw_sealed: None,
+        period_key_id: None,
+    };
+    for backend in [
+        crate::support::Backend::Sqlite,
+        crate::support::Backend::Postgres,
+    ] {
+        if backend == crate::support::Backend::Postgres && !postgres_available() {
+            return;
+        }
+        let (mut conn, _db, _dir) = migrated(backend);
+        revert_through(&mut conn, MIGRATION);
+        tenant_and_contact(&mut conn, TENANT, "c0");
+        diesel::sql_query(format!(
+            "INSERT INTO message_statuses (id, tenant_id, channel, external_index, status, \
+               occurred_at, received_at) \
+             VALUES ('{}', '{TENANT}', 'whatsapp', {}, 'delivered', 1, 1)",
+            status_id(1),
+            hex_literal(&conn, 1)
+        ))
+        .execute(&mut conn)
+        .unwrap();
+        hafen::store::run_migrations(&mut conn).unwrap();
+        hafen::messages::status::store(&mut conn, TENANT, vec![receipt(2), receipt(3)]).unwrap();
+        let bytes = match backend {
+            crate::support::Backend::Sqlite => "blob",
+            crate::support::Backend::Postgres => "uuid",
+        };
+        let all = stored(&mut conn);
+        assert_eq!(all.len(), 3, "{backend:?}");
+        assert!(
+            all.iter().all(|s| s.kind == bytes && s.size == 16),
+            "{backend:?}: {all:?}"
+        );
+        let read: Vec<String> = message_statuses::table
+            .order(message_statuses::id)
+            .select(message_statuses::id)
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(
+            read,
+            [status_id(1), status_id(2), status_id(3)],
+            "{backend:?}"
+        );
+        hafen::messages::status::delete(&mut conn, TENANT, &[status_id(2)]).unwrap();
+
+        revert_through(&mut conn, MIGRATION);
+        #[derive(QueryableByName, Debug, PartialEq)]
+        struct Id {
+            #[diesel(sql_type = Text)]
+            id: String,
+        }
+        let back: Vec<Id> = diesel::sql_query("SELECT id FROM message_statuses ORDER BY id")
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(
+            back,
+            [Id { id: status_id(1) }, Id { id: status_id(3) }],
             "{backend:?}"
         );
     }

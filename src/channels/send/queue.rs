@@ -225,7 +225,7 @@ impl Channels {
                             .execute(conn)?;
                         status.message_id = Some(id.clone());
                         diesel::insert_into(crate::store::schema::message_statuses::table)
-                            .values(&status)
+                            .values(status.clone())
                             .execute(conn)?;
                         status::bump(conn, &status.tenant_id, &id, "failed", status.occurred_at)?;
                     }
@@ -428,7 +428,7 @@ impl Channels {
                 status.message_id = Some(id.clone());
                 diesel::delete(outbox::table.filter(outbox::message_id.eq(&id))).execute(conn)?;
                 diesel::insert_into(crate::store::schema::message_statuses::table)
-                    .values(&status)
+                    .values(status.clone())
                     .execute(conn)?;
                 status::bump(conn, &status.tenant_id, &id, "failed", status.occurred_at)
             })
