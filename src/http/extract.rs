@@ -86,6 +86,11 @@ impl FromRequest for InTenant {
 
 /// The `{id}` of a path under a tenant (`/v1/tenants/{tenant}/bots/{id}`). Taken after
 /// [`InTenant`] in a handler's arguments, so the caller and the tenant are settled first.
+///
+/// Every item Hafen keeps is named by a UUID: anything else names nothing and is a 404 here,
+/// before any query (the database holds ids as their 16 bytes, `store::id`, and could not even
+/// bind it). A UUID in another spelling (upper case, without hyphens) is the same item, in its
+/// canonical text from here on.
 pub struct ItemId(pub String);
 
 impl FromRequest for ItemId {
@@ -96,7 +101,27 @@ impl FromRequest for ItemId {
         std::future::ready(
             req.match_info()
                 .get("id")
-                .map(|id| ItemId(id.to_string()))
+                .and_then(|id| uuid::Uuid::try_parse(id).ok())
+                .map(|id| ItemId(id.hyphenated().to_string()))
+                .ok_or_else(|| Error::NotFound.into()),
+        )
+    }
+}
+
+/// The `{id}` of a path under a tenant for the one item not named by a UUID: an API token, whose
+/// public id is 24 hexadecimal digits (`auth::token::TokenId`); unknown ids are answered by the
+/// lookup itself.
+pub struct TokenPathId(pub String);
+
+impl FromRequest for TokenPathId {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(
+            req.match_info()
+                .get("id")
+                .map(|id| TokenPathId(id.to_string()))
                 .ok_or_else(|| Error::NotFound.into()),
         )
     }

@@ -4,7 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{json_body, Caller, InTenant, ItemId};
+use super::extract::{json_body, Caller, InTenant, TokenPathId};
 use super::problem::ApiError;
 use crate::accounts::tokens::TokenView;
 use crate::auth::token::TokenSpec;
@@ -97,7 +97,7 @@ pub async fn list_tenant(hafen: web::Data<Hafen>, who: InTenant) -> Result<HttpR
 pub async fn revoke_tenant(
     hafen: web::Data<Hafen>,
     who: InTenant,
-    ItemId(id): ItemId,
+    TokenPathId(id): TokenPathId,
 ) -> Result<HttpResponse, ApiError> {
     let InTenant { actor, tenant } = who;
     Ok(HttpResponse::Ok().json(

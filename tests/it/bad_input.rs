@@ -10,6 +10,7 @@ use crate::support::{text_message, Backend, TestApp};
 both_backends!(hostile_bodies_are_refused_and_store_nothing);
 both_backends!(odd_strings_are_stored_and_returned_byte_exact);
 both_backends!(hostile_ids_in_paths_are_not_found);
+both_backends!(an_item_is_named_by_its_uuid_in_any_spelling_and_by_nothing_else);
 
 async fn post_raw(app: &TestApp, path: &str, token: &str, body: Vec<u8>) -> (u16, Value) {
     let response = app
@@ -182,6 +183,63 @@ async fn hostile_ids_in_paths_are_not_found(backend: Backend) {
             "{path}: {problem}"
         );
     }
+}
+
+/// Ids in paths are UUIDs (`http::extract::ItemId`): the same UUID upper case or without
+/// hyphens finds the same item, answered with its canonical id; an id that is no UUID — however
+/// close — is a 404 problem, for messages and contacts alike, and changes nothing.
+async fn an_item_is_named_by_its_uuid_in_any_spelling_and_by_nothing_else(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenant = app.create_tenant("Muster GmbH").await;
+    let agent = app.token(&tenant, "agent").await;
+    let message = text_message("whatsapp", "+4915100000088", "Hallo", Some("spelled-1"));
+    let (status, stored) = app
+        .post(&format!("/v1/tenants/{tenant}/messages"), &agent, &message)
+        .await;
+    assert_eq!(status, 201, "{stored}");
+    let id = stored["messages"][0]["id"]
+        .as_str()
+        .or_else(|| stored["id"].as_str())
+        .unwrap()
+        .to_string();
+    let contact = stored["messages"][0]["contact_id"]
+        .as_str()
+        .or_else(|| stored["contact_id"].as_str())
+        .unwrap()
+        .to_string();
+    for spelling in [id.to_uppercase(), id.replace('-', "")] {
+        let (status, read) = app
+            .get(&format!("/v1/tenants/{tenant}/messages/{spelling}"), &agent)
+            .await;
+        assert_eq!(status, 200, "{spelling}: {read}");
+        assert_eq!(read["id"], json!(id), "{spelling}");
+    }
+    let before = app.counts();
+    for path in [
+        // One character short, one too many, one that is no hex digit.
+        format!("/v1/tenants/{tenant}/messages/{}", &id[..35]),
+        format!("/v1/tenants/{tenant}/messages/{id}0"),
+        format!("/v1/tenants/{tenant}/messages/{}g", &id[..35]),
+        format!("/v1/tenants/{tenant}/contacts/{}", &contact[..35]),
+        format!("/v1/tenants/{tenant}/contacts/{contact}x/messages"),
+    ] {
+        let (status, problem) = app.get(&path, &agent).await;
+        assert_eq!(status, 404, "{path}: {problem}");
+        assert!(
+            problem["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("urn:hafen:problem:")),
+            "{path}: {problem}"
+        );
+    }
+    let (status, problem) = app
+        .delete(
+            &format!("/v1/tenants/{tenant}/contacts/{}", &contact[..35]),
+            &agent,
+        )
+        .await;
+    assert_eq!(status, 404, "{problem}");
+    assert_eq!(app.counts(), before, "nothing changed");
 }
 
 /// Byte-level replace for building a body with an escape serde_json would never write.
