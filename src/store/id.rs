@@ -1,12 +1,14 @@
-//! Ids as the database holds them: a UUID's 16 bytes (PostgreSQL `uuid`, SQLite `BLOB`), not its
-//! 36 characters of text (issue 24, docs/decisions.md "Ids stored as their 16 bytes").
+//! Ids as the database holds them: a UUID's 16 bytes (PostgreSQL `uuid`; SQLite a 16-byte BLOB
+//! in a column declared `UUID`), not its 36 characters of text (issue 24, docs/decisions.md "Ids
+//! stored as their 16 bytes"; the tables convert one migration at a time, from 24 on).
 //!
 //! The rest of Hafen keeps handling an id as its canonical text — in paths, bodies, events,
 //! exports and logs it is the same UUID — so the conversion lives here, in one SQL type: a
 //! column of type [`Id`] takes a UUID's text ([`bind`]) and gives back its canonical
-//! hyphenated lower-case text as a `String`. Text that is no UUID is refused when the statement is bound (a
-//! query error, never a silent mismatch); ids that come from outside are checked where they
-//! come in (`http::extract::ItemId`), so that an unknown id is a 404 before any query.
+//! hyphenated lower-case text as a `String`. Text that is no UUID is refused when the statement
+//! is bound (a query error, never a silent mismatch); ids that come from outside are checked
+//! where they come in (`http::extract::ItemId`), so that an unknown id is a 404 before any
+//! query.
 //!
 //! Both encodings order alike: the bytes compare as the hexadecimal text does, so paging by id
 //! keeps its order.
