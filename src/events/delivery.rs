@@ -120,7 +120,7 @@ pub(super) fn claim_delivery(
 ) -> Result<usize, StoreError> {
     Ok(diesel::update(
         event_deliveries::table
-            .filter(event_deliveries::id.eq(&row.id))
+            .filter(event_deliveries::id.eq(crate::store::id::bind(&row.id)))
             .filter(event_deliveries::next_attempt_at.le(now)),
     )
     .set(event_deliveries::next_attempt_at.eq(lease))
@@ -315,7 +315,8 @@ impl Events {
         self.infra
             .store
             .write(move |conn| {
-                let target = event_deliveries::table.filter(event_deliveries::id.eq(&id));
+                let target = event_deliveries::table
+                    .filter(event_deliveries::id.eq(crate::store::id::bind(&id)));
                 match &outcome {
                     Ok(status) => {
                         diesel::update(target)

@@ -188,6 +188,8 @@ impl HookRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = event_deliveries)]
 struct DeliveryRow {
+    /// Stored as its 16 bytes (`store::id`): a row is inserted by value.
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     id: String,
     tenant_id: String,
     hook_id: String,
@@ -279,7 +281,7 @@ pub fn enqueue(
                 period_key_id: Some(period_key_id.to_string()),
             };
             diesel::insert_into(event_deliveries::table)
-                .values(&row)
+                .values(row)
                 .execute(conn)?;
             queued += 1;
         }
@@ -301,7 +303,7 @@ pub fn delete_deliveries(
 ) -> Result<(), StoreError> {
     diesel::delete(
         event_deliveries::table
-            .filter(event_deliveries::id.eq_any(ids))
+            .filter(event_deliveries::id.eq_any(crate::store::id::bind_all(ids)))
             .filter(crate::store::backend::only_checked(event_deliveries::tenant_id).eq(tenant))
             .filter(crate::store::backend::plan_with_actual_values()),
     )
@@ -374,7 +376,7 @@ impl Events {
                     .filter(event_deliveries::hook_id.eq(&h))
                     .into_boxed();
                 if let Some(before) = &before {
-                    query = query.filter(event_deliveries::id.lt(before.clone()));
+                    query = query.filter(event_deliveries::id.lt(crate::store::id::bind(before)));
                 }
                 Ok(Some(
                     query

@@ -377,7 +377,7 @@ impl Selection {
             };
         }
         if let Some(after) = after {
-            q = q.filter(event_deliveries::id.gt(after.to_string()));
+            q = q.filter(event_deliveries::id.gt(crate::store::id::bind(after)));
         }
         let rows: Vec<(String, i64)> = if self.ordered {
             q.order(event_deliveries::id)

@@ -192,8 +192,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
+    /// Its own id stored as 16 bytes since migration 26 (`store::id`).
     event_deliveries (id) {
-        id -> Text,
+        id -> Id,
         tenant_id -> Text,
         hook_id -> Text,
         event -> Text,

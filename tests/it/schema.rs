@@ -1639,3 +1639,104 @@ fn the_delivery_statuses_own_ids_become_16_bytes_and_back() {
         );
     }
 }
+
+/// How `table`'s ids are stored: the type and size of each row's `id`.
+fn id_storage(conn: &mut DbConn, table: &str) -> Vec<(String, i64)> {
+    #[derive(QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = Text)]
+        kind: String,
+        #[diesel(sql_type = BigInt)]
+        size: i64,
+    }
+    let sql = match conn {
+        DbConn::Sqlite(_) => {
+            format!("SELECT typeof(id) AS kind, length(id) AS size FROM {table} ORDER BY id")
+        }
+        DbConn::Postgres(_) => format!(
+            "SELECT pg_typeof(id)::text AS kind, pg_column_size(id)::bigint AS size \
+             FROM {table} ORDER BY id"
+        ),
+    };
+    diesel::sql_query(sql)
+        .load::<Stored>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.kind, s.size))
+        .collect()
+}
+
+/// Migration 26 stores an event delivery's own id as its 16 bytes: a delivery stored before it
+/// reads the same after it, is deleted by its id (retention's webhook logs) and, reverted, its id
+/// is its canonical text again.
+#[test]
+fn the_event_deliveries_own_ids_become_16_bytes_and_back() {
+    use hafen::store::schema::event_deliveries;
+    const TENANT: &str = "01900000-0000-7000-8000-000000000027";
+    const HOOK: &str = "01900000-0000-7000-8000-0000000000e0";
+    const MIGRATION: &str = "20261207000026";
+    for backend in [
+        crate::support::Backend::Sqlite,
+        crate::support::Backend::Postgres,
+    ] {
+        if backend == crate::support::Backend::Postgres && !postgres_available() {
+            return;
+        }
+        let (mut conn, _db, _dir) = migrated(backend);
+        revert_through(&mut conn, MIGRATION);
+        tenant_and_contact(&mut conn, TENANT, "c0");
+        let blob = hex_literal(&conn, 1);
+        diesel::sql_query(format!(
+            "INSERT INTO event_hooks (id, tenant_id, url_sealed, secret_sealed, events, enabled, \
+               created_at) VALUES ('{HOOK}', '{TENANT}', {blob}, {blob}, '[]', TRUE, 0)"
+        ))
+        .execute(&mut conn)
+        .unwrap();
+        let (kept, deleted) = (status_id(7), status_id(8));
+        for id in [&kept, &deleted] {
+            diesel::sql_query(format!(
+                "INSERT INTO event_deliveries (id, tenant_id, hook_id, event, payload_sealed, \
+                   state, attempts, next_attempt_at, created_at) \
+                 VALUES ('{id}', '{TENANT}', '{HOOK}', 'message.received', {blob}, 'delivered', \
+                   1, 0, 0)"
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        }
+        assert!(
+            id_storage(&mut conn, "event_deliveries")
+                .iter()
+                .all(|(_, size)| *size > 16),
+            "{backend:?}: text before"
+        );
+
+        hafen::store::run_migrations(&mut conn).unwrap();
+        let bytes = match backend {
+            crate::support::Backend::Sqlite => "blob",
+            crate::support::Backend::Postgres => "uuid",
+        };
+        assert_eq!(
+            id_storage(&mut conn, "event_deliveries"),
+            [(bytes.to_string(), 16), (bytes.to_string(), 16)],
+            "{backend:?}"
+        );
+        hafen::events::delete_deliveries(&mut conn, TENANT, std::slice::from_ref(&deleted))
+            .unwrap();
+        let read: Vec<String> = event_deliveries::table
+            .select(event_deliveries::id)
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(read, std::slice::from_ref(&kept), "{backend:?}");
+
+        revert_through(&mut conn, MIGRATION);
+        #[derive(QueryableByName, Debug, PartialEq)]
+        struct Id {
+            #[diesel(sql_type = Text)]
+            id: String,
+        }
+        let back: Vec<Id> = diesel::sql_query("SELECT id FROM event_deliveries")
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(back, [Id { id: kept.clone() }], "{backend:?}");
+    }
+}

@@ -1,0 +1,1 @@
+ALTER TABLE event_deliveries ALTER COLUMN id TYPE text USING id::text;
