@@ -54,7 +54,7 @@ fn claim(
 ) -> Result<usize, StoreError> {
     Ok(diesel::update(
         table::table
-            .filter(table::id.eq(&row.id))
+            .filter(table::id.eq(crate::store::id::bind(&row.id)))
             .filter(table::next_attempt_at.le(now)),
     )
     .set(table::next_attempt_at.eq(lease))
@@ -143,16 +143,18 @@ impl Channels {
                 self.infra
                     .store
                     .write(move |conn| {
-                        diesel::update(table::table.filter(table::id.eq(&id)))
-                            .set((
-                                table::state.eq("stored"),
-                                table::content_sealed.eq(Some(&sealed)),
-                                table::size.eq(Some(size)),
-                                table::mime_type.eq(mime.clone()),
-                                table::attempts.eq(attempts),
-                                table::last_error.eq(None::<String>),
-                            ))
-                            .execute(conn)?;
+                        diesel::update(
+                            table::table.filter(table::id.eq(crate::store::id::bind(&id))),
+                        )
+                        .set((
+                            table::state.eq("stored"),
+                            table::content_sealed.eq(Some(&sealed)),
+                            table::size.eq(Some(size)),
+                            table::mime_type.eq(mime.clone()),
+                            table::attempts.eq(attempts),
+                            table::last_error.eq(None::<String>),
+                        ))
+                        .execute(conn)?;
                         Ok(())
                     })
                     .await?;
@@ -179,7 +181,7 @@ impl Channels {
         self.infra
             .store
             .write(move |conn| {
-                diesel::update(table::table.filter(table::id.eq(&id)))
+                diesel::update(table::table.filter(table::id.eq(crate::store::id::bind(&id))))
                     .set((
                         table::state.eq(if give_up { "failed" } else { "pending" }),
                         table::attempts.eq(attempts),

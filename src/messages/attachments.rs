@@ -30,6 +30,8 @@ pub fn binding<'a>(tenant: &'a str, id: &'a str, column: &'static str) -> FieldB
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = attachments)]
 pub struct AttachmentRow {
+    /// Stored as its 16 bytes (`store::id`): a row is inserted by value.
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub id: String,
     pub tenant_id: String,
     pub message_id: String,
@@ -88,7 +90,7 @@ impl AttachmentRow {
 pub fn insert(conn: &mut DbConn, rows: &[AttachmentRow]) -> Result<(), StoreError> {
     for row in rows {
         diesel::insert_into(attachments::table)
-            .values(row)
+            .values(row.clone())
             .execute(conn)?;
     }
     Ok(())
@@ -206,7 +208,7 @@ pub fn delete(conn: &mut DbConn, tenant: &str, ids: &[String]) -> Result<(), Sto
     }
     diesel::delete(
         attachments::table
-            .filter(attachments::id.eq_any(ids))
+            .filter(attachments::id.eq_any(crate::store::id::bind_all(ids)))
             .filter(crate::store::backend::only_checked(attachments::tenant_id).eq(tenant))
             .filter(crate::store::backend::plan_with_actual_values()),
     )

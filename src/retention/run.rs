@@ -327,7 +327,9 @@ mod tests {
         // statement: checked here on its own.
         let mut conn = plans::migrated_sqlite();
         plans::assert_reads_only_named_rows(&mut conn, 1, |conn| {
-            let files: Vec<String> = (0..5).map(|n| format!("file-{n}")).collect();
+            let files: Vec<String> = (0..5)
+                .map(|n| format!("00000000-0000-7000-8000-{n:012}"))
+                .collect();
             crate::messages::attachments::delete(conn, "tenant", &files).unwrap();
         });
     }

@@ -140,8 +140,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
+    /// Its own id stored as 16 bytes since migration 27 (`store::id`).
     attachments (id) {
-        id -> Text,
+        id -> Id,
         tenant_id -> Text,
         message_id -> Text,
         n -> Integer,

@@ -1809,7 +1809,9 @@ async fn whole_expired_months_are_shredded_first_only_when_nothing_under_them_is
     // …but a file under the key stays unless its own rule lets it go.
     diesel::insert_into(attachments::table)
         .values((
-            attachments::id.eq("file-march"),
+            attachments::id.eq(hafen::store::id::bind(
+                "00000000-0000-7000-8000-000000000f03",
+            )),
             attachments::tenant_id.eq(&tenant),
             attachments::message_id.eq(&old),
             attachments::n.eq(0),

@@ -1740,3 +1740,72 @@ fn the_event_deliveries_own_ids_become_16_bytes_and_back() {
         assert_eq!(back, [Id { id: kept.clone() }], "{backend:?}");
     }
 }
+
+/// Migration 27 stores an attachment's own id as its 16 bytes: attachments stored before it read
+/// the same after it, one is deleted by its id (retention's files) and, reverted, the ids are
+/// their canonical text again.
+#[test]
+fn the_attachments_own_ids_become_16_bytes_and_back() {
+    use hafen::store::schema::attachments;
+    const TENANT: &str = "01900000-0000-7000-8000-000000000028";
+    const MIGRATION: &str = "20261207000027";
+    for backend in [
+        crate::support::Backend::Sqlite,
+        crate::support::Backend::Postgres,
+    ] {
+        if backend == crate::support::Backend::Postgres && !postgres_available() {
+            return;
+        }
+        let (mut conn, _db, _dir) = migrated(backend);
+        revert_through(&mut conn, MIGRATION);
+        tenant_and_contact(&mut conn, TENANT, "c0");
+        hafen::messages::insert_many(&mut conn, &[message_row(TENANT, "c0", 1, false)]).unwrap();
+        let blob = hex_literal(&conn, 1);
+        let (kept, deleted) = (status_id(11), status_id(12));
+        for (n, id) in [&kept, &deleted].into_iter().enumerate() {
+            diesel::sql_query(format!(
+                "INSERT INTO attachments (id, tenant_id, message_id, n, media_ref_sealed, state, \
+                   attempts, next_attempt_at, created_at) \
+                 VALUES ('{id}', '{TENANT}', '{}', {n}, {blob}, 'stored', 0, 0, 0)",
+                message_id(1)
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        }
+        assert!(
+            id_storage(&mut conn, "attachments")
+                .iter()
+                .all(|(_, size)| *size > 16),
+            "{backend:?}: text before"
+        );
+
+        hafen::store::run_migrations(&mut conn).unwrap();
+        let bytes = match backend {
+            crate::support::Backend::Sqlite => "blob",
+            crate::support::Backend::Postgres => "uuid",
+        };
+        assert_eq!(
+            id_storage(&mut conn, "attachments"),
+            [(bytes.to_string(), 16), (bytes.to_string(), 16)],
+            "{backend:?}"
+        );
+        hafen::messages::attachments::delete(&mut conn, TENANT, std::slice::from_ref(&deleted))
+            .unwrap();
+        let read: Vec<String> = attachments::table
+            .select(attachments::id)
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(read, std::slice::from_ref(&kept), "{backend:?}");
+
+        revert_through(&mut conn, MIGRATION);
+        #[derive(QueryableByName, Debug, PartialEq)]
+        struct Id {
+            #[diesel(sql_type = Text)]
+            id: String,
+        }
+        let back: Vec<Id> = diesel::sql_query("SELECT id FROM attachments")
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(back, [Id { id: kept.clone() }], "{backend:?}");
+    }
+}

@@ -1,0 +1,1 @@
+ALTER TABLE attachments ALTER COLUMN id TYPE text USING id::text;
