@@ -439,11 +439,11 @@ fn seed_files(
     let sql = match &mut conn {
         hafen::store::DbConn::Sqlite(_) => format!(
             "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < {files}) \
-             INSERT INTO attachments ({columns}) SELECT printf('00000000-0000-7000-9000-%012x', k.n), \
+             INSERT INTO attachments ({columns}) SELECT unhex(printf('00000000000070009000%012x', k.n)), \
              '{tenant}', {anchor}, k.n, x'00', 'stored', 0, 0, 0 FROM k"
         ),
         hafen::store::DbConn::Postgres(_) => format!(
-            "INSERT INTO attachments ({columns}) SELECT '00000000-0000-7000-9000-' || lpad(to_hex(g), 12, '0'), \
+            "INSERT INTO attachments ({columns}) SELECT ('00000000-0000-7000-9000-' || lpad(to_hex(g), 12, '0'))::uuid, \
              '{tenant}', {anchor}, g, '\\x00'::bytea, 'stored', 0, 0, 0 FROM generate_series(1, {files}) g"
         ),
     };
