@@ -409,10 +409,10 @@ fn seed_copies(
         let sql = match &mut conn {
             hafen::store::DbConn::Sqlite(_) => format!(
                 "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < {n}) \
-                 INSERT INTO messages (id, {columns}) SELECT printf('00000000-%04x-7%03x-8000-%012x', k.n + {done}, 0, m.rowid), {copied} FROM messages m, k WHERE {seed}"
+                 INSERT INTO messages (id, {columns}) SELECT unhex(printf('00000000%04x7%03x8000%012x', k.n + {done}, 0, m.rowid)), {copied} FROM messages m, k WHERE {seed}"
             ),
             hafen::store::DbConn::Postgres(_) => format!(
-                "INSERT INTO messages (id, {columns}) SELECT '00000000-' || lpad(to_hex(g + {done}), 4, '0') || '-7000-8000-' || lpad(to_hex(row_number() OVER ()), 12, '0'), {copied} \
+                "INSERT INTO messages (id, {columns}) SELECT ('00000000-' || lpad(to_hex(g + {done}), 4, '0') || '-7000-8000-' || lpad(to_hex(row_number() OVER ()), 12, '0'))::uuid, {copied} \
                  FROM messages m, generate_series(1, {n}) g WHERE {seed}"
             ),
         };

@@ -212,7 +212,7 @@ impl Channels {
             .read(move |conn| {
                 let contact: String = messages::table
                     .filter(messages::tenant_id.eq(t.as_str()))
-                    .filter(messages::id.eq(&id))
+                    .filter(messages::id.eq(crate::store::id::bind(&id)))
                     .select(messages::contact_id)
                     .first(conn)?;
                 let base =

@@ -23,6 +23,8 @@ pub struct LedgerRow {
     pub source: String,
     pub text_id: String,
     pub text_hash: Vec<u8>,
+    /// Stored as its 16 bytes (`store::id`) and read back as the canonical text the hash covers.
+    #[diesel(serialize_as = crate::store::id::BoundOptionalId)]
     pub message_id: Option<String>,
     pub evidence_sealed: Option<Vec<u8>>,
     pub prev_hash: Vec<u8>,
@@ -103,7 +105,7 @@ pub fn append(conn: &mut DbConn, event: LedgerEvent) -> Result<i64, StoreError> 
     };
     row.hash = row.compute_hash();
     diesel::insert_into(consent_ledger::table)
-        .values(&row)
+        .values(row.clone())
         .execute(conn)?;
     Ok(seq)
 }

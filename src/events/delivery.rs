@@ -40,8 +40,12 @@ impl Restricted {
             if let Some(c) = p["message"]["contact_id"].as_str() {
                 contact_ids.push(c.to_string());
             }
-            if let Some(m) = p["status"]["message_id"].as_str() {
-                message_ids.push(m.to_string());
+            // Hafen's own ids (canonical UUIDs); anything else names no stored message.
+            if let Some(m) = p["status"]["message_id"]
+                .as_str()
+                .and_then(crate::store::id::canonical)
+            {
+                message_ids.push(m);
             }
         }
         let mut found = Self::default();
@@ -58,7 +62,7 @@ impl Restricted {
         if !message_ids.is_empty() {
             found.messages = messages::table
                 .inner_join(contacts::table.on(contacts::id.eq(messages::contact_id)))
-                .filter(messages::id.eq_any(&message_ids))
+                .filter(messages::id.eq_any(crate::store::id::bind_all(&message_ids)))
                 .filter(crate::store::backend::only_checked(messages::tenant_id).eq(tenant))
                 .filter(contacts::restricted_at.is_not_null())
                 .select(messages::id)

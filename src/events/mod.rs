@@ -442,7 +442,9 @@ mod tests {
         // A group of receipts, as after a broadcast (with a handful of ids SQLite still
         // probed each one).
         let payloads: Vec<serde_json::Value> = (0..50)
-            .map(|n| serde_json::json!({"status": {"message_id": format!("m{n}")}}))
+            .map(|n| {
+                serde_json::json!({"status": {"message_id": format!("00000000-0000-7000-8000-{n:012}")}})
+            })
             .chain([serde_json::json!({"message": {"contact_id": "c1"}})])
             .collect();
         crate::store::plans::assert_reads_only_named_rows(&mut conn, 2, |conn| {

@@ -101,8 +101,8 @@ impl FromRequest for ItemId {
         std::future::ready(
             req.match_info()
                 .get("id")
-                .and_then(|id| uuid::Uuid::try_parse(id).ok())
-                .map(|id| ItemId(id.hyphenated().to_string()))
+                .and_then(crate::store::id::canonical)
+                .map(ItemId)
                 .ok_or_else(|| Error::NotFound.into()),
         )
     }

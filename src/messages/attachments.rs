@@ -30,10 +30,11 @@ pub fn binding<'a>(tenant: &'a str, id: &'a str, column: &'static str) -> FieldB
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = attachments)]
 pub struct AttachmentRow {
-    /// Stored as its 16 bytes (`store::id`): a row is inserted by value.
+    /// Stored as its 16 bytes, as its message's (`store::id`): a row is inserted by value.
     #[diesel(serialize_as = crate::store::id::BoundId)]
     pub id: String,
     pub tenant_id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub message_id: String,
     pub n: i32,
     pub channel_id: Option<String>,
@@ -136,7 +137,7 @@ type AttachmentSummary = (
 pub fn list(conn: &mut DbConn, tenant: &str, message_id: &str) -> Result<Vec<Listed>, StoreError> {
     let rows: Vec<AttachmentSummary> = attachments::table
         .filter(attachments::tenant_id.eq(tenant))
-        .filter(attachments::message_id.eq(message_id))
+        .filter(attachments::message_id.eq(crate::store::id::bind(message_id)))
         .order(attachments::n.asc())
         .select((
             attachments::id,
@@ -193,7 +194,7 @@ pub fn find(
 ) -> Result<Option<AttachmentRow>, StoreError> {
     Ok(attachments::table
         .filter(attachments::tenant_id.eq(tenant))
-        .filter(attachments::message_id.eq(message_id))
+        .filter(attachments::message_id.eq(crate::store::id::bind(message_id)))
         .filter(attachments::n.eq(n))
         .select(AttachmentRow::as_select())
         .first(conn)
@@ -225,7 +226,7 @@ pub(crate) fn delete_of_messages(
     diesel::delete(
         attachments::table
             .filter(attachments::tenant_id.eq(tenant))
-            .filter(attachments::message_id.eq_any(message_ids))
+            .filter(attachments::message_id.eq_any(crate::store::id::bind_all(message_ids)))
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;

@@ -37,6 +37,25 @@ pub struct ClassifyOutcome {
     pub changed: u64,
 }
 
+/// The messages a call names, each as its canonical id: 1 to [`MAX_IDS`] UUIDs in any spelling.
+/// Anything else is refused here, before any query, naming the entry.
+fn message_ids(ids: &[String]) -> Result<Vec<String>> {
+    if ids.is_empty() || ids.len() > MAX_IDS {
+        return Err(Error::invalid(
+            "message_ids",
+            format!("must name 1 to {MAX_IDS} messages, or be left out for all"),
+        ));
+    }
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            crate::store::id::canonical(id).ok_or_else(|| {
+                Error::invalid(format!("message_ids[{i}]"), "is not a message id (a UUID)")
+            })
+        })
+        .collect()
+}
+
 impl Messages {
     /// Marks (or unmarks) a contact's messages as business letters; audited.
     pub async fn classify(
@@ -54,14 +73,7 @@ impl Messages {
             // Taking a mark away shortens retention: the deletion concept's people decide.
             actor.authorize(tenant, Permission::ManageHolds)?;
         }
-        if let Some(ids) = &input.message_ids {
-            if ids.is_empty() || ids.len() > MAX_IDS {
-                return Err(Error::invalid(
-                    "message_ids",
-                    format!("must name 1 to {MAX_IDS} messages, or be left out for all"),
-                ));
-            }
-        }
+        let ids = input.message_ids.as_deref().map(message_ids).transpose()?;
         self.infra.ensure_tenant(tenant).await?;
         let (tid, t, c) = (
             tenant.clone(),
@@ -69,7 +81,6 @@ impl Messages {
             contact.to_string(),
         );
         let letters = input.business_letter;
-        let ids = input.message_ids.clone();
         let event = AuditEvent::new(actor, "messages.classify")
             .tenant(tenant)
             .object("contact", contact);
@@ -86,7 +97,7 @@ impl Messages {
                     .filter(messages::contact_id.eq(&c));
                 if let Some(ids) = &ids {
                     let known: Vec<String> = of_contact
-                        .filter(messages::id.eq_any(ids))
+                        .filter(messages::id.eq_any(crate::store::id::bind_all(ids)))
                         .select(messages::id)
                         .load(conn)?;
                     if let Some((i, _)) = ids.iter().enumerate().find(|(_, id)| !known.contains(id))
@@ -102,7 +113,7 @@ impl Messages {
                         messages::table
                             .filter(messages::tenant_id.eq(&t))
                             .filter(messages::contact_id.eq(&c))
-                            .filter(messages::id.eq_any(ids))
+                            .filter(messages::id.eq_any(crate::store::id::bind_all(ids)))
                             .filter(messages::business_letter.ne(letters)),
                     )
                     .set(messages::business_letter.eq(letters))

@@ -68,6 +68,8 @@ pub fn binding<'a>(tenant: &'a str, message_id: &'a str, column: &'static str) -
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = messages)]
 pub struct MessageRow {
+    /// Stored as its 16 bytes (`store::id`): a row is inserted by value.
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub id: String,
     pub tenant_id: String,
     pub contact_id: String,
@@ -147,7 +149,7 @@ pub fn find_by_external_indexes(
 struct ExternalRow {
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Binary>)]
     external_index: Option<Vec<u8>>,
-    #[diesel(sql_type = diesel::sql_types::Text)]
+    #[diesel(sql_type = crate::store::id::Id)]
     id: String,
     #[diesel(sql_type = diesel::sql_types::Text)]
     contact_id: String,
@@ -164,7 +166,7 @@ pub fn insert_many(conn: &mut DbConn, rows: &[MessageRow]) -> Result<(), StoreEr
         DbConn::Sqlite(c) => {
             for row in rows {
                 diesel::insert_into(messages::table)
-                    .values(row)
+                    .values(row.clone())
                     .execute(c)?;
             }
         }
@@ -180,6 +182,7 @@ fn insert_many_postgres(
     rows: &[MessageRow],
 ) -> Result<(), StoreError> {
     use crate::store::backend::column;
+    use crate::store::id::{self, Id};
     use diesel::sql_types::{Array, BigInt, Binary, Bool, Nullable, Text};
     let text = |field: fn(&MessageRow) -> &String| column(rows, move |r| field(r).as_str());
     let query = diesel::sql_query(
@@ -187,12 +190,12 @@ fn insert_many_postgres(
            occurred_at, received_at, external_index, external_id_sealed, body_sealed, raw_sealed, \
            channel_id, delivery_status, delivery_status_at, idempotency_index, period_key_id, \
            content_deleted_at, business_letter, sent_by_bot) \
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], \
            $6::text[], $7::bigint[], $8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[], \
            $12::bytea[], $13::text[], $14::text[], $15::bigint[], $16::bytea[], $17::text[], \
            $18::bigint[], $19::boolean[], $20::text[])",
     )
-    .bind::<Array<Text>, _>(text(|r| &r.id))
+    .bind::<Array<Id>, _>(column(rows, |r| id::bind(&r.id)))
     .bind::<Array<Text>, _>(text(|r| &r.tenant_id))
     .bind::<Array<Text>, _>(text(|r| &r.contact_id))
     .bind::<Array<Text>, _>(text(|r| &r.channel))
@@ -227,7 +230,7 @@ pub fn delete_content(
 ) -> Result<(), StoreError> {
     diesel::update(
         messages::table
-            .filter(messages::id.eq_any(ids))
+            .filter(messages::id.eq_any(crate::store::id::bind_all(ids)))
             .filter(crate::store::backend::only_checked(messages::tenant_id).eq(tenant))
             .filter(crate::store::backend::plan_with_actual_values()),
     )
@@ -253,7 +256,7 @@ pub fn delete_with_dependants(
     status::delete_of_messages(conn, tenant, ids)?;
     diesel::delete(
         messages::table
-            .filter(messages::id.eq_any(ids))
+            .filter(messages::id.eq_any(crate::store::id::bind_all(ids)))
             .filter(crate::store::backend::only_checked(messages::tenant_id).eq(tenant))
             .filter(crate::store::backend::plan_with_actual_values()),
     )

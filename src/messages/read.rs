@@ -170,7 +170,9 @@ fn decode_cursor(cursor: &str) -> Result<(i64, String)> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let (at, id) = text.split_once(':').ok_or_else(invalid)?;
-    Ok((at.parse().map_err(|_| invalid())?, id.to_string()))
+    // The id is a message's UUID: anything else is refused here, not handed to a query.
+    let id = crate::store::id::canonical(id).ok_or_else(invalid)?;
+    Ok((at.parse().map_err(|_| invalid())?, id))
 }
 
 fn load_message(
@@ -180,7 +182,7 @@ fn load_message(
 ) -> Result<Option<MessageRow>, StoreError> {
     let mut row = messages::table
         .filter(messages::tenant_id.eq(tenant.as_str()))
-        .filter(messages::id.eq(id))
+        .filter(messages::id.eq(crate::store::id::bind(id)))
         .select(MessageRow::as_select())
         .first(conn)
         .optional()?;
@@ -203,9 +205,9 @@ fn contact_page(
         .into_boxed();
     if let Some((at, id)) = after {
         query = query.filter(
-            messages::occurred_at
-                .gt(at)
-                .or(messages::occurred_at.eq(at).and(messages::id.gt(id))),
+            messages::occurred_at.gt(at).or(messages::occurred_at
+                .eq(at)
+                .and(messages::id.gt(crate::store::id::bind(&id)))),
         );
     }
     let mut rows = query
@@ -337,7 +339,7 @@ impl Messages {
                     return Ok(Err(Error::NotFound));
                 };
                 let contact: String = messages::table
-                    .filter(messages::id.eq(&id))
+                    .filter(messages::id.eq(crate::store::id::bind(&id)))
                     .select(messages::contact_id)
                     .first(conn)?;
                 if let Err(e) = refuse_if_restricted(conn, t.as_str(), &contact)? {
@@ -539,7 +541,7 @@ mod tests {
     #[test]
     fn cursor_round_trip_and_garbage() {
         let row = MessageRow {
-            id: "abc".into(),
+            id: "0195f2a4-7c1e-7b3a-9d2e-000000000001".into(),
             tenant_id: String::new(),
             contact_id: String::new(),
             channel: String::new(),
@@ -562,9 +564,11 @@ mod tests {
         };
         assert_eq!(
             decode_cursor(&encode_cursor(&row)).unwrap(),
-            (42, "abc".to_string())
+            (42, row.id.clone())
         );
         assert!(decode_cursor("!!").is_err());
+        // A cursor's id is a message's UUID: anything else is refused before any query.
+        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("42:abc")).is_err());
         assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("x:y")).is_err());
     }
 }

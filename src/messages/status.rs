@@ -48,6 +48,8 @@ pub struct StatusRow {
     pub tenant_id: String,
     pub channel: String,
     pub external_index: Vec<u8>,
+    /// Its message's id, stored as 16 bytes too; none while the status waits for its message.
+    #[diesel(serialize_as = crate::store::id::BoundOptionalId)]
     pub message_id: Option<String>,
     pub status: String,
     pub occurred_at: i64,
@@ -255,14 +257,16 @@ fn insert_many(conn: &mut DbConn, rows: &[StatusRow]) -> Result<(), StoreError> 
                    message_id, status, occurred_at, received_at, errors_sealed, raw_sealed, \
                    period_key_id) \
                  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[], \
-                   $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bytea[], \
+                   $5::uuid[], $6::text[], $7::bigint[], $8::bigint[], $9::bytea[], \
                    $10::bytea[], $11::text[])",
             )
             .bind::<Array<crate::store::id::Id>, _>(column(rows, |r| id::bind(&r.id)))
             .bind::<Array<Text>, _>(column(rows, |r| r.tenant_id.as_str()))
             .bind::<Array<Text>, _>(column(rows, |r| r.channel.as_str()))
             .bind::<Array<Binary>, _>(column(rows, |r| r.external_index.as_slice()))
-            .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.message_id.as_deref()))
+            .bind::<Array<Nullable<crate::store::id::Id>>, _>(column(rows, |r| {
+                r.message_id.as_deref().map(id::bind)
+            }))
             .bind::<Array<Text>, _>(column(rows, |r| r.status.as_str()))
             .bind::<Array<BigInt>, _>(column(rows, |r| r.occurred_at))
             .bind::<Array<BigInt>, _>(column(rows, |r| r.received_at))
@@ -318,7 +322,7 @@ pub fn attach_pending(
             diesel::update(
                 message_statuses::table.filter(message_statuses::id.eq(id::bind(&status_id))),
             )
-            .set(message_statuses::message_id.eq(Some(message_id.to_string())))
+            .set(message_statuses::message_id.eq(id::bind(message_id)))
             .execute(conn)?;
             bump(conn, tenant, message_id, &status, at)?;
         }
@@ -383,7 +387,7 @@ pub fn history(
 ) -> Result<Vec<StatusRow>, StoreError> {
     Ok(message_statuses::table
         .filter(message_statuses::tenant_id.eq(tenant))
-        .filter(message_statuses::message_id.eq(message_id))
+        .filter(message_statuses::message_id.eq(id::bind(message_id)))
         .order((
             message_statuses::occurred_at.asc(),
             message_statuses::received_at.asc(),
@@ -450,11 +454,10 @@ pub(crate) fn delete_of_messages(
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;
-    let as_nullable: Vec<Option<String>> = message_ids.iter().cloned().map(Some).collect();
     diesel::delete(
         message_statuses::table
             .filter(message_statuses::tenant_id.eq(tenant))
-            .filter(message_statuses::message_id.eq_any(as_nullable))
+            .filter(message_statuses::message_id.eq_any(id::bind_all(message_ids)))
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;

@@ -157,7 +157,7 @@ impl Selection {
             ))),
         };
         if let Some(after) = after {
-            q = q.filter(messages::id.gt(after.to_string()));
+            q = q.filter(messages::id.gt(crate::store::id::bind(after)));
         }
         let rows: Vec<(String, String, i64, String)> = if self.ordered {
             q.order(messages::id)
@@ -470,7 +470,7 @@ pub fn attachments_of(
 ) -> Result<Vec<(String, String)>, StoreError> {
     Ok(attachments::table
         .filter(attachments::tenant_id.eq(tenant))
-        .filter(attachments::message_id.eq_any(message_ids))
+        .filter(attachments::message_id.eq_any(crate::store::id::bind_all(message_ids)))
         .filter(crate::store::backend::plan_with_actual_values())
         .order(attachments::id)
         .select((attachments::id, attachments::message_id))

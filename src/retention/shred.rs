@@ -174,7 +174,7 @@ fn has_message_in(conn: &mut DbConn, key: &str, ids: &[String]) -> Result<bool, 
     }
     Ok(diesel::select(exists(
         messages::table
-            .filter(messages::id.eq_any(ids))
+            .filter(messages::id.eq_any(crate::store::id::bind_all(ids)))
             .filter(crate::store::backend::only_checked(messages::period_key_id).eq(key)),
     ))
     .get_result(conn)?)
@@ -193,7 +193,9 @@ mod tests {
         let plans = plans::plans_of(&mut conn, |conn| {
             // A broadcast's messages waiting to be sent (with a handful of ids SQLite still
             // probed each one).
-            let waiting: Vec<String> = (0..50).map(|n| format!("m{n}")).collect();
+            let waiting: Vec<String> = (0..50)
+                .map(|n| format!("00000000-0000-7000-8000-{n:012}"))
+                .collect();
             super::has_message_in(conn, "key", &waiting).unwrap();
         });
         assert_eq!(plans.len(), 1, "{plans:#?}");

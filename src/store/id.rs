@@ -19,6 +19,7 @@ use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql};
 use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::Nullable;
 use diesel::sqlite::{Sqlite, SqliteValue};
 
 use super::conn::MultiBackend;
@@ -44,6 +45,39 @@ impl From<String> for BoundId {
     }
 }
 
+/// An id that may be absent, for a nullable id column (`Nullable<Id>`): a row's `Option<String>`
+/// field inserts through it (`#[diesel(serialize_as = …)]`), as a present id through [`BoundId`].
+/// (`Option<BoundId>` would serve in a query, but a row's field needs a `From` its own crate may
+/// write; the expression is the one diesel's derive writes for [`BoundId`].)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundOptionalId(Option<BoundId>);
+
+impl From<Option<String>> for BoundOptionalId {
+    fn from(text: Option<String>) -> Self {
+        BoundOptionalId(text.map(BoundId))
+    }
+}
+
+impl diesel::expression::AsExpression<Nullable<Id>> for BoundOptionalId {
+    type Expression = diesel::internal::derives::as_expression::Bound<Nullable<Id>, Self>;
+
+    fn as_expression(self) -> Self::Expression {
+        diesel::internal::derives::as_expression::Bound::new(self)
+    }
+}
+
+impl<DB: Backend> ToSql<Nullable<Id>, DB> for BoundOptionalId
+where
+    BoundId: ToSql<Id, DB>,
+{
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+        match &self.0 {
+            Some(id) => id.to_sql(out),
+            None => Ok(IsNull::Yes),
+        }
+    }
+}
+
 /// `text` (a UUID) to bind as an [`Id`].
 pub fn bind(text: &str) -> BoundId {
     BoundId(text.to_string())
@@ -52,6 +86,14 @@ pub fn bind(text: &str) -> BoundId {
 /// Each of `texts` to bind as an [`Id`], for a list (`eq_any`, an array).
 pub fn bind_all<S: AsRef<str>>(texts: &[S]) -> Vec<BoundId> {
     texts.iter().map(|t| bind(t.as_ref())).collect()
+}
+
+/// The canonical text (hyphenated, lower case) of the UUID `text` names in any of its spellings,
+/// or `None` when it names none: for ids that come from outside, checked where they come in.
+pub fn canonical(text: &str) -> Option<String> {
+    uuid::Uuid::try_parse(text)
+        .ok()
+        .map(|id| id.hyphenated().to_string())
 }
 
 /// The UUID `text` names, or why it names none.

@@ -53,8 +53,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
+    /// Its id stored as 16 bytes since migration 28 (`store::id`), with every column naming it.
     messages (id) {
-        id -> Text,
+        id -> Id,
         tenant_id -> Text,
         contact_id -> Text,
         channel -> Text,
@@ -110,13 +114,13 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::store::id::Id;
 
-    /// Its own id stored as 16 bytes since migration 25 (`store::id`).
+    /// Its own id stored as 16 bytes since migration 25, its message's since 28 (`store::id`).
     message_statuses (id) {
         id -> Id,
         tenant_id -> Text,
         channel -> Text,
         external_index -> Binary,
-        message_id -> Nullable<Text>,
+        message_id -> Nullable<Id>,
         status -> Text,
         occurred_at -> BigInt,
         received_at -> BigInt,
@@ -127,8 +131,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
+    /// Its message's id stored as 16 bytes since migration 28 (`store::id`).
     outbox (message_id) {
-        message_id -> Text,
+        message_id -> Id,
         tenant_id -> Text,
         channel_id -> Text,
         purpose_id -> Nullable<Text>,
@@ -143,11 +151,11 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::store::id::Id;
 
-    /// Its own id stored as 16 bytes since migration 27 (`store::id`).
+    /// Its own id stored as 16 bytes since migration 27, its message's since 28 (`store::id`).
     attachments (id) {
         id -> Id,
         tenant_id -> Text,
-        message_id -> Text,
+        message_id -> Id,
         n -> Integer,
         channel_id -> Nullable<Text>,
         media_ref_sealed -> Binary,
@@ -271,6 +279,10 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
+    /// Its message's id stored as 16 bytes since migration 28 (`store::id`).
     consent_ledger (seq) {
         seq -> BigInt,
         tenant_id -> Text,
@@ -282,7 +294,7 @@ diesel::table! {
         source -> Text,
         text_id -> Text,
         text_hash -> Binary,
-        message_id -> Nullable<Text>,
+        message_id -> Nullable<Id>,
         evidence_sealed -> Nullable<Binary>,
         prev_hash -> Binary,
         hash -> Binary,

@@ -249,6 +249,42 @@ async fn people_and_channels_mark_business_letters(backend: Backend) {
         json!(false)
     );
 
+    // A message is named by its UUID in any spelling; anything else is refused, naming the
+    // entry, and nothing changes.
+    let second_id = second["id"].as_str().unwrap();
+    let (status, problem) = app
+        .post(
+            &path,
+            &agent,
+            &json!({"business_letter": true,
+            "message_ids": [second_id.to_uppercase(), "m-1"]}),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("message_ids[1]") && detail.contains("UUID"),
+        "{problem}"
+    );
+    assert_eq!(
+        message(&app, &tenant, second_id).await.1["business_letter"],
+        json!(false)
+    );
+    let (status, done) = app
+        .post(
+            &path,
+            &agent,
+            &json!({"business_letter": true,
+            "message_ids": [second_id.to_uppercase().replace('-', "")]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["changed"], json!(1));
+    assert_eq!(
+        message(&app, &tenant, second_id).await.1["business_letter"],
+        json!(true)
+    );
+
     // Taking the mark away shortens retention: not for agents; a DPO may.
     let (status, _) = app
         .post(&path, &agent, &json!({"business_letter": false}))
@@ -258,7 +294,7 @@ async fn people_and_channels_mark_business_letters(backend: Backend) {
         .post(&path, &dpo, &json!({"business_letter": false}))
         .await;
     assert_eq!(status, 200);
-    assert_eq!(done["changed"], json!(1));
+    assert_eq!(done["changed"], json!(2));
     for bad in [
         json!({"business_letter": true, "message_ids": []}),
         json!({"business_letter": "yes"}),

@@ -128,10 +128,13 @@ async fn whatsapp_and_telegram_media_are_downloaded_sealed_and_retried(backend: 
         use diesel::prelude::*;
         use hafen::store::schema::attachments;
         let mut conn = app.db.connect();
-        diesel::update(attachments::table.filter(attachments::message_id.eq(&message_id)))
-            .set(attachments::mime_type.eq(Some("image/jpeg\r\nX-Injected: 1")))
-            .execute(&mut conn)
-            .unwrap();
+        diesel::update(
+            attachments::table
+                .filter(attachments::message_id.eq(hafen::store::id::bind(&message_id))),
+        )
+        .set(attachments::mime_type.eq(Some("image/jpeg\r\nX-Injected: 1")))
+        .execute(&mut conn)
+        .unwrap();
     }
     let r = read(0).await.unwrap();
     assert_eq!(r.status().as_u16(), 200);

@@ -590,9 +590,11 @@ async fn end_of_calendar_year_consent_withdrawal_and_unused_contacts(backend: Ba
     .await;
     {
         use hafen::store::schema::messages;
-        diesel::delete(messages::table.filter(messages::id.eq(&old_message)))
-            .execute(&mut conn)
-            .unwrap();
+        diesel::delete(
+            messages::table.filter(messages::id.eq(hafen::store::id::bind(&old_message))),
+        )
+        .execute(&mut conn)
+        .unwrap();
     }
 
     let certificate = run(&app, &tenant).await;
@@ -1054,7 +1056,7 @@ async fn shredded_data_stays_unreadable_after_restoring_old_rows(backend: Backen
     // Restore the old data rows next to the current keystore.
     for row in backup.into_iter().filter(|r| r.id == old) {
         diesel::insert_into(messages::table)
-            .values(&row)
+            .values(row)
             .execute(&mut conn)
             .unwrap();
     }
@@ -1690,7 +1692,7 @@ fn rule_set(inputs: &[Value]) -> hafen::retention::rules::RuleSet {
 fn period_key_of(conn: &mut hafen::store::DbConn, message: &str) -> String {
     use hafen::store::schema::messages;
     messages::table
-        .filter(messages::id.eq(message))
+        .filter(messages::id.eq(hafen::store::id::bind(message)))
         .select(messages::period_key_id)
         .first::<Option<String>>(conn)
         .unwrap()
@@ -1749,7 +1751,7 @@ async fn whole_expired_months_are_shredded_first_only_when_nothing_under_them_is
     }
     // A business letter under the key: the default keeps letters six years from the year's end.
     let mark_letter = |conn: &mut hafen::store::DbConn, letter: bool| {
-        diesel::update(messages::table.filter(messages::id.eq(&old)))
+        diesel::update(messages::table.filter(messages::id.eq(hafen::store::id::bind(&old))))
             .set(messages::business_letter.eq(letter))
             .execute(conn)
             .unwrap();
@@ -1789,7 +1791,7 @@ async fn whole_expired_months_are_shredded_first_only_when_nothing_under_them_is
     // A message of that month still waiting to be sent.
     diesel::insert_into(outbox::table)
         .values((
-            outbox::message_id.eq(&old),
+            outbox::message_id.eq(hafen::store::id::bind(&old)),
             outbox::tenant_id.eq(&tenant),
             outbox::channel_id.eq("channel"),
             outbox::request_sealed.eq(vec![0u8]),
@@ -1813,7 +1815,7 @@ async fn whole_expired_months_are_shredded_first_only_when_nothing_under_them_is
                 "00000000-0000-7000-8000-000000000f03",
             )),
             attachments::tenant_id.eq(&tenant),
-            attachments::message_id.eq(&old),
+            attachments::message_id.eq(hafen::store::id::bind(&old)),
             attachments::n.eq(0),
             attachments::media_ref_sealed.eq(vec![0u8]),
             attachments::state.eq("stored"),
@@ -1993,7 +1995,7 @@ async fn shredded_month_unreadable_before_its_rows_go(backend: Backend) {
         assert_eq!(view["body"], Value::Null, "{who}");
     }
     let rows: i64 = messages::table
-        .filter(messages::id.eq(&old))
+        .filter(messages::id.eq(hafen::store::id::bind(&old)))
         .count()
         .get_result(&mut conn)
         .unwrap();

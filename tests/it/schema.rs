@@ -550,12 +550,15 @@ fn many_external_ids_are_found_at_once_and_only_the_tenants() {
                 .execute(&mut conn)
                 .unwrap();
         }
-        for (tenant, prefix) in [(TENANT, "m"), (OTHER, "o")] {
+        // The tenant's message n is 00000000-0000-7000-8000-…n, the other's …-8001-…n.
+        let id = |t: u32, n: u32| format!("00000000-0000-7000-800{t}-{n:012}");
+        for (t, tenant, prefix) in [(0, TENANT, "m"), (1, OTHER, "o")] {
             tenant_and_contact(&mut conn, tenant, &format!("c{prefix}"));
             for n in 0..300u32 {
                 diesel::sql_query(format!(
                     "INSERT INTO messages (id, tenant_id, contact_id, channel, direction, kind, occurred_at, received_at, business_letter, external_index) \
-                     VALUES ('{prefix}{n}', '{tenant}', 'c{prefix}', 'whatsapp', 'in', 'text', {n}, {n}, FALSE, {})",
+                     VALUES ({}, '{tenant}', 'c{prefix}', 'whatsapp', 'in', 'text', {n}, {n}, FALSE, {})",
+                    id_literal(&conn, &id(t, n)),
                     hex_literal(&conn, n)
                 ))
                 .execute(&mut conn)
@@ -588,11 +591,11 @@ fn many_external_ids_are_found_at_once_and_only_the_tenants() {
         assert!(read <= 100, "{backend:?}: {read} messages read");
         let mut found: Vec<String> = rows
             .into_iter()
-            .map(|(index, id, contact)| {
+            .map(|(index, found, contact)| {
                 assert_eq!(contact, "cm");
                 let n = u32::from_be_bytes(index.unwrap().try_into().unwrap());
-                assert_eq!(id, format!("m{n}"));
-                id
+                assert_eq!(found, id(0, n));
+                found
             })
             .collect();
         found.sort();
@@ -654,7 +657,8 @@ fn the_hot_indexes_lead_with_the_column_that_tells_rows_apart() {
             "message_statuses_external",
         ),
         (
-            "SELECT id FROM message_statuses WHERE tenant_id = 't' AND message_id = 'm' ORDER BY occurred_at",
+            "SELECT id FROM message_statuses WHERE tenant_id = 't' \
+             AND message_id = '00000000-0000-7000-8000-000000000001' ORDER BY occurred_at",
             "message_statuses_message",
         ),
         (
@@ -924,8 +928,8 @@ fn a_message_refers_to_the_contact_of_its_own_tenant_in_one_check_on_postgresql(
         ))
         .execute(conn)
     };
-    insert(&mut conn, "m1", "mine").unwrap();
-    let refused = insert(&mut conn, "m2", "theirs").unwrap_err();
+    insert(&mut conn, &message_id(1), "mine").unwrap();
+    let refused = insert(&mut conn, &message_id(2), "theirs").unwrap_err();
     assert!(
         refused.to_string().contains("messages_contact_of_tenant"),
         "{refused}"
@@ -1054,7 +1058,7 @@ fn a_group_of_messages_is_stored_column_for_column() {
         );
         // The message's own row keeps the status it was stored with (migration 23).
         let kept: Vec<Option<String>> = messages::table
-            .filter(messages::id.eq_any([&m0, &m2]))
+            .filter(messages::id.eq_any(hafen::store::id::bind_all(&[&m0, &m2])))
             .order(messages::id)
             .select(messages::delivery_status)
             .load(&mut conn)
@@ -1299,7 +1303,6 @@ fn a_transaction_holding_the_audit_chain_asks_for_its_lock_once() {
 /// inbound, with none) gets no row and reads as before. Reverted, the status goes back.
 #[test]
 fn the_current_delivery_status_moves_out_of_the_message_and_back() {
-    use hafen::store::schema::messages;
     const TENANT: &str = "01900000-0000-7000-8000-000000000023";
     const MIGRATION: &str = "20261207000023";
     for backend in [
@@ -1344,21 +1347,32 @@ fn the_current_delivery_status_moves_out_of_the_message_and_back() {
         hafen::messages::status::bump(&mut conn, TENANT, &queued, "sent", 21).unwrap();
 
         revert(&mut conn);
-        let back: Vec<(String, Option<String>, Option<i64>)> = messages::table
-            .order(messages::id)
-            .select((
-                messages::id,
-                messages::delivery_status,
-                messages::delivery_status_at,
-            ))
-            .load(&mut conn)
-            .unwrap();
+        // Before migration 28 a message's id is text: read as such.
+        #[derive(QueryableByName, Debug, PartialEq)]
+        struct Back {
+            #[diesel(sql_type = Text)]
+            id: String,
+            #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+            delivery_status: Option<String>,
+            #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+            delivery_status_at: Option<i64>,
+        }
+        let back_rows: Vec<Back> = diesel::sql_query(
+            "SELECT id, delivery_status, delivery_status_at FROM messages ORDER BY id",
+        )
+        .load(&mut conn)
+        .unwrap();
+        let back = |id: String, status: Option<&str>, at: Option<i64>| Back {
+            id,
+            delivery_status: status.map(str::to_string),
+            delivery_status_at: at,
+        };
         assert_eq!(
-            back,
+            back_rows,
             [
-                (inbound, None, None),
-                (queued, Some("sent".into()), Some(21)),
-                (read, Some("failed".into()), Some(30)),
+                back(inbound, None, None),
+                back(queued, Some("sent"), Some(21)),
+                back(read, Some("failed"), Some(30)),
             ],
             "{backend:?}"
         );
@@ -1759,7 +1773,15 @@ fn the_attachments_own_ids_become_16_bytes_and_back() {
         let (mut conn, _db, _dir) = migrated(backend);
         revert_through(&mut conn, MIGRATION);
         tenant_and_contact(&mut conn, TENANT, "c0");
-        hafen::messages::insert_many(&mut conn, &[message_row(TENANT, "c0", 1, false)]).unwrap();
+        // Before migration 28 a message's id is text.
+        diesel::sql_query(format!(
+            "INSERT INTO messages (id, tenant_id, contact_id, channel, direction, kind, \
+               occurred_at, received_at, business_letter) \
+             VALUES ('{}', '{TENANT}', 'c0', 'whatsapp', 'out', 'text', 0, 0, FALSE)",
+            message_id(1)
+        ))
+        .execute(&mut conn)
+        .unwrap();
         let blob = hex_literal(&conn, 1);
         let (kept, deleted) = (status_id(11), status_id(12));
         for (n, id) in [&kept, &deleted].into_iter().enumerate() {
@@ -1807,5 +1829,230 @@ fn the_attachments_own_ids_become_16_bytes_and_back() {
             .load(&mut conn)
             .unwrap();
         assert_eq!(back, [Id { id: kept.clone() }], "{backend:?}");
+    }
+}
+
+/// An id as the backend's literal for a column that holds ids as 16 bytes (since migration 24).
+fn id_literal(conn: &DbConn, id: &str) -> String {
+    match conn {
+        DbConn::Postgres(_) => format!("'{id}'::uuid"),
+        DbConn::Sqlite(_) => format!("unhex('{}')", id.replace('-', "")),
+    }
+}
+
+/// How `table`'s `column` holds its values (type, size), in the column's order; NULLs left out.
+fn column_storage(conn: &mut DbConn, table: &str, column: &str) -> Vec<(String, i64)> {
+    #[derive(QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = Text)]
+        kind: String,
+        #[diesel(sql_type = BigInt)]
+        size: i64,
+    }
+    let sql = match conn {
+        DbConn::Sqlite(_) => format!(
+            "SELECT typeof({column}) AS kind, length({column}) AS size FROM {table} \
+             WHERE {column} IS NOT NULL ORDER BY {column}"
+        ),
+        DbConn::Postgres(_) => format!(
+            "SELECT pg_typeof({column})::text AS kind, pg_column_size({column})::bigint AS size \
+             FROM {table} WHERE {column} IS NOT NULL ORDER BY {column}"
+        ),
+    };
+    diesel::sql_query(sql)
+        .load::<Stored>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.kind, s.size))
+        .collect()
+}
+
+/// `table`'s `column` read as text (whatever the schema says it is), in the column's order.
+fn column_text(conn: &mut DbConn, table: &str, column: &str) -> Vec<Option<String>> {
+    #[derive(QueryableByName)]
+    struct Value {
+        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+        value: Option<String>,
+    }
+    diesel::sql_query(format!(
+        "SELECT {column} AS value FROM {table} ORDER BY {column} IS NULL, {column}"
+    ))
+    .load::<Value>(conn)
+    .unwrap()
+    .into_iter()
+    .map(|v| v.value)
+    .collect()
+}
+
+/// Migration 28 stores a message's id as its 16 bytes, with every column that names it (outbox,
+/// attachments, delivery statuses, consent ledger) in the same migration: messages stored before
+/// it keep their files, statuses, outbox entry and ledger link, which are found and deleted
+/// through the new ids after it; the references still hold; reverted, every id is its canonical
+/// text again.
+#[test]
+fn the_message_ids_become_16_bytes_with_every_column_naming_them_and_back() {
+    use hafen::store::schema::{attachments, consent_ledger, message_statuses, messages, outbox};
+    const TENANT: &str = "01900000-0000-7000-8000-000000000029";
+    const MIGRATION: &str = "20261207000028";
+    const NAMING: [(&str, &str); 5] = [
+        ("messages", "id"),
+        ("outbox", "message_id"),
+        ("attachments", "message_id"),
+        ("message_statuses", "message_id"),
+        ("consent_ledger", "message_id"),
+    ];
+    for backend in [
+        crate::support::Backend::Sqlite,
+        crate::support::Backend::Postgres,
+    ] {
+        if backend == crate::support::Backend::Postgres && !postgres_available() {
+            return;
+        }
+        let (mut conn, _db, _dir) = migrated(backend);
+        revert_through(&mut conn, MIGRATION);
+        tenant_and_contact(&mut conn, TENANT, "c0");
+        let (kept, deleted) = (message_id(1), message_id(2));
+        let blob = hex_literal(&conn, 1);
+        for (n, id) in [&kept, &deleted].into_iter().enumerate() {
+            let (file, status) = (
+                id_literal(&conn, &status_id(20 + n as u32)),
+                id_literal(&conn, &status_id(30 + n as u32)),
+            );
+            for sql in [
+                format!(
+                    "INSERT INTO messages (id, tenant_id, contact_id, channel, direction, kind, \
+                       occurred_at, received_at, business_letter) \
+                     VALUES ('{id}', '{TENANT}', 'c0', 'whatsapp', 'out', 'text', {n}, 0, FALSE)"
+                ),
+                format!(
+                    "INSERT INTO attachments (id, tenant_id, message_id, n, media_ref_sealed, \
+                       state, attempts, next_attempt_at, created_at) \
+                     VALUES ({file}, '{TENANT}', '{id}', 0, {blob}, 'stored', 0, 0, 0)"
+                ),
+                format!(
+                    "INSERT INTO message_statuses (id, tenant_id, channel, external_index, \
+                       message_id, status, occurred_at, received_at) \
+                     VALUES ({status}, '{TENANT}', 'whatsapp', {blob}, '{id}', 'sent', 0, 0)"
+                ),
+            ] {
+                diesel::sql_query(sql).execute(&mut conn).unwrap();
+            }
+        }
+        let waiting = id_literal(&conn, &status_id(39));
+        for sql in [
+            format!(
+                "INSERT INTO outbox (message_id, tenant_id, channel_id, request_sealed, attempts, \
+                   next_attempt_at) VALUES ('{kept}', '{TENANT}', 'ch', {blob}, 0, 0)"
+            ),
+            // A receipt still waiting for its message names none.
+            format!(
+                "INSERT INTO message_statuses (id, tenant_id, channel, external_index, status, \
+                   occurred_at, received_at) \
+                 VALUES ({waiting}, '{TENANT}', 'whatsapp', {blob}, 'sent', 0, 0)"
+            ),
+            format!(
+                "INSERT INTO consent_ledger (seq, tenant_id, consent_id, contact_id, purpose_id, \
+                   event, at, source, text_id, text_hash, message_id, prev_hash, hash) \
+                 VALUES (1, '{TENANT}', 'k', 'c0', 'p', 'confirmed', 0, 'keyword', 't', {blob}, \
+                   '{kept}', {blob}, {blob}), \
+                   (2, '{TENANT}', 'k', 'c0', 'p', 'requested', 0, 'api', 't', {blob}, NULL, \
+                   {blob}, {blob})"
+            ),
+        ] {
+            diesel::sql_query(sql).execute(&mut conn).unwrap();
+        }
+        for (table, column) in NAMING {
+            let stored = column_storage(&mut conn, table, column);
+            assert!(
+                !stored.is_empty() && stored.iter().all(|(_, size)| *size > 16),
+                "{backend:?}: {table}.{column} text before: {stored:?}"
+            );
+        }
+
+        hafen::store::run_migrations(&mut conn).unwrap();
+        let bytes = match backend {
+            crate::support::Backend::Sqlite => "blob",
+            crate::support::Backend::Postgres => "uuid",
+        };
+        for (table, column) in NAMING {
+            let stored = column_storage(&mut conn, table, column);
+            assert!(
+                !stored.is_empty() && stored.iter().all(|s| *s == (bytes.to_string(), 16)),
+                "{backend:?}: {table}.{column} after: {stored:?}"
+            );
+        }
+        // Read through the new type: the same ids, the same links.
+        let ids: Vec<String> = messages::table
+            .order(messages::id)
+            .select(messages::id)
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(ids, [kept.clone(), deleted.clone()], "{backend:?}");
+        let waiting: Vec<String> = outbox::table
+            .select(outbox::message_id)
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(waiting, std::slice::from_ref(&kept), "{backend:?}");
+        let linked: Vec<Option<String>> = consent_ledger::table
+            .order(consent_ledger::seq)
+            .select(consent_ledger::message_id)
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(linked, [Some(kept.clone()), None], "{backend:?}");
+        let history = hafen::messages::status::history(&mut conn, TENANT, &kept).unwrap();
+        assert_eq!(history.len(), 1, "{backend:?}");
+        assert_eq!(history[0].message_id.as_deref(), Some(kept.as_str()));
+
+        // A message is deleted with its files and statuses through the new ids.
+        hafen::messages::delete_with_dependants(&mut conn, TENANT, std::slice::from_ref(&deleted))
+            .unwrap();
+        let files: Vec<String> = attachments::table
+            .select(attachments::message_id)
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(files, std::slice::from_ref(&kept), "{backend:?}");
+        let statuses: Vec<Option<String>> = message_statuses::table
+            .order(message_statuses::id)
+            .select(message_statuses::message_id)
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(statuses, [Some(kept.clone()), None], "{backend:?}");
+        // New messages go in as bytes; the references still hold.
+        hafen::messages::insert_many(&mut conn, &[message_row(TENANT, "c0", 3, false)]).unwrap();
+        let orphan = diesel::insert_into(outbox::table)
+            .values((
+                outbox::message_id.eq(hafen::store::id::bind(&message_id(9))),
+                outbox::tenant_id.eq(TENANT),
+                outbox::channel_id.eq("ch"),
+                outbox::request_sealed.eq(vec![1u8]),
+                outbox::attempts.eq(0),
+                outbox::next_attempt_at.eq(0),
+            ))
+            .execute(&mut conn);
+        assert!(
+            orphan.is_err(),
+            "{backend:?}: an outbox entry without its message"
+        );
+
+        revert_through(&mut conn, MIGRATION);
+        let text = |id: &String| Some(id.clone());
+        assert_eq!(
+            column_text(&mut conn, "messages", "id"),
+            [text(&kept), text(&message_id(3))],
+            "{backend:?}"
+        );
+        for (table, column) in &NAMING[1..4] {
+            let back: Vec<Option<String>> = column_text(&mut conn, table, column)
+                .into_iter()
+                .flatten()
+                .map(Some)
+                .collect();
+            assert_eq!(back, [text(&kept)], "{backend:?}: {table}.{column}");
+        }
+        assert_eq!(
+            column_text(&mut conn, "consent_ledger", "message_id"),
+            [text(&kept), None],
+            "{backend:?}"
+        );
     }
 }

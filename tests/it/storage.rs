@@ -556,11 +556,11 @@ async fn a_ciphertext_moved_to_another_row_does_not_open(backend: Backend) {
     let b = body["messages"][1]["id"].as_str().unwrap().to_string();
     let mut conn = app.db.connect();
     let sealed_a: Option<Vec<u8>> = messages::table
-        .filter(messages::id.eq(&a))
+        .filter(messages::id.eq(hafen::store::id::bind(&a)))
         .select(messages::body_sealed)
         .first(&mut conn)
         .unwrap();
-    diesel::update(messages::table.filter(messages::id.eq(&b)))
+    diesel::update(messages::table.filter(messages::id.eq(hafen::store::id::bind(&b))))
         .set(messages::body_sealed.eq(sealed_a))
         .execute(&mut conn)
         .unwrap();

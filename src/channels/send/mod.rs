@@ -413,7 +413,7 @@ impl Channels {
             .write(move |conn| {
                 crate::messages::insert_many(conn, std::slice::from_ref(&row))?;
                 diesel::insert_into(outbox::table)
-                    .values(&entry)
+                    .values(entry.clone())
                     .execute(conn)?;
                 audit::append(conn, now, event.clone())?;
                 Ok(())
@@ -463,7 +463,7 @@ impl Channels {
             .read(move |conn| {
                 let period: Option<String> = messages::table
                     .filter(messages::tenant_id.eq(t.as_str()))
-                    .filter(messages::id.eq(&id))
+                    .filter(messages::id.eq(crate::store::id::bind(&id)))
                     .select(messages::period_key_id)
                     .first(conn)?;
                 Ok(
@@ -495,7 +495,7 @@ impl Channels {
             .read(move |conn| {
                 let contact: Option<String> = messages::table
                     .filter(messages::tenant_id.eq(t.as_str()))
-                    .filter(messages::id.eq(&id))
+                    .filter(messages::id.eq(crate::store::id::bind(&id)))
                     .select(messages::contact_id)
                     .first(conn)
                     .optional()?;

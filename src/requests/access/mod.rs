@@ -359,7 +359,9 @@ impl Requests {
                 for chunk in ids.chunks(500) {
                     let rows: Vec<AttachmentRow> = attachment_table::table
                         .filter(attachment_table::tenant_id.eq(&t))
-                        .filter(attachment_table::message_id.eq_any(chunk))
+                        .filter(
+                            attachment_table::message_id.eq_any(crate::store::id::bind_all(chunk)),
+                        )
                         .filter(attachment_table::state.eq("stored"))
                         .order((attachment_table::message_id, attachment_table::n))
                         .select(AttachmentRow::as_select())
