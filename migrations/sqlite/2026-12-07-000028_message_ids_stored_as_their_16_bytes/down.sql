@@ -1,6 +1,5 @@
--- Back to text, in the canonical spelling Hafen wrote (lower case, hyphenated); references wait
--- for the commit as on the way up.
-PRAGMA defer_foreign_keys = ON;
+-- Back to text, in the canonical spelling Hafen wrote (lower case, hyphenated), in the same
+-- order as on the way up.
 
 CREATE TABLE messages_old (
     id TEXT PRIMARY KEY NOT NULL,
@@ -38,19 +37,8 @@ SELECT substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-' || substr(h, 13, 4) || '
        business_letter, sent_by_bot
 FROM (SELECT nullif(lower(hex(id)), '') AS h, * FROM messages);
 
-DROP TABLE messages;
-ALTER TABLE messages_old RENAME TO messages;
-
-CREATE INDEX messages_tenant_time ON messages (tenant_id, occurred_at);
-CREATE INDEX messages_period_key ON messages (period_key_id);
-CREATE UNIQUE INDEX messages_idempotency ON messages (tenant_id, idempotency_index)
-    WHERE idempotency_index IS NOT NULL;
-CREATE INDEX messages_letters_by_period ON messages (period_key_id) WHERE business_letter;
-CREATE UNIQUE INDEX messages_external ON messages (external_index, tenant_id);
-CREATE INDEX messages_contact_time ON messages (contact_id, tenant_id, occurred_at, id);
-
 CREATE TABLE outbox_old (
-    message_id TEXT PRIMARY KEY NOT NULL REFERENCES messages(id),
+    message_id TEXT PRIMARY KEY NOT NULL REFERENCES messages_old(id),
     tenant_id TEXT NOT NULL REFERENCES tenants(id),
     channel_id TEXT NOT NULL,
     purpose_id TEXT,
@@ -68,15 +56,10 @@ SELECT substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-' || substr(h, 13, 4) || '
        tenant_id, channel_id, purpose_id, request_sealed, attempts, next_attempt_at, last_error
 FROM (SELECT nullif(lower(hex(message_id)), '') AS h, * FROM outbox);
 
-DROP TABLE outbox;
-ALTER TABLE outbox_old RENAME TO outbox;
-
-CREATE INDEX outbox_due ON outbox (next_attempt_at);
-
 CREATE TABLE attachments_old (
     id UUID PRIMARY KEY NOT NULL,
     tenant_id TEXT NOT NULL REFERENCES tenants(id),
-    message_id TEXT NOT NULL REFERENCES messages(id),
+    message_id TEXT NOT NULL REFERENCES messages_old(id),
     n INTEGER NOT NULL,
     channel_id TEXT,
     media_ref_sealed BLOB NOT NULL,
@@ -103,9 +86,22 @@ SELECT id, tenant_id,
        next_attempt_at, last_error, content_sealed, created_at, period_key_id
 FROM (SELECT nullif(lower(hex(message_id)), '') AS h, * FROM attachments);
 
+DROP TABLE outbox;
 DROP TABLE attachments;
+DROP TABLE messages;
+
+ALTER TABLE messages_old RENAME TO messages;
+ALTER TABLE outbox_old RENAME TO outbox;
 ALTER TABLE attachments_old RENAME TO attachments;
 
+CREATE INDEX messages_tenant_time ON messages (tenant_id, occurred_at);
+CREATE INDEX messages_period_key ON messages (period_key_id);
+CREATE UNIQUE INDEX messages_idempotency ON messages (tenant_id, idempotency_index)
+    WHERE idempotency_index IS NOT NULL;
+CREATE INDEX messages_letters_by_period ON messages (period_key_id) WHERE business_letter;
+CREATE UNIQUE INDEX messages_external ON messages (external_index, tenant_id);
+CREATE INDEX messages_contact_time ON messages (contact_id, tenant_id, occurred_at, id);
+CREATE INDEX outbox_due ON outbox (next_attempt_at);
 CREATE UNIQUE INDEX attachments_message ON attachments (tenant_id, message_id, n);
 CREATE INDEX attachments_due ON attachments (state, next_attempt_at);
 CREATE INDEX attachments_period_key ON attachments (period_key_id);
