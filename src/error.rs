@@ -46,6 +46,14 @@ impl Error {
         }
     }
 
+    /// The canonical text of the id a caller named in `field` (a `what`: "message", "contact"),
+    /// or the 422 that says it names none — before any query, as a column holding ids as 16
+    /// bytes could not even bind it (`store::id`).
+    pub fn named_id(field: impl Into<String>, what: &str, text: &str) -> Result<String> {
+        crate::store::id::canonical(text)
+            .ok_or_else(|| Self::invalid(field, format!("is not a {what} id (a UUID)")))
+    }
+
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
         Self::Internal(e.into())
     }

@@ -48,11 +48,7 @@ fn message_ids(ids: &[String]) -> Result<Vec<String>> {
     }
     ids.iter()
         .enumerate()
-        .map(|(i, id)| {
-            crate::store::id::canonical(id).ok_or_else(|| {
-                Error::invalid(format!("message_ids[{i}]"), "is not a message id (a UUID)")
-            })
-        })
+        .map(|(i, id)| crate::error::Error::named_id(format!("message_ids[{i}]"), "message", id))
         .collect()
 }
 

@@ -201,7 +201,7 @@ impl Requests {
         let row = RequestRow {
             id: uuid::Uuid::now_v7().hyphenated().to_string(),
             tenant_id: tenant.as_str().to_string(),
-            contact_id: input.contact_id.clone(),
+            contact_id: crate::error::Error::named_id("contact_id", "contact", &input.contact_id)?,
             kind: input.kind.as_str().into(),
             received_on: received.to_string(),
             due_on: due.to_string(),

@@ -175,7 +175,11 @@ impl Retention {
         let row = HoldRow {
             id: id.clone(),
             tenant_id: t.clone(),
-            contact_id: input.contact_id.clone(),
+            contact_id: input
+                .contact_id
+                .as_deref()
+                .map(|c| crate::error::Error::named_id("contact_id", "contact", c))
+                .transpose()?,
             data_from: input.data_from.map(to_micros),
             data_until: input.data_until.map(to_micros),
             reason_sealed: tenant_keys.seal.seal_str(&binding(&t, &id), reason)?,

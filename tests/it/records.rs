@@ -1209,7 +1209,7 @@ async fn request_deadlines_count_months_and_overdue_requests_are_counted(backend
         )
         .await;
     assert_eq!(status, 422);
-    let (status, _) = app
+    let (status, problem) = app
         .post(
             &format!("/v1/tenants/{tenant}/requests"),
             &dpo,
@@ -1217,6 +1217,13 @@ async fn request_deadlines_count_months_and_overdue_requests_are_counted(backend
         )
         .await;
     assert_eq!(status, 422);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not a contact id (a UUID)"),
+        "{problem}"
+    );
     let (_, all) = app
         .get(&format!("/v1/tenants/{tenant}/requests"), &dpo)
         .await;
@@ -1225,6 +1232,18 @@ async fn request_deadlines_count_months_and_overdue_requests_are_counted(backend
         2,
         "refused requests were not stored"
     );
+    // The contact named in another spelling of its UUID is the same contact, stored as Hafen
+    // writes its id.
+    let (status, spelled) = app
+        .post(
+            &format!("/v1/tenants/{tenant}/requests"),
+            &dpo,
+            &json!({"kind": "access",
+                "contact_id": contact.to_uppercase().replace('-', "")}),
+        )
+        .await;
+    assert_eq!(status, 201, "{spelled}");
+    assert_eq!(spelled["contact_id"], contact);
 }
 
 async fn request_log_shows_every_request_with_its_steps_in_every_format(backend: Backend) {

@@ -1266,6 +1266,15 @@ async fn bad_retention_input_is_refused_and_changes_nothing(backend: Backend) {
             matches!(status, 400 | 404 | 422),
             "{body}: {status} {problem}"
         );
+        if body["contact_id"] == "nobody" {
+            assert!(
+                problem["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not a contact id"),
+                "{problem}"
+            );
+        }
     }
     let mut conn = app.db.connect();
     let previews: i64 = retention_previews::table
@@ -1844,8 +1853,9 @@ async fn whole_expired_months_are_shredded_first_only_when_nothing_under_them_is
     let holds = format!("/v1/tenants/{tenant}/legal-holds");
     for (why, hold, reaches) in [
         (
+            // Named in another spelling of its UUID: the same contact.
             "the contact",
-            json!({"contact_id": contact, "reason": "Klage"}),
+            json!({"contact_id": contact.to_uppercase(), "reason": "Klage"}),
             true,
         ),
         (
