@@ -1425,13 +1425,6 @@ fn a_deleted_message_takes_its_current_status_with_it() {
 fn the_delivery_statuses_ids_become_16_bytes_and_back() {
     const TENANT: &str = "01900000-0000-7000-8000-000000000025";
     const MIGRATION: &str = "20261207000024";
-    #[derive(QueryableByName, Debug, PartialEq)]
-    struct Stored {
-        #[diesel(sql_type = Text)]
-        kind: String,
-        #[diesel(sql_type = BigInt)]
-        size: i64,
-    }
     for backend in [
         crate::support::Backend::Sqlite,
         crate::support::Backend::Postgres,
@@ -1441,22 +1434,11 @@ fn the_delivery_statuses_ids_become_16_bytes_and_back() {
         }
         let (mut conn, _db, _dir) = migrated(backend);
         let revert = |conn: &mut DbConn| revert_through(conn, MIGRATION);
-        // How the ids are stored: their type and size, one row per id.
-        let stored = |conn: &mut DbConn| -> Vec<Stored> {
-            let sql = match conn {
-                DbConn::Sqlite(_) => {
-                    "SELECT typeof(message_id) AS kind, length(message_id) AS size \
-                     FROM message_delivery UNION ALL \
-                     SELECT typeof(tenant_id), length(tenant_id) FROM message_delivery"
-                }
-                DbConn::Postgres(_) => {
-                    "SELECT pg_typeof(message_id)::text AS kind, \
-                       pg_column_size(message_id)::bigint AS size FROM message_delivery \
-                     UNION ALL SELECT pg_typeof(tenant_id)::text, \
-                       pg_column_size(tenant_id)::bigint FROM message_delivery"
-                }
-            };
-            diesel::sql_query(sql).load(conn).unwrap()
+        // How the ids are stored: their type and size, one entry per id.
+        let stored = |conn: &mut DbConn| {
+            let mut both = column_storage(conn, "message_delivery", "message_id");
+            both.extend(column_storage(conn, "message_delivery", "tenant_id"));
+            both
         };
         revert(&mut conn);
         let (early, late) = (message_id(1), message_id(2));
@@ -1472,7 +1454,7 @@ fn the_delivery_statuses_ids_become_16_bytes_and_back() {
             crate::support::Backend::Postgres => 37,
         };
         assert!(
-            stored(&mut conn).iter().all(|s| s.size == text_size),
+            stored(&mut conn).iter().all(|(_, size)| *size == text_size),
             "{backend:?}: {:?}",
             stored(&mut conn)
         );
@@ -1483,11 +1465,10 @@ fn the_delivery_statuses_ids_become_16_bytes_and_back() {
             crate::support::Backend::Sqlite => "blob",
             crate::support::Backend::Postgres => "uuid",
         };
-        let all = stored(&mut conn);
-        assert_eq!(all.len(), 4, "{backend:?}");
-        assert!(
-            all.iter().all(|s| s.kind == bytes && s.size == 16),
-            "{backend:?}: {all:?}"
+        assert_eq!(
+            stored(&mut conn),
+            vec![(bytes.to_string(), 16); 4],
+            "{backend:?}"
         );
         let current = hafen::messages::status::current(&mut conn, &[&early, &late]).unwrap();
         assert_eq!(
@@ -1562,25 +1543,6 @@ fn the_delivery_statuses_own_ids_become_16_bytes_and_back() {
     use hafen::store::schema::message_statuses;
     const TENANT: &str = "01900000-0000-7000-8000-000000000026";
     const MIGRATION: &str = "20261207000025";
-    #[derive(QueryableByName, Debug, PartialEq)]
-    struct Stored {
-        #[diesel(sql_type = Text)]
-        kind: String,
-        #[diesel(sql_type = BigInt)]
-        size: i64,
-    }
-    let stored = |conn: &mut DbConn| -> Vec<Stored> {
-        let sql = match conn {
-            DbConn::Sqlite(_) => {
-                "SELECT typeof(id) AS kind, length(id) AS size FROM message_statuses ORDER BY 1"
-            }
-            DbConn::Postgres(_) => {
-                "SELECT pg_typeof(id)::text AS kind, pg_column_size(id)::bigint AS size \
-                 FROM message_statuses"
-            }
-        };
-        diesel::sql_query(sql).load(conn).unwrap()
-    };
     let receipt = |n: u32| StatusRow {
         id: status_id(n),
         tenant_id: TENANT.to_string(),
@@ -1619,11 +1581,10 @@ fn the_delivery_statuses_own_ids_become_16_bytes_and_back() {
             crate::support::Backend::Sqlite => "blob",
             crate::support::Backend::Postgres => "uuid",
         };
-        let all = stored(&mut conn);
-        assert_eq!(all.len(), 3, "{backend:?}");
-        assert!(
-            all.iter().all(|s| s.kind == bytes && s.size == 16),
-            "{backend:?}: {all:?}"
+        assert_eq!(
+            column_storage(&mut conn, "message_statuses", "id"),
+            vec![(bytes.to_string(), 16); 3],
+            "{backend:?}"
         );
         let read: Vec<String> = message_statuses::table
             .order(message_statuses::id)
@@ -1638,46 +1599,12 @@ fn the_delivery_statuses_own_ids_become_16_bytes_and_back() {
         hafen::messages::status::delete(&mut conn, TENANT, &[status_id(2)]).unwrap();
 
         revert_through(&mut conn, MIGRATION);
-        #[derive(QueryableByName, Debug, PartialEq)]
-        struct Id {
-            #[diesel(sql_type = Text)]
-            id: String,
-        }
-        let back: Vec<Id> = diesel::sql_query("SELECT id FROM message_statuses ORDER BY id")
-            .load(&mut conn)
-            .unwrap();
         assert_eq!(
-            back,
-            [Id { id: status_id(1) }, Id { id: status_id(3) }],
+            column_text(&mut conn, "message_statuses", "id"),
+            [Some(status_id(1)), Some(status_id(3))],
             "{backend:?}"
         );
     }
-}
-
-/// How `table`'s ids are stored: the type and size of each row's `id`.
-fn id_storage(conn: &mut DbConn, table: &str) -> Vec<(String, i64)> {
-    #[derive(QueryableByName)]
-    struct Stored {
-        #[diesel(sql_type = Text)]
-        kind: String,
-        #[diesel(sql_type = BigInt)]
-        size: i64,
-    }
-    let sql = match conn {
-        DbConn::Sqlite(_) => {
-            format!("SELECT typeof(id) AS kind, length(id) AS size FROM {table} ORDER BY id")
-        }
-        DbConn::Postgres(_) => format!(
-            "SELECT pg_typeof(id)::text AS kind, pg_column_size(id)::bigint AS size \
-             FROM {table} ORDER BY id"
-        ),
-    };
-    diesel::sql_query(sql)
-        .load::<Stored>(conn)
-        .unwrap()
-        .into_iter()
-        .map(|s| (s.kind, s.size))
-        .collect()
 }
 
 /// Migration 26 stores an event delivery's own id as its 16 bytes: a delivery stored before it
@@ -1718,7 +1645,7 @@ fn the_event_deliveries_own_ids_become_16_bytes_and_back() {
             .unwrap();
         }
         assert!(
-            id_storage(&mut conn, "event_deliveries")
+            column_storage(&mut conn, "event_deliveries", "id")
                 .iter()
                 .all(|(_, size)| *size > 16),
             "{backend:?}: text before"
@@ -1730,7 +1657,7 @@ fn the_event_deliveries_own_ids_become_16_bytes_and_back() {
             crate::support::Backend::Postgres => "uuid",
         };
         assert_eq!(
-            id_storage(&mut conn, "event_deliveries"),
+            column_storage(&mut conn, "event_deliveries", "id"),
             [(bytes.to_string(), 16), (bytes.to_string(), 16)],
             "{backend:?}"
         );
@@ -1743,15 +1670,11 @@ fn the_event_deliveries_own_ids_become_16_bytes_and_back() {
         assert_eq!(read, std::slice::from_ref(&kept), "{backend:?}");
 
         revert_through(&mut conn, MIGRATION);
-        #[derive(QueryableByName, Debug, PartialEq)]
-        struct Id {
-            #[diesel(sql_type = Text)]
-            id: String,
-        }
-        let back: Vec<Id> = diesel::sql_query("SELECT id FROM event_deliveries")
-            .load(&mut conn)
-            .unwrap();
-        assert_eq!(back, [Id { id: kept.clone() }], "{backend:?}");
+        assert_eq!(
+            column_text(&mut conn, "event_deliveries", "id"),
+            [Some(kept.clone())],
+            "{backend:?}"
+        );
     }
 }
 
@@ -1795,7 +1718,7 @@ fn the_attachments_own_ids_become_16_bytes_and_back() {
             .unwrap();
         }
         assert!(
-            id_storage(&mut conn, "attachments")
+            column_storage(&mut conn, "attachments", "id")
                 .iter()
                 .all(|(_, size)| *size > 16),
             "{backend:?}: text before"
@@ -1807,7 +1730,7 @@ fn the_attachments_own_ids_become_16_bytes_and_back() {
             crate::support::Backend::Postgres => "uuid",
         };
         assert_eq!(
-            id_storage(&mut conn, "attachments"),
+            column_storage(&mut conn, "attachments", "id"),
             [(bytes.to_string(), 16), (bytes.to_string(), 16)],
             "{backend:?}"
         );
@@ -1820,15 +1743,11 @@ fn the_attachments_own_ids_become_16_bytes_and_back() {
         assert_eq!(read, std::slice::from_ref(&kept), "{backend:?}");
 
         revert_through(&mut conn, MIGRATION);
-        #[derive(QueryableByName, Debug, PartialEq)]
-        struct Id {
-            #[diesel(sql_type = Text)]
-            id: String,
-        }
-        let back: Vec<Id> = diesel::sql_query("SELECT id FROM attachments")
-            .load(&mut conn)
-            .unwrap();
-        assert_eq!(back, [Id { id: kept.clone() }], "{backend:?}");
+        assert_eq!(
+            column_text(&mut conn, "attachments", "id"),
+            [Some(kept.clone())],
+            "{backend:?}"
+        );
     }
 }
 
