@@ -184,6 +184,10 @@ else
 fi
 documented "printf '%s\\n' 'a long passphrase' | sudo hafen user add --login it@muster.de --role admin" \
   "printf '%s\\n' 'a long passphrase' | sudo hafen user add --login it@muster.de --role admin"
+# The upgrade command, as docs/operations.md "Upgrades" gives it: on a fresh install nothing to do.
+migrated=$(documented 'sudo hafen migrate' 'sudo hafen migrate')
+echo "$migrated"
+[ "$migrated" = "database is up to date" ] || fail "hafen migrate on a fresh install said: $migrated"
 for f in /var/lib/hafen/*; do
   [ "$(stat -c %U "$f")" = hafen ] || fail "$f belongs to $(stat -c %U "$f") after a command run as root"
 done

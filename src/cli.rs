@@ -54,7 +54,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 bootstrap::ensure_data_dir(&config.data_dir, false)?;
             }
             let mut conn = url.connect(config.sqlite_synchronous)?;
-            let applied = store::run_migrations(&mut conn)?;
+            let applied = store::run_migrations_reporting(&mut conn, |step| match step {
+                store::MigrationStep::Planned(n) => println!("{n} migration(s) to apply"),
+                store::MigrationStep::Starting(name) => println!("applying {name} …"),
+                store::MigrationStep::Done(_, took) => {
+                    println!("  done in {:.1} s", took.as_secs_f64())
+                }
+            })?;
             if applied.is_empty() {
                 println!("database is up to date");
             } else {

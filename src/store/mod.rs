@@ -109,14 +109,58 @@ impl StoreError {
 
 /// Runs every pending migration of the connection's backend; returns the versions applied.
 pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, StoreError> {
-    backend::with_migration_lock(conn, |conn| {
-        let applied = match conn {
-            DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
-            DbConn::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
-        }
-        .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(applied.into_iter().map(|v| v.to_string()).collect())
+    run_migrations_reporting(conn, |_| {})
+}
+
+/// Where an upgrade is: how many migrations it will run (said once, when there are any), a
+/// migration about to run (its name), or one that ran and how long it took.
+#[derive(Debug, Clone, Copy)]
+pub enum MigrationStep<'a> {
+    Planned(usize),
+    Starting(&'a str),
+    Done(&'a str, std::time::Duration),
+}
+
+/// Runs the pending migrations one after the other, each in its own transaction (an upgrade
+/// interrupted between two resumes at the next), telling `report` before and after each: a
+/// migration that rewrites a large table takes minutes (docs/operations.md "Upgrades"), and the
+/// admin watching `hafen migrate` or the journal should see which one runs. Returns the versions
+/// applied.
+pub fn run_migrations_reporting(
+    conn: &mut DbConn,
+    mut report: impl FnMut(MigrationStep<'_>),
+) -> Result<Vec<String>, StoreError> {
+    backend::with_migration_lock(conn, |conn| match conn {
+        DbConn::Sqlite(c) => run_each(c, SQLITE_MIGRATIONS, &mut report),
+        DbConn::Postgres(c) => run_each(c, POSTGRES_MIGRATIONS, &mut report),
     })
+}
+
+fn run_each<DB, C>(
+    conn: &mut C,
+    source: EmbeddedMigrations,
+    report: &mut dyn FnMut(MigrationStep<'_>),
+) -> Result<Vec<String>, StoreError>
+where
+    DB: diesel::backend::Backend,
+    C: MigrationHarness<DB>,
+    EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
+{
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+    let pending = conn.pending_migrations(source).map_err(failed)?;
+    if !pending.is_empty() {
+        report(MigrationStep::Planned(pending.len()));
+    }
+    let mut applied = Vec::new();
+    for migration in pending {
+        let name = migration.name().to_string();
+        report(MigrationStep::Starting(&name));
+        let started = std::time::Instant::now();
+        let version = conn.run_migration(&*migration).map_err(failed)?;
+        report(MigrationStep::Done(&name, started.elapsed()));
+        applied.push(version.to_string());
+    }
+    Ok(applied)
 }
 
 /// Reverts every migration (tests check that each `down.sql` works).
@@ -232,7 +276,18 @@ impl Store {
         finisher: Arc<dyn Finisher>,
     ) -> Result<Self, StoreError> {
         let mut conn = url.connect(options.sqlite_sync)?;
-        let applied = run_migrations(&mut conn)?;
+        // One line when the upgrade starts, one for each migration that took a while (a fresh
+        // database runs them all in a blink); each step in the debug log.
+        let applied = run_migrations_reporting(&mut conn, |step| match step {
+            MigrationStep::Planned(n) => tracing::info!(migrations = n, "migrating the database"),
+            MigrationStep::Starting(name) => tracing::debug!(migration = name, "migrating"),
+            MigrationStep::Done(name, took) if took.as_secs() >= 1 => {
+                tracing::info!(migration = name, secs = took.as_secs_f64(), "migrated")
+            }
+            MigrationStep::Done(name, took) => {
+                tracing::debug!(migration = name, secs = took.as_secs_f64(), "migrated")
+            }
+        })?;
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "database migrated");
         }

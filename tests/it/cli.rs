@@ -113,6 +113,41 @@ fn init_prints_only_the_token_once_and_creates_a_private_data_dir() {
     assert!(migrate.status.success(), "{}", stderr(&migrate));
     assert!(stdout(&migrate).contains("up to date"));
 
+    // An upgrade says which migration runs, before it runs, and how long it took.
+    let reverted: Vec<String> = {
+        use diesel_migrations::MigrationHarness;
+        let url = format!("sqlite://{}", data.join("hafen.db").display());
+        let hafen::store::DbConn::Sqlite(mut conn) = hafen::store::DatabaseUrl::parse(&url)
+            .unwrap()
+            .connect(Default::default())
+            .unwrap()
+        else {
+            unreachable!("a sqlite:// URL")
+        };
+        (0..2)
+            .map(|_| {
+                conn.revert_last_migration(hafen::store::SQLITE_MIGRATIONS)
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let migrate = hafen(&["migrate"], &[("HAFEN_DATA_DIR", data_s)]);
+    assert!(migrate.status.success(), "{}", stderr(&migrate));
+    let out = stdout(&migrate);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 6, "{out}");
+    assert_eq!(lines[0], "2 migration(s) to apply", "{out}");
+    for (i, version) in reverted.iter().rev().enumerate() {
+        // Versions are the names' digits: 2026-12-07-000028_… is 20261207000028.
+        let name = lines[1 + 2 * i]
+            .strip_prefix("applying ")
+            .unwrap_or_default();
+        assert_eq!(name.replace('-', "")[..14], version[..], "{out}");
+        assert!(lines[2 + 2 * i].starts_with("  done in "), "{out}");
+    }
+    assert!(lines[5].starts_with("applied 2 migration(s): "), "{out}");
+
     // Tampering is reported with exit code 1.
     {
         use diesel::prelude::*;
