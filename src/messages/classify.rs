@@ -48,7 +48,7 @@ fn message_ids(ids: &[String]) -> Result<Vec<String>> {
     }
     ids.iter()
         .enumerate()
-        .map(|(i, id)| crate::error::Error::named_id(format!("message_ids[{i}]"), "message", id))
+        .map(|(i, id)| Error::named_id(format!("message_ids[{i}]"), "message", id))
         .collect()
 }
 

@@ -7,8 +7,9 @@
 //! column of type [`Id`] takes a UUID's text ([`bind`]) and gives back its canonical
 //! hyphenated lower-case text as a `String`. Text that is no UUID is refused when the statement
 //! is bound (a query error, never a silent mismatch); ids that come from outside are checked
-//! where they come in (`http::extract::ItemId`), so that an unknown id is a 404 before any
-//! query.
+//! where they come in (`http::extract::ItemId` for paths: an unknown id is a 404 before any
+//! query; `error::Error::named_id` for ids named in a body: a 422 naming the field), in any
+//! spelling, through [`canonical`].
 //!
 //! Both encodings order alike: the bytes compare as the hexadecimal text does, so paging by id
 //! keeps its order.
