@@ -326,11 +326,10 @@ impl Messages {
         n: i32,
     ) -> Result<AttachmentContent> {
         actor.authorize(tenant, Permission::ReadContent)?;
-        let (keys, t, id) = (
-            self.infra.keys.clone(),
-            tenant.clone(),
-            message_id.to_string(),
-        );
+        // The API's and the interface's paths name the message: no UUID, no such message (a
+        // column of 16-byte ids could not even bind it).
+        let id = crate::store::id::canonical(message_id).ok_or(Error::NotFound)?;
+        let (keys, t) = (self.infra.keys.clone(), tenant.clone());
         let (row, contact_keys) = self
             .infra
             .store
