@@ -1,20 +1,22 @@
-//! Upgrade benchmark: how long migration 28 takes on a database of a given size — a message's id
-//! and every column naming it (outbox, attachments, delivery statuses, consent ledger) stored as
-//! 16 bytes instead of text — and how much room it needs while it runs.
+//! Upgrade benchmark: how long one of the migrations that store an id family as 16 bytes instead
+//! of text takes on a database of a given size, and how much room it needs while it runs —
+//! migration 28 (a message's id with the outbox, attachments, delivery statuses and consent
+//! ledger naming it) or 29 (a contact's id with its key, consents, holds, messages, ledger and
+//! requests naming it; the messages are copied again on SQLite).
 //!
 //! ```sh
 //! cargo build --release --example migration_bench
-//! ./target/release/examples/migration_bench --messages 1000000
+//! ./target/release/examples/migration_bench --migration 29 --messages 1000000
 //! createdb -h 127.0.0.1 -U postgres hafen_migration
-//! ./target/release/examples/migration_bench --messages 1000000 \
+//! ./target/release/examples/migration_bench --migration 29 --messages 1000000 \
 //!     --database postgres://postgres@127.0.0.1/hafen_migration
 //! ```
 //! The database (empty; SQLite in a temporary directory unless `--database` names one) is
 //! migrated to the version before the migration and seeded in SQL with rows as Hafen writes them
 //! at that version: one tenant, `--messages` messages of ~1 KiB sealed content among one contact
-//! per 100, a delivery status for every message, a file for every 100th, an outbox entry for
-//! every 1000th and a consent ledger entry for every contact, naming one of its messages. Then
-//! `hafen::store::run_migrations` — what `hafen migrate` runs — is timed from there, and the rows
+//! (with its key) per 100, a delivery status for every message, a file for every 100th, an
+//! outbox entry for every 1000th and a consent ledger entry for every contact, naming one of its
+//! messages. Then the migration — as `hafen migrate` runs it — is timed from there, and the rows
 //! are checked to be there, with 16-byte ids. See docs/benchmarks.md and docs/operations.md
 //! "Upgrades".
 
@@ -34,10 +36,11 @@ struct Args {
     /// Database URL (default: SQLite in a temporary directory). The database must be empty.
     #[arg(long)]
     database: Option<String>,
+    /// The migration timed: 28 (the message's ids) or 29 (the contact's).
+    #[arg(long, default_value_t = 29, value_parser = clap::value_parser!(u32).range(28..=29))]
+    migration: u32,
 }
 
-/// The migration timed, and the version before it the database is seeded at.
-const MIGRATION: &str = "20261207000028";
 const TENANT: &str = "01900000-0000-7000-8000-00000000be00";
 /// Messages per contact.
 const PER_CONTACT: usize = 100;
@@ -55,31 +58,38 @@ fn main() -> anyhow::Result<()> {
     };
     let url = hafen::store::conn::DatabaseUrl::parse(&url)?;
     let mut conn = url.connect(Default::default())?;
+    let migration = format!("202612070000{}", args.migration);
     hafen::store::run_migrations(&mut conn)?;
-    revert_through(&mut conn, MIGRATION)?;
+    revert_through(&mut conn, &migration)?;
 
     let started = Instant::now();
-    seed(&mut conn, args.messages)?;
+    seed(&mut conn, args.messages, args.migration)?;
     let seeded = started.elapsed();
     let before = size(&mut conn)?;
 
     let started = Instant::now();
-    let applied = hafen::store::run_migrations(&mut conn)?;
+    let applied = match &mut conn {
+        DbConn::Sqlite(c) => c.run_next_migration(hafen::store::SQLITE_MIGRATIONS),
+        DbConn::Postgres(c) => c.run_next_migration(hafen::store::POSTGRES_MIGRATIONS),
+    }
+    .map_err(|e| anyhow::anyhow!("migration {migration}: {e}"))?
+    .to_string();
     let took = started.elapsed();
     let after = size(&mut conn)?;
     anyhow::ensure!(
-        applied.len() == 1 && applied[0].starts_with(MIGRATION),
-        "applied {applied:?}, not migration {MIGRATION} alone"
+        applied.starts_with(&migration),
+        "applied {applied}, not migration {migration}"
     );
-    check(&mut conn, args.messages)?;
+    check(&mut conn, args.messages, args.migration)?;
 
     let backend = match conn {
         DbConn::Sqlite(_) => "sqlite",
         DbConn::Postgres(_) => "postgres",
     };
     println!(
-        "backend={backend} migration 28 on {} messages: {:.2} s (seeded in {:.1} s); \
+        "backend={backend} migration {} on {} messages: {:.2} s (seeded in {:.1} s); \
          database {:.0} MiB before, {:.0} MiB after",
+        args.migration,
         args.messages,
         took.as_secs_f64(),
         seeded.as_secs_f64(),
@@ -91,7 +101,7 @@ fn main() -> anyhow::Result<()> {
         serde_json::json!({
             "bench": "migration",
             "backend": backend,
-            "migration": MIGRATION,
+            "migration": migration,
             "messages": args.messages,
             "secs": took.as_secs_f64(),
             "mib_before": before,
@@ -120,9 +130,11 @@ fn revert_through(conn: &mut DbConn, version: &str) -> anyhow::Result<()> {
     }
 }
 
-/// The rows, in SQL, at the version before migration 28: a message's id and the columns naming
-/// it are text; the ids of statuses and files are 16 bytes already (migrations 25, 27).
-fn seed(conn: &mut DbConn, messages: usize) -> anyhow::Result<()> {
+/// The rows, in SQL, at the version before `migration`: the ids of statuses and files are 16
+/// bytes already (migrations 25, 27), a message's id and the columns naming it from 28 on; a
+/// contact's id and the columns naming it are text.
+fn seed(conn: &mut DbConn, messages: usize, migration: u32) -> anyhow::Result<()> {
+    let message_bytes = migration > 28;
     let contacts = messages / PER_CONTACT;
     let (files, sends) = (messages / 100, messages / 1000);
     let sql = match conn {
@@ -133,7 +145,10 @@ fn seed(conn: &mut DbConn, messages: usize) -> anyhow::Result<()> {
                     n.max(1) - 1
                 )
             };
-            let message = |n: &str| format!("printf('00000000-0000-7000-8000-%012x', {n})");
+            let message = |n: &str| match message_bytes {
+                false => format!("printf('00000000-0000-7000-8000-%012x', {n})"),
+                true => format!("unhex(printf('00000000000070008000%012x', {n}))"),
+            };
             let contact = |n: &str| format!("printf('00000000-0000-7000-c000-%012x', {n})");
             let id = |family: &str, n: &str| {
                 format!("unhex(printf('000000000000700{family}0000%012x', {n}))")
@@ -142,6 +157,8 @@ fn seed(conn: &mut DbConn, messages: usize) -> anyhow::Result<()> {
                 "INSERT INTO tenants (id, name, wrapped_key, created_at) VALUES ('{TENANT}', 'Bench', x'00', 0);
                  {k_c} INSERT INTO contacts (id, tenant_id, channel, address_index, address_sealed, first_seen_at, last_message_at)
                    SELECT {c_n}, '{TENANT}', 'whatsapp', randomblob(32), randomblob(48), 0, 0 FROM k;
+                 {k_c} INSERT INTO contact_keys (contact_id, tenant_id, wrapped_key, created_at)
+                   SELECT {c_n}, '{TENANT}', randomblob(200), 0 FROM k;
                  {k_m} INSERT INTO messages (id, tenant_id, contact_id, channel, direction, kind, occurred_at, received_at,
                      external_index, body_sealed, raw_sealed, business_letter, period_key_id)
                    SELECT {m_n}, '{TENANT}', {c_of_m}, 'whatsapp', 'in', 'text', 1700000000000000 + n, 1700000000000000 + n,
@@ -171,8 +188,13 @@ fn seed(conn: &mut DbConn, messages: usize) -> anyhow::Result<()> {
         }
         DbConn::Postgres(_) => {
             let g = |n: usize| format!("FROM generate_series(0, {}) n", n.max(1) - 1);
-            let message =
-                |n: &str| format!("'00000000-0000-7000-8000-' || lpad(to_hex({n}), 12, '0')");
+            let message = |n: &str| {
+                let text = format!("'00000000-0000-7000-8000-' || lpad(to_hex({n}), 12, '0')");
+                match message_bytes {
+                    false => text,
+                    true => format!("({text})::uuid"),
+                }
+            };
             let contact =
                 |n: &str| format!("'00000000-0000-7000-c000-' || lpad(to_hex({n}), 12, '0')");
             let id = |family: &str, n: &str| {
@@ -183,6 +205,8 @@ fn seed(conn: &mut DbConn, messages: usize) -> anyhow::Result<()> {
                 "INSERT INTO tenants (id, name, wrapped_key, created_at) VALUES ('{TENANT}', 'Bench', '\\x00', 0);
                  INSERT INTO contacts (id, tenant_id, channel, address_index, address_sealed, first_seen_at, last_message_at)
                    SELECT {c_n}, '{TENANT}', 'whatsapp', {b2}, {b3}, 0, 0 {g_c};
+                 INSERT INTO contact_keys (contact_id, tenant_id, wrapped_key, created_at)
+                   SELECT {c_n}, '{TENANT}', {b13}, 0 {g_c};
                  INSERT INTO messages (id, tenant_id, contact_id, channel, direction, kind, occurred_at, received_at,
                      external_index, body_sealed, raw_sealed, business_letter, period_key_id)
                    SELECT {m_n}, '{TENANT}', {c_of_m}, 'whatsapp', 'in', 'text', 1700000000000000 + n, 1700000000000000 + n,
@@ -247,8 +271,9 @@ fn size(conn: &mut DbConn) -> anyhow::Result<f64> {
     Ok(bytes as f64 / (1024.0 * 1024.0))
 }
 
-/// Every seeded row is there after the upgrade, its message named by 16 bytes.
-fn check(conn: &mut DbConn, messages: usize) -> anyhow::Result<()> {
+/// Every seeded row is there after the upgrade, its message (and after 29 its contact) named by
+/// 16 bytes.
+fn check(conn: &mut DbConn, messages: usize, migration: u32) -> anyhow::Result<()> {
     use hafen::store::schema::{attachments, message_statuses, messages as m, outbox};
     let ids: i64 = m::table.count().get_result(conn)?;
     let statuses: i64 = message_statuses::table
@@ -273,5 +298,15 @@ fn check(conn: &mut DbConn, messages: usize) -> anyhow::Result<()> {
         first == "00000000-0000-7000-8000-000000000000",
         "first id {first}"
     );
+    if migration == 29 {
+        use hafen::store::schema::contact_keys;
+        let contact: String = m::table.select(m::contact_id).order(m::id).first(conn)?;
+        let keys: i64 = contact_keys::table.count().get_result(conn)?;
+        anyhow::ensure!(
+            contact == "00000000-0000-7000-c000-000000000000"
+                && keys == (messages / PER_CONTACT) as i64,
+            "first message's contact {contact}, {keys} contact keys"
+        );
+    }
     Ok(())
 }

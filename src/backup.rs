@@ -35,6 +35,7 @@ const POSTGRES_DATA: &str = "hafen-data.pgdump";
 #[derive(Debug, Clone, Serialize, Deserialize, Queryable, Insertable)]
 #[diesel(table_name = contact_keys)]
 struct ContactKey {
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     contact_id: String,
     tenant_id: String,
     #[serde(with = "b64")]
@@ -465,7 +466,7 @@ pub fn restore(
     conn.transaction::<_, anyhow::Error, _>(|conn| {
         for chunk in keystore.contact_keys.chunks(1) {
             diesel::insert_into(contact_keys::table)
-                .values(&chunk[0])
+                .values(chunk[0].clone())
                 .execute(conn)?;
         }
         for chunk in keystore.period_keys.chunks(1) {

@@ -14,22 +14,66 @@ use diesel::prelude::*;
 use diesel::sql_types::{Binary, Text};
 
 use crate::crypto::MasterKey;
+use crate::store::id::{self, Id};
 use crate::store::DbConn;
 
-/// The tables that hold wrapped keys: (table, key column, id column).
-const WRAPPED: [(&str, &str, &str); 5] = [
-    ("tenants", "wrapped_key", "id"),
-    ("contact_keys", "wrapped_key", "contact_id"),
-    ("period_keys", "wrapped_key", "id"),
-    ("register_entries", "wrapped_key", "id"),
-    ("ui_keys", "wrapped_key", "id"),
+/// A table that holds wrapped keys: its key column, and its id column, which holds text or (a
+/// contact's id, since migration 29) a UUID's 16 bytes (`store::id`).
+#[derive(Debug, Clone, Copy)]
+struct Wrapped {
+    table: &'static str,
+    column: &'static str,
+    id: &'static str,
+    id_bytes: bool,
+}
+
+const WRAPPED: [Wrapped; 5] = [
+    Wrapped::text("tenants", "id"),
+    Wrapped {
+        table: "contact_keys",
+        column: "wrapped_key",
+        id: "contact_id",
+        id_bytes: true,
+    },
+    Wrapped::text("period_keys", "id"),
+    Wrapped::text("register_entries", "id"),
+    Wrapped::text("ui_keys", "id"),
 ];
+
+impl Wrapped {
+    const fn text(table: &'static str, id: &'static str) -> Self {
+        Wrapped {
+            table,
+            column: "wrapped_key",
+            id,
+            id_bytes: false,
+        }
+    }
+
+    /// Below every id of the table: the first page starts after it. (No UUID Hafen makes is
+    /// the nil UUID.)
+    fn before_all(&self) -> String {
+        match self.id_bytes {
+            true => uuid::Uuid::nil().hyphenated().to_string(),
+            false => String::new(),
+        }
+    }
+}
 
 const BATCH: i64 = 500;
 
 #[derive(QueryableByName)]
 struct Row {
     #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Binary)]
+    wrapped: Vec<u8>,
+}
+
+/// A [`Row`] of a table whose id is stored as 16 bytes.
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = Id)]
     id: String,
     #[diesel(sql_type = Binary)]
     wrapped: Vec<u8>,
@@ -46,41 +90,60 @@ pub struct RotationReport {
     pub skipped: u64,
 }
 
-fn page(
-    conn: &mut DbConn,
-    table: &str,
-    column: &str,
-    id: &str,
-    after: &str,
-) -> anyhow::Result<Vec<Row>> {
+fn page(conn: &mut DbConn, spec: Wrapped, after: &str) -> anyhow::Result<Vec<Row>> {
+    let Wrapped {
+        table, column, id, ..
+    } = spec;
     let placeholder = match conn {
         DbConn::Postgres(_) => "$1",
         DbConn::Sqlite(_) => "?",
     };
-    let sql = format!(
+    let query = diesel::sql_query(format!(
         "SELECT {id} AS id, {column} AS wrapped FROM {table} \
          WHERE {id} > {placeholder} AND {column} IS NOT NULL ORDER BY {id} LIMIT {BATCH}"
-    );
-    Ok(diesel::sql_query(sql).bind::<Text, _>(after).load(conn)?)
+    ));
+    Ok(match spec.id_bytes {
+        false => query.bind::<Text, _>(after).load(conn)?,
+        true => query
+            .bind::<Id, _>(id::bind(after))
+            .load::<IdRow>(conn)?
+            .into_iter()
+            .map(|r| Row {
+                id: r.id,
+                wrapped: r.wrapped,
+            })
+            .collect(),
+    })
 }
 
 fn swap(
     conn: &mut DbConn,
-    (table, column, id): (&str, &str, &str),
+    spec: Wrapped,
     row: &str,
     old: &[u8],
     new: &[u8],
 ) -> anyhow::Result<bool> {
+    let Wrapped {
+        table, column, id, ..
+    } = spec;
     let (a, b, c) = match conn {
         DbConn::Postgres(_) => ("$1", "$2", "$3"),
         DbConn::Sqlite(_) => ("?", "?", "?"),
     };
-    let sql = format!("UPDATE {table} SET {column} = {a} WHERE {id} = {b} AND {column} = {c}");
-    let n = diesel::sql_query(sql)
-        .bind::<Binary, _>(new)
-        .bind::<Text, _>(row)
-        .bind::<Binary, _>(old)
-        .execute(conn)?;
+    let query = diesel::sql_query(format!(
+        "UPDATE {table} SET {column} = {a} WHERE {id} = {b} AND {column} = {c}"
+    ))
+    .bind::<Binary, _>(new);
+    let n = match spec.id_bytes {
+        false => query
+            .bind::<Text, _>(row)
+            .bind::<Binary, _>(old)
+            .execute(conn)?,
+        true => query
+            .bind::<Id, _>(id::bind(row))
+            .bind::<Binary, _>(old)
+            .execute(conn)?,
+    };
     Ok(n == 1)
 }
 
@@ -93,10 +156,10 @@ pub fn rotate(
 ) -> anyhow::Result<RotationReport> {
     let mut report = RotationReport::default();
     for spec in WRAPPED {
-        let (table, column, id) = spec;
-        let mut after = String::new();
+        let table = spec.table;
+        let mut after = spec.before_all();
         loop {
-            let rows = page(conn, table, column, id, &after)?;
+            let rows = page(conn, spec, &after)?;
             let Some(last) = rows.last().map(|r| r.id.clone()) else {
                 break;
             };

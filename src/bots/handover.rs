@@ -60,7 +60,7 @@ impl Bots {
             .write(move |conn| {
                 let Some(current) = contacts::table
                     .filter(contacts::tenant_id.eq(t.as_str()))
-                    .filter(contacts::id.eq(&c))
+                    .filter(contacts::id.eq(crate::store::id::bind(&c)))
                     .select(contacts::handed_over_at)
                     .first::<Option<i64>>(conn)
                     .optional()?
@@ -73,9 +73,11 @@ impl Bots {
                     None
                 };
                 if wanted != current {
-                    diesel::update(contacts::table.filter(contacts::id.eq(&c)))
-                        .set(contacts::handed_over_at.eq(wanted))
-                        .execute(conn)?;
+                    diesel::update(
+                        contacts::table.filter(contacts::id.eq(crate::store::id::bind(&c))),
+                    )
+                    .set(contacts::handed_over_at.eq(wanted))
+                    .execute(conn)?;
                     audit::append(conn, now, event.clone())?;
                 }
                 Ok(wanted)

@@ -247,7 +247,7 @@ pub fn events_for(
         .collect();
     let withheld: std::collections::HashSet<String> = contacts::table
         .filter(contacts::tenant_id.eq(tenant))
-        .filter(contacts::id.eq_any(&contact_ids))
+        .filter(contacts::id.eq_any(crate::store::id::bind_all(&contact_ids)))
         .filter(
             contacts::handed_over_at
                 .is_not_null()

@@ -342,7 +342,7 @@ impl Consent {
                 diesel::update(
                     consents::table
                         .filter(consents::tenant_id.eq(&t))
-                        .filter(consents::contact_id.eq(&c))
+                        .filter(consents::contact_id.eq(crate::store::id::bind(&c)))
                         .filter(consents::purpose_id.eq(&p)),
                 )
                 .set(consents::last_used_at.eq(Some(now)))

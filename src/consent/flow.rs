@@ -276,7 +276,7 @@ impl Consent {
             .read(move |conn| {
                 Ok(consents::table
                     .filter(consents::tenant_id.eq(&t))
-                    .filter(consents::contact_id.eq(&c))
+                    .filter(consents::contact_id.eq(crate::store::id::bind(&c)))
                     .filter(consents::state.eq("requested"))
                     .filter(consents::expires_at.gt(now))
                     .order(consents::requested_at.desc())

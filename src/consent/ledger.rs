@@ -16,6 +16,7 @@ pub struct LedgerRow {
     pub seq: i64,
     pub tenant_id: String,
     pub consent_id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub contact_id: String,
     pub purpose_id: String,
     pub event: String,

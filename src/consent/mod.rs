@@ -176,6 +176,7 @@ pub struct ConsentView {
 pub struct ConsentRow {
     pub id: String,
     pub tenant_id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub contact_id: String,
     pub purpose_id: String,
     pub state: String,
@@ -253,7 +254,7 @@ pub fn confirmed(
 ) -> Result<bool, StoreError> {
     let state: Option<String> = consents::table
         .filter(consents::tenant_id.eq(tenant))
-        .filter(consents::contact_id.eq(contact))
+        .filter(consents::contact_id.eq(crate::store::id::bind(contact)))
         .filter(consents::purpose_id.eq(purpose))
         .select(consents::state)
         .first(conn)
@@ -298,7 +299,7 @@ impl Consent {
                 }
                 let rows: Vec<ConsentRow> = consents::table
                     .filter(consents::tenant_id.eq(t.as_str()))
-                    .filter(consents::contact_id.eq(&c))
+                    .filter(consents::contact_id.eq(crate::store::id::bind(&c)))
                     .order(consents::purpose_id.asc())
                     .select(ConsentRow::as_select())
                     .load(conn)?;

@@ -38,7 +38,7 @@ impl Consent {
                 })?;
                 let existing: Option<ConsentRow> = consents::table
                     .filter(consents::tenant_id.eq(&t))
-                    .filter(consents::contact_id.eq(&c))
+                    .filter(consents::contact_id.eq(crate::store::id::bind(&c)))
                     .filter(consents::purpose_id.eq(&p))
                     .select(ConsentRow::as_select())
                     .first(conn)
@@ -66,11 +66,11 @@ impl Consent {
                 };
                 if existing.is_some() {
                     diesel::update(consents::table.filter(consents::id.eq(&row.id)))
-                        .set(&row)
+                        .set(row.clone())
                         .execute(conn)?;
                 } else {
                     diesel::insert_into(consents::table)
-                        .values(&row)
+                        .values(row.clone())
                         .execute(conn)?;
                 }
                 let sealed = seal_evidence(&keys, &t, &row.id, "requested", now, &evidence)
@@ -124,7 +124,7 @@ impl Consent {
             .write(move |conn| {
                 let mut query = consents::table
                     .filter(consents::tenant_id.eq(&t))
-                    .filter(consents::contact_id.eq(&c))
+                    .filter(consents::contact_id.eq(crate::store::id::bind(&c)))
                     .filter(consents::state.eq_any(from))
                     .into_boxed();
                 if let Some(p) = &p {
@@ -149,7 +149,7 @@ impl Consent {
                         _ => {}
                     }
                     diesel::update(consents::table.filter(consents::id.eq(&row.id)))
-                        .set(&row)
+                        .set(row.clone())
                         .execute(conn)?;
                     let text_hash: Vec<u8> = consent_texts::table
                         .filter(consent_texts::id.eq(&row.text_id))
@@ -250,7 +250,7 @@ impl Consent {
             .read(move |conn| {
                 Ok(consents::table
                     .filter(consents::tenant_id.eq(&t))
-                    .filter(consents::contact_id.eq(&c))
+                    .filter(consents::contact_id.eq(crate::store::id::bind(&c)))
                     .filter(consents::state.eq("requested"))
                     .filter(consents::expires_at.le(now))
                     .select(consents::purpose_id)

@@ -28,7 +28,7 @@ pub(crate) fn tombstone(
     let found = diesel::update(
         contacts::table
             .filter(contacts::tenant_id.eq(tenant))
-            .filter(contacts::id.eq(contact)),
+            .filter(contacts::id.eq(crate::store::id::bind(contact))),
     )
     .set((
         contacts::address_index.eq(index),
@@ -39,8 +39,11 @@ pub(crate) fn tombstone(
     ))
     .execute(conn)?;
     if found > 0 {
-        diesel::delete(contact_keys::table.filter(contact_keys::contact_id.eq(contact)))
-            .execute(conn)?;
+        diesel::delete(
+            contact_keys::table
+                .filter(contact_keys::contact_id.eq(crate::store::id::bind(contact))),
+        )
+        .execute(conn)?;
     }
     Ok(found)
 }

@@ -205,7 +205,7 @@ impl Contacts {
                 .write(move |conn| {
                     use crate::store::schema::contacts as c;
                     for (id, index) in &indexed {
-                        diesel::update(c::table.filter(c::id.eq(id)))
+                        diesel::update(c::table.filter(c::id.eq(crate::store::id::bind(id))))
                             .set(c::name_index.eq(index))
                             .execute(conn)?;
                     }

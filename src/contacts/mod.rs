@@ -52,6 +52,7 @@ pub fn binding<'a>(tenant: &'a str, contact_id: &'a str, column: &'static str) -
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = contacts)]
 pub struct ContactRow {
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub id: String,
     pub tenant_id: String,
     pub channel: String,
@@ -71,6 +72,7 @@ pub struct ContactRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = contact_keys)]
 pub struct ContactKeyRow {
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub contact_id: String,
     pub tenant_id: String,
     pub wrapped_key: Vec<u8>,
@@ -135,7 +137,7 @@ pub fn address_indexes_of(
     ids: Vec<String>,
 ) -> Result<HashMap<String, Vec<u8>>, StoreError> {
     let query = contacts::table
-        .filter(contacts::id.eq_any(ids))
+        .filter(contacts::id.eq_any(crate::store::id::bind_all(&ids)))
         .filter(crate::store::backend::only_checked(contacts::tenant_id).eq(tenant))
         .select((contacts::id, contacts::address_index))
         .order(contacts::id);
@@ -170,7 +172,7 @@ pub fn find(
 ) -> Result<Option<ContactRow>, StoreError> {
     Ok(contacts::table
         .filter(contacts::tenant_id.eq(tenant.as_str()))
-        .filter(contacts::id.eq(id))
+        .filter(contacts::id.eq(crate::store::id::bind(id)))
         .select(ContactRow::as_select())
         .first(conn)
         .optional()?)
@@ -187,7 +189,7 @@ pub fn page(
         .filter(contacts::tenant_id.eq(tenant.as_str()))
         .into_boxed();
     if let Some(after) = after {
-        query = query.filter(contacts::id.gt(after.to_string()));
+        query = query.filter(contacts::id.gt(crate::store::id::bind(after)));
     }
     Ok(query
         .order(contacts::id.asc())
@@ -202,7 +204,7 @@ pub fn wrapped_keys(
     ids: Vec<String>,
 ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
     Ok(contact_keys::table
-        .filter(contact_keys::contact_id.eq_any(ids))
+        .filter(contact_keys::contact_id.eq_any(crate::store::id::bind_all(&ids)))
         .select((contact_keys::contact_id, contact_keys::wrapped_key))
         .load(conn)?)
 }
@@ -213,10 +215,10 @@ pub fn insert(
     key: &ContactKeyRow,
 ) -> Result<(), StoreError> {
     diesel::insert_into(contacts::table)
-        .values(contact)
+        .values(contact.clone())
         .execute(conn)?;
     diesel::insert_into(contact_keys::table)
-        .values(key)
+        .values(key.clone())
         .execute(conn)?;
     Ok(())
 }
@@ -229,7 +231,7 @@ pub fn change_address(
     address_index: &[u8],
     address_sealed: &[u8],
 ) -> Result<(), StoreError> {
-    diesel::update(contacts::table.filter(contacts::id.eq(id)))
+    diesel::update(contacts::table.filter(contacts::id.eq(crate::store::id::bind(id))))
         .set((
             contacts::address_index.eq(address_index),
             contacts::address_sealed.eq(address_sealed),
@@ -242,7 +244,7 @@ pub fn change_address(
 pub fn touch_last_message(conn: &mut DbConn, id: &str, at: i64) -> Result<(), StoreError> {
     diesel::update(
         contacts::table
-            .filter(contacts::id.eq(id))
+            .filter(contacts::id.eq(crate::store::id::bind(id)))
             .filter(contacts::last_message_at.lt(at)),
     )
     .set(contacts::last_message_at.eq(at))
@@ -259,7 +261,7 @@ pub fn handed_over_at(
 ) -> Result<Option<i64>, StoreError> {
     Ok(contacts::table
         .filter(contacts::tenant_id.eq(tenant))
-        .filter(contacts::id.eq(contact_id))
+        .filter(contacts::id.eq(crate::store::id::bind(contact_id)))
         .select(contacts::handed_over_at)
         .first::<Option<i64>>(conn)
         .optional()?
@@ -273,13 +275,14 @@ pub fn touch_last_messages(
     conn: &mut DbConn,
     latest: &std::collections::BTreeMap<String, i64>,
 ) -> Result<(), StoreError> {
-    use diesel::sql_types::{Array, BigInt, Text};
+    use crate::store::id::{self, Id};
+    use diesel::sql_types::{Array, BigInt};
     if latest.is_empty() {
         return Ok(());
     }
     match conn {
         DbConn::Postgres(c) => {
-            let ids: Vec<&str> = latest.keys().map(String::as_str).collect();
+            let ids = id::bind_all(&latest.keys().collect::<Vec<_>>());
             let ats: Vec<i64> = latest.values().copied().collect();
             // A group's few contacts (a webhook group) each found by its primary key whatever
             // the plan, the time taken by `array_position` (the join with `unnest` got a
@@ -290,12 +293,12 @@ pub fn touch_last_messages(
                  WHERE c.id = ANY($1) AND c.last_message_at < $2[array_position($1, c.id)]"
             } else {
                 "UPDATE contacts c SET last_message_at = v.at \
-                 FROM unnest($1::text[], $2::bigint[]) AS v(id, at) \
+                 FROM unnest($1::uuid[], $2::bigint[]) AS v(id, at) \
                  WHERE c.id = ANY($1) AND c.id = v.id AND c.last_message_at < v.at"
             };
             crate::store::backend::kept_prepared(
                 diesel::sql_query(sql)
-                    .bind::<Array<Text>, _>(ids)
+                    .bind::<Array<Id>, _>(ids)
                     .bind::<Array<BigInt>, _>(ats),
             )
             .run(c)?;
@@ -407,14 +410,14 @@ pub fn delete(conn: &mut DbConn, tenant: &str, ids: &[String]) -> Result<(), Sto
     diesel::delete(
         contact_keys::table
             .filter(contact_keys::tenant_id.eq(tenant))
-            .filter(contact_keys::contact_id.eq_any(ids))
+            .filter(contact_keys::contact_id.eq_any(crate::store::id::bind_all(ids)))
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;
     diesel::delete(
         contacts::table
             .filter(contacts::tenant_id.eq(tenant))
-            .filter(contacts::id.eq_any(ids))
+            .filter(contacts::id.eq_any(crate::store::id::bind_all(ids)))
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;

@@ -130,7 +130,7 @@ impl Contacts {
                 use diesel::prelude::*;
                 let rows: Vec<super::ContactRow> = c::table
                     .filter(c::tenant_id.eq(t.as_str()))
-                    .filter(c::id.eq_any(&ids))
+                    .filter(c::id.eq_any(crate::store::id::bind_all(&ids)))
                     .select(super::ContactRow::as_select())
                     .load(conn)?;
                 let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();

@@ -76,7 +76,7 @@ pub fn refuse_if_restricted(
 ) -> Result<Result<()>, StoreError> {
     let restricted: Option<Option<i64>> = contacts::table
         .filter(contacts::tenant_id.eq(tenant))
-        .filter(contacts::id.eq(contact))
+        .filter(contacts::id.eq(crate::store::id::bind(contact)))
         .select(contacts::restricted_at)
         .first(conn)
         .optional()?;
@@ -116,7 +116,7 @@ impl Contacts {
             Ok(diesel::update(
                 contacts::table
                     .filter(contacts::tenant_id.eq(t))
-                    .filter(contacts::id.eq(cid)),
+                    .filter(contacts::id.eq(crate::store::id::bind(cid))),
             )
             .set((
                 contacts::restricted_at.eq(Some(to_micros(now))),
@@ -139,7 +139,7 @@ impl Contacts {
             Ok(diesel::update(
                 contacts::table
                     .filter(contacts::tenant_id.eq(t))
-                    .filter(contacts::id.eq(cid)),
+                    .filter(contacts::id.eq(crate::store::id::bind(cid))),
             )
             .set((
                 contacts::restricted_at.eq(None::<i64>),
@@ -174,7 +174,7 @@ impl Contacts {
             Ok(diesel::update(
                 contacts::table
                     .filter(contacts::tenant_id.eq(t))
-                    .filter(contacts::id.eq(cid)),
+                    .filter(contacts::id.eq(crate::store::id::bind(cid))),
             )
             .set(contacts::closed_at.eq(ended_at.map(to_micros)))
             .execute(conn)?)

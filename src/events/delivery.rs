@@ -36,11 +36,14 @@ impl Restricted {
     ) -> Result<Self, StoreError> {
         use crate::store::schema::{contacts, messages};
         let (mut contact_ids, mut message_ids) = (Vec::new(), Vec::new());
+        // Hafen's own ids (canonical UUIDs); anything else names no stored contact or message.
         for p in payloads {
-            if let Some(c) = p["message"]["contact_id"].as_str() {
-                contact_ids.push(c.to_string());
+            if let Some(c) = p["message"]["contact_id"]
+                .as_str()
+                .and_then(crate::store::id::canonical)
+            {
+                contact_ids.push(c);
             }
-            // Hafen's own ids (canonical UUIDs); anything else names no stored message.
             if let Some(m) = p["status"]["message_id"]
                 .as_str()
                 .and_then(crate::store::id::canonical)
@@ -52,7 +55,7 @@ impl Restricted {
         if !contact_ids.is_empty() {
             found.contacts = contacts::table
                 .filter(contacts::tenant_id.eq(tenant))
-                .filter(contacts::id.eq_any(&contact_ids))
+                .filter(contacts::id.eq_any(crate::store::id::bind_all(&contact_ids)))
                 .filter(contacts::restricted_at.is_not_null())
                 .select(contacts::id)
                 .load::<String>(conn)?

@@ -445,7 +445,7 @@ mod tests {
             .map(|n| {
                 serde_json::json!({"status": {"message_id": format!("00000000-0000-7000-8000-{n:012}")}})
             })
-            .chain([serde_json::json!({"message": {"contact_id": "c1"}})])
+            .chain([serde_json::json!({"message": {"contact_id": "00000000-0000-7000-a000-000000000001"}})])
             .collect();
         crate::store::plans::assert_reads_only_named_rows(&mut conn, 2, |conn| {
             delivery::Restricted::find(conn, "tenant", payloads.iter()).unwrap();

@@ -227,6 +227,8 @@ pub async fn proof(
 ) -> Result<HttpResponse, ApiError> {
     let InTenant { actor, tenant } = who;
     let (_, id, purpose) = path.into_inner();
+    // The contact's id is stored as its 16 bytes: what names none is no contact (as `ItemId`).
+    let id = crate::store::id::canonical(&id).ok_or(crate::error::Error::NotFound)?;
     let query: ProofQuery = super::extract::query(&req)?;
     let proof = hafen.consent.proof(&actor, &tenant, &id, &purpose).await?;
     match query.format.as_deref() {

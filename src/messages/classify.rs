@@ -90,7 +90,7 @@ impl Messages {
                 }
                 let of_contact = messages::table
                     .filter(messages::tenant_id.eq(&t))
-                    .filter(messages::contact_id.eq(&c));
+                    .filter(messages::contact_id.eq(crate::store::id::bind(&c)));
                 if let Some(ids) = &ids {
                     let known: Vec<String> = of_contact
                         .filter(messages::id.eq_any(crate::store::id::bind_all(ids)))
@@ -108,7 +108,7 @@ impl Messages {
                     Some(ids) => diesel::update(
                         messages::table
                             .filter(messages::tenant_id.eq(&t))
-                            .filter(messages::contact_id.eq(&c))
+                            .filter(messages::contact_id.eq(crate::store::id::bind(&c)))
                             .filter(messages::id.eq_any(crate::store::id::bind_all(ids)))
                             .filter(messages::business_letter.ne(letters)),
                     )
@@ -117,7 +117,7 @@ impl Messages {
                     None => diesel::update(
                         messages::table
                             .filter(messages::tenant_id.eq(&t))
-                            .filter(messages::contact_id.eq(&c))
+                            .filter(messages::contact_id.eq(crate::store::id::bind(&c)))
                             .filter(messages::business_letter.ne(letters)),
                     )
                     .set(messages::business_letter.eq(letters))

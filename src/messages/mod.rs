@@ -72,6 +72,7 @@ pub struct MessageRow {
     #[diesel(serialize_as = crate::store::id::BoundId)]
     pub id: String,
     pub tenant_id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub contact_id: String,
     pub channel: String,
     pub direction: String,
@@ -151,7 +152,7 @@ struct ExternalRow {
     external_index: Option<Vec<u8>>,
     #[diesel(sql_type = crate::store::id::Id)]
     id: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
+    #[diesel(sql_type = crate::store::id::Id)]
     contact_id: String,
 }
 
@@ -190,14 +191,14 @@ fn insert_many_postgres(
            occurred_at, received_at, external_index, external_id_sealed, body_sealed, raw_sealed, \
            channel_id, delivery_status, delivery_status_at, idempotency_index, period_key_id, \
            content_deleted_at, business_letter, sent_by_bot) \
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], \
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], \
            $6::text[], $7::bigint[], $8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[], \
            $12::bytea[], $13::text[], $14::text[], $15::bigint[], $16::bytea[], $17::text[], \
            $18::bigint[], $19::boolean[], $20::text[])",
     )
     .bind::<Array<Id>, _>(column(rows, |r| id::bind(&r.id)))
     .bind::<Array<Text>, _>(text(|r| &r.tenant_id))
-    .bind::<Array<Text>, _>(text(|r| &r.contact_id))
+    .bind::<Array<Id>, _>(column(rows, |r| id::bind(&r.contact_id)))
     .bind::<Array<Text>, _>(text(|r| &r.channel))
     .bind::<Array<Text>, _>(text(|r| &r.direction))
     .bind::<Array<Text>, _>(text(|r| &r.kind))

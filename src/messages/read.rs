@@ -201,7 +201,7 @@ fn contact_page(
 ) -> Result<Vec<MessageRow>, StoreError> {
     let mut query = messages::table
         .filter(messages::tenant_id.eq(tenant.as_str()))
-        .filter(messages::contact_id.eq(contact_id))
+        .filter(messages::contact_id.eq(crate::store::id::bind(contact_id)))
         .into_boxed();
     if let Some((at, id)) = after {
         query = query.filter(

@@ -231,7 +231,7 @@ impl Requests {
                     )));
                 }
                 diesel::insert_into(subject_requests::table)
-                    .values(&stored)
+                    .values(stored.clone())
                     .execute(conn)?;
                 audit::append(conn, at, event.clone())
             })

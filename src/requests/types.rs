@@ -131,6 +131,7 @@ pub struct NewRequest {
 pub struct RequestRow {
     pub id: String,
     pub tenant_id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub contact_id: String,
     pub kind: String,
     pub received_on: String,

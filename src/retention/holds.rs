@@ -103,6 +103,7 @@ pub struct HoldView {
 pub struct HoldRow {
     pub id: String,
     pub tenant_id: String,
+    #[diesel(serialize_as = crate::store::id::BoundOptionalId)]
     pub contact_id: Option<String>,
     pub data_from: Option<i64>,
     pub data_until: Option<i64>,
@@ -199,7 +200,7 @@ impl Retention {
                 if let Some(contact) = &stored.contact_id {
                     let known: i64 = contacts::table
                         .filter(contacts::tenant_id.eq(&stored.tenant_id))
-                        .filter(contacts::id.eq(contact))
+                        .filter(contacts::id.eq(crate::store::id::bind(contact)))
                         .count()
                         .get_result(conn)?;
                     if known == 0 {
@@ -207,7 +208,7 @@ impl Retention {
                     }
                 }
                 diesel::insert_into(legal_holds::table)
-                    .values(&stored)
+                    .values(stored.clone())
                     .execute(conn)?;
                 audit::append(conn, now, event.clone())
             })

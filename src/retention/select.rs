@@ -119,10 +119,12 @@ impl Selection {
             StartPoint::ConsentWithdrawal => return Ok(Vec::new()),
         };
         if !self.holds.contacts.is_empty() {
-            q = q.filter(messages::contact_id.ne_all(self.holds.contacts.clone()));
+            q = q.filter(
+                messages::contact_id.ne_all(crate::store::id::bind_all(&self.holds.contacts)),
+            );
         }
         if let Some(contact) = &self.contact {
-            q = q.filter(messages::contact_id.eq(contact.clone()));
+            q = q.filter(messages::contact_id.eq(crate::store::id::bind(contact)));
         }
         if let Some(letters) = self.letters {
             q = q.filter(messages::business_letter.eq(letters));
@@ -224,10 +226,10 @@ impl Selection {
             StartPoint::ConsentWithdrawal => return Ok(Vec::new()),
         };
         if !self.holds.contacts.is_empty() {
-            q = q.filter(contacts::id.ne_all(self.holds.contacts.clone()));
+            q = q.filter(contacts::id.ne_all(crate::store::id::bind_all(&self.holds.contacts)));
         }
         if let Some(contact) = &self.contact {
-            q = q.filter(contacts::id.eq(contact.clone()));
+            q = q.filter(contacts::id.eq(crate::store::id::bind(contact)));
         }
         for range in &self.holds.ranges {
             // Held when the contact's time [first seen, last message] meets the range.
@@ -254,7 +256,7 @@ impl Selection {
                 legal_holds::table.filter(legal_holds::contact_id.eq(contacts::id.nullable())),
             )));
         if let Some(after) = after {
-            q = q.filter(contacts::id.gt(after.to_string()));
+            q = q.filter(contacts::id.gt(crate::store::id::bind(after)));
         }
         let rows: Vec<(String, String, i64)> = if self.ordered {
             q.order(contacts::id)
@@ -299,7 +301,9 @@ impl Selection {
         if !self.holds.contacts.is_empty() {
             let held = messages::table
                 .filter(messages::tenant_id.eq(t.clone()))
-                .filter(messages::contact_id.eq_any(self.holds.contacts.clone()))
+                .filter(
+                    messages::contact_id.eq_any(crate::store::id::bind_all(&self.holds.contacts)),
+                )
                 .select(messages::id.nullable());
             q = q.filter(
                 message_statuses::message_id
@@ -310,7 +314,7 @@ impl Selection {
         if let Some(contact) = &self.contact {
             let own = messages::table
                 .filter(messages::tenant_id.eq(t))
-                .filter(messages::contact_id.eq(contact.clone()))
+                .filter(messages::contact_id.eq(crate::store::id::bind(contact)))
                 .select(messages::id.nullable());
             q = q.filter(message_statuses::message_id.eq_any(own));
         }
@@ -425,10 +429,12 @@ impl Selection {
             }
         }
         if !self.holds.contacts.is_empty() {
-            q = q.filter(consents::contact_id.ne_all(self.holds.contacts.clone()));
+            q = q.filter(
+                consents::contact_id.ne_all(crate::store::id::bind_all(&self.holds.contacts)),
+            );
         }
         if let Some(contact) = &self.contact {
-            q = q.filter(consents::contact_id.eq(contact.clone()));
+            q = q.filter(consents::contact_id.eq(crate::store::id::bind(contact)));
         }
         for range in &self.holds.ranges {
             let at = consents::requested_at;

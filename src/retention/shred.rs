@@ -155,7 +155,7 @@ fn held(
     Ok(diesel::select(exists(
         messages::table
             .filter(messages::period_key_id.eq(key))
-            .filter(messages::contact_id.eq_any(&holds.contacts)),
+            .filter(messages::contact_id.eq_any(crate::store::id::bind_all(&holds.contacts))),
     ))
     .get_result(conn)?)
 }

@@ -26,8 +26,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
+    /// Its id stored as 16 bytes since migration 29 (`store::id`), with every column naming it.
     contacts (id) {
-        id -> Text,
+        id -> Id,
         tenant_id -> Text,
         channel -> Text,
         address_index -> Binary,
@@ -44,8 +48,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
+    /// Its contact's id stored as 16 bytes since migration 29 (`store::id`).
     contact_keys (contact_id) {
-        contact_id -> Text,
+        contact_id -> Id,
         tenant_id -> Text,
         wrapped_key -> Binary,
         created_at -> BigInt,
@@ -56,11 +64,11 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::store::id::Id;
 
-    /// Its id stored as 16 bytes since migration 28 (`store::id`), with every column naming it.
+    /// Its id (migration 28) and its contact's id (migration 29) stored as 16 bytes (`store::id`).
     messages (id) {
         id -> Id,
         tenant_id -> Text,
-        contact_id -> Text,
+        contact_id -> Id,
         channel -> Text,
         direction -> Text,
         kind -> Text,
@@ -262,10 +270,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
+    /// Its contact's id stored as 16 bytes since migration 29 (`store::id`).
     consents (id) {
         id -> Text,
         tenant_id -> Text,
-        contact_id -> Text,
+        contact_id -> Id,
         purpose_id -> Text,
         state -> Text,
         text_id -> Text,
@@ -282,12 +294,12 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::store::id::Id;
 
-    /// Its message's id stored as 16 bytes since migration 28 (`store::id`).
+    /// Its message's id (migration 28) and contact's id (migration 29) stored as 16 bytes (`store::id`).
     consent_ledger (seq) {
         seq -> BigInt,
         tenant_id -> Text,
         consent_id -> Text,
-        contact_id -> Text,
+        contact_id -> Id,
         purpose_id -> Text,
         event -> Text,
         at -> BigInt,
@@ -364,10 +376,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
+    /// Its contact's id stored as 16 bytes since migration 29 (`store::id`).
     legal_holds (id) {
         id -> Text,
         tenant_id -> Text,
-        contact_id -> Nullable<Text>,
+        contact_id -> Nullable<Id>,
         data_from -> Nullable<BigInt>,
         data_until -> Nullable<BigInt>,
         reason_sealed -> Binary,
@@ -436,11 +452,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
+    /// Its contact's id stored as 16 bytes since migration 29 (`store::id`).
     erasure_items (id) {
         id -> Text,
         tenant_id -> Text,
         request_id -> Text,
-        contact_id -> Text,
+        contact_id -> Id,
         category -> Text,
         class -> Nullable<Text>,
         rule -> Text,
@@ -459,10 +479,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
+    /// Its contact's id stored as 16 bytes since migration 29 (`store::id`).
     subject_requests (id) {
         id -> Text,
         tenant_id -> Text,
-        contact_id -> Text,
+        contact_id -> Id,
         kind -> Text,
         received_on -> Text,
         due_on -> Text,

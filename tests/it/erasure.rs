@@ -173,7 +173,10 @@ async fn erasure_follows_the_rule_of_the_contacts_channel(backend: Backend) {
     assert_eq!(
         count(
             &app,
-            &format!("SELECT COUNT(*) AS n FROM contact_keys WHERE contact_id = '{telegram}'")
+            &format!(
+                "SELECT COUNT(*) AS n FROM contact_keys WHERE contact_id = {}",
+                app.db.id_sql(&telegram)
+            )
         ),
         0,
         "the contact's key is destroyed"
@@ -310,7 +313,7 @@ async fn erasure_follows_the_rule_of_the_contacts_channel(backend: Backend) {
         (Some(1), Some(0))
     );
     assert_eq!(
-        count(&app, &format!("SELECT COUNT(*) AS n FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.contact_id = '{with_file}'")),
+        count(&app, &format!("SELECT COUNT(*) AS n FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.contact_id = {}", app.db.id_sql(&with_file))),
         0
     );
     assert_eq!(
@@ -426,7 +429,10 @@ async fn an_unknown_end_waits_for_the_dpos_decision(backend: Backend) {
     // On 1 July 2027 the run erases it, with a certificate naming the request.
     app.clock
         .set(chrono::Utc.with_ymd_and_hms(2027, 6, 30, 12, 0, 0).unwrap());
-    let key = format!("SELECT COUNT(*) AS n FROM contact_keys WHERE contact_id = '{contact}'");
+    let key = format!(
+        "SELECT COUNT(*) AS n FROM contact_keys WHERE contact_id = {}",
+        app.db.id_sql(&contact)
+    );
     run(&app, &tenant).await;
     assert_eq!(count(&app, &key), 1, "kept until the decided day");
     app.clock
@@ -506,7 +512,10 @@ async fn a_hold_keeps_what_it_covers_until_released(backend: Backend) {
     assert_eq!(
         count(
             &app,
-            &format!("SELECT COUNT(*) AS n FROM messages WHERE contact_id = '{contact}'")
+            &format!(
+                "SELECT COUNT(*) AS n FROM messages WHERE contact_id = {}",
+                app.db.id_sql(&contact)
+            )
         ),
         0
     );
@@ -548,7 +557,8 @@ async fn kept_items_go_when_their_end_passes_even_if_the_rules_change(backend: B
         count(
             &app,
             &format!(
-                "SELECT COUNT(*) AS n FROM messages WHERE id = '{m}' AND body_sealed IS NOT NULL"
+                "SELECT COUNT(*) AS n FROM messages WHERE id = {} AND body_sealed IS NOT NULL",
+                app.db.id_sql(&m)
             )
         ),
         0,
@@ -599,7 +609,10 @@ async fn a_message_after_an_erasure_starts_a_new_contact(backend: Backend) {
     assert_eq!(
         count(
             &app,
-            &format!("SELECT COUNT(*) AS n FROM messages WHERE contact_id = '{erased}'")
+            &format!(
+                "SELECT COUNT(*) AS n FROM messages WHERE contact_id = {}",
+                app.db.id_sql(&erased)
+            )
         ),
         0,
         "nothing joined the erased contact"

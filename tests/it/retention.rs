@@ -557,7 +557,7 @@ async fn end_of_calendar_year_consent_withdrawal_and_unused_contacts(backend: Ba
             updated_at: micros(requested),
         };
         diesel::insert_into(consents::table)
-            .values(&row)
+            .values(row.clone())
             .execute(&mut conn)
             .unwrap();
         hafen::consent::ledger::append(
@@ -647,7 +647,7 @@ async fn end_of_calendar_year_consent_withdrawal_and_unused_contacts(backend: Ba
         "the ledger still verifies: {report}"
     );
     let n: i64 = contacts::table
-        .filter(contacts::id.eq(&lonely))
+        .filter(contacts::id.eq(hafen::store::id::bind(&lonely)))
         .count()
         .get_result(&mut conn)
         .unwrap();

@@ -597,7 +597,7 @@ async fn a_destroyed_contact_key_erases_the_contact(backend: Backend) {
         .unwrap();
     let mut conn = app.db.connect();
     let keys: i64 = contact_keys::table
-        .filter(contact_keys::contact_id.eq(&contact))
+        .filter(contact_keys::contact_id.eq(hafen::store::id::bind(&contact)))
         .count()
         .get_result(&mut conn)
         .unwrap();

@@ -130,6 +130,15 @@ impl TestDatabase {
             .unwrap()
     }
 
+    /// `id` (a UUID) as this database's SQL literal for a column holding ids as their 16 bytes
+    /// (`hafen::store::id`): a text literal would match no row there.
+    pub fn id_sql(&self, id: &str) -> String {
+        match self.pg_name {
+            Some(_) => format!("'{id}'::uuid"),
+            None => format!("unhex('{}')", id.replace('-', "")),
+        }
+    }
+
     pub fn pg_name(&self) -> Option<&str> {
         self.pg_name.as_deref()
     }

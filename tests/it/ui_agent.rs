@@ -153,6 +153,25 @@ async fn an_agent_replies_in_the_window_and_sends_a_template_outside_it(backend:
         !html.contains("href=\"/ui/users\"") && !html.contains("/channels\""),
         "{html}"
     );
+
+    // A contact's page named by no UUID is not found (the id is stored as its 16 bytes, a
+    // query could not even name it), and a form posted to one sends nothing.
+    let (status, _, _) = dpo
+        .get(&format!("/ui/t/{t}/contacts/{}", &recent[..35]))
+        .await;
+    assert_eq!(status, 404);
+    let sent = fake.requests().len();
+    for action in ["send", "handover"] {
+        let r = agent
+            .post(
+                &format!("/ui/t/{t}/contacts/{recent}x/{action}"),
+                &fields,
+                Some(&app.base),
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 404, "{action}");
+    }
+    assert_eq!(fake.requests().len(), sent);
     let _ = app.stop().await;
     fake.stop().await;
 }

@@ -85,7 +85,7 @@ fn last_inbound(
 ) -> Result<Option<(i64, Option<String>)>, StoreError> {
     Ok(messages::table
         .filter(messages::tenant_id.eq(tenant))
-        .filter(messages::contact_id.eq(contact))
+        .filter(messages::contact_id.eq(crate::store::id::bind(contact)))
         .filter(messages::direction.eq("in"))
         .order(messages::occurred_at.desc())
         .select((messages::occurred_at, messages::channel_id))

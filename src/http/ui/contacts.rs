@@ -304,6 +304,13 @@ async fn no_data(
         .body(letter.bytes))
 }
 
+/// The `{id}` of a contact's page: a UUID in any spelling, else there is no such page (a
+/// contact's id is stored as its 16 bytes, `store::id`; every id the interface links is one).
+fn contact_in_path(who: &SignedIn, id: &str) -> Result<String, UiError> {
+    crate::store::id::canonical(id)
+        .ok_or_else(|| UiError::Domain(crate::error::Error::NotFound, who.lang))
+}
+
 async fn conversation(
     hafen: web::Data<Hafen>,
     who: SignedIn,
@@ -311,6 +318,7 @@ async fn conversation(
 ) -> Result<HttpResponse, UiError> {
     let (t_id, id) = path.into_inner();
     let (tenant, _) = who.tenant(&t_id)?;
+    let id = contact_in_path(&who, &id)?;
     conversation_page(&hafen, &who, &tenant, &id, &Kept::default(), None).await
 }
 
@@ -322,6 +330,7 @@ async fn handover(
 ) -> Result<HttpResponse, UiError> {
     let (t_id, id) = path.into_inner();
     let (tenant, _) = who.tenant(&t_id)?;
+    let id = contact_in_path(&who, &id)?;
     let e = UiError::domain(who.lang);
     if form.opt("to").as_deref() == Some("bot") {
         hafen
@@ -493,6 +502,7 @@ async fn send(
 ) -> Result<HttpResponse, UiError> {
     let (t_id, id) = path.into_inner();
     let (tenant, _) = who.tenant(&t_id)?;
+    let id = contact_in_path(&who, &id)?;
     let kept = Kept::from_form(&form);
     let request = match (form.opt("text"), form.opt("template")) {
         (Some(text), _) => serde_json::json!({ "text": text }),

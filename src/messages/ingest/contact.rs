@@ -185,7 +185,7 @@ pub(super) fn same_address(
     use diesel::prelude::*;
     let rows: Vec<(String, Vec<u8>)> = c::table
         .filter(c::tenant_id.eq(tenant))
-        .filter(c::id.eq_any([a, b]))
+        .filter(c::id.eq_any(crate::store::id::bind_all(&[a, b])))
         .select((c::channel, c::address_index))
         .load(conn)?;
     Ok(rows.len() == 2 && rows[0] == rows[1])

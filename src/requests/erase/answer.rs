@@ -93,6 +93,7 @@ pub(super) struct ItemRow {
     pub(super) id: String,
     pub(super) tenant_id: String,
     pub(super) request_id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub(super) contact_id: String,
     pub(super) category: String,
     pub(super) class: Option<String>,

@@ -75,7 +75,7 @@ pub(super) fn newest(conn: &mut DbConn, selection: &Selection) -> Result<Option<
         let contact = selection.contact.clone().unwrap_or_default();
         return Ok(consents::table
             .filter(consents::tenant_id.eq(&selection.tenant))
-            .filter(consents::contact_id.eq(contact))
+            .filter(consents::contact_id.eq(crate::store::id::bind(&contact)))
             .filter(consents::state.eq("withdrawn"))
             .select(diesel::dsl::max(consents::withdrawn_at))
             .first(conn)?);
@@ -104,7 +104,7 @@ pub(super) fn protected_messages(
     if content {
         let with_content: Vec<String> = messages::table
             .filter(messages::tenant_id.eq(tenant))
-            .filter(messages::contact_id.eq(contact))
+            .filter(messages::contact_id.eq(crate::store::id::bind(contact)))
             .filter(messages::content_deleted_at.is_null())
             .filter(
                 messages::body_sealed
@@ -123,7 +123,7 @@ pub(super) fn protected_messages(
                 attachments::message_id.eq_any(
                     messages::table
                         .filter(messages::tenant_id.eq(tenant))
-                        .filter(messages::contact_id.eq(contact))
+                        .filter(messages::contact_id.eq(crate::store::id::bind(contact)))
                         .select(messages::id),
                 ),
             )
@@ -185,7 +185,7 @@ pub(super) fn contact_remains(
     use crate::store::schema::contacts;
     let sealed: Option<Vec<u8>> = contacts::table
         .filter(contacts::tenant_id.eq(tenant))
-        .filter(contacts::id.eq(contact))
+        .filter(contacts::id.eq(crate::store::id::bind(contact)))
         .select(contacts::address_sealed)
         .first(conn)
         .optional()?;
@@ -234,18 +234,18 @@ pub(super) fn erase_contact(
     let held = holds.whole_tenant || holds.contacts.iter().any(|h| h == &contact);
     let referred: i64 = messages::table
         .filter(messages::tenant_id.eq(t))
-        .filter(messages::contact_id.eq(&contact))
+        .filter(messages::contact_id.eq(crate::store::id::bind(&contact)))
         .count()
         .get_result(conn)?;
     let consented: i64 = consents::table
         .filter(consents::tenant_id.eq(t))
-        .filter(consents::contact_id.eq(&contact))
+        .filter(consents::contact_id.eq(crate::store::id::bind(&contact)))
         .count()
         .get_result(conn)?;
     use crate::store::schema::contacts;
     let times: Option<(i64, i64, Option<i64>)> = contacts::table
         .filter(contacts::tenant_id.eq(t))
-        .filter(contacts::id.eq(&contact))
+        .filter(contacts::id.eq(crate::store::id::bind(&contact)))
         .select((
             contacts::first_seen_at,
             contacts::last_message_at,

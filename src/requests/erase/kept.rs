@@ -88,7 +88,7 @@ pub fn kept_until(
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
     let until: Option<i64> = erasure_items::table
         .filter(erasure_items::tenant_id.eq(tenant))
-        .filter(erasure_items::contact_id.eq(contact))
+        .filter(erasure_items::contact_id.eq(crate::store::id::bind(contact)))
         .filter(erasure_items::state.ne(DONE))
         .select(diesel::dsl::max(erasure_items::until))
         .first(conn)?;
