@@ -52,6 +52,7 @@ pub fn binding<'a>(tenant: &'a str, contact_id: &'a str, column: &'static str) -
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = contacts)]
 pub struct ContactRow {
+    /// Stored as its 16 bytes (`store::id`, migration 29): a row is inserted by value.
     #[diesel(serialize_as = crate::store::id::BoundId)]
     pub id: String,
     pub tenant_id: String,
@@ -72,6 +73,7 @@ pub struct ContactRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = contact_keys)]
 pub struct ContactKeyRow {
+    /// Stored as its 16 bytes, like the contact's own id.
     #[diesel(serialize_as = crate::store::id::BoundId)]
     pub contact_id: String,
     pub tenant_id: String,
