@@ -5,8 +5,8 @@ table of the family is made anew, in the order that keeps every reference holdin
 (new parents first, then new tables referring to the new parents; old tables dropped leaves
 first; renames parents first; indexes last).
 
-    python3 migrations/sqlite_rebuild.py up   [--before <new>] > up.sql    (after the header)
-    python3 migrations/sqlite_rebuild.py down [--before <new>] > down.sql  (likewise)
+    python3 migrations/sqlite_rebuild.py <family> up   [--before <new>] > up.sql    (after the header)
+    python3 migrations/sqlite_rebuild.py <family> down [--before <new>] > down.sql  (likewise)
 
 `--before <new>` (the new migration's directory name) leaves out the migrations from it on, so
 that a migration already written is generated again from the version before it.
@@ -14,8 +14,8 @@ that a migration already written is generated again from the version before it.
 It reads each table's SQL from a database migrated to the latest version (the migrations in
 migrations/sqlite applied here with Python's sqlite3 and an `unhex` of its own), so the new
 tables keep every column, default, reference and index as they are; `down` reads them after the
-generated `up`. Edit GROUPS for the family: each group is a list of (table, [columns converted],
-[parents rebuilt in the same group]), parents first. The output is checked where every migration
+generated `up`. FAMILIES holds each family's groups: each group is a list of (table, [columns
+converted], [parents rebuilt in the same group]), parents first. The output is checked where every migration
 is: `tests/it/schema.rs` (both backends and schema.rs describe the same database; a family's
 migration test up and down with rows). The header comment of each file is written by hand.
 """
@@ -26,20 +26,57 @@ import sqlite3
 import sys
 import tempfile
 
-# Migration 29: a contact's id, the tree below `contacts` (messages with their outbox and
-# files), then the tables naming a contact without a reference to it.
-GROUPS = [
-    [("contacts", ["id"], []),
-     ("contact_keys", ["contact_id"], ["contacts"]),
-     ("consents", ["contact_id"], ["contacts"]),
-     ("legal_holds", ["contact_id"], ["contacts"]),
-     ("messages", ["contact_id"], ["contacts"]),
-     ("outbox", [], ["messages"]),
-     ("attachments", [], ["messages"])],
-    [("subject_requests", ["contact_id"], []),
-     ("erasure_items", ["contact_id"], ["subject_requests"])],
-    [("consent_ledger", ["contact_id"], [])],
-]
+# Each family: its groups, as above. "contact" is migration 29 (a contact's id: the tree below
+# `contacts` — messages with their outbox and files —, then the tables naming a contact without a
+# reference to it); "tenant" is the tenant's id (the next migration): every table refers to
+# `tenants`, so one group holds them all, each after every table it refers to, with `ui_sessions`
+# (no tenant of its own, but it refers to `ui_users`). `message_delivery` is 16 bytes already;
+# `audit_log.tenant_id` has no reference and converts in its own group.
+FAMILIES = {
+    "contact": [
+        [("contacts", ["id"], []),
+         ("contact_keys", ["contact_id"], ["contacts"]),
+         ("consents", ["contact_id"], ["contacts"]),
+         ("legal_holds", ["contact_id"], ["contacts"]),
+         ("messages", ["contact_id"], ["contacts"]),
+         ("outbox", [], ["messages"]),
+         ("attachments", [], ["messages"])],
+        [("subject_requests", ["contact_id"], []),
+         ("erasure_items", ["contact_id"], ["subject_requests"])],
+        [("consent_ledger", ["contact_id"], [])],
+    ],
+    "tenant": [
+        [("tenants", ["id"], []),
+         ("api_tokens", ["tenant_id"], ["tenants"]),
+         ("channels", ["tenant_id"], ["tenants"]),
+         ("event_hooks", ["tenant_id"], ["tenants"]),
+         ("bots", ["tenant_id"], ["tenants", "channels", "event_hooks", "api_tokens"]),
+         ("consent_purposes", ["tenant_id"], ["tenants"]),
+         ("broadcasts", ["tenant_id"], ["tenants", "consent_purposes"]),
+         ("consent_settings", ["tenant_id"], ["tenants"]),
+         ("consent_texts", ["tenant_id"], ["tenants", "consent_purposes"]),
+         ("contacts", ["tenant_id"], ["tenants"]),
+         ("consents", ["tenant_id"], ["tenants", "contacts", "consent_purposes", "consent_texts"]),
+         ("contact_keys", ["tenant_id"], ["tenants", "contacts"]),
+         ("legal_holds", ["tenant_id"], ["tenants", "contacts"]),
+         ("messages", ["tenant_id"], ["tenants", "contacts"]),
+         ("outbox", ["tenant_id"], ["tenants", "messages"]),
+         ("attachments", ["tenant_id"], ["tenants", "messages"]),
+         ("message_statuses", ["tenant_id"], ["tenants"]),
+         ("subject_requests", ["tenant_id"], ["tenants"]),
+         ("erasure_items", ["tenant_id"], ["tenants", "subject_requests"]),
+         ("event_deliveries", ["tenant_id"], ["tenants", "event_hooks"]),
+         ("period_keys", ["tenant_id"], ["tenants"]),
+         ("register_entries", ["tenant_id"], ["tenants"]),
+         ("retention_certificates", ["tenant_id"], ["tenants"]),
+         ("retention_previews", ["tenant_id"], ["tenants"]),
+         ("retention_rule_sets", ["tenant_id"], ["tenants", "retention_previews"]),
+         ("ui_users", ["tenant_id"], ["tenants"]),
+         ("ui_sessions", [], ["ui_users"])],
+        [("consent_ledger", ["tenant_id"], [])],
+        [("audit_log", ["tenant_id"], [])],
+    ],
+}
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -106,7 +143,7 @@ def new_table(c, t, conv, refs, suffix, to_type):
         sql, n = re.subn(r"(\n\s+%s )%s\b" % (col, frm), r"\g<1>" + to_type, sql)
         assert n == 1, (t, col)
     for parent in refs:
-        sql, n = re.subn(r'REFERENCES "?%s"?\(id\)' % parent, f"REFERENCES {parent}{suffix}(id)", sql)
+        sql, n = re.subn(r'REFERENCES "?%s"? ?\(id\)' % parent, f"REFERENCES {parent}{suffix}(id)", sql)
         assert n >= 1, (t, parent)
     return sql + ";"
 
@@ -137,23 +174,26 @@ def group(c, tables, suffix, to_type):
     return "\n".join(out)
 
 
-def generate(c, suffix, to_type):
-    return "\n".join(group(c, g, suffix, to_type) for g in GROUPS)
+def generate(c, groups, suffix, to_type):
+    return "\n".join(group(c, g, suffix, to_type) for g in groups)
 
 
 def main():
     args = sys.argv[1:]
-    direction = args[0] if args else ""
-    before = args[2] if len(args) == 3 and args[1] == "--before" else None
-    if direction not in ("up", "down") or len(args) not in (1, 3) or (len(args) == 3 and not before):
-        sys.exit("usage: sqlite_rebuild.py up|down [--before <migration directory>]")
+    usage = "usage: sqlite_rebuild.py contact|tenant up|down [--before <migration directory>]"
+    if len(args) not in (2, 4) or args[0] not in FAMILIES or args[1] not in ("up", "down"):
+        sys.exit(usage)
+    if len(args) == 4 and args[2] != "--before":
+        sys.exit(usage)
+    groups, direction = FAMILIES[args[0]], args[1]
+    before = args[3] if len(args) == 4 else None
     with tempfile.TemporaryDirectory() as d:
         c = migrated(os.path.join(d, "schema.db"), before)
         if direction == "up":
-            print(generate(c, "_new", "UUID"))
+            print(generate(c, groups, "_new", "UUID"))
         else:
-            c = migrated(os.path.join(d, "after.db"), before, generate(c, "_new", "UUID"))
-            print(generate(c, "_old", "TEXT"))
+            c = migrated(os.path.join(d, "after.db"), before, generate(c, groups, "_new", "UUID"))
+            print(generate(c, groups, "_old", "TEXT"))
 
 
 if __name__ == "__main__":
