@@ -430,15 +430,17 @@ fn seed_waiting_receipts(
     use diesel::connection::SimpleConnection;
     let mut conn = url.connect(Default::default())?;
     let columns = "id, tenant_id, channel, external_index, status, occurred_at, received_at";
+    // The tenant's id as its 16 bytes (`hafen::store::id`).
     let sql = match &mut conn {
         hafen::store::DbConn::Sqlite(_) => format!(
             "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < {n}) \
              INSERT INTO message_statuses ({columns}) SELECT unhex(printf('0000000000007000a000%012x', n)), \
-             '{tenant}', 'whatsapp', randomblob(32), 'delivered', 0, 0 FROM k"
+             x'{hex}', 'whatsapp', randomblob(32), 'delivered', 0, 0 FROM k",
+            hex = tenant.replace('-', "")
         ),
         hafen::store::DbConn::Postgres(_) => format!(
             "INSERT INTO message_statuses ({columns}) SELECT ('00000000-0000-7000-a000-' || lpad(to_hex(g), 12, '0'))::uuid, \
-             '{tenant}', 'whatsapp', decode(md5(g::text) || md5((g + 1)::text), 'hex'), 'delivered', 0, 0 \
+             '{tenant}'::uuid, 'whatsapp', decode(md5(g::text) || md5((g + 1)::text), 'hex'), 'delivered', 0, 0 \
              FROM generate_series(1, {n}) g"
         ),
     };

@@ -1,14 +1,15 @@
 //! Upgrade benchmark: how long one of the migrations that store an id family as 16 bytes instead
 //! of text takes on a database of a given size, and how much room it needs while it runs —
 //! migration 28 (a message's id with the outbox, attachments, delivery statuses and consent
-//! ledger naming it) or 29 (a contact's id with its key, consents, holds, messages, ledger and
-//! requests naming it; the messages are copied again on SQLite).
+//! ledger naming it), 29 (a contact's id with its key, consents, holds, messages, ledger and
+//! requests naming it; the messages are copied again on SQLite) or 30 (a tenant's id with every
+//! table naming it: on SQLite every table is copied again).
 //!
 //! ```sh
 //! cargo build --release --example migration_bench
-//! ./target/release/examples/migration_bench --migration 29 --messages 1000000
+//! ./target/release/examples/migration_bench --migration 30 --messages 1000000
 //! createdb -h 127.0.0.1 -U postgres hafen_migration
-//! ./target/release/examples/migration_bench --migration 29 --messages 1000000 \
+//! ./target/release/examples/migration_bench --migration 30 --messages 1000000 \
 //!     --database postgres://postgres@127.0.0.1/hafen_migration
 //! ```
 //! The database (empty; SQLite in a temporary directory unless `--database` names one) is
@@ -36,8 +37,8 @@ struct Args {
     /// Database URL (default: SQLite in a temporary directory). The database must be empty.
     #[arg(long)]
     database: Option<String>,
-    /// The migration timed: 28 (the message's ids) or 29 (the contact's).
-    #[arg(long, default_value_t = 29, value_parser = clap::value_parser!(u32).range(28..=29))]
+    /// The migration timed: 28 (the message's ids), 29 (the contact's) or 30 (the tenant's).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(28..=30))]
     migration: u32,
 }
 
@@ -131,10 +132,10 @@ fn revert_through(conn: &mut DbConn, version: &str) -> anyhow::Result<()> {
 }
 
 /// The rows, in SQL, at the version before `migration`: the ids of statuses and files are 16
-/// bytes already (migrations 25, 27), a message's id and the columns naming it from 28 on; a
-/// contact's id and the columns naming it are text.
+/// bytes already (migrations 25, 27), a message's id and the columns naming it from 28 on, a
+/// contact's from 29 on; the tenant's id and the columns naming it are text.
 fn seed(conn: &mut DbConn, messages: usize, migration: u32) -> anyhow::Result<()> {
-    let message_bytes = migration > 28;
+    let (message_bytes, contact_bytes) = (migration > 28, migration > 29);
     let contacts = messages / PER_CONTACT;
     let (files, sends) = (messages / 100, messages / 1000);
     let sql = match conn {
@@ -149,7 +150,10 @@ fn seed(conn: &mut DbConn, messages: usize, migration: u32) -> anyhow::Result<()
                 false => format!("printf('00000000-0000-7000-8000-%012x', {n})"),
                 true => format!("unhex(printf('00000000000070008000%012x', {n}))"),
             };
-            let contact = |n: &str| format!("printf('00000000-0000-7000-c000-%012x', {n})");
+            let contact = |n: &str| match contact_bytes {
+                false => format!("printf('00000000-0000-7000-c000-%012x', {n})"),
+                true => format!("unhex(printf('0000000000007000c000%012x', {n}))"),
+            };
             let id = |family: &str, n: &str| {
                 format!("unhex(printf('000000000000700{family}0000%012x', {n}))")
             };
@@ -195,8 +199,13 @@ fn seed(conn: &mut DbConn, messages: usize, migration: u32) -> anyhow::Result<()
                     true => format!("({text})::uuid"),
                 }
             };
-            let contact =
-                |n: &str| format!("'00000000-0000-7000-c000-' || lpad(to_hex({n}), 12, '0')");
+            let contact = |n: &str| {
+                let text = format!("'00000000-0000-7000-c000-' || lpad(to_hex({n}), 12, '0')");
+                match contact_bytes {
+                    false => text,
+                    true => format!("({text})::uuid"),
+                }
+            };
             let id = |family: &str, n: &str| {
                 format!("('00000000-0000-700{family}-0000-' || lpad(to_hex({n}), 12, '0'))::uuid")
             };
@@ -271,8 +280,8 @@ fn size(conn: &mut DbConn) -> anyhow::Result<f64> {
     Ok(bytes as f64 / (1024.0 * 1024.0))
 }
 
-/// Every seeded row is there after the upgrade, its message (and after 29 its contact) named by
-/// 16 bytes.
+/// Every seeded row is there after the upgrade, its message (after 29 its contact, after 30 its
+/// tenant) named by 16 bytes.
 fn check(conn: &mut DbConn, messages: usize, migration: u32) -> anyhow::Result<()> {
     use hafen::store::schema::{attachments, message_statuses, messages as m, outbox};
     let ids: i64 = m::table.count().get_result(conn)?;
@@ -298,7 +307,25 @@ fn check(conn: &mut DbConn, messages: usize, migration: u32) -> anyhow::Result<(
         first == "00000000-0000-7000-8000-000000000000",
         "first id {first}"
     );
-    if migration == 29 {
+    if migration == 30 {
+        use hafen::store::schema::{contacts, tenants};
+        let tenant: String = tenants::table.select(tenants::id).first(conn)?;
+        let named: i64 = m::table
+            .filter(m::tenant_id.eq(hafen::store::id::bind(TENANT)))
+            .count()
+            .get_result(conn)?;
+        let of_contacts: i64 = contacts::table
+            .filter(contacts::tenant_id.eq(hafen::store::id::bind(TENANT)))
+            .count()
+            .get_result(conn)?;
+        anyhow::ensure!(
+            tenant == TENANT
+                && named == messages as i64
+                && of_contacts == (messages / PER_CONTACT) as i64,
+            "tenant {tenant}, {named} of its messages, {of_contacts} of its contacts"
+        );
+    }
+    if migration >= 29 {
         use hafen::store::schema::contact_keys;
         let contact: String = m::table.select(m::contact_id).order(m::id).first(conn)?;
         let keys: i64 = contact_keys::table.count().get_result(conn)?;

@@ -336,7 +336,7 @@ fn shredded_at(
     use hafen::store::schema::period_keys;
     let mut conn = url.connect(Default::default())?;
     let at: Option<Option<i64>> = period_keys::table
-        .filter(period_keys::tenant_id.eq(tenant))
+        .filter(period_keys::tenant_id.eq(hafen::store::id::bind(tenant)))
         .filter(period_keys::period.eq(period))
         .filter(period_keys::destroyed_at.is_not_null())
         .select(period_keys::destroyed_at)
@@ -403,7 +403,10 @@ fn seed_copies(
     let columns = "tenant_id, contact_id, channel, direction, kind, occurred_at, received_at, body_sealed, channel_id, period_key_id";
     let copied = "m.tenant_id, m.contact_id, m.channel, m.direction, m.kind, m.occurred_at, m.received_at + 1, m.body_sealed, m.channel_id, m.period_key_id";
     // The seed rows are the only ones with external ids.
-    let seed = format!("m.tenant_id = '{tenant}' AND m.external_index IS NOT NULL");
+    let seed = format!(
+        "m.tenant_id = {} AND m.external_index IS NOT NULL",
+        id_literal(&conn, tenant)
+    );
     while left > 0 {
         let n = left.min(rounds_per_statement);
         let sql = match &mut conn {
@@ -432,23 +435,33 @@ fn seed_files(
 ) -> anyhow::Result<()> {
     let mut conn = url.connect(Default::default())?;
     let columns = "id, tenant_id, message_id, n, media_ref_sealed, state, attempts, next_attempt_at, created_at";
+    let tenant = id_literal(&conn, tenant);
     // The anchor is the only message from 2025-11-24 on (1 764 000 000 s): the copies are of 2015.
     let anchor = format!(
-        "(SELECT id FROM messages WHERE tenant_id = '{tenant}' AND occurred_at >= 1764000000000000)"
+        "(SELECT id FROM messages WHERE tenant_id = {tenant} AND occurred_at >= 1764000000000000)"
     );
     let sql = match &mut conn {
         hafen::store::DbConn::Sqlite(_) => format!(
             "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < {files}) \
              INSERT INTO attachments ({columns}) SELECT unhex(printf('00000000000070009000%012x', k.n)), \
-             '{tenant}', {anchor}, k.n, x'00', 'stored', 0, 0, 0 FROM k"
+             {tenant}, {anchor}, k.n, x'00', 'stored', 0, 0, 0 FROM k"
         ),
         hafen::store::DbConn::Postgres(_) => format!(
             "INSERT INTO attachments ({columns}) SELECT ('00000000-0000-7000-9000-' || lpad(to_hex(g), 12, '0'))::uuid, \
-             '{tenant}', {anchor}, g, '\\x00'::bytea, 'stored', 0, 0, 0 FROM generate_series(1, {files}) g"
+             {tenant}, {anchor}, g, '\\x00'::bytea, 'stored', 0, 0, 0 FROM generate_series(1, {files}) g"
         ),
     };
     conn.batch_execute(&sql)?;
     Ok(())
+}
+
+/// The id `text` (a UUID) as a literal of the database's id columns (`hafen::store::id`): its 16
+/// bytes as a blob on SQLite, a `uuid` on PostgreSQL.
+fn id_literal(conn: &hafen::store::DbConn, text: &str) -> String {
+    match conn {
+        hafen::store::DbConn::Sqlite(_) => format!("x'{}'", text.replace('-', "")),
+        hafen::store::DbConn::Postgres(_) => format!("'{text}'::uuid"),
+    }
 }
 
 /// The backend `--database` names (a `sqlite://` URL is SQLite too).

@@ -37,6 +37,7 @@ const POSTGRES_DATA: &str = "hafen-data.pgdump";
 struct ContactKey {
     #[diesel(serialize_as = crate::store::id::BoundId)]
     contact_id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     tenant_id: String,
     #[serde(with = "b64")]
     wrapped_key: Vec<u8>,
@@ -47,6 +48,7 @@ struct ContactKey {
 #[diesel(table_name = period_keys)]
 struct PeriodKey {
     id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     tenant_id: String,
     scope: String,
     period: String,
@@ -464,14 +466,14 @@ pub fn restore(
     let mut conn = url.connect(config.sqlite_synchronous)?;
     crate::store::run_migrations(&mut conn)?;
     conn.transaction::<_, anyhow::Error, _>(|conn| {
-        for chunk in keystore.contact_keys.chunks(1) {
+        for key in &keystore.contact_keys {
             diesel::insert_into(contact_keys::table)
-                .values(chunk[0].clone())
+                .values(key.clone())
                 .execute(conn)?;
         }
-        for chunk in keystore.period_keys.chunks(1) {
+        for key in &keystore.period_keys {
             diesel::insert_into(period_keys::table)
-                .values(&chunk[0])
+                .values(key.clone())
                 .execute(conn)?;
         }
         Ok(())

@@ -16,6 +16,7 @@ use crate::requests::Requests;
 use crate::retention::certificates;
 use crate::retention::rules::Category;
 use crate::retention::Retention;
+use crate::store::id;
 use crate::store::schema::{channels, messages, retention_certificates};
 use crate::tenants::{self, TenantId};
 
@@ -150,7 +151,7 @@ impl Overview {
             .read(move |conn| {
                 let count = |conn: &mut crate::store::DbConn, since: i64| {
                     messages::table
-                        .filter(messages::tenant_id.eq_any(&scope))
+                        .filter(messages::tenant_id.eq_any(id::bind_all(&scope)))
                         .filter(messages::received_at.ge(since))
                         .select(count_star())
                         .first::<i64>(conn)
@@ -158,7 +159,7 @@ impl Overview {
                 let last_hour = count(conn, hour)?;
                 let last_day = count(conn, day)?;
                 let channels: Vec<(String, String, String, String, bool)> = channels::table
-                    .filter(channels::tenant_id.eq_any(&scope))
+                    .filter(channels::tenant_id.eq_any(id::bind_all(&scope)))
                     .order((channels::tenant_id, channels::name))
                     .select((
                         channels::tenant_id,

@@ -22,6 +22,7 @@ use crate::crypto::keyring::{KeyOwner, OwnerKeys};
 use crate::crypto::KeyRing;
 use crate::error::{Error, Result};
 use crate::infra::Infra;
+use crate::store::id;
 use crate::store::schema::{
     attachments, event_deliveries, message_statuses, messages, period_keys,
 };
@@ -117,10 +118,11 @@ impl PeriodKeys {
     }
 }
 
-#[derive(Debug, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = period_keys)]
 struct PeriodKeyRow {
     id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     tenant_id: String,
     scope: String,
     period: String,
@@ -205,7 +207,7 @@ impl PeriodKeys {
                 .write(move |conn| {
                     for row in &rows {
                         diesel::insert_into(period_keys::table)
-                            .values(row)
+                            .values(row.clone())
                             .execute(conn)?;
                     }
                     Ok(())
@@ -239,7 +241,7 @@ fn live_rows(
 ) -> Result<Vec<PeriodKeyRow>, StoreError> {
     let periods: BTreeSet<&str> = slots.iter().map(|s| s.period.as_str()).collect();
     let rows: Vec<PeriodKeyRow> = period_keys::table
-        .filter(period_keys::tenant_id.eq(tenant))
+        .filter(period_keys::tenant_id.eq(id::bind(tenant)))
         .filter(period_keys::destroyed_at.is_null())
         .filter(period_keys::period.eq_any(periods))
         .select(PeriodKeyRow::as_select())
@@ -387,7 +389,7 @@ pub fn live_of_tenant(
     tenant: &str,
 ) -> Result<Vec<(String, String, String)>, StoreError> {
     Ok(period_keys::table
-        .filter(period_keys::tenant_id.eq(tenant))
+        .filter(period_keys::tenant_id.eq(id::bind(tenant)))
         .filter(period_keys::destroyed_at.is_null())
         .select((period_keys::id, period_keys::scope, period_keys::period))
         .order((period_keys::period, period_keys::id))

@@ -18,7 +18,7 @@ use crate::store::id::{self, Id};
 use crate::store::DbConn;
 
 /// A table that holds wrapped keys: its key column, and its id column, which holds text or (a
-/// contact's id, since migration 29) a UUID's 16 bytes (`store::id`).
+/// contact's id since migration 29, a tenant's since 30) a UUID's 16 bytes (`store::id`).
 #[derive(Debug, Clone, Copy)]
 struct Wrapped {
     table: &'static str,
@@ -28,13 +28,8 @@ struct Wrapped {
 }
 
 const WRAPPED: [Wrapped; 5] = [
-    Wrapped::text("tenants", "id"),
-    Wrapped {
-        table: "contact_keys",
-        column: "wrapped_key",
-        id: "contact_id",
-        id_bytes: true,
-    },
+    Wrapped::bytes("tenants", "id"),
+    Wrapped::bytes("contact_keys", "contact_id"),
     Wrapped::text("period_keys", "id"),
     Wrapped::text("register_entries", "id"),
     Wrapped::text("ui_keys", "id"),
@@ -47,6 +42,13 @@ impl Wrapped {
             column: "wrapped_key",
             id,
             id_bytes: false,
+        }
+    }
+
+    const fn bytes(table: &'static str, id: &'static str) -> Self {
+        Wrapped {
+            id_bytes: true,
+            ..Wrapped::text(table, id)
         }
     }
 

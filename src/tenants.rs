@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::clock::to_micros;
 use crate::error::{Error, Result};
+use crate::store::id;
 use crate::store::schema::tenants;
 use crate::store::{DbConn, StoreError};
 
@@ -73,9 +74,10 @@ pub struct TenantRow {
     pub created_at: i64,
 }
 
-#[derive(Debug, Insertable)]
+#[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = tenants)]
 pub struct NewTenantRow {
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub id: String,
     pub name: String,
     pub wrapped_key: Vec<u8>,
@@ -100,14 +102,14 @@ impl NewTenantRow {
 
 pub fn insert(conn: &mut DbConn, row: &NewTenantRow) -> Result<(), StoreError> {
     diesel::insert_into(tenants::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)?;
     Ok(())
 }
 
 pub fn find(conn: &mut DbConn, id: &TenantId) -> Result<Option<TenantRow>, StoreError> {
     Ok(tenants::table
-        .filter(tenants::id.eq(id.as_str()))
+        .filter(tenants::id.eq(id::bind(id.as_str())))
         .select(TenantRow::as_select())
         .first(conn)
         .optional()?)

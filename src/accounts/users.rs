@@ -21,6 +21,7 @@ use crate::crypto::keyring::{KeyOwner, OwnerKeys};
 use crate::crypto::FieldBinding;
 use crate::error::{Error, Result};
 use crate::sensitive::Sensitive;
+use crate::store::id;
 use crate::store::schema::{ui_keys, ui_sessions, ui_users};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -66,6 +67,7 @@ pub struct UserRow {
     pub login_sealed: Vec<u8>,
     pub password_hash: String,
     pub role: String,
+    #[diesel(serialize_as = crate::store::id::BoundOptionalId)]
     pub tenant_id: Option<String>,
     pub totp_sealed: Option<Vec<u8>>,
     pub totp_last_step: Option<i64>,
@@ -254,7 +256,7 @@ impl Accounts {
                     .into());
                 }
                 diesel::insert_into(ui_users::table)
-                    .values(&row)
+                    .values(row.clone())
                     .execute(conn)?;
                 audit::append(conn, now, event.clone())
             })
@@ -289,7 +291,7 @@ impl Accounts {
             .read(move |conn| {
                 let mut q = ui_users::table.into_boxed();
                 if let Some(t) = scope {
-                    q = q.filter(ui_users::tenant_id.eq(t));
+                    q = q.filter(ui_users::tenant_id.eq(id::bind(t)));
                 }
                 Ok(q.filter(ui_users::disabled_at.is_null())
                     .order(ui_users::created_at.asc())

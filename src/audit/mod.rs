@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Actor;
 use crate::clock::to_micros;
+use crate::store::id;
 use crate::store::schema::audit_log;
 use crate::store::{backend, DbConn, Store, StoreError};
 use crate::tenants::TenantId;
@@ -125,6 +126,7 @@ impl AuditEvent {
 pub struct AuditRow {
     pub seq: i64,
     pub at: i64,
+    #[diesel(serialize_as = crate::store::id::BoundOptionalId)]
     pub tenant_id: Option<String>,
     pub actor: String,
     pub action: String,
@@ -211,7 +213,7 @@ fn append_all(conn: &mut DbConn, entries: Vec<Pending>) -> Result<(), StoreError
         DbConn::Sqlite(c) => {
             for row in &rows {
                 diesel::insert_into(audit_log::table)
-                    .values(row)
+                    .values(row.clone())
                     .execute(c)?;
             }
         }
@@ -228,12 +230,14 @@ fn insert_all_postgres(c: &mut diesel::PgConnection, rows: &[AuditRow]) -> Resul
     let query = diesel::sql_query(
         "INSERT INTO audit_log (seq, at, tenant_id, actor, action, object_type, object_id, \
            detail, prev_hash, hash) \
-         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::uuid[], $4::text[], $5::text[], \
            $6::text[], $7::text[], $8::text[], $9::bytea[], $10::bytea[])",
     )
     .bind::<Array<BigInt>, _>(column(rows, |r| r.seq))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.at))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.tenant_id.as_deref()))
+    .bind::<Array<Nullable<crate::store::id::Id>>, _>(column(rows, |r| {
+        r.tenant_id.as_deref().map(id::bind)
+    }))
     .bind::<Array<Text>, _>(column(rows, |r| r.actor.as_str()))
     .bind::<Array<Text>, _>(column(rows, |r| r.action.as_str()))
     .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.object_type.as_deref()))
@@ -516,7 +520,7 @@ pub fn recent_of(
 ) -> Result<Vec<AuditRow>, StoreError> {
     let mut query = audit_log::table.into_boxed();
     if let Some(t) = tenant {
-        query = query.filter(audit_log::tenant_id.eq(t.as_str().to_string()));
+        query = query.filter(audit_log::tenant_id.eq(id::bind(t.as_str())));
     }
     if !prefixes.is_empty() {
         let mut any: Box<

@@ -13,6 +13,7 @@ use super::{Actor, Role};
 use crate::clock::{from_micros, to_micros};
 use crate::error::{Error, Result};
 use crate::sensitive::Sensitive;
+use crate::store::id;
 use crate::store::schema::api_tokens;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -110,7 +111,7 @@ pub struct TokenRow {
 #[diesel(table_name = api_tokens)]
 struct NewTokenRow<'a> {
     id: &'a str,
-    tenant_id: Option<&'a str>,
+    tenant_id: Option<crate::store::id::BoundId>,
     role: &'a str,
     secret_hash: Vec<u8>,
     created_at: i64,
@@ -140,7 +141,7 @@ pub fn insert(
     diesel::insert_into(api_tokens::table)
         .values(NewTokenRow {
             id: token.id.as_str(),
-            tenant_id: spec.tenant.as_ref().map(TenantId::as_str),
+            tenant_id: spec.tenant.as_ref().map(|t| id::bind(t.as_str())),
             role: spec.role.as_str(),
             secret_hash: token.secret_hash(),
             created_at: to_micros(at),
@@ -243,7 +244,7 @@ pub fn touch(
 pub fn list(conn: &mut DbConn, tenant: Option<&TenantId>) -> Result<Vec<TokenRow>, StoreError> {
     let mut query = api_tokens::table.into_boxed();
     if let Some(t) = tenant {
-        query = query.filter(api_tokens::tenant_id.eq(t.as_str()));
+        query = query.filter(api_tokens::tenant_id.eq(id::bind(t.as_str())));
     }
     Ok(query
         .order((api_tokens::created_at.desc(), api_tokens::id.desc()))

@@ -2,6 +2,7 @@
 //! it, the bot gets no `bot.message` and may send nothing.
 
 use super::*;
+use crate::store::id;
 
 impl Bots {
     /// A person takes the conversation with `contact_id` over: the bot gets nothing more from
@@ -59,8 +60,8 @@ impl Bots {
             .store
             .write(move |conn| {
                 let Some(current) = contacts::table
-                    .filter(contacts::tenant_id.eq(t.as_str()))
-                    .filter(contacts::id.eq(crate::store::id::bind(&c)))
+                    .filter(contacts::tenant_id.eq(id::bind(t.as_str())))
+                    .filter(contacts::id.eq(id::bind(&c)))
                     .select(contacts::handed_over_at)
                     .first::<Option<i64>>(conn)
                     .optional()?
@@ -73,11 +74,9 @@ impl Bots {
                     None
                 };
                 if wanted != current {
-                    diesel::update(
-                        contacts::table.filter(contacts::id.eq(crate::store::id::bind(&c))),
-                    )
-                    .set(contacts::handed_over_at.eq(wanted))
-                    .execute(conn)?;
+                    diesel::update(contacts::table.filter(contacts::id.eq(id::bind(&c))))
+                        .set(contacts::handed_over_at.eq(wanted))
+                        .execute(conn)?;
                     audit::append(conn, now, event.clone())?;
                 }
                 Ok(wanted)

@@ -35,6 +35,7 @@ use crate::events::{self, EventKind, HookRow};
 use crate::infra::Infra;
 use crate::messages::MessageKind;
 use crate::page::{Page, PageRequest};
+use crate::store::id;
 use crate::store::schema::{bots, contacts};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -126,6 +127,7 @@ pub struct HandoverView {
 #[diesel(table_name = bots)]
 pub struct BotRow {
     pub id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub tenant_id: String,
     pub channel_id: String,
     pub hook_id: String,
@@ -200,7 +202,7 @@ fn words(field: &str, text: &str, max: usize) -> Result<String> {
 /// Bots in force (registered, not removed), of the tenant.
 pub fn active(conn: &mut DbConn, tenant: &str) -> Result<Vec<BotRow>, StoreError> {
     Ok(bots::table
-        .filter(bots::tenant_id.eq(tenant))
+        .filter(bots::tenant_id.eq(id::bind(tenant)))
         .filter(bots::removed_at.is_null())
         .order(bots::created_at.asc())
         .select(BotRow::as_select())
@@ -214,7 +216,7 @@ pub fn of_token(
     token_id: &str,
 ) -> Result<Option<BotRow>, StoreError> {
     Ok(bots::table
-        .filter(bots::tenant_id.eq(tenant))
+        .filter(bots::tenant_id.eq(id::bind(tenant)))
         .filter(bots::token_id.eq(token_id))
         .filter(bots::removed_at.is_null())
         .select(BotRow::as_select())
@@ -246,8 +248,8 @@ pub fn events_for(
         .filter_map(|p| p["message"]["contact_id"].as_str())
         .collect();
     let withheld: std::collections::HashSet<String> = contacts::table
-        .filter(contacts::tenant_id.eq(tenant))
-        .filter(contacts::id.eq_any(crate::store::id::bind_all(&contact_ids)))
+        .filter(contacts::tenant_id.eq(id::bind(tenant)))
+        .filter(contacts::id.eq_any(id::bind_all(&contact_ids)))
         .filter(
             contacts::handed_over_at
                 .is_not_null()
@@ -419,7 +421,7 @@ impl Bots {
                 token::insert(conn, &token_owned, &spec, &actor_owned, now)?;
                 hook.insert(conn)?;
                 diesel::insert_into(bots::table)
-                    .values(&stored)
+                    .values(stored.clone())
                     .execute(conn)?;
                 audit::append(conn, now, event.clone())?;
                 Ok(())
@@ -510,7 +512,7 @@ impl Bots {
             .store
             .read(move |conn| {
                 Ok(bots::table
-                    .filter(bots::tenant_id.eq(t.as_str()))
+                    .filter(bots::tenant_id.eq(id::bind(t.as_str())))
                     .filter(bots::id.eq(&id_owned))
                     .select(bots::hook_id)
                     .first::<String>(conn)
@@ -535,7 +537,7 @@ impl Bots {
             .store
             .read(move |conn| {
                 Ok(bots::table
-                    .filter(bots::tenant_id.eq(t.as_str()))
+                    .filter(bots::tenant_id.eq(id::bind(t.as_str())))
                     .select(BotRow::as_select())
                     .load(conn)?)
             })

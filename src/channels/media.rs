@@ -15,6 +15,7 @@ use crate::clock::to_micros;
 use crate::error::{Error, Result};
 use crate::messages::attachments::{self, AttachmentRow};
 use crate::messages::inbound::MediaRef;
+use crate::store::id;
 use crate::store::schema::{attachments as table, messages};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -54,7 +55,7 @@ fn claim(
 ) -> Result<usize, StoreError> {
     Ok(diesel::update(
         table::table
-            .filter(table::id.eq(crate::store::id::bind(&row.id)))
+            .filter(table::id.eq(id::bind(&row.id)))
             .filter(table::next_attempt_at.le(now)),
     )
     .set(table::next_attempt_at.eq(lease))
@@ -143,18 +144,16 @@ impl Channels {
                 self.infra
                     .store
                     .write(move |conn| {
-                        diesel::update(
-                            table::table.filter(table::id.eq(crate::store::id::bind(&id))),
-                        )
-                        .set((
-                            table::state.eq("stored"),
-                            table::content_sealed.eq(Some(&sealed)),
-                            table::size.eq(Some(size)),
-                            table::mime_type.eq(mime.clone()),
-                            table::attempts.eq(attempts),
-                            table::last_error.eq(None::<String>),
-                        ))
-                        .execute(conn)?;
+                        diesel::update(table::table.filter(table::id.eq(id::bind(&id))))
+                            .set((
+                                table::state.eq("stored"),
+                                table::content_sealed.eq(Some(&sealed)),
+                                table::size.eq(Some(size)),
+                                table::mime_type.eq(mime.clone()),
+                                table::attempts.eq(attempts),
+                                table::last_error.eq(None::<String>),
+                            ))
+                            .execute(conn)?;
                         Ok(())
                     })
                     .await?;
@@ -181,7 +180,7 @@ impl Channels {
         self.infra
             .store
             .write(move |conn| {
-                diesel::update(table::table.filter(table::id.eq(crate::store::id::bind(&id))))
+                diesel::update(table::table.filter(table::id.eq(id::bind(&id))))
                     .set((
                         table::state.eq(if give_up { "failed" } else { "pending" }),
                         table::attempts.eq(attempts),
@@ -211,8 +210,8 @@ impl Channels {
             .store
             .read(move |conn| {
                 let contact: String = messages::table
-                    .filter(messages::tenant_id.eq(t.as_str()))
-                    .filter(messages::id.eq(crate::store::id::bind(&id)))
+                    .filter(messages::tenant_id.eq(id::bind(t.as_str())))
+                    .filter(messages::id.eq(id::bind(&id)))
                     .select(messages::contact_id)
                     .first(conn)?;
                 let base =

@@ -18,6 +18,7 @@ use crate::auth::{Actor, Permission};
 use crate::clock::{from_micros, to_micros};
 use crate::crypto::FieldBinding;
 use crate::error::{Error, Result};
+use crate::store::id;
 use crate::store::schema::channels;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -97,6 +98,7 @@ pub struct ChannelView {
 #[diesel(table_name = channels)]
 pub struct ChannelRow {
     pub id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub tenant_id: String,
     pub platform: String,
     pub name: String,
@@ -199,7 +201,7 @@ fn load(
         .filter(channels::id.eq(id.to_string()))
         .into_boxed();
     if let Some(t) = tenant {
-        query = query.filter(channels::tenant_id.eq(t.as_str().to_string()));
+        query = query.filter(channels::tenant_id.eq(id::bind(t.as_str())));
     }
     Ok(query
         .select(ChannelRow::as_select())
@@ -275,7 +277,7 @@ impl Channels {
             .store
             .write(move |conn| {
                 diesel::insert_into(channels::table)
-                    .values(&row)
+                    .values(row.clone())
                     .execute(conn)?;
                 audit::append(conn, at, event.clone())
             })
@@ -292,7 +294,7 @@ impl Channels {
             .store
             .read(move |conn| {
                 Ok(channels::table
-                    .filter(channels::tenant_id.eq(t.as_str().to_string()))
+                    .filter(channels::tenant_id.eq(id::bind(t.as_str())))
                     .order(channels::id.asc())
                     .select(ChannelRow::as_select())
                     .load(conn)?)
@@ -375,7 +377,7 @@ impl Channels {
             .store
             .write(move |conn| {
                 diesel::update(channels::table.filter(channels::id.eq(row.id.clone())))
-                    .set(&row)
+                    .set(row.clone())
                     .execute(conn)?;
                 audit::append(conn, at, event.clone())
             })
@@ -402,7 +404,7 @@ impl Channels {
                 let n = diesel::delete(
                     channels::table
                         .filter(channels::id.eq(id_owned.clone()))
-                        .filter(channels::tenant_id.eq(t.as_str().to_string())),
+                        .filter(channels::tenant_id.eq(id::bind(t.as_str()))),
                 )
                 .execute(conn)?;
                 if n > 0 {

@@ -13,6 +13,7 @@ use crate::auth::{Actor, Permission};
 use crate::channels::send::{MediaInput, SendRequest, TemplateInput};
 use crate::clock::{from_micros, to_micros};
 use crate::error::{Error, Result};
+use crate::store::id;
 use crate::store::schema::{broadcasts, consent_purposes, consents};
 use crate::tenants::TenantId;
 
@@ -114,7 +115,7 @@ impl Consent {
             .store
             .read(move |conn| {
                 Ok(consent_purposes::table
-                    .filter(consent_purposes::tenant_id.eq(&t))
+                    .filter(consent_purposes::tenant_id.eq(id::bind(&t)))
                     .filter(consent_purposes::id.eq(&p))
                     .select(consent_purposes::id)
                     .first::<String>(conn)
@@ -160,7 +161,7 @@ impl Consent {
                 diesel::insert_into(broadcasts::table)
                     .values((
                         broadcasts::id.eq(&stored.id),
-                        broadcasts::tenant_id.eq(&stored.tenant_id),
+                        broadcasts::tenant_id.eq(id::bind(&stored.tenant_id)),
                         broadcasts::purpose_id.eq(&stored.purpose_id),
                         broadcasts::state.eq(&stored.state),
                         broadcasts::targeted.eq(0),
@@ -251,7 +252,7 @@ impl Consent {
             .store
             .read(move |conn| {
                 Ok(consents::table
-                    .filter(consents::tenant_id.eq(&t))
+                    .filter(consents::tenant_id.eq(id::bind(&t)))
                     .filter(consents::purpose_id.eq(&p))
                     .select(consents::contact_id)
                     .load(conn)?)
@@ -341,8 +342,8 @@ impl Consent {
             .write(move |conn| {
                 diesel::update(
                     consents::table
-                        .filter(consents::tenant_id.eq(&t))
-                        .filter(consents::contact_id.eq(crate::store::id::bind(&c)))
+                        .filter(consents::tenant_id.eq(id::bind(&t)))
+                        .filter(consents::contact_id.eq(id::bind(&c)))
                         .filter(consents::purpose_id.eq(&p)),
                 )
                 .set(consents::last_used_at.eq(Some(now)))
@@ -366,7 +367,7 @@ impl Consent {
             .store
             .read(move |conn| {
                 Ok(broadcasts::table
-                    .filter(broadcasts::tenant_id.eq(&t))
+                    .filter(broadcasts::tenant_id.eq(id::bind(&t)))
                     .filter(broadcasts::id.eq(&id))
                     .select(BroadcastRow::as_select())
                     .first(conn)

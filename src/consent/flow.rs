@@ -9,6 +9,7 @@ use super::{ConsentState, ConsentView, Evidence, Intent, Source};
 use crate::auth::{Actor, Permission};
 use crate::channels::send::{Dispatch, SendReceipt, SendRequest, TemplateInput};
 use crate::error::{Error, Result};
+use crate::store::id;
 use crate::tenants::TenantId;
 
 /// The answer to a consent request.
@@ -275,8 +276,8 @@ impl Consent {
             .store
             .read(move |conn| {
                 Ok(consents::table
-                    .filter(consents::tenant_id.eq(&t))
-                    .filter(consents::contact_id.eq(crate::store::id::bind(&c)))
+                    .filter(consents::tenant_id.eq(id::bind(&t)))
+                    .filter(consents::contact_id.eq(id::bind(&c)))
                     .filter(consents::state.eq("requested"))
                     .filter(consents::expires_at.gt(now))
                     .order(consents::requested_at.desc())

@@ -5,6 +5,7 @@
 
 use crate::audit::{chain_hash, next_link, verify_chain, ChainReport, Chained, CHAIN_PAGE};
 use crate::clock::to_micros;
+use crate::store::id;
 use crate::store::schema::consent_ledger;
 use crate::store::{backend, DbConn, StoreError};
 use chrono::{DateTime, Utc};
@@ -14,6 +15,7 @@ use diesel::prelude::*;
 #[diesel(table_name = consent_ledger)]
 pub struct LedgerRow {
     pub seq: i64,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub tenant_id: String,
     pub consent_id: String,
     #[diesel(serialize_as = crate::store::id::BoundId)]
@@ -162,7 +164,7 @@ pub fn erase(
     use crate::store::schema::consents;
     diesel::update(
         consent_ledger::table
-            .filter(consent_ledger::tenant_id.eq(tenant))
+            .filter(consent_ledger::tenant_id.eq(id::bind(tenant)))
             .filter(consent_ledger::consent_id.eq_any(consent_ids))
             .filter(crate::store::backend::plan_with_actual_values()),
     )
@@ -174,7 +176,9 @@ pub fn erase(
     diesel::delete(
         consents::table
             .filter(consents::id.eq_any(consent_ids))
-            .filter(crate::store::backend::only_checked(consents::tenant_id).eq(tenant))
+            .filter(
+                crate::store::backend::only_checked_id(consents::tenant_id).eq(id::bind(tenant)),
+            )
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;

@@ -31,6 +31,7 @@ use crate::crypto::FieldBinding;
 use crate::error::{Error, Result};
 use crate::infra::Infra;
 use crate::messages::Messages;
+use crate::store::id;
 use crate::store::schema::{consent_purposes, consent_settings, consent_texts, consents};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -175,6 +176,7 @@ pub struct ConsentView {
 #[diesel(treat_none_as_null = true)]
 pub struct ConsentRow {
     pub id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub tenant_id: String,
     #[diesel(serialize_as = crate::store::id::BoundId)]
     pub contact_id: String,
@@ -253,8 +255,8 @@ pub fn confirmed(
     purpose: &str,
 ) -> Result<bool, StoreError> {
     let state: Option<String> = consents::table
-        .filter(consents::tenant_id.eq(tenant))
-        .filter(consents::contact_id.eq(crate::store::id::bind(contact)))
+        .filter(consents::tenant_id.eq(id::bind(tenant)))
+        .filter(consents::contact_id.eq(id::bind(contact)))
         .filter(consents::purpose_id.eq(purpose))
         .select(consents::state)
         .first(conn)
@@ -298,8 +300,8 @@ impl Consent {
                     return Ok(None);
                 }
                 let rows: Vec<ConsentRow> = consents::table
-                    .filter(consents::tenant_id.eq(t.as_str()))
-                    .filter(consents::contact_id.eq(crate::store::id::bind(&c)))
+                    .filter(consents::tenant_id.eq(id::bind(t.as_str())))
+                    .filter(consents::contact_id.eq(id::bind(&c)))
                     .order(consents::purpose_id.asc())
                     .select(ConsentRow::as_select())
                     .load(conn)?;

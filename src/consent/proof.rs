@@ -12,6 +12,7 @@ use crate::auth::{Actor, Permission};
 use crate::documents::{Block, Document};
 use crate::error::{Error, Result};
 use crate::i18n::Lang;
+use crate::store::id;
 use crate::store::schema::{consent_texts, tenants};
 use crate::tenants::TenantId;
 
@@ -64,7 +65,7 @@ impl Consent {
             .store
             .read(move |conn| {
                 let controller: String = tenants::table
-                    .filter(tenants::id.eq(&t))
+                    .filter(tenants::id.eq(id::bind(&t)))
                     .select(tenants::name)
                     .first(conn)?;
                 let texts: Vec<(String, i32, String, String, Vec<u8>, i64)> = consent_texts::table

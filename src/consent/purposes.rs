@@ -2,6 +2,7 @@
 //! a proof names the exact text a person saw).
 
 use super::*;
+use crate::store::id;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +54,7 @@ pub struct PurposeView {
 #[diesel(table_name = consent_texts)]
 pub(super) struct TextRow {
     pub(super) id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub(super) tenant_id: String,
     pub(super) purpose_id: String,
     pub(super) version: i32,
@@ -88,7 +90,7 @@ pub(super) fn load_texts(
     purpose: &str,
 ) -> Result<Vec<TextRow>, StoreError> {
     Ok(consent_texts::table
-        .filter(consent_texts::tenant_id.eq(tenant))
+        .filter(consent_texts::tenant_id.eq(id::bind(tenant)))
         .filter(consent_texts::purpose_id.eq(purpose))
         .order((consent_texts::version.desc(), consent_texts::language.asc()))
         .select(TextRow::as_select())
@@ -104,7 +106,7 @@ pub(super) fn purpose_exists(
     purpose: &str,
 ) -> Result<Option<PurposeRow>, StoreError> {
     Ok(consent_purposes::table
-        .filter(consent_purposes::tenant_id.eq(tenant))
+        .filter(consent_purposes::tenant_id.eq(id::bind(tenant)))
         .filter(consent_purposes::id.eq(purpose))
         .select((
             consent_purposes::name,
@@ -206,7 +208,7 @@ impl Consent {
                 diesel::insert_into(consent_purposes::table)
                     .values((
                         consent_purposes::id.eq(&pid),
-                        consent_purposes::tenant_id.eq(&t),
+                        consent_purposes::tenant_id.eq(id::bind(&t)),
                         consent_purposes::name.eq(&name),
                         consent_purposes::confirm_template.eq(template.clone()),
                         consent_purposes::widget.eq(widget.clone()),
@@ -215,7 +217,7 @@ impl Consent {
                     .execute(conn)?;
                 for row in &stored {
                     diesel::insert_into(consent_texts::table)
-                        .values(row)
+                        .values(row.clone())
                         .execute(conn)?;
                 }
                 audit::append(conn, now, event.clone())
@@ -252,7 +254,7 @@ impl Consent {
                 for mut row in validated.clone() {
                     row.version = latest.unwrap_or(0) + 1;
                     diesel::insert_into(consent_texts::table)
-                        .values(&row)
+                        .values(row)
                         .execute(conn)?;
                 }
                 audit::append(conn, now, event.clone())?;
@@ -302,7 +304,7 @@ impl Consent {
             .store
             .read(move |conn| {
                 Ok(consent_purposes::table
-                    .filter(consent_purposes::tenant_id.eq(&t))
+                    .filter(consent_purposes::tenant_id.eq(id::bind(&t)))
                     .order(consent_purposes::id.asc())
                     .select(consent_purposes::id)
                     .load(conn)?)

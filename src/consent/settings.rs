@@ -2,6 +2,7 @@
 //! purpose and the widget's style.
 
 use super::*;
+use crate::store::id;
 
 /// The sign-up widget's look; every field optional.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
@@ -84,7 +85,7 @@ impl Consent {
             .store
             .read(move |conn| {
                 Ok(consent_settings::table
-                    .filter(consent_settings::tenant_id.eq(&t))
+                    .filter(consent_settings::tenant_id.eq(id::bind(&t)))
                     .select((
                         consent_settings::opt_in_keywords,
                         consent_settings::confirm_keywords,
@@ -183,11 +184,13 @@ impl Consent {
                         return Err(Error::invalid("default_purpose_id", "no such purpose").into());
                     }
                 }
-                diesel::delete(consent_settings::table.filter(consent_settings::tenant_id.eq(&t)))
-                    .execute(conn)?;
+                diesel::delete(
+                    consent_settings::table.filter(consent_settings::tenant_id.eq(id::bind(&t))),
+                )
+                .execute(conn)?;
                 diesel::insert_into(consent_settings::table)
                     .values((
-                        consent_settings::tenant_id.eq(&t),
+                        consent_settings::tenant_id.eq(id::bind(&t)),
                         consent_settings::opt_in_keywords.eq(opt_in.clone()),
                         consent_settings::confirm_keywords.eq(confirm.clone()),
                         consent_settings::opt_out_keywords.eq(opt_out.clone()),

@@ -2,6 +2,7 @@
 //! step is a ledger entry in the same transaction.
 
 use super::*;
+use crate::store::id;
 
 impl Consent {
     /// Asks `contact` to consent to `purpose`: records the request (ledger), returns the text to
@@ -37,8 +38,8 @@ impl Consent {
                     StoreError::from(Error::internal(anyhow::anyhow!("purpose without text")))
                 })?;
                 let existing: Option<ConsentRow> = consents::table
-                    .filter(consents::tenant_id.eq(&t))
-                    .filter(consents::contact_id.eq(crate::store::id::bind(&c)))
+                    .filter(consents::tenant_id.eq(id::bind(&t)))
+                    .filter(consents::contact_id.eq(id::bind(&c)))
                     .filter(consents::purpose_id.eq(&p))
                     .select(ConsentRow::as_select())
                     .first(conn)
@@ -123,8 +124,8 @@ impl Consent {
             .store
             .write(move |conn| {
                 let mut query = consents::table
-                    .filter(consents::tenant_id.eq(&t))
-                    .filter(consents::contact_id.eq(crate::store::id::bind(&c)))
+                    .filter(consents::tenant_id.eq(id::bind(&t)))
+                    .filter(consents::contact_id.eq(id::bind(&c)))
                     .filter(consents::state.eq_any(from))
                     .into_boxed();
                 if let Some(p) = &p {
@@ -249,8 +250,8 @@ impl Consent {
             .store
             .read(move |conn| {
                 Ok(consents::table
-                    .filter(consents::tenant_id.eq(&t))
-                    .filter(consents::contact_id.eq(crate::store::id::bind(&c)))
+                    .filter(consents::tenant_id.eq(id::bind(&t)))
+                    .filter(consents::contact_id.eq(id::bind(&c)))
                     .filter(consents::state.eq("requested"))
                     .filter(consents::expires_at.le(now))
                     .select(consents::purpose_id)

@@ -19,6 +19,7 @@ use super::{Evidence, Source};
 use crate::address::{Address, ChannelName};
 use crate::auth::Actor;
 use crate::error::{Error, Result};
+use crate::store::id;
 use crate::tenants::TenantId;
 
 /// How long a form may be open before it is submitted.
@@ -162,7 +163,7 @@ impl Consent {
                     .filter(audit_log::object_type.eq("contact"))
                     .filter(audit_log::object_id.eq(&c))
                     .filter(audit_log::at.gt(since))
-                    .filter(audit_log::tenant_id.eq(t.as_str()))
+                    .filter(audit_log::tenant_id.eq(id::bind(t.as_str())))
                     .filter(audit_log::action.eq("consent.request"))
                     .filter(audit_log::detail.like(source))
                     .count()

@@ -12,6 +12,7 @@ use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
 use crate::crypto::keyring::KeyOwner;
 use crate::error::{Error, Result};
+use crate::store::id;
 use crate::store::schema::{contact_keys, contacts};
 use crate::tenants::TenantId;
 
@@ -27,8 +28,8 @@ pub(crate) fn tombstone(
     rand::rngs::OsRng.fill_bytes(&mut index);
     let found = diesel::update(
         contacts::table
-            .filter(contacts::tenant_id.eq(tenant))
-            .filter(contacts::id.eq(crate::store::id::bind(contact))),
+            .filter(contacts::tenant_id.eq(id::bind(tenant)))
+            .filter(contacts::id.eq(id::bind(contact))),
     )
     .set((
         contacts::address_index.eq(index),
@@ -39,11 +40,8 @@ pub(crate) fn tombstone(
     ))
     .execute(conn)?;
     if found > 0 {
-        diesel::delete(
-            contact_keys::table
-                .filter(contact_keys::contact_id.eq(crate::store::id::bind(contact))),
-        )
-        .execute(conn)?;
+        diesel::delete(contact_keys::table.filter(contact_keys::contact_id.eq(id::bind(contact))))
+            .execute(conn)?;
     }
     Ok(found)
 }

@@ -16,6 +16,7 @@ use crate::audit::AuditEvent;
 use crate::auth::{Actor, Permission};
 use crate::crypto::keyring::OwnerKeys;
 use crate::error::{Error, Result};
+use crate::store::id;
 use crate::tenants::TenantId;
 
 /// Most people a search lists; more means the clue is too vague (a common name).
@@ -116,7 +117,7 @@ impl Contacts {
                     Clue::Words(words) => words,
                 };
                 let mut platforms: Vec<String> = ch::table
-                    .filter(ch::tenant_id.eq(t.as_str()))
+                    .filter(ch::tenant_id.eq(id::bind(t.as_str())))
                     .select(ch::platform)
                     .distinct()
                     .load(conn)?;
@@ -132,14 +133,14 @@ impl Contacts {
                 let by_address = c::address_index.eq_any(addresses);
                 let rows = match name {
                     Some(name) => c::table
-                        .filter(c::tenant_id.eq(t.as_str()))
+                        .filter(c::tenant_id.eq(id::bind(t.as_str())))
                         .filter(by_address.or(c::name_index.eq(name)))
                         .order(c::last_message_at.desc())
                         .limit(MAX_FOUND)
                         .select(ContactRow::as_select())
                         .load(conn)?,
                     None => c::table
-                        .filter(c::tenant_id.eq(t.as_str()))
+                        .filter(c::tenant_id.eq(id::bind(t.as_str())))
                         .filter(by_address)
                         .order(c::last_message_at.desc())
                         .limit(MAX_FOUND)
@@ -205,7 +206,7 @@ impl Contacts {
                 .write(move |conn| {
                     use crate::store::schema::contacts as c;
                     for (id, index) in &indexed {
-                        diesel::update(c::table.filter(c::id.eq(crate::store::id::bind(id))))
+                        diesel::update(c::table.filter(c::id.eq(id::bind(id))))
                             .set(c::name_index.eq(index))
                             .execute(conn)?;
                     }

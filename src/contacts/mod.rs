@@ -20,6 +20,7 @@ use crate::crypto::FieldBinding;
 use crate::crypto::KeyRing;
 use crate::error::Result;
 use crate::infra::Infra;
+use crate::store::id;
 use crate::store::schema::{contact_keys, contacts};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -55,6 +56,7 @@ pub struct ContactRow {
     /// Stored as its 16 bytes (`store::id`, migration 29): a row is inserted by value.
     #[diesel(serialize_as = crate::store::id::BoundId)]
     pub id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub tenant_id: String,
     pub channel: String,
     pub address_index: Vec<u8>,
@@ -76,6 +78,7 @@ pub struct ContactKeyRow {
     /// Stored as its 16 bytes, like the contact's own id.
     #[diesel(serialize_as = crate::store::id::BoundId)]
     pub contact_id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub tenant_id: String,
     pub wrapped_key: Vec<u8>,
     pub created_at: i64,
@@ -106,13 +109,13 @@ pub fn find_by_address_indexes(
              CROSS JOIN LATERAL (SELECT * FROM contacts WHERE address_index = wanted.ix \
                AND channel = $2 AND tenant_id = $1 LIMIT 1) AS found",
         )
-        .bind::<Text, _>(tenant.as_str())
+        .bind::<crate::store::id::Id, _>(id::bind(tenant.as_str()))
         .bind::<Text, _>(channel)
         .bind::<Array<Binary>, _>(indexes)
         .load(c)?);
     }
     let of_channel = contacts::table
-        .filter(contacts::tenant_id.eq(tenant.as_str()))
+        .filter(contacts::tenant_id.eq(id::bind(tenant.as_str())))
         .filter(contacts::channel.eq(channel))
         .select(ContactRow::as_select());
     Ok(match indexes.as_slice() {
@@ -139,8 +142,8 @@ pub fn address_indexes_of(
     ids: Vec<String>,
 ) -> Result<HashMap<String, Vec<u8>>, StoreError> {
     let query = contacts::table
-        .filter(contacts::id.eq_any(crate::store::id::bind_all(&ids)))
-        .filter(crate::store::backend::only_checked(contacts::tenant_id).eq(tenant))
+        .filter(contacts::id.eq_any(id::bind_all(&ids)))
+        .filter(crate::store::backend::only_checked_id(contacts::tenant_id).eq(id::bind(tenant)))
         .select((contacts::id, contacts::address_index))
         .order(contacts::id);
     let rows: Vec<(String, Vec<u8>)> = match conn {
@@ -157,7 +160,7 @@ pub fn exists_with_address(
     address_index: &[u8],
 ) -> Result<bool, StoreError> {
     let found: Option<String> = contacts::table
-        .filter(contacts::tenant_id.eq(tenant))
+        .filter(contacts::tenant_id.eq(id::bind(tenant)))
         .filter(contacts::channel.eq(channel))
         .filter(contacts::address_index.eq(address_index))
         .filter(crate::store::backend::plan_with_actual_values())
@@ -173,8 +176,8 @@ pub fn find(
     id: &str,
 ) -> Result<Option<ContactRow>, StoreError> {
     Ok(contacts::table
-        .filter(contacts::tenant_id.eq(tenant.as_str()))
-        .filter(contacts::id.eq(crate::store::id::bind(id)))
+        .filter(contacts::tenant_id.eq(id::bind(tenant.as_str())))
+        .filter(contacts::id.eq(id::bind(id)))
         .select(ContactRow::as_select())
         .first(conn)
         .optional()?)
@@ -188,10 +191,10 @@ pub fn page(
     limit: i64,
 ) -> Result<Vec<ContactRow>, StoreError> {
     let mut query = contacts::table
-        .filter(contacts::tenant_id.eq(tenant.as_str()))
+        .filter(contacts::tenant_id.eq(id::bind(tenant.as_str())))
         .into_boxed();
     if let Some(after) = after {
-        query = query.filter(contacts::id.gt(crate::store::id::bind(after)));
+        query = query.filter(contacts::id.gt(id::bind(after)));
     }
     Ok(query
         .order(contacts::id.asc())
@@ -206,7 +209,7 @@ pub fn wrapped_keys(
     ids: Vec<String>,
 ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
     Ok(contact_keys::table
-        .filter(contact_keys::contact_id.eq_any(crate::store::id::bind_all(&ids)))
+        .filter(contact_keys::contact_id.eq_any(id::bind_all(&ids)))
         .select((contact_keys::contact_id, contact_keys::wrapped_key))
         .load(conn)?)
 }
@@ -233,7 +236,7 @@ pub fn change_address(
     address_index: &[u8],
     address_sealed: &[u8],
 ) -> Result<(), StoreError> {
-    diesel::update(contacts::table.filter(contacts::id.eq(crate::store::id::bind(id))))
+    diesel::update(contacts::table.filter(contacts::id.eq(id::bind(id))))
         .set((
             contacts::address_index.eq(address_index),
             contacts::address_sealed.eq(address_sealed),
@@ -246,7 +249,7 @@ pub fn change_address(
 pub fn touch_last_message(conn: &mut DbConn, id: &str, at: i64) -> Result<(), StoreError> {
     diesel::update(
         contacts::table
-            .filter(contacts::id.eq(crate::store::id::bind(id)))
+            .filter(contacts::id.eq(id::bind(id)))
             .filter(contacts::last_message_at.lt(at)),
     )
     .set(contacts::last_message_at.eq(at))
@@ -262,8 +265,8 @@ pub fn handed_over_at(
     contact_id: &str,
 ) -> Result<Option<i64>, StoreError> {
     Ok(contacts::table
-        .filter(contacts::tenant_id.eq(tenant))
-        .filter(contacts::id.eq(crate::store::id::bind(contact_id)))
+        .filter(contacts::tenant_id.eq(id::bind(tenant)))
+        .filter(contacts::id.eq(id::bind(contact_id)))
         .select(contacts::handed_over_at)
         .first::<Option<i64>>(conn)
         .optional()?
@@ -411,15 +414,15 @@ pub(crate) fn keys_of(
 pub fn delete(conn: &mut DbConn, tenant: &str, ids: &[String]) -> Result<(), StoreError> {
     diesel::delete(
         contact_keys::table
-            .filter(contact_keys::tenant_id.eq(tenant))
-            .filter(contact_keys::contact_id.eq_any(crate::store::id::bind_all(ids)))
+            .filter(contact_keys::tenant_id.eq(id::bind(tenant)))
+            .filter(contact_keys::contact_id.eq_any(id::bind_all(ids)))
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;
     diesel::delete(
         contacts::table
-            .filter(contacts::tenant_id.eq(tenant))
-            .filter(contacts::id.eq_any(crate::store::id::bind_all(ids)))
+            .filter(contacts::tenant_id.eq(id::bind(tenant)))
+            .filter(contacts::id.eq_any(id::bind_all(ids)))
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;

@@ -6,6 +6,7 @@ use crate::audit::AuditEvent;
 use crate::auth::{Actor, Permission};
 use crate::error::{Error, Result};
 use crate::page::{Page, PageRequest};
+use crate::store::id;
 use crate::tenants::TenantId;
 
 impl Contacts {
@@ -129,8 +130,8 @@ impl Contacts {
                 use crate::store::schema::contacts as c;
                 use diesel::prelude::*;
                 let rows: Vec<super::ContactRow> = c::table
-                    .filter(c::tenant_id.eq(t.as_str()))
-                    .filter(c::id.eq_any(crate::store::id::bind_all(&ids)))
+                    .filter(c::tenant_id.eq(id::bind(t.as_str())))
+                    .filter(c::id.eq_any(id::bind_all(&ids)))
                     .select(super::ContactRow::as_select())
                     .load(conn)?;
                 let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();

@@ -16,6 +16,7 @@ use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
 use crate::clock::to_micros;
 use crate::error::{Error, Result};
+use crate::store::id;
 use crate::store::schema::contacts;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -75,8 +76,8 @@ pub fn refuse_if_restricted(
     contact: &str,
 ) -> Result<Result<()>, StoreError> {
     let restricted: Option<Option<i64>> = contacts::table
-        .filter(contacts::tenant_id.eq(tenant))
-        .filter(contacts::id.eq(crate::store::id::bind(contact)))
+        .filter(contacts::tenant_id.eq(id::bind(tenant)))
+        .filter(contacts::id.eq(id::bind(contact)))
         .select(contacts::restricted_at)
         .first(conn)
         .optional()?;
@@ -115,8 +116,8 @@ impl Contacts {
         self.update(tenant, id, event, move |conn, t, cid| {
             Ok(diesel::update(
                 contacts::table
-                    .filter(contacts::tenant_id.eq(t))
-                    .filter(contacts::id.eq(crate::store::id::bind(cid))),
+                    .filter(contacts::tenant_id.eq(id::bind(t)))
+                    .filter(contacts::id.eq(id::bind(cid))),
             )
             .set((
                 contacts::restricted_at.eq(Some(to_micros(now))),
@@ -138,8 +139,8 @@ impl Contacts {
         self.update(tenant, id, event, |conn, t, cid| {
             Ok(diesel::update(
                 contacts::table
-                    .filter(contacts::tenant_id.eq(t))
-                    .filter(contacts::id.eq(crate::store::id::bind(cid))),
+                    .filter(contacts::tenant_id.eq(id::bind(t)))
+                    .filter(contacts::id.eq(id::bind(cid))),
             )
             .set((
                 contacts::restricted_at.eq(None::<i64>),
@@ -173,8 +174,8 @@ impl Contacts {
         self.update(tenant, id, event, move |conn, t, cid| {
             Ok(diesel::update(
                 contacts::table
-                    .filter(contacts::tenant_id.eq(t))
-                    .filter(contacts::id.eq(crate::store::id::bind(cid))),
+                    .filter(contacts::tenant_id.eq(id::bind(t)))
+                    .filter(contacts::id.eq(id::bind(cid))),
             )
             .set(contacts::closed_at.eq(ended_at.map(to_micros)))
             .execute(conn)?)

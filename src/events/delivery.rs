@@ -2,6 +2,7 @@
 //! to `MAX_ATTEMPTS`, personal data withheld from a restricted contact, every attempt audited.
 
 use super::*;
+use crate::store::id;
 
 pub(super) const LEASE: Duration = Duration::minutes(2);
 
@@ -54,8 +55,8 @@ impl Restricted {
         let mut found = Self::default();
         if !contact_ids.is_empty() {
             found.contacts = contacts::table
-                .filter(contacts::tenant_id.eq(tenant))
-                .filter(contacts::id.eq_any(crate::store::id::bind_all(&contact_ids)))
+                .filter(contacts::tenant_id.eq(id::bind(tenant)))
+                .filter(contacts::id.eq_any(id::bind_all(&contact_ids)))
                 .filter(contacts::restricted_at.is_not_null())
                 .select(contacts::id)
                 .load::<String>(conn)?
@@ -65,8 +66,11 @@ impl Restricted {
         if !message_ids.is_empty() {
             found.messages = messages::table
                 .inner_join(contacts::table.on(contacts::id.eq(messages::contact_id)))
-                .filter(messages::id.eq_any(crate::store::id::bind_all(&message_ids)))
-                .filter(crate::store::backend::only_checked(messages::tenant_id).eq(tenant))
+                .filter(messages::id.eq_any(id::bind_all(&message_ids)))
+                .filter(
+                    crate::store::backend::only_checked_id(messages::tenant_id)
+                        .eq(id::bind(tenant)),
+                )
                 .filter(contacts::restricted_at.is_not_null())
                 .select(messages::id)
                 .load::<String>(conn)?
@@ -127,7 +131,7 @@ pub(super) fn claim_delivery(
 ) -> Result<usize, StoreError> {
     Ok(diesel::update(
         event_deliveries::table
-            .filter(event_deliveries::id.eq(crate::store::id::bind(&row.id)))
+            .filter(event_deliveries::id.eq(id::bind(&row.id)))
             .filter(event_deliveries::next_attempt_at.le(now)),
     )
     .set(event_deliveries::next_attempt_at.eq(lease))
@@ -322,8 +326,7 @@ impl Events {
         self.infra
             .store
             .write(move |conn| {
-                let target = event_deliveries::table
-                    .filter(event_deliveries::id.eq(crate::store::id::bind(&id)));
+                let target = event_deliveries::table.filter(event_deliveries::id.eq(id::bind(&id)));
                 match &outcome {
                     Ok(status) => {
                         diesel::update(target)

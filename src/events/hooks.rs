@@ -2,6 +2,7 @@
 //! on the allow-list) and signed with a secret of its own.
 
 use super::*;
+use crate::store::id;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -152,7 +153,7 @@ impl Events {
             .read(move |conn| {
                 // A bot's hook is the bot's: listed, and removed, with it (`…/bots`).
                 Ok(event_hooks::table
-                    .filter(event_hooks::tenant_id.eq(t.as_str()))
+                    .filter(event_hooks::tenant_id.eq(id::bind(t.as_str())))
                     .filter(event_hooks::channel_id.is_null())
                     .order(event_hooks::id.asc())
                     .select(HookRow::as_select())
@@ -191,7 +192,7 @@ impl Events {
                 diesel::delete(
                     event_deliveries::table
                         .filter(event_deliveries::hook_id.eq(&id_owned))
-                        .filter(event_deliveries::tenant_id.eq(t.as_str())),
+                        .filter(event_deliveries::tenant_id.eq(id::bind(t.as_str()))),
                 )
                 .execute(conn)?;
                 if HookRow::find(conn, t.as_str(), &id_owned)?
@@ -205,7 +206,7 @@ impl Events {
                 let n = diesel::delete(
                     event_hooks::table
                         .filter(event_hooks::id.eq(&id_owned))
-                        .filter(event_hooks::tenant_id.eq(t.as_str())),
+                        .filter(event_hooks::tenant_id.eq(id::bind(t.as_str()))),
                 )
                 .execute(conn)?;
                 if n > 0 {

@@ -26,6 +26,7 @@ use crate::egress::{Purpose, Refusal};
 use crate::error::{Error, Result};
 use crate::infra::Infra;
 use crate::page::{Page, PageRequest};
+use crate::store::id;
 use crate::store::schema::{event_deliveries, event_hooks};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -96,6 +97,7 @@ pub struct DeliveryView {
 #[diesel(table_name = event_hooks)]
 pub(crate) struct HookRow {
     pub(crate) id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     tenant_id: String,
     url_sealed: Vec<u8>,
     secret_sealed: Vec<u8>,
@@ -140,7 +142,7 @@ impl HookRow {
 
     pub(crate) fn insert(&self, conn: &mut DbConn) -> Result<(), StoreError> {
         diesel::insert_into(event_hooks::table)
-            .values(self)
+            .values(self.clone())
             .execute(conn)?;
         Ok(())
     }
@@ -159,7 +161,7 @@ impl HookRow {
         id: &str,
     ) -> Result<Option<Self>, StoreError> {
         Ok(event_hooks::table
-            .filter(event_hooks::tenant_id.eq(tenant))
+            .filter(event_hooks::tenant_id.eq(id::bind(tenant)))
             .filter(event_hooks::id.eq(id))
             .select(Self::as_select())
             .first(conn)
@@ -191,6 +193,7 @@ struct DeliveryRow {
     /// Stored as its 16 bytes (`store::id`): a row is inserted by value.
     #[diesel(serialize_as = crate::store::id::BoundId)]
     id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     tenant_id: String,
     hook_id: String,
     event: String,
@@ -233,7 +236,7 @@ pub fn enqueue(
         return Ok(0);
     }
     let hooks: Vec<(String, String, Option<String>)> = event_hooks::table
-        .filter(event_hooks::tenant_id.eq(tenant))
+        .filter(event_hooks::tenant_id.eq(id::bind(tenant)))
         .filter(event_hooks::enabled.eq(true))
         .select((
             event_hooks::id,
@@ -303,8 +306,11 @@ pub fn delete_deliveries(
 ) -> Result<(), StoreError> {
     diesel::delete(
         event_deliveries::table
-            .filter(event_deliveries::id.eq_any(crate::store::id::bind_all(ids)))
-            .filter(crate::store::backend::only_checked(event_deliveries::tenant_id).eq(tenant))
+            .filter(event_deliveries::id.eq_any(id::bind_all(ids)))
+            .filter(
+                crate::store::backend::only_checked_id(event_deliveries::tenant_id)
+                    .eq(id::bind(tenant)),
+            )
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;
@@ -365,7 +371,7 @@ impl Events {
             .read(move |conn| {
                 let exists: Option<String> = event_hooks::table
                     .filter(event_hooks::id.eq(&h))
-                    .filter(event_hooks::tenant_id.eq(t.as_str()))
+                    .filter(event_hooks::tenant_id.eq(id::bind(t.as_str())))
                     .select(event_hooks::id)
                     .first(conn)
                     .optional()?;
@@ -376,7 +382,7 @@ impl Events {
                     .filter(event_deliveries::hook_id.eq(&h))
                     .into_boxed();
                 if let Some(before) = &before {
-                    query = query.filter(event_deliveries::id.lt(crate::store::id::bind(before)));
+                    query = query.filter(event_deliveries::id.lt(id::bind(before)));
                 }
                 Ok(Some(
                     query
@@ -448,7 +454,12 @@ mod tests {
             .chain([serde_json::json!({"message": {"contact_id": "00000000-0000-7000-a000-000000000001"}})])
             .collect();
         crate::store::plans::assert_reads_only_named_rows(&mut conn, 2, |conn| {
-            delivery::Restricted::find(conn, "tenant", payloads.iter()).unwrap();
+            delivery::Restricted::find(
+                conn,
+                "00000000-0000-7000-b000-000000000001",
+                payloads.iter(),
+            )
+            .unwrap();
         });
     }
 }

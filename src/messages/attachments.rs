@@ -13,6 +13,7 @@ use crate::crypto::keyring::OwnerKeys;
 use crate::crypto::FieldBinding;
 use crate::error::{Error, Result};
 use crate::messages::inbound::MediaRef;
+use crate::store::id;
 use crate::store::schema::attachments;
 use crate::store::{DbConn, StoreError};
 
@@ -33,6 +34,7 @@ pub struct AttachmentRow {
     /// Stored as its 16 bytes, as its message's (`store::id`): a row is inserted by value.
     #[diesel(serialize_as = crate::store::id::BoundId)]
     pub id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub tenant_id: String,
     #[diesel(serialize_as = crate::store::id::BoundId)]
     pub message_id: String,
@@ -136,8 +138,8 @@ type AttachmentSummary = (
 /// The attachments of a message, without their content; [`filename`] opens each one's name.
 pub fn list(conn: &mut DbConn, tenant: &str, message_id: &str) -> Result<Vec<Listed>, StoreError> {
     let rows: Vec<AttachmentSummary> = attachments::table
-        .filter(attachments::tenant_id.eq(tenant))
-        .filter(attachments::message_id.eq(crate::store::id::bind(message_id)))
+        .filter(attachments::tenant_id.eq(id::bind(tenant)))
+        .filter(attachments::message_id.eq(id::bind(message_id)))
         .order(attachments::n.asc())
         .select((
             attachments::id,
@@ -193,8 +195,8 @@ pub fn find(
     n: i32,
 ) -> Result<Option<AttachmentRow>, StoreError> {
     Ok(attachments::table
-        .filter(attachments::tenant_id.eq(tenant))
-        .filter(attachments::message_id.eq(crate::store::id::bind(message_id)))
+        .filter(attachments::tenant_id.eq(id::bind(tenant)))
+        .filter(attachments::message_id.eq(id::bind(message_id)))
         .filter(attachments::n.eq(n))
         .select(AttachmentRow::as_select())
         .first(conn)
@@ -209,8 +211,10 @@ pub fn delete(conn: &mut DbConn, tenant: &str, ids: &[String]) -> Result<(), Sto
     }
     diesel::delete(
         attachments::table
-            .filter(attachments::id.eq_any(crate::store::id::bind_all(ids)))
-            .filter(crate::store::backend::only_checked(attachments::tenant_id).eq(tenant))
+            .filter(attachments::id.eq_any(id::bind_all(ids)))
+            .filter(
+                crate::store::backend::only_checked_id(attachments::tenant_id).eq(id::bind(tenant)),
+            )
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;
@@ -225,8 +229,8 @@ pub(crate) fn delete_of_messages(
 ) -> Result<(), StoreError> {
     diesel::delete(
         attachments::table
-            .filter(attachments::tenant_id.eq(tenant))
-            .filter(attachments::message_id.eq_any(crate::store::id::bind_all(message_ids)))
+            .filter(attachments::tenant_id.eq(id::bind(tenant)))
+            .filter(attachments::message_id.eq_any(id::bind_all(message_ids)))
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;

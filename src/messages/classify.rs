@@ -13,6 +13,7 @@ use super::Messages;
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Actor, Permission};
 use crate::error::{Error, Result};
+use crate::store::id;
 use crate::store::schema::messages;
 use crate::store::StoreError;
 use crate::tenants::TenantId;
@@ -89,11 +90,11 @@ impl Messages {
                     return Err(StoreError::from(Error::NotFound));
                 }
                 let of_contact = messages::table
-                    .filter(messages::tenant_id.eq(&t))
-                    .filter(messages::contact_id.eq(crate::store::id::bind(&c)));
+                    .filter(messages::tenant_id.eq(id::bind(&t)))
+                    .filter(messages::contact_id.eq(id::bind(&c)));
                 if let Some(ids) = &ids {
                     let known: Vec<String> = of_contact
-                        .filter(messages::id.eq_any(crate::store::id::bind_all(ids)))
+                        .filter(messages::id.eq_any(id::bind_all(ids)))
                         .select(messages::id)
                         .load(conn)?;
                     if let Some((i, _)) = ids.iter().enumerate().find(|(_, id)| !known.contains(id))
@@ -107,17 +108,17 @@ impl Messages {
                 let changed = match &ids {
                     Some(ids) => diesel::update(
                         messages::table
-                            .filter(messages::tenant_id.eq(&t))
-                            .filter(messages::contact_id.eq(crate::store::id::bind(&c)))
-                            .filter(messages::id.eq_any(crate::store::id::bind_all(ids)))
+                            .filter(messages::tenant_id.eq(id::bind(&t)))
+                            .filter(messages::contact_id.eq(id::bind(&c)))
+                            .filter(messages::id.eq_any(id::bind_all(ids)))
                             .filter(messages::business_letter.ne(letters)),
                     )
                     .set(messages::business_letter.eq(letters))
                     .execute(conn)?,
                     None => diesel::update(
                         messages::table
-                            .filter(messages::tenant_id.eq(&t))
-                            .filter(messages::contact_id.eq(crate::store::id::bind(&c)))
+                            .filter(messages::tenant_id.eq(id::bind(&t)))
+                            .filter(messages::contact_id.eq(id::bind(&c)))
                             .filter(messages::business_letter.ne(letters)),
                     )
                     .set(messages::business_letter.eq(letters))

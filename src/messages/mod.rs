@@ -15,6 +15,7 @@ use diesel::prelude::*;
 use crate::crypto::FieldBinding;
 use crate::infra::Infra;
 use crate::periods::PeriodKeys;
+use crate::store::id;
 use crate::store::schema::messages;
 use crate::store::{DbConn, StoreError};
 
@@ -71,6 +72,7 @@ pub struct MessageRow {
     /// Stored as its 16 bytes (`store::id`): a row is inserted by value.
     #[diesel(serialize_as = crate::store::id::BoundId)]
     pub id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub tenant_id: String,
     #[diesel(serialize_as = crate::store::id::BoundId)]
     pub contact_id: String,
@@ -119,7 +121,7 @@ pub fn find_by_external_indexes(
         // delivery, 3.4 ms each at 20 000 messages, growing) and still as a plain join from the
         // array (24 ms: a hash of the tenant's messages); probed, 1.2 ms.
         DbConn::Postgres(c) => {
-            use diesel::sql_types::{Array, Binary, Text};
+            use diesel::sql_types::{Array, Binary};
             Ok(crate::store::backend::kept_prepared(
                 diesel::sql_query(
                     "SELECT found.external_index, found.id, found.contact_id \
@@ -128,7 +130,7 @@ pub fn find_by_external_indexes(
                        FROM messages m \
                        WHERE m.external_index = wanted.ix AND m.tenant_id = $1 LIMIT 1) AS found",
                 )
-                .bind::<Text, _>(tenant)
+                .bind::<crate::store::id::Id, _>(id::bind(tenant))
                 .bind::<Array<Binary>, _>(indexes),
             )
             .load::<ExternalRow>(c)?
@@ -138,7 +140,7 @@ pub fn find_by_external_indexes(
         }
         // SQLite parses an `IN (…)` list anew each time (microseconds).
         DbConn::Sqlite(_) => Ok(messages::table
-            .filter(messages::tenant_id.eq(tenant))
+            .filter(messages::tenant_id.eq(id::bind(tenant)))
             .filter(messages::external_index.eq_any(indexes))
             .filter(crate::store::backend::plan_with_actual_values())
             .select((messages::external_index, messages::id, messages::contact_id))
@@ -191,13 +193,13 @@ fn insert_many_postgres(
            occurred_at, received_at, external_index, external_id_sealed, body_sealed, raw_sealed, \
            channel_id, delivery_status, delivery_status_at, idempotency_index, period_key_id, \
            content_deleted_at, business_letter, sent_by_bot) \
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], \
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], \
            $6::text[], $7::bigint[], $8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[], \
            $12::bytea[], $13::text[], $14::text[], $15::bigint[], $16::bytea[], $17::text[], \
            $18::bigint[], $19::boolean[], $20::text[])",
     )
     .bind::<Array<Id>, _>(column(rows, |r| id::bind(&r.id)))
-    .bind::<Array<Text>, _>(text(|r| &r.tenant_id))
+    .bind::<Array<Id>, _>(column(rows, |r| id::bind(&r.tenant_id)))
     .bind::<Array<Id>, _>(column(rows, |r| id::bind(&r.contact_id)))
     .bind::<Array<Text>, _>(text(|r| &r.channel))
     .bind::<Array<Text>, _>(text(|r| &r.direction))
@@ -231,8 +233,10 @@ pub fn delete_content(
 ) -> Result<(), StoreError> {
     diesel::update(
         messages::table
-            .filter(messages::id.eq_any(crate::store::id::bind_all(ids)))
-            .filter(crate::store::backend::only_checked(messages::tenant_id).eq(tenant))
+            .filter(messages::id.eq_any(id::bind_all(ids)))
+            .filter(
+                crate::store::backend::only_checked_id(messages::tenant_id).eq(id::bind(tenant)),
+            )
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .set((
@@ -257,8 +261,10 @@ pub fn delete_with_dependants(
     status::delete_of_messages(conn, tenant, ids)?;
     diesel::delete(
         messages::table
-            .filter(messages::id.eq_any(crate::store::id::bind_all(ids)))
-            .filter(crate::store::backend::only_checked(messages::tenant_id).eq(tenant))
+            .filter(messages::id.eq_any(id::bind_all(ids)))
+            .filter(
+                crate::store::backend::only_checked_id(messages::tenant_id).eq(id::bind(tenant)),
+            )
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;

@@ -18,6 +18,7 @@ use crate::crypto::keyring::OwnerKeys;
 use crate::error::{Error, Result};
 use crate::page::{Page, PageRequest};
 use crate::periods::{self as keys, PeriodState};
+use crate::store::id;
 use crate::store::schema::messages;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -181,8 +182,8 @@ fn load_message(
     id: &str,
 ) -> Result<Option<MessageRow>, StoreError> {
     let mut row = messages::table
-        .filter(messages::tenant_id.eq(tenant.as_str()))
-        .filter(messages::id.eq(crate::store::id::bind(id)))
+        .filter(messages::tenant_id.eq(id::bind(tenant.as_str())))
+        .filter(messages::id.eq(id::bind(id)))
         .select(MessageRow::as_select())
         .first(conn)
         .optional()?;
@@ -200,14 +201,14 @@ fn contact_page(
     limit: i64,
 ) -> Result<Vec<MessageRow>, StoreError> {
     let mut query = messages::table
-        .filter(messages::tenant_id.eq(tenant.as_str()))
-        .filter(messages::contact_id.eq(crate::store::id::bind(contact_id)))
+        .filter(messages::tenant_id.eq(id::bind(tenant.as_str())))
+        .filter(messages::contact_id.eq(id::bind(contact_id)))
         .into_boxed();
     if let Some((at, id)) = after {
         query = query.filter(
             messages::occurred_at.gt(at).or(messages::occurred_at
                 .eq(at)
-                .and(messages::id.gt(crate::store::id::bind(&id)))),
+                .and(messages::id.gt(id::bind(&id)))),
         );
     }
     let mut rows = query
@@ -338,7 +339,7 @@ impl Messages {
                     return Ok(Err(Error::NotFound));
                 };
                 let contact: String = messages::table
-                    .filter(messages::id.eq(crate::store::id::bind(&id)))
+                    .filter(messages::id.eq(id::bind(&id)))
                     .select(messages::contact_id)
                     .first(conn)?;
                 if let Err(e) = refuse_if_restricted(conn, t.as_str(), &contact)? {

@@ -45,6 +45,7 @@ pub struct StatusRow {
     /// Stored as its 16 bytes (`store::id`): a row is inserted by value.
     #[diesel(serialize_as = crate::store::id::BoundId)]
     pub id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub tenant_id: String,
     pub channel: String,
     pub external_index: Vec<u8>,
@@ -256,12 +257,12 @@ fn insert_many(conn: &mut DbConn, rows: &[StatusRow]) -> Result<(), StoreError> 
                 "INSERT INTO message_statuses (id, tenant_id, channel, external_index, \
                    message_id, status, occurred_at, received_at, errors_sealed, raw_sealed, \
                    period_key_id) \
-                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[], \
+                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[], \
                    $5::uuid[], $6::text[], $7::bigint[], $8::bigint[], $9::bytea[], \
                    $10::bytea[], $11::text[])",
             )
             .bind::<Array<crate::store::id::Id>, _>(column(rows, |r| id::bind(&r.id)))
-            .bind::<Array<Text>, _>(column(rows, |r| r.tenant_id.as_str()))
+            .bind::<Array<crate::store::id::Id>, _>(column(rows, |r| id::bind(&r.tenant_id)))
             .bind::<Array<Text>, _>(column(rows, |r| r.channel.as_str()))
             .bind::<Array<Binary>, _>(column(rows, |r| r.external_index.as_slice()))
             .bind::<Array<Nullable<crate::store::id::Id>>, _>(column(rows, |r| {
@@ -300,7 +301,7 @@ pub fn attach_pending(
     let pending: Vec<Pending> = match conn {
         DbConn::Sqlite(c) => waiting_on_sqlite(c, tenant, &indexes)?,
         DbConn::Postgres(c) => message_statuses::table
-            .filter(message_statuses::tenant_id.eq(tenant))
+            .filter(message_statuses::tenant_id.eq(id::bind(tenant)))
             .filter(message_statuses::message_id.is_null())
             .filter(message_statuses::external_index.eq_any(indexes))
             .filter(crate::store::backend::plan_with_actual_values())
@@ -351,7 +352,7 @@ fn waiting_on_sqlite(
     tenant: &str,
     indexes: &[Vec<u8>],
 ) -> Result<Vec<Pending>, StoreError> {
-    use diesel::sql_types::{Binary, Text};
+    use diesel::sql_types::Binary;
     let mut found = Vec::new();
     // Well below SQLite's limit on bound parameters.
     for chunk in indexes.chunks(500) {
@@ -362,7 +363,7 @@ fn waiting_on_sqlite(
              WHERE tenant_id = ? AND message_id IS NULL AND external_index IN ({marks})"
         ))
         .into_boxed::<diesel::sqlite::Sqlite>()
-        .bind::<Text, _>(tenant);
+        .bind::<crate::store::id::Id, _>(id::bind(tenant));
         for index in chunk {
             query = query.bind::<Binary, _>(index);
         }
@@ -386,7 +387,7 @@ pub fn history(
     message_id: &str,
 ) -> Result<Vec<StatusRow>, StoreError> {
     Ok(message_statuses::table
-        .filter(message_statuses::tenant_id.eq(tenant))
+        .filter(message_statuses::tenant_id.eq(id::bind(tenant)))
         .filter(message_statuses::message_id.eq(id::bind(message_id)))
         .order((
             message_statuses::occurred_at.asc(),
@@ -432,7 +433,10 @@ pub fn delete(conn: &mut DbConn, tenant: &str, ids: &[String]) -> Result<(), Sto
     diesel::delete(
         message_statuses::table
             .filter(message_statuses::id.eq_any(id::bind_all(ids)))
-            .filter(crate::store::backend::only_checked(message_statuses::tenant_id).eq(tenant))
+            .filter(
+                crate::store::backend::only_checked_id(message_statuses::tenant_id)
+                    .eq(id::bind(tenant)),
+            )
             .filter(crate::store::backend::plan_with_actual_values()),
     )
     .execute(conn)?;
@@ -456,7 +460,7 @@ pub(crate) fn delete_of_messages(
     .execute(conn)?;
     diesel::delete(
         message_statuses::table
-            .filter(message_statuses::tenant_id.eq(tenant))
+            .filter(message_statuses::tenant_id.eq(id::bind(tenant)))
             .filter(message_statuses::message_id.eq_any(id::bind_all(message_ids)))
             .filter(crate::store::backend::plan_with_actual_values()),
     )

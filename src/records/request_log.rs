@@ -15,6 +15,7 @@ use crate::clock::from_micros;
 use crate::error::Result;
 use crate::i18n::Lang;
 use crate::requests::{IdentityCheck, Kind, RejectGround, RequestRow};
+use crate::store::id;
 use crate::store::schema::{audit_log, subject_requests};
 use crate::tenants::TenantId;
 
@@ -110,12 +111,12 @@ impl Records {
             .store
             .read(move |conn| {
                 let rows: Vec<RequestRow> = subject_requests::table
-                    .filter(subject_requests::tenant_id.eq(&t))
+                    .filter(subject_requests::tenant_id.eq(id::bind(&t)))
                     .order((subject_requests::received_on, subject_requests::created_at))
                     .select(RequestRow::as_select())
                     .load(conn)?;
                 let events: Vec<(Option<String>, String, i64, Option<String>)> = audit_log::table
-                    .filter(audit_log::tenant_id.eq(&t))
+                    .filter(audit_log::tenant_id.eq(id::bind(&t)))
                     .filter(audit_log::object_type.eq("subject_request"))
                     .filter(audit_log::action.eq_any(["dsr.identity", "dsr.letter"]))
                     .order(audit_log::seq)

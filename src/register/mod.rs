@@ -28,6 +28,7 @@ use crate::crypto::keyring::KeyOwner;
 use crate::crypto::FieldBinding;
 use crate::error::{Error, Result};
 use crate::infra::Infra;
+use crate::store::id;
 use crate::store::schema::register_entries;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -161,6 +162,7 @@ pub struct EntryView {
 struct EntryRow {
     id: String,
     version: i64,
+    #[diesel(serialize_as = crate::store::id::BoundOptionalId)]
     tenant_id: Option<String>,
     section: String,
     wrapped_key: Vec<u8>,
@@ -190,7 +192,7 @@ fn section_rows(
         .into_boxed();
     q = match scope.tenant_str() {
         None => q.filter(register_entries::tenant_id.is_null()),
-        Some(t) => q.filter(register_entries::tenant_id.eq(t)),
+        Some(t) => q.filter(register_entries::tenant_id.eq(id::bind(t))),
     };
     if latest_only {
         q = q.limit(1);
@@ -209,7 +211,7 @@ pub fn version_for(conn: &mut DbConn, scope: &Scope) -> Result<i64, StoreError> 
         Some(t) => q.filter(
             register_entries::tenant_id
                 .is_null()
-                .or(register_entries::tenant_id.eq(t)),
+                .or(register_entries::tenant_id.eq(id::bind(t))),
         ),
     };
     let v: Option<i64> = q
@@ -316,7 +318,7 @@ impl Register {
                 let mut stored = stored.clone();
                 stored.version = last.unwrap_or(0) + 1;
                 diesel::insert_into(register_entries::table)
-                    .values(&stored)
+                    .values(stored.clone())
                     .execute(conn)?;
                 Ok(stored.version)
             })

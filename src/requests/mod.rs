@@ -35,6 +35,7 @@ use crate::infra::Infra;
 use crate::messages::Messages;
 use crate::periods::PeriodKeys;
 use crate::register::Register;
+use crate::store::id;
 use crate::store::schema::subject_requests;
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -80,7 +81,7 @@ fn reason(text: &str) -> Result<String> {
 
 pub fn find(conn: &mut DbConn, tenant: &str, id: &str) -> Result<Option<RequestRow>, StoreError> {
     Ok(subject_requests::table
-        .filter(subject_requests::tenant_id.eq(tenant))
+        .filter(subject_requests::tenant_id.eq(id::bind(tenant)))
         .filter(subject_requests::id.eq(id))
         .select(RequestRow::as_select())
         .first(conn)
@@ -254,7 +255,7 @@ impl Requests {
             .store
             .read(move |conn| {
                 Ok(subject_requests::table
-                    .filter(subject_requests::tenant_id.eq(&t))
+                    .filter(subject_requests::tenant_id.eq(id::bind(&t)))
                     .order(subject_requests::created_at.desc())
                     .limit(10_000)
                     .select(RequestRow::as_select())
@@ -295,7 +296,7 @@ impl Requests {
                 let rows: Vec<(i64, String, String, Option<String>)> = audit_log::table
                     .filter(audit_log::object_type.eq("subject_request"))
                     .filter(audit_log::object_id.eq(&rid))
-                    .filter(audit_log::tenant_id.eq(&t))
+                    .filter(audit_log::tenant_id.eq(id::bind(&t)))
                     .order(audit_log::seq)
                     .select((
                         audit_log::at,
@@ -373,7 +374,7 @@ impl Requests {
             .read(move |conn| {
                 use crate::store::schema::contacts as c;
                 Ok(c::table
-                    .filter(c::tenant_id.eq(&t))
+                    .filter(c::tenant_id.eq(id::bind(&t)))
                     .filter(c::channel.eq(&ch))
                     .filter(c::address_index.eq(&index))
                     .filter(crate::store::backend::plan_with_actual_values())

@@ -130,6 +130,7 @@ pub struct NewRequest {
 #[diesel(table_name = subject_requests)]
 pub struct RequestRow {
     pub id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub tenant_id: String,
     #[diesel(serialize_as = crate::store::id::BoundId)]
     pub contact_id: String,

@@ -16,6 +16,7 @@ use super::run::fold_ids;
 use crate::audit::{verify_chain, ChainReport, Chained, CHAIN_PAGE, GENESIS_HASH};
 use crate::clock::{from_micros, to_micros};
 use crate::documents::{Block, Document};
+use crate::store::id;
 use crate::store::schema::retention_certificates;
 use crate::store::{backend, DbConn, StoreError};
 
@@ -72,6 +73,7 @@ pub struct CertificateRow {
     pub id: String,
     pub seq: Option<i64>,
     pub run_id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub tenant_id: String,
     pub state: String,
     pub rule_versions: String,
@@ -149,7 +151,7 @@ pub fn start(conn: &mut DbConn, p: &CertificateProgress) -> Result<(), StoreErro
         hash: None,
     };
     diesel::insert_into(retention_certificates::table)
-        .values(&row)
+        .values(row)
         .execute(conn)?;
     Ok(())
 }
@@ -336,7 +338,7 @@ impl From<CertificateRow> for CertificateView {
 
 pub fn list(conn: &mut DbConn, tenant: &str) -> Result<Vec<CertificateView>, StoreError> {
     let rows: Vec<CertificateRow> = retention_certificates::table
-        .filter(retention_certificates::tenant_id.eq(tenant))
+        .filter(retention_certificates::tenant_id.eq(id::bind(tenant)))
         .order((
             retention_certificates::started_at.asc(),
             retention_certificates::id.asc(),

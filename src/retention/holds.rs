@@ -12,6 +12,7 @@ use crate::auth::{Actor, Permission};
 use crate::clock::{from_micros, to_micros};
 use crate::crypto::seal::FieldBinding;
 use crate::error::{Error, Result};
+use crate::store::id;
 use crate::store::schema::{contacts, legal_holds};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -102,6 +103,7 @@ pub struct HoldView {
 #[diesel(table_name = legal_holds)]
 pub struct HoldRow {
     pub id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub tenant_id: String,
     #[diesel(serialize_as = crate::store::id::BoundOptionalId)]
     pub contact_id: Option<String>,
@@ -145,7 +147,7 @@ impl ActiveHolds {
 /// The holds of `tenant` in force at `now`.
 pub fn active(conn: &mut DbConn, tenant: &str, now: i64) -> Result<ActiveHolds, StoreError> {
     let rows: Vec<HoldRow> = legal_holds::table
-        .filter(legal_holds::tenant_id.eq(tenant))
+        .filter(legal_holds::tenant_id.eq(id::bind(tenant)))
         .filter(legal_holds::released_at.is_null())
         .select(HoldRow::as_select())
         .load(conn)?;
@@ -199,8 +201,8 @@ impl Retention {
             .write(move |conn| {
                 if let Some(contact) = &stored.contact_id {
                     let known: i64 = contacts::table
-                        .filter(contacts::tenant_id.eq(&stored.tenant_id))
-                        .filter(contacts::id.eq(crate::store::id::bind(contact)))
+                        .filter(contacts::tenant_id.eq(id::bind(&stored.tenant_id)))
+                        .filter(contacts::id.eq(id::bind(contact)))
                         .count()
                         .get_result(conn)?;
                     if known == 0 {
@@ -238,7 +240,7 @@ impl Retention {
             .write(move |conn| {
                 let n = diesel::update(
                     legal_holds::table
-                        .filter(legal_holds::tenant_id.eq(&t))
+                        .filter(legal_holds::tenant_id.eq(id::bind(&t)))
                         .filter(legal_holds::id.eq(&hold_id))
                         .filter(legal_holds::released_at.is_null()),
                 )
@@ -248,7 +250,7 @@ impl Retention {
                 ))
                 .execute(conn)?;
                 let row: Option<HoldRow> = legal_holds::table
-                    .filter(legal_holds::tenant_id.eq(&t))
+                    .filter(legal_holds::tenant_id.eq(id::bind(&t)))
                     .filter(legal_holds::id.eq(&hold_id))
                     .select(HoldRow::as_select())
                     .first(conn)
@@ -276,7 +278,7 @@ impl Retention {
             .store
             .read(move |conn| {
                 Ok(legal_holds::table
-                    .filter(legal_holds::tenant_id.eq(&t))
+                    .filter(legal_holds::tenant_id.eq(id::bind(&t)))
                     .order(legal_holds::created_at.desc())
                     .select(HoldRow::as_select())
                     .load(conn)?)

@@ -330,7 +330,12 @@ mod tests {
             let files: Vec<String> = (0..5)
                 .map(|n| format!("00000000-0000-7000-8000-{n:012}"))
                 .collect();
-            crate::messages::attachments::delete(conn, "tenant", &files).unwrap();
+            crate::messages::attachments::delete(
+                conn,
+                "00000000-0000-7000-b000-000000000001",
+                &files,
+            )
+            .unwrap();
         });
     }
 }

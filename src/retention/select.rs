@@ -8,6 +8,7 @@ use diesel::prelude::*;
 
 use super::holds::ActiveHolds;
 use super::rules::{Category, Rule, StartPoint};
+use crate::store::id;
 use crate::store::schema::{
     attachments, consents, contacts, event_deliveries, legal_holds, message_statuses, messages,
     outbox,
@@ -79,7 +80,7 @@ impl Selection {
     ) -> Result<Vec<Item>, StoreError> {
         let t = self.tenant.to_string();
         let mut q = messages::table
-            .filter(messages::tenant_id.eq(t.clone()))
+            .filter(messages::tenant_id.eq(id::bind(&t)))
             .into_boxed();
         match &self.rule.channel {
             Some(c) => q = q.filter(messages::channel.eq(c.as_str().to_string())),
@@ -101,7 +102,7 @@ impl Selection {
             StartPoint::ConversationEnd => q.filter(
                 messages::contact_id.eq_any(
                     contacts::table
-                        .filter(contacts::tenant_id.eq(t.clone()))
+                        .filter(contacts::tenant_id.eq(id::bind(&t)))
                         .filter(contacts::last_message_at.lt(self.before))
                         .filter(contacts::last_message_at.ge(self.not_before.unwrap_or(i64::MIN)))
                         .select(contacts::id),
@@ -110,7 +111,7 @@ impl Selection {
             StartPoint::RelationshipEnd => q.filter(
                 messages::contact_id.eq_any(
                     contacts::table
-                        .filter(contacts::tenant_id.eq(t.clone()))
+                        .filter(contacts::tenant_id.eq(id::bind(&t)))
                         .filter(contacts::closed_at.lt(self.before))
                         .filter(contacts::closed_at.ge(self.not_before.unwrap_or(i64::MIN)))
                         .select(contacts::id),
@@ -119,12 +120,10 @@ impl Selection {
             StartPoint::ConsentWithdrawal => return Ok(Vec::new()),
         };
         if !self.holds.contacts.is_empty() {
-            q = q.filter(
-                messages::contact_id.ne_all(crate::store::id::bind_all(&self.holds.contacts)),
-            );
+            q = q.filter(messages::contact_id.ne_all(id::bind_all(&self.holds.contacts)));
         }
         if let Some(contact) = &self.contact {
-            q = q.filter(messages::contact_id.eq(crate::store::id::bind(contact)));
+            q = q.filter(messages::contact_id.eq(id::bind(contact)));
         }
         if let Some(letters) = self.letters {
             q = q.filter(messages::business_letter.eq(letters));
@@ -149,7 +148,7 @@ impl Selection {
             Category::Attachments => q.filter(
                 messages::id.eq_any(
                     attachments::table
-                        .filter(attachments::tenant_id.eq(t.clone()))
+                        .filter(attachments::tenant_id.eq(id::bind(&t)))
                         .select(attachments::message_id),
                 ),
             ),
@@ -159,7 +158,7 @@ impl Selection {
             ))),
         };
         if let Some(after) = after {
-            q = q.filter(messages::id.gt(crate::store::id::bind(after)));
+            q = q.filter(messages::id.gt(id::bind(after)));
         }
         let rows: Vec<(String, String, i64, String)> = if self.ordered {
             q.order(messages::id)
@@ -192,7 +191,7 @@ impl Selection {
         limit: i64,
     ) -> Result<Vec<Item>, StoreError> {
         let mut q = contacts::table
-            .filter(contacts::tenant_id.eq(self.tenant.to_string()))
+            .filter(contacts::tenant_id.eq(id::bind(&self.tenant)))
             .into_boxed();
         match &self.rule.channel {
             Some(c) => q = q.filter(contacts::channel.eq(c.as_str().to_string())),
@@ -226,10 +225,10 @@ impl Selection {
             StartPoint::ConsentWithdrawal => return Ok(Vec::new()),
         };
         if !self.holds.contacts.is_empty() {
-            q = q.filter(contacts::id.ne_all(crate::store::id::bind_all(&self.holds.contacts)));
+            q = q.filter(contacts::id.ne_all(id::bind_all(&self.holds.contacts)));
         }
         if let Some(contact) = &self.contact {
-            q = q.filter(contacts::id.eq(crate::store::id::bind(contact)));
+            q = q.filter(contacts::id.eq(id::bind(contact)));
         }
         for range in &self.holds.ranges {
             // Held when the contact's time [first seen, last message] meets the range.
@@ -256,7 +255,7 @@ impl Selection {
                 legal_holds::table.filter(legal_holds::contact_id.eq(contacts::id.nullable())),
             )));
         if let Some(after) = after {
-            q = q.filter(contacts::id.gt(crate::store::id::bind(after)));
+            q = q.filter(contacts::id.gt(id::bind(after)));
         }
         let rows: Vec<(String, String, i64)> = if self.ordered {
             q.order(contacts::id)
@@ -285,7 +284,7 @@ impl Selection {
     ) -> Result<Vec<Item>, StoreError> {
         let t = self.tenant.to_string();
         let mut q = message_statuses::table
-            .filter(message_statuses::tenant_id.eq(t.clone()))
+            .filter(message_statuses::tenant_id.eq(id::bind(&t)))
             .filter(message_statuses::received_at.lt(self.before))
             .into_boxed();
         if let Some(lower) = self.not_before {
@@ -300,10 +299,8 @@ impl Selection {
         }
         if !self.holds.contacts.is_empty() {
             let held = messages::table
-                .filter(messages::tenant_id.eq(t.clone()))
-                .filter(
-                    messages::contact_id.eq_any(crate::store::id::bind_all(&self.holds.contacts)),
-                )
+                .filter(messages::tenant_id.eq(id::bind(&t)))
+                .filter(messages::contact_id.eq_any(id::bind_all(&self.holds.contacts)))
                 .select(messages::id.nullable());
             q = q.filter(
                 message_statuses::message_id
@@ -313,8 +310,8 @@ impl Selection {
         }
         if let Some(contact) = &self.contact {
             let own = messages::table
-                .filter(messages::tenant_id.eq(t))
-                .filter(messages::contact_id.eq(crate::store::id::bind(contact)))
+                .filter(messages::tenant_id.eq(id::bind(t)))
+                .filter(messages::contact_id.eq(id::bind(contact)))
                 .select(messages::id.nullable());
             q = q.filter(message_statuses::message_id.eq_any(own));
         }
@@ -328,7 +325,7 @@ impl Selection {
             };
         }
         if let Some(after) = after {
-            q = q.filter(message_statuses::id.gt(crate::store::id::bind(after)));
+            q = q.filter(message_statuses::id.gt(id::bind(after)));
         }
         let rows: Vec<(String, String, i64)> = if self.ordered {
             q.order(message_statuses::id)
@@ -364,7 +361,7 @@ impl Selection {
         }
         let at = event_deliveries::created_at;
         let mut q = event_deliveries::table
-            .filter(event_deliveries::tenant_id.eq(self.tenant.to_string()))
+            .filter(event_deliveries::tenant_id.eq(id::bind(&self.tenant)))
             // Pending deliveries are still work to do, not a log.
             .filter(event_deliveries::state.ne("pending"))
             .filter(at.lt(self.before))
@@ -381,7 +378,7 @@ impl Selection {
             };
         }
         if let Some(after) = after {
-            q = q.filter(event_deliveries::id.gt(crate::store::id::bind(after)));
+            q = q.filter(event_deliveries::id.gt(id::bind(after)));
         }
         let rows: Vec<(String, i64)> = if self.ordered {
             q.order(event_deliveries::id)
@@ -410,7 +407,7 @@ impl Selection {
     ) -> Result<Vec<Item>, StoreError> {
         let proofs = self.rule.category == Category::ConsentProofs;
         let mut q = consents::table
-            .filter(consents::tenant_id.eq(self.tenant.to_string()))
+            .filter(consents::tenant_id.eq(id::bind(&self.tenant)))
             .into_boxed();
         if proofs {
             q = q
@@ -429,12 +426,10 @@ impl Selection {
             }
         }
         if !self.holds.contacts.is_empty() {
-            q = q.filter(
-                consents::contact_id.ne_all(crate::store::id::bind_all(&self.holds.contacts)),
-            );
+            q = q.filter(consents::contact_id.ne_all(id::bind_all(&self.holds.contacts)));
         }
         if let Some(contact) = &self.contact {
-            q = q.filter(consents::contact_id.eq(crate::store::id::bind(contact)));
+            q = q.filter(consents::contact_id.eq(id::bind(contact)));
         }
         for range in &self.holds.ranges {
             let at = consents::requested_at;
@@ -475,8 +470,8 @@ pub fn attachments_of(
     message_ids: &[String],
 ) -> Result<Vec<(String, String)>, StoreError> {
     Ok(attachments::table
-        .filter(attachments::tenant_id.eq(tenant))
-        .filter(attachments::message_id.eq_any(crate::store::id::bind_all(message_ids)))
+        .filter(attachments::tenant_id.eq(id::bind(tenant)))
+        .filter(attachments::message_id.eq_any(id::bind_all(message_ids)))
         .filter(crate::store::backend::plan_with_actual_values())
         .order(attachments::id)
         .select((attachments::id, attachments::message_id))

@@ -29,6 +29,7 @@ use super::holds::{self, ActiveHolds};
 use super::rules::{Category, Retain, RuleSet, StartPoint};
 use crate::clock::to_micros;
 use crate::periods::{self, EVENTS_SCOPE};
+use crate::store::id;
 use crate::store::schema::{attachments, message_statuses, messages, outbox};
 use crate::store::{DbConn, StoreError};
 
@@ -155,7 +156,7 @@ fn held(
     Ok(diesel::select(exists(
         messages::table
             .filter(messages::period_key_id.eq(key))
-            .filter(messages::contact_id.eq_any(crate::store::id::bind_all(&holds.contacts))),
+            .filter(messages::contact_id.eq_any(id::bind_all(&holds.contacts))),
     ))
     .get_result(conn)?)
 }
@@ -163,7 +164,7 @@ fn held(
 /// The tenant's messages still waiting to be sent (the outbox is short: a few pending sends).
 fn waiting_in_outbox(conn: &mut DbConn, tenant: &str) -> Result<Vec<String>, StoreError> {
     Ok(outbox::table
-        .filter(outbox::tenant_id.eq(tenant))
+        .filter(outbox::tenant_id.eq(id::bind(tenant)))
         .select(outbox::message_id)
         .load(conn)?)
 }
@@ -174,7 +175,7 @@ fn has_message_in(conn: &mut DbConn, key: &str, ids: &[String]) -> Result<bool, 
     }
     Ok(diesel::select(exists(
         messages::table
-            .filter(messages::id.eq_any(crate::store::id::bind_all(ids)))
+            .filter(messages::id.eq_any(id::bind_all(ids)))
             .filter(crate::store::backend::only_checked(messages::period_key_id).eq(key)),
     ))
     .get_result(conn)?)

@@ -2,6 +2,7 @@
 //! needed, the version in force, and the history.
 
 use super::*;
+use crate::store::id;
 
 /// What a dry-run found: due now, and due within the next 30 days.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -51,6 +52,7 @@ pub struct RulesView {
 #[diesel(table_name = retention_rule_sets)]
 pub(super) struct RuleSetRow {
     pub(super) id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub(super) tenant_id: String,
     pub(super) version: i32,
     pub(super) rules: String,
@@ -97,6 +99,7 @@ impl RuleSetRow {
 #[diesel(table_name = retention_previews)]
 pub(super) struct PreviewRow {
     pub(super) id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub(super) tenant_id: String,
     pub(super) rules_hash: Vec<u8>,
     pub(super) summary: String,
@@ -109,7 +112,7 @@ pub(super) fn active_row(
     tenant: &str,
 ) -> Result<Option<RuleSetRow>, StoreError> {
     Ok(retention_rule_sets::table
-        .filter(retention_rule_sets::tenant_id.eq(tenant))
+        .filter(retention_rule_sets::tenant_id.eq(id::bind(tenant)))
         .filter(retention_rule_sets::state.eq(ACTIVE))
         .select(RuleSetRow::as_select())
         .first(conn)
@@ -125,7 +128,7 @@ pub(super) fn activate(
 ) -> Result<(), StoreError> {
     diesel::update(
         retention_rule_sets::table
-            .filter(retention_rule_sets::tenant_id.eq(&row.tenant_id))
+            .filter(retention_rule_sets::tenant_id.eq(id::bind(&row.tenant_id)))
             .filter(retention_rule_sets::state.eq(ACTIVE)),
     )
     .set((
@@ -147,7 +150,7 @@ pub(super) fn activate(
 pub(super) fn live_messages(conn: &mut DbConn, tenant: &str) -> Result<u64, StoreError> {
     use crate::store::schema::messages;
     let n: i64 = messages::table
-        .filter(messages::tenant_id.eq(tenant))
+        .filter(messages::tenant_id.eq(id::bind(tenant)))
         .filter(messages::content_deleted_at.is_null())
         .count()
         .get_result(conn)?;
@@ -261,7 +264,7 @@ impl Retention {
             .store
             .write(move |conn| {
                 diesel::insert_into(retention_previews::table)
-                    .values(&row)
+                    .values(row.clone())
                     .execute(conn)?;
                 audit::append(conn, now, event.clone())
             })
@@ -298,7 +301,7 @@ impl Retention {
             .store
             .write(move |conn| {
                 let found: Option<PreviewRow> = retention_previews::table
-                    .filter(retention_previews::tenant_id.eq(&t))
+                    .filter(retention_previews::tenant_id.eq(id::bind(&t)))
                     .filter(retention_previews::id.eq(&preview))
                     .select(PreviewRow::as_select())
                     .first(conn)
@@ -327,7 +330,7 @@ impl Retention {
                 let share = share_of(due, live_messages(conn, &t)?);
                 let require_approval = approval_reason(&settings, share).is_some();
                 let last: Option<i32> = retention_rule_sets::table
-                    .filter(retention_rule_sets::tenant_id.eq(&t))
+                    .filter(retention_rule_sets::tenant_id.eq(id::bind(&t)))
                     .select(diesel::dsl::max(retention_rule_sets::version))
                     .first(conn)?;
                 let previous = active_row(conn, &t)?.map(|r| r.version).unwrap_or(0);
@@ -346,7 +349,7 @@ impl Retention {
                     superseded_at: None,
                 };
                 diesel::insert_into(retention_rule_sets::table)
-                    .values(&row)
+                    .values(row.clone())
                     .execute(conn)?;
                 let action = if require_approval {
                     "retention.rules.propose"
@@ -393,7 +396,7 @@ impl Retention {
             .store
             .write(move |conn| {
                 let row: RuleSetRow = retention_rule_sets::table
-                    .filter(retention_rule_sets::tenant_id.eq(&t))
+                    .filter(retention_rule_sets::tenant_id.eq(id::bind(&t)))
                     .filter(retention_rule_sets::version.eq(version))
                     .select(RuleSetRow::as_select())
                     .first(conn)
@@ -447,7 +450,7 @@ impl Retention {
             .store
             .read(move |conn| {
                 Ok(retention_rule_sets::table
-                    .filter(retention_rule_sets::tenant_id.eq(&t))
+                    .filter(retention_rule_sets::tenant_id.eq(id::bind(&t)))
                     .filter(retention_rule_sets::version.eq(version))
                     .select(RuleSetRow::as_select())
                     .first(conn)
@@ -466,7 +469,7 @@ impl Retention {
             .store
             .read(move |conn| {
                 Ok(retention_rule_sets::table
-                    .filter(retention_rule_sets::tenant_id.eq(&t))
+                    .filter(retention_rule_sets::tenant_id.eq(id::bind(&t)))
                     .filter(retention_rule_sets::state.eq_any([ACTIVE, PENDING]))
                     .order(retention_rule_sets::version)
                     .select(RuleSetRow::as_select())
@@ -500,7 +503,7 @@ impl Retention {
             .store
             .read(move |conn| {
                 Ok(retention_rule_sets::table
-                    .filter(retention_rule_sets::tenant_id.eq(&t))
+                    .filter(retention_rule_sets::tenant_id.eq(id::bind(&t)))
                     .order(retention_rule_sets::version.desc())
                     .select(RuleSetRow::as_select())
                     .load(conn)?)

@@ -319,8 +319,8 @@ impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for KeptPrepa
 impl<Q, Conn> diesel::RunQueryDsl<Conn> for KeptPrepared<Q> {}
 
 /// `column` as a value rows found otherwise are checked against, never the key to find them by:
-/// `only_checked(messages::tenant_id).eq(tenant)` beside `messages::id.eq_any(ids)`. Without
-/// statistics SQLite estimates `tenant_id = ?` on an index leading with the tenant as more
+/// `only_checked_id(messages::tenant_id)` (the id columns' form, below) beside
+/// `messages::id.eq_any(ids)`. Without statistics SQLite estimates `tenant_id = ?` on an index leading with the tenant as more
 /// selective than a list of ids on the primary key, and reads every row of the tenant instead
 /// of probing each id — for every retention batch (a sweep of 1 000 000 read the tenant's
 /// messages a hundred times; docs/benchmarks.md). A column inside an expression matches no
@@ -332,4 +332,19 @@ where
     &'static str: diesel::expression::AsExpression<C::SqlType>,
 {
     column.concat("")
+}
+
+diesel::define_sql_function! {
+    /// `coalesce(id, id)`: the id itself, in an expression no index matches ([`only_checked_id`]).
+    #[sql_name = "coalesce"]
+    fn same_id(first: crate::store::id::Id, second: crate::store::id::Id) -> crate::store::id::Id;
+}
+
+/// [`only_checked`] for an id column stored as 16 bytes (`store::id`), which has no text to
+/// concatenate: `coalesce(column, column)`, as opaque to either planner.
+pub fn only_checked_id<C>(column: C) -> same_id<C, C>
+where
+    C: diesel::Expression<SqlType = crate::store::id::Id> + Copy,
+{
+    same_id(column, column)
 }

@@ -80,8 +80,8 @@ where
 }
 
 /// `text` (a UUID) to bind as an [`Id`].
-pub fn bind(text: &str) -> BoundId {
-    BoundId(text.to_string())
+pub fn bind(text: impl AsRef<str>) -> BoundId {
+    BoundId(text.as_ref().to_string())
 }
 
 /// Each of `texts` to bind as an [`Id`], for a list (`eq_any`, an array).

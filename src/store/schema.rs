@@ -2,8 +2,13 @@
 // Personal fields end in `_sealed` (AEAD ciphertext) or `_index` (keyed hash); see docs/architecture.md.
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
+    /// Its id stored as 16 bytes since migration 30 (`store::id`), with every table's
+    /// `tenant_id` (`message_delivery`'s since 26).
     tenants (id) {
-        id -> Text,
+        id -> Id,
         name -> Text,
         wrapped_key -> Binary,
         created_at -> BigInt,
@@ -11,9 +16,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
     api_tokens (id) {
         id -> Text,
-        tenant_id -> Nullable<Text>,
+        tenant_id -> Nullable<Id>,
         role -> Text,
         secret_hash -> Binary,
         created_at -> BigInt,
@@ -32,7 +40,7 @@ diesel::table! {
     /// Its id stored as 16 bytes since migration 29 (`store::id`), with every column naming it.
     contacts (id) {
         id -> Id,
-        tenant_id -> Text,
+        tenant_id -> Id,
         channel -> Text,
         address_index -> Binary,
         address_sealed -> Binary,
@@ -54,7 +62,7 @@ diesel::table! {
     /// Its contact's id stored as 16 bytes since migration 29 (`store::id`).
     contact_keys (contact_id) {
         contact_id -> Id,
-        tenant_id -> Text,
+        tenant_id -> Id,
         wrapped_key -> Binary,
         created_at -> BigInt,
     }
@@ -67,7 +75,7 @@ diesel::table! {
     /// Its id (migration 28) and its contact's id (migration 29) stored as 16 bytes (`store::id`).
     messages (id) {
         id -> Id,
-        tenant_id -> Text,
+        tenant_id -> Id,
         contact_id -> Id,
         channel -> Text,
         direction -> Text,
@@ -90,9 +98,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
     channels (id) {
         id -> Text,
-        tenant_id -> Text,
+        tenant_id -> Id,
         platform -> Text,
         name -> Text,
         account_id -> Nullable<Text>,
@@ -125,7 +136,7 @@ diesel::table! {
     /// Its own id stored as 16 bytes since migration 25, its message's since 28 (`store::id`).
     message_statuses (id) {
         id -> Id,
-        tenant_id -> Text,
+        tenant_id -> Id,
         channel -> Text,
         external_index -> Binary,
         message_id -> Nullable<Id>,
@@ -145,7 +156,7 @@ diesel::table! {
     /// Its message's id stored as 16 bytes since migration 28 (`store::id`).
     outbox (message_id) {
         message_id -> Id,
-        tenant_id -> Text,
+        tenant_id -> Id,
         channel_id -> Text,
         purpose_id -> Nullable<Text>,
         request_sealed -> Binary,
@@ -162,7 +173,7 @@ diesel::table! {
     /// Its own id stored as 16 bytes since migration 27, its message's since 28 (`store::id`).
     attachments (id) {
         id -> Id,
-        tenant_id -> Text,
+        tenant_id -> Id,
         message_id -> Id,
         n -> Integer,
         channel_id -> Nullable<Text>,
@@ -181,9 +192,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
     event_hooks (id) {
         id -> Text,
-        tenant_id -> Text,
+        tenant_id -> Id,
         url_sealed -> Binary,
         secret_sealed -> Binary,
         events -> Text,
@@ -194,9 +208,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
     bots (id) {
         id -> Text,
-        tenant_id -> Text,
+        tenant_id -> Id,
         channel_id -> Text,
         hook_id -> Text,
         token_id -> Text,
@@ -218,7 +235,7 @@ diesel::table! {
     /// Its own id stored as 16 bytes since migration 26 (`store::id`).
     event_deliveries (id) {
         id -> Id,
-        tenant_id -> Text,
+        tenant_id -> Id,
         hook_id -> Text,
         event -> Text,
         payload_sealed -> Binary,
@@ -234,9 +251,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
     consent_purposes (id) {
         id -> Text,
-        tenant_id -> Text,
+        tenant_id -> Id,
         name -> Text,
         confirm_template -> Nullable<Text>,
         widget -> Nullable<Text>,
@@ -245,8 +265,11 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
     consent_settings (tenant_id) {
-        tenant_id -> Text,
+        tenant_id -> Id,
         opt_in_keywords -> Text,
         confirm_keywords -> Text,
         opt_out_keywords -> Text,
@@ -257,9 +280,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
     consent_texts (id) {
         id -> Text,
-        tenant_id -> Text,
+        tenant_id -> Id,
         purpose_id -> Text,
         version -> Integer,
         language -> Text,
@@ -276,7 +302,7 @@ diesel::table! {
     /// Its contact's id stored as 16 bytes since migration 29 (`store::id`).
     consents (id) {
         id -> Text,
-        tenant_id -> Text,
+        tenant_id -> Id,
         contact_id -> Id,
         purpose_id -> Text,
         state -> Text,
@@ -297,7 +323,7 @@ diesel::table! {
     /// Its message's id (migration 28) and contact's id (migration 29) stored as 16 bytes (`store::id`).
     consent_ledger (seq) {
         seq -> BigInt,
-        tenant_id -> Text,
+        tenant_id -> Id,
         consent_id -> Text,
         contact_id -> Id,
         purpose_id -> Text,
@@ -315,9 +341,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
     broadcasts (id) {
         id -> Text,
-        tenant_id -> Text,
+        tenant_id -> Id,
         purpose_id -> Text,
         state -> Text,
         targeted -> Integer,
@@ -333,10 +362,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
     audit_log (seq) {
         seq -> BigInt,
         at -> BigInt,
-        tenant_id -> Nullable<Text>,
+        tenant_id -> Nullable<Id>,
         actor -> Text,
         action -> Text,
         object_type -> Nullable<Text>,
@@ -348,9 +380,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
     retention_previews (id) {
         id -> Text,
-        tenant_id -> Text,
+        tenant_id -> Id,
         rules_hash -> Binary,
         summary -> Text,
         created_by -> Text,
@@ -359,9 +394,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
     retention_rule_sets (id) {
         id -> Text,
-        tenant_id -> Text,
+        tenant_id -> Id,
         version -> Integer,
         rules -> Text,
         rules_hash -> Binary,
@@ -382,7 +420,7 @@ diesel::table! {
     /// Its contact's id stored as 16 bytes since migration 29 (`store::id`).
     legal_holds (id) {
         id -> Text,
-        tenant_id -> Text,
+        tenant_id -> Id,
         contact_id -> Nullable<Id>,
         data_from -> Nullable<BigInt>,
         data_until -> Nullable<BigInt>,
@@ -396,9 +434,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
     period_keys (id) {
         id -> Text,
-        tenant_id -> Text,
+        tenant_id -> Id,
         scope -> Text,
         period -> Text,
         wrapped_key -> Nullable<Binary>,
@@ -408,11 +449,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
     retention_certificates (id) {
         id -> Text,
         seq -> Nullable<BigInt>,
         run_id -> Text,
-        tenant_id -> Text,
+        tenant_id -> Id,
         state -> Text,
         rule_versions -> Text,
         started_at -> BigInt,
@@ -427,10 +471,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
     register_entries (id) {
         id -> Text,
         version -> BigInt,
-        tenant_id -> Nullable<Text>,
+        tenant_id -> Nullable<Id>,
         section -> Text,
         wrapped_key -> Binary,
         document_sealed -> Binary,
@@ -458,7 +505,7 @@ diesel::table! {
     /// Its contact's id stored as 16 bytes since migration 29 (`store::id`).
     erasure_items (id) {
         id -> Text,
-        tenant_id -> Text,
+        tenant_id -> Id,
         request_id -> Text,
         contact_id -> Id,
         category -> Text,
@@ -485,7 +532,7 @@ diesel::table! {
     /// Its contact's id stored as 16 bytes since migration 29 (`store::id`).
     subject_requests (id) {
         id -> Text,
-        tenant_id -> Text,
+        tenant_id -> Id,
         contact_id -> Id,
         kind -> Text,
         received_on -> Text,
@@ -521,13 +568,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::Id;
+
     ui_users (id) {
         id -> Text,
         login_index -> Binary,
         login_sealed -> Binary,
         password_hash -> Text,
         role -> Text,
-        tenant_id -> Nullable<Text>,
+        tenant_id -> Nullable<Id>,
         totp_sealed -> Nullable<Binary>,
         totp_last_step -> Nullable<BigInt>,
         failed_attempts -> Integer,

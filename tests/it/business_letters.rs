@@ -409,7 +409,7 @@ async fn the_upgrade_keeps_stored_messages_where_the_defaults_kept_them(backend:
     use hafen::store::schema::messages;
     let marked = |tenant: &str, conn: &mut hafen::store::DbConn| -> Vec<bool> {
         messages::table
-            .filter(messages::tenant_id.eq(tenant))
+            .filter(messages::tenant_id.eq(hafen::store::id::bind(tenant)))
             .select(messages::business_letter)
             .load(conn)
             .unwrap()

@@ -1110,7 +1110,7 @@ async fn certificates_chain_export_and_reveal_tampering(backend: Backend) {
             .values((
                 retention_certificates::id.eq("crashed-run"),
                 retention_certificates::run_id.eq("crashed"),
-                retention_certificates::tenant_id.eq(&tenant),
+                retention_certificates::tenant_id.eq(hafen::store::id::bind(&tenant)),
                 retention_certificates::state.eq("running"),
                 retention_certificates::rule_versions.eq("{}"),
                 retention_certificates::started_at.eq(1_i64),
@@ -1778,7 +1778,7 @@ async fn whole_expired_months_are_shredded_first_only_when_nothing_under_them_is
     diesel::insert_into(message_statuses::table)
         .values((
             message_statuses::id.eq(status_march.clone()),
-            message_statuses::tenant_id.eq(&tenant),
+            message_statuses::tenant_id.eq(hafen::store::id::bind(&tenant)),
             message_statuses::channel.eq("whatsapp"),
             message_statuses::external_index.eq(vec![7u8; 32]),
             message_statuses::status.eq("delivered"),
@@ -1801,7 +1801,7 @@ async fn whole_expired_months_are_shredded_first_only_when_nothing_under_them_is
     diesel::insert_into(outbox::table)
         .values((
             outbox::message_id.eq(hafen::store::id::bind(&old)),
-            outbox::tenant_id.eq(&tenant),
+            outbox::tenant_id.eq(hafen::store::id::bind(&tenant)),
             outbox::channel_id.eq("channel"),
             outbox::request_sealed.eq(vec![0u8]),
             outbox::attempts.eq(0),
@@ -1823,7 +1823,7 @@ async fn whole_expired_months_are_shredded_first_only_when_nothing_under_them_is
             attachments::id.eq(hafen::store::id::bind(
                 "00000000-0000-7000-8000-000000000f03",
             )),
-            attachments::tenant_id.eq(&tenant),
+            attachments::tenant_id.eq(hafen::store::id::bind(&tenant)),
             attachments::message_id.eq(hafen::store::id::bind(&old)),
             attachments::n.eq(0),
             attachments::media_ref_sealed.eq(vec![0u8]),

@@ -314,7 +314,7 @@ fn the_idempotency_index_holds_only_keyed_messages_and_serves_the_lookup() {
     );
     sqlite_plan_uses(
         conn,
-        "SELECT id FROM messages WHERE tenant_id = 't' AND idempotency_index = x'01'",
+        "SELECT id FROM messages WHERE tenant_id = '01900000-0000-7000-8000-0000000000ff' AND idempotency_index = x'01'",
         "messages_idempotency",
     );
 
@@ -337,7 +337,7 @@ fn the_idempotency_index_holds_only_keyed_messages_and_serves_the_lookup() {
     );
     postgres_plan_uses(
         conn,
-        "SELECT id FROM messages WHERE tenant_id = 't' AND idempotency_index = '\\x01'::bytea",
+        "SELECT id FROM messages WHERE tenant_id = '01900000-0000-7000-8000-0000000000ff' AND idempotency_index = '\\x01'::bytea",
         "messages_idempotency",
     );
     drop(postgres);
@@ -411,15 +411,16 @@ fn addresses_are_looked_up_by_the_whole_unique_index_without_statistics() {
     let tenant = hafen::tenants::TenantId::parse(TENANT).unwrap();
     let contacts_of_the_channel = |conn: &mut DbConn| {
         let zero = hex_literal(conn, 0);
+        let tenant = id_literal(conn, TENANT);
         diesel::sql_query(format!(
-            "INSERT INTO tenants (id, name, wrapped_key, created_at) VALUES ('{TENANT}', 'T', {zero}, 0)"
+            "INSERT INTO tenants (id, name, wrapped_key, created_at) VALUES ({tenant}, 'T', {zero}, 0)"
         ))
         .execute(conn)
         .unwrap();
         for n in 0..1000 {
             diesel::sql_query(format!(
                 "INSERT INTO contacts (id, tenant_id, channel, address_index, address_sealed, first_seen_at, last_message_at) \
-                 VALUES ({}, '{TENANT}', 'whatsapp', {}, {zero}, 0, 0)",
+                 VALUES ({}, {tenant}, 'whatsapp', {}, {zero}, 0, 0)",
                 id_literal(conn, &contact_id(n)),
                 hex_literal(conn, n)
             ))
@@ -559,8 +560,9 @@ fn many_external_ids_are_found_at_once_and_only_the_tenants() {
             for n in 0..300u32 {
                 diesel::sql_query(format!(
                     "INSERT INTO messages (id, tenant_id, contact_id, channel, direction, kind, occurred_at, received_at, business_letter, external_index) \
-                     VALUES ({}, '{tenant}', {}, 'whatsapp', 'in', 'text', {n}, {n}, FALSE, {})",
+                     VALUES ({}, {}, {}, 'whatsapp', 'in', 'text', {n}, {n}, FALSE, {})",
                     id_literal(&conn, &id(t, n)),
+                    id_literal(&conn, tenant),
                     id_literal(&conn, &contact),
                     hex_literal(&conn, n)
                 ))
@@ -607,19 +609,20 @@ fn many_external_ids_are_found_at_once_and_only_the_tenants() {
     }
 }
 
-/// A tenant and one contact of it, for rows that need them; the contact's id as the schema
-/// holds it at this version (text before migration 29, 16 bytes since).
+/// A tenant and one contact of it, for rows that need them; the ids as the schema holds them at
+/// this version (text before migrations 29 and 30, 16 bytes since).
 fn tenant_and_contact(conn: &mut DbConn, tenant: &str, contact: &str) {
     let zero = hex_literal(conn, 0);
     let id = id_literal_for(conn, "contacts", "id", contact);
+    let tenant = id_literal_for(conn, "tenants", "id", tenant);
     diesel::sql_query(format!(
-        "INSERT INTO tenants (id, name, wrapped_key, created_at) VALUES ('{tenant}', 'T', {zero}, 0)"
+        "INSERT INTO tenants (id, name, wrapped_key, created_at) VALUES ({tenant}, 'T', {zero}, 0)"
     ))
     .execute(conn)
     .unwrap();
     diesel::sql_query(format!(
         "INSERT INTO contacts (id, tenant_id, channel, address_index, address_sealed, first_seen_at, last_message_at) \
-         VALUES ({id}, '{tenant}', 'whatsapp', {zero}, {zero}, 0, 0)"
+         VALUES ({id}, {tenant}, 'whatsapp', {zero}, {zero}, 0, 0)"
     ))
     .execute(conn)
     .unwrap();
@@ -646,36 +649,36 @@ fn the_hot_indexes_lead_with_the_column_that_tells_rows_apart() {
     // of a tenant's messages: 21 s at 10 000 000).
     const LOOKUPS: [(&str, &str); 6] = [
         (
-            "SELECT id FROM contacts WHERE tenant_id = 't' AND channel = 'whatsapp' AND address_index = {blob}",
+            "SELECT id FROM contacts WHERE tenant_id = '01900000-0000-7000-8000-0000000000ff' AND channel = 'whatsapp' AND address_index = {blob}",
             "contacts_address",
         ),
         (
-            "SELECT id FROM messages WHERE tenant_id = 't' AND external_index = {blob}",
+            "SELECT id FROM messages WHERE tenant_id = '01900000-0000-7000-8000-0000000000ff' AND external_index = {blob}",
             "messages_external",
         ),
         (
-            "SELECT id FROM messages WHERE tenant_id = 't' AND contact_id = '00000000-0000-7000-a000-000000000000' ORDER BY occurred_at, id",
+            "SELECT id FROM messages WHERE tenant_id = '01900000-0000-7000-8000-0000000000ff' AND contact_id = '00000000-0000-7000-a000-000000000000' ORDER BY occurred_at, id",
             "messages_contact_time",
         ),
         (
-            "SELECT id FROM message_statuses WHERE tenant_id = 't' AND message_id IS NULL AND external_index = {blob}",
+            "SELECT id FROM message_statuses WHERE tenant_id = '01900000-0000-7000-8000-0000000000ff' AND message_id IS NULL AND external_index = {blob}",
             "message_statuses_external",
         ),
         (
-            "SELECT id FROM message_statuses WHERE tenant_id = 't' \
+            "SELECT id FROM message_statuses WHERE tenant_id = '01900000-0000-7000-8000-0000000000ff' \
              AND message_id = '00000000-0000-7000-8000-000000000001' ORDER BY occurred_at",
             "message_statuses_message",
         ),
         (
-            "SELECT DISTINCT business_letter FROM messages WHERE tenant_id = 't' AND contact_id = '00000000-0000-7000-a000-000000000000'",
+            "SELECT DISTINCT business_letter FROM messages WHERE tenant_id = '01900000-0000-7000-8000-0000000000ff' AND contact_id = '00000000-0000-7000-a000-000000000000'",
             "messages_contact_time",
         ),
     ];
     // Checked on SQLite only: PostgreSQL orders a join by its cost estimates, and on empty
     // tables every order costs the same.
     const JOINED: (&str, &str) = (
-        "SELECT count(*) FROM message_statuses WHERE tenant_id = 't' AND message_id IN \
-         (SELECT id FROM messages WHERE tenant_id = 't' AND contact_id = '00000000-0000-7000-a000-000000000000')",
+        "SELECT count(*) FROM message_statuses WHERE tenant_id = '01900000-0000-7000-8000-0000000000ff' AND message_id IN \
+         (SELECT id FROM messages WHERE tenant_id = '01900000-0000-7000-8000-0000000000ff' AND contact_id = '00000000-0000-7000-a000-000000000000')",
         "message_statuses_message",
     );
     let (mut sqlite, _db, _dir) = migrated(crate::support::Backend::Sqlite);
@@ -872,7 +875,12 @@ fn receipts_waiting_for_their_message_are_found_by_the_platform_ids() {
     let fresh: Vec<(Vec<u8>, String)> = (1..=3u8)
         .map(|n| (vec![n; 32], format!("message-{n}")))
         .collect();
-    hafen::messages::status::attach_pending(&mut sqlite, "tenant", &fresh).unwrap();
+    hafen::messages::status::attach_pending(
+        &mut sqlite,
+        "01900000-0000-7000-8000-000000000005",
+        &fresh,
+    )
+    .unwrap();
     let asked = seen
         .lock()
         .unwrap()
@@ -1996,8 +2004,8 @@ fn the_message_ids_become_16_bytes_with_every_column_naming_them_and_back() {
         hafen::messages::insert_many(&mut conn, &[message_row(TENANT, CONTACT, 3, false)]).unwrap();
         let orphan = diesel::insert_into(outbox::table)
             .values((
-                outbox::message_id.eq(hafen::store::id::bind(&message_id(9))),
-                outbox::tenant_id.eq(TENANT),
+                outbox::message_id.eq(hafen::store::id::bind(message_id(9))),
+                outbox::tenant_id.eq(hafen::store::id::bind(TENANT)),
                 outbox::channel_id.eq("ch"),
                 outbox::request_sealed.eq(vec![1u8]),
                 outbox::attempts.eq(0),
@@ -2185,7 +2193,7 @@ fn the_contact_ids_become_16_bytes_with_every_column_naming_them_and_back() {
         let orphan_key = diesel::insert_into(contact_keys::table)
             .values((
                 contact_keys::contact_id.eq(hafen::store::id::bind(&gone)),
-                contact_keys::tenant_id.eq(TENANT),
+                contact_keys::tenant_id.eq(hafen::store::id::bind(TENANT)),
                 contact_keys::wrapped_key.eq(vec![1u8]),
                 contact_keys::created_at.eq(0),
             ))
@@ -2224,4 +2232,239 @@ fn the_contact_ids_become_16_bytes_with_every_column_naming_them_and_back() {
             "{backend:?}"
         );
     }
+}
+
+/// Migration 30 stores a tenant's id as its 16 bytes, with every column that names it: every
+/// table but the install's own. A row in each, made before the migration (each referring to
+/// the rows of the tables it refers to), holds its tenant as 16 bytes after it, is read back
+/// through the new type, and still refers to its parents (a channel of no stored tenant is
+/// refused); the web sessions, rebuilt on SQLite with the web users they refer to, are kept;
+/// the audit chain, whose hashes cover the tenant's id as text, still verifies; reverted,
+/// every id is its canonical text again.
+#[test]
+fn the_tenant_ids_become_16_bytes_with_every_column_naming_them_and_back() {
+    use hafen::store::schema::{channels, tenants};
+    const TENANT: &str = "01900000-0000-7000-8000-000000000031";
+    const MIGRATION: &str = "20261207000030";
+    // Parents first: each table after every table it refers to.
+    const TABLES: [&str; 27] = [
+        "api_tokens",
+        "channels",
+        "event_hooks",
+        "bots",
+        "consent_purposes",
+        "broadcasts",
+        "consent_settings",
+        "consent_texts",
+        "contacts",
+        "consents",
+        "contact_keys",
+        "legal_holds",
+        "messages",
+        "outbox",
+        "attachments",
+        "message_statuses",
+        "subject_requests",
+        "erasure_items",
+        "event_deliveries",
+        "period_keys",
+        "register_entries",
+        "retention_certificates",
+        "retention_previews",
+        "retention_rule_sets",
+        "ui_users",
+        "consent_ledger",
+        "audit_log",
+    ];
+    let naming: Vec<(&str, &str)> = std::iter::once(("tenants", "id"))
+        .chain(TABLES.iter().map(|t| (*t, "tenant_id")))
+        .collect();
+    for backend in [
+        crate::support::Backend::Sqlite,
+        crate::support::Backend::Postgres,
+    ] {
+        if backend == crate::support::Backend::Postgres && !postgres_available() {
+            return;
+        }
+        let (mut conn, _db, _dir) = migrated(backend);
+        // Entries of the audit chain written by Hafen, naming the tenant.
+        let tenant = hafen::tenants::TenantId::parse(TENANT).unwrap();
+        let zero = hex_literal(&conn, 0);
+        diesel::sql_query(format!(
+            "INSERT INTO tenants (id, name, wrapped_key, created_at) VALUES ({}, 'T', {zero}, 0)",
+            id_literal(&conn, TENANT)
+        ))
+        .execute(&mut conn)
+        .unwrap();
+        for action in ["test.first", "test.second"] {
+            let event =
+                hafen::audit::AuditEvent::new(&hafen::auth::Actor::System, action).tenant(&tenant);
+            hafen::audit::append(&mut conn, chrono::DateTime::UNIX_EPOCH, event).unwrap();
+        }
+        revert_through(&mut conn, MIGRATION);
+        assert_ids_stored(
+            &mut conn,
+            &[("tenants", "id"), ("audit_log", "tenant_id")],
+            Stored::Text,
+        );
+        let mut ids = BTreeMap::from([("tenants".to_string(), format!("'{TENANT}'"))]);
+        // The audit log's rows are the chain's entries above.
+        for (n, table) in TABLES
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| **t != "audit_log")
+        {
+            let id = format!("00000000-0000-7000-c000-{n:012}");
+            let literal = a_row_of(&mut conn, table, &id, &ids);
+            ids.insert(table.to_string(), literal);
+        }
+        a_row_of(
+            &mut conn,
+            "ui_sessions",
+            "00000000-0000-7000-c000-000000000100",
+            &ids,
+        );
+        assert_ids_stored(&mut conn, &naming, Stored::Text);
+
+        hafen::store::run_migrations(&mut conn).unwrap();
+        assert_ids_stored(&mut conn, &naming, Stored::Bytes);
+        for (table, column) in &naming {
+            let read = id_text(&mut conn, table, column);
+            assert!(
+                !read.is_empty() && read.iter().all(|t| t == TENANT),
+                "{backend:?}: {table}.{column}: {read:?}"
+            );
+        }
+        let sessions: i64 = diesel::select(diesel::dsl::sql::<BigInt>(
+            "(SELECT count(*) FROM ui_sessions)",
+        ))
+        .get_result(&mut conn)
+        .unwrap();
+        assert_eq!(sessions, 1, "{backend:?}: the web session kept");
+        let report = hafen::audit::verify(&mut conn).unwrap();
+        assert!(report.broken.is_none(), "{backend:?}: {report:?}");
+        assert!(report.verified >= 2, "{backend:?}: {report:?}");
+        // Found through the new type, and the references still hold.
+        let found: Vec<String> = tenants::table
+            .filter(tenants::id.eq(hafen::store::id::bind(TENANT)))
+            .select(tenants::id)
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(found, [TENANT], "{backend:?}");
+        let orphan = diesel::insert_into(channels::table)
+            .values((
+                channels::id.eq("orphan"),
+                channels::tenant_id.eq(hafen::store::id::bind(contact_id(7))),
+                channels::platform.eq("whatsapp"),
+                channels::name.eq("x"),
+                channels::enabled.eq(true),
+                channels::secrets_sealed.eq(vec![1u8]),
+                channels::created_at.eq(0),
+                channels::updated_at.eq(0),
+                channels::business_letters.eq(false),
+            ))
+            .execute(&mut conn);
+        assert!(orphan.is_err(), "{backend:?}: a channel of no tenant");
+
+        revert_through(&mut conn, MIGRATION);
+        assert_ids_stored(&mut conn, &naming, Stored::Text);
+        for (table, column) in &naming {
+            let back = column_text(&mut conn, table, column);
+            assert!(
+                !back.is_empty() && back.iter().all(|t| t.as_deref() == Some(TENANT)),
+                "{backend:?}: {table}.{column}: {back:?}"
+            );
+        }
+    }
+}
+
+/// One row of `table` whose every tenant column names the one tenant and whose every reference
+/// names the row made before in the table it refers to (`made`: each table's id as a literal);
+/// the other columns a value of their type where they must hold one. Its id is `id` (as the
+/// column takes it); the literal of that id is returned.
+fn a_row_of(conn: &mut DbConn, table: &str, id: &str, made: &BTreeMap<String, String>) -> String {
+    #[derive(QueryableByName)]
+    struct Column {
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = Text)]
+        kind: String,
+        #[diesel(sql_type = Bool)]
+        required: bool,
+        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+        refers_to: Option<String>,
+    }
+    let sql = match conn {
+        DbConn::Sqlite(_) => format!(
+            "SELECT c.name AS name, lower(c.type) AS kind, \
+               (c.\"notnull\" = 1 AND c.dflt_value IS NULL) OR c.pk > 0 AS required, \
+               (SELECT f.\"table\" FROM pragma_foreign_key_list('{table}') f WHERE f.\"from\" = c.name) \
+                 AS refers_to \
+             FROM pragma_table_info('{table}') c ORDER BY c.cid"
+        ),
+        DbConn::Postgres(_) => format!(
+            "SELECT c.column_name::text AS name, c.data_type::text AS kind, \
+               (c.is_nullable = 'NO' AND c.column_default IS NULL) AS required, \
+               (SELECT r.confrelid::regclass::text FROM pg_constraint r \
+                  JOIN pg_attribute a ON a.attrelid = r.conrelid AND a.attnum = ANY (r.conkey) \
+                  WHERE r.contype = 'f' AND r.conrelid = '{table}'::regclass \
+                    AND a.attname = c.column_name LIMIT 1) AS refers_to \
+             FROM information_schema.columns c WHERE c.table_name = '{table}' \
+             ORDER BY c.ordinal_position"
+        ),
+    };
+    let columns: Vec<Column> = diesel::sql_query(sql).load(conn).unwrap();
+    let mut own = None;
+    let (mut names, mut values) = (Vec::new(), Vec::new());
+    for column in &columns {
+        let value = if column.name == "tenant_id" {
+            made["tenants"].clone()
+        } else if let Some(parent) = column.refers_to.as_ref().filter(|p| made.contains_key(*p)) {
+            made[parent].clone()
+        } else if column.name == "id" {
+            let literal = match column.kind.as_str() {
+                "uuid" => id_literal(conn, id),
+                _ => format!("'{id}'"),
+            };
+            own = Some(literal.clone());
+            literal
+        } else if !column.required {
+            continue;
+        } else {
+            match column.kind.as_str() {
+                "uuid" => id_literal(conn, &contact_id(99)),
+                "bytea" | "blob" => hex_literal(conn, 1),
+                "boolean" => "FALSE".to_string(),
+                "bigint" | "integer" | "smallint" => "0".to_string(),
+                _ => "'x'".to_string(),
+            }
+        };
+        names.push(column.name.clone());
+        values.push(value);
+    }
+    diesel::sql_query(format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        names.join(", "),
+        values.join(", ")
+    ))
+    .execute(conn)
+    .unwrap_or_else(|e| panic!("{table}: {e}"));
+    own.unwrap_or_else(|| made["tenants"].clone())
+}
+
+/// The ids in `table`'s `column` as Hafen reads them (its canonical text, through `store::id`).
+fn id_text(conn: &mut DbConn, table: &str, column: &str) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Value {
+        #[diesel(sql_type = hafen::store::id::Id)]
+        value: String,
+    }
+    diesel::sql_query(format!(
+        "SELECT {column} AS value FROM {table} WHERE {column} IS NOT NULL"
+    ))
+    .load::<Value>(conn)
+    .unwrap()
+    .into_iter()
+    .map(|v| v.value)
+    .collect()
 }

@@ -674,9 +674,11 @@ async fn a_write_that_keeps_conflicting_is_refused_as_busy(backend: Backend) {
                 return Err(conflict());
             }
             use hafen::store::schema::tenants;
-            Ok(diesel::update(tenants::table.filter(tenants::id.eq(&t)))
-                .set(tenants::name.eq("Muster AG"))
-                .execute(conn)?)
+            Ok(
+                diesel::update(tenants::table.filter(tenants::id.eq(hafen::store::id::bind(&t))))
+                    .set(tenants::name.eq("Muster AG"))
+                    .execute(conn)?,
+            )
         })
         .await
         .unwrap();
@@ -748,13 +750,15 @@ async fn deadlock_with_another_transaction(backend: Backend) {
         .write(move |conn| {
             use hafen::store::schema::tenants;
             counted.fetch_add(1, Ordering::SeqCst);
-            diesel::update(tenants::table.filter(tenants::id.eq(&a)))
+            diesel::update(tenants::table.filter(tenants::id.eq(hafen::store::id::bind(&a))))
                 .set(tenants::name.eq("Erste KG"))
                 .execute(conn)?;
             let _ = have_first.lock().unwrap().send(());
-            Ok(diesel::update(tenants::table.filter(tenants::id.eq(&b)))
-                .set(tenants::name.eq("Zweite KG"))
-                .execute(conn)?)
+            Ok(
+                diesel::update(tenants::table.filter(tenants::id.eq(hafen::store::id::bind(&b))))
+                    .set(tenants::name.eq("Zweite KG"))
+                    .execute(conn)?,
+            )
         })
         .await;
     other_side.join().unwrap();
@@ -913,9 +917,11 @@ async fn the_first_write_of_a_group_runs_without_a_savepoint(backend: Backend) {
                 .write(move |conn| {
                     depths.lock().unwrap().push((name, transaction_depth(conn)));
                     append(conn, at, AuditEvent::new(&hafen::auth::Actor::System, name))?;
-                    diesel::update(tenants::table.filter(tenants::id.eq(&t)))
-                        .set(tenants::name.eq(name))
-                        .execute(conn)?;
+                    diesel::update(
+                        tenants::table.filter(tenants::id.eq(hafen::store::id::bind(&t))),
+                    )
+                    .set(tenants::name.eq(name))
+                    .execute(conn)?;
                     if fail {
                         diesel::sql_query("INSERT INTO tenants (id) VALUES (NULL)")
                             .execute(conn)?;
@@ -1172,7 +1178,7 @@ async fn several_writers(backend: Backend) {
 fn tenant_name(app: &TestApp, id: &str) -> String {
     use hafen::store::schema::tenants;
     tenants::table
-        .filter(tenants::id.eq(id))
+        .filter(tenants::id.eq(hafen::store::id::bind(id)))
         .select(tenants::name)
         .first(&mut app.db.connect())
         .unwrap()

@@ -29,6 +29,7 @@ use crate::messages::ingest::external_index;
 use crate::messages::status::{self, NewStatus};
 use crate::messages::{binding, Direction, MessageKind, MessageRow};
 use crate::sensitive::Sensitive;
+use crate::store::id;
 use crate::store::schema::{channels, messages, outbox};
 use crate::store::{DbConn, StoreError};
 use crate::tenants::TenantId;
@@ -84,8 +85,8 @@ fn last_inbound(
     contact: &str,
 ) -> Result<Option<(i64, Option<String>)>, StoreError> {
     Ok(messages::table
-        .filter(messages::tenant_id.eq(tenant))
-        .filter(messages::contact_id.eq(crate::store::id::bind(contact)))
+        .filter(messages::tenant_id.eq(id::bind(tenant)))
+        .filter(messages::contact_id.eq(id::bind(contact)))
         .filter(messages::direction.eq("in"))
         .order(messages::occurred_at.desc())
         .select((messages::occurred_at, messages::channel_id))
@@ -99,7 +100,7 @@ fn enabled_channels(
     platform: &str,
 ) -> Result<Vec<String>, StoreError> {
     Ok(channels::table
-        .filter(channels::tenant_id.eq(tenant))
+        .filter(channels::tenant_id.eq(id::bind(tenant)))
         .filter(channels::platform.eq(platform))
         .filter(channels::enabled.eq(true))
         .select(channels::id)
@@ -245,7 +246,7 @@ impl Channels {
                 };
                 let existing = match &idx {
                     Some(i) => messages::table
-                        .filter(messages::tenant_id.eq(t.as_str()))
+                        .filter(messages::tenant_id.eq(id::bind(t.as_str())))
                         .filter(messages::idempotency_index.eq(i))
                         .filter(crate::store::backend::plan_with_actual_values())
                         .select((messages::id, messages::delivery_status))
@@ -462,8 +463,8 @@ impl Channels {
             .store
             .read(move |conn| {
                 let period: Option<String> = messages::table
-                    .filter(messages::tenant_id.eq(t.as_str()))
-                    .filter(messages::id.eq(crate::store::id::bind(&id)))
+                    .filter(messages::tenant_id.eq(id::bind(t.as_str())))
+                    .filter(messages::id.eq(id::bind(&id)))
                     .select(messages::period_key_id)
                     .first(conn)?;
                 Ok(
@@ -494,8 +495,8 @@ impl Channels {
             .store
             .read(move |conn| {
                 let contact: Option<String> = messages::table
-                    .filter(messages::tenant_id.eq(t.as_str()))
-                    .filter(messages::id.eq(crate::store::id::bind(&id)))
+                    .filter(messages::tenant_id.eq(id::bind(t.as_str())))
+                    .filter(messages::id.eq(id::bind(&id)))
                     .select(messages::contact_id)
                     .first(conn)
                     .optional()?;

@@ -2,6 +2,7 @@
 //! once, retried with backoff up to `MAX_ATTEMPTS`, then failed for good.
 
 use super::*;
+use crate::store::id;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = outbox)]
@@ -9,6 +10,7 @@ pub(super) struct OutboxRow {
     /// Stored as its 16 bytes (`store::id`): a row is inserted by value.
     #[diesel(serialize_as = crate::store::id::BoundId)]
     pub(super) message_id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub(super) tenant_id: String,
     pub(super) channel_id: String,
     /// Set for pushes: consent is checked again before every retry.
@@ -29,7 +31,7 @@ pub(super) fn claim_send(
 ) -> std::result::Result<usize, crate::store::StoreError> {
     Ok(diesel::update(
         outbox::table
-            .filter(outbox::message_id.eq(crate::store::id::bind(&entry.message_id)))
+            .filter(outbox::message_id.eq(id::bind(&entry.message_id)))
             .filter(outbox::next_attempt_at.le(now)),
     )
     .set(outbox::next_attempt_at.eq(lease))
@@ -206,19 +208,14 @@ impl Channels {
                         sealed,
                         status,
                     } => {
-                        diesel::update(
-                            messages::table.filter(messages::id.eq(crate::store::id::bind(&id))),
-                        )
-                        .set((
-                            messages::external_index.eq(Some(index)),
-                            messages::external_id_sealed.eq(Some(sealed)),
-                        ))
-                        .execute(conn)?;
-                        diesel::delete(
-                            outbox::table
-                                .filter(outbox::message_id.eq(crate::store::id::bind(&id))),
-                        )
-                        .execute(conn)?;
+                        diesel::update(messages::table.filter(messages::id.eq(id::bind(&id))))
+                            .set((
+                                messages::external_index.eq(Some(index)),
+                                messages::external_id_sealed.eq(Some(sealed)),
+                            ))
+                            .execute(conn)?;
+                        diesel::delete(outbox::table.filter(outbox::message_id.eq(id::bind(&id))))
+                            .execute(conn)?;
                         crate::messages::status::store(conn, &t, vec![status.clone()])?;
                         crate::messages::status::attach_pending(
                             conn,
@@ -228,11 +225,8 @@ impl Channels {
                     }
                     Finish::Failed { status } => {
                         let mut status = status.clone();
-                        diesel::delete(
-                            outbox::table
-                                .filter(outbox::message_id.eq(crate::store::id::bind(&id))),
-                        )
-                        .execute(conn)?;
+                        diesel::delete(outbox::table.filter(outbox::message_id.eq(id::bind(&id))))
+                            .execute(conn)?;
                         status.message_id = Some(id.clone());
                         diesel::insert_into(crate::store::schema::message_statuses::table)
                             .values(status.clone())
@@ -240,16 +234,13 @@ impl Channels {
                         status::bump(conn, &status.tenant_id, &id, "failed", status.occurred_at)?;
                     }
                     Finish::Retry { next, last_error } => {
-                        diesel::update(
-                            outbox::table
-                                .filter(outbox::message_id.eq(crate::store::id::bind(&id))),
-                        )
-                        .set((
-                            outbox::attempts.eq(attempts),
-                            outbox::next_attempt_at.eq(*next),
-                            outbox::last_error.eq(Some(last_error)),
-                        ))
-                        .execute(conn)?;
+                        diesel::update(outbox::table.filter(outbox::message_id.eq(id::bind(&id))))
+                            .set((
+                                outbox::attempts.eq(attempts),
+                                outbox::next_attempt_at.eq(*next),
+                                outbox::last_error.eq(Some(last_error)),
+                            ))
+                            .execute(conn)?;
                     }
                 }
                 Ok(())
@@ -351,7 +342,7 @@ impl Channels {
                 .store
                 .read(move |conn| {
                     let contact: String = messages::table
-                        .filter(messages::id.eq(crate::store::id::bind(&id)))
+                        .filter(messages::id.eq(id::bind(&id)))
                         .select(messages::contact_id)
                         .first(conn)?;
                     (gate.consent_confirmed)(conn, &t, &contact, &p)
@@ -381,7 +372,7 @@ impl Channels {
             .store
             .read(move |conn| {
                 let contact_id: String = messages::table
-                    .filter(messages::id.eq(crate::store::id::bind(&id)))
+                    .filter(messages::id.eq(id::bind(&id)))
                     .select(messages::contact_id)
                     .first(conn)?;
                 contacts::find(conn, &t, &contact_id)
@@ -434,15 +425,13 @@ impl Channels {
             .store
             .write(move |conn| {
                 let platform: String = messages::table
-                    .filter(messages::id.eq(crate::store::id::bind(&id)))
+                    .filter(messages::id.eq(id::bind(&id)))
                     .select(messages::channel)
                     .first(conn)?;
                 status.channel = platform;
                 status.message_id = Some(id.clone());
-                diesel::delete(
-                    outbox::table.filter(outbox::message_id.eq(crate::store::id::bind(&id))),
-                )
-                .execute(conn)?;
+                diesel::delete(outbox::table.filter(outbox::message_id.eq(id::bind(&id))))
+                    .execute(conn)?;
                 diesel::insert_into(crate::store::schema::message_statuses::table)
                     .values(status.clone())
                     .execute(conn)?;

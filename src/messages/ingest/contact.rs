@@ -2,6 +2,7 @@
 //! own data key, and moved to a new address when a message announces one.
 
 use super::*;
+use crate::store::id;
 
 /// A person changed their number (WhatsApp `user_changed_number`): their contact takes the new
 /// address, so the conversation continues on one contact. Applied only with its message (a
@@ -184,8 +185,8 @@ pub(super) fn same_address(
     use crate::store::schema::contacts as c;
     use diesel::prelude::*;
     let rows: Vec<(String, Vec<u8>)> = c::table
-        .filter(c::tenant_id.eq(tenant))
-        .filter(c::id.eq_any(crate::store::id::bind_all(&[a, b])))
+        .filter(c::tenant_id.eq(id::bind(tenant)))
+        .filter(c::id.eq_any(id::bind_all(&[a, b])))
         .select((c::channel, c::address_index))
         .load(conn)?;
     Ok(rows.len() == 2 && rows[0] == rows[1])

@@ -1,6 +1,7 @@
 //! Consent statistics: requests, confirmations and withdrawals per purpose.
 
 use super::*;
+use crate::store::id;
 
 impl Records {
     pub(super) async fn consent_statistics_sections(
@@ -14,7 +15,7 @@ impl Records {
             .store
             .read(move |conn| {
                 Ok(consents::table
-                    .filter(consents::tenant_id.eq(&t))
+                    .filter(consents::tenant_id.eq(id::bind(&t)))
                     .select((consents::purpose_id, consents::state))
                     .load(conn)?)
             })

@@ -17,6 +17,7 @@ use super::{Activity, Control, SubProcessor};
 use crate::channels::registry::Platform;
 use crate::i18n::Lang;
 use crate::retention::rules::{Category, Retain, Rule, RuleSet, StartPoint};
+use crate::store::id;
 use crate::store::schema::{
     api_tokens, channels, consent_purposes, contacts, event_hooks, tenants,
 };
@@ -155,7 +156,7 @@ pub fn tenant_facts(
     now: i64,
 ) -> Result<Option<TenantFacts>, StoreError> {
     let Some(name) = tenants::table
-        .filter(tenants::id.eq(tenant))
+        .filter(tenants::id.eq(id::bind(tenant)))
         .select(tenants::name)
         .first::<String>(conn)
         .optional()?
@@ -163,7 +164,7 @@ pub fn tenant_facts(
         return Ok(None);
     };
     let rows: Vec<(String, String, String, bool)> = channels::table
-        .filter(channels::tenant_id.eq(tenant))
+        .filter(channels::tenant_id.eq(id::bind(tenant)))
         .order(channels::created_at.asc())
         .select((
             channels::id,
@@ -184,7 +185,7 @@ pub fn tenant_facts(
         })
         .collect();
     let purposes = consent_purposes::table
-        .filter(consent_purposes::tenant_id.eq(tenant))
+        .filter(consent_purposes::tenant_id.eq(id::bind(tenant)))
         .order(consent_purposes::created_at.asc())
         .select((consent_purposes::id, consent_purposes::name))
         .load(conn)?;
@@ -193,16 +194,16 @@ pub fn tenant_facts(
     let active_holds =
         (holds.contacts.len() + holds.ranges.len() + usize::from(holds.whole_tenant)) as i64;
     let event_hooks = event_hooks::table
-        .filter(event_hooks::tenant_id.eq(tenant))
+        .filter(event_hooks::tenant_id.eq(id::bind(tenant)))
         .filter(event_hooks::channel_id.is_null())
         .count()
         .get_result(conn)?;
     let contacts_total = contacts::table
-        .filter(contacts::tenant_id.eq(tenant))
+        .filter(contacts::tenant_id.eq(id::bind(tenant)))
         .count()
         .get_result(conn)?;
     let restricted_contacts = contacts::table
-        .filter(contacts::tenant_id.eq(tenant))
+        .filter(contacts::tenant_id.eq(id::bind(tenant)))
         .filter(contacts::restricted_at.is_not_null())
         .count()
         .get_result(conn)?;

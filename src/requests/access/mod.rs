@@ -36,6 +36,7 @@ use crate::page::PageRequest;
 use crate::periods as keys;
 use crate::register::live;
 use crate::register::{Document, Scope, Section as Part, SubProcessor};
+use crate::store::id;
 use crate::store::schema::{attachments as attachment_table, consent_texts};
 use crate::tenants::TenantId;
 
@@ -358,10 +359,8 @@ impl Requests {
                 let mut out = Vec::new();
                 for chunk in ids.chunks(500) {
                     let rows: Vec<AttachmentRow> = attachment_table::table
-                        .filter(attachment_table::tenant_id.eq(&t))
-                        .filter(
-                            attachment_table::message_id.eq_any(crate::store::id::bind_all(chunk)),
-                        )
+                        .filter(attachment_table::tenant_id.eq(id::bind(&t)))
+                        .filter(attachment_table::message_id.eq_any(id::bind_all(chunk)))
                         .filter(attachment_table::state.eq("stored"))
                         .order((attachment_table::message_id, attachment_table::n))
                         .select(AttachmentRow::as_select())
@@ -414,7 +413,7 @@ impl Requests {
                 move |conn| {
                     use crate::store::schema::consent_purposes as p;
                     Ok(p::table
-                        .filter(p::tenant_id.eq(&t))
+                        .filter(p::tenant_id.eq(id::bind(&t)))
                         .select((p::id, p::name))
                         .load::<(String, String)>(conn)?
                         .into_iter()
@@ -432,7 +431,7 @@ impl Requests {
             .store
             .read(move |conn| {
                 Ok(consent_texts::table
-                    .filter(consent_texts::tenant_id.eq(&t))
+                    .filter(consent_texts::tenant_id.eq(id::bind(&t)))
                     .filter(consent_texts::id.eq_any(&text_ids))
                     .select((
                         consent_texts::id,

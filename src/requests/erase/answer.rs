@@ -91,6 +91,7 @@ impl ErasureOutcome {
 #[diesel(table_name = erasure_items)]
 pub(super) struct ItemRow {
     pub(super) id: String,
+    #[diesel(serialize_as = crate::store::id::BoundId)]
     pub(super) tenant_id: String,
     pub(super) request_id: String,
     #[diesel(serialize_as = crate::store::id::BoundId)]

@@ -2,6 +2,7 @@
 //! another category's dependency keeps, and the deletion itself (through each table's owner).
 
 use super::*;
+use crate::store::id;
 
 /// The contact's items of `rule`'s category that the rule makes due before `before` (the
 /// start of their period, as the rule measures it).
@@ -74,8 +75,8 @@ pub(super) fn newest(conn: &mut DbConn, selection: &Selection) -> Result<Option<
     if selection.rule.category == Category::ConsentProofs {
         let contact = selection.contact.clone().unwrap_or_default();
         return Ok(consents::table
-            .filter(consents::tenant_id.eq(&selection.tenant))
-            .filter(consents::contact_id.eq(crate::store::id::bind(&contact)))
+            .filter(consents::tenant_id.eq(id::bind(&selection.tenant)))
+            .filter(consents::contact_id.eq(id::bind(&contact)))
             .filter(consents::state.eq("withdrawn"))
             .select(diesel::dsl::max(consents::withdrawn_at))
             .first(conn)?);
@@ -103,8 +104,8 @@ pub(super) fn protected_messages(
     let mut ids = HashSet::new();
     if content {
         let with_content: Vec<String> = messages::table
-            .filter(messages::tenant_id.eq(tenant))
-            .filter(messages::contact_id.eq(crate::store::id::bind(contact)))
+            .filter(messages::tenant_id.eq(id::bind(tenant)))
+            .filter(messages::contact_id.eq(id::bind(contact)))
             .filter(messages::content_deleted_at.is_null())
             .filter(
                 messages::body_sealed
@@ -118,12 +119,12 @@ pub(super) fn protected_messages(
     }
     if files {
         let with_files: Vec<String> = attachments::table
-            .filter(attachments::tenant_id.eq(tenant))
+            .filter(attachments::tenant_id.eq(id::bind(tenant)))
             .filter(
                 attachments::message_id.eq_any(
                     messages::table
-                        .filter(messages::tenant_id.eq(tenant))
-                        .filter(messages::contact_id.eq(crate::store::id::bind(contact)))
+                        .filter(messages::tenant_id.eq(id::bind(tenant)))
+                        .filter(messages::contact_id.eq(id::bind(contact)))
                         .select(messages::id),
                 ),
             )
@@ -184,8 +185,8 @@ pub(super) fn contact_remains(
 ) -> Result<bool, StoreError> {
     use crate::store::schema::contacts;
     let sealed: Option<Vec<u8>> = contacts::table
-        .filter(contacts::tenant_id.eq(tenant))
-        .filter(contacts::id.eq(crate::store::id::bind(contact)))
+        .filter(contacts::tenant_id.eq(id::bind(tenant)))
+        .filter(contacts::id.eq(id::bind(contact)))
         .select(contacts::address_sealed)
         .first(conn)
         .optional()?;
@@ -233,19 +234,19 @@ pub(super) fn erase_contact(
     let holds = &selection.holds;
     let held = holds.whole_tenant || holds.contacts.iter().any(|h| h == &contact);
     let referred: i64 = messages::table
-        .filter(messages::tenant_id.eq(t))
-        .filter(messages::contact_id.eq(crate::store::id::bind(&contact)))
+        .filter(messages::tenant_id.eq(id::bind(t)))
+        .filter(messages::contact_id.eq(id::bind(&contact)))
         .count()
         .get_result(conn)?;
     let consented: i64 = consents::table
-        .filter(consents::tenant_id.eq(t))
-        .filter(consents::contact_id.eq(crate::store::id::bind(&contact)))
+        .filter(consents::tenant_id.eq(id::bind(t)))
+        .filter(consents::contact_id.eq(id::bind(&contact)))
         .count()
         .get_result(conn)?;
     use crate::store::schema::contacts;
     let times: Option<(i64, i64, Option<i64>)> = contacts::table
-        .filter(contacts::tenant_id.eq(t))
-        .filter(contacts::id.eq(crate::store::id::bind(&contact)))
+        .filter(contacts::tenant_id.eq(id::bind(t)))
+        .filter(contacts::id.eq(id::bind(&contact)))
         .select((
             contacts::first_seen_at,
             contacts::last_message_at,

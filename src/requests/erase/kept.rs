@@ -2,6 +2,7 @@
 //! DPO's decision on it, and erasing it once its end has passed.
 
 use super::*;
+use crate::store::id;
 
 /// A DPO's decision on a category whose end could not be computed.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -48,7 +49,7 @@ pub struct KeptByRequest {
 
 pub fn kept_by_requests(conn: &mut DbConn, tenant: &str) -> Result<Vec<KeptByRequest>, StoreError> {
     let rows: Vec<ItemRow> = erasure_items::table
-        .filter(erasure_items::tenant_id.eq(tenant))
+        .filter(erasure_items::tenant_id.eq(id::bind(tenant)))
         .filter(erasure_items::state.ne(DONE))
         .order((erasure_items::request_id, erasure_items::id))
         .select(ItemRow::as_select())
@@ -87,8 +88,8 @@ pub fn kept_until(
     contact: &str,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
     let until: Option<i64> = erasure_items::table
-        .filter(erasure_items::tenant_id.eq(tenant))
-        .filter(erasure_items::contact_id.eq(crate::store::id::bind(contact)))
+        .filter(erasure_items::tenant_id.eq(id::bind(tenant)))
+        .filter(erasure_items::contact_id.eq(id::bind(contact)))
         .filter(erasure_items::state.ne(DONE))
         .select(diesel::dsl::max(erasure_items::until))
         .first(conn)?;
@@ -268,7 +269,7 @@ impl Requests {
             .store
             .write(move |conn| {
                 let rows: Vec<ItemRow> = erasure_items::table
-                    .filter(erasure_items::tenant_id.eq(&t))
+                    .filter(erasure_items::tenant_id.eq(id::bind(&t)))
                     .filter(erasure_items::request_id.eq(&rid))
                     .filter(erasure_items::category.eq(category.as_str()))
                     .select(ItemRow::as_select())
@@ -406,7 +407,7 @@ impl Requests {
             .store
             .read(move |conn| {
                 Ok(erasure_items::table
-                    .filter(erasure_items::tenant_id.eq(&t))
+                    .filter(erasure_items::tenant_id.eq(id::bind(&t)))
                     .filter(erasure_items::state.eq(KEPT))
                     .order((erasure_items::request_id, erasure_items::id))
                     .select(ItemRow::as_select())
