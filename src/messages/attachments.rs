@@ -90,10 +90,10 @@ impl AttachmentRow {
     }
 }
 
-pub fn insert(conn: &mut DbConn, rows: &[AttachmentRow]) -> Result<(), StoreError> {
+pub fn insert(conn: &mut DbConn, rows: &[&AttachmentRow]) -> Result<(), StoreError> {
     for row in rows {
         diesel::insert_into(attachments::table)
-            .values(row.clone())
+            .values((*row).clone())
             .execute(conn)?;
     }
     Ok(())

@@ -49,9 +49,8 @@ pub struct IngestOutcome {
     pub duplicate: bool,
 }
 
-/// Everything one batch will write, sealed and ready. Cloned for each run of the write (a
-/// write may run again after a deadlock; a copy costs far less than the inserts).
-#[derive(Clone)]
+/// Everything one batch will write, sealed and ready. Each run of the write reads it (a write
+/// may run merged, then alone, or again after a deadlock); it is never copied.
 struct Prepared {
     tenant: String,
     new_contacts: Vec<(ContactRow, ContactKeyRow)>,
@@ -428,7 +427,6 @@ type Applied = (Vec<IngestOutcome>, Vec<(String, Arc<OwnerKeys>)>, bool);
 /// One batch's write, as the writer runs it: alone, or merged with the other batches of the
 /// same tenant and event month that wait in its group (a burst of webhook deliveries becomes
 /// one insert per table).
-#[derive(Clone)]
 struct Write {
     prepared: Prepared,
     event: AuditEvent,
@@ -447,7 +445,7 @@ impl crate::store::Mergeable for Write {
         self.prepared.messages.len() + self.prepared.statuses.len()
     }
 
-    fn run(conn: &mut DbConn, writes: Vec<Self>) -> Result<Vec<Applied>, StoreError> {
+    fn run(conn: &mut DbConn, writes: &[&Self]) -> Result<Vec<Applied>, StoreError> {
         apply(conn, writes)
     }
 }
@@ -462,13 +460,12 @@ struct Share {
 /// The write: runs inside the writer's transaction (in its own savepoint), for one batch or
 /// several of one tenant and event month. A batch's own rule failing (an external id of another
 /// contact) fails them all; the writer then runs each alone.
-fn apply(conn: &mut DbConn, mut writes: Vec<Write>) -> Result<Vec<Applied>, StoreError> {
+fn apply(conn: &mut DbConn, writes: &[&Write]) -> Result<Vec<Applied>, StoreError> {
     let Some(first) = writes.first() else {
         return Ok(Vec::new());
     };
-    let tenant = first.prepared.tenant.clone();
-    let t = tenant.as_str();
-    let (follow_ups, event_keys) = (first.follow_ups, first.prepared.event_keys.clone());
+    let t = first.prepared.tenant.as_str();
+    let (follow_ups, (event_period, event_keys)) = (first.follow_ups, &first.prepared.event_keys);
     let at = writes.iter().map(|w| w.at).max().unwrap_or(first.at);
     let period_ids: BTreeSet<String> = writes
         .iter()
@@ -494,22 +491,17 @@ fn apply(conn: &mut DbConn, mut writes: Vec<Write>) -> Result<Vec<Applied>, Stor
             .filter_map(|(index, id, contact)| index.map(|i| (i, (id, contact))))
             .collect();
     let mut shares = Vec::with_capacity(writes.len());
-    let mut fresh = Vec::new();
+    let mut fresh: Vec<&MessageRow> = Vec::new();
     let mut latest: BTreeMap<String, i64> = BTreeMap::new();
-    let (mut statuses, mut status_events, mut attachments) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut message_events, mut address_changes) = (Vec::new(), Vec::new());
-    for write in &mut writes {
-        let prepared = &mut write.prepared;
+    for write in writes {
+        let prepared = &write.prepared;
         // A platform's verified delivery names its message ids itself, and its receipt hands
         // no ids back: a known id from another contact is the platform repeating a message
         // whose sender has since moved (a changed number), not another person's message.
         let from_platform = matches!(write.event.actor, crate::auth::Actor::Channel { .. });
         let mut outcomes = Vec::with_capacity(prepared.messages.len());
         let mut stored = 0;
-        for (position, row) in std::mem::take(&mut prepared.messages)
-            .into_iter()
-            .enumerate()
-        {
+        for (position, row) in prepared.messages.iter().enumerate() {
             if let Some(index) = &row.external_index {
                 if let Some((id, contact_id)) = known.get(index) {
                     // The same platform id from another person is not the same message:
@@ -550,16 +542,6 @@ fn apply(conn: &mut DbConn, mut writes: Vec<Write>) -> Result<Vec<Applied>, Stor
             stored,
             statuses: prepared.statuses.len(),
         });
-        statuses.append(&mut prepared.statuses);
-        status_events.append(&mut prepared.status_events);
-        attachments.append(&mut prepared.attachments);
-        message_events.append(&mut prepared.message_events);
-        let event = &write.event;
-        address_changes.extend(
-            std::mem::take(&mut prepared.address_changes)
-                .into_iter()
-                .map(|c| (c, event.clone())),
-        );
     }
     // SQLite allows 32766 bound parameters per statement; 12 columns × 1000 rows stays below.
     for chunk in fresh.chunks(1000) {
@@ -574,17 +556,20 @@ fn apply(conn: &mut DbConn, mut writes: Vec<Write>) -> Result<Vec<Applied>, Stor
         .collect();
     status::attach_pending(conn, t, &fresh_indexes)?;
     let fresh_ids: std::collections::HashSet<&str> = fresh.iter().map(|m| m.id.as_str()).collect();
-    let attachments: Vec<AttachmentRow> = attachments
-        .into_iter()
+    let attachments: Vec<&AttachmentRow> = writes
+        .iter()
+        .flat_map(|w| &w.prepared.attachments)
         .filter(|a| fresh_ids.contains(a.message_id.as_str()))
         .collect();
     super::attachments::insert(conn, &attachments)?;
     let mut queued_work = !attachments.is_empty();
-    let stored_statuses = status::store(conn, t, statuses)?;
-    let received: Vec<serde_json::Value> = message_events
-        .into_iter()
+    let statuses: Vec<&StatusRow> = writes.iter().flat_map(|w| &w.prepared.statuses).collect();
+    let matched = status::store(conn, t, &statuses)?;
+    let received: Vec<serde_json::Value> = writes
+        .iter()
+        .flat_map(|w| &w.prepared.message_events)
         .filter(|(id, _)| fresh_ids.contains(id.as_str()))
-        .map(|(_, payload)| payload)
+        .map(|(_, payload)| payload.clone())
         .collect();
     let follow = follow_ups(conn, t, &received)?;
     let mut events: Vec<(EventKind, serde_json::Value)> = received
@@ -592,32 +577,35 @@ fn apply(conn: &mut DbConn, mut writes: Vec<Write>) -> Result<Vec<Applied>, Stor
         .map(|payload| (EventKind::MessageReceived, payload))
         .chain(follow)
         .collect();
-    for (row, mut payload) in stored_statuses.iter().zip(status_events) {
-        payload["status"]["message_id"] = serde_json::json!(row.message_id);
+    let status_events = writes.iter().flat_map(|w| &w.prepared.status_events);
+    for (message_id, payload) in matched.into_iter().zip(status_events) {
+        let mut payload = payload.clone();
+        payload["status"]["message_id"] = serde_json::json!(message_id);
         events.push((EventKind::MessageStatus, payload));
     }
-    let (event_period, event_keys) = &event_keys;
     queued_work |=
         crate::events::enqueue(conn, t, (event_period, event_keys), events, to_micros(at))? > 0;
     crate::contacts::touch_last_messages(conn, &latest)?;
-    for (change, event) in address_changes {
-        if fresh_ids.contains(change.message_id.as_str()) {
-            move_contact(conn, t, &change, &event, at)?;
+    for write in writes {
+        for change in &write.prepared.address_changes {
+            if fresh_ids.contains(change.message_id.as_str()) {
+                move_contact(conn, t, change, &write.event, at)?;
+            }
         }
     }
     // One audit entry per batch, as when it runs alone: the trail names each caller's write.
     let mut applied = Vec::with_capacity(writes.len());
-    for (write, share) in writes.into_iter().zip(shares) {
+    for (write, share) in writes.iter().zip(shares) {
         let duplicates = share.outcomes.len() - share.stored;
         audit::append(
             conn,
             write.at,
-            write.event.detail(format!(
+            write.event.clone().detail(format!(
                 "stored={} duplicates={duplicates} statuses={}",
                 share.stored, share.statuses
             )),
         )?;
-        applied.push((share.outcomes, write.prepared.new_keys, queued_work));
+        applied.push((share.outcomes, write.prepared.new_keys.clone(), queued_work));
     }
     Ok(applied)
 }

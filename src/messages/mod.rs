@@ -160,7 +160,7 @@ struct ExternalRow {
 
 /// Inserts many messages. PostgreSQL takes one multi-row statement (a round trip per row would
 /// dominate); SQLite runs in-process, so a cached prepared statement per row costs about the same.
-pub fn insert_many(conn: &mut DbConn, rows: &[MessageRow]) -> Result<(), StoreError> {
+pub fn insert_many(conn: &mut DbConn, rows: &[&MessageRow]) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -169,7 +169,7 @@ pub fn insert_many(conn: &mut DbConn, rows: &[MessageRow]) -> Result<(), StoreEr
         DbConn::Sqlite(c) => {
             for row in rows {
                 diesel::insert_into(messages::table)
-                    .values(row.clone())
+                    .values((*row).clone())
                     .execute(c)?;
             }
         }
@@ -182,7 +182,7 @@ pub fn insert_many(conn: &mut DbConn, rows: &[MessageRow]) -> Result<(), StoreEr
 /// writer group.
 fn insert_many_postgres(
     c: &mut diesel::PgConnection,
-    rows: &[MessageRow],
+    rows: &[&MessageRow],
 ) -> Result<(), StoreError> {
     use crate::store::backend::column;
     use crate::store::id::{self, Id};

@@ -219,36 +219,42 @@ pub fn with_current(conn: &mut DbConn, rows: &mut [super::MessageRow]) -> Result
     Ok(())
 }
 
-/// Stores statuses, matching each to a stored message by platform id.
+/// Stores statuses, matching each to a stored message by platform id: the id of the message
+/// each was matched to, in their order (the rows' own `message_id` is not read).
 pub fn store(
     conn: &mut DbConn,
     tenant: &str,
-    mut rows: Vec<StatusRow>,
-) -> Result<Vec<StatusRow>, StoreError> {
+    rows: &[&StatusRow],
+) -> Result<Vec<Option<String>>, StoreError> {
     if rows.is_empty() {
-        return Ok(rows);
+        return Ok(Vec::new());
     }
     let indexes: Vec<Vec<u8>> = rows.iter().map(|r| r.external_index.clone()).collect();
     let known: HashMap<Vec<u8>, String> = super::find_by_external_indexes(conn, tenant, indexes)?
         .into_iter()
         .filter_map(|(index, id, _)| index.map(|i| (i, id)))
         .collect();
-    for row in &mut rows {
-        row.message_id = known.get(&row.external_index).cloned();
-    }
-    insert_many(conn, &rows)?;
-    let moved: Vec<(&str, &str, i64)> = rows
+    let matched: Vec<(&StatusRow, Option<&str>)> = rows
         .iter()
-        .filter_map(|r| Some((r.message_id.as_deref()?, r.status.as_str(), r.occurred_at)))
+        .map(|r| (*r, known.get(&r.external_index).map(String::as_str)))
+        .collect();
+    insert_many(conn, &matched)?;
+    let moved: Vec<(&str, &str, i64)> = matched
+        .iter()
+        .filter_map(|(r, message)| Some(((*message)?, r.status.as_str(), r.occurred_at)))
         .collect();
     bump_all(conn, tenant, &moved)?;
-    Ok(rows)
+    Ok(matched
+        .iter()
+        .map(|(_, message)| message.map(str::to_string))
+        .collect())
 }
 
-/// Inserts status rows: one statement on PostgreSQL (a round trip each would dominate a burst
-/// of receipts), one array per column so that its text is fixed and it stays prepared
-/// (`kept_prepared`); one cached statement per row on SQLite (in-process, as cheap).
-fn insert_many(conn: &mut DbConn, rows: &[StatusRow]) -> Result<(), StoreError> {
+/// Inserts status rows, each with the message it was matched to: one statement on PostgreSQL
+/// (a round trip each would dominate a burst of receipts), one array per column so that its
+/// text is fixed and it stays prepared (`kept_prepared`); one cached statement per row on
+/// SQLite (in-process, as cheap).
+fn insert_many(conn: &mut DbConn, rows: &[(&StatusRow, Option<&str>)]) -> Result<(), StoreError> {
     match conn {
         DbConn::Postgres(c) => {
             use crate::store::backend::column;
@@ -261,25 +267,29 @@ fn insert_many(conn: &mut DbConn, rows: &[StatusRow]) -> Result<(), StoreError> 
                    $5::uuid[], $6::text[], $7::bigint[], $8::bigint[], $9::bytea[], \
                    $10::bytea[], $11::text[])",
             )
-            .bind::<Array<crate::store::id::Id>, _>(column(rows, |r| id::bind(&r.id)))
-            .bind::<Array<crate::store::id::Id>, _>(column(rows, |r| id::bind(&r.tenant_id)))
-            .bind::<Array<Text>, _>(column(rows, |r| r.channel.as_str()))
-            .bind::<Array<Binary>, _>(column(rows, |r| r.external_index.as_slice()))
-            .bind::<Array<Nullable<crate::store::id::Id>>, _>(column(rows, |r| {
-                r.message_id.as_deref().map(id::bind)
+            .bind::<Array<crate::store::id::Id>, _>(column(rows, |(r, _)| id::bind(&r.id)))
+            .bind::<Array<crate::store::id::Id>, _>(column(rows, |(r, _)| id::bind(&r.tenant_id)))
+            .bind::<Array<Text>, _>(column(rows, |(r, _)| r.channel.as_str()))
+            .bind::<Array<Binary>, _>(column(rows, |(r, _)| r.external_index.as_slice()))
+            .bind::<Array<Nullable<crate::store::id::Id>>, _>(column(rows, |(_, message)| {
+                message.map(id::bind)
             }))
-            .bind::<Array<Text>, _>(column(rows, |r| r.status.as_str()))
-            .bind::<Array<BigInt>, _>(column(rows, |r| r.occurred_at))
-            .bind::<Array<BigInt>, _>(column(rows, |r| r.received_at))
-            .bind::<Array<Nullable<Binary>>, _>(column(rows, |r| r.errors_sealed.as_deref()))
-            .bind::<Array<Nullable<Binary>>, _>(column(rows, |r| r.raw_sealed.as_deref()))
-            .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.period_key_id.as_deref()));
+            .bind::<Array<Text>, _>(column(rows, |(r, _)| r.status.as_str()))
+            .bind::<Array<BigInt>, _>(column(rows, |(r, _)| r.occurred_at))
+            .bind::<Array<BigInt>, _>(column(rows, |(r, _)| r.received_at))
+            .bind::<Array<Nullable<Binary>>, _>(column(rows, |(r, _)| r.errors_sealed.as_deref()))
+            .bind::<Array<Nullable<Binary>>, _>(column(rows, |(r, _)| r.raw_sealed.as_deref()))
+            .bind::<Array<Nullable<Text>>, _>(column(rows, |(r, _)| r.period_key_id.as_deref()));
             crate::store::backend::kept_prepared(query).run(c)?;
         }
         DbConn::Sqlite(c) => {
-            for row in rows {
+            for (row, message) in rows {
+                let row = StatusRow {
+                    message_id: message.map(str::to_string),
+                    ..(*row).clone()
+                };
                 diesel::insert_into(message_statuses::table)
-                    .values(row.clone())
+                    .values(row)
                     .execute(c)?;
             }
         }

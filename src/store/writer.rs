@@ -67,7 +67,12 @@ pub trait Finisher: Send + Sync {
 
 /// A write that can run together with others of its kind in one group: the ingest of a
 /// delivery, whose rows and lookups become one statement per table for the whole group.
-pub trait Mergeable: Clone + Send + 'static {
+///
+/// A write runs by reference: it may run more than once (merged, then alone; again after a
+/// deadlock), and a copy of a batch's sealed rows for each run, and freeing it, cost the one
+/// writer thread a quarter of its time (docs/benchmarks.md). Once answered, the write goes
+/// back to its caller, who frees it on its own thread.
+pub trait Mergeable: Send + 'static {
     type Output: Send + 'static;
     /// Writes with equal keys may run as one (the same tenant, say).
     fn key(&self) -> String;
@@ -77,7 +82,7 @@ pub trait Mergeable: Clone + Send + 'static {
     fn rows(&self) -> usize;
     /// Runs `writes` in one go; one output per write, in their order. Runs alone too (a
     /// slice of one), so a merged write and a single one take the same path.
-    fn run(conn: &mut DbConn, writes: Vec<Self>) -> Result<Vec<Self::Output>, StoreError>;
+    fn run(conn: &mut DbConn, writes: &[&Self]) -> Result<Vec<Self::Output>, StoreError>;
 }
 
 /// Which queued writes may be merged: the same kind of write with the same key.
@@ -252,12 +257,14 @@ struct MergePending<M: Mergeable> {
     write: M,
     key: MergeKey,
     attempts: Attempts<M::Output>,
+    /// Where the write goes once answered, to be freed off the writer's thread.
+    give_back: oneshot::Sender<M>,
 }
 
 impl<M: Mergeable> Queued for MergePending<M> {
     fn run(&mut self, conn: &mut DbConn, undo: Undo) -> bool {
         let outcome = undo.run(conn, |c| {
-            M::run(c, vec![self.write.clone()])?
+            M::run(c, &[&self.write])?
                 .pop()
                 .ok_or_else(|| StoreError::Commit("a merged write gave no outcome".into()))
         });
@@ -277,7 +284,15 @@ impl<M: Mergeable> Queued for MergePending<M> {
     }
 
     fn answer(self: Box<Self>, commit: Result<(), &StoreError>) {
-        self.attempts.answer(commit);
+        let MergePending {
+            write,
+            attempts,
+            give_back,
+            ..
+        } = *self;
+        // The caller has gone away when this fails: then the write is freed here.
+        let _ = give_back.send(write);
+        attempts.answer(commit);
     }
 
     fn merge_key(&self) -> Option<&MergeKey> {
@@ -289,16 +304,16 @@ impl<M: Mergeable> Queued for MergePending<M> {
     }
 
     fn run_with(&mut self, conn: &mut DbConn, others: &mut [Job], undo: Undo) -> bool {
-        let mut writes = vec![self.write.clone()];
+        let mut writes = vec![&self.write];
         for other in others.iter_mut() {
             match other.as_any_mut().downcast_mut::<Self>() {
-                Some(other) => writes.push(other.write.clone()),
+                Some(other) => writes.push(&other.write),
                 None => return false,
             }
         }
         let count = writes.len();
         // A short answer must be undone too: the writes then run alone.
-        let merged = undo.run(conn, |c| match M::run(c, writes) {
+        let merged = undo.run(conn, |c| match M::run(c, &writes) {
             Ok(outputs) if outputs.len() == count => Ok(outputs),
             Ok(outputs) => Err(StoreError::Commit(format!(
                 "a merged write answered {} of {count} writes",
@@ -507,17 +522,21 @@ impl Writer {
     /// wait in the same group.
     pub async fn write_mergeable<M: Mergeable>(&self, write: M) -> Result<M::Output, StoreError> {
         let (reply, answer) = oneshot::channel::<Result<M::Output, StoreError>>();
+        let (give_back, given_back) = oneshot::channel::<M>();
         let key = (TypeId::of::<M>(), write.key());
         let job: Job = Box::new(MergePending {
             write,
             key,
             attempts: Attempts::new(reply),
+            give_back,
         });
         self.jobs
             .send(job)
             .await
             .map_err(|_| StoreError::WriterGone)?;
-        answer.await.map_err(|_| StoreError::WriterGone)?
+        let answer = answer.await.map_err(|_| StoreError::WriterGone)?;
+        drop(given_back.await);
+        answer
     }
 }
 
@@ -888,6 +907,80 @@ mod tests {
         closing.send(()).unwrap();
         assert!(RUNNING.wait(Duration::from_secs(10)));
         thread.join().unwrap();
+    }
+
+    struct NoFinish;
+
+    impl Finisher for NoFinish {
+        fn begin(&self) {}
+        fn mark(&self) -> usize {
+            0
+        }
+        fn rollback_to(&self, _mark: usize) {}
+        fn finish(&self, _conn: &mut DbConn) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn discard(&self) {}
+    }
+
+    /// A mergeable write that counts its runs and notes the thread that frees it.
+    struct Noted {
+        runs: Arc<std::sync::atomic::AtomicUsize>,
+        freed_on: Arc<Mutex<Vec<Option<String>>>>,
+    }
+
+    impl Mergeable for Noted {
+        type Output = usize;
+        fn key(&self) -> String {
+            "one".into()
+        }
+        fn rows(&self) -> usize {
+            1
+        }
+        fn run(_conn: &mut DbConn, writes: &[&Self]) -> Result<Vec<usize>, StoreError> {
+            for write in writes {
+                write.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            Ok(writes.iter().map(|_| writes.len()).collect())
+        }
+    }
+
+    impl Drop for Noted {
+        fn drop(&mut self) {
+            let thread = std::thread::current().name().map(str::to_string);
+            self.freed_on.lock().unwrap().push(thread);
+        }
+    }
+
+    /// A mergeable write runs where it is queued, never on a copy, and goes back to its caller
+    /// to be freed: freeing a batch's sealed rows is not the one writer thread's work.
+    #[test]
+    fn a_merged_write_runs_in_place_and_its_caller_frees_it() {
+        use diesel::Connection;
+        let conn = DbConn::Sqlite(diesel::SqliteConnection::establish(":memory:").unwrap());
+        let stats = Arc::new(Mutex::new(GroupStats::default()));
+        let (writer, handles) = Writer::start(vec![conn], 8, stats, Arc::new(NoFinish)).unwrap();
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let freed_on = Arc::new(Mutex::new(Vec::new()));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let writes = (0..4).map(|_| Noted {
+            runs: runs.clone(),
+            freed_on: freed_on.clone(),
+        });
+        let answers = runtime.block_on(futures_util::future::join_all(
+            writes.map(|write| writer.write_mergeable(write)),
+        ));
+        assert!(answers.iter().all(|a| matches!(a, Ok(n) if *n >= 1)));
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 4);
+        let caller = std::thread::current().name().map(str::to_string);
+        assert_eq!(*freed_on.lock().unwrap(), vec![caller; 4]);
+        drop(writer);
+        for handle in handles {
+            handle.join().unwrap();
+        }
     }
 
     /// A queued write that only carries its merge key and size.

@@ -1031,7 +1031,7 @@ fn a_group_of_messages_is_stored_column_for_column() {
         let rows: Vec<MessageRow> = (0..4)
             .map(|n| message_row(TENANT, CONTACT, n, n % 2 == 0))
             .collect();
-        hafen::messages::insert_many(&mut conn, &rows).unwrap();
+        hafen::messages::insert_many(&mut conn, &rows.iter().collect::<Vec<_>>()).unwrap();
         let stored: Vec<MessageRow> = messages::table
             .order(messages::id)
             .select(MessageRow::as_select())
@@ -1058,7 +1058,14 @@ fn a_group_of_messages_is_stored_column_for_column() {
             receipt(&status_id(2), 2, "read", 6_000, false),
             receipt(&status_id(3), 77, "read", 7_000, true),
         ];
-        let answered = hafen::messages::status::store(&mut conn, TENANT, receipts).unwrap();
+        let matched =
+            hafen::messages::status::store(&mut conn, TENANT, &receipts.iter().collect::<Vec<_>>())
+                .unwrap();
+        let answered: Vec<StatusRow> = receipts
+            .into_iter()
+            .zip(matched)
+            .map(|(row, message_id)| StatusRow { message_id, ..row })
+            .collect();
         let kept: Vec<StatusRow> = message_statuses::table
             .order(message_statuses::id)
             .select(StatusRow::as_select())
@@ -1161,7 +1168,7 @@ fn the_writers_statements_stay_prepared_and_read_only_their_rows_under_a_generic
         .map(|n| message_row(TENANT, &contact_id(n % 1000), n, true))
         .collect();
     for group in rows.chunks(100) {
-        hafen::messages::insert_many(&mut conn, group).unwrap();
+        hafen::messages::insert_many(&mut conn, &group.iter().collect::<Vec<_>>()).unwrap();
     }
     conn.transaction(|conn| {
         let before = rows_read(conn, "messages");
@@ -1197,8 +1204,8 @@ fn the_writers_statements_stay_prepared_and_read_only_their_rows_under_a_generic
                 raw_sealed: None,
                 period_key_id: None,
             })
-            .collect();
-        hafen::messages::status::store(conn, TENANT, receipts).unwrap();
+            .collect::<Vec<_>>();
+        hafen::messages::status::store(conn, TENANT, &receipts.iter().collect::<Vec<_>>()).unwrap();
         let read = rows_read(conn, "messages") - before;
         assert!(read <= 2, "{read} messages read for 2 receipts");
         Ok::<_, diesel::result::Error>(())
@@ -1227,8 +1234,9 @@ fn the_writers_statements_stay_prepared_and_read_only_their_rows_under_a_generic
             raw_sealed: None,
             period_key_id: None,
         })
-        .collect();
-    hafen::messages::status::store(&mut conn, TENANT, receipts).unwrap();
+        .collect::<Vec<_>>();
+    hafen::messages::status::store(&mut conn, TENANT, &receipts.iter().collect::<Vec<_>>())
+        .unwrap();
     for (table, column) in [
         ("contacts", "last_message_at = 7777"),
         (
@@ -1426,7 +1434,7 @@ fn a_deleted_message_takes_its_current_status_with_it() {
         let rows: Vec<hafen::messages::MessageRow> = (0..2)
             .map(|n| message_row(TENANT, CONTACT, n, false))
             .collect();
-        hafen::messages::insert_many(&mut conn, &rows).unwrap();
+        hafen::messages::insert_many(&mut conn, &rows.iter().collect::<Vec<_>>()).unwrap();
         let (m0, m1) = (message_id(0), message_id(1));
         for id in [&m0, &m1] {
             hafen::messages::status::bump(&mut conn, TENANT, id, "delivered", 10).unwrap();
@@ -1606,7 +1614,7 @@ fn the_delivery_statuses_own_ids_become_16_bytes_and_back() {
         .execute(&mut conn)
         .unwrap();
         hafen::store::run_migrations(&mut conn).unwrap();
-        hafen::messages::status::store(&mut conn, TENANT, vec![receipt(2), receipt(3)]).unwrap();
+        hafen::messages::status::store(&mut conn, TENANT, &[&receipt(2), &receipt(3)]).unwrap();
         let bytes = match backend {
             crate::support::Backend::Sqlite => "blob",
             crate::support::Backend::Postgres => "uuid",
@@ -2001,7 +2009,8 @@ fn the_message_ids_become_16_bytes_with_every_column_naming_them_and_back() {
             .unwrap();
         assert_eq!(statuses, [Some(kept.clone()), None], "{backend:?}");
         // New messages go in as bytes; the references still hold.
-        hafen::messages::insert_many(&mut conn, &[message_row(TENANT, CONTACT, 3, false)]).unwrap();
+        hafen::messages::insert_many(&mut conn, &[&message_row(TENANT, CONTACT, 3, false)])
+            .unwrap();
         let orphan = diesel::insert_into(outbox::table)
             .values((
                 outbox::message_id.eq(hafen::store::id::bind(message_id(9))),
@@ -2203,12 +2212,12 @@ fn the_contact_ids_become_16_bytes_with_every_column_naming_them_and_back() {
             "{backend:?}: a key without its contact"
         );
         let orphan_message =
-            hafen::messages::insert_many(&mut conn, &[message_row(TENANT, &gone, 2, false)]);
+            hafen::messages::insert_many(&mut conn, &[&message_row(TENANT, &gone, 2, false)]);
         assert!(
             orphan_message.is_err(),
             "{backend:?}: a message without its contact"
         );
-        hafen::messages::insert_many(&mut conn, &[message_row(TENANT, &kept, 3, false)]).unwrap();
+        hafen::messages::insert_many(&mut conn, &[&message_row(TENANT, &kept, 3, false)]).unwrap();
 
         revert_through(&mut conn, MIGRATION);
         assert_eq!(

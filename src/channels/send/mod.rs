@@ -412,7 +412,7 @@ impl Channels {
             .infra
             .store
             .write(move |conn| {
-                crate::messages::insert_many(conn, std::slice::from_ref(&row))?;
+                crate::messages::insert_many(conn, &[&row])?;
                 diesel::insert_into(outbox::table)
                     .values(entry.clone())
                     .execute(conn)?;

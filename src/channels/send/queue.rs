@@ -216,7 +216,7 @@ impl Channels {
                             .execute(conn)?;
                         diesel::delete(outbox::table.filter(outbox::message_id.eq(id::bind(&id))))
                             .execute(conn)?;
-                        crate::messages::status::store(conn, &t, vec![status.clone()])?;
+                        crate::messages::status::store(conn, &t, &[status])?;
                         crate::messages::status::attach_pending(
                             conn,
                             &t,
