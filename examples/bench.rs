@@ -27,8 +27,10 @@ use serde_json::Value;
 #[derive(Debug, Parser)]
 struct Args {
     /// PostgreSQL server (without a database name); databases are created and dropped on it.
-    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
-    pg: String,
+    /// Default: the local server through its socket where Debian puts it, as docs/operations.md
+    /// has an instance on the database's machine reach it (no TCP, no TLS); else 127.0.0.1.
+    #[arg(long)]
+    pg: Option<String>,
     #[arg(long)]
     skip_postgres: bool,
     /// Rows of the raw-insert limits (the pgcrypto peer inserts a tenth).
@@ -38,7 +40,7 @@ struct Args {
     #[arg(long, default_value_t = 1_000)]
     batch_requests: usize,
     /// Webhook deliveries (one message each) at 64 clients.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 60_000)]
     webhook_requests: usize,
     /// Expired messages the retention sweep deletes.
     #[arg(long, default_value_t = 1_000_000)]
@@ -89,7 +91,10 @@ fn main() -> anyhow::Result<()> {
     if !args.skip_postgres {
         backends.push(Backend::Postgres);
     }
+    let pg = args.pg.clone().unwrap_or_else(local_postgres);
 
+    // Every limit on the same server as Hafen's scenarios (SQLite's ignore it).
+    let pg_admin = format!("{pg}/postgres");
     let limit = |target: &str, table: &str, rows: usize| -> anyhow::Result<f64> {
         let out = run(
             &bin.join("limits_bench"),
@@ -100,6 +105,8 @@ fn main() -> anyhow::Result<()> {
                 table,
                 "--rows",
                 &rows.to_string(),
+                "--pg-admin",
+                &pg_admin,
             ],
         )?;
         Ok(out["rows_per_s"].as_f64().unwrap_or(0.0))
@@ -140,7 +147,7 @@ fn main() -> anyhow::Result<()> {
 
     let mut half_load = 2_500.0;
     for (i, backend) in backends.iter().enumerate() {
-        let db = backend.database(&args.pg, "ingest")?;
+        let db = backend.database(&pg, "ingest")?;
         let out = run(
             &bin.join("ingest_bench"),
             &with_db(
@@ -205,7 +212,7 @@ fn main() -> anyhow::Result<()> {
     ] {
         let mut sqlite_rate = 0.0;
         for (i, backend) in backends.iter().enumerate() {
-            let db = backend.database(&args.pg, scenario)?;
+            let db = backend.database(&pg, scenario)?;
             let out = run(
                 &bin.join("ingest_bench"),
                 &with_db(
@@ -256,7 +263,7 @@ fn main() -> anyhow::Result<()> {
     if backends.contains(&Backend::Postgres) {
         // The scale-out configuration: two instances on one PostgreSQL, the clients split
         // between them (docs/operations.md, "Several instances").
-        let db = Backend::Postgres.database(&args.pg, "webhook2")?;
+        let db = Backend::Postgres.database(&pg, "webhook2")?;
         let out = run(
             &bin.join("ingest_bench"),
             &with_db(
@@ -289,7 +296,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     for backend in &backends {
-        let db = backend.database(&args.pg, "sweep")?;
+        let db = backend.database(&pg, "sweep")?;
         let out = run(
             &bin.join("retention_bench"),
             &with_db(
@@ -343,7 +350,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     for backend in &backends {
-        let db = backend.database(&args.pg, "export")?;
+        let db = backend.database(&pg, "export")?;
         let out = run(
             &bin.join("export_bench"),
             &with_db(
@@ -401,12 +408,24 @@ fn main() -> anyhow::Result<()> {
         met: None,
     });
 
-    let table = render(&lines, started.elapsed());
+    let postgres = (!args.skip_postgres).then_some(pg.as_str());
+    let table = render(&lines, started.elapsed(), postgres);
     println!("{table}");
     if let Some(path) = &args.out {
         std::fs::write(path, &table)?;
     }
     Ok(())
+}
+
+/// The local PostgreSQL server: through its socket in Debian's directory where it lets us in,
+/// else over TCP on 127.0.0.1.
+fn local_postgres() -> String {
+    let socket = "postgres://postgres@%2Fvar%2Frun%2Fpostgresql";
+    if diesel::PgConnection::establish(&format!("{socket}/postgres")).is_ok() {
+        socket.to_string()
+    } else {
+        "postgres://postgres@127.0.0.1:5432".to_string()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -712,7 +731,7 @@ fn thousands(value: f64) -> String {
     out
 }
 
-fn render(lines: &[Line], took: Duration) -> String {
+fn render(lines: &[Line], took: Duration, postgres: Option<&str>) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -724,8 +743,9 @@ fn render(lines: &[Line], took: Duration) -> String {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
+    let postgres = postgres.map_or(String::new(), |url| format!(" PostgreSQL at `{url}`."));
     let mut out = format!(
-        "Run {} on {cores} cores ({cpu}); suite took {:.1} min.\n\n\
+        "Run {} on {cores} cores ({cpu}); suite took {:.1} min.{postgres}\n\n\
          | scenario | result | ratio | target | met |\n|---|---|---|---|---|\n",
         hafen::clock::Clock::now(&hafen::clock::SystemClock).format("%Y-%m-%d %H:%M UTC"),
         took.as_secs_f64() / 60.0
