@@ -167,6 +167,8 @@ pub fn insert_many(conn: &mut DbConn, rows: &[&MessageRow]) -> Result<(), StoreE
     match conn {
         DbConn::Postgres(c) => insert_many_postgres(c, rows)?,
         DbConn::Sqlite(c) => {
+            // By value: diesel derives no insert from a reference for a row whose ids it
+            // converts (`serialize_as`), so each row is copied into its statement.
             for row in rows {
                 diesel::insert_into(messages::table)
                     .values((*row).clone())
