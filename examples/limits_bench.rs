@@ -21,6 +21,8 @@
 //! cargo run --release --example limits_bench -- --target sqlite --keys binary --probes 20000
 //! cargo run --release --example limits_bench -- --target sqlite --keys integer --probes 20000
 //! cargo run --release --example limits_bench -- --target postgres --periods 36 --partitioned --probes 20000 --drop-period
+//! # SQLite: one database file per month, each with the table and its indexes (binary keys)
+//! cargo run --release --example limits_bench -- --target sqlite --keys binary --periods 12 --partitioned --probes 20000 --drop-period
 //! ```
 //! PostgreSQL runs use a fresh database `hafen_limits_<random>` on `--pg-admin`, dropped after.
 
@@ -65,7 +67,9 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     periods: usize,
     /// PostgreSQL: one partition per month (`PARTITION BY LIST (period_key_id)`); the unique
-    /// indexes then name the period too, as PostgreSQL requires.
+    /// indexes then name the period too, as PostgreSQL requires. SQLite: one database file per
+    /// month, each with the whole table and its indexes (with `--keys binary`); a lookup that
+    /// does not know the month asks every file.
     #[arg(long)]
     partitioned: bool,
     /// After the inserts, look this many stored rows up by external id and tenant (a delivery
@@ -104,11 +108,12 @@ impl Args {
         let keys = self.keys()?;
         let integer = keys == Keys::Integer;
         anyhow::ensure!(
-            !self.partitioned || postgres,
-            "--partitioned is for PostgreSQL (declarative partitions)"
+            !self.partitioned || postgres || keys == Keys::Binary,
+            "--partitioned on SQLite (a file per month) is measured with --keys binary"
         );
         anyhow::ensure!(self.periods >= 1, "--periods must be at least 1");
-        let partitioned = self.partitioned;
+        // SQLite's months are files, each holding the table as it is unpartitioned.
+        let partitioned = self.partitioned && postgres;
         let table = table_sql(keys, postgres, partitioned);
         let mut statements = vec![table];
         match self.table.as_str() {
@@ -459,7 +464,9 @@ fn main() -> anyhow::Result<()> {
         println!(
             "  the first month's {rows} rows removed, space back after {:.3} s ({})",
             s,
-            if args.partitioned {
+            if args.partitioned && args.target == "sqlite" {
+                "its file deleted"
+            } else if args.partitioned {
                 "DROP TABLE of its partition"
             } else if args.target == "sqlite" {
                 "DELETE by period key, incremental_vacuum"
@@ -480,11 +487,9 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn sqlite(args: &Args, data: &[Row]) -> anyhow::Result<Measured> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("limits.db");
+/// A SQLite database with Hafen's pragmas (store::conn) and the bench table.
+fn sqlite_file(args: &Args, path: &std::path::Path) -> anyhow::Result<SqliteConnection> {
     let mut conn = SqliteConnection::establish(path.to_str().unwrap_or_default())?;
-    // Hafen's pragmas (store::conn).
     conn.batch_execute(&format!(
         "PRAGMA busy_timeout = 10000; PRAGMA auto_vacuum = INCREMENTAL; PRAGMA secure_delete = ON; \
          PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; \
@@ -493,6 +498,15 @@ fn sqlite(args: &Args, data: &[Row]) -> anyhow::Result<Measured> {
         hafen::store::backend::SQLITE_WRITER_CACHE_KIB
     ))?;
     conn.batch_execute(&args.schema(false)?)?;
+    Ok(conn)
+}
+
+fn sqlite(args: &Args, data: &[Row]) -> anyhow::Result<Measured> {
+    let dir = tempfile::tempdir()?;
+    if args.partitioned {
+        return sqlite_files(args, data, dir.path());
+    }
+    let mut conn = sqlite_file(args, &dir.path().join("limits.db"))?;
     let keys = args.keys()?;
     let started = Instant::now();
     for chunk in data.chunks(args.batch) {
@@ -513,6 +527,76 @@ fn sqlite(args: &Args, data: &[Row]) -> anyhow::Result<Measured> {
     let dropped = match Removal::of(args, false)? {
         Some(removal) => Some(removal.run(&mut conn, |c, sql| diesel::sql_query(sql).execute(c))?),
         None => None,
+    };
+    Ok(Measured {
+        insert_s,
+        probe_us,
+        dropped,
+    })
+}
+
+/// SQLite with one database file per month (`--partitioned`): each batch's rows go, in one
+/// transaction per file they fall into, to their month's file; the rows come in time order, so
+/// the indexes written are the current month's only. A lookup by external id asks every file
+/// (it does not know the month); removing a month closes and deletes its file.
+fn sqlite_files(args: &Args, data: &[Row], dir: &std::path::Path) -> anyhow::Result<Measured> {
+    let path = |p: usize| dir.join(format!("limits-p{p}.db"));
+    let mut files = (0..args.periods)
+        .map(|p| sqlite_file(args, &path(p)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let started = Instant::now();
+    for chunk in data.chunks(args.batch) {
+        let mut rest = chunk;
+        while let Some(first) = rest.first() {
+            let month = first.period;
+            let n = rest.iter().take_while(|r| r.period == month).count();
+            let (these, after) = rest.split_at(n);
+            files[month].transaction::<_, anyhow::Error, _>(|conn| {
+                for r in these {
+                    insert_binary_row(conn, r)?;
+                }
+                Ok(())
+            })?;
+            rest = after;
+        }
+    }
+    let insert_s = started.elapsed().as_secs_f64();
+    let probe_us = if args.probes == 0 || data.is_empty() {
+        None
+    } else {
+        use binary_keys::bench_messages::dsl as m;
+        let tenant = uuid_of(TENANT).as_bytes().to_vec();
+        let mut rng = rand::thread_rng();
+        let picks: Vec<&Row> = (0..args.probes)
+            .map(|_| &data[rng.gen_range(0..data.len())])
+            .collect();
+        let started = Instant::now();
+        for r in picks {
+            let mut found = 0;
+            for conn in files.iter_mut() {
+                found += m::bench_messages
+                    .filter(m::external_index.eq(&r.index))
+                    .filter(m::tenant_id.eq(&tenant))
+                    .count()
+                    .get_result::<i64>(conn)?;
+            }
+            anyhow::ensure!(found == 1, "a stored row was not found by its external id");
+        }
+        Some(started.elapsed().as_secs_f64() * 1e6 / args.probes as f64)
+    };
+    let dropped = if args.drop_period {
+        let rows = data.iter().filter(|r| r.period == 0).count();
+        let started = Instant::now();
+        drop(files.remove(0));
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.join(format!("limits-p0.db{suffix}"));
+            if file.exists() {
+                std::fs::remove_file(file)?;
+            }
+        }
+        Some((rows, started.elapsed().as_secs_f64()))
+    } else {
+        None
     };
     Ok(Measured {
         insert_s,
