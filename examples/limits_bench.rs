@@ -357,6 +357,7 @@ const TENANT: &str = "01900000-0000-7000-8000-00000000000a";
 const TENANT_KEY: i64 = 1;
 const CONTACTS: usize = 1000;
 
+#[derive(Clone)]
 struct Row {
     /// The message's UUID as text (text keys; binary and integer keys store its bytes).
     id: String,
@@ -407,6 +408,9 @@ struct Measured {
     insert_s: f64,
     /// Mean time of one lookup by external id, in microseconds.
     probe_us: Option<f64>,
+    /// A file per month: a lookup in the row's own month (de-duplication) and one of a row of
+    /// the newest month asking the newest file first (a receipt), in microseconds.
+    month_probes: Option<(f64, f64)>,
     /// Removing the first month's rows: (rows, seconds).
     dropped: Option<(usize, f64)>,
 }
@@ -460,6 +464,11 @@ fn main() -> anyhow::Result<()> {
             args.probes
         );
     }
+    if let Some((own, newest)) = measured.month_probes {
+        println!(
+            "  the same in the row's own month's file: {own:.1} µs each; rows of the newest month, newest file first: {newest:.1} µs each"
+        );
+    }
     if let Some((rows, s)) = measured.dropped {
         println!(
             "  the first month's {rows} rows removed, space back after {:.3} s ({})",
@@ -482,6 +491,8 @@ fn main() -> anyhow::Result<()> {
             "periods": args.periods, "partitioned": args.partitioned,
             "batch": args.batch, "rows_per_s": args.rows as f64 / seconds,
             "probe_us": measured.probe_us,
+            "probe_own_month_us": measured.month_probes.map(|(own, _)| own),
+            "probe_newest_first_us": measured.month_probes.map(|(_, newest)| newest),
             "drop_period_s": measured.dropped.map(|(_, s)| s)})
     );
     Ok(())
@@ -531,6 +542,7 @@ fn sqlite(args: &Args, data: &[Row]) -> anyhow::Result<Measured> {
     Ok(Measured {
         insert_s,
         probe_us,
+        month_probes: None,
         dropped,
     })
 }
@@ -561,28 +573,66 @@ fn sqlite_files(args: &Args, data: &[Row], dir: &std::path::Path) -> anyhow::Res
         }
     }
     let insert_s = started.elapsed().as_secs_f64();
-    let probe_us = if args.probes == 0 || data.is_empty() {
-        None
+    let (probe_us, month_probes) = if args.probes == 0 || data.is_empty() {
+        (None, None)
     } else {
-        use binary_keys::bench_messages::dsl as m;
         let tenant = uuid_of(TENANT).as_bytes().to_vec();
+        let count = |conn: &mut SqliteConnection, r: &Row| -> QueryResult<i64> {
+            use binary_keys::bench_messages::dsl as m;
+            m::bench_messages
+                .filter(m::external_index.eq(&r.index))
+                .filter(m::tenant_id.eq(&tenant))
+                .count()
+                .get_result::<i64>(conn)
+        };
         let mut rng = rand::thread_rng();
-        let picks: Vec<&Row> = (0..args.probes)
-            .map(|_| &data[rng.gen_range(0..data.len())])
-            .collect();
+        let mut pick = |from: &[Row]| -> Vec<Row> {
+            (0..args.probes)
+                .map(|_| from[rng.gen_range(0..from.len())].clone())
+                .collect()
+        };
+        let per_probe =
+            |started: Instant| started.elapsed().as_secs_f64() * 1e6 / args.probes as f64;
+        // Not knowing the month: every file.
+        let picks = pick(data);
         let started = Instant::now();
-        for r in picks {
+        for r in &picks {
             let mut found = 0;
             for conn in files.iter_mut() {
-                found += m::bench_messages
-                    .filter(m::external_index.eq(&r.index))
-                    .filter(m::tenant_id.eq(&tenant))
-                    .count()
-                    .get_result::<i64>(conn)?;
+                found += count(conn, r)?;
             }
             anyhow::ensure!(found == 1, "a stored row was not found by its external id");
         }
-        Some(started.elapsed().as_secs_f64() * 1e6 / args.probes as f64)
+        let every_file = per_probe(started);
+        // De-duplication: a message's own time names its month, so one file.
+        let started = Instant::now();
+        for r in &picks {
+            anyhow::ensure!(
+                count(&mut files[r.period], r)? == 1,
+                "not found in its month"
+            );
+        }
+        let own_month = per_probe(started);
+        // A receipt for a recent message: the newest file first, stopping at the first hit.
+        let newest = data.iter().map(|r| r.period).max().unwrap_or(0);
+        let recent: Vec<Row> = data
+            .iter()
+            .filter(|r| r.period == newest)
+            .cloned()
+            .collect();
+        let picks = pick(&recent);
+        let started = Instant::now();
+        for r in &picks {
+            let mut found = false;
+            for conn in files.iter_mut().rev() {
+                if count(conn, r)? == 1 {
+                    found = true;
+                    break;
+                }
+            }
+            anyhow::ensure!(found, "a recent row was not found");
+        }
+        (Some(every_file), Some((own_month, per_probe(started))))
     };
     let dropped = if args.drop_period {
         let rows = data.iter().filter(|r| r.period == 0).count();
@@ -601,6 +651,7 @@ fn sqlite_files(args: &Args, data: &[Row], dir: &std::path::Path) -> anyhow::Res
     Ok(Measured {
         insert_s,
         probe_us,
+        month_probes,
         dropped,
     })
 }
@@ -814,6 +865,7 @@ fn postgres(args: &Args, data: &[Row], pgcrypto: bool) -> anyhow::Result<Measure
         Ok(Measured {
             insert_s,
             probe_us,
+            month_probes: None,
             dropped,
         })
     })();
